@@ -1,0 +1,4 @@
+"""The showerlearn command-line application (Typer), one module per command.
+
+May import: showerlearn.engine and the layers it exposes.
+"""

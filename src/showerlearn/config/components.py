@@ -1,0 +1,91 @@
+"""Checking and building components: a component's ``params`` are validated against its constructor.
+
+Every registered component (and every user class given by import path) gets a pydantic model made
+from its signature, so a misspelt parameter is reported like a misspelt config key, with the same
+path and suggestion, before any work starts. Arguments the framework supplies itself (the model's
+``lattice``, the optimizer's ``params``...) are *injected* and excluded from what users may set.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Collection
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from showerlearn.config.errors import format_validation_error
+from showerlearn.config.schema import Component
+from showerlearn.registry import Registry, UnknownComponentError
+
+
+def params_model(factory: Callable[..., Any], injected: Collection[str] = ()) -> type[BaseModel]:
+    """A pydantic model of the user-settable constructor arguments of ``factory``."""
+    return _params_model(factory, frozenset(injected))
+
+
+@lru_cache(maxsize=None)
+def _params_model(factory: Callable[..., Any], injected: frozenset[str]) -> type[BaseModel]:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable forward references: fall back to untyped parameters
+        hints = {}
+    fields: dict[str, Any] = {}
+    extra = "forbid"
+    for parameter in inspect.signature(factory).parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            extra = "allow"
+        elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name not in injected:
+            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+            fields[parameter.name] = (hints.get(parameter.name, Any), default)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    return create_model(f"{getattr(factory, '__name__', 'Component')}Params", __config__=config, **fields)
+
+
+def validate_params(
+    component: Component, registry: Registry, injected: Collection[str], path: str
+) -> tuple[Callable[..., Any], BaseModel]:
+    """Resolve ``component.name`` in ``registry`` and validate its params; errors carry ``path``."""
+    try:
+        factory = registry.get(component.name)
+    except UnknownComponentError as error:
+        raise ComponentProblem([f"{path}.name: {error}"]) from None
+    model = params_model(factory, injected)
+    try:
+        validated = model.model_validate(component.params)
+    except ValidationError as error:
+        raise ComponentProblem(format_validation_error(error, model, prefix=(*path.split("."), "params"))) from None
+    return factory, validated
+
+
+def build(
+    component: Component, registry: Registry, path: str, injected: dict[str, Any] | None = None, **extra: Any
+) -> Any:
+    """Construct the component: validated user params + the injected arguments it accepts.
+
+    ``extra`` are positional-like framework arguments (``params=`` for optimizers) always passed.
+    """
+    injected = injected or {}
+    factory, validated = validate_params(component, registry, set(injected) | set(extra), path)
+    accepted = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    supplied = {k: v for k, v in injected.items() if takes_any or k in accepted}
+    user = {name: getattr(validated, name) for name in type(validated).model_fields}
+    user.update(validated.model_extra or {})
+    return factory(**extra, **supplied, **user)
+
+
+def resolved_params(validated: BaseModel) -> dict[str, Any]:
+    """Fully resolved params (defaults filled in) as plain YAML/JSON values."""
+    return validated.model_dump(mode="json")
+
+
+class ComponentProblem(Exception):
+    """Problems found while validating components; collected into one ConfigError by the loader."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

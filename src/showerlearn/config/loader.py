@@ -1,0 +1,107 @@
+"""Loading an experiment: YAML file -> ``--set`` overrides -> schema -> component parameters.
+
+Every problem found is reported at once, before any work starts, as a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from showerlearn import registry
+from showerlearn.config.components import ComponentProblem, resolved_params, validate_params
+from showerlearn.config.errors import ConfigError, format_validation_error, suggestion
+from showerlearn.config.schema import Component, ExperimentConfig
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), [f"no such config file: {path}"])
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"expected a mapping of keys at the top level, got {type(data).__name__}"])
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, in place."""
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key:
+            raise ConfigError(source, [f"override {override!r} is not of the form key.path=value"])
+        parts = key.split(".")
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(source, [f"{'.'.join(parts[: depth + 1])} is a value, cannot set {key}"])
+            node = child
+        node[parts[-1]] = yaml.safe_load(text)
+    return data
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read, override, validate and fully resolve (defaults filled in) an experiment config."""
+    return resolve_config(apply_overrides(read_yaml(path), overrides), source=str(path))
+
+
+def resolve_config(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, format_validation_error(error, ExperimentConfig)) from None
+    problems: list[str] = []
+    model_inputs: frozenset[str] = frozenset()
+
+    def check(component: Component | None, reg: registry.Registry, injected: Iterable[str], path: str) -> None:
+        if component is None:
+            return
+        try:
+            _, validated = validate_params(component, reg, set(injected), path)
+        except ComponentProblem as problem:
+            problems.extend(problem.problems)
+        else:
+            component.params = resolved_params(validated)
+
+    check(config.data, registry.DATAMODULES, {"seed"}, "data")
+    if config.data.name in registry.DATAMODULES:
+        model_inputs = getattr(registry.DATAMODULES.get(config.data.name), "model_input_names", frozenset())
+    check(config.model, registry.MODELS, model_inputs, "model")
+    check(config.estimator, registry.ESTIMATORS, model_inputs, "estimator")
+    if config.model is not None:
+        check(config.optimizer, registry.OPTIMIZERS, {"params"}, "optimizer")
+        check(config.scheduler, registry.SCHEDULERS, {"optimizer"}, "scheduler")
+        for index, callback in enumerate(config.callbacks):
+            check(callback, registry.CALLBACKS, (), f"callbacks.{index}")
+    if config.task is not None:
+        check(config.task.balancing, registry.BALANCERS, {"heads"}, "task.balancing")
+        for head, spec in config.task.heads.items():
+            if spec.loss not in registry.LOSSES:
+                problems.append(f"task.heads.{head}.loss: {registry.LOSSES.unknown_message(spec.loss)}")
+            for metric in spec.metrics:
+                if metric not in HEAD_METRICS:
+                    problems.append(
+                        f"task.heads.{head}.metrics: unknown metric {metric!r}{suggestion(metric, HEAD_METRICS)};"
+                        f" known: {', '.join(HEAD_METRICS)}"
+                    )
+    check(config.evaluation, registry.EVALUATORS, {"predictions", "output_dir"}, "evaluation")
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The resolved config as YAML (what ``config show`` prints and every run directory keeps)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+#: metrics a head may log during validation (implemented in showerlearn.tasks.module)
+HEAD_METRICS = ("accuracy", "auroc", "mae")

@@ -1,0 +1,99 @@
+"""Typed schema of an experiment config file.
+
+The schema fixes the structure; each component's ``params`` are then checked against the
+constructor signature of the component the config names (see :mod:`showerlearn.config.components`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Component(Strict):
+    """A component chosen by registry name or import path ``package.module:Name``, with its parameters."""
+
+    name: str = Field(description="Registered name (e.g. 'gamma_physnet') or import path 'package.module:Name'.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments of the component.")
+
+
+class HeadConfig(Strict):
+    """One supervised output of a multi-task model."""
+
+    loss: str = Field(description="Loss registry name ('cross_entropy', 'l1', 'mse', 'smooth_l1') or import path.")
+    metrics: list[str] = Field(
+        default_factory=list, description="Validation metrics logged for this head: 'accuracy', 'auroc', 'mae'."
+    )
+
+
+class TaskConfig(Strict):
+    """Heads of the multi-task model and how their losses are combined."""
+
+    heads: dict[str, HeadConfig] = Field(description="Head name -> loss and metrics. Names match the model's outputs.")
+    balancing: Component = Field(
+        default_factory=lambda: Component(name="fixed"),
+        description="Task balancing: 'fixed', 'uncertainty' (Kendall et al. 2018) or 'gradnorm'.",
+    )
+
+
+class EarlyStoppingConfig(Strict):
+    monitor: str = Field("val/loss", description="Logged quantity to watch.")
+    patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
+    mode: Literal["min", "max"] = "min"
+
+
+class TrainerConfig(Strict):
+    """Options passed to the Lightning ``Trainer`` (the training engine)."""
+
+    max_epochs: int = Field(10, ge=1, description="Number of epochs.")
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: no limit).")
+    accelerator: str = Field("auto", description="'cpu', 'gpu', 'auto', ... (Lightning accelerator).")
+    devices: int | str = Field("auto", description="Number of devices per node, or 'auto'.")
+    num_nodes: int = Field(1, ge=1, description="Number of nodes for multi-node DDP.")
+    strategy: str = Field("auto", description="Lightning strategy, e.g. 'ddp'.")
+    precision: str = Field("32-true", description="'32-true', '16-mixed', 'bf16-mixed', ...")
+    gradient_clip_val: float | None = Field(None, description="Clip gradient norm to this value.")
+    limit_train_batches: float | int = Field(1.0, description="Fraction (float) or number (int) of batches per epoch.")
+    limit_val_batches: float | int = Field(1.0, description="Fraction or number of validation batches.")
+    log_every_n_steps: int = Field(10, ge=1, description="Logging interval in steps.")
+    checkpoint_every_n_steps: int | None = Field(
+        50, ge=1, description="Also save a resumable last.ckpt every N training steps (mid-epoch)."
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when a monitored quantity stalls.")
+    deterministic: bool = Field(True, description="Use deterministic algorithms (identical results per seed).")
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads on CPU (None: torch's default).")
+
+
+class ExperimentConfig(Strict):
+    """One experiment: data, a model (network) or an estimator (classical baseline), training, evaluation."""
+
+    name: str = Field(description="Experiment name; runs go to OUTPUT_DIR/NAME/.")
+    seed: int = Field(0, description="The one seed behind python, numpy, torch, data order and simulation.")
+    output_dir: Path = Field(Path("runs"), description="Folder that receives the run directories.")
+    data: Component = Field(description="DataModule ('iact', 'tabular', ...) and its parameters.")
+    model: Component | None = Field(None, description="Network from the model registry (trained with Lightning).")
+    estimator: Component | None = Field(None, description="scikit-learn estimator (e.g. 'hillas_rf') instead of a network.")
+    task: TaskConfig | None = Field(None, description="Heads and losses (required with `model`).")
+    optimizer: Component = Field(
+        default_factory=lambda: Component(name="adam", params={"lr": 1e-3}), description="torch optimizer."
+    )
+    scheduler: Component | None = Field(None, description="Learning-rate scheduler, stepped once per epoch.")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    callbacks: list[Component] = Field(default_factory=list, description="Extra Lightning callbacks.")
+    evaluation: Component | None = Field(None, description="Evaluator turning predictions into metrics and plots.")
+
+    @model_validator(mode="after")
+    def _model_xor_estimator(self) -> ExperimentConfig:
+        if (self.model is None) == (self.estimator is None):
+            raise ValueError("give exactly one of `model` (a network) or `estimator` (a scikit-learn baseline)")
+        if self.model is not None and self.task is None:
+            raise ValueError("`task` (heads and losses) is required when training a `model`")
+        return self

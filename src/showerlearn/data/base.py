@@ -1,0 +1,101 @@
+"""The DataModule family every experiment's data goes through.
+
+A :class:`ShowerDataModule` owns everything that depends on the data: reading, splitting, target
+encoding (and decoding back to physical prediction columns), and what the model must know about its
+inputs. The engine never looks inside a batch beyond the contract in ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+Split = str  # "train" | "val" | "test" | "predict"
+
+
+class ShowerDataModule(L.LightningDataModule):
+    """Base of all showerlearn DataModules.
+
+    Subclasses fill ``train_set``, ``val_set``, ``test_set`` (and ``predict_set`` after
+    :meth:`use_prediction_inputs`) in :meth:`setup` with datasets yielding per-event dicts
+    ``{"inputs", "targets", "masks", "weights", "meta"}``, and implement :meth:`model_inputs`,
+    :meth:`decode_predictions` and :meth:`arrays`.
+
+    ``seed`` is injected by the engine from the experiment seed; it fixes splits and data order.
+    """
+
+    #: names of the arguments :meth:`model_inputs` supplies; config validation excludes them from
+    #: what a user may set on the model, so it can check model params before any data is read.
+    model_input_names: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None
+        self.predict_set: Dataset | None = None
+        self.prediction_inputs: list[Path] | None = None
+
+    # --- what subclasses provide -------------------------------------------------------------
+    def model_inputs(self) -> dict[str, Any]:
+        """Constructor arguments the model needs from the data (``lattice``, ``in_channels``...)."""
+        raise NotImplementedError
+
+    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Turn encoded model outputs (plus carried meta) into physical prediction columns."""
+        raise NotImplementedError
+
+    def arrays(self, split: Split) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(inputs, targets, masks, meta)`` of a whole split in memory, for scikit-learn estimators."""
+        raise NotImplementedError
+
+    def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
+        """Predict on these files instead of the test split (``showerlearn predict``)."""
+        self.prediction_inputs = [Path(f) for f in files]
+
+    # --- loaders shared by all subclasses ----------------------------------------------------
+    def _loader(self, dataset: Dataset | None, split: Split, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}.setup() did not create the {split} set")
+        generator = torch.Generator().manual_seed(self.seed)  # same order for the same seed
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            generator=generator,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, "train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, "val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, "test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        dataset = self.predict_set if self.prediction_inputs is not None else self.test_set
+        return self._loader(dataset, "predict", shuffle=False)
+
+
+def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
+    """Shuffle ``range(n)`` with ``seed`` and cut it into consecutive parts of the given fractions."""
+    if not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"split fractions must sum to 1, got {list(fractions)}")
+    order = np.random.default_rng(seed).permutation(n)
+    bounds = np.round(np.cumsum(fractions)[:-1] * n).astype(int)
+    return [np.sort(part) for part in np.split(order, bounds)]

@@ -1,0 +1,143 @@
+"""Feature tables (one row per event): CSV files or HDF5 groups of 1-D columns.
+
+Covers the classic feature-level gamma/hadron sets (UCI MAGIC telescope CSV, FACT ``aict-tools``
+HDF5) and any table users export; also the smallest complete experiment the engine can run.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, ClassVar
+
+import h5py
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch.utils.data import Dataset
+
+from showerlearn.data.base import ShowerDataModule, split_indices
+from showerlearn.registry import DATAMODULES
+
+
+class TableSource(BaseModel):
+    """Where the table is and how to read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(description="CSV file, or HDF5 file whose group `group` holds one dataset per column.")
+    group: str = Field("events", description="HDF5 group holding the columns (ignored for CSV).")
+    columns: list[str] | None = Field(None, description="Column names of a CSV file without a header row.")
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, path: Path) -> Path:
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+
+def read_table(source: TableSource, wanted: list[str]) -> dict[str, np.ndarray]:
+    """Read the ``wanted`` columns; errors name the file and the missing column."""
+    if source.path.suffix in (".h5", ".hdf5", ".hdf"):
+        try:
+            with h5py.File(source.path, "r") as file:
+                group = file[source.group]
+                missing = [c for c in wanted if c not in group]
+                if missing:
+                    raise KeyError(f"{source.path}:{source.group} has no column(s) {missing}; it has {sorted(group)}")
+                return {c: group[c][()] for c in wanted}
+        except OSError as error:
+            raise OSError(f"{source.path}: not a readable HDF5 file ({error})") from None
+    with source.path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = source.columns or rows.pop(0)
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise KeyError(f"{source.path} has no column(s) {missing}; it has {header}")
+    for number, row in enumerate(rows, start=1 if source.columns else 2):
+        if len(row) != len(header):
+            raise ValueError(f"{source.path}, line {number}: {len(row)} fields, expected {len(header)}")
+    columns = dict(zip(header, zip(*rows), strict=True)) if rows else {c: () for c in header}
+    return {c: _parse(np.asarray(columns[c])) for c in wanted}
+
+
+def _parse(values: np.ndarray) -> np.ndarray:
+    try:
+        return values.astype(np.float64)
+    except ValueError:
+        return values  # a text column (class labels)
+
+
+class _ArrayDataset(Dataset):
+    def __init__(self, features: np.ndarray, labels: np.ndarray, index: np.ndarray) -> None:
+        self.features = torch.as_tensor(features[index], dtype=torch.float32)
+        self.labels = torch.as_tensor(labels[index], dtype=torch.long)
+        self.index = torch.as_tensor(index)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {
+            "inputs": self.features[i],
+            "targets": {"label": self.labels[i]},
+            "meta": {"row": self.index[i], "label": self.labels[i]},
+        }
+
+
+@DATAMODULES.register("tabular")
+class TabularDataModule(ShowerDataModule):
+    """Classification of events from a feature table (head ``label``)."""
+
+    model_input_names: ClassVar[frozenset[str]] = frozenset({"in_features", "n_classes"})
+
+    def __init__(
+        self,
+        source: TableSource,
+        features: list[str],
+        label: str,
+        classes: list[str] | None = None,
+        split: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        standardize: bool = True,
+        batch_size: int = 256,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """``classes`` lists label values in class-index order (default: sorted unique values)."""
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        table = read_table(source, [*features, label])
+        self.features = np.stack([table[f] for f in features], axis=1).astype(np.float32)
+        bad = ~np.isfinite(self.features)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise ValueError(f"{source.path}: non-finite value in column {features[column]!r}, row {row}")
+        raw_labels = table[label].astype(str)
+        self.classes = classes or sorted(set(raw_labels))
+        unknown = set(raw_labels) - set(self.classes)
+        if unknown:
+            raise ValueError(f"{source.path}: label values {sorted(unknown)} not in classes {self.classes}")
+        self.labels = np.array([self.classes.index(v) for v in raw_labels])
+        self.parts = dict(zip(("train", "val", "test"), split_indices(len(self.labels), split, seed), strict=True))
+        if standardize:  # statistics of the training part only, so the test set stays unseen
+            train = self.features[self.parts["train"]]
+            self.features = (self.features - train.mean(0)) / np.where(train.std(0) > 0, train.std(0), 1.0)
+
+    def setup(self, stage: str | None = None) -> None:
+        self.train_set, self.val_set, self.test_set = (
+            _ArrayDataset(self.features, self.labels, self.parts[p]) for p in ("train", "val", "test")
+        )
+
+    def model_inputs(self) -> dict[str, Any]:
+        return {"in_features": self.features.shape[1], "n_classes": len(self.classes)}
+
+    def arrays(self, split: str) -> tuple[np.ndarray, dict, dict, dict]:
+        index = self.parts[split]
+        labels = self.labels[index]
+        return self.features[index], {"label": labels}, {}, {"row": index, "label": labels}
+
+    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        logits = outputs["label"]
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return {"row": meta["row"], "label": meta["label"], "score": probabilities[:, 1]}

@@ -1,0 +1,4 @@
+"""Experiment execution: run directories, seeding, environment capture, train / predict / evaluate /\nsweep for Lightning models and scikit-learn estimators alike.
+
+May import: every showerlearn layer below it.
+"""

@@ -1,0 +1,58 @@
+"""What a run records about where and how it ran, for traceability."""
+
+from __future__ import annotations
+
+import getpass
+import platform
+import socket
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+TRACKED_PACKAGES = (
+    "showerlearn", "torch", "lightning", "numpy", "scipy", "ctapipe", "astropy", "h5py", "tables",
+    "scikit-learn", "pydantic", "matplotlib",
+)
+
+
+def describe_environment(seed: int, command: list[str] | None = None) -> dict[str, Any]:
+    """Package versions, git commit of the source tree, host, python, seed and command line."""
+    versions = {}
+    for package in TRACKED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "seed": seed,
+        "command": command if command is not None else sys.argv,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "user": _safe(getpass.getuser),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "packages": versions,
+        "git": git_state(Path(__file__).resolve().parent),
+    }
+
+
+def git_state(folder: Path) -> dict[str, Any] | None:
+    """Commit and dirty flag of the git checkout holding ``folder`` (None outside a checkout)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _safe(function: Any) -> Any:
+    try:
+        return function()
+    except Exception:  # no user name in some containers
+        return None

@@ -1,0 +1,59 @@
+"""The run directory: one folder per run holding everything needed to trust and reuse it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from showerlearn.io.atomic import write_json_atomic
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of a run directory (layout documented in docs/architecture.md)."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, parent: Path, seed: int) -> RunDir:
+        """A new, unique run folder ``parent/<UTC time>_seed<seed>``."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        base = parent / f"{stamp}_seed{seed}"
+        candidate, counter = base, 1
+        while candidate.exists():
+            candidate, counter = base.with_name(f"{base.name}_{counter}"), counter + 1
+        candidate.mkdir(parents=True)
+        return cls(candidate)
+
+    @classmethod
+    def existing(cls, path: str | Path) -> RunDir:
+        run = cls(Path(path))
+        if not run.config_file.is_file():
+            raise FileNotFoundError(f"{path} is not a showerlearn run directory (no config.yaml)")
+        return run
+
+    config_file = property(lambda self: self.path / "config.yaml")
+    environment_file = property(lambda self: self.path / "environment.json")
+    status_file = property(lambda self: self.path / "run.json")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    logs = property(lambda self: self.path / "logs")
+    predictions_file = property(lambda self: self.path / "predictions.h5")
+    metrics_file = property(lambda self: self.path / "metrics.json")
+    plots = property(lambda self: self.path / "plots")
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.status_file.read_text()) if self.status_file.is_file() else {}
+
+    def update_status(self, **changes: Any) -> None:
+        """Merge ``changes`` into run.json, stamping the time of the change."""
+        status = self.status()
+        status.update(changes, updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        write_json_atomic(self.status_file, status)
+
+    def metrics(self) -> dict[str, Any]:
+        if not self.metrics_file.is_file():
+            raise FileNotFoundError(f"{self.path}: no metrics.json (run `showerlearn evaluate {self.path}`)")
+        return json.loads(self.metrics_file.read_text())

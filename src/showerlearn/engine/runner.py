@@ -1,0 +1,230 @@
+"""Train, predict and evaluate one run — a Lightning network or a scikit-learn estimator alike.
+
+Both paths end the same way: encoded outputs on the test split -> the DataModule decodes them into
+physical prediction columns -> ``predictions.h5`` -> the configured evaluator -> ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
+from showerlearn.config.components import build
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
+from showerlearn.engine.environment import describe_environment
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.seeding import seed_everything
+from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from showerlearn.io.tables import read_columns, write_columns
+from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
+from showerlearn.tasks.module import MultiTaskModule
+
+log = logging.getLogger(__name__)
+
+ESTIMATOR_FILE = "estimator.joblib"
+
+
+def train(
+    config: ExperimentConfig,
+    *,
+    resume: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+) -> RunDir:
+    """Run one experiment end to end and return its run directory.
+
+    ``resume`` continues an interrupted run from its last checkpoint; the config must be the one the
+    run was started with. ``run_dir`` forces the folder (used by sweeps).
+    """
+    if resume is not None:
+        run = RunDir.existing(resume)
+        stored = load_config(run.config_file)
+        if dump_config(stored) != dump_config(config):
+            raise ConfigError(str(resume), ["the config differs from the one this run was started with (config.yaml)"])
+        attempt = run.status().get("attempts", 0)
+    else:
+        run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run.config_file, dump_config(config))
+        write_json_atomic(run.environment_file, describe_environment(config.seed))
+        attempt = 0
+    run.update_status(state="running", attempts=attempt + 1)
+    started = time.monotonic()
+    try:
+        seed_everything(config.seed, config.trainer.deterministic)
+        if config.trainer.threads:
+            torch.set_num_threads(config.trainer.threads)
+        datamodule = build_datamodule(config)
+        if config.estimator is not None:
+            _fit_estimator(config, datamodule, run)
+        else:
+            _fit_network(config, datamodule, run, attempt, progress)
+        write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
+        evaluate(run)
+    except BaseException as error:
+        state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        run.update_status(state=state, error=f"{type(error).__name__}: {error}")
+        raise
+    run.update_status(state="completed", train_seconds=round(time.monotonic() - started, 1))
+    return run
+
+
+def build_datamodule(config: ExperimentConfig) -> ShowerDataModule:
+    datamodule = build(config.data, DATAMODULES, "data", seed=config.seed)
+    if not isinstance(datamodule, ShowerDataModule):
+        raise TypeError(f"data {config.data.name!r} is a {type(datamodule).__name__}, not a ShowerDataModule")
+    return datamodule
+
+
+def build_module(config: ExperimentConfig, datamodule: ShowerDataModule) -> MultiTaskModule:
+    assert config.model is not None and config.task is not None
+    model = build(config.model, MODELS, "model", injected=datamodule.model_inputs())
+    return MultiTaskModule(model, config.task.heads, config.task.balancing, config.optimizer, config.scheduler)
+
+
+def _fit_network(config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, attempt: int, progress: bool) -> None:
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    module = build_module(config, datamodule)
+    trainer = _trainer(config, run, attempt, progress)
+    last = run.checkpoints / "last.ckpt"
+    trainer.fit(module, datamodule=datamodule, ckpt_path=last if last.is_file() else None)
+
+
+def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool) -> L.Trainer:
+    options = config.trainer
+    best = ModelCheckpoint(
+        dirpath=run.checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1,
+        save_last=True, enable_version_counter=False,
+    )
+    callbacks: list[Any] = [best, LearningRateMonitor(logging_interval="epoch")]
+    if options.checkpoint_every_n_steps:
+        # a mid-epoch last.ckpt: a run killed during a long epoch loses at most N steps
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=run.checkpoints, filename="last", every_n_train_steps=options.checkpoint_every_n_steps,
+                save_top_k=1, enable_version_counter=False,
+            )
+        )
+    if options.early_stopping:
+        callbacks.append(EarlyStopping(**options.early_stopping.model_dump()))
+    if progress:
+        callbacks.append(RichProgressBar())
+    callbacks.extend(build(c, CALLBACKS, f"callbacks.{i}") for i, c in enumerate(config.callbacks))
+    version = f"attempt_{attempt}"  # a resumed run keeps the earlier attempts' logs
+    return L.Trainer(
+        default_root_dir=run.path,
+        max_epochs=options.max_epochs,
+        max_steps=options.max_steps,
+        accelerator=options.accelerator,
+        devices=options.devices,
+        num_nodes=options.num_nodes,
+        strategy=options.strategy,
+        precision=options.precision,
+        gradient_clip_val=options.gradient_clip_val,
+        limit_train_batches=options.limit_train_batches,
+        limit_val_batches=options.limit_val_batches,
+        log_every_n_steps=options.log_every_n_steps,
+        deterministic=options.deterministic,
+        logger=[
+            TensorBoardLogger(run.logs, name="tensorboard", version=version),
+            CSVLogger(run.logs, name="csv", version=version),
+        ],
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=progress,
+        enable_model_summary=progress,
+    )
+
+
+def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir) -> None:
+    assert config.estimator is not None
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    inputs, targets, masks, _ = datamodule.arrays("train")
+    estimator = build(config.estimator, ESTIMATORS, "estimator", injected=datamodule.model_inputs())
+    log.info("fitting %s on %d events", config.estimator.name, len(inputs))
+    estimator.fit(inputs, targets, masks)
+    with atomic_path(run.checkpoints / ESTIMATOR_FILE) as tmp:
+        joblib.dump(estimator, tmp)
+
+
+def predict_outputs(
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test"
+) -> dict[str, np.ndarray]:
+    """Decoded prediction columns of ``split`` ("test", or "predict" after use_prediction_inputs)."""
+    datamodule.setup("predict" if split == "predict" else "test")
+    if config.estimator is not None:
+        estimator = joblib.load(run.checkpoints / ESTIMATOR_FILE)
+        inputs, _, _, meta = datamodule.arrays(split)
+        outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
+        return datamodule.decode_predictions(outputs, meta)
+    module = build_module(config, datamodule)
+    checkpoint = _best_checkpoint(run)
+    module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
+    trainer = L.Trainer(
+        accelerator=config.trainer.accelerator, devices=1, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, precision=config.trainer.precision,
+    )
+    loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
+    batches = trainer.predict(module, dataloaders=loader)
+    outputs = _concatenate([b["outputs"] for b in batches])
+    meta = _concatenate([b["meta"] for b in batches])
+    return datamodule.decode_predictions(outputs, meta)
+
+
+def _best_checkpoint(run: RunDir) -> Path:
+    for name in ("best.ckpt", "last.ckpt"):
+        if (run.checkpoints / name).is_file():
+            return run.checkpoints / name
+    raise FileNotFoundError(f"{run.path}: no checkpoint in {run.checkpoints}")
+
+
+def _concatenate(parts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Join per-batch dicts of tensors (or lists) into one dict of numpy arrays."""
+    if not parts:
+        return {}
+    return {key: np.concatenate([_to_numpy(part[key]) for part in parts]) for key in parts[0]}
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    if torch.is_tensor(values):
+        # half-precision outputs (mixed precision) have no numpy dtype worth keeping
+        return values.detach().cpu().float().numpy() if values.is_floating_point() else values.cpu().numpy()
+    return np.asarray(values)
+
+
+def predict(run_path: str | Path, inputs: Sequence[str | Path], output: str | Path) -> Path:
+    """Apply a trained run to new input files and write their prediction columns to ``output``."""
+    run = RunDir.existing(run_path)
+    config = load_config(run.config_file)
+    seed_everything(config.seed, config.trainer.deterministic)
+    datamodule = build_datamodule(config)
+    datamodule.use_prediction_inputs(inputs)
+    return write_columns(output, predict_outputs(config, datamodule, run, split="predict"))
+
+
+def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
+    """(Re)compute ``metrics.json`` and the figures of one run from its predictions file."""
+    run = run if isinstance(run, RunDir) else RunDir.existing(run)
+    config = load_config(run.config_file)
+    predictions = read_columns(run.predictions_file)
+    metrics: dict[str, Any] = {"n_events": int(len(next(iter(predictions.values()), [])))}
+    if config.evaluation is not None:
+        metrics.update(
+            build(config.evaluation, EVALUATORS, "evaluation", predictions=predictions, output_dir=run.plots)
+        )
+    write_json_atomic(run.metrics_file, metrics)
+    return metrics

@@ -1,0 +1,31 @@
+"""Pixel lattices of Cherenkov cameras (hexagonal, square-with-gaps, any rotation): camera loading\nfrom ctapipe/lstchain files and FITS, neighbour tables, the pooling hierarchy and image mappers.
+
+May import: showerlearn.io, numpy, scipy, astropy, ctapipe.
+"""
+
+from showerlearn.geometry import mappers
+from showerlearn.geometry.camera import (
+    LST_EFFECTIVE_FOCAL_LENGTH,
+    LST_EQUIVALENT_FOCAL_LENGTH,
+    CameraMismatchError,
+    GeometryFileError,
+    lst_camera,
+    match_pixels,
+    read_camera_geometry,
+)
+from showerlearn.geometry.lattice import Downsampling, Lattice, LatticeError, upsample_to_pixels
+
+__all__ = [
+    "LST_EFFECTIVE_FOCAL_LENGTH",
+    "LST_EQUIVALENT_FOCAL_LENGTH",
+    "CameraMismatchError",
+    "Downsampling",
+    "GeometryFileError",
+    "Lattice",
+    "LatticeError",
+    "lst_camera",
+    "mappers",
+    "match_pixels",
+    "read_camera_geometry",
+    "upsample_to_pixels",
+]

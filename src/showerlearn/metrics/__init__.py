@@ -1,0 +1,4 @@
+"""Pure metric functions on arrays: angular/energy resolution per bin, ROC/AUC, effective area,\nseed aggregation, clustering quality.
+
+May import: numpy, scipy, astropy.
+"""

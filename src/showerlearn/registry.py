@@ -1,0 +1,107 @@
+"""Registries: every configurable component is found by a registry name or an import path.
+
+A config names a component either by its registered name (``gamma_physnet``) or by an import path
+(``my_package.module:MyModel``), so users plug in their own code without forking. Built-in
+components register themselves when their module is imported; each registry names the packages that
+hold its built-ins and imports every module in them on first lookup, which keeps ``import showerlearn``
+cheap and means a new built-in only has to be a new file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+class UnknownComponentError(LookupError):
+    """A config names a component that is neither registered nor importable."""
+
+
+class Registry:
+    """Maps names to component factories (classes or functions) of one kind."""
+
+    def __init__(self, kind: str, builtin_packages: Iterable[str] = ()) -> None:
+        self.kind = kind
+        self._builtin_packages = tuple(builtin_packages)
+        self._loaded = False
+        self._entries: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator registering a factory under ``name`` (default: its ``__name__``)."""
+
+        def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
+            key = name or factory.__name__
+            if key in self._entries and self._entries[key] is not factory:
+                raise ValueError(f"{self.kind} {key!r} is registered twice")
+            self._entries[key] = factory
+            return factory
+
+        return decorator
+
+    def add(self, name: str, factory: Callable[..., Any]) -> None:
+        """Register an existing factory (e.g. a torch optimizer class) under ``name``."""
+        self.register(name)(factory)
+
+    def _load_builtins(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for package_name in self._builtin_packages:
+            package = importlib.import_module(package_name)
+            for module in pkgutil.walk_packages(getattr(package, "__path__", []), prefix=f"{package_name}."):
+                importlib.import_module(module.name)
+
+    def names(self) -> list[str]:
+        self._load_builtins()
+        return sorted(self._entries)
+
+    def get(self, spec: str) -> Callable[..., Any]:
+        """Return the factory named ``spec`` or found at import path ``module:attribute``."""
+        if ":" in spec:
+            return _import_path(spec, self.kind)
+        self._load_builtins()
+        try:
+            return self._entries[spec]
+        except KeyError:
+            raise UnknownComponentError(self.unknown_message(spec)) from None
+
+    def unknown_message(self, spec: str) -> str:
+        close = difflib.get_close_matches(spec, self.names(), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return (
+            f"unknown {self.kind} {spec!r}.{hint} Known: {', '.join(self.names())}; "
+            "or give an import path 'package.module:Name'."
+        )
+
+    def __contains__(self, spec: str) -> bool:
+        try:
+            self.get(spec)
+        except UnknownComponentError:
+            return False
+        return True
+
+
+def _import_path(spec: str, kind: str) -> Callable[..., Any]:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UnknownComponentError(f"{kind} {spec!r}: cannot import module {module_name!r} ({error})") from None
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise UnknownComponentError(f"{kind} {spec!r}: module {module_name!r} has no attribute {attribute!r}") from None
+
+
+MODELS = Registry("model", ["showerlearn.models"])
+DATAMODULES = Registry("datamodule", ["showerlearn.data"])
+LOSSES = Registry("loss", ["showerlearn.tasks"])
+BALANCERS = Registry("task balancer", ["showerlearn.tasks"])
+OPTIMIZERS = Registry("optimizer", ["showerlearn.tasks"])
+SCHEDULERS = Registry("scheduler", ["showerlearn.tasks"])
+CALLBACKS = Registry("callback", ["showerlearn.engine.callbacks"])
+EVALUATORS = Registry("evaluator", ["showerlearn.evaluation"])
+ESTIMATORS = Registry("estimator", ["showerlearn.baselines"])

@@ -1,0 +1,126 @@
+"""The multi-task LightningModule: any number of named heads, each with a loss, optional per-event
+mask and validation metrics, combined by a task balancer.
+
+The module holds the model and the training logic only; data comes from a DataModule and the loop
+from Lightning's Trainer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+import torchmetrics
+from torch import Tensor, nn
+
+from showerlearn.config.components import build
+from showerlearn.config.schema import Component, HeadConfig
+from showerlearn.registry import BALANCERS, LOSSES, OPTIMIZERS, SCHEDULERS
+from showerlearn.tasks.losses import CLASSIFICATION_LOSSES, masked_mean
+
+
+class MultiTaskModule(L.LightningModule):
+    """Trains ``model`` (returning ``dict[head, Tensor]``) on the heads described in ``heads``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        heads: Mapping[str, HeadConfig],
+        balancing: Component,
+        optimizer: Component,
+        scheduler: Component | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.heads = dict(heads)
+        self.head_kinds = {
+            name: "classification" if spec.loss in CLASSIFICATION_LOSSES else "regression" for name, spec in self.heads.items()
+        }
+        self.losses = {name: LOSSES.get(spec.loss) for name, spec in self.heads.items()}
+        self.balancer = build(balancing, BALANCERS, "task.balancing", heads=self.head_kinds)
+        self.optimizer_config = optimizer
+        self.scheduler_config = scheduler
+        self.val_metrics = nn.ModuleDict(
+            {f"{head}_{metric}": _make_metric(metric) for head, spec in self.heads.items() for metric in spec.metrics}
+        )
+
+    def forward(self, inputs: Any) -> dict[str, Tensor]:
+        return self.model(inputs)
+
+    def head_losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> dict[str, Tensor]:
+        masks = batch.get("masks", {})
+        weights = batch.get("weights")
+        missing = set(self.heads) - set(outputs)
+        if missing:
+            raise KeyError(f"model returned outputs {sorted(outputs)}, but the task expects heads {sorted(missing)}")
+        return {
+            name: masked_mean(loss(outputs[name], batch["targets"][name]), masks.get(name), weights)
+            for name, loss in self.losses.items()
+        }
+
+    def _shared_parameters(self) -> list[nn.Parameter] | None:
+        shared = getattr(self.model, "shared_parameters", None)
+        return list(shared()) if callable(shared) else None
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
+        losses = self.head_losses(self(batch["inputs"]), batch)
+        total = self.balancer(losses, self._shared_parameters())
+        batch_size = len(batch["targets"][next(iter(self.heads))])
+        self.log_dict({f"train/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size)
+        self.log_dict({f"weight/{k}": v for k, v in self.balancer.current_weights().items()}, batch_size=batch_size)
+        self.log("train/loss", total, prog_bar=True, batch_size=batch_size)
+        return total
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        after_step = getattr(self.balancer, "after_optimizer_step", None)
+        if callable(after_step):
+            after_step()
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        outputs = self(batch["inputs"])
+        losses = self.head_losses(outputs, batch)
+        batch_size = len(batch["targets"][next(iter(self.heads))])
+        # the unweighted sum: comparable across epochs even when the balancer's weights move
+        self.log("val/loss", torch.stack(list(losses.values())).sum(), prog_bar=True, batch_size=batch_size)
+        self.log_dict({f"val/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size)
+        for head, spec in self.heads.items():
+            for metric in spec.metrics:
+                self._update_metric(head, metric, outputs[head], batch)
+                self.log(f"val/{head}_{metric}", self.val_metrics[f"{head}_{metric}"], batch_size=batch_size)
+
+    def _update_metric(self, head: str, metric: str, output: Tensor, batch: Mapping[str, Any]) -> None:
+        target = batch["targets"][head]
+        mask = batch.get("masks", {}).get(head)
+        if mask is not None:
+            output, target = output[mask], target[mask]
+        if metric == "accuracy":
+            self.val_metrics[f"{head}_{metric}"].update((output.argmax(dim=-1) == target.long()).float())
+        elif metric == "auroc":  # binary heads: score of class 1 against class 0
+            self.val_metrics[f"{head}_{metric}"].update(output.softmax(dim=-1)[:, 1], target.long())
+        else:
+            self.val_metrics[f"{head}_{metric}"].update(output.reshape(-1), target.reshape(-1))
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        return {"outputs": self(batch["inputs"]), "meta": batch.get("meta", {})}
+
+    def configure_optimizers(self) -> Any:
+        # the balancer's learnable weights (e.g. log-variances) are optimised too, without weight decay
+        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
+        balancer_parameters = [p for p in self.balancer.parameters() if p.requires_grad]
+        if balancer_parameters:
+            groups.append({"params": balancer_parameters, "weight_decay": 0.0})
+        optimizer = build(self.optimizer_config, OPTIMIZERS, "optimizer", params=groups)
+        if self.scheduler_config is None:
+            return optimizer
+        scheduler = build(self.scheduler_config, SCHEDULERS, "scheduler", optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def _make_metric(name: str) -> torchmetrics.Metric:
+    if name == "accuracy":
+        return torchmetrics.MeanMetric()
+    if name == "auroc":
+        return torchmetrics.classification.BinaryAUROC()
+    return torchmetrics.MeanAbsoluteError()

@@ -1,0 +1,4 @@
+"""Figures (resolution curves, ROC, camera displays on the true pixel layout) and the self-contained\nHTML board comparing runs.
+
+May import: showerlearn.geometry, showerlearn.metrics, showerlearn.io, matplotlib.
+"""
