@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -15,3 +16,33 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA} (only present in the developers' checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tabular_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small, learnable two-class feature table (CSV with header)."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(400, 3))
+    labels = np.where(features[:, 0] + 0.5 * features[:, 1] > 0, "g", "h")
+    path = tmp_path_factory.mktemp("tabular") / "events.csv"
+    lines = ["a,b,c,cls"] + [",".join(f"{v:.6f}" for v in row) + f",{label}" for row, label in zip(features, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def tabular_config(tabular_csv: Path, tmp_path: Path) -> dict:
+    """A complete experiment on the table above with a user model given by import path."""
+    return {
+        "name": "tabular",
+        "seed": 3,
+        "output_dir": str(tmp_path / "runs"),
+        "data": {
+            "name": "tabular",
+            "params": {"source": {"path": str(tabular_csv)}, "features": ["a", "b", "c"], "label": "cls", "batch_size": 64},
+        },
+        "model": {"name": "engine_plugins:TinyClassifier", "params": {"hidden": 8}},
+        "task": {"heads": {"label": {"loss": "cross_entropy", "metrics": ["accuracy", "auroc"]}}},
+        "trainer": {"max_epochs": 3, "checkpoint_every_n_steps": 2},
+        "evaluation": {"name": "classification"},
+    }

@@ -48,11 +48,11 @@ class Registry:
     def _load_builtins(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
         for package_name in self._builtin_packages:
             package = importlib.import_module(package_name)
             for module in pkgutil.walk_packages(getattr(package, "__path__", []), prefix=f"{package_name}."):
                 importlib.import_module(module.name)
+        self._loaded = True
 
     def names(self) -> list[str]:
         self._load_builtins()

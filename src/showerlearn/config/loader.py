@@ -75,7 +75,7 @@ def resolve_config(data: dict[str, Any], source: str = "<config>") -> Experiment
     if config.data.name in registry.DATAMODULES:
         model_inputs = getattr(registry.DATAMODULES.get(config.data.name), "model_input_names", frozenset())
     check(config.model, registry.MODELS, model_inputs, "model")
-    check(config.estimator, registry.ESTIMATORS, model_inputs, "estimator")
+    check(config.estimator, registry.ESTIMATORS, model_inputs | {"seed"}, "estimator")
     if config.model is not None:
         check(config.optimizer, registry.OPTIMIZERS, {"params"}, "optimizer")
         check(config.scheduler, registry.SCHEDULERS, {"optimizer"}, "scheduler")

@@ -154,7 +154,8 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
     datamodule.prepare_data()
     datamodule.setup("fit")
     inputs, targets, masks, _ = datamodule.arrays("train")
-    estimator = build(config.estimator, ESTIMATORS, "estimator", injected=datamodule.model_inputs())
+    injected = {**datamodule.model_inputs(), "seed": config.seed}  # the experiment seed drives the forests too
+    estimator = build(config.estimator, ESTIMATORS, "estimator", injected=injected)
     log.info("fitting %s on %d events", config.estimator.name, len(inputs))
     estimator.fit(inputs, targets, masks)
     with atomic_path(run.checkpoints / ESTIMATOR_FILE) as tmp:

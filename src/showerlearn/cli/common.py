@@ -1,0 +1,55 @@
+"""What every command shares: the console, config loading with overrides, and clean error exits."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from showerlearn.config import ConfigError, ExperimentConfig, load_config
+
+console = Console(stderr=True)
+
+OverrideOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a config value: --set trainer.max_epochs=3 (repeatable)."),
+]
+ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).", show_default=False)]
+
+
+def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
+    return load_config(config, overrides or [])
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix (bad config, missing or corrupt file) into a message and exit code.
+
+    Set SHOWERLEARN_DEBUG=1 to get the full traceback instead.
+    """
+    if os.environ.get("SHOWERLEARN_DEBUG"):
+        yield
+        return
+    try:
+        yield
+    except ConfigError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    except (FileNotFoundError, KeyError, ValueError, OSError, TypeError) as error:
+        console.print(f"[bold red]error:[/] {type(error).__name__}: {error}")
+        raise typer.Exit(1) from None
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal for our progress output: no Lightning tips or third-party deprecation noise."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")

@@ -1,0 +1,23 @@
+"""The ``showerlearn`` command: one sub-command per module of this package."""
+
+from __future__ import annotations
+
+import typer
+
+from showerlearn.cli import config, evaluate, predict, simulate, sweep, train
+
+app = typer.Typer(
+    name="showerlearn",
+    help="Deep-learning event reconstruction for particle and astroparticle physics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(train.train)
+app.command()(sweep.sweep)
+app.command()(evaluate.evaluate)
+app.command()(predict.predict)
+app.add_typer(simulate.app, name="simulate")
+app.add_typer(config.app, name="config")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,24 @@
+"""``showerlearn sweep``: one experiment over N seeds, aggregated into mean and dispersion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, quiet_libraries, user_errors
+
+
+def sweep(
+    config: ConfigArgument,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (config seed, seed+1, ...).")] = 3,
+    jobs: Annotated[int, typer.Option(help="Runs trained in parallel processes.")] = 1,
+    overrides: OverrideOption = None,
+) -> None:
+    """Train the same experiment with N seeds and aggregate every metric (mean, standard deviation)."""
+    quiet_libraries()
+    with user_errors():
+        from showerlearn.engine.sweep import AGGREGATE_FILE, sweep as run_sweep
+
+        folder = run_sweep(load(config, overrides), seeds, jobs=jobs)
+    console.print(f"[green]sweep complete:[/] {folder}\n  aggregate: {folder / AGGREGATE_FILE}")

@@ -1,0 +1,67 @@
+"""Seed sweeps: the same experiment over N seeds, then the mean and dispersion of every metric.
+
+The gamma-PhysNet paper measures robustness by the spread of results over seeds; a sweep folder
+holds one run directory per seed plus ``sweep.json`` (what ran) and ``aggregate.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from showerlearn.config import ExperimentConfig
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import train
+from showerlearn.io.atomic import write_json_atomic
+
+SWEEP_FILE = "sweep.json"
+AGGREGATE_FILE = "aggregate.json"
+
+
+def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool = True) -> Path:
+    """Train ``n_seeds`` runs with seeds ``config.seed, config.seed + 1, ...``; return the sweep folder."""
+    if n_seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = config.output_dir / config.name / f"sweep-{stamp}"
+    folder.mkdir(parents=True, exist_ok=False)
+    seeds = [config.seed + k for k in range(n_seeds)]
+    runs = {seed: folder / f"seed{seed}" for seed in seeds}
+    write_json_atomic(folder / SWEEP_FILE, {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]})
+    configs = [config.model_copy(update={"seed": seed}, deep=True) for seed in seeds]
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(_train_quietly, configs, runs.values()))
+    else:
+        for seeded, path in zip(configs, runs.values(), strict=True):
+            train(seeded, run_dir=path, progress=progress)
+    aggregate_sweep(folder)
+    return folder
+
+
+def _train_quietly(config: ExperimentConfig, path: Path) -> None:
+    train(config, run_dir=path, progress=False)
+
+
+def sweep_runs(folder: str | Path) -> list[RunDir]:
+    """The run directories of a sweep folder."""
+    folder = Path(folder)
+    description = json.loads((folder / SWEEP_FILE).read_text())
+    return [RunDir.existing(folder / name) for name in description["runs"]]
+
+
+def is_sweep(folder: str | Path) -> bool:
+    return (Path(folder) / SWEEP_FILE).is_file()
+
+
+def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of every metric; written to ``aggregate.json``."""
+    from showerlearn.evaluation.aggregate import aggregate_runs
+
+    folder = Path(folder)
+    aggregate = aggregate_runs([run.metrics() for run in sweep_runs(folder)])
+    write_json_atomic(folder / AGGREGATE_FILE, aggregate)
+    return aggregate

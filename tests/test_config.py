@@ -1,0 +1,104 @@
+"""Config loading: validation errors name the key, suggest the fix, and happen before any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from showerlearn.cli.main import app
+from showerlearn.config import ConfigError, apply_overrides, dump_config, load_config, resolve_config
+from showerlearn.registry import MODELS, Registry, UnknownComponentError
+
+
+@pytest.fixture
+def valid(tabular_config: dict) -> dict:
+    return tabular_config
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_valid_config_resolves_defaults(tmp_path: Path, valid: dict) -> None:
+    config = load_config(write(tmp_path, valid))
+    assert config.trainer.max_epochs == valid["trainer"]["max_epochs"]
+    # defaults of the component's constructor are filled in
+    assert config.data.params["standardize"] is True
+    assert config.model.params["hidden"] == 8
+    assert "seed" not in config.data.params  # injected by the engine, not user-settable
+    # the dump is a valid config again (what run directories store)
+    assert dump_config(resolve_config(yaml.safe_load(dump_config(config)))) == dump_config(config)
+
+
+def test_misspelt_top_level_key_is_named_with_suggestion(tmp_path: Path, valid: dict) -> None:
+    valid["trainer"]["max_epoch"] = valid["trainer"].pop("max_epochs")
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, valid))
+    assert "trainer.max_epoch: unknown key (did you mean 'max_epochs'?)" in str(error.value)
+
+
+def test_component_params_checked_against_constructor(tmp_path: Path, valid: dict) -> None:
+    valid["data"]["params"]["featurs"] = valid["data"]["params"].pop("features")
+    valid["data"]["params"]["batch_size"] = "many"
+    valid["task"]["heads"]["label"]["loss"] = "cross_entropie"
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, valid))
+    problems = "\n".join(error.value.problems)
+    assert "data.params.featurs: unknown key (did you mean 'features'?)" in problems
+    assert "data.params.features: required key is missing" in problems
+    assert "data.params.batch_size: Input should be a valid integer" in problems
+    assert "Did you mean 'cross_entropy'?" in problems
+
+
+def test_missing_data_file_rejected_before_work(tmp_path: Path, valid: dict) -> None:
+    valid["data"]["params"]["source"]["path"] = str(tmp_path / "nowhere.csv")
+    with pytest.raises(ConfigError, match=r"data.params.source.path: Value error, no such file"):
+        load_config(write(tmp_path, valid))
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config("does/not/exist.yaml")
+
+
+def test_overrides_parse_yaml_values(tmp_path: Path, valid: dict) -> None:
+    config = load_config(write(tmp_path, valid), ["trainer.max_epochs=7", "model.params.hidden=4", "seed=11"])
+    assert (config.trainer.max_epochs, config.model.params["hidden"], config.seed) == (7, 4, 11)
+    with pytest.raises(ConfigError, match="not of the form"):
+        apply_overrides({}, ["trainer.max_epochs"])
+
+
+def test_model_xor_estimator(tmp_path: Path, valid: dict) -> None:
+    valid.pop("model")
+    with pytest.raises(ConfigError, match="exactly one of `model`"):
+        load_config(write(tmp_path, valid))
+
+
+def test_registry_import_path_and_suggestions() -> None:
+    registry = Registry("widget")
+    registry.add("sprocket", dict)
+    assert registry.get("sprocket") is dict
+    assert registry.get("collections:OrderedDict").__name__ == "OrderedDict"
+    with pytest.raises(UnknownComponentError, match="Did you mean 'sprocket'"):
+        registry.get("sprockett")
+    with pytest.raises(UnknownComponentError, match="has no attribute"):
+        registry.get("collections:Nope")
+    assert "gamma_physnet" in MODELS.names()
+
+
+def test_cli_validate_and_show(tmp_path: Path, valid: dict) -> None:
+    runner = CliRunner()
+    good = write(tmp_path, valid)
+    result = runner.invoke(app, ["config", "validate", str(good)])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["config", "show", str(good), "--set", "trainer.max_epochs=9"])
+    assert shown.exit_code == 0 and "max_epochs: 9" in shown.output
+    valid["trainer"]["max_epoch"] = valid["trainer"].pop("max_epochs")
+    bad = runner.invoke(app, ["config", "validate", str(write(tmp_path, valid))])
+    assert bad.exit_code == 2
+    assert "max_epoch" in bad.output and "did you mean 'max_epochs'" in bad.output

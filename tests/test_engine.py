@@ -1,0 +1,112 @@
+"""End-to-end runs of the engine on a tiny table: run directory, determinism, kill and resume, sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from showerlearn.cli.main import app
+from showerlearn.config import ConfigError, resolve_config
+from showerlearn.engine.runner import train
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.io.tables import read_columns
+
+TESTS = Path(__file__).parent
+
+
+def test_run_directory_is_complete(tabular_config: dict) -> None:
+    run = train(resolve_config(tabular_config), progress=False)
+    for name in ("config.yaml", "environment.json", "run.json", "predictions.h5", "metrics.json"):
+        assert (run.path / name).is_file(), name
+    assert (run.checkpoints / "best.ckpt").is_file() and (run.checkpoints / "last.ckpt").is_file()
+    assert list(run.logs.glob("tensorboard/attempt_0/events.out.tfevents.*"))
+    assert (run.logs / "csv" / "attempt_0" / "metrics.csv").is_file()
+    assert run.status()["state"] == "completed"
+    environment = json.loads(run.environment_file.read_text())
+    assert environment["seed"] == 3 and environment["packages"]["torch"]
+    predictions = read_columns(run.predictions_file)
+    assert set(predictions) >= {"label", "score"} and len(predictions["label"]) == 60
+    # a learnable problem: the tiny network must beat chance clearly
+    assert run.metrics()["auc"] > 0.8
+    assert not list(run.path.rglob("*.tmp*")), "temporary files left behind"
+
+
+def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> None:
+    first = train(resolve_config(tabular_config), progress=False)
+    second = train(resolve_config(tabular_config), progress=False)
+    assert first.path != second.path
+    assert first.metrics_file.read_text() == second.metrics_file.read_text()
+    a, b = read_columns(first.predictions_file), read_columns(second.predictions_file)
+    np.testing.assert_array_equal(a["score"], b["score"])
+    tabular_config["seed"] = 4
+    other = train(resolve_config(tabular_config), progress=False)
+    assert not np.array_equal(read_columns(other.predictions_file)["score"], a["score"])
+
+
+def test_resume_refuses_a_different_config(tabular_config: dict) -> None:
+    run = train(resolve_config(tabular_config), progress=False)
+    tabular_config["trainer"]["max_epochs"] = 5
+    with pytest.raises(ConfigError, match="differs from the one this run was started with"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_a_complete_run_directory(tabular_config: dict, tmp_path: Path) -> None:
+    tabular_config["model"]["params"]["delay"] = 0.05  # ~0.35 s per epoch of 7 batches
+    tabular_config["trainer"].update(max_epochs=8, checkpoint_every_n_steps=2)
+    config_file = tmp_path / "slow.yaml"
+    config_file.write_text(yaml.safe_dump(tabular_config))
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-m", "showerlearn.cli.main", "train", str(config_file), "--no-progress"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = Path(tabular_config["output_dir"]) / "tabular"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(runs.glob("*/checkpoints/last.ckpt")):
+        time.sleep(0.1)
+    time.sleep(0.3)  # now somewhere in the middle of an epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (run_path,) = runs.iterdir()
+    run = RunDir(run_path)
+    assert run.status()["state"] == "running"  # killed: never marked completed
+    assert not run.metrics_file.exists()
+    result = subprocess.run([*command, "--resume", str(run_path)], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert run.status()["state"] == "completed" and run.status()["attempts"] == 2
+    assert run.metrics_file.is_file() and run.predictions_file.is_file()
+    assert (run.logs / "csv" / "attempt_1" / "metrics.csv").is_file()
+
+
+def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
+    config_file = tmp_path / "experiment.yaml"
+    tabular_config["trainer"]["max_epochs"] = 2
+    config_file.write_text(yaml.safe_dump(tabular_config))
+    runner = CliRunner()
+    result = runner.invoke(app, ["sweep", str(config_file), "--seeds", "2", "--set", "trainer.max_epochs=1"])
+    assert result.exit_code == 0, result.output
+    (sweep_folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
+    aggregate = json.loads((sweep_folder / "aggregate.json").read_text())
+    assert aggregate["n_runs"] == 2 and "auc" in aggregate["mean"]
+    evaluated = runner.invoke(app, ["evaluate", str(sweep_folder)])
+    assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
+    tabular_config.pop("model")
+    tabular_config.pop("task")
+    tabular_config["estimator"] = {"name": "random_forest", "params": {"n_estimators": 20}}
+    run = train(resolve_config(tabular_config), progress=False)
+    assert (run.checkpoints / "estimator.joblib").is_file()
+    assert run.metrics()["auc"] > 0.8
+    predictions = read_columns(run.predictions_file)
+    assert ((predictions["score"] >= 0) & (predictions["score"] <= 1)).all()
