@@ -37,7 +37,7 @@ def test_run_directory_is_complete(tabular_config: dict) -> None:
     predictions = read_columns(run.predictions_file)
     assert set(predictions) >= {"label", "score"} and len(predictions["label"]) == 60
     # a learnable problem: the tiny network must beat chance clearly
-    assert run.metrics()["auc"] > 0.8
+    assert run.metrics()["scalars"]["auc"] > 0.8
     assert not list(run.path.rglob("*.tmp*")), "temporary files left behind"
 
 
@@ -96,7 +96,7 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     (sweep_folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
     aggregate = json.loads((sweep_folder / "aggregate.json").read_text())
-    assert aggregate["n_runs"] == 2 and "auc" in aggregate["mean"]
+    assert aggregate["n_runs"] == 2 and len(aggregate["scalars"]["auc"]["values"]) == 2
     evaluated = runner.invoke(app, ["evaluate", str(sweep_folder)])
     assert evaluated.exit_code == 0, evaluated.output
 
@@ -107,6 +107,6 @@ def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
     tabular_config["estimator"] = {"name": "random_forest", "params": {"n_estimators": 20}}
     run = train(resolve_config(tabular_config), progress=False)
     assert (run.checkpoints / "estimator.joblib").is_file()
-    assert run.metrics()["auc"] > 0.8
+    assert run.metrics()["scalars"]["auc"] > 0.8
     predictions = read_columns(run.predictions_file)
     assert ((predictions["score"] >= 0) & (predictions["score"] <= 1)).all()

@@ -222,10 +222,9 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     config = load_config(run.config_file)
     predictions = read_columns(run.predictions_file)
-    metrics: dict[str, Any] = {"n_events": int(len(next(iter(predictions.values()), [])))}
-    if config.evaluation is not None:
-        metrics.update(
-            build(config.evaluation, EVALUATORS, "evaluation", predictions=predictions, output_dir=run.plots)
-        )
+    if config.evaluation is None:
+        metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
+    else:
+        metrics = build(config.evaluation, EVALUATORS, "evaluation", predictions=predictions, output_dir=run.plots)
     write_json_atomic(run.metrics_file, metrics)
     return metrics

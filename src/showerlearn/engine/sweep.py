@@ -14,6 +14,7 @@ from typing import Any
 
 from showerlearn.config import ExperimentConfig
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.engine.runner import train
 from showerlearn.io.atomic import write_json_atomic
 
@@ -58,10 +59,11 @@ def is_sweep(folder: str | Path) -> bool:
 
 
 def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
-    """Mean and standard deviation over seeds of every metric; written to ``aggregate.json``."""
-    from showerlearn.evaluation.aggregate import aggregate_runs
-
+    """Mean and standard deviation over seeds of every metric (``aggregate.json``) and the curves
+    with dispersion bands (``plots/``)."""
     folder = Path(folder)
     aggregate = aggregate_runs([run.metrics() for run in sweep_runs(folder)])
     write_json_atomic(folder / AGGREGATE_FILE, aggregate)
+    if aggregate["curves"]:
+        plot_aggregates({folder.parent.name: aggregate}, folder / "plots")
     return aggregate
