@@ -80,7 +80,12 @@ def build(
 
 def resolved_params(validated: BaseModel) -> dict[str, Any]:
     """Fully resolved params (defaults filled in) as plain YAML/JSON values."""
-    return validated.model_dump(mode="json")
+    return validated.model_dump(mode="json", fallback=_plain)
+
+
+def _plain(value: Any) -> Any:
+    # numpy defaults (e.g. energy bin edges) become lists; anything else its text
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 class ComponentProblem(Exception):

@@ -18,7 +18,9 @@ from showerlearn.config.errors import ConfigError, format_validation_error, sugg
 from showerlearn.config.schema import Component, ExperimentConfig
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
+def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a config file; ``extends: OTHER.yaml`` (relative to this file) starts from OTHER's keys,
+    merged key by key, so a variant states only what it changes."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), [f"no such config file: {path}"])
@@ -28,7 +30,19 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"expected a mapping of keys at the top level, got {type(data).__name__}"])
-    return data
+    if "extends" not in data:
+        return data
+    base_path = path.parent / str(data.pop("extends"))
+    if base_path.resolve() in _chain:
+        raise ConfigError(str(path), [f"extends: {base_path} extends itself (cycle)"])
+    return _merge(read_yaml(base_path, (*_chain, path.resolve())), data)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
