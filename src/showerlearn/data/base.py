@@ -56,8 +56,14 @@ class ShowerDataModule(L.LightningDataModule):
         """Turn encoded model outputs (plus carried meta) into physical prediction columns."""
         raise NotImplementedError
 
-    def arrays(self, split: Split) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """``(inputs, targets, masks, meta)`` of a whole split in memory, for scikit-learn estimators."""
+    def arrays(
+        self, split: Split, raw: bool = False
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(inputs, targets, masks, meta)`` of a whole split in memory, for scikit-learn estimators.
+
+        ``raw``: inputs in physical units, before the normalising transforms networks are fed with
+        (estimators that compute physics features, like Hillas parameters, ask for this).
+        """
         raise NotImplementedError
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:

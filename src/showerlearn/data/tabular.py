@@ -119,6 +119,7 @@ class TabularDataModule(ShowerDataModule):
             raise ValueError(f"{source.path}: label values {sorted(unknown)} not in classes {self.classes}")
         self.labels = np.array([self.classes.index(v) for v in raw_labels])
         self.parts = dict(zip(("train", "val", "test"), split_indices(len(self.labels), split, seed), strict=True))
+        self.raw_features = self.features
         if standardize:  # statistics of the training part only, so the test set stays unseen
             train = self.features[self.parts["train"]]
             self.features = (self.features - train.mean(0)) / np.where(train.std(0) > 0, train.std(0), 1.0)
@@ -131,10 +132,11 @@ class TabularDataModule(ShowerDataModule):
     def model_inputs(self) -> dict[str, Any]:
         return {"in_features": self.features.shape[1], "n_classes": len(self.classes)}
 
-    def arrays(self, split: str) -> tuple[np.ndarray, dict, dict, dict]:
+    def arrays(self, split: str, raw: bool = False) -> tuple[np.ndarray, dict, dict, dict]:
         index = self.parts[split]
         labels = self.labels[index]
-        return self.features[index], {"label": labels}, {}, {"row": index, "label": labels}
+        features = self.raw_features if raw else self.features
+        return features[index], {"label": labels}, {}, {"row": index, "label": labels}
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         logits = outputs["label"]

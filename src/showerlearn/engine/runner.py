@@ -153,13 +153,18 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
     assert config.estimator is not None
     datamodule.prepare_data()
     datamodule.setup("fit")
-    inputs, targets, masks, _ = datamodule.arrays("train")
     injected = {**datamodule.model_inputs(), "seed": config.seed}  # the experiment seed drives the forests too
     estimator = build(config.estimator, ESTIMATORS, "estimator", injected=injected)
+    inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
     log.info("fitting %s on %d events", config.estimator.name, len(inputs))
     estimator.fit(inputs, targets, masks)
     with atomic_path(run.checkpoints / ESTIMATOR_FILE) as tmp:
         joblib.dump(estimator, tmp)
+
+
+def _wants_raw(estimator: Any) -> bool:
+    """Estimators computing physics features (Hillas) set ``wants_raw_inputs`` to get physical units."""
+    return bool(getattr(estimator, "wants_raw_inputs", False))
 
 
 def predict_outputs(
@@ -169,7 +174,7 @@ def predict_outputs(
     datamodule.setup("predict" if split == "predict" else "test")
     if config.estimator is not None:
         estimator = joblib.load(run.checkpoints / ESTIMATOR_FILE)
-        inputs, _, _, meta = datamodule.arrays(split)
+        inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
         outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
         return datamodule.decode_predictions(outputs, meta)
     module = build_module(config, datamodule)

@@ -1,0 +1,198 @@
+"""IACT targets (docs/architecture.md "IACT targets"): encoding, decoding, and how they turn with the camera.
+
+Directions are offsets of the true source from the pointing in ctapipe's ``TelescopeFrame``
+(``fov_lon``, ``fov_lat``, deg). In a camera with no frame rotation, camera ``x`` points along
+``fov_lat`` and camera ``y`` along ``fov_lon`` (ctapipe ``camera_to_telescope``), so an orthogonal
+2x2 map ``A`` acting on camera ``(x, y)`` acts on ``(fov_lat, fov_lon)`` the same way. Every function
+here that takes ``A`` uses that camera order.
+
+The impact point turns with the image too: a shower landing at ``r`` (relative to the telescope)
+appears displaced from the source by ``(r . e_lon, r . e_lat) / h`` (``e_lon``, ``e_lat`` the sky
+basis at the pointing, ``h`` the emission height), so ``A`` is applied to those two components in
+the plane perpendicular to the pointing, and the result is projected back to the ground along the
+pointing direction (as ctapipe's ``project_to_ground`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import AltAz, SkyCoord
+from ctapipe.coordinates import TelescopeFrame
+
+__all__ = [
+    "IMPACT_SCALE_M",
+    "PARTICLE_CLASSES",
+    "camera_matrices",
+    "META_COLUMNS",
+    "decode_direction",
+    "decode_outputs",
+    "encode_direction",
+    "encode_targets",
+    "particle_class",
+    "transform_direction",
+    "transform_impact",
+]
+
+IMPACT_SCALE_M = 100.0
+# id, truth and pointing columns copied into the predictions (docs/architecture.md)
+META_COLUMNS = (
+    "obs_id",
+    "event_id",
+    "tel_id",
+    "true_shower_primary_id",
+    "true_energy",
+    "true_alt",
+    "true_az",
+    "true_core_x",
+    "true_core_y",
+    "pointing_alt",
+    "pointing_az",
+)
+PARTICLE_CLASSES = ("gamma", "proton")
+
+
+def particle_class(primary_id: np.ndarray) -> np.ndarray:
+    """0 for gammas (``true_shower_primary_id == 0``), 1 for everything else."""
+    return (np.asarray(primary_id) != 0).astype(np.int64)
+
+
+def camera_matrices(rotation_deg: np.ndarray, reflected: np.ndarray) -> np.ndarray:
+    """Per-event (n, 2, 2) maps ``R(rotation) @ diag(1, -1 if reflected else 1)`` on camera (x, y)."""
+    theta = np.deg2rad(np.asarray(rotation_deg, dtype=np.float64))
+    c, s = np.cos(theta), np.sin(theta)
+    flip = np.where(np.asarray(reflected, dtype=bool), -1.0, 1.0)
+    return np.stack([np.stack([c, -s * flip], -1), np.stack([s, c * flip], -1)], -2)
+
+
+def _altitude(alt_deg: np.ndarray) -> u.Quantity:
+    # zenith pointings stored as float32 radians read back as 90.0000025 deg, which astropy rejects
+    return np.clip(np.asarray(alt_deg, dtype=np.float64), -90.0, 90.0) * u.deg
+
+
+def encode_direction(
+    true_alt: np.ndarray, true_az: np.ndarray, pointing_alt: np.ndarray, pointing_az: np.ndarray
+) -> np.ndarray:
+    """(n, 2) ``(fov_lon, fov_lat)`` [deg] of the true source in the telescope frame."""
+    pointing = AltAz(alt=_altitude(pointing_alt), az=np.asarray(pointing_az) * u.deg)
+    source = SkyCoord(alt=_altitude(true_alt), az=np.asarray(true_az) * u.deg, frame=AltAz())
+    offset = source.transform_to(TelescopeFrame(telescope_pointing=pointing))
+    return np.stack([offset.fov_lon.to_value(u.deg), offset.fov_lat.to_value(u.deg)], axis=1)
+
+
+def decode_direction(
+    fov: np.ndarray, pointing_alt: np.ndarray, pointing_az: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(alt, az)`` [deg] of telescope-frame offsets ``fov`` (n, 2) = (fov_lon, fov_lat) [deg]."""
+    pointing = AltAz(alt=_altitude(pointing_alt), az=np.asarray(pointing_az) * u.deg)
+    coord = SkyCoord(
+        fov_lon=fov[:, 0] * u.deg, fov_lat=fov[:, 1] * u.deg, frame=TelescopeFrame(telescope_pointing=pointing)
+    ).transform_to(AltAz())
+    return coord.alt.to_value(u.deg), coord.az.wrap_at(360 * u.deg).to_value(u.deg)
+
+
+def transform_direction(matrices: np.ndarray, fov: np.ndarray) -> np.ndarray:
+    """Turn (n, 2) ``(fov_lon, fov_lat)`` [deg] by camera maps (n, 2, 2) or (2, 2), exactly on the sphere.
+
+    The offset is a unit vector ``(x, y, z) = (cos lat cos lon, cos lat sin lon, sin lat)`` with the
+    pointing along ``x``; the map acts on ``(z, y)`` (camera x, camera y) and leaves ``x`` unchanged.
+    """
+    lon, lat = np.deg2rad(fov[:, 0]), np.deg2rad(fov[:, 1])
+    x = np.cos(lat) * np.cos(lon)
+    camera = np.stack([np.sin(lat), np.cos(lat) * np.sin(lon)], axis=-1)
+    turned = np.einsum("...ij,...j->...i", matrices, camera)
+    new_lat = np.arcsin(np.clip(turned[:, 0], -1.0, 1.0))
+    new_lon = np.arctan2(turned[:, 1], x)
+    return np.rad2deg(np.stack([new_lon, new_lat], axis=1))
+
+
+def transform_impact(
+    matrices: np.ndarray,
+    core: np.ndarray,
+    telescope: np.ndarray,
+    pointing_alt: np.ndarray,
+    pointing_az: np.ndarray,
+) -> np.ndarray:
+    """Turn (n, 2) ground impact points ``(core_x, core_y)`` [m] (ctapipe GroundFrame: x north, y west)
+    about the telescope at ``telescope`` (n, 2) consistently with the camera maps ``matrices``."""
+    alt, az = np.deg2rad(pointing_alt), np.deg2rad(pointing_az)
+    # sky basis at the pointing in (north, east, up) coordinates
+    e_lon = np.stack([-np.sin(az), np.cos(az), np.zeros_like(az)], axis=-1)
+    e_lat = np.stack([-np.sin(alt) * np.cos(az), -np.sin(alt) * np.sin(az), np.cos(alt)], axis=-1)
+    direction = np.stack([np.cos(alt) * np.cos(az), np.cos(alt) * np.sin(az), np.sin(alt)], axis=-1)
+    relative = core - telescope
+    r = np.stack([relative[:, 0], -relative[:, 1], np.zeros(len(relative))], axis=-1)
+    camera = np.stack([np.sum(r * e_lat, -1), np.sum(r * e_lon, -1)], axis=-1)
+    turned = np.einsum("...ij,...j->...i", matrices, camera)
+    tilted = turned[:, 1:2] * e_lon + turned[:, 0:1] * e_lat
+    # slide along the pointing direction back to the ground plane (z = 0)
+    ground = tilted - (tilted[:, 2] / direction[:, 2])[:, None] * direction
+    return np.stack([ground[:, 0], -ground[:, 1]], axis=1) + telescope
+
+
+def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Encoded targets and loss masks (heads ``particle``, ``energy``, ``direction``, ``impact``) of
+    per-event ``columns`` (DL1File columns). Regression targets are masked to gammas with finite truth;
+    masked entries are 0 so that no NaN reaches a loss."""
+    primary = np.asarray(columns["true_shower_primary_id"])
+    has_truth = (primary >= 0) & np.isfinite(columns["true_energy"])
+    particle = particle_class(primary)
+    gamma = has_truth & (particle == 0)
+    matrices = camera_matrices(columns["camera_rotation"], columns["camera_reflected"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        energy = np.log10(columns["true_energy"])
+    direction = transform_direction(
+        matrices, encode_direction(columns["true_alt"], columns["true_az"], columns["pointing_alt"], columns["pointing_az"])
+    )
+    core = np.stack([columns["true_core_x"], columns["true_core_y"]], axis=1)
+    telescope = np.stack([columns["tel_pos_x"], columns["tel_pos_y"]], axis=1)
+    impact = transform_impact(matrices, core, telescope, columns["pointing_alt"], columns["pointing_az"]) / IMPACT_SCALE_M
+    masks = {
+        "particle": has_truth,
+        "energy": gamma & np.isfinite(energy),
+        "direction": gamma & np.all(np.isfinite(direction), axis=1),
+        "impact": gamma & np.all(np.isfinite(impact), axis=1),
+    }
+    targets = {
+        "particle": np.where(has_truth, particle, 0).astype(np.int64),
+        "energy": np.where(masks["energy"], energy, 0.0).astype(np.float32),
+        "direction": np.where(masks["direction"][:, None], direction, 0.0).astype(np.float32),
+        "impact": np.where(masks["impact"][:, None], impact, 0.0).astype(np.float32),
+    }
+    return targets, masks
+
+
+def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """IACT prediction columns (docs/architecture.md) from encoded outputs and the carried ``meta``.
+
+    Heads a model lacks give NaN columns. Directions and impacts are turned back from the reference
+    camera's orientation to the file's (``camera_rotation``, ``camera_reflected`` in ``meta``).
+    """
+    n = len(meta["event_id"])
+    columns: dict[str, np.ndarray] = {name: np.asarray(meta[name]) for name in META_COLUMNS if name in meta}
+    if "hillas_intensity" in meta:
+        columns["hillas_intensity"] = np.asarray(meta["hillas_intensity"])
+    nan = np.full(n, np.nan)
+    columns["gammaness"] = nan.copy()
+    if "particle" in outputs:
+        logits = np.asarray(outputs["particle"], dtype=np.float64)
+        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+        columns["gammaness"] = probabilities[:, 0] / probabilities.sum(axis=1)
+    columns["reco_energy"] = 10.0 ** np.asarray(outputs["energy"], dtype=np.float64).reshape(n) if "energy" in outputs else nan.copy()
+    inverse = np.swapaxes(camera_matrices(meta["camera_rotation"], meta["camera_reflected"]), -1, -2)
+    pointing_alt, pointing_az = np.asarray(meta["pointing_alt"]), np.asarray(meta["pointing_az"])
+    if "direction" in outputs:
+        fov = transform_direction(inverse, np.asarray(outputs["direction"], dtype=np.float64).reshape(n, 2))
+        columns["reco_alt"], columns["reco_az"] = decode_direction(fov, pointing_alt, pointing_az)
+    else:
+        columns["reco_alt"], columns["reco_az"] = nan.copy(), nan.copy()
+    if "impact" in outputs:
+        telescope = np.stack([np.asarray(meta["tel_pos_x"]), np.asarray(meta["tel_pos_y"])], axis=1)
+        core = np.asarray(outputs["impact"], dtype=np.float64).reshape(n, 2) * IMPACT_SCALE_M
+        core = transform_impact(inverse, core, telescope, pointing_alt, pointing_az)
+        columns["reco_core_x"], columns["reco_core_y"] = core[:, 0], core[:, 1]
+    else:
+        columns["reco_core_x"], columns["reco_core_y"] = nan.copy(), nan.copy()
+    return columns

@@ -1,0 +1,175 @@
+"""The iact DataModule and dataset: splits, cuts, weights, transforms, lazy multi-worker loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from showerlearn.data.iact import IACTDataModule, IACTDataset, open_dl1
+from showerlearn.data.iact.cuts import add_image_parameters
+from showerlearn.data.iact.transforms import CleaningConfig, ImageTransform, TransformConfig
+from showerlearn.geometry import lst_camera
+from showerlearn.registry import DATAMODULES
+
+
+def all_files(shared_data: Path) -> list[str]:
+    return [str(shared_data / "iact/dl1_ctapipe/*.h5"), str(shared_data / "iact/dl1_lstchain/*.h5")]
+
+
+def test_registered_and_two_worker_loader_sees_every_training_event_once(shared_data: Path) -> None:
+    assert DATAMODULES.get("iact") is IACTDataModule
+    module = IACTDataModule(files=all_files(shared_data), batch_size=5, num_workers=2, seed=3, cleaning={"as": "channel"})
+    module.setup("fit")
+    assert sum(len(p) for p in module.parts.values()) == 78  # every image of the six files
+    seen = []
+    for batch in module.train_dataloader():
+        assert batch["inputs"].shape[1:] == (3, 1855)
+        assert batch["inputs"].dtype == torch.float32
+        assert batch["targets"]["direction"].shape[1:] == (2,)
+        assert batch["targets"]["particle"].dtype == torch.int64
+        for head in ("energy", "direction", "impact"):  # regression heads only learn from gammas
+            np.testing.assert_array_equal(batch["masks"][head].numpy(), batch["meta"]["true_shower_primary_id"].numpy() == 0)
+        seen.extend(zip(batch["meta"]["obs_id"].tolist(), batch["meta"]["event_id"].tolist(), batch["meta"]["tel_id"].tolist(), strict=True))
+    assert len(seen) == len(set(seen)) == len(module.parts["train"])
+    inputs = module.model_inputs()
+    assert inputs["in_channels"] == 3 and inputs["n_classes"] == 2
+    assert inputs["lattice"].n_pixels == inputs["camera"].n_pixels == 1855
+
+
+def test_splits_are_reproducible_and_by_file_keeps_files_apart(shared_data: Path) -> None:
+    def parts(seed: int, by: str) -> dict[str, np.ndarray]:
+        module = IACTDataModule(files=all_files(shared_data), seed=seed, split={"by": by, "fractions": (0.5, 0.25, 0.25)})
+        module.setup("fit")
+        return module
+
+    a, b = parts(1, "event"), parts(1, "event")
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(a.parts[name], b.parts[name])
+    assert not set(a.parts["train"]) & set(a.parts["test"])
+    by_file = parts(2, "file")
+    file_of = by_file._columns["file_index"]
+    split_files = [set(file_of[by_file.parts[name]]) for name in ("train", "val", "test")]
+    assert not (split_files[0] & split_files[1]) and not (split_files[0] & split_files[2]) and not (split_files[1] & split_files[2])
+
+
+def test_cuts_select_what_they_say(shared_data: Path) -> None:
+    module = IACTDataModule(
+        files=all_files(shared_data),
+        split={"fractions": (1.0, 0.0, 0.0)},
+        cuts={"particle_types": ["gamma"], "min_energy": 0.05, "max_energy": 3.0, "min_intensity": 100, "max_leakage": 0.2, "max_n_islands": 2},
+    )
+    module.setup("fit")
+    x, targets, masks, meta = module.arrays("train")
+    assert len(x) > 0
+    assert np.all(meta["true_shower_primary_id"] == 0)  # the muon file (id 2) is gone
+    assert np.all((meta["true_energy"] >= 0.05) & (meta["true_energy"] <= 3.0))
+    assert np.all(meta["hillas_intensity"] >= 100)
+    columns = module._columns
+    expected = (
+        (columns["true_shower_primary_id"] == 0) & (columns["true_energy"] >= 0.05) & (columns["true_energy"] <= 3.0)
+        & (columns["intensity"] >= 100) & (columns["leakage"] <= 0.2) & (columns["n_islands"] <= 2)
+    )
+    assert len(x) == expected.sum()
+
+
+def test_image_parameters_computed_like_ctapipe_process(shared_data: Path) -> None:
+    """Files without a parameters table get intensity/leakage/islands from our cleaning; with
+    ctapipe-process's tailcuts (10, 5) they equal what ctapipe-process wrote."""
+    transform = ImageTransform(lst_camera(), CleaningConfig(picture_thresh=10, boundary_thresh=5), TransformConfig())
+    with open_dl1(shared_data / "iact/dl1_ctapipe/test_lasercal_v3.lst.ctapipe0.28_v7.1.0.dl1.h5") as file:
+        written = {name: file.columns.pop(name) for name in ("intensity", "leakage", "n_islands")}
+        add_image_parameters(file, transform, chunk_size=3)
+        for name, values in written.items():
+            np.testing.assert_allclose(file.columns[name], values, rtol=1e-5, err_msg=name)
+
+
+def test_transforms_against_naive_formulas(shared_data: Path) -> None:
+    with open_dl1(shared_data / "iact/dl1_ctapipe/lst_muons.lst.dl1.h5") as file:
+        event = file.read([0])
+    image, time = event["image"][0], event["peak_time"][0]
+    camera = lst_camera()
+    mask = ImageTransform(camera, CleaningConfig(), TransformConfig()).clean(image)
+    assert 10 < mask.sum() < 1855
+    log = ImageTransform(camera, CleaningConfig(**{"as": "mask"}), TransformConfig(time_scale=2.0))(image, time)
+    assert log.shape == (2, 1855)
+    np.testing.assert_allclose(log[0][mask], np.sign(image[mask]) * np.log(1 + np.abs(image[mask])), rtol=1e-5)
+    assert np.all(log[:, ~mask] == 0)
+    np.testing.assert_allclose(log[1][mask], (time[mask] - time[mask].mean()) / 2.0, rtol=1e-4, atol=1e-5)
+    scaled = ImageTransform(camera, CleaningConfig(**{"as": "channel"}), TransformConfig(charge="scale", charge_scale=50.0, time="none"))(image, time)
+    assert scaled.shape == (3, 1855)
+    np.testing.assert_allclose(scaled[0], image / 50.0, rtol=1e-6)
+    np.testing.assert_allclose(scaled[1], time / 10.0, rtol=1e-6)
+    np.testing.assert_array_equal(scaled[2], mask.astype(np.float32))
+
+
+def test_class_balance_weights(shared_data: Path) -> None:
+    module = IACTDataModule(files=all_files(shared_data), class_balance="balanced", split={"fractions": (1.0, 0.0, 0.0)})
+    module.setup("fit")
+    _, targets, _, _ = module.arrays("train")
+    weights = module.train_set.weights
+    n_gamma, n_other = np.sum(targets["particle"] == 0), np.sum(targets["particle"] == 1)
+    assert weights[targets["particle"] == 0][0] * n_gamma == pytest.approx(weights[targets["particle"] == 1][0] * n_other)
+    assert weights.mean() == pytest.approx(1.0)
+    fixed = IACTDataModule(files=all_files(shared_data), class_balance={"proton": 3.0}, split={"fractions": (1.0, 0.0, 0.0)})
+    fixed.setup("fit")
+    assert set(fixed.train_set.weights[fixed.train_set.targets["particle"] == 1]) == {3.0}
+
+
+def test_dataset_keeps_at_most_max_open_files(shared_data: Path) -> None:
+    module = IACTDataModule(files=all_files(shared_data), max_open_files=2, split={"fractions": (1.0, 0.0, 0.0)})
+    module.setup("fit")
+    dataset: IACTDataset = module.train_set
+    for i in range(len(dataset)):
+        dataset[i]
+        assert len(dataset._open_files) <= 2
+    open_handles = [f for f in dataset.files if f._h5 is not None]
+    assert len(open_handles) <= 2
+
+
+def test_prediction_inputs_without_truth(shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import tables
+
+    path = tmp_path / "real_like.h5"
+    shutil.copy(shared_data / "iact/dl1_ctapipe/gamma_test.lst.dl1.h5", path)
+    path.chmod(0o644)
+    with tables.open_file(path, "a") as h5:
+        h5.remove_node("/simulation", recursive=True)
+    module = IACTDataModule(files=all_files(shared_data), cuts={"particle_types": ["gamma"]})
+    module.use_prediction_inputs([path])
+    module.setup("predict")
+    batch = next(iter(module.predict_dataloader()))
+    assert len(batch["inputs"]) == 9
+    assert not batch["masks"]["particle"].any()
+    assert torch.isnan(batch["meta"]["true_energy"]).all()
+
+
+def test_params_are_validated() -> None:
+    with pytest.raises(ValueError, match="exactly one of 'files'"):
+        IACTDataModule()
+    with pytest.raises(ValueError, match="sum to 1"):
+        IACTDataModule(files=["x.h5"], split={"fractions": (0.5, 0.2, 0.2)})
+    with pytest.raises(ValueError, match="unknown particle type"):
+        IACTDataModule(files=["x.h5"], cuts={"particle_types": ["photon"]})
+    with pytest.raises(ValueError, match="not symmetries"):
+        IACTDataModule(files=["x.h5"], augment={"enabled": True, "ops": ["flip45"]})
+
+
+def test_simulated_data_is_generated_once_and_cached(tmp_path: Path) -> None:
+    pytest.importorskip("showerlearn.simulation", reason="the IACT simulator is not available")
+    spec = {"events": 40, "config": {"chunk_size": 20}}
+    module = IACTDataModule(simulate=spec, cache_dir=tmp_path, seed=5, cuts={"min_intensity": 1})
+    module.setup("fit")
+    (path,) = tmp_path.glob("iact_*_seed5.dl1.h5")
+    assert module.files[0].path == path and module.files[0].has_truth
+    stamp = path.stat().st_mtime_ns
+    again = IACTDataModule(simulate=spec, cache_dir=tmp_path, seed=5)
+    assert again.resolve_files() == [path] and path.stat().st_mtime_ns == stamp  # reused, not re-simulated
+    other = IACTDataModule(simulate=spec, cache_dir=tmp_path, seed=6).resolve_files()[0]
+    assert other != path and other.is_file()
+    batch = next(iter(module.train_dataloader()))
+    assert batch["inputs"].shape[1:] == (2, 1855)

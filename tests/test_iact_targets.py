@@ -1,0 +1,174 @@
+"""IACT targets: encoding/decoding round trips and symmetry augmentations that keep truth consistent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import AltAz, CartesianRepresentation, SkyCoord
+from ctapipe.coordinates import TelescopeFrame
+from ctapipe.image import hillas_parameters
+
+from showerlearn.data.iact import IACTDataModule, open_dl1
+from showerlearn.data.iact.augment import Augmenter, camera_symmetries
+from showerlearn.data.iact.targets import (
+    camera_matrices,
+    decode_outputs,
+    encode_direction,
+    encode_targets,
+    transform_direction,
+    transform_impact,
+)
+from showerlearn.geometry import lst_camera
+
+
+def rotation(angle_deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
+    return np.array([[c, -s], [s, c]])
+
+
+def test_direction_of_an_offset_source_matches_the_pointing_offset() -> None:
+    # a source 1 deg above the pointing: fov_lat = +1 deg, fov_lon = 0
+    fov = encode_direction(np.array([71.0]), np.array([180.0]), np.array([70.0]), np.array([180.0]))
+    np.testing.assert_allclose(fov, [[0.0, 1.0]], atol=1e-9)
+    # a source at larger azimuth lies at positive fov_lon (ctapipe TelescopeFrame convention)
+    fov = encode_direction(np.array([70.0]), np.array([181.0]), np.array([70.0]), np.array([180.0]))
+    assert fov[0, 0] == pytest.approx(np.cos(np.radians(70.0)), rel=1e-3)
+
+
+def test_transform_direction_is_the_camera_map_on_small_offsets() -> None:
+    fov = np.array([[0.3, -0.5], [1.2, 0.4]])  # (fov_lon, fov_lat)
+    for angle in (60.0, 90.0, -135.0):
+        turned = transform_direction(rotation(angle), fov)
+        camera = fov[:, ::-1]  # camera order (fov_lat, fov_lon) ~ (x, y)
+        np.testing.assert_allclose(turned[:, ::-1], camera @ rotation(angle).T, rtol=1e-3, atol=1e-6)
+    # six turns by 60 deg give the identity exactly; the map preserves the angular distance
+    turned = fov
+    for _ in range(6):
+        turned = transform_direction(rotation(60.0), turned)
+    np.testing.assert_allclose(turned, fov, atol=1e-12)
+    reflection = camera_matrices(np.array([0.0]), np.array([True]))[0]
+    np.testing.assert_allclose(reflection, [[1.0, 0.0], [0.0, -1.0]])
+    np.testing.assert_allclose(transform_direction(reflection, fov), fov * [-1.0, 1.0], atol=1e-12)
+
+
+def sky_offset(points_neu: np.ndarray, alt: float, az: float) -> np.ndarray:
+    """(fov_lon, fov_lat) [deg] of points (north, east, up) seen from the origin, via astropy + ctapipe."""
+    cartesian = CartesianRepresentation(*points_neu.T, unit=u.m)
+    seen = SkyCoord(AltAz().realize_frame(cartesian))
+    pointing = AltAz(alt=alt * u.deg, az=az * u.deg)
+    offset = seen.transform_to(TelescopeFrame(telescope_pointing=pointing))
+    return np.stack([offset.fov_lon.to_value(u.deg), offset.fov_lat.to_value(u.deg)], axis=1)
+
+
+@pytest.mark.parametrize(("alt", "az", "angle"), [(70.0, 180.0, 60.0), (55.0, 30.0, 120.0), (85.0, 270.0, 300.0)])
+def test_impact_turns_like_the_image(alt: float, az: float, angle: float) -> None:
+    """A far point of the shower axis through the (turned) core is seen at the (turned) offset."""
+    telescope = np.array([[40.0, -25.0]])
+    core = np.array([[180.0, 90.0]])  # ground frame: x north, y west
+    turned = transform_impact(rotation(angle), core, telescope, np.array([alt]), np.array([az]))
+    direction = np.array([np.cos(np.radians(alt)) * np.cos(np.radians(az)),
+                          np.cos(np.radians(alt)) * np.sin(np.radians(az)), np.sin(np.radians(alt))])
+
+    def far_point(ground: np.ndarray) -> np.ndarray:  # north, east, up relative to the telescope
+        relative = ground[0] - telescope[0]
+        return np.array([relative[0], -relative[1], 0.0]) + 1e7 * direction
+
+    before = sky_offset(far_point(core)[None], alt, az)
+    after = sky_offset(far_point(turned)[None], alt, az)
+    np.testing.assert_allclose(after, transform_direction(rotation(angle), before), rtol=1e-3, atol=1e-12)
+
+    def impact_parameter(ground: np.ndarray) -> float:  # distance of the telescope to the shower axis
+        relative = np.array([ground[0, 0] - telescope[0, 0], -(ground[0, 1] - telescope[0, 1]), 0.0])
+        return float(np.linalg.norm(np.cross(relative, direction)))
+
+    assert impact_parameter(turned) == pytest.approx(impact_parameter(core), rel=1e-9)
+
+
+def test_lst_symmetries_are_the_six_rotations() -> None:
+    ops = camera_symmetries(lst_camera())
+    assert sorted(ops) == ["rot120", "rot180", "rot240", "rot300", "rot60"]
+    perm = np.arange(1855)
+    for _ in range(6):
+        perm = perm[ops["rot60"].perm]
+        assert len(np.unique(perm)) == 1855
+    np.testing.assert_array_equal(perm, np.arange(1855))
+    with pytest.raises(ValueError, match="flip0.*not symmetries"):
+        Augmenter(lst_camera(), ["flip0"])
+
+
+def test_decoding_the_encoded_truth_gives_the_truth_back(shared_data: Path) -> None:
+    """Round trip over every shared gamma file, the 90-deg rotated gamma_test camera included."""
+    files = [*sorted((shared_data / "iact/dl1_ctapipe").glob("*.h5")), *sorted((shared_data / "iact/dl1_lstchain").glob("*.h5"))]
+    for path in files:
+        with open_dl1(path) as file:
+            columns = file.columns
+        targets, masks = encode_targets(columns)
+        gamma = columns["true_shower_primary_id"] == 0
+        np.testing.assert_array_equal(masks["energy"], gamma)
+        np.testing.assert_array_equal(targets["particle"], (~gamma).astype(int))
+        logits = np.stack([np.where(gamma, 3.0, -3.0), np.zeros(len(gamma))], axis=1)
+        outputs = {"particle": logits, "energy": targets["energy"], "direction": targets["direction"], "impact": targets["impact"]}
+        columns_out = decode_outputs(outputs, columns)
+        assert np.all((columns_out["gammaness"] > 0.5) == gamma)
+        g = gamma
+        np.testing.assert_allclose(columns_out["reco_energy"][g], columns["true_energy"][g], rtol=1e-6)
+        np.testing.assert_allclose(columns_out["reco_alt"][g], columns["true_alt"][g], atol=1e-4, err_msg=str(path))
+        az_error = (columns_out["reco_az"][g] - columns["true_az"][g] + 180) % 360 - 180
+        np.testing.assert_allclose(az_error * np.cos(np.radians(columns["true_alt"][g])), 0, atol=1e-4, err_msg=str(path))
+        np.testing.assert_allclose(columns_out["reco_core_x"][g], columns["true_core_x"][g], atol=1e-3)
+        np.testing.assert_allclose(columns_out["reco_core_y"][g], columns["true_core_y"][g], atol=1e-3)
+
+
+def test_augmented_image_and_targets_turn_together(shared_data: Path) -> None:
+    """The Hillas centroid of the augmented image moves relative to the augmented direction target
+    exactly as it did before the turn, turned: the image and its truth stay consistent."""
+    path = shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"
+    module = IACTDataModule(
+        files=[str(path)], split={"fractions": (1.0, 0.0, 0.0)}, cleaning={"as": "mask"},
+        transforms={"charge": "none", "time": "none"}, augment={"enabled": True},
+    )
+    module.setup("fit")
+    dataset = module.train_set
+    camera = lst_camera()
+    focal = module.model_inputs()["focal_length"].to_value(u.m)
+    ops = camera_symmetries(camera)
+    bright = int(np.argmax([dataset[i]["inputs"][0].sum() for i in range(8)]))
+
+    def centroid_minus_source(sample: dict) -> np.ndarray:
+        image = sample["inputs"][0].numpy()
+        mask = image > 0
+        hillas = hillas_parameters(camera[mask], image[mask])
+        lon, lat = sample["targets"]["direction"].numpy()
+        source = np.radians([lat, lon]) * focal  # camera (x, y) of the true source
+        return np.array([hillas.x.to_value(u.m), hillas.y.to_value(u.m)]) - source
+
+    dataset.augmenter.draw = lambda _u: None
+    plain = dataset[bright]
+    reference = centroid_minus_source(plain)
+    assert np.linalg.norm(reference) > 0.05  # a real lever arm, not a centred image
+    for name in ("rot60", "rot120", "rot300"):
+        dataset.augmenter.draw = lambda _u, op=ops[name]: op
+        sample = dataset[bright]
+        np.testing.assert_allclose(centroid_minus_source(sample), ops[name].matrix @ reference, atol=2e-3, err_msg=name)
+        # the energy and class do not change; the impact turns about the telescope
+        assert sample["targets"]["energy"] == plain["targets"]["energy"]
+        assert not np.allclose(sample["targets"]["impact"], plain["targets"]["impact"])
+
+
+def test_a_hexagonal_camera_has_rotations_and_reflections() -> None:
+    from ctapipe.instrument import CameraGeometry
+
+    axial = np.array([(q, r) for q in range(-4, 5) for r in range(-4, 5) if abs(q + r) <= 4])
+    x = 0.05 * (axial[:, 0] + axial[:, 1] / 2)
+    y = 0.05 * axial[:, 1] * np.sqrt(3) / 2
+    camera = CameraGeometry("hex61", np.arange(len(x)), x * u.m, y * u.m, np.full(len(x), 0.002) * u.m**2, pix_type="hexagon")
+    ops = camera_symmetries(camera)
+    assert sorted(ops) == sorted(["rot60", "rot120", "rot180", "rot240", "rot300", "flip0", "flip30", "flip60", "flip90", "flip120", "flip150"])
+    for name, op in ops.items():
+        # the pixel landing on j came from A^-1 x_j
+        np.testing.assert_allclose(np.column_stack([x, y])[op.perm], np.column_stack([x, y]) @ op.matrix, atol=1e-9, err_msg=name)
+        if name.startswith("flip"):
+            np.testing.assert_array_equal(op.perm[op.perm], np.arange(len(x)))  # a reflection undoes itself
