@@ -2,3 +2,8 @@
 
 May import: showerlearn.geometry, showerlearn.data, showerlearn.registry, ctapipe, scikit-learn.
 """
+
+from showerlearn.baselines.features import FEATURE_NAMES, CleaningConfig, hillas_features
+from showerlearn.baselines.hillas_rf import HillasRandomForest
+
+__all__ = ["FEATURE_NAMES", "CleaningConfig", "HillasRandomForest", "hillas_features"]

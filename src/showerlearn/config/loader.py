@@ -106,7 +106,7 @@ def resolve_config(data: dict[str, Any], source: str = "<config>") -> Experiment
                         f"task.heads.{head}.metrics: unknown metric {metric!r}{suggestion(metric, HEAD_METRICS)};"
                         f" known: {', '.join(HEAD_METRICS)}"
                     )
-    check(config.evaluation, registry.EVALUATORS, {"predictions", "output_dir"}, "evaluation")
+    check(config.evaluation, registry.EVALUATORS, EVALUATOR_INJECTED, "evaluation")
     if problems:
         raise ConfigError(source, problems)
     return config
@@ -116,6 +116,9 @@ def dump_config(config: ExperimentConfig) -> str:
     """The resolved config as YAML (what ``config show`` prints and every run directory keeps)."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
+
+#: arguments the engine gives evaluators itself
+EVALUATOR_INJECTED = frozenset({"predictions", "output_dir", "log_dir"})
 
 #: metrics a head may log during validation (implemented in showerlearn.tasks.module)
 HEAD_METRICS = ("accuracy", "auroc", "mae")

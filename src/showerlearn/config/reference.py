@@ -14,6 +14,7 @@ from pydantic_core import PydanticUndefined
 
 from showerlearn import registry
 from showerlearn.config.components import params_model
+from showerlearn.config.loader import EVALUATOR_INJECTED
 from showerlearn.config.schema import EarlyStoppingConfig, ExperimentConfig, HeadConfig, TaskConfig, TrainerConfig
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -30,7 +31,7 @@ COMPONENT_REGISTRIES = [
     (registry.MODELS, "model", None),
     (registry.ESTIMATORS, "estimator", None),
     (registry.BALANCERS, "task.balancing", {"heads"}),
-    (registry.EVALUATORS, "evaluation", {"predictions", "output_dir"}),
+    (registry.EVALUATORS, "evaluation", EVALUATOR_INJECTED),
 ]
 
 

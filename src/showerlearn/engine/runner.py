@@ -71,7 +71,10 @@ def train(
             _fit_estimator(config, datamodule, run)
         else:
             _fit_network(config, datamodule, run, attempt, progress)
-        write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
+        try:
+            write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
+        finally:
+            datamodule.teardown("predict")  # close the data files before the (long) evaluation
         evaluate(run)
     except BaseException as error:
         state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -230,6 +233,9 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:
-        metrics = build(config.evaluation, EVALUATORS, "evaluation", predictions=predictions, output_dir=run.plots)
+        metrics = build(
+            config.evaluation, EVALUATORS, "evaluation", injected={"log_dir": run.logs},
+            predictions=predictions, output_dir=run.plots,
+        )
     write_json_atomic(run.metrics_file, metrics)
     return metrics

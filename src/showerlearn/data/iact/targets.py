@@ -164,6 +164,10 @@ def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndar
     return targets, masks
 
 
+#: extra per-event outputs copied unchanged into the prediction columns (Hillas + RF diagnostics)
+PASSTHROUGH_OUTPUTS = ("hillas_valid", "hillas_intensity")
+
+
 def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """IACT prediction columns (docs/architecture.md) from encoded outputs and the carried ``meta``.
 
@@ -174,6 +178,9 @@ def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndar
     columns: dict[str, np.ndarray] = {name: np.asarray(meta[name]) for name in META_COLUMNS if name in meta}
     if "hillas_intensity" in meta:
         columns["hillas_intensity"] = np.asarray(meta["hillas_intensity"])
+    for name in PASSTHROUGH_OUTPUTS:  # per-event diagnostics a predictor computes itself win over meta
+        if name in outputs:
+            columns[name] = np.asarray(outputs[name])
     nan = np.full(n, np.nan)
     columns["gammaness"] = nan.copy()
     if "particle" in outputs:

@@ -1,0 +1,135 @@
+"""Aggregation over runs (seeds of a sweep): mean and std of every scalar and per-bin curve.
+
+``aggregate_runs`` output (JSON-ready, missing values ``null``)::
+
+    {"n_runs": N, "evaluator": "iact",
+     "scalars": {"auc": {"mean", "std", "n_runs", "values": [...]}, ...},
+     "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs"}, ...}}
+
+``std`` is the sample standard deviation (ddof=1) over the runs with a finite value: the seed
+dispersion gamma-PhysNet uses to compare the robustness of models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures
+from showerlearn.evaluation.requirements import load_requirements
+from showerlearn.metrics.aggregate import compare_dispersions, mean_std_over_runs
+from showerlearn.viz.figures import FIGURE_FORMATS
+
+
+def _scalar(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
+
+
+def _scalar_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
+    return np.array([[_scalar(m.get("scalars", {}).get(name))] for m in metrics_list])
+
+
+def _curve_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> tuple[Mapping[str, Any], np.ndarray]:
+    """The first record of curve ``name`` and a (n_runs_having_it, n_bins) matrix of its values."""
+    records = [m["curves"][name] for m in metrics_list if name in m.get("curves", {})]
+    first = records[0]
+    for record in records[1:]:
+        if len(record["edges"]) != len(first["edges"]) or not np.allclose(record["edges"], first["edges"]):
+            raise ValueError(f"curve {name!r} has different bin edges in different runs: cannot aggregate")
+    return first, np.array([as_array(record["value"]) for record in records])
+
+
+def _names(metrics_list: Sequence[Mapping[str, Any]], key: str) -> list[str]:
+    return sorted({name for m in metrics_list for name in m.get(key, {})})
+
+
+def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean/std over runs of every scalar and every per-bin curve of their metrics dicts."""
+    if not metrics_list:
+        raise ValueError("aggregate_runs needs at least one run's metrics")
+    evaluators = {m.get("evaluator") for m in metrics_list}
+    if len(evaluators) > 1:
+        raise ValueError(f"cannot aggregate runs of different evaluators: {sorted(map(str, evaluators))}")
+    scalars = {}
+    for name in _names(metrics_list, "scalars"):
+        matrix = _scalar_matrix(metrics_list, name)
+        stats = mean_std_over_runs(matrix)
+        scalars[name] = {
+            "mean": json_float(stats.mean[0]),
+            "std": json_float(stats.std[0]),
+            "n_runs": int(stats.n_runs[0]),
+            "values": json_list(matrix[:, 0]),
+        }
+    curves = {}
+    for name in _names(metrics_list, "curves"):
+        first, matrix = _curve_matrix(metrics_list, name)
+        stats = mean_std_over_runs(matrix)
+        curves[name] = {
+            "x": first["x"],
+            "x_unit": first["x_unit"],
+            "unit": first["unit"],
+            "edges": list(first["edges"]),
+            "mean": json_list(stats.mean),
+            "std": json_list(stats.std),
+            "n_runs": stats.n_runs.tolist(),
+        }
+    return {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
+
+
+def compare_runs(metrics_a: Sequence[Mapping[str, Any]], metrics_b: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Seed dispersion of model A vs model B for every scalar and curve both have.
+
+    Per entry: ``std_ratio`` (A / B, per bin for curves), ``mean_std_ratio`` and the Brown-Forsythe
+    ``p_value`` (see ``showerlearn.metrics.aggregate.compare_dispersions``).
+    """
+    if not metrics_a or not metrics_b:
+        raise ValueError("compare_runs needs at least one run per model")
+    result: dict[str, Any] = {"scalars": {}, "curves": {}}
+    for name in sorted(set(_names(metrics_a, "scalars")) & set(_names(metrics_b, "scalars"))):
+        c = compare_dispersions(_scalar_matrix(metrics_a, name), _scalar_matrix(metrics_b, name))
+        result["scalars"][name] = {"std_ratio": json_float(c.std_ratio[0]), "p_value": json_float(c.p_value)}
+    for name in sorted(set(_names(metrics_a, "curves")) & set(_names(metrics_b, "curves"))):
+        first_a, a = _curve_matrix(metrics_a, name)
+        first_b, b = _curve_matrix(metrics_b, name)
+        if not np.allclose(first_a["edges"], first_b["edges"]):
+            raise ValueError(f"curve {name!r} has different bin edges in the two models: cannot compare")
+        c = compare_dispersions(a, b)
+        result["curves"][name] = {
+            "edges": list(first_a["edges"]),
+            "std_ratio": json_list(c.std_ratio),
+            "mean_std_ratio": json_float(c.mean_std_ratio),
+            "p_value": json_float(c.p_value),
+            "p_value_per_bin": json_list(c.p_value_per_bin),
+        }
+    return result
+
+
+def plot_aggregates(
+    aggregates: Mapping[str, Mapping[str, Any]],
+    output_dir: str | Path,
+    *,
+    baseline: Mapping[str, Any] | None = None,
+    baseline_label: str = "Hillas + RF",
+    requirements: str | Path | None = None,
+    requirement_set: str = "North-LST",
+    names: Sequence[str] | None = None,
+    figure_formats: Sequence[str] = FIGURE_FORMATS,
+) -> list[Path]:
+    """One figure per curve (all, or ``names``): each model's mean with a +-std band (``aggregates``:
+    label -> aggregate).
+
+    ``baseline`` is one run's metrics or an aggregate, overlaid dashed; ``requirements`` a folder of
+    CTA requirement files. Returns the written PNG and PDF paths.
+    """
+    reference = load_requirements(requirements, requirement_set) if requirements is not None else None
+    return save_curve_figures(
+        {label: aggregate["curves"] for label, aggregate in aggregates.items()},
+        Path(output_dir),
+        baseline=(baseline_label, baseline["curves"]) if baseline is not None else None,
+        requirements=reference,
+        names=names,
+        formats=figure_formats,
+    )

@@ -1,0 +1,153 @@
+"""The per-bin curve record of metrics.json, and drawing such records (one run, a baseline, a sweep).
+
+A curve record is ``{"x": "true_energy", "x_unit": "TeV", "unit": "deg", "edges": [...], "value": [...],
+"ci_low": [...], "ci_high": [...], "n_events": [...]}``; missing values are ``null``. Aggregated
+records (``evaluation.aggregate``) carry ``mean``/``std`` instead of ``value``/``ci_*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.metrics.binning import BinnedCurve
+from showerlearn.metrics.classification import RocCurve
+from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
+from showerlearn.viz.resolution import CurveSeries, ReferenceCurve, curves_figure
+
+#: y-axis label and figure style per metric (the prefix of a curve name before ``_vs_``).
+METRIC_STYLE: dict[str, dict[str, Any]] = {
+    "angular_resolution": {"ylabel": "angular resolution (68% containment) [deg]", "logy": True},
+    "energy_resolution": {"ylabel": "energy resolution (68% of |ΔE|/E)", "logy": False},
+    "energy_bias": {"ylabel": "energy bias (median ΔE/E)", "logy": False, "hline": 0.0},
+    "effective_area": {"ylabel": "effective area [m²]", "logy": True},
+    "auc": {"ylabel": "AUC", "logy": False},
+}
+_X_LABELS = {"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"}
+
+
+#: A metrics.json ROC is thinned to about this many points: enough to draw, small enough for a board.
+ROC_POINTS = 200
+
+
+def json_float(value: Any) -> float | None:
+    """A float for JSON: NaN and infinities become ``None`` (JSON has no NaN)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def json_list(values: Any) -> list[float | None]:
+    """A float array as a JSON list, NaN as ``None``."""
+    return [json_float(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def curve_record(
+    edges: np.ndarray,
+    value: np.ndarray,
+    n_events: np.ndarray,
+    *,
+    x: str,
+    x_unit: str,
+    unit: str,
+    ci_low: np.ndarray | None = None,
+    ci_high: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """A per-bin curve as a metrics.json record (no interval: ``ci_*`` lists of ``null``)."""
+    missing = np.full(len(value), np.nan)
+    return {
+        "x": x,
+        "x_unit": x_unit,
+        "unit": unit,
+        "edges": json_list(edges),
+        "value": json_list(value),
+        "ci_low": json_list(missing if ci_low is None else ci_low),
+        "ci_high": json_list(missing if ci_high is None else ci_high),
+        "n_events": [int(n) for n in n_events],
+    }
+
+
+def binned_curve_record(curve: BinnedCurve, *, x: str, x_unit: str, unit: str) -> dict[str, Any]:
+    """A ``BinnedCurve`` (value with bootstrap interval) as a metrics.json record."""
+    return curve_record(
+        curve.edges,
+        curve.value,
+        curve.n_events,
+        x=x,
+        x_unit=x_unit,
+        unit=unit,
+        ci_low=curve.ci_low,
+        ci_high=curve.ci_high,
+    )
+
+
+def roc_record(roc: RocCurve) -> dict[str, list[float]]:
+    """A ROC curve thinned to about ``ROC_POINTS`` points, endpoints kept."""
+    keep = np.unique(np.linspace(0, roc.fpr.size - 1, min(roc.fpr.size, ROC_POINTS)).round().astype(int))
+    return {"fpr": roc.fpr[keep].tolist(), "tpr": roc.tpr[keep].tolist()}
+
+
+def as_array(values: Sequence[float | None] | None) -> np.ndarray | None:
+    """JSON list (``None`` for missing) -> float array with NaN; ``None`` stays ``None``."""
+    return None if values is None else np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def metric_of(curve_name: str) -> str:
+    """``"angular_resolution_vs_true_energy"`` -> ``"angular_resolution"``."""
+    return curve_name.split("_vs_")[0]
+
+
+def series_from_record(record: Mapping[str, Any], label: str, *, baseline: bool = False) -> CurveSeries:
+    """A record of one run (value with CI band) or of a sweep (mean with +-std band) as a series."""
+    if "mean" in record:
+        mean, std = as_array(record["mean"]), as_array(record["std"])
+        return CurveSeries(label, np.asarray(record["edges"], dtype=float), mean, mean - std, mean + std, baseline)
+    return CurveSeries(
+        label,
+        np.asarray(record["edges"], dtype=float),
+        as_array(record["value"]),
+        as_array(record.get("ci_low")),
+        as_array(record.get("ci_high")),
+        baseline,
+    )
+
+
+def save_curve_figures(
+    runs: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    output_dir: Path,
+    *,
+    baseline: tuple[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    requirements: Mapping[str, ReferenceCurve] | None = None,
+    names: Sequence[str] | None = None,
+    formats: Sequence[str] = FIGURE_FORMATS,
+) -> list[Path]:
+    """One figure per curve name (all found in any run, or ``names``): ``runs`` maps a label to that
+    run's curve records.
+
+    The baseline's curves are overlaid dashed; the requirement of the same metric, if any, in black.
+    """
+    available = {name for curves in runs.values() for name in curves}
+    unknown = set(names or ()) - available
+    if unknown:
+        raise KeyError(f"no curves named {sorted(unknown)}; available: {sorted(available)}")
+    names = sorted(available) if names is None else list(names)
+    written: list[Path] = []
+    for name in names:
+        series = [series_from_record(curves[name], label) for label, curves in runs.items() if name in curves]
+        if baseline is not None and name in baseline[1]:
+            series.append(series_from_record(baseline[1][name], baseline[0], baseline=True))
+        metric = metric_of(name)
+        style = METRIC_STYLE.get(metric, {"ylabel": metric})
+        first = next(curves[name] for curves in runs.values() if name in curves)
+        references = [requirements[metric]] if requirements and metric in requirements else []
+        figure = curves_figure(
+            series,
+            xlabel=_X_LABELS.get(first["x"], f"{first['x']} [{first['x_unit']}]"),
+            ylabel=style["ylabel"],
+            references=references,
+            logy=style.get("logy", False),
+            hline=style.get("hline"),
+        )
+        written += save_figure(figure, output_dir / name, formats=formats)
+    return written

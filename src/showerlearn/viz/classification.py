@@ -1,0 +1,77 @@
+"""Classifier figures: ROC curves (several runs or a baseline on one plot) and score distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from showerlearn.viz.figures import new_figure
+
+
+@dataclass(frozen=True)
+class RocSeries:
+    """One ROC curve to draw, labelled with its AUC."""
+
+    label: str
+    fpr: np.ndarray
+    tpr: np.ndarray
+    auc: float
+    baseline: bool = False
+
+
+def roc_figure(curves: Sequence[RocSeries], title: str = "ROC") -> Figure:
+    """ROC curves (false vs true positive rate) with the chance diagonal."""
+    figure = new_figure(5.4, 5.0)
+    ax = figure.add_subplot()
+    for curve in curves:
+        ax.plot(
+            curve.fpr,
+            curve.tpr,
+            linestyle="--" if curve.baseline else "-",
+            label=f"{curve.label} (AUC {curve.auc:.3f})",
+        )
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("background efficiency (false positive rate)")
+    ax.set_ylabel("gamma efficiency (true positive rate)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if curves:
+        ax.legend(loc="lower right", fontsize="small")
+    return figure
+
+
+def score_distributions_figure(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    class_names: tuple[str, str] = ("proton", "gamma"),
+    cut: float | None = None,
+    xlabel: str = "gammaness",
+    bins: int = 50,
+) -> Figure:
+    """Normalised histograms of the score per class (label 0, label 1), with the cut as a line."""
+    figure = new_figure()
+    ax = figure.add_subplot()
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels)
+    low, high = (0.0, 1.0) if scores.size == 0 else (min(0.0, scores.min()), max(1.0, scores.max()))
+    edges = np.linspace(low, high, bins + 1)
+    for label, name in enumerate(class_names):
+        selected = scores[labels == label]
+        if selected.size:
+            ax.hist(
+                selected, bins=edges, density=True, histtype="step", linewidth=1.5, label=f"{name} ({selected.size})"
+            )
+    if cut is not None:
+        ax.axvline(cut, color="black", linestyle="--", linewidth=1, label=f"cut {cut:g}")
+    if ax.patches:  # a log axis without data fails at draw time
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("probability density")
+    ax.legend(fontsize="small")
+    return figure

@@ -1,0 +1,38 @@
+"""Creating and saving figures without pyplot: no global state, no GUI backend, safe in workers.
+
+``matplotlib.figure.Figure`` renders through the Agg canvas (PNG) and the PDF backend when saved,
+whatever backend the user's session has selected, so evaluation never opens a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from showerlearn.io.atomic import atomic_path
+
+#: Formats every evaluation figure is written in: PNG to look at, PDF for papers.
+FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
+
+
+def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
+    """A pyplot-free figure with constrained layout."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save_figure(
+    figure: Figure, stem: str | Path, formats: Sequence[str] = FIGURE_FORMATS, dpi: int = 150
+) -> list[Path]:
+    """Write ``figure`` to ``stem.png``, ``stem.pdf`` ... atomically; return the written paths."""
+    stem = Path(stem)
+    written = []
+    for fmt in formats:
+        target = stem.with_name(f"{stem.name}.{fmt}")
+        with atomic_path(target) as tmp:
+            figure.savefig(tmp, format=fmt, dpi=dpi)
+        written.append(target)
+        # the first save placed the axes; re-running the layout for each further format costs the most time
+        figure.set_layout_engine("none")
+    return written
