@@ -71,10 +71,7 @@ def train(
             _fit_estimator(config, datamodule, run)
         else:
             _fit_network(config, datamodule, run, attempt, progress)
-        try:
-            write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
-        finally:
-            datamodule.teardown("predict")  # close the data files before the (long) evaluation
+        write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
         evaluate(run)
     except BaseException as error:
         state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -175,11 +172,21 @@ def predict_outputs(
 ) -> dict[str, np.ndarray]:
     """Decoded prediction columns of ``split`` ("test", or "predict" after use_prediction_inputs)."""
     datamodule.setup("predict" if split == "predict" else "test")
-    if config.estimator is not None:
-        estimator = joblib.load(run.checkpoints / ESTIMATOR_FILE)
-        inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
-        outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
-        return datamodule.decode_predictions(outputs, meta)
+    try:
+        if config.estimator is not None:
+            estimator = joblib.load(run.checkpoints / ESTIMATOR_FILE)
+            inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
+            outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
+        else:
+            outputs, meta = _network_outputs(config, datamodule, run, split)
+    finally:
+        datamodule.teardown("predict")  # close the data files
+    return datamodule.decode_predictions(outputs, meta)
+
+
+def _network_outputs(
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
     checkpoint = _best_checkpoint(run)
     module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
@@ -189,9 +196,7 @@ def predict_outputs(
     )
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
     batches = trainer.predict(module, dataloaders=loader)
-    outputs = _concatenate([b["outputs"] for b in batches])
-    meta = _concatenate([b["meta"] for b in batches])
-    return datamodule.decode_predictions(outputs, meta)
+    return _concatenate([b["outputs"] for b in batches]), _concatenate([b["meta"] for b in batches])
 
 
 def _best_checkpoint(run: RunDir) -> Path:
@@ -210,8 +215,9 @@ def _concatenate(parts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 def _to_numpy(values: Any) -> np.ndarray:
     if torch.is_tensor(values):
-        # half-precision outputs (mixed precision) have no numpy dtype worth keeping
-        return values.detach().cpu().float().numpy() if values.is_floating_point() else values.cpu().numpy()
+        values = values.detach().cpu()
+        # half-precision outputs (mixed precision) become float32; float64 truth stays float64
+        return values.float().numpy() if values.dtype in (torch.float16, torch.bfloat16) else values.numpy()
     return np.asarray(values)
 
 
