@@ -15,7 +15,6 @@ from typing import Any
 from showerlearn.config import ExperimentConfig
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
-from showerlearn.engine.runner import train
 from showerlearn.io.atomic import write_json_atomic
 
 SWEEP_FILE = "sweep.json"
@@ -32,6 +31,8 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
     seeds = [config.seed + k for k in range(n_seeds)]
     runs = {seed: folder / f"seed{seed}" for seed in seeds}
     write_json_atomic(folder / SWEEP_FILE, {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]})
+    from showerlearn.engine.runner import train  # here, not at import: `board` reads sweeps without torch
+
     configs = [config.model_copy(update={"seed": seed}, deep=True) for seed in seeds]
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -44,6 +45,8 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
 
 
 def _train_quietly(config: ExperimentConfig, path: Path) -> None:
+    from showerlearn.engine.runner import train
+
     train(config, run_dir=path, progress=False)
 
 

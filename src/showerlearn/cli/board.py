@@ -1,0 +1,200 @@
+"""``showerlearn board``: one self-contained HTML file comparing runs and sweeps (see docs/board.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+
+from showerlearn.cli.common import console, quiet_libraries, user_errors
+
+if TYPE_CHECKING:  # the command imports its layers lazily: `showerlearn --help` stays fast
+    from showerlearn.viz.board import BoardEntry
+    from showerlearn.viz.resolution import CurveSeries, ReferenceCurve
+
+#: Requirement sets the board offers when their files are in the --requirements folder.
+REQUIREMENT_SETS = ("North-LST", "North-MST", "North", "South-LST", "South-MST", "South-SST", "South")
+#: Runs in these states (run.json) may lack metrics.json: the board lists them with their state, no numbers.
+UNFINISHED_STATES = ("running", "failed")
+
+
+def _labels(paths: Sequence[Path]) -> list[str]:
+    """Short unique labels: the last two path parts (``experiment/run``), more where that is ambiguous."""
+    resolved = [path.resolve() for path in paths]
+    depth = 2
+    while True:
+        labels = ["/".join(path.parts[-depth:]) for path in resolved]
+        if len(set(labels)) == len(labels) or depth >= max(len(p.parts) for p in resolved):
+            return labels
+        depth += 1
+
+
+def _roc_from_predictions(path: Path) -> dict[str, list[float]] | None:
+    """ROC points from a predictions table (IACT gammaness or generic label/score), thinned for the page."""
+    from showerlearn.evaluation.curves import roc_record
+    from showerlearn.io.tables import read_columns
+    from showerlearn.metrics import classification as cls
+
+    columns = read_columns(path)
+    if {"true_shower_primary_id", "gammaness"} <= columns.keys():
+        labels, scores = cls.gamma_labels(columns["true_shower_primary_id"]), columns["gammaness"]
+    elif {"label", "score"} <= columns.keys():
+        labels, scores = columns["label"], columns["score"]
+    else:
+        return None
+    scores = np.asarray(scores, dtype=float)
+    finite = np.isfinite(scores)  # events a baseline left unclassified (NaN) have no place on the ROC
+    return roc_record(cls.roc_curve(labels[finite], scores[finite]))
+
+
+def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
+    """metrics.json curve records -> drawable series, naming the file when a record is malformed."""
+    from showerlearn.evaluation.curves import series_from_record
+
+    if not isinstance(curves, dict):
+        raise ValueError(f"{source}: 'curves' must map curve names to records, got {type(curves).__name__}")
+    series = {}
+    for name, record in curves.items():
+        try:
+            series[name] = series_from_record(record, label)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{source}: curve {name!r} is not a curve record with 'edges' and 'value' or "
+                             f"'mean'/'std' ({type(error).__name__}: {error})") from None
+    return series
+
+
+def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
+    """A run directory as a board entry (id = label), with its raw metrics (for the aggregate of a sweep).
+
+    A completed run needs its metrics.json; an unfinished one (running, failed) is listed without numbers.
+    """
+    from showerlearn.config.loader import read_yaml
+    from showerlearn.engine.run_dir import RunDir
+    from showerlearn.evaluation.curves import as_array
+    from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
+
+    run = RunDir.existing(path)
+    status = run.status()
+    unfinished = not run.metrics_file.is_file() and status.get("state") in UNFINISHED_STATES
+    try:
+        metrics = {} if unfinished else run.metrics()
+    except ValueError as error:
+        raise ValueError(f"{run.metrics_file}: not valid JSON ({error})") from None
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{run.metrics_file}: expected a JSON object, got {type(metrics).__name__}")
+    roc = metrics.get("roc")
+    if not (roc and roc.get("fpr")) and not unfinished and run.predictions_file.is_file():
+        roc = _roc_from_predictions(run.predictions_file)
+    scalars = dict(metrics.get("scalars", {}))
+    scalars.setdefault("n_events", metrics.get("n_events"))
+    if "train_seconds" in status:
+        scalars["train_seconds"] = status["train_seconds"]
+    entry = BoardEntry(
+        id=label,
+        label=label,
+        path=str(run.path.resolve()),
+        curves=_series(metrics.get("curves", {}), label, run.metrics_file),
+        scalars=scalars,
+        roc=BoardRoc(as_array(roc["fpr"]), as_array(roc["tpr"])) if roc and roc.get("fpr") else None,
+        config=read_yaml(run.config_file),
+        status=status.get("state", ""),
+        images=explain_images(run.path),
+    )
+    return entry, metrics
+
+
+def _sweep_entry(path: Path, label: str) -> BoardEntry:
+    """A sweep folder as one entry (mean +- std over its runs) whose members are the runs."""
+    from showerlearn.engine.sweep import sweep_runs
+    from showerlearn.evaluation.aggregate import aggregate_runs
+    from showerlearn.viz.board import BoardEntry, BoardRoc
+
+    runs = sweep_runs(path)
+    if not runs:
+        raise ValueError(f"{path}: the sweep lists no runs in sweep.json")
+    loaded = [_run_entry(run.path, f"{label}/{run.path.name}") for run in runs]
+    members = [entry for entry, _ in loaded]
+    # over the runs with metrics, with their table scalars (metrics.json's plus n_events and train time)
+    evaluated = [{**metrics, "scalars": dict(entry.scalars)} for entry, metrics in loaded if metrics]
+    try:
+        aggregate = aggregate_runs(evaluated) if evaluated else {"curves": {}, "scalars": {}}
+    except ValueError as error:
+        raise ValueError(f"sweep {path}: {error}") from None
+    return BoardEntry(
+        id=label,
+        label=label,
+        path=str(Path(path).resolve()),
+        curves=_series(aggregate["curves"], label, Path(path)),
+        scalars={name: stats["mean"] for name, stats in aggregate["scalars"].items()},
+        scalar_std={name: stats["std"] for name, stats in aggregate["scalars"].items()},
+        roc=BoardRoc.mean_of([m.roc for m in members if m.roc is not None]),
+        status=", ".join(sorted({member.status for member in members if member.status})),
+        members=members,
+    )
+
+
+def collect_entry(path: Path, label: str) -> BoardEntry:
+    """One run directory or sweep folder as a board entry."""
+    from showerlearn.engine.sweep import is_sweep
+
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is neither a run directory nor a sweep folder")
+    return _sweep_entry(path, label) if is_sweep(path) else _run_entry(path, label)[0]
+
+
+def collect_entries(paths: Sequence[Path]) -> list[BoardEntry]:
+    """Board entries of run directories and sweep folders, labelled by their (shortest unique) paths."""
+    return [collect_entry(path, label) for path, label in zip(paths, _labels(paths), strict=True)]
+
+
+def collect_requirements(folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
+    """Every requirement set of ``REQUIREMENT_SETS`` that has files in ``folder``."""
+    from showerlearn.evaluation.requirements import load_requirements
+
+    if not folder.is_dir():
+        raise FileNotFoundError(f"CTA requirements folder {folder} does not exist")
+    found = {}
+    for name in REQUIREMENT_SETS:
+        try:
+            found[name] = load_requirements(folder, name)
+        except FileNotFoundError:
+            continue
+    if not found:
+        raise FileNotFoundError(f"no cta_requirements_*.dat files in {folder}")
+    return found
+
+
+def board(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories and/or sweep folders.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("board.html"),
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Run (e.g. Hillas + RF) drawn dashed in every plot.")
+    ] = None,
+    requirements: Annotated[
+        Path | None, typer.Option("--requirements", help="Folder of cta_requirements_*.dat files to overlay.")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page comparing runs and sweeps: curves, ROC, metrics, config differences."""
+    quiet_libraries()
+    with user_errors():
+        from showerlearn.evaluation.curves import METRIC_STYLE
+        from showerlearn.viz.board import write_board
+
+        # each folder once; a baseline also given among the runs is shown as the baseline only
+        skip = baseline.resolve() if baseline is not None else None
+        unique = [path for path in dict.fromkeys(path.resolve() for path in runs) if path != skip]
+        if not unique:
+            raise ValueError("give at least one run directory or sweep folder besides the baseline")
+        entries = collect_entries(unique)
+        baseline_entry = None if baseline is None else collect_entry(baseline, f"baseline: {_labels([baseline])[0]}")
+        written = write_board(
+            output,
+            entries,
+            baseline=baseline_entry,
+            requirements=collect_requirements(requirements) if requirements is not None else None,
+            styles=METRIC_STYLE,
+        )
+        console.print(f"[green]board:[/] {written} ({written.stat().st_size / 1e6:.2f} MB, {len(entries)} entries)")

@@ -1,0 +1,66 @@
+"""``showerlearn explain``: Grad-CAM and attention maps of trained runs, and quantitative criteria."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from showerlearn.cli.common import console, quiet_libraries, user_errors
+
+
+def parse_events(text: str | None) -> list[int]:
+    """``"0,3,10-12"`` -> ``[0, 3, 10, 11, 12]``; ``None`` -> the first event."""
+    if text is None:
+        return [0]
+    events: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        low, sep, high = part.partition("-")
+        if not low.isdigit() or (sep and not high.isdigit()):
+            raise ValueError(f"--events must list positions or ranges like '0,3,10-12', got {text!r}")
+        events.extend(range(int(low), int(high) + 1) if sep else [int(low)])
+    return sorted(set(events))
+
+
+def explain(
+    run_or_sweep: Annotated[Path, typer.Argument(help="A trained run directory or sweep folder.", show_default=False)],
+    input: Annotated[Path, typer.Option("--input", "-i", help="DL1 file to explain (true p.e. images enable the criteria).")],
+    events: Annotated[
+        str | None,
+        typer.Option("--events", "-e", help="Events to draw: positions among the events passing the run's cuts, e.g. '0,3,10-12'."),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option("--target", "-t", help="Output to explain: 'particle:0', 'energy', 'direction:1'... (repeatable; default: every task)."),
+    ] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer name for Grad-CAM (default: the backbone's last stage).")] = None,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option("--compare", "-c", help="Other runs/sweeps whose criteria go in the same table (repeatable)."),
+    ] = None,
+    max_events: Annotated[int | None, typer.Option(help="Use at most this many events for the criteria.", min=1)] = None,
+    signal_threshold: Annotated[float, typer.Option(help="True p.e. for a pixel to count as signal.")] = 1.0,
+    dilation: Annotated[int, typer.Option(help="Rings of neighbours added around the true signal.", min=0)] = 1,
+) -> None:
+    """Explain RUN_OR_SWEEP on INPUT: event figures (input, Grad-CAM per task, attention maps; mean/std
+    over seeds for a sweep) and criteria against the true signal, compared with --compare models."""
+    quiet_libraries()
+    with user_errors():
+        from showerlearn.explain.pipeline import CriteriaSettings
+        from showerlearn.explain.report import CRITERIA_FOLDER, write_explanations
+
+        document = write_explanations(
+            run_or_sweep,
+            input,
+            parse_events(events),
+            target or None,
+            layer,
+            compare=compare or [],
+            max_events=max_events,
+            settings=CriteriaSettings(signal_threshold=signal_threshold, dilation=dilation),
+        )
+    folder = run_or_sweep / CRITERIA_FOLDER
+    console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, criteria in {folder / 'criteria.json'}")
+    if (folder / "criteria.md").is_file():
+        console.print((folder / "criteria.md").read_text())

@@ -1,0 +1,249 @@
+"""The board: one self-contained HTML file comparing runs and sweeps (``showerlearn board``).
+
+Python gathers every number into one JSON blob embedded in the page; the page draws its plots itself
+with inline JavaScript and SVG (``board.js``, ``board_template.html``, both package data), so the file
+opens offline in any browser without a server, a CDN or a network. The payload layout is documented
+in docs/board.md.
+
+Hook for explanations: every PNG file in a run's ``plots/explain/`` folder (``EXPLAIN_FOLDER``) is
+embedded (base64) in the "Explanations" section of that run, e.g. Grad-CAM figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.io.atomic import write_text_atomic
+from showerlearn.viz.resolution import CurveSeries, ReferenceCurve
+
+#: Images found here inside a run directory are embedded in the board (Grad-CAM and other explanations).
+EXPLAIN_FOLDER = Path("plots") / "explain"
+
+#: Requirement set shown first when present (the page offers every set it was given).
+DEFAULT_REQUIREMENT = "North-LST"
+
+#: x-axis labels of the curves (the part of a curve name after ``_vs_``; units as in the column contract).
+AXIS_LABELS = {"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"}
+
+#: Which way is better for a scalar: the metrics table marks the best value of each such column.
+SCALAR_DIRECTION = {
+    "auc": "higher", "precision": "higher", "recall": "higher", "gamma_efficiency": "higher",
+    "proton_rejection": "higher", "accuracy": "higher",
+    "angular_resolution_deg": "lower", "energy_resolution": "lower", "energy_bias": "zero",
+}
+#: Metrics table columns come in this order, then the other scalars alphabetically.
+SCALAR_ORDER = ("auc", "angular_resolution_deg", "energy_resolution", "energy_bias", "gamma_efficiency",
+                "proton_rejection", "precision", "recall")
+
+
+@dataclass(frozen=True)
+class BoardRoc:
+    """A ROC curve, with a band (``low``/``high`` true positive rates) for a mean over seeds."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+    @classmethod
+    def mean_of(cls, rocs: Sequence[BoardRoc], n_points: int = 101) -> BoardRoc | None:
+        """Vertical average of ROC curves: mean +- std (ddof=1) of the true positive rate at fixed rates.
+
+        ``None`` when no curve has points (every run had a single class).
+        """
+        curves = [roc for roc in rocs if len(roc.fpr) > 1]
+        if not curves:
+            return None
+        grid = np.linspace(0.0, 1.0, n_points)
+        tpr = np.array([np.interp(grid, np.asarray(r.fpr, float), np.asarray(r.tpr, float)) for r in curves])
+        mean = tpr.mean(axis=0)
+        if len(curves) < 2:
+            return cls(grid, mean)
+        std = tpr.std(axis=0, ddof=1)
+        return cls(grid, mean, np.clip(mean - std, 0.0, 1.0), np.clip(mean + std, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """One selectable line of the board: a run, or a sweep whose ``members`` are its runs.
+
+    ``id`` must be unique in the board (it is what ``board.html#select=ID,...`` names). A sweep carries
+    mean curves with +-std bands in ``curves`` and the std of each scalar in ``scalar_std``; its
+    config is shown as the members' configs merged (values that differ between seeds are listed).
+    """
+
+    id: str
+    label: str
+    path: str
+    curves: Mapping[str, CurveSeries] = field(default_factory=dict)
+    scalars: Mapping[str, float | int | None] = field(default_factory=dict)
+    scalar_std: Mapping[str, float | None] = field(default_factory=dict)
+    roc: BoardRoc | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    status: str = ""
+    members: Sequence[BoardEntry] = ()
+    images: Sequence[Path] = ()
+
+
+def explain_images(run_path: str | Path) -> list[Path]:
+    """The PNG files of a run's explanation folder (``plots/explain/*.png``), sorted by name."""
+    folder = Path(run_path) / EXPLAIN_FOLDER
+    return sorted(folder.glob("*.png")) if folder.is_dir() else []
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> ``{"model.params.depth": "3", ...}``; lists and scalars shown as JSON."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return flat
+
+
+def merged_config(configs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Flattened configs of a sweep's runs: one value where they agree, ``"a | b | c"`` where they differ."""
+    flats = [flatten_config(config) for config in configs]
+    merged = {}
+    for key in sorted({key for flat in flats for key in flat}):
+        values = list(dict.fromkeys(flat.get(key, "—") for flat in flats))
+        merged[key] = values[0] if len(values) == 1 else " | ".join(values)
+    return merged
+
+
+def _floats(values: Any) -> list[float | None] | None:
+    """Array -> JSON list with ``null`` for NaN/inf (JSON has no NaN); ``None`` stays ``None``."""
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=float).ravel()
+    return [float(v) if np.isfinite(v) else None for v in array]
+
+
+def _scalar(value: Any) -> float | int | None:
+    """A number for JSON (numpy scalars unwrapped); anything else, NaN and infinities become ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    value = value.item() if isinstance(value, np.generic) else value
+    return value if np.isfinite(value) else None
+
+
+def _entry_payload(entry: BoardEntry) -> dict[str, Any]:
+    image_data = []
+    for image in entry.images:
+        try:
+            data = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        except OSError as error:
+            raise OSError(f"{entry.path}: cannot read the image {image} for the board: {error}") from None
+        image_data.append({"name": Path(image).name, "data": data})
+    scalars = {name: _scalar(value) for name, value in entry.scalars.items()}
+    return {
+        "id": entry.id,
+        "label": entry.label,
+        "path": entry.path,
+        "status": entry.status,
+        "scalars": scalars,
+        "scalar_std": {name: _scalar(value) for name, value in entry.scalar_std.items()},
+        "auc": scalars.get("auc"),
+        "curves": {
+            name: {"edges": _floats(series.edges), "value": _floats(series.value), "low": _floats(series.low),
+                   "high": _floats(series.high)}
+            for name, series in entry.curves.items()
+        },
+        "roc": None if entry.roc is None else {"fpr": _floats(entry.roc.fpr), "tpr": _floats(entry.roc.tpr),
+                                               "low": _floats(entry.roc.low), "high": _floats(entry.roc.high)},
+        "config": merged_config([m.config for m in entry.members]) if entry.members else flatten_config(entry.config),
+        "members": [_entry_payload(member) for member in entry.members],
+        "images": image_data,
+    }
+
+
+def _plots(entries: Sequence[BoardEntry], styles: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One plot per metric (curve name before ``_vs_``) present in some entry, in the order of ``styles``."""
+    present = {name.split("_vs_")[0] for entry in entries for e in (entry, *entry.members) for name in e.curves}
+    metrics = [m for m in styles if m in present] + sorted(present - set(styles))
+    return [
+        {"metric": metric, "title": metric.replace("_", " "), "ylabel": styles.get(metric, {}).get("ylabel", metric),
+         "logy": bool(styles.get(metric, {}).get("logy", False)), "hline": styles.get(metric, {}).get("hline")}
+        for metric in metrics
+    ]
+
+
+def board_payload(
+    entries: Sequence[BoardEntry],
+    *,
+    baseline: BoardEntry | None = None,
+    requirements: Mapping[str, Mapping[str, ReferenceCurve]] | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    title: str = "showerlearn board",
+) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready data (layout in docs/board.md).
+
+    ``requirements``: requirement set name (``"North-LST"``...) -> metric -> curve; ``styles``: metric ->
+    ``{"ylabel", "logy", "hline"}`` (the evaluators' figure styles), which also orders the plots.
+    """
+    if not entries:
+        raise ValueError("the board needs at least one run or sweep")
+    everything = [e for entry in entries for e in (entry, *entry.members)] + ([baseline] if baseline else [])
+    ids = [e.id for e in everything]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"board entries must have unique ids, these repeat: {duplicates}")
+    requirements = requirements or {}
+    scalar_names = {name for e in everything for name in e.scalars}
+    return {
+        "title": title,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "entries": [_entry_payload(entry) for entry in entries],
+        "baseline": _entry_payload(baseline) if baseline else None,
+        "requirements": {
+            name: {metric: {"label": curve.label, "energy": _floats(curve.energy), "value": _floats(curve.value)}
+                   for metric, curve in curves.items()}
+            for name, curves in requirements.items()
+        },
+        "default_requirement": DEFAULT_REQUIREMENT if DEFAULT_REQUIREMENT in requirements
+        else next(iter(requirements), "none"),
+        "axis_labels": AXIS_LABELS,
+        "plots": _plots([*entries, *([baseline] if baseline else [])], styles or {}),
+        "scalar_order": [n for n in SCALAR_ORDER if n in scalar_names] + sorted(scalar_names - set(SCALAR_ORDER)),
+        "better": {name: direction for name, direction in SCALAR_DIRECTION.items() if name in scalar_names},
+    }
+
+
+def render_board(payload: Mapping[str, Any]) -> str:
+    """The HTML page of a payload: the template with the script and the data inlined."""
+    assets = resources.files("showerlearn.viz")
+    template = assets.joinpath("board_template.html").read_text(encoding="utf-8")
+    script = assets.joinpath("board.js").read_text(encoding="utf-8")
+    # "</" inside the JSON would close the <script> element early
+    data = json.dumps(payload, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    parts = {"__BOARD_TITLE__": html.escape(str(payload["title"])), "__BOARD_JS__": script, "__BOARD_DATA__": data}
+    # one pass, so a marker-like text inside the data or the script is never substituted again
+    return re.sub("|".join(parts), lambda match: parts[match.group(0)], template)
+
+
+def write_board(
+    path: str | Path,
+    entries: Sequence[BoardEntry],
+    *,
+    baseline: BoardEntry | None = None,
+    requirements: Mapping[str, Mapping[str, ReferenceCurve]] | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    title: str = "showerlearn board",
+) -> Path:
+    """Write the self-contained board HTML file (atomically) and return its path."""
+    payload = board_payload(entries, baseline=baseline, requirements=requirements, styles=styles, title=title)
+    write_text_atomic(path, render_board(payload))
+    return Path(path)

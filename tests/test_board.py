@@ -1,0 +1,335 @@
+"""The HTML board: payload from run directories and sweeps, the CLI, and the page in a real headless browser."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import statistics
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer import Typer
+from typer.testing import CliRunner
+
+from showerlearn.cli.board import board, collect_entries
+from showerlearn.engine.sweep import SWEEP_FILE
+from showerlearn.evaluation.iact import evaluate_iact, iact_metrics
+from showerlearn.io.atomic import write_json_atomic
+from showerlearn.io.tables import write_columns
+from showerlearn.viz.board import BoardEntry, BoardRoc, board_payload, flatten_config, merged_config, render_board
+
+N_EVENTS = 1500
+# a 1x1 PNG: the explanation hook embeds whatever PNG files it finds
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def _predictions(seed: int, quality: float) -> dict[str, np.ndarray]:
+    """Synthetic IACT predictions whose resolution and separation improve with ``quality``."""
+    rng = np.random.default_rng(seed)
+    true_energy = 10 ** rng.uniform(-1.5, 1.8, N_EVENTS)
+    primary = np.where(rng.random(N_EVENTS) < 0.5, 0, 101)
+    gamma = primary == 0
+    true_alt, true_az = np.full(N_EVENTS, 70.0), np.full(N_EVENTS, 180.0)
+    spread = 0.3 / quality / np.sqrt(true_energy)
+    score = np.clip(rng.normal(np.where(gamma, 0.5 + 0.2 * quality, 0.35), 0.18), 0, 1)
+    return {
+        "obs_id": np.ones(N_EVENTS, dtype=int), "event_id": np.arange(N_EVENTS), "tel_id": np.ones(N_EVENTS, dtype=int),
+        "true_shower_primary_id": primary, "true_energy": true_energy,
+        "reco_energy": true_energy * np.exp(rng.normal(0.02, 0.25 / quality, N_EVENTS)),
+        "true_alt": true_alt, "true_az": true_az,
+        "reco_alt": true_alt + rng.normal(0, spread),
+        "reco_az": true_az + rng.normal(0, spread) / np.cos(np.radians(true_alt)),
+        "gammaness": score,
+    }
+
+
+def _make_run(
+    path: Path, seed: int, quality: float, depth: int, *, keep_roc: bool = True, figures: bool = False
+) -> Path:
+    """A run directory with the real evaluator's metrics.json on synthetic predictions.
+
+    ``figures``: run the whole evaluator (seconds of matplotlib); else only its metrics part, same layout.
+    """
+    predictions = _predictions(seed, quality)
+    write_columns(path / "predictions.h5", predictions)
+    if figures:
+        metrics = evaluate_iact(predictions, path / "plots", n_bootstrap=10, seed=seed)
+    else:
+        metrics = {"evaluator": "iact", "schema": 1, **iact_metrics(predictions, n_bootstrap=10, seed=seed)}
+    metrics = {"n_events": N_EVENTS, **metrics}
+    if not keep_roc:
+        metrics.pop("roc")
+    write_json_atomic(path / "metrics.json", metrics)
+    config = {"name": "small", "seed": seed, "model": {"name": "gamma_physnet", "params": {"depth": depth}},
+              "trainer": {"max_epochs": 2, "precision": "32"}}
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 10.0 + seed})
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 3-seed sweep, a single run (ROC only in its predictions, with explanation images) and a baseline."""
+    root = tmp_path_factory.mktemp("board")
+    sweep = root / "small" / "sweep-1"
+    for seed in (0, 1, 2):
+        _make_run(sweep / f"seed{seed}", seed, quality=2.0, depth=3)
+    write_json_atomic(sweep / SWEEP_FILE, {"name": "small", "seeds": [0, 1, 2], "runs": ["seed0", "seed1", "seed2"]})
+    single = _make_run(root / "small" / "deep_seed5", 5, quality=3.0, depth=5, keep_roc=False, figures=True)
+    (single / "plots" / "explain").mkdir(parents=True)
+    (single / "plots" / "explain" / "gradcam_gamma.png").write_bytes(PNG)
+    baseline = _make_run(root / "hillas" / "rf_seed0", 9, quality=1.0, depth=0)
+    return {"sweep": sweep, "single": single, "baseline": baseline}
+
+
+def _payload_of(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="board-data">(.*?)</script>', html, re.S)
+    assert match, "the board data block is missing"
+    return json.loads(match.group(1))
+
+
+def test_flatten_and_merge_config() -> None:
+    nested = {"model": {"name": "x", "params": {"depth": 3, "widths": [8, 16]}}, "seed": 1, "empty": {}}
+    assert flatten_config(nested) == {"model.name": "x", "model.params.depth": "3", "model.params.widths": "[8, 16]",
+                                      "seed": "1", "empty": "{}"}
+    configs = [{"seed": 1, "a": {"b": 2}}, {"seed": 2, "a": {"b": 2}}, {"seed": 3, "a": {"b": 2}, "c": True}]
+    merged = merged_config(configs)
+    assert merged == {"seed": "1 | 2 | 3", "a.b": "2", "c": "\u2014 | true"}
+
+
+def test_mean_roc_matches_pointwise_mean_and_std() -> None:
+    rng = np.random.default_rng(1)
+    rocs = []
+    for _ in range(4):
+        fpr = np.concatenate([[0.0], np.sort(rng.random(30)), [1.0]])
+        rocs.append(BoardRoc(fpr, np.sqrt(fpr) ** rng.uniform(0.5, 1.5)))
+    mean = BoardRoc.mean_of(rocs, n_points=11)
+    for k, x in enumerate(mean.fpr):
+        # naive reference: linear interpolation by hand at each grid point
+        values = []
+        for roc in rocs:
+            j = int(np.searchsorted(roc.fpr, x, side="right")) - 1
+            j = min(j, len(roc.fpr) - 2)
+            t = (x - roc.fpr[j]) / (roc.fpr[j + 1] - roc.fpr[j])
+            values.append(roc.tpr[j] + t * (roc.tpr[j + 1] - roc.tpr[j]))
+        assert mean.tpr[k] == pytest.approx(statistics.fmean(values))
+        std = statistics.stdev(values)
+        assert mean.low[k] == pytest.approx(max(statistics.fmean(values) - std, 0.0))
+        assert mean.high[k] == pytest.approx(min(statistics.fmean(values) + std, 1.0))
+    assert BoardRoc.mean_of([BoardRoc(np.empty(0), np.empty(0))]) is None
+
+
+def test_payload_of_sweep_and_runs(runs: dict[str, Path]) -> None:
+    entries = collect_entries([runs["sweep"], runs["single"]])
+    payload = board_payload(entries)
+    sweep, single = payload["entries"]
+    assert sweep["id"] == "small/sweep-1" and [m["id"] for m in sweep["members"]] == [
+        "small/sweep-1/seed0", "small/sweep-1/seed1", "small/sweep-1/seed2"]
+    # the sweep's curve is the mean over its runs' metrics.json values, its band +- the sample std
+    member_values = np.array([
+        [np.nan if v is None else v for v in json.loads((runs["sweep"] / f"seed{s}" / "metrics.json").read_text())
+         ["curves"]["angular_resolution_vs_true_energy"]["value"]] for s in (0, 1, 2)])
+    curve = sweep["curves"]["angular_resolution_vs_true_energy"]
+    filled = np.all(np.isfinite(member_values), axis=0)
+    assert filled.sum() >= 5
+    mean = np.array([np.nan if v is None else v for v in curve["value"]])
+    high = np.array([np.nan if v is None else v for v in curve["high"]])
+    np.testing.assert_allclose(mean[filled], member_values[:, filled].mean(axis=0))
+    np.testing.assert_allclose(high[filled] - mean[filled], member_values[:, filled].std(axis=0, ddof=1))
+    aucs = [json.loads((runs["sweep"] / f"seed{s}" / "metrics.json").read_text())["scalars"]["auc"] for s in (0, 1, 2)]
+    assert sweep["scalars"]["auc"] == pytest.approx(statistics.fmean(aucs))
+    assert sweep["scalar_std"]["auc"] == pytest.approx(statistics.stdev(aucs))
+    assert sweep["scalars"]["train_seconds"] == 11.0 and sweep["scalar_std"]["train_seconds"] == 1.0
+    assert sweep["status"] == "completed" and sweep["scalars"]["n_events"] == N_EVENTS
+    assert sweep["config"]["seed"] == "0 | 1 | 2" and sweep["config"]["model.params.depth"] == "3"
+    # the single run's metrics.json has no ROC: it comes from predictions.h5, and its area is the AUC
+    assert single["roc"] is not None and single["roc"]["fpr"][0] == 0.0 and single["roc"]["tpr"][-1] == 1.0
+    assert np.trapezoid(single["roc"]["tpr"], single["roc"]["fpr"]) == pytest.approx(single["scalars"]["auc"], abs=5e-3)
+    assert base64.b64decode(single["images"][0]["data"]) == PNG
+    # without figure styles the plots come alphabetically
+    assert [p["metric"] for p in payload["plots"]] == ["angular_resolution", "auc", "energy_bias", "energy_resolution"]
+
+
+def test_unfinished_runs_are_listed_without_numbers(runs: dict[str, Path], tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    shutil.copytree(runs["sweep"], sweep)
+    (sweep / "seed2" / "metrics.json").unlink()
+    write_json_atomic(sweep / "seed2" / "run.json", {"state": "failed", "error": "RuntimeError: out of memory"})
+    (entry,) = collect_entries([sweep])
+    assert entry.status == "completed, failed" and entry.members[2].status == "failed"
+    assert not entry.members[2].curves and entry.members[2].roc is None
+    # the sweep aggregates the runs that have metrics
+    aucs = [json.loads((sweep / f"seed{s}" / "metrics.json").read_text())["scalars"]["auc"] for s in (0, 1)]
+    assert entry.scalars["auc"] == pytest.approx(statistics.fmean(aucs))
+    assert entry.scalar_std["auc"] == pytest.approx(statistics.stdev(aucs))
+
+
+def test_page_is_self_contained(runs: dict[str, Path]) -> None:
+    page = render_board(board_payload(collect_entries([runs["single"]]), title="a </script> title"))
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "the page must not load anything remote"
+    assert "<link" not in page and "@import" not in page
+    assert "a &lt;/script&gt; title" in page
+    assert _payload_of(page)["entries"][0]["label"] == "small/deep_seed5"
+
+
+def test_duplicate_ids_rejected() -> None:
+    with pytest.raises(ValueError, match="unique ids"):
+        board_payload([BoardEntry("a", "a", "x"), BoardEntry("a", "a", "y")])
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    app = Typer()
+    app.command()(board)
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def _says(output: str, message: str) -> bool:
+    """``message`` is in ``output``, ignoring whitespace (rich wraps long lines anywhere)."""
+    return "".join(message.split()) in "".join(output.split())
+
+
+def test_cli_writes_board_with_baseline_and_requirements(
+    runs: dict[str, Path], shared_data: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out" / "board.html"
+    code, out = _cli(str(runs["sweep"]), str(runs["single"]), str(runs["baseline"]), str(runs["single"] / "."),
+                     "--output", str(output), "--baseline", str(runs["baseline"]),
+                     "--requirements", str(shared_data / "iact/irf/cta_requirements"))
+    assert code == 0, out
+    payload = _payload_of(output.read_text(encoding="utf-8"))
+    # each run once; the baseline given among the runs too is shown as the baseline only
+    assert [e["id"] for e in payload["entries"]] == ["small/sweep-1", "small/deep_seed5"]
+    assert payload["baseline"]["label"] == "baseline: hillas/rf_seed0"
+    assert payload["default_requirement"] == "North-LST"
+    # the evaluators' figure styles order the plots and label their axes
+    assert [p["metric"] for p in payload["plots"]] == ["angular_resolution", "energy_resolution", "energy_bias", "auc"]
+    assert payload["plots"][0]["logy"] and payload["plots"][2]["hline"] == 0.0
+    assert {"angular_resolution", "energy_resolution"} <= payload["requirements"]["North-LST"].keys()
+    requirement = np.loadtxt(shared_data / "iact/irf/cta_requirements/cta_requirements_North-50h-LST-AngRes.dat")
+    np.testing.assert_allclose(payload["requirements"]["North-LST"]["angular_resolution"]["value"], requirement[:, 1])
+    assert list(tmp_path.joinpath("out").iterdir()) == [output], "only the board, no temporary file left"
+
+
+def test_cli_errors_name_the_problem(runs: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(runs["single"], broken)
+    (broken / "metrics.json").unlink()
+    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and _says(out, "no metrics.json")
+    (broken / "metrics.json").write_text('{"curves": ')
+    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and _says(out, "metrics.json: not valid JSON")
+    (broken / "metrics.json").write_text(json.dumps({"curves": {"energy_bias_vs_true_energy": {"value": [0.1]}}}))
+    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and _says(out, "curve 'energy_bias_vs_true_energy' is not a curve record")
+    code, out = _cli(str(tmp_path / "nowhere"), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and _says(out, "neither a run directory nor a sweep folder")
+    code, out = _cli(str(runs["single"]), "--output", str(tmp_path / "b.html"), "--requirements", str(tmp_path))
+    assert code == 1 and _says(out, "no cta_requirements")
+    assert not (tmp_path / "b.html").exists()
+
+
+# ---- the page in a real browser ------------------------------------------------------------------
+
+class _Elements(HTMLParser):
+    """Every start tag of a document as (tag, attributes)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [a for t, a in self.elements if t == tag and all(a.get(k) == v for k, v in wanted.items())]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.skip("no chromium browser found: install Debian's `chromium` (apt-get install chromium) "
+                "to test the board page")
+
+
+def _render_in_browser(browser: str, page: Path, fragment: str, profile: Path) -> _Elements:
+    """The DOM after the page's scripts ran, from headless chromium."""
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--dump-dom", page.as_uri() + fragment]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = _Elements(result.stdout)
+    body = dom.find("body")[0]
+    assert "data-error" not in body, f"script error in the page: {body['data-error']}"
+    assert body.get("data-ready") == "1", "the page script did not finish"
+    return dom
+
+
+def test_page_in_headless_browser(chromium: str, runs: dict[str, Path], shared_data: Path, tmp_path: Path) -> None:
+    page = tmp_path / "board.html"
+    code, out = _cli(str(runs["sweep"]), str(runs["single"]), "--output", str(page),
+                     "--baseline", str(runs["baseline"]),
+                     "--requirements", str(shared_data / "iact/irf/cta_requirements"))
+    assert code == 0, out
+    sweep, single, base = "small/sweep-1", "small/deep_seed5", "baseline: hillas/rf_seed0"
+    seeds = [f"{sweep}/seed{s}" for s in (0, 1, 2)]
+
+    dom = _render_in_browser(chromium, page, "", tmp_path / "profile")
+    # every run is listed, the sweep with its three runs
+    assert {a["data-entry"] for a in dom.find("input", type="checkbox") if "data-entry" in a} == {sweep, single, *seeds}
+    plots = {a["data-plot"] for a in dom.find("svg", **{"class": "plot"})}
+    assert {"angular_resolution", "energy_resolution", "energy_bias", "auc", "roc"} <= plots
+    drawn = [a["data-entry"] for a in dom.find("g", **{"class": "series"})]
+    # by default the top-level entries and the baseline are drawn in every plot
+    assert drawn.count(sweep) == drawn.count(single) == drawn.count(base) == len(plots)
+    assert not set(seeds) & set(drawn)
+    assert len(dom.find("g", **{"class": "requirement"})) == 2  # angular and energy resolution of North-LST
+    assert {a["data-entry"] for a in dom.find("tr") if "data-entry" in a} == {sweep, single, base}
+    config_keys = {a["data-key"] for a in dom.find("tr") if "data-key" in a}
+    assert {"model.params.depth", "seed"} <= config_keys and "trainer.max_epochs" not in config_keys
+    assert dom.find("img", alt="gradcam_gamma.png")
+
+    # a selection (made through the page's own checkbox handlers) changes the plots and tables
+    dom = _render_in_browser(chromium, page, f"#select={seeds[0]},{seeds[2]}", tmp_path / "profile")
+    drawn = [a["data-entry"] for a in dom.find("g", **{"class": "series"})]
+    assert set(drawn) == {seeds[0], seeds[2], base}
+    assert drawn.count(seeds[0]) == len(plots)
+    assert dom.find("body")[0]["data-selected"] == f"{seeds[0]},{seeds[2]}"
+    config_rows = {a["data-key"] for a in dom.find("tr") if "data-key" in a}
+    assert "seed" in config_rows and "model.params.depth" in config_rows  # the baseline's depth differs
+    assert not dom.find("img", alt="gradcam_gamma.png")
+
+    # the other controls: energy axis, baseline and requirement overlays
+    dom = _render_in_browser(chromium, page, f"#select={single}&axis=reco_energy&baseline=0&requirement=none",
+                             tmp_path / "profile")
+    assert {a["data-entry"] for a in dom.find("g", **{"class": "series"})} == {single}
+    assert dom.find("svg", data_plot="angular_resolution")[0]["data-curve"] == "angular_resolution_vs_reco_energy"
+    assert not dom.find("g", **{"class": "requirement"})
+    assert dom.find("p", **{"class": "empty"}), "one run selected: no config differences to show"
+
+    # clicking a metrics header sorts the rows (twice: the other way round)
+    aucs = {e: json.loads((runs["sweep"] / e.split("/")[-1] / "metrics.json").read_text())["scalars"]["auc"]
+            for e in seeds}
+    by_auc = sorted(seeds, key=aucs.get)
+    for sort, expected in (("auc", by_auc), ("-auc", by_auc[::-1])):
+        fragment = f"#select={','.join(seeds)}&baseline=0&sort={sort}"
+        dom = _render_in_browser(chromium, page, fragment, tmp_path / "profile")
+        assert [a["data-entry"] for a in dom.find("tr") if "data-entry" in a] == expected
+
+    # nothing selected: every plot stays in place, empty
+    dom = _render_in_browser(chromium, page, "#select=&baseline=0", tmp_path / "profile")
+    assert not dom.find("g", **{"class": "series"})
+    assert {a["data-plot"] for a in dom.find("svg", **{"class": "plot"})} == plots
