@@ -110,7 +110,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
     """A sweep folder as one entry (mean +- std over its runs) whose members are the runs."""
     from showerlearn.engine.sweep import sweep_runs
     from showerlearn.evaluation.aggregate import aggregate_runs
-    from showerlearn.viz.board import BoardEntry, BoardRoc
+    from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
 
     runs = sweep_runs(path)
     if not runs:
@@ -133,6 +133,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         roc=BoardRoc.mean_of([m.roc for m in members if m.roc is not None]),
         status=", ".join(sorted({member.status for member in members if member.status})),
         members=members,
+        images=explain_images(path),  # the mean/std-over-seeds explanation figures
     )
 
 

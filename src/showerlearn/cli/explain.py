@@ -35,6 +35,7 @@ def explain(
         typer.Option("--target", "-t", help="Output to explain: 'particle:0', 'energy', 'direction:1'... (repeatable; default: every task)."),
     ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer name for Grad-CAM (default: the backbone's last stage).")] = None,
+    method: Annotated[str, typer.Option(help="'gradcam' (position-averaged weights) or 'hirescam' (per position).")] = "gradcam",
     compare: Annotated[
         list[Path] | None,
         typer.Option("--compare", "-c", help="Other runs/sweeps whose criteria go in the same table (repeatable)."),
@@ -59,6 +60,7 @@ def explain(
             compare=compare or [],
             max_events=max_events,
             settings=CriteriaSettings(signal_threshold=signal_threshold, dilation=dilation),
+            method=method,
         )
     folder = run_or_sweep / CRITERIA_FOLDER
     console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, criteria in {folder / 'criteria.json'}")

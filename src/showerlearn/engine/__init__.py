@@ -1,4 +1,5 @@
-"""Experiment execution: run directories, seeding, environment capture, train / predict / evaluate /\nsweep for Lightning models and scikit-learn estimators alike.
+"""Experiment execution: run directories, seeding, environment capture, train / predict / evaluate /
+sweep for Lightning models and scikit-learn estimators alike.
 
 May import: every showerlearn layer below it.
 """

@@ -188,7 +188,7 @@ def _network_outputs(
     config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
-    checkpoint = _best_checkpoint(run)
+    checkpoint = best_checkpoint(run)
     module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
     trainer = L.Trainer(
         accelerator=config.trainer.accelerator, devices=1, logger=False, enable_progress_bar=False,
@@ -199,7 +199,7 @@ def _network_outputs(
     return _concatenate([b["outputs"] for b in batches]), _concatenate([b["meta"] for b in batches])
 
 
-def _best_checkpoint(run: RunDir) -> Path:
+def best_checkpoint(run: RunDir) -> Path:
     for name in ("best.ckpt", "last.ckpt"):
         if (run.checkpoints / name).is_file():
             return run.checkpoints / name

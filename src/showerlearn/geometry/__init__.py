@@ -1,4 +1,5 @@
-"""Pixel lattices of Cherenkov cameras (hexagonal, square-with-gaps, any rotation): camera loading\nfrom ctapipe/lstchain files and FITS, neighbour tables, the pooling hierarchy and image mappers.
+"""Pixel lattices of Cherenkov cameras (hexagonal, square-with-gaps, any rotation): camera loading
+from ctapipe/lstchain files and FITS, neighbour tables, the pooling hierarchy and image mappers.
 
 May import: showerlearn.io, numpy, scipy, astropy, ctapipe.
 """

@@ -1,4 +1,5 @@
-"""Pure metric functions on arrays: angular/energy resolution per bin, ROC/AUC, effective area,\nseed aggregation, clustering quality.
+"""Pure metric functions on arrays: angular/energy resolution per bin, ROC/AUC, effective area,
+seed aggregation, clustering quality.
 
 May import: numpy, scipy, astropy.
 """

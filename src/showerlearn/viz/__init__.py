@@ -1,4 +1,5 @@
-"""Figures (resolution curves, ROC, camera displays on the true pixel layout) and the self-contained\nHTML board comparing runs.
+"""Figures (resolution curves, ROC, camera displays on the true pixel layout) and the self-contained
+HTML board comparing runs.
 
 May import: showerlearn.geometry, showerlearn.metrics, showerlearn.io, matplotlib.
 """

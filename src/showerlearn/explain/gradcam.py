@@ -1,0 +1,234 @@
+"""Grad-CAM (Selvaraju et al. 2017) for any model output, on lattice or ordinary image activations.
+
+For an output score ``y`` (one class logit, the energy, one direction coordinate...) and the activation
+``A`` of a chosen layer (``(B, C, N)`` on a lattice, ``(B, C, H, W)`` on an image, or token layouts
+``(B, L, C)`` with ``channels_last``)::
+
+    alpha_c = mean over positions of dy / dA_c         (one weight per channel)
+    cam     = ReLU(sum_c alpha_c A_c)                   (one value per position)
+
+``method="hirescam"`` (Draelos & Carin 2020, arXiv:2011.08891) keeps the gradient per position,
+``cam = ReLU(sum_c dy/dA_c * A_c)``: for heads that flatten the maps into a fully connected layer
+(gamma-PhysNet's particle, direction and impact heads) the position-averaged Grad-CAM weights mix
+every position's weights, while HiResCAM is the exact contribution of each position to a linear head;
+for a head on the mean over positions (the energy head) both give the same map.
+
+Lattice maps are projected back onto the camera pixels through the network's own pooling hierarchy
+(:class:`~showerlearn.explain.projection.PixelProjector`); image maps are upsampled bilinearly to the
+input image (and, given a mapper, sampled back onto the pixels). The default layer is the model's
+``backbone`` (its output: the last stage's feature maps, which feed every head of gamma-PhysNet).
+
+The model runs in eval mode (BatchNorm statistics, no dropout), so each event's score depends on its
+own input only and the gradient of the summed score is every event's own gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from showerlearn.explain.projection import PixelProjector, find_input_lattice
+from showerlearn.geometry import Lattice
+
+__all__ = ["CAM_METHODS", "GradCamResult", "ImageMapper", "OutputSelector", "grad_cam", "resolve_layer"]
+
+#: ``"gradcam"``: channel weights averaged over positions; ``"hirescam"``: gradient x activation per position.
+CAM_METHODS = ("gradcam", "hirescam")
+
+
+class ImageMapper(Protocol):
+    """What Grad-CAM needs from an image mapper (``showerlearn.geometry.mappers``): its image shape and
+    the way back from an image to the pixels."""
+
+    shape: tuple[int, int]
+
+    def from_image(self, image: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class OutputSelector:
+    """One scalar output per event: head ``head`` and, for multi-column heads, column ``index``.
+
+    Written ``"particle:0"`` (class 0 logit), ``"energy"``, ``"direction:1"`` on the command line.
+    """
+
+    head: str
+    index: int | None = None
+
+    @classmethod
+    def parse(cls, text: str | OutputSelector) -> OutputSelector:
+        if isinstance(text, OutputSelector):
+            return text
+        head, sep, index = text.partition(":")
+        if not head or (sep and not index.lstrip("-").isdigit()):
+            raise ValueError(f"output selector must be 'head' or 'head:index' (e.g. 'particle:0', 'energy'), got {text!r}")
+        return cls(head, int(index) if sep else None)
+
+    def score(self, outputs: Mapping[str, Tensor]) -> Tensor:
+        """The selected output, shape ``(B,)``."""
+        if self.head not in outputs:
+            raise KeyError(f"the model has no output {self.head!r}; its outputs are {sorted(outputs)}")
+        values = outputs[self.head]
+        if values.dim() == 1:
+            if self.index not in (None, 0):
+                raise ValueError(f"output {self.head!r} has one value per event: no column {self.index}")
+            return values
+        columns = values.reshape(values.shape[0], -1)
+        if self.index is None:
+            if columns.shape[1] != 1:
+                raise ValueError(f"output {self.head!r} has {columns.shape[1]} columns: select one, e.g. '{self.head}:0'")
+            return columns[:, 0]
+        if not -columns.shape[1] <= self.index < columns.shape[1]:
+            raise ValueError(f"output {self.head!r} has {columns.shape[1]} columns, no column {self.index}")
+        return columns[:, self.index]
+
+    def __str__(self) -> str:
+        return self.head if self.index is None else f"{self.head}:{self.index}"
+
+
+@dataclass(frozen=True)
+class GradCamResult:
+    """Grad-CAM maps of one batch, keyed by output selector (``str(OutputSelector)``).
+
+    Attributes:
+        maps: ``(B, n_pixels)`` on the camera pixels (lattice layers, or image layers with a mapper),
+            ``(B, H, W)`` on the input image (image layers without mapper), or the layer maps when
+            ``project=False``.
+        layer_maps: ``(B, *positions)`` on the layer itself (``(B, N_stage)`` for a lattice stage).
+        outputs: the model's outputs for the batch, detached.
+    """
+
+    maps: dict[str, Tensor]
+    layer_maps: dict[str, Tensor]
+    outputs: dict[str, Tensor]
+
+
+def resolve_layer(model: nn.Module, layer: nn.Module | str | None) -> nn.Module:
+    """The module whose output Grad-CAM explains: a module, a name of ``model.named_modules()``, or
+    ``None`` for ``model.backbone`` (the last backbone stage's output)."""
+    if isinstance(layer, nn.Module):
+        return layer
+    modules = dict(model.named_modules())
+    if layer is None:
+        if "backbone" not in modules:
+            raise ValueError(f"{type(model).__name__} has no 'backbone': name the layer to explain")
+        return modules["backbone"]
+    if layer not in modules:
+        candidates = [name for name in modules if name][-8:]
+        raise KeyError(f"{type(model).__name__} has no layer {layer!r}; layers include {candidates}")
+    return modules[layer]
+
+
+def grad_cam(
+    model: nn.Module,
+    inputs: Tensor | Mapping[str, Tensor],
+    targets: str | OutputSelector | Sequence[str | OutputSelector],
+    layer: nn.Module | str | None = None,
+    *,
+    lattice: Lattice | None = None,
+    mapper: ImageMapper | None = None,
+    channels_last: bool = False,
+    relu: bool = True,
+    project: bool = True,
+    method: str = "gradcam",
+) -> GradCamResult:
+    """Grad-CAM maps of ``targets`` on ``layer`` for a batch, from one forward pass.
+
+    Args:
+        model: returns ``dict[head, Tensor]``; it runs in eval mode and its mode is restored after.
+        inputs: the batch as the model takes it (``(B, C, N)`` pixels, ``(B, C, H, W)`` images, or a dict).
+        targets: output selectors (``"particle:0"``, ``"energy"``...).
+        layer: module, module name, or ``None`` for ``model.backbone``.
+        lattice: camera lattice for projecting lattice maps (default: found in the model from the input
+            size).
+        mapper: for image layers of a model that maps pixels to an image: its ``shape`` sets the
+            upsampling size and ``from_image`` brings the map back onto the pixels.
+        channels_last: the layer's channel axis is its last one (transformer tokens ``(B, L, C)``).
+        relu: keep only positive evidence (standard Grad-CAM); ``False`` keeps the signed map.
+        project: map to the camera pixels / input image; ``False`` returns the layer maps.
+        method: ``"gradcam"`` or ``"hirescam"`` (see the module docstring).
+
+    Raises:
+        ValueError: an activation without positions, a layer called several times per forward pass,
+            a map that cannot be projected, an output that does not depend on the layer.
+    """
+    if method not in CAM_METHODS:
+        raise ValueError(f"method must be one of {CAM_METHODS}, got {method!r}")
+    selectors = [OutputSelector.parse(t) for t in ([targets] if isinstance(targets, (str, OutputSelector)) else targets)]
+    if not selectors:
+        raise ValueError("grad_cam needs at least one target output")
+    module = resolve_layer(model, layer)
+    captured: list[Tensor] = []
+
+    def keep_activation(_module: nn.Module, _inputs: Any, output: Any) -> Tensor:
+        if not isinstance(output, Tensor):
+            raise TypeError(f"Grad-CAM needs a layer returning one tensor, {type(_module).__name__} returned {type(output).__name__}")
+        captured.append(output)
+        # later in-place operations (ReLU(inplace=True)) must not overwrite the activation we explain
+        return output.clone()
+
+    handle = module.register_forward_hook(keep_activation)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            outputs = model(inputs)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if len(captured) != 1:
+        hint = (
+            " (a model may bypass a module's forward: LatticeResNet's dense path runs its stages' blocks directly, so "
+            "explain the backbone, a Dual Attention block 'backbone.hooks.N', or build it with implementation='indexed')"
+            if not captured else ""
+        )
+        raise ValueError(f"layer {type(module).__name__} ran {len(captured)} times in one forward pass; Grad-CAM needs exactly one{hint}")
+    activation = captured[0]
+    if activation.dim() < 3:
+        raise ValueError(f"layer {type(module).__name__} outputs shape {tuple(activation.shape)}: no positions to explain")
+    if not activation.requires_grad:
+        raise ValueError(f"layer {type(module).__name__}'s output does not depend on any parameter or input with gradients")
+    features = activation.movedim(-1, 1) if channels_last else activation
+    position_axes = tuple(range(2, features.dim()))
+    maps, layer_maps = {}, {}
+    for i, selector in enumerate(selectors):
+        score = selector.score(outputs)
+        (gradient,) = torch.autograd.grad(score.sum(), activation, retain_graph=i < len(selectors) - 1, allow_unused=True)
+        if gradient is None:
+            raise ValueError(f"output {selector} does not depend on layer {type(module).__name__}")
+        if channels_last:
+            gradient = gradient.movedim(-1, 1)
+        weights = gradient.mean(dim=position_axes, keepdim=True) if method == "gradcam" else gradient
+        cam = (weights * features).sum(dim=1).detach()
+        if relu:
+            cam = cam.clamp_min(0.0)
+        layer_maps[str(selector)] = cam
+        maps[str(selector)] = _project(cam, model, inputs, lattice, mapper) if project else cam
+    return GradCamResult(maps, layer_maps, {k: v.detach() for k, v in outputs.items()})
+
+
+def _project(
+    cam: Tensor, model: nn.Module, inputs: Tensor | Mapping[str, Tensor], lattice: Lattice | None, mapper: ImageMapper | None
+) -> Tensor:
+    """Layer map -> camera pixels (lattice maps), or input image / pixels (image maps)."""
+    if cam.dim() == 3:  # (B, h, w) image activation
+        if mapper is not None:
+            size = tuple(mapper.shape)
+        elif isinstance(inputs, Tensor) and inputs.dim() == 4:
+            size = tuple(inputs.shape[-2:])
+        else:
+            raise ValueError("an image-layer map needs image inputs (B, C, H, W) or a mapper to be projected")
+        image = F.interpolate(cam[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+        return mapper.from_image(image) if mapper is not None else image
+    if cam.dim() != 2:
+        raise ValueError(f"cannot project a map of shape {tuple(cam.shape)}: use project=False")
+    if lattice is None:
+        if not isinstance(inputs, Tensor):
+            raise ValueError("multi-stream inputs: pass the camera lattice to project lattice maps")
+        lattice = find_input_lattice(model, inputs.shape[-1])
+    return PixelProjector(model, lattice)(cam)

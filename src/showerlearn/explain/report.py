@@ -1,0 +1,211 @@
+"""Explanation figures in the gamma-PhysNet layout, the criteria JSON/markdown table, and the whole
+``showerlearn explain`` job.
+
+One figure per chosen event, camera displays on the true pixel layout::
+
+    row 1   input channels (charge, peak time, ...) and the true p.e. image when the file has it
+    row 2   Grad-CAM per task                    (sweep: mean over seeds)
+    row 3                                        (sweep: standard deviation over seeds)
+    row 4   Dual Attention map per block, product (sweep: mean over seeds)
+    row 5                                        (sweep: standard deviation over seeds)
+
+Where things go: each run's figures in ``RUN/plots/explain/`` (the board embeds every PNG there),
+a sweep's mean/std figures in ``SWEEP/plots/explain/``, and the criteria of every compared model in
+``RUN_OR_SWEEP/explain/criteria.json`` and ``criteria.md`` (plus ``plots/explain/criteria.png``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ctapipe.visualization import CameraDisplay
+from matplotlib.figure import Figure
+
+from showerlearn.explain.criteria import CRITERIA, criteria_table
+from showerlearn.explain.loading import resolve_runs
+from showerlearn.explain.pipeline import (
+    ATTENTION_PREFIX,
+    GRADCAM_PREFIX,
+    CriteriaSettings,
+    RunExplanation,
+    explain_run,
+    summarise_criteria,
+)
+from showerlearn.explain.seeds import stack_over_seeds
+from showerlearn.io.atomic import write_json_atomic, write_text_atomic
+from showerlearn.viz.board import EXPLAIN_FOLDER
+from showerlearn.viz.figures import new_figure, save_figure
+
+__all__ = ["CRITERIA_FOLDER", "criteria_figure", "event_figure", "write_explanations"]
+
+#: Inside a run directory or sweep folder: criteria.json and criteria.md.
+CRITERIA_FOLDER = "explain"
+
+Panel = tuple[str, np.ndarray]
+
+
+def event_figure(camera: Any, title: str, rows: Sequence[tuple[str, Sequence[Panel]]]) -> Figure:
+    """Camera displays in rows: ``[(row label, [(panel title, image (n_pixels,)), ...]), ...]``."""
+    ncols = max(len(panels) for _, panels in rows)
+    figure = new_figure(3.3 * ncols, 3.0 * len(rows) + 0.4)
+    figure.suptitle(title)
+    grid = figure.add_gridspec(len(rows), ncols)
+    for r, (label, panels) in enumerate(rows):
+        cmap = "viridis" if r == 0 else "Greys" if label.startswith("std") else "inferno"
+        for c, (name, image) in enumerate(panels):
+            ax = figure.add_subplot(grid[r, c])
+            display = CameraDisplay(camera, image=np.nan_to_num(image), ax=ax, title=f"{name}\n{label}" if label else name, cmap=cmap)
+            display.add_colorbar(ax=ax)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+            ax.set_aspect("equal")
+    return figure
+
+
+def _map_title(name: str) -> str:
+    if name.startswith(GRADCAM_PREFIX):
+        return f"Grad-CAM {name[len(GRADCAM_PREFIX):]}"
+    block = name[len(ATTENTION_PREFIX) :]
+    return "attention product" if block == "product" else f"attention block {block}"
+
+
+def _input_panels(explanation: RunExplanation, event: int) -> list[Panel]:
+    panels = [(channel, explanation.inputs[event, c]) for c, channel in enumerate(explanation.channels)]
+    if explanation.true_image is not None:
+        panels.append(("true p.e.", explanation.true_image[event]))
+    return panels
+
+
+def _event_title(explanation: RunExplanation, event: int, source: str) -> tuple[str, str]:
+    ids = {name: int(values[event]) for name, values in explanation.ids.items()}
+    position = int(explanation.selected[event])
+    stem = f"event{position:05d}" + "".join(f"_{k.split('_')[0]}{v}" for k, v in ids.items())
+    title = f"{source} — event {position}: " + ", ".join(f"{k}={v}" for k, v in ids.items())
+    return stem, title
+
+
+def _map_rows(names: Sequence[str], maps: Mapping[str, Any], std: Mapping[str, Any] | None) -> list[tuple[str, list[Panel]]]:
+    """Grad-CAM row(s) then attention row(s); with ``std``, a mean row and a std row for each."""
+    rows = []
+    for prefix in (GRADCAM_PREFIX, ATTENTION_PREFIX):
+        chosen = [n for n in names if n.startswith(prefix)]
+        if not chosen:
+            continue
+        rows.append(("mean over seeds" if std else "", [(_map_title(n), maps[n]) for n in chosen]))
+        if std:
+            rows.append(("std over seeds", [(_map_title(n), std[n]) for n in chosen]))
+    return rows
+
+
+def write_run_figures(explanation: RunExplanation) -> list[Path]:
+    """One figure per chosen event in the run's ``plots/explain/``."""
+    written = []
+    for event in range(len(explanation.selected)):
+        stem, title = _event_title(explanation, event, f"{explanation.label} ({explanation.run.path.name})")
+        rows = [("input", _input_panels(explanation, event))]
+        rows += _map_rows(list(explanation.maps), {n: m[event] for n, m in explanation.maps.items()}, None)
+        figure = event_figure(explanation.camera, title, rows)
+        written += save_figure(figure, explanation.run.path / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
+    return written
+
+
+def write_sweep_figures(explanations: Sequence[RunExplanation], folder: Path) -> list[Path]:
+    """Per-pixel mean and std over seeds of every map, one figure per chosen event, in ``folder/plots/explain``."""
+    stats = stack_over_seeds([e.maps for e in explanations])
+    first = explanations[0]
+    written = []
+    for event in range(len(first.selected)):
+        stem, title = _event_title(first, event, f"{first.label} — {len(explanations)} seeds")
+        rows = [("input", _input_panels(first, event))]
+        means = {n: s.mean[event] for n, s in stats.items()}
+        stds = {n: s.std[event] for n, s in stats.items()}
+        rows += _map_rows(list(stats), means, stds)
+        written += save_figure(event_figure(first.camera, title, rows), folder / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
+    return written
+
+
+def criteria_figure(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]]) -> Figure:
+    """One panel per criterion: mean +- std over seeds for every map, one marker series per model."""
+    names = list(dict.fromkeys(n for summary in models.values() for n in summary))
+    columns = 2
+    figure = new_figure(6.0 * columns, 3.2 * math.ceil(len(CRITERIA) / columns))
+    for k, criterion in enumerate(CRITERIA):
+        ax = figure.add_subplot(math.ceil(len(CRITERIA) / columns), columns, k + 1)
+        for m, (label, summary) in enumerate(models.items()):
+            offset = (m - (len(models) - 1) / 2) * 0.15
+            stats = [summary.get(n, {}).get(criterion, {}) for n in names]
+            mean = [np.nan if s.get("mean") is None else s["mean"] for s in stats]
+            std = [0.0 if s.get("std") is None else s["std"] for s in stats]
+            ax.errorbar(np.arange(len(names)) + offset, mean, yerr=std, fmt="o", capsize=3, label=label)
+        ax.set_xticks(np.arange(len(names)), [_map_title(n) for n in names], rotation=30, ha="right", fontsize=7)
+        ax.set_title(criterion, fontsize=9)
+        ax.grid(alpha=0.3)
+    figure.axes[0].legend(fontsize=7)
+    return figure
+
+
+def _unique_labels(groups: Sequence[tuple[Path, list[RunExplanation]]]) -> list[str]:
+    """Model names, with the folder (then a number) added where two compared models share one."""
+    labels = [explanations[0].label for _, explanations in groups]
+    labels = [f"{label} ({path.name})" if labels.count(label) > 1 else label for label, (path, _) in zip(labels, groups)]
+    return [f"{label} #{i + 1}" if labels.count(label) > 1 else label for i, label in enumerate(labels)]
+
+
+def write_explanations(
+    run_or_sweep: str | Path,
+    input_file: str | Path,
+    events: Sequence[int] = (0,),
+    targets: Sequence[str] | None = None,
+    layer: str | None = None,
+    *,
+    compare: Sequence[str | Path] = (),
+    max_events: int | None = None,
+    settings: CriteriaSettings = CriteriaSettings(),
+    method: str = "gradcam",
+) -> dict[str, Any]:
+    """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json.
+
+    Every run of ``run_or_sweep`` and of each ``compare`` path is explained on ``input_file``; figures
+    go to each run (and each sweep), the criteria of all models to ``run_or_sweep/explain/``.
+    """
+    main = Path(run_or_sweep)
+    groups = []
+    for path in [main, *map(Path, compare)]:
+        explanations = [
+            explain_run(run, input_file, events, targets, layer, max_events=max_events, settings=settings, method=method)
+            for run in resolve_runs(path)
+        ]
+        for explanation in explanations:
+            write_run_figures(explanation)
+        if len(explanations) > 1:
+            write_sweep_figures(explanations, path)
+        groups.append((path, explanations))
+    models = {}
+    for label, (path, explanations) in zip(_unique_labels(groups), groups):
+        models[label] = {
+            "source": str(path),
+            "runs": [str(e.run.path) for e in explanations],
+            "n_seeds": len(explanations),
+            "n_events": int(len(explanations[0].predictions.get("event_id", []))),
+            "criteria": summarise_criteria(explanations),
+        }
+    document = {
+        "input": str(input_file),
+        "settings": {
+            "method": method, "layer": layer or "backbone", "signal_threshold_pe": settings.signal_threshold,
+            "dilation": settings.dilation, "level": settings.level, "whole_cells": settings.whole_cells,
+        },
+        "definitions": CRITERIA,
+        "models": models,
+    }
+    folder = main / CRITERIA_FOLDER
+    write_json_atomic(folder / "criteria.json", document)
+    summaries = {label: model["criteria"] for label, model in models.items() if model["criteria"] is not None}
+    if summaries:
+        write_text_atomic(folder / "criteria.md", criteria_table(summaries))
+        save_figure(criteria_figure(summaries), main / EXPLAIN_FOLDER / "criteria", formats=("png",))
+    return document
