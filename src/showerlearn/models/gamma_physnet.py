@@ -1,0 +1,178 @@
+"""gamma-PhysNet (Jacquemont et al., VISAPP 2021): one network, one LST image, four tasks.
+
+From a lattice image ``(B, in_channels, N)`` (charge, peak time, optional extra channels) the network
+predicts the particle type (gamma / proton logits), the energy (``log10(E / TeV)``), the arrival
+direction (2 numbers) and the impact point (2 numbers), the encodings of ``docs/architecture.md``.
+
+Architecture (``docs/gamma_physnet.md`` has the parameter counts)::
+
+    image (B, C_in, N) -> pre-activation lattice ResNet (ResNet-56: 3 stages x 9 basic blocks, 16/32/64
+                          channels, stride-2 lattice pooling between stages)
+                          [+ Dual Attention after every stage: gamma_physnet_da]
+                       -> features (B, 64, N_out)
+    global path: mean over pixels (B, 64) -> FC -> ReLU -> FC -> energy
+    local path:  [light: 1x1 lattice conv 64 -> local_channels, BN, ReLU] -> flatten (B, C * N_out)
+                   -> FC -> particle logits                      (as GammaLearn: straight from the flat maps)
+                   -> FC -> ReLU -> fusion (B, fc_width) -> FC -> direction, FC -> impact
+
+``local_head="full"`` is GammaLearn's layout, whose flatten -> FC layers hold most of the weights
+(on LSTCam, 117 pixels x 64 channels after two poolings: 1.93 M of 2.62 M parameters, 74 %);
+``"light"`` first compresses the 64 channels to ``local_channels`` with a pointwise convolution, which
+divides those layers by ``64 / local_channels`` (4 channels: 0.12 M, 0.81 M in all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from showerlearn.geometry import Lattice
+from showerlearn.nn import DualAttention, LatticeResNet
+from showerlearn.registry import MODELS
+
+__all__ = ["GammaPhysNet", "GammaPhysNetDA"]
+
+
+@MODELS.register("gamma_physnet")
+class GammaPhysNet(nn.Module):
+    """gamma-PhysNet on any pixel lattice.
+
+    Parameters
+    ----------
+    lattice, in_channels, n_classes
+        Injected by the DataModule: the camera lattice, the number of input channels (2 for charge and
+        peak time, more with extra channels) and the number of particle classes.
+    depth
+        ResNet depth ``6 n + 2`` (56: 9 basic blocks per stage).
+    widths
+        Channels of each stage (one stride-2 lattice pooling between consecutive stages).
+    attention
+        Dual Attention after every stage (gamma-PhysNet-DA).
+    attention_ratio
+        Squeeze-and-excitation reduction ratio of the Dual Attention blocks.
+    local_head
+        ``"full"``: flatten the last feature maps as they are (GammaLearn); ``"light"``: compress them to
+        ``local_channels`` channels with a 1x1 lattice convolution first.
+    local_channels
+        Channels kept by the light local head.
+    fc_width
+        Width of the hidden fully connected layers (energy path and fusion layer).
+    dropout
+        Dropout probability on the flattened maps and on the hidden fully connected layers.
+    """
+
+    def __init__(
+        self,
+        lattice: Lattice,
+        in_channels: int = 2,
+        n_classes: int = 2,
+        depth: int = 56,
+        widths: Sequence[int] = (16, 32, 64),
+        attention: bool = False,
+        attention_ratio: int = 16,
+        local_head: Literal["full", "light"] = "full",
+        local_channels: int = 4,
+        fc_width: int = 256,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if local_head not in ("full", "light"):
+            raise ValueError(f"local_head must be 'full' or 'light', got {local_head!r}")
+        if n_classes < 2:
+            raise ValueError(f"gamma_physnet needs n_classes >= 2, got {n_classes}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+        def add_attention(stage: int, channels: int, stage_lattice: Lattice) -> nn.Module | None:
+            return DualAttention(channels, stage_lattice, ratio=attention_ratio) if attention else None
+
+        self.backbone = LatticeResNet(lattice, in_channels, depth=depth, widths=tuple(widths), stage_hook=add_attention)
+        channels, n_out = self.backbone.out_channels, self.backbone.out_lattice.n_pixels
+
+        self.energy_head = nn.Sequential(
+            nn.Linear(channels, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(fc_width, 1)
+        )
+        if local_head == "light":
+            self.local_reduce: nn.Module = nn.Sequential(
+                nn.Conv1d(channels, local_channels, kernel_size=1, bias=False),
+                nn.BatchNorm1d(local_channels),
+                nn.ReLU(inplace=True),
+            )
+            flat = local_channels * n_out
+        else:
+            self.local_reduce = nn.Identity()
+            flat = channels * n_out
+        self.local_dropout = nn.Dropout(dropout)
+        self.particle_head = nn.Linear(flat, n_classes)
+        self.fusion = nn.Sequential(nn.Linear(flat, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.direction_head = nn.Linear(fc_width, 2)
+        self.impact_head = nn.Linear(fc_width, 2)
+
+    def forward(self, inputs: Tensor) -> dict[str, Tensor]:
+        features = self.backbone(inputs)  # (B, C, N_out)
+        energy = self.energy_head(features.mean(dim=2)).squeeze(1)
+        local = self.local_dropout(torch.flatten(self.local_reduce(features), start_dim=1))
+        fused = self.fusion(local)
+        return {
+            "particle": self.particle_head(local),
+            "energy": energy,
+            "direction": self.direction_head(fused),
+            "impact": self.impact_head(fused),
+        }
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Weights of the backbone's last convolution, the last layer every head depends on (for GradNorm)."""
+        return list(self.backbone.stages[-1][-1].conv2.parameters())
+
+    def attention_modules(self) -> list[DualAttention]:
+        """The Dual Attention block of each stage (empty without attention)."""
+        return [m for m in self.backbone.modules() if isinstance(m, DualAttention)]
+
+    def attention_maps(self) -> list[Tensor]:
+        """Spatial attention maps of the latest forward pass, one ``(B, N_stage)`` tensor per stage, in [1, 2].
+
+        Stage ``i`` lives on ``self.backbone.stage_lattices[i]``; project onto the camera pixels with
+        :func:`showerlearn.geometry.upsample_to_pixels`.
+        """
+        modules = self.attention_modules()
+        if not modules:
+            raise RuntimeError("this gamma_physnet has no attention (attention=False)")
+        if any(m.last_spatial_map is None for m in modules):
+            raise RuntimeError("no attention maps yet: run a forward pass first")
+        return [m.last_spatial_map for m in modules]
+
+
+@MODELS.register("gamma_physnet_da")
+class GammaPhysNetDA(GammaPhysNet):
+    """gamma-PhysNet-DA: gamma-PhysNet with Dual Attention after every stage (``attention=True`` by default)."""
+
+    def __init__(
+        self,
+        lattice: Lattice,
+        in_channels: int = 2,
+        n_classes: int = 2,
+        depth: int = 56,
+        widths: Sequence[int] = (16, 32, 64),
+        attention: bool = True,
+        attention_ratio: int = 16,
+        local_head: Literal["full", "light"] = "full",
+        local_channels: int = 4,
+        fc_width: int = 256,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            lattice,
+            in_channels=in_channels,
+            n_classes=n_classes,
+            depth=depth,
+            widths=widths,
+            attention=attention,
+            attention_ratio=attention_ratio,
+            local_head=local_head,
+            local_channels=local_channels,
+            fc_width=fc_width,
+            dropout=dropout,
+        )
