@@ -102,3 +102,10 @@ def test_cli_validate_and_show(tmp_path: Path, valid: dict) -> None:
     bad = runner.invoke(app, ["config", "validate", str(write(tmp_path, valid))])
     assert bad.exit_code == 2
     assert "max_epoch" in bad.output and "did you mean 'max_epochs'" in bad.output
+
+
+def test_committed_config_reference_is_current() -> None:
+    from showerlearn.config.reference import render
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "config_reference.md"
+    assert committed.read_text() == render() + "\n", "regenerate: showerlearn config reference > docs/config_reference.md"

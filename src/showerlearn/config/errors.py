@@ -56,22 +56,22 @@ def _field_names_at(schema: Any, loc: tuple[str | int, ...]) -> list[str]:
         current = _descend(current, key)
         if current is None:
             return []
-    model = _as_model(current)
+    model = as_model(current)
     return list(model.model_fields) if model else []
 
 
-def _as_model(annotation: Any) -> type[BaseModel] | None:
+def as_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
-            if model := _as_model(arg):
+            if model := as_model(arg):
                 return model
     return None
 
 
 def _descend(annotation: Any, key: str | int) -> Any:
-    model = _as_model(annotation)
+    model = as_model(annotation)
     if model is not None:
         field = model.model_fields.get(str(key))
         return field.annotation if field else None

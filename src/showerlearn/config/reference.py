@@ -7,6 +7,8 @@ a test compares the committed file with a fresh rendering.
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +16,7 @@ from pydantic_core import PydanticUndefined
 
 from showerlearn import registry
 from showerlearn.config.components import params_model
+from showerlearn.config.errors import as_model
 from showerlearn.config.loader import EVALUATOR_INJECTED
 from showerlearn.config.schema import EarlyStoppingConfig, ExperimentConfig, HeadConfig, TaskConfig, TrainerConfig
 
@@ -52,7 +55,9 @@ def render() -> str:
             factory = reg.get(name)
             names = injected if injected is not None else _model_inputs() | {"seed"}
             lines += [f"### `{name}`", "", _first_line(factory.__doc__), ""]
-            lines += [*_field_table(params_model(factory, names)), ""]
+            params = params_model(factory, names)
+            lines += [*_field_table(params), ""]
+            lines += _nested_tables(params, f"{title}.params")
     lines += [
         "## `task.heads.<name>.loss`",
         "",
@@ -66,6 +71,18 @@ def render() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _nested_tables(model: type[BaseModel], prefix: str) -> list[str]:
+    """Tables of the structured parameters (pydantic models) a component takes, e.g. ``cuts``."""
+    lines: list[str] = []
+    for name, field in model.model_fields.items():
+        nested = as_model(field.annotation)
+        if nested is not None:
+            path = f"{prefix}.{name}"
+            lines += [f"#### `{path}`", "", _first_line(nested.__doc__), "", *_field_table(nested), ""]
+            lines += _nested_tables(nested, path)
+    return lines
 
 
 def _model_inputs() -> set[str]:
@@ -91,12 +108,14 @@ def _default(field: Any) -> str:
         return "(see section)" if isinstance(field.default_factory(), BaseModel) else f"`{field.default_factory()!r}`"
     if field.default is PydanticUndefined:
         return "**required**"
-    return f"`{field.default!r}`"
+    default = str(field.default) if isinstance(field.default, PurePath) else field.default
+    return f"`{default!r}`"
 
 
 def _type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if inspect.isclass(annotation) else None
-    return f"`{(text or repr(annotation)).replace('typing.', '').replace('|', '&#124;')}`"
+    text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
+    return f"`{text.replace('|', '&#124;')}`"
 
 
 def _first_line(doc: str | None) -> str:

@@ -29,6 +29,7 @@ from showerlearn.data.iact.targets import META_COLUMNS, PARTICLE_CLASSES, decode
 from showerlearn.data.iact.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.geometry import Lattice, lst_camera
 from showerlearn.registry import DATAMODULES
+from showerlearn.simulation.config import IACTSimulationConfig
 
 __all__ = ["IACTDataModule", "SimulateSpec", "SplitSpec"]
 
@@ -62,7 +63,9 @@ class SimulateSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    config: dict[str, Any] = Field(default_factory=dict, description="IACTSimulationConfig fields (defaults for the rest).")
+    config: IACTSimulationConfig = Field(
+        default_factory=IACTSimulationConfig, description="Simulation settings (docs/simulation.md); checked like any key."
+    )
     events: int | None = Field(None, ge=1, description="Number of events (overrides config.n_events).")
     seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
     n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
@@ -139,13 +142,10 @@ class IACTDataModule(ShowerDataModule):
         return paths
 
     def _simulated_file(self) -> Path:
-        from showerlearn.simulation import IACTSimulationConfig, simulate_iact
+        from showerlearn.simulation import simulate_iact
 
         spec = self.simulate
-        fields = dict(spec.config)
-        if spec.events is not None:
-            fields["n_events"] = spec.events
-        config = IACTSimulationConfig.model_validate(fields)
+        config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
         seed = self.seed if spec.seed is None else spec.seed
         digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
         path = self.cache_dir / f"iact_{digest}_seed{seed}.dl1.h5"
