@@ -32,7 +32,7 @@ MIN_EVENTS_PER_BIN = 30
 #: the CPU variant: what fits about an hour on 2 cores
 REDUCED = ["model.params.depth=8", "model.params.widths=[8,16,32]", "model.params.local_head=light",
            "trainer.max_epochs=8", "scheduler.params.step_size=4", "trainer.accelerator=cpu",
-           "trainer.devices=1", "data.params.num_workers=1"]
+           "trainer.devices=1", "trainer.threads=1", "data.params.num_workers=1"]
 
 
 def main() -> None:
