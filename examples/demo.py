@@ -8,6 +8,7 @@ Everything is generated here: no download. About 10 minutes on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rich.console import Console
@@ -40,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     quiet_libraries()
     console = Console()
-    overrides = [f"output_dir={args.output}", f"data.params.cache_dir={args.output / 'cache'}"]
+    # quoted: a folder named e.g. "2024" must stay text, not become a YAML number
+    overrides = [f"output_dir={json.dumps(str(args.output))}", f"data.params.cache_dir={json.dumps(str(args.output / 'cache'))}"]
 
     console.rule("1/3  gamma-PhysNet-DA (small CPU variant) on simulated LST events")
     network = train(load_config(NETWORK_CONFIG, overrides))

@@ -109,3 +109,20 @@ def test_committed_config_reference_is_current() -> None:
 
     committed = Path(__file__).resolve().parents[1] / "docs" / "config_reference.md"
     assert committed.read_text() == render() + "\n", "regenerate: showerlearn config reference > docs/config_reference.md"
+
+
+def test_callbacks_by_name_and_a_replaced_component_drops_old_params(tmp_path: Path, valid: dict) -> None:
+    valid["callbacks"] = [{"name": "early_stopping", "params": {"monitor": "val/loss", "patience": 2}}]
+    base = write(tmp_path, valid)
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(yaml.safe_dump({"extends": base.name, "model": {"name": "mlp", "params": {"heads": {"label": 2}}}}))
+    config = load_config(variant)
+    assert config.callbacks[0].params["patience"] == 2
+    assert "hidden" in config.model.params and "delay" not in config.model.params  # TinyClassifier's params gone
+
+
+def test_unknown_data_module_gives_one_clear_error(tmp_path: Path, valid: dict) -> None:
+    valid["data"]["name"] = "tabularr"
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, valid))
+    assert error.value.problems == [error.value.problems[0]] and "Did you mean 'tabular'" in error.value.problems[0]

@@ -41,7 +41,10 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        base_value = merged.get(key)
+        # a component replaced by another keeps nothing of the old one's params
+        renamed = isinstance(value, dict) and isinstance(base_value, dict) and value.get("name", base_value.get("name")) != base_value.get("name")
+        merged[key] = _merge(base_value, value) if isinstance(value, dict) and isinstance(base_value, dict) and not renamed else value
     return merged
 
 
@@ -86,10 +89,10 @@ def resolve_config(data: dict[str, Any], source: str = "<config>") -> Experiment
             component.params = resolved_params(validated)
 
     check(config.data, registry.DATAMODULES, {"seed"}, "data")
-    if config.data.name in registry.DATAMODULES:
+    if config.data.name in registry.DATAMODULES:  # else the model's injected inputs are unknown: skip it
         model_inputs = getattr(registry.DATAMODULES.get(config.data.name), "model_input_names", frozenset())
-    check(config.model, registry.MODELS, model_inputs, "model")
-    check(config.estimator, registry.ESTIMATORS, model_inputs | {"seed"}, "estimator")
+        check(config.model, registry.MODELS, model_inputs, "model")
+        check(config.estimator, registry.ESTIMATORS, model_inputs | {"seed"}, "estimator")
     if config.model is not None:
         check(config.optimizer, registry.OPTIMIZERS, {"params"}, "optimizer")
         check(config.scheduler, registry.SCHEDULERS, {"optimizer"}, "scheduler")

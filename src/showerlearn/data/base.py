@@ -67,8 +67,11 @@ class ShowerDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
-        """Predict on these files instead of the test split (``showerlearn predict``)."""
-        self.prediction_inputs = [Path(f) for f in files]
+        """Predict on these files instead of the test split (``showerlearn predict``).
+
+        Subclasses that can read new files override this and build ``predict_set`` in ``setup``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot predict on new files")
 
     # --- loaders shared by all subclasses ----------------------------------------------------
     def _loader(self, dataset: Dataset | None, split: Split, shuffle: bool) -> DataLoader:

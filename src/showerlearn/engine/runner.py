@@ -6,7 +6,9 @@ physical prediction columns -> ``predictions.h5`` -> the configured evaluator ->
 
 from __future__ import annotations
 
+import difflib
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +36,8 @@ from showerlearn.tasks.module import MultiTaskModule
 log = logging.getLogger(__name__)
 
 ESTIMATOR_FILE = "estimator.joblib"
+#: set by the launching process so Lightning's DDP worker processes share its run directory
+RUN_DIR_VARIABLE = "SHOWERLEARN_RUN_DIR"
 
 
 def train(
@@ -52,15 +56,28 @@ def train(
         run = RunDir.existing(resume)
         stored = load_config(run.config_file)
         if dump_config(stored) != dump_config(config):
-            raise ConfigError(str(resume), ["the config differs from the one this run was started with (config.yaml)"])
+            difference = difflib.unified_diff(
+                dump_config(stored).splitlines(), dump_config(config).splitlines(), "run's config.yaml", "given config", lineterm=""
+            )
+            raise ConfigError(str(resume), [
+                "the config differs from the one this run was started with (pass RUN_DIR/config.yaml to resume as is):",
+                *list(difference)[2:32],
+            ])
         attempt = run.status().get("attempts", 0)
+    elif os.environ.get(RUN_DIR_VARIABLE):  # a DDP worker process started by Lightning: rank 0's folder
+        run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
+        attempt = run.status().get("attempts", 1) - 1
     else:
         run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
         run.path.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run.config_file, dump_config(config))
         write_json_atomic(run.environment_file, describe_environment(config.seed))
         attempt = 0
-    run.update_status(state="running", attempts=attempt + 1)
+    rank_zero = not os.environ.get(RUN_DIR_VARIABLE)
+    if rank_zero:
+        run.update_status(state="running", attempts=attempt + 1)
+        # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
+        os.environ[RUN_DIR_VARIABLE] = str(run.path)
     started = time.monotonic()
     try:
         seed_everything(config.seed, config.trainer.deterministic)
@@ -69,20 +86,24 @@ def train(
         datamodule = build_datamodule(config)
         if config.estimator is not None:
             _fit_estimator(config, datamodule, run)
-        else:
-            _fit_network(config, datamodule, run, attempt, progress)
+        elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
+            return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
         evaluate(run)
     except BaseException as error:
-        state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        run.update_status(state=state, error=f"{type(error).__name__}: {error}")
+        if rank_zero:
+            state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            run.update_status(state=state, error=f"{type(error).__name__}: {error}")
         raise
+    finally:
+        if rank_zero:
+            os.environ.pop(RUN_DIR_VARIABLE, None)
     run.update_status(state="completed", train_seconds=round(time.monotonic() - started, 1))
     return run
 
 
 def build_datamodule(config: ExperimentConfig) -> ShowerDataModule:
-    datamodule = build(config.data, DATAMODULES, "data", seed=config.seed)
+    datamodule = build(config.data, DATAMODULES, "data", injected={"seed": config.seed})
     if not isinstance(datamodule, ShowerDataModule):
         raise TypeError(f"data {config.data.name!r} is a {type(datamodule).__name__}, not a ShowerDataModule")
     return datamodule
@@ -94,13 +115,17 @@ def build_module(config: ExperimentConfig, datamodule: ShowerDataModule) -> Mult
     return MultiTaskModule(model, config.task.heads, config.task.balancing, config.optimizer, config.scheduler)
 
 
-def _fit_network(config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, attempt: int, progress: bool) -> None:
+def _fit_network(
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, attempt: int, progress: bool, resume: bool
+) -> bool:
+    """Train; True on global rank 0 (the process that goes on to predict and evaluate)."""
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = build_module(config, datamodule)
     trainer = _trainer(config, run, attempt, progress)
     last = run.checkpoints / "last.ckpt"
-    trainer.fit(module, datamodule=datamodule, ckpt_path=last if last.is_file() else None)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume and last.is_file() else None)
+    return trainer.global_rank == 0
 
 
 def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool) -> L.Trainer:
@@ -137,7 +162,8 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
         limit_train_batches=options.limit_train_batches,
         limit_val_batches=options.limit_val_batches,
         log_every_n_steps=options.log_every_n_steps,
-        deterministic=options.deterministic,
+        # "warn": Lightning's True would switch torch to raising on ops without a deterministic kernel
+        deterministic="warn" if options.deterministic else False,
         logger=[
             TensorBoardLogger(run.logs, name="tensorboard", version=version),
             CSVLogger(run.logs, name="csv", version=version),
@@ -190,9 +216,11 @@ def _network_outputs(
     module = build_module(config, datamodule)
     checkpoint = best_checkpoint(run)
     module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
+    # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
+    accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"
     trainer = L.Trainer(
-        accelerator=config.trainer.accelerator, devices=1, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, precision=config.trainer.precision,
+        accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        precision=config.trainer.precision if accelerator == "gpu" else "32-true",
     )
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
     batches = trainer.predict(module, dataloaders=loader)

@@ -20,7 +20,7 @@ def write_columns(path: str | Path, columns: Mapping[str, np.ndarray], key: str 
         raise ValueError(f"columns of {path} differ in length: {lengths}")
     table = Table({name: np.asarray(values) for name, values in columns.items()})
     with atomic_path(path) as tmp:
-        table.write(tmp, path=key, serialize_meta=True, compression=True)
+        table.write(tmp, path=key, format="hdf5", serialize_meta=True, compression=True)
     return Path(path)
 
 
@@ -30,7 +30,7 @@ def read_columns(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, np.n
     if not path.is_file():
         raise FileNotFoundError(f"no predictions file {path}")
     try:
-        table = Table.read(path, path=key)
-    except (OSError, KeyError) as error:
+        table = Table.read(path, path=key, format="hdf5")
+    except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: cannot read table {key!r} ({error})") from None
     return {name: np.asarray(table[name]) for name in table.colnames}

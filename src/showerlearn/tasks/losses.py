@@ -49,5 +49,7 @@ def masked_mean(values: Tensor, mask: Tensor | None = None, weights: Tensor | No
     w = torch.ones_like(values) if weights is None else weights.to(values.dtype)
     if mask is not None:
         w = w * mask.to(values.dtype)
+    # masked-out events may hold NaN/inf (targets of protons, fp16 overflow): never let 0 * NaN in
+    safe = torch.where(w > 0, values, torch.zeros_like(values))
     total = w.sum()
-    return (values * w).sum() / total if total > 0 else (values * 0.0).sum()
+    return (safe * w).sum() / total if total > 0 else safe.sum() * 0.0

@@ -173,6 +173,10 @@ class IACTDataModule(ShowerDataModule):
         common = set.intersection(*(set(p) for p in parts))
         return files, {key: np.concatenate([p[key] for p in parts]) for key in sorted(common)}
 
+    def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
+        """Predict on these DL1 files (no truth needed); the run's quality cuts still apply."""
+        self.prediction_inputs = [Path(f) for f in files]
+
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
