@@ -32,6 +32,8 @@ from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_ato
 from showerlearn.io.tables import read_columns, write_columns
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
+from showerlearn.viz.camera import camera_images_figure
+from showerlearn.viz.figures import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ def train(
         elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
+        _draw_examples(datamodule, run)
         evaluate(run)
     except BaseException as error:
         if rank_zero:
@@ -100,6 +103,15 @@ def train(
             os.environ.pop(RUN_DIR_VARIABLE, None)
     run.update_status(state="completed", train_seconds=round(time.monotonic() - started, 1))
     return run
+
+
+def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
+    """Example input images on the detector's own layout, for data modules that offer them."""
+    examples = getattr(datamodule, "camera_examples", None)
+    if callable(examples):
+        camera, images, titles = examples()
+        save_figure(camera_images_figure(camera, images, titles), run.plots / "camera_examples")
+        datamodule.teardown("predict")
 
 
 def build_datamodule(config: ExperimentConfig) -> ShowerDataModule:

@@ -261,6 +261,17 @@ class IACTDataModule(ShowerDataModule):
             "focal_length": self.files[0].focal_length,
         }
 
+    def camera_examples(self, n: int = 6) -> tuple[Any, np.ndarray, list[str]]:
+        """``(camera, images, titles)`` of the first ``n`` test events (raw charge [p.e.]) to draw."""
+        inputs, _, _, meta = self.arrays("test", raw=True)
+        picked = np.arange(min(n, len(inputs)))
+        titles = [
+            f"{'gamma' if meta['true_shower_primary_id'][i] == 0 else 'proton'}, {meta['true_energy'][i]:.2f} TeV, "
+            f"event {meta['event_id'][i]}"
+            for i in picked
+        ]
+        return self.camera, inputs[picked, 0], titles
+
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return decode_outputs(outputs, meta)
 
