@@ -71,6 +71,27 @@ def _median(values: np.ndarray, axis: int | None = None) -> np.ndarray:
     return np.median(values, axis=axis)
 
 
+def _binned_containment(
+    values: np.ndarray,
+    energy: Any,
+    energy_edges: Any,
+    fraction: float,
+    n_bootstrap: int,
+    confidence_level: float,
+    seed: int | np.random.Generator | None,
+) -> BinnedCurve:
+    """Containment radius of ``values`` per energy bin, with bootstrap interval (both resolutions)."""
+    return binned_statistic(
+        values,
+        quantity_values(energy, u.TeV, "energy"),
+        quantity_values(energy_edges, u.TeV, "energy_edges"),
+        lambda v, axis=None: containment(v, fraction, axis=axis),
+        n_bootstrap=n_bootstrap,
+        confidence_level=confidence_level,
+        seed=seed,
+    )
+
+
 def angular_resolution_per_bin(
     true_alt: Any,
     true_az: Any,
@@ -86,15 +107,7 @@ def angular_resolution_per_bin(
 ) -> BinnedCurve:
     """Containment radius (deg) of the true-reco angular distance per bin of ``energy`` (TeV)."""
     theta = angular_separation(true_alt, true_az, reco_alt, reco_az)
-    return binned_statistic(
-        theta,
-        quantity_values(energy, u.TeV, "energy"),
-        quantity_values(energy_edges, u.TeV, "energy_edges"),
-        lambda v, axis=None: containment(v, fraction, axis=axis),
-        n_bootstrap=n_bootstrap,
-        confidence_level=confidence_level,
-        seed=seed,
-    )
+    return _binned_containment(theta, energy, energy_edges, fraction, n_bootstrap, confidence_level, seed)
 
 
 def energy_resolution_per_bin(
@@ -109,15 +122,8 @@ def energy_resolution_per_bin(
     seed: int | np.random.Generator | None = 0,
 ) -> BinnedCurve:
     """Containment of ``|reco - true| / true`` per bin of ``energy`` (pass true or reco energy)."""
-    return binned_statistic(
-        np.abs(relative_energy_error(true_energy, reco_energy)),
-        quantity_values(energy, u.TeV, "energy"),
-        quantity_values(energy_edges, u.TeV, "energy_edges"),
-        lambda v, axis=None: containment(v, fraction, axis=axis),
-        n_bootstrap=n_bootstrap,
-        confidence_level=confidence_level,
-        seed=seed,
-    )
+    errors = np.abs(relative_energy_error(true_energy, reco_energy))
+    return _binned_containment(errors, energy, energy_edges, fraction, n_bootstrap, confidence_level, seed)
 
 
 def energy_bias_per_bin(
