@@ -149,6 +149,7 @@ class GammaPhysNet(nn.Module):
 class GammaPhysNetDA(GammaPhysNet):
     """gamma-PhysNet-DA: gamma-PhysNet with Dual Attention after every stage (``attention=True`` by default)."""
 
+    # The signature is spelled out (not **kwargs) so config validation sees every typed parameter.
     def __init__(
         self,
         lattice: Lattice,
