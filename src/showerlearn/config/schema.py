@@ -55,6 +55,12 @@ class TrainerConfig(Strict):
 
     max_epochs: int = Field(10, ge=1, description="Number of epochs.")
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: no limit).")
+    max_time: str | None = Field(
+        None,
+        pattern=r"^\d{2}:\d{2}:\d{2}:\d{2}$",
+        description="Stop training after this wall time, 'DD:HH:MM:SS' (a batch-queue slot); the run then "
+        "predicts and evaluates with the best checkpoint so far.",
+    )
     accelerator: str = Field("auto", description="'cpu', 'gpu', 'auto', ... (Lightning accelerator).")
     devices: int | str = Field("auto", description="Number of devices per node, or 'auto'.")
     num_nodes: int = Field(1, ge=1, description="Number of nodes for multi-node DDP.")

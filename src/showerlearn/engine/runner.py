@@ -165,6 +165,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
         default_root_dir=run.path,
         max_epochs=options.max_epochs,
         max_steps=options.max_steps,
+        max_time=options.max_time,
         accelerator=options.accelerator,
         devices=options.devices,
         num_nodes=options.num_nodes,
