@@ -101,6 +101,26 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     assert evaluated.exit_code == 0, evaluated.output
 
 
+def test_sweep_goes_on_past_a_failed_seed(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import showerlearn.engine.runner as runner
+    from showerlearn.engine.sweep import SweepError, sweep, sweep_runs
+
+    def train_unless_seed_4(config, **kwargs):  # noqa: ANN001, ANN003 - stands in for runner.train
+        if config.seed == 4:
+            raise RuntimeError("out of memory")
+        return train(config, **kwargs)
+
+    monkeypatch.setattr(runner, "train", train_unless_seed_4)
+    tabular_config["trainer"]["max_epochs"] = 1
+    with pytest.raises(SweepError, match=r"1 of 3 seeds failed \(seed 4: RuntimeError: out of memory\)"):
+        sweep(resolve_config(tabular_config), 3, progress=False)
+    (folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
+    description = json.loads((folder / "sweep.json").read_text())
+    assert description["runs"] == ["seed3", "seed5"] and description["failed"] == {"4": "RuntimeError: out of memory"}
+    assert [run.path.name for run in sweep_runs(folder)] == ["seed3", "seed5"]
+    assert json.loads((folder / "aggregate.json").read_text())["n_runs"] == 2
+
+
 def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
     tabular_config.pop("model")
     tabular_config.pop("task")

@@ -4,6 +4,7 @@ predict on real DL1 files."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,10 @@ def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(wo
 
 @pytest.mark.slow
 def test_predict_on_real_dl1_files(workspace: list[str], shared_data: Path, tmp_path: Path) -> None:
-    network = train(load_config(EXAMPLES / "gamma_physnet_small.yaml", [*workspace, *TINY]), progress=False)
+    cache = tmp_path / "training_cache"
+    overrides = [*workspace, *TINY, f"data.params.cache_dir={cache}"]
+    network = train(load_config(EXAMPLES / "gamma_physnet_small.yaml", overrides), progress=False)
+    shutil.rmtree(cache)  # prediction must not need the training data (nor re-simulate it)
     output = tmp_path / "real.h5"
     files = [shared_data / "iact/dl1_ctapipe/gamma_test.lst.dl1.h5", shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"]
     args = ["predict", str(network.path), "--output", str(output)]
@@ -106,3 +110,4 @@ def test_predict_on_real_dl1_files(workspace: list[str], shared_data: Path, tmp_
     # real LST MC gammas: truth carried through, reconstructed direction near the pointing
     assert (columns["true_shower_primary_id"] == 0).all()
     assert np.abs(columns["reco_alt"] - columns["pointing_alt"]).max() < 10.0
+    assert not cache.exists()

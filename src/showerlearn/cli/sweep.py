@@ -18,7 +18,11 @@ def sweep(
     """Train the same experiment with N seeds and aggregate every metric (mean, standard deviation)."""
     quiet_libraries()
     with user_errors():
-        from showerlearn.engine.sweep import AGGREGATE_FILE, sweep as run_sweep
+        from showerlearn.engine.sweep import AGGREGATE_FILE, SweepError, sweep as run_sweep
 
-        folder = run_sweep(load(config, overrides), seeds, jobs=jobs)
+        try:
+            folder = run_sweep(load(config, overrides), seeds, jobs=jobs)
+        except SweepError as error:
+            console.print(f"[bold red]sweep incomplete:[/] {error}")
+            raise typer.Exit(1) from None
     console.print(f"[green]sweep complete:[/] {folder}\n  aggregate: {folder / AGGREGATE_FILE}")

@@ -7,6 +7,7 @@ holds one run directory per seed plus ``sweep.json`` (what ran) and ``aggregate.
 from __future__ import annotations
 
 import json
+import logging
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,12 +18,22 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.io.atomic import write_json_atomic
 
+log = logging.getLogger(__name__)
+
 SWEEP_FILE = "sweep.json"
 AGGREGATE_FILE = "aggregate.json"
 
 
+class SweepError(RuntimeError):
+    """Some seeds of a sweep failed; the others are complete and aggregated (``sweep.json`` lists both)."""
+
+
 def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool = True) -> Path:
-    """Train ``n_seeds`` runs with seeds ``config.seed, config.seed + 1, ...``; return the sweep folder."""
+    """Train ``n_seeds`` runs with seeds ``config.seed, config.seed + 1, ...``; return the sweep folder.
+
+    A seed that fails does not stop the others: the completed runs are aggregated, the failures are
+    recorded in ``sweep.json``, then :class:`SweepError` names them.
+    """
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -30,17 +41,40 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
     folder.mkdir(parents=True, exist_ok=False)
     seeds = [config.seed + k for k in range(n_seeds)]
     runs = {seed: folder / f"seed{seed}" for seed in seeds}
-    write_json_atomic(folder / SWEEP_FILE, {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]})
+    description: dict[str, Any] = {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]}
+    write_json_atomic(folder / SWEEP_FILE, description)
     from showerlearn.engine.runner import train  # here, not at import: `board` reads sweeps without torch
 
-    configs = [config.model_copy(update={"seed": seed}, deep=True) for seed in seeds]
+    configs = {seed: config.model_copy(update={"seed": seed}, deep=True) for seed in seeds}
+    failures: dict[int, str] = {}
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(_train_quietly, configs, runs.values()))
+            futures = {seed: pool.submit(_train_quietly, configs[seed], runs[seed]) for seed in seeds}
+            for seed, future in futures.items():
+                try:
+                    future.result()
+                except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
+                    failures[seed] = f"{type(error).__name__}: {error}"
     else:
-        for seeded, path in zip(configs, runs.values(), strict=True):
-            train(seeded, run_dir=path, progress=progress)
+        for seed in seeds:
+            try:
+                train(configs[seed], run_dir=runs[seed], progress=progress)
+            except Exception as error:  # noqa: BLE001 - as above
+                log.error("seed %d failed: %s: %s", seed, type(error).__name__, error)
+                failures[seed] = f"{type(error).__name__}: {error}"
+    if failures:
+        description["runs"] = [runs[seed].name for seed in seeds if seed not in failures]
+        description["failed"] = {str(seed): message for seed, message in failures.items()}
+        write_json_atomic(folder / SWEEP_FILE, description)
+        if not description["runs"]:
+            raise SweepError(f"{folder}: every seed failed: " + "; ".join(f"seed {s}: {m}" for s, m in failures.items()))
     aggregate_sweep(folder)
+    if failures:
+        raise SweepError(
+            f"{folder}: {len(failures)} of {n_seeds} seeds failed ("
+            + "; ".join(f"seed {s}: {m}" for s, m in failures.items())
+            + f"); {folder / AGGREGATE_FILE} aggregates the {n_seeds - len(failures)} others"
+        )
     return folder
 
 

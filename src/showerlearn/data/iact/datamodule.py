@@ -179,7 +179,8 @@ class IACTDataModule(ShowerDataModule):
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is None:
+        # prediction on new files needs neither the training files nor their simulation
+        if self.train_set is None and not (stage == "predict" and self.prediction_inputs is not None):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             files, columns = self._catalog(self.prediction_inputs, require_truth=False)
@@ -251,14 +252,15 @@ class IACTDataModule(ShowerDataModule):
 
     # ------------------------------------------------------------------ contract
     def model_inputs(self) -> dict[str, Any]:
-        if not self.files:
+        if not self.files and self.predict_set is None:
             self.setup("fit")
+        files = self.files or self.predict_set.files
         return {
             "lattice": Lattice.from_camera(self.camera),
             "camera": self.camera,
             "in_channels": len(self.transform.channels),
             "n_classes": len(PARTICLE_CLASSES),
-            "focal_length": self.files[0].focal_length,
+            "focal_length": files[0].focal_length,
         }
 
     def camera_examples(self, n: int = 6) -> tuple[Any, np.ndarray, list[str]]:
