@@ -20,6 +20,7 @@ mean for the regressions) and ``hillas_valid = False``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,8 @@ from sklearn.model_selection import train_test_split
 
 from showerlearn.baselines.features import CleaningConfig, hillas_features
 from showerlearn.registry import ESTIMATORS
+
+log = logging.getLogger(__name__)
 
 __all__ = ["HillasRandomForest", "camera_to_fov", "fov_to_camera"]
 
@@ -252,6 +255,7 @@ class HillasRandomForest:
             if head != "particle":
                 self.fallback_[head] = np.average(targets[head][rows[head]], axis=0, weights=weight[rows[head]])
 
+        log.info("hillas_rf: training forests for %s on %d usable images", ", ".join(heads), int(usable.sum()))
         if "energy" in heads:
             self.forests_["energy"] = self._fit_energy(columns, targets, rows["energy"], weight)
         if "direction" in heads:
@@ -403,6 +407,7 @@ class HillasRandomForest:
 
     def _features(self, X: np.ndarray) -> dict[str, np.ndarray]:
         X = self._checked_inputs(X)
+        log.info("hillas_rf: cleaning and Hillas parameters of %d images (%d jobs)", len(X), self.n_jobs)
         return hillas_features(X[:, 0], X[:, 1], self.camera, self.cleaning, n_jobs=self.n_jobs)
 
 

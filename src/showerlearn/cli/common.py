@@ -48,7 +48,15 @@ def user_errors() -> Iterator[None]:
 
 
 def quiet_libraries() -> None:
-    """Keep the terminal for our progress output: no Lightning tips or third-party deprecation noise."""
+    """Keep the terminal for our progress output: no Lightning tips or third-party deprecation noise.
+
+    showerlearn's own stage messages (INFO and above: reading data, fitting forests...) go to the console."""
+    ours = logging.getLogger("showerlearn")
+    if not ours.handlers:
+        from rich.logging import RichHandler
+
+        ours.addHandler(RichHandler(console=console, show_path=False, show_level=False, markup=False))
+        ours.setLevel(logging.INFO)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -90,8 +90,10 @@ def train(
             _fit_estimator(config, datamodule, run)
         elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
+        log.info("predicting the test split")
         write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
         _draw_examples(datamodule, run)
+        log.info("evaluating")
         evaluate(run)
     except BaseException as error:
         if rank_zero:
@@ -194,6 +196,7 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
     datamodule.setup("fit")
     injected = {**datamodule.model_inputs(), "seed": config.seed}  # the experiment seed drives the forests too
     estimator = build(config.estimator, ESTIMATORS, "estimator", injected=injected)
+    log.info("reading the training split into memory")
     inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
     log.info("fitting %s on %d events", config.estimator.name, len(inputs))
     estimator.fit(inputs, targets, masks)
