@@ -431,3 +431,22 @@ def test_gamma_physnet_da_maps_on_the_lst_camera() -> None:
     for stage, (projected, raw) in enumerate(zip(maps, stage_maps)):
         levels = [pool.level for pool in model.backbone.pools[:stage]]
         torch.testing.assert_close(projected, upsample_to_pixels(raw, levels))
+
+
+def test_randomized_copy_reinitialises_a_copy_only(lattice: Lattice) -> None:
+    from showerlearn.explain.pipeline import randomized_copy
+    from showerlearn.models.gamma_physnet import GammaPhysNet
+
+    model = GammaPhysNet(lattice, depth=8, widths=(4, 8, 8), fc_width=8, local_head="light")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)  # stands in for training
+        model.backbone.final_bn.running_mean.fill_(3.0)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    first, second = randomized_copy(model, seed=1), randomized_copy(model, seed=1)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name])  # the trained network is untouched
+    torch.testing.assert_close(first.state_dict(), second.state_dict())  # same seed, same weights
+    weights = [(name, value) for name, value in first.state_dict().items() if value.is_floating_point()]
+    assert all(not torch.equal(value, before[name]) for name, value in weights if "running_" not in name)
+    assert torch.count_nonzero(first.backbone.final_bn.running_mean) == 0 and not first.training

@@ -60,6 +60,10 @@ def test_signal_fraction_of_the_class_task(trained: tuple[Path, Path]) -> None:
     assert np.all((result.area[finite] > 0) & (result.area[finite] < 1))
     if result.well_reconstructed.any():
         assert result.median == pytest.approx(np.median(result.fraction[result.well_reconstructed]))
+    assert result.control_median is None
+    controlled = grad_cam_signal_fraction(run, held_out, max_events=40, control=True)
+    np.testing.assert_array_equal(controlled.fraction, result.fraction)  # the control leaves the trained maps alone
+    assert controlled.control_median is not None
 
 
 def test_explanation_of_one_run_matches_its_predictions(trained: tuple[Path, Path], tmp_path: Path) -> None:
@@ -99,6 +103,10 @@ def test_explain_command_on_a_sweep_writes_figures_criteria_and_table(trained: t
     fraction = model["criteria"]["gradcam:particle:0"]["signal_fraction"]
     assert fraction["n_seeds"] == 2 and fraction["std"] == pytest.approx(0.0, abs=1e-12)
     assert "| gradcam:particle:0 | signal_fraction |" in (sweep / "explain" / "criteria.md").read_text()
+    # the randomised-weights control is on by default: same criteria, other maps
+    control = model["criteria"]["randomized:gradcam:particle:0"]["signal_fraction"]
+    assert control["n_seeds"] == 2 and control["mean"] != pytest.approx(fraction["mean"])
+    assert document["settings"]["randomized_control"] is True
     assert (sweep / "plots" / "explain" / "criteria.png").is_file()
     figures = sorted(p.name for p in (sweep / "plots" / "explain").glob("event*.png"))  # mean/std over seeds
     assert len(figures) == 2 and figures[0].startswith("event00000_obs1_event") and figures[1].startswith("event00002_")

@@ -43,6 +43,10 @@ def explain(
     max_events: Annotated[int | None, typer.Option(help="Use at most this many events for the criteria.", min=1)] = None,
     signal_threshold: Annotated[float, typer.Option(help="True p.e. for a pixel to count as signal.")] = 1.0,
     dilation: Annotated[int, typer.Option(help="Rings of neighbours added around the true signal.", min=0)] = 1,
+    control: Annotated[
+        bool,
+        typer.Option(help="Also give the criteria of each network with random weights (a sanity check of the maps)."),
+    ] = True,
 ) -> None:
     """Explain RUN_OR_SWEEP on INPUT: event figures (input, Grad-CAM per task, attention maps; mean/std
     over seeds for a sweep) and criteria against the true signal, compared with --compare models."""
@@ -61,6 +65,7 @@ def explain(
             max_events=max_events,
             settings=CriteriaSettings(signal_threshold=signal_threshold, dilation=dilation),
             method=method,
+            control=control,
         )
     folder = run_or_sweep / CRITERIA_FOLDER
     console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, criteria in {folder / 'criteria.json'}")

@@ -9,11 +9,18 @@ Criteria of a Grad-CAM map count only events where its head is trained (the Data
 energy, direction and impact on gammas only). Attention criteria use the amplification ``map - 1``
 (a Dual Attention factor of 1 leaves a pixel as it is), so its "mass" is how much was amplified.
 The signal region of a map from a coarse stage is grown to that stage's cells (``whole_cells``).
+
+With ``control=True`` the same maps are also computed on a copy of the network whose weights are
+randomly re-initialised (the model-randomisation sanity check of Adebayo et al., NeurIPS 2018), and
+their criteria are reported under ``randomized:<map name>``. A criterion says something about what the
+network learned only where the trained value differs from that control: a map that looks like the
+shower for random weights too reflects the input (e.g. a cleaned image), not the training.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +43,13 @@ __all__ = [
     "default_targets",
     "explain_run",
     "grad_cam_signal_fraction",
+    "randomized_copy",
     "summarise_criteria",
 ]
 
 GRADCAM_PREFIX = "gradcam:"
 ATTENTION_PREFIX = "attention:"
+CONTROL_PREFIX = "randomized:"
 ID_COLUMNS = ("obs_id", "event_id", "tel_id")
 
 
@@ -112,6 +121,7 @@ def explain_run(
     max_events: int | None = None,
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
+    control: bool = False,
 ) -> RunExplanation:
     """Maps of ``events`` and criteria over the first ``max_events`` events (all by default) of ``input_file``.
 
@@ -123,8 +133,10 @@ def explain_run(
         layer: layer name for Grad-CAM (default: the model's backbone output).
         max_events: limit of events for the criteria (the chosen events are always processed).
         method: ``"gradcam"`` or ``"hirescam"`` (:func:`showerlearn.explain.gradcam.grad_cam`).
+        control: also compute the criteria of the Grad-CAM maps of the network with random weights.
     """
     trained = load_trained_module(run_path, [input_file])
+    randomized = randomized_copy(trained.model) if control else None
     dataset = trained.datamodule.predict_set
     if dataset is None or len(dataset) == 0:
         raise ValueError(f"{input_file}: no event passes the run's selection")
@@ -156,6 +168,10 @@ def explain_run(
                 targets = default_targets(trained.model(batch["inputs"]), trained.head_kinds)
         result = grad_cam(trained.model, batch["inputs"], targets, layer, lattice=lattice, method=method)
         maps = {GRADCAM_PREFIX + name: values.double().numpy() for name, values in result.maps.items()}
+        controls = {}
+        if randomized is not None:
+            random_result = grad_cam(randomized, batch["inputs"], targets, layer, lattice=lattice, method=method)
+            controls = {CONTROL_PREFIX + GRADCAM_PREFIX + n: v.double().numpy() for n, v in random_result.maps.items()}
         if blocks:
             spatial = dual_attention_maps(trained.model, lattice)
             maps.update({f"{ATTENTION_PREFIX}{i + 1}": m.double().numpy() for i, m in enumerate(spatial)})
@@ -164,6 +180,7 @@ def explain_run(
             sizes_of = {GRADCAM_PREFIX + n: m.shape[-1] for n, m in result.layer_maps.items() if m.dim() == 2}
             sizes_of.update({f"{ATTENTION_PREFIX}{i + 1}": b.lattice.n_pixels for i, b in enumerate(blocks)})
             cells = {name: projector(np.arange(n)) if n in projector.chains else None for name, n in sizes_of.items()}
+            cells.update({CONTROL_PREFIX + name: cell for name, cell in cells.items()})
         truth = _true_images(dataset, positions) if has_truth else None
         keep = np.isin(positions, chosen)
         for name, values in maps.items():
@@ -173,7 +190,7 @@ def explain_run(
             kept_truth.append(truth[keep])
             counted = in_criteria[start : start + batch_size]
             sizes.append(truth[counted].sum(axis=1))
-            for name, values in maps.items():
+            for name, values in {**maps, **controls}.items():
                 per_event = _criteria(name, values[counted], truth[counted], lattice, neighbours, settings, cells.get(name))
                 applies = _applies(name, dataset, positions[counted])
                 for criterion, column in per_event.items():
@@ -202,6 +219,20 @@ def explain_run(
     )
 
 
+def randomized_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """A copy of ``model`` with every layer re-initialised as at construction (batch-norm statistics too)."""
+    copy = deepcopy(model)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        for module in copy.modules():
+            if module is not copy and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return copy.eval()
+
+
 def _channel_names(trained: TrainedRun, n_channels: int) -> list[str]:
     """The DataModule's channel names (IACT: its image transform's), else numbered channels."""
     names = getattr(getattr(trained.datamodule, "transform", None), "channels", None)
@@ -221,6 +252,7 @@ def _criteria(
 
 def _applies(name: str, dataset: Any, positions: np.ndarray) -> np.ndarray:
     """Events for which map ``name`` is meaningful: its head's loss mask (all events for attention)."""
+    name = name.removeprefix(CONTROL_PREFIX)
     if not name.startswith(GRADCAM_PREFIX):
         return np.ones(len(positions), dtype=bool)
     head = OutputSelector.parse(name[len(GRADCAM_PREFIX) :]).head
@@ -256,7 +288,8 @@ def summarise_criteria(explanations: Sequence[RunExplanation]) -> dict[str, dict
 @dataclass(frozen=True)
 class SignalFraction:
     """Grad-CAM mass on the true signal per event, the chance level (``area``: the signal region's share
-    of the camera), and which events count as well reconstructed; ``median``/``mean`` over those."""
+    of the camera), and which events count as well reconstructed; ``median``/``mean`` over those.
+    ``control_median``: the same median for the network with random weights (None without control)."""
 
     fraction: np.ndarray
     area: np.ndarray
@@ -264,6 +297,7 @@ class SignalFraction:
     median: float
     mean: float
     median_area: float
+    control_median: float | None = None
 
 
 def grad_cam_signal_fraction(
@@ -276,14 +310,18 @@ def grad_cam_signal_fraction(
     max_events: int | None = None,
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
+    layer: str | None = None,
+    control: bool = False,
 ) -> SignalFraction:
     """Fraction of the Grad-CAM mass of ``target`` on the (dilated) true signal pixels, per event.
 
     Well-reconstructed events: true gammas classified as gammas (gammaness >= ``min_gammaness``) with
     at least ``min_true_pe`` true photo-electrons in the image; ``median``/``mean`` are over those.
+    ``control``: also the median for the same network with random weights (see :func:`explain_run`).
     """
     explanation = explain_run(
-        run_dir, input_file, events=(), targets=[target], max_events=max_events, settings=settings, method=method
+        run_dir, input_file, events=(), targets=[target], layer=layer, max_events=max_events, settings=settings,
+        method=method, control=control,
     )
     if explanation.criteria is None:
         raise ValueError(f"{input_file}: no true p.e. images (simulated files with /simulation/event/telescope/images needed)")
@@ -298,6 +336,10 @@ def grad_cam_signal_fraction(
         & np.isfinite(fraction)
     )
     chosen = fraction[well]
+    control_median = None
+    if control:
+        control_fraction = explanation.criteria[CONTROL_PREFIX + GRADCAM_PREFIX + target]["signal_fraction"][well]
+        control_median = float(np.nanmedian(control_fraction)) if chosen.size else float("nan")
     return SignalFraction(
         fraction=fraction,
         area=area,
@@ -305,4 +347,5 @@ def grad_cam_signal_fraction(
         median=float(np.median(chosen)) if chosen.size else float("nan"),
         mean=float(np.mean(chosen)) if chosen.size else float("nan"),
         median_area=float(np.median(area[well])) if chosen.size else float("nan"),
+        control_median=control_median,
     )

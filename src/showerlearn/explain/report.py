@@ -166,8 +166,12 @@ def write_explanations(
     max_events: int | None = None,
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
+    control: bool = True,
 ) -> dict[str, Any]:
     """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json.
+
+    ``control``: criteria of the Grad-CAM maps of each network with random weights too
+    (``randomized:`` rows, see :mod:`showerlearn.explain.pipeline`).
 
     Every run of ``run_or_sweep`` and of each ``compare`` path is explained on ``input_file``; figures
     go to each run (and each sweep), the criteria of all models to ``run_or_sweep/explain/``.
@@ -176,7 +180,10 @@ def write_explanations(
     groups = []
     for path in [main, *map(Path, compare)]:
         explanations = [
-            explain_run(run, input_file, events, targets, layer, max_events=max_events, settings=settings, method=method)
+            explain_run(
+                run, input_file, events, targets, layer, max_events=max_events, settings=settings, method=method,
+                control=control,
+            )
             for run in resolve_runs(path)
         ]
         for explanation in explanations:
@@ -196,7 +203,8 @@ def write_explanations(
     document = {
         "input": str(input_file),
         "settings": {
-            "method": method, "layer": layer or "backbone", "signal_threshold_pe": settings.signal_threshold,
+            "method": method, "layer": layer or "backbone", "randomized_control": control,
+            "signal_threshold_pe": settings.signal_threshold,
             "dilation": settings.dilation, "level": settings.level, "whole_cells": settings.whole_cells,
         },
         "definitions": CRITERIA,
