@@ -5,8 +5,8 @@ same cuts, same split), then compared per true-energy bin: AUC, angular and ener
 containment). Writes a markdown table and overlay figures.
 
     python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~1 h on 2 cores
-    python benchmarks/physics_vs_baseline.py --preset gpu --events 250000 --jobs 16 --parallel
-                                                                    # ResNet-56, ~10 min on one H100
+    python benchmarks/physics_vs_baseline.py --preset gpu --events 150000 --jobs 16 --parallel
+                                                                    # ResNet-56 on a GPU, baseline alongside
     python benchmarks/physics_vs_baseline.py --preset full          # the paper recipe as shipped (GPU)
 """
 
