@@ -33,7 +33,7 @@ CLEANINGS = ("none", "channel", "mask")
 
 def validation_auc(run_path: Path) -> list[float]:
     """``val/particle_auroc`` per epoch from the run's CSV log."""
-    (log,) = sorted(run_path.glob("logs/csv/attempt_*/metrics.csv"))[-1:]
+    (log,) = sorted(run_path.glob("logs/csv/attempt_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))[-1:]
     with log.open() as handle:
         return [float(row["val/particle_auroc"]) for row in csv.DictReader(handle) if row.get("val/particle_auroc")]
 
@@ -52,7 +52,7 @@ def main() -> None:
         f"seed={args.seed}", f"output_dir={args.work_dir}", f"data.params.cache_dir={args.cache}",
         f"data.params.simulate.events={args.events}", f"data.params.simulate.seed={args.seed}",
         "data.params.simulate.n_jobs=2", "data.params.simulate.config={gamma_source: diffuse}",
-        *PRESETS["cpu"][1], f"trainer.max_epochs={args.epochs}", "trainer.threads=2",
+        *PRESETS["cpu"][1], f"trainer.max_epochs={args.epochs}", "trainer.threads=2", "data.params.num_workers=1",
     ]
     curves = {}
     for cleaning in CLEANINGS:

@@ -111,7 +111,7 @@ def main() -> None:
     else:
         network_config = load_config(NETWORK, data + preset + args.overrides)
         baseline_config = load_config(BASELINE, data + [f"estimator.params.n_jobs={max(args.jobs // 2, 1)}"])
-        build_datamodule(network_config).prepare_data()  # simulate once, before two processes want the file
+        build_datamodule(network_config).resolve_files()  # simulate once, before two processes want the file
         if args.parallel:
             # executor workers (unlike Pool's) are not daemons, so the baseline may start loader processes
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:

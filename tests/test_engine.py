@@ -101,6 +101,16 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     assert evaluated.exit_code == 0, evaluated.output
 
 
+def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dict) -> None:
+    tabular_config["trainer"].update(max_epochs=100000, max_time="00:00:00:01")
+    run = train(resolve_config(tabular_config), progress=False)
+    status = run.status()
+    assert status["state"] == "completed" and status["stopped_by"] == "max_time"
+    assert run.metrics_file.is_file() and run.predictions_file.is_file()
+    with pytest.raises(ConfigError, match="max_time"):
+        resolve_config({**tabular_config, "trainer": {**tabular_config["trainer"], "max_time": "1 hour"}})
+
+
 def test_sweep_goes_on_past_a_failed_seed(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     import showerlearn.engine.runner as runner
     from showerlearn.engine.sweep import SweepError, sweep, sweep_runs
@@ -116,8 +126,8 @@ def test_sweep_goes_on_past_a_failed_seed(tabular_config: dict, monkeypatch: pyt
         sweep(resolve_config(tabular_config), 3, progress=False)
     (folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
     description = json.loads((folder / "sweep.json").read_text())
-    assert description["runs"] == ["seed3", "seed5"] and description["failed"] == {"4": "RuntimeError: out of memory"}
-    assert [run.path.name for run in sweep_runs(folder)] == ["seed3", "seed5"]
+    assert description["runs"] == ["seed3", "seed4", "seed5"] and description["failed"] == {"4": "RuntimeError: out of memory"}
+    assert [run.path.name for run in sweep_runs(folder)] == ["seed3", "seed5"]  # completed runs only
     assert json.loads((folder / "aggregate.json").read_text())["n_runs"] == 2
 
 

@@ -112,7 +112,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
     from showerlearn.evaluation.aggregate import aggregate_runs
     from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
 
-    runs = sweep_runs(path)
+    runs = sweep_runs(path, completed_only=False)  # failed seeds are shown as such
     if not runs:
         raise ValueError(f"{path}: the sweep lists no runs in sweep.json")
     loaded = [_run_entry(run.path, f"{label}/{run.path.name}") for run in runs]

@@ -58,8 +58,9 @@ class TrainerConfig(Strict):
     max_time: str | None = Field(
         None,
         pattern=r"^\d{2}:\d{2}:\d{2}:\d{2}$",
-        description="Stop training after this wall time, 'DD:HH:MM:SS' (a batch-queue slot); the run then "
-        "predicts and evaluates with the best checkpoint so far.",
+        description="Stop training after this wall time, 'DD:HH:MM:SS', counted over all attempts of the run "
+        "(a resumed run continues the clock); the run then predicts and evaluates with the best checkpoint "
+        "so far and run.json records stopped_by: max_time.",
     )
     accelerator: str = Field("auto", description="'cpu', 'gpu', 'auto', ... (Lightning accelerator).")
     devices: int | str = Field("auto", description="Number of devices per node, or 'auto'.")

@@ -18,7 +18,7 @@ import joblib
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
@@ -139,6 +139,10 @@ def _fit_network(
     trainer = _trainer(config, run, attempt, progress)
     last = run.checkpoints / "last.ckpt"
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume and last.is_file() else None)
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    if trainer.global_rank == 0 and timer is not None and (timer.time_remaining("train") or 0.0) <= 0.0:
+        log.warning("training stopped by trainer.max_time=%s before max_epochs", config.trainer.max_time)
+        run.update_status(stopped_by="max_time")
     return trainer.global_rank == 0
 
 

@@ -32,7 +32,8 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
     """Train ``n_seeds`` runs with seeds ``config.seed, config.seed + 1, ...``; return the sweep folder.
 
     A seed that fails does not stop the others: the completed runs are aggregated, the failures are
-    recorded in ``sweep.json``, then :class:`SweepError` names them.
+    recorded in ``sweep.json`` (``"failed"``), then :class:`SweepError` names them. A failed seed stays
+    listed: finished later with ``showerlearn train CONFIG --resume SWEEP/seed<k>``, it rejoins the sweep.
     """
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
@@ -54,19 +55,17 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
                 try:
                     future.result()
                 except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
-                    failures[seed] = f"{type(error).__name__}: {error}"
+                    failures[seed] = _failed(seed, error)
     else:
         for seed in seeds:
             try:
                 train(configs[seed], run_dir=runs[seed], progress=progress)
             except Exception as error:  # noqa: BLE001 - as above
-                log.error("seed %d failed: %s: %s", seed, type(error).__name__, error)
-                failures[seed] = f"{type(error).__name__}: {error}"
+                failures[seed] = _failed(seed, error)
     if failures:
-        description["runs"] = [runs[seed].name for seed in seeds if seed not in failures]
         description["failed"] = {str(seed): message for seed, message in failures.items()}
         write_json_atomic(folder / SWEEP_FILE, description)
-        if not description["runs"]:
+        if len(failures) == n_seeds:
             raise SweepError(f"{folder}: every seed failed: " + "; ".join(f"seed {s}: {m}" for s, m in failures.items()))
     aggregate_sweep(folder)
     if failures:
@@ -78,17 +77,30 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
     return folder
 
 
+def _failed(seed: int, error: Exception) -> str:
+    message = f"{type(error).__name__}: {error}"
+    log.error("seed %d failed: %s", seed, message)
+    return message
+
+
 def _train_quietly(config: ExperimentConfig, path: Path) -> None:
     from showerlearn.engine.runner import train
 
     train(config, run_dir=path, progress=False)
 
 
-def sweep_runs(folder: str | Path) -> list[RunDir]:
-    """The run directories of a sweep folder."""
+def sweep_runs(folder: str | Path, completed_only: bool = True) -> list[RunDir]:
+    """The run directories of a sweep folder: the completed ones (what is aggregated and explained), or
+    with ``completed_only=False`` every listed run that was started (the board shows failed ones too)."""
     folder = Path(folder)
     description = json.loads((folder / SWEEP_FILE).read_text())
-    return [RunDir.existing(folder / name) for name in description["runs"]]
+    runs = [RunDir(folder / name) for name in description["runs"] if (folder / name / "config.yaml").is_file()]
+    if not completed_only:
+        return runs
+    completed = [run for run in runs if run.status().get("state") == "completed"]
+    if not completed:
+        raise ValueError(f"{folder}: no completed run among {description['runs']} (see 'failed' in {SWEEP_FILE})")
+    return completed
 
 
 def is_sweep(folder: str | Path) -> bool:

@@ -136,7 +136,8 @@ def explain_run(
         control: also compute the criteria of the Grad-CAM maps of the network with random weights.
     """
     trained = load_trained_module(run_path, [input_file])
-    randomized = randomized_copy(trained.model) if control else None
+    # each seed of a sweep gets its own random weights, so the control's spread over seeds is real
+    randomized = randomized_copy(trained.model, seed=trained.config.seed) if control else None
     dataset = trained.datamodule.predict_set
     if dataset is None or len(dataset) == 0:
         raise ValueError(f"{input_file}: no event passes the run's selection")
@@ -222,14 +223,11 @@ def explain_run(
 def randomized_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """A copy of ``model`` with every layer re-initialised as at construction (batch-norm statistics too)."""
     copy = deepcopy(model)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng(devices=[]):  # the caller's random streams are left as they were
+        torch.random.default_generator.manual_seed(seed)
         for module in copy.modules():
             if module is not copy and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
-    finally:
-        torch.random.set_rng_state(generator_state)
     return copy.eval()
 
 

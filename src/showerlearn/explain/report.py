@@ -29,6 +29,7 @@ from showerlearn.explain.criteria import CRITERIA, criteria_table
 from showerlearn.explain.loading import resolve_runs
 from showerlearn.explain.pipeline import (
     ATTENTION_PREFIX,
+    CONTROL_PREFIX,
     GRADCAM_PREFIX,
     CriteriaSettings,
     RunExplanation,
@@ -67,6 +68,8 @@ def event_figure(camera: Any, title: str, rows: Sequence[tuple[str, Sequence[Pan
 
 
 def _map_title(name: str) -> str:
+    if name.startswith(CONTROL_PREFIX):
+        return "random weights: " + _map_title(name[len(CONTROL_PREFIX) :])
     if name.startswith(GRADCAM_PREFIX):
         return f"Grad-CAM {name[len(GRADCAM_PREFIX):]}"
     block = name[len(ATTENTION_PREFIX) :]
