@@ -185,3 +185,18 @@ def test_mlp_sizes_itself_from_the_lattice_and_returns_one_output_per_head(latti
         model(torch.randn(3, 1, lattice.n_pixels))
     with pytest.raises(ValueError, match="needs in_features"):
         MLP(heads={"energy": 1})
+
+
+@pytest.mark.parametrize("size", ["", "_small"])
+def test_example_pairs_differ_only_by_attention(size: str) -> None:
+    """gamma_physnet{size}.yaml must be gamma_physnet_da{size}.yaml without attention, nothing else."""
+    from pathlib import Path
+
+    from showerlearn.config import load_config
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    plain, attention = (load_config(examples / f"{name}{size}.yaml") for name in ("gamma_physnet", "gamma_physnet_da"))
+    assert plain.model.name == "gamma_physnet" and attention.model.name == "gamma_physnet_da"
+    same = {key: value for key, value in plain.model.params.items() if key != "attention"}
+    assert same == {key: value for key, value in attention.model.params.items() if key != "attention"}
+    assert plain.data == attention.data and plain.trainer == attention.trainer and plain.task == attention.task
