@@ -8,11 +8,12 @@ and on the border, distance to the shower centroid; mean and std over seeds) of 
 
 It also reports the acceptance measure: the median fraction of the class score's and the energy's
 Grad-CAM mass on the true signal region of well-reconstructed gammas, next to the same network with
-random weights (the model-randomisation control), for the last and the first backbone stage and both
-Grad-CAM and HiResCAM.
+random weights (the model-randomisation control), for the last and the first backbone stage, Grad-CAM
+and HiResCAM, with and without the empty-camera reference.
 
     python benchmarks/explain_criteria.py --seeds 3              # train both sweeps, then explain
     python benchmarks/explain_criteria.py --run RUN_DIRECTORY    # only the control table of one run
+                                                                 # (its config.yaml is copied beside it)
 
 Copies ``criteria.md``, ``criteria.json``, the criteria figure and one event figure into ``--output``.
 """
@@ -28,7 +29,7 @@ from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import sweep, sweep_runs
-from showerlearn.explain.pipeline import CriteriaSettings, grad_cam_signal_fraction
+from showerlearn.explain.pipeline import REFERENCES, CriteriaSettings, grad_cam_signal_fraction
 from showerlearn.explain.report import CRITERIA_FOLDER, EXPLAIN_FOLDER, write_explanations
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.simulation import IACTSimulationConfig, simulate_iact
@@ -45,20 +46,21 @@ TARGETS = {"class score": "particle:0", "energy": "energy"}
 
 
 def control_table(run: Path, held_out: Path, n_events: int) -> list[str]:
-    """Markdown rows: signal fraction of trained vs randomised weights per layer, method and task."""
+    """Markdown rows: signal fraction of trained vs randomised weights per layer, method, reference and task."""
     lines = [
-        "| layer, method | " + " | ".join(f"{t}: trained | random weights" for t in TARGETS) + " | chance |",
+        "| layer, method, reference | " + " | ".join(f"{t}: trained | random weights" for t in TARGETS) + " | chance |",
         "|---" * (2 * len(TARGETS) + 2) + "|",
     ]
     for layer_label, layer in LAYERS.items():
         for method in ("gradcam", "hirescam"):
-            cells, chance = [], float("nan")
-            for target in TARGETS.values():
-                result = grad_cam_signal_fraction(run, held_out, target, max_events=n_events, method=method,
-                                                  layer=layer, control=True)
-                cells += [f"{result.median:.2f}", f"{result.control_median:.2f}"]
-                chance = result.median_area
-            lines.append(f"| {layer_label}, {method} | " + " | ".join(cells) + f" | {chance:.2f} |")
+            for reference in REFERENCES:
+                cells, chance = [], float("nan")
+                for target in TARGETS.values():
+                    result = grad_cam_signal_fraction(run, held_out, target, max_events=n_events, method=method,
+                                                      layer=layer, control=True, reference=reference)
+                    cells += [f"{result.median:.2f}", f"{result.control_median:.2f}"]
+                    chance = result.median_area
+                lines.append(f"| {layer_label}, {method}, {reference} | " + " | ".join(cells) + f" | {chance:.2f} |")
     return lines
 
 
@@ -67,6 +69,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--events", type=int, default=300, help="Held-out events for the criteria.")
     parser.add_argument("--method", default="gradcam", choices=["gradcam", "hirescam"])
+    parser.add_argument("--reference", default="empty", choices=list(REFERENCES),
+                        help="Grad-CAM reference of the sweep comparison (the control table shows both).")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="Override applied to both models' configs (repeatable).")
     parser.add_argument("--run", type=Path, help="Only the control table of this trained run (no training).")
@@ -93,6 +97,7 @@ def main() -> None:
                  *control_table(args.run, held_out, args.events)]
         args.output.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.output / "control_one_run.md", "\n".join(lines) + "\n")
+        shutil.copy(args.run / "config.yaml", args.output / "control_one_run_config.yaml")
         print("\n".join(lines))
         return
     sweeps = {}
@@ -101,7 +106,7 @@ def main() -> None:
         sweeps[label] = sweep(config, args.seeds)
     document = write_explanations(
         sweeps["gamma-PhysNet-DA"], held_out, [0, 1, 2], None, None, compare=[sweeps["gamma-PhysNet"]],
-        max_events=args.events, settings=CriteriaSettings(), method=args.method,
+        max_events=args.events, settings=CriteriaSettings(), method=args.method, reference=args.reference,
     )
 
     lines = [
@@ -109,7 +114,7 @@ def main() -> None:
         "",
         *header,
         f"{args.seeds} seeds per model ({', '.join(str(p.relative_to(ROOT)) for p in MODELS.values())}), "
-        f"{args.events} held-out simulated events, method {args.method}.",
+        f"{args.events} held-out simulated events, method {args.method}, reference {args.reference}.",
         "",
         "## Class score (gamma logit): Grad-CAM mass on the true signal, well-reconstructed gammas",
         "",
@@ -121,7 +126,8 @@ def main() -> None:
     ]
     for label, folder in sweeps.items():
         for run in sweep_runs(folder):
-            result = grad_cam_signal_fraction(run, held_out, max_events=args.events, method=args.method, control=True)
+            result = grad_cam_signal_fraction(run, held_out, max_events=args.events, method=args.method, control=True,
+                                              reference=args.reference)
             lines.append(f"| {label} | {run.path.name} | {int(result.well_reconstructed.sum())} | "
                          f"{result.median:.3f} | {result.control_median:.3f} | {result.median_area:.3f} |")
     first = sweep_runs(sweeps["gamma-PhysNet-DA"])[0].path

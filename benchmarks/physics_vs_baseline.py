@@ -20,6 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 import sys
 from pathlib import Path
 
+from _compare import comparison_lines
+
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.engine.run_dir import RunDir
@@ -30,13 +32,6 @@ from showerlearn.io.atomic import write_text_atomic
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = ROOT / "examples" / "gamma_physnet_da.yaml"
 BASELINE = ROOT / "examples" / "hillas_rf_small.yaml"
-CURVES = [
-    ("auc_vs_reco_energy", "AUC (per reconstructed-energy bin)", max),
-    ("angular_resolution_vs_true_energy", "angular resolution 68 % [deg]", min),
-    ("energy_resolution_vs_true_energy", "energy resolution 68 %", min),
-]
-#: bins with fewer test gammas are not compared (their 68 % containment is mostly noise)
-MIN_EVENTS_PER_BIN = 30
 #: overrides of examples/gamma_physnet_da.yaml per preset, and how the output describes them
 PRESETS = {
     "cpu": (
@@ -131,28 +126,9 @@ def main() -> None:
         f"Network: {description}.",
         f"Test set: {ours['scalars']['n_gamma']} gammas, {ours['scalars']['n_proton']} protons.",
         "",
-        f"Overall AUC: network {ours['scalars']['auc']:.3f}, baseline {theirs['scalars']['auc']:.3f}.",
-        "",
     ]
-    wins_above_100_gev = {name: [0, 0] for name, _, _ in CURVES}
-    for name, label, better in CURVES:
-        ours_curve, theirs_curve = ours["curves"][name], theirs["curves"][name]
-        edges = ours_curve["edges"]
-        axis = "reconstructed" if name.endswith("reco_energy") else "true"
-        lines += [f"## {label}", "", f"| {axis} energy [TeV] | gamma-PhysNet-DA | Hillas + RF | better |", "|---|---|---|---|"]
-        rows = zip(edges[:-1], edges[1:], ours_curve["value"], theirs_curve["value"], ours_curve["n_events"], strict=True)
-        for low, high, a, b, n_events in rows:
-            if a is None or b is None or n_events < MIN_EVENTS_PER_BIN:
-                continue
-            winner = "network" if better(a, b) == a and a != b else "baseline"
-            if low >= 0.1:
-                wins_above_100_gev[name][0] += winner == "network"
-                wins_above_100_gev[name][1] += 1
-            lines.append(f"| {low:.3g}-{high:.3g} | {a:.3f} | {b:.3f} | {winner} |")
-        lines.append("")
-    lines.append("Bins above 100 GeV where the network is better: " + ", ".join(
-        f"{label}: {won}/{total}" for (name, label, _), (won, total) in zip(CURVES, wins_above_100_gev.values())
-    ))
+    table, _ = comparison_lines(ours, theirs, "gamma-PhysNet-DA", "Hillas + RF")
+    lines += table
     args.output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.output / "physics_vs_baseline.md", "\n".join(lines) + "\n")
     plot_aggregates({"gamma-PhysNet-DA": ours}, args.output, baseline=theirs)

@@ -15,7 +15,7 @@ from ctapipe.image.toymodel import Gaussian
 from sklearn.metrics import roc_auc_score
 
 from showerlearn.baselines import HillasRandomForest, hillas_features
-from showerlearn.baselines.hillas_rf import camera_to_fov, fov_to_camera
+from showerlearn.geometry import camera_to_fov, fov_to_camera
 from showerlearn.geometry import lst_camera
 from showerlearn.registry import ESTIMATORS
 

@@ -109,6 +109,24 @@ def test_grad_cam_equals_direct_implementation(tiny: TinyLatticeNet, lattice: La
     torch.testing.assert_close(result.outputs["particle"], tiny(x)["particle"])
 
 
+@pytest.mark.parametrize("method", ["gradcam", "hirescam"])
+def test_grad_cam_against_a_reference_input_by_hand(tiny: TinyLatticeNet, lattice: Lattice, method: str) -> None:
+    x = _inputs(lattice)
+    empty = torch.zeros_like(x[:1])
+    result = grad_cam(tiny, x, "particle:0", lattice=lattice, method=method, reference=empty)
+    activation, baseline = tiny.backbone(x), tiny.backbone(empty).detach()
+    for b in range(len(x)):
+        (gradient,) = torch.autograd.grad(tiny.heads(activation)["particle"][b, 0], activation, retain_graph=True)
+        weights = gradient[b].mean(dim=1, keepdim=True) if method == "gradcam" else gradient[b]
+        cam = torch.relu((weights * (activation[b] - baseline[0])).sum(0)).detach()
+        torch.testing.assert_close(result.layer_maps["particle:0"][b], cam, rtol=1e-12, atol=1e-12)
+    # an input equal to the reference has nothing to explain
+    same = grad_cam(tiny, empty.expand(2, -1, -1), "particle:0", lattice=lattice, method=method, reference=empty)
+    assert same.maps["particle:0"].abs().max() == 0
+    with pytest.raises(ValueError, match="reference gives layer activations"):
+        grad_cam(tiny, x, "particle:0", lattice=lattice, reference=torch.zeros(2, 2, lattice.n_pixels, dtype=x.dtype))
+
+
 def test_grad_cam_several_targets_one_pass_and_mode_restored(tiny: TinyLatticeNet, lattice: Lattice) -> None:
     x = _inputs(lattice)
     tiny.train()

@@ -26,18 +26,17 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
-from ctapipe.coordinates import CameraFrame, TelescopeFrame
 from ctapipe.instrument import CameraGeometry
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
 from showerlearn.baselines.features import CleaningConfig, hillas_features
+from showerlearn.geometry.frames import camera_to_fov, fov_to_camera
 from showerlearn.registry import ESTIMATORS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HillasRandomForest", "camera_to_fov", "fov_to_camera"]
+__all__ = ["HillasRandomForest"]
 
 # lstchain_standard_config.json (lstchain >= 0.10); "auto" max_features there meant all features for
 # regressors and sqrt for classifiers in the scikit-learn versions lstchain was tuned with.
@@ -92,21 +91,6 @@ _FEATURE_HEAD = {
 }
 # smallest probability written as a log-probability: softmax of the output gives back p to 1e-30
 _TINY = 1e-30
-
-
-def camera_to_fov(x: np.ndarray, y: np.ndarray, focal_length: u.Quantity) -> np.ndarray:
-    """Camera-frame positions (m) -> ``(n, 2)`` (fov_lon, fov_lat) in deg of ctapipe's TelescopeFrame."""
-    coords = SkyCoord(x=np.asarray(x) * u.m, y=np.asarray(y) * u.m, frame=CameraFrame(focal_length=focal_length))
-    telescope = coords.transform_to(TelescopeFrame())
-    return np.column_stack([telescope.fov_lon.to_value(u.deg), telescope.fov_lat.to_value(u.deg)])
-
-
-def fov_to_camera(fov: np.ndarray, focal_length: u.Quantity) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`camera_to_fov`: ``(n, 2)`` (fov_lon, fov_lat) deg -> camera x, y in m."""
-    fov = np.asarray(fov, dtype=np.float64)
-    coords = SkyCoord(fov_lon=fov[:, 0] * u.deg, fov_lat=fov[:, 1] * u.deg, frame=TelescopeFrame())
-    camera = coords.transform_to(CameraFrame(focal_length=focal_length))
-    return camera.x.to_value(u.m), camera.y.to_value(u.m)
 
 
 @ESTIMATORS.register("hillas_rf")

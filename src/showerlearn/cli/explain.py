@@ -36,6 +36,10 @@ def explain(
     ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer name for Grad-CAM (default: the backbone's last stage).")] = None,
     method: Annotated[str, typer.Option(help="'gradcam' (position-averaged weights) or 'hirescam' (per position).")] = "gradcam",
+    reference: Annotated[
+        str,
+        typer.Option(help="'empty': Grad-CAM of the activations minus those of the empty camera; 'none': plain Grad-CAM."),
+    ] = "empty",
     compare: Annotated[
         list[Path] | None,
         typer.Option("--compare", "-c", help="Other runs/sweeps whose criteria go in the same table (repeatable)."),
@@ -66,6 +70,7 @@ def explain(
             settings=CriteriaSettings(signal_threshold=signal_threshold, dilation=dilation),
             method=method,
             control=control,
+            reference=reference,
         )
     folder = run_or_sweep / CRITERIA_FOLDER
     console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, criteria in {folder / 'criteria.json'}")

@@ -13,6 +13,12 @@ For an output score ``y`` (one class logit, the energy, one direction coordinate
 every position's weights, while HiResCAM is the exact contribution of each position to a linear head;
 for a head on the mean over positions (the energy head) both give the same map.
 
+``reference`` measures the activation against that of a reference input, ``A_c - A_c(reference)``
+(the baseline of integrated gradients and DeepLIFT, Sundararajan et al. 2017; Shrikumar et al. 2017):
+with the empty camera (all-zero input) as reference, a position whose features are those of an empty
+camera gets no mass, whatever constant its activation carries (BatchNorm shifts, biases). Without it,
+a flatten head's weights on the constant activations of empty pixels put most of a map's mass there.
+
 Lattice maps are projected back onto the camera pixels through the network's own pooling hierarchy
 (:class:`~showerlearn.explain.projection.PixelProjector`); image maps are upsampled bilinearly to the
 input image (and, given a mapper, sampled back onto the pixels). The default layer is the model's
@@ -136,6 +142,7 @@ def grad_cam(
     relu: bool = True,
     project: bool = True,
     method: str = "gradcam",
+    reference: Tensor | Mapping[str, Tensor] | None = None,
 ) -> GradCamResult:
     """Grad-CAM maps of ``targets`` on ``layer`` for a batch, from one forward pass.
 
@@ -152,6 +159,8 @@ def grad_cam(
         relu: keep only positive evidence (standard Grad-CAM); ``False`` keeps the signed map.
         project: map to the camera pixels / input image; ``False`` returns the layer maps.
         method: ``"gradcam"`` or ``"hirescam"`` (see the module docstring).
+        reference: an input the activation is measured against (one event, broadcast over the batch,
+            or one per event), e.g. ``torch.zeros_like(inputs[:1])`` for the empty camera.
 
     Raises:
         ValueError: an activation without positions, a layer called several times per forward pass,
@@ -163,37 +172,18 @@ def grad_cam(
     if not selectors:
         raise ValueError("grad_cam needs at least one target output")
     module = resolve_layer(model, layer)
-    captured: list[Tensor] = []
-
-    def keep_activation(_module: nn.Module, _inputs: Any, output: Any) -> Tensor:
-        if not isinstance(output, Tensor):
-            raise TypeError(f"Grad-CAM needs a layer returning one tensor, {type(_module).__name__} returned {type(output).__name__}")
-        captured.append(output)
-        # later in-place operations (ReLU(inplace=True)) must not overwrite the activation we explain
-        return output.clone()
-
-    handle = module.register_forward_hook(keep_activation)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            outputs = model(inputs)
-    finally:
-        handle.remove()
-        model.train(was_training)
-    if len(captured) != 1:
-        hint = (
-            " (a model may bypass a module's forward: LatticeResNet's dense path runs its stages' blocks directly, so "
-            "explain the backbone, a Dual Attention block 'backbone.hooks.N', or build it with implementation='indexed')"
-            if not captured else ""
-        )
-        raise ValueError(f"layer {type(module).__name__} ran {len(captured)} times in one forward pass; Grad-CAM needs exactly one{hint}")
-    activation = captured[0]
-    if activation.dim() < 3:
-        raise ValueError(f"layer {type(module).__name__} outputs shape {tuple(activation.shape)}: no positions to explain")
+    # the reference runs first: what the model keeps of its last forward pass (attention maps) is the inputs'
+    baseline = _activation(model, module, reference, with_grad=False)[0] if reference is not None else None
+    activation, outputs = _activation(model, module, inputs, with_grad=True)
     if not activation.requires_grad:
         raise ValueError(f"layer {type(module).__name__}'s output does not depend on any parameter or input with gradients")
     features = activation.movedim(-1, 1) if channels_last else activation
+    if baseline is not None:
+        if baseline.shape[1:] != activation.shape[1:] or baseline.shape[0] not in (1, activation.shape[0]):
+            raise ValueError(
+                f"the reference gives layer activations {tuple(baseline.shape)}, the inputs {tuple(activation.shape)}"
+            )
+        features = features - (baseline.movedim(-1, 1) if channels_last else baseline)
     position_axes = tuple(range(2, features.dim()))
     maps, layer_maps = {}, {}
     for i, selector in enumerate(selectors):
@@ -210,6 +200,41 @@ def grad_cam(
         layer_maps[str(selector)] = cam
         maps[str(selector)] = _project(cam, model, inputs, lattice, mapper) if project else cam
     return GradCamResult(maps, layer_maps, {k: v.detach() for k, v in outputs.items()})
+
+
+def _activation(
+    model: nn.Module, module: nn.Module, inputs: Tensor | Mapping[str, Tensor], with_grad: bool
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The output of ``module`` (called exactly once) and the model's outputs for ``inputs``, in eval mode."""
+    captured: list[Tensor] = []
+
+    def keep_activation(_module: nn.Module, _inputs: Any, output: Any) -> Tensor:
+        if not isinstance(output, Tensor):
+            raise TypeError(f"Grad-CAM needs a layer returning one tensor, {type(_module).__name__} returned {type(output).__name__}")
+        captured.append(output)
+        # later in-place operations (ReLU(inplace=True)) must not overwrite the activation we explain
+        return output.clone()
+
+    handle = module.register_forward_hook(keep_activation)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.set_grad_enabled(with_grad):
+            outputs = model(inputs)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if len(captured) != 1:
+        hint = (
+            " (a model may bypass a module's forward: LatticeResNet's dense path runs its stages' blocks directly, so "
+            "explain the backbone, a Dual Attention block 'backbone.hooks.N', or build it with implementation='indexed')"
+            if not captured else ""
+        )
+        raise ValueError(f"layer {type(module).__name__} ran {len(captured)} times in one forward pass; Grad-CAM needs exactly one{hint}")
+    activation = captured[0]
+    if activation.dim() < 3:
+        raise ValueError(f"layer {type(module).__name__} outputs shape {tuple(activation.shape)}: no positions to explain")
+    return activation, outputs
 
 
 def _project(

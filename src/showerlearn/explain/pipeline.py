@@ -37,6 +37,7 @@ from showerlearn.explain.loading import TrainedRun, load_trained_module
 from showerlearn.explain.projection import PixelProjector
 
 __all__ = [
+    "REFERENCES",
     "CriteriaSettings",
     "RunExplanation",
     "SignalFraction",
@@ -51,6 +52,8 @@ GRADCAM_PREFIX = "gradcam:"
 ATTENTION_PREFIX = "attention:"
 CONTROL_PREFIX = "randomized:"
 ID_COLUMNS = ("obs_id", "event_id", "tel_id")
+#: what Grad-CAM activations are measured against: nothing, or the empty camera (all-zero input)
+REFERENCES = ("none", "empty")
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def explain_run(
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
     control: bool = False,
+    reference: str = "empty",
 ) -> RunExplanation:
     """Maps of ``events`` and criteria over the first ``max_events`` events (all by default) of ``input_file``.
 
@@ -134,7 +138,12 @@ def explain_run(
         max_events: limit of events for the criteria (the chosen events are always processed).
         method: ``"gradcam"`` or ``"hirescam"`` (:func:`showerlearn.explain.gradcam.grad_cam`).
         control: also compute the criteria of the Grad-CAM maps of the network with random weights.
+        reference: ``"empty"``: measure activations against those of the all-zero input, the empty
+            camera for every IACT input transform (no light: zero charge, zero time, empty mask);
+            ``"none"``: plain Grad-CAM (the gamma-PhysNet paper's maps).
     """
+    if reference not in REFERENCES:
+        raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
     trained = load_trained_module(run_path, [input_file])
     # each seed of a sweep gets its own random weights, so the control's spread over seeds is real
     randomized = randomized_copy(trained.model, seed=trained.config.seed) if control else None
@@ -167,11 +176,14 @@ def explain_run(
         if targets is None:
             with torch.no_grad():
                 targets = default_targets(trained.model(batch["inputs"]), trained.head_kinds)
-        result = grad_cam(trained.model, batch["inputs"], targets, layer, lattice=lattice, method=method)
+        baseline = _zeros_like_one(batch["inputs"]) if reference == "empty" else None
+        result = grad_cam(trained.model, batch["inputs"], targets, layer, lattice=lattice, method=method, reference=baseline)
         maps = {GRADCAM_PREFIX + name: values.double().numpy() for name, values in result.maps.items()}
         controls = {}
         if randomized is not None:
-            random_result = grad_cam(randomized, batch["inputs"], targets, layer, lattice=lattice, method=method)
+            random_result = grad_cam(
+                randomized, batch["inputs"], targets, layer, lattice=lattice, method=method, reference=baseline
+            )
             controls = {CONTROL_PREFIX + GRADCAM_PREFIX + n: v.double().numpy() for n, v in random_result.maps.items()}
         if blocks:
             spatial = dual_attention_maps(trained.model, lattice)
@@ -218,6 +230,13 @@ def explain_run(
         true_size=np.concatenate(sizes) if has_truth else None,
         predictions=predictions,
     )
+
+
+def _zeros_like_one(inputs: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
+    """One all-zero event shaped like the batch ``inputs`` (a tensor or a dict of streams)."""
+    if isinstance(inputs, torch.Tensor):
+        return torch.zeros_like(inputs[:1])
+    return {name: torch.zeros_like(values[:1]) for name, values in inputs.items()}
 
 
 def randomized_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -310,6 +329,7 @@ def grad_cam_signal_fraction(
     method: str = "gradcam",
     layer: str | None = None,
     control: bool = False,
+    reference: str = "empty",
 ) -> SignalFraction:
     """Fraction of the Grad-CAM mass of ``target`` on the (dilated) true signal pixels, per event.
 
@@ -319,7 +339,7 @@ def grad_cam_signal_fraction(
     """
     explanation = explain_run(
         run_dir, input_file, events=(), targets=[target], layer=layer, max_events=max_events, settings=settings,
-        method=method, control=control,
+        method=method, control=control, reference=reference,
     )
     if explanation.criteria is None:
         raise ValueError(f"{input_file}: no true p.e. images (simulated files with /simulation/event/telescope/images needed)")

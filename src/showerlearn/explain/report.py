@@ -170,11 +170,13 @@ def write_explanations(
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
     control: bool = True,
+    reference: str = "empty",
 ) -> dict[str, Any]:
     """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json.
 
     ``control``: criteria of the Grad-CAM maps of each network with random weights too
-    (``randomized:`` rows, see :mod:`showerlearn.explain.pipeline`).
+    (``randomized:`` rows, see :mod:`showerlearn.explain.pipeline`). ``reference``: what Grad-CAM
+    activations are measured against (``"empty"`` camera or ``"none"``, see :func:`explain_run`).
 
     Every run of ``run_or_sweep`` and of each ``compare`` path is explained on ``input_file``; figures
     go to each run (and each sweep), the criteria of all models to ``run_or_sweep/explain/``.
@@ -185,7 +187,7 @@ def write_explanations(
         explanations = [
             explain_run(
                 run, input_file, events, targets, layer, max_events=max_events, settings=settings, method=method,
-                control=control,
+                control=control, reference=reference,
             )
             for run in resolve_runs(path)
         ]
@@ -206,7 +208,7 @@ def write_explanations(
     document = {
         "input": str(input_file),
         "settings": {
-            "method": method, "layer": layer or "backbone", "randomized_control": control,
+            "method": method, "reference": reference, "layer": layer or "backbone", "randomized_control": control,
             "signal_threshold_pe": settings.signal_threshold,
             "dilation": settings.dilation, "level": settings.level, "whole_cells": settings.whole_cells,
         },

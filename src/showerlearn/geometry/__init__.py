@@ -14,6 +14,7 @@ from showerlearn.geometry.camera import (
     match_pixels,
     read_camera_geometry,
 )
+from showerlearn.geometry.frames import camera_to_fov, fov_to_camera
 from showerlearn.geometry.lattice import Downsampling, Lattice, LatticeError, upsample_to_pixels
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "GeometryFileError",
     "Lattice",
     "LatticeError",
+    "camera_to_fov",
+    "fov_to_camera",
     "lst_camera",
     "mappers",
     "match_pixels",

@@ -14,11 +14,16 @@ Architecture (``docs/gamma_physnet.md`` has the parameter counts)::
     local path:  [light: 1x1 lattice conv 64 -> local_channels, BN, ReLU] -> flatten (B, C * N_out)
                    -> FC -> particle logits                      (as GammaLearn: straight from the flat maps)
                    -> FC -> ReLU -> fusion (B, fc_width) -> FC -> direction, FC -> impact
+    [direction_head="vote": direction = soft-argmax vote of the last feature maps (showerlearn.nn.vote)]
 
 ``local_head="full"`` is GammaLearn's layout, whose flatten -> FC layers hold most of the weights
 (on LSTCam, 117 pixels x 64 channels after two poolings: 1.93 M of 2.62 M parameters, 74 %);
 ``"light"`` first compresses the 64 channels to ``local_channels`` with a pointwise convolution, which
 divides those layers by ``64 / local_channels`` (4 channels: 0.12 M, 0.81 M in all).
+
+``direction_head="vote"`` replaces the paper's fully connected direction output by a vote of every
+pixel of the last stage for the source position (its own position in the telescope frame plus a
+predicted offset, softmax-weighted): the disp method's translation invariance built into the head.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from showerlearn.geometry import Lattice
-from showerlearn.nn import DualAttention, LatticeResNet
+import astropy.units as u
+from ctapipe.instrument import CameraGeometry
+
+from showerlearn.geometry import Lattice, camera_to_fov
+from showerlearn.nn import DualAttention, LatticeResNet, LatticeVote
 from showerlearn.registry import MODELS
 
 __all__ = ["GammaPhysNet", "GammaPhysNetDA"]
@@ -62,6 +70,12 @@ class GammaPhysNet(nn.Module):
         Width of the hidden fully connected layers (energy path and fusion layer).
     dropout
         Dropout probability on the flattened maps and on the hidden fully connected layers.
+    direction_head
+        ``"flatten"``: direction from the local path's fusion layer (the paper); ``"vote"``: every pixel
+        of the last stage votes for the source position (needs ``camera`` and ``focal_length``).
+    camera, focal_length
+        Injected by the IACT DataModule: the camera the ``lattice`` was built from and the focal length
+        of the direction targets; used to place the voting pixels in the telescope frame.
     """
 
     def __init__(
@@ -77,6 +91,9 @@ class GammaPhysNet(nn.Module):
         local_channels: int = 4,
         fc_width: int = 256,
         dropout: float = 0.0,
+        direction_head: Literal["flatten", "vote"] = "flatten",
+        camera: CameraGeometry | None = None,
+        focal_length: u.Quantity | None = None,
     ) -> None:
         super().__init__()
         if local_head not in ("full", "light"):
@@ -85,6 +102,10 @@ class GammaPhysNet(nn.Module):
             raise ValueError(f"gamma_physnet needs n_classes >= 2, got {n_classes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if direction_head not in ("flatten", "vote"):
+            raise ValueError(f"direction_head must be 'flatten' or 'vote', got {direction_head!r}")
+        if direction_head == "vote" and (camera is None or focal_length is None):
+            raise ValueError("direction_head='vote' needs the camera and its focal length (the IACT DataModule injects both)")
 
         def add_attention(stage: int, channels: int, stage_lattice: Lattice) -> nn.Module | None:
             return DualAttention(channels, stage_lattice, ratio=attention_ratio) if attention else None
@@ -108,7 +129,14 @@ class GammaPhysNet(nn.Module):
         self.local_dropout = nn.Dropout(dropout)
         self.particle_head = nn.Linear(flat, n_classes)
         self.fusion = nn.Sequential(nn.Linear(flat, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout))
-        self.direction_head = nn.Linear(fc_width, 2)
+        if direction_head == "vote":
+            unit = camera.pix_x.unit
+            out = self.backbone.out_lattice
+            positions = camera_to_fov((out.x * unit).to_value(u.m), (out.y * unit).to_value(u.m), u.Quantity(focal_length, u.m))
+            self.direction_head: nn.Module = LatticeVote(channels, positions)
+        else:
+            self.direction_head = nn.Linear(fc_width, 2)
+        self.votes = direction_head == "vote"
         self.impact_head = nn.Linear(fc_width, 2)
 
     def forward(self, inputs: Tensor) -> dict[str, Tensor]:
@@ -119,7 +147,7 @@ class GammaPhysNet(nn.Module):
         return {
             "particle": self.particle_head(local),
             "energy": energy,
-            "direction": self.direction_head(fused),
+            "direction": self.direction_head(features if self.votes else fused),
             "impact": self.impact_head(fused),
         }
 
@@ -163,6 +191,9 @@ class GammaPhysNetDA(GammaPhysNet):
         local_channels: int = 4,
         fc_width: int = 256,
         dropout: float = 0.0,
+        direction_head: Literal["flatten", "vote"] = "flatten",
+        camera: CameraGeometry | None = None,
+        focal_length: u.Quantity | None = None,
     ) -> None:
         super().__init__(
             lattice,
@@ -176,4 +207,7 @@ class GammaPhysNetDA(GammaPhysNet):
             local_channels=local_channels,
             fc_width=fc_width,
             dropout=dropout,
+            direction_head=direction_head,
+            camera=camera,
+            focal_length=focal_length,
         )
