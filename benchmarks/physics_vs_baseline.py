@@ -73,6 +73,27 @@ def _describe(run: RunDir) -> str:
     )
 
 
+#: data settings that decide which events form the test set (what simulated them, cuts and split)
+_TEST_SET_KEYS = ("files", "split", "cuts")
+_SIMULATION_KEYS = ("events", "seed", "config")
+
+
+def _check_same_test_set(network: RunDir, baseline: RunDir) -> None:
+    """Refuse to compare runs evaluated on different test sets (other simulation, cuts, split or seed)."""
+    configs = [load_config(run.config_file) for run in (network, baseline)]
+    params = [config.data.params for config in configs]
+    differences = [key for key in _TEST_SET_KEYS if params[0].get(key) != params[1].get(key)]
+    simulations = [p.get("simulate") or {} for p in params]
+    differences += [f"simulate.{key}" for key in _SIMULATION_KEYS if simulations[0].get(key) != simulations[1].get(key)]
+    if configs[0].seed != configs[1].seed:
+        differences.append("seed (it splits the events)")
+    if differences:
+        raise SystemExit(
+            f"{network.path} and {baseline.path} were not evaluated on the same test set: they differ in "
+            f"data.params {', '.join(differences)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=30000, help="Simulated triggered events (all splits).")
@@ -102,6 +123,7 @@ def main() -> None:
         description += "; with " + ", ".join(args.overrides)
     if args.runs:
         network, baseline = (RunDir.existing(path) for path in args.runs)
+        _check_same_test_set(network, baseline)
         description = _describe(network)
     else:
         network_config = load_config(NETWORK, data + preset + args.overrides)

@@ -15,6 +15,7 @@ Architecture (``docs/gamma_physnet.md`` has the parameter counts)::
                    -> FC -> particle logits                      (as GammaLearn: straight from the flat maps)
                    -> FC -> ReLU -> fusion (B, fc_width) -> FC -> direction, FC -> impact
     [direction_head="vote": direction = soft-argmax vote of the last feature maps (showerlearn.nn.vote)]
+    [particle_head="pool": particle logits from the global path's pooled features, FC -> ReLU -> FC]
 
 ``local_head="full"`` is GammaLearn's layout, whose flatten -> FC layers hold most of the weights
 (on LSTCam, 117 pixels x 64 channels after two poolings: 1.93 M of 2.62 M parameters, 74 %);
@@ -24,6 +25,7 @@ divides those layers by ``64 / local_channels`` (4 channels: 0.12 M, 0.81 M in a
 ``direction_head="vote"`` replaces the paper's fully connected direction output by a vote of every
 pixel of the last stage for the source position (its own position in the telescope frame plus a
 predicted offset, softmax-weighted): the disp method's translation invariance built into the head.
+``particle_head="pool"`` classifies from the pooled features, the same way at every position.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class GammaPhysNet(nn.Module):
     direction_head
         ``"flatten"``: direction from the local path's fusion layer (the paper); ``"vote"``: every pixel
         of the last stage votes for the source position (needs ``camera`` and ``focal_length``).
+    particle_head
+        ``"flatten"``: particle logits from the flattened local path (the paper); ``"pool"``: from the
+        global path's pooled features through their own hidden layer, the same at every position.
     camera, focal_length
         Injected by the IACT DataModule: the camera the ``lattice`` was built from and the focal length
         of the direction targets; used to place the voting pixels in the telescope frame.
@@ -92,6 +97,7 @@ class GammaPhysNet(nn.Module):
         fc_width: int = 256,
         dropout: float = 0.0,
         direction_head: Literal["flatten", "vote"] = "flatten",
+        particle_head: Literal["flatten", "pool"] = "flatten",
         camera: CameraGeometry | None = None,
         focal_length: u.Quantity | None = None,
     ) -> None:
@@ -104,6 +110,8 @@ class GammaPhysNet(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if direction_head not in ("flatten", "vote"):
             raise ValueError(f"direction_head must be 'flatten' or 'vote', got {direction_head!r}")
+        if particle_head not in ("flatten", "pool"):
+            raise ValueError(f"particle_head must be 'flatten' or 'pool', got {particle_head!r}")
         if direction_head == "vote" and (camera is None or focal_length is None):
             raise ValueError("direction_head='vote' needs the camera and its focal length (the IACT DataModule injects both)")
 
@@ -113,9 +121,12 @@ class GammaPhysNet(nn.Module):
         self.backbone = LatticeResNet(lattice, in_channels, depth=depth, widths=tuple(widths), stage_hook=add_attention)
         channels, n_out = self.backbone.out_channels, self.backbone.out_lattice.n_pixels
 
-        self.energy_head = nn.Sequential(
-            nn.Linear(channels, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(fc_width, 1)
-        )
+        def pooled_head(outputs: int) -> nn.Module:
+            return nn.Sequential(
+                nn.Linear(channels, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(fc_width, outputs)
+            )
+
+        self.energy_head = pooled_head(1)
         if local_head == "light":
             self.local_reduce: nn.Module = nn.Sequential(
                 nn.Conv1d(channels, local_channels, kernel_size=1, bias=False),
@@ -127,7 +138,8 @@ class GammaPhysNet(nn.Module):
             self.local_reduce = nn.Identity()
             flat = channels * n_out
         self.local_dropout = nn.Dropout(dropout)
-        self.particle_head = nn.Linear(flat, n_classes)
+        self.particle_head = pooled_head(n_classes) if particle_head == "pool" else nn.Linear(flat, n_classes)
+        self.pools_particle = particle_head == "pool"
         self.fusion = nn.Sequential(nn.Linear(flat, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout))
         if direction_head == "vote":
             unit = camera.pix_x.unit
@@ -141,11 +153,12 @@ class GammaPhysNet(nn.Module):
 
     def forward(self, inputs: Tensor) -> dict[str, Tensor]:
         features = self.backbone(inputs)  # (B, C, N_out)
-        energy = self.energy_head(features.mean(dim=2)).squeeze(1)
+        pooled = features.mean(dim=2)
+        energy = self.energy_head(pooled).squeeze(1)
         local = self.local_dropout(torch.flatten(self.local_reduce(features), start_dim=1))
         fused = self.fusion(local)
         return {
-            "particle": self.particle_head(local),
+            "particle": self.particle_head(pooled if self.pools_particle else local),
             "energy": energy,
             "direction": self.direction_head(features if self.votes else fused),
             "impact": self.impact_head(fused),
@@ -192,6 +205,7 @@ class GammaPhysNetDA(GammaPhysNet):
         fc_width: int = 256,
         dropout: float = 0.0,
         direction_head: Literal["flatten", "vote"] = "flatten",
+        particle_head: Literal["flatten", "pool"] = "flatten",
         camera: CameraGeometry | None = None,
         focal_length: u.Quantity | None = None,
     ) -> None:
@@ -208,6 +222,7 @@ class GammaPhysNetDA(GammaPhysNet):
             fc_width=fc_width,
             dropout=dropout,
             direction_head=direction_head,
+            particle_head=particle_head,
             camera=camera,
             focal_length=focal_length,
         )

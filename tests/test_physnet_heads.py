@@ -1,4 +1,5 @@
-"""The position-voting direction head: the layer against a naive loop, and its frame in gamma-PhysNet."""
+"""gamma-PhysNet's translation-invariant head options: the voting direction head (the layer against a
+naive loop, its frame) and the pooled particle head."""
 
 from __future__ import annotations
 
@@ -73,3 +74,21 @@ def test_vote_needs_the_camera_and_focal_length() -> None:
         GammaPhysNet(lattice, direction_head="vote", **TINY)
     with pytest.raises(ValueError, match="'flatten' or 'vote'"):
         GammaPhysNet(lattice, direction_head="hough", **TINY)  # type: ignore[arg-type]
+
+
+def test_pooled_particle_head_ignores_where_the_features_are() -> None:
+    """``particle_head="pool"``: the class logits depend on the last stage's features, not on their positions."""
+    lattice = Lattice.from_camera(lst_camera())
+    torch.manual_seed(0)
+    model = GammaPhysNet(lattice, particle_head="pool", **TINY).eval()
+    features = torch.rand(3, 16, model.backbone.out_lattice.n_pixels)
+    shuffled = features[:, :, torch.randperm(features.shape[2])]
+    outputs = []
+    for maps in (features, shuffled):
+        handle = model.backbone.register_forward_hook(lambda _m, _i, _o, maps=maps: maps)
+        outputs.append(model(torch.zeros(3, 2, lattice.n_pixels)))
+        handle.remove()
+    torch.testing.assert_close(outputs[0]["particle"], outputs[1]["particle"])
+    assert not torch.allclose(outputs[0]["impact"], outputs[1]["impact"])  # the local path does see positions
+    with pytest.raises(ValueError, match="'flatten' or 'pool'"):
+        GammaPhysNet(lattice, particle_head="attention", **TINY)  # type: ignore[arg-type]
