@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--events", type=int, default=300, help="Held-out events for the criteria.")
     parser.add_argument("--method", default="gradcam", choices=["gradcam", "hirescam"])
-    parser.add_argument("--reference", default="empty", choices=list(REFERENCES),
+    parser.add_argument("--reference", default="none", choices=list(REFERENCES),
                         help="Grad-CAM reference of the sweep comparison (the control table shows both).")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="Override applied to both models' configs (repeatable).")

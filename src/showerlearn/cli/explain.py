@@ -39,7 +39,7 @@ def explain(
     reference: Annotated[
         str,
         typer.Option(help="'empty': Grad-CAM of the activations minus those of the empty camera; 'none': plain Grad-CAM."),
-    ] = "empty",
+    ] = "none",
     compare: Annotated[
         list[Path] | None,
         typer.Option("--compare", "-c", help="Other runs/sweeps whose criteria go in the same table (repeatable)."),

@@ -125,7 +125,7 @@ def explain_run(
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
     control: bool = False,
-    reference: str = "empty",
+    reference: str = "none",
 ) -> RunExplanation:
     """Maps of ``events`` and criteria over the first ``max_events`` events (all by default) of ``input_file``.
 
@@ -329,7 +329,7 @@ def grad_cam_signal_fraction(
     method: str = "gradcam",
     layer: str | None = None,
     control: bool = False,
-    reference: str = "empty",
+    reference: str = "none",
 ) -> SignalFraction:
     """Fraction of the Grad-CAM mass of ``target`` on the (dilated) true signal pixels, per event.
 

@@ -170,7 +170,7 @@ def write_explanations(
     settings: CriteriaSettings = CriteriaSettings(),
     method: str = "gradcam",
     control: bool = True,
-    reference: str = "empty",
+    reference: str = "none",
 ) -> dict[str, Any]:
     """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json.
 
