@@ -14,8 +14,9 @@ from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from showerlearn.config.docstrings import parameter_docs
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.schema import Component
 from showerlearn.registry import Registry, UnknownComponentError
@@ -35,12 +36,13 @@ def _params_model(factory: Callable[..., Any], injected: frozenset[str]) -> type
         hints = {}
     fields: dict[str, Any] = {}
     extra = "forbid"
+    docs = parameter_docs(factory)
     for parameter in inspect.signature(factory).parameters.values():
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
             extra = "allow"
         elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name not in injected:
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
-            fields[parameter.name] = (hints.get(parameter.name, Any), default)
+            fields[parameter.name] = (hints.get(parameter.name, Any), Field(default, description=docs.get(parameter.name)))
     config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
     return create_model(f"{getattr(factory, '__name__', 'Component')}Params", __config__=config, **fields)
 

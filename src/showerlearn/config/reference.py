@@ -98,7 +98,7 @@ def _field_table(model: type[BaseModel]) -> list[str]:
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         rows.append(
-            f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |"
+            f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {(field.description or '').replace('|', '&#124;')} |"
         )
     return rows
 
