@@ -335,7 +335,8 @@ def grad_cam_signal_fraction(
 
     Well-reconstructed events: true gammas classified as gammas (gammaness >= ``min_gammaness``) with
     at least ``min_true_pe`` true photo-electrons in the image; ``median``/``mean`` are over those.
-    ``control``: also the median for the same network with random weights (see :func:`explain_run`).
+    ``control``: also the median for the same network with random weights; ``reference``: what the
+    activations are measured against (both as in :func:`explain_run`).
     """
     explanation = explain_run(
         run_dir, input_file, events=(), targets=[target], layer=layer, max_events=max_events, settings=settings,
