@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from showerlearn.config import ExperimentConfig, load_config
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.io.tables import read_columns
+
 CURVES: list[tuple[str, str, Callable[[float, float], float]]] = [
     ("auc_vs_reco_energy", "AUC (per reconstructed-energy bin)", max),
     ("angular_resolution_vs_true_energy", "angular resolution 68 % [deg]", min),
@@ -12,6 +18,43 @@ CURVES: list[tuple[str, str, Callable[[float, float], float]]] = [
 ]
 #: bins with fewer test gammas are not compared (their 68 % containment is mostly noise)
 MIN_EVENTS_PER_BIN = 30
+#: data settings that decide which events form the test set: input files, split, cuts, and the cleaning
+#: thresholds (the intensity cut of simulated files is computed with them)
+_TEST_SET_KEYS = ("files", "split", "cuts")
+_SIMULATION_KEYS = ("events", "seed", "config")
+_EVENT_ID = ("obs_id", "event_id", "tel_id")
+
+
+def test_set_differences(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
+    """Config keys in which ``a`` and ``b`` select or split their events differently (empty if none)."""
+    params = [a.data.params, b.data.params]
+    differences = [f"data.params.{key}" for key in _TEST_SET_KEYS if params[0].get(key) != params[1].get(key)]
+    cleaning = [{k: v for k, v in (p.get("cleaning") or {}).items() if k != "as"} for p in params]
+    if cleaning[0] != cleaning[1]:
+        differences.append("data.params.cleaning thresholds")
+    simulations = [p.get("simulate") or {} for p in params]
+    differences += [f"data.params.simulate.{k}" for k in _SIMULATION_KEYS if simulations[0].get(k) != simulations[1].get(k)]
+    if a.seed != b.seed:
+        differences.append("seed (it splits the events)")
+    return differences
+
+
+def check_same_test_set(ours: RunDir, theirs: RunDir) -> None:
+    """Refuse to compare runs evaluated on different test events.
+
+    With both runs' predictions at hand their event ids decide; otherwise their configs must select and
+    split the events alike. Raises ``SystemExit`` naming what differs.
+    """
+    differences = test_set_differences(load_config(ours.config_file), load_config(theirs.config_file))
+    if ours.predictions_file.is_file() and theirs.predictions_file.is_file():
+        ids = [read_columns(run.predictions_file) for run in (ours, theirs)]
+        if all(np.array_equal(ids[0][key], ids[1][key]) for key in _EVENT_ID):
+            return
+        differences = ["the event ids of predictions.h5", *differences]
+    if differences:
+        raise SystemExit(
+            f"{ours.path} and {theirs.path} were not evaluated on the same test set: they differ in {', '.join(differences)}"
+        )
 
 
 def comparison_lines(

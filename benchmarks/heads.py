@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _compare import comparison_lines
+from _compare import check_same_test_set, comparison_lines
 
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
@@ -55,6 +55,8 @@ def main() -> None:
     ]
     if args.runs:
         runs = {name: RunDir.existing(path) for name, path in zip(VARIANTS, args.runs, strict=True)}
+        for name in ("vote", "pool_vote"):
+            check_same_test_set(runs[name], runs["paper"])
     else:
         runs = {
             name: RunDir.existing(train(load_config(CONFIG, [*common, *overrides, f"name=heads_{name}"])).path)
@@ -67,6 +69,7 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/heads.py {' '.join(sys.argv[1:])}`",
         "",
+        f"Runs: {', '.join(str(run.path) for run in runs.values())}; one seed per variant." if args.runs else
         f"Network: examples/gamma_physnet_da_small.yaml with {', '.join(common[3:])}; one seed per variant.",
         f"Test set: {paper['scalars']['n_gamma']} gammas, {paper['scalars']['n_proton']} protons.",
         "",

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 import sys
 from pathlib import Path
 
-from _compare import comparison_lines
+from _compare import check_same_test_set, comparison_lines, test_set_differences
 
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, load_config
@@ -73,27 +73,6 @@ def _describe(run: RunDir) -> str:
     )
 
 
-#: data settings that decide which events form the test set (what simulated them, cuts and split)
-_TEST_SET_KEYS = ("files", "split", "cuts")
-_SIMULATION_KEYS = ("events", "seed", "config")
-
-
-def _check_same_test_set(network: RunDir, baseline: RunDir) -> None:
-    """Refuse to compare runs evaluated on different test sets (other simulation, cuts, split or seed)."""
-    configs = [load_config(run.config_file) for run in (network, baseline)]
-    params = [config.data.params for config in configs]
-    differences = [key for key in _TEST_SET_KEYS if params[0].get(key) != params[1].get(key)]
-    simulations = [p.get("simulate") or {} for p in params]
-    differences += [f"simulate.{key}" for key in _SIMULATION_KEYS if simulations[0].get(key) != simulations[1].get(key)]
-    if configs[0].seed != configs[1].seed:
-        differences.append("seed (it splits the events)")
-    if differences:
-        raise SystemExit(
-            f"{network.path} and {baseline.path} were not evaluated on the same test set: they differ in "
-            f"data.params {', '.join(differences)}"
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=30000, help="Simulated triggered events (all splits).")
@@ -123,11 +102,13 @@ def main() -> None:
         description += "; with " + ", ".join(args.overrides)
     if args.runs:
         network, baseline = (RunDir.existing(path) for path in args.runs)
-        _check_same_test_set(network, baseline)
+        check_same_test_set(network, baseline)
         description = _describe(network)
     else:
         network_config = load_config(NETWORK, data + preset + args.overrides)
         baseline_config = load_config(BASELINE, data + [f"estimator.params.n_jobs={max(args.jobs // 2, 1)}"])
+        if differences := test_set_differences(network_config, baseline_config):
+            raise SystemExit(f"--set would give the network another test set than the baseline: {', '.join(differences)}")
         build_datamodule(network_config).resolve_files()  # simulate once, before two processes want the file
         if args.parallel:
             # executor workers (unlike Pool's) are not daemons, so the baseline may start loader processes

@@ -26,13 +26,14 @@ class NumpyStyle:
     def __init__(self, alpha: float = 1.0, beta: float = 2.0, gamma: int = 3) -> None: ...
 
 
-def google_style(first: int, second: str = "x", **kwargs: object) -> None:
+def google_style(first: int, second: str = "x", pair: tuple[int, int] = (1, 2), **kwargs: object) -> None:
     """A function.
 
     Args:
         first: The first
             argument.
         second (str): The second.
+        pair (tuple(int, int)): Two numbers.
         **kwargs: Anything else.
 
     Returns:
@@ -49,7 +50,24 @@ def test_numpydoc_groups_names_and_stops_at_the_next_section() -> None:
 
 
 def test_google_args_with_types_and_continuations() -> None:
-    assert parameter_docs(google_style) == {"first": "The first argument.", "second": "The second.", "kwargs": "Anything else."}
+    assert parameter_docs(google_style) == {
+        "first": "The first argument.", "second": "The second.", "pair": "Two numbers.", "kwargs": "Anything else."
+    }
+
+
+class Subclass(NumpyStyle):
+    """A variant that documents only what it changes.
+
+    Parameters
+    ----------
+    gamma
+        Changed here.
+    """
+
+
+def test_subclasses_inherit_the_descriptions_they_do_not_restate() -> None:
+    docs = parameter_docs(Subclass)
+    assert docs["gamma"] == "Changed here." and docs["alpha"] == "Shared description on two lines."
 
 
 def test_params_models_carry_the_descriptions() -> None:

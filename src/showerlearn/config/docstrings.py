@@ -15,15 +15,19 @@ __all__ = ["parameter_docs"]
 _NUMPYDOC_HEADER = re.compile(r"^(Parameters|Other Parameters)\n-{3,}$", re.MULTILINE)
 _ANY_NUMPYDOC_HEADER = re.compile(r"^\w[\w ]*\n-{3,}$", re.MULTILINE)
 _GOOGLE_HEADER = re.compile(r"^(Args|Arguments|Parameters):$", re.MULTILINE)
-_GOOGLE_ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:\s*(.*)$")
+_GOOGLE_ENTRY = re.compile(r"^(\*{0,2}\w+)(?:\s*\(.*\))?:\s*(.*)$")  # the type may hold parentheses
 
 
 def parameter_docs(factory: Any) -> dict[str, str]:
-    """``{parameter: description}`` from the docstrings of ``factory`` (a class: its own and its
-    ``__init__``'s). Several names on one numpydoc line share the description; whitespace is joined."""
+    """``{parameter: description}`` from the docstrings of ``factory``; for a class, its own and its
+    ``__init__``'s, then its base classes' (a subclass documents only what it changes). Several names on
+    one numpydoc line share the description; whitespace is joined."""
     docs: dict[str, str] = {}
-    sources = [factory, factory.__init__] if inspect.isclass(factory) else [factory]
-    for source in sources:
+    if inspect.isclass(factory):
+        sources = [part for cls in factory.__mro__ if cls is not object for part in (cls, cls.__dict__.get("__init__"))]
+    else:
+        sources = [factory]
+    for source in (s for s in sources if s is not None):
         text = inspect.getdoc(source) or ""
         for parse in (_numpydoc, _google):
             for name, description in parse(text).items():
@@ -66,9 +70,10 @@ def _google(text: str) -> dict[str, str]:
             break  # the next section
         indent = width if indent is None else indent
         match = _GOOGLE_ENTRY.match(line.strip())
-        if width == indent and match:
-            current = match.group(1).lstrip("*")
-            entries[current] = match.group(2).strip()
+        if width == indent:
+            current = match.group(1).lstrip("*") if match else None
+            if current is not None:
+                entries[current] = match.group(2).strip()
         elif current is not None and width > indent:
             entries[current] = f"{entries[current]} {line.strip()}".strip()
     return entries

@@ -138,8 +138,8 @@ def explain_run(
         max_events: limit of events for the criteria (the chosen events are always processed).
         method: ``"gradcam"`` or ``"hirescam"`` (:func:`showerlearn.explain.gradcam.grad_cam`).
         control: also compute the criteria of the Grad-CAM maps of the network with random weights.
-        reference: ``"empty"``: measure activations against those of the all-zero input, the empty
-            camera for every IACT input transform (no light: zero charge, zero time, empty mask);
+        reference: ``"empty"``: measure activations against those of the all-zero input (with the
+            IACT charge transforms and times relative to the event mean: a camera without any light);
             ``"none"``: plain Grad-CAM (the gamma-PhysNet paper's maps).
     """
     if reference not in REFERENCES:

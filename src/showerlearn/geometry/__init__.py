@@ -14,10 +14,12 @@ from showerlearn.geometry.camera import (
     match_pixels,
     read_camera_geometry,
 )
-from showerlearn.geometry.frames import camera_to_fov, fov_to_camera
+from showerlearn.geometry.frames import CameraGeometry, FocalLength, camera_to_fov, fov_to_camera, lattice_to_fov
 from showerlearn.geometry.lattice import Downsampling, Lattice, LatticeError, upsample_to_pixels
 
 __all__ = [
+    "CameraGeometry",
+    "FocalLength",
     "LST_EFFECTIVE_FOCAL_LENGTH",
     "LST_EQUIVALENT_FOCAL_LENGTH",
     "CameraMismatchError",
@@ -27,6 +29,7 @@ __all__ = [
     "LatticeError",
     "camera_to_fov",
     "fov_to_camera",
+    "lattice_to_fov",
     "lst_camera",
     "mappers",
     "match_pixels",

@@ -11,8 +11,14 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from ctapipe.coordinates import CameraFrame, TelescopeFrame
+from ctapipe.instrument import CameraGeometry
 
-__all__ = ["camera_to_fov", "fov_to_camera"]
+from showerlearn.geometry.lattice import Lattice
+
+__all__ = ["CameraGeometry", "FocalLength", "camera_to_fov", "fov_to_camera", "lattice_to_fov"]
+
+#: a focal length: an astropy length (metres if a bare number is converted with ``u.Quantity(f, u.m)``)
+FocalLength = u.Quantity
 
 
 def camera_to_fov(x: np.ndarray, y: np.ndarray, focal_length: u.Quantity) -> np.ndarray:
@@ -28,3 +34,10 @@ def fov_to_camera(fov: np.ndarray, focal_length: u.Quantity) -> tuple[np.ndarray
     coords = SkyCoord(fov_lon=fov[:, 0] * u.deg, fov_lat=fov[:, 1] * u.deg, frame=TelescopeFrame())
     camera = coords.transform_to(CameraFrame(focal_length=focal_length))
     return camera.x.to_value(u.m), camera.y.to_value(u.m)
+
+
+def lattice_to_fov(lattice: Lattice, camera: CameraGeometry, focal_length: u.Quantity) -> np.ndarray:
+    """``(n, 2)`` (fov_lon, fov_lat) in deg of the pixels of ``lattice``, whose positions are in the unit
+    of ``camera`` (a lattice built from it, or a coarser level of one)."""
+    unit = camera.pix_x.unit
+    return camera_to_fov((lattice.x * unit).to_value(u.m), (lattice.y * unit).to_value(u.m), u.Quantity(focal_length, u.m))

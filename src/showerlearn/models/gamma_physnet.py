@@ -36,10 +36,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-import astropy.units as u
-from ctapipe.instrument import CameraGeometry
-
-from showerlearn.geometry import Lattice, camera_to_fov
+from showerlearn.geometry import CameraGeometry, FocalLength, Lattice, lattice_to_fov
 from showerlearn.nn import DualAttention, LatticeResNet, LatticeVote
 from showerlearn.registry import MODELS
 
@@ -99,7 +96,7 @@ class GammaPhysNet(nn.Module):
         direction_head: Literal["flatten", "vote"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         camera: CameraGeometry | None = None,
-        focal_length: u.Quantity | None = None,
+        focal_length: FocalLength | None = None,
     ) -> None:
         super().__init__()
         if local_head not in ("full", "light"):
@@ -142,9 +139,7 @@ class GammaPhysNet(nn.Module):
         self.pools_particle = particle_head == "pool"
         self.fusion = nn.Sequential(nn.Linear(flat, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout))
         if direction_head == "vote":
-            unit = camera.pix_x.unit
-            out = self.backbone.out_lattice
-            positions = camera_to_fov((out.x * unit).to_value(u.m), (out.y * unit).to_value(u.m), u.Quantity(focal_length, u.m))
+            positions = lattice_to_fov(self.backbone.out_lattice, camera, focal_length)
             self.direction_head: nn.Module = LatticeVote(channels, positions)
         else:
             self.direction_head = nn.Linear(fc_width, 2)
@@ -207,7 +202,7 @@ class GammaPhysNetDA(GammaPhysNet):
         direction_head: Literal["flatten", "vote"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         camera: CameraGeometry | None = None,
-        focal_length: u.Quantity | None = None,
+        focal_length: FocalLength | None = None,
     ) -> None:
         super().__init__(
             lattice,

@@ -45,8 +45,10 @@ class LatticeVote(nn.Module):
         """``(B, C, N)`` -> ``(B, 2)``."""
         if features.shape[-1] != self.positions.shape[1]:
             raise ValueError(f"features have {features.shape[-1]} pixels, the vote lattice has {self.positions.shape[1]}")
-        proposal = self.proposal(features)
-        weights = torch.softmax(proposal[:, 0], dim=1)  # (B, N)
-        votes = self.positions.unsqueeze(0) + proposal[:, 1:]  # (B, 2, N)
-        self.last_weights = weights.detach()
-        return torch.einsum("bn,bkn->bk", weights, votes)
+        # positions are degrees of several units: fp16/bf16 under autocast would round them to ~0.01 deg
+        with torch.autocast(features.device.type, enabled=False):
+            proposal = self.proposal(features.float())
+            weights = torch.softmax(proposal[:, 0], dim=1)  # (B, N)
+            votes = self.positions.unsqueeze(0) + proposal[:, 1:]  # (B, 2, N)
+            self.last_weights = weights.detach()
+            return torch.einsum("bn,bkn->bk", weights, votes)
