@@ -17,7 +17,8 @@ from showerlearn.geometry.lattice import Lattice
 
 __all__ = ["CameraGeometry", "FocalLength", "camera_to_fov", "fov_to_camera", "lattice_to_fov"]
 
-#: a focal length: an astropy length (metres if a bare number is converted with ``u.Quantity(f, u.m)``)
+#: type of a focal length: an astropy length (a bare number is read as metres), exported so that models
+#: can annotate it without importing astropy
 FocalLength = u.Quantity
 
 
