@@ -121,14 +121,15 @@ def main() -> None:
         "Well reconstructed: true gammas with gammaness >= 0.5 and >= 50 true p.e. Chance level: the signal "
         "region's share of the camera.",
         "",
-        "| model | seed | events | median fraction on signal | same, random weights | chance level |",
-        "|---|---|---|---|---|---|",
+        "| model | seed | test AUC | events | median fraction on signal | same, random weights | chance level |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, folder in sweeps.items():
         for run in sweep_runs(folder):
             result = grad_cam_signal_fraction(run, held_out, max_events=args.events, method=args.method, control=True,
                                               reference=args.reference)
-            lines.append(f"| {label} | {run.path.name} | {int(result.well_reconstructed.sum())} | "
+            auc = run.metrics()["scalars"]["auc"]
+            lines.append(f"| {label} | {run.path.name} | {auc:.3f} | {int(result.well_reconstructed.sum())} | "
                          f"{result.median:.3f} | {result.control_median:.3f} | {result.median_area:.3f} |")
     first = sweep_runs(sweeps["gamma-PhysNet-DA"])[0].path
     lines += ["", *control_intro, f"gamma-PhysNet-DA, `{first.name}`:", "", *control_table(first, held_out, args.events)]
