@@ -94,7 +94,9 @@ def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(wo
 @pytest.mark.slow
 def test_predict_on_real_dl1_files(workspace: list[str], shared_data: Path, tmp_path: Path) -> None:
     cache = tmp_path / "training_cache"
-    overrides = [*workspace, *TINY, f"data.params.cache_dir={cache}"]
+    # the paper's flattened heads (the small examples use the translation-invariant ones: next test)
+    paper_heads = ["model.params.direction_head=flatten", "model.params.particle_head=flatten"]
+    overrides = [*workspace, *TINY, *paper_heads, f"data.params.cache_dir={cache}"]
     network = train(load_config(EXAMPLES / "gamma_physnet_small.yaml", overrides), progress=False)
     shutil.rmtree(cache)  # prediction must not need the training data (nor re-simulate it)
     output = tmp_path / "real.h5"
