@@ -2,7 +2,7 @@
 gamma-PhysNet-DA on it, fit the Hillas + random-forest baseline on the same events, evaluate both on
 the same test set, and write a comparison table, overlay figures and the HTML board.
 
-Everything is generated here: no download. About 10 minutes on 2 CPU cores.
+Everything is generated here: no download. About 6 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
