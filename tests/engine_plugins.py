@@ -1,10 +1,14 @@
-"""A user-side model given by import path (``engine_plugins:TinyClassifier``) in engine tests."""
+"""User-side plugins given by import path (``engine_plugins:TinyClassifier``...) in engine tests."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 
@@ -19,3 +23,26 @@ class TinyClassifier(nn.Module):
         if self.training and self.delay:
             time.sleep(self.delay)
         return {"label": self.net(inputs)}
+
+
+class RecordBatches(Callback):
+    """Appends ``epoch step rank sum-of-inputs`` of every training batch to ``path``: what a run trained on."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        with self.path.open("a") as handle:
+            total = float(batch["inputs"].double().sum())
+            handle.write(f"{trainer.current_epoch} {trainer.global_step} {trainer.global_rank} {total:.9f}\n")
+
+
+class CrashAtStep(Callback):
+    """Fails a fresh (not resumed) run when it reaches training step ``step``: a job killed mid-run."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        if trainer.global_step == self.step and trainer.ckpt_path is None:
+            raise RuntimeError(f"simulated crash at step {self.step}")

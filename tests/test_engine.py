@@ -87,6 +87,67 @@ def test_killed_run_resumes_to_a_complete_run_directory(tabular_config: dict, tm
     assert (run.logs / "csv" / "attempt_1" / "metrics.csv").is_file()
 
 
+def _with_recorder(config: dict, record: Path, *callbacks: dict) -> dict:
+    config = {**config, "callbacks": [{"name": "engine_plugins:RecordBatches", "params": {"path": str(record)}}, *callbacks]}
+    config["data"]["params"]["batch_size"] = 32  # 9 batches an epoch
+    return config
+
+
+def _recorded(record: Path) -> dict[tuple[str, str], str]:
+    """``(step, rank) -> batch sum``; a step trained again after a resume keeps its last record."""
+    return {(step, rank): total for _, step, rank, total in (line.split() for line in record.read_text().splitlines())}
+
+
+@pytest.mark.parametrize("crash_step", [4, 9, 12])  # mid-epoch, on an epoch boundary, right after one
+def test_resumed_run_trains_as_if_never_interrupted(tabular_config: dict, tmp_path: Path, crash_step: int) -> None:
+    """Killed after its last checkpoint and resumed, a run sees the same batches in the same order and ends
+    with the same predictions as an uninterrupted run (steps and epoch ends write last.ckpt)."""
+    uninterrupted = train(resolve_config(_with_recorder(tabular_config, tmp_path / "a.txt")), progress=False)
+    crash = {"name": "engine_plugins:CrashAtStep", "params": {"step": crash_step}}
+    config = resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt", crash))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, progress=False)
+    (interrupted,) = [p for p in uninterrupted.path.parent.iterdir() if p != uninterrupted.path]
+    resumed = train(config, resume=interrupted, progress=False)
+    assert resumed.status()["attempts"] == 2
+    assert _recorded(tmp_path / "b.txt") == _recorded(tmp_path / "a.txt")
+    a, b = read_columns(uninterrupted.predictions_file), read_columns(resumed.predictions_file)
+    np.testing.assert_array_equal(a["score"], b["score"])
+
+
+@pytest.mark.slow
+def test_ddp_processes_train_on_disjoint_shards_and_report_once(tabular_config: dict, tmp_path: Path) -> None:
+    """Two CPU processes (gloo): each epoch the two shards together are the training set, once."""
+    single = train(resolve_config(_with_recorder(tabular_config, tmp_path / "single.txt")), progress=False)
+    config = _with_recorder(tabular_config, tmp_path / "ddp.txt")
+    config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1)
+    config["output_dir"] = str(tmp_path / "ddp_runs")
+    config_file = tmp_path / "ddp.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-m", "showerlearn.cli.main", "train", str(config_file), "--no-progress"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("run complete") == 1
+    (run_path,) = (tmp_path / "ddp_runs" / "tabular").iterdir()
+    run = RunDir(run_path)
+    assert run.status()["state"] == "completed" and run.metrics()["scalars"]["auc"] > 0.8
+
+    def epoch_sums(record: Path) -> dict[int, float]:
+        sums: dict[int, float] = {}
+        for epoch, _, _, total in (line.split() for line in record.read_text().splitlines()):
+            sums[int(epoch)] = sums.get(int(epoch), 0.0) + float(total)
+        return sums
+
+    lines = (tmp_path / "ddp.txt").read_text().splitlines()
+    assert {line.split()[2] for line in lines} == {"0", "1"}
+    assert len(lines) == 3 * 2 * 5  # 3 epochs x 2 processes x ceil(140 / 32) batches
+    expected = epoch_sums(tmp_path / "single.txt")
+    assert single.status()["state"] == "completed"
+    for epoch, total in epoch_sums(tmp_path / "ddp.txt").items():
+        assert total == pytest.approx(expected[epoch], abs=1e-6)
+
+
 def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     config_file = tmp_path / "experiment.yaml"
     tabular_config["trainer"]["max_epochs"] = 2

@@ -24,6 +24,9 @@ def train(
         from showerlearn.engine.runner import train as run_training
 
         experiment = load(config, overrides)
+        from lightning.pytorch.utilities import rank_zero_only
+
         run = run_training(experiment, resume=resume, progress=progress)
-    console.print(f"[green]run complete:[/] {run.path}")
-    console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")
+    if rank_zero_only.rank == 0:  # under DDP the other processes end here too: one report is enough
+        console.print(f"[green]run complete:[/] {run.path}")
+        console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")

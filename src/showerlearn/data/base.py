@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset
+
+from showerlearn.data.sampling import EpochShuffleSampler, resume_position
 
 Split = str  # "train" | "val" | "test" | "predict"
 
@@ -27,7 +28,8 @@ class ShowerDataModule(L.LightningDataModule):
     ``{"inputs", "targets", "masks", "weights", "meta"}``, and implement :meth:`model_inputs`,
     :meth:`decode_predictions` and :meth:`arrays`.
 
-    ``seed`` is injected by the engine from the experiment seed; it fixes splits and data order.
+    ``seed`` is injected by the engine from the experiment seed; it fixes splits and data order
+    (:mod:`showerlearn.data.sampling`: the same order per epoch, also across a resume).
     """
 
     #: names of the arguments :meth:`model_inputs` supplies; config validation excludes them from
@@ -77,15 +79,24 @@ class ShowerDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, split: Split, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() did not create the {split} set")
-        generator = torch.Generator().manual_seed(self.seed)  # same order for the same seed
+        sampler = self._training_sampler(dataset) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
-            generator=generator,
             persistent_workers=self.num_workers > 0,
         )
+
+    def _training_sampler(self, dataset: Dataset) -> EpochShuffleSampler:
+        """Seeded per-epoch order, this process's DDP shard, positioned where a resumed fit left off."""
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=replicas, rank=rank)  # type: ignore[arg-type]
+        if (position := resume_position(trainer, self.batch_size, sampler.num_samples)) is not None:
+            epoch, batches = position
+            sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))
+        return sampler
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, "train", shuffle=True)

@@ -82,9 +82,11 @@ class MultiTaskModule(L.LightningModule):
         outputs = self(batch["inputs"])
         losses = self.head_losses(outputs, batch)
         batch_size = len(batch["targets"][next(iter(self.heads))])
-        # the unweighted sum: comparable across epochs even when the balancer's weights move
-        self.log("val/loss", torch.stack(list(losses.values())).sum(), prog_bar=True, batch_size=batch_size)
-        self.log_dict({f"val/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size)
+        # the unweighted sum: comparable across epochs even when the balancer's weights move; averaged
+        # over DDP processes, so that every process's checkpoint callback sees the same val/loss
+        total = torch.stack(list(losses.values())).sum()
+        self.log("val/loss", total, prog_bar=True, batch_size=batch_size, sync_dist=True)
+        self.log_dict({f"val/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size, sync_dist=True)
         for head, spec in self.heads.items():
             for metric in spec.metrics:
                 self._update_metric(head, metric, outputs[head], batch)

@@ -1,0 +1,76 @@
+"""The training-set order: a seeded shuffle per epoch, one shard per process, resumable mid-epoch.
+
+A run that is killed and resumed (``showerlearn train --resume``) must see the same events in the
+same order as a run that was never interrupted, so that the two end with the same weights. That
+needs three things the default ``DataLoader(shuffle=True)`` does not give:
+
+* the order of epoch ``e`` depends only on the seed and ``e`` (not on how many epochs this process
+  has already drawn from a generator) — torch's :class:`DistributedSampler` draws it from
+  ``seed + epoch``, and Lightning calls its ``set_epoch`` at every epoch start;
+* a resumed epoch starts after the batches already trained on, not from its beginning;
+* both are in place before Lightning first iterates the loader, which it does while restoring,
+  before its own ``set_epoch`` call: the DataModule reads the restored loop position from the
+  trainer when it builds the loader (:func:`resume_position`).
+
+Under DDP each process reads its own shard (``num_replicas``, ``rank``); Lightning keeps a
+``DistributedSampler`` it is given instead of wrapping it in another one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sized
+
+import lightning as L
+from torch.utils.data.distributed import DistributedSampler
+
+__all__ = ["EpochShuffleSampler", "resume_position"]
+
+
+class EpochShuffleSampler(DistributedSampler):
+    """``DistributedSampler`` (shuffled, seeded per epoch, sharded) that can start an epoch part way.
+
+    ``len()`` stays the full shard: Lightning counts the batches a resumed epoch still has to run
+    from its restored progress, which is exactly what the skipped start leaves.
+    """
+
+    def __init__(self, dataset: Sized, seed: int, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)  # type: ignore[arg-type]
+        self.start = 0
+
+    def resume_at(self, epoch: int, samples_done: int) -> None:
+        """Start at ``epoch``, after the first ``samples_done`` samples of this process's shard."""
+        if not 0 <= samples_done <= self.num_samples:
+            raise ValueError(f"cannot resume after {samples_done} samples of an epoch of {self.num_samples}")
+        self.set_epoch(epoch)
+        self.start = samples_done
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())[self.start :]
+        self.start = 0  # only the epoch a run resumes in starts part way
+        return iter(indices)
+
+
+def resume_position(trainer: L.Trainer | None, batch_size: int, shard_size: int) -> tuple[int, int] | None:
+    """``(epoch, batches already trained in it)`` of a restored fit, or None when nothing was restored.
+
+    From Lightning's restored loop progress. A checkpoint written after the last batch of an epoch
+    (at its end, or by a step-interval checkpoint that fell on it) resumes at the next epoch's start.
+    """
+    if trainer is None or trainer.global_step == 0:
+        return None
+    fit_loop = trainer.fit_loop
+    epoch = fit_loop.epoch_progress.current.processed
+    batches = fit_loop.epoch_loop.batch_progress.current.processed
+    epoch_finished = fit_loop.epoch_progress.current.started == epoch  # saved at on_train_epoch_end
+    if epoch_finished:
+        return epoch, 0
+    if batches >= _batches_per_epoch(trainer, math.ceil(shard_size / batch_size)):
+        return epoch + 1, 0
+    return epoch, batches
+
+
+def _batches_per_epoch(trainer: L.Trainer, loader_batches: int) -> int:
+    """The batches an epoch runs: the loader's, cut by ``limit_train_batches`` as Lightning cuts them."""
+    limit = trainer.limit_train_batches
+    return min(loader_batches, limit) if isinstance(limit, int) else int(loader_batches * limit)
