@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, resolve_config
-from showerlearn.engine.runner import train
+from showerlearn.data.sampling import EpochShuffleSampler
+from showerlearn.engine.runner import build_datamodule, train
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_columns
 
@@ -98,10 +100,23 @@ def _recorded(record: Path) -> dict[tuple[str, str], str]:
     return {(step, rank): total for _, step, rank, total in (line.split() for line in record.read_text().splitlines())}
 
 
-@pytest.mark.parametrize("crash_step", [4, 9, 12])  # mid-epoch, on an epoch boundary, right after one
-def test_resumed_run_trains_as_if_never_interrupted(tabular_config: dict, tmp_path: Path, crash_step: int) -> None:
-    """Killed after its last checkpoint and resumed, a run sees the same batches in the same order and ends
-    with the same predictions as an uninterrupted run (steps and epoch ends write last.ckpt)."""
+@pytest.mark.parametrize(
+    ("crash_step", "trainer", "workers"),
+    [
+        (4, {}, 0),  # mid-epoch (9 batches an epoch, a checkpoint every 2 steps)
+        (9, {}, 0),  # on an epoch boundary
+        (12, {}, 2),  # mid-epoch, loader worker processes reading ahead
+        (9, {"max_steps": 24, "max_epochs": 100}, 0),  # step-based training, where Lightning's epoch count slips
+        (6, {"limit_train_batches": 5}, 0),  # epochs cut short
+    ],
+)
+def test_resumed_run_trains_as_if_never_interrupted(
+    tabular_config: dict, tmp_path: Path, crash_step: int, trainer: dict, workers: int
+) -> None:
+    """Killed after its last checkpoint and resumed, a run trains on the same batches in the same order
+    and ends with the same predictions as a run that was never interrupted."""
+    tabular_config["trainer"].update(trainer)
+    tabular_config["data"]["params"]["num_workers"] = workers
     uninterrupted = train(resolve_config(_with_recorder(tabular_config, tmp_path / "a.txt")), progress=False)
     crash = {"name": "engine_plugins:CrashAtStep", "params": {"step": crash_step}}
     config = resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt", crash))
@@ -115,13 +130,22 @@ def test_resumed_run_trains_as_if_never_interrupted(tabular_config: dict, tmp_pa
     np.testing.assert_array_equal(a["score"], b["score"])
 
 
+def test_resuming_with_another_number_of_processes_is_refused(tabular_config: dict) -> None:
+    run = train(resolve_config(tabular_config), progress=False)
+    checkpoint = torch.load(run.checkpoints / "last.ckpt", weights_only=False)
+    (state,) = [v for k, v in checkpoint.items() if k.endswith("DataModule")]
+    state["world_size"] = 4  # as if trained on 4 GPUs
+    torch.save(checkpoint, run.checkpoints / "last.ckpt")
+    with pytest.raises(RuntimeError, match="trained by 4 process"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+
+
 @pytest.mark.slow
-def test_ddp_processes_train_on_disjoint_shards_and_report_once(tabular_config: dict, tmp_path: Path) -> None:
-    """Two CPU processes (gloo): each epoch the two shards together are the training set, once."""
-    single = train(resolve_config(_with_recorder(tabular_config, tmp_path / "single.txt")), progress=False)
+def test_ddp_processes_train_on_their_own_shards_and_report_once(tabular_config: dict, tmp_path: Path) -> None:
+    """Two CPU processes (gloo) train on the two shards of each epoch's order, padded: 279 training events."""
+    tabular_config["data"]["params"]["split"] = [0.6975, 0.15, 0.1525]
     config = _with_recorder(tabular_config, tmp_path / "ddp.txt")
     config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1)
-    config["output_dir"] = str(tmp_path / "ddp_runs")
     config_file = tmp_path / "ddp.yaml"
     config_file.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -129,23 +153,24 @@ def test_ddp_processes_train_on_disjoint_shards_and_report_once(tabular_config: 
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (result.stdout + result.stderr).count("run complete") == 1
-    (run_path,) = (tmp_path / "ddp_runs" / "tabular").iterdir()
+    (run_path,) = (Path(config["output_dir"]) / "tabular").iterdir()
     run = RunDir(run_path)
     assert run.status()["state"] == "completed" and run.metrics()["scalars"]["auc"] > 0.8
 
-    def epoch_sums(record: Path) -> dict[int, float]:
-        sums: dict[int, float] = {}
-        for epoch, _, _, total in (line.split() for line in record.read_text().splitlines()):
-            sums[int(epoch)] = sums.get(int(epoch), 0.0) + float(total)
-        return sums
-
-    lines = (tmp_path / "ddp.txt").read_text().splitlines()
-    assert {line.split()[2] for line in lines} == {"0", "1"}
-    assert len(lines) == 3 * 2 * 5  # 3 epochs x 2 processes x ceil(140 / 32) batches
-    expected = epoch_sums(tmp_path / "single.txt")
-    assert single.status()["state"] == "completed"
-    for epoch, total in epoch_sums(tmp_path / "ddp.txt").items():
-        assert total == pytest.approx(expected[epoch], abs=1e-6)
+    datamodule = build_datamodule(resolve_config(config))
+    datamodule.setup("fit")
+    assert len(datamodule.train_set) == 279
+    recorded = [line.split() for line in (tmp_path / "ddp.txt").read_text().splitlines()]
+    for rank in (0, 1):
+        sampler = EpochShuffleSampler(datamodule.train_set, seed=3, num_replicas=2, rank=rank)
+        expected = []
+        for _ in range(3):  # epochs
+            shard = list(sampler)  # 140 events: one padded
+            expected += [sum(float(datamodule.train_set[i]["inputs"].double().sum()) for i in shard[b : b + 32])
+                         for b in range(0, len(shard), 32)]
+        got = [float(total) for _, _, r, total in recorded if r == str(rank)]
+        assert len(got) == len(expected) == 3 * 5
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
 
 
 def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
@@ -201,3 +226,32 @@ def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
     assert run.metrics()["scalars"]["auc"] > 0.8
     predictions = read_columns(run.predictions_file)
     assert ((predictions["score"] >= 0) & (predictions["score"] <= 1)).all()
+
+
+@pytest.mark.slow
+def test_externally_launched_ddp_job_shares_one_run_folder(tabular_config: dict, tmp_path: Path) -> None:
+    """torchrun starts both processes itself, as srun does on a cluster: one --run-dir, one run, one report."""
+    tabular_config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1)
+    config_file = tmp_path / "ddp.yaml"
+    config_file.write_text(yaml.safe_dump(tabular_config))
+    run_path = tmp_path / "shared_run"
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+               "showerlearn.cli.main", "train", str(config_file), "--run-dir", str(run_path), "--no-progress"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("run complete") == 1
+    assert not (Path(tabular_config["output_dir"])).exists()  # nothing written outside --run-dir
+    run = RunDir(run_path)
+    assert run.status()["state"] == "completed" and run.status()["attempts"] == 1
+    assert run.metrics()["scalars"]["auc"] > 0.8
+    again = subprocess.run([sys.executable, *command[5:]], env=env, capture_output=True, text=True, timeout=600)  # one process, same folder
+    assert again.returncode != 0 and "already holds a run" in again.stdout + again.stderr
+
+
+def test_rank_above_zero_of_an_external_launch_needs_the_run_folder(
+    tabular_config: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("showerlearn.engine.runner.rank_zero_only.rank", 1)
+    with pytest.raises(ConfigError, match="global rank 1"):
+        train(resolve_config(tabular_config), progress=False)

@@ -63,3 +63,5 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs torch 2.13 internals
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    # the training order resumes through showerlearn.data.sampling, not the loader state Lightning looks for
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")

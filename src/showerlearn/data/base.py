@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
@@ -85,6 +86,8 @@ class ShowerDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
+            # the loader draws its workers' seeds from here, not from the global state dropout uses
+            generator=torch.Generator().manual_seed(self.seed),
             persistent_workers=self.num_workers > 0,
         )
 
@@ -97,6 +100,22 @@ class ShowerDataModule(L.LightningDataModule):
             epoch, batches = position
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))
         return sampler
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"world_size": self._world_size()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # a resumed epoch's position counts batches of this process's shard: with another number of
+        # processes the shards, and so the batches still to train on, would be others
+        saved, now = state_dict.get("world_size", 1), self._world_size()
+        if saved != now:
+            raise RuntimeError(
+                f"this run was trained by {saved} process(es) and is resumed by {now}: set trainer.devices and "
+                f"trainer.num_nodes so that devices x nodes = {saved} (trainer.devices 'auto' counts this machine's GPUs)"
+            )
+
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self.trainer is not None else 1
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, "train", shuffle=True)

@@ -4,16 +4,18 @@ A run that is killed and resumed (``showerlearn train --resume``) must see the s
 same order as a run that was never interrupted, so that the two end with the same weights. That
 needs three things the default ``DataLoader(shuffle=True)`` does not give:
 
-* the order of epoch ``e`` depends only on the seed and ``e`` (not on how many epochs this process
-  has already drawn from a generator) — torch's :class:`DistributedSampler` draws it from
-  ``seed + epoch``, and Lightning calls its ``set_epoch`` at every epoch start;
+* the order of epoch ``e`` depends only on the seed and ``e``, not on how many epochs this process
+  has already drawn from a generator; (seed, epoch) pairs are mixed by a ``SeedSequence``, so sweep
+  seeds ``s`` and ``s + 1`` do not share orders one epoch apart;
 * a resumed epoch starts after the batches already trained on, not from its beginning;
-* both are in place before Lightning first iterates the loader, which it does while restoring,
-  before its own ``set_epoch`` call: the DataModule reads the restored loop position from the
-  trainer when it builds the loader (:func:`resume_position`).
+* both are in place when the loader is built, before Lightning first iterates it: the DataModule
+  reads the restored loop position from the trainer then (:func:`resume_position`). From there the
+  sampler counts its epochs itself, one per pass: the epoch number Lightning hands to ``set_epoch``
+  runs one ahead after resuming a ``max_steps`` run from an epoch end.
 
-Under DDP each process reads its own shard (``num_replicas``, ``rank``); Lightning keeps a
-``DistributedSampler`` it is given instead of wrapping it in another one.
+Under DDP each process reads its own shard (``num_replicas``, ``rank``). As torch's
+``DistributedSampler``, whose subclass this is so that Lightning keeps it instead of wrapping it,
+the permutation is padded with its first events to a multiple of the number of processes.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ import math
 from collections.abc import Iterator, Sized
 
 import lightning as L
+import numpy as np
+import torch
 from torch.utils.data.distributed import DistributedSampler
 
 __all__ = ["EpochShuffleSampler", "resume_position"]
 
 
 class EpochShuffleSampler(DistributedSampler):
-    """``DistributedSampler`` (shuffled, seeded per epoch, sharded) that can start an epoch part way.
+    """Shuffled per epoch from ``(seed, epoch)``, sharded over processes, and able to start an epoch part way.
 
+    Every pass over the sampler is the next epoch, starting at 0 or at :meth:`resume_at`'s.
     ``len()`` stays the full shard: Lightning counts the batches a resumed epoch still has to run
     from its restored progress, which is exactly what the skipped start leaves.
     """
@@ -42,13 +47,25 @@ class EpochShuffleSampler(DistributedSampler):
         """Start at ``epoch``, after the first ``samples_done`` samples of this process's shard."""
         if not 0 <= samples_done <= self.num_samples:
             raise ValueError(f"cannot resume after {samples_done} samples of an epoch of {self.num_samples}")
-        self.set_epoch(epoch)
+        self.epoch = epoch
         self.start = samples_done
 
+    def set_epoch(self, epoch: int) -> None:
+        """Ignored (the sampler counts its passes), so that Lightning's off-by-one after a resume cannot shift orders."""
+
+    def permutation(self) -> list[int]:
+        """This epoch's order of the whole dataset, padded to a multiple of the number of processes."""
+        seed = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
+        generator = torch.Generator().manual_seed(int(seed >> np.uint64(1)))  # manual_seed wants < 2**63
+        order = torch.randperm(len(self.dataset), generator=generator).tolist()  # type: ignore[arg-type]
+        padding = self.total_size - len(order)
+        return order + (order * math.ceil(padding / len(order)))[:padding] if padding else order
+
     def __iter__(self) -> Iterator[int]:
-        indices = list(super().__iter__())[self.start :]
-        self.start = 0  # only the epoch a run resumes in starts part way
-        return iter(indices)
+        shard = self.permutation()[self.rank : self.total_size : self.num_replicas]
+        start, self.start = self.start, 0  # only the epoch a run resumes in starts part way
+        self.epoch += 1
+        return iter(shard[start:])
 
 
 def resume_position(trainer: L.Trainer | None, batch_size: int, shard_size: int) -> tuple[int, int] | None:

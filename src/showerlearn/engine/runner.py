@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
 from showerlearn.config.components import build
@@ -52,8 +53,12 @@ def train(
     """Run one experiment end to end and return its run directory.
 
     ``resume`` continues an interrupted run from its last checkpoint; the config must be the one the
-    run was started with. ``run_dir`` forces the folder (used by sweeps).
+    run was started with. ``run_dir`` forces the folder (sweeps; every process of a job launched from
+    outside, by ``torchrun`` or ``srun``, must be given the same one).
     """
+    lightning_worker = bool(os.environ.get(RUN_DIR_VARIABLE))  # a DDP process Lightning's launcher started
+    # a process of global rank > 0 that a cluster launcher started (Lightning reads RANK, SLURM_PROCID...)
+    external_worker = not lightning_worker and rank_zero_only.rank > 0
     if resume is not None:
         run = RunDir.existing(resume)
         stored = load_config(run.config_file)
@@ -66,16 +71,23 @@ def train(
                 *list(difference)[2:32],
             ])
         attempt = run.status().get("attempts", 0)
-    elif os.environ.get(RUN_DIR_VARIABLE):  # a DDP worker process started by Lightning: rank 0's folder
+    elif lightning_worker:  # rank 0's folder
         run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
         attempt = run.status().get("attempts", 1) - 1
+    elif external_worker:
+        if run_dir is None:
+            raise ConfigError("--run-dir", [
+                f"this process has global rank {rank_zero_only.rank} of a job started by an external launcher: give "
+                "every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
+            ])
+        run, attempt = RunDir(Path(run_dir)), 0
     else:
         run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
         run.path.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run.config_file, dump_config(config))
         write_json_atomic(run.environment_file, describe_environment(config.seed))
         attempt = 0
-    rank_zero = not os.environ.get(RUN_DIR_VARIABLE)
+    rank_zero = not lightning_worker and not external_worker
     if rank_zero:
         run.update_status(state="running", attempts=attempt + 1)
         # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
