@@ -20,6 +20,7 @@ from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, resolve_config
 from showerlearn.data.sampling import EpochShuffleSampler
 from showerlearn.engine.runner import build_datamodule, train
+from showerlearn.engine.sweep import sweep
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_columns
 
@@ -245,13 +246,46 @@ def test_externally_launched_ddp_job_shares_one_run_folder(tabular_config: dict,
     run = RunDir(run_path)
     assert run.status()["state"] == "completed" and run.status()["attempts"] == 1
     assert run.metrics()["scalars"]["auc"] > 0.8
-    again = subprocess.run([sys.executable, *command[5:]], env=env, capture_output=True, text=True, timeout=600)  # one process, same folder
-    assert again.returncode != 0 and "already holds a run" in again.stdout + again.stderr
+    assert sorted(p.name for p in run_path.iterdir()) == sorted(
+        ["checkpoints", "config.yaml", "environment.json", "logs", "metrics.json", "plots", "predictions.h5", "run.json"]
+    )
 
 
-def test_rank_above_zero_of_an_external_launch_needs_the_run_folder(
-    tabular_config: dict, monkeypatch: pytest.MonkeyPatch
+def test_rank_above_zero_of_an_external_launch_needs_the_run_folder_and_writes_nothing(
+    tabular_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("showerlearn.engine.runner.rank_zero_only.rank", 1)
-    with pytest.raises(ConfigError, match="global rank 1"):
+    monkeypatch.setenv("SLURM_PROCID", "1")  # the second task of an srun job
+    with pytest.raises(ConfigError, match="rank 1 of a job started by an external launcher"):
         train(resolve_config(tabular_config), progress=False)
+    assert not Path(tabular_config["output_dir"]).exists()
+
+    def stop(config: object) -> None:
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr("showerlearn.engine.runner.build_datamodule", stop)
+    shared = tmp_path / "shared_run"
+    shared.mkdir()
+    with pytest.raises(RuntimeError, match="stop before training"):
+        train(resolve_config(tabular_config), run_dir=shared, progress=False)
+    assert not list(shared.iterdir())  # rank 0 owns the folder: config, environment and status are its
+
+
+def test_the_same_command_again_continues_an_unfinished_run_dir(tabular_config: dict, tmp_path: Path) -> None:
+    """A requeued job (srun --requeue, torchrun --max-restarts) re-runs its command line: it resumes."""
+    tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 9}}]
+    config_file = tmp_path / "experiment.yaml"
+    config_file.write_text(yaml.safe_dump(tabular_config))
+    command = ["train", str(config_file), "--run-dir", str(tmp_path / "run"), "--no-progress"]
+    assert CliRunner().invoke(app, command).exit_code != 0  # the simulated crash
+    second = CliRunner().invoke(app, command)
+    assert second.exit_code == 0, second.output
+    run = RunDir(tmp_path / "run")
+    assert run.status()["state"] == "completed" and run.status()["attempts"] == 2
+    third = CliRunner().invoke(app, command)
+    assert third.exit_code != 0 and "already holds a completed run" in third.output
+
+
+def test_sweep_refuses_ddp(tabular_config: dict) -> None:
+    tabular_config["trainer"]["devices"] = 2
+    with pytest.raises(ValueError, match="train DDP seeds one by one"):
+        sweep(resolve_config(tabular_config), n_seeds=2, progress=False)

@@ -9,6 +9,8 @@ import typer
 
 from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, quiet_libraries, user_errors
 from showerlearn.config import ConfigError
+from showerlearn.engine.launch import launched_rank, started_by_lightning
+from showerlearn.engine.run_dir import RunDir
 
 
 def train(
@@ -19,23 +21,24 @@ def train(
     ] = None,
     run_dir: Annotated[
         Path | None,
-        typer.Option(help="Write the run into this new folder instead of OUTPUT_DIR/NAME/<time>_seed<seed>. Every "
-                     "process of a multi-node job started by torchrun or srun must be given the same one."),
+        typer.Option(help="Write the run into this folder instead of OUTPUT_DIR/NAME/<time>_seed<seed>; if it holds "
+                     "an unfinished run, continue it. Every process of a job started by torchrun, srun or mpirun "
+                     "must be given the same one."),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a model (or fit an estimator), predict the test set and evaluate it, in one run directory."""
     quiet_libraries()
     with user_errors():
-        from lightning.pytorch.utilities import rank_zero_only
-
         from showerlearn.engine.runner import train as run_training
 
         experiment = load(config, overrides)
-        # rank 0 only: the DDP processes Lightning starts re-run this command line after rank 0 wrote the folder
-        if run_dir is not None and resume is None and (run_dir / "config.yaml").is_file() and rank_zero_only.rank == 0:
-            raise ConfigError(str(run_dir), ["already holds a run: continue it with --resume, or choose a new folder"])
+        owner = not started_by_lightning() and launched_rank() == 0  # before train() marks its DDP workers
+        if run_dir is not None and resume is None and not started_by_lightning() and (run_dir / "config.yaml").is_file():
+            if RunDir(run_dir).status().get("state") == "completed":
+                raise ConfigError(str(run_dir), ["already holds a completed run: choose a new folder"])
+            resume = run_dir  # the same command again (a requeued or restarted job): continue that run
         run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
-    if rank_zero_only.rank == 0:  # under DDP the other processes end here too: one report is enough
+    if owner:  # under DDP every process ends here: one report is enough
         console.print(f"[green]run complete:[/] {run.path}")
         console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")

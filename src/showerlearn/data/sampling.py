@@ -75,6 +75,11 @@ def resume_position(trainer: L.Trainer | None, batch_size: int, shard_size: int)
     (at its end, or by a step-interval checkpoint that fell on it) resumes at the next epoch's start.
     """
     if trainer is None or trainer.global_step == 0:
+        if trainer is not None and trainer.ckpt_path is not None:
+            raise RuntimeError(
+                "the training loader was built before the checkpoint was restored (a callback or scheduler asked "
+                "for it at setup?): the resumed run would start again from epoch 0"
+            )
         return None
     fit_loop = trainer.fit_loop
     epoch = fit_loop.epoch_progress.current.processed

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_only
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
 from showerlearn.config.components import build
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
 from showerlearn.engine.environment import describe_environment
+from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
@@ -39,8 +39,6 @@ from showerlearn.viz.figures import save_figure
 log = logging.getLogger(__name__)
 
 ESTIMATOR_FILE = "estimator.joblib"
-#: set by the launching process so Lightning's DDP worker processes share its run directory
-RUN_DIR_VARIABLE = "SHOWERLEARN_RUN_DIR"
 
 
 def train(
@@ -56,38 +54,7 @@ def train(
     run was started with. ``run_dir`` forces the folder (sweeps; every process of a job launched from
     outside, by ``torchrun`` or ``srun``, must be given the same one).
     """
-    lightning_worker = bool(os.environ.get(RUN_DIR_VARIABLE))  # a DDP process Lightning's launcher started
-    # a process of global rank > 0 that a cluster launcher started (Lightning reads RANK, SLURM_PROCID...)
-    external_worker = not lightning_worker and rank_zero_only.rank > 0
-    if resume is not None:
-        run = RunDir.existing(resume)
-        stored = load_config(run.config_file)
-        if dump_config(stored) != dump_config(config):
-            difference = difflib.unified_diff(
-                dump_config(stored).splitlines(), dump_config(config).splitlines(), "run's config.yaml", "given config", lineterm=""
-            )
-            raise ConfigError(str(resume), [
-                "the config differs from the one this run was started with (pass RUN_DIR/config.yaml to resume as is):",
-                *list(difference)[2:32],
-            ])
-        attempt = run.status().get("attempts", 0)
-    elif lightning_worker:  # rank 0's folder
-        run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
-        attempt = run.status().get("attempts", 1) - 1
-    elif external_worker:
-        if run_dir is None:
-            raise ConfigError("--run-dir", [
-                f"this process has global rank {rank_zero_only.rank} of a job started by an external launcher: give "
-                "every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
-            ])
-        run, attempt = RunDir(Path(run_dir)), 0
-    else:
-        run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
-        run.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run.config_file, dump_config(config))
-        write_json_atomic(run.environment_file, describe_environment(config.seed))
-        attempt = 0
-    rank_zero = not lightning_worker and not external_worker
+    run, attempt, rank_zero = _open_run(config, resume, run_dir)
     if rank_zero:
         run.update_status(state="running", attempts=attempt + 1)
         # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
@@ -117,6 +84,37 @@ def train(
             os.environ.pop(RUN_DIR_VARIABLE, None)
     run.update_status(state="completed", train_seconds=round(time.monotonic() - started, 1))
     return run
+
+
+def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str | Path | None) -> tuple[RunDir, int, bool]:
+    """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it."""
+    if resume is not None:
+        run = RunDir.existing(resume)
+        stored = load_config(run.config_file)
+        if dump_config(stored) != dump_config(config):
+            difference = difflib.unified_diff(
+                dump_config(stored).splitlines(), dump_config(config).splitlines(), "run's config.yaml", "given config", lineterm=""
+            )
+            raise ConfigError(str(resume), [
+                "the config differs from the one this run was started with (pass RUN_DIR/config.yaml to resume as is):",
+                *list(difference)[2:32],
+            ])
+        return run, run.status().get("attempts", 0), not started_by_lightning() and launched_rank() == 0
+    if started_by_lightning():
+        run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
+        return run, run.status().get("attempts", 1) - 1, False
+    if (rank := launched_rank()) > 0:
+        if run_dir is None:
+            raise ConfigError("--run-dir", [
+                f"this process has rank {rank} of a job started by an external launcher (torchrun, srun, mpirun): "
+                "give every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
+            ])
+        return RunDir(Path(run_dir)), 0, False
+    run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
+    run.path.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run.config_file, dump_config(config))
+    write_json_atomic(run.environment_file, describe_environment(config.seed))
+    return run, 0, True
 
 
 def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:

@@ -37,6 +37,13 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
     """
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
+    devices, nodes = config.trainer.devices, config.trainer.num_nodes
+    if (isinstance(devices, int) and devices > 1) or (isinstance(devices, list) and len(devices) > 1) or nodes > 1:
+        # Lightning's DDP launcher re-runs the command line per device, which for a sweep is the whole sweep
+        raise ValueError(
+            f"a sweep trains each seed in one process, but trainer.devices={devices!r}, trainer.num_nodes={nodes}: "
+            "train DDP seeds one by one (showerlearn train CONFIG --set seed=K)"
+        )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     folder = config.output_dir / config.name / f"sweep-{stamp}"
     folder.mkdir(parents=True, exist_ok=False)

@@ -1,0 +1,34 @@
+"""Which process of a multi-process job this is, read from what its launcher set.
+
+Lightning's own DDP launcher re-runs the command line once per extra device; those processes find
+rank 0's run folder in :data:`RUN_DIR_VARIABLE`. Cluster launchers (``torchrun``, ``srun``,
+``mpirun``, and Lightning's launcher on every node but the first) start each process themselves and
+give it its rank in the environment: only the process where every such rank is 0 creates the run
+folder, and all of them must be pointed at the same one (``showerlearn train --run-dir``).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["RUN_DIR_VARIABLE", "launched_rank", "started_by_lightning"]
+
+#: set by the launching process so that the DDP processes Lightning starts share its run directory
+RUN_DIR_VARIABLE = "SHOWERLEARN_RUN_DIR"
+
+# torchrun / torchelastic, node rank (Lightning, torchrun), SLURM, Open MPI, MPICH / Intel MPI, LSF
+_RANK_VARIABLES = (
+    "RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK",
+    "JSM_NAMESPACE_RANK",
+)
+
+
+def started_by_lightning() -> bool:
+    """A DDP process that Lightning's launcher started for rank 0's run."""
+    return bool(os.environ.get(RUN_DIR_VARIABLE))
+
+
+def launched_rank() -> int:
+    """The largest rank any launcher gives this process: 0 only for the process that owns the run folder."""
+    ranks = [os.environ.get(name, "").strip() for name in _RANK_VARIABLES]
+    return max((int(rank) for rank in ranks if rank.isdigit()), default=0)
