@@ -93,10 +93,9 @@ class ShowerDataModule(L.LightningDataModule):
 
     def _training_sampler(self, dataset: Dataset) -> EpochShuffleSampler:
         """Seeded per-epoch order, this process's DDP shard, positioned where a resumed fit left off."""
-        trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=replicas, rank=rank)  # type: ignore[arg-type]
-        if (position := resume_position(trainer, self.batch_size, sampler.num_samples)) is not None:
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=self._world_size(), rank=rank)  # type: ignore[arg-type]
+        if (position := resume_position(self.trainer, self.batch_size, sampler.num_samples)) is not None:
             epoch, batches = position
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))
         return sampler
