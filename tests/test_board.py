@@ -18,11 +18,12 @@ from typer import Typer
 from typer.testing import CliRunner
 
 from showerlearn.cli.board import board, collect_entries
+from showerlearn.config import flatten_config
 from showerlearn.engine.sweep import SWEEP_FILE
 from showerlearn.evaluation.iact import evaluate_iact, iact_metrics
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.tables import write_columns
-from showerlearn.viz.board import BoardEntry, BoardRoc, board_payload, flatten_config, merged_config, render_board
+from showerlearn.viz.board import BoardEntry, BoardRoc, board_payload, merged_config, render_board
 
 N_EVENTS = 1500
 # a 1x1 PNG: the explanation hook embeds whatever PNG files it finds

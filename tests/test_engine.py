@@ -58,9 +58,33 @@ def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> No
 
 def test_resume_refuses_a_different_config(tabular_config: dict) -> None:
     run = train(resolve_config(tabular_config), progress=False)
-    tabular_config["trainer"]["max_epochs"] = 5
-    with pytest.raises(ConfigError, match="differs from the one this run was started with"):
+    tabular_config["model"]["params"]["hidden"] = 16
+    with pytest.raises(ConfigError, match=r"differs from the one this run was started with in model\.params\.hidden"):
         train(resolve_config(tabular_config), resume=run.path, progress=False)
+
+
+def test_a_larger_budget_trains_a_completed_run_further_as_if_it_had_been_given_at_the_start(
+    tabular_config: dict, tmp_path: Path
+) -> None:
+    """A run stopped by its budget (max_epochs here, max_time alike) continues where it ended: the same
+    batches in the same order, the same learning-rate schedule, the same predictions as one long run."""
+    tabular_config["scheduler"] = {"name": "step", "params": {"step_size": 2, "gamma": 0.5}}
+    tabular_config["trainer"]["max_epochs"] = 5
+    long_run = train(resolve_config(_with_recorder(tabular_config, tmp_path / "a.txt")), progress=False)
+    tabular_config["trainer"]["max_epochs"] = 2
+    short = train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), progress=False)
+    with pytest.raises(ConfigError, match="already holds a completed run"):
+        train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), resume=short.path, progress=False)
+    tabular_config["trainer"]["max_epochs"] = 5
+    continued = train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), resume=short.path, progress=False)
+    assert _recorded(tmp_path / "b.txt") == _recorded(tmp_path / "a.txt")
+    np.testing.assert_array_equal(
+        read_columns(continued.predictions_file)["score"], read_columns(long_run.predictions_file)["score"]
+    )
+    status = continued.status()
+    assert status["state"] == "completed" and status["attempts"] == 2
+    assert status["budget_changes"] == [{"attempt": 1, "trainer.max_epochs": ["2", "5"]}]
+    assert resolve_config(yaml.safe_load(continued.config_file.read_text())).trainer.max_epochs == 5
 
 
 @pytest.mark.slow
@@ -194,6 +218,13 @@ def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dic
     status = run.status()
     assert status["state"] == "completed" and status["stopped_by"] == "max_time"
     assert run.metrics_file.is_file() and run.predictions_file.is_file()
+    # more time, and an epoch count it reaches: the run goes on from where the clock stopped it
+    stopped_at = torch.load(run.checkpoints / "last.ckpt", weights_only=False)["epoch"]
+    tabular_config["trainer"].update(max_epochs=stopped_at + 2, max_time="00:01:00:00")
+    continued = train(resolve_config(tabular_config), resume=run.path, progress=False)
+    status = continued.status()
+    assert status["state"] == "completed" and status["attempts"] == 2 and "stopped_by" not in status
+    assert torch.load(run.checkpoints / "last.ckpt", weights_only=False)["epoch"] == stopped_at + 1
     with pytest.raises(ConfigError, match="max_time"):
         resolve_config({**tabular_config, "trainer": {**tabular_config["trainer"], "max_time": "1 hour"}})
 

@@ -8,16 +8,15 @@ from typing import Annotated
 import typer
 
 from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, quiet_libraries, user_errors
-from showerlearn.config import ConfigError
 from showerlearn.engine.launch import launched_rank, started_by_lightning
-from showerlearn.engine.run_dir import RunDir
 
 
 def train(
     config: ConfigArgument,
     overrides: OverrideOption = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue this interrupted run directory from its last checkpoint.")
+        Path | None, typer.Option(help="Continue this interrupted run directory from its last checkpoint; with a larger "
+                     "trainer.max_epochs, max_steps or max_time, also a completed one.")
     ] = None,
     run_dir: Annotated[
         Path | None,
@@ -35,8 +34,6 @@ def train(
         experiment = load(config, overrides)
         owner = not started_by_lightning() and launched_rank() == 0  # before train() marks its DDP workers
         if run_dir is not None and resume is None and not started_by_lightning() and (run_dir / "config.yaml").is_file():
-            if RunDir(run_dir).status().get("state") == "completed":
-                raise ConfigError(str(run_dir), ["already holds a completed run: choose a new folder"])
             resume = run_dir  # the same command again (a requeued or restarted job): continue that run
         run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough

@@ -5,7 +5,7 @@ May import: showerlearn.registry, showerlearn.io.
 """
 
 from showerlearn.config.errors import ConfigError
-from showerlearn.config.loader import apply_overrides, dump_config, load_config, resolve_config
+from showerlearn.config.loader import apply_overrides, dump_config, flatten_config, load_config, resolve_config
 from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig, TaskConfig, TrainerConfig
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "TrainerConfig",
     "apply_overrides",
     "dump_config",
+    "flatten_config",
     "load_config",
     "resolve_config",
 ]

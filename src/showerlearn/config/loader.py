@@ -5,7 +5,8 @@ Every problem found is reported at once, before any work starts, as a :class:`Co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,18 @@ def dump_config(config: ExperimentConfig) -> str:
     """The resolved config as YAML (what ``config show`` prints and every run directory keeps)."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> ``{"model.params.depth": "3", ...}``; lists and scalars shown as JSON."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return flat
 
 #: arguments the engine gives evaluators itself
 EVALUATOR_INJECTED = frozenset({"predictions", "output_dir", "log_dir"})

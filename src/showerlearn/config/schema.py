@@ -60,7 +60,8 @@ class TrainerConfig(Strict):
         pattern=r"^\d{2}:\d{2}:\d{2}:\d{2}$",
         description="Stop training after this wall time, 'DD:HH:MM:SS', counted over all attempts of the run "
         "(a resumed run continues the clock); the run then predicts and evaluates with the best checkpoint "
-        "so far and run.json records stopped_by: max_time.",
+        "so far and run.json records stopped_by: max_time. `train --resume RUN` with a larger value "
+        "trains it further.",
     )
     accelerator: str = Field("auto", description="'cpu', 'gpu', 'auto', ... (Lightning accelerator).")
     devices: int | str = Field("auto", description="Number of devices per node, or 'auto'.")

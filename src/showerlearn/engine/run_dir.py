@@ -48,9 +48,10 @@ class RunDir:
         return json.loads(self.status_file.read_text()) if self.status_file.is_file() else {}
 
     def update_status(self, **changes: Any) -> None:
-        """Merge ``changes`` into run.json, stamping the time of the change."""
-        status = self.status()
-        status.update(changes, updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        """Merge ``changes`` into run.json (a ``None`` value removes its key), stamping the time of the change."""
+        status = {**self.status(), **changes}
+        status = {k: v for k, v in status.items() if v is not None}
+        status["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         write_json_atomic(self.status_file, status)
 
     def metrics(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
+from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
 from showerlearn.config.components import build
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
@@ -51,7 +51,8 @@ def train(
     """Run one experiment end to end and return its run directory.
 
     ``resume`` continues an interrupted run from its last checkpoint; the config must be the one the
-    run was started with. ``run_dir`` forces the folder (sweeps; every process of a job launched from
+    run was started with, except for the training budget (:data:`BUDGET_KEYS`): raising it trains a
+    completed run further (one stopped by ``max_time``, or one that needs more epochs). ``run_dir`` forces the folder (sweeps; every process of a job launched from
     outside, by ``torchrun`` or ``srun``, must be given the same one).
     """
     run, attempt, rank_zero = _open_run(config, resume, run_dir)
@@ -90,16 +91,20 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
     """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it."""
     if resume is not None:
         run = RunDir.existing(resume)
-        stored = load_config(run.config_file)
-        if dump_config(stored) != dump_config(config):
-            difference = difflib.unified_diff(
-                dump_config(stored).splitlines(), dump_config(config).splitlines(), "run's config.yaml", "given config", lineterm=""
-            )
+        status, owner = run.status(), not started_by_lightning() and launched_rank() == 0
+        budget = _budget_changes(load_config(run.config_file), config, str(resume))
+        if owner and status.get("state") == "completed" and not budget:
             raise ConfigError(str(resume), [
-                "the config differs from the one this run was started with (pass RUN_DIR/config.yaml to resume as is):",
-                *list(difference)[2:32],
+                "already holds a completed run: choose a new folder, or raise "
+                f"{', '.join(BUDGET_KEYS)} to train it further"
             ])
-        return run, run.status().get("attempts", 0), not started_by_lightning() and launched_rank() == 0
+        attempt = status.get("attempts", 0)
+        if owner and budget:
+            # config.yaml describes the run as it ends; run.json keeps each budget it had before
+            log.info("continuing %s with a new training budget: %s", run.path, budget)
+            write_text_atomic(run.config_file, dump_config(config))
+            run.update_status(budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
+        return run, attempt, owner
     if started_by_lightning():
         run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
         return run, run.status().get("attempts", 1) - 1, False
@@ -116,6 +121,26 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
     write_json_atomic(run.environment_file, describe_environment(config.seed))
     return run, 0, True
 
+
+
+#: the settings a continued run may change: how long it trains, not what it trains
+BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
+
+
+def _budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[str]]:
+    """``{key: [stored, given]}`` for changed budget keys; a ConfigError for any other difference."""
+    before, after = flatten_config(stored.model_dump(mode="json")), flatten_config(given.model_dump(mode="json"))
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if other := [k for k in changed if k not in BUDGET_KEYS]:
+        difference = difflib.unified_diff(
+            dump_config(stored).splitlines(), dump_config(given).splitlines(), "run's config.yaml", "given config", lineterm=""
+        )
+        raise ConfigError(source, [
+            f"the config differs from the one this run was started with in {', '.join(other)} (pass "
+            f"RUN_DIR/config.yaml to resume as is; only {', '.join(BUDGET_KEYS)} may change):",
+            *list(difference)[2:32],
+        ])
+    return {k: [before.get(k), after.get(k)] for k in changed}
 
 def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
     """Example input images on the detector's own layout, for data modules that offer them."""
@@ -153,6 +178,8 @@ def _fit_network(
     if trainer.global_rank == 0 and timer is not None and (timer.time_remaining("train") or 0.0) <= 0.0:
         log.warning("training stopped by trainer.max_time=%s before max_epochs", config.trainer.max_time)
         run.update_status(stopped_by="max_time")
+    elif trainer.global_rank == 0:
+        run.update_status(stopped_by=None)  # a continued run that now reached its epochs
     return trainer.global_rank == 0
 
 

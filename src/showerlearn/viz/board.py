@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from showerlearn.config import flatten_config
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.viz.resolution import CurveSeries, ReferenceCurve
 
@@ -100,18 +101,6 @@ def explain_images(run_path: str | Path) -> list[Path]:
     """The PNG files of a run's explanation folder (``plots/explain/*.png``), sorted by name."""
     folder = Path(run_path) / EXPLAIN_FOLDER
     return sorted(folder.glob("*.png")) if folder.is_dir() else []
-
-
-def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config -> ``{"model.params.depth": "3", ...}``; lists and scalars shown as JSON."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_config(value, f"{name}."))
-        else:
-            flat[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return flat
 
 
 def merged_config(configs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
