@@ -83,7 +83,7 @@ def test_a_larger_budget_trains_a_completed_run_further_as_if_it_had_been_given_
     )
     status = continued.status()
     assert status["state"] == "completed" and status["attempts"] == 2
-    assert status["budget_changes"] == [{"attempt": 1, "trainer.max_epochs": ["2", "5"]}]
+    assert status["budget_changes"] == [{"attempt": 1, "trainer.max_epochs": [2, 5]}]
     assert resolve_config(yaml.safe_load(continued.config_file.read_text())).trainer.max_epochs == 5
 
 
@@ -167,20 +167,22 @@ def test_resuming_with_another_number_of_processes_is_refused(tabular_config: di
 
 @pytest.mark.slow
 def test_ddp_processes_train_on_their_own_shards_and_report_once(tabular_config: dict, tmp_path: Path) -> None:
-    """Two CPU processes (gloo) train on the two shards of each epoch's order, padded: 279 training events."""
+    """Two CPU processes (gloo) train on the two shards of each epoch's order, padded: 279 training events.
+    Trained for 2 epochs, then given a third by the same command: both processes go on from the checkpoint."""
     tabular_config["data"]["params"]["split"] = [0.6975, 0.15, 0.1525]
     config = _with_recorder(tabular_config, tmp_path / "ddp.txt")
-    config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1)
+    config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1, max_epochs=2)
     config_file = tmp_path / "ddp.yaml"
     config_file.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    command = [sys.executable, "-m", "showerlearn.cli.main", "train", str(config_file), "--no-progress"]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (result.stdout + result.stderr).count("run complete") == 1
-    (run_path,) = (Path(config["output_dir"]) / "tabular").iterdir()
-    run = RunDir(run_path)
-    assert run.status()["state"] == "completed" and run.metrics()["scalars"]["auc"] > 0.8
+    run = RunDir(tmp_path / "run")
+    command = [sys.executable, "-m", "showerlearn.cli.main", "train", str(config_file), "--run-dir", str(run.path), "--no-progress"]
+    for extra in ([], ["--set", "trainer.max_epochs=3"]):
+        result = subprocess.run([*command, *extra], env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (result.stdout + result.stderr).count("run complete") == 1
+    assert run.status()["state"] == "completed" and run.status()["attempts"] == 2
+    assert run.metrics()["scalars"]["auc"] > 0.8
 
     datamodule = build_datamodule(resolve_config(config))
     datamodule.setup("fit")
@@ -220,6 +222,10 @@ def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dic
     assert run.metrics_file.is_file() and run.predictions_file.is_file()
     # more time, and an epoch count it reaches: the run goes on from where the clock stopped it
     stopped_at = torch.load(run.checkpoints / "last.ckpt", weights_only=False)["epoch"]
+    tabular_config["trainer"]["max_epochs"] = 200000  # more epochs, but no more time: nothing to train
+    with pytest.raises(ConfigError, match=r"trains nothing more: raise trainer\.max_time=00:00:00:01"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+    assert run.status()["attempts"] == 1 and "budget_changes" not in run.status()
     tabular_config["trainer"].update(max_epochs=stopped_at + 2, max_time="00:01:00:00")
     continued = train(resolve_config(tabular_config), resume=run.path, progress=False)
     status = continued.status()

@@ -33,8 +33,10 @@ def train(
 
         experiment = load(config, overrides)
         owner = not started_by_lightning() and launched_rank() == 0  # before train() marks its DDP workers
-        if run_dir is not None and resume is None and not started_by_lightning() and (run_dir / "config.yaml").is_file():
-            resume = run_dir  # the same command again (a requeued or restarted job): continue that run
+        if run_dir is not None and resume is None and (run_dir / "config.yaml").is_file():
+            # the same command again (a requeued or restarted job): continue that run; Lightning's DDP
+            # workers, re-running this command line, continue it from the same checkpoint
+            resume = run_dir
         run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough
         console.print(f"[green]run complete:[/] {run.path}")

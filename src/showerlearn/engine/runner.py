@@ -83,7 +83,7 @@ def train(
     finally:
         if rank_zero:
             os.environ.pop(RUN_DIR_VARIABLE, None)
-    run.update_status(state="completed", train_seconds=round(time.monotonic() - started, 1))
+    run.update_status(state="completed", error=None, train_seconds=round(time.monotonic() - started, 1))
     return run
 
 
@@ -91,19 +91,22 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
     """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it."""
     if resume is not None:
         run = RunDir.existing(resume)
-        status, owner = run.status(), not started_by_lightning() and launched_rank() == 0
+        owner = not started_by_lightning() and launched_rank() == 0
+        # config before status: the owner writes them in the other order, so no process sees a new
+        # budget's config.yaml with the run still "completed"
         budget = _budget_changes(load_config(run.config_file), config, str(resume))
-        if owner and status.get("state") == "completed" and not budget:
+        status = run.status()
+        if status.get("state") == "completed" and not budget:
             raise ConfigError(str(resume), [
-                "already holds a completed run: choose a new folder, or raise "
-                f"{', '.join(BUDGET_KEYS)} to train it further"
+                f"already holds a completed run: choose a new folder, or raise {', '.join(BUDGET_KEYS)} to train it further"
             ])
-        attempt = status.get("attempts", 0)
+        # Lightning's DDP workers start after the owner counted this attempt
+        attempt = status.get("attempts", 1 if started_by_lightning() else 0) - (1 if started_by_lightning() else 0)
         if owner and budget:
-            # config.yaml describes the run as it ends; run.json keeps each budget it had before
+            _check_budget_trains(config, run, str(resume))
             log.info("continuing %s with a new training budget: %s", run.path, budget)
-            write_text_atomic(run.config_file, dump_config(config))
-            run.update_status(budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
+            run.update_status(state="running", budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
+            write_text_atomic(run.config_file, dump_config(config))  # describes the run as it will end
         return run, attempt, owner
     if started_by_lightning():
         run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
@@ -127,10 +130,11 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
 BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 
 
-def _budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[str]]:
-    """``{key: [stored, given]}`` for changed budget keys; a ConfigError for any other difference."""
-    before, after = flatten_config(stored.model_dump(mode="json")), flatten_config(given.model_dump(mode="json"))
-    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+def _budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
+    """``{key: [stored value, given value]}`` for changed budget keys; a ConfigError for any other difference."""
+    before, after = stored.model_dump(mode="json"), given.model_dump(mode="json")
+    flat_before, flat_after = flatten_config(before), flatten_config(after)
+    changed = sorted(k for k in flat_before.keys() | flat_after.keys() if flat_before.get(k) != flat_after.get(k))
     if other := [k for k in changed if k not in BUDGET_KEYS]:
         difference = difflib.unified_diff(
             dump_config(stored).splitlines(), dump_config(given).splitlines(), "run's config.yaml", "given config", lineterm=""
@@ -140,7 +144,34 @@ def _budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: s
             f"RUN_DIR/config.yaml to resume as is; only {', '.join(BUDGET_KEYS)} may change):",
             *list(difference)[2:32],
         ])
-    return {k: [before.get(k), after.get(k)] for k in changed}
+    return {key: [before["trainer"][key.split(".")[1]], after["trainer"][key.split(".")[1]]] for key in changed}
+
+
+def _check_budget_trains(config: ExperimentConfig, run: RunDir, source: str) -> None:
+    """Refuse a new budget that the run has already used up: it would only predict again."""
+    if config.estimator is not None:
+        raise ConfigError(source, ["an estimator run has no training budget: trainer.max_* cannot change"])
+    last = run.checkpoints / "last.ckpt"
+    if not last.is_file():
+        return
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    epochs = state["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"]
+    seconds = state["callbacks"].get("Timer", {}).get("time_elapsed", {}).get("train", 0.0)
+    trainer, used_up = config.trainer, []
+    if trainer.max_epochs <= epochs:
+        used_up.append(f"trainer.max_epochs={trainer.max_epochs} (the run has trained {epochs} epochs)")
+    if 0 <= trainer.max_steps <= state["global_step"]:
+        used_up.append(f"trainer.max_steps={trainer.max_steps} (the run has trained {state['global_step']} steps)")
+    if trainer.max_time is not None and _seconds(trainer.max_time) <= seconds:
+        used_up.append(f"trainer.max_time={trainer.max_time} (the run has trained {seconds:.0f} s)")
+    if used_up:
+        raise ConfigError(source, [f"this budget trains nothing more: raise {limit}" for limit in used_up])
+
+
+def _seconds(duration: str) -> float:
+    """'DD:HH:MM:SS' -> seconds."""
+    days, hours, minutes, seconds = (int(part) for part in duration.split(":"))
+    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
 def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
     """Example input images on the detector's own layout, for data modules that offer them."""
