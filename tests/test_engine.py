@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -42,6 +43,16 @@ def test_run_directory_is_complete(tabular_config: dict) -> None:
     # a learnable problem: the tiny network must beat chance clearly
     assert run.metrics()["scalars"]["auc"] > 0.8
     assert not list(run.path.rglob("*.tmp*")), "temporary files left behind"
+
+
+def test_every_epoch_reports_its_metrics_speed_and_time_left(tabular_config: dict, caplog: pytest.LogCaptureFixture) -> None:
+    """What a batch job's log shows, without a progress bar."""
+    with caplog.at_level(logging.INFO, logger="showerlearn"):
+        train(resolve_config(tabular_config), progress=False)
+    reports = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert [r.split(",")[0] for r in reports] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert all("val/loss" in r and "val/label_auroc" in r and "events/s" in r for r in reports)
+    assert [" left" in r for r in reports] == [True, True, False]
 
 
 def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> None:

@@ -1,8 +1,15 @@
-"""Lightning callbacks available by name in ``callbacks:`` (any other by import path)."""
+"""Lightning callbacks available by name in ``callbacks:`` (any other by import path), and the
+per-epoch report every network run writes to its log."""
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import Any
+
+import lightning as L
 from lightning.pytorch import callbacks
+from lightning.pytorch.utilities.data import extract_batch_size
 
 from showerlearn.registry import CALLBACKS
 
@@ -11,3 +18,62 @@ CALLBACKS.add("lr_monitor", callbacks.LearningRateMonitor)
 CALLBACKS.add("stochastic_weight_averaging", callbacks.StochasticWeightAveraging)
 CALLBACKS.add("gradient_accumulation", callbacks.GradientAccumulationScheduler)
 CALLBACKS.add("device_stats", callbacks.DeviceStatsMonitor)
+
+log = logging.getLogger(__name__)
+
+
+class EpochReport(callbacks.Callback):
+    """One log line per validated epoch: losses and metrics, speed, and the time left.
+
+    A batch job's log has no progress bar; this line is what tells, hours into a run, whether it
+    learns and when it ends. Speed counts only the events this process trained on (a resumed epoch's
+    remainder, one shard under DDP).
+    """
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._train_seconds = 0.0
+        self._events = 0
+        self._steps = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._started, self._events, self._steps = time.monotonic(), 0, 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._events += extract_batch_size(batch)
+        self._steps += 1
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._train_seconds = time.monotonic() - self._started
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero or not self._steps:
+            return
+        metrics = trainer.callback_metrics
+        values = [f"{name} {float(metrics[name]):.4g}" for name in sorted(metrics) if name.startswith("val/")]
+        epoch_seconds = time.monotonic() - self._started
+        speed = self._events / max(self._train_seconds, 1e-9)
+        log.info(
+            "epoch %d/%d, step %d | %s | %s, %.0f events/s%s",
+            trainer.current_epoch + 1, trainer.max_epochs, trainer.global_step, ", ".join(values) or "no validation metrics",
+            _duration(epoch_seconds), speed, self._time_left(trainer, epoch_seconds),
+        )
+
+    def _time_left(self, trainer: L.Trainer, epoch_seconds: float) -> str:
+        """`` | about 1 h 05 min left``, from this epoch's pace (steps still to train times seconds a step)."""
+        steps_per_epoch = trainer.num_training_batches
+        remaining = (trainer.max_epochs - trainer.current_epoch - 1) * steps_per_epoch
+        if trainer.max_steps > 0:
+            remaining = min(remaining, trainer.max_steps - trainer.global_step)
+        if remaining <= 0 or not steps_per_epoch:
+            return ""
+        # validation is paid once an epoch: scale the whole epoch's time, not only the training part
+        seconds = remaining * epoch_seconds / self._steps
+        return f" | about {_duration(seconds)} left"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"

@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
 from showerlearn.config.components import build
 from showerlearn.data.base import ShowerDataModule
+from showerlearn.engine.callbacks import EpochReport
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
@@ -220,7 +221,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
         dirpath=run.checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1,
         save_last=True, enable_version_counter=False,
     )
-    callbacks: list[Any] = [best, LearningRateMonitor(logging_interval="epoch")]
+    callbacks: list[Any] = [best, LearningRateMonitor(logging_interval="epoch"), EpochReport()]
     if options.checkpoint_every_n_steps:
         # a mid-epoch last.ckpt: a run killed during a long epoch loses at most N steps
         callbacks.append(
