@@ -129,6 +129,29 @@ def test_dataset_keeps_at_most_max_open_files(shared_data: Path) -> None:
     assert len(open_handles) <= 2
 
 
+@pytest.mark.parametrize("augment", [False, True])
+def test_in_memory_splits_give_the_same_events_as_reading_from_the_files(shared_data: Path, augment: bool) -> None:
+    """Six files of two formats, read in chunks out of event order: every item as the lazy read gives it."""
+    options = dict(files=all_files(shared_data), seed=5, cleaning={"as": "mask"}, augment={"enabled": augment})
+    lazy, cached = IACTDataModule(**options), IACTDataModule(**options, in_memory=True)
+    lazy.setup("fit")
+    cached.setup("fit")
+    assert cached.train_set._inputs is not None and cached.val_set._inputs is not None and cached.test_set._inputs is None
+    for name in ("train_set", "val_set"):
+        a, b = getattr(lazy, name), getattr(cached, name)
+        for i in range(len(a)):
+            torch.manual_seed(i)  # the same augmentation draw for both
+            x = a[i]
+            torch.manual_seed(i)
+            y = b[i]
+            torch.testing.assert_close(y["inputs"], x["inputs"], rtol=0, atol=0)
+            for key in ("targets", "meta"):
+                for column in x[key]:
+                    torch.testing.assert_close(y[key][column], x[key][column], rtol=0, atol=0, equal_nan=True)
+    cached.val_set[0]["inputs"].add_(1.0)  # an item edited in place must not change the stored image
+    torch.testing.assert_close(cached.val_set[0]["inputs"], lazy.val_set[0]["inputs"], rtol=0, atol=0)
+
+
 def test_prediction_inputs_without_truth(shared_data: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -5,12 +5,15 @@ metadata (pixel mapping, row index) are small and kept in memory; images are rea
 event is requested. Each process (main or DataLoader worker) opens its own PyTables handles on first
 use — HDF5 handles must not cross a fork — and keeps at most ``max_open_files`` of them open (least
 recently used are closed; reopening is cheap since the metadata stays), so memory stays bounded
-however many files there are.
+however many files there are. :meth:`IACTDataset.load_into_memory` trades that bound for speed: it
+reads and transforms every image once, and later epochs take them from memory.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +28,8 @@ from showerlearn.data.iact.targets import IMPACT_SCALE_M, transform_direction, t
 from showerlearn.data.iact.transforms import ImageTransform
 
 __all__ = ["IACTDataset"]
+
+log = logging.getLogger(__name__)
 
 
 class IACTDataset(Dataset):
@@ -70,6 +75,7 @@ class IACTDataset(Dataset):
         self.max_open_files = max_open_files
         self._open_files: OrderedDict[int, None] = OrderedDict()
         self._pid = os.getpid()
+        self._inputs: np.ndarray | None = None  # (n, C, n_pixels) after load_into_memory()
 
     def __len__(self) -> int:
         return len(self.row)
@@ -87,9 +93,34 @@ class IACTDataset(Dataset):
             self._open_files[index] = None
         return self.files[index]
 
+    def load_into_memory(self, name: str = "dataset", chunk: int = 4096) -> None:
+        """Read and transform every event's image now (``4 * channels * n_pixels`` bytes an event).
+
+        Reading whole chunks sorted by file is much faster than one row at a time, and the cleaning and
+        transforms are paid once instead of every epoch. Loader worker processes inherit the array.
+        """
+        started, n = time.monotonic(), len(self)
+        inputs: np.ndarray | None = None
+        for start in range(0, n, chunk):
+            span = np.arange(start, min(start + chunk, n))
+            for file in np.unique(self.file_index[span]):
+                events = span[self.file_index[span] == file]
+                data = self._file(int(file)).read(self.row[events])
+                for j, event in enumerate(events):
+                    transformed = self.transform(data["image"][j], data["peak_time"][j])
+                    if inputs is None:
+                        inputs = np.empty((n, *transformed.shape), dtype=np.float32)
+                        log.info("reading the %s's %d images into memory (%.1f GB)", name, n, inputs.nbytes / 1e9)
+                    inputs[event] = transformed
+        self._inputs = inputs
+        log.info("%s in memory after %.0f s", name, time.monotonic() - started)
+
     def __getitem__(self, i: int) -> dict[str, Any]:
-        event = self._file(int(self.file_index[i])).read([int(self.row[i])])
-        inputs = self.transform(event["image"][0], event["peak_time"][0])
+        if self._inputs is not None:
+            inputs = self._inputs[i].copy()  # the item's tensor must not be a window onto the store
+        else:
+            event = self._file(int(self.file_index[i])).read([int(self.row[i])])
+            inputs = self.transform(event["image"][0], event["peak_time"][0])
         targets = {name: values[i] for name, values in self.targets.items()}
         if self.augmenter is not None:
             op = self.augmenter.draw(float(torch.rand(())))
