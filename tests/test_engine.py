@@ -45,14 +45,25 @@ def test_run_directory_is_complete(tabular_config: dict) -> None:
     assert not list(run.path.rglob("*.tmp*")), "temporary files left behind"
 
 
-def test_every_epoch_reports_its_metrics_speed_and_time_left(tabular_config: dict, caplog: pytest.LogCaptureFixture) -> None:
-    """What a batch job's log shows, without a progress bar."""
+def test_every_epoch_reports_its_metrics_speed_and_time_left(
+    tabular_config: dict, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a batch job's log shows, without a progress bar; also for an epoch resumed in its middle."""
+    ticks = iter(range(10**6, 10**7))  # a clock a day after boot, one second per reading
+    monkeypatch.setattr("showerlearn.engine.callbacks.time.monotonic", lambda: float(next(ticks)))
+    tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 7}}]  # in epoch 2 of 3
+    config = resolve_config(tabular_config)
     with caplog.at_level(logging.INFO, logger="showerlearn"):
-        train(resolve_config(tabular_config), progress=False)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            train(config, progress=False)
+        (run_path,) = (Path(tabular_config["output_dir"]) / "tabular").iterdir()
+        train(config, resume=run_path, progress=False)
     reports = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
     assert [r.split(",")[0] for r in reports] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert all("val/loss" in r and "val/label_auroc" in r and "events/s" in r for r in reports)
     assert [" left" in r for r in reports] == [True, True, False]
+    # each epoch's clock starts at its own first batch: seconds, not the time since boot
+    assert all(" h " not in r and " min" not in r for r in reports), reports
 
 
 def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> None:

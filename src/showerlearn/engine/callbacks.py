@@ -31,27 +31,35 @@ class EpochReport(callbacks.Callback):
     """
 
     def __init__(self) -> None:
-        self._started = 0.0
+        self._started: float | None = None
         self._train_seconds = 0.0
         self._events = 0
         self._steps = 0
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._started, self._events, self._steps = time.monotonic(), 0, 0
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        # the clock starts at the epoch's first batch here: Lightning skips on_train_epoch_start when it
+        # resumes in the middle of an epoch
+        if self._started is None:
+            self._started, self._events, self._steps = time.monotonic(), 0, 0
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._events += extract_batch_size(batch)
         self._steps += 1
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._train_seconds = time.monotonic() - self._started
+        if self._started is not None:
+            self._train_seconds = time.monotonic() - self._started
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero or not self._steps:
+        if trainer.sanity_checking or self._started is None:
             return
+        started, self._started = self._started, None  # the next batch starts the next epoch's clock
+        if trainer.is_global_zero and self._steps:
+            self._report(trainer, time.monotonic() - started)
+
+    def _report(self, trainer: L.Trainer, epoch_seconds: float) -> None:
         metrics = trainer.callback_metrics
         values = [f"{name} {float(metrics[name]):.4g}" for name in sorted(metrics) if name.startswith("val/")]
-        epoch_seconds = time.monotonic() - self._started
         speed = self._events / max(self._train_seconds, 1e-9)
         log.info(
             "epoch %d/%d, step %d | %s | %s, %.0f events/s%s",
