@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_every_epoch_reports_its_metrics_speed_and_time_left(
 ) -> None:
     """What a batch job's log shows, without a progress bar; also for an epoch resumed in its middle."""
     ticks = iter(range(10**6, 10**7))  # a clock a day after boot, one second per reading
-    monkeypatch.setattr("showerlearn.engine.callbacks.time.monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr("showerlearn.engine.callbacks.time", SimpleNamespace(monotonic=lambda: float(next(ticks))))
     tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 7}}]  # in epoch 2 of 3
     config = resolve_config(tabular_config)
     with caplog.at_level(logging.INFO, logger="showerlearn"):
@@ -64,6 +65,14 @@ def test_every_epoch_reports_its_metrics_speed_and_time_left(
     assert [" left" in r for r in reports] == [True, True, False]
     # each epoch's clock starts at its own first batch: seconds, not the time since boot
     assert all(" h " not in r and " min" not in r for r in reports), reports
+
+
+def test_epochs_without_validation_report_too(tabular_config: dict, caplog: pytest.LogCaptureFixture) -> None:
+    tabular_config["trainer"]["limit_val_batches"] = 0
+    with caplog.at_level(logging.INFO, logger="showerlearn"):
+        train(resolve_config(tabular_config), progress=False)
+    reports = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert len(reports) == 3 and all("no validation metrics" in r for r in reports)
 
 
 def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> None:
@@ -97,6 +106,10 @@ def test_a_larger_budget_trains_a_completed_run_further_as_if_it_had_been_given_
     short = train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), progress=False)
     with pytest.raises(ConfigError, match="already holds a completed run"):
         train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), resume=short.path, progress=False)
+    tabular_config["trainer"]["max_time"] = "00:01:00:00"  # more time, but the epochs are used up
+    with pytest.raises(ConfigError, match=r"trains nothing more: raise trainer\.max_epochs=2 \(the run has trained 2 epochs\)"):
+        train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), resume=short.path, progress=False)
+    tabular_config["trainer"]["max_time"] = None
     tabular_config["trainer"]["max_epochs"] = 5
     continued = train(resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt")), resume=short.path, progress=False)
     assert _recorded(tmp_path / "b.txt") == _recorded(tmp_path / "a.txt")

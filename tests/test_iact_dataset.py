@@ -136,6 +136,8 @@ def test_in_memory_splits_give_the_same_events_as_reading_from_the_files(shared_
     lazy, cached = IACTDataModule(**options), IACTDataModule(**options, in_memory=True)
     lazy.setup("fit")
     cached.setup("fit")
+    assert cached.train_set._inputs is None  # not before training asks for the loaders
+    cached.train_dataloader(), cached.val_dataloader()
     assert cached.train_set._inputs is not None and cached.val_set._inputs is not None and cached.test_set._inputs is None
     for name in ("train_set", "val_set"):
         a, b = getattr(lazy, name), getattr(cached, name)

@@ -51,7 +51,18 @@ class EpochReport(callbacks.Callback):
             self._train_seconds = time.monotonic() - self._started
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or self._started is None:
+        if not trainer.sanity_checking:
+            self._end_epoch(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # after the validation, which has reported already; an epoch without validation
+        # (limit_val_batches: 0, an empty validation split) reports here
+        if self._started is not None:
+            self._train_seconds = time.monotonic() - self._started
+            self._end_epoch(trainer)
+
+    def _end_epoch(self, trainer: L.Trainer) -> None:
+        if self._started is None:
             return
         started, self._started = self._started, None  # the next batch starts the next epoch's clock
         if trainer.is_global_zero and self._steps:
@@ -68,16 +79,21 @@ class EpochReport(callbacks.Callback):
         )
 
     def _time_left(self, trainer: L.Trainer, epoch_seconds: float) -> str:
-        """`` | about 1 h 05 min left``, from this epoch's pace (steps still to train times seconds a step)."""
-        steps_per_epoch = trainer.num_training_batches
-        remaining = (trainer.max_epochs - trainer.current_epoch - 1) * steps_per_epoch
-        if trainer.max_steps > 0:
-            remaining = min(remaining, trainer.max_steps - trainer.global_step)
-        if remaining <= 0 or not steps_per_epoch:
+        """`` | about 1 h 05 min left``, from this epoch's pace (batches still to train times seconds a
+        batch), or the time ``max_time`` leaves if that is shorter."""
+        batches_per_epoch = trainer.num_training_batches
+        remaining = (trainer.max_epochs - trainer.current_epoch - 1) * batches_per_epoch
+        if trainer.max_steps > 0:  # optimizer steps, each of accumulate_grad_batches batches
+            remaining = min(remaining, (trainer.max_steps - trainer.global_step) * trainer.accumulate_grad_batches)
+        if remaining <= 0 or not batches_per_epoch:
             return ""
         # validation is paid once an epoch: scale the whole epoch's time, not only the training part
-        seconds = remaining * epoch_seconds / self._steps
-        return f" | about {_duration(seconds)} left"
+        seconds, limit = remaining * epoch_seconds / self._steps, ""
+        timer = next((c for c in trainer.callbacks if isinstance(c, callbacks.Timer)), None)
+        allowed = timer.time_remaining("train") if timer is not None else None
+        if allowed is not None and allowed < seconds:
+            seconds, limit = allowed, " (max_time)"
+        return f" | about {_duration(seconds)} left{limit}"
 
 
 def _duration(seconds: float) -> str:

@@ -156,7 +156,8 @@ def _check_budget_trains(config: ExperimentConfig, run: RunDir, source: str) -> 
     if not last.is_file():
         return
     state = torch.load(last, map_location="cpu", weights_only=False)
-    epochs = state["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"]
+    # "processed", as Lightning's own stop check: an epoch-end checkpoint is saved before "completed" counts it
+    epochs = state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
     seconds = state["callbacks"].get("Timer", {}).get("time_elapsed", {}).get("train", 0.0)
     trainer, used_up = config.trainer, []
     if trainer.max_epochs <= epochs:

@@ -111,9 +111,9 @@ class IACTDataModule(ShowerDataModule):
             class_balance: 'balanced' weights classes by inverse training frequency; a mapping
                 ``{"gamma": w, "proton": w}`` gives the weights directly.
             max_open_files: HDF5 handles each process keeps open at once (least recently used are closed).
-            in_memory: read the training and validation images into memory once, cleaned and transformed
+            in_memory: read the training and validation images into memory once, cleaned and transformed,
                 (4 bytes x channels x 1855 pixels an event: 1.5 GB for 100k events with 2 channels, in every
-                DDP process); removes the per-event file read and cleaning from every epoch.
+                DDP process) when training starts; removes the per-event file read and cleaning from every epoch.
             batch_size: events per batch (per process under DDP).
             num_workers: DataLoader worker processes.
             seed: split seed; the experiment seed is injected.
@@ -229,9 +229,6 @@ class IACTDataModule(ShowerDataModule):
         self.train_set = self._dataset(self.files, columns, self.parts["train"], augment=True)
         self.val_set = self._dataset(self.files, columns, self.parts["val"], augment=False)
         self.test_set = self._dataset(self.files, columns, self.parts["test"], augment=False)
-        if self.in_memory:  # the splits read every epoch; the test set is read once anyway
-            self.train_set.load_into_memory("training split")
-            self.val_set.load_into_memory("validation split")
 
     def _class_weights(self, columns: dict[str, np.ndarray], train: np.ndarray) -> np.ndarray:
         """Per-class weight lookup (index = class) from ``class_balance`` and the training split."""
@@ -265,6 +262,18 @@ class IACTDataModule(ShowerDataModule):
             self.augmenter if augment else None,
             self.max_open_files,
         )
+
+    # in_memory loads when training asks for the loaders: once in each DDP process, and never for
+    # estimators (they take whole splits through arrays()); the test set is read once anyway
+    def train_dataloader(self) -> DataLoader:
+        if self.in_memory and self.train_set is not None:
+            self.train_set.load_into_memory("training split")
+        return super().train_dataloader()
+
+    def val_dataloader(self) -> DataLoader:
+        if self.in_memory and self.val_set is not None:
+            self.val_set.load_into_memory("validation split")
+        return super().val_dataloader()
 
     def teardown(self, stage: str | None = None) -> None:
         """Close this process's file handles (datasets reopen them if used again)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import Dataset
 
 from showerlearn.data.iact.augment import Augmenter
@@ -98,7 +99,10 @@ class IACTDataset(Dataset):
 
         Reading whole chunks sorted by file is much faster than one row at a time, and the cleaning and
         transforms are paid once instead of every epoch. Loader worker processes inherit the array.
+        Loading again is a no-op.
         """
+        if self._inputs is not None:
+            return
         started, n = time.monotonic(), len(self)
         inputs: np.ndarray | None = None
         for start in range(0, n, chunk):
@@ -110,10 +114,12 @@ class IACTDataset(Dataset):
                     transformed = self.transform(data["image"][j], data["peak_time"][j])
                     if inputs is None:
                         inputs = np.empty((n, *transformed.shape), dtype=np.float32)
-                        log.info("reading the %s's %d images into memory (%.1f GB)", name, n, inputs.nbytes / 1e9)
+                        if rank_zero_only.rank == 0:  # every DDP process loads its own copy: one message
+                            log.info("reading the %s's %d images into memory (%.1f GB)", name, n, inputs.nbytes / 1e9)
                     inputs[event] = transformed
         self._inputs = inputs
-        log.info("%s in memory after %.0f s", name, time.monotonic() - started)
+        if rank_zero_only.rank == 0:
+            log.info("%s in memory after %.0f s", name, time.monotonic() - started)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if self._inputs is not None:
