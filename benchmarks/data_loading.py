@@ -68,16 +68,15 @@ def main() -> None:
 
     lazy = _module(args, in_memory=False)
     lazy.prepare_data()  # simulate the set now if it is not cached: not part of either timing
-    started = time.perf_counter()
     lazy.setup("fit")
-    setup_seconds = time.perf_counter() - started
     lazy_rate, n = _loader_rate(lazy, args.batches)
     lazy.teardown("fit")
 
     cached = _module(args, in_memory=True)
-    started = time.perf_counter()
     cached.setup("fit")
-    load_seconds = time.perf_counter() - started - setup_seconds  # what in_memory adds to the setup
+    started = time.perf_counter()
+    cached.train_dataloader(), cached.val_dataloader()  # in_memory loads here, as when training starts
+    load_seconds = time.perf_counter() - started
     cached_rate, _ = _loader_rate(cached, args.batches)
     stored = cached.train_set._inputs.nbytes + cached.val_set._inputs.nbytes
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 import sys
 from pathlib import Path
 
+import torch
 from _compare import check_same_test_set, comparison_lines, test_set_differences
 
 from showerlearn.cli.common import quiet_libraries
@@ -69,13 +69,24 @@ def _describe(run: RunDir) -> str:
     for log in run.logs.glob("csv/attempt_*/metrics.csv"):
         with log.open() as handle:
             epochs |= {int(row["epoch"]) for row in csv.DictReader(handle) if row.get("val/loss")}
-    seconds = json.loads(run.status_file.read_text()).get("train_seconds")
     return (
         f"{config.model.name if config.model else '?'} run `{run.path.name}`: depth {model.get('depth', 56)}, widths "
         f"{model.get('widths', [16, 32, 64])}, {model.get('local_head', 'full')} local head, batch "
         f"{config.data.params.get('batch_size')}, {len(epochs)} validated epochs of {config.trainer.max_epochs} "
-        f"(max_time {config.trainer.max_time}), {seconds} s of training on {config.trainer.accelerator}"
+        f"(max_time {config.trainer.max_time}), {_training_time(run)} on {config.trainer.accelerator}"
     )
+
+
+def _training_time(run: RunDir) -> str:
+    """The training clock of Lightning's Timer (kept across attempts in the checkpoint) if the run had a
+    max_time; else run.json's wall time of train, predict and evaluate."""
+    last = run.checkpoints / "last.ckpt"
+    if last.is_file():
+        timer = torch.load(last, map_location="cpu", weights_only=False)["callbacks"].get("Timer")
+        if timer:
+            attempts = run.status().get("attempts", 1)
+            return f"{timer['time_elapsed']['train']:.0f} s of training over {attempts} attempt(s)"
+    return f"{run.status().get('train_seconds')} s wall (train, predict, evaluate)"
 
 
 def main() -> None:

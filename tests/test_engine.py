@@ -183,8 +183,11 @@ def test_resumed_run_trains_as_if_never_interrupted(
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, progress=False)
     (interrupted,) = [p for p in uninterrupted.path.parent.iterdir() if p != uninterrupted.path]
+    interrupted_status = RunDir(interrupted).status()
+    crashed_seconds = interrupted_status["train_seconds"]
     resumed = train(config, resume=interrupted, progress=False)
     assert resumed.status()["attempts"] == 2
+    assert resumed.status()["train_seconds"] > crashed_seconds > 0  # the wall time of both attempts
     assert _recorded(tmp_path / "b.txt") == _recorded(tmp_path / "a.txt")
     a, b = read_columns(uninterrupted.predictions_file), read_columns(resumed.predictions_file)
     np.testing.assert_array_equal(a["score"], b["score"])

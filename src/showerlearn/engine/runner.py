@@ -57,6 +57,7 @@ def train(
     outside, by ``torchrun`` or ``srun``, must be given the same one).
     """
     run, attempt, rank_zero = _open_run(config, resume, run_dir)
+    earlier_seconds = run.status().get("train_seconds", 0.0) if resume is not None else 0.0
     if rank_zero:
         run.update_status(state="running", attempts=attempt + 1)
         # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
@@ -79,12 +80,16 @@ def train(
     except BaseException as error:
         if rank_zero:
             state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            run.update_status(state=state, error=f"{type(error).__name__}: {error}")
+            run.update_status(
+                state=state, error=f"{type(error).__name__}: {error}",
+                train_seconds=round(earlier_seconds + time.monotonic() - started, 1),
+            )
         raise
     finally:
         if rank_zero:
             os.environ.pop(RUN_DIR_VARIABLE, None)
-    run.update_status(state="completed", error=None, train_seconds=round(time.monotonic() - started, 1))
+    # wall time of every attempt that ended in Python (train, predict, evaluate), a killed one's excepted
+    run.update_status(state="completed", error=None, train_seconds=round(earlier_seconds + time.monotonic() - started, 1))
     return run
 
 
