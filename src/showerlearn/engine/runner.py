@@ -53,8 +53,9 @@ def train(
 
     ``resume`` continues an interrupted run from its last checkpoint; the config must be the one the
     run was started with, except for the training budget (:data:`BUDGET_KEYS`): raising it trains a
-    completed run further (one stopped by ``max_time``, or one that needs more epochs). ``run_dir`` forces the folder (sweeps; every process of a job launched from
-    outside, by ``torchrun`` or ``srun``, must be given the same one).
+    completed run further (one stopped by ``max_time``, or one that needs more epochs). ``run_dir``
+    forces the folder (sweeps; every process of a job launched from outside, by ``torchrun`` or
+    ``srun``, must be given the same one).
     """
     run, attempt, rank_zero = _open_run(config, resume, run_dir)
     earlier_seconds = run.status().get("train_seconds", 0.0) if resume is not None else 0.0
@@ -131,7 +132,6 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
     return run, 0, True
 
 
-
 #: the settings a continued run may change: how long it trains, not what it trains
 BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 
@@ -179,6 +179,7 @@ def _seconds(duration: str) -> float:
     """'DD:HH:MM:SS' -> seconds."""
     days, hours, minutes, seconds = (int(part) for part in duration.split(":"))
     return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
+
 
 def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
     """Example input images on the detector's own layout, for data modules that offer them."""
