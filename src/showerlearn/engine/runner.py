@@ -108,7 +108,8 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
                 f"already holds a completed run: choose a new folder, or raise {', '.join(BUDGET_KEYS)} to train it further"
             ])
         # Lightning's DDP workers start after the owner counted this attempt
-        attempt = status.get("attempts", 1 if started_by_lightning() else 0) - (1 if started_by_lightning() else 0)
+        counted = int(started_by_lightning())
+        attempt = status.get("attempts", counted) - counted
         if owner and budget:
             _check_budget_trains(config, run, str(resume))
             log.info("continuing %s with a new training budget: %s", run.path, budget)
