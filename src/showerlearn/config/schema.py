@@ -90,6 +90,13 @@ class ExperimentConfig(Strict):
     model: Component | None = Field(None, description="Network from the model registry (trained with Lightning).")
     estimator: Component | None = Field(None, description="scikit-learn estimator (e.g. 'hillas_rf') instead of a network.")
     task: TaskConfig | None = Field(None, description="Heads and losses (required with `model`).")
+    init_from: Path | None = Field(
+        None,
+        description="Warm start: a checkpoint (.ckpt) or run folder (its best checkpoint) whose network weights "
+        "initialise `model` before training. Tensors of the same name and shape are copied, the others keep their "
+        "initialisation; run.json lists them (fine-tuning, or a deeper network with `zero_init_last` grown from a "
+        "shallower one). Optimizer and schedule start afresh.",
+    )
     optimizer: Component = Field(
         default_factory=lambda: Component(name="adam", params={"lr": 1e-3}), description="torch optimizer."
     )
@@ -102,6 +109,8 @@ class ExperimentConfig(Strict):
     def _model_xor_estimator(self) -> ExperimentConfig:
         if (self.model is None) == (self.estimator is None):
             raise ValueError("give exactly one of `model` (a network) or `estimator` (a scikit-learn baseline)")
+        if self.init_from is not None and self.model is None:
+            raise ValueError("`init_from` initialises a network's weights: it needs `model`, not `estimator`")
         if self.model is not None and self.task is None:
             raise ValueError("`task` (heads and losses) is required when training a `model`")
         return self

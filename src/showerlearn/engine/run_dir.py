@@ -44,6 +44,13 @@ class RunDir:
     metrics_file = property(lambda self: self.path / "metrics.json")
     plots = property(lambda self: self.path / "plots")
 
+    def best_checkpoint(self) -> Path:
+        """``checkpoints/best.ckpt`` (lowest validation loss), or ``last.ckpt`` if there is no best yet."""
+        for name in ("best.ckpt", "last.ckpt"):
+            if (self.checkpoints / name).is_file():
+                return self.checkpoints / name
+        raise FileNotFoundError(f"{self.path}: no checkpoint in {self.checkpoints}")
+
     def status(self) -> dict[str, Any]:
         return json.loads(self.status_file.read_text()) if self.status_file.is_file() else {}
 

@@ -30,6 +30,7 @@ from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.seeding import seed_everything
+from showerlearn.engine.warm_start import load_matching_weights
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import read_columns, write_columns
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
@@ -213,7 +214,12 @@ def _fit_network(
     module = build_module(config, datamodule)
     trainer = _trainer(config, run, attempt, progress)
     last = run.checkpoints / "last.ckpt"
-    trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume and last.is_file() else None)
+    resume = resume and last.is_file()
+    if config.init_from is not None and not resume:  # a resumed run's checkpoint already holds the weights
+        warm_start = load_matching_weights(module, config.init_from)
+        if trainer.global_rank == 0:
+            run.update_status(init_from=warm_start)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None)
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     if trainer.global_rank == 0 and timer is not None and (timer.time_remaining("train") or 0.0) <= 0.0:
         log.warning("training stopped by trainer.max_time=%s before max_epochs", config.trainer.max_time)
@@ -311,7 +317,7 @@ def _network_outputs(
     config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
-    checkpoint = best_checkpoint(run)
+    checkpoint = run.best_checkpoint()
     module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"
@@ -322,13 +328,6 @@ def _network_outputs(
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
     batches = trainer.predict(module, dataloaders=loader)
     return _concatenate([b["outputs"] for b in batches]), _concatenate([b["meta"] for b in batches])
-
-
-def best_checkpoint(run: RunDir) -> Path:
-    for name in ("best.ckpt", "last.ckpt"):
-        if (run.checkpoints / name).is_file():
-            return run.checkpoints / name
-    raise FileNotFoundError(f"{run.path}: no checkpoint in {run.checkpoints}")
 
 
 def _concatenate(parts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from torch import nn
 from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.runner import best_checkpoint, build_datamodule, build_module
+from showerlearn.engine.runner import build_datamodule, build_module
 from showerlearn.engine.sweep import is_sweep, sweep_runs
 
 __all__ = ["TrainedRun", "load_trained_module", "resolve_runs"]
@@ -58,7 +58,7 @@ def load_trained_module(run_path: str | Path | RunDir, inputs: Sequence[str | Pa
     datamodule.use_prediction_inputs(inputs)
     datamodule.setup("predict")
     module = build_module(config, datamodule)
-    checkpoint = torch.load(best_checkpoint(run), map_location="cpu", weights_only=False)
+    checkpoint = torch.load(run.best_checkpoint(), map_location="cpu", weights_only=False)
     module.load_state_dict(checkpoint["state_dict"])
     return TrainedRun(run, config, datamodule, module.model.eval(), dict(module.head_kinds))
 

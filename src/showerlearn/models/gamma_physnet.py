@@ -72,6 +72,9 @@ class GammaPhysNet(nn.Module):
     direction_head
         ``"flatten"``: direction from the local path's fusion layer (the paper); ``"vote"``: every pixel
         of the last stage votes for the source position (needs ``camera`` and ``focal_length``).
+    zero_init_last
+        Start every residual block as the identity (its last convolution at zero): a deeper network
+        initialised from a trained shallower one (``init_from``) then starts as that network.
     particle_head
         ``"flatten"``: particle logits from the flattened local path (the paper); ``"pool"``: from the
         global path's pooled features through their own hidden layer, the same at every position.
@@ -95,6 +98,7 @@ class GammaPhysNet(nn.Module):
         dropout: float = 0.0,
         direction_head: Literal["flatten", "vote"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
+        zero_init_last: bool = False,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
     ) -> None:
@@ -115,7 +119,9 @@ class GammaPhysNet(nn.Module):
         def add_attention(stage: int, channels: int, stage_lattice: Lattice) -> nn.Module | None:
             return DualAttention(channels, stage_lattice, ratio=attention_ratio) if attention else None
 
-        self.backbone = LatticeResNet(lattice, in_channels, depth=depth, widths=tuple(widths), stage_hook=add_attention)
+        self.backbone = LatticeResNet(
+            lattice, in_channels, depth=depth, widths=tuple(widths), stage_hook=add_attention, zero_init_last=zero_init_last
+        )
         channels, n_out = self.backbone.out_channels, self.backbone.out_lattice.n_pixels
 
         def pooled_head(outputs: int) -> nn.Module:
@@ -201,6 +207,7 @@ class GammaPhysNetDA(GammaPhysNet):
         dropout: float = 0.0,
         direction_head: Literal["flatten", "vote"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
+        zero_init_last: bool = False,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
     ) -> None:
@@ -218,6 +225,7 @@ class GammaPhysNetDA(GammaPhysNet):
             dropout=dropout,
             direction_head=direction_head,
             particle_head=particle_head,
+            zero_init_last=zero_init_last,
             camera=camera,
             focal_length=focal_length,
         )

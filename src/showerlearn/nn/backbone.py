@@ -75,6 +75,9 @@ class LatticeResNet(nn.Module):
             stage's ``(B, C, N_stage)`` output (e.g. Dual Attention), or returns None.
         pool: ``"max"`` or ``"avg"`` lattice pooling between stages.
         implementation: ``"auto"``, ``"indexed"`` or ``"dense"`` (see :mod:`showerlearn.nn.lattice`).
+        zero_init_last: start every block's last convolution at zero, so that each residual branch
+            starts as the identity (Goyal et al. 2017, "Accurate, large minibatch SGD"). A deeper network
+            grown from a trained shallower one (``init_from``) then starts as that network's function.
 
     Attributes:
         out_channels, out_lattice: channels and lattice of the output.
@@ -90,6 +93,7 @@ class LatticeResNet(nn.Module):
         stage_hook: StageHook | None = None,
         pool: str = "max",
         implementation: str = "auto",
+        zero_init_last: bool = False,
     ) -> None:
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
@@ -126,11 +130,18 @@ class LatticeResNet(nn.Module):
             hook = stage_hook(index, width, stage_lattice) if stage_hook is not None else None
             self.hooks.append(hook if hook is not None else nn.Identity())
             previous = width
+        if zero_init_last:
+            for block in self.blocks():
+                nn.init.zeros_(block.conv2.weight)
         self._has_hook = [hook is not None and not isinstance(hook, nn.Identity) for hook in self.hooks]
         self.final_bn = LatticeBatchNorm(widths[-1])
         self.in_channels = in_channels
         self.out_channels = widths[-1]
         self.out_lattice = self.stage_lattices[-1]
+
+    def blocks(self) -> list[PreActBlock]:
+        """Every residual block, stage by stage."""
+        return [block for stage in self.stages for block in stage]
 
     @property
     def levels(self) -> list[Downsampling]:
