@@ -132,3 +132,49 @@ def test_voting_and_pooled_heads_train_save_and_predict_real_files(
     assert len(columns["event_id"]) > 0 and np.isfinite(columns["reco_alt"]).all()
     # the vote lies inside the camera's field of view around the pointing (LSTCam: ~2.2 deg radius)
     assert np.abs(columns["reco_alt"] - columns["pointing_alt"]).max() < 3.0
+
+
+@pytest.mark.slow
+def test_test_time_augmentation_averages_the_views_turned_back(workspace: list[str], tmp_path: Path) -> None:
+    """Reference: each view decoded on its own, through the per-event camera orientation of the
+    decoder (``camera_rotation``, ``camera_reflected``) rather than the merger's inverse maps."""
+    from showerlearn.data.iact.augment import camera_symmetries
+    from showerlearn.data.iact.targets import decode_outputs, encode_direction
+    from showerlearn.engine.run_dir import RunDir
+    from showerlearn.engine.runner import predict_outputs
+    from showerlearn.geometry import lst_camera
+
+    symmetries = camera_symmetries(lst_camera())  # LSTCam: rotations by multiples of 60 deg, no mirror
+    overrides = [*workspace, *TINY, "data.params.augment.test_time=true", "data.params.augment.ops=[rot60,rot240]"]
+    config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", overrides)
+    torch.manual_seed(0)
+    datamodule = build_datamodule(config)
+    datamodule.setup("fit")
+    module = build_module(config, datamodule).eval()
+    run = RunDir(tmp_path)
+    run.checkpoints.mkdir()
+    torch.save({"state_dict": module.state_dict()}, run.checkpoints / "best.ckpt")
+    merged = predict_outputs(config, datamodule, run)
+
+    inputs, _, _, meta = datamodule.arrays("test")
+    datamodule.teardown("test")
+    views = []
+    for name in (None, "rot60", "rot240"):
+        view_meta = dict(meta)
+        if name is not None:  # the decoder's orientation R(rotation) F(reflected), after the view's rotation
+            view_meta["camera_rotation"] = meta["camera_rotation"] + float(name[3:]) * np.where(meta["camera_reflected"], -1, 1)
+        perm = slice(None) if name is None else torch.as_tensor(symmetries[name].perm)
+        with torch.no_grad():
+            outputs = {k: v.numpy() for k, v in module(torch.from_numpy(inputs)[..., perm]).items()}
+        views.append(decode_outputs(outputs, view_meta))
+    fov = [encode_direction(v["reco_alt"], v["reco_az"], meta["pointing_alt"], meta["pointing_az"]) for v in views]
+    np.testing.assert_allclose(merged["gammaness"], np.mean([v["gammaness"] for v in views], axis=0), rtol=1e-5)
+    np.testing.assert_allclose(np.log10(merged["reco_energy"]), np.mean([np.log10(v["reco_energy"]) for v in views], axis=0), atol=1e-5)
+    np.testing.assert_allclose(
+        encode_direction(merged["reco_alt"], merged["reco_az"], meta["pointing_alt"], meta["pointing_az"]),
+        np.mean(fov, axis=0), atol=1e-4,
+    )
+    for column in ("reco_core_x", "reco_core_y"):
+        np.testing.assert_allclose(merged[column], np.mean([v[column] for v in views], axis=0), atol=1e-3)
+    # the views disagree (the lattice kernels are not rotation-symmetric): a merger that kept one would fail
+    assert np.abs(fov[1] - fov[0]).max() > 1e-3 and np.abs(views[1]["reco_core_x"] - views[0]["reco_core_x"]).max() > 0.1

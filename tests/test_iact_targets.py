@@ -12,8 +12,9 @@ from ctapipe.coordinates import TelescopeFrame
 from ctapipe.image import hillas_parameters
 
 from showerlearn.data.iact import IACTDataModule, open_dl1
-from showerlearn.data.iact.augment import Augmenter, camera_symmetries
+from showerlearn.data.iact.augment import Augmenter, SymmetryOp, _reflection, _rotation, average_views, camera_symmetries
 from showerlearn.data.iact.targets import (
+    IMPACT_SCALE_M,
     camera_matrices,
     decode_outputs,
     encode_direction,
@@ -172,3 +173,31 @@ def test_a_hexagonal_camera_has_rotations_and_reflections() -> None:
         np.testing.assert_allclose(np.column_stack([x, y])[op.perm], np.column_stack([x, y]) @ op.matrix, atol=1e-9, err_msg=name)
         if name.startswith("flip"):
             np.testing.assert_array_equal(op.perm[op.perm], np.arange(len(x)))  # a reflection undoes itself
+
+
+def test_averaged_views_of_an_equivariant_prediction_give_it_back() -> None:
+    rng = np.random.default_rng(3)
+    n = 50
+    meta = {
+        "tel_pos_x": rng.normal(0, 50, n), "tel_pos_y": rng.normal(0, 50, n),
+        "pointing_alt": rng.uniform(60, 80, n), "pointing_az": rng.uniform(0, 360, n),
+    }
+    telescope = np.stack([meta["tel_pos_x"], meta["tel_pos_y"]], axis=1)
+    direction = rng.normal(0, 1.0, (n, 2))
+    core = telescope + rng.normal(0, 150, (n, 2))
+    views = [None, SymmetryOp("rot120", _rotation(120), np.arange(3)), SymmetryOp("flip10", _reflection(10), np.arange(3))]
+    outputs = []
+    for view in views:
+        matrix = np.eye(2) if view is None else view.matrix
+        outputs.append({
+            "direction": transform_direction(matrix, direction),
+            "impact": transform_impact(matrix, core, telescope, meta["pointing_alt"], meta["pointing_az"]) / IMPACT_SCALE_M,
+            "energy": rng.normal(0, 1, n),
+            "particle": rng.normal(0, 2, (n, 2)),
+        })
+    merged = average_views(views, outputs, meta)
+    np.testing.assert_allclose(merged["direction"], direction, atol=1e-9)
+    np.testing.assert_allclose(merged["impact"] * IMPACT_SCALE_M, core, atol=1e-6)
+    np.testing.assert_allclose(merged["energy"], np.mean([o["energy"] for o in outputs], axis=0))
+    probabilities = [np.exp(o["particle"]) / np.exp(o["particle"]).sum(axis=1, keepdims=True) for o in outputs]
+    np.testing.assert_allclose(np.exp(merged["particle"]), np.mean(probabilities, axis=0))

@@ -69,6 +69,19 @@ class ShowerDataModule(L.LightningDataModule):
         """
         raise NotImplementedError
 
+    def prediction_views(self) -> list[np.ndarray | None]:
+        """Pixel permutations of the inputs' last axis under which every event is predicted again
+        (test-time augmentation); ``None`` is the event as it is. The default: only that."""
+        return [None]
+
+    def merge_prediction_views(
+        self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """One set of encoded outputs from those of every view of :meth:`prediction_views`, in its order."""
+        if len(outputs) != 1:
+            raise NotImplementedError(f"{type(self).__name__} has no rule to merge {len(outputs)} prediction views")
+        return outputs[0]
+
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these files instead of the test split (``showerlearn predict``).
 

@@ -325,9 +325,17 @@ def _network_outputs(
         accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
         precision=config.trainer.precision if accelerator == "gpu" else "32-true",
     )
-    loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
-    batches = trainer.predict(module, dataloaders=loader)
-    return _concatenate([b["outputs"] for b in batches]), _concatenate([b["meta"] for b in batches])
+    views = datamodule.prediction_views()
+    per_view = []
+    for number, view in enumerate(views, start=1):
+        if len(views) > 1:
+            log.info("predicting view %d of %d (test-time augmentation)", number, len(views))
+        module.prediction_view = None if view is None else torch.as_tensor(view)
+        loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
+        batches = trainer.predict(module, dataloaders=loader)
+        per_view.append(_concatenate([b["outputs"] for b in batches]))
+    meta = _concatenate([b["meta"] for b in batches])  # the same for every view
+    return datamodule.merge_prediction_views(per_view, meta), meta
 
 
 def _concatenate(parts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:

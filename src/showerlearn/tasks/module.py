@@ -42,6 +42,8 @@ class MultiTaskModule(L.LightningModule):
         self.balancer = build(balancing, BALANCERS, "task.balancing", heads=self.head_kinds)
         self.optimizer_config = optimizer
         self.scheduler_config = scheduler
+        #: pixel permutation applied to the inputs before prediction (a test-time augmentation view)
+        self.prediction_view: Tensor | None = None
         self.val_metrics = nn.ModuleDict(
             {f"{head}_{metric}": _make_metric(metric) for head, spec in self.heads.items() for metric in spec.metrics}
         )
@@ -105,7 +107,8 @@ class MultiTaskModule(L.LightningModule):
             self.val_metrics[f"{head}_{metric}"].update(output.reshape(-1), target.reshape(-1))
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
-        return {"outputs": self(batch["inputs"]), "meta": batch.get("meta", {})}
+        inputs = batch["inputs"] if self.prediction_view is None else batch["inputs"][..., self.prediction_view]
+        return {"outputs": self(inputs), "meta": batch.get("meta", {})}
 
     def configure_optimizers(self) -> Any:
         # the balancer's learnable weights (e.g. log-variances) are optimised too, without weight decay

@@ -10,7 +10,7 @@ the direction and impact targets by the same map (``showerlearn.data.iact.target
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -18,9 +18,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import cKDTree
 
+from showerlearn.data.iact.targets import IMPACT_SCALE_M, transform_direction, transform_impact
 from showerlearn.geometry import Lattice
 
-__all__ = ["AugmentConfig", "SymmetryOp", "camera_symmetries"]
+__all__ = ["AugmentConfig", "SymmetryOp", "average_views", "camera_symmetries"]
 
 
 class AugmentConfig(BaseModel):
@@ -33,6 +34,12 @@ class AugmentConfig(BaseModel):
         None,
         description="Symmetry names ('rot60', 'flip30', ... see docs/data_iact.md); None: every symmetry of the "
         "camera. Each training event gets the identity or one of them, uniformly at random.",
+    )
+    test_time: bool = Field(
+        False,
+        description="Test-time augmentation: predict every test (and `showerlearn predict`) event as it is and "
+        "moved by each of `ops`, turn the outputs back and average them (gammaness: mean probability; energy: mean "
+        "log10 E; direction, impact: mean position). One forward pass per view. Independent of `enabled`.",
     )
 
 
@@ -100,3 +107,39 @@ class Augmenter:
         """The op for a uniform random number ``u01`` in [0, 1): None (identity) or one of ``ops``."""
         choice = int(u01 * (len(self.ops) + 1))
         return None if choice == 0 else self.ops[choice - 1]
+
+
+def average_views(
+    views: Sequence[SymmetryOp | None], outputs: Sequence[Mapping[str, np.ndarray]], meta: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Encoded IACT outputs (``particle`` logits, ``energy``, ``direction``, ``impact``) averaged over
+    predictions of the same events moved by ``views`` (None: as they are).
+
+    Each view's direction and impact are turned back by the inverse map first, so all views speak of
+    the event as it is. The class probabilities are averaged and returned as their logarithm (what the
+    decoder's softmax turns back into the mean probability).
+    """
+    if len(views) != len(outputs) or not views:
+        raise ValueError(f"{len(views)} views but {len(outputs)} sets of outputs")
+    turned = []
+    for view, view_outputs in zip(views, outputs, strict=True):
+        view_outputs = {name: np.asarray(values, dtype=np.float64) for name, values in view_outputs.items()}
+        if view is not None:
+            inverse = view.matrix.T
+            if "direction" in view_outputs:
+                view_outputs["direction"] = transform_direction(inverse, view_outputs["direction"])
+            if "impact" in view_outputs:
+                telescope = np.stack([np.asarray(meta["tel_pos_x"]), np.asarray(meta["tel_pos_y"])], axis=1)
+                core = view_outputs["impact"] * IMPACT_SCALE_M
+                view_outputs["impact"] = transform_impact(
+                    inverse, core, telescope, np.asarray(meta["pointing_alt"]), np.asarray(meta["pointing_az"])
+                ) / IMPACT_SCALE_M
+        if "particle" in view_outputs:
+            logits = view_outputs["particle"]
+            probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+            view_outputs["particle"] = probabilities / probabilities.sum(axis=1, keepdims=True)
+        turned.append(view_outputs)
+    merged = {name: np.mean([view_outputs[name] for view_outputs in turned], axis=0) for name in turned[0]}
+    if "particle" in merged:
+        merged["particle"] = np.log(merged["particle"])
+    return merged

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch.utils.data import DataLoader
 
 from showerlearn.data.base import ShowerDataModule, split_indices
-from showerlearn.data.iact.augment import AugmentConfig, Augmenter
+from showerlearn.data.iact.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.data.iact.cuts import Cuts, add_image_parameters, select
 from showerlearn.data.iact.dataset import IACTDataset
 from showerlearn.data.iact.errors import EmptySelectionError, IACTDataError, MissingTruthError
@@ -140,6 +140,9 @@ class IACTDataModule(ShowerDataModule):
         self.transform = ImageTransform(self.camera, self.cleaning, self.transforms)
         # fail on unknown augmentation names now, not in a worker
         self.augmenter = Augmenter(self.camera, self.augment.ops) if self.augment.enabled else None
+        self._views: list[SymmetryOp | None] = [None]
+        if self.augment.test_time:
+            self._views += Augmenter(self.camera, self.augment.ops).ops
         self.files: list[DL1File] = []
         self.parts: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
@@ -307,6 +310,15 @@ class IACTDataModule(ShowerDataModule):
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return decode_outputs(outputs, meta)
+
+    def prediction_views(self) -> list[np.ndarray | None]:
+        """The event as it is, and with ``augment.test_time`` moved by each symmetry of ``augment.ops``."""
+        return [None if view is None else view.perm for view in self._views]
+
+    def merge_prediction_views(
+        self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        return outputs[0] if len(self._views) == 1 else average_views(self._views, outputs, meta)
 
     def arrays(
         self, split: str, raw: bool = False
