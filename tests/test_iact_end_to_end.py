@@ -133,6 +133,19 @@ def test_voting_and_pooled_heads_train_save_and_predict_real_files(
     # the vote lies inside the camera's field of view around the pointing (LSTCam: ~2.2 deg radius)
     assert np.abs(columns["reco_alt"] - columns["pointing_alt"]).max() < 3.0
 
+    # again with test-time augmentation, and on the run's own test split: the run's predictions back
+    augmented = tmp_path / "real_tta.h5"
+    tta = ["--set", "data.params.augment.test_time=true"]
+    result = CliRunner().invoke(app, ["predict", str(network.path), "--input", str(real), "--output", str(augmented), *tta])
+    assert result.exit_code == 0, result.output
+    averaged = read_columns(augmented)
+    np.testing.assert_array_equal(averaged["event_id"], columns["event_id"])
+    assert np.isfinite(averaged["reco_alt"]).all() and not np.allclose(averaged["reco_alt"], columns["reco_alt"])
+    again = tmp_path / "test_split.h5"
+    result = CliRunner().invoke(app, ["predict", str(network.path), "--output", str(again)])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(read_columns(again)["gammaness"], predicted["gammaness"], rtol=1e-6)
+
 
 @pytest.mark.slow
 def test_test_time_augmentation_averages_the_views_turned_back(workspace: list[str], tmp_path: Path) -> None:

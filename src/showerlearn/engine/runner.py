@@ -353,14 +353,18 @@ def _to_numpy(values: Any) -> np.ndarray:
     return np.asarray(values)
 
 
-def predict(run_path: str | Path, inputs: Sequence[str | Path], output: str | Path) -> Path:
-    """Apply a trained run to new input files and write their prediction columns to ``output``."""
+def predict(
+    run_path: str | Path, inputs: Sequence[str | Path] | None, output: str | Path, overrides: Sequence[str] = ()
+) -> Path:
+    """Apply a trained run to input files (None: its own test split) and write the prediction columns
+    to ``output``; ``overrides`` (``KEY=VALUE``) change the run's config for this prediction only."""
     run = RunDir.existing(run_path)
-    config = load_config(run.config_file)
+    config = load_config(run.config_file, list(overrides))
     seed_everything(config.seed, config.trainer.deterministic)
     datamodule = build_datamodule(config)
-    datamodule.use_prediction_inputs(inputs)
-    return write_columns(output, predict_outputs(config, datamodule, run, split="predict"))
+    if inputs:
+        datamodule.use_prediction_inputs(inputs)
+    return write_columns(output, predict_outputs(config, datamodule, run, split="predict" if inputs else "test"))
 
 
 def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
