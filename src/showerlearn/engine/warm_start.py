@@ -11,6 +11,7 @@ the shallower network's function. Optimizer state, epoch and learning-rate sched
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def load_matching_weights(module: nn.Module, source: str | Path) -> dict[str, An
     """
     checkpoint = resolve_checkpoint(source)
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+        content = checkpoint.read_bytes()  # read once: loaded and hashed
+        state = torch.load(io.BytesIO(content), map_location="cpu", weights_only=False)["state_dict"]
     except Exception as error:  # pickle, zip and key errors all mean "not a Lightning checkpoint"
         raise ConfigError("init_from", [f"init_from: {checkpoint} is not a readable Lightning checkpoint ({type(error).__name__}: {error})"]) from error
     own = module.state_dict()
@@ -74,7 +76,7 @@ def load_matching_weights(module: nn.Module, source: str | Path) -> dict[str, An
         log.warning("init_from: %s has shape %s in %s, the model wants %s: left at its initialisation", name, stored, checkpoint, wanted)
     return {
         "checkpoint": str(checkpoint.resolve()),
-        "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(content).hexdigest(),
         "copied": len(copied),
         "new": new,
         "shape_mismatch": mismatched,
