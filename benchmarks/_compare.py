@@ -34,8 +34,10 @@ def test_set_differences(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
         differences.append("data.params.cleaning thresholds")
     simulations = [p.get("simulate") or {} for p in params]
     differences += [f"data.params.simulate.{k}" for k in _SIMULATION_KEYS if simulations[0].get(k) != simulations[1].get(k)]
-    if a.seed != b.seed:
-        differences.append("seed (it splits the events)")
+    split_seed = (params[0].get("split") or {}).get("seed")  # equal in both, or already a difference
+    simulated_by_experiment_seed = any(s and s.get("seed") is None for s in simulations)
+    if a.seed != b.seed and (split_seed is None or simulated_by_experiment_seed):
+        differences.append("seed (it splits or simulates the events)")
     return differences
 
 

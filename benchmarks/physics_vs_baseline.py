@@ -24,6 +24,7 @@ from _compare import check_same_test_set, comparison_lines, test_set_differences
 
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, load_config
+from showerlearn.engine.ensemble import ensemble_members, is_ensemble
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, train
 from showerlearn.evaluation.aggregate import plot_aggregates
@@ -62,7 +63,10 @@ def _train_run(config: ExperimentConfig) -> Path:
 
 
 def _describe(run: RunDir) -> str:
-    """What a finished network run was: from its config and logs, not from a preset."""
+    """What a finished network run (or ensemble of runs) was: from its config and logs, not from a preset."""
+    if is_ensemble(run.path):
+        members = ensemble_members(run.path)
+        return f"ensemble (averaged predictions) of {len(members)} runs: " + "; ".join(_describe(m) for m in members)
     config = load_config(run.config_file)
     model = config.model.params if config.model else {}
     epochs = set()

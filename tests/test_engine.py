@@ -244,13 +244,24 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     tabular_config["trainer"]["max_epochs"] = 2
     config_file.write_text(yaml.safe_dump(tabular_config))
     runner = CliRunner()
-    result = runner.invoke(app, ["sweep", str(config_file), "--seeds", "2", "--set", "trainer.max_epochs=1"])
+    # a fixed split seed: the seeds differ in initialisation and batch order only, on the same test set
+    result = runner.invoke(
+        app, ["sweep", str(config_file), "--seeds", "2", "--set", "trainer.max_epochs=1", "--set", "data.params.split_seed=0"]
+    )
     assert result.exit_code == 0, result.output
     (sweep_folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
     aggregate = json.loads((sweep_folder / "aggregate.json").read_text())
     assert aggregate["n_runs"] == 2 and len(aggregate["scalars"]["auc"]["values"]) == 2
     evaluated = runner.invoke(app, ["evaluate", str(sweep_folder)])
     assert evaluated.exit_code == 0, evaluated.output
+    # a sweep folder stands for its seeds in an ensemble: the scores are their mean
+    ensembled = runner.invoke(app, ["ensemble", str(sweep_folder), "--output", str(tmp_path / "ensemble")])
+    assert ensembled.exit_code == 0, ensembled.output
+    seeds = [read_columns(sweep_folder / f"seed{seed}" / "predictions.h5") for seed in (3, 4)]
+    averaged = read_columns(tmp_path / "ensemble" / "predictions.h5")
+    np.testing.assert_array_equal(averaged["row"], seeds[0]["row"])
+    np.testing.assert_allclose(averaged["score"], (seeds[0]["score"] + seeds[1]["score"]) / 2)
+    assert 0.0 <= RunDir.existing(tmp_path / "ensemble").metrics()["scalars"]["auc"] <= 1.0
 
 
 def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dict) -> None:

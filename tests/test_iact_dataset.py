@@ -40,8 +40,9 @@ def test_registered_and_two_worker_loader_sees_every_training_event_once(shared_
 
 
 def test_splits_are_reproducible_and_by_file_keeps_files_apart(shared_data: Path) -> None:
-    def parts(seed: int, by: str) -> dict[str, np.ndarray]:
-        module = IACTDataModule(files=all_files(shared_data), seed=seed, split={"by": by, "fractions": (0.5, 0.25, 0.25)})
+    def parts(seed: int, by: str, split_seed: int | None = None) -> IACTDataModule:
+        split = {"by": by, "fractions": (0.5, 0.25, 0.25), "seed": split_seed}
+        module = IACTDataModule(files=all_files(shared_data), seed=seed, split=split)
         module.setup("fit")
         return module
 
@@ -49,6 +50,9 @@ def test_splits_are_reproducible_and_by_file_keeps_files_apart(shared_data: Path
     for name in ("train", "val", "test"):
         np.testing.assert_array_equal(a.parts[name], b.parts[name])
     assert not set(a.parts["train"]) & set(a.parts["test"])
+    # the experiment seed redraws the split unless the split has its own seed
+    assert not np.array_equal(parts(2, "event").parts["test"], a.parts["test"])
+    np.testing.assert_array_equal(parts(2, "event", split_seed=1).parts["test"], a.parts["test"])
     by_file = parts(2, "file")
     file_of = by_file._columns["file_index"]
     split_files = [set(file_of[by_file.parts[name]]) for name in ("train", "val", "test")]

@@ -4,6 +4,7 @@ predict on real DL1 files."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.config import load_config
+from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.tables import read_columns
 
@@ -35,13 +37,19 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return [f"output_dir={folder / 'runs'}", f"data.params.cache_dir={folder / 'cache'}"]
 
 
-@pytest.mark.slow
-def test_network_and_baseline_share_data_and_columns(workspace: list[str]) -> None:
+@pytest.fixture(scope="module")
+def network_and_baseline(workspace: list[str]) -> tuple[RunDir, RunDir]:
     network = train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*workspace, *TINY]), progress=False)
     baseline = train(
         load_config(EXAMPLES / "hillas_rf_small.yaml", [*workspace, *TINY[:3], "evaluation.params.n_bootstrap=10"]),
         progress=False,
     )
+    return network, baseline
+
+
+@pytest.mark.slow
+def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple[RunDir, RunDir]) -> None:
+    network, baseline = network_and_baseline
     ours, theirs = read_columns(network.predictions_file), read_columns(baseline.predictions_file)
     # same test events, same truth, same prediction columns
     np.testing.assert_array_equal(ours["event_id"], theirs["event_id"])
@@ -58,6 +66,38 @@ def test_network_and_baseline_share_data_and_columns(workspace: list[str]) -> No
     assert theirs["gammaness"][theirs["true_shower_primary_id"] == 0].mean() > theirs["gammaness"][
         theirs["true_shower_primary_id"] == 101
     ].mean()
+
+
+@pytest.mark.slow
+def test_ensemble_of_runs_through_the_cli(network_and_baseline: tuple[RunDir, RunDir], tmp_path: Path) -> None:
+    network, baseline = network_and_baseline
+    output = tmp_path / "ensemble"
+    result = CliRunner().invoke(app, ["ensemble", str(network.path), str(baseline.path), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    members = [read_columns(run.predictions_file) for run in (network, baseline)]
+    averaged = read_columns(output / "predictions.h5")
+    np.testing.assert_array_equal(averaged["event_id"], members[0]["event_id"])
+    np.testing.assert_allclose(averaged["gammaness"], (members[0]["gammaness"] + members[1]["gammaness"]) / 2)
+    np.testing.assert_allclose(averaged["reco_energy"], np.sqrt(members[0]["reco_energy"] * members[1]["reco_energy"]))
+    ensemble_run = RunDir.existing(output)
+    assert 0.0 <= ensemble_run.metrics()["scalars"]["auc"] <= 1.0
+    assert (ensemble_run.plots / "angular_resolution_vs_true_energy.png").is_file()
+    description = json.loads((output / "ensemble.json").read_text())
+    assert [m["path"] for m in description["members"]] == [str(network.path.resolve()), str(baseline.path.resolve())]
+    assert description["members"][1]["estimator"] == "hillas_rf"
+    # the board compares it like any run
+    board = CliRunner().invoke(app, ["board", str(output), str(network.path), "--output", str(tmp_path / "board.html")])
+    assert board.exit_code == 0, board.output
+
+    # an existing result is never overwritten, one run is no ensemble: clear errors, nothing written
+    before = (output / "predictions.h5").read_bytes()
+    again = CliRunner().invoke(app, ["ensemble", str(network.path), str(baseline.path), "--output", str(output)])
+    assert again.exit_code == 1 and "exists and is not an empty folder" in " ".join(again.output.split())
+    assert (output / "predictions.h5").read_bytes() == before
+    single = CliRunner().invoke(app, ["ensemble", str(network.path), "--output", str(tmp_path / "single")])
+    assert single.exit_code == 1 and "at least 2 runs" in " ".join(single.output.split())
+    assert not (tmp_path / "single").exists()
+    assert not list(tmp_path.glob(".*partial*"))
 
 
 @pytest.mark.slow

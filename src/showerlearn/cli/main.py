@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from showerlearn.cli import board, config, evaluate, explain, predict, simulate, sweep, train
+from showerlearn.cli import board, config, ensemble, evaluate, explain, predict, simulate, sweep, train
 
 app = typer.Typer(
     name="showerlearn",
@@ -16,6 +16,7 @@ app.command()(train.train)
 app.command()(sweep.sweep)
 app.command()(evaluate.evaluate)
 app.command()(predict.predict)
+app.command()(ensemble.ensemble)
 app.command()(board.board)
 app.command()(explain.explain)
 app.add_typer(simulate.app, name="simulate")

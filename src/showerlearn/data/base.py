@@ -7,7 +7,7 @@ inputs. The engine never looks inside a batch beyond the contract in ``docs/arch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -81,6 +81,13 @@ class ShowerDataModule(L.LightningDataModule):
         if len(outputs) != 1:
             raise NotImplementedError(f"{type(self).__name__} has no rule to merge {len(outputs)} prediction views")
         return outputs[0]
+
+    def average_predictions(
+        self, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        """One prediction table from those of several runs for the same events (``showerlearn ensemble``);
+        ``names`` label the tables in errors. Each family says how its columns average."""
+        raise NotImplementedError(f"{type(self).__name__} has no rule to average the predictions of several runs")
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these files instead of the test split (``showerlearn predict``).

@@ -7,6 +7,7 @@ HDF5) and any table users export; also the smallest complete experiment the engi
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -99,12 +100,14 @@ class TabularDataModule(ShowerDataModule):
         label: str,
         classes: list[str] | None = None,
         split: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        split_seed: int | None = None,
         standardize: bool = True,
         batch_size: int = 256,
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
-        """``classes`` lists label values in class-index order (default: sorted unique values)."""
+        """``classes`` lists label values in class-index order (default: sorted unique values).
+        ``split_seed`` fixes the train/val/test split across experiment seeds (None: the experiment seed)."""
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         table = read_table(source, [*features, label])
         self.features = np.stack([table[f] for f in features], axis=1).astype(np.float32)
@@ -118,7 +121,8 @@ class TabularDataModule(ShowerDataModule):
         if unknown:
             raise ValueError(f"{source.path}: label values {sorted(unknown)} not in classes {self.classes}")
         self.labels = np.array([self.classes.index(v) for v in raw_labels])
-        self.parts = dict(zip(("train", "val", "test"), split_indices(len(self.labels), split, seed), strict=True))
+        split_seed = seed if split_seed is None else split_seed
+        self.parts = dict(zip(("train", "val", "test"), split_indices(len(self.labels), split, split_seed), strict=True))
         self.raw_features = self.features
         if standardize:  # statistics of the training part only, so the test set stays unseen
             train = self.features[self.parts["train"]]
@@ -143,3 +147,17 @@ class TabularDataModule(ShowerDataModule):
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         return {"row": meta["row"], "label": meta["label"], "score": probabilities[:, 1]}
+
+    def average_predictions(
+        self, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        """The mean score of each row; every table must hold the same rows with the same labels."""
+        for table, name in zip(tables, names, strict=True):
+            for column in ("row", "label"):
+                if not np.array_equal(np.asarray(table[column]), np.asarray(tables[0][column])):
+                    raise ValueError(
+                        f"{name}: column {column!r} differs from {names[0]}'s: not the same events (runs of other "
+                        "seeds share a test set only with a fixed data.params.split_seed)"
+                    )
+        scores = np.stack([np.asarray(table["score"], dtype=np.float64) for table in tables])
+        return {"row": np.asarray(tables[0]["row"]), "label": np.asarray(tables[0]["label"]), "score": scores.mean(axis=0)}

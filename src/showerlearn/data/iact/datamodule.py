@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from showerlearn.data.base import ShowerDataModule, split_indices
 from showerlearn.data.iact.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.data.iact.cuts import Cuts, add_image_parameters, select
+from showerlearn.data.iact.ensemble import average_prediction_tables
 from showerlearn.data.iact.dataset import IACTDataset
 from showerlearn.data.iact.errors import EmptySelectionError, IACTDataError, MissingTruthError
 from showerlearn.data.iact.reader import DL1File
@@ -50,6 +51,12 @@ class SplitSpec(BaseModel):
         "event", description="'file': whole files go to one split (no shower shared between splits)."
     )
     fractions: tuple[float, float, float] = Field((0.7, 0.15, 0.15), description="train, val, test fractions.")
+    seed: int | None = Field(
+        None,
+        description="Seed of the split; null: the experiment seed, so a seed sweep also redraws the split. Fix it "
+        "to vary only initialisation and batch order across seeds (all seeds then share one test set: an ensemble "
+        "of the sweep needs that).",
+    )
 
     @model_validator(mode="after")
     def _sum(self) -> SplitSpec:
@@ -214,11 +221,12 @@ class IACTDataModule(ShowerDataModule):
         paths = self.resolve_files()
         self.files, columns = self._catalog(paths, require_truth=True)
         selected = select(columns, self.cuts, _describe(paths))
+        seed = self.seed if self.split.seed is None else self.split.seed
         if self.split.by == "event":
             candidates = np.nonzero(selected)[0]
-            parts = [candidates[p] for p in split_indices(len(candidates), self.split.fractions, self.seed)]
+            parts = [candidates[p] for p in split_indices(len(candidates), self.split.fractions, seed)]
         else:
-            file_parts = split_indices(len(paths), self.split.fractions, self.seed)
+            file_parts = split_indices(len(paths), self.split.fractions, seed)
             parts = [np.nonzero(selected & np.isin(columns["file_index"], p))[0] for p in file_parts]
         for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
             if fraction > 0 and len(part) == 0:
@@ -319,6 +327,11 @@ class IACTDataModule(ShowerDataModule):
         self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         return outputs[0] if len(self._views) == 1 else average_views(self._views, outputs, meta)
+
+    def average_predictions(
+        self, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        return average_prediction_tables(tables, names)
 
     def arrays(
         self, split: str, raw: bool = False

@@ -1,0 +1,28 @@
+"""``showerlearn ensemble``: average the predictions of several finished runs into one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from showerlearn.cli.common import console, quiet_libraries, user_errors
+
+
+def ensemble(
+    members: Annotated[
+        list[Path], typer.Argument(help="Finished run directories and/or sweep folders (>= 2 runs).", show_default=False)
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="New folder for the ensemble run.")],
+) -> None:
+    """Average the test-set predictions of runs of the same events (other seeds, other models) into a new
+    run folder with its own metrics and figures; a sweep folder stands for all its completed seeds."""
+    quiet_libraries()
+    with user_errors():
+        from showerlearn.engine.ensemble import ensemble as build_ensemble
+
+        run = build_ensemble(members, output)
+    scalars = run.metrics().get("scalars", {})
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in scalars.items() if isinstance(v, float))
+    console.print(f"[green]ensemble written:[/] {run.path}" + (f"\n  {summary}" if summary else ""))
