@@ -24,7 +24,7 @@ from _compare import check_same_test_set, comparison_lines, test_set_differences
 
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, load_config
-from showerlearn.engine.ensemble import ensemble_members, is_ensemble
+from showerlearn.engine.ensemble import ensemble_members
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, train
 from showerlearn.evaluation.aggregate import plot_aggregates
@@ -64,10 +64,12 @@ def _train_run(config: ExperimentConfig) -> Path:
 
 def _describe(run: RunDir) -> str:
     """What a finished network run (or ensemble of runs) was: from its config and logs, not from a preset."""
-    if is_ensemble(run.path):
+    if run.is_ensemble():
         members = ensemble_members(run.path)
         return f"ensemble (averaged predictions) of {len(members)} runs: " + "; ".join(_describe(m) for m in members)
     config = load_config(run.config_file)
+    if config.estimator is not None:
+        return f"{config.estimator.name} run `{run.path.name}`"
     model = config.model.params if config.model else {}
     epochs = set()
     for log in run.logs.glob("csv/attempt_*/metrics.csv"):

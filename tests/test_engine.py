@@ -264,6 +264,42 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     assert 0.0 <= RunDir.existing(tmp_path / "ensemble").metrics()["scalars"]["auc"] <= 1.0
 
 
+def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothing(
+    tabular_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import showerlearn.engine.runner as runner
+    from sklearn.metrics import roc_auc_score
+
+    from showerlearn.engine.ensemble import ensemble
+
+    first = train(resolve_config(tabular_config), progress=False)  # seed 3
+    tabular_config["seed"] = 4
+    other_split = train(resolve_config(tabular_config), progress=False)
+    with pytest.raises(ValueError, match=r"column 'row' differs .* fixed data.params.split_seed"):
+        ensemble([first.path, other_split.path], tmp_path / "refused")
+    tabular_config["data"]["params"]["split_seed"] = 3  # seed 4's network on seed 3's split
+    same_split = train(resolve_config(tabular_config), progress=False)
+
+    monkeypatch.setattr(runner, "evaluate", lambda run: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError, match="disk full"):
+        ensemble([first.path, same_split.path], tmp_path / "interrupted")
+    assert not (tmp_path / "interrupted").exists() and not list(tmp_path.glob(".*partial*"))
+    monkeypatch.undo()
+
+    (tmp_path / "empty").mkdir()  # an existing empty folder is used
+    run = ensemble([first.path, same_split.path], tmp_path / "empty")
+    columns = read_columns(run.predictions_file)
+    assert run.metrics()["scalars"]["auc"] == pytest.approx(roc_auc_score(columns["label"], columns["score"]))
+    assert (run.path / "environment.json").is_file()
+    with pytest.raises(ValueError, match="is itself an ensemble"):
+        ensemble([run.path, first.path], tmp_path / "nested")
+    with pytest.raises(ConfigError, match="is an ensemble of runs"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+    first.update_status(state="failed")
+    with pytest.raises(ValueError, match=r"not a completed run \(state 'failed'\)"):
+        ensemble([first.path, same_split.path], tmp_path / "unfinished")
+
+
 def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dict) -> None:
     tabular_config["trainer"].update(max_epochs=100000, max_time="00:00:00:01")
     run = train(resolve_config(tabular_config), progress=False)

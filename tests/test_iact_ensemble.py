@@ -79,13 +79,43 @@ def test_a_member_without_a_value_abstains_and_differing_extra_columns_are_dropp
     first["note"] = np.zeros(50)
     second["note"] = np.ones(50)
     averaged = average_prediction_tables([first, second], ["first", "second"])
-    for column in ("gammaness", "reco_energy", "reco_alt", "reco_az", "reco_core_y"):
+    # an impact point, like a direction, abstains as a whole
+    for column in ("gammaness", "reco_energy", "reco_alt", "reco_az", "reco_core_x", "reco_core_y"):
         assert averaged[column][0] == pytest.approx(first[column][0], abs=1e-9)
-    assert averaged["reco_core_x"][0] == pytest.approx((first["reco_core_x"][0] + second["reco_core_x"][0]) / 2)
+        assert averaged[column][1] != pytest.approx(first[column][1], abs=1e-9)  # both members vote
     assert "hillas_valid" not in averaged and "note" not in averaged
-    # where every member abstains, so does the ensemble
+    # where every member lacks a value, so does the ensemble
     first["gammaness"][1] = second["gammaness"][1] = np.nan
-    assert np.isnan(average_prediction_tables([first, second], ["first", "second"])["gammaness"][1])
+    first["reco_az"][1] = second["reco_az"][1] = np.nan
+    both_missing = average_prediction_tables([first, second], ["first", "second"])
+    assert np.isnan(both_missing["gammaness"][1]) and np.isnan(both_missing["reco_alt"][1])
+
+
+def test_stand_in_values_of_images_hillas_could_not_parametrise_do_not_vote() -> None:
+    rng = np.random.default_rng(5)
+    network, baseline = table(rng), table(rng)
+    baseline["hillas_valid"] = np.ones(50, dtype=bool)
+    baseline["hillas_valid"][:3] = False  # the baseline writes finite stand-ins for these
+    averaged = average_prediction_tables([network, baseline], ["network", "baseline"])
+    for column in ("gammaness", "reco_energy", "reco_alt", "reco_az", "reco_core_x"):
+        np.testing.assert_allclose(averaged[column][:3], network[column][:3], atol=1e-9)
+    assert averaged["gammaness"][3] == pytest.approx((network["gammaness"][3] + baseline["gammaness"][3]) / 2)
+    # no member could: the plain mean of the stand-ins, as the baseline alone would report them
+    other = {**baseline, "gammaness": rng.uniform(0, 1, 50)}
+    alone = average_prediction_tables([baseline, other], ["baseline", "other"])
+    assert alone["gammaness"][0] == pytest.approx((baseline["gammaness"][0] + other["gammaness"][0]) / 2)
+    np.testing.assert_array_equal(alone["hillas_valid"], baseline["hillas_valid"])
+
+
+def test_directions_either_side_of_north_average_across_it() -> None:
+    rng = np.random.default_rng(6)
+    n = 3
+    pointing = {"pointing_alt": np.full(n, 80.0), "pointing_az": np.full(n, 0.5)}
+    west = table(rng, n, **pointing, reco_alt=np.full(n, 80.0), reco_az=np.full(n, 359.5))
+    east = table(rng, n, **pointing, reco_alt=np.full(n, 80.0), reco_az=np.full(n, 1.5))
+    averaged = average_prediction_tables([west, east], ["west", "east"])
+    np.testing.assert_allclose(averaged["reco_az"], 0.5, atol=1e-6)  # not 180
+    assert (averaged["reco_alt"] > 80.0).all() and (averaged["reco_alt"] < 80.01).all()  # the great circle between them bulges above their altitude
 
 
 def test_members_of_other_events_or_without_columns_are_refused_by_name() -> None:

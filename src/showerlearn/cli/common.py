@@ -42,7 +42,7 @@ def user_errors() -> Iterator[None]:
     except ConfigError as error:
         console.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(2) from None
-    except (FileNotFoundError, KeyError, ValueError, OSError, TypeError, NotImplementedError) as error:
+    except (FileNotFoundError, KeyError, ValueError, OSError, TypeError) as error:
         console.print(f"[bold red]error:[/] {type(error).__name__}: {error}")
         raise typer.Exit(1) from None
 

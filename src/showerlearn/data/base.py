@@ -82,12 +82,13 @@ class ShowerDataModule(L.LightningDataModule):
             raise NotImplementedError(f"{type(self).__name__} has no rule to merge {len(outputs)} prediction views")
         return outputs[0]
 
+    @classmethod
     def average_predictions(
-        self, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+        cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
     ) -> dict[str, np.ndarray]:
         """One prediction table from those of several runs for the same events (``showerlearn ensemble``);
         ``names`` label the tables in errors. Each family says how its columns average."""
-        raise NotImplementedError(f"{type(self).__name__} has no rule to average the predictions of several runs")
+        raise ValueError(f"{cls.__name__} data has no rule to average the predictions of several runs")
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these files instead of the test split (``showerlearn predict``).

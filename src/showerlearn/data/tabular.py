@@ -148,11 +148,14 @@ class TabularDataModule(ShowerDataModule):
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         return {"row": meta["row"], "label": meta["label"], "score": probabilities[:, 1]}
 
+    @classmethod
     def average_predictions(
-        self, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+        cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
     ) -> dict[str, np.ndarray]:
         """The mean score of each row; every table must hold the same rows with the same labels."""
         for table, name in zip(tables, names, strict=True):
+            if missing := [column for column in ("row", "label", "score") if column not in table]:
+                raise ValueError(f"{name}: prediction table lacks columns {missing}")
             for column in ("row", "label"):
                 if not np.array_equal(np.asarray(table[column]), np.asarray(tables[0][column])):
                     raise ValueError(

@@ -43,12 +43,19 @@ class RunDir:
     predictions_file = property(lambda self: self.path / "predictions.h5")
     metrics_file = property(lambda self: self.path / "metrics.json")
     plots = property(lambda self: self.path / "plots")
+    #: only in an ensemble folder (``showerlearn ensemble``): its member runs
+    ensemble_file = property(lambda self: self.path / "ensemble.json")
+
+    def is_ensemble(self) -> bool:
+        return self.ensemble_file.is_file()
 
     def best_checkpoint(self) -> Path:
         """``checkpoints/best.ckpt`` (lowest validation loss), or ``last.ckpt`` if there is no best yet."""
         for name in ("best.ckpt", "last.ckpt"):
             if (self.checkpoints / name).is_file():
                 return self.checkpoints / name
+        if self.is_ensemble():
+            raise FileNotFoundError(f"{self.path} is an ensemble of runs (ensemble.json) without a network of its own: use its members")
         raise FileNotFoundError(f"{self.path}: no checkpoint in {self.checkpoints}")
 
     def status(self) -> dict[str, Any]:

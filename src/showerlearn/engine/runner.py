@@ -99,6 +99,8 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
     """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it."""
     if resume is not None:
         run = RunDir.existing(resume)
+        if run.is_ensemble():
+            raise ConfigError(str(resume), ["is an ensemble of runs (ensemble.json), not a training run: nothing to resume"])
         owner = not started_by_lightning() and launched_rank() == 0
         # config before status: the owner writes them in the other order, so no process sees a new
         # budget's config.yaml with the run still "completed"

@@ -54,8 +54,8 @@ class SplitSpec(BaseModel):
     seed: int | None = Field(
         None,
         description="Seed of the split; null: the experiment seed, so a seed sweep also redraws the split. Fix it "
-        "to vary only initialisation and batch order across seeds (all seeds then share one test set: an ensemble "
-        "of the sweep needs that).",
+        "to vary only initialisation and batch order across seeds; with simulated data fix simulate.seed too. All "
+        "seeds then share one test set, which an ensemble of the sweep needs.",
     )
 
     @model_validator(mode="after")
@@ -123,7 +123,8 @@ class IACTDataModule(ShowerDataModule):
                 DDP process) when training starts; removes the per-event file read and cleaning from every epoch.
             batch_size: events per batch (per process under DDP).
             num_workers: DataLoader worker processes.
-            seed: split seed; the experiment seed is injected.
+            seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and
+                the simulation unless ``simulate.seed`` is set.
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if (files is None) == (simulate is None):
@@ -328,8 +329,9 @@ class IACTDataModule(ShowerDataModule):
     ) -> dict[str, np.ndarray]:
         return outputs[0] if len(self._views) == 1 else average_views(self._views, outputs, meta)
 
+    @classmethod
     def average_predictions(
-        self, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+        cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
     ) -> dict[str, np.ndarray]:
         return average_prediction_tables(tables, names)
 
