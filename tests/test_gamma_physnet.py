@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from showerlearn.geometry import Lattice, lst_camera
+from showerlearn.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
 from showerlearn.models.gamma_physnet import GammaPhysNet, GammaPhysNetDA
 from showerlearn.models.mlp import MLP
 from showerlearn.nn import DualAttention
@@ -131,9 +131,15 @@ def test_parameter_counts_full_versus_light(lattice: Lattice) -> None:
     assert _count(light) < 0.35 * _count(full)
 
 
-def test_a_few_steps_reduce_the_loss_and_train_the_uncertainty_weights(lattice: Lattice) -> None:
+MOMENT_HEADS = {
+    "image_moments": True, "direction_head": "axis", "camera": lst_camera(), "focal_length": LST_EQUIVALENT_FOCAL_LENGTH
+}
+
+
+@pytest.mark.parametrize("heads", [{}, MOMENT_HEADS], ids=["paper_heads", "moments_and_axis_head"])
+def test_a_few_steps_reduce_the_loss_and_train_the_uncertainty_weights(lattice: Lattice, heads: dict) -> None:
     torch.manual_seed(0)
-    model = GammaPhysNetDA(lattice, local_head="light", **TINY)
+    model = GammaPhysNetDA(lattice, local_head="light", **TINY, **heads)
     balancer = UncertaintyWeighting(HEADS)
     optimizer = torch.optim.Adam([*model.parameters(), *balancer.parameters()], lr=3e-3)
     images, targets = _fake_batch(lattice)

@@ -1,15 +1,17 @@
-"""gamma-PhysNet's translation-invariant head options: the voting direction head (the layer against a
-naive loop, its frame) and the pooled particle head."""
+"""gamma-PhysNet's head options: the voting direction head (the layer against a naive loop, its frame),
+the image moments (against ctapipe's Hillas parameters) with the axis direction head, and the pooled
+particle head."""
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 import pytest
 import torch
 
 from showerlearn.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
 from showerlearn.models.gamma_physnet import GammaPhysNet
-from showerlearn.nn import LatticeVote
+from showerlearn.nn import MOMENT_FEATURES, ImageMoments, LatticeVote
 from showerlearn.simulation.camera import simulated_camera
 
 TINY = {"depth": 8, "widths": (4, 8, 16), "fc_width": 16}
@@ -72,7 +74,9 @@ def test_vote_needs_the_camera_and_focal_length() -> None:
     lattice = Lattice.from_camera(lst_camera())
     with pytest.raises(ValueError, match="needs the camera and its focal length"):
         GammaPhysNet(lattice, direction_head="vote", **TINY)
-    with pytest.raises(ValueError, match="'flatten' or 'vote'"):
+    with pytest.raises(ValueError, match="needs the camera and its focal length"):
+        GammaPhysNet(lattice, image_moments=True, **TINY)
+    with pytest.raises(ValueError, match="'flatten', 'vote' or 'axis'"):
         GammaPhysNet(lattice, direction_head="hough", **TINY)  # type: ignore[arg-type]
 
 
@@ -92,3 +96,75 @@ def test_pooled_particle_head_ignores_where_the_features_are() -> None:
     assert not torch.allclose(outputs[0]["impact"], outputs[1]["impact"])  # the local path does see positions
     with pytest.raises(ValueError, match="'flatten' or 'pool'"):
         GammaPhysNet(lattice, particle_head="attention", **TINY)  # type: ignore[arg-type]
+
+
+def _toy_images(geometry, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cleaned-looking toy showers (ctapipe's Gaussian toy model) with a linear time gradient plus noise."""
+    from ctapipe.image import toymodel
+
+    rng = np.random.default_rng(seed)
+    charges, times = [], []
+    for _ in range(n):
+        x, y = rng.uniform(-1.5, 1.5, 2)
+        model = toymodel.Gaussian(
+            x=x * u.deg, y=y * u.deg, width=rng.uniform(0.03, 0.08) * u.deg, length=rng.uniform(0.1, 0.4) * u.deg,
+            psi=rng.uniform(-180, 180) * u.deg,
+        )
+        image, _, _ = model.generate_image(geometry, intensity=rng.uniform(200, 3000), nsb_level_pe=2, rng=rng)
+        image[image < 5] = 0  # a crude cleaning: the moments use the positive charges only
+        times.append(rng.normal(0, 0.3, geometry.n_pixels) + rng.normal(0, 5) * geometry.pix_x.to_value(u.deg))
+        charges.append(image)
+    return np.array(charges), np.array(times)
+
+
+def test_image_moments_are_ctapipes_hillas_parameters_and_a_weighted_time_fit() -> None:
+    from ctapipe.coordinates import CameraFrame, TelescopeFrame
+    from ctapipe.image import hillas_parameters
+
+    geometry = lst_camera()
+    geometry.frame = CameraFrame(focal_length=LST_EQUIVALENT_FOCAL_LENGTH)
+    geometry = geometry.transform_to(TelescopeFrame())
+    positions = np.column_stack([geometry.pix_x.to_value(u.deg), geometry.pix_y.to_value(u.deg)])
+    charges, times = _toy_images(geometry, 6, seed=2)
+    layer = ImageMoments(positions)
+    features = layer(torch.tensor(np.stack([charges, times], axis=1), dtype=torch.float32)).double().numpy()
+    column = {name: features[:, i] for i, name in enumerate(MOMENT_FEATURES)}
+    for i, (charge, time) in enumerate(zip(charges, times, strict=True)):
+        hillas = hillas_parameters(geometry, charge)
+        expected_axis = np.array([np.cos(hillas.psi.to_value(u.rad)), np.sin(hillas.psi.to_value(u.rad))])
+        np.testing.assert_allclose(column["log10_intensity"][i], np.log10(hillas.intensity), rtol=1e-5)
+        np.testing.assert_allclose([column["x"][i], column["y"][i]], [hillas.fov_lon.value, hillas.fov_lat.value], atol=2e-5)
+        np.testing.assert_allclose([column["axis_x"][i], column["axis_y"][i]], expected_axis, atol=1e-4)
+        np.testing.assert_allclose([column["length"][i], column["width"][i]], [hillas.length.value, hillas.width.value], rtol=2e-4)
+        np.testing.assert_allclose([column["skewness"][i], column["kurtosis"][i]], [hillas.skewness, hillas.kurtosis], rtol=2e-3, atol=2e-4)
+        lit = charge > 0  # slope of the charge-weighted least-squares line of time along the axis
+        along = (positions[lit] - [column["x"][i], column["y"][i]]) @ expected_axis
+        slope = np.polyfit(along, time[lit], 1, w=np.sqrt(charge[lit]))[0]
+        np.testing.assert_allclose(column["time_slope"][i], slope, rtol=1e-3)
+    assert np.all(column["axis_x"] >= 0)  # ctapipe's psi in (-90, 90] deg
+
+
+def test_axis_head_starts_at_the_centroid_and_measures_along_the_main_axis() -> None:
+    camera = lst_camera()
+    lattice = Lattice.from_camera(camera)
+    model = GammaPhysNet(
+        lattice, direction_head="axis", image_moments=True, camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH, **TINY
+    ).eval()
+    # the moments live on the pixels the simulator renders (camera order), in the frame of the direction targets
+    simulated = simulated_camera()
+    expected_positions = np.column_stack([simulated.fov_lon, simulated.fov_lat])
+    np.testing.assert_allclose(model.moments.positions.numpy().T, expected_positions, atol=1e-5)
+    inputs = torch.zeros(2, 2, lattice.n_pixels)
+    rng = np.random.default_rng(0)
+    for b in range(2):
+        lit = rng.choice(lattice.n_pixels, 40, replace=False)
+        inputs[b, 0, lit] = torch.tensor(rng.uniform(1, 5, 40), dtype=torch.float32)
+    charge = inputs[:, 0].numpy()
+    centroid = charge @ expected_positions / charge.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model(inputs)["direction"].detach().numpy(), centroid, atol=1e-5)
+    with torch.no_grad():
+        model.direction_head[-1].bias.copy_(torch.tensor([0.5, -0.2]))  # 0.5 deg along the axis, 0.2 across
+    moments = model.moments(inputs).numpy()
+    axis = moments[:, 3:5]
+    normal = np.column_stack([-axis[:, 1], axis[:, 0]])
+    np.testing.assert_allclose(model(inputs)["direction"].detach().numpy(), centroid + 0.5 * axis - 0.2 * normal, atol=1e-5)

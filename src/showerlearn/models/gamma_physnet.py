@@ -16,6 +16,10 @@ Architecture (``docs/gamma_physnet.md`` has the parameter counts)::
                    -> FC -> ReLU -> fusion (B, fc_width) -> FC -> direction, FC -> impact
     [direction_head="vote": direction = soft-argmax vote of the last feature maps (showerlearn.nn.vote)]
     [particle_head="pool": particle logits from the global path's pooled features, FC -> ReLU -> FC]
+    [image_moments: the input's Hillas moments (showerlearn.nn.moments), batch-normalised, join the
+                    pooled features (energy, particle) and the fusion features (impact)]
+    [direction_head="axis": direction = centroid + a * axis + c * normal, (a, c) from FC -> ReLU -> FC over
+                            pooled features, fusion features and moments]
 
 ``local_head="full"`` is GammaLearn's layout, whose flatten -> FC layers hold most of the weights
 (on LSTCam, 117 pixels x 64 channels after two poolings: 1.93 M of 2.62 M parameters, 74 %);
@@ -26,6 +30,8 @@ divides those layers by ``64 / local_channels`` (4 channels: 0.12 M, 0.81 M in a
 pixel of the last stage for the source position (its own position in the telescope frame plus a
 predicted offset, softmax-weighted): the disp method's translation invariance built into the head.
 ``particle_head="pool"`` classifies from the pooled features, the same way at every position.
+``direction_head="axis"`` goes further: the disp method itself, anchored on the image's exact
+centroid and main axis, with the distance along the axis, its sign and the corrections learnt.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.geometry import CameraGeometry, FocalLength, Lattice, lattice_to_fov
-from showerlearn.nn import DualAttention, LatticeResNet, LatticeVote
+from showerlearn.nn import MOMENT_FEATURES, DualAttention, ImageMoments, LatticeResNet, LatticeVote
+from showerlearn.nn.moments import AXIS, CENTROID
 from showerlearn.registry import MODELS
 
 __all__ = ["GammaPhysNet", "GammaPhysNetDA"]
@@ -71,7 +78,12 @@ class GammaPhysNet(nn.Module):
         Dropout probability on the flattened maps and on the hidden fully connected layers.
     direction_head
         ``"flatten"``: direction from the local path's fusion layer (the paper); ``"vote"``: every pixel
-        of the last stage votes for the source position (needs ``camera`` and ``focal_length``).
+        of the last stage votes for the source position; ``"axis"``: the source's offset along and
+        across the image's main axis from its centroid (both need ``camera`` and ``focal_length``).
+    image_moments
+        Feed the charge-weighted moments of the input image (intensity, centroid, axis, length, width,
+        skewness, kurtosis, time slope; ``showerlearn.nn.ImageMoments``) to the energy, particle and
+        impact heads (needs ``camera`` and ``focal_length``).
     zero_init_last
         Start every residual block as the identity (its last convolution at zero): a deeper network
         initialised from a trained shallower one (``init_from``) then starts as that network.
@@ -96,8 +108,9 @@ class GammaPhysNet(nn.Module):
         local_channels: int = 4,
         fc_width: int = 256,
         dropout: float = 0.0,
-        direction_head: Literal["flatten", "vote"] = "flatten",
+        direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
+        image_moments: bool = False,
         zero_init_last: bool = False,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
@@ -109,12 +122,16 @@ class GammaPhysNet(nn.Module):
             raise ValueError(f"gamma_physnet needs n_classes >= 2, got {n_classes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if direction_head not in ("flatten", "vote"):
-            raise ValueError(f"direction_head must be 'flatten' or 'vote', got {direction_head!r}")
+        if direction_head not in ("flatten", "vote", "axis"):
+            raise ValueError(f"direction_head must be 'flatten', 'vote' or 'axis', got {direction_head!r}")
         if particle_head not in ("flatten", "pool"):
             raise ValueError(f"particle_head must be 'flatten' or 'pool', got {particle_head!r}")
-        if direction_head == "vote" and (camera is None or focal_length is None):
-            raise ValueError("direction_head='vote' needs the camera and its focal length (the IACT DataModule injects both)")
+        needs_positions = direction_head in ("vote", "axis") or image_moments
+        if needs_positions and (camera is None or focal_length is None):
+            raise ValueError(
+                f"direction_head={direction_head!r} with image_moments={image_moments} needs the camera and its focal "
+                "length (the IACT DataModule injects both)"
+            )
 
         def add_attention(stage: int, channels: int, stage_lattice: Lattice) -> nn.Module | None:
             return DualAttention(channels, stage_lattice, ratio=attention_ratio) if attention else None
@@ -124,12 +141,22 @@ class GammaPhysNet(nn.Module):
         )
         channels, n_out = self.backbone.out_channels, self.backbone.out_lattice.n_pixels
 
-        def pooled_head(outputs: int) -> nn.Module:
+        # the image's Hillas moments (showerlearn.nn.moments), normalised, join the pooled features
+        self.moments = (
+            ImageMoments(lattice_to_fov(lattice, camera, focal_length), time_channel=1 if in_channels > 1 else None)
+            if direction_head == "axis" or image_moments
+            else None
+        )
+        self.moment_norm = nn.BatchNorm1d(len(MOMENT_FEATURES)) if self.moments is not None else None
+        self.shares_moments = image_moments
+        extra = len(MOMENT_FEATURES) if image_moments else 0
+
+        def hidden_head(inputs: int, outputs: int) -> nn.Sequential:
             return nn.Sequential(
-                nn.Linear(channels, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(fc_width, outputs)
+                nn.Linear(inputs, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(fc_width, outputs)
             )
 
-        self.energy_head = pooled_head(1)
+        self.energy_head = hidden_head(channels + extra, 1)
         if local_head == "light":
             self.local_reduce: nn.Module = nn.Sequential(
                 nn.Conv1d(channels, local_channels, kernel_size=1, bias=False),
@@ -141,28 +168,50 @@ class GammaPhysNet(nn.Module):
             self.local_reduce = nn.Identity()
             flat = channels * n_out
         self.local_dropout = nn.Dropout(dropout)
-        self.particle_head = pooled_head(n_classes) if particle_head == "pool" else nn.Linear(flat, n_classes)
+        self.particle_head = (
+            hidden_head(channels + extra, n_classes) if particle_head == "pool" else nn.Linear(flat + extra, n_classes)
+        )
         self.pools_particle = particle_head == "pool"
         self.fusion = nn.Sequential(nn.Linear(flat, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.direction_kind = direction_head
         if direction_head == "vote":
             positions = lattice_to_fov(self.backbone.out_lattice, camera, focal_length)
             self.direction_head: nn.Module = LatticeVote(channels, positions)
+        elif direction_head == "axis":
+            # offsets along and across the main axis from everything the network knows; zero at the start,
+            # so training starts from "the source is at the centroid"
+            self.direction_head = hidden_head(channels + fc_width + len(MOMENT_FEATURES), 2)
+            nn.init.zeros_(self.direction_head[-1].weight)
+            nn.init.zeros_(self.direction_head[-1].bias)
         else:
             self.direction_head = nn.Linear(fc_width, 2)
-        self.votes = direction_head == "vote"
-        self.impact_head = nn.Linear(fc_width, 2)
+        self.impact_head = nn.Linear(fc_width + extra, 2)
 
     def forward(self, inputs: Tensor) -> dict[str, Tensor]:
         features = self.backbone(inputs)  # (B, C, N_out)
         pooled = features.mean(dim=2)
-        energy = self.energy_head(pooled).squeeze(1)
         local = self.local_dropout(torch.flatten(self.local_reduce(features), start_dim=1))
         fused = self.fusion(local)
+        moments = self.moments(inputs) if self.moments is not None else None
+        moment_features = self.moment_norm(moments) if moments is not None else None
+
+        def with_moments(head_input: Tensor) -> Tensor:
+            return torch.cat([head_input, moment_features], dim=1) if self.shares_moments else head_input
+
+        if self.direction_kind == "vote":
+            direction = self.direction_head(features)
+        elif self.direction_kind == "axis":
+            along, across = self.direction_head(torch.cat([pooled, fused, moment_features], dim=1)).unbind(dim=1)
+            axis = moments[:, AXIS]
+            normal = torch.stack([-axis[:, 1], axis[:, 0]], dim=1)
+            direction = moments[:, CENTROID] + along.unsqueeze(1) * axis + across.unsqueeze(1) * normal
+        else:
+            direction = self.direction_head(fused)
         return {
-            "particle": self.particle_head(pooled if self.pools_particle else local),
-            "energy": energy,
-            "direction": self.direction_head(features if self.votes else fused),
-            "impact": self.impact_head(fused),
+            "particle": self.particle_head(with_moments(pooled if self.pools_particle else local)),
+            "energy": self.energy_head(with_moments(pooled)).squeeze(1),
+            "direction": direction,
+            "impact": self.impact_head(with_moments(fused)),
         }
 
     def shared_parameters(self) -> list[nn.Parameter]:
@@ -205,8 +254,9 @@ class GammaPhysNetDA(GammaPhysNet):
         local_channels: int = 4,
         fc_width: int = 256,
         dropout: float = 0.0,
-        direction_head: Literal["flatten", "vote"] = "flatten",
+        direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
+        image_moments: bool = False,
         zero_init_last: bool = False,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
@@ -225,6 +275,7 @@ class GammaPhysNetDA(GammaPhysNet):
             dropout=dropout,
             direction_head=direction_head,
             particle_head=particle_head,
+            image_moments=image_moments,
             zero_init_last=zero_init_last,
             camera=camera,
             focal_length=focal_length,
