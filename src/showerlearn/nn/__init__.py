@@ -13,6 +13,11 @@ from showerlearn.nn.vote import LatticeVote
 __all__ = [
     "MOMENT_FEATURES",
     "DualAttention",
-    "ImageMoments", "LatticeAvgPool", "LatticeBatchNorm", "LatticeConv", "LatticeMaxPool", "LatticeResNet",
+    "ImageMoments",
+    "LatticeAvgPool",
+    "LatticeBatchNorm",
+    "LatticeConv",
+    "LatticeMaxPool",
+    "LatticeResNet",
     "LatticeVote",
 ]
