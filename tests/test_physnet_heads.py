@@ -162,9 +162,20 @@ def test_axis_head_starts_at_the_centroid_and_measures_along_the_main_axis() -> 
     charge = inputs[:, 0].numpy()
     centroid = charge @ expected_positions / charge.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model(inputs)["direction"].detach().numpy(), centroid, atol=1e-5)
-    with torch.no_grad():
-        model.direction_head[-1].bias.copy_(torch.tensor([0.5, -0.2]))  # 0.5 deg along the axis, 0.2 across
     moments = model.moments(inputs).numpy()
     axis = moments[:, 3:5]
     normal = np.column_stack([-axis[:, 1], axis[:, 0]])
-    np.testing.assert_allclose(model(inputs)["direction"].detach().numpy(), centroid + 0.5 * axis - 0.2 * normal, atol=1e-5)
+    for side, sign in ((3.0, 1.0), (-0.1, -1.0)):  # the side is hard: any negative logit puts it behind
+        with torch.no_grad():
+            model.direction_head[-1].bias.copy_(torch.tensor([0.5, side, -0.2]))  # 0.5 deg along, 0.2 across
+        expected = centroid + sign * 0.5 * axis - 0.2 * normal
+        np.testing.assert_allclose(model(inputs)["direction"].detach().numpy(), expected, atol=1e-5)
+
+    # the disp terms of the loss, against the true source measured from the same centroid and axis
+    source = centroid + np.array([[0.8], [-0.3]]) * axis + np.array([[0.1], [0.0]]) * normal
+    terms = model.head_loss_terms({"direction": torch.tensor(source, dtype=torch.float32)})["direction"].detach().numpy()
+    bce_behind_true_ahead = np.log1p(np.exp(0.1))  # side logit -0.1, source ahead (event 0)
+    bce_behind_true_behind = np.log1p(np.exp(-0.1))  # source behind (event 1)
+    expected_terms = [abs(0.5 - 0.8) + bce_behind_true_ahead + abs(-0.2 - 0.1), abs(0.5 - 0.3) + bce_behind_true_behind + abs(-0.2 - 0.0)]
+    np.testing.assert_allclose(terms, expected_terms, rtol=1e-4)
+    assert GammaPhysNet(lattice, **TINY).head_loss_terms({"direction": torch.zeros(2, 2)}) == {}

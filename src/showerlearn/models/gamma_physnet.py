@@ -178,14 +178,15 @@ class GammaPhysNet(nn.Module):
             positions = lattice_to_fov(self.backbone.out_lattice, camera, focal_length)
             self.direction_head: nn.Module = LatticeVote(channels, positions)
         elif direction_head == "axis":
-            # offsets along and across the main axis from everything the network knows; zero at the start,
-            # so training starts from "the source is at the centroid"
-            self.direction_head = hidden_head(channels + fc_width + len(MOMENT_FEATURES), 2)
+            # the disp method's three numbers from everything the network knows: distance along the main
+            # axis, side (logit), offset across it; zero at the start: "the source is at the centroid"
+            self.direction_head = hidden_head(channels + fc_width + len(MOMENT_FEATURES), 3)
             nn.init.zeros_(self.direction_head[-1].weight)
             nn.init.zeros_(self.direction_head[-1].bias)
         else:
             self.direction_head = nn.Linear(fc_width, 2)
         self.impact_head = nn.Linear(fc_width + extra, 2)
+        self._disp_terms: tuple[Tensor, ...] | None = None  # the axis head's outputs of the latest forward pass
 
     def forward(self, inputs: Tensor) -> dict[str, Tensor]:
         features = self.backbone(inputs)  # (B, C, N_out)
@@ -201,10 +202,14 @@ class GammaPhysNet(nn.Module):
         if self.direction_kind == "vote":
             direction = self.direction_head(features)
         elif self.direction_kind == "axis":
-            along, across = self.direction_head(torch.cat([pooled, fused, moment_features], dim=1)).unbind(dim=1)
-            axis = moments[:, AXIS]
+            distance, side, across = self.direction_head(torch.cat([pooled, fused, moment_features], dim=1)).unbind(1)
+            centroid, axis = moments[:, CENTROID], moments[:, AXIS]
             normal = torch.stack([-axis[:, 1], axis[:, 0]], dim=1)
-            direction = moments[:, CENTROID] + along.unsqueeze(1) * axis + across.unsqueeze(1) * normal
+            # a hard side, as the disp method's sign classifier: a regressed signed distance would shrink
+            # towards the centroid wherever the side is uncertain
+            along = distance * torch.sign(side)
+            direction = centroid + along.unsqueeze(1) * axis + across.unsqueeze(1) * normal
+            self._disp_terms = (distance, side, across, centroid, axis, normal)
         else:
             direction = self.direction_head(fused)
         return {
@@ -213,6 +218,21 @@ class GammaPhysNet(nn.Module):
             "direction": direction,
             "impact": self.impact_head(with_moments(fused)),
         }
+
+    def head_loss_terms(self, targets: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Per-event loss terms of the axis direction head, added to the direction loss by the task.
+
+        As the disp method's forests: the distance along the axis (L1 against ``|disp|``), the side
+        (binary cross-entropy) and the offset across the axis (L1), each against the true source
+        position measured from the image's own centroid and axis. Empty for the other heads.
+        """
+        if self.direction_kind != "axis" or self._disp_terms is None:
+            return {}
+        distance, side, across, centroid, axis, normal = self._disp_terms
+        offset = targets["direction"] - centroid
+        true_along, true_across = (offset * axis).sum(dim=1), (offset * normal).sum(dim=1)
+        side_loss = nn.functional.binary_cross_entropy_with_logits(side, (true_along > 0).float(), reduction="none")
+        return {"direction": (distance - true_along.abs()).abs() + side_loss + (across - true_across).abs()}
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Weights of the backbone's last convolution, the last layer every head depends on (for GradNorm)."""

@@ -57,8 +57,11 @@ class MultiTaskModule(L.LightningModule):
         missing = set(self.heads) - set(outputs)
         if missing:
             raise KeyError(f"model returned outputs {sorted(outputs)}, but the task expects heads {sorted(missing)}")
+        # a model may add per-event terms to a head's loss (e.g. the axis head's |disp| and side terms):
+        # they are masked and weighted with it, and balanced as part of it
+        extra = self.model.head_loss_terms(batch["targets"]) if hasattr(self.model, "head_loss_terms") else {}
         return {
-            name: masked_mean(loss(outputs[name], batch["targets"][name]), masks.get(name), weights)
+            name: masked_mean(loss(outputs[name], batch["targets"][name]) + extra.get(name, 0.0), masks.get(name), weights)
             for name, loss in self.losses.items()
         }
 
