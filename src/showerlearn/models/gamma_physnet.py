@@ -18,8 +18,8 @@ Architecture (``docs/gamma_physnet.md`` has the parameter counts)::
     [particle_head="pool": particle logits from the global path's pooled features, FC -> ReLU -> FC]
     [image_moments: the input's Hillas moments (showerlearn.nn.moments), batch-normalised, join the
                     pooled features (energy, particle) and the fusion features (impact)]
-    [direction_head="axis": direction = centroid + a * axis + c * normal, (a, c) from FC -> ReLU -> FC over
-                            pooled features, fusion features and moments]
+    [direction_head="axis": direction = centroid + sign(side) * distance * axis + across * normal, the three
+                            from FC -> ReLU -> FC over pooled features, fusion features and moments]
 
 ``local_head="full"`` is GammaLearn's layout, whose flatten -> FC layers hold most of the weights
 (on LSTCam, 117 pixels x 64 channels after two poolings: 1.93 M of 2.62 M parameters, 74 %);
@@ -31,7 +31,8 @@ pixel of the last stage for the source position (its own position in the telesco
 predicted offset, softmax-weighted): the disp method's translation invariance built into the head.
 ``particle_head="pool"`` classifies from the pooled features, the same way at every position.
 ``direction_head="axis"`` goes further: the disp method itself, anchored on the image's exact
-centroid and main axis, with the distance along the axis, its sign and the corrections learnt.
+centroid and main axis, with the distance along the axis, its side and the offset across learnt
+(and trained with the disp method's own loss terms, :meth:`GammaPhysNet.head_loss_terms`).
 """
 
 from __future__ import annotations
