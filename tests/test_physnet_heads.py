@@ -98,14 +98,16 @@ def test_pooled_particle_head_ignores_where_the_features_are() -> None:
         GammaPhysNet(lattice, particle_head="attention", **TINY)  # type: ignore[arg-type]
 
 
-def _toy_images(geometry, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cleaned-looking toy showers (ctapipe's Gaussian toy model) with a linear time gradient plus noise."""
+def _toy_images(geometry, n: int, seed: int, edge: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cleaned-looking toy showers (ctapipe's Gaussian toy model) with a linear time gradient plus noise;
+    ``edge``: centred near the camera's edge (LSTCam: ~2.2 deg radius)."""
     from ctapipe.image import toymodel
 
     rng = np.random.default_rng(seed)
     charges, times = [], []
     for _ in range(n):
-        x, y = rng.uniform(-1.5, 1.5, 2)
+        angle = rng.uniform(0, 2 * np.pi)
+        x, y = (2.1 * np.cos(angle), 2.1 * np.sin(angle)) if edge else rng.uniform(-1.5, 1.5, 2)
         model = toymodel.Gaussian(
             x=x * u.deg, y=y * u.deg, width=rng.uniform(0.03, 0.08) * u.deg, length=rng.uniform(0.1, 0.4) * u.deg,
             psi=rng.uniform(-180, 180) * u.deg,
@@ -119,14 +121,15 @@ def _toy_images(geometry, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_image_moments_are_ctapipes_hillas_parameters_and_a_weighted_time_fit() -> None:
     from ctapipe.coordinates import CameraFrame, TelescopeFrame
-    from ctapipe.image import hillas_parameters
+    from ctapipe.image import hillas_parameters, leakage_parameters
 
     geometry = lst_camera()
     geometry.frame = CameraFrame(focal_length=LST_EQUIVALENT_FOCAL_LENGTH)
     geometry = geometry.transform_to(TelescopeFrame())
     positions = np.column_stack([geometry.pix_x.to_value(u.deg), geometry.pix_y.to_value(u.deg)])
     charges, times = _toy_images(geometry, 6, seed=2)
-    layer = ImageMoments(positions)
+    charges[:3] = _toy_images(geometry, 3, seed=5, edge=True)[0]  # showers the camera's edge cuts
+    layer = ImageMoments(positions, border=np.stack([geometry.get_border_pixel_mask(1), geometry.get_border_pixel_mask(2)]))
     features = layer(torch.tensor(np.stack([charges, times], axis=1), dtype=torch.float32)).double().numpy()
     column = {name: features[:, i] for i, name in enumerate(MOMENT_FEATURES)}
     for i, (charge, time) in enumerate(zip(charges, times, strict=True)):
@@ -141,6 +144,10 @@ def test_image_moments_are_ctapipes_hillas_parameters_and_a_weighted_time_fit() 
         along = (positions[lit] - [column["x"][i], column["y"][i]]) @ expected_axis
         slope = np.polyfit(along, time[lit], 1, w=np.sqrt(charge[lit]))[0]
         np.testing.assert_allclose(column["time_slope"][i], slope, rtol=1e-3)
+        leakage = leakage_parameters(geometry, charge, charge > 0)
+        np.testing.assert_allclose(column["leakage_intensity_width_1"][i], leakage.intensity_width_1, atol=1e-6)
+        np.testing.assert_allclose(column["leakage_intensity_width_2"][i], leakage.intensity_width_2, atol=1e-6)
+    assert np.all(column["leakage_intensity_width_2"][:3] > 0.05)  # the edge showers do leak
     assert np.all(column["axis_x"] >= 0)  # ctapipe's psi in (-90, 90] deg
 
 
@@ -179,3 +186,24 @@ def test_axis_head_starts_at_the_centroid_and_measures_along_the_main_axis() -> 
     expected_terms = [abs(0.5 - 0.8) + bce_behind_true_ahead + abs(-0.2 - 0.1), abs(0.5 - 0.3) + bce_behind_true_behind + abs(-0.2 - 0.0)]
     np.testing.assert_allclose(terms, expected_terms, rtol=1e-4)
     assert GammaPhysNet(lattice, **TINY).head_loss_terms({"direction": torch.zeros(2, 2)}) == {}
+
+
+def test_particle_head_reads_the_reconstructed_disp_without_training_it() -> None:
+    """With the axis head the class logits see the energy and disp (as lstchain's classifier), detached."""
+    camera = lst_camera()
+    lattice = Lattice.from_camera(camera)
+    torch.manual_seed(0)
+    model = GammaPhysNet(
+        lattice, direction_head="axis", particle_head="pool", camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH, **TINY
+    ).eval()
+    inputs = torch.rand(4, 2, lattice.n_pixels)
+    with torch.no_grad():
+        model.direction_head[-1].bias.copy_(torch.tensor([0.5, 1.0, 0.0]))
+    before = model(inputs)["particle"]
+    with torch.no_grad():
+        model.direction_head[-1].bias.copy_(torch.tensor([0.5, -1.0, 0.0]))  # the other side
+    after = model(inputs)["particle"]
+    assert not torch.allclose(before, after)
+    after.sum().backward()
+    assert all(p.grad is None or torch.all(p.grad == 0) for p in model.direction_head.parameters())
+    assert all(p.grad is None or torch.all(p.grad == 0) for p in model.energy_head.parameters())

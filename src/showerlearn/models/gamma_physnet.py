@@ -40,15 +40,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from showerlearn.geometry import CameraGeometry, FocalLength, Lattice, lattice_to_fov
 from showerlearn.nn import MOMENT_FEATURES, DualAttention, ImageMoments, LatticeResNet, LatticeVote
-from showerlearn.nn.moments import AXIS, CENTROID
+from showerlearn.nn.moments import AXIS, CENTROID, SKEWNESS, TIME_SLOPE
 from showerlearn.registry import MODELS
 
 __all__ = ["GammaPhysNet", "GammaPhysNetDA"]
+
+#: what the particle head reads from the other heads with ``direction_head="axis"`` (detached)
+CASCADE_FEATURES = ("log10_energy", "distance", "side", "across", "signed_skewness", "signed_time_slope")
 
 
 @MODELS.register("gamma_physnet")
@@ -144,7 +148,11 @@ class GammaPhysNet(nn.Module):
 
         # the image's Hillas moments (showerlearn.nn.moments), normalised, join the pooled features
         self.moments = (
-            ImageMoments(lattice_to_fov(lattice, camera, focal_length), time_channel=1 if in_channels > 1 else None)
+            ImageMoments(
+                lattice_to_fov(lattice, camera, focal_length),
+                time_channel=1 if in_channels > 1 else None,
+                border=np.stack([camera.get_border_pixel_mask(1), camera.get_border_pixel_mask(2)]),
+            )
             if direction_head == "axis" or image_moments
             else None
         )
@@ -169,8 +177,14 @@ class GammaPhysNet(nn.Module):
             self.local_reduce = nn.Identity()
             flat = channels * n_out
         self.local_dropout = nn.Dropout(dropout)
+        # with the axis head, the particle head also reads the reconstructed energy and disp, as lstchain's
+        # classifier does (a gamma's image points at its source and its time runs away from it)
+        cascade = len(CASCADE_FEATURES) if direction_head == "axis" else 0
+        self.cascade_norm = nn.BatchNorm1d(cascade) if cascade else None
         self.particle_head = (
-            hidden_head(channels + extra, n_classes) if particle_head == "pool" else nn.Linear(flat + extra, n_classes)
+            hidden_head(channels + extra + cascade, n_classes)
+            if particle_head == "pool"
+            else nn.Linear(flat + extra + cascade, n_classes)
         )
         self.pools_particle = particle_head == "pool"
         self.fusion = nn.Sequential(nn.Linear(flat, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout))
@@ -200,6 +214,8 @@ class GammaPhysNet(nn.Module):
         def with_moments(head_input: Tensor) -> Tensor:
             return torch.cat([head_input, moment_features], dim=1) if self.shares_moments else head_input
 
+        energy = self.energy_head(with_moments(pooled)).squeeze(1)
+        particle_input = with_moments(pooled if self.pools_particle else local)
         if self.direction_kind == "vote":
             direction = self.direction_head(features)
         elif self.direction_kind == "axis":
@@ -208,14 +224,17 @@ class GammaPhysNet(nn.Module):
             normal = torch.stack([-axis[:, 1], axis[:, 0]], dim=1)
             # a hard side, as the disp method's sign classifier: a regressed signed distance would shrink
             # towards the centroid wherever the side is uncertain
-            along = distance * torch.sign(side)
-            direction = centroid + along.unsqueeze(1) * axis + across.unsqueeze(1) * normal
+            sign = torch.sign(side)
+            direction = centroid + (distance * sign).unsqueeze(1) * axis + across.unsqueeze(1) * normal
             self._disp_terms = (distance, side, across, centroid, axis, normal)
+            reconstructed = [energy, distance, side, across, moments[:, SKEWNESS] * sign, moments[:, TIME_SLOPE] * sign]
+            cascade = self.cascade_norm(torch.stack(reconstructed, dim=1).detach())
+            particle_input = torch.cat([particle_input, cascade], dim=1)
         else:
             direction = self.direction_head(fused)
         return {
-            "particle": self.particle_head(with_moments(pooled if self.pools_particle else local)),
-            "energy": self.energy_head(with_moments(pooled)).squeeze(1),
+            "particle": self.particle_head(particle_input),
+            "energy": energy,
             "direction": direction,
             "impact": self.impact_head(with_moments(fused)),
         }

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["AXIS", "CENTROID", "ImageMoments", "MOMENT_FEATURES"]
+__all__ = ["AXIS", "CENTROID", "ImageMoments", "MOMENT_FEATURES", "SKEWNESS", "TIME_SLOPE"]
 
 #: Columns of :attr:`ImageMoments.features`, in order.
 MOMENT_FEATURES: tuple[str, ...] = (
@@ -32,9 +32,12 @@ MOMENT_FEATURES: tuple[str, ...] = (
     "skewness",
     "kurtosis",
     "time_slope",
+    "leakage_intensity_width_1",
+    "leakage_intensity_width_2",
 )
 
 CENTROID, AXIS = slice(1, 3), slice(3, 5)
+SKEWNESS, TIME_SLOPE = MOMENT_FEATURES.index("skewness"), MOMENT_FEATURES.index("time_slope")
 
 _EPS = 1e-6
 
@@ -47,6 +50,9 @@ class ImageMoments(nn.Module):
             (TelescopeFrame degrees for the direction).
         charge_channel: input channel of the charge (the weights).
         time_channel: input channel of the peak time, or ``None`` (the time slope is then 0).
+        border: ``(2, N)`` booleans, the camera's outermost one and two rings of pixels (ctapipe's
+            ``get_border_pixel_mask(1)`` and ``(2)``): the leakage, the fraction of the intensity there,
+            says how much of a shower the camera cut off. ``None``: leakage 0.
 
     ``forward`` returns the features ``(B, len(MOMENT_FEATURES))`` (lengths in the unit of
     ``positions``; ``axis`` is the unit vector of the main axis, oriented to ``axis_x >= 0`` like
@@ -54,12 +60,22 @@ class ImageMoments(nn.Module):
     centroid, 3-4 the axis (:data:`CENTROID`, :data:`AXIS`).
     """
 
-    def __init__(self, positions: np.ndarray, charge_channel: int = 0, time_channel: int | None = 1) -> None:
+    def __init__(
+        self,
+        positions: np.ndarray,
+        charge_channel: int = 0,
+        time_channel: int | None = 1,
+        border: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
         positions = np.asarray(positions, dtype=np.float32)
         if positions.ndim != 2 or positions.shape[1] != 2:
             raise ValueError(f"positions must have shape (n_pixels, 2), got {positions.shape}")
         self.register_buffer("positions", torch.from_numpy(positions.T.copy()))  # (2, N)
+        border = np.zeros((2, len(positions)), dtype=bool) if border is None else np.asarray(border, dtype=bool)
+        if border.shape != (2, len(positions)):
+            raise ValueError(f"border must have shape (2, {len(positions)}), got {border.shape}")
+        self.register_buffer("border", torch.from_numpy(border.astype(np.float32)).T.contiguous())  # (N, 2)
         self.charge_channel = charge_channel
         self.time_channel = time_channel
 
@@ -104,6 +120,7 @@ class ImageMoments(nn.Module):
                     skewness,
                     kurtosis,
                     time_slope,
+                    *(norm @ self.border).unbind(dim=1),
                 ],
                 dim=1,
             )
