@@ -4,7 +4,7 @@ Both are trained through the engine (`showerlearn train` path) on one simulated 
 same cuts, same split), then compared per true-energy bin: AUC, angular and energy resolution (68 %
 containment). Writes a markdown table and overlay figures.
 
-    python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~2.5 h on 2 cores
+    python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~1.2 h on 2 cores
     python benchmarks/physics_vs_baseline.py --preset gpu --events 150000 --jobs 16 --parallel
                                                                     # ResNet-56 on a GPU, baseline alongside
     python benchmarks/physics_vs_baseline.py --preset full          # the paper recipe as shipped (GPU)
@@ -35,15 +35,17 @@ NETWORK = ROOT / "examples" / "gamma_physnet_da.yaml"
 BASELINE = ROOT / "examples" / "hillas_rf_small.yaml"
 #: overrides of examples/gamma_physnet_da.yaml per preset, and how the output describes them
 PRESETS = {
-    # What fits ~2 h of training on 2 cores (~130 images/s, 8 epochs of the ~100,000 training images of
-    # 260,000 events): the translation-invariant heads and linear charges of the small CPU examples,
-    # with the paper's widths; the learning rate / 10 after epoch 6, the time cap a safety net.
+    # What fits ~35 min of training on 2 cores (~270 images/s, 5 epochs of the ~100,000 training images of
+    # 260,000 events): the paper's widths at depth 8, the pooled class head, the image moments and the
+    # axis (disp) direction head, linear charges, images held in memory; the learning rate / 10 after
+    # epoch 4, the time cap a safety net.
     "cpu": (
-        "REDUCED CPU configuration: depth 8 (not 56), pooled class head and voting direction head, linear "
-        "charges, 8 epochs (not 25), lr / 10 after epoch 6, at most 1 h 52 min of training",
+        "REDUCED CPU configuration: depth 8 (not 56), pooled class head, image moments and axis direction "
+        "head, linear charges, 5 epochs (not 25), lr / 10 after epoch 4, at most 1 h of training",
         ["model.params.depth=8", "model.params.local_head=light", "model.params.particle_head=pool",
-         "model.params.direction_head=vote", "data.params.transforms.charge=scale", "trainer.max_epochs=8",
-         "scheduler.params.step_size=6", "trainer.max_time=00:01:52:00", "trainer.accelerator=cpu",
+         "model.params.direction_head=axis", "model.params.image_moments=true",
+         "data.params.transforms.charge=scale", "data.params.in_memory=true", "trainer.max_epochs=5",
+         "scheduler.params.step_size=4", "trainer.max_time=00:01:00:00", "trainer.accelerator=cpu",
          "trainer.devices=1", "trainer.threads=2"],
     ),
     # The paper's ResNet-56 network and optimiser with batches of 256 (a GPU runs them 4x faster than

@@ -19,7 +19,8 @@ Architecture (``docs/gamma_physnet.md`` has the parameter counts)::
     [image_moments: the input's Hillas moments (showerlearn.nn.moments), batch-normalised, join the
                     pooled features (energy, particle) and the fusion features (impact)]
     [direction_head="axis": direction = centroid + sign(side) * distance * axis + across * normal, the three
-                            from FC -> ReLU -> FC over pooled features, fusion features and moments]
+                            from FC -> ReLU -> FC over pooled features, fusion features and moments;
+                            the particle head also reads the reconstructed energy and disp, detached]
 
 ``local_head="full"`` is GammaLearn's layout, whose flatten -> FC layers hold most of the weights
 (on LSTCam, 117 pixels x 64 channels after two poolings: 1.93 M of 2.62 M parameters, 74 %);
