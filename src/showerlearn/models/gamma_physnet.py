@@ -88,8 +88,8 @@ class GammaPhysNet(nn.Module):
         across the image's main axis from its centroid (both need ``camera`` and ``focal_length``).
     image_moments
         Feed the charge-weighted moments of the input image (intensity, centroid, axis, length, width,
-        skewness, kurtosis, time slope; ``showerlearn.nn.ImageMoments``) to the energy, particle and
-        impact heads (needs ``camera`` and ``focal_length``).
+        skewness, kurtosis, time slope, leakage; ``showerlearn.nn.ImageMoments``) to the energy, particle
+        and impact heads (needs ``camera`` and ``focal_length``).
     zero_init_last
         Start every residual block as the identity (its last convolution at zero): a deeper network
         initialised from a trained shallower one (``init_from``) then starts as that network.
@@ -178,8 +178,8 @@ class GammaPhysNet(nn.Module):
             self.local_reduce = nn.Identity()
             flat = channels * n_out
         self.local_dropout = nn.Dropout(dropout)
-        # with the axis head, the particle head also reads the reconstructed energy and disp, as lstchain's
-        # classifier does (a gamma's image points at its source and its time runs away from it)
+        # with the axis head, the particle head also reads the reconstructed energy and disp and the
+        # side-signed skewness and time slope, as lstchain's classifier does
         cascade = len(CASCADE_FEATURES) if direction_head == "axis" else 0
         self.cascade_norm = nn.BatchNorm1d(cascade) if cascade else None
         self.particle_head = (

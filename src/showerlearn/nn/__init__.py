@@ -1,5 +1,6 @@
 """Torch layers that work on pixel lattices: LatticeConv, LatticeMaxPool/AvgPool, Dual Attention,
-the lattice ResNet backbone, position voting, and image moments (Hillas parameters as a layer). Input layout is (batch, channels, n_pixels).
+the lattice ResNet backbone, position voting, and image moments (Hillas parameters as a layer).
+Input layout is (batch, channels, n_pixels).
 
 May import: showerlearn.geometry, torch.
 """

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 __all__ = ["AXIS", "CENTROID", "ImageMoments", "MOMENT_FEATURES", "SKEWNESS", "TIME_SLOPE"]
 
-#: Columns of :attr:`ImageMoments.features`, in order.
+#: Columns of the output of :class:`ImageMoments`, in order.
 MOMENT_FEATURES: tuple[str, ...] = (
     "log10_intensity",
     "x",
