@@ -65,6 +65,11 @@ def train(
         # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
         os.environ[RUN_DIR_VARIABLE] = str(run.path)
     started = time.monotonic()
+
+    def wall_seconds() -> float:
+        # millisecond precision: a tiny run that crashes early still records that it ran
+        return round(earlier_seconds + time.monotonic() - started, 3)
+
     try:
         seed_everything(config.seed, config.trainer.deterministic)
         if config.trainer.threads:
@@ -84,14 +89,14 @@ def train(
             state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             run.update_status(
                 state=state, error=f"{type(error).__name__}: {error}",
-                train_seconds=round(earlier_seconds + time.monotonic() - started, 1),
+                train_seconds=wall_seconds(),
             )
         raise
     finally:
         if rank_zero:
             os.environ.pop(RUN_DIR_VARIABLE, None)
     # wall time of every attempt that ended in Python (train, predict, evaluate), a killed one's excepted
-    run.update_status(state="completed", error=None, train_seconds=round(earlier_seconds + time.monotonic() - started, 1))
+    run.update_status(state="completed", error=None, train_seconds=wall_seconds())
     return run
 
 
