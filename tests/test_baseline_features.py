@@ -14,8 +14,9 @@ from ctapipe.image.toymodel import Gaussian
 from ctapipe_io_lst import LSTEventSource
 from traitlets.config import Config
 
-from showerlearn.baselines import FEATURE_NAMES, CleaningConfig, hillas_features
-from showerlearn.baselines.features import clean_image, reset_fit_rng
+from showerlearn.baselines import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
+from showerlearn.baselines.features import reset_fit_rng
+from showerlearn.data.iact.transforms import CleaningConfig, clean_image
 from showerlearn.geometry import read_camera_geometry
 
 
@@ -41,11 +42,16 @@ def toy_images(camera, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(images, dtype=np.float32), np.array(times, dtype=np.float32)
 
 
+def lstchain(**changes: float | None) -> CleaningConfig:
+    """lstchain's standard cleaning with some settings changed."""
+    return CleaningConfig(**{**LSTCHAIN_CLEANING.model_dump(exclude={"as_"}), **changes})
+
+
 def test_matches_ctapipe_image_processor(subarray, camera):
     """With lstchain's extra cleaning steps off, the features are ctapipe's own DL1 parameters."""
     images, times = toy_images(camera, 6, seed=0)
     images[5] = 0.5  # nothing survives cleaning
-    ours = hillas_features(images, times, camera, CleaningConfig(delta_time=None, dynamic_threshold=None))
+    ours = hillas_features(images, times, camera, lstchain(delta_time=None, dynamic_threshold=None))
     config = Config(
         {
             "TailcutsImageCleaner": {
@@ -104,17 +110,17 @@ def test_time_delta_and_dynamic_cleaning(camera):
     # time but must not count as time neighbours
     times = np.full(camera.n_pixels, 15.0)
     times[[0, *neighbours[1:]]] = 10.0
-    base = CleaningConfig(delta_time=None, dynamic_threshold=None)
+    base = lstchain(delta_time=None, dynamic_threshold=None)
     assert clean_image(camera, image, times, base).sum() == 7
-    timed = clean_image(camera, image, times, CleaningConfig(delta_time=2.0, dynamic_threshold=None))
+    timed = clean_image(camera, image, times, lstchain(delta_time=2.0, dynamic_threshold=None))
     assert timed.sum() == 6 and not timed[late]
     # dynamic cleaning: 3 brightest average 1000 p.e. >= 267, so pixels below 3 % of it (30 p.e.) go
     bright = image.copy()
     bright[[0, neighbours[1], neighbours[2]]] = 1000.0
-    dynamic = clean_image(camera, bright, times, CleaningConfig(delta_time=None))
+    dynamic = clean_image(camera, bright, times, lstchain(delta_time=None))
     np.testing.assert_array_equal(np.flatnonzero(dynamic), np.sort([0, neighbours[1], neighbours[2]]))
     # below the dynamic threshold nothing changes
-    assert clean_image(camera, image, times, CleaningConfig(delta_time=None)).sum() == 7
+    assert clean_image(camera, image, times, lstchain(delta_time=None)).sum() == 7
 
 
 def _dl1_images(path: Path):
@@ -202,4 +208,4 @@ def test_bad_inputs_raise(camera):
     with pytest.raises(ValueError, match="boundary_thresh"):
         CleaningConfig(picture_thresh=3, boundary_thresh=6)
     with pytest.raises(ValueError, match="delta_time"):
-        CleaningConfig(delta_time=0)
+        lstchain(delta_time=0)

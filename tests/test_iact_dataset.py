@@ -95,7 +95,7 @@ def test_transforms_against_naive_formulas(shared_data: Path) -> None:
         event = file.read([0])
     image, time = event["image"][0], event["peak_time"][0]
     camera = lst_camera()
-    mask = ImageTransform(camera, CleaningConfig(), TransformConfig()).clean(image)
+    mask = ImageTransform(camera, CleaningConfig(), TransformConfig()).clean(image, time)
     assert 10 < mask.sum() < 1855
     log = ImageTransform(camera, CleaningConfig(**{"as": "mask"}), TransformConfig(time_scale=2.0))(image, time)
     assert log.shape == (2, 1855)

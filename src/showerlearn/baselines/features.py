@@ -1,9 +1,8 @@
 """Image cleaning and Hillas-style image parameters with ctapipe, as in lstchain's DL1 step.
 
-One event is cleaned with ctapipe's ``tailcuts_clean`` (lstchain standard thresholds 6/3 p.e., two
-picture neighbours, no isolated pixels), then pixels without a neighbour within ``delta_time`` ns are
-dropped (``apply_time_delta_cleaning``) and, for very bright images, lstchain's dynamic cleaning
-removes pixels below a fraction of the three brightest. The surviving pixels are parameterised the
+One event is cleaned by :func:`showerlearn.data.iact.transforms.clean_image`, by default with
+:data:`LSTCHAIN_CLEANING` (tailcuts 6/3 p.e. with two picture neighbours, a 2 ns time constraint and
+the dynamic cleaning of bright images). The surviving pixels are parameterised the
 way ctapipe's ``ImageProcessor`` does it (Hillas, timing and concentration on the selected pixels,
 leakage and islands on the whole camera), in the camera frame (metres), as lstchain does; the
 direction estimate converts to the telescope frame only at the end.
@@ -12,25 +11,24 @@ direction estimate converts to the telescope frame only at the end.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
 from ctapipe import fitting
 from ctapipe.image import (
-    apply_time_delta_cleaning,
     concentration_parameters,
     hillas_parameters,
     leakage_parameters,
     number_of_islands,
-    tailcuts_clean,
     timing_parameters,
 )
 from ctapipe.image.hillas import HillasParameterizationError
 from ctapipe.instrument import CameraGeometry
 from joblib import Parallel, delayed
 
-__all__ = ["FEATURE_NAMES", "CleaningConfig", "clean_image", "hillas_features", "image_parameters", "reset_fit_rng"]
+from showerlearn.data.iact.transforms import CleaningConfig, clean_image
+
+__all__ = ["FEATURE_NAMES", "LSTCHAIN_CLEANING", "hillas_features", "image_parameters", "reset_fit_rng"]
 
 #: Columns returned by :func:`hillas_features`. Lengths in metres on the camera, angles in radians,
 #: ``time_gradient`` in ns/m, ``intercept`` in ns (peak time at the centroid).
@@ -61,53 +59,10 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CleaningConfig:
-    """Image-cleaning settings; the defaults are lstchain's standard analysis (``lstchain_standard_config``).
-
-    ``delta_time=None`` switches the time constraint off, ``dynamic_threshold=None`` the dynamic cleaning.
-    """
-
-    picture_thresh: float = 6.0
-    boundary_thresh: float = 3.0
-    min_number_picture_neighbors: int = 2
-    keep_isolated_pixels: bool = False
-    delta_time: float | None = 2.0
-    dynamic_threshold: float | None = 267.0
-    dynamic_fraction: float = 0.03
-
-    def __post_init__(self) -> None:
-        if not self.boundary_thresh <= self.picture_thresh:
-            raise ValueError(
-                f"cleaning: boundary_thresh ({self.boundary_thresh}) must not exceed picture_thresh ({self.picture_thresh})"
-            )
-        if self.delta_time is not None and self.delta_time <= 0:
-            raise ValueError(f"cleaning: delta_time must be positive or None, got {self.delta_time}")
-        if not 0 <= self.dynamic_fraction < 1:
-            raise ValueError(f"cleaning: dynamic_fraction must be in [0, 1), got {self.dynamic_fraction}")
-
-
-def clean_image(camera: CameraGeometry, image: np.ndarray, peak_time: np.ndarray, config: CleaningConfig) -> np.ndarray:
-    """Boolean mask of the pixels kept by lstchain's standard cleaning of one image."""
-    mask = tailcuts_clean(
-        camera,
-        image,
-        picture_thresh=config.picture_thresh,
-        boundary_thresh=config.boundary_thresh,
-        keep_isolated_pixels=config.keep_isolated_pixels,
-        min_number_picture_neighbors=config.min_number_picture_neighbors,
-    )
-    if not mask.any():
-        return mask
-    if config.delta_time is not None:
-        # ctapipe counts only already-cleaned neighbours, as lstchain requires
-        mask = apply_time_delta_cleaning(camera, mask, peak_time, min_number_neighbors=1, time_limit=config.delta_time)
-    if config.dynamic_threshold is not None and mask.any():
-        # lstchain's dynamic cleaning: bright images keep only pixels above a fraction of their 3 brightest
-        brightest = np.mean(np.sort(image)[-3:])
-        if brightest >= config.dynamic_threshold:
-            mask = mask & (image >= config.dynamic_fraction * brightest)
-    return mask
+#: lstchain's standard analysis cleaning (``lstchain_standard_config``): the baseline's default
+LSTCHAIN_CLEANING = CleaningConfig(
+    picture_thresh=6.0, boundary_thresh=3.0, min_number_picture_neighbors=2, delta_time=2.0, dynamic_threshold=267.0
+)
 
 
 def image_parameters(
@@ -229,7 +184,7 @@ def hillas_features(
         masks = np.asarray(masks, dtype=bool)
         if masks.shape != images.shape:
             raise ValueError(f"masks has shape {masks.shape}, images {images.shape}: they must match")
-    config = cleaning or CleaningConfig()
+    config = cleaning or LSTCHAIN_CLEANING
     n_events = len(images)
     n_chunks = 1 if n_jobs == 1 else min(n_events, 8 * max(abs(n_jobs), 1))
     bounds = np.linspace(0, n_events, n_chunks + 1).astype(int)

@@ -30,7 +30,8 @@ from ctapipe.instrument import CameraGeometry
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
-from showerlearn.baselines.features import CleaningConfig, hillas_features
+from showerlearn.baselines.features import hillas_features
+from showerlearn.data.iact.transforms import CleaningConfig
 from showerlearn.geometry.frames import camera_to_fov, fov_to_camera
 from showerlearn.registry import ESTIMATORS
 
@@ -111,7 +112,7 @@ class HillasRandomForest:
     in_channels, n_classes
         Injected by the DataModule; checked (charge + peak time, gamma/proton).
     picture_thresh, boundary_thresh, min_number_picture_neighbors, delta_time, dynamic_threshold, dynamic_fraction
-        Image cleaning (:class:`CleaningConfig`; defaults lstchain standard).
+        Image cleaning (:class:`~showerlearn.data.iact.transforms.CleaningConfig`; defaults lstchain standard).
     energy_regressor_args, disp_regressor_args, disp_classifier_args, particle_classifier_args, impact_regressor_args
         Overrides of the scikit-learn forest arguments (defaults lstchain standard).
     energy_features, disp_features, particle_features, impact_features

@@ -224,9 +224,10 @@ class GammaPhysNet(nn.Module):
             centroid, axis = moments[:, CENTROID], moments[:, AXIS]
             normal = torch.stack([-axis[:, 1], axis[:, 0]], dim=1)
             # a hard side, as the disp method's sign classifier: a regressed signed distance would shrink
-            # towards the centroid wherever the side is uncertain
+            # towards the centroid wherever the side is uncertain. For the same reason only the disp
+            # terms train the distance: the direction's loss on wrong-side events would pull it in.
             sign = torch.sign(side)
-            direction = centroid + (distance * sign).unsqueeze(1) * axis + across.unsqueeze(1) * normal
+            direction = centroid + (distance.detach() * sign).unsqueeze(1) * axis + across.unsqueeze(1) * normal
             self._disp_terms = (distance, side, across, centroid, axis, normal)
             reconstructed = [energy, distance, side, across, moments[:, SKEWNESS] * sign, moments[:, TIME_SLOPE] * sign]
             cascade = self.cascade_norm(torch.stack(reconstructed, dim=1).detach())

@@ -106,9 +106,9 @@ def add_image_parameters(file: DL1File, transform: ImageTransform, chunk_size: i
     n = file.n_events
     intensity, leakage, islands = np.zeros(n), np.full(n, np.nan), np.zeros(n)
     for start in range(0, n, chunk_size):
-        images = file.read(slice(start, start + chunk_size))["image"]
-        for offset, image in enumerate(images):
-            mask = transform.clean(image)
+        chunk = file.read(slice(start, start + chunk_size))
+        for offset, (image, peak_time) in enumerate(zip(chunk["image"], chunk["peak_time"], strict=True)):
+            mask = transform.clean(image, peak_time)
             i = start + offset
             intensity[i] = image[mask].sum()
             if mask.any():
