@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 
 from showerlearn.data.iact import IACTDataModule, IACTDataset, open_dl1
 from showerlearn.data.iact.cuts import add_image_parameters
@@ -88,6 +89,28 @@ def test_image_parameters_computed_like_ctapipe_process(shared_data: Path) -> No
         add_image_parameters(file, transform, chunk_size=3)
         for name, values in written.items():
             np.testing.assert_allclose(file.columns[name], values, rtol=1e-5, err_msg=name)
+
+
+def test_lstchain_cleaning_defines_the_input_and_the_selected_intensity(shared_data: Path) -> None:
+    """With lstchain's time constraint and dynamic cleaning on, the input mask and the intensity the cuts
+    read are those of ctapipe's tailcuts followed by ``apply_time_delta_cleaning`` (dynamic: no image here
+    is that bright)."""
+    cleaning = CleaningConfig(picture_thresh=6, boundary_thresh=3, delta_time=2.0, dynamic_threshold=1e6, **{"as": "mask"})
+    camera = lst_camera()
+    transform = ImageTransform(camera, cleaning, TransformConfig(charge="none", time="none"))
+    with open_dl1(shared_data / "iact/dl1_ctapipe/test_lasercal_v3.lst.ctapipe0.28_v7.1.0.dl1.h5") as file:
+        events = file.read(slice(0, 8))
+        file.columns.pop("intensity")
+        add_image_parameters(file, transform)
+        intensity = file.columns["intensity"][:8]
+    removed = 0
+    for image, time, selected in zip(events["image"], events["peak_time"], intensity, strict=True):
+        tailcuts = tailcuts_clean(camera, image, picture_thresh=6, boundary_thresh=3, min_number_picture_neighbors=2)
+        expected = apply_time_delta_cleaning(camera, tailcuts, time, min_number_neighbors=1, time_limit=2.0)
+        removed += tailcuts.sum() - expected.sum()
+        np.testing.assert_array_equal(transform(image, time)[0] != 0, expected & (image != 0))
+        assert selected == pytest.approx(image[expected].sum())
+    assert removed > 0  # the time constraint acts on these events
 
 
 def test_transforms_against_naive_formulas(shared_data: Path) -> None:

@@ -207,3 +207,23 @@ def test_particle_head_reads_the_reconstructed_disp_without_training_it() -> Non
     after.sum().backward()
     assert all(p.grad is None or torch.all(p.grad == 0) for p in model.direction_head.parameters())
     assert all(p.grad is None or torch.all(p.grad == 0) for p in model.energy_head.parameters())
+
+
+def test_only_the_disp_terms_train_the_distance() -> None:
+    """The loss on the direction itself trains the offset across, never the distance along the axis:
+    on wrong-side events it would pull the distance towards the centroid."""
+    camera = lst_camera()
+    lattice = Lattice.from_camera(camera)
+    torch.manual_seed(0)
+    model = GammaPhysNet(
+        lattice, direction_head="axis", camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH, **TINY
+    ).eval()
+    inputs = torch.rand(4, 2, lattice.n_pixels)
+    last = model.direction_head[-1]
+    model(inputs)["direction"].sum().backward()
+    distance, side, across = last.weight.grad.abs().sum(dim=1)
+    assert distance == 0 and side == 0 and across > 0
+    model.zero_grad()
+    model(inputs)
+    model.head_loss_terms({"direction": torch.randn(4, 2)})["direction"].sum().backward()
+    assert torch.all(last.weight.grad.abs().sum(dim=1) > 0)

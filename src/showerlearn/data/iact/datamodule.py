@@ -112,7 +112,8 @@ class IACTDataModule(ShowerDataModule):
             cache_dir: where simulated files are kept, named by a digest of the simulation settings.
             split: how events are divided into train / val / test.
             cuts: event selection applied before the split (intensity, leakage, islands, particle, energy).
-            cleaning: tailcuts cleaning of the input images, and how its mask enters the network.
+            cleaning: image cleaning (tailcuts, optionally lstchain's time and dynamic steps) of the input
+                images and of the selection's intensity, and how its mask enters the network.
             transforms: charge and peak-time normalisation of the input channels.
             augment: camera symmetries drawn per training event (directions and impacts turned along).
             class_balance: 'balanced' weights classes by inverse training frequency; a mapping
