@@ -227,3 +227,20 @@ def test_only_the_disp_terms_train_the_distance() -> None:
     model(inputs)
     model.head_loss_terms({"direction": torch.randn(4, 2)})["direction"].sum().backward()
     assert torch.all(last.weight.grad.abs().sum(dim=1) > 0)
+
+
+def test_moments_of_a_mask_channel_are_those_of_the_masked_image() -> None:
+    """With ``cleaning.as: channel`` the network sees every pixel, and the moments only the cleaned ones."""
+    camera = lst_camera()
+    rng = np.random.default_rng(3)
+    positions = np.column_stack([camera.pix_x.to_value("m"), camera.pix_y.to_value("m")])
+    charge = rng.normal(2, 3, (4, camera.n_pixels))  # noise, some of it negative, everywhere
+    time = rng.normal(0, 1, (4, camera.n_pixels))
+    mask = rng.random((4, camera.n_pixels)) < 0.1
+    unmasked = torch.tensor(np.stack([charge, time, mask], axis=1), dtype=torch.float32)
+    masked = torch.tensor(np.stack([charge * mask, time * mask], axis=1), dtype=torch.float32)
+    torch.testing.assert_close(ImageMoments(positions, mask_channel=2)(unmasked), ImageMoments(positions)(masked))
+    assert not torch.allclose(ImageMoments(positions)(unmasked), ImageMoments(positions)(masked))
+    lattice = Lattice.from_camera(camera)
+    with pytest.raises(ValueError, match="moments_mask_channel must name an extra input channel"):
+        GammaPhysNet(lattice, image_moments=True, moments_mask_channel=2, camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH, **TINY)

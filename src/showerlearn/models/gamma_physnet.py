@@ -90,6 +90,10 @@ class GammaPhysNet(nn.Module):
         Feed the charge-weighted moments of the input image (intensity, centroid, axis, length, width,
         skewness, kurtosis, time slope, leakage; ``showerlearn.nn.ImageMoments``) to the energy, particle
         and impact heads (needs ``camera`` and ``focal_length``).
+    moments_mask_channel
+        Input channel of the cleaning mask (2 with the DataModule's ``cleaning.as: channel``): the moments
+        then weigh only the cleaned pixels while the backbone sees the whole image. ``None``: the input
+        is cleaned already (``cleaning.as: mask``).
     zero_init_last
         Start every residual block as the identity (its last convolution at zero): a deeper network
         initialised from a trained shallower one (``init_from``) then starts as that network.
@@ -117,6 +121,7 @@ class GammaPhysNet(nn.Module):
         direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         image_moments: bool = False,
+        moments_mask_channel: int | None = None,
         zero_init_last: bool = False,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
@@ -132,6 +137,11 @@ class GammaPhysNet(nn.Module):
             raise ValueError(f"direction_head must be 'flatten', 'vote' or 'axis', got {direction_head!r}")
         if particle_head not in ("flatten", "pool"):
             raise ValueError(f"particle_head must be 'flatten' or 'pool', got {particle_head!r}")
+        if moments_mask_channel is not None and not 2 <= moments_mask_channel < in_channels:
+            raise ValueError(
+                f"moments_mask_channel must name an extra input channel (2 to {in_channels - 1}: the cleaning mask with "
+                f"cleaning.as: channel), got {moments_mask_channel}"
+            )
         needs_positions = direction_head in ("vote", "axis") or image_moments
         if needs_positions and (camera is None or focal_length is None):
             raise ValueError(
@@ -153,6 +163,7 @@ class GammaPhysNet(nn.Module):
                 lattice_to_fov(lattice, camera, focal_length),
                 time_channel=1 if in_channels > 1 else None,
                 border=np.stack([camera.get_border_pixel_mask(1), camera.get_border_pixel_mask(2)]),
+                mask_channel=moments_mask_channel,
             )
             if direction_head == "axis" or image_moments
             else None
@@ -299,6 +310,7 @@ class GammaPhysNetDA(GammaPhysNet):
         direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         image_moments: bool = False,
+        moments_mask_channel: int | None = None,
         zero_init_last: bool = False,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
@@ -318,6 +330,7 @@ class GammaPhysNetDA(GammaPhysNet):
             direction_head=direction_head,
             particle_head=particle_head,
             image_moments=image_moments,
+            moments_mask_channel=moments_mask_channel,
             zero_init_last=zero_init_last,
             camera=camera,
             focal_length=focal_length,

@@ -6,8 +6,9 @@ LST image is known to a small fraction of a pixel). This layer computes them fro
 network receives, so the heads can anchor the direction on the centroid and main axis and learn only
 what the moments do not say: the distance to the source along the axis, its side, the corrections.
 
-Weights are the positive part of the charge channel (zero outside the cleaning mask when the
-DataModule cleans with ``as: mask``); the moments are those of Hillas (1985) and of ctapipe's
+Weights are the positive part of the charge channel, restricted to the cleaned pixels: either the
+DataModule zeroed the others (``cleaning.as: mask``) or a mask channel says which they are
+(``cleaning.as: channel``, ``mask_channel``), so the network may see the whole image. The moments are those of Hillas (1985) and of ctapipe's
 ``hillas_parameters``, the time slope that of ``timing_parameters`` (a weighted straight-line fit of
 the peak time along the main axis). They are computed without gradient: nothing before them learns.
 """
@@ -50,6 +51,8 @@ class ImageMoments(nn.Module):
             (TelescopeFrame degrees for the direction).
         charge_channel: input channel of the charge (the weights).
         time_channel: input channel of the peak time, or ``None`` (the time slope is then 0).
+        mask_channel: input channel of the cleaning mask (1 for kept pixels, 0 for the others), or
+            ``None``: every pixel with a positive charge counts.
         border: ``(2, N)`` booleans, the camera's outermost one and two rings of pixels (ctapipe's
             ``get_border_pixel_mask(1)`` and ``(2)``): the leakage, the fraction of the intensity there,
             says how much of a shower the camera cut off. ``None``: leakage 0.
@@ -66,6 +69,7 @@ class ImageMoments(nn.Module):
         charge_channel: int = 0,
         time_channel: int | None = 1,
         border: np.ndarray | None = None,
+        mask_channel: int | None = None,
     ) -> None:
         super().__init__()
         positions = np.asarray(positions, dtype=np.float32)
@@ -78,6 +82,7 @@ class ImageMoments(nn.Module):
         self.register_buffer("border", torch.from_numpy(border.astype(np.float32)).T.contiguous())  # (N, 2)
         self.charge_channel = charge_channel
         self.time_channel = time_channel
+        self.mask_channel = mask_channel
 
     @torch.no_grad()
     def forward(self, inputs: Tensor) -> Tensor:
@@ -87,6 +92,8 @@ class ImageMoments(nn.Module):
         with torch.autocast(inputs.device.type, enabled=False):
             inputs = inputs.float()
             weight = inputs[:, self.charge_channel].clamp(min=0)  # (B, N)
+            if self.mask_channel is not None:
+                weight = weight * inputs[:, self.mask_channel]
             intensity = weight.sum(dim=1)
             norm = weight / (intensity.unsqueeze(1) + _EPS)
             centroid = norm @ self.positions.T  # (B, 2)
