@@ -4,7 +4,7 @@ Both are trained through the engine (`showerlearn train` path) on one simulated 
 same cuts, same split), then compared per true-energy bin: AUC, angular and energy resolution (68 %
 containment). Writes a markdown table and overlay figures.
 
-    python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~1.6 h on 2 cores
+    python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~1.1 h on 2 cores
     python benchmarks/physics_vs_baseline.py --preset gpu --events 150000 --jobs 16 --parallel
                                                                     # ResNet-56 on a GPU, baseline alongside
     python benchmarks/physics_vs_baseline.py --preset full          # the paper recipe as shipped (GPU)
@@ -36,7 +36,7 @@ NETWORK = ROOT / "examples" / "gamma_physnet_da.yaml"
 BASELINE = ROOT / "examples" / "hillas_rf_small.yaml"
 #: overrides of examples/gamma_physnet_da.yaml per preset, and how the output describes them
 PRESETS = {
-    # What fits ~50 min of training on 2 cores (~270 images/s, 7 epochs of the ~110,000 training images of
+    # What fits ~55 min of training on 2 cores (~290 images/s, 7 epochs of the ~120,000 training images of
     # 260,000 events): the paper's widths at depth 8, the pooled class head, the image moments and the
     # axis (disp) direction head, linear charges, images held in memory; the learning rate / 10 after
     # epoch 5, the time cap a safety net.
