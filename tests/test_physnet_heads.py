@@ -244,3 +244,5 @@ def test_moments_of_a_mask_channel_are_those_of_the_masked_image() -> None:
     lattice = Lattice.from_camera(camera)
     with pytest.raises(ValueError, match="moments_mask_channel must name an extra input channel"):
         GammaPhysNet(lattice, image_moments=True, moments_mask_channel=2, camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH, **TINY)
+    with pytest.raises(ValueError, match="moments_mask_channel needs image_moments"):
+        GammaPhysNet(lattice, in_channels=3, moments_mask_channel=2, **TINY)

@@ -142,6 +142,8 @@ class GammaPhysNet(nn.Module):
                 f"moments_mask_channel must name an extra input channel (2 to {in_channels - 1}: the cleaning mask with "
                 f"cleaning.as: channel), got {moments_mask_channel}"
             )
+        if moments_mask_channel is not None and not (image_moments or direction_head == "axis"):
+            raise ValueError("moments_mask_channel needs image_moments: true or direction_head: axis (nothing else reads the mask)")
         needs_positions = direction_head in ("vote", "axis") or image_moments
         if needs_positions and (camera is None or focal_length is None):
             raise ValueError(
