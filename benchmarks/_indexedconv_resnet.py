@@ -1,4 +1,4 @@
-"""The :class:`showerlearn.nn.LatticeResNet` architecture built from indexedconv's layers (GammaLearn style).
+"""The :class:`showerlearn.iact.nn.LatticeResNet` architecture built from indexedconv's layers (GammaLearn style).
 
 The reference the lattice benchmarks compare against: same blocks, same parameter names and shapes
 (``model.load_state_dict(lattice_resnet.state_dict(), strict=False)`` copies the weights; the only
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from showerlearn.geometry import Lattice
+from showerlearn.iact.geometry import Lattice
 
 
 class _Block(nn.Module):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from showerlearn.data.iact import IACTDataModule
+from showerlearn.iact.data import IACTDataModule
 from showerlearn.io.atomic import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_loading.md"

@@ -32,7 +32,7 @@ from showerlearn.engine.sweep import sweep, sweep_runs
 from showerlearn.explain.pipeline import REFERENCES, CriteriaSettings, grad_cam_signal_fraction
 from showerlearn.explain.report import CRITERIA_FOLDER, EXPLAIN_FOLDER, write_explanations
 from showerlearn.io.atomic import write_text_atomic
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {

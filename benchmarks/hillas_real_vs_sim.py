@@ -3,7 +3,7 @@
 The simulated gammas are written by ``simulate_iact`` to a ctapipe DL1 file (cached under
 ``--work-dir``, never in the repository), so that they and the real files (``../shared/data/iact``:
 the ctapipe DL1 files and lstchain's ``dl1_gamma_example.h5``) go through the same reader
-(``showerlearn.data.iact.open_dl1``: images mapped onto the reference LSTCam) and the same cleaning
+(``showerlearn.iact.data.open_dl1``: images mapped onto the reference LSTCam) and the same cleaning
 and parameterisation (``showerlearn.baselines.hillas_features`` with the Hillas + RF baseline's
 lstchain-standard cleaning). Only gamma events (``true_shower_primary_id == 0``) are used, with the
 LST quality cuts (valid parameters, leakage2 below ``--max-leakage``). Widths and lengths are
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from showerlearn.baselines.features import CleaningConfig, hillas_features
-from showerlearn.data.iact import open_dl1
-from showerlearn.geometry import lst_camera
+from showerlearn.iact.baselines.features import CleaningConfig, hillas_features
+from showerlearn.iact.data import open_dl1
+from showerlearn.iact.geometry import lst_camera
 from showerlearn.io.atomic import write_text_atomic
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 from showerlearn.viz.figures import new_figure, save_figure
 
 REPO = Path(__file__).resolve().parents[1]

@@ -34,9 +34,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from showerlearn.geometry import Lattice, lst_camera  # noqa: E402
+from showerlearn.iact.geometry import Lattice, lst_camera  # noqa: E402
 from showerlearn.io import write_text_atomic  # noqa: E402
-from showerlearn.nn import LatticeConv, LatticeResNet  # noqa: E402
+from showerlearn.iact.nn import LatticeConv, LatticeResNet  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lattice_conv.md"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from _compare import check_same_test_set, comparison_lines, test_set_differences
 
-from showerlearn.baselines import LSTCHAIN_CLEANING
+from showerlearn.iact.baselines import LSTCHAIN_CLEANING
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.engine.ensemble import ensemble_members

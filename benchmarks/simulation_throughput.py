@@ -30,8 +30,8 @@ from ctapipe.coordinates import TelescopeFrame
 from ctapipe.image.toymodel import SkewedGaussian
 
 from showerlearn.io.atomic import write_text_atomic
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact, simulate_iact_arrays
-from showerlearn.simulation.camera import simulated_camera
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact, simulate_iact_arrays
+from showerlearn.iact.simulation.camera import simulated_camera
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulation_throughput.md"
 TARGET = 2000.0  # events/s on 2 cores (issue 4)

@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from showerlearn.geometry import Lattice, lst_camera
+from showerlearn.iact.geometry import Lattice, lst_camera
 from showerlearn.io.atomic import write_text_atomic
-from showerlearn.models.gamma_physnet import GammaPhysNetDA
-from showerlearn.nn import DualAttention, LatticeConv
+from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
+from showerlearn.iact.nn import DualAttention, LatticeConv
 from showerlearn.tasks.losses import cross_entropy, l1, masked_mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

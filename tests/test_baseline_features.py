@@ -14,10 +14,10 @@ from ctapipe.image.toymodel import Gaussian
 from ctapipe_io_lst import LSTEventSource
 from traitlets.config import Config
 
-from showerlearn.baselines import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
-from showerlearn.baselines.features import reset_fit_rng
-from showerlearn.data.iact.transforms import CleaningConfig, clean_image
-from showerlearn.geometry import read_camera_geometry
+from showerlearn.iact.baselines import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
+from showerlearn.iact.baselines.features import reset_fit_rng
+from showerlearn.iact.data.transforms import CleaningConfig, clean_image
+from showerlearn.iact.geometry import read_camera_geometry
 
 
 @pytest.fixture(scope="module")

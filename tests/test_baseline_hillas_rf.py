@@ -14,9 +14,9 @@ import pytest
 from ctapipe.image.toymodel import Gaussian
 from sklearn.metrics import roc_auc_score
 
-from showerlearn.baselines import HillasRandomForest, hillas_features
-from showerlearn.geometry import camera_to_fov, fov_to_camera
-from showerlearn.geometry import lst_camera
+from showerlearn.iact.baselines import HillasRandomForest, hillas_features
+from showerlearn.iact.geometry import camera_to_fov, fov_to_camera
+from showerlearn.iact.geometry import lst_camera
 from showerlearn.registry import ESTIMATORS
 
 FOCAL_LENGTH = 28 * u.m

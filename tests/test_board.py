@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from showerlearn.cli.board import board, collect_entries
 from showerlearn.config import flatten_config
 from showerlearn.engine.sweep import SWEEP_FILE
-from showerlearn.evaluation.iact import evaluate_iact, iact_metrics
+from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.tables import write_columns
 from showerlearn.viz.board import BoardEntry, BoardRoc, board_payload, merged_config, render_board

@@ -13,13 +13,13 @@ from ctapipe.instrument import CameraGeometry
 
 from showerlearn.evaluation.aggregate import aggregate_runs, compare_runs, plot_aggregates
 from showerlearn.evaluation.classification import evaluate_classification
-from showerlearn.evaluation.iact import REQUIRED_COLUMNS, CameraExamples, evaluate_iact, iact_metrics
-from showerlearn.evaluation.requirements import load_requirements, read_requirement_file
+from showerlearn.iact.evaluation.evaluator import REQUIRED_COLUMNS, CameraExamples, evaluate_iact, iact_metrics
+from showerlearn.iact.evaluation.requirements import load_requirements, read_requirement_file
 from showerlearn.io.tables import write_columns
 from showerlearn.metrics import resolution as res
-from showerlearn.metrics.irf import SimulatedEvents
+from showerlearn.iact.evaluation.irf import SimulatedEvents
 from showerlearn.registry import EVALUATORS
-from showerlearn.viz.camera import camera_images_figure
+from showerlearn.iact.viz.camera import camera_images_figure
 from showerlearn.viz.figures import save_figure
 from showerlearn.viz.training import read_metrics_csv, training_curves_figure
 

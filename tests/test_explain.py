@@ -15,7 +15,7 @@ from showerlearn.explain.attention import (
     dual_attention_maps,
     global_spatial_attention,
 )
-from showerlearn.explain.criteria import (
+from showerlearn.iact.explain.criteria import (
     border_mask,
     centroid_distance,
     criteria_table,
@@ -27,12 +27,12 @@ from showerlearn.explain.criteria import (
     summarise_over_seeds,
 )
 from showerlearn.explain.gradcam import OutputSelector, grad_cam
-from showerlearn.explain.projection import PixelProjector
+from showerlearn.iact.explain.projection import PixelProjector
 from showerlearn.explain.seeds import seed_statistics, stack_over_seeds
-from showerlearn.geometry import Lattice, lst_camera, upsample_to_pixels
-from showerlearn.geometry.mappers import AxialMapper
-from showerlearn.nn.attention import DualAttention
-from showerlearn.nn.lattice import LatticeConv, LatticeMaxPool
+from showerlearn.iact.geometry import Lattice, lst_camera, upsample_to_pixels
+from showerlearn.iact.geometry.mappers import AxialMapper
+from showerlearn.iact.nn.attention import DualAttention
+from showerlearn.iact.nn.lattice import LatticeConv, LatticeMaxPool
 
 
 def hex_lattice(radius: int = 4) -> Lattice:
@@ -430,7 +430,7 @@ def test_summary_over_seeds_and_table() -> None:
 # ------------------------------------------------------------------------------------- gamma-PhysNet
 def test_gamma_physnet_da_maps_on_the_lst_camera() -> None:
     attr = pytest.importorskip("captum.attr")
-    from showerlearn.models.gamma_physnet import GammaPhysNetDA
+    from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
 
     torch.manual_seed(0)
     camera = Lattice.from_camera(lst_camera())
@@ -453,7 +453,7 @@ def test_gamma_physnet_da_maps_on_the_lst_camera() -> None:
 
 def test_randomized_copy_reinitialises_a_copy_only(lattice: Lattice) -> None:
     from showerlearn.explain.pipeline import randomized_copy
-    from showerlearn.models.gamma_physnet import GammaPhysNet
+    from showerlearn.iact.models.gamma_physnet import GammaPhysNet
 
     model = GammaPhysNet(lattice, depth=8, widths=(4, 8, 8), fc_width=8, local_head="light")
     with torch.no_grad():

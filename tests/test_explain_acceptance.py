@@ -15,7 +15,7 @@ from showerlearn.config import load_config
 from showerlearn.engine.runner import train
 from showerlearn.explain.pipeline import grad_cam_signal_fraction
 from showerlearn.io.tables import read_columns
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from showerlearn.engine.runner import predict, train
 from showerlearn.explain.pipeline import explain_run, grad_cam_signal_fraction
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.tables import read_columns
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from showerlearn.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
-from showerlearn.models.gamma_physnet import GammaPhysNet, GammaPhysNetDA
+from showerlearn.iact.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
+from showerlearn.iact.models.gamma_physnet import GammaPhysNet, GammaPhysNetDA
 from showerlearn.models.mlp import MLP
-from showerlearn.nn import DualAttention
+from showerlearn.iact.nn import DualAttention
 from showerlearn.registry import MODELS
 from showerlearn.tasks.balancing import GradNorm, UncertaintyWeighting
 from showerlearn.tasks.losses import cross_entropy, l1, masked_mean

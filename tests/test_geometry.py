@@ -11,7 +11,7 @@ import pytest
 from ctapipe.instrument import CameraGeometry
 from scipy.spatial import cKDTree
 
-from showerlearn.geometry import (
+from showerlearn.iact.geometry import (
     CameraMismatchError,
     GeometryFileError,
     Lattice,
@@ -21,7 +21,7 @@ from showerlearn.geometry import (
     read_camera_geometry,
     upsample_to_pixels,
 )
-from showerlearn.geometry.mappers import AxialMapper, BilinearMapper
+from showerlearn.iact.geometry.mappers import AxialMapper, BilinearMapper
 
 DL1_FILES = [
     "dl1_ctapipe/gamma_prod6_tel_event_header_v4.lst.dl1.h5",

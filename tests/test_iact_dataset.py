@@ -9,10 +9,10 @@ import pytest
 import torch
 from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 
-from showerlearn.data.iact import IACTDataModule, IACTDataset, open_dl1
-from showerlearn.data.iact.cuts import add_image_parameters
-from showerlearn.data.iact.transforms import CleaningConfig, ImageTransform, TransformConfig
-from showerlearn.geometry import lst_camera
+from showerlearn.iact.data import IACTDataModule, IACTDataset, open_dl1
+from showerlearn.iact.data.cuts import add_image_parameters
+from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
+from showerlearn.iact.geometry import lst_camera
 from showerlearn.registry import DATAMODULES
 
 
@@ -212,7 +212,7 @@ def test_params_are_validated() -> None:
 
 
 def test_simulated_data_is_generated_once_and_cached(tmp_path: Path) -> None:
-    pytest.importorskip("showerlearn.simulation", reason="the IACT simulator is not available")
+    pytest.importorskip("showerlearn.iact.simulation", reason="the IACT simulator is not available")
     spec = {"events": 40, "config": {"chunk_size": 20}}
     module = IACTDataModule(simulate=spec, cache_dir=tmp_path, seed=5, cuts={"min_intensity": 1})
     module.setup("fit")

@@ -197,11 +197,11 @@ def test_voting_and_pooled_heads_train_save_and_predict_real_files(
 def test_test_time_augmentation_averages_the_views_turned_back(workspace: list[str], tmp_path: Path) -> None:
     """Reference: each view decoded on its own, through the per-event camera orientation of the
     decoder (``camera_rotation``, ``camera_reflected``) rather than the merger's inverse maps."""
-    from showerlearn.data.iact.augment import camera_symmetries
-    from showerlearn.data.iact.targets import decode_outputs, encode_direction
+    from showerlearn.iact.data.augment import camera_symmetries
+    from showerlearn.iact.data.targets import decode_outputs, encode_direction
     from showerlearn.engine.run_dir import RunDir
     from showerlearn.engine.runner import predict_outputs
-    from showerlearn.geometry import lst_camera
+    from showerlearn.iact.geometry import lst_camera
 
     symmetries = camera_symmetries(lst_camera())  # LSTCam: rotations by multiples of 60 deg, no mirror
     overrides = [*workspace, *TINY, "data.params.augment.test_time=true", "data.params.augment.ops=[rot60,rot240]"]

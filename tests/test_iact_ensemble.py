@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from showerlearn.data.iact.ensemble import average_prediction_tables
+from showerlearn.iact.data.ensemble import average_prediction_tables
 
 
 def unit_vectors(alt_deg: np.ndarray, az_deg: np.ndarray) -> np.ndarray:

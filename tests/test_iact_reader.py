@@ -13,7 +13,7 @@ from astropy.table import QTable, join, vstack
 from ctapipe.image import hillas_parameters
 from ctapipe.io import TableLoader, read_table
 
-from showerlearn.data.iact import (
+from showerlearn.iact.data import (
     EmptySelectionError,
     IACTDataError,
     IACTDataModule,
@@ -21,9 +21,9 @@ from showerlearn.data.iact import (
     UnknownCameraError,
     open_dl1,
 )
-from showerlearn.data.iact.cuts import Cuts, select
-from showerlearn.data.iact.targets import camera_matrices
-from showerlearn.geometry import lst_camera
+from showerlearn.iact.data.cuts import Cuts, select
+from showerlearn.iact.data.targets import camera_matrices
+from showerlearn.iact.geometry import lst_camera
 
 N_PIXELS = 1855
 LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from showerlearn.data.iact import IACTDataError, open_dl1, read_simtel
+from showerlearn.iact.data import IACTDataError, open_dl1, read_simtel
 
 pytest.importorskip("eventio", reason="read_simtel needs the optional eventio extra")
 

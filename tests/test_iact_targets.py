@@ -11,9 +11,9 @@ from astropy.coordinates import AltAz, CartesianRepresentation, SkyCoord
 from ctapipe.coordinates import TelescopeFrame
 from ctapipe.image import hillas_parameters
 
-from showerlearn.data.iact import IACTDataModule, open_dl1
-from showerlearn.data.iact.augment import Augmenter, SymmetryOp, _reflection, _rotation, average_views, camera_symmetries
-from showerlearn.data.iact.targets import (
+from showerlearn.iact.data import IACTDataModule, open_dl1
+from showerlearn.iact.data.augment import Augmenter, SymmetryOp, _reflection, _rotation, average_views, camera_symmetries
+from showerlearn.iact.data.targets import (
     IMPACT_SCALE_M,
     camera_matrices,
     decode_outputs,
@@ -22,7 +22,7 @@ from showerlearn.data.iact.targets import (
     transform_direction,
     transform_impact,
 )
-from showerlearn.geometry import lst_camera
+from showerlearn.iact.geometry import lst_camera
 
 
 def rotation(angle_deg: float) -> np.ndarray:

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from showerlearn.geometry import Lattice, lst_camera, upsample_to_pixels
-from showerlearn.nn import LatticeResNet
+from showerlearn.iact.geometry import Lattice, lst_camera, upsample_to_pixels
+from showerlearn.iact.nn import LatticeResNet
 
 
 @pytest.fixture(scope="module")

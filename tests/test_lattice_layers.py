@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from showerlearn.geometry import Lattice, lst_camera
-from showerlearn.nn import LatticeAvgPool, LatticeConv, LatticeMaxPool
+from showerlearn.iact.geometry import Lattice, lst_camera
+from showerlearn.iact.nn import LatticeAvgPool, LatticeConv, LatticeMaxPool
 
 IMPLEMENTATIONS = ["indexed", "dense"]
 

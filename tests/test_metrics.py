@@ -11,7 +11,7 @@ from showerlearn.metrics import aggregate as agg
 from showerlearn.metrics import classification as cls
 from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import bin_indices, binned_statistic
-from showerlearn.metrics.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
+from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
 
 EDGES = np.array([1.0, 2.0, 4.0, 8.0])
 

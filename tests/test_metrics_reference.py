@@ -15,7 +15,7 @@ from astropy.table import QTable
 
 from showerlearn.metrics import classification as cls
 from showerlearn.metrics import resolution as res
-from showerlearn.metrics.irf import SimulatedEvents, effective_area_per_energy
+from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy
 
 pyirf = pytest.importorskip("pyirf", reason="pyirf is not installed (pip install pyirf): no cross-check")
 ctaplot_ana = pytest.importorskip(

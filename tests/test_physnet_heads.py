@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from showerlearn.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
-from showerlearn.models.gamma_physnet import GammaPhysNet
-from showerlearn.nn import MOMENT_FEATURES, ImageMoments, LatticeVote
-from showerlearn.simulation.camera import simulated_camera
+from showerlearn.iact.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
+from showerlearn.iact.models.gamma_physnet import GammaPhysNet
+from showerlearn.iact.nn import MOMENT_FEATURES, ImageMoments, LatticeVote
+from showerlearn.iact.simulation.camera import simulated_camera
 
 TINY = {"depth": 8, "widths": (4, 8, 16), "fc_width": 16}
 

@@ -15,11 +15,11 @@ from ctapipe.image import tailcuts_clean
 from ctapipe.image.toymodel import RingGaussian, SkewedGaussian
 from ctapipe.io import DataLevel, EventSource, TableLoader
 
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact, simulate_iact_arrays
-from showerlearn.simulation import dl1 as dl1_module
-from showerlearn.simulation import iact
-from showerlearn.simulation.camera import batched_tailcuts, max_patch_sum, simulated_camera
-from showerlearn.simulation.iact import (
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact, simulate_iact_arrays
+from showerlearn.iact.simulation import dl1 as dl1_module
+from showerlearn.iact.simulation import showers as iact
+from showerlearn.iact.simulation.camera import batched_tailcuts, max_patch_sum, simulated_camera
+from showerlearn.iact.simulation.showers import (
     _power_law,
     _ring_density,
     altaz_to_telescope,

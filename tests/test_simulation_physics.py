@@ -15,8 +15,8 @@ from ctapipe.coordinates import TelescopeFrame
 from ctapipe.image import hillas_parameters, number_of_islands, timing_parameters
 from scipy.stats import spearmanr
 
-from showerlearn.simulation import IACTSimulationConfig, simulate_iact_arrays
-from showerlearn.simulation.camera import simulated_camera
+from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact_arrays
+from showerlearn.iact.simulation.camera import simulated_camera
 
 
 def _parameters(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

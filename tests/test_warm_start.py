@@ -11,8 +11,8 @@ from torch import nn
 from showerlearn.config import ConfigError, resolve_config
 from showerlearn.engine.runner import train
 from showerlearn.engine.warm_start import load_matching_weights
-from showerlearn.geometry import Lattice, lst_camera
-from showerlearn.nn import LatticeResNet
+from showerlearn.iact.geometry import Lattice, lst_camera
+from showerlearn.iact.nn import LatticeResNet
 
 
 def _save(module: nn.Module, path: Path) -> Path:

@@ -2,9 +2,10 @@
 
 A config names a component either by its registered name (``gamma_physnet``) or by an import path
 (``my_package.module:MyModel``), so users plug in their own code without forking. Built-in
-components register themselves when their module is imported; each registry names the packages that
-hold its built-ins and imports every module in them on first lookup, which keeps ``import showerlearn``
-cheap and means a new built-in only has to be a new file.
+components register themselves when their module is imported; each registry names the core packages
+that hold its built-ins and, on its first lookup, imports every module in them and in every installed
+detector family (:mod:`showerlearn.family`), which keeps ``import showerlearn`` cheap and means a new
+built-in only has to be a new file.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class Registry:
     def _load_builtins(self) -> None:
         if self._loaded:
             return
-        for package_name in self._builtin_packages:
+        from showerlearn.family import family_packages  # the families' modules register into every registry
+
+        for package_name in (*self._builtin_packages, *family_packages()):
             package = importlib.import_module(package_name)
             for module in pkgutil.walk_packages(getattr(package, "__path__", []), prefix=f"{package_name}."):
                 importlib.import_module(module.name)

@@ -1,10 +1,6 @@
-"""Classical scikit-learn estimators (fit/predict) that run through the same train/predict/evaluate
-path as the networks, e.g. the Hillas + random-forest IACT baseline.
+"""Detector-agnostic classical estimators (scikit-learn) on flat feature tables, run through the same
+train / predict / evaluate path as the networks. Families keep their own baselines (the IACT Hillas +
+random forests live in ``showerlearn.iact.baselines``).
 
-May import: showerlearn.geometry, showerlearn.data, showerlearn.registry, ctapipe, scikit-learn.
+May import: showerlearn.registry, numpy, scikit-learn.
 """
-
-from showerlearn.baselines.features import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
-from showerlearn.baselines.hillas_rf import HillasRandomForest
-
-__all__ = ["FEATURE_NAMES", "LSTCHAIN_CLEANING", "HillasRandomForest", "hillas_features"]

@@ -153,7 +153,7 @@ def collect_entries(paths: Sequence[Path]) -> list[BoardEntry]:
 
 def collect_requirements(folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
     """Every requirement set of ``REQUIREMENT_SETS`` that has files in ``folder``."""
-    from showerlearn.evaluation.requirements import load_requirements
+    from showerlearn.iact.evaluation.requirements import load_requirements
 
     if not folder.is_dir():
         raise FileNotFoundError(f"CTA requirements folder {folder} does not exist")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from showerlearn.cli import board, config, ensemble, evaluate, explain, predict, simulate, sweep, train
+from showerlearn.family import installed_families
 
 app = typer.Typer(
     name="showerlearn",
@@ -19,6 +20,8 @@ app.command()(predict.predict)
 app.command()(ensemble.ensemble)
 app.command()(board.board)
 app.command()(explain.explain)
+for family in installed_families().values():  # each family adds its own `simulate NAME`
+    family.add_commands(simulate.app)
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(config.app, name="config")
 

@@ -1,45 +1,11 @@
-"""``showerlearn simulate``: generate events with truth, written in the field's own file format."""
+"""``showerlearn simulate``: generate events with truth, written in the field's own file format.
+
+Each detector family adds its own sub-command (``showerlearn simulate iact``...) through
+:meth:`showerlearn.family.Family.add_commands`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
-from pydantic import ValidationError
-
-from showerlearn.cli.common import OverrideOption, console, user_errors
-from showerlearn.config import ConfigError, apply_overrides
-from showerlearn.config.errors import format_validation_error
-from showerlearn.config.loader import read_yaml
 
 app = typer.Typer(help="Simulate events with truth.", no_args_is_help=True)
-
-
-@app.command()
-def iact(
-    output: Annotated[Path, typer.Option("--output", "-o", help="DL1 HDF5 file to write.")],
-    events: Annotated[int | None, typer.Option(help="Number of triggered events (overrides n_events).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed; the file depends only on config and seed.")] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
-    config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
-    overrides: OverrideOption = None,
-) -> None:
-    """Simulate gamma and proton images of the LST camera into a ctapipe DL1 HDF5 file.
-
-    Settings (spectra, energy range, view cones, noise...) come from --config and --set; see
-    `showerlearn config reference` and docs/simulation.md.
-    """
-    with user_errors():
-        from showerlearn.simulation import IACTSimulationConfig, simulate_iact
-
-        settings = read_yaml(config) if config else {}
-        apply_overrides(settings, overrides or [])
-        if events is not None:
-            settings["n_events"] = events
-        try:
-            simulation = IACTSimulationConfig.model_validate(settings)
-        except ValidationError as error:
-            raise ConfigError(str(config or "--set"), format_validation_error(error, IACTSimulationConfig)) from None
-        written = simulate_iact(simulation, output, seed=seed, n_jobs=jobs, progress=True)
-    console.print(f"[green]wrote[/] {written}")

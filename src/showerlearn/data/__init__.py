@@ -1,5 +1,7 @@
-"""Readers of real file formats, torch datasets, selection cuts, transforms, augmentations and the
-Lightning DataModules registered in ``showerlearn.registry.DATAMODULES``.
+"""The DataModule contract every family's data goes through (``base``), the seeded resumable sampler,
+and the detector-agnostic feature-table DataModule (``tabular``). Each family's readers, datasets and
+DataModules live in the family (``showerlearn.iact.data``).
 
-May import: showerlearn.geometry, showerlearn.io, showerlearn.simulation, showerlearn.registry.
+May import: showerlearn.registry, showerlearn.io, showerlearn.family, torch, lightning.
 """
+

@@ -90,6 +90,11 @@ class ShowerDataModule(L.LightningDataModule):
         ``names`` label the tables in errors. Each family says how its columns average."""
         raise ValueError(f"{cls.__name__} data has no rule to average the predictions of several runs")
 
+    def draw_examples(self, folder: Path) -> bool:
+        """Draw a few test inputs on the detector's own layout into ``folder``; False when there is nothing
+        to draw (the default)."""
+        return False
+
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these files instead of the test split (``showerlearn predict``).
 

@@ -35,8 +35,6 @@ from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_ato
 from showerlearn.io.tables import read_columns, write_columns
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
-from showerlearn.viz.camera import camera_images_figure
-from showerlearn.viz.figures import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -191,11 +189,8 @@ def _seconds(duration: str) -> float:
 
 
 def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
-    """Example input images on the detector's own layout, for data modules that offer them."""
-    examples = getattr(datamodule, "camera_examples", None)
-    if callable(examples):
-        camera, images, titles = examples()
-        save_figure(camera_images_figure(camera, images, titles), run.plots / "camera_examples")
+    """Example inputs drawn on the detector's own layout, by DataModules that can (``draw_examples``)."""
+    if datamodule.draw_examples(run.plots):
         datamodule.teardown("predict")
 
 

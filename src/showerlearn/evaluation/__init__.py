@@ -1,4 +1,7 @@
-"""Evaluators: predictions table -> metrics.json + figures; aggregation over seeds.
+"""Evaluators: predictions table -> metrics.json + figures (generic binary and multi-class
+classification), the curve record of metrics.json, aggregation over seeds. Family evaluators live in
+the family (``showerlearn.iact.evaluation``).
 
 May import: showerlearn.metrics, showerlearn.viz, showerlearn.io, showerlearn.registry.
 """
+

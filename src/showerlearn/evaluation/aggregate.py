@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures
-from showerlearn.evaluation.requirements import load_requirements
+from showerlearn.iact.evaluation.requirements import load_requirements
 from showerlearn.metrics.aggregate import compare_dispersions, mean_std_over_runs
 from showerlearn.viz.figures import FIGURE_FORMATS
 

@@ -19,9 +19,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from showerlearn.explain.projection import PixelProjector
-from showerlearn.geometry import Lattice
-from showerlearn.nn.attention import DualAttention
+from showerlearn.iact.explain.projection import PixelProjector
+from showerlearn.iact.geometry import Lattice
+from showerlearn.iact.nn.attention import DualAttention
 
 __all__ = [
     "AttentionWeights",

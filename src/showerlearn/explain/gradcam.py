@@ -20,7 +20,7 @@ camera gets no mass, whatever constant its activation carries (BatchNorm shifts,
 a flatten head's weights on the constant activations of empty pixels put most of a map's mass there.
 
 Lattice maps are projected back onto the camera pixels through the network's own pooling hierarchy
-(:class:`~showerlearn.explain.projection.PixelProjector`); image maps are upsampled bilinearly to the
+(:class:`~showerlearn.iact.explain.projection.PixelProjector`); image maps are upsampled bilinearly to the
 input image (and, given a mapper, sampled back onto the pixels). The default layer is the model's
 ``backbone`` (its output: the last stage's feature maps, which feed every head of gamma-PhysNet).
 
@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from showerlearn.explain.projection import PixelProjector, find_input_lattice
-from showerlearn.geometry import Lattice
+from showerlearn.iact.explain.projection import PixelProjector, find_input_lattice
+from showerlearn.iact.geometry import Lattice
 
 __all__ = ["CAM_METHODS", "GradCamResult", "ImageMapper", "OutputSelector", "grad_cam", "resolve_layer"]
 
@@ -48,7 +48,7 @@ CAM_METHODS = ("gradcam", "hirescam")
 
 
 class ImageMapper(Protocol):
-    """What Grad-CAM needs from an image mapper (``showerlearn.geometry.mappers``): its image shape and
+    """What Grad-CAM needs from an image mapper (``showerlearn.iact.geometry.mappers``): its image shape and
     the way back from an image to the pixels."""
 
     shape: tuple[int, int]

@@ -3,7 +3,7 @@
 One pass over the file's events (as the run's DataModule selects and transforms them) computes, per
 batch, the Grad-CAM map of every target and, for Dual Attention models, every block's spatial map and
 their product, all on the camera pixels. Maps are kept for the chosen events only; the criteria of
-:mod:`showerlearn.explain.criteria` are computed against the true p.e. image for every event.
+:mod:`showerlearn.iact.explain.criteria` are computed against the true p.e. image for every event.
 
 Criteria of a Grad-CAM map count only events where its head is trained (the DataModule's loss mask:
 energy, direction and impact on gammas only). Attention criteria use the amplification ``map - 1``
@@ -31,10 +31,10 @@ from torch.utils.data import default_collate
 
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.explain.attention import dual_attention_maps, dual_attention_modules, global_spatial_attention
-from showerlearn.explain.criteria import explanation_criteria, summarise_over_seeds
+from showerlearn.iact.explain.criteria import explanation_criteria, summarise_over_seeds
 from showerlearn.explain.gradcam import OutputSelector, grad_cam
 from showerlearn.explain.loading import TrainedRun, load_trained_module
-from showerlearn.explain.projection import PixelProjector
+from showerlearn.iact.explain.projection import PixelProjector
 
 __all__ = [
     "REFERENCES",

@@ -25,7 +25,7 @@ import numpy as np
 from ctapipe.visualization import CameraDisplay
 from matplotlib.figure import Figure
 
-from showerlearn.explain.criteria import CRITERIA, criteria_table
+from showerlearn.iact.explain.criteria import CRITERIA, criteria_table
 from showerlearn.explain.loading import resolve_runs
 from showerlearn.explain.pipeline import (
     ATTENTION_PREFIX,

@@ -1,5 +1,6 @@
-"""Pure metric functions on arrays: angular/energy resolution per bin, ROC/AUC, effective area,
-seed aggregation, clustering quality.
+"""Pure metric functions on arrays, detector-agnostic: resolutions per bin with bootstrap intervals,
+ROC / AUC (binary and one-vs-rest), confusion matrices, aggregation over seeds.
 
 May import: numpy, scipy, astropy.
 """
+

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
-from showerlearn.geometry import Lattice
 from showerlearn.registry import MODELS
 
 
@@ -35,7 +35,7 @@ class MLP(nn.Module):
         dropout: float = 0.0,
         in_features: int | None = None,
         in_channels: int | None = None,
-        lattice: Lattice | None = None,
+        lattice: Any = None,  # any pixel layout with ``n_pixels`` (the mlp knows no detector)
     ) -> None:
         super().__init__()
         if not heads:

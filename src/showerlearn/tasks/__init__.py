@@ -1,5 +1,5 @@
 """The multi-task LightningModule, per-head losses (with per-event masks), task balancing
 (fixed, homoscedastic uncertainty, GradNorm), optimizers and schedulers.
 
-May import: showerlearn.registry, showerlearn.nn, torch, lightning.
+May import: showerlearn.registry, showerlearn.iact.nn, torch, lightning.
 """

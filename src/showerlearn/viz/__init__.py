@@ -1,6 +1,6 @@
-"""Figures (resolution curves, ROC, camera displays on the true pixel layout) and the self-contained
-HTML board comparing runs.
+"""Detector-agnostic figures (curves with bands, ROC, score distributions, training curves) and the
+self-contained HTML board comparing runs; family figures (camera displays) live in the family.
 
-May import: showerlearn.geometry, showerlearn.metrics, showerlearn.io, showerlearn.config (to show configs),
-matplotlib.
+May import: showerlearn.metrics, showerlearn.io, showerlearn.config (to show configs), matplotlib.
 """
+

@@ -1,0 +1,119 @@
+"""Detector families: what the generic commands ask of a family, and how the installed ones are found.
+
+A family is a package (``showerlearn.iact``, a user's own ``my_detector``...) holding everything that
+knows one kind of detector: its simulation, readers, DataModules, models, baselines, evaluators,
+explanation adapter and figures. The core never imports a family. Instead:
+
+* a family **registers its components by name** in :mod:`showerlearn.registry` when its modules are
+  imported; the registries import every module of every installed family (``Family.packages``) on their
+  first lookup, so a config can say ``model: {name: gamma_physnet}``;
+* a family is **installed** through the entry-point group ``showerlearn.families`` (an object of a
+  :class:`Family` subclass), so a user's package adds one without forking this one;
+* a run **belongs to** the family of its DataModule (``ShowerDataModule.family``), which answers the
+  questions the generic commands ask about it: how its board is drawn and labelled, how its network is
+  explained, which ``showerlearn simulate`` sub-commands it adds.
+
+The base class is the family of detector-agnostic data (feature tables, and any DataModule that names
+no family): every hook has a generic answer, so a new family overrides only what it needs.
+
+May import: the standard library only (the hooks import what they need when called, so discovering the
+families stays cheap and ``showerlearn --help`` fast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import typer
+
+#: The entry-point group through which packages declare their families.
+ENTRY_POINT_GROUP = "showerlearn.families"
+
+
+@dataclass(frozen=True)
+class BoardStyle:
+    """How a family's metrics read on the board and in curve figures.
+
+    Attributes:
+        metric_style: metric (the part of a curve name before ``_vs_``) -> ``{"ylabel", "logy", "hline"}``.
+        axis_labels: curve x quantity (after ``_vs_``) -> axis label with its unit.
+        scalar_direction: scalar -> ``"higher"``, ``"lower"`` or ``"zero"``: which value is best.
+        scalar_order: scalars shown first in the metrics table, in this order.
+    """
+
+    metric_style: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    axis_labels: Mapping[str, str] = field(default_factory=dict)
+    scalar_direction: Mapping[str, str] = field(default_factory=dict)
+    scalar_order: tuple[str, ...] = ()
+
+
+class Family:
+    """A detector family; this base class is the generic family of detector-agnostic data."""
+
+    #: short name, used in messages and as the family's section on the board
+    name: ClassVar[str] = "generic"
+    #: one line for humans
+    title: ClassVar[str] = "detector-agnostic data (feature tables)"
+    #: packages whose modules register the family's components (imported on a registry's first lookup)
+    packages: ClassVar[tuple[str, ...]] = ()
+
+    def add_commands(self, simulate: typer.Typer) -> None:
+        """Add the family's ``showerlearn simulate NAME`` sub-commands (none by default)."""
+
+    def board_style(self) -> BoardStyle:
+        """Labels, units and best directions of the family's metrics (generic classification by default)."""
+        return BoardStyle(
+            metric_style={"auc": {"ylabel": "AUC", "logy": False}},
+            scalar_direction={"auc": "higher", "precision": "higher", "recall": "higher", "accuracy": "higher"},
+            scalar_order=("auc", "accuracy", "precision", "recall"),
+        )
+
+    def reference_curves(self, folder: Path) -> dict[str, dict[str, Any]]:
+        """Reference curves a board overlays (``set name -> metric -> ReferenceCurve``), read from ``folder``.
+
+        The generic family has none; the IACT family reads CTA requirement files."""
+        raise ValueError(f"the {self.name} family has no reference curves to read from {folder}")
+
+    def classification_columns(self, columns: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """``(labels, scores)`` of a binary classification in a predictions table (1 = positive), for the
+        board's ROC of runs whose metrics.json has none; None when the table has no such columns."""
+        if {"label", "score"} <= columns.keys():
+            return columns["label"], columns["score"]
+        return None
+
+    def explain_adapter(self) -> Any:
+        """The adapter through which ``showerlearn explain`` reads this family's events and draws its maps
+        (:class:`showerlearn.explain.driver.ExplainAdapter`)."""
+        raise ValueError(f"the {self.name} family has no explanation adapter: `showerlearn explain` cannot explain its runs")
+
+    def __repr__(self) -> str:
+        return f"<family {self.name}: {self.title}>"
+
+
+#: the family of DataModules that name none
+GENERIC = Family()
+
+
+@lru_cache(maxsize=1)
+def installed_families() -> dict[str, Family]:
+    """Every family declared in the ``showerlearn.families`` entry-point group, by name."""
+    found: dict[str, Family] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        family = point.load()
+        if not isinstance(family, Family):
+            raise TypeError(f"entry point {point.name!r} of {ENTRY_POINT_GROUP} is a {type(family).__name__}, not a Family")
+        if family.name in found and found[family.name] is not family:
+            raise ValueError(f"two installed packages declare the detector family {family.name!r}")
+        found[family.name] = family
+    return found
+
+
+def family_packages() -> list[str]:
+    """The packages of every installed family, whose modules register components."""
+    return [package for family in installed_families().values() for package in family.packages]

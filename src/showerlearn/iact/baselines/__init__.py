@@ -1,0 +1,12 @@
+"""The standard IACT analysis as scikit-learn estimators: Hillas parameters of cleaned images and
+random forests for gammaness, energy and direction (disp), run through the same train / predict /
+evaluate path as the networks.
+
+May import: showerlearn.iact.geometry, showerlearn.iact.data, showerlearn.registry, ctapipe, scikit-learn.
+"""
+
+
+from showerlearn.iact.baselines.features import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
+from showerlearn.iact.baselines.hillas_rf import HillasRandomForest
+
+__all__ = ["FEATURE_NAMES", "LSTCHAIN_CLEANING", "HillasRandomForest", "hillas_features"]

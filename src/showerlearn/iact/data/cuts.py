@@ -1,0 +1,119 @@
+"""Event selection: intensity, leakage, number of islands, particle type, true-energy range.
+
+Cuts act on the per-event columns of :class:`~showerlearn.iact.io.reader.DL1File`. Files without a
+parameters table (the project's simulator writes none) get ``intensity``, ``leakage`` and
+``n_islands`` computed from the cleaned images with ctapipe, reading the file in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from ctapipe.image import leakage_parameters, number_of_islands
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError
+from showerlearn.iact.io.reader import DL1File
+from showerlearn.iact.data.transforms import ImageTransform
+
+__all__ = ["PARTICLE_IDS", "Cuts", "add_image_parameters", "select"]
+
+# ctapipe / CORSIKA primary ids (true_shower_primary_id); lstchain's mc_type uses the same
+PARTICLE_IDS = {"gamma": 0, "electron": 1, "muon": 2, "proton": 101, "helium": 402}
+
+
+class Cuts(BaseModel):
+    """Selection cuts; ``None`` disables a cut."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_intensity: float | None = Field(None, description="Lowest image intensity (cleaned charge sum) [p.e.].")
+    max_intensity: float | None = Field(None, description="Highest image intensity [p.e.].")
+    max_leakage: float | None = Field(
+        None, ge=0.0, le=1.0, description="Highest fraction of intensity in the two outermost pixel rings."
+    )
+    max_n_islands: int | None = Field(None, ge=1, description="Most separate islands of cleaned pixels.")
+    particle_types: list[str | int] | None = Field(
+        None, description=f"Primaries kept: names {sorted(PARTICLE_IDS)} or true_shower_primary_id values."
+    )
+    min_energy: float | None = Field(None, gt=0.0, description="Lowest true energy [TeV].")
+    max_energy: float | None = Field(None, gt=0.0, description="Highest true energy [TeV].")
+
+    @model_validator(mode="after")
+    def _check(self) -> Cuts:
+        for name in self.particle_types or []:
+            if isinstance(name, str) and name not in PARTICLE_IDS:
+                raise ValueError(f"unknown particle type {name!r}; known: {sorted(PARTICLE_IDS)} or an integer id")
+        for low, high in (("min_intensity", "max_intensity"), ("min_energy", "max_energy")):
+            if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} > {high}")
+        return self
+
+    @property
+    def needs_image_parameters(self) -> bool:
+        return any(v is not None for v in (self.min_intensity, self.max_intensity, self.max_leakage, self.max_n_islands))
+
+    @property
+    def needs_truth(self) -> bool:
+        return any(v is not None for v in (self.particle_types, self.min_energy, self.max_energy))
+
+
+def select(columns: Mapping[str, np.ndarray], cuts: Cuts, source: str) -> np.ndarray:
+    """Boolean mask of the events passing ``cuts``; ``source`` names the files in error messages.
+
+    Raises:
+        EmptySelectionError: no event passes; the message gives the count left after each cut.
+    """
+    n = len(columns["event_id"])
+    keep = np.ones(n, dtype=bool)
+    steps: list[tuple[str, int]] = []
+
+    def apply(name: str, passed: np.ndarray) -> None:
+        nonlocal keep
+        keep &= passed
+        steps.append((name, int(keep.sum())))
+
+    with np.errstate(invalid="ignore"):  # NaN parameters (empty images) fail every cut
+        if cuts.min_intensity is not None:
+            apply(f"intensity >= {cuts.min_intensity}", columns["intensity"] >= cuts.min_intensity)
+        if cuts.max_intensity is not None:
+            apply(f"intensity <= {cuts.max_intensity}", columns["intensity"] <= cuts.max_intensity)
+        if cuts.max_leakage is not None:
+            apply(f"leakage <= {cuts.max_leakage}", columns["leakage"] <= cuts.max_leakage)
+        if cuts.max_n_islands is not None:
+            apply(f"n_islands <= {cuts.max_n_islands}", columns["n_islands"] <= cuts.max_n_islands)
+        if cuts.particle_types is not None:
+            ids = [PARTICLE_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
+            apply(f"particle in {cuts.particle_types}", np.isin(columns["true_shower_primary_id"], ids))
+        if cuts.min_energy is not None:
+            apply(f"true_energy >= {cuts.min_energy} TeV", columns["true_energy"] >= cuts.min_energy)
+        if cuts.max_energy is not None:
+            apply(f"true_energy <= {cuts.max_energy} TeV", columns["true_energy"] <= cuts.max_energy)
+    if not keep.any():
+        history = ", ".join(f"{name}: {count}" for name, count in steps) or "no cuts"
+        raise EmptySelectionError(
+            f"{source}: no event passes the selection ({n} events; left after each cut: {history})"
+        )
+    return keep
+
+
+def add_image_parameters(file: DL1File, transform: ImageTransform, chunk_size: int = 256) -> None:
+    """Compute ``intensity``, ``leakage`` (intensity in the 2 outer rings) and ``n_islands`` from the
+    cleaned images and add them to ``file.columns`` (reads the file in chunks of ``chunk_size``)."""
+    if all(name in file.columns for name in ("intensity", "leakage", "n_islands")):
+        return
+    n = file.n_events
+    intensity, leakage, islands = np.zeros(n), np.full(n, np.nan), np.zeros(n)
+    for start in range(0, n, chunk_size):
+        chunk = file.read(slice(start, start + chunk_size))
+        for offset, (image, peak_time) in enumerate(zip(chunk["image"], chunk["peak_time"], strict=True)):
+            mask = transform.clean(image, peak_time)
+            i = start + offset
+            intensity[i] = image[mask].sum()
+            if mask.any():
+                leakage[i] = leakage_parameters(transform.camera, image, mask).intensity_width_2
+                islands[i] = number_of_islands(transform.camera, mask)[0]
+    if not np.all(np.isfinite(intensity)):
+        raise IACTDataError(f"{file.path}: non-finite image intensity")
+    file.columns.update(intensity=intensity, leakage=leakage, n_islands=islands)

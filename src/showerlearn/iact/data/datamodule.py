@@ -1,0 +1,379 @@
+"""The ``iact`` DataModule: LST images from DL1 files (given, or simulated and cached) to batches.
+
+Pipeline: open every file (metadata only) -> image parameters where a file has none and a cut needs
+them -> selection cuts -> split (by event or by file, fixed seed) -> targets encoded once for all
+events -> lazy datasets reading images per event.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch.utils.data import DataLoader
+
+from showerlearn.data.base import ShowerDataModule, split_indices
+from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
+from showerlearn.iact.data.cuts import Cuts, add_image_parameters, select
+from showerlearn.iact.data.ensemble import average_prediction_tables
+from showerlearn.iact.data.dataset import IACTDataset
+from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
+from showerlearn.iact.io.reader import DL1File
+from showerlearn.iact.data.targets import META_COLUMNS, PARTICLE_CLASSES, decode_outputs, encode_targets
+from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
+from showerlearn.iact.geometry import Lattice, lst_camera
+from showerlearn.registry import DATAMODULES
+from showerlearn.iact.simulation.config import IACTSimulationConfig
+
+__all__ = ["IACTDataModule", "SimulateSpec", "SplitSpec"]
+
+_SPLITS = ("train", "val", "test")
+# what `arrays(raw=True)` hands to estimators: the file's charge and peak time, untouched
+RAW_CLEANING = CleaningConfig(as_="none")
+RAW_TRANSFORM = TransformConfig(charge="none", time="none")
+# carried per event besides META_COLUMNS: what decoding needs to turn predictions back
+_DECODE_COLUMNS = ("camera_rotation", "camera_reflected", "tel_pos_x", "tel_pos_y")
+
+
+class SplitSpec(BaseModel):
+    """How events are divided into train / val / test."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: Literal["event", "file"] = Field(
+        "event", description="'file': whole files go to one split (no shower shared between splits)."
+    )
+    fractions: tuple[float, float, float] = Field((0.7, 0.15, 0.15), description="train, val, test fractions.")
+    seed: int | None = Field(
+        None,
+        description="Seed of the split; null: the experiment seed, so a seed sweep also redraws the split. Fix it "
+        "to vary only initialisation and batch order across seeds; with simulated data fix simulate.seed too. All "
+        "seeds then share one test set, which an ensemble of the sweep needs.",
+    )
+
+    @model_validator(mode="after")
+    def _sum(self) -> SplitSpec:
+        if not np.isclose(sum(self.fractions), 1.0) or min(self.fractions) < 0:
+            raise ValueError(f"split fractions must be >= 0 and sum to 1, got {list(self.fractions)}")
+        return self
+
+
+class SimulateSpec(BaseModel):
+    """Simulate the DL1 file with ``showerlearn.iact.simulation.simulate_iact`` (cached by config + seed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: IACTSimulationConfig = Field(
+        default_factory=IACTSimulationConfig, description="Simulation settings (docs/simulation.md); checked like any key."
+    )
+    events: int | None = Field(None, ge=1, description="Number of events (overrides config.n_events).")
+    seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
+    n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
+
+
+def _coerce(model: type[BaseModel], value: Any) -> Any:
+    return value if isinstance(value, model) else model.model_validate(value or {})
+
+
+@DATAMODULES.register("iact")
+class IACTDataModule(ShowerDataModule):
+    """LST camera images with particle / energy / direction / impact targets (docs/data_iact.md)."""
+
+    model_input_names: ClassVar[frozenset[str]] = frozenset({"lattice", "camera", "in_channels", "n_classes", "focal_length"})
+
+    def __init__(
+        self,
+        files: list[str] | None = None,
+        simulate: SimulateSpec | None = None,
+        cache_dir: Path = Path(".showerlearn_cache/iact"),
+        split: SplitSpec = SplitSpec(),
+        cuts: Cuts = Cuts(),
+        cleaning: CleaningConfig = CleaningConfig(),
+        transforms: TransformConfig = TransformConfig(),
+        augment: AugmentConfig = AugmentConfig(),
+        class_balance: Literal["none", "balanced"] | dict[str, float] = "none",
+        max_open_files: int = 8,
+        in_memory: bool = False,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """
+        Args:
+            files: DL1 files (ctapipe or lstchain HDF5), paths or glob patterns; or else ``simulate``.
+            simulate: generate a DL1 file once with the built-in simulator and use it (cached in ``cache_dir``).
+            cache_dir: where simulated files are kept, named by a digest of the simulation settings.
+            split: how events are divided into train / val / test.
+            cuts: event selection applied before the split (intensity, leakage, islands, particle, energy).
+            cleaning: image cleaning (tailcuts, optionally lstchain's time and dynamic steps) of the input
+                images and of the selection's intensity, and how its mask enters the network.
+            transforms: charge and peak-time normalisation of the input channels.
+            augment: camera symmetries drawn per training event (directions and impacts turned along).
+            class_balance: 'balanced' weights classes by inverse training frequency; a mapping
+                ``{"gamma": w, "proton": w}`` gives the weights directly.
+            max_open_files: HDF5 handles each process keeps open at once (least recently used are closed).
+            in_memory: read the training and validation images into memory once, cleaned and transformed,
+                (4 bytes x channels x 1855 pixels an event: 1.5 GB for 100k events with 2 channels, in every
+                DDP process) when training starts; removes the per-event file read and cleaning from every epoch.
+            batch_size: events per batch (per process under DDP).
+            num_workers: DataLoader worker processes.
+            seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and
+                the simulation unless ``simulate.seed`` is set.
+        """
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if (files is None) == (simulate is None):
+            raise ValueError("iact data: give exactly one of 'files' (paths or globs) or 'simulate'")
+        self.file_patterns = files
+        self.simulate = _coerce(SimulateSpec, simulate) if simulate is not None else None
+        self.cache_dir = Path(cache_dir)
+        self.split = _coerce(SplitSpec, split)
+        self.cuts = _coerce(Cuts, cuts)
+        self.cleaning = _coerce(CleaningConfig, cleaning)
+        self.transforms = _coerce(TransformConfig, transforms)
+        self.augment = _coerce(AugmentConfig, augment)
+        if isinstance(class_balance, dict):
+            unknown = set(class_balance) - set(PARTICLE_CLASSES)
+            if unknown:
+                raise ValueError(f"class_balance: unknown classes {sorted(unknown)}; known {list(PARTICLE_CLASSES)}")
+        self.class_balance = class_balance
+        self.max_open_files = max_open_files
+        self.in_memory = in_memory
+        self.camera = lst_camera()
+        self.transform = ImageTransform(self.camera, self.cleaning, self.transforms)
+        # fail on unknown augmentation names now, not in a worker
+        self.augmenter = Augmenter(self.camera, self.augment.ops) if self.augment.enabled else None
+        self._views: list[SymmetryOp | None] = [None]
+        if self.augment.test_time:
+            self._views += Augmenter(self.camera, self.augment.ops).ops
+        self.files: list[DL1File] = []
+        self.parts: dict[str, np.ndarray] = {}
+        self._columns: dict[str, np.ndarray] = {}
+        self._weights = np.ones(len(PARTICLE_CLASSES))  # per-class loss weight, set from the training split
+
+    # ------------------------------------------------------------------ files
+    def resolve_files(self) -> list[Path]:
+        """The DL1 files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
+        if self.simulate is not None:
+            return [self._simulated_file()]
+        paths: list[Path] = []
+        for pattern in self.file_patterns or []:
+            matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
+            if not matches:
+                raise IACTDataError(f"iact data: pattern {pattern!r} matches no file")
+            paths.extend(Path(m) for m in matches)
+        if not paths:
+            raise IACTDataError("iact data: 'files' is empty")
+        return paths
+
+    def _simulated_file(self) -> Path:
+        from showerlearn.iact.simulation import simulate_iact
+
+        spec = self.simulate
+        config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
+        seed = self.seed if spec.seed is None else spec.seed
+        digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        path = self.cache_dir / f"iact_{digest}_seed{seed}.dl1.h5"
+        if not path.is_file():  # simulate_iact writes atomically: a cached file is always complete
+            simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs)
+        return path
+
+    def _catalog(self, paths: Sequence[Path], require_truth: bool) -> tuple[list[DL1File], dict[str, np.ndarray]]:
+        """Open ``paths`` (metadata only) and concatenate their per-event columns."""
+        files, parts = [], []
+        for index, path in enumerate(paths):
+            file = DL1File(path)
+            if require_truth and not file.has_truth:
+                file.close()
+                raise MissingTruthError(
+                    f"{path}: no simulation truth (/simulation/event/subarray/shower, or lstchain mc_* "
+                    "columns); only simulated files can be used for training and evaluation"
+                )
+            if self.cuts.needs_image_parameters:
+                add_image_parameters(file, self.transform)
+            file.close()  # workers reopen their own handles
+            columns = dict(file.columns, file_index=np.full(file.n_events, index), row=np.arange(file.n_events))
+            files.append(file)
+            parts.append(columns)
+        common = set.intersection(*(set(p) for p in parts))
+        return files, {key: np.concatenate([p[key] for p in parts]) for key in sorted(common)}
+
+    def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
+        """Predict on these DL1 files (no truth needed); the run's quality cuts still apply."""
+        self.prediction_inputs = [Path(f) for f in files]
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, stage: str | None = None) -> None:
+        # prediction on new files needs neither the training files nor their simulation
+        if self.train_set is None and not (stage == "predict" and self.prediction_inputs is not None):
+            self._setup_splits()
+        if self.prediction_inputs is not None and self.predict_set is None:
+            files, columns = self._catalog(self.prediction_inputs, require_truth=False)
+            quality = self.cuts.model_copy(update={"particle_types": None, "min_energy": None, "max_energy": None})
+            keep = np.nonzero(select(columns, quality, _describe(self.prediction_inputs)))[0]
+            self.predict_set = self._dataset(files, columns, keep, augment=False)
+
+    def _setup_splits(self) -> None:
+        paths = self.resolve_files()
+        self.files, columns = self._catalog(paths, require_truth=True)
+        selected = select(columns, self.cuts, _describe(paths))
+        seed = self.seed if self.split.seed is None else self.split.seed
+        if self.split.by == "event":
+            candidates = np.nonzero(selected)[0]
+            parts = [candidates[p] for p in split_indices(len(candidates), self.split.fractions, seed)]
+        else:
+            file_parts = split_indices(len(paths), self.split.fractions, seed)
+            parts = [np.nonzero(selected & np.isin(columns["file_index"], p))[0] for p in file_parts]
+        for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
+            if fraction > 0 and len(part) == 0:
+                raise EmptySelectionError(
+                    f"{_describe(paths)}: the {name} split is empty ({int(selected.sum())} selected events, "
+                    f"split by {self.split.by} with fractions {list(self.split.fractions)})"
+                )
+        self.parts = dict(zip(_SPLITS, parts, strict=True))
+        self._columns = columns
+        self._weights = self._class_weights(columns, self.parts["train"])
+        self.train_set = self._dataset(self.files, columns, self.parts["train"], augment=True)
+        self.val_set = self._dataset(self.files, columns, self.parts["val"], augment=False)
+        self.test_set = self._dataset(self.files, columns, self.parts["test"], augment=False)
+
+    def _class_weights(self, columns: dict[str, np.ndarray], train: np.ndarray) -> np.ndarray:
+        """Per-class weight lookup (index = class) from ``class_balance`` and the training split."""
+        n_classes = len(PARTICLE_CLASSES)
+        if self.class_balance == "none":
+            return np.ones(n_classes)
+        if isinstance(self.class_balance, dict):
+            return np.array([self.class_balance.get(name, 1.0) for name in PARTICLE_CLASSES])
+        counts = np.bincount(encode_targets(_take(columns, train))[0]["particle"], minlength=n_classes)
+        present = counts > 0
+        weights = np.ones(n_classes)
+        weights[present] = counts[present].sum() / (present.sum() * counts[present])
+        return weights
+
+    def _dataset(self, files: list[DL1File], columns: dict[str, np.ndarray], index: np.ndarray, augment: bool) -> IACTDataset:
+        events = _take(columns, index)
+        targets, masks = encode_targets(events)
+        weights = self._weights[targets["particle"]]
+        meta = {name: events[name] for name in (*META_COLUMNS, *_DECODE_COLUMNS)}
+        if "intensity" in events:
+            meta["hillas_intensity"] = events["intensity"]
+        return IACTDataset(
+            files,
+            events["file_index"],
+            events["row"],
+            targets,
+            masks,
+            weights,
+            meta,
+            self.transform,
+            self.augmenter if augment else None,
+            self.max_open_files,
+        )
+
+    # in_memory loads when training asks for the loaders: once in each DDP process, and never for
+    # estimators (they take whole splits through arrays()); the test set is read once anyway
+    def train_dataloader(self) -> DataLoader:
+        if self.in_memory and self.train_set is not None:
+            self.train_set.load_into_memory("training split")
+        return super().train_dataloader()
+
+    def val_dataloader(self) -> DataLoader:
+        if self.in_memory and self.val_set is not None:
+            self.val_set.load_into_memory("validation split")
+        return super().val_dataloader()
+
+    def teardown(self, stage: str | None = None) -> None:
+        """Close this process's file handles (datasets reopen them if used again)."""
+        for dataset in (self.train_set, self.val_set, self.test_set, self.predict_set):
+            for file in getattr(dataset, "files", []):
+                file.close()
+
+    # ------------------------------------------------------------------ contract
+    def model_inputs(self) -> dict[str, Any]:
+        if not self.files and self.predict_set is None:
+            self.setup("fit")
+        files = self.files or self.predict_set.files
+        return {
+            "lattice": Lattice.from_camera(self.camera),
+            "camera": self.camera,
+            "in_channels": len(self.transform.channels),
+            "n_classes": len(PARTICLE_CLASSES),
+            "focal_length": files[0].focal_length,
+        }
+
+    def camera_examples(self, n: int = 6) -> tuple[Any, np.ndarray, list[str]]:
+        """``(camera, images, titles)`` of the first ``n`` test events (raw charge [p.e.]) to draw."""
+        inputs, _, _, meta = self.arrays("test", raw=True)
+        picked = np.arange(min(n, len(inputs)))
+        titles = [
+            f"{'gamma' if meta['true_shower_primary_id'][i] == 0 else 'proton'}, {meta['true_energy'][i]:.2f} TeV, "
+            f"event {meta['event_id'][i]}"
+            for i in picked
+        ]
+        return self.camera, inputs[picked, 0], titles
+
+    def draw_examples(self, folder: Path) -> bool:
+        """The first test images (raw charge) on the camera, as ``camera_examples.png``."""
+        from showerlearn.iact.viz.camera import camera_images_figure  # matplotlib only when drawing
+        from showerlearn.viz.figures import save_figure
+
+        camera, images, titles = self.camera_examples()
+        save_figure(camera_images_figure(camera, images, titles), Path(folder) / "camera_examples")
+        return True
+
+    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return decode_outputs(outputs, meta)
+
+    def prediction_views(self) -> list[np.ndarray | None]:
+        """The event as it is, and with ``augment.test_time`` moved by each symmetry of ``augment.ops``."""
+        return [None if view is None else view.perm for view in self._views]
+
+    def merge_prediction_views(
+        self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        return outputs[0] if len(self._views) == 1 else average_views(self._views, outputs, meta)
+
+    @classmethod
+    def average_predictions(
+        cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        return average_prediction_tables(tables, names)
+
+    def arrays(
+        self, split: str, raw: bool = False
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The whole split in memory (no augmentation): inputs (n, C, n_pixels), targets, masks, meta.
+
+        ``raw``: channels charge [p.e.] and peak time [ns] as in the file, whatever the transforms."""
+        self.setup("fit" if split != "predict" else "predict")
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set, "predict": self.predict_set}[split]
+        if dataset is None:
+            raise RuntimeError(f"iact data: no {split} set")
+        if dataset.augmenter is not None or raw:
+            transform = ImageTransform(self.camera, RAW_CLEANING, RAW_TRANSFORM) if raw else dataset.transform
+            dataset = IACTDataset(
+                dataset.files, dataset.file_index, dataset.row, dataset.targets, dataset.masks,
+                dataset.weights, dataset.meta, transform, None, dataset.max_open_files,
+            )
+        batches = list(DataLoader(dataset, batch_size=256, num_workers=self.num_workers))
+        inputs = torch.cat([b["inputs"] for b in batches]).numpy()
+        gathered = {
+            key: {name: torch.cat([b[key][name] for b in batches]).numpy() for name in batches[0][key]}
+            for key in ("targets", "masks", "meta")
+        }
+        return inputs, gathered["targets"], gathered["masks"], gathered["meta"]
+
+
+def _take(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: values[index] for key, values in columns.items()}
+
+
+def _describe(paths: Sequence[Path]) -> str:
+    names = [str(p) for p in paths]
+    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:3])} and {len(names) - 3} more files"

@@ -1,0 +1,505 @@
+"""Lazy readers of ctapipe (data model v7.x) and lstchain DL1 HDF5 files, images on the reference LSTCam.
+
+Both formats are read with PyTables directly rather than with ctapipe's ``TableLoader``: ctapipe 0.28
+(the newest on Python 3.11) cannot open files written by ctapipe 0.32, and the shared files use the
+Blosc filter, which h5py cannot decode without an extra plugin package. Opening a file reads only the
+small per-event columns (ids, truth, pointing, image parameters); images are read on demand, so a
+file is never loaded whole.
+
+Every image is mapped by pixel position onto ``showerlearn.iact.geometry.lst_camera()``. When the file's
+camera is turned relative to the reference (the prod2 ``gamma_test`` file is rotated by 90 deg), the
+orthogonal transform between the two is kept per event (``camera_rotation``, ``camera_reflected``)
+so that targets can be expressed in the reference camera's orientation and predictions turned back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import tables
+
+from showerlearn.iact.io.errors import IACTDataError, UnknownCameraError
+from showerlearn.iact.geometry import LST_EFFECTIVE_FOCAL_LENGTH, CameraMismatchError, lst_camera, match_pixels, read_camera_geometry
+
+__all__ = ["DL1File", "TRUTH_COLUMNS", "is_lst_camera", "map_camera", "open_dl1", "orthogonal_transform"]
+
+TRUTH_COLUMNS = (
+    "true_energy",
+    "true_alt",
+    "true_az",
+    "true_core_x",
+    "true_core_y",
+    "true_shower_primary_id",
+)
+SUPPORTED_DATA_MODEL_MAJOR = 7
+
+_CTAPIPE_IMAGES = "/dl1/event/telescope/images"
+_CTAPIPE_PARAMETERS = "/dl1/event/telescope/parameters"
+_CTAPIPE_SHOWER = "/simulation/event/subarray/shower"
+_CTAPIPE_TRUE_IMAGES = "/simulation/event/telescope/images"
+_CTAPIPE_POINTING = "/configuration/telescope/pointing"
+_LSTCHAIN_IMAGES = "/dl1/event/telescope/image/LST_LSTCam"
+_LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
+_LAYOUT = "/configuration/instrument/subarray/layout"
+_OPTICS = "/configuration/instrument/telescope/optics"
+
+# (output column, ctapipe column, lstchain column, unit); units are converted from the file's own
+# CTAFIELD_i_UNIT attributes, and assumed to be these when a writer left them out.
+_TRUTH_FIELDS = (
+    ("true_energy", "true_energy", "mc_energy", "TeV"),
+    ("true_alt", "true_alt", "mc_alt", "deg"),
+    ("true_az", "true_az", "mc_az", "deg"),
+    ("true_core_x", "true_core_x", "mc_core_x", "m"),
+    ("true_core_y", "true_core_y", "mc_core_y", "m"),
+)
+_PARAMETER_FIELDS = (
+    ("intensity", "hillas_intensity", "intensity"),
+    ("leakage", "leakage_intensity_width_2", "leakage_intensity_width_2"),
+    ("n_islands", "morphology_n_islands", "n_islands"),
+)
+
+
+@dataclass
+class _TelescopeTable:
+    """One table of images (ctapipe: one telescope; lstchain: all LST telescopes)."""
+
+    images: str
+    true_images: str | None
+    perm: np.ndarray
+    true_rows: np.ndarray | None = None
+
+
+def open_dl1(path: str | os.PathLike[str]) -> DL1File:
+    """Open a ctapipe or lstchain DL1 file (format detected from its layout)."""
+    return DL1File(path)
+
+
+def is_lst_camera(camera: Any) -> bool:
+    """Whether a camera geometry is an LST camera (``LSTCam``, ``LSTcam``, ``RealLSTCam``...) by name."""
+    return "lstcam" in str(getattr(camera, "name", "")).lower()
+
+
+def map_camera(reference: Any, camera: Any, what: str) -> tuple[np.ndarray, float, bool]:
+    """Pixel permutation from ``camera`` onto ``reference`` and the camera's orientation relative to it.
+
+    Returns ``(perm, rotation_deg, reflected)``: ``image_on_reference = image[..., perm]``, and the
+    reference positions are ``R(rotation) @ diag(1, -1 if reflected else 1)`` times the file's.
+
+    Raises:
+        UnknownCameraError: not the reference camera (``what`` names the file and telescope).
+    """
+    name = getattr(camera, "name", "?")
+    # NectarCam has the same 1855-pixel lattice as LSTCam: positions alone cannot tell them apart
+    if not is_lst_camera(camera):
+        raise UnknownCameraError(f"{what} has camera {name!r}; only LSTCam images are supported")
+    if camera.n_pixels != reference.n_pixels:
+        raise UnknownCameraError(
+            f"{what} has camera {name!r} with {camera.n_pixels} pixels; only {reference.name} "
+            f"({reference.n_pixels} pixels) images are supported"
+        )
+    try:
+        perm = np.asarray(match_pixels(reference, camera), dtype=np.int64)
+    except CameraMismatchError as error:
+        raise UnknownCameraError(f"{what}: camera {name!r} does not match the {reference.name} pixel lattice: {error}") from error
+    ref_xy = np.column_stack([reference.pix_x.to_value(u.m), reference.pix_y.to_value(u.m)])
+    file_xy = np.column_stack([camera.pix_x.to_value(u.m), camera.pix_y.to_value(u.m)])[perm]
+    transform = orthogonal_transform(ref_xy, file_xy)
+    # with a reflection A = R(theta) @ diag(1, -1): the first column still gives theta
+    rotation = float(np.rad2deg(np.arctan2(transform[1, 0], transform[0, 0])))
+    return perm, rotation, bool(np.linalg.det(transform) < 0)
+
+
+def orthogonal_transform(reference_xy: np.ndarray, other_xy: np.ndarray) -> np.ndarray:
+    """The orthogonal 2x2 matrix ``A`` minimising ``|reference - A @ other|`` (Procrustes problem).
+
+    ``reference_xy`` and ``other_xy`` are (n, 2) positions of the same pixels in two cameras; ``A``
+    is a rotation, or a rotation times a reflection when the two cameras have opposite handedness.
+    """
+    u_, _, vt = np.linalg.svd(reference_xy.T @ other_xy)
+    return u_ @ vt
+
+
+class DL1File:
+    """A DL1 file read lazily; one event is one telescope image.
+
+    Attributes:
+        path: the file.
+        format: ``"ctapipe"`` or ``"lstchain"``.
+        n_events: number of images (all telescopes).
+        camera: the file's own camera geometry (of its first telescope); ``cameras`` per tel_id.
+        focal_length: effective focal length of the first telescope (equivalent when absent).
+        has_truth: the file holds simulation truth for its events.
+        has_true_image: the file holds true photo-electron images.
+        columns: per-event scalar columns (ids, truth, pointing, telescope position, camera
+            orientation and, when the file has a parameters table, ``intensity``, ``leakage``,
+            ``n_islands``), all loaded at open time because they are small.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise IACTDataError(f"{self.path}: no such file")
+        self._h5: tables.File | None = None
+        self._pid = os.getpid()
+        self._open()
+        try:
+            self._load()
+        except Exception:
+            self.close()
+            raise
+
+    def _open(self) -> tables.File:
+        """The HDF5 handle of this process, (re)opened on demand: after :meth:`close`, unpickling, or
+        a fork into a DataLoader worker (HDF5 handles must not be shared between processes)."""
+        if self._h5 is not None and self._pid == os.getpid() and self._h5.isopen:
+            return self._h5
+        try:
+            self._h5 = tables.open_file(self.path, "r")
+        except Exception as error:  # PyTables raises several types for a damaged file
+            raise IACTDataError(
+                f"{self.path}: cannot open as HDF5 (truncated or corrupt file?): {error}"
+            ) from error
+        self._pid = os.getpid()
+        return self._h5
+
+    # ------------------------------------------------------------------ opening
+    def _load(self) -> None:
+        if _LSTCHAIN_IMAGES in self._open():
+            self.format = "lstchain"
+        elif _CTAPIPE_IMAGES in self._open():
+            self.format = "ctapipe"
+            self._check_data_model_version()
+        else:
+            raise IACTDataError(
+                f"{self.path}: not a DL1 file with images: expected {_CTAPIPE_IMAGES}/tel_NNN "
+                f"(ctapipe, written with --write-images) or {_LSTCHAIN_IMAGES} (lstchain)"
+            )
+        self.reference = lst_camera()
+        self.cameras: dict[int, Any] = {}
+        self._mapped: dict[tuple[str, int], tuple[Any, np.ndarray, float, bool]] = {}
+        self._tables: list[_TelescopeTable] = []
+        parts = self._load_lstchain() if self.format == "lstchain" else self._load_ctapipe()
+        self.columns: dict[str, np.ndarray] = {
+            key: np.concatenate([part[key] for part in parts]) for key in parts[0]
+        }
+        self._table_index = np.concatenate([np.full(len(p["obs_id"]), t) for t, p in enumerate(parts)])
+        self._row = np.concatenate([np.arange(len(p["obs_id"])) for p in parts])
+        self.n_events = len(self._row)
+        self.has_truth = bool(np.all(np.isfinite(self.columns["true_energy"]))) and self.n_events > 0
+        self.has_true_image = all(t.true_images is not None for t in self._tables) and self.n_events > 0
+        first_tel = int(self.columns["tel_id"][0]) if self.n_events else next(iter(self.cameras), 1)
+        self.camera = self.cameras[first_tel] if self.cameras else self.reference
+        self.focal_length = self._focal_length(first_tel)
+
+    def _check_data_model_version(self) -> None:
+        attrs = self._open().root._v_attrs
+        if "CTA PRODUCT DATA MODEL VERSION" not in attrs:  # the project's simulator and other writers
+            return
+        version = attrs["CTA PRODUCT DATA MODEL VERSION"]
+        text = version.decode() if isinstance(version, bytes) else str(version)
+        major = text.lstrip("v").split(".")[0]
+        if not major.isdigit() or int(major) != SUPPORTED_DATA_MODEL_MAJOR:
+            raise IACTDataError(
+                f"{self.path}: ctapipe data model {text} is not supported; expected "
+                f"v{SUPPORTED_DATA_MODEL_MAJOR}.x (written by ctapipe 0.28 to 0.32)"
+            )
+
+    def _load_ctapipe(self) -> list[dict[str, np.ndarray]]:
+        shower = self._optional_table(_CTAPIPE_SHOWER)
+        parts = []
+        nodes = sorted(self._open().get_node(_CTAPIPE_IMAGES)._f_list_nodes("Table"), key=lambda n: n._v_name)
+        if not nodes:
+            raise IACTDataError(f"{self.path}: {_CTAPIPE_IMAGES} holds no telescope table")
+        for node in nodes:
+            tel_id = _tel_id_from_name(node._v_name, self.path)
+            ids = self._read_columns(node, ("obs_id", "event_id", "tel_id"))
+            n = len(ids["obs_id"])
+            keys = np.stack([ids["obs_id"], ids["event_id"]], axis=1).astype(np.int64)
+            part: dict[str, np.ndarray] = {
+                "obs_id": ids["obs_id"].astype(np.int64),
+                "event_id": ids["event_id"].astype(np.int64),
+                "tel_id": np.full(n, tel_id, dtype=np.int64),
+            }
+            part.update(self._truth_ctapipe(shower, keys))
+            part.update(self._pointing_ctapipe(tel_id, ids["obs_id"]))
+            part.update(self._parameters(f"{_CTAPIPE_PARAMETERS}/{node._v_name}", keys, ctapipe=True))
+            perm = self._add_camera(tel_id, part, n, geometry_tel_id=tel_id)
+            true_path = f"{_CTAPIPE_TRUE_IMAGES}/{node._v_name}"
+            table = _TelescopeTable(node._v_pathname, None, perm)
+            if true_path in self._open() and "true_image" in self._open().get_node(true_path).colnames:
+                true_keys = self._read_columns(self._open().get_node(true_path), ("obs_id", "event_id"))
+                rows = _match_keys(keys, np.stack([true_keys["obs_id"], true_keys["event_id"]], axis=1))
+                if np.all(rows >= 0):
+                    table.true_images, table.true_rows = true_path, rows
+            self._tables.append(table)
+            parts.append(part)
+        return parts
+
+    def _load_lstchain(self) -> list[dict[str, np.ndarray]]:
+        node = self._open().get_node(_LSTCHAIN_IMAGES)
+        ids = self._read_columns(node, ("obs_id", "event_id", "tel_id"))
+        n = len(ids["obs_id"])
+        keys = np.stack([ids["obs_id"], ids["event_id"], ids["tel_id"]], axis=1).astype(np.int64)
+        part: dict[str, np.ndarray] = {k: ids[k].astype(np.int64) for k in ("obs_id", "event_id", "tel_id")}
+        if _LSTCHAIN_PARAMETERS not in self._open():
+            raise IACTDataError(f"{self.path}: lstchain file without {_LSTCHAIN_PARAMETERS}")
+        params = self._open().get_node(_LSTCHAIN_PARAMETERS)
+        rows = _match_keys(keys, self._keys(params, ("obs_id", "event_id", "tel_id")))
+        if np.any(rows < 0):
+            raise IACTDataError(f"{self.path}: {np.sum(rows < 0)} images have no row in {_LSTCHAIN_PARAMETERS}")
+        if "mc_energy" in params.colnames:
+            for out, _, column, unit in _TRUTH_FIELDS:
+                part[out] = self._quantity(params, column, unit)[rows]
+            part["true_shower_primary_id"] = self._read_columns(params, ("mc_type",))["mc_type"][rows].astype(np.int64)
+        else:
+            part.update(_no_truth(n))
+        part["pointing_alt"] = self._quantity(params, "alt_tel", "deg")[rows]
+        part["pointing_az"] = self._quantity(params, "az_tel", "deg")[rows]
+        for out, _, column in _PARAMETER_FIELDS:
+            part[out] = self._read_columns(params, (column,))[column][rows].astype(np.float64)
+        tel_ids = np.unique(part["tel_id"])
+        if len(tel_ids) > 1:  # lstchain files hold one telescope; several would need several cameras
+            raise IACTDataError(f"{self.path}: lstchain file with several telescopes {tel_ids.tolist()}")
+        tel_id = int(tel_ids[0]) if n else 1
+        perm = self._add_camera(tel_id, part, n, geometry_tel_id=None)
+        self._tables.append(_TelescopeTable(_LSTCHAIN_IMAGES, None, perm))
+        return [part]
+
+    def _add_camera(self, tel_id: int, part: dict[str, np.ndarray], n: int, geometry_tel_id: int | None) -> np.ndarray:
+        """Read the telescope's camera (``geometry_tel_id=None``: the file's only camera), map it onto
+        the reference, and add the position/orientation columns."""
+        key = self._camera_index(tel_id)
+        if key not in self._mapped:  # telescopes of one type share a camera table: map it once
+            try:
+                camera = read_camera_geometry(self.path, tel_id=geometry_tel_id)
+            except Exception as error:
+                raise IACTDataError(f"{self.path}: cannot read the camera geometry of telescope {tel_id}: {error}") from error
+            self._mapped[key] = (camera, *map_camera(self.reference, camera, f"{self.path}: telescope {tel_id}"))
+        camera, perm, rotation, reflected = self._mapped[key]
+        self.cameras[tel_id] = camera
+        part["camera_rotation"] = np.full(n, rotation)
+        part["camera_reflected"] = np.full(n, reflected)
+        part.update(self._telescope_position(tel_id, n))
+        return perm
+
+    def _camera_index(self, tel_id: int) -> tuple[str, int]:
+        """Which camera table a telescope uses (its layout ``camera_index``; the tel_id without one)."""
+        if _LAYOUT in self._open():
+            layout = self._open().get_node(_LAYOUT)
+            rows = np.nonzero(layout.col("tel_id") == tel_id)[0]
+            if len(rows) and "camera_index" in layout.colnames:
+                return ("camera_index", int(layout.col("camera_index")[rows[0]]))
+        return ("tel_id", tel_id)
+
+    def _telescope_position(self, tel_id: int, n: int) -> dict[str, np.ndarray]:
+        position = {f"tel_pos_{axis}": np.zeros(n) for axis in "xyz"}
+        if _LAYOUT in self._open():
+            layout = self._open().get_node(_LAYOUT)
+            rows = np.nonzero(layout.col("tel_id") == tel_id)[0]
+            if len(rows):
+                for axis in "xyz":
+                    position[f"tel_pos_{axis}"][:] = self._quantity(layout, f"pos_{axis}", "m")[rows[0]]
+        return position
+
+    def _focal_length(self, tel_id: int) -> u.Quantity:
+        if _OPTICS in self._open():
+            optics = self._open().get_node(_OPTICS)
+            index = 0
+            if _LAYOUT in self._open():
+                layout = self._open().get_node(_LAYOUT)
+                rows = np.nonzero(layout.col("tel_id") == tel_id)[0]
+                if len(rows) and "optics_index" in layout.colnames:
+                    index = int(layout.col("optics_index")[rows[0]])
+            for column in ("effective_focal_length", "equivalent_focal_length"):
+                if column in optics.colnames:
+                    value = self._quantity(optics, column, "m")[index]
+                    if np.isfinite(value) and value > 0:
+                        return value * u.m
+        return LST_EFFECTIVE_FOCAL_LENGTH
+
+    def _truth_ctapipe(self, shower: Any, keys: np.ndarray) -> dict[str, np.ndarray]:
+        if shower is None:
+            return _no_truth(len(keys))
+        rows = _match_keys(keys, self._keys(shower, ("obs_id", "event_id")))
+        if np.any(rows < 0):
+            missing = keys[rows < 0][0]
+            raise IACTDataError(
+                f"{self.path}: {np.sum(rows < 0)} images have no row in {_CTAPIPE_SHOWER} "
+                f"(first: obs_id={missing[0]}, event_id={missing[1]})"
+            )
+        truth = {out: self._quantity(shower, column, unit)[rows] for out, column, _, unit in _TRUTH_FIELDS}
+        truth["true_shower_primary_id"] = shower.col("true_shower_primary_id")[rows].astype(np.int64)
+        return truth
+
+    def _pointing_ctapipe(self, tel_id: int, obs_id: np.ndarray) -> dict[str, np.ndarray]:
+        path = f"{_CTAPIPE_POINTING}/tel_{tel_id:03d}"
+        pointing = {"pointing_alt": np.full(len(obs_id), np.nan), "pointing_az": np.full(len(obs_id), np.nan)}
+        if path in self._open():
+            node = self._open().get_node(path)
+            rows = _match_keys(obs_id[:, None].astype(np.int64), node.col("obs_id")[:, None].astype(np.int64))
+            found = rows >= 0
+            pointing["pointing_alt"][found] = self._quantity(node, "telescope_pointing_altitude", "deg")[rows[found]]
+            pointing["pointing_az"][found] = self._quantity(node, "telescope_pointing_azimuth", "deg")[rows[found]]
+        return pointing
+
+    def _parameters(self, path: str, keys: np.ndarray, ctapipe: bool) -> dict[str, np.ndarray]:
+        if path not in self._open():
+            return {}
+        node = self._open().get_node(path)
+        rows = _match_keys(keys, self._keys(node, ("obs_id", "event_id")))
+        if np.any(rows < 0):
+            return {}
+        out = {}
+        for name, ctapipe_column, lstchain_column in _PARAMETER_FIELDS:
+            column = ctapipe_column if ctapipe else lstchain_column
+            if column in node.colnames:
+                out[name] = node.col(column)[rows].astype(np.float64)
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _optional_table(self, path: str) -> Any:
+        return self._open().get_node(path) if path in self._open() else None
+
+    def _read_columns(self, node: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+        missing = [name for name in names if name not in node.colnames]
+        if missing:
+            raise IACTDataError(f"{self.path}: table {node._v_pathname} lacks column(s) {missing}")
+        try:
+            return {name: node.col(name) for name in names}
+        except Exception as error:
+            raise IACTDataError(f"{self.path}: cannot read {node._v_pathname} (truncated or corrupt?): {error}") from error
+
+    def _keys(self, node: Any, names: Sequence[str]) -> np.ndarray:
+        columns = self._read_columns(node, names)
+        return np.stack([columns[name] for name in names], axis=1).astype(np.int64)
+
+    def _quantity(self, node: Any, name: str, unit: str) -> np.ndarray:
+        """Column ``name`` as float64 in ``unit``, converted from the unit the file states."""
+        values = self._read_columns(node, (name,))[name].astype(np.float64)
+        attr = f"CTAFIELD_{node.colnames.index(name)}_UNIT"
+        stated = str(node.attrs[attr]) if attr in node.attrs._v_attrnames else ""
+        if stated and stated != unit:
+            try:
+                values = (values * u.Unit(stated)).to_value(unit)
+            except u.UnitsError as error:
+                raise IACTDataError(f"{self.path}: column {node._v_pathname}/{name} is in {stated}, expected {unit}") from error
+        return values
+
+    # ------------------------------------------------------------------ reading
+    def _indices(self, indices: int | slice | Sequence[int] | np.ndarray) -> np.ndarray:
+        if isinstance(indices, slice):
+            return np.arange(self.n_events)[indices]
+        idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        if np.any((idx < -self.n_events) | (idx >= self.n_events)):
+            raise IndexError(f"{self.path}: event index out of range 0..{self.n_events - 1}")
+        return idx % max(self.n_events, 1)
+
+    def read(self, indices: int | slice | Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Events ``indices``: ``image``, ``peak_time`` (n, 1855) in the reference pixel order,
+        ``image_mask`` and ``true_image`` when the file has them, and every column of ``columns``."""
+        idx = self._indices(indices)
+        out = {key: values[idx] for key, values in self.columns.items()}
+        n_pixels = self.reference.n_pixels
+        fields = {"image": np.float32, "peak_time": np.float32, "image_mask": bool}
+        arrays = {name: np.zeros((len(idx), n_pixels), dtype=dtype) for name, dtype in fields.items()}
+        has_mask = True
+        true_image = np.zeros((len(idx), n_pixels), dtype=np.float32) if self.has_true_image else None
+        for t, table in enumerate(self._tables):
+            where = np.nonzero(self._table_index[idx] == t)[0]
+            if not len(where):
+                continue
+            rows = self._row[idx[where]]
+            data = self._read_rows(table.images, rows)
+            for name in fields:
+                if name in data.dtype.names:
+                    arrays[name][where] = data[name][:, table.perm]
+                elif name == "image_mask":
+                    has_mask = False
+                else:
+                    raise IACTDataError(f"{self.path}: table {table.images} lacks column {name!r}")
+            if true_image is not None:
+                true_data = self._read_rows(table.true_images, table.true_rows[rows])
+                true_image[where] = true_data["true_image"][:, table.perm]
+        for name in ("image", "peak_time"):
+            bad = ~np.isfinite(arrays[name])
+            if bad.any():
+                first = int(np.nonzero(bad.any(axis=1))[0][0])
+                raise IACTDataError(
+                    f"{self.path}: {name} of obs_id={out['obs_id'][first]} event_id={out['event_id'][first]} "
+                    f"tel_id={out['tel_id'][first]} has {int(bad[first].sum())} NaN/inf pixel(s); "
+                    "expected finite values (broken pixels must be set to 0 upstream)"
+                )
+        out.update({name: arrays[name] for name in ("image", "peak_time")})
+        if has_mask:
+            out["image_mask"] = arrays["image_mask"]
+        if true_image is not None:
+            out["true_image"] = true_image
+        return out
+
+    def _read_rows(self, path: str, rows: np.ndarray) -> np.ndarray:
+        order = np.argsort(rows, kind="stable")
+        try:
+            data = self._open().get_node(path).read_coordinates(rows[order])
+        except Exception as error:
+            raise IACTDataError(f"{self.path}: cannot read rows of {path} (truncated or corrupt?): {error}") from error
+        result = np.empty_like(data)
+        result[order] = data
+        return result
+
+    def close(self) -> None:
+        """Close the HDF5 handle (metadata stays; a later :meth:`read` reopens the file)."""
+        if self._h5 is not None and self._pid == os.getpid() and self._h5.isopen:
+            self._h5.close()
+        self._h5 = None
+
+    def __del__(self) -> None:
+        if getattr(self, "_h5", None) is not None:
+            self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_h5"] = None  # a handle cannot be pickled; the receiving process reopens the file
+        return state
+
+    def __enter__(self) -> DL1File:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.n_events
+
+    def __repr__(self) -> str:
+        return f"DL1File({str(self.path)!r}, format={self.format!r}, n_events={self.n_events}, has_truth={self.has_truth})"
+
+
+def _tel_id_from_name(name: str, path: Path) -> int:
+    if not (name.startswith("tel_") and name[4:].isdigit()):
+        raise IACTDataError(f"{path}: unexpected table {_CTAPIPE_IMAGES}/{name}; expected tel_NNN")
+    return int(name[4:])
+
+
+def _no_truth(n: int) -> dict[str, np.ndarray]:
+    truth = {out: np.full(n, np.nan) for out, *_ in _TRUTH_FIELDS}
+    truth["true_shower_primary_id"] = np.full(n, -1, dtype=np.int64)
+    return truth
+
+
+def _match_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """For each row of ``left`` (n, k) the index of the equal row in ``right`` (m, k), or -1."""
+    left = np.asarray(left, dtype=np.int64).reshape(len(left), -1)
+    right = np.asarray(right, dtype=np.int64).reshape(len(right), -1)
+    if not len(left):
+        return np.zeros(0, dtype=np.int64)
+    _, inverse = np.unique(np.concatenate([left, right]), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    lookup = np.full(inverse.max() + 1, -1, dtype=np.int64)
+    lookup[inverse[len(left):]] = np.arange(len(right))
+    return lookup[inverse[: len(left)]]
