@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch in the same command as everything else, so nothing later swaps it for another build
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev,lst,simtel]"
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev,lst,simtel,calorimeter,collider]"
 	# GammaLearn's operator, only to cross-check and benchmark against; its declared torchvision
 	# dependency would pull another torch, and it needs none of it at import
 	$(BIN)/python -m pip install --quiet --no-deps "indexedconv==1.3.2"

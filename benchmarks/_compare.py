@@ -20,7 +20,7 @@ CURVES: list[tuple[str, str, Callable[[float, float], float]]] = [
 MIN_EVENTS_PER_BIN = 30
 #: data settings that decide which events form the test set: input files, split, cuts, and the cleaning
 #: thresholds (the intensity cut of simulated files is computed with them)
-_TEST_SET_KEYS = ("files", "split", "split_seed", "cuts")
+_TEST_SET_KEYS = ("files", "split", "cuts")
 _SIMULATION_KEYS = ("events", "seed", "config")
 _EVENT_ID = ("obs_id", "event_id", "tel_id")
 
@@ -34,9 +34,8 @@ def test_set_differences(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
         differences.append("data.params.cleaning thresholds")
     simulations = [p.get("simulate") or {} for p in params]
     differences += [f"data.params.simulate.{k}" for k in _SIMULATION_KEYS if simulations[0].get(k) != simulations[1].get(k)]
-    # equal in both, or already a difference; iact: split.seed, tabular: split_seed
-    split = params[0].get("split")
-    split_seed = split.get("seed") if isinstance(split, dict) else params[0].get("split_seed")
+    # equal in both, or already a difference
+    split_seed = (params[0].get("split") or {}).get("seed")
     simulated_by_experiment_seed = any(s and s.get("seed") is None for s in simulations)
     if a.seed != b.seed and (split_seed is None or simulated_by_experiment_seed):
         differences.append("seed (it splits or simulates the events)")

@@ -29,8 +29,9 @@ from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import sweep, sweep_runs
-from showerlearn.explain.pipeline import REFERENCES, CriteriaSettings, grad_cam_signal_fraction
+from showerlearn.explain.driver import REFERENCES, CriteriaSettings
 from showerlearn.explain.report import CRITERIA_FOLDER, EXPLAIN_FOLDER, write_explanations
+from showerlearn.iact.explain.signal import grad_cam_signal_fraction
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 

@@ -30,6 +30,7 @@ import numpy as np
 from showerlearn.iact.baselines.features import CleaningConfig, hillas_features
 from showerlearn.iact.data import open_dl1
 from showerlearn.iact.geometry import lst_camera
+from showerlearn.iact.particles import GAMMA_PRIMARY_ID
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 from showerlearn.viz.figures import new_figure, save_figure
@@ -39,7 +40,6 @@ RESULTS = REPO / "benchmarks" / "results"
 SHARED_IACT = REPO.parent / "shared" / "data" / "iact"
 #: log10(intensity / p.e.) bin edges of the medians
 LOG_INTENSITY_EDGES = np.array([1.5, 2.0, 2.5, 3.0, 3.5, 4.5])
-GAMMA_ID = 0
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Sample:
 def parameterise(path: Path, label: str, max_leakage: float, n_jobs: int) -> Sample:
     """Gamma images of a DL1 file, cleaned and parameterised like the baseline; quality-cut."""
     with open_dl1(path) as file:
-        gamma = np.nonzero(file.columns["true_shower_primary_id"] == GAMMA_ID)[0]
+        gamma = np.nonzero(file.columns["true_shower_primary_id"] == GAMMA_PRIMARY_ID)[0]
         focal_length_m = float(file.focal_length.to_value("m"))
         events = file.read(gamma) if len(gamma) else None
     if events is None:

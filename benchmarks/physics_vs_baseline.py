@@ -29,6 +29,7 @@ from showerlearn.engine.ensemble import ensemble_members
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, train
 from showerlearn.evaluation.aggregate import plot_aggregates
+from showerlearn.iact.family import FAMILY
 from showerlearn.io.atomic import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +163,9 @@ def main() -> None:
     lines += table
     args.output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.output / "physics_vs_baseline.md", "\n".join(lines) + "\n")
-    plot_aggregates({"gamma-PhysNet-DA": ours}, args.output, baseline=theirs)
+    plot_aggregates(
+        {"gamma-PhysNet-DA": ours}, args.output, baseline=theirs, baseline_label="Hillas + RF", style=FAMILY.board_style()
+    )
     print("\n".join(lines))
     print(f"\nwritten: {args.output / 'physics_vs_baseline.md'} and figures in {args.output}")
 

@@ -19,6 +19,7 @@ from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
 from showerlearn.engine.runner import train
 from showerlearn.evaluation.aggregate import plot_aggregates
+from showerlearn.iact.family import FAMILY
 from showerlearn.io.atomic import write_text_atomic
 
 EXAMPLES = Path(__file__).parent
@@ -62,7 +63,9 @@ def main() -> None:
     console.print(table)
     results = args.output / "results"
     write_text_atomic(results / "comparison.md", "\n".join(lines) + "\n")
-    figures = plot_aggregates({"gamma-PhysNet-DA (small)": ours}, results, baseline=theirs)
+    figures = plot_aggregates(
+        {"gamma-PhysNet-DA (small)": ours}, results, baseline=theirs, baseline_label="Hillas + RF", style=FAMILY.board_style()
+    )
     board = results / "board.html"
     write_board([network.path], board, baseline=baseline.path)
 

@@ -90,12 +90,14 @@ def test_registered_and_built_like_the_engine(camera):
     assert model.focal_length == FOCAL_LENGTH and model.seed == 7
     assert model.forest_args["energy"]["n_estimators"] == 10 and model.forest_args["energy"]["max_depth"] == 50
     assert model.forest_args["particle"]["n_estimators"] == 100 and model.forest_args["particle"]["max_depth"] == 100
+    # scikit-learn estimators check their parameters in fit, not when built
+    blank, energy = np.zeros((1, 2, camera.n_pixels), np.float32), {"energy": np.zeros(1)}
     with pytest.raises(ValueError, match="n_classes"):
-        HillasRandomForest(camera=camera, n_classes=3)
+        HillasRandomForest(camera=camera, n_classes=3).fit(blank, energy)
     with pytest.raises(ValueError, match="in_channels"):
-        HillasRandomForest(camera=camera, in_channels=1)
+        HillasRandomForest(camera=camera, in_channels=1).fit(blank, energy)
     with pytest.raises(ValueError, match="give focal_length"):
-        HillasRandomForest(camera=camera)  # showerlearn's LSTCam carries no frame
+        HillasRandomForest(camera=camera).fit(blank, energy)  # showerlearn's LSTCam carries no frame
 
 
 def test_joblib_round_trip_predicts_the_same(trained, tmp_path):
@@ -205,3 +207,29 @@ def test_bad_inputs_raise_clear_errors(trained, camera):
     gammas_only = {"particle": np.zeros(len(X), int)}
     with pytest.raises(ValueError, match="gammas and protons"):
         fresh.fit(X, gammas_only)
+
+
+def test_a_scikit_learn_classifier_of_particle_classes(camera):
+    """Parameters stored unchanged, ``clone`` an unfitted copy that refits to the same predictions, and
+    ``fit(X, y)`` with particle classes trains the gamma/hadron forest alone, answering in labels."""
+    from sklearn.base import clone, is_classifier
+
+    rng = np.random.default_rng(3)
+    X, targets, _ = toy_events(camera, 240, rng, proton_fraction=0.4)
+    X_test = toy_events(camera, 60, rng, proton_fraction=0.4)[0]
+    model = HillasRandomForest(camera=camera, focal_length=FOCAL_LENGTH, particle_classifier_args=SMALL_FORESTS, seed=5)
+    params = model.get_params()
+    assert params["camera"] is camera and params["particle_classifier_args"] is SMALL_FORESTS and params["seed"] == 5
+    rebuilt = HillasRandomForest(**params).get_params()
+    assert rebuilt.keys() == params.keys() and all(rebuilt[key] is value for key, value in params.items())
+
+    model.fit(X, targets["particle"])
+    assert is_classifier(model) and model.heads_ == ("particle",)
+    proba, labels = model.predict_proba(X_test), model.predict(X_test)
+    assert proba.shape == (60, 2) and set(np.unique(labels)) <= {0, 1}
+    np.testing.assert_array_equal(labels, np.argmax(proba, axis=1))
+    copy = clone(model)
+    assert not hasattr(copy, "heads_") and copy.get_params()["seed"] == 5
+    np.testing.assert_array_equal(copy.fit(X, targets["particle"]).predict_proba(X_test), proba)
+    with pytest.raises(TypeError, match="masks go with targets per head"):
+        copy.fit(X, targets["particle"], {"particle": np.ones(len(X), bool)})

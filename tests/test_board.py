@@ -20,10 +20,23 @@ from typer.testing import CliRunner
 from showerlearn.cli.board import board, collect_entries
 from showerlearn.config import flatten_config
 from showerlearn.engine.sweep import SWEEP_FILE
+from showerlearn.evaluation.classification import evaluate_classification
+from showerlearn.family import GENERIC, BoardStyle, Family, family_of_component
 from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
+from showerlearn.iact.family import BOARD_STYLE, FAMILY
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.tables import write_columns
-from showerlearn.viz.board import BoardEntry, BoardRoc, board_payload, merged_config, render_board
+from showerlearn.viz.board import (
+    BoardEntry,
+    BoardRoc,
+    board_payload,
+    entry_families,
+    merged_config,
+    merged_style,
+    reference_curves,
+    render_board,
+)
+from showerlearn.viz.resolution import ReferenceCurve
 
 N_EVENTS = 1500
 # a 1x1 PNG: the explanation hook embeds whatever PNG files it finds
@@ -183,6 +196,40 @@ def test_page_is_self_contained(runs: dict[str, Path]) -> None:
 def test_duplicate_ids_rejected() -> None:
     with pytest.raises(ValueError, match="unique ids"):
         board_payload([BoardEntry("a", "a", "x"), BoardEntry("a", "a", "y")])
+
+
+class _OtherFamily(Family):
+    """A throw-away family with its own metric, axis and reference set."""
+
+    name = "other"
+
+    def board_style(self) -> BoardStyle:
+        return BoardStyle(metric_style={"purity": {"ylabel": "purity"}, "auc": {"ylabel": "area under the ROC"}},
+                          axis_labels={"depth": "depth [cm]"}, scalar_direction={"purity": "higher"},
+                          scalar_order=("purity", "auc"))
+
+    def reference_curves(self, folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
+        return {"design": {"purity": ReferenceCurve("design goal", np.array([1.0, 2.0]), np.array([0.9, 0.9]))}}
+
+
+def test_board_sections_come_from_the_families_of_the_entries(runs: dict[str, Path], tmp_path: Path) -> None:
+    assert family_of_component(evaluate_iact) is FAMILY and family_of_component(evaluate_classification) is GENERIC
+    # the fixture's configs name no data: their family is the one of the evaluator that wrote metrics.json
+    (iact,) = collect_entries([runs["single"]])
+    other = BoardEntry("o", "o", "o", family=_OtherFamily())
+    assert entry_families([iact, other]) == [FAMILY, other.family]
+    style = merged_style([FAMILY, other.family])
+    assert list(style.metric_style) == [*BOARD_STYLE.metric_style, "purity"]
+    assert style.metric_style["auc"] == BOARD_STYLE.metric_style["auc"]  # the first family's word holds
+    assert style.axis_labels == {**BOARD_STYLE.axis_labels, "depth": "depth [cm]"}
+    assert style.scalar_order == (*BOARD_STYLE.scalar_order, "purity")
+    references = reference_curves([GENERIC, other.family], tmp_path)  # the generic family has none
+    assert list(references) == ["design"]
+    payload = board_payload([iact, other], references=references, style=style)
+    assert [e["family"] for e in payload["entries"]] == ["iact", "other"]
+    assert payload["default_requirement"] == "design" and payload["axis_labels"]["depth"] == "depth [cm]"
+    with pytest.raises(ValueError, match="no family on the board"):
+        reference_curves([GENERIC], tmp_path)
 
 
 def _cli(*args: str) -> tuple[int, str]:

@@ -126,3 +126,11 @@ def test_unknown_data_module_gives_one_clear_error(tmp_path: Path, valid: dict) 
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, valid))
     assert error.value.problems == [error.value.problems[0]] and "Did you mean 'tabular'" in error.value.problems[0]
+
+
+def test_split_settings_are_one_key_and_by_file_belongs_to_iact(tmp_path: Path, valid: dict) -> None:
+    valid["data"]["params"]["split"] = {"fractions": [0.6, 0.2, 0.2], "seed": 5}
+    assert load_config(write(tmp_path, valid)).data.params["split"] == {"fractions": [0.6, 0.2, 0.2], "seed": 5}
+    valid["data"]["params"]["split"]["by"] = "file"  # a table has no files to keep apart
+    with pytest.raises(ConfigError, match=r"data.params.split.by: unknown key; allowed keys here: fractions, seed"):
+        load_config(write(tmp_path, valid))

@@ -208,7 +208,7 @@ def test_resuming_with_another_number_of_processes_is_refused(tabular_config: di
 def test_ddp_processes_train_on_their_own_shards_and_report_once(tabular_config: dict, tmp_path: Path) -> None:
     """Two CPU processes (gloo) train on the two shards of each epoch's order, padded: 279 training events.
     Trained for 2 epochs, then given a third by the same command: both processes go on from the checkpoint."""
-    tabular_config["data"]["params"]["split"] = [0.6975, 0.15, 0.1525]
+    tabular_config["data"]["params"]["split"] = {"fractions": [0.6975, 0.15, 0.1525]}
     config = _with_recorder(tabular_config, tmp_path / "ddp.txt")
     config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1, max_epochs=2)
     config_file = tmp_path / "ddp.yaml"
@@ -246,7 +246,7 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     runner = CliRunner()
     # a fixed split seed: the seeds differ in initialisation and batch order only, on the same test set
     result = runner.invoke(
-        app, ["sweep", str(config_file), "--seeds", "2", "--set", "trainer.max_epochs=1", "--set", "data.params.split_seed=0"]
+        app, ["sweep", str(config_file), "--seeds", "2", "--set", "trainer.max_epochs=1", "--set", "data.params.split.seed=0"]
     )
     assert result.exit_code == 0, result.output
     (sweep_folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
@@ -275,9 +275,9 @@ def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothin
     first = train(resolve_config(tabular_config), progress=False)  # seed 3
     tabular_config["seed"] = 4
     other_split = train(resolve_config(tabular_config), progress=False)
-    with pytest.raises(ValueError, match=r"column 'row' differs .* fixed data.params.split_seed"):
+    with pytest.raises(ValueError, match=r"column 'row' differs .* fixed data.params.split.seed"):
         ensemble([first.path, other_split.path], tmp_path / "refused")
-    tabular_config["data"]["params"]["split_seed"] = 3  # seed 4's network on seed 3's split
+    tabular_config["data"]["params"]["split"] = {"seed": 3}  # seed 4's network on seed 3's split
     same_split = train(resolve_config(tabular_config), progress=False)
 
     monkeypatch.setattr(runner, "evaluate", lambda run: (_ for _ in ()).throw(RuntimeError("disk full")))

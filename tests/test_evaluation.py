@@ -226,7 +226,7 @@ def test_requirement_curves_are_overlaid(shared_data: Path, tmp_path: Path) -> N
     run = iact_metrics(predictions(300, seed=7), energy_bins=BINS, n_bootstrap=0)
     folder = shared_data / "iact" / "irf" / "cta_requirements"
     written = plot_aggregates(
-        {"one run": aggregate_runs([run])}, tmp_path, requirements=folder, names=["angular_resolution_vs_true_energy"]
+        {"one run": aggregate_runs([run])}, tmp_path, references=load_requirements(folder), names=["angular_resolution_vs_true_energy"]
     )
     assert sorted(p.name for p in written) == [
         "angular_resolution_vs_true_energy.pdf",

@@ -10,25 +10,21 @@ import pytest
 import torch
 from torch import nn
 
-from showerlearn.explain.attention import (
-    capture_attention,
-    dual_attention_maps,
-    global_spatial_attention,
-)
+from showerlearn.explain.attention import capture_attention
+from showerlearn.iact.explain.attention import dual_attention_maps, global_spatial_attention
 from showerlearn.iact.explain.criteria import (
     border_mask,
     centroid_distance,
-    criteria_table,
     explanation_criteria,
     intensity_centroid,
     mass_fraction,
     pearson_correlation,
     signal_region,
-    summarise_over_seeds,
 )
-from showerlearn.explain.gradcam import OutputSelector, grad_cam
+from showerlearn.explain.gradcam import OutputSelector
+from showerlearn.iact.explain.gradcam import grad_cam
 from showerlearn.iact.explain.projection import PixelProjector
-from showerlearn.explain.seeds import seed_statistics, stack_over_seeds
+from showerlearn.explain.seeds import criteria_table, seed_statistics, stack_over_seeds, summarise_over_seeds
 from showerlearn.iact.geometry import Lattice, lst_camera, upsample_to_pixels
 from showerlearn.iact.geometry.mappers import AxialMapper
 from showerlearn.iact.nn.attention import DualAttention
@@ -125,6 +121,16 @@ def test_grad_cam_against_a_reference_input_by_hand(tiny: TinyLatticeNet, lattic
     assert same.maps["particle:0"].abs().max() == 0
     with pytest.raises(ValueError, match="reference gives layer activations"):
         grad_cam(tiny, x, "particle:0", lattice=lattice, reference=torch.zeros(2, 2, lattice.n_pixels, dtype=x.dtype))
+
+
+def test_core_grad_cam_projects_through_the_given_projection(tiny: TinyLatticeNet, lattice: Lattice) -> None:
+    from showerlearn.explain.gradcam import grad_cam as core_grad_cam
+
+    x = _inputs(lattice)
+    plain = core_grad_cam(tiny, x, "energy")
+    torch.testing.assert_close(plain.maps["energy"], plain.layer_maps["energy"])  # no projection: on the layer
+    doubled = core_grad_cam(tiny, x, "energy", projection=lambda cam: 2 * cam)
+    torch.testing.assert_close(doubled.maps["energy"], 2 * plain.layer_maps["energy"])
 
 
 def test_grad_cam_several_targets_one_pass_and_mode_restored(tiny: TinyLatticeNet, lattice: Lattice) -> None:
@@ -452,7 +458,7 @@ def test_gamma_physnet_da_maps_on_the_lst_camera() -> None:
 
 
 def test_randomized_copy_reinitialises_a_copy_only(lattice: Lattice) -> None:
-    from showerlearn.explain.pipeline import randomized_copy
+    from showerlearn.explain.driver import randomized_copy
     from showerlearn.iact.models.gamma_physnet import GammaPhysNet
 
     model = GammaPhysNet(lattice, depth=8, widths=(4, 8, 8), fc_width=8, local_head="light")

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from showerlearn.config import load_config
 from showerlearn.engine.runner import train
-from showerlearn.explain.pipeline import grad_cam_signal_fraction
+from showerlearn.iact.explain.signal import grad_cam_signal_fraction
 from showerlearn.io.tables import read_columns
 from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 

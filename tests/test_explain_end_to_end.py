@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from showerlearn.cli.explain import explain, parse_events
 from showerlearn.config import resolve_config
 from showerlearn.engine.runner import predict, train
-from showerlearn.explain.pipeline import explain_run, grad_cam_signal_fraction
+from showerlearn.explain.driver import explain_run
+from showerlearn.iact.explain.signal import grad_cam_signal_fraction
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.tables import read_columns
 from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact

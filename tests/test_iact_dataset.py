@@ -60,6 +60,21 @@ def test_splits_are_reproducible_and_by_file_keeps_files_apart(shared_data: Path
     assert not (split_files[0] & split_files[1]) and not (split_files[0] & split_files[2]) and not (split_files[1] & split_files[2])
 
 
+def test_split_settings_draw_the_same_split_as_the_tabular_module(shared_data: Path, tmp_path: Path) -> None:
+    """``split: {fractions, seed}`` means the same for both DataModules: the 78 events of the files are
+    drawn like the 78 rows of a table."""
+    from showerlearn.data.tabular import TableSource, TabularDataModule
+
+    split = {"fractions": (0.5, 0.25, 0.25), "seed": 11}
+    iact = IACTDataModule(files=all_files(shared_data), seed=1, split=split)
+    iact.setup("fit")
+    table = tmp_path / "rows.csv"
+    table.write_text("x,label\n" + "".join(f"{row},{row % 2}\n" for row in range(78)))
+    tabular = TabularDataModule(TableSource(path=table), features=["x"], label="label", split=split, seed=2)
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(iact.parts[name], tabular.parts[name])
+
+
 def test_cuts_select_what_they_say(shared_data: Path) -> None:
     module = IACTDataModule(
         files=all_files(shared_data),

@@ -12,6 +12,7 @@ from showerlearn.metrics import classification as cls
 from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import bin_indices, binned_statistic
 from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
+from showerlearn.iact.particles import gamma_labels
 
 EDGES = np.array([1.0, 2.0, 4.0, 8.0])
 
@@ -205,7 +206,7 @@ def test_classification_rejects_bad_labels_and_nan_scores() -> None:
         cls.auc([0, 101], [0.1, 0.2])
     with pytest.raises(ValueError, match="NaN"):
         cls.auc([0, 1], [0.1, np.nan])
-    np.testing.assert_array_equal(cls.gamma_labels([0, 101, 0, 1]), [1, 0, 1, 0])
+    np.testing.assert_array_equal(gamma_labels([0, 101, 0, 1]), [1, 0, 1, 0])
 
 
 # --- irf -----------------------------------------------------------------------------------------

@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import typer
 
+    from showerlearn.explain.driver import ExplainAdapter
+    from showerlearn.explain.loading import TrainedRun
+
 #: The entry-point group through which packages declare their families.
 ENTRY_POINT_GROUP = "showerlearn.families"
 
@@ -75,10 +78,11 @@ class Family:
         )
 
     def reference_curves(self, folder: Path) -> dict[str, dict[str, Any]]:
-        """Reference curves a board overlays (``set name -> metric -> ReferenceCurve``), read from ``folder``.
+        """Reference curves a board overlays (``set name -> metric -> ReferenceCurve``), read from ``folder``,
+        in the order the board offers the sets (the first is shown first).
 
-        The generic family has none; the IACT family reads CTA requirement files."""
-        raise ValueError(f"the {self.name} family has no reference curves to read from {folder}")
+        The generic family has none (an empty dict); the IACT family reads CTA requirement files."""
+        return {}
 
     def classification_columns(self, columns: Mapping[str, Any]) -> tuple[Any, Any] | None:
         """``(labels, scores)`` of a binary classification in a predictions table (1 = positive), for the
@@ -87,9 +91,9 @@ class Family:
             return columns["label"], columns["score"]
         return None
 
-    def explain_adapter(self) -> Any:
-        """The adapter through which ``showerlearn explain`` reads this family's events and draws its maps
-        (:class:`showerlearn.explain.driver.ExplainAdapter`)."""
+    def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
+        """The adapter through which ``showerlearn explain`` reads the events of the ``trained`` run and draws
+        its maps (:class:`showerlearn.explain.driver.ExplainAdapter`)."""
         raise ValueError(f"the {self.name} family has no explanation adapter: `showerlearn explain` cannot explain its runs")
 
     def __repr__(self) -> str:
@@ -117,3 +121,24 @@ def installed_families() -> dict[str, Family]:
 def family_packages() -> list[str]:
     """The packages of every installed family, whose modules register components."""
     return [package for family in installed_families().values() for package in family.packages]
+
+
+def family_of_component(component: Any) -> Family:
+    """The family of a registered component: the one it names (a DataModule class's ``family``), else the
+    installed family whose packages define it (an evaluator), else the generic family."""
+    named = getattr(component, "family", None)
+    if isinstance(named, Family):
+        return named
+    module = getattr(component, "__module__", None) or ""
+    for family in installed_families().values():
+        if any(module == package or module.startswith(package + ".") for package in family.packages):
+            return family
+    return GENERIC
+
+
+def family_of(config: Any) -> Family:
+    """The family a run belongs to: that of its DataModule class (``config.data.name`` of an
+    :class:`~showerlearn.config.ExperimentConfig`)."""
+    from showerlearn.registry import DATAMODULES  # the registry imports the families' modules: only when asked
+
+    return family_of_component(DATAMODULES.get(config.data.name))

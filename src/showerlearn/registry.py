@@ -102,6 +102,7 @@ def _import_path(spec: str, kind: str) -> Callable[..., Any]:
 MODELS = Registry("model", ["showerlearn.models"])
 DATAMODULES = Registry("datamodule", ["showerlearn.data"])
 LOSSES = Registry("loss", ["showerlearn.tasks"])
+HEAD_METRICS = Registry("head metric", ["showerlearn.tasks"])
 BALANCERS = Registry("task balancer", ["showerlearn.tasks"])
 OPTIMIZERS = Registry("optimizer", ["showerlearn.tasks"])
 SCHEDULERS = Registry("scheduler", ["showerlearn.tasks"])

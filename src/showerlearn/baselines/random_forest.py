@@ -1,16 +1,40 @@
-"""A random-forest classifier for feature tables, in the engine's estimator interface."""
+"""A random-forest classifier for feature tables: a scikit-learn estimator the engine also runs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.utils.validation import validate_data
 
+from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities
 from showerlearn.registry import ESTIMATORS
 
 
+def _flat(X: Any) -> Any:
+    """One row of features per event: arrays of images (or other per-event arrays) are flattened, tables
+    pass untouched (scikit-learn validates them, keeping a DataFrame's column names)."""
+    return X.reshape(len(X), -1) if getattr(X, "ndim", 2) > 2 else X
+
+
 @ESTIMATORS.register("random_forest")
-class RandomForest:
-    """scikit-learn random forest on flat features for one classification head (default ``label``)."""
+class RandomForest(MultiHeadClassifier):
+    """scikit-learn random forest on flat features for one classification head (default ``label``).
+
+    ``fit(X, y)`` / ``predict(X)`` / ``predict_proba(X)`` as any scikit-learn classifier; the engine's
+    ``fit(X, targets, masks)`` trains on ``targets[head]`` where ``masks[head]`` (if given) is true.
+
+    Parameters
+    ----------
+    head
+        The head whose targets the forest learns (engine form) and whose outputs it gives.
+    n_estimators, max_depth, min_samples_leaf, n_jobs
+        As scikit-learn's ``RandomForestClassifier``.
+    seed
+        ``random_state`` of the forest (injected by the engine: the experiment seed).
+    """
 
     def __init__(
         self,
@@ -22,16 +46,38 @@ class RandomForest:
         seed: int = 0,
     ) -> None:
         self.head = head
-        self.forest = RandomForestClassifier(
-            n_estimators=n_estimators, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
-            n_jobs=n_jobs, random_state=seed,
-        )
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.n_jobs = n_jobs
+        self.seed = seed
 
-    def fit(self, inputs: np.ndarray, targets: dict[str, np.ndarray], masks: dict[str, np.ndarray] | None = None) -> "RandomForest":
-        self.forest.fit(inputs.reshape(len(inputs), -1), targets[self.head])
+    @property
+    def label_head(self) -> str:
+        return self.head
+
+    def fit(self, X: Any, y: Any, masks: Mapping[str, np.ndarray] | None = None) -> RandomForest:
+        """Train on class labels ``y``, or on ``y[head]`` of the engine's targets per head."""
+        targets, masks = self._targets_per_head(y, masks)
+        if self.head not in targets:
+            raise KeyError(f"random_forest.fit: no targets for head {self.head!r}; got {sorted(targets)}")
+        X, labels = validate_data(self, _flat(X)), targets[self.head]
+        if self.head in masks:
+            rows = np.asarray(masks[self.head], dtype=bool)
+            X, labels = X[rows], np.asarray(labels)[rows]
+        self.forest_ = RandomForestClassifier(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            n_jobs=self.n_jobs,
+            random_state=self.seed,
+        ).fit(X, labels)
+        self.classes_ = self.forest_.classes_
+        self.heads_ = (self.head,)
         return self
 
-    def predict(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    def predict_heads(self, X: Any) -> dict[str, np.ndarray]:
         """Log-probabilities per class: used as logits, their softmax gives back the probabilities."""
-        probabilities = self.forest.predict_proba(inputs.reshape(len(inputs), -1))
-        return {self.head: np.log(np.clip(probabilities, 1e-12, None))}
+        self._check_fitted()
+        probabilities = self.forest_.predict_proba(validate_data(self, _flat(X), reset=False))
+        return {self.head: log_probabilities(probabilities)}

@@ -1,8 +1,13 @@
-"""``showerlearn board``: one self-contained HTML file comparing runs and sweeps (see docs/board.md)."""
+"""``showerlearn board``: one self-contained HTML file comparing runs and sweeps (see docs/board.md).
+
+Each run is read by its family (its DataModule's; for a run directory whose config names no data, the
+family of the evaluator that wrote its metrics.json): the family labels the metrics, finds the ROC
+columns of its predictions and reads the reference curves of ``--requirements``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,11 +17,10 @@ import typer
 from showerlearn.cli.common import console, quiet_libraries, user_errors
 
 if TYPE_CHECKING:  # the command imports its layers lazily: `showerlearn --help` stays fast
+    from showerlearn.family import Family
     from showerlearn.viz.board import BoardEntry
-    from showerlearn.viz.resolution import CurveSeries, ReferenceCurve
+    from showerlearn.viz.resolution import CurveSeries
 
-#: Requirement sets the board offers when their files are in the --requirements folder.
-REQUIREMENT_SETS = ("North-LST", "North-MST", "North", "South-LST", "South-MST", "South-SST", "South")
 #: Runs in these states (run.json) may lack metrics.json: the board lists them with their state, no numbers.
 UNFINISHED_STATES = ("running", "failed")
 
@@ -32,20 +36,30 @@ def _labels(paths: Sequence[Path]) -> list[str]:
         depth += 1
 
 
-def _roc_from_predictions(path: Path) -> dict[str, list[float]] | None:
-    """ROC points from a predictions table (IACT gammaness or generic label/score), thinned for the page."""
+def _run_family(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> Family:
+    """The family of a run: its DataModule's, else that of the evaluator that wrote its metrics.json (a
+    run directory put together by hand), else the generic family."""
+    from showerlearn.family import GENERIC, family_of_component
+    from showerlearn.registry import DATAMODULES, EVALUATORS
+
+    data = config.get("data")
+    data_name = data.get("name") if isinstance(data, Mapping) else None
+    for name, registry in ((data_name, DATAMODULES), (metrics.get("evaluator"), EVALUATORS)):
+        if isinstance(name, str) and name in registry:
+            return family_of_component(registry.get(name))
+    return GENERIC
+
+
+def _roc_from_predictions(path: Path, family: Family) -> dict[str, list[float]] | None:
+    """ROC points from a predictions table (the family's classification columns), thinned for the page."""
     from showerlearn.evaluation.curves import roc_record
     from showerlearn.io.tables import read_columns
     from showerlearn.metrics import classification as cls
 
-    columns = read_columns(path)
-    if {"true_shower_primary_id", "gammaness"} <= columns.keys():
-        labels, scores = cls.gamma_labels(columns["true_shower_primary_id"]), columns["gammaness"]
-    elif {"label", "score"} <= columns.keys():
-        labels, scores = columns["label"], columns["score"]
-    else:
+    found = family.classification_columns(read_columns(path))
+    if found is None:
         return None
-    scores = np.asarray(scores, dtype=float)
+    labels, scores = np.asarray(found[0]), np.asarray(found[1], dtype=float)
     finite = np.isfinite(scores)  # events a baseline left unclassified (NaN) have no place on the ROC
     return roc_record(cls.roc_curve(labels[finite], scores[finite]))
 
@@ -85,9 +99,11 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
         raise ValueError(f"{run.metrics_file}: not valid JSON ({error})") from None
     if not isinstance(metrics, dict):
         raise ValueError(f"{run.metrics_file}: expected a JSON object, got {type(metrics).__name__}")
+    config = read_yaml(run.config_file)
+    family = _run_family(config, metrics)
     roc = metrics.get("roc")
     if not (roc and roc.get("fpr")) and not unfinished and run.predictions_file.is_file():
-        roc = _roc_from_predictions(run.predictions_file)
+        roc = _roc_from_predictions(run.predictions_file, family)
     scalars = dict(metrics.get("scalars", {}))
     scalars.setdefault("n_events", metrics.get("n_events"))
     if "train_seconds" in status:
@@ -99,9 +115,10 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
         curves=_series(metrics.get("curves", {}), label, run.metrics_file),
         scalars=scalars,
         roc=BoardRoc(as_array(roc["fpr"]), as_array(roc["tpr"])) if roc and roc.get("fpr") else None,
-        config=read_yaml(run.config_file),
+        config=config,
         status=status.get("state", ""),
         images=explain_images(run.path),
+        family=family,
     )
     return entry, metrics
 
@@ -134,6 +151,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         status=", ".join(sorted({member.status for member in members if member.status})),
         members=members,
         images=explain_images(path),  # the mean/std-over-seeds explanation figures
+        family=members[0].family,  # the seeds of a sweep share their config
     )
 
 
@@ -151,23 +169,6 @@ def collect_entries(paths: Sequence[Path]) -> list[BoardEntry]:
     return [collect_entry(path, label) for path, label in zip(paths, _labels(paths), strict=True)]
 
 
-def collect_requirements(folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
-    """Every requirement set of ``REQUIREMENT_SETS`` that has files in ``folder``."""
-    from showerlearn.iact.evaluation.requirements import load_requirements
-
-    if not folder.is_dir():
-        raise FileNotFoundError(f"CTA requirements folder {folder} does not exist")
-    found = {}
-    for name in REQUIREMENT_SETS:
-        try:
-            found[name] = load_requirements(folder, name)
-        except FileNotFoundError:
-            continue
-    if not found:
-        raise FileNotFoundError(f"no cta_requirements_*.dat files in {folder}")
-    return found
-
-
 def board(
     runs: Annotated[list[Path], typer.Argument(help="Run directories and/or sweep folders.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("board.html"),
@@ -175,14 +176,15 @@ def board(
         Path | None, typer.Option("--baseline", help="Run (e.g. Hillas + RF) drawn dashed in every plot.")
     ] = None,
     requirements: Annotated[
-        Path | None, typer.Option("--requirements", help="Folder of cta_requirements_*.dat files to overlay.")
+        Path | None,
+        typer.Option("--requirements", help="Folder of reference curves to overlay, read by the runs' families "
+                     "(IACT: cta_requirements_*.dat files)."),
     ] = None,
 ) -> None:
     """Write one self-contained HTML page comparing runs and sweeps: curves, ROC, metrics, config differences."""
     quiet_libraries()
     with user_errors():
-        from showerlearn.evaluation.curves import METRIC_STYLE
-        from showerlearn.viz.board import write_board
+        from showerlearn.viz.board import entry_families, merged_style, reference_curves, write_board
 
         # each folder once; a baseline also given among the runs is shown as the baseline only
         skip = baseline.resolve() if baseline is not None else None
@@ -191,11 +193,12 @@ def board(
             raise ValueError("give at least one run directory or sweep folder besides the baseline")
         entries = collect_entries(unique)
         baseline_entry = None if baseline is None else collect_entry(baseline, f"baseline: {_labels([baseline])[0]}")
+        families = entry_families([*entries, *([baseline_entry] if baseline_entry else [])])
         written = write_board(
             output,
             entries,
             baseline=baseline_entry,
-            requirements=collect_requirements(requirements) if requirements is not None else None,
-            styles=METRIC_STYLE,
+            references=reference_curves(families, requirements) if requirements is not None else None,
+            style=merged_style(families),
         )
         console.print(f"[green]board:[/] {written} ({written.stat().st_size / 1e6:.2f} MB, {len(entries)} entries)")

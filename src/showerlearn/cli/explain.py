@@ -1,4 +1,8 @@
-"""``showerlearn explain``: Grad-CAM and attention maps of trained runs, and quantitative criteria."""
+"""``showerlearn explain``: Grad-CAM and attention maps of trained runs, and quantitative criteria.
+
+What depends on the detector (reading the true signal, drawing an event, the criteria) comes from the
+family of each run (``Family.explain_adapter``), so the command has no family of its own.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,13 @@ def parse_events(text: str | None) -> list[int]:
 
 def explain(
     run_or_sweep: Annotated[Path, typer.Argument(help="A trained run directory or sweep folder.", show_default=False)],
-    input: Annotated[Path, typer.Option("--input", "-i", help="DL1 file to explain (true p.e. images enable the criteria).")],
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="File to explain, as the run's DataModule reads it (IACT: a DL1 file; "
+                           "simulated truth, such as true p.e. images, enables the criteria).")
+    ],
     events: Annotated[
         str | None,
-        typer.Option("--events", "-e", help="Events to draw: positions among the events passing the run's cuts, e.g. '0,3,10-12'."),
+        typer.Option("--events", "-e", help="Events to draw: positions among the events passing the run's selection, e.g. '0,3,10-12'."),
     ] = None,
     target: Annotated[
         list[str] | None,
@@ -38,14 +45,16 @@ def explain(
     method: Annotated[str, typer.Option(help="'gradcam' (position-averaged weights) or 'hirescam' (per position).")] = "gradcam",
     reference: Annotated[
         str,
-        typer.Option(help="'empty': Grad-CAM of the activations minus those of the empty camera; 'none': plain Grad-CAM."),
+        typer.Option(help="'empty': Grad-CAM of the activations minus those of the empty detector (all-zero input); 'none': plain Grad-CAM."),
     ] = "none",
     compare: Annotated[
         list[Path] | None,
         typer.Option("--compare", "-c", help="Other runs/sweeps whose criteria go in the same table (repeatable)."),
     ] = None,
     max_events: Annotated[int | None, typer.Option(help="Use at most this many events for the criteria.", min=1)] = None,
-    signal_threshold: Annotated[float, typer.Option(help="True p.e. for a pixel to count as signal.")] = 1.0,
+    signal_threshold: Annotated[
+        float, typer.Option(help="True signal for a detector element to count as signal (IACT: p.e. in a pixel).")
+    ] = 1.0,
     dilation: Annotated[int, typer.Option(help="Rings of neighbours added around the true signal.", min=0)] = 1,
     control: Annotated[
         bool,
@@ -56,7 +65,7 @@ def explain(
     over seeds for a sweep) and criteria against the true signal, compared with --compare models."""
     quiet_libraries()
     with user_errors():
-        from showerlearn.explain.pipeline import CriteriaSettings
+        from showerlearn.explain.driver import CriteriaSettings
         from showerlearn.explain.report import CRITERIA_FOLDER, write_explanations
 
         document = write_explanations(

@@ -1,12 +1,14 @@
-"""Loading an experiment: YAML file -> ``--set`` overrides -> schema -> component parameters.
+"""Loading an experiment: YAML file -> ``--set`` overrides -> schema -> component parameters (and each
+head's loss, loss parameters and metric names).
 
 Every problem found is reported at once, before any work starts, as a :class:`ConfigError`.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,10 @@ import yaml
 from pydantic import ValidationError
 
 from showerlearn import registry
-from showerlearn.config.components import ComponentProblem, resolved_params, validate_params
-from showerlearn.config.errors import ConfigError, format_validation_error, suggestion
-from showerlearn.config.schema import Component, ExperimentConfig
+from showerlearn.registry import UnknownComponentError
+from showerlearn.config.components import ComponentProblem, params_model, resolved_params, validate_params
+from showerlearn.config.errors import ConfigError, format_validation_error
+from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig
 
 
 def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -102,18 +105,34 @@ def resolve_config(data: dict[str, Any], source: str = "<config>") -> Experiment
     if config.task is not None:
         check(config.task.balancing, registry.BALANCERS, {"heads"}, "task.balancing")
         for head, spec in config.task.heads.items():
-            if spec.loss not in registry.LOSSES:
-                problems.append(f"task.heads.{head}.loss: {registry.LOSSES.unknown_message(spec.loss)}")
-            for metric in spec.metrics:
-                if metric not in HEAD_METRICS:
-                    problems.append(
-                        f"task.heads.{head}.metrics: unknown metric {metric!r}{suggestion(metric, HEAD_METRICS)};"
-                        f" known: {', '.join(HEAD_METRICS)}"
-                    )
+            problems.extend(_head_problems(head, spec))
     check(config.evaluation, registry.EVALUATORS, EVALUATOR_INJECTED, "evaluation")
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def _head_problems(head: str, spec: HeadConfig) -> list[str]:
+    """Problems of a head's loss, its ``loss_params`` (checked against the loss's signature; resolved in
+    place) and its metric names."""
+    path = f"task.heads.{head}"
+    problems = []
+    try:
+        loss = registry.LOSSES.get(spec.loss)
+    except UnknownComponentError as error:
+        problems.append(f"{path}.loss: {error}")
+    else:
+        model = params_model(loss, loss_injected(loss))
+        try:
+            spec.loss_params = resolved_params(model.model_validate(spec.loss_params))
+        except ValidationError as error:
+            problems += format_validation_error(error, model, prefix=(*path.split("."), "loss_params"))
+    for metric in spec.metrics:
+        try:
+            registry.HEAD_METRICS.get(metric)
+        except UnknownComponentError as error:
+            problems.append(f"{path}.metrics: {error}")
+    return problems
 
 
 def dump_config(config: ExperimentConfig) -> str:
@@ -133,8 +152,11 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
             flat[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return flat
 
-#: arguments the engine gives evaluators itself
-EVALUATOR_INJECTED = frozenset({"predictions", "output_dir", "log_dir"})
+#: arguments the engine gives evaluators itself (``tables``: the per-element prediction tables)
+EVALUATOR_INJECTED = frozenset({"predictions", "tables", "output_dir", "log_dir"})
 
-#: metrics a head may log during validation (implemented in showerlearn.tasks.module)
-HEAD_METRICS = ("accuracy", "auroc", "mae")
+
+def loss_injected(loss: Callable[..., Any]) -> frozenset[str]:
+    """The arguments the task module gives a loss itself: its first two (output and target, passed by
+    position whatever their names) and ``mask``; the others are the head's ``loss_params``."""
+    return frozenset({*list(inspect.signature(loss).parameters)[:2], "mask"})

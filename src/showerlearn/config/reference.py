@@ -17,7 +17,7 @@ from pydantic_core import PydanticUndefined
 from showerlearn import registry
 from showerlearn.config.components import params_model
 from showerlearn.config.errors import as_model
-from showerlearn.config.loader import EVALUATOR_INJECTED
+from showerlearn.config.loader import EVALUATOR_INJECTED, loss_injected
 from showerlearn.config.schema import EarlyStoppingConfig, ExperimentConfig, HeadConfig, TaskConfig, TrainerConfig
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -58,10 +58,14 @@ def render() -> str:
             params = params_model(factory, names)
             lines += [*_field_table(params), ""]
             lines += _nested_tables(params, f"{title}.params")
+    lines += ["## `task.heads.<name>.loss`", "", "Each loss declares its head's kind; `loss_params` are its parameters below.", ""]
+    for name in registry.LOSSES.names():
+        loss = registry.LOSSES.get(name)
+        lines += [f"### `{name}`", "", _first_line(loss.__doc__), "", *_field_table(params_model(loss, loss_injected(loss))), ""]
     lines += [
-        "## `task.heads.<name>.loss`",
+        "## `task.heads.<name>.metrics`",
         "",
-        ", ".join(f"`{n}`" for n in registry.LOSSES.names()),
+        ", ".join(f"`{n}`" for n in registry.HEAD_METRICS.names()),
         "",
         "## `optimizer` and `scheduler`",
         "",

@@ -1,7 +1,8 @@
 """Typed schema of an experiment config file.
 
 The schema fixes the structure; each component's ``params`` are then checked against the
-constructor signature of the component the config names (see :mod:`showerlearn.config.components`).
+constructor signature of the component the config names (see :mod:`showerlearn.config.components`),
+and each head's ``loss_params`` against the signature of its loss.
 """
 
 from __future__ import annotations
@@ -28,9 +29,17 @@ class Component(Strict):
 class HeadConfig(Strict):
     """One supervised output of a multi-task model."""
 
-    loss: str = Field(description="Loss registry name ('cross_entropy', 'l1', 'mse', 'smooth_l1') or import path.")
+    loss: str = Field(
+        description="Loss registry name ('cross_entropy', 'l1', 'pairwise_bce', 'object_condensation', ...) or import "
+        "path; the loss declares the head's kind (a loss by import path without a declaration is a regression)."
+    )
+    loss_params: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments of the loss besides output, target and mask (e.g. pos_weight)."
+    )
     metrics: list[str] = Field(
-        default_factory=list, description="Validation metrics logged for this head: 'accuracy', 'auroc', 'mae'."
+        default_factory=list,
+        description="Validation metrics logged as val/<head>_<metric>: registered names ('accuracy', 'auroc', "
+        "'mae', ...) or import paths.",
     )
 
 

@@ -1,8 +1,10 @@
 """The DataModule family every experiment's data goes through.
 
-A :class:`ShowerDataModule` owns everything that depends on the data: reading, splitting, target
-encoding (and decoding back to physical prediction columns), and what the model must know about its
-inputs. The engine never looks inside a batch beyond the contract in ``docs/architecture.md``.
+A :class:`ShowerDataModule` owns everything that depends on the data: reading, splitting, how samples
+form a batch (:meth:`ShowerDataModule.collate`; padded sets: :mod:`showerlearn.data.collate`), target
+encoding (and decoding back to physical prediction tables, per event and per element), and what the
+model must know about its inputs. The engine never looks inside a batch beyond the contract in
+``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any, ClassVar
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
+from showerlearn.family import GENERIC, Family
 
 Split = str  # "train" | "val" | "test" | "predict"
 
@@ -36,6 +39,8 @@ class ShowerDataModule(L.LightningDataModule):
     #: names of the arguments :meth:`model_inputs` supplies; config validation excludes them from
     #: what a user may set on the model, so it can check model params before any data is read.
     model_input_names: ClassVar[frozenset[str]] = frozenset()
+    #: the detector family a run of this data belongs to (its board section, its explanation adapter)
+    family: ClassVar[Family] = GENERIC
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
@@ -55,8 +60,20 @@ class ShowerDataModule(L.LightningDataModule):
         """Constructor arguments the model needs from the data (``lattice``, ``in_channels``...)."""
         raise NotImplementedError
 
-    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Turn encoded model outputs (plus carried meta) into physical prediction columns."""
+    def decode_predictions(
+        self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray] | dict[str, dict[str, np.ndarray]]:
+        """Turn encoded model outputs (plus carried meta) into physical prediction columns.
+
+        ``outputs`` and ``meta`` hold one row per event of the split. Per-element entries (a padded
+        ``(B, N, ...)`` head output, a padded meta entry and its ``K_mask``) come zero-padded to the
+        largest ``N`` of the split, so ``meta``'s masks tell the real elements.
+
+        Returns the per-event columns (equal-length 1-D arrays), or several tables: table name ->
+        columns, with the per-event table under ``"predictions"`` and per-element tables (one row per
+        hit, say) holding an integer ``event_index`` column, the row of their event in the per-event
+        table (:func:`showerlearn.io.tables.write_tables`).
+        """
         raise NotImplementedError
 
     def arrays(
@@ -102,6 +119,13 @@ class ShowerDataModule(L.LightningDataModule):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot predict on new files")
 
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """One batch from per-event samples (the loaders' ``collate_fn``): torch's ``default_collate``.
+
+        DataModules of variable-length sets return :func:`showerlearn.data.collate.collate_padded` here.
+        """
+        return default_collate(samples)
+
     # --- loaders shared by all subclasses ----------------------------------------------------
     def _loader(self, dataset: Dataset | None, split: Split, shuffle: bool) -> DataLoader:
         if dataset is None:
@@ -112,6 +136,9 @@ class ShowerDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
+            # torch's own function unless a subclass overrides collate: loader workers started by spawn
+            # (macOS) then get no pickled copy of the DataModule, its trainer included
+            collate_fn=self.collate if type(self).collate is not ShowerDataModule.collate else default_collate,
             # the loader draws its workers' seeds from here, not from the global state dropout uses
             generator=torch.Generator().manual_seed(self.seed),
             persistent_workers=self.num_workers > 0,
@@ -154,12 +181,3 @@ class ShowerDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         dataset = self.predict_set if self.prediction_inputs is not None else self.test_set
         return self._loader(dataset, "predict", shuffle=False)
-
-
-def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
-    """Shuffle ``range(n)`` with ``seed`` and cut it into consecutive parts of the given fractions."""
-    if not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"split fractions must sum to 1, got {list(fractions)}")
-    order = np.random.default_rng(seed).permutation(n)
-    bounds = np.round(np.cumsum(fractions)[:-1] * n).astype(int)
-    return [np.sort(part) for part in np.split(order, bounds)]

@@ -1,7 +1,8 @@
 """Feature tables (one row per event): CSV files or HDF5 groups of 1-D columns.
 
 Covers the classic feature-level gamma/hadron sets (UCI MAGIC telescope CSV, FACT ``aict-tools``
-HDF5) and any table users export; also the smallest complete experiment the engine can run.
+HDF5) and any table users export, with two classes or more; also the smallest complete experiment
+the engine can run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch.utils.data import Dataset
 
-from showerlearn.data.base import ShowerDataModule, split_indices
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.split import SplitSpec
 from showerlearn.registry import DATAMODULES
 
 
@@ -99,15 +101,15 @@ class TabularDataModule(ShowerDataModule):
         features: list[str],
         label: str,
         classes: list[str] | None = None,
-        split: tuple[float, float, float] = (0.7, 0.15, 0.15),
-        split_seed: int | None = None,
+        split: SplitSpec = SplitSpec(),
         standardize: bool = True,
         batch_size: int = 256,
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
         """``classes`` lists label values in class-index order (default: sorted unique values).
-        ``split_seed`` fixes the train/val/test split across experiment seeds (None: the experiment seed)."""
+        ``split``: train / val / test fractions of the rows and the seed that draws them (None: the
+        experiment seed; fix it to share one test set across experiment seeds)."""
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         table = read_table(source, [*features, label])
         self.features = np.stack([table[f] for f in features], axis=1).astype(np.float32)
@@ -121,8 +123,8 @@ class TabularDataModule(ShowerDataModule):
         if unknown:
             raise ValueError(f"{source.path}: label values {sorted(unknown)} not in classes {self.classes}")
         self.labels = np.array([self.classes.index(v) for v in raw_labels])
-        split_seed = seed if split_seed is None else split_seed
-        self.parts = dict(zip(("train", "val", "test"), split_indices(len(self.labels), split, split_seed), strict=True))
+        self.split = SplitSpec.model_validate(split)  # a mapping too, when built outside a config
+        self.parts = dict(zip(("train", "val", "test"), self.split.indices(len(self.labels), seed), strict=True))
         self.raw_features = self.features
         if standardize:  # statistics of the training part only, so the test set stays unseen
             train = self.features[self.parts["train"]]
@@ -143,10 +145,15 @@ class TabularDataModule(ShowerDataModule):
         return features[index], {"label": labels}, {}, {"row": index, "label": labels}
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Class probabilities, in the columns the ``classification`` evaluator reads: ``score`` (of class 1)
+        for two classes, else ``score_<class>`` for each class in class-index order."""
         logits = outputs["label"]
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return {"row": meta["row"], "label": meta["label"], "score": probabilities[:, 1]}
+        columns = {"row": meta["row"], "label": meta["label"]}
+        if len(self.classes) == 2:
+            return {**columns, "score": probabilities[:, 1]}
+        return {**columns, **{f"score_{name}": probabilities[:, k] for k, name in enumerate(self.classes)}}
 
     @classmethod
     def average_predictions(
@@ -160,7 +167,7 @@ class TabularDataModule(ShowerDataModule):
                 if not np.array_equal(np.asarray(table[column]), np.asarray(tables[0][column])):
                     raise ValueError(
                         f"{name}: column {column!r} differs from {names[0]}'s: not the same events (runs of other "
-                        "seeds share a test set only with a fixed data.params.split_seed)"
+                        "seeds share a test set only with a fixed data.params.split.seed)"
                     )
         scores = np.stack([np.asarray(table["score"], dtype=np.float64) for table in tables])
         return {"row": np.asarray(tables[0]["row"]), "label": np.asarray(tables[0]["label"]), "score": scores.mean(axis=0)}

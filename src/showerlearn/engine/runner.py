@@ -1,7 +1,8 @@
 """Train, predict and evaluate one run — a Lightning network or a scikit-learn estimator alike.
 
 Both paths end the same way: encoded outputs on the test split -> the DataModule decodes them into
-physical prediction columns -> ``predictions.h5`` -> the configured evaluator -> ``metrics.json``.
+physical prediction tables (per event, and per element for set data) -> ``predictions.h5`` -> the
+configured evaluator -> ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.warm_start import load_matching_weights
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from showerlearn.io.tables import read_columns, write_columns
+from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
 
@@ -78,7 +79,7 @@ def train(
         elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
-        write_columns(run.predictions_file, predict_outputs(config, datamodule, run))
+        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)))
         _draw_examples(datamodule, run)
         log.info("evaluating")
         evaluate(run)
@@ -300,8 +301,9 @@ def _wants_raw(estimator: Any) -> bool:
 
 def predict_outputs(
     config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test"
-) -> dict[str, np.ndarray]:
-    """Decoded prediction columns of ``split`` ("test", or "predict" after use_prediction_inputs)."""
+) -> dict[str, np.ndarray] | dict[str, dict[str, np.ndarray]]:
+    """Decoded predictions of ``split`` ("test", or "predict" after use_prediction_inputs): per-event
+    columns, or tables (``ShowerDataModule.decode_predictions``)."""
     datamodule.setup("predict" if split == "predict" else "test")
     try:
         if config.estimator is not None:
@@ -341,10 +343,23 @@ def _network_outputs(
 
 
 def _concatenate(parts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Join per-batch dicts of tensors (or lists) into one dict of numpy arrays."""
+    """Join per-batch dicts of tensors (or lists) into one dict of numpy arrays, along the events.
+
+    Per-element entries of padded batches (``(B, N_b, ...)`` with another ``N_b`` per batch) are
+    zero-padded to the largest: masks padded with False keep telling the real elements.
+    """
     if not parts:
         return {}
-    return {key: np.concatenate([_to_numpy(part[key]) for part in parts]) for key in parts[0]}
+    return {key: _join_padded([_to_numpy(part[key]) for part in parts]) for key in parts[0]}
+
+
+def _join_padded(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    largest = [max(sizes) for sizes in zip(*(array.shape[1:] for array in arrays))]
+    padded = []
+    for array in arrays:
+        widths = [(0, 0), *((0, n - m) for n, m in zip(largest, array.shape[1:]))]
+        padded.append(np.pad(array, widths) if any(after for _, after in widths) else array)
+    return np.concatenate(padded)
 
 
 def _to_numpy(values: Any) -> np.ndarray:
@@ -366,19 +381,25 @@ def predict(
     datamodule = build_datamodule(config)
     if inputs:
         datamodule.use_prediction_inputs(inputs)
-    return write_columns(output, predict_outputs(config, datamodule, run, split="predict" if inputs else "test"))
+    decoded = predict_outputs(config, datamodule, run, split="predict" if inputs else "test")
+    return write_tables(output, as_tables(decoded))
 
 
 def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
-    """(Re)compute ``metrics.json`` and the figures of one run from its predictions file."""
+    """(Re)compute ``metrics.json`` and the figures of one run from its predictions file.
+
+    Evaluators get the per-event table as ``predictions``; those with a ``tables`` parameter also get the
+    per-element tables (name -> columns, empty without any).
+    """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     config = load_config(run.config_file)
-    predictions = read_columns(run.predictions_file)
+    tables = read_tables(run.predictions_file)
+    predictions = tables.pop(PREDICTIONS_KEY)
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:
         metrics = build(
-            config.evaluation, EVALUATORS, "evaluation", injected={"log_dir": run.logs},
+            config.evaluation, EVALUATORS, "evaluation", injected={"log_dir": run.logs, "tables": tables},
             predictions=predictions, output_dir=run.plots,
         )
     write_json_atomic(run.metrics_file, metrics)

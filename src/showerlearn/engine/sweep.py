@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from showerlearn.config import ExperimentConfig
+from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
+from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,10 @@ def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
     """Mean and standard deviation over seeds of every metric (``aggregate.json``) and the curves
     with dispersion bands (``plots/``)."""
     folder = Path(folder)
-    aggregate = aggregate_runs([run.metrics() for run in sweep_runs(folder)])
+    runs = sweep_runs(folder)
+    aggregate = aggregate_runs([run.metrics() for run in runs])
     write_json_atomic(folder / AGGREGATE_FILE, aggregate)
     if aggregate["curves"]:
-        plot_aggregates({folder.parent.name: aggregate}, folder / "plots")
+        style = family_of(load_config(runs[0].config_file)).board_style()  # the seeds share their data family
+        plot_aggregates({folder.parent.name: aggregate}, folder / "plots", style=style)
     return aggregate

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures
-from showerlearn.iact.evaluation.requirements import load_requirements
+from showerlearn.family import BoardStyle
 from showerlearn.metrics.aggregate import compare_dispersions, mean_std_over_runs
 from showerlearn.viz.figures import FIGURE_FORMATS
+from showerlearn.viz.resolution import ReferenceCurve
 
 
 def _scalar(value: Any) -> float:
@@ -112,24 +113,25 @@ def plot_aggregates(
     output_dir: str | Path,
     *,
     baseline: Mapping[str, Any] | None = None,
-    baseline_label: str = "Hillas + RF",
-    requirements: str | Path | None = None,
-    requirement_set: str = "North-LST",
+    baseline_label: str = "baseline",
+    references: Mapping[str, ReferenceCurve] | None = None,
+    style: BoardStyle = BoardStyle(),
     names: Sequence[str] | None = None,
     figure_formats: Sequence[str] = FIGURE_FORMATS,
 ) -> list[Path]:
     """One figure per curve (all, or ``names``): each model's mean with a +-std band (``aggregates``:
     label -> aggregate).
 
-    ``baseline`` is one run's metrics or an aggregate, overlaid dashed; ``requirements`` a folder of
-    CTA requirement files. Returns the written PNG and PDF paths.
+    ``baseline`` is one run's metrics or an aggregate, overlaid dashed; ``references`` the reference
+    curve of each metric (e.g. one CTA requirement set, ``showerlearn.iact.evaluation.requirements``);
+    ``style`` the family's labels and scales (``Family.board_style()``). Returns the written PNG and PDF paths.
     """
-    reference = load_requirements(requirements, requirement_set) if requirements is not None else None
     return save_curve_figures(
         {label: aggregate["curves"] for label, aggregate in aggregates.items()},
         Path(output_dir),
         baseline=(baseline_label, baseline["curves"]) if baseline is not None else None,
-        requirements=reference,
+        references=references,
+        style=style,
         names=names,
         formats=figure_formats,
     )

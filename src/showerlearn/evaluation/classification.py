@@ -1,5 +1,7 @@
-"""Generic binary-classifier evaluator: columns ``label`` (0/1, 1 positive) and ``score`` -> ROC, AUC,
-precision and recall at a cut, and the figures of the ROC and of the score distributions."""
+"""Generic classifier evaluator. Binary: columns ``label`` (0/1, 1 positive) and ``score`` -> ROC, AUC,
+precision and recall at a cut, and the figures of the ROC and of the score distributions. Multi-class:
+``label`` (class index) and one ``score_<class>`` column per class -> one-vs-rest ROC and AUC per class
+and their macro mean, accuracy, the confusion matrix and its figure."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ import numpy as np
 from showerlearn.evaluation.curves import json_float, roc_record
 from showerlearn.metrics import classification as cls
 from showerlearn.registry import EVALUATORS
-from showerlearn.viz.classification import RocSeries, roc_figure, score_distributions_figure
+from showerlearn.viz.classification import RocSeries, confusion_matrix_figure, roc_figure, score_distributions_figure
 from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
 from showerlearn.viz.training import training_curves_figure
+
+#: prefix of the per-class score columns of a multi-class classifier, ``score_<class name>``
+CLASS_SCORE_PREFIX = "score_"
 
 
 @EVALUATORS.register("classification")
@@ -28,20 +33,44 @@ def evaluate_classification(
     log_dir: str | Path | None = None,
     figure_formats: Sequence[str] = FIGURE_FORMATS,
 ) -> dict[str, Any]:
-    """Metrics of a binary classifier (JSON-ready; the caller writes metrics.json) and its figures.
+    """Metrics of a binary or multi-class classifier (JSON-ready; the caller writes metrics.json) and its figures.
 
-    ``log_dir``: Lightning logs, for the loss / learning-rate figure.
+    A table with a ``score`` column is a binary classifier's; one with ``score_<class>`` columns instead
+    is a multi-class classifier's, the columns in class-index order naming the classes. ``cut`` and
+    ``class_names`` (of label 0 and 1) are a binary classifier's; a multi-class one predicts its most
+    probable class. ``log_dir``: Lightning logs, for the loss / learning-rate figure.
     """
+    output_dir = Path(output_dir)
+    class_columns = [c for c in predictions if c.startswith(CLASS_SCORE_PREFIX)]
+    if "score" not in predictions and class_columns and "label" in predictions:
+        metrics, written = _multiclass(predictions, class_columns, output_dir, label, figure_formats)
+    else:
+        metrics, written = _binary(predictions, output_dir, cut, class_names, label, figure_formats)
+    if log_dir is not None and (training := training_curves_figure(log_dir)) is not None:
+        written += save_figure(training, output_dir / "training_curves", formats=figure_formats)
+    return {
+        "evaluator": "classification",
+        "schema": 1,
+        **metrics,
+        "curves": {},
+        "figures": sorted(str(path.relative_to(output_dir)) for path in written),
+    }
+
+
+def _binary(
+    predictions: Mapping[str, Any], output_dir: Path, cut: float, class_names: tuple[str, str], label: str,
+    figure_formats: Sequence[str],
+) -> tuple[dict[str, Any], list[Path]]:
     missing = [c for c in ("label", "score") if c not in predictions]
     if missing:
         raise KeyError(
-            f"predictions lack the columns {missing}; the classification evaluator needs 'label' and 'score'"
+            f"predictions lack the columns {missing}; the classification evaluator needs 'label' and 'score' "
+            f"(binary) or 'label' and '{CLASS_SCORE_PREFIX}<class>' columns (multi-class)"
         )
     labels, scores = np.asarray(predictions["label"]), np.asarray(predictions["score"], dtype=float)
     at_cut = cls.performance_at_cut(labels, scores, cut)
     roc = cls.roc_curve(labels, scores)
     auc = cls.auc(labels, scores)
-    output_dir = Path(output_dir)
     written = save_figure(
         roc_figure([RocSeries(label, roc.fpr, roc.tpr, auc)]), output_dir / "roc", formats=figure_formats
     )
@@ -50,12 +79,7 @@ def evaluate_classification(
         output_dir / "scores",
         formats=figure_formats,
     )
-    if log_dir is not None and (training := training_curves_figure(log_dir)) is not None:
-        written += save_figure(training, output_dir / "training_curves", formats=figure_formats)
-
-    return {
-        "evaluator": "classification",
-        "schema": 1,
+    metrics = {
         "settings": {"cut": cut},
         "scalars": {
             "n_events": int(labels.size),
@@ -65,7 +89,39 @@ def evaluate_classification(
             "recall": json_float(at_cut.recall),
             "false_positive_rate": json_float(at_cut.background_efficiency),
         },
-        "curves": {},
         "roc": roc_record(roc),
-        "figures": sorted(str(path.relative_to(output_dir)) for path in written),
     }
+    return metrics, written
+
+
+def _multiclass(
+    predictions: Mapping[str, Any], class_columns: Sequence[str], output_dir: Path, label: str,
+    figure_formats: Sequence[str],
+) -> tuple[dict[str, Any], list[Path]]:
+    names = [column[len(CLASS_SCORE_PREFIX):] for column in class_columns]
+    labels = np.asarray(predictions["label"])
+    scores = np.stack([np.asarray(predictions[column], dtype=float) for column in class_columns], axis=1)
+    per_class, macro = cls.one_vs_rest_auc(labels, scores)
+    rocs = cls.one_vs_rest_roc(labels, scores)
+    predicted = scores.argmax(axis=1)
+    counts = cls.confusion_matrix(labels, predicted, len(names))
+    curves = [
+        RocSeries(f"{name} vs rest", roc.fpr, roc.tpr, auc) for name, roc, auc in zip(names, rocs, per_class) if roc.fpr.size
+    ]
+    written = save_figure(
+        roc_figure(curves, title=f"ROC, one vs rest ({label})"), output_dir / "roc", formats=figure_formats
+    )
+    written += save_figure(confusion_matrix_figure(counts, names), output_dir / "confusion_matrix", formats=figure_formats)
+    metrics = {
+        "settings": {"classes": names},
+        "scalars": {
+            "n_events": int(labels.size),
+            "n_classes": len(names),
+            "accuracy": json_float(np.mean(predicted == labels) if labels.size else np.nan),
+            "auc_macro": json_float(macro),
+            **{f"auc_{name}": json_float(auc) for name, auc in zip(names, per_class)},
+        },
+        "roc_per_class": {name: roc_record(roc) for name, roc in zip(names, rocs)},
+        "confusion_matrix": counts.tolist(),
+    }
+    return metrics, written

@@ -2,7 +2,8 @@
 
 A curve record is ``{"x": "true_energy", "x_unit": "TeV", "unit": "deg", "edges": [...], "value": [...],
 "ci_low": [...], "ci_high": [...], "n_events": [...]}``; missing values are ``null``. Aggregated
-records (``evaluation.aggregate``) carry ``mean``/``std`` instead of ``value``/``ci_*``.
+records (``evaluation.aggregate``) carry ``mean``/``std`` instead of ``value``/``ci_*``. How a metric
+reads (axis labels, log scale) is the family's :class:`~showerlearn.family.BoardStyle`, given by the caller.
 """
 
 from __future__ import annotations
@@ -13,20 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from showerlearn.family import BoardStyle
 from showerlearn.metrics.binning import BinnedCurve
 from showerlearn.metrics.classification import RocCurve
 from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
 from showerlearn.viz.resolution import CurveSeries, ReferenceCurve, curves_figure
-
-#: y-axis label and figure style per metric (the prefix of a curve name before ``_vs_``).
-METRIC_STYLE: dict[str, dict[str, Any]] = {
-    "angular_resolution": {"ylabel": "angular resolution (68% containment) [deg]", "logy": True},
-    "energy_resolution": {"ylabel": "energy resolution (68% of |ΔE|/E)", "logy": False},
-    "energy_bias": {"ylabel": "energy bias (median ΔE/E)", "logy": False, "hline": 0.0},
-    "effective_area": {"ylabel": "effective area [m²]", "logy": True},
-    "auc": {"ylabel": "AUC", "logy": False},
-}
-_X_LABELS = {"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"}
 
 
 #: A metrics.json ROC is thinned to about this many points: enough to draw, small enough for a board.
@@ -118,14 +110,17 @@ def save_curve_figures(
     output_dir: Path,
     *,
     baseline: tuple[str, Mapping[str, Mapping[str, Any]]] | None = None,
-    requirements: Mapping[str, ReferenceCurve] | None = None,
+    references: Mapping[str, ReferenceCurve] | None = None,
+    style: BoardStyle = BoardStyle(),
     names: Sequence[str] | None = None,
     formats: Sequence[str] = FIGURE_FORMATS,
 ) -> list[Path]:
     """One figure per curve name (all found in any run, or ``names``): ``runs`` maps a label to that
     run's curve records.
 
-    The baseline's curves are overlaid dashed; the requirement of the same metric, if any, in black.
+    The baseline's curves are overlaid dashed; the reference curve of the same metric (``references``:
+    metric -> curve, e.g. a CTA requirement), if any, in black. ``style``: the family's labels and scales
+    (without it, a metric is labelled by its name and the x axis by the record's quantity and unit).
     """
     available = {name for curves in runs.values() for name in curves}
     unknown = set(names or ()) - available
@@ -138,16 +133,15 @@ def save_curve_figures(
         if baseline is not None and name in baseline[1]:
             series.append(series_from_record(baseline[1][name], baseline[0], baseline=True))
         metric = metric_of(name)
-        style = METRIC_STYLE.get(metric, {"ylabel": metric})
+        metric_style = style.metric_style.get(metric, {})
         first = next(curves[name] for curves in runs.values() if name in curves)
-        references = [requirements[metric]] if requirements and metric in requirements else []
         figure = curves_figure(
             series,
-            xlabel=_X_LABELS.get(first["x"], f"{first['x']} [{first['x_unit']}]"),
-            ylabel=style["ylabel"],
-            references=references,
-            logy=style.get("logy", False),
-            hline=style.get("hline"),
+            xlabel=style.axis_labels.get(first["x"], f"{first['x']} [{first['x_unit']}]"),
+            ylabel=metric_style.get("ylabel", metric),
+            references=[references[metric]] if references and metric in references else [],
+            logy=metric_style.get("logy", False),
+            hline=metric_style.get("hline"),
         )
         written += save_figure(figure, output_dir / name, formats=formats)
     return written

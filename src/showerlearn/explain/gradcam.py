@@ -1,8 +1,8 @@
-"""Grad-CAM (Selvaraju et al. 2017) for any model output, on lattice or ordinary image activations.
+"""Grad-CAM (Selvaraju et al. 2017) for any model output, on any layer with positions.
 
 For an output score ``y`` (one class logit, the energy, one direction coordinate...) and the activation
-``A`` of a chosen layer (``(B, C, N)`` on a lattice, ``(B, C, H, W)`` on an image, or token layouts
-``(B, L, C)`` with ``channels_last``)::
+``A`` of a chosen layer (``(B, C, N)`` on N positions such as a lattice, ``(B, C, H, W)`` on an image, or
+token layouts ``(B, L, C)`` with ``channels_last``)::
 
     alpha_c = mean over positions of dy / dA_c         (one weight per channel)
     cam     = ReLU(sum_c alpha_c A_c)                   (one value per position)
@@ -15,14 +15,15 @@ for a head on the mean over positions (the energy head) both give the same map.
 
 ``reference`` measures the activation against that of a reference input, ``A_c - A_c(reference)``
 (the baseline of integrated gradients and DeepLIFT, Sundararajan et al. 2017; Shrikumar et al. 2017):
-with the empty camera (all-zero input) as reference, a position whose features are those of an empty
-camera gets no mass, whatever constant its activation carries (BatchNorm shifts, biases). Without it,
-a flatten head's weights on the constant activations of empty pixels put most of a map's mass there.
+with an empty detector (all-zero input) as reference, a position whose features are those of an empty
+detector gets no mass, whatever constant its activation carries (BatchNorm shifts, biases). Without it,
+a flatten head's weights on the constant activations of empty positions put most of a map's mass there.
 
-Lattice maps are projected back onto the camera pixels through the network's own pooling hierarchy
-(:class:`~showerlearn.iact.explain.projection.PixelProjector`); image maps are upsampled bilinearly to the
-input image (and, given a mapper, sampled back onto the pixels). The default layer is the model's
-``backbone`` (its output: the last stage's feature maps, which feed every head of gamma-PhysNet).
+A map is brought back from the layer to the detector's own elements by a :data:`Projection` that the
+detector's family supplies (the IACT family: camera pixels through the network's pooling hierarchy,
+``showerlearn.iact.explain.gradcam``); without one, image maps are upsampled bilinearly to the input
+image and other maps stay on the layer's positions. The default layer is the model's ``backbone`` (its
+output: the last stage's feature maps, which feed every head of gamma-PhysNet).
 
 The model runs in eval mode (BatchNorm statistics, no dropout), so each event's score depends on its
 own input only and the gradient of the summed score is every event's own gradient.
@@ -30,30 +31,24 @@ own input only and the gradient of the summed score is every event's own gradien
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from showerlearn.iact.explain.projection import PixelProjector, find_input_lattice
-from showerlearn.iact.geometry import Lattice
-
-__all__ = ["CAM_METHODS", "GradCamResult", "ImageMapper", "OutputSelector", "grad_cam", "resolve_layer"]
+__all__ = [
+    "CAM_METHODS", "GradCamResult", "OutputSelector", "Projection", "grad_cam", "resolve_layer", "upsample_image_map",
+]
 
 #: ``"gradcam"``: channel weights averaged over positions; ``"hirescam"``: gradient x activation per position.
 CAM_METHODS = ("gradcam", "hirescam")
 
-
-class ImageMapper(Protocol):
-    """What Grad-CAM needs from an image mapper (``showerlearn.iact.geometry.mappers``): its image shape and
-    the way back from an image to the pixels."""
-
-    shape: tuple[int, int]
-
-    def from_image(self, image: Any) -> Any: ...
+#: A layer map ``(B, *positions)`` -> the same map on the detector's own elements ``(B, n_elements)`` (a
+#: camera's pixels...): how a family brings Grad-CAM maps back from a layer to its detector.
+Projection = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -102,9 +97,9 @@ class GradCamResult:
     """Grad-CAM maps of one batch, keyed by output selector (``str(OutputSelector)``).
 
     Attributes:
-        maps: ``(B, n_pixels)`` on the camera pixels (lattice layers, or image layers with a mapper),
-            ``(B, H, W)`` on the input image (image layers without mapper), or the layer maps when
-            ``project=False``.
+        maps: the maps brought back to the detector by the projection (``(B, n_elements)``), ``(B, H, W)``
+            on the input image (image layers without projection), or the layer maps (without projection,
+            or with ``project=False``).
         layer_maps: ``(B, *positions)`` on the layer itself (``(B, N_stage)`` for a lattice stage).
         outputs: the model's outputs for the batch, detached.
     """
@@ -136,8 +131,7 @@ def grad_cam(
     targets: str | OutputSelector | Sequence[str | OutputSelector],
     layer: nn.Module | str | None = None,
     *,
-    lattice: Lattice | None = None,
-    mapper: ImageMapper | None = None,
+    projection: Projection | None = None,
     channels_last: bool = False,
     relu: bool = True,
     project: bool = True,
@@ -151,20 +145,18 @@ def grad_cam(
         inputs: the batch as the model takes it (``(B, C, N)`` pixels, ``(B, C, H, W)`` images, or a dict).
         targets: output selectors (``"particle:0"``, ``"energy"``...).
         layer: module, module name, or ``None`` for ``model.backbone``.
-        lattice: camera lattice for projecting lattice maps (default: found in the model from the input
-            size).
-        mapper: for image layers of a model that maps pixels to an image: its ``shape`` sets the
-            upsampling size and ``from_image`` brings the map back onto the pixels.
+        projection: brings each layer map to the detector's elements (see :data:`Projection`); without
+            it, image maps are upsampled to the input image and other maps stay on the layer.
         channels_last: the layer's channel axis is its last one (transformer tokens ``(B, L, C)``).
         relu: keep only positive evidence (standard Grad-CAM); ``False`` keeps the signed map.
-        project: map to the camera pixels / input image; ``False`` returns the layer maps.
+        project: bring the maps to the detector / input image; ``False`` returns the layer maps.
         method: ``"gradcam"`` or ``"hirescam"`` (see the module docstring).
         reference: an input the activation is measured against (one event, broadcast over the batch,
-            or one per event), e.g. ``torch.zeros_like(inputs[:1])`` for the empty camera.
+            or one per event), e.g. ``torch.zeros_like(inputs[:1])`` for the empty detector.
 
     Raises:
         ValueError: an activation without positions, a layer called several times per forward pass,
-            a map that cannot be projected, an output that does not depend on the layer.
+            an output that does not depend on the layer (and the projection's own errors).
     """
     if method not in CAM_METHODS:
         raise ValueError(f"method must be one of {CAM_METHODS}, got {method!r}")
@@ -185,6 +177,7 @@ def grad_cam(
             )
         features = features - (baseline.movedim(-1, 1) if channels_last else baseline)
     position_axes = tuple(range(2, features.dim()))
+    to_detector = projection if projection is not None else lambda cam: _on_input_image(cam, inputs)
     maps, layer_maps = {}, {}
     for i, selector in enumerate(selectors):
         score = selector.score(outputs)
@@ -198,7 +191,7 @@ def grad_cam(
         if relu:
             cam = cam.clamp_min(0.0)
         layer_maps[str(selector)] = cam
-        maps[str(selector)] = _project(cam, model, inputs, lattice, mapper) if project else cam
+        maps[str(selector)] = to_detector(cam) if project else cam
     return GradCamResult(maps, layer_maps, {k: v.detach() for k, v in outputs.items()})
 
 
@@ -237,23 +230,13 @@ def _activation(
     return activation, outputs
 
 
-def _project(
-    cam: Tensor, model: nn.Module, inputs: Tensor | Mapping[str, Tensor], lattice: Lattice | None, mapper: ImageMapper | None
-) -> Tensor:
-    """Layer map -> camera pixels (lattice maps), or input image / pixels (image maps)."""
-    if cam.dim() == 3:  # (B, h, w) image activation
-        if mapper is not None:
-            size = tuple(mapper.shape)
-        elif isinstance(inputs, Tensor) and inputs.dim() == 4:
-            size = tuple(inputs.shape[-2:])
-        else:
-            raise ValueError("an image-layer map needs image inputs (B, C, H, W) or a mapper to be projected")
-        image = F.interpolate(cam[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-        return mapper.from_image(image) if mapper is not None else image
-    if cam.dim() != 2:
-        raise ValueError(f"cannot project a map of shape {tuple(cam.shape)}: use project=False")
-    if lattice is None:
-        if not isinstance(inputs, Tensor):
-            raise ValueError("multi-stream inputs: pass the camera lattice to project lattice maps")
-        lattice = find_input_lattice(model, inputs.shape[-1])
-    return PixelProjector(model, lattice)(cam)
+def upsample_image_map(cam: Tensor, size: Sequence[int]) -> Tensor:
+    """An image-layer map ``(B, h, w)`` upsampled bilinearly to ``size`` ``(H, W)``."""
+    return F.interpolate(cam[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+
+
+def _on_input_image(cam: Tensor, inputs: Tensor | Mapping[str, Tensor]) -> Tensor:
+    """Without a projection: image maps on the input image ``(B, C, H, W)``, other maps as they are."""
+    if cam.dim() == 3 and isinstance(inputs, Tensor) and inputs.dim() == 4:
+        return upsample_image_map(cam, inputs.shape[-2:])
+    return cam

@@ -1,12 +1,13 @@
 """Explanation figures in the gamma-PhysNet layout, the criteria JSON/markdown table, and the whole
 ``showerlearn explain`` job.
 
-One figure per chosen event, camera displays on the true pixel layout::
+One figure per chosen event, drawn on the detector by the run family's adapter (IACT: camera displays
+on the true pixel layout)::
 
-    row 1   input channels (charge, peak time, ...) and the true p.e. image when the file has it
+    row 1   network inputs (IACT: charge, peak time) and the true signal when the file has it
     row 2   Grad-CAM per task                    (sweep: mean over seeds)
     row 3                                        (sweep: standard deviation over seeds)
-    row 4   Dual Attention map per block, product (sweep: mean over seeds)
+    row 4   attention maps (IACT: Dual Attention per block, product)   (sweep: mean over seeds)
     row 5                                        (sweep: standard deviation over seeds)
 
 Where things go: each run's figures in ``RUN/plots/explain/`` (the board embeds every PNG there),
@@ -18,53 +19,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ctapipe.visualization import CameraDisplay
 from matplotlib.figure import Figure
 
-from showerlearn.iact.explain.criteria import CRITERIA, criteria_table
-from showerlearn.explain.loading import resolve_runs
-from showerlearn.explain.pipeline import (
+from showerlearn.explain.driver import (
     ATTENTION_PREFIX,
     CONTROL_PREFIX,
     GRADCAM_PREFIX,
     CriteriaSettings,
+    FigureRow,
     RunExplanation,
     explain_run,
     summarise_criteria,
 )
-from showerlearn.explain.seeds import stack_over_seeds
+from showerlearn.explain.loading import resolve_runs
+from showerlearn.explain.seeds import criteria_table, stack_over_seeds
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
 from showerlearn.viz.board import EXPLAIN_FOLDER
 from showerlearn.viz.figures import new_figure, save_figure
 
-__all__ = ["CRITERIA_FOLDER", "criteria_figure", "event_figure", "write_explanations"]
+__all__ = ["CRITERIA_FOLDER", "criteria_figure", "write_explanations"]
 
 #: Inside a run directory or sweep folder: criteria.json and criteria.md.
 CRITERIA_FOLDER = "explain"
 
 Panel = tuple[str, np.ndarray]
-
-
-def event_figure(camera: Any, title: str, rows: Sequence[tuple[str, Sequence[Panel]]]) -> Figure:
-    """Camera displays in rows: ``[(row label, [(panel title, image (n_pixels,)), ...]), ...]``."""
-    ncols = max(len(panels) for _, panels in rows)
-    figure = new_figure(3.3 * ncols, 3.0 * len(rows) + 0.4)
-    figure.suptitle(title)
-    grid = figure.add_gridspec(len(rows), ncols)
-    for r, (label, panels) in enumerate(rows):
-        cmap = "viridis" if r == 0 else "Greys" if label.startswith("std") else "inferno"
-        for c, (name, image) in enumerate(panels):
-            ax = figure.add_subplot(grid[r, c])
-            display = CameraDisplay(camera, image=np.nan_to_num(image), ax=ax, title=f"{name}\n{label}" if label else name, cmap=cmap)
-            display.add_colorbar(ax=ax)
-            ax.set_xlabel("")
-            ax.set_ylabel("")
-            ax.set_aspect("equal")
-    return figure
 
 
 def _map_title(name: str) -> str:
@@ -77,9 +60,9 @@ def _map_title(name: str) -> str:
 
 
 def _input_panels(explanation: RunExplanation, event: int) -> list[Panel]:
-    panels = [(channel, explanation.inputs[event, c]) for c, channel in enumerate(explanation.channels)]
+    panels = explanation.adapter.input_panels(explanation.event_inputs(event))
     if explanation.true_image is not None:
-        panels.append(("true p.e.", explanation.true_image[event]))
+        panels.append((explanation.adapter.truth_label, explanation.true_image[event]))
     return panels
 
 
@@ -91,7 +74,7 @@ def _event_title(explanation: RunExplanation, event: int, source: str) -> tuple[
     return stem, title
 
 
-def _map_rows(names: Sequence[str], maps: Mapping[str, Any], std: Mapping[str, Any] | None) -> list[tuple[str, list[Panel]]]:
+def _map_rows(names: Sequence[str], maps: Mapping[str, Any], std: Mapping[str, Any] | None) -> list[FigureRow]:
     """Grad-CAM row(s) then attention row(s); with ``std``, a mean row and a std row for each."""
     rows = []
     for prefix in (GRADCAM_PREFIX, ATTENTION_PREFIX):
@@ -109,9 +92,9 @@ def write_run_figures(explanation: RunExplanation) -> list[Path]:
     written = []
     for event in range(len(explanation.selected)):
         stem, title = _event_title(explanation, event, f"{explanation.label} ({explanation.run.path.name})")
-        rows = [("input", _input_panels(explanation, event))]
+        rows: list[FigureRow] = [("input", _input_panels(explanation, event))]
         rows += _map_rows(list(explanation.maps), {n: m[event] for n, m in explanation.maps.items()}, None)
-        figure = event_figure(explanation.camera, title, rows)
+        figure = explanation.adapter.event_figure(title, rows)
         written += save_figure(figure, explanation.run.path / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
     return written
 
@@ -123,21 +106,22 @@ def write_sweep_figures(explanations: Sequence[RunExplanation], folder: Path) ->
     written = []
     for event in range(len(first.selected)):
         stem, title = _event_title(first, event, f"{first.label} — {len(explanations)} seeds")
-        rows = [("input", _input_panels(first, event))]
+        rows: list[FigureRow] = [("input", _input_panels(first, event))]
         means = {n: s.mean[event] for n, s in stats.items()}
         stds = {n: s.std[event] for n, s in stats.items()}
         rows += _map_rows(list(stats), means, stds)
-        written += save_figure(event_figure(first.camera, title, rows), folder / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
+        figure = first.adapter.event_figure(title, rows)
+        written += save_figure(figure, folder / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
     return written
 
 
-def criteria_figure(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]]) -> Figure:
+def criteria_figure(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]], criteria: Sequence[str]) -> Figure:
     """One panel per criterion: mean +- std over seeds for every map, one marker series per model."""
     names = list(dict.fromkeys(n for summary in models.values() for n in summary))
     columns = 2
-    figure = new_figure(6.0 * columns, 3.2 * math.ceil(len(CRITERIA) / columns))
-    for k, criterion in enumerate(CRITERIA):
-        ax = figure.add_subplot(math.ceil(len(CRITERIA) / columns), columns, k + 1)
+    figure = new_figure(6.0 * columns, 3.2 * math.ceil(len(criteria) / columns))
+    for k, criterion in enumerate(criteria):
+        ax = figure.add_subplot(math.ceil(len(criteria) / columns), columns, k + 1)
         for m, (label, summary) in enumerate(models.items()):
             offset = (m - (len(models) - 1) / 2) * 0.15
             stats = [summary.get(n, {}).get(criterion, {}) for n in names]
@@ -175,8 +159,8 @@ def write_explanations(
     """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json.
 
     ``control``: criteria of the Grad-CAM maps of each network with random weights too
-    (``randomized:`` rows, see :mod:`showerlearn.explain.pipeline`). ``reference``: what Grad-CAM
-    activations are measured against (``"empty"`` camera or ``"none"``, see :func:`explain_run`).
+    (``randomized:`` rows, see :mod:`showerlearn.explain.driver`). ``reference``: what Grad-CAM
+    activations are measured against (``"empty"`` detector or ``"none"``, see :func:`explain_run`).
 
     Every run of ``run_or_sweep`` and of each ``compare`` path is explained on ``input_file``; figures
     go to each run (and each sweep), the criteria of all models to ``run_or_sweep/explain/``.
@@ -202,17 +186,17 @@ def write_explanations(
             "source": str(path),
             "runs": [str(e.run.path) for e in explanations],
             "n_seeds": len(explanations),
-            "n_events": int(len(explanations[0].predictions.get("event_id", []))),
+            "n_events": explanations[0].n_events,
             "criteria": summarise_criteria(explanations),
         }
+    definitions = dict(groups[0][1][0].adapter.criteria_definitions)
     document = {
         "input": str(input_file),
         "settings": {
             "method": method, "reference": reference, "layer": layer or "backbone", "randomized_control": control,
-            "signal_threshold_pe": settings.signal_threshold,
-            "dilation": settings.dilation, "level": settings.level, "whole_cells": settings.whole_cells,
+            **asdict(settings),
         },
-        "definitions": CRITERIA,
+        "definitions": definitions,
         "models": models,
     }
     folder = main / CRITERIA_FOLDER
@@ -220,5 +204,5 @@ def write_explanations(
     summaries = {label: model["criteria"] for label, model in models.items() if model["criteria"] is not None}
     if summaries:
         write_text_atomic(folder / "criteria.md", criteria_table(summaries))
-        save_figure(criteria_figure(summaries), main / EXPLAIN_FOLDER / "criteria", formats=("png",))
+        save_figure(criteria_figure(summaries, list(definitions)), main / EXPLAIN_FOLDER / "criteria", formats=("png",))
     return document

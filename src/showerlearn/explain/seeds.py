@@ -1,22 +1,26 @@
-"""Statistics of explanation maps over the seeds of a sweep: per-pixel mean and standard deviation.
+"""Statistics of explanations over the seeds of a sweep: per-element mean and standard deviation of
+maps, and the summary of per-event criteria with the markdown table comparing models.
 
 gamma-PhysNet compares how *stable* the explanations of a model are over trainings that differ only
 by their seed: for one event, the Grad-CAM (or attention) map of each seed's network, then the mean
-and standard deviation per pixel. Same convention as the metric dispersion of sweeps
-(:func:`showerlearn.metrics.aggregate.mean_std_over_runs`): sample standard deviation (``ddof=1``),
-NaN-aware, NaN with fewer than two finite values.
+and standard deviation per pixel. Criteria of a sweep: each seed's per-event values are averaged over
+events, then mean and standard deviation are taken over seeds, as for every other metric of a sweep.
+Same convention as the metric dispersion of sweeps (:func:`showerlearn.metrics.aggregate.mean_std_over_runs`):
+sample standard deviation (``ddof=1``), NaN-aware, NaN with fewer than two finite values.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from showerlearn.metrics.aggregate import mean_std_over_runs
 
-__all__ = ["SeedStatistics", "seed_statistics", "stack_over_seeds"]
+__all__ = ["SeedStatistics", "criteria_table", "seed_statistics", "stack_over_seeds", "summarise_over_seeds"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,50 @@ def stack_over_seeds(per_seed: Sequence[Mapping[str, np.ndarray]]) -> dict[str, 
         raise ValueError("stack_over_seeds needs the maps of at least one seed")
     names = [name for name in per_seed[0] if all(name in seed for seed in per_seed[1:])]
     return {name: seed_statistics([seed[name] for seed in per_seed]) for name in names}
+
+
+def summarise_over_seeds(per_seed: Sequence[Mapping[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
+    """``[{criterion: per-event values}, ...]`` (one dict per seed) -> per criterion: mean over events of
+    each seed (``values``), then their ``mean``, ``std`` (ddof=1) and ``n_seeds`` with a finite value."""
+    if not per_seed:
+        raise ValueError("summarise_over_seeds needs the criteria of at least one seed")
+    summary = {}
+    for name in per_seed[0]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a seed whose maps are all zero: NaN
+            means = np.array([np.nanmean(seed[name]) if np.size(seed[name]) else np.nan for seed in per_seed])
+        stats = mean_std_over_runs(means)
+        summary[name] = {
+            "mean": _json_float(stats.mean[0]),
+            "std": _json_float(stats.std[0]),
+            "n_seeds": int(stats.n_runs[0]),
+            "values": [_json_float(v) for v in means],
+        }
+    return summary
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def criteria_table(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]]) -> str:
+    """Markdown table comparing models: ``{model: {target: {criterion: summary}}}`` -> one row per
+    (target, criterion), one column per model with ``mean ± std`` over seeds."""
+    names = list(models)
+    header = "| target | criterion | " + " | ".join(names) + " |"
+    lines = [header, "|" + "---|" * (len(names) + 2)]
+    targets = list(dict.fromkeys(t for model in models.values() for t in model))
+    for target in targets:
+        criteria = list(dict.fromkeys(c for model in models.values() for c in model.get(target, {})))
+        for criterion in criteria:
+            cells = [_cell(models[name].get(target, {}).get(criterion)) for name in names]
+            lines.append(f"| {target} | {criterion} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(summary: Mapping[str, Any] | None) -> str:
+    if not summary or summary.get("mean") is None:
+        return "n/a"
+    std = summary.get("std")
+    spread = f" ± {std:.3f}" if std is not None else ""
+    return f"{summary['mean']:.3f}{spread} ({summary['n_seeds']} seeds)"

@@ -3,6 +3,7 @@
 Same inside as every family:
 
 =================  ============================================================================
+``particles``      the gamma/proton convention: primary ids, class indices, gammaness, ROC labels
 ``geometry``       pixel lattices (hexagonal, square with gaps), camera loading, frames, mappers
 ``nn``             layers on the lattice: LatticeConv, pools, Dual Attention, ResNet, moments
 ``simulation``     the LST shower simulator writing ctapipe DL1 HDF5

@@ -7,10 +7,33 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from showerlearn.family import Family
+from showerlearn.family import BoardStyle, Family
 
 if TYPE_CHECKING:
     import typer
+
+    from showerlearn.explain.driver import ExplainAdapter
+    from showerlearn.explain.loading import TrainedRun
+    from showerlearn.viz.resolution import ReferenceCurve
+
+#: IRF curves and classification scalars of the IACT evaluator: labels, units (TeV, deg), best directions
+BOARD_STYLE = BoardStyle(
+    metric_style={
+        "angular_resolution": {"ylabel": "angular resolution (68% containment) [deg]", "logy": True},
+        "energy_resolution": {"ylabel": "energy resolution (68% of |ΔE|/E)", "logy": False},
+        "energy_bias": {"ylabel": "energy bias (median ΔE/E)", "logy": False, "hline": 0.0},
+        "effective_area": {"ylabel": "effective area [m²]", "logy": True},
+        "auc": {"ylabel": "AUC", "logy": False},
+    },
+    axis_labels={"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"},
+    scalar_direction={
+        "auc": "higher", "precision": "higher", "recall": "higher", "gamma_efficiency": "higher",
+        "proton_rejection": "higher", "accuracy": "higher",
+        "angular_resolution_deg": "lower", "energy_resolution": "lower", "energy_bias": "zero",
+    },
+    scalar_order=("auc", "angular_resolution_deg", "energy_resolution", "energy_bias", "gamma_efficiency",
+                  "proton_rejection", "precision", "recall"),
+)
 
 
 class IACTFamily(Family):
@@ -26,11 +49,25 @@ class IACTFamily(Family):
         simulate.command("iact")(simulate_iact)
 
     def classification_columns(self, columns: Mapping[str, Any]) -> tuple[Any, Any] | None:
-        from showerlearn.metrics.classification import gamma_labels
+        from showerlearn.iact.particles import gamma_labels
 
         if {"true_shower_primary_id", "gammaness"} <= columns.keys():
             return gamma_labels(columns["true_shower_primary_id"]), columns["gammaness"]
         return super().classification_columns(columns)
+
+    def board_style(self) -> BoardStyle:
+        return BOARD_STYLE
+
+    def reference_curves(self, folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
+        """Every CTA requirement set with files in ``folder`` (``North-LST`` first)."""
+        from showerlearn.iact.evaluation.requirements import collect_requirements
+
+        return collect_requirements(folder)
+
+    def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
+        from showerlearn.iact.explain.adapter import IACTExplainAdapter
+
+        return IACTExplainAdapter(trained)
 
 
 #: the object the ``showerlearn.families`` entry point names

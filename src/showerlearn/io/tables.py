@@ -1,27 +1,76 @@
-"""Column tables (predictions, features) in HDF5, written atomically, read back with their units."""
+"""Column tables (predictions, features) in HDF5, written atomically, read back with their units.
+
+A predictions file holds the per-event table under the key ``"predictions"`` (what
+:func:`read_columns` reads by default, so every reader of per-event predictions works on any file) and
+may hold per-element tables beside it (:func:`write_tables`): flat rows, one per hit say, whose
+``event_index`` column gives the row of their event in the per-event table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
+import h5py
 import numpy as np
 from astropy.table import Table
 
 from showerlearn.io.atomic import atomic_path
 
 PREDICTIONS_KEY = "predictions"
+#: the column of a per-element table that names its event: a row of the per-event table
+EVENT_INDEX = "event_index"
+# astropy stores each table's column metadata in a dataset of this suffix beside it
+_META_SUFFIX = ".__table_column_meta__"
 
 
 def write_columns(path: str | Path, columns: Mapping[str, np.ndarray], key: str = PREDICTIONS_KEY) -> Path:
     """Write equal-length 1-D columns as an HDF5 table (astropy format, readable by pandas/h5py)."""
-    lengths = {name: len(values) for name, values in columns.items()}
+    return _write(path, {key: _table(path, key, columns)})
+
+
+def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]]) -> Path:
+    """Write named tables of equal-length 1-D columns into one HDF5 file, all or none (atomically).
+
+    The per-event table ``"predictions"`` is required; every other table is per element and needs an
+    integer ``event_index`` column whose values are rows of the per-event table.
+    """
+    if PREDICTIONS_KEY not in tables:
+        raise ValueError(f"{path}: no per-event table {PREDICTIONS_KEY!r} among the tables {sorted(tables)}")
+    checked = {name: _table(path, name, columns) for name, columns in tables.items()}
+    for name, table in checked.items():
+        if name != PREDICTIONS_KEY:
+            _check_event_index(path, name, table, len(checked[PREDICTIONS_KEY]))
+    return _write(path, checked)
+
+
+def _write(path: str | Path, tables: Mapping[str, Table]) -> Path:
+    with atomic_path(path) as tmp:
+        for number, (name, table) in enumerate(tables.items()):
+            table.write(tmp, path=name, format="hdf5", serialize_meta=True, compression=True, append=number > 0)
+    return Path(path)
+
+
+def _table(path: str | Path, name: str, columns: Mapping[str, np.ndarray]) -> Table:
+    if not name or "/" in name or name.endswith(_META_SUFFIX):
+        raise ValueError(f"{path}: {name!r} is not a valid table name")
+    lengths = {column: len(values) for column, values in columns.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"columns of {path} differ in length: {lengths}")
-    table = Table({name: np.asarray(values) for name, values in columns.items()})
-    with atomic_path(path) as tmp:
-        table.write(tmp, path=key, format="hdf5", serialize_meta=True, compression=True)
-    return Path(path)
+    return Table({column: np.asarray(values) for column, values in columns.items()})
+
+
+def _check_event_index(path: str | Path, name: str, table: Table, n_events: int) -> None:
+    if EVENT_INDEX not in table.colnames:
+        raise ValueError(f"{path}: per-element table {name!r} has no {EVENT_INDEX!r} column")
+    index = np.asarray(table[EVENT_INDEX])
+    if not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"{path}: {name}.{EVENT_INDEX} must hold integers, got {index.dtype}")
+    if index.size and (index.min() < 0 or index.max() >= n_events):
+        raise ValueError(
+            f"{path}: {name}.{EVENT_INDEX} must lie in [0, {n_events}) (rows of the per-event table), "
+            f"got values from {index.min()} to {index.max()}"
+        )
 
 
 def read_columns(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, np.ndarray]:
@@ -34,3 +83,34 @@ def read_columns(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, np.n
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: cannot read table {key!r} ({error})") from None
     return {name: np.asarray(table[name]) for name in table.colnames}
+
+
+def read_tables(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Every table of a file written by :func:`write_tables`: table name -> columns, ``"predictions"`` first."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no predictions file {path}")
+    try:
+        with h5py.File(path, "r") as file:
+            names = [name for name in file if not name.endswith(_META_SUFFIX)]
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+    if PREDICTIONS_KEY not in names:
+        raise ValueError(f"{path}: no per-event table {PREDICTIONS_KEY!r}, only {names}")
+    names.sort(key=lambda name: name != PREDICTIONS_KEY)
+    return {name: read_columns(path, name) for name in names}
+
+
+def as_tables(
+    decoded: Mapping[str, np.ndarray] | Mapping[str, Mapping[str, np.ndarray]],
+) -> dict[str, dict[str, np.ndarray]]:
+    """What ``DataModule.decode_predictions`` returns -> named tables: per-event columns alone become
+    the ``"predictions"`` table; a mapping of tables must hold that one."""
+    if not any(isinstance(value, Mapping) for value in decoded.values()):
+        return {PREDICTIONS_KEY: dict(decoded)}
+    if not all(isinstance(value, Mapping) for value in decoded.values()) or PREDICTIONS_KEY not in decoded:
+        raise ValueError(
+            f"decoded predictions must be columns (name -> array) or tables (name -> columns, with the per-event "
+            f"table under {PREDICTIONS_KEY!r}), got entries {sorted(decoded)}"
+        )
+    return {name: dict(columns) for name, columns in decoded.items()}

@@ -1,9 +1,12 @@
 """Gamma/hadron separation: ROC, AUC, precision/recall at a cut, AUC per energy bin, efficiencies.
 
-Conventions: the positive class is the gamma (label 1, ``true_shower_primary_id == 0``); an event is
-classified gamma when ``score >= cut`` (scikit-learn's ROC thresholds use the same ``>=``). Undefined
+Conventions: labels are 0/1 with 1 the positive class (the signal: a family names its own, e.g. the IACT
+gamma in ``showerlearn.iact.particles``); an event is classified positive when ``score >= cut`` (scikit-learn's ROC thresholds use the same ``>=``). Undefined
 values (no positive event, one class only, no event above the cut) are NaN, never an exception.
 scikit-learn is the reference implementation and does the work.
+
+Multi-class classifiers (labels: class indices ``0..C-1``, scores: one column per class): one-vs-rest
+AUC and ROC of each class with their macro mean, and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -16,15 +19,6 @@ import numpy as np
 from sklearn import metrics as skm
 
 from showerlearn.metrics.binning import as_edges, bin_indices, quantity_values
-
-#: ``true_shower_primary_id`` of gammas in ctapipe / CORSIKA (protons are 101).
-GAMMA_PRIMARY_ID = 0
-
-
-def gamma_labels(true_shower_primary_id: Any) -> np.ndarray:
-    """Binary labels: 1 for gammas (primary id 0), 0 for everything else."""
-    return (np.asarray(true_shower_primary_id) == GAMMA_PRIMARY_ID).astype(np.int8)
-
 
 def _labels_scores(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels)
@@ -150,3 +144,46 @@ def auc_per_energy_bin(
         if _both_classes(y[mask]):
             values[i] = skm.roc_auc_score(y[mask], s[mask])
     return values, n_gamma
+
+
+def _class_indices(values: Any, n_classes: int, what: str) -> np.ndarray:
+    """1-d integer class indices in ``[0, n_classes)``, checked."""
+    v = np.asarray(values)
+    if v.ndim != 1 or (v.size and (not np.issubdtype(v.dtype, np.integer) or v.min() < 0 or v.max() >= n_classes)):
+        raise ValueError(f"{what} must be 1-d class indices in [0, {n_classes}), got {v.shape} {np.unique(v)[:10].tolist()}")
+    return v.astype(np.int64)
+
+
+def _class_labels_scores(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices ``(n,)`` and per-class scores ``(n, C)``, checked."""
+    s = np.asarray(scores, dtype=float)
+    if s.ndim != 2 or np.shape(labels) != s.shape[:1]:
+        raise ValueError(f"labels must be (n,) and scores (n, n_classes), got {np.shape(labels)} and {s.shape}")
+    if np.isnan(s).any():
+        raise ValueError(f"scores contain {int(np.isnan(s).sum())} NaN values")
+    return _class_indices(labels, s.shape[1], "labels"), s
+
+
+def one_vs_rest_auc(labels: Any, scores: Any) -> tuple[np.ndarray, float]:
+    """AUC of each class against all others (its score column ``scores[:, k]``) and their macro mean
+    (scikit-learn's ``roc_auc_score(multi_class="ovr")``); a class absent from, or alone in, the labels
+    has NaN and stays out of the mean (NaN when no class has an AUC)."""
+    y, s = _class_labels_scores(labels, scores)
+    per_class = np.array([auc((y == k).astype(np.int8), s[:, k]) for k in range(s.shape[1])])
+    defined = per_class[np.isfinite(per_class)]
+    return per_class, float(defined.mean()) if defined.size else np.nan
+
+
+def one_vs_rest_roc(labels: Any, scores: Any) -> list[RocCurve]:
+    """The ROC curve of each class against all others (empty where the curve is undefined)."""
+    y, s = _class_labels_scores(labels, scores)
+    return [roc_curve((y == k).astype(np.int8), s[:, k]) for k in range(s.shape[1])]
+
+
+def confusion_matrix(labels: Any, predicted: Any, n_classes: int) -> np.ndarray:
+    """Counts ``(n_classes, n_classes)``: row = true class, column = predicted class (scikit-learn's
+    ``confusion_matrix`` with every class listed, present or not)."""
+    y, p = _class_indices(labels, n_classes, "labels"), _class_indices(predicted, n_classes, "predictions")
+    if y.shape != p.shape:
+        raise ValueError(f"labels and predictions differ in length: {y.size} and {p.size}")
+    return np.bincount(y * n_classes + p, minlength=n_classes * n_classes).reshape(n_classes, n_classes)

@@ -1,5 +1,6 @@
-"""The multi-task LightningModule, per-head losses (with per-event masks), task balancing
-(fixed, homoscedastic uncertainty, GradNorm), optimizers and schedulers.
+"""The multi-task LightningModule, per-head losses of declared kinds (classification, regression,
+pairwise, object condensation; per-event or per-element masks), validation head metrics, task
+balancing (fixed, homoscedastic uncertainty, GradNorm), optimizers and schedulers.
 
-May import: showerlearn.registry, showerlearn.iact.nn, torch, lightning.
+May import: showerlearn.registry, showerlearn.config, torch, lightning, torchmetrics.
 """

@@ -1,8 +1,9 @@
 """Task balancing: how the per-head losses of a multi-task model become the one loss to backpropagate.
 
 Three strategies, registered in :data:`showerlearn.registry.BALANCERS` and built as
-``BALANCERS.get(name)(heads=heads, **params)`` where ``heads`` maps each head name to
-``"classification"`` or ``"regression"``:
+``BALANCERS.get(name)(heads=heads, **params)`` where ``heads`` maps each head name to the kind its loss
+declares (``"classification"``, ``"regression"``, ``"pairwise"``, ... :func:`showerlearn.tasks.losses.declare_kind`);
+only uncertainty weighting looks at the kind, for whether its likelihood is categorical:
 
 ``fixed``
     ``L = sum_i w_i L_i`` with user weights (default 1 each).
@@ -29,8 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.registry import BALANCERS
-
-HEAD_KINDS = ("classification", "regression")
+from showerlearn.tasks.losses import LossKind, declared_kind
 
 
 class TaskBalancer(nn.Module):
@@ -39,18 +39,16 @@ class TaskBalancer(nn.Module):
     Parameters
     ----------
     heads
-        Head name -> ``"classification"`` or ``"regression"``. The order of this mapping fixes the order of
-        any per-head parameter vector (``log_vars``, ``weights``).
+        Head name -> the kind its loss declares (``"classification"``, ``"regression"``, ...). The order of
+        this mapping fixes the order of any per-head parameter vector (``log_vars``, ``weights``).
     """
 
     def __init__(self, heads: Mapping[str, str]) -> None:
         super().__init__()
         if not heads:
             raise ValueError("a task balancer needs at least one head")
-        for name, kind in heads.items():
-            if kind not in HEAD_KINDS:
-                raise ValueError(f"head {name!r}: kind must be one of {HEAD_KINDS}, got {kind!r}")
         self.heads: dict[str, str] = dict(heads)
+        self.kinds: dict[str, LossKind] = {name: _declared(name, kind) for name, kind in heads.items()}
 
     @property
     def head_names(self) -> list[str]:
@@ -81,6 +79,13 @@ class TaskBalancer(nn.Module):
             if value.dim() != 0:
                 raise ValueError(f"loss of head {name!r} must be a scalar, got shape {tuple(value.shape)}")
         return torch.stack(values)
+
+
+def _declared(head: str, kind: str) -> LossKind:
+    try:
+        return declared_kind(kind)
+    except ValueError as error:
+        raise ValueError(f"head {head!r}: {error}") from None
 
 
 @BALANCERS.register("fixed")
@@ -118,10 +123,12 @@ class UncertaintyWeighting(TaskBalancer):
 
     ``form="kendall"`` (default) is the paper's derivation (Kendall et al. 2018, section 3.2):
 
-    * regression (Gaussian likelihood):     ``0.5 * exp(-s_i) * L_i + 0.5 * s_i``
+    * Gaussian likelihood (regression):     ``0.5 * exp(-s_i) * L_i + 0.5 * s_i``
       (:math:`\frac{1}{2\sigma^2} L + \log\sigma`)
-    * classification (scaled softmax):      ``exp(-s_i) * L_i + 0.5 * s_i``
-      (:math:`\frac{1}{\sigma^2} L + \log\sigma`)
+    * categorical likelihood (scaled softmax or sigmoid: classification, pairwise):
+      ``exp(-s_i) * L_i + 0.5 * s_i`` (:math:`\frac{1}{\sigma^2} L + \log\sigma`)
+
+    The form of each head follows the ``categorical`` flag of the kind its loss declares.
 
     ``form="gammalearn"`` is GammaLearn's ``UncertaintyWeighting`` (used for gamma-PhysNet):
     ``exp(-s_i) * L_i + s_i`` for every head, whatever its kind. For a regression head this is exactly twice
@@ -141,7 +148,7 @@ class UncertaintyWeighting(TaskBalancer):
     ) -> None:
         super().__init__(heads)
         if form == "kendall":
-            scale = [0.5 if kind == "regression" else 1.0 for kind in self.heads.values()]
+            scale = [1.0 if kind.categorical else 0.5 for kind in self.kinds.values()]
             penalty = [0.5] * len(self.heads)
         elif form == "gammalearn":
             scale = [1.0] * len(self.heads)

@@ -1,5 +1,5 @@
-"""The multi-task LightningModule: any number of named heads, each with a loss, optional per-event
-mask and validation metrics, combined by a task balancer.
+"""The multi-task LightningModule: any number of named heads, each with a loss (of a declared kind),
+an optional per-event or per-element mask and validation metrics, combined by a task balancer.
 
 The module holds the model and the training logic only; data comes from a DataModule and the loop
 from Lightning's Trainer.
@@ -12,13 +12,12 @@ from typing import Any
 
 import lightning as L
 import torch
-import torchmetrics
 from torch import Tensor, nn
 
 from showerlearn.config.components import build
 from showerlearn.config.schema import Component, HeadConfig
-from showerlearn.registry import BALANCERS, LOSSES, OPTIMIZERS, SCHEDULERS
-from showerlearn.tasks.losses import CLASSIFICATION_LOSSES, masked_mean
+from showerlearn.registry import BALANCERS, HEAD_METRICS, OPTIMIZERS, SCHEDULERS
+from showerlearn.tasks.losses import HeadLoss, masked_mean
 
 
 class MultiTaskModule(L.LightningModule):
@@ -35,17 +34,16 @@ class MultiTaskModule(L.LightningModule):
         super().__init__()
         self.model = model
         self.heads = dict(heads)
-        self.head_kinds = {
-            name: "classification" if spec.loss in CLASSIFICATION_LOSSES else "regression" for name, spec in self.heads.items()
-        }
-        self.losses = {name: LOSSES.get(spec.loss) for name, spec in self.heads.items()}
+        self.losses = {name: HeadLoss.resolve(spec.loss, spec.loss_params) for name, spec in self.heads.items()}
+        #: head -> the kind its loss declares ("classification", "regression", "pairwise", ...)
+        self.head_kinds = {name: loss.kind.name for name, loss in self.losses.items()}
         self.balancer = build(balancing, BALANCERS, "task.balancing", heads=self.head_kinds)
         self.optimizer_config = optimizer
         self.scheduler_config = scheduler
         #: pixel permutation applied to the inputs before prediction (a test-time augmentation view)
         self.prediction_view: Tensor | None = None
         self.val_metrics = nn.ModuleDict(
-            {f"{head}_{metric}": _make_metric(metric) for head, spec in self.heads.items() for metric in spec.metrics}
+            {f"{head}_{metric}": HEAD_METRICS.get(metric)() for head, spec in self.heads.items() for metric in spec.metrics}
         )
 
     def forward(self, inputs: Any) -> dict[str, Tensor]:
@@ -57,11 +55,15 @@ class MultiTaskModule(L.LightningModule):
         missing = set(self.heads) - set(outputs)
         if missing:
             raise KeyError(f"model returned outputs {sorted(outputs)}, but the task expects heads {sorted(missing)}")
-        # a model may add per-event terms to a head's loss (e.g. the axis head's |disp| and side terms):
-        # they are masked and weighted with it, and balanced as part of it
+        # a model may add terms to a head's loss values (e.g. the axis head's per-event |disp| and side
+        # terms): they are masked and weighted with it, and balanced as part of it
         extra = self.model.head_loss_terms(batch["targets"]) if hasattr(self.model, "head_loss_terms") else {}
         return {
-            name: masked_mean(loss(outputs[name], batch["targets"][name]) + extra.get(name, 0.0), masks.get(name), weights)
+            name: masked_mean(
+                loss.values(outputs[name], batch["targets"][name], masks.get(name)) + extra.get(name, 0.0),
+                masks.get(name),
+                weights,
+            )
             for name, loss in self.losses.items()
         }
 
@@ -92,22 +94,11 @@ class MultiTaskModule(L.LightningModule):
         total = torch.stack(list(losses.values())).sum()
         self.log("val/loss", total, prog_bar=True, batch_size=batch_size, sync_dist=True)
         self.log_dict({f"val/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size, sync_dist=True)
+        masks = batch.get("masks", {})
         for head, spec in self.heads.items():
             for metric in spec.metrics:
-                self._update_metric(head, metric, outputs[head], batch)
+                self.val_metrics[f"{head}_{metric}"].update(outputs[head], batch["targets"][head], masks.get(head))
                 self.log(f"val/{head}_{metric}", self.val_metrics[f"{head}_{metric}"], batch_size=batch_size)
-
-    def _update_metric(self, head: str, metric: str, output: Tensor, batch: Mapping[str, Any]) -> None:
-        target = batch["targets"][head]
-        mask = batch.get("masks", {}).get(head)
-        if mask is not None:
-            output, target = output[mask], target[mask]
-        if metric == "accuracy":
-            self.val_metrics[f"{head}_{metric}"].update((output.argmax(dim=-1) == target.long()).float())
-        elif metric == "auroc":  # binary heads: score of class 1 against class 0
-            self.val_metrics[f"{head}_{metric}"].update(output.softmax(dim=-1)[:, 1], target.long())
-        else:
-            self.val_metrics[f"{head}_{metric}"].update(output.reshape(-1), target.reshape(-1))
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
         inputs = batch["inputs"] if self.prediction_view is None else batch["inputs"][..., self.prediction_view]
@@ -124,11 +115,3 @@ class MultiTaskModule(L.LightningModule):
             return optimizer
         scheduler = build(self.scheduler_config, SCHEDULERS, "scheduler", optimizer=optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-
-
-def _make_metric(name: str) -> torchmetrics.Metric:
-    if name == "accuracy":
-        return torchmetrics.MeanMetric()
-    if name == "auroc":
-        return torchmetrics.classification.BinaryAUROC()
-    return torchmetrics.MeanAbsoluteError()

@@ -364,7 +364,7 @@
     const sets = Object.keys(DATA.requirements || {});
     if (sets.length) {
       ["none"].concat(sets).forEach((name) => {
-        const opt = el("option", {value: name, text: name === "none" ? "none" : `CTA ${name}`});
+        const opt = el("option", {value: name, text: name});
         opt.selected = name === state.requirement;
         reqSelect.appendChild(opt);
       });

@@ -5,6 +5,11 @@ with inline JavaScript and SVG (``board.js``, ``board_template.html``, both pack
 opens offline in any browser without a server, a CDN or a network. The payload layout is documented
 in docs/board.md.
 
+What depends on the detector comes from the family of each entry's run (``BoardEntry.family``): the
+labels, scales and best directions of its metrics (``Family.board_style()``, merged over the families
+on the board by :func:`merged_style`) and the reference curves it overlays (``Family.reference_curves``,
+gathered by :func:`reference_curves`).
+
 Hook for explanations: every PNG file in a run's ``plots/explain/`` folder (``EXPLAIN_FOLDER``) is
 embedded (base64) in the "Explanations" section of that run, e.g. Grad-CAM figures.
 """
@@ -15,7 +20,7 @@ import base64
 import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -25,27 +30,12 @@ from typing import Any
 import numpy as np
 
 from showerlearn.config import flatten_config
+from showerlearn.family import GENERIC, BoardStyle, Family
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.viz.resolution import CurveSeries, ReferenceCurve
 
 #: Images found here inside a run directory are embedded in the board (Grad-CAM and other explanations).
 EXPLAIN_FOLDER = Path("plots") / "explain"
-
-#: Requirement set shown first when present (the page offers every set it was given).
-DEFAULT_REQUIREMENT = "North-LST"
-
-#: x-axis labels of the curves (the part of a curve name after ``_vs_``; units as in the column contract).
-AXIS_LABELS = {"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"}
-
-#: Which way is better for a scalar: the metrics table marks the best value of each such column.
-SCALAR_DIRECTION = {
-    "auc": "higher", "precision": "higher", "recall": "higher", "gamma_efficiency": "higher",
-    "proton_rejection": "higher", "accuracy": "higher",
-    "angular_resolution_deg": "lower", "energy_resolution": "lower", "energy_bias": "zero",
-}
-#: Metrics table columns come in this order, then the other scalars alphabetically.
-SCALAR_ORDER = ("auc", "angular_resolution_deg", "energy_resolution", "energy_bias", "gamma_efficiency",
-                "proton_rejection", "precision", "recall")
 
 
 @dataclass(frozen=True)
@@ -82,6 +72,7 @@ class BoardEntry:
     ``id`` must be unique in the board (it is what ``board.html#select=ID,...`` names). A sweep carries
     mean curves with +-std bands in ``curves`` and the std of each scalar in ``scalar_std``; its
     config is shown as the members' configs merged (values that differ between seeds are listed).
+    ``family``: the family of the entry's run(s), whose board section reads its metrics.
     """
 
     id: str
@@ -95,6 +86,7 @@ class BoardEntry:
     status: str = ""
     members: Sequence[BoardEntry] = ()
     images: Sequence[Path] = ()
+    family: Family = GENERIC
 
 
 def explain_images(run_path: str | Path) -> list[Path]:
@@ -142,6 +134,7 @@ def _entry_payload(entry: BoardEntry) -> dict[str, Any]:
         "id": entry.id,
         "label": entry.label,
         "path": entry.path,
+        "family": entry.family.name,
         "status": entry.status,
         "scalars": scalars,
         "scalar_std": {name: _scalar(value) for name, value in entry.scalar_std.items()},
@@ -159,6 +152,48 @@ def _entry_payload(entry: BoardEntry) -> dict[str, Any]:
     }
 
 
+def entry_families(entries: Sequence[BoardEntry]) -> list[Family]:
+    """The families of ``entries`` and their members, in order of first appearance."""
+    return list(dict.fromkeys(e.family for entry in entries for e in (entry, *entry.members)))
+
+
+def merged_style(families: Sequence[Family]) -> BoardStyle:
+    """The board styles of ``families`` as one: where two describe the same metric, axis or scalar, the
+    first family's word holds; scalar orders follow one another."""
+    styles = [family.board_style() for family in families]
+    return BoardStyle(
+        metric_style=_first_wins(style.metric_style for style in styles),
+        axis_labels=_first_wins(style.axis_labels for style in styles),
+        scalar_direction=_first_wins(style.scalar_direction for style in styles),
+        scalar_order=tuple(dict.fromkeys(name for style in styles for name in style.scalar_order)),
+    )
+
+
+def _first_wins(mappings: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One dict of several, in order of first appearance; a key keeps its first value."""
+    merged: dict[str, Any] = {}
+    for mapping in mappings:
+        for key, value in mapping.items():
+            merged.setdefault(key, value)
+    return merged
+
+
+def reference_curves(families: Sequence[Family], folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
+    """The reference curve sets every one of ``families`` reads from ``folder``, the first family's first.
+
+    Raises:
+        ValueError: none of them has reference curves.
+    """
+    found: dict[str, dict[str, ReferenceCurve]] = {}
+    for family in families:
+        for name, curves in family.reference_curves(folder).items():
+            found.setdefault(name, {}).update(curves)
+    if not found:
+        names = ", ".join(family.name for family in families)
+        raise ValueError(f"no family on the board ({names}) has reference curves to read from {folder}")
+    return found
+
+
 def _plots(entries: Sequence[BoardEntry], styles: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One plot per metric (curve name before ``_vs_``) present in some entry, in the order of ``styles``."""
     present = {name.split("_vs_")[0] for entry in entries for e in (entry, *entry.members) for name in e.curves}
@@ -174,14 +209,15 @@ def board_payload(
     entries: Sequence[BoardEntry],
     *,
     baseline: BoardEntry | None = None,
-    requirements: Mapping[str, Mapping[str, ReferenceCurve]] | None = None,
-    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    references: Mapping[str, Mapping[str, ReferenceCurve]] | None = None,
+    style: BoardStyle = BoardStyle(),
     title: str = "showerlearn board",
 ) -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data (layout in docs/board.md).
 
-    ``requirements``: requirement set name (``"North-LST"``...) -> metric -> curve; ``styles``: metric ->
-    ``{"ylabel", "logy", "hline"}`` (the evaluators' figure styles), which also orders the plots.
+    ``references``: reference set name (``"North-LST"``...) -> metric -> curve, the first set shown
+    first; ``style``: how the metrics read (:func:`merged_style` of the entries' families), whose metric
+    styles also order the plots. Without them the page has no overlay and generic labels.
     """
     if not entries:
         raise ValueError("the board needs at least one run or sweep")
@@ -190,7 +226,7 @@ def board_payload(
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ValueError(f"board entries must have unique ids, these repeat: {duplicates}")
-    requirements = requirements or {}
+    references = references or {}
     scalar_names = {name for e in everything for name in e.scalars}
     return {
         "title": title,
@@ -200,14 +236,13 @@ def board_payload(
         "requirements": {
             name: {metric: {"label": curve.label, "energy": _floats(curve.energy), "value": _floats(curve.value)}
                    for metric, curve in curves.items()}
-            for name, curves in requirements.items()
+            for name, curves in references.items()
         },
-        "default_requirement": DEFAULT_REQUIREMENT if DEFAULT_REQUIREMENT in requirements
-        else next(iter(requirements), "none"),
-        "axis_labels": AXIS_LABELS,
-        "plots": _plots([*entries, *([baseline] if baseline else [])], styles or {}),
-        "scalar_order": [n for n in SCALAR_ORDER if n in scalar_names] + sorted(scalar_names - set(SCALAR_ORDER)),
-        "better": {name: direction for name, direction in SCALAR_DIRECTION.items() if name in scalar_names},
+        "default_requirement": next(iter(references), "none"),
+        "axis_labels": dict(style.axis_labels),
+        "plots": _plots([*entries, *([baseline] if baseline else [])], style.metric_style),
+        "scalar_order": [n for n in style.scalar_order if n in scalar_names] + sorted(scalar_names - set(style.scalar_order)),
+        "better": {name: direction for name, direction in style.scalar_direction.items() if name in scalar_names},
     }
 
 
@@ -228,11 +263,11 @@ def write_board(
     entries: Sequence[BoardEntry],
     *,
     baseline: BoardEntry | None = None,
-    requirements: Mapping[str, Mapping[str, ReferenceCurve]] | None = None,
-    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    references: Mapping[str, Mapping[str, ReferenceCurve]] | None = None,
+    style: BoardStyle = BoardStyle(),
     title: str = "showerlearn board",
 ) -> Path:
-    """Write the self-contained board HTML file (atomically) and return its path."""
-    payload = board_payload(entries, baseline=baseline, requirements=requirements, styles=styles, title=title)
+    """Write the self-contained board HTML file (atomically) and return its path (arguments: :func:`board_payload`)."""
+    payload = board_payload(entries, baseline=baseline, references=references, style=style, title=title)
     write_text_atomic(path, render_board(payload))
     return Path(path)

@@ -1,4 +1,5 @@
-"""Classifier figures: ROC curves (several runs or a baseline on one plot) and score distributions."""
+"""Classifier figures: ROC curves (several runs, a baseline or the classes of a multi-class classifier
+on one plot), score distributions and confusion matrices."""
 
 from __future__ import annotations
 
@@ -74,4 +75,27 @@ def score_distributions_figure(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("probability density")
     ax.legend(fontsize="small")
+    return figure
+
+
+def confusion_matrix_figure(counts: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix") -> Figure:
+    """Confusion matrix (row = true class, column = predicted): colour and text give the fraction of each
+    true class, the text also the count."""
+    counts = np.asarray(counts)
+    totals = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    size = 2.0 + 0.6 * len(class_names)
+    figure = new_figure(size + 1.0, size)
+    ax = figure.add_subplot()
+    image = ax.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (row, column), count in np.ndenumerate(counts):
+        colour = "white" if fractions[row, column] > 0.5 else "black"
+        ax.text(column, row, f"{fractions[row, column]:.2f}\n({count})", ha="center", va="center", fontsize="small", color=colour)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    figure.colorbar(image, ax=ax, label="fraction of the true class")
     return figure

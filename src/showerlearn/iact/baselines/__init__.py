@@ -2,7 +2,8 @@
 random forests for gammaness, energy and direction (disp), run through the same train / predict /
 evaluate path as the networks.
 
-May import: showerlearn.iact.geometry, showerlearn.iact.data, showerlearn.registry, ctapipe, scikit-learn.
+May import: showerlearn.baselines, showerlearn.iact.particles, showerlearn.iact.geometry, showerlearn.iact.data,
+showerlearn.registry, ctapipe, scikit-learn.
 """
 
 

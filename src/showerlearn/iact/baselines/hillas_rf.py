@@ -30,9 +30,11 @@ from ctapipe.instrument import CameraGeometry
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
+from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities
 from showerlearn.iact.baselines.features import hillas_features
 from showerlearn.iact.data.transforms import CleaningConfig
 from showerlearn.iact.geometry.frames import camera_to_fov, fov_to_camera
+from showerlearn.iact.particles import GAMMA_CLASS, PARTICLE_CLASSES, PROTON_CLASS
 from showerlearn.registry import ESTIMATORS
 
 log = logging.getLogger(__name__)
@@ -90,17 +92,20 @@ _FEATURE_HEAD = {
     "signed_skewness": "direction",
     "signed_time_gradient": "direction",
 }
-# smallest probability written as a log-probability: softmax of the output gives back p to 1e-30
-_TINY = 1e-30
+# the particle output of events without a valid image: gammaness 0
+_NO_IMAGE_PROBABILITIES = np.eye(len(PARTICLE_CLASSES))[PROTON_CLASS]
 
 
 @ESTIMATORS.register("hillas_rf")
-class HillasRandomForest:
+class HillasRandomForest(MultiHeadClassifier):
     """Hillas + random-forest reconstruction of one IACT camera (lstchain's standard mono analysis).
 
     ``fit(X, targets, masks)`` trains one forest per head found in ``targets`` (``particle``,
-    ``energy``, ``direction``, ``impact``); ``predict(X)`` returns those heads encoded like the
-    networks' outputs plus ``hillas_valid`` and ``hillas_intensity``.
+    ``energy``, ``direction``, ``impact``); ``predict(X)`` then returns those heads encoded like the
+    networks' outputs plus ``hillas_valid`` and ``hillas_intensity``. As a scikit-learn classifier,
+    ``fit(X, y)`` with ``y`` the particle classes (:data:`~showerlearn.iact.particles.PARTICLE_CLASSES`
+    indices) trains the gamma/hadron forest alone; ``predict`` gives classes, ``predict_proba`` their
+    probabilities. Parameters are checked by ``fit``.
 
     Parameters
     ----------
@@ -132,6 +137,8 @@ class HillasRandomForest:
 
     #: Hillas parameters need the charge in p.e. and the peak time in ns, not network-normalised inputs
     wants_raw_inputs = True
+    #: the head a plain ``y`` is the target of (scikit-learn use)
+    label_head = "particle"
 
     def __init__(
         self,
@@ -160,72 +167,98 @@ class HillasRandomForest:
         n_jobs: int = 1,
         seed: int = 42,
     ) -> None:
-        if not isinstance(camera, CameraGeometry):
-            raise TypeError(f"hillas_rf: camera must be a ctapipe CameraGeometry, got {type(camera).__name__}")
-        if in_channels is not None and in_channels < 2:
-            raise ValueError(f"hillas_rf needs charge and peak-time channels (in_channels >= 2), got {in_channels}")
-        if n_classes is not None and n_classes != 2:
-            raise ValueError(f"hillas_rf separates gammas from protons (n_classes = 2), got {n_classes}")
-        if not 0 < classifier_gamma_fraction < 1:
-            raise ValueError(f"hillas_rf: classifier_gamma_fraction must be in (0, 1), got {classifier_gamma_fraction}")
-        if focal_length is None:
-            if camera.frame is None:
-                raise ValueError(f"hillas_rf: camera {camera.name} has no frame; give focal_length")
-            focal_length = camera.frame.focal_length
         self.camera = camera
-        self.focal_length = u.Quantity(focal_length, u.m)
-        self.cleaning = CleaningConfig(
-            picture_thresh=picture_thresh,
-            boundary_thresh=boundary_thresh,
-            min_number_picture_neighbors=min_number_picture_neighbors,
-            delta_time=delta_time,
-            dynamic_threshold=dynamic_threshold,
-            dynamic_fraction=dynamic_fraction,
-        )
-        self.forest_args = {
-            "energy": {**REGRESSOR_ARGS, **(energy_regressor_args or {})},
-            "disp_norm": {**REGRESSOR_ARGS, **(disp_regressor_args or {})},
-            "disp_sign": {**CLASSIFIER_ARGS, **(disp_classifier_args or {})},
-            "particle": {**CLASSIFIER_ARGS, **(particle_classifier_args or {})},
-            "impact": {**REGRESSOR_ARGS, **(impact_regressor_args or {})},
-        }
-        self.features = {
-            "energy": tuple(energy_features),
-            "disp": tuple(disp_features),
-            "particle": tuple(particle_features),
-            "impact": tuple(impact_features),
-        }
+        self.focal_length = focal_length
+        self.in_channels = in_channels
+        self.n_classes = n_classes
+        self.picture_thresh = picture_thresh
+        self.boundary_thresh = boundary_thresh
+        self.min_number_picture_neighbors = min_number_picture_neighbors
+        self.delta_time = delta_time
+        self.dynamic_threshold = dynamic_threshold
+        self.dynamic_fraction = dynamic_fraction
+        self.energy_regressor_args = energy_regressor_args
+        self.disp_regressor_args = disp_regressor_args
+        self.disp_classifier_args = disp_classifier_args
+        self.particle_classifier_args = particle_classifier_args
+        self.impact_regressor_args = impact_regressor_args
+        self.energy_features = energy_features
+        self.disp_features = disp_features
+        self.particle_features = particle_features
+        self.impact_features = impact_features
         self.classifier_gamma_fraction = classifier_gamma_fraction
         self.min_train_intensity = min_train_intensity
         self.n_jobs = n_jobs
         self.seed = seed
-        self.forests_: dict[str, RandomForestRegressor | RandomForestClassifier] = {}
-        self.fallback_: dict[str, np.ndarray] = {}
-        self.heads_: tuple[str, ...] = ()
-        self.valid_: np.ndarray | None = None
+
+    @property
+    def forest_args(self) -> dict[str, dict[str, Any]]:
+        """scikit-learn arguments of each forest: lstchain's, updated by the ``*_args`` parameters."""
+        return {
+            "energy": {**REGRESSOR_ARGS, **(self.energy_regressor_args or {})},
+            "disp_norm": {**REGRESSOR_ARGS, **(self.disp_regressor_args or {})},
+            "disp_sign": {**CLASSIFIER_ARGS, **(self.disp_classifier_args or {})},
+            "particle": {**CLASSIFIER_ARGS, **(self.particle_classifier_args or {})},
+            "impact": {**REGRESSOR_ARGS, **(self.impact_regressor_args or {})},
+        }
+
+    def _fix_settings(self) -> None:
+        """Check the parameters (a scikit-learn estimator checks them in ``fit``, not when built) and fix
+        what ``predict`` reads, so that a later ``set_params`` cannot pair it with forests trained otherwise."""
+        if not isinstance(self.camera, CameraGeometry):
+            raise TypeError(f"hillas_rf: camera must be a ctapipe CameraGeometry, got {type(self.camera).__name__}")
+        if self.in_channels is not None and self.in_channels < 2:
+            raise ValueError(f"hillas_rf needs charge and peak-time channels (in_channels >= 2), got {self.in_channels}")
+        if self.n_classes is not None and self.n_classes != len(PARTICLE_CLASSES):
+            raise ValueError(f"hillas_rf separates gammas from protons (n_classes = 2), got {self.n_classes}")
+        if not 0 < self.classifier_gamma_fraction < 1:
+            raise ValueError(
+                f"hillas_rf: classifier_gamma_fraction must be in (0, 1), got {self.classifier_gamma_fraction}"
+            )
+        if self.focal_length is None and self.camera.frame is None:
+            raise ValueError(f"hillas_rf: camera {self.camera.name} has no frame; give focal_length")
+        focal_length = self.camera.frame.focal_length if self.focal_length is None else self.focal_length
+        self.focal_length_ = u.Quantity(focal_length, u.m)
+        self.cleaning_ = CleaningConfig(
+            picture_thresh=self.picture_thresh,
+            boundary_thresh=self.boundary_thresh,
+            min_number_picture_neighbors=self.min_number_picture_neighbors,
+            delta_time=self.delta_time,
+            dynamic_threshold=self.dynamic_threshold,
+            dynamic_fraction=self.dynamic_fraction,
+        )
+        self.features_ = {
+            "energy": tuple(self.energy_features),
+            "disp": tuple(self.disp_features),
+            "particle": tuple(self.particle_features),
+            "impact": tuple(self.impact_features),
+        }
 
     # ------------------------------------------------------------------ training
     def fit(
         self,
         X: np.ndarray,
-        targets: Mapping[str, np.ndarray],
+        y: Mapping[str, np.ndarray] | np.ndarray,
         masks: Mapping[str, np.ndarray] | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> HillasRandomForest:
-        """Train the forests of the heads in ``targets`` on raw images ``X`` (n, C>=2, n_pixels)."""
+        """Train on raw images ``X`` (n, C>=2, n_pixels) the forests of the heads in ``y`` (targets per
+        head, with loss ``masks`` per head), or the gamma/hadron forest on particle classes ``y``."""
+        self._fix_settings()
+        targets, masks = self._targets_per_head(y, masks)
         n_events = len(self._checked_inputs(X))
         heads = tuple(head for head in HEADS if head in targets)
         if not heads:
             raise KeyError(f"hillas_rf.fit: targets has none of the heads {HEADS}; got {sorted(targets)}")
         targets = {head: _checked_target(targets[head], head, n_events) for head in heads}
-        masks = {head: _checked_mask((masks or {}).get(head), head, n_events) for head in heads}
+        masks = {head: _checked_mask(masks.get(head), head, n_events) for head in heads}
         weight = np.ones(n_events) if sample_weight is None else _checked_weight(sample_weight, n_events)
         columns = self._features(X)
         usable = columns["is_valid"] & (columns["intensity"] >= self.min_train_intensity)
 
-        self.forests_, self.fallback_, self.heads_ = {}, {}, heads
+        self.forests_, self.fallback_ = {}, {}
         if "direction" in heads:
-            source_x, source_y = fov_to_camera(targets["direction"], self.focal_length)
+            source_x, source_y = fov_to_camera(targets["direction"], self.focal_length_)
             disp_dx, disp_dy = source_x - columns["x"], source_y - columns["y"]
             columns["true_disp_norm"] = np.hypot(disp_dx, disp_dy)
             # side of the centroid, along the major axis, on which the source lies
@@ -248,9 +281,11 @@ class HillasRandomForest:
             oob = "impact" in heads
             self.forests_["disp_norm"], self.forests_["disp_sign"] = self._fit_disp(columns, rows["direction"], weight, oob)
         if "impact" in heads:
-            self.forests_["impact"] = self._fit_impact(columns, targets, rows, weight)
+            self.forests_["impact"] = self._fit_impact(columns, targets, rows, weight, heads)
         if "particle" in heads:
             self.forests_["particle"] = self._fit_particle(columns, targets, rows, weight, heads)
+            self.classes_ = np.arange(len(PARTICLE_CLASSES))
+        self.heads_ = heads  # set last: it marks the estimator fitted
         return self
 
     def _forest(self, name: str, oob: bool = False) -> RandomForestRegressor | RandomForestClassifier:
@@ -262,24 +297,26 @@ class HillasRandomForest:
 
     def _fit_energy(self, columns: dict, targets: Mapping, rows: np.ndarray, weight: np.ndarray) -> RandomForestRegressor:
         forest = self._forest("energy")
-        forest.fit(_matrix(columns, self.features["energy"], rows), targets["energy"][rows], sample_weight=weight[rows])
+        forest.fit(_matrix(columns, self.features_["energy"], rows), targets["energy"][rows], sample_weight=weight[rows])
         return forest
 
     def _fit_disp(
         self, columns: dict, rows: np.ndarray, weight: np.ndarray, oob: bool = False
     ) -> tuple[RandomForestRegressor, RandomForestClassifier]:
-        features = _matrix(columns, self.features["disp"], rows)
+        features = _matrix(columns, self.features_["disp"], rows)
         norm, sign = self._forest("disp_norm", oob), self._forest("disp_sign", oob)
         norm.fit(features, columns["true_disp_norm"][rows], sample_weight=weight[rows])
         sign.fit(features, columns["true_disp_sign"][rows], sample_weight=weight[rows])
         return norm, sign
 
-    def _fit_impact(self, columns: dict, targets: Mapping, rows: Mapping, weight: np.ndarray) -> RandomForestRegressor:
+    def _fit_impact(
+        self, columns: dict, targets: Mapping, rows: Mapping, weight: np.ndarray, heads: tuple[str, ...]
+    ) -> RandomForestRegressor:
         selected = rows["impact"]
         derived = _subset(columns, selected)
         if "disp_norm" in self.forests_:
             norm, sign = self.forests_["disp_norm"], self.forests_["disp_sign"]
-            reco_norm, reco_sign = _predict_disp(norm, sign, _matrix(derived, self.features["disp"]))
+            reco_norm, reco_sign = _predict_disp(norm, sign, _matrix(derived, self.features_["disp"]))
             # rows the disp forests were trained on get their out-of-bag estimate instead (when they have one)
             oob_norm = norm.oob_prediction_
             oob_sign = _sign_from_proba(sign, sign.oob_decision_function_)
@@ -290,7 +327,7 @@ class HillasRandomForest:
             reco_sign[in_disp[seen]] = oob_sign[position[seen]]
             derived = _disp_columns(derived, reco_norm, reco_sign)
         forest = self._forest("impact")
-        features = self._head_features("impact", self.heads_)
+        features = self._head_features("impact", heads)
         forest.fit(_matrix(derived, features), targets["impact"][selected], sample_weight=weight[selected])
         return forest
 
@@ -298,11 +335,14 @@ class HillasRandomForest:
         self, columns: dict, targets: Mapping, rows: Mapping, weight: np.ndarray, heads: tuple[str, ...]
     ) -> RandomForestClassifier:
         particle = targets["particle"].astype(int)
-        if set(np.unique(particle)) - {0, 1}:
-            raise ValueError(f"hillas_rf.fit: particle targets must be 0 (gamma) or 1 (proton), got {np.unique(particle)}")
+        if set(np.unique(particle)) - {GAMMA_CLASS, PROTON_CLASS}:
+            raise ValueError(
+                f"hillas_rf.fit: particle targets must be {GAMMA_CLASS} (gamma) or {PROTON_CLASS} (proton), "
+                f"got {np.unique(particle)}"
+            )
         selected = rows["particle"]
-        gammas = np.flatnonzero(selected & (particle == 0))
-        protons = np.flatnonzero(selected & (particle == 1))
+        gammas = np.flatnonzero(selected & (particle == GAMMA_CLASS))
+        protons = np.flatnonzero(selected & (particle == PROTON_CLASS))
         if len(gammas) < 2 or len(protons) < 1:
             raise ValueError(
                 f"hillas_rf.fit: the gamma/hadron classifier needs gammas and protons with valid images, "
@@ -321,10 +361,10 @@ class HillasRandomForest:
             derived = _subset(columns, classifier_rows)
             if "energy" in needs:
                 energy = self._fit_energy(columns, targets, temporary & rows["energy"], weight)
-                derived["log_reco_energy"] = energy.predict(_matrix(derived, self.features["energy"]))
+                derived["log_reco_energy"] = energy.predict(_matrix(derived, self.features_["energy"]))
             if "direction" in needs:
                 norm, sign = self._fit_disp(columns, temporary & rows["direction"], weight)
-                derived = _disp_columns(derived, *_predict_disp(norm, sign, _matrix(derived, self.features["disp"])))
+                derived = _disp_columns(derived, *_predict_disp(norm, sign, _matrix(derived, self.features_["disp"])))
         else:
             classifier_rows = np.sort(np.concatenate([gammas, protons]))
             derived = _subset(columns, classifier_rows)
@@ -334,45 +374,45 @@ class HillasRandomForest:
 
     def _head_features(self, kind: str, heads: Sequence[str]) -> tuple[str, ...]:
         """The features of forest ``kind`` whose inputs exist: derived ones need their head trained."""
-        return tuple(name for name in self.features[kind] if _FEATURE_HEAD.get(name, kind) in (*heads, kind))
+        return tuple(name for name in self.features_[kind] if _FEATURE_HEAD.get(name, kind) in (*heads, kind))
 
     # ---------------------------------------------------------------- prediction
-    def predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    def predict_heads(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Encoded predictions per trained head plus ``hillas_valid`` (bool) and ``hillas_intensity`` (p.e.).
 
-        ``particle`` is ``(n, 2)`` log-probabilities of [gamma, proton]; ``energy`` log10(E/TeV);
-        ``direction`` (fov_lon, fov_lat) deg; ``impact`` (core_x, core_y) / 100 m. Events without a
-        valid image get gammaness 0 and the training mean of each regression target.
+        ``particle`` is ``(n, 2)`` log-probabilities of :data:`~showerlearn.iact.particles.PARTICLE_CLASSES`;
+        ``energy`` log10(E/TeV); ``direction`` (fov_lon, fov_lat) deg; ``impact`` (core_x, core_y) / 100 m.
+        Events without a valid image get gammaness 0 and the training mean of each regression target.
+        ``valid_`` keeps the ``hillas_valid`` of the last call.
         """
-        if not self.forests_:
-            raise RuntimeError("hillas_rf.predict called before fit")
+        self._check_fitted()
         columns = self._features(X)
         valid = columns["is_valid"]
         n_events = len(valid)
         good = _subset(columns, valid)
         if "energy" in self.heads_ and valid.any():
-            good["log_reco_energy"] = self.forests_["energy"].predict(_matrix(good, self.features["energy"]))
+            good["log_reco_energy"] = self.forests_["energy"].predict(_matrix(good, self.features_["energy"]))
         if "direction" in self.heads_ and valid.any():
-            disp = _predict_disp(self.forests_["disp_norm"], self.forests_["disp_sign"], _matrix(good, self.features["disp"]))
+            disp = _predict_disp(self.forests_["disp_norm"], self.forests_["disp_sign"], _matrix(good, self.features_["disp"]))
             good = _disp_columns(good, *disp)
 
         outputs: dict[str, np.ndarray] = {}
         for head in self.heads_:
             if head == "particle":
-                proba = np.tile([_TINY, 1.0], (n_events, 1))
+                proba = np.tile(_NO_IMAGE_PROBABILITIES, (n_events, 1))
                 forest = self.forests_["particle"]
                 if valid.any():
                     proba[valid] = forest.predict_proba(_matrix(good, self._head_features("particle", self.heads_)))[
-                        :, np.searchsorted(forest.classes_, [0, 1])
+                        :, np.searchsorted(forest.classes_, self.classes_)
                     ]
-                outputs[head] = np.log(np.clip(proba, _TINY, 1.0)).astype(np.float32)
+                outputs[head] = log_probabilities(proba).astype(np.float32)
                 continue
             value = np.broadcast_to(self.fallback_[head], (n_events, *np.shape(self.fallback_[head]))).copy()
             if valid.any():
                 if head == "energy":
                     value[valid] = good["log_reco_energy"]
                 elif head == "direction":
-                    value[valid] = camera_to_fov(good["reco_src_x"], good["reco_src_y"], self.focal_length)
+                    value[valid] = camera_to_fov(good["reco_src_x"], good["reco_src_y"], self.focal_length_)
                 else:
                     value[valid] = self.forests_["impact"].predict(_matrix(good, self._head_features("impact", self.heads_)))
             outputs[head] = value.astype(np.float32)
@@ -393,7 +433,7 @@ class HillasRandomForest:
     def _features(self, X: np.ndarray) -> dict[str, np.ndarray]:
         X = self._checked_inputs(X)
         log.info("hillas_rf: cleaning and Hillas parameters of %d images (%d jobs)", len(X), self.n_jobs)
-        return hillas_features(X[:, 0], X[:, 1], self.camera, self.cleaning, n_jobs=self.n_jobs)
+        return hillas_features(X[:, 0], X[:, 1], self.camera, self.cleaning_, n_jobs=self.n_jobs)
 
 
 def _predict_disp(

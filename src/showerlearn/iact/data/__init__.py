@@ -1,8 +1,8 @@
 """Cherenkov-telescope data for training: the dataset, quality cuts, cleaning, transforms,
 augmentations over the camera's symmetries, target encoding and the ``iact`` DataModule.
 
-May import: showerlearn.iact.geometry, showerlearn.iact.io, showerlearn.iact.simulation, showerlearn.data,
-showerlearn.io, showerlearn.registry.
+May import: showerlearn.iact.particles, showerlearn.iact.geometry, showerlearn.iact.io,
+showerlearn.iact.simulation, showerlearn.data, showerlearn.io, showerlearn.registry.
 """
 
 

@@ -15,12 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError
 from showerlearn.iact.io.reader import DL1File
+from showerlearn.iact.particles import PRIMARY_IDS
 from showerlearn.iact.data.transforms import ImageTransform
 
-__all__ = ["PARTICLE_IDS", "Cuts", "add_image_parameters", "select"]
-
-# ctapipe / CORSIKA primary ids (true_shower_primary_id); lstchain's mc_type uses the same
-PARTICLE_IDS = {"gamma": 0, "electron": 1, "muon": 2, "proton": 101, "helium": 402}
+__all__ = ["Cuts", "add_image_parameters", "select"]
 
 
 class Cuts(BaseModel):
@@ -35,7 +33,7 @@ class Cuts(BaseModel):
     )
     max_n_islands: int | None = Field(None, ge=1, description="Most separate islands of cleaned pixels.")
     particle_types: list[str | int] | None = Field(
-        None, description=f"Primaries kept: names {sorted(PARTICLE_IDS)} or true_shower_primary_id values."
+        None, description=f"Primaries kept: names {sorted(PRIMARY_IDS)} or true_shower_primary_id values."
     )
     min_energy: float | None = Field(None, gt=0.0, description="Lowest true energy [TeV].")
     max_energy: float | None = Field(None, gt=0.0, description="Highest true energy [TeV].")
@@ -43,8 +41,8 @@ class Cuts(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Cuts:
         for name in self.particle_types or []:
-            if isinstance(name, str) and name not in PARTICLE_IDS:
-                raise ValueError(f"unknown particle type {name!r}; known: {sorted(PARTICLE_IDS)} or an integer id")
+            if isinstance(name, str) and name not in PRIMARY_IDS:
+                raise ValueError(f"unknown particle type {name!r}; known: {sorted(PRIMARY_IDS)} or an integer id")
         for low, high in (("min_intensity", "max_intensity"), ("min_energy", "max_energy")):
             if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
                 raise ValueError(f"{low} > {high}")
@@ -84,7 +82,7 @@ def select(columns: Mapping[str, np.ndarray], cuts: Cuts, source: str) -> np.nda
         if cuts.max_n_islands is not None:
             apply(f"n_islands <= {cuts.max_n_islands}", columns["n_islands"] <= cuts.max_n_islands)
         if cuts.particle_types is not None:
-            ids = [PARTICLE_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
+            ids = [PRIMARY_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
             apply(f"particle in {cuts.particle_types}", np.isin(columns["true_shower_primary_id"], ids))
         if cuts.min_energy is not None:
             apply(f"true_energy >= {cuts.min_energy} TeV", columns["true_energy"] >= cuts.min_energy)

@@ -16,23 +16,26 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader
 
-from showerlearn.data.base import ShowerDataModule, split_indices
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, select
 from showerlearn.iact.data.ensemble import average_prediction_tables
 from showerlearn.iact.data.dataset import IACTDataset
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
 from showerlearn.iact.io.reader import DL1File
-from showerlearn.iact.data.targets import META_COLUMNS, PARTICLE_CLASSES, decode_outputs, encode_targets
+from showerlearn.iact.particles import PARTICLE_CLASSES, particle_class
+from showerlearn.iact.data.targets import META_COLUMNS, decode_outputs, encode_targets
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
+from showerlearn.iact.family import FAMILY
 from showerlearn.iact.geometry import Lattice, lst_camera
 from showerlearn.registry import DATAMODULES
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 
-__all__ = ["IACTDataModule", "SimulateSpec", "SplitSpec"]
+__all__ = ["IACTDataModule", "IACTSplitSpec", "SimulateSpec"]
 
 _SPLITS = ("train", "val", "test")
 # what `arrays(raw=True)` hands to estimators: the file's charge and peak time, untouched
@@ -42,27 +45,13 @@ RAW_TRANSFORM = TransformConfig(charge="none", time="none")
 _DECODE_COLUMNS = ("camera_rotation", "camera_reflected", "tel_pos_x", "tel_pos_y")
 
 
-class SplitSpec(BaseModel):
-    """How events are divided into train / val / test."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class IACTSplitSpec(SplitSpec):
+    """How events are divided into train / val / test: the fractions and seed of every DataModule, and
+    whether events or whole files are drawn."""
 
     by: Literal["event", "file"] = Field(
         "event", description="'file': whole files go to one split (no shower shared between splits)."
     )
-    fractions: tuple[float, float, float] = Field((0.7, 0.15, 0.15), description="train, val, test fractions.")
-    seed: int | None = Field(
-        None,
-        description="Seed of the split; null: the experiment seed, so a seed sweep also redraws the split. Fix it "
-        "to vary only initialisation and batch order across seeds; with simulated data fix simulate.seed too. All "
-        "seeds then share one test set, which an ensemble of the sweep needs.",
-    )
-
-    @model_validator(mode="after")
-    def _sum(self) -> SplitSpec:
-        if not np.isclose(sum(self.fractions), 1.0) or min(self.fractions) < 0:
-            raise ValueError(f"split fractions must be >= 0 and sum to 1, got {list(self.fractions)}")
-        return self
 
 
 class SimulateSpec(BaseModel):
@@ -87,13 +76,14 @@ class IACTDataModule(ShowerDataModule):
     """LST camera images with particle / energy / direction / impact targets (docs/data_iact.md)."""
 
     model_input_names: ClassVar[frozenset[str]] = frozenset({"lattice", "camera", "in_channels", "n_classes", "focal_length"})
+    family = FAMILY
 
     def __init__(
         self,
         files: list[str] | None = None,
         simulate: SimulateSpec | None = None,
         cache_dir: Path = Path(".showerlearn_cache/iact"),
-        split: SplitSpec = SplitSpec(),
+        split: IACTSplitSpec = IACTSplitSpec(),
         cuts: Cuts = Cuts(),
         cleaning: CleaningConfig = CleaningConfig(),
         transforms: TransformConfig = TransformConfig(),
@@ -133,7 +123,7 @@ class IACTDataModule(ShowerDataModule):
         self.file_patterns = files
         self.simulate = _coerce(SimulateSpec, simulate) if simulate is not None else None
         self.cache_dir = Path(cache_dir)
-        self.split = _coerce(SplitSpec, split)
+        self.split = _coerce(IACTSplitSpec, split)
         self.cuts = _coerce(Cuts, cuts)
         self.cleaning = _coerce(CleaningConfig, cleaning)
         self.transforms = _coerce(TransformConfig, transforms)
@@ -223,12 +213,11 @@ class IACTDataModule(ShowerDataModule):
         paths = self.resolve_files()
         self.files, columns = self._catalog(paths, require_truth=True)
         selected = select(columns, self.cuts, _describe(paths))
-        seed = self.seed if self.split.seed is None else self.split.seed
         if self.split.by == "event":
             candidates = np.nonzero(selected)[0]
-            parts = [candidates[p] for p in split_indices(len(candidates), self.split.fractions, seed)]
+            parts = [candidates[p] for p in self.split.indices(len(candidates), self.seed)]
         else:
-            file_parts = split_indices(len(paths), self.split.fractions, seed)
+            file_parts = self.split.indices(len(paths), self.seed)
             parts = [np.nonzero(selected & np.isin(columns["file_index"], p))[0] for p in file_parts]
         for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
             if fraction > 0 and len(part) == 0:
@@ -311,9 +300,9 @@ class IACTDataModule(ShowerDataModule):
         """``(camera, images, titles)`` of the first ``n`` test events (raw charge [p.e.]) to draw."""
         inputs, _, _, meta = self.arrays("test", raw=True)
         picked = np.arange(min(n, len(inputs)))
+        classes = particle_class(meta["true_shower_primary_id"])
         titles = [
-            f"{'gamma' if meta['true_shower_primary_id'][i] == 0 else 'proton'}, {meta['true_energy'][i]:.2f} TeV, "
-            f"event {meta['event_id'][i]}"
+            f"{PARTICLE_CLASSES[classes[i]]}, {meta['true_energy'][i]:.2f} TeV, event {meta['event_id'][i]}"
             for i in picked
         ]
         return self.camera, inputs[picked, 0], titles

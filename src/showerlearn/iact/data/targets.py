@@ -22,16 +22,16 @@ import numpy as np
 from astropy.coordinates import AltAz, SkyCoord
 from ctapipe.coordinates import TelescopeFrame
 
+from showerlearn.iact.particles import GAMMA_CLASS, gammaness, particle_class
+
 __all__ = [
     "IMPACT_SCALE_M",
-    "PARTICLE_CLASSES",
     "camera_matrices",
     "META_COLUMNS",
     "decode_direction",
     "decode_outputs",
     "encode_direction",
     "encode_targets",
-    "particle_class",
     "transform_direction",
     "transform_impact",
 ]
@@ -51,12 +51,6 @@ META_COLUMNS = (
     "pointing_alt",
     "pointing_az",
 )
-PARTICLE_CLASSES = ("gamma", "proton")
-
-
-def particle_class(primary_id: np.ndarray) -> np.ndarray:
-    """0 for gammas (``true_shower_primary_id == 0``), 1 for everything else."""
-    return (np.asarray(primary_id) != 0).astype(np.int64)
 
 
 def camera_matrices(rotation_deg: np.ndarray, reflected: np.ndarray) -> np.ndarray:
@@ -139,7 +133,7 @@ def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndar
     primary = np.asarray(columns["true_shower_primary_id"])
     has_truth = (primary >= 0) & np.isfinite(columns["true_energy"])
     particle = particle_class(primary)
-    gamma = has_truth & (particle == 0)
+    gamma = has_truth & (particle == GAMMA_CLASS)
     matrices = camera_matrices(columns["camera_rotation"], columns["camera_reflected"])
     with np.errstate(invalid="ignore", divide="ignore"):
         energy = np.log10(columns["true_energy"])
@@ -184,9 +178,7 @@ def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndar
     nan = np.full(n, np.nan)
     columns["gammaness"] = nan.copy()
     if "particle" in outputs:
-        logits = np.asarray(outputs["particle"], dtype=np.float64)
-        probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-        columns["gammaness"] = probabilities[:, 0] / probabilities.sum(axis=1)
+        columns["gammaness"] = gammaness(outputs["particle"])
     columns["reco_energy"] = 10.0 ** np.asarray(outputs["energy"], dtype=np.float64).reshape(n) if "energy" in outputs else nan.copy()
     inverse = np.swapaxes(camera_matrices(meta["camera_rotation"], meta["camera_reflected"]), -1, -2)
     pointing_alt, pointing_az = np.asarray(meta["pointing_alt"]), np.asarray(meta["pointing_az"])

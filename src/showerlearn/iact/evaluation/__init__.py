@@ -1,6 +1,6 @@
 """IACT evaluation: IRF metrics (effective area, migration), CTA requirement curves, and the ``iact``
 evaluator (predictions -> resolutions per energy bin, ROC, figures).
 
-May import: showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.io,
+May import: showerlearn.iact.particles, showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.io,
 showerlearn.iact.viz, showerlearn.registry, astropy, ctapipe.
 """

@@ -39,11 +39,13 @@ from showerlearn.evaluation.curves import (
     save_curve_figures,
 )
 from showerlearn.iact.evaluation.requirements import load_requirements
+from showerlearn.iact.family import BOARD_STYLE
 from showerlearn.io.tables import read_columns
 from showerlearn.metrics import classification as cls
 from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import as_edges, bin_counts, quantity_values
 from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
+from showerlearn.iact.particles import GAMMA_LABEL, PROTON_PRIMARY_ID, gamma_labels
 from showerlearn.registry import EVALUATORS
 from showerlearn.iact.viz.camera import camera_images_figure
 from showerlearn.viz.classification import RocSeries, roc_figure, score_distributions_figure
@@ -56,9 +58,6 @@ DEFAULT_ENERGY_BINS = np.geomspace(0.01, 100.0, 21)
 
 #: Name of the predictions file in a run directory (docs/architecture.md).
 PREDICTIONS_FILE = "predictions.h5"
-
-#: ``true_shower_primary_id`` of protons (CORSIKA); other non-gamma primaries count as background too.
-PROTON_PRIMARY_ID = 101
 
 REQUIRED_COLUMNS = (
     "true_shower_primary_id",
@@ -107,8 +106,8 @@ def iact_metrics(
     edges = as_edges(quantity_values(energy_bins, u.TeV, "energy_bins"), "energy_bins")
     # Quantities keep their unit (the metric functions convert); anything else becomes an array
     p = {c: v if isinstance(v := predictions[c], u.Quantity) else np.asarray(v) for c in REQUIRED_COLUMNS}
-    labels = cls.gamma_labels(p["true_shower_primary_id"])
-    gamma = labels == 1
+    labels = gamma_labels(p["true_shower_primary_id"])
+    gamma = labels == GAMMA_LABEL
     g = {c: v[gamma] for c, v in p.items()}
     boot = {"n_bootstrap": n_bootstrap, "confidence_level": confidence_level, "seed": seed}
 
@@ -268,13 +267,14 @@ def evaluate_iact(
         output_dir,
         formats=figure_formats,
         baseline=(baseline_label, base["curves"]) if base else None,
-        requirements=reference,
+        references=reference,
+        style=BOARD_STYLE,
     )
     rocs = [_roc_series(metrics, label)] + ([_roc_series(base, baseline_label, baseline=True)] if base else [])
     written += save(roc_figure(rocs), "roc")
     gammaness = np.asarray(predictions["gammaness"], dtype=float)
     finite = np.isfinite(gammaness)
-    labels = cls.gamma_labels(predictions["true_shower_primary_id"])
+    labels = gamma_labels(predictions["true_shower_primary_id"])
     written += save(score_distributions_figure(gammaness[finite], labels[finite], cut=gammaness_cut), "gammaness")
     migration = metrics["migration"]
     written += save(

@@ -3,7 +3,8 @@
 The files are the ones ctaplot ships (``cta_requirements_{North,South}-*.dat``: two columns, energy
 [TeV] and value); showerlearn ships and downloads none, the user points to a folder holding them.
 Names follow ``cta_requirements_{site}-{50h|30m}[-{LST|MST|SST}][-{AngRes|ERes|EffectiveArea}].dat``;
-no suffix is the differential sensitivity.
+no suffix is the differential sensitivity. ``showerlearn board --requirements FOLDER`` offers every set
+of :data:`REQUIREMENT_SETS` found in the folder (:func:`collect_requirements`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from showerlearn.viz.resolution import ReferenceCurve
+
+#: Requirement sets the board offers when their files are in the folder, in the board's order (the
+#: first one found is shown first).
+REQUIREMENT_SETS = ("North-LST", "North-MST", "North", "South-LST", "South-MST", "South-SST", "South")
 
 #: File suffix -> metric name used in metrics.json curves.
 _KINDS = {
@@ -68,3 +73,19 @@ def load_requirements(directory: str | Path, requirement_set: str = "North-LST")
         pattern = f"cta_requirements_{site}-*{'-' + telescope if telescope else ''}*.dat"
         raise FileNotFoundError(f"no {pattern} files in {directory}")
     return curves
+
+
+def collect_requirements(directory: str | Path) -> dict[str, dict[str, ReferenceCurve]]:
+    """Every requirement set of :data:`REQUIREMENT_SETS` that has files in ``directory``, in that order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"CTA requirements folder {directory} does not exist")
+    found = {}
+    for name in REQUIREMENT_SETS:
+        try:
+            found[name] = load_requirements(directory, name)
+        except FileNotFoundError:
+            continue
+    if not found:
+        raise FileNotFoundError(f"no cta_requirements_*.dat files in {directory}")
+    return found

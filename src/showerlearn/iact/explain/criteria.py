@@ -14,32 +14,23 @@ these are they, per event, for maps ``(n_events, n_pixels)`` on the camera pixel
 * ``centroid_distance`` — mean distance of the relevant pixels (map >= ``level`` x its maximum) to
   the true image's intensity centroid, in the unit of the pixel positions.
 
-An all-zero map has no mass and no relevant pixel: its criteria are NaN (excluded from averages).
-Over a sweep, each seed's criteria are averaged over events, then mean and standard deviation
-(``ddof=1``) are taken over seeds, as for every other metric of a sweep.
+An all-zero map has no mass and no relevant pixel: its criteria are NaN (excluded from averages; their
+statistics over seeds and the table comparing models are generic, :mod:`showerlearn.explain.seeds`).
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import numpy as np
-
-from showerlearn.metrics.aggregate import mean_std_over_runs
 
 __all__ = [
     "CRITERIA",
     "border_mask",
     "centroid_distance",
-    "criteria_table",
     "explanation_criteria",
     "intensity_centroid",
     "mass_fraction",
     "pearson_correlation",
     "signal_region",
-    "summarise_over_seeds",
 ]
 
 #: criterion name -> one-line definition (written next to the numbers in criteria.json)
@@ -174,50 +165,3 @@ def explanation_criteria(
         "border_fraction": mass_fraction(values, border_mask(neighbours)),
         "centroid_distance": centroid_distance(values, x, y, intensity_centroid(truth, x, y), level),
     }
-
-
-def summarise_over_seeds(per_seed: Sequence[Mapping[str, np.ndarray]]) -> dict[str, dict[str, Any]]:
-    """``[{criterion: per-event values}, ...]`` (one dict per seed) -> per criterion: mean over events of
-    each seed (``values``), then their ``mean``, ``std`` (ddof=1) and ``n_seeds`` with a finite value."""
-    if not per_seed:
-        raise ValueError("summarise_over_seeds needs the criteria of at least one seed")
-    summary = {}
-    for name in per_seed[0]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a seed whose maps are all zero: NaN
-            means = np.array([np.nanmean(seed[name]) if np.size(seed[name]) else np.nan for seed in per_seed])
-        stats = mean_std_over_runs(means)
-        summary[name] = {
-            "mean": _json_float(stats.mean[0]),
-            "std": _json_float(stats.std[0]),
-            "n_seeds": int(stats.n_runs[0]),
-            "values": [_json_float(v) for v in means],
-        }
-    return summary
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def criteria_table(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]]) -> str:
-    """Markdown table comparing models: ``{model: {target: {criterion: summary}}}`` -> one row per
-    (target, criterion), one column per model with ``mean ± std`` over seeds."""
-    names = list(models)
-    header = "| target | criterion | " + " | ".join(names) + " |"
-    lines = [header, "|" + "---|" * (len(names) + 2)]
-    targets = list(dict.fromkeys(t for model in models.values() for t in model))
-    for target in targets:
-        criteria = list(dict.fromkeys(c for model in models.values() for c in model.get(target, {})))
-        for criterion in criteria:
-            cells = [_cell(models[name].get(target, {}).get(criterion)) for name in names]
-            lines.append(f"| {target} | {criterion} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(summary: Mapping[str, Any] | None) -> str:
-    if not summary or summary.get("mean") is None:
-        return "n/a"
-    std = summary.get("std")
-    spread = f" ± {std:.3f}" if std is not None else ""
-    return f"{summary['mean']:.3f}{spread} ({summary['n_seeds']} seeds)"

@@ -1,6 +1,6 @@
 """Event simulators that write the field's own file formats (IACT: ctapipe DL1 HDF5).
 
-May import: showerlearn.iact.geometry, showerlearn.io, ctapipe, astropy.
+May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, ctapipe, astropy.
 
 ``simulate_iact(config, output, seed, n_jobs)`` writes ctapipe DL1 HDF5; ``simulate_iact_arrays`` gives the
 same events in memory. Physics, sources and knobs: ``docs/simulation.md``.
@@ -8,11 +8,10 @@ same events in memory. Physics, sources and knobs: ``docs/simulation.md``.
 
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 from showerlearn.iact.simulation.dl1 import lst_subarray, simulate_iact
-from showerlearn.iact.simulation.showers import EVENT_COLUMNS, PRIMARY_ID, simulate_iact_arrays
+from showerlearn.iact.simulation.showers import EVENT_COLUMNS, simulate_iact_arrays
 
 __all__ = [
     "EVENT_COLUMNS",
-    "PRIMARY_ID",
     "IACTSimulationConfig",
     "lst_subarray",
     "simulate_iact",

@@ -47,11 +47,11 @@ import numpy as np
 from astropy.coordinates.matrix_utilities import rotation_matrix
 from scipy.special import ndtr
 
+from showerlearn.iact.particles import PRIMARY_IDS
 from showerlearn.iact.simulation.camera import SimulatedCamera, batched_tailcuts, max_patch_sum, simulated_camera
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 
 __all__ = [
-    "PRIMARY_ID",
     "altaz_to_telescope",
     "chunk_sizes",
     "simulate_chunk",
@@ -61,7 +61,6 @@ __all__ = [
 ]
 
 Particle = Literal["gamma", "proton"]
-PRIMARY_ID: dict[str, int] = {"gamma": 0, "proton": 101}  # CORSIKA / ctapipe shower_primary_id
 
 _X_SEA_LEVEL = 1030.0  # vertical atmospheric depth at sea level [g/cm^2]
 _X0_RADIATION = 36.7  # radiation length in air [g/cm^2]
@@ -546,7 +545,7 @@ def _simulate_triggered(
         n_thrown += used
         efficiency = max(n_triggered, 1) / n_thrown
     merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-    merged["true_shower_primary_id"] = np.full(n_events, PRIMARY_ID[particle], dtype=np.int64)
+    merged["true_shower_primary_id"] = np.full(n_events, PRIMARY_IDS[particle], dtype=np.int64)
     return merged, n_thrown
 
 

@@ -40,3 +40,22 @@ def camera_images_figure(
         display.add_colorbar(ax=ax, label=colorbar_label)
         ax.set_aspect("equal")
     return figure
+
+
+def camera_rows_figure(geometry: CameraGeometry, title: str, rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]]) -> Figure:
+    """Camera displays in rows, ``[(row label, [(panel title, image (n_pixels,)), ...]), ...]``: the first
+    row (the inputs) in viridis, rows labelled ``std...`` in greys, the others (maps) in inferno."""
+    ncols = max(len(panels) for _, panels in rows)
+    figure = new_figure(3.3 * ncols, 3.0 * len(rows) + 0.4)
+    figure.suptitle(title)
+    grid = figure.add_gridspec(len(rows), ncols)
+    for r, (label, panels) in enumerate(rows):
+        cmap = "viridis" if r == 0 else "Greys" if label.startswith("std") else "inferno"
+        for c, (name, image) in enumerate(panels):
+            ax = figure.add_subplot(grid[r, c])
+            display = CameraDisplay(geometry, image=np.nan_to_num(image), ax=ax, title=f"{name}\n{label}" if label else name, cmap=cmap)
+            display.add_colorbar(ax=ax)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+            ax.set_aspect("equal")
+    return figure

@@ -1,0 +1,144 @@
+"""Clustering metrics, as pure functions of the flat tables (:mod:`.tables`).
+
+Definitions (docs/calorimeter.md):
+
+* a cluster is *owned* by the gamma that left most of its energy (-1: background);
+* a gamma's *primary cluster* is the most energetic cluster it owns; every other cluster is *fake*
+  (split-offs of a gamma, and clusters of background hits);
+* a gamma is *reconstructed* when it has hits and its primary cluster's energy is within ``tolerance`` (relative)
+  of the summed energy of the hits it owns (what the oracle clusters);
+* a gamma is *in the photopeak* when its primary cluster's lab energy is within ``n_sigma`` standard
+  deviations of the crystal resolution of its true lab energy (photopeak efficiency counts all emitted gammas);
+* the energy resolution is the standard deviation of E_cluster / E_true - 1 over the photopeak gammas, with
+  the cluster energy Doppler-corrected with the cluster's angle and E_true the energy in the fragment's frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
+from showerlearn.calorimeter.kinematics import doppler_correct
+from showerlearn.calorimeter.simulation.response import energy_sigma
+
+__all__ = [
+    "adjusted_rand_index",
+    "cluster_multiplicity",
+    "energy_resolution_by_energy",
+    "fake_clusters",
+    "gamma_matches",
+    "photopeak_efficiency_by_energy",
+    "reconstruction_efficiency",
+]
+
+
+def gamma_matches(gammas: dict[str, np.ndarray], clusters: dict[str, np.ndarray], hits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per gamma: ``cluster`` (row of its primary cluster, -1 none), ``cluster_energy`` (0 if none) and
+    ``hit_energy`` (summed energy of the hits it owns)."""
+    span = int(max(gammas["index"].max(initial=0), clusters["owner"].max(initial=0), hits["true_gamma"].max(initial=0))) + 1
+    gamma_key = gammas["event"].astype(np.int64) * span + gammas["index"]
+    owned = np.flatnonzero(clusters["owner"] >= 0)
+    owner_key = clusters["event"][owned].astype(np.int64) * span + clusters["owner"][owned]
+    order = np.lexsort((-clusters["energy"][owned], owner_key))  # the most energetic first per owner
+    first = order[np.r_[True, owner_key[order][1:] != owner_key[order][:-1]]] if len(order) else order
+    cluster = _lookup(owner_key[first], owned[first], gamma_key, -1)
+    from_gamma = hits["true_gamma"] >= 0
+    hit_key = hits["event"][from_gamma].astype(np.int64) * span + hits["true_gamma"][from_gamma]
+    keys, inverse = np.unique(hit_key, return_inverse=True)
+    hit_energy = _lookup(keys, np.bincount(inverse, hits["energy"][from_gamma], minlength=len(keys)), gamma_key, 0.0)
+    cluster_energy = _lookup(np.arange(len(clusters["energy"])), clusters["energy"], cluster, 0.0)
+    return {"cluster": cluster, "cluster_energy": cluster_energy, "hit_energy": hit_energy}
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: float) -> np.ndarray:
+    """``values`` at the positions of ``query`` in the sorted unique ``keys``; ``missing`` where absent."""
+    if not len(keys):
+        return np.full(len(query), missing, dtype=np.result_type(values, type(missing)))
+    position = np.clip(np.searchsorted(keys, query), 0, len(keys) - 1)
+    return np.where(keys[position] == query, values[position], missing)
+
+
+def reconstruction_efficiency(matches: dict[str, np.ndarray], tolerance: float = 0.05) -> float:
+    """Fraction of the gammas with hits whose primary cluster holds their hit energy within ``tolerance``."""
+    detected = matches["hit_energy"] > 0
+    if not detected.any():
+        return float("nan")
+    good = (matches["cluster"] >= 0) & (np.abs(matches["cluster_energy"] - matches["hit_energy"]) <= tolerance * matches["hit_energy"])
+    return float(good[detected].mean())
+
+
+def fake_clusters(matches: dict[str, np.ndarray], clusters: dict[str, np.ndarray], n_events: int) -> dict[str, float]:
+    """Clusters that are no gamma's primary cluster: ``per_event`` and ``fraction`` of all clusters."""
+    primary = np.zeros(len(clusters["energy"]), dtype=bool)
+    primary[matches["cluster"][matches["cluster"] >= 0]] = True
+    n_fake = int((~primary).sum())
+    return {"per_event": n_fake / n_events if n_events else float("nan"),
+            "fraction": n_fake / len(primary) if len(primary) else float("nan"), "count": n_fake}
+
+
+def _photopeak(gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], resolution_fwhm_662: float, n_sigma: float) -> np.ndarray:
+    sigma = energy_sigma(gammas["energy_lab"], resolution_fwhm_662)
+    return (matches["cluster"] >= 0) & (np.abs(matches["cluster_energy"] - gammas["energy_lab"]) <= n_sigma * sigma)
+
+
+def photopeak_efficiency_by_energy(
+    gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], edges: np.ndarray,
+    resolution_fwhm_662: float = 0.077, n_sigma: float = 3.0,
+) -> dict[str, np.ndarray]:
+    """Per bin of rest-frame gamma energy (``edges`` [MeV]): ``n`` emitted gammas, ``efficiency`` in the
+    photopeak and its binomial ``error``."""
+    peak = _photopeak(gammas, matches, resolution_fwhm_662, n_sigma)
+    bins = np.digitize(gammas["energy_rest"], edges) - 1
+    inside = (bins >= 0) & (bins < len(edges) - 1)
+    n = np.bincount(bins[inside], minlength=len(edges) - 1).astype(float)
+    k = np.bincount(bins[inside], peak[inside].astype(float), minlength=len(edges) - 1)
+    efficiency = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
+    error = np.sqrt(np.divide(efficiency * (1 - efficiency), n, out=np.full_like(n, np.nan), where=n > 0))
+    return {"n": n, "efficiency": efficiency, "error": error}
+
+
+def energy_resolution_by_energy(
+    gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], clusters: dict[str, np.ndarray], beta: np.ndarray,
+    edges: np.ndarray, resolution_fwhm_662: float = 0.077, n_sigma: float = 3.0,
+) -> dict[str, np.ndarray]:
+    """Per bin of rest-frame energy: ``n`` photopeak gammas and ``resolution``, the standard deviation of the
+    Doppler-corrected cluster energy over the rest-frame energy minus one (``beta`` per gamma's event)."""
+    peak = _photopeak(gammas, matches, resolution_fwhm_662, n_sigma)
+    rows = matches["cluster"][peak]
+    corrected = doppler_correct(clusters["energy"][rows], clusters["theta"][rows], beta[gammas["event"][peak]])
+    deviation = corrected / gammas["energy_rest"][peak] - 1
+    bins = np.digitize(gammas["energy_rest"][peak], edges) - 1
+    n_bins = len(edges) - 1
+    n = np.zeros(n_bins)
+    resolution = np.full(n_bins, np.nan)
+    for b in range(n_bins):
+        values = deviation[bins == b]
+        n[b] = len(values)
+        if len(values) >= 2:
+            resolution[b] = float(np.std(values, ddof=1))
+    return {"n": n, "resolution": resolution}
+
+
+def cluster_multiplicity(clusters: dict[str, np.ndarray], matches: dict[str, np.ndarray], gammas: dict[str, np.ndarray],
+                         n_events: int) -> dict[str, np.ndarray | float]:
+    """Clusters per event against gammas with hits per event: both counts per event, the ``confusion`` matrix
+    (rows: true count, columns: reconstructed count) and the ``mean_difference``."""
+    reco = np.bincount(clusters["event"], minlength=n_events)
+    true = np.bincount(gammas["event"][matches["hit_energy"] > 0], minlength=n_events)
+    size = int(max(reco.max(initial=0), true.max(initial=0))) + 1
+    confusion = np.zeros((size, size), dtype=np.int64)
+    np.add.at(confusion, (true, reco), 1)
+    return {"reconstructed": reco, "true": true, "confusion": confusion,
+            "mean_difference": float((reco - true).mean()) if n_events else float("nan")}
+
+
+def adjusted_rand_index(hits: dict[str, np.ndarray], labels: np.ndarray) -> float:
+    """Mean over events of scikit-learn's adjusted Rand index between the true gammas of the hits and the
+    labels; hits in no cluster (label -1) and background hits (true gamma -1) count as singletons."""
+    labels = np.asarray(labels, dtype=np.int64)
+    singleton = np.arange(len(labels)) + 1_000_000  # distinct from every real label
+    truth = np.where(hits["true_gamma"] < 0, singleton, hits["true_gamma"])
+    predicted = np.where(labels < 0, singleton, labels)
+    bounds = np.r_[0, np.flatnonzero(np.diff(hits["event"])) + 1, len(labels)]
+    scores = [adjusted_rand_score(truth[a:b], predicted[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return float(np.mean(scores)) if scores else float("nan")

@@ -1,0 +1,22 @@
+"""Readers and writers of calorimeter hits: the family's HDF5 hit files (one row per hit, an event index,
+streamed, read as awkward arrays) and flat ROOT trees of CALIFA crystal hits (through uproot).
+
+May import: showerlearn.calorimeter.geometry, showerlearn.io, h5py, numpy; awkward and uproot inside the
+functions that need them (the ``calorimeter`` extra).
+"""
+
+from showerlearn.calorimeter.io.errors import CalorimeterFileError
+from showerlearn.calorimeter.io.hdf5 import FORMAT, HIT_FIELDS, HitFileWriter, iter_events, n_events, read_events, read_gammas
+from showerlearn.calorimeter.io.root import read_root_hits
+
+__all__ = [
+    "FORMAT",
+    "HIT_FIELDS",
+    "CalorimeterFileError",
+    "HitFileWriter",
+    "iter_events",
+    "n_events",
+    "read_events",
+    "read_gammas",
+    "read_root_hits",
+]

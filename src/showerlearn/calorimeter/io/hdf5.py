@@ -1,0 +1,233 @@
+"""The calorimeter's HDF5 hit files: one row per hit, an event index, streamed in chunks.
+
+Layout (format ``showerlearn-calorimeter-hits``, version 1; energies in MeV, times in ns, angles in rad):
+
+=================  =============================================================================
+``/events``        ``hit_start``, ``n_hits``, ``gamma_start``, ``n_gammas``, ``beta`` per event
+``/hits``          ``crystal_id``, ``energy``, ``time``, ``theta``, ``phi``, ``saturated`` and the truth
+                   ``true_energy`` (before smearing), ``true_gamma`` (gamma index within the event that
+                   left most of the hit's energy, -1 background), ``true_fraction`` (its share)
+``/contributions`` ``hit`` (global hit row), ``gamma`` (-1 background), ``energy``: every source of a hit
+``/gammas``        ``energy_rest``, ``energy_lab``, ``theta``, ``phi`` (lab), ``deposited``, ``escaped``
+``/geometry``      the crystal table (``crystal_id``, ``theta``, ``phi``, extents, ``r_front``, ``length``)
+=================  =============================================================================
+
+The root attributes hold the format, its version, the geometry's name, the seed and the simulation config
+(JSON). A writer appends chunk by chunk to resizable datasets and renames the file into place only when it
+is complete; readers stream events as awkward arrays of records (``ak.Array``, one list of hits per event).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from showerlearn.calorimeter.geometry import CrystalGeometry
+from showerlearn.calorimeter.io.errors import CalorimeterFileError
+from showerlearn.io import atomic_path
+
+__all__ = ["FORMAT", "HIT_FIELDS", "HitFileWriter", "iter_events", "n_events", "read_events", "read_gammas"]
+
+FORMAT = "showerlearn-calorimeter-hits"
+VERSION = 1
+#: dataset -> (chunk key, dtype)
+_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "hits": {
+        "crystal_id": ("crystal_id", "i4"), "energy": ("energy", "f4"), "time": ("time", "f4"),
+        "theta": ("theta", "f4"), "phi": ("phi", "f4"), "saturated": ("saturated", "?"),
+        "true_energy": ("true_energy", "f4"), "true_gamma": ("true_gamma", "i2"), "true_fraction": ("true_fraction", "f4"),
+    },
+    "contributions": {"hit": ("contribution_hit", "i8"), "gamma": ("contribution_gamma", "i2"),
+                      "energy": ("contribution_energy", "f4")},
+    "gammas": {"energy_rest": ("gamma_energy_rest", "f4"), "energy_lab": ("gamma_energy_lab", "f4"),
+               "theta": ("gamma_theta", "f4"), "phi": ("gamma_phi", "f4"), "deposited": ("gamma_deposited", "f4"),
+               "escaped": ("gamma_escaped", "f4")},
+    "events": {"hit_start": ("", "i8"), "n_hits": ("n_hits", "i4"), "gamma_start": ("", "i8"),
+               "n_gammas": ("n_gammas", "i4"), "beta": ("beta", "f4")},
+}
+#: the per-hit fields a reader returns (with the truth when present)
+HIT_FIELDS = ("crystal_id", "energy", "time", "theta", "phi")
+_REQUIRED = {"events": ("hit_start", "n_hits"), "hits": HIT_FIELDS}
+
+
+#: rows per HDF5 chunk; the writer gathers appended chunks until it can write at least this many hits at once,
+#: so that compressed HDF5 chunks are not rewritten for every small append
+_ROWS_PER_CHUNK = 1 << 16
+
+
+class HitFileWriter:
+    """Append simulated chunks (:func:`showerlearn.calorimeter.simulation.events.simulate_chunk`) to a hit file.
+
+    Use as a context manager; the file appears at ``path`` only when the block ends without an error.
+    """
+
+    def __init__(self, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any],
+                 compression: str | None = "gzip") -> None:
+        self.path = Path(path)
+        self._geometry, self._attributes = geometry, dict(attributes)
+        self._compression = None if compression in (None, "none") else compression
+        self._stack = ExitStack()
+        self._counts = {"hits": 0, "contributions": 0, "gammas": 0, "events": 0}
+        self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending_hits = 0
+
+    def __enter__(self) -> HitFileWriter:
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        self._file = self._stack.enter_context(h5py.File(tmp, "w"))
+        self._file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": self._geometry.name,
+                                 "units": json.dumps({"energy": "MeV", "time": "ns", "angle": "rad", "length": "mm"})})
+        for key, value in self._attributes.items():
+            self._file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+        geometry = self._file.create_group("geometry")
+        for key, value in self._geometry.table().items():
+            geometry.create_dataset(key, data=value)
+        for group, columns in _COLUMNS.items():
+            created = self._file.create_group(group)
+            for name, (_, dtype) in columns.items():
+                created.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_ROWS_PER_CHUNK,),
+                                       compression=self._compression)
+        return self
+
+    def append(self, chunk: Mapping[str, np.ndarray]) -> None:
+        """Append one chunk; its event, hit and gamma rows are local to it and become global when written."""
+        for key, value in chunk.items():
+            self._pending.setdefault(key, []).append(np.asarray(value))
+        self._pending_hits += len(chunk["energy"])
+        if self._pending_hits >= _ROWS_PER_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        counts = {key: [len(part) for part in parts] for key, parts in self._pending.items()}
+        # hit rows of the contributions are local to their chunk: shift each by the hits before it
+        hit_offsets = np.repeat(np.r_[0, np.cumsum(counts["energy"])[:-1]], counts["contribution_hit"])
+        values = {key: np.concatenate(parts) for key, parts in self._pending.items()}
+        values["contribution_hit"] = values["contribution_hit"] + hit_offsets + self._counts["hits"]
+        events = {"hit_start": self._counts["hits"] + np.r_[0, np.cumsum(values["n_hits"])[:-1]],
+                  "gamma_start": self._counts["gammas"] + np.r_[0, np.cumsum(values["n_gammas"])[:-1]]}
+        for group, columns in _COLUMNS.items():
+            for name, (key, _) in columns.items():
+                data = events[name] if not key else values[key]
+                dataset = self._file[group][name]
+                dataset.resize((self._counts[group] + len(data),))
+                dataset[self._counts[group]:] = data
+            self._counts[group] += len(data)
+        self._file.attrs["n_events"] = self._counts["events"]
+        self._pending, self._pending_hits = {}, 0
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None:
+            self._flush()
+        self._stack.__exit__(*exc_info)
+
+
+# ---------------------------------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------------------------------
+def n_events(path: str | Path) -> int:
+    """Events in a hit file."""
+    with _open(path) as file:
+        return len(file["events"]["n_hits"])
+
+
+def read_events(path: str | Path, start: int = 0, stop: int | None = None, truth: bool = True) -> Any:
+    """Events ``start..stop`` as an awkward array of hit lists (fields :data:`HIT_FIELDS`, plus ``true_energy``,
+    ``true_gamma``, ``true_fraction``, ``saturated`` when ``truth``)."""
+    with _open(path) as file:
+        return _events(file, path, start, stop, truth)
+
+
+def iter_events(path: str | Path, chunk_events: int = 10_000, truth: bool = True) -> Iterator[Any]:
+    """Stream the events of a hit file, ``chunk_events`` at a time, as :func:`read_events` arrays."""
+    if chunk_events < 1:
+        raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
+    with _open(path) as file:
+        total = len(file["events"]["n_hits"])
+        for start in range(0, total, chunk_events):
+            yield _events(file, path, start, min(start + chunk_events, total), truth)
+
+
+def read_gammas(path: str | Path, start: int = 0, stop: int | None = None) -> Any:
+    """The true gammas of events ``start..stop`` as an awkward array of gamma lists (fields of ``/gammas``)."""
+    import awkward as ak
+
+    with _open(path) as file:
+        events = _event_rows(file, path, start, stop, ("gamma_start", "n_gammas"))
+        first, last = _row_range(events["gamma_start"], events["n_gammas"])
+        columns = {name: _column(file, path, "gammas", name, first, last) for name in _COLUMNS["gammas"]}
+        return ak.unflatten(ak.zip(columns), events["n_gammas"])
+
+
+def _open(path: str | Path) -> h5py.File:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such hit file: {path}")
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise CalorimeterFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {error}") from None
+    found = file.attrs.get("format")
+    if found != FORMAT:
+        file.close()
+        raise CalorimeterFileError(path, f"not a {FORMAT} file (attribute 'format' is {found!r})")
+    for group, names in _REQUIRED.items():
+        for name in names:
+            if f"{group}/{name}" not in file:
+                file.close()
+                raise CalorimeterFileError(path, f"missing dataset /{group}/{name}")
+    return file
+
+
+def _events(file: h5py.File, path: str | Path, start: int, stop: int | None, truth: bool) -> Any:
+    import awkward as ak
+
+    events = _event_rows(file, path, start, stop, ("hit_start", "n_hits"))
+    first, last = _row_range(events["hit_start"], events["n_hits"])
+    names = list(HIT_FIELDS)
+    if truth:
+        names += [name for name in ("true_energy", "true_gamma", "true_fraction", "saturated") if f"hits/{name}" in file]
+    columns = {name: _column(file, path, "hits", name, first, last) for name in names}
+    if np.isnan(columns["energy"]).any():
+        row = first + int(np.flatnonzero(np.isnan(columns["energy"]))[0])
+        raise CalorimeterFileError(path, f"/hits/energy is NaN at hit row {row}")
+    return ak.unflatten(ak.zip(columns), events["n_hits"])
+
+
+def _event_rows(file: h5py.File, path: str | Path, start: int, stop: int | None, names: tuple[str, str]) -> dict[str, np.ndarray]:
+    total = len(file["events"]["n_hits"])
+    stop = total if stop is None else stop
+    if not 0 <= start <= stop <= total:
+        raise IndexError(f"{path}: events {start}..{stop} out of range (the file has {total})")
+    rows = {name: _column(file, path, "events", name, start, stop) for name in names}
+    starts, counts = rows[names[0]], rows[names[1]]
+    if (counts < 0).any() or (len(starts) > 1 and not np.array_equal(starts[1:], starts[:-1] + counts[:-1])):
+        raise CalorimeterFileError(path, f"/events/{names[0]} and /events/{names[1]} do not describe consecutive rows")
+    return rows
+
+
+def _row_range(starts: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
+    if not len(starts):
+        return 0, 0
+    return int(starts[0]), int(starts[-1] + counts[-1])
+
+
+def _column(file: h5py.File, path: str | Path, group: str, name: str, first: int, last: int) -> np.ndarray:
+    key = f"{group}/{name}"
+    if key not in file:
+        raise CalorimeterFileError(path, f"missing dataset /{key}")
+    dataset = file[key]
+    if dataset.ndim != 1:
+        raise CalorimeterFileError(path, f"/{key} has shape {dataset.shape}, expected one value per row")
+    if last > len(dataset):
+        raise CalorimeterFileError(path, f"/{key} has {len(dataset)} rows but the event index needs {last} (truncated?)")
+    try:
+        return dataset[first:last]
+    except OSError as error:  # a chunk cut off by a truncated write
+        raise CalorimeterFileError(path, f"cannot read /{key} rows {first}..{last} (truncated or corrupt?): {error}") from None

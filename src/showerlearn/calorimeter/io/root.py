@@ -1,0 +1,128 @@
+"""Flat ROOT trees of CALIFA crystal hits, read through uproot.
+
+R3B users export calibrated crystal hits (R3BRoot's ``R3BCalifaCrystalCalData``: crystal id, energy, time)
+to flat trees for analysis outside R3BRoot, in one of two shapes, both read here:
+
+* one entry per event, with variable-length branches of equal length per entry (``crystal_id[n]``,
+  ``energy[n]``, ``time[n]``);
+* one entry per hit, with an event-number branch (``event``) grouping the entries.
+
+TTrees and RNTuples are read alike.
+
+Crystal ids are mapped to angles with a geometry (the CALIFA-like one by default). Energies are converted to
+MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV; its simulation writes GeV). R3BRoot numbers the
+second (low-gain, "proton") readout range of crystal ``i`` as ``i + 2432``: choose one range before export,
+those ids are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.calorimeter.geometry import CrystalGeometry, UnknownCrystalError, califa
+from showerlearn.calorimeter.io.errors import CalorimeterFileError
+
+__all__ = ["ENERGY_UNITS", "read_root_hits"]
+
+ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
+#: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
+_TREE_CLASSES = ("TTree", "ROOT::RNTuple")
+
+
+def read_root_hits(
+    path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
+    time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
+) -> Any:
+    """Read a flat tree of crystal hits as an awkward array of hit lists (fields ``crystal_id``, ``energy``
+    [MeV], ``time`` [ns], ``theta``, ``phi`` [rad]), one list per event.
+
+    Args:
+        path: the ROOT file.
+        tree: the tree's name; None: the file's only tree.
+        crystal_id, energy, time: branch names.
+        event: branch numbering the event of each entry, for trees with one entry per hit.
+        energy_unit: unit of the energy branch: keV, MeV or GeV.
+        geometry: maps crystal ids to angles (default: the CALIFA-like geometry).
+    """
+    if energy_unit not in ENERGY_UNITS:
+        raise ValueError(f"energy_unit must be one of {', '.join(ENERGY_UNITS)}, got {energy_unit!r}")
+    import awkward as ak
+
+    branches = [crystal_id, energy, time] + ([event] if event else [])
+    columns = _read_branches(Path(path), tree, branches)
+    hits, counts = _per_event(path, columns, crystal_id, energy, time, event)
+    if np.isnan(hits[energy]).any():
+        row = int(np.flatnonzero(np.isnan(hits[energy]))[0])
+        raise CalorimeterFileError(path, f"branch {energy!r} is NaN (hit {row} of the file, event {_event_of(counts, row)}); "
+                                         "R3BRoot marks saturated crystals so: drop them before export")
+    geometry = geometry or califa()
+    ids = hits[crystal_id].astype(np.int64)
+    try:
+        theta, phi = geometry.angles(ids)
+    except UnknownCrystalError as error:
+        raise CalorimeterFileError(path, f"branch {crystal_id!r}: {error}") from None
+    record = {"crystal_id": ids, "energy": hits[energy] * ENERGY_UNITS[energy_unit], "time": hits[time].astype(float),
+              "theta": theta, "phi": phi}
+    return ak.unflatten(ak.zip(record), counts)
+
+
+def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[str, Any]:
+    import uproot
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no such ROOT file: {path}")
+    try:
+        file = uproot.open(path)
+    except Exception as error:  # uproot raises many kinds for a cut-off or foreign file
+        raise CalorimeterFileError(path, f"not a readable ROOT file (truncated or corrupt?): {error}") from None
+    with file:
+        trees = [key.split(";")[0] for key, cls in file.classnames().items() if cls in _TREE_CLASSES]
+        if tree is None:
+            if len(trees) != 1:
+                raise CalorimeterFileError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one with tree=")
+            tree = trees[0]
+        if tree not in trees:
+            raise CalorimeterFileError(path, f"no tree {tree!r}; trees: {', '.join(trees) or 'none'}")
+        found = file[tree]
+        missing = [name for name in branches if name not in found.keys()]
+        if missing:
+            raise CalorimeterFileError(path, f"tree {tree!r} has no branch {', '.join(map(repr, missing))}; "
+                                             f"branches: {', '.join(found.keys())}")
+        try:
+            return found.arrays(branches, library="ak")
+        except Exception as error:
+            raise CalorimeterFileError(path, f"cannot read tree {tree!r} (truncated or corrupt?): {error}") from None
+
+
+def _per_event(
+    path: str | Path, columns: Any, crystal_id: str, energy: str, time: str, event: str | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Flat hit arrays and hits per event, from either tree shape."""
+    import awkward as ak
+
+    names = [crystal_id, energy, time]
+    depth = {name: columns[name].ndim for name in names}
+    if len(set(depth.values())) != 1 or max(depth.values()) > 2:
+        shapes = ", ".join(f"{name!r}: {str(ak.type(columns[name]))}" for name in names)
+        raise CalorimeterFileError(path, f"branches must all be one value per entry or all one list per entry; got {shapes}")
+    if depth[crystal_id] == 2:
+        counts = [ak.to_numpy(ak.num(columns[name])) for name in names]
+        for name, count in zip(names[1:], counts[1:]):
+            if not np.array_equal(count, counts[0]):
+                entry = int(np.flatnonzero(count != counts[0])[0])
+                raise CalorimeterFileError(path, f"branches {crystal_id!r} and {name!r} differ in length at entry {entry} "
+                                                 f"({counts[0][entry]} vs {count[entry]})")
+        return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0]
+    if event is None:
+        raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch with event=")
+    numbers = ak.to_numpy(columns[event])
+    order = np.argsort(numbers, kind="stable")
+    _, counts = np.unique(numbers[order], return_counts=True)
+    return {name: ak.to_numpy(columns[name])[order] for name in names}, counts
+
+
+def _event_of(counts: np.ndarray, row: int) -> int:
+    return int(np.searchsorted(np.cumsum(counts), row, side="right"))

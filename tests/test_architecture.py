@@ -1,0 +1,93 @@
+"""The layout rule of docs/architecture.md: the core never imports a detector family, and a family
+never imports another one. Imports are read from the source (module level and inside functions alike),
+so a lazy import cannot hide a dependency."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import showerlearn
+from showerlearn.family import installed_families
+
+PACKAGE_ROOT = Path(showerlearn.__file__).parent
+
+
+def _family_packages() -> dict[str, str]:
+    """Family name -> its top-level package, for the families installed with showerlearn itself."""
+    found = {}
+    for family in installed_families().values():
+        for package in family.packages:
+            if package.startswith("showerlearn."):
+                found[family.name] = package
+    return found
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module named by an ``import`` or ``from ... import`` anywhere in the file."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE_ROOT.rglob("*.py"))
+
+
+def test_the_iact_family_is_installed_and_is_a_subpackage() -> None:
+    assert _family_packages().get("iact") == "showerlearn.iact"
+
+
+def test_no_core_module_imports_a_family() -> None:
+    families = _family_packages().values()
+    offences = []
+    for path in _sources():
+        module = _module_name(path)
+        if any(_inside(module, family) for family in families):
+            continue
+        offences += [f"{module} imports {name}" for name in _imported_modules(path) if any(_inside(name, f) for f in families)]
+    assert not offences, "core modules must not import a detector family:\n" + "\n".join(sorted(offences))
+
+
+def test_no_family_imports_another_family() -> None:
+    families = _family_packages()
+    offences = []
+    for path in _sources():
+        module = _module_name(path)
+        own = next((package for package in families.values() if _inside(module, package)), None)
+        if own is None:
+            continue
+        others = [package for package in families.values() if package != own]
+        offences += [f"{module} imports {name}" for name in _imported_modules(path) if any(_inside(name, o) for o in others)]
+    assert not offences, "a family must not import another family:\n" + "\n".join(sorted(offences))
+
+
+@pytest.mark.parametrize("package", sorted({p.parent for p in PACKAGE_ROOT.rglob("__init__.py")}), ids=str)
+def test_every_package_says_what_lives_there_and_what_it_may_import(package: Path) -> None:
+    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    if package == PACKAGE_ROOT:
+        assert "architecture" in docstring
+    else:
+        assert "May import:" in docstring, f"{package / '__init__.py'}: the docstring names no 'May import:' rule"
+
+
+def test_the_rule_sees_a_lazy_import_inside_a_function(tmp_path: Path) -> None:
+    source = tmp_path / "lazy.py"
+    source.write_text("def f():\n    from showerlearn.iact.geometry import Lattice\n    import showerlearn.iact.nn\n")
+    assert {"showerlearn.iact.geometry", "showerlearn.iact.nn"} <= _imported_modules(source)

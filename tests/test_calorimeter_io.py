@@ -1,0 +1,159 @@
+"""The calorimeter's HDF5 hit files (written streamed, read back as awkward arrays, the same for any number
+of workers) and the reader of flat ROOT trees of CALIFA hits (written here with uproot), with their errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import awkward as ak
+import h5py
+import numpy as np
+import pytest
+import uproot
+
+from showerlearn.calorimeter.geometry import califa
+from showerlearn.calorimeter.io import CalorimeterFileError, iter_events, n_events, read_events, read_gammas, read_root_hits
+from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
+
+CONFIG = CalorimeterSimulationConfig(n_events=120, chunk_size=50, n_gammas=2, background_hits_mean=0.5)
+
+
+@pytest.fixture(scope="module")
+def hit_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("calorimeter") / "hits.h5"
+    simulate_calorimeter(CONFIG, path, seed=11, n_jobs=1)
+    return path
+
+
+def test_file_holds_the_simulated_chunks_event_by_event(hit_file: Path) -> None:
+    chunks = [simulate_chunk(CONFIG, 11, index, size) for index, size in enumerate((50, 50, 20))]
+    events = read_events(hit_file)
+    assert n_events(hit_file) == len(events) == 120
+    assert ak.to_numpy(ak.num(events)).tolist() == np.concatenate([c["n_hits"] for c in chunks]).tolist()
+    flat = {field: ak.to_numpy(ak.flatten(events[field])) for field in events.fields}
+    for field in ("crystal_id", "energy", "time", "theta", "phi", "true_gamma", "true_fraction"):
+        assert flat[field] == pytest.approx(np.concatenate([c[field] for c in chunks]), rel=1e-6), field
+    gammas = read_gammas(hit_file)
+    assert ak.to_numpy(ak.num(gammas)).tolist() == [2] * 120
+    assert ak.to_numpy(ak.flatten(gammas["energy_rest"])) == pytest.approx(
+        np.concatenate([c["gamma_energy_rest"] for c in chunks]), rel=1e-6)
+    with h5py.File(hit_file) as file:
+        assert file.attrs["geometry"] == "califa" and file.attrs["seed"] == 11
+        assert len(file["geometry/crystal_id"]) == 2432
+        hit_rows = file["contributions/hit"][:]
+        assert hit_rows.max() < len(file["hits/energy"]) and np.all(np.diff(hit_rows) >= 0)
+
+
+def test_streaming_gives_the_same_events_and_subranges_work(hit_file: Path) -> None:
+    streamed = list(iter_events(hit_file, chunk_events=33))
+    assert [len(part) for part in streamed] == [33, 33, 33, 21]
+    assert ak.to_list(ak.concatenate(streamed)) == ak.to_list(read_events(hit_file))
+    assert ak.to_list(read_events(hit_file, 40, 45)) == ak.to_list(read_events(hit_file)[40:45])
+    assert read_events(hit_file, truth=False).fields == ["crystal_id", "energy", "time", "theta", "phi"]
+    with pytest.raises(IndexError, match="out of range"):
+        read_events(hit_file, 100, 200)
+
+
+def test_the_file_does_not_depend_on_the_number_of_workers(hit_file: Path, tmp_path: Path) -> None:
+    parallel = tmp_path / "parallel.h5"
+    simulate_calorimeter(CONFIG, parallel, seed=11, n_jobs=2)
+    with h5py.File(hit_file) as one, h5py.File(parallel) as two:
+        for group in ("events", "hits", "contributions", "gammas"):
+            for name in one[group]:
+                assert np.array_equal(one[group][name][:], two[group][name][:]), f"{group}/{name}"
+
+
+def _copy(hit_file: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copy(hit_file, tmp_path / "copy.h5"))
+
+
+def test_hdf5_errors_name_the_file_and_the_key(hit_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_events(tmp_path / "missing.h5")
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        del file["hits/energy"]
+    with pytest.raises(CalorimeterFileError, match=r"copy\.h5: missing dataset /hits/energy"):
+        read_events(broken)
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        file["hits/energy"][3] = np.nan
+    with pytest.raises(CalorimeterFileError, match="NaN at hit row 3"):
+        read_events(broken)
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        file["events/hit_start"][5] += 1
+    with pytest.raises(CalorimeterFileError, match="consecutive"):
+        read_events(broken)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(hit_file.read_bytes()[: hit_file.stat().st_size // 2])
+    with pytest.raises(CalorimeterFileError, match="truncated"):
+        read_events(truncated)
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as file:
+        file["x"] = [1]
+    with pytest.raises(CalorimeterFileError, match="not a showerlearn-calorimeter-hits file"):
+        read_events(foreign)
+
+
+# ---------------------------------------------------------------------------------------------------
+# ROOT trees
+# ---------------------------------------------------------------------------------------------------
+IDS = [[1, 33, 2432], [], [1000]]
+ENERGY_KEV = [[150.0, 2300.0, 820.5], [], [5000.0]]
+TIME = [[1.0, 2.5, -3.0], [], [0.0]]
+
+
+def _write_root(path: Path, **branches: object) -> Path:
+    """A TTree named califa, as R3B analyses write them."""
+    branches = {name: ak.Array(values) if isinstance(values, list) else values for name, values in branches.items()}
+    with uproot.recreate(path) as file:
+        tree = file.mktree("califa", {name: ak.type(values).content if isinstance(values, ak.Array) else values.dtype
+                                      for name, values in branches.items()})
+        tree.extend(branches)
+    return path
+
+
+def test_root_tree_with_one_entry_per_event(tmp_path: Path) -> None:
+    path = _write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME))
+    events = read_root_hits(path)
+    assert ak.to_list(events.crystal_id) == IDS
+    assert ak.to_list(ak.num(events)) == [3, 0, 1]
+    assert ak.to_numpy(ak.flatten(events.energy)) == pytest.approx([0.15, 2.3, 0.8205, 5.0])
+    theta, phi = califa().angles(np.concatenate([np.asarray(e, dtype=np.int64) for e in IDS]))
+    assert ak.to_numpy(ak.flatten(events.theta)) == pytest.approx(theta)
+    assert ak.to_numpy(ak.flatten(events.phi)) == pytest.approx(phi)
+
+
+def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> None:
+    path = _write_root(tmp_path / "flat.root", evt=np.array([4, 4, 7]), cid=np.array([10, 11, 12]),
+                       e=np.array([1.5, 0.3, 2.0]), t=np.array([0.0, 1.0, 2.0]))
+    events = read_root_hits(path, crystal_id="cid", energy="e", time="t", event="evt", energy_unit="MeV")
+    assert ak.to_list(events.crystal_id) == [[10, 11], [12]] and ak.to_list(events.energy) == [[1.5, 0.3], [2.0]]
+    with pytest.raises(CalorimeterFileError, match="name the event-number branch"):
+        read_root_hits(path, crystal_id="cid", energy="e", time="t")
+
+
+def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
+    good = {"crystal_id": ak.Array(IDS), "energy": ak.Array(ENERGY_KEV), "time": ak.Array(TIME)}
+    path = _write_root(tmp_path / "good.root", **good)
+    with pytest.raises(CalorimeterFileError, match="no branch 'energy_kev'"):
+        read_root_hits(path, energy="energy_kev")
+    with pytest.raises(CalorimeterFileError, match="no tree 'hits'; trees: califa"):
+        read_root_hits(path, tree="hits")
+    shorter = _write_root(tmp_path / "shape.root", **{**good, "time": ak.Array([[1.0, 2.5], [], [0.0]])})
+    with pytest.raises(CalorimeterFileError, match="'crystal_id' and 'time' differ in length at entry 0"):
+        read_root_hits(shorter)
+    nan = _write_root(tmp_path / "nan.root", **{**good, "energy": ak.Array([[150.0, np.nan, 1.0], [], [5.0]])})
+    with pytest.raises(CalorimeterFileError, match=r"NaN \(hit 1 of the file, event 0\)"):
+        read_root_hits(nan)
+    dual_range = _write_root(tmp_path / "ids.root", **{**good, "crystal_id": ak.Array([[1, 33, 4000], [], [1000]])})
+    with pytest.raises(CalorimeterFileError, match="unknown ids: \\[4000\\]"):
+        read_root_hits(dual_range)
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(path.read_bytes()[:400])
+    with pytest.raises(CalorimeterFileError, match="truncated"):
+        read_root_hits(truncated)
+    with pytest.raises(ValueError, match="energy_unit"):
+        read_root_hits(path, energy_unit="eV")
