@@ -1,27 +1,21 @@
 """The core contracts a detector family builds on: padded sets in batches (``data.collate``), the
 DataModule's collate hook, per-element heads through the engine, and config checks of heads.
 
-A throw-away family of variable-length hit sets (``SetData``, ``SetModel``, ``set_evaluator``, given by
-import path) trains, predicts per-event and per-hit tables and evaluates them, with no change to the core.
+A whole throw-away family through the command line is tested in ``test_family_acceptance.py``.
 """
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from showerlearn.config import ConfigError, resolve_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded, pad_sets, pair_mask
-from showerlearn.engine.runner import train
-from showerlearn.io.tables import read_columns, read_tables
 
 
 # --- pad_sets and collate_padded ------------------------------------------------------------------
@@ -117,123 +111,6 @@ def test_the_datamodule_collate_hook_feeds_the_loaders() -> None:
     assert plain.test_dataloader().collate_fn is default_collate  # the default, unchanged
     batch = next(iter(padded.test_dataloader()))
     assert batch["inputs"]["hits"].shape == (3, 3, 2) and batch["inputs"]["hits_mask"].sum().item() == 6
-
-
-# --- a throw-away family of hit sets through the engine --------------------------------------------
-def _hit_sets(n_events: int, seed: int, first_size: int) -> list[dict[str, np.ndarray]]:
-    """Events of two clusters of 2D hits; event ``i`` has ``first_size + i // 8`` hits, so consecutive
-    batches of 8 have other sizes (the padded prediction batches differ in N)."""
-    rng = np.random.default_rng(seed)
-    events = []
-    for i in range(n_events):
-        n = first_size + i // 8
-        centres = rng.normal(scale=2.0, size=(2, 2))
-        cluster = rng.integers(0, 2, size=n)
-        hits = centres[cluster] + rng.normal(scale=0.3, size=(n, 2))
-        events.append({"hits": hits.astype(np.float32), "cluster": cluster, "id": np.arange(n) + 1000 * i})
-    return events
-
-
-class _HitSets(Dataset):
-    def __init__(self, events: list[dict[str, np.ndarray]]) -> None:
-        self.events = events
-
-    def __len__(self) -> int:
-        return len(self.events)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        event = self.events[i]
-        cluster = torch.as_tensor(event["cluster"])
-        return {
-            "inputs": {"hits": torch.as_tensor(event["hits"])},
-            "targets": {
-                "hits": torch.as_tensor(event["hits"][:, 0] > 0).long(),
-                "pairs": (cluster[:, None] == cluster[None, :]).float(),
-            },
-            "meta": {"event_id": torch.tensor(i), "hit_id": torch.as_tensor(event["id"])},
-        }
-
-
-class SetData(ShowerDataModule):
-    """Variable-length hit sets, a class per hit and a same-cluster score per hit pair."""
-
-    model_input_names: ClassVar[frozenset[str]] = frozenset({"in_features"})
-
-    def __init__(self, batch_size: int = 8, num_workers: int = 0, seed: int = 0) -> None:
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.test_events = _hit_sets(24, seed=seed + 2, first_size=2)
-
-    def setup(self, stage: str | None = None) -> None:
-        self.train_set = _HitSets(_hit_sets(48, seed=self.seed, first_size=3))
-        self.val_set = _HitSets(_hit_sets(16, seed=self.seed + 1, first_size=4))
-        self.test_set = _HitSets(self.test_events)
-
-    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
-        return collate_padded(samples, elements=["inputs.hits", "targets.hits", "meta.hit_id"], pairs=["targets.pairs"])
-
-    def model_inputs(self) -> dict[str, Any]:
-        return {"in_features": 2}
-
-    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-        real = meta["hit_id_mask"]
-        events, hits = np.nonzero(real)
-        logits = outputs["hits"][real]
-        first, second = np.nonzero(pair_mask(torch.from_numpy(real)).numpy().reshape(len(real), -1))
-        return {
-            "predictions": {"event_id": meta["event_id"], "n_hits": real.sum(axis=1)},
-            "hits": {
-                "event_index": events, "hit_id": meta["hit_id"][real],
-                "score": 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1])),
-            },
-            "pairs": {"event_index": first, "pair": second, "score": outputs["pairs"].reshape(len(real), -1)[first, second]},
-        }
-
-
-class SetModel(nn.Module):
-    """Per-hit embeddings: class logits per hit, a bilinear same-cluster logit per pair."""
-
-    def __init__(self, in_features: int, hidden: int = 16) -> None:
-        super().__init__()
-        self.embed = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-        self.classify = nn.Linear(hidden, 2)
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        embedded = self.embed(inputs["hits"])
-        return {"hits": self.classify(embedded), "pairs": embedded @ embedded.transpose(1, 2) / embedded.shape[-1]}
-
-
-def set_evaluator(predictions: dict[str, np.ndarray], output_dir: str | Path, tables: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
-    """Counts from the per-event and the per-hit tables (an evaluator that asks for ``tables``)."""
-    return {"scalars": {"n_events": len(predictions["event_id"]), "n_hits": len(tables["hits"]["hit_id"])}, "tables": sorted(tables)}
-
-
-def test_a_family_of_hit_sets_trains_predicts_and_evaluates_per_element(tmp_path: Path) -> None:
-    config = resolve_config({
-        "name": "sets",
-        "output_dir": str(tmp_path),
-        "data": {"name": "test_contracts:SetData"},
-        "model": {"name": "test_contracts:SetModel"},
-        "task": {"heads": {
-            "hits": {"loss": "cross_entropy", "metrics": ["accuracy", "auroc"]},
-            "pairs": {"loss": "pairwise_bce", "loss_params": {"pos_weight": 1.5}, "metrics": ["auroc"]},
-        }},
-        "trainer": {"max_epochs": 2, "accelerator": "cpu", "checkpoint_every_n_steps": None},
-        "evaluation": {"name": "test_contracts:set_evaluator"},
-    })
-    run = train(config, progress=False)
-
-    test_events = SetData().test_events
-    tables = read_tables(run.predictions_file)
-    assert list(tables) == ["predictions", "hits", "pairs"]
-    assert read_columns(run.predictions_file)["n_hits"].tolist() == [len(e["id"]) for e in test_events]
-    # every real hit once, in event order, whatever the padding of its prediction batch
-    np.testing.assert_array_equal(tables["hits"]["hit_id"], np.concatenate([e["id"] for e in test_events]))
-    np.testing.assert_array_equal(tables["hits"]["event_index"], np.repeat(np.arange(24), [len(e["id"]) for e in test_events]))
-    assert len(tables["pairs"]["score"]) == sum(len(e["id"]) * (len(e["id"]) - 1) for e in test_events)
-    assert run.metrics() == {"scalars": {"n_events": 24, "n_hits": len(tables["hits"]["hit_id"])}, "tables": ["hits", "pairs"]}
-    with (run.logs / "csv" / "attempt_0" / "metrics.csv").open() as handle:
-        logged = set(next(csv.reader(handle)))
-    assert {"val/hits_accuracy", "val/hits_auroc", "val/pairs_auroc", "val/pairs_loss"} <= logged
 
 
 # --- config checks of heads ---------------------------------------------------------------------------

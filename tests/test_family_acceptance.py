@@ -4,6 +4,7 @@ and ``board`` through the command line, with no change to the core."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from showerlearn.cli.main import app
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_tables
+from toy_family import toy_events
 
 
 def _config(tmp_path: Path) -> Path:
@@ -48,8 +50,16 @@ def test_a_new_family_trains_predicts_evaluates_and_shows_on_the_board(tmp_path:
     tables = read_tables(run.predictions_file)
     assert list(tables) == ["predictions", "hits", "pairs"]
     events = tables["predictions"]
-    assert np.all(np.diff(tables["hits"]["event_index"]) >= 0)
-    assert len(tables["hits"]["hit_id"]) == int(events["n_hits"].sum())
+    # every real hit once, in event order, whatever the padding of its prediction batch
+    test_events = toy_events(300, seed=2)[200:]
+    sizes = [len(event["hit_id"]) for event in test_events]
+    assert events["n_hits"].tolist() == sizes
+    np.testing.assert_array_equal(tables["hits"]["hit_id"], np.concatenate([event["hit_id"] for event in test_events]))
+    np.testing.assert_array_equal(tables["hits"]["event_index"], np.repeat(np.arange(len(sizes)), sizes))
+    assert len(tables["pairs"]["score"]) == sum(n * (n - 1) for n in sizes)
+    with (run.logs / "csv" / "attempt_0" / "metrics.csv").open() as handle:
+        logged = set(next(csv.reader(handle)))
+    assert {"val/kind_auroc", "val/hits_accuracy", "val/pairs_auroc", "val/pairs_loss"} <= logged
     metrics = run.metrics()
     assert metrics["evaluator"] == "toy" and metrics["scalars"]["n_classes"] == 3
     # the object count is only learnt by pooling over the real tokens of the object stream

@@ -7,12 +7,9 @@ number of workers.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import multiprocessing
 import os
 import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from showerlearn.calorimeter.geometry import geometry_by_name
+from showerlearn.parallel import ordered_map
 from showerlearn.calorimeter.io.hdf5 import HitFileWriter
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.calorimeter.simulation.events import chunk_sizes, simulate_chunk
@@ -78,24 +76,9 @@ def simulate_calorimeter(
 
 
 def _chunks(config: CalorimeterSimulationConfig, seed: int, sizes: list[int], n_jobs: int) -> Iterator[dict[str, np.ndarray]]:
-    if n_jobs == 1 or len(sizes) == 1:
-        for index, size in enumerate(sizes):
-            yield simulate_chunk(config, seed, index, size)
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        pending: deque[concurrent.futures.Future] = deque()
-        try:
-            for index, size in enumerate(sizes):
-                pending.append(pool.submit(simulate_chunk, config, seed, index, size))
-                if len(pending) >= 2 * n_jobs:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:  # on an error (or an abandoned generator) do not simulate what nobody will write
-            for future in pending:
-                future.cancel()
+    """Simulated chunks in order; at most 2 x n_jobs chunks in flight, so memory stays bounded."""
+    jobs = n_jobs if len(sizes) > 1 else 1
+    return ordered_map(simulate_chunk, ((config, seed, index, size) for index, size in enumerate(sizes)), jobs)
 
 
 def _with_progress(chunks: Iterator[dict[str, np.ndarray]], total: int, enabled: bool) -> Iterator[dict[str, np.ndarray]]:

@@ -21,11 +21,8 @@ the file is written to a temporary name and renamed into place when complete.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import multiprocessing
 import os
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +58,7 @@ from ctapipe.io import DataLevel, HDF5TableWriter, metadata, write_table
 from ctapipe.io.datawriter import DATA_MODEL_VERSION
 
 from showerlearn.io import atomic_path
+from showerlearn.parallel import ordered_map
 from showerlearn.iact.simulation.camera import lst_optics, simulated_camera
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 from showerlearn.iact.simulation.showers import chunk_sizes, simulate_chunk, telescope_to_altaz
@@ -180,27 +178,10 @@ def _chunks(
     config: IACTSimulationConfig, seed: int, sizes: list[int], n_jobs: int
 ) -> Iterator[tuple[dict[str, np.ndarray], dict[str, int]]]:
     """Simulated chunks in order; at most 2 x n_jobs chunks in flight, so memory stays bounded."""
-    if n_jobs == 1 or len(sizes) == 1:
-        for index, size in enumerate(sizes):
-            yield simulate_chunk(config, seed, index, size)
-        return
-    simulated_camera()  # built once here, inherited by forked workers
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=n_jobs, mp_context=context, initializer=_init_worker
-    ) as pool:
-        pending: deque[concurrent.futures.Future] = deque()
-        try:
-            for index, size in enumerate(sizes):
-                pending.append(pool.submit(simulate_chunk, config, seed, index, size))
-                if len(pending) >= 2 * n_jobs:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:  # on an error (or an abandoned generator) do not simulate what nobody will write
-            for future in pending:
-                future.cancel()
+    if n_jobs > 1 and len(sizes) > 1:
+        simulated_camera()  # built once here, inherited by forked workers
+    jobs = n_jobs if len(sizes) > 1 else 1
+    return ordered_map(simulate_chunk, ((config, seed, index, size) for index, size in enumerate(sizes)), jobs, _init_worker)
 
 
 def _init_worker() -> None:

@@ -1,0 +1,19 @@
+"""The collider family: LHC events as two token streams, jet constituents and reconstructed objects.
+
+Same inside as every family:
+
+=================  ============================================================================
+``particles``      particle-flow categories of jet constituents
+``kinematics``     constituent features relative to their jet (log pT/pT_jet, delta eta...)
+``simulation``     Pythia 8 + a CMS-like detector + FastJet, written as columnar HDF5
+``io``             readers: the generated files, NumPy ``.npz`` per class, weaver-style columnar
+                   ROOT / parquet / HDF5, Delphes ROOT trees
+``data``           preprocessing fitted on the training split (jet alignment, ordering, padding,
+                   standardisation)
+``baselines``      boosted decision trees on high-level features (the standard analysis)
+``family``         the :class:`~showerlearn.family.Family` object the core asks about collider runs
+``cli``            ``showerlearn simulate collider``
+=================  ============================================================================
+
+May import: the core (showerlearn.*), never another family.
+"""

@@ -1,0 +1,206 @@
+"""Columnar files with jagged branches, read the way weaver-core reads them (JetClass, top tagging).
+
+A weaver-core data config declares which branches hold one list per event (the tokens: ``part_px``,
+``part_deta``...), which hold one value per event (``jet_pt``...) and which hold the labels (one class
+index, or one-hot branches such as JetClass's ``label_QCD``, ``label_Hbb``...). :class:`ColumnarSource`
+is that declaration, and :func:`read_columnar` reads it from
+
+* ROOT files (``.root``) through uproot: a TTree's branches, by name;
+* parquet files (``.parquet``, ``.pq``) through awkward (pyarrow): columns, by name;
+* HDF5 files (``.h5``, ``.hdf5``) in the layout of :mod:`showerlearn.collider.io.h5columns`, by key
+  (``constituents/pt``, ``events/mjj``), as the generated event files are written.
+
+Every problem names the file and the branch: a missing tree or branch (with the close matches), a branch
+of the wrong shape, token branches whose lengths differ in an event, NaN or infinite values.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import h5py
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from showerlearn.collider.io.errors import ColliderDataError
+from showerlearn.collider.io.h5columns import read_h5_column
+
+__all__ = ["ColumnarEvents", "ColumnarSource", "read_columnar"]
+
+
+class ColumnarSource(BaseModel):
+    """Which branches of a columnar file to read, and what each holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: list[str] = Field(
+        min_length=1, description="Branches with one list per event, one entry per token (the token features)."
+    )
+    scalars: list[str] = Field(default_factory=list, description="Branches with one value per event.")
+    labels: list[str] = Field(
+        default_factory=list,
+        description="One branch of class indices, or one-hot branches (class i = the i-th branch); none: no labels.",
+    )
+    tree: str | None = Field(None, description="ROOT only: the TTree (default: the file's only tree).")
+
+
+@dataclass(frozen=True)
+class ColumnarEvents:
+    """What :func:`read_columnar` read: tokens as records ``[event][token]``, scalars, class labels."""
+
+    tokens: ak.Array
+    scalars: dict[str, np.ndarray]
+    labels: np.ndarray | None
+
+
+def read_columnar(path: str | Path, source: ColumnarSource) -> ColumnarEvents:
+    """Read the branches ``source`` declares from a ROOT, parquet or HDF5 file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    names = [*source.tokens, *source.scalars, *source.labels]
+    columns = _reader(path)(path, names, source.tree)
+    lengths = {name: len(column) for name, column in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ColliderDataError(path, f"the branches have different numbers of events: {lengths}")
+    tokens = {name: _jagged(path, name, columns[name]) for name in source.tokens}
+    _same_counts(path, tokens)
+    scalars = {name: _flat(path, name, columns[name]) for name in [*source.scalars, *source.labels]}
+    return ColumnarEvents(
+        ak.zip(tokens), {name: scalars[name] for name in source.scalars}, _labels(path, source.labels, scalars)
+    )
+
+
+def _reader(path: Path) -> Callable[[Path, list[str], str | None], dict[str, ak.Array | np.ndarray]]:
+    suffix = path.suffix.lower()
+    readers = {".root": _read_root, ".parquet": _read_parquet, ".pq": _read_parquet, ".h5": _read_h5, ".hdf5": _read_h5}
+    if suffix not in readers:
+        raise ColliderDataError(
+            path, f"unknown columnar format {suffix!r}; expected one of {', '.join(sorted(readers))}"
+        )
+    return readers[suffix]
+
+
+def _missing(path: Path, names: list[str], available: list[str], what: str) -> None:
+    for name in names:
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise ColliderDataError(
+                path, f"no {what} {name!r}{hint}; the file has {len(available)}: {', '.join(available[:40])}"
+            )
+
+
+def _read_root(path: Path, names: list[str], tree_name: str | None) -> dict[str, ak.Array | np.ndarray]:
+    import uproot
+
+    try:
+        file = uproot.open(path)
+    except Exception as error:  # uproot raises several kinds for a file that is not ROOT
+        raise ColliderDataError(path, f"not a ROOT file ({error})") from None
+    with file:
+        trees = sorted({key.split(";")[0] for key, kind in file.classnames().items() if kind == "TTree"})
+        if tree_name is None and len(trees) != 1:
+            raise ColliderDataError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one (tree)")
+        tree_name = tree_name or trees[0]
+        if tree_name not in trees:
+            raise ColliderDataError(path, f"no tree {tree_name!r}; the file has {', '.join(trees) or 'none'}")
+        tree = file[tree_name]
+        full = {key.rsplit("/", 1)[-1]: key for key in tree.keys(recursive=True)}
+        _missing(path, names, list(full), f"branch in tree {tree_name!r}:")
+        return {name: _root_array(path, tree[full[name]], name) for name in names}
+
+
+def _root_array(path: Path, branch: object, name: str) -> ak.Array:
+    try:
+        return branch.array(library="ak")  # type: ignore[attr-defined]
+    except Exception as error:  # an object branch uproot cannot deserialise
+        raise ColliderDataError(path, f"branch {name!r} cannot be read as numbers ({error})") from None
+
+
+def _read_parquet(path: Path, names: list[str], _tree: str | None) -> dict[str, ak.Array | np.ndarray]:
+    try:
+        metadata = ak.metadata_from_parquet(path)
+    except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
+        raise ColliderDataError(path, f"not a parquet file ({error})") from None
+    available = list(metadata["form"].fields)
+    _missing(path, names, available, "column")
+    table = ak.from_parquet(path, columns=names)
+    return {name: table[name] for name in names}
+
+
+def _read_h5(path: Path, names: list[str], _tree: str | None) -> dict[str, ak.Array | np.ndarray]:
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise ColliderDataError(path, f"not an HDF5 file ({error})") from None
+    with file:
+        return {name: read_h5_column(file, name, path) for name in names}
+
+
+def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
+    array = ak.Array(column) if not isinstance(column, ak.Array) else column
+    if array.ndim != 2 or not _numeric(array):
+        raise ColliderDataError(
+            path, f"branch {name!r} is {array.type}; expected one list of numbers per event (tokens)"
+        )
+    _finite(path, name, ak.to_numpy(ak.flatten(array)))
+    return array
+
+
+def _flat(path: Path, name: str, column: ak.Array | np.ndarray) -> np.ndarray:
+    array = ak.Array(column) if not isinstance(column, ak.Array) else column
+    if array.ndim != 1 or not _numeric(array):
+        raise ColliderDataError(path, f"branch {name!r} is {array.type}; expected one number per event")
+    values = ak.to_numpy(array)
+    _finite(path, name, values)
+    return values
+
+
+def _numeric(array: ak.Array) -> bool:
+    """Numbers (or booleans) at the innermost level: not records, strings or missing values."""
+    content = array.type.content
+    for _ in range(array.ndim - 1):
+        content = getattr(content, "content", None)
+    return isinstance(content, ak.types.NumpyType)
+
+
+def _finite(path: Path, name: str, values: np.ndarray) -> None:
+    bad = ~np.isfinite(values.astype(np.float64))
+    if bad.any():
+        raise ColliderDataError(
+            path,
+            f"branch {name!r} has {int(bad.sum())} NaN or infinite values (the first at flat entry {int(np.argmax(bad))})",
+        )
+
+
+def _same_counts(path: Path, tokens: dict[str, ak.Array]) -> None:
+    names = list(tokens)
+    reference = ak.to_numpy(ak.num(tokens[names[0]]))
+    for name in names[1:]:
+        counts = ak.to_numpy(ak.num(tokens[name]))
+        if not np.array_equal(counts, reference):
+            event = int(np.argmax(counts != reference))
+            raise ColliderDataError(
+                path,
+                f"token branches {names[0]!r} and {name!r} differ in length in event {event} ({reference[event]} vs {counts[event]})",
+            )
+
+
+def _labels(path: Path, names: list[str], columns: dict[str, np.ndarray]) -> np.ndarray | None:
+    if not names:
+        return None
+    if len(names) == 1:
+        return columns[names[0]].astype(np.int64)
+    one_hot = np.stack([columns[name] for name in names], axis=1).astype(np.float64)
+    if not np.all(np.isin(one_hot, (0.0, 1.0))) or not np.all(one_hot.sum(axis=1) == 1):
+        rows = int(np.sum(one_hot.sum(axis=1) != 1))
+        raise ColliderDataError(
+            path,
+            f"the one-hot label branches {', '.join(names)} do not hold exactly one 1 per event ({rows} events do not)",
+        )
+    return np.argmax(one_hot, axis=1).astype(np.int64)

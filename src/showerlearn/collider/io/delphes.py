@@ -1,0 +1,192 @@
+"""Delphes ROOT trees, read with uproot into the event records of the generated files.
+
+Delphes (arXiv:1307.6346) writes one TTree (``Delphes``) with one branch per object collection and one
+sub-branch per field (``FatJet.PT``, ``FatJet.Tau``...). This reader takes
+
+* ``FatJet``: PT, Eta, Phi, Mass, Tau (tau_1 ... tau_5), BTag, and NCharged + NNeutrals if present
+  -> ``fatjets`` (``n_constituents`` is -1 without them);
+* the particle-flow branches, by default the CMS card's ``EFlowTrack`` (PT, Eta, Phi, Charge, PID),
+  ``EFlowPhoton`` and ``EFlowNeutralHadron`` (ET, Eta, Phi, E); a merged branch of
+  ``ParticleFlowCandidate`` objects (PT, Eta, Phi, E, Charge, PID), as some cards write under the name
+  ``EFlow``, works too -> ``constituents`` of the leading large-R jets, with the derived features of
+  :mod:`showerlearn.collider.kinematics`;
+* ``Electron``, ``Muon``: PT, Eta, Phi, Charge -> ``electrons``, ``muons``;
+* ``MissingET``: MET, Phi -> ``met``, ``met_phi``;
+* ``Jet``, if present: PT, Eta, Phi, Mass, BTag (and Flavor, else -1) -> ``jets``.
+
+A fat jet's constituents are the particle-flow objects within ``radius`` of its axis, each given to the
+nearest such jet: Delphes stores the constituent links as ROOT references, which uproot does not
+resolve, and for anti-kT jets the cone around the axis is the jet except where two jets overlap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import vector
+
+from showerlearn.collider.io.errors import ColliderDataError
+from showerlearn.collider.kinematics import constituent_records
+from showerlearn.collider.particles import CHARGED_HADRON, ELECTRON, MUON, NEUTRAL_HADRON, PHOTON
+
+vector.register_awkward()
+
+__all__ = ["DEFAULT_EFLOW_BRANCHES", "read_delphes"]
+
+DEFAULT_EFLOW_BRANCHES = ("EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron")
+_TOWER_CATEGORY = {"EFlowPhoton": PHOTON, "EFlowNeutralHadron": NEUTRAL_HADRON}
+_TRACK_MASS = {11: 0.000511, 13: 0.10566}  # GeV (PDG); every other track: a charged pion
+_PION_MASS = 0.13957
+_N_TAU = 5
+
+
+def read_delphes(
+    path: str | Path,
+    tree: str = "Delphes",
+    eflow_branches: tuple[str, ...] = DEFAULT_EFLOW_BRANCHES,
+    radius: float = 0.8,
+    constituent_jets: int = 2,
+) -> ak.Array:
+    """Event records (``fatjets``, ``constituents``, ``electrons``, ``muons``, ``met``, ``met_phi``, and
+    ``jets`` when the tree has them) of a Delphes file. ``radius`` is the card's fat-jet radius (the CMS
+    card's FatJet: 0.8); ``constituent_jets`` how many leading fat jets give constituents."""
+    import uproot
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such Delphes file: {path}")
+    try:
+        file = uproot.open(path)
+    except Exception as error:  # uproot raises several kinds for a file that is not ROOT
+        raise ColliderDataError(path, f"not a ROOT file ({error})") from None
+    with file:
+        reader = _DelphesTree(path, file, tree)
+        fatjets = reader.fatjets()
+        objects = ak.concatenate([reader.eflow(name) for name in eflow_branches], axis=1)
+        records: dict[str, Any] = {
+            "fatjets": ak.with_name(fatjets, None),
+            "constituents": constituent_records(
+                fatjets, _cone_constituents(fatjets[:, :constituent_jets], objects, radius), constituent_jets
+            ),
+            "electrons": reader.leptons("Electron"),
+            "muons": reader.leptons("Muon"),
+            **reader.missing_et(),
+        }
+        if reader.has("Jet"):
+            records["jets"] = reader.jets()
+    return ak.zip(records, depth_limit=1)
+
+
+class _DelphesTree:
+    """Field reads from one Delphes tree, each checked for presence, shape and finite values."""
+
+    def __init__(self, path: Path, file: Any, tree: str) -> None:
+        trees = sorted({key.split(";")[0] for key, kind in file.classnames().items() if kind == "TTree"})
+        if tree not in trees:
+            raise ColliderDataError(path, f"no tree {tree!r}; the file has {', '.join(trees) or 'none'}")
+        self.path, self.tree = path, file[tree]
+        self.branches = {key.rsplit("/", 1)[-1]: key for key in self.tree.keys(recursive=True)}
+
+    def has(self, collection: str, field: str = "PT") -> bool:
+        return f"{collection}.{field}" in self.branches
+
+    def field(self, collection: str, field: str, per_object: int | None = None) -> ak.Array:
+        """``collection.field`` as ``[event][object]`` numbers (``[event][object][per_object]`` if given)."""
+        name = f"{collection}.{field}"
+        if name not in self.branches:
+            known = sorted({key.split(".")[0] for key in self.branches if "." in key})  # not the _size counters
+            raise ColliderDataError(
+                self.path, f"no branch {name!r} in the Delphes tree (collections: {', '.join(known)})"
+            )
+        values = self.tree[self.branches[name]].array(library="ak")
+        expected = 2 if per_object is None else 3
+        if values.ndim != expected or (per_object is not None and ak.any(ak.num(values, axis=2) != per_object)):
+            shape = "a list of numbers" if per_object is None else f"a list of {per_object} numbers per object"
+            raise ColliderDataError(self.path, f"branch {name!r} is {values.type}; expected {shape} per event")
+        flat = ak.to_numpy(ak.flatten(values, axis=None)).astype(np.float64)
+        if not np.all(np.isfinite(flat)):
+            raise ColliderDataError(
+                self.path, f"branch {name!r} has {int(np.sum(~np.isfinite(flat)))} NaN or infinite values"
+            )
+        return values
+
+    def fatjets(self) -> ak.Array:
+        tau = self.field("FatJet", "Tau", per_object=_N_TAU)
+        tau1, tau2, tau3 = tau[:, :, 0], tau[:, :, 1], tau[:, :, 2]
+        if self.has("FatJet", "NCharged") and self.has("FatJet", "NNeutrals"):
+            n_constituents = self.field("FatJet", "NCharged") + self.field("FatJet", "NNeutrals")
+        else:
+            n_constituents = ak.ones_like(tau1, dtype=np.int64) * -1
+        return ak.zip({
+            "pt": self.field("FatJet", "PT"), "eta": self.field("FatJet", "Eta"), "phi": self.field("FatJet", "Phi"),
+            "mass": self.field("FatJet", "Mass"), "tau1": tau1, "tau2": tau2, "tau3": tau3,
+            "tau21": _ratio(tau2, tau1), "tau32": _ratio(tau3, tau2), "n_constituents": n_constituents,
+            "n_btag": self.field("FatJet", "BTag") & 1,
+        }, with_name="Momentum4D")  # fmt: skip
+
+    def eflow(self, name: str) -> ak.Array:
+        """Particle-flow objects of one branch: tracks (PT) or towers (ET), with charge and category."""
+        eta, phi = self.field(name, "Eta"), self.field(name, "Phi")
+        if name in _TOWER_CATEGORY:
+            pt, energy = self.field(name, "ET"), self.field(name, "E")
+            charge, category = ak.zeros_like(pt, dtype=np.int8), ak.full_like(pt, _TOWER_CATEGORY[name], dtype=np.int8)
+        else:
+            pt, charge = self.field(name, "PT"), ak.values_astype(self.field(name, "Charge"), np.int8)
+            pid = abs(self.field(name, "PID")) if self.has(name, "PID") else ak.zeros_like(pt, dtype=np.int64)
+            category = _track_category(pid, charge)
+            energy = self.field(name, "E") if self.has(name, "E") else _track_energy(pt, eta, pid)
+        return ak.zip(
+            {"pt": pt, "eta": eta, "phi": phi, "E": energy, "charge": charge, "category": category},
+            with_name="Momentum4D",
+        )
+
+    def leptons(self, name: str) -> ak.Array:
+        return ak.zip({
+            "pt": self.field(name, "PT"), "eta": self.field(name, "Eta"), "phi": self.field(name, "Phi"),
+            "charge": ak.values_astype(self.field(name, "Charge"), np.int8),
+        })  # fmt: skip
+
+    def missing_et(self) -> dict[str, np.ndarray]:
+        met, phi = self.field("MissingET", "MET"), self.field("MissingET", "Phi")
+        if ak.any(ak.num(met) != 1):
+            raise ColliderDataError(self.path, "branch 'MissingET.MET' must hold one value per event")
+        return {
+            "met": ak.to_numpy(ak.flatten(met)).astype(np.float32),
+            "met_phi": ak.to_numpy(ak.flatten(phi)).astype(np.float32),
+        }
+
+    def jets(self) -> ak.Array:
+        pt = self.field("Jet", "PT")
+        flavour = self.field("Jet", "Flavor") if self.has("Jet", "Flavor") else ak.ones_like(pt, dtype=np.int64) * -1
+        return ak.zip({
+            "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.field("Jet", "Phi"), "mass": self.field("Jet", "Mass"),
+            "btag": (self.field("Jet", "BTag") & 1) == 1, "flavour": flavour,
+        })  # fmt: skip
+
+
+def _ratio(numerator: ak.Array, denominator: ak.Array) -> ak.Array:
+    return ak.where(denominator > 0, numerator / ak.where(denominator > 0, denominator, 1.0), 0.0)
+
+
+def _track_category(pid: ak.Array, charge: ak.Array) -> ak.Array:
+    """Electron, muon or charged hadron by PDG id; neutral entries of a merged branch: photon (22) or
+    neutral hadron."""
+    charged = ak.where(pid == 11, ELECTRON, ak.where(pid == 13, MUON, CHARGED_HADRON))
+    return ak.values_astype(ak.where(charge != 0, charged, ak.where(pid == 22, PHOTON, NEUTRAL_HADRON)), np.int8)
+
+
+def _track_energy(pt: ak.Array, eta: ak.Array, pid: ak.Array) -> ak.Array:
+    mass = ak.where(pid == 11, _TRACK_MASS[11], ak.where(pid == 13, _TRACK_MASS[13], _PION_MASS))
+    return np.sqrt((pt * np.cosh(eta)) ** 2 + mass**2)
+
+
+def _cone_constituents(jets: ak.Array, objects: ak.Array, radius: float) -> ak.Array:
+    """``[event][jet][object]``: the objects within ``radius`` of a jet axis, each with its nearest jet."""
+    pairs = ak.cartesian({"jet": jets, "object": objects}, axis=1, nested=True)
+    distance = pairs.jet.deltaR(pairs.object)
+    nearest = ak.argmin(distance, axis=1, keepdims=True)
+    is_nearest = ak.local_index(distance, axis=1) == nearest
+    return pairs.object[ak.fill_none((distance < radius) & is_nearest, False)]

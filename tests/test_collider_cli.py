@@ -1,0 +1,52 @@
+"""``showerlearn simulate collider`` end to end on tiny settings: a file, a mass scan, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from showerlearn.cli.main import app
+from showerlearn.collider.io import read_events
+
+
+def _run(*arguments: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["simulate", "collider", *arguments])
+    return result.exit_code, result.output
+
+
+def test_simulate_a_file_with_config_overrides_and_a_summary(tmp_path: Path) -> None:
+    config = tmp_path / "collider.yaml"
+    config.write_text(yaml.safe_dump({"chunk_size": 2, "jets": {"constituent_jets": 1}}))
+    code, output = _run(
+        "--events", "3", "--process", "signal", "--seed", "4", "--jobs", "1", "--config", str(config),
+        "--set", "selection.mass_window=[0.7, 1.3]", "--cache", str(tmp_path / "cache"), "-o", str(tmp_path / "signal.h5"),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "wrote 3 events (3 generated)" in output and "heavy scalar 1000 GeV" in output
+    file = read_events(tmp_path / "signal.h5")
+    assert len(file.events) == 3 and [p.name for p in file.processes] == ["signal"]
+    assert file.config["selection"]["mass_window"] == [0.7, 1.3] and set(
+        file.events.constituents.jet_index.tolist()[0]
+    ) == {0}
+    assert list((tmp_path / "cache").glob("signal-*.h5"))
+
+
+def test_a_mass_scan_writes_one_file_per_mass(tmp_path: Path) -> None:
+    code, output = _run(
+        "--events", "1", "--process", "signal", "--signal-mass", "900", "--signal-mass", "1100", "--jobs", "1",
+        "-o", str(tmp_path / "scan.h5"),
+    )  # fmt: skip
+    assert code == 0, output
+    masses = {mass: read_events(tmp_path / f"scan_m{mass}.h5").config["signal_mass"] for mass in (900, 1100)}
+    assert masses == {900: 900.0, 1100: 1100.0}
+    assert read_events(tmp_path / "scan_m900.h5").events.mjj[0] < 900 * 1.2
+
+
+def test_bad_settings_exit_with_a_message_naming_them(tmp_path: Path) -> None:
+    code, output = _run("--set", "selection.mass_windw=[0.8, 1.2]", "-o", str(tmp_path / "x.h5"))
+    assert code == 2 and "mass_windw" in output and "mass_window" in output
+    code, output = _run("--process", "higgs", "-o", str(tmp_path / "x.h5"))
+    assert code == 1 and "unknown process 'higgs'; known: signal, qcd, ttbar" in output
+    assert not (tmp_path / "x.h5").exists()

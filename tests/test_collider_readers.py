@@ -1,0 +1,293 @@
+"""Readers of collider data on small files written here: .npz per class, weaver-style ROOT / parquet /
+HDF5 with jagged branches, Delphes trees, the generated event files; and their errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import h5py
+import numpy as np
+import pytest
+import uproot
+import uproot.writing._cascadetree as cascadetree
+
+from showerlearn.collider.io import (
+    ColliderDataError,
+    ColumnarSource,
+    read_columnar,
+    read_delphes,
+    read_events,
+    read_npz_classes,
+)
+from showerlearn.collider.io.h5columns import ColumnWriter
+from showerlearn.collider.particles import CHARGED_HADRON, ELECTRON, MUON, NEUTRAL_HADRON, PHOTON
+
+FEATURES = ("eta", "phi", "pt")
+
+
+# --- .npz per class -----------------------------------------------------------------------------------
+def _padded(n_events: int, n_tokens: int, real: int, seed: int) -> np.ndarray:
+    array = np.zeros((n_events, n_tokens, len(FEATURES)), np.float32)
+    array[:, :real] = np.random.default_rng(seed).uniform(0.1, 1.0, (n_events, real, len(FEATURES)))
+    return array
+
+
+def test_npz_files_one_per_class(tmp_path: Path) -> None:
+    np.savez_compressed(tmp_path / "background.npz", _padded(4, 6, 3, 1))  # stored as arr_0, as the paper's files
+    np.savez_compressed(tmp_path / "signal.npz", _padded(2, 6, 5, 2))
+    tokens = read_npz_classes([tmp_path / "background.npz", tmp_path / "signal.npz"], FEATURES)
+    assert tokens.features.shape == (6, 6, 3) and tokens.labels.tolist() == [0, 0, 0, 0, 1, 1]
+    assert tokens.mask.sum(axis=1).tolist() == [3, 3, 3, 3, 5, 5]
+    records = tokens.to_awkward()
+    assert records.fields == list(FEATURES) and ak.num(records).tolist() == [3, 3, 3, 3, 5, 5]
+
+
+@pytest.mark.parametrize(
+    ("array", "key", "message"),
+    [
+        (np.zeros((4, 6)), None, r"shape \(4, 6\); expected \(events, tokens, features\)"),
+        (np.zeros((4, 6, 2)), None, r"2 features per token but the config names 3 \(eta, phi, pt\)"),
+        (np.full((2, 3, 3), np.nan), None, r"18 NaN or infinite values, the first in event 0, feature 'eta'"),
+        (np.zeros((2, 3, 3)), "particles", r"no array 'particles'; the file has arr_0"),
+    ],
+)
+def test_npz_errors_name_the_file_and_what_was_expected(
+    tmp_path: Path, array: np.ndarray, key: str | None, message: str
+) -> None:
+    np.savez(tmp_path / "bad.npz", array)
+    with pytest.raises(ColliderDataError, match=message) as error:
+        read_npz_classes([tmp_path / "bad.npz"], FEATURES, key=key)
+    assert "bad.npz" in str(error.value)
+
+
+def test_npz_classes_must_agree_on_tokens_and_name_their_array(tmp_path: Path) -> None:
+    np.savez(tmp_path / "a.npz", _padded(2, 6, 3, 1))
+    np.savez(tmp_path / "b.npz", _padded(2, 8, 3, 2))
+    with pytest.raises(ColliderDataError, match="different numbers of tokens"):
+        read_npz_classes([tmp_path / "a.npz", tmp_path / "b.npz"], FEATURES)
+    np.savez(tmp_path / "two.npz", first=_padded(1, 2, 1, 1), second=_padded(1, 2, 1, 1))
+    with pytest.raises(ColliderDataError, match=r"holds 2 arrays \(first, second\): name the one to read"):
+        read_npz_classes([tmp_path / "two.npz"], FEATURES)
+    with pytest.raises(FileNotFoundError, match=r"missing\.npz"):
+        read_npz_classes([tmp_path / "missing.npz"], FEATURES)
+
+
+# --- weaver-style columnar files --------------------------------------------------------------------------
+def _jetclass_like() -> dict[str, ak.Array]:
+    """Three jets as JetClass stores them: jagged part_* branches, jet_* scalars, one-hot labels."""
+    return {
+        "part_deta": ak.Array([[0.1, -0.2], [0.0], [0.3, 0.1, -0.1]]),
+        "part_dphi": ak.Array([[0.0, 0.1], [0.2], [-0.3, 0.0, 0.1]]),
+        "jet_pt": ak.Array([500.0, 620.0, 480.0]),
+        "label_QCD": ak.Array([1, 0, 0]),
+        "label_Hbb": ak.Array([0, 1, 1]),
+    }
+
+
+SOURCE = ColumnarSource(tokens=["part_deta", "part_dphi"], scalars=["jet_pt"], labels=["label_QCD", "label_Hbb"])
+
+
+def _write(path: Path, columns: dict[str, ak.Array]) -> Path:
+    if path.suffix == ".root":
+        with uproot.recreate(path) as file:
+            file.mktree("tree", {k: v.type.content for k, v in columns.items()})
+            file["tree"].extend(columns)
+    elif path.suffix == ".parquet":
+        ak.to_parquet(ak.zip(columns, depth_limit=1), path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".root", ".parquet"])
+def test_columnar_root_and_parquet(tmp_path: Path, suffix: str) -> None:
+    events = read_columnar(_write(tmp_path / f"jets{suffix}", _jetclass_like()), SOURCE)
+    assert ak.num(events.tokens).tolist() == [2, 1, 3] and events.tokens.fields == ["part_deta", "part_dphi"]
+    assert events.scalars["jet_pt"].tolist() == [500.0, 620.0, 480.0] and events.labels.tolist() == [0, 1, 1]
+
+
+def test_columnar_hdf5_in_the_layout_of_the_generated_files(tmp_path: Path) -> None:
+    records = ak.zip({
+        "mjj": np.array([900.0, 1000.0]), "label": np.array([1, 0]),
+        "constituents": ak.zip({"pt": ak.Array([[50.0, 20.0], [30.0]]), "deta": ak.Array([[0.1, 0.2], [0.0]])}),
+    }, depth_limit=1)  # fmt: skip
+    with h5py.File(tmp_path / "events.h5", "w") as h5:
+        ColumnWriter(h5).append(records)
+    source = ColumnarSource(
+        tokens=["constituents/pt", "constituents/deta"], scalars=["events/mjj"], labels=["events/label"]
+    )
+    events = read_columnar(tmp_path / "events.h5", source)
+    assert events.tokens["constituents/pt"].tolist() == [[50.0, 20.0], [30.0]] and events.labels.tolist() == [1, 0]
+    with pytest.raises(ColliderDataError, match=r"no dataset 'constituents/phi'; the file has .*constituents/pt"):
+        read_columnar(tmp_path / "events.h5", ColumnarSource(tokens=["constituents/phi"]))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (ColumnarSource(tokens=["part_detaa"]), r"no branch in tree 'tree': 'part_detaa' \(did you mean 'part_deta'"),
+        (ColumnarSource(tokens=["jet_pt"]), r"branch 'jet_pt' is .*; expected one list of numbers per event"),
+        (
+            ColumnarSource(tokens=["part_deta"], scalars=["part_dphi"]),
+            r"branch 'part_dphi' is .*; expected one number per event",
+        ),
+        (ColumnarSource(tokens=["part_deta"], tree="Events"), r"no tree 'Events'; the file has tree"),
+    ],
+)
+def test_columnar_errors_name_the_branch(tmp_path: Path, source: ColumnarSource, message: str) -> None:
+    path = _write(tmp_path / "jets.root", _jetclass_like())
+    with pytest.raises(ColliderDataError, match=message) as error:
+        read_columnar(path, source)
+    assert "jets.root" in str(error.value)
+
+
+def test_columnar_nan_ragged_tokens_and_broken_one_hot(tmp_path: Path) -> None:
+    columns = _jetclass_like()
+    columns["part_deta"] = ak.Array([[0.1, np.nan], [0.0], [0.3, 0.1, -0.1]])
+    with pytest.raises(ColliderDataError, match=r"branch 'part_deta' has 1 NaN or infinite values"):
+        read_columnar(_write(tmp_path / "nan.parquet", columns), SOURCE)
+    columns = _jetclass_like()
+    columns["part_dphi"] = ak.Array([[0.0], [0.2], [-0.3, 0.0, 0.1]])
+    with pytest.raises(ColliderDataError, match=r"'part_deta' and 'part_dphi' differ in length in event 0 \(2 vs 1\)"):
+        read_columnar(_write(tmp_path / "ragged.parquet", columns), SOURCE)
+    columns = _jetclass_like()
+    columns["label_Hbb"] = ak.Array([1, 1, 1])
+    with pytest.raises(
+        ColliderDataError,
+        match=r"one-hot label branches label_QCD, label_Hbb do not hold exactly one 1 per event \(1 events",
+    ):
+        read_columnar(_write(tmp_path / "labels.parquet", columns), SOURCE)
+    (tmp_path / "jets.csv").write_text("part_deta\n0.1\n")
+    with pytest.raises(ColliderDataError, match=r"unknown columnar format '\.csv'"):
+        read_columnar(tmp_path / "jets.csv", SOURCE)
+
+
+# --- Delphes ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def fixed_size_branches() -> Iterator[None]:
+    """uproot 5.7 writes jagged branches of fixed-size arrays (Delphes' FatJet.Tau[5]) with the entry
+    offsets of a scalar branch; the files it writes then fail to read. Give the basket writer the array
+    shape it drops, for the files written by these tests only."""
+    original = cascadetree.Tree.write_jagged_basket
+
+    def write_jagged_basket(
+        self: Any, sink: Any, branch_name: str, compression: Any, array: np.ndarray, offsets: Any
+    ) -> Any:
+        shape = self._branch_data[self._branch_lookup[branch_name]]["shape"]
+        return original(self, sink, branch_name, compression, array.reshape(-1, *shape), offsets)
+
+    cascadetree.Tree.write_jagged_basket = write_jagged_basket
+    yield
+    cascadetree.Tree.write_jagged_basket = original
+
+
+def _collection(**fields: list) -> ak.Array:
+    return ak.zip({name: ak.Array(values) for name, values in fields.items()})
+
+
+def _delphes_tree(**changes: ak.Array) -> dict[str, ak.Array]:
+    """Two events as Delphes' CMS card writes them: two fat jets and five particle-flow objects in the first."""
+    tau = ak.values_astype(
+        ak.to_regular(ak.Array([[[0.3, 0.1, 0.05, 0.01, 0.0], [0.4, 0.3, 0.1, 0.0, 0.0]], []]), axis=2), np.float32
+    )
+    fatjet = ak.zip({
+        "PT": ak.Array([[400.0, 300.0], []]), "Eta": ak.Array([[0.0, 1.0], []]), "Phi": ak.Array([[0.0, 2.0], []]),
+        "Mass": ak.Array([[125.0, 80.0], []]), "Tau": tau, "BTag": ak.Array([[1, 0], []]),
+    }, depth_limit=2)  # fmt: skip
+    tree = {
+        "FatJet": fatjet,
+        "EFlowTrack": _collection(PT=[[100.0, 50.0, 5.0], [3.0]], Eta=[[0.1, -0.2, 1.1], [0.0]], Phi=[[0.05, 0.0, 2.1], [1.0]],
+                                  Charge=[[1, -1, 1], [1]], PID=[[211, -11, 13], [211]]),
+        "EFlowPhoton": _collection(ET=[[80.0], []], Eta=[[0.2], []], Phi=[[-0.1], []], E=[[81.6], []]),
+        "EFlowNeutralHadron": _collection(ET=[[20.0, 4.0], [1.0]], Eta=[[1.2, -2.0], [3.0]], Phi=[[1.9, 0.0], [0.0]], E=[[36.2, 15.0], [10.0]]),
+        "Electron": _collection(PT=[[50.0], []], Eta=[[-0.2], []], Phi=[[0.0], []], Charge=[[-1], []]),
+        "Muon": _collection(PT=[[], []], Eta=[[], []], Phi=[[], []], Charge=[[], []]),
+        "MissingET": _collection(MET=[[30.0], [5.0]], Phi=[[1.0], [2.0]]),
+    }  # fmt: skip
+    return {**tree, **changes}
+
+
+def _write_delphes(path: Path, tree: dict[str, ak.Array]) -> Path:
+    with uproot.recreate(path) as file:
+        file.mktree(
+            "Delphes",
+            {k: v.type.content for k, v in tree.items()},
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+            counter_name=lambda counted: f"{counted}_size",
+        )  # Delphes' names: FatJet.PT, FatJet_size
+        file["Delphes"].extend(tree)
+    return path
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_delphes_tree_reads_into_the_generated_event_records(tmp_path: Path) -> None:
+    events = read_delphes(_write_delphes(tmp_path / "delphes.root", _delphes_tree()))
+    assert events.fatjets.tau21.tolist()[0] == pytest.approx(
+        [1 / 3, 0.75], rel=1e-6
+    ) and events.fatjets.n_btag.tolist() == [[1, 0], []]
+    first = events.constituents[0]
+    # the pion, the photon and the electron lie near jet 0; the neutral hadron and the muon near jet 1;
+    # the neutral hadron at eta -2 is in neither cone
+    assert first.jet_index.tolist() == [0, 0, 0, 1, 1] and first.pt.tolist() == [100.0, 80.0, 50.0, 20.0, 5.0]
+    assert first.category.tolist() == [CHARGED_HADRON, PHOTON, ELECTRON, NEUTRAL_HADRON, MUON]
+    assert first.energy[0] == pytest.approx(np.hypot(100 * np.cosh(0.1), 0.13957))  # track energy with the pion mass
+    assert first.log_pt_rel.tolist()[:2] == pytest.approx([np.log(100 / 400), np.log(80 / 400)])
+    assert first.dphi[3] == pytest.approx(-0.1) and events.constituents[1].tolist() == []
+    assert events.met.tolist() == [30.0, 5.0] and events.electrons.charge.tolist() == [[-1], []]
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"FatJet": None},
+            r"no branch 'FatJet.Tau' in the Delphes tree \(collections: EFlowNeutralHadron, EFlowPhoton",
+        ),
+        (
+            {"MissingET": _collection(MET=[[30.0, 1.0], [5.0]], Phi=[[1.0, 2.0], [2.0]])},
+            "must hold one value per event",
+        ),
+        (
+            {"Electron": _collection(PT=[[np.nan], []], Eta=[[0.0], []], Phi=[[0.0], []], Charge=[[-1], []])},
+            r"'Electron.PT' has 1 NaN",
+        ),
+    ],
+)
+def test_delphes_errors_name_the_branch(tmp_path: Path, change: dict, message: str) -> None:
+    tree = _delphes_tree()
+    for name, value in change.items():  # None: the collection is missing
+        if value is None:
+            del tree[name]
+        else:
+            tree[name] = value
+    with pytest.raises(ColliderDataError, match=message) as error:
+        read_delphes(_write_delphes(tmp_path / "bad.root", tree))
+    assert "bad.root" in str(error.value)
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_delphes_wrong_tree_and_wrong_tau_shape(tmp_path: Path) -> None:
+    path = _write_delphes(tmp_path / "d.root", _delphes_tree())
+    with pytest.raises(ColliderDataError, match=r"no tree 'Events'; the file has Delphes"):
+        read_delphes(path, tree="Events")
+    tree = _delphes_tree()
+    tree["FatJet"] = ak.with_field(
+        tree["FatJet"], ak.to_regular(ak.Array([[[0.3, 0.1, 0.0], [0.4, 0.3, 0.1]], []]), axis=2), "Tau"
+    )
+    with pytest.raises(
+        ColliderDataError, match=r"branch 'FatJet.Tau' is .*; expected a list of 5 numbers per object per event"
+    ):
+        read_delphes(_write_delphes(tmp_path / "tau.root", tree))
+
+
+# --- generated event files --------------------------------------------------------------------------------
+def test_read_events_refuses_other_files(tmp_path: Path) -> None:
+    with h5py.File(tmp_path / "other.h5", "w") as h5:
+        h5.attrs["format"] = "something else"
+    with pytest.raises(ColliderDataError, match="not a showerlearn collider event file"):
+        read_events(tmp_path / "other.h5")
+    (tmp_path / "text.h5").write_text("no")
+    with pytest.raises(ColliderDataError, match="not an HDF5 file"):
+        read_events(tmp_path / "text.h5")
