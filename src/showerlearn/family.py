@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -65,6 +66,19 @@ class Family:
     title: ClassVar[str] = "detector-agnostic data (feature tables)"
     #: packages whose modules register the family's components (imported on a registry's first lookup)
     packages: ClassVar[tuple[str, ...]] = ()
+    #: modules the family's packages import (its pyproject extra), and the extra's name
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+
+    def missing_modules(self) -> list[str]:
+        """The required modules that are not installed (looked up without importing them)."""
+        return [name for name in self.requires if find_spec(name) is None]
+
+    def install_hint(self) -> str:
+        """What to install so that the family works, e.g. ``pip install 'showerlearn[collider]'``."""
+        missing = ", ".join(self.missing_modules())
+        extra = f"pip install 'showerlearn[{self.extra}]'" if self.extra else f"install {missing}"
+        return f"the {self.name} family needs {missing}: {extra}"
 
     def add_commands(self, simulate: typer.Typer) -> None:
         """Add the family's ``showerlearn simulate NAME`` sub-commands (none by default)."""
@@ -119,8 +133,11 @@ def installed_families() -> dict[str, Family]:
 
 
 def family_packages() -> list[str]:
-    """The packages of every installed family, whose modules register components."""
-    return [package for family in installed_families().values() for package in family.packages]
+    """The packages of every installed family whose required modules are present: their modules register
+    components. A family without its extra registers nothing, instead of breaking every lookup."""
+    return [
+        package for family in installed_families().values() if not family.missing_modules() for package in family.packages
+    ]
 
 
 def family_of_component(component: Any) -> Family:

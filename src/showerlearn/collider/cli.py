@@ -74,13 +74,10 @@ def simulate_collider(
 
 
 def _require_extra() -> None:
-    from showerlearn.collider.family import missing_modules
+    from showerlearn.collider.family import FAMILY
 
-    missing = missing_modules()
-    if missing:
-        console.print(
-            f"[bold red]error:[/] the collider family needs its extra: pip install 'showerlearn[collider]' (missing: {', '.join(missing)})"
-        )
+    if FAMILY.missing_modules():
+        console.print(f"[bold red]error:[/] {FAMILY.install_hint()}")
         raise typer.Exit(2)
 
 
