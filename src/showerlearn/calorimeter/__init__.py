@@ -1,16 +1,18 @@
 """The calorimeter family: crystal hits (E, theta, phi, t) of a CsI calorimeter grouped into one cluster per
 gamma (CALIFA at R3B).
 
-Same inside as every family, where it applies (phase 1 of issue 22; ``data`` and ``models`` come with the
-learned methods):
+Same inside as every family, where it applies:
 
 =================  ============================================================================
 ``geometry``       the CALIFA-like barrel + iPhos (2432 crystals) and the 10 x 10 toy grid
 ``kinematics``     Klein-Nishina sampling, rotations, Lorentz boost and Doppler correction
 ``simulation``     photon transport in CsI, detector response, background; ``simulate_calorimeter``
 ``io``             the HDF5 hit files (awkward arrays) and flat ROOT trees of CALIFA hits (uproot)
-``baselines``      clustering methods: R3BRoot's window algorithm, agglomerative, the truth oracle
-``evaluation``     efficiency, fake clusters, photopeak efficiency, resolution, ARI, spectra
+``baselines``      clustering methods: R3BRoot's window algorithm, agglomerative, the truth oracle (also as
+                   the engine's estimators)
+``data``           the ``calorimeter`` DataModule: padded hit sets, same-gamma targets, decoding to labels
+``models``         learned clustering: pair MLP, pre-cluster merger, transformer, object condensation, slots
+``evaluation``     efficiency, fake clusters, photopeak efficiency, resolution, ARI, spectra; the evaluator
 ``family``         the :class:`~showerlearn.family.Family` object the core asks about calorimeter runs
 ``cli``            ``showerlearn simulate calorimeter``
 =================  ============================================================================

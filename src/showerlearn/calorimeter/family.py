@@ -1,14 +1,37 @@
-"""The calorimeter family as the core sees it: its package and its ``simulate`` command (its evaluator, board
-style and DataModule come with the learned methods, phase 2 of issue 22)."""
+"""The calorimeter family as the core sees it: its package, its ``simulate`` command and how its runs read on
+the board (its DataModule, models and evaluator register themselves by name)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from showerlearn.family import Family
+from showerlearn.family import BoardStyle, Family
 
 if TYPE_CHECKING:
     import typer
+
+#: the calorimeter evaluator's curves and scalars: labels, units (MeV) and best directions
+BOARD_STYLE = BoardStyle(
+    metric_style={
+        "photopeak_efficiency": {"ylabel": "photopeak efficiency", "logy": False},
+        "photopeak_efficiency_hard": {"ylabel": "photopeak efficiency, hard regime", "logy": False},
+        "reconstruction_efficiency": {"ylabel": "reconstruction efficiency (cluster = gamma's hits within 5 %)", "logy": False},
+        "energy_resolution": {"ylabel": "energy resolution (std of E_Doppler-corrected / E - 1)", "logy": False},
+        "clusters_per_event": {"ylabel": "clusters per event"},
+    },
+    axis_labels={"gamma_energy": "gamma energy, rest frame [MeV]", "gammas_with_hits": "gammas with hits per event"},
+    scalar_direction={
+        "photopeak_efficiency": "higher", "photopeak_efficiency_hard": "higher",
+        "reconstruction_efficiency": "higher", "reconstruction_efficiency_hard": "higher",
+        "adjusted_rand_index": "higher", "adjusted_rand_index_hard": "higher",
+        "fake_cluster_rate": "lower", "fake_cluster_rate_hard": "lower",
+        "fake_clusters_per_event": "lower", "fake_clusters_per_event_hard": "lower",
+        "energy_resolution": "lower", "cluster_multiplicity_difference": "zero",
+    },
+    scalar_order=("photopeak_efficiency", "fake_cluster_rate", "reconstruction_efficiency", "adjusted_rand_index",
+                  "photopeak_efficiency_hard", "fake_cluster_rate_hard", "energy_resolution",
+                  "cluster_multiplicity_difference"),
+)
 
 
 class CalorimeterFamily(Family):
@@ -17,11 +40,16 @@ class CalorimeterFamily(Family):
     name: ClassVar[str] = "calorimeter"
     title: ClassVar[str] = "calorimeter crystal hits (CALIFA)"
     packages: ClassVar[tuple[str, ...]] = ("showerlearn.calorimeter",)
+    requires: ClassVar[tuple[str, ...]] = ("xraylib", "uproot", "awkward")
+    extra: ClassVar[str | None] = "calorimeter"
 
     def add_commands(self, simulate: typer.Typer) -> None:
         from showerlearn.calorimeter.cli import simulate_calorimeter
 
         simulate.command("calorimeter")(simulate_calorimeter)
+
+    def board_style(self) -> BoardStyle:
+        return BOARD_STYLE
 
 
 #: the object the ``showerlearn.families`` entry point names

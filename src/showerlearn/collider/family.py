@@ -1,4 +1,5 @@
-"""The collider family as the core sees it: its packages and its ``simulate`` command.
+"""The collider family as the core sees it: its packages, its ``simulate`` command, how its runs read on
+the board and how its networks are explained.
 
 Its modules need the ``collider`` extra (Pythia, FastJet, awkward, uproot, vector): without it the family
 registers nothing (:func:`showerlearn.family.family_packages`) and its command says what to install.
@@ -8,10 +9,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from showerlearn.family import Family
+from showerlearn.family import BoardStyle, Family
 
 if TYPE_CHECKING:
     import typer
+
+    from showerlearn.explain.driver import ExplainAdapter
+    from showerlearn.explain.loading import TrainedRun
+
+#: the ``collider`` evaluator's scalars and rejection curve: labels, scales, best directions
+BOARD_STYLE = BoardStyle(
+    metric_style={
+        "background_rejection": {"ylabel": "background rejection 1/ε_B", "logy": True},
+        "auc": {"ylabel": "AUC", "logy": False},
+    },
+    axis_labels={"signal_efficiency": "signal efficiency ε_S"},
+    scalar_direction={
+        "auc": "higher", "accuracy": "higher", "auc_macro": "higher",
+        **{f"{name}_at_{p}": "higher" for name in ("background_rejection", "significance", "signal") for p in (30, 50)},
+        **{f"{name}_at_{p}": "lower" for name in ("background", "n_background") for p in (30, 50)},
+    },
+    scalar_order=("auc", "background_rejection_at_30", "background_rejection_at_50", "significance_at_30",
+                  "significance_at_50", "auc_macro", "accuracy"),
+)  # fmt: skip
+
 
 class ColliderFamily(Family):
     """LHC events: jet constituents and reconstructed objects (Pythia 8 + FastJet + a CMS-like detector)."""
@@ -26,6 +47,14 @@ class ColliderFamily(Family):
         from showerlearn.collider.cli import simulate_collider
 
         simulate.command("collider")(simulate_collider)
+
+    def board_style(self) -> BoardStyle:
+        return BOARD_STYLE
+
+    def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
+        from showerlearn.collider.explain.adapter import ColliderExplainAdapter
+
+        return ColliderExplainAdapter(trained)
 
 
 #: the object the ``showerlearn.families`` entry point names

@@ -85,6 +85,16 @@ class ExplainAdapter(Protocol):
 
     Events are named by their positions in the run's prediction set (the events its DataModule selects
     in the input file). Maps are on the detector's elements: ``(n_events, n_elements)``.
+
+    Optional members, read when an adapter has them:
+
+    * ``channels_last`` (bool): the family's Grad-CAM layers put channels last, ``(B, tokens, C)``
+      (transformer tokens) instead of ``(B, C, positions)``;
+    * ``accumulate(maps, batch, counted)``: called with each batch's maps, the collated batch and the
+      events of it the criteria count (a boolean mask), so that an adapter can gather statistics over
+      all events (maps averaged per class) instead of the chosen events only;
+    * ``summary_figures() -> dict[str, Figure]``: figures of those statistics, by file stem, drawn
+      after the pass next to the event figures.
     """
 
     #: title of the true signal's panel in event figures (IACT: ``"true p.e."``)
@@ -297,7 +307,7 @@ class _MapMaker:
         reference = _zeros_like_one(inputs) if self.reference == "empty" else None
         result = grad_cam(
             model, inputs, self.targets or [], self.layer, projection=self.adapter.projection(model), method=self.method,
-            reference=reference,
+            reference=reference, channels_last=getattr(self.adapter, "channels_last", False),
         )
         prefix += GRADCAM_PREFIX
         maps = {prefix + name: values.double().numpy() for name, values in result.maps.items()}
@@ -330,6 +340,9 @@ class _Collector:
                 self.maps.setdefault(name, []).append(values[keep])
         self.inputs.append(_numpy(batch["inputs"], keep))
         self.outputs.append(made.outputs)
+        accumulate = getattr(self.adapter, "accumulate", None)
+        if callable(accumulate):
+            accumulate({n: v for n, v in made.maps.items() if not n.startswith(CONTROL_PREFIX)}, batch, counted)
         self.meta.append({name: values.numpy() for name, values in batch["meta"].items()})
         if self.has_truth:
             truth = self.adapter.truth(positions)

@@ -23,7 +23,8 @@ A map is brought back from the layer to the detector's own elements by a :data:`
 detector's family supplies (the IACT family: camera pixels through the network's pooling hierarchy,
 ``showerlearn.iact.explain.gradcam``); without one, image maps are upsampled bilinearly to the input
 image and other maps stay on the layer's positions. The default layer is the model's ``backbone`` (its
-output: the last stage's feature maps, which feed every head of gamma-PhysNet).
+output: the last stage's feature maps, which feed every head of gamma-PhysNet), or the module a model
+names in its ``explain_layer`` attribute.
 
 The model runs in eval mode (BatchNorm statistics, no dropout), so each event's score depends on its
 own input only and the gradient of the summed score is every event's own gradient.
@@ -111,13 +112,16 @@ class GradCamResult:
 
 def resolve_layer(model: nn.Module, layer: nn.Module | str | None) -> nn.Module:
     """The module whose output Grad-CAM explains: a module, a name of ``model.named_modules()``, or
-    ``None`` for ``model.backbone`` (the last backbone stage's output)."""
+    ``None`` for the model's default: the module its ``explain_layer`` attribute names (a transformer's
+    last self-attention block, say), else ``model.backbone`` (the last backbone stage's output)."""
     if isinstance(layer, nn.Module):
         return layer
     modules = dict(model.named_modules())
     if layer is None:
+        layer = getattr(model, "explain_layer", None)
+    if layer is None:
         if "backbone" not in modules:
-            raise ValueError(f"{type(model).__name__} has no 'backbone': name the layer to explain")
+            raise ValueError(f"{type(model).__name__} has no 'backbone' and names no 'explain_layer': name the layer to explain")
         return modules["backbone"]
     if layer not in modules:
         candidates = [name for name in modules if name][-8:]

@@ -88,14 +88,19 @@ def _map_rows(names: Sequence[str], maps: Mapping[str, Any], std: Mapping[str, A
 
 
 def write_run_figures(explanation: RunExplanation) -> list[Path]:
-    """One figure per chosen event in the run's ``plots/explain/``."""
+    """One figure per chosen event in the run's ``plots/explain/``, and the adapter's summary figures over
+    all events (``summary_figures``, an optional member of the adapter) next to them."""
+    folder = explanation.run.path / EXPLAIN_FOLDER
+    summaries = getattr(explanation.adapter, "summary_figures", None)
     written = []
+    for stem, figure in (summaries() if callable(summaries) else {}).items():
+        written += save_figure(figure, folder / stem, formats=("png",), dpi=100)
     for event in range(len(explanation.selected)):
         stem, title = _event_title(explanation, event, f"{explanation.label} ({explanation.run.path.name})")
         rows: list[FigureRow] = [("input", _input_panels(explanation, event))]
         rows += _map_rows(list(explanation.maps), {n: m[event] for n, m in explanation.maps.items()}, None)
         figure = explanation.adapter.event_figure(title, rows)
-        written += save_figure(figure, explanation.run.path / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
+        written += save_figure(figure, folder / stem, formats=("png",), dpi=80)
     return written
 
 

@@ -23,11 +23,15 @@ from showerlearn.calorimeter.simulation.response import energy_sigma
 
 __all__ = [
     "adjusted_rand_index",
+    "binned_efficiency",
     "cluster_multiplicity",
     "energy_resolution_by_energy",
     "fake_clusters",
     "gamma_matches",
+    "in_photopeak",
+    "is_fake",
     "photopeak_efficiency_by_energy",
+    "reconstructed",
     "reconstruction_efficiency",
 ]
 
@@ -58,27 +62,50 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: fl
     return np.where(keys[position] == query, values[position], missing)
 
 
+def reconstructed(matches: dict[str, np.ndarray], tolerance: float = 0.05) -> np.ndarray:
+    """Per gamma: its primary cluster holds the energy of its hits within ``tolerance`` (relative)."""
+    return (matches["cluster"] >= 0) & (np.abs(matches["cluster_energy"] - matches["hit_energy"]) <= tolerance * matches["hit_energy"])
+
+
 def reconstruction_efficiency(matches: dict[str, np.ndarray], tolerance: float = 0.05) -> float:
     """Fraction of the gammas with hits whose primary cluster holds their hit energy within ``tolerance``."""
     detected = matches["hit_energy"] > 0
     if not detected.any():
         return float("nan")
-    good = (matches["cluster"] >= 0) & (np.abs(matches["cluster_energy"] - matches["hit_energy"]) <= tolerance * matches["hit_energy"])
-    return float(good[detected].mean())
+    return float(reconstructed(matches, tolerance)[detected].mean())
+
+
+def is_fake(matches: dict[str, np.ndarray], n_clusters: int) -> np.ndarray:
+    """Per cluster: no gamma's primary cluster."""
+    primary = np.zeros(n_clusters, dtype=bool)
+    primary[matches["cluster"][matches["cluster"] >= 0]] = True
+    return ~primary
 
 
 def fake_clusters(matches: dict[str, np.ndarray], clusters: dict[str, np.ndarray], n_events: int) -> dict[str, float]:
     """Clusters that are no gamma's primary cluster: ``per_event`` and ``fraction`` of all clusters."""
-    primary = np.zeros(len(clusters["energy"]), dtype=bool)
-    primary[matches["cluster"][matches["cluster"] >= 0]] = True
-    n_fake = int((~primary).sum())
+    fake = is_fake(matches, len(clusters["energy"]))
+    n_fake = int(fake.sum())
     return {"per_event": n_fake / n_events if n_events else float("nan"),
-            "fraction": n_fake / len(primary) if len(primary) else float("nan"), "count": n_fake}
+            "fraction": n_fake / len(fake) if len(fake) else float("nan"), "count": n_fake}
 
 
-def _photopeak(gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], resolution_fwhm_662: float, n_sigma: float) -> np.ndarray:
+def in_photopeak(gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], resolution_fwhm_662: float = 0.077,
+                 n_sigma: float = 3.0) -> np.ndarray:
+    """Per gamma: its primary cluster's energy is within ``n_sigma`` crystal resolutions of its lab energy."""
     sigma = energy_sigma(gammas["energy_lab"], resolution_fwhm_662)
     return (matches["cluster"] >= 0) & (np.abs(matches["cluster_energy"] - gammas["energy_lab"]) <= n_sigma * sigma)
+
+
+def binned_efficiency(passed: np.ndarray, x: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Per bin of ``x``: ``n`` entries, the ``efficiency`` (share of ``passed``) and its binomial ``error``."""
+    bins = np.digitize(x, edges) - 1
+    inside = (bins >= 0) & (bins < len(edges) - 1)
+    n = np.bincount(bins[inside], minlength=len(edges) - 1).astype(float)
+    k = np.bincount(bins[inside], np.asarray(passed, float)[inside], minlength=len(edges) - 1)
+    efficiency = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
+    error = np.sqrt(np.divide(efficiency * (1 - efficiency), n, out=np.full_like(n, np.nan), where=n > 0))
+    return {"n": n, "efficiency": efficiency, "error": error}
 
 
 def photopeak_efficiency_by_energy(
@@ -87,14 +114,7 @@ def photopeak_efficiency_by_energy(
 ) -> dict[str, np.ndarray]:
     """Per bin of rest-frame gamma energy (``edges`` [MeV]): ``n`` emitted gammas, ``efficiency`` in the
     photopeak and its binomial ``error``."""
-    peak = _photopeak(gammas, matches, resolution_fwhm_662, n_sigma)
-    bins = np.digitize(gammas["energy_rest"], edges) - 1
-    inside = (bins >= 0) & (bins < len(edges) - 1)
-    n = np.bincount(bins[inside], minlength=len(edges) - 1).astype(float)
-    k = np.bincount(bins[inside], peak[inside].astype(float), minlength=len(edges) - 1)
-    efficiency = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
-    error = np.sqrt(np.divide(efficiency * (1 - efficiency), n, out=np.full_like(n, np.nan), where=n > 0))
-    return {"n": n, "efficiency": efficiency, "error": error}
+    return binned_efficiency(in_photopeak(gammas, matches, resolution_fwhm_662, n_sigma), gammas["energy_rest"], edges)
 
 
 def energy_resolution_by_energy(
@@ -103,7 +123,7 @@ def energy_resolution_by_energy(
 ) -> dict[str, np.ndarray]:
     """Per bin of rest-frame energy: ``n`` photopeak gammas and ``resolution``, the standard deviation of the
     Doppler-corrected cluster energy over the rest-frame energy minus one (``beta`` per gamma's event)."""
-    peak = _photopeak(gammas, matches, resolution_fwhm_662, n_sigma)
+    peak = in_photopeak(gammas, matches, resolution_fwhm_662, n_sigma)
     rows = matches["cluster"][peak]
     corrected = doppler_correct(clusters["energy"][rows], clusters["theta"][rows], beta[gammas["event"][peak]])
     deviation = corrected / gammas["energy_rest"][peak] - 1

@@ -32,7 +32,9 @@ from showerlearn.calorimeter.geometry import CrystalGeometry
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
 
-__all__ = ["FORMAT", "HIT_FIELDS", "HitFileWriter", "iter_events", "n_events", "read_events", "read_gammas"]
+__all__ = [
+    "FORMAT", "HIT_FIELDS", "HitFileWriter", "iter_events", "n_events", "read_event_columns", "read_events", "read_gammas",
+]
 
 FORMAT = "showerlearn-calorimeter-hits"
 VERSION = 1
@@ -163,6 +165,14 @@ def read_gammas(path: str | Path, start: int = 0, stop: int | None = None) -> An
         first, last = _row_range(events["gamma_start"], events["n_gammas"])
         columns = {name: _column(file, path, "gammas", name, first, last) for name in _COLUMNS["gammas"]}
         return ak.unflatten(ak.zip(columns), events["n_gammas"])
+
+
+def read_event_columns(path: str | Path, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+    """Per-event columns of events ``start..stop``: ``n_hits``, ``n_gammas`` and ``beta`` (the fragment's velocity)."""
+    with _open(path) as file:
+        events = _event_rows(file, path, start, stop, ("hit_start", "n_hits"))
+        stop = start + len(events["n_hits"])
+        return {"n_hits": events["n_hits"], **{name: _column(file, path, "events", name, start, stop) for name in ("n_gammas", "beta")}}
 
 
 def _open(path: str | Path) -> h5py.File:

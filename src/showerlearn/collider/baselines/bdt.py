@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import awkward as ak
@@ -11,15 +11,22 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import validate_data
 
 from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities
-from showerlearn.collider.baselines.features import high_level_features
+from showerlearn.collider.baselines.features import HIGH_LEVEL_FEATURES, high_level_features
 from showerlearn.registry import ESTIMATORS
 
 __all__ = ["HighLevelBDT"]
 
 
-def _table(X: Any) -> Any:
-    """Event records become their high-level feature table; tables pass untouched."""
-    return high_level_features(X) if isinstance(X, ak.Array) else X
+def _table(X: Any, features: Sequence[str] | None) -> Any:
+    """Event records become their high-level feature table; of a table, the columns of ``features`` are kept
+    (None: all of them)."""
+    table = high_level_features(X) if isinstance(X, ak.Array) else X
+    if features is None:
+        return table
+    unknown = [name for name in features if name not in HIGH_LEVEL_FEATURES]
+    if unknown:
+        raise ValueError(f"collider_bdt: unknown features {unknown}; the high-level features are {', '.join(HIGH_LEVEL_FEATURES)}")
+    return np.asarray(table)[:, [HIGH_LEVEL_FEATURES.index(name) for name in features]]
 
 
 @ESTIMATORS.register("collider_bdt")
@@ -27,7 +34,7 @@ class HighLevelBDT(MultiHeadClassifier):
     """Gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``) on the high-level features
     of :data:`~showerlearn.collider.baselines.features.HIGH_LEVEL_FEATURES`.
 
-    ``X`` is that feature table (events x features, in that order) or the event records themselves
+    ``X`` is that feature table (events x all the features, in that order) or the event records themselves
     (an awkward array from :func:`~showerlearn.collider.io.read_events` or
     :func:`~showerlearn.collider.io.read_delphes`). ``fit(X, y)`` / ``predict`` / ``predict_proba`` as
     any scikit-learn classifier (``sample_weight`` may carry the event weights); the engine's
@@ -37,6 +44,8 @@ class HighLevelBDT(MultiHeadClassifier):
     ----------
     head
         The head whose targets the trees learn (engine form) and whose outputs they give.
+    features
+        The high-level features the trees see (None: all), e.g. all but the b-tags.
     max_iter, learning_rate, max_leaf_nodes, max_depth, min_samples_leaf, l2_regularization
         As scikit-learn's ``HistGradientBoostingClassifier``.
     seed
@@ -46,6 +55,7 @@ class HighLevelBDT(MultiHeadClassifier):
     def __init__(
         self,
         head: str = "label",
+        features: tuple[str, ...] | None = None,
         max_iter: int = 200,
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
@@ -55,6 +65,7 @@ class HighLevelBDT(MultiHeadClassifier):
         seed: int = 0,
     ) -> None:
         self.head = head
+        self.features = features
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -74,7 +85,7 @@ class HighLevelBDT(MultiHeadClassifier):
         targets, masks = self._targets_per_head(y, masks)
         if self.head not in targets:
             raise KeyError(f"collider_bdt.fit: no targets for head {self.head!r}; got {sorted(targets)}")
-        X, labels = validate_data(self, _table(X)), np.asarray(targets[self.head])
+        X, labels = validate_data(self, _table(X, self.features)), np.asarray(targets[self.head])
         if self.head in masks:
             rows = np.asarray(masks[self.head], dtype=bool)
             X, labels = X[rows], labels[rows]
@@ -95,5 +106,5 @@ class HighLevelBDT(MultiHeadClassifier):
     def predict_heads(self, X: Any) -> dict[str, np.ndarray]:
         """Log-probabilities per class: used as logits, their softmax gives back the probabilities."""
         self._check_fitted()
-        probabilities = self.trees_.predict_proba(validate_data(self, _table(X), reset=False))
+        probabilities = self.trees_.predict_proba(validate_data(self, _table(X, self.features), reset=False))
         return {self.head: log_probabilities(probabilities)}

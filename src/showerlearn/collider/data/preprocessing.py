@@ -13,7 +13,8 @@ Two objects, applied in this order:
   ``n_tokens`` with a key padding mask, and standardises each continuous feature with the mean and
   standard deviation it learned in :meth:`~TokenPreprocessor.fit`, over the real tokens of the
   training split and nothing else. Padding stays exactly zero; categorical features (charge,
-  category, jet index) are left as they are. Its parameters are saved to and loaded from JSON.
+  category, jet index, b-tag, and the indicators ``is_*``) are left as they are. Its parameters are
+  saved to and loaded from JSON.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ import numpy as np
 
 from showerlearn.io import write_json_atomic
 
-__all__ = ["CATEGORICAL_FEATURES", "JetAlignment", "Padded", "TokenPreprocessor"]
+__all__ = ["CATEGORICAL_FEATURES", "JetAlignment", "Padded", "TokenPreprocessor", "is_categorical"]
 
-#: features that label a token rather than measure it: never standardised
-CATEGORICAL_FEATURES = frozenset({"charge", "category", "jet_index"})
+#: features that label a token rather than measure it: never standardised (nor are indicators, ``is_*``)
+CATEGORICAL_FEATURES = frozenset({"charge", "category", "jet_index", "btag"})
+
+
+def is_categorical(name: str) -> bool:
+    """Whether feature ``name`` labels a token (:data:`CATEGORICAL_FEATURES`, or an indicator ``is_*``)."""
+    return name in CATEGORICAL_FEATURES or name.startswith("is_")
 _FORMAT = "showerlearn-collider-token-preprocessor"
 
 
@@ -122,7 +128,7 @@ class TokenPreprocessor:
     sort_by
         Field whose decreasing values order the tokens (None: keep the input order).
     standardize
-        Features to standardise; None: every feature but :data:`CATEGORICAL_FEATURES`.
+        Features to standardise; None: every feature but the categorical ones (:func:`is_categorical`).
     alignment
         Jet alignment applied first (None: none).
     """
@@ -140,7 +146,7 @@ class TokenPreprocessor:
         if self.n_tokens < 1:
             raise ValueError(f"n_tokens must be >= 1, got {self.n_tokens}")
         scaled = (
-            [f for f in self.features if f not in CATEGORICAL_FEATURES]
+            [f for f in self.features if not is_categorical(f)]
             if self.standardize is None
             else list(self.standardize)
         )

@@ -1,0 +1,350 @@
+"""Issue 22's acceptance study: every clustering method on the same multi-gamma events with Doppler boost.
+
+Events: 3-5 gammas of 0.3-10 MeV from a fragment at beta 0.7, CALIFA-like barrel + iPhos, photon transport
+(``examples/calorimeter_r3b_window.yaml``). Per seed, one simulation (seed 1000 + s) and one split (seed s); every
+method runs through ``showerlearn train`` on it (the classical ones as estimators, the learned ones trained with
+their example config and the training seed s), so all methods are judged on the same test events.
+
+Methods: R3BRoot's window (its default rectangle of 14.3 deg = 0.25 rad, and cones of 0.25 and 0.4 rad),
+agglomerative clustering, the pair MLP, the transformer with a pairwise-similarity head, object condensation,
+the two-stage pre-cluster merger, invariant slot attention, and the truth oracle. A scan of cone windows
+(0.10-0.80 rad) on the same test events gives the best window and the window at a given fake-cluster rate.
+
+Writes ``results.md`` (the tables, the command, the settings), ``results.json`` (every number per seed),
+``energy_spectra.*`` (all methods of the first seed with the truth), ``efficiency_vs_fake_rate.*`` (the window
+scan against the other methods) and ``training.*`` (validation loss and pair AUC per epoch of the learned
+methods) in ``--output``; the runs themselves stay in ``--output/runs`` (not committed).
+
+    python benchmarks/calorimeter_clustering.py                     # 3 seeds x 20,000 events, ~3 h on 2 shared cores
+    python benchmarks/calorimeter_clustering.py --events 4000 --epochs 2 --seeds 1 --output /tmp/quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.calorimeter.baselines import R3BClustering
+from showerlearn.calorimeter.evaluation import clustering_report, split_tables
+from showerlearn.calorimeter.evaluation.figures import spectra_figure
+from showerlearn.cli.common import quiet_libraries
+from showerlearn.config import load_config
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import train
+from showerlearn.io.atomic import write_json_atomic, write_text_atomic
+from showerlearn.io.tables import read_tables
+from showerlearn.viz.figures import new_figure, save_figure
+from showerlearn.viz.training import read_metrics_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+RESULTS = ROOT / "benchmarks" / "results" / "calorimeter_clustering"
+
+#: method -> (label, example config, overrides); the order of the tables
+METHODS: dict[str, tuple[str, str, list[str]]] = {
+    "r3b_rectangle": ("R3B window, rectangle 0.25 rad (R3BRoot default)", "calorimeter_r3b_window.yaml",
+                      ["estimator.params.window=rectangle"]),
+    "r3b_cone_025": ("R3B window, cone 0.25 rad", "calorimeter_r3b_window.yaml", ["estimator.params.half_angle=0.25"]),
+    "r3b_cone_040": ("R3B window, cone 0.4 rad", "calorimeter_r3b_window.yaml", []),
+    "agglomerative": ("agglomerative", "calorimeter_agglomerative.yaml", []),
+    "pair_mlp": ("pair MLP + components", "calorimeter_pair_mlp.yaml", []),
+    "transformer": ("transformer, pairwise similarity", "calorimeter_transformer.yaml", []),
+    "condensation": ("object condensation (transformer)", "calorimeter_condensation.yaml", []),
+    "two_stage": ("two-stage: agglomerative + pre-cluster merger", "calorimeter_two_stage.yaml", []),
+    "slot_attention": ("invariant slot attention", "calorimeter_slot_attention.yaml", []),
+    "oracle": ("oracle (truth labels)", "calorimeter_oracle.yaml", []),
+}
+WINDOWS = ("r3b_rectangle", "r3b_cone_025", "r3b_cone_040")
+CLASSICAL = (*WINDOWS, "agglomerative", "oracle")
+SCAN = tuple(np.round(np.arange(0.10, 0.81, 0.05), 2))
+#: the scalars of the tables: overall and in the hard regime
+COLUMNS = ("photopeak_efficiency", "fake_cluster_rate", "reconstruction_efficiency", "adjusted_rand_index",
+           "photopeak_efficiency_hard", "fake_cluster_rate_hard")
+
+
+def _overrides(seed: int, args: argparse.Namespace) -> list[str]:
+    return [
+        f"seed={seed}", f"data.params.simulate.seed={1000 + seed}", f"data.params.simulate.events={args.events}",
+        f"data.params.split.seed={seed}", f"data.params.cache_dir={args.output / 'runs' / 'cache'}",
+        f"trainer.max_epochs={args.epochs}",
+    ]
+
+
+def _run(method: str, seed: int, args: argparse.Namespace) -> str:
+    """Train (or fit) one method on one seed's events, unless a completed run is there already."""
+    folder = args.output / "runs" / f"seed{seed}" / method
+    if (folder / "metrics.json").is_file() and RunDir.existing(folder).status().get("state") == "completed":
+        return str(folder)
+    quiet_libraries()  # a spawned worker starts afresh
+    _, config, extra = METHODS[method]
+    overrides = _overrides(seed, args) + extra + [f"name={method}"]
+    started = time.monotonic()
+    train(load_config(EXAMPLES / config, overrides), run_dir=folder, progress=False)
+    print(f"{method} seed {seed}: {time.monotonic() - started:.0f} s", flush=True)
+    return str(folder)
+
+
+def run_all(args: argparse.Namespace) -> None:
+    """Every method on every seed: the classical ones first (seconds), then the learned ones, ``--jobs`` at a time."""
+    tasks = [(m, s) for s in args.seeds for m in METHODS if m in CLASSICAL]
+    tasks += [(m, s) for s in args.seeds for m in METHODS if m not in CLASSICAL and m in args.methods]
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in [pool.submit(_run, m, s, args) for m, s in tasks]:
+            future.result()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# analysis
+# ---------------------------------------------------------------------------------------------------------
+def _report(tables: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
+    hits, gammas, beta = split_tables(tables["predictions"], tables)
+    return clustering_report(hits, gammas, beta)
+
+
+def _relabelled(tables: Mapping[str, Mapping[str, np.ndarray]], method: R3BClustering) -> dict[str, Any]:
+    """The tables with the labels of ``method`` on the same hits."""
+    hits = tables["hits"]
+    bounds = np.r_[0, np.flatnonzero(np.diff(hits["event_index"])) + 1, len(hits["event_index"])]
+    labels = np.concatenate([method.cluster({k: hits[k][a:b] for k in ("energy", "theta", "phi")})
+                             for a, b in zip(bounds[:-1], bounds[1:])])
+    return {**tables, "hits": {**hits, "label": labels}}
+
+
+def analyse_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Reports of every method and of the window scan on one seed's test events, and the learned runs' logs."""
+    runs = {m: RunDir.existing(args.output / "runs" / f"seed{seed}" / m) for m in METHODS
+            if (args.output / "runs" / f"seed{seed}" / m / "metrics.json").is_file()}
+    tables = {m: read_tables(run.predictions_file) for m, run in runs.items()}
+    reference = tables["oracle"]["predictions"]["event_id"]
+    for method, table in tables.items():  # the comparison is only fair on the same events
+        if not np.array_equal(table["predictions"]["event_id"], reference):
+            raise RuntimeError(f"seed {seed}: {method} was tested on other events than the oracle")
+    reports = {m: _report(t) for m, t in tables.items()}
+    scan = {str(a): _report(_relabelled(tables["oracle"], R3BClustering(window="cone", half_angle=float(a))))["scalars"]
+            for a in SCAN}
+    logs = {m: _epoch_log(run) for m, run in runs.items() if m not in CLASSICAL}
+    return {"reports": reports, "scan": scan, "logs": logs,
+            "seconds": {m: run.status().get("train_seconds") for m, run in runs.items()}}
+
+
+def _epoch_log(run: RunDir) -> dict[str, list[float]]:
+    """Per epoch: the validation loss and, for pair heads, the validation pair AUC."""
+    columns = read_metrics_csv(run.logs)
+    out: dict[str, list[float]] = {}
+    for name in columns:
+        if name == "val/loss" or name.endswith("pairs_auroc"):
+            logged = np.isfinite(columns[name])
+            out[name] = columns[name][logged].tolist()
+    logged = np.isfinite(columns.get("train/loss", np.array([])))
+    if logged.any():  # the training loss per epoch: mean of the logged steps of each epoch
+        epochs = columns["epoch"][logged]
+        out["train/loss"] = [float(columns["train/loss"][logged][epochs == e].mean()) for e in np.unique(epochs)]
+    return out
+
+
+def _stat(values: Sequence[float]) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    return float(np.nanmean(values)), float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _fmt(values: Sequence[float], percent: bool = False) -> str:
+    mean, std = _stat(values)
+    if not np.isfinite(mean):
+        return "-"
+    scale = 100.0 if percent else 1.0
+    return f"{scale * mean:.1f} ± {scale * std:.1f}" if percent else f"{mean:.3f} ± {std:.3f}"
+
+
+def summarise(per_seed: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """Per method and column the per-seed values; the best window of the scan; gap closures and hard-regime gains."""
+    seeds = sorted(per_seed)
+    methods = [m for m in METHODS if all(m in per_seed[s]["reports"] for s in seeds)]
+    values = {m: {c: [per_seed[s]["reports"][m]["scalars"][c] for s in seeds] for c in COLUMNS} for m in methods}
+    scan = {a: {c: [per_seed[s]["scan"][a][c] for s in seeds] for c in COLUMNS} for a in map(str, SCAN)}
+    best = max(scan, key=lambda a: np.mean(scan[a]["photopeak_efficiency"]))
+    values["best_window"] = scan[best]
+    references = {"r3b_rectangle": values["r3b_rectangle"], "r3b_cone_040": values["r3b_cone_040"], "best_window": scan[best]}
+    oracle = values["oracle"]
+    gains: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for method in methods:
+        gains[method] = {}
+        for name, window in references.items():
+            peak = np.asarray(values[method]["photopeak_efficiency"])
+            w, o = np.asarray(window["photopeak_efficiency"]), np.asarray(oracle["photopeak_efficiency"])
+            hard = np.asarray(values[method]["photopeak_efficiency_hard"]) / np.asarray(window["photopeak_efficiency_hard"]) - 1
+            gains[method][name] = {
+                "gap_closed": ((peak - w) / (o - w)).tolist(), "hard_gain": hard.tolist(),
+                "fake_rate_not_higher": bool(np.mean(values[method]["fake_cluster_rate"]) <= np.mean(window["fake_cluster_rate"])),
+            }
+    return {"seeds": seeds, "values": values, "scan": scan, "best_window_half_angle": float(best), "gains": gains}
+
+
+def _acceptance(summary: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for method in METHODS:
+        if method in CLASSICAL or method not in summary["gains"]:
+            continue
+        for name, gain in summary["gains"][method].items():
+            gap, hard = _stat(gain["gap_closed"])[0], _stat(gain["hard_gain"])[0]
+            met = gap >= 0.6 and hard >= 0.3 and gain["fake_rate_not_higher"]
+            lines.append(f"| {METHODS[method][0]} | {_reference_label(name, summary)} | {100 * gap:.0f} % | "
+                         f"{100 * hard:+.0f} % | {'yes' if gain['fake_rate_not_higher'] else 'no'} | {'**met**' if met else 'not met'} |")
+    return lines
+
+
+def _reference_label(name: str, summary: Mapping[str, Any]) -> str:
+    if name == "best_window":
+        return f"best cone window ({summary['best_window_half_angle']:.2f} rad)"
+    return METHODS[name][0]
+
+
+def markdown(summary: Mapping[str, Any], per_seed: Mapping[int, Mapping[str, Any]], args: argparse.Namespace) -> str:
+    seeds = summary["seeds"]
+    values = summary["values"]
+    header = ("| method | photopeak eff. | fake-cluster rate | reco. eff. | ARI | hard: photopeak eff. | hard: fake rate | "
+              "gap closed vs R3B 0.25 | gap closed vs cone 0.4 | hard gain vs R3B 0.25 | hard gain vs cone 0.4 |")
+    rows = [header, "|---|" + "---:|" * 10]
+    for method in [*METHODS, "best_window"]:
+        if method not in values:
+            continue
+        label = f"best cone window ({summary['best_window_half_angle']:.2f} rad)" if method == "best_window" else METHODS[method][0]
+        cells = [_fmt(values[method][c]) for c in COLUMNS]
+        gains = summary["gains"].get(method, {})
+        cells += [_fmt(gains[r]["gap_closed"], percent=True) + " %" if r in gains else "-" for r in ("r3b_rectangle", "r3b_cone_040")]
+        cells += [_fmt(gains[r]["hard_gain"], percent=True) + " %" if r in gains else "-" for r in ("r3b_rectangle", "r3b_cone_040")]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    scan_rows = ["| cone half-angle [rad] | photopeak eff. | fake-cluster rate | hard: photopeak eff. |", "|---:|---:|---:|---:|"]
+    for a, scalars in summary["scan"].items():
+        scan_rows.append(f"| {a} | {_fmt(scalars['photopeak_efficiency'])} | {_fmt(scalars['fake_cluster_rate'])} | "
+                         f"{_fmt(scalars['photopeak_efficiency_hard'])} |")
+    training = ["| method | seed | epochs | train loss first → last | val loss first → last | val pair AUC first → last | time [s] |",
+                "|---|---:|---:|---|---|---|---:|"]
+    for seed in seeds:
+        for method, log in per_seed[seed]["logs"].items():
+            auc = next((v for k, v in log.items() if k.endswith("pairs_auroc")), [])
+            train_loss, val = log.get("train/loss", []), log.get("val/loss", [])
+            training.append(
+                f"| {METHODS[method][0]} | {seed} | {len(val)} | {_ends(train_loss)} | {_ends(val)} | {_ends(auc)} | "
+                f"{per_seed[seed]['seconds'].get(method) or 0:.0f} |")
+    n = per_seed[seeds[0]]["reports"]["oracle"]["scalars"]
+    command = " ".join(["python benchmarks/calorimeter_clustering.py", *sys.argv[1:]])
+    return "\n".join([
+        "# Calorimeter clustering: every method on the same multi-gamma events (issue 22)",
+        "",
+        f"Command: `{command}`. Events: 3-5 gammas of 0.3-10 MeV (rest frame, uniform) from a fragment at beta 0.7, "
+        f"CALIFA-like barrel + iPhos, photon transport, 7.7 % FWHM at 662 keV, 100 keV threshold, no background; "
+        f"{args.events} events per seed (70 / 10 / 20 % train / validation / test), seeds {', '.join(map(str, seeds))} "
+        f"(simulation seed 1000 + s, split seed s, training seed s); {n['n_events']} test events with {n['n_gammas']} "
+        f"gammas ({n['n_gammas_hard']} in the hard regime) in seed {seeds[0]}. Learned methods: {args.epochs} epochs, "
+        f"the example configs (`examples/calorimeter_*.yaml`) with their decoding settings, chosen beforehand on a "
+        f"separate simulation. Mean ± standard deviation over the seeds.",
+        "",
+        "Photopeak efficiency: share of all emitted gammas whose primary cluster's lab energy is within 3 sigma of "
+        "the gamma's lab energy. Fake-cluster rate: share of the clusters that are no gamma's primary cluster. "
+        "Hard regime: gammas with another gamma of the event within 0.25 rad, or above 5 MeV in events of 5 gammas. "
+        "Gap closed: (method - window) / (oracle - window) in photopeak efficiency; hard gain: method / window - 1 "
+        "in the hard regime's photopeak efficiency.",
+        "",
+        *rows,
+        "",
+        "## Acceptance (issue 22): >= 60 % of the gap closed at an equal or lower fake-cluster rate, and >= +30 % in the hard regime",
+        "",
+        "| method | window | gap closed | hard gain | fake rate not higher | acceptance |",
+        "|---|---|---:|---:|---|---|",
+        *_acceptance(summary),
+        "",
+        "## Window scan (cone, on the same test events)",
+        "",
+        *scan_rows,
+        "",
+        "## Training (validation split)",
+        "",
+        *training,
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}.",
+        "",
+    ])
+
+
+def _ends(values: Sequence[float]) -> str:
+    return f"{values[0]:.4f} → {values[-1]:.4f}" if len(values) else "-"
+
+
+def figures(summary: Mapping[str, Any], per_seed: Mapping[int, Mapping[str, Any]], output: Path) -> None:
+    first = per_seed[summary["seeds"][0]]["reports"]
+    spectra = {METHODS[m][0]: first[m]["spectra"] for m in METHODS if m in first and m != "oracle"}
+    spectra["oracle"] = first["oracle"]["spectra"]
+    save_figure(spectra_figure(spectra, max_mev=15.0), output / "energy_spectra")
+
+    figure = new_figure(6.4, 4.8)
+    ax = figure.subplots()
+    scan = summary["scan"]
+    ax.plot([np.mean(s["fake_cluster_rate"]) for s in scan.values()], [np.mean(s["photopeak_efficiency"]) for s in scan.values()],
+            "-o", color="grey", markersize=3, label="cone window, 0.10-0.80 rad")
+    for method, values in summary["values"].items():
+        if method == "best_window":
+            continue
+        ax.errorbar(np.mean(values["fake_cluster_rate"]), np.mean(values["photopeak_efficiency"]),
+                    yerr=_stat(values["photopeak_efficiency"])[1], fmt="o", label=METHODS[method][0])
+    ax.set_xlabel("fake-cluster rate")
+    ax.set_ylabel("photopeak efficiency")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="x-small")
+    save_figure(figure, output / "efficiency_vs_fake_rate")
+
+    figure = new_figure(10.0, 4.0)
+    loss_ax, auc_ax = figure.subplots(1, 2)
+    for seed in summary["seeds"]:
+        for method, log in per_seed[seed]["logs"].items():
+            style = {"label": f"{METHODS[method][0]}" if seed == summary["seeds"][0] else None,
+                     "color": f"C{list(METHODS).index(method) % 10}"}
+            if "val/loss" in log:
+                loss_ax.plot(np.arange(1, len(log["val/loss"]) + 1), log["val/loss"], "-o", markersize=2, **style)
+            auc = next((v for k, v in log.items() if k.endswith("pairs_auroc")), None)
+            if auc:
+                auc_ax.plot(np.arange(1, len(auc) + 1), auc, "-o", markersize=2, **style)
+    loss_ax.set(xlabel="epoch", ylabel="validation loss", yscale="log")
+    auc_ax.set(xlabel="epoch", ylabel="validation pair AUC")
+    for ax in (loss_ax, auc_ax):
+        ax.grid(True, alpha=0.3)
+    loss_ax.legend(fontsize="x-small")
+    save_figure(figure, output / "training")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--events", type=int, default=20_000, help="simulated events per seed (default 20000)")
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs of the learned methods (default 12)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, one torch thread each (default 2)")
+    parser.add_argument("--methods", nargs="+", default=[m for m in METHODS if m not in CLASSICAL],
+                        help="learned methods to train (default: all)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--analyse-only", action="store_true", help="only read the existing runs")
+    args = parser.parse_args()
+    quiet_libraries()
+    if not args.analyse_only:
+        run_all(args)
+    per_seed = {seed: analyse_seed(seed, args) for seed in args.seeds}
+    summary = summarise(per_seed)
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.output / "results.json", {"summary": summary, "per_seed": {
+        s: {"scalars": {m: r["scalars"] for m, r in per_seed[s]["reports"].items()}, "scan": per_seed[s]["scan"],
+            "logs": per_seed[s]["logs"], "seconds": per_seed[s]["seconds"]} for s in per_seed}})
+    write_text_atomic(args.output / "results.md", markdown(summary, per_seed, args))
+    figures(summary, per_seed, args.output)
+    print((args.output / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The ``calorimeter`` DataModule: crystal hits from hit files (given, or simulated and cached) to padded batches.
+
+Pipeline: read every hit file into memory (:mod:`.events`) -> split the events (``SplitSpec``) -> hit features,
+standardised with the training split's hits (:mod:`.features`) -> [agglomerative pre-clusters and their features,
+for the two-stage method (:mod:`.preclustering`)] -> datasets of per-event samples (:mod:`.dataset`) padded into
+batches by :func:`~showerlearn.data.collate.collate_padded`. Predictions go back to a per-event table, a ``hits``
+table with each hit's cluster label (:mod:`.decoding`) and a ``gammas`` table with the truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from showerlearn.calorimeter.data.dataset import HIT_META, HitEventDataset
+from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
+from showerlearn.calorimeter.data.events import GAMMA_COLUMNS, HIT_COLUMNS, HitEvents, load_hit_files
+from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
+from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
+from showerlearn.calorimeter.family import FAMILY
+from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.collate import collate_padded
+from showerlearn.data.split import SplitSpec
+from showerlearn.registry import DATAMODULES
+
+__all__ = ["CalorimeterDataModule", "SimulateSpec"]
+
+_SPLITS = ("train", "val", "test")
+
+
+class SimulateSpec(BaseModel):
+    """Simulate the hit file with ``showerlearn.calorimeter.simulation.simulate_calorimeter`` (cached by settings + seed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: CalorimeterSimulationConfig = Field(
+        default_factory=CalorimeterSimulationConfig, description="Simulation settings (docs/calorimeter.md); checked like any key.")
+    events: int | None = Field(None, ge=1, description="Number of events (overrides config.n_events).")
+    seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
+    n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
+
+
+def _coerce(model: type[BaseModel], value: Any) -> Any:
+    return value if isinstance(value, model) else model.model_validate(value or {})
+
+
+@DATAMODULES.register("calorimeter")
+class CalorimeterDataModule(ShowerDataModule):
+    """Calorimeter crystal hits as padded sets, with per-hit gamma and per-pair same-gamma targets (docs/calorimeter.md)."""
+
+    model_input_names: ClassVar[frozenset[str]] = frozenset({"hit_features", "cluster_features"})
+    family = FAMILY
+
+    def __init__(
+        self,
+        files: list[str] | None = None,
+        simulate: SimulateSpec | None = None,
+        cache_dir: Path = Path(".showerlearn_cache/calorimeter"),
+        split: SplitSpec = SplitSpec(),
+        features: tuple[str, ...] = HIT_FEATURES,
+        preclustering: PreclusterSpec | None = None,
+        decoding: DecodingSpec = DecodingSpec(),
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """
+        Args:
+            files: hit files (``showerlearn simulate calorimeter``), paths or glob patterns; or else ``simulate``.
+            simulate: simulate a hit file once with the built-in simulator and use it (cached in ``cache_dir``).
+            cache_dir: where simulated files are kept, named by a digest of the simulation settings and the seed.
+            split: how events are divided into train / val / test.
+            features: hit features the network sees (standardised with the training split), of ``energy``,
+                ``log_energy``, ``theta``, ``phi``, ``time``, ``x``, ``y``, ``z``.
+            preclustering: agglomerative pre-clusters of every event as a second input stream ``clusters`` with the
+                target ``cluster_pairs`` (the two-stage method); null: none.
+            decoding: how outputs become cluster labels (pair threshold, condensation thresholds).
+            batch_size: events per batch.
+            num_workers: DataLoader worker processes.
+            seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and the simulation
+                unless ``simulate.seed`` is set.
+        """
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if (files is None) == (simulate is None):
+            raise ValueError("calorimeter data: give exactly one of 'files' (paths or globs) or 'simulate'")
+        check_features(features)  # unknown names fail now, not after reading the files
+        self.file_patterns = files
+        self.simulate = _coerce(SimulateSpec, simulate) if simulate is not None else None
+        self.cache_dir = Path(cache_dir)
+        self.split = _coerce(SplitSpec, split)
+        self.features = tuple(features)
+        self.preclustering = _coerce(PreclusterSpec, preclustering) if preclustering is not None else None
+        self.decoding = _coerce(DecodingSpec, decoding)
+        self.hit_spec: FeatureSpec | None = None
+        self.cluster_spec: FeatureSpec | None = None
+        self.parts: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ files
+    def resolve_files(self) -> list[Path]:
+        """The hit files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
+        if self.simulate is not None:
+            return [self._simulated_file()]
+        paths: list[Path] = []
+        for pattern in self.file_patterns or []:
+            matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
+            if not matches:
+                raise FileNotFoundError(f"calorimeter data: pattern {pattern!r} matches no file")
+            paths.extend(Path(m) for m in matches)
+        if not paths:
+            raise ValueError("calorimeter data: 'files' is empty")
+        return paths
+
+    def _simulated_file(self) -> Path:
+        from showerlearn.calorimeter.simulation import simulate_calorimeter
+
+        spec = self.simulate
+        config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
+        seed = self.seed if spec.seed is None else spec.seed
+        digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        path = self.cache_dir / f"calorimeter_{digest}_seed{seed}.h5"
+        if not path.is_file():  # the simulator writes atomically: a cached file is always complete
+            path.parent.mkdir(parents=True, exist_ok=True)
+            simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs)
+        return path
+
+    def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
+        """Predict on these hit files (truth optional), standardised like the training split."""
+        self.prediction_inputs = [Path(f) for f in files]
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, stage: str | None = None) -> None:
+        # the training split is always read: it gives the standardisation, also of new files to predict
+        if self.train_set is None:
+            self._setup_splits()
+        if self.prediction_inputs is not None and self.predict_set is None:
+            self.predict_set = self._dataset(load_hit_files(self.prediction_inputs, require_truth=False))
+
+    def _setup_splits(self) -> None:
+        paths = self.resolve_files()
+        events = load_hit_files(paths)
+        parts = self.split.indices(len(events), self.seed)
+        for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
+            if fraction > 0 and len(part) == 0:
+                raise ValueError(f"{', '.join(map(str, paths))}: the {name} split is empty ({len(events)} events, "
+                                 f"fractions {list(self.split.fractions)})")
+        self.parts = dict(zip(_SPLITS, parts, strict=True))
+        train = events.take(self.parts["train"])
+        if not len(train.hits["energy"]):
+            raise ValueError(f"{', '.join(map(str, paths))}: the training split has no hits to standardise with")
+        self.hit_spec = FeatureSpec.fit(self.features, hit_features(train.hits, self.features))
+        if self.preclustering is not None:
+            self.cluster_spec = FeatureSpec.fit(self.preclustering.features, precluster_events(train, self.preclustering).features)
+        self.train_set, self.val_set, self.test_set = (self._dataset(events.take(self.parts[name])) for name in _SPLITS)
+
+    def _dataset(self, events: HitEvents) -> HitEventDataset:
+        features = self.hit_spec.standardise(hit_features(events.hits, self.features))
+        preclusters = None
+        if self.preclustering is not None:
+            raw = precluster_events(events, self.preclustering)
+            preclusters = dataclasses.replace(raw, features=self.cluster_spec.standardise(raw.features))
+        return HitEventDataset(events, features, preclusters)
+
+    # ------------------------------------------------------------------ contract
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        elements = ["inputs.hits", "targets.objects", "meta.hits", "meta.gammas"]
+        pairs = ["targets.pairs"]
+        if self.preclustering is not None:
+            elements.append("inputs.clusters")
+            pairs.append("targets.cluster_pairs")
+        return collate_padded(samples, elements=elements, pairs=pairs)
+
+    def model_inputs(self) -> dict[str, Any]:
+        if self.hit_spec is None:
+            self.setup("fit")
+        return {"hit_features": self.hit_spec, "cluster_features": self.cluster_spec}
+
+    def arrays(
+        self, split: str, raw: bool = False
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """A whole split in memory: inputs, targets (``objects``, padded with -1), masks and meta (padded as the
+        network's batches are).
+
+        Inputs: ``raw`` -> an object array of one mapping of physical hit columns per event (:data:`HIT_COLUMNS`,
+        truth included: what the clustering methods' ``cluster`` takes; only the oracle reads the truth);
+        else the standardised features padded to ``(events, N, F)``."""
+        self.setup("predict" if split == "predict" else "fit")
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set, "predict": self.predict_set}[split]
+        if dataset is None:
+            raise RuntimeError(f"calorimeter data: no {split} set")
+        batch = self.collate([dataset[i] for i in range(len(dataset))])
+        meta = {key: _numpy(value) for key, value in batch["meta"].items()}
+        objects = _numpy(batch["targets"]["objects"])
+        mask = _numpy(batch["masks"]["objects"])
+        targets = {"objects": np.where(mask, objects, -1)}
+        if raw:
+            inputs = np.empty(len(dataset), dtype=object)
+            inputs[:] = [dataset.events.event(i) for i in range(len(dataset))]
+        else:
+            inputs = _numpy(batch["inputs"]["hits"])
+        return inputs, targets, {"objects": mask}, meta
+
+    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        """A per-event table (``event_id``, ``file``, ``beta``, ``n_hits``, ``n_gammas``, ``n_clusters``), a ``hits``
+        table (the hit, its true gamma, its cluster ``label``) and a ``gammas`` table (the truth), per element
+        with the ``event_index`` of their event."""
+        real = np.asarray(meta["hits_mask"], dtype=bool)
+        hit_meta = np.asarray(meta["hits"])
+        precluster = hit_meta[..., HIT_META.index("precluster")].astype(np.int64) if self.preclustering is not None else None
+        labels = decode_labels(outputs, real, self.decoding, precluster)
+        hit_event, _ = np.nonzero(real)
+        columns = {name: hit_meta[..., k][real] for k, name in enumerate(HIT_META)}
+        hits = {"event_index": hit_event, **{name: columns[name] for name in HIT_COLUMNS}, "label": labels[real]}
+        for name in ("crystal_id", "true_gamma"):
+            hits[name] = hits[name].astype(np.int64)
+        if precluster is not None:
+            hits["precluster"] = columns["precluster"].astype(np.int64)
+        gamma_real = np.asarray(meta["gammas_mask"], dtype=bool)
+        gamma_event, gamma_index = np.nonzero(gamma_real)
+        gammas = {"event_index": gamma_event, "index": gamma_index,
+                  **{name: np.asarray(meta["gammas"])[..., k][gamma_real] for k, name in enumerate(GAMMA_COLUMNS)}}
+        n_clusters = np.array([len(np.unique(row[row >= 0])) for row in np.where(real, labels, -1)])
+        predictions = {
+            "event_id": np.asarray(meta["event_id"]).astype(np.int64), "file": np.asarray(meta["file"]).astype(np.int64),
+            "beta": np.asarray(meta["beta"], dtype=np.float64), "n_hits": real.sum(axis=1), "n_gammas": gamma_real.sum(axis=1),
+            "n_clusters": n_clusters,
+        }
+        return {"predictions": predictions, "hits": hits, "gammas": gammas}
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return value.numpy() if torch.is_tensor(value) else np.asarray(value)

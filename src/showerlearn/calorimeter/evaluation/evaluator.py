@@ -1,0 +1,87 @@
+"""The ``calorimeter`` evaluator: a run's prediction tables -> clustering metrics (JSON-ready) and figures.
+
+metrics.json layout::
+
+    {"evaluator": "calorimeter", "settings": {...},
+     "scalars": {"photopeak_efficiency", "reconstruction_efficiency", "fake_cluster_rate", "fake_clusters_per_event",
+                 "adjusted_rand_index", the same with "_hard" (the hard regime), "energy_resolution",
+                 "cluster_multiplicity_difference", "n_events", "n_gammas", "n_gammas_hard"},
+     "curves": {"photopeak_efficiency_vs_gamma_energy", "photopeak_efficiency_hard_vs_gamma_energy",
+                "reconstruction_efficiency_vs_gamma_energy", "energy_resolution_vs_gamma_energy",
+                "clusters_per_event_vs_gammas_with_hits"},
+     "multiplicity": {"confusion"}, "spectra": {"edges", "lab", "doppler_corrected", "truth_lab", "truth_rest"},
+     "figures": [...]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.calorimeter.evaluation.figures import spectra_figure
+from showerlearn.calorimeter.evaluation.report import DEFAULT_ENERGY_BINS, ReportSettings, clustering_report, split_tables
+from showerlearn.calorimeter.family import BOARD_STYLE
+from showerlearn.evaluation.curves import save_curve_figures
+from showerlearn.registry import EVALUATORS
+from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
+from showerlearn.viz.training import training_curves_figure
+
+__all__ = ["evaluate_calorimeter"]
+
+
+@EVALUATORS.register("calorimeter")
+def evaluate_calorimeter(
+    predictions: Mapping[str, np.ndarray],
+    output_dir: str | Path,
+    tables: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    energy_bins: Sequence[float] = DEFAULT_ENERGY_BINS,
+    tolerance: float = 0.05,
+    resolution_fwhm_662: float = 0.077,
+    n_sigma: float = 3.0,
+    hard_separation_rad: float = 0.25,
+    hard_energy_mev: float = 5.0,
+    hard_multiplicity: int = 5,
+    spectrum_max_mev: float = 25.0,
+    spectrum_bin_mev: float = 0.1,
+    label: str = "method",
+    log_dir: str | Path | None = None,
+    figure_formats: Sequence[str] = FIGURE_FORMATS,
+) -> dict[str, Any]:
+    """Clustering metrics of a calorimeter run (docs/calorimeter.md, "Metrics") and their figures.
+
+    Parameters
+    ----------
+    energy_bins
+        Edges of the gammas' rest-frame energy [MeV] for the per-energy curves.
+    tolerance
+        A gamma is reconstructed when its primary cluster holds its hits' energy within this fraction.
+    resolution_fwhm_662
+        Crystal resolution (FWHM at 662 keV) of the simulation: the width of the photopeak window.
+    n_sigma
+        Half-width of the photopeak window in crystal resolutions.
+    hard_separation_rad
+        Hard regime: a gamma with another gamma of its event closer than this [rad] ...
+    hard_energy_mev, hard_multiplicity
+        ... or above this rest-frame energy [MeV] in an event of at least this many gammas.
+    spectrum_max_mev, spectrum_bin_mev
+        Range and bin width of the energy spectra [MeV].
+    label
+        The method's name in the figures.
+    figure_formats
+        File formats of every figure (``png``, ``pdf``).
+    """
+    settings = ReportSettings(tuple(energy_bins), tolerance, resolution_fwhm_662, n_sigma, hard_separation_rad,
+                              hard_energy_mev, hard_multiplicity, spectrum_max_mev, spectrum_bin_mev)
+    hits, gammas, beta = split_tables(predictions, tables)
+    metrics: dict[str, Any] = {"evaluator": "calorimeter", **clustering_report(hits, gammas, beta, settings)}
+    output_dir = Path(output_dir)
+    written = save_curve_figures({label: metrics["curves"]}, output_dir, style=BOARD_STYLE, formats=figure_formats)
+    written += save_figure(spectra_figure({label: metrics["spectra"]}), output_dir / "energy_spectra", formats=figure_formats)
+    if log_dir is not None and (training := training_curves_figure(log_dir)) is not None:
+        written += save_figure(training, output_dir / "training_curves", formats=figure_formats)
+    metrics["figures"] = sorted(str(path.relative_to(output_dir)) for path in written)
+    return metrics

@@ -1,0 +1,291 @@
+"""The ``collider`` DataModule: events as two token streams, jet constituents and reconstructed objects.
+
+Pipeline: read the source (generated files, Delphes trees, ``.npz`` per class, weaver-style columnar
+files; :mod:`~showerlearn.collider.data.sources`) -> draw the train / val / test split -> fit one
+:class:`~showerlearn.collider.data.preprocessing.TokenPreprocessor` per stream on the training split
+only -> preprocess every split with them -> events served with their real tokens, padded per batch by
+:func:`~showerlearn.data.collate.collate_padded`.
+
+A batch's ``inputs`` are ``constituents`` (B, N_c, F_c), ``constituents_mask`` (B, N_c), ``objects``
+(B, N_o, F_o), ``objects_mask`` (B, N_o) (True = real token; N_c and N_o the streams' ``n_tokens``), plus ``constituents_p4`` and
+``objects_p4`` (pT, eta, phi, E of the same tokens, unscaled) with ``pair_inputs: true``, from which a
+network computes pairwise features. The one head is ``label`` (class index: 0 background, 1 signal, or
+the classes of ``source.classes``). Decoded predictions carry ``label`` and ``score`` (binary) or one
+``score_<class>`` per class, and the meta ``process``, ``weight_pb``, ``file_index``, ``event``.
+
+``weight_pb`` is each event's cross-section weight scaled to its split: the weights of a process's
+events in one split add up to the process's selected cross section (its weights in the whole file),
+so ``sum(weight_pb[cut]) x luminosity`` over a test split is an expected number of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from showerlearn.collider.baselines.features import high_level_features
+from showerlearn.collider.data.dataset import ColliderDataset
+from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
+from showerlearn.collider.data.sources import UNKNOWN_LABEL, EventStreams, Source
+from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES
+from showerlearn.collider.family import FAMILY
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.collate import collate_padded
+from showerlearn.data.split import SplitSpec
+from showerlearn.family import Family
+from showerlearn.registry import DATAMODULES
+
+__all__ = ["ColliderDataModule", "ConstituentSettings", "ObjectSettings", "P4_FIELDS", "STREAMS"]
+
+#: the two token streams, in the order models read them
+STREAMS = ("constituents", "objects")
+#: fields of the ``*_p4`` inputs (pairwise features), in order
+P4_FIELDS = ("pt", "eta", "phi", "energy")
+_SPLITS = ("train", "val", "test")
+#: score columns of a decoded multi-class table
+_SCORE_PREFIX = "score_"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConstituentSettings(_Strict):
+    """The constituent stream: which fields, how many tokens, and the jet alignment."""
+
+    n_tokens: int = Field(64, ge=1, description="Hardest constituents kept per event (both jets together).")
+    features: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CONSTITUENT_FEATURES), min_length=1, description="Token features, in order."
+    )
+    standardize: list[str] | None = Field(None, description="Features standardised; null: all but the categorical ones.")
+    sort_by: str | None = Field("pt", description="Field whose decreasing values order the tokens (null: file order).")
+    alignment: JetAlignment | None = Field(
+        default_factory=JetAlignment, description="Jet alignment (centre, rotate, flip); null: none."
+    )
+
+
+class ObjectSettings(_Strict):
+    """The object stream: which fields and how many tokens."""
+
+    n_tokens: int | None = Field(
+        None, ge=1, description="Objects kept per event; null: the sum of the source's object_limits."
+    )
+    features: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_OBJECT_FEATURES), min_length=1, description="Token features, in order."
+    )
+    standardize: list[str] | None = Field(None, description="Features standardised; null: all but the categorical ones.")
+    sort_by: str | None = Field(
+        None, description="Field whose decreasing values order the tokens; null: the source's order (kind by kind)."
+    )
+
+
+def _coerce(model: type[BaseModel], value: Any) -> Any:
+    return value if isinstance(value, model) else model.model_validate(value or {})
+
+
+#: validates a source given as a mapping (a DataModule built in code rather than from a config)
+_SOURCE = TypeAdapter(Source)
+
+
+@DATAMODULES.register("collider")
+class ColliderDataModule(ShowerDataModule):
+    """Collider events as two token streams with a class label (docs/collider.md)."""
+
+    family: ClassVar[Family] = FAMILY
+    model_input_names: ClassVar[frozenset[str]] = frozenset(
+        {"constituent_features", "object_features", "n_classes", "n_constituents", "n_objects"}
+    )
+
+    def __init__(
+        self,
+        source: Source,
+        constituents: ConstituentSettings = ConstituentSettings(),
+        objects: ObjectSettings = ObjectSettings(),
+        pair_inputs: bool = False,
+        split: SplitSpec = SplitSpec(),
+        max_events: int | None = None,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """
+        Args:
+            source: where the events come from (``kind``: generated, simulate, delphes, npz, columnar; docs/collider.md).
+            constituents: the constituent stream (features, tokens kept, alignment).
+            objects: the object stream (features, tokens kept).
+            pair_inputs: also give each stream's unscaled (pT, eta, phi, E) as ``<stream>_p4``, from which
+                networks compute Particle-Transformer pairwise features.
+            split: train / val / test fractions and seed (null: the experiment seed, so that the repeats of
+                a sweep also draw other splits).
+            max_events: use this many events drawn at random (a fixed draw, whatever the seed); null: all.
+            batch_size: events per batch.
+            num_workers: DataLoader worker processes.
+            seed: the experiment seed (injected): draws the split unless ``split.seed`` is set.
+        """
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.source = source if isinstance(source, BaseModel) else _SOURCE.validate_python(source)
+        self.constituent_settings = _coerce(ConstituentSettings, constituents)
+        self.object_settings = _coerce(ObjectSettings, objects)
+        self.split = _coerce(SplitSpec, split)
+        if max_events is not None and max_events < 3:
+            raise ValueError(f"max_events must be >= 3 (one event per split at least), got {max_events}")
+        self.pair_inputs = pair_inputs
+        self.max_events = max_events
+        self.class_names: tuple[str, ...] = ()
+        self.preprocessors: dict[str, TokenPreprocessor] = {}
+        self.parts: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ setup
+    def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
+        """Predict on these files, read like the training source (generated, Delphes, columnar)."""
+        self.source.for_prediction(files)  # fails now for a source that cannot read new files
+        self.prediction_inputs = [Path(f) for f in files]
+
+    def setup(self, stage: str | None = None) -> None:
+        # the preprocessing of any events is the one fitted on the training split: read it first
+        if self.train_set is None:
+            self._setup_splits()
+        if self.prediction_inputs is not None and self.predict_set is None:
+            streams = self.source.for_prediction(self.prediction_inputs).read()
+            self.predict_set = self._dataset(streams, np.ones(len(streams)))
+
+    def _setup_splits(self) -> None:
+        streams = self.source.read()
+        self._check_labels(streams)
+        totals = np.bincount(streams.meta["process"])
+        if self.max_events is not None and self.max_events < len(streams):
+            chosen = np.random.default_rng(0).choice(len(streams), self.max_events, replace=False)
+            streams = streams.take(np.sort(chosen))
+        parts = self.split.indices(len(streams), self.seed)
+        for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
+            if fraction > 0 and len(part) == 0:
+                raise ValueError(f"collider data: the {name} split is empty ({len(streams)} events, fractions {list(self.split.fractions)})")
+        self.parts = dict(zip(_SPLITS, parts, strict=True))
+        self.class_names = streams.class_names
+        self.preprocessors = self._fit(streams.take(self.parts["train"]))
+        datasets = []
+        for part in parts:
+            split = streams.take(part)
+            # weights of a process in this split scaled to add up to its selected cross section
+            counts = np.bincount(split.meta["process"], minlength=len(totals))
+            scale = totals[split.meta["process"]] / np.maximum(counts[split.meta["process"]], 1)
+            datasets.append(self._dataset(split, scale))
+        self.train_set, self.val_set, self.test_set = datasets
+
+    def _check_labels(self, streams: EventStreams) -> None:
+        if np.any(streams.labels == UNKNOWN_LABEL):
+            raise ValueError(
+                f"collider data: {int(np.sum(streams.labels == UNKNOWN_LABEL))} events have no class label "
+                "(a columnar source without label branches?): training needs the classes"
+            )
+        present = np.unique(streams.labels)
+        if len(present) < 2:
+            raise ValueError(f"collider data: the events hold only the class {[streams.class_names[i] for i in present]}; a classifier needs two")
+
+    def _fit(self, train: EventStreams) -> dict[str, TokenPreprocessor]:
+        """One preprocessor per stream, fitted on the training events (and unscaled p4 ones, if asked)."""
+        c, o = self.constituent_settings, self.object_settings
+        n_objects = o.n_tokens or getattr(self.source, "n_objects", None)
+        if n_objects is None:
+            raise ValueError("collider data: objects.n_tokens is needed for an npz or columnar source")
+        fitted = {
+            "constituents": TokenPreprocessor(c.features, c.n_tokens, c.sort_by, c.standardize, c.alignment),
+            "objects": TokenPreprocessor(o.features, n_objects, o.sort_by, o.standardize, alignment=None),
+        }
+        if self.pair_inputs:
+            for stream, settings in (("constituents", c), ("objects", o)):
+                # the same order and truncation as the stream's features; nothing to scale
+                fitted[f"{stream}_p4"] = TokenPreprocessor(P4_FIELDS, fitted[stream].n_tokens, settings.sort_by, [], None)
+        for name, preprocessor in fitted.items():
+            preprocessor.fit(getattr(train, name.removesuffix("_p4")))
+        return fitted
+
+    def _dataset(self, streams: EventStreams, weight_scale: np.ndarray) -> ColliderDataset:
+        padded: dict[str, Padded] = {
+            name: preprocessor.transform(getattr(streams, name.removesuffix("_p4")))
+            for name, preprocessor in self.preprocessors.items()
+        }
+        meta = {**streams.meta, "weight_pb": streams.meta["weight_pb"] * weight_scale}
+        return ColliderDataset(padded, streams.labels, meta, streams.records)
+
+    # ------------------------------------------------------------------ contract
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Streams padded to their full preprocessed length (``n_tokens``), whatever the batch: a token's
+        position means the same in every batch (explanation maps, networks with fixed slots)."""
+        batch = collate_padded(samples, elements=[f"inputs.{name}" for name in samples[0]["inputs"]])
+        inputs = batch["inputs"]
+        for name in samples[0]["inputs"]:
+            missing = self.preprocessors[name].n_tokens - inputs[name].shape[1]
+            inputs[name] = torch.nn.functional.pad(inputs[name], (0, 0, 0, missing))
+            inputs[f"{name}_mask"] = torch.nn.functional.pad(inputs[f"{name}_mask"], (0, missing))
+        return batch
+
+    def model_inputs(self) -> dict[str, Any]:
+        if not self.preprocessors:
+            self.setup("fit")
+        c, o = self.preprocessors["constituents"], self.preprocessors["objects"]
+        return {
+            "constituent_features": len(c.features), "object_features": len(o.features),
+            "n_classes": len(self.class_names), "n_constituents": c.n_tokens, "n_objects": o.n_tokens,
+        }  # fmt: skip
+
+    def feature_names(self, stream: str) -> tuple[str, ...]:
+        """The features of ``stream``'s tokens, in the order of their last axis."""
+        if not self.preprocessors:
+            self.setup("fit")
+        return tuple(self.preprocessors[stream].features)
+
+    def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        probabilities = torch.softmax(torch.as_tensor(outputs["label"], dtype=torch.float64), dim=-1).numpy()
+        if probabilities.shape[1] == 2:
+            scores = {"score": probabilities[:, 1]}
+        else:
+            scores = {f"{_SCORE_PREFIX}{name}": probabilities[:, i] for i, name in enumerate(self.class_names)}
+        kept = ("label", "process", "weight_pb", "file_index", "event")
+        return {**scores, **{name: np.asarray(meta[name]) for name in kept}}
+
+    @classmethod
+    def average_predictions(cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The members' mean class probabilities; every other column must be equal in all of them (the
+        same events in the same order: a fixed ``split.seed``)."""
+        if not tables or len(tables) != len(names):
+            raise ValueError(f"an ensemble averages at least one table, one name each: got {len(tables)} and {len(names)}")
+        reference = tables[0]
+        scores = [column for column in reference if column == "score" or column.startswith(_SCORE_PREFIX)]
+        averaged = {}
+        for column in reference:
+            for table, name in zip(tables, names, strict=True):
+                if column not in table or len(table[column]) != len(reference[column]):
+                    raise ValueError(f"{name}: no column {column!r} of {len(reference[column])} events, as {names[0]} has")
+                if column not in scores and not np.array_equal(table[column], reference[column], equal_nan=True):
+                    raise ValueError(
+                        f"{name}: column {column!r} differs from {names[0]}'s: the members did not predict the same events "
+                        "(fix data.params.split.seed so that the runs of a sweep share one test set)"
+                    )
+            stacked = np.stack([np.asarray(table[column], dtype=np.float64) for table in tables])
+            averaged[column] = stacked.mean(axis=0) if column in scores else np.asarray(reference[column])
+        return averaged
+
+    def arrays(
+        self, split: str, raw: bool = False
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """A split for estimators: the high-level features (:mod:`showerlearn.collider.baselines.features`)
+        where the source has event records (generated, Delphes), else both streams' preprocessed tokens
+        flattened (padding zero). ``raw`` changes nothing: high-level features are in physical units."""
+        self.setup("predict" if split == "predict" else "fit")
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set, "predict": self.predict_set}[split]
+        if dataset is None:
+            raise RuntimeError(f"collider data: no {split} set")
+        if dataset.records is not None:
+            inputs = high_level_features(dataset.records)
+        else:
+            inputs = np.concatenate(
+                [dataset.padded[name].features.reshape(len(dataset), -1) for name in STREAMS], axis=1
+            )
+        return inputs, {"label": dataset.labels}, {}, dict(dataset.meta)
+

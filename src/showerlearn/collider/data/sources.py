@@ -1,0 +1,373 @@
+"""Where the collider DataModule's events come from: one settings class per reader, each reading its
+files into the same :class:`EventStreams` (two token streams, class labels, per-event meta).
+
+=============  ==========================================================================================
+``generated``  files of ``showerlearn simulate collider``: labels signal / background (or classes made
+               of processes), cross-section weights, the full event records (for high-level features)
+``simulate``   a file generated once with those settings and kept in a cache folder, then read as above
+``delphes``    Delphes ROOT trees, one list of files per class; event records as the generated files'
+``npz``        NumPy ``.npz`` files, one per class and per stream (the paper's public layout)
+``columnar``   weaver-style ROOT / parquet / HDF5 files with jagged branches, one set per stream
+=============  ==========================================================================================
+
+The ``kind`` key chooses the reader (``source: {kind: delphes, classes: {...}}``).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import awkward as ak
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from showerlearn.collider.data.streams import OBJECT_KINDS, constituent_tokens, object_tokens
+from showerlearn.collider.io import (
+    ColumnarSource,
+    PaddedTokens,
+    read_columnar,
+    read_delphes,
+    read_events,
+    read_npz_classes,
+)
+from showerlearn.collider.io.errors import ColliderDataError
+from showerlearn.collider.simulation.config import ColliderSimulationConfig
+
+__all__ = [
+    "ColumnarFiles",
+    "DelphesFiles",
+    "EventStreams",
+    "GeneratedFiles",
+    "NpzFiles",
+    "NpzStream",
+    "SimulatedEvents",
+    "Source",
+    "UNKNOWN_LABEL",
+    "expand",
+]
+
+#: label of events whose class is not known (new files given for prediction)
+UNKNOWN_LABEL = -1
+_DEFAULT_LIMITS = {"met": 1, "fatjets": 2, "jets": 6, "electrons": 2, "muons": 2}
+
+
+@dataclass
+class EventStreams:
+    """Events read by a source: both token streams as records ``[event][token]``, labels and meta.
+
+    ``meta`` holds one value per event: ``process`` (the file's process code, else the class),
+    ``weight_pb`` (cross-section weight; NaN where the source has none), ``file_index`` and ``event``
+    (position in its file). ``records``: the full event records where the source has them (generated,
+    Delphes), from which estimators compute high-level features.
+    """
+
+    constituents: ak.Array
+    objects: ak.Array
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    meta: dict[str, np.ndarray]
+    records: ak.Array | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: np.ndarray) -> EventStreams:
+        """The events at ``index``."""
+        return EventStreams(
+            self.constituents[index], self.objects[index], self.labels[index], self.class_names,
+            {name: values[index] for name, values in self.meta.items()},
+            None if self.records is None else self.records[index],
+        )  # fmt: skip
+
+
+def expand(patterns: Sequence[str | Path], what: str) -> list[Path]:
+    """Paths and glob patterns -> files (each pattern's matches sorted); an error for a pattern matching nothing."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        text = str(pattern)
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        if not matches:
+            raise FileNotFoundError(f"collider data: {what} pattern {text!r} matches no file")
+        paths.extend(Path(match) for match in matches)
+    if not paths:
+        raise ValueError(f"collider data: no {what} given")
+    return paths
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _RecordSource(_Strict):
+    """Sources of full event records: the object stream is built from them (:func:`object_tokens`)."""
+
+    object_limits: dict[str, int] = Field(
+        default_factory=lambda: dict(_DEFAULT_LIMITS),
+        description=f"Most objects of each kind in the object stream ({', '.join(OBJECT_KINDS)}); 0 leaves a kind out.",
+    )
+
+    @model_validator(mode="after")
+    def _kinds(self) -> _RecordSource:
+        unknown = sorted(set(self.object_limits) - set(OBJECT_KINDS))
+        if unknown:
+            raise ValueError(f"object_limits: unknown kinds {unknown}; known: {', '.join(OBJECT_KINDS)}")
+        return self
+
+    @property
+    def n_objects(self) -> int:
+        return sum(self.object_limits.values())
+
+    def _streams(
+        self, records: ak.Array, labels: np.ndarray, class_names: tuple[str, ...], meta: dict[str, np.ndarray]
+    ) -> EventStreams:
+        return EventStreams(
+            constituent_tokens(records), object_tokens(records, self.object_limits), labels, class_names, meta, records
+        )
+
+
+class GeneratedFiles(_RecordSource):
+    """Event files written by ``showerlearn simulate collider``."""
+
+    kind: Literal["generated"] = "generated"
+    files: list[str] = Field(min_length=1, description="Event files (paths or glob patterns).")
+    classes: dict[str, list[str]] | None = Field(
+        None,
+        description="Class name -> the processes it holds, in class-index order (e.g. {qcd: [qcd], ttbar: [ttbar], "
+        "signal: [signal]}); null: background (0) and signal (1) from each process's signal flag.",
+    )
+
+    def read(self) -> EventStreams:
+        return self._read(expand(self.files, "event file"))
+
+    def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
+        return self.model_copy(update={"files": [str(f) for f in files]})
+
+    def _read(self, paths: Sequence[Path]) -> EventStreams:
+        parts, names = [], None
+        for index, path in enumerate(paths):
+            file = read_events(path)
+            processes = tuple(p.name for p in file.processes)
+            if names is not None and processes != names:
+                raise ColliderDataError(path, f"holds the processes {processes}, another file {names}: one list for all")
+            names = processes
+            parts.append((file.events, index))
+        assert names is not None
+        records = ak.concatenate([events for events, _ in parts])
+        process = ak.to_numpy(records.process).astype(np.int64)
+        class_names, labels = self._labels(paths[0], names, process, ak.to_numpy(records.label).astype(np.int64))
+        meta = {
+            "process": process,
+            "weight_pb": ak.to_numpy(records.weight_pb).astype(np.float64),
+            "file_index": np.concatenate([np.full(len(events), index) for events, index in parts]),
+            "event": np.concatenate([np.arange(len(events)) for events, _ in parts]),
+        }
+        return self._streams(records, labels, class_names, meta)
+
+    def _labels(
+        self, path: Path, processes: tuple[str, ...], process: np.ndarray, signal: np.ndarray
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        if self.classes is None:
+            return ("background", "signal"), signal
+        lookup = {name: code for code, name in enumerate(processes)}
+        labels = np.full(len(process), UNKNOWN_LABEL)
+        for label, members in enumerate(self.classes.values()):
+            unknown = [name for name in members if name not in lookup]
+            if unknown:
+                raise ColliderDataError(path, f"classes name the processes {unknown}; the file has {', '.join(processes)}")
+            labels[np.isin(process, [lookup[name] for name in members])] = label
+        left = sorted({processes[code] for code in np.unique(process[labels == UNKNOWN_LABEL])})
+        if left:
+            raise ColliderDataError(path, f"the processes {left} belong to no class of 'classes': add them or remove them")
+        return tuple(self.classes), labels
+
+
+class SimulatedEvents(GeneratedFiles):
+    """Events generated with ``showerlearn.collider.simulation`` once, kept in ``cache_dir`` under a digest
+    of the settings and the seed, then read like any generated file (``files`` is not given)."""
+
+    kind: Literal["simulate"] = "simulate"  # type: ignore[assignment]
+    files: list[str] = Field(default_factory=list, description="Filled in: the cached file (leave empty).")
+    config: ColliderSimulationConfig = Field(
+        default_factory=ColliderSimulationConfig, description="Generator settings (docs/collider.md)."
+    )
+    events: int | None = Field(None, ge=1, description="Selected events (overrides config.n_events).")
+    seed: int = Field(0, ge=0, description="Generator seed (fixed: the repeats of a sweep share the events).")
+    n_jobs: int = Field(2, ge=1, description="Worker processes of the generator (the file does not depend on it).")
+    cache_dir: str = Field(".showerlearn_cache/collider", description="Where the generated file is kept.")
+
+    def read(self) -> EventStreams:
+        return self._read([self.path()])
+
+    def path(self) -> Path:
+        """The cached file, generated first if absent (``simulate_collider`` writes it atomically)."""
+        from showerlearn.collider.simulation import simulate_collider
+
+        config = self.config if self.events is None else self.config.model_copy(update={"n_events": self.events})
+        digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        path = Path(self.cache_dir) / f"collider_{digest}_seed{self.seed}.h5"
+        if not path.is_file():
+            simulate_collider(config, path, seed=self.seed, n_jobs=self.n_jobs)
+        return path
+
+    def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
+        return GeneratedFiles(files=[str(f) for f in files], classes=self.classes, object_limits=self.object_limits)
+
+
+class DelphesFiles(_RecordSource):
+    """Delphes ROOT trees, one list of files per class (Delphes files carry no label)."""
+
+    kind: Literal["delphes"] = "delphes"
+    classes: dict[str, list[str]] = Field(
+        min_length=1, description="Class name -> its files (paths or glob patterns), in class-index order."
+    )
+    tree: str = Field("Delphes", description="The TTree.")
+    eflow_branches: list[str] = Field(
+        default_factory=lambda: ["EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron"],
+        description="Particle-flow branches (or one merged 'EFlow' branch).",
+    )
+    radius: float = Field(0.8, gt=0.0, description="The card's large-R jet radius (CMS card's FatJet: 0.8).")
+
+    def read(self) -> EventStreams:
+        return self._read({name: expand(files, f"Delphes file of class {name!r}") for name, files in self.classes.items()})
+
+    def for_prediction(self, files: Sequence[str | Path]) -> DelphesFiles:
+        # the files of a prediction have no class: one pseudo-class, labelled unknown below
+        return self.model_copy(update={"classes": {"unknown": [str(f) for f in files]}})
+
+    def _read(self, classes: Mapping[str, list[Path]]) -> EventStreams:
+        events, labels, files, rows = [], [], [], []
+        for label, paths in enumerate(classes.values()):
+            for path in paths:
+                records = read_delphes(path, self.tree, tuple(self.eflow_branches), self.radius)
+                events.append(records)
+                labels.append(np.full(len(records), label))
+                files.append(np.full(len(records), len(files)))
+                rows.append(np.arange(len(records)))
+        records = ak.concatenate(events)
+        label = np.concatenate(labels)
+        names = tuple(classes)
+        if names == ("unknown",):
+            label = np.full_like(label, UNKNOWN_LABEL)
+        meta = {"process": label.copy(), "weight_pb": np.full(len(label), np.nan), "file_index": np.concatenate(files),
+                "event": np.concatenate(rows)}  # fmt: skip
+        return self._streams(records, label, names, meta)
+
+
+class NpzStream(_Strict):
+    """One token stream as ``.npz`` files, one per class in class order."""
+
+    files: list[str] = Field(min_length=1, description="One .npz file per class, in class-index order.")
+    features: list[str] = Field(min_length=1, description="Name of each entry of the arrays' last axis.")
+    key: str | None = Field(None, description="Array inside each file (default: its only array).")
+
+
+class NpzFiles(_Strict):
+    """Zero-padded ``.npz`` arrays (events, tokens, features), one file per class for each stream."""
+
+    kind: Literal["npz"] = "npz"
+    constituents: NpzStream
+    objects: NpzStream
+    class_names: list[str] | None = Field(None, description="Name of each class (default: class0, class1...).")
+
+    @model_validator(mode="after")
+    def _classes(self) -> NpzFiles:
+        n_constituents, n_objects = len(self.constituents.files), len(self.objects.files)
+        if n_constituents != n_objects:
+            raise ValueError(f"constituents has {n_constituents} class files, objects {n_objects}: one per class each")
+        if self.class_names is not None and len(self.class_names) != n_constituents:
+            raise ValueError(f"class_names names {len(self.class_names)} classes for {n_constituents} class files")
+        return self
+
+    def read(self) -> EventStreams:
+        streams = {name: self._stream(getattr(self, name)) for name in ("constituents", "objects")}
+        constituents, objects = streams["constituents"], streams["objects"]
+        if len(constituents.labels) != len(objects.labels) or np.any(constituents.labels != objects.labels):
+            raise ColliderDataError(
+                self.constituents.files[0],
+                f"the constituent files hold {np.bincount(constituents.labels).tolist()} events per class, the object "
+                f"files {np.bincount(objects.labels).tolist()}: the streams must describe the same events",
+            )
+        labels = constituents.labels
+        names = tuple(self.class_names or (f"class{i}" for i in range(len(self.constituents.files))))
+        meta = {"process": labels.copy(), "weight_pb": np.full(len(labels), np.nan), "file_index": labels.copy(),
+                "event": _rank_within(labels)}  # fmt: skip
+        return EventStreams(constituents.to_awkward(), objects.to_awkward(), labels, names, meta)
+
+    def for_prediction(self, files: Sequence[str | Path]) -> NpzFiles:
+        raise ValueError(
+            "collider data: .npz sources hold one file per class and per stream; predict by listing the files as the "
+            "source's classes instead of giving new files"
+        )
+
+    @staticmethod
+    def _stream(stream: NpzStream) -> PaddedTokens:
+        return read_npz_classes([Path(f) for f in stream.files], stream.features, stream.key)
+
+
+class ColumnarFiles(_Strict):
+    """Weaver-style columnar files (ROOT, parquet, HDF5): jagged branches for each stream."""
+
+    kind: Literal["columnar"] = "columnar"
+    files: list[str] = Field(min_length=1, description="Files (paths or glob patterns), all with the same branches.")
+    constituents: ColumnarSource = Field(description="Constituent branches; its labels give the classes.")
+    objects: ColumnarSource = Field(description="Object branches (tokens only).")
+    class_names: list[str] | None = Field(None, description="Name of each class (default: the label branches).")
+
+    def read(self) -> EventStreams:
+        return self._read(expand(self.files, "columnar file"))
+
+    def for_prediction(self, files: Sequence[str | Path]) -> ColumnarFiles:
+        return self.model_copy(update={"files": [str(f) for f in files]})
+
+    def _read(self, paths: Sequence[Path]) -> EventStreams:
+        constituents, objects, labels, files = [], [], [], []
+        for index, path in enumerate(paths):
+            first = read_columnar(path, self.constituents)
+            second = read_columnar(path, self.objects.model_copy(update={"labels": [], "scalars": []}))
+            constituents.append(first.tokens)
+            objects.append(second.tokens)
+            labels.append(first.labels if first.labels is not None else np.full(len(first.tokens), UNKNOWN_LABEL))
+            files.append(np.full(len(first.tokens), index))
+        label = np.concatenate(labels).astype(np.int64)
+        names = tuple(self.class_names or _label_names(self.constituents.labels, label))
+        meta = {"process": label.copy(), "weight_pb": np.full(len(label), np.nan), "file_index": np.concatenate(files),
+                "event": np.concatenate([np.arange(len(c)) for c in constituents])}  # fmt: skip
+        return EventStreams(ak.concatenate(constituents), ak.concatenate(objects), label, names, meta)
+
+
+def _label_names(branches: Sequence[str], labels: np.ndarray) -> list[str]:
+    """One-hot label branches name their classes; one branch of indices gives class0, class1..."""
+    if len(branches) > 1:
+        return [branch.removeprefix("label_") for branch in branches]
+    return [f"class{i}" for i in range(max(int(labels.max(initial=0)) + 1, 2))]
+
+
+def _rank_within(labels: np.ndarray) -> np.ndarray:
+    """Each event's position among the events of its class (its row in the class's file)."""
+    ranks = np.empty(len(labels), np.int64)
+    for label in np.unique(labels):
+        where = labels == label
+        ranks[where] = np.arange(where.sum())
+    return ranks
+
+
+def _kind(value: Any) -> str:
+    """The reader a source names (``kind``); generated files when it names none."""
+    return value.get("kind", "generated") if isinstance(value, Mapping) else getattr(value, "kind", "generated")
+
+
+#: the ``source`` of the collider DataModule: one of the readers, chosen by ``kind`` (default: generated)
+Source = Annotated[
+    Annotated[GeneratedFiles, Tag("generated")]
+    | Annotated[SimulatedEvents, Tag("simulate")]
+    | Annotated[DelphesFiles, Tag("delphes")]
+    | Annotated[NpzFiles, Tag("npz")]
+    | Annotated[ColumnarFiles, Tag("columnar")],
+    Discriminator(_kind),
+]

@@ -1,0 +1,6 @@
+"""Evaluation of collider event classifiers: background rejection at fixed signal efficiencies, expected
+yields and the discovery significance at a luminosity (``metrics``), and the ``collider`` evaluator
+that adds them to the core's classification metrics (``evaluator``).
+
+May import: showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.registry, numpy.
+"""

@@ -1,0 +1,120 @@
+"""The ``collider`` evaluator: the core's classification metrics (ROC, AUC, score distributions) plus the
+working points of a signal search.
+
+Scalars added (``P`` a signal efficiency in percent, 30 and 50 by default):
+
+==============================  ======================================================================
+``background_rejection_at_P``   1 / eps_B at eps_S = P % (missing when no background event passes)
+``n_background_at_P``           background events of the test split kept there
+``signal_at_P``                 expected signal events at ``luminosity_fb`` (needs ``weight_pb``)
+``background_at_P``             expected background events
+``significance_at_P``           Asimov discovery significance of those yields
+==============================  ======================================================================
+
+and the curve ``background_rejection_vs_signal_efficiency`` (1 / eps_B at the centres of signal-efficiency
+bins), which a sweep's aggregate shows as a band over its repeats; the board draws each run's ROC and a
+sweep's mean ROC with its +-std band. A multi-class table (``score_<class>`` columns) is evaluated as
+``signal_class`` against the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
+from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
+from showerlearn.evaluation.curves import curve_record, json_float
+from showerlearn.registry import EVALUATORS
+from showerlearn.viz.figures import FIGURE_FORMATS
+
+__all__ = ["REJECTION_CURVE", "evaluate_collider"]
+
+#: name of the rejection curve in metrics.json
+REJECTION_CURVE = "background_rejection_vs_signal_efficiency"
+#: signal-efficiency bins of that curve
+_EFFICIENCY_EDGES = np.linspace(0.1, 1.0, 19)
+
+
+@EVALUATORS.register("collider")
+def evaluate_collider(
+    predictions: Mapping[str, Any],
+    output_dir: str | Path,
+    *,
+    efficiencies: Sequence[float] = (0.3, 0.5),
+    luminosity_fb: float = 3000.0,
+    signal_class: str = "signal",
+    label: str = "model",
+    log_dir: str | Path | None = None,
+    figure_formats: Sequence[str] = FIGURE_FORMATS,
+) -> dict[str, Any]:
+    """Classification metrics and working points of a collider classifier (JSON-ready) and its figures.
+
+    Args:
+        predictions: the decoded test predictions: ``label`` and ``score`` (or ``score_<class>``), and
+            ``weight_pb`` for expected yields and significances.
+        output_dir: where the figures go.
+        efficiencies: signal efficiencies of the working points (fractions).
+        luminosity_fb: integrated luminosity of the yields [fb^-1] (HL-LHC: 3000).
+        signal_class: the class taken as signal in a multi-class table.
+        label: the model's name in figures.
+        log_dir: Lightning logs, for the training-curve figure.
+        figure_formats: file formats of the figures.
+    """
+    if any(not 0.0 < efficiency <= 1.0 for efficiency in efficiencies):
+        raise ValueError(f"efficiencies must be fractions in (0, 1], got {list(efficiencies)}")
+    metrics = evaluate_classification(
+        predictions, output_dir, class_names=("background", "signal"), label=label, log_dir=log_dir,
+        figure_formats=figure_formats,
+    )  # fmt: skip
+    labels, scores = _signal_scores(predictions, signal_class)
+    weights = np.asarray(predictions["weight_pb"], dtype=float) if "weight_pb" in predictions else None
+    points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
+    for point in points:
+        metrics["scalars"].update(_scalars(point))
+    metrics["settings"].update(
+        {"efficiencies": list(efficiencies), "luminosity_fb": luminosity_fb, "signal_class": signal_class}
+    )
+    metrics["curves"][REJECTION_CURVE] = _rejection_curve(labels, scores)
+    metrics["evaluator"] = "collider"
+    return metrics
+
+
+def _signal_scores(predictions: Mapping[str, Any], signal_class: str) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (1 signal) and signal scores of a binary or multi-class table."""
+    labels = np.asarray(predictions["label"])
+    if "score" in predictions:
+        return labels, np.asarray(predictions["score"], dtype=float)
+    classes = [column[len(CLASS_SCORE_PREFIX) :] for column in predictions if column.startswith(CLASS_SCORE_PREFIX)]
+    if signal_class not in classes:
+        raise KeyError(f"signal_class {signal_class!r} is not a class of the predictions ({', '.join(classes)})")
+    return (labels == classes.index(signal_class)).astype(np.int64), np.asarray(
+        predictions[CLASS_SCORE_PREFIX + signal_class], dtype=float
+    )
+
+
+def _scalars(point: WorkingPoint) -> dict[str, float | int | None]:
+    percent = f"{100 * point.signal_efficiency:g}"
+    return {
+        f"background_rejection_at_{percent}": json_float(point.rejection),
+        f"n_background_at_{percent}": point.n_background,
+        f"signal_at_{percent}": json_float(point.signal),
+        f"background_at_{percent}": json_float(point.background),
+        f"significance_at_{percent}": json_float(point.significance),
+    }
+
+
+def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    centres = 0.5 * (_EFFICIENCY_EDGES[1:] + _EFFICIENCY_EDGES[:-1])
+    points = [working_point(labels, scores, efficiency) for efficiency in centres]
+    return curve_record(
+        _EFFICIENCY_EDGES,
+        np.array([point.rejection if np.isfinite(point.rejection) else np.nan for point in points]),
+        np.array([point.n_background for point in points]),
+        x="signal_efficiency",
+        x_unit="",
+        unit="",
+    )

@@ -1,0 +1,121 @@
+"""Figures of collider explanations: mean attention maps per class and head, Grad-CAM jet images per
+class, and one event's inputs and maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from showerlearn.viz.figures import new_figure
+
+__all__ = ["attention_figure", "event_rows_figure", "gradcam_figure", "stream_axis_label"]
+
+_AXIS_LABELS = {
+    "constituents": "constituent (by decreasing pT)",
+    "objects": "object (missing pT, large-R jets, jets, leptons)",
+    "union": "token (constituents, then objects)",
+}
+
+
+def stream_axis_label(stream: str) -> str:
+    return _AXIS_LABELS.get(stream, stream)
+
+
+def attention_figure(
+    means: np.ndarray, class_names: Sequence[str], title: str, query: str, key: str, n_events: Sequence[int]
+) -> Figure:
+    """``means`` (classes, heads, n_query, n_key): one panel per class (rows) and head (columns)."""
+    n_classes, n_heads = means.shape[:2]
+    figure = new_figure(3.2 * n_heads + 1.0, 2.8 * n_classes + 0.6)
+    finite = means[np.isfinite(means)]
+    vmax = float(np.quantile(finite, 0.99)) if finite.size else 1.0
+    image = None
+    for row in range(n_classes):
+        for head in range(n_heads):
+            ax = figure.add_subplot(n_classes, n_heads, row * n_heads + head + 1)
+            image = ax.imshow(means[row, head], aspect="auto", origin="upper", cmap="viridis", vmin=0.0, vmax=vmax,
+                              interpolation="nearest")  # fmt: skip
+            ax.set_title(f"{class_names[row]} ({n_events[row]} events), head {head}", fontsize=8)
+            ax.set_xlabel(f"key: {stream_axis_label(key)}", fontsize=7)
+            ax.set_ylabel(f"query: {stream_axis_label(query)}", fontsize=7)
+            ax.tick_params(labelsize=6)
+    if image is not None:
+        figure.colorbar(image, ax=figure.axes, shrink=0.8, label="mean attention weight")
+    figure.suptitle(f"{title}: attention averaged over events (real tokens only)", fontsize=10)
+    return figure
+
+
+def gradcam_figure(
+    gradcam: np.ndarray,
+    pt: np.ndarray,
+    profile: np.ndarray,
+    class_names: Sequence[str],
+    extent: Sequence[float],
+    title: str,
+) -> Figure:
+    """Rows: classes. Columns per jet: the mean pT image and the mean Grad-CAM image; last column: the
+    mean Grad-CAM per constituent position. ``gradcam``, ``pt``: (classes, jets, bins, bins); ``profile``:
+    (classes, tokens)."""
+    n_classes, n_jets = gradcam.shape[:2]
+    columns = 2 * n_jets + 1
+    figure = new_figure(3.0 * columns, 2.8 * n_classes + 0.6)
+    for row in range(n_classes):
+        for jet in range(n_jets):
+            for offset, (name, images) in enumerate((("pT share", pt), ("Grad-CAM", gradcam))):
+                ax = figure.add_subplot(n_classes, columns, row * columns + 2 * jet + offset + 1)
+                # imshow's rows are the first axis: delta eta along x needs the transpose
+                image = ax.imshow(images[row, jet].T, origin="lower", extent=extent, cmap="magma", aspect="equal")
+                figure.colorbar(image, ax=ax, shrink=0.7)
+                ax.set_title(f"{class_names[row]}: jet {jet + 1}, {name}", fontsize=8)
+                ax.set_xlabel("Δη (aligned)", fontsize=7)
+                ax.set_ylabel("Δφ (aligned)", fontsize=7)
+                ax.tick_params(labelsize=6)
+        ax = figure.add_subplot(n_classes, columns, (row + 1) * columns)
+        ax.plot(np.arange(profile.shape[1]), profile[row], drawstyle="steps-mid")
+        ax.set_title(f"{class_names[row]}: mean Grad-CAM per position", fontsize=8)
+        ax.set_xlabel(stream_axis_label("constituents"), fontsize=7)
+        ax.tick_params(labelsize=6)
+    figure.suptitle(f"{title}: averaged over events (each event's map normalised to sum 1)", fontsize=10)
+    return figure
+
+
+def event_rows_figure(
+    title: str, rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], shapes: Mapping[str, tuple[int, int]],
+    boundary: int,
+) -> Figure:  # fmt: skip
+    """One event: each panel drawn by what it holds. Constituents ``(n, 3)`` (delta eta, delta phi, pT
+    share): a scatter; a panel whose title is in ``shapes`` (attention): the map as a
+    (query, key) image; any other 1-D map: bars over the token slots, the constituents before
+    ``boundary`` and the objects after; a 2-D array (the object tokens): an image."""
+    columns = max(len(panels) for _, panels in rows)
+    figure = new_figure(3.2 * columns, 2.9 * len(rows) + 0.5)
+    for r, (label, panels) in enumerate(rows):
+        for c, (name, values) in enumerate(panels):
+            ax = figure.add_subplot(len(rows), columns, r * columns + c + 1)
+            _draw_panel(ax, name, np.asarray(values, dtype=float), shapes, boundary)
+            ax.set_title(f"{label}: {name}" if label else name, fontsize=7)
+            ax.tick_params(labelsize=6)
+    figure.suptitle(title, fontsize=9)
+    return figure
+
+
+def _draw_panel(ax: Axes, name: str, values: np.ndarray, shapes: Mapping[str, tuple[int, int]], boundary: int) -> None:
+    title = next((key for key in shapes if name.endswith(key)), None)
+    if title is not None:
+        ax.imshow(values.reshape(shapes[title]), aspect="auto", cmap="viridis", interpolation="nearest")
+    elif values.ndim == 2 and values.shape[1] == 3:
+        real = np.isfinite(values[:, 0])
+        ax.scatter(values[real, 0], values[real, 1], s=300 * values[real, 2], alpha=0.6)
+        ax.set_xlabel("Δη (aligned)", fontsize=7)
+        ax.set_ylabel("Δφ (aligned)", fontsize=7)
+    elif values.ndim == 2:
+        ax.imshow(values, aspect="auto", cmap="coolwarm", interpolation="nearest")
+        ax.set_xlabel("feature", fontsize=7)
+        ax.set_ylabel("object", fontsize=7)
+    else:
+        ax.bar(np.arange(values.size), values, width=1.0)
+        ax.axvline(boundary - 0.5, color="grey", linewidth=0.8)
+        ax.set_xlabel("token slot (constituents | objects)", fontsize=7)

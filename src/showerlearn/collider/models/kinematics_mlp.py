@@ -1,0 +1,59 @@
+"""A multilayer perceptron on the kinematics of the reconstructed objects: the object tokens in their
+fixed slots (missing pT, the large-R jets, the small-R jets, the leptons; the DataModule's order),
+flattened into one vector. The baseline without any token structure."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+from showerlearn.collider.nn.blocks import fixed_length, stream_inputs
+from showerlearn.registry import MODELS
+
+__all__ = ["KinematicsMLP"]
+
+
+@MODELS.register("collider_mlp")
+class KinematicsMLP(nn.Module):
+    """The tokens of ``stream`` cut or zero-padded to their DataModule size, flattened -> MLP -> logits.
+
+    Parameters
+    ----------
+    constituent_features, object_features, n_classes, n_constituents, n_objects
+        Input features and tokens of each stream, and classes (given by the DataModule).
+    stream
+        The stream read: ``"objects"`` (the kinematics) or ``"constituents"``.
+    hidden
+        Widths of the hidden layers.
+    dropout
+        Dropout after each hidden layer.
+    """
+
+    def __init__(
+        self,
+        constituent_features: int,
+        object_features: int,
+        n_classes: int,
+        n_constituents: int,
+        n_objects: int,
+        stream: Literal["objects", "constituents"] = "objects",
+        hidden: tuple[int, ...] = (128, 128),
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        shapes = {"constituents": (n_constituents, constituent_features), "objects": (n_objects, object_features)}
+        if stream not in shapes:
+            raise ValueError(f"stream must be 'objects' or 'constituents', got {stream!r}")
+        self.stream, (self.length, features) = stream, shapes[stream]
+        layers: list[nn.Module] = []
+        width = self.length * features
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout)]
+            width = size
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, n_classes))
+
+    def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        x, mask, _ = stream_inputs(inputs, self.stream)
+        x, _ = fixed_length(x, mask, self.length)
+        return {"label": self.mlp(x.flatten(start_dim=1))}

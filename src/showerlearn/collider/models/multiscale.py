@@ -1,0 +1,138 @@
+"""The multi-scale cross-attention transformer (Hammad, Moretti, Nojiri, JHEP 03 (2024) 144,
+arXiv:2401.00452): local information (the jets' constituents) and global information (the
+reconstructed objects) each through its own self-attention encoder, then cross-attention between the
+two, so that one stream reads the other token by token instead of through one pooled vector.
+
+::
+
+    constituents -> embedding -> self-attention x constituent_layers --+
+                                                                       +-> cross-attention (query stream
+    objects      -> embedding -> self-attention x object_layers -------+   attends to the other) x cross_layers
+                                                                            -> pooling -> MLP head -> logits
+
+``query`` chooses the stream whose tokens ask: ``"objects"`` (each object reads the constituents),
+``"constituents"``, or ``"both"`` (two cross-attentions, their pooled vectors concatenated). Unlike the
+authors' TensorFlow code, padded tokens are masked in every attention, cross-attention included, and
+the tokens are pooled, not flattened, so the score depends neither on the number of padded tokens nor
+on the order of the tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from showerlearn.collider.nn.attention import AttentionBlock
+from showerlearn.collider.nn.blocks import (
+    ClassifierHead,
+    Pooling,
+    StreamEncoder,
+    last_self_attention,
+    make_pool,
+    stream_inputs,
+)
+from showerlearn.registry import MODELS
+
+__all__ = ["MultiScaleTransformer"]
+
+_OTHER = {"constituents": "objects", "objects": "constituents"}
+
+
+@MODELS.register("collider_multiscale")
+class MultiScaleTransformer(nn.Module):
+    """Two self-attention encoders joined by cross-attention (see the module docstring).
+
+    Parameters
+    ----------
+    constituent_features, object_features, n_classes
+        Input features of each stream and classes (given by the DataModule).
+    dim, heads
+        Token width and attention heads of every block.
+    constituent_layers, object_layers
+        Self-attention blocks of each stream.
+    cross_layers
+        Cross-attention blocks (each with its feed-forward network) of each query stream.
+    query
+        The stream whose tokens attend to the other: ``"objects"``, ``"constituents"`` or ``"both"``.
+    pooling
+        ``"class_token"`` (class attention) or ``"mean"`` (masked mean of the real tokens).
+    class_layers
+        Class-attention blocks with ``pooling: class_token``.
+    mlp_ratio
+        Feed-forward width over ``dim``.
+    head_hidden
+        Hidden width of the classifier head.
+    dropout
+        Dropout of attention, feed-forward and head.
+    pair_features
+        Add Particle-Transformer pairwise features of each stream's tokens as a per-head bias in its
+        self-attention (needs ``data.params.pair_inputs: true``).
+    pair_hidden
+        Width of the pairwise-feature MLP.
+    """
+
+    def __init__(
+        self,
+        constituent_features: int,
+        object_features: int,
+        n_classes: int,
+        dim: int = 64,
+        heads: int = 4,
+        constituent_layers: int = 2,
+        object_layers: int = 2,
+        cross_layers: int = 1,
+        query: Literal["objects", "constituents", "both"] = "objects",
+        pooling: Pooling = "class_token",
+        class_layers: int = 1,
+        mlp_ratio: float = 2.0,
+        head_hidden: int = 64,
+        dropout: float = 0.0,
+        pair_features: bool = False,
+        pair_hidden: int = 16,
+    ) -> None:
+        super().__init__()
+        if query not in ("objects", "constituents", "both"):
+            raise ValueError(f"query must be 'objects', 'constituents' or 'both', got {query!r}")
+        pairs = pair_hidden if pair_features else None
+        layers = {"constituents": constituent_layers, "objects": object_layers}
+        features = {"constituents": constituent_features, "objects": object_features}
+        self.streams = nn.ModuleDict({
+            stream: StreamEncoder(features[stream], dim, heads, layers[stream], mlp_ratio, dropout, pairs)
+            for stream in ("constituents", "objects")
+        })  # fmt: skip
+        self.queries = ("objects", "constituents") if query == "both" else (query,)
+        self.cross = nn.ModuleDict({
+            stream: nn.ModuleList(AttentionBlock(dim, heads, mlp_ratio, dropout) for _ in range(cross_layers))
+            for stream in self.queries
+        })  # fmt: skip
+        self.pools = nn.ModuleDict(
+            {stream: make_pool(pooling, dim, heads, class_layers, mlp_ratio, dropout) for stream in self.queries}
+        )
+        self.head = ClassifierHead(dim * len(self.queries), head_hidden, n_classes, dropout)
+        #: the layer Grad-CAM explains by default, and the stream its positions are the tokens of
+        self.explain_layer = f"streams.constituents.encoder.blocks.{constituent_layers - 1}" if constituent_layers else None
+        self.explain_stream = "constituents"
+        #: attention drawn by ``showerlearn explain``: module -> (label, query stream, key stream)
+        self.explain_attention = {
+            **last_self_attention("streams.{stream}.encoder", layers),
+            **{
+                f"cross.{stream}.{i}.attention": (f"{stream} to {_OTHER[stream]} {i + 1}", stream, _OTHER[stream])
+                for stream in self.queries
+                for i in range(cross_layers)
+            },
+        }
+
+    def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        tokens, masks = {}, {}
+        for stream, encoder in self.streams.items():
+            x, masks[stream], p4 = stream_inputs(inputs, stream)
+            tokens[stream] = encoder(x, masks[stream], p4)
+        pooled = []
+        for stream in self.queries:
+            x, other = tokens[stream], _OTHER[stream]
+            for block in self.cross[stream]:
+                x = block(x, masks[stream], context=tokens[other], context_mask=masks[other])
+            pooled.append(self.pools[stream](x, masks[stream]))
+        return {"label": self.head(torch.cat(pooled, dim=-1))}

@@ -1,0 +1,142 @@
+"""The calorimeter DataModule on a tiny simulated hit file: the split, the standardisation (training hits
+only), the padded batches and their targets against per-event loops over the file, the pre-clusters against
+scikit-learn and hand-computed centroids, ``arrays`` for the estimators and the prediction tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, R3BClustering, R3BWindow
+from showerlearn.calorimeter.data import CalorimeterDataModule, cluster_features, hit_features
+from showerlearn.calorimeter.geometry import unit_vectors
+from showerlearn.calorimeter.io import read_events, read_gammas
+from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+
+
+@pytest.fixture(scope="module")
+def hit_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("calorimeter_data") / "hits.h5"
+    config = CalorimeterSimulationConfig(n_events=60, n_gammas=3, n_gammas_min=2, energy_max_mev=4.0, chunk_size=30,
+                                         background_hits_mean=1.0)
+    simulate_calorimeter(config, path, seed=5)
+    return path
+
+
+def _datamodule(hit_file: Path, **params) -> CalorimeterDataModule:
+    datamodule = CalorimeterDataModule(files=[str(hit_file)], batch_size=8, seed=3, **params)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def test_split_standardisation_and_batches_follow_the_file(hit_file: Path) -> None:
+    datamodule = _datamodule(hit_file, split={"fractions": [0.5, 0.25, 0.25]})
+    parts = datamodule.parts
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(60))
+    events = read_events(hit_file)
+    # standardisation: mean and std of the training split's hits only
+    train_hits = {key: np.concatenate([np.asarray(events[i][key], float) for i in parts["train"]])
+                  for key in ("energy", "theta", "phi", "time")}
+    raw = hit_features(train_hits)
+    assert np.allclose(datamodule.hit_spec.mean, raw.mean(axis=0)) and np.allclose(datamodule.hit_spec.std, raw.std(axis=0))
+
+    batch = next(iter(datamodule.test_dataloader()))
+    hits, mask = batch["inputs"]["hits"], batch["inputs"]["hits_mask"]
+    for row, event in enumerate(parts["test"][:8]):
+        truth = np.asarray(events[event]["true_gamma"])
+        n = len(truth)
+        assert mask[row].sum() == n and not mask[row, n:].any()
+        theta, phi = np.asarray(events[event]["theta"], float), np.asarray(events[event]["phi"], float)
+        direction = hits[row, :n, 5:8].numpy() * datamodule.hit_spec.std[5:8] + datamodule.hit_spec.mean[5:8]
+        assert np.allclose(direction, unit_vectors(theta, phi), atol=1e-5)
+        assert batch["targets"]["objects"][row, :n].tolist() == truth.tolist()
+        for i in range(n):  # same gamma, background pairs with nothing, a hit with itself is not a pair
+            for j in range(n):
+                assert batch["targets"]["pairs"][row, i, j] == float(truth[i] == truth[j] and truth[i] >= 0)
+                assert batch["masks"]["pairs"][row, i, j] == (i != j)
+        assert batch["meta"]["event_id"][row] == event and batch["meta"]["gammas_mask"][row].sum() == len(read_gammas(hit_file)[event])
+
+
+def test_arrays_give_the_estimators_physical_hits_and_padded_meta(hit_file: Path) -> None:
+    datamodule = _datamodule(hit_file)
+    inputs, targets, masks, meta = datamodule.arrays("test", raw=True)
+    events = read_events(hit_file)
+    test = datamodule.parts["test"]
+    assert len(inputs) == len(test) and meta["hits"].shape[:2] == masks["objects"].shape
+    for row, event in enumerate(test):
+        assert np.allclose(inputs[row]["energy"], np.asarray(events[event]["energy"]))
+        n = len(inputs[row]["energy"])
+        assert targets["objects"][row, :n].tolist() == np.asarray(events[event]["true_gamma"]).tolist()
+        assert (targets["objects"][row, n:] == -1).all()
+    standardised, _, _, _ = datamodule.arrays("test")
+    assert standardised.shape == (*masks["objects"].shape, len(datamodule.features))
+    # the engine's face of a clustering method: the method's labels per event, padded with -1 like the meta
+    for window in ("rectangle", "cone", "sphere"):
+        labels = R3BWindow(window=window).fit(inputs, targets, masks).predict(inputs)["labels"]
+        assert labels.shape == masks["objects"].shape and (labels[~masks["objects"]] == -1).all()
+        for row, hits in enumerate(inputs):
+            assert labels[row, : len(hits["energy"])].tolist() == R3BClustering(window=window).cluster(hits).tolist()
+
+
+def test_preclusters_are_the_agglomerative_clusters_with_their_centroids(hit_file: Path) -> None:
+    spec = {"distance_threshold": 0.15, "linkage": "single"}
+    datamodule = _datamodule(hit_file, preclustering=spec)
+    dataset = datamodule.train_set
+    clusterer = AgglomerativeHitClustering(0.15, "single", None, 20.0, crystal_threshold_mev=0.0)
+    for i in range(len(dataset)):
+        hits = dataset.events.event(i)
+        expected = clusterer.cluster(hits)
+        sample = dataset[i]
+        assert sample["meta"]["hits"][:, -1].long().tolist() == expected.tolist()
+        m = expected.max(initial=-1) + 1
+        assert sample["inputs"]["clusters"].shape[0] == m
+        physical = sample["inputs"]["clusters"].numpy() * datamodule.cluster_spec.std + datamodule.cluster_spec.mean
+        owners = []
+        for k in range(m):  # energy sum and energy-weighted direction, by hand
+            members = expected == k
+            energy, truth = hits["energy"][members], hits["true_gamma"][members]
+            centroid = (energy[:, None] * unit_vectors(hits["theta"][members], hits["phi"][members])).sum(0)
+            assert physical[k, 0] == pytest.approx(energy.sum(), rel=1e-4)
+            assert np.allclose(physical[k, 5:8], centroid / np.linalg.norm(centroid), atol=1e-4)
+            owners.append(max(set(truth.tolist()), key=lambda g: energy[truth == g].sum()))
+        for k in range(m):
+            for j in range(m):
+                assert sample["targets"]["cluster_pairs"][k, j] == float(owners[k] == owners[j] and owners[k] >= 0)
+
+
+def test_cluster_features_of_one_hit_are_the_hit() -> None:
+    hits = {"energy": np.array([2.0]), "theta": np.array([1.0]), "phi": np.array([-0.5]), "time": np.array([3.0])}
+    features = cluster_features(hits, np.array([0]), 1)
+    assert np.allclose(features[0, :8], hit_features(hits)[0]) and features[0, 8] == 1 and features[0, 9] == pytest.approx(0, abs=1e-6)
+
+
+def test_decoded_tables_hold_every_hit_and_gamma(hit_file: Path) -> None:
+    datamodule = _datamodule(hit_file)
+    _, targets, masks, meta = datamodule.arrays("test", raw=True)
+    tables = datamodule.decode_predictions({"labels": targets["objects"]}, meta)
+    hits, gammas, events = tables["hits"], tables["gammas"], tables["predictions"]
+    assert len(hits["label"]) == masks["objects"].sum() == events["n_hits"].sum()
+    assert np.array_equal(hits["label"], hits["true_gamma"])  # the truth as labels comes back as it went in
+    assert len(gammas["energy_lab"]) == events["n_gammas"].sum()
+    assert np.all(np.diff(hits["event_index"]) >= 0) and events["event_id"].tolist() == datamodule.parts["test"].tolist()
+
+
+def test_bad_settings_are_named(hit_file: Path) -> None:
+    with pytest.raises(ValueError, match="exactly one of 'files'"):
+        CalorimeterDataModule()
+    with pytest.raises(ValueError, match="unknown features"):
+        CalorimeterDataModule(files=[str(hit_file)], features=("energy", "colour"))
+    with pytest.raises(FileNotFoundError, match="matches no file"):
+        CalorimeterDataModule(files=[str(hit_file.parent / "nothing*.h5")]).setup("fit")
+
+
+def test_simulated_data_is_cached_by_settings_and_seed(tmp_path: Path) -> None:
+    params = {"simulate": {"events": 20, "config": {"chunk_size": 20}}, "cache_dir": tmp_path}
+    first = CalorimeterDataModule(seed=1, **params)
+    path = first.resolve_files()[0]
+    assert path.parent == tmp_path and "seed1" in path.name
+    assert CalorimeterDataModule(seed=1, **params).resolve_files() == [path]
+    assert CalorimeterDataModule(seed=2, **params).resolve_files() != [path]
+    first.setup("fit")
+    assert len(first.train_set) + len(first.val_set) + len(first.test_set) == 20

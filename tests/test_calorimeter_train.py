@@ -1,0 +1,118 @@
+"""Calorimeter clustering through the command line, end to end on simulated hit files: the R3B window and the
+oracle as estimators, a learned model trained by ``showerlearn train``; ``predict`` writes the same tables
+again, ``evaluate`` recomputes the metrics and the board labels them the family's way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from showerlearn.calorimeter.baselines import R3BClustering
+from showerlearn.calorimeter.evaluation import cluster_table, gamma_matches, in_photopeak
+from showerlearn.calorimeter.io import read_events
+from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.cli.main import app
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.io.tables import read_tables
+
+DATA = {
+    "name": "calorimeter",
+    "params": {
+        "simulate": {"events": 160, "seed": 4, "config": {"n_gammas": 4, "n_gammas_min": 3, "chunk_size": 80}},
+        "split": {"fractions": [0.6, 0.15, 0.25], "seed": 1},
+        "batch_size": 32,
+    },
+}
+
+
+def n_hits(path: Path) -> int:
+    return int(sum(len(event) for event in read_events(path).energy))
+
+
+def _train(tmp_path: Path, name: str, **sections) -> RunDir:
+    config = {"name": name, "seed": 1, "output_dir": str(tmp_path / "runs"),
+              "data": {**DATA, "params": {**DATA["params"], "cache_dir": str(tmp_path / "cache")}},
+              "evaluation": {"name": "calorimeter", "params": {"figure_formats": ["png"]}}, **sections}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["train", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    (run_path,) = (tmp_path / "runs" / name).iterdir()
+    return RunDir.existing(run_path)
+
+
+def test_window_and_oracle_run_as_estimators(tmp_path: Path) -> None:
+    window = _train(tmp_path, "window", estimator={"name": "r3b_window", "params": {"window": "cone", "half_angle": 0.3}})
+    tables = read_tables(window.predictions_file)
+    hits, events = tables["hits"], tables["predictions"]
+    # the labels are R3BClustering's, event by event (the engine only carried them)
+    method = R3BClustering(window="cone", half_angle=0.3)
+    for event in range(len(events["event_id"])):
+        rows = hits["event_index"] == event
+        expected = method.cluster({key: hits[key][rows] for key in ("energy", "theta", "phi")})
+        assert hits["label"][rows].tolist() == expected.tolist()
+    metrics = window.metrics()
+    assert metrics["evaluator"] == "calorimeter" and metrics["scalars"]["n_events"] == len(events["event_id"])
+    # the evaluator's photopeak efficiency is the metric functions' on the tables
+    table = {**{k: v for k, v in hits.items() if k != "event_index"}, "event": hits["event_index"]}
+    gammas = {**{k: v for k, v in tables["gammas"].items() if k != "event_index"}, "event": tables["gammas"]["event_index"]}
+    peak = in_photopeak(gammas, gamma_matches(gammas, cluster_table(table, hits["label"]), table))
+    assert metrics["scalars"]["photopeak_efficiency"] == pytest.approx(peak.mean())
+    assert "energy_spectra.png" in metrics["figures"]
+
+    oracle = _train(tmp_path, "oracle", estimator={"name": "hit_oracle"}).metrics()["scalars"]
+    assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0
+    assert oracle["adjusted_rand_index"] == pytest.approx(1.0)
+    assert oracle["photopeak_efficiency"] >= metrics["scalars"]["photopeak_efficiency"]
+
+
+def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_path: Path) -> None:
+    run = _train(
+        tmp_path, "transformer",
+        model={"name": "hit_transformer", "params": {"dim": 16, "layers": 1, "heads": 2}},
+        task={"heads": {"pairs": {"loss": "pairwise_bce", "loss_params": {"pos_weight": 3.0}, "metrics": ["auroc"]}}},
+        optimizer={"name": "adam", "params": {"lr": 0.003}},
+        trainer={"max_epochs": 2, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None},
+    )
+    tables = read_tables(run.predictions_file)
+    assert set(tables) == {"predictions", "hits", "gammas"}
+    metrics = run.metrics()
+    assert 0.0 <= metrics["scalars"]["photopeak_efficiency"] <= 1.0
+    assert "photopeak_efficiency_vs_gamma_energy" in metrics["curves"] and "training_curves.png" in metrics["figures"]
+
+    # re-decode the same outputs with another merge cut: predict takes overrides
+    output = tmp_path / "strict.h5"
+    runner = CliRunner()
+    predicted = runner.invoke(app, ["predict", str(run.path), "--output", str(output),
+                                    "--set", "data.params.decoding.pair_threshold=0.999"])
+    assert predicted.exit_code == 0, predicted.output
+    strict = read_tables(output)
+    np.testing.assert_array_equal(strict["hits"]["energy"], tables["hits"]["energy"])
+    assert strict["predictions"]["n_clusters"].sum() >= tables["predictions"]["n_clusters"].sum()
+
+    # another hit file: every one of its hits gets a label, standardised like the run's training split
+    new_file = tmp_path / "new_hits.h5"
+    simulate_calorimeter(CalorimeterSimulationConfig(n_events=30, n_gammas=3, chunk_size=30), new_file, seed=11)
+    on_file = tmp_path / "on_file.h5"
+    predicted = runner.invoke(app, ["predict", str(run.path), "--input", str(new_file), "--output", str(on_file)])
+    assert predicted.exit_code == 0, predicted.output
+    new = read_tables(on_file)
+    assert len(new["hits"]["label"]) == n_hits(new_file) and new["predictions"]["event_id"].tolist() == list(range(30))
+
+    run.metrics_file.unlink()
+    evaluated = runner.invoke(app, ["evaluate", str(run.path)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert run.metrics()["scalars"] == metrics["scalars"]
+
+    board = tmp_path / "board.html"
+    shown = runner.invoke(app, ["board", str(run.path), "--output", str(board)])
+    assert shown.exit_code == 0, shown.output
+    page = board.read_text()
+    assert "gamma energy, rest frame [MeV]" in page and "photopeak efficiency" in page
+    payload = json.loads(page.split('<script type="application/json" id="board-data">')[1].split("</script>")[0])
+    assert any("photopeak_efficiency_vs_gamma_energy" in json.dumps(entry) for entry in payload["entries"])

@@ -1,0 +1,167 @@
+"""The collider DataModule on small synthetic files: two padded streams with their masks, preprocessing
+fitted on the training split only, weights scaled to each split, classes from processes, every reader
+as a source, estimators' arrays, decoding and the average of an ensemble."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from collider_events import PROCESSES, synthetic_events, write_event_file
+from showerlearn.collider.baselines import HighLevelBDT
+from showerlearn.collider.baselines.features import HIGH_LEVEL_FEATURES
+from showerlearn.collider.data.datamodule import ColliderDataModule
+from showerlearn.collider.data.preprocessing import TokenPreprocessor
+from showerlearn.collider.data.sources import GeneratedFiles
+from showerlearn.collider.io.errors import ColliderDataError
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_event_file(tmp_path_factory.mktemp("collider") / "events.h5", 240, seed=0)
+
+
+def _data(path: Path, **params: object) -> ColliderDataModule:
+    settings: dict = {"constituents": {"n_tokens": 20}, "batch_size": 16, "seed": 4, **params}
+    data = ColliderDataModule(source={"files": [str(path)]}, **settings)
+    data.setup("fit")
+    return data
+
+
+def test_a_batch_holds_both_streams_padded_to_their_size_with_masks(events_file: Path) -> None:
+    data = _data(events_file, pair_inputs=True)
+    batch = next(iter(data.train_dataloader()))
+    inputs = batch["inputs"]
+    sizes = data.model_inputs()
+    assert inputs["constituents"].shape == (16, 20, sizes["constituent_features"])
+    assert inputs["objects"].shape == (16, sizes["n_objects"], sizes["object_features"]) and sizes["n_objects"] == 13
+    assert inputs["constituents_p4"].shape == (16, 20, 4)
+    # real tokens first, padding exactly zero
+    for stream in ("constituents", "objects"):
+        mask = inputs[f"{stream}_mask"]
+        assert bool((mask[:, :-1] | ~mask[:, 1:]).all())
+        assert float(inputs[stream][~mask].abs().sum()) == 0.0
+    # the constituents are the hardest 20, by decreasing pT, as the unscaled p4 shows
+    pt = inputs["constituents_p4"][..., 0]
+    assert bool((pt[:, :-1] >= pt[:, 1:]).all())
+    assert set(batch["targets"]["label"].tolist()) <= {0, 1}
+    assert {"process", "weight_pb", "file_index", "event", "label"} <= set(batch["meta"])
+
+
+def test_the_preprocessing_is_fitted_on_the_training_split_only(events_file: Path) -> None:
+    data = _data(events_file)
+    streams = data.source.read()
+    train = streams.take(data.parts["train"])
+    expected = TokenPreprocessor(data.constituent_settings.features, 20).fit(train.constituents)
+    everything = TokenPreprocessor(data.constituent_settings.features, 20).fit(streams.constituents)
+    fitted = data.preprocessors["constituents"]
+    assert fitted.mean_ == pytest.approx(expected.mean_) and fitted.std_ == pytest.approx(expected.std_)
+    assert fitted.mean_ != pytest.approx(everything.mean_)
+    # another seed draws another split, so other training events and other parameters
+    assert _data(events_file, split={"seed": 99}).preprocessors["constituents"].mean_ != pytest.approx(fitted.mean_)
+
+
+def test_each_split_weighs_every_process_to_its_cross_section(events_file: Path) -> None:
+    data = _data(events_file)
+    for dataset in (data.train_set, data.val_set, data.test_set):
+        for code, (_, _, sigma) in enumerate(PROCESSES):
+            weights = dataset.meta["weight_pb"][dataset.meta["process"] == code]
+            assert weights.sum() == pytest.approx(sigma, rel=1e-6)
+
+
+def test_decoded_predictions_are_what_the_classification_evaluator_reads(events_file: Path) -> None:
+    data = _data(events_file)
+    meta = dict(data.test_set.meta)
+    logits = np.random.default_rng(0).normal(size=(len(data.test_set), 2))
+    table = data.decode_predictions({"label": logits}, meta)
+    assert set(table) == {"label", "score", "process", "weight_pb", "file_index", "event"}
+    np.testing.assert_allclose(table["score"], 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1])))
+    # an ensemble averages the scores of runs that predicted the same events
+    other = {**table, "score": 1.0 - table["score"]}
+    averaged = data.average_predictions([table, other], ["a", "b"])
+    np.testing.assert_allclose(averaged["score"], 0.5)
+    with pytest.raises(ValueError, match="did not predict the same events"):
+        data.average_predictions([table, {**table, "event": table["event"] + 1}], ["a", "b"])
+
+
+def test_classes_made_of_processes_give_a_multi_class_head(events_file: Path) -> None:
+    data = ColliderDataModule(
+        source={"files": [str(events_file)], "classes": {"qcd": ["qcd"], "ttbar": ["ttbar"], "hh": ["signal"]}}, seed=1
+    )
+    data.setup("fit")
+    assert data.model_inputs()["n_classes"] == 3 and data.class_names == ("qcd", "ttbar", "hh")
+    # processes signal, qcd, ttbar (codes 0, 1, 2) are the classes hh, qcd, ttbar (2, 0, 1)
+    np.testing.assert_array_equal(data.train_set.labels, np.array([2, 0, 1])[data.train_set.meta["process"]])
+    columns = data.decode_predictions({"label": np.zeros((len(data.test_set), 3))}, dict(data.test_set.meta))
+    assert {"score_qcd", "score_ttbar", "score_hh"} <= set(columns)
+    with pytest.raises(ColliderDataError, match=r"the processes \['ttbar'\] belong to no class"):
+        GeneratedFiles(files=[str(events_file)], classes={"qcd": ["qcd"], "hh": ["signal"]}).read()
+
+
+def test_estimators_get_the_high_level_features(events_file: Path) -> None:
+    inputs, targets, masks, meta = _data(events_file).arrays("train")
+    assert inputs.shape[1] == len(HIGH_LEVEL_FEATURES) and len(targets["label"]) == len(inputs) == len(meta["event"])
+    without_btags = tuple(name for name in HIGH_LEVEL_FEATURES if "btag" not in name)
+    bdt = HighLevelBDT(features=without_btags, max_iter=5).fit(inputs, targets, masks)
+    assert bdt.n_features_in_ == len(without_btags) and bdt.predict(inputs)["label"].shape == (len(inputs), 2)
+    with pytest.raises(ValueError, match=r"unknown features \['j1_btag'\]"):
+        HighLevelBDT(features=("j1_btag",)).fit(inputs, targets["label"])
+
+
+def test_prediction_on_another_file_uses_the_training_preprocessing(events_file: Path, tmp_path: Path) -> None:
+    other = write_event_file(tmp_path / "other.h5", 30, seed=5)
+    data = ColliderDataModule(source={"files": [str(events_file)]}, constituents={"n_tokens": 20}, seed=2)
+    data.use_prediction_inputs([other])
+    data.setup("predict")
+    assert len(data.predict_set) == 30
+    assert data.preprocessors["constituents"].mean_ == _data(events_file, split={"seed": 2}).preprocessors["constituents"].mean_
+
+
+def test_npz_and_columnar_sources(tmp_path: Path) -> None:
+    events = synthetic_events(60, seed=3)
+    labels = ak.to_numpy(events.label)
+    constituents = ak.to_numpy(ak.fill_none(ak.pad_none(events.constituents.pt, 40, clip=True), 0.0))
+    objects = ak.to_numpy(ak.fill_none(ak.pad_none(events.fatjets.mass, 2, clip=True), 0.0))
+    for name, array in (("c", constituents[..., None]), ("o", objects[..., None])):
+        for label in (0, 1):
+            np.savez(tmp_path / f"{name}{label}.npz", array[labels == label])
+    npz = {
+        "kind": "npz", "class_names": ["background", "signal"],
+        "constituents": {"files": [str(tmp_path / f"c{i}.npz") for i in (0, 1)], "features": ["pt"]},
+        "objects": {"files": [str(tmp_path / f"o{i}.npz") for i in (0, 1)], "features": ["mass"]},
+    }  # fmt: skip
+    data = ColliderDataModule(source=npz, constituents={"features": ["pt"], "alignment": None}, objects={"features": ["mass"], "n_tokens": 2})
+    data.setup("fit")
+    assert data.model_inputs() == {"constituent_features": 1, "object_features": 1, "n_classes": 2, "n_constituents": 64, "n_objects": 2}
+    assert np.bincount(np.concatenate([d.labels for d in (data.train_set, data.val_set, data.test_set)])).tolist() == np.bincount(labels).tolist()
+    assert data.arrays("test")[0].shape[1] == 64 + 2  # no event records: the flattened tokens
+
+    path = tmp_path / "events.parquet"
+    ak.to_parquet(ak.zip({"part_pt": events.constituents.pt, "jet_mass": events.fatjets.mass, "label": labels}, depth_limit=1), path)
+    columnar = {
+        "kind": "columnar", "files": [str(path)],
+        "constituents": {"tokens": ["part_pt"], "labels": ["label"]}, "objects": {"tokens": ["jet_mass"]},
+    }  # fmt: skip
+    data = ColliderDataModule(source=columnar, constituents={"features": ["part_pt"], "sort_by": "part_pt", "alignment": None},
+                              objects={"features": ["jet_mass"], "n_tokens": 2})  # fmt: skip
+    data.setup("fit")
+    batch = data.collate([data.train_set[i] for i in range(4)])
+    assert batch["inputs"]["constituents"].shape == (4, 64, 1) and data.class_names == ("class0", "class1")
+
+
+def test_clear_errors(events_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="matches no file"):
+        _data(tmp_path / "none*.h5")
+    one_class = write_event_file(tmp_path / "qcd.h5", 20, seed=1, shares=(0.0, 1.0, 0.0))
+    with pytest.raises(ValueError, match="only the class"):
+        _data(one_class)
+    with pytest.raises(KeyError, match="no field 'momentum'"):
+        _data(events_file, constituents={"n_tokens": 20, "features": ["momentum"]})
+    with pytest.raises(ValueError, match="cannot|per class"):
+        ColliderDataModule(
+            source={"kind": "npz", "constituents": {"files": ["a.npz"], "features": ["pt"]},
+                    "objects": {"files": ["b.npz"], "features": ["m"]}},  # fmt: skip
+        ).use_prediction_inputs(["new.npz"])

@@ -1,0 +1,95 @@
+"""The collider evaluator: working points against scikit-learn's ROC, the Asimov significance against its
+formula and its small-signal limit, expected yields from the weights, and the metrics a sweep aggregates."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from showerlearn.collider.evaluation.evaluator import REJECTION_CURVE, evaluate_collider
+from showerlearn.collider.evaluation.metrics import asimov_significance, working_point
+from showerlearn.evaluation.aggregate import aggregate_runs
+
+
+def _sample(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.4).astype(int)
+    scores = 1.0 / (1.0 + np.exp(-(rng.normal(size=n) + 1.5 * labels)))
+    weights = np.where(labels == 1, 0.01 / labels.sum(), 100.0 / (n - labels.sum()))  # pb, per class sums 0.01 and 100
+    return labels, scores, weights
+
+
+@pytest.mark.parametrize("efficiency", [0.3, 0.5, 0.8])
+def test_a_working_point_is_a_point_of_scikit_learns_roc(efficiency: float) -> None:
+    labels, scores, _ = _sample(0)
+    point = working_point(labels, scores, efficiency)
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
+    # the cut keeps exactly the events of the lowest ROC threshold at or above it
+    index = np.flatnonzero(thresholds >= point.cut)[-1]
+    assert point.background_efficiency == pytest.approx(fpr[index], abs=1e-12)
+    assert tpr[index] == pytest.approx(efficiency, abs=1.0 / np.count_nonzero(labels))
+    assert point.rejection == pytest.approx(1.0 / fpr[index])
+
+
+def test_asimov_significance_formula_and_small_signal_limit() -> None:
+    assert asimov_significance(10.0, 100.0) == pytest.approx(math.sqrt(2 * (110 * math.log(1.1) - 10)), rel=1e-12)
+    assert asimov_significance(1.0, 1e6) == pytest.approx(1.0 / math.sqrt(1e6), rel=1e-5)
+    assert math.isnan(asimov_significance(5.0, 0.0))
+    assert asimov_significance(0.0, 10.0) == 0.0
+
+
+def test_the_evaluator_adds_working_points_yields_and_the_rejection_curve(tmp_path: Path) -> None:
+    labels, scores, weights = _sample(1)
+    metrics = evaluate_collider({"label": labels, "score": scores, "weight_pb": weights}, tmp_path, luminosity_fb=300.0)
+    scalars = metrics["scalars"]
+    assert metrics["evaluator"] == "collider" and scalars["auc"] == pytest.approx(roc_auc_score(labels, scores))
+    for percent, efficiency in ((30, 0.3), (50, 0.5)):
+        point = working_point(labels, scores, efficiency)
+        kept = scores >= point.cut
+        signal = 300.0 * 1000.0 * weights[kept & (labels == 1)].sum()
+        background = 300.0 * 1000.0 * weights[kept & (labels == 0)].sum()
+        assert scalars[f"signal_at_{percent}"] == pytest.approx(signal)
+        assert scalars[f"background_at_{percent}"] == pytest.approx(background)
+        assert scalars[f"significance_at_{percent}"] == pytest.approx(asimov_significance(signal, background))
+        assert scalars[f"background_rejection_at_{percent}"] == pytest.approx(point.rejection)
+    # the signal keeps about eps_S of its cross section at each working point
+    assert scalars["signal_at_30"] == pytest.approx(0.3 * 0.01 * 300e3, rel=0.02)
+    curve = metrics["curves"][REJECTION_CURVE]
+    rejection = np.array(curve["value"], dtype=float)
+    assert curve["x"] == "signal_efficiency" and np.all(np.diff(rejection) <= 0)  # looser cuts reject less
+    assert "roc" in metrics and (tmp_path / "roc.png").is_file()
+
+
+def test_without_weights_there_are_rejections_but_no_yields(tmp_path: Path) -> None:
+    labels, scores, _ = _sample(2)
+    scalars = evaluate_collider({"label": labels, "score": scores}, tmp_path, figure_formats=("png",))["scalars"]
+    assert scalars["background_rejection_at_50"] > 1 and scalars["significance_at_50"] is None
+
+
+def test_a_multi_class_table_is_evaluated_as_signal_against_the_rest(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 600)
+    probabilities = rng.dirichlet(np.ones(3), 600) + 0.5 * np.eye(3)[labels]
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    table = {"label": labels, **{f"score_{name}": probabilities[:, i] for i, name in enumerate(("qcd", "ttbar", "signal"))}}
+    metrics = evaluate_collider(table, tmp_path, figure_formats=("png",))
+    point = working_point((labels == 2).astype(int), probabilities[:, 2], 0.5)
+    assert metrics["scalars"]["background_rejection_at_50"] == pytest.approx(point.rejection)
+    assert metrics["scalars"]["n_classes"] == 3
+    with pytest.raises(KeyError, match="signal_class 'hh'"):
+        evaluate_collider(table, tmp_path, signal_class="hh", figure_formats=("png",))
+
+
+def test_repeats_aggregate_into_a_rejection_band(tmp_path: Path) -> None:
+    runs = []
+    for seed in range(3):
+        labels, scores, weights = _sample(10 + seed)
+        runs.append(evaluate_collider({"label": labels, "score": scores, "weight_pb": weights}, tmp_path / str(seed), figure_formats=("png",)))
+    aggregate = aggregate_runs(runs)
+    band = aggregate["curves"][REJECTION_CURVE]
+    assert band["n_runs"][0] == 3 and all(std is not None and std > 0 for std in band["std"][:5])
+    assert aggregate["scalars"]["auc"]["n_runs"] == 3

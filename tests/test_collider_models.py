@@ -1,0 +1,186 @@
+"""The collider networks: padded tokens and the order of the constituents never change an event's score,
+the attention blocks equal a naive implementation (masked softmax written out), and the pairwise
+features equal a direct computation per pair."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from showerlearn.collider.nn.attention import AttentionBlock
+from showerlearn.collider.nn.pairwise import EPSILON, pairwise_features
+from showerlearn.explain.attention import capture_attention
+from showerlearn.registry import MODELS
+
+SIZES = {"constituent_features": 5, "object_features": 4, "n_classes": 2, "n_constituents": 16, "n_objects": 6}
+SMALL = {"dim": 16, "heads": 2}
+MODELS_UNDER_TEST = [
+    ("collider_multiscale", {**SMALL, "pair_features": True}),
+    ("collider_multiscale", {**SMALL, "query": "both", "pooling": "mean", "cross_layers": 2}),
+    ("collider_multiscale", {**SMALL, "query": "constituents"}),
+    ("collider_transformer", {**SMALL, "pair_features": True}),
+    ("collider_transformer", {**SMALL, "stream": "objects"}),
+    ("collider_one_scale", {**SMALL, "pair_features": True}),
+    ("collider_concat", {**SMALL, "pooling": "mean"}),
+    ("collider_mlp", {"hidden": (16,)}),
+]
+
+
+def _model(name: str, params: dict) -> torch.nn.Module:
+    factory = MODELS.get(name)
+    accepted = inspect.signature(factory).parameters
+    torch.manual_seed(0)
+    return factory(**{k: v for k, v in SIZES.items() if k in accepted}, **params).eval()
+
+
+def _p4(rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+    pt = rng.uniform(1.0, 50.0, (n, length))
+    eta, phi = rng.uniform(-2, 2, (n, length)), rng.uniform(-math.pi, math.pi, (n, length))
+    energy = pt * np.cosh(eta) * rng.uniform(1.0, 1.2, (n, length))
+    return np.stack([pt, eta, phi, energy], axis=-1)
+
+
+def _inputs(seed: int = 0, n: int = 5, length: dict[str, int] | None = None) -> dict[str, Tensor]:
+    """A batch with 1..L real tokens per event, padding filled with garbage (it must be ignored)."""
+    rng = np.random.default_rng(seed)
+    length = length or {"constituents": 12, "objects": 5}
+    features = {"constituents": SIZES["constituent_features"], "objects": SIZES["object_features"]}
+    inputs = {}
+    for stream, size in length.items():
+        inputs[stream] = torch.tensor(rng.normal(size=(n, size, features[stream])), dtype=torch.float32)
+        inputs[f"{stream}_p4"] = torch.tensor(_p4(rng, n, size), dtype=torch.float32)
+        counts = rng.integers(1, size + 1, n)
+        inputs[f"{stream}_mask"] = torch.arange(size)[None, :] < torch.as_tensor(counts)[:, None]
+    return inputs
+
+
+def _append_padding(inputs: dict[str, Tensor], extra: int, seed: int) -> dict[str, Tensor]:
+    rng = np.random.default_rng(seed)
+    grown = dict(inputs)
+    for stream in ("constituents", "objects"):
+        n = inputs[stream].shape[0]
+        garbage = torch.tensor(rng.normal(size=(n, extra, inputs[stream].shape[2])), dtype=torch.float32)
+        grown[stream] = torch.cat([inputs[stream], garbage], dim=1)
+        grown[f"{stream}_p4"] = torch.cat([inputs[f"{stream}_p4"], torch.tensor(_p4(rng, n, extra), dtype=torch.float32)], dim=1)
+        grown[f"{stream}_mask"] = torch.cat([inputs[f"{stream}_mask"], torch.zeros(n, extra, dtype=torch.bool)], dim=1)
+    return grown
+
+
+def _scores(model: torch.nn.Module, inputs: dict[str, Tensor]) -> np.ndarray:
+    with torch.no_grad():
+        return torch.softmax(model(inputs)["label"], dim=-1).double().numpy()
+
+
+def _id(value: str | dict) -> str:
+    return value if isinstance(value, str) else "-".join(f"{k}={v}" for k, v in value.items())
+
+
+@pytest.mark.parametrize(("name", "params"), MODELS_UNDER_TEST, ids=_id)
+def test_appended_padding_never_changes_a_score(name: str, params: dict) -> None:
+    model = _model(name, params)
+    inputs = _inputs()
+    before = _scores(model, inputs)
+    for extra in (1, 4, 9):
+        np.testing.assert_allclose(_scores(model, _append_padding(inputs, extra, seed=extra)), before, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(("name", "params"), [m for m in MODELS_UNDER_TEST if m[0] != "collider_mlp"], ids=_id)
+def test_permuting_the_constituents_never_changes_a_score(name: str, params: dict) -> None:
+    model = _model(name, params)
+    inputs = _inputs(seed=3)
+    before = _scores(model, inputs)
+    permuted = dict(inputs)
+    rng = np.random.default_rng(7)
+    for stream in ("constituents", "objects"):
+        order = torch.stack([
+            torch.as_tensor(np.concatenate([rng.permutation(int(m.sum())), np.arange(int(m.sum()), len(m))]))
+            for m in inputs[f"{stream}_mask"]
+        ])  # fmt: skip
+        for key in (stream, f"{stream}_p4"):
+            permuted[key] = torch.gather(inputs[key], 1, order[:, :, None].expand_as(inputs[key]))
+    np.testing.assert_allclose(_scores(model, permuted), before, atol=1e-6, rtol=0)
+
+
+def _naive_block(block: AttentionBlock, x: Tensor, mask: Tensor, context: Tensor | None, context_mask: Tensor | None,
+                 bias: Tensor | None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """The block written out: per-head scaled dot products, -inf at padded keys, softmax, weighted values."""
+    attention, heads = block.attention, block.heads
+    query = block.norm_query(x)
+    keys = query if context is None else block.norm_context(context)
+    key_mask = mask if context is None else context_mask
+    w_q, w_k, w_v = attention.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = attention.in_proj_bias.chunk(3)
+    head_dim = x.shape[-1] // heads
+
+    def split(t: Tensor) -> Tensor:  # (B, L, dim) -> (B, heads, L, head_dim)
+        return t.reshape(t.shape[0], t.shape[1], heads, head_dim).transpose(1, 2)
+
+    q, k, v = split(query @ w_q.T + b_q), split(keys @ w_k.T + b_k), split(keys @ w_v.T + b_v)
+    logits = q @ k.transpose(-1, -2) / math.sqrt(head_dim)
+    if bias is not None:
+        logits = logits + bias
+    logits = logits.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+    weights = torch.softmax(logits, dim=-1)
+    attended = (weights @ v).transpose(1, 2).reshape(x.shape)
+    x = x + attended @ attention.out_proj.weight.T + attention.out_proj.bias
+    return x + block.mlp(block.norm_mlp(x)), weights
+
+
+@pytest.mark.parametrize("kind", ["self", "cross", "self with bias"])
+def test_attention_blocks_equal_a_naive_implementation(kind: str) -> None:
+    torch.manual_seed(1)
+    block = AttentionBlock(dim=8, heads=2).eval().double()
+    x = torch.randn(3, 6, 8, dtype=torch.float64)
+    mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3, [True] + [False] * 5])
+    context = torch.randn(3, 4, 8, dtype=torch.float64) if kind == "cross" else None
+    context_mask = torch.tensor([[True] * 4, [True, True, False, False], [False, True, False, True]]) if context is not None else None
+    bias = torch.randn(3, 2, 6, 6, dtype=torch.float64) if "bias" in kind else None
+    with torch.no_grad(), capture_attention(block) as records:
+        output = block(x, mask, context=context, context_mask=context_mask, bias=bias)
+    expected, weights = _naive_block(block, x, mask, context, context_mask, bias)
+    real = mask[:, :, None].expand_as(output)
+    torch.testing.assert_close(output[real], expected[real], atol=1e-10, rtol=0)
+    (record,) = records
+    assert record.kind == ("cross" if kind == "cross" else "self")
+    torch.testing.assert_close(record.weights, weights, atol=1e-10, rtol=0)
+
+
+def test_pairwise_features_equal_a_direct_computation_per_pair() -> None:
+    rng = np.random.default_rng(2)
+    p4 = _p4(rng, 1, 4)[0]
+    features = pairwise_features(torch.tensor(p4[None])).numpy()[0]
+    for a in range(4):
+        for b in range(4):
+            pt_a, eta_a, phi_a, e_a = p4[a]
+            pt_b, eta_b, phi_b, e_b = p4[b]
+            dphi = (phi_a - phi_b + math.pi) % (2 * math.pi) - math.pi
+            delta = math.hypot(eta_a - eta_b, dphi)
+            momentum = [pt_a * f(phi_a) + pt_b * f(phi_b) for f in (math.cos, math.sin)]
+            momentum.append(pt_a * math.sinh(eta_a) + pt_b * math.sinh(eta_b))
+            mass2 = (e_a + e_b) ** 2 - sum(c * c for c in momentum)
+            expected = [math.log(max(v, EPSILON)) for v in (delta, min(pt_a, pt_b) * delta, min(pt_a, pt_b) / (pt_a + pt_b), mass2)]
+            np.testing.assert_allclose(features[a, b], [0.0] * 4 if a == b else expected, rtol=1e-9, atol=1e-9)
+
+
+def test_a_network_with_pairwise_features_asks_for_the_inputs() -> None:
+    inputs = {k: v for k, v in _inputs().items() if not k.endswith("_p4")}
+    with pytest.raises(ValueError, match="pair_inputs: true"):
+        _model("collider_multiscale", {**SMALL, "pair_features": True})(inputs)
+
+
+def test_explained_layers_and_attention_exist_in_the_networks() -> None:
+    for name, params in MODELS_UNDER_TEST:
+        model = _model(name, params)
+        modules = dict(model.named_modules())
+        if name == "collider_mlp":
+            continue
+        assert model.explain_layer in modules
+        assert set(model.explain_attention) <= set(modules)
+        with torch.no_grad(), capture_attention(model) as records:
+            model(_inputs())
+        assert set(model.explain_attention) <= {record.name for record in records}
