@@ -10,9 +10,6 @@ table with each hit's cluster label (:mod:`.decoding`) and a ``gammas`` table wi
 from __future__ import annotations
 
 import dataclasses
-import glob
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +25,7 @@ from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, che
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
+from showerlearn.data.files import cached_simulation, expand_patterns
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
@@ -110,15 +108,7 @@ class CalorimeterDataModule(ShowerDataModule):
         """The hit files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
         if self.simulate is not None:
             return [self._simulated_file()]
-        paths: list[Path] = []
-        for pattern in self.file_patterns or []:
-            matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
-            if not matches:
-                raise FileNotFoundError(f"calorimeter data: pattern {pattern!r} matches no file")
-            paths.extend(Path(m) for m in matches)
-        if not paths:
-            raise ValueError("calorimeter data: 'files' is empty")
-        return paths
+        return expand_patterns(self.file_patterns, "calorimeter data", FileNotFoundError)
 
     def _simulated_file(self) -> Path:
         from showerlearn.calorimeter.simulation import simulate_calorimeter
@@ -126,12 +116,10 @@ class CalorimeterDataModule(ShowerDataModule):
         spec = self.simulate
         config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
         seed = self.seed if spec.seed is None else spec.seed
-        digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-        path = self.cache_dir / f"calorimeter_{digest}_seed{seed}.h5"
-        if not path.is_file():  # the simulator writes atomically: a cached file is always complete
-            path.parent.mkdir(parents=True, exist_ok=True)
-            simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs)
-        return path
+        return cached_simulation(
+            self.cache_dir, "calorimeter", ".h5", config, seed,
+            lambda config, path, seed: simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs),
+        )
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these hit files (truth optional), standardised like the training split."""

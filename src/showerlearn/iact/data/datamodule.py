@@ -7,9 +7,6 @@ events -> lazy datasets reading images per event.
 
 from __future__ import annotations
 
-import glob
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -20,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader
 
 from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.files import cached_simulation, expand_patterns
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, select
@@ -152,15 +150,7 @@ class IACTDataModule(ShowerDataModule):
         """The DL1 files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
         if self.simulate is not None:
             return [self._simulated_file()]
-        paths: list[Path] = []
-        for pattern in self.file_patterns or []:
-            matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
-            if not matches:
-                raise IACTDataError(f"iact data: pattern {pattern!r} matches no file")
-            paths.extend(Path(m) for m in matches)
-        if not paths:
-            raise IACTDataError("iact data: 'files' is empty")
-        return paths
+        return expand_patterns(self.file_patterns, "iact data", IACTDataError)
 
     def _simulated_file(self) -> Path:
         from showerlearn.iact.simulation import simulate_iact
@@ -168,11 +158,10 @@ class IACTDataModule(ShowerDataModule):
         spec = self.simulate
         config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
         seed = self.seed if spec.seed is None else spec.seed
-        digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-        path = self.cache_dir / f"iact_{digest}_seed{seed}.dl1.h5"
-        if not path.is_file():  # simulate_iact writes atomically: a cached file is always complete
-            simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs)
-        return path
+        return cached_simulation(
+            self.cache_dir, "iact", ".dl1.h5", config, seed,
+            lambda config, path, seed: simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs),
+        )
 
     def _catalog(self, paths: Sequence[Path], require_truth: bool) -> tuple[list[DL1File], dict[str, np.ndarray]]:
         """Open ``paths`` (metadata only) and concatenate their per-event columns."""
