@@ -9,14 +9,19 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
+import torch
 
 from collider_events import PROCESSES, synthetic_events, write_event_file
+from test_collider_readers import _delphes_tree, _write_delphes, fixed_size_branches  # noqa: F401 (a fixture)
 from showerlearn.collider.baselines import HighLevelBDT
 from showerlearn.collider.baselines.features import HIGH_LEVEL_FEATURES
 from showerlearn.collider.data.datamodule import ColliderDataModule
 from showerlearn.collider.data.preprocessing import TokenPreprocessor
 from showerlearn.collider.data.sources import GeneratedFiles
+from showerlearn.collider.data.streams import object_tokens
 from showerlearn.collider.io.errors import ColliderDataError
+from showerlearn.collider.models.multiscale import MultiScaleTransformer
+from showerlearn.collider.simulation import default_processes
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +170,60 @@ def test_clear_errors(events_file: Path, tmp_path: Path) -> None:
             source={"kind": "npz", "constituents": {"files": ["a.npz"], "features": ["pt"]},
                     "objects": {"files": ["b.npz"], "features": ["m"]}},  # fmt: skip
         ).use_prediction_inputs(["new.npz"])
+
+
+def test_the_simulate_source_generates_once_and_reads_the_cached_file(tmp_path: Path) -> None:
+    source = {
+        "kind": "simulate", "events": 12, "seed": 3, "n_jobs": 1, "cache_dir": str(tmp_path),
+        "config": {"chunk_size": 6, "processes": {
+            "signal": {"settings": [*default_processes()["signal"].settings], "signal": True, "fraction": 0.5},
+            "ttbar": {"settings": [*default_processes()["ttbar"].settings], "fraction": 0.5},
+        }},
+    }  # fmt: skip
+    data = ColliderDataModule(source=source, constituents={"n_tokens": 8}, split={"fractions": [0.5, 0.25, 0.25]})
+    data.setup("fit")
+    (path,) = tmp_path.glob("collider_*_seed3.h5")
+    assert data.class_names == ("background", "signal") and sum(map(len, (data.train_set, data.val_set, data.test_set))) == 12
+    written = path.stat().st_mtime_ns
+    again = ColliderDataModule(source=source, constituents={"n_tokens": 8}, split={"fractions": [0.5, 0.25, 0.25]})
+    again.setup("fit")
+    assert path.stat().st_mtime_ns == written
+    np.testing.assert_array_equal(again.test_set.labels, data.test_set.labels)
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_delphes_files_per_class_and_events_without_constituents(tmp_path: Path) -> None:
+    classes = {
+        name: [str(_write_delphes(tmp_path / f"{name}{i}.root", _delphes_tree())) for i in range(3)]
+        for name in ("background", "signal")
+    }
+    data = ColliderDataModule(source={"kind": "delphes", "classes": classes}, split={"fractions": [0.5, 0.25, 0.25]}, seed=0)
+    data.setup("fit")
+    assert data.class_names == ("background", "signal") and data.model_inputs()["n_objects"] == 13
+    batch = data.collate([data.train_set[i] for i in range(len(data.train_set))])
+    empty = ~batch["inputs"]["constituents_mask"].any(dim=1)
+    assert empty.any() and not empty.all()  # Delphes' second event has no large-R jet, so no constituents
+    sizes = data.model_inputs()
+    model = MultiScaleTransformer(sizes["constituent_features"], sizes["object_features"], 2, dim=8, heads=2).eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(batch["inputs"])["label"]).all()
+    assert np.isnan(data.test_set.meta["weight_pb"]).all()  # Delphes files carry no cross sections
+
+
+def test_object_tokens_come_kind_by_kind_hardest_first_with_every_field() -> None:
+    events = synthetic_events(20, seed=6)
+    tokens = object_tokens(events, {"met": 1, "fatjets": 2, "jets": 3, "electrons": 2, "muons": 2})
+    for event, objects in zip(events, tokens, strict=True):
+        n_jets, n_muons = min(len(event.jets), 3), len(event.muons)
+        assert ak.to_list(objects.is_met) == [1.0] + [0.0] * (2 + n_jets + n_muons)
+        assert ak.to_list(objects.is_fatjet)[1:3] == [1.0, 1.0] and sum(ak.to_list(objects.is_jet)) == n_jets
+        jets = ak.to_numpy(objects.pt[objects.is_jet == 1])
+        np.testing.assert_allclose(jets, np.sort(ak.to_numpy(event.jets.pt))[::-1][:3])
+        np.testing.assert_allclose(ak.to_numpy(objects.pt)[0], event.met)
+        np.testing.assert_allclose(ak.to_numpy(objects.btag)[1:3], ak.to_numpy(event.fatjets.n_btag))
+        lead = event.fatjets.phi[np.argmax(ak.to_numpy(event.fatjets.pt))]
+        expected = (ak.to_numpy(objects.phi) - lead + np.pi) % (2 * np.pi) - np.pi
+        np.testing.assert_allclose(ak.to_numpy(objects.dphi_lead), expected, atol=1e-12)
+        assert ak.to_numpy(objects.dphi_lead)[1] == pytest.approx(0.0)  # the leading large-R jet itself
+    with pytest.raises(ValueError, match=r"unknown object kinds \['photons'\]"):
+        object_tokens(events, {"photons": 1})

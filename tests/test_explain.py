@@ -21,7 +21,7 @@ from showerlearn.iact.explain.criteria import (
     pearson_correlation,
     signal_region,
 )
-from showerlearn.explain.gradcam import OutputSelector
+from showerlearn.explain.gradcam import OutputSelector, resolve_layer
 from showerlearn.iact.explain.gradcam import grad_cam
 from showerlearn.iact.explain.projection import PixelProjector
 from showerlearn.explain.seeds import criteria_table, seed_statistics, stack_over_seeds, summarise_over_seeds
@@ -474,3 +474,19 @@ def test_randomized_copy_reinitialises_a_copy_only(lattice: Lattice) -> None:
     weights = [(name, value) for name, value in first.state_dict().items() if value.is_floating_point()]
     assert all(not torch.equal(value, before[name]) for name, value in weights if "running_" not in name)
     assert torch.count_nonzero(first.backbone.final_bn.running_mean) == 0 and not first.training
+
+
+def test_the_default_layer_is_the_one_a_model_names_else_its_backbone() -> None:
+
+    class Tokens(nn.Module):
+        def __init__(self, named: bool) -> None:
+            super().__init__()
+            self.backbone = nn.Linear(3, 3)
+            self.blocks = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 3)])
+            if named:
+                self.explain_layer = "blocks.1"
+
+    named, plain = Tokens(named=True), Tokens(named=False)
+    assert resolve_layer(named, None) is named.blocks[1]
+    assert resolve_layer(plain, None) is plain.backbone
+    assert resolve_layer(named, "backbone") is named.backbone

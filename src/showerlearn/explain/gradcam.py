@@ -121,7 +121,9 @@ def resolve_layer(model: nn.Module, layer: nn.Module | str | None) -> nn.Module:
         layer = getattr(model, "explain_layer", None)
     if layer is None:
         if "backbone" not in modules:
-            raise ValueError(f"{type(model).__name__} has no 'backbone' and names no 'explain_layer': name the layer to explain")
+            raise ValueError(
+                f"{type(model).__name__} has no 'backbone' and names no 'explain_layer': name the layer to explain"
+            )
         return modules["backbone"]
     if layer not in modules:
         candidates = [name for name in modules if name][-8:]

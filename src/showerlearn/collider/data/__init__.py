@@ -3,9 +3,10 @@ DataModule (``sources``), preprocessing fitted on the training split (jet alignm
 padding with a key padding mask, standardisation with saved parameters; ``preprocessing``), and the
 ``collider`` DataModule (``datamodule``, ``dataset``).
 
-May import: showerlearn.collider.io, showerlearn.collider.simulation (the ``simulate`` source), showerlearn.collider.particles, showerlearn.collider.kinematics,
-showerlearn.collider.baselines (high-level features for estimators), showerlearn.collider.family,
-showerlearn.data, showerlearn.io, showerlearn.registry, showerlearn.family, awkward, torch, pydantic.
+May import: showerlearn.collider.io, showerlearn.collider.simulation (the ``simulate`` source),
+showerlearn.collider.particles, showerlearn.collider.kinematics, showerlearn.collider.baselines
+(high-level features for estimators), showerlearn.collider.family, showerlearn.data, showerlearn.io,
+showerlearn.registry, showerlearn.family, awkward, torch, pydantic.
 """
 
 from showerlearn.collider.data.preprocessing import CATEGORICAL_FEATURES, JetAlignment, Padded, TokenPreprocessor, is_categorical

@@ -15,9 +15,6 @@ The ``kind`` key chooses the reader (``source: {kind: delphes, classes: {...}}``
 
 from __future__ import annotations
 
-import glob
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ from showerlearn.collider.io import (
 )
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
+from showerlearn.data.files import cached_simulation, expand_patterns
 
 __all__ = [
     "ColumnarFiles",
@@ -49,7 +47,6 @@ __all__ = [
     "SimulatedEvents",
     "Source",
     "UNKNOWN_LABEL",
-    "expand",
 ]
 
 #: label of events whose class is not known (new files given for prediction)
@@ -84,20 +81,6 @@ class EventStreams:
             {name: values[index] for name, values in self.meta.items()},
             None if self.records is None else self.records[index],
         )  # fmt: skip
-
-
-def expand(patterns: Sequence[str | Path], what: str) -> list[Path]:
-    """Paths and glob patterns -> files (each pattern's matches sorted); an error for a pattern matching nothing."""
-    paths: list[Path] = []
-    for pattern in patterns:
-        text = str(pattern)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        if not matches:
-            raise FileNotFoundError(f"collider data: {what} pattern {text!r} matches no file")
-        paths.extend(Path(match) for match in matches)
-    if not paths:
-        raise ValueError(f"collider data: no {what} given")
-    return paths
 
 
 class _Strict(BaseModel):
@@ -143,7 +126,7 @@ class GeneratedFiles(_RecordSource):
     )
 
     def read(self) -> EventStreams:
-        return self._read(expand(self.files, "event file"))
+        return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError))
 
     def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
         return self.model_copy(update={"files": [str(f) for f in files]})
@@ -205,15 +188,14 @@ class SimulatedEvents(GeneratedFiles):
         return self._read([self.path()])
 
     def path(self) -> Path:
-        """The cached file, generated first if absent (``simulate_collider`` writes it atomically)."""
+        """The cached file, generated first if absent."""
         from showerlearn.collider.simulation import simulate_collider
 
         config = self.config if self.events is None else self.config.model_copy(update={"n_events": self.events})
-        digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-        path = Path(self.cache_dir) / f"collider_{digest}_seed{self.seed}.h5"
-        if not path.is_file():
-            simulate_collider(config, path, seed=self.seed, n_jobs=self.n_jobs)
-        return path
+        return cached_simulation(
+            Path(self.cache_dir), "collider", ".h5", config, self.seed,
+            lambda settings, path, seed: simulate_collider(settings, path, seed=seed, n_jobs=self.n_jobs),
+        )  # fmt: skip
 
     def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
         return GeneratedFiles(files=[str(f) for f in files], classes=self.classes, object_limits=self.object_limits)
@@ -234,7 +216,10 @@ class DelphesFiles(_RecordSource):
     radius: float = Field(0.8, gt=0.0, description="The card's large-R jet radius (CMS card's FatJet: 0.8).")
 
     def read(self) -> EventStreams:
-        return self._read({name: expand(files, f"Delphes file of class {name!r}") for name, files in self.classes.items()})
+        return self._read({
+            name: expand_patterns(files, f"collider data: Delphes files of class {name!r}", FileNotFoundError)
+            for name, files in self.classes.items()
+        })  # fmt: skip
 
     def for_prediction(self, files: Sequence[str | Path]) -> DelphesFiles:
         # the files of a prediction have no class: one pseudo-class, labelled unknown below
@@ -320,7 +305,7 @@ class ColumnarFiles(_Strict):
     class_names: list[str] | None = Field(None, description="Name of each class (default: the label branches).")
 
     def read(self) -> EventStreams:
-        return self._read(expand(self.files, "columnar file"))
+        return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
 
     def for_prediction(self, files: Sequence[str | Path]) -> ColumnarFiles:
         return self.model_copy(update={"files": [str(f) for f in files]})
