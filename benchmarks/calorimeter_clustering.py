@@ -36,6 +36,9 @@ import numpy as np
 
 from showerlearn.calorimeter.baselines import R3BClustering
 from showerlearn.calorimeter.evaluation import clustering_report, split_tables
+from showerlearn.calorimeter.evaluation.metrics import gamma_matches, in_photopeak
+from showerlearn.calorimeter.evaluation.tables import cluster_table
+from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.calorimeter.evaluation.figures import spectra_figure
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
@@ -68,6 +71,8 @@ WINDOWS = ("r3b_rectangle", "r3b_cone_025", "r3b_cone_040")
 CLASSICAL = (*WINDOWS, "agglomerative", "oracle")
 SCAN = tuple(np.round(np.arange(0.10, 0.81, 0.05), 2))
 #: the scalars of the tables: overall and in the hard regime
+#: a missing hit "far and soft": more than FAR_RAD from its gamma and at most SOFT_MEV (an annihilation photon's energy)
+FAR_RAD, SOFT_MEV = 0.5, 0.52
 COLUMNS = ("photopeak_efficiency", "fake_cluster_rate", "reconstruction_efficiency", "adjusted_rand_index",
            "photopeak_efficiency_hard", "fake_cluster_rate_hard")
 
@@ -120,6 +125,42 @@ def _relabelled(tables: Mapping[str, Mapping[str, np.ndarray]], method: R3BClust
     return {**tables, "hits": {**hits, "label": labels}}
 
 
+def _peak_and_missing(tables: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Per gamma: in the photopeak, and whether its primary cluster misses hits (``any``), misses some that are
+    not far and soft (``near``), or is more energetic than the gamma (``over``; no primary cluster counts too)."""
+    hits, gammas, _ = split_tables(tables["predictions"], tables)
+    clusters = cluster_table(hits, np.asarray(hits["label"], np.int64))
+    matches = gamma_matches(gammas, clusters, hits)
+    peak = in_photopeak(gammas, matches)
+    span = int(max(gammas["index"].max(initial=0), hits["true_gamma"].max(initial=0))) + 1
+    gamma_key = gammas["event"].astype(np.int64) * span + gammas["index"]
+    order = np.argsort(gamma_key)
+    owned = hits["true_gamma"] >= 0
+    row = order[np.searchsorted(gamma_key[order], hits["event"][owned].astype(np.int64) * span + hits["true_gamma"][owned])]
+    primary = matches["cluster"][row]
+    missing = (primary < 0) | (hits["label"][owned] != np.where(primary >= 0, clusters["label"][primary], -1))
+    angle = np.arccos(np.clip(np.einsum("ij,ij->i", unit_vectors(hits["theta"][owned], hits["phi"][owned]),
+                                        unit_vectors(gammas["theta"][row], gammas["phi"][row])), -1.0, 1.0))
+    near = missing & ((angle <= FAR_RAD) | (hits["energy"][owned] > SOFT_MEV))
+    flags = {"any": np.bincount(row, missing, len(peak)) > 0, "near": np.bincount(row, near, len(peak)) > 0,
+             "over": (matches["cluster"] < 0) | (matches["cluster_energy"] > gammas["energy_lab"])}
+    return flags, peak, gammas
+
+
+def gap_decomposition(tables: Mapping[str, Mapping[str, np.ndarray]], oracle: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, float]:
+    """Where a method loses the gammas the oracle has in its photopeak, as shares of all gammas: merged with
+    another gamma's hits (or into another gamma's cluster), missing only far soft hits (> FAR_RAD from the gamma,
+    <= SOFT_MEV: mostly annihilation and Compton photons that crossed the calorimeter), or missing other hits."""
+    flags, peak, _ = _peak_and_missing(tables)
+    _, oracle_peak, _ = _peak_and_missing(oracle)
+    lost = oracle_peak & ~peak
+    over = lost & flags["over"]
+    far_soft = lost & ~flags["over"] & flags["any"] & ~flags["near"]
+    n = len(peak)
+    return {"lost": lost.sum() / n, "merged": over.sum() / n, "far_soft_only": far_soft.sum() / n,
+            "other_missing": (lost & ~over & ~far_soft).sum() / n}
+
+
 def analyse_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Reports of every method and of the window scan on one seed's test events, and the learned runs' logs."""
     runs = {m: RunDir.existing(args.output / "runs" / f"seed{seed}" / m) for m in METHODS
@@ -133,7 +174,8 @@ def analyse_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     scan = {str(a): _report(_relabelled(tables["oracle"], R3BClustering(window="cone", half_angle=float(a))))["scalars"]
             for a in SCAN}
     logs = {m: _epoch_log(run) for m, run in runs.items() if m not in CLASSICAL}
-    return {"reports": reports, "scan": scan, "logs": logs,
+    gaps = {m: gap_decomposition(t, tables["oracle"]) for m, t in tables.items() if m != "oracle"}
+    return {"reports": reports, "scan": scan, "logs": logs, "gaps": gaps,
             "seconds": {m: run.status().get("train_seconds") for m, run in runs.items()}}
 
 
@@ -186,7 +228,10 @@ def summarise(per_seed: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
                 "gap_closed": ((peak - w) / (o - w)).tolist(), "hard_gain": hard.tolist(),
                 "fake_rate_not_higher": bool(np.mean(values[method]["fake_cluster_rate"]) <= np.mean(window["fake_cluster_rate"])),
             }
-    return {"seeds": seeds, "values": values, "scan": scan, "best_window_half_angle": float(best), "gains": gains}
+    gaps = {m: {k: [per_seed[s]["gaps"][m][k] for s in seeds] for k in per_seed[seeds[0]]["gaps"][m]}
+            for m in methods if m != "oracle"}
+    return {"seeds": seeds, "values": values, "scan": scan, "best_window_half_angle": float(best), "gains": gains,
+            "gaps": gaps}
 
 
 def _acceptance(summary: Mapping[str, Any]) -> list[str]:
@@ -237,7 +282,8 @@ def markdown(summary: Mapping[str, Any], per_seed: Mapping[int, Mapping[str, Any
                 f"| {METHODS[method][0]} | {seed} | {len(val)} | {_ends(train_loss)} | {_ends(val)} | {_ends(auc)} | "
                 f"{per_seed[seed]['seconds'].get(method) or 0:.0f} |")
     n = per_seed[seeds[0]]["reports"]["oracle"]["scalars"]
-    command = " ".join(["python benchmarks/calorimeter_clustering.py", *sys.argv[1:]])
+    # the command that makes the runs: --analyse-only only reads them again
+    command = " ".join(["python benchmarks/calorimeter_clustering.py", *(a for a in sys.argv[1:] if a != "--analyse-only")])
     return "\n".join([
         "# Calorimeter clustering: every method on the same multi-gamma events (issue 22)",
         "",
@@ -262,6 +308,20 @@ def markdown(summary: Mapping[str, Any], per_seed: Mapping[int, Mapping[str, Any
         "| method | window | gap closed | hard gain | fake rate not higher | acceptance |",
         "|---|---|---:|---:|---|---|",
         *_acceptance(summary),
+        "",
+        "## Where the photopeak gammas of the oracle are lost",
+        "",
+        f"Shares of all gammas that the oracle has in the photopeak and the method does not: merged with another "
+        f"gamma's hits (or into another gamma's cluster); missing only hits more than {FAR_RAD} rad from the gamma "
+        f"with at most {SOFT_MEV} MeV each (annihilation photons of pair production and Compton-scattered photons "
+        f"that crossed the calorimeter, which none of these methods attributes to their gamma among 3-5); missing "
+        f"other hits.",
+        "",
+        "| method | lost | merged | missing only far soft hits | missing other hits |",
+        "|---|---:|---:|---:|---:|",
+        *[f"| {METHODS[m][0]} | " + " | ".join(_fmt(summary['gaps'][m][k], percent=True) + " %"
+                                             for k in ("lost", "merged", "far_soft_only", "other_missing")) + " |"
+          for m in summary["gaps"]],
         "",
         "## Window scan (cone, on the same test events)",
         "",
@@ -340,7 +400,8 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.output / "results.json", {"summary": summary, "per_seed": {
         s: {"scalars": {m: r["scalars"] for m, r in per_seed[s]["reports"].items()}, "scan": per_seed[s]["scan"],
-            "logs": per_seed[s]["logs"], "seconds": per_seed[s]["seconds"]} for s in per_seed}})
+            "logs": per_seed[s]["logs"], "seconds": per_seed[s]["seconds"], "gaps": per_seed[s]["gaps"]}
+        for s in per_seed}})
     write_text_atomic(args.output / "results.md", markdown(summary, per_seed, args))
     figures(summary, per_seed, args.output)
     print((args.output / "results.md").read_text())

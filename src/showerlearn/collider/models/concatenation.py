@@ -11,9 +11,9 @@ from torch import Tensor, nn
 from showerlearn.collider.nn.blocks import (
     ClassifierHead,
     Pooling,
-    StreamEncoder,
     last_self_attention,
     make_pool,
+    stream_encoders,
     stream_inputs,
 )
 from showerlearn.registry import MODELS
@@ -60,13 +60,9 @@ class ConcatenationNetwork(nn.Module):
         pair_hidden: int = 16,
     ) -> None:
         super().__init__()
-        pairs = pair_hidden if pair_features else None
         layers = {"constituents": constituent_layers, "objects": object_layers}
         features = {"constituents": constituent_features, "objects": object_features}
-        self.streams = nn.ModuleDict({
-            stream: StreamEncoder(features[stream], dim, heads, layers[stream], mlp_ratio, dropout, pairs)
-            for stream in ("constituents", "objects")
-        })  # fmt: skip
+        self.streams = stream_encoders(features, layers, dim, heads, mlp_ratio, dropout, pair_hidden if pair_features else None)
         self.pools = nn.ModuleDict(
             {stream: make_pool(pooling, dim, heads, class_layers, mlp_ratio, dropout) for stream in self.streams}
         )

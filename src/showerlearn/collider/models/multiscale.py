@@ -28,9 +28,9 @@ from showerlearn.collider.nn.attention import AttentionBlock
 from showerlearn.collider.nn.blocks import (
     ClassifierHead,
     Pooling,
-    StreamEncoder,
     last_self_attention,
     make_pool,
+    stream_encoders,
     stream_inputs,
 )
 from showerlearn.registry import MODELS
@@ -95,13 +95,9 @@ class MultiScaleTransformer(nn.Module):
         super().__init__()
         if query not in ("objects", "constituents", "both"):
             raise ValueError(f"query must be 'objects', 'constituents' or 'both', got {query!r}")
-        pairs = pair_hidden if pair_features else None
         layers = {"constituents": constituent_layers, "objects": object_layers}
         features = {"constituents": constituent_features, "objects": object_features}
-        self.streams = nn.ModuleDict({
-            stream: StreamEncoder(features[stream], dim, heads, layers[stream], mlp_ratio, dropout, pairs)
-            for stream in ("constituents", "objects")
-        })  # fmt: skip
+        self.streams = stream_encoders(features, layers, dim, heads, mlp_ratio, dropout, pair_hidden if pair_features else None)
         self.queries = ("objects", "constituents") if query == "both" else (query,)
         self.cross = nn.ModuleDict({
             stream: nn.ModuleList(AttentionBlock(dim, heads, mlp_ratio, dropout) for _ in range(cross_layers))

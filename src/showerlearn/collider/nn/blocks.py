@@ -15,7 +15,7 @@ from showerlearn.collider.nn.pairwise import PairBias
 
 __all__ = [
     "ClassTokenPool", "ClassifierHead", "MeanPool", "Pooling", "StreamEncoder", "TokenEmbedding", "fixed_length",
-    "last_self_attention", "make_pool", "masked_mean", "stream_inputs",
+    "last_self_attention", "make_pool", "masked_mean", "stream_encoders", "stream_inputs",
 ]  # fmt: skip
 
 Pooling = Literal["class_token", "mean"]
@@ -97,6 +97,17 @@ class StreamEncoder(nn.Module):
                 raise ValueError("this network uses pairwise features: set data.params.pair_inputs: true")
             bias = self.pair_bias(p4)
         return self.encoder(self.embedding(x), mask, bias)
+
+
+def stream_encoders(
+    features: Mapping[str, int], layers: Mapping[str, int], dim: int, heads: int, mlp_ratio: float, dropout: float,
+    pair_hidden: int | None,
+) -> nn.ModuleDict:
+    """One :class:`StreamEncoder` per stream (``features`` and ``layers`` by stream name), all of one width."""
+    return nn.ModuleDict({
+        stream: StreamEncoder(features[stream], dim, heads, layers[stream], mlp_ratio, dropout, pair_hidden)
+        for stream in features
+    })  # fmt: skip
 
 
 class MeanPool(nn.Module):
