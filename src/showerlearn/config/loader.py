@@ -65,7 +65,11 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
             if not isinstance(child, dict):
                 raise ConfigError(source, [f"{'.'.join(parts[: depth + 1])} is a value, cannot set {key}"])
             node = child
-        node[parts[-1]] = yaml.safe_load(text)
+        try:
+            node[parts[-1]] = yaml.safe_load(text)
+        except yaml.YAMLError as error:  # e.g. a !!python tag: safe_load refuses it, say so without a traceback
+            problem = str(getattr(error, "problem", None) or error).splitlines()[0]
+            raise ConfigError(source, [f"{key}: the value {text!r} is not plain YAML ({problem})"]) from None
     return data
 
 
@@ -75,10 +79,29 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
 
 
 def resolve_config(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    """Validate ``data`` and its components' parameters; one ConfigError listing every problem found.
+
+    Problems of the top-level keys do not hide those of the components: the keys at fault are set aside
+    and the rest is checked too, so that a config with several misspelt keys is fixed in one go.
+    """
+    problems: list[str] = []
     try:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(source, format_validation_error(error, ExperimentConfig)) from None
+        problems = format_validation_error(error, ExperimentConfig)
+        faulty = {entry["loc"][0] for entry in error.errors() if entry["loc"]}
+        try:
+            config = ExperimentConfig.model_validate({k: v for k, v in data.items() if k not in faulty})
+        except ValidationError:  # a required key at fault: its problems are all that can be said
+            raise ConfigError(source, problems) from None
+    problems.extend(_component_problems(config))
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _component_problems(config: ExperimentConfig) -> list[str]:
+    """The problems of every component's parameters and of the heads; resolves the parameters of the valid ones."""
     problems: list[str] = []
     model_inputs: frozenset[str] = frozenset()
 
@@ -107,9 +130,7 @@ def resolve_config(data: dict[str, Any], source: str = "<config>") -> Experiment
         for head, spec in config.task.heads.items():
             problems.extend(_head_problems(head, spec))
     check(config.evaluation, registry.EVALUATORS, EVALUATOR_INJECTED, "evaluation")
-    if problems:
-        raise ConfigError(source, problems)
-    return config
+    return problems
 
 
 def _head_problems(head: str, spec: HeadConfig) -> list[str]:

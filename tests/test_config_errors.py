@@ -1,0 +1,49 @@
+"""Config errors a newcomer meets (issue 20): every misspelt key at once, a clean error for a bad --set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from showerlearn.cli.main import app
+from showerlearn.config import ConfigError, load_config
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_misspelt_keys_at_every_level_are_reported_together(tmp_path: Path, tabular_config: dict) -> None:
+    tabular_config["trainr"] = tabular_config.pop("trainer")
+    tabular_config["data"]["params"]["batch_sise"] = 4
+    tabular_config["model"]["params"]["hiden"] = 8
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, tabular_config))
+    problems = "\n".join(error.value.problems)
+    assert "trainr: unknown key (did you mean 'trainer'?)" in problems
+    assert "data.params.batch_sise: unknown key (did you mean 'batch_size'?)" in problems
+    assert "model.params.hiden: unknown key (did you mean 'hidden'?)" in problems
+
+
+def test_a_required_key_at_fault_still_gives_one_clear_error(tmp_path: Path, tabular_config: dict) -> None:
+    tabular_config["data"] = "not a component"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, tabular_config))
+    assert any(problem.startswith("data") for problem in error.value.problems)
+
+
+def test_a_set_value_that_is_not_plain_yaml_is_refused_without_running_it(tmp_path: Path, tabular_config: dict) -> None:
+    marker = tmp_path / "ran"
+    tag = f"!!python/object/apply:os.system [\"touch {marker}\"]"
+    with pytest.raises(ConfigError, match="not plain YAML"):
+        load_config(_write(tmp_path, tabular_config), [f"seed={tag}"])
+    result = CliRunner().invoke(app, ["config", "validate", str(_write(tmp_path, tabular_config)), "--set", f"seed={tag}"])
+    assert result.exit_code != 0
+    output = " ".join(result.output.split())  # the terminal wraps long lines
+    assert "not plain YAML" in output and "Traceback" not in output
+    assert not marker.exists()
