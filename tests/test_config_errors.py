@@ -47,3 +47,26 @@ def test_a_set_value_that_is_not_plain_yaml_is_refused_without_running_it(tmp_pa
     output = " ".join(result.output.split())  # the terminal wraps long lines
     assert "not plain YAML" in output and "Traceback" not in output
     assert not marker.exists()
+
+
+def test_hdf5_back_traces_only_with_verbose(tmp_path: Path) -> None:
+    import tables
+
+    from showerlearn.cli.common import brief, set_verbose
+
+    good = tmp_path / "good.h5"
+    with tables.open_file(good, "w") as file:
+        file.create_array("/", "x", list(range(1000)))
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(tables.HDF5ExtError) as error:  # PyTables appends libhdf5's back trace to the message
+        tables.open_file(truncated, "r")
+    message = str(error.value)
+    assert "End of HDF5 error back trace" in message
+    try:
+        assert "H5F" not in brief(message) and "truncated.h5" in brief(message)
+        assert "showerlearn --verbose" in brief(message)
+        set_verbose(True)
+        assert brief(message) == message
+    finally:
+        set_verbose(False)

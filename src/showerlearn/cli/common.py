@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 
@@ -26,6 +28,22 @@ ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML)."
 
 def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     return load_config(config, overrides or [])
+
+
+_VERBOSE = False
+#: the block libhdf5 (through h5py / PyTables) appends to the message of a failed open: 20 lines of C frames
+_HDF5_TRACE = re.compile(r":?\s*HDF5 error back trace.*?End of HDF5 error back trace\s*", re.DOTALL)
+
+
+def set_verbose(verbose: bool) -> None:
+    """``showerlearn --verbose``: errors keep the full messages of the libraries below."""
+    global _VERBOSE
+    _VERBOSE = verbose
+
+
+def brief(message: str) -> str:
+    """An error message without the HDF5 library's back trace (kept with ``--verbose``)."""
+    return message if _VERBOSE else _HDF5_TRACE.sub(" (HDF5 back trace: showerlearn --verbose) ", message).strip()
 
 
 @contextlib.contextmanager
@@ -43,7 +61,7 @@ def user_errors() -> Iterator[None]:
         console.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(2) from None
     except (FileNotFoundError, KeyError, ValueError, OSError, TypeError) as error:
-        console.print(f"[bold red]error:[/] {type(error).__name__}: {error}")
+        console.print(f"[bold red]error:[/] {type(error).__name__}: {escape(brief(str(error)))}")
         raise typer.Exit(1) from None
 
 
