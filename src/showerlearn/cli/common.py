@@ -7,13 +7,14 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 
@@ -63,6 +64,27 @@ def user_errors() -> Iterator[None]:
     except (FileNotFoundError, KeyError, ValueError, OSError, TypeError) as error:
         console.print(f"[bold red]error:[/] {type(error).__name__}: {escape(brief(str(error)))}")
         raise typer.Exit(1) from None
+
+
+def metrics_table(scalars: Mapping[str, Any], title: str) -> Table:
+    """The headline numbers of a run (``metrics.json`` scalars: name -> value) or of a sweep (name ->
+    ``{"mean", "std"}``) as a terminal table; names carry their units (``angular_resolution_deg``)."""
+    table = Table(title=escape(title), box=None, title_justify="left")
+    table.add_column("metric", style="cyan")
+    table.add_column("value", justify="right")
+    for name, value in scalars.items():
+        if isinstance(value, Mapping):  # a sweep's aggregate
+            text = f"{_number(value.get('mean'))} ± {_number(value.get('std'))}"
+        else:
+            text = _number(value)
+        table.add_row(escape(name), text)
+    return table
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value))
+    return str(value) if isinstance(value, int) else f"{value:.4g}"
 
 
 def quiet_libraries() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
-from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, quiet_libraries, user_errors
+from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, user_errors
 
 
 def sweep(
@@ -25,4 +26,6 @@ def sweep(
         except SweepError as error:
             console.print(f"[bold red]sweep incomplete:[/] {error}")
             raise typer.Exit(1) from None
+    aggregate = json.loads((folder / AGGREGATE_FILE).read_text())
+    console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {seeds} seeds"))
     console.print(f"[green]sweep complete:[/] {folder}\n  aggregate: {folder / AGGREGATE_FILE}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, quiet_libraries, user_errors
+from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, user_errors
 from showerlearn.engine.launch import launched_rank, started_by_lightning
 
 
@@ -39,5 +40,7 @@ def train(
             resume = run_dir
         run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough
+        scalars = json.loads(run.metrics_file.read_text()).get("scalars", {}) if run.metrics_file.is_file() else {}
+        console.print(metrics_table(scalars, "test split"))
         console.print(f"[green]run complete:[/] {run.path}")
         console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")
