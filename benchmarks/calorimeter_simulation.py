@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,21 +27,18 @@ from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simu
 from showerlearn.calorimeter.simulation.materials import attenuation_table
 from showerlearn.io.atomic import write_text_atomic
 
+from _machine import cpu_model, cpu_seconds  # benchmarks/, first on the path of a script run from it
+from _summary import Figure, write_summary
+
 RESULTS = Path(__file__).resolve().parent / "results" / "calorimeter_simulation.md"
 TARGET = 5000.0  # events/s on 2 cores (issue 22)
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the worker processes)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def _measure(label: str, n_events: int, action: Callable[[], object]) -> dict[str, object]:
     load = os.getloadavg()[0]
-    cpu, wall = _cpu_seconds(), time.perf_counter()
+    cpu, wall = cpu_seconds(), time.perf_counter()
     action()
-    return {"label": label, "events": n_events, "wall": time.perf_counter() - wall, "cpu": _cpu_seconds() - cpu, "load": load}
+    return {"label": label, "events": n_events, "wall": time.perf_counter() - wall, "cpu": cpu_seconds() - cpu, "load": load}
 
 
 def main() -> None:
@@ -51,6 +47,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="workers of the parallel run (default 2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args()
 
     config = CalorimeterSimulationConfig(n_events=args.events, n_gammas=3)
@@ -68,7 +65,7 @@ def main() -> None:
     lines = [
         "# Calorimeter simulation throughput (3 gammas of 0.3-10 MeV per event, beta 0.7, CALIFA-like geometry)",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, Python "
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores visible, Python "
         f"{platform.python_version()}. Reference: the file run with 1 worker, measured in the same run. "
         "Shared machine: wall-clock rates depend on the load average (1-min, at the start of each row); "
         "events per CPU-second do not.",
@@ -82,12 +79,21 @@ def main() -> None:
         lines.append(f"| {row['label']} | {row['events']} | {row['wall']:.2f} | {rate:.0f} | {rate / reference:.2f}x | "
                      f"{rate / TARGET:.2f} | {row['cpu']:.2f} | {row['events'] / row['cpu']:.0f} | {row['load']:.1f} | {size} |")
     parallel = rows[-1]
+    estimate = args.jobs * parallel["events"] / parallel["cpu"]
     lines += ["", f"Load-independent estimate for {args.jobs} idle cores: {args.jobs} x events per CPU-second of the "
-              f"n_jobs={args.jobs} run = {args.jobs * parallel['events'] / parallel['cpu']:.0f} events/s (target {TARGET:.0f}).",
+              f"n_jobs={args.jobs} run = {estimate:.0f} events/s (target {TARGET:.0f}).",
               "", "Command: `python benchmarks/calorimeter_simulation.py`"]
     table = "\n".join(lines) + "\n"
     print(table)
     write_text_atomic(args.output, table)
+    if args.summary:
+        rate = parallel["events"] / parallel["wall"]
+        write_summary(args.summary, [
+            Figure("calorimeter_simulation", f"calorimeter simulator -> HDF5 file, n_jobs={args.jobs}", rate, "events/s",
+                   "the same, n_jobs=1", reference, f"{rate / TARGET:.2f}x the {TARGET:.0f}/s target"),
+            Figure("calorimeter_simulation", f"calorimeter simulator, {args.jobs} idle cores (from CPU time)", estimate,
+                   "events/s", "target (issue 22)", TARGET, f"{args.jobs} x events per CPU-second of the file run"),
+        ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -29,13 +28,10 @@ from showerlearn.collider.simulation.capture import captured_stdout
 from showerlearn.collider.simulation.generator import chunk_seeds, pythia_generator, reconstruct_batch
 from showerlearn.io.atomic import write_text_atomic
 
+from _machine import cpu_seconds  # benchmarks/, first on the path of a script run from it
+from _summary import Figure, write_summary
+
 RESULTS = Path(__file__).resolve().parent / "results" / "collider_generation.md"
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (worker processes)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def chain_against_pythia(config: ColliderSimulationConfig, process: str, n_events: int, seed: int) -> dict[str, float]:
@@ -58,15 +54,17 @@ def chain_against_pythia(config: ColliderSimulationConfig, process: str, n_event
 
 
 def file_run(config: ColliderSimulationConfig, n_jobs: int, seed: int) -> dict[str, float]:
-    load, cpu, wall = os.getloadavg()[0], _cpu_seconds(), time.perf_counter()
+    load, cpu, wall = os.getloadavg()[0], cpu_seconds(), time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         summary = simulate_collider(config, Path(folder) / "events.h5", seed=seed, n_jobs=n_jobs)
         size = (Path(folder) / "events.h5").stat().st_size / 1e6
-    return {"wall": time.perf_counter() - wall, "cpu": _cpu_seconds() - cpu, "load": load, "written": summary.n_events,
+    return {"wall": time.perf_counter() - wall, "cpu": cpu_seconds() - cpu, "load": load, "written": summary.n_events,
             "generated": summary.n_generated, "size": size}  # fmt: skip
 
 
-def _chain_table(config: ColliderSimulationConfig, n_events: int, seed: int) -> list[str]:
+def _chain_table(config: ColliderSimulationConfig, n_events: int, seed: int) -> tuple[list[str], list[Figure]]:
+    """The table's lines and, per process, the headline figure: the full chain against Pythia alone."""
+    figures = []
     lines = [
         "| process | events | Pythia alone [s] | Pythia alone [events/s] | rest of the chain [s] | full chain [events/s] | full chain / Pythia alone | selected |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -78,10 +76,14 @@ def _chain_table(config: ColliderSimulationConfig, n_events: int, seed: int) -> 
             f"| {process} | {row['events']} | {row['pythia']:.2f} | {floor:.0f} | {row['rest']:.2f} | {chain:.0f} | {chain / floor:.2f} | {row['selected']} |"
         )
         print(lines[-1], flush=True)
-    return lines
+        figures.append(Figure("collider_generation", f"{process}: full chain", chain, "events/s",
+                              "Pythia alone, same events", floor, f"{row['selected']} of {row['events']} selected"))
+    return lines, figures
 
 
-def _file_table(config: ColliderSimulationConfig, jobs: int, seed: int) -> list[str]:
+def _file_table(config: ColliderSimulationConfig, jobs: int, seed: int) -> tuple[list[str], list[Figure]]:
+    """The table's lines and the headline figure: the last (parallel) file run against the first (1 worker)."""
+    rates = []
     lines = [
         "| run | written | generated | wall [s] | generated events/s | written events/s | CPU [s] | generated per CPU-s | load | file [MB] |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -94,7 +96,10 @@ def _file_table(config: ColliderSimulationConfig, jobs: int, seed: int) -> list[
             f"{row['generated'] / row['cpu']:.0f} | {row['load']:.1f} | {row['size']:.1f} |"
         )
         print(lines[-1], flush=True)
-    return lines
+        rates.append(row["generated"] / row["wall"])
+    figure = Figure("collider_generation", f"simulate_collider -> file, n_jobs={n_jobs}, generated", rates[-1],
+                    "events/s", "the same, n_jobs=1", rates[0], f"{row['generated'] / row['cpu']:.0f} generated per CPU-second")
+    return lines, [figure]
 
 
 def main() -> None:
@@ -108,13 +113,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes of the parallel file run (default 2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args()
 
     config = ColliderSimulationConfig(
         n_events=args.file_events, chunk_size=50
     )  # several chunks per process for the workers
-    chain = _chain_table(config, args.events, args.seed)
-    files = _file_table(config, args.jobs, args.seed)
+    chain, chain_figures = _chain_table(config, args.events, args.seed)
+    files, file_figures = _file_table(config, args.jobs, args.seed)
     header = [
         "# Collider generation throughput (default config: signal 50 %, QCD 45 %, t t~ 5 %; heavy scalar 1 TeV)",
         "",
@@ -136,6 +142,8 @@ def main() -> None:
     ]
     write_text_atomic(args.output, "\n".join([*header, *chain, *middle, *files]) + "\n")
     print(f"wrote {args.output}")
+    if args.summary:
+        write_summary(args.summary, [*chain_figures, *file_figures])
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ presets: intensity > 50 p.e., cleaning as a mask, linear charges), without a net
 * lazy: events/s of the training DataLoader;
 * in memory: the one-time load, then events/s of the same DataLoader.
 
-A training step of the reduced CPU network takes ~10 ms per event on 2 cores, so a loader at a few
-thousand events/s costs a few per cent of a step, and one at a few hundred costs a quarter.
+A training step of the reduced CPU network takes ~10 ms per event on 2 cores (``CONSUMED``, the reference
+of the ``--summary`` figures), so a loader at a few thousand events/s costs a few per cent of a step, and
+one at a few hundred costs a quarter.
 
 Run ``python benchmarks/data_loading.py --help``; the table goes to ``results/data_loading.md``.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -27,7 +27,13 @@ import torch
 from showerlearn.iact.data import IACTDataModule
 from showerlearn.io.atomic import write_text_atomic
 
+from _machine import cpu_model  # benchmarks/, first on the path of a script run from it
+from _summary import Figure, write_summary
+
 RESULTS = Path(__file__).resolve().parent / "results" / "data_loading.md"
+#: events/s a training step of the reduced CPU network consumes on 2 cores (~10 ms per event: a ~17-minute
+#: epoch of the 100,345 training images, docs/data_iact.md): the rate a loader has to beat
+CONSUMED = 100.0
 
 
 def _module(args: argparse.Namespace, in_memory: bool) -> IACTDataModule:
@@ -63,6 +69,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (0: the cpu preset)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -88,7 +95,7 @@ def main() -> None:
         f"Command: `python benchmarks/data_loading.py --events {args.events} --batches {args.batches} "
         f"--batch-size {args.batch_size} --workers {args.workers} --threads {args.threads}`",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end. Set: {args.events} simulated events, {n_train} training and "
         f"{n_val} validation images after the cuts. Timed: the first {n} training events of epoch 0.",
         "",
@@ -101,6 +108,14 @@ def main() -> None:
     table = "\n".join(lines) + "\n"
     print(table)
     write_text_atomic(args.output, table)
+    if args.summary:
+        consumed = "a training step of the reduced CPU network (2 cores)"
+        write_summary(args.summary, [
+            Figure("data_loading", "iact loader, lazy (per-event HDF5 read + cleaning)", lazy_rate, "events/s",
+                   consumed, CONSUMED, f"{epoch_lazy:.0f} s of loading per epoch of {n_train} images"),
+            Figure("data_loading", "iact loader, in_memory", cached_rate, "events/s", consumed, CONSUMED,
+                   f"{cached_rate / lazy_rate:.2f}x lazy, after a {load_seconds:.0f} s load of {stored / 1e9:.2f} GB"),
+        ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from showerlearn.iact.geometry import Lattice, lst_camera  # noqa: E402
 from showerlearn.io import write_text_atomic  # noqa: E402
 from showerlearn.iact.nn import LatticeConv, LatticeResNet  # noqa: E402
+
+from _machine import cpu_model  # noqa: E402
+from _summary import Figure, write_summary  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lattice_conv.md"
 
@@ -196,16 +198,37 @@ def markdown(layers: list[dict], backbones: list[dict], header: list[str]) -> st
     return "\n".join(lines) + "\n"
 
 
+def summary_figures(layers: list[dict], backbones: list[dict], depth: int) -> list[Figure]:
+    """The headline figures: the layer and the backbone as the LST camera gets them (``implementation="auto"``
+    picks ``dense`` there) against indexedconv, forward+backward for the layer."""
+    figures = []
+    for row in (r for r in layers if r["implementation"] == "dense"):
+        reference, kept = _twin(layers, row, "indexedconv"), _twin(layers, row, "dense 2-D kept")
+        note = f"{kept['x_fwd_bwd_ms']:.2f}x indexedconv with the 2-D layout kept, as inside the backbone" if reference else ""
+        figures.append(Figure(
+            "lattice_conv", f"layer {row['channels']}, batch {row['batch']}, forward+backward", row["gflops_fwd_bwd"],
+            "GFLOP/s", "indexedconv", reference and reference["gflops_fwd_bwd"], note,
+        ))  # fmt: skip
+    for row in (r for r in backbones if r["implementation"] == "dense"):
+        reference = _twin(backbones, row, "indexedconv")
+        for key, mode in (("train_img_s", "train step"), ("infer_img_s", "inference")):
+            figures.append(Figure(
+                "lattice_conv", f"ResNet-{depth} backbone, batch {row['batch']}, {mode}", row[key], "images/s",
+                "indexedconv", reference and reference[key],
+            ))  # fmt: skip
+    return figures
+
+
+def _twin(rows: list[dict], row: dict, implementation: str) -> dict | None:
+    """The row of ``implementation`` measured on the same batch (and channels) as ``row``."""
+    same = (r for r in rows if r["batch"] == row["batch"] and r.get("channels") == row.get("channels"))
+    return next((r for r in same if r["implementation"] == implementation), None)
+
+
 def machine_header(threads: int, repeats: int) -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     load = " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return [
-        f"- CPU: {cpu} ({os.cpu_count()} logical cores), torch {torch.__version__}, {threads} threads, "
+        f"- CPU: {cpu_model()} ({os.cpu_count()} logical cores), torch {torch.__version__}, {threads} threads, "
         f"median of {repeats} runs after a warm-up",
         f"- load average at start: {load}",
     ]
@@ -221,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
     parser.add_argument("--quick", action="store_true", help="smoke run: batch 8, depth 8, 2 repeats")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args(argv)
     if args.quick:
         args.batches, args.backbone_batches, args.depth, args.repeats = [8], [8], 8, 2
@@ -249,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     write_text_atomic(args.output, text)
     print(f"written to {args.output}")
+    if args.summary:
+        write_summary(args.summary, summary_figures(layers, backbones, args.depth))
 
 
 if __name__ == "__main__":

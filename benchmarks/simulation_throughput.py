@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -33,23 +32,19 @@ from showerlearn.io.atomic import write_text_atomic
 from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact, simulate_iact_arrays
 from showerlearn.iact.simulation.camera import simulated_camera
 
+from _machine import cpu_model, cpu_seconds  # benchmarks/, first on the path of a script run from it
+from _summary import Figure, write_summary
+
 RESULTS = Path(__file__).resolve().parent / "results" / "simulation_throughput.md"
 TARGET = 2000.0  # events/s on 2 cores (issue 4)
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (worker processes)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def _measure(label: str, n_events: int, action) -> dict[str, object]:
     load = os.getloadavg()[0]
-    cpu, wall = _cpu_seconds(), time.perf_counter()
+    cpu, wall = cpu_seconds(), time.perf_counter()
     action()
     wall = time.perf_counter() - wall
-    cpu = _cpu_seconds() - cpu
+    cpu = cpu_seconds() - cpu
     return {"label": label, "events": n_events, "wall": wall, "cpu": cpu, "load": load}
 
 
@@ -73,6 +68,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the parallel file run (default 2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args()
 
     config = IACTSimulationConfig(n_events=args.events)
@@ -94,7 +90,7 @@ def main() -> None:
     lines = [
         "# Simulation throughput (LST, default config: 50 % gammas, 50 % protons, triggered events)",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores visible, "
         f"Python {platform.python_version()}. Shared machine: wall-clock rates depend on the load "
         "average (1-min, at the start of each row); events per CPU-second do not.",
         "",
@@ -109,15 +105,24 @@ def main() -> None:
             f"{rate / TARGET:.2f} | {row['cpu']:.2f} | {row['events'] / row['cpu']:.0f} | {row['load']:.1f} | {size} |"
         )
     parallel = rows[-1]
+    estimate = args.jobs * parallel["events"] / parallel["cpu"]
     lines += [
         "",
         f"Load-independent estimate for {args.jobs} idle cores: {args.jobs} x events per CPU-second of the "
-        f"n_jobs={args.jobs} file run = {args.jobs * parallel['events'] / parallel['cpu']:.0f} events/s "
+        f"n_jobs={args.jobs} file run = {estimate:.0f} events/s "
         f"(target {TARGET:.0f}). CPU seconds also grow under contention, so this is conservative.",
     ]
     table = "\n".join(lines) + "\n"
     print(table)
     write_text_atomic(args.output, table)
+    if args.summary:
+        rate = parallel["events"] / parallel["wall"]
+        write_summary(args.summary, [
+            Figure("simulation_throughput", f"IACT simulator -> DL1 file, n_jobs={args.jobs}", rate, "events/s",
+                   "ctapipe toy model, 1 process", reference_rate, f"{rate / TARGET:.2f}x the {TARGET:.0f}/s target"),
+            Figure("simulation_throughput", f"IACT simulator, {args.jobs} idle cores (from CPU time)", estimate,
+                   "events/s", "target (issue 4)", TARGET, f"{args.jobs} x events per CPU-second of the file run"),
+        ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from showerlearn.tasks.losses import cross_entropy, l1, masked_mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _indexedconv_resnet import IndexedConvResNet  # noqa: E402  (benchmarks/ is not a package)
+from _summary import Figure, write_summary  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_throughput.md"
 
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model and mode first (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     load_after = os.getloadavg()[0]
 
     flops = {"train": 3 * forward_flops, "infer": forward_flops}
-    rows = []
+    rows, figures = [], []
     for mode, label in (("train", "training step"), ("infer", "inference")):
         median = {name: statistics.median(times[name, mode]) for name in models}
         spread = {name: (min(times[name, mode]), max(times[name, mode])) for name in models}
@@ -223,6 +225,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"({spread[name][0] * 1e3:.0f}-{spread[name][1] * 1e3:.0f}) | {rate:.1f} | {100 * rate / peak:.0f} % "
                 f"| {100 * rate / args.nominal_peak:.0f} % | {speedup} |"
             )
+        rate = flops[mode] / median["showerlearn"] / 1e9
+        figures.append(Figure(
+            "train_throughput", f"gamma-PhysNet-DA (ResNet-{args.depth}) {label}, batch {args.batch}",
+            args.batch / median["showerlearn"], "images/s", "same network on indexedconv",
+            args.batch / median["indexedconv"], f"paired {paired:.2f}x; {rate:.1f} useful GFLOP/s, "
+            f"{100 * rate / peak:.0f} % of the {peak:.0f} GFLOP/s dense conv2d measured in this run",
+        ))  # fmt: skip
     header = (
         f"# gamma-PhysNet-DA (ResNet-{args.depth}, {args.local_head} head) throughput on the LST camera "
         f"({lattice.n_pixels} pixels)\n\n"
@@ -247,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     write_text_atomic(args.output, table)
     print(f"written to {args.output}")
+    if args.summary:
+        write_summary(args.summary, figures)
 
 
 if __name__ == "__main__":

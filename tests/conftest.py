@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from iact_runs import EXAMPLES, TINY
+
+from showerlearn.engine.run_dir import RunDir
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -46,3 +49,21 @@ def tabular_config(tabular_csv: Path, tmp_path: Path) -> dict:
         "trainer": {"max_epochs": 3, "checkpoint_every_n_steps": 2},
         "evaluation": {"name": "classification"},
     }
+
+
+@pytest.fixture(scope="session")
+def iact_workspace(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Overrides that put the runs and the cached simulated training set of the IACT examples in one
+    folder of the session: the tiny trainings of every test module simulate their events once."""
+    folder = tmp_path_factory.mktemp("iact_workspace")
+    return [f"output_dir={folder / 'runs'}", f"data.params.cache_dir={folder / 'cache'}"]
+
+
+@pytest.fixture(scope="session")
+def tiny_small_example(iact_workspace: list[str]) -> RunDir:
+    """``examples/gamma_physnet_da_small.yaml`` (what `make demo` trains) trained for seconds, once a session."""
+    # imported here, not above: every pytest run loads this file, few need the training stack
+    from showerlearn.config import load_config
+    from showerlearn.engine.runner import train
+
+    return train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*iact_workspace, *TINY]), progress=False)

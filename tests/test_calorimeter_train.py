@@ -98,10 +98,10 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     # another hit file: every one of its hits gets a label, standardised like the run's training split
     new_file = tmp_path / "new_hits.h5"
     simulate_calorimeter(CalorimeterSimulationConfig(n_events=30, n_gammas=3, chunk_size=30), new_file, seed=11)
-    on_file = tmp_path / "on_file.h5"
+    on_file = tmp_path / "on_file"  # the folder of one predictions file per input
     predicted = runner.invoke(app, ["predict", str(run.path), "--input", str(new_file), "--output", str(on_file)])
     assert predicted.exit_code == 0, predicted.output
-    new = read_tables(on_file)
+    new = read_tables(on_file / "new_hits.predictions.h5")
     assert len(new["hits"]["label"]) == n_hits(new_file) and new["predictions"]["event_id"].tolist() == list(range(30))
 
     run.metrics_file.unlink()

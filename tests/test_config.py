@@ -80,10 +80,15 @@ def test_model_xor_estimator(tmp_path: Path, valid: dict) -> None:
 
 
 def test_registry_import_path_and_suggestions() -> None:
-    registry = Registry("widget")
+    registry = Registry("widget", base="builtins:dict")
     registry.add("sprocket", dict)
     assert registry.get("sprocket") is dict
     assert registry.get("collections:OrderedDict").__name__ == "OrderedDict"
+    # an import path must name what the registry holds: a subclass of its base, or a non-stdlib function
+    with pytest.raises(UnknownComponentError, match="not a subclass of builtins.dict"):
+        registry.get("subprocess:Popen")
+    with pytest.raises(UnknownComponentError, match="not a function of an installed package"):
+        Registry("gadget").get("subprocess:getoutput")
     with pytest.raises(UnknownComponentError, match="Did you mean 'sprocket'"):
         registry.get("sprockett")
     with pytest.raises(UnknownComponentError, match="has no attribute"):

@@ -70,3 +70,15 @@ def test_hdf5_back_traces_only_with_verbose(tmp_path: Path) -> None:
         assert brief(message) == message
     finally:
         set_verbose(False)
+
+
+def test_the_number_of_simulated_events_is_one_key_in_a_resolved_config() -> None:
+    from showerlearn.config import dump_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "examples" / "calorimeter_r3b_window.yaml",
+                         ["data.params.simulate.events=123"])
+    simulate = yaml.safe_load(dump_config(config))["data"]["params"]["simulate"]
+    assert "events" not in simulate and simulate["config"]["n_events"] == 123
+    with pytest.raises(ConfigError, match="both set the number of events"):
+        load_config(Path(__file__).resolve().parents[1] / "examples" / "calorimeter_r3b_window.yaml",
+                    ["data.params.simulate.events=123", "data.params.simulate.config.n_events=50"])

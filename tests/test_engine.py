@@ -346,7 +346,7 @@ def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
     tabular_config.pop("task")
     tabular_config["estimator"] = {"name": "random_forest", "params": {"n_estimators": 20}}
     run = train(resolve_config(tabular_config), progress=False)
-    assert (run.checkpoints / "estimator.joblib").is_file()
+    assert (run.checkpoints / "estimator.skops").is_file()
     assert run.metrics()["scalars"]["auc"] > 0.8
     predictions = read_columns(run.predictions_file)
     assert ((predictions["score"] >= 0) & (predictions["score"] <= 1)).all()

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.explain import explain, parse_events
 from showerlearn.config import resolve_config
-from showerlearn.engine.runner import predict, train
+from showerlearn.engine.predict import predict_files
+from showerlearn.engine.runner import train
 from showerlearn.explain.driver import explain_run
 from showerlearn.iact.explain.signal import grad_cam_signal_fraction
 from showerlearn.io.atomic import write_json_atomic
@@ -88,7 +89,7 @@ def test_explanation_of_one_run_matches_its_predictions(trained: tuple[Path, Pat
     protons = explanation.predictions["true_shower_primary_id"] != 0
     assert protons.any() and np.isnan(criteria["signal_fraction"][protons]).all()
     # same events, transforms and weights as the engine's own prediction path
-    reference = read_columns(predict(run, [held_out], tmp_path / "predictions.h5"))
+    reference = read_columns(predict_files(run, [held_out], tmp_path, progress=False)[0].output)
     np.testing.assert_array_equal(explanation.predictions["event_id"], reference["event_id"][:20])
     np.testing.assert_allclose(explanation.predictions["gammaness"], reference["gammaness"][:20], rtol=1e-5, atol=1e-6)
 

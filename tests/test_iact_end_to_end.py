@@ -19,33 +19,16 @@ from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.tables import read_columns
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-TINY = [
-    "data.params.simulate.events=600",
-    "data.params.simulate.n_jobs=1",
-    "data.params.batch_size=32",
-    "model.params.depth=8",
-    "model.params.widths=[4,8,8]",
-    "trainer.max_epochs=1",
-    "evaluation.params.n_bootstrap=10",
-]
+from iact_runs import EXAMPLES, TINY
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    folder = tmp_path_factory.mktemp("iact_e2e")
-    return [f"output_dir={folder / 'runs'}", f"data.params.cache_dir={folder / 'cache'}"]
-
-
-@pytest.fixture(scope="module")
-def network_and_baseline(workspace: list[str]) -> tuple[RunDir, RunDir]:
-    network = train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*workspace, *TINY]), progress=False)
+def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) -> tuple[RunDir, RunDir]:
     baseline = train(
-        load_config(EXAMPLES / "hillas_rf_small.yaml", [*workspace, *TINY[:3], "evaluation.params.n_bootstrap=10"]),
+        load_config(EXAMPLES / "hillas_rf_small.yaml", [*iact_workspace, *TINY[:3], "evaluation.params.n_bootstrap=10"]),
         progress=False,
     )
-    return network, baseline
+    return tiny_small_example, baseline
 
 
 @pytest.mark.slow
@@ -107,8 +90,8 @@ def test_ensemble_of_runs_through_the_cli(network_and_baseline: tuple[RunDir, Ru
 
 
 @pytest.mark.slow
-def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(workspace: list[str]) -> None:
-    config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*workspace, *TINY])
+def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(iact_workspace: list[str]) -> None:
+    config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*iact_workspace, *TINY])
     torch.manual_seed(0)
     datamodule = build_datamodule(config)
     datamodule.setup("fit")
@@ -138,53 +121,55 @@ def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(wo
 
 
 @pytest.mark.slow
-def test_predict_on_real_dl1_files(workspace: list[str], shared_data: Path, tmp_path: Path) -> None:
+def test_predict_on_real_dl1_files(iact_workspace: list[str], shared_data: Path, tmp_path: Path) -> None:
     cache = tmp_path / "training_cache"
     # the paper's flattened heads (the small examples use the translation-invariant ones: next test)
     paper_heads = ["model.params.direction_head=flatten", "model.params.particle_head=flatten"]
-    overrides = [*workspace, *TINY, *paper_heads, f"data.params.cache_dir={cache}"]
+    overrides = [*iact_workspace, *TINY, *paper_heads, f"data.params.cache_dir={cache}"]
     network = train(load_config(EXAMPLES / "gamma_physnet_small.yaml", overrides), progress=False)
     shutil.rmtree(cache)  # prediction must not need the training data (nor re-simulate it)
-    output = tmp_path / "real.h5"
+    output = tmp_path / "real"  # one predictions file per input in this folder
     files = [shared_data / "iact/dl1_ctapipe/gamma_test.lst.dl1.h5", shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"]
     args = ["predict", str(network.path), "--output", str(output)]
     for file in files:
         args += ["--input", str(file)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    columns = read_columns(output)
-    assert len(columns["event_id"]) > 0
-    assert np.isfinite(columns["reco_alt"]).all() and np.isfinite(columns["gammaness"]).all()
-    # real LST MC gammas: truth carried through, reconstructed direction near the pointing
-    assert (columns["true_shower_primary_id"] == 0).all()
-    assert np.abs(columns["reco_alt"] - columns["pointing_alt"]).max() < 10.0
+    for file in files:
+        columns = read_columns(output / f"{file.stem}.predictions.h5")
+        assert len(columns["event_id"]) > 0
+        assert np.isfinite(columns["reco_alt"]).all() and np.isfinite(columns["gammaness"]).all()
+        # real LST MC gammas: truth carried through, reconstructed direction near the pointing
+        assert (columns["true_shower_primary_id"] == 0).all()
+        assert np.abs(columns["reco_alt"] - columns["pointing_alt"]).max() < 10.0
     assert not cache.exists()
 
 
 def test_voting_and_pooled_heads_train_save_and_predict_real_files(
-    workspace: list[str], shared_data: Path, tmp_path: Path
+    tiny_small_example: RunDir, shared_data: Path, tmp_path: Path
 ) -> None:
-    """The translation-invariant heads through the engine: checkpoint, reload with the camera and
-    focal length injected from other files, and prediction on real DL1 files."""
-    heads = ["model.params.direction_head=vote", "model.params.particle_head=pool"]
-    network = train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*workspace, *TINY, *heads]), progress=False)
+    """The translation-invariant heads (the small example's: direction by pixel votes, particle type from
+    the pooled features) through the engine: checkpoint, reload with the camera and focal length injected
+    from other files, and prediction on real DL1 files."""
+    network = tiny_small_example
+    assert {"direction_head": "vote", "particle_head": "pool"}.items() <= load_config(network.config_file).model.params.items()
     predicted = read_columns(network.predictions_file)
     assert np.isfinite(predicted["reco_alt"]).all() and np.isfinite(predicted["gammaness"]).all()
-    output = tmp_path / "real.h5"
+    output = tmp_path / "real"
     real = shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"
     result = CliRunner().invoke(app, ["predict", str(network.path), "--input", str(real), "--output", str(output)])
     assert result.exit_code == 0, result.output
-    columns = read_columns(output)
+    columns = read_columns(output / "dl1_gamma_example.predictions.h5")
     assert len(columns["event_id"]) > 0 and np.isfinite(columns["reco_alt"]).all()
     # the vote lies inside the camera's field of view around the pointing (LSTCam: ~2.2 deg radius)
     assert np.abs(columns["reco_alt"] - columns["pointing_alt"]).max() < 3.0
 
     # again with test-time augmentation, and on the run's own test split: the run's predictions back
-    augmented = tmp_path / "real_tta.h5"
+    augmented = tmp_path / "real_tta"
     tta = ["--set", "data.params.augment.test_time=true"]
     result = CliRunner().invoke(app, ["predict", str(network.path), "--input", str(real), "--output", str(augmented), *tta])
     assert result.exit_code == 0, result.output
-    averaged = read_columns(augmented)
+    averaged = read_columns(augmented / "dl1_gamma_example.predictions.h5")
     np.testing.assert_array_equal(averaged["event_id"], columns["event_id"])
     assert np.isfinite(averaged["reco_alt"]).all() and not np.allclose(averaged["reco_alt"], columns["reco_alt"])
     again = tmp_path / "test_split.h5"
@@ -194,7 +179,7 @@ def test_voting_and_pooled_heads_train_save_and_predict_real_files(
 
 
 @pytest.mark.slow
-def test_test_time_augmentation_averages_the_views_turned_back(workspace: list[str], tmp_path: Path) -> None:
+def test_test_time_augmentation_averages_the_views_turned_back(iact_workspace: list[str], tmp_path: Path) -> None:
     """Reference: each view decoded on its own, through the per-event camera orientation of the
     decoder (``camera_rotation``, ``camera_reflected``) rather than the merger's inverse maps."""
     from showerlearn.iact.data.augment import camera_symmetries
@@ -204,7 +189,7 @@ def test_test_time_augmentation_averages_the_views_turned_back(workspace: list[s
     from showerlearn.iact.geometry import lst_camera
 
     symmetries = camera_symmetries(lst_camera())  # LSTCam: rotations by multiples of 60 deg, no mirror
-    overrides = [*workspace, *TINY, "data.params.augment.test_time=true", "data.params.augment.ops=[rot60,rot240]"]
+    overrides = [*iact_workspace, *TINY, "data.params.augment.test_time=true", "data.params.augment.ops=[rot60,rot240]"]
     config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", overrides)
     torch.manual_seed(0)
     datamodule = build_datamodule(config)

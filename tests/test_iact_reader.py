@@ -217,8 +217,10 @@ def test_unknown_camera_is_rejected(shared_data: Path, tmp_path: Path) -> None:
     renamed = copy(shared_data, tmp_path / "nectar")
     with tables.open_file(renamed, "a") as h5:  # NectarCam: the same 1855-pixel lattice as LSTCam
         h5.get_node(geometry).attrs["CAM_ID"] = "NectarCam"
-    with pytest.raises(UnknownCameraError, match="telescope 1 has camera 'NectarCam'; only LSTCam"):
-        open_dl1(renamed)
+    with pytest.raises(UnknownCameraError, match="telescope 1 has camera 'NectarCam'; these data are read on camera 'LSTCam'"):
+        open_dl1(renamed, reference=lst_camera())
+    with open_dl1(renamed) as file:  # on its own, a NectarCam file is read on its own camera
+        assert file.reference.name == "NectarCam" and file.reference is file.camera
     small = tmp_path / "small" / "lst_muons.lst.dl1.h5"
     small.parent.mkdir()
     shutil.copy(scaled, small)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import pkgutil
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,9 +26,11 @@ class UnknownComponentError(LookupError):
 class Registry:
     """Maps names to component factories (classes or functions) of one kind."""
 
-    def __init__(self, kind: str, builtin_packages: Iterable[str] = ()) -> None:
+    def __init__(self, kind: str, builtin_packages: Iterable[str] = (), base: str | None = None) -> None:
         self.kind = kind
         self._builtin_packages = tuple(builtin_packages)
+        #: ``module:Class`` every component named by import path must subclass (None: a registry of functions)
+        self._base = base
         self._loaded = False
         self._entries: dict[str, Callable[..., Any]] = {}
 
@@ -64,12 +68,24 @@ class Registry:
     def get(self, spec: str) -> Callable[..., Any]:
         """Return the factory named ``spec`` or found at import path ``module:attribute``."""
         if ":" in spec:
-            return _import_path(spec, self.kind)
+            return self._checked(spec, _import_path(spec, self.kind))
         self._load_builtins()
         try:
             return self._entries[spec]
         except KeyError:
             raise UnknownComponentError(self.unknown_message(spec)) from None
+
+    def _checked(self, spec: str, factory: Any) -> Callable[..., Any]:
+        """An imported factory only if it is what this registry holds: a subclass of its base class, or a
+        function outside the standard library. A config (even one in a shared run folder) can then name
+        a user's model or evaluator, but not e.g. ``subprocess:getoutput`` with arguments of its choosing."""
+        if self._base is not None:
+            base = _import_path(self._base, self.kind)
+            if not (inspect.isclass(factory) and issubclass(factory, base)):
+                raise UnknownComponentError(f"{self.kind} {spec!r}: not a subclass of {self._base.replace(':', '.')}")
+        elif not inspect.isfunction(factory) or factory.__module__.partition(".")[0] in sys.stdlib_module_names:
+            raise UnknownComponentError(f"{self.kind} {spec!r}: not a function of an installed package")
+        return factory
 
     def unknown_message(self, spec: str) -> str:
         close = difflib.get_close_matches(spec, self.names(), n=3, cutoff=0.5)
@@ -99,13 +115,13 @@ def _import_path(spec: str, kind: str) -> Callable[..., Any]:
         raise UnknownComponentError(f"{kind} {spec!r}: module {module_name!r} has no attribute {attribute!r}") from None
 
 
-MODELS = Registry("model", ["showerlearn.models"])
-DATAMODULES = Registry("datamodule", ["showerlearn.data"])
+MODELS = Registry("model", ["showerlearn.models"], base="torch.nn:Module")
+DATAMODULES = Registry("datamodule", ["showerlearn.data"], base="lightning.pytorch:LightningDataModule")
 LOSSES = Registry("loss", ["showerlearn.tasks"])
 HEAD_METRICS = Registry("head metric", ["showerlearn.tasks"])
-BALANCERS = Registry("task balancer", ["showerlearn.tasks"])
-OPTIMIZERS = Registry("optimizer", ["showerlearn.tasks"])
-SCHEDULERS = Registry("scheduler", ["showerlearn.tasks"])
-CALLBACKS = Registry("callback", ["showerlearn.engine.callbacks"])
+BALANCERS = Registry("task balancer", ["showerlearn.tasks"], base="torch.nn:Module")
+OPTIMIZERS = Registry("optimizer", ["showerlearn.tasks"], base="torch.optim:Optimizer")
+SCHEDULERS = Registry("scheduler", ["showerlearn.tasks"], base="torch.optim.lr_scheduler:LRScheduler")
+CALLBACKS = Registry("callback", ["showerlearn.engine.callbacks"], base="lightning.pytorch:Callback")
 EVALUATORS = Registry("evaluator", ["showerlearn.evaluation"])
-ESTIMATORS = Registry("estimator", ["showerlearn.baselines"])
+ESTIMATORS = Registry("estimator", ["showerlearn.baselines"], base="sklearn.base:BaseEstimator")

@@ -22,7 +22,7 @@ console = Console(stderr=True)
 
 OverrideOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override a config value: --set trainer.max_epochs=3 (repeatable)."),
+    typer.Option("--set", "-s", help="Override a config value, KEY=VALUE with a dotted KEY (repeatable)."),
 ]
 ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).", show_default=False)]
 
@@ -61,7 +61,7 @@ def user_errors() -> Iterator[None]:
     except ConfigError as error:
         console.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(2) from None
-    except (FileNotFoundError, KeyError, ValueError, OSError, TypeError) as error:
+    except (FileNotFoundError, KeyError, ValueError, OSError, TypeError, ImportError) as error:
         console.print(f"[bold red]error:[/] {type(error).__name__}: {escape(brief(str(error)))}")
         raise typer.Exit(1) from None
 

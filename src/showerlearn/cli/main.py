@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from showerlearn.cli import board, config, ensemble, evaluate, explain, predict, simulate, sweep, train
+from showerlearn.cli import board, config, ensemble, evaluate, explain, export, predict, simulate, sweep, train
+from showerlearn.cli.common import set_verbose
 from showerlearn.family import installed_families
 
 app = typer.Typer(
@@ -12,11 +13,26 @@ app = typer.Typer(
     help="Deep-learning event reconstruction for particle and astroparticle physics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # click's plain help wraps long option names and texts; rich's panels cut them at 80 columns
+    rich_markup_mode=None,
 )
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Full messages of the libraries below (HDF5 back traces) in errors."
+    ),
+) -> None:
+    """Deep-learning event reconstruction for particle and astroparticle physics."""
+    set_verbose(verbose)
+
+
 app.command()(train.train)
 app.command()(sweep.sweep)
 app.command()(evaluate.evaluate)
 app.command()(predict.predict)
+app.command()(export.export)
 app.command()(ensemble.ensemble)
 app.command()(board.board)
 app.command()(explain.explain)

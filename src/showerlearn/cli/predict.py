@@ -1,31 +1,94 @@
-"""``showerlearn predict``: apply a trained run to new files."""
+"""``showerlearn predict``: apply a trained run to new files, one output file per input."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from showerlearn.cli.common import OverrideOption, console, quiet_libraries, user_errors
+
+if TYPE_CHECKING:
+    from showerlearn.engine.predict import PredictionSummary
 
 
 def predict(
     run: Annotated[Path, typer.Argument(help="A completed run directory.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Predictions file to write (HDF5).")],
-    inputs: Annotated[
-        list[Path] | None, typer.Option("--input", "-i", help="Input file(s) (repeatable); none: the run's test split.")
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="With inputs: the folder of the outputs; else the file of the test split's.")
+    ],
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(help="Input files or glob patterns; none (and no --input): the run's test split.", show_default=False),
     ] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="An input file or glob pattern (repeatable), as FILES.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="An exported model file (showerlearn export) to predict with instead of the run's checkpoint.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Predict every input again, replacing whatever files are at the outputs.")] = False,
+    keep_invalid: Annotated[
+        bool, typer.Option("--keep-invalid", help="Keep events the selection cuts remove, as rows with NaN predictions and valid=False.")
+    ] = False,
+    chunk_events: Annotated[
+        int | None, typer.Option("--chunk-events", min=1, help="Events read, decoded and written at a time (default 10,000).")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     overrides: OverrideOption = None,
 ) -> None:
-    """Reconstruct the events of INPUT files (or the run's test split) with the model of RUN; one row per event.
+    """Reconstruct the events of input FILES with the model of RUN: DIR/<file stem>.predictions.h5 for each
+    file, one row per event, stamped with the source file's SHA-256, the run, the model and the config.
+
+    Run again, it skips the files already done (same source, run, model and config) and redoes one that
+    was interrupted; any other existing output is refused unless --overwrite. Events removed by the run's
+    selection cuts are counted per cut (here and in each file's attributes); --keep-invalid keeps them as
+    rows. Without input files, the run's test split is predicted into the file --output.
 
     --set changes how the run predicts, e.g. --set data.params.augment.test_time=true or a batch size;
     settings that change the network's inputs (cleaning, transforms) no longer match what it learned.
     """
     quiet_libraries()
+    patterns = [*(files or []), *(inputs or [])]
     with user_errors():
-        from showerlearn.engine.runner import predict as run_prediction
+        from showerlearn.engine.predict import predict_files, predict_split
 
-        written = run_prediction(run, inputs, output, overrides or [])
-    console.print(f"[green]predictions written:[/] {written}")
+        options = {"model": model, "overwrite": overwrite, "progress": progress, "console": console}
+        if chunk_events is not None:
+            options["chunk_events"] = chunk_events
+        if patterns:
+            summaries = predict_files(run, patterns, output, overrides or [], keep_invalid=keep_invalid, **options)
+        elif keep_invalid:
+            raise ValueError("--keep-invalid applies to input files: the run's test split holds selected events only")
+        else:
+            summaries = [predict_split(run, output, overrides or [], **options)]
+    _report(summaries)
+
+
+def _report(summaries: Sequence[PredictionSummary]) -> None:
+    """Each input's outcome, then the totals: files written and skipped, events, removed per cut, events/s."""
+    table = Table(box=None)
+    for column in ("input", "output", "status", "events read", "predicted", "removed by cuts", "events/s"):
+        table.add_column(column, overflow="fold")
+    removed: dict[str, int] = {}
+    for summary in summaries:
+        for cut, count in summary.removed.items():
+            removed[cut] = removed.get(cut, 0) + count
+        cuts = ", ".join(f"{cut}: {count:,}" for cut, count in summary.removed.items()) or "-"
+        rate = "-" if summary.status == "skipped" else f"{summary.events_per_second:,.0f}"
+        status = f"{summary.status} (partial one redone)" if summary.redone else summary.status
+        table.add_row(summary.source, str(summary.output), status, f"{summary.events_read:,}",
+                      f"{summary.events_predicted:,}", cuts, rate)
+    console.print(table)
+    written = [s for s in summaries if s.status == "written"]
+    seconds = sum(s.seconds for s in written)
+    rate = f", {sum(s.events_read for s in written) / seconds:,.0f} events/s" if seconds > 0 else ""
+    cuts = "; removed " + ", ".join(f"{cut}: {count:,}" for cut, count in removed.items()) if removed else ""
+    console.print(
+        f"[green]{len(written)} written[/], {len(summaries) - len(written)} skipped (done already): "
+        f"{sum(s.events_read for s in summaries):,} events read, {sum(s.events_predicted for s in summaries):,} predicted"
+        f"{cuts}{rate}"
+    )

@@ -21,7 +21,7 @@ def train(
     ] = None,
     run_dir: Annotated[
         Path | None,
-        typer.Option(help="Write the run into this folder instead of OUTPUT_DIR/NAME/<time>_seed<seed>; if it holds "
+        typer.Option(help="Write the run into this folder (default: a new one in output_dir, named after the config, the time and the seed); if it holds "
                      "an unfinished run, continue it. Every process of a job started by torchrun, srun or mpirun "
                      "must be given the same one."),
     ] = None,

@@ -9,7 +9,7 @@ model must know about its inputs. The engine never looks inside a batch beyond t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -118,6 +118,35 @@ class ShowerDataModule(L.LightningDataModule):
         Subclasses that can read new files override this and build ``predict_set`` in ``setup``.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot predict on new files")
+
+    def prediction_parts(self, file: Path, max_events: int) -> Iterator[Dataset]:
+        """The events of one input ``file`` to predict, part after part: each part is this DataModule's
+        ``predict_set`` (described by :meth:`selection_report` and :meth:`removed_rows`) while it is yielded.
+
+        DataModules that read their inputs into memory override this to read at most ``max_events`` events
+        of the file a part, so that predicting a file of any size takes the same memory. The default: the
+        whole file as one part, right for DataModules that read events lazily (the engine still predicts,
+        decodes and writes it ``max_events`` at a time).
+        """
+        self.teardown("predict")  # the previous file's handles
+        self.predict_set = None
+        self.use_prediction_inputs([file])
+        self.setup("predict")
+        yield self.predict_set
+
+    def selection_report(self) -> dict[str, int]:
+        """Events of the current prediction part (:meth:`prediction_parts`) removed by each selection cut,
+        cut name -> count, in the order the cuts apply (each counts among the events the earlier cuts left,
+        so events read = events predicted + the sum). The default: a DataModule without a selection."""
+        return {}
+
+    def removed_rows(self) -> dict[str, np.ndarray]:
+        """The per-event prediction columns (as :meth:`decode_predictions` gives them) of the events the
+        selection removed from the current prediction part, with NaN predictions: what ``showerlearn predict
+        --keep-invalid`` writes as rows flagged invalid. DataModules with a selection implement it."""
+        if any(self.selection_report().values()):
+            raise NotImplementedError(f"{type(self).__name__} cannot give the rows of the events its selection removed")
+        return {}
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """One batch from per-event samples (the loaders' ``collate_fn``): torch's ``default_collate``.

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 
 def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError) -> list[Path]:
@@ -40,3 +40,25 @@ def cached_simulation(
         path.parent.mkdir(parents=True, exist_ok=True)
         simulate(config, path, seed)
     return path
+
+
+def fold_event_count(settings: Any) -> Any:
+    """Body of a ``model_validator(mode="before")`` of simulate settings (``events`` beside a simulator
+    ``config``): the shortcut ``events`` is written into ``config.n_events``, so that a resolved config holds
+    the number of events once; both given with different values is an error."""
+    if not isinstance(settings, dict) or settings.get("events") is None:
+        return settings
+    settings = dict(settings)
+    events = settings.pop("events")
+    config = settings.get("config") or {}
+    config = dict(config.model_dump() if isinstance(config, BaseModel) else config)
+    if config.get("n_events", events) != events:
+        raise ValueError(f"events={events} and config.n_events={config['n_events']} both set the number of events: keep one")
+    settings["config"] = {**config, "n_events": events}
+    return settings
+
+
+def event_count_validator() -> Any:
+    """:func:`fold_event_count` as a validator of a simulate-settings model (``one_event_count = event_count_validator()``)."""
+    return model_validator(mode="before")(classmethod(lambda cls, settings: fold_event_count(settings)))
+

@@ -101,3 +101,11 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class EpochProgressBar(callbacks.RichProgressBar):
+    """Lightning's rich progress bar, counting epochs from 1 like the log lines ("epoch 3/3", not "Epoch 2/2")."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        total = f"/{self.trainer.max_epochs}" if self.trainer.max_epochs not in (None, -1) else ""
+        return f"epoch {current_epoch + 1}{total}".ljust(len(self.validation_description))

@@ -1,19 +1,40 @@
-"""Checkpoints written atomically: a kill during a save never corrupts ``last.ckpt``."""
+"""Lightning's checkpoint I/O, made atomic, self-contained and safe to read.
+
+Saving goes through a temporary file renamed into place (a kill during a save never corrupts
+``last.ckpt``) and adds the run's config as plain data, so the network loads from its checkpoint alone
+(:func:`showerlearn.engine.trained.load_network`). Loading, which is how ``--resume`` reads ``last.ckpt``,
+accepts tensors and plain data only (:func:`showerlearn.engine.safe_load.load_checkpoint`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
 from showerlearn.io.atomic import atomic_path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's torch checkpoint I/O, but through a temporary file renamed into place."""
+    """Lightning's torch checkpoint I/O through a temporary file, with ``config`` (the run's resolved config
+    as plain data, ``ExperimentConfig.model_dump(mode="json")``) in every checkpoint, read back weights-only."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.config = dict(config)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+            torch.save({**checkpoint, CONFIG_KEY: self.config}, tmp)
+
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = lambda storage, loc: storage, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """Tensors and plain data only, whatever ``weights_only`` Lightning asks for; FileNotFoundError as Lightning's."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"Checkpoint file not found: {path}")
+        return load_checkpoint(path, map_location=map_location)

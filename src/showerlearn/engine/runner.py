@@ -15,31 +15,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar, Timer
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
 from showerlearn.config.components import build
 from showerlearn.data.base import ShowerDataModule
-from showerlearn.engine.callbacks import EpochReport
+from showerlearn.engine.callbacks import EpochProgressBar, EpochReport
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.warm_start import load_matching_weights
-from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from showerlearn.io.atomic import write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
 
 log = logging.getLogger(__name__)
-
-ESTIMATOR_FILE = "estimator.joblib"
 
 
 def train(
@@ -168,7 +166,7 @@ def _check_budget_trains(config: ExperimentConfig, run: RunDir, source: str) -> 
     last = run.checkpoints / "last.ckpt"
     if not last.is_file():
         return
-    state = torch.load(last, map_location="cpu", weights_only=False)
+    state = load_checkpoint(last)
     # "processed", as Lightning's own stop check: an epoch-end checkpoint is saved before "completed" counts it
     epochs = state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
     seconds = state["callbacks"].get("Timer", {}).get("time_elapsed", {}).get("train", 0.0)
@@ -250,7 +248,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
     if options.early_stopping:
         callbacks.append(EarlyStopping(**options.early_stopping.model_dump()))
     if progress:
-        callbacks.append(RichProgressBar())
+        callbacks.append(EpochProgressBar())
     callbacks.extend(build(c, CALLBACKS, f"callbacks.{i}") for i, c in enumerate(config.callbacks))
     version = f"attempt_{attempt}"  # a resumed run keeps the earlier attempts' logs
     return L.Trainer(
@@ -274,7 +272,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
             CSVLogger(run.logs, name="csv", version=version),
         ],
         callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(config.model_dump(mode="json"))],  # the checkpoints carry their config
         enable_progress_bar=progress,
         enable_model_summary=progress,
     )
@@ -290,8 +288,7 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
     inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
     log.info("fitting %s on %d events", config.estimator.name, len(inputs))
     estimator.fit(inputs, targets, masks)
-    with atomic_path(run.checkpoints / ESTIMATOR_FILE) as tmp:
-        joblib.dump(estimator, tmp)
+    save_estimator(estimator, run.checkpoints / ESTIMATOR_FILE)
 
 
 def _wants_raw(estimator: Any) -> bool:
@@ -307,7 +304,7 @@ def predict_outputs(
     datamodule.setup("predict" if split == "predict" else "test")
     try:
         if config.estimator is not None:
-            estimator = joblib.load(run.checkpoints / ESTIMATOR_FILE)
+            estimator = load_estimator(run.checkpoints / ESTIMATOR_FILE, ESTIMATORS.get(config.estimator.name))
             inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
             outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
         else:
@@ -322,7 +319,7 @@ def _network_outputs(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
     checkpoint = run.best_checkpoint()
-    module.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
+    module.load_state_dict(load_checkpoint(checkpoint)["state_dict"])
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"
     trainer = L.Trainer(
@@ -368,21 +365,6 @@ def _to_numpy(values: Any) -> np.ndarray:
         # half-precision outputs (mixed precision) become float32; float64 truth stays float64
         return values.float().numpy() if values.dtype in (torch.float16, torch.bfloat16) else values.numpy()
     return np.asarray(values)
-
-
-def predict(
-    run_path: str | Path, inputs: Sequence[str | Path] | None, output: str | Path, overrides: Sequence[str] = ()
-) -> Path:
-    """Apply a trained run to input files (None: its own test split) and write the prediction columns
-    to ``output``; ``overrides`` (``KEY=VALUE``) change the run's config for this prediction only."""
-    run = RunDir.existing(run_path)
-    config = load_config(run.config_file, list(overrides))
-    seed_everything(config.seed, config.trainer.deterministic)
-    datamodule = build_datamodule(config)
-    if inputs:
-        datamodule.use_prediction_inputs(inputs)
-    decoded = predict_outputs(config, datamodule, run, split="predict" if inputs else "test")
-    return write_tables(output, as_tables(decoded))
 
 
 def evaluate(run: RunDir | str | Path) -> dict[str, Any]:

@@ -11,7 +11,6 @@ the shallower network's function. Optimizer state, epoch and learning-rate sched
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from torch import nn
 
 from showerlearn.config import ConfigError
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.safe_load import UnsafeModelFile, load_checkpoint
 
 __all__ = ["load_matching_weights", "resolve_checkpoint"]
 
@@ -45,13 +45,16 @@ def load_matching_weights(module: nn.Module, source: str | Path) -> dict[str, An
 
     Returns what happened, for ``run.json``: the checkpoint, its SHA-256, the number of copied tensors
     and the names of the module's tensors left at their initialisation (``new``) or whose shape
-    differs (``shape_mismatch``: ``[name, checkpoint shape, model shape]``).
+    differs (``shape_mismatch``: ``[name, checkpoint shape, model shape]``). The checkpoint is read
+    weights-only: one holding anything but tensors and plain data raises ``UnsafeModelFile`` unread.
     """
     checkpoint = resolve_checkpoint(source)
     try:
         content = checkpoint.read_bytes()  # read once: loaded and hashed
-        state = torch.load(io.BytesIO(content), map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as error:  # pickle, zip and key errors all mean "not a Lightning checkpoint"
+        state = load_checkpoint(checkpoint, data=content)["state_dict"]
+    except UnsafeModelFile:
+        raise  # its own message: refused, not unreadable
+    except Exception as error:  # zip and key errors mean "not a Lightning checkpoint"
         raise ConfigError("init_from", [f"init_from: {checkpoint} is not a readable Lightning checkpoint ({type(error).__name__}: {error})"]) from error
     own = module.state_dict()
     copied: dict[str, torch.Tensor] = {}

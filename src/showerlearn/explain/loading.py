@@ -1,9 +1,10 @@
 """Rebuilding a trained network from its run directory, with the data pipeline it was trained with.
 
-Explanations must see exactly what the network saw: the model is rebuilt from the run's
-``config.yaml`` by the engine's own builders and given the weights of its best checkpoint, and events
-reach it through the run's DataModule (same cleaning, normalisation and camera mapping as in
-training), fed with the user's file through ``use_prediction_inputs``.
+Explanations must see exactly what the network saw: the model is rebuilt from the config its best
+checkpoint carries by the engine's own builders and given that checkpoint's weights (read weights-only:
+:func:`showerlearn.engine.trained.load_network`), and events reach it through the run's DataModule (same
+cleaning, normalisation and camera mapping as in training), fed with the user's file through
+``use_prediction_inputs``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.runner import build_datamodule, build_module
+from showerlearn.engine.trained import load_network
 from showerlearn.engine.sweep import is_sweep, sweep_runs
 
 __all__ = ["TrainedRun", "load_trained_module", "resolve_runs"]
@@ -49,17 +49,14 @@ def load_trained_module(run_path: str | Path | RunDir, inputs: Sequence[str | Pa
     Raises:
         FileNotFoundError: not a run directory, or no checkpoint.
         ValueError: the run trained a scikit-learn estimator (nothing to explain with gradients).
+        UnsafeModelFile: the checkpoint holds anything but tensors and plain data (refused unread).
     """
     run = run_path if isinstance(run_path, RunDir) else RunDir.existing(run_path)
-    config = load_config(run.config_file)
-    if config.model is None:
-        raise ValueError(f"{run.path}: the run trained an estimator ({config.estimator.name if config.estimator else '?'}), not a network")
-    datamodule = build_datamodule(config)
-    datamodule.use_prediction_inputs(inputs)
-    datamodule.setup("predict")
-    module = build_module(config, datamodule)
-    checkpoint = torch.load(run.best_checkpoint(), map_location="cpu", weights_only=False)
-    module.load_state_dict(checkpoint["state_dict"])
+    described = load_config(run.config_file)
+    if described.model is None:
+        estimator = described.estimator.name if described.estimator else "?"
+        raise ValueError(f"{run.path}: the run trained an estimator ({estimator}), not a network")
+    config, datamodule, module = load_network(run.best_checkpoint(), inputs)
     return TrainedRun(run, config, datamodule, module.model.eval(), dict(module.head_kinds))
 
 

@@ -3,13 +3,18 @@
 A predictions file holds the per-event table under the key ``"predictions"`` (what
 :func:`read_columns` reads by default, so every reader of per-event predictions works on any file) and
 may hold per-element tables beside it (:func:`write_tables`): flat rows, one per hit say, whose
-``event_index`` column gives the row of their event in the per-event table.
+``event_index`` column gives the row of their event in the per-event table. :class:`TableStream` writes
+the same layout chunk after chunk (tables of any length in constant memory), with attributes on the file
+saying where its rows come from.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -71,6 +76,106 @@ def _check_event_index(path: str | Path, name: str, table: Table, n_events: int)
             f"{path}: {name}.{EVENT_INDEX} must lie in [0, {n_events}) (rows of the per-event table), "
             f"got values from {index.min()} to {index.max()}"
         )
+
+
+class TableStream:
+    """Write named tables, as :func:`write_tables` does, in chunks: each :meth:`append` adds rows to every table
+    it names, so that tables of any length take the memory of one chunk.
+
+    Rows go to ``partial`` (a file beside ``path``) while the stream is open; leaving the ``with`` block
+    without an error renames it to ``path``, so ``path`` is always complete; an error removes it. A reader of
+    a half-written stream (after a kill) finds only ``partial``, which a new stream replaces.
+
+    The per-event table's columns and their types are fixed by its first chunk. A per-element table's
+    ``event_index`` counts rows of its chunk's per-event table; the stream shifts it by the per-event rows
+    written before, so that in the file it is the row of the event in the whole per-event table.
+    """
+
+    #: rows of one compressed HDF5 chunk
+    chunk_rows = 1 << 14
+
+    def __init__(self, path: str | Path, partial: str | Path) -> None:
+        self.path, self.partial = Path(path), Path(partial)
+        self._file: h5py.File | None = None
+
+    def __enter__(self) -> TableStream:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.unlink(missing_ok=True)
+        self._file = h5py.File(self.partial, "w")
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        assert self._file is not None
+        self._file.close()
+        if error_type is None:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
+
+    def rows(self, name: str = PREDICTIONS_KEY) -> int:
+        """Rows written so far to table ``name``."""
+        return len(self._file[name]) if name in self._open() else 0
+
+    def dtype(self, name: str = PREDICTIONS_KEY) -> np.dtype | None:
+        """The column types of table ``name`` (a structured dtype), None before its first chunk."""
+        return self._file[name].dtype if name in self._open() else None
+
+    def append(self, tables: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Add one chunk: table name -> columns, the per-event table ``"predictions"`` among them."""
+        if PREDICTIONS_KEY not in tables:
+            raise ValueError(f"{self.path}: a chunk without the per-event table {PREDICTIONS_KEY!r}: {sorted(tables)}")
+        n_events, offset = len(next(iter(tables[PREDICTIONS_KEY].values()), [])), self.rows()
+        for name, columns in tables.items():
+            table = _table(self.path, name, columns)
+            if name != PREDICTIONS_KEY:
+                _check_event_index(self.path, name, table, n_events)
+                table[EVENT_INDEX] = np.asarray(table[EVENT_INDEX]) + offset
+            self._add_rows(name, table.as_array())
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """File attributes: numbers and text as they are, anything else as JSON text."""
+        for key, value in attributes.items():
+            self._open().attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
+
+    def _add_rows(self, name: str, rows: np.ndarray) -> None:
+        file = self._open()
+        if any(rows.dtype[k].kind == "U" for k in range(len(rows.dtype))):
+            raise ValueError(f"{self.path}: table {name!r} has text columns; a streamed table holds numbers only")
+        if name not in file:
+            file.create_dataset(
+                name, shape=(0,), maxshape=(None,), dtype=rows.dtype, chunks=(self.chunk_rows,), compression="gzip"
+            )
+        dataset = file[name]
+        if dataset.dtype != rows.dtype:
+            raise ValueError(
+                f"{self.path}: table {name!r} got columns {_describe_dtype(rows.dtype)} after {_describe_dtype(dataset.dtype)}: "
+                "every chunk must have the same columns"
+            )
+        start = len(dataset)
+        dataset.resize((start + len(rows),))
+        dataset[start:] = rows
+
+    def _open(self) -> h5py.File:
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: the table stream is not open (use it in a with block)")
+        return self._file
+
+
+def _describe_dtype(dtype: np.dtype) -> str:
+    return "[" + ", ".join(f"{name}: {dtype[name]}" for name in dtype.names) + "]"
+
+
+def read_attributes(path: str | Path) -> dict[str, Any]:
+    """The attributes of an HDF5 file (what :meth:`TableStream.set_attributes` wrote), as Python values.
+
+    Raises:
+        ValueError: ``path`` is not a readable HDF5 file.
+    """
+    try:
+        with h5py.File(path, "r") as file:
+            return {key: value.item() if isinstance(value, np.generic) else value for key, value in file.attrs.items()}
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
 
 
 def read_columns(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, np.ndarray]:

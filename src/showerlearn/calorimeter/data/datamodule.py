@@ -10,7 +10,7 @@ table with each hit's cluster label (:mod:`.decoding`) and a ``gammas`` table wi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,12 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from showerlearn.calorimeter.data.dataset import HIT_META, HitEventDataset
 from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
-from showerlearn.calorimeter.data.events import GAMMA_COLUMNS, HIT_COLUMNS, HitEvents, load_hit_files
+from showerlearn.calorimeter.data.events import GAMMA_COLUMNS, HIT_COLUMNS, HitEvents, load_hit_files, load_hit_range
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
+from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
-from showerlearn.data.files import cached_simulation, expand_patterns
+from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
@@ -43,7 +44,11 @@ class SimulateSpec(BaseModel):
 
     config: CalorimeterSimulationConfig = Field(
         default_factory=CalorimeterSimulationConfig, description="Simulation settings (docs/calorimeter.md); checked like any key.")
-    events: int | None = Field(None, ge=1, description="Number of events (overrides config.n_events).")
+    events: int | None = Field(
+        None, ge=1, exclude=True, description="Number of events (a shortcut: sets config.n_events, where a resolved config keeps it)."
+    )
+
+    one_event_count = event_count_validator()
     seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
     n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
 
@@ -114,7 +119,7 @@ class CalorimeterDataModule(ShowerDataModule):
         from showerlearn.calorimeter.simulation import simulate_calorimeter
 
         spec = self.simulate
-        config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
+        config = spec.config
         seed = self.seed if spec.seed is None else spec.seed
         return cached_simulation(
             self.cache_dir, "calorimeter", ".h5", config, seed,
@@ -132,6 +137,16 @@ class CalorimeterDataModule(ShowerDataModule):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             self.predict_set = self._dataset(load_hit_files(self.prediction_inputs, require_truth=False))
+
+    def prediction_parts(self, file: Path, max_events: int) -> Iterator[HitEventDataset]:
+        """``file`` read ``max_events`` events at a time: hit files are otherwise held whole in memory."""
+        if self.train_set is None:
+            self._setup_splits()  # the standardisation of the training split
+        self.prediction_inputs = [Path(file)]
+        total = n_events(file)
+        for start in range(0, total, max_events):
+            self.predict_set = self._dataset(load_hit_range(Path(file), start, min(start + max_events, total), require_truth=False))
+            yield self.predict_set
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()

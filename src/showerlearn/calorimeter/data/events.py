@@ -14,7 +14,7 @@ import numpy as np
 
 from showerlearn.calorimeter.io import read_event_columns, read_events, read_gammas
 
-__all__ = ["GAMMA_COLUMNS", "HIT_COLUMNS", "HitEvents", "load_hit_files"]
+__all__ = ["GAMMA_COLUMNS", "HIT_COLUMNS", "HitEvents", "load_hit_files", "load_hit_range"]
 
 #: per-hit columns kept (``true_gamma`` -1 for background hits, and for every hit of a file without truth)
 HIT_COLUMNS = ("energy", "theta", "phi", "time", "crystal_id", "true_gamma")
@@ -76,10 +76,16 @@ def load_hit_files(paths: Sequence[Path], require_truth: bool = True) -> HitEven
     )
 
 
-def _load(path: Path, number: int, require_truth: bool) -> HitEvents:
+def load_hit_range(path: Path, start: int, stop: int, require_truth: bool = True) -> HitEvents:
+    """Events ``start..stop`` of one hit file (``event_id``: their rows in the file), to stream a large file."""
+    return _load(path, 0, require_truth, start, stop)
+
+
+def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: int | None = None) -> HitEvents:
     import awkward as ak
 
-    events, gammas, columns = read_events(path), read_gammas(path), read_event_columns(path)
+    events, gammas = read_events(path, start, stop), read_gammas(path, start, stop)
+    columns = read_event_columns(path, start, stop)
     if "true_gamma" not in events.fields and require_truth:
         raise ValueError(f"{path}: the hits have no truth (/hits/true_gamma): only simulated files can train and be evaluated")
     hits = {key: ak.to_numpy(ak.flatten(events[key], axis=1)) for key in HIT_COLUMNS if key in events.fields}
@@ -90,7 +96,7 @@ def _load(path: Path, number: int, require_truth: bool) -> HitEvents:
         _offsets(columns["n_hits"]),
         {key: ak.to_numpy(ak.flatten(gammas[key], axis=1)).astype(np.float64) for key in GAMMA_COLUMNS},
         _offsets(columns["n_gammas"]),
-        columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(n_events),
+        columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(start, start + n_events),
     )
 
 

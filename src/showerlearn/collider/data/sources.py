@@ -35,7 +35,7 @@ from showerlearn.collider.io import (
 )
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
-from showerlearn.data.files import cached_simulation, expand_patterns
+from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
 
 __all__ = [
     "ColumnarFiles",
@@ -179,7 +179,11 @@ class SimulatedEvents(GeneratedFiles):
     config: ColliderSimulationConfig = Field(
         default_factory=ColliderSimulationConfig, description="Generator settings (docs/collider.md)."
     )
-    events: int | None = Field(None, ge=1, description="Selected events (overrides config.n_events).")
+    events: int | None = Field(
+        None, ge=1, exclude=True, description="Selected events (a shortcut: sets config.n_events, where a resolved config keeps it)."
+    )
+
+    one_event_count = event_count_validator()
     seed: int = Field(0, ge=0, description="Generator seed (fixed: the repeats of a sweep share the events).")
     n_jobs: int = Field(2, ge=1, description="Worker processes of the generator (the file does not depend on it).")
     cache_dir: str = Field(".showerlearn_cache/collider", description="Where the generated file is kept.")
@@ -191,7 +195,7 @@ class SimulatedEvents(GeneratedFiles):
         """The cached file, generated first if absent."""
         from showerlearn.collider.simulation import simulate_collider
 
-        config = self.config if self.events is None else self.config.model_copy(update={"n_events": self.events})
+        config = self.config
         return cached_simulation(
             Path(self.cache_dir), "collider", ".h5", config, self.seed,
             lambda settings, path, seed: simulate_collider(settings, path, seed=seed, n_jobs=self.n_jobs),

@@ -27,6 +27,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 from ctapipe.instrument import CameraGeometry
+from scipy.sparse import csr_array
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
@@ -432,8 +433,68 @@ class HillasRandomForest(MultiHeadClassifier):
 
     def _features(self, X: np.ndarray) -> dict[str, np.ndarray]:
         X = self._checked_inputs(X)
-        log.info("hillas_rf: cleaning and Hillas parameters of %d images (%d jobs)", len(X), self.n_jobs)
+        workers = "1 process (n_jobs: -1 uses every core)" if self.n_jobs == 1 else f"n_jobs={self.n_jobs}"
+        log.info("hillas_rf: cleaning and Hillas parameters of %d images, %s", len(X), workers)
         return hillas_features(X[:, 0], X[:, 1], self.camera, self.cleaning_, n_jobs=self.n_jobs)
+
+    # ------------------------------------------------------------------- storage
+    def __getstate__(self) -> dict[str, Any]:
+        """Plain data only (numbers, strings, arrays, forests): the run's ``estimator.skops`` then loads
+        without unpickling anything, and skops stores neither ctapipe geometries nor astropy quantities.
+        The camera keeps its pixels and neighbours, not its coordinate frame: the focal length is fixed by ``fit``."""
+        state = dict(super().__getstate__())
+        state["camera"] = _camera_state(self.camera)
+        for name in ("focal_length", "focal_length_"):
+            if state.get(name) is not None:
+                state[name] = float(u.Quantity(state[name], u.m).to_value(u.m))
+        if "cleaning_" in state:
+            state["cleaning_"] = self.cleaning_.model_dump()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["camera"] = _camera_from_state(state["camera"])
+        for name in ("focal_length", "focal_length_"):
+            if state.get(name) is not None:
+                state[name] = state[name] * u.m
+        if "cleaning_" in state:
+            state["cleaning_"] = CleaningConfig.model_validate(state["cleaning_"])
+        super().__setstate__(state)
+
+
+def _camera_state(camera: CameraGeometry) -> dict[str, Any]:
+    """The geometry as arrays in metres and plain values (the pixels as they are now: already derotated)."""
+    neighbors = camera.neighbor_matrix_sparse
+    return {
+        "name": str(camera.name),
+        "pix_id": np.asarray(camera.pix_id),
+        "pix_x_m": camera.pix_x.to_value(u.m),
+        "pix_y_m": camera.pix_y.to_value(u.m),
+        "pix_area_m2": camera.pix_area.to_value(u.m**2),
+        "pix_type": camera.pix_type.value,
+        "pix_rotation_deg": float(camera.pix_rotation.to_value(u.deg)),
+        "cam_rotation_deg": float(camera.cam_rotation.to_value(u.deg)),
+        "neighbor_indices": np.asarray(neighbors.indices),
+        "neighbor_indptr": np.asarray(neighbors.indptr),
+    }
+
+
+def _camera_from_state(state: Mapping[str, Any]) -> CameraGeometry:
+    n_pixels = len(state["pix_id"])
+    indices = np.asarray(state["neighbor_indices"])
+    neighbors = csr_array((np.ones(len(indices), dtype=bool), indices, state["neighbor_indptr"]), shape=(n_pixels, n_pixels))
+    return CameraGeometry(
+        name=state["name"],
+        pix_id=state["pix_id"],
+        pix_x=state["pix_x_m"] * u.m,
+        pix_y=state["pix_y_m"] * u.m,
+        pix_area=state["pix_area_m2"] * u.m**2,
+        pix_type=state["pix_type"],
+        pix_rotation=state["pix_rotation_deg"] * u.deg,
+        cam_rotation=state["cam_rotation_deg"] * u.deg,
+        neighbors=neighbors,
+        apply_derotation=False,  # the stored pixels are the derotated ones
+    )
 
 
 def _predict_disp(

@@ -18,7 +18,7 @@ from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.particles import PRIMARY_IDS
 from showerlearn.iact.data.transforms import ImageTransform
 
-__all__ = ["Cuts", "add_image_parameters", "select"]
+__all__ = ["Cuts", "add_image_parameters", "cut_masks", "removed_per_cut", "select"]
 
 
 class Cuts(BaseModel):
@@ -57,6 +57,39 @@ class Cuts(BaseModel):
         return any(v is not None for v in (self.particle_types, self.min_energy, self.max_energy))
 
 
+def cut_masks(columns: Mapping[str, np.ndarray], cuts: Cuts) -> dict[str, np.ndarray]:
+    """Each enabled cut's own pass mask (cut name -> bool per event), in the order the cuts apply."""
+    masks: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore"):  # NaN parameters (empty images) fail every cut
+        if cuts.min_intensity is not None:
+            masks[f"intensity >= {cuts.min_intensity}"] = columns["intensity"] >= cuts.min_intensity
+        if cuts.max_intensity is not None:
+            masks[f"intensity <= {cuts.max_intensity}"] = columns["intensity"] <= cuts.max_intensity
+        if cuts.max_leakage is not None:
+            masks[f"leakage <= {cuts.max_leakage}"] = columns["leakage"] <= cuts.max_leakage
+        if cuts.max_n_islands is not None:
+            masks[f"n_islands <= {cuts.max_n_islands}"] = columns["n_islands"] <= cuts.max_n_islands
+        if cuts.particle_types is not None:
+            ids = [PRIMARY_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
+            masks[f"particle in {cuts.particle_types}"] = np.isin(columns["true_shower_primary_id"], ids)
+        if cuts.min_energy is not None:
+            masks[f"true_energy >= {cuts.min_energy} TeV"] = columns["true_energy"] >= cuts.min_energy
+        if cuts.max_energy is not None:
+            masks[f"true_energy <= {cuts.max_energy} TeV"] = columns["true_energy"] <= cuts.max_energy
+    return masks
+
+
+def removed_per_cut(masks: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, dict[str, int]]:
+    """``(kept, {cut name: events it removed})`` of ``n`` events: the cuts apply in order, each counting
+    only among the events the earlier ones left, so that the counts add up to the events removed."""
+    keep = np.ones(n, dtype=bool)
+    removed = {}
+    for name, passed in masks.items():
+        removed[name] = int((keep & ~passed).sum())
+        keep &= passed
+    return keep, removed
+
+
 def select(columns: Mapping[str, np.ndarray], cuts: Cuts, source: str) -> np.ndarray:
     """Boolean mask of the events passing ``cuts``; ``source`` names the files in error messages.
 
@@ -64,32 +97,10 @@ def select(columns: Mapping[str, np.ndarray], cuts: Cuts, source: str) -> np.nda
         EmptySelectionError: no event passes; the message gives the count left after each cut.
     """
     n = len(columns["event_id"])
-    keep = np.ones(n, dtype=bool)
-    steps: list[tuple[str, int]] = []
-
-    def apply(name: str, passed: np.ndarray) -> None:
-        nonlocal keep
-        keep &= passed
-        steps.append((name, int(keep.sum())))
-
-    with np.errstate(invalid="ignore"):  # NaN parameters (empty images) fail every cut
-        if cuts.min_intensity is not None:
-            apply(f"intensity >= {cuts.min_intensity}", columns["intensity"] >= cuts.min_intensity)
-        if cuts.max_intensity is not None:
-            apply(f"intensity <= {cuts.max_intensity}", columns["intensity"] <= cuts.max_intensity)
-        if cuts.max_leakage is not None:
-            apply(f"leakage <= {cuts.max_leakage}", columns["leakage"] <= cuts.max_leakage)
-        if cuts.max_n_islands is not None:
-            apply(f"n_islands <= {cuts.max_n_islands}", columns["n_islands"] <= cuts.max_n_islands)
-        if cuts.particle_types is not None:
-            ids = [PRIMARY_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
-            apply(f"particle in {cuts.particle_types}", np.isin(columns["true_shower_primary_id"], ids))
-        if cuts.min_energy is not None:
-            apply(f"true_energy >= {cuts.min_energy} TeV", columns["true_energy"] >= cuts.min_energy)
-        if cuts.max_energy is not None:
-            apply(f"true_energy <= {cuts.max_energy} TeV", columns["true_energy"] <= cuts.max_energy)
+    keep, removed = removed_per_cut(cut_masks(columns, cuts), n)
     if not keep.any():
-        history = ", ".join(f"{name}: {count}" for name, count in steps) or "no cuts"
+        left = n - np.cumsum(list(removed.values()))
+        history = ", ".join(f"{name}: {count}" for name, count in zip(removed, left)) or "no cuts"
         raise EmptySelectionError(
             f"{source}: no event passes the selection ({n} events; left after each cut: {history})"
         )

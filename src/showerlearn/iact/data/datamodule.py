@@ -1,35 +1,41 @@
-"""The ``iact`` DataModule: LST images from DL1 files (given, or simulated and cached) to batches.
+"""The ``iact`` DataModule: camera images from DL1 or sim_telarray files (given, or simulated and
+cached) to batches.
 
-Pipeline: open every file (metadata only) -> image parameters where a file has none and a cut needs
-them -> selection cuts -> split (by event or by file, fixed seed) -> targets encoded once for all
-events -> lazy datasets reading images per event.
+Pipeline: open every file (metadata only; a sim_telarray file is first calibrated with ctapipe into a
+cached DL1 file) -> image parameters where a file has none and a cut needs them -> selection cuts ->
+split (by event or by file, fixed seed) -> targets encoded once for all events -> lazy datasets
+reading images per event. One telescope type is read (``telescope_type``); its camera, as the first
+file describes it, is the *reference camera* every image is mapped onto and the model's lattice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.base import ShowerDataModule
-from showerlearn.data.files import cached_simulation, expand_patterns
+from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
-from showerlearn.iact.data.cuts import Cuts, add_image_parameters, select
+from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
 from showerlearn.iact.data.ensemble import average_prediction_tables
 from showerlearn.iact.data.dataset import IACTDataset
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
+from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
+from showerlearn.iact.io.simtel import SimtelOptions, cached_dl1
 from showerlearn.iact.particles import PARTICLE_CLASSES, particle_class
 from showerlearn.iact.data.targets import META_COLUMNS, decode_outputs, encode_targets
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.iact.family import FAMILY
-from showerlearn.iact.geometry import Lattice, lst_camera
+from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
 from showerlearn.registry import DATAMODULES
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 
@@ -41,6 +47,8 @@ RAW_CLEANING = CleaningConfig(as_="none")
 RAW_TRANSFORM = TransformConfig(charge="none", time="none")
 # carried per event besides META_COLUMNS: what decoding needs to turn predictions back
 _DECODE_COLUMNS = ("camera_rotation", "camera_reflected", "tel_pos_x", "tel_pos_y")
+
+log = logging.getLogger(__name__)
 
 
 class IACTSplitSpec(SplitSpec):
@@ -60,7 +68,11 @@ class SimulateSpec(BaseModel):
     config: IACTSimulationConfig = Field(
         default_factory=IACTSimulationConfig, description="Simulation settings (docs/simulation.md); checked like any key."
     )
-    events: int | None = Field(None, ge=1, description="Number of events (overrides config.n_events).")
+    events: int | None = Field(
+        None, ge=1, exclude=True, description="Number of events (a shortcut: sets config.n_events, where a resolved config keeps it)."
+    )
+
+    one_event_count = event_count_validator()
     seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
     n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
 
@@ -71,7 +83,8 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 
 @DATAMODULES.register("iact")
 class IACTDataModule(ShowerDataModule):
-    """LST camera images with particle / energy / direction / impact targets (docs/data_iact.md)."""
+    """Cherenkov camera images (one telescope type, any camera) with particle / energy / direction /
+    impact targets (docs/data_iact.md)."""
 
     model_input_names: ClassVar[frozenset[str]] = frozenset({"lattice", "camera", "in_channels", "n_classes", "focal_length"})
     family = FAMILY
@@ -81,6 +94,8 @@ class IACTDataModule(ShowerDataModule):
         files: list[str] | None = None,
         simulate: SimulateSpec | None = None,
         cache_dir: Path = Path(".showerlearn_cache/iact"),
+        telescope_type: str | None = None,
+        simtel: SimtelOptions = SimtelOptions(),
         split: IACTSplitSpec = IACTSplitSpec(),
         cuts: Cuts = Cuts(),
         cleaning: CleaningConfig = CleaningConfig(),
@@ -95,9 +110,17 @@ class IACTDataModule(ShowerDataModule):
     ) -> None:
         """
         Args:
-            files: DL1 files (ctapipe or lstchain HDF5), paths or glob patterns; or else ``simulate``.
+            files: DL1 files (ctapipe or lstchain HDF5) or sim_telarray files (plain, gzip or zstd; told
+                apart by content), paths or glob patterns; or else ``simulate``.
             simulate: generate a DL1 file once with the built-in simulator and use it (cached in ``cache_dir``).
-            cache_dir: where simulated files are kept, named by a digest of the simulation settings.
+            cache_dir: where simulated files, and the DL1 files calibrated from sim_telarray files
+                (``simtel/``), are kept, named by a digest of their source and settings.
+            telescope_type: the telescope type whose images are read, by ctapipe's type name
+                ('LST_LST_LSTCam', 'SST_1M_DigiCam', 'SST_ASTRI_CHEC') or camera name ('LSTCam', 'DigiCam',
+                'ASTRICam', 'NectarCam', 'FlashCam', 'CHEC'), any case; null: the files' only type (a file
+                with several types is refused with the list of its types).
+            simtel: how sim_telarray files are read: ctapipe's image extractor and its settings, at most
+                how many events, truncated files.
             split: how events are divided into train / val / test.
             cuts: event selection applied before the split (intensity, leakage, islands, particle, energy).
             cleaning: image cleaning (tailcuts, optionally lstchain's time and dynamic steps) of the input
@@ -108,7 +131,7 @@ class IACTDataModule(ShowerDataModule):
                 ``{"gamma": w, "proton": w}`` gives the weights directly.
             max_open_files: HDF5 handles each process keeps open at once (least recently used are closed).
             in_memory: read the training and validation images into memory once, cleaned and transformed,
-                (4 bytes x channels x 1855 pixels an event: 1.5 GB for 100k events with 2 channels, in every
+                (4 bytes x channels x pixels an event: 1.5 GB for 100k LSTCam events with 2 channels, in every
                 DDP process) when training starts; removes the per-event file read and cleaning from every epoch.
             batch_size: events per batch (per process under DDP).
             num_workers: DataLoader worker processes.
@@ -121,6 +144,8 @@ class IACTDataModule(ShowerDataModule):
         self.file_patterns = files
         self.simulate = _coerce(SimulateSpec, simulate) if simulate is not None else None
         self.cache_dir = Path(cache_dir)
+        self.telescope_type = telescope_type
+        self.simtel = _coerce(SimtelOptions, simtel)
         self.split = _coerce(IACTSplitSpec, split)
         self.cuts = _coerce(Cuts, cuts)
         self.cleaning = _coerce(CleaningConfig, cleaning)
@@ -133,21 +158,47 @@ class IACTDataModule(ShowerDataModule):
         self.class_balance = class_balance
         self.max_open_files = max_open_files
         self.in_memory = in_memory
-        self.camera = lst_camera()
-        self.transform = ImageTransform(self.camera, self.cleaning, self.transforms)
-        # fail on unknown augmentation names now, not in a worker
-        self.augmenter = Augmenter(self.camera, self.augment.ops) if self.augment.enabled else None
+        # the reference camera and what depends on it: the simulator's LSTCam, or set by the first file opened
+        self.camera: CameraGeometry | None = None
+        self.transform: ImageTransform | None = None
+        self.augmenter: Augmenter | None = None
         self._views: list[SymmetryOp | None] = [None]
-        if self.augment.test_time:
-            self._views += Augmenter(self.camera, self.augment.ops).ops
+        if self.simulate is not None:
+            self._use_camera(lst_camera())
         self.files: list[DL1File] = []
         self.parts: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._weights = np.ones(len(PARTICLE_CLASSES))  # per-class loss weight, set from the training split
+        # what the quality cuts removed from the events to predict: counts per cut, and those events' meta
+        self._selection: dict[str, int] = {}
+        self._removed_meta: dict[str, np.ndarray] = {}
+
+    def _use_camera(self, camera: CameraGeometry) -> None:
+        """Make ``camera`` the reference: images are read on it, cleaned on it, and turned by its symmetries."""
+        self.camera = camera
+        self.transform = ImageTransform(camera, self.cleaning, self.transforms)
+        # unknown augmentation names fail here, in the main process, not in a worker
+        self.augmenter = Augmenter(camera, self.augment.ops) if self.augment.enabled else None
+        self._views = [None, *(Augmenter(camera, self.augment.ops).ops if self.augment.test_time else [])]
+
+    def _use_training_camera(self) -> None:
+        """Before predicting without the training splits: the reference camera of the first training file
+        (the model was built on it), or, when those files are gone, that of the first file to predict."""
+        if self.camera is not None:
+            return
+        try:
+            first = expand_patterns(self.file_patterns, "iact data", IACTDataError)[0]
+            file = self._open(first)
+        except (IACTDataError, OSError) as error:
+            log.warning("iact data: the training files cannot give the camera the model was built on (%s); "
+                        "the first file to predict gives it", error)
+            return
+        file.close()
+        self._use_camera(file.reference)
 
     # ------------------------------------------------------------------ files
     def resolve_files(self) -> list[Path]:
-        """The DL1 files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
+        """The files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
         if self.simulate is not None:
             return [self._simulated_file()]
         return expand_patterns(self.file_patterns, "iact data", IACTDataError)
@@ -156,18 +207,26 @@ class IACTDataModule(ShowerDataModule):
         from showerlearn.iact.simulation import simulate_iact
 
         spec = self.simulate
-        config = spec.config if spec.events is None else spec.config.model_copy(update={"n_events": spec.events})
+        config = spec.config
         seed = self.seed if spec.seed is None else spec.seed
         return cached_simulation(
             self.cache_dir, "iact", ".dl1.h5", config, seed,
             lambda config, path, seed: simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs),
         )
 
+    def _open(self, path: Path) -> DL1File:
+        """A DL1 file, or the DL1 file calibrated from a sim_telarray file, read on the reference camera."""
+        if path.is_file() and file_kind(path) == SIMTEL:
+            path = cached_dl1(path, self.cache_dir, self.telescope_type, self.simtel)
+        return DL1File(path, telescope_type=self.telescope_type, reference=self.camera)
+
     def _catalog(self, paths: Sequence[Path], require_truth: bool) -> tuple[list[DL1File], dict[str, np.ndarray]]:
         """Open ``paths`` (metadata only) and concatenate their per-event columns."""
         files, parts = [], []
         for index, path in enumerate(paths):
-            file = DL1File(path)
+            file = self._open(path)
+            if self.camera is None:  # the first file's camera of the chosen type is the reference
+                self._use_camera(file.reference)
             if require_truth and not file.has_truth:
                 file.close()
                 raise MissingTruthError(
@@ -184,8 +243,11 @@ class IACTDataModule(ShowerDataModule):
         return files, {key: np.concatenate([p[key] for p in parts]) for key in sorted(common)}
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
-        """Predict on these DL1 files (no truth needed); the run's quality cuts still apply."""
+        """Predict on these DL1 or sim_telarray files (no truth needed); the run's quality cuts still apply,
+        the training's ``simtel.max_events`` (a training-set size) does not: every event is predicted."""
         self.prediction_inputs = [Path(f) for f in files]
+        if self.simtel.max_events is not None:
+            self.simtel = self.simtel.model_copy(update={"max_events": None})
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str | None = None) -> None:
@@ -193,10 +255,40 @@ class IACTDataModule(ShowerDataModule):
         if self.train_set is None and not (stage == "predict" and self.prediction_inputs is not None):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
+            self._use_training_camera()
             files, columns = self._catalog(self.prediction_inputs, require_truth=False)
-            quality = self.cuts.model_copy(update={"particle_types": None, "min_energy": None, "max_energy": None})
-            keep = np.nonzero(select(columns, quality, _describe(self.prediction_inputs)))[0]
-            self.predict_set = self._dataset(files, columns, keep, augment=False)
+            select(columns, self._prediction_cuts(), _describe(self.prediction_inputs))  # refuses inputs with no event left
+            self._predict_rows(files, columns, np.arange(len(columns["event_id"])))
+
+    def prediction_parts(self, file: Path, max_events: int) -> Iterator[Dataset]:
+        """``file`` in parts of ``max_events`` events: its per-event columns (and image parameters, where a cut
+        needs them) are read once, each part's images when they are predicted."""
+        self.teardown("predict")
+        self.use_prediction_inputs([file])
+        self._use_training_camera()
+        files, columns = self._catalog(self.prediction_inputs, require_truth=False)
+        n = len(columns["event_id"])
+        for start in range(0, n, max_events):
+            self._predict_rows(files, columns, np.arange(start, min(start + max_events, n)))
+            yield self.predict_set
+
+    def _prediction_cuts(self) -> Cuts:
+        """The run's quality cuts: files to predict have no truth to select particles or energies by."""
+        return self.cuts.model_copy(update={"particle_types": None, "min_energy": None, "max_energy": None})
+
+    def _predict_rows(self, files: list[DL1File], columns: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """``predict_set``: the events ``rows`` that pass the quality cuts; what the cuts removed is kept aside."""
+        masks = cut_masks(_take(columns, rows), self._prediction_cuts())
+        keep, self._selection = removed_per_cut(masks, len(rows))
+        self._removed_meta = _event_meta(_take(columns, rows[~keep]))
+        self.predict_set = self._dataset(files, columns, rows[keep], augment=False)
+
+    def selection_report(self) -> dict[str, int]:
+        return dict(self._selection)
+
+    def removed_rows(self) -> dict[str, np.ndarray]:
+        """The removed events' ids, truth and pointing, as the predicted events have them, with NaN predictions."""
+        return decode_outputs({}, self._removed_meta)
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
@@ -238,9 +330,6 @@ class IACTDataModule(ShowerDataModule):
         events = _take(columns, index)
         targets, masks = encode_targets(events)
         weights = self._weights[targets["particle"]]
-        meta = {name: events[name] for name in (*META_COLUMNS, *_DECODE_COLUMNS)}
-        if "intensity" in events:
-            meta["hillas_intensity"] = events["intensity"]
         return IACTDataset(
             files,
             events["file_index"],
@@ -248,7 +337,7 @@ class IACTDataModule(ShowerDataModule):
             targets,
             masks,
             weights,
-            meta,
+            _event_meta(events),
             self.transform,
             self.augmenter if augment else None,
             self.max_open_files,
@@ -350,6 +439,14 @@ class IACTDataModule(ShowerDataModule):
 
 def _take(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     return {key: values[index] for key, values in columns.items()}
+
+
+def _event_meta(events: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-event columns carried into the predictions and needed to decode them."""
+    meta = {name: events[name] for name in (*META_COLUMNS, *_DECODE_COLUMNS)}
+    if "intensity" in events:
+        meta["hillas_intensity"] = events["intensity"]
+    return meta
 
 
 def _describe(paths: Sequence[Path]) -> str:

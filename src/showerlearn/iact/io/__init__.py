@@ -1,5 +1,6 @@
-"""Readers of the field's IACT files: ctapipe (0.28-0.32) and lstchain DL1 HDF5, sim_telarray through
-ctapipe's event source, and their clear errors.
+"""Readers of the field's IACT files: ctapipe (0.28-0.32) and lstchain DL1 HDF5 of any camera, one
+telescope type at a time; sim_telarray files calibrated through ctapipe's event source into DL1; what
+kind of file a path holds; and their clear errors.
 
-May import: showerlearn.iact.geometry, showerlearn.io, h5py, ctapipe.
+May import: showerlearn.iact.geometry, showerlearn.io, h5py, tables, pydantic, ctapipe, eventio.
 """

@@ -8,7 +8,7 @@ class IACTDataError(ValueError):
 
 
 class UnknownCameraError(IACTDataError):
-    """A telescope's camera cannot be mapped onto the reference LSTCam lattice."""
+    """A telescope's camera is not the reference camera (another name, pixel count or pixel positions)."""
 
 
 class MissingTruthError(IACTDataError):

@@ -1,4 +1,4 @@
-"""Lazy readers of ctapipe (data model v7.x) and lstchain DL1 HDF5 files, images on the reference LSTCam.
+"""Lazy readers of ctapipe (data model v7.x) and lstchain DL1 HDF5 files of any camera, one telescope type at a time.
 
 Both formats are read with PyTables directly rather than with ctapipe's ``TableLoader``: ctapipe 0.28
 (the newest on Python 3.11) cannot open files written by ctapipe 0.32, and the shared files use the
@@ -6,10 +6,15 @@ Blosc filter, which h5py cannot decode without an extra plugin package. Opening 
 small per-event columns (ids, truth, pointing, image parameters); images are read on demand, so a
 file is never loaded whole.
 
-Every image is mapped by pixel position onto ``showerlearn.iact.geometry.lst_camera()``. When the file's
-camera is turned relative to the reference (the prod2 ``gamma_test`` file is rotated by 90 deg), the
-orthogonal transform between the two is kept per event (``camera_rotation``, ``camera_reflected``)
-so that targets can be expressed in the reference camera's orientation and predictions turned back.
+A file may hold several telescope types; the images of one are read (``telescope_type``, the only one
+by default). Every image is mapped by pixel position onto a *reference camera*: the one given (the
+camera a DataModule's model was built for), or by default the file's own camera of that type, except
+that LST cameras default to ``showerlearn.iact.geometry.lst_camera()`` so that LST images of every
+production and of the built-in simulator share one pixel order and orientation. When the file's
+camera is turned relative to the reference (the prod2 ``gamma_test`` LST camera is rotated by 90 deg),
+the orthogonal transform between the two is kept per event (``camera_rotation``,
+``camera_reflected``) so that targets can be expressed in the reference camera's orientation and
+predictions turned back.
 """
 
 from __future__ import annotations
@@ -25,9 +30,20 @@ import numpy as np
 import tables
 
 from showerlearn.iact.io.errors import IACTDataError, UnknownCameraError
+from showerlearn.iact.io.kinds import HDF5, SIMTEL, file_kind
+from showerlearn.iact.io.telescopes import TelescopeType, choose_telescope_type, group_telescopes
 from showerlearn.iact.geometry import LST_EFFECTIVE_FOCAL_LENGTH, CameraMismatchError, lst_camera, match_pixels, read_camera_geometry
 
-__all__ = ["DL1File", "TRUTH_COLUMNS", "is_lst_camera", "map_camera", "open_dl1", "orthogonal_transform"]
+__all__ = [
+    "DL1File",
+    "TRUTH_COLUMNS",
+    "default_reference",
+    "is_lst_camera",
+    "map_camera",
+    "not_dl1_message",
+    "open_dl1",
+    "orthogonal_transform",
+]
 
 TRUTH_COLUMNS = (
     "true_energy",
@@ -75,14 +91,26 @@ class _TelescopeTable:
     true_rows: np.ndarray | None = None
 
 
-def open_dl1(path: str | os.PathLike[str]) -> DL1File:
-    """Open a ctapipe or lstchain DL1 file (format detected from its layout)."""
-    return DL1File(path)
+def open_dl1(path: str | os.PathLike[str], telescope_type: str | None = None, reference: Any = None) -> DL1File:
+    """Open a ctapipe or lstchain DL1 file (format detected from its layout); see :class:`DL1File`."""
+    return DL1File(path, telescope_type=telescope_type, reference=reference)
 
 
 def is_lst_camera(camera: Any) -> bool:
     """Whether a camera geometry is an LST camera (``LSTCam``, ``LSTcam``, ``RealLSTCam``...) by name."""
     return "lstcam" in str(getattr(camera, "name", "")).lower()
+
+
+def default_reference(camera: Any) -> Any:
+    """The reference camera for images of ``camera``: the shipped LST camera for LST cameras (one pixel
+    order and orientation for every LST production and the simulator), else ``camera`` itself."""
+    return lst_camera() if is_lst_camera(camera) else camera
+
+
+def _camera_key(camera: Any) -> str:
+    """A camera's name for comparisons: any case, without the ``Real`` of ``RealLSTCam``; ``""`` when unnamed."""
+    name = str(getattr(camera, "name", "")).lower().removeprefix("real")
+    return "" if name in ("", "unknown") else name
 
 
 def map_camera(reference: Any, camera: Any, what: str) -> tuple[np.ndarray, float, bool]:
@@ -96,12 +124,12 @@ def map_camera(reference: Any, camera: Any, what: str) -> tuple[np.ndarray, floa
     """
     name = getattr(camera, "name", "?")
     # NectarCam has the same 1855-pixel lattice as LSTCam: positions alone cannot tell them apart
-    if not is_lst_camera(camera):
-        raise UnknownCameraError(f"{what} has camera {name!r}; only LSTCam images are supported")
+    if _camera_key(camera) and _camera_key(reference) and _camera_key(camera) != _camera_key(reference):
+        raise UnknownCameraError(f"{what} has camera {name!r}; these data are read on camera {reference.name!r}")
     if camera.n_pixels != reference.n_pixels:
         raise UnknownCameraError(
-            f"{what} has camera {name!r} with {camera.n_pixels} pixels; only {reference.name} "
-            f"({reference.n_pixels} pixels) images are supported"
+            f"{what} has camera {name!r} with {camera.n_pixels} pixels; these data are read on camera "
+            f"{reference.name!r} ({reference.n_pixels} pixels)"
         )
     try:
         perm = np.asarray(match_pixels(reference, camera), dtype=np.int64)
@@ -125,14 +153,26 @@ def orthogonal_transform(reference_xy: np.ndarray, other_xy: np.ndarray) -> np.n
     return u_ @ vt
 
 
+def not_dl1_message(kind: str) -> str:
+    """What to tell about a file of ``kind`` (:func:`~showerlearn.iact.io.kinds.file_kind`) given as DL1."""
+    if kind == SIMTEL:
+        return (
+            "a sim_telarray file, not DL1 HDF5: give it to the iact DataModule ('files'), which calibrates "
+            "it with ctapipe, or read it with showerlearn.iact.io.simtel.read_simtel"
+        )
+    return f"{kind}, not a DL1 HDF5 (ctapipe or lstchain) nor a sim_telarray file"
+
+
 class DL1File:
     """A DL1 file read lazily; one event is one telescope image.
 
     Attributes:
         path: the file.
         format: ``"ctapipe"`` or ``"lstchain"``.
-        n_events: number of images (all telescopes).
+        telescope_type: the type whose images are read (ctapipe's name, e.g. ``"SST_ASTRI_CHEC"``).
+        n_events: number of images (all telescopes of that type).
         camera: the file's own camera geometry (of its first telescope); ``cameras`` per tel_id.
+        reference: the camera the images are mapped onto (``read`` gives its pixel order).
         focal_length: effective focal length of the first telescope (equivalent when absent).
         has_truth: the file holds simulation truth for its events.
         has_true_image: the file holds true photo-electron images.
@@ -141,10 +181,28 @@ class DL1File:
             ``n_islands``), all loaded at open time because they are small.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], telescope_type: str | None = None, reference: Any = None) -> None:
+        """
+        Args:
+            path: the file.
+            telescope_type: the telescope type to read, by ctapipe's type name (``"LST_LST_LSTCam"``) or
+                camera name (``"LSTCam"``), any case; None: the file's only type.
+            reference: the camera (ctapipe ``CameraGeometry``) to map the images onto; None: the
+                file's own camera of that type (:func:`default_reference`).
+
+        Raises:
+            IACTDataError: no such file, not an HDF5 file (the message says what it is), not DL1, no or
+                an ambiguous telescope type, truncated or corrupt tables.
+            UnknownCameraError: a telescope's camera does not match ``reference``.
+        """
         self.path = Path(path)
         if not self.path.is_file():
             raise IACTDataError(f"{self.path}: no such file")
+        kind = file_kind(self.path)
+        if kind != HDF5:
+            raise IACTDataError(f"{self.path}: {not_dl1_message(kind)}")
+        self._wanted_type = telescope_type
+        self.reference = reference
         self._h5: tables.File | None = None
         self._pid = os.getpid()
         self._open()
@@ -178,9 +236,8 @@ class DL1File:
         else:
             raise IACTDataError(
                 f"{self.path}: not a DL1 file with images: expected {_CTAPIPE_IMAGES}/tel_NNN "
-                f"(ctapipe, written with --write-images) or {_LSTCHAIN_IMAGES} (lstchain)"
+                f"(ctapipe, written with --write-images) or {_LSTCHAIN_IMAGES} (lstchain); {self._holds()}"
             )
-        self.reference = lst_camera()
         self.cameras: dict[int, Any] = {}
         self._mapped: dict[tuple[str, int], tuple[Any, np.ndarray, float, bool]] = {}
         self._tables: list[_TelescopeTable] = []
@@ -196,6 +253,15 @@ class DL1File:
         first_tel = int(self.columns["tel_id"][0]) if self.n_events else next(iter(self.cameras), 1)
         self.camera = self.cameras[first_tel] if self.cameras else self.reference
         self.focal_length = self._focal_length(first_tel)
+
+    def _holds(self) -> str:
+        """What an HDF5 file without DL1 images holds, for the error message."""
+        if _CTAPIPE_PARAMETERS in self._open():
+            return "this DL1 file has image parameters but no images (ctapipe-process without --write-images)"
+        nodes = sorted(self._open().root._v_children)
+        if not nodes:
+            return "this HDF5 file is empty"
+        return f"this HDF5 file's top-level nodes are {nodes[:8] + ['...'] if len(nodes) > 8 else nodes}"
 
     def _check_data_model_version(self) -> None:
         attrs = self._open().root._v_attrs
@@ -216,8 +282,11 @@ class DL1File:
         nodes = sorted(self._open().get_node(_CTAPIPE_IMAGES)._f_list_nodes("Table"), key=lambda n: n._v_name)
         if not nodes:
             raise IACTDataError(f"{self.path}: {_CTAPIPE_IMAGES} holds no telescope table")
+        chosen = self._choose_type([_tel_id_from_name(node._v_name, self.path) for node in nodes])
         for node in nodes:
             tel_id = _tel_id_from_name(node._v_name, self.path)
+            if tel_id not in chosen.tel_ids:
+                continue
             ids = self._read_columns(node, ("obs_id", "event_id", "tel_id"))
             n = len(ids["obs_id"])
             keys = np.stack([ids["obs_id"], ids["event_id"]], axis=1).astype(np.int64)
@@ -240,6 +309,21 @@ class DL1File:
             self._tables.append(table)
             parts.append(part)
         return parts
+
+    def _choose_type(self, tel_ids: Sequence[int]) -> TelescopeType:
+        """The telescope type to read among those of ``tel_ids`` (types from the subarray layout)."""
+        described = {tel_id: ("unknown", "unknown") for tel_id in tel_ids}
+        if _LAYOUT in self._open():
+            layout = self._open().get_node(_LAYOUT).read()
+            names = layout.dtype.names
+            for row in layout:
+                tel_id = int(row["tel_id"])
+                if tel_id in described:
+                    camera = _text(row["camera_name"]) if "camera_name" in names else "unknown"
+                    described[tel_id] = (_text(row["tel_description"]) if "tel_description" in names else camera, camera)
+        chosen = choose_telescope_type(group_telescopes(described), self._wanted_type, str(self.path))
+        self.telescope_type = chosen.name
+        return chosen
 
     def _load_lstchain(self) -> list[dict[str, np.ndarray]]:
         node = self._open().get_node(_LSTCHAIN_IMAGES)
@@ -267,6 +351,9 @@ class DL1File:
         if len(tel_ids) > 1:  # lstchain files hold one telescope; several would need several cameras
             raise IACTDataError(f"{self.path}: lstchain file with several telescopes {tel_ids.tolist()}")
         tel_id = int(tel_ids[0]) if n else 1
+        # lstchain writes LST images only (its table is named after the type)
+        lst = group_telescopes({tel_id: ("LST_LST_LSTCam", "LSTCam")})
+        self.telescope_type = choose_telescope_type(lst, self._wanted_type, str(self.path)).name
         perm = self._add_camera(tel_id, part, n, geometry_tel_id=None)
         self._tables.append(_TelescopeTable(_LSTCHAIN_IMAGES, None, perm))
         return [part]
@@ -280,6 +367,8 @@ class DL1File:
                 camera = read_camera_geometry(self.path, tel_id=geometry_tel_id)
             except Exception as error:
                 raise IACTDataError(f"{self.path}: cannot read the camera geometry of telescope {tel_id}: {error}") from error
+            if self.reference is None:  # the first telescope read fixes it
+                self.reference = default_reference(camera)
             self._mapped[key] = (camera, *map_camera(self.reference, camera, f"{self.path}: telescope {tel_id}"))
         camera, perm, rotation, reflected = self._mapped[key]
         self.cameras[tel_id] = camera
@@ -484,6 +573,10 @@ def _tel_id_from_name(name: str, path: Path) -> int:
     if not (name.startswith("tel_") and name[4:].isdigit()):
         raise IACTDataError(f"{path}: unexpected table {_CTAPIPE_IMAGES}/{name}; expected tel_NNN")
     return int(name[4:])
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes | np.bytes_) else str(value)
 
 
 def _no_truth(n: int) -> dict[str, np.ndarray]:

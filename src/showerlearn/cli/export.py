@@ -1,0 +1,38 @@
+"""``showerlearn export``: a trained network as one ONNX or TorchScript file, checked against PyTorch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from showerlearn.cli.common import console, quiet_libraries, user_errors
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="A trained run directory (a network, not an estimator).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.onnx, .pt).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="'onnx' (onnxruntime, any language) or 'torchscript'.")] = "onnx",
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option("--input", "-i", help="File(s) to check the export on (repeatable); none: the run's test split."),
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Events in the batch the network is traced on.", min=1)] = 2,
+    check_events: Annotated[int, typer.Option(help="Compare with PyTorch on at most this many events.", min=1)] = 512,
+) -> None:
+    """Export the network of RUN (lattice layers and attention included) with a dynamic batch axis, after
+    checking that it reproduces PyTorch within 1e-4 (relative above 1) on real events; a sidecar
+    OUTPUT.json describes its inputs, outputs, run and check. `showerlearn predict --model` applies it."""
+    quiet_libraries()
+    with user_errors():
+        from showerlearn.engine.exported import export_run, metadata_path
+
+        written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events)
+    check = json.loads(metadata_path(written).read_text())["check"]
+    console.print(f"[green]exported:[/] {written} ({written.stat().st_size / 1e6:.2f} MB, {format})")
+    console.print(
+        f"  checked against PyTorch on {check['events']} events of {check['data']}: max |diff| {check['max_abs_diff']:.3g}, "
+        f"max |diff| / max(1, |value|) {check['max_rel_diff']:.3g} (tolerance {check['tolerance']:g})"
+    )

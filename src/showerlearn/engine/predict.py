@@ -1,0 +1,519 @@
+"""Prediction on files at any scale (``showerlearn predict RUN FILES... --output DIR``).
+
+Every input file gets its own output, ``DIR/<input stem>.predictions.h5``, never mixed with another's. The
+run's DataModule reads a file part by part (:meth:`~showerlearn.data.base.ShowerDataModule.prediction_parts`)
+and the outputs are decoded and appended ``chunk_events`` events at a time
+(:class:`~showerlearn.io.tables.TableStream`), so memory does not grow with the file. Each output carries
+attributes (:func:`showerlearn.io.tables.read_attributes`) naming its source file and that file's SHA-256, the
+run, the model file and its SHA-256, the config it was predicted with, the showerlearn version, and how many
+events were read, predicted and removed by each selection cut.
+
+An output is written to ``.<name>.partial`` beside it and renamed into place when complete. A complete output
+whose stamp (:data:`IDENTITY`) matches is skipped, so an interrupted prediction, run again, resumes at the first
+file not done; a partial one (left by a kill) is redone; any other existing file is refused. ``overwrite``
+predicts every input again and replaces whatever files are there. Events the selection cuts remove are
+counted per cut, and ``keep_invalid`` writes them as rows with NaN predictions and ``valid`` False (as
+ctapipe flags invalid parameters), after the predicted rows of their part.
+
+What turns inputs into outputs is one seam, :func:`batch_predictor`: the network of the run's best
+checkpoint, or an exported model file (``model``); estimator runs predict through
+:func:`~showerlearn.engine.runner.predict_outputs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.utils.data import Dataset
+
+import showerlearn
+from showerlearn.config import ExperimentConfig, dump_config, load_config
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.files import expand_patterns
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import _concatenate, _to_numpy, build_datamodule, build_module, predict_outputs
+from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator
+from showerlearn.engine.seeding import seed_everything
+from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
+
+__all__ = [
+    "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionSummary", "batch_predictor",
+    "output_paths", "predict_files", "predict_split", "resolve_inputs",
+]
+
+#: the ``format`` attribute of every predictions file written here
+FORMAT = "showerlearn-predictions"
+#: an input ``x.h5`` is predicted into ``DIR/x`` + this
+OUTPUT_SUFFIX = ".predictions.h5"
+#: events decoded and written at a time (and read at a time, by DataModules that read files into memory)
+DEFAULT_CHUNK_EVENTS = 10_000
+#: the stamp entries an existing output must share to count as done: same source, run, model, config, rows
+IDENTITY = ("format", "source_sha256", "run_id", "model_sha256", "config", "keep_invalid")
+#: the per-event column marking predicted rows (True) and rows of events the selection removed (False)
+VALID_COLUMN = "valid"
+
+#: a batch's ``inputs`` -> the model's outputs, head name -> tensor (what :func:`batch_predictor` returns)
+BatchPredictor = Callable[[Any], Mapping[str, torch.Tensor]]
+Tables = dict[str, dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    """What happened to one input: ``status`` "written", or "skipped" (its complete output was there already).
+
+    ``removed``: events removed by each selection cut (cut -> count); ``invalid_rows``: rows of those events
+    kept in the output; ``redone``: a partial output of an interrupted earlier prediction was replaced.
+    """
+
+    source: str
+    output: Path
+    status: str
+    events_read: int
+    events_predicted: int
+    removed: dict[str, int]
+    invalid_rows: int = 0
+    seconds: float = 0.0
+    redone: bool = False
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events_read / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass
+class _Context:
+    """The run, its config as used, its DataModule, and the model file that predicts."""
+
+    run: RunDir
+    config: ExperimentConfig
+    datamodule: ShowerDataModule
+    model_file: Path
+    exported: bool
+    model_sha256: str
+    keep_invalid: bool
+    chunk_events: int
+
+    def file_stamp(self, source: Path) -> dict[str, Any]:
+        """The stamp of the output of the input file ``source`` (hashing it)."""
+        return self.stamp(source.name, str(source.resolve()), file_sha256(source))
+
+    def stamp(self, source: str, source_path: str, source_sha256: str) -> dict[str, Any]:
+        """The attributes an output starts with: where its rows come from and what predicted them."""
+        return {
+            "format": FORMAT, "source": source, "source_path": source_path, "source_sha256": source_sha256,
+            "run_id": self.run.path.name, "run_path": str(self.run.path.resolve()),
+            "model": str(self.model_file.resolve()), "model_sha256": self.model_sha256,
+            "config": dump_config(self.config), "keep_invalid": self.keep_invalid,
+            "showerlearn_version": showerlearn.__version__,
+        }
+
+
+@dataclass
+class _Counts:
+    read: int = 0
+    predicted: int = 0
+    invalid_rows: int = 0
+    removed: dict[str, int] = field(default_factory=dict)
+
+    def add_removed(self, report: Mapping[str, int]) -> None:
+        for cut, count in report.items():
+            self.removed[cut] = self.removed.get(cut, 0) + int(count)
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "events_read": self.read, "events_predicted": self.predicted, "events_removed": self.removed,
+            "invalid_rows": self.invalid_rows, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def predict_files(
+    run: str | Path | RunDir,
+    inputs: Sequence[str | Path],
+    output_dir: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    model: str | Path | None = None,
+    overwrite: bool = False,
+    keep_invalid: bool = False,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    progress: bool = True,
+    console: Console | None = None,
+) -> list[PredictionSummary]:
+    """Predict every input file (paths or glob patterns) with ``run`` into its own file in ``output_dir``.
+
+    ``overrides`` (``KEY=VALUE``) change the run's config for this prediction only; ``model``: an exported
+    model file used instead of the run's checkpoint. Existing outputs are checked before anything is
+    predicted: all refusals come at once, and nothing is overwritten unless ``overwrite`` (which also predicts
+    again the inputs whose outputs are done).
+
+    Raises:
+        FileNotFoundError: an input is missing, or a pattern matches nothing.
+        ValueError: two inputs would write the same output, or ``output_dir`` is (or is named as) a file.
+        FileExistsError: outputs exist that are not this prediction's (unless ``overwrite``).
+    """
+    sources = resolve_inputs(inputs)
+    folder = Path(output_dir)
+    # a file name there is a command written for the single merged file of earlier versions
+    if not folder.is_dir() and (folder.exists() or folder.suffix in (".h5", ".hdf5")):
+        raise ValueError(f"--output {folder}: with input files the output is a folder, one predictions file per input "
+                         f"(e.g. --output {folder.with_suffix('')})")
+    outputs = output_paths(sources, folder)
+    context = _open(run, overrides, model, keep_invalid, chunk_events)
+    # an input is hashed before the first prediction only when its output exists: to compare the stamps
+    stamps = {source: context.file_stamp(source) for source, output in zip(sources, outputs) if output.exists()}
+    done = _check_outputs(outputs, [stamps.get(source) for source in sources], overwrite)
+    summaries = []
+    with _Progress(len(sources), progress, console) as bar:
+        try:
+            for source, output, skip in zip(sources, outputs, done, strict=True):
+                if skip:
+                    summaries.append(_skipped(source, output))
+                else:
+                    stamp = stamps.get(source) or context.file_stamp(source)
+                    parts = context.datamodule.prediction_parts(source, chunk_events)
+                    summaries.append(_write(context, parts, "predict", output, stamp, bar, str(source)))
+                bar.file_done()
+        finally:
+            context.datamodule.teardown("predict")
+    return summaries
+
+
+def predict_split(
+    run: str | Path | RunDir,
+    output: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    model: str | Path | None = None,
+    overwrite: bool = False,
+    chunk_events: int = DEFAULT_CHUNK_EVENTS,
+    progress: bool = True,
+    console: Console | None = None,
+) -> PredictionSummary:
+    """Predict the run's own test split into the file ``output`` (stamped like :func:`predict_files`' outputs):
+    the run's predictions again, with other settings (``overrides``) or another model file (``model``).
+
+    Raises:
+        FileExistsError: ``output`` exists (unless ``overwrite``).
+    """
+    output = Path(output)
+    if output.is_dir():
+        raise FileExistsError(f"--output {output}: is a folder; the run's test split is predicted into one file")
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
+    context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events)
+    context.datamodule.setup("test")
+    source = f"test split of {context.run.path}"
+    stamp = context.stamp(source, source_path="", source_sha256="")
+    with _Progress(1, progress, console) as bar:
+        try:
+            summary = _write(context, [context.datamodule.test_set], "test", output, stamp, bar, source)
+        finally:
+            context.datamodule.teardown("predict")
+        bar.file_done()
+    return summary
+
+
+def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
+    """The input files: glob patterns expanded (sorted), each file once (in the order first given)."""
+    paths = expand_patterns(patterns, "predict: inputs", FileNotFoundError)
+    if missing := [str(path) for path in paths if not path.is_file()]:
+        raise FileNotFoundError(f"predict: no such input file: {', '.join(missing)}")
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def output_paths(sources: Sequence[Path], folder: Path) -> list[Path]:
+    """``folder/<stem>.predictions.h5`` of each source; inputs of the same name in other folders are refused
+    (their predictions would land in one file)."""
+    outputs = [folder / f"{source.stem}{OUTPUT_SUFFIX}" for source in sources]
+    by_output: dict[Path, list[str]] = {}
+    for source, output in zip(sources, outputs, strict=True):
+        by_output.setdefault(output, []).append(str(source))
+    if clashes := {output: names for output, names in by_output.items() if len(names) > 1}:
+        listed = "; ".join(f"{' and '.join(names)} -> {output}" for output, names in clashes.items())
+        raise ValueError(f"predict: inputs of the same name would write the same output ({listed}): "
+                         "predict them into separate --output folders, or rename one")
+    return outputs
+
+
+def file_sha256(path: Path, block: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read a block at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def batch_predictor(
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, model_file: Path | None = None
+) -> BatchPredictor:
+    """What maps a batch's ``inputs`` to the model's outputs (head name -> tensor): the one seam between
+    prediction and the model. ``model_file``: an exported model (``showerlearn export``) instead of the
+    run's best checkpoint; the run still gives the data pipeline and the decoding.
+
+    The DataModule must be set up (the network's constructor takes :meth:`ShowerDataModule.model_inputs`).
+    """
+    if model_file is not None:
+        return _exported_model(model_file)
+    module = build_module(config, datamodule)
+    module.load_state_dict(load_checkpoint(run.best_checkpoint())["state_dict"])
+    # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
+    on_gpu = torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto")
+    device = torch.device("cuda" if on_gpu else "cpu")
+    half = torch.bfloat16 if "bf16" in str(config.trainer.precision) else torch.float16
+    mixed = on_gpu and "16" in str(config.trainer.precision)
+    network = module.eval().to(device)
+
+    def predict(inputs: Any) -> Mapping[str, torch.Tensor]:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=half, enabled=mixed):
+            return network(move_data_to_device(inputs, device))
+
+    return predict
+
+
+def _exported_model(path: Path) -> BatchPredictor:
+    from showerlearn.engine.exported import load_exported  # onnxruntime only when an exported model is used
+
+    model = load_exported(path)
+
+    def predict(inputs: Any) -> Mapping[str, torch.Tensor]:
+        with torch.inference_mode():
+            return model(inputs)
+
+    return predict
+
+
+# ------------------------------------------------------------------------------------------- internals
+def _open(
+    run_path: str | Path | RunDir, overrides: Sequence[str], model: str | Path | None, keep_invalid: bool, chunk_events: int
+) -> _Context:
+    if chunk_events < 1:
+        raise ValueError(f"--chunk-events must be >= 1, got {chunk_events}")
+    run = run_path if isinstance(run_path, RunDir) else RunDir.existing(run_path)
+    config = load_config(run.config_file, list(overrides))
+    model_file = _model_file(run, config, model)
+    seed_everything(config.seed, config.trainer.deterministic)
+    if config.trainer.threads:  # as training does: more threads than cores slow every batch down
+        torch.set_num_threads(config.trainer.threads)
+    datamodule = build_datamodule(config)
+    return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid, chunk_events)
+
+
+def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None) -> Path:
+    """The file that predicts: the exported model given, else the run's estimator or best checkpoint."""
+    if model is None:
+        found = run.checkpoints / ESTIMATOR_FILE if config.estimator is not None else run.best_checkpoint()
+        if not found.is_file() and config.estimator is not None:
+            load_estimator(found)  # an older run's estimator pickle: refused with how to get a safe file
+        if not found.is_file():
+            raise FileNotFoundError(f"{run.path}: no {found.name} in {run.checkpoints} (did the run finish?)")
+        return found
+    if config.estimator is not None:
+        raise ValueError(f"--model {model}: {run.path} trained an estimator ({config.estimator.name}), not a network to replace")
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"--model {model}: no such file")
+    return Path(model)
+
+
+def _check_outputs(outputs: Sequence[Path], stamps: Sequence[Mapping[str, Any] | None], overwrite: bool) -> list[bool]:
+    """Per output: True when it is done already (same stamp: skip it, unless ``overwrite``). Raises
+    FileExistsError for every existing file that is not (unless ``overwrite``) and for folders in the way."""
+    done, refused = [], []
+    for output, stamp in zip(outputs, stamps, strict=True):
+        problem = _existing_output(output, stamp)
+        done.append(problem == "" and not overwrite)
+        if problem and (not overwrite or output.is_dir()):
+            refused.append(f"{output} {problem}")
+    if refused:
+        raise FileExistsError(
+            "predict: outputs exist that are not this prediction's (--overwrite replaces files):\n  " + "\n  ".join(refused)
+        )
+    return done
+
+
+def _existing_output(output: Path, stamp: Mapping[str, Any] | None) -> str | None:
+    """None: no output yet; "": a complete output of this very prediction; else why the file is another."""
+    if stamp is None or not output.exists():
+        return None
+    if output.is_dir():
+        return "is a folder (never replaced)"
+    try:
+        found = read_attributes(output)
+    except ValueError:
+        return "is not an HDF5 file"
+    if found.get("format") != FORMAT:
+        return "is not a showerlearn predictions file"
+    differing = [key for key in IDENTITY if found.get(key) != stamp[key]]
+    return f"holds predictions with another {', '.join(differing)}" if differing else ""
+
+
+def _skipped(source: Path, output: Path) -> PredictionSummary:
+    found = read_attributes(output)
+    return PredictionSummary(
+        str(source), output, "skipped", int(found["events_read"]), int(found["events_predicted"]),
+        _json_dict(found["events_removed"]), int(found["invalid_rows"]),
+    )
+
+
+def _json_dict(text: str) -> dict[str, int]:
+    return {str(key): int(value) for key, value in json.loads(text).items()}
+
+
+def _partial(output: Path) -> Path:
+    """Where ``output`` is written until it is complete."""
+    return output.with_name(f".{output.name}.partial")
+
+
+def _write(
+    context: _Context, parts: Iterable[Dataset], split: str, output: Path, stamp: Mapping[str, Any],
+    bar: _Progress, source: str,
+) -> PredictionSummary:
+    """Predict the DataModule's parts (each set up while the iterator yields it) into ``output``."""
+    redone, started, counts = _partial(output).exists(), time.monotonic(), _Counts()
+    bar.start_file(Path(source).name)
+    predict: BatchPredictor | None = None
+    with TableStream(output, _partial(output)) as stream:
+        stream.set_attributes(stamp)
+        held: list[dict[str, np.ndarray]] = []  # removed rows waiting for the columns of the predicted ones
+        for part in parts:
+            if context.config.estimator is None and predict is None and len(part):
+                predict = batch_predictor(context.config, context.datamodule, context.run,
+                                          context.model_file if context.exported else None)
+            for tables in _decoded_chunks(context, part, split, predict):
+                n = _append_predicted(stream, tables, context.keep_invalid)
+                counts.predicted += n
+                bar.advance(n)
+            report = context.datamodule.selection_report()
+            counts.add_removed(report)
+            counts.read += len(part) + sum(report.values())
+            bar.advance(sum(report.values()))
+            if context.keep_invalid and sum(report.values()):
+                held.append(context.datamodule.removed_rows())
+                counts.invalid_rows += _append_invalid(stream, held)
+        counts.invalid_rows += _append_invalid(stream, held, final=True)
+        stream.set_attributes(counts.attributes())
+    return PredictionSummary(
+        source, output, "written", counts.read, counts.predicted, counts.removed, counts.invalid_rows,
+        time.monotonic() - started, redone,
+    )
+
+
+def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: BatchPredictor | None) -> Iterator[Tables]:
+    """The decoded prediction tables of the DataModule's current part, ``chunk_events`` events at a time."""
+    if not len(part):
+        return
+    if predict is None:  # an estimator: it takes the part's arrays whole (a part is at most chunk_events events)
+        yield as_tables(predict_outputs(context.config, context.datamodule, context.run, split))
+        return
+    datamodule = context.datamodule
+    views = [None if view is None else torch.as_tensor(view) for view in datamodule.prediction_views()]
+    loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
+    outputs: list[list[dict[str, np.ndarray]]] = [[] for _ in views]
+    metas: list[Any] = []
+    pending = 0
+    for batch in loader:
+        for view, kept in zip(views, outputs, strict=True):
+            inputs = batch["inputs"] if view is None else batch["inputs"][..., view]
+            kept.append({name: _to_numpy(value) for name, value in predict(inputs).items()})
+        metas.append(batch.get("meta", {}))
+        pending += len(next(iter(outputs[0][-1].values())))
+        if pending >= context.chunk_events:
+            yield _decode(datamodule, outputs, metas)
+            outputs, metas, pending = [[] for _ in views], [], 0
+    if metas:
+        yield _decode(datamodule, outputs, metas)
+
+
+def _decode(datamodule: ShowerDataModule, outputs: list[list[dict[str, np.ndarray]]], metas: list[Any]) -> Tables:
+    meta = _concatenate(metas)
+    merged = datamodule.merge_prediction_views([_concatenate(view) for view in outputs], meta)
+    return as_tables(datamodule.decode_predictions(merged, meta))
+
+
+def _append_predicted(stream: TableStream, tables: Tables, flag: bool) -> int:
+    """Write one chunk of predicted events (flagged valid with ``flag``); returns its events."""
+    events = tables[PREDICTIONS_KEY]
+    n = len(next(iter(events.values()), []))
+    if flag:
+        events[VALID_COLUMN] = np.ones(n, dtype=bool)
+    stream.append(tables)
+    return n
+
+
+def _append_invalid(stream: TableStream, held: list[dict[str, np.ndarray]], final: bool = False) -> int:
+    """Write the held rows of removed events once the predicted rows have fixed the columns (or at the end,
+    when no event was predicted); returns the rows written."""
+    columns = stream.dtype()
+    if not held or (columns is None and not final):
+        return 0
+    written = 0
+    for rows in held:
+        n = len(next(iter(rows.values()), []))
+        rows = {**rows, VALID_COLUMN: np.zeros(n, dtype=bool)}
+        stream.append({PREDICTIONS_KEY: rows if columns is None else _as_columns(rows, columns, n)})
+        written += n
+    held.clear()
+    return written
+
+
+def _as_columns(rows: Mapping[str, np.ndarray], columns: np.dtype, n: int) -> dict[str, np.ndarray]:
+    """Rows of removed events in the predicted rows' columns: a column the DataModule did not give (a
+    predictor's own diagnostics) is NaN, -1 for integers, False for flags."""
+    if extra := sorted(set(rows) - set(columns.names)):
+        raise ValueError(f"the rows of removed events have columns the predicted ones lack: {extra}")
+    completed = {}
+    for name in columns.names:
+        dtype = columns[name]
+        if name in rows:
+            completed[name] = np.asarray(rows[name]).astype(dtype, copy=False)
+        else:
+            fill = np.nan if dtype.kind == "f" else False if dtype.kind == "b" else -1
+            completed[name] = np.full(n, fill, dtype=dtype)
+    return completed
+
+
+class _Progress:
+    """A progress bar over the files, with the events done and their rate (nothing when disabled)."""
+
+    def __init__(self, n_files: int, enabled: bool, console: Console | None) -> None:
+        self._bar = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("files  {task.fields[events]:,} events  {task.fields[rate]:,.0f} events/s"), TimeElapsedColumn(),
+            console=console, disable=not enabled,
+        )
+        self._task = self._bar.add_task("predicting", total=n_files, events=0, rate=0.0)
+        self._events, self._started = 0, time.monotonic()
+
+    def __enter__(self) -> _Progress:
+        self._bar.__enter__()
+        self._started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def start_file(self, name: str) -> None:
+        self._bar.update(self._task, description=name)
+
+    def advance(self, events: int) -> None:
+        self._events += events
+        rate = self._events / max(time.monotonic() - self._started, 1e-9)
+        self._bar.update(self._task, events=self._events, rate=rate)
+
+    def file_done(self) -> None:
+        self._bar.advance(self._task)

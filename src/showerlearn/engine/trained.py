@@ -1,0 +1,73 @@
+"""A trained network from its checkpoint alone: the checkpoint carries the run's config as plain data.
+
+Used wherever a trained network is applied (prediction, explanations, export): the config comes out of
+the checkpoint, the network is rebuilt by the engine's own builders and given the checkpoint's weights,
+all read weights-only (:mod:`showerlearn.engine.safe_load`). The DataModule is the one the config
+describes, so the data it was trained on (or the files to predict on) must be readable: it gives the
+network's data-dependent arguments (``model_inputs``) and its inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from showerlearn.config import ExperimentConfig, apply_overrides, load_config, resolve_config
+from showerlearn.data.base import ShowerDataModule
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import build_datamodule, build_module
+from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
+from showerlearn.tasks.module import MultiTaskModule
+
+__all__ = ["TrainedNetwork", "load_network"]
+
+
+class TrainedNetwork(NamedTuple):
+    """What :func:`load_network` gives: the run's config, its DataModule and the LightningModule with the weights
+    (in eval mode)."""
+
+    config: ExperimentConfig
+    datamodule: ShowerDataModule
+    module: MultiTaskModule
+
+
+def load_network(
+    checkpoint: str | Path, inputs: Sequence[str | Path] | None = None, overrides: Sequence[str] = ()
+) -> TrainedNetwork:
+    """The network of ``checkpoint`` (a ``.ckpt`` file) with its weights, and its DataModule set up for
+    prediction: on ``inputs`` (``use_prediction_inputs``, stage "predict") or on the run's test split
+    (stage "test"). ``overrides`` (``KEY=VALUE``) change the stored config, as ``--set`` does.
+
+    Raises:
+        UnsafeModelFile: the checkpoint holds anything but tensors and plain data.
+        ValueError: it holds no config and lies in no run folder, or the config trains an estimator.
+    """
+    checkpoint = Path(checkpoint)
+    state = load_checkpoint(checkpoint)
+    config = _stored_config(state, checkpoint, overrides)
+    if config.model is None:
+        raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")
+    datamodule = build_datamodule(config)
+    if inputs:
+        datamodule.use_prediction_inputs(inputs)
+    datamodule.setup("predict" if inputs else "test")
+    module = build_module(config, datamodule)
+    module.load_state_dict(state["state_dict"])
+    return TrainedNetwork(config, datamodule, module.eval())
+
+
+def _stored_config(state: dict[str, Any], checkpoint: Path, overrides: Sequence[str]) -> ExperimentConfig:
+    """The config the checkpoint carries; for one written before checkpoints carried it, the ``config.yaml``
+    of the run folder it lies in."""
+    if CONFIG_KEY in state:
+        data = apply_overrides(copy.deepcopy(state[CONFIG_KEY]), overrides)
+        return resolve_config(data, source=f"{checkpoint} (its stored config)")
+    run = RunDir(checkpoint.resolve().parent.parent)
+    if run.config_file.is_file():
+        return load_config(run.config_file, overrides)
+    raise ValueError(
+        f"{checkpoint}: holds no config (written by an older showerlearn) and lies in no run folder "
+        "(RUN_DIR/checkpoints/): put it back in its run folder"
+    )

@@ -1,0 +1,17 @@
+"""Seconds-long trainings of the IACT examples, for the tests that need a trained run of them (the chain
+works, the files and columns are right) rather than a good one (that is `make acceptance`'s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TINY = [
+    "data.params.simulate.events=600",
+    "data.params.simulate.n_jobs=1",
+    "data.params.batch_size=32",
+    "model.params.depth=8",
+    "model.params.widths=[4,8,8]",
+    "trainer.max_epochs=1",
+    "evaluation.params.n_bootstrap=10",
+]

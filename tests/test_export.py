@@ -1,0 +1,250 @@
+"""``showerlearn export``: a trained gamma-PhysNet-DA as ONNX and TorchScript, equal to PyTorch on real LST
+events (issue 21's acceptance), loaded back by ``load_exported``; lattices with gaps through both lattice
+implementations; padded sets with a dynamic element axis; clear refusals and errors; nothing written
+by a failed export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+from typer.testing import CliRunner
+
+from showerlearn.cli.main import app
+from showerlearn.config import dump_config, load_config
+from showerlearn.engine.exported import ExportError, export_network, export_run, load_exported, metadata_path
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import train
+from showerlearn.explain.loading import load_trained_module
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'showerlearn[export]')")
+
+
+def _real_files(shared_data: Path) -> list[Path]:
+    return [shared_data / "iact/dl1_ctapipe/gamma_test.lst.dl1.h5", shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """A tiny gamma-PhysNet-DA trained one epoch (3 steps) on the 25 real LST events of an lstchain file."""
+    folder = tmp_path_factory.mktemp("export")
+    overrides = [
+        f"output_dir={folder / 'runs'}",
+        f"data.params.cache_dir={folder / 'cache'}",
+        "data.params.simulate=null",
+        f"data.params.files=[{shared_data / 'iact/dl1_lstchain/dl1_gamma_example.h5'}]",
+        "data.params.cuts.min_intensity=0",
+        "data.params.split.fractions=[0.5,0.25,0.25]",
+        "data.params.batch_size=4",
+        "model.params.depth=8",
+        "model.params.widths=[4,8,8]",
+        "model.params.fc_width=16",
+        "trainer.max_epochs=1",
+        "evaluation=null",
+    ]
+    return train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", overrides), progress=False)
+
+
+def _pytorch_and_exported(
+    run: RunDir, model_file: Path, files: list[Path]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The run's network and the exported file on the same real events, in batches of 7 (not the traced size)."""
+    trained = load_trained_module(run, files)
+    exported = load_exported(model_file)
+    ours: dict[str, list[np.ndarray]] = {}
+    theirs: dict[str, list[np.ndarray]] = {}
+    loader = trained.datamodule.predict_dataloader()
+    loader = torch.utils.data.DataLoader(loader.dataset, batch_size=7, collate_fn=loader.collate_fn)
+    for batch in loader:
+        with torch.no_grad():
+            expected = trained.model(batch["inputs"])
+        got = exported(batch)  # the whole batch dict: its inputs are taken
+        for name in expected:
+            ours.setdefault(name, []).append(expected[name].numpy())
+            theirs.setdefault(name, []).append(got[name].numpy())
+    return {k: np.concatenate(v) for k, v in ours.items()}, {k: np.concatenate(v) for k, v in theirs.items()}
+
+
+@pytest.mark.slow
+def test_onnx_export_matches_pytorch_on_real_lst_events(trained_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
+    """The acceptance test: ONNX (through the command) equals PyTorch to 1e-4 on real LST events."""
+    output = tmp_path / "gamma_physnet_da.onnx"
+    args = ["export", str(trained_run.path), "--format", "onnx", "--output", str(output), "--batch", "3"]
+    for file in _real_files(shared_data):
+        args += ["--input", str(file)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "max |diff|" in result.output and "MB" in result.output
+
+    described = json.loads(metadata_path(output).read_text())
+    assert described["check"]["events"] > 20 and described["check"]["max_rel_diff"] <= 1e-4
+    assert described["inputs"] == [{"name": "inputs", "dtype": "float32", "shape": ["batch", 2, 1855]}]
+    assert described["outputs"] == ["particle", "energy", "direction", "impact"]
+    assert described["run_id"] == trained_run.path.name and described["config"]["model"]["name"] == "gamma_physnet_da"
+
+    expected, got = _pytorch_and_exported(trained_run, output, _real_files(shared_data))
+    assert len(expected["energy"]) == described["check"]["events"]
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.slow
+def test_torchscript_export_of_the_test_split_loads_back(trained_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
+    output = export_run(trained_run.path, tmp_path / "model.pt", "torchscript", example_batch_size=1)
+    check = json.loads(metadata_path(output).read_text())["check"]
+    assert check["data"] == "the run's test split" and check["events"] > 0 and check["max_abs_diff"] <= 1e-4
+    # a plain TorchScript archive: torch alone runs it, dict of heads out
+    assert set(torch.jit.load(str(output))(torch.zeros(1, 2, 1855))) == {"particle", "energy", "direction", "impact"}
+    expected, got = _pytorch_and_exported(trained_run, output, _real_files(shared_data))
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_an_estimator_run_is_refused(tmp_path: Path) -> None:
+    run = tmp_path / "hillas_run"
+    run.mkdir()
+    (run / "config.yaml").write_text(dump_config(load_config(EXAMPLES / "hillas_rf_small.yaml")))
+    with pytest.raises(ValueError, match=r"scikit-learn estimator \(hillas_rf\).*only networks"):
+        export_run(run, tmp_path / "model.onnx")
+    result = CliRunner().invoke(app, ["export", str(run), "--output", str(tmp_path / "model.onnx")])
+    assert result.exit_code == 1 and "only networks" in " ".join(result.output.split())
+    assert not list(tmp_path.glob("*.onnx*"))
+
+
+def test_a_corrupt_or_missing_model_file_gives_a_clear_error(tmp_path: Path) -> None:
+    network = _Heads()
+    real = export_network(network, [torch.randn(4, 3)], tmp_path / "model.onnx").path
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(real.read_bytes()[: len(real.read_bytes()) // 2])
+    with pytest.raises(ValueError, match=r"broken\.onnx: not a valid ONNX model"):
+        load_exported(broken)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"PK\x03\x04 not really a zip archive")
+    with pytest.raises(ValueError, match=r"garbage\.pt: not a valid"):
+        load_exported(garbage)
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        load_exported(tmp_path / "missing.onnx")
+
+
+class _Heads(nn.Module):
+    """A tiny two-head network on (B, 3) features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = nn.Linear(3, 4)
+
+    def forward(self, inputs: Tensor) -> dict[str, Tensor]:
+        hidden = self.layer(inputs)
+        return {"label": hidden[:, :2], "energy": 300.0 * hidden[:, 2]}
+
+
+class _Branching(_Heads):
+    """A data-dependent Python branch: tracing records the one the traced batch takes."""
+
+    def forward(self, inputs: Tensor) -> dict[str, Tensor]:
+        outputs = super().forward(inputs)
+        return outputs if bool(inputs.sum() > 0) else {k: -v for k, v in outputs.items()}
+
+
+@pytest.mark.parametrize("format", ["onnx", "torchscript"])
+def test_a_failed_check_writes_nothing_and_keeps_the_previous_file(format: str, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    output.write_text("the previous export")
+    batches = [torch.ones(2, 3), -torch.ones(3, 3)]
+    with pytest.raises(ExportError, match=r"model: the .* export differs from PyTorch .* nothing written"):
+        export_network(_Branching(), batches, output, format)
+    assert output.read_text() == "the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary file left
+
+
+@pytest.mark.parametrize("format", ["onnx", "torchscript"])
+def test_the_batch_axis_is_dynamic(format: str, tmp_path: Path) -> None:
+    batches = [torch.randn(5, 3), torch.randn(1, 3), torch.randn(64, 3)]
+    exported = export_network(_Heads(), batches, tmp_path / "model", format, example_batch_size=2)
+    assert exported.check.events == 70 and exported.check.batches == 3
+    assert exported.inputs == [{"name": "inputs", "dtype": "float32", "shape": ["batch", 3]}]
+    assert set(load_exported(exported.path)(torch.randn(9, 3))) == {"label", "energy"}
+
+
+@pytest.mark.parametrize("implementation", ["indexed", "dense"])
+def test_a_square_lattice_with_gaps_exports_with_either_implementation(implementation: str, tmp_path: Path) -> None:
+    from test_lattice_layers import square_camera
+
+    from showerlearn.iact.geometry import Lattice
+    from showerlearn.iact.nn import DualAttention, LatticeResNet
+
+    lattice = Lattice.from_positions(*square_camera(30.0))
+
+    class Network(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = LatticeResNet(
+                lattice, 2, depth=8, widths=(4, 8, 8), implementation=implementation,
+                stage_hook=lambda stage, channels, stage_lattice: DualAttention(channels, stage_lattice, ratio=2),
+            )
+
+        def forward(self, inputs: Tensor) -> dict[str, Tensor]:
+            features = self.backbone(inputs)
+            return {"features": features, "pooled": features.mean(dim=2)}
+
+    torch.manual_seed(1)
+    network = Network()
+    network.train()(torch.randn(16, 2, lattice.n_pixels))  # running statistics that are not the defaults
+    batches = [torch.randn(3, 2, lattice.n_pixels), torch.randn(5, 2, lattice.n_pixels)]
+    exported = export_network(network.eval(), batches, tmp_path / "square.onnx", "onnx")
+    assert exported.check.passed and exported.check.max_abs_diff < 1e-4
+
+
+@pytest.mark.parametrize("format", ["onnx", "torchscript"])
+def test_the_disp_axis_head_with_image_moments_exports(format: str, tmp_path: Path) -> None:
+    """The most intricate heads: Hillas moments of the cleaned pixels, the side's sign, the cascade."""
+    from showerlearn.iact.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
+    from showerlearn.iact.models.gamma_physnet import GammaPhysNet
+
+    camera = lst_camera()
+    lattice = Lattice.from_camera(camera)
+    torch.manual_seed(0)
+    network = GammaPhysNet(
+        lattice, in_channels=3, depth=8, widths=(4, 8, 8), fc_width=16, direction_head="axis", image_moments=True,
+        moments_mask_channel=2, camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH,
+    )
+    images = [5.0 * torch.rand(n, 3, lattice.n_pixels) for n in (3, 5)]
+    for batch in images:
+        batch[:, 2] = (batch[:, 0] > 3.0).float()  # the cleaning mask channel
+    network.train()(images[1])  # running statistics that are not the defaults
+    exported = export_network(network.eval(), images, tmp_path / "axis", format)
+    assert exported.check.passed and exported.outputs == ["particle", "energy", "direction", "impact"]
+
+
+def _hits(batch: int, n: int, seed: int) -> dict[str, Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    counts = torch.randint(0, n + 1, (batch,), generator=generator)
+    return {"hits": torch.randn(batch, n, 8, generator=generator), "hits_mask": torch.arange(n)[None] < counts[:, None]}
+
+
+def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
+    from showerlearn.calorimeter.data import HIT_FEATURES, FeatureSpec
+    from showerlearn.calorimeter.models import HitPairMLP, HitTransformer
+
+    spec = FeatureSpec(HIT_FEATURES, (0.0,) * len(HIT_FEATURES), (1.0,) * len(HIT_FEATURES))
+    torch.manual_seed(0)
+    batches = [_hits(4, 5, 0), _hits(3, 9, 1)]
+    pairs = export_network(HitPairMLP(spec, hidden=8, layers=1).eval(), batches, tmp_path / "pairs.onnx", "onnx")
+    assert pairs.inputs[0] == {"name": "inputs.hits", "dtype": "float32", "shape": ["batch", "hits_elements", 8]}
+    scores = load_exported(pairs.path)(_hits(2, 11, 2))
+    assert next(iter(scores.values())).shape[:3] == (2, 11, 11)
+
+    transformer = HitTransformer(spec, dim=8, layers=1, heads=2).eval()
+    # the ONNX exporter fixes the attention layers' shapes to the traced batch: refused, with the way out
+    fixed = r"transformer\.onnx: .* one more padded element: the export fixed the number of elements.*--format torchscript"
+    with pytest.raises(ExportError, match=fixed):
+        export_network(transformer, batches, tmp_path / "transformer.onnx", "onnx")
+    assert not (tmp_path / "transformer.onnx").exists()
+    traced = export_network(transformer, batches, tmp_path / "transformer.pt", "torchscript")
+    assert traced.check.passed and traced.check.batches == 3  # the data, and the traced batch grown by one element

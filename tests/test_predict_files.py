@@ -1,0 +1,246 @@
+"""``showerlearn predict RUN FILES... --output DIR`` (:mod:`showerlearn.engine.predict`): one stamped output per
+input, the same rows as predicting each file alone whatever the chunk size, resumable, refusing to overwrite,
+and the events removed by the run's cuts counted (and kept as invalid rows on demand).
+
+A tiny calorimeter network (trained for one epoch on 120 simulated events) and an untrained tiny IACT
+network (on real LST DL1 files, with intensity cuts) are enough: what is tested is the plumbing, not the
+quality of the predictions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner, Result
+
+import showerlearn
+from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.cli.main import app
+from showerlearn.config import dump_config, load_config, resolve_config
+from showerlearn.engine.predict import predict_files, predict_split
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import build_datamodule, build_module, train
+from showerlearn.io.atomic import write_text_atomic
+from showerlearn.io.tables import TableStream, read_attributes, read_tables
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+LSTCHAIN_FILE = "iact/dl1_lstchain/dl1_gamma_example.h5"  # 25 real LST MC images
+CUTS = {"min_intensity": 1000.0, "max_intensity": 10000.0}
+
+
+@pytest.fixture(scope="module")
+def calorimeter(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, Path]:
+    """A trained tiny calorimeter run, and a folder with two hit files ``a.h5`` and ``b.h5`` to predict."""
+    root = tmp_path_factory.mktemp("predict_calorimeter")
+    config = resolve_config({
+        "name": "calo", "seed": 1, "output_dir": str(root / "runs"),
+        "data": {"name": "calorimeter", "params": {
+            "simulate": {"events": 120, "seed": 4, "config": {"n_gammas": 3, "n_gammas_min": 2, "chunk_size": 60}},
+            "split": {"fractions": [0.6, 0.2, 0.2], "seed": 1}, "batch_size": 16, "cache_dir": str(root / "cache")}},
+        "model": {"name": "hit_transformer", "params": {"dim": 8, "layers": 1, "heads": 2}},
+        "task": {"heads": {"pairs": {"loss": "pairwise_bce"}}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None},
+        "evaluation": None,
+    })  # fmt: skip
+    inputs = root / "inputs"
+    for name, seed in (("a", 11), ("b", 12)):
+        simulate_calorimeter(CalorimeterSimulationConfig(n_events=30, n_gammas=3, chunk_size=30), inputs / f"{name}.h5", seed=seed)
+    return train(config, progress=False), inputs
+
+
+@pytest.fixture(scope="module")
+def iact_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """A tiny gamma-PhysNet run folder on real DL1 files with two intensity cuts, its weights untrained."""
+    files = json.dumps([str(shared_data / LSTCHAIN_FILE), str(shared_data / "iact/dl1_ctapipe/gamma_test.lst.dl1.h5")])
+    config = load_config(EXAMPLES / "gamma_physnet_small.yaml", [
+        "data.params.simulate=null", f"data.params.files={files}", f"data.params.cuts={json.dumps(CUTS)}",
+        "data.params.batch_size=8", "model.params.depth=8", "model.params.widths=[4,8,8]", "trainer.threads=1",
+    ])  # fmt: skip
+    datamodule = build_datamodule(config)
+    datamodule.setup("fit")
+    run = RunDir(tmp_path_factory.mktemp("predict_iact") / "run")
+    run.checkpoints.mkdir(parents=True)
+    torch.save({"state_dict": build_module(config, datamodule).state_dict()}, run.checkpoints / "best.ckpt")
+    write_text_atomic(run.config_file, dump_config(config))
+    return run
+
+
+def _assert_same_tables(path: Path, expected: Path) -> None:
+    got, wanted = read_tables(path), read_tables(expected)
+    assert list(got) == list(wanted)
+    for name, columns in wanted.items():
+        assert list(got[name]) == list(columns), name
+        for column, values in columns.items():
+            np.testing.assert_array_equal(got[name][column], values, err_msg=f"{path}: {name}.{column}")
+
+
+def test_each_input_gets_its_own_stamped_output_equal_to_predicting_it_alone(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    run, inputs = calorimeter
+    # both files together, decoded 7 events at a time: per-hit rows must still point at their events
+    both = predict_files(run.path, [inputs / "a.h5", inputs / "b.h5"], tmp_path / "both", chunk_events=7, progress=False)
+    assert [s.output.name for s in both] == ["a.predictions.h5", "b.predictions.h5"]
+    assert [(s.status, s.events_read, s.events_predicted, s.removed) for s in both] == [("written", 30, 30, {})] * 2
+    for name in ("a", "b"):
+        (alone,) = predict_files(run.path, [inputs / f"{name}.h5"], tmp_path / name, progress=False)
+        _assert_same_tables(tmp_path / "both" / f"{name}.predictions.h5", alone.output)
+        tables = read_tables(alone.output)
+        assert tables["predictions"]["event_id"].tolist() == list(range(30))
+        assert set(tables["hits"]["event_index"]) == set(range(30))
+
+    stamp = read_attributes(tmp_path / "both" / "a.predictions.h5")
+    assert stamp["source"] == "a.h5"
+    assert stamp["source_sha256"] == hashlib.sha256((inputs / "a.h5").read_bytes()).hexdigest()
+    assert stamp["run_id"] == run.path.name and stamp["showerlearn_version"] == showerlearn.__version__
+    assert load_config(run.config_file).model_dump() == resolve_config(yaml.safe_load(stamp["config"])).model_dump()
+    assert stamp["model"].endswith("best.ckpt") and len(stamp["model_sha256"]) == 64
+    assert (stamp["events_read"], stamp["events_predicted"], json.loads(stamp["events_removed"])) == (30, 30, {})
+    assert not list((tmp_path / "both").glob(".*"))  # no partial file left behind
+
+
+def test_an_interrupted_prediction_resumes_without_redoing_finished_files(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, inputs = calorimeter
+    append = TableStream.append
+
+    def interrupted_in_b(stream: TableStream, tables: dict) -> None:
+        if stream.path.name.startswith("b."):
+            raise KeyboardInterrupt
+        append(stream, tables)
+
+    monkeypatch.setattr(TableStream, "append", interrupted_in_b)
+    with pytest.raises(KeyboardInterrupt):
+        predict_files(run.path, [inputs / "*.h5"], tmp_path, progress=False)
+    monkeypatch.undo()
+    finished = tmp_path / "a.predictions.h5"
+    assert finished.is_file() and not (tmp_path / "b.predictions.h5").exists()
+    before = finished.stat()
+    # what a killed process leaves: the partial file of the output it was writing
+    (tmp_path / ".b.predictions.h5.partial").write_bytes(b"half an HDF5 file")
+
+    again = predict_files(run.path, [inputs / "*.h5"], tmp_path, progress=False)
+    assert [(s.status, s.redone) for s in again] == [("skipped", False), ("written", True)]
+    assert again[0].events_read == 30  # a skipped file still reports its counts, from its stamp
+    after = finished.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert not (tmp_path / ".b.predictions.h5.partial").exists()
+    assert len(read_tables(tmp_path / "b.predictions.h5")["predictions"]["event_id"]) == 30
+
+
+def test_existing_outputs_are_refused_unless_overwrite(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
+    run, inputs = calorimeter
+    (done,) = predict_files(run.path, [inputs / "a.h5"], tmp_path, progress=False)
+    text = tmp_path / "b.predictions.h5"
+    text.write_text("my notes\n")
+    stamp_before = done.output.stat().st_mtime_ns
+
+    with pytest.raises(FileExistsError, match="b.predictions.h5 is not an HDF5 file"):
+        predict_files(run.path, [inputs / "a.h5", inputs / "b.h5"], tmp_path, progress=False)
+    # another config is another prediction: the output of the first is not taken for it, nor replaced
+    other = ["data.params.decoding.pair_threshold=0.9"]
+    with pytest.raises(FileExistsError, match="a.predictions.h5 holds predictions with another config"):
+        predict_files(run.path, [inputs / "a.h5"], tmp_path, other, progress=False)
+    assert text.read_text() == "my notes\n" and done.output.stat().st_mtime_ns == stamp_before
+
+    replaced = predict_files(run.path, [inputs / "a.h5", inputs / "b.h5"], tmp_path, other, overwrite=True, progress=False)
+    assert [s.status for s in replaced] == ["written", "written"]
+    assert "pair_threshold: 0.9" in read_attributes(text)["config"]
+
+    # the run's test split into one file: refused as well
+    split = tmp_path / "split.h5"
+    split.write_text("keep me\n")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        predict_split(run.path, split, progress=False)
+    assert split.read_text() == "keep me\n"
+    assert predict_split(run.path, split, overwrite=True, progress=False).events_predicted > 0
+
+
+def test_inputs_of_the_same_name_are_refused_and_the_same_file_is_predicted_once(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    run, inputs = calorimeter
+    copy = tmp_path / "elsewhere" / "a.h5"
+    copy.parent.mkdir()
+    shutil.copy(inputs / "a.h5", copy)
+    with pytest.raises(ValueError, match="same name.*a.h5 and .*elsewhere/a.h5"):
+        predict_files(run.path, [inputs / "a.h5", copy], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    once = predict_files(run.path, [inputs / "a.h5", inputs / "[a].h5"], tmp_path / "out", progress=False)
+    assert len(once) == 1
+
+
+def test_the_command_expands_globs_and_reports_files_and_rates(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
+    run, inputs = calorimeter
+    result = CliRunner().invoke(app, ["predict", str(run.path), str(inputs / "*.h5"), "--output", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.predictions.h5", "b.predictions.h5"]
+    assert "2 written, 0 skipped" in _text(result) and "60 events read" in _text(result) and "events/s" in _text(result)
+    again = CliRunner().invoke(app, ["predict", str(run.path), "--input", str(inputs / "a.h5"), "-o", str(tmp_path), "--no-progress"])
+    assert again.exit_code == 0 and "0 written, 1 skipped" in _text(again)
+    (tmp_path / "c.h5").mkdir()
+    refused = CliRunner().invoke(app, ["predict", str(run.path), str(tmp_path / "c.h5"), "-o", str(tmp_path / "c"), "--no-progress"])
+    assert refused.exit_code == 1 and "no such input file" in _text(refused)
+    # the single merged file of earlier versions: refused, not made a folder of that name
+    merged = CliRunner().invoke(app, ["predict", str(run.path), str(inputs / "a.h5"), "-o", str(tmp_path / "dl2.h5"), "--no-progress"])
+    assert merged.exit_code == 1 and "the output is a folder" in _text(merged) and not (tmp_path / "dl2.h5").exists()
+
+
+def _text(result: Result) -> str:
+    """The command's output with the console's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+def test_the_cut_report_counts_the_removed_events_and_keep_invalid_keeps_them(
+    iact_run: RunDir, shared_data: Path, tmp_path: Path
+) -> None:
+    from showerlearn.iact.io.reader import DL1File
+
+    source = shared_data / LSTCHAIN_FILE
+    with DL1File(source) as file:
+        columns, n_events = file.columns, file.n_events
+    intensity = columns["intensity"]
+    too_faint = intensity < CUTS["min_intensity"]
+    too_bright = ~too_faint & (intensity > CUTS["max_intensity"])
+    assert too_faint.any() and too_bright.any() and (~too_faint & ~too_bright).any()  # the file tests every case
+
+    (summary,) = predict_files(iact_run.path, [source], tmp_path / "valid", chunk_events=10, progress=False)
+    expected = {"intensity >= 1000.0": int(too_faint.sum()), "intensity <= 10000.0": int(too_bright.sum())}
+    assert summary.removed == expected and summary.events_read == n_events
+    assert summary.events_read - summary.events_predicted == sum(summary.removed.values())
+    assert json.loads(read_attributes(summary.output)["events_removed"]) == expected
+    predicted = read_tables(summary.output)["predictions"]
+    assert len(predicted["event_id"]) == summary.events_predicted and "valid" not in predicted
+
+    (kept,) = predict_files(iact_run.path, [source], tmp_path / "all", keep_invalid=True, chunk_events=10, progress=False)
+    rows = read_tables(kept.output)["predictions"]
+    assert len(rows["event_id"]) == n_events and kept.invalid_rows == sum(expected.values())
+    valid = rows["valid"]
+    assert (~valid).sum() == kept.invalid_rows and np.isnan(rows["gammaness"][~valid]).all()
+    assert np.isnan(rows["reco_alt"][~valid]).all() and np.isfinite(rows["reco_alt"][valid]).all()
+    np.testing.assert_array_equal(rows["gammaness"][valid], predicted["gammaness"])
+    # the invalid rows are the removed events, with their ids and intensities
+    removed = too_faint | too_bright
+    got = sorted(zip(rows["event_id"][~valid], rows["tel_id"][~valid], rows["hillas_intensity"][~valid]))
+    assert got == sorted(zip(columns["event_id"][removed], columns["tel_id"][removed], intensity[removed]))
+
+
+def test_an_exported_model_predicts_as_the_checkpoint(iact_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
+    from showerlearn.engine.exported import export_run
+
+    source = shared_data / LSTCHAIN_FILE
+    exported = export_run(iact_run, tmp_path / "model.pt", format="torchscript", inputs=[source], check_events=8)
+    (ours,) = predict_files(iact_run, [source], tmp_path / "checkpoint", progress=False)
+    (theirs,) = predict_files(iact_run, [source], tmp_path / "exported", model=exported, progress=False)
+    assert read_attributes(theirs.output)["model"] == str(exported.resolve())
+    expected, got = read_tables(ours.output)["predictions"], read_tables(theirs.output)["predictions"]
+    assert list(got) == list(expected)
+    for column, values in expected.items():
+        np.testing.assert_allclose(got[column], values, rtol=1e-4, atol=1e-6, err_msg=column)
