@@ -6,12 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-TINY = [
-    "data.params.simulate.events=600",
-    "data.params.simulate.n_jobs=1",
-    "data.params.batch_size=32",
-    "model.params.depth=8",
-    "model.params.widths=[4,8,8]",
-    "trainer.max_epochs=1",
+TINY_DATA = ["data.params.simulate.events=600", "data.params.simulate.n_jobs=1", "data.params.batch_size=32"]
+TINY_EVALUATION = [
     "evaluation.params.n_bootstrap=10",
+    "evaluation.params.figure_formats=[png]",  # the PDFs are test_evaluation's
 ]
+TINY = [*TINY_DATA, "model.params.depth=8", "model.params.widths=[4,8,8]", "trainer.max_epochs=1", *TINY_EVALUATION]

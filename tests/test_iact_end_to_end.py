@@ -19,15 +19,13 @@ from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.tables import read_columns
-from iact_runs import EXAMPLES, TINY
+from iact_runs import EXAMPLES, TINY, TINY_DATA, TINY_EVALUATION
 
 
 @pytest.fixture(scope="module")
 def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) -> tuple[RunDir, RunDir]:
-    baseline = train(
-        load_config(EXAMPLES / "hillas_rf_small.yaml", [*iact_workspace, *TINY[:3], "evaluation.params.n_bootstrap=10"]),
-        progress=False,
-    )
+    overrides = [*iact_workspace, *TINY_DATA, *TINY_EVALUATION]
+    baseline = train(load_config(EXAMPLES / "hillas_rf_small.yaml", overrides), progress=False)
     return tiny_small_example, baseline
 
 
@@ -152,7 +150,8 @@ def test_voting_and_pooled_heads_train_save_and_predict_real_files(
     the pooled features) through the engine: checkpoint, reload with the camera and focal length injected
     from other files, and prediction on real DL1 files."""
     network = tiny_small_example
-    assert {"direction_head": "vote", "particle_head": "pool"}.items() <= load_config(network.config_file).model.params.items()
+    heads = load_config(network.config_file).model.params
+    assert heads["direction_head"] == "vote" and heads["particle_head"] == "pool"
     predicted = read_columns(network.predictions_file)
     assert np.isfinite(predicted["reco_alt"]).all() and np.isfinite(predicted["gammaness"]).all()
     output = tmp_path / "real"
