@@ -185,6 +185,7 @@ def test_real_gamma_images_give_finite_features(shared_data):
     assert n_bright >= 2
 
 
+@pytest.mark.slow
 def test_parallel_extraction_equals_serial(camera):
     images, times = toy_images(camera, 8, seed=3)
     serial = hillas_features(images, times, camera)

@@ -326,6 +326,7 @@ def _render_in_browser(browser: str, page: Path, fragment: str, profile: Path) -
     return dom
 
 
+@pytest.mark.slow
 def test_page_in_headless_browser(chromium: str, runs: dict[str, Path], shared_data: Path, tmp_path: Path) -> None:
     page = tmp_path / "board.html"
     code, out = _cli(str(runs["sweep"]), str(runs["single"]), "--output", str(page),

@@ -20,6 +20,8 @@ from showerlearn.cli.main import app
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_tables
 
+pytestmark = pytest.mark.slow
+
 DATA = {
     "name": "calorimeter",
     "params": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ def _run(*arguments: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_simulate_a_file_with_config_overrides_and_a_summary(tmp_path: Path) -> None:
     config = tmp_path / "collider.yaml"
     config.write_text(yaml.safe_dump({"chunk_size": 2, "jets": {"constituent_jets": 1}}))
@@ -33,6 +35,7 @@ def test_simulate_a_file_with_config_overrides_and_a_summary(tmp_path: Path) -> 
     assert list((tmp_path / "cache").glob("signal-*.h5"))
 
 
+@pytest.mark.slow
 def test_a_mass_scan_writes_one_file_per_mass(tmp_path: Path) -> None:
     code, output = _run(
         "--events", "1", "--process", "signal", "--signal-mass", "900", "--signal-mass", "1100", "--jobs", "1",

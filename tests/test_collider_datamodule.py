@@ -172,6 +172,7 @@ def test_clear_errors(events_file: Path, tmp_path: Path) -> None:
         ).use_prediction_inputs(["new.npz"])
 
 
+@pytest.mark.slow
 def test_the_simulate_source_generates_once_and_reads_the_cached_file(tmp_path: Path) -> None:
     source = {
         "kind": "simulate", "events": 12, "seed": 3, "n_jobs": 1, "cache_dir": str(tmp_path),

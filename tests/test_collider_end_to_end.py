@@ -19,6 +19,8 @@ from showerlearn.collider.evaluation.evaluator import REJECTION_CURVE
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_tables
 
+pytestmark = pytest.mark.slow
+
 RUNNER = CliRunner()
 
 

@@ -27,6 +27,7 @@ from showerlearn.collider.simulation.reconstruction import FATJET_FIELDS, JET_FI
 from showerlearn.collider.simulation.run import plan_chunks
 
 vector.register_awkward()
+pytestmark = pytest.mark.slow  # Pythia generation: seconds per test
 
 SIGNAL, QCD, TTBAR = 0, 1, 2
 

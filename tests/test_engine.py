@@ -75,6 +75,7 @@ def test_epochs_without_validation_report_too(tabular_config: dict, caplog: pyte
     assert len(reports) == 3 and all("no validation metrics" in r for r in reports)
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> None:
     first = train(resolve_config(tabular_config), progress=False)
     second = train(resolve_config(tabular_config), progress=False)
@@ -94,6 +95,7 @@ def test_resume_refuses_a_different_config(tabular_config: dict) -> None:
         train(resolve_config(tabular_config), resume=run.path, progress=False)
 
 
+@pytest.mark.slow
 def test_a_larger_budget_trains_a_completed_run_further_as_if_it_had_been_given_at_the_start(
     tabular_config: dict, tmp_path: Path
 ) -> None:
@@ -160,6 +162,7 @@ def _recorded(record: Path) -> dict[tuple[str, str], str]:
     return {(step, rank): total for _, step, rank, total in (line.split() for line in record.read_text().splitlines())}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("crash_step", "trainer", "workers"),
     [
@@ -239,6 +242,7 @@ def test_ddp_processes_train_on_their_own_shards_and_report_once(tabular_config:
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     config_file = tmp_path / "experiment.yaml"
     tabular_config["trainer"]["max_epochs"] = 2
@@ -264,6 +268,7 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     assert 0.0 <= RunDir.existing(tmp_path / "ensemble").metrics()["scalars"]["auc"] <= 1.0
 
 
+@pytest.mark.slow
 def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothing(
     tabular_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,6 +305,7 @@ def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothin
         ensemble([first.path, same_split.path], tmp_path / "unfinished")
 
 
+@pytest.mark.slow
 def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dict) -> None:
     tabular_config["trainer"].update(max_epochs=100000, max_time="00:00:00:01")
     run = train(resolve_config(tabular_config), progress=False)
@@ -321,6 +327,7 @@ def test_max_time_stops_training_and_the_run_still_completes(tabular_config: dic
         resolve_config({**tabular_config, "trainer": {**tabular_config["trainer"], "max_time": "1 hour"}})
 
 
+@pytest.mark.slow
 def test_sweep_goes_on_past_a_failed_seed(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     import showerlearn.engine.runner as runner
     from showerlearn.engine.sweep import SweepError, sweep, sweep_runs
@@ -393,6 +400,7 @@ def test_rank_above_zero_of_an_external_launch_needs_the_run_folder_and_writes_n
     assert not list(shared.iterdir())  # rank 0 owns the folder: config, environment and status are its
 
 
+@pytest.mark.slow
 def test_the_same_command_again_continues_an_unfinished_run_dir(tabular_config: dict, tmp_path: Path) -> None:
     """A requeued job (srun --requeue, torchrun --max-restarts) re-runs its command line: it resumes."""
     tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 9}}]

@@ -104,7 +104,8 @@ def test_explain_command_on_a_sweep_writes_figures_criteria_and_table(trained: t
     write_json_atomic(sweep / "sweep.json", {"name": "explain_tiny", "seeds": [0, 1], "runs": ["seed0", "seed1"]})
     app = typer.Typer()
     app.command()(explain)
-    result = CliRunner().invoke(app, [str(sweep), "--input", str(held_out), "--events", "0,2", "--max-events", "30", "-t", "particle:0", "-t", "energy"])
+    # one event drawn (figures of 1855 hexagons per panel are what this test spends its time on)
+    result = CliRunner().invoke(app, [str(sweep), "--input", str(held_out), "--events", "2", "--max-events", "30", "-t", "particle:0", "-t", "energy"])
     assert result.exit_code == 0, result.output
     document = json.loads((sweep / "explain" / "criteria.json").read_text())
     (model,) = document["models"].values()
@@ -118,7 +119,7 @@ def test_explain_command_on_a_sweep_writes_figures_criteria_and_table(trained: t
     assert document["settings"]["randomized_control"] is True and document["settings"]["reference"] == "none"
     assert (sweep / "plots" / "explain" / "criteria.png").is_file()
     figures = sorted(p.name for p in (sweep / "plots" / "explain").glob("event*.png"))  # mean/std over seeds
-    assert len(figures) == 2 and figures[0].startswith("event00000_obs1_event") and figures[1].startswith("event00002_")
+    assert len(figures) == 1 and figures[0].startswith("event00002_obs1_event")  # named by position and event
     assert sorted(p.name for p in (run / "plots" / "explain").glob("event*.png")) == figures  # each run's own
     bad = CliRunner().invoke(app, [str(sweep), "--input", str(held_out), "--events", "0,9999"])
     assert bad.exit_code == 1 and "event positions must be in 0.." in " ".join(bad.output.split())  # rich wraps lines

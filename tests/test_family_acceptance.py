@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -16,6 +17,8 @@ from showerlearn.cli.main import app
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_tables
 from toy_family import toy_events
+
+pytestmark = pytest.mark.slow
 
 
 def _config(tmp_path: Path) -> Path:

@@ -40,6 +40,7 @@ def test_registered_and_two_worker_loader_sees_every_training_event_once(shared_
     assert inputs["lattice"].n_pixels == inputs["camera"].n_pixels == 1855
 
 
+@pytest.mark.slow
 def test_splits_are_reproducible_and_by_file_keeps_files_apart(shared_data: Path) -> None:
     def parts(seed: int, by: str, split_seed: int | None = None) -> IACTDataModule:
         split = {"by": by, "fractions": (0.5, 0.25, 0.25), "seed": split_seed}

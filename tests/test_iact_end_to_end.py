@@ -21,6 +21,8 @@ from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.tables import read_columns
 from iact_runs import EXAMPLES, TINY, TINY_DATA, TINY_EVALUATION
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) -> tuple[RunDir, RunDir]:
@@ -29,7 +31,6 @@ def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) 
     return tiny_small_example, baseline
 
 
-@pytest.mark.slow
 def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple[RunDir, RunDir]) -> None:
     network, baseline = network_and_baseline
     ours, theirs = read_columns(network.predictions_file), read_columns(baseline.predictions_file)
@@ -50,7 +51,6 @@ def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple
     ].mean()
 
 
-@pytest.mark.slow
 def test_ensemble_of_runs_through_the_cli(network_and_baseline: tuple[RunDir, RunDir], tmp_path: Path) -> None:
     network, baseline = network_and_baseline
     output = tmp_path / "ensemble"
@@ -87,7 +87,6 @@ def test_ensemble_of_runs_through_the_cli(network_and_baseline: tuple[RunDir, Ru
     assert not list(tmp_path.glob(".*partial*"))
 
 
-@pytest.mark.slow
 def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(iact_workspace: list[str]) -> None:
     config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*iact_workspace, *TINY])
     torch.manual_seed(0)
@@ -118,7 +117,6 @@ def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(ia
     assert total.item() < start
 
 
-@pytest.mark.slow
 def test_predict_on_real_dl1_files(iact_workspace: list[str], shared_data: Path, tmp_path: Path) -> None:
     cache = tmp_path / "training_cache"
     # the paper's flattened heads (the small examples use the translation-invariant ones: next test)
@@ -177,7 +175,6 @@ def test_voting_and_pooled_heads_train_save_and_predict_real_files(
     np.testing.assert_allclose(read_columns(again)["gammaness"], predicted["gammaness"], rtol=1e-6)
 
 
-@pytest.mark.slow
 def test_test_time_augmentation_averages_the_views_turned_back(iact_workspace: list[str], tmp_path: Path) -> None:
     """Reference: each view decoded on its own, through the per-event camera orientation of the
     decoder (``camera_rotation``, ``camera_reflected``) rather than the merger's inverse maps."""

@@ -13,6 +13,7 @@ from showerlearn.iact.io.simtel import SimtelOptions
 pytest.importorskip("eventio", reason="read_simtel needs the optional eventio extra")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
     ["lst_with_photons.simtel.zst", "gamma_prod6_tel_event_header_v4.simtel.zst", "gamma_test.simtel.gz"],

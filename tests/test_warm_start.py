@@ -65,6 +65,7 @@ def test_shape_mismatches_are_reported_and_unrelated_checkpoints_refused(tmp_pat
         load_matching_weights(model, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_run_initialised_from_another_starts_from_its_weights(tabular_config: dict) -> None:
     source = train(resolve_config(tabular_config), progress=False)
     # learning rate 0: the new run's weights stay what it was initialised with
