@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,22 @@ from iact_runs import EXAMPLES, TINY
 from showerlearn.engine.run_dir import RunDir
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# One torch (OpenMP) thread in this process and in the processes its tests start, unless the caller
+# chose: the tests' networks are too small to gain from a second thread, and on a machine whose cores
+# are busy (a shared CI runner) two threads spin-wait on each other: 15 steps of a tiny gamma-PhysNet
+# took 14.5 CPU seconds instead of 1.4. Set before anything imports torch, which reads it once.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _session_thread_count() -> Iterator[None]:
+    """Back to the session's thread count after each test: a training whose config asks for more
+    (``trainer.threads``: 2 in the small examples) sets it for the whole process."""
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"].split(",")[0]))
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,10 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY_DATA = ["data.params.simulate.events=600", "data.params.simulate.n_jobs=1", "data.params.batch_size=32"]
-TINY_EVALUATION = [
+#: what every tiny run sets, of the network or of the baseline
+TINY_RUN = [
+    "trainer.threads=1",  # the examples' 2 would undo the single thread of conftest.py for the whole session
     "evaluation.params.n_bootstrap=10",
     "evaluation.params.figure_formats=[png]",  # the PDFs are test_evaluation's
 ]
-TINY = [*TINY_DATA, "model.params.depth=8", "model.params.widths=[4,8,8]", "trainer.max_epochs=1", *TINY_EVALUATION]
+TINY = [*TINY_DATA, "model.params.depth=8", "model.params.widths=[4,8,8]", "trainer.max_epochs=1", *TINY_RUN]

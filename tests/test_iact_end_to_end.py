@@ -19,14 +19,14 @@ from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.tables import read_columns
-from iact_runs import EXAMPLES, TINY, TINY_DATA, TINY_EVALUATION
+from iact_runs import EXAMPLES, TINY, TINY_DATA, TINY_RUN
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) -> tuple[RunDir, RunDir]:
-    overrides = [*iact_workspace, *TINY_DATA, *TINY_EVALUATION]
+    overrides = [*iact_workspace, *TINY_DATA, *TINY_RUN]
     baseline = train(load_config(EXAMPLES / "hillas_rf_small.yaml", overrides), progress=False)
     return tiny_small_example, baseline
 
