@@ -25,12 +25,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py --output $(DEMO_DIR)
 
+# one worker per core; each test runs on one thread (tests/conftest.py)
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # every test but the end-to-end trainings and worker-process checks (marked `slow`)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 # trains the small example as `make demo` does and measures its explanation (minutes); `make test` checks
 # the committed result, so commit benchmarks/results/explain_acceptance/ afterwards

@@ -8,6 +8,7 @@ import re
 import shutil
 import statistics
 import subprocess
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -36,9 +37,12 @@ from showerlearn.viz.board import (
     reference_curves,
     render_board,
 )
-from showerlearn.viz.resolution import ReferenceCurve
+from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, ReferenceCurve
 
 N_EVENTS = 1500
+#: the data captions of the fixture's runs (the single run's is completed by its evaluator)
+SWEEP_CAPTION, SINGLE_CAPTION, BASELINE_CAPTION = (
+    "synthetic events; cuts: none", "synthetic events", "synthetic events; cuts: intensity >= 50 p.e.")
 # a 1x1 PNG: the explanation hook embeds whatever PNG files it finds
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
@@ -65,24 +69,28 @@ def _predictions(seed: int, quality: float) -> dict[str, np.ndarray]:
 
 
 def _make_run(
-    path: Path, seed: int, quality: float, depth: int, *, keep_roc: bool = True, figures: bool = False
+    path: Path, seed: int, quality: float, depth: int, *, keep_roc: bool = True, figures: bool = False,
+    extra: dict | None = None, caption: str = "",
 ) -> Path:
     """A run directory with the real evaluator's metrics.json on synthetic predictions.
 
     ``figures``: run the whole evaluator (seconds of matplotlib); else only its metrics part, same layout.
+    ``extra``: config sections only this run has; ``caption``: the data set (the evaluator's caption).
     """
     predictions = _predictions(seed, quality)
     write_columns(path / "predictions.h5", predictions)
     if figures:
-        metrics = evaluate_iact(predictions, path / "plots", n_bootstrap=10, seed=seed)
+        metrics = evaluate_iact(predictions, path / "plots", n_bootstrap=10, seed=seed, caption=caption)
     else:
         metrics = {"evaluator": "iact", "schema": 1, **iact_metrics(predictions, n_bootstrap=10, seed=seed)}
+        if caption:
+            metrics["caption"] = caption
     metrics = {"n_events": N_EVENTS, **metrics}
     if not keep_roc:
         metrics.pop("roc")
     write_json_atomic(path / "metrics.json", metrics)
     config = {"name": "small", "seed": seed, "model": {"name": "gamma_physnet", "params": {"depth": depth}},
-              "trainer": {"max_epochs": 2, "precision": "32"}}
+              "trainer": {"max_epochs": 2, "precision": "32"}, "estimator": None, **(extra or {})}
     (path / "config.yaml").write_text(yaml.safe_dump(config))
     write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 10.0 + seed})
     return path
@@ -94,12 +102,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("board")
     sweep = root / "small" / "sweep-1"
     for seed in (0, 1, 2):
-        _make_run(sweep / f"seed{seed}", seed, quality=2.0, depth=3)
+        _make_run(sweep / f"seed{seed}", seed, quality=2.0, depth=3, caption=SWEEP_CAPTION)
     write_json_atomic(sweep / SWEEP_FILE, {"name": "small", "seeds": [0, 1, 2], "runs": ["seed0", "seed1", "seed2"]})
-    single = _make_run(root / "small" / "deep_seed5", 5, quality=3.0, depth=5, keep_roc=False, figures=True)
+    single = _make_run(root / "small" / "deep_seed5", 5, quality=3.0, depth=5, keep_roc=False, figures=True,
+                       caption=SINGLE_CAPTION)
     (single / "plots" / "explain").mkdir(parents=True)
     (single / "plots" / "explain" / "gradcam_gamma.png").write_bytes(PNG)
-    baseline = _make_run(root / "hillas" / "rf_seed0", 9, quality=1.0, depth=0)
+    estimator = {"estimator": {"name": "hillas_rf", "params": {"picture_thresh": 6.0, "n_jobs": 1}}}
+    baseline = _make_run(root / "hillas" / "rf_seed0", 9, quality=1.0, depth=0, extra=estimator,
+                         caption=BASELINE_CAPTION)
     return {"sweep": sweep, "single": single, "baseline": baseline}
 
 
@@ -169,6 +180,33 @@ def test_payload_of_sweep_and_runs(runs: dict[str, Path]) -> None:
     assert base64.b64decode(single["images"][0]["data"]) == PNG
     # without figure styles the plots come alphabetically
     assert [p["metric"] for p in payload["plots"]] == ["angular_resolution", "auc", "energy_bias", "energy_resolution"]
+
+
+def test_payload_says_what_bands_counts_and_data_are(runs: dict[str, Path]) -> None:
+    """What the figures say beside their curves: the band, the events per bin (with the figures' threshold
+    for a bin drawn apart), the data set and cuts, the units of the scalars."""
+    entries = collect_entries([runs["sweep"], runs["single"]])
+    payload = board_payload(entries, style=merged_style(entry_families(entries)))
+    sweep, single = payload["entries"]
+    assert payload["min_events_per_bin"] == MIN_EVENTS_PER_BIN  # the figures' threshold, not a copy
+    assert payload["scalar_units"] == {"angular_resolution_deg": "deg"}
+    # a run: its bootstrap interval and its counts, as metrics.json has them
+    records = json.loads((runs["single"] / "metrics.json").read_text())["curves"]
+    curve = single["curves"]["angular_resolution_vs_reco_energy"]
+    assert curve["band"] == records["angular_resolution_vs_reco_energy"]["band"] == "95 % bootstrap interval"
+    assert curve["n_events"] == records["angular_resolution_vs_reco_energy"]["n_events"]
+    assert 0 < curve["n_events"][-1] < MIN_EVENTS_PER_BIN, "the fixture has a sparse bin to draw apart"
+    assert single["curves"]["auc_vs_reco_energy"]["band"] == ""  # no interval: nothing to describe
+    # a sweep: mean +- std over its seeds (curves and ROC), the seeds' mean counts
+    assert sweep["curves"]["angular_resolution_vs_true_energy"]["band"] == "mean ± std over 3 seeds"
+    assert sweep["roc"]["band"] == "mean ± std over 3 seeds" and single["roc"]["band"] == ""
+    counts = [json.loads((runs["sweep"] / f"seed{s}" / "metrics.json").read_text())["curves"]
+              ["angular_resolution_vs_true_energy"]["n_events"] for s in (0, 1, 2)]
+    np.testing.assert_allclose(sweep["curves"]["angular_resolution_vs_true_energy"]["n_events"],
+                               np.rint(np.mean(counts, axis=0)))  # the aggregate's rounded mean
+    # the data: each run's caption, a sweep's when its runs agree
+    assert sweep["caption"] == SWEEP_CAPTION and all(m["caption"] == SWEEP_CAPTION for m in sweep["members"])
+    assert single["caption"].startswith(SINGLE_CAPTION + "; test split: 1500 events")
 
 
 def test_unfinished_runs_are_listed_without_numbers(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -255,7 +293,8 @@ def test_cli_writes_board_with_baseline_and_requirements(
     payload = _payload_of(output.read_text(encoding="utf-8"))
     # each run once; the baseline given among the runs too is shown as the baseline only
     assert [e["id"] for e in payload["entries"]] == ["small/sweep-1", "small/deep_seed5"]
-    assert payload["baseline"]["label"] == "baseline: hillas/rf_seed0"
+    # the page says "baseline" once (its checkbox, its "(baseline)" tag): the label is the run's path only
+    assert payload["baseline"]["id"] == "baseline: hillas/rf_seed0" and payload["baseline"]["label"] == "hillas/rf_seed0"
     assert payload["default_requirement"] == "North-LST"
     # the evaluators' figure styles order the plots and label their axes
     assert [p["metric"] for p in payload["plots"]] == ["angular_resolution", "energy_resolution", "energy_bias", "auc"]
@@ -288,10 +327,11 @@ def test_cli_errors_name_the_problem(runs: dict[str, Path], tmp_path: Path) -> N
 # ---- the page in a real browser ------------------------------------------------------------------
 
 class _Elements(HTMLParser):
-    """Every start tag of a document as (tag, attributes)."""
+    """Every start tag of a document as (tag, attributes); ``html``: the document."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
+        self.html = html
         self.elements: list[tuple[str, dict[str, str]]] = []
         self.feed(html)
 
@@ -349,7 +389,20 @@ def test_page_in_headless_browser(chromium: str, runs: dict[str, Path], shared_d
     assert {a["data-entry"] for a in dom.find("tr") if "data-entry" in a} == {sweep, single, base}
     config_keys = {a["data-key"] for a in dom.find("tr") if "data-key" in a}
     assert {"model.params.depth", "seed"} <= config_keys and "trainer.max_epochs" not in config_keys
+    # keys only the baseline sets (null or absent elsewhere): one row for their section, "not set" elsewhere
+    assert "estimator" in config_keys and not {"estimator.name", "estimator.params.n_jobs"} & config_keys
+    assert len(dom.find("td", **{"class": "unset"})) == 2  # the sweep's and the single run's estimator cells
     assert dom.find("img", alt="gradcam_gamma.png")
+    # the page says what it shows: units in the metrics headers, what the bands are, the data of each entry
+    assert re.search(r'<th data-key="angular_resolution_deg"[^>]*>angular_resolution_deg \[deg\]<', dom.html)
+    assert re.search(r'<th data-key="auc"[^>]*>auc<', dom.html), "a dimensionless scalar has no unit"
+    assert len(dom.find("p", **{"class": "plot-note band-note"})) == len(plots)
+    assert ("bands: small/sweep-1: mean ± std over 3 seeds; small/deep_seed5: 95 % bootstrap interval; "
+            "hillas/rf_seed0 (baseline): 95 % bootstrap interval") in dom.html
+    assert ">band: mean ± std over 3 seeds<" in dom.html  # AUC and ROC: only the sweep's has a band
+    assert dom.find("p", id="runs-caption", **{"class": "caption"})[0].get("hidden") is not None, "the data differ"
+    assert {a["data-entry"] for a in dom.find("div", **{"class": "caption"})} == {sweep, single, base}
+    assert f">{escape(SWEEP_CAPTION)}<" in dom.html and f">{escape(BASELINE_CAPTION)}<" in dom.html
 
     # a selection (made through the page's own checkbox handlers) changes the plots and tables
     dom = _render_in_browser(chromium, page, f"#select={seeds[0]},{seeds[2]}", tmp_path / "profile")
@@ -368,6 +421,13 @@ def test_page_in_headless_browser(chromium: str, runs: dict[str, Path], shared_d
     assert dom.find("svg", data_plot="angular_resolution")[0]["data-curve"] == "angular_resolution_vs_reco_energy"
     assert not dom.find("g", **{"class": "requirement"})
     assert dom.find("p", **{"class": "empty"}), "one run selected: no config differences to show"
+    # bins with fewer events than the figures' threshold: hollow grey points, with a note stating it
+    curves = _payload_of(page.read_text(encoding="utf-8"))["entries"][1]["curves"]
+    sparse = sum(value is not None and count < MIN_EVENTS_PER_BIN for name, curve in curves.items()
+                 if name.endswith("_vs_reco_energy") for value, count in zip(curve["value"], curve["n_events"]))
+    assert sparse and len(dom.find("circle", **{"class": "few-events"})) == sparse
+    assert len(dom.find("p", **{"class": "plot-note few-note"})) == sparse  # one sparse bin in each plot
+    assert f"bins with &lt; {MIN_EVENTS_PER_BIN} events (outside line and band)" in dom.html
 
     # clicking a metrics header sorts the rows (twice: the other way round)
     aucs = {e: json.loads((runs["sweep"] / e.split("/")[-1] / "metrics.json").read_text())["scalars"]["auc"]

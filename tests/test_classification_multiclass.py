@@ -75,7 +75,7 @@ def test_the_evaluator_reports_each_class_and_keeps_the_binary_report(tmp_path: 
     assert metrics["figures"] == ["confusion_matrix.png", "roc.png"]
 
     binary = evaluate_classification({"label": labels == 1, "score": scores[:, 1]}, tmp_path / "binary", figure_formats=("png",))
-    assert set(binary) == {"evaluator", "schema", "settings", "scalars", "curves", "roc", "figures"}
+    assert set(binary) == {"evaluator", "schema", "settings", "scalars", "curves", "roc", "caption", "figures"}
     assert set(binary["scalars"]) == {"n_events", "n_positive", "auc", "precision", "recall", "false_positive_rate"}
     assert binary["scalars"]["auc"] == pytest.approx(skm.roc_auc_score(labels == 1, scores[:, 1]))
 

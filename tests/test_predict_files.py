@@ -27,7 +27,7 @@ from showerlearn.engine.predict import predict_files, predict_split
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.atomic import write_text_atomic
-from showerlearn.io.tables import TableStream, read_attributes, read_tables
+from showerlearn.io.tables import TableStream, read_attributes, read_tables, read_units
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LSTCHAIN_FILE = "iact/dl1_lstchain/dl1_gamma_example.h5"  # 25 real LST MC images
@@ -212,7 +212,7 @@ def test_the_cut_report_counts_the_removed_events_and_keep_invalid_keeps_them(
     assert too_faint.any() and too_bright.any() and (~too_faint & ~too_bright).any()  # the file tests every case
 
     (summary,) = predict_files(iact_run.path, [source], tmp_path / "valid", chunk_events=10, progress=False)
-    expected = {"intensity >= 1000.0": int(too_faint.sum()), "intensity <= 10000.0": int(too_bright.sum())}
+    expected = {"intensity >= 1000.0 p.e.": int(too_faint.sum()), "intensity <= 10000.0 p.e.": int(too_bright.sum())}
     assert summary.removed == expected and summary.events_read == n_events
     assert summary.events_read - summary.events_predicted == sum(summary.removed.values())
     assert json.loads(read_attributes(summary.output)["events_removed"]) == expected
@@ -223,6 +223,8 @@ def test_the_cut_report_counts_the_removed_events_and_keep_invalid_keeps_them(
     rows = read_tables(kept.output)["predictions"]
     assert len(rows["event_id"]) == n_events and kept.invalid_rows == sum(expected.values())
     valid = rows["valid"]
+    units = read_units(kept.output)  # the family's units, and the engine's flag, as HDF5 attributes
+    assert units["valid"] == "" and units["reco_energy"] == "TeV" and units["reco_alt"] == "deg"
     assert (~valid).sum() == kept.invalid_rows and np.isnan(rows["gammaness"][~valid]).all()
     assert np.isnan(rows["reco_alt"][~valid]).all() and np.isfinite(rows["reco_alt"][valid]).all()
     np.testing.assert_array_equal(rows["gammaness"][valid], predicted["gammaness"])

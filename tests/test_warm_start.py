@@ -84,3 +84,24 @@ def test_init_from_needs_a_network(tabular_config: dict) -> None:
     config = tabular_config | {"init_from": "somewhere", "model": None, "task": None, "estimator": {"name": "random_forest_classifier"}}
     with pytest.raises(ConfigError, match="init_from"):
         resolve_config(config)
+
+
+def test_zero_epochs_evaluate_the_init_from_network_as_it_is(tabular_config: dict, tmp_path: Path) -> None:
+    source = train(resolve_config(tabular_config), progress=False)
+    evaluated = train(
+        resolve_config(tabular_config | {"name": "as_is", "init_from": str(source.path), "trainer": {"max_epochs": 0}}),
+        progress=False,
+    )
+    start = torch.load(source.best_checkpoint(), map_location="cpu", weights_only=False)["state_dict"]
+    kept = torch.load(evaluated.best_checkpoint(), map_location="cpu", weights_only=False)["state_dict"]
+    assert start.keys() == kept.keys() and all(torch.equal(start[k], kept[k]) for k in start)
+    assert evaluated.status()["state"] == "completed" and evaluated.status()["init_from"]["new"] == []
+    # the same network on the same test split: the same predictions
+    assert evaluated.metrics()["scalars"]["auc"] == pytest.approx(source.metrics()["scalars"]["auc"])
+
+    with pytest.raises(ConfigError, match="max_epochs: 0 evaluates a trained network without training: give it in `init_from`"):
+        resolve_config(tabular_config | {"trainer": {"max_epochs": 0}})
+    wider = tabular_config | {"name": "wider", "init_from": str(source.path), "trainer": {"max_epochs": 0}}
+    wider["model"] = {**wider["model"], "params": {"hidden": 16}}
+    with pytest.raises(ConfigError, match="does not hold this model's .* the same network"):
+        train(resolve_config(wider), progress=False)

@@ -45,16 +45,20 @@ class BoardStyle:
     """How a family's metrics read on the board and in curve figures.
 
     Attributes:
-        metric_style: metric (the part of a curve name before ``_vs_``) -> ``{"ylabel", "logy", "hline"}``.
+        metric_style: metric (the part of a curve name before ``_vs_``) -> ``{"ylabel", "logy", "hline",
+            "missing"}`` (``missing``: why a bin with events may have no value, e.g. an AUC of one class).
         axis_labels: curve x quantity (after ``_vs_``) -> axis label with its unit.
         scalar_direction: scalar -> ``"higher"``, ``"lower"`` or ``"zero"``: which value is best.
         scalar_order: scalars shown first in the metrics table, in this order.
+        scalar_units: scalar -> its unit (astropy string, e.g. ``"deg"``), shown next to its value in
+            terminal tables; a scalar not named is a dimensionless number (a count, a fraction, an AUC).
     """
 
     metric_style: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     axis_labels: Mapping[str, str] = field(default_factory=dict)
     scalar_direction: Mapping[str, str] = field(default_factory=dict)
     scalar_order: tuple[str, ...] = ()
+    scalar_units: Mapping[str, str] = field(default_factory=dict)
 
 
 class Family:
@@ -86,7 +90,7 @@ class Family:
     def board_style(self) -> BoardStyle:
         """Labels, units and best directions of the family's metrics (generic classification by default)."""
         return BoardStyle(
-            metric_style={"auc": {"ylabel": "AUC", "logy": False}},
+            metric_style={"auc": {"ylabel": "AUC", "logy": False, "missing": "no AUC: one class only in the bin"}},
             scalar_direction={"auc": "higher", "precision": "higher", "recall": "higher", "accuracy": "higher"},
             scalar_order=("auc", "accuracy", "precision", "recall"),
         )

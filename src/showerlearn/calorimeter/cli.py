@@ -53,7 +53,7 @@ def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulation
     """What was written: counts, the share of the energy the crystals caught, rate and file size."""
     from rich.table import Table
 
-    table = Table(title=f"wrote {summary.path}", show_header=False, title_justify="left")
+    table = Table(show_header=False)
     size_mb = summary.path.stat().st_size / 1e6
     per_event = summary.n_hits / max(summary.n_events, 1)
     rows = [
@@ -68,4 +68,6 @@ def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulation
     ]
     for key, value in rows:
         table.add_row(key, value)
+    # the path on a line of its own: a table title is cut to the table's width
+    console.print(f"wrote {summary.path}", soft_wrap=True)
     console.print(table)

@@ -80,6 +80,12 @@ def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
     return series
 
 
+def _caption(metrics: Mapping[str, Any]) -> str:
+    """What a run's (or an aggregate's) data is: its ``caption`` (data set, cuts), ``""`` when it has none."""
+    caption = metrics.get("caption")
+    return caption if isinstance(caption, str) else ""
+
+
 def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     """A run directory as a board entry (id = label), with its raw metrics (for the aggregate of a sweep).
 
@@ -119,14 +125,18 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
         status=status.get("state", ""),
         images=explain_images(run.path),
         family=family,
+        caption=_caption(metrics),
     )
     return entry, metrics
 
 
 def _sweep_entry(path: Path, label: str) -> BoardEntry:
     """A sweep folder as one entry (mean +- std over its runs) whose members are the runs."""
+    from dataclasses import replace
+
     from showerlearn.engine.sweep import sweep_runs
     from showerlearn.evaluation.aggregate import aggregate_runs
+    from showerlearn.evaluation.curves import seeds_band
     from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
 
     runs = sweep_runs(path, completed_only=False)  # failed seeds are shown as such
@@ -140,6 +150,10 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         aggregate = aggregate_runs(evaluated) if evaluated else {"curves": {}, "scalars": {}}
     except ValueError as error:
         raise ValueError(f"sweep {path}: {error}") from None
+    rocs = [m.roc for m in members if m.roc is not None]
+    roc = BoardRoc.mean_of(rocs)
+    if roc is not None and roc.low is not None:  # a band over the seeds whose ROC has points (as mean_of's)
+        roc = replace(roc, band=seeds_band(sum(len(r.fpr) > 1 for r in rocs)))
     return BoardEntry(
         id=label,
         label=label,
@@ -147,11 +161,12 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         curves=_series(aggregate["curves"], label, Path(path)),
         scalars={name: stats["mean"] for name, stats in aggregate["scalars"].items()},
         scalar_std={name: stats["std"] for name, stats in aggregate["scalars"].items()},
-        roc=BoardRoc.mean_of([m.roc for m in members if m.roc is not None]),
+        roc=roc,
         status=", ".join(sorted({member.status for member in members if member.status})),
         members=members,
         images=explain_images(path),  # the mean/std-over-seeds explanation figures
         family=members[0].family,  # the seeds of a sweep share their config
+        caption=_caption(aggregate),  # only when its runs' captions agree
     )
 
 
@@ -167,6 +182,15 @@ def collect_entry(path: Path, label: str) -> BoardEntry:
 def collect_entries(paths: Sequence[Path]) -> list[BoardEntry]:
     """Board entries of run directories and sweep folders, labelled by their (shortest unique) paths."""
     return [collect_entry(path, label) for path, label in zip(paths, _labels(paths), strict=True)]
+
+
+def _baseline_entry(path: Path) -> BoardEntry:
+    """The baseline's entry: labelled by its path like the others (the page says "baseline" itself, once),
+    with an id of its own, ``baseline: <label>``, that no entry shares."""
+    from dataclasses import replace
+
+    label = _labels([path])[0]
+    return replace(collect_entry(path, label), id=f"baseline: {label}")
 
 
 def board(
@@ -192,7 +216,7 @@ def board(
         if not unique:
             raise ValueError("give at least one run directory or sweep folder besides the baseline")
         entries = collect_entries(unique)
-        baseline_entry = None if baseline is None else collect_entry(baseline, f"baseline: {_labels([baseline])[0]}")
+        baseline_entry = None if baseline is None else _baseline_entry(baseline)
         families = entry_families([*entries, *([baseline_entry] if baseline_entry else [])])
         written = write_board(
             output,

@@ -66,19 +66,29 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def metrics_table(scalars: Mapping[str, Any], title: str) -> Table:
+def metrics_table(scalars: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:
     """The headline numbers of a run (``metrics.json`` scalars: name -> value) or of a sweep (name ->
-    ``{"mean", "std"}``) as a terminal table; names carry their units (``angular_resolution_deg``)."""
+    ``{"mean", "std"}``) as a terminal table, each value with its unit (``units``: the family's
+    ``BoardStyle.scalar_units``; a scalar without one is a dimensionless number)."""
+    units = units or {}
     table = Table(title=escape(title), box=None, title_justify="left")
     table.add_column("metric", style="cyan")
     table.add_column("value", justify="right")
+    table.add_column("unit")
     for name, value in scalars.items():
         if isinstance(value, Mapping):  # a sweep's aggregate
             text = f"{_number(value.get('mean'))} ± {_number(value.get('std'))}"
         else:
             text = _number(value)
-        table.add_row(escape(name), text)
+        table.add_row(escape(name), text, escape(units.get(name, "")))
     return table
+
+
+def scalar_units(config: ExperimentConfig) -> dict[str, str]:
+    """The units of the scalars of a run of ``config``: its family's (``Family.board_style``)."""
+    from showerlearn.family import family_of  # the registries, when a table is printed
+
+    return dict(family_of(config).board_style().scalar_units)
 
 
 def _number(value: Any) -> str:

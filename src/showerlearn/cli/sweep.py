@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, user_errors
+from showerlearn.cli.common import (
+    ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, scalar_units, user_errors,
+)
 
 
 def sweep(
@@ -21,11 +23,13 @@ def sweep(
     with user_errors():
         from showerlearn.engine.sweep import AGGREGATE_FILE, SweepError, sweep as run_sweep
 
+        experiment = load(config, overrides)
         try:
-            folder = run_sweep(load(config, overrides), seeds, jobs=jobs)
+            folder = run_sweep(experiment, seeds, jobs=jobs)
         except SweepError as error:
             console.print(f"[bold red]sweep incomplete:[/] {error}")
             raise typer.Exit(1) from None
     aggregate = json.loads((folder / AGGREGATE_FILE).read_text())
-    console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {seeds} seeds"))
+    units = scalar_units(experiment)
+    console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {seeds} seeds", units))
     console.print(f"[green]sweep complete:[/] {folder}\n  aggregate: {folder / AGGREGATE_FILE}")

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, user_errors
+from showerlearn.cli.common import (
+    ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, scalar_units, user_errors,
+)
 from showerlearn.engine.launch import launched_rank, started_by_lightning
 
 
@@ -41,6 +43,6 @@ def train(
         run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough
         scalars = json.loads(run.metrics_file.read_text()).get("scalars", {}) if run.metrics_file.is_file() else {}
-        console.print(metrics_table(scalars, "test split"))
+        console.print(metrics_table(scalars, "test split", scalar_units(experiment)))
         console.print(f"[green]run complete:[/] {run.path}")
         console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")

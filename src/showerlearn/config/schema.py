@@ -62,7 +62,11 @@ class EarlyStoppingConfig(Strict):
 class TrainerConfig(Strict):
     """Options passed to the Lightning ``Trainer`` (the training engine)."""
 
-    max_epochs: int = Field(10, ge=1, description="Number of epochs.")
+    max_epochs: int = Field(
+        10, ge=0,
+        description="Number of epochs. 0 with `init_from`: no training, the init_from network is predicted and "
+        "evaluated on this config's data as it is (a network trained elsewhere, on new events).",
+    )
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: no limit).")
     max_time: str | None = Field(
         None,
@@ -122,4 +126,6 @@ class ExperimentConfig(Strict):
             raise ValueError("`init_from` initialises a network's weights: it needs `model`, not `estimator`")
         if self.model is not None and self.task is None:
             raise ValueError("`task` (heads and losses) is required when training a `model`")
+        if self.model is not None and self.trainer.max_epochs == 0 and self.init_from is None:
+            raise ValueError("trainer.max_epochs: 0 evaluates a trained network without training: give it in `init_from`")
         return self

@@ -76,6 +76,18 @@ class ShowerDataModule(L.LightningDataModule):
         """
         raise NotImplementedError
 
+    def column_units(self) -> dict[str, dict[str, str]]:
+        """The unit of each column :meth:`decode_predictions` writes: table name -> column -> astropy unit
+        string (``"TeV"``, ``"deg"``; ``""`` for a dimensionless one), stored with the prediction files
+        (:mod:`showerlearn.io.tables`). A column not named has no unit written; the default names none.
+        The family defines them where it defines its columns."""
+        return {}
+
+    def describe(self) -> str:
+        """One line naming the data and its selection, the caption of the run's figures (e.g. ``simulated
+        LSTCam events (30000 showers); cuts: intensity >= 50.0 p.e.``); the default: none."""
+        return ""
+
     def arrays(
         self, split: Split, raw: bool = False
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:

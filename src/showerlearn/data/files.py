@@ -27,6 +27,13 @@ def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: typ
     return paths
 
 
+def files_caption(patterns: Sequence[str | Path] | None, shown: int = 2) -> str:
+    """``files a.h5, b.h5 and 3 more``: the file names (or patterns, unexpanded) a figure caption has room for."""
+    names = [Path(pattern).name for pattern in patterns or []]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"files {', '.join(names[:shown])}{more}"
+
+
 def cached_simulation(
     cache_dir: Path, prefix: str, suffix: str, config: BaseModel, seed: int, simulate: Callable[[Any, Path, int], Any]
 ) -> Path:

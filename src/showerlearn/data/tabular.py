@@ -112,6 +112,7 @@ class TabularDataModule(ShowerDataModule):
         experiment seed; fix it to share one test set across experiment seeds)."""
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         table = read_table(source, [*features, label])
+        self.source_name = Path(source.path).name
         self.features = np.stack([table[f] for f in features], axis=1).astype(np.float32)
         bad = ~np.isfinite(self.features)
         if bad.any():
@@ -154,6 +155,14 @@ class TabularDataModule(ShowerDataModule):
         if len(self.classes) == 2:
             return {**columns, "score": probabilities[:, 1]}
         return {**columns, **{f"score_{name}": probabilities[:, k] for k, name in enumerate(self.classes)}}
+
+    def describe(self) -> str:
+        return f"feature table {self.source_name} ({len(self.labels)} rows, classes {', '.join(map(str, self.classes))})"
+
+    def column_units(self) -> dict[str, dict[str, str]]:
+        """Row numbers, class indices and probabilities: all dimensionless."""
+        scores = ["score"] if len(self.classes) == 2 else [f"score_{name}" for name in self.classes]
+        return {"predictions": dict.fromkeys(["row", "label", *scores], "")}
 
     @classmethod
     def average_predictions(

@@ -22,7 +22,7 @@ from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import is_sweep, sweep_runs
 from showerlearn.io.atomic import write_json_atomic
-from showerlearn.io.tables import read_columns, write_columns
+from showerlearn.io.tables import read_columns, read_units, write_columns
 from showerlearn.registry import DATAMODULES
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
         run = RunDir(staging)
         shutil.copyfile(runs[0].config_file, run.config_file)
         write_json_atomic(run.environment_file, describe_environment(configs[0].seed))
-        write_columns(run.predictions_file, averaged)
+        # the members' units: the family's, as the first member's predictions file holds them
+        write_columns(run.predictions_file, averaged, units=read_units(runs[0].predictions_file))
         members_description = [
             {
                 "path": str(member.path.resolve()), "name": config.name, "seed": config.seed,

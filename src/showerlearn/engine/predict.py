@@ -406,11 +406,19 @@ def _write(
                 held.append(context.datamodule.removed_rows())
                 counts.invalid_rows += _append_invalid(stream, held)
         counts.invalid_rows += _append_invalid(stream, held, final=True)
+        stream.set_units(_units(context.datamodule))  # after the parts: a DataModule knows its columns once set up
         stream.set_attributes(counts.attributes())
     return PredictionSummary(
         source, output, "written", counts.read, counts.predicted, counts.removed, counts.invalid_rows,
         time.monotonic() - started, redone,
     )
+
+
+def _units(datamodule: ShowerDataModule) -> dict[str, dict[str, str]]:
+    """The units of the DataModule's prediction columns, and of the engine's own ``valid`` flag."""
+    units = {name: dict(columns) for name, columns in datamodule.column_units().items()}
+    units.setdefault(PREDICTIONS_KEY, {})[VALID_COLUMN] = ""
+    return units
 
 
 def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: BatchPredictor | None) -> Iterator[Tables]:

@@ -29,10 +29,10 @@ from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
+from showerlearn.engine.safe_load import CONFIG_KEY, ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.warm_start import load_matching_weights
-from showerlearn.io.atomic import write_json_atomic, write_text_atomic
+from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
@@ -77,10 +77,10 @@ def train(
         elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
-        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)))
+        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units())
         _draw_examples(datamodule, run)
         log.info("evaluating")
-        evaluate(run)
+        evaluate(run, datamodule)
     except BaseException as error:
         if rank_zero:
             state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -213,6 +213,9 @@ def _fit_network(
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = build_module(config, datamodule)
+    if config.trainer.max_epochs == 0:
+        _take_trained_weights(config, module, run)
+        return True
     trainer = _trainer(config, run, attempt, progress)
     last = run.checkpoints / "last.ckpt"
     resume = resume and last.is_file()
@@ -228,6 +231,23 @@ def _fit_network(
     elif trainer.global_rank == 0:
         run.update_status(stopped_by=None)  # a continued run that now reached its epochs
     return trainer.global_rank == 0
+
+
+def _take_trained_weights(config: ExperimentConfig, module: MultiTaskModule, run: RunDir) -> None:
+    """No training (``max_epochs: 0``): the run's checkpoint is the ``init_from`` network, which must fill
+    every tensor of the model; a partly initialised network would be evaluated as if it had been trained."""
+    assert config.init_from is not None
+    origin = load_matching_weights(module, config.init_from)
+    if origin["new"] or origin["shape_mismatch"]:
+        missing = [*origin["new"], *(name for name, _, _ in origin["shape_mismatch"])]
+        raise ConfigError("init_from", [
+            f"init_from: {origin['checkpoint']} does not hold this model's {', '.join(missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''} ({len(missing)} tensors): with trainer.max_epochs: 0 it must be "
+            "the same network"
+        ])
+    run.update_status(init_from=origin, stopped_by=None)
+    with atomic_path(run.checkpoints / "last.ckpt") as tmp:
+        torch.save({"state_dict": module.state_dict(), CONFIG_KEY: config.model_dump(mode="json")}, tmp)
 
 
 def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool) -> L.Trainer:
@@ -367,22 +387,39 @@ def _to_numpy(values: Any) -> np.ndarray:
     return np.asarray(values)
 
 
-def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
+def evaluate(run: RunDir | str | Path, datamodule: ShowerDataModule | None = None) -> dict[str, Any]:
     """(Re)compute ``metrics.json`` and the figures of one run from its predictions file.
 
     Evaluators get the per-event table as ``predictions``; those with a ``tables`` parameter also get the
-    per-element tables (name -> columns, empty without any).
+    per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
+    the run's curves unless the evaluator's ``label`` says otherwise) and ``caption`` (the data and its
+    cuts, :meth:`ShowerDataModule.describe`, built from the config when no ``datamodule`` is given) to
+    those that take them.
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     config = load_config(run.config_file)
     tables = read_tables(run.predictions_file)
     predictions = tables.pop(PREDICTIONS_KEY)
+    caption = _data_caption(config, datamodule)
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:
         metrics = build(
-            config.evaluation, EVALUATORS, "evaluation", injected={"log_dir": run.logs, "tables": tables},
+            config.evaluation, EVALUATORS, "evaluation",
+            injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption},
             predictions=predictions, output_dir=run.plots,
         )
     write_json_atomic(run.metrics_file, metrics)
     return metrics
+
+
+def _data_caption(config: ExperimentConfig, datamodule: ShowerDataModule | None) -> str:
+    """What the run's data is (figure captions). A DataModule built only for this may fail (its files moved
+    away since training): a caption is no reason to stop an evaluation, so it is then left out."""
+    if datamodule is None:
+        try:
+            datamodule = build_datamodule(config)
+        except (OSError, ValueError, ConfigError) as error:
+            log.warning("no data caption for the figures: the data of %s cannot be described (%s)", config.name, error)
+            return ""
+    return datamodule.describe()

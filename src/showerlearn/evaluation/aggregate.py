@@ -2,9 +2,12 @@
 
 ``aggregate_runs`` output (JSON-ready, missing values ``null``)::
 
-    {"n_runs": N, "evaluator": "iact",
+    {"n_runs": N, "evaluator": "iact", "caption": "..." (when every run's is the same),
      "scalars": {"auc": {"mean", "std", "n_runs", "values": [...]}, ...},
-     "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs"}, ...}}
+     "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs",
+                                                      "n_events"}, ...}}
+
+``n_events`` is the mean number of events per bin over the runs (the same in each, for a fixed test set).
 
 ``std`` is the sample standard deviation (ddof=1) over the runs with a finite value: the seed
 dispersion gamma-PhysNet uses to compare the robustness of models.
@@ -21,7 +24,8 @@ import numpy as np
 from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures
 from showerlearn.family import BoardStyle
 from showerlearn.metrics.aggregate import compare_dispersions, mean_std_over_runs
-from showerlearn.viz.figures import FIGURE_FORMATS
+from showerlearn.viz.classification import RocSeries, roc_figure
+from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
 from showerlearn.viz.resolution import ReferenceCurve
 
 
@@ -33,14 +37,26 @@ def _scalar_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> np.n
     return np.array([[_scalar(m.get("scalars", {}).get(name))] for m in metrics_list])
 
 
-def _curve_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> tuple[Mapping[str, Any], np.ndarray]:
-    """The first record of curve ``name`` and a (n_runs_having_it, n_bins) matrix of its values."""
+def _records(metrics_list: Sequence[Mapping[str, Any]], name: str) -> list[Mapping[str, Any]]:
+    """The records of curve ``name`` of the runs that have it, checked to share their bin edges."""
     records = [m["curves"][name] for m in metrics_list if name in m.get("curves", {})]
     first = records[0]
     for record in records[1:]:
         if len(record["edges"]) != len(first["edges"]) or not np.allclose(record["edges"], first["edges"]):
             raise ValueError(f"curve {name!r} has different bin edges in different runs: cannot aggregate")
-    return first, np.array([as_array(record["value"]) for record in records])
+    return records
+
+
+def _curve_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> tuple[Mapping[str, Any], np.ndarray]:
+    """The first record of curve ``name`` and a (n_runs_having_it, n_bins) matrix of its values."""
+    records = _records(metrics_list, name)
+    return records[0], np.array([as_array(record["value"]) for record in records])
+
+
+def _mean_events(records: Sequence[Mapping[str, Any]]) -> list[int] | None:
+    """Mean events per bin over the records that count them (None when none does)."""
+    counts = [record["n_events"] for record in records if record.get("n_events") is not None]
+    return np.rint(np.mean(counts, axis=0)).astype(int).tolist() if counts else None
 
 
 def _names(metrics_list: Sequence[Mapping[str, Any]], key: str) -> list[str]:
@@ -76,8 +92,13 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "mean": json_list(stats.mean),
             "std": json_list(stats.std),
             "n_runs": stats.n_runs.tolist(),
+            "n_events": _mean_events(_records(metrics_list, name)),
         }
-    return {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
+    aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
+    captions = {m.get("caption") for m in metrics_list}
+    if len(captions) == 1 and (caption := captions.pop()):
+        aggregate["caption"] = caption
+    return aggregate
 
 
 def compare_runs(metrics_a: Sequence[Mapping[str, Any]], metrics_b: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -118,15 +139,22 @@ def plot_aggregates(
     style: BoardStyle = BoardStyle(),
     names: Sequence[str] | None = None,
     figure_formats: Sequence[str] = FIGURE_FORMATS,
+    caption: str | None = None,
 ) -> list[Path]:
     """One figure per curve (all, or ``names``): each model's mean with a +-std band (``aggregates``:
-    label -> aggregate).
+    label -> aggregate, or one run's metrics, drawn with its own band), and, without ``names``, the ROC
+    curves of those that have one (one run's metrics; an aggregate has none) as ``roc``.
 
     ``baseline`` is one run's metrics or an aggregate, overlaid dashed; ``references`` the reference
     curve of each metric (e.g. one CTA requirement set, ``showerlearn.iact.evaluation.requirements``);
-    ``style`` the family's labels and scales (``Family.board_style()``). Returns the written PNG and PDF paths.
+    ``style`` the family's labels and scales (``Family.board_style()``); ``caption`` the figures' first
+    line (default: the ``caption`` of the first aggregate, or of the baseline, that has one). Returns the
+    written PNG and PDF paths.
     """
-    return save_curve_figures(
+    everything = [*aggregates.values(), *([baseline] if baseline is not None else [])]
+    if caption is None:
+        caption = next((entry["caption"] for entry in everything if entry.get("caption")), "")
+    written = save_curve_figures(
         {label: aggregate["curves"] for label, aggregate in aggregates.items()},
         Path(output_dir),
         baseline=(baseline_label, baseline["curves"]) if baseline is not None else None,
@@ -134,4 +162,19 @@ def plot_aggregates(
         style=style,
         names=names,
         formats=figure_formats,
+        caption=caption,
     )
+    rocs = [_roc(label, entry) for label, entry in aggregates.items() if entry.get("roc")]
+    if baseline is not None and baseline.get("roc"):
+        rocs.append(_roc(baseline_label, baseline, baseline=True))
+    if rocs and names is None:
+        written += save_figure(roc_figure(rocs, caption=caption), Path(output_dir) / "roc", formats=figure_formats)
+    return written
+
+
+def _roc(label: str, metrics: Mapping[str, Any], baseline: bool = False) -> RocSeries:
+    """The ROC of one run's metrics, labelled with its AUC (an aggregate's scalar: its mean)."""
+    auc = metrics.get("scalars", {}).get("auc")
+    auc = auc.get("mean") if isinstance(auc, Mapping) else auc
+    roc = metrics["roc"]
+    return RocSeries(label, np.asarray(roc["fpr"]), np.asarray(roc["tpr"]), np.nan if auc is None else auc, baseline)

@@ -6,6 +6,7 @@ and their macro mean, accuracy, the confusion matrix and its figure."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from showerlearn.evaluation.curves import json_float, roc_record
 from showerlearn.metrics import classification as cls
 from showerlearn.registry import EVALUATORS
 from showerlearn.viz.classification import RocSeries, confusion_matrix_figure, roc_figure, score_distributions_figure
-from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
+from showerlearn.viz.figures import FIGURE_FORMATS, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
 
 #: prefix of the per-class score columns of a multi-class classifier, ``score_<class name>``
@@ -29,23 +30,28 @@ def evaluate_classification(
     *,
     cut: float = 0.5,
     class_names: tuple[str, str] = ("negative", "positive"),
-    label: str = "model",
+    label: str | None = None,
     log_dir: str | Path | None = None,
     figure_formats: Sequence[str] = FIGURE_FORMATS,
+    run_name: str = "model",
+    caption: str = "",
 ) -> dict[str, Any]:
     """Metrics of a binary or multi-class classifier (JSON-ready; the caller writes metrics.json) and its figures.
 
     A table with a ``score`` column is a binary classifier's; one with ``score_<class>`` columns instead
     is a multi-class classifier's, the columns in class-index order naming the classes. ``cut`` and
     ``class_names`` (of label 0 and 1) are a binary classifier's; a multi-class one predicts its most
-    probable class. ``log_dir``: Lightning logs, for the loss / learning-rate figure.
+    probable class. ``log_dir``: Lightning logs, for the loss / learning-rate figure. ``label``: the run's
+    name in the figures (default: ``run_name``, the experiment's, given by the engine); ``caption``: the data
+    set (given by the engine), every figure's first line with the test events.
     """
     output_dir = Path(output_dir)
+    figures = _Figures(label or run_name, caption_line(caption, f"test split: {_length(predictions)} events"), figure_formats)
     class_columns = [c for c in predictions if c.startswith(CLASS_SCORE_PREFIX)]
     if "score" not in predictions and class_columns and "label" in predictions:
-        metrics, written = _multiclass(predictions, class_columns, output_dir, label, figure_formats)
+        metrics, written = _multiclass(predictions, class_columns, output_dir, figures)
     else:
-        metrics, written = _binary(predictions, output_dir, cut, class_names, label, figure_formats)
+        metrics, written = _binary(predictions, output_dir, cut, class_names, figures)
     if log_dir is not None and (training := training_curves_figure(log_dir)) is not None:
         written += save_figure(training, output_dir / "training_curves", formats=figure_formats)
     return {
@@ -53,13 +59,26 @@ def evaluate_classification(
         "schema": 1,
         **metrics,
         "curves": {},
+        "caption": figures.caption,
         "figures": sorted(str(path.relative_to(output_dir)) for path in written),
     }
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """How the figures read: the run's name in legends, the caption line, the file formats."""
+
+    label: str
+    caption: str
+    formats: Sequence[str]
+
+
+def _length(predictions: Mapping[str, Any]) -> int:
+    return len(next(iter(predictions.values()), []))
+
+
 def _binary(
-    predictions: Mapping[str, Any], output_dir: Path, cut: float, class_names: tuple[str, str], label: str,
-    figure_formats: Sequence[str],
+    predictions: Mapping[str, Any], output_dir: Path, cut: float, class_names: tuple[str, str], figures: _Figures,
 ) -> tuple[dict[str, Any], list[Path]]:
     missing = [c for c in ("label", "score") if c not in predictions]
     if missing:
@@ -72,12 +91,15 @@ def _binary(
     roc = cls.roc_curve(labels, scores)
     auc = cls.auc(labels, scores)
     written = save_figure(
-        roc_figure([RocSeries(label, roc.fpr, roc.tpr, auc)]), output_dir / "roc", formats=figure_formats
+        roc_figure([RocSeries(figures.label, roc.fpr, roc.tpr, auc)], caption=figures.caption), output_dir / "roc",
+        formats=figures.formats,
     )
     written += save_figure(
-        score_distributions_figure(scores, labels, class_names=class_names, cut=cut, xlabel="score"),
+        score_distributions_figure(
+            scores, labels, class_names=class_names, cut=cut, xlabel=f"score ({figures.label})", caption=figures.caption
+        ),
         output_dir / "scores",
-        formats=figure_formats,
+        formats=figures.formats,
     )
     metrics = {
         "settings": {"cut": cut},
@@ -95,8 +117,7 @@ def _binary(
 
 
 def _multiclass(
-    predictions: Mapping[str, Any], class_columns: Sequence[str], output_dir: Path, label: str,
-    figure_formats: Sequence[str],
+    predictions: Mapping[str, Any], class_columns: Sequence[str], output_dir: Path, figures: _Figures,
 ) -> tuple[dict[str, Any], list[Path]]:
     names = [column[len(CLASS_SCORE_PREFIX):] for column in class_columns]
     labels = np.asarray(predictions["label"])
@@ -109,9 +130,13 @@ def _multiclass(
         RocSeries(f"{name} vs rest", roc.fpr, roc.tpr, auc) for name, roc, auc in zip(names, rocs, per_class) if roc.fpr.size
     ]
     written = save_figure(
-        roc_figure(curves, title=f"ROC, one vs rest ({label})"), output_dir / "roc", formats=figure_formats
+        roc_figure(curves, title=f"ROC, one vs rest ({figures.label})", caption=figures.caption), output_dir / "roc",
+        formats=figures.formats,
     )
-    written += save_figure(confusion_matrix_figure(counts, names), output_dir / "confusion_matrix", formats=figure_formats)
+    written += save_figure(
+        confusion_matrix_figure(counts, names, title=f"confusion matrix ({figures.label})", caption=figures.caption),
+        output_dir / "confusion_matrix", formats=figures.formats,
+    )
     metrics = {
         "settings": {"classes": names},
         "scalars": {

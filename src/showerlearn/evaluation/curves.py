@@ -1,9 +1,11 @@
 """The per-bin curve record of metrics.json, and drawing such records (one run, a baseline, a sweep).
 
 A curve record is ``{"x": "true_energy", "x_unit": "TeV", "unit": "deg", "edges": [...], "value": [...],
-"ci_low": [...], "ci_high": [...], "n_events": [...]}``; missing values are ``null``. Aggregated
-records (``evaluation.aggregate``) carry ``mean``/``std`` instead of ``value``/``ci_*``. How a metric
-reads (axis labels, log scale) is the family's :class:`~showerlearn.family.BoardStyle`, given by the caller.
+"ci_low": [...], "ci_high": [...], "band": "95 % bootstrap interval", "n_events": [...]}``; missing values
+are ``null``, ``band`` says what ``ci_*`` are (``""``: no interval). Aggregated records
+(``evaluation.aggregate``) carry ``mean``/``std`` instead of ``value``/``ci_*`` (the band: mean ± std
+over the seeds) and the mean ``n_events``. How a metric reads (axis labels, log scale, why a bin may
+have no value) is the family's :class:`~showerlearn.family.BoardStyle`, given by the caller.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def json_list(values: Any) -> list[float | None]:
     return [json_float(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
+def bootstrap_band(confidence_level: float) -> str:
+    """What a bootstrap confidence interval band is, in a record and a legend: ``95 % bootstrap interval``."""
+    return f"{100 * confidence_level:g} % bootstrap interval"
+
+
+def seeds_band(n_runs: int) -> str:
+    """What an aggregate's band is: ``mean ± std over 3 seeds``."""
+    return f"mean ± std over {n_runs} seed{'s' if n_runs != 1 else ''}"
+
+
 def curve_record(
     edges: np.ndarray,
     value: np.ndarray,
@@ -45,8 +57,10 @@ def curve_record(
     unit: str,
     ci_low: np.ndarray | None = None,
     ci_high: np.ndarray | None = None,
+    band: str = "",
 ) -> dict[str, Any]:
-    """A per-bin curve as a metrics.json record (no interval: ``ci_*`` lists of ``null``)."""
+    """A per-bin curve as a metrics.json record (no interval: ``ci_*`` lists of ``null``); ``band`` says
+    what the interval is (:func:`bootstrap_band`)."""
     missing = np.full(len(value), np.nan)
     return {
         "x": x,
@@ -56,12 +70,16 @@ def curve_record(
         "value": json_list(value),
         "ci_low": json_list(missing if ci_low is None else ci_low),
         "ci_high": json_list(missing if ci_high is None else ci_high),
+        "band": band if ci_low is not None and ci_high is not None else "",
         "n_events": [int(n) for n in n_events],
     }
 
 
-def binned_curve_record(curve: BinnedCurve, *, x: str, x_unit: str, unit: str) -> dict[str, Any]:
-    """A ``BinnedCurve`` (value with bootstrap interval) as a metrics.json record."""
+def binned_curve_record(
+    curve: BinnedCurve, *, x: str, x_unit: str, unit: str, confidence_level: float = 0.95
+) -> dict[str, Any]:
+    """A ``BinnedCurve`` (value with its bootstrap interval at ``confidence_level``) as a metrics.json record."""
+    interval = bool(np.isfinite(curve.ci_low).any())  # n_bootstrap = 0 draws none
     return curve_record(
         curve.edges,
         curve.value,
@@ -71,6 +89,7 @@ def binned_curve_record(curve: BinnedCurve, *, x: str, x_unit: str, unit: str) -
         unit=unit,
         ci_low=curve.ci_low,
         ci_high=curve.ci_high,
+        band=bootstrap_band(confidence_level) if interval else "",
     )
 
 
@@ -92,17 +111,16 @@ def metric_of(curve_name: str) -> str:
 
 def series_from_record(record: Mapping[str, Any], label: str, *, baseline: bool = False) -> CurveSeries:
     """A record of one run (value with CI band) or of a sweep (mean with +-std band) as a series."""
+    edges = np.asarray(record["edges"], dtype=float)
+    n_events = as_array(record.get("n_events"))
     if "mean" in record:
         mean, std = as_array(record["mean"]), as_array(record["std"])
-        return CurveSeries(label, np.asarray(record["edges"], dtype=float), mean, mean - std, mean + std, baseline)
-    return CurveSeries(
-        label,
-        np.asarray(record["edges"], dtype=float),
-        as_array(record["value"]),
-        as_array(record.get("ci_low")),
-        as_array(record.get("ci_high")),
-        baseline,
-    )
+        band = seeds_band(max(record.get("n_runs") or [0]))
+        return CurveSeries(label, edges, mean, mean - std, mean + std, baseline, n_events, band)
+    low, high = as_array(record.get("ci_low")), as_array(record.get("ci_high"))
+    # records written before they said what their band is: a confidence interval of some level
+    band = record.get("band", "confidence interval" if low is not None and np.isfinite(low).any() else "")
+    return CurveSeries(label, edges, as_array(record["value"]), low, high, baseline, n_events, band)
 
 
 def save_curve_figures(
@@ -114,6 +132,7 @@ def save_curve_figures(
     style: BoardStyle = BoardStyle(),
     names: Sequence[str] | None = None,
     formats: Sequence[str] = FIGURE_FORMATS,
+    caption: str = "",
 ) -> list[Path]:
     """One figure per curve name (all found in any run, or ``names``): ``runs`` maps a label to that
     run's curve records.
@@ -121,6 +140,7 @@ def save_curve_figures(
     The baseline's curves are overlaid dashed; the reference curve of the same metric (``references``:
     metric -> curve, e.g. a CTA requirement), if any, in black. ``style``: the family's labels and scales
     (without it, a metric is labelled by its name and the x axis by the record's quantity and unit).
+    ``caption``: the data set and cuts, each figure's first line.
     """
     available = {name for curves in runs.values() for name in curves}
     unknown = set(names or ()) - available
@@ -142,6 +162,8 @@ def save_curve_figures(
             references=[references[metric]] if references and metric in references else [],
             logy=metric_style.get("logy", False),
             hline=metric_style.get("hline"),
+            caption=caption,
+            missing=metric_style.get("missing", "no value"),
         )
         written += save_figure(figure, output_dir / name, formats=formats)
     return written

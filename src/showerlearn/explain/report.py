@@ -135,8 +135,10 @@ def criteria_figure(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, 
             ax.errorbar(np.arange(len(names)) + offset, mean, yerr=std, fmt="o", capsize=3, label=label)
         ax.set_xticks(np.arange(len(names)), [_map_title(n) for n in names], rotation=30, ha="right", fontsize=7)
         ax.set_title(criterion, fontsize=9)
+        ax.set_ylabel("mean ± std over seeds", fontsize=7)
         ax.grid(alpha=0.3)
     figure.axes[0].legend(fontsize=7)
+    figure.suptitle("explanation criteria of each map (definitions: explain/criteria.json)", fontsize=9)
     return figure
 
 

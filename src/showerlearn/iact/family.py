@@ -23,7 +23,7 @@ BOARD_STYLE = BoardStyle(
         "energy_resolution": {"ylabel": "energy resolution (68% of |ΔE|/E)", "logy": False},
         "energy_bias": {"ylabel": "energy bias (median ΔE/E)", "logy": False, "hline": 0.0},
         "effective_area": {"ylabel": "effective area [m²]", "logy": True},
-        "auc": {"ylabel": "AUC", "logy": False},
+        "auc": {"ylabel": "AUC", "logy": False, "missing": "no AUC: one class only in the bin"},
     },
     axis_labels={"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"},
     scalar_direction={
@@ -33,6 +33,8 @@ BOARD_STYLE = BoardStyle(
     },
     scalar_order=("auc", "angular_resolution_deg", "energy_resolution", "energy_bias", "gamma_efficiency",
                   "proton_rejection", "precision", "recall"),
+    # the energy resolution and bias are relative (ΔE/E), efficiencies and the AUC fractions: no unit
+    scalar_units={"angular_resolution_deg": "deg"},
 )
 
 

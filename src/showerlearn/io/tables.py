@@ -6,16 +6,22 @@ may hold per-element tables beside it (:func:`write_tables`): flat rows, one per
 ``event_index`` column gives the row of their event in the per-event table. :class:`TableStream` writes
 the same layout chunk after chunk (tables of any length in constant memory), with attributes on the file
 saying where its rows come from.
+
+Units: every column whose unit the writer is told (``units``: table name -> column -> unit, each DataModule's
+:meth:`~showerlearn.data.base.ShowerDataModule.column_units`) carries it as an attribute of its table's
+dataset, ``<column>.unit``, an astropy unit string (``"TeV"``, ``"deg"``; ``""`` dimensionless), so that
+h5py, pandas users and :func:`read_units` find it without knowing showerlearn.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import h5py
 import numpy as np
 from astropy.table import Table
@@ -27,15 +33,24 @@ PREDICTIONS_KEY = "predictions"
 EVENT_INDEX = "event_index"
 # astropy stores each table's column metadata in a dataset of this suffix beside it
 _META_SUFFIX = ".__table_column_meta__"
+#: the attribute of a table's dataset that holds the unit of one of its columns
+UNIT_ATTRIBUTE = "{column}.unit"
+
+#: column units: table name -> column -> astropy unit string ("" dimensionless)
+Units = Mapping[str, Mapping[str, str]]
 
 
-def write_columns(path: str | Path, columns: Mapping[str, np.ndarray], key: str = PREDICTIONS_KEY) -> Path:
-    """Write equal-length 1-D columns as an HDF5 table (astropy format, readable by pandas/h5py)."""
-    return _write(path, {key: _table(path, key, columns)})
+def write_columns(
+    path: str | Path, columns: Mapping[str, np.ndarray], key: str = PREDICTIONS_KEY, units: Mapping[str, str] | None = None
+) -> Path:
+    """Write equal-length 1-D columns as an HDF5 table (astropy format, readable by pandas/h5py), with the
+    ``units`` of its columns (column -> astropy unit string)."""
+    return _write(path, {key: _table(path, key, columns)}, {key: units or {}})
 
 
-def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]]) -> Path:
-    """Write named tables of equal-length 1-D columns into one HDF5 file, all or none (atomically).
+def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]], units: Units | None = None) -> Path:
+    """Write named tables of equal-length 1-D columns into one HDF5 file, all or none (atomically), with
+    the ``units`` of their columns (table -> column -> astropy unit string; columns not named have none).
 
     The per-event table ``"predictions"`` is required; every other table is per element and needs an
     integer ``event_index`` column whose values are rows of the per-event table.
@@ -46,14 +61,60 @@ def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]
     for name, table in checked.items():
         if name != PREDICTIONS_KEY:
             _check_event_index(path, name, table, len(checked[PREDICTIONS_KEY]))
-    return _write(path, checked)
+    return _write(path, checked, units or {})
 
 
-def _write(path: str | Path, tables: Mapping[str, Table]) -> Path:
+def _write(path: str | Path, tables: Mapping[str, Table], units: Units) -> Path:
     with atomic_path(path) as tmp:
+        written = {}
         for number, (name, table) in enumerate(tables.items()):
+            written[name] = _table_units(path, name, table.colnames, units)
+            for column, unit in written[name].items():
+                table[column].unit = unit or None  # astropy readers (Table.read) get them too
             table.write(tmp, path=name, format="hdf5", serialize_meta=True, compression=True, append=number > 0)
+        with h5py.File(tmp, "a") as file:
+            for name, table_units in written.items():
+                _set_units(file[name], table_units)
     return Path(path)
+
+
+def _table_units(path: str | Path, table: str, columns: Sequence[str], units: Units) -> dict[str, str]:
+    """The units ``units`` gives the ``columns`` of ``table``, each checked as an astropy unit string; a
+    per-element table's ``event_index`` (a row number, this module's column) is dimensionless."""
+    given = dict(units.get(table, {}))
+    if table != PREDICTIONS_KEY:
+        given.setdefault(EVENT_INDEX, "")
+    found = {}
+    for column in columns:
+        if column in given:
+            try:
+                found[column] = u.Unit(given[column]).to_string()
+            except ValueError as error:
+                raise ValueError(f"{path}: column {table}.{column}: {given[column]!r} is not an astropy unit ({error})") from None
+    return found
+
+
+def _set_units(dataset: h5py.Dataset, units: Mapping[str, str]) -> None:
+    for column, unit in units.items():
+        dataset.attrs[UNIT_ATTRIBUTE.format(column=column)] = unit
+
+
+def read_units(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, str]:
+    """The units of table ``key``'s columns (column -> astropy unit string, ``""`` dimensionless); columns
+    written without a unit are absent."""
+    prefix, suffix = UNIT_ATTRIBUTE.split("{column}")
+    try:
+        with h5py.File(path, "r") as file:
+            if key not in file:
+                raise ValueError(f"{path}: no table {key!r}")
+            attributes = dict(file[key].attrs)
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+    return {
+        name[len(prefix) : len(name) - len(suffix)]: str(value)
+        for name, value in attributes.items()
+        if name.startswith(prefix) and name.endswith(suffix)
+    }
 
 
 def _table(path: str | Path, name: str, columns: Mapping[str, np.ndarray]) -> Table:
@@ -96,6 +157,7 @@ class TableStream:
 
     def __init__(self, path: str | Path, partial: str | Path) -> None:
         self.path, self.partial = Path(path), Path(partial)
+        self._units: Units = {}
         self._file: h5py.File | None = None
 
     def __enter__(self) -> TableStream:
@@ -132,6 +194,14 @@ class TableStream:
                 table[EVENT_INDEX] = np.asarray(table[EVENT_INDEX]) + offset
             self._add_rows(name, table.as_array())
 
+    def set_units(self, units: Units) -> None:
+        """The units of the tables' columns (table -> column -> astropy unit string): set on the tables written
+        so far and on those still to come. A DataModule may know its columns only once it has read a file."""
+        self._units = units
+        file = self._open()
+        for name in file:
+            _set_units(file[name], _table_units(self.path, name, file[name].dtype.names, units))
+
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """File attributes: numbers and text as they are, anything else as JSON text."""
         for key, value in attributes.items():
@@ -142,9 +212,10 @@ class TableStream:
         if any(rows.dtype[k].kind == "U" for k in range(len(rows.dtype))):
             raise ValueError(f"{self.path}: table {name!r} has text columns; a streamed table holds numbers only")
         if name not in file:
-            file.create_dataset(
+            dataset = file.create_dataset(
                 name, shape=(0,), maxshape=(None,), dtype=rows.dtype, chunks=(self.chunk_rows,), compression="gzip"
             )
+            _set_units(dataset, _table_units(self.path, name, rows.dtype.names, self._units))
         dataset = file[name]
         if dataset.dtype != rows.dtype:
             raise ValueError(

@@ -7,6 +7,9 @@
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                    "#17becf", "#bcbd22", "#7f7f7f"];
   const BASELINE_COLOR = "#444444";
+  // bins with fewer events are drawn apart (hollow grey points, outside line and band), as in the figures
+  const MIN_EVENTS = DATA.min_events_per_bin || 0;
+  const FEW_EVENTS_COLOR = "#a6a6a6";
   const W = 470, H = 330, M = {left: 62, right: 14, top: 26, bottom: 46};
 
   // ---- state -------------------------------------------------------------------------------
@@ -90,7 +93,8 @@
 
   // ---- one plot ----------------------------------------------------------------------------
   // spec: {title, xlabel, ylabel, logx, logy, hline, diagonal, xrange, yrange, series: [...], refs: [...]}
-  // series: {id, label, color, dashed, x, y, low, high}; refs: {label, x, y}
+  // series: {id, label, color, dashed, x, y, low, high, band, n}; refs: {label, x, y}
+  // band: what [low, high] is ("95 % bootstrap interval"); n: events per bin (bins below MIN_EVENTS apart)
   function drawPlot(spec) {
     const root = svg("svg", {width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "plot", "data-plot": spec.key,
                             "data-curve": spec.curve || spec.key});
@@ -121,6 +125,7 @@
                  transform: `rotate(-90 14 ${M.top + ph / 2})`}, root).textContent = spec.ylabel;
 
     const area = svg("g", {"clip-path": `url(#${clipId})`}, root);
+    let fewDrawn = false;
     if (finite(spec.hline)) svg("line", {x1: M.left, x2: M.left + pw, y1: Y(spec.hline), y2: Y(spec.hline), class: "hline"}, area);
     if (spec.diagonal) svg("line", {x1: X(sx.lo), y1: Y(sx.lo), x2: X(sx.hi), y2: Y(sx.hi), class: "hline"}, area);
     spec.refs.forEach((r) => {
@@ -132,11 +137,12 @@
     });
     spec.series.forEach((s) => {
       const g = svg("g", {class: "series", "data-entry": s.id}, area);
-      // contiguous runs of finite points: a missing bin breaks the line and the band
+      // contiguous runs of finite points with enough events: a missing or sparse bin breaks the line and band
       const segments = [];
       let current = [];
       s.x.forEach((x, k) => {
-        if (inside(x, s.y[k])) current.push(k); else if (current.length) { segments.push(current); current = []; }
+        if (inside(x, s.y[k]) && !fewEvents(s, k)) current.push(k);
+        else if (current.length) { segments.push(current); current = []; }
       });
       if (current.length) segments.push(current);
       segments.forEach((seg) => {
@@ -154,10 +160,14 @@
       if (s.markers) {
         s.x.forEach((x, k) => {
           if (!inside(x, s.y[k])) return;
-          const dot = svg("circle", {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3,
-                                     fill: s.dashed ? "white" : s.color, stroke: s.color}, g);
+          const few = fewEvents(s, k);
+          if (few) fewDrawn = true;
+          const dot = svg("circle", few
+            ? {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3, fill: "white", stroke: FEW_EVENTS_COLOR, class: "few-events"}
+            : {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3, fill: s.dashed ? "white" : s.color, stroke: s.color}, g);
           const band = s.low && finite(s.low[k]) ? ` [${fmt(s.low[k])}, ${fmt(s.high[k])}]` : "";
-          svg("title", {}, dot).textContent = `${s.label}\n${spec.xlabel}: ${fmt(x)}\n${spec.ylabel}: ${fmt(s.y[k])}${band}`;
+          const events = s.n && finite(s.n[k]) ? `\nevents: ${fmt(s.n[k])}${few ? ` (< ${MIN_EVENTS}: drawn apart)` : ""}` : "";
+          svg("title", {}, dot).textContent = `${s.label}\n${spec.xlabel}: ${fmt(x)}\n${spec.ylabel}: ${fmt(s.y[k])}${band}${events}`;
         });
       }
     });
@@ -168,8 +178,26 @@
     spec.refs.forEach((r) => legend.appendChild(el("span", {class: "key"}, [
       el("span", {class: "swatch req"}), el("span", {text: r.label})])));
     const figure = el("figure", {class: "plot-box"}, [root, legend]);
+    const bands = bandNote(spec.series);
+    if (bands) figure.appendChild(el("p", {class: "plot-note band-note", text: bands}));
+    if (fewDrawn) {
+      figure.appendChild(el("p", {class: "plot-note few-note"}, [
+        el("span", {class: "hollow", style: `border-color:${FEW_EVENTS_COLOR}`}),
+        el("span", {text: ` bins with < ${MIN_EVENTS} events (outside line and band)`})]));
+    }
     if (!spec.series.length) figure.appendChild(el("p", {class: "empty", text: "no selected run has this curve"}));
     return figure;
+  }
+  function fewEvents(s, k) {
+    return Boolean(s.n) && finite(s.n[k]) && s.n[k] < MIN_EVENTS;
+  }
+  // what the drawn bands are: one line when they agree ("band: 95 % bootstrap interval"), else per series
+  function bandNote(series) {
+    const bands = series.filter((s) => s.band && s.low && s.low.some(finite));
+    const kinds = [...new Set(bands.map((s) => s.band))];
+    if (!kinds.length) return "";
+    if (kinds.length === 1) return `band: ${kinds[0]}`;
+    return "bands: " + bands.map((s) => `${s.label}: ${s.band}`).join("; ");
   }
 
   // ---- the plots ---------------------------------------------------------------------------
@@ -185,8 +213,9 @@
       const lo = curve.edges[k];
       return lo > 0 && hi > 0 ? Math.sqrt(lo * hi) : (lo + hi) / 2;
     });
-    return {id: entry.id, label: entry.label, color: entry.color, dashed: Boolean(entry.isBaseline), markers: true,
-            x, y: curve.value, low: curve.low, high: curve.high};
+    return {id: entry.id, label: entry.label + (entry.isBaseline ? " (baseline)" : ""), color: entry.color,
+            dashed: Boolean(entry.isBaseline), markers: true, x, y: curve.value, low: curve.low, high: curve.high,
+            band: curve.band || "", n: curve.n_events || null};
   }
   function drawPlots() {
     const host = document.getElementById("plots");
@@ -215,8 +244,8 @@
         key: "roc", title: "ROC", xlabel: "false positive rate", ylabel: "true positive rate",
         logx: false, logy: false, diagonal: true, xrange: [0, 1], yrange: [0, 1], refs: [],
         series: withRoc.map((e) => ({id: e.id, color: e.color, dashed: Boolean(e.isBaseline), markers: false,
-                                     label: `${e.label} (AUC ${fmt(e.auc)})`, x: e.roc.fpr, y: e.roc.tpr,
-                                     low: e.roc.low, high: e.roc.high})),
+                                     label: `${e.label}${e.isBaseline ? " (baseline)" : ""} (AUC ${fmt(e.auc)})`, x: e.roc.fpr, y: e.roc.tpr,
+                                     low: e.roc.low, high: e.roc.high, band: e.roc.band || ""})),
       }));
     }
   }
@@ -250,7 +279,8 @@
     });
     const head = el("tr", {}, ["run"].concat(keys).map((k) => {
       const arrow = key === k ? (descending ? " \u25bc" : " \u25b2") : "";
-      const th = el("th", {"data-key": k, class: "sortable", text: k + arrow});
+      const unit = (DATA.scalar_units || {})[k];
+      const th = el("th", {"data-key": k, class: "sortable", text: k + (unit ? ` [${unit}]` : "") + arrow});
       th.addEventListener("click", () => {
         state.sort = {key: k, descending: state.sort.key === k ? !state.sort.descending : false};
         changed();
@@ -272,6 +302,16 @@
   }
 
   // ---- config differences ------------------------------------------------------------------
+  // A key is "not set" in an entry that lacks it or holds null (a baseline without model, a network
+  // without estimator). Keys set in every selected entry with other values get a row each; keys set in
+  // only some entries are gathered per config section (model, estimator...), one row with what each
+  // entry sets there, so that a network against Hillas + RF is a few rows, not a column of blanks.
+  const UNSET = "not set";
+  function configValue(entry, key) {
+    const v = (entry.config || {})[key];
+    return v === undefined || v === "null" ? null : v;
+  }
+  function unsetCell() { return el("td", {class: "unset", text: UNSET}); }
   function drawConfig() {
     const host = document.getElementById("config");
     const entries = selectedEntries();
@@ -280,14 +320,32 @@
       return;
     }
     const keys = [...new Set(entries.flatMap((e) => Object.keys(e.config || {})))].sort();
-    const differing = keys.filter((k) => new Set(entries.map((e) => (k in e.config ? e.config[k] : "\u0000missing"))).size > 1);
+    const differing = keys.filter((k) => new Set(entries.map((e) => configValue(e, k))).size > 1);
     if (!differing.length) {
       host.replaceChildren(el("p", {class: "empty", text: "the selected runs have identical configs"}));
       return;
     }
+    const everywhere = differing.filter((k) => entries.every((e) => configValue(e, k) !== null));
+    const sections = new Map();
+    differing.filter((k) => !everywhere.includes(k)).forEach((k) => {
+      const section = k.split(".")[0];
+      sections.set(section, (sections.get(section) || []).concat([k]));
+    });
     const head = el("tr", {}, [el("th", {text: "key"})].concat(entries.map((e) => el("th", {text: e.label}))));
-    const rows = differing.map((k) => el("tr", {"data-key": k}, [el("td", {class: "key", text: k})].concat(
-      entries.map((e) => el("td", {text: k in e.config ? e.config[k] : "\u2014"})))));
+    const rows = everywhere.map((k) => el("tr", {"data-key": k}, [el("td", {class: "key", text: k})].concat(
+      entries.map((e) => el("td", {text: configValue(e, k)})))));
+    sections.forEach((sectionKeys, section) => {
+      const cells = entries.map((e) => {
+        const set = sectionKeys.filter((k) => configValue(e, k) !== null);
+        if (!set.length) return unsetCell();
+        if (sectionKeys.length === 1) return el("td", {text: configValue(e, set[0])});  // the row names the key
+        if (set.length === 1) return el("td", {text: `${set[0]}: ${configValue(e, set[0])}`});
+        const lines = set.map((k) => `${k}: ${configValue(e, k)}`).join("\n");
+        return el("td", {}, [el("details", {}, [el("summary", {text: `${set.length} keys`}), el("pre", {text: lines})])]);
+      });
+      const name = sectionKeys.length === 1 ? sectionKeys[0] : `${section}.* (${sectionKeys.length} keys)`;
+      rows.push(el("tr", {"data-key": section, class: "section"}, [el("td", {class: "key", text: name})].concat(cells)));
+    });
     host.replaceChildren(el("table", {id: "config-table"}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
   }
 
@@ -340,25 +398,41 @@
     return el("label", {class: "entry", title: entry.path}, [
       box, el("span", {class: "dot", style: `background:${entry.color}`}), el("span", {text: (text || entry.label) + status})]);
   }
+  // what an entry's data is (data set, cuts, test events): once under "Runs" when every entry says the
+  // same, else under each entry (a sweep's run only where it differs from its sweep's)
+  function captionOf(entry, parent) {
+    const text = entry.caption || "";
+    return text && text !== (parent ? parent.caption : "") ? el("div", {class: "caption", "data-entry": entry.id, text}) : null;
+  }
   function buildControls() {
     const list = document.getElementById("runs");
+    const captions = new Set(order.concat(baseline ? [baseline] : []).map((e) => e.caption || ""));
+    const common = captions.size === 1 ? [...captions][0] : "";
+    const shared = document.getElementById("runs-caption");
+    shared.textContent = common ? `data: ${common}` : "";
+    shared.hidden = !common;
+    const own = (entry, parent) => (common ? null : captionOf(entry, parent));
     DATA.entries.forEach((entry) => {
       const item = el("li", {"data-entry": entry.id}, [checkbox(entry)]);
+      const caption = own(entry);
+      if (caption) item.appendChild(caption);
       if (entry.members && entry.members.length) {
         item.firstChild.appendChild(el("span", {class: "note", text: ` mean \u00b1 std of ${entry.members.length} runs`}));
         item.appendChild(el("details", {}, [el("summary", {text: "single runs"}),
           el("ul", {}, entry.members.map((m) => el("li", {"data-entry": m.id},
-                                                   [checkbox(m, m.path.split(/[\\/]/).pop())])))]));
+                                                   [checkbox(m, m.path.split(/[\\/]/).pop()), own(m, entry)].filter(Boolean))))]));
       }
       list.appendChild(item);
     });
     const baselineBox = document.getElementById("show-baseline");
     if (baseline) {
-      document.getElementById("baseline-label").textContent = ` show baseline: ${baseline.label} (dashed)`;
+      document.getElementById("baseline-label").textContent = ` ${baseline.label} (dashed)`;
       baselineBox.checked = state.showBaseline;
       baselineBox.addEventListener("change", () => { state.showBaseline = baselineBox.checked; changed(); });
+      const caption = own(baseline);
+      if (caption) baselineBox.closest("p").appendChild(caption);
     } else {
-      baselineBox.parentElement.hidden = true;
+      baselineBox.closest("p").hidden = true;
     }
     const reqSelect = document.getElementById("requirement");
     const sets = Object.keys(DATA.requirements || {});

@@ -32,7 +32,7 @@ import numpy as np
 from showerlearn.config import flatten_config
 from showerlearn.family import GENERIC, BoardStyle, Family
 from showerlearn.io.atomic import write_text_atomic
-from showerlearn.viz.resolution import CurveSeries, ReferenceCurve
+from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, CurveSeries, ReferenceCurve
 
 #: Images found here inside a run directory are embedded in the board (Grad-CAM and other explanations).
 EXPLAIN_FOLDER = Path("plots") / "explain"
@@ -40,12 +40,14 @@ EXPLAIN_FOLDER = Path("plots") / "explain"
 
 @dataclass(frozen=True)
 class BoardRoc:
-    """A ROC curve, with a band (``low``/``high`` true positive rates) for a mean over seeds."""
+    """A ROC curve, with a band (``low``/``high`` true positive rates) for a mean over seeds, described by
+    ``band`` (``"mean ± std over 3 seeds"``)."""
 
     fpr: np.ndarray
     tpr: np.ndarray
     low: np.ndarray | None = None
     high: np.ndarray | None = None
+    band: str = ""
 
     @classmethod
     def mean_of(cls, rocs: Sequence[BoardRoc], n_points: int = 101) -> BoardRoc | None:
@@ -72,7 +74,8 @@ class BoardEntry:
     ``id`` must be unique in the board (it is what ``board.html#select=ID,...`` names). A sweep carries
     mean curves with +-std bands in ``curves`` and the std of each scalar in ``scalar_std``; its
     config is shown as the members' configs merged (values that differ between seeds are listed).
-    ``family``: the family of the entry's run(s), whose board section reads its metrics.
+    ``family``: the family of the entry's run(s), whose board section reads its metrics; ``caption``: what
+    its data is (data set, cuts, test events: ``metrics.json``'s ``caption``, a sweep's when its runs agree).
     """
 
     id: str
@@ -87,6 +90,7 @@ class BoardEntry:
     members: Sequence[BoardEntry] = ()
     images: Sequence[Path] = ()
     family: Family = GENERIC
+    caption: str = ""
 
 
 def explain_images(run_path: str | Path) -> list[Path]:
@@ -136,16 +140,19 @@ def _entry_payload(entry: BoardEntry) -> dict[str, Any]:
         "path": entry.path,
         "family": entry.family.name,
         "status": entry.status,
+        "caption": entry.caption,
         "scalars": scalars,
         "scalar_std": {name: _scalar(value) for name, value in entry.scalar_std.items()},
         "auc": scalars.get("auc"),
         "curves": {
             name: {"edges": _floats(series.edges), "value": _floats(series.value), "low": _floats(series.low),
-                   "high": _floats(series.high)}
+                   "high": _floats(series.high), "band": series.band if series.low is not None else "",
+                   "n_events": _floats(series.n_events)}
             for name, series in entry.curves.items()
         },
         "roc": None if entry.roc is None else {"fpr": _floats(entry.roc.fpr), "tpr": _floats(entry.roc.tpr),
-                                               "low": _floats(entry.roc.low), "high": _floats(entry.roc.high)},
+                                               "low": _floats(entry.roc.low), "high": _floats(entry.roc.high),
+                                               "band": entry.roc.band if entry.roc.low is not None else ""},
         "config": merged_config([m.config for m in entry.members]) if entry.members else flatten_config(entry.config),
         "members": [_entry_payload(member) for member in entry.members],
         "images": image_data,
@@ -166,6 +173,7 @@ def merged_style(families: Sequence[Family]) -> BoardStyle:
         axis_labels=_first_wins(style.axis_labels for style in styles),
         scalar_direction=_first_wins(style.scalar_direction for style in styles),
         scalar_order=tuple(dict.fromkeys(name for style in styles for name in style.scalar_order)),
+        scalar_units=_first_wins(style.scalar_units for style in styles),
     )
 
 
@@ -217,7 +225,9 @@ def board_payload(
 
     ``references``: reference set name (``"North-LST"``...) -> metric -> curve, the first set shown
     first; ``style``: how the metrics read (:func:`merged_style` of the entries' families), whose metric
-    styles also order the plots. Without them the page has no overlay and generic labels.
+    styles also order the plots and whose units head the metrics table. Without them the page has no
+    overlay and generic labels. Bins with fewer than ``MIN_EVENTS_PER_BIN`` events (``min_events_per_bin``,
+    the threshold of the figures) are drawn apart, as in the evaluators' figures.
     """
     if not entries:
         raise ValueError("the board needs at least one run or sweep")
@@ -243,6 +253,8 @@ def board_payload(
         "plots": _plots([*entries, *([baseline] if baseline else [])], style.metric_style),
         "scalar_order": [n for n in style.scalar_order if n in scalar_names] + sorted(scalar_names - set(style.scalar_order)),
         "better": {name: direction for name, direction in style.scalar_direction.items() if name in scalar_names},
+        "scalar_units": {name: unit for name, unit in style.scalar_units.items() if name in scalar_names and unit},
+        "min_events_per_bin": MIN_EVENTS_PER_BIN,
     }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from showerlearn.viz.figures import new_figure
+from showerlearn.viz.figures import add_caption, new_figure
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,10 @@ class RocSeries:
     baseline: bool = False
 
 
-def roc_figure(curves: Sequence[RocSeries], title: str = "ROC") -> Figure:
-    """ROC curves (false vs true positive rate) with the chance diagonal."""
+def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "") -> Figure:
+    """ROC curves (false vs true positive rate) with the chance diagonal; ``caption``: the data set."""
     figure = new_figure(5.4, 5.0)
+    add_caption(figure, caption)
     ax = figure.add_subplot()
     for curve in curves:
         ax.plot(
@@ -54,9 +55,12 @@ def score_distributions_figure(
     cut: float | None = None,
     xlabel: str = "gammaness",
     bins: int = 50,
+    caption: str = "",
 ) -> Figure:
-    """Normalised histograms of the score per class (label 0, label 1), with the cut as a line."""
+    """Normalised histograms of the score per class (label 0, label 1, with their event counts), with the cut
+    as a line; ``caption``: the data set."""
     figure = new_figure()
+    add_caption(figure, caption)
     ax = figure.add_subplot()
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels)
@@ -66,7 +70,7 @@ def score_distributions_figure(
         selected = scores[labels == label]
         if selected.size:
             ax.hist(
-                selected, bins=edges, density=True, histtype="step", linewidth=1.5, label=f"{name} ({selected.size})"
+                selected, bins=edges, density=True, histtype="step", linewidth=1.5, label=f"{name} ({selected.size} events)"
             )
     if cut is not None:
         ax.axvline(cut, color="black", linestyle="--", linewidth=1, label=f"cut {cut:g}")
@@ -78,14 +82,17 @@ def score_distributions_figure(
     return figure
 
 
-def confusion_matrix_figure(counts: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix") -> Figure:
+def confusion_matrix_figure(
+    counts: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix", caption: str = ""
+) -> Figure:
     """Confusion matrix (row = true class, column = predicted): colour and text give the fraction of each
-    true class, the text also the count."""
+    true class, the text also the count; ``caption``: the data set."""
     counts = np.asarray(counts)
     totals = counts.sum(axis=1, keepdims=True)
     fractions = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     size = 2.0 + 0.6 * len(class_names)
     figure = new_figure(size + 1.0, size)
+    add_caption(figure, caption)
     ax = figure.add_subplot()
     image = ax.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
     for (row, column), count in np.ndenumerate(counts):

@@ -22,6 +22,18 @@ def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def caption_line(*parts: str) -> str:
+    """The non-empty ``parts`` of a caption as one line: ``data set; cuts; test split: N events``."""
+    return "; ".join(part for part in parts if part)
+
+
+def add_caption(figure: Figure, caption: str) -> None:
+    """The figure's first line: what it was made of (data set, cuts, test events), so that a figure copied
+    into a talk or a logbook still says it. Nothing for an empty caption."""
+    if caption:
+        figure.suptitle(caption, fontsize="small", wrap=True)
+
+
 def save_figure(
     figure: Figure, stem: str | Path, formats: Sequence[str] = FIGURE_FORMATS, dpi: int = 150
 ) -> list[Path]:

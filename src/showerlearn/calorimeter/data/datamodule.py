@@ -20,13 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from showerlearn.calorimeter.data.dataset import HIT_META, HitEventDataset
 from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
-from showerlearn.calorimeter.data.events import GAMMA_COLUMNS, HIT_COLUMNS, HitEvents, load_hit_files, load_hit_range
+from showerlearn.calorimeter.data.events import (
+    GAMMA_COLUMNS, GAMMA_UNITS, HIT_COLUMNS, HIT_UNITS, HitEvents, load_hit_files, load_hit_range,
+)
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
-from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
+from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
@@ -238,6 +240,20 @@ class CalorimeterDataModule(ShowerDataModule):
             "n_clusters": n_clusters,
         }
         return {"predictions": predictions, "hits": hits, "gammas": gammas}
+
+    def column_units(self) -> dict[str, dict[str, str]]:
+        """The columns of :meth:`decode_predictions`: counts and indices are dimensionless, ``beta`` in units of c."""
+        return {
+            "predictions": dict.fromkeys(("event_id", "file", "beta", "n_hits", "n_gammas", "n_clusters"), ""),
+            "hits": {**HIT_UNITS, "label": "", "precluster": ""},
+            "gammas": {"index": "", **GAMMA_UNITS},
+        }
+
+    def describe(self) -> str:
+        """``simulated CALIFA events (2000 events)`` or the hit files."""
+        if self.simulate is None:
+            return f"hit {files_caption(self.file_patterns)}"
+        return f"simulated calorimeter events ({self.simulate.config.n_events} events)"
 
 
 def _numpy(value: Any) -> np.ndarray:

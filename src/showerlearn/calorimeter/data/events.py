@@ -14,12 +14,15 @@ import numpy as np
 
 from showerlearn.calorimeter.io import read_event_columns, read_events, read_gammas
 
-__all__ = ["GAMMA_COLUMNS", "HIT_COLUMNS", "HitEvents", "load_hit_files", "load_hit_range"]
+__all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvents", "load_hit_files", "load_hit_range"]
 
 #: per-hit columns kept (``true_gamma`` -1 for background hits, and for every hit of a file without truth)
 HIT_COLUMNS = ("energy", "theta", "phi", "time", "crystal_id", "true_gamma")
 #: per-gamma columns kept
 GAMMA_COLUMNS = ("energy_rest", "energy_lab", "theta", "phi")
+#: units of those columns as the hit files hold them (astropy strings, "" dimensionless)
+HIT_UNITS = {"energy": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "crystal_id": "", "true_gamma": ""}
+GAMMA_UNITS = {"energy_rest": "MeV", "energy_lab": "MeV", "theta": "rad", "phi": "rad"}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from showerlearn.calorimeter.evaluation.report import DEFAULT_ENERGY_BINS, Repor
 from showerlearn.calorimeter.family import BOARD_STYLE
 from showerlearn.evaluation.curves import save_curve_figures
 from showerlearn.registry import EVALUATORS
-from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
+from showerlearn.viz.figures import FIGURE_FORMATS, add_caption, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
 
 __all__ = ["evaluate_calorimeter"]
@@ -47,9 +47,11 @@ def evaluate_calorimeter(
     hard_multiplicity: int = 5,
     spectrum_max_mev: float = 25.0,
     spectrum_bin_mev: float = 0.1,
-    label: str = "method",
+    label: str | None = None,
     log_dir: str | Path | None = None,
     figure_formats: Sequence[str] = FIGURE_FORMATS,
+    run_name: str = "method",
+    caption: str = "",
 ) -> dict[str, Any]:
     """Clustering metrics of a calorimeter run (docs/calorimeter.md, "Metrics") and their figures.
 
@@ -70,18 +72,27 @@ def evaluate_calorimeter(
     spectrum_max_mev, spectrum_bin_mev
         Range and bin width of the energy spectra [MeV].
     label
-        The method's name in the figures.
+        The method's name in the figures (default: ``run_name``, the experiment's name, given by the engine).
     figure_formats
         File formats of every figure (``png``, ``pdf``).
+    caption
+        The data set (given by the engine), the first line of every figure with the test events.
     """
     settings = ReportSettings(tuple(energy_bins), tolerance, resolution_fwhm_662, n_sigma, hard_separation_rad,
                               hard_energy_mev, hard_multiplicity, spectrum_max_mev, spectrum_bin_mev)
     hits, gammas, beta = split_tables(predictions, tables)
     metrics: dict[str, Any] = {"evaluator": "calorimeter", **clustering_report(hits, gammas, beta, settings)}
     output_dir = Path(output_dir)
-    written = save_curve_figures({label: metrics["curves"]}, output_dir, style=BOARD_STYLE, formats=figure_formats)
-    written += save_figure(spectra_figure({label: metrics["spectra"]}), output_dir / "energy_spectra", formats=figure_formats)
+    label = label or run_name
+    caption = caption_line(caption, f"test split: {len(beta)} events")
+    written = save_curve_figures(
+        {label: metrics["curves"]}, output_dir, style=BOARD_STYLE, formats=figure_formats, caption=caption
+    )
+    spectra = spectra_figure({label: metrics["spectra"]})
+    add_caption(spectra, caption)
+    written += save_figure(spectra, output_dir / "energy_spectra", formats=figure_formats)
     if log_dir is not None and (training := training_curves_figure(log_dir)) is not None:
         written += save_figure(training, output_dir / "training_curves", formats=figure_formats)
+    metrics["caption"] = caption
     metrics["figures"] = sorted(str(path.relative_to(output_dir)) for path in written)
     return metrics

@@ -127,7 +127,7 @@ def _efficiency_record(passed: np.ndarray, energy: np.ndarray, edges: np.ndarray
     binned = binned_efficiency(passed, energy, edges)
     mean, error = binned["efficiency"], binned["error"]
     return curve_record(edges, mean, binned["n"], x="gamma_energy", x_unit="MeV", unit="", ci_low=np.clip(mean - error, 0, 1),
-                        ci_high=np.clip(mean + error, 0, 1))
+                        ci_high=np.clip(mean + error, 0, 1), band="± 1 binomial standard error")
 
 
 def _curves(gammas: dict, matches: dict, clusters: dict, beta: np.ndarray, peak: np.ndarray, good: np.ndarray,

@@ -49,6 +49,8 @@ P4_FIELDS = ("pt", "eta", "phi", "energy")
 _SPLITS = ("train", "val", "test")
 #: score columns of a decoded multi-class table
 _SCORE_PREFIX = "score_"
+#: the meta columns decoded predictions carry, with their units (astropy strings; picobarn, not "pb": petabit)
+_KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
 
 
 class _Strict(BaseModel):
@@ -246,8 +248,17 @@ class ColliderDataModule(ShowerDataModule):
             scores = {"score": probabilities[:, 1]}
         else:
             scores = {f"{_SCORE_PREFIX}{name}": probabilities[:, i] for i, name in enumerate(self.class_names)}
-        kept = ("label", "process", "weight_pb", "file_index", "event")
-        return {**scores, **{name: np.asarray(meta[name]) for name in kept}}
+        return {**scores, **{name: np.asarray(meta[name]) for name in _KEPT_UNITS}}
+
+    def column_units(self) -> dict[str, dict[str, str]]:
+        scores = ["score"] if len(self.class_names) <= 2 else [f"{_SCORE_PREFIX}{name}" for name in self.class_names]
+        return {"predictions": {**dict.fromkeys(scores, ""), **_KEPT_UNITS}}
+
+    def describe(self) -> str:
+        """``simulated collider events (20000 selected)``, or the kind of files read."""
+        if self.source.kind == "simulate":
+            return f"simulated collider events ({self.source.config.n_events} selected)"
+        return f"collider events from {self.source.kind} files"
 
     @classmethod
     def average_predictions(cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> dict[str, np.ndarray]:

@@ -47,9 +47,11 @@ def evaluate_collider(
     efficiencies: Sequence[float] = (0.3, 0.5),
     luminosity_fb: float = 3000.0,
     signal_class: str = "signal",
-    label: str = "model",
+    label: str | None = None,
     log_dir: str | Path | None = None,
     figure_formats: Sequence[str] = FIGURE_FORMATS,
+    run_name: str = "model",
+    caption: str = "",
 ) -> dict[str, Any]:
     """Classification metrics and working points of a collider classifier (JSON-ready) and its figures.
 
@@ -60,15 +62,17 @@ def evaluate_collider(
         efficiencies: signal efficiencies of the working points (fractions).
         luminosity_fb: integrated luminosity of the yields [fb^-1] (HL-LHC: 3000).
         signal_class: the class taken as signal in a multi-class table.
-        label: the model's name in figures.
+        label: the model's name in figures (default: ``run_name``).
         log_dir: Lightning logs, for the training-curve figure.
         figure_formats: file formats of the figures.
+        run_name: the experiment's name (given by the engine).
+        caption: the data set (given by the engine), the first line of every figure.
     """
     if any(not 0.0 < efficiency <= 1.0 for efficiency in efficiencies):
         raise ValueError(f"efficiencies must be fractions in (0, 1], got {list(efficiencies)}")
     metrics = evaluate_classification(
         predictions, output_dir, class_names=("background", "signal"), label=label, log_dir=log_dir,
-        figure_formats=figure_formats,
+        figure_formats=figure_formats, run_name=run_name, caption=caption,
     )  # fmt: skip
     labels, scores = _signal_scores(predictions, signal_class)
     weights = np.asarray(predictions["weight_pb"], dtype=float) if "weight_pb" in predictions else None

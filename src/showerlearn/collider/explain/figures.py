@@ -68,7 +68,7 @@ def gradcam_figure(
                 ax = figure.add_subplot(n_classes, columns, row * columns + 2 * jet + offset + 1)
                 # imshow's rows are the first axis: delta eta along x needs the transpose
                 image = ax.imshow(images[row, jet].T, origin="lower", extent=extent, cmap="magma", aspect="equal")
-                figure.colorbar(image, ax=ax, shrink=0.7)
+                figure.colorbar(image, ax=ax, shrink=0.7, label=f"mean {name} per cell")
                 ax.set_title(f"{class_names[row]}: jet {jet + 1}, {name}", fontsize=8)
                 ax.set_xlabel("Δη (aligned)", fontsize=7)
                 ax.set_ylabel("Δφ (aligned)", fontsize=7)
@@ -77,6 +77,7 @@ def gradcam_figure(
         ax.plot(np.arange(profile.shape[1]), profile[row], drawstyle="steps-mid")
         ax.set_title(f"{class_names[row]}: mean Grad-CAM per position", fontsize=8)
         ax.set_xlabel(stream_axis_label("constituents"), fontsize=7)
+        ax.set_ylabel("share of the event's Grad-CAM", fontsize=7)
         ax.tick_params(labelsize=6)
     figure.suptitle(f"{title}: averaged over events (each event's map normalised to sum 1)", fontsize=10)
     return figure
@@ -105,17 +106,22 @@ def event_rows_figure(
 def _draw_panel(ax: Axes, name: str, values: np.ndarray, shapes: Mapping[str, tuple[int, int]], boundary: int) -> None:
     title = next((key for key in shapes if name.endswith(key)), None)
     if title is not None:
-        ax.imshow(values.reshape(shapes[title]), aspect="auto", cmap="viridis", interpolation="nearest")
+        image = ax.imshow(values.reshape(shapes[title]), aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.figure.colorbar(image, ax=ax, shrink=0.8).set_label("attention weight", fontsize=7)
+        ax.set_xlabel("key token", fontsize=7)
+        ax.set_ylabel("query token", fontsize=7)
     elif values.ndim == 2 and values.shape[1] == 3:
         real = np.isfinite(values[:, 0])
         ax.scatter(values[real, 0], values[real, 1], s=300 * values[real, 2], alpha=0.6)
         ax.set_xlabel("Δη (aligned)", fontsize=7)
         ax.set_ylabel("Δφ (aligned)", fontsize=7)
     elif values.ndim == 2:
-        ax.imshow(values, aspect="auto", cmap="coolwarm", interpolation="nearest")
+        image = ax.imshow(values, aspect="auto", cmap="coolwarm", interpolation="nearest")
+        ax.figure.colorbar(image, ax=ax, shrink=0.8).set_label("standardised value", fontsize=7)
         ax.set_xlabel("feature", fontsize=7)
         ax.set_ylabel("object", fontsize=7)
     else:
         ax.bar(np.arange(values.size), values, width=1.0)
         ax.axvline(boundary - 0.5, color="grey", linewidth=0.8)
         ax.set_xlabel("token slot (constituents | objects)", fontsize=7)
+        ax.set_ylabel("Grad-CAM [arb. units]", fontsize=7)

@@ -7,7 +7,7 @@ parameters table (the project's simulator writes none) get ``intensity``, ``leak
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from ctapipe.image import leakage_parameters, number_of_islands
@@ -52,6 +52,11 @@ class Cuts(BaseModel):
     def needs_image_parameters(self) -> bool:
         return any(v is not None for v in (self.min_intensity, self.max_intensity, self.max_leakage, self.max_n_islands))
 
+    def describe(self) -> str:
+        """``cuts: intensity >= 50.0 p.e., leakage <= 0.2`` (``no cuts``): the selection in a figure caption."""
+        names = list(_cut_tests(self))
+        return "cuts: " + ", ".join(names) if names else "no cuts"
+
     @property
     def needs_truth(self) -> bool:
         return any(v is not None for v in (self.particle_types, self.min_energy, self.max_energy))
@@ -59,24 +64,29 @@ class Cuts(BaseModel):
 
 def cut_masks(columns: Mapping[str, np.ndarray], cuts: Cuts) -> dict[str, np.ndarray]:
     """Each enabled cut's own pass mask (cut name -> bool per event), in the order the cuts apply."""
-    masks: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore"):  # NaN parameters (empty images) fail every cut
-        if cuts.min_intensity is not None:
-            masks[f"intensity >= {cuts.min_intensity}"] = columns["intensity"] >= cuts.min_intensity
-        if cuts.max_intensity is not None:
-            masks[f"intensity <= {cuts.max_intensity}"] = columns["intensity"] <= cuts.max_intensity
-        if cuts.max_leakage is not None:
-            masks[f"leakage <= {cuts.max_leakage}"] = columns["leakage"] <= cuts.max_leakage
-        if cuts.max_n_islands is not None:
-            masks[f"n_islands <= {cuts.max_n_islands}"] = columns["n_islands"] <= cuts.max_n_islands
-        if cuts.particle_types is not None:
-            ids = [PRIMARY_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
-            masks[f"particle in {cuts.particle_types}"] = np.isin(columns["true_shower_primary_id"], ids)
-        if cuts.min_energy is not None:
-            masks[f"true_energy >= {cuts.min_energy} TeV"] = columns["true_energy"] >= cuts.min_energy
-        if cuts.max_energy is not None:
-            masks[f"true_energy <= {cuts.max_energy} TeV"] = columns["true_energy"] <= cuts.max_energy
-    return masks
+        return {name: passes(columns) for name, passes in _cut_tests(cuts).items()}
+
+
+def _cut_tests(cuts: Cuts) -> dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]]:
+    """Each enabled cut by its name (with its unit: the name is what reports and figure captions show)."""
+    tests: dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = {}
+    if cuts.min_intensity is not None:
+        tests[f"intensity >= {cuts.min_intensity} p.e."] = lambda c: c["intensity"] >= cuts.min_intensity
+    if cuts.max_intensity is not None:
+        tests[f"intensity <= {cuts.max_intensity} p.e."] = lambda c: c["intensity"] <= cuts.max_intensity
+    if cuts.max_leakage is not None:
+        tests[f"leakage <= {cuts.max_leakage}"] = lambda c: c["leakage"] <= cuts.max_leakage
+    if cuts.max_n_islands is not None:
+        tests[f"n_islands <= {cuts.max_n_islands}"] = lambda c: c["n_islands"] <= cuts.max_n_islands
+    if cuts.particle_types is not None:
+        ids = [PRIMARY_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
+        tests[f"particle in {cuts.particle_types}"] = lambda c: np.isin(c["true_shower_primary_id"], ids)
+    if cuts.min_energy is not None:
+        tests[f"true_energy >= {cuts.min_energy} TeV"] = lambda c: c["true_energy"] >= cuts.min_energy
+    if cuts.max_energy is not None:
+        tests[f"true_energy <= {cuts.max_energy} TeV"] = lambda c: c["true_energy"] <= cuts.max_energy
+    return tests
 
 
 def removed_per_cut(masks: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, dict[str, int]]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.base import ShowerDataModule
-from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
+from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
@@ -32,7 +32,7 @@ from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.io.simtel import SimtelOptions, cached_dl1
 from showerlearn.iact.particles import PARTICLE_CLASSES, particle_class
-from showerlearn.iact.data.targets import META_COLUMNS, decode_outputs, encode_targets
+from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs, encode_targets
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.iact.family import FAMILY
 from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
@@ -391,11 +391,26 @@ class IACTDataModule(ShowerDataModule):
         from showerlearn.viz.figures import save_figure
 
         camera, images, titles = self.camera_examples()
-        save_figure(camera_images_figure(camera, images, titles), Path(folder) / "camera_examples")
+        what = f"charge of the first {len(images)} test events, as read (no cleaning)"
+        save_figure(camera_images_figure(camera, images, titles, title=what), Path(folder) / "camera_examples")
         return True
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return decode_outputs(outputs, meta)
+
+    def column_units(self) -> dict[str, dict[str, str]]:
+        return {"predictions": dict(COLUMN_UNITS)}
+
+    def describe(self) -> str:
+        """The events (simulated, or the files) and the selection cuts, e.g. ``simulated LSTCam events
+        (30000 showers, diffuse gammas); cuts: intensity >= 50.0 p.e.``."""
+        if self.simulate is not None:
+            config = self.simulate.config
+            camera = self.camera.name if self.camera is not None else "camera"
+            source = f"simulated {camera} events ({config.n_events} showers, {config.gamma_source} gammas)"
+        else:
+            source = files_caption(self.file_patterns)
+        return f"{source}; {self.cuts.describe()}"
 
     def prediction_views(self) -> list[np.ndarray | None]:
         """The event as it is, and with ``augment.test_time`` moved by each symmetry of ``augment.ops``."""

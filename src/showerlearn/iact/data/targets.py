@@ -27,6 +27,7 @@ from showerlearn.iact.particles import GAMMA_CLASS, gammaness, particle_class
 __all__ = [
     "IMPACT_SCALE_M",
     "camera_matrices",
+    "COLUMN_UNITS",
     "META_COLUMNS",
     "decode_direction",
     "decode_outputs",
@@ -51,6 +52,15 @@ META_COLUMNS = (
     "pointing_alt",
     "pointing_az",
 )
+#: unit of every prediction column (docs/architecture.md), astropy strings ("" dimensionless), written with
+#: the predictions; the intensity is a count of photoelectrons, dimensionless as in ctapipe
+COLUMN_UNITS = {
+    "obs_id": "", "event_id": "", "tel_id": "", "true_shower_primary_id": "",
+    "true_energy": "TeV", "true_alt": "deg", "true_az": "deg", "true_core_x": "m", "true_core_y": "m",
+    "pointing_alt": "deg", "pointing_az": "deg",
+    "gammaness": "", "reco_energy": "TeV", "reco_alt": "deg", "reco_az": "deg", "reco_core_x": "m", "reco_core_y": "m",
+    "hillas_valid": "", "hillas_intensity": "",
+}
 
 
 def camera_matrices(rotation_deg: np.ndarray, reflected: np.ndarray) -> np.ndarray:

@@ -103,6 +103,18 @@ class ImageTransform:
         names = ["charge", "peak_time"]
         return [*names, "cleaning_mask"] if self.cleaning.as_ == "channel" else names
 
+    @property
+    def channel_labels(self) -> dict[str, str]:
+        """What each input channel holds, with its unit (figures' colour bars), as :meth:`__call__` makes it."""
+        charge = {
+            "log1p": "sign(q) ln(1 + |q|), q [p.e.]",
+            "scale": f"charge [{self.transform.charge_scale:g} p.e.]",
+            "none": "charge [p.e.]",
+        }[self.transform.charge]
+        scale = f"{self.transform.time_scale:g} ns"
+        time = f"peak time - mean [{scale}]" if self.transform.time == "subtract_mean" else f"peak time [{scale}]"
+        return {"charge": charge, "peak_time": time, "cleaning_mask": "cleaning mask (1: kept)"}
+
     def clean(self, image: np.ndarray, peak_time: np.ndarray) -> np.ndarray:
         """Boolean cleaning mask of one image (n_pixels,)."""
         return clean_image(self.camera, image, peak_time, self.cleaning)

@@ -14,6 +14,7 @@ metrics.json layout (``schema`` 1)::
      "roc": {"fpr": [...], "tpr": [...]},
      "migration": {"true_edges", "reco_edges", "probability"},
      "baseline": {"label", "scalars", "curves", "roc"}    # when a baseline run is given
+     "caption": "simulated LSTCam events (...); cuts: ...; test split: N events (...)",  # the figures' first line
      "figures": ["angular_resolution_vs_true_energy.png", ...]}
 """
 
@@ -49,7 +50,7 @@ from showerlearn.iact.particles import GAMMA_LABEL, PROTON_PRIMARY_ID, gamma_lab
 from showerlearn.registry import EVALUATORS
 from showerlearn.iact.viz.camera import camera_images_figure
 from showerlearn.viz.classification import RocSeries, roc_figure, score_distributions_figure
-from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
+from showerlearn.viz.figures import FIGURE_FORMATS, caption_line, save_figure
 from showerlearn.viz.resolution import migration_figure
 from showerlearn.viz.training import training_curves_figure
 
@@ -120,26 +121,32 @@ def iact_metrics(
             x=axis,
             x_unit="TeV",
             unit="deg",
+            confidence_level=confidence_level,
         )
         curves[f"energy_resolution_vs_{axis}"] = binned_curve_record(
             res.energy_resolution_per_bin(g["true_energy"], g["reco_energy"], g[axis], edges, **boot),
             x=axis,
             x_unit="TeV",
             unit="",
+            confidence_level=confidence_level,
         )
         curves[f"energy_bias_vs_{axis}"] = binned_curve_record(
             res.energy_bias_per_bin(g["true_energy"], g["reco_energy"], g[axis], edges, **boot),
             x=axis,
             x_unit="TeV",
             unit="",
+            confidence_level=confidence_level,
         )
 
     gammaness = np.asarray(p["gammaness"], dtype=float)
     classified = np.isfinite(gammaness)
     y, score = labels[classified], gammaness[classified]
     reco_energy = quantity_values(p["reco_energy"], u.TeV, "reco_energy")[classified]
-    auc_values, n_gamma_bin = cls.auc_per_energy_bin(y, score, reco_energy, edges)
-    curves["auc_vs_reco_energy"] = curve_record(edges, auc_values, n_gamma_bin, x="reco_energy", x_unit="TeV", unit="")
+    auc_values, _ = cls.auc_per_energy_bin(y, score, reco_energy, edges)
+    # the events of both classes in each bin: a bin of one class has events but no AUC
+    curves["auc_vs_reco_energy"] = curve_record(
+        edges, auc_values, bin_counts(reco_energy, edges), x="reco_energy", x_unit="TeV", unit=""
+    )
     if simulated is not None:
         kept = gamma & (gammaness >= gammaness_cut)
         area = effective_area_per_energy(p["true_energy"][kept], edges, simulated)
@@ -210,7 +217,9 @@ def evaluate_iact(
     simulated: SimulatedEvents | Mapping[str, float] | None = None,
     log_dir: str | Path | None = None,
     camera_examples: CameraExamples | None = None,
-    label: str = "model",
+    label: str | None = None,
+    run_name: str = "model",
+    caption: str = "",
     n_bootstrap: int = 200,
     confidence_level: float = 0.95,
     seed: int = 0,
@@ -223,10 +232,13 @@ def evaluate_iact(
     overlaid dashed. ``requirements``: a folder of ``cta_requirements_*.dat`` files, of which the
     ``requirement_set`` curves are overlaid. ``simulated``: the simulated spectrum (or the keyword
     arguments of ``SimulatedEvents``, as a config gives them), for the effective area. ``log_dir``:
-    Lightning logs, for the loss / learning-rate figure. Returns the JSON-ready metrics (the caller
-    writes metrics.json); figure file names are listed under ``"figures"``.
+    Lightning logs, for the loss / learning-rate figure. ``label``: the run's name in the figures'
+    legends (default: ``run_name``, the experiment's name, given by the engine); ``caption``: the data set
+    and cuts (given by the engine), the first line of every figure, followed by the test events. Returns
+    the JSON-ready metrics (the caller writes metrics.json); figure file names are listed under ``"figures"``.
     """
     output_dir = Path(output_dir)
+    label = label or run_name
     if isinstance(baseline, (str, Path)):
         baseline = _read_predictions(Path(baseline))
     if simulated is not None and not isinstance(simulated, SimulatedEvents):
@@ -258,6 +270,10 @@ def evaluate_iact(
         base.pop("migration")
         metrics["baseline"] = base
     reference = load_requirements(requirements, requirement_set) if requirements is not None else None
+    scalars = metrics["scalars"]
+    caption = caption_line(
+        caption, f"test split: {scalars['n_events']} events ({scalars['n_gamma']} gammas, {scalars['n_proton']} protons)"
+    )
 
     def save(figure: Figure, name: str) -> list[Path]:
         return save_figure(figure, output_dir / name, formats=figure_formats)
@@ -269,19 +285,23 @@ def evaluate_iact(
         baseline=(baseline_label, base["curves"]) if base else None,
         references=reference,
         style=BOARD_STYLE,
+        caption=caption,
     )
     rocs = [_roc_series(metrics, label)] + ([_roc_series(base, baseline_label, baseline=True)] if base else [])
-    written += save(roc_figure(rocs), "roc")
+    written += save(roc_figure(rocs, caption=caption), "roc")
     gammaness = np.asarray(predictions["gammaness"], dtype=float)
     finite = np.isfinite(gammaness)
     labels = gamma_labels(predictions["true_shower_primary_id"])
-    written += save(score_distributions_figure(gammaness[finite], labels[finite], cut=gammaness_cut), "gammaness")
+    written += save(
+        score_distributions_figure(gammaness[finite], labels[finite], cut=gammaness_cut, caption=caption), "gammaness"
+    )
     migration = metrics["migration"]
     written += save(
         migration_figure(
             np.array([as_array(row) for row in migration["probability"]]),
             np.array(migration["true_edges"]),
             np.array(migration["reco_edges"]),
+            caption=caption_line(caption, "true gammas"),
         ),
         "energy_migration",
     )
@@ -289,8 +309,11 @@ def evaluate_iact(
         written += save(training, "training_curves")
     if camera_examples is not None:
         written += save(
-            camera_images_figure(camera_examples.geometry, camera_examples.images, camera_examples.titles),
+            camera_images_figure(
+                camera_examples.geometry, camera_examples.images, camera_examples.titles, title="example events"
+            ),
             "camera_examples",
         )
+    metrics["caption"] = caption
     metrics["figures"] = sorted(str(path.relative_to(output_dir)) for path in written)
     return metrics

@@ -44,6 +44,7 @@ class IACTExplainAdapter:
         self.lattice, self.camera = model_inputs["lattice"], model_inputs["camera"]
         self.neighbours = self.lattice.neighbours(1)
         self.channels = list(datamodule.transform.channels)  # type: ignore[attr-defined]
+        self.channel_labels = datamodule.transform.channel_labels  # type: ignore[attr-defined]
         self.dataset = datamodule.predict_set
         # a stage's cells come from the trained network's pooling hierarchy, which its random copy shares
         self.projector = PixelProjector(trained.model, self.lattice)
@@ -100,4 +101,15 @@ class IACTExplainAdapter:
     def event_figure(self, title: str, rows: Sequence[FigureRow]) -> Figure:
         from showerlearn.iact.viz.camera import camera_rows_figure  # ctapipe's displays only when drawing
 
-        return camera_rows_figure(self.camera, title, rows)
+        return camera_rows_figure(self.camera, title, rows, self.colorbar_label)
+
+    def colorbar_label(self, panel: str) -> str:
+        """What a panel's colours measure: an input channel in its unit, the true signal in p.e., a Grad-CAM
+        map (gradient-weighted activations: no physical unit) or a Dual Attention factor (1: pixel unchanged)."""
+        if panel in self.channel_labels:
+            return self.channel_labels[panel]
+        if panel == self.truth_label:
+            return "true signal [p.e.]"
+        if "Grad-CAM" in panel:
+            return "Grad-CAM [arb. units]"
+        return "attention factor" if "attention" in panel else ""

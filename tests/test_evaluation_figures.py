@@ -1,0 +1,216 @@
+"""Figures that read on their own (issue #20): captions, run labels, what the band is, events per bin,
+camera titles and units; units in prediction files and terminal tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+from ctapipe.instrument import CameraGeometry
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from rich.console import Console
+
+from showerlearn.cli.common import metrics_table
+from showerlearn.config import resolve_config
+from showerlearn.engine.runner import train
+from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
+from showerlearn.evaluation.classification import evaluate_classification
+from showerlearn.evaluation.curves import series_from_record
+from showerlearn.iact.data.cuts import Cuts
+from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs
+from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
+from showerlearn.iact.family import BOARD_STYLE
+from showerlearn.iact.viz.camera import camera_images_figure, camera_rows_figure
+from showerlearn.io.tables import TableStream, read_units, write_columns, write_tables
+from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, curves_figure
+
+BINS = np.geomspace(0.02, 50.0, 9)
+
+
+def _predictions(n: int, seed: int, noise: float = 1.0) -> dict[str, np.ndarray]:
+    """IACT prediction columns; protons only below 3 TeV, so that the top bins hold one class."""
+    rng = np.random.default_rng(seed)
+    true_energy = 10 ** rng.uniform(-1.5, 1.5, n)
+    primary = np.where((rng.random(n) < 0.5) & (true_energy < 3.0), 101, 0)
+    alt, az = np.full(n, 70.0), np.full(n, 180.0)
+    return {
+        "obs_id": np.ones(n, int), "event_id": np.arange(n), "tel_id": np.ones(n, int),
+        "true_shower_primary_id": primary, "true_energy": true_energy,
+        "reco_energy": true_energy * np.exp(0.2 * noise * rng.normal(size=n)),
+        "true_alt": alt, "true_az": az, "reco_alt": alt + 0.1 * noise * rng.normal(size=n), "reco_az": az,
+        "gammaness": np.clip(rng.normal(np.where(primary == 0, 0.7, 0.3), 0.2 * noise), 0, 1),
+    }
+
+
+def _texts(figure: Figure) -> list[str]:
+    """Every text a figure shows: titles, labels, legend entries and titles, notes."""
+    figure.canvas.draw()  # lays out the legends
+    return [t.get_text() for t in figure.findobj(Text) if t.get_text()]
+
+
+def _curve(record: dict[str, Any], label: str) -> Figure:
+    return curves_figure([series_from_record(record, label)], xlabel="reconstructed energy [TeV]", ylabel="AUC",
+                         caption="simulated LSTCam events; cuts: intensity >= 50.0 p.e.", missing="no AUC: one class only")
+
+
+# --- curve figures ---------------------------------------------------------------------------------
+
+def test_curve_record_says_what_its_band_is_and_counts_both_classes_for_the_auc() -> None:
+    metrics = iact_metrics(_predictions(3000, seed=1), energy_bins=BINS, n_bootstrap=20, confidence_level=0.9)
+    assert metrics["curves"]["angular_resolution_vs_true_energy"]["band"] == "90 % bootstrap interval"
+    auc = metrics["curves"]["auc_vs_reco_energy"]
+    assert auc["band"] == ""  # no interval on the AUC
+    reco = np.asarray(_predictions(3000, seed=1)["reco_energy"])
+    assert auc["n_events"] == np.histogram(reco, BINS)[0].tolist()  # gammas and protons of the bin
+    # the gaps of the AUC curve: bins with events of one class only have no AUC
+    one_class = [i for i, (value, n) in enumerate(zip(auc["value"], auc["n_events"])) if value is None and n > 0]
+    assert one_class, "the top bins hold gammas only"
+
+
+def test_curve_figure_reads_on_its_own() -> None:
+    metrics = iact_metrics(_predictions(600, seed=2), energy_bins=BINS, n_bootstrap=20)
+    figure = _curve(metrics["curves"]["angular_resolution_vs_true_energy"], "Hillas + RF")
+    texts = _texts(figure)
+    assert figure.get_suptitle() == "simulated LSTCam events; cuts: intensity >= 50.0 p.e."
+    assert "Hillas + RF" in texts and "band: 95 % bootstrap interval" in texts
+    events_axes = figure.axes[1]
+    assert events_axes.get_ylabel() == "events / bin"
+    assert f"grey points: bins with < {MIN_EVENTS_PER_BIN} events" in texts
+    assert any(line.get_ydata()[0] == MIN_EVENTS_PER_BIN for line in events_axes.get_lines())  # the threshold line
+
+
+def test_bins_with_few_events_are_grey_and_bins_without_value_are_marked() -> None:
+    record = {"x": "reco_energy", "x_unit": "TeV", "unit": "", "edges": [0.1, 1.0, 10.0, 100.0],
+              "value": [0.8, 0.9, None], "ci_low": [None] * 3, "ci_high": [None] * 3, "band": "", "n_events": [500, 4, 7]}
+    figure = _curve(record, "net")
+    ax = figure.axes[0]
+    grey = [line for line in ax.get_lines() if line.get_color() == "0.65" and np.isfinite(line.get_ydata()).any()]
+    assert len(grey) == 1 and np.isfinite(grey[0].get_ydata()).sum() == 1  # the bin of 4 events
+    assert "no AUC: one class only" in _texts(figure)  # the cross under the bin of 7 events without AUC
+
+
+def test_aggregate_band_is_the_seed_dispersion_with_mean_event_counts() -> None:
+    runs = [iact_metrics(_predictions(800, seed=s), energy_bins=BINS, n_bootstrap=0) for s in range(3)]
+    aggregate = aggregate_runs([{**run, "caption": "same data"} for run in runs])
+    record = aggregate["curves"]["energy_bias_vs_true_energy"]
+    counts = np.mean([run["curves"]["energy_bias_vs_true_energy"]["n_events"] for run in runs], axis=0)
+    assert record["n_events"] == np.rint(counts).astype(int).tolist()
+    assert aggregate["caption"] == "same data"
+    series = series_from_record(record, "sweep")
+    assert series.band == "mean ± std over 3 seeds"
+
+
+def test_plot_aggregates_draws_the_roc_of_network_and_baseline(tmp_path: Path) -> None:
+    network = {**iact_metrics(_predictions(800, seed=3), energy_bins=BINS, n_bootstrap=0), "caption": "the events"}
+    baseline = iact_metrics(_predictions(800, seed=4, noise=2.0), energy_bins=BINS, n_bootstrap=0)
+    for metrics in (network, baseline):  # one curve is enough here: each figure takes a second
+        metrics["curves"] = {"auc_vs_reco_energy": metrics["curves"]["auc_vs_reco_energy"]}
+    written = plot_aggregates({"gamma-PhysNet-DA": network}, tmp_path, baseline=baseline, baseline_label="Hillas + RF",
+                              style=BOARD_STYLE, figure_formats=("png",))
+    assert sorted(path.name for path in written) == ["auc_vs_reco_energy.png", "roc.png"]
+
+
+def test_iact_evaluator_labels_its_run_and_captions_its_figures(tmp_path: Path) -> None:
+    metrics = evaluate_iact(_predictions(600, seed=5), tmp_path, energy_bins=BINS, n_bootstrap=5, run_name="hillas_rf_small",
+                            caption="simulated LSTCam events; " + Cuts(min_intensity=50).describe(), figure_formats=("png",))
+    assert metrics["caption"].startswith("simulated LSTCam events; cuts: intensity >= 50.0 p.e.; test split: 600 events (")
+    assert "roc.png" in metrics["figures"]
+
+
+def test_classification_evaluator_legend_is_the_run_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[Any] = []
+    import showerlearn.evaluation.classification as module
+
+    def roc(curves: Any, **kwargs: Any) -> Figure:
+        drawn.append((curves, kwargs))
+        return Figure()
+
+    monkeypatch.setattr(module, "roc_figure", roc)
+    label = np.arange(100) % 2
+    metrics = evaluate_classification({"label": label, "score": label * 0.5 + 0.25}, tmp_path, run_name="tabular_rf",
+                                      caption="feature table x.csv", figure_formats=("png",))
+    assert drawn[0][0][0].label == "tabular_rf" and drawn[0][1]["caption"] == "feature table x.csv; test split: 100 events"
+    assert metrics["caption"] == "feature table x.csv; test split: 100 events"
+
+
+# --- cameras ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lst(shared_data: Path) -> CameraGeometry:
+    return CameraGeometry.from_table(shared_data / "iact" / "geometry" / "LSTCam.camgeom.fits.gz")
+
+
+def test_camera_displays_name_the_camera_and_what_they_show(lst: CameraGeometry) -> None:
+    images = np.random.default_rng(0).exponential(2.0, size=(2, lst.n_pixels))
+    figure = camera_images_figure(lst, images, ["gamma, 1 TeV", "proton, 3 TeV"], title="charge of 2 test events")
+    texts = _texts(figure)
+    assert "Unknown Frame" not in texts
+    assert figure.get_suptitle() == "LSTCam: charge of 2 test events"
+    cameras = figure.axes[::2]
+    assert [ax.get_title() for ax in cameras] == ["gamma, 1 TeV", "proton, 3 TeV"]
+    assert {(ax.get_xlabel(), ax.get_ylabel()) for ax in cameras} == {("camera x [m]", "camera y [m]")}
+    assert [bar.get_ylabel() for bar in figure.axes[1::2]] == ["charge [p.e.]"] * 2
+
+
+def test_explanation_rows_have_axes_and_colour_bar_units(lst: CameraGeometry) -> None:
+    image = np.ones(lst.n_pixels)
+    rows = [("input", [("charge", image), ("true p.e.", image)]), ("", [("Grad-CAM particle", image)])]
+    units = {"charge": "charge [100 p.e.]", "true p.e.": "true signal [p.e.]", "Grad-CAM particle": "Grad-CAM [arb. units]"}
+    figure = camera_rows_figure(lst, "net (seed1): event 0", rows, units.get)
+    assert "Unknown Frame" not in _texts(figure) and figure.get_suptitle() == "LSTCam: net (seed1): event 0"
+    cameras, bars = figure.axes[::2], figure.axes[1::2]
+    assert [bar.get_ylabel() for bar in bars] == list(units.values())
+    assert cameras[0].get_xlabel() == "" and cameras[2].get_xlabel() == "camera x [m]"  # bottom of its column
+    assert cameras[0].get_ylabel() == "camera y [m]" and cameras[1].get_ylabel() == ""  # left column only
+
+
+# --- units -----------------------------------------------------------------------------------------
+
+def test_prediction_files_carry_a_unit_per_column(tmp_path: Path) -> None:
+    n = 4
+    meta = {name: np.ones(n) for name in META_COLUMNS} | {"camera_rotation": np.zeros(n), "camera_reflected": np.zeros(n)}
+    columns = decode_outputs({"energy": np.zeros(n)}, meta)
+    assert set(columns) <= set(COLUMN_UNITS), "every IACT prediction column has its unit"
+    path = write_tables(tmp_path / "p.h5", {"predictions": columns, "hits": {"event_index": np.arange(n), "e": np.ones(n)}},
+                        {"predictions": COLUMN_UNITS, "hits": {"e": "MeV"}})
+    units = read_units(path)
+    assert units["reco_energy"] == "TeV" and units["reco_alt"] == "deg" and units["true_core_x"] == "m"
+    assert units["gammaness"] == ""
+    with h5py.File(path) as file:  # plain HDF5 attributes, for readers without showerlearn
+        assert file["predictions"].attrs["true_energy.unit"] == "TeV"
+    assert read_units(path, "hits") == {"event_index": "", "e": "MeV"}
+    with pytest.raises(ValueError, match="not an astropy unit"):
+        write_columns(tmp_path / "bad.h5", {"x": np.ones(2)}, units={"x": "p.e."})
+
+
+def test_streamed_prediction_files_carry_units_too(tmp_path: Path) -> None:
+    with TableStream(tmp_path / "s.h5", tmp_path / ".s.partial") as stream:
+        stream.append({"predictions": {"weight_pb": np.ones(3), "score_a": np.zeros(3)}})
+        # the units come once the DataModule knows its columns (its classes), after the first chunk
+        stream.set_units({"predictions": {"weight_pb": "pbarn", "score_a": ""}, "hits": {"e": "MeV"}})
+        stream.append({"predictions": {"weight_pb": np.ones(1), "score_a": np.zeros(1)},
+                       "hits": {"event_index": np.zeros(2, int), "e": np.ones(2)}})
+    assert read_units(tmp_path / "s.h5") == {"weight_pb": "pbarn", "score_a": ""}
+    assert read_units(tmp_path / "s.h5", "hits") == {"event_index": "", "e": "MeV"}
+
+
+def test_a_run_writes_units_caption_and_label(tabular_config: dict) -> None:
+    tabular_config.pop("model")
+    tabular_config.pop("task")
+    tabular_config["estimator"] = {"name": "random_forest", "params": {"n_estimators": 10}}
+    run = train(resolve_config(tabular_config), progress=False)
+    assert read_units(run.predictions_file) == {"row": "", "label": "", "score": ""}
+    assert run.metrics()["caption"] == "feature table events.csv (400 rows, classes g, h); test split: 60 events"
+
+
+def test_terminal_metrics_table_shows_units() -> None:
+    console = Console(width=100, record=True)
+    console.print(metrics_table({"auc": 0.9, "angular_resolution_deg": {"mean": 0.2, "std": 0.01}}, "test split",
+                                dict(BOARD_STYLE.scalar_units)))
+    lines = {line.split()[0]: line.split() for line in console.export_text().splitlines() if line.strip()}
+    assert lines["angular_resolution_deg"][-1] == "deg"
+    assert lines["auc"] == ["auc", "0.9"]
