@@ -7,7 +7,8 @@ NETWORK_RUN and BASELINE_RUN are the two runs of ``benchmarks/physics_vs_baselin
 TRAINING_FILE the simulated events they were trained on (the cache file the runs read). Writes
 ``OUTPUT.ckpt`` (weights and config, no optimizer state) and ``OUTPUT.json``: the command and commit of the
 training (its ``environment.json``), the SHA-256 of the training data, the training time and both runs'
-test-set metrics. ``make demo`` evaluates the shipped network on freshly simulated events.
+test-set metrics. ``PretrainedNetwork(OUTPUT.ckpt).evaluate(overrides)`` runs it on new events
+(:mod:`showerlearn.engine.pretrained`).
 """
 
 from __future__ import annotations

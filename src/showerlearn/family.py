@@ -61,6 +61,10 @@ class BoardStyle:
     scalar_units: Mapping[str, str] = field(default_factory=dict)
 
 
+#: how an AUC-per-bin curve reads, the same in every family that draws one
+AUC_STYLE: Mapping[str, Any] = {"ylabel": "AUC", "logy": False, "missing": "no AUC: one class only in the bin"}
+
+
 class Family:
     """A detector family; this base class is the generic family of detector-agnostic data."""
 
@@ -90,7 +94,7 @@ class Family:
     def board_style(self) -> BoardStyle:
         """Labels, units and best directions of the family's metrics (generic classification by default)."""
         return BoardStyle(
-            metric_style={"auc": {"ylabel": "AUC", "logy": False, "missing": "no AUC: one class only in the bin"}},
+            metric_style={"auc": AUC_STYLE},
             scalar_direction={"auc": "higher", "precision": "higher", "recall": "higher", "accuracy": "higher"},
             scalar_order=("auc", "accuracy", "precision", "recall"),
         )

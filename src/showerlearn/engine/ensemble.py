@@ -69,7 +69,8 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
             for member, config, digest in zip(runs, configs, digests, strict=True)
         ]
         write_json_atomic(run.ensemble_file, {"members": members_description, "config_from": str(runs[0].path.resolve())})
-        run.update_status(state="completed", ensemble_of=len(runs))
+        # the members' data (the same test set): their caption
+        run.update_status(state="completed", ensemble_of=len(runs), caption=runs[0].status().get("caption", ""))
         from showerlearn.engine.runner import evaluate  # torch only when an ensemble is written
 
         evaluate(run)

@@ -20,10 +20,11 @@ from typing import Any
 
 import torch
 
-from showerlearn.config import ExperimentConfig, apply_overrides, resolve_config
+from showerlearn.config import ExperimentConfig, resolve_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
+from showerlearn.engine.trained import stored_config
 from showerlearn.io.atomic import atomic_path, write_json_atomic
 
 __all__ = ["PretrainedNetwork", "pack"]
@@ -50,11 +51,8 @@ class PretrainedNetwork:
     def config(self, overrides: Sequence[str] = ()) -> ExperimentConfig:
         """The config it was trained with, changed by ``overrides`` (``KEY=VALUE``: typically the events), set to
         evaluate these weights without training."""
-        stored = load_checkpoint(self.checkpoint)[CONFIG_KEY]
-        data = apply_overrides(copy.deepcopy(stored), overrides)
-        data["init_from"] = str(self.checkpoint)
-        data["trainer"] = {**data.get("trainer", {}), "max_epochs": 0, "max_time": None}
-        return resolve_config(data, source=f"{self.checkpoint} (its stored config)")
+        evaluation = [f"init_from={json.dumps(str(self.checkpoint))}", "trainer.max_epochs=0", "trainer.max_time=null"]
+        return stored_config(load_checkpoint(self.checkpoint), self.checkpoint, [*overrides, *evaluation])
 
     def evaluate(self, overrides: Sequence[str] = (), progress: bool = True) -> RunDir:
         """A completed run of this network on the test split that ``overrides`` give its data: predictions,

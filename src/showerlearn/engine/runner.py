@@ -80,7 +80,8 @@ def train(
         write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units())
         _draw_examples(datamodule, run)
         log.info("evaluating")
-        evaluate(run, datamodule)
+        run.update_status(caption=datamodule.describe())  # the data as trained, for every later evaluation
+        evaluate(run)
     except BaseException as error:
         if rank_zero:
             state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -211,11 +212,12 @@ def _fit_network(
 ) -> bool:
     """Train; True on global rank 0 (the process that goes on to predict and evaluate)."""
     datamodule.prepare_data()
+    if config.trainer.max_epochs == 0:  # nothing to train: the training split is not read
+        datamodule.setup("test")
+        _take_trained_weights(config, build_module(config, datamodule), run)
+        return True
     datamodule.setup("fit")
     module = build_module(config, datamodule)
-    if config.trainer.max_epochs == 0:
-        _take_trained_weights(config, module, run)
-        return True
     trainer = _trainer(config, run, attempt, progress)
     last = run.checkpoints / "last.ckpt"
     resume = resume and last.is_file()
@@ -387,20 +389,20 @@ def _to_numpy(values: Any) -> np.ndarray:
     return np.asarray(values)
 
 
-def evaluate(run: RunDir | str | Path, datamodule: ShowerDataModule | None = None) -> dict[str, Any]:
+def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     """(Re)compute ``metrics.json`` and the figures of one run from its predictions file.
 
     Evaluators get the per-event table as ``predictions``; those with a ``tables`` parameter also get the
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
     the run's curves unless the evaluator's ``label`` says otherwise) and ``caption`` (the data and its
-    cuts, :meth:`ShowerDataModule.describe`, built from the config when no ``datamodule`` is given) to
-    those that take them.
+    cuts, :meth:`ShowerDataModule.describe`, kept in ``run.json`` when the run was trained) to those that
+    take them.
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     config = load_config(run.config_file)
     tables = read_tables(run.predictions_file)
     predictions = tables.pop(PREDICTIONS_KEY)
-    caption = _data_caption(config, datamodule)
+    caption = run.status().get("caption", "")
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:
@@ -411,15 +413,3 @@ def evaluate(run: RunDir | str | Path, datamodule: ShowerDataModule | None = Non
         )
     write_json_atomic(run.metrics_file, metrics)
     return metrics
-
-
-def _data_caption(config: ExperimentConfig, datamodule: ShowerDataModule | None) -> str:
-    """What the run's data is (figure captions). A DataModule built only for this may fail (its files moved
-    away since training): a caption is no reason to stop an evaluation, so it is then left out."""
-    if datamodule is None:
-        try:
-            datamodule = build_datamodule(config)
-        except (OSError, ValueError, ConfigError) as error:
-            log.warning("no data caption for the figures: the data of %s cannot be described (%s)", config.name, error)
-            return ""
-    return datamodule.describe()

@@ -21,7 +21,7 @@ from showerlearn.engine.runner import build_datamodule, build_module
 from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
 from showerlearn.tasks.module import MultiTaskModule
 
-__all__ = ["TrainedNetwork", "load_network"]
+__all__ = ["TrainedNetwork", "load_network", "stored_config"]
 
 
 class TrainedNetwork(NamedTuple):
@@ -46,7 +46,7 @@ def load_network(
     """
     checkpoint = Path(checkpoint)
     state = load_checkpoint(checkpoint)
-    config = _stored_config(state, checkpoint, overrides)
+    config = stored_config(state, checkpoint, overrides)
     if config.model is None:
         raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")
     datamodule = build_datamodule(config)
@@ -58,7 +58,7 @@ def load_network(
     return TrainedNetwork(config, datamodule, module.eval())
 
 
-def _stored_config(state: dict[str, Any], checkpoint: Path, overrides: Sequence[str]) -> ExperimentConfig:
+def stored_config(state: dict[str, Any], checkpoint: Path, overrides: Sequence[str]) -> ExperimentConfig:
     """The config the checkpoint carries; for one written before checkpoints carried it, the ``config.yaml``
     of the run folder it lies in."""
     if CONFIG_KEY in state:

@@ -2,7 +2,7 @@
 
 ``aggregate_runs`` output (JSON-ready, missing values ``null``)::
 
-    {"n_runs": N, "evaluator": "iact", "caption": "..." (when every run's is the same),
+    {"n_runs": N, "evaluator": NAME, "caption": "..." (when every run's is the same),
      "scalars": {"auc": {"mean", "std", "n_runs", "values": [...]}, ...},
      "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs",
                                                       "n_events"}, ...}}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from showerlearn.family import BoardStyle, Family
+from showerlearn.family import AUC_STYLE, BoardStyle, Family
 
 if TYPE_CHECKING:
     import typer
@@ -23,7 +23,7 @@ BOARD_STYLE = BoardStyle(
         "energy_resolution": {"ylabel": "energy resolution (68% of |ΔE|/E)", "logy": False},
         "energy_bias": {"ylabel": "energy bias (median ΔE/E)", "logy": False, "hline": 0.0},
         "effective_area": {"ylabel": "effective area [m²]", "logy": True},
-        "auc": {"ylabel": "AUC", "logy": False, "missing": "no AUC: one class only in the bin"},
+        "auc": AUC_STYLE,
     },
     axis_labels={"true_energy": "true energy [TeV]", "reco_energy": "reconstructed energy [TeV]"},
     scalar_direction={

@@ -305,7 +305,7 @@
   // A key is "not set" in an entry that lacks it or holds null (a baseline without model, a network
   // without estimator). Keys set in every selected entry with other values get a row each; keys set in
   // only some entries are gathered per config section (model, estimator...), one row with what each
-  // entry sets there, so that a network against Hillas + RF is a few rows, not a column of blanks.
+  // entry sets there, so that a network against an estimator baseline is a few rows, not a column of blanks.
   const UNSET = "not set";
   function configValue(entry, key) {
     const v = (entry.config || {})[key];
