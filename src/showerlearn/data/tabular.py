@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.split import SplitSpec
+from showerlearn.io.tables import score_columns
 from showerlearn.registry import DATAMODULES
 
 
@@ -151,18 +152,17 @@ class TabularDataModule(ShowerDataModule):
         logits = outputs["label"]
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        columns = {"row": meta["row"], "label": meta["label"]}
-        if len(self.classes) == 2:
-            return {**columns, "score": probabilities[:, 1]}
-        return {**columns, **{f"score_{name}": probabilities[:, k] for k, name in enumerate(self.classes)}}
+        columns, scores = {"row": meta["row"], "label": meta["label"]}, score_columns(self.classes)
+        if len(scores) == 1:
+            return {**columns, scores[0]: probabilities[:, 1]}
+        return {**columns, **dict(zip(scores, probabilities.T, strict=True))}
 
     def describe(self) -> str:
         return f"feature table {self.source_name} ({len(self.labels)} rows, classes {', '.join(map(str, self.classes))})"
 
     def column_units(self) -> dict[str, dict[str, str]]:
         """Row numbers, class indices and probabilities: all dimensionless."""
-        scores = ["score"] if len(self.classes) == 2 else [f"score_{name}" for name in self.classes]
-        return {"predictions": dict.fromkeys(["row", "label", *scores], "")}
+        return {"predictions": dict.fromkeys(["row", "label", *score_columns(self.classes)], "")}
 
     @classmethod
     def average_predictions(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from showerlearn.evaluation.curves import json_float, roc_record
+from showerlearn.io.tables import CLASS_SCORE_PREFIX
 from showerlearn.metrics import classification as cls
 from showerlearn.registry import EVALUATORS
 from showerlearn.viz.classification import RocSeries, confusion_matrix_figure, roc_figure, score_distributions_figure
@@ -20,7 +21,6 @@ from showerlearn.viz.figures import FIGURE_FORMATS, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
 
 #: prefix of the per-class score columns of a multi-class classifier, ``score_<class name>``
-CLASS_SCORE_PREFIX = "score_"
 
 
 @EVALUATORS.register("classification")

@@ -31,6 +31,13 @@ from showerlearn.io.atomic import atomic_path
 PREDICTIONS_KEY = "predictions"
 #: the column of a per-element table that names its event: a row of the per-event table
 EVENT_INDEX = "event_index"
+#: a classifier's per-class probability columns: ``score_<class>``; two classes give one ``score`` (of class 1)
+CLASS_SCORE_PREFIX = "score_"
+
+
+def score_columns(classes: Sequence[object]) -> list[str]:
+    """The probability columns a classifier's predictions hold for ``classes`` (in class-index order)."""
+    return ["score"] if len(classes) <= 2 else [f"{CLASS_SCORE_PREFIX}{name}" for name in classes]
 # astropy stores each table's column metadata in a dataset of this suffix beside it
 _META_SUFFIX = ".__table_column_meta__"
 #: the attribute of a table's dataset that holds the unit of one of its columns

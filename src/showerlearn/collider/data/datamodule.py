@@ -38,6 +38,7 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
 from showerlearn.family import Family
+from showerlearn.io.tables import CLASS_SCORE_PREFIX, score_columns
 from showerlearn.registry import DATAMODULES
 
 __all__ = ["ColliderDataModule", "ConstituentSettings", "ObjectSettings", "P4_FIELDS", "STREAMS"]
@@ -47,8 +48,6 @@ STREAMS = ("constituents", "objects")
 #: fields of the ``*_p4`` inputs (pairwise features), in order
 P4_FIELDS = ("pt", "eta", "phi", "energy")
 _SPLITS = ("train", "val", "test")
-#: score columns of a decoded multi-class table
-_SCORE_PREFIX = "score_"
 #: the meta columns decoded predictions carry, with their units (astropy strings; picobarn, not "pb": petabit)
 _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
 
@@ -244,15 +243,12 @@ class ColliderDataModule(ShowerDataModule):
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         probabilities = torch.softmax(torch.as_tensor(outputs["label"], dtype=torch.float64), dim=-1).numpy()
-        if probabilities.shape[1] == 2:
-            scores = {"score": probabilities[:, 1]}
-        else:
-            scores = {f"{_SCORE_PREFIX}{name}": probabilities[:, i] for i, name in enumerate(self.class_names)}
+        columns = score_columns(self.class_names)
+        scores = {columns[0]: probabilities[:, 1]} if len(columns) == 1 else dict(zip(columns, probabilities.T, strict=True))
         return {**scores, **{name: np.asarray(meta[name]) for name in _KEPT_UNITS}}
 
     def column_units(self) -> dict[str, dict[str, str]]:
-        scores = ["score"] if len(self.class_names) <= 2 else [f"{_SCORE_PREFIX}{name}" for name in self.class_names]
-        return {"predictions": {**dict.fromkeys(scores, ""), **_KEPT_UNITS}}
+        return {"predictions": {**dict.fromkeys(score_columns(self.class_names), ""), **_KEPT_UNITS}}
 
     def describe(self) -> str:
         """``simulated collider events (20000 selected)``, or the kind of files read."""
@@ -267,7 +263,7 @@ class ColliderDataModule(ShowerDataModule):
         if not tables or len(tables) != len(names):
             raise ValueError(f"an ensemble averages at least one table, one name each: got {len(tables)} and {len(names)}")
         reference = tables[0]
-        scores = [column for column in reference if column == "score" or column.startswith(_SCORE_PREFIX)]
+        scores = [column for column in reference if column == "score" or column.startswith(CLASS_SCORE_PREFIX)]
         averaged = {}
         for column in reference:
             for table, name in zip(tables, names, strict=True):
