@@ -132,8 +132,6 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
 
 def _sweep_entry(path: Path, label: str) -> BoardEntry:
     """A sweep folder as one entry (mean +- std over its runs) whose members are the runs."""
-    from dataclasses import replace
-
     from showerlearn.engine.sweep import sweep_runs
     from showerlearn.evaluation.aggregate import aggregate_runs
     from showerlearn.evaluation.curves import seeds_band
@@ -151,9 +149,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
     except ValueError as error:
         raise ValueError(f"sweep {path}: {error}") from None
     rocs = [m.roc for m in members if m.roc is not None]
-    roc = BoardRoc.mean_of(rocs)
-    if roc is not None and roc.low is not None:  # a band over the seeds whose ROC has points (as mean_of's)
-        roc = replace(roc, band=seeds_band(sum(len(r.fpr) > 1 for r in rocs)))
+    roc = BoardRoc.mean_of(rocs, band_label=seeds_band)
     return BoardEntry(
         id=label,
         label=label,

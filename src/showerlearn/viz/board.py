@@ -20,7 +20,7 @@ import base64
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -50,8 +50,11 @@ class BoardRoc:
     band: str = ""
 
     @classmethod
-    def mean_of(cls, rocs: Sequence[BoardRoc], n_points: int = 101) -> BoardRoc | None:
-        """Vertical average of ROC curves: mean +- std (ddof=1) of the true positive rate at fixed rates.
+    def mean_of(
+        cls, rocs: Sequence[BoardRoc], n_points: int = 101, band_label: Callable[[int], str] | None = None
+    ) -> BoardRoc | None:
+        """Vertical average of ROC curves: mean +- std (ddof=1) of the true positive rate at fixed rates;
+        ``band_label(number of curves averaged)`` says what the band is.
 
         ``None`` when no curve has points (every run had a single class).
         """
@@ -64,7 +67,8 @@ class BoardRoc:
         if len(curves) < 2:
             return cls(grid, mean)
         std = tpr.std(axis=0, ddof=1)
-        return cls(grid, mean, np.clip(mean - std, 0.0, 1.0), np.clip(mean + std, 0.0, 1.0))
+        band = band_label(len(curves)) if band_label is not None else ""
+        return cls(grid, mean, np.clip(mean - std, 0.0, 1.0), np.clip(mean + std, 0.0, 1.0), band)
 
 
 @dataclass(frozen=True)
