@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import tables
 from ctapipe.containers import ArrayEventContainer, DL1CameraContainer
-from ctapipe.image import ImageProcessor
+from ctapipe.image import ImageProcessor, apply_time_delta_cleaning, tailcuts_clean
 from ctapipe.image.toymodel import Gaussian
 from ctapipe_io_lst import LSTEventSource
 from traitlets.config import Config
 
 from showerlearn.iact.baselines import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
 from showerlearn.iact.baselines.features import reset_fit_rng
-from showerlearn.iact.data.transforms import CleaningConfig, clean_image
+from showerlearn.iact.data.transforms import CleaningConfig, clean_image, clean_images
 from showerlearn.iact.geometry import read_camera_geometry
 
 
@@ -121,6 +121,35 @@ def test_time_delta_and_dynamic_cleaning(camera):
     np.testing.assert_array_equal(np.flatnonzero(dynamic), np.sort([0, neighbours[1], neighbours[2]]))
     # below the dynamic threshold nothing changes
     assert clean_image(camera, image, times, lstchain(delta_time=None)).sum() == 7
+
+
+def _ctapipe_cleaning(camera, image: np.ndarray, times: np.ndarray, config: CleaningConfig) -> np.ndarray:
+    """The reference, image by image: ctapipe's functions, then lstchain's dynamic cleaning as lstchain writes it."""
+    mask = tailcuts_clean(camera, image, picture_thresh=config.picture_thresh, boundary_thresh=config.boundary_thresh,
+                          keep_isolated_pixels=config.keep_isolated_pixels,
+                          min_number_picture_neighbors=config.min_number_picture_neighbors)
+    if config.delta_time is not None and mask.any():
+        mask = apply_time_delta_cleaning(camera, mask, times, min_number_neighbors=1, time_limit=config.delta_time)
+    if config.dynamic_threshold is not None and mask.any():
+        brightest = np.mean(np.sort(image)[-3:])
+        if brightest >= config.dynamic_threshold:
+            mask = mask & (image >= config.dynamic_fraction * brightest)
+    return mask
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"dynamic_threshold": 300.0}, {"delta_time": None, "dynamic_threshold": None},
+    {"keep_isolated_pixels": True}, {"min_number_picture_neighbors": 0}, {"min_number_picture_neighbors": 3, "delta_time": 1.0},
+])
+def test_batch_cleaning_equals_ctapipe_image_by_image(camera, changes):
+    images, times = toy_images(camera, 40, seed=3)
+    times[::3] += np.random.default_rng(4).normal(0, 3, (len(times[::3]), camera.n_pixels)).astype(np.float32)  # ragged times
+    images[5] = 0.0  # an empty image
+    config = lstchain(**changes)
+    masks = clean_images(camera, images, times, config)
+    expected = np.array([_ctapipe_cleaning(camera, i, t, config) for i, t in zip(images, times, strict=True)])
+    np.testing.assert_array_equal(masks, expected)
+    assert expected.any(axis=1).sum() > 30 and not expected[5].any()
 
 
 def _dl1_images(path: Path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import default_collate
 from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 
 from showerlearn.iact.data import IACTDataModule, IACTDataset, open_dl1
@@ -172,16 +174,18 @@ def test_dataset_keeps_at_most_max_open_files(shared_data: Path) -> None:
     assert len(open_handles) <= 2
 
 
-@pytest.mark.parametrize("augment", [False, True])
-def test_in_memory_splits_give_the_same_events_as_reading_from_the_files(shared_data: Path, augment: bool) -> None:
+@pytest.mark.parametrize(("augment", "mode"), [(False, True), (True, True), (True, "memmap")])
+def test_in_memory_splits_give_the_same_events_as_reading_from_the_files(
+    shared_data: Path, tmp_path: Path, augment: bool, mode: bool | str
+) -> None:
     """Six files of two formats, read in chunks out of event order: every item as the lazy read gives it."""
-    options = dict(files=all_files(shared_data), seed=5, cleaning={"as": "mask"}, augment={"enabled": augment})
-    lazy, cached = IACTDataModule(**options), IACTDataModule(**options, in_memory=True)
+    options = dict(files=all_files(shared_data), seed=5, cleaning={"as": "mask"}, augment={"enabled": augment}, cache_dir=tmp_path)
+    lazy, cached = IACTDataModule(**options), IACTDataModule(**options, in_memory=mode)
     lazy.setup("fit")
     cached.setup("fit")
-    assert cached.train_set._inputs is None  # not before training asks for the loaders
+    assert not cached.train_set.loaded  # not before training asks for the loaders
     cached.train_dataloader(), cached.val_dataloader()
-    assert cached.train_set._inputs is not None and cached.val_set._inputs is not None and cached.test_set._inputs is None
+    assert cached.train_set.loaded and cached.val_set.loaded and not cached.test_set.loaded
     for name in ("train_set", "val_set"):
         a, b = getattr(lazy, name), getattr(cached, name)
         for i in range(len(a)):
@@ -195,6 +199,54 @@ def test_in_memory_splits_give_the_same_events_as_reading_from_the_files(shared_
                     torch.testing.assert_close(y[key][column], x[key][column], rtol=0, atol=0, equal_nan=True)
     cached.val_set[0]["inputs"].add_(1.0)  # an item edited in place must not change the stored image
     torch.testing.assert_close(cached.val_set[0]["inputs"], lazy.val_set[0]["inputs"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_a_batch_read_at_once_equals_its_events_read_one_by_one(shared_data: Path, augment: bool) -> None:
+    """Events of several files out of order: the stacked batch of ``__getitems__`` (one read per file, cleaned
+    together) holds what the events give one by one, and the loaders pass it through as it is."""
+    module = IACTDataModule(files=all_files(shared_data), seed=5, cleaning={"as": "mask"}, augment={"enabled": augment})
+    module.setup("fit")
+    dataset = module.train_set
+    order = np.random.default_rng(0).permutation(len(dataset))[:40]
+    assert len(np.unique(dataset.file_index[order])) > 2
+    torch.manual_seed(3)
+    batch = dataset.__getitems__(order.tolist())
+    torch.manual_seed(3)  # the same augmentation draws, event after event
+    events = default_collate([dataset[int(i)] for i in order])
+    torch.testing.assert_close(batch, events, rtol=0, atol=0, equal_nan=True)
+    loaded = next(iter(module.train_dataloader()))
+    n = min(module.batch_size, len(dataset))
+    assert loaded["inputs"].shape == (n, 2, 1855) and loaded["weights"].shape == (n,)
+
+
+def test_memmap_inputs_are_written_once_reused_and_checked(shared_data: Path, tmp_path: Path) -> None:
+    options = dict(files=all_files(shared_data), seed=5, cleaning={"as": "mask"}, cache_dir=tmp_path, in_memory="memmap")
+    first = IACTDataModule(**options)
+    first.setup("fit")
+    first.train_dataloader()
+    stores = sorted((tmp_path / "inputs").glob("*.npy"))
+    assert len(stores) == 1 and not list((tmp_path / "inputs").glob(".*"))  # no temporary file left
+    written = stores[0].stat().st_mtime_ns
+    again = IACTDataModule(**options)
+    again.setup("fit")
+    again.train_dataloader()
+    assert stores[0].stat().st_mtime_ns == written  # mapped, not written again
+    torch.testing.assert_close(again.train_set[3], first.train_set[3], rtol=0, atol=0, equal_nan=True)
+    # pickled as for a loader worker started by spawn: the store's path travels, not its images
+    assert again.train_set.__getstate__()["_inputs"] is None
+    unpickled = pickle.loads(pickle.dumps(again.train_set))
+    assert isinstance(unpickled._inputs, np.memmap)
+    torch.testing.assert_close(unpickled[3], first.train_set[3], rtol=0, atol=0, equal_nan=True)
+    other = IACTDataModule(**{**options, "transforms": {"charge": "scale"}})  # other inputs: another file
+    other.setup("fit")
+    other.train_dataloader()
+    assert len(list((tmp_path / "inputs").glob("*.npy"))) == 2
+    np.save(stores[0], np.zeros((2, 2), dtype=np.float32))  # not this split's inputs
+    broken = IACTDataModule(**options)
+    broken.setup("fit")
+    with pytest.raises(ValueError, match=r"inputs_.*\.npy: holds float32 inputs of shape \(2, 2\).*delete it"):
+        broken.train_dataloader()
 
 
 def test_prediction_inputs_without_truth(shared_data: Path, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Image cleaning and Hillas-style image parameters with ctapipe, as in lstchain's DL1 step.
 
-One event is cleaned by :func:`showerlearn.iact.data.transforms.clean_image`, by default with
+Events are cleaned, a chunk at a time, by :func:`showerlearn.iact.data.transforms.clean_images`, by default with
 :data:`LSTCHAIN_CLEANING` (tailcuts 6/3 p.e. with two picture neighbours, a 2 ns time constraint and
 the dynamic cleaning of bright images). The surviving pixels are parameterised the
 way ctapipe's ``ImageProcessor`` does it (Hillas, timing and concentration on the selected pixels,
@@ -26,7 +26,7 @@ from ctapipe.image.hillas import HillasParameterizationError
 from ctapipe.instrument import CameraGeometry
 from joblib import Parallel, delayed
 
-from showerlearn.iact.data.transforms import CleaningConfig, clean_image
+from showerlearn.iact.data.transforms import CleaningConfig, clean_images
 
 __all__ = ["FEATURE_NAMES", "LSTCHAIN_CLEANING", "hillas_features", "image_parameters", "reset_fit_rng"]
 
@@ -140,8 +140,9 @@ def _features_chunk(
     config: CleaningConfig,
 ) -> np.ndarray:
     out = np.empty((len(images), len(FEATURE_NAMES)), dtype=np.float64)
-    for i, (image, peak_time) in enumerate(zip(images, peak_times, strict=True)):
-        mask = clean_image(camera, image, peak_time, config) if masks is None else masks[i]
+    if masks is None:
+        masks = clean_images(camera, images, peak_times, config)
+    for i, (image, peak_time, mask) in enumerate(zip(images, peak_times, masks, strict=True)):
         row = image_parameters(camera, image, peak_time, mask)
         out[i] = [row[name] for name in FEATURE_NAMES]
     return out

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.particles import PRIMARY_IDS
-from showerlearn.iact.data.transforms import ImageTransform
+from showerlearn.iact.data.transforms import ImageTransform, clean_images
 
 __all__ = ["Cuts", "add_image_parameters", "cut_masks", "removed_per_cut", "select"]
 
@@ -126,8 +126,8 @@ def add_image_parameters(file: DL1File, transform: ImageTransform, chunk_size: i
     intensity, leakage, islands = np.zeros(n), np.full(n, np.nan), np.zeros(n)
     for start in range(0, n, chunk_size):
         chunk = file.read(slice(start, start + chunk_size))
-        for offset, (image, peak_time) in enumerate(zip(chunk["image"], chunk["peak_time"], strict=True)):
-            mask = transform.clean(image, peak_time)
+        masks = clean_images(transform.camera, chunk["image"], chunk["peak_time"], transform.cleaning)
+        for offset, (image, mask) in enumerate(zip(chunk["image"], masks, strict=True)):
             i = start + offset
             intensity[i] = image[mask].sum()
             if mask.any():

@@ -10,6 +10,8 @@ file describes it, is the *reference camera* every image is mapped onto and the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
 from showerlearn.iact.data.ensemble import average_prediction_tables
-from showerlearn.iact.data.dataset import IACTDataset
+from showerlearn.iact.data.dataset import IACTDataset, collate_batch
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
 from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
@@ -81,6 +83,11 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
     return value if isinstance(value, model) else model.model_validate(value or {})
 
 
+#: version of the code that turns images into inputs (cleaning, transforms): part of the name of every
+#: ``in_memory: memmap`` file, so files written by older code are not mapped; raise it when the inputs change
+INPUTS_FORMAT = 2
+
+
 @DATAMODULES.register("iact")
 class IACTDataModule(ShowerDataModule):
     """Cherenkov camera images (one telescope type, any camera) with particle / energy / direction /
@@ -88,6 +95,8 @@ class IACTDataModule(ShowerDataModule):
 
     model_input_names: ClassVar[frozenset[str]] = frozenset({"lattice", "camera", "in_channels", "n_classes", "focal_length"})
     family = FAMILY
+    #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
+    collate = staticmethod(collate_batch)
 
     def __init__(
         self,
@@ -103,7 +112,7 @@ class IACTDataModule(ShowerDataModule):
         augment: AugmentConfig = AugmentConfig(),
         class_balance: Literal["none", "balanced"] | dict[str, float] = "none",
         max_open_files: int = 8,
-        in_memory: bool = False,
+        in_memory: bool | Literal["memmap"] = False,
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
@@ -133,6 +142,9 @@ class IACTDataModule(ShowerDataModule):
             in_memory: read the training and validation images into memory once, cleaned and transformed,
                 (4 bytes x channels x pixels an event: 1.5 GB for 100k LSTCam events with 2 channels, in every
                 DDP process) when training starts; removes the per-event file read and cleaning from every epoch.
+                'memmap': the same, written once into ``cache_dir/inputs/`` (a ``.npy`` file per split, named by a
+                digest of the files, the events and the cleaning and transforms) by one process and mapped from
+                disk by every DDP process and by later runs on the same data: for data sets larger than memory.
             batch_size: events per batch (per process under DDP).
             num_workers: DataLoader worker processes.
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and
@@ -157,6 +169,8 @@ class IACTDataModule(ShowerDataModule):
                 raise ValueError(f"class_balance: unknown classes {sorted(unknown)}; known {list(PARTICLE_CLASSES)}")
         self.class_balance = class_balance
         self.max_open_files = max_open_files
+        if in_memory not in (False, True, "memmap"):
+            raise ValueError(f"iact data: in_memory must be false, true or 'memmap', not {in_memory!r}")
         self.in_memory = in_memory
         # the reference camera and what depends on it: the simulator's LSTCam, or set by the first file opened
         self.camera: CameraGeometry | None = None
@@ -346,14 +360,41 @@ class IACTDataModule(ShowerDataModule):
     # in_memory loads when training asks for the loaders: once in each DDP process, and never for
     # estimators (they take whole splits through arrays()); the test set is read once anyway
     def train_dataloader(self) -> DataLoader:
-        if self.in_memory and self.train_set is not None:
-            self.train_set.load_into_memory("training split")
+        self._load("train")
         return super().train_dataloader()
 
     def val_dataloader(self) -> DataLoader:
-        if self.in_memory and self.val_set is not None:
-            self.val_set.load_into_memory("validation split")
+        self._load("val")
         return super().val_dataloader()
+
+    def _load(self, split: str) -> None:
+        dataset = {"train": self.train_set, "val": self.val_set}[split]
+        if not self.in_memory or dataset is None or dataset.loaded:
+            return
+        name = {"train": "training split", "val": "validation split"}[split]
+        store = self._input_store(dataset) if self.in_memory == "memmap" else None
+        trainer = getattr(self, "trainer", None)
+        if store is not None and not store.exists() and trainer is not None and trainer.world_size > 1:
+            # one DDP process writes the file, the others wait for it and map it
+            if trainer.global_rank == 0:
+                dataset.load_into_memory(name, store=store)
+            trainer.strategy.barrier("iact memmap inputs")
+        dataset.load_into_memory(name, store=store)
+
+    def _input_store(self, dataset: IACTDataset) -> Path:
+        """Where ``in_memory: memmap`` keeps ``dataset``'s inputs: named by what they are made of (the files as they
+        are now, the events, the camera, the cleaning and transforms), so a change of any makes a new file."""
+        recipe = json.dumps({
+            "format": INPUTS_FORMAT,
+            "files": [[str(file.path.resolve()), file.path.stat().st_size, file.path.stat().st_mtime_ns] for file in dataset.files],
+            "camera": [self.camera.name, self.camera.n_pixels],
+            "cleaning": self.cleaning.model_dump(mode="json"),
+            "transforms": self.transforms.model_dump(mode="json"),
+        }, sort_keys=True)
+        digest = hashlib.sha256(recipe.encode())
+        digest.update(dataset.file_index.tobytes())
+        digest.update(dataset.row.tobytes())
+        return self.cache_dir / "inputs" / f"inputs_{digest.hexdigest()[:16]}.npy"
 
     def teardown(self, stage: str | None = None) -> None:
         """Close this process's file handles (datasets reopen them if used again)."""
@@ -443,7 +484,7 @@ class IACTDataModule(ShowerDataModule):
                 dataset.files, dataset.file_index, dataset.row, dataset.targets, dataset.masks,
                 dataset.weights, dataset.meta, transform, None, dataset.max_open_files,
             )
-        batches = list(DataLoader(dataset, batch_size=256, num_workers=self.num_workers))
+        batches = list(DataLoader(dataset, batch_size=256, num_workers=self.num_workers, collate_fn=collate_batch))
         inputs = torch.cat([b["inputs"] for b in batches]).numpy()
         gathered = {
             key: {name: torch.cat([b[key][name] for b in batches]).numpy() for name in batches[0][key]}

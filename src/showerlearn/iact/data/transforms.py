@@ -8,14 +8,15 @@ what they mean in ctapipe/lstchain configs. The Hillas + RF baseline cleans with
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
-from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 from ctapipe.instrument import CameraGeometry
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import sparse
 
-__all__ = ["CleaningConfig", "ImageTransform", "TransformConfig", "clean_image"]
+__all__ = ["CleaningConfig", "ImageTransform", "TransformConfig", "clean_image", "clean_images"]
 
 
 class CleaningConfig(BaseModel):
@@ -50,27 +51,75 @@ class CleaningConfig(BaseModel):
         return self
 
 
+#: images cleaned together at most (LSTCam: ~0.3 MB of temporaries an image, for its ~11,000 neighbour pairs)
+CLEANING_BLOCK = 256
+
+
 def clean_image(camera: CameraGeometry, image: np.ndarray, peak_time: np.ndarray, config: CleaningConfig) -> np.ndarray:
     """Boolean mask of the pixels of one image (n_pixels,) kept by ``config``'s cleaning."""
-    mask = tailcuts_clean(
-        camera,
-        image,
-        picture_thresh=config.picture_thresh,
-        boundary_thresh=config.boundary_thresh,
-        keep_isolated_pixels=config.keep_isolated_pixels,
-        min_number_picture_neighbors=config.min_number_picture_neighbors,
-    )
-    if not mask.any():
-        return mask
+    return clean_images(camera, image[None], peak_time[None], config)[0]
+
+
+def clean_images(camera: CameraGeometry, images: np.ndarray, peak_times: np.ndarray, config: CleaningConfig) -> np.ndarray:
+    """Boolean masks (n, n_pixels) of images (n, n_pixels) kept by ``config``'s cleaning, all at once.
+
+    The same decisions as ctapipe's ``tailcuts_clean`` and ``apply_time_delta_cleaning`` (with one neighbour, as
+    lstchain) and lstchain's dynamic cleaning applied image by image (tested against them), as sparse products
+    over the whole batch: the per-image calls cost more in Python than in arithmetic. Large batches go in
+    blocks of :data:`CLEANING_BLOCK` images (the time constraint holds a value per neighbour pair and image).
+    """
+    if len(images) > CLEANING_BLOCK:
+        return np.concatenate([
+            clean_images(camera, images[start:start + CLEANING_BLOCK], peak_times[start:start + CLEANING_BLOCK], config)
+            for start in range(0, len(images), CLEANING_BLOCK)
+        ])
+    adjacency = _adjacency(camera)
+    above_picture = images >= config.picture_thresh
+    above_boundary = images >= config.boundary_thresh
+    if config.keep_isolated_pixels or config.min_number_picture_neighbors == 0:
+        in_picture = above_picture
+    else:
+        in_picture = above_picture & (adjacency.count(above_picture) >= config.min_number_picture_neighbors)
+    mask = above_boundary & (adjacency.count(in_picture) > 0)
+    if config.keep_isolated_pixels:
+        mask |= in_picture
+    else:
+        mask |= in_picture & (adjacency.count(above_boundary) > 0)
     if config.delta_time is not None:
-        # ctapipe counts only already-cleaned neighbours, as lstchain requires
-        mask = apply_time_delta_cleaning(camera, mask, peak_time, min_number_neighbors=1, time_limit=config.delta_time)
-    if config.dynamic_threshold is not None and mask.any():
-        # lstchain's dynamic cleaning: bright images keep only pixels above a fraction of their 3 brightest
-        brightest = np.mean(np.sort(image)[-3:])
-        if brightest >= config.dynamic_threshold:
-            mask = mask & (image >= config.dynamic_fraction * brightest)
+        mask &= adjacency.count_in_time(mask, peak_times, config.delta_time) >= 1
+    if config.dynamic_threshold is not None:
+        # bright images keep only pixels above a fraction of the mean of their 3 brightest
+        brightest = np.mean(np.sort(images, axis=1)[:, -3:], axis=1)
+        bright = brightest >= config.dynamic_threshold
+        mask[bright] &= images[bright] >= (config.dynamic_fraction * brightest[bright])[:, None]
     return mask
+
+
+class _Adjacency:
+    """The camera's neighbour pairs as sparse matrices, for counting neighbours of many images at once."""
+
+    def __init__(self, camera: CameraGeometry) -> None:
+        self.neighbours = camera.neighbor_matrix_sparse.astype(np.int16).tocsr()  # symmetric
+        self.pixel, self.neighbour = self.neighbours.nonzero()
+        # pixel x pair: sums a per-pair quantity into the pair's first pixel
+        n_pairs = len(self.pixel)
+        self.pair_to_pixel = sparse.csr_matrix(
+            (np.ones(n_pairs, dtype=np.int16), (self.pixel, np.arange(n_pairs))), shape=(camera.n_pixels, n_pairs)
+        )
+
+    def count(self, selected: np.ndarray) -> np.ndarray:
+        """(n, n_pixels): for each pixel of each image, how many of its neighbours are ``selected``."""
+        return (self.neighbours @ selected.T.astype(np.int16)).T
+
+    def count_in_time(self, mask: np.ndarray, peak_times: np.ndarray, limit: float) -> np.ndarray:
+        """(n, n_pixels): for each pixel, its neighbours in ``mask`` whose peak time is within ``limit`` of its own."""
+        close = np.abs(peak_times[:, self.pixel] - peak_times[:, self.neighbour]) < limit
+        return (self.pair_to_pixel @ (mask[:, self.neighbour] & close).T.astype(np.int16)).T
+
+
+@functools.lru_cache(maxsize=8)
+def _adjacency(camera: CameraGeometry) -> _Adjacency:
+    return _Adjacency(camera)
 
 
 class TransformConfig(BaseModel):
@@ -120,12 +169,20 @@ class ImageTransform:
         return clean_image(self.camera, image, peak_time, self.cleaning)
 
     def __call__(self, image: np.ndarray, peak_time: np.ndarray) -> np.ndarray:
-        mask = self.clean(image, peak_time)
-        charge = image.astype(np.float32)
-        time = peak_time.astype(np.float32)
+        """The network input ``(C, n_pixels)`` of one event."""
+        return self.batch(image[None], peak_time[None])[0]
+
+    def batch(self, images: np.ndarray, peak_times: np.ndarray) -> np.ndarray:
+        """The network inputs ``(n, C, n_pixels)`` of events (n, n_pixels), cleaned together."""
+        needs_mask = self.cleaning.as_ != "none" or self.transform.time == "subtract_mean"
+        mask = clean_images(self.camera, images, peak_times, self.cleaning) if needs_mask else None
+        charge = images.astype(np.float32)
+        time = peak_times.astype(np.float32)
         if self.transform.time == "subtract_mean":
-            reference = time[mask] if mask.any() else time
-            time = time - reference.mean()
+            # over the cleaned pixels; an image that none survive, over all of them
+            reference = np.where(mask.any(axis=1, keepdims=True), mask, True)
+            count = reference.sum(axis=1, keepdims=True, dtype=np.float32)
+            time = time - np.sum(time * reference, axis=1, keepdims=True, dtype=np.float32) / count
         time = time / self.transform.time_scale
         if self.transform.charge == "log1p":
             charge = np.sign(charge) * np.log1p(np.abs(charge))
@@ -136,5 +193,5 @@ class ImageTransform:
             time = np.where(mask, time, 0.0)
         channels = [charge, time]
         if self.cleaning.as_ == "channel":
-            channels.append(mask.astype(np.float32))
-        return np.stack(channels).astype(np.float32)
+            channels.append(mask)
+        return np.stack(channels, axis=1).astype(np.float32)
