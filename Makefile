@@ -10,11 +10,11 @@ DEMO_DIR ?= demo_runs
 
 .PHONY: install demo test test-fast acceptance clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch in the same command as everything else, so nothing later swaps it for another build
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev,lst,simtel,calorimeter,collider,export]"
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev,irf,lst,simtel,calorimeter,collider,export]"
 	# GammaLearn's operator, only to cross-check and benchmark against; its declared torchvision
 	# dependency would pull another torch, and it needs none of it at import
 	$(BIN)/python -m pip install --quiet --no-deps "indexedconv==1.3.2"

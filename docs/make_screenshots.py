@@ -2,26 +2,35 @@
 
     make demo && python docs/make_screenshots.py demo_runs
 
-Copies the demo's comparison figures and a camera display, explains six events of the small network
-(camera displays of its input, Grad-CAM and attention maps) and screenshots the board page
-(`chromium --headless --screenshot`, Debian's `chromium`), all into docs/images/demo_*.png.
+Copies the demo's comparison figures (of the network trained there and of the shipped one) and a camera
+display, explains six events of the small network (camera displays of its input, Grad-CAM and attention
+maps) and screenshots the board page (`chromium --headless --screenshot`, Debian's `chromium`), all into
+docs/images/demo_*.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from showerlearn.config import load_config
+from showerlearn.engine.runner import build_datamodule
+
 IMAGES = Path(__file__).parent / "images"
-#: demo results -> picture name: one per kind of figure
+#: demo results -> picture name: one per kind of figure, of the network trained here and of the shipped one
 FIGURES = {
-    "results/angular_resolution_vs_true_energy.png": "demo_angular_resolution.png",
-    "results/energy_resolution_vs_true_energy.png": "demo_energy_resolution.png",
-    "results/auc_vs_reco_energy.png": "demo_auc_per_bin.png",
-    "results/roc.png": "demo_roc.png",
+    f"results/{folder}/{figure}.png": f"demo_{prefix}{name}.png"
+    for folder, prefix in (("trained_here", ""), ("benchmark_network", "benchmark_"))
+    for figure, name in (
+        ("angular_resolution_vs_true_energy", "angular_resolution"),
+        ("energy_resolution_vs_true_energy", "energy_resolution"),
+        ("auc_vs_reco_energy", "auc_per_bin"),
+        ("roc", "roc"),
+    )
 }
 BOARD_SIZE = (1400, 1700)
 
@@ -39,7 +48,9 @@ def explain_events(demo: Path, workdir: Path) -> Path:
     """Six events of the small network explained; the figure kept is the largest file, i.e. the most detailed
     shower (a faint image at the camera edge shows little of the maps)."""
     network = _run(demo, "gamma_physnet_da_small")
-    events = next((demo / "cache").glob("*.dl1.h5"))
+    # the events it trained on, in the demo's cache wherever this runs from
+    data = build_datamodule(load_config(network / "config.yaml", [f"data.params.cache_dir={json.dumps(str(demo / 'cache'))}"]))
+    events = data.resolve_files()[0]
     run = workdir / network.parent.name / network.name
     shutil.copytree(network, run)  # explain writes into the run's plots: leave the demo's run as it was
     subprocess.run(["showerlearn", "explain", str(run), "--input", str(events), "--events", "0-5", "--max-events", "200"], check=True)

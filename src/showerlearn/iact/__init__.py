@@ -11,6 +11,7 @@ Same inside as every family:
 ``data``           dataset, cuts, cleaning, transforms, augmentations, targets, the DataModule
 ``models``         gamma-PhysNet (with Dual Attention and physics heads)
 ``baselines``      Hillas parameters + random forests (the standard analysis)
+``pretrained``     the network the CPU benchmark trained, shipped with its provenance
 ``evaluation``     IRF metrics, CTA requirement curves, the ``iact`` evaluator
 ``explain``        camera projection of maps, criteria against the true signal, the explain adapter
 ``viz``            camera displays
