@@ -360,18 +360,16 @@ class IACTDataModule(ShowerDataModule):
     # in_memory loads when training asks for the loaders: once in each DDP process, and never for
     # estimators (they take whole splits through arrays()); the test set is read once anyway
     def train_dataloader(self) -> DataLoader:
-        self._load("train")
+        self._load(self.train_set, "training split")
         return super().train_dataloader()
 
     def val_dataloader(self) -> DataLoader:
-        self._load("val")
+        self._load(self.val_set, "validation split")
         return super().val_dataloader()
 
-    def _load(self, split: str) -> None:
-        dataset = {"train": self.train_set, "val": self.val_set}[split]
+    def _load(self, dataset: IACTDataset | None, name: str) -> None:
         if not self.in_memory or dataset is None or dataset.loaded:
             return
-        name = {"train": "training split", "val": "validation split"}[split]
         store = self._input_store(dataset) if self.in_memory == "memmap" else None
         trainer = getattr(self, "trainer", None)
         if store is not None and not store.exists() and trainer is not None and trainer.world_size > 1:
@@ -386,7 +384,7 @@ class IACTDataModule(ShowerDataModule):
         are now, the events, the camera, the cleaning and transforms), so a change of any makes a new file."""
         recipe = json.dumps({
             "format": INPUTS_FORMAT,
-            "files": [[str(file.path.resolve()), file.path.stat().st_size, file.path.stat().st_mtime_ns] for file in dataset.files],
+            "files": [[str(file.path.resolve()), *_size_and_time(file.path)] for file in dataset.files],
             "camera": [self.camera.name, self.camera.n_pixels],
             "cleaning": self.cleaning.model_dump(mode="json"),
             "transforms": self.transforms.model_dump(mode="json"),
@@ -491,6 +489,11 @@ class IACTDataModule(ShowerDataModule):
             for key in ("targets", "masks", "meta")
         }
         return inputs, gathered["targets"], gathered["masks"], gathered["meta"]
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def _take(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:

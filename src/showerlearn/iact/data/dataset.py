@@ -118,7 +118,7 @@ class IACTDataset(Dataset):
         """
         if self._inputs is not None:
             return
-        shape = (len(self), len(self.transform.channels), self.transform.camera.n_pixels)
+        shape = self._input_shape(len(self))
         if store is not None and store.exists():
             self._inputs, self._store = _mapped(store, shape), store
             _log(f"the {name}'s {shape[0]} pre-processed images mapped from {store}")
@@ -146,6 +146,9 @@ class IACTDataset(Dataset):
         if self._store is not None:
             self._inputs = np.load(self._store, mmap_mode="r")
 
+    def _input_shape(self, n: int) -> tuple[int, int, int]:
+        return n, len(self.transform.channels), self.transform.camera.n_pixels
+
     def _fill(self, inputs: np.ndarray, chunk: int) -> np.ndarray:
         for start in range(0, len(self), chunk):
             span = np.arange(start, min(start + chunk, len(self)))
@@ -154,7 +157,7 @@ class IACTDataset(Dataset):
 
     def _read_inputs(self, events: np.ndarray) -> np.ndarray:
         """The network inputs (n, C, n_pixels) of ``events``: one read per file, cleaned and transformed together."""
-        inputs = np.empty((len(events), len(self.transform.channels), self.transform.camera.n_pixels), dtype=np.float32)
+        inputs = np.empty(self._input_shape(len(events)), dtype=np.float32)
         files = self.file_index[events]
         for file in np.unique(files):
             where = np.flatnonzero(files == file)
