@@ -1,16 +1,25 @@
 """Training and inference throughput of gamma-PhysNet-DA (ResNet-56) on the LST camera.
 
-Compares showerlearn's network with the same architecture built on ``indexedconv`` (GammaLearn's
-operator): the two models share everything (Dual Attention blocks, physics heads, parameter count) but
-the backbone, which for the reference is the ResNet-56 of ``benchmarks/_indexedconv_resnet.py``.
-Both are measured in the same process, interleaved step by step, so that load from other processes
-hits both alike; the table gives medians and their ratio.
+Three implementations of the same network:
+
+* showerlearn's network compiled with ``torch.compile`` (``trainer.compile: true``);
+* the same network run eagerly (the default);
+* the same architecture built on ``indexedconv`` (GammaLearn's operator): everything (Dual Attention
+  blocks, physics heads, parameter count) but the backbone, which is the ResNet-56 of
+  ``benchmarks/_indexedconv_resnet.py``.
+
+Each runs in a process of its own, as in a training run, in rounds over the three so that load from
+other processes hits all alike; the table gives medians and their ratios. The processes use the
+allocator setting of training (``trainer.cpu_allocator``, ``--allocator``). Compilation time is the
+first step of the compiled network: in the first round with an empty kernel cache, in the later rounds
+with the kernels the first one left there (what every later training run of the network pays).
 
 The achieved rate counts *useful* floating-point operations only: 2 x multiply-adds of every lattice
 convolution over real pixels (7-pixel hexagonal kernels), of the 1x1 convolutions and of the fully
 connected layers; a training step counts 3x the forward pass (forward, input gradient, weight gradient).
 It is compared with the rate of a dense ``conv2d`` (64 -> 64 channels, 3x3, batch 64, 32x32) measured
-in the same run: the machine's practical dense-convolution peak.
+in the same run, twice in every worker: the best rate it reaches is the machine's practical
+dense-convolution peak.
 
 Run ``python benchmarks/train_throughput.py --help``.
 """
@@ -18,10 +27,12 @@ Run ``python benchmarks/train_throughput.py --help``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from showerlearn.config.schema import TrainerConfig
+from showerlearn.engine.speed import compile_network, keep_freed_memory
 from showerlearn.iact.geometry import Lattice, lst_camera
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
@@ -38,6 +51,7 @@ from showerlearn.tasks.losses import cross_entropy, l1, masked_mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _indexedconv_resnet import IndexedConvResNet  # noqa: E402  (benchmarks/ is not a package)
+from _machine import cpu_model  # noqa: E402
 from _summary import Figure, write_summary  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_throughput.md"
@@ -62,17 +76,23 @@ class IndexedConvResNetDA(IndexedConvResNet):
         return F.relu(self.final_bn(h))
 
 
-def build_models(lattice: Lattice, depth: int, local_head: str, seed: int) -> dict[str, nn.Module]:
-    """showerlearn's gamma-PhysNet-DA and the same network with the indexedconv backbone."""
+COMPILED, EAGER, INDEXEDCONV = "showerlearn, compiled", "showerlearn, eager", "indexedconv"
+
+
+def build_network(lattice: Lattice, depth: int, local_head: str, seed: int) -> GammaPhysNetDA:
     torch.manual_seed(seed)
-    showerlearn_model = GammaPhysNetDA(lattice, depth=depth, local_head=local_head)
-    torch.manual_seed(seed)
-    reference = GammaPhysNetDA(lattice, depth=depth, local_head=local_head)
-    reference.backbone = IndexedConvResNetDA(lattice, in_channels=2, depth=depth)
-    n_showerlearn, n_reference = _count(showerlearn_model), _count(reference)
-    if n_showerlearn != n_reference:
-        raise RuntimeError(f"the two networks differ: {n_showerlearn} vs {n_reference} parameters")
-    return {"showerlearn": showerlearn_model, "indexedconv": reference}
+    return GammaPhysNetDA(lattice, depth=depth, local_head=local_head)
+
+
+def build_model(name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None) -> nn.Module:
+    """One of the three implementations, with the same initial weights where they share layers."""
+    network = build_network(lattice, depth, local_head, seed)
+    if name == COMPILED:
+        assert compile_cache is not None
+        compile_network(network, TrainerConfig(compile=True, compile_cache=compile_cache))
+    elif name == INDEXEDCONV:
+        network.backbone = IndexedConvResNetDA(lattice, in_channels=2, depth=depth)
+    return network
 
 
 def _count(model: nn.Module) -> int:
@@ -150,17 +170,49 @@ def timed(function: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def dense_conv_peak(repeats: int) -> float:
-    """GFLOP/s of a dense 3x3 conv2d (64 -> 64 channels, batch 64, 32x32): the practical peak."""
+def dense_conv_rate() -> float:
+    """GFLOP/s of one dense 3x3 conv2d (64 -> 64 channels, batch 64, 32x32); its best over a run is the peak."""
     x, w = torch.randn(64, 64, 32, 32), torch.randn(64, 64, 3, 3)
     flops = 2 * 64 * 64 * 9 * 32 * 32 * 64
     with torch.inference_mode():
         F.conv2d(x, w, padding=1)
-        best = min(timed(lambda: F.conv2d(x, w, padding=1)) for _ in range(repeats))
-    return flops / best / 1e9
+        return flops / timed(lambda: F.conv2d(x, w, padding=1)) / 1e9
 
 
-def main(argv: list[str] | None = None) -> None:
+def worker(args: argparse.Namespace) -> dict[str, object]:
+    """One implementation in this process: its first calls (with ``COMPILED``: compilation, or loading the
+    kernels from the cache), warm-up, then the timed steps and passes, and the dense conv2d rate after each."""
+    lattice = Lattice.from_camera(lst_camera())
+    model = build_model(args.worker, lattice, args.depth, args.local_head, args.seed, args.compile_cache)
+    images, targets = fake_batch(lattice, args.batch, args.seed)
+    train, infer = make_train_step(model, images, targets), make_inference(model, images)
+    first = {"train": timed(train), "infer": timed(infer)}
+    for _ in range(args.warmup):
+        train()
+        infer()
+    train_times = [timed(train) for _ in range(args.train_repeats)]
+    peaks = [dense_conv_rate()]
+    infer_times = [timed(infer) for _ in range(args.infer_repeats)]
+    peaks.append(dense_conv_rate())
+    return {"first": first, "train": train_times, "infer": infer_times, "peak": peaks}
+
+
+def run_worker(args: argparse.Namespace, name: str, cache: Path | None) -> dict:
+    command = [
+        sys.executable, __file__, "--worker", name, "--depth", str(args.depth), "--batch", str(args.batch),
+        "--threads", str(args.threads), "--local-head", args.local_head, "--seed", str(args.seed),
+        "--allocator", args.allocator, "--warmup", str(args.warmup), "--train-repeats", str(args.train_repeats),
+        "--infer-repeats", str(args.infer_repeats),
+    ]  # fmt: skip
+    if cache is not None:
+        command += ["--compile-cache", str(cache)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the {name} worker failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -169,95 +221,157 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depth", type=int, default=56, help="ResNet depth 6n+2 (default 56)")
     parser.add_argument("--local-head", choices=("full", "light"), default="full", help="physics head (default full)")
     parser.add_argument(
+        "--allocator", choices=("tuned", "system"), default="tuned",
+        help="trainer.cpu_allocator of the process (default tuned, as training)",
+    )  # fmt: skip
+    parser.add_argument("--no-compile", action="store_true", help="leave out the compiled network")
+    parser.add_argument(
+        "--compile-cache", type=Path,
+        help="kernel cache of the compiled network (default: a new temporary folder, so that compilation starts cold)",
+    )  # fmt: skip
+    parser.add_argument("--worker", choices=(COMPILED, EAGER, INDEXEDCONV), help=argparse.SUPPRESS)
+    parser.add_argument(
         "--nominal-peak", type=float, default=200.0, help="nominal dense-convolution peak in GFLOP/s (default 200)"
     )
-    parser.add_argument("--train-repeats", type=int, default=5, help="timed training steps per model (default 5)")
-    parser.add_argument("--infer-repeats", type=int, default=8, help="timed inference passes per model (default 8)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model and mode first (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the implementations (default 3)")
+    parser.add_argument("--train-repeats", type=int, default=4, help="timed training steps per round (default 4)")
+    parser.add_argument("--infer-repeats", type=int, default=6, help="timed inference passes per round (default 6)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per process and mode first (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
     parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
     torch.set_num_threads(args.threads)
+    if args.allocator == "tuned":
+        keep_freed_memory()
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    with tempfile.TemporaryDirectory(prefix="train_throughput_kernels_") as scratch:
+        cache = None if args.no_compile else (args.compile_cache or Path(scratch))
+        measure(args, cache)
+
+
+def measure(args: argparse.Namespace, cache: Path | None) -> None:
+    """Rounds over the implementations, each in a process of its own (as a training run has one network:
+    measured here, a network run right after indexedconv's large kernels in the same process is 10-40 %
+    slower for several steps), so that load from other processes affects all alike."""
     load_before = os.getloadavg()[0]
     lattice = Lattice.from_camera(lst_camera())
-    models = build_models(lattice, args.depth, args.local_head, args.seed)
-    images, targets = fake_batch(lattice, args.batch, args.seed)
-    forward_flops = useful_forward_flops(models["showerlearn"], images)
-    reference_flops = useful_forward_flops(models["indexedconv"], images)
+    images, _ = fake_batch(lattice, args.batch, args.seed)
+    eager = build_model(EAGER, lattice, args.depth, args.local_head, args.seed, None)
+    forward_flops = useful_forward_flops(eager, images)
+    reference_flops = useful_forward_flops(build_model(INDEXEDCONV, lattice, args.depth, args.local_head, args.seed, None), images)
     if forward_flops != reference_flops:
         raise RuntimeError(f"useful FLOPs differ: {forward_flops} vs {reference_flops}")
-
-    train = {name: make_train_step(model, images, targets) for name, model in models.items()}
-    infer = {name: make_inference(model, images) for name, model in models.items()}
-    for name in models:
-        for _ in range(args.warmup):
-            train[name]()
-            infer[name]()
-    times: dict[tuple[str, str], list[float]] = {(name, mode): [] for name in models for mode in ("train", "infer")}
-    # interleave the two implementations so that load from other processes affects both alike
-    for _ in range(args.train_repeats):
-        for name in models:
-            times[name, "train"].append(timed(train[name]))
-    for _ in range(args.infer_repeats):
-        for name in models:
-            times[name, "infer"].append(timed(infer[name]))
-    peak = dense_conv_peak(repeats=5)
+    names = [EAGER, INDEXEDCONV] if cache is None else [COMPILED, EAGER, INDEXEDCONV]
+    times: dict[tuple[str, str], list[float]] = {(name, mode): [] for name in names for mode in ("train", "infer")}
+    peak_rates: list[float] = []
+    compile_seconds: dict[str, list[dict[str, float]]] = {}
+    for round_index in range(args.rounds):
+        for name in names:
+            result = run_worker(args, name, cache)
+            for mode in ("train", "infer"):
+                times[name, mode].extend(result[mode])
+            peak_rates.extend(result["peak"])
+            if name == COMPILED:
+                when = "this run, empty kernel cache" if round_index == 0 else "later runs, kernels from the cache"
+                compile_seconds.setdefault(when, []).append(result["first"])
+            print(f"round {round_index + 1}/{args.rounds}: {name} done", file=sys.stderr)
     load_after = os.getloadavg()[0]
-
-    flops = {"train": 3 * forward_flops, "infer": forward_flops}
-    rows, figures = [], []
-    for mode, label in (("train", "training step"), ("infer", "inference")):
-        median = {name: statistics.median(times[name, mode]) for name in models}
-        spread = {name: (min(times[name, mode]), max(times[name, mode])) for name in models}
-        # each showerlearn step is timed right before its indexedconv twin: their ratio sees the same load
-        paired = statistics.median(
-            ic / sl for sl, ic in zip(times["showerlearn", mode], times["indexedconv", mode], strict=True)
-        )
-        for name in models:
-            rate = flops[mode] / median[name] / 1e9
-            ratio = median["indexedconv"] / median[name]
-            best = spread["indexedconv"][0] / spread[name][0]  # fastest runs: the least disturbed by other load
-            speedup = f"{ratio:.2f}x (paired {paired:.2f}x, fastest {best:.2f}x)" if name == "showerlearn" else "1.00x"
-            rows.append(
-                f"| {label} | {name} | {args.batch / median[name]:.1f} | {median[name] * 1e3:.0f} "
-                f"({spread[name][0] * 1e3:.0f}-{spread[name][1] * 1e3:.0f}) | {rate:.1f} | {100 * rate / peak:.0f} % "
-                f"| {100 * rate / args.nominal_peak:.0f} % | {speedup} |"
-            )
-        rate = flops[mode] / median["showerlearn"] / 1e9
-        figures.append(Figure(
-            "train_throughput", f"gamma-PhysNet-DA (ResNet-{args.depth}) {label}, batch {args.batch}",
-            args.batch / median["showerlearn"], "images/s", "same network on indexedconv",
-            args.batch / median["indexedconv"], f"paired {paired:.2f}x; {rate:.1f} useful GFLOP/s, "
-            f"{100 * rate / peak:.0f} % of the {peak:.0f} GFLOP/s dense conv2d measured in this run",
-        ))  # fmt: skip
-    header = (
-        f"# gamma-PhysNet-DA (ResNet-{args.depth}, {args.local_head} head) throughput on the LST camera "
-        f"({lattice.n_pixels} pixels)\n\n"
-        f"batch {args.batch}, {args.threads} threads, torch {torch.__version__}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, load average {load_before:.1f} -> {load_after:.1f}; "
-        f"{_count(models['showerlearn']):,} parameters; useful forward work "
-        f"{forward_flops / args.batch / 1e6:.0f} MFLOP/image; "
-        f"dense conv2d rate measured in this run: {peak:.0f} GFLOP/s.\n"
-        f"Medians over {args.train_repeats} training steps / {args.infer_repeats} inference passes per model "
-        "(interleaved; min-max in brackets). Targets: training >= 2x, inference >= 2.5x.\n\n"
-        "| mode | implementation | images/s | ms/batch | useful GFLOP/s | of measured conv2d peak "
-        f"| of {args.nominal_peak:.0f} GFLOP/s nominal | speed-up vs indexedconv |\n"
-        "|---|---|---|---|---|---|---|---|\n"
-    )
-    table = header + "\n".join(rows) + "\n"
-    if max(load_before, load_after) > (os.cpu_count() or 1):
-        table += (
-            f"\n**Busy machine** (load average above the {os.cpu_count()} CPUs): the two threads of each parallel "
-            "region wait for each other while the scheduler runs other processes, which penalises many small "
-            "operations more than few large ones; rerun on an idle machine for representative ratios.\n"
-        )
+    table, figures = report(
+        args, lattice, eager, times, forward_flops, max(peak_rates), len(peak_rates), compile_seconds,
+        (load_before, load_after),
+    )  # fmt: skip
     print(table)
     write_text_atomic(args.output, table)
     print(f"written to {args.output}")
     if args.summary:
         write_summary(args.summary, figures)
+
+
+TARGET_SHARE = {"train": 0.30, "infer": 0.40}  # issue 19: of the dense-convolution peak measured in the same run
+
+
+def report(
+    args: argparse.Namespace,
+    lattice: Lattice,
+    eager: nn.Module,
+    times: dict[tuple[str, str], list[float]],
+    forward_flops: int,
+    peak: float,
+    n_peaks: int,
+    compile_seconds: dict[str, list[dict[str, float]]],
+    load: tuple[float, float],
+) -> tuple[str, list[Figure]]:
+    """The markdown table and the headline figures."""
+    flops = {"train": 3 * forward_flops, "infer": forward_flops}
+    names = list(dict.fromkeys(name for name, _ in times))
+    rows, figures = [], []
+    for mode, label in (("train", "training step"), ("infer", "inference")):
+        median = {name: statistics.median(times[name, mode]) for name in names}
+        for name in names:
+            rate = flops[mode] / median[name] / 1e9
+            share = rate / peak
+            target = f" (target {TARGET_SHARE[mode]:.0%})" if name == COMPILED else ""
+            rows.append(
+                f"| {label} | {name} | {args.batch / median[name]:.1f} | {median[name] * 1e3:.0f} "
+                f"({min(times[name, mode]) * 1e3:.0f}-{max(times[name, mode]) * 1e3:.0f}) | {rate:.1f} | "
+                f"**{share:.1%}**{target} | {100 * rate / args.nominal_peak:.0f} % | "
+                f"{_paired(times, mode, name, INDEXEDCONV)} | {_paired(times, mode, name, EAGER)} |"
+            )
+        best = COMPILED if COMPILED in names else EAGER
+        rate = flops[mode] / median[best] / 1e9
+        figures.append(Figure(
+            "train_throughput", f"gamma-PhysNet-DA (ResNet-{args.depth}) {label}, batch {args.batch}, {best}",
+            args.batch / median[best], "images/s", "same network on indexedconv",
+            args.batch / median[INDEXEDCONV], f"{rate:.1f} useful GFLOP/s, {rate / peak:.1%} of the {peak:.0f} GFLOP/s "
+            f"dense conv2d peak measured in this run; {_paired(times, mode, best, EAGER)} the eager network",
+        ))  # fmt: skip
+    compiled = "".join(
+        f"- {when}: first training step {statistics.median(s['train'] for s in seconds):.1f} s, first inference "
+        f"{statistics.median(s['infer'] for s in seconds):.1f} s" + (f" (median of {len(seconds)})" if len(seconds) > 1 else "") + "\n"
+        for when, seconds in compile_seconds.items()
+    )
+    header = (
+        f"# gamma-PhysNet-DA (ResNet-{args.depth}, {args.local_head} head) throughput on the LST camera "
+        f"({lattice.n_pixels} pixels)\n\n"
+        f"`python benchmarks/train_throughput.py` — batch {args.batch}, {args.threads} threads, "
+        f"torch {torch.__version__}, {cpu_model()} ({os.cpu_count()} CPUs), allocator {args.allocator}, "
+        f"load average {load[0]:.1f} -> {load[1]:.1f}; {_count(eager):,} parameters; useful forward work "
+        f"{forward_flops / args.batch / 1e6:.0f} MFLOP/image; dense conv2d peak measured in this run (best of "
+        f"{n_peaks}, in every worker): **{peak:.0f} GFLOP/s**.\n"
+        f"Each implementation runs in a process of its own, {args.rounds} rounds over the three; medians over "
+        f"{args.rounds} x {args.train_repeats} training steps / {args.rounds} x {args.infer_repeats} inference passes "
+        f"per implementation, after {args.warmup} warm-up step(s) in each process (min-max in brackets); speed-ups "
+        "are medians of the ratios of the k-th steps of each round. Targets "
+        f"(issue 19): training >= {TARGET_SHARE['train']:.0%} and inference >= {TARGET_SHARE['infer']:.0%} of the peak.\n\n"
+        "| mode | implementation | images/s | ms/batch | useful GFLOP/s | of measured conv2d peak "
+        f"| of {args.nominal_peak:.0f} GFLOP/s nominal | speed-up vs indexedconv | speed-up vs eager |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
+    table = header + "\n".join(rows) + "\n"
+    if compiled:
+        table += f"\nCompilation (`trainer.compile: true`, kernels kept in `trainer.compile_cache`):\n\n{compiled}"
+    if max(load) > (os.cpu_count() or 1):
+        table += (
+            f"\n**Busy machine** (load average above the {os.cpu_count()} CPUs): the two threads of each parallel "
+            "region wait for each other while the scheduler runs other processes, which penalises many small "
+            "operations more than few large ones; rerun on an idle machine for representative ratios.\n"
+        )
+    return table, figures
+
+
+def _paired(times: dict[tuple[str, str], list[float]], mode: str, name: str, reference: str) -> str:
+    """Median of reference time / this time over the k-th steps of each round (steps that saw the same load)."""
+    if name not in {n for n, _ in times} or reference not in {n for n, _ in times}:
+        return "-"
+    ratio = statistics.median(r / t for t, r in zip(times[name, mode], times[reference, mode], strict=True))
+    return f"{ratio:.2f}x"
 
 
 if __name__ == "__main__":

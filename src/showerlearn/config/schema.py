@@ -91,6 +91,21 @@ class TrainerConfig(Strict):
     early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when a monitored quantity stalls.")
     deterministic: bool = Field(True, description="Use deterministic algorithms (identical results per seed).")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads on CPU (None: torch's default).")
+    cpu_allocator: Literal["tuned", "system"] = Field(
+        "tuned",
+        description="'tuned': glibc keeps freed memory for the next step instead of unmapping every large buffer "
+        "(about 20 % faster CPU steps, at the cost of up to 1 GiB of freed memory kept); 'system': glibc's defaults.",
+    )
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        False,
+        description="torch.compile the network for training and prediction (true: mode 'default'): fused kernels, "
+        "the same results within float rounding. The first run compiles (about a minute on 2 CPU cores), later "
+        "runs load the kernels from `compile_cache`.",
+    )
+    compile_cache: Path = Field(
+        Path(".showerlearn_cache/torch_compile"),
+        description="Where compiled kernels are kept between runs (inductor's TORCHINDUCTOR_CACHE_DIR).",
+    )
 
 
 class ExperimentConfig(Strict):

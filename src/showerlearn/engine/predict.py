@@ -46,6 +46,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import _concatenate, _to_numpy, build_datamodule, build_module, predict_outputs
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator
 from showerlearn.engine.seeding import seed_everything
+from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
 
 __all__ = [
@@ -272,6 +273,7 @@ def batch_predictor(
         return _exported_model(model_file)
     module = build_module(config, datamodule)
     module.load_state_dict(load_checkpoint(run.best_checkpoint())["state_dict"])
+    compile_network(module.model, config.trainer)
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     on_gpu = torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto")
     device = torch.device("cuda" if on_gpu else "cpu")
@@ -308,8 +310,7 @@ def _open(
     config = load_config(run.config_file, list(overrides))
     model_file = _model_file(run, config, model)
     seed_everything(config.seed, config.trainer.deterministic)
-    if config.trainer.threads:  # as training does: more threads than cores slow every batch down
-        torch.set_num_threads(config.trainer.threads)
+    apply_cpu_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config)
     return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid, chunk_events)
 

@@ -31,6 +31,7 @@ from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_b
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import CONFIG_KEY, ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
+from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.engine.warm_start import load_matching_weights
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
@@ -69,8 +70,7 @@ def train(
 
     try:
         seed_everything(config.seed, config.trainer.deterministic)
-        if config.trainer.threads:
-            torch.set_num_threads(config.trainer.threads)
+        apply_cpu_settings(config.trainer)
         datamodule = build_datamodule(config)
         if config.estimator is not None:
             _fit_estimator(config, datamodule, run)
@@ -218,6 +218,7 @@ def _fit_network(
         return True
     datamodule.setup("fit")
     module = build_module(config, datamodule)
+    compile_network(module.model, config.trainer)
     trainer = _trainer(config, run, attempt, progress)
     last = run.checkpoints / "last.ckpt"
     resume = resume and last.is_file()
@@ -342,6 +343,7 @@ def _network_outputs(
     module = build_module(config, datamodule)
     checkpoint = run.best_checkpoint()
     module.load_state_dict(load_checkpoint(checkpoint)["state_dict"])
+    compile_network(module.model, config.trainer)
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"
     trainer = L.Trainer(

@@ -50,6 +50,7 @@ class DualAttention(nn.Module):
         if channels < 1 or ratio < 1:
             raise ValueError(f"DualAttention needs channels >= 1 and ratio >= 1, got {channels} and {ratio}")
         self.lattice = lattice
+        self.n_pixels = lattice.n_pixels  # an int: forward reads no numpy (torch.compile guards on it)
         self.channels = channels
         hidden = max(1, channels // ratio)
         self.squeeze = nn.Linear(channels, hidden)
@@ -64,9 +65,9 @@ class DualAttention(nn.Module):
         self.last_spatial_map: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.shape[1] != self.channels or x.shape[2] != self.lattice.n_pixels:
+        if x.dim() != 3 or x.shape[1] != self.channels or x.shape[2] != self.n_pixels:
             raise ValueError(
-                f"DualAttention expects (batch, {self.channels}, {self.lattice.n_pixels}), got {tuple(x.shape)}"
+                f"DualAttention expects (batch, {self.channels}, {self.n_pixels}), got {tuple(x.shape)}"
             )
         channel = torch.sigmoid(self.excite(torch.relu(self.squeeze(x.mean(dim=2)))))
         spatial = 1.0 + torch.sigmoid(self.spatial(x).squeeze(1))

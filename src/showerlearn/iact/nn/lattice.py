@@ -47,13 +47,16 @@ _IMPLEMENTATIONS = ("auto", "indexed", "dense")
 class GridLayout(nn.Module):
     """Scatter ``(B, C, N)`` pixel tensors onto a lattice's index matrix ``(B, C, H, W)`` and back.
 
-    The 2-D layout is channels-last in memory (what oneDNN's conv2d is fastest on), so scatter and
-    gather copy whole rows of channels; pixel tensors come back as ``(B, C, N)`` views of
-    ``(B, N, C)`` memory, which the next scatter reads without a copy.
+    With ``channels_last`` (the default) the 2-D layout is channels-last in memory, what oneDNN's
+    conv2d on CPUs and 16-bit tensor-core convolutions on GPUs are fastest on: scatter and gather copy
+    whole rows of channels, and pixel tensors come back as ``(B, C, N)`` views of ``(B, N, C)`` memory,
+    which the next scatter reads without a copy. Without, the layout is contiguous ``(B, C, H, W)``.
+    Later layers keep the memory format of their input, so the scatter decides it for a whole stage.
     """
 
-    def __init__(self, lattice: Lattice) -> None:
+    def __init__(self, lattice: Lattice, channels_last: bool = True) -> None:
         super().__init__()
+        self.channels_last = channels_last
         self.shape = lattice.shape
         rows, cols = lattice.matrix_coordinates.T
         self.n_pixels = lattice.n_pixels
@@ -67,14 +70,19 @@ class GridLayout(nn.Module):
         return self.n_pixels / (self.shape[0] * self.shape[1])
 
     def scatter(self, x: Tensor) -> Tensor:
-        """``(B, C, N)`` -> ``(B, C, H, W)`` (channels-last memory), zeros where there is no pixel."""
+        """``(B, C, N)`` -> ``(B, C, H, W)``, zeros where there is no pixel."""
         batch, channels = x.shape[0], x.shape[1]
+        if not self.channels_last:
+            planes = x.new_zeros(batch, channels, self.shape[0] * self.shape[1])
+            return planes.index_copy(2, self.flat_index, x).view(batch, channels, *self.shape)
         rows = x.new_zeros(batch, self.shape[0] * self.shape[1], channels)
         rows = rows.index_copy(1, self.flat_index, x.transpose(1, 2))
         return rows.view(batch, *self.shape, channels).permute(0, 3, 1, 2)
 
     def gather(self, grid: Tensor) -> Tensor:
-        """``(B, C, H, W)`` -> ``(B, C, N)`` (a view of ``(B, N, C)`` memory)."""
+        """``(B, C, H, W)`` -> ``(B, C, N)`` (with ``channels_last``, a view of ``(B, N, C)`` memory)."""
+        if not self.channels_last:
+            return grid.flatten(2).index_select(2, self.flat_index)
         rows = grid.permute(0, 2, 3, 1).reshape(grid.shape[0], -1, grid.shape[1])
         return rows.index_select(1, self.flat_index).transpose(1, 2)
 
@@ -125,6 +133,7 @@ class LatticeConv(nn.Module):
         super().__init__()
         self.in_channels, self.out_channels, self.radius = in_channels, out_channels, radius
         self.lattice = lattice
+        self.n_pixels = lattice.n_pixels  # an int: forward reads no numpy (torch.compile guards on it)
         self.implementation = _resolve(implementation, lattice)
         offsets = lattice.kernel_offsets(radius)
         self.kernel_size = len(offsets)
@@ -152,7 +161,7 @@ class LatticeConv(nn.Module):
         return dense.view(self.out_channels, self.in_channels, side, side)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(x, self.in_channels, self.lattice.n_pixels, type(self).__name__)
+        _check_input(x, self.in_channels, self.n_pixels, type(self).__name__)
         if self.implementation == "dense":
             return self.layout.gather(self.forward_grid(self.layout.scatter(x)))
         return self.forward_indexed(x)
@@ -182,9 +191,12 @@ class _LatticePool(nn.Module):
 
     reduce: str
 
-    def __init__(self, lattice: Lattice, stride: int = 2, window_radius: int = 1, implementation: str = "auto") -> None:
+    def __init__(
+        self, lattice: Lattice, stride: int = 2, window_radius: int = 1, implementation: str = "auto", channels_last: bool = True
+    ) -> None:
         super().__init__()
         self.lattice = lattice
+        self.n_pixels = lattice.n_pixels
         self.stride = stride
         self.window_radius = window_radius
         self.level = lattice.downsample(stride, window_radius)
@@ -193,14 +205,14 @@ class _LatticePool(nn.Module):
         self.register_buffer("pool_index", _neighbour_buffer(self.level.pool_index, lattice.n_pixels), persistent=False)
         # plain ints: read on every forward, they must not live on the GPU
         self.window_offsets = [tuple(offset) for offset in lattice.kernel_offsets(window_radius).tolist()]
-        self.layout = GridLayout(lattice)
-        self.out_layout = GridLayout(self.out_lattice)
+        self.layout = GridLayout(lattice, channels_last)
+        self.out_layout = GridLayout(self.out_lattice, channels_last)
         # where the coarse lattice's index matrix starts inside the strided grid
         fine = lattice.matrix_coordinates[self.level.kept] // stride
         self.crop = (int(fine[:, 0].min()), int(fine[:, 1].min()))
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(x, None, self.lattice.n_pixels, type(self).__name__)
+        _check_input(x, None, self.n_pixels, type(self).__name__)
         if self.implementation == "dense":
             return self.out_layout.gather(self.forward_grid(self.layout.scatter(x)))
         windows = _gather_windows(x, self.pool_index, len(self.window_offsets))  # (B, N_out, k, C)

@@ -1,0 +1,107 @@
+"""Speed settings change nothing but speed: a compiled backbone equals the reference lattice
+convolutions, channels-last or not, and the config switches reach the network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_lattice_layers import LATTICES
+
+from showerlearn.config.schema import TrainerConfig
+from showerlearn.engine.speed import compile_network, keep_freed_memory
+from showerlearn.iact.geometry import Lattice
+from showerlearn.iact.nn import DualAttention, LatticeResNet
+
+
+def _backbones(
+    lattice: Lattice, widths: tuple[int, ...] = (4, 6, 8), **dense_options: object
+) -> tuple[LatticeResNet, LatticeResNet]:
+    """The reference (indexed: gather + matrix product per pixel) and the dense 2-D path, same weights."""
+
+    def attention(stage: int, channels: int, stage_lattice: Lattice) -> DualAttention:
+        return DualAttention(channels, stage_lattice, ratio=2)
+
+    options = {"depth": 8, "widths": widths, "stage_hook": attention}
+    torch.manual_seed(0)
+    reference = LatticeResNet(lattice, 2, implementation="indexed", **options)
+    dense = LatticeResNet(lattice, 2, implementation="dense", **options, **dense_options)
+    dense.load_state_dict(reference.state_dict())
+    return reference, dense
+
+
+def _outputs_and_gradients(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    model.zero_grad()
+    out = model(x)
+    out.square().mean().backward()
+    return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hex", "square_gaps"])
+def test_compiled_backbone_equals_reference(name: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")  # restored after the test: compile_network sets it
+    lattice = LATTICES[name]()
+    reference, dense = _backbones(lattice, widths=(4, 6))  # two stages, one pooling: compiles in less time
+    assert compile_network(dense, TrainerConfig(compile=True, compile_cache=tmp_path / "kernels"))
+    x = torch.randn(4, 2, lattice.n_pixels) * 3 + 1
+    expected, expected_grads = _outputs_and_gradients(reference, x)
+    for _ in range(2):  # the second call runs the cached compiled graph
+        out, grads = _outputs_and_gradients(dense, x)
+        torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+        for got, want in zip(grads, expected_grads, strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
+    assert any((tmp_path / "kernels").iterdir()), "compiled kernels are kept in trainer.compile_cache"
+    # in place: the parameter names (checkpoint keys) are those of the eager network
+    assert list(dense.state_dict()) == list(reference.state_dict())
+
+
+@pytest.mark.parametrize("name", ["hex", "square_gaps"])
+def test_contiguous_layout_equals_channels_last(name: str) -> None:
+    lattice = LATTICES[name]()
+    reference, channels_last = (model.double() for model in _backbones(lattice))
+    contiguous = _backbones(lattice, channels_last=False)[1].double()
+    x = torch.randn(3, 2, lattice.n_pixels, dtype=torch.float64)
+    grid = contiguous.layouts[0].scatter(x)
+    assert grid.is_contiguous() and channels_last.layouts[0].scatter(x).is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(contiguous.layouts[0].gather(grid), x, rtol=0, atol=0)
+    expected, expected_grads = _outputs_and_gradients(reference, x)
+    for model in (channels_last, contiguous):
+        out, grads = _outputs_and_gradients(model, x)
+        torch.testing.assert_close(out, expected, rtol=1e-9, atol=1e-10)
+        for got, want in zip(grads, expected_grads, strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
+
+
+def test_bf16_autocast_runs_close_to_float32() -> None:
+    """The GPU path's 16-bit autocast (trainer.precision: bf16-mixed), checked with CPU autocast."""
+    lattice = LATTICES["hex"]()
+    _, dense = _backbones(lattice)
+    x = torch.randn(4, 2, lattice.n_pixels)
+    expected = dense(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dense(x)
+    out.float().square().mean().backward()
+    assert torch.isfinite(out.float()).all()
+    assert all(torch.isfinite(p.grad).all() for p in dense.parameters())
+    assert (out.float() - expected).abs().max() < 0.1 * expected.abs().max()
+
+
+def test_compile_switch_off_leaves_the_network_eager(tmp_path) -> None:
+    _, dense = _backbones(LATTICES["hex"]())
+    assert not compile_network(dense, TrainerConfig(compile_cache=tmp_path))
+    assert dense._compiled_call_impl is None
+
+
+def test_trainer_compile_accepts_modes_only() -> None:
+    assert TrainerConfig(compile="max-autotune").compile == "max-autotune"
+    with pytest.raises(ValueError, match="compile"):
+        TrainerConfig(compile="fastest")
+
+
+def test_keep_freed_memory_is_idempotent() -> None:
+    first = keep_freed_memory()
+    assert keep_freed_memory() == first
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert first
