@@ -239,7 +239,10 @@ class GammaPhysNet(nn.Module):
         if self.direction_kind == "vote":
             direction = self.direction_head(features)
         elif self.direction_kind == "axis":
-            distance, side, across = self.direction_head(torch.cat([pooled, fused, moment_features], dim=1)).unbind(1)
+            # contiguous, not strided views of one (B, 3) tensor: the loss's gradients then come back
+            # contiguous too, as a compiled network's backward (trainer.compile) expects them
+            offsets = self.direction_head(torch.cat([pooled, fused, moment_features], dim=1))
+            distance, side, across = offsets.t().contiguous().unbind(0)
             centroid, axis = moments[:, CENTROID], moments[:, AXIS]
             normal = torch.stack([-axis[:, 1], axis[:, 0]], dim=1)
             # a hard side, as the disp method's sign classifier: a regressed signed distance would shrink
