@@ -38,7 +38,7 @@ from showerlearn.io.atomic import write_text_atomic
 
 from _machine import cpu_model  # benchmarks/, first on the path of a script run from it
 from _summary import Figure, write_summary
-from train_throughput import build_models, fake_batch, make_train_step, timed
+from train_throughput import build_network, fake_batch, make_train_step, timed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_loading.md"
 
@@ -105,7 +105,7 @@ def _loaded(module: IACTDataModule) -> tuple[float, float]:
 def _training_consumes(module: IACTDataModule, batch_size: int, steps: int) -> float:
     """Images/s a training step of the CPU benchmark's network takes on this machine."""
     lattice = Lattice.from_camera(module.camera)
-    model = build_models(lattice, depth=8, local_head="light", seed=0)["showerlearn"]
+    model = build_network(lattice, depth=8, local_head="light", seed=0)
     images, targets = fake_batch(lattice, batch_size, seed=0)
     step = make_train_step(model, images, targets)
     step()  # warm-up

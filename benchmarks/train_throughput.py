@@ -1,16 +1,18 @@
 """Training and inference throughput of gamma-PhysNet-DA (ResNet-56) on the LST camera.
 
-Three implementations of the same network:
+Four runs of the same network:
 
 * showerlearn's network compiled with ``torch.compile`` (``trainer.compile: true``);
 * the same network run eagerly (the default);
+* the eager network with glibc's default memory allocator (``trainer.cpu_allocator: system``): showerlearn
+  before issue 19, the reference of "speed-up vs before";
 * the same architecture built on ``indexedconv`` (GammaLearn's operator): everything (Dual Attention
   blocks, physics heads, parameter count) but the backbone, which is the ResNet-56 of
   ``benchmarks/_indexedconv_resnet.py``.
 
-Each runs in a process of its own, as in a training run, in rounds over the three so that load from
-other processes hits all alike; the table gives medians and their ratios. The processes use the
-allocator setting of training (``trainer.cpu_allocator``, ``--allocator``). Compilation time is the
+Each runs in a process of its own, as in a training run, in rounds over the four so that load from
+other processes hits all alike; the table gives medians and their ratios. All but the third use
+``--allocator`` (default ``tuned``: ``trainer.cpu_allocator: tuned``). Compilation time is the
 first step of the compiled network: in the first round with an empty kernel cache, in the later rounds
 with the kernels the first one left there (what every later training run of the network pays).
 
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import torch
@@ -77,6 +80,8 @@ class IndexedConvResNetDA(IndexedConvResNet):
 
 
 COMPILED, EAGER, INDEXEDCONV = "showerlearn, compiled", "showerlearn, eager", "indexedconv"
+#: the eager network with glibc's default allocator: showerlearn before trainer.cpu_allocator and trainer.compile
+BEFORE = "showerlearn, eager, system allocator"
 
 
 def build_network(lattice: Lattice, depth: int, local_head: str, seed: int) -> GammaPhysNetDA:
@@ -85,7 +90,7 @@ def build_network(lattice: Lattice, depth: int, local_head: str, seed: int) -> G
 
 
 def build_model(name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None) -> nn.Module:
-    """One of the three implementations, with the same initial weights where they share layers."""
+    """One of the implementations, with the same initial weights where they share layers."""
     network = build_network(lattice, depth, local_head, seed)
     if name == COMPILED:
         assert compile_cache is not None
@@ -197,19 +202,25 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
     return {"first": first, "train": train_times, "infer": infer_times, "peak": peaks}
 
 
-def run_worker(args: argparse.Namespace, name: str, cache: Path | None) -> dict:
+WORKER_TIMEOUT_S = 3600  # a cold compilation and indexedconv's steps take minutes, not an hour
+
+
+def run_worker(args: argparse.Namespace, name: str, cache: Path | None) -> dict[str, Any]:
+    """:func:`worker` for ``name`` in a new process; its JSON result."""
+    allocator = "system" if name == BEFORE else args.allocator
     command = [
         sys.executable, __file__, "--worker", name, "--depth", str(args.depth), "--batch", str(args.batch),
         "--threads", str(args.threads), "--local-head", args.local_head, "--seed", str(args.seed),
-        "--allocator", args.allocator, "--warmup", str(args.warmup), "--train-repeats", str(args.train_repeats),
+        "--allocator", allocator, "--warmup", str(args.warmup), "--train-repeats", str(args.train_repeats),
         "--infer-repeats", str(args.infer_repeats),
     ]  # fmt: skip
     if cache is not None:
         command += ["--compile-cache", str(cache)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"the {name} worker failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    result = subprocess.run(command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"the {name} worker failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(lines[-1])
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -222,14 +233,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--local-head", choices=("full", "light"), default="full", help="physics head (default full)")
     parser.add_argument(
         "--allocator", choices=("tuned", "system"), default="tuned",
-        help="trainer.cpu_allocator of the process (default tuned, as training)",
+        help="trainer.cpu_allocator of the processes but the 'before' one (default tuned)",
     )  # fmt: skip
     parser.add_argument("--no-compile", action="store_true", help="leave out the compiled network")
     parser.add_argument(
         "--compile-cache", type=Path,
         help="kernel cache of the compiled network (default: a new temporary folder, so that compilation starts cold)",
     )  # fmt: skip
-    parser.add_argument("--worker", choices=(COMPILED, EAGER, INDEXEDCONV), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(COMPILED, EAGER, BEFORE, INDEXEDCONV), help=argparse.SUPPRESS)
     parser.add_argument(
         "--nominal-peak", type=float, default=200.0, help="nominal dense-convolution peak in GFLOP/s (default 200)"
     )
@@ -264,11 +275,14 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
     lattice = Lattice.from_camera(lst_camera())
     images, _ = fake_batch(lattice, args.batch, args.seed)
     eager = build_model(EAGER, lattice, args.depth, args.local_head, args.seed, None)
-    forward_flops = useful_forward_flops(eager, images)
-    reference_flops = useful_forward_flops(build_model(INDEXEDCONV, lattice, args.depth, args.local_head, args.seed, None), images)
+    reference = build_model(INDEXEDCONV, lattice, args.depth, args.local_head, args.seed, None)
+    if _count(eager) != _count(reference):
+        raise RuntimeError(f"the two networks differ: {_count(eager)} vs {_count(reference)} parameters")
+    forward_flops, reference_flops = useful_forward_flops(eager, images), useful_forward_flops(reference, images)
     if forward_flops != reference_flops:
         raise RuntimeError(f"useful FLOPs differ: {forward_flops} vs {reference_flops}")
-    names = [EAGER, INDEXEDCONV] if cache is None else [COMPILED, EAGER, INDEXEDCONV]
+    del reference
+    names = [EAGER, BEFORE, INDEXEDCONV] if cache is None else [COMPILED, EAGER, BEFORE, INDEXEDCONV]
     times: dict[tuple[str, str], list[float]] = {(name, mode): [] for name in names for mode in ("train", "infer")}
     peak_rates: list[float] = []
     compile_seconds: dict[str, list[dict[str, float]]] = {}
@@ -279,7 +293,8 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
                 times[name, mode].extend(result[mode])
             peak_rates.extend(result["peak"])
             if name == COMPILED:
-                when = "this run, empty kernel cache" if round_index == 0 else "later runs, kernels from the cache"
+                first = "first round, kernels from --compile-cache" if args.compile_cache else "first round, empty kernel cache"
+                when = first if round_index == 0 else "later runs, kernels from the cache"
                 compile_seconds.setdefault(when, []).append(result["first"])
             print(f"round {round_index + 1}/{args.rounds}: {name} done", file=sys.stderr)
     load_after = os.getloadavg()[0]
@@ -322,7 +337,7 @@ def report(
                 f"| {label} | {name} | {args.batch / median[name]:.1f} | {median[name] * 1e3:.0f} "
                 f"({min(times[name, mode]) * 1e3:.0f}-{max(times[name, mode]) * 1e3:.0f}) | {rate:.1f} | "
                 f"**{share:.1%}**{target} | {100 * rate / args.nominal_peak:.0f} % | "
-                f"{_paired(times, mode, name, INDEXEDCONV)} | {_paired(times, mode, name, EAGER)} |"
+                f"{_paired(times, mode, name, INDEXEDCONV)} | {_paired(times, mode, name, BEFORE)} |"
             )
         best = COMPILED if COMPILED in names else EAGER
         rate = flops[mode] / median[best] / 1e9
@@ -330,7 +345,8 @@ def report(
             "train_throughput", f"gamma-PhysNet-DA (ResNet-{args.depth}) {label}, batch {args.batch}, {best}",
             args.batch / median[best], "images/s", "same network on indexedconv",
             args.batch / median[INDEXEDCONV], f"{rate:.1f} useful GFLOP/s, {rate / peak:.1%} of the {peak:.0f} GFLOP/s "
-            f"dense conv2d peak measured in this run; {_paired(times, mode, best, EAGER)} the eager network",
+            f"dense conv2d peak measured in this run; {_paired(times, mode, best, BEFORE)} the eager network with "
+            "the system allocator",
         ))  # fmt: skip
     compiled = "".join(
         f"- {when}: first training step {statistics.median(s['train'] for s in seconds):.1f} s, first inference "
@@ -341,17 +357,17 @@ def report(
         f"# gamma-PhysNet-DA (ResNet-{args.depth}, {args.local_head} head) throughput on the LST camera "
         f"({lattice.n_pixels} pixels)\n\n"
         f"`python benchmarks/train_throughput.py` — batch {args.batch}, {args.threads} threads, "
-        f"torch {torch.__version__}, {cpu_model()} ({os.cpu_count()} CPUs), allocator {args.allocator}, "
+        f"torch {torch.__version__}, {cpu_model()} ({os.cpu_count()} CPUs), allocator {args.allocator} (system in the row that says so), "
         f"load average {load[0]:.1f} -> {load[1]:.1f}; {_count(eager):,} parameters; useful forward work "
         f"{forward_flops / args.batch / 1e6:.0f} MFLOP/image; dense conv2d peak measured in this run (best of "
         f"{n_peaks}, in every worker): **{peak:.0f} GFLOP/s**.\n"
-        f"Each implementation runs in a process of its own, {args.rounds} rounds over the three; medians over "
+        f"Each implementation runs in a process of its own, {args.rounds} rounds over them; medians over "
         f"{args.rounds} x {args.train_repeats} training steps / {args.rounds} x {args.infer_repeats} inference passes "
         f"per implementation, after {args.warmup} warm-up step(s) in each process (min-max in brackets); speed-ups "
         "are medians of the ratios of the k-th steps of each round. Targets "
         f"(issue 19): training >= {TARGET_SHARE['train']:.0%} and inference >= {TARGET_SHARE['infer']:.0%} of the peak.\n\n"
         "| mode | implementation | images/s | ms/batch | useful GFLOP/s | of measured conv2d peak "
-        f"| of {args.nominal_peak:.0f} GFLOP/s nominal | speed-up vs indexedconv | speed-up vs eager |\n"
+        f"| of {args.nominal_peak:.0f} GFLOP/s nominal | speed-up vs indexedconv | speed-up vs before (eager, system allocator) |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
     table = header + "\n".join(rows) + "\n"
@@ -367,9 +383,8 @@ def report(
 
 
 def _paired(times: dict[tuple[str, str], list[float]], mode: str, name: str, reference: str) -> str:
-    """Median of reference time / this time over the k-th steps of each round (steps that saw the same load)."""
-    if name not in {n for n, _ in times} or reference not in {n for n, _ in times}:
-        return "-"
+    """Median of reference time / this time over the k-th steps of each round: steps of the two processes
+    that ran closest in time (rounds apart by minutes, the processes of a round by seconds)."""
     ratio = statistics.median(r / t for t, r in zip(times[name, mode], times[reference, mode], strict=True))
     return f"{ratio:.2f}x"
 

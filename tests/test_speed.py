@@ -1,5 +1,6 @@
 """Speed settings change nothing but speed: a compiled backbone equals the reference lattice
-convolutions, channels-last or not, and the config switches reach the network."""
+convolutions, channels-last or not; the allocator setting is what glibc is told; the config switches
+reach the network."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import pytest
 import torch
 from test_lattice_layers import LATTICES
 
+from showerlearn.config import resolve_config
 from showerlearn.config.schema import TrainerConfig
-from showerlearn.engine.speed import compile_network, keep_freed_memory
+from showerlearn.engine import runner, speed
+from showerlearn.engine.speed import compile_network
 from showerlearn.iact.geometry import Lattice
 from showerlearn.iact.nn import DualAttention, LatticeResNet
 
@@ -39,7 +42,8 @@ def _outputs_and_gradients(model: torch.nn.Module, x: torch.Tensor) -> tuple[tor
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["hex", "square_gaps"])
 def test_compiled_backbone_equals_reference(name: str, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")  # restored after the test: compile_network sets it
+    # compile_network points the variable at trainer.compile_cache; monkeypatch restores it afterwards
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "elsewhere"))
     lattice = LATTICES[name]()
     reference, dense = _backbones(lattice, widths=(4, 6))  # two stages, one pooling: compiles in less time
     assert compile_network(dense, TrainerConfig(compile=True, compile_cache=tmp_path / "kernels"))
@@ -51,6 +55,7 @@ def test_compiled_backbone_equals_reference(name: str, tmp_path, monkeypatch) ->
         for got, want in zip(grads, expected_grads, strict=True):
             torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
     assert any((tmp_path / "kernels").iterdir()), "compiled kernels are kept in trainer.compile_cache"
+    assert not (tmp_path / "elsewhere").exists()
     # in place: the parameter names (checkpoint keys) are those of the eager network
     assert list(dense.state_dict()) == list(reference.state_dict())
 
@@ -98,10 +103,75 @@ def test_trainer_compile_accepts_modes_only() -> None:
         TrainerConfig(compile="fastest")
 
 
-def test_keep_freed_memory_is_idempotent() -> None:
-    first = keep_freed_memory()
-    assert keep_freed_memory() == first
-    import platform
+class _FakeLibc:
+    """Records mallopt calls; refuses the parameters in ``refuse`` as glibc does (returns 0)."""
 
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert first
+    def __init__(self, refuse: tuple[int, ...] = ()) -> None:
+        self.calls: list[tuple[int, int]] = []
+        self.refuse = refuse
+
+    def mallopt(self, parameter: int, value: int) -> int:
+        self.calls.append((parameter, value))
+        return 0 if parameter in self.refuse else 1
+
+
+@pytest.fixture
+def fake_libc(monkeypatch: pytest.MonkeyPatch) -> _FakeLibc:
+    libc = _FakeLibc()
+    monkeypatch.setattr(speed, "_allocator_tuned", None)
+    monkeypatch.setattr(speed.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(speed.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(speed.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    return libc
+
+
+def test_keep_freed_memory_sets_glibc_once(fake_libc: _FakeLibc) -> None:
+    assert speed.keep_freed_memory()
+    mib = 1024 * 1024
+    # M_MMAP_THRESHOLD at glibc's 64-bit maximum, M_TRIM_THRESHOLD 1 GiB, M_TOP_PAD 64 MiB
+    assert fake_libc.calls == [(-3, 32 * mib), (-1, 1024 * mib), (-2, 64 * mib)]
+    assert speed.keep_freed_memory()
+    assert len(fake_libc.calls) == 3, "tried once per process"
+
+
+def test_keep_freed_memory_reports_a_refused_setting(fake_libc: _FakeLibc, caplog: pytest.LogCaptureFixture) -> None:
+    fake_libc.refuse = (-1,)
+    assert not speed.keep_freed_memory()
+    assert len(fake_libc.calls) == 3, "the other settings are still applied"
+    assert "M_TRIM_THRESHOLD" in caplog.text
+
+
+def test_keep_freed_memory_leaves_other_c_libraries_alone(fake_libc: _FakeLibc, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed.platform, "libc_ver", lambda: ("", ""))
+    assert not speed.keep_freed_memory()
+    assert fake_libc.calls == []
+
+
+@pytest.mark.parametrize(("allocator", "tuned"), [("tuned", True), ("system", False)])
+def test_apply_cpu_settings(allocator: str, tuned: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(speed, "keep_freed_memory", lambda: calls.append("allocator") or True)
+    monkeypatch.setattr(speed.torch, "set_num_threads", lambda n: calls.append(f"threads {n}"))
+    speed.apply_cpu_settings(TrainerConfig(threads=3, cpu_allocator=allocator))
+    assert calls == ["threads 3", "allocator"] if tuned else ["threads 3"]
+
+
+def test_training_and_prediction_compile_the_network(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``trainer.compile`` reaches the network that trains and the one that predicts the test split."""
+    compiled: list[tuple[type, object]] = []
+    monkeypatch.setattr(runner, "compile_network", lambda network, trainer: compiled.append((type(network), trainer.compile)))
+    tabular_config["trainer"] = {**tabular_config["trainer"], "max_epochs": 1, "compile": "max-autotune"}
+    runner.train(resolve_config(tabular_config), progress=False)
+    assert [mode for _, mode in compiled] == ["max-autotune", "max-autotune"]
+    assert all(network.__name__ == "TinyClassifier" for network, _ in compiled)
+
+
+def test_channels_last_switch_reaches_the_backbone() -> None:
+    from showerlearn.iact.geometry import lst_camera
+    from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
+
+    lattice = Lattice.from_camera(lst_camera())
+    for channels_last in (True, False):
+        model = GammaPhysNetDA(lattice, depth=8, widths=(4, 6, 8), channels_last=channels_last)
+        layouts = [*model.backbone.layouts, *(pool.layout for pool in model.backbone.pools)]
+        assert {layout.channels_last for layout in layouts} == {channels_last}

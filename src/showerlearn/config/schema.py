@@ -91,15 +91,17 @@ class TrainerConfig(Strict):
     early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when a monitored quantity stalls.")
     deterministic: bool = Field(True, description="Use deterministic algorithms (identical results per seed).")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads on CPU (None: torch's default).")
-    cpu_allocator: Literal["tuned", "system"] = Field(
-        "tuned",
-        description="'tuned': glibc keeps freed memory for the next step instead of unmapping every large buffer "
-        "(about 20 % faster CPU steps, at the cost of up to 1 GiB of freed memory kept); 'system': glibc's defaults.",
+    cpu_allocator: Literal["system", "tuned"] = Field(
+        "system",
+        description="'system': glibc's defaults. 'tuned': glibc keeps freed memory for the next step instead of "
+        "unmapping large buffers: 3-6 % faster CPU steps (benchmarks/results/train_throughput.md), at the cost of "
+        "up to 1 GiB of freed memory kept per process, DataLoader workers included.",
     )
     compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         False,
         description="torch.compile the network for training and prediction (true: mode 'default'): fused kernels, "
-        "the same results within float rounding. The first run compiles (about a minute on 2 CPU cores), later "
+        "the same results within float rounding. The first run compiles (about two minutes for the ResNet-56 "
+        "gamma-PhysNet-DA on 2 CPU cores), later "
         "runs load the kernels from `compile_cache`.",
     )
     compile_cache: Path = Field(

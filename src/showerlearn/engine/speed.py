@@ -25,38 +25,53 @@ log = logging.getLogger(__name__)
 
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-# the largest value glibc accepts for M_MMAP_THRESHOLD on 64-bit systems (HEAP_MAX_SIZE / 2)
-_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
-_KEPT_BYTES = 1024 * 1024 * 1024
-_allocator_tuned = False
+#: (parameter, value, what it does): the largest mmap threshold glibc accepts on 64-bit systems
+#: (HEAP_MAX_SIZE / 2), up to 1 GiB of freed heap kept, and the heap grown 64 MiB at a time (a few
+#: activation buffers), so that a step does not extend it by page-sized bits
+_ALLOCATOR_SETTINGS = (
+    (_M_MMAP_THRESHOLD, 32 * 1024 * 1024, "M_MMAP_THRESHOLD"),
+    (_M_TRIM_THRESHOLD, 1024 * 1024 * 1024, "M_TRIM_THRESHOLD"),
+    (_M_TOP_PAD, 64 * 1024 * 1024, "M_TOP_PAD"),
+)
+_CACHE_VARIABLE = "TORCHINDUCTOR_CACHE_DIR"
+#: the outcome of the one attempt per process: None before it
+_allocator_tuned: bool | None = None
 
 
 def keep_freed_memory() -> bool:
     """Let glibc keep freed memory for the next allocation instead of returning it to the system.
 
-    By default glibc serves every allocation above a few MiB with a fresh ``mmap`` and unmaps it when
-    freed, so a training step that allocates and frees the same activation buffers (about 12 MiB per
-    LST-camera layer at batch 64) pays for zeroed pages again at every layer: measured here, 20 % of a
-    CPU training step and of an inference pass (``benchmarks/train_throughput.py --allocator system``).
-    Buffers up to 32 MiB now come from the heap, and up to 1 GiB of freed heap is kept. Returns False
-    (and changes nothing) where the C library is not glibc.
+    By default glibc serves allocations above its mmap threshold (128 KiB, raised on its own up to
+    32 MiB) with a fresh ``mmap`` and unmaps them when freed, so a training step that allocates and
+    frees the same activation buffers (about 12 MiB per LST-camera layer at batch 64) pays for zeroed
+    pages again and again: measured in ``benchmarks/train_throughput.py`` (the row with the system
+    allocator), 3-6 % of an eager CPU training step and inference pass (glibc's own threshold already
+    rises towards 32 MiB as buffers are freed). Buffers up to 32 MiB now come from the heap, and up to
+    1 GiB of freed heap is kept per process (DataLoader workers forked later inherit the setting),
+    which is why it is not the default. Tried once per process; returns whether every setting took effect
+    (False where the C library is not glibc, which is then left as it is).
     """
     global _allocator_tuned
-    if _allocator_tuned:
-        return True
+    if _allocator_tuned is None:
+        _allocator_tuned = _tune_glibc()
+    return _allocator_tuned
+
+
+def _tune_glibc() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    settings = ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX), (_M_TRIM_THRESHOLD, _KEPT_BYTES), (_M_TOP_PAD, 64 * 1024 * 1024))
-    _allocator_tuned = all(libc.mallopt(parameter, value) == 1 for parameter, value in settings)
-    return _allocator_tuned
+    refused = [name for parameter, value, name in _ALLOCATOR_SETTINGS if libc.mallopt(parameter, value) != 1]
+    if refused:
+        log.warning("glibc refused mallopt %s: trainer.cpu_allocator: tuned is only partly applied", ", ".join(refused))
+    return not refused
 
 
 def apply_cpu_settings(trainer: TrainerConfig) -> None:
     """Threads and allocator of ``trainer`` for this process (training and prediction call it alike)."""
     if trainer.threads:  # more threads than cores slow every batch down
         torch.set_num_threads(trainer.threads)
-    if trainer.cpu_allocator == "tuned" and not keep_freed_memory():
+    if trainer.cpu_allocator == "tuned" and not keep_freed_memory() and platform.libc_ver()[0] != "glibc":
         log.info("trainer.cpu_allocator: tuned has no effect here (not glibc): the system allocator is used")
 
 
@@ -65,16 +80,19 @@ def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
 
     In place (``nn.Module.compile``): the parameters keep their names, so checkpoints of a compiled
     run load into an eager network and back. Compiled kernels are kept in ``trainer.compile_cache``
-    (inductor's ``TORCHINDUCTOR_CACHE_DIR``): the first run compiles (about a minute for
-    gamma-PhysNet on 2 CPU cores), later runs of the same network load the kernels in seconds.
-    Returns whether the network was compiled.
+    (inductor's ``TORCHINDUCTOR_CACHE_DIR``, set for this process): the first run compiles (about
+    two minutes for the ResNet-56 gamma-PhysNet-DA on 2 CPU cores), later runs of the same network
+    load the kernels in seconds. Returns whether the network was compiled.
     """
     if trainer.compile is False:
         return False
     mode = "default" if trainer.compile is True else trainer.compile
-    cache = Path(trainer.compile_cache).resolve()
+    cache = trainer.compile_cache.resolve()
     # inductor reads the variable whenever it compiles (and sets it to its /tmp default on first use)
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
+    previous = os.environ.get(_CACHE_VARIABLE)
+    if previous and Path(previous) != cache:
+        log.info("%s=%s is replaced by trainer.compile_cache=%s", _CACHE_VARIABLE, previous, cache)
+    os.environ[_CACHE_VARIABLE] = str(cache)
     log.info("compiling the network (torch.compile, mode %s; kernels cached in %s)", mode, cache)
     network.compile(mode=mode)
     return True

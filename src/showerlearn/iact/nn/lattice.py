@@ -196,7 +196,7 @@ class _LatticePool(nn.Module):
     ) -> None:
         super().__init__()
         self.lattice = lattice
-        self.n_pixels = lattice.n_pixels
+        self.n_pixels = lattice.n_pixels  # an int: forward reads no numpy (torch.compile guards on it)
         self.stride = stride
         self.window_radius = window_radius
         self.level = lattice.downsample(stride, window_radius)
