@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-#: (parameter, value, what it does): the largest mmap threshold glibc accepts on 64-bit systems
+#: (parameter, value, name): the largest mmap threshold glibc accepts on 64-bit systems
 #: (HEAP_MAX_SIZE / 2), up to 1 GiB of freed heap kept, and the heap grown 64 MiB at a time (a few
 #: activation buffers), so that a step does not extend it by page-sized bits
 _ALLOCATOR_SETTINGS = (
