@@ -59,6 +59,7 @@ def keep_freed_memory() -> bool:
 
 def _tune_glibc() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        log.info("trainer.cpu_allocator: tuned has no effect here (not glibc): the system allocator is used")
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     refused = [name for parameter, value, name in _ALLOCATOR_SETTINGS if libc.mallopt(parameter, value) != 1]
@@ -71,8 +72,8 @@ def apply_cpu_settings(trainer: TrainerConfig) -> None:
     """Threads and allocator of ``trainer`` for this process (training and prediction call it alike)."""
     if trainer.threads:  # more threads than cores slow every batch down
         torch.set_num_threads(trainer.threads)
-    if trainer.cpu_allocator == "tuned" and not keep_freed_memory() and platform.libc_ver()[0] != "glibc":
-        log.info("trainer.cpu_allocator: tuned has no effect here (not glibc): the system allocator is used")
+    if trainer.cpu_allocator == "tuned":
+        keep_freed_memory()  # logs why where it cannot take effect
 
 
 def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
