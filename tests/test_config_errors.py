@@ -82,3 +82,14 @@ def test_the_number_of_simulated_events_is_one_key_in_a_resolved_config() -> Non
     with pytest.raises(ConfigError, match="both set the number of events"):
         load_config(Path(__file__).resolve().parents[1] / "examples" / "calorimeter_r3b_window.yaml",
                     ["data.params.simulate.events=123", "data.params.simulate.config.n_events=50"])
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIGS = sorted([*REPOSITORY.glob("examples/*.yaml"), *REPOSITORY.glob("benchmarks/results/**/config.yaml")])
+
+
+@pytest.mark.parametrize("path", SHIPPED_CONFIGS, ids=lambda path: str(path.relative_to(REPOSITORY)))
+def test_every_shipped_config_still_loads(path: Path) -> None:
+    """The examples, and the resolved configs of the committed benchmark runs, which the results' READMEs
+    redraw (``physics_vs_baseline.py --runs``) and retrain from: a schema change must migrate them."""
+    load_config(path)
