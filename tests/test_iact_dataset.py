@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import default_collate
 from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 
+from showerlearn.data.sampling import flattening_weights
 from showerlearn.iact.data import IACTDataModule, IACTDataset, open_dl1
 from showerlearn.iact.data.cuts import add_image_parameters
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
@@ -161,6 +162,20 @@ def test_class_balance_weights(shared_data: Path) -> None:
     fixed = IACTDataModule(files=all_files(shared_data), class_balance={"proton": 3.0}, split={"fractions": (1.0, 0.0, 0.0)})
     fixed.setup("fit")
     assert set(fixed.train_set.weights[fixed.train_set.targets["particle"] == 1]) == {3.0}
+
+
+def test_energy_sampling_weights_reach_the_training_loader(shared_data: Path) -> None:
+    plain = IACTDataModule(files=all_files(shared_data), split={"fractions": (1.0, 0.0, 0.0)})
+    plain.setup("fit")
+    assert plain.sampling_weights() is None and plain.train_dataloader().sampler.weights is None
+    module = IACTDataModule(files=all_files(shared_data), split={"fractions": (1.0, 0.0, 0.0)},
+                            energy_sampling={"flatten": 1.0, "bins": 4})
+    module.setup("fit")
+    energy, particle = module.train_set.meta["true_energy"], module.train_set.targets["particle"]
+    expected = flattening_weights(np.log10(energy), particle, 1.0, bins=4, max_weight=20.0)
+    np.testing.assert_allclose(module.train_dataloader().sampler.weights.numpy(), expected)
+    high = energy > np.median(energy)
+    assert expected[high].mean() > expected[~high].mean()  # the rarer high energies are drawn more often
 
 
 def test_dataset_keeps_at_most_max_open_files(shared_data: Path) -> None:

@@ -1,10 +1,11 @@
-"""The training order: per-epoch permutations, DDP shards with padding, resuming part way."""
+"""The training order: per-epoch permutations, DDP shards with padding, resuming part way; weighted draws."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from showerlearn.data.sampling import EpochShuffleSampler
+from showerlearn.data.sampling import EpochShuffleSampler, flattening_weights
 
 
 def _epochs(n: int, seed: int, replicas: int, rank: int, epochs: int) -> list[list[int]]:
@@ -48,3 +49,64 @@ def test_resume_at_skips_the_batches_done_then_goes_on() -> None:
     assert list(sampler) == full[2]
     with pytest.raises(ValueError, match="cannot resume after 40 samples of an epoch of 32"):
         sampler.resume_at(epoch=0, samples_done=40)
+
+
+def _naive_flattening(values: np.ndarray, groups: np.ndarray, strength: float, bins: int, cap: float) -> np.ndarray:
+    """The weights event by event: its bin's share of its group, to the power -strength, scaled to a unit mean per
+    group; the cap by bisection on the scale of the uncapped weights."""
+    weights = np.empty(len(values))
+    for group in set(groups.tolist()):
+        members = np.nonzero(groups == group)[0]
+        low, high = values[members].min(), values[members].max()
+        width = (high - low) / bins
+        raw = []
+        for i in members:
+            index = min(int((values[i] - low) / width), bins - 1)
+            in_bin = sum(1 for j in members if min(int((values[j] - low) / width), bins - 1) == index)
+            raw.append((in_bin / len(members)) ** -strength)
+        raw = np.array(raw)
+        lo, hi = 0.0, len(members) / raw.sum() * 1e3
+        for _ in range(200):
+            scale = 0.5 * (lo + hi)
+            lo, hi = (scale, hi) if np.minimum(scale * raw, cap).mean() < 1 else (lo, scale)
+        weights[members] = np.minimum(scale * raw, cap)
+    return weights
+
+
+@pytest.mark.parametrize(("strength", "cap"), [(0.0, 20.0), (0.5, 20.0), (1.0, 20.0), (1.0, 3.0)])
+def test_flattening_weights_equal_a_naive_computation(strength: float, cap: float) -> None:
+    rng = np.random.default_rng(4)
+    values = np.concatenate([rng.exponential(1.0, 400), rng.exponential(0.5, 200)])  # falling spectra
+    groups = np.repeat([0, 1], [400, 200])
+    weights = flattening_weights(values, groups, strength, bins=10, max_weight=cap)
+    np.testing.assert_allclose(weights, _naive_flattening(values, groups, strength, 10, cap), rtol=1e-6)
+    for group in (0, 1):
+        assert weights[groups == group].mean() == pytest.approx(1.0)  # the groups keep their shares
+    assert weights.max() <= cap * (1 + 1e-9)
+
+
+def test_full_flattening_draws_every_bin_equally_often() -> None:
+    values = np.repeat(np.arange(5.0), [500, 200, 80, 30, 10])  # one value per bin, steeply falling
+    weights = flattening_weights(values, np.zeros(len(values)), 1.0, bins=5, max_weight=1000.0)
+    per_bin = np.bincount(values.astype(int), weights=weights)
+    np.testing.assert_allclose(per_bin, len(values) / 5)
+
+
+def test_weighted_epochs_draw_with_replacement_by_weight_and_resume_alike() -> None:
+    weights = np.array([1.0, 0.0, 3.0, 6.0])
+    sampler = EpochShuffleSampler(range(4), seed=9, weights=weights)  # type: ignore[arg-type]
+    draws = np.concatenate([list(sampler) for _ in range(3000)])
+    assert len(draws) == 4 * 3000
+    frequencies = np.bincount(draws, minlength=4) / len(draws)
+    np.testing.assert_allclose(frequencies, weights / weights.sum(), atol=0.01)  # 12,000 draws: sigma < 0.005
+    first = EpochShuffleSampler(range(4), seed=9, weights=weights)  # type: ignore[arg-type]
+    orders = [list(first) for _ in range(3)]
+    resumed = EpochShuffleSampler(range(4), seed=9, weights=weights)  # type: ignore[arg-type]
+    resumed.resume_at(epoch=1, samples_done=1)
+    assert [list(resumed), list(resumed)] == [orders[1][1:], orders[2]]
+
+
+@pytest.mark.parametrize("weights", [np.ones(3), np.array([1.0, np.nan, 1.0, 1.0]), np.array([1.0, -1.0, 1.0, 1.0]), np.zeros(4)])
+def test_bad_sampling_weights_are_refused(weights: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="sampling weights: expected 4 finite, non-negative weights"):
+        EpochShuffleSampler(range(4), seed=0, weights=weights)  # type: ignore[arg-type]

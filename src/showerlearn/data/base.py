@@ -160,6 +160,12 @@ class ShowerDataModule(L.LightningDataModule):
             raise NotImplementedError(f"{type(self).__name__} cannot give the rows of the events its selection removed")
         return {}
 
+    def sampling_weights(self) -> np.ndarray | None:
+        """Per-event weights of the training split with which an epoch draws its events (with replacement), or
+        None: every event once per epoch, shuffled (the default). :func:`showerlearn.data.sampling.flattening_weights`
+        makes weights that flatten a spectrum."""
+        return None
+
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """One batch from per-event samples (the loaders' ``collate_fn``): torch's ``default_collate``.
 
@@ -188,7 +194,8 @@ class ShowerDataModule(L.LightningDataModule):
     def _training_sampler(self, dataset: Dataset) -> EpochShuffleSampler:
         """Seeded per-epoch order, this process's DDP shard, positioned where a resumed fit left off."""
         rank = self.trainer.global_rank if self.trainer is not None else 0
-        sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=self._world_size(), rank=rank)  # type: ignore[arg-type]
+        sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=self._world_size(), rank=rank,  # type: ignore[arg-type]
+                                      weights=self.sampling_weights())
         if (position := resume_position(self.trainer, self.batch_size, sampler.num_samples)) is not None:
             epoch, batches = position
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))

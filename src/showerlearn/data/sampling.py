@@ -16,6 +16,12 @@ needs three things the default ``DataLoader(shuffle=True)`` does not give:
 Under DDP each process reads its own shard (``num_replicas``, ``rank``). As torch's
 ``DistributedSampler``, whose subclass this is so that Lightning keeps it instead of wrapping it,
 the permutation is padded with its first events to a multiple of the number of processes.
+
+With per-event ``weights`` an epoch is instead as many events drawn with replacement, each with
+probability proportional to its weight (from the same ``(seed, epoch)`` generator, so resuming and
+sharding work alike): how a rare part of a spectrum is shown more often without changing the loss.
+:func:`flattening_weights` gives such weights for a steeply falling distribution (a simulated energy
+spectrum), per group (a particle class) so that the groups keep their shares of the epoch.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data.distributed import DistributedSampler
 
-__all__ = ["EpochShuffleSampler", "resume_position"]
+__all__ = ["EpochShuffleSampler", "flattening_weights", "resume_position"]
 
 
 class EpochShuffleSampler(DistributedSampler):
@@ -39,9 +45,15 @@ class EpochShuffleSampler(DistributedSampler):
     from its restored progress, which is exactly what the skipped start leaves.
     """
 
-    def __init__(self, dataset: Sized, seed: int, num_replicas: int = 1, rank: int = 0) -> None:
+    def __init__(self, dataset: Sized, seed: int, num_replicas: int = 1, rank: int = 0, weights: np.ndarray | None = None) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)  # type: ignore[arg-type]
         self.start = 0
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != (len(dataset),) or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0:
+                raise ValueError(f"sampling weights: expected {len(dataset)} finite, non-negative weights with a positive sum, "
+                                 f"got shape {weights.shape}")
+        self.weights = None if weights is None else torch.from_numpy(weights)
 
     def resume_at(self, epoch: int, samples_done: int) -> None:
         """Start at ``epoch``, after the first ``samples_done`` samples of this process's shard."""
@@ -53,19 +65,59 @@ class EpochShuffleSampler(DistributedSampler):
     def set_epoch(self, epoch: int) -> None:
         """Ignored (the sampler counts its passes), so that Lightning's off-by-one after a resume cannot shift orders."""
 
-    def permutation(self) -> list[int]:
-        """This epoch's order of the whole dataset, padded to a multiple of the number of processes."""
+    def epoch_order(self) -> list[int]:
+        """This epoch's events of the whole dataset, padded to a multiple of the number of processes: a permutation,
+        or with ``weights`` as many draws with replacement."""
         seed = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
         generator = torch.Generator().manual_seed(int(seed >> np.uint64(1)))  # manual_seed wants < 2**63
-        order = torch.randperm(len(self.dataset), generator=generator).tolist()  # type: ignore[arg-type]
+        if self.weights is None:
+            order = torch.randperm(len(self.dataset), generator=generator).tolist()  # type: ignore[arg-type]
+        else:
+            order = torch.multinomial(self.weights, len(self.weights), replacement=True, generator=generator).tolist()
         padding = self.total_size - len(order)
         return order + (order * math.ceil(padding / len(order)))[:padding] if padding else order
 
     def __iter__(self) -> Iterator[int]:
-        shard = self.permutation()[self.rank : self.total_size : self.num_replicas]
+        shard = self.epoch_order()[self.rank : self.total_size : self.num_replicas]
         start, self.start = self.start, 0  # only the epoch a run resumes in starts part way
         self.epoch += 1
         return iter(shard[start:])
+
+
+def flattening_weights(values: np.ndarray, groups: np.ndarray, strength: float, bins: int = 20, max_weight: float = 20.0) -> np.ndarray:
+    """Sampling weights that flatten the distribution of ``values`` within each group, by ``strength``.
+
+    An event in a histogram bin (``bins`` equal bins over its group's range) holding a share ``p`` of its group
+    weighs ``p ** -strength``: 0 leaves the distribution, 1 makes it flat (every bin drawn as often). Weights are
+    scaled to a mean of 1 per group, so each group keeps its share of the draws, and capped at ``max_weight`` (then
+    scaled again) so that a bin of a few events is not drawn dozens of times an epoch.
+    """
+    values, groups = np.asarray(values, dtype=np.float64), np.asarray(groups)
+    if not 0 <= strength <= 1 or max_weight < 1 or bins < 1:
+        raise ValueError(f"flattening_weights: need 0 <= strength <= 1, max_weight >= 1, bins >= 1 (got {strength}, {max_weight}, {bins})")
+    if values.shape != groups.shape or values.ndim != 1:
+        raise ValueError(f"flattening_weights: values {values.shape} and groups {groups.shape} must be equal 1-D shapes")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("flattening_weights: the values to flatten hold NaN or infinite entries")
+    weights = np.ones(len(values))
+    for group in np.unique(groups):
+        members = groups == group
+        counts, edges = np.histogram(values[members], bins=bins)
+        share = counts[np.clip(np.searchsorted(edges, values[members], side="right") - 1, 0, bins - 1)] / members.sum()
+        weights[members] = _capped_unit_mean(share ** -strength, max_weight)
+    return weights
+
+
+def _capped_unit_mean(weights: np.ndarray, cap: float) -> np.ndarray:
+    """``min(c * weights, cap)`` with the scale ``c`` that gives a mean of 1 (``cap >= 1``): the ``k`` largest
+    weights are capped for the smallest ``k`` at which the scale of the others keeps them below the cap."""
+    descending = np.sort(weights)[::-1]
+    rest = np.cumsum(descending[::-1])[::-1]  # rest[k]: the sum of all but the k largest
+    for k in range(len(weights)):
+        scale = (len(weights) - k * cap) / rest[k]
+        if scale * descending[k] <= cap:
+            return np.minimum(scale * weights, cap)
+    return np.full(len(weights), float(cap))  # only reached with cap == 1: every weight 1
 
 
 def resume_position(trainer: L.Trainer | None, batch_size: int, shard_size: int) -> tuple[int, int] | None:

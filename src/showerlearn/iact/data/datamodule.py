@@ -29,6 +29,7 @@ from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, 
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
 from showerlearn.iact.data.ensemble import average_prediction_tables
 from showerlearn.iact.data.dataset import IACTDataset, collate_batch
+from showerlearn.iact.data.sampling import EnergySampling, energy_sampling_weights
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
 from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
@@ -111,6 +112,7 @@ class IACTDataModule(ShowerDataModule):
         transforms: TransformConfig = TransformConfig(),
         augment: AugmentConfig = AugmentConfig(),
         class_balance: Literal["none", "balanced"] | dict[str, float] = "none",
+        energy_sampling: EnergySampling = EnergySampling(),
         max_open_files: int = 8,
         in_memory: bool | Literal["memmap"] = False,
         batch_size: int = 64,
@@ -138,6 +140,8 @@ class IACTDataModule(ShowerDataModule):
             augment: camera symmetries drawn per training event (directions and impacts turned along).
             class_balance: 'balanced' weights classes by inverse training frequency; a mapping
                 ``{"gamma": w, "proton": w}`` gives the weights directly.
+            energy_sampling: draw training events with replacement, more often the rarer their true energy is
+                within their particle's spectrum (``flatten`` > 0), instead of each once per epoch.
             max_open_files: HDF5 handles each process keeps open at once (least recently used are closed).
             in_memory: read the training and validation images into memory once, cleaned and transformed,
                 (4 bytes x channels x pixels an event: 1.5 GB for 100k LSTCam events with 2 channels, in every
@@ -168,6 +172,7 @@ class IACTDataModule(ShowerDataModule):
             if unknown:
                 raise ValueError(f"class_balance: unknown classes {sorted(unknown)}; known {list(PARTICLE_CLASSES)}")
         self.class_balance = class_balance
+        self.energy_sampling = _coerce(EnergySampling, energy_sampling)
         self.max_open_files = max_open_files
         if in_memory not in (False, True, "memmap"):
             raise ValueError(f"iact data: in_memory must be false, true or 'memmap', not {in_memory!r}")
@@ -326,6 +331,10 @@ class IACTDataModule(ShowerDataModule):
         self.train_set = self._dataset(self.files, columns, self.parts["train"], augment=True)
         self.val_set = self._dataset(self.files, columns, self.parts["val"], augment=False)
         self.test_set = self._dataset(self.files, columns, self.parts["test"], augment=False)
+
+    def sampling_weights(self) -> np.ndarray | None:
+        train = self.train_set
+        return energy_sampling_weights(train.meta["true_energy"], train.targets["particle"], self.energy_sampling)
 
     def _class_weights(self, columns: dict[str, np.ndarray], train: np.ndarray) -> np.ndarray:
         """Per-class weight lookup (index = class) from ``class_balance`` and the training split."""
