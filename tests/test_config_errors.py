@@ -85,11 +85,11 @@ def test_the_number_of_simulated_events_is_one_key_in_a_resolved_config() -> Non
 
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-SHIPPED_CONFIGS = sorted([*REPOSITORY.glob("examples/*.yaml"), *REPOSITORY.glob("benchmarks/results/**/config.yaml")])
+SHIPPED_CONFIGS = sorted([*REPOSITORY.glob("examples/*.yaml"), *REPOSITORY.glob("benchmarks/results/**/*.yaml")])
 
 
 @pytest.mark.parametrize("path", SHIPPED_CONFIGS, ids=lambda path: str(path.relative_to(REPOSITORY)))
 def test_every_shipped_config_still_loads(path: Path) -> None:
-    """The examples, and the resolved configs of the committed benchmark runs, which the results' READMEs
+    """The examples, and the resolved configs of the committed benchmark runs (every YAML file there is one), which the results' READMEs
     redraw (``physics_vs_baseline.py --runs``) and retrain from: a schema change must migrate them."""
     load_config(path)

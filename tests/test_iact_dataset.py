@@ -176,6 +176,8 @@ def test_energy_sampling_weights_reach_the_training_loader(shared_data: Path) ->
     np.testing.assert_allclose(module.train_dataloader().sampler.weights.numpy(), expected)
     high = energy > np.median(energy)
     assert expected[high].mean() > expected[~high].mean()  # the rarer high energies are drawn more often
+    with pytest.raises(RuntimeError, match="energy_sampling needs the training split"):
+        IACTDataModule(files=all_files(shared_data), energy_sampling={"flatten": 0.5}).sampling_weights()
 
 
 def test_dataset_keeps_at_most_max_open_files(shared_data: Path) -> None:

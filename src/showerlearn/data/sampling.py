@@ -73,7 +73,10 @@ class EpochShuffleSampler(DistributedSampler):
         if self.weights is None:
             order = torch.randperm(len(self.dataset), generator=generator).tolist()  # type: ignore[arg-type]
         else:
-            order = torch.multinomial(self.weights, len(self.weights), replacement=True, generator=generator).tolist()
+            # inverse-CDF draws: torch.multinomial refuses more than 2**24 categories (events)
+            cumulative = torch.cumsum(self.weights, 0)
+            uniform = torch.rand(len(cumulative), generator=generator, dtype=cumulative.dtype) * cumulative[-1]
+            order = torch.searchsorted(cumulative, uniform, right=True).clamp_(max=len(cumulative) - 1).tolist()
         padding = self.total_size - len(order)
         return order + (order * math.ceil(padding / len(order)))[:padding] if padding else order
 
@@ -111,13 +114,15 @@ def flattening_weights(values: np.ndarray, groups: np.ndarray, strength: float, 
 def _capped_unit_mean(weights: np.ndarray, cap: float) -> np.ndarray:
     """``min(c * weights, cap)`` with the scale ``c`` that gives a mean of 1 (``cap >= 1``): the ``k`` largest
     weights are capped for the smallest ``k`` at which the scale of the others keeps them below the cap."""
+    n = len(weights)
     descending = np.sort(weights)[::-1]
     rest = np.cumsum(descending[::-1])[::-1]  # rest[k]: the sum of all but the k largest
-    for k in range(len(weights)):
-        scale = (len(weights) - k * cap) / rest[k]
-        if scale * descending[k] <= cap:
-            return np.minimum(scale * weights, cap)
-    return np.full(len(weights), float(cap))  # only reached with cap == 1: every weight 1
+    capped = np.arange(n)
+    scales = (n - capped * cap) / rest
+    fits = scales * descending <= cap * (1 + 1e-12)
+    if not fits.any():  # only with cap == 1: every weight 1
+        return np.ones(n)
+    return np.minimum(scales[np.argmax(fits)] * weights, cap)
 
 
 def resume_position(trainer: L.Trainer | None, batch_size: int, shard_size: int) -> tuple[int, int] | None:

@@ -333,8 +333,11 @@ class IACTDataModule(ShowerDataModule):
         self.test_set = self._dataset(self.files, columns, self.parts["test"], augment=False)
 
     def sampling_weights(self) -> np.ndarray | None:
-        train = self.train_set
-        return energy_sampling_weights(train.meta["true_energy"], train.targets["particle"], self.energy_sampling)
+        if self.energy_sampling.flatten == 0.0:
+            return None
+        if self.train_set is None:
+            raise RuntimeError("iact data: energy_sampling needs the training split: call setup('fit') first")
+        return energy_sampling_weights(self.train_set.meta["true_energy"], self.train_set.targets["particle"], self.energy_sampling)
 
     def _class_weights(self, columns: dict[str, np.ndarray], train: np.ndarray) -> np.ndarray:
         """Per-class weight lookup (index = class) from ``class_balance`` and the training split."""

@@ -27,7 +27,7 @@ class EnergySampling(BaseModel):
     flatten: float = Field(
         0.0, ge=0.0, le=1.0,
         description="0: every training event once per epoch, shuffled; 1: events drawn with replacement so that each "
-        "particle's log10(true energy) distribution is flat; in between: weight = (share of the event's energy bin) "
+        "particle's log10(true energy) distribution is flat (up to max_weight); in between: weight = (share of the event's energy bin) "
         "** -flatten (0.5 turns an E^-2 spectrum into about E^-1.5).")
     bins: int = Field(20, ge=1, description="log10(true energy) bins, over each particle's range, of the share above.")
     max_weight: float = Field(
@@ -41,6 +41,7 @@ def energy_sampling_weights(true_energy: np.ndarray, particle: np.ndarray, spec:
     if spec.flatten == 0.0:
         return None
     energy = np.asarray(true_energy, dtype=np.float64)
-    if not np.all(np.isfinite(energy) & (energy > 0)):
-        raise ValueError("data.params.energy_sampling: every training event needs a positive true energy")
+    if (invalid := int(np.sum(~(np.isfinite(energy) & (energy > 0))))) > 0:
+        raise ValueError(f"data.params.energy_sampling: {invalid} of {len(energy)} training events have no positive true "
+                         "energy to weigh them by (cut them with cuts.min_energy, or set flatten: 0)")
     return flattening_weights(np.log10(energy), np.asarray(particle), spec.flatten, spec.bins, spec.max_weight)
