@@ -26,20 +26,27 @@ _EVENT_ID = ("obs_id", "event_id", "tel_id")
 
 
 def test_set_differences(a: ExperimentConfig, b: ExperimentConfig) -> list[str]:
-    """Config keys in which ``a`` and ``b`` select or split their events differently (empty if none)."""
-    params = [a.data.params, b.data.params]
+    """Config keys in which ``a`` and ``b`` select or split their events differently (empty if none).
+
+    A split or simulation seed left null is the experiment seed: that is the seed compared."""
+    params = [_with_effective_seeds(config) for config in (a, b)]
     differences = [f"data.params.{key}" for key in _TEST_SET_KEYS if params[0].get(key) != params[1].get(key)]
     cleaning = [{k: v for k, v in (p.get("cleaning") or {}).items() if k != "as"} for p in params]
     if cleaning[0] != cleaning[1]:
         differences.append("data.params.cleaning thresholds")
     simulations = [p.get("simulate") or {} for p in params]
-    differences += [f"data.params.simulate.{k}" for k in _SIMULATION_KEYS if simulations[0].get(k) != simulations[1].get(k)]
-    # equal in both, or already a difference
-    split_seed = (params[0].get("split") or {}).get("seed")
-    simulated_by_experiment_seed = any(s and s.get("seed") is None for s in simulations)
-    if a.seed != b.seed and (split_seed is None or simulated_by_experiment_seed):
-        differences.append("seed (it splits or simulates the events)")
-    return differences
+    return differences + [f"data.params.simulate.{k}" for k in _SIMULATION_KEYS if simulations[0].get(k) != simulations[1].get(k)]
+
+
+def _with_effective_seeds(config: ExperimentConfig) -> dict[str, Any]:
+    """The data params with a null ``split.seed`` and ``simulate.seed`` replaced by the experiment seed, which draws them."""
+    params = dict(config.data.params)
+    for key in ("split", "simulate"):
+        if params.get(key) is not None and params[key].get("seed") is None:
+            params[key] = {**params[key], "seed": config.seed}
+    if params.get("split") is None:
+        params["split"] = {"seed": config.seed}
+    return params
 
 
 def check_same_test_set(ours: RunDir, theirs: RunDir) -> None:
@@ -88,3 +95,55 @@ def comparison_lines(
         f"{label}: {won}/{total}" for label, (won, total) in wins.items()
     ))
     return lines, wins
+
+
+#: issue 19's acceptance: resolution bins whose upper edge is at most this [TeV] must be won by this margin
+ACCEPTANCE_MAX_ENERGY = 1.6
+ACCEPTANCE_MARGIN = 0.10
+_RESOLUTIONS = [curve for curve in CURVES if curve[2] is min]
+
+
+def acceptance_lines(seeds: dict[str, dict[str, Any]], theirs: dict[str, Any], their_name: str) -> list[str]:
+    """Issue 19's acceptance per resolution curve and training seed (``seeds``: label -> metrics): in every
+    true-energy bin from 0.1 TeV to ``ACCEPTANCE_MAX_ENERGY`` the network's resolution is at least
+    ``ACCEPTANCE_MARGIN`` below the baseline's (margin = 1 - ours / theirs), preferably with disjoint 95 %
+    bootstrap intervals; above it no bin is worse by more than its interval (the network's whole interval
+    above the baseline's value)."""
+    lines = [f"## Acceptance (issue 19): resolution margins over {their_name}", "",
+             f"Margin = 1 - network / baseline per true-energy bin; needed: >= {ACCEPTANCE_MARGIN:.0%} in every bin from 0.1 to "
+             f"{ACCEPTANCE_MAX_ENERGY} TeV, disjoint 95 % bootstrap intervals in most; above: never worse than the baseline by "
+             "more than the bin's interval (marked 'worse'). '*': intervals disjoint.", ""]
+    for name, label, _ in _RESOLUTIONS:
+        theirs_curve = theirs["curves"][name]
+        edges = theirs_curve["edges"]
+        bins = [i for i in range(len(edges) - 1) if edges[i] >= 0.1 - 1e-9 and theirs_curve["value"][i] is not None
+                and theirs_curve["n_events"][i] >= MIN_EVENTS_PER_BIN]
+        lines += [f"### {label}", "", "| seed | " + " | ".join(f"{edges[i]:.3g}-{edges[i + 1]:.3g}" for i in bins)
+                  + " | criterion |", "|---|" + "---:|" * len(bins) + "---|"]
+        for seed, ours in seeds.items():
+            cells, met, disjoint, in_range = [], True, 0, 0
+            for i in bins:
+                inside = edges[i + 1] <= ACCEPTANCE_MAX_ENERGY * 1.01
+                cell, ok = _margin_cell(ours["curves"][name], theirs_curve, i, inside)
+                cells.append(cell)
+                met &= ok
+                in_range += inside
+                disjoint += inside and cell.endswith("*")
+            verdict = f"{'met' if met else 'not met'}; disjoint in {disjoint}/{in_range} bins to {ACCEPTANCE_MAX_ENERGY} TeV"
+            lines.append(f"| {seed} | " + " | ".join(cells) + f" | {verdict} |")
+        lines.append("")
+    return lines
+
+
+def _margin_cell(ours: dict[str, Any], theirs: dict[str, Any], i: int, in_range: bool) -> tuple[str, bool]:
+    """The margin of bin ``i`` as a table cell, and whether it meets the acceptance for its energy."""
+    a, b = ours["value"][i], theirs["value"][i]
+    if a is None:
+        return "-", not in_range
+    margin = 1.0 - a / b
+    disjoint = ours["ci_high"][i] is not None and theirs["ci_low"][i] is not None and ours["ci_high"][i] < theirs["ci_low"][i]
+    cell = f"{margin:+.0%}{'*' if disjoint else ''}"
+    if in_range:
+        return cell, margin >= ACCEPTANCE_MARGIN
+    worse = ours["ci_low"][i] is not None and ours["ci_low"][i] > b
+    return cell + (" worse" if worse else ""), not worse

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import torch
-from _compare import check_same_test_set, comparison_lines, test_set_differences
+from _compare import acceptance_lines, check_same_test_set, comparison_lines, test_set_differences
 
 from showerlearn.iact.baselines import LSTCHAIN_CLEANING
 from showerlearn.cli.common import quiet_libraries
@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "physics_vs_baseline")
     parser.add_argument("--runs", type=Path, nargs=2, metavar=("NETWORK_RUN", "BASELINE_RUN"),
                         help="Only re-render the comparison of two finished run directories.")
+    parser.add_argument("--more-seeds", type=Path, nargs="+", default=[], metavar="NETWORK_RUN",
+                        help="With --runs: networks trained with other seeds on the same test set, for the acceptance table.")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/showerlearn_bench_cache"), help="Simulated files.")
     args = parser.parse_args()
     quiet_libraries()
@@ -131,9 +133,13 @@ def main() -> None:
     description, preset = PRESETS[args.preset]
     if args.overrides:
         description += "; with " + ", ".join(args.overrides)
+    if args.more_seeds and not args.runs:
+        raise SystemExit("--more-seeds goes with --runs")
+    more_seeds = [RunDir.existing(path) for path in args.more_seeds]
     if args.runs:
         network, baseline = (RunDir.existing(path) for path in args.runs)
-        check_same_test_set(network, baseline)
+        for run in (network, *more_seeds):
+            check_same_test_set(run, baseline)
         description = _describe(network)
     else:
         network_config = load_config(NETWORK, data + preset + args.overrides)
@@ -163,6 +169,8 @@ def main() -> None:
     ]
     table, _ = comparison_lines(ours, theirs, "gamma-PhysNet-DA", "Hillas + RF")
     lines += table
+    seeds = {f"{load_config(run.config_file).seed}": run.metrics() for run in (network, *more_seeds)}
+    lines += ["", *acceptance_lines(seeds, theirs, "Hillas + RF")]
     args.output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.output / "physics_vs_baseline.md", "\n".join(lines) + "\n")
     plot_aggregates(
