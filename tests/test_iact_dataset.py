@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import default_collate
 from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 
+from iact_runs import EXAMPLES
 from showerlearn.data.sampling import flattening_weights
 from showerlearn.iact.data import IACTDataModule, IACTDataset, open_dl1
 from showerlearn.iact.data.cuts import add_image_parameters
@@ -178,6 +179,18 @@ def test_energy_sampling_weights_reach_the_training_loader(shared_data: Path) ->
     assert expected[high].mean() > expected[~high].mean()  # the rarer high energies are drawn more often
     with pytest.raises(RuntimeError, match="energy_sampling needs the training split"):
         IACTDataModule(files=all_files(shared_data), energy_sampling={"flatten": 0.5}).sampling_weights()
+
+
+def test_the_model_learns_which_input_channel_is_the_cleaning_mask(shared_data: Path) -> None:
+    from showerlearn.config import load_config
+    from showerlearn.engine.runner import build_datamodule, build_module
+
+    module = IACTDataModule(files=all_files(shared_data), cleaning={"as": "channel"})
+    assert module.model_inputs()["channel_names"] == ("charge", "peak_time", "cleaning_mask")
+    config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [
+        f"data.params.files=[{','.join(all_files(shared_data))}]", "data.params.simulate=null",
+        "data.params.cleaning.as=channel", "model.params.direction_head=axis"])
+    assert build_module(config, build_datamodule(config)).model.moments.mask_channel == 2
 
 
 def test_dataset_keeps_at_most_max_open_files(shared_data: Path) -> None:

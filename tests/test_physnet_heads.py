@@ -246,3 +246,20 @@ def test_moments_of_a_mask_channel_are_those_of_the_masked_image() -> None:
         GammaPhysNet(lattice, image_moments=True, moments_mask_channel=2, camera=camera, focal_length=LST_EQUIVALENT_FOCAL_LENGTH, **TINY)
     with pytest.raises(ValueError, match="moments_mask_channel needs image_moments"):
         GammaPhysNet(lattice, in_channels=3, moments_mask_channel=2, **TINY)
+
+
+def test_the_moments_find_the_mask_channel_the_data_names() -> None:
+    """``moments_mask_channel: auto`` (the default) weighs the moments by the channel the DataModule calls the
+    cleaning mask: moments of the uncleaned image would weigh the night-sky noise of every pixel."""
+    camera = lst_camera()
+    lattice, focal = Lattice.from_camera(camera), LST_EQUIVALENT_FOCAL_LENGTH
+    whole_image = GammaPhysNet(lattice, in_channels=3, image_moments=True, camera=camera, focal_length=focal,
+                               channel_names=("charge", "peak_time", "cleaning_mask"), **TINY)
+    assert whole_image.moments.mask_channel == 2
+    cleaned = GammaPhysNet(lattice, image_moments=True, camera=camera, focal_length=focal,
+                           channel_names=("charge", "peak_time"), **TINY)
+    assert cleaned.moments.mask_channel is None
+    every_pixel = GammaPhysNet(lattice, in_channels=3, image_moments=True, moments_mask_channel=None, camera=camera,
+                               focal_length=focal, channel_names=("charge", "peak_time", "cleaning_mask"), **TINY)
+    assert every_pixel.moments.mask_channel is None
+    assert GammaPhysNet(lattice, in_channels=3, channel_names=("charge", "peak_time", "cleaning_mask"), **TINY).moments is None

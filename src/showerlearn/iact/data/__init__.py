@@ -2,7 +2,8 @@
 augmentations over the camera's symmetries, target encoding and the ``iact`` DataModule.
 
 May import: showerlearn.iact.particles, showerlearn.iact.geometry, showerlearn.iact.io,
-showerlearn.iact.simulation, showerlearn.data, showerlearn.io, showerlearn.registry.
+showerlearn.iact.simulation, showerlearn.iact.nn (the input channel names its layers read), showerlearn.data,
+showerlearn.io, showerlearn.registry.
 """
 
 

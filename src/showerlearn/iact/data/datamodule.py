@@ -94,7 +94,8 @@ class IACTDataModule(ShowerDataModule):
     """Cherenkov camera images (one telescope type, any camera) with particle / energy / direction /
     impact targets (docs/data_iact.md)."""
 
-    model_input_names: ClassVar[frozenset[str]] = frozenset({"lattice", "camera", "in_channels", "n_classes", "focal_length"})
+    model_input_names: ClassVar[frozenset[str]] = frozenset(
+        {"lattice", "camera", "in_channels", "channel_names", "n_classes", "focal_length"})
     family = FAMILY
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
@@ -421,6 +422,7 @@ class IACTDataModule(ShowerDataModule):
             "lattice": Lattice.from_camera(self.camera),
             "camera": self.camera,
             "in_channels": len(self.transform.channels),
+            "channel_names": tuple(self.transform.channels),
             "n_classes": len(PARTICLE_CLASSES),
             "focal_length": files[0].focal_length,
         }

@@ -16,6 +16,8 @@ from ctapipe.instrument import CameraGeometry
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import sparse
 
+from showerlearn.iact.nn.moments import CLEANING_MASK
+
 __all__ = ["CleaningConfig", "ImageTransform", "TransformConfig", "clean_image", "clean_images"]
 
 
@@ -150,7 +152,7 @@ class ImageTransform:
     @property
     def channels(self) -> list[str]:
         names = ["charge", "peak_time"]
-        return [*names, "cleaning_mask"] if self.cleaning.as_ == "channel" else names
+        return [*names, CLEANING_MASK] if self.cleaning.as_ == "channel" else names
 
     @property
     def channel_labels(self) -> dict[str, str]:
@@ -162,7 +164,7 @@ class ImageTransform:
         }[self.transform.charge]
         scale = f"{self.transform.time_scale:g} ns"
         time = f"peak time - mean [{scale}]" if self.transform.time == "subtract_mean" else f"peak time [{scale}]"
-        return {"charge": charge, "peak_time": time, "cleaning_mask": "cleaning mask (1: kept)"}
+        return {"charge": charge, "peak_time": time, CLEANING_MASK: "cleaning mask (1: kept)"}
 
     def clean(self, image: np.ndarray, peak_time: np.ndarray) -> np.ndarray:
         """Boolean cleaning mask of one image (n_pixels,)."""

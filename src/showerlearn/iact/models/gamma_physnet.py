@@ -46,7 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.iact.geometry import CameraGeometry, FocalLength, Lattice, lattice_to_fov
-from showerlearn.iact.nn import MOMENT_FEATURES, DualAttention, ImageMoments, LatticeResNet, LatticeVote
+from showerlearn.iact.nn import CLEANING_MASK, MOMENT_FEATURES, DualAttention, ImageMoments, LatticeResNet, LatticeVote
 from showerlearn.iact.nn.moments import AXIS, CENTROID, SKEWNESS, TIME_SLOPE
 from showerlearn.registry import MODELS
 
@@ -92,8 +92,9 @@ class GammaPhysNet(nn.Module):
         and impact heads (needs ``camera`` and ``focal_length``).
     moments_mask_channel
         Input channel of the cleaning mask (2 with the DataModule's ``cleaning.as: channel``): the moments
-        then weigh only the cleaned pixels while the backbone sees the whole image. ``None``: the input
-        is cleaned already (``cleaning.as: mask``).
+        then weigh only the cleaned pixels while the backbone sees the whole image. ``"auto"``: the input
+        channel the DataModule names ``cleaning_mask``, if any. ``None``: the moments weigh every pixel
+        (right when the input is cleaned already, ``cleaning.as: mask``).
     zero_init_last
         Start every residual block as the identity (its last convolution at zero): a deeper network
         initialised from a trained shallower one (``init_from``) then starts as that network.
@@ -107,6 +108,8 @@ class GammaPhysNet(nn.Module):
     camera, focal_length
         Injected by the IACT DataModule: the camera the ``lattice`` was built from and the focal length
         of the direction targets; used to place the voting pixels in the telescope frame.
+    channel_names
+        Injected by the IACT DataModule: the name of each input channel (where ``"auto"`` finds the mask).
     """
 
     def __init__(
@@ -125,11 +128,12 @@ class GammaPhysNet(nn.Module):
         direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         image_moments: bool = False,
-        moments_mask_channel: int | None = None,
+        moments_mask_channel: int | Literal["auto"] | None = "auto",
         zero_init_last: bool = False,
         channels_last: bool = True,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
+        channel_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if local_head not in ("full", "light"):
@@ -142,6 +146,12 @@ class GammaPhysNet(nn.Module):
             raise ValueError(f"direction_head must be 'flatten', 'vote' or 'axis', got {direction_head!r}")
         if particle_head not in ("flatten", "pool"):
             raise ValueError(f"particle_head must be 'flatten' or 'pool', got {particle_head!r}")
+        if moments_mask_channel == "auto":
+            # without this, moments of an uncleaned input (cleaning.as: channel) would weigh the night-sky noise too
+            names = list(channel_names or ())
+            moments_mask_channel = names.index(CLEANING_MASK) if CLEANING_MASK in names else None
+            if not (image_moments or direction_head == "axis"):
+                moments_mask_channel = None
         if moments_mask_channel is not None and not 2 <= moments_mask_channel < in_channels:
             raise ValueError(
                 f"moments_mask_channel must name an extra input channel (2 to {in_channels - 1}: the cleaning mask with "
@@ -321,11 +331,12 @@ class GammaPhysNetDA(GammaPhysNet):
         direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         image_moments: bool = False,
-        moments_mask_channel: int | None = None,
+        moments_mask_channel: int | Literal["auto"] | None = "auto",
         zero_init_last: bool = False,
         channels_last: bool = True,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
+        channel_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             lattice,
@@ -347,4 +358,5 @@ class GammaPhysNetDA(GammaPhysNet):
             channels_last=channels_last,
             camera=camera,
             focal_length=focal_length,
+            channel_names=channel_names,
         )

@@ -8,7 +8,7 @@ May import: showerlearn.iact.geometry, torch.
 from showerlearn.iact.nn.backbone import LatticeResNet
 from showerlearn.iact.nn.lattice import LatticeAvgPool, LatticeBatchNorm, LatticeConv, LatticeMaxPool
 from showerlearn.iact.nn.attention import DualAttention
-from showerlearn.iact.nn.moments import MOMENT_FEATURES, ImageMoments
+from showerlearn.iact.nn.moments import CLEANING_MASK, MOMENT_FEATURES, ImageMoments
 from showerlearn.iact.nn.vote import LatticeVote
 
 __all__ = [

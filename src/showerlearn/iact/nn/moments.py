@@ -19,7 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["AXIS", "CENTROID", "ImageMoments", "MOMENT_FEATURES", "SKEWNESS", "TIME_SLOPE"]
+__all__ = ["AXIS", "CENTROID", "CLEANING_MASK", "ImageMoments", "MOMENT_FEATURES", "SKEWNESS", "TIME_SLOPE"]
+
+#: the name of the input channel that holds the image cleaning mask (1: kept), which the moments can weigh by
+CLEANING_MASK = "cleaning_mask"
 
 #: Columns of the output of :class:`ImageMoments`, in order.
 MOMENT_FEATURES: tuple[str, ...] = (
