@@ -12,6 +12,7 @@ from showerlearn.iact.nn.moments import CLEANING_MASK, MOMENT_FEATURES, ImageMom
 from showerlearn.iact.nn.vote import LatticeVote
 
 __all__ = [
+    "CLEANING_MASK",
     "MOMENT_FEATURES",
     "DualAttention",
     "ImageMoments",
