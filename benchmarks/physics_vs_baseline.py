@@ -4,7 +4,7 @@ Both are trained through the engine (`showerlearn train` path) on one simulated 
 same cuts, same split), then compared per true-energy bin: AUC, angular and energy resolution (68 %
 containment). Writes a markdown table and overlay figures.
 
-    python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~1.1 h on 2 cores
+    python benchmarks/physics_vs_baseline.py                        # reduced CPU network, ~1.3 h on 2 cores
     python benchmarks/physics_vs_baseline.py --preset gpu --events 150000 --jobs 16 --parallel
                                                                     # ResNet-56 on a GPU, baseline alongside
     python benchmarks/physics_vs_baseline.py --preset full          # the paper recipe as shipped (GPU)
@@ -37,17 +37,18 @@ NETWORK = ROOT / "examples" / "gamma_physnet_da.yaml"
 BASELINE = ROOT / "examples" / "hillas_rf_small.yaml"
 #: overrides of examples/gamma_physnet_da.yaml per preset, and how the output describes them
 PRESETS = {
-    # What fits ~55 min of training on 2 cores (~290 images/s, 7 epochs of the ~120,000 training images of
-    # 260,000 events): the paper's widths at depth 8, the pooled class head, the image moments and the
-    # axis (disp) direction head, linear charges, images held in memory; the learning rate / 10 after
-    # epoch 5, the time cap a safety net. The committed runs ran the network eagerly; the preset now compiles
-    # it (trainer.compile: the same results up to float rounding): measured with train_throughput.py's
-    # workers, this depth-8 network trains at 450 images/s compiled against 250 eager.
+    # What fits ~1 h of training on 2 cores (7 epochs of the ~120,000 training images of 260,000 events,
+    # compiled): the paper's widths at depth 8, the pooled class head, the image moments and the axis (disp)
+    # direction head, linear charges, images held in memory; the whole image with the cleaning mask as a
+    # channel (the moments weigh the cleaned pixels only), training events drawn with energy weights that
+    # flatten the spectrum halfway; the learning rate / 10 after epoch 5, the time cap a safety net.
     "cpu": (
         "REDUCED CPU configuration: depth 8 (not 56), pooled class head, image moments and axis direction "
-        "head, linear charges, 7 epochs (not 25), lr / 10 after epoch 5, at most 1.5 h of training",
+        "head, linear charges, whole image with the cleaning mask as a channel, energy-weighted sampling "
+        "(flatten 0.5), 7 epochs (not 25), lr / 10 after epoch 5, at most 1.5 h of training",
         ["model.params.depth=8", "model.params.local_head=light", "model.params.particle_head=pool",
-         "model.params.direction_head=axis", "model.params.image_moments=true",
+         "model.params.direction_head=axis", "model.params.image_moments=true", "data.params.cleaning.as=channel",
+         "data.params.energy_sampling.flatten=0.5",
          "data.params.transforms.charge=scale", "data.params.in_memory=true", "trainer.max_epochs=7",
          "scheduler.params.step_size=5", "trainer.max_time=00:01:30:00", "trainer.accelerator=cpu",
          "trainer.devices=1", "trainer.threads=2", "trainer.compile=true"],
