@@ -91,9 +91,9 @@ def flattening_weights(values: np.ndarray, groups: np.ndarray, strength: float, 
     """Sampling weights that flatten the distribution of ``values`` within each group, by ``strength``.
 
     An event in a histogram bin (``bins`` equal bins over its group's range) holding a share ``p`` of its group
-    weighs ``p ** -strength``: 0 leaves the distribution, 1 makes it flat (every bin drawn as often). Weights are
-    scaled to a mean of 1 per group, so each group keeps its share of the draws, and capped at ``max_weight`` (then
-    scaled again) so that a bin of a few events is not drawn dozens of times an epoch.
+    weighs ``p ** -strength``: 0 leaves the distribution, 1 makes it flat (every bin drawn as often). Weights have a
+    mean of 1 per group, so each group keeps its share of the draws, and none is above ``max_weight``, so that a bin
+    of a few events is not drawn dozens of times an epoch (:func:`_capped_unit_mean`).
     """
     values, groups = np.asarray(values, dtype=np.float64), np.asarray(groups)
     if not 0 <= strength <= 1 or max_weight < 1 or bins < 1:

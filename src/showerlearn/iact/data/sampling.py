@@ -35,11 +35,8 @@ class EnergySampling(BaseModel):
         "drawn dozens of times an epoch.")
 
 
-def energy_sampling_weights(true_energy: np.ndarray, particle: np.ndarray, spec: EnergySampling) -> np.ndarray | None:
-    """The training split's sampling weights (``true_energy`` [TeV], particle class per event), or None when
-    ``flatten`` is 0."""
-    if spec.flatten == 0.0:
-        return None
+def energy_sampling_weights(true_energy: np.ndarray, particle: np.ndarray, spec: EnergySampling) -> np.ndarray:
+    """The training split's sampling weights (``true_energy`` [TeV], particle class per event)."""
     energy = np.asarray(true_energy, dtype=np.float64)
     if (invalid := int(np.sum(~(np.isfinite(energy) & (energy > 0))))) > 0:
         raise ValueError(f"data.params.energy_sampling: {invalid} of {len(energy)} training events have no positive true "
