@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, OracleClustering, R3BClustering
 from showerlearn.calorimeter.evaluation import (
     adjusted_rand_index,
+    binned_efficiency,
     cluster_multiplicity,
     cluster_table,
     energy_resolution_by_energy,
@@ -122,3 +123,11 @@ def test_oracle_is_the_ceiling_on_simulated_events() -> None:
     assert scores["oracle"] == (1.0, 0)
     assert scores["r3b"][0] < 1.0 and scores["r3b"][1] > 0
     assert OracleClustering().cluster({"energy": np.array([1.0, 0.5, 0.05]), "true_gamma": np.array([2, -1, 0])}).tolist() == [0, -1, -1]
+
+
+def test_binned_efficiency_closes_the_last_bin_like_numpy_histograms() -> None:
+    x = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    passed = np.array([1, 0, 1, 1, 0, 1], bool)
+    binned = binned_efficiency(passed, x, np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(binned["n"], np.histogram(x, [0.0, 1.0, 2.0])[0])  # 2.0 in the last bin, 2.5 out
+    np.testing.assert_allclose(binned["efficiency"], [0.5, 2 / 3])

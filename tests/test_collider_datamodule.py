@@ -10,15 +10,17 @@ import awkward as ak
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from collider_events import PROCESSES, synthetic_events, write_event_file
 from test_collider_readers import _delphes_tree, _write_delphes, fixed_size_branches  # noqa: F401 (a fixture)
 from showerlearn.collider.baselines import HighLevelBDT
 from showerlearn.collider.baselines.features import HIGH_LEVEL_FEATURES
-from showerlearn.collider.data.datamodule import ColliderDataModule
+from showerlearn.collider.data.datamodule import ColliderDataModule, cross_section_scale
 from showerlearn.collider.data.preprocessing import TokenPreprocessor
 from showerlearn.collider.data.sources import GeneratedFiles
 from showerlearn.collider.data.streams import object_tokens
+from showerlearn.collider.evaluation.evaluator import evaluate_collider
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.models.multiscale import MultiScaleTransformer
 from showerlearn.collider.simulation import default_processes
@@ -77,6 +79,28 @@ def test_each_split_weighs_every_process_to_its_cross_section(events_file: Path)
             assert weights.sum() == pytest.approx(sigma, rel=1e-6)
 
 
+def test_several_files_count_each_cross_section_once(events_file: Path, tmp_path: Path) -> None:
+    # each file's weights of a process add up to its cross section: two files must not give twice that
+    other = write_event_file(tmp_path / "other.h5", 200, seed=1)
+    data = ColliderDataModule(source={"files": [str(events_file), str(other)]}, constituents={"n_tokens": 20}, seed=4)
+    data.use_prediction_inputs([events_file, other])
+    data.setup("fit")
+    for dataset in (data.train_set, data.test_set, data.predict_set):
+        for code, (_, _, sigma) in enumerate(PROCESSES):
+            assert dataset.meta["weight_pb"][dataset.meta["process"] == code].sum() == pytest.approx(sigma, rel=1e-6)
+
+
+def test_the_cross_section_scale_follows_unequal_weights() -> None:
+    # process 0 in two files (sums 3 and 5: cross section 4), process 1 in one file (sum 2); weights unequal
+    meta = {"process": np.array([0, 0, 0, 0, 1, 1]), "file_index": np.array([0, 0, 1, 1, 1, 1]),
+            "weight_pb": np.array([1.0, 2.0, 4.0, 1.0, 0.5, 1.5])}
+    part = np.array([1, 2, 5])
+    scaled = meta["weight_pb"][part] * cross_section_scale(meta, part)
+    assert scaled[:2].sum() == pytest.approx(4.0) and scaled[2] == pytest.approx(2.0)
+    assert scaled[0] / scaled[1] == pytest.approx(2.0 / 4.0)  # the events keep their relative weights
+    assert np.isnan(cross_section_scale({**meta, "weight_pb": np.full(6, np.nan)}, part)).all()
+
+
 def test_decoded_predictions_are_what_the_classification_evaluator_reads(events_file: Path) -> None:
     data = _data(events_file)
     meta = dict(data.test_set.meta)
@@ -104,6 +128,19 @@ def test_classes_made_of_processes_give_a_multi_class_head(events_file: Path) ->
     assert {"score_qcd", "score_ttbar", "score_hh"} <= set(columns)
     with pytest.raises(ColliderDataError, match=r"the processes \['ttbar'\] belong to no class"):
         GeneratedFiles(files=[str(events_file)], classes={"qcd": ["qcd"], "hh": ["signal"]}).read()
+
+
+def test_two_classes_in_another_order_name_their_scores(events_file: Path, tmp_path: Path) -> None:
+    # the signal first: one "score" (read as the second class's) would make the background the signal
+    data = ColliderDataModule(source={"files": [str(events_file)], "classes": {"signal": ["signal"], "background": ["qcd", "ttbar"]}})
+    data.setup("fit")
+    logits = np.random.default_rng(1).normal(size=(len(data.test_set), 2))
+    table = data.decode_predictions({"label": logits}, dict(data.test_set.meta))
+    assert "score" not in table and {"score_signal", "score_background"} <= set(table)
+    metrics = evaluate_collider(table, tmp_path, figure_formats=("png",))
+    signal = data.test_set.labels == 0
+    expected = roc_auc_score(signal, table["score_signal"])
+    assert metrics["scalars"]["auc_signal"] == pytest.approx(expected)
 
 
 def test_estimators_get_the_high_level_features(events_file: Path) -> None:

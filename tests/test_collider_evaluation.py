@@ -93,3 +93,10 @@ def test_repeats_aggregate_into_a_rejection_band(tmp_path: Path) -> None:
     band = aggregate["curves"][REJECTION_CURVE]
     assert band["n_runs"][0] == 3 and all(std is not None and std > 0 for std in band["std"][:5])
     assert aggregate["scalars"]["auc"]["n_runs"] == 3
+
+
+def test_a_working_point_reports_the_efficiency_ties_give() -> None:
+    labels = np.array([1, 1, 1, 1, 0, 0])
+    saturated = working_point(labels, np.array([1.0, 1.0, 1.0, 0.2, 1.0, 0.1]), 0.3)
+    assert saturated.signal_efficiency == 0.3 and saturated.achieved_efficiency == 0.75  # three signal events tie at 1
+    assert working_point(labels, np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.0]), 0.5).achieved_efficiency == 0.5

@@ -113,3 +113,10 @@ def test_misuse_is_explained() -> None:
         TokenPreprocessor([*FEATURES, "energy"], n_tokens=2).fit(_events(4, 3))
     with pytest.raises(ValueError, match="standardize names"):
         TokenPreprocessor(FEATURES, n_tokens=2, standardize=["mass"])
+    # the fields the alignment reads are named too; a non-finite feature names itself and the first event
+    without_jets = ak.Array([[{k: v for k, v in token.items() if k != "jet_index"} for token in _jet(0.3)]])
+    with pytest.raises(KeyError, match=r"no field 'jet_index' \(the jet alignment reads deta, dphi, pt, jet_index\)"):
+        TokenPreprocessor(["pt"], n_tokens=2).fit(without_jets)
+    logarithm = ak.Array([[{"log_pt": 0.0}], [{"log_pt": -np.inf}]])  # the log of a zero pT
+    with pytest.raises(ValueError, match=r"'log_pt' is NaN or infinite in 1 events \(the first: event 1\)"):
+        TokenPreprocessor(["log_pt"], n_tokens=1, sort_by=None, standardize=[], alignment=None).fit_transform(logarithm)

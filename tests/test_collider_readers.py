@@ -50,7 +50,8 @@ def test_npz_files_one_per_class(tmp_path: Path) -> None:
     [
         (np.zeros((4, 6)), None, r"shape \(4, 6\); expected \(events, tokens, features\)"),
         (np.zeros((4, 6, 2)), None, r"2 features per token but the config names 3 \(eta, phi, pt\)"),
-        (np.full((2, 3, 3), np.nan), None, r"18 NaN or infinite values, the first in event 0, feature 'eta'"),
+        (np.full((2, 3, 3), np.nan), None, r"18 NaN, infinite or beyond-float32 values, the first in event 0, feature 'eta'"),
+        (np.pad(np.full((1, 1, 1), 1e300), ((1, 0), (0, 2), (1, 1))), None, r"1 NaN, infinite or beyond-float32 values, the first in event 1, feature 'phi'"),
         (np.zeros((2, 3, 3)), "particles", r"no array 'particles'; the file has arr_0"),
     ],
 )
@@ -158,6 +159,10 @@ def test_columnar_nan_ragged_tokens_and_broken_one_hot(tmp_path: Path) -> None:
         match=r"one-hot label branches label_QCD, label_Hbb do not hold exactly one 1 per event \(1 events",
     ):
         read_columnar(_write(tmp_path / "labels.parquet", columns), SOURCE)
+    columns = {k: v for k, v in _jetclass_like().items() if k != "label_Hbb"}
+    columns["label_QCD"] = ak.Array([0.0, 1.5, 1.0])
+    with pytest.raises(ColliderDataError, match=r"label branch 'label_QCD' holds 1\.5 in event 1: class indices"):
+        read_columnar(_write(tmp_path / "index.parquet", columns), SOURCE.model_copy(update={"labels": ["label_QCD"]}))
     (tmp_path / "jets.csv").write_text("part_deta\n0.1\n")
     with pytest.raises(ColliderDataError, match=r"unknown columnar format '\.csv'"):
         read_columnar(tmp_path / "jets.csv", SOURCE)

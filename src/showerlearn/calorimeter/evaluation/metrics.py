@@ -2,7 +2,8 @@
 
 Definitions (docs/calorimeter.md):
 
-* a cluster is *owned* by the gamma that left most of its energy (-1: background);
+* a cluster is *owned* by the gamma whose hits carry most of its energy, each hit's measured energy counting
+  for the hit's main source (``true_gamma``, the gamma that deposited most of it; -1: background);
 * a gamma's *primary cluster* is the most energetic cluster it owns; every other cluster is *fake*
   (split-offs of a gamma, and clusters of background hits);
 * a gamma is *reconstructed* when it has hits and its primary cluster's energy is within ``tolerance`` (relative)
@@ -98,8 +99,10 @@ def in_photopeak(gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], 
 
 
 def binned_efficiency(passed: np.ndarray, x: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Per bin of ``x``: ``n`` entries, the ``efficiency`` (share of ``passed``) and its binomial ``error``."""
+    """Per bin of ``x``: ``n`` entries, the ``efficiency`` (share of ``passed``) and its binomial ``error``. Bins are
+    ``[edges[i], edges[i + 1])``, the last one closed (as numpy's histograms)."""
     bins = np.digitize(x, edges) - 1
+    bins[np.asarray(x) == edges[-1]] = len(edges) - 2
     inside = (bins >= 0) & (bins < len(edges) - 1)
     n = np.bincount(bins[inside], minlength=len(edges) - 1).astype(float)
     k = np.bincount(bins[inside], np.asarray(passed, float)[inside], minlength=len(edges) - 1)

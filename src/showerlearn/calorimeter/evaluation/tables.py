@@ -3,8 +3,8 @@
 * hits: ``event``, ``energy``, ``theta``, ``phi``, ``time``, ``true_gamma`` (and a ``label`` per hit from a
   clustering method);
 * clusters (from the labels): ``event``, ``energy`` (sum), ``theta``, ``phi``, ``time`` (those of its most
-  energetic hit, the seed of R3B clusters), ``owner`` (the gamma index, within the event, that left most of
-  the cluster's energy; -1 background), ``n_hits``;
+  energetic hit, the seed of R3B clusters), ``owner`` (the gamma index, within the event, whose hits carry
+  most of the cluster's energy, a hit counting for its main source ``true_gamma``; -1 background), ``n_hits``;
 * gammas: ``event``, ``index`` (within the event), ``energy_rest``, ``energy_lab``, ``theta``, ``phi``.
 """
 

@@ -10,12 +10,16 @@ A batch's ``inputs`` are ``constituents`` (B, N_c, F_c), ``constituents_mask`` (
 (B, N_o, F_o), ``objects_mask`` (B, N_o) (True = real token; N_c and N_o the streams' ``n_tokens``), plus ``constituents_p4`` and
 ``objects_p4`` (pT, eta, phi, E of the same tokens, unscaled) with ``pair_inputs: true``, from which a
 network computes pairwise features. The one head is ``label`` (class index: 0 background, 1 signal, or
-the classes of ``source.classes``). Decoded predictions carry ``label`` and ``score`` (binary) or one
-``score_<class>`` per class, and the meta ``process``, ``weight_pb``, ``file_index``, ``event``.
+the classes of ``source.classes``). Decoded predictions carry ``label`` and ``score`` (the signal's
+probability, for the two classes ``background`` and ``signal`` in this order) or else one ``score_<class>``
+per class (so that no evaluator takes a user's second class for the signal), and the meta ``process``,
+``weight_pb``, ``file_index``, ``event``.
 
-``weight_pb`` is each event's cross-section weight scaled to its split: the weights of a process's
-events in one split add up to the process's selected cross section (its weights in the whole file),
-so ``sum(weight_pb[cut]) x luminosity`` over a test split is an expected number of events.
+``weight_pb`` is each event's cross-section weight scaled to its split (or to the prediction files): the
+weights of a process's events in one split add up to the process's selected cross section, so
+``sum(weight_pb[cut]) x luminosity`` over a test split is an expected number of events. The cross section
+is the mean over the files that hold the process of their weight sums (each generated file's weights of a
+process add up to it), so reading k files does not count it k times (:func:`cross_section_scale`).
 """
 
 from __future__ import annotations
@@ -38,16 +42,18 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
 from showerlearn.family import Family
-from showerlearn.io.tables import CLASS_SCORE_PREFIX, score_columns
+from showerlearn.io.tables import CLASS_SCORE_PREFIX
 from showerlearn.registry import DATAMODULES
 
-__all__ = ["ColliderDataModule", "ConstituentSettings", "ObjectSettings", "P4_FIELDS", "STREAMS"]
+__all__ = ["ColliderDataModule", "ConstituentSettings", "ObjectSettings", "P4_FIELDS", "STREAMS", "cross_section_scale"]
 
 #: the two token streams, in the order models read them
 STREAMS = ("constituents", "objects")
 #: fields of the ``*_p4`` inputs (pairwise features), in order
 P4_FIELDS = ("pt", "eta", "phi", "energy")
 _SPLITS = ("train", "val", "test")
+#: the classes whose predictions are one ``score``, the probability of the second (the generated files' default)
+BINARY_CLASSES = ("background", "signal")
 #: the meta columns decoded predictions carry, with their units (astropy strings; picobarn, not "pb": petabit)
 _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
 
@@ -91,6 +97,21 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 
 #: validates a source given as a mapping (a DataModule built in code rather than from a config)
 _SOURCE = TypeAdapter(Source)
+
+
+
+def cross_section_scale(meta: Mapping[str, np.ndarray], part: np.ndarray) -> np.ndarray:
+    """Per event of ``part`` (indices into ``meta``'s columns, every event read): the factor that makes the
+    ``weight_pb`` of each process in ``part`` add up to the process's cross section, the mean over the files
+    holding the process of the sum of its weights there. Sources without weights give NaN.
+    """
+    process, files, weight = meta["process"], meta["file_index"], np.asarray(meta["weight_pb"], dtype=float)
+    n = int(process.max(initial=-1)) + 1
+    totals = np.bincount(process, weight, minlength=n)
+    pairs = np.unique(np.stack([process, files]), axis=1)
+    sigma = totals / np.maximum(np.bincount(pairs[0], minlength=n), 1)
+    in_part = np.bincount(process[part], weight[part], minlength=n)[process[part]]
+    return np.divide(sigma[process[part]], in_part, out=np.full(len(part), np.nan), where=in_part != 0)
 
 
 @DATAMODULES.register("collider")
@@ -153,15 +174,16 @@ class ColliderDataModule(ShowerDataModule):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             streams = self.source.for_prediction(self.prediction_inputs).read()
-            self.predict_set = self._dataset(streams, np.ones(len(streams)))
+            self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
 
     def _setup_splits(self) -> None:
         streams = self.source.read()
         self._check_labels(streams)
-        totals = np.bincount(streams.meta["process"])
+        meta = streams.meta  # the cross sections come from all events of the files, before any draw
+        chosen = np.arange(len(streams))
         if self.max_events is not None and self.max_events < len(streams):
-            chosen = np.random.default_rng(0).choice(len(streams), self.max_events, replace=False)
-            streams = streams.take(np.sort(chosen))
+            chosen = np.sort(np.random.default_rng(0).choice(len(streams), self.max_events, replace=False))
+            streams = streams.take(chosen)
         parts = self.split.indices(len(streams), self.seed)
         for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
             if fraction > 0 and len(part) == 0:
@@ -171,11 +193,7 @@ class ColliderDataModule(ShowerDataModule):
         self.preprocessors = self._fit(streams.take(self.parts["train"]))
         datasets = []
         for part in parts:
-            split = streams.take(part)
-            # weights of a process in this split scaled to add up to its selected cross section
-            counts = np.bincount(split.meta["process"], minlength=len(totals))
-            scale = totals[split.meta["process"]] / np.maximum(counts[split.meta["process"]], 1)
-            datasets.append(self._dataset(split, scale))
+            datasets.append(self._dataset(streams.take(part), cross_section_scale(meta, chosen[part])))
         self.train_set, self.val_set, self.test_set = datasets
 
     def _check_labels(self, streams: EventStreams) -> None:
@@ -200,8 +218,12 @@ class ColliderDataModule(ShowerDataModule):
         }
         if self.pair_inputs:
             for stream, settings in (("constituents", c), ("objects", o)):
-                # the same order and truncation as the stream's features; nothing to scale
-                fitted[f"{stream}_p4"] = TokenPreprocessor(P4_FIELDS, fitted[stream].n_tokens, settings.sort_by, [], None)
+                # the same alignment, order and truncation as the stream's features (the alignment changes no p4
+                # field, but a sort by deta, dphi or dr sees its results); nothing to scale
+                stream_features = fitted[stream]
+                fitted[f"{stream}_p4"] = TokenPreprocessor(
+                    P4_FIELDS, stream_features.n_tokens, settings.sort_by, [], stream_features.alignment
+                )
         for name, preprocessor in fitted.items():
             preprocessor.fit(getattr(train, name.removesuffix("_p4")))
         return fitted
@@ -243,12 +265,17 @@ class ColliderDataModule(ShowerDataModule):
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         probabilities = torch.softmax(torch.as_tensor(outputs["label"], dtype=torch.float64), dim=-1).numpy()
-        columns = score_columns(self.class_names)
+        columns = self._score_columns()
         scores = {columns[0]: probabilities[:, 1]} if len(columns) == 1 else dict(zip(columns, probabilities.T, strict=True))
         return {**scores, **{name: np.asarray(meta[name]) for name in _KEPT_UNITS}}
 
     def column_units(self) -> dict[str, dict[str, str]]:
-        return {"predictions": {**dict.fromkeys(score_columns(self.class_names), ""), **_KEPT_UNITS}}
+        return {"predictions": {**dict.fromkeys(self._score_columns(), ""), **_KEPT_UNITS}}
+
+    def _score_columns(self) -> list[str]:
+        if tuple(self.class_names) == BINARY_CLASSES:
+            return ["score"]
+        return [f"{CLASS_SCORE_PREFIX}{name}" for name in self.class_names]
 
     def describe(self) -> str:
         """``simulated collider events (20000 selected)``, or the kind of files read."""

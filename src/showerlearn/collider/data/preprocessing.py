@@ -79,6 +79,11 @@ class JetAlignment:
     rotate: bool = True
     flip: bool = True
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The token fields the alignment reads."""
+        return (self.deta, self.dphi, self.weight, *([self.jet] if self.jet else []))
+
     def __call__(self, tokens: ak.Array) -> ak.Array:
         counts = ak.to_numpy(ak.num(tokens))
         event = np.repeat(np.arange(len(counts)), counts)
@@ -186,21 +191,27 @@ class TokenPreprocessor:
             values = kept[name]
             if name in self.mean_:
                 values = (values - self.mean_[name]) / self.std_[name]
-            columns.append(
-                ak.to_numpy(ak.fill_none(ak.pad_none(values, self.n_tokens, axis=1, clip=True), 0.0)).astype(np.float32)
-            )
+            column = ak.to_numpy(ak.fill_none(ak.pad_none(values, self.n_tokens, axis=1, clip=True), 0.0)).astype(np.float32)
+            bad = ~np.isfinite(column)
+            if bad.any():  # e.g. the logarithm of a zero pT, which would reach the network as NaN after scaling
+                raise ValueError(
+                    f"token feature {name!r} is NaN or infinite in {int(bad.any(axis=1).sum())} events "
+                    f"(the first: event {int(np.nonzero(bad.any(axis=1))[0][0])})"
+                )
+            columns.append(column)
         return Padded(np.stack(columns, axis=-1), mask, tuple(self.features))
 
     def fit_transform(self, tokens: ak.Array) -> Padded:
         return self.fit(tokens).transform(tokens)
 
     def _ordered(self, tokens: ak.Array) -> ak.Array:
-        missing = [
-            name for name in (*self.features, *([self.sort_by] if self.sort_by else [])) if name not in tokens.fields
-        ]
+        needed = (*self.features, *([self.sort_by] if self.sort_by else []), *(self.alignment.fields if self.alignment else ()))
+        missing = list(dict.fromkeys(name for name in needed if name not in tokens.fields))
         if missing:
             raise KeyError(
-                f"the tokens have no field {', '.join(map(repr, missing))}; they have {', '.join(tokens.fields)}"
+                f"the tokens have no field {', '.join(map(repr, missing))}"
+                f"{' (the jet alignment reads ' + ', '.join(self.alignment.fields) + ')' if self.alignment else ''}; "
+                f"they have {', '.join(tokens.fields)}"
             )
         if self.alignment is not None:
             tokens = self.alignment(tokens)

@@ -319,6 +319,11 @@ class ColumnarFiles(_Strict):
         for index, path in enumerate(paths):
             first = read_columnar(path, self.constituents)
             second = read_columnar(path, self.objects.model_copy(update={"labels": [], "scalars": []}))
+            if len(first.tokens) != len(second.tokens):
+                raise ColliderDataError(
+                    path, f"the constituents hold {len(first.tokens)} events and the objects {len(second.tokens)}: "
+                    "their trees must hold the same events"
+                )
             constituents.append(first.tokens)
             objects.append(second.tokens)
             labels.append(first.labels if first.labels is not None else np.full(len(first.tokens), UNKNOWN_LABEL))

@@ -104,6 +104,7 @@ def _scalars(point: WorkingPoint) -> dict[str, float | int | None]:
     percent = f"{100 * point.signal_efficiency:g}"
     return {
         f"background_rejection_at_{percent}": json_float(point.rejection),
+        f"signal_efficiency_achieved_at_{percent}": json_float(point.achieved_efficiency),
         f"n_background_at_{percent}": point.n_background,
         f"signal_at_{percent}": json_float(point.signal),
         f"background_at_{percent}": json_float(point.background),

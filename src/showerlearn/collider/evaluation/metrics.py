@@ -30,7 +30,9 @@ class WorkingPoint:
     """A cut at one signal efficiency and what it keeps.
 
     ``signal`` and ``background``: expected events at the luminosity (NaN without weights);
-    ``n_background``: background events of the sample kept (the statistics behind the rejection).
+    ``n_background``: background events of the sample kept (the statistics behind the rejection);
+    ``achieved_efficiency``: the share of the signal events the cut keeps, above ``signal_efficiency`` when
+    scores tie at the cut (a saturated classifier's scores of exactly 1, say).
     """
 
     signal_efficiency: float
@@ -39,6 +41,7 @@ class WorkingPoint:
     n_background: int
     signal: float
     background: float
+    achieved_efficiency: float
 
     @property
     def rejection(self) -> float:
@@ -81,4 +84,5 @@ def working_point(
     if weights_pb is not None and np.isfinite(weights_pb).all():
         scale = luminosity_fb * PB_PER_FB
         yields = (scale * float(weights_pb[kept & signal].sum()), scale * float(weights_pb[kept & background].sum()))
-    return WorkingPoint(efficiency, cut, eps_b, n_background, *yields)
+    achieved = float(np.count_nonzero(kept & signal) / np.count_nonzero(signal)) if signal.any() else np.nan
+    return WorkingPoint(efficiency, cut, eps_b, n_background, *yields, achieved)

@@ -194,8 +194,15 @@ def _same_counts(path: Path, tokens: dict[str, ak.Array]) -> None:
 def _labels(path: Path, names: list[str], columns: dict[str, np.ndarray]) -> np.ndarray | None:
     if not names:
         return None
-    if len(names) == 1:
-        return columns[names[0]].astype(np.int64)
+    if len(names) == 1:  # class indices 0, 1, ...: whole and not negative
+        values = np.asarray(columns[names[0]])
+        bad = ~np.isfinite(values.astype(np.float64)) | (values < 0) | (values != np.round(values))
+        if bad.any():
+            raise ColliderDataError(
+                path, f"the label branch {names[0]!r} holds {values[bad][0]} in event {int(np.argmax(bad))}: "
+                "class indices 0, 1, ... are expected"
+            )
+        return values.astype(np.int64)
     one_hot = np.stack([columns[name] for name in names], axis=1).astype(np.float64)
     if not np.all(np.isin(one_hot, (0.0, 1.0))) or not np.all(one_hot.sum(axis=1) == 1):
         rows = int(np.sum(one_hot.sum(axis=1) != 1))

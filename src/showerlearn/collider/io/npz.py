@@ -86,10 +86,12 @@ def _check(path: Path, key: str, array: np.ndarray, feature_names: Sequence[str]
         )
     if not np.issubdtype(array.dtype, np.number):
         raise ColliderDataError(path, f"array {key!r} holds {array.dtype}, expected numbers")
-    bad = ~np.isfinite(array)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, caught below
+        bad = ~np.isfinite(array.astype(np.float32))
     if bad.any():
         event, _, feature = (int(i[0]) for i in np.nonzero(bad))
         raise ColliderDataError(
             path,
-            f"array {key!r} has {int(bad.sum())} NaN or infinite values, the first in event {event}, feature {feature_names[feature]!r}",
+            f"array {key!r} has {int(bad.sum())} NaN, infinite or beyond-float32 values, the first in event {event}, "
+            f"feature {feature_names[feature]!r}",
         )
