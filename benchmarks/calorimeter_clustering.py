@@ -374,7 +374,7 @@ def markdown(summary: Mapping[str, Any], per_seed: Mapping[int, Mapping[str, Any
         "Hard regime: gammas with another gamma of the event within 0.25 rad, or above 5 MeV (rest frame) in events of "
         "5 or more gammas; its fake rate counts all clusters of the events that hold a hard gamma. "
         "Gap closed: (method - window) / (oracle - window) in photopeak efficiency; hard gain: method / window - 1 "
-        "in the hard regime's photopeak efficiency.",
+        "in the hard regime's photopeak efficiency; both per seed, then their mean ± standard deviation.",
         "",
         *rows,
         "",
