@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from calorimeter_clustering import window_at_fake_rate  # noqa: E402  (benchmarks/ is not a package)
+from calorimeter_clustering import COLUMNS, MATCHED, _acceptance, summarise, window_at_fake_rate  # noqa: E402  (benchmarks/ is not a package)
 
 
 def _window(peak: float, fake: float, hard: float) -> dict[str, float]:
@@ -27,6 +27,29 @@ def test_the_window_at_a_fake_rate_interpolates_the_trade_off_curve() -> None:
     assert window_at_fake_rate(SCAN, 0.10)["half_angle"] == pytest.approx(0.4)  # an end of the curve itself
 
 
-def test_no_window_outside_the_curve_and_dominated_windows_never_count() -> None:
+def test_below_the_curve_no_window_above_it_the_best_and_dominated_windows_never_count() -> None:
     assert window_at_fake_rate(SCAN, 0.05) is None  # fewer fake clusters than any window
-    assert window_at_fake_rate(SCAN, 0.30) is None  # 0.1 rad reaches 0.40, but 0.2 rad beats it in both
+    # 0.1 rad has 0.30 fake clusters and more, but 0.2 rad beats it in both: the reference is 0.2 rad
+    assert window_at_fake_rate(SCAN, 0.30) == pytest.approx({"half_angle": 0.2, "photopeak_efficiency": 0.50,
+                                                              "photopeak_efficiency_hard": 0.40})
+
+
+def _seed(transformer_peak: float, transformer_fake: float) -> dict:
+    scalars = {"r3b_rectangle": (0.50, 0.16, 0.34), "r3b_cone_040": (0.40, 0.10, 0.30), "oracle": (0.70, 0.0, 0.60),
+               "transformer": (transformer_peak, transformer_fake, 0.48), "condensation": (0.52, 0.01, 0.45)}
+    reports = {m: {"scalars": {c: 0.0 for c in COLUMNS} | _window(*v)} for m, v in scalars.items()}
+    scan = {a: {c: 0.0 for c in COLUMNS} | w for a, w in SCAN.items()}
+    return {"reports": reports, "scan": scan, "logs": {}, "seconds": {}, "gaps": {m: {"lost": 0.1} for m in scalars if m != "oracle"}}
+
+
+def test_gap_closures_per_seed_against_the_named_windows_and_the_verdicts() -> None:
+    summary = summarise({1: _seed(0.58, 0.16), 2: _seed(0.62, 0.12)})
+    gains = summary["gains"]["transformer"]
+    # seed 1: window at 0.16 has 0.48 (see above): (0.58 - 0.48) / (0.70 - 0.48); seed 2: 0.46 at 0.12
+    assert gains[MATCHED]["gap_closed"] == pytest.approx([0.10 / 0.22, 0.16 / 0.24])
+    assert gains["r3b_rectangle"]["gap_closed"] == pytest.approx([0.08 / 0.20, 0.12 / 0.20])
+    assert summary["matched_windows"]["condensation"]["missing"] == [1, 2]  # 0.01 fake clusters: no window
+    rows, verdicts = _acceptance(summary)
+    assert any("none in seed 1, 2" in row for row in rows)
+    assert verdicts[0].startswith("- transformer, pairwise similarity: not met against R3B window, rectangle")
+    assert "no reference: cone window at its fake-cluster rate (none in seed 1, 2" in verdicts[1]

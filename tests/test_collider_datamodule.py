@@ -246,6 +246,9 @@ def test_delphes_files_per_class_and_events_without_constituents(tmp_path: Path)
     with torch.no_grad():
         assert torch.isfinite(model(batch["inputs"])["label"]).all()
     assert np.isnan(data.test_set.meta["weight_pb"]).all()  # Delphes files carry no cross sections
+    data.use_prediction_inputs(classes["signal"][:1])  # unlabelled files: no process, no weight
+    data.setup("predict")
+    assert len(data.predict_set) > 0 and np.isnan(data.predict_set.meta["weight_pb"]).all()
 
 
 def test_object_tokens_come_kind_by_kind_hardest_first_with_every_field() -> None:

@@ -118,5 +118,7 @@ def test_misuse_is_explained() -> None:
     with pytest.raises(KeyError, match=r"no field 'jet_index' \(the jet alignment reads deta, dphi, pt, jet_index\)"):
         TokenPreprocessor(["pt"], n_tokens=2).fit(without_jets)
     logarithm = ak.Array([[{"log_pt": 0.0}], [{"log_pt": -np.inf}]])  # the log of a zero pT
-    with pytest.raises(ValueError, match=r"'log_pt' is NaN or infinite in 1 events \(the first: event 1\)"):
+    with pytest.raises(ValueError, match=r"'log_pt' is NaN or infinite in 1 event\(s\) \(the first: event 1\)"):
         TokenPreprocessor(["log_pt"], n_tokens=1, sort_by=None, standardize=[], alignment=None).fit_transform(logarithm)
+    with pytest.raises(ValueError, match=r"'log_pt' is NaN or infinite in 1 event\(s\) \(the first: event 1\)"):
+        TokenPreprocessor(["log_pt"], n_tokens=1, sort_by=None, alignment=None).fit(logarithm)  # before the mean

@@ -103,9 +103,12 @@ _SOURCE = TypeAdapter(Source)
 def cross_section_scale(meta: Mapping[str, np.ndarray], part: np.ndarray) -> np.ndarray:
     """Per event of ``part`` (indices into ``meta``'s columns, every event read): the factor that makes the
     ``weight_pb`` of each process in ``part`` add up to the process's cross section, the mean over the files
-    holding the process of the sum of its weights there. Sources without weights give NaN.
+    holding the process of the sum of its weights there. Sources without weights, or events of no known process
+    (unlabelled files to predict on), give NaN.
     """
     process, files, weight = meta["process"], meta["file_index"], np.asarray(meta["weight_pb"], dtype=float)
+    if not np.isfinite(weight).any() or np.any(process < 0):
+        return np.full(len(part), np.nan)
     n = int(process.max(initial=-1)) + 1
     totals = np.bincount(process, weight, minlength=n)
     pairs = np.unique(np.stack([process, files]), axis=1)

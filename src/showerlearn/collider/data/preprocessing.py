@@ -120,6 +120,16 @@ class JetAlignment:
         return x, y
 
 
+def _check_finite(name: str, values: ak.Array) -> None:
+    """A ValueError naming ``name`` and the first event where a kept token's value is NaN or infinite (the
+    logarithm of a zero pT, say), which would otherwise reach the network as NaN after scaling."""
+    bad = ak.to_numpy(ak.any(~np.isfinite(values), axis=1))
+    if bad.any():
+        raise ValueError(
+            f"token feature {name!r} is NaN or infinite in {int(bad.sum())} event(s) (the first: event {int(np.argmax(bad))})"
+        )
+
+
 @dataclass
 class TokenPreprocessor:
     """Order, truncate or pad, and standardise tokens; the standardisation is learned by :meth:`fit`.
@@ -166,6 +176,7 @@ class TokenPreprocessor:
         kept = self._ordered(tokens)
         self.mean_, self.std_ = {}, {}
         for name in self.standardize:
+            _check_finite(name, kept[name])
             values = ak.to_numpy(ak.flatten(kept[name])).astype(np.float64)
             if len(values) == 0:
                 raise ValueError("TokenPreprocessor.fit: the training tokens are empty")
@@ -189,16 +200,12 @@ class TokenPreprocessor:
         columns = []
         for name in self.features:
             values = kept[name]
+            _check_finite(name, values)
             if name in self.mean_:
                 values = (values - self.mean_[name]) / self.std_[name]
-            column = ak.to_numpy(ak.fill_none(ak.pad_none(values, self.n_tokens, axis=1, clip=True), 0.0)).astype(np.float32)
-            bad = ~np.isfinite(column)
-            if bad.any():  # e.g. the logarithm of a zero pT, which would reach the network as NaN after scaling
-                raise ValueError(
-                    f"token feature {name!r} is NaN or infinite in {int(bad.any(axis=1).sum())} events "
-                    f"(the first: event {int(np.nonzero(bad.any(axis=1))[0][0])})"
-                )
-            columns.append(column)
+            columns.append(
+                ak.to_numpy(ak.fill_none(ak.pad_none(values, self.n_tokens, axis=1, clip=True), 0.0)).astype(np.float32)
+            )
         return Padded(np.stack(columns, axis=-1), mask, tuple(self.features))
 
     def fit_transform(self, tokens: ak.Array) -> Padded:

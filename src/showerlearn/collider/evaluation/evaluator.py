@@ -61,7 +61,8 @@ def evaluate_collider(
         output_dir: where the figures go.
         efficiencies: signal efficiencies of the working points (fractions).
         luminosity_fb: integrated luminosity of the yields [fb^-1] (HL-LHC: 3000).
-        signal_class: the class taken as signal in a multi-class table.
+        signal_class: the class taken as signal when the predictions hold a score per class (more than two
+            classes, or two not named background and signal).
         label: the model's name in figures (default: ``run_name``).
         log_dir: Lightning logs, for the training-curve figure.
         figure_formats: file formats of the figures.
