@@ -78,6 +78,7 @@ SCAN = tuple(np.round(np.arange(0.10, 0.81, 0.05), 2))
 #: a missing hit "far and soft": more than FAR_RAD from its gamma and at most SOFT_MEV (an annihilation photon's energy)
 FAR_RAD, SOFT_MEV = 0.5, 0.52
 DEFAULT_SEEDS, DEFAULT_EVENTS, DEFAULT_EPOCHS = [1, 2, 3], 20_000, 12
+DEFAULT_METHODS = [m for m in METHODS if m not in CLASSICAL]
 #: the reference window at a learned method's own fake-cluster rate
 MATCHED = "matched_window"
 #: the references issue 22 names: a method meets the acceptance only against every one of them
@@ -113,7 +114,7 @@ def _check_settings(folder: Path, seed: int, args: argparse.Namespace) -> None:
     """A completed run is reused only if it has this command's events, epochs and seed (else its numbers would
     be reported under settings they were not made with)."""
     stored = yaml.safe_load((folder / "config.yaml").read_text())
-    found = {"seed": stored["seed"], "events": stored["data"]["params"]["simulate"]["events"],
+    found = {"seed": stored["seed"], "events": stored["data"]["params"]["simulate"]["config"]["n_events"],
              "epochs": stored["trainer"]["max_epochs"]}
     wanted = {"seed": seed, "events": args.events, "epochs": args.epochs}
     if folder.name in CLASSICAL:  # fitted, not trained: epochs change nothing
@@ -436,6 +437,8 @@ def _command(args: argparse.Namespace) -> str:
                                  ("--epochs", args.epochs, DEFAULT_EPOCHS)):
         if value != default:
             words += [flag, *map(str, value if isinstance(value, list) else [value])]
+    if list(args.methods) != DEFAULT_METHODS:
+        words += ["--methods", *args.methods]
     return " ".join(words)
 
 
@@ -508,7 +511,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                         help=f"training epochs of the learned methods (default {DEFAULT_EPOCHS})")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one torch thread each (default 2)")
-    parser.add_argument("--methods", nargs="+", default=[m for m in METHODS if m not in CLASSICAL],
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS,
                         help="learned methods to train (default: all)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--analyse-only", action="store_true", help="only read the existing runs")
@@ -526,7 +529,7 @@ def main() -> None:
     summary = summarise(per_seed)
     args.output.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.output / "results.json", {
-        "summary": summary, "settings": {"seeds": args.seeds, "events": args.events, "epochs": args.epochs},
+        "summary": summary, "settings": {"seeds": args.seeds, "events": args.events, "epochs": args.epochs, "methods": args.methods},
         "per_seed": {
             s: {"scalars": {m: r["scalars"] for m, r in per_seed[s]["reports"].items()}, "scan": per_seed[s]["scan"],
                 "logs": per_seed[s]["logs"], "seconds": per_seed[s]["seconds"], "gaps": per_seed[s]["gaps"]}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pytest
 
+from showerlearn.config import load_config
+from showerlearn.config.loader import dump_config
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from calorimeter_clustering import COLUMNS, MATCHED, _acceptance, summarise, window_at_fake_rate  # noqa: E402  (benchmarks/ is not a package)
+from calorimeter_clustering import COLUMNS, EXAMPLES, MATCHED, _acceptance, _check_settings, summarise, window_at_fake_rate  # noqa: E402  (benchmarks/ is not a package)
 
 
 def _window(peak: float, fake: float, hard: float) -> dict[str, float]:
@@ -53,3 +57,18 @@ def test_gap_closures_per_seed_against_the_named_windows_and_the_verdicts() -> N
     assert any("none in seed 1, 2" in row for row in rows)
     assert verdicts[0].startswith("- transformer, pairwise similarity: not met against R3B window, rectangle")
     assert "no reference: cone window at its fake-cluster rate (none in seed 1, 2" in verdicts[1]
+
+
+def test_a_completed_run_is_reused_only_with_the_same_settings(tmp_path: Path) -> None:
+    # the config a run stores: the example's simulate.events becomes simulate.config.n_events
+    config = load_config(EXAMPLES / "calorimeter_transformer.yaml", ["seed=1", "data.params.simulate.events=500", "trainer.max_epochs=3"])
+    for method in ("transformer", "oracle"):
+        (tmp_path / method).mkdir()
+        (tmp_path / method / "config.yaml").write_text(dump_config(config))
+    settings = argparse.Namespace(events=500, epochs=3)
+    _check_settings(tmp_path / "transformer", 1, settings)
+    _check_settings(tmp_path / "oracle", 1, argparse.Namespace(events=500, epochs=12))  # epochs do not matter: fitted
+    with pytest.raises(RuntimeError, match=r"holds a run with .*'events': 500.*not .*'events': 600"):
+        _check_settings(tmp_path / "transformer", 1, argparse.Namespace(events=600, epochs=3))
+    with pytest.raises(RuntimeError, match="remove it or choose another --output"):
+        _check_settings(tmp_path / "transformer", 2, settings)
