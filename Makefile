@@ -13,8 +13,10 @@ DEMO_DIR ?= demo_runs
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch in the same command as everything else, so nothing later swaps it for another build
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev,irf,lst,simtel,calorimeter,collider,export]"
+	# torch in the same command as everything else, so nothing later swaps it for another build;
+	# --prefer-binary: a newer release without a wheel for this Python (pythia8mc 8.318 on 3.11)
+	# would otherwise be compiled from source for many minutes
+	$(BIN)/python -m pip install --quiet --prefer-binary "$(TORCH_SPEC)" -e ".[dev,irf,lst,simtel,calorimeter,collider,export]"
 	# GammaLearn's operator, only to cross-check and benchmark against; its declared torchvision
 	# dependency would pull another torch, and it needs none of it at import
 	$(BIN)/python -m pip install --quiet --no-deps "indexedconv==1.3.2"
