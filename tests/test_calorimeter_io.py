@@ -13,7 +13,10 @@ import pytest
 import uproot
 
 from showerlearn.calorimeter.geometry import califa
-from showerlearn.calorimeter.io import CalorimeterFileError, iter_events, n_events, read_events, read_gammas, read_root_hits
+from showerlearn.calorimeter.data.events import load_hit_files
+from showerlearn.calorimeter.io import (
+    CalorimeterFileError, HitFileWriter, iter_events, n_events, read_events, read_gammas, read_root_hits,
+)
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
 CONFIG = CalorimeterSimulationConfig(n_events=120, chunk_size=50, n_gammas=2, background_hits_mean=0.5)
@@ -64,6 +67,48 @@ def test_the_file_does_not_depend_on_the_number_of_workers(hit_file: Path, tmp_p
                 assert np.array_equal(one[group][name][:], two[group][name][:]), f"{group}/{name}"
 
 
+def test_format_attribute_written_as_bytes_is_accepted(hit_file: Path, tmp_path: Path) -> None:
+    copy = _copy(hit_file, tmp_path)
+    with h5py.File(copy, "a") as file:
+        file.attrs["format"] = np.bytes_(b"showerlearn-calorimeter-hits")  # a fixed-length string, as C++ writers store it
+    assert len(read_events(copy)) == n_events(hit_file)
+
+
+def test_measured_data_without_truth_load_for_prediction(hit_file: Path, tmp_path: Path) -> None:
+    measured = _copy(hit_file, tmp_path)
+    with h5py.File(measured, "a") as file:
+        for key in ("gammas", "contributions", "events/gamma_start", "events/n_gammas", "events/beta", "hits/true_gamma",
+                    "hits/true_energy", "hits/true_fraction"):
+            del file[key]
+    events = load_hit_files([measured], require_truth=False)
+    assert len(events) == n_events(hit_file) and np.isnan(events.beta).all() and len(events.gammas["energy_lab"]) == 0
+    assert (events.hits["true_gamma"] == -1).all()
+    with pytest.raises(ValueError, match="no truth"):
+        load_hit_files([measured])
+
+
+def test_a_failed_last_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chunk = simulate_chunk(CalorimeterSimulationConfig(n_events=5), seed=0, index=0, size=5)
+
+    def disk_full(self: HitFileWriter) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(HitFileWriter, "_flush", disk_full)
+    with pytest.raises(OSError, match="No space"), HitFileWriter(tmp_path / "out.h5", califa(), {}) as writer:
+        writer.append(chunk)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tree_saved_in_several_cycles_is_one_tree(tmp_path: Path) -> None:
+    path = tmp_path / "cycles.root"
+    with uproot.recreate(path) as file:
+        for _ in range(2):  # califa;1 and califa;2, as ROOT's AutoSave leaves them
+            tree = file.mktree("califa", {"crystal_id": "var * int32", "energy": "var * float64", "time": "var * float64"})
+            tree.extend({"crystal_id": ak.Array(IDS), "energy": ak.Array(ENERGY_KEV), "time": ak.Array(TIME)})
+    assert set(uproot.open(path).classnames()) == {"califa;1", "califa;2"}
+    assert len(read_root_hits(path)) == 3
+
+
 def _copy(hit_file: Path, tmp_path: Path) -> Path:
     return Path(shutil.copy(hit_file, tmp_path / "copy.h5"))
 
@@ -79,7 +124,30 @@ def test_hdf5_errors_name_the_file_and_the_key(hit_file: Path, tmp_path: Path) -
     broken = _copy(hit_file, tmp_path)
     with h5py.File(broken, "a") as file:
         file["hits/energy"][3] = np.nan
-    with pytest.raises(CalorimeterFileError, match="NaN at hit row 3"):
+    with pytest.raises(CalorimeterFileError, match="/hits/energy is nan at hit row 3"):
+        read_events(broken)
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        file["hits/time"][4] = np.inf
+    with pytest.raises(CalorimeterFileError, match="/hits/time is inf at hit row 4"):
+        read_events(broken)
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        file["hits/crystal_id"][2] = 5000
+    with pytest.raises(CalorimeterFileError, match="crystal_id 5000 at hit row 2 is not in the file's /geometry"):
+        read_events(broken)
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        counts = file["events/n_hits"][:]
+        del file["events/n_hits"]
+        file["events/n_hits"] = counts.astype(float)
+    with pytest.raises(CalorimeterFileError, match="/events/n_hits holds float64 values, expected integers"):
+        read_events(broken)
+    broken = _copy(hit_file, tmp_path)
+    with h5py.File(broken, "a") as file:
+        del file["hits/energy"]
+        file.create_group("hits/energy")
+    with pytest.raises(CalorimeterFileError, match="/hits/energy is a Group, expected a dataset"):
         read_events(broken)
     broken = _copy(hit_file, tmp_path)
     with h5py.File(broken, "a") as file:
@@ -145,9 +213,16 @@ def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
     shorter = _write_root(tmp_path / "shape.root", **{**good, "time": ak.Array([[1.0, 2.5], [], [0.0]])})
     with pytest.raises(CalorimeterFileError, match="'crystal_id' and 'time' differ in length at entry 0"):
         read_root_hits(shorter)
-    nan = _write_root(tmp_path / "nan.root", **{**good, "energy": ak.Array([[150.0, np.nan, 1.0], [], [5.0]])})
-    with pytest.raises(CalorimeterFileError, match=r"NaN \(hit 1 of the file, event 0\)"):
+    nan = _write_root(tmp_path / "nan.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [np.nan]])})
+    with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 2, hit 0 of that entry; R3BRoot marks"):
         read_root_hits(nan)
+    nan = _write_root(tmp_path / "nan_time.root", **{**good, "time": ak.Array([[1.0, np.nan, 1.0], [], [0.0]])})
+    with pytest.raises(CalorimeterFileError, match=r"'time' is nan at entry 0, hit 1 of that entry$"):
+        read_root_hits(nan)
+    per_hit = _write_root(tmp_path / "per_hit.root", event=np.array([7, 7, 3, 9]), crystal_id=np.array([1, 2, 3, 4]),
+                          energy=np.array([1.0, 2.0, np.nan, 3.0]), time=np.zeros(4))
+    with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 2 \(event 3\)"):
+        read_root_hits(per_hit, event="event")
     dual_range = _write_root(tmp_path / "ids.root", **{**good, "crystal_id": ak.Array([[1, 33, 4000], [], [1000]])})
     with pytest.raises(CalorimeterFileError, match="unknown ids: \\[4000\\]"):
         read_root_hits(dual_range)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from showerlearn.calorimeter.io import read_event_columns, read_events, read_gammas
+from showerlearn.calorimeter.io import has_gammas, read_event_columns, read_events, read_gammas
 
 __all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvents", "load_hit_files", "load_hit_range"]
 
@@ -87,17 +87,20 @@ def load_hit_range(path: Path, start: int, stop: int, require_truth: bool = True
 def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: int | None = None) -> HitEvents:
     import awkward as ak
 
-    events, gammas = read_events(path, start, stop), read_gammas(path, start, stop)
-    columns = read_event_columns(path, start, stop)
-    if "true_gamma" not in events.fields and require_truth:
-        raise ValueError(f"{path}: the hits have no truth (/hits/true_gamma): only simulated files can train and be evaluated")
+    events, columns = read_events(path, start, stop), read_event_columns(path, start, stop)
+    truth = has_gammas(path)
+    if ("true_gamma" not in events.fields or not truth) and require_truth:
+        raise ValueError(f"{path}: the hits have no truth (/hits/true_gamma, /gammas): only simulated files can train "
+                         "and be evaluated")
+    gammas = read_gammas(path, start, stop) if truth else None
     hits = {key: ak.to_numpy(ak.flatten(events[key], axis=1)) for key in HIT_COLUMNS if key in events.fields}
     hits.setdefault("true_gamma", np.full(len(hits["energy"]), -1))
     n_events = len(columns["beta"])
     return HitEvents(
         {key: hits[key].astype(np.int64 if key in ("crystal_id", "true_gamma") else np.float64) for key in HIT_COLUMNS},
         _offsets(columns["n_hits"]),
-        {key: ak.to_numpy(ak.flatten(gammas[key], axis=1)).astype(np.float64) for key in GAMMA_COLUMNS},
+        {key: (np.zeros(0) if gammas is None else ak.to_numpy(ak.flatten(gammas[key], axis=1))).astype(np.float64)
+         for key in GAMMA_COLUMNS},
         _offsets(columns["n_gammas"]),
         columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(start, start + n_events),
     )

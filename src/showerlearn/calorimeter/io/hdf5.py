@@ -33,7 +33,8 @@ from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
 
 __all__ = [
-    "FORMAT", "HIT_FIELDS", "HitFileWriter", "iter_events", "n_events", "read_event_columns", "read_events", "read_gammas",
+    "FORMAT", "HIT_FIELDS", "HitFileWriter", "has_gammas", "iter_events", "n_events", "read_event_columns", "read_events",
+    "read_gammas",
 ]
 
 FORMAT = "showerlearn-calorimeter-hits"
@@ -125,9 +126,15 @@ class HitFileWriter:
         self._pending, self._pending_hits = {}, 0
 
     def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is None:
+        if exc_info[0] is not None:
+            self._stack.__exit__(*exc_info)
+            return
+        try:
             self._flush()
-        self._stack.__exit__(*exc_info)
+        except BaseException as error:  # a full disk or Ctrl-C while writing the last rows: remove the temporary file
+            self._stack.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._stack.__exit__(None, None, None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -168,11 +175,23 @@ def read_gammas(path: str | Path, start: int = 0, stop: int | None = None) -> An
 
 
 def read_event_columns(path: str | Path, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
-    """Per-event columns of events ``start..stop``: ``n_hits``, ``n_gammas`` and ``beta`` (the fragment's velocity)."""
+    """Per-event columns of events ``start..stop``: ``n_hits``, ``n_gammas`` and ``beta`` (the fragment's velocity).
+
+    A file without truth (measured data) has no gammas: ``n_gammas`` is 0 and ``beta`` NaN."""
     with _open(path) as file:
         events = _event_rows(file, path, start, stop, ("hit_start", "n_hits"))
         stop = start + len(events["n_hits"])
-        return {"n_hits": events["n_hits"], **{name: _column(file, path, "events", name, start, stop) for name in ("n_gammas", "beta")}}
+        columns = {"n_hits": events["n_hits"]}
+        for name, missing in (("n_gammas", 0), ("beta", np.nan)):
+            present = f"events/{name}" in file
+            columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
+        return columns
+
+
+def has_gammas(path: str | Path) -> bool:
+    """Whether a hit file holds the true gammas (simulated files do, measured data do not)."""
+    with _open(path) as file:
+        return all(key in file for key in ("events/gamma_start", "events/n_gammas", "gammas"))
 
 
 def _open(path: str | Path) -> h5py.File:
@@ -184,6 +203,8 @@ def _open(path: str | Path) -> h5py.File:
     except OSError as error:
         raise CalorimeterFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {error}") from None
     found = file.attrs.get("format")
+    if isinstance(found, bytes):  # a fixed-length string attribute (C++ writers), which h5py reads as bytes
+        found = found.decode(errors="replace")
     if found != FORMAT:
         file.close()
         raise CalorimeterFileError(path, f"not a {FORMAT} file (attribute 'format' is {found!r})")
@@ -204,10 +225,25 @@ def _events(file: h5py.File, path: str | Path, start: int, stop: int | None, tru
     if truth:
         names += [name for name in ("true_energy", "true_gamma", "true_fraction", "saturated") if f"hits/{name}" in file]
     columns = {name: _column(file, path, "hits", name, first, last) for name in names}
-    if np.isnan(columns["energy"]).any():
-        row = first + int(np.flatnonzero(np.isnan(columns["energy"]))[0])
-        raise CalorimeterFileError(path, f"/hits/energy is NaN at hit row {row}")
+    for name in ("energy", "time", "theta", "phi"):
+        bad = ~np.isfinite(columns[name])
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise CalorimeterFileError(path, f"/hits/{name} is {columns[name][row]} at hit row {first + row}")
+    _check_crystals(file, path, columns["crystal_id"], first)
     return ak.unflatten(ak.zip(columns), events["n_hits"])
+
+
+def _check_crystals(file: h5py.File, path: str | Path, ids: np.ndarray, first: int) -> None:
+    """Every hit's crystal in the file's own geometry table (when it has one)."""
+    if "geometry/crystal_id" not in file:
+        return
+    known = file["geometry"]["crystal_id"][:]
+    unknown = ~np.isin(ids, known)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise CalorimeterFileError(path, f"/hits/crystal_id {ids[row]} at hit row {first + row} is not in the file's "
+                                         f"/geometry ({len(known)} crystals, ids {known.min()}..{known.max()})")
 
 
 def _event_rows(file: h5py.File, path: str | Path, start: int, stop: int | None, names: tuple[str, str]) -> dict[str, np.ndarray]:
@@ -233,6 +269,10 @@ def _column(file: h5py.File, path: str | Path, group: str, name: str, first: int
     if key not in file:
         raise CalorimeterFileError(path, f"missing dataset /{key}")
     dataset = file[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise CalorimeterFileError(path, f"/{key} is a {type(dataset).__name__}, expected a dataset")
+    if group == "events" and name in ("hit_start", "n_hits", "gamma_start", "n_gammas") and dataset.dtype.kind not in "iu":
+        raise CalorimeterFileError(path, f"/{key} holds {dataset.dtype} values, expected integers (row counts)")
     if dataset.ndim != 1:
         raise CalorimeterFileError(path, f"/{key} has shape {dataset.shape}, expected one value per row")
     if last > len(dataset):

@@ -17,6 +17,7 @@ those ids are refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,13 @@ def read_root_hits(
 
     branches = [crystal_id, energy, time] + ([event] if event else [])
     columns = _read_branches(Path(path), tree, branches)
-    hits, counts = _per_event(path, columns, crystal_id, energy, time, event)
-    if np.isnan(hits[energy]).any():
-        row = int(np.flatnonzero(np.isnan(hits[energy]))[0])
-        raise CalorimeterFileError(path, f"branch {energy!r} is NaN (hit {row} of the file, event {_event_of(counts, row)}); "
-                                         "R3BRoot marks saturated crystals so: drop them before export")
+    hits, counts, where = _per_event(path, columns, crystal_id, energy, time, event)
+    for name in (energy, time):
+        bad = ~np.isfinite(hits[name])
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            hint = "; R3BRoot marks saturated crystals so: drop them before export" if name == energy else ""
+            raise CalorimeterFileError(path, f"branch {name!r} is {hits[name][row]} at {where(row)}{hint}")
     geometry = geometry or califa()
     ids = hits[crystal_id].astype(np.int64)
     try:
@@ -79,7 +82,8 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
     except Exception as error:  # uproot raises many kinds for a cut-off or foreign file
         raise CalorimeterFileError(path, f"not a readable ROOT file (truncated or corrupt?): {error}") from None
     with file:
-        trees = [key.split(";")[0] for key, cls in file.classnames().items() if cls in _TREE_CLASSES]
+        # a tree saved several times (ROOT's AutoSave) has one key per cycle: name;1, name;2
+        trees = list(dict.fromkeys(key.split(";")[0] for key, cls in file.classnames().items() if cls in _TREE_CLASSES))
         if tree is None:
             if len(trees) != 1:
                 raise CalorimeterFileError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one with tree=")
@@ -99,8 +103,8 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
 
 def _per_event(
     path: str | Path, columns: Any, crystal_id: str, energy: str, time: str, event: str | None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Flat hit arrays and hits per event, from either tree shape."""
+) -> tuple[dict[str, np.ndarray], np.ndarray, Callable[[int], str]]:
+    """Flat hit arrays, hits per event, and where a flat hit row is in the tree (for errors), from either tree shape."""
     import awkward as ak
 
     names = [crystal_id, energy, time]
@@ -115,14 +119,20 @@ def _per_event(
                 entry = int(np.flatnonzero(count != counts[0])[0])
                 raise CalorimeterFileError(path, f"branches {crystal_id!r} and {name!r} differ in length at entry {entry} "
                                                  f"({counts[0][entry]} vs {count[entry]})")
-        return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0]
+        ends = np.cumsum(counts[0])
+
+        def entry_of(row: int) -> str:
+            entry = int(np.searchsorted(ends, row, side="right"))
+            return f"entry {entry}, hit {row - (ends[entry - 1] if entry else 0)} of that entry"
+
+        return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0], entry_of
     if event is None:
         raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch with event=")
     numbers = ak.to_numpy(columns[event])
     order = np.argsort(numbers, kind="stable")
     _, counts = np.unique(numbers[order], return_counts=True)
-    return {name: ak.to_numpy(columns[name])[order] for name in names}, counts
 
+    def entry_of(row: int) -> str:
+        return f"entry {int(order[row])} ({event} {numbers[order[row]]})"
 
-def _event_of(counts: np.ndarray, row: int) -> int:
-    return int(np.searchsorted(np.cumsum(counts), row, side="right"))
+    return {name: ak.to_numpy(columns[name])[order] for name in names}, counts, entry_of
