@@ -296,3 +296,56 @@ def test_read_events_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "text.h5").write_text("no")
     with pytest.raises(ColliderDataError, match="not an HDF5 file"):
         read_events(tmp_path / "text.h5")
+
+
+def test_npz_reader_refuses_what_is_not_an_npz_of_numbers(tmp_path: Path) -> None:
+    np.save(tmp_path / "single.npy", _padded(2, 3, 2, 1))
+    (tmp_path / "single.npy").rename(tmp_path / "single.npz")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "whole.npz", _padded(2, 3, 2, 1))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:200])
+    for name, message in (("single", "single .npy array"), ("empty", "not a NumPy .npz file"), ("cut", "npz")):
+        with pytest.raises(ColliderDataError, match=message) as error:
+            read_npz_classes([tmp_path / f"{name}.npz"], FEATURES)
+        assert f"{name}.npz" in str(error.value)
+
+
+def test_columnar_parquet_written_by_pyarrow_with_nullable_columns(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = {"part_deta": pa.array([[0.1, -0.2], [0.0]]), "part_dphi": pa.array([[0.0, 0.1], [0.2]]), "label": pa.array([0, 1])}
+    pq.write_table(pa.table(table), tmp_path / "plain.parquet")  # every column nullable, as pandas and pyarrow write them
+    source = ColumnarSource(tokens=["part_deta", "part_dphi"], labels=["label"])
+    events = read_columnar(tmp_path / "plain.parquet", source)
+    assert ak.num(events.tokens).tolist() == [2, 1] and events.labels.tolist() == [0, 1]
+    table["part_dphi"] = pa.array([[0.0, None], [0.2]])
+    pq.write_table(pa.table(table), tmp_path / "missing.parquet")
+    with pytest.raises(ColliderDataError, match="'part_dphi' has missing values"):
+        read_columnar(tmp_path / "missing.parquet", source)
+
+
+def test_columnar_refuses_fixed_size_padded_arrays_and_rntuples(tmp_path: Path) -> None:
+    with h5py.File(tmp_path / "padded.h5", "w") as file:
+        file["part_pt"] = np.array([[5.0, 3.0, 0.0], [7.0, 0.0, 0.0]])
+        file["label"] = np.array([0, 1])
+    with pytest.raises(ColliderDataError, match=r"'part_pt' holds the same number of values \(3\) in every event"):
+        read_columnar(tmp_path / "padded.h5", ColumnarSource(tokens=["part_pt"], labels=["label"]))
+    with uproot.recreate(tmp_path / "rntuple.root") as file:
+        file["tree"] = {"part_pt": ak.Array([[1.0, 2.0], [3.0]]), "label": np.array([0, 1])}
+    if "ROOT::RNTuple" in uproot.open(tmp_path / "rntuple.root").classnames().values():
+        with pytest.raises(ColliderDataError, match="RNTuple 'tree' and no TTree"):
+            read_columnar(tmp_path / "rntuple.root", ColumnarSource(tokens=["part_pt"], labels=["label"]))
+
+
+def test_columnar_class_names_must_name_every_label(tmp_path: Path) -> None:
+    from showerlearn.collider.data.sources import ColumnarFiles
+
+    columns = {"part_deta": ak.Array([[0.1], [0.2], [0.3]]), "obj_pt": ak.Array([[50.0], [60.0], [70.0]]),
+               "label": ak.Array([0, 1, 2])}
+    path = _write(tmp_path / "three.root", columns)
+    source = {"files": [str(path)], "constituents": {"tokens": ["part_deta"], "labels": ["label"]},
+              "objects": {"tokens": ["obj_pt"]}}
+    assert ColumnarFiles(**source).read().class_names == ("class0", "class1", "class2")
+    with pytest.raises(ColliderDataError, match=r"label 2 in branch 'label' has no class name: class_names names 2"):
+        ColumnarFiles(**source, class_names=["a", "b"]).read()

@@ -104,6 +104,10 @@ def _read_root(path: Path, names: list[str], tree_name: str | None) -> dict[str,
         raise ColliderDataError(path, f"not a ROOT file ({error})") from None
     with file:
         trees = sorted({key.split(";")[0] for key, kind in file.classnames().items() if kind == "TTree"})
+        others = sorted({f"{kind} {key.split(';')[0]!r}" for key, kind in file.classnames().items() if kind == "ROOT::RNTuple"})
+        if not trees and others:
+            raise ColliderDataError(path, f"holds {', '.join(others)} and no TTree: only TTrees are read (uproot writes an "
+                                          "RNTuple unless asked for a TTree, e.g. with file.mktree)")
         if tree_name is None and len(trees) != 1:
             raise ColliderDataError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one (tree)")
         tree_name = tree_name or trees[0]
@@ -143,7 +147,13 @@ def _read_h5(path: Path, names: list[str], _tree: str | None) -> dict[str, ak.Ar
 
 
 def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
-    array = ak.Array(column) if not isinstance(column, ak.Array) else column
+    array = _without_options(path, name, ak.Array(column) if not isinstance(column, ak.Array) else column)
+    if array.ndim == 2 and isinstance(array.type.content, ak.types.RegularType):
+        raise ColliderDataError(
+            path, f"branch {name!r} holds the same number of values ({array.type.content.size}) in every event: a "
+            "fixed-size (zero-padded) array, whose padding would count as tokens; columnar sources need one "
+            "variable-length list per event (zero-padded arrays: the npz source)"
+        )
     if array.ndim != 2 or not _numeric(array):
         raise ColliderDataError(
             path, f"branch {name!r} is {array.type}; expected one list of numbers per event (tokens)"
@@ -153,12 +163,23 @@ def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
 
 
 def _flat(path: Path, name: str, column: ak.Array | np.ndarray) -> np.ndarray:
-    array = ak.Array(column) if not isinstance(column, ak.Array) else column
+    array = _without_options(path, name, ak.Array(column) if not isinstance(column, ak.Array) else column)
     if array.ndim != 1 or not _numeric(array):
         raise ColliderDataError(path, f"branch {name!r} is {array.type}; expected one number per event")
     values = ak.to_numpy(array)
     _finite(path, name, values)
     return values
+
+
+def _without_options(path: Path, name: str, array: ak.Array) -> ak.Array:
+    """The array without nullable types (pyarrow and pandas write every parquet column nullable); an error if a
+    value is really missing."""
+    for axis in range(array.ndim):
+        if ak.any(ak.is_none(array, axis=axis)):
+            raise ColliderDataError(path, f"branch {name!r} has missing values (None) at depth {axis}")
+    for axis in reversed(range(array.ndim)):
+        array = ak.fill_none(array, 0 if axis == array.ndim - 1 else [], axis=axis)
+    return array
 
 
 def _numeric(array: ak.Array) -> bool:

@@ -9,6 +9,7 @@ particle has pT > 0).
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,10 @@ def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.n
         raise FileNotFoundError(f"no such .npz file: {path}")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ColliderDataError(path, f"not a NumPy .npz file ({error})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ColliderDataError(path, f"not a NumPy .npz file ({error or 'empty'})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ColliderDataError(path, "is a single .npy array, not an .npz archive of named arrays")
     with archive:
         names = list(archive.files)
         if key is None and len(names) != 1:
@@ -71,7 +74,10 @@ def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.n
         key = names[0] if key is None else key
         if key not in names:
             raise ColliderDataError(path, f"no array {key!r}; the file has {', '.join(names)}")
-        array = archive[key]
+        try:
+            array = archive[key]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # truncated, or an object array
+            raise ColliderDataError(path, f"array {key!r} cannot be read as numbers ({error})") from None
     _check(path, key, array, feature_names)
     return array
 
