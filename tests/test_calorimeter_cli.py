@@ -25,6 +25,17 @@ def test_simulate_calorimeter_writes_the_file_and_a_summary(tmp_path: Path) -> N
     assert f"wrote {output}" in result.output  # the whole path, however long
     for word in ("events", "100", "gammas", "hits", "background", "events/s"):
         assert word in result.output, word
+    # an existing output is kept unless --overwrite; a folder is refused; both before simulating
+    written = output.stat().st_mtime_ns
+    again = ["simulate", "calorimeter", "--output", str(output), "--events", "10", "--gammas", "2", "--jobs", "1"]
+    result = CliRunner().invoke(app, again)
+    assert result.exit_code == 1 and "exists; pass --overwrite" in " ".join(result.output.split())
+    assert output.stat().st_mtime_ns == written
+    result = CliRunner().invoke(app, [*again, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert n_events(output) == 10
+    result = CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(tmp_path), "--events", "10"])
+    assert result.exit_code == 1 and "is a folder" in " ".join(result.output.split())
 
 
 def test_bad_settings_name_the_key(tmp_path: Path) -> None:

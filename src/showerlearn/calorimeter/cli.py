@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from showerlearn.cli.common import OverrideOption, console, user_errors
+from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -25,6 +25,7 @@ def simulate_calorimeter(
     jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Simulate gammas from a fragment in flight in a CALIFA-like CsI calorimeter (barrel + iPhos).
 
@@ -32,6 +33,7 @@ def simulate_calorimeter(
     --set beta=0.7 --set energy_max_mev=5; see docs/calorimeter.md.
     """
     with user_errors():
+        check_output_file(output, overwrite)
         from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig
         from showerlearn.calorimeter.simulation import simulate_calorimeter as simulate
 

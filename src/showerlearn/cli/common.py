@@ -25,10 +25,19 @@ OverrideOption = Annotated[
     typer.Option("--set", "-s", help="Override a config value, KEY=VALUE with a dotted KEY (repeatable)."),
 ]
 ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).", show_default=False)]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
 
 
 def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     return load_config(config, overrides or [])
+
+
+def check_output_file(path: Path, overwrite: bool) -> None:
+    """Before any work: an output that is a folder, or that exists (unless ``overwrite``), is refused."""
+    if path.is_dir():
+        raise IsADirectoryError(f"--output {path}: is a folder; give the name of the file to write")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"--output {path}: exists; pass --overwrite to replace it")
 
 
 _VERBOSE = False

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from showerlearn.cli.common import OverrideOption, console, user_errors
+from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -40,6 +40,7 @@ def simulate_collider(
         Path | None, typer.Option(help="Keep generated chunks here and reuse them when the settings repeat.")
     ] = None,
     overrides: OverrideOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Generate signal (gg -> H -> hh -> 4b) and background (QCD, t t~) events with Pythia 8, FastJet and a
     CMS-like detector, in the signal's kinematic region, into columnar HDF5 with cross sections and weights.
@@ -67,8 +68,10 @@ def simulate_collider(
         if process:
             base = base.only(process)
         masses = signal_mass or [base.signal_mass]
-        for mass in masses:
-            path = output if len(masses) == 1 else mass_point_path(output, mass)
+        paths = [output if len(masses) == 1 else mass_point_path(output, mass) for mass in masses]
+        for path in paths:
+            check_output_file(path, overwrite)
+        for mass, path in zip(masses, paths, strict=True):
             summary = run(base.at_mass(mass), path, seed=seed, n_jobs=jobs, progress=True)
             _print_summary(summary, mass)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from showerlearn.cli.common import OverrideOption, console, user_errors
+from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -21,6 +21,7 @@ def simulate_iact(
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Simulate gamma and proton images of the LST camera into a ctapipe DL1 HDF5 file.
 
@@ -28,6 +29,7 @@ def simulate_iact(
     `showerlearn config reference` and docs/simulation.md.
     """
     with user_errors():
+        check_output_file(output, overwrite)
         from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
         settings = read_yaml(config) if config else {}
