@@ -349,3 +349,17 @@ def test_columnar_class_names_must_name_every_label(tmp_path: Path) -> None:
     assert ColumnarFiles(**source).read().class_names == ("class0", "class1", "class2")
     with pytest.raises(ColliderDataError, match=r"label 2 in branch 'label' has no class name: class_names names 2"):
         ColumnarFiles(**source, class_names=["a", "b"]).read()
+
+
+def test_columnar_files_to_predict_need_no_labels(tmp_path: Path) -> None:
+    from showerlearn.collider.data.sources import UNKNOWN_LABEL, ColumnarFiles
+
+    columns = {"part_deta": ak.Array([[0.1], [0.2, 0.0]]), "obj_pt": ak.Array([[50.0], [60.0]]), "label": ak.Array([0, 1])}
+    labelled = _write(tmp_path / "labelled.root", columns)
+    new = _write(tmp_path / "new.root", {key: value for key, value in columns.items() if key != "label"})
+    source = ColumnarFiles(files=[str(labelled)], constituents={"tokens": ["part_deta"], "labels": ["label"]},
+                           objects={"tokens": ["obj_pt"]})
+    with pytest.raises(ColliderDataError, match="no branch in tree 'tree': 'label'"):
+        source.model_copy(update={"files": [str(new)]}).read()
+    assert source.for_prediction([new]).read().labels.tolist() == [UNKNOWN_LABEL, UNKNOWN_LABEL]
+    assert source.for_prediction([labelled]).read().labels.tolist() == [0, 1]  # labels kept where the files have them

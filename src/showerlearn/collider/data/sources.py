@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 import awkward as ak
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
 from showerlearn.collider.data.streams import OBJECT_KINDS, constituent_tokens, object_tokens
 from showerlearn.collider.io import (
@@ -311,13 +311,18 @@ class ColumnarFiles(_Strict):
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
 
+    #: False for new data to predict: files without the label branches are read unlabelled
+    _labels_required: bool = PrivateAttr(True)
+
     def for_prediction(self, files: Sequence[str | Path]) -> ColumnarFiles:
-        return self.model_copy(update={"files": [str(f) for f in files]})
+        copy = self.model_copy(update={"files": [str(f) for f in files]})
+        copy._labels_required = False
+        return copy
 
     def _read(self, paths: Sequence[Path]) -> EventStreams:
         constituents, objects, labels, files = [], [], [], []
         for index, path in enumerate(paths):
-            first = read_columnar(path, self.constituents)
+            first = read_columnar(path, self.constituents, self._labels_required)
             second = read_columnar(path, self.objects.model_copy(update={"labels": [], "scalars": []}))
             if len(first.tokens) != len(second.tokens):
                 raise ColliderDataError(

@@ -57,13 +57,18 @@ class ColumnarEvents:
     labels: np.ndarray | None
 
 
-def read_columnar(path: str | Path, source: ColumnarSource) -> ColumnarEvents:
-    """Read the branches ``source`` declares from a ROOT, parquet or HDF5 file."""
+def read_columnar(path: str | Path, source: ColumnarSource, labels_required: bool = True) -> ColumnarEvents:
+    """Read the branches ``source`` declares from a ROOT, parquet or HDF5 file.
+
+    ``labels_required=False`` (new data to predict): a file without the label branches is read unlabelled."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     names = [*source.tokens, *source.scalars, *source.labels]
-    columns = _reader(path)(path, names, source.tree)
+    optional = set() if labels_required else set(source.labels)
+    columns = _reader(path)(path, names, source.tree, optional)
+    if any(name not in columns for name in source.labels):
+        source = source.model_copy(update={"labels": []})
     lengths = {name: len(column) for name, column in columns.items()}
     if len(set(lengths.values())) > 1:
         raise ColliderDataError(path, f"the branches have different numbers of events: {lengths}")
@@ -75,7 +80,9 @@ def read_columnar(path: str | Path, source: ColumnarSource) -> ColumnarEvents:
     )
 
 
-def _reader(path: Path) -> Callable[[Path, list[str], str | None], dict[str, ak.Array | np.ndarray]]:
+def _reader(path: Path) -> Callable[[Path, list[str], str | None, set[str]], dict[str, ak.Array | np.ndarray]]:
+    """The reader of the file's format: ``reader(path, names, tree, optional)`` gives the columns ``names``, an
+    error for a missing one unless it is ``optional``."""
     suffix = path.suffix.lower()
     readers = {".root": _read_root, ".parquet": _read_parquet, ".pq": _read_parquet, ".h5": _read_h5, ".hdf5": _read_h5}
     if suffix not in readers:
@@ -83,6 +90,12 @@ def _reader(path: Path) -> Callable[[Path, list[str], str | None], dict[str, ak.
             path, f"unknown columnar format {suffix!r}; expected one of {', '.join(sorted(readers))}"
         )
     return readers[suffix]
+
+
+def _present(path: Path, names: list[str], available: list[str], optional: set[str], what: str) -> list[str]:
+    """``names`` without the optional ones the file lacks; an error for a missing required one."""
+    _missing(path, [name for name in names if name not in optional], available, what)
+    return [name for name in names if name in available]
 
 
 def _missing(path: Path, names: list[str], available: list[str], what: str) -> None:
@@ -95,7 +108,7 @@ def _missing(path: Path, names: list[str], available: list[str], what: str) -> N
             )
 
 
-def _read_root(path: Path, names: list[str], tree_name: str | None) -> dict[str, ak.Array | np.ndarray]:
+def _read_root(path: Path, names: list[str], tree_name: str | None, optional: set[str]) -> dict[str, ak.Array | np.ndarray]:
     import uproot
 
     try:
@@ -115,7 +128,7 @@ def _read_root(path: Path, names: list[str], tree_name: str | None) -> dict[str,
             raise ColliderDataError(path, f"no tree {tree_name!r}; the file has {', '.join(trees) or 'none'}")
         tree = file[tree_name]
         full = {key.rsplit("/", 1)[-1]: key for key in tree.keys(recursive=True)}
-        _missing(path, names, list(full), f"branch in tree {tree_name!r}:")
+        names = _present(path, names, list(full), optional, f"branch in tree {tree_name!r}:")
         return {name: _root_array(path, tree[full[name]], name) for name in names}
 
 
@@ -126,24 +139,23 @@ def _root_array(path: Path, branch: object, name: str) -> ak.Array:
         raise ColliderDataError(path, f"branch {name!r} cannot be read as numbers ({error})") from None
 
 
-def _read_parquet(path: Path, names: list[str], _tree: str | None) -> dict[str, ak.Array | np.ndarray]:
+def _read_parquet(path: Path, names: list[str], _tree: str | None, optional: set[str]) -> dict[str, ak.Array | np.ndarray]:
     try:
         metadata = ak.metadata_from_parquet(path)
     except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
         raise ColliderDataError(path, f"not a parquet file ({error})") from None
-    available = list(metadata["form"].fields)
-    _missing(path, names, available, "column")
+    names = _present(path, names, list(metadata["form"].fields), optional, "column")
     table = ak.from_parquet(path, columns=names)
     return {name: table[name] for name in names}
 
 
-def _read_h5(path: Path, names: list[str], _tree: str | None) -> dict[str, ak.Array | np.ndarray]:
+def _read_h5(path: Path, names: list[str], _tree: str | None, optional: set[str]) -> dict[str, ak.Array | np.ndarray]:
     try:
         file = h5py.File(path, "r")
     except OSError as error:
         raise ColliderDataError(path, f"not an HDF5 file ({error})") from None
     with file:
-        return {name: read_h5_column(file, name, path) for name in names}
+        return {name: read_h5_column(file, name, path) for name in names if name not in optional or name in file}
 
 
 def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
