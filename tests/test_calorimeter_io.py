@@ -13,7 +13,7 @@ import pytest
 import uproot
 
 from showerlearn.calorimeter.geometry import califa
-from showerlearn.calorimeter.data.events import load_hit_files
+from showerlearn.calorimeter.data.events import common_geometry, load_hit_files
 from showerlearn.calorimeter.io import (
     CalorimeterFileError, HitFileWriter, iter_events, n_events, read_events, read_gammas, read_root_hits,
 )
@@ -85,6 +85,17 @@ def test_measured_data_without_truth_load_for_prediction(hit_file: Path, tmp_pat
     assert (events.hits["true_gamma"] == -1).all()
     with pytest.raises(ValueError, match="no truth"):
         load_hit_files([measured])
+
+
+def test_files_of_different_calorimeters_are_not_mixed(hit_file: Path, tmp_path: Path) -> None:
+    toy = _copy(hit_file, tmp_path)
+    with h5py.File(toy, "a") as file:
+        file.attrs["geometry"] = "toy_grid"
+    assert common_geometry([hit_file, hit_file]) == "califa"
+    with pytest.raises(ValueError, match="different calorimeters .*copy.h5: toy_grid"):
+        common_geometry([hit_file, toy])
+    with pytest.raises(ValueError, match="the training files are califa"):
+        common_geometry([toy], expected="califa")
 
 
 def test_a_failed_last_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from showerlearn.calorimeter.data.dataset import HIT_META, HitEventDataset
 from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
 from showerlearn.calorimeter.data.events import (
-    GAMMA_COLUMNS, GAMMA_UNITS, HIT_COLUMNS, HIT_UNITS, HitEvents, load_hit_files, load_hit_range,
+    GAMMA_COLUMNS, GAMMA_UNITS, HIT_COLUMNS, HIT_UNITS, HitEvents, common_geometry, load_hit_files, load_hit_range,
 )
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
@@ -109,6 +109,8 @@ class CalorimeterDataModule(ShowerDataModule):
         self.hit_spec: FeatureSpec | None = None
         self.cluster_spec: FeatureSpec | None = None
         self.parts: dict[str, np.ndarray] = {}
+        #: the calorimeter the training files name (files to predict must name the same)
+        self.geometry: str | None = None
 
     # ------------------------------------------------------------------ files
     def resolve_files(self) -> list[Path]:
@@ -138,6 +140,7 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.train_set is None:
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
+            common_geometry(self.prediction_inputs, self.geometry)
             self.predict_set = self._dataset(load_hit_files(self.prediction_inputs, require_truth=False))
 
     def prediction_parts(self, file: Path, max_events: int) -> Iterator[HitEventDataset]:
@@ -145,6 +148,7 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.train_set is None:
             self._setup_splits()  # the standardisation of the training split
         self.prediction_inputs = [Path(file)]
+        common_geometry(self.prediction_inputs, self.geometry)
         total = n_events(file)
         for start in range(0, total, max_events):
             self.predict_set = self._dataset(load_hit_range(Path(file), start, min(start + max_events, total), require_truth=False))
@@ -152,6 +156,7 @@ class CalorimeterDataModule(ShowerDataModule):
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
+        self.geometry = common_geometry(paths)
         events = load_hit_files(paths)
         parts = self.split.indices(len(events), self.seed)
         for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):

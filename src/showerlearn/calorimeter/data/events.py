@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from showerlearn.calorimeter.io import has_gammas, read_event_columns, read_events, read_gammas
+from showerlearn.calorimeter.io import geometry_name, has_gammas, read_event_columns, read_events, read_gammas
 
 __all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvents", "load_hit_files", "load_hit_range"]
 
@@ -77,6 +77,21 @@ def load_hit_files(paths: Sequence[Path], require_truth: bool = True) -> HitEven
         _offsets(np.concatenate([np.diff(p.gamma_offsets) for p in parts])),
         *(np.concatenate([getattr(p, key) for p in parts]) for key in ("beta", "file", "event_id")),
     )
+
+
+def common_geometry(paths: Sequence[Path], expected: str | None = None) -> str | None:
+    """The geometry the hit files ``paths`` all name (and ``expected``: the training files'), or None if none does.
+
+    Raises:
+        ValueError: the files name different calorimeters (a crystal id of one means another crystal in another).
+    """
+    names = {Path(path): geometry_name(path) for path in paths}
+    known = {name for name in names.values() if name is not None} | ({expected} if expected else set())
+    if len(known) > 1:
+        found = ", ".join(f"{path}: {name}" for path, name in names.items())
+        trained = f"; the training files are {expected}" if expected else ""
+        raise ValueError(f"hit files of different calorimeters ({found}{trained}): their crystal ids cannot be mixed")
+    return next(iter(known), None)
 
 
 def load_hit_range(path: Path, start: int, stop: int, require_truth: bool = True) -> HitEvents:

@@ -33,7 +33,7 @@ from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
 
 __all__ = [
-    "FORMAT", "HIT_FIELDS", "HitFileWriter", "has_gammas", "iter_events", "n_events", "read_event_columns", "read_events",
+    "FORMAT", "HIT_FIELDS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events", "read_event_columns", "read_events",
     "read_gammas",
 ]
 
@@ -186,6 +186,13 @@ def read_event_columns(path: str | Path, start: int = 0, stop: int | None = None
             present = f"events/{name}" in file
             columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
         return columns
+
+
+def geometry_name(path: str | Path) -> str | None:
+    """The geometry a hit file's crystal ids refer to (its ``geometry`` attribute); None if it names none."""
+    with _open(path) as file:
+        name = file.attrs.get("geometry")
+    return name.decode(errors="replace") if isinstance(name, bytes) else None if name is None else str(name)
 
 
 def has_gammas(path: str | Path) -> bool:
