@@ -230,6 +230,9 @@ def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
     nan = _write_root(tmp_path / "nan_time.root", **{**good, "time": ak.Array([[1.0, np.nan, 1.0], [], [0.0]])})
     with pytest.raises(CalorimeterFileError, match=r"'time' is nan at entry 0, hit 1 of that entry$"):
         read_root_hits(nan)
+    fractional = _write_root(tmp_path / "fractional.root", **{**good, "crystal_id": ak.Array([[1.0, 33.0, 2.5], [], [1000.0]])})
+    with pytest.raises(CalorimeterFileError, match="'crystal_id' is 2.5 at entry 0, hit 2 of that entry: crystal ids are whole"):
+        read_root_hits(fractional)
     per_hit = _write_root(tmp_path / "per_hit.root", event=np.array([7, 7, 3, 9]), crystal_id=np.array([1, 2, 3, 4]),
                           energy=np.array([1.0, 2.0, np.nan, 3.0]), time=np.zeros(4))
     with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 2 \(event 3\)"):

@@ -296,6 +296,12 @@ def test_read_events_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "text.h5").write_text("no")
     with pytest.raises(ColliderDataError, match="not an HDF5 file"):
         read_events(tmp_path / "text.h5")
+    from showerlearn.collider.io.events import FORMAT
+
+    with h5py.File(tmp_path / "bare.h5", "w") as h5:  # the format attribute, nothing else
+        h5.attrs["format"] = FORMAT
+    with pytest.raises(ColliderDataError, match=r"bare\.h5: root attributes processes / config / seed missing"):
+        read_events(tmp_path / "bare.h5")
 
 
 def test_npz_reader_refuses_what_is_not_an_npz_of_numbers(tmp_path: Path) -> None:

@@ -90,7 +90,9 @@ def read_events(path: str | Path, collections: list[str] | None = None) -> Event
         raise ColliderDataError(
             path, f"format version {attributes['format_version']} is newer than this reader's ({FORMAT_VERSION})"
         )
-    processes = [ProcessSummary(**entry) for entry in json.loads(attributes["processes"])]
-    return EventFile(
-        read_columns(path, collections), processes, json.loads(attributes["config"]), int(attributes["seed"])
-    )
+    try:
+        processes = [ProcessSummary(**entry) for entry in json.loads(attributes["processes"])]
+        config, seed = json.loads(attributes["config"]), int(attributes["seed"])
+    except (KeyError, TypeError, ValueError) as error:  # an attribute missing, or not what the writer stores
+        raise ColliderDataError(path, f"root attributes processes / config / seed missing or malformed ({error!r})") from None
+    return EventFile(read_columns(path, collections), processes, config, seed)
