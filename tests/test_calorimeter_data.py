@@ -140,3 +140,21 @@ def test_simulated_data_is_cached_by_settings_and_seed(tmp_path: Path) -> None:
     assert CalorimeterDataModule(seed=2, **params).resolve_files() != [path]
     first.setup("fit")
     assert len(first.train_set) + len(first.val_set) + len(first.test_set) == 20
+
+
+def test_no_prediction_on_files_of_another_calorimeter(hit_file: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import h5py
+
+    other = tmp_path / "other.h5"
+    shutil.copy(hit_file, other)
+    with h5py.File(other, "a") as file:
+        file.attrs["geometry"] = "toy_grid"
+    datamodule = _datamodule(hit_file)
+    assert datamodule.geometry == "califa"
+    datamodule.use_prediction_inputs([other])
+    with pytest.raises(ValueError, match="the training files are califa"):
+        datamodule.setup("predict")
+    with pytest.raises(ValueError, match="the training files are califa"):
+        next(datamodule.prediction_parts(other, 10))

@@ -85,6 +85,11 @@ def test_measured_data_without_truth_load_for_prediction(hit_file: Path, tmp_pat
     assert (events.hits["true_gamma"] == -1).all()
     with pytest.raises(ValueError, match="no truth"):
         load_hit_files([measured])
+    stripped = _copy(hit_file, tmp_path)  # the truth removed, the per-event gamma counts left behind
+    with h5py.File(stripped, "a") as file:
+        del file["gammas"]
+    events = load_hit_files([stripped], require_truth=False)
+    assert len(events.take(np.arange(3))) == 3 and (np.diff(events.gamma_offsets) == 0).all()
 
 
 def test_files_of_different_calorimeters_are_not_mixed(hit_file: Path, tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: in
         _offsets(columns["n_hits"]),
         {key: (np.zeros(0) if gammas is None else ak.to_numpy(ak.flatten(gammas[key], axis=1))).astype(np.float64)
          for key in GAMMA_COLUMNS},
-        _offsets(columns["n_gammas"]),
+        _offsets(columns["n_gammas"] if gammas is not None else np.zeros(n_events, np.int64)),
         columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(start, start + n_events),
     )
 

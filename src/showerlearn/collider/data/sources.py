@@ -335,21 +335,22 @@ class ColumnarFiles(_Strict):
             files.append(np.full(len(first.tokens), index))
         label = np.concatenate(labels).astype(np.int64)
         names = tuple(self.class_names or _label_names(self.constituents.labels, label))
-        self._check_class_names(paths, label, names)
+        self._check_class_names(paths, label, np.concatenate(files), names)
         meta = {"process": label.copy(), "weight_pb": np.full(len(label), np.nan), "file_index": np.concatenate(files),
                 "event": np.concatenate([np.arange(len(c)) for c in constituents])}  # fmt: skip
         return EventStreams(ak.concatenate(constituents), ak.concatenate(objects), label, names, meta)
 
 
-    def _check_class_names(self, paths: Sequence[Path], label: np.ndarray, names: tuple[str, ...]) -> None:
+    def _check_class_names(self, paths: Sequence[Path], label: np.ndarray, file: np.ndarray, names: tuple[str, ...]) -> None:
         one_hot = len(self.constituents.labels) > 1
         if one_hot and len(names) != len(self.constituents.labels):
             raise ColliderDataError(paths[0], f"class_names names {len(names)} classes but there are "
                                               f"{len(self.constituents.labels)} one-hot label branches")
-        known = label[label != UNKNOWN_LABEL]
-        if len(known) and known.max() >= len(names):
-            raise ColliderDataError(paths[0], f"label {int(known.max())} in branch {self.constituents.labels[0]!r} has no "
-                                              f"class name: class_names names {len(names)} classes {list(names)}")
+        unnamed = label >= len(names)
+        if unnamed.any():
+            first = int(np.argmax(unnamed))
+            raise ColliderDataError(paths[file[first]], f"label {int(label[first])} in branch {self.constituents.labels[0]!r} "
+                                                        f"has no class name: class_names names {len(names)} classes {list(names)}")
 
 
 def _label_names(branches: Sequence[str], labels: np.ndarray) -> list[str]:

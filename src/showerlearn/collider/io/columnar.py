@@ -67,7 +67,10 @@ def read_columnar(path: str | Path, source: ColumnarSource, labels_required: boo
     names = [*source.tokens, *source.scalars, *source.labels]
     optional = set() if labels_required else set(source.labels)
     columns = _reader(path)(path, names, source.tree, optional)
-    if any(name not in columns for name in source.labels):
+    absent = [name for name in source.labels if name not in columns]
+    if absent and len(absent) < len(source.labels):
+        raise ColliderDataError(path, f"has some of the label branches but not {', '.join(map(repr, absent))}")
+    if absent:
         source = source.model_copy(update={"labels": []})
     lengths = {name: len(column) for name, column in columns.items()}
     if len(set(lengths.values())) > 1:
@@ -189,8 +192,10 @@ def _without_options(path: Path, name: str, array: ak.Array) -> ak.Array:
     for axis in range(array.ndim):
         if ak.any(ak.is_none(array, axis=axis)):
             raise ColliderDataError(path, f"branch {name!r} has missing values (None) at depth {axis}")
+    numbers = ak.to_numpy(ak.flatten(array, axis=None)) if array.ndim > 1 else ak.to_numpy(array)
+    zero = np.zeros((), dtype=numbers.dtype if numbers.dtype.kind in "biuf" else np.float64)  # keep float32 float32
     for axis in reversed(range(array.ndim)):
-        array = ak.fill_none(array, 0 if axis == array.ndim - 1 else [], axis=axis)
+        array = ak.fill_none(array, zero if axis == array.ndim - 1 else [], axis=axis)
     return array
 
 

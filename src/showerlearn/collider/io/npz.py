@@ -64,7 +64,7 @@ def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.n
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ColliderDataError(path, f"not a NumPy .npz file ({error or 'empty'})") from None
+        raise ColliderDataError(path, f"not a NumPy .npz file ({error})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ColliderDataError(path, "is a single .npy array, not an .npz archive of named arrays")
     with archive:
