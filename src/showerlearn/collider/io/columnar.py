@@ -189,22 +189,32 @@ def _flat(path: Path, name: str, column: ak.Array | np.ndarray) -> np.ndarray:
 def _without_options(path: Path, name: str, array: ak.Array) -> ak.Array:
     """The array without nullable types (pyarrow and pandas write every parquet column nullable); an error if a
     value is really missing."""
+    levels = _type_levels(array)
+    if not any(isinstance(level, ak.types.OptionType) for level in levels):
+        return array
     for axis in range(array.ndim):
         if ak.any(ak.is_none(array, axis=axis)):
             raise ColliderDataError(path, f"branch {name!r} has missing values (None) at depth {axis}")
-    numbers = ak.to_numpy(ak.flatten(array, axis=None)) if array.ndim > 1 else ak.to_numpy(array)
-    zero = np.zeros((), dtype=numbers.dtype if numbers.dtype.kind in "biuf" else np.float64)  # keep float32 float32
+    innermost = levels[-1]
+    # a zero of the column's own type, so that float32 stays float32
+    zero = np.zeros((), dtype=innermost.primitive) if isinstance(innermost, ak.types.NumpyType) else 0
     for axis in reversed(range(array.ndim)):
         array = ak.fill_none(array, zero if axis == array.ndim - 1 else [], axis=axis)
     return array
 
 
+def _type_levels(array: ak.Array) -> list[ak.types.Type]:
+    """The nested types of an array's elements, outermost first (lists, options, then the numbers)."""
+    levels = [array.type.content]
+    while hasattr(levels[-1], "content"):
+        levels.append(levels[-1].content)
+    return levels
+
+
 def _numeric(array: ak.Array) -> bool:
     """Numbers (or booleans) at the innermost level: not records, strings or missing values."""
-    content = array.type.content
-    for _ in range(array.ndim - 1):
-        content = getattr(content, "content", None)
-    return isinstance(content, ak.types.NumpyType)
+    levels = _type_levels(array)
+    return len(levels) >= array.ndim and isinstance(levels[array.ndim - 1], ak.types.NumpyType)
 
 
 def _finite(path: Path, name: str, values: np.ndarray) -> None:
