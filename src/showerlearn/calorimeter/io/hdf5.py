@@ -33,8 +33,8 @@ from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
 
 __all__ = [
-    "FORMAT", "HIT_FIELDS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events", "read_event_columns", "read_events",
-    "read_gammas",
+    "FORMAT", "HIT_FIELDS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
+    "read_event_columns", "read_events", "read_gammas",
 ]
 
 FORMAT = "showerlearn-calorimeter-hits"
@@ -191,8 +191,7 @@ def read_event_columns(path: str | Path, start: int = 0, stop: int | None = None
 def geometry_name(path: str | Path) -> str | None:
     """The geometry a hit file's crystal ids refer to (its ``geometry`` attribute); None if it names none."""
     with _open(path) as file:
-        name = file.attrs.get("geometry")
-    return name.decode(errors="replace") if isinstance(name, bytes) else None if name is None else str(name)
+        return _text_attribute(file, "geometry")
 
 
 def has_gammas(path: str | Path) -> bool:
@@ -209,9 +208,7 @@ def _open(path: str | Path) -> h5py.File:
         file = h5py.File(path, "r")
     except OSError as error:
         raise CalorimeterFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {error}") from None
-    found = file.attrs.get("format")
-    if isinstance(found, bytes):  # a fixed-length string attribute (C++ writers), which h5py reads as bytes
-        found = found.decode(errors="replace")
+    found = _text_attribute(file, "format")
     if found != FORMAT:
         file.close()
         raise CalorimeterFileError(path, f"not a {FORMAT} file (attribute 'format' is {found!r})")
@@ -221,6 +218,12 @@ def _open(path: str | Path) -> h5py.File:
                 file.close()
                 raise CalorimeterFileError(path, f"missing dataset /{group}/{name}")
     return file
+
+
+def _text_attribute(file: h5py.File, name: str) -> str | None:
+    """A root attribute as text; h5py reads fixed-length strings (as C++ writers store them) as bytes."""
+    value = file.attrs.get(name)
+    return value.decode(errors="replace") if isinstance(value, bytes) else None if value is None else str(value)
 
 
 def _events(file: h5py.File, path: str | Path, start: int, stop: int | None, truth: bool) -> Any:
