@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, R3BClustering, R3BWindow
 from showerlearn.calorimeter.data import CalorimeterDataModule, cluster_features, hit_features
+from showerlearn.calorimeter.data.features import CLUSTER_FEATURES
 from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
@@ -109,6 +110,17 @@ def test_cluster_features_of_one_hit_are_the_hit() -> None:
     hits = {"energy": np.array([2.0]), "theta": np.array([1.0]), "phi": np.array([-0.5]), "time": np.array([3.0])}
     features = cluster_features(hits, np.array([0]), 1)
     assert np.allclose(features[0, :8], hit_features(hits)[0]) and features[0, 8] == 1 and features[0, 9] == pytest.approx(0, abs=1e-6)
+
+
+def test_cluster_features_of_zero_energy_hits_are_finite() -> None:
+    """Measured data may hold zero-energy hits: their pre-cluster weighs them alike (their mean direction)."""
+    hits = {"energy": np.array([0.0, 0.0, 1.0]), "theta": np.array([1.0, 1.2, 2.0]), "phi": np.array([0.1, 0.1, 0.0]),
+            "time": np.array([1.0, 3.0, 0.0])}
+    features = cluster_features(hits, np.array([0, 0, 1]), 2)
+    assert np.isfinite(features).all()
+    assert features[0, CLUSTER_FEATURES.index("time")] == pytest.approx(2.0)  # the plain mean of 1 and 3 ns
+    assert features[0, CLUSTER_FEATURES.index("theta")] == pytest.approx(1.1, abs=1e-3)
+    assert np.allclose(features[1, :8], hit_features({key: value[2:] for key, value in hits.items()})[0])
 
 
 def test_decoded_tables_hold_every_hit_and_gamma(hit_file: Path) -> None:

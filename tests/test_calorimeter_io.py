@@ -72,6 +72,10 @@ def test_format_attribute_written_as_bytes_is_accepted(hit_file: Path, tmp_path:
     with h5py.File(copy, "a") as file:
         file.attrs["format"] = np.bytes_(b"showerlearn-calorimeter-hits")  # a fixed-length string, as C++ writers store it
     assert len(read_events(copy)) == n_events(hit_file)
+    with h5py.File(copy, "a") as file:
+        file.attrs["version"] = 2
+    with pytest.raises(CalorimeterFileError, match="format version 2 is newer than this reader's"):
+        read_events(copy)
 
 
 def test_measured_data_without_truth_load_for_prediction(hit_file: Path, tmp_path: Path) -> None:

@@ -81,7 +81,10 @@ def cluster_features(hits: Mapping[str, np.ndarray], cluster: np.ndarray, n_clus
     energy = np.asarray(hits["energy"], dtype=np.float64)
     direction = unit_vectors(np.asarray(hits["theta"], np.float64), np.asarray(hits["phi"], np.float64))
     total = np.bincount(cluster, energy, minlength=n_clusters)
-    weight = energy / total[cluster]
+    size = np.bincount(cluster, minlength=n_clusters)
+    # hits weigh by energy; a pre-cluster without energy (measured data may hold zero-energy hits) weighs its
+    # hits alike instead of 0 / 0
+    weight = np.where(total[cluster] > 0, energy / np.where(total > 0, total, 1.0)[cluster], 1.0 / size[cluster])
     centroid = np.stack([np.bincount(cluster, weight * direction[:, k], minlength=n_clusters) for k in range(3)], axis=1)
     centroid /= np.linalg.norm(centroid, axis=1, keepdims=True).clip(1e-12)
     cos = np.clip(np.einsum("ij,ij->i", direction, centroid[cluster]), -1.0, 1.0)
@@ -90,7 +93,7 @@ def cluster_features(hits: Mapping[str, np.ndarray], cluster: np.ndarray, n_clus
         "theta": np.arccos(np.clip(centroid[:, 2], -1.0, 1.0)), "phi": np.arctan2(centroid[:, 1], centroid[:, 0]),
         "time": np.bincount(cluster, weight * np.asarray(hits["time"], np.float64), minlength=n_clusters),
         "x": centroid[:, 0], "y": centroid[:, 1], "z": centroid[:, 2],
-        "n_hits": np.bincount(cluster, minlength=n_clusters).astype(np.float64),
+        "n_hits": size.astype(np.float64),
         "spread": np.sqrt(np.bincount(cluster, weight * np.arccos(cos) ** 2, minlength=n_clusters)),
     }
     return _stack(columns, names, CLUSTER_FEATURES)

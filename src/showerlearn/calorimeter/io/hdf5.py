@@ -212,6 +212,10 @@ def _open(path: str | Path) -> h5py.File:
     if found != FORMAT:
         file.close()
         raise CalorimeterFileError(path, f"not a {FORMAT} file (attribute 'format' is {found!r})")
+    version = file.attrs.get("version", VERSION)
+    if int(version) > VERSION:
+        file.close()
+        raise CalorimeterFileError(path, f"format version {version} is newer than this reader's ({VERSION}): update showerlearn")
     for group, names in _REQUIRED.items():
         for name in names:
             if f"{group}/{name}" not in file:
