@@ -62,10 +62,11 @@ def read_root_hits(
             hint = "; R3BRoot marks saturated crystals so: drop them before export" if name == energy else ""
             raise CalorimeterFileError(path, f"branch {name!r} is {hits[name][row]} at {where(row)}{hint}")
     geometry = geometry or califa()
-    whole = np.round(hits[crystal_id])
-    if (whole != hits[crystal_id]).any():
-        row = int(np.flatnonzero(whole != hits[crystal_id])[0])
-        raise CalorimeterFileError(path, f"branch {crystal_id!r} is {hits[crystal_id][row]} at {where(row)}: crystal ids are whole numbers")
+    fractional = np.round(hits[crystal_id]) != hits[crystal_id]
+    if fractional.any():
+        row = int(np.flatnonzero(fractional)[0])
+        raise CalorimeterFileError(path, f"branch {crystal_id!r} is {hits[crystal_id][row]} at {where(row)}: crystal ids "
+                                         "are whole numbers")
     ids = hits[crystal_id].astype(np.int64)
     try:
         theta, phi = geometry.angles(ids)

@@ -308,11 +308,11 @@ class ColumnarFiles(_Strict):
     objects: ColumnarSource = Field(description="Object branches (tokens only).")
     class_names: list[str] | None = Field(None, description="Name of each class (default: the label branches).")
 
-    def read(self) -> EventStreams:
-        return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
-
     #: False for new data to predict: files without the label branches are read unlabelled
     _labels_required: bool = PrivateAttr(True)
+
+    def read(self) -> EventStreams:
+        return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
 
     def for_prediction(self, files: Sequence[str | Path]) -> ColumnarFiles:
         copy = self.model_copy(update={"files": [str(f) for f in files]})
@@ -339,7 +339,6 @@ class ColumnarFiles(_Strict):
         meta = {"process": label.copy(), "weight_pb": np.full(len(label), np.nan), "file_index": np.concatenate(files),
                 "event": np.concatenate([np.arange(len(c)) for c in constituents])}  # fmt: skip
         return EventStreams(ak.concatenate(constituents), ak.concatenate(objects), label, names, meta)
-
 
     def _check_class_names(self, paths: Sequence[Path], label: np.ndarray, file: np.ndarray, names: tuple[str, ...]) -> None:
         one_hot = len(self.constituents.labels) > 1

@@ -96,19 +96,15 @@ def _reader(path: Path) -> Callable[[Path, list[str], str | None, set[str]], dic
 
 
 def _present(path: Path, names: list[str], available: list[str], optional: set[str], what: str) -> list[str]:
-    """``names`` without the optional ones the file lacks; an error for a missing required one."""
-    _missing(path, [name for name in names if name not in optional], available, what)
-    return [name for name in names if name in available]
-
-
-def _missing(path: Path, names: list[str], available: list[str], what: str) -> None:
+    """``names`` without the optional ones the file lacks; an error (with close matches) for a missing required one."""
     for name in names:
-        if name not in available:
+        if name not in available and name not in optional:
             close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
             hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             raise ColliderDataError(
                 path, f"no {what} {name!r}{hint}; the file has {len(available)}: {', '.join(available[:40])}"
             )
+    return [name for name in names if name in available]
 
 
 def _read_root(path: Path, names: list[str], tree_name: str | None, optional: set[str]) -> dict[str, ak.Array | np.ndarray]:
@@ -119,11 +115,12 @@ def _read_root(path: Path, names: list[str], tree_name: str | None, optional: se
     except Exception as error:  # uproot raises several kinds for a file that is not ROOT
         raise ColliderDataError(path, f"not a ROOT file ({error})") from None
     with file:
-        trees = sorted({key.split(";")[0] for key, kind in file.classnames().items() if kind == "TTree"})
-        others = sorted({f"{kind} {key.split(';')[0]!r}" for key, kind in file.classnames().items() if kind == "ROOT::RNTuple"})
-        if not trees and others:
-            raise ColliderDataError(path, f"holds {', '.join(others)} and no TTree: only TTrees are read (uproot writes an "
-                                          "RNTuple unless asked for a TTree, e.g. with file.mktree)")
+        kinds = {key.split(";")[0]: kind for key, kind in file.classnames().items()}
+        trees = sorted(name for name, kind in kinds.items() if kind == "TTree")
+        rntuples = sorted(name for name, kind in kinds.items() if kind == "ROOT::RNTuple")
+        if not trees and rntuples:
+            raise ColliderDataError(path, f"holds the RNTuple {', '.join(map(repr, rntuples))} and no TTree: only TTrees are "
+                                          "read (uproot writes an RNTuple unless asked for a TTree, e.g. with file.mktree)")
         if tree_name is None and len(trees) != 1:
             raise ColliderDataError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one (tree)")
         tree_name = tree_name or trees[0]
@@ -162,7 +159,7 @@ def _read_h5(path: Path, names: list[str], _tree: str | None, optional: set[str]
 
 
 def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
-    array = _without_options(path, name, ak.Array(column) if not isinstance(column, ak.Array) else column)
+    array = _without_options(path, name, column)
     if array.ndim == 2 and isinstance(array.type.content, ak.types.RegularType):
         raise ColliderDataError(
             path, f"branch {name!r} holds the same number of values ({array.type.content.size}) in every event: a "
@@ -178,7 +175,7 @@ def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
 
 
 def _flat(path: Path, name: str, column: ak.Array | np.ndarray) -> np.ndarray:
-    array = _without_options(path, name, ak.Array(column) if not isinstance(column, ak.Array) else column)
+    array = _without_options(path, name, column)
     if array.ndim != 1 or not _numeric(array):
         raise ColliderDataError(path, f"branch {name!r} is {array.type}; expected one number per event")
     values = ak.to_numpy(array)
@@ -186,9 +183,10 @@ def _flat(path: Path, name: str, column: ak.Array | np.ndarray) -> np.ndarray:
     return values
 
 
-def _without_options(path: Path, name: str, array: ak.Array) -> ak.Array:
-    """The array without nullable types (pyarrow and pandas write every parquet column nullable); an error if a
-    value is really missing."""
+def _without_options(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
+    """The column as an awkward array without nullable types (pyarrow and pandas write every parquet column
+    nullable); an error if a value is really missing."""
+    array = column if isinstance(column, ak.Array) else ak.Array(column)
     levels = _type_levels(array)
     if not any(isinstance(level, ak.types.OptionType) for level in levels):
         return array
