@@ -15,9 +15,10 @@ Benchmark (the models are the example configs, examples/collider_<model>.yaml, o
         --explain collider_m600_explain.h5   # 2000 events of --seed 2: mean attention and Grad-CAM maps
 
 Every model runs with :data:`COMMON` and its :data:`OWN` settings: the object tokens without the b-tag
-(with it the objects alone saturate), 50 / 10 / 40 % splits, 6 epochs. A model whose sweep finished is
-not trained again (``--workdir`` keeps them); ``--report-only`` redraws the table and figure from the
-finished sweeps. Settings given with ``--set`` apply to every model, after those.
+(with it the objects alone saturate), 6 epochs, and the ``--split`` fractions (default 50 / 10 / 40 %). A
+model whose sweep finished is not trained again (``--workdir`` keeps them), and a sweep stopped mid-way (a
+session's end, a crash) continues where it stopped: its completed repeats are kept, a started one resumes
+from its last checkpoint. ``--report-only`` redraws the table and figure from the finished sweeps. Settings given with ``--set`` apply to every model, after those.
 """
 
 from __future__ import annotations
@@ -52,12 +53,8 @@ REFERENCE = "multiscale"
 #: object features without the b-tag: with it the objects alone reach an AUC of 0.97 at 600 GeV (a BDT on
 #: the high-level features 0.977, without b-tags 0.906; 20k events), so the streams are compared without it
 OBJECTS_WITHOUT_BTAG = "[log_pt, eta, dphi_lead, log_mass, tau21, tau32, charge, is_met, is_fatjet, is_jet, is_electron, is_muon]"
-#: settings of every model: 100k events split 50 / 10 / 40 %, 6 epochs with a cosine schedule
-COMMON = [
-    f"data.params.objects.features={OBJECTS_WITHOUT_BTAG}",
-    "data.params.split.fractions=[0.5, 0.1, 0.4]",
-    "trainer.max_epochs=6",
-]
+#: settings of every model (besides the split): 6 epochs with a cosine schedule
+COMMON = [f"data.params.objects.features={OBJECTS_WITHOUT_BTAG}", "trainer.max_epochs=6"]
 #: settings of one model
 OWN = {
     "bdt": ["estimator.params.features=[" + ", ".join(n for n in HIGH_LEVEL_FEATURES if "btag" not in n) + "]"],
@@ -75,7 +72,7 @@ SCALARS = (
 STATE_FILE = "benchmark_sweeps.json"
 
 
-def _config(model: str, events: Path, workdir: Path, overrides: list[str]) -> Any:
+def _config(model: str, events: Path, workdir: Path, split: str, overrides: list[str]) -> Any:
     example, _ = MODELS[model]
     return load_config(
         EXAMPLES / example,
@@ -84,14 +81,18 @@ def _config(model: str, events: Path, workdir: Path, overrides: list[str]) -> An
             f"output_dir={workdir}",
             f"name=benchmark_{model}",
             *COMMON,
+            f"data.params.split.fractions=[{split}]",
             *OWN.get(model, []),
             *overrides,
         ],
     )
 
 
-def run_sweeps(models: list[str], events: Path, workdir: Path, repeats: int, jobs: int, overrides: list[str]) -> dict[str, str]:
-    """Train the sweep of each model not yet finished; returns model -> sweep folder (also kept in the state file)."""
+def run_sweeps(
+    models: list[str], events: Path, workdir: Path, repeats: int, jobs: int, split: str, overrides: list[str]
+) -> dict[str, str]:
+    """Train the sweep of each model not yet finished, continuing one stopped mid-way; returns model -> sweep
+    folder (also kept in the state file)."""
     state_path = workdir / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     for model in models:
@@ -100,11 +101,21 @@ def run_sweeps(models: list[str], events: Path, workdir: Path, repeats: int, job
             continue
         started = time.time()
         print(f"{model}: {repeats} repeats, {jobs} in parallel", flush=True)
-        folder = sweep(_config(model, events, workdir, overrides), repeats, jobs=jobs, progress=False)
+        config = _config(model, events, workdir, split, overrides)
+        stopped = _stopped_sweep(config)
+        if stopped is not None:
+            print(f"{model}: continuing {stopped}", flush=True)
+        folder = sweep(config, repeats, jobs=jobs, progress=False, resume=stopped)
         state[model] = {"folder": str(folder), "seconds": round(time.time() - started, 1)}
         state_path.write_text(json.dumps(state, indent=2))
         print(f"{model}: done in {state[model]['seconds']:.0f} s: {folder}", flush=True)
     return {model: entry["folder"] for model, entry in state.items()}
+
+
+def _stopped_sweep(config: Any) -> Path | None:
+    """The newest sweep folder of this model without an aggregate (stopped before its end), if any."""
+    stopped = [f for f in sorted((config.output_dir / config.name).glob("sweep-*")) if not (f / AGGREGATE_FILE).is_file()]
+    return stopped[-1] if stopped else None
 
 
 def _mean_std(values: list[float | None]) -> tuple[float, float]:
@@ -187,7 +198,19 @@ def roc_band_figure(sweeps: dict[str, str], output: Path) -> list[Path]:
     return save_figure(figure, output / "roc_bands")
 
 
-def report(sweeps: dict[str, str], output: Path, events: Path | None, command: str, seconds: dict[str, float]) -> Path:
+def _split_text(sweeps: dict[str, str]) -> str:
+    """The train / val / test fractions of the runs, as a percentage text."""
+    run = sweep_runs(next(iter(sweeps.values())))[0]
+    fractions = load_config(run.config_file).data.params["split"]["fractions"]
+    return " / ".join(f"{100 * f:g}" for f in fractions) + " %"
+
+
+def _training_seconds(folder: str) -> float:
+    """Wall time of every run of a sweep, all its attempts included, summed."""
+    return sum(run.status().get("train_seconds", 0.0) for run in sweep_runs(folder))
+
+
+def report(sweeps: dict[str, str], output: Path, events: Path | None, command: str) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     rows, numbers = table(sweeps)
     figures = roc_band_figure(sweeps, output)
@@ -201,8 +224,8 @@ def report(sweeps: dict[str, str], output: Path, events: Path | None, command: s
         f"Events: `{events}`" if events else "",
         "",
         "Each model is trained once per repeat k (experiment seed k: its initialisation, batch order and its own "
-        "train / val / test split, 50 / 10 / 40 %); repeat k has the same split for every model. Settings of every "
-        f"model: `{'`, `'.join(COMMON)}`; the examples' networks otherwise (examples/collider_*.yaml). Values are the "
+        f"train / val / test split, {_split_text(sweeps)}); repeat k has the same split for every model. Settings of "
+        f"every model: `{'`, `'.join(COMMON)}`; the examples' networks otherwise (examples/collider_*.yaml). Values are the "
         "mean ± sample standard deviation over the repeats, on each repeat's test split. Significance: Asimov Z "
         "at 3000 fb⁻¹ with the events' cross-section weights (signal normalised to 10 fb, see the generator config).",
         "",
@@ -212,8 +235,8 @@ def report(sweeps: dict[str, str], output: Path, events: Path | None, command: s
         "",
         *paired_differences(sweeps),
         "",
-        "Training time per model (all repeats, wall clock): "
-        + ", ".join(f"{MODELS[m][1]} {seconds[m] / 60:.0f} min" for m in sweeps if m in seconds),
+        "Training time per model (all repeats, summed over the runs, each run on one core): "
+        + ", ".join(f"{MODELS[m][1]} {_training_seconds(sweeps[m]) / 60:.0f} min" for m in sweeps),
         "",
         f"ROC bands: `{figures[0].name}`.",
         "",
@@ -247,6 +270,7 @@ def main() -> None:
     parser.add_argument("--events", type=Path, help="the generated event file")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="repeats trained in parallel")
+    parser.add_argument("--split", default="0.5, 0.1, 0.4", help="train, validation and test fractions of every repeat")
     parser.add_argument("--workdir", type=Path, required=True, help="where the sweeps go (and are found again)")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/collider"))
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
@@ -266,11 +290,9 @@ def main() -> None:
     else:
         if args.events is None or not args.events.is_file():
             parser.error("--events: the generated event file is needed to train")
-        sweeps = run_sweeps(models, args.events, args.workdir, args.repeats, args.jobs, args.overrides)
+        sweeps = run_sweeps(models, args.events, args.workdir, args.repeats, args.jobs, args.split, args.overrides)
         sweeps = {m: sweeps[m] for m in MODELS if m in sweeps}
-    state = json.loads((args.workdir / STATE_FILE).read_text())
-    seconds = {m: entry["seconds"] for m, entry in state.items()}
-    path = report(sweeps, args.output, args.events, " ".join(["python", *sys.argv]), seconds)
+    path = report(sweeps, args.output, args.events, " ".join(["python", *sys.argv]))
     if args.explain is not None and REFERENCE in sweeps:
         for figure in explain_reference(sweeps, args.explain, args.output, args.explain_events):
             print(f"explanation: {figure}")

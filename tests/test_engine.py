@@ -348,6 +348,30 @@ def test_sweep_goes_on_past_a_failed_seed(tabular_config: dict, monkeypatch: pyt
     assert json.loads((folder / "aggregate.json").read_text())["n_runs"] == 2
 
 
+@pytest.mark.slow
+def test_a_resumed_sweep_keeps_completed_seeds_and_continues_the_others(tabular_config: dict) -> None:
+    """A sweep stopped mid-way (here: both seeds crash at step 9) goes on with --resume: a seed completed in
+    between is kept as it is, the other continues from its checkpoint; nothing else may be resumed."""
+    from showerlearn.engine.sweep import SweepError, sweep, sweep_runs
+
+    tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 9}}]
+    config = resolve_config(tabular_config)
+    with pytest.raises(SweepError, match="every seed failed"):
+        sweep(config, 2, progress=False)
+    (folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
+    train(config, resume=folder / "seed3", progress=False)  # one seed finished by hand
+    finished = (folder / "seed3" / "metrics.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"holds the seeds \[3, 4\], but .* give \[3, 4, 5\]"):
+        sweep(config, 3, progress=False, resume=folder)
+    with pytest.raises(ConfigError, match="not a sweep folder"):
+        sweep(config, 2, progress=False, resume=folder / "seed3")
+    assert sweep(config, 2, progress=False, resume=folder) == folder
+    assert [run.status()["attempts"] for run in sweep_runs(folder)] == [2, 2]  # seed 4 resumed, not restarted
+    assert (folder / "seed3" / "metrics.json").read_bytes() == finished
+    assert "failed" not in json.loads((folder / "sweep.json").read_text())
+    assert json.loads((folder / "aggregate.json").read_text())["n_runs"] == 2
+
+
 def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
     tabular_config.pop("model")
     tabular_config.pop("task")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,11 @@ def sweep(
     seeds: Annotated[int, typer.Option(help="Number of seeds (config seed, seed+1, ...).")] = 3,
     jobs: Annotated[int, typer.Option(help="Runs trained in parallel processes.")] = 1,
     overrides: OverrideOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue this sweep folder (stopped by a time limit or a crash, or with failed seeds): "
+                     "completed seeds are kept, started ones continue from their last checkpoint."),
+    ] = None,
 ) -> None:
     """Train the same experiment with N seeds and aggregate every metric (mean, standard deviation)."""
     quiet_libraries()
@@ -25,7 +31,7 @@ def sweep(
 
         experiment = load(config, overrides)
         try:
-            folder = run_sweep(experiment, seeds, jobs=jobs)
+            folder = run_sweep(experiment, seeds, jobs=jobs, resume=resume)
         except SweepError as error:
             console.print(f"[bold red]sweep incomplete:[/] {error}")
             raise typer.Exit(1) from None

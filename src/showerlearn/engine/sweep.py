@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from showerlearn.config import ExperimentConfig, load_config
+from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of
@@ -29,12 +29,18 @@ class SweepError(RuntimeError):
     """Some seeds of a sweep failed; the others are complete and aggregated (``sweep.json`` lists both)."""
 
 
-def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool = True) -> Path:
+def sweep(
+    config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool = True, resume: str | Path | None = None
+) -> Path:
     """Train ``n_seeds`` runs with seeds ``config.seed, config.seed + 1, ...``; return the sweep folder.
 
     A seed that fails does not stop the others: the completed runs are aggregated, the failures are
     recorded in ``sweep.json`` (``"failed"``), then :class:`SweepError` names them. A failed seed stays
     listed: finished later with ``showerlearn train CONFIG --resume SWEEP/seed<k>``, it rejoins the sweep.
+
+    ``resume`` continues the sweep in that folder (one stopped by a job's time limit, a crash, or seeds that
+    failed): its completed seeds are kept, a started one continues from its last checkpoint (its config must
+    be the one it was started with, as for ``train --resume``) and one never started begins.
     """
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
@@ -45,29 +51,28 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
             f"a sweep trains each seed in one process, but trainer.devices={devices!r}, trainer.num_nodes={nodes}: "
             "train DDP seeds one by one (showerlearn train CONFIG --set seed=K)"
         )
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = config.output_dir / config.name / f"sweep-{stamp}"
-    folder.mkdir(parents=True, exist_ok=False)
     seeds = [config.seed + k for k in range(n_seeds)]
+    folder = _resumed_folder(Path(resume), seeds) if resume is not None else _new_folder(config)
     runs = {seed: folder / f"seed{seed}" for seed in seeds}
     description: dict[str, Any] = {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]}
     write_json_atomic(folder / SWEEP_FILE, description)
-    from showerlearn.engine.runner import train  # here, not at import: `board` reads sweeps without torch
-
     configs = {seed: config.model_copy(update={"seed": seed}, deep=True) for seed in seeds}
+    to_train = [seed for seed in seeds if RunDir(runs[seed]).status().get("state") != "completed"]
+    if len(to_train) < n_seeds:
+        log.info("%s: %d of %d seeds completed earlier are kept", folder, n_seeds - len(to_train), n_seeds)
     failures: dict[int, str] = {}
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {seed: pool.submit(_train_quietly, configs[seed], runs[seed]) for seed in seeds}
+            futures = {seed: pool.submit(_train_seed, configs[seed], runs[seed], False) for seed in to_train}
             for seed, future in futures.items():
                 try:
                     future.result()
                 except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
                     failures[seed] = _failed(seed, error)
     else:
-        for seed in seeds:
+        for seed in to_train:
             try:
-                train(configs[seed], run_dir=runs[seed], progress=progress)
+                _train_seed(configs[seed], runs[seed], progress)
             except Exception as error:  # noqa: BLE001 - as above
                 failures[seed] = _failed(seed, error)
     if failures:
@@ -85,16 +90,39 @@ def sweep(config: ExperimentConfig, n_seeds: int, jobs: int = 1, progress: bool 
     return folder
 
 
+def _new_folder(config: ExperimentConfig) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = config.output_dir / config.name / f"sweep-{stamp}"
+    folder.mkdir(parents=True, exist_ok=False)
+    return folder
+
+
+def _resumed_folder(folder: Path, seeds: list[int]) -> Path:
+    """``folder`` if it is a sweep of exactly ``seeds``; a ConfigError saying what it holds otherwise."""
+    if not is_sweep(folder):
+        raise ConfigError(str(folder), [f"is not a sweep folder (no {SWEEP_FILE}): nothing to resume"])
+    stored = json.loads((folder / SWEEP_FILE).read_text()).get("seeds")
+    if stored != seeds:
+        raise ConfigError(str(folder), [
+            f"holds the seeds {stored}, but the config's seed and --seeds give {seeds}: resume with the same ones"
+        ])
+    return folder
+
+
 def _failed(seed: int, error: Exception) -> str:
     message = f"{type(error).__name__}: {error}"
     log.error("seed %d failed: %s", seed, message)
     return message
 
 
-def _train_quietly(config: ExperimentConfig, path: Path) -> None:
-    from showerlearn.engine.runner import train
+def _train_seed(config: ExperimentConfig, path: Path, progress: bool) -> None:
+    """Train one seed into ``path``, continuing the run already started there (a resumed sweep)."""
+    from showerlearn.engine.runner import train  # here, not at import: `board` reads sweeps without torch
 
-    train(config, run_dir=path, progress=False)
+    if (path / "config.yaml").is_file():
+        train(config, resume=path, progress=progress)
+    else:
+        train(config, run_dir=path, progress=progress)
 
 
 def sweep_runs(folder: str | Path, completed_only: bool = True) -> list[RunDir]:
