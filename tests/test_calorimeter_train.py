@@ -5,6 +5,7 @@ again, ``evaluate`` recomputes the metrics and the board labels them the family'
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,12 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     assert "gamma energy, rest frame [MeV]" in page and "photopeak efficiency" in page
     payload = json.loads(page.split('<script type="application/json" id="board-data">')[1].split("</script>")[0])
     assert any("photopeak_efficiency_vs_gamma_energy" in json.dumps(entry) for entry in payload["entries"])
+
+    # the checkpoint carries the training split's standardisation: without the training files (here their
+    # simulation) the new file is predicted alike, and nothing is simulated again
+    shutil.rmtree(tmp_path / "cache")
+    again = tmp_path / "without_training_files"
+    predicted = runner.invoke(app, ["predict", str(run.path), "--input", str(new_file), "--output", str(again)])
+    assert predicted.exit_code == 0, predicted.output
+    assert not (tmp_path / "cache").exists()
+    np.testing.assert_array_equal(read_tables(again / "new_hits.predictions.h5")["hits"]["label"], new["hits"]["label"])

@@ -6,6 +6,7 @@ same DataModule."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def _invoke(*args: str) -> None:
 
 
 def test_train_predict_evaluate_and_explain(files: tuple[Path, Path], tmp_path: Path) -> None:
-    train_file, explain_file = files
+    train_file, explain_file = Path(shutil.copy(files[0], tmp_path / "train.h5")), files[1]
     _invoke("train", str(_config(tmp_path, train_file)))
     (path,) = (tmp_path / "runs" / "collider_cli").iterdir()
     run = RunDir.existing(path)
@@ -74,6 +75,14 @@ def test_train_predict_evaluate_and_explain(files: tuple[Path, Path], tmp_path: 
     assert {"attention_constituents_self.png", "attention_objects_self.png", "attention_objects_to_constituents_1.png",
             "gradcam_label_1.png"} <= figures  # fmt: skip
     assert any(name.startswith("event00000") for name in figures)
+
+    # the checkpoint carries the preprocessing fitted on the training split: new files are predicted alike
+    # without the training file
+    _invoke("predict", str(run.path), "--input", str(explain_file), "--output", str(tmp_path / "with"))
+    train_file.unlink()
+    _invoke("predict", str(run.path), "--input", str(explain_file), "--output", str(tmp_path / "without"))
+    with_file, without_file = (read_tables(tmp_path / f / "explain.predictions.h5")["predictions"] for f in ("with", "without"))
+    np.testing.assert_array_equal(with_file["score"], without_file["score"])
 
 
 def test_a_sweep_over_seeds_and_splits_gives_roc_bands(files: tuple[Path, Path], tmp_path: Path) -> None:

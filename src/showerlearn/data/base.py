@@ -21,6 +21,9 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
 from showerlearn.family import GENERIC, Family
 
+#: where :meth:`ShowerDataModule.state_dict` (so every checkpoint) keeps the fitted state
+FITTED_STATE_KEY = "fitted"
+
 Split = str  # "train" | "val" | "test" | "predict"
 
 
@@ -201,8 +204,30 @@ class ShowerDataModule(L.LightningDataModule):
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))
         return sampler
 
+    def fitted_state(self) -> dict[str, Any]:
+        """What :meth:`setup` learned from the training split that predicting new files needs (a feature
+        standardisation, the class names), as plain data; empty when there is nothing (the default). Every
+        checkpoint carries it, so a trained network predicts new files without its training files."""
+        return {}
+
+    def restore_fitted_state(self, state: dict[str, Any]) -> None:
+        """Take over a :meth:`fitted_state` of the training run before :meth:`setup` of new prediction
+        inputs, which then reads no training file. DataModules with a fitted state override this."""
+        raise NotImplementedError(f"{type(self).__name__} saves no fitted state to restore")
+
+    def restore_from_checkpoint(self, checkpoint: Mapping[str, Any]) -> bool:
+        """Restore the fitted state a checkpoint of this DataModule carries (Lightning keeps :meth:`state_dict`
+        under the class name); False when it carries none (nothing fitted, or a checkpoint of an earlier
+        version: :meth:`setup` then fits again on the training split)."""
+        fitted = checkpoint.get(type(self).__qualname__, {}).get(FITTED_STATE_KEY)
+        if not fitted:
+            return False
+        self.restore_fitted_state(fitted)
+        return True
+
     def state_dict(self) -> dict[str, Any]:
-        return {"world_size": self._world_size()}
+        fitted = self.fitted_state()
+        return {"world_size": self._world_size(), **({FITTED_STATE_KEY: fitted} if fitted else {})}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # a resumed epoch's position counts batches of this process's shard: with another number of

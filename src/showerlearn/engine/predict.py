@@ -312,6 +312,8 @@ def _open(
     seed_everything(config.seed, config.trainer.deterministic)
     apply_cpu_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config)
+    if config.model is not None:  # a network: its checkpoint holds what the data fitted on the training split
+        datamodule.restore_from_checkpoint(load_checkpoint(run.best_checkpoint()))
     return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid, chunk_events)
 
 

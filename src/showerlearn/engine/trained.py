@@ -51,6 +51,7 @@ def load_network(
         raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")
     datamodule = build_datamodule(config)
     if inputs:
+        datamodule.restore_from_checkpoint(state)  # new files need no training file
         datamodule.use_prediction_inputs(inputs)
     datamodule.setup("predict" if inputs else "test")
     module = build_module(config, datamodule)

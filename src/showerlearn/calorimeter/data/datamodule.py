@@ -135,9 +135,27 @@ class CalorimeterDataModule(ShowerDataModule):
         self.prediction_inputs = [Path(f) for f in files]
 
     # ------------------------------------------------------------------ setup
+    def fitted_state(self) -> dict[str, Any]:
+        """The training files' calorimeter and the standardisation of the hit (and pre-cluster) features."""
+        if self.hit_spec is None:
+            return {}
+        return {
+            "geometry": self.geometry, "hit_features": dataclasses.asdict(self.hit_spec),
+            "cluster_features": dataclasses.asdict(self.cluster_spec) if self.cluster_spec is not None else None,
+        }  # fmt: skip
+
+    def restore_fitted_state(self, state: dict[str, Any]) -> None:
+        self.geometry = state["geometry"]
+        self.hit_spec = _feature_spec(state["hit_features"])
+        self.cluster_spec = _feature_spec(state["cluster_features"]) if state["cluster_features"] is not None else None
+
+    def _needs_training_split(self) -> bool:
+        """Whether the training split must be read: it gives the standardisation, also of new files to predict,
+        unless the checkpoint brought it (:meth:`restore_fitted_state`) and only new files are predicted."""
+        return self.train_set is None and not (self.prediction_inputs is not None and self.hit_spec is not None)
+
     def setup(self, stage: str | None = None) -> None:
-        # the training split is always read: it gives the standardisation, also of new files to predict
-        if self.train_set is None:
+        if self._needs_training_split():
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             common_geometry(self.prediction_inputs, self.geometry)
@@ -145,9 +163,9 @@ class CalorimeterDataModule(ShowerDataModule):
 
     def prediction_parts(self, file: Path, max_events: int) -> Iterator[HitEventDataset]:
         """``file`` read ``max_events`` events at a time: hit files are otherwise held whole in memory."""
-        if self.train_set is None:
-            self._setup_splits()  # the standardisation of the training split
         self.prediction_inputs = [Path(file)]
+        if self._needs_training_split():
+            self._setup_splits()
         common_geometry(self.prediction_inputs, self.geometry)
         total = n_events(file)
         for start in range(0, total, max_events):
@@ -263,3 +281,8 @@ class CalorimeterDataModule(ShowerDataModule):
 
 def _numpy(value: Any) -> np.ndarray:
     return value.numpy() if torch.is_tensor(value) else np.asarray(value)
+
+
+def _feature_spec(saved: dict[str, Any]) -> FeatureSpec:
+    """A :class:`FeatureSpec` from its saved fields (lists, as a checkpoint keeps them)."""
+    return FeatureSpec(tuple(saved["names"]), tuple(saved["mean"]), tuple(saved["std"]))

@@ -171,9 +171,23 @@ class ColliderDataModule(ShowerDataModule):
         self.source.for_prediction(files)  # fails now for a source that cannot read new files
         self.prediction_inputs = [Path(f) for f in files]
 
+    def fitted_state(self) -> dict[str, Any]:
+        """The class names and each stream's preprocessing (its settings and the training split's statistics)."""
+        if not self.preprocessors:
+            return {}
+        return {"class_names": list(self.class_names), "preprocessors": {n: p.state() for n, p in self.preprocessors.items()}}
+
+    def restore_fitted_state(self, state: dict[str, Any]) -> None:
+        self.class_names = tuple(state["class_names"])
+        self.preprocessors = {
+            name: TokenPreprocessor.from_state(saved, f"the checkpoint's {name} preprocessing")
+            for name, saved in state["preprocessors"].items()
+        }
+
     def setup(self, stage: str | None = None) -> None:
-        # the preprocessing of any events is the one fitted on the training split: read it first
-        if self.train_set is None:
+        # the preprocessing of any events is the one fitted on the training split: read it first, unless the
+        # checkpoint brought it (restore_fitted_state) and only new files are predicted
+        if self.train_set is None and not (self.prediction_inputs is not None and self.preprocessors):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             streams = self.source.for_prediction(self.prediction_inputs).read()

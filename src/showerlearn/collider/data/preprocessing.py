@@ -240,9 +240,13 @@ class TokenPreprocessor:
 
     @classmethod
     def load(cls, path: str | Path) -> TokenPreprocessor:
-        state = json.loads(Path(path).read_text())
+        return cls.from_state(json.loads(Path(path).read_text()), str(path))
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], source: str) -> TokenPreprocessor:
+        """The preprocessor of a :meth:`state` (``source`` names where it comes from in errors)."""
         if state.get("format") != _FORMAT:
-            raise ValueError(f"{path}: not saved by TokenPreprocessor (format={state.get('format')!r})")
+            raise ValueError(f"{source}: not saved by TokenPreprocessor (format={state.get('format')!r})")
         alignment = JetAlignment(**state["alignment"]) if state["alignment"] else None
         preprocessor = cls(state["features"], state["n_tokens"], state["sort_by"], state["standardize"], alignment)
         preprocessor.mean_, preprocessor.std_ = state["mean"], state["std"]
