@@ -89,6 +89,24 @@ def test_appended_padding_never_changes_a_score(name: str, params: dict) -> None
         np.testing.assert_allclose(_scores(model, _append_padding(inputs, extra, seed=extra)), before, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize(("name", "params"), MODELS_UNDER_TEST, ids=_id)
+@pytest.mark.parametrize("stream", ["constituents", "objects"])
+def test_an_empty_stream_reads_nothing_from_its_padding(name: str, params: dict, stream: str) -> None:
+    """An event without constituents (or objects): what its padded slots hold never reaches its score, in
+    cross-attention neither (whose softmax keeps one padded key visible to stay defined)."""
+    model = _model(name, params)
+    inputs = _inputs(seed=5)
+    inputs[f"{stream}_mask"][0] = False
+    scores = []
+    for fill in (0.0, 5.0):
+        changed = dict(inputs)
+        for key in (stream, f"{stream}_p4"):
+            changed[key] = inputs[key].clone()
+            changed[key][0] = fill
+        scores.append(_scores(model, changed))
+    np.testing.assert_allclose(scores[1], scores[0], atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize(("name", "params"), [m for m in MODELS_UNDER_TEST if m[0] != "collider_mlp"], ids=_id)
 def test_permuting_the_constituents_never_changes_a_score(name: str, params: dict) -> None:
     model = _model(name, params)

@@ -20,7 +20,7 @@ __all__ = ["AttentionBlock", "Encoder", "additive_mask"]
 def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
     """``(B, S)`` real-token mask -> ``(B, S)`` float mask added to attention logits: 0 for a real key,
     -inf for a padded one. An event without any real key keeps its first key visible, so its softmax is
-    defined (it only happens for an empty stream, whose tokens are then all padding anyway)."""
+    defined; :class:`AttentionBlock` then discards what was read from it."""
     visible = mask.clone()
     visible[:, 0] |= ~mask.any(dim=1)
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~visible, float("-inf"))
@@ -75,6 +75,9 @@ class AttentionBlock(nn.Module):
         attended, _ = self.attention(
             query, keys, keys, key_padding_mask=padding, attn_mask=self._logit_bias(bias, x.shape[1]), need_weights=False
         )
+        # an event whose keys are all padding (an empty stream) reads nothing: the padded key kept visible by
+        # additive_mask must not reach its queries (the objects of an event without constituents, say)
+        attended = attended * key_mask.any(dim=1).to(attended.dtype)[:, None, None]
         x = x + self.dropout(attended)
         return x + self.dropout(self.mlp(self.norm_mlp(x)))
 
