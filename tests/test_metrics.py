@@ -167,6 +167,11 @@ def test_performance_and_efficiencies_at_cut_match_counts() -> None:
     np.testing.assert_allclose(rejection, [0.0, at.background_rejection, 1.0])
     cut = cls.cut_for_efficiency(scores[labels == 1], 0.7)
     assert np.mean(scores[labels == 1] >= cut) >= 0.7
+    # few events: an interpolated quantile would keep 1 of 4 (25 %) for 30 %
+    few = np.array([0.2, 0.5, 0.81, 0.9])
+    for efficiency in (0.3, 0.5, 0.75, 1.0):
+        kept = np.mean(few >= cls.cut_for_efficiency(few, efficiency))
+        assert efficiency <= kept < efficiency + 0.25
 
 
 def test_auc_per_energy_bin_in_bin_matches_naive() -> None:

@@ -11,6 +11,8 @@ AUC and ROC of each class with their macro mean, and the confusion matrix.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,11 +106,17 @@ def efficiencies_at_cuts(labels: Any, scores: Any, cuts: Any) -> tuple[np.ndarra
 
 def cut_for_efficiency(scores_of_positives: Any, efficiency: float) -> float:
     """Score cut that keeps the fraction ``efficiency`` of the given (gamma) scores (lstchain's
-    ``gh_efficiency`` cut): the ``1 - efficiency`` quantile; NaN without events."""
+    ``gh_efficiency`` cut, the ``1 - efficiency`` quantile): the k-th highest score, k the fewest events that
+    make up the fraction, so that ``score >= cut`` keeps at least it (more only where scores tie at the cut),
+    where an interpolated quantile can keep less; NaN without events."""
     if not 0.0 < efficiency <= 1.0:
         raise ValueError(f"efficiency must be in (0, 1], got {efficiency}")
-    s = np.asarray(scores_of_positives, dtype=float)
-    return float(np.quantile(s, 1.0 - efficiency)) if s.size else np.nan
+    s = np.sort(np.asarray(scores_of_positives, dtype=float))[::-1]
+    if not s.size:
+        return np.nan
+    # rounded first: 0.3 x 10 is 3.0000000000000004 in floating point, which must not take a fourth event
+    k = max(1, math.ceil(round(efficiency * s.size, 9)))
+    return float(s[k - 1])
 
 
 def auc_per_energy_bin(
