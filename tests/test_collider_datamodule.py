@@ -151,6 +151,9 @@ def test_estimators_get_the_high_level_features(events_file: Path) -> None:
     assert bdt.n_features_in_ == len(without_btags) and bdt.predict(inputs)["label"].shape == (len(inputs), 2)
     with pytest.raises(ValueError, match=r"unknown features \['j1_btag'\]"):
         HighLevelBDT(features=("j1_btag",)).fit(inputs, targets["label"])
+    assert bdt.n_iter_ == 5
+    with pytest.raises(ValueError, match=r"must hold all \d+ high-level features .* got shape \(\d+, 2\)"):
+        HighLevelBDT(features=without_btags[:2]).fit(np.asarray(inputs)[:, :2], targets["label"])
 
 
 def test_prediction_on_another_file_uses_the_training_preprocessing(events_file: Path, tmp_path: Path) -> None:

@@ -26,7 +26,13 @@ def _table(X: Any, features: Sequence[str] | None) -> Any:
     unknown = [name for name in features if name not in HIGH_LEVEL_FEATURES]
     if unknown:
         raise ValueError(f"collider_bdt: unknown features {unknown}; the high-level features are {', '.join(HIGH_LEVEL_FEATURES)}")
-    return np.asarray(table)[:, [HIGH_LEVEL_FEATURES.index(name) for name in features]]
+    table = np.asarray(table)
+    if table.ndim != 2 or table.shape[1] != len(HIGH_LEVEL_FEATURES):
+        raise ValueError(
+            f"collider_bdt: a feature table must hold all {len(HIGH_LEVEL_FEATURES)} high-level features "
+            f"({', '.join(HIGH_LEVEL_FEATURES)}), in that order, of which `features` picks; got shape {table.shape}"
+        )
+    return table[:, [HIGH_LEVEL_FEATURES.index(name) for name in features]]
 
 
 @ESTIMATORS.register("collider_bdt")
@@ -100,6 +106,7 @@ class HighLevelBDT(MultiHeadClassifier):
             random_state=self.seed,
         ).fit(X, labels, sample_weight=sample_weight)
         self.classes_ = self.trees_.classes_
+        self.n_iter_ = self.trees_.n_iter_  # boosting iterations run (fewer than max_iter with early stopping)
         self.heads_ = (self.head,)
         return self
 
