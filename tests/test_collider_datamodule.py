@@ -203,6 +203,9 @@ def test_clear_errors(events_file: Path, tmp_path: Path) -> None:
     one_class = write_event_file(tmp_path / "qcd.h5", 20, seed=1, shares=(0.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="only the class"):
         _data(one_class)
+    one_signal = write_event_file(tmp_path / "one_signal.h5", 30, seed=1, shares=(0.04, 0.96, 0.0))
+    with pytest.raises(ValueError, match=r"the (val|test) split lacks a class \(background \d+, signal 0 of \d+ events"):
+        _data(one_signal)
     with pytest.raises(KeyError, match="no field 'momentum'"):
         _data(events_file, constituents={"n_tokens": 20, "features": ["momentum"]})
     with pytest.raises(ValueError, match="cannot|per class"):

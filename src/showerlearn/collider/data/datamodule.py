@@ -207,6 +207,7 @@ class ColliderDataModule(ShowerDataModule):
                 raise ValueError(f"collider data: the {name} split is empty ({len(streams)} events, fractions {list(self.split.fractions)})")
         self.parts = dict(zip(_SPLITS, parts, strict=True))
         self.class_names = streams.class_names
+        self._check_split_classes(streams.labels)
         self.preprocessors = self._fit(streams.take(self.parts["train"]))
         datasets = []
         for part in parts:
@@ -222,6 +223,18 @@ class ColliderDataModule(ShowerDataModule):
         present = np.unique(streams.labels)
         if len(present) < 2:
             raise ValueError(f"collider data: the events hold only the class {[streams.class_names[i] for i in present]}; a classifier needs two")
+
+    def _check_split_classes(self, labels: np.ndarray) -> None:
+        """Every split holds every class: a training split without signal trains nothing, a test split
+        without it has no ROC (the split is drawn at random, not per class)."""
+        for name, part in self.parts.items():
+            counts = np.bincount(labels[part], minlength=len(self.class_names))
+            if len(part) and not counts.all():
+                per_class = ", ".join(f"{c} {n}" for c, n in zip(self.class_names, counts, strict=True))
+                raise ValueError(
+                    f"collider data: the {name} split lacks a class ({per_class} of {len(part)} events; fractions "
+                    f"{list(self.split.fractions)}): use more events or larger fractions"
+                )
 
     def _fit(self, train: EventStreams) -> dict[str, TokenPreprocessor]:
         """One preprocessor per stream, fitted on the training events (and unscaled p4 ones, if asked)."""
