@@ -80,15 +80,24 @@ def synthetic_events(n_events: int, seed: int, shares: tuple[float, ...] = (0.5,
     return ak.with_field(records, weights, "weight_pb")
 
 
-def write_event_file(path: Path, n_events: int, seed: int, shares: tuple[float, ...] = (0.5, 0.4, 0.1)) -> Path:
+def write_event_file(
+    path: Path, n_events: int, seed: int, shares: tuple[float, ...] = (0.5, 0.4, 0.1), only: str | None = None
+) -> Path:
     """A generated-format event file of ``n_events`` synthetic events (weights add up to each process's
-    cross section of :data:`PROCESSES`)."""
+    cross section of :data:`PROCESSES`); ``only``: the events of that process, the only one the file lists
+    (as ``simulate collider --process`` writes)."""
     records = synthetic_events(n_events, seed, shares)
+    processes = PROCESSES
+    if only is not None:
+        code = [name for name, _, _ in PROCESSES].index(only)
+        records = records[ak.to_numpy(records.process) == code]
+        records = ak.with_field(records, np.zeros(len(records), np.int16), "process")
+        processes = (PROCESSES[code],)
     process = ak.to_numpy(records.process)
     summaries = [
         ProcessSummary(name, int(signal), [], int(np.count_nonzero(process == code)), int(np.count_nonzero(process == code)),
                        float(np.count_nonzero(process == code)), sigma, 0.0, sigma)
-        for code, (name, signal, sigma) in enumerate(PROCESSES)
+        for code, (name, signal, sigma) in enumerate(processes)
     ]  # fmt: skip
     with h5py.File(path, "w") as h5:
         ColumnWriter(h5, ("weight_pb", "generator_weight")).append(records)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import awkward as ak
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -88,6 +89,24 @@ def test_several_files_count_each_cross_section_once(events_file: Path, tmp_path
     for dataset in (data.train_set, data.test_set, data.predict_set):
         for code, (_, _, sigma) in enumerate(PROCESSES):
             assert dataset.meta["weight_pb"][dataset.meta["process"] == code].sum() == pytest.approx(sigma, rel=1e-6)
+
+
+def test_files_of_one_process_each_combine(tmp_path: Path) -> None:
+    """``simulate collider --process`` writes one process per file, each numbered 0 there."""
+    files = [write_event_file(tmp_path / f"{name}.h5", 120, seed=k, only=name) for k, name in enumerate(("qcd", "signal"))]
+    data = ColliderDataModule(source={"files": [str(f) for f in files]}, constituents={"n_tokens": 20}, seed=1)
+    data.setup("fit")
+    for dataset in (data.train_set, data.val_set, data.test_set):
+        process, labels = dataset.meta["process"], dataset.labels
+        assert set(process) == {0, 1} and np.array_equal(labels, process)  # qcd 0 (background), signal 1
+    both = data.train_set.meta
+    for code, sigma in ((0, 100.0), (1, 0.01)):  # each process's weights add up to its own cross section
+        assert both["weight_pb"][both["process"] == code].sum() == pytest.approx(sigma)
+    contradicting = write_event_file(tmp_path / "flags.h5", 30, seed=4, only="qcd")
+    with h5py.File(contradicting, "r+") as h5:
+        h5.attrs["processes"] = h5.attrs["processes"].replace('"label": 0', '"label": 1')
+    with pytest.raises(ColliderDataError, match=r"flags the process 'qcd' as signal=1, an earlier file as signal=0"):
+        GeneratedFiles(files=[str(files[0]), str(contradicting)]).read()
 
 
 def test_the_cross_section_scale_follows_unequal_weights() -> None:

@@ -132,15 +132,22 @@ class GeneratedFiles(_RecordSource):
         return self.model_copy(update={"files": [str(f) for f in files]})
 
     def _read(self, paths: Sequence[Path]) -> EventStreams:
-        parts, names = [], None
+        """The files' events, their process codes renumbered into one list of process names (files of one
+        process each, ``simulate collider --process``, combine)."""
+        parts, flags = [], {}  # flags: process name -> its signal flag, in the order first met
         for index, path in enumerate(paths):
             file = read_events(path)
-            processes = tuple(p.name for p in file.processes)
-            if names is not None and processes != names:
-                raise ColliderDataError(path, f"holds the processes {processes}, another file {names}: one list for all")
-            names = processes
-            parts.append((file.events, index))
-        assert names is not None
+            for process in file.processes:
+                if flags.setdefault(process.name, process.label) != process.label:
+                    raise ColliderDataError(path, f"flags the process {process.name!r} as signal={process.label}, "
+                                                  f"an earlier file as signal={flags[process.name]}")
+            names = list(flags)
+            codes = np.array([names.index(process.name) for process in file.processes], dtype=np.int64)
+            events = file.events
+            if len(events):
+                events = ak.with_field(events, codes[ak.to_numpy(events.process).astype(np.int64)], "process")
+            parts.append((events, index))
+        names = tuple(flags)
         records = ak.concatenate([events for events, _ in parts])
         process = ak.to_numpy(records.process).astype(np.int64)
         class_names, labels = self._labels(paths[0], names, process, ak.to_numpy(records.label).astype(np.int64))
