@@ -18,6 +18,8 @@ from showerlearn.calorimeter.evaluation import cluster_table, gamma_matches, in_
 from showerlearn.calorimeter.io import read_events
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.cli.main import app
+from showerlearn.data.base import FITTED_STATE_KEY
+from showerlearn.engine.safe_load import load_checkpoint
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_tables
 
@@ -75,10 +77,10 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path) -> None:
 
 
 def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_path: Path) -> None:
+    model = {"name": "hit_transformer", "params": {"dim": 16, "layers": 1, "heads": 2}}
+    task = {"heads": {"pairs": {"loss": "pairwise_bce", "loss_params": {"pos_weight": 3.0}, "metrics": ["auroc"]}}}
     run = _train(
-        tmp_path, "transformer",
-        model={"name": "hit_transformer", "params": {"dim": 16, "layers": 1, "heads": 2}},
-        task={"heads": {"pairs": {"loss": "pairwise_bce", "loss_params": {"pos_weight": 3.0}, "metrics": ["auroc"]}}},
+        tmp_path, "transformer", model=model, task=task,
         optimizer={"name": "adam", "params": {"lr": 0.003}},
         trainer={"max_epochs": 2, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None},
     )
@@ -128,3 +130,8 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     assert predicted.exit_code == 0, predicted.output
     assert not (tmp_path / "cache").exists()
     np.testing.assert_array_equal(read_tables(again / "new_hits.predictions.h5")["hits"]["label"], new["hits"]["label"])
+    # a run that trains nothing (init_from, max_epochs 0) writes a checkpoint as self-contained as a trained one
+    copy = _train(tmp_path, "copied", init_from=str(run.best_checkpoint()), model=model, task=task,
+                  trainer={"max_epochs": 0, "accelerator": "cpu", "threads": 1})
+    saved = load_checkpoint(copy.best_checkpoint())[FITTED_STATE_KEY]
+    assert saved == load_checkpoint(run.best_checkpoint())[FITTED_STATE_KEY] and saved["geometry"] == "califa"

@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
 from showerlearn.family import GENERIC, Family
 
-#: where :meth:`ShowerDataModule.state_dict` (so every checkpoint) keeps the fitted state
-FITTED_STATE_KEY = "fitted"
+#: where every checkpoint keeps :meth:`ShowerDataModule.fitted_state` (next to the config)
+FITTED_STATE_KEY = "showerlearn_data_state"
 
 Split = str  # "train" | "val" | "test" | "predict"
 
@@ -216,18 +216,17 @@ class ShowerDataModule(L.LightningDataModule):
         raise NotImplementedError(f"{type(self).__name__} saves no fitted state to restore")
 
     def restore_from_checkpoint(self, checkpoint: Mapping[str, Any]) -> bool:
-        """Restore the fitted state a checkpoint of this DataModule carries (Lightning keeps :meth:`state_dict`
-        under the class name); False when it carries none (nothing fitted, or a checkpoint of an earlier
-        version: :meth:`setup` then fits again on the training split)."""
-        fitted = checkpoint.get(type(self).__qualname__, {}).get(FITTED_STATE_KEY)
+        """Restore the fitted state a checkpoint carries (:data:`FITTED_STATE_KEY`); False when it carries none
+        (nothing fitted, or a checkpoint of an earlier version: :meth:`setup` then fits again on the training
+        split)."""
+        fitted = checkpoint.get(FITTED_STATE_KEY)
         if not fitted:
             return False
         self.restore_fitted_state(fitted)
         return True
 
     def state_dict(self) -> dict[str, Any]:
-        fitted = self.fitted_state()
-        return {"world_size": self._world_size(), **({FITTED_STATE_KEY: fitted} if fitted else {})}
+        return {"world_size": self._world_size()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # a resumed epoch's position counts batches of this process's shard: with another number of

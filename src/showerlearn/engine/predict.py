@@ -312,9 +312,19 @@ def _open(
     seed_everything(config.seed, config.trainer.deterministic)
     apply_cpu_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config)
-    if config.model is not None:  # a network: its checkpoint holds what the data fitted on the training split
-        datamodule.restore_from_checkpoint(load_checkpoint(run.best_checkpoint()))
+    if config.model is not None:
+        _restore_data_state(run, datamodule)
     return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid, chunk_events)
+
+
+def _restore_data_state(run: RunDir, datamodule: ShowerDataModule) -> None:
+    """What the data fitted on the training split, from the network's checkpoint when the run has one (an
+    exported model may stand in for it): new files are then read without the training files."""
+    try:
+        checkpoint = run.best_checkpoint()
+    except FileNotFoundError:
+        return
+    datamodule.restore_from_checkpoint(load_checkpoint(checkpoint))
 
 
 def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None) -> Path:

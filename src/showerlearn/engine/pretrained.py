@@ -21,6 +21,8 @@ from typing import Any
 import torch
 
 from showerlearn.config import ExperimentConfig, resolve_config
+from showerlearn.data.base import FITTED_STATE_KEY
+from showerlearn.engine.checkpoint_io import self_contained
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
@@ -76,6 +78,6 @@ def pack(run: RunDir, destination: Path, provenance: Mapping[str, Any]) -> Pretr
     resolve_config(copy.deepcopy(config), source=f"{run.path} (the config to ship)")  # still a valid config
     destination.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(destination.with_suffix(".ckpt")) as tmp:
-        torch.save({"state_dict": state["state_dict"], CONFIG_KEY: config}, tmp)
+        torch.save({"state_dict": state["state_dict"], **self_contained(config, state.get(FITTED_STATE_KEY, {}))}, tmp)
     write_json_atomic(destination.with_suffix(".json"), dict(provenance))
     return PretrainedNetwork(destination.with_suffix(".ckpt"))

@@ -25,11 +25,11 @@ from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatt
 from showerlearn.config.components import build
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport
-from showerlearn.engine.checkpoint_io import AtomicCheckpointIO
+from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.safe_load import CONFIG_KEY, ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
+from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.engine.warm_start import load_matching_weights
@@ -214,12 +214,12 @@ def _fit_network(
     datamodule.prepare_data()
     if config.trainer.max_epochs == 0:  # nothing to train: the training split is not read
         datamodule.setup("test")
-        _take_trained_weights(config, build_module(config, datamodule), run)
+        _take_trained_weights(config, build_module(config, datamodule), datamodule, run)
         return True
     datamodule.setup("fit")
     module = build_module(config, datamodule)
     compile_network(module.model, config.trainer)
-    trainer = _trainer(config, run, attempt, progress)
+    trainer = _trainer(config, run, attempt, progress, datamodule)
     last = run.checkpoints / "last.ckpt"
     resume = resume and last.is_file()
     if config.init_from is not None and not resume:  # a resumed run's checkpoint already holds the weights
@@ -236,7 +236,7 @@ def _fit_network(
     return trainer.global_rank == 0
 
 
-def _take_trained_weights(config: ExperimentConfig, module: MultiTaskModule, run: RunDir) -> None:
+def _take_trained_weights(config: ExperimentConfig, module: MultiTaskModule, datamodule: ShowerDataModule, run: RunDir) -> None:
     """No training (``max_epochs: 0``): the run's checkpoint is the ``init_from`` network, which must fill
     every tensor of the model; a partly initialised network would be evaluated as if it had been trained."""
     assert config.init_from is not None
@@ -250,10 +250,10 @@ def _take_trained_weights(config: ExperimentConfig, module: MultiTaskModule, run
         ])
     run.update_status(init_from=origin, stopped_by=None)
     with atomic_path(run.checkpoints / "last.ckpt") as tmp:
-        torch.save({"state_dict": module.state_dict(), CONFIG_KEY: config.model_dump(mode="json")}, tmp)
+        torch.save({"state_dict": module.state_dict(), **self_contained(config.model_dump(mode="json"), datamodule.fitted_state())}, tmp)
 
 
-def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool) -> L.Trainer:
+def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool, datamodule: ShowerDataModule) -> L.Trainer:
     options = config.trainer
     best = ModelCheckpoint(
         dirpath=run.checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1,
@@ -295,7 +295,8 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
             CSVLogger(run.logs, name="csv", version=version),
         ],
         callbacks=callbacks,
-        plugins=[AtomicCheckpointIO(config.model_dump(mode="json"))],  # the checkpoints carry their config
+        # the checkpoints carry their config and the data's fitted state
+        plugins=[AtomicCheckpointIO(config.model_dump(mode="json"), datamodule.fitted_state)],
         enable_progress_bar=progress,
         enable_model_summary=progress,
     )
