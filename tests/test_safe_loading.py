@@ -117,6 +117,24 @@ def test_checkpoints_hold_tensors_plain_data_and_their_config(runs: dict[str, An
         assert state[CONFIG_KEY] == resolve_config(runs["network_config"]).model_dump(mode="json")
 
 
+def test_a_cut_checkpoint_is_refused_by_name(runs: dict[str, Any], tmp_path: Path) -> None:
+    whole = (runs["network"].checkpoints / "best.ckpt").read_bytes()
+    for size in (100, 5000, len(whole) // 2):
+        cut = tmp_path / f"cut{size}.ckpt"
+        cut.write_bytes(whole[:size])
+        with pytest.raises(ValueError, match=rf"cut{size}.ckpt: not a readable checkpoint"):
+            load_checkpoint(cut)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "absent.ckpt")
+
+
+def test_an_estimator_run_without_its_file_says_so(runs: dict[str, Any], copy_run: Callable, tmp_path: Path) -> None:
+    run = copy_run(runs["estimator"])
+    (run.checkpoints / ESTIMATOR_FILE).unlink()
+    result = predict_command(run, tmp_path / "again.h5")
+    assert result.exit_code != 0 and "no estimator.skops in" in result.output and "did the run finish?" in result.output
+
+
 def test_a_network_loads_from_its_checkpoint_alone(runs: dict[str, Any], copy_run: Callable, tmp_path: Path) -> None:
     run = copy_run(runs["network"])
     alone = tmp_path / "elsewhere" / "model.ckpt"

@@ -44,7 +44,7 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import _concatenate, _to_numpy, build_datamodule, build_module, predict_outputs
-from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator
+from showerlearn.engine.safe_load import ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, load_checkpoint, load_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
@@ -331,7 +331,7 @@ def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None)
     """The file that predicts: the exported model given, else the run's estimator or best checkpoint."""
     if model is None:
         found = run.checkpoints / ESTIMATOR_FILE if config.estimator is not None else run.best_checkpoint()
-        if not found.is_file() and config.estimator is not None:
+        if not found.is_file() and (run.checkpoints / LEGACY_ESTIMATOR_FILE).is_file():
             load_estimator(found)  # an older run's estimator pickle: refused with how to get a safe file
         if not found.is_file():
             raise FileNotFoundError(f"{run.path}: no {found.name} in {run.checkpoints} (did the run finish?)")

@@ -87,7 +87,10 @@ def load_checkpoint(
             f"{path}: not a readable checkpoint (loading tensors and plain data only, torch stopped at: "
             f"{stopped.group(1).strip() if stopped else text.splitlines()[0]}); nothing in it was run"
         ) from None
-    except (RuntimeError, KeyError, EOFError, zipfile.BadZipFile) as error:  # garbage, a cut zip archive
+    except FileNotFoundError:
+        raise
+    # garbage, a cut zip archive (torch reads some cut archives as an invalid seek: OSError)
+    except (RuntimeError, KeyError, EOFError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable checkpoint, truncated or corrupt ({type(error).__name__}: {error})") from None
 
 
