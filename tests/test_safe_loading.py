@@ -128,6 +128,14 @@ def test_a_cut_checkpoint_is_refused_by_name(runs: dict[str, Any], tmp_path: Pat
         load_checkpoint(tmp_path / "absent.ckpt")
 
 
+def test_weights_that_do_not_fit_the_config_are_refused_by_name(runs: dict[str, Any], tmp_path: Path) -> None:
+    run = runs["network"]
+    result = CliRunner().invoke(app, ["predict", str(run.path), "--output", str(tmp_path / "p.h5"),
+                                      "--set", "model.params.hidden=16"])
+    assert result.exit_code != 0 and "best.ckpt" in result.output and "do not fit the network" in result.output
+    assert "size mismatch" in result.output and "Traceback" not in result.output
+
+
 def test_an_estimator_run_without_its_file_says_so(runs: dict[str, Any], copy_run: Callable, tmp_path: Path) -> None:
     run = copy_run(runs["estimator"])
     (run.checkpoints / ESTIMATOR_FILE).unlink()
@@ -185,7 +193,7 @@ def test_a_crafted_checkpoint_is_refused_everywhere_and_runs_nothing(
     with pytest.raises(UnsafeModelFile, match=r"last\.ckpt: refused"):
         train(resolve_config(more), resume=run.path, progress=False)
     with pytest.raises(UnsafeModelFile, match=r"last\.ckpt: refused"):
-        AtomicCheckpointIO({}).load_checkpoint(run.checkpoints / "last.ckpt")
+        AtomicCheckpointIO({}, dict).load_checkpoint(run.checkpoints / "last.ckpt")
     assert not marker.exists()
 
     torch.load(run.best_checkpoint(), weights_only=False)  # the payload is live: unpickled, it runs

@@ -43,7 +43,9 @@ from showerlearn.config import ExperimentConfig, dump_config, load_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.runner import _concatenate, _to_numpy, build_datamodule, build_module, predict_outputs
+from showerlearn.engine.runner import (
+    _concatenate, _to_numpy, build_datamodule, build_module, load_trained_weights, predict_outputs,
+)
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, load_checkpoint, load_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
@@ -272,7 +274,8 @@ def batch_predictor(
     if model_file is not None:
         return _exported_model(model_file)
     module = build_module(config, datamodule)
-    module.load_state_dict(load_checkpoint(run.best_checkpoint())["state_dict"])
+    checkpoint = run.best_checkpoint()
+    load_trained_weights(module, load_checkpoint(checkpoint), checkpoint)
     compile_network(module.model, config.trainer)
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     on_gpu = torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto")

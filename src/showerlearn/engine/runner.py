@@ -338,12 +338,25 @@ def predict_outputs(
     return datamodule.decode_predictions(outputs, meta)
 
 
+def load_trained_weights(module: MultiTaskModule, state: dict[str, Any], checkpoint: Path) -> None:
+    """The weights of a checkpoint, into the network the config builds; a ConfigError when they do not fit
+    (the run's config.yaml edited, or a --set that changes the network)."""
+    try:
+        module.load_state_dict(state["state_dict"])
+    except RuntimeError as error:
+        problems = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        raise ConfigError(str(checkpoint), [
+            "its weights do not fit the network the config builds: the config (the run's config.yaml, or a --set) no "
+            "longer describes the network that was trained", *problems[:8], *(["..."] if len(problems) > 8 else []),
+        ]) from None
+
+
 def _network_outputs(
     config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
     checkpoint = run.best_checkpoint()
-    module.load_state_dict(load_checkpoint(checkpoint)["state_dict"])
+    load_trained_weights(module, load_checkpoint(checkpoint), checkpoint)
     compile_network(module.model, config.trainer)
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"

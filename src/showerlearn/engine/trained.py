@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from showerlearn.config import ExperimentConfig, apply_overrides, load_config, resolve_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.runner import build_datamodule, build_module
+from showerlearn.engine.runner import build_datamodule, build_module, load_trained_weights
 from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
 from showerlearn.tasks.module import MultiTaskModule
 
@@ -55,7 +55,7 @@ def load_network(
         datamodule.use_prediction_inputs(inputs)
     datamodule.setup("predict" if inputs else "test")
     module = build_module(config, datamodule)
-    module.load_state_dict(state["state_dict"])
+    load_trained_weights(module, state, checkpoint)
     return TrainedNetwork(config, datamodule, module.eval())
 
 
