@@ -105,6 +105,20 @@ def test_torchscript_export_of_the_test_split_loads_back(trained_run: RunDir, sh
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+def test_export_refuses_to_replace_files_unless_asked(trained_run: RunDir, tmp_path: Path) -> None:
+    notes = tmp_path / "mine.pt"
+    notes.write_text("my notes")
+    result = CliRunner().invoke(app, ["export", str(trained_run.path), "--format", "torchscript", "--output", str(notes)])
+    assert result.exit_code == 1 and "exists; pass --overwrite" in " ".join(result.output.split())
+    assert notes.read_text() == "my notes"
+    notes.unlink()
+    metadata_path(notes).write_text("{}")  # an earlier export's sidecar alone is kept too
+    result = CliRunner().invoke(app, ["export", str(trained_run.path), "--format", "torchscript", "--output", str(notes)])
+    assert result.exit_code == 1 and not notes.exists() and metadata_path(notes).read_text() == "{}"
+    result = CliRunner().invoke(app, ["export", str(trained_run.path), "--output", str(tmp_path)])
+    assert result.exit_code == 1 and "is a folder" in " ".join(result.output.split())
+
+
 def test_an_estimator_run_is_refused(tmp_path: Path) -> None:
     run = tmp_path / "hillas_run"
     run.mkdir()

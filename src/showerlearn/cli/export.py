@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from showerlearn.cli.common import console, quiet_libraries, user_errors
+from showerlearn.cli.common import OverwriteOption, check_output_file, console, quiet_libraries, user_errors
 
 
 def export(
@@ -21,6 +21,7 @@ def export(
     ] = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="Events in the batch the network is traced on.", min=1)] = 2,
     check_events: Annotated[int, typer.Option(help="Compare with PyTorch on at most this many events.", min=1)] = 512,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Export the network of RUN (lattice layers and attention included) with a dynamic batch axis, after
     checking that it reproduces PyTorch within 1e-4 (relative above 1) on real events; a sidecar
@@ -29,6 +30,8 @@ def export(
     with user_errors():
         from showerlearn.engine.exported import export_run, metadata_path
 
+        for path in (output, metadata_path(output)):  # before tracing: the model file and its sidecar
+            check_output_file(path, overwrite)
         written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events)
     check = json.loads(metadata_path(written).read_text())["check"]
     console.print(f"[green]exported:[/] {written} ({written.stat().st_size / 1e6:.2f} MB, {format})")
