@@ -135,6 +135,19 @@ def test_an_interrupted_prediction_resumes_without_redoing_finished_files(
     assert len(read_tables(tmp_path / "b.predictions.h5")["predictions"]["event_id"]) == 30
 
 
+def test_outputs_written_beside_the_inputs_are_not_taken_for_inputs_when_run_again(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    run, inputs = calorimeter
+    beside = tmp_path / "data"
+    shutil.copytree(inputs, beside)
+    first = predict_files(run.path, [beside / "*.h5"], beside, progress=False)
+    again = predict_files(run.path, [beside / "*.h5"], beside, progress=False)
+    assert [s.status for s in first] == ["written"] * len(first) and [s.status for s in again] == ["skipped"] * len(first)
+    with pytest.raises(ValueError, match="every input is a predictions file in the output folder"):
+        predict_files(run.path, [beside / "*.predictions.h5"], beside, progress=False)
+
+
 def test_existing_outputs_are_refused_unless_overwrite(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
     run, inputs = calorimeter
     (done,) = predict_files(run.path, [inputs / "a.h5"], tmp_path, progress=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ VALID_COLUMN = "valid"
 #: a batch's ``inputs`` -> the model's outputs, head name -> tensor (what :func:`batch_predictor` returns)
 BatchPredictor = Callable[[Any], Mapping[str, torch.Tensor]]
 Tables = dict[str, dict[str, np.ndarray]]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def predict_files(
     if not folder.is_dir() and (folder.exists() or folder.suffix in (".h5", ".hdf5")):
         raise ValueError(f"--output {folder}: with input files the output is a folder, one predictions file per input "
                          f"(e.g. --output {folder.with_suffix('')})")
+    sources = _without_outputs(sources, folder)
     outputs = output_paths(sources, folder)
     context = _open(run, overrides, model, keep_invalid, chunk_events)
     # an input is hashed before the first prediction only when its output exists: to compare the stamps
@@ -237,6 +241,18 @@ def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
     for path in paths:
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
+
+
+def _without_outputs(sources: list[Path], folder: Path) -> list[Path]:
+    """The inputs less this command's own outputs: a pattern such as ``data/*.h5`` with ``--output data``
+    matches, when the command runs again to finish, the prediction files the first run wrote there."""
+    kept = [s for s in sources if not (s.name.endswith(OUTPUT_SUFFIX) and s.resolve().parent == folder.resolve())]
+    if len(kept) < len(sources):
+        log.info("predict: %d input(s) are predictions files in the output folder %s, not inputs: skipped",
+                 len(sources) - len(kept), folder)
+    if not kept:
+        raise ValueError(f"predict: every input is a predictions file in the output folder {folder} ({OUTPUT_SUFFIX})")
+    return kept
 
 
 def output_paths(sources: Sequence[Path], folder: Path) -> list[Path]:
