@@ -247,6 +247,18 @@ def test_the_cut_report_counts_the_removed_events_and_keep_invalid_keeps_them(
     assert got == sorted(zip(columns["event_id"][removed], columns["tel_id"][removed], intensity[removed]))
 
 
+def test_a_file_whose_events_the_cuts_all_remove_gives_an_empty_table(
+    iact_run: RunDir, shared_data: Path, tmp_path: Path
+) -> None:
+    source, nothing_passes = shared_data / LSTCHAIN_FILE, ["data.params.cuts.min_intensity=1e12", "data.params.cuts.max_intensity=1e13"]
+    (summary,) = predict_files(iact_run.path, [source], tmp_path, nothing_passes, progress=False)
+    assert summary.events_predicted == 0 and summary.events_read > 0
+    table = read_tables(summary.output)["predictions"]
+    assert len(table["gammaness"]) == 0 and "reco_energy" in table
+    (again,) = predict_files(iact_run.path, [source], tmp_path, nothing_passes, progress=False)
+    assert again.status == "skipped"
+
+
 def test_an_exported_model_predicts_as_the_checkpoint(iact_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
     from showerlearn.engine.exported import export_run
 

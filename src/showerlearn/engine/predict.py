@@ -438,12 +438,22 @@ def _write(
                 held.append(context.datamodule.removed_rows())
                 counts.invalid_rows += _append_invalid(stream, held)
         counts.invalid_rows += _append_invalid(stream, held, final=True)
+        if not stream.rows():
+            _append_no_event(stream, context.datamodule, context.keep_invalid)
         stream.set_units(_units(context.datamodule))  # after the parts: a DataModule knows its columns once set up
         stream.set_attributes(counts.attributes())
     return PredictionSummary(
         source, output, "written", counts.read, counts.predicted, counts.removed, counts.invalid_rows,
         time.monotonic() - started, redone,
     )
+
+
+def _append_no_event(stream: TableStream, datamodule: ShowerDataModule, flag: bool) -> None:
+    """An empty per-event table, for an input without events or whose events the cuts all removed: the output
+    still reads as a predictions file (and a later run skips it as done)."""
+    columns = [*datamodule.column_units().get(PREDICTIONS_KEY, {}), *([VALID_COLUMN] if flag else [])]
+    if columns:
+        stream.append({PREDICTIONS_KEY: {name: np.zeros(0, bool if name == VALID_COLUMN else np.float64) for name in columns}})
 
 
 def _units(datamodule: ShowerDataModule) -> dict[str, dict[str, str]]:
