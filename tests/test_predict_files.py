@@ -260,7 +260,7 @@ def test_a_file_whose_events_the_cuts_all_remove_gives_an_empty_table(
 
 
 def test_an_exported_model_predicts_as_the_checkpoint(iact_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
-    from showerlearn.engine.exported import export_run
+    from showerlearn.engine.exported import export_run, metadata_path
 
     source = shared_data / LSTCHAIN_FILE
     exported = export_run(iact_run, tmp_path / "model.pt", format="torchscript", inputs=[source], check_events=8)
@@ -271,3 +271,10 @@ def test_an_exported_model_predicts_as_the_checkpoint(iact_run: RunDir, shared_d
     assert list(got) == list(expected)
     for column, values in expected.items():
         np.testing.assert_allclose(got[column], values, rtol=1e-4, atol=1e-6, err_msg=column)
+    # another run's export is refused: its network is not the one this run's pipeline feeds and decodes
+    sidecar = metadata_path(exported)
+    made_from = json.loads(sidecar.read_text())
+    made_from["config"]["model"]["params"]["depth"] = 99
+    sidecar.write_text(json.dumps(made_from))
+    with pytest.raises(ValueError, match=r"model.pt: exported from the run .* whose model settings differ"):
+        predict_files(iact_run, [source], tmp_path / "other", model=exported, progress=False)

@@ -359,7 +359,29 @@ def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None)
         raise ValueError(f"--model {model}: {run.path} trained an estimator ({config.estimator.name}), not a network to replace")
     if not Path(model).is_file():
         raise FileNotFoundError(f"--model {model}: no such file")
+    _check_made_from(Path(model), run, config)
     return Path(model)
+
+
+def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None:
+    """An exported model must be this run's network: its sidecar's config must hold the run's model and data
+    kind (another run's export would be fed and decoded by a pipeline it was not trained with; data settings
+    such as cuts or decoding may change at prediction)."""
+    from showerlearn.engine.exported import metadata_path
+
+    sidecar = metadata_path(model)
+    if not sidecar.is_file():
+        log.warning("--model %s: no sidecar %s, so it cannot be checked to be %s's network", model, sidecar.name, run.path)
+        return
+    made_from = json.loads(sidecar.read_text()).get("config", {})
+    ours = config.model_dump(mode="json")
+    differing = [key for key in ("model", "data") if key == "model" and made_from.get(key) != ours[key]
+                 or key == "data" and made_from.get(key, {}).get("name") != ours[key]["name"]]
+    if differing:
+        raise ValueError(
+            f"--model {model}: exported from the run {json.loads(sidecar.read_text()).get('run_id', '?')} whose "
+            f"{' and '.join(differing)} settings differ from {run.path}'s: predict with the run it was exported from"
+        )
 
 
 def _check_outputs(outputs: Sequence[Path], stamps: Sequence[Mapping[str, Any] | None], overwrite: bool) -> list[bool]:
