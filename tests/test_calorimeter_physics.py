@@ -53,6 +53,16 @@ def test_pair_production_starts_at_threshold_and_grows() -> None:
     assert pair[0] == pair[1] == 0.0 and (np.diff(pair[1:]) > 0).all()
 
 
+def test_the_transport_table_has_no_pair_production_below_threshold() -> None:
+    """Interpolating between the table's nodes on either side of 1.022 MeV must not open pair production below
+    it (a pair there would make two 511 keV photons out of less energy)."""
+    table = attenuation_table()
+    below = np.linspace(1.0, 2 * ELECTRON_MASS_MEV - 1e-9, 200)
+    assert not table.partials(below)[2].any()
+    assert table.total(below) == pytest.approx(sum(table.partials(below)), rel=1e-12)
+    assert table.partials(np.array([1.1]))[2][0] > 0
+
+
 def test_transport_attenuates_an_unscattered_beam_as_exp_minus_mu_length() -> None:
     """Photons along the barrel's 160 mm crystals at 90 deg: the share that leaves with its full energy."""
     n, energy = 20_000, 5.0
@@ -178,3 +188,5 @@ def test_settings_are_validated_with_clear_messages() -> None:
         CalorimeterSimulationConfig(energy_min_mev=5.0, energy_max_mev=1.0)
     with pytest.raises(ValueError, match="n_gammas_min"):
         CalorimeterSimulationConfig(n_gammas=2, n_gammas_min=3)
+    with pytest.raises(ValueError, match=r"brems_photon_cut_mev \(0.05\) must not exceed brems_threshold_mev \(0.0\)"):
+        CalorimeterSimulationConfig(brems_threshold_mev=0.0, brems_photon_cut_mev=0.05)

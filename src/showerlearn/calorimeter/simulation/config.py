@@ -80,8 +80,9 @@ class CalorimeterSimulationConfig(BaseModel):
             problems.append(f"gamma energies below photon_cut_mev ({self.photon_cut_mev}) would never be transported")
         if self.n_gammas_min is not None and self.n_gammas_min > self.n_gammas:
             problems.append(f"n_gammas_min ({self.n_gammas_min}) exceeds n_gammas ({self.n_gammas})")
-        if self.brems_photon_cut_mev > max(self.brems_threshold_mev, self.photon_cut_mev):
-            problems.append("brems_photon_cut_mev must not exceed brems_threshold_mev")
+        if self.brems_photon_cut_mev > self.brems_threshold_mev:
+            problems.append(f"brems_photon_cut_mev ({self.brems_photon_cut_mev}) must not exceed brems_threshold_mev "
+                            f"({self.brems_threshold_mev}): an electron radiates no photon above its own energy")
         if self.readout_window_ns[1] <= self.readout_window_ns[0]:
             problems.append(f"readout_window_ns {self.readout_window_ns} is empty")
         if problems:

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from showerlearn.calorimeter.kinematics import ELECTRON_MASS_MEV
+
 __all__ = ["CSI_DENSITY", "XCOM_CSI", "XRAYLIB_MAX_MEV", "AttenuationTable", "attenuation_table", "mass_attenuation"]
 
 CSI_DENSITY = 4.51  # g/cm^3
@@ -119,15 +121,15 @@ class AttenuationTable:
 
     def total(self, energy: np.ndarray) -> np.ndarray:
         """photoelectric + Compton + pair [1/mm]."""
-        index, weight = self._position(energy)
-        total = self.photoelectric + self.compton + self.pair
-        return total[index] * (1 - weight) + total[index + 1] * weight
+        return sum(self.partials(energy))
 
     def partials(self, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(photoelectric, Compton, pair) [1/mm]."""
+        """(photoelectric, Compton, pair) [1/mm]; no pair production below its threshold 2 m_e c^2 (which the
+        interpolation between the table's nodes on either side would otherwise give)."""
         index, weight = self._position(energy)
-        return tuple(values[index] * (1 - weight) + values[index + 1] * weight
-                     for values in (self.photoelectric, self.compton, self.pair))
+        photoelectric, compton, pair = (values[index] * (1 - weight) + values[index + 1] * weight
+                                        for values in (self.photoelectric, self.compton, self.pair))
+        return photoelectric, compton, np.where(energy > 2 * ELECTRON_MASS_MEV, pair, 0.0)
 
     def _position(self, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         step = self.log_energy[1] - self.log_energy[0]

@@ -205,7 +205,8 @@ def _slow_down(
     radiated: list[_Photons] = []
     k_cut = settings.brems_photon_cut
     while len(electrons.energy):
-        radiating = electrons.energy > settings.brems_threshold
+        # below k_cut an electron has no photon above the cut to give (and ln(T / k_cut) would be negative)
+        radiating = electrons.energy > max(settings.brems_threshold, k_cut)
         _deposit(deposits, electrons.take(~radiating), crystal[~radiating], electrons.energy[~radiating])
         electrons, crystal = electrons.take(radiating), crystal[radiating]
         if not len(electrons.energy):
