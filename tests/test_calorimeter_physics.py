@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from showerlearn.calorimeter.geometry import califa
+from showerlearn.calorimeter.geometry import califa, toy_grid
 from showerlearn.calorimeter.kinematics import (
     ELECTRON_MASS_MEV,
     boost_to_lab,
@@ -18,6 +18,7 @@ from showerlearn.calorimeter.kinematics import (
 )
 from showerlearn.calorimeter.simulation import CSI_DENSITY, CalorimeterSimulationConfig, mass_attenuation, simulate_chunk
 from showerlearn.calorimeter.simulation.materials import attenuation_table
+from showerlearn.calorimeter.simulation.toy import toy_deposits
 from showerlearn.calorimeter.simulation.response import FWHM_PER_SIGMA
 from showerlearn.calorimeter.simulation.transport import (
     CSI_CRITICAL_ENERGY_MEV,
@@ -179,6 +180,26 @@ def test_background_hits_are_poisson_above_threshold_and_spread_in_time() -> Non
     assert background.sum() / 2000 == pytest.approx(2.0, rel=0.08)  # rare coincidences with the toy's hits merge
     times = chunk["time"][background]
     assert times.min() > -510 and times.max() < 1510 and np.mean(times) == pytest.approx(500, abs=40)
+
+
+@pytest.mark.parametrize("spread", [0.2, 1.0])
+def test_the_toy_gives_each_cell_the_gaussian_integral_over_it(spread: float) -> None:
+    """Against a sampled Gaussian binned into the cells; a narrow spread (a fifth of a cell) never deposits more
+    than the gamma's energy."""
+    config = CalorimeterSimulationConfig(geometry="toy_grid", n_gammas=1, energy_lines_mev=[1.0], beta=0.0,
+                                         toy_spread_cells=spread)  # fmt: skip
+    geometry = toy_grid()
+    gammas, deposits = toy_deposits(config, geometry, np.zeros(1, np.int64), np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    centre = np.array([(gammas["theta"][0] - geometry.table()["theta_min"].min()), (gammas["phi"][0] - geometry.table()["phi_min"].min())])
+    centre /= geometry.table()["theta_max"][0] - geometry.table()["theta_min"][0]  # back to cell units
+    points = np.floor(rng.normal(centre, spread, (400_000, 2))).astype(int)
+    inside = ((points >= 0) & (points < 10)).all(axis=1)
+    sampled = np.bincount(points[inside, 0] * 10 + points[inside, 1], minlength=100) / len(points)
+    cells = np.zeros(100)
+    cells[deposits["crystal"]] = deposits["energy"]
+    np.testing.assert_allclose(cells, sampled, atol=0.004)
+    assert cells.sum() <= 1.0 + 1e-12 and gammas["escaped"][0] == pytest.approx(1.0 - cells.sum(), abs=1e-12)
 
 
 def test_settings_are_validated_with_clear_messages() -> None:

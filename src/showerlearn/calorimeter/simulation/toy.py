@@ -1,13 +1,14 @@
 """The seed study's "generic" toy: gammas as Gaussian energy profiles on the 10 x 10 grid, no transport.
 
 Each gamma puts its energy (drawn like the transported ones) at a uniform random point of the grid and
-spreads it over the cells with a 2-D Gaussian of ``toy_spread_cells``; the energy falling outside the grid
-is lost (counted as escaped). The crystal response and background are those of the full simulation.
+spreads it over the cells with a 2-D Gaussian of ``toy_spread_cells`` (each cell gets the Gaussian's integral
+over its area); the energy falling outside the grid is lost (counted as escaped). The crystal response and background are those of the full simulation.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import erf
 
 from showerlearn.calorimeter.geometry import CrystalGeometry
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
@@ -24,9 +25,9 @@ def toy_deposits(
     table = geometry.table()
     row, column = np.divmod(np.arange(side * side), side)  # ids 1..n*n row by row = table order
     centre = rng.uniform(0.0, side, (n, 2))  # continuous cell coordinates (row, column)
-    distance2 = (row[None, :] + 0.5 - centre[:, :1]) ** 2 + (column[None, :] + 0.5 - centre[:, 1:]) ** 2
-    profile = np.exp(-0.5 * distance2 / config.toy_spread_cells**2)
-    profile /= 2 * np.pi * config.toy_spread_cells**2  # unit integral over the plane: what misses the grid is lost
+    # each cell gets the Gaussian's integral over its area (a product of the two axes' integrals), so a narrow
+    # spread never gives the cells more than the gamma's energy; what misses the grid is lost
+    profile = _cell_shares(row, centre[:, :1], config.toy_spread_cells) * _cell_shares(column, centre[:, 1:], config.toy_spread_cells)
     energy = rest_energies(config, n, rng)
     cell_energy = energy[:, None] * profile
     gamma, cell = np.nonzero(cell_energy > 0)
@@ -39,3 +40,9 @@ def toy_deposits(
         "escaped": energy - cell_energy.sum(axis=1),
     }
     return gammas, deposits
+
+
+def _cell_shares(index: np.ndarray, centre: np.ndarray, sigma: float) -> np.ndarray:
+    """Share of a 1-D Gaussian (``centre`` (n, 1), ``sigma``) falling in cells ``[index, index + 1)``."""
+    scale = sigma * np.sqrt(2.0)
+    return 0.5 * (erf((index[None, :] + 1 - centre) / scale) - erf((index[None, :] - centre) / scale))
