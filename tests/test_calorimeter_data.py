@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, R3BClustering, R3BWindow
 from showerlearn.calorimeter.data import CalorimeterDataModule, cluster_features, hit_features
+from showerlearn.calorimeter.data.events import HitEvents
 from showerlearn.calorimeter.data.features import CLUSTER_FEATURES
+from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
@@ -121,6 +123,15 @@ def test_cluster_features_of_zero_energy_hits_are_finite() -> None:
     assert features[0, CLUSTER_FEATURES.index("time")] == pytest.approx(2.0)  # the plain mean of 1 and 3 ns
     assert features[0, CLUSTER_FEATURES.index("theta")] == pytest.approx(1.1, abs=1e-3)
     assert np.allclose(features[1, :8], hit_features({key: value[2:] for key, value in hits.items()})[0])
+
+
+def test_every_hit_gets_a_pre_cluster_zero_energy_ones_too() -> None:
+    hits = {"energy": np.array([1.0, 0.0, 0.5]), "theta": np.array([1.0, 1.01, 2.0]), "phi": np.array([0.1, 0.1, 0.0]),
+            "time": np.array([0.0, 0.0, 0.0]), "crystal_id": np.array([1, 2, 3]), "true_gamma": np.array([0, 0, 1])}
+    gammas = {name: np.array([1.0, 0.5]) for name in ("energy_rest", "energy_lab", "theta", "phi")}
+    events = HitEvents(hits, np.array([0, 3]), gammas, np.array([0, 2]), np.array([0.0]), np.array([0]), np.array([0]))
+    preclusters = precluster_events(events, PreclusterSpec())
+    assert preclusters.hit_cluster.tolist() == [0, 0, 1] and np.isfinite(preclusters.features).all()
 
 
 def test_decoded_tables_hold_every_hit_and_gamma(hit_file: Path) -> None:

@@ -35,9 +35,9 @@ class PreclusterSpec(BaseModel):
         return features
 
     def clusterer(self) -> AgglomerativeHitClustering:
-        # every hit of a file is above the crystal threshold: none is left out of the pre-clusters
+        # no hit is left out of the pre-clusters, those of zero energy that measured files may hold included
         return AgglomerativeHitClustering(self.distance_threshold, self.linkage, self.energy_scale_mev, self.time_scale_ns,
-                                          crystal_threshold_mev=0.0)
+                                          crystal_threshold_mev=-np.inf)
 
 
 @dataclass(frozen=True)
