@@ -76,6 +76,10 @@ def test_photopeak_efficiency_and_resolution_by_energy() -> None:
     assert peak["error"][1] == pytest.approx(np.sqrt(0.25 / 2))
     resolution = energy_resolution_by_energy(GAMMAS, matches, clusters, BETA, np.array([0.0, 1.2, 3.0]))
     assert resolution["n"].tolist() == [0, 1] and np.isnan(resolution["resolution"]).all()  # one value: no spread
+    # a gamma at the top edge counts in the last bin for both curves
+    top = np.array([0.0, 1.2, 1.5])
+    at_top = energy_resolution_by_energy(GAMMAS, matches, clusters, BETA, top)["n"]
+    assert at_top.tolist() == [0, 1] and photopeak_efficiency_by_energy(GAMMAS, matches, top)["efficiency"][1] > 0
 
 
 def test_adjusted_rand_index_is_scikit_learns_per_event_mean() -> None:

@@ -98,12 +98,20 @@ def in_photopeak(gammas: dict[str, np.ndarray], matches: dict[str, np.ndarray], 
     return (matches["cluster"] >= 0) & (np.abs(matches["cluster_energy"] - gammas["energy_lab"]) <= n_sigma * sigma)
 
 
-def binned_efficiency(passed: np.ndarray, x: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Per bin of ``x``: ``n`` entries, the ``efficiency`` (share of ``passed``) and its binomial ``error``. Bins are
-    ``[edges[i], edges[i + 1])``, the last one closed (as numpy's histograms)."""
+def bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The bin of each ``x``, -1 outside: bins are ``[edges[i], edges[i + 1])``, the last one closed (as numpy's
+    histograms), so a value at the top edge (a line at the highest energy) is counted."""
+    x = np.asarray(x)
     bins = np.digitize(x, edges) - 1
-    bins[np.asarray(x) == edges[-1]] = len(edges) - 2
-    inside = (bins >= 0) & (bins < len(edges) - 1)
+    bins[x == edges[-1]] = len(edges) - 2
+    return np.where((bins >= 0) & (bins < len(edges) - 1), bins, -1)
+
+
+def binned_efficiency(passed: np.ndarray, x: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Per bin of ``x`` (:func:`bin_index`): ``n`` entries, the ``efficiency`` (share of ``passed``) and its binomial
+    ``error``."""
+    bins = bin_index(x, edges)
+    inside = bins >= 0
     n = np.bincount(bins[inside], minlength=len(edges) - 1).astype(float)
     k = np.bincount(bins[inside], np.asarray(passed, float)[inside], minlength=len(edges) - 1)
     efficiency = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
@@ -130,7 +138,7 @@ def energy_resolution_by_energy(
     rows = matches["cluster"][peak]
     corrected = doppler_correct(clusters["energy"][rows], clusters["theta"][rows], beta[gammas["event"][peak]])
     deviation = corrected / gammas["energy_rest"][peak] - 1
-    bins = np.digitize(gammas["energy_rest"][peak], edges) - 1
+    bins = bin_index(gammas["energy_rest"][peak], edges)
     n_bins = len(edges) - 1
     n = np.zeros(n_bins)
     resolution = np.full(n_bins, np.nan)
