@@ -16,6 +16,9 @@ from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluste
 from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.config.components import ComponentProblem, build
+from showerlearn.config.schema import Component
+from showerlearn.registry import ESTIMATORS
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,21 @@ def test_arrays_give_the_estimators_physical_hits_and_padded_meta(hit_file: Path
         assert labels.shape == masks["objects"].shape and (labels[~masks["objects"]] == -1).all()
         for row, hits in enumerate(inputs):
             assert labels[row, : len(hits["energy"])].tolist() == R3BClustering(window=window).cluster(hits).tolist()
+
+
+def test_a_window_run_by_the_engine_takes_the_files_geometry(tmp_path: Path) -> None:
+    """The sphere window needs crystal centres: those of the files' calorimeter (toy-grid ids are CALIFA ids too,
+    so a wrong default would cluster silently wrong)."""
+    toy = simulate_calorimeter(CalorimeterSimulationConfig(geometry="toy_grid", n_events=30, n_gammas=2, chunk_size=30),
+                               tmp_path / "toy.h5", seed=1).path  # fmt: skip
+    datamodule = CalorimeterDataModule(files=[str(toy)], batch_size=8, seed=3)
+    datamodule.setup("fit")
+    window = build(Component(name="r3b_window", params={"window": "sphere"}), ESTIMATORS, "estimator",
+                   injected=datamodule.model_inputs())  # fmt: skip
+    assert window.geometry == "toy_grid"
+    with pytest.raises(ComponentProblem, match="geometry"):
+        build(Component(name="r3b_window", params={"geometry": "califa"}), ESTIMATORS, "estimator",
+              injected=datamodule.model_inputs())  # fmt: skip
 
 
 def test_preclusters_are_the_agglomerative_clusters_with_their_centroids(hit_file: Path) -> None:

@@ -50,7 +50,8 @@ class R3BClustering(HitClusterer):
     phi_wrap
         Rectangle only: measure d phi the shorter way round (R3BRoot does not).
     geometry
-        Name of the geometry giving crystal centres to the sphere window.
+        Name of the geometry giving crystal centres to the sphere window (``showerlearn train`` passes the hit
+        files' own; in Python it is the caller's to give).
     """
 
     def __init__(

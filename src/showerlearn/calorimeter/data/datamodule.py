@@ -63,7 +63,7 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 class CalorimeterDataModule(ShowerDataModule):
     """Calorimeter crystal hits as padded sets, with per-hit gamma and per-pair same-gamma targets (docs/calorimeter.md)."""
 
-    model_input_names: ClassVar[frozenset[str]] = frozenset({"hit_features", "cluster_features"})
+    model_input_names: ClassVar[frozenset[str]] = frozenset({"hit_features", "cluster_features", "geometry"})
     family = FAMILY
 
     def __init__(
@@ -210,7 +210,8 @@ class CalorimeterDataModule(ShowerDataModule):
     def model_inputs(self) -> dict[str, Any]:
         if self.hit_spec is None:
             self.setup("fit")
-        return {"hit_features": self.hit_spec, "cluster_features": self.cluster_spec}
+        # the geometry too: a method that needs crystal positions (the R3B sphere window) takes the files' own
+        return {"hit_features": self.hit_spec, "cluster_features": self.cluster_spec, "geometry": self.geometry}
 
     def arrays(
         self, split: str, raw: bool = False
