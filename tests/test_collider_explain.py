@@ -3,9 +3,20 @@ only, and Grad-CAM / pT jet images, against direct loops over the events."""
 
 from __future__ import annotations
 
-import numpy as np
+import inspect
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import pytest
+import torch
+
+from collider_events import write_event_file
+from showerlearn.collider.data.datamodule import ColliderDataModule
+from showerlearn.collider.explain.adapter import ColliderExplainAdapter
 from showerlearn.collider.explain.summary import JetImages, MeanMaps
+from showerlearn.explain.driver import GRADCAM_PREFIX
+from showerlearn.registry import MODELS
 
 
 def test_mean_maps_average_each_cell_over_the_events_where_it_is_real() -> None:
@@ -47,3 +58,32 @@ def test_jet_images_are_per_event_normalised_maps_histogrammed_per_jet() -> None
         np.testing.assert_allclose(pt[label], expected_pt, atol=1e-12)
     # each event's Grad-CAM adds up to 1 over its jets' images
     np.testing.assert_allclose(gradcam.sum(axis=(1, 2, 3)), 1.0)
+
+
+@pytest.mark.parametrize("stream", ["objects", "constituents"])
+def test_grad_cam_is_summarised_on_the_slots_of_the_explained_layer(stream: str, tmp_path: Path) -> None:
+    """Each event's map counts as shares of 1 over its real tokens (however long the padding and whatever the
+    gradients' scale), on the stream the explained layer attends over: a layer over the objects is summarised
+    on the object slots (it has no jet image), not on the empty constituent slots."""
+    datamodule = ColliderDataModule(source={"files": [str(write_event_file(tmp_path / "e.h5", 60, seed=0))]},
+                                    constituents={"n_tokens": 12}, seed=1)  # fmt: skip
+    datamodule.setup("fit")
+    sizes = datamodule.model_inputs()
+    factory = MODELS.get("collider_transformer")
+    accepted = inspect.signature(factory).parameters
+    model = factory(**{k: v for k, v in sizes.items() if k in accepted}, dim=16, heads=2, stream=stream)
+    adapter = ColliderExplainAdapter(SimpleNamespace(datamodule=datamodule, model=model))
+    to_slots = adapter.projection(model)
+    batch = next(iter(datamodule.test_dataloader()))
+    real = batch["inputs"][f"{stream}_mask"].numpy()
+    cam = np.random.default_rng(2).random(real.shape) * 1000.0  # any scale
+    adapter.accumulate({f"{GRADCAM_PREFIX}label:1": to_slots(torch.as_tensor(cam)).numpy()}, batch, np.ones(len(real), bool))
+    labels = batch["meta"]["label"].numpy()
+    shares = np.where(real, cam, 0.0) / np.where(real, cam, 0.0).sum(axis=1, keepdims=True)
+    for label in (0, 1):
+        rows = labels == label
+        expected = np.nansum(np.where(real[rows], shares[rows], np.nan), axis=0) / real[rows].sum(axis=0).clip(1)
+        got = adapter.profiles["label:1"].mean()[label, 0]
+        np.testing.assert_allclose(np.nan_to_num(got), expected, atol=1e-12)
+    assert ("label:1" in adapter.images) == (stream == "constituents")
+    assert "gradcam_label_1" in adapter.summary_figures()

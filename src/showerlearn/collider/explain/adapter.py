@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from showerlearn.collider.data.datamodule import ColliderDataModule
 from showerlearn.collider.explain.figures import attention_figure, event_rows_figure, gradcam_figure
-from showerlearn.collider.explain.summary import JetImages, MeanMaps
+from showerlearn.collider.explain.summary import JetImages, MeanMaps, event_shares
 from showerlearn.explain.attention import AttentionWeights
 from showerlearn.explain.driver import ATTENTION_PREFIX, GRADCAM_PREFIX, CriteriaSettings, FigureRow
 from showerlearn.explain.gradcam import Projection
@@ -68,6 +68,7 @@ class ColliderExplainAdapter:
         self.attention: dict[str, MeanMaps] = {}
         self.profiles: dict[str, MeanMaps] = {}
         self.images: dict[str, JetImages] = {}
+        self.gradcam_stream = "constituents"  # set by projection(): the stream of the explained layer
 
     # --- the driver's questions ----------------------------------------------------------------------
     def has_truth(self, positions: np.ndarray) -> bool:
@@ -79,6 +80,7 @@ class ColliderExplainAdapter:
     def projection(self, model: nn.Module) -> Projection:
         """Token maps ``(B, L)`` of the layer's stream -> ``(B, n_constituents + n_objects)`` slots."""
         stream = getattr(model, "explain_stream", "constituents")
+        self.gradcam_stream = stream  # the slots that hold the maps, for the summaries
         offset, total = self.offsets[stream], self.sizes["union"]
 
         def to_slots(cam: Tensor) -> Tensor:
@@ -123,7 +125,7 @@ class ColliderExplainAdapter:
             if name.startswith(ATTENTION_PREFIX):
                 self._add_attention(name[len(ATTENTION_PREFIX) :], values, masks, labels)
             elif name.startswith(GRADCAM_PREFIX):
-                self._add_gradcam(name[len(GRADCAM_PREFIX) :], values, inputs, masks["constituents"], labels)
+                self._add_gradcam(name[len(GRADCAM_PREFIX) :], values, inputs, masks, labels)
 
     def _add_attention(self, name: str, values: np.ndarray, masks: Mapping[str, np.ndarray], labels: np.ndarray) -> None:
         query, key = self.streams[name]
@@ -133,11 +135,18 @@ class ColliderExplainAdapter:
         means.add(values.reshape(-1, *shape), real, labels)
 
     def _add_gradcam(
-        self, target: str, values: np.ndarray, inputs: Mapping[str, np.ndarray], real: np.ndarray, labels: np.ndarray
+        self, target: str, values: np.ndarray, inputs: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray],
+        labels: np.ndarray,
     ) -> None:
-        cam = values[:, : self.sizes["constituents"]]
-        profile = self.profiles.setdefault(target, MeanMaps(len(self.class_names), (1, cam.shape[1])))
-        profile.add(cam[:, None, :], real[:, None, :], labels)
+        """The mean share of each token slot of the layer's stream, and (for constituents) the jet images."""
+        stream = self.gradcam_stream
+        offset, size = self.offsets[stream], self.sizes[stream]
+        cam, real = values[:, offset : offset + size], masks[stream]
+        profile = self.profiles.setdefault(target, MeanMaps(len(self.class_names), (1, size)))
+        profile.add(event_shares(cam, real)[:, None, :], real[:, None, :], labels)
+        if stream == "objects":
+            return  # objects have no place in a jet image
+        cam, real = cam[:, : self.sizes["constituents"]], masks["constituents"]
         coordinates = self._physical(inputs["constituents"])
         if coordinates is None:
             return  # a stream without jet coordinates has no jet image
@@ -170,11 +179,9 @@ class ColliderExplainAdapter:
                 figures[f"attention_{_stem(label)}"] = attention_figure(means, self.class_names, label, query, key, counts)
         for target, profile in self.profiles.items():
             images = self.images.get(target)
-            if images is None:
-                continue
-            gradcam, pt = images.means()
             figures[f"gradcam_{_stem(target)}"] = gradcam_figure(
-                gradcam, pt, profile.mean()[:, 0], self.class_names, images.extent, f"Grad-CAM of {target}"
+                images.means() if images is not None else None, profile.mean()[:, 0], self.gradcam_stream,
+                self.class_names, images.extent if images is not None else None, f"Grad-CAM of {target}",
             )
         return figures
 

@@ -49,25 +49,25 @@ def attention_figure(
 
 
 def gradcam_figure(
-    gradcam: np.ndarray,
-    pt: np.ndarray,
+    images: tuple[np.ndarray, np.ndarray] | None,
     profile: np.ndarray,
+    stream: str,
     class_names: Sequence[str],
-    extent: Sequence[float],
+    extent: Sequence[float] | None,
     title: str,
 ) -> Figure:
-    """Rows: classes. Columns per jet: the mean pT image and the mean Grad-CAM image; last column: the
-    mean Grad-CAM per constituent position. ``gradcam``, ``pt``: (classes, jets, bins, bins); ``profile``:
-    (classes, tokens)."""
-    n_classes, n_jets = gradcam.shape[:2]
+    """Rows: classes. Columns per jet: the mean pT image and the mean Grad-CAM image (``images``: (gradcam, pt),
+    each (classes, jets, bins, bins); None for a layer over the objects, which have no jet image); last column:
+    the mean share of each token slot of ``stream`` in an event's Grad-CAM (``profile``: (classes, tokens))."""
+    n_classes, n_jets = len(class_names), images[0].shape[1] if images is not None else 0
     columns = 2 * n_jets + 1
     figure = new_figure(3.0 * columns, 2.8 * n_classes + 0.6)
     for row in range(n_classes):
         for jet in range(n_jets):
-            for offset, (name, images) in enumerate((("pT share", pt), ("Grad-CAM", gradcam))):
+            for offset, (name, maps) in enumerate((("pT share", images[1]), ("Grad-CAM", images[0]))):
                 ax = figure.add_subplot(n_classes, columns, row * columns + 2 * jet + offset + 1)
                 # imshow's rows are the first axis: delta eta along x needs the transpose
-                image = ax.imshow(images[row, jet].T, origin="lower", extent=extent, cmap="magma", aspect="equal")
+                image = ax.imshow(maps[row, jet].T, origin="lower", extent=extent, cmap="magma", aspect="equal")
                 figure.colorbar(image, ax=ax, shrink=0.7, label=f"mean {name} per cell")
                 ax.set_title(f"{class_names[row]}: jet {jet + 1}, {name}", fontsize=8)
                 ax.set_xlabel("Δη (aligned)", fontsize=7)
@@ -76,7 +76,7 @@ def gradcam_figure(
         ax = figure.add_subplot(n_classes, columns, (row + 1) * columns)
         ax.plot(np.arange(profile.shape[1]), profile[row], drawstyle="steps-mid")
         ax.set_title(f"{class_names[row]}: mean Grad-CAM per position", fontsize=8)
-        ax.set_xlabel(stream_axis_label("constituents"), fontsize=7)
+        ax.set_xlabel(stream_axis_label(stream), fontsize=7)
         ax.set_ylabel("share of the event's Grad-CAM", fontsize=7)
         ax.tick_params(labelsize=6)
     figure.suptitle(f"{title}: averaged over events (each event's map normalised to sum 1)", fontsize=10)

@@ -39,6 +39,14 @@ class MeanMaps:
             return np.where(self.count > 0, self.total / self.count, np.nan)
 
 
+def event_shares(cam: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Each event's Grad-CAM map ``(n, tokens)`` over its real tokens normalised to sum 1 (0 on padding, and for an
+    event whose map is 0): comparable between events of any length, whatever scale the gradients had."""
+    cam = np.where(real, cam, 0.0)
+    total = cam.sum(axis=1, keepdims=True)
+    return np.divide(cam, total, out=np.zeros_like(cam, dtype=float), where=total > 0)
+
+
 class JetImages:
     """Mean (delta eta, delta phi) images per class and jet, weighted by Grad-CAM and by pT.
 
@@ -64,9 +72,7 @@ class JetImages:
     ) -> None:  # fmt: skip
         """Per-token arrays ``(n, tokens)`` of a batch: coordinates, jet index, pT / pT_jet, Grad-CAM map,
         real-token mask; ``labels`` (n,) class indices."""
-        cam = np.where(real, cam, 0.0)
-        total = cam.sum(axis=1, keepdims=True)
-        cam = np.divide(cam, total, out=np.zeros_like(cam), where=total > 0)
+        cam = event_shares(cam, real)
         for label in np.unique(labels):
             rows = labels == label
             self.events[label] += rows.sum()

@@ -1,6 +1,7 @@
-"""A multilayer perceptron on the kinematics of the reconstructed objects: the object tokens in their
-fixed slots (missing pT, the large-R jets, the small-R jets, the leptons; the DataModule's order),
-flattened into one vector. The baseline without any token structure."""
+"""A multilayer perceptron on the kinematics of the reconstructed objects: the object tokens in the DataModule's
+order (missing pT and the two selected large-R jets in the first slots of every generated event, then the
+small-R jets and the leptons packed kind after kind, each token with its ``is_*`` kind indicators), flattened
+into one vector. The baseline without any token structure."""
 
 from __future__ import annotations
 
