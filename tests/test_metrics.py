@@ -172,6 +172,8 @@ def test_performance_and_efficiencies_at_cut_match_counts() -> None:
     for efficiency in (0.3, 0.5, 0.75, 1.0):
         kept = np.mean(few >= cls.cut_for_efficiency(few, efficiency))
         assert efficiency <= kept < efficiency + 0.25
+    with pytest.raises(ValueError, match="1 of 5 scores are not finite"):
+        cls.cut_for_efficiency([0.9, 0.8, 0.7, np.nan, 0.6], 0.2)
 
 
 def test_auc_per_energy_bin_in_bin_matches_naive() -> None:
@@ -306,3 +308,11 @@ def test_compare_dispersions_with_too_few_runs_gives_nan() -> None:
     assert np.all(np.isnan(result.p_value_per_bin))
     with pytest.raises(ValueError, match="same bins"):
         agg.compare_dispersions(np.ones((2, 2)), np.ones((2, 3)))
+    # two seeds a model: both lie equally far from their median, the test has nothing to measure (it gave p = 0)
+    two = agg.compare_dispersions([[0.8], [0.9]], [[0.7], [0.7999]])
+    assert np.isnan(two.p_value_per_bin[0])
+
+
+def test_infinite_values_are_left_out_of_the_mean_over_runs() -> None:
+    dispersion = agg.mean_std_over_runs([[1.0], [2.0], [np.inf]])
+    assert dispersion.mean[0] == 1.5 and dispersion.n_runs[0] == 2 and dispersion.std[0] == pytest.approx(np.sqrt(0.5))

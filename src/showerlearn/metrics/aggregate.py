@@ -34,11 +34,13 @@ def _runs_matrix(values: Any, name: str) -> np.ndarray:
 
 
 def mean_std_over_runs(values: Any) -> SeedDispersion:
-    """Mean and std over runs (axis 0) of ``values`` shaped (n_runs, n_bins), ignoring NaN.
+    """Mean and std over runs (axis 0) of ``values`` shaped (n_runs, n_bins), over the finite values only.
 
-    A bin with no finite value has NaN mean; with fewer than two, NaN std.
+    A bin with no finite value has NaN mean; with fewer than two, NaN std. (An infinite value, a resolution
+    of a bin without events say, is left out like a NaN rather than making the bin's mean infinite.)
     """
     matrix = _runs_matrix(values, "values")
+    matrix = np.where(np.isfinite(matrix), matrix, np.nan)
     n = np.sum(np.isfinite(matrix), axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins: NaN is the intended answer
@@ -53,7 +55,7 @@ class DispersionComparison:
 
     ``p_value`` is the Brown-Forsythe test (Levene's test centred on medians, robust to non-normal
     metrics) on the deviations of each run from its bin's median over runs, pooled over bins;
-    ``p_value_per_bin`` the same test bin by bin (NaN where a model has fewer than two runs).
+    ``p_value_per_bin`` the same test bin by bin (NaN where a model has fewer than three runs).
     """
 
     std_ratio: np.ndarray
@@ -71,7 +73,13 @@ def _from_median(values: np.ndarray) -> np.ndarray:
 
 
 def _brown_forsythe(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 2 or b.size < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+    """Brown-Forsythe p-value; NaN when the test has nothing to measure: fewer than three values in a group
+    (with two, both lie equally far from their median, so the spread within groups is 0 and p is 0 whatever
+    the data), or no spread within the groups at all."""
+    if a.size < 3 or b.size < 3:
+        return np.nan
+    spread_a, spread_b = np.abs(_from_median(a)), np.abs(_from_median(b))
+    if not (spread_a - spread_a.mean()).any() and not (spread_b - spread_b.mean()).any():
         return np.nan
     return float(stats.levene(a, b, center="median").pvalue)
 

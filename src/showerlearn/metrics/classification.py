@@ -108,10 +108,14 @@ def cut_for_efficiency(scores_of_positives: Any, efficiency: float) -> float:
     """Score cut that keeps the fraction ``efficiency`` of the given (gamma) scores (lstchain's
     ``gh_efficiency`` cut, the ``1 - efficiency`` quantile): the k-th highest score, k the fewest events that
     make up the fraction, so that ``score >= cut`` keeps at least it (more only where scores tie at the cut),
-    where an interpolated quantile can keep less; NaN without events."""
+    where an interpolated quantile can keep less; NaN without events. The scores must be finite (a NaN would sort
+    above every score and take the place of an event)."""
     if not 0.0 < efficiency <= 1.0:
         raise ValueError(f"efficiency must be in (0, 1], got {efficiency}")
-    s = np.sort(np.asarray(scores_of_positives, dtype=float))[::-1]
+    s = np.asarray(scores_of_positives, dtype=float)
+    if not np.isfinite(s).all():
+        raise ValueError(f"cut_for_efficiency: {int(np.sum(~np.isfinite(s)))} of {s.size} scores are not finite")
+    s = np.sort(s)[::-1]
     if not s.size:
         return np.nan
     # rounded first: 0.3 x 10 is 3.0000000000000004 in floating point, which must not take a fourth event
