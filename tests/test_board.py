@@ -221,6 +221,10 @@ def test_unfinished_runs_are_listed_without_numbers(runs: dict[str, Path], tmp_p
     aucs = [json.loads((sweep / f"seed{s}" / "metrics.json").read_text())["scalars"]["auc"] for s in (0, 1)]
     assert entry.scalars["auc"] == pytest.approx(statistics.fmean(aucs))
     assert entry.scalar_std["auc"] == pytest.approx(statistics.stdev(aucs))
+    # a run stopped by Ctrl-C too
+    write_json_atomic(sweep / "seed2" / "run.json", {"state": "interrupted", "error": "KeyboardInterrupt: "})
+    (entry,) = collect_entries([sweep])
+    assert entry.members[2].status == "interrupted"
 
 
 def test_page_is_self_contained(runs: dict[str, Path]) -> None:

@@ -365,6 +365,9 @@ def test_a_resumed_sweep_keeps_completed_seeds_and_continues_the_others(tabular_
         sweep(config, 3, progress=False, resume=folder)
     with pytest.raises(ConfigError, match="not a sweep folder"):
         sweep(config, 2, progress=False, resume=folder / "seed3")
+    other = resolve_config({**tabular_config, "model": {**tabular_config["model"], "params": {"hidden": 16}}})
+    with pytest.raises(ConfigError, match=r"seed3:\s+- the config differs from the one this run was started with in model\.params\.hidden"):
+        sweep(other, 2, progress=False, resume=folder)  # the completed seed is another experiment's
     assert sweep(config, 2, progress=False, resume=folder) == folder
     assert [run.status()["attempts"] for run in sweep_runs(folder)] == [2, 2]  # seed 4 resumed, not restarted
     assert (folder / "seed3" / "metrics.json").read_bytes() == finished

@@ -297,6 +297,8 @@ def test_aggregate_runs_rejects_mismatched_runs(seed_runs: tuple[list[dict[str, 
     other = iact_metrics(predictions(200, seed=20), energy_bins=np.geomspace(0.02, 50.0, 5), n_bootstrap=0)
     with pytest.raises(ValueError, match="different bin edges"):
         aggregate_runs([runs[0], other])
+    with pytest.raises(ValueError, match="different bin edges in the two models"):
+        compare_runs(runs, [other, other])
     with pytest.raises(ValueError, match="different evaluators"):
         aggregate_runs([{**runs[0], "evaluator": "iact"}, {**runs[1], "evaluator": "classification"}])
     with pytest.raises(ValueError, match="at least one"):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the command imports its layers lazily: `showerlearn --help`
     from showerlearn.viz.resolution import CurveSeries
 
 #: Runs in these states (run.json) may lack metrics.json: the board lists them with their state, no numbers.
-UNFINISHED_STATES = ("running", "failed")
+UNFINISHED_STATES = ("running", "failed", "interrupted")
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:

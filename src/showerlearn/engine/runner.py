@@ -107,7 +107,7 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
         owner = not started_by_lightning() and launched_rank() == 0
         # config before status: the owner writes them in the other order, so no process sees a new
         # budget's config.yaml with the run still "completed"
-        budget = _budget_changes(load_config(run.config_file), config, str(resume))
+        budget = budget_changes(load_config(run.config_file), config, str(resume))
         status = run.status()
         if status.get("state") == "completed" and not budget:
             raise ConfigError(str(resume), [
@@ -143,7 +143,7 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
 BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 
 
-def _budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
+def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
     """``{key: [stored value, given value]}`` for changed budget keys; a ConfigError for any other difference."""
     before, after = stored.model_dump(mode="json"), given.model_dump(mode="json")
     flat_before, flat_after = flatten_config(before), flatten_config(after)

@@ -36,7 +36,7 @@ def sweep(
 
     A seed that fails does not stop the others: the completed runs are aggregated, the failures are
     recorded in ``sweep.json`` (``"failed"``), then :class:`SweepError` names them. A failed seed stays
-    listed: finished later with ``showerlearn train CONFIG --resume SWEEP/seed<k>``, it rejoins the sweep.
+    listed: ``resume`` finishes it and aggregates again.
 
     ``resume`` continues the sweep in that folder (one stopped by a job's time limit, a crash, or seeds that
     failed): its completed seeds are kept, a started one continues from its last checkpoint (its config must
@@ -58,6 +58,8 @@ def sweep(
     write_json_atomic(folder / SWEEP_FILE, description)
     configs = {seed: config.model_copy(update={"seed": seed}, deep=True) for seed in seeds}
     to_train = [seed for seed in seeds if RunDir(runs[seed]).status().get("state") != "completed"]
+    for seed in set(seeds) - set(to_train):  # kept as they are: they must be runs of this config
+        _check_same_experiment(runs[seed], configs[seed])
     if len(to_train) < n_seeds:
         log.info("%s: %d of %d seeds completed earlier are kept", folder, n_seeds - len(to_train), n_seeds)
     failures: dict[int, str] = {}
@@ -113,6 +115,14 @@ def _failed(seed: int, error: Exception) -> str:
     message = f"{type(error).__name__}: {error}"
     log.error("seed %d failed: %s", seed, message)
     return message
+
+
+def _check_same_experiment(run: Path, config: ExperimentConfig) -> None:
+    """A ConfigError when the completed run in ``run`` was trained with another config than ``config`` (its
+    training budget aside): a resumed sweep must not average runs of different experiments."""
+    from showerlearn.engine.runner import budget_changes
+
+    budget_changes(load_config(run / "config.yaml"), config, str(run))
 
 
 def _train_seed(config: ExperimentConfig, path: Path, progress: bool) -> None:

@@ -116,7 +116,8 @@ def compare_runs(metrics_a: Sequence[Mapping[str, Any]], metrics_b: Sequence[Map
     for name in sorted(set(_names(metrics_a, "curves")) & set(_names(metrics_b, "curves"))):
         first_a, a = _curve_matrix(metrics_a, name)
         first_b, b = _curve_matrix(metrics_b, name)
-        if not np.allclose(first_a["edges"], first_b["edges"]):
+        edges_a, edges_b = np.asarray(first_a["edges"], float), np.asarray(first_b["edges"], float)
+        if edges_a.shape != edges_b.shape or not np.allclose(edges_a, edges_b):
             raise ValueError(f"curve {name!r} has different bin edges in the two models: cannot compare")
         c = compare_dispersions(a, b)
         result["curves"][name] = {
