@@ -80,6 +80,19 @@ def test_split_settings_draw_the_same_split_as_the_tabular_module(shared_data: P
         np.testing.assert_array_equal(iact.parts[name], tabular.parts[name])
 
 
+def test_raw_arrays_are_the_files_charges_and_peak_times(shared_data: Path) -> None:
+    """What estimators computing physics features get (Hillas + RF): p.e. and ns as the files hold them, not the
+    network's scaled inputs (a time divided by 10 made lstchain's 2 ns time cleaning act as 20 ns)."""
+    source = shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"
+    module = IACTDataModule(files=[str(source)], split={"fractions": (1.0, 0.0, 0.0), "seed": 0})
+    module.setup("fit")
+    x, _, _, _ = module.arrays("train", raw=True)
+    with open_dl1(source) as file:
+        events = file.read(module.train_set.row)  # the training split's rows of the one file
+    np.testing.assert_allclose(x[:, 0], events["image"], rtol=1e-6)
+    np.testing.assert_allclose(x[:, 1], events["peak_time"], rtol=1e-6)
+
+
 def test_cuts_select_what_they_say(shared_data: Path) -> None:
     module = IACTDataModule(
         files=all_files(shared_data),

@@ -47,7 +47,7 @@ __all__ = ["IACTDataModule", "IACTSplitSpec", "SimulateSpec"]
 _SPLITS = ("train", "val", "test")
 # what `arrays(raw=True)` hands to estimators: the file's charge and peak time, untouched
 RAW_CLEANING = CleaningConfig(as_="none")
-RAW_TRANSFORM = TransformConfig(charge="none", time="none")
+RAW_TRANSFORM = TransformConfig(charge="none", time="none", time_scale=1.0)  # p.e. and ns, as the files hold them
 # carried per event besides META_COLUMNS: what decoding needs to turn predictions back
 _DECODE_COLUMNS = ("camera_rotation", "camera_reflected", "tel_pos_x", "tel_pos_y")
 
