@@ -381,6 +381,9 @@ def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
     tabular_config["estimator"] = {"name": "random_forest", "params": {"n_estimators": 20}}
     run = train(resolve_config(tabular_config), progress=False)
     assert (run.checkpoints / "estimator.skops").is_file()
+    # the share of the data the test split holds, kept for evaluators scaling totals of the whole data set
+    n_rows = len(Path(tabular_config["data"]["params"]["source"]["path"]).read_text().splitlines()) - 1
+    assert run.status()["test_share"] == pytest.approx(len(read_columns(run.predictions_file)["score"]) / n_rows)
     assert run.metrics()["scalars"]["auc"] > 0.8
     predictions = read_columns(run.predictions_file)
     assert ((predictions["score"] >= 0) & (predictions["score"] <= 1)).all()

@@ -117,6 +117,19 @@ def test_iact_metrics_json_is_strict_json_and_tidy(
     assert np.array(metrics["migration"]["probability"], dtype=float).shape == (len(BINS) - 1, len(BINS) - 1)
 
 
+def test_the_effective_area_counts_the_showers_behind_the_test_split(
+    evaluated: tuple[dict[str, Any], Path, dict[str, np.ndarray]], tmp_path: Path
+) -> None:
+    """``simulated`` describes the whole data set; the predictions are its test split: a quarter of the events
+    rests on a quarter of the showers, so the area is four times what all the showers would give."""
+    metrics, _, p = evaluated
+    quarter = evaluate_iact(p, tmp_path, energy_bins=BINS, simulated=SIM, test_share=0.25, n_bootstrap=0,
+                            figure_formats=("png",))  # fmt: skip
+    whole = np.array(metrics["curves"]["effective_area_vs_true_energy"]["value"], dtype=float)
+    np.testing.assert_allclose(np.array(quarter["curves"]["effective_area_vs_true_energy"]["value"], dtype=float),
+                               4 * whole)  # fmt: skip
+
+
 def test_iact_figures_are_written_as_png_and_pdf(evaluated: tuple[dict[str, Any], Path, dict[str, np.ndarray]]) -> None:
     metrics, plots, _ = evaluated
     expected = {

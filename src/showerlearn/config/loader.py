@@ -174,7 +174,7 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
     return flat
 
 #: arguments the engine gives evaluators itself (``tables``: the per-element prediction tables)
-EVALUATOR_INJECTED = frozenset({"predictions", "tables", "output_dir", "log_dir", "run_name", "caption"})
+EVALUATOR_INJECTED = frozenset({"predictions", "tables", "output_dir", "log_dir", "run_name", "caption", "test_share"})
 
 
 def loss_injected(loss: Callable[..., Any]) -> frozenset[str]:

@@ -204,6 +204,12 @@ class ShowerDataModule(L.LightningDataModule):
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))
         return sampler
 
+    def test_share(self) -> float:
+        """The share of the data set's events that the test split holds (1 before the splits are made): what
+        scales totals of the whole data set, such as the showers a simulation threw, to the test events."""
+        sizes = [len(split) if split is not None else 0 for split in (self.train_set, self.val_set, self.test_set)]
+        return sizes[2] / sum(sizes) if sum(sizes) else 1.0
+
     def fitted_state(self) -> dict[str, Any]:
         """What :meth:`setup` learned from the training split that predicting new files needs (a feature
         standardisation, the class names), as plain data; empty when there is nothing (the default). Every

@@ -80,7 +80,8 @@ def train(
         write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units())
         _draw_examples(datamodule, run)
         log.info("evaluating")
-        run.update_status(caption=datamodule.describe())  # the data as trained, for every later evaluation
+        # the data as trained, for every later evaluation: what it is, and the share of it the test split holds
+        run.update_status(caption=datamodule.describe(), test_share=datamodule.test_share())
         evaluate(run)
     except BaseException as error:
         if rank_zero:
@@ -410,21 +411,22 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
 
     Evaluators get the per-event table as ``predictions``; those with a ``tables`` parameter also get the
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
-    the run's curves unless the evaluator's ``label`` says otherwise) and ``caption`` (the data and its
-    cuts, :meth:`ShowerDataModule.describe`, kept in ``run.json`` when the run was trained) to those that
-    take them.
+    the run's curves unless the evaluator's ``label`` says otherwise), ``caption`` (the data and its
+    cuts, :meth:`ShowerDataModule.describe`) and ``test_share`` (:meth:`ShowerDataModule.test_share`), both
+    kept in ``run.json`` when the run was trained, to those that take them.
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     config = load_config(run.config_file)
     tables = read_tables(run.predictions_file)
     predictions = tables.pop(PREDICTIONS_KEY)
-    caption = run.status().get("caption", "")
+    caption, test_share = run.status().get("caption", ""), run.status().get("test_share", 1.0)
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:
         metrics = build(
             config.evaluation, EVALUATORS, "evaluation",
-            injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption},
+            injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
+                      "test_share": test_share},
             predictions=predictions, output_dir=run.plots,
         )
     write_json_atomic(run.metrics_file, metrics)

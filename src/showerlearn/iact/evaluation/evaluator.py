@@ -20,6 +20,7 @@ metrics.json layout (``schema`` 1)::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,6 +221,7 @@ def evaluate_iact(
     label: str | None = None,
     run_name: str = "model",
     caption: str = "",
+    test_share: float = 1.0,
     n_bootstrap: int = 200,
     confidence_level: float = 0.95,
     seed: int = 0,
@@ -231,7 +233,9 @@ def evaluate_iact(
     predictions file or a run directory holding ``predictions.h5``), computed the same way and
     overlaid dashed. ``requirements``: a folder of ``cta_requirements_*.dat`` files, of which the
     ``requirement_set`` curves are overlaid. ``simulated``: the simulated spectrum (or the keyword
-    arguments of ``SimulatedEvents``, as a config gives them), for the effective area. ``log_dir``:
+    arguments of ``SimulatedEvents``, as a config gives them) of the whole data set, for the effective area:
+    its showers are scaled by ``test_share``, the share of the events in the test split (given by the
+    engine; 1 for a file of predictions of whole simulated files). ``log_dir``:
     Lightning logs, for the loss / learning-rate figure. ``label``: the run's name in the figures'
     legends (default: ``run_name``, the experiment's name, given by the engine); ``caption``: the data set
     and cuts (given by the engine), the first line of every figure, followed by the test events. Returns
@@ -243,6 +247,8 @@ def evaluate_iact(
         baseline = _read_predictions(Path(baseline))
     if simulated is not None and not isinstance(simulated, SimulatedEvents):
         simulated = SimulatedEvents(**simulated)
+    if simulated is not None:  # the predictions are the test split's: so are the showers behind them
+        simulated = dataclasses.replace(simulated, n_showers=simulated.n_showers * test_share)
     common = {
         "energy_bins": energy_bins,
         "gammaness_cut": gammaness_cut,
