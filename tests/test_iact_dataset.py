@@ -63,6 +63,13 @@ def test_splits_are_reproducible_and_by_file_keeps_files_apart(shared_data: Path
     file_of = by_file._columns["file_index"]
     split_files = [set(file_of[by_file.parts[name]]) for name in ("train", "val", "test")]
     assert not (split_files[0] & split_files[1]) and not (split_files[0] & split_files[2]) and not (split_files[1] & split_files[2])
+    # by shower: every image of one shower (its telescopes, its CORSIKA reuses, event_id // 100) in one split
+    by_shower = parts(2, "shower")
+    columns = by_shower._columns
+    shower = {name: {(columns["file_index"][i], columns["obs_id"][i], columns["event_id"][i] // 100)
+                     for i in by_shower.parts[name]} for name in ("train", "val", "test")}  # fmt: skip
+    assert not (shower["train"] & shower["test"]) and not (shower["train"] & shower["val"]) and not (shower["val"] & shower["test"])
+    assert sum(len(by_shower.parts[name]) for name in shower) == sum(len(a.parts[name]) for name in shower)
 
 
 def test_split_settings_draw_the_same_split_as_the_tabular_module(shared_data: Path, tmp_path: Path) -> None:

@@ -58,8 +58,11 @@ class IACTSplitSpec(SplitSpec):
     """How events are divided into train / val / test: the fractions and seed of every DataModule, and
     whether events or whole files are drawn."""
 
-    by: Literal["event", "file"] = Field(
-        "event", description="'file': whole files go to one split (no shower shared between splits)."
+    by: Literal["event", "shower", "file"] = Field(
+        "event",
+        description="'event': images drawn one by one; 'shower': the images of one simulated shower (every telescope, "
+        "every reuse: obs_id and event_id // 100 in a file, as CORSIKA numbers reuses) go to one split; 'file': whole "
+        "files go to one split.",
     )
 
 
@@ -317,6 +320,12 @@ class IACTDataModule(ShowerDataModule):
         if self.split.by == "event":
             candidates = np.nonzero(selected)[0]
             parts = [candidates[p] for p in self.split.indices(len(candidates), self.seed)]
+        elif self.split.by == "shower":
+            candidates = np.nonzero(selected)[0]
+            keys = np.stack([columns[name][candidates] for name in ("file_index", "obs_id")]
+                            + [columns["event_id"][candidates] // 100], axis=1)  # fmt: skip
+            showers, shower_of = np.unique(keys, axis=0, return_inverse=True)
+            parts = [candidates[np.isin(shower_of, p)] for p in self.split.indices(len(showers), self.seed)]
         else:
             file_parts = self.split.indices(len(paths), self.seed)
             parts = [np.nonzero(selected & np.isin(columns["file_index"], p))[0] for p in file_parts]
