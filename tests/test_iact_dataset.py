@@ -12,6 +12,7 @@ from torch.utils.data import default_collate
 from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 
 from iact_runs import EXAMPLES
+from showerlearn.data.files import expand_patterns
 from showerlearn.data.sampling import flattening_weights
 from showerlearn.iact.data import IACTDataModule, IACTDataset, open_dl1
 from showerlearn.iact.data.cuts import add_image_parameters
@@ -343,3 +344,11 @@ def test_simulated_data_is_generated_once_and_cached(tmp_path: Path) -> None:
     assert other != path and other.is_file()
     batch = next(iter(module.train_dataloader()))
     assert batch["inputs"].shape[1:] == (2, 1855)
+
+
+def test_overlapping_file_patterns_read_each_file_once(shared_data: Path, tmp_path: Path) -> None:
+    """Two patterns naming one file (a glob and the file itself, or a path written two ways) must not read its
+    events twice, into two splits."""
+    folder = shared_data / "iact/dl1_lstchain"
+    patterns = [str(folder / "*.h5"), str(folder / "dl1_gamma_example.h5"), str(folder / ".." / "dl1_lstchain" / "dl1_gamma_example.h5")]
+    assert expand_patterns(patterns, "test") == sorted(folder.glob("*.h5"))

@@ -14,14 +14,19 @@ from pydantic import BaseModel, model_validator
 
 
 def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError) -> list[Path]:
-    """The files of ``patterns`` in order, each glob expanded and sorted; ``error`` names ``what`` when a
-    pattern matches nothing or there is no file at all."""
+    """The files of ``patterns`` in order, each glob expanded and sorted, each file once (overlapping patterns
+    would read its events twice, into more than one split); ``error`` names ``what`` when a pattern matches
+    nothing or there is no file at all."""
     paths: list[Path] = []
+    seen: set[Path] = set()
     for pattern in patterns or []:
         matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
         if not matches:
             raise error(f"{what}: pattern {pattern!r} matches no file")
-        paths.extend(Path(m) for m in matches)
+        for match in map(Path, matches):
+            if match.resolve() not in seen:
+                seen.add(match.resolve())
+                paths.append(match)
     if not paths:
         raise error(f"{what}: 'files' is empty")
     return paths
