@@ -15,7 +15,7 @@ from iact_runs import EXAMPLES
 from showerlearn.data.files import expand_patterns
 from showerlearn.data.sampling import flattening_weights
 from showerlearn.iact.data import IACTDataModule, IACTDataset, open_dl1
-from showerlearn.iact.data.cuts import add_image_parameters
+from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.iact.geometry import lst_camera
 from showerlearn.registry import DATAMODULES
@@ -352,3 +352,9 @@ def test_overlapping_file_patterns_read_each_file_once(shared_data: Path, tmp_pa
     folder = shared_data / "iact/dl1_lstchain"
     patterns = [str(folder / "*.h5"), str(folder / "dl1_gamma_example.h5"), str(folder / ".." / "dl1_lstchain" / "dl1_gamma_example.h5")]
     assert expand_patterns(patterns, "test") == sorted(folder.glob("*.h5"))
+
+
+def test_an_image_without_islands_fails_the_islands_cut() -> None:
+    """ctapipe writes n_islands = -1 for an image no pixel survived cleaning: nothing there to keep."""
+    (passes,) = cut_masks({"n_islands": np.array([-1, 0, 1, 2, 3])}, Cuts(max_n_islands=2)).values()
+    assert passes.tolist() == [False, False, True, True, False]

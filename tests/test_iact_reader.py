@@ -7,6 +7,7 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from numpy.lib import recfunctions as rfn
 import pytest
 import tables
 from astropy.table import QTable, join, vstack
@@ -203,6 +204,17 @@ def test_missing_truth_is_reported_for_training(shared_data: Path, tmp_path: Pat
         assert np.all(np.isnan(file.read([0])["true_energy"]))
     with pytest.raises(MissingTruthError, match="lst_muons.lst.dl1.h5.*no simulation truth"):
         IACTDataModule(files=[str(path)]).setup("fit")
+
+
+def test_a_truth_table_without_the_particle_column_is_named(shared_data: Path, tmp_path: Path) -> None:
+    path = copy(shared_data, tmp_path)
+    with tables.open_file(path, "a") as h5:
+        shower = h5.get_node("/simulation/event/subarray/shower")
+        data, parent, name = shower.read(), shower._v_parent, shower._v_name
+        shower.remove()
+        h5.create_table(parent, name, rfn.drop_fields(data, ["true_shower_primary_id"], usemask=False))
+    with pytest.raises(IACTDataError, match=r"shower lacks column\(s\) \['true_shower_primary_id'\]"):
+        open_dl1(path).read([0])
 
 
 def test_unknown_camera_is_rejected(shared_data: Path, tmp_path: Path) -> None:

@@ -78,7 +78,8 @@ def _cut_tests(cuts: Cuts) -> dict[str, Callable[[Mapping[str, np.ndarray]], np.
     if cuts.max_leakage is not None:
         tests[f"leakage <= {cuts.max_leakage}"] = lambda c: c["leakage"] <= cuts.max_leakage
     if cuts.max_n_islands is not None:
-        tests[f"n_islands <= {cuts.max_n_islands}"] = lambda c: c["n_islands"] <= cuts.max_n_islands
+        # ctapipe writes n_islands = -1 for an image that no pixel survived cleaning: it has no island to keep
+        tests[f"n_islands <= {cuts.max_n_islands}"] = lambda c: (c["n_islands"] >= 1) & (c["n_islands"] <= cuts.max_n_islands)
     if cuts.particle_types is not None:
         ids = [PRIMARY_IDS[p] if isinstance(p, str) else int(p) for p in cuts.particle_types]
         tests[f"particle in {cuts.particle_types}"] = lambda c: np.isin(c["true_shower_primary_id"], ids)

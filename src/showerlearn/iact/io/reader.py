@@ -19,6 +19,7 @@ predictions turned back.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ __all__ = [
     "open_dl1",
     "orthogonal_transform",
 ]
+
+log = logging.getLogger(__name__)
 
 TRUTH_COLUMNS = (
     "true_energy",
@@ -423,7 +426,7 @@ class DL1File:
                 f"(first: obs_id={missing[0]}, event_id={missing[1]})"
             )
         truth = {out: self._quantity(shower, column, unit)[rows] for out, column, _, unit in _TRUTH_FIELDS}
-        truth["true_shower_primary_id"] = shower.col("true_shower_primary_id")[rows].astype(np.int64)
+        truth["true_shower_primary_id"] = self._read_columns(shower, ("true_shower_primary_id",))["true_shower_primary_id"][rows].astype(np.int64)
         return truth
 
     def _pointing_ctapipe(self, tel_id: int, obs_id: np.ndarray) -> dict[str, np.ndarray]:
@@ -435,6 +438,11 @@ class DL1File:
             found = rows >= 0
             pointing["pointing_alt"][found] = self._quantity(node, "telescope_pointing_altitude", "deg")[rows[found]]
             pointing["pointing_az"][found] = self._quantity(node, "telescope_pointing_azimuth", "deg")[rows[found]]
+        if np.isnan(pointing["pointing_alt"]).any():
+            # without it no direction is reconstructed nor trained: say so, energies and classes still work
+            log.warning("%s: no telescope pointing for %d of %d images of telescope %d (%s): their directions are "
+                        "neither trained nor reconstructed", self.path, int(np.isnan(pointing["pointing_alt"]).sum()),
+                        len(obs_id), tel_id, path)  # fmt: skip
         return pointing
 
     def _parameters(self, path: str, keys: np.ndarray, ctapipe: bool) -> dict[str, np.ndarray]:
