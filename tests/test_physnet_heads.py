@@ -263,3 +263,21 @@ def test_the_moments_find_the_mask_channel_the_data_names() -> None:
                                focal_length=focal, channel_names=("charge", "peak_time", "cleaning_mask"), **TINY)
     assert every_pixel.moments.mask_channel is None
     assert GammaPhysNet(lattice, in_channels=3, channel_names=("charge", "peak_time", "cleaning_mask"), **TINY).moments is None
+
+
+def test_moments_of_a_log1p_charge_are_those_of_the_charge() -> None:
+    """With ``transforms.charge: log1p`` (the default) the moments weigh pixels by the charges the channel came
+    from, as Hillas does, not by their logarithms (which doubled the width of an LST image)."""
+    camera = lst_camera()
+    rng = np.random.default_rng(4)
+    positions = np.column_stack([camera.pix_x.to_value("m"), camera.pix_y.to_value("m")])
+    charge = np.where(rng.random((3, camera.n_pixels)) < 0.05, rng.exponential(50, (3, camera.n_pixels)), 0.0)
+    time = rng.normal(0, 1, (3, camera.n_pixels))
+    raw = torch.tensor(np.stack([charge, time], axis=1), dtype=torch.float32)
+    logged = torch.tensor(np.stack([np.log1p(charge), time], axis=1), dtype=torch.float32)
+    torch.testing.assert_close(ImageMoments(positions, charge_log1p=True)(logged), ImageMoments(positions)(raw),
+                               rtol=1e-4, atol=1e-5)  # fmt: skip
+    assert not torch.allclose(ImageMoments(positions)(logged), ImageMoments(positions)(raw), rtol=1e-2)
+    network = GammaPhysNet(Lattice.from_camera(camera), image_moments=True, camera=camera,
+                           focal_length=LST_EQUIVALENT_FOCAL_LENGTH, charge_transform="log1p", **TINY)  # fmt: skip
+    assert network.moments.charge_log1p

@@ -98,7 +98,7 @@ class IACTDataModule(ShowerDataModule):
     impact targets (docs/data_iact.md)."""
 
     model_input_names: ClassVar[frozenset[str]] = frozenset(
-        {"lattice", "camera", "in_channels", "channel_names", "n_classes", "focal_length"})
+        {"lattice", "camera", "in_channels", "channel_names", "charge_transform", "n_classes", "focal_length"})
     family = FAMILY
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
@@ -432,6 +432,7 @@ class IACTDataModule(ShowerDataModule):
             "camera": self.camera,
             "in_channels": len(self.transform.channels),
             "channel_names": tuple(self.transform.channels),
+            "charge_transform": self.transforms.charge,  # what a layer weighing pixels by charge must undo
             "n_classes": len(PARTICLE_CLASSES),
             "focal_length": files[0].focal_length,
         }

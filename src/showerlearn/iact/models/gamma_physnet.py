@@ -110,6 +110,9 @@ class GammaPhysNet(nn.Module):
         of the direction targets; used to place the voting pixels in the telescope frame.
     channel_names
         Injected by the IACT DataModule: the name of each input channel (where ``"auto"`` finds the mask).
+    charge_transform
+        Injected by the IACT DataModule: how the charge channel was transformed (``transforms.charge``); the
+        image moments weigh pixels by the charge itself, so they undo ``log1p``.
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class GammaPhysNet(nn.Module):
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
         channel_names: Sequence[str] | None = None,
+        charge_transform: Literal["log1p", "scale", "none"] = "none",
     ) -> None:
         super().__init__()
         if local_head not in ("full", "light"):
@@ -182,6 +186,7 @@ class GammaPhysNet(nn.Module):
                 time_channel=1 if in_channels > 1 else None,
                 border=np.stack([camera.get_border_pixel_mask(1), camera.get_border_pixel_mask(2)]),
                 mask_channel=moments_mask_channel,
+                charge_log1p=charge_transform == "log1p",
             )
             if direction_head == "axis" or image_moments
             else None
@@ -337,6 +342,7 @@ class GammaPhysNetDA(GammaPhysNet):
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
         channel_names: Sequence[str] | None = None,
+        charge_transform: Literal["log1p", "scale", "none"] = "none",
     ) -> None:
         super().__init__(
             lattice,
@@ -359,4 +365,5 @@ class GammaPhysNetDA(GammaPhysNet):
             camera=camera,
             focal_length=focal_length,
             channel_names=channel_names,
+            charge_transform=charge_transform,
         )

@@ -59,6 +59,8 @@ class ImageMoments(nn.Module):
         border: ``(2, N)`` booleans, the camera's outermost one and two rings of pixels (ctapipe's
             ``get_border_pixel_mask(1)`` and ``(2)``): the leakage, the fraction of the intensity there,
             says how much of a shower the camera cut off. ``None``: leakage 0.
+        charge_log1p: the charge channel holds ``sign(q) log(1 + |q|)`` (the DataModule's ``charge: log1p``):
+            the weights are the charges it came from, so that the moments are Hillas' and not those of log-charges.
 
     ``forward`` returns the features ``(B, len(MOMENT_FEATURES))`` (lengths in the unit of
     ``positions``; ``axis`` is the unit vector of the main axis, oriented to ``axis_x >= 0`` like
@@ -73,6 +75,7 @@ class ImageMoments(nn.Module):
         time_channel: int | None = 1,
         border: np.ndarray | None = None,
         mask_channel: int | None = None,
+        charge_log1p: bool = False,
     ) -> None:
         super().__init__()
         positions = np.asarray(positions, dtype=np.float32)
@@ -86,6 +89,7 @@ class ImageMoments(nn.Module):
         self.charge_channel = charge_channel
         self.time_channel = time_channel
         self.mask_channel = mask_channel
+        self.charge_log1p = charge_log1p
 
     @torch.no_grad()
     def forward(self, inputs: Tensor) -> Tensor:
@@ -95,6 +99,8 @@ class ImageMoments(nn.Module):
         with torch.autocast(inputs.device.type, enabled=False):
             inputs = inputs.float()
             weight = inputs[:, self.charge_channel].clamp(min=0)  # (B, N)
+            if self.charge_log1p:
+                weight = torch.expm1(weight)
             if self.mask_channel is not None:
                 weight = weight * inputs[:, self.mask_channel]
             intensity = weight.sum(dim=1)
