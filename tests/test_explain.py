@@ -476,6 +476,22 @@ def test_randomized_copy_reinitialises_a_copy_only(lattice: Lattice) -> None:
     assert torch.count_nonzero(first.backbone.final_bn.running_mean) == 0 and not first.training
 
 
+
+def test_randomized_copy_leaves_nothing_trained_in_a_transformer() -> None:
+    """Attention's projections reset through ``_reset_parameters``; a class token no layer resets is drawn anew."""
+    from showerlearn.explain.driver import randomized_copy
+    from showerlearn.registry import MODELS
+
+    model = MODELS.get("collider_multiscale")(constituent_features=5, object_features=4, n_classes=2, dim=16, heads=2)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)  # stands in for training
+    copy = randomized_copy(model, seed=1)
+    trained = dict(model.named_parameters())
+    kept = [name for name, value in copy.named_parameters() if torch.equal(value, trained[name])]
+    assert not kept
+
+
 def test_the_default_layer_is_the_one_a_model_names_else_its_backbone() -> None:
 
     class Tokens(nn.Module):

@@ -414,13 +414,22 @@ def _join(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def randomized_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """A copy of ``model`` with every layer re-initialised as at construction (batch-norm statistics too)."""
+    """A copy of ``model`` with every layer re-initialised as at construction (batch-norm statistics too):
+    the layers' own resets (``reset_parameters``, attention's ``_reset_parameters``), and a draw from N(0, 0.02)
+    for a parameter no layer resets (a class token, slot initialisations), so that nothing trained is left."""
     copy = deepcopy(model)
+    reset: set[int] = set()
     with torch.random.fork_rng(devices=[]):  # the caller's random streams are left as they were
         torch.random.default_generator.manual_seed(seed)
         for module in copy.modules():
-            if module is not copy and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            method = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
+            if module is not copy and callable(method):
+                method()
+                reset.update(id(parameter) for parameter in module.parameters())
+        with torch.no_grad():
+            for parameter in copy.parameters():
+                if id(parameter) not in reset:
+                    torch.nn.init.normal_(parameter, std=0.02)
     return copy.eval()
 
 
