@@ -102,6 +102,8 @@ def test_aggregate_band_is_the_seed_dispersion_with_mean_event_counts() -> None:
     assert aggregate["caption"] == "same data"
     series = series_from_record(record, "sweep")
     assert series.band == "mean ± std over 3 seeds"
+    one = aggregate_runs(runs[:1])["curves"]["energy_bias_vs_true_energy"]
+    assert series_from_record(one, "one seed").band == ""  # no std, no band to name
 
 
 def test_plot_aggregates_draws_the_roc_of_network_and_baseline(tmp_path: Path) -> None:

@@ -43,8 +43,9 @@ def bootstrap_band(confidence_level: float) -> str:
 
 
 def seeds_band(n_runs: int) -> str:
-    """What an aggregate's band is: ``mean ± std over 3 seeds``."""
-    return f"mean ± std over {n_runs} seed{'s' if n_runs != 1 else ''}"
+    """What an aggregate's band is: ``mean ± std over 3 seeds``; none (``""``) below two seeds, which have no
+    std to draw."""
+    return f"mean ± std over {n_runs} seeds" if n_runs >= 2 else ""
 
 
 def curve_record(
