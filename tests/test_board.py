@@ -286,6 +286,16 @@ def _says(output: str, message: str) -> bool:
     return "".join(message.split()) in "".join(output.split())
 
 
+def test_a_baseline_with_the_path_tail_of_an_entry_gets_a_label_and_ids_of_its_own(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    first, second = (shutil.copytree(runs["sweep"], tmp_path / side / "exp" / "sweep-1") for side in ("x", "y"))
+    entry, baseline = collect_entries([Path(first)], Path(second))
+    assert entry.label == "x/exp/sweep-1" and baseline.label == "y/exp/sweep-1"
+    payload = board_payload([entry], baseline=baseline)  # refuses repeated ids, members' included
+    assert {m["id"] for m in payload["baseline"]["members"]}.isdisjoint(m["id"] for m in payload["entries"][0]["members"])
+
+
 def test_cli_writes_board_with_baseline_and_requirements(
     runs: dict[str, Path], shared_data: Path, tmp_path: Path
 ) -> None:

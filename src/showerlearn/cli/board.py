@@ -175,18 +175,22 @@ def collect_entry(path: Path, label: str) -> BoardEntry:
     return _sweep_entry(path, label) if is_sweep(path) else _run_entry(path, label)[0]
 
 
-def collect_entries(paths: Sequence[Path]) -> list[BoardEntry]:
-    """Board entries of run directories and sweep folders, labelled by their (shortest unique) paths."""
-    return [collect_entry(path, label) for path, label in zip(paths, _labels(paths), strict=True)]
+def collect_entries(paths: Sequence[Path], baseline: Path | None = None) -> list[BoardEntry]:
+    """Board entries of run directories and sweep folders, labelled by their (shortest unique) paths, and
+    last the ``baseline``'s, labelled among them (so that no label is another's)."""
+    labels = _labels([*paths, *([baseline] if baseline is not None else [])])
+    entries = [collect_entry(path, label) for path, label in zip(paths, labels, strict=False)]
+    return entries if baseline is None else [*entries, _baseline_entry(baseline, labels[-1])]
 
 
-def _baseline_entry(path: Path) -> BoardEntry:
+def _baseline_entry(path: Path, label: str) -> BoardEntry:
     """The baseline's entry: labelled by its path like the others (the page says "baseline" itself, once),
-    with an id of its own, ``baseline: <label>``, that no entry shares."""
+    with ids of its own, ``baseline: <label>`` (its members' too), that no entry shares."""
     from dataclasses import replace
 
-    label = _labels([path])[0]
-    return replace(collect_entry(path, label), id=f"baseline: {label}")
+    entry = collect_entry(path, label)
+    members = tuple(replace(member, id=f"baseline: {member.id}") for member in entry.members)
+    return replace(entry, id=f"baseline: {label}", members=members)
 
 
 def board(
@@ -211,8 +215,8 @@ def board(
         unique = [path for path in dict.fromkeys(path.resolve() for path in runs) if path != skip]
         if not unique:
             raise ValueError("give at least one run directory or sweep folder besides the baseline")
-        entries = collect_entries(unique)
-        baseline_entry = None if baseline is None else _baseline_entry(baseline)
+        entries = collect_entries(unique, baseline)
+        baseline_entry = entries.pop() if baseline is not None else None
         families = entry_families([*entries, *([baseline_entry] if baseline_entry else [])])
         written = write_board(
             output,

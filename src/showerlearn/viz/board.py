@@ -235,7 +235,7 @@ def board_payload(
     """
     if not entries:
         raise ValueError("the board needs at least one run or sweep")
-    everything = [e for entry in entries for e in (entry, *entry.members)] + ([baseline] if baseline else [])
+    everything = [e for entry in [*entries, *([baseline] if baseline else [])] for e in (entry, *entry.members)]
     ids = [e.id for e in everything]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
