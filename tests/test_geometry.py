@@ -7,6 +7,7 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from scipy.spatial import Delaunay
 import pytest
 from ctapipe.instrument import CameraGeometry
 from scipy.spatial import cKDTree
@@ -270,3 +271,18 @@ def test_bilinear_mapper_reproduces_linear_functions(lst_lattice: Lattice) -> No
     assert np.allclose(back[interior], values[interior], atol=1e-9)
     with pytest.raises(ValueError, match="pixel axis"):
         mapper.to_image(values[:-1])
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_every_grid_point_inside_the_camera_is_interpolated(size: int, lst_lattice: Lattice) -> None:
+    """Against scipy's own point location: a grid point in a thin border triangle, which none of its nearest
+    pixels belongs to, is interpolated too (it used to be left at 0)."""
+    xy = np.column_stack([lst_lattice.x, lst_lattice.y])
+    mapper = BilinearMapper(lst_lattice, size=size)
+    half, centre = (xy.max(0) - xy.min(0)).max() / 2, (xy.max(0) + xy.min(0)) / 2
+    axis = np.linspace(-half, half, size)
+    gx, gy = np.meshgrid(centre[0] + axis, centre[1] - axis)
+    in_hull = Delaunay(xy).find_simplex(np.column_stack([gx.ravel(), gy.ravel()])) >= 0
+    weights = mapper.to_image(np.ones(lst_lattice.n_pixels)).ravel()
+    np.testing.assert_allclose(weights[in_hull], 1.0, atol=1e-9)  # barycentric weights add up to 1
+    assert not weights[~in_hull].any()

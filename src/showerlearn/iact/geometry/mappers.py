@@ -119,9 +119,19 @@ def _barycentric_matrix(triangulation: Delaunay, points: np.ndarray, queries: np
     found = inside.any(axis=1)
     rows = np.flatnonzero(found)
     best = inside[rows].argmax(axis=1)
-    vertices = triangles[candidates[rows, best]]
+    vertices, row_weights = triangles[candidates[rows, best]], weights[rows, best]
+    # a point in a thin border triangle that none of its three nearest pixels belongs to: located the slow way
+    # (few of them, so find_simplex stays cheap); outside the hull it finds nothing either
+    missing = np.flatnonzero(~found)
+    simplex = triangulation.find_simplex(queries[missing]) if len(missing) else np.zeros(0, int)
+    missing, simplex = missing[simplex >= 0], simplex[simplex >= 0]
+    transform = triangulation.transform[simplex]  # (m, 3, 2): the affine map to barycentric coordinates
+    partial = np.einsum("mij,mj->mi", transform[:, :2], queries[missing] - transform[:, 2])
+    rows = np.concatenate([rows, missing])
+    vertices = np.concatenate([vertices, triangles[simplex]])
+    row_weights = np.concatenate([row_weights, np.column_stack([partial, 1 - partial.sum(axis=1)])])
     return sparse.csr_matrix(
-        (weights[rows, best].ravel(), (np.repeat(rows, 3), vertices.ravel())), shape=(len(queries), len(points))
+        (row_weights.ravel(), (np.repeat(rows, 3), vertices.ravel())), shape=(len(queries), len(points))
     )
 
 
