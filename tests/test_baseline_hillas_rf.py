@@ -8,9 +8,12 @@ in particular. The estimator has to learn all of that back.
 
 from __future__ import annotations
 
+import pickle
+
 import astropy.units as u
 import numpy as np
 import pytest
+from ctapipe.coordinates import CameraFrame
 from ctapipe.image.toymodel import Gaussian
 from sklearn.metrics import roc_auc_score
 
@@ -233,3 +236,9 @@ def test_a_scikit_learn_classifier_of_particle_classes(camera):
     np.testing.assert_array_equal(copy.fit(X, targets["particle"]).predict_proba(X_test), proba)
     with pytest.raises(TypeError, match="masks go with targets per head"):
         copy.fit(X, targets["particle"], {"particle": np.ones(len(X), bool)})
+    # an unfitted copy pickled (what joblib hands to worker processes) keeps its camera's focal length
+    framed = lst_camera()
+    framed.frame = CameraFrame(focal_length=FOCAL_LENGTH)  # as a camera read from a file comes
+    unfitted = pickle.loads(pickle.dumps(HillasRandomForest(camera=framed)))
+    assert unfitted.camera.frame is not None
+    assert u.isclose(unfitted.camera.frame.focal_length, framed.frame.focal_length)

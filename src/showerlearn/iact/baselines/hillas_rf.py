@@ -26,6 +26,7 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
+from ctapipe.coordinates import CameraFrame
 from ctapipe.instrument import CameraGeometry
 from scipy.sparse import csr_array
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -441,7 +442,8 @@ class HillasRandomForest(MultiHeadClassifier):
     def __getstate__(self) -> dict[str, Any]:
         """Plain data only (numbers, strings, arrays, forests): the run's ``estimator.skops`` then loads
         without unpickling anything, and skops stores neither ctapipe geometries nor astropy quantities.
-        The camera keeps its pixels and neighbours, not its coordinate frame: the focal length is fixed by ``fit``."""
+        The camera keeps its pixels, neighbours and its frame's focal length (what ``fit`` takes when
+        ``focal_length`` is not given: an unfitted copy, as joblib hands to worker processes, must fit too)."""
         state = dict(super().__getstate__())
         state["camera"] = _camera_state(self.camera)
         for name in ("focal_length", "focal_length_"):
@@ -476,6 +478,9 @@ def _camera_state(camera: CameraGeometry) -> dict[str, Any]:
         "cam_rotation_deg": float(camera.cam_rotation.to_value(u.deg)),
         "neighbor_indices": np.asarray(neighbors.indices),
         "neighbor_indptr": np.asarray(neighbors.indptr),
+        "frame_focal_length_m": (
+            float(u.Quantity(camera.frame.focal_length, u.m).to_value(u.m)) if camera.frame is not None else None
+        ),
     }
 
 
@@ -494,6 +499,8 @@ def _camera_from_state(state: Mapping[str, Any]) -> CameraGeometry:
         cam_rotation=state["cam_rotation_deg"] * u.deg,
         neighbors=neighbors,
         apply_derotation=False,  # the stored pixels are the derotated ones
+        # a state written before it kept the frame has none (its fitted focal_length_ is what counts then)
+        frame=CameraFrame(focal_length=state["frame_focal_length_m"] * u.m) if state.get("frame_focal_length_m") else None,
     )
 
 
