@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, not silently ignored."""
+    """Base of every config section: unknown keys are errors, not silently ignored. An infinite value (a
+    detector card's last bin edge) stays infinite when the config is written (``.inf`` in YAML): pydantic's
+    default writes null, which the config then refuses when a run reads its own config.yaml back."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
 
 
 class Component(Strict):
