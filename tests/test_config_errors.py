@@ -49,6 +49,17 @@ def test_a_set_value_that_is_not_plain_yaml_is_refused_without_running_it(tmp_pa
     assert not marker.exists()
 
 
+def test_yaml_errors_keep_their_brackets_and_a_missing_base_is_named_from_its_extends(tmp_path: Path) -> None:
+    unclosed = tmp_path / "unclosed.yaml"
+    unclosed.write_text("name: x\ndata:\n  params:\n    files: [sim.dl1.h5, other.h5\nseed: 1\n")
+    result = CliRunner().invoke(app, ["config", "validate", str(unclosed)])
+    assert result.exit_code == 2 and "expected ',' or ']'" in " ".join(result.output.split())  # not eaten as markup
+    variant = tmp_path / "variant.yaml"
+    variant.write_text("extends: does_not_exist.yaml\nseed: 2\n")
+    with pytest.raises(ConfigError, match=r"variant.yaml:\s+- extends: does_not_exist.yaml: no such config file \(/"):
+        load_config(variant)
+
+
 def test_hdf5_back_traces_only_with_verbose(tmp_path: Path) -> None:
     import tables
 

@@ -68,7 +68,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as error:
-        console.print(f"[bold red]error:[/] {error}")
+        console.print(f"[bold red]error:[/] {escape(str(error))}")  # YAML's messages hold brackets: text, not markup
         raise typer.Exit(2) from None
     except (FileNotFoundError, KeyError, ValueError, OSError, TypeError, ImportError) as error:
         console.print(f"[bold red]error:[/] {type(error).__name__}: {escape(brief(str(error)))}")

@@ -36,9 +36,12 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
         raise ConfigError(str(path), [f"expected a mapping of keys at the top level, got {type(data).__name__}"])
     if "extends" not in data:
         return data
-    base_path = path.parent / str(data.pop("extends"))
+    extends = str(data.pop("extends"))
+    base_path = path.parent / extends
     if base_path.resolve() in _chain:
         raise ConfigError(str(path), [f"extends: {base_path} extends itself (cycle)"])
+    if not base_path.is_file():  # named from the file that refers to it, relative to which it is looked for
+        raise ConfigError(str(path), [f"extends: {extends}: no such config file ({base_path.resolve()})"])
     return _merge(read_yaml(base_path, (*_chain, path.resolve())), data)
 
 
