@@ -200,7 +200,7 @@ def write_explanations(
     document = {
         "input": str(input_file),
         "settings": {
-            "method": method, "reference": reference, "layer": layer or "backbone", "randomized_control": control,
+            "method": method, "reference": reference, "layer": layer or "the model's explain_layer, else its backbone", "randomized_control": control,
             **asdict(settings),
         },
         "definitions": definitions,
