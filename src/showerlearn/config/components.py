@@ -31,7 +31,7 @@ def params_model(factory: Callable[..., Any], injected: Collection[str] = ()) ->
 def _params_model(factory: Callable[..., Any], injected: frozenset[str]) -> type[BaseModel]:
     target = factory.__init__ if inspect.isclass(factory) else factory
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, include_extras=True)  # Annotated keeps constraints and union tags
     except Exception:  # unresolvable forward references: fall back to untyped parameters
         hints = {}
     fields: dict[str, Any] = {}

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
+import typing
 from pathlib import PurePath
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Tag
 from pydantic_core import PydanticUndefined
 
 from showerlearn import registry
@@ -78,15 +80,29 @@ def render() -> str:
 
 
 def _nested_tables(model: type[BaseModel], prefix: str) -> list[str]:
-    """Tables of the structured parameters (pydantic models) a component takes, e.g. ``cuts``."""
+    """Tables of the structured parameters (pydantic models) a component takes, e.g. ``cuts``; a parameter
+    that may be one of several models (the collider ``source``, chosen by its ``kind``) gets one per model."""
     lines: list[str] = []
     for name, field in model.model_fields.items():
-        nested = as_model(field.annotation)
-        if nested is not None:
-            path = f"{prefix}.{name}"
-            lines += [f"#### `{path}`", "", _first_line(nested.__doc__), "", *_field_table(nested), ""]
+        path = f"{prefix}.{name}"
+        for tag, nested in _models_of(field.annotation):
+            chosen = f" with `kind: {tag}`" if tag is not None else ""
+            lines += [f"#### `{path}`{chosen}", "", _first_line(nested.__doc__), "", *_field_table(nested), ""]
             lines += _nested_tables(nested, path)
     return lines
+
+
+def _models_of(annotation: Any) -> list[tuple[str | None, type[BaseModel]]]:
+    """The models a parameter may hold, each with the tag that chooses it in a tagged union (else None)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [member for argument in typing.get_args(annotation) for member in _models_of(argument)]
+    if origin is typing.Annotated:
+        inner, *metadata = typing.get_args(annotation)
+        tag = next((item.tag for item in metadata if isinstance(item, Tag)), None)
+        return [(tag or inner_tag, model) for inner_tag, model in _models_of(inner)]
+    model = as_model(annotation)
+    return [(None, model)] if model is not None else []
 
 
 def _model_inputs() -> set[str]:
@@ -113,12 +129,15 @@ def _default(field: Any) -> str:
     if field.default is PydanticUndefined:
         return "**required**"
     default = str(field.default) if isinstance(field.default, PurePath) else field.default
+    if hasattr(default, "tolist"):  # an array (energy bin edges) on one line, as a config would write it
+        return "`[" + ", ".join(f"{value:.4g}" for value in default.ravel().tolist()) + "]`"
     return f"`{default!r}`"
 
 
 def _type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if inspect.isclass(annotation) else None
     text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
+    text = re.sub(r"Annotated\[(\w+), Tag\(tag='\w+'\)\]", r"\1", text)  # a tagged union's members by name
     return f"`{text.replace('|', '&#124;')}`"
 
 
