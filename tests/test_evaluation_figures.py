@@ -216,3 +216,7 @@ def test_terminal_metrics_table_shows_units() -> None:
     lines = {line.split()[0]: line.split() for line in console.export_text().splitlines() if line.strip()}
     assert lines["angular_resolution_deg"][-1] == "deg"
     assert lines["auc"] == ["auc", "0.9"]
+    # a sweep's scalar that one seed lacks (no positive prediction, say): no std, and over how many seeds
+    console = Console(width=100, record=True)
+    console.print(metrics_table({"precision": {"mean": 0.58, "std": None, "n_runs": 1, "values": [0.58, None]}}, "sweep"))
+    assert "0.58 (1 of 2 seeds)" in console.export_text() and "None" not in console.export_text()

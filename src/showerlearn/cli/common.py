@@ -85,8 +85,12 @@ def metrics_table(scalars: Mapping[str, Any], title: str, units: Mapping[str, st
     table.add_column("value", justify="right")
     table.add_column("unit")
     for name, value in scalars.items():
-        if isinstance(value, Mapping):  # a sweep's aggregate
-            text = f"{_number(value.get('mean'))} ± {_number(value.get('std'))}"
+        if isinstance(value, Mapping):  # a sweep's aggregate: say over how many seeds, when not all have a value
+            text = f"{_number(value.get('mean'))} ± {_number(value.get('std'))}" if value.get("std") is not None \
+                else _number(value.get("mean"))
+            counted, values = value.get("n_runs"), value.get("values") or []
+            if isinstance(counted, int) and counted < len(values):
+                text += f" ({counted} of {len(values)} seeds)"
         else:
             text = _number(value)
         table.add_row(escape(name), text, escape(units.get(name, "")))
