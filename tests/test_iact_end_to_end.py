@@ -72,6 +72,7 @@ def test_ensemble_of_runs_through_the_cli(network_and_baseline: tuple[RunDir, Ru
     description = json.loads((output / "ensemble.json").read_text())
     assert [m["path"] for m in description["members"]] == [str(network.path.resolve()), str(baseline.path.resolve())]
     assert description["members"][1]["estimator"] == "hillas_rf"
+    assert ensemble_run.status()["test_share"] == network.status()["test_share"] < 1  # the members' test split
     # the board compares it like any run
     board = CliRunner().invoke(app, ["board", str(output), str(network.path), "--output", str(tmp_path / "board.html")])
     assert board.exit_code == 0, board.output

@@ -69,8 +69,10 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
             for member, config, digest in zip(runs, configs, digests, strict=True)
         ]
         write_json_atomic(run.ensemble_file, {"members": members_description, "config_from": str(runs[0].path.resolve())})
-        # the members' data (the same test set): their caption
-        run.update_status(state="completed", ensemble_of=len(runs), caption=runs[0].status().get("caption", ""))
+        # the members' data (the same test set): their caption and test share
+        first = runs[0].status()
+        run.update_status(state="completed", ensemble_of=len(runs), caption=first.get("caption", ""),
+                          test_share=first.get("test_share", 1.0))
         from showerlearn.engine.runner import evaluate  # torch only when an ensemble is written
 
         evaluate(run)
