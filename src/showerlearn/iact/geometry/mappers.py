@@ -95,9 +95,10 @@ class BilinearMapper:
 def _barycentric_matrix(triangulation: Delaunay, points: np.ndarray, queries: np.ndarray) -> sparse.csr_matrix:
     """Sparse (n_queries, n_points) linear-interpolation weights; rows outside the hull are empty.
 
-    Point location by hand (triangles around the three nearest pixels) rather than
-    ``Delaunay.find_simplex``, whose lazily built per-triangle LAPACK solves crawl when BLAS threads
-    compete for a busy CPU.
+    Point location by hand (triangles around the nearest pixels) rather than ``Delaunay.find_simplex``,
+    whose lazily built per-triangle LAPACK solves crawl when BLAS threads compete for a busy CPU. The three
+    nearest pixels find almost every point; those they miss (a thin border triangle none of them belongs to)
+    are looked for around their twelve nearest.
     """
     triangles = triangulation.simplices
     # triangles around each vertex, padded with -1
@@ -107,32 +108,34 @@ def _barycentric_matrix(triangulation: Delaunay, points: np.ndarray, queries: np
     slot = np.arange(len(order)) - np.repeat(np.cumsum(degree) - degree, degree)
     around = np.full((len(points), degree.max()), -1)
     around[vertex_of, slot] = order // 3
-    _, nearest = cKDTree(points).query(queries, k=min(3, len(points)))
-    candidates = around[nearest.reshape(len(queries), -1)].reshape(len(queries), -1)  # (n_queries, c)
-    a, b, c = (points[triangles[candidates, i]] for i in range(3))  # (n_queries, c, 2)
-    p = queries[:, None, :]
+    tree = cKDTree(points)
+    rows, vertices, weights = _locate(triangles, around, tree, points, queries, np.arange(len(queries)), 3)
+    missing = np.setdiff1d(np.arange(len(queries)), rows)
+    more = _locate(triangles, around, tree, points, queries, missing, 12) if len(missing) else (rows[:0], vertices[:0], weights[:0])
+    rows, vertices, weights = (np.concatenate(pair) for pair in zip((rows, vertices, weights), more))
+    return sparse.csr_matrix(
+        (weights.ravel(), (np.repeat(rows, 3), vertices.ravel())), shape=(len(queries), len(points))
+    )
+
+
+def _locate(
+    triangles: np.ndarray, around: np.ndarray, tree: cKDTree, points: np.ndarray, queries: np.ndarray,
+    rows: np.ndarray, k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows found, their triangles' vertices, barycentric weights)`` of the ``queries[rows]`` that lie in a
+    triangle around one of their ``k`` nearest points."""
+    _, nearest = tree.query(queries[rows], k=min(k, len(points)))
+    candidates = around[nearest.reshape(len(rows), -1)].reshape(len(rows), -1)  # (n, c)
+    a, b, c = (points[triangles[candidates, i]] for i in range(3))  # (n, c, 2)
+    p = queries[rows][:, None, :]
     det = _cross(b - a, c - a)
     u = _cross(p - a, c - a) / det
     v = _cross(b - a, p - a) / det
     weights = np.stack([1 - u - v, u, v], axis=-1)  # barycentric coordinates of a, b, c
     inside = (candidates >= 0) & (weights >= -1e-9).all(axis=-1)
-    found = inside.any(axis=1)
-    rows = np.flatnonzero(found)
-    best = inside[rows].argmax(axis=1)
-    vertices, row_weights = triangles[candidates[rows, best]], weights[rows, best]
-    # a point in a thin border triangle that none of its three nearest pixels belongs to: located the slow way
-    # (few of them, so find_simplex stays cheap); outside the hull it finds nothing either
-    missing = np.flatnonzero(~found)
-    simplex = triangulation.find_simplex(queries[missing]) if len(missing) else np.zeros(0, int)
-    missing, simplex = missing[simplex >= 0], simplex[simplex >= 0]
-    transform = triangulation.transform[simplex]  # (m, 3, 2): the affine map to barycentric coordinates
-    partial = np.einsum("mij,mj->mi", transform[:, :2], queries[missing] - transform[:, 2])
-    rows = np.concatenate([rows, missing])
-    vertices = np.concatenate([vertices, triangles[simplex]])
-    row_weights = np.concatenate([row_weights, np.column_stack([partial, 1 - partial.sum(axis=1)])])
-    return sparse.csr_matrix(
-        (row_weights.ravel(), (np.repeat(rows, 3), vertices.ravel())), shape=(len(queries), len(points))
-    )
+    found = np.flatnonzero(inside.any(axis=1))
+    best = inside[found].argmax(axis=1)
+    return rows[found], triangles[candidates[found, best]], weights[found, best]
 
 
 def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
