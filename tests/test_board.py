@@ -18,7 +18,7 @@ import yaml
 from typer import Typer
 from typer.testing import CliRunner
 
-from showerlearn.cli.board import board, collect_entries
+from showerlearn.cli.board import board, collect_board, collect_entries
 from showerlearn.config import flatten_config
 from showerlearn.engine.sweep import SWEEP_FILE
 from showerlearn.evaluation.classification import evaluate_classification
@@ -290,7 +290,7 @@ def test_a_baseline_with_the_path_tail_of_an_entry_gets_a_label_and_ids_of_its_o
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
     first, second = (shutil.copytree(runs["sweep"], tmp_path / side / "exp" / "sweep-1") for side in ("x", "y"))
-    entry, baseline = collect_entries([Path(first)], Path(second))
+    (entry,), baseline = collect_board([Path(first)], Path(second))
     assert entry.label == "x/exp/sweep-1" and baseline.label == "y/exp/sweep-1"
     payload = board_payload([entry], baseline=baseline)  # refuses repeated ids, members' included
     assert {m["id"] for m in payload["baseline"]["members"]}.isdisjoint(m["id"] for m in payload["entries"][0]["members"])

@@ -193,7 +193,7 @@ def test_a_crafted_checkpoint_is_refused_everywhere_and_runs_nothing(
     with pytest.raises(UnsafeModelFile, match=r"last\.ckpt: refused"):
         train(resolve_config(more), resume=run.path, progress=False)
     with pytest.raises(UnsafeModelFile, match=r"last\.ckpt: refused"):
-        AtomicCheckpointIO({}, dict).load_checkpoint(run.checkpoints / "last.ckpt")
+        AtomicCheckpointIO({}, {}).load_checkpoint(run.checkpoints / "last.ckpt")
     assert not marker.exists()
 
     torch.load(run.best_checkpoint(), weights_only=False)  # the payload is live: unpickled, it runs

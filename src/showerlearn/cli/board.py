@@ -175,12 +175,16 @@ def collect_entry(path: Path, label: str) -> BoardEntry:
     return _sweep_entry(path, label) if is_sweep(path) else _run_entry(path, label)[0]
 
 
-def collect_entries(paths: Sequence[Path], baseline: Path | None = None) -> list[BoardEntry]:
-    """Board entries of run directories and sweep folders, labelled by their (shortest unique) paths, and
-    last the ``baseline``'s, labelled among them (so that no label is another's)."""
+def collect_entries(paths: Sequence[Path]) -> list[BoardEntry]:
+    """Board entries of run directories and sweep folders, labelled by their (shortest unique) paths."""
+    return collect_board(paths, None)[0]
+
+
+def collect_board(paths: Sequence[Path], baseline: Path | None) -> tuple[list[BoardEntry], BoardEntry | None]:
+    """The entries of ``paths`` and the ``baseline``'s, all labelled together (so that no label is another's)."""
     labels = _labels([*paths, *([baseline] if baseline is not None else [])])
-    entries = [collect_entry(path, label) for path, label in zip(paths, labels, strict=False)]
-    return entries if baseline is None else [*entries, _baseline_entry(baseline, labels[-1])]
+    entries = [collect_entry(path, label) for path, label in zip(paths, labels[: len(paths)], strict=True)]
+    return entries, _baseline_entry(baseline, labels[-1]) if baseline is not None else None
 
 
 def _baseline_entry(path: Path, label: str) -> BoardEntry:
@@ -215,8 +219,7 @@ def board(
         unique = [path for path in dict.fromkeys(path.resolve() for path in runs) if path != skip]
         if not unique:
             raise ValueError("give at least one run directory or sweep folder besides the baseline")
-        entries = collect_entries(unique, baseline)
-        baseline_entry = entries.pop() if baseline is not None else None
+        entries, baseline_entry = collect_board(unique, baseline)
         families = entry_families([*entries, *([baseline_entry] if baseline_entry else [])])
         written = write_board(
             output,

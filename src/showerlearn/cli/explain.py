@@ -82,9 +82,9 @@ def explain(
             reference=reference,
         )
     folder = run_or_sweep / CRITERIA_FOLDER
-    if (folder / "criteria.md").is_file():
-        console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, criteria in {folder / 'criteria.json'}")
+    has_criteria = (folder / "criteria.md").is_file()
+    # without criteria: a family without a true map of what matters (collider tokens), or inputs without truth
+    where = f"criteria in {folder / 'criteria.json'}" if has_criteria else "no criteria: the inputs or the family give no true map"
+    console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, {where}")
+    if has_criteria:
         console.print((folder / "criteria.md").read_text())
-    else:  # a family without a true map of what matters (collider tokens), or inputs without truth
-        console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/ (no criteria: "
-                      "the inputs or the family give no true map to compare with)")

@@ -221,6 +221,11 @@ class ShowerDataModule(L.LightningDataModule):
         inputs, which then reads no training file. DataModules with a fitted state override this."""
         raise NotImplementedError(f"{type(self).__name__} saves no fitted state to restore")
 
+    def needs_training_split(self) -> bool:
+        """Whether :meth:`setup` must read the training split: not read yet, and needed (it gives what the data
+        fits, unless a checkpoint brought that and only new files are predicted)."""
+        return self.train_set is None and not (self.prediction_inputs is not None and bool(self.fitted_state()))
+
     def restore_from_checkpoint(self, checkpoint: Mapping[str, Any]) -> bool:
         """Restore the fitted state a checkpoint carries (:data:`FITTED_STATE_KEY`); False when it carries none
         (nothing fitted, or a checkpoint of an earlier version: :meth:`setup` then fits again on the training

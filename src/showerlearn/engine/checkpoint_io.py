@@ -9,7 +9,7 @@ accepts tensors and plain data only (:func:`showerlearn.engine.safe_load.load_ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,16 @@ from showerlearn.io.atomic import atomic_path
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's torch checkpoint I/O through a temporary file, with ``config`` (the run's resolved config
-    as plain data, ``ExperimentConfig.model_dump(mode="json")``) and ``data_state()`` (the DataModule's fitted
-    state, asked at each save) in every checkpoint, read back weights-only."""
+    as plain data, ``ExperimentConfig.model_dump(mode="json")``) and ``data_state`` (the DataModule's fitted
+    state, fixed once its training split is set up) in every checkpoint, read back weights-only."""
 
-    def __init__(self, config: Mapping[str, Any], data_state: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(self, config: Mapping[str, Any], data_state: Mapping[str, Any]) -> None:
         super().__init__()
-        self.config = dict(config)
-        self.data_state = data_state
+        self.contents = self_contained(config, data_state)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         with atomic_path(path) as tmp:
-            torch.save({**checkpoint, **self_contained(self.config, self.data_state())}, tmp)
+            torch.save({**checkpoint, **self.contents}, tmp)
 
     def load_checkpoint(
         self, path: str | Path, map_location: Any = lambda storage, loc: storage, weights_only: bool | None = None

@@ -43,6 +43,7 @@ import showerlearn
 from showerlearn.config import ExperimentConfig, dump_config, load_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.files import expand_patterns
+from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import (
     _concatenate, _to_numpy, build_datamodule, build_module, load_trained_weights, predict_outputs,
@@ -110,6 +111,8 @@ class _Context:
     model_sha256: str
     keep_invalid: bool
     chunk_events: int
+    #: the network's best checkpoint, read once (None: an estimator, or an exported model without one)
+    checkpoint: Mapping[str, Any] | None
 
     def file_stamp(self, source: Path) -> dict[str, Any]:
         """The stamp of the output of the input file ``source`` (hashing it)."""
@@ -234,13 +237,10 @@ def predict_split(
 
 def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
     """The input files: glob patterns expanded (sorted), each file once (in the order first given)."""
-    paths = expand_patterns(patterns, "predict: inputs", FileNotFoundError)
+    paths = expand_patterns(patterns, "predict: inputs", FileNotFoundError)  # each file once
     if missing := [str(path) for path in paths if not path.is_file()]:
         raise FileNotFoundError(f"predict: no such input file: {', '.join(missing)}")
-    unique: dict[Path, Path] = {}
-    for path in paths:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
+    return paths
 
 
 def _without_outputs(sources: list[Path], folder: Path) -> list[Path]:
@@ -279,19 +279,21 @@ def file_sha256(path: Path, block: int = 1 << 20) -> str:
 
 
 def batch_predictor(
-    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, model_file: Path | None = None
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, model_file: Path | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
 ) -> BatchPredictor:
     """What maps a batch's ``inputs`` to the model's outputs (head name -> tensor): the one seam between
     prediction and the model. ``model_file``: an exported model (``showerlearn export``) instead of the
-    run's best checkpoint; the run still gives the data pipeline and the decoding.
+    run's best checkpoint; the run still gives the data pipeline and the decoding. ``checkpoint``: the best
+    checkpoint's contents when the caller has read them already.
 
     The DataModule must be set up (the network's constructor takes :meth:`ShowerDataModule.model_inputs`).
     """
     if model_file is not None:
         return _exported_model(model_file)
     module = build_module(config, datamodule)
-    checkpoint = run.best_checkpoint()
-    load_trained_weights(module, load_checkpoint(checkpoint), checkpoint)
+    best = run.best_checkpoint()
+    load_trained_weights(module, checkpoint if checkpoint is not None else load_checkpoint(best), best)
     compile_network(module.model, config.trainer)
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     on_gpu = torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto")
@@ -331,19 +333,20 @@ def _open(
     seed_everything(config.seed, config.trainer.deterministic)
     apply_cpu_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config)
-    if config.model is not None:
-        _restore_data_state(run, datamodule)
-    return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid, chunk_events)
+    checkpoint = _best_checkpoint(run) if config.model is not None else None
+    if checkpoint is not None:  # what the data fitted on the training split: new files need no training file
+        datamodule.restore_from_checkpoint(checkpoint)
+    return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid,
+                    chunk_events, checkpoint)
 
 
-def _restore_data_state(run: RunDir, datamodule: ShowerDataModule) -> None:
-    """What the data fitted on the training split, from the network's checkpoint when the run has one (an
-    exported model may stand in for it): new files are then read without the training files."""
+def _best_checkpoint(run: RunDir) -> dict[str, Any] | None:
+    """The contents of the network's best checkpoint, or None when the run has none (an exported model may
+    stand in for it)."""
     try:
-        checkpoint = run.best_checkpoint()
+        return load_checkpoint(run.best_checkpoint())
     except FileNotFoundError:
-        return
-    datamodule.restore_from_checkpoint(load_checkpoint(checkpoint))
+        return None
 
 
 def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None) -> Path:
@@ -367,20 +370,21 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None
     """An exported model must be this run's network: its sidecar's config must hold the run's model and data
     kind (another run's export would be fed and decoded by a pipeline it was not trained with; data settings
     such as cuts or decoding may change at prediction)."""
-    from showerlearn.engine.exported import metadata_path
-
     sidecar = metadata_path(model)
     if not sidecar.is_file():
         log.warning("--model %s: no sidecar %s, so it cannot be checked to be %s's network", model, sidecar.name, run.path)
         return
-    made_from = json.loads(sidecar.read_text()).get("config", {})
-    ours = config.model_dump(mode="json")
-    differing = [key for key in ("model", "data") if key == "model" and made_from.get(key) != ours[key]
-                 or key == "data" and made_from.get(key, {}).get("name") != ours[key]["name"]]
+    described = json.loads(sidecar.read_text())
+    theirs, ours = described.get("config", {}), config.model_dump(mode="json")
+    differing = []
+    if theirs.get("model") != ours["model"]:
+        differing.append("model")
+    if theirs.get("data", {}).get("name") != ours["data"]["name"]:
+        differing.append("data")
     if differing:
         raise ValueError(
-            f"--model {model}: exported from the run {json.loads(sidecar.read_text()).get('run_id', '?')} whose "
-            f"{' and '.join(differing)} settings differ from {run.path}'s: predict with the run it was exported from"
+            f"--model {model}: exported from the run {described.get('run_id', '?')} whose {' and '.join(differing)} "
+            f"settings differ from {run.path}'s: predict with the run it was exported from"
         )
 
 
@@ -447,7 +451,7 @@ def _write(
         for part in parts:
             if context.config.estimator is None and predict is None and len(part):
                 predict = batch_predictor(context.config, context.datamodule, context.run,
-                                          context.model_file if context.exported else None)
+                                          context.model_file if context.exported else None, context.checkpoint)
             for tables in _decoded_chunks(context, part, split, predict):
                 n = _append_predicted(stream, tables, context.keep_invalid)
                 counts.predicted += n

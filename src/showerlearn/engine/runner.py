@@ -297,7 +297,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
         ],
         callbacks=callbacks,
         # the checkpoints carry their config and the data's fitted state
-        plugins=[AtomicCheckpointIO(config.model_dump(mode="json"), datamodule.fitted_state)],
+        plugins=[AtomicCheckpointIO(config.model_dump(mode="json"), datamodule.fitted_state())],
         enable_progress_bar=progress,
         enable_model_summary=progress,
     )
@@ -419,7 +419,8 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     config = load_config(run.config_file)
     tables = read_tables(run.predictions_file)
     predictions = tables.pop(PREDICTIONS_KEY)
-    caption, test_share = run.status().get("caption", ""), run.status().get("test_share", 1.0)
+    status = run.status()
+    caption, test_share = status.get("caption", ""), status.get("test_share", 1.0)
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:

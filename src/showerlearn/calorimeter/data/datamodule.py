@@ -149,13 +149,8 @@ class CalorimeterDataModule(ShowerDataModule):
         self.hit_spec = _feature_spec(state["hit_features"])
         self.cluster_spec = _feature_spec(state["cluster_features"]) if state["cluster_features"] is not None else None
 
-    def _needs_training_split(self) -> bool:
-        """Whether the training split must be read: it gives the standardisation, also of new files to predict,
-        unless the checkpoint brought it (:meth:`restore_fitted_state`) and only new files are predicted."""
-        return self.train_set is None and not (self.prediction_inputs is not None and self.hit_spec is not None)
-
     def setup(self, stage: str | None = None) -> None:
-        if self._needs_training_split():
+        if self.needs_training_split():
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             common_geometry(self.prediction_inputs, self.geometry)
@@ -164,7 +159,7 @@ class CalorimeterDataModule(ShowerDataModule):
     def prediction_parts(self, file: Path, max_events: int) -> Iterator[HitEventDataset]:
         """``file`` read ``max_events`` events at a time: hit files are otherwise held whole in memory."""
         self.prediction_inputs = [Path(file)]
-        if self._needs_training_split():
+        if self.needs_training_split():
             self._setup_splits()
         common_geometry(self.prediction_inputs, self.geometry)
         total = n_events(file)

@@ -185,9 +185,8 @@ class ColliderDataModule(ShowerDataModule):
         }
 
     def setup(self, stage: str | None = None) -> None:
-        # the preprocessing of any events is the one fitted on the training split: read it first, unless the
-        # checkpoint brought it (restore_fitted_state) and only new files are predicted
-        if self.train_set is None and not (self.prediction_inputs is not None and self.preprocessors):
+        # the preprocessing of any events is the one fitted on the training split: read it first
+        if self.needs_training_split():
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             streams = self.source.for_prediction(self.prediction_inputs).read()
