@@ -60,6 +60,15 @@ def test_yaml_errors_keep_their_brackets_and_a_missing_base_is_named_from_its_ex
         load_config(variant)
 
 
+def test_a_typo_in_a_tagged_source_is_one_line_with_its_fix() -> None:
+    """The collider ``source`` is a union chosen by ``kind``: an error names the key as written (no tag in the
+    path), with the likely fix, and not every member's complaints."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPOSITORY / "examples/collider_multiscale.yaml", ["data.params.source.evnts=100"])
+    assert caught.value.problems == [caught.value.problems[0]]
+    assert caught.value.problems[0].startswith("data.params.source.evnts: unknown key (did you mean 'events'?)")
+
+
 def test_hdf5_back_traces_only_with_verbose(tmp_path: Path) -> None:
     import tables
 

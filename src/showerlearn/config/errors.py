@@ -8,7 +8,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
 
 class ConfigError(ValueError):
@@ -30,7 +30,7 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
     """One line per pydantic error: full dotted key path, message, input, and a close-match suggestion."""
     lines = []
     for item in error.errors():
-        loc = tuple(prefix) + tuple(item["loc"])
+        loc = tuple(prefix) + _keys(schema, tuple(item["loc"]))
         path = ".".join(str(part) for part in loc) or "<top level>"
         if item["type"] == "extra_forbidden":
             known = _field_names_at(schema, tuple(item["loc"])[:-1])
@@ -49,6 +49,30 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _keys(schema: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """``loc`` as config keys: pydantic puts the tag of a tagged-union member (the collider source's ``kind``,
+    e.g. ``simulate``) in the location, where a user wrote no key."""
+    keys, current = [], schema
+    for key in loc:
+        if not (isinstance(key, str) and key in dict(tagged_members(current))):
+            keys.append(key)
+        current = _descend(current, key)
+    return tuple(keys)
+
+
+def tagged_members(annotation: Any) -> list[tuple[str | None, Any]]:
+    """The members of a (tagged) union, each with its tag (None when untagged); the annotation itself, untagged,
+    when it is no union."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [member for argument in typing.get_args(annotation) for member in tagged_members(argument)]
+    if origin is typing.Annotated:
+        inner, *metadata = typing.get_args(annotation)
+        tag = next((item.tag for item in metadata if isinstance(item, Tag)), None)
+        return [(tag or inner_tag, member) for inner_tag, member in tagged_members(inner)]
+    return [(None, annotation)]
+
+
 def _field_names_at(schema: Any, loc: tuple[str | int, ...]) -> list[str]:
     """Field names of the pydantic model found by following ``loc`` from ``schema``."""
     current: Any = schema
@@ -61,16 +85,17 @@ def _field_names_at(schema: Any, loc: tuple[str | int, ...]) -> list[str]:
 
 
 def as_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if model := as_model(arg):
-                return model
+    """The pydantic model an annotation holds (the first of a union's)."""
+    for _, member in tagged_members(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            return member
     return None
 
 
 def _descend(annotation: Any, key: str | int) -> Any:
+    tagged = {tag: member for tag, member in tagged_members(annotation) if tag is not None}
+    if key in tagged:  # the member a tagged union chose
+        return tagged[key]
     model = as_model(annotation)
     if model is not None:
         field = model.model_fields.get(str(key))

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import inspect
 import re
-import types
-import typing
 from pathlib import PurePath
 from typing import Any
 
-from pydantic import BaseModel, Tag
+from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from showerlearn import registry
 from showerlearn.config.components import params_model
-from showerlearn.config.errors import as_model
+from showerlearn.config.errors import as_model, tagged_members
 from showerlearn.config.loader import EVALUATOR_INJECTED, loss_injected
 from showerlearn.config.schema import EarlyStoppingConfig, ExperimentConfig, HeadConfig, TaskConfig, TrainerConfig
 
@@ -94,15 +92,7 @@ def _nested_tables(model: type[BaseModel], prefix: str) -> list[str]:
 
 def _models_of(annotation: Any) -> list[tuple[str | None, type[BaseModel]]]:
     """The models a parameter may hold, each with the tag that chooses it in a tagged union (else None)."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return [member for argument in typing.get_args(annotation) for member in _models_of(argument)]
-    if origin is typing.Annotated:
-        inner, *metadata = typing.get_args(annotation)
-        tag = next((item.tag for item in metadata if isinstance(item, Tag)), None)
-        return [(tag or inner_tag, model) for inner_tag, model in _models_of(inner)]
-    model = as_model(annotation)
-    return [(None, model)] if model is not None else []
+    return [(tag, model) for tag, member in tagged_members(annotation) if (model := as_model(member)) is not None]
 
 
 def _model_inputs() -> set[str]:
