@@ -1,10 +1,11 @@
-"""The layout rule of docs/architecture.md: the core never imports a detector family, and a family
-never imports another one. Imports are read from the source (module level and inside functions alike),
+"""The layout rules of docs/architecture.md: the core never imports a detector family, a family never
+imports another one, and every module imports only what its package's docstring says it may. Imports are read from the source (module level and inside functions alike),
 so a lazy import cannot hide a dependency."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,31 @@ def test_every_package_says_what_lives_there_and_what_it_may_import(package: Pat
         assert "architecture" in docstring
     else:
         assert "May import:" in docstring, f"{package / '__init__.py'}: the docstring names no 'May import:' rule"
+
+
+def _may_import(package: Path) -> tuple[str, ...] | None:
+    """The showerlearn packages a package's ``May import:`` rule names (None: ``showerlearn.*``, the whole core)."""
+    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    rule = docstring[docstring.index("May import:") :]
+    return None if "showerlearn.*" in rule else tuple(re.findall(r"showerlearn(?:\.\w+)+", rule))
+
+
+def test_every_module_imports_only_what_its_package_may_import() -> None:
+    """Each module's showerlearn imports are of its own package or of a package its ``May import:`` names."""
+    offences = []
+    for path in _sources():
+        if path.parent == PACKAGE_ROOT:
+            continue  # the top-level modules (registry, family, parallel): the layer everything builds on
+        allowed = _may_import(path.parent)
+        own = _module_name(path.parent / "__init__.py")
+        if allowed is None:
+            continue
+        offences += [
+            f"{_module_name(path)} imports {name}" for name in _imported_modules(path)
+            # the bare root (``import showerlearn``: its version) is the layer everything builds on
+            if name.startswith("showerlearn.") and not _inside(name, own) and not any(_inside(name, a) for a in allowed)
+        ]  # fmt: skip
+    assert not offences, "imports that the package's 'May import:' does not name:\n" + "\n".join(sorted(offences))
 
 
 def test_the_rule_sees_a_lazy_import_inside_a_function(tmp_path: Path) -> None:

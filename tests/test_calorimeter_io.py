@@ -134,7 +134,7 @@ def _copy(hit_file: Path, tmp_path: Path) -> Path:
 
 
 def test_hdf5_errors_name_the_file_and_the_key(hit_file: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
         read_events(tmp_path / "missing.h5")
     broken = _copy(hit_file, tmp_path)
     with h5py.File(broken, "a") as file:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -18,6 +19,9 @@ from showerlearn.calorimeter.evaluation import cluster_table, gamma_matches, in_
 from showerlearn.calorimeter.io import read_events
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.cli.main import app
+from showerlearn.explain.attention import capture_attention
+from showerlearn.explain.driver import ATTENTION_PREFIX, explain_run
+from showerlearn.explain.loading import load_trained_module
 from showerlearn.data.base import FITTED_STATE_KEY
 from showerlearn.engine.safe_load import load_checkpoint
 from showerlearn.engine.run_dir import RunDir
@@ -122,6 +126,8 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     payload = json.loads(page.split('<script type="application/json" id="board-data">')[1].split("</script>")[0])
     assert any("photopeak_efficiency_vs_gamma_energy" in json.dumps(entry) for entry in payload["entries"])
 
+    _explains_attention_over_the_hits(run, new_file)
+
     # the checkpoint carries the training split's standardisation: without the training files (here their
     # simulation) the new file is predicted alike, and nothing is simulated again
     shutil.rmtree(tmp_path / "cache")
@@ -135,3 +141,37 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
                   trainer={"max_epochs": 0, "accelerator": "cpu", "threads": 1})
     saved = load_checkpoint(copy.best_checkpoint())[FITTED_STATE_KEY]
     assert saved == load_checkpoint(run.best_checkpoint())[FITTED_STATE_KEY] and saved["geometry"] == "califa"
+
+
+def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
+    """``showerlearn explain``: each head's attention over an event's hits, padded to the file's largest event,
+    equals the network's on that event alone; the criteria's chance level is counted from the file's truth."""
+    explanation = explain_run(run.path, hit_file, events=[0, 3])
+    assert explanation.maps and all(name.startswith(ATTENTION_PREFIX) for name in explanation.maps)  # no Grad-CAM
+    trained = load_trained_module(run.path, [hit_file])
+    sample = trained.datamodule.collate([trained.datamodule.predict_set[3]])
+    with torch.no_grad(), capture_attention(trained.model) as records:
+        trained.model(sample["inputs"])
+    (alone,) = [r.weights[0] for r in records if r.name == "encoder.encoder.layers.0.self_attn"]
+    n = alone.shape[-1]
+    for head in range(alone.shape[0]):
+        padded = explanation.maps[f"{ATTENTION_PREFIX}self-attention, layer 1, head {head}"][1]
+        side = int(np.sqrt(padded.size))
+        np.testing.assert_allclose(padded.reshape(side, side)[:n, :n], alone[head].numpy(), atol=1e-6)
+
+    events = read_events(hit_file)
+    chance = []
+    for gamma in events.true_gamma:
+        gamma = np.asarray(gamma)
+        shares = [((gamma == g).sum() - 1) / (len(gamma) - 1) for g in gamma
+                  if g >= 0 and 0 < (gamma == g).sum() - 1 < len(gamma) - 1]  # fmt: skip
+        chance.append(np.mean(shares) if shares else np.nan)
+    uniform = explanation.criteria[f"{ATTENTION_PREFIX}self-attention, layer 1, head 0"]["same_gamma_uniform"]
+    np.testing.assert_allclose(uniform, chance, atol=1e-12)
+
+    result = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file), "--events", "0"])
+    assert result.exit_code == 0, result.output
+    criteria = json.loads((run.path / "explain" / "criteria.json").read_text())
+    assert "same_gamma" in json.dumps(criteria) and "same_gamma_uniform" in json.dumps(criteria)
+    figures = {path.name for path in (run.path / "plots" / "explain").iterdir()}
+    assert "attention_vs_angle.png" in figures and any(name.startswith("event00000") for name in figures)

@@ -200,7 +200,7 @@ def test_match_pixels_any_rotation_and_order() -> None:
 
 
 def test_read_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
         read_camera_geometry(tmp_path / "missing.h5")
     text = tmp_path / "notes.txt"
     text.write_text("not a camera")

@@ -156,6 +156,7 @@ def test_augmented_image_and_targets_turn_together(shared_data: Path) -> None:
         np.testing.assert_allclose(centroid_minus_source(sample), ops[name].matrix @ reference, atol=2e-3, err_msg=name)
         # the energy and class do not change; the impact turns about the telescope
         assert sample["targets"]["energy"] == plain["targets"]["energy"]
+        assert sample["targets"]["particle"] == plain["targets"]["particle"]
         assert not np.allclose(sample["targets"]["impact"], plain["targets"]["impact"])
 
 

@@ -124,7 +124,7 @@ def test_a_cut_checkpoint_is_refused_by_name(runs: dict[str, Any], tmp_path: Pat
         cut.write_bytes(whole[:size])
         with pytest.raises(ValueError, match=rf"cut{size}.ckpt: not a readable checkpoint"):
             load_checkpoint(cut)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="absent.ckpt"):
         load_checkpoint(tmp_path / "absent.ckpt")
 
 

@@ -153,7 +153,7 @@ def test_apply_cpu_settings(allocator: str, tuned: bool, monkeypatch: pytest.Mon
     monkeypatch.setattr(speed, "keep_freed_memory", lambda: calls.append("allocator") or True)
     monkeypatch.setattr(speed.torch, "set_num_threads", lambda n: calls.append(f"threads {n}"))
     speed.apply_cpu_settings(TrainerConfig(threads=3, cpu_allocator=allocator))
-    assert calls == ["threads 3", "allocator"] if tuned else ["threads 3"]
+    assert calls == (["threads 3", "allocator"] if tuned else ["threads 3"])
 
 
 def test_training_and_prediction_compile_the_network(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:

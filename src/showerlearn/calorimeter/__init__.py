@@ -13,6 +13,7 @@ Same inside as every family, where it applies:
 ``data``           the ``calorimeter`` DataModule: padded hit sets, same-gamma targets, decoding to labels
 ``models``         learned clustering: pair MLP, pre-cluster merger, transformer, object condensation, slots
 ``evaluation``     efficiency, fake clusters, photopeak efficiency, resolution, ARI, spectra; the evaluator
+``explain``        ``showerlearn explain``: the transformers' attention over the hits, against the true gammas
 ``family``         the :class:`~showerlearn.family.Family` object the core asks about calorimeter runs
 ``cli``            ``showerlearn simulate calorimeter``
 =================  ============================================================================

@@ -1,5 +1,5 @@
-"""The calorimeter family as the core sees it: its package, its ``simulate`` command and how its runs read on
-the board (its DataModule, models and evaluator register themselves by name)."""
+"""The calorimeter family as the core sees it: its package, its ``simulate`` command, how its runs read on
+the board and how its networks are explained (its DataModule, models and evaluator register themselves by name)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from showerlearn.family import BoardStyle, Family
 
 if TYPE_CHECKING:
     import typer
+
+    from showerlearn.explain.driver import ExplainAdapter
+    from showerlearn.explain.loading import TrainedRun
 
 #: the calorimeter evaluator's curves and scalars: labels, units (MeV) and best directions
 BOARD_STYLE = BoardStyle(
@@ -50,6 +53,11 @@ class CalorimeterFamily(Family):
 
     def board_style(self) -> BoardStyle:
         return BOARD_STYLE
+
+    def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
+        from showerlearn.calorimeter.explain.adapter import CalorimeterExplainAdapter
+
+        return CalorimeterExplainAdapter(trained)
 
 
 #: the object the ``showerlearn.families`` entry point names

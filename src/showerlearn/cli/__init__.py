@@ -1,4 +1,5 @@
 """The showerlearn command-line application (Typer), one module per command.
 
-May import: showerlearn.engine and the layers it exposes.
+May import: showerlearn.* (the core: the commands are its top layer); never a family, whose commands come
+through ``Family.add_commands``.
 """

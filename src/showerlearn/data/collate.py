@@ -19,6 +19,9 @@ returns ``collate_padded(samples, elements=[...], pairs=[...])``. Its convention
   padded with False).
 * everything else (per-event inputs, targets, masks, weights, meta) goes through torch's
   ``default_collate``, as in a batch without sets.
+
+:func:`concatenate_batches` joins the outputs or meta of many such batches into arrays over all events,
+padding each batch's elements to the largest ``N``.
 """
 
 from __future__ import annotations
@@ -118,3 +121,34 @@ def _target_mask(samples: Sequence[Mapping[str, Any]], key: str, real: Tensor, s
         return mask & torch.stack(own_masks).reshape(-1, *(1,) * set_axes)
     own_padded, _ = pad_sets(own_masks, real.shape[1], set_axes=set_axes)
     return mask & own_padded
+
+
+def concatenate_batches(parts: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Join per-batch dicts of tensors (or lists) into one dict of numpy arrays, along the events.
+
+    Per-element entries of padded batches (``(B, N_b, ...)`` with another ``N_b`` per batch) are
+    zero-padded to the largest: masks padded with False keep telling the real elements.
+    """
+    if not parts:
+        return {}
+    return {key: join_padded([to_numpy(part[key]) for part in parts]) for key in parts[0]}
+
+
+def join_padded(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Arrays ``(B_k, ...)`` concatenated along their first axis, each zero-padded at the end of its other
+    axes to the largest size among them."""
+    largest = [max(sizes) for sizes in zip(*(array.shape[1:] for array in arrays))]
+    padded = []
+    for array in arrays:
+        widths = [(0, 0), *((0, n - m) for n, m in zip(largest, array.shape[1:]))]
+        padded.append(np.pad(array, widths) if any(after for _, after in widths) else array)
+    return np.concatenate(padded)
+
+
+def to_numpy(values: Any) -> np.ndarray:
+    """A tensor (detached, on the CPU) or a list as numpy; half-precision outputs (mixed precision) become
+    float32, float64 truth stays float64."""
+    if torch.is_tensor(values):
+        values = values.detach().cpu()
+        return values.float().numpy() if values.dtype in (torch.float16, torch.bfloat16) else values.numpy()
+    return np.asarray(values)

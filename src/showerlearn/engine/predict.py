@@ -42,11 +42,12 @@ from torch.utils.data import Dataset
 import showerlearn
 from showerlearn.config import ExperimentConfig, dump_config, load_config
 from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.collate import concatenate_batches, to_numpy
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import (
-    _concatenate, _to_numpy, build_datamodule, build_module, load_trained_weights, predict_outputs,
+    build_datamodule, build_module, load_trained_weights, predict_outputs,
 )
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, load_checkpoint, load_estimator
 from showerlearn.engine.seeding import seed_everything
@@ -505,7 +506,7 @@ def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: Batch
     for batch in loader:
         for view, kept in zip(views, outputs, strict=True):
             inputs = batch["inputs"] if view is None else batch["inputs"][..., view]
-            kept.append({name: _to_numpy(value) for name, value in predict(inputs).items()})
+            kept.append({name: to_numpy(value) for name, value in predict(inputs).items()})
         metas.append(batch.get("meta", {}))
         pending += len(next(iter(outputs[0][-1].values())))
         if pending >= context.chunk_events:
@@ -516,8 +517,8 @@ def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: Batch
 
 
 def _decode(datamodule: ShowerDataModule, outputs: list[list[dict[str, np.ndarray]]], metas: list[Any]) -> Tables:
-    meta = _concatenate(metas)
-    merged = datamodule.merge_prediction_views([_concatenate(view) for view in outputs], meta)
+    meta = concatenate_batches(metas)
+    merged = datamodule.merge_prediction_views([concatenate_batches(view) for view in outputs], meta)
     return as_tables(datamodule.decode_predictions(merged, meta))
 
 

@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
 from showerlearn.config.components import build
 from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.collate import concatenate_batches
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.environment import describe_environment
@@ -373,37 +374,9 @@ def _network_outputs(
         module.prediction_view = None if view is None else torch.as_tensor(view)
         loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
         batches = trainer.predict(module, dataloaders=loader)
-        per_view.append(_concatenate([b["outputs"] for b in batches]))
-    meta = _concatenate([b["meta"] for b in batches])  # the same for every view
+        per_view.append(concatenate_batches([b["outputs"] for b in batches]))
+    meta = concatenate_batches([b["meta"] for b in batches])  # the same for every view
     return datamodule.merge_prediction_views(per_view, meta), meta
-
-
-def _concatenate(parts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Join per-batch dicts of tensors (or lists) into one dict of numpy arrays, along the events.
-
-    Per-element entries of padded batches (``(B, N_b, ...)`` with another ``N_b`` per batch) are
-    zero-padded to the largest: masks padded with False keep telling the real elements.
-    """
-    if not parts:
-        return {}
-    return {key: _join_padded([_to_numpy(part[key]) for part in parts]) for key in parts[0]}
-
-
-def _join_padded(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    largest = [max(sizes) for sizes in zip(*(array.shape[1:] for array in arrays))]
-    padded = []
-    for array in arrays:
-        widths = [(0, 0), *((0, n - m) for n, m in zip(largest, array.shape[1:]))]
-        padded.append(np.pad(array, widths) if any(after for _, after in widths) else array)
-    return np.concatenate(padded)
-
-
-def _to_numpy(values: Any) -> np.ndarray:
-    if torch.is_tensor(values):
-        values = values.detach().cpu()
-        # half-precision outputs (mixed precision) become float32; float64 truth stays float64
-        return values.float().numpy() if values.dtype in (torch.float16, torch.bfloat16) else values.numpy()
-    return np.asarray(values)
 
 
 def evaluate(run: RunDir | str | Path) -> dict[str, Any]:

@@ -5,7 +5,7 @@ transformer layers (``attention``), statistics over seeds (``seeds``), reloading
 of the ``showerlearn explain`` job (``report``). The IACT adapter, camera projection and criteria live
 in ``showerlearn.iact.explain``.
 
-May import: showerlearn.metrics, showerlearn.viz, showerlearn.io, showerlearn.family, and
-showerlearn.engine / config / data to reload a trained run.
+May import: showerlearn.metrics, showerlearn.viz, showerlearn.io, showerlearn.family, and showerlearn.engine,
+showerlearn.config, showerlearn.data to reload a trained run.
 """
 

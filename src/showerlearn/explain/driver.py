@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.collate import concatenate_batches, join_padded
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.explain.attention import AttentionWeights, capture_attention
 from showerlearn.explain.gradcam import OutputSelector, Projection, grad_cam
@@ -94,7 +95,10 @@ class ExplainAdapter(Protocol):
       events of it the criteria count (a boolean mask), so that an adapter can gather statistics over
       all events (maps averaged per class) instead of the chosen events only;
     * ``summary_figures() -> dict[str, Figure]``: figures of those statistics, by file stem, drawn
-      after the pass next to the event figures.
+      after the pass next to the event figures;
+    * ``default_targets(outputs, head_kinds) -> list[str]``: the outputs Grad-CAM explains when the user
+      names none (default: :func:`default_targets`); an empty list explains with attention maps only, for
+      networks with no one score per event (per-hit and per-pair outputs).
     """
 
     #: title of the true signal's panel in event figures (IACT: ``"true p.e."``)
@@ -289,13 +293,17 @@ class _MapMaker:
     def __call__(self, inputs: Tensor | Mapping[str, Tensor]) -> _BatchMaps:
         if self.targets is None:
             with torch.no_grad():
-                self.targets = default_targets(self.model(inputs), self.head_kinds)
-        maps, shapes, outputs = self._grad_cam(self.model, inputs, "")
+                outputs = self.model(inputs)
+            # a family whose outputs have no one score per event to explain (per-hit pairs) chooses its own
+            choose = getattr(self.adapter, "default_targets", default_targets)
+            self.targets = list(choose(outputs, self.head_kinds))
+        maps, shapes, outputs = self._grad_cam(self.model, inputs, "") if self.targets else ({}, {}, {})
         with torch.no_grad(), capture_attention(self.model) as records:
-            self.model(inputs)
+            plain = self.model(inputs)
+        outputs = outputs or {name: values.float().numpy() for name, values in plain.items()}
         attention = self.adapter.attention_maps(self.model, records)
         maps.update({ATTENTION_PREFIX + name: values.double().numpy() for name, values in attention.items()})
-        if self.randomized is not None:
+        if self.randomized is not None and self.targets:
             control, control_shapes, _ = self._grad_cam(self.randomized, inputs, CONTROL_PREFIX)
             maps.update(control)
             shapes.update(control_shapes)
@@ -361,7 +369,7 @@ class _Collector:
     def explanation(self, trained: TrainedRun) -> RunExplanation:
         order = np.concatenate(self.positions)
         kept, counted = np.isin(order, self.chosen), order < self.count
-        outputs, meta = _join(self.outputs), _join(self.meta)
+        outputs, meta = concatenate_batches(self.outputs), concatenate_batches(self.meta)
         criteria = {n: {c: np.concatenate(v) for c, v in per.items()} for n, per in self.criteria.items()}
         predictions = trained.datamodule.decode_predictions(
             {k: v[counted] for k, v in outputs.items()}, {k: v[counted] for k, v in meta.items()}
@@ -405,12 +413,8 @@ def _numpy(inputs: Tensor | Mapping[str, Tensor], keep: np.ndarray) -> np.ndarra
 
 
 def _concatenate(parts: Sequence[Any]) -> np.ndarray | dict[str, np.ndarray]:
-    """Per-batch inputs (arrays, or dicts of streams) as one."""
-    return np.concatenate(parts) if isinstance(parts[0], np.ndarray) else _join(parts)
-
-
-def _join(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    """Per-batch inputs (arrays, or dicts of streams) as one, padded sets padded to the largest batch's."""
+    return join_padded(parts) if isinstance(parts[0], np.ndarray) else concatenate_batches(parts)
 
 
 def randomized_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -94,4 +94,5 @@ def _cell(summary: Mapping[str, Any] | None) -> str:
         return "n/a"
     std = summary.get("std")
     spread = f" ± {std:.3f}" if std is not None else ""
-    return f"{summary['mean']:.3f}{spread} ({summary['n_seeds']} seeds)"
+    n = summary['n_seeds']
+    return f"{summary['mean']:.3f}{spread} ({n} seed{'' if n == 1 else 's'})"

@@ -51,6 +51,11 @@ class FeatureSpec:
         """``(values - mean) / std`` as float32."""
         return ((values - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
 
+    def physical(self, values: np.ndarray, name: str) -> np.ndarray:
+        """Feature ``name`` of standardised ``values`` (``(..., len(names))``) back in its units."""
+        (k,) = self.index([name])
+        return values[..., k] * self.std[k] + self.mean[k]
+
     def index(self, names: Sequence[str]) -> list[int]:
         """Positions of ``names`` among the features; a ValueError naming what is missing."""
         missing = [name for name in names if name not in self.names]

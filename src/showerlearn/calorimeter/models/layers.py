@@ -72,6 +72,16 @@ class SetEncoder(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False) if layers else None
         self.norm = nn.LayerNorm(dim)
 
+    def explained(self, name: str) -> tuple[str | None, dict[str, str]]:
+        """What ``showerlearn explain`` reads of this encoder, named ``name`` in its model: the last encoder
+        layer (Grad-CAM's layer, if a target is named) and its self-attention with its label; ``(None, {})``
+        without encoder layers."""
+        if self.encoder is None:
+            return None, {}
+        last = len(self.encoder.layers) - 1
+        layer = f"{name}.encoder.layers.{last}"
+        return layer, {f"{layer}.self_attn": f"self-attention, layer {last + 1}"}
+
     def forward(self, features: Tensor, mask: Tensor) -> Tensor:
         """``(B, N, dim)`` element embeddings; padding rows are zero."""
         x = self.embed(features)

@@ -69,6 +69,7 @@ class HitSlotAttention(nn.Module):
         hit_features.index(("x", "y", "z"))  # fails now, with the names, rather than in the first batch
         self.n_slots, self.iterations, self.dim = slots, iterations, dim
         self.encoder = SetEncoder(len(hit_features.names), dim, encoder_layers, heads)
+        self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.slot_init = nn.Parameter(torch.randn(slots, dim) / math.sqrt(dim))
         self.seed_content = nn.Linear(dim, dim)
         self.log_scale = nn.Parameter(torch.tensor(math.log(initial_scale)))

@@ -44,6 +44,7 @@ class HitTransformer(nn.Module):
         super().__init__()
         self.spec = hit_features
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
+        self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.similarity = mlp([2 * dim + 1, dim, dim, 1])
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -83,6 +84,7 @@ class HitCondensation(nn.Module):
                  dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
+        self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.head = mlp([dim, dim, 1 + space_dim])
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:

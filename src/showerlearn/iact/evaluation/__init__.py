@@ -2,5 +2,6 @@
 evaluator (predictions -> resolutions per energy bin, ROC, figures).
 
 May import: showerlearn.iact.particles, showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.io,
-showerlearn.iact.viz, showerlearn.registry, astropy, ctapipe.
+showerlearn.iact.viz, showerlearn.iact.family (its board style: metric labels), showerlearn.registry, astropy,
+ctapipe.
 """

@@ -8,7 +8,7 @@ events, split and seed; that run's checkpoint was not kept): its weights and con
 time, test-set metrics of the network and of the baseline) in the ``.json`` beside it. Written by
 ``benchmarks/package_pretrained.py``; ``CPU_BENCHMARK.evaluate(overrides)`` applies it to new events.
 
-May import: the core's engine.
+May import: showerlearn.engine.
 """
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Event simulators that write the field's own file formats (IACT: ctapipe DL1 HDF5).
 
-May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, ctapipe, astropy.
+May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, showerlearn.parallel, ctapipe,
+astropy.
 
 ``simulate_iact(config, output, seed, n_jobs)`` writes ctapipe DL1 HDF5; ``simulate_iact_arrays`` gives the
 same events in memory. Physics, sources and knobs: ``docs/simulation.md``.
