@@ -46,6 +46,17 @@ def test_run_directory_is_complete(tabular_config: dict) -> None:
     assert not list(run.path.rglob("*.tmp*")), "temporary files left behind"
 
 
+def test_a_plateau_scheduler_and_a_head_metric_by_import_path_train(tabular_config: dict) -> None:
+    """ReduceLROnPlateau watches val/loss; a metric class named by import path (dots and a colon) is logged."""
+    tabular_config["scheduler"] = {"name": "torch.optim.lr_scheduler:ReduceLROnPlateau", "params": {"patience": 0}}
+    tabular_config["task"]["heads"]["label"]["metrics"] = ["showerlearn.tasks.metrics:Accuracy"]
+    tabular_config["trainer"]["max_epochs"] = 2
+    run = train(resolve_config(tabular_config), progress=False)
+    assert run.status()["state"] == "completed"
+    header = (run.logs / "csv" / "attempt_0" / "metrics.csv").read_text().splitlines()[0]
+    assert "val/label_showerlearn.tasks.metrics:Accuracy" in header
+
+
 def test_every_epoch_reports_its_metrics_speed_and_time_left(
     tabular_config: dict, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -118,7 +118,7 @@ def _import_path(spec: str, kind: str) -> Callable[..., Any]:
 MODELS = Registry("model", ["showerlearn.models"], base="torch.nn:Module")
 DATAMODULES = Registry("datamodule", ["showerlearn.data"], base="lightning.pytorch:LightningDataModule")
 LOSSES = Registry("loss", ["showerlearn.tasks"])
-HEAD_METRICS = Registry("head metric", ["showerlearn.tasks"])
+HEAD_METRICS = Registry("head metric", ["showerlearn.tasks"], base="torchmetrics:Metric")
 BALANCERS = Registry("task balancer", ["showerlearn.tasks"], base="torch.nn:Module")
 OPTIMIZERS = Registry("optimizer", ["showerlearn.tasks"], base="torch.optim:Optimizer")
 SCHEDULERS = Registry("scheduler", ["showerlearn.tasks"], base="torch.optim.lr_scheduler:LRScheduler")

@@ -57,6 +57,8 @@ def object_condensation(
     real = torch.ones_like(target, dtype=torch.bool) if mask is None else mask.bool()
     if real.shape != target.shape:
         raise ValueError(f"object condensation needs a per-hit mask {tuple(target.shape)}, got {tuple(real.shape)}")
+    # at least float32: in bf16/fp16 (autocast) 1 - BETA_MARGIN rounds to 1 and atanh(beta) is infinite
+    output = output.float() if output.dtype in (torch.float16, torch.bfloat16) else output
     output = torch.where(real[..., None], output, torch.zeros_like(output))  # padding may hold anything
     beta = torch.sigmoid(output[..., 0]).clamp(max=1.0 - BETA_MARGIN)
     coordinates = output[..., 1:]
@@ -78,7 +80,11 @@ def object_condensation(
 
 
 def _members(target: Tensor, real: Tensor) -> Tensor:
-    """``(B, N, K)``: hit ``n`` of event ``b`` is a real hit of object ``k`` (K: the largest index + 1)."""
-    n_objects = int(torch.where(real, target, -1).max()) + 1
-    objects = torch.arange(max(n_objects, 1), device=target.device)  # at least one (empty) object: no 0-size argmax
-    return (target.long()[..., None] == objects) & real[..., None]
+    """``(B, N, K)``: hit ``n`` of event ``b`` is a real hit of object ``k``, the objects' ids renumbered
+    0..K-1 (any ids, Geant4 track numbers say, cost memory by their count, not by their size)."""
+    ids = torch.where(real, target.long(), -1)
+    present, dense = torch.unique(ids[ids >= 0], return_inverse=True)
+    renumbered = torch.full_like(ids, -1)
+    renumbered[ids >= 0] = dense
+    objects = torch.arange(max(len(present), 1), device=target.device)  # at least one (empty) object: no 0-size argmax
+    return (renumbered[..., None] == objects) & real[..., None]

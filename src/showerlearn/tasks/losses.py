@@ -158,14 +158,18 @@ class HeadLoss:
         (no mask, a per-event mask, or a loss that takes whole events)."""
         if self.whole_events:
             return self.function(output, target, mask)
-        if mask is None or mask.dim() == 1:
+        if mask is None:
             return self.function(output, target)
         elements = mask.dim()
         if output.shape[:elements] != mask.shape or target.shape[:elements] != mask.shape:
             raise ValueError(
-                f"a per-element mask {tuple(mask.shape)} must lead the output and target shapes, "
-                f"got {tuple(output.shape)} and {tuple(target.shape)}"
+                f"a {'per-element ' if elements > 1 else ''}mask {tuple(mask.shape)} must lead the output and target "
+                f"shapes, got {tuple(output.shape)} and {tuple(target.shape)}"
             )
+        # masked-out targets may be NaN or -1 ("no label"): a neutral 0 keeps them out of the gradient too
+        target = torch.where(_per_value(mask.bool(), target), target, torch.zeros_like(target))
+        if elements == 1:
+            return self.function(output, target)
         rows = self.function(output.flatten(0, elements - 1), target.flatten(0, elements - 1))
         return rows.reshape(mask.shape)
 
@@ -189,8 +193,9 @@ def masked_mean(values: Tensor, mask: Tensor | None = None, weights: Tensor | No
         if mask.dim() > values.dim():
             mask = mask.flatten(values.dim()).any(dim=-1)
         w = w * _per_value(mask, values).to(values.dtype)
-    # masked-out events may hold NaN/inf (targets of protons, padding, fp16 overflow): never let 0 * NaN in
-    safe = torch.where(w > 0, values, torch.zeros_like(values))
+    # masked-out events may hold NaN/inf (targets of protons, padding, fp16 overflow): never let 0 * NaN in;
+    # negative weights (NLO generators) count, with their sign
+    safe = torch.where(w != 0, values, torch.zeros_like(values))
     total = w.sum()
     return (safe * w).sum() / total if total > 0 else safe.sum() * 0.0
 

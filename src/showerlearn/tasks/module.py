@@ -43,7 +43,7 @@ class MultiTaskModule(L.LightningModule):
         #: pixel permutation applied to the inputs before prediction (a test-time augmentation view)
         self.prediction_view: Tensor | None = None
         self.val_metrics = nn.ModuleDict(
-            {f"{head}_{metric}": HEAD_METRICS.get(metric)() for head, spec in self.heads.items() for metric in spec.metrics}
+            {_metric_key(head, metric): HEAD_METRICS.get(metric)() for head, spec in self.heads.items() for metric in spec.metrics}
         )
 
     def forward(self, inputs: Any) -> dict[str, Tensor]:
@@ -97,8 +97,9 @@ class MultiTaskModule(L.LightningModule):
         masks = batch.get("masks", {})
         for head, spec in self.heads.items():
             for metric in spec.metrics:
-                self.val_metrics[f"{head}_{metric}"].update(outputs[head], batch["targets"][head], masks.get(head))
-                self.log(f"val/{head}_{metric}", self.val_metrics[f"{head}_{metric}"], batch_size=batch_size)
+                computed = self.val_metrics[_metric_key(head, metric)]
+                computed.update(outputs[head], batch["targets"][head], masks.get(head))
+                self.log(f"val/{head}_{metric}", computed, batch_size=batch_size)
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
         inputs = batch["inputs"] if self.prediction_view is None else batch["inputs"][..., self.prediction_view]
@@ -114,4 +115,11 @@ class MultiTaskModule(L.LightningModule):
         if self.scheduler_config is None:
             return optimizer
         scheduler = build(self.scheduler_config, SCHEDULERS, "scheduler", optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        # what a scheduler that waits for a plateau (ReduceLROnPlateau) watches; the others ignore it
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": "val/loss"}}
+
+
+def _metric_key(head: str, metric: str) -> str:
+    """The head's metric as a key of ``nn.ModuleDict``, which refuses dots (a metric given by import path,
+    ``my_package.metrics:Recall``); the logs keep the name as written."""
+    return f"{head}_{metric}".replace(".", "_").replace(":", "_")
