@@ -38,11 +38,15 @@ class RecordBatches(Callback):
 
 
 class CrashAtStep(Callback):
-    """Fails a fresh (not resumed) run when it reaches training step ``step``: a job killed mid-run."""
+    """Fails a fresh (not resumed) run when it reaches training step ``step``: a job killed mid-run
+    (``interrupt``: as Ctrl+C does)."""
 
-    def __init__(self, step: int) -> None:
+    def __init__(self, step: int, interrupt: bool = False) -> None:
         self.step = step
+        self.interrupt = interrupt
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
         if trainer.global_step == self.step and trainer.ckpt_path is None:
+            if self.interrupt:
+                raise KeyboardInterrupt
             raise RuntimeError(f"simulated crash at step {self.step}")

@@ -136,8 +136,11 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     assert predicted.exit_code == 0, predicted.output
     assert not (tmp_path / "cache").exists()
     np.testing.assert_array_equal(read_tables(again / "new_hits.predictions.h5")["hits"]["label"], new["hits"]["label"])
-    # a run that trains nothing (init_from, max_epochs 0) writes a checkpoint as self-contained as a trained one
+    # a run that trains nothing (init_from, max_epochs 0) on other events evaluates the network with the
+    # standardisation it was trained with (not one refitted on these events), and keeps it in its checkpoint
+    other_events = {**DATA["params"], "cache_dir": str(tmp_path / "cache"), "simulate": {**DATA["params"]["simulate"], "seed": 5}}
     copy = _train(tmp_path, "copied", init_from=str(run.best_checkpoint()), model=model, task=task,
+                  data={"name": "calorimeter", "params": other_events},
                   trainer={"max_epochs": 0, "accelerator": "cpu", "threads": 1})
     saved = load_checkpoint(copy.best_checkpoint())[FITTED_STATE_KEY]
     assert saved == load_checkpoint(run.best_checkpoint())[FITTED_STATE_KEY] and saved["geometry"] == "califa"

@@ -46,6 +46,26 @@ def test_run_directory_is_complete(tabular_config: dict) -> None:
     assert not list(run.path.rglob("*.tmp*")), "temporary files left behind"
 
 
+def test_ctrl_c_marks_the_run_interrupted_and_leaves_ctrl_c_working(tabular_config: dict) -> None:
+    """Lightning turns a KeyboardInterrupt into sys.exit(1) and ignores SIGINT from then on."""
+    tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 3, "interrupt": True}}]
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(BaseException):
+        train(resolve_config(tabular_config), progress=False)
+    assert signal.getsignal(signal.SIGINT) is before
+    (run_path,) = (Path(tabular_config["output_dir"]) / "tabular").iterdir()
+    assert RunDir(run_path).status()["state"] == "interrupted"
+
+
+def test_a_run_that_trained_nothing_is_not_continued(tabular_config: dict) -> None:
+    first = train(resolve_config({**tabular_config, "trainer": {**tabular_config["trainer"], "max_epochs": 1}}), progress=False)
+    copied = resolve_config({**tabular_config, "init_from": str(first.path), "trainer": {"max_epochs": 0}})
+    copy = train(copied, progress=False)
+    more = resolve_config({**tabular_config, "init_from": str(first.path), "trainer": {"max_epochs": 2}})
+    with pytest.raises(ConfigError, match="trained nothing"):
+        train(more, resume=copy.path, progress=False)
+
+
 def test_a_plateau_scheduler_and_a_head_metric_by_import_path_train(tabular_config: dict) -> None:
     """ReduceLROnPlateau watches val/loss; a metric class named by import path (dots and a colon) is logged."""
     tabular_config["scheduler"] = {"name": "torch.optim.lr_scheduler:ReduceLROnPlateau", "params": {"patience": 0}}

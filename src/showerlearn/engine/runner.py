@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +35,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
-from showerlearn.engine.warm_start import load_matching_weights
+from showerlearn.engine.warm_start import load_matching_weights, resolve_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
@@ -86,7 +88,8 @@ def train(
         evaluate(run)
     except BaseException as error:
         if rank_zero:
-            state = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            # Lightning turns Ctrl+C into sys.exit(1) and SIGTERM (a batch system's preemption) into a SystemExit
+            state = "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "failed"
             run.update_status(
                 state=state, error=f"{type(error).__name__}: {error}",
                 train_seconds=wall_seconds(),
@@ -170,6 +173,11 @@ def _check_budget_trains(config: ExperimentConfig, run: RunDir, source: str) -> 
     if not last.is_file():
         return
     state = load_checkpoint(last)
+    if "loops" not in state:
+        raise ConfigError(source, [
+            "the run trained nothing (trainer.max_epochs: 0: its checkpoint holds the init_from weights only), so it has "
+            "no training to continue: start a new run with init_from set to it"
+        ])
     # "processed", as Lightning's own stop check: an epoch-end checkpoint is saved before "completed" counts it
     epochs = state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
     seconds = state["callbacks"].get("Timer", {}).get("time_elapsed", {}).get("train", 0.0)
@@ -215,6 +223,9 @@ def _fit_network(
     """Train; True on global rank 0 (the process that goes on to predict and evaluate)."""
     datamodule.prepare_data()
     if config.trainer.max_epochs == 0:  # nothing to train: the training split is not read
+        assert config.init_from is not None  # the schema requires it
+        # the network's inputs as it was trained on them (a standardisation, the class order), not refitted here
+        datamodule.restore_from_checkpoint(load_checkpoint(resolve_checkpoint(config.init_from)))
         datamodule.setup("test")
         _take_trained_weights(config, build_module(config, datamodule), datamodule, run)
         return True
@@ -228,7 +239,13 @@ def _fit_network(
         warm_start = load_matching_weights(module, config.init_from)
         if trainer.global_rank == 0:
             run.update_status(init_from=warm_start)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None)
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None)
+    finally:
+        # Lightning ignores Ctrl+C after catching one (for its shutdown): the next run of a sweep must see it
+        if on_ctrl_c is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, on_ctrl_c)
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     if trainer.global_rank == 0 and timer is not None and (timer.time_remaining("train") or 0.0) <= 0.0:
         log.warning("training stopped by trainer.max_time=%s before max_epochs", config.trainer.max_time)

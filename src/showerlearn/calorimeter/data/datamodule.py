@@ -169,7 +169,8 @@ class CalorimeterDataModule(ShowerDataModule):
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
-        self.geometry = common_geometry(paths)
+        # a state restored from a trained network (max_epochs: 0) names the calorimeter the files must share
+        self.geometry = common_geometry(paths, self.geometry)
         events = load_hit_files(paths)
         parts = self.split.indices(len(events), self.seed)
         for name, part, fraction in zip(_SPLITS, parts, self.split.fractions, strict=True):
@@ -177,13 +178,16 @@ class CalorimeterDataModule(ShowerDataModule):
                 raise ValueError(f"{', '.join(map(str, paths))}: the {name} split is empty ({len(events)} events, "
                                  f"fractions {list(self.split.fractions)})")
         self.parts = dict(zip(_SPLITS, parts, strict=True))
-        train = events.take(self.parts["train"])
+        if self.hit_spec is None:  # else restored from a trained network's checkpoint: evaluated as it was trained
+            self._fit_standardisation(events.take(self.parts["train"]), paths)
+        self.train_set, self.val_set, self.test_set = (self._dataset(events.take(self.parts[name])) for name in _SPLITS)
+
+    def _fit_standardisation(self, train: HitEvents, paths: Sequence[Path]) -> None:
         if not len(train.hits["energy"]):
             raise ValueError(f"{', '.join(map(str, paths))}: the training split has no hits to standardise with")
         self.hit_spec = FeatureSpec.fit(self.features, hit_features(train.hits, self.features))
         if self.preclustering is not None:
             self.cluster_spec = FeatureSpec.fit(self.preclustering.features, precluster_events(train, self.preclustering).features)
-        self.train_set, self.val_set, self.test_set = (self._dataset(events.take(self.parts[name])) for name in _SPLITS)
 
     def _dataset(self, events: HitEvents) -> HitEventDataset:
         features = self.hit_spec.standardise(hit_features(events.hits, self.features))

@@ -205,9 +205,13 @@ class ColliderDataModule(ShowerDataModule):
             if fraction > 0 and len(part) == 0:
                 raise ValueError(f"collider data: the {name} split is empty ({len(streams)} events, fractions {list(self.split.fractions)})")
         self.parts = dict(zip(_SPLITS, parts, strict=True))
+        if self.preprocessors and tuple(self.class_names) != tuple(streams.class_names):
+            raise ValueError(f"collider data: the events' classes {list(streams.class_names)} are not those of the trained "
+                             f"network {list(self.class_names)} (in this order)")  # fmt: skip
         self.class_names = streams.class_names
         self._check_split_classes(streams.labels)
-        self.preprocessors = self._fit(streams.take(self.parts["train"]))
+        if not self.preprocessors:  # else restored from a trained network's checkpoint: evaluated as it was trained
+            self.preprocessors = self._fit(streams.take(self.parts["train"]))
         datasets = []
         for part in parts:
             datasets.append(self._dataset(streams.take(part), cross_section_scale(meta, chosen[part])))
