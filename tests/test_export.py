@@ -236,15 +236,15 @@ def test_the_disp_axis_head_with_image_moments_exports(format: str, tmp_path: Pa
     assert exported.check.passed and exported.outputs == ["particle", "energy", "direction", "impact"]
 
 
-def _hits(batch: int, n: int, seed: int) -> dict[str, Tensor]:
+def _hits(batch: int, n: int, seed: int, stream: str = "hits", features: int = 8) -> dict[str, Tensor]:
     generator = torch.Generator().manual_seed(seed)
     counts = torch.randint(0, n + 1, (batch,), generator=generator)
-    return {"hits": torch.randn(batch, n, 8, generator=generator), "hits_mask": torch.arange(n)[None] < counts[:, None]}
+    return {stream: torch.randn(batch, n, features, generator=generator), f"{stream}_mask": torch.arange(n)[None] < counts[:, None]}
 
 
 def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
-    from showerlearn.calorimeter.data import HIT_FEATURES, FeatureSpec
-    from showerlearn.calorimeter.models import HitPairMLP, HitTransformer
+    from showerlearn.calorimeter.data import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec
+    from showerlearn.calorimeter.models import HitPairMLP, HitTransformer, PreclusterMerger
 
     spec = FeatureSpec(HIT_FEATURES, (0.0,) * len(HIT_FEATURES), (1.0,) * len(HIT_FEATURES))
     torch.manual_seed(0)
@@ -253,6 +253,13 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
     assert pairs.inputs[0] == {"name": "inputs.hits", "dtype": "float32", "shape": ["batch", "hits_elements", 8]}
     scores = load_exported(pairs.path)(_hits(2, 11, 2))
     assert next(iter(scores.values())).shape[:3] == (2, 11, 11)
+    # the two-stage method's merger: the same network on the pre-cluster stream
+    clusters = FeatureSpec(CLUSTER_FEATURES, (0.0,) * len(CLUSTER_FEATURES), (1.0,) * len(CLUSTER_FEATURES))
+    merger = PreclusterMerger(clusters, hidden=8, layers=1).eval()
+    stream = [_hits(4, 5, 3, "clusters", len(CLUSTER_FEATURES)), _hits(3, 7, 4, "clusters", len(CLUSTER_FEATURES))]
+    merged = export_network(merger, stream, tmp_path / "merger.onnx", "onnx")
+    assert merged.check.passed
+    assert load_exported(merged.path)(_hits(2, 9, 5, "clusters", len(CLUSTER_FEATURES)))["cluster_pairs"].shape == (2, 9, 9)
 
     transformer = HitTransformer(spec, dim=8, layers=1, heads=2).eval()
     # the ONNX exporter fixes the attention layers' shapes to the traced batch: refused, with the way out
