@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import sys
 from pathlib import Path
 
 
@@ -32,3 +33,9 @@ def cpu_model() -> str:
 def load_average() -> float | None:
     """The 1-minute load average, or None where the system has none (Windows)."""
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def command_line() -> str:
+    """The command that is running, as a reader would type it again: ``python benchmarks/NAME.py ARGS``."""
+    script = Path(sys.argv[0])
+    return " ".join(["python", f"benchmarks/{script.name}", *sys.argv[1:]])

@@ -27,7 +27,7 @@ from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simu
 from showerlearn.calorimeter.simulation.materials import attenuation_table
 from showerlearn.io.atomic import write_text_atomic
 
-from _machine import cpu_model, cpu_seconds  # benchmarks/, first on the path of a script run from it
+from _machine import command_line, cpu_model, cpu_seconds  # benchmarks/, first on the path of a script run from it
 from _summary import Figure, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results" / "calorimeter_simulation.md"
@@ -82,7 +82,7 @@ def main() -> None:
     estimate = args.jobs * parallel["events"] / parallel["cpu"]
     lines += ["", f"Load-independent estimate for {args.jobs} idle cores: {args.jobs} x events per CPU-second of the "
               f"n_jobs={args.jobs} run = {estimate:.0f} events/s (target {TARGET:.0f}).",
-              "", "Command: `python benchmarks/calorimeter_simulation.py`"]
+              "", f"Command: `{command_line()}`"]
     table = "\n".join(lines) + "\n"
     print(table)
     write_text_atomic(args.output, table)

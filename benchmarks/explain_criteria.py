@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
+
+from _machine import command_line  # benchmarks/, first on the path of a script run from it
 
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
@@ -82,7 +83,7 @@ def main() -> None:
     held_out = args.work_dir / "held_out.dl1.h5"
     if not held_out.is_file():
         simulate_iact(IACTSimulationConfig(n_events=4 * args.events, gamma_source="diffuse"), held_out, seed=1000, n_jobs=2)
-    header = [f"Command: `python benchmarks/explain_criteria.py {' '.join(sys.argv[1:])}`", ""]
+    header = [f"Command: `{command_line()}`", ""]
     control_intro = [
         "## Mass on the true signal: trained network against the same network with random weights",
         "",

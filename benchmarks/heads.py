@@ -15,10 +15,10 @@ angular and energy resolution per energy bin), each variant against the paper's 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from _compare import check_same_test_set, comparison_lines
+from _machine import command_line
 
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
@@ -67,7 +67,7 @@ def main() -> None:
     lines = [
         "# gamma-PhysNet-DA heads: paper (flattened local path) against voting and pooling",
         "",
-        f"Command: `python benchmarks/heads.py {' '.join(sys.argv[1:])}`",
+        f"Command: `{command_line()}`",
         "",
         f"Runs: {', '.join(str(run.path) for run in runs.values())}; one seed per variant." if args.runs else
         f"Network: examples/gamma_physnet_da_small.yaml with {', '.join(common[3:])}; one seed per variant.",

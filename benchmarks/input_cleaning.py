@@ -26,6 +26,7 @@ from showerlearn.io.atomic import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from _machine import command_line  # noqa: E402
 from physics_vs_baseline import NETWORK, PRESETS  # noqa: E402  (the same reduced network)
 
 CLEANINGS = ("none", "channel", "mask")
@@ -61,19 +62,28 @@ def main() -> None:
     lines = [
         "# Input cleaning and learning speed (validation AUC of the particle head)",
         "",
-        f"Command: `python benchmarks/input_cleaning.py {' '.join(sys.argv[1:])}`",
+        f"Command: `{command_line()}`",
         "",
         f"Network: {PRESETS['cpu'][0]}; {args.events} simulated events, seed {args.seed}; only "
-        "`data.params.cleaning.as` changes.",
+        "`data.params.cleaning.as` changes. In brackets: the difference to `none` (the uncleaned image) in the same epoch.",
         "",
         "| epoch | " + " | ".join(f"`{c}`" for c in CLEANINGS) + " |",
         "|---" * (len(CLEANINGS) + 1) + "|",
     ]
     for epoch in range(args.epochs):
-        values = [f"{curves[c][epoch]:.3f}" if epoch < len(curves[c]) else "-" for c in CLEANINGS]
-        lines.append(f"| {epoch + 1} | " + " | ".join(values) + " |")
+        lines.append(f"| {epoch + 1} | " + " | ".join(_cell(curves, c, epoch) for c in CLEANINGS) + " |")
     write_text_atomic(args.table, "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _cell(curves: dict[str, list[float]], cleaning: str, epoch: int) -> str:
+    """One epoch's validation AUC of a cleaning, with its difference to the uncleaned image's."""
+    if epoch >= len(curves[cleaning]):
+        return "-"
+    value, reference = curves[cleaning][epoch], curves["none"]
+    if cleaning == "none" or epoch >= len(reference):
+        return f"{value:.3f}"
+    return f"{value:.3f} ({value - reference[epoch]:+.3f})"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Implementations: ``indexedconv`` (the reference), ``indexed`` (our gather + one 
 (scatter to the index matrix, conv2d, gather: the ``(B, C, N)`` layer API), ``dense 2-D kept`` (the
 same convolution on activations already in the 2-D layout, as inside ``LatticeResNet``). Outputs are
 checked against indexedconv with copied weights before timing. Writes the markdown table to
-``benchmarks/results/lattice_conv.md``.
+``benchmarks/results/lattice_conv_run.md`` (``lattice_conv.md`` summarises the committed runs).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from showerlearn.iact.nn import LatticeConv, LatticeResNet  # noqa: E402
 from _machine import cpu_model  # noqa: E402
 from _summary import Figure, write_summary  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "lattice_conv.md"
+# the run's own table; results/lattice_conv.md is the summary of the committed runs (quiet and shared machine)
+RESULTS = Path(__file__).resolve().parent / "results" / "lattice_conv_run.md"
 
 
 def median_ms(function: Callable[[], object], repeats: int) -> float:

@@ -16,11 +16,11 @@ import argparse
 import csv
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-import sys
 from pathlib import Path
 
 import torch
 from _compare import acceptance_lines, check_same_test_set, comparison_lines, test_set_differences
+from _machine import command_line
 
 from showerlearn.iact.baselines import LSTCHAIN_CLEANING
 from showerlearn.cli.common import quiet_libraries
@@ -162,7 +162,7 @@ def main() -> None:
     lines = [
         "# gamma-PhysNet-DA vs Hillas + RF (same simulated test set)",
         "",
-        f"Command: `python benchmarks/physics_vs_baseline.py {' '.join(sys.argv[1:])}`",
+        f"Command: `{command_line()}`",
         "",
         f"Network: {description}.",
         f"Test set: {ours['scalars']['n_gamma']} gammas, {ours['scalars']['n_proton']} protons.",

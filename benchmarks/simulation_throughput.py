@@ -32,7 +32,7 @@ from showerlearn.io.atomic import write_text_atomic
 from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact, simulate_iact_arrays
 from showerlearn.iact.simulation.camera import simulated_camera
 
-from _machine import cpu_model, cpu_seconds  # benchmarks/, first on the path of a script run from it
+from _machine import command_line, cpu_model, cpu_seconds  # benchmarks/, first on the path of a script run from it
 from _summary import Figure, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulation_throughput.md"
@@ -111,6 +111,8 @@ def main() -> None:
         f"Load-independent estimate for {args.jobs} idle cores: {args.jobs} x events per CPU-second of the "
         f"n_jobs={args.jobs} file run = {estimate:.0f} events/s "
         f"(target {TARGET:.0f}). CPU seconds also grow under contention, so this is conservative.",
+        "",
+        f"Command: `{command_line()}`",
     ]
     table = "\n".join(lines) + "\n"
     print(table)
