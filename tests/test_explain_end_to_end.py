@@ -60,8 +60,9 @@ def test_signal_fraction_of_the_class_task(trained: tuple[Path, Path]) -> None:
     finite = np.isfinite(result.fraction)
     assert np.all((result.fraction[finite] >= 0) & (result.fraction[finite] <= 1))
     assert np.all((result.area[finite] > 0) & (result.area[finite] < 1))
-    if result.well_reconstructed.any():
-        assert result.median == pytest.approx(np.median(result.fraction[result.well_reconstructed]))
+    well = result.well_reconstructed
+    expected_median = np.median(result.fraction[well]) if well.any() else np.nan  # a seconds-long training may have none
+    np.testing.assert_allclose(result.median, expected_median)
     assert result.control_median is None
     controlled = grad_cam_signal_fraction(run, held_out, max_events=40, control=True)
     np.testing.assert_array_equal(controlled.fraction, result.fraction)  # the control leaves the trained maps alone

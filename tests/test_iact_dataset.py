@@ -105,7 +105,7 @@ def test_cuts_select_what_they_say(shared_data: Path) -> None:
     module = IACTDataModule(
         files=all_files(shared_data),
         split={"fractions": (1.0, 0.0, 0.0)},
-        cuts={"particle_types": ["gamma"], "min_energy": 0.05, "max_energy": 3.0, "min_intensity": 100, "max_leakage": 0.2, "max_n_islands": 2},
+        cuts={"particle_types": ["gamma"], "min_energy": 0.05, "max_energy": 3.0, "min_intensity": 100, "max_leakage": 0.2, "max_n_islands": 1},
     )
     module.setup("fit")
     x, targets, masks, meta = module.arrays("train")
@@ -116,9 +116,15 @@ def test_cuts_select_what_they_say(shared_data: Path) -> None:
     columns = module._columns
     expected = (
         (columns["true_shower_primary_id"] == 0) & (columns["true_energy"] >= 0.05) & (columns["true_energy"] <= 3.0)
-        & (columns["intensity"] >= 100) & (columns["leakage"] <= 0.2) & (columns["n_islands"] <= 2)
+        & (columns["intensity"] >= 100) & (columns["leakage"] <= 0.2) & (columns["n_islands"] <= 1)
     )
     assert len(x) == expected.sum()
+    # each quality cut alone removes some gammas in the energy range: none is checked vacuously on these files
+    in_range = (columns["true_shower_primary_id"] == 0) & (columns["true_energy"] >= 0.05) & (columns["true_energy"] <= 3.0)
+    fails = {"intensity": columns["intensity"] < 100, "leakage": columns["leakage"] > 0.2, "n_islands": columns["n_islands"] > 1}
+    for name, failed in fails.items():
+        only_this = failed & ~np.logical_or.reduce([other for key, other in fails.items() if key != name])
+        assert (in_range & only_this).any(), f"the {name} cut alone removes nothing here"
 
 
 def test_image_parameters_computed_like_ctapipe_process(shared_data: Path) -> None:
