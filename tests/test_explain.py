@@ -3,7 +3,10 @@ quantitative criteria on hand-made maps."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -506,3 +509,59 @@ def test_the_default_layer_is_the_one_a_model_names_else_its_backbone() -> None:
     assert resolve_layer(named, None) is named.blocks[1]
     assert resolve_layer(plain, None) is plain.backbone
     assert resolve_layer(named, "backbone") is named.backbone
+
+
+# ------------------------------------------------------------------------------------- the command
+def test_an_explanation_without_criteria_shows_and_leaves_none_of_an_earlier_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explained on a file with truth, then on one without: the second prints no criteria table, and the
+    first's criteria.md and figure do not stay to pass for the second's. (Explanations are stand-ins.)"""
+    import typer
+    from typer.testing import CliRunner
+
+    import showerlearn.explain.report as report
+    from showerlearn.cli.explain import explain
+    from showerlearn.engine.run_dir import RunDir
+
+    criteria = {"truth.h5": {"gradcam:energy": {"signal_fraction": np.array([0.5, 0.7])}}, "no_truth.h5": None}
+
+    def explained(run: Path, input_file: Path, *args, **kwargs) -> SimpleNamespace:  # noqa: ANN002, ANN003
+        definitions = {"signal_fraction": "share of the map on the true signal"}
+        return SimpleNamespace(run=RunDir(Path(run)), label="tiny", n_events=2, criteria=criteria[Path(input_file).name],
+                               adapter=SimpleNamespace(criteria_definitions=definitions))
+
+    monkeypatch.setattr(report, "resolve_runs", lambda path: [Path(path)])
+    monkeypatch.setattr(report, "explain_run", explained)
+    monkeypatch.setattr(report, "write_run_figures", lambda explanation: [])
+    monkeypatch.delenv("SHOWERLEARN_DEBUG", raising=False)
+    app = typer.Typer()
+    app.command()(explain)
+    run = tmp_path / "run"
+    table, figure = run / "explain" / "criteria.md", run / "plots" / "explain" / "criteria.png"
+
+    with_truth = CliRunner().invoke(app, [str(run), "--input", "truth.h5"])
+    assert with_truth.exit_code == 0, with_truth.output
+    assert "| gradcam:energy | signal_fraction | 0.600 (1 seed) |" in with_truth.output
+    assert table.is_file() and figure.is_file()
+    without = CliRunner().invoke(app, [str(run), "--input", "no_truth.h5"])
+    assert without.exit_code == 0, without.output
+    assert "no criteria" in " ".join(without.output.split()) and "signal_fraction" not in without.output
+    assert not table.exists() and not figure.exists()
+    assert json.loads((run / "explain" / "criteria.json").read_text())["input"] == "no_truth.h5"
+
+
+def test_a_network_with_nothing_to_explain_is_refused_by_name() -> None:
+    """No attention its family reads and no Grad-CAM target (a family without one score per event): a clear
+    error, not an empty figure and an empty criteria table."""
+    from showerlearn.explain.driver import _MapMaker
+
+    class PairScores(nn.Module):
+        def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"pairs": inputs @ inputs.transpose(1, 2)}
+
+    adapter = SimpleNamespace(default_targets=lambda outputs, kinds: [], attention_maps=lambda model, records: {})
+    trained = SimpleNamespace(model=PairScores(), head_kinds={"pairs": "pairwise"}, config=SimpleNamespace(seed=0))
+    maker = _MapMaker(trained, adapter, None, None, "gradcam", "none", control=False)
+    with pytest.raises(ValueError, match="PairScores gives nothing to explain.*--target"):
+        maker(torch.ones(2, 3, 4))

@@ -303,6 +303,11 @@ class _MapMaker:
         outputs = outputs or {name: values.float().numpy() for name, values in plain.items()}
         attention = self.adapter.attention_maps(self.model, records)
         maps.update({ATTENTION_PREFIX + name: values.double().numpy() for name, values in attention.items()})
+        if not maps:
+            raise ValueError(
+                f"{type(self.model).__name__} gives nothing to explain: no attention maps its family reads, and no "
+                "Grad-CAM target (name one with --target, and its layer with --layer)"
+            )
         if self.randomized is not None and self.targets:
             control, control_shapes, _ = self._grad_cam(self.randomized, inputs, CONTROL_PREFIX)
             maps.update(control)
