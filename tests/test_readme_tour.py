@@ -37,7 +37,7 @@ README = REPO / "README.md"
 #: the tour of each family: the heading of its README section, whose first ``bash`` block is the tour
 TOURS = {
     "iact": "## A tour, step by step",
-    "calorimeter": "## Calorimeter clustering in five commands",
+    "calorimeter": "## Calorimeter clustering in six commands",
     "collider": "## Collider event classification in five commands",
 }
 #: the scratch folder every tour names, under HOME

@@ -134,7 +134,7 @@ class CalorimeterExplainAdapter:
 
     # --- one event -----------------------------------------------------------------------------------
     def input_panels(self, inputs: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        """The hits as ``(n_slots, 3)`` (theta, phi [rad], energy [MeV]), NaN on padding slots."""
+        """The hits as ``(n_slots, 3)`` (theta, phi [rad], energy [MeV]), NaN on padding slots, like the maps."""
         features = np.asarray(inputs["hits"], dtype=np.float64)
         real = np.asarray(inputs["hits_mask"], dtype=bool)
         direction = directions(torch.from_numpy(features), self.spec).numpy()
@@ -144,8 +144,11 @@ class CalorimeterExplainAdapter:
             else np.exp(self.spec.physical(features, "log_energy")) if "log_energy" in names
             else np.ones(len(features))
         )  # fmt: skip
-        hits = np.stack([np.arccos(np.clip(direction[:, 2], -1, 1)), np.arctan2(direction[:, 1], direction[:, 0]), energy], axis=1)
-        return [(HITS_PANEL, np.where(real[:, None], hits, np.nan))]
+        hits = np.full((self.n_slots, 3), np.nan)  # the explained events' inputs are padded to their own largest
+        hits[: len(real)][real] = np.stack(
+            [np.arccos(np.clip(direction[:, 2], -1, 1)), np.arctan2(direction[:, 1], direction[:, 0]), energy], axis=1
+        )[real]
+        return [(HITS_PANEL, hits)]
 
     def event_figure(self, title: str, rows: Sequence[FigureRow]) -> Figure:
         return event_figure(title, rows, HITS_PANEL, self.truth_label)
