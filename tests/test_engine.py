@@ -481,3 +481,42 @@ def test_sweep_refuses_ddp(tabular_config: dict) -> None:
     tabular_config["trainer"]["devices"] = 2
     with pytest.raises(ValueError, match="train DDP seeds one by one"):
         sweep(resolve_config(tabular_config), n_seeds=2, progress=False)
+
+
+def test_sweeps_started_in_the_same_second_get_folders_of_their_own(
+    tabular_config: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime
+
+    import showerlearn.engine.sweep as sweeps
+
+    class SameSecond(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206 - stands in for datetime.now
+            return datetime(2026, 1, 2, 3, 4, 5, tzinfo=tz)
+
+    monkeypatch.setattr(sweeps, "datetime", SameSecond)
+    config = resolve_config(tabular_config)
+    folders = [sweeps._new_folder(config) for _ in range(3)]
+    assert [folder.name for folder in folders] == [
+        "sweep-20260102-030405", "sweep-20260102-030405_1", "sweep-20260102-030405_2"
+    ]
+    assert all(folder.is_dir() and not list(folder.iterdir()) for folder in folders)
+
+
+@pytest.mark.slow
+def test_a_resumed_sweep_refuses_a_budget_other_than_that_of_its_completed_seeds(tabular_config: dict) -> None:
+    """Completed seeds are kept as they are: resumed with a larger budget, the seeds still to train would go
+    further than they went, and the aggregate would average the two."""
+    tabular_config["trainer"]["max_epochs"] = 1
+    config = resolve_config(tabular_config)
+    folder = sweep(config, 2, progress=False)
+    aggregated = (folder / "aggregate.json").read_bytes()
+    tabular_config["trainer"]["max_epochs"] = 2
+    with pytest.raises(ConfigError, match=(
+        r"(?s)training budget differs from that of completed seeds.*"
+        r"seed3: trainer\.max_epochs=1 \(resumed config: 2\).*seed4: trainer\.max_epochs=1 \(resumed config: 2\)"
+    )):
+        sweep(resolve_config(tabular_config), 2, progress=False, resume=folder)
+    assert (folder / "aggregate.json").read_bytes() == aggregated
+    assert sweep(config, 2, progress=False, resume=folder) == folder  # with their budget: resumed as before

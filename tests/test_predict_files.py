@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
+import typer
 import yaml
 from typer.testing import CliRunner, Result
 
 import showerlearn
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.cli.common import user_errors
 from showerlearn.cli.main import app
 from showerlearn.config import dump_config, load_config, resolve_config
-from showerlearn.engine.predict import predict_files, predict_split
+from showerlearn.engine.predict import _host, predict_files, predict_split
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.atomic import write_text_atomic
@@ -123,16 +129,98 @@ def test_an_interrupted_prediction_resumes_without_redoing_finished_files(
     finished = tmp_path / "a.predictions.h5"
     assert finished.is_file() and not (tmp_path / "b.predictions.h5").exists()
     before = finished.stat()
-    # what a killed process leaves: the partial file of the output it was writing
-    (tmp_path / ".b.predictions.h5.partial").write_bytes(b"half an HDF5 file")
+    # what a killed process leaves: the partial file of the output it was writing, named after it
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    killed = tmp_path / f".b.predictions.h5.{_host()}.{ended.pid}.partial"
+    killed.write_bytes(b"half an HDF5 file")
+    earlier_version = tmp_path / ".b.predictions.h5.partial"  # partial files were once named without a writer
+    earlier_version.write_bytes(b"half an HDF5 file")
+    # whether the writer of another machine lives cannot be told: its file is left
+    elsewhere = tmp_path / ".b.predictions.h5.another-host.1.partial"
+    elsewhere.write_bytes(b"being written")
 
     again = predict_files(run.path, [inputs / "*.h5"], tmp_path, progress=False)
     assert [(s.status, s.redone) for s in again] == [("skipped", False), ("written", True)]
     assert again[0].events_read == 30  # a skipped file still reports its counts, from its stamp
     after = finished.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert not (tmp_path / ".b.predictions.h5.partial").exists()
+    assert not killed.exists() and not earlier_version.exists() and elsewhere.read_bytes() == b"being written"
     assert len(read_tables(tmp_path / "b.predictions.h5")["predictions"]["event_id"]) == 30
+
+
+def test_two_processes_predicting_the_same_input_into_one_folder_keep_to_their_own_files(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Process B starts predicting a.h5 while process A writes it: B neither removes A's partial file nor
+    renames it half-written, and A does not rename B's. (B runs inside A's first chunk with another pid.)"""
+    run, inputs = calorimeter
+    append, other_pid = TableStream.append, os.getppid()  # a living process that is not this one
+    seen: dict[str, object] = {}
+
+    def b_starts_while_a_writes(stream: TableStream, tables: dict) -> None:
+        append(stream, tables)
+        if "b" in seen:
+            return
+        with monkeypatch.context() as as_b:
+            as_b.setattr(os, "getpid", lambda: other_pid)
+            as_b.setattr(TableStream, "append", append)
+            (seen["b"],) = predict_files(run.path, [inputs / "a.h5"], tmp_path, progress=False)
+        seen["a partial kept"] = stream.partial.is_file()
+
+    monkeypatch.setattr(TableStream, "append", b_starts_while_a_writes)
+    (a,) = predict_files(run.path, [inputs / "a.h5"], tmp_path, chunk_events=7, progress=False)
+    assert seen["a partial kept"] and a.status == "written" and seen["b"].status == "written"
+    assert read_tables(a.output)["predictions"]["event_id"].tolist() == list(range(30))
+    assert read_attributes(a.output)["events_read"] == 30
+    assert [p.name for p in tmp_path.iterdir()] == ["a.predictions.h5"]  # each renamed its own partial file
+
+
+def test_an_output_without_its_last_attribute_is_predicted_again(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
+    run, inputs = calorimeter
+    (done,) = predict_files(run.path, [inputs / "a.h5"], tmp_path, progress=False)
+    with h5py.File(done.output, "a") as file:  # the counts are written last: a file without them stopped before
+        del file.attrs["events_read"]
+    (again,) = predict_files(run.path, [inputs / "a.h5"], tmp_path, progress=False)
+    assert again.status == "written" and read_attributes(again.output)["events_read"] == 30
+
+
+def test_a_run_given_as_dot_is_the_same_run_as_its_full_path(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, inputs = calorimeter
+    (first,) = predict_files(run.path.resolve(), [inputs / "a.h5"], tmp_path, progress=False)
+    monkeypatch.chdir(run.path)
+    (again,) = predict_files(".", [inputs / "a.h5"], tmp_path, progress=False)
+    assert again.status == "skipped" and read_attributes(first.output)["run_id"] == run.path.name
+
+
+def test_a_run_whose_data_cannot_be_read_from_new_files_is_refused_before_any_output(
+    tabular_config: dict, tmp_path: Path
+) -> None:
+    tabular_config["trainer"]["max_epochs"], tabular_config["evaluation"] = 1, None
+    run = train(resolve_config(tabular_config), progress=False)
+    table = Path(tabular_config["data"]["params"]["source"]["path"])
+    with pytest.raises(ValueError, match=r"'tabular', read by TabularDataModule\) cannot be read from new files"):
+        predict_files(run.path, [table], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(app, ["predict", str(run.path), str(table), "-o", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 1 and "TabularDataModule" in _text(result) and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_what_a_component_does_not_implement_is_an_error_message_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOWERLEARN_DEBUG", raising=False)
+    command = typer.Typer()
+
+    @command.command()
+    def predict() -> None:
+        with user_errors():
+            raise NotImplementedError("TabularDataModule cannot predict on new files")
+
+    result = CliRunner().invoke(command, [])
+    assert result.exit_code == 1 and not isinstance(result.exception, NotImplementedError)
+    assert "error: not supported: TabularDataModule cannot predict on new files" in _text(result)
 
 
 def test_outputs_written_beside_the_inputs_are_not_taken_for_inputs_when_run_again(
@@ -259,11 +347,15 @@ def test_a_file_whose_events_the_cuts_all_remove_gives_an_empty_table(
     assert again.status == "skipped"
 
 
-def test_an_exported_model_predicts_as_the_checkpoint(iact_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
+def test_an_exported_model_predicts_as_the_checkpoint(
+    iact_run: RunDir, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from showerlearn.engine.exported import export_run, metadata_path
 
     source = shared_data / LSTCHAIN_FILE
-    exported = export_run(iact_run, tmp_path / "model.pt", format="torchscript", inputs=[source], check_events=8)
+    monkeypatch.chdir(iact_run.path)  # the run given as ".": its sidecar still names it
+    exported = export_run(".", tmp_path / "model.pt", format="torchscript", inputs=[source], check_events=8)
+    assert json.loads(metadata_path(exported).read_text())["run_id"] == iact_run.path.name
     (ours,) = predict_files(iact_run, [source], tmp_path / "checkpoint", progress=False)
     (theirs,) = predict_files(iact_run, [source], tmp_path / "exported", model=exported, progress=False)
     assert read_attributes(theirs.output)["model"] == str(exported.resolve())

@@ -73,6 +73,11 @@ def user_errors() -> Iterator[None]:
     except (FileNotFoundError, KeyError, ValueError, OSError, TypeError, ImportError) as error:
         console.print(f"[bold red]error:[/] {type(error).__name__}: {escape(brief(str(error)))}")
         raise typer.Exit(1) from None
+    except NotImplementedError as error:
+        # what a run's components cannot do (a DataModule that reads no new files...): not a crash to debug
+        what = str(error) or "an operation this run's components do not implement"
+        console.print(f"[bold red]error:[/] not supported: {escape(brief(what))}")
+        raise typer.Exit(1) from None
 
 
 def metrics_table(scalars: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:

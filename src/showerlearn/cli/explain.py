@@ -82,7 +82,8 @@ def explain(
             reference=reference,
         )
     folder = run_or_sweep / CRITERIA_FOLDER
-    has_criteria = (folder / "criteria.md").is_file()
+    # from this explanation, not from the files there: criteria.md may be an earlier input's
+    has_criteria = any(model["criteria"] is not None for model in document["models"].values())
     # without criteria: a family without a true map of what matters (collider tokens), or inputs without truth
     where = f"criteria in {folder / 'criteria.json'}" if has_criteria else "no criteria: the inputs or the family give no true map"
     console.print(f"[green]explanations of {len(document['models'])} model(s):[/] figures in plots/explain/, {where}")

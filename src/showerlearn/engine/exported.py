@@ -537,7 +537,7 @@ def _metadata(run: RunDir, config: ExperimentConfig, exported: Exported) -> dict
         "inputs": exported.inputs,
         "outputs": exported.outputs,
         "run": str(run.path.resolve()),
-        "run_id": run.path.name,
+        "run_id": run.path.resolve().name,  # resolved: a run given as "." has no name of its own
         "checkpoint": run.best_checkpoint().name,
         "config": config.model_dump(mode="json"),
         "showerlearn_version": showerlearn.__version__,

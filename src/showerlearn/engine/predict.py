@@ -8,9 +8,13 @@ attributes (:func:`showerlearn.io.tables.read_attributes`) naming its source fil
 run, the model file and its SHA-256, the config it was predicted with, the showerlearn version, and how many
 events were read, predicted and removed by each selection cut.
 
-An output is written to ``.<name>.partial`` beside it and renamed into place when complete. A complete output
-whose stamp (:data:`IDENTITY`) matches is skipped, so an interrupted prediction, run again, resumes at the first
-file not done; a partial one (left by a kill) is redone; any other existing file is refused. ``overwrite``
+An output is written to a partial file of the writing process's own beside it, ``.<name>.<host>.<pid>.partial``,
+and renamed into place when complete: two processes predicting the same input into one folder each rename only
+their own file (the last to finish leaves its output, the same rows). A complete output whose stamp
+(:data:`IDENTITY`) matches is skipped, so an interrupted prediction, run again, resumes at the first file not
+done; a partial one (left by a kill) is redone, and the partial files of processes of this host no longer alive
+are removed (another host's are left: whether their writer lives cannot be told from here); an output without
+its last attribute (``events_read``) is incomplete and redone too; any other existing file is refused. ``overwrite``
 predicts every input again and replaces whatever files are there. Events the selection cuts remove are
 counted per cut, and ``keep_invalid`` writes them as rows with NaN predictions and ``valid`` False (as
 ctapipe flags invalid parameters), after the predicted rows of their part.
@@ -22,9 +26,13 @@ checkpoint, or an exported model file (``model``); estimator runs predict throug
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
+import os
+import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +75,10 @@ OUTPUT_SUFFIX = ".predictions.h5"
 DEFAULT_CHUNK_EVENTS = 10_000
 #: the stamp entries an existing output must share to count as done: same source, run, model, config, rows
 IDENTITY = ("format", "source_sha256", "run_id", "model_sha256", "config", "keep_invalid")
+#: the attribute an output gets last, once its rows are all written: without it, an output is incomplete
+COMPLETE_ATTRIBUTE = "events_read"
+#: the end of the name of the file an output is written to until it is complete
+PARTIAL_SUFFIX = ".partial"
 #: the per-event column marking predicted rows (True) and rows of events the selection removed (False)
 VALID_COLUMN = "valid"
 
@@ -123,7 +135,8 @@ class _Context:
         """The attributes an output starts with: where its rows come from and what predicted them."""
         return {
             "format": FORMAT, "source": source, "source_path": source_path, "source_sha256": source_sha256,
-            "run_id": self.run.path.name, "run_path": str(self.run.path.resolve()),
+            # resolved: a run given as "." has no name of its own, and must be the same run as its full path
+            "run_id": self.run.path.resolve().name, "run_path": str(self.run.path.resolve()),
             "model": str(self.model_file.resolve()), "model_sha256": self.model_sha256,
             "config": dump_config(self.config), "keep_invalid": self.keep_invalid,
             "showerlearn_version": showerlearn.__version__,
@@ -170,7 +183,8 @@ def predict_files(
 
     Raises:
         FileNotFoundError: an input is missing, or a pattern matches nothing.
-        ValueError: two inputs would write the same output, or ``output_dir`` is (or is named as) a file.
+        ValueError: two inputs would write the same output, ``output_dir`` is (or is named as) a file, or the
+            run's DataModule cannot read new files.
         FileExistsError: outputs exist that are not this prediction's (unless ``overwrite``).
     """
     sources = resolve_inputs(inputs)
@@ -182,6 +196,7 @@ def predict_files(
     sources = _without_outputs(sources, folder)
     outputs = output_paths(sources, folder)
     context = _open(run, overrides, model, keep_invalid, chunk_events)
+    _check_reads_new_files(context, sources)
     # an input is hashed before the first prediction only when its output exists: to compare the stamps
     stamps = {source: context.file_stamp(source) for source, output in zip(sources, outputs) if output.exists()}
     done = _check_outputs(outputs, [stamps.get(source) for source in sources], overwrite)
@@ -389,6 +404,20 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None
         )
 
 
+def _check_reads_new_files(context: _Context, sources: Sequence[Path]) -> None:
+    """Refuse, before any input is hashed or output folder made, a DataModule that cannot read new files: it
+    would fail on the first file and leave an empty output folder behind. Asking it to use the inputs is the
+    check (each file is then given to it again by :meth:`~ShowerDataModule.prediction_parts`)."""
+    try:
+        context.datamodule.use_prediction_inputs(sources)
+    except NotImplementedError:
+        raise ValueError(
+            f"predict: the data of {context.run.path} ({context.config.data.name!r}, read by "
+            f"{type(context.datamodule).__name__}) cannot be read from new files; predict the run's own test split "
+            f"instead: showerlearn predict {context.run.path} --output FILE.h5"
+        ) from None
+
+
 def _check_outputs(outputs: Sequence[Path], stamps: Sequence[Mapping[str, Any] | None], overwrite: bool) -> list[bool]:
     """Per output: True when it is done already (same stamp: skip it, unless ``overwrite``). Raises
     FileExistsError for every existing file that is not (unless ``overwrite``) and for folders in the way."""
@@ -406,7 +435,8 @@ def _check_outputs(outputs: Sequence[Path], stamps: Sequence[Mapping[str, Any] |
 
 
 def _existing_output(output: Path, stamp: Mapping[str, Any] | None) -> str | None:
-    """None: no output yet; "": a complete output of this very prediction; else why the file is another."""
+    """None: no output yet, or an incomplete one of this very prediction (predicted again); "": a complete
+    output of this very prediction; else why the file is another."""
     if stamp is None or not output.exists():
         return None
     if output.is_dir():
@@ -418,7 +448,10 @@ def _existing_output(output: Path, stamp: Mapping[str, Any] | None) -> str | Non
     if found.get("format") != FORMAT:
         return "is not a showerlearn predictions file"
     differing = [key for key in IDENTITY if found.get(key) != stamp[key]]
-    return f"holds predictions with another {', '.join(differing)}" if differing else ""
+    if differing:
+        return f"holds predictions with another {', '.join(differing)}"
+    # the counts are the last attributes written: a file without them is not complete, whatever its rows
+    return "" if COMPLETE_ATTRIBUTE in found else None
 
 
 def _skipped(source: Path, output: Path) -> PredictionSummary:
@@ -434,8 +467,60 @@ def _json_dict(text: str) -> dict[str, int]:
 
 
 def _partial(output: Path) -> Path:
-    """Where ``output`` is written until it is complete."""
-    return output.with_name(f".{output.name}.partial")
+    """Where this process writes ``output`` until it is complete: a name of its own (``.<name>.<host>.<pid>
+    .partial``), so that another process predicting the same input into the same folder neither removes nor
+    renames it."""
+    return output.with_name(f".{output.name}.{_writer()}{PARTIAL_SUFFIX}")
+
+
+def _host() -> str:
+    """This host's name as a partial file's name holds it: no dots (they separate it from the pid)."""
+    return re.sub(r"[^A-Za-z0-9-]", "_", socket.gethostname()) or "host"
+
+
+def _writer() -> str:
+    # the host too: on a shared file system, processes of two machines may have the same pid
+    return f"{_host()}.{os.getpid()}"
+
+
+def _remove_stale_partials(output: Path) -> bool:
+    """Remove the partial files of ``output`` that no process is writing any more: this process's own, those
+    of earlier versions (``.<name>.partial``, no writer named) and those of processes of this host that are
+    no longer alive. Another host's, or a living process's, are left. True when one was removed."""
+    legacy = output.with_name(f".{output.name}{PARTIAL_SUFFIX}")
+    removed = False
+    if legacy.is_file():
+        legacy.unlink(missing_ok=True)  # missing: a concurrent run removed it first
+        removed = True
+    for partial in output.parent.glob(glob.escape(f".{output.name}.") + f"*{PARTIAL_SUFFIX}"):
+        writer = _writer_of(partial, output)
+        if writer is None:  # the partial file of another output whose name starts with this one's
+            continue
+        if writer[0] == _host() and (writer[1] == os.getpid() or not _alive(writer[1])):
+            partial.unlink(missing_ok=True)
+            removed = True
+        else:  # a living process's, or another host's (whose process cannot be looked up from here)
+            log.info("predict: %s is being written by another process (%s): left to it", output, partial.name)
+    return removed
+
+
+def _writer_of(partial: Path, output: Path) -> tuple[str, int] | None:
+    """The host and pid named by ``partial``, a partial file of ``output`` (None: it is not one)."""
+    host, _, pid = partial.name[len(f".{output.name}.") : -len(PARTIAL_SUFFIX)].rpartition(".")
+    return (host, int(pid)) if host and "." not in host and pid.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (signal 0 checks without signalling)."""
+    if os.name == "nt":  # there os.kill ends the process whatever the signal: never taken for ended
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _write(
@@ -443,7 +528,7 @@ def _write(
     bar: _Progress, source: str,
 ) -> PredictionSummary:
     """Predict the DataModule's parts (each set up while the iterator yields it) into ``output``."""
-    redone, started, counts = _partial(output).exists(), time.monotonic(), _Counts()
+    redone, started, counts = _remove_stale_partials(output), time.monotonic(), _Counts()
     bar.start_file(Path(source).name)
     predict: BatchPredictor | None = None
     with TableStream(output, _partial(output)) as stream:

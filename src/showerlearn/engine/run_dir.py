@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,12 +22,7 @@ class RunDir:
     def create(cls, parent: Path, seed: int) -> RunDir:
         """A new, unique run folder ``parent/<UTC time>_seed<seed>``."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = parent / f"{stamp}_seed{seed}"
-        candidate, counter = base, 1
-        while candidate.exists():
-            candidate, counter = base.with_name(f"{base.name}_{counter}"), counter + 1
-        candidate.mkdir(parents=True)
-        return cls(candidate)
+        return cls(unique_folder(parent / f"{stamp}_seed{seed}"))
 
     @classmethod
     def existing(cls, path: str | Path) -> RunDir:
@@ -72,3 +68,17 @@ class RunDir:
         if not self.metrics_file.is_file():
             raise FileNotFoundError(f"{self.path}: no metrics.json (run `showerlearn evaluate {self.path}`)")
         return json.loads(self.metrics_file.read_text())
+
+
+def unique_folder(base: Path) -> Path:
+    """Make the first free folder of ``base``, ``base_1``, ``base_2``...: taken by ``mkdir`` itself (which fails
+    on an existing name), not by a check before it, so that two processes never get the same one."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for counter in itertools.count():
+        candidate = base.with_name(f"{base.name}_{counter}") if counter else base
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable: itertools.count() never ends")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
-from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.run_dir import RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
@@ -40,7 +40,9 @@ def sweep(
 
     ``resume`` continues the sweep in that folder (one stopped by a job's time limit, a crash, or seeds that
     failed): its completed seeds are kept, a started one continues from its last checkpoint (its config must
-    be the one it was started with, as for ``train --resume``) and one never started begins.
+    be the one it was started with, as for ``train --resume``) and one never started begins. A training budget
+    (``trainer.max_epochs``, ``max_steps``, ``max_time``) other than the completed seeds' is refused: the
+    aggregate would average seeds trained to different budgets.
     """
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
@@ -58,8 +60,9 @@ def sweep(
     write_json_atomic(folder / SWEEP_FILE, description)
     configs = {seed: config.model_copy(update={"seed": seed}, deep=True) for seed in seeds}
     to_train = [seed for seed in seeds if RunDir(runs[seed]).status().get("state") != "completed"]
-    for seed in set(seeds) - set(to_train):  # kept as they are: they must be runs of this config
-        _check_same_experiment(runs[seed], configs[seed])
+    # kept as they are: they must be runs of this config, budget included
+    completed = [seed for seed in seeds if seed not in to_train]
+    _check_same_budget(folder, {seed: _check_same_experiment(runs[seed], configs[seed]) for seed in completed})
     if len(to_train) < n_seeds:
         log.info("%s: %d of %d seeds completed earlier are kept", folder, n_seeds - len(to_train), n_seeds)
     failures: dict[int, str] = {}
@@ -93,10 +96,10 @@ def sweep(
 
 
 def _new_folder(config: ExperimentConfig) -> Path:
+    """``sweep-<UTC time>`` in the experiment's folder; ``_1``, ``_2``... after it when sweeps start in the
+    same second."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = config.output_dir / config.name / f"sweep-{stamp}"
-    folder.mkdir(parents=True, exist_ok=False)
-    return folder
+    return unique_folder(config.output_dir / config.name / f"sweep-{stamp}")
 
 
 def _resumed_folder(folder: Path, seeds: list[int]) -> Path:
@@ -117,12 +120,28 @@ def _failed(seed: int, error: Exception) -> str:
     return message
 
 
-def _check_same_experiment(run: Path, config: ExperimentConfig) -> None:
+def _check_same_experiment(run: Path, config: ExperimentConfig) -> dict[str, list[Any]]:
     """A ConfigError when the completed run in ``run`` was trained with another config than ``config`` (its
-    training budget aside): a resumed sweep must not average runs of different experiments."""
+    training budget aside): a resumed sweep must not average runs of different experiments. Returns the
+    budget keys that differ, ``{key: [the run's value, config's value]}``."""
     from showerlearn.engine.runner import budget_changes
 
-    budget_changes(load_config(run / "config.yaml"), config, str(run))
+    return budget_changes(load_config(run / "config.yaml"), config, str(run))
+
+
+def _check_same_budget(folder: Path, changes: dict[int, dict[str, list[Any]]]) -> None:
+    """A ConfigError when completed seeds were trained to another budget than the resumed config's (``changes``:
+    seed -> the budget keys that differ): the seeds still to train would go to the new budget while the
+    completed ones stay as they are, and the aggregate would average the two silently."""
+    if not (differing := {seed: keys for seed, keys in changes.items() if keys}):
+        return
+    seeds = [f"seed{seed}: " + ", ".join(f"{key}={old} (resumed config: {new})" for key, (old, new) in keys.items())
+             for seed, keys in sorted(differing.items())]
+    raise ConfigError(str(folder), [
+        "the training budget differs from that of completed seeds, which a resumed sweep keeps as they are "
+        "(the aggregate would mix budgets):", *seeds,
+        "resume with the completed seeds' budget (--set KEY=VALUE as listed), or start a new sweep with the new one",
+    ])
 
 
 def _train_seed(config: ExperimentConfig, path: Path, progress: bool) -> None:

@@ -163,7 +163,9 @@ def write_explanations(
     control: bool = True,
     reference: str = "none",
 ) -> dict[str, Any]:
-    """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json.
+    """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json (its
+    models' ``criteria`` None where there are none: criteria.md and the criteria figure of an earlier
+    explanation are then removed).
 
     ``control``: criteria of the Grad-CAM maps of each network with random weights too
     (``randomized:`` rows, see :mod:`showerlearn.explain.driver`). ``reference``: what Grad-CAM
@@ -209,7 +211,11 @@ def write_explanations(
     folder = main / CRITERIA_FOLDER
     write_json_atomic(folder / "criteria.json", document)
     summaries = {label: model["criteria"] for label, model in models.items() if model["criteria"] is not None}
+    figure = main / EXPLAIN_FOLDER / "criteria"
     if summaries:
         write_text_atomic(folder / "criteria.md", criteria_table(summaries))
-        save_figure(criteria_figure(summaries, list(definitions)), main / EXPLAIN_FOLDER / "criteria", formats=("png",))
+        save_figure(criteria_figure(summaries, list(definitions)), figure, formats=("png",))
+    else:  # an earlier input's table and figure would pass for this one's (the board shows every PNG there)
+        (folder / "criteria.md").unlink(missing_ok=True)
+        figure.with_suffix(".png").unlink(missing_ok=True)
     return document

@@ -152,7 +152,10 @@ class TableStream:
 
     Rows go to ``partial`` (a file beside ``path``) while the stream is open; leaving the ``with`` block
     without an error renames it to ``path``, so ``path`` is always complete; an error removes it. A reader of
-    a half-written stream (after a kill) finds only ``partial``, which a new stream replaces.
+    a half-written stream (after a kill) finds only ``partial``, which a new stream of that name replaces.
+    ``partial`` must be this writer's own (:mod:`showerlearn.engine.predict` names it after its process): the
+    stream replaces whatever file has that name on entry and renames whatever has it on exit, so two writers
+    sharing one would remove and rename each other's rows.
 
     The per-event table's columns and their types are fixed by its first chunk. A per-element table's
     ``event_index`` counts rows of its chunk's per-event table; the stream shifts it by the per-event rows
