@@ -29,7 +29,9 @@ def test_params_round_trip_and_clone_refits_to_the_same_predictions(table) -> No
     X, y = table
     model = RandomForest(n_estimators=20, max_depth=5, seed=4)
     params = model.get_params()
-    assert params == {"head": "label", "n_estimators": 20, "max_depth": 5, "min_samples_leaf": 1, "n_jobs": 1, "seed": 4}
+    assert params == {
+        "head": "label", "n_estimators": 20, "max_depth": 5, "min_samples_leaf": 1, "n_jobs": 1, "seed": 4, "n_classes": None
+    }  # fmt: skip
     assert RandomForest(**params).get_params() == params
     assert model.set_params(max_depth=6) is model and model.max_depth == 6
     model.fit(X, y)
@@ -58,3 +60,32 @@ def test_engine_form_trains_on_the_masked_rows_and_gives_log_probabilities(table
     np.testing.assert_array_equal(plain.predict(X), np.argmax(outputs["label"], axis=1))
     with pytest.raises(KeyError, match="no targets for head 'label'"):
         RandomForest().fit(X, {"energy": y})
+
+
+def test_a_class_missing_from_the_training_rows_keeps_its_column_with_probability_zero() -> None:
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=4, random_state=1)
+    train = y != 2  # class 2 never seen in training
+    model = RandomForest(n_estimators=10, n_classes=4).fit(X[train], {"label": y[train]})
+    probabilities = np.exp(model.predict(X)["label"])
+    assert probabilities.shape == (len(y), 4)
+    reference = RandomForest(n_estimators=10).fit(X[train], y[train]).predict_proba(X)  # columns 0, 1, 3
+    np.testing.assert_allclose(probabilities[:, [0, 1, 3]], reference, atol=1e-12)
+    assert np.all(probabilities[:, 2] < 1e-20)
+    np.testing.assert_array_equal(model.classes_, np.arange(4))
+    copy = clone(model)
+    assert copy.get_params()["n_classes"] == 4 and not hasattr(copy, "forest_")
+    with pytest.raises(ValueError, match=r"n_classes=2 the labels of head 'label' must be class indices 0 \.\. 1; got \[0, 1, 3\]"):
+        RandomForest(n_estimators=2, n_classes=2).fit(X[train], y[train])
+
+
+def test_the_engine_injects_the_number_of_classes_of_a_table(tmp_path) -> None:
+    from showerlearn.config.components import build
+    from showerlearn.config.schema import Component
+    from showerlearn.data.tabular import TableSource, TabularDataModule
+    from showerlearn.registry import ESTIMATORS
+
+    path = tmp_path / "table.csv"
+    path.write_text("a,kind\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(30)))
+    data = TabularDataModule(TableSource(path=path), features=["a"], label="kind")
+    forest = build(Component(name="random_forest"), ESTIMATORS, "estimator", injected={**data.model_inputs(), "seed": 0})
+    assert forest.n_classes == 3

@@ -91,6 +91,44 @@ def test_tabular_predictions_have_a_score_per_class_beyond_two(tmp_path: Path) -
     np.testing.assert_allclose(np.stack([decoded[f"score_{name}"] for name in CLASSES], axis=1), expected)
 
 
+def test_numeric_labels_are_integer_names_sorted_by_value_in_csv_and_hdf5_alike(tmp_path: Path) -> None:
+    import h5py
+
+    labels = np.array([10, 0, 2, 1, 10, 2, 0, 1, 2, 10] * 3)
+    csv_path = tmp_path / "table.csv"
+    csv_path.write_text("a,kind\n" + "".join(f"{i},{k}\n" for i, k in enumerate(labels)))
+    h5_path = tmp_path / "table.h5"
+    with h5py.File(h5_path, "w") as file:
+        file["events/a"], file["events/kind"] = np.arange(len(labels), dtype=float), labels
+    expected = ["0", "1", "2", "10"]  # by value, not as text ("0", "1", "10", "2")
+    for path in (csv_path, h5_path):
+        data = TabularDataModule(TableSource(path=path), features=["a"], label="kind")
+        assert data.classes == expected, path
+        np.testing.assert_array_equal(data.labels, [expected.index(str(k)) for k in labels])
+    named = TabularDataModule(TableSource(path=csv_path), features=["a"], label="kind", classes=["10", "2", "1", "0"])
+    np.testing.assert_array_equal(named.labels, [["10", "2", "1", "0"].index(str(k)) for k in labels])
+    fractional = tmp_path / "fractional.csv"
+    fractional.write_text("a,kind\n" + "".join(f"{i},{k}\n" for i, k in enumerate([0.5, 2, 0.5, 10] * 6)))
+    assert TabularDataModule(TableSource(path=fractional), features=["a"], label="kind").classes == ["0.5", "2.0", "10.0"]
+
+
+def test_an_ensemble_of_multi_class_tabular_runs_averages_each_class_score() -> None:
+    labels, scores = _predictions(n=50)
+    other = _predictions(n=50, seed=1)[1]
+    tables = [
+        {"row": np.arange(50), "label": labels, **{f"score_{name}": s[:, k] for k, name in enumerate(CLASSES)}}
+        for s in (scores, other)
+    ]
+    averaged = TabularDataModule.average_predictions(tables, ["a", "b"])
+    assert list(averaged) == ["row", "label", *(f"score_{name}" for name in CLASSES)]
+    for k, name in enumerate(CLASSES):
+        np.testing.assert_allclose(averaged[f"score_{name}"], (scores[:, k] + other[:, k]) / 2)
+    binary = [{"row": np.arange(50), "label": labels % 2, "score": s[:, 1]} for s in (scores, other)]
+    np.testing.assert_allclose(TabularDataModule.average_predictions(binary, ["a", "b"])["score"], (scores[:, 1] + other[:, 1]) / 2)
+    with pytest.raises(ValueError, match=r"b: prediction table lacks columns \['score_pion'\]"):
+        TabularDataModule.average_predictions([tables[0], {k: v for k, v in tables[1].items() if k != "score_pion"}], ["a", "b"])
+
+
 def test_head_metrics_for_any_number_of_classes_and_per_element_masks() -> None:
     labels, scores = _predictions(n=200, n_classes=4)
     logits = torch.from_numpy(np.log(scores))
@@ -117,6 +155,17 @@ def test_head_metrics_for_any_number_of_classes_and_per_element_masks() -> None:
     mae = HEAD_METRICS.get("mae")()
     mae.update(torch.tensor([[1.0, 5.0], [2.0, 0.0]]), torch.zeros(2, 2), torch.tensor([[True, False], [True, True]]))
     assert mae.compute().item() == pytest.approx(1.0)
+
+
+def test_the_auroc_head_metric_leaves_classes_absent_from_the_labels_out_of_the_mean() -> None:
+    labels, scores = _predictions(n=300, n_classes=4, seed=2)
+    present = labels != 2  # a validation set without events of class 2
+    labels, scores = labels[present], scores[present]
+    auroc = HEAD_METRICS.get("auroc")()
+    auroc.update(torch.from_numpy(np.log(scores)), torch.from_numpy(labels))
+    reference = np.mean([skm.roc_auc_score(labels == k, scores[:, k]) for k in (0, 1, 3)])
+    assert auroc.compute().item() == pytest.approx(reference, abs=1e-6)
+    assert auroc.compute().item() == pytest.approx(cls.one_vs_rest_auc(labels, scores)[1], abs=1e-6)
 
 
 def test_a_three_class_table_trains_and_evaluates_per_class(tabular_config: dict, tmp_path: Path) -> None:

@@ -139,3 +139,48 @@ def test_split_settings_are_one_key_and_by_file_belongs_to_iact(tmp_path: Path, 
     valid["data"]["params"]["split"]["by"] = "file"  # a table has no files to keep apart
     with pytest.raises(ConfigError, match=r"data.params.split.by: unknown key; allowed keys here: fractions, seed"):
         load_config(write(tmp_path, valid))
+
+
+def test_set_on_a_null_section_of_a_dumped_config_fills_it_in(tmp_path: Path, valid: dict) -> None:
+    dumped = tmp_path / "config.yaml"
+    dumped.write_text(dump_config(load_config(write(tmp_path, valid))))
+    assert yaml.safe_load(dumped.read_text())["trainer"]["early_stopping"] is None
+    config = load_config(dumped, ["trainer.early_stopping.patience=3"])
+    assert config.trainer.early_stopping is not None and config.trainer.early_stopping.patience == 3
+    assert config.trainer.early_stopping.monitor == "val/loss"  # the rest: defaults
+
+
+@pytest.mark.parametrize("order", ["name first", "params first"])
+def test_set_of_another_component_name_drops_the_old_params_but_keeps_those_set(tmp_path: Path, valid: dict, order: str) -> None:
+    dumped = tmp_path / "config.yaml"
+    dumped.write_text(dump_config(load_config(write(tmp_path, valid))))  # TinyClassifier's hidden and delay written out
+    overrides = ["model.name=mlp", "model.params.heads={label: 2}", "model.params.dropout=0.5"]
+    config = load_config(dumped, overrides if order == "name first" else overrides[::-1])
+    assert config.model.name == "mlp" and config.model.params["dropout"] == 0.5 and "delay" not in config.model.params
+    assert config.model.params["heads"] == {"label": 2}
+    same = load_config(dumped, ["model.name=engine_plugins:TinyClassifier", "model.params.hidden=5"])
+    assert same.model.params["delay"] == 0.0 and same.model.params["hidden"] == 5  # not renamed: params kept
+
+
+def test_an_estimator_run_refuses_the_network_only_sections_it_would_ignore(tmp_path: Path, valid: dict) -> None:
+    valid.pop("model")
+    valid["estimator"] = {"name": "random_forest", "params": {"n_estimators": 5}}
+    valid["callbacks"] = [{"name": "early_stopping"}]  # task kept from the network config
+    with pytest.raises(ConfigError, match=r"an estimator run trains no network: remove `task` and `callbacks`"):
+        load_config(write(tmp_path, valid))
+    valid.pop("callbacks")
+    valid["task"] = None
+    valid["optimizer"] = {"name": "adamw", "params": {"lr": 0.01}}  # a network base's, as a baseline extending it has
+    config = load_config(write(tmp_path, valid))
+    assert config.estimator is not None and config.task is None
+
+
+def test_fixed_weights_of_an_unknown_head_are_refused(tmp_path: Path, valid: dict) -> None:
+    valid["task"]["balancing"] = {"name": "fixed", "params": {"weights": {"lable": 2}}}
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, valid))
+    assert error.value.problems == [
+        "task.balancing.params.weights.lable: unknown head (did you mean 'label'?); the heads of task.heads are label"
+    ]
+    valid["task"]["balancing"]["params"]["weights"] = {"label": 2}
+    assert load_config(write(tmp_path, valid)).task.balancing.params["weights"] == {"label": 2.0}

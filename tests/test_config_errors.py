@@ -118,3 +118,37 @@ def test_every_shipped_config_still_loads(path: Path, tmp_path: Path) -> None:
     kept = tmp_path / "config.yaml"
     kept.write_text(dump_config(config))
     assert dump_config(load_config(kept)) == dump_config(config)
+
+
+def test_a_value_fitting_no_member_of_a_plain_union_is_one_line_at_the_key_written(tabular_config: dict) -> None:
+    from showerlearn.config import resolve_config
+    from showerlearn.config.loader import apply_overrides
+
+    data = apply_overrides(tabular_config, ["optimizer.name=adam", "optimizer.params.lr=fast", "trainer.devices=[1.5]"])
+    with pytest.raises(ConfigError) as error:
+        resolve_config(data)
+    assert error.value.problems == [
+        "trainer.devices: expected an integer or a string (got [1.5])",
+        "optimizer.params.lr: expected a number or an instance of Tensor (got 'fast')",
+    ]
+
+
+def test_a_union_member_that_is_a_model_leaves_only_the_keys_written() -> None:
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from showerlearn.config.errors import format_validation_error
+
+    class Inner(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        size: int
+
+    class Outer(BaseModel):
+        part: int | Inner
+
+    with pytest.raises(ValidationError) as error:
+        Outer.model_validate({"part": {"size": "big", "colour": 1}})
+    assert format_validation_error(error.value, Outer) == [
+        "part: Input should be a valid integer (got {'size': 'big', 'colour': 1})",
+        "part.size: Input should be a valid integer, unable to parse string as an integer (got 'big')",
+        "part.colour: unknown key; allowed keys here: size",
+    ]

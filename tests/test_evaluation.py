@@ -13,6 +13,7 @@ from ctapipe.instrument import CameraGeometry
 
 from showerlearn.evaluation.aggregate import aggregate_runs, compare_runs, plot_aggregates
 from showerlearn.evaluation.classification import evaluate_classification
+from showerlearn.evaluation.curves import json_list
 from showerlearn.iact.evaluation.evaluator import REQUIRED_COLUMNS, CameraExamples, evaluate_iact, iact_metrics
 from showerlearn.iact.evaluation.requirements import load_requirements, read_requirement_file
 from showerlearn.io.tables import write_columns
@@ -318,6 +319,24 @@ def test_aggregate_runs_rejects_mismatched_runs(seed_runs: tuple[list[dict[str, 
         aggregate_runs([])
     single = aggregate_runs(runs[:1])
     assert single["scalars"]["auc"]["std"] is None
+
+
+def test_runs_whose_curve_has_an_open_ended_bin_aggregate_and_compare() -> None:
+    def run(values: list[float], edges: list[float]) -> dict[str, Any]:
+        curve = {"x": "size", "x_unit": "", "unit": "", "edges": edges, "value": values, "n_events": [10, 10, 10]}
+        return {"evaluator": "toy", "scalars": {"auc": values[0]}, "curves": {"width_vs_size": curve}}
+
+    open_ended = [0.0, 1.0, 2.0, np.inf]
+    written = [json.loads(json.dumps(run(v, json_list(open_ended)))) for v in ([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])]
+    assert written[0]["curves"]["width_vs_size"]["edges"][-1] is None  # the infinite edge, as JSON has it
+    in_memory = run([3.0, 4.0, 5.0], open_ended)
+    aggregate = aggregate_runs([*written, in_memory])
+    assert aggregate["curves"]["width_vs_size"]["mean"] == pytest.approx([2.0, 3.0, 4.0])
+    assert compare_runs(written, [in_memory, in_memory])["curves"]["width_vs_size"]["edges"][:3] == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="different bin edges"):
+        aggregate_runs([written[0], run([1.0, 2.0, 3.0], [0.0, 1.5, 2.0, np.inf])])
+    with pytest.raises(ValueError, match="different bin edges"):
+        aggregate_runs([written[0], run([1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0])])
 
 
 def test_compare_and_plot_two_models(

@@ -34,6 +34,10 @@ class RandomForest(MultiHeadClassifier):
         As scikit-learn's ``RandomForestClassifier``.
     seed
         ``random_state`` of the forest (injected by the engine: the experiment seed).
+    n_classes
+        Number of classes of the data (injected by the engine from the DataModule): the labels are then
+        class indices ``0 .. n_classes - 1`` and the outputs have one column per class, a class absent
+        from the training rows with probability 0. None: the classes are those the forest saw.
     """
 
     def __init__(
@@ -44,6 +48,7 @@ class RandomForest(MultiHeadClassifier):
         min_samples_leaf: int = 1,
         n_jobs: int = 1,
         seed: int = 0,
+        n_classes: int | None = None,
     ) -> None:
         self.head = head
         self.n_estimators = n_estimators
@@ -51,6 +56,7 @@ class RandomForest(MultiHeadClassifier):
         self.min_samples_leaf = min_samples_leaf
         self.n_jobs = n_jobs
         self.seed = seed
+        self.n_classes = n_classes
 
     @property
     def label_head(self) -> str:
@@ -65,6 +71,7 @@ class RandomForest(MultiHeadClassifier):
         if self.head in masks:
             rows = np.asarray(masks[self.head], dtype=bool)
             X, labels = X[rows], np.asarray(labels)[rows]
+        self._check_known_classes(labels)
         self.forest_ = RandomForestClassifier(
             n_estimators=self.n_estimators,
             max_depth=self.max_depth,
@@ -72,7 +79,7 @@ class RandomForest(MultiHeadClassifier):
             n_jobs=self.n_jobs,
             random_state=self.seed,
         ).fit(X, labels)
-        self.classes_ = self.forest_.classes_
+        self.classes_ = self.forest_.classes_ if self.n_classes is None else np.arange(self.n_classes)
         self.heads_ = (self.head,)
         return self
 
@@ -80,4 +87,22 @@ class RandomForest(MultiHeadClassifier):
         """Log-probabilities per class: used as logits, their softmax gives back the probabilities."""
         self._check_fitted()
         probabilities = self.forest_.predict_proba(validate_data(self, _flat(X), reset=False))
+        if self.n_classes is not None:  # columns of the data's classes, not just of those the forest saw
+            everything = np.zeros((len(probabilities), self.n_classes))
+            everything[:, self.forest_.classes_.astype(int)] = probabilities
+            probabilities = everything
         return {self.head: log_probabilities(probabilities)}
+
+    def _check_known_classes(self, labels: Any) -> None:
+        """With ``n_classes`` the labels must be class indices: anything else has no output column."""
+        if self.n_classes is None:
+            return
+        seen = np.unique(np.asarray(labels))
+        integral = np.issubdtype(seen.dtype, np.integer) or (
+            np.issubdtype(seen.dtype, np.floating) and bool(np.all(seen == np.round(seen)))
+        )
+        if not integral or seen.size == 0 or seen.min() < 0 or seen.max() >= self.n_classes:
+            raise ValueError(
+                f"random_forest.fit: with n_classes={self.n_classes} the labels of head {self.head!r} must be "
+                f"class indices 0 .. {self.n_classes - 1}; got {seen.tolist()}"
+            )

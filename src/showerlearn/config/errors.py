@@ -27,8 +27,13 @@ def suggestion(key: str, candidates: Iterable[str]) -> str:
 
 
 def format_validation_error(error: ValidationError, schema: type[BaseModel], prefix: Sequence[str | int] = ()) -> list[str]:
-    """One line per pydantic error: full dotted key path, message, input, and a close-match suggestion."""
-    lines = []
+    """One line per offending key: full dotted key path, message, input, and a close-match suggestion.
+
+    A value that fits no member of a union (``lr: float | Tensor``) gets one error per member from
+    pydantic; those become one line, "expected a number or ...", at the key the user wrote."""
+    lines: list[str | None] = []  # None: the place of the next key's value errors, written once all are known
+    order: list[str] = []
+    mismatches: dict[str, list[dict[str, Any]]] = {}  # path -> its value errors, in order of appearance
     for item in error.errors():
         loc = tuple(prefix) + _keys(schema, tuple(item["loc"]))
         path = ".".join(str(part) for part in loc) or "<top level>"
@@ -40,8 +45,36 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
         elif item["type"] == "missing":
             lines.append(f"{path}: required key is missing")
         else:
-            lines.append(f"{path}: {item['msg']} (got {_short(item.get('input'))})")
-    return lines
+            if path not in mismatches:
+                lines.append(None)
+                order.append(path)
+            mismatches.setdefault(path, []).append(item)
+    pending = iter(order)
+    return [line if line is not None else _mismatch_line(path := next(pending), mismatches[path]) for line in lines]
+
+
+def _mismatch_line(path: str, items: list[dict[str, Any]]) -> str:
+    """``path: message (got input)``; several messages (one per union member) joined as what was expected."""
+    got = f"(got {_short(items[0].get('input'))})"
+    if len(items) == 1:
+        return f"{path}: {items[0]['msg']} {got}"
+    messages = [item["msg"] for item in items]
+    if not all(message.startswith(_SHOULD_BE) for message in messages):  # not only type mismatches: say each
+        return f"{path}: {'; '.join(dict.fromkeys(messages))} {got}"
+    expected = dict.fromkeys(_expectation(message) for message in messages)
+    return f"{path}: expected {' or '.join(expected)} {got}"
+
+
+def _expectation(message: str) -> str:
+    """pydantic's "Input should be a valid integer, got ..." as "an integer" (what one union member wants)."""
+    wanted = message[len(_SHOULD_BE) :].split(",")[0]
+    if wanted.startswith("a valid "):  # "a valid integer" -> "an integer"
+        noun = wanted[len("a valid ") :]
+        wanted = f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+    return wanted
+
+
+_SHOULD_BE = "Input should be "
 
 
 def _short(value: Any) -> str:
@@ -51,13 +84,42 @@ def _short(value: Any) -> str:
 
 def _keys(schema: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """``loc`` as config keys: pydantic puts the tag of a tagged-union member (the collider source's ``kind``,
-    e.g. ``simulate``) in the location, where a user wrote no key."""
-    keys, current = [], schema
+    e.g. ``simulate``) or the label of a plain union's member (``float``, ``is-instance[Tensor]`` of
+    ``lr: float | Tensor``) in the location, where a user wrote no key."""
+    return _walk(schema, loc)[0]
+
+
+def _walk(schema: Any, loc: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], Any]:
+    """``(config keys of loc, the annotation loc leads to)``; the annotation is None once unknown."""
+    keys: list[str | int] = []
+    current = schema
     for key in loc:
-        if not (isinstance(key, str) and key in dict(tagged_members(current))):
+        choices = _untagged_choices(current)
+        if isinstance(key, str) and key in dict(tagged_members(current)):
+            current = _descend(current, key)
+        elif isinstance(key, str) and choices:  # the member label of a plain union
+            current = _member_labelled(choices, key)
+        else:
             keys.append(key)
-        current = _descend(current, key)
-    return tuple(keys)
+            current = _descend(current, key)
+    return tuple(keys), current
+
+
+def _untagged_choices(annotation: Any) -> list[Any]:
+    """The members of a plain (untagged) union of two or more types besides None, else []: pydantic names
+    the member in the location of each of its errors (None is no member: pydantic makes it "nullable")."""
+    members = tagged_members(annotation)
+    choices = [member for tag, member in members if member is not type(None)]
+    return choices if len(choices) > 1 and all(tag is None for tag, _ in members) else []
+
+
+def _member_labelled(choices: list[Any], label: str) -> Any:
+    """The union member pydantic labels ``label`` (a model by its class name, ``int``, ``list[int]``), or None."""
+    for member in choices:
+        name = getattr(member, "__name__", None) if isinstance(member, type) else None
+        if label in (name, repr(member).replace(" ", "")):
+            return member
+    return None
 
 
 def tagged_members(annotation: Any) -> list[tuple[str | None, Any]]:
@@ -75,11 +137,9 @@ def tagged_members(annotation: Any) -> list[tuple[str | None, Any]]:
 
 def _field_names_at(schema: Any, loc: tuple[str | int, ...]) -> list[str]:
     """Field names of the pydantic model found by following ``loc`` from ``schema``."""
-    current: Any = schema
-    for key in loc:
-        current = _descend(current, key)
-        if current is None:
-            return []
+    current = _walk(schema, loc)[1]
+    if current is None:
+        return []
     model = as_model(current)
     return list(model.model_fields) if model else []
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from showerlearn import registry
 from showerlearn.registry import UnknownComponentError
 from showerlearn.config.components import ComponentProblem, params_model, resolved_params, validate_params
-from showerlearn.config.errors import ConfigError, format_validation_error
+from showerlearn.config.errors import ConfigError, format_validation_error, suggestion
 from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig
 
 
@@ -56,24 +56,56 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, in place."""
-    for override in overrides:
-        key, sep, text = override.partition("=")
-        if not sep or not key:
-            raise ConfigError(source, [f"override {override!r} is not of the form key.path=value"])
-        parts = key.split(".")
-        node = data
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(source, [f"{'.'.join(parts[: depth + 1])} is a value, cannot set {key}"])
-            node = child
-        try:
-            node[parts[-1]] = yaml.safe_load(text)
-        except yaml.YAMLError as error:  # e.g. a !!python tag: safe_load refuses it, say so without a traceback
-            problem = str(getattr(error, "problem", None) or error).splitlines()[0]
-            raise ConfigError(source, [f"{key}: the value {text!r} is not plain YAML ({problem})"]) from None
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, in place.
+
+    A section that is null (``early_stopping: null`` in a dumped config) is set as an empty one. A
+    component given another ``name`` keeps nothing of the old one's ``params``, as with ``extends``;
+    params set by these same overrides are kept, whatever their order."""
+    parsed = [(key.split("."), key, _override_value(key, text, source))
+              for key, text in (_split_override(override, source) for override in overrides)]  # fmt: skip
+    for parts, key, value in parsed:
+        if parts[-1] == "name" and len(parts) > 1:
+            _drop_params_of_renamed(data, parts[:-1], [v for p, _, v in parsed if p == parts][-1])
+    for parts, key, value in parsed:
+        _node(data, parts[:-1], key, source)[parts[-1]] = value
     return data
+
+
+def _split_override(override: str, source: str) -> tuple[str, str]:
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(source, [f"override {override!r} is not of the form key.path=value"])
+    return key, text
+
+
+def _override_value(key: str, text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:  # e.g. a !!python tag: safe_load refuses it, say so without a traceback
+        problem = str(getattr(error, "problem", None) or error).splitlines()[0]
+        raise ConfigError(source, [f"{key}: the value {text!r} is not plain YAML ({problem})"]) from None
+
+
+def _node(data: dict[str, Any], parts: list[str], key: str, source: str) -> dict[str, Any]:
+    """The mapping at ``parts``, made where missing or null."""
+    node = data
+    for depth, part in enumerate(parts):
+        if node.get(part) is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise ConfigError(source, [f"{'.'.join(parts[: depth + 1])} is a value, cannot set {key}"])
+        node = node[part]
+    return node
+
+
+def _drop_params_of_renamed(data: dict[str, Any], parts: list[str], name: Any) -> None:
+    """Drop the params of the component at ``parts`` if ``name`` replaces its name (before any override
+    sets new params: a new component's params are not the old one's)."""
+    node: Any = data
+    for part in parts:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and "name" in node and node["name"] != name:
+        node.pop("params", None)
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
@@ -130,10 +162,24 @@ def _component_problems(config: ExperimentConfig) -> list[str]:
             check(callback, registry.CALLBACKS, (), f"callbacks.{index}")
     if config.task is not None:
         check(config.task.balancing, registry.BALANCERS, {"heads"}, "task.balancing")
+        problems.extend(_balancing_problems(config.task.balancing, list(config.task.heads)))
         for head, spec in config.task.heads.items():
             problems.extend(_head_problems(head, spec))
     check(config.evaluation, registry.EVALUATORS, EVALUATOR_INJECTED, "evaluation")
     return problems
+
+
+def _balancing_problems(balancing: Component, heads: list[str]) -> list[str]:
+    """Fixed weights of heads the task does not have: a misspelt head would silently keep weight 1."""
+    weights = balancing.params.get("weights") if balancing.name == "fixed" else None
+    if not isinstance(weights, Mapping):
+        return []
+    return [
+        f"task.balancing.params.weights.{name}: unknown head{suggestion(str(name), heads)}; the heads of "
+        f"task.heads are {', '.join(heads)}"
+        for name in weights
+        if name not in heads
+    ]
 
 
 def _head_problems(head: str, spec: HeadConfig) -> list[str]:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.split import SplitSpec
-from showerlearn.io.tables import score_columns
+from showerlearn.io.tables import CLASS_SCORE_PREFIX, score_columns
 from showerlearn.registry import DATAMODULES
 
 
@@ -73,6 +73,27 @@ def _parse(values: np.ndarray) -> np.ndarray:
         return values  # a text column (class labels)
 
 
+def label_names(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class labels as text and their distinct values in default class order.
+
+    Numeric labels (a CSV's are parsed as float64, an HDF5 file's may be integers) sort by value, and
+    integral ones are written as integers ("10", not "10.0"), so that both formats give the same
+    classes and a config can name them ``["0", "1", ...]``; text labels sort as text."""
+    if values.dtype.kind not in "iuf":
+        text = values.astype(str)
+        return text, sorted(set(text.tolist()))
+    distinct = np.unique(values)  # sorted by value
+    if values.dtype.kind == "f" and _integral(values):
+        values, distinct = values.astype(np.int64), distinct.astype(np.int64)
+    return values.astype(str), distinct.astype(str).tolist()
+
+
+def _integral(values: np.ndarray) -> bool:
+    """Whether every float is a whole number that float64 holds exactly (so the int64 cast is lossless)."""
+    finite = np.isfinite(values).all()
+    return bool(finite and (values == np.round(values)).all() and (np.abs(values) <= 2**53).all())
+
+
 class _ArrayDataset(Dataset):
     def __init__(self, features: np.ndarray, labels: np.ndarray, index: np.ndarray) -> None:
         self.features = torch.as_tensor(features[index], dtype=torch.float32)
@@ -119,8 +140,8 @@ class TabularDataModule(ShowerDataModule):
         if bad.any():
             row, column = np.argwhere(bad)[0]
             raise ValueError(f"{source.path}: non-finite value in column {features[column]!r}, row {row}")
-        raw_labels = table[label].astype(str)
-        self.classes = classes or sorted(set(raw_labels))
+        raw_labels, present = label_names(table[label])
+        self.classes = classes or present
         unknown = set(raw_labels) - set(self.classes)
         if unknown:
             raise ValueError(f"{source.path}: label values {sorted(unknown)} not in classes {self.classes}")
@@ -168,15 +189,29 @@ class TabularDataModule(ShowerDataModule):
     def average_predictions(
         cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
     ) -> dict[str, np.ndarray]:
-        """The mean score of each row; every table must hold the same rows with the same labels."""
+        """The mean of each score column (``score``, or ``score_<class>`` beyond two classes) of each row;
+        every table must hold the same rows with the same labels and the same score columns."""
+        scores = _score_columns_of(tables[0])
+        if not scores:
+            raise ValueError(f"{names[0]}: prediction table has no score column ('score' or 'score_<class>')")
         for table, name in zip(tables, names, strict=True):
-            if missing := [column for column in ("row", "label", "score") if column not in table]:
-                raise ValueError(f"{name}: prediction table lacks columns {missing}")
+            if missing := [column for column in ("row", "label", *scores) if column not in table]:
+                raise ValueError(f"{name}: prediction table lacks columns {missing} that {names[0]}'s has")
+            if extra := [column for column in _score_columns_of(table) if column not in scores]:
+                raise ValueError(f"{name}: prediction table has score columns {extra} that {names[0]}'s lacks")
             for column in ("row", "label"):
                 if not np.array_equal(np.asarray(table[column]), np.asarray(tables[0][column])):
                     raise ValueError(
                         f"{name}: column {column!r} differs from {names[0]}'s: not the same events (runs of other "
                         "seeds share a test set only with a fixed data.params.split.seed)"
                     )
-        scores = np.stack([np.asarray(table["score"], dtype=np.float64) for table in tables])
-        return {"row": np.asarray(tables[0]["row"]), "label": np.asarray(tables[0]["label"]), "score": scores.mean(axis=0)}
+        averaged = {
+            column: np.stack([np.asarray(table[column], dtype=np.float64) for table in tables]).mean(axis=0)
+            for column in scores
+        }
+        return {"row": np.asarray(tables[0]["row"]), "label": np.asarray(tables[0]["label"]), **averaged}
+
+
+def _score_columns_of(table: Mapping[str, np.ndarray]) -> list[str]:
+    """The score columns a prediction table holds, in its order (see :func:`score_columns`)."""
+    return [column for column in table if column == "score" or column.startswith(CLASS_SCORE_PREFIX)]

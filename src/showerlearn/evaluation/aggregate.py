@@ -42,9 +42,19 @@ def _records(metrics_list: Sequence[Mapping[str, Any]], name: str) -> list[Mappi
     records = [m["curves"][name] for m in metrics_list if name in m.get("curves", {})]
     first = records[0]
     for record in records[1:]:
-        if len(record["edges"]) != len(first["edges"]) or not np.allclose(record["edges"], first["edges"]):
+        if not same_edges(record["edges"], first["edges"]):
             raise ValueError(f"curve {name!r} has different bin edges in different runs: cannot aggregate")
     return records
+
+
+def same_edges(a: Sequence[float | None], b: Sequence[float | None]) -> bool:
+    """Whether two curves have the same bin edges. An open end (an infinite edge) is ``null`` once
+    written to JSON, so None, NaN and infinities all count as the same (unknown) edge."""
+    edges_a, edges_b = (np.asarray(as_array(edges)) for edges in (a, b))
+    if edges_a.shape != edges_b.shape:
+        return False
+    edges_a[~np.isfinite(edges_a)], edges_b[~np.isfinite(edges_b)] = np.nan, np.nan
+    return bool(np.allclose(edges_a, edges_b, equal_nan=True))
 
 
 def _curve_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> tuple[Mapping[str, Any], np.ndarray]:
@@ -116,8 +126,7 @@ def compare_runs(metrics_a: Sequence[Mapping[str, Any]], metrics_b: Sequence[Map
     for name in sorted(set(_names(metrics_a, "curves")) & set(_names(metrics_b, "curves"))):
         first_a, a = _curve_matrix(metrics_a, name)
         first_b, b = _curve_matrix(metrics_b, name)
-        edges_a, edges_b = np.asarray(first_a["edges"], float), np.asarray(first_b["edges"], float)
-        if edges_a.shape != edges_b.shape or not np.allclose(edges_a, edges_b):
+        if not same_edges(first_a["edges"], first_b["edges"]):
             raise ValueError(f"curve {name!r} has different bin edges in the two models: cannot compare")
         c = compare_dispersions(a, b)
         result["curves"][name] = {

@@ -46,8 +46,10 @@ class Accuracy(torchmetrics.MeanMetric):
 
 @HEAD_METRICS.register("auroc")
 class AUROC(torchmetrics.Metric):
-    """Area under the ROC curve: of the score of class 1 for two classes, else the one-vs-rest macro
-    average over the classes (torchmetrics' ``MulticlassAUROC``); the number of classes is the output's."""
+    """Area under the ROC curve: of the score of class 1 for two classes, else the one-vs-rest mean over
+    the classes present in the labels (scikit-learn's ``roc_auc_score(multi_class="ovr")`` on those
+    classes, as :func:`showerlearn.metrics.classification.one_vs_rest_auc`); the number of classes is
+    the output's."""
 
     full_state_update = False
     higher_is_better = True
@@ -67,7 +69,20 @@ class AUROC(torchmetrics.Metric):
         probabilities, labels = dim_zero_cat(self.probabilities), dim_zero_cat(self.labels)
         if probabilities.shape[-1] == 2:
             return binary_auroc(probabilities[:, 1], labels)
-        return multiclass_auroc(probabilities, labels, num_classes=probabilities.shape[-1], average="macro")
+        return present_class_mean_auroc(probabilities, labels)
+
+
+def present_class_mean_auroc(probabilities: Tensor, labels: Tensor) -> Tensor:
+    """Mean one-vs-rest AUROC over the classes that are present but not alone in ``labels`` (NaN if none).
+
+    torchmetrics' macro average scores a class without events as 0, which biases a validation set
+    lacking a rare class low; the offline evaluator leaves such classes out, and so does this."""
+    per_class = multiclass_auroc(probabilities, labels, num_classes=probabilities.shape[-1], average=None)
+    counts = torch.bincount(labels, minlength=probabilities.shape[-1])
+    defined = (counts > 0) & (counts < labels.numel())  # an AUC needs positives and negatives
+    if not defined.any():
+        return torch.tensor(float("nan"), device=probabilities.device)
+    return per_class[defined].mean()
 
 
 @HEAD_METRICS.register("mae")
