@@ -89,3 +89,11 @@ def test_the_engine_injects_the_number_of_classes_of_a_table(tmp_path) -> None:
     data = TabularDataModule(TableSource(path=path), features=["a"], label="kind")
     forest = build(Component(name="random_forest"), ESTIMATORS, "estimator", injected={**data.model_inputs(), "seed": 0})
     assert forest.n_classes == 3
+
+
+def test_a_forest_saved_before_n_classes_existed_still_predicts(table) -> None:
+    """A forest loaded from an earlier version's file has no ``n_classes``: its classes are those it saw."""
+    X, y = table
+    forest = RandomForest(n_estimators=5).fit(X, y)
+    del forest.__dict__["n_classes"]
+    assert forest.predict_proba(X).shape == (len(X), 2)

@@ -107,6 +107,10 @@ def test_numeric_labels_are_integer_names_sorted_by_value_in_csv_and_hdf5_alike(
         np.testing.assert_array_equal(data.labels, [expected.index(str(k)) for k in labels])
     named = TabularDataModule(TableSource(path=csv_path), features=["a"], label="kind", classes=["10", "2", "1", "0"])
     np.testing.assert_array_equal(named.labels, [["10", "2", "1", "0"].index(str(k)) for k in labels])
+    # configs written for earlier versions name them as the floats a CSV held: the same classes, by value
+    earlier = TabularDataModule(TableSource(path=csv_path), features=["a"], label="kind", classes=["10.0", "2.0", "1.0", "0.0"])
+    assert earlier.classes == ["10", "2", "1", "0"]
+    np.testing.assert_array_equal(earlier.labels, named.labels)
     fractional = tmp_path / "fractional.csv"
     fractional.write_text("a,kind\n" + "".join(f"{i},{k}\n" for i, k in enumerate([0.5, 2, 0.5, 10] * 6)))
     assert TabularDataModule(TableSource(path=fractional), features=["a"], label="kind").classes == ["0.5", "2.0", "10.0"]

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, apply_overrides, dump_config, load_config, resolve_config
+from showerlearn.engine.runner import train
 from showerlearn.registry import MODELS, Registry, UnknownComponentError
 
 
@@ -166,8 +167,14 @@ def test_an_estimator_run_refuses_the_network_only_sections_it_would_ignore(tmp_
     valid.pop("model")
     valid["estimator"] = {"name": "random_forest", "params": {"n_estimators": 5}}
     valid["callbacks"] = [{"name": "early_stopping"}]  # task kept from the network config
+    path = write(tmp_path, valid)
+    # an existing run's config.yaml written by an earlier version still loads; a new run and `config validate` refuse
+    assert load_config(path).ignored_sections() == ["an estimator run trains no network: remove `task` and `callbacks`"]
     with pytest.raises(ConfigError, match=r"an estimator run trains no network: remove `task` and `callbacks`"):
-        load_config(write(tmp_path, valid))
+        train(load_config(path), progress=False)
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code != 0 and "remove `task` and `callbacks`" in result.output
+    assert not (tmp_path / "runs").exists() and not list(tmp_path.rglob("run.json"))
     valid.pop("callbacks")
     valid["task"] = None
     valid["optimizer"] = {"name": "adamw", "params": {"lr": 0.01}}  # a network base's, as a baseline extending it has

@@ -124,11 +124,16 @@ def test_a_value_fitting_no_member_of_a_plain_union_is_one_line_at_the_key_writt
     from showerlearn.config import resolve_config
     from showerlearn.config.loader import apply_overrides
 
-    data = apply_overrides(tabular_config, ["optimizer.name=adam", "optimizer.params.lr=fast", "trainer.devices=[1.5]"])
+    data = apply_overrides(
+        tabular_config, ["optimizer.name=adam", "optimizer.params.lr=fast", "trainer.devices=[1.5]", "trainer.compile=fast"]
+    )
     with pytest.raises(ConfigError) as error:
         resolve_config(data)
     assert error.value.problems == [
         "trainer.devices: expected an integer or a string (got [1.5])",
+        # a member that is a list of choices keeps every choice
+        "trainer.compile: expected a boolean or 'default', 'reduce-overhead', 'max-autotune' or "
+        "'max-autotune-no-cudagraphs' (got 'fast')",
         "optimizer.params.lr: expected a number or an instance of Tensor (got 'fast')",
     ]
 

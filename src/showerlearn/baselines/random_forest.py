@@ -40,6 +40,9 @@ class RandomForest(MultiHeadClassifier):
         from the training rows with probability 0. None: the classes are those the forest saw.
     """
 
+    #: forests saved before ``n_classes`` existed are loaded without it: theirs are the classes they saw
+    n_classes: int | None = None
+
     def __init__(
         self,
         head: str = "label",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, user_errors
-from showerlearn.config import dump_config
+from showerlearn.config import ConfigError, dump_config
 
 app = typer.Typer(help="Check experiment configs.", no_args_is_help=True)
 
@@ -14,7 +14,9 @@ app = typer.Typer(help="Check experiment configs.", no_args_is_help=True)
 def validate(config: ConfigArgument, overrides: OverrideOption = None) -> None:
     """Exit 0 if CONFIG is valid; otherwise list every bad key with a suggestion and exit 2."""
     with user_errors():
-        load(config, overrides)
+        ignored = load(config, overrides).ignored_sections()
+        if ignored:
+            raise ConfigError(str(config), ignored)
     console.print(f"[green]{config}: valid[/]")
 
 

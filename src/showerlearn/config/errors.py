@@ -66,10 +66,11 @@ def _mismatch_line(path: str, items: list[dict[str, Any]]) -> str:
 
 
 def _expectation(message: str) -> str:
-    """pydantic's "Input should be a valid integer, got ..." as "an integer" (what one union member wants)."""
-    wanted = message[len(_SHOULD_BE) :].split(",")[0]
-    if wanted.startswith("a valid "):  # "a valid integer" -> "an integer"
-        noun = wanted[len("a valid ") :]
+    """pydantic's "Input should be a valid integer, got ..." as "an integer" (what one union member wants); a
+    list of choices ("'default', 'reduce-overhead' or 'max-autotune'") is kept whole."""
+    wanted = message[len(_SHOULD_BE) :]
+    if wanted.startswith("a valid "):  # "a valid integer, unable to parse ..." -> "an integer"
+        noun = wanted[len("a valid ") :].split(",")[0]
         wanted = f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
     return wanted
 

@@ -143,18 +143,20 @@ class ExperimentConfig(Strict):
             raise ValueError("give exactly one of `model` (a network) or `estimator` (a scikit-learn baseline)")
         if self.init_from is not None and self.model is None:
             raise ValueError("`init_from` initialises a network's weights: it needs `model`, not `estimator`")
-        if self.estimator is not None and (network_only := self._network_only_sections()):
-            raise ValueError(f"an estimator run trains no network: remove {' and '.join(network_only)}")
         if self.model is not None and self.task is None:
             raise ValueError("`task` (heads and losses) is required when training a `model`")
         if self.model is not None and self.trainer.max_epochs == 0 and self.init_from is None:
             raise ValueError("trainer.max_epochs: 0 evaluates a trained network without training: give it in `init_from`")
         return self
 
-    def _network_only_sections(self) -> list[str]:
-        """The sections only a network uses that are given with an estimator, which would silently ignore them.
+    def ignored_sections(self) -> list[str]:
+        """Problems of sections this experiment would silently ignore: those only a network uses, given with an
+        estimator. Checked when a new run starts and by ``config validate``, not when an existing run's
+        config.yaml is read (earlier versions accepted them, and their runs must still load).
 
         ``optimizer`` and ``scheduler`` are not among them: a baseline config extending a network's (and the
         config.yaml every run keeps) holds them, as the defaults of any variant that trains a network."""
-        given = {"task": self.task is not None, "callbacks": bool(self.callbacks)}
-        return [f"`{name}`" for name, present in given.items() if present]
+        if self.estimator is None:
+            return []
+        given = [f"`{name}`" for name, present in (("task", self.task is not None), ("callbacks", bool(self.callbacks))) if present]
+        return [f"an estimator run trains no network: remove {' and '.join(given)}"] if given else []

@@ -88,6 +88,22 @@ def label_names(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return values.astype(str), distinct.astype(str).tolist()
 
 
+def _same_value(name: str, present: list[str]) -> str:
+    """The name among the data's class names ``present`` with the number ``name`` says, else ``name`` itself."""
+    try:
+        value = float(name)
+    except ValueError:
+        return name
+    return next((p for p in present if _number(p) == value), name)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _integral(values: np.ndarray) -> bool:
     """Whether every float is a whole number that float64 holds exactly (so the int64 cast is lossless)."""
     finite = np.isfinite(values).all()
@@ -141,7 +157,8 @@ class TabularDataModule(ShowerDataModule):
             row, column = np.argwhere(bad)[0]
             raise ValueError(f"{source.path}: non-finite value in column {features[column]!r}, row {row}")
         raw_labels, present = label_names(table[label])
-        self.classes = classes or present
+        # classes a config names as numbers are matched by value: "1.0" (as earlier versions named them) is "1"
+        self.classes = [_same_value(c, present) for c in classes] if classes else present
         unknown = set(raw_labels) - set(self.classes)
         if unknown:
             raise ValueError(f"{source.path}: label values {sorted(unknown)} not in classes {self.classes}")
