@@ -11,7 +11,8 @@ import torch
 
 from showerlearn.config import dump_config, resolve_config
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.runner import _concatenate, evaluate
+from showerlearn.data.collate import concatenate_batches
+from showerlearn.engine.runner import evaluate
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.io.tables import as_tables, read_columns, read_tables, write_columns, write_tables
 
@@ -73,13 +74,13 @@ def test_padded_prediction_batches_join_along_the_events() -> None:
         {"hits": torch.ones(2, 3, 4), "hits_mask": torch.ones(2, 3, dtype=torch.bool), "pairs": torch.ones(2, 3, 3), "id": torch.tensor([0, 1])},
         {"hits": torch.full((1, 5, 4), 2.0), "hits_mask": torch.ones(1, 5, dtype=torch.bool), "pairs": torch.ones(1, 5, 5), "id": torch.tensor([2])},
     ]
-    joined = _concatenate(batches)
+    joined = concatenate_batches(batches)
     assert joined["hits"].shape == (3, 5, 4) and joined["pairs"].shape == (3, 5, 5) and joined["id"].tolist() == [0, 1, 2]
     assert joined["hits_mask"].tolist() == [[True] * 3 + [False] * 2] * 2 + [[True] * 5]
     assert (joined["hits"][:2, 3:] == 0).all() and (joined["hits"][2] == 2).all()
     assert joined["pairs"][:2].sum() == 2 * 9
     # batches of one shape join exactly as before
-    same = _concatenate([{"x": torch.ones(2, 3)}, {"x": torch.zeros(1, 3)}])
+    same = concatenate_batches([{"x": torch.ones(2, 3)}, {"x": torch.zeros(1, 3)}])
     np.testing.assert_array_equal(same["x"], np.concatenate([np.ones((2, 3)), np.zeros((1, 3))]))
 
 
