@@ -243,6 +243,20 @@ def test_delphes_tree_reads_into_the_generated_event_records(tmp_path: Path) -> 
 
 
 @pytest.mark.usefixtures("fixed_size_branches")
+def test_delphes_fat_jet_b_tags_count_the_tagged_jets_inside_as_the_generator_does(tmp_path: Path) -> None:
+    """Two b-tagged jets inside the first fat jet (a Higgs candidate), one outside both, an untagged one inside
+    the second: 2 and 0, not the fat jets' own 0/1 flags (1 and 0 here)."""
+    jets = _collection(PT=[[150.0, 120.0, 60.0, 40.0], []], Eta=[[0.2, -0.3, 3.0, 1.1], []], Phi=[[0.1, -0.2, 0.0, 2.0], []],
+                       Mass=[[10.0, 8.0, 5.0, 4.0], []], BTag=[[1, 1, 1, 0], []])  # fmt: skip
+    events = read_delphes(_write_delphes(tmp_path / "delphes.root", _delphes_tree(Jet=jets)))
+    assert events.fatjets.n_btag.tolist() == [[2, 0], []]
+    fat = events.fatjets[0]
+    inside = [sum(1 for k in range(4) if jets.BTag[0][k] and np.hypot(fat.eta[j] - jets.Eta[0][k],
+                                                                        fat.phi[j] - jets.Phi[0][k]) < 0.8) for j in range(2)]
+    assert inside == [2, 0]  # the same count, by hand
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
 @pytest.mark.parametrize(
     ("change", "message"),
     [

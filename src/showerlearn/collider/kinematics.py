@@ -1,4 +1,5 @@
-"""Per-constituent features relative to the jet, shared by the generator and the Delphes reader.
+"""Jet quantities shared by the generator and the Delphes reader: per-constituent features relative to the
+jet, the b-tagged jets inside a large-R jet, N-subjettiness ratios.
 
 For a constituent k of jet J (the paper's features, arXiv:2401.00452): log(pT_k / pT_J),
 log(E_k / E_J), delta eta = eta_k - eta_J, delta phi = phi_k - phi_J wrapped into [-pi, pi), and
@@ -13,7 +14,7 @@ import vector
 
 vector.register_awkward()
 
-__all__ = ["CONSTITUENT_FIELDS", "constituent_records"]
+__all__ = ["CONSTITUENT_FIELDS", "constituent_records", "ratio_or_zero", "tagged_jets_within"]
 
 #: per constituent: kinematics, particle-flow category and charge, its jet, and the derived features
 CONSTITUENT_FIELDS = (
@@ -39,3 +40,20 @@ def constituent_records(jets: ak.Array, constituents: ak.Array, n_jets: int) -> 
         "deta": deta, "dphi": dphi, "dr": np.hypot(deta, dphi),
     })  # fmt: skip
     return ak.flatten(records, axis=2)
+
+
+def tagged_jets_within(fatjets: ak.Array, jets: ak.Array, radius: float) -> ak.Array:
+    """``[event][fat jet]``: how many b-tagged small-R jets (``jets.btag``) lie within ``radius`` of each fat jet's
+    axis, the large-R jet's b-tag count (a Higgs boson to b b~ gives two)."""
+    tagged = jets[jets.btag]
+    pairs = ak.cartesian({"fat": _momenta(fatjets), "jet": _momenta(tagged)}, axis=1, nested=True)
+    return ak.sum(pairs.fat.deltaR(pairs.jet) < radius, axis=2)
+
+
+def ratio_or_zero(numerator: ak.Array, denominator: ak.Array) -> ak.Array:
+    """``numerator / denominator``, 0 where the denominator is not positive (tau21 of a one-particle jet)."""
+    return ak.where(denominator > 0, numerator / ak.where(denominator > 0, denominator, 1.0), 0.0)
+
+
+def _momenta(objects: ak.Array) -> ak.Array:
+    return ak.zip({"pt": objects.pt, "eta": objects.eta, "phi": objects.phi, "mass": objects.mass}, with_name="Momentum4D")

@@ -12,7 +12,9 @@ sub-branch per field (``FatJet.PT``, ``FatJet.Tau``...). This reader takes
   :mod:`showerlearn.collider.kinematics`;
 * ``Electron``, ``Muon``: PT, Eta, Phi, Charge -> ``electrons``, ``muons``;
 * ``MissingET``: MET, Phi -> ``met``, ``met_phi``;
-* ``Jet``, if present: PT, Eta, Phi, Mass, BTag (and Flavor, else -1) -> ``jets``.
+* ``Jet``, if present: PT, Eta, Phi, Mass, BTag (and Flavor, else -1) -> ``jets``; a fat jet's ``n_btag`` is
+  then, as in the generated files, the number of b-tagged jets within ``radius`` of its axis (without them:
+  the fat jet's own BTag flag, 0 or 1).
 
 A fat jet's constituents are the particle-flow objects within ``radius`` of its axis, each given to the
 nearest such jet: Delphes stores the constituent links as ROOT references, which uproot does not
@@ -29,7 +31,7 @@ import numpy as np
 import vector
 
 from showerlearn.collider.io.errors import ColliderDataError
-from showerlearn.collider.kinematics import constituent_records
+from showerlearn.collider.kinematics import constituent_records, ratio_or_zero, tagged_jets_within
 from showerlearn.collider.particles import CHARGED_HADRON, ELECTRON, MUON, NEUTRAL_HADRON, PHOTON
 
 vector.register_awkward()
@@ -77,6 +79,9 @@ def read_delphes(
         }
         if reader.has("Jet"):
             records["jets"] = reader.jets()
+            # as the generator counts them: the b-tagged small-R jets inside the fat jet (the CMS card b-tags only
+            # those, and FatJet.BTag is a 0/1 flag where two tagged subjets make a Higgs candidate)
+            records["fatjets"] = ak.with_field(records["fatjets"], tagged_jets_within(fatjets, records["jets"], radius), "n_btag")
     return ak.zip(records, depth_limit=1)
 
 
@@ -123,8 +128,8 @@ class _DelphesTree:
         return ak.zip({
             "pt": self.field("FatJet", "PT"), "eta": self.field("FatJet", "Eta"), "phi": self.field("FatJet", "Phi"),
             "mass": self.field("FatJet", "Mass"), "tau1": tau1, "tau2": tau2, "tau3": tau3,
-            "tau21": _ratio(tau2, tau1), "tau32": _ratio(tau3, tau2), "n_constituents": n_constituents,
-            "n_btag": self.field("FatJet", "BTag") & 1,
+            "tau21": ratio_or_zero(tau2, tau1), "tau32": ratio_or_zero(tau3, tau2), "n_constituents": n_constituents,
+            "n_btag": self.field("FatJet", "BTag") & 1,  # a flag; replaced by the count of tagged jets where there are jets
         }, with_name="Momentum4D")  # fmt: skip
 
     def eflow(self, name: str) -> ak.Array:
@@ -165,10 +170,6 @@ class _DelphesTree:
             "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.field("Jet", "Phi"), "mass": self.field("Jet", "Mass"),
             "btag": (self.field("Jet", "BTag") & 1) == 1, "flavour": flavour,
         })  # fmt: skip
-
-
-def _ratio(numerator: ak.Array, denominator: ak.Array) -> ak.Array:
-    return ak.where(denominator > 0, numerator / ak.where(denominator > 0, denominator, 1.0), 0.0)
 
 
 def _track_category(pid: ak.Array, charge: ak.Array) -> ak.Array:

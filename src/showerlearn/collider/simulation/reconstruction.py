@@ -20,7 +20,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from showerlearn.collider.kinematics import constituent_records
+from showerlearn.collider.kinematics import constituent_records, ratio_or_zero, tagged_jets_within
 from showerlearn.collider.particles import ELECTRON, MUON
 from showerlearn.collider.simulation.card import BTagCard, LeptonCard
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
@@ -149,15 +149,10 @@ def _fatjet_records(momenta: ak.Array, constituents: ak.Array, jets: ak.Array, r
     counts = ak.num(momenta)
     taus = nsubjettiness(ak.flatten(constituents, axis=1), radius)
     tau1, tau2, tau3 = (ak.unflatten(taus[:, k].astype(np.float32), counts) for k in range(3))
-    tagged = jets[jets.btag]
-    tagged_momenta = ak.zip(
-        {"pt": tagged.pt, "eta": tagged.eta, "phi": tagged.phi, "mass": tagged.mass}, with_name="Momentum4D"
-    )
-    pairs = ak.cartesian({"fat": momenta, "jet": tagged_momenta}, axis=1, nested=True)
-    n_btag = ak.sum(pairs.fat.deltaR(pairs.jet) < radius, axis=2)
+    n_btag = tagged_jets_within(momenta, jets, radius)
     return ak.zip({
         "pt": momenta.pt, "eta": momenta.eta, "phi": momenta.phi, "mass": _mass(momenta),
-        "tau1": tau1, "tau2": tau2, "tau3": tau3, "tau21": _ratio(tau2, tau1), "tau32": _ratio(tau3, tau2),
+        "tau1": tau1, "tau2": tau2, "tau3": tau3, "tau21": ratio_or_zero(tau2, tau1), "tau32": ratio_or_zero(tau3, tau2),
         "n_constituents": ak.num(constituents, axis=2), "n_btag": n_btag,
     })  # fmt: skip
 
@@ -165,10 +160,6 @@ def _fatjet_records(momenta: ak.Array, constituents: ak.Array, jets: ak.Array, r
 def _mass(momenta: ak.Array) -> ak.Array:
     # a jet of massless collinear objects can come out with a tiny negative m^2
     return ak.nan_to_num(momenta.mass, nan=0.0)
-
-
-def _ratio(numerator: ak.Array, denominator: ak.Array) -> ak.Array:
-    return ak.where(denominator > 0, numerator / ak.where(denominator > 0, denominator, 1.0), 0.0)
 
 
 # --- leptons --------------------------------------------------------------------------------------------

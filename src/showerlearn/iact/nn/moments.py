@@ -9,8 +9,10 @@ what the moments do not say: the distance to the source along the axis, its side
 Weights are the positive part of the charge channel, restricted to the cleaned pixels: either the
 DataModule zeroed the others (``cleaning.as: mask``) or a mask channel says which they are
 (``cleaning.as: channel``, ``mask_channel``), so the network may see the whole image. The moments are those of Hillas (1985) and of ctapipe's
-``hillas_parameters``, the time slope that of ``timing_parameters`` (a weighted straight-line fit of
-the peak time along the main axis). They are computed without gradient: nothing before them learns.
+``hillas_parameters``; the time slope is a charge-weighted least-squares slope of the peak time along the
+main axis (ctapipe's ``timing_parameters``, which the Hillas + RF baseline uses, fits a least-trimmed-squares
+line instead, robust to outlying pixels: the two differ by some per cent on noisy images). They are computed
+without gradient: nothing before them learns.
 """
 
 from __future__ import annotations
