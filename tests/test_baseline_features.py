@@ -11,7 +11,6 @@ import tables
 from ctapipe.containers import ArrayEventContainer, DL1CameraContainer
 from ctapipe.image import ImageProcessor, apply_time_delta_cleaning, tailcuts_clean
 from ctapipe.image.toymodel import Gaussian
-from ctapipe_io_lst import LSTEventSource
 from traitlets.config import Config
 
 from showerlearn.iact.baselines import FEATURE_NAMES, LSTCHAIN_CLEANING, hillas_features
@@ -22,7 +21,9 @@ from showerlearn.iact.geometry import read_camera_geometry
 
 @pytest.fixture(scope="module")
 def subarray():
-    return LSTEventSource.create_subarray(tel_id=1)
+    # the LST reader's own subarray (the `lst` extra, which `make test` installs)
+    lst = pytest.importorskip("ctapipe_io_lst", reason="the lst extra: pip install 'showerlearn[lst]'")
+    return lst.LSTEventSource.create_subarray(tel_id=1)
 
 
 @pytest.fixture(scope="module")

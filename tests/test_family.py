@@ -27,7 +27,7 @@ def test_missing_modules_and_the_install_hint() -> None:
     incomplete = NeedsMissingModule()
     assert incomplete.missing_modules() == ["no_such_module_for_showerlearn"]
     assert incomplete.install_hint() == (
-        "the needs_missing family needs no_such_module_for_showerlearn: pip install 'showerlearn[needs_missing]'"
+        "the needs_missing family needs no_such_module_for_showerlearn: pip install --prefer-binary 'showerlearn[needs_missing]'"
     )
     assert Complete().missing_modules() == [] and GENERIC.missing_modules() == []
 
@@ -36,3 +36,11 @@ def test_only_families_with_their_modules_give_packages_to_the_registries(monkey
     installed = {"needs_missing": NeedsMissingModule(), "complete": Complete()}
     monkeypatch.setattr(families, "installed_families", lambda: installed)
     assert families.family_packages() == ["complete_family"]
+
+
+def test_an_unknown_component_names_the_extras_of_families_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config naming a model of a family whose extra is missing: the error says what to install."""
+    from showerlearn.registry import MODELS
+
+    monkeypatch.setattr(families, "installed_families", lambda: {"needs_missing": NeedsMissingModule()})
+    assert "pip install --prefer-binary 'showerlearn[needs_missing]'" in MODELS.unknown_message("missing_family_model")

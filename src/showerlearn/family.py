@@ -85,7 +85,8 @@ class Family:
     def install_hint(self) -> str:
         """What to install so that the family works, e.g. ``pip install 'showerlearn[collider]'``."""
         missing = ", ".join(self.missing_modules())
-        extra = f"pip install 'showerlearn[{self.extra}]'" if self.extra else f"install {missing}"
+        # binary wheels only: pip would otherwise build a newer sdist (Pythia 8.318 has no Python 3.11 wheel)
+        extra = f"pip install --prefer-binary 'showerlearn[{self.extra}]'" if self.extra else f"install {missing}"
         return f"the {self.name} family needs {missing}: {extra}"
 
     def add_commands(self, simulate: typer.Typer) -> None:

@@ -90,9 +90,12 @@ class Registry:
     def unknown_message(self, spec: str) -> str:
         close = difflib.get_close_matches(spec, self.names(), n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        from showerlearn.family import installed_families  # the families' extras: only when a name is unknown
+
+        missing = "".join(f" ({family.install_hint()})" for family in installed_families().values() if family.missing_modules())
         return (
             f"unknown {self.kind} {spec!r}.{hint} Known: {', '.join(self.names())}; "
-            "or give an import path 'package.module:Name'."
+            f"or give an import path 'package.module:Name'.{missing}"
         )
 
     def __contains__(self, spec: str) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
 from showerlearn.config import ConfigError, apply_overrides
@@ -80,7 +81,8 @@ def _require_extra() -> None:
     from showerlearn.collider.family import FAMILY
 
     if FAMILY.missing_modules():
-        console.print(f"[bold red]error:[/] {FAMILY.install_hint()}")
+        # escaped: Rich would read the extra's "[collider]" as a style and drop it from the command
+        console.print(f"[bold red]error:[/] {escape(FAMILY.install_hint())}")
         raise typer.Exit(2)
 
 
