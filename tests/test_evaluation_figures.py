@@ -220,3 +220,23 @@ def test_terminal_metrics_table_shows_units() -> None:
     console = Console(width=100, record=True)
     console.print(metrics_table({"precision": {"mean": 0.58, "std": None, "n_runs": 1, "values": [0.58, None]}}, "sweep"))
     assert "0.58 (1 of 2 seeds)" in console.export_text() and "None" not in console.export_text()
+
+
+def test_a_count_axis_from_zero_is_linear_and_energies_are_logarithmic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clusters per event against gammas with hits (bins centred on 0, 1, 2...): a log axis would drop the 0 bin."""
+    from showerlearn.evaluation import curves
+
+    scales: dict[str, bool] = {}
+    original = curves.curves_figure
+
+    def recorded(series: Any, **options: Any) -> Figure:
+        scales[options["ylabel"]] = options["logx"]
+        return original(series, **options)
+
+    monkeypatch.setattr(curves, "curves_figure", recorded)
+    counts = curves.curve_record(np.arange(-0.5, 4.0), np.array([0.1, 1.0, 1.9, 2.8]), np.array([50, 100, 80, 30]),
+                                 x="gammas_with_hits", x_unit="", unit="")  # fmt: skip
+    energies = curves.curve_record(np.array([0.1, 1.0, 10.0]), np.array([0.5, 0.6]), np.array([10, 10]), x="energy", x_unit="MeV", unit="")
+    curves.save_curve_figures({"run": {"clusters_vs_gammas_with_hits": counts, "efficiency_vs_energy": energies}},
+                              tmp_path, formats=("png",))  # fmt: skip
+    assert scales == {"clusters": False, "efficiency": True}

@@ -161,6 +161,8 @@ def save_curve_figures(
             xlabel=style.axis_labels.get(first["x"], f"{first['x']} [{first['x_unit']}]"),
             ylabel=metric_style.get("ylabel", metric),
             references=[references[metric]] if references and metric in references else [],
+            # energies span decades; a count from 0 (clusters per event against gammas) has no place on a log axis
+            logx=metric_style.get("logx", all(bool(np.all(np.nan_to_num(s.edges, nan=1.0) > 0)) for s in series)),
             logy=metric_style.get("logy", False),
             hline=metric_style.get("hline"),
             caption=caption,
