@@ -90,11 +90,8 @@ def label_names(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 def _same_value(name: str, present: list[str]) -> str:
     """The name among the data's class names ``present`` with the number ``name`` says, else ``name`` itself."""
-    try:
-        value = float(name)
-    except ValueError:
-        return name
-    return next((p for p in present if _number(p) == value), name)
+    value = _number(name)
+    return name if value is None else next((p for p in present if _number(p) == value), name)
 
 
 def _number(text: str) -> float | None:

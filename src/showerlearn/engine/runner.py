@@ -35,7 +35,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
-from showerlearn.engine.warm_start import load_matching_weights, resolve_checkpoint
+from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
@@ -227,9 +227,10 @@ def _fit_network(
     if config.trainer.max_epochs == 0:  # nothing to train: the training split is not read
         assert config.init_from is not None  # the schema requires it
         # the network's inputs as it was trained on them (a standardisation, the class order), not refitted here
-        datamodule.restore_from_checkpoint(load_checkpoint(resolve_checkpoint(config.init_from)))
+        initial = read_init_checkpoint(config.init_from)
+        datamodule.restore_from_checkpoint(initial.state)
         datamodule.setup("test")
-        _take_trained_weights(config, build_module(config, datamodule), datamodule, run)
+        _take_trained_weights(config, build_module(config, datamodule), datamodule, run, initial)
         return True
     datamodule.setup("fit")
     module = build_module(config, datamodule)
@@ -257,11 +258,12 @@ def _fit_network(
     return trainer.global_rank == 0
 
 
-def _take_trained_weights(config: ExperimentConfig, module: MultiTaskModule, datamodule: ShowerDataModule, run: RunDir) -> None:
+def _take_trained_weights(
+    config: ExperimentConfig, module: MultiTaskModule, datamodule: ShowerDataModule, run: RunDir, initial: InitCheckpoint
+) -> None:
     """No training (``max_epochs: 0``): the run's checkpoint is the ``init_from`` network, which must fill
     every tensor of the model; a partly initialised network would be evaluated as if it had been trained."""
-    assert config.init_from is not None
-    origin = load_matching_weights(module, config.init_from)
+    origin = load_matching_weights(module, initial)
     if origin["new"] or origin["shape_mismatch"]:
         missing = [*origin["new"], *(name for name, _, _ in origin["shape_mismatch"])]
         raise ConfigError("init_from", [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from showerlearn.config import ConfigError
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import UnsafeModelFile, load_checkpoint
 
-__all__ = ["load_matching_weights", "resolve_checkpoint"]
+__all__ = ["InitCheckpoint", "load_matching_weights", "read_init_checkpoint", "resolve_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,28 @@ def resolve_checkpoint(source: str | Path) -> Path:
         raise ConfigError("init_from", [f"init_from: {error}"]) from error
 
 
-def load_matching_weights(module: nn.Module, source: str | Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InitCheckpoint:
+    """The checkpoint ``init_from`` names, read once: its file, its bytes (hashed for run.json) and content."""
+
+    path: Path
+    content: bytes
+    state: dict[str, Any]
+
+
+def read_init_checkpoint(source: str | Path) -> InitCheckpoint:
+    """``init_from`` (a ``.ckpt`` file or a run folder) read weights-only; a ConfigError for anything unreadable."""
+    checkpoint = resolve_checkpoint(source)
+    try:
+        content = checkpoint.read_bytes()  # read once: loaded and hashed
+        return InitCheckpoint(checkpoint, content, load_checkpoint(checkpoint, data=content))
+    except UnsafeModelFile:
+        raise  # its own message: refused, not unreadable
+    except Exception as error:  # zip and key errors mean "not a Lightning checkpoint"
+        raise ConfigError("init_from", [f"init_from: {checkpoint} is not a readable Lightning checkpoint ({type(error).__name__}: {error})"]) from error
+
+
+def load_matching_weights(module: nn.Module, source: str | Path | InitCheckpoint) -> dict[str, Any]:
     """Copy the tensors of ``source``'s ``state_dict`` that match ``module``'s by name and shape.
 
     Returns what happened, for ``run.json``: the checkpoint, its SHA-256, the number of copied tensors
@@ -48,14 +70,11 @@ def load_matching_weights(module: nn.Module, source: str | Path) -> dict[str, An
     differs (``shape_mismatch``: ``[name, checkpoint shape, model shape]``). The checkpoint is read
     weights-only: one holding anything but tensors and plain data raises ``UnsafeModelFile`` unread.
     """
-    checkpoint = resolve_checkpoint(source)
-    try:
-        content = checkpoint.read_bytes()  # read once: loaded and hashed
-        state = load_checkpoint(checkpoint, data=content)["state_dict"]
-    except UnsafeModelFile:
-        raise  # its own message: refused, not unreadable
-    except Exception as error:  # zip and key errors mean "not a Lightning checkpoint"
-        raise ConfigError("init_from", [f"init_from: {checkpoint} is not a readable Lightning checkpoint ({type(error).__name__}: {error})"]) from error
+    initial = source if isinstance(source, InitCheckpoint) else read_init_checkpoint(source)
+    checkpoint, content = initial.path, initial.content
+    if "state_dict" not in initial.state:
+        raise ConfigError("init_from", [f"init_from: {checkpoint} is not a readable Lightning checkpoint (no state_dict)"])
+    state = initial.state["state_dict"]
     own = module.state_dict()
     copied: dict[str, torch.Tensor] = {}
     mismatched: list[list[Any]] = []
