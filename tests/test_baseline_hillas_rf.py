@@ -212,6 +212,14 @@ def test_bad_inputs_raise_clear_errors(trained, camera):
         fresh.fit(X, gammas_only)
 
 
+def test_a_misspelt_forest_argument_is_refused_before_any_feature(camera):
+    """Used from Python (a grid search), as ``config validate`` does for a config: the key and the forest's own."""
+    model = HillasRandomForest(camera=camera, focal_length=FOCAL_LENGTH, disp_classifier_args={"n_estimator": 3})
+    with pytest.raises(ValueError, match=r"hillas_rf.disp_classifier_args.n_estimator: unknown key \(did you mean "
+                                         r"'n_estimators'\?\); allowed keys here \(RandomForestClassifier arguments\)"):
+        model.fit(np.zeros((2, 2, camera.n_pixels), np.float32), np.array([0, 1]))
+
+
 def test_a_scikit_learn_classifier_of_particle_classes(camera):
     """Parameters stored unchanged, ``clone`` an unfitted copy that refits to the same predictions, and
     ``fit(X, y)`` with particle classes trains the gamma/hadron forest alone, answering in labels."""

@@ -18,10 +18,13 @@ import yaml
 from typer import Typer
 from typer.testing import CliRunner
 
+from showerlearn.calorimeter.family import BOARD_STYLE as CALORIMETER_STYLE
+from showerlearn.calorimeter.family import FAMILY as CALORIMETER
 from showerlearn.cli.board import board, collect_board, collect_entries
 from showerlearn.config import flatten_config
 from showerlearn.engine.sweep import SWEEP_FILE
 from showerlearn.evaluation.classification import evaluate_classification
+from showerlearn.evaluation.curves import curve_record
 from showerlearn.family import GENERIC, BoardStyle, Family, family_of_component
 from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
 from showerlearn.iact.family import BOARD_STYLE, FAMILY
@@ -93,6 +96,21 @@ def _make_run(
               "trainer": {"max_epochs": 2, "precision": "32"}, "estimator": None, **(extra or {})}
     (path / "config.yaml").write_text(yaml.safe_dump(config))
     write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 10.0 + seed})
+    return path
+
+
+def _make_calorimeter_run(path: Path, resolution: float) -> Path:
+    """A calorimeter run directory (its family: the evaluator its metrics.json names) whose ``energy_resolution``
+    curve and scalar share their names with the IACT runs' but are another quantity, against the gamma energy
+    in MeV; its resolution is better than any IACT run's, so a column shared with them would rank it first."""
+    edges = np.array([0.3, 1.0, 3.0, 10.0])
+    curve = curve_record(edges, resolution * np.array([1.5, 1.0, 0.8]), np.full(3, 200), x="gamma_energy",
+                         x_unit="MeV", unit="")
+    write_json_atomic(path / "metrics.json", {
+        "evaluator": "calorimeter", "n_events": 600, "curves": {"energy_resolution_vs_gamma_energy": curve},
+        "scalars": {"energy_resolution": resolution, "photopeak_efficiency": 0.8}})
+    (path / "config.yaml").write_text(yaml.safe_dump({"name": "califa", "seed": 0, "model": {"name": "hit_pair_mlp"}}))
+    write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 3.0})
     return path
 
 
@@ -260,16 +278,60 @@ def test_board_sections_come_from_the_families_of_the_entries(runs: dict[str, Pa
     (iact,) = collect_entries([runs["single"]])
     other = BoardEntry("o", "o", "o", family=_OtherFamily())
     assert entry_families([iact, other]) == [FAMILY, other.family]
+    assert merged_style([FAMILY]) == BOARD_STYLE  # one family: its own style, plain names
+    # several: each family's word for its own names, keyed by the family (both describe "auc")
     style = merged_style([FAMILY, other.family])
-    assert list(style.metric_style) == [*BOARD_STYLE.metric_style, "purity"]
-    assert style.metric_style["auc"] == BOARD_STYLE.metric_style["auc"]  # the first family's word holds
-    assert style.axis_labels == {**BOARD_STYLE.axis_labels, "depth": "depth [cm]"}
-    assert style.scalar_order == (*BOARD_STYLE.scalar_order, "purity")
+    iact_plots = [f"iact/{name}" for name in BOARD_STYLE.metric_style]
+    assert list(style.metric_style) == [*iact_plots, "other/purity", "other/auc"]
+    assert style.metric_style["iact/auc"] == BOARD_STYLE.metric_style["auc"]
+    assert style.metric_style["other/auc"] == {"ylabel": "area under the ROC"}
+    assert style.axis_labels == {**{f"iact/{axis}": label for axis, label in BOARD_STYLE.axis_labels.items()},
+                                 "other/depth": "depth [cm]"}
+    assert style.scalar_order == (*(f"iact/{name}" for name in BOARD_STYLE.scalar_order), "other/purity", "other/auc")
+    assert style.scalar_units == {"iact/angular_resolution_deg": "deg"}
     references = reference_curves([GENERIC, other.family], tmp_path)  # the generic family has none
-    assert list(references) == ["design"]
+    assert list(references) == ["design"] and list(references["design"]) == ["other/purity"]
+    assert list(reference_curves([other.family], tmp_path)["design"]) == ["purity"]
     payload = board_payload([iact, other], references=references, style=style)
     assert [e["family"] for e in payload["entries"]] == ["iact", "other"]
-    assert payload["default_requirement"] == "design" and payload["axis_labels"]["depth"] == "depth [cm]"
+    assert payload["default_requirement"] == "design" and payload["axis_labels"]["other/depth"] == "depth [cm]"
+
+
+def test_a_board_of_two_families_keys_plots_and_scalars_by_family(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Both families have an ``energy_resolution`` curve and scalar: each gets its plot, labelled by its family,
+    and its column, ranked among its family's runs only; a board of one family keeps the plain names."""
+    calorimeter = _make_calorimeter_run(tmp_path / "califa" / "run", resolution=0.04)
+    entries = collect_entries([runs["single"], calorimeter])
+    assert entry_families(entries) == [FAMILY, CALORIMETER]
+    payload = board_payload(entries, style=merged_style(entry_families(entries)))
+    iact, califa = payload["entries"]
+    plots = {plot["metric"]: plot for plot in payload["plots"]}
+    for family, style in (("iact", BOARD_STYLE), ("calorimeter", CALORIMETER_STYLE)):
+        plot = plots[f"{family}/energy_resolution"]
+        assert plot["ylabel"] == style.metric_style["energy_resolution"]["ylabel"]
+        assert plot["title"] == f"{family}: energy resolution"
+    assert "energy_resolution" not in plots
+    # each entry's curves and scalars under its family's names, the values of its metrics.json
+    recorded = json.loads((calorimeter / "metrics.json").read_text())
+    assert califa["curves"]["calorimeter/energy_resolution_vs_gamma_energy"]["value"] == pytest.approx(
+        recorded["curves"]["energy_resolution_vs_gamma_energy"]["value"])
+    assert set(califa["curves"]) == {"calorimeter/energy_resolution_vs_gamma_energy"}
+    assert all(name.startswith("iact/") for name in iact["curves"])
+    assert califa["scalars"]["calorimeter/energy_resolution"] == 0.04
+    assert iact["scalars"]["iact/energy_resolution"] > 0.04
+    assert "iact/energy_resolution" not in califa["scalars"] and "calorimeter/energy_resolution" not in iact["scalars"]
+    assert payload["better"]["calorimeter/energy_resolution"] == payload["better"]["iact/energy_resolution"] == "lower"
+    order = payload["scalar_order"]
+    assert order.index("iact/energy_resolution") < order.index("calorimeter/energy_resolution")
+    # what every run has keeps one column; the ROC legend still reads the entry's own AUC
+    assert {"n_events", "train_seconds"} <= califa["scalars"].keys() & iact["scalars"].keys()
+    assert iact["auc"] == iact["scalars"]["iact/auc"] and califa["auc"] is None
+    assert payload["axis_labels"]["calorimeter/gamma_energy"] == CALORIMETER_STYLE.axis_labels["gamma_energy"]
+    # a board of one family is what it was
+    alone = board_payload([entries[1]], style=merged_style([CALORIMETER]))
+    assert [plot["metric"] for plot in alone["plots"]] == ["energy_resolution"]
+    assert alone["plots"][0]["title"] == "energy resolution" and alone["scalar_order"][:2] == [
+        "photopeak_efficiency", "energy_resolution"]
     with pytest.raises(ValueError, match="no family on the board"):
         reference_curves([GENERIC], tmp_path)
 
@@ -456,3 +518,29 @@ def test_page_in_headless_browser(chromium: str, runs: dict[str, Path], shared_d
     dom = _render_in_browser(chromium, page, "#select=&baseline=0", tmp_path / "profile")
     assert not dom.find("g", **{"class": "series"})
     assert {a["data-plot"] for a in dom.find("svg", **{"class": "plot"})} == plots
+
+
+@pytest.mark.slow
+def test_page_of_two_families_in_headless_browser(
+    chromium: str, runs: dict[str, Path], shared_data: Path, tmp_path: Path
+) -> None:
+    """An IACT and a calorimeter run, both with an ``energy_resolution``: the page draws each in its own plot
+    with its family's axis, overlays the CTA requirements on the IACT plots only, and ranks neither against
+    the other in the metrics table."""
+    calorimeter = _make_calorimeter_run(tmp_path / "califa" / "run", resolution=0.04)
+    page = tmp_path / "board.html"
+    code, out = _cli(str(runs["single"]), str(calorimeter), "--output", str(page),
+                     "--requirements", str(shared_data / "iact/irf/cta_requirements"))
+    assert code == 0, out
+    dom = _render_in_browser(chromium, page, "", tmp_path / "profile")
+    plots = {a["data-plot"]: a["data-curve"] for a in dom.find("svg", **{"class": "plot"})}
+    assert plots["calorimeter/energy_resolution"] == "calorimeter/energy_resolution_vs_gamma_energy"
+    assert plots["iact/energy_resolution"] == "iact/energy_resolution_vs_true_energy"
+    drawn = [a["data-entry"] for a in dom.find("g", **{"class": "series"})]
+    assert drawn.count("califa/run") == 1  # its one curve, in its own plot
+    assert drawn.count("small/deep_seed5") == len(plots) - 1  # every other plot, the ROC included
+    assert ">gamma energy, rest frame [MeV]<" in dom.html and ">true energy [TeV]<" in dom.html
+    assert len(dom.find("g", **{"class": "requirement"})) == 2  # the IACT angular and energy resolution only
+    headers = {a["data-key"] for a in dom.find("th") if "data-key" in a}
+    assert {"iact/energy_resolution", "calorimeter/energy_resolution", "n_events"} <= headers
+    assert not dom.find("td", **{"class": "best num"}), "no column holds two runs of one family to rank"

@@ -73,7 +73,9 @@ def test_photopeak_efficiency_and_resolution_by_energy() -> None:
     # 3 sigma at 7.7 % FWHM(662 keV): 0.08 MeV at 1 MeV, 0.11 MeV at 2 MeV: only the 1.5 MeV gamma is in
     peak = photopeak_efficiency_by_energy(GAMMAS, matches, np.array([0.0, 1.2, 3.0]))
     assert peak["n"].tolist() == [2, 2] and peak["efficiency"].tolist() == [0.0, 0.5]
-    assert peak["error"][1] == pytest.approx(np.sqrt(0.25 / 2))
+    # one sigma Wilson intervals (z = 1): 0 of 2 -> [0, 1/3]; 1 of 2 -> 0.5 +- sqrt(0.5 + 0.25) / 3
+    np.testing.assert_allclose(peak["ci_low"], [0.0, 0.5 - np.sqrt(0.75) / 3])
+    np.testing.assert_allclose(peak["ci_high"], [1 / 3, 0.5 + np.sqrt(0.75) / 3])
     resolution = energy_resolution_by_energy(GAMMAS, matches, clusters, BETA, np.array([0.0, 1.2, 3.0]))
     assert resolution["n"].tolist() == [0, 1] and np.isnan(resolution["resolution"]).all()  # one value: no spread
     # a gamma at the top edge counts in the last bin for both curves
@@ -135,3 +137,13 @@ def test_binned_efficiency_closes_the_last_bin_like_numpy_histograms() -> None:
     binned = binned_efficiency(passed, x, np.array([0.0, 1.0, 2.0]))
     np.testing.assert_array_equal(binned["n"], np.histogram(x, [0.0, 1.0, 2.0])[0])  # 2.0 in the last bin, 2.5 out
     np.testing.assert_allclose(binned["efficiency"], [0.5, 2 / 3])
+
+
+def test_binned_efficiency_of_all_or_none_passed_has_a_one_sided_interval() -> None:
+    # 3 of 3 gammas in the photopeak is no 1 +- 0: one sigma Wilson gives [0.75, 1]; 0 of 3 gives [0, 0.25]
+    binned = binned_efficiency(np.array([1, 1, 1, 0, 0, 0], bool), np.array([0.5, 0.5, 0.5, 1.5, 1.5, 1.5]),
+                               np.array([0.0, 1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(binned["efficiency"][:2], [1.0, 0.0])
+    np.testing.assert_allclose(binned["ci_low"][:2], [0.75, 0.0])
+    np.testing.assert_allclose(binned["ci_high"][:2], [1.0, 0.25])
+    assert np.isnan(binned["efficiency"][2]) and np.isnan(binned["ci_low"][2]) and np.isnan(binned["ci_high"][2])

@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 from showerlearn.calorimeter.data import HIT_FEATURES, CalorimeterDataModule, FeatureSpec
 from showerlearn.calorimeter.models import HitCondensation, HitPairMLP, HitSlotAttention, HitTransformer, PreclusterMerger
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.config.components import declared_heads
 from showerlearn.tasks.condensation import object_condensation
 from showerlearn.tasks.losses import masked_mean, pairwise_bce
 
@@ -41,6 +42,7 @@ def test_outputs_follow_the_hits_and_ignore_padding(name: str) -> None:
         permuted = model({"hits": hits[:, permutation], "hits_mask": mask})
         padded = model({"hits": torch.cat([hits, torch.randn(1, 3, len(HIT_FEATURES))], dim=1),
                         "hits_mask": torch.cat([mask, torch.zeros(1, 3, dtype=torch.bool)], dim=1)})
+    assert declared_heads(type(model), {}) == set(out)  # what the config check reads
     for key, value in out.items():
         if value.dim() == 3 and value.shape[1] == value.shape[2]:  # pair scores
             assert torch.allclose(value, value.transpose(1, 2), atol=1e-5), key
@@ -66,7 +68,7 @@ def test_an_event_without_hits_gives_no_nan(name: str) -> None:
 def test_the_merger_reads_the_preclusters_and_names_what_it_needs() -> None:
     merger = PreclusterMerger(FeatureSpec(("energy", "x", "y", "z"), (0.0,) * 4, (1.0,) * 4), hidden=8, layers=1)
     out = merger({"clusters": torch.randn(2, 3, 4), "clusters_mask": torch.ones(2, 3, dtype=torch.bool)})
-    assert out["cluster_pairs"].shape == (2, 3, 3)
+    assert out["cluster_pairs"].shape == (2, 3, 3) and declared_heads(PreclusterMerger, {}) == set(out)
     with pytest.raises(ValueError, match="preclustering"):
         PreclusterMerger(None)
     with pytest.raises(ValueError, match="lack the features"):

@@ -90,3 +90,12 @@ def test_evaluator_writes_its_figures_and_the_family_styles_them(tmp_path: Path)
     assert set(style.scalar_direction) <= set(metrics["scalars"])
     with pytest.raises(KeyError, match="hits and gammas"):
         evaluate_calorimeter({"beta": np.zeros(2)}, tmp_path, {})
+
+
+def test_efficiency_curves_carry_the_asymmetric_binomial_interval() -> None:
+    report = clustering_report(HITS, GAMMAS, np.zeros(2), ReportSettings(energy_bins=(0.5, 1.5, 2.5, 3.5)))
+    curve = report["curves"]["reconstruction_efficiency_vs_gamma_energy"]
+    # each bin holds one gamma, none reconstructed: 0 of 1 is [0, 0.5] at one sigma (Wilson), not 0 +- 0
+    assert curve["value"] == [0.0, 0.0, 0.0] and curve["n_events"] == [1, 1, 1]
+    assert curve["ci_low"] == [0.0, 0.0, 0.0] and curve["ci_high"] == pytest.approx([0.5, 0.5, 0.5])
+    assert curve["band"] == "68.3 % Wilson score interval"

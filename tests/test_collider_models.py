@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from showerlearn.collider.nn.attention import AttentionBlock
+from showerlearn.config.components import declared_heads
 from showerlearn.collider.nn.pairwise import EPSILON, pairwise_features
 from showerlearn.explain.attention import capture_attention
 from showerlearn.registry import MODELS
@@ -84,6 +85,8 @@ def _id(value: str | dict) -> str:
 def test_appended_padding_never_changes_a_score(name: str, params: dict) -> None:
     model = _model(name, params)
     inputs = _inputs()
+    with torch.no_grad():
+        assert set(model(inputs)) == declared_heads(type(model), params)  # what the config check reads
     before = _scores(model, inputs)
     for extra in (1, 4, 9):
         np.testing.assert_allclose(_scores(model, _append_padding(inputs, extra, seed=extra)), before, atol=1e-6, rtol=0)

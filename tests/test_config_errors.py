@@ -157,3 +157,72 @@ def test_a_union_member_that_is_a_model_leaves_only_the_keys_written() -> None:
         "part.size: Input should be a valid integer, unable to parse string as an integer (got 'big')",
         "part.colour: unknown key; allowed keys here: size",
     ]
+
+
+# --- what a run would only find after reading or simulating its data: reported by `config validate` ----------
+def _validate(config: Path, *overrides: str) -> str:
+    """The output of ``showerlearn config validate`` (exit code 2 expected), unwrapped from the terminal's width."""
+    arguments = ["config", "validate", str(config)] + [part for override in overrides for part in ("--set", override)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    return " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("example", ["gamma_physnet_da_small.yaml", "calorimeter_r3b_window.yaml"])
+def test_files_and_simulate_together_or_neither_are_one_line_naming_both_keys(example: str) -> None:
+    """The DataModule's constructor refuses both (or neither), but only once a run builds it."""
+    path = REPOSITORY / "examples" / example
+    for override, found in (("data.params.files=[events.h5]", "both given; give exactly one, the other null"),
+                            ("data.params.simulate=null", "neither given; give exactly one")):
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, [override])
+        assert caught.value.problems == [
+            f"data.params.files, data.params.simulate: {found}: `files` (paths or glob patterns of the files to "
+            "read) or `simulate` (the settings of the events to simulate)"
+        ]
+    assert f"invalid config {path}: - data.params.files, data.params.simulate: both given" in _validate(
+        path, "data.params.files=[events.h5]"
+    )
+
+
+def test_a_misspelt_forest_argument_of_the_hillas_baseline_names_the_forests_keys() -> None:
+    """scikit-learn would refuse ``n_estimator`` only when ``fit`` builds the forest, after the features."""
+    path = REPOSITORY / "examples" / "hillas_rf_small.yaml"
+    overrides = ["estimator.params.energy_regressor_args={n_estimator: 10}",
+                 "estimator.params.particle_classifier_args={n_estimators: 10, criterion: entropy, max_dept: 3}"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, overrides)
+    energy, particle = caught.value.problems
+    assert energy.startswith("estimator.params.energy_regressor_args.n_estimator: unknown key (did you mean "
+                             "'n_estimators'?); allowed keys here (RandomForestRegressor arguments): bootstrap, ")
+    assert particle.startswith("estimator.params.particle_classifier_args.max_dept: unknown key (did you mean "
+                               "'max_depth'?); allowed keys here (RandomForestClassifier arguments): bootstrap, ")
+    assert "class_weight" in particle and "class_weight" not in energy  # each forest's own get_params()
+    assert "energy_regressor_args.n_estimator: unknown key (did you mean 'n_estimators'?)" in _validate(path, overrides[0])
+    config = load_config(path, ["estimator.params.energy_regressor_args={n_estimators: 10, max_depth: 5}"])
+    assert config.estimator.params["energy_regressor_args"] == {"n_estimators": 10, "max_depth": 5}
+
+
+def test_a_task_head_the_network_does_not_return_names_the_networks_heads() -> None:
+    """The task would find the head missing only at the first training step, after the data is simulated."""
+    path = REPOSITORY / "examples" / "gamma_physnet_da_small.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["task.heads.enrgy={loss: l1, metrics: [mae]}"])
+    assert caught.value.problems == [
+        "task.heads.enrgy: unknown head (did you mean 'energy'?); model gamma_physnet_da returns the heads direction, "
+        "energy, impact, particle"
+    ]
+    assert "task.heads.enrgy: unknown head (did you mean 'energy'?)" in _validate(path, "task.heads.enrgy={loss: l1}")
+
+
+def test_the_heads_of_a_network_sized_by_its_params_come_from_its_params(tabular_config: dict) -> None:
+    from showerlearn.config import resolve_config
+
+    tabular_config["model"] = {"name": "mlp", "params": {"heads": {"label": 2}}}
+    resolve_config(tabular_config)
+    tabular_config["task"]["heads"]["energy"] = {"loss": "l1"}
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(tabular_config)
+    assert caught.value.problems == ["task.heads.energy: unknown head; model mlp returns the heads label"]
+    tabular_config["model"] = {"name": "engine_plugins:TinyClassifier", "params": {"hidden": 8}}
+    resolve_config(tabular_config)  # a user's network that declares no heads: its first step checks them

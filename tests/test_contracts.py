@@ -133,3 +133,11 @@ def test_loss_params_resolve_with_their_defaults(tabular_config: dict) -> None:
     tabular_config["task"]["heads"]["label"] = {"loss": "object_condensation", "loss_params": {"q_min": 0.5}}
     config = resolve_config(tabular_config)
     assert config.task.heads["label"].loss_params == {"q_min": 0.5, "noise_weight": 1.0}
+
+
+def test_every_registered_network_declares_the_heads_it_returns() -> None:
+    """``config validate`` checks the task's heads against them (each family's model tests compare them with
+    what ``forward`` returns)."""
+    from showerlearn.registry import MODELS
+
+    assert [name for name in MODELS.names() if getattr(MODELS.get(name), "output_heads", None) is None] == []

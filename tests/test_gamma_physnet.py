@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from showerlearn.config.components import declared_heads
 from showerlearn.iact.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
 from showerlearn.iact.models.gamma_physnet import GammaPhysNet, GammaPhysNetDA
 from showerlearn.models.mlp import MLP
@@ -87,6 +88,7 @@ def test_outputs_keys_and_shapes(lattice: Lattice, local_head: str) -> None:
         "direction": (5, 2),
         "impact": (5, 2),
     }
+    assert declared_heads(GammaPhysNet, {}) == set(outputs)  # what the config check reads
     assert model.attention_modules() == []
 
 
@@ -187,6 +189,7 @@ def test_mlp_sizes_itself_from_the_lattice_and_returns_one_output_per_head(latti
     assert isinstance(model, MLP) and model.in_features == 2 * lattice.n_pixels
     outputs = model(torch.randn(3, 2, lattice.n_pixels))
     assert {k: tuple(v.shape) for k, v in outputs.items()} == {"particle": (3, 2), "energy": (3,), "direction": (3, 2)}
+    assert declared_heads(MLP, {"heads": {"particle": 2, "energy": 1, "direction": 2}}) == set(outputs)
     with pytest.raises(ValueError, match="expects 3710 features"):
         model(torch.randn(3, 1, lattice.n_pixels))
     with pytest.raises(ValueError, match="needs in_features"):

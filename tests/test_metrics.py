@@ -11,6 +11,7 @@ from showerlearn.metrics import aggregate as agg
 from showerlearn.metrics import classification as cls
 from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import bin_indices, binned_statistic
+from showerlearn.metrics.efficiency import binomial_interval
 from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
 from showerlearn.iact.particles import gamma_labels
 
@@ -77,6 +78,36 @@ def test_large_bins_are_bootstrapped_in_chunks(monkeypatch: pytest.MonkeyPatch) 
     sample = rng.normal(size=1000)
     curve = binned_statistic(sample, np.full(1000, 1.5), EDGES, np.median, n_bootstrap=30)
     assert curve.ci_low[0] < curve.value[0] < curve.ci_high[0]
+
+
+# --- efficiency intervals ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("confidence_level", [res.ONE_SIGMA_CONTAINMENT, 0.95])
+def test_binomial_interval_is_scipys_wilson_interval_bin_by_bin(confidence_level: float) -> None:
+    k = np.array([0, 1, 3, 0, 5, 17, 50, 99, 100])
+    n = np.array([1, 1, 3, 7, 10, 40, 100, 100, 100])
+    low, high = binomial_interval(k, n, confidence_level)
+    expected = [stats.binomtest(int(a), int(b)).proportion_ci(confidence_level, method="wilson") for a, b in zip(k, n)]
+    np.testing.assert_allclose(low, [ci.low for ci in expected], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(high, [ci.high for ci in expected], rtol=1e-12, atol=1e-15)
+
+
+def test_binomial_interval_has_width_at_zero_and_full_efficiency() -> None:
+    # the normal approximation sqrt(p (1 - p) / n) gives 1 +- 0 for 3 of 3; Wilson at one sigma (z = 1):
+    # centre (3 + 1/2) / (3 + 1) = 0.875, half-width sqrt(1/4) / 4 = 0.125
+    low, high = binomial_interval([3, 0], [3, 3])
+    np.testing.assert_allclose(low, [0.75, 0.0])
+    np.testing.assert_allclose(high, [1.0, 0.25])
+
+
+def test_binomial_interval_of_an_empty_bin_is_nan_and_bad_counts_fail() -> None:
+    low, high = binomial_interval([0, 2], [0, 4])
+    assert np.isnan(low[0]) and np.isnan(high[0]) and low[1] < 0.5 < high[1]
+    with pytest.raises(ValueError, match="between 0 and total"):
+        binomial_interval([4], [3])
+    with pytest.raises(ValueError, match="confidence_level"):
+        binomial_interval([1], [3], confidence_level=1.0)
 
 
 # --- resolution ----------------------------------------------------------------------------------

@@ -2,15 +2,16 @@
 input, the same rows as predicting each file alone whatever the chunk size, resumable, refusing to overwrite,
 and the events removed by the run's cuts counted (and kept as invalid rows on demand).
 
-A tiny calorimeter network (trained for one epoch on 120 simulated events) and an untrained tiny IACT
-network (on real LST DL1 files, with intensity cuts) are enough: what is tested is the plumbing, not the
-quality of the predictions."""
+A tiny calorimeter network (trained for one epoch on 120 simulated events), a tiny collider one (one epoch on
+120 synthetic events) and an untrained tiny IACT network (on real LST DL1 files, with intensity cuts) are
+enough: what is tested is the plumbing, not the quality of the predictions."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 import showerlearn
+from collider_events import write_event_file
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.cli.common import user_errors
 from showerlearn.cli.main import app
@@ -58,6 +60,28 @@ def calorimeter(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, Path]
     for name, seed in (("a", 11), ("b", 12)):
         simulate_calorimeter(CalorimeterSimulationConfig(n_events=30, n_gammas=3, chunk_size=30), inputs / f"{name}.h5", seed=seed)
     return train(config, progress=False), inputs
+
+
+@pytest.fixture(scope="module")
+def collider(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """A trained tiny collider run (an MLP over 8 constituents), whose checkpoint carries its token preprocessing."""
+    root = tmp_path_factory.mktemp("predict_collider")
+    events = write_event_file(root / "events.h5", 120, seed=0)
+    return train(resolve_config({
+        "name": "collider", "seed": 1, "output_dir": str(root / "runs"),
+        "data": {"name": "collider", "params": {
+            "source": {"kind": "generated", "files": [str(events)]}, "constituents": {"n_tokens": 8}, "batch_size": 32}},
+        "model": {"name": "collider_mlp", "params": {}},
+        "task": {"heads": {"label": {"loss": "cross_entropy"}}},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None},
+        "evaluation": None,
+    }), progress=False)  # fmt: skip
+
+
+def _trained_run(request: pytest.FixtureRequest, family: str) -> RunDir:
+    """The run of the fixture ``family`` (the calorimeter one comes with its input files)."""
+    found = request.getfixturevalue(family)
+    return found[0] if isinstance(found, tuple) else found
 
 
 @pytest.fixture(scope="module")
@@ -370,3 +394,53 @@ def test_an_exported_model_predicts_as_the_checkpoint(
     sidecar.write_text(json.dumps(made_from))
     with pytest.raises(ValueError, match=r"model.pt: exported from the run .* whose model settings differ"):
         predict_files(iact_run, [source], tmp_path / "other", model=exported, progress=False)
+
+
+@pytest.mark.parametrize(("family", "override", "settings"), [
+    # reordered: the restored standardisation would scale each feature with another's mean and width
+    ("calorimeter", "data.params.features=[energy,theta,phi,time,log_energy,x,y,z]", ""),
+    ("calorimeter", "data.params.preclustering={}", "data.params.preclustering.features"),
+    ("collider", "data.params.constituents.n_tokens=4", "data.params.constituents"),
+    ("collider", "data.params.pair_inputs=true", ""),
+])  # fmt: skip
+def test_overrides_of_the_fitted_preprocessing_are_refused_not_ignored(
+    family: str, override: str, settings: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The checkpoint's fitted state stands in for these settings: changed, they were ignored (or misapplied).
+    The error names the key given and, when it is not one, the fitted setting it changes."""
+    run = _trained_run(request, family)
+    key = re.escape(override.partition("=")[0])
+    changes = rf" \({re.escape(settings)}\)" if settings else ""
+    why = rf"predicts with the data preprocessing it fitted on its training split{changes}, .*train a new run to change it"
+    with pytest.raises(ValueError, match=rf"cannot --set {key}: .*{why}"):
+        predict_split(run.path, tmp_path / "split.h5", ["data.params.batch_size=4", override], progress=False)
+    assert not (tmp_path / "split.h5").exists()
+
+
+def test_the_command_refuses_them_on_files_too_before_any_output(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
+    run, inputs = calorimeter
+    result = CliRunner().invoke(app, ["predict", str(run.path), str(inputs / "a.h5"), "-o", str(tmp_path / "out"),
+                                      "--set", "data.params.features=[energy]", "--no-progress"])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot --set data.params.features:" in _text(result) and "train a new run" in _text(result)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("family", "overrides"), [
+    ("calorimeter", {"data.params.batch_size": 5, "data.params.decoding.pair_threshold": 0.999}),
+    # a fitted setting given its trained value changes nothing: accepted
+    ("collider", {"data.params.batch_size": 7, "data.params.num_workers": 0, "data.params.constituents.n_tokens": 8}),
+])  # fmt: skip
+def test_overrides_prediction_honours_still_apply(
+    family: str, overrides: dict[str, object], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    run = _trained_run(request, family)
+    plain = predict_split(run.path, tmp_path / "plain.h5", progress=False)
+    changed = predict_split(run.path, tmp_path / "changed.h5", [f"{k}={v}" for k, v in overrides.items()], progress=False)
+    assert changed.events_predicted == plain.events_predicted > 0
+    used = yaml.safe_load(read_attributes(changed.output)["config"])
+    for key, value in overrides.items():
+        node = used
+        for part in key.split("."):
+            node = node[part]
+        assert node == value, key

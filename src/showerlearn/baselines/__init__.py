@@ -3,5 +3,5 @@ train / predict / evaluate path as the networks. ``base`` makes them scikit-lear
 take the engine's targets per head; families keep their own baselines on it (the IACT Hillas + random
 forests live in ``showerlearn.iact.baselines``).
 
-May import: showerlearn.registry, numpy, scikit-learn.
+May import: showerlearn.registry, showerlearn.config (its error messages), numpy, scikit-learn.
 """

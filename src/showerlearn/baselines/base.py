@@ -17,7 +17,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
-__all__ = ["MultiHeadClassifier", "NotFittedError", "log_probabilities"]
+from showerlearn.config.errors import suggestion
+
+__all__ = ["MultiHeadClassifier", "NotFittedError", "log_probabilities", "unknown_arguments"]
 
 # smallest probability written as a log-probability: the softmax of the output gives back p down to 1e-30
 _TINY = 1e-30
@@ -30,6 +32,19 @@ class NotFittedError(SklearnNotFittedError, RuntimeError):
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     """Class probabilities as log-probabilities: logits whose softmax gives them back."""
     return np.log(np.clip(probabilities, _TINY, 1.0))
+
+
+def unknown_arguments(arguments: Mapping[str, Any] | None, estimator: type[BaseEstimator], path: str) -> list[str]:
+    """One line per key of ``arguments`` (for ``estimator``, a scikit-learn class built by ``fit``) that the
+    class does not take, named at ``path``: scikit-learn itself would refuse it only in ``fit``, after the
+    data is read. The keys it takes are those of its own ``get_params``."""
+    known = sorted(estimator().get_params(deep=False))
+    return [
+        f"{path}.{key}: unknown key{suggestion(str(key), known)}; allowed keys here ({estimator.__name__} "
+        f"arguments): {', '.join(known)}"
+        for key in arguments or {}
+        if key not in known
+    ]
 
 
 class MultiHeadClassifier(ClassifierMixin, BaseEstimator):

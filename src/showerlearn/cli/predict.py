@@ -49,7 +49,9 @@ def predict(
     rows. Without input files, the run's test split is predicted into the file --output.
 
     --set changes how the run predicts, e.g. --set data.params.augment.test_time=true or a batch size;
-    settings that change the network's inputs (cleaning, transforms) no longer match what it learned.
+    settings that change the network's inputs (cleaning, transforms) no longer match what it learned. The
+    data preprocessing the run fitted on its training split (a standardisation) is its checkpoint's: --set
+    of its settings is refused (train a new run to change them).
     """
     quiet_libraries()
     patterns = [*(files or []), *(inputs or [])]

@@ -4,13 +4,23 @@ Every registered component (and every user class given by import path) gets a py
 from its signature, so a misspelt parameter is reported like a misspelt config key, with the same
 path and suggestion, before any work starts. Arguments the framework supplies itself (the model's
 ``lattice``, the optimizer's ``params``...) are *injected* and excluded from what users may set.
+
+What a signature cannot say, a component says itself, and the config check asks it (the core knows no
+component's parameters):
+
+* ``config_problems(params, path)``, a classmethod: the problems of its resolved ``params`` that its
+  constructor or ``fit`` would only find later (two exclusive parameters both given, a misspelt key in a
+  dict of scikit-learn arguments), one line each, named from ``path`` (``data.params``);
+* ``output_heads``, on a network: the names of the outputs its ``forward`` returns, or a classmethod of its
+  resolved ``params`` giving them, so that a task head it does not return is a config error, not a
+  failure at the first training step.
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -78,6 +88,22 @@ def build(
     user = {name: getattr(validated, name) for name in type(validated).model_fields}
     user.update(validated.model_extra or {})
     return factory(**extra, **supplied, **user)
+
+
+def own_problems(factory: Callable[..., Any], params: Mapping[str, Any], path: str) -> list[str]:
+    """The problems ``factory`` finds in its resolved ``params`` (its ``config_problems``; none if it has no such
+    hook), each line named from ``path``, the component's ``params`` key."""
+    check = getattr(factory, "config_problems", None)
+    return list(check(params, path)) if callable(check) else []
+
+
+def declared_heads(factory: Callable[..., Any], params: Mapping[str, Any]) -> frozenset[str] | None:
+    """The heads a network class returns with its resolved ``params`` (its ``output_heads``: names, or a
+    classmethod of the params); None when it declares none, as a user's network may: its first step checks."""
+    heads = getattr(factory, "output_heads", None)
+    if callable(heads):
+        heads = heads(params)
+    return None if heads is None else frozenset(heads)
 
 
 def resolved_params(validated: BaseModel) -> dict[str, Any]:

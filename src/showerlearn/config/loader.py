@@ -17,7 +17,9 @@ from pydantic import ValidationError
 
 from showerlearn import registry
 from showerlearn.registry import UnknownComponentError
-from showerlearn.config.components import ComponentProblem, params_model, resolved_params, validate_params
+from showerlearn.config.components import (
+    ComponentProblem, declared_heads, own_problems, params_model, resolved_params, validate_params
+)
 from showerlearn.config.errors import ConfigError, format_validation_error, suggestion
 from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig
 
@@ -139,21 +141,27 @@ def _component_problems(config: ExperimentConfig) -> list[str]:
     """The problems of every component's parameters and of the heads; resolves the parameters of the valid ones."""
     problems: list[str] = []
     model_inputs: frozenset[str] = frozenset()
+    network: Callable[..., Any] | None = None
 
-    def check(component: Component | None, reg: registry.Registry, injected: Iterable[str], path: str) -> None:
+    def check(
+        component: Component | None, reg: registry.Registry, injected: Iterable[str], path: str
+    ) -> Callable[..., Any] | None:
+        """The component's factory once its params are valid (resolved in place), else None."""
         if component is None:
-            return
+            return None
         try:
-            _, validated = validate_params(component, reg, set(injected), path)
+            factory, validated = validate_params(component, reg, set(injected), path)
         except ComponentProblem as problem:
             problems.extend(problem.problems)
-        else:
-            component.params = resolved_params(validated)
+            return None
+        component.params = resolved_params(validated)
+        problems.extend(own_problems(factory, component.params, f"{path}.params"))
+        return factory
 
     check(config.data, registry.DATAMODULES, {"seed"}, "data")
     if config.data.name in registry.DATAMODULES:  # else the model's injected inputs are unknown: skip it
         model_inputs = getattr(registry.DATAMODULES.get(config.data.name), "model_input_names", frozenset())
-        check(config.model, registry.MODELS, model_inputs, "model")
+        network = check(config.model, registry.MODELS, model_inputs, "model")
         check(config.estimator, registry.ESTIMATORS, model_inputs | {"seed"}, "estimator")
     if config.model is not None:
         check(config.optimizer, registry.OPTIMIZERS, {"params"}, "optimizer")
@@ -165,6 +173,8 @@ def _component_problems(config: ExperimentConfig) -> list[str]:
         problems.extend(_balancing_problems(config.task.balancing, list(config.task.heads)))
         for head, spec in config.task.heads.items():
             problems.extend(_head_problems(head, spec))
+        if network is not None:
+            problems.extend(_unproduced_heads(config.model, network, list(config.task.heads)))
     check(config.evaluation, registry.EVALUATORS, EVALUATOR_INJECTED, "evaluation")
     return problems
 
@@ -179,6 +189,20 @@ def _balancing_problems(balancing: Component, heads: list[str]) -> list[str]:
         f"task.heads are {', '.join(heads)}"
         for name in weights
         if name not in heads
+    ]
+
+
+def _unproduced_heads(model: Component, network: Callable[..., Any], heads: list[str]) -> list[str]:
+    """Task heads the network does not return (by its declared ``output_heads``): the task would otherwise
+    find them missing at the first training step, after the data is read or simulated."""
+    produced = declared_heads(network, model.params)
+    if produced is None:
+        return []
+    known = sorted(produced)
+    return [
+        f"task.heads.{head}: unknown head{suggestion(head, known)}; model {model.name} returns the heads {', '.join(known)}"
+        for head in heads
+        if head not in produced
     ]
 
 

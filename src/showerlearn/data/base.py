@@ -44,6 +44,11 @@ class ShowerDataModule(L.LightningDataModule):
     model_input_names: ClassVar[frozenset[str]] = frozenset()
     #: the detector family a run of this data belongs to (its board section, its explanation adapter)
     family: ClassVar[Family] = GENERIC
+    #: the settings (constructor parameters; a dot reaches into a nested one, ``preclustering.features``)
+    #: that :meth:`fitted_state` holds or was fitted for: a state restored from a checkpoint stands in for
+    #: them, so a run predicts with them as it was trained, and prediction refuses to change them
+    #: (:meth:`changed_fitted_settings`) rather than ignore the change
+    fitted_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
@@ -221,6 +226,13 @@ class ShowerDataModule(L.LightningDataModule):
         inputs, which then reads no training file. DataModules with a fitted state override this."""
         raise NotImplementedError(f"{type(self).__name__} saves no fitted state to restore")
 
+    @classmethod
+    def changed_fitted_settings(cls, trained: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+        """The :attr:`fitted_settings` whose values differ between ``trained``, the params the run was trained
+        with, and ``params`` (both as plain data, a config's ``data.params``); a setting under a null or
+        missing one counts as absent."""
+        return [path for path in cls.fitted_settings if _setting(trained, path) != _setting(params, path)]
+
     def needs_training_split(self) -> bool:
         """Whether :meth:`setup` must read the training split: not read yet, and needed (it gives what the data
         fits, unless a checkpoint brought that and only new files are predicted)."""
@@ -264,3 +276,17 @@ class ShowerDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         dataset = self.predict_set if self.prediction_inputs is not None else self.test_set
         return self._loader(dataset, "predict", shuffle=False)
+
+
+#: what :func:`_setting` gives for a setting that is not there (``None`` could be its value)
+_ABSENT = object()
+
+
+def _setting(params: Mapping[str, Any], path: str) -> Any:
+    """The value at the dotted ``path`` in nested ``params``, or :data:`_ABSENT`."""
+    value: Any = params
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return _ABSENT
+        value = value[key]
+    return value

@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,21 @@ def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: typ
     if not paths:
         raise error(f"{what}: 'files' is empty")
     return paths
+
+
+def source_problems(params: Mapping[str, Any], path: str) -> list[str]:
+    """The problem of a DataModule given its events by ``files`` or by ``simulate``, found by the config check
+    (its ``config_problems``) before any work: both given, or neither, which its constructor would refuse
+    after the config was accepted. ``params``: its resolved params; ``path``: where they are (``data.params``)."""
+    given = [key for key in ("files", "simulate") if params.get(key) is not None]
+    if len(given) == 1:
+        return []
+    # an example's `simulate` stays when `--set data.params.files=...` is added: say how to drop it
+    found = "both given; give exactly one, the other null" if given else "neither given; give exactly one"
+    return [
+        f"{path}.files, {path}.simulate: {found}: `files` (paths or glob patterns of the files to read) or "
+        "`simulate` (the settings of the events to simulate)"
+    ]
 
 
 def files_caption(patterns: Sequence[str | Path] | None, shown: int = 2) -> str:

@@ -350,10 +350,40 @@ def _open(
     apply_cpu_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config)
     checkpoint = _best_checkpoint(run) if config.model is not None else None
-    if checkpoint is not None:  # what the data fitted on the training split: new files need no training file
-        datamodule.restore_from_checkpoint(checkpoint)
+    # what the data fitted on the training split: new files need no training file, and the settings it was
+    # fitted for are the trained ones, whatever --set says of them
+    if checkpoint is not None and datamodule.restore_from_checkpoint(checkpoint):
+        _refuse_fitted_changes(run, config, datamodule, overrides)
     return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid,
                     chunk_events, checkpoint)
+
+
+def _refuse_fitted_changes(
+    run: RunDir, config: ExperimentConfig, datamodule: ShowerDataModule, overrides: Sequence[str]
+) -> None:
+    """Refuse overrides of the data settings a restored fitted state stands in for
+    (:attr:`~ShowerDataModule.fitted_settings`): they would be ignored, silently, or feed the network inputs
+    other than those it was trained on. Named as given (``--set``), with the settings they change."""
+    if not overrides:  # the run's own config: its fitted state was fitted with it
+        return
+    trained, used = (c.data.model_dump(mode="json")["params"] for c in (load_config(run.config_file), config))
+    changed = [f"data.params.{path}" for path in datamodule.changed_fitted_settings(trained, used)]
+    if not changed:
+        return
+    given = (override.partition("=")[0] for override in overrides)
+    keys = [key for key in given if any(_nested(key, setting) for setting in changed)]
+    keys = keys or changed  # a change no key names (a data.name override dropping the params)
+    settings = "" if keys == changed else f" ({', '.join(changed)})"
+    raise ValueError(
+        f"predict: cannot --set {', '.join(keys)}: {run.path} predicts with the data preprocessing it fitted on its "
+        f"training split{settings}, restored from its checkpoint, since its network needs its inputs as it was "
+        "trained on them; train a new run to change it"
+    )
+
+
+def _nested(key: str, path: str) -> bool:
+    """Whether the dotted ``key`` and ``path`` are the same setting or one holds the other."""
+    return key == path or path.startswith(f"{key}.") or key.startswith(f"{path}.")
 
 
 def _best_checkpoint(run: RunDir) -> dict[str, Any] | None:

@@ -42,6 +42,12 @@ def bootstrap_band(confidence_level: float) -> str:
     return f"{100 * confidence_level:g} % bootstrap interval"
 
 
+def binomial_band(confidence_level: float) -> str:
+    """What an efficiency's binomial interval band is (:func:`~showerlearn.metrics.efficiency.binomial_interval`):
+    ``68.3 % Wilson score interval``."""
+    return f"{100 * confidence_level:.3g} % Wilson score interval"
+
+
 def seeds_band(n_runs: int) -> str:
     """What an aggregate's band is: ``mean ± std over 3 seeds``; none (``""``) below two seeds, which have no
     std to draw."""

@@ -28,6 +28,12 @@ class MLP(nn.Module):
         ``in_channels`` and ``lattice`` instead and the input size is ``in_channels * lattice.n_pixels``.
     """
 
+    @classmethod
+    def output_heads(cls, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The heads ``forward`` returns with these (resolved) params: those of ``heads`` (the config check
+        reads them)."""
+        return tuple(params.get("heads") or ())
+
     def __init__(
         self,
         heads: Mapping[str, int],

@@ -109,7 +109,7 @@
     const inside = (x, y) => finite(x) && finite(y) && (!spec.logx || x > 0) && (!spec.logy || y > 0);
 
     svg("text", {x: W / 2, y: 16, class: "title", "text-anchor": "middle"}, root).textContent = spec.title;
-    const clipId = "clip-" + spec.key;
+    const clipId = "clip-" + spec.key.replace(/\W/g, "-");  // url(#id) takes no "/" of a family's key
     svg("rect", {x: M.left, y: M.top, width: pw, height: ph}, svg("clipPath", {id: clipId}, svg("defs", {}, root)));
     sx.ticks.forEach((t) => {
       svg("line", {x1: X(t), x2: X(t), y1: M.top, y2: M.top + ph, class: "grid"}, root);
@@ -208,6 +208,14 @@
     const preferred = `${metric}_vs_${state.axis}`;
     return names.has(preferred) ? preferred : [...names].sort()[0];
   }
+  // a board of several families keys every name by its family: the curve "iact/energy_resolution_vs_true_energy"
+  // reads its axis as "iact/true_energy" says (a board of one family, or an axis its family does not describe:
+  // the plain axis name)
+  function axisLabel(name) {
+    const [metric, axis] = name.split("_vs_");
+    const family = metric.slice(0, metric.indexOf("/") + 1);
+    return DATA.axis_labels[family + axis] || DATA.axis_labels[axis] || axis.replace(/_/g, " ");
+  }
   function seriesOf(entry, curve) {
     const x = curve.edges.slice(1).map((hi, k) => {
       const lo = curve.edges[k];
@@ -227,13 +235,12 @@
     DATA.plots.forEach((plot) => {
       const name = curveName(plot.metric, everyEntry);
       if (!name) return;
-      const axis = name.split("_vs_")[1];
       const req = requirement[plot.metric];
       const series = entries.filter((e) => e.curves && e.curves[name]).map((e) => seriesOf(e, e.curves[name]));
       host.appendChild(drawPlot({
         key: plot.metric, curve: name, title: plot.title, ylabel: plot.ylabel, logy: Boolean(plot.logy), hline: plot.hline,
         logx: series.every((s) => s.x.every((x) => !finite(x) || x > 0)),  // energies: log axis
-        xlabel: DATA.axis_labels[axis] || axis.replace(/_/g, " "),
+        xlabel: axisLabel(name),
         series,
         refs: req ? [{label: req.label, x: req.energy, y: req.value}] : [],
       }));

@@ -10,6 +10,12 @@ labels, scales and best directions of its metrics (``Family.board_style()``, mer
 on the board by :func:`merged_style`) and the reference curves it overlays (``Family.reference_curves``,
 gathered by :func:`reference_curves`).
 
+Two families may give one name to different quantities (``energy_resolution``: an IACT's against the true
+energy in TeV, a calorimeter's against the gamma energy in MeV). So on a board of several families every
+name of a family's curve, scalar, axis and reference curve is keyed by its family (:func:`family_key`,
+``iact/energy_resolution``): each family's metric has its plot, its label and its column, ranked only
+against the same family's runs. A board of one family, the usual case, keeps the plain names.
+
 Hook for explanations: every PNG file in a run's ``plots/explain/`` folder (``EXPLAIN_FOLDER``) is
 embedded (base64) in the "Explanations" section of that run, e.g. Grad-CAM figures.
 """
@@ -36,6 +42,13 @@ from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, CurveSeries, Referenc
 
 #: Images found here inside a run directory are embedded in the board (Grad-CAM and other explanations).
 EXPLAIN_FOLDER = Path("plots") / "explain"
+
+#: Between a family and a name on a board of several families: ``iact/energy_resolution``.
+FAMILY_SEPARATOR = "/"
+
+#: Scalars the board adds to every run whatever its family (test events, training time): they mean the
+#: same in every family, so they keep one column on a board of several families.
+RUN_SCALARS = ("n_events", "train_seconds")
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,26 @@ def _scalar(value: Any) -> float | int | None:
     return value if np.isfinite(value) else None
 
 
-def _entry_payload(entry: BoardEntry) -> dict[str, Any]:
+def family_key(family: Family, name: str) -> str:
+    """``name`` (a metric, curve, scalar or axis) of ``family`` on a board of several families:
+    ``iact/energy_resolution``."""
+    return f"{family.name}{FAMILY_SEPARATOR}{name}"
+
+
+def _metric_key(family: Family | None, name: str) -> str:
+    """A curve, metric or axis name as the board keys it: by ``family`` when given (a board of several
+    families), else as it is."""
+    return name if family is None else family_key(family, name)
+
+
+def _scalar_key(family: Family | None, name: str) -> str:
+    """A scalar's column: keyed like a metric, except the scalars every run has (``RUN_SCALARS``)."""
+    return _metric_key(None if name in RUN_SCALARS else family, name)
+
+
+def _entry_payload(entry: BoardEntry, by_family: bool) -> dict[str, Any]:
+    """An entry (and its members) as page data; ``by_family``: its curves and scalars keyed by its family."""
+    family = entry.family if by_family else None
     image_data = []
     for image in entry.images:
         try:
@@ -145,20 +177,21 @@ def _entry_payload(entry: BoardEntry) -> dict[str, Any]:
         "family": entry.family.name,
         "status": entry.status,
         "caption": entry.caption,
-        "scalars": scalars,
-        "scalar_std": {name: _scalar(value) for name, value in entry.scalar_std.items()},
-        "auc": scalars.get("auc"),
+        "scalars": {_scalar_key(family, name): value for name, value in scalars.items()},
+        "scalar_std": {_scalar_key(family, name): _scalar(value) for name, value in entry.scalar_std.items()},
+        "auc": scalars.get("auc"),  # the ROC's legend: the entry's own AUC, whatever its column
         "curves": {
-            name: {"edges": _floats(series.edges), "value": _floats(series.value), "low": _floats(series.low),
-                   "high": _floats(series.high), "band": series.band if series.low is not None else "",
-                   "n_events": _floats(series.n_events)}
+            _metric_key(family, name): {
+                "edges": _floats(series.edges), "value": _floats(series.value), "low": _floats(series.low),
+                "high": _floats(series.high), "band": series.band if series.low is not None else "",
+                "n_events": _floats(series.n_events)}
             for name, series in entry.curves.items()
         },
         "roc": None if entry.roc is None else {"fpr": _floats(entry.roc.fpr), "tpr": _floats(entry.roc.tpr),
                                                "low": _floats(entry.roc.low), "high": _floats(entry.roc.high),
                                                "band": entry.roc.band if entry.roc.low is not None else ""},
         "config": merged_config([m.config for m in entry.members]) if entry.members else flatten_config(entry.config),
-        "members": [_entry_payload(member) for member in entry.members],
+        "members": [_entry_payload(member, by_family) for member in entry.members],
         "images": image_data,
     }
 
@@ -169,15 +202,28 @@ def entry_families(entries: Sequence[BoardEntry]) -> list[Family]:
 
 
 def merged_style(families: Sequence[Family]) -> BoardStyle:
-    """The board styles of ``families`` as one: where two describe the same metric, axis or scalar, the
-    first family's word holds; scalar orders follow one another."""
-    styles = [family.board_style() for family in families]
+    """The board styles of ``families`` as one, in the families' order: one family's own style, or for
+    several each family's with its names keyed by the family (:func:`family_key`), as the board keys their
+    entries' curves and scalars, so that no family labels, scales or ranks another's metric of the same name."""
+    by_family = len(families) > 1
+    styles = [_keyed_style(family.board_style(), family if by_family else None) for family in families]
     return BoardStyle(
         metric_style=_first_wins(style.metric_style for style in styles),
         axis_labels=_first_wins(style.axis_labels for style in styles),
         scalar_direction=_first_wins(style.scalar_direction for style in styles),
         scalar_order=tuple(dict.fromkeys(name for style in styles for name in style.scalar_order)),
         scalar_units=_first_wins(style.scalar_units for style in styles),
+    )
+
+
+def _keyed_style(style: BoardStyle, family: Family | None) -> BoardStyle:
+    """``style`` with its metric, axis and scalar names keyed by ``family`` (as they are without one)."""
+    return BoardStyle(
+        metric_style={_metric_key(family, name): value for name, value in style.metric_style.items()},
+        axis_labels={_metric_key(family, name): value for name, value in style.axis_labels.items()},
+        scalar_direction={_scalar_key(family, name): value for name, value in style.scalar_direction.items()},
+        scalar_order=tuple(_scalar_key(family, name) for name in style.scalar_order),
+        scalar_units={_scalar_key(family, name): value for name, value in style.scalar_units.items()},
     )
 
 
@@ -191,27 +237,33 @@ def _first_wins(mappings: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def reference_curves(families: Sequence[Family], folder: Path) -> dict[str, dict[str, ReferenceCurve]]:
-    """The reference curve sets every one of ``families`` reads from ``folder``, the first family's first.
+    """The reference curve sets every one of ``families`` reads from ``folder``, the first family's first;
+    with several families, each curve under its metric keyed by the family that read it (:func:`family_key`),
+    so that it overlays that family's plot only.
 
     Raises:
         ValueError: none of them has reference curves.
     """
+    by_family = len(families) > 1
     found: dict[str, dict[str, ReferenceCurve]] = {}
     for family in families:
+        keyed = family if by_family else None
         for name, curves in family.reference_curves(folder).items():
-            found.setdefault(name, {}).update(curves)
+            found.setdefault(name, {}).update({_metric_key(keyed, metric): curve for metric, curve in curves.items()})
     if not found:
         names = ", ".join(family.name for family in families)
         raise ValueError(f"no family on the board ({names}) has reference curves to read from {folder}")
     return found
 
 
-def _plots(entries: Sequence[BoardEntry], styles: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One plot per metric (curve name before ``_vs_``) present in some entry, in the order of ``styles``."""
-    present = {name.split("_vs_")[0] for entry in entries for e in (entry, *entry.members) for name in e.curves}
+def _plots(shown: Sequence[Mapping[str, Any]], styles: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One plot per metric (curve name before ``_vs_``) present in some entry's page data (``shown``, members
+    included), in the order of ``styles``; a metric keyed by its family is titled ``iact: energy resolution``."""
+    present = {name.split("_vs_")[0] for entry in shown for name in entry["curves"]}
     metrics = [m for m in styles if m in present] + sorted(present - set(styles))
     return [
-        {"metric": metric, "title": metric.replace("_", " "), "ylabel": styles.get(metric, {}).get("ylabel", metric),
+        {"metric": metric, "title": metric.replace(FAMILY_SEPARATOR, ": ", 1).replace("_", " "),
+         "ylabel": styles.get(metric, {}).get("ylabel", metric),
          "logy": bool(styles.get(metric, {}).get("logy", False)), "hline": styles.get(metric, {}).get("hline")}
         for metric in metrics
     ]
@@ -231,7 +283,9 @@ def board_payload(
     first; ``style``: how the metrics read (:func:`merged_style` of the entries' families), whose metric
     styles also order the plots and whose units head the metrics table. Without them the page has no
     overlay and generic labels. Bins with fewer than ``MIN_EVENTS_PER_BIN`` events (``min_events_per_bin``,
-    the threshold of the figures) are drawn apart, as in the evaluators' figures.
+    the threshold of the figures) are drawn apart, as in the evaluators' figures. When the entries (baseline
+    and members included) are of several families, their curves and scalars are keyed by family
+    (:func:`family_key`), as ``style`` and ``references`` are by :func:`merged_style` and :func:`reference_curves`.
     """
     if not entries:
         raise ValueError("the board needs at least one run or sweep")
@@ -241,12 +295,15 @@ def board_payload(
     if duplicates:
         raise ValueError(f"board entries must have unique ids, these repeat: {duplicates}")
     references = references or {}
-    scalar_names = {name for e in everything for name in e.scalars}
+    by_family = len(entry_families(everything)) > 1
+    shown = [_entry_payload(entry, by_family) for entry in [*entries, *([baseline] if baseline else [])]]
+    flat = [e for entry in shown for e in (entry, *entry["members"])]
+    scalar_names = {name for e in flat for name in e["scalars"]}
     return {
         "title": title,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "entries": [_entry_payload(entry) for entry in entries],
-        "baseline": _entry_payload(baseline) if baseline else None,
+        "entries": shown[: len(entries)],
+        "baseline": shown[-1] if baseline else None,
         "requirements": {
             name: {metric: {"label": curve.label, "energy": _floats(curve.energy), "value": _floats(curve.value)}
                    for metric, curve in curves.items()}
@@ -254,7 +311,7 @@ def board_payload(
         },
         "default_requirement": next(iter(references), "none"),
         "axis_labels": dict(style.axis_labels),
-        "plots": _plots([*entries, *([baseline] if baseline else [])], style.metric_style),
+        "plots": _plots(flat, style.metric_style),
         "scalar_order": [n for n in style.scalar_order if n in scalar_names] + sorted(scalar_names - set(style.scalar_order)),
         "better": {name: direction for name, direction in style.scalar_direction.items() if name in scalar_names},
         "scalar_units": {name: unit for name, unit in style.scalar_units.items() if name in scalar_names and unit},

@@ -10,7 +10,7 @@ table with each hit's cluster label (:mod:`.decoding`) and a ``gammas`` table wi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +28,7 @@ from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluste
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
-from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption
+from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption, source_problems
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
@@ -65,6 +65,13 @@ class CalorimeterDataModule(ShowerDataModule):
 
     model_input_names: ClassVar[frozenset[str]] = frozenset({"hit_features", "cluster_features", "geometry"})
     family = FAMILY
+    #: the features the restored standardisations were fitted on (the pre-cluster ones: with pre-clusters or not)
+    fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering.features")
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither."""
+        return source_problems(params, path)
 
     def __init__(
         self,

@@ -5,8 +5,8 @@ method (overall and in the hard regime, ``regimes``), ``evaluator`` is the ``cal
 ``showerlearn evaluate`` and ``figures`` draws the spectra.
 
 May import: showerlearn.calorimeter.family, showerlearn.calorimeter.geometry, showerlearn.calorimeter.kinematics,
-showerlearn.calorimeter.simulation.response, showerlearn.evaluation, showerlearn.registry, showerlearn.viz,
-matplotlib, numpy, scikit-learn; awkward inside the functions that read awkward arrays.
+showerlearn.calorimeter.simulation.response, showerlearn.evaluation, showerlearn.metrics, showerlearn.registry,
+showerlearn.viz, matplotlib, numpy, scikit-learn; awkward inside the functions that read awkward arrays.
 """
 
 from showerlearn.calorimeter.evaluation.metrics import (

@@ -21,6 +21,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from showerlearn.calorimeter.kinematics import doppler_correct
 from showerlearn.calorimeter.simulation.response import energy_sigma
+from showerlearn.metrics.efficiency import binomial_interval
+from showerlearn.metrics.resolution import ONE_SIGMA_CONTAINMENT
 
 __all__ = [
     "adjusted_rand_index",
@@ -107,16 +109,18 @@ def bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where((bins >= 0) & (bins < len(edges) - 1), bins, -1)
 
 
-def binned_efficiency(passed: np.ndarray, x: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+def binned_efficiency(passed: np.ndarray, x: np.ndarray, edges: np.ndarray,
+                      confidence_level: float = ONE_SIGMA_CONTAINMENT) -> dict[str, np.ndarray]:
     """Per bin of ``x`` (:func:`bin_index`): ``n`` entries, the ``efficiency`` (share of ``passed``) and its binomial
-    ``error``."""
+    interval ``ci_low``, ``ci_high`` (Wilson score, one sigma by default: never zero-width at 0 or 1; NaN in empty
+    bins)."""
     bins = bin_index(x, edges)
     inside = bins >= 0
     n = np.bincount(bins[inside], minlength=len(edges) - 1).astype(float)
     k = np.bincount(bins[inside], np.asarray(passed, float)[inside], minlength=len(edges) - 1)
     efficiency = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
-    error = np.sqrt(np.divide(efficiency * (1 - efficiency), n, out=np.full_like(n, np.nan), where=n > 0))
-    return {"n": n, "efficiency": efficiency, "error": error}
+    ci_low, ci_high = binomial_interval(k, n, confidence_level)
+    return {"n": n, "efficiency": efficiency, "ci_low": ci_low, "ci_high": ci_high}
 
 
 def photopeak_efficiency_by_energy(
@@ -124,7 +128,7 @@ def photopeak_efficiency_by_energy(
     resolution_fwhm_662: float = 0.077, n_sigma: float = 3.0,
 ) -> dict[str, np.ndarray]:
     """Per bin of rest-frame gamma energy (``edges`` [MeV]): ``n`` emitted gammas, ``efficiency`` in the
-    photopeak and its binomial ``error``."""
+    photopeak and its binomial interval ``ci_low``, ``ci_high`` (:func:`binned_efficiency`)."""
     return binned_efficiency(in_photopeak(gammas, matches, resolution_fwhm_662, n_sigma), gammas["energy_rest"], edges)
 
 

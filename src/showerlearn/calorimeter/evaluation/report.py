@@ -25,7 +25,8 @@ from showerlearn.calorimeter.evaluation.regimes import hard_events, hard_gammas
 from showerlearn.calorimeter.evaluation.spectra import energy_spectra
 from showerlearn.calorimeter.evaluation.tables import cluster_table
 from showerlearn.calorimeter.kinematics import doppler_correct
-from showerlearn.evaluation.curves import curve_record, json_float, json_list
+from showerlearn.evaluation.curves import binomial_band, curve_record, json_float, json_list
+from showerlearn.metrics.resolution import ONE_SIGMA_CONTAINMENT
 
 __all__ = ["DEFAULT_ENERGY_BINS", "ReportSettings", "clustering_report", "split_tables"]
 
@@ -123,11 +124,10 @@ def _resolution(gammas: dict, matches: dict, clusters: dict, beta: np.ndarray, p
 
 
 def _efficiency_record(passed: np.ndarray, energy: np.ndarray, edges: np.ndarray) -> dict[str, Any]:
-    """Per-bin efficiency with its binomial standard error as the band."""
-    binned = binned_efficiency(passed, energy, edges)
-    mean, error = binned["efficiency"], binned["error"]
-    return curve_record(edges, mean, binned["n"], x="gamma_energy", x_unit="MeV", unit="", ci_low=np.clip(mean - error, 0, 1),
-                        ci_high=np.clip(mean + error, 0, 1), band="± 1 binomial standard error")
+    """Per-bin efficiency with its one-sigma binomial (Wilson) interval as the band."""
+    binned = binned_efficiency(passed, energy, edges, ONE_SIGMA_CONTAINMENT)
+    return curve_record(edges, binned["efficiency"], binned["n"], x="gamma_energy", x_unit="MeV", unit="",
+                        ci_low=binned["ci_low"], ci_high=binned["ci_high"], band=binomial_band(ONE_SIGMA_CONTAINMENT))
 
 
 def _curves(gammas: dict, matches: dict, clusters: dict, beta: np.ndarray, peak: np.ndarray, good: np.ndarray,

@@ -10,6 +10,9 @@ same-gamma pairs (a few among many).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
@@ -31,6 +34,12 @@ class _PairMLP(nn.Module):
             raise ValueError(f"layers must be >= 1, got {layers}")
         self.spec = spec
         self.score = mlp([3 * len(spec.names) + 1, *[hidden] * layers, 1], dropout)
+
+    @classmethod
+    def output_heads(cls, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The one head ``forward`` returns, the pair scores ``output``, whatever the params (the config check
+        reads it)."""
+        return (cls.output,)
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = inputs[self.stream]

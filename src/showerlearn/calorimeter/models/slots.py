@@ -57,6 +57,9 @@ class HitSlotAttention(nn.Module):
         Starting scale of every slot's frame [rad].
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("slots", "pairs")
+
     def __init__(self, hit_features: FeatureSpec, slots: int = 8, dim: int = 64, iterations: int = 3,
                  encoder_layers: int = 1, heads: int = 4, initial_scale: float = 0.2) -> None:
         super().__init__()

@@ -40,6 +40,9 @@ class HitTransformer(nn.Module):
         Dropout in the encoder.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("pairs",)
+
     def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
         self.spec = hit_features
@@ -79,6 +82,9 @@ class HitCondensation(nn.Module):
     dropout
         Dropout in the encoder.
     """
+
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("objects",)
 
     def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, space_dim: int = 4,
                  dropout: float = 0.0) -> None:

@@ -125,6 +125,8 @@ class ColliderDataModule(ShowerDataModule):
     model_input_names: ClassVar[frozenset[str]] = frozenset(
         {"constituent_features", "object_features", "n_classes", "n_constituents", "n_objects"}
     )
+    #: a restored preprocessor carries its stream's settings; the p4 streams are among them or not
+    fitted_settings: ClassVar[tuple[str, ...]] = ("constituents", "objects", "pair_inputs")
 
     def __init__(
         self,

@@ -42,6 +42,9 @@ class ConcatenationNetwork(nn.Module):
         ``data.params.pair_inputs: true``), and the width of its MLP.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("label",)
+
     def __init__(
         self,
         constituent_features: int,

@@ -31,6 +31,9 @@ class KinematicsMLP(nn.Module):
         Dropout after each hidden layer.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("label",)
+
     def __init__(
         self,
         constituent_features: int,

@@ -73,6 +73,9 @@ class MultiScaleTransformer(nn.Module):
         Width of the pairwise-feature MLP.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("label",)
+
     def __init__(
         self,
         constituent_features: int,

@@ -45,6 +45,9 @@ class OneScaleTransformer(nn.Module):
         ``data.params.pair_inputs: true``), and the width of its MLP.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("label",)
+
     def __init__(
         self,
         constituent_features: int,

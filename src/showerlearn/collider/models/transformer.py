@@ -41,6 +41,9 @@ class StreamTransformer(nn.Module):
         and the width of its MLP.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("label",)
+
     def __init__(
         self,
         constituent_features: int,

@@ -32,7 +32,7 @@ from scipy.sparse import csr_array
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
-from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities
+from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities, unknown_arguments
 from showerlearn.iact.baselines.features import hillas_features
 from showerlearn.iact.data.transforms import CleaningConfig
 from showerlearn.iact.geometry.frames import camera_to_fov, fov_to_camera
@@ -62,6 +62,15 @@ CLASSIFIER_ARGS: dict[str, Any] = {
     "max_features": "sqrt",
     "bootstrap": True,
     "criterion": "gini",
+}
+
+#: each forest: its scikit-learn class, lstchain's arguments, and the parameter whose dict overrides them
+FORESTS: dict[str, tuple[type[RandomForestRegressor | RandomForestClassifier], dict[str, Any], str]] = {
+    "energy": (RandomForestRegressor, REGRESSOR_ARGS, "energy_regressor_args"),
+    "disp_norm": (RandomForestRegressor, REGRESSOR_ARGS, "disp_regressor_args"),
+    "disp_sign": (RandomForestClassifier, CLASSIFIER_ARGS, "disp_classifier_args"),
+    "particle": (RandomForestClassifier, CLASSIFIER_ARGS, "particle_classifier_args"),
+    "impact": (RandomForestRegressor, REGRESSOR_ARGS, "impact_regressor_args"),
 }
 
 # lstchain standard feature lists without the pointing columns (alt_tel, sin_az_tel): the training
@@ -193,16 +202,20 @@ class HillasRandomForest(MultiHeadClassifier):
         self.n_jobs = n_jobs
         self.seed = seed
 
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """Keys of the ``*_args`` dicts that their forest does not take (a misspelt ``n_estimators``), one line
+        each named from ``path``: the forests are built, and scikit-learn refuses them, only in ``fit``."""
+        return [
+            problem
+            for forest, _, parameter in FORESTS.values()
+            for problem in unknown_arguments(params.get(parameter), forest, f"{path}.{parameter}")
+        ]
+
     @property
     def forest_args(self) -> dict[str, dict[str, Any]]:
         """scikit-learn arguments of each forest: lstchain's, updated by the ``*_args`` parameters."""
-        return {
-            "energy": {**REGRESSOR_ARGS, **(self.energy_regressor_args or {})},
-            "disp_norm": {**REGRESSOR_ARGS, **(self.disp_regressor_args or {})},
-            "disp_sign": {**CLASSIFIER_ARGS, **(self.disp_classifier_args or {})},
-            "particle": {**CLASSIFIER_ARGS, **(self.particle_classifier_args or {})},
-            "impact": {**REGRESSOR_ARGS, **(self.impact_regressor_args or {})},
-        }
+        return {name: {**defaults, **(getattr(self, parameter) or {})} for name, (_, defaults, parameter) in FORESTS.items()}
 
     def _fix_settings(self) -> None:
         """Check the parameters (a scikit-learn estimator checks them in ``fit``, not when built) and fix
@@ -217,6 +230,8 @@ class HillasRandomForest(MultiHeadClassifier):
             raise ValueError(
                 f"hillas_rf: classifier_gamma_fraction must be in (0, 1), got {self.classifier_gamma_fraction}"
             )
+        if problems := self.config_problems(self.get_params(deep=False), "hillas_rf"):
+            raise ValueError("; ".join(problems))
         if self.focal_length is None and self.camera.frame is None:
             raise ValueError(f"hillas_rf: camera {self.camera.name} has no frame; give focal_length")
         focal_length = self.camera.frame.focal_length if self.focal_length is None else self.focal_length
@@ -294,8 +309,7 @@ class HillasRandomForest(MultiHeadClassifier):
         args = {**self.forest_args[name], "n_jobs": self.n_jobs, "random_state": self.seed}
         if oob:
             args["oob_score"] = True
-        cls = RandomForestClassifier if name in ("disp_sign", "particle") else RandomForestRegressor
-        return cls(**args)
+        return FORESTS[name][0](**args)
 
     def _fit_energy(self, columns: dict, targets: Mapping, rows: np.ndarray, weight: np.ndarray) -> RandomForestRegressor:
         forest = self._forest("energy")

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.base import ShowerDataModule
-from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption
+from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption, source_problems
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
@@ -102,6 +102,11 @@ class IACTDataModule(ShowerDataModule):
     family = FAMILY
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither."""
+        return source_problems(params, path)
 
     def __init__(
         self,

@@ -115,6 +115,9 @@ class GammaPhysNet(nn.Module):
         image moments weigh pixels by the charge itself, so they undo ``log1p``.
     """
 
+    #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
+    output_heads: tuple[str, ...] = ("particle", "energy", "direction", "impact")
+
     def __init__(
         self,
         lattice: Lattice,
