@@ -4,6 +4,7 @@ as a source, estimators' arrays, decoding and the average of an ensemble."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import awkward as ak
@@ -11,20 +12,33 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
 from collider_events import PROCESSES, synthetic_events, write_event_file
 from test_collider_readers import _delphes_tree, _write_delphes, fixed_size_branches  # noqa: F401 (a fixture)
 from showerlearn.collider.baselines import HighLevelBDT
 from showerlearn.collider.baselines.features import HIGH_LEVEL_FEATURES
-from showerlearn.collider.data.datamodule import ColliderDataModule, cross_section_scale
+from showerlearn.collider.data.datamodule import ColliderDataModule, ConstituentSettings, ObjectSettings, cross_section_scale
 from showerlearn.collider.data.preprocessing import TokenPreprocessor
-from showerlearn.collider.data.sources import GeneratedFiles
+from showerlearn.collider.data.sources import (
+    ColumnarFiles,
+    DelphesFiles,
+    GeneratedFiles,
+    NpzFiles,
+    NpzStream,
+    SimulatedEvents,
+)
 from showerlearn.collider.data.streams import object_tokens
 from showerlearn.collider.evaluation.evaluator import evaluate_collider
+from showerlearn.collider.io import read_npz_classes
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.models.multiscale import MultiScaleTransformer
 from showerlearn.collider.simulation import default_processes
+
+
+#: three classes of one process each, in class order
+CLASSES = {"qcd": ["qcd"], "ttbar": ["ttbar"], "signal": ["signal"]}
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +119,7 @@ def test_files_of_one_process_each_combine(tmp_path: Path) -> None:
     contradicting = write_event_file(tmp_path / "flags.h5", 30, seed=4, only="qcd")
     with h5py.File(contradicting, "r+") as h5:
         h5.attrs["processes"] = h5.attrs["processes"].replace('"label": 0', '"label": 1')
+        h5["events/label"][...] = 1  # consistent within the file, which the reader checks
     with pytest.raises(ColliderDataError, match=r"flags the process 'qcd' as signal=1, an earlier file as signal=0"):
         GeneratedFiles(files=[str(files[0]), str(contradicting)]).read()
 
@@ -293,3 +308,76 @@ def test_object_tokens_come_kind_by_kind_hardest_first_with_every_field() -> Non
         assert ak.to_numpy(objects.dphi_lead)[1] == pytest.approx(0.0)  # the leading large-R jet itself
     with pytest.raises(ValueError, match=r"unknown object kinds \['photons'\]"):
         object_tokens(events, {"photons": 1})
+
+
+def test_repeated_feature_names_are_refused(tmp_path: Path) -> None:
+    """Tokens become records keyed by name: a repeated name would keep one column under two names."""
+    np.savez(tmp_path / "a.npz", np.ones((2, 3, 3)))
+    with pytest.raises(ValueError, match=r"feature names: 'pt' given more than once"):
+        read_npz_classes([tmp_path / "a.npz"], ("pt", "pt", "phi"))
+    for settings in (ConstituentSettings, ObjectSettings, partial(NpzStream, files=["a.npz"])):
+        with pytest.raises(ValidationError, match=r"features\n.*'pt' given more than once"):
+            settings(features=["pt", "pt", "phi"])
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"files": ["x.h5"], "object_limits": {"muons": -1}}, r"object_limits\.muons\n\s+Input should be greater than or equal to 0"),
+        ({"kind": "delphes", "classes": {"a": ["x.root"]}, "eflow_branches": []}, r"eflow_branches\n\s+List should have at least 1 item"),
+        (
+            {"kind": "columnar", "files": ["x.root"], "constituents": {"tokens": ["a"], "labels": ["l"], "scalars": ["s"]},
+             "objects": {"tokens": ["b"], "labels": ["m"]}},
+            r"constituents\.scalars, objects\.labels: the collider DataModule reads token branches only",
+        ),
+    ],
+)  # fmt: skip
+def test_settings_that_would_be_silently_wrong_are_refused(source: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ColliderDataModule(source=source)
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_a_file_without_events_is_named(tmp_path: Path) -> None:
+    for name, events in (("full", 3), ("empty", 0)):
+        np.savez(tmp_path / f"{name}.npz", np.ones((events, 2, 1)))
+    stream = {"files": [str(tmp_path / "full.npz"), str(tmp_path / "empty.npz")], "features": ["pt"]}
+    with pytest.raises(ColliderDataError, match=r"empty\.npz: holds no events"):
+        NpzFiles(constituents=stream, objects=stream).read()
+    nothing = ak.Array([[1.0]])[:0]
+    empty_columns = {"part_pt": nothing, "obj_pt": nothing, "label": np.zeros(0, int)}
+    ak.to_parquet(ak.zip(empty_columns, depth_limit=1), tmp_path / "empty.parquet")
+    columnar = ColumnarFiles(files=[str(tmp_path / "empty.parquet")], constituents={"tokens": ["part_pt"], "labels": ["label"]},
+                             objects={"tokens": ["obj_pt"]})  # fmt: skip
+    with pytest.raises(ColliderDataError, match=r"empty\.parquet: holds no events"):
+        columnar.read()
+    full = _write_delphes(tmp_path / "full.root", _delphes_tree())
+    empty = _write_delphes(tmp_path / "empty.root", {name: branch[:0] for name, branch in _delphes_tree().items()})
+    with pytest.raises(ColliderDataError, match=r"empty\.root: holds no events"):
+        DelphesFiles(classes={"background": [str(full)], "signal": [str(empty)]}).read()
+
+
+def test_a_class_without_events_is_named(tmp_path: Path) -> None:
+    no_ttbar = write_event_file(tmp_path / "no_ttbar.h5", 20, seed=6, shares=(0.5, 0.5, 0.0))
+    with pytest.raises(ColliderDataError, match=r"no_ttbar\.h5: no event of the classes \['ttbar'\]"):
+        GeneratedFiles(files=[str(no_ttbar)], classes=CLASSES).read()
+    columns = {"part_pt": ak.Array([[1.0], [2.0], [3.0], [4.0]]), "obj_pt": ak.Array([[5.0]] * 4),
+               "label": np.array([0, 1, 0, 1])}  # fmt: skip
+    ak.to_parquet(ak.zip(columns, depth_limit=1), tmp_path / "two.parquet")
+    source = {"kind": "columnar", "files": [str(tmp_path / "two.parquet")], "class_names": ["a", "b", "c"],
+              "constituents": {"tokens": ["part_pt"], "labels": ["label"]}, "objects": {"tokens": ["obj_pt"]}}  # fmt: skip
+    data = ColliderDataModule(source=source, constituents={"features": ["part_pt"], "alignment": None, "sort_by": None},
+                              objects={"features": ["obj_pt"], "n_tokens": 1})  # fmt: skip
+    with pytest.raises(ValueError, match=r"hold only the class \['a', 'b'\], no event of \['c'\]"):  # not "use more events"
+        data.setup("fit")
+
+
+def test_a_file_to_predict_may_lack_some_of_the_classes_processes(events_file: Path, tmp_path: Path) -> None:
+    qcd = write_event_file(tmp_path / "qcd.h5", 20, seed=5, only="qcd")
+    source = GeneratedFiles(files=[str(events_file)], classes=CLASSES)
+    assert set(source.for_prediction([qcd]).read().labels) == {0}
+    assert set(SimulatedEvents(classes=CLASSES).for_prediction([qcd]).read().labels) == {0}
+    with pytest.raises(ColliderDataError, match=r"qcd\.h5: classes name the processes \['ttbar'\]"):
+        source.model_copy(update={"files": [str(qcd)]}).read()  # training still needs every process of the classes
+    with pytest.raises(ColliderDataError, match=r"the processes \['ttbar'\] belong to no class"):
+        GeneratedFiles(files=[str(qcd)], classes={"qcd": ["qcd"], "hh": ["signal"]}).for_prediction([events_file]).read()

@@ -3,7 +3,11 @@ HDF5 with jagged branches, Delphes trees, the generated event files; and their e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import logging
+import shutil
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ import pytest
 import uproot
 import uproot.writing._cascadetree as cascadetree
 
+from collider_events import write_event_file
 from showerlearn.collider.io import (
     ColliderDataError,
     ColumnarSource,
@@ -53,6 +58,7 @@ def test_npz_files_one_per_class(tmp_path: Path) -> None:
         (np.full((2, 3, 3), np.nan), None, r"18 NaN, infinite or beyond-float32 values, the first in event 0, feature 'eta'"),
         (np.pad(np.full((1, 1, 1), 1e300), ((1, 0), (0, 2), (1, 1))), None, r"1 NaN, infinite or beyond-float32 values, the first in event 1, feature 'phi'"),
         (np.zeros((2, 3, 3)), "particles", r"no array 'particles'; the file has arr_0"),
+        (np.full((2, 3, 3), 1 + 1j), None, r"array 'arr_0' holds complex128, expected real numbers"),  # not its real part
     ],
 )
 def test_npz_errors_name_the_file_and_what_was_expected(
@@ -269,8 +275,12 @@ def test_delphes_fat_jet_b_tags_count_the_tagged_jets_inside_as_the_generator_do
             "must hold one value per event",
         ),
         (
-            {"Electron": _collection(PT=[[np.nan], []], Eta=[[0.0], []], Phi=[[0.0], []], Charge=[[-1], []])},
-            r"'Electron.PT' has 1 NaN",
+            {"Electron": _collection(PT=[[50.0], [np.nan]], Eta=[[0.0], [0.0]], Phi=[[0.0], [0.0]], Charge=[[-1], [1]])},
+            r"'Electron.PT' has 1 NaN or infinite values, the first in event 1",
+        ),
+        (
+            {"Jet": _collection(PT=[[50.0], []], Eta=[[0.0], []], Phi=[[0.0], []], Mass=[[5.0], []], BTag=[[0.5], []])},
+            r"branch 'Jet.BTag' holds 0.5 in event 0; expected whole numbers",
         ),
     ],
 )
@@ -324,8 +334,11 @@ def test_npz_reader_refuses_what_is_not_an_npz_of_numbers(tmp_path: Path) -> Non
     (tmp_path / "empty.npz").write_bytes(b"")
     np.savez(tmp_path / "whole.npz", _padded(2, 3, 2, 1))
     (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:200])
+    with zipfile.ZipFile(tmp_path / "bytes.npz", "w") as archive:  # numpy hands back such a member's raw bytes
+        archive.writestr("arr_0.npy", b"not an array")
     for name, message in (("single", "single .npy array"), ("empty", "not a NumPy .npz file"),
-                          ("cut", "not a NumPy .npz file|cannot be read as numbers")):
+                          ("cut", "not a NumPy .npz file|cannot be read as numbers"),
+                          ("bytes", r"member 'arr_0' is not a NumPy array \(\.npy\) but bytes")):
         with pytest.raises(ColliderDataError, match=message) as error:
             read_npz_classes([tmp_path / f"{name}.npz"], FEATURES)
         assert f"{name}.npz" in str(error.value)
@@ -387,3 +400,152 @@ def test_columnar_files_to_predict_need_no_labels(tmp_path: Path) -> None:
         source.model_copy(update={"files": [str(new)]}).read()
     assert source.for_prediction([new]).read().labels.tolist() == [UNKNOWN_LABEL, UNKNOWN_LABEL]
     assert source.for_prediction([labelled]).read().labels.tolist() == [0, 1]  # labels kept where the files have them
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_delphes_whole_float_flags_are_read_and_zero_pt_objects_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    photons = _collection(ET=[[80.0, 0.0], []], Eta=[[0.2, 0.1], []], Phi=[[-0.1, 0.0], []], E=[[81.6, 0.0], []])
+    tree = _delphes_tree(EFlowPhoton=photons)
+    tree["FatJet"] = ak.with_field(tree["FatJet"], ak.Array([[1.0, 0.0], []]), "BTag")  # floats, as some conversions write
+    with caplog.at_level(logging.WARNING, logger="showerlearn.collider.io.delphes"):
+        events = read_delphes(_write_delphes(tmp_path / "photon.root", tree))
+        assert events.fatjets.n_btag.tolist() == [[1, 0], []]
+        assert events.constituents[0].pt.tolist() == [100.0, 80.0, 50.0, 20.0, 5.0]  # the zero-ET photon left out
+        assert "photon.root: 1 EFlowPhoton objects with pT <= 0 or E <= 0 dropped" in caplog.text
+        tree = _delphes_tree()
+        tree["FatJet"] = ak.with_field(tree["FatJet"], ak.Array([[0.0, 300.0], []]), "PT")
+        events = read_delphes(_write_delphes(tmp_path / "jet.root", tree))
+        assert events.fatjets.pt.tolist() == [[300.0], []]  # its constituents' log(pT / pT_jet) would be inf
+        assert np.isfinite(ak.to_numpy(ak.flatten(events.constituents.log_pt_rel))).all()
+        assert "jet.root: 1 FatJet objects with pT <= 0 dropped" in caplog.text
+    with pytest.raises(ValueError, match="names no particle-flow branch"):
+        read_delphes(tmp_path / "jet.root", eflow_branches=())
+
+
+# --- broken generated event files ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def event_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_event_file(tmp_path_factory.mktemp("events") / "events.h5", 8, seed=1)
+
+
+Change = Callable[[h5py.File], None]
+
+
+def _set(key: str, event: int, value: float) -> Change:
+    """``value`` into ``key`` at ``event`` (a collection's field: the event's first entry)."""
+
+    def change(h5: h5py.File) -> None:
+        group = key.split("/")[0]
+        entry = event if group == "events" or key.endswith("/counts") else int(h5[f"{group}/counts"][:event].sum())
+        h5[key][entry] = value
+
+    return change
+
+
+def _shorten(key: str) -> Change:
+    def change(h5: h5py.File) -> None:
+        values = h5[key][:-1]
+        del h5[key]
+        h5[key] = values
+
+    return change
+
+
+def _delete(key: str) -> Change:
+    return lambda h5: h5.__delitem__(key)
+
+
+def _emptied(h5: h5py.File) -> None:
+    h5.visititems(lambda _, item: item.resize((0,)) if isinstance(item, h5py.Dataset) else None)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(_delete("constituents/counts"), r"lacks the datasets constituents/counts of a generated event file", id="counts"),
+        pytest.param(_delete("fatjets"), r"lacks the datasets fatjets/counts, fatjets/pt, ", id="fatjets"),
+        pytest.param(_delete("events/process"), r"lacks the datasets events/process ", id="process"),
+        pytest.param(_shorten("constituents/pt"), r"'constituents/pt' has \d+ entries but 'constituents/counts' adds up to", id="values"),
+        pytest.param(_shorten("events/mjj"), r"the datasets hold different numbers of events: .*'events/mjj': 7", id="events"),
+        pytest.param(_set("fatjets/counts", 1, -2), r"'fatjets/counts' is negative \(-2\) in event 1", id="negative-count"),
+        pytest.param(_set("events/process", 0, -1), r"'events/process' holds -1 in event 0; the file's processes are "
+                     r"\['signal', 'qcd', 'ttbar'\]", id="code"),
+        pytest.param(_set("events/process", 1, 3), r"'events/process' holds 3 in event 1", id="code-beyond"),
+        pytest.param(_set("events/label", 2, 5), r"'events/label' holds 5 in event 2, but its process", id="label"),
+        pytest.param(_set("events/weight_pb", 3, np.nan), r"'events/weight_pb' has 1 NaN or infinite values, the first in event 3", id="nan"),
+        pytest.param(_set("constituents/pt", 5, np.inf), r"'constituents/pt' has 1 NaN or infinite values, the first in event 5", id="inf"),
+        pytest.param(lambda h5: h5.attrs.__setitem__("format_version", "one"), r"format_version='one' is not a whole number", id="version"),
+        pytest.param(_emptied, r"holds no events$", id="empty"),
+    ],
+)  # fmt: skip
+def test_broken_event_files_say_what_is_wrong_where(tmp_path: Path, event_file: Path, change: Change, message: str) -> None:
+    path = Path(shutil.copy(event_file, tmp_path / "broken.h5"))
+    with h5py.File(path, "r+") as h5:
+        change(h5)
+    with pytest.raises(ColliderDataError, match=message) as error:
+        read_events(path)
+    assert str(error.value).startswith(str(path))
+
+
+# --- damaged compressed blocks, columnar HDF5 counts ------------------------------------------------------
+def _damage(path: Path, offset: int, size: int) -> None:
+    """Flip eight bytes in the middle of the block at ``offset`` (a compressed chunk, page or basket)."""
+    data = bytearray(path.read_bytes())
+    middle = offset + size // 2
+    data[middle : middle + 8] = bytes(byte ^ 0x5A for byte in data[middle : middle + 8])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_damaged_compressed_blocks_name_the_file_and_the_column(tmp_path: Path, event_file: Path) -> None:
+    import pyarrow.parquet as pq
+
+    h5_path = Path(shutil.copy(event_file, tmp_path / "damaged.h5"))
+    with h5py.File(h5_path) as h5:
+        chunk = h5["constituents/pt"].id.get_chunk_info(0)
+    _damage(h5_path, chunk.byte_offset, chunk.size)
+    with pytest.raises(ColliderDataError, match=r"damaged\.h5: dataset 'constituents/pt' cannot be read \(OSError"):
+        read_events(h5_path)
+    with pytest.raises(ColliderDataError, match=r"damaged\.h5: dataset 'constituents/pt' cannot be read \(OSError"):
+        read_columnar(h5_path, ColumnarSource(tokens=["constituents/pt"]))
+
+    parquet = _write(tmp_path / "damaged.parquet", {k: v[np.zeros(300, int)] for k, v in _jetclass_like().items()})
+    column = pq.ParquetFile(parquet).metadata.row_group(0).column(1)  # part_dphi's list items
+    _damage(parquet, column.data_page_offset, column.total_compressed_size)
+    with pytest.raises(ColliderDataError, match=r"damaged\.parquet: column 'part_dphi' cannot be read"):
+        read_columnar(parquet, SOURCE)
+
+    tree = {name: branch[np.zeros(200, int)] for name, branch in _delphes_tree().items()}  # compressible: zlib baskets
+    root = _write_delphes(tmp_path / "damaged.root", tree)
+    with uproot.open(root) as file:
+        branch = file["Delphes"]["FatJet.PT"]
+        offset, size = int(branch.member("fBasketSeek")[0]), int(branch.member("fBasketBytes")[0])
+    _damage(root, offset, size)
+    with pytest.raises(ColliderDataError, match=r"damaged\.root: branch 'FatJet\.PT' cannot be read \(zlib\.error"):
+        read_delphes(root)
+
+
+@pytest.mark.parametrize(
+    ("counts", "values", "message"),
+    [
+        (np.array([4, -1, 3]), np.arange(6.0), r"'constituents/counts' is negative \(-1\) in event 1"),
+        (np.array([2.5, 0.5, 3.0]), np.arange(6.0), r"'constituents/counts' is float64 of shape \(3,\); expected one whole number per event"),
+        (np.array([[2], [1], [3]]), np.arange(6.0), r"'constituents/counts' is int64 of shape \(3, 1\)"),
+        (np.array([2, 1, 3]), np.float64(5.0), r"dataset 'constituents/pt' is a single value"),
+        (None, np.arange(6.0), r"'constituents/counts' is a group; expected a dataset"),
+    ],
+)  # fmt: skip
+def test_columnar_hdf5_counts_are_whole_non_negative_numbers_per_event(
+    tmp_path: Path, counts: np.ndarray | None, values: np.ndarray, message: str
+) -> None:
+    with h5py.File(tmp_path / "counts.h5", "w") as h5:
+        h5["constituents/pt"] = values
+        if counts is None:  # a group where the counts should be
+            h5["constituents/counts/entries"] = [6]
+        else:
+            h5["constituents/counts"] = counts
+    with pytest.raises(ColliderDataError, match=message) as error:
+        read_columnar(tmp_path / "counts.h5", ColumnarSource(tokens=["constituents/pt"]))
+    assert "counts.h5" in str(error.value)

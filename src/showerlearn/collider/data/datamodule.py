@@ -37,6 +37,7 @@ from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
 from showerlearn.collider.data.sources import UNKNOWN_LABEL, EventStreams, Source
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES
+from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.family import FAMILY
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
@@ -66,8 +67,9 @@ class ConstituentSettings(_Strict):
     """The constituent stream: which fields, how many tokens, and the jet alignment."""
 
     n_tokens: int = Field(64, ge=1, description="Hardest constituents kept per event (both jets together).")
-    features: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_CONSTITUENT_FEATURES), min_length=1, description="Token features, in order."
+    features: UniqueNames = Field(
+        default_factory=lambda: list(DEFAULT_CONSTITUENT_FEATURES), min_length=1,
+        description="Token features, in order (each once).",
     )
     standardize: list[str] | None = Field(None, description="Features standardised; null: all but the categorical ones.")
     sort_by: str | None = Field("pt", description="Field whose decreasing values order the tokens (null: file order).")
@@ -82,8 +84,9 @@ class ObjectSettings(_Strict):
     n_tokens: int | None = Field(
         None, ge=1, description="Objects kept per event; null: the sum of the source's object_limits."
     )
-    features: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_OBJECT_FEATURES), min_length=1, description="Token features, in order."
+    features: UniqueNames = Field(
+        default_factory=lambda: list(DEFAULT_OBJECT_FEATURES), min_length=1,
+        description="Token features, in order (each once).",
     )
     standardize: list[str] | None = Field(None, description="Features standardised; null: all but the categorical ones.")
     sort_by: str | None = Field(
@@ -225,9 +228,16 @@ class ColliderDataModule(ShowerDataModule):
                 f"collider data: {int(np.sum(streams.labels == UNKNOWN_LABEL))} events have no class label "
                 "(a columnar source without label branches?): training needs the classes"
             )
-        present = np.unique(streams.labels)
-        if len(present) < 2:
-            raise ValueError(f"collider data: the events hold only the class {[streams.class_names[i] for i in present]}; a classifier needs two")
+        names = list(streams.class_names)
+        counts = np.bincount(streams.labels, minlength=len(names))[: len(names)]
+        present = [name for name, count in zip(names, counts, strict=True) if count]
+        if len(names) < 2:
+            raise ValueError(f"collider data: the events hold only the class {present}; a classifier needs two")
+        if len(present) < len(names):  # named here: the split check below would advise more events, which cannot help
+            raise ValueError(
+                f"collider data: the events hold only the class {present}, no event of "
+                f"{[name for name in names if name not in present]}: every class needs events (check its files or processes)"
+            )
 
     def _check_split_classes(self, labels: np.ndarray) -> None:
         """Every split holds every class: a training split without signal trains nothing, a test split

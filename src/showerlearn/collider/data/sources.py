@@ -33,6 +33,7 @@ from showerlearn.collider.io import (
     read_events,
     read_npz_classes,
 )
+from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
 from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
@@ -90,7 +91,7 @@ class _Strict(BaseModel):
 class _RecordSource(_Strict):
     """Sources of full event records: the object stream is built from them (:func:`object_tokens`)."""
 
-    object_limits: dict[str, int] = Field(
+    object_limits: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: dict(_DEFAULT_LIMITS),
         description=f"Most objects of each kind in the object stream ({', '.join(OBJECT_KINDS)}); 0 leaves a kind out.",
     )
@@ -125,11 +126,16 @@ class GeneratedFiles(_RecordSource):
         "signal: [signal]}); null: background (0) and signal (1) from each process's signal flag.",
     )
 
+    #: True for new files to predict: a process of ``classes`` that a file lacks is no error
+    _prediction: bool = PrivateAttr(False)
+
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError))
 
     def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
-        return self.model_copy(update={"files": [str(f) for f in files]})
+        copy = GeneratedFiles(files=[str(f) for f in files], classes=self.classes, object_limits=self.object_limits)
+        copy._prediction = True
+        return copy
 
     def _read(self, paths: Sequence[Path]) -> EventStreams:
         """The files' events, their process codes renumbered into one list of process names (files of one
@@ -150,7 +156,7 @@ class GeneratedFiles(_RecordSource):
         names = tuple(flags)
         records = ak.concatenate([events for events, _ in parts])
         process = ak.to_numpy(records.process).astype(np.int64)
-        class_names, labels = self._labels(paths[0], names, process, ak.to_numpy(records.label).astype(np.int64))
+        class_names, labels = self._labels(paths, names, process, ak.to_numpy(records.label).astype(np.int64))
         meta = {
             "process": process,
             "weight_pb": ak.to_numpy(records.weight_pb).astype(np.float64),
@@ -160,21 +166,42 @@ class GeneratedFiles(_RecordSource):
         return self._streams(records, labels, class_names, meta)
 
     def _labels(
-        self, path: Path, processes: tuple[str, ...], process: np.ndarray, signal: np.ndarray
+        self, paths: Sequence[Path], processes: tuple[str, ...], process: np.ndarray, signal: np.ndarray
     ) -> tuple[tuple[str, ...], np.ndarray]:
+        """The class of each event: its process's signal flag, or the class of ``classes`` holding its process.
+        Training needs every process of ``classes`` in the files and events of every class; new files to
+        predict need only each of their processes in a class."""
         if self.classes is None:
             return ("background", "signal"), signal
+        files = _files(paths)
         lookup = {name: code for code, name in enumerate(processes)}
         labels = np.full(len(process), UNKNOWN_LABEL)
         for label, members in enumerate(self.classes.values()):
             unknown = [name for name in members if name not in lookup]
-            if unknown:
-                raise ColliderDataError(path, f"classes name the processes {unknown}; the file has {', '.join(processes)}")
-            labels[np.isin(process, [lookup[name] for name in members])] = label
+            if unknown and not self._prediction:
+                raise ColliderDataError(
+                    files, f"classes name the processes {unknown}; the files have {', '.join(processes)}"
+                )
+            labels[np.isin(process, [lookup[name] for name in members if name in lookup])] = label
         left = sorted({processes[code] for code in np.unique(process[labels == UNKNOWN_LABEL])})
         if left:
-            raise ColliderDataError(path, f"the processes {left} belong to no class of 'classes': add them or remove them")
+            raise ColliderDataError(files, f"the processes {left} belong to no class of 'classes': add them or remove them")
+        empty = [name for label, name in enumerate(self.classes) if not np.any(labels == label)]
+        if empty and not self._prediction:
+            raise ColliderDataError(files, f"no event of the classes {empty} (processes "
+                                           f"{[self.classes[name] for name in empty]}): every class needs events")
         return tuple(self.classes), labels
+
+
+def _files(paths: Sequence[Path]) -> str:
+    """The files read, for an error about all of them."""
+    return str(paths[0]) if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} other files)"
+
+
+def _not_empty(path: Path, n_events: int) -> None:
+    """An error naming a file that holds no events (a class without events, or a job that wrote nothing)."""
+    if n_events == 0:
+        raise ColliderDataError(path, "holds no events")
 
 
 class SimulatedEvents(GeneratedFiles):
@@ -209,7 +236,7 @@ class SimulatedEvents(GeneratedFiles):
         )  # fmt: skip
 
     def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
-        return GeneratedFiles(files=[str(f) for f in files], classes=self.classes, object_limits=self.object_limits)
+        return GeneratedFiles.for_prediction(self, files)
 
 
 class DelphesFiles(_RecordSource):
@@ -222,6 +249,7 @@ class DelphesFiles(_RecordSource):
     tree: str = Field("Delphes", description="The TTree.")
     eflow_branches: list[str] = Field(
         default_factory=lambda: ["EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron"],
+        min_length=1,
         description="Particle-flow branches (or one merged 'EFlow' branch).",
     )
     radius: float = Field(0.8, gt=0.0, description="The card's large-R jet radius (CMS card's FatJet: 0.8).")
@@ -241,6 +269,7 @@ class DelphesFiles(_RecordSource):
         for label, paths in enumerate(classes.values()):
             for path in paths:
                 records = read_delphes(path, self.tree, tuple(self.eflow_branches), self.radius)
+                _not_empty(path, len(records))
                 events.append(records)
                 labels.append(np.full(len(records), label))
                 files.append(np.full(len(records), len(files)))
@@ -259,7 +288,7 @@ class NpzStream(_Strict):
     """One token stream as ``.npz`` files, one per class in class order."""
 
     files: list[str] = Field(min_length=1, description="One .npz file per class, in class-index order.")
-    features: list[str] = Field(min_length=1, description="Name of each entry of the arrays' last axis.")
+    features: UniqueNames = Field(min_length=1, description="Name of each entry of the arrays' last axis (each once).")
     key: str | None = Field(None, description="Array inside each file (default: its only array).")
 
 
@@ -303,7 +332,11 @@ class NpzFiles(_Strict):
 
     @staticmethod
     def _stream(stream: NpzStream) -> PaddedTokens:
-        return read_npz_classes([Path(f) for f in stream.files], stream.features, stream.key)
+        paths = [Path(f) for f in stream.files]
+        tokens = read_npz_classes(paths, stream.features, stream.key)
+        for path, n_events in zip(paths, np.bincount(tokens.labels, minlength=len(paths)), strict=True):
+            _not_empty(path, int(n_events))  # its class would have no events
+        return tokens
 
 
 class ColumnarFiles(_Strict):
@@ -311,9 +344,28 @@ class ColumnarFiles(_Strict):
 
     kind: Literal["columnar"] = "columnar"
     files: list[str] = Field(min_length=1, description="Files (paths or glob patterns), all with the same branches.")
-    constituents: ColumnarSource = Field(description="Constituent branches; its labels give the classes.")
+    constituents: ColumnarSource = Field(
+        description="Constituent branches (tokens; no scalars); its labels give the classes."
+    )
     objects: ColumnarSource = Field(description="Object branches (tokens only).")
     class_names: list[str] | None = Field(None, description="Name of each class (default: the label branches).")
+
+    @model_validator(mode="after")
+    def _tokens_and_labels_only(self) -> ColumnarFiles:
+        """The streams are token branches and the classes come from ``constituents.labels``: per-event scalars
+        feed no network and object labels would never be read, so a branch named there is refused, not
+        silently left unread (``read_columnar`` itself reads scalars, for other uses)."""
+        unread = [
+            f"{stream}.{key}"
+            for stream, key in (("constituents", "scalars"), ("objects", "scalars"), ("objects", "labels"))
+            if getattr(getattr(self, stream), key)
+        ]
+        if unread:
+            raise ValueError(
+                f"{', '.join(unread)}: the collider DataModule reads token branches only, and the classes from "
+                "constituents.labels; remove them"
+            )
+        return self
 
     #: False for new data to predict: files without the label branches are read unlabelled
     _labels_required: bool = PrivateAttr(True)
@@ -330,12 +382,13 @@ class ColumnarFiles(_Strict):
         constituents, objects, labels, files = [], [], [], []
         for index, path in enumerate(paths):
             first = read_columnar(path, self.constituents, self._labels_required)
-            second = read_columnar(path, self.objects.model_copy(update={"labels": [], "scalars": []}))
+            second = read_columnar(path, self.objects)
             if len(first.tokens) != len(second.tokens):
                 raise ColliderDataError(
                     path, f"the constituents hold {len(first.tokens)} events and the objects {len(second.tokens)}: "
                     "their trees must hold the same events"
                 )
+            _not_empty(path, len(first.tokens))
             constituents.append(first.tokens)
             objects.append(second.tokens)
             labels.append(first.labels if first.labels is not None else np.full(len(first.tokens), UNKNOWN_LABEL))

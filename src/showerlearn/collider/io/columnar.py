@@ -20,12 +20,14 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import h5py
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from showerlearn.collider.io.checks import check_finite, reading
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import read_h5_column
 
@@ -129,14 +131,14 @@ def _read_root(path: Path, names: list[str], tree_name: str | None, optional: se
         tree = file[tree_name]
         full = {key.rsplit("/", 1)[-1]: key for key in tree.keys(recursive=True)}
         names = _present(path, names, list(full), optional, f"branch in tree {tree_name!r}:")
-        return {name: _root_array(path, tree[full[name]], name) for name in names}
+        return {name: root_array(path, tree[full[name]], name) for name in names}
 
 
-def _root_array(path: Path, branch: object, name: str) -> ak.Array:
-    try:
-        return branch.array(library="ak")  # type: ignore[attr-defined]
-    except Exception as error:  # an object branch uproot cannot deserialise
-        raise ColliderDataError(path, f"branch {name!r} cannot be read as numbers ({error})") from None
+def root_array(path: Path, branch: Any, name: str) -> ak.Array:
+    """A ROOT branch as an awkward array; an error naming the file and the branch for an object branch uproot
+    cannot turn into numbers, or a basket that does not decompress (zlib.error...)."""
+    with reading(path, f"branch {name!r}", "an object branch, or a damaged or cut-short file?"):
+        return branch.array(library="ak")
 
 
 def _read_parquet(path: Path, names: list[str], _tree: str | None, optional: set[str]) -> dict[str, ak.Array | np.ndarray]:
@@ -145,7 +147,15 @@ def _read_parquet(path: Path, names: list[str], _tree: str | None, optional: set
     except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
         raise ColliderDataError(path, f"not a parquet file ({error})") from None
     names = _present(path, names, list(metadata["form"].fields), optional, "column")
-    table = ak.from_parquet(path, columns=names)
+    try:
+        table = ak.from_parquet(path, columns=names)
+    except Exception as error:  # pyarrow's kinds for a damaged page; find the column to name it
+        if isinstance(error, MemoryError):
+            raise
+        for name in names:  # the error path only: one read per column
+            with reading(path, f"column {name!r}"):
+                ak.from_parquet(path, columns=[name])
+        raise ColliderDataError(path, f"the columns {', '.join(names)} cannot be read ({error})") from None
     return {name: table[name] for name in names}
 
 
@@ -170,7 +180,7 @@ def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
         raise ColliderDataError(
             path, f"branch {name!r} is {array.type}; expected one list of numbers per event (tokens)"
         )
-    _finite(path, name, ak.to_numpy(ak.flatten(array)))
+    check_finite(path, f"branch {name!r}", ak.to_numpy(ak.flatten(array)), ak.to_numpy(ak.num(array)))
     return array
 
 
@@ -179,7 +189,7 @@ def _flat(path: Path, name: str, column: ak.Array | np.ndarray) -> np.ndarray:
     if array.ndim != 1 or not _numeric(array):
         raise ColliderDataError(path, f"branch {name!r} is {array.type}; expected one number per event")
     values = ak.to_numpy(array)
-    _finite(path, name, values)
+    check_finite(path, f"branch {name!r}", values)
     return values
 
 
@@ -213,15 +223,6 @@ def _numeric(array: ak.Array) -> bool:
     """Numbers (or booleans) at the innermost level: not records, strings or missing values."""
     levels = _type_levels(array)
     return len(levels) >= array.ndim and isinstance(levels[array.ndim - 1], ak.types.NumpyType)
-
-
-def _finite(path: Path, name: str, values: np.ndarray) -> None:
-    bad = ~np.isfinite(values.astype(np.float64))
-    if bad.any():
-        raise ColliderDataError(
-            path,
-            f"branch {name!r} has {int(bad.sum())} NaN or infinite values (the first at flat entry {int(np.argmax(bad))})",
-        )
 
 
 def _same_counts(path: Path, tokens: dict[str, ak.Array]) -> None:

@@ -19,10 +19,16 @@ sub-branch per field (``FatJet.PT``, ``FatJet.Tau``...). This reader takes
 A fat jet's constituents are the particle-flow objects within ``radius`` of its axis, each given to the
 nearest such jet: Delphes stores the constituent links as ROOT references, which uproot does not
 resolve, and for anti-kT jets the cone around the axis is the jet except where two jets overlap.
+
+Every field is checked as it is read: present, of the expected shape, finite (an error names the file, the
+branch and the event), flags and charges whole (Delphes writes integers; floats are taken when whole). Fat
+jets and particle-flow objects with pT <= 0 (and objects with E <= 0) are dropped, with a logged count: their
+logarithmic features would be infinite, and no detector records them.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +36,14 @@ import awkward as ak
 import numpy as np
 import vector
 
+from showerlearn.collider.io.checks import check_finite, entry_event
+from showerlearn.collider.io.columnar import root_array
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.kinematics import constituent_records, ratio_or_zero, tagged_jets_within
 from showerlearn.collider.particles import CHARGED_HADRON, ELECTRON, MUON, NEUTRAL_HADRON, PHOTON
 
 vector.register_awkward()
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_EFLOW_BRANCHES", "read_delphes"]
 
@@ -58,6 +67,8 @@ def read_delphes(
     import uproot
 
     path = Path(path)
+    if not eflow_branches:
+        raise ValueError("read_delphes: eflow_branches names no particle-flow branch (the constituents come from them)")
     if not path.is_file():
         raise FileNotFoundError(f"no such Delphes file: {path}")
     try:
@@ -106,19 +117,51 @@ class _DelphesTree:
             raise ColliderDataError(
                 self.path, f"no branch {name!r} in the Delphes tree (collections: {', '.join(known)})"
             )
-        values = self.tree[self.branches[name]].array(library="ak")
+        values = root_array(self.path, self.tree[self.branches[name]], name)
         expected = 2 if per_object is None else 3
         if values.ndim != expected or (per_object is not None and ak.any(ak.num(values, axis=2) != per_object)):
             shape = "a list of numbers" if per_object is None else f"a list of {per_object} numbers per object"
             raise ColliderDataError(self.path, f"branch {name!r} is {values.type}; expected {shape} per event")
-        flat = ak.to_numpy(ak.flatten(values, axis=None)).astype(np.float64)
-        if not np.all(np.isfinite(flat)):
-            raise ColliderDataError(
-                self.path, f"branch {name!r} has {int(np.sum(~np.isfinite(flat)))} NaN or infinite values"
-            )
+        per_event = values if per_object is None else ak.flatten(values, axis=2)  # the numbers of each event
+        check_finite(self.path, f"branch {name!r}", ak.to_numpy(ak.flatten(per_event)), ak.to_numpy(ak.num(per_event)))
         return values
 
+    def whole(self, collection: str, field: str) -> ak.Array:
+        """``collection.field`` of whole numbers (flags, charges) as integers: Delphes writes them as integers, some
+        conversions as floats, which are taken when every value is whole (a fraction is refused, not truncated)."""
+        values = self.field(collection, field)
+        flat = ak.to_numpy(ak.flatten(values))
+        if flat.dtype.kind in "iub":
+            return values
+        fraction = flat != np.round(flat)
+        if fraction.any():
+            first = int(np.argmax(fraction))
+            raise ColliderDataError(
+                self.path, f"branch '{collection}.{field}' holds {flat[first]} in event "
+                f"{entry_event(first, ak.to_numpy(ak.num(values)))}; expected whole numbers"
+            )
+        return ak.values_astype(values, np.int64)
+
+    def physical(self, objects: ak.Array, what: str, energy: bool = False) -> ak.Array:
+        """``objects`` without those of pT <= 0 (and energy <= 0 with ``energy``), logged with their count.
+
+        Their log(pT) and log(pT / pT_jet) would be -inf or inf; a detector records no such object (Delphes'
+        own thresholds drop a zero-energy tower), so they are dropped as non-physical rather than refused. NaN
+        never reaches here: :meth:`field` refuses it."""
+        keep = objects.pt > 0
+        if energy:
+            keep = keep & (objects.E > 0)
+        dropped = int(ak.sum(~keep))
+        if dropped:
+            log.warning("%s: %d %s with pT <= 0%s dropped as non-physical", self.path, dropped, what,
+                        " or E <= 0" if energy else "")  # fmt: skip
+            return objects[keep]
+        return objects
+
     def fatjets(self) -> ak.Array:
+        return self.physical(self._fatjets(), "FatJet objects")
+
+    def _fatjets(self) -> ak.Array:
         tau = self.field("FatJet", "Tau", per_object=_N_TAU)
         tau1, tau2, tau3 = tau[:, :, 0], tau[:, :, 1], tau[:, :, 2]
         if self.has("FatJet", "NCharged") and self.has("FatJet", "NNeutrals"):
@@ -129,7 +172,7 @@ class _DelphesTree:
             "pt": self.field("FatJet", "PT"), "eta": self.field("FatJet", "Eta"), "phi": self.field("FatJet", "Phi"),
             "mass": self.field("FatJet", "Mass"), "tau1": tau1, "tau2": tau2, "tau3": tau3,
             "tau21": ratio_or_zero(tau2, tau1), "tau32": ratio_or_zero(tau3, tau2), "n_constituents": n_constituents,
-            "n_btag": self.field("FatJet", "BTag") & 1,  # a flag; replaced by the count of tagged jets where there are jets
+            "n_btag": self.whole("FatJet", "BTag") & 1,  # a flag; replaced by the count of tagged jets where there are jets
         }, with_name="Momentum4D")  # fmt: skip
 
     def eflow(self, name: str) -> ak.Array:
@@ -139,19 +182,20 @@ class _DelphesTree:
             pt, energy = self.field(name, "ET"), self.field(name, "E")
             charge, category = ak.zeros_like(pt, dtype=np.int8), ak.full_like(pt, _TOWER_CATEGORY[name], dtype=np.int8)
         else:
-            pt, charge = self.field(name, "PT"), ak.values_astype(self.field(name, "Charge"), np.int8)
+            pt, charge = self.field(name, "PT"), ak.values_astype(self.whole(name, "Charge"), np.int8)
             pid = abs(self.field(name, "PID")) if self.has(name, "PID") else ak.zeros_like(pt, dtype=np.int64)
             category = _track_category(pid, charge)
             energy = self.field(name, "E") if self.has(name, "E") else _track_energy(pt, eta, pid)
-        return ak.zip(
+        objects = ak.zip(
             {"pt": pt, "eta": eta, "phi": phi, "E": energy, "charge": charge, "category": category},
             with_name="Momentum4D",
         )
+        return self.physical(objects, f"{name} objects", energy=True)
 
     def leptons(self, name: str) -> ak.Array:
         return ak.zip({
             "pt": self.field(name, "PT"), "eta": self.field(name, "Eta"), "phi": self.field(name, "Phi"),
-            "charge": ak.values_astype(self.field(name, "Charge"), np.int8),
+            "charge": ak.values_astype(self.whole(name, "Charge"), np.int8),
         })  # fmt: skip
 
     def missing_et(self) -> dict[str, np.ndarray]:
@@ -168,7 +212,7 @@ class _DelphesTree:
         flavour = self.field("Jet", "Flavor") if self.has("Jet", "Flavor") else ak.ones_like(pt, dtype=np.int64) * -1
         return ak.zip({
             "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.field("Jet", "Phi"), "mass": self.field("Jet", "Mass"),
-            "btag": (self.field("Jet", "BTag") & 1) == 1, "flavour": flavour,
+            "btag": (self.whole("Jet", "BTag") & 1) == 1, "flavour": flavour,
         })  # fmt: skip
 
 

@@ -20,14 +20,27 @@ from typing import Any
 
 import awkward as ak
 import h5py
+import numpy as np
 
 from showerlearn.collider.io.errors import ColliderDataError
-from showerlearn.collider.io.h5columns import read_columns
+from showerlearn.collider.io.h5columns import COUNTS, EVENTS, read_columns
+from showerlearn.collider.kinematics import CONSTITUENT_FIELDS
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "EventFile", "ProcessSummary", "read_events", "write_metadata"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "REQUIRED_FIELDS", "EventFile", "ProcessSummary", "read_events", "write_metadata"]
 
 FORMAT = "showerlearn-collider-events"
 FORMAT_VERSION = 1
+_LEPTON_FIELDS = ("pt", "eta", "phi", "charge")
+#: the datasets every generated file holds (the writer's layout since format version 1), by group; each
+#: collection also has its ``counts``
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    EVENTS: ("process", "label", "weight_pb", "generator_weight", "mjj", "met", "met_phi"),
+    "fatjets": ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3", "tau21", "tau32", "n_constituents", "n_btag"),
+    "jets": ("pt", "eta", "phi", "mass", "btag", "flavour"),
+    "electrons": _LEPTON_FIELDS,
+    "muons": _LEPTON_FIELDS,
+    "constituents": CONSTITUENT_FIELDS,
+}
 
 
 @dataclass(frozen=True)
@@ -72,27 +85,94 @@ def write_metadata(
 
 
 def read_events(path: str | Path, collections: list[str] | None = None) -> EventFile:
-    """Read a generated file; ``collections`` limits the list fields read (default: all of them)."""
+    """Read a generated file; ``collections`` limits the list fields read (default: all of them).
+
+    The layout is checked before the events are used (:func:`_check_layout`, :func:`_check_processes`, and
+    :func:`~showerlearn.collider.io.h5columns.read_columns`): every problem names the file, the dataset and,
+    where one event is at fault, its number in the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such event file: {path}")
     try:
-        with h5py.File(path, "r") as h5:
-            attributes = dict(h5.attrs)
+        h5 = h5py.File(path, "r")
     except OSError as error:
         raise ColliderDataError(path, f"not an HDF5 file ({error})") from None
+    with h5:
+        attributes = dict(h5.attrs)
+        _check_format(path, attributes)
+        try:
+            processes = [ProcessSummary(**entry) for entry in json.loads(attributes["processes"])]
+            config, seed = json.loads(attributes["config"]), int(attributes["seed"])
+        except (KeyError, TypeError, ValueError) as error:  # an attribute missing, or not what the writer stores
+            raise ColliderDataError(
+                path, f"root attributes processes / config / seed missing or malformed ({error!r})"
+            ) from None
+        _check_layout(path, h5, REQUIRED_FIELDS if collections is None else {
+            name: fields for name, fields in REQUIRED_FIELDS.items() if name == EVENTS or name in collections
+        })  # fmt: skip
+    events = read_columns(path, collections)
+    _check_processes(path, events, processes)
+    return EventFile(events, processes, config, seed)
+
+
+def _check_format(path: Path, attributes: dict[str, Any]) -> None:
+    """The root attributes name this format, in a version this reader knows (files without a version: the first)."""
     if attributes.get("format") != FORMAT:
         raise ColliderDataError(
             path,
             f"not a showerlearn collider event file (root attribute format={attributes.get('format')!r}, expected {FORMAT!r})",
         )
-    if int(attributes.get("format_version", -1)) > FORMAT_VERSION:
-        raise ColliderDataError(
-            path, f"format version {attributes['format_version']} is newer than this reader's ({FORMAT_VERSION})"
-        )
+    value = attributes.get("format_version", FORMAT_VERSION)
     try:
-        processes = [ProcessSummary(**entry) for entry in json.loads(attributes["processes"])]
-        config, seed = json.loads(attributes["config"]), int(attributes["seed"])
-    except (KeyError, TypeError, ValueError) as error:  # an attribute missing, or not what the writer stores
-        raise ColliderDataError(path, f"root attributes processes / config / seed missing or malformed ({error!r})") from None
-    return EventFile(read_columns(path, collections), processes, config, seed)
+        version = int(value)
+        if version != value:  # "1" or 1.5: not what the writer stores
+            raise ValueError(value)
+    except (TypeError, ValueError):
+        raise ColliderDataError(path, f"root attribute format_version={value!r} is not a whole number") from None
+    if version > FORMAT_VERSION:
+        raise ColliderDataError(path, f"format version {version} is newer than this reader's ({FORMAT_VERSION})")
+
+
+def _check_layout(path: Path, h5: h5py.File, required: dict[str, tuple[str, ...]]) -> None:
+    """Every dataset of ``required`` is there (checked before anything is read, so that a broken file fails at
+    once and says what it lacks)."""
+    if not any(group in h5 for group in required):
+        raise ColliderDataError(path, f"holds no events: none of the groups {', '.join(required)}")
+    missing = [
+        f"{group}/{field}"
+        for group, fields in required.items()
+        for field in (fields if group == EVENTS else (COUNTS, *fields))
+        if not isinstance(h5.get(f"{group}/{field}"), h5py.Dataset)
+    ]
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise ColliderDataError(
+            path, f"lacks the datasets {shown} of a generated event file: cut short, or not written by "
+            "showerlearn simulate collider"
+        )
+
+
+def _check_processes(path: Path, events: ak.Array, processes: list[ProcessSummary]) -> None:
+    """At least one event; each event's process code indexes the root attribute ``processes`` and its label is
+    that process's signal flag."""
+    if len(events) == 0:
+        raise ColliderDataError(path, "holds no events")
+    codes = ak.to_numpy(events.process)
+    if codes.dtype.kind not in "iu":
+        raise ColliderDataError(path, f"dataset 'events/process' is {codes.dtype}; expected whole process codes")
+    bad = (codes < 0) | (codes >= len(processes))
+    if bad.any():
+        event = int(np.argmax(bad))
+        raise ColliderDataError(
+            path, f"dataset 'events/process' holds {codes[event]} in event {event}; the file's processes are "
+            f"{[process.name for process in processes]} (codes 0 to {len(processes) - 1})"
+        )
+    flags = np.array([process.label for process in processes])[codes]
+    labels = ak.to_numpy(events.label)
+    wrong = labels != flags
+    if wrong.any():
+        event = int(np.argmax(wrong))
+        raise ColliderDataError(
+            path, f"dataset 'events/label' holds {labels[event]} in event {event}, but its process "
+            f"{processes[codes[event]].name!r} has signal={flags[event]} (root attribute processes)"
+        )

@@ -21,13 +21,15 @@ import awkward as ak
 import h5py
 import numpy as np
 
+from showerlearn.collider.io.checks import check_finite, reading
 from showerlearn.collider.io.errors import ColliderDataError
 
-__all__ = ["EVENTS", "ColumnWriter", "read_columns", "read_h5_column"]
+__all__ = ["COUNTS", "EVENTS", "ColumnWriter", "read_columns", "read_h5_column"]
 
 #: group of the per-event scalar fields
 EVENTS = "events"
-_COUNTS = "counts"
+#: dataset of a collection with its entries per event
+COUNTS = "counts"
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
 
@@ -47,7 +49,7 @@ class ColumnWriter:
             if column.ndim == 1:
                 self._extend(f"{EVENTS}/{field}", ak.to_numpy(column))
             else:
-                self._extend(f"{field}/{_COUNTS}", ak.to_numpy(ak.num(column)).astype(np.int32))
+                self._extend(f"{field}/{COUNTS}", ak.to_numpy(ak.num(column)).astype(np.int32))
                 for inner in column.fields:
                     self._extend(f"{field}/{inner}", ak.to_numpy(ak.flatten(column[inner])))
 
@@ -71,15 +73,46 @@ def read_h5_column(h5: h5py.File, key: str, path: str | Path) -> ak.Array | np.n
         raise ColliderDataError(
             path, f"no dataset {key!r}; the file has {', '.join(sorted(_dataset_keys(h5))) or 'none'}"
         )
-    values = h5[key][()]
+    values = _values(h5, key, path)
     group = key.rsplit("/", 1)[0] if "/" in key else ""
-    counts_key = f"{group}/{_COUNTS}"
+    counts_key = f"{group}/{COUNTS}"
     if group == EVENTS or counts_key not in h5:
         return values
-    counts = h5[counts_key][()]
-    if counts.sum() != len(values):
-        raise ColliderDataError(path, f"{key!r} has {len(values)} entries but {counts_key!r} adds up to {counts.sum()}")
-    return ak.unflatten(values, counts)
+    return ak.unflatten(values, _counts(h5, group, path, {key: values}))
+
+
+def _values(h5: h5py.File, key: str, path: str | Path) -> np.ndarray:
+    """The values of the dataset ``key``: at least one axis (one value per event or per entry), decompressed with
+    an error naming the file and the dataset when a block is damaged."""
+    dataset = h5.get(key)
+    if not isinstance(dataset, h5py.Dataset):
+        found = "a group" if isinstance(dataset, h5py.Group) else "missing"
+        raise ColliderDataError(path, f"{key!r} is {found}; expected a dataset of one value per event or per entry")
+    if dataset.ndim == 0:
+        raise ColliderDataError(path, f"dataset {key!r} is a single value; expected one value per event or per entry")
+    with reading(path, f"dataset {key!r}"):
+        return dataset[()]
+
+
+def _counts(h5: h5py.File, group: str, path: str | Path, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """``<group>/counts``: one whole, non-negative number per event, adding up to the length of each of
+    ``columns`` (the group's fields, by key), or an error naming the file and the dataset."""
+    key = f"{group}/{COUNTS}"
+    counts = _values(h5, key, path)
+    if counts.ndim != 1 or counts.dtype.kind not in "iu":
+        raise ColliderDataError(
+            path, f"{key!r} is {counts.dtype} of shape {counts.shape}; expected one whole number per event (entries)"
+        )
+    if len(counts) and counts.min() < 0:
+        event = int(np.argmax(counts < 0))
+        raise ColliderDataError(
+            path, f"{key!r} is negative ({counts[event]}) in event {event}; entries per event count up from 0"
+        )
+    total = int(counts.sum(dtype=np.int64))
+    for name, values in columns.items():
+        if len(values) != total:
+            raise ColliderDataError(path, f"{name!r} has {len(values)} entries but {key!r} adds up to {total}")
+    return counts
 
 
 def _dataset_keys(h5: h5py.File) -> list[str]:
@@ -89,7 +122,11 @@ def _dataset_keys(h5: h5py.File) -> list[str]:
 
 
 def read_columns(path: str | Path, collections: Iterable[str] | None = None) -> ak.Array:
-    """All event fields and the ``collections`` (default: every one) of a file as one record array."""
+    """All event fields and the ``collections`` (default: every one) of a file as one record array.
+
+    The layout is checked on the way: each collection's ``counts`` (whole, non-negative, adding up to the
+    length of each of its fields), one number of events for every event field and every ``counts``, finite
+    values; every problem names the file, the dataset and, for a NaN, the event."""
     with h5py.File(path, "r") as h5:
         available = [name for name in h5 if isinstance(h5[name], h5py.Group) and name != EVENTS]
         wanted = available if collections is None else list(collections)
@@ -99,9 +136,33 @@ def read_columns(path: str | Path, collections: Iterable[str] | None = None) -> 
                 path, f"no collection {', '.join(map(repr, missing))}; the file has {', '.join(available)}"
             )
         fields: dict[str, ak.Array | np.ndarray] = {}
+        lengths: dict[str, int] = {}  # events counted by each per-event dataset
         if EVENTS in h5:
-            fields.update({name: h5[EVENTS][name][()] for name in h5[EVENTS]})
+            for name in h5[EVENTS]:
+                key = f"{EVENTS}/{name}"
+                fields[name] = _checked(path, key, _values(h5, key, path))
+                lengths[key] = len(fields[name])
         for collection in wanted:
-            inner = {name: h5[collection][name][()] for name in h5[collection] if name != _COUNTS}
-            fields[collection] = ak.unflatten(ak.zip(inner), h5[collection][_COUNTS][()])
+            fields[collection], lengths[f"{collection}/{COUNTS}"] = _collection(h5, collection, path)
+    if len(set(lengths.values())) > 1:
+        raise ColliderDataError(path, f"the datasets hold different numbers of events: {lengths}")
+    if not fields:
+        raise ColliderDataError(path, "holds no events: no /events group and no collection")
     return ak.zip(fields, depth_limit=1)
+
+
+def _collection(h5: h5py.File, collection: str, path: str | Path) -> tuple[ak.Array, int]:
+    """One collection as ``[event][entry]`` records, and its number of events."""
+    keys = [f"{collection}/{name}" for name in h5[collection] if name != COUNTS]
+    if not keys:
+        raise ColliderDataError(path, f"the collection {collection!r} has no field besides its counts")
+    inner = {key: _values(h5, key, path) for key in keys}
+    counts = _counts(h5, collection, path, inner)
+    for key, values in inner.items():
+        _checked(path, key, values, counts)
+    return ak.unflatten(ak.zip({key.rsplit("/", 1)[1]: values for key, values in inner.items()}), counts), len(counts)
+
+
+def _checked(path: str | Path, key: str, values: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    check_finite(path, f"dataset {key!r}", values, counts)
+    return values

@@ -17,6 +17,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from showerlearn.collider.io.checks import unique_names
 from showerlearn.collider.io.errors import ColliderDataError
 
 __all__ = ["PaddedTokens", "read_npz_classes"]
@@ -46,6 +47,7 @@ def read_npz_classes(files: Sequence[str | Path], feature_names: Sequence[str], 
     """
     if not files:
         raise ValueError("read_npz_classes: no files given (one .npz file per class)")
+    feature_names = unique_names(feature_names, "read_npz_classes: feature names")
     arrays = [_read_one(Path(path), feature_names, key) for path in files]
     tokens = {array.shape[1] for array in arrays}
     if len(tokens) > 1:
@@ -78,6 +80,8 @@ def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.n
             array = archive[key]
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # truncated, or an object array
             raise ColliderDataError(path, f"array {key!r} cannot be read as numbers ({error})") from None
+    if not isinstance(array, np.ndarray):  # a member that is not an .npy: numpy hands back its raw bytes
+        raise ColliderDataError(path, f"member {key!r} is not a NumPy array (.npy) but {type(array).__name__}")
     _check(path, key, array, feature_names)
     return array
 
@@ -90,8 +94,9 @@ def _check(path: Path, key: str, array: np.ndarray, feature_names: Sequence[str]
             path,
             f"array {key!r} has {array.shape[2]} features per token but the config names {len(feature_names)} ({', '.join(feature_names)})",
         )
-    if not np.issubdtype(array.dtype, np.number):
-        raise ColliderDataError(path, f"array {key!r} holds {array.dtype}, expected numbers")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        # complex numbers are numbers, but float32 keeps only their real part
+        raise ColliderDataError(path, f"array {key!r} holds {array.dtype}, expected real numbers")
     with np.errstate(over="ignore"):  # values beyond float32's range become inf, caught below
         bad = ~np.isfinite(array.astype(np.float32))
     if bad.any():
