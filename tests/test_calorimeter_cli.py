@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import h5py
+import pytest
 from typer.testing import CliRunner
 
+import showerlearn.calorimeter.simulation as simulation
+from showerlearn.calorimeter.cli import _MAX_SEED
 from showerlearn.calorimeter.io import n_events, read_gammas
+from showerlearn.calorimeter.simulation.run import SEED_RANGE
 from showerlearn.cli.main import app
 
 
@@ -45,3 +51,39 @@ def test_bad_settings_name_the_key(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(tmp_path / "x.h5"), "--set", "beta=0.99"])
     assert result.exit_code == 2 and "beta" in result.output
     assert not (tmp_path / "x.h5").exists()
+
+
+def _simulate(output: Path, *options: str) -> Any:
+    return CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(output), "--events", "2", "--jobs", "1", *options])
+
+
+def test_the_seed_is_checked_before_simulating(tmp_path: Path) -> None:
+    output = tmp_path / "hits.h5"
+    for seed in ("-1", str(2**64)):
+        result = _simulate(output, "--seed", seed)
+        assert result.exit_code == 2 and "--seed" in result.output and not output.exists()
+    assert (0, _MAX_SEED) == SEED_RANGE  # the command's range is the simulator's
+    result = _simulate(output, "--seed", str(_MAX_SEED))
+    assert result.exit_code == 0, result.output
+    with h5py.File(output) as file:
+        assert file.attrs["seed"] == _MAX_SEED
+    with pytest.raises(ValueError, match="seed must be in 0"):
+        simulation.simulate_calorimeter(simulation.CalorimeterSimulationConfig(n_events=1), tmp_path / "x.h5", seed=-1)
+
+
+def test_an_output_created_while_simulating_is_kept_without_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = tmp_path / "hits.h5"
+    original = simulation.simulate_calorimeter
+
+    def someone_writes_the_output_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        output.write_text("another process's file")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(simulation, "simulate_calorimeter", someone_writes_the_output_meanwhile)
+    result = _simulate(output)
+    assert result.exit_code == 1 and "created while this file was being written); not replaced; pass --overwrite" in (
+        " ".join(result.output.split()))
+    assert output.read_text() == "another process's file" and [path.name for path in tmp_path.iterdir()] == ["hits.h5"]
+    result = _simulate(output, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert n_events(output) == 2

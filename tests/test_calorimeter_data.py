@@ -4,8 +4,10 @@ scikit-learn and hand-computed centroids, ``arrays`` for the estimators and the 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, R3BClustering, R3BWindow
@@ -16,7 +18,7 @@ from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluste
 from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
-from showerlearn.config.components import ComponentProblem, build
+from showerlearn.config.components import ComponentProblem, build, own_problems
 from showerlearn.config.schema import Component
 from showerlearn.registry import ESTIMATORS
 
@@ -172,6 +174,17 @@ def test_bad_settings_are_named(hit_file: Path) -> None:
         CalorimeterDataModule(files=[str(hit_file.parent / "nothing*.h5")]).setup("fit")
 
 
+def test_the_config_check_names_unknown_features() -> None:
+    # what `config validate` asks every component (own_problems), with its resolved params
+    params = {"files": ["hits.h5"], "features": ["energy", "foo"], "preclustering": {"features": ["spread", "bar"]}}
+    problems = own_problems(CalorimeterDataModule, params, "data.params")
+    assert [problem.split(":")[0] for problem in problems] == ["data.params.features", "data.params.preclustering.features"]
+    assert "unknown features ['foo']" in problems[0] and "unknown features ['bar']" in problems[1]
+    assert own_problems(CalorimeterDataModule, {"files": ["hits.h5"], "features": "energy"}, "data")[0].startswith(
+        "data.features: expected a list of feature names")
+    assert own_problems(CalorimeterDataModule, {"files": ["hits.h5"], "features": ["energy", "x"]}, "data") == []
+
+
 def test_simulated_data_is_cached_by_settings_and_seed(tmp_path: Path) -> None:
     params = {"simulate": {"events": 20, "config": {"chunk_size": 20}}, "cache_dir": tmp_path}
     first = CalorimeterDataModule(seed=1, **params)
@@ -184,9 +197,7 @@ def test_simulated_data_is_cached_by_settings_and_seed(tmp_path: Path) -> None:
 
 
 def test_no_prediction_on_files_of_another_calorimeter(hit_file: Path, tmp_path: Path) -> None:
-    import shutil
 
-    import h5py
 
     other = tmp_path / "other.h5"
     shutil.copy(hit_file, other)

@@ -4,6 +4,7 @@ of workers) and the reader of flat ROOT trees of CALIFA hits (written here with 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import awkward as ak
@@ -13,7 +14,7 @@ import pytest
 import uproot
 
 from showerlearn.calorimeter.geometry import califa
-from showerlearn.calorimeter.data.events import common_geometry, load_hit_files
+from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
     CalorimeterFileError, HitFileWriter, iter_events, n_events, read_events, read_gammas, read_root_hits,
 )
@@ -186,6 +187,117 @@ def test_hdf5_errors_name_the_file_and_the_key(hit_file: Path, tmp_path: Path) -
 
 
 # ---------------------------------------------------------------------------------------------------
+# broken files made from a tiny one: what the reader refuses, what it still reads
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four events of two gammas, every one with hits, written from memory without compression."""
+    path = tmp_path_factory.mktemp("tiny") / "tiny.h5"
+    chunk = simulate_chunk(CalorimeterSimulationConfig(n_events=4, n_gammas=2), seed=3, index=0, size=4)
+    assert (chunk["n_hits"] > 0).all()
+    with HitFileWriter(path, califa(), {"seed": 3}, compression=None) as writer:
+        writer.append(chunk)
+    return path
+
+
+def _edited(source: Path, tmp_path: Path, edit: Callable[[h5py.File], object]) -> Path:
+    """A copy of ``source`` changed by ``edit``."""
+    path = Path(shutil.copy(source, tmp_path / "edited.h5"))
+    with h5py.File(path, "a") as file:
+        edit(file)
+    return path
+
+
+def _replace(key: str, values: Callable[[np.ndarray], np.ndarray]) -> Callable[[h5py.File], None]:
+    """An edit giving dataset ``key`` the values ``values(old values)`` (a new dataset: dtype and length may change)."""
+    def edit(file: h5py.File) -> None:
+        old = file[key][:]
+        del file[key]
+        file[key] = values(old)
+    return edit
+
+
+def _set(key: str, row: int, value: object) -> Callable[[h5py.File], None]:
+    """An edit setting row ``row`` of dataset ``key``."""
+    def edit(file: h5py.File) -> None:
+        file[key][row] = value
+    return edit
+
+
+def _text_version(file: h5py.File) -> None:
+    file.attrs["version"] = "abc"
+
+
+def _unknown_crystal_without_geometry_table(file: h5py.File) -> None:
+    file["hits/crystal_id"][0] = 9999
+    del file["geometry"]  # the ids are then checked against the geometry the file names
+
+
+def test_rows_shared_by_two_events_are_refused_in_any_chunking(tiny_file: Path, tmp_path: Path) -> None:
+    # event 2 starts one row early, on event 1's last hit (the later events stay consecutive): each chunk on its own
+    # is consistent when the chunks split the file between events 1 and 2
+    shifted = np.array([0, 0, 1, 1])
+    overlap = _edited(tiny_file, tmp_path, _replace("events/hit_start", lambda starts: starts - shifted))
+    match = "/events/hit_start is .* at event 2; expected .*, where event 1 ends .*consecutive rows"
+    for read in (lambda: read_events(overlap), lambda: list(iter_events(overlap, 2)), lambda: list(iter_events(overlap, 1)),
+                 lambda: load_hit_range(overlap, 2, 4, require_truth=False), lambda: read_events(overlap, 2, 3)):
+        with pytest.raises(CalorimeterFileError, match=match):
+            read()
+    gammas = _edited(tiny_file, tmp_path, _replace("events/gamma_start", lambda starts: starts - shifted))
+    with pytest.raises(CalorimeterFileError, match="/events/gamma_start is 3 at event 2; expected 4, where event 1 ends"):
+        read_gammas(gammas, 2, 4)
+    assert len(read_events(tiny_file, 2, 4)) == 2  # the valid file, read from its middle
+
+
+BROKEN = {
+    "negative first row": (_replace("events/hit_start", lambda starts: starts - 1),
+                           "/events/hit_start is -1 at event 0; expected a row number >= 0"),
+    "negative energy": (_set("hits/energy", 1, -0.5), r"/hits/energy is -0.5 at hit row 1; expected a deposited energy >= 0"),
+    "true gamma of no gamma": (_set("hits/true_gamma", 0, 2), r"/hits/true_gamma is 2 at hit row 0; expected -1 \(background\) "
+                               r"or the index of one of its event's gammas \(event 0 has 2\)"),
+    "true gamma below -1": (_set("hits/true_gamma", 0, -2), "/hits/true_gamma is -2 at hit row 0; expected -1"),
+    "fractional true gamma": (_replace("hits/true_gamma", lambda gamma: gamma + 0.5),
+                              r"/hits/true_gamma holds float64 values, expected integers \(gamma indices"),
+    "NaN beta": (_set("events/beta", 1, np.nan), r"/events/beta is nan at event 1; expected a velocity v/c in \[0, 1\)"),
+    "NaN gamma energy": (_set("gammas/energy_rest", 3, np.nan), "/gammas/energy_rest is nan at gamma row 3; expected a finite"),
+    "text energies": (_replace("hits/energy", lambda energy: np.full(len(energy), b"x")),
+                      r"/hits/energy holds \|S1 values, expected numbers"),
+    "text version": (_text_version, "attribute 'version' is 'abc', expected the format version, a whole number"),
+    "unknown crystal, no /geometry": (_unknown_crystal_without_geometry_table,
+                                      "/hits/crystal_id 9999 at hit row 0 is not in the geometry 'califa' the file names"),
+    "polar angle of 10 rad": (_set("hits/theta", 0, 10.0),
+                              r"/hits/theta is 10.0 at hit row 0; expected a polar angle in \[0, pi\]"),
+    "azimuth of -4 rad": (_set("hits/phi", 1, -4.0), r"/hits/phi is -4.0 at hit row 1; expected an azimuth in \[-pi, pi\]"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_files_are_refused_naming_the_key_the_row_and_what_is_expected(case: str, tiny_file: Path,
+                                                                             tmp_path: Path) -> None:
+    edit, match = BROKEN[case]
+    broken = _edited(tiny_file, tmp_path, edit)
+    with pytest.raises(CalorimeterFileError, match=f"edited.h5: {match}"):
+        load_hit_files([broken])  # hits, per-event columns and gammas
+
+
+def test_valid_variants_read_as_before(tiny_file: Path, tmp_path: Path) -> None:
+    expected = ak.to_list(read_events(tiny_file))
+
+    def variant(file: h5py.File) -> None:
+        file.attrs["version"] = np.bytes_(b"1")  # as text, as a C++ writer may store it
+        file.attrs["geometry"] = "another_calorimeter"  # unknown here, and no /geometry: the ids are not checked
+        del file["geometry"]
+        file["hits/phi"][0] = np.float32(2 * np.pi - 0.1)  # an azimuth in [0, 2 pi)
+        file["hits/theta"][1] = np.float32(np.pi)  # above numpy's pi in float32
+        file["hits/energy"][2] = 0.0  # a crystal threshold of 0
+    events = read_events(_edited(tiny_file, tmp_path, variant))
+    assert len(events) == len(expected) and ak.to_list(events.crystal_id) == ak.to_list(read_events(tiny_file).crystal_id)
+    assert float(events.phi[0][0]) == pytest.approx(2 * np.pi - 0.1)
+    with h5py.File(tiny_file) as file:
+        assert (file["hits/energy"][:] >= CalorimeterSimulationConfig().crystal_threshold_mev).all()  # never negative
+
+
+# ---------------------------------------------------------------------------------------------------
 # ROOT trees
 # ---------------------------------------------------------------------------------------------------
 IDS = [[1, 33, 2432], [], [1000]]
@@ -249,9 +361,35 @@ def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
     dual_range = _write_root(tmp_path / "ids.root", **{**good, "crystal_id": ak.Array([[1, 33, 4000], [], [1000]])})
     with pytest.raises(CalorimeterFileError, match="unknown ids: \\[4000\\]"):
         read_root_hits(dual_range)
+    negative = _write_root(tmp_path / "negative.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [-5.0]])})
+    with pytest.raises(CalorimeterFileError, match="'energy' is -5.0 at entry 2, hit 0 of that entry: a crystal's deposited "
+                                                   "energy is >= 0"):
+        read_root_hits(negative)
     truncated = tmp_path / "truncated.root"
     truncated.write_bytes(path.read_bytes()[:400])
     with pytest.raises(CalorimeterFileError, match="truncated"):
         read_root_hits(truncated)
     with pytest.raises(ValueError, match="energy_unit"):
         read_root_hits(path, energy_unit="eV")
+
+
+PER_HIT = {"crystal_id": np.array([1, 2, 3]), "energy": np.array([1.0, 2.0, 3.0]), "time": np.zeros(3)}
+BROKEN_TREES = {
+    "event numbers as lists": ({"event": ak.Array([[1], [1, 2], [2]])},
+                               r"branch 'event' holds 3 \* var \* int64: expected one event number per entry"),
+    "NaN event number": ({"event": np.array([np.nan, np.nan, 1.0])},
+                         "branch 'event' is nan at entry 0: event numbers are finite"),
+    "fractional event number": ({"event": np.array([1.0, 1.5, 2.0])}, "branch 'event' is 1.5 at entry 1: event numbers are"),
+    "infinite crystal id": ({"crystal_id": np.array([1.0, np.inf, 3.0])}, r"branch 'crystal_id' is inf at entry 1 \(event 1\)"),
+    "huge crystal id": ({"crystal_id": np.array([1.0, 2.0, 1e20])}, r"branch 'crystal_id' is 1e\+20 at entry 2 \(event 2\)"),
+    "crystal id above int64": ({"crystal_id": np.array([1, 2**64 - 1, 3], dtype=np.uint64)},
+                               "branch 'crystal_id' is 18446744073709551615 at entry 1 .*: crystal ids are whole numbers"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_TREES)
+def test_per_hit_trees_with_bad_event_numbers_or_ids_are_refused(case: str, tmp_path: Path) -> None:
+    changed, match = BROKEN_TREES[case]
+    branches = {"event": np.array([1, 1, 2]), **PER_HIT, **changed}
+    with pytest.raises(CalorimeterFileError, match=f"tree.root: {match}"):
+        read_root_hits(_write_root(tmp_path / "tree.root", **branches), event="event")

@@ -3,7 +3,6 @@ HDF5 with jagged branches, Delphes trees, the generated event files; and their e
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import zipfile

@@ -209,6 +209,27 @@ def test_an_output_without_its_last_attribute_is_predicted_again(calorimeter: tu
     assert again.status == "written" and read_attributes(again.output)["events_read"] == 30
 
 
+def test_a_hit_file_without_events_gives_an_output_with_every_table_empty(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """As an input whose events the cuts all remove: a valid output, with the hits and gammas tables an
+    evaluator reads (not the per-event table alone)."""
+    run, inputs = calorimeter
+    empty = Path(shutil.copy(inputs / "a.h5", tmp_path / "empty.h5"))
+    with h5py.File(empty, "a") as file:
+        for group in ("events", "hits", "contributions", "gammas"):
+            for name in list(file[group]):
+                rows = file[group][name][:0]
+                del file[group][name]
+                file[group][name] = rows
+    (done,) = predict_files(run.path, [empty], tmp_path / "out", progress=False)
+    tables = read_tables(done.output)
+    assert done.status == "written" and read_attributes(done.output)["events_read"] == 0
+    assert set(tables) == {"predictions", "hits", "gammas"}
+    assert all(len(column) == 0 for table in tables.values() for column in table.values())
+    assert {"event_index", "label"} <= set(tables["hits"])
+
+
 def test_a_run_given_as_dot_is_the_same_run_as_its_full_path(
     calorimeter: tuple[RunDir, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,12 +16,15 @@ from showerlearn.config.loader import read_yaml
 if TYPE_CHECKING:
     from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, SimulationSummary
 
+#: the simulator's SEED_RANGE (a file records its seed as a 64-bit integer), here without importing the simulator
+_MAX_SEED = 2**63 - 1
+
 
 def simulate_calorimeter(
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 hit file to write.")],
     events: Annotated[int | None, typer.Option(help="Number of events (overrides n_events).")] = None,
     gammas: Annotated[int | None, typer.Option(help="Gammas per event (overrides n_gammas).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed; the file depends only on config and seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=_MAX_SEED, help="Seed; the file depends only on config and seed.")] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
@@ -47,7 +50,10 @@ def simulate_calorimeter(
             simulation = CalorimeterSimulationConfig.model_validate(settings)
         except ValidationError as error:
             raise ConfigError(str(config or "--set"), format_validation_error(error, CalorimeterSimulationConfig)) from None
-        summary = simulate(simulation, output, seed=seed, n_jobs=jobs, progress=True)
+        try:
+            summary = simulate(simulation, output, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
+        except FileExistsError as error:  # created by someone else while simulating: kept, not replaced
+            raise FileExistsError(f"--output {error}; pass --overwrite to replace it") from None
     _print_summary(summary, simulation)
 
 

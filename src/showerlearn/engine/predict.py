@@ -60,7 +60,7 @@ from showerlearn.engine.runner import (
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, load_checkpoint, load_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
-from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
+from showerlearn.io.tables import EVENT_INDEX, PREDICTIONS_KEY, TableStream, as_tables, read_attributes
 
 __all__ = [
     "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionSummary", "batch_predictor",
@@ -591,11 +591,18 @@ def _write(
 
 
 def _append_no_event(stream: TableStream, datamodule: ShowerDataModule, flag: bool) -> None:
-    """An empty per-event table, for an input without events or whose events the cuts all removed: the output
-    still reads as a predictions file (and a later run skips it as done)."""
-    columns = [*datamodule.column_units().get(PREDICTIONS_KEY, {}), *([VALID_COLUMN] if flag else [])]
-    if columns:
-        stream.append({PREDICTIONS_KEY: {name: np.zeros(0, bool if name == VALID_COLUMN else np.float64) for name in columns}})
+    """Every table of the DataModule without rows, for an input without events or whose events the cuts all
+    removed: the output still reads as a predictions file with the tables an evaluator expects (and a later run
+    skips it as done)."""
+    units = datamodule.column_units()
+    columns = [*units.get(PREDICTIONS_KEY, {}), *([VALID_COLUMN] if flag else [])]
+    if not columns:
+        return
+    tables = {PREDICTIONS_KEY: {name: np.zeros(0, bool if name == VALID_COLUMN else np.float64) for name in columns}}
+    for name, table_units in units.items():  # per-element tables (hits, clusters) point at their events' rows
+        if name != PREDICTIONS_KEY:
+            tables[name] = {EVENT_INDEX: np.zeros(0, np.int64), **{column: np.zeros(0) for column in table_units}}
+    stream.append(tables)
 
 
 def _units(datamodule: ShowerDataModule) -> dict[str, dict[str, str]]:

@@ -16,10 +16,13 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed to ``path``.
 
     Keeps the real suffix so libraries that infer the format from it (h5py, matplotlib) still work.
+    ``overwrite=False``: a file that exists at ``path`` when the temporary one is complete is kept, the temporary
+    one removed and :class:`FileExistsError` raised. A check before a long write cannot see a file another process
+    creates while it runs; this one is atomic.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,10 +33,40 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp.unlink()  # the writer creates it; some (HDF5) refuse an existing empty file
     try:
         yield tmp
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            _publish_new(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _publish_new(tmp: Path, target: Path) -> None:
+    """Give ``tmp`` the name ``target`` unless a file has it (``tmp`` is left for the caller to remove).
+
+    ``os.replace`` would replace it; a hard link fails on an existing name, atomically. Where a file system has no
+    hard links (FAT, some network shares), the name is reserved by creating it exclusively, then replaced.
+    """
+    try:
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise
+        except OSError:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            _replace_reserved(tmp, target)
+    except FileExistsError:
+        raise FileExistsError(f"{target}: exists (created while this file was being written); not replaced") from None
+
+
+def _replace_reserved(tmp: Path, target: Path) -> None:
+    """Replace the empty file this process reserved at ``target`` by ``tmp``; on failure, free the name."""
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -23,7 +23,7 @@ from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS, GAMMA_UNITS, HIT_COLUMNS, HIT_UNITS, HitEvents, common_geometry, load_hit_files, load_hit_range,
 )
-from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
+from showerlearn.calorimeter.data.features import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.io import n_events
@@ -70,8 +70,15 @@ class CalorimeterDataModule(ShowerDataModule):
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
-        """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither."""
-        return source_problems(params, path)
+        """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither, and
+        feature names the hits (or pre-clusters) do not have."""
+        preclustering = params.get("preclustering")
+        named = {"features": (params.get("features"), HIT_FEATURES)}
+        if isinstance(preclustering, Mapping):
+            named["preclustering.features"] = (preclustering.get("features"), CLUSTER_FEATURES)
+        return source_problems(params, path) + [
+            f"{path}.{key}: {problem}" for key, (names, known) in named.items() if (problem := _feature_problem(names, known))
+        ]
 
     def __init__(
         self,
@@ -284,6 +291,19 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.simulate is None:
             return f"hit {files_caption(self.file_patterns)}"
         return f"simulated calorimeter events ({self.simulate.config.n_events} events)"
+
+
+def _feature_problem(names: Any, known: Sequence[str]) -> str | None:
+    """What is wrong with a list of feature ``names`` (None: nothing; a missing key takes the default)."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        return f"expected a list of feature names, of {list(known)}; got {names!r}"
+    try:
+        check_features(names, known)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from showerlearn.calorimeter.geometry import CrystalGeometry
+from showerlearn.calorimeter.geometry import CrystalGeometry, geometry_by_name
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
 
@@ -68,11 +68,13 @@ class HitFileWriter:
     """Append simulated chunks (:func:`showerlearn.calorimeter.simulation.events.simulate_chunk`) to a hit file.
 
     Use as a context manager; the file appears at ``path`` only when the block ends without an error.
+    ``overwrite=False``: a file at ``path`` is never replaced, even one created while this one was written
+    (:class:`FileExistsError` then).
     """
 
     def __init__(self, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any],
-                 compression: str | None = "gzip") -> None:
-        self.path = Path(path)
+                 compression: str | None = "gzip", overwrite: bool = True) -> None:
+        self.path, self._overwrite = Path(path), overwrite
         self._geometry, self._attributes = geometry, dict(attributes)
         self._compression = None if compression in (None, "none") else compression
         self._stack = ExitStack()
@@ -81,7 +83,7 @@ class HitFileWriter:
         self._pending_hits = 0
 
     def __enter__(self) -> HitFileWriter:
-        tmp = self._stack.enter_context(atomic_path(self.path))
+        tmp = self._stack.enter_context(atomic_path(self.path, overwrite=self._overwrite))
         self._file = self._stack.enter_context(h5py.File(tmp, "w"))
         self._file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": self._geometry.name,
                                  "units": json.dumps({"energy": "MeV", "time": "ns", "angle": "rad", "length": "mm"})})
@@ -140,6 +142,25 @@ class HitFileWriter:
 # ---------------------------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------------------------
+#: integer datasets (a count, a row or an index is no fraction) -> what they hold, for the error
+_INTEGERS = {
+    "events/hit_start": "row numbers", "events/n_hits": "row counts", "events/gamma_start": "row numbers",
+    "events/n_gammas": "row counts", "hits/true_gamma": "gamma indices, -1 for background",
+}
+#: float32 rounding: pi stored as float32 is above numpy's pi, and a crystal at the pole or the seam must load
+_ANGLE_SLACK = 1e-6
+#: per-hit column -> (lowest, highest, what a valid file holds there); NaN and infinities are refused in each.
+#: Azimuths: the writer's (-pi, pi] (ROOT's TVector3::Phi), or [0, 2 pi) as other tools write them.
+_HIT_RANGES = {
+    "energy": (0.0, np.inf, "a deposited energy >= 0 MeV"),
+    "time": (-np.inf, np.inf, "a finite time in ns"),
+    "theta": (-_ANGLE_SLACK, np.pi + _ANGLE_SLACK, "a polar angle in [0, pi] rad"),
+    "phi": (-np.pi - _ANGLE_SLACK, 2 * np.pi + _ANGLE_SLACK, "an azimuth in [-pi, pi] or [0, 2 pi] rad"),
+}
+#: the fragment's velocity v/c: at 1 its Doppler shift is infinite
+_BETA_RANGE = (0.0, np.nextafter(1.0, 0.0), "a velocity v/c in [0, 1)")
+
+
 def n_events(path: str | Path) -> int:
     """Events in a hit file."""
     with _open(path) as file:
@@ -154,7 +175,10 @@ def read_events(path: str | Path, start: int = 0, stop: int | None = None, truth
 
 
 def iter_events(path: str | Path, chunk_events: int = 10_000, truth: bool = True) -> Iterator[Any]:
-    """Stream the events of a hit file, ``chunk_events`` at a time, as :func:`read_events` arrays."""
+    """Stream the events of a hit file, ``chunk_events`` at a time, as :func:`read_events` arrays.
+
+    Each chunk's event index is checked against the event before it: a file is accepted or refused whatever
+    the chunk size."""
     if chunk_events < 1:
         raise ValueError(f"chunk_events must be >= 1, got {chunk_events}")
     with _open(path) as file:
@@ -171,6 +195,8 @@ def read_gammas(path: str | Path, start: int = 0, stop: int | None = None) -> An
         events = _event_rows(file, path, start, stop, ("gamma_start", "n_gammas"))
         first, last = _row_range(events["gamma_start"], events["n_gammas"])
         columns = {name: _column(file, path, "gammas", name, first, last) for name in _COLUMNS["gammas"]}
+        for name, values in columns.items():
+            _refuse(path, f"/gammas/{name}", values, ~np.isfinite(values), "gamma row", first, "a finite number")
         return ak.unflatten(ak.zip(columns), events["n_gammas"])
 
 
@@ -185,6 +211,8 @@ def read_event_columns(path: str | Path, start: int = 0, stop: int | None = None
         for name, missing in (("n_gammas", 0), ("beta", np.nan)):
             present = f"events/{name}" in file
             columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
+        if "events/beta" in file:  # NaN only where the file has no beta at all: a NaN in it is a broken file
+            _refuse_outside(path, "/events/beta", columns["beta"], _BETA_RANGE, "event", start)
         return columns
 
 
@@ -208,20 +236,42 @@ def _open(path: str | Path) -> h5py.File:
         file = h5py.File(path, "r")
     except OSError as error:
         raise CalorimeterFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {error}") from None
+    try:
+        _check_header(file, path)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _check_header(file: h5py.File, path: Path) -> None:
+    """The format, a version this reader knows and the datasets every hit file has."""
     found = _text_attribute(file, "format")
     if found != FORMAT:
-        file.close()
         raise CalorimeterFileError(path, f"not a {FORMAT} file (attribute 'format' is {found!r})")
-    version = file.attrs.get("version", VERSION)
-    if int(version) > VERSION:
-        file.close()
+    version = _version(file, path)
+    if version > VERSION:
         raise CalorimeterFileError(path, f"format version {version} is newer than this reader's ({VERSION}): update showerlearn")
     for group, names in _REQUIRED.items():
         for name in names:
             if f"{group}/{name}" not in file:
-                file.close()
                 raise CalorimeterFileError(path, f"missing dataset /{group}/{name}")
-    return file
+
+
+def _version(file: h5py.File, path: Path) -> int:
+    """The root attribute ``version`` (files without one are version 1): a whole number, as text or a number."""
+    value = file.attrs.get("version", VERSION)
+    if isinstance(value, bytes):  # a fixed-length string, as C++ writers store them
+        value = value.decode(errors="replace")
+    try:
+        number = float(value) if np.ndim(value) == 0 else np.nan
+    except (TypeError, ValueError):
+        number = np.nan
+    if not (np.isfinite(number) and float(number).is_integer()):
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise CalorimeterFileError(path, f"attribute 'version' is {shown}, expected the format version, a whole number "
+                                         f"(this reader's is {VERSION})")
+    return int(number)
 
 
 def _text_attribute(file: h5py.File, name: str) -> str | None:
@@ -239,25 +289,68 @@ def _events(file: h5py.File, path: str | Path, start: int, stop: int | None, tru
     if truth:
         names += [name for name in ("true_energy", "true_gamma", "true_fraction", "saturated") if f"hits/{name}" in file]
     columns = {name: _column(file, path, "hits", name, first, last) for name in names}
-    for name in ("energy", "time", "theta", "phi"):
-        bad = ~np.isfinite(columns[name])
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise CalorimeterFileError(path, f"/hits/{name} is {columns[name][row]} at hit row {first + row}")
+    for name, bounds in _HIT_RANGES.items():
+        _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
     _check_crystals(file, path, columns["crystal_id"], first)
+    if "true_gamma" in columns:
+        _check_true_gamma(file, path, columns["true_gamma"], events["n_hits"], start, first)
     return ak.unflatten(ak.zip(columns), events["n_hits"])
 
 
+def _refuse(path: str | Path, key: str, values: np.ndarray, bad: np.ndarray, row_name: str, first: int, expected: str) -> None:
+    """A :class:`CalorimeterFileError` at the first ``bad`` value (rows counted from ``first``): the key, the row,
+    the value found and what a valid file holds there."""
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CalorimeterFileError(path, f"{key} is {values[row]} at {row_name} {first + row}; expected {expected}")
+
+
+def _refuse_outside(path: str | Path, key: str, values: np.ndarray, bounds: tuple[float, float, str], row_name: str,
+                    first: int) -> None:
+    """:func:`_refuse` the values outside ``bounds`` (lowest, highest, what is expected), NaN and infinities."""
+    low, high, expected = bounds
+    inside = np.isfinite(values) & (values >= low) & (values <= high)
+    _refuse(path, key, values, ~inside, row_name, first, expected)
+
+
 def _check_crystals(file: h5py.File, path: str | Path, ids: np.ndarray, first: int) -> None:
-    """Every hit's crystal in the file's own geometry table (when it has one)."""
-    if "geometry/crystal_id" not in file:
+    """Every hit's crystal in the file's own geometry table, or else in the geometry its ``geometry`` attribute
+    names (when this version knows it): a crystal that does not exist has no position."""
+    known, where = _known_crystals(file)
+    if known is None:
         return
-    known = file["geometry"]["crystal_id"][:]
     unknown = ~np.isin(ids, known)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        raise CalorimeterFileError(path, f"/hits/crystal_id {ids[row]} at hit row {first + row} is not in the file's "
-                                         f"/geometry ({len(known)} crystals, ids {known.min()}..{known.max()})")
+        raise CalorimeterFileError(path, f"/hits/crystal_id {ids[row]} at hit row {first + row} is not in {where} "
+                                         f"({len(known)} crystals, ids {known.min()}..{known.max()})")
+
+
+def _known_crystals(file: h5py.File) -> tuple[np.ndarray | None, str]:
+    """The crystal ids a file's hits may name and where they come from; None when nothing says."""
+    if "geometry/crystal_id" in file:
+        return file["geometry"]["crystal_id"][:], "the file's /geometry"
+    name = _text_attribute(file, "geometry")
+    try:
+        geometry = geometry_by_name(name) if name is not None else None
+    except ValueError:  # a calorimeter this version does not know: nothing to check the ids against
+        return None, ""
+    return (None, "") if geometry is None else (geometry.table()["crystal_id"], f"the geometry {name!r} the file names")
+
+
+def _check_true_gamma(file: h5py.File, path: str | Path, true_gamma: np.ndarray, n_hits: np.ndarray, start: int,
+                      first: int) -> None:
+    """Each hit's gamma is -1 (background) or one of its event's gammas (when the file counts them)."""
+    counted = "events/n_gammas" in file
+    n_gammas = _column(file, path, "events", "n_gammas", start, start + len(n_hits)) if counted else None
+    limit = np.repeat(n_gammas, n_hits) if counted else np.iinfo(np.int64).max
+    bad = (true_gamma < -1) | (true_gamma >= limit)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        event = start + int(np.searchsorted(np.cumsum(n_hits), row, side="right"))
+        held = f" (event {event} has {limit[row]})" if counted else ""
+        raise CalorimeterFileError(path, f"/hits/true_gamma is {true_gamma[row]} at hit row {first + row}; expected -1 "
+                                         f"(background) or the index of one of its event's gammas{held}")
 
 
 def _event_rows(file: h5py.File, path: str | Path, start: int, stop: int | None, names: tuple[str, str]) -> dict[str, np.ndarray]:
@@ -265,11 +358,27 @@ def _event_rows(file: h5py.File, path: str | Path, start: int, stop: int | None,
     stop = total if stop is None else stop
     if not 0 <= start <= stop <= total:
         raise IndexError(f"{path}: events {start}..{stop} out of range (the file has {total})")
-    rows = {name: _column(file, path, "events", name, start, stop) for name in names}
-    starts, counts = rows[names[0]], rows[names[1]]
-    if (counts < 0).any() or (len(starts) > 1 and not np.array_equal(starts[1:], starts[:-1] + counts[:-1])):
-        raise CalorimeterFileError(path, f"/events/{names[0]} and /events/{names[1]} do not describe consecutive rows")
-    return rows
+    # the event before the range too: the range must start where that one ends, so that a file read in parts
+    # is checked as when read whole
+    before = min(start, 1)
+    rows = {name: _column(file, path, "events", name, start - before, stop) for name in names}
+    _check_index(path, rows[names[0]], rows[names[1]], names, start - before)
+    return {name: values[before:] for name, values in rows.items()}
+
+
+def _check_index(path: str | Path, starts: np.ndarray, counts: np.ndarray, names: tuple[str, str], first: int) -> None:
+    """Events ``first..`` of an event index: counts and first rows >= 0, each event's rows right after the previous
+    event's (the writer's layout; two events sharing rows would each claim the other's hits)."""
+    start_key, count_key = (f"/events/{name}" for name in names)
+    _refuse(path, count_key, counts, counts < 0, "event", first, "a row count >= 0")
+    _refuse(path, start_key, starts, starts < 0, "event", first, "a row number >= 0")
+    ends = starts[:-1] + counts[:-1]
+    gap = np.flatnonzero(starts[1:] != ends)
+    if len(gap):
+        row = int(gap[0])
+        raise CalorimeterFileError(path, f"{start_key} is {starts[row + 1]} at event {first + row + 1}; expected {ends[row]}, "
+                                         f"where event {first + row} ends ({names[0]} + {names[1]}): the event index must "
+                                         "describe consecutive rows")
 
 
 def _row_range(starts: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
@@ -285,8 +394,10 @@ def _column(file: h5py.File, path: str | Path, group: str, name: str, first: int
     dataset = file[key]
     if not isinstance(dataset, h5py.Dataset):
         raise CalorimeterFileError(path, f"/{key} is a {type(dataset).__name__}, expected a dataset")
-    if group == "events" and name in ("hit_start", "n_hits", "gamma_start", "n_gammas") and dataset.dtype.kind not in "iu":
-        raise CalorimeterFileError(path, f"/{key} holds {dataset.dtype} values, expected integers (row counts)")
+    if key in _INTEGERS and dataset.dtype.kind not in "iu":
+        raise CalorimeterFileError(path, f"/{key} holds {dataset.dtype} values, expected integers ({_INTEGERS[key]})")
+    if dataset.dtype.kind not in "biuf":  # text or compound values: no arithmetic, no NaN check
+        raise CalorimeterFileError(path, f"/{key} holds {dataset.dtype} values, expected numbers")
     if dataset.ndim != 1:
         raise CalorimeterFileError(path, f"/{key} has shape {dataset.shape}, expected one value per row")
     if last > len(dataset):

@@ -31,6 +31,8 @@ __all__ = ["ENERGY_UNITS", "read_root_hits"]
 ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
+#: crystal ids are int32 in R3BRoot (both readout ranges stay far below)
+_MAX_CRYSTAL_ID = 2**31
 
 
 def read_root_hits(
@@ -55,18 +57,20 @@ def read_root_hits(
     branches = [crystal_id, energy, time] + ([event] if event else [])
     columns = _read_branches(Path(path), tree, branches)
     hits, counts, where = _per_event(path, columns, crystal_id, energy, time, event)
-    for name in (energy, time):
-        bad = ~np.isfinite(hits[name])
+
+    def refuse(name: str, bad: np.ndarray, why: str) -> None:
+        """An error at the first ``bad`` hit: the branch, the value the file holds there and its entry."""
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            hint = "; R3BRoot marks saturated crystals so: drop them before export" if name == energy else ""
-            raise CalorimeterFileError(path, f"branch {name!r} is {hits[name][row]} at {where(row)}{hint}")
+            raise CalorimeterFileError(path, f"branch {name!r} is {hits[name][row]} at {where(row)}{why}")
+
+    refuse(energy, ~np.isfinite(hits[energy]), "; R3BRoot marks saturated crystals so: drop them before export")
+    refuse(energy, hits[energy] < 0, ": a crystal's deposited energy is >= 0")
+    refuse(time, ~np.isfinite(hits[time]), "")
+    # checked before the conversion to int64, which would wrap an infinity or a huge id into another number
+    refuse(crystal_id, ~_whole(hits[crystal_id], _MAX_CRYSTAL_ID), ": crystal ids are whole numbers "
+           "(of magnitude below 2^31)")
     geometry = geometry or califa()
-    fractional = np.round(hits[crystal_id]) != hits[crystal_id]
-    if fractional.any():
-        row = int(np.flatnonzero(fractional)[0])
-        raise CalorimeterFileError(path, f"branch {crystal_id!r} is {hits[crystal_id][row]} at {where(row)}: crystal ids "
-                                         "are whole numbers")
     ids = hits[crystal_id].astype(np.int64)
     try:
         theta, phi = geometry.angles(ids)
@@ -133,7 +137,7 @@ def _per_event(
         return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0], entry_of
     if event is None:
         raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch with event=")
-    numbers = ak.to_numpy(columns[event])
+    numbers = _event_numbers(path, columns[event], event)
     order = np.argsort(numbers, kind="stable")
     _, counts = np.unique(numbers[order], return_counts=True)
 
@@ -141,3 +145,27 @@ def _per_event(
         return f"entry {int(order[row])} ({event} {numbers[order[row]]})"
 
     return {name: ak.to_numpy(columns[name])[order] for name in names}, counts, entry_of
+
+
+def _event_numbers(path: str | Path, column: Any, name: str) -> np.ndarray:
+    """The event-number branch ``name``: one finite whole number per entry (a list per entry, or a NaN, would
+    group the hits into other events than the tree's)."""
+    import awkward as ak
+
+    numbers = ak.to_numpy(column) if column.ndim == 1 else None
+    if numbers is None or numbers.dtype.kind not in "biuf":
+        raise CalorimeterFileError(path, f"branch {name!r} holds {ak.type(column)}: expected one event number per entry")
+    bad = ~_whole(numbers, np.inf)
+    if bad.any():
+        entry = int(np.flatnonzero(bad)[0])
+        raise CalorimeterFileError(path, f"branch {name!r} is {numbers[entry]} at entry {entry}: event numbers are finite "
+                                         "whole numbers")
+    return numbers
+
+
+def _whole(values: np.ndarray, bound: float) -> np.ndarray:
+    """Which ``values`` are finite whole numbers of magnitude below ``bound`` (compared as floats: an unsigned
+    64-bit id above int64's range must not wrap before the comparison)."""
+    if values.dtype.kind in "iub":
+        return np.abs(values.astype(np.float64)) < bound
+    return np.isfinite(values) & (np.round(values) == values) & (np.abs(values) < bound)

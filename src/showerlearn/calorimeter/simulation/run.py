@@ -50,13 +50,21 @@ class SimulationSummary:
         self.energy_deposited_mev += float(chunk["gamma_deposited"].sum())
 
 
+#: the seeds a file can record (its ``seed`` attribute is a 64-bit integer) and numpy's SeedSequence takes
+SEED_RANGE = (0, 2**63 - 1)
+
+
 def simulate_calorimeter(
     config: CalorimeterSimulationConfig, output: Path | str, seed: int, n_jobs: int = 1, progress: bool = False,
+    overwrite: bool = True,
 ) -> SimulationSummary:
     """Simulate ``config.n_events`` events into the hit file ``output`` (see :mod:`showerlearn.calorimeter.io.hdf5`).
 
-    ``n_jobs`` worker processes (``-1``: all cores); ``progress`` shows a progress bar (rich).
+    ``n_jobs`` worker processes (``-1``: all cores); ``progress`` shows a progress bar (rich). ``overwrite=False``:
+    a file at ``output`` is not replaced, even one created during the simulation (:class:`FileExistsError`).
     """
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ValueError(f"seed must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}, got {seed}")
     if n_jobs == -1:
         n_jobs = os.cpu_count() or 1
     if n_jobs < 1:
@@ -67,7 +75,7 @@ def simulate_calorimeter(
     summary = SimulationSummary(Path(output))
     attributes = {"seed": seed, "config": json.dumps(config.model_dump(), sort_keys=True)}
     started = time.perf_counter()
-    with HitFileWriter(output, geometry, attributes, config.compression) as writer:
+    with HitFileWriter(output, geometry, attributes, config.compression, overwrite=overwrite) as writer:
         for chunk in _with_progress(_chunks(config, seed, sizes, n_jobs), config.n_events, progress):
             writer.append(chunk)
             summary.add(chunk)

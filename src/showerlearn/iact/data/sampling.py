@@ -9,7 +9,6 @@ each particle in an epoch (:func:`showerlearn.data.sampling.flattening_weights`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
