@@ -65,6 +65,38 @@ def test_an_event_without_hits_gives_no_nan(name: str) -> None:
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
+def test_a_batch_whose_events_all_lack_hits_keeps_a_slot_and_trains() -> None:
+    """The DataModule pads hit sets to one slot at least: the attention networks need a key to fall back on."""
+    from showerlearn.calorimeter.data.dataset import HIT_META
+    from showerlearn.calorimeter.data.events import GAMMA_COLUMNS
+
+    sample = {
+        "inputs": {"hits": torch.zeros(0, len(HIT_FEATURES))},
+        "targets": {"objects": torch.zeros(0, dtype=torch.long), "pairs": torch.zeros(0, 0)},
+        "meta": {"event_id": torch.tensor(0), "file": torch.tensor(0), "beta": torch.tensor(0.5),
+                 "hits": torch.zeros(0, len(HIT_META)), "gammas": torch.zeros(0, len(GAMMA_COLUMNS))},
+    }  # fmt: skip
+    batch = CalorimeterDataModule(files=["never_read.h5"]).collate([sample, sample])
+    assert batch["inputs"]["hits"].shape[1] == 1 and not batch["inputs"]["hits_mask"].any()
+    out = MODELS["transformer"]().train()(batch["inputs"])
+    assert all(torch.isfinite(value).all() for value in out.values())
+
+
+@pytest.mark.parametrize("name", ["transformer", "condensation", "slots"])
+def test_a_traced_attention_model_handles_events_without_hits_in_any_batch(name: str) -> None:
+    """Traced (as exported) on events with hits, the model still gives an event without hits what the
+    network gives it: the fallback slot of such events is not a branch the trace fixes."""
+    model = MODELS[name]().eval()
+    with_hits = {"hits": _hits(4).expand(2, -1, -1), "hits_mask": torch.ones(2, 4, dtype=torch.bool)}
+    mixed = {"hits": torch.cat([_hits(4, seed=1), torch.zeros(1, 4, len(HIT_FEATURES))]),
+             "hits_mask": torch.tensor([[True] * 4, [False] * 4])}  # fmt: skip
+    with torch.no_grad():
+        traced = torch.jit.trace(model, (with_hits,), strict=False, check_trace=False)
+        expected, got = model(mixed), traced(mixed)
+    for key, value in expected.items():
+        assert torch.isfinite(got[key]).all() and torch.allclose(got[key], value, atol=1e-5), key
+
+
 def test_the_merger_reads_the_preclusters_and_names_what_it_needs() -> None:
     merger = PreclusterMerger(FeatureSpec(("energy", "x", "y", "z"), (0.0,) * 4, (1.0,) * 4), hidden=8, layers=1)
     out = merger({"clusters": torch.randn(2, 3, 4), "clusters_mask": torch.ones(2, 3, dtype=torch.bool)})

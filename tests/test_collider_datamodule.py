@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
 from collider_events import PROCESSES, synthetic_events, write_event_file
-from test_collider_readers import _delphes_tree, _write_delphes, fixed_size_branches  # noqa: F401 (a fixture)
+from test_collider_readers import _collection, _delphes_tree, _write_delphes, fixed_size_branches  # noqa: F401 (a fixture)
 from showerlearn.collider.baselines import HighLevelBDT
 from showerlearn.collider.baselines.features import HIGH_LEVEL_FEATURES
 from showerlearn.collider.data.datamodule import ColliderDataModule, ConstituentSettings, ObjectSettings, cross_section_scale
@@ -289,6 +289,34 @@ def test_delphes_files_per_class_and_events_without_constituents(tmp_path: Path)
     data.use_prediction_inputs(classes["signal"][:1])  # unlabelled files: no process, no weight
     data.setup("predict")
     assert len(data.predict_set) > 0 and np.isnan(data.predict_set.meta["weight_pb"]).all()
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_files_to_predict_lacking_a_kind_of_object_the_network_learnt_are_refused(tmp_path: Path) -> None:
+    """Delphes files without jets read, their object stream without jet tokens; a network trained with jets
+    would read other objects in their slots: refused, naming the file and the collection."""
+    jets = _collection(PT=[[60.0], [40.0]], Eta=[[0.1], [0.2]], Phi=[[0.0], [1.0]], Mass=[[5.0], [4.0]], BTag=[[1], [0]])
+    classes = {name: [str(_write_delphes(tmp_path / f"{name}{i}.root", _delphes_tree(Jet=jets))) for i in range(3)]
+               for name in ("background", "signal")}  # fmt: skip
+    source = {"kind": "delphes", "classes": classes}
+    trained = ColliderDataModule(source=source, split={"fractions": [0.5, 0.25, 0.25]}, seed=0)
+    trained.setup("fit")
+    assert trained.object_kinds == ("met", "fatjets", "jets", "electrons", "muons")
+    no_jets = _write_delphes(tmp_path / "no_jets.root", _delphes_tree())
+
+    def predicted(state: dict, files: list) -> ColliderDataModule:
+        data = ColliderDataModule(source=source)
+        data.restore_fitted_state(state)
+        data.use_prediction_inputs(files)
+        data.setup("predict")
+        return data
+
+    with pytest.raises(ColliderDataError, match=r"no_jets\.root: has no jets collection, which the network was trained with"):
+        predicted(trained.fitted_state(), [no_jets])
+    assert len(predicted(trained.fitted_state(), classes["signal"][:1]).predict_set) == 2
+    # a checkpoint written before the kinds were kept: predicted as before
+    earlier = {key: value for key, value in trained.fitted_state().items() if key != "object_kinds"}
+    assert len(predicted(earlier, [no_jets]).predict_set) == 2
 
 
 def test_object_tokens_come_kind_by_kind_hardest_first_with_every_field() -> None:

@@ -250,7 +250,8 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
     torch.manual_seed(0)
     batches = [_hits(4, 5, 0), _hits(3, 9, 1)]
     pairs = export_network(HitPairMLP(spec, hidden=8, layers=1).eval(), batches, tmp_path / "pairs.onnx", "onnx")
-    assert pairs.inputs[0] == {"name": "inputs.hits", "dtype": "float32", "shape": ["batch", "hits_elements", 8]}
+    # the graph's inputs only: the pair MLP reads no mask, which the exporter leaves out
+    assert pairs.inputs == [{"name": "inputs.hits", "dtype": "float32", "shape": ["batch", "hits_elements", 8]}]
     scores = load_exported(pairs.path)(_hits(2, 11, 2))
     assert next(iter(scores.values())).shape[:3] == (2, 11, 11)
     # the two-stage method's merger: the same network on the pre-cluster stream
@@ -268,4 +269,45 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
         export_network(transformer, batches, tmp_path / "transformer.onnx", "onnx")
     assert not (tmp_path / "transformer.onnx").exists()
     traced = export_network(transformer, batches, tmp_path / "transformer.pt", "torchscript")
-    assert traced.check.passed and traced.check.batches == 3  # the data, and the traced batch grown by one element
+    assert traced.check.passed and traced.check.batches == 4  # the data, and the traced batch one element longer and shorter
+
+
+def _streams(size: int, n_objects: int, seed: int) -> dict[str, Tensor]:
+    """A collider batch: 6 constituent slots with 3 features, ``n_objects`` object slots with 4."""
+    return {**_hits(size, 6, seed, "constituents", 3), **_hits(size, n_objects, seed + 1, "objects", 4)}
+
+
+def test_token_slots_of_a_fixed_size_take_fewer_elements_after_an_onnx_export(tmp_path: Path) -> None:
+    """collider_mlp pads its tokens to fixed slots: the exported graph pads a batch of fewer objects than the
+    traced one too, as its dynamic element axis says; the graph has the inputs the network reads only."""
+    from showerlearn.collider.models.kinematics_mlp import KinematicsMLP
+
+    torch.manual_seed(0)
+    network = KinematicsMLP(3, 4, n_classes=2, n_constituents=6, n_objects=5, hidden=(8,)).eval()
+    exported = export_network(network, [_streams(4, 5, 0), _streams(3, 5, 2)], tmp_path / "mlp.onnx", "onnx")
+    assert exported.check.passed and [i["name"] for i in exported.inputs] == ["inputs.objects", "inputs.objects_mask"]
+    fewer = _streams(2, 3, 4)
+    with torch.no_grad():
+        expected = network(fewer)["label"]
+    torch.testing.assert_close(load_exported(exported.path)(fewer)["label"], expected, rtol=1e-4, atol=1e-5)
+
+
+class _PaddedSlots(nn.Module):
+    """Five slots of three features, cut, or padded with a branch on the batch's size: a trace fixes the size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = nn.Linear(15, 2)
+
+    def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        hits = inputs["hits"][:, :5]
+        if (missing := 5 - hits.shape[1]) > 0:
+            hits = torch.cat([hits, hits.new_zeros(hits.shape[0], missing, hits.shape[2])], dim=1)
+        return {"label": self.layer(hits.flatten(start_dim=1))}
+
+
+def test_an_export_that_fixed_the_number_of_elements_is_refused_on_fewer(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match=r"one element fewer: the export fixed the number of elements"):
+        export_network(_PaddedSlots(), [_hits(4, 5, 0, features=3)], tmp_path / "slots.onnx", "onnx")
+    assert not (tmp_path / "slots.onnx").exists()

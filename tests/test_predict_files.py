@@ -101,6 +101,16 @@ def iact_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Run
     return run
 
 
+def _layout(path: Path) -> dict[str, list[tuple[str, np.dtype]]]:
+    """Each table's columns, in order, with their types."""
+    return {name: [(column, values.dtype) for column, values in columns.items()] for name, columns in read_tables(path).items()}
+
+
+def _assert_same_layout(path: Path, expected: Path) -> None:
+    """The same tables with the same columns of the same types (an output of no event against another)."""
+    assert _layout(path) == _layout(expected)
+
+
 def _assert_same_tables(path: Path, expected: Path) -> None:
     got, wanted = read_tables(path), read_tables(expected)
     assert list(got) == list(wanted)
@@ -209,25 +219,75 @@ def test_an_output_without_its_last_attribute_is_predicted_again(calorimeter: tu
     assert again.status == "written" and read_attributes(again.output)["events_read"] == 30
 
 
+def _emptied_copy(source: Path, path: Path, groups: tuple[str, ...]) -> Path:
+    """A copy of the hit file ``source`` at ``path`` with every dataset of ``groups`` cut to no rows."""
+    shutil.copy(source, path)
+    with h5py.File(path, "a") as file:
+        for group in groups:
+            for name in list(file[group]):
+                rows = file[group][name][:0]
+                del file[group][name]
+                file[group][name] = rows
+    return path
+
+
+def test_events_without_hits_get_no_clusters_whatever_the_chunk(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
+    """A chunk of one event without hits is a batch without a single hit: the attention network predicts it
+    (its batch still has a padding slot), and alike in chunks of one event and in one chunk."""
+    run, inputs = calorimeter
+    hitless = _emptied_copy(inputs / "a.h5", tmp_path / "hitless.h5", ("hits", "contributions"))
+    with h5py.File(hitless, "a") as file:
+        file["events/n_hits"][...] = 0
+        file["events/hit_start"][...] = 0
+    (alone,) = predict_files(run.path, [hitless], tmp_path / "alone", chunk_events=1, progress=False)
+    (together,) = predict_files(run.path, [hitless], tmp_path / "together", progress=False)
+    _assert_same_tables(alone.output, together.output)
+    tables = read_tables(alone.output)
+    assert alone.events_predicted == 30 and len(tables["hits"]["label"]) == 0
+    assert not tables["predictions"]["n_clusters"].any()
+
+
 def test_a_hit_file_without_events_gives_an_output_with_every_table_empty(
     calorimeter: tuple[RunDir, Path], tmp_path: Path
 ) -> None:
     """As an input whose events the cuts all remove: a valid output, with the hits and gammas tables an
     evaluator reads (not the per-event table alone)."""
     run, inputs = calorimeter
-    empty = Path(shutil.copy(inputs / "a.h5", tmp_path / "empty.h5"))
-    with h5py.File(empty, "a") as file:
-        for group in ("events", "hits", "contributions", "gammas"):
-            for name in list(file[group]):
-                rows = file[group][name][:0]
-                del file[group][name]
-                file[group][name] = rows
+    empty = _emptied_copy(inputs / "a.h5", tmp_path / "empty.h5", ("events", "hits", "contributions", "gammas"))
     (done,) = predict_files(run.path, [empty], tmp_path / "out", progress=False)
     tables = read_tables(done.output)
     assert done.status == "written" and read_attributes(done.output)["events_read"] == 0
     assert set(tables) == {"predictions", "hits", "gammas"}
     assert all(len(column) == 0 for table in tables.values() for column in table.values())
     assert {"event_index", "label"} <= set(tables["hits"])
+    (full,) = predict_files(run.path, [inputs / "a.h5"], tmp_path / "full", progress=False)
+    _assert_same_layout(done.output, full.output)  # integer ids and counts, no column the others lack
+
+
+def test_a_collider_file_without_events_gives_an_empty_output(collider: RunDir, tmp_path: Path) -> None:
+    """As the writer leaves a file of a process without a selected event: an output without rows, its columns
+    and their types those of any other output."""
+    empty = write_event_file(tmp_path / "empty.h5", 5, seed=1, shares=(0.0, 1.0, 0.0), only="ttbar")
+    done, other = predict_files(collider.path, [empty, write_event_file(tmp_path / "full.h5", 10, seed=2)],
+                                tmp_path / "out", progress=False)  # fmt: skip
+    assert (done.status, done.events_read, other.events_read) == ("written", 0, 10)
+    assert len(read_tables(done.output)["predictions"]["score"]) == 0
+    _assert_same_layout(done.output, other.output)
+
+
+def test_an_input_refused_while_predicting_leaves_no_output_folder(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:
+    """A hit file of another calorimeter is refused once opened, after the output was begun: neither its partial
+    file nor the folders made for it stay; a folder holding an earlier input's output does."""
+    run, inputs = calorimeter
+    other = Path(shutil.copy(inputs / "a.h5", tmp_path / "grid.h5"))
+    with h5py.File(other, "a") as file:
+        file.attrs["geometry"] = "toy_grid"
+    with pytest.raises(ValueError, match=r"hit files of different calorimeters"):
+        predict_files(run.path, [other], tmp_path / "made" / "out", progress=False)
+    assert not (tmp_path / "made").exists()
+    with pytest.raises(ValueError, match=r"hit files of different calorimeters"):
+        predict_files(run.path, [inputs / "a.h5", other], tmp_path / "out", progress=False)
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["a.predictions.h5"]
 
 
 def test_a_run_given_as_dot_is_the_same_run_as_its_full_path(
@@ -390,6 +450,9 @@ def test_a_file_whose_events_the_cuts_all_remove_gives_an_empty_table(
     assert len(table["gammaness"]) == 0 and "reco_energy" in table
     (again,) = predict_files(iact_run.path, [source], tmp_path, nothing_passes, progress=False)
     assert again.status == "skipped"
+    (some,) = predict_files(iact_run.path, [source], tmp_path / "some", progress=False)
+    assert some.events_predicted > 0
+    _assert_same_layout(summary.output, some.output)  # integer ids, and no column of another predictor
 
 
 def test_an_exported_model_predicts_as_the_checkpoint(
@@ -408,9 +471,20 @@ def test_an_exported_model_predicts_as_the_checkpoint(
     assert list(got) == list(expected)
     for column, values in expected.items():
         np.testing.assert_allclose(got[column], values, rtol=1e-4, atol=1e-6, err_msg=column)
-    # another run's export is refused: its network is not the one this run's pipeline feeds and decodes
+    # another run's export is refused: its network is not the one this run's pipeline feeds and decodes,
+    # even when the two runs share every setting (a twin: the same config, other weights)
+    twin = RunDir(Path(shutil.copytree(iact_run.path, tmp_path / "twin")))
+    weights = torch.load(twin.best_checkpoint(), weights_only=True)["state_dict"]
+    torch.save({"state_dict": {name: value + 1 if value.is_floating_point() else value for name, value in weights.items()}},
+               twin.best_checkpoint())  # fmt: skip
+    with pytest.raises(ValueError, match=rf"model.pt: exported from the checkpoint of the run {iact_run.path.name} "):
+        predict_files(twin, [source], tmp_path / "twin_out", model=exported, progress=False)
     sidecar = metadata_path(exported)
     made_from = json.loads(sidecar.read_text())
+    # the sidecar of an earlier version, without the digest: checked on the settings alone, as then
+    sidecar.write_text(json.dumps({key: value for key, value in made_from.items() if key != "checkpoint_sha256"}))
+    (accepted,) = predict_files(twin, [source], tmp_path / "twin_out", model=exported, progress=False)
+    assert accepted.status == "written"
     made_from["config"]["model"]["params"]["depth"] = 99
     sidecar.write_text(json.dumps(made_from))
     with pytest.raises(ValueError, match=r"model.pt: exported from the run .* whose model settings differ"):

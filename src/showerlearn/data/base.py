@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
 from showerlearn.family import GENERIC, Family
+from showerlearn.io.tables import EVENT_INDEX, PREDICTIONS_KEY
 
 #: where every checkpoint keeps :meth:`ShowerDataModule.fitted_state` (next to the config)
 FITTED_STATE_KEY = "showerlearn_data_state"
@@ -90,6 +91,20 @@ class ShowerDataModule(L.LightningDataModule):
         (:mod:`showerlearn.io.tables`). A column not named has no unit written; the default names none.
         The family defines them where it defines its columns."""
         return {}
+
+    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+        """The prediction tables of no event: every table :meth:`decode_predictions` writes, with its columns
+        and their types, and no row. What an input without events, or whose events the selection all removed,
+        is predicted as, so that its output reads as any other (the same tables, columns and types).
+
+        The default: the tables and columns :meth:`column_units` names, as floats (a per-element table's
+        ``event_index`` as integers). A DataModule whose columns are not all floats, or that names units of
+        columns it does not always write, overrides it, best with a decode of no event."""
+        tables = {}
+        for name, columns in self.column_units().items():
+            index = {} if name == PREDICTIONS_KEY else {EVENT_INDEX: np.zeros(0, np.int64)}
+            tables[name] = {**index, **{column: np.zeros(0) for column in columns}}
+        return tables
 
     def describe(self) -> str:
         """One line naming the data and its selection, the caption of the run's figures (e.g. ``12000 events of

@@ -7,8 +7,8 @@ returns ``collate_padded(samples, elements=[...], pairs=[...])``. Its convention
 * an entry is named ``"section.key"``: ``"inputs.hits"``, ``"targets.cluster"``, ``"meta.hit_energy"``;
   ``elements`` have one row per element on their first axis ``(n_i, ...)``, ``pairs`` one per element
   pair on their first two ``(n_i, n_i, ...)``. They are zero-padded to ``(B, N, ...)``, ``(B, N, N, ...)``
-  with ``N`` the largest ``n_i`` of the batch, or ``size`` (longer sets are cut to their first ``size``
-  elements: order them by importance, e.g. energy, beforehand).
+  with ``N`` the largest ``n_i`` of the batch (at least ``min_size``), or ``size`` (longer sets are cut to
+  their first ``size`` elements: order them by importance, e.g. energy, beforehand).
 * an input stream or meta entry ``K`` gets its element mask ``(B, N)`` (True = real element) as the
   entry ``K_mask`` of the same section: ``inputs = {"hits": (B, N, F), "hits_mask": (B, N)}``; a model
   with two streams reads ``tracks_mask`` and ``towers_mask``.
@@ -38,10 +38,11 @@ SECTIONS = ("inputs", "targets", "meta")
 
 
 def pad_sets(
-    sets: Sequence[Tensor | np.ndarray], size: int | None = None, *, set_axes: int = 1
+    sets: Sequence[Tensor | np.ndarray], size: int | None = None, *, set_axes: int = 1, min_size: int = 0
 ) -> tuple[Tensor, Tensor]:
     """Zero-pad per-event arrays ``(n_i, *F)`` to ``(B, N, *F)`` and return it with the mask ``(B, N)``
-    (True = real element); ``N`` is ``size`` (longer sets cut) or the largest ``n_i``.
+    (True = real element); ``N`` is ``size`` (longer sets cut) or the largest ``n_i``, at least ``min_size``
+    (padding slots only: a batch of events without elements still has an element axis to attend over).
 
     ``set_axes=2`` pads arrays over element pairs, ``(n_i, n_i, *F)`` -> ``(B, N, N, *F)``; the mask is
     still the per-element ``(B, N)``.
@@ -52,7 +53,7 @@ def pad_sets(
     square = all(len(shape) >= set_axes and len(set(shape[:set_axes])) == 1 for shape in shapes)
     if not tensors or len(features) > 1 or not square:
         raise ValueError(f"sets must be shaped (n_i,{' n_i,' * (set_axes - 1)} *F) with the same F, got {shapes}")
-    n = max(shape[0] for shape in shapes) if size is None else size
+    n = max(max(shape[0] for shape in shapes), min_size) if size is None else size
     padded = tensors[0].new_zeros((len(tensors), *(n,) * set_axes, *features.pop()))
     mask = torch.zeros((len(tensors), n), dtype=torch.bool)
     for row, values in enumerate(tensors):
@@ -73,16 +74,17 @@ def collate_padded(
     elements: Collection[str] = (),
     pairs: Collection[str] = (),
     size: int | None = None,
+    min_size: int = 0,
 ) -> dict[str, Any]:
     """One batch from per-event samples whose ``elements`` and ``pairs`` entries are variable-length sets
-    (the conventions are in this module's docstring)."""
+    (the conventions are in this module's docstring); ``min_size``: the fewest element slots of a set."""
     padded = {**{name: 1 for name in elements}, **{name: 2 for name in pairs}}
     locations = {name: _location(name, samples[0]) for name in padded}
     padded_targets = {key for section, key in locations.values() if section == "targets"}
     batch = default_collate([_without(sample, locations.values(), padded_targets) for sample in samples])
     for name, set_axes in padded.items():
         section, key = locations[name]
-        values, real = pad_sets([sample[section][key] for sample in samples], size, set_axes=set_axes)
+        values, real = pad_sets([sample[section][key] for sample in samples], size, set_axes=set_axes, min_size=min_size)
         batch.setdefault(section, {})[key] = values
         if section == "targets":
             batch.setdefault("masks", {})[key] = _target_mask(samples, key, real, set_axes)

@@ -6,11 +6,13 @@ pipeline and writes one self-contained file: the
 whole network, lattice convolutions and attention included, with a dynamic batch axis and, for padded
 sets (a stream ``K`` with its ``K_mask``), a dynamic element axis. Before the file replaces anything,
 the exported model runs on up to ``check_events`` events (the run's test split, or the given input
-files) and on the traced batch grown by one padded element, and is compared with PyTorch: the export
-fails unless every output agrees within ``tolerance`` — absolutely below 1, relatively above
-(``|exported - torch| <= tolerance * max(1, |torch|)``), so a log-energy near 0 and a logit of 300
-are both held to about four significant digits. A sidecar ``<file>.json`` records the inputs and
-outputs, the run, its config, the versions and the check.
+files) and on the traced batch with one padded element more and one element fewer, and is compared with
+PyTorch: the export fails unless every output agrees within ``tolerance`` — absolutely below 1, relatively
+above (``|exported - torch| <= tolerance * max(1, |torch|)``), so a log-energy near 0 and a logit of 300
+are both held to about four significant digits. A sidecar ``<file>.json`` records the inputs (those of the
+ONNX graph: the exporter leaves out inputs the network never reads) and outputs, the run, the SHA-256 of
+its checkpoint (what ``showerlearn predict --model`` checks the export against), its config, the versions
+and the check.
 
 Both formats take what the network takes (``batch["inputs"]``: one tensor, or a dict of streams with
 their ``*_mask`` entries) and give what it gives (head name -> tensor); :func:`load_exported` returns
@@ -53,6 +55,7 @@ from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.trained import load_network
 from showerlearn.io.atomic import atomic_path, write_json_atomic
+from showerlearn.io.digest import file_sha256
 
 __all__ = [
     "FORMATS",
@@ -229,10 +232,11 @@ def export_network(
                     f"the {format} export differs from PyTorch by up to {check.max_rel_diff:.3g} "
                     f"(|diff| / max(1, |value|), tolerance {tolerance:g}) on {data}"
                 )
+            inputs = _describe_inputs(example, _graph_inputs(tmp) if format == "onnx" else None)
         except ExportError as error:
             hint = f" ({_TORCHSCRIPT_HINT})" if format == "onnx" else ""
             raise ExportError(f"{output}: {error}; nothing written{hint}") from None
-    return Exported(Path(output), format, _describe_inputs(example), outputs, check)
+    return Exported(Path(output), format, inputs, outputs, check)
 
 
 def _check_arguments(format: str, example_batch_size: int) -> None:
@@ -275,15 +279,19 @@ def _set_axes(inputs: NetworkInputs) -> dict[str, str]:
     return found
 
 
-def _grow_sets(inputs: NetworkInputs) -> NetworkInputs | None:
-    """The batch with one more, padded, element in every set (zeros, mask False): a traced model that
-    fixed the element count fails on it. None without sets."""
+def _resize_sets(inputs: NetworkInputs, change: int) -> NetworkInputs | None:
+    """The batch with ``change`` more padded elements in every set (zeros, mask False), or its last ``-change``
+    elements cut: a traced model that fixed the element count fails on either. None without sets, or when
+    a set would be left without any element slot."""
     axes = _set_axes(inputs)
     if not axes:
         return None
     assert isinstance(inputs, Mapping)
+    if min(inputs[key].shape[1] for key in axes) + change < 1:
+        return None
+    # a negative padding cuts
     return {
-        key: F.pad(value, (0, 0) * (value.dim() - 2) + (0, 1)) if key in axes else value
+        key: F.pad(value, (0, 0) * (value.dim() - 2) + (0, change)) if key in axes else value
         for key, value in inputs.items()
     }
 
@@ -469,11 +477,12 @@ def _first_line(error: BaseException) -> str:
 def _labelled_batches(
     batches: Sequence[NetworkInputs], example: NetworkInputs, data: str
 ) -> list[tuple[str, NetworkInputs]]:
-    """What the check runs, each with the words an error gives it: the traced batch grown by one padded
-    element first (set data), then the data."""
+    """What the check runs, each with the words an error gives it: the traced batch with one padded element
+    more and with one element fewer first (set data: a dynamic element axis takes both), then the data."""
     labelled = []
-    if (grown := _grow_sets(example)) is not None:
-        labelled.append(("the traced batch with one more padded element: the export fixed the number of elements", grown))
+    for change, words in ((1, "one more padded element"), (-1, "one element fewer")):
+        if (resized := _resize_sets(example, change)) is not None:
+            labelled.append((f"the traced batch with {words}: the export fixed the number of elements", resized))
     start = 0
     for inputs in batches:
         size = _batch_size(inputs)
@@ -521,9 +530,19 @@ def _difference(name: str, expected: Tensor, got: Tensor) -> tuple[float, float]
 
 
 # --- describing ----------------------------------------------------------------------------------
-def _describe_inputs(example: NetworkInputs) -> list[dict[str, Any]]:
+def _graph_inputs(path: Path) -> list[str]:
+    """The names of an ONNX model's inputs, its weights (initializers) not among them."""
+    graph = _require("onnx").load(str(path)).graph
+    weights = {initializer.name for initializer in graph.initializer}
+    return [node.name for node in graph.input if node.name not in weights]
+
+
+def _describe_inputs(example: NetworkInputs, kept: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Name, dtype and shape (dynamic axes named) of each input; ``kept``: only these (an ONNX graph's)."""
     described = []
     for name, key in _onnx_names(example).items():
+        if kept is not None and name not in kept:
+            continue
         tensor, axes = _pick(example, key), _dynamic_axes(example)[name]
         shape = [axes.get(axis, size) for axis, size in enumerate(tensor.shape)]
         described.append({"name": name, "dtype": str(tensor.dtype).removeprefix("torch."), "shape": shape})
@@ -539,6 +558,8 @@ def _metadata(run: RunDir, config: ExperimentConfig, exported: Exported) -> dict
         "run": str(run.path.resolve()),
         "run_id": run.path.resolve().name,  # resolved: a run given as "." has no name of its own
         "checkpoint": run.best_checkpoint().name,
+        # the network's own weights: another run with the same settings has other ones (showerlearn predict --model)
+        "checkpoint_sha256": file_sha256(run.best_checkpoint()),
         "config": config.model_dump(mode="json"),
         "showerlearn_version": showerlearn.__version__,
         "torch_version": torch.__version__,

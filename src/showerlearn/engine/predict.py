@@ -27,7 +27,6 @@ checkpoint, or an exported model file (``model``); estimator runs predict throug
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -60,7 +59,8 @@ from showerlearn.engine.runner import (
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, load_checkpoint, load_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
-from showerlearn.io.tables import EVENT_INDEX, PREDICTIONS_KEY, TableStream, as_tables, read_attributes
+from showerlearn.io.digest import file_sha256
+from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
 
 __all__ = [
     "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionSummary", "batch_predictor",
@@ -285,15 +285,6 @@ def output_paths(sources: Sequence[Path], folder: Path) -> list[Path]:
     return outputs
 
 
-def file_sha256(path: Path, block: int = 1 << 20) -> str:
-    """The SHA-256 of a file's bytes, read a block at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def batch_predictor(
     config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, model_file: Path | None = None,
     checkpoint: Mapping[str, Any] | None = None,
@@ -413,9 +404,10 @@ def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None)
 
 
 def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None:
-    """An exported model must be this run's network: its sidecar's config must hold the run's model and data
-    kind (another run's export would be fed and decoded by a pipeline it was not trained with; data settings
-    such as cuts or decoding may change at prediction)."""
+    """An exported model must be this run's network (another run's export would be fed and decoded by a
+    pipeline it was not trained with): its sidecar's config must hold the run's model and data kind (data
+    settings such as cuts or decoding may change at prediction), and the checkpoint it was exported from must
+    be the run's best one, byte for byte (another run of the same settings has other weights)."""
     sidecar = metadata_path(model)
     if not sidecar.is_file():
         log.warning("--model %s: no sidecar %s, so it cannot be checked to be %s's network", model, sidecar.name, run.path)
@@ -427,10 +419,29 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None
         differing.append("model")
     if theirs.get("data", {}).get("name") != ours["data"]["name"]:
         differing.append("data")
+    exported_from = described.get("run_id", "?")
     if differing:
         raise ValueError(
-            f"--model {model}: exported from the run {described.get('run_id', '?')} whose {' and '.join(differing)} "
+            f"--model {model}: exported from the run {exported_from} whose {' and '.join(differing)} "
             f"settings differ from {run.path}'s: predict with the run it was exported from"
+        )
+    _check_checkpoint_digest(model, run, described.get("checkpoint_sha256"), exported_from)
+
+
+def _check_checkpoint_digest(model: Path, run: RunDir, digest: str | None, exported_from: str) -> None:
+    """The run's best checkpoint is the one ``model`` was exported from (its SHA-256 ``digest``, from the sidecar)."""
+    # sidecars written before they kept the digest: accepted on the settings alone, as they were then
+    if digest is None:
+        return
+    try:
+        best = run.best_checkpoint()
+    except FileNotFoundError:  # a run folder shipped with its export only: nothing to compare with
+        log.warning("--model %s: %s has no checkpoint to check it against", model, run.path)
+        return
+    if file_sha256(best) != digest:
+        raise ValueError(
+            f"--model {model}: exported from the checkpoint of the run {exported_from} (SHA-256 {digest[:12]}...), not "
+            f"from {best}: another network than the run's; predict with the run it was exported from, or export this one"
         )
 
 
@@ -592,17 +603,14 @@ def _write(
 
 def _append_no_event(stream: TableStream, datamodule: ShowerDataModule, flag: bool) -> None:
     """Every table of the DataModule without rows, for an input without events or whose events the cuts all
-    removed: the output still reads as a predictions file with the tables an evaluator expects (and a later run
-    skips it as done)."""
-    units = datamodule.column_units()
-    columns = [*units.get(PREDICTIONS_KEY, {}), *([VALID_COLUMN] if flag else [])]
-    if not columns:
-        return
-    tables = {PREDICTIONS_KEY: {name: np.zeros(0, bool if name == VALID_COLUMN else np.float64) for name in columns}}
-    for name, table_units in units.items():  # per-element tables (hits, clusters) point at their events' rows
-        if name != PREDICTIONS_KEY:
-            tables[name] = {EVENT_INDEX: np.zeros(0, np.int64), **{column: np.zeros(0) for column in table_units}}
-    stream.append(tables)
+    removed: the output still reads as a predictions file with the tables, columns and types of any other (an
+    evaluator finds what it reads, and a later run skips it as done)."""
+    tables = {name: dict(columns) for name, columns in datamodule.empty_predictions().items()}
+    events = tables.setdefault(PREDICTIONS_KEY, {})
+    if flag:
+        events[VALID_COLUMN] = np.zeros(0, bool)
+    if events:  # a DataModule that names no column writes no table
+        stream.append(tables)
 
 
 def _units(datamodule: ShowerDataModule) -> dict[str, dict[str, str]]:

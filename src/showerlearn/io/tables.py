@@ -151,7 +151,8 @@ class TableStream:
     it names, so that tables of any length take the memory of one chunk.
 
     Rows go to ``partial`` (a file beside ``path``) while the stream is open; leaving the ``with`` block
-    without an error renames it to ``path``, so ``path`` is always complete; an error removes it. A reader of
+    without an error renames it to ``path``, so ``path`` is always complete; an error removes it, and the
+    folders the stream made for it that are still empty (an input refused leaves nothing behind). A reader of
     a half-written stream (after a kill) finds only ``partial``, which a new stream of that name replaces.
     ``partial`` must be this writer's own (:mod:`showerlearn.engine.predict` names it after its process): the
     stream replaces whatever file has that name on entry and renames whatever has it on exit, so two writers
@@ -169,9 +170,12 @@ class TableStream:
         self.path, self.partial = Path(path), Path(partial)
         self._units: Units = {}
         self._file: h5py.File | None = None
+        self._made: list[Path] = []  # the folders this stream made, deepest first
 
     def __enter__(self) -> TableStream:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.path.parent
+        self._made = [path for path in (folder, *folder.parents) if not path.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
         self.partial.unlink(missing_ok=True)
         self._file = h5py.File(self.partial, "w")
         return self
@@ -181,8 +185,13 @@ class TableStream:
         self._file.close()
         if error_type is None:
             os.replace(self.partial, self.path)
-        else:
-            self.partial.unlink(missing_ok=True)
+            return
+        self.partial.unlink(missing_ok=True)
+        for folder in self._made:
+            try:
+                folder.rmdir()
+            except OSError:  # another file came into it meanwhile (another process's output): kept, with those above
+                break
 
     def rows(self, name: str = PREDICTIONS_KEY) -> int:
         """Rows written so far to table ``name``."""

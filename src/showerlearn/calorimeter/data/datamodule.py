@@ -213,12 +213,15 @@ class CalorimeterDataModule(ShowerDataModule):
 
     # ------------------------------------------------------------------ contract
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Hit sets padded to the batch's largest, with at least one slot: a batch whose events all lack hits
+        (a chunk of one such event) still has a slot for the networks' attention to fall back on, so that an
+        event's clusters do not depend on the batch it came in (in training as in prediction)."""
         elements = ["inputs.hits", "targets.objects", "meta.hits", "meta.gammas"]
         pairs = ["targets.pairs"]
         if self.preclustering is not None:
             elements.append("inputs.clusters")
             pairs.append("targets.cluster_pairs")
-        return collate_padded(samples, elements=elements, pairs=pairs)
+        return collate_padded(samples, elements=elements, pairs=pairs, min_size=1)
 
     def model_inputs(self) -> dict[str, Any]:
         if self.hit_spec is None:
@@ -270,13 +273,23 @@ class CalorimeterDataModule(ShowerDataModule):
         gamma_event, gamma_index = np.nonzero(gamma_real)
         gammas = {"event_index": gamma_event, "index": gamma_index,
                   **{name: np.asarray(meta["gammas"])[..., k][gamma_real] for k, name in enumerate(GAMMA_COLUMNS)}}
-        n_clusters = np.array([len(np.unique(row[row >= 0])) for row in np.where(real, labels, -1)])
+        n_clusters = np.array([len(np.unique(row[row >= 0])) for row in np.where(real, labels, -1)], dtype=np.int64)
         predictions = {
             "event_id": np.asarray(meta["event_id"]).astype(np.int64), "file": np.asarray(meta["file"]).astype(np.int64),
             "beta": np.asarray(meta["beta"], dtype=np.float64), "n_hits": real.sum(axis=1), "n_gammas": gamma_real.sum(axis=1),
             "n_clusters": n_clusters,
         }
         return {"predictions": predictions, "hits": hits, "gammas": gammas}
+
+    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+        """:meth:`decode_predictions` of no event (given as cluster labels, the output every decoding ends in):
+        the tables, columns and types of any other prediction, ``precluster`` only with pre-clustering."""
+        meta = {
+            "hits": np.zeros((0, 1, len(HIT_META))), "hits_mask": np.zeros((0, 1), dtype=bool),
+            "gammas": np.zeros((0, 1, len(GAMMA_COLUMNS))), "gammas_mask": np.zeros((0, 1), dtype=bool),
+            **{name: np.zeros(0) for name in ("event_id", "file", "beta")},
+        }  # fmt: skip
+        return self.decode_predictions({"labels": np.zeros((0, 1), dtype=np.int64)}, meta)
 
     def column_units(self) -> dict[str, dict[str, str]]:
         """The columns of :meth:`decode_predictions`: counts and indices are dimensionless, ``beta`` in units of c."""

@@ -52,13 +52,11 @@ def symmetric(logits: Tensor) -> Tensor:
 
 def usable_mask(mask: Tensor) -> Tensor:
     """The element mask with the first slot of empty events opened: attention over no key at all gives NaN,
-    which would reach the loss through the padding of an event without hits."""
-    empty = ~mask.any(dim=1)
-    if not empty.any():
-        return mask
-    opened = mask.clone()
-    opened[empty, 0] = True
-    return opened
+    which would reach the loss through the padding of an event without hits. Without a branch on the data,
+    so that a traced export opens it in every batch, not only in batches like the traced one. The mask needs
+    one slot at least (the calorimeter DataModule's batches have it, even when no event has a hit)."""
+    first = torch.arange(mask.shape[1], device=mask.device) == 0
+    return mask | (~mask.any(dim=1, keepdim=True) & first)
 
 
 class SetEncoder(nn.Module):

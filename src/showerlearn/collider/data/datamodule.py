@@ -36,8 +36,9 @@ from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
 from showerlearn.collider.data.sources import UNKNOWN_LABEL, EventStreams, Source
-from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES
+from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
 from showerlearn.collider.io.checks import UniqueNames
+from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.family import FAMILY
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
@@ -57,6 +58,8 @@ _SPLITS = ("train", "val", "test")
 BINARY_CLASSES = ("background", "signal")
 #: the meta columns decoded predictions carry, with their units (astropy strings; picobarn, not "pb": petabit)
 _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
+#: and their types, the same whichever reader gave them (and in the predictions of no event)
+_KEPT_TYPES = {"label": np.int64, "process": np.int64, "weight_pb": np.float64, "file_index": np.int64, "event": np.int64}
 
 
 class _Strict(BaseModel):
@@ -168,6 +171,8 @@ class ColliderDataModule(ShowerDataModule):
         self.max_events = max_events
         self.class_names: tuple[str, ...] = ()
         self.preprocessors: dict[str, TokenPreprocessor] = {}
+        #: the kinds of objects the object stream was fitted with (None: a source of tokens, not of event records)
+        self.object_kinds: tuple[str, ...] | None = None
         self.parts: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ setup
@@ -177,13 +182,20 @@ class ColliderDataModule(ShowerDataModule):
         self.prediction_inputs = [Path(f) for f in files]
 
     def fitted_state(self) -> dict[str, Any]:
-        """The class names and each stream's preprocessing (its settings and the training split's statistics)."""
+        """The class names, each stream's preprocessing (its settings and the training split's statistics) and
+        the kinds of objects of the object stream."""
         if not self.preprocessors:
             return {}
-        return {"class_names": list(self.class_names), "preprocessors": {n: p.state() for n, p in self.preprocessors.items()}}
+        return {
+            "class_names": list(self.class_names), "preprocessors": {n: p.state() for n, p in self.preprocessors.items()},
+            "object_kinds": None if self.object_kinds is None else list(self.object_kinds),
+        }  # fmt: skip
 
     def restore_fitted_state(self, state: dict[str, Any]) -> None:
         self.class_names = tuple(state["class_names"])
+        # a checkpoint written before the kinds were kept has none: its files to predict are not checked for them
+        kinds = state.get("object_kinds")
+        self.object_kinds = None if kinds is None else tuple(kinds)
         self.preprocessors = {
             name: TokenPreprocessor.from_state(saved, f"the checkpoint's {name} preprocessing")
             for name, saved in state["preprocessors"].items()
@@ -195,6 +207,7 @@ class ColliderDataModule(ShowerDataModule):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             streams = self.source.for_prediction(self.prediction_inputs).read()
+            self._check_object_kinds(streams)
             self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
 
     def _setup_splits(self) -> None:
@@ -217,10 +230,30 @@ class ColliderDataModule(ShowerDataModule):
         self._check_split_classes(streams.labels)
         if not self.preprocessors:  # else restored from a trained network's checkpoint: evaluated as it was trained
             self.preprocessors = self._fit(streams.take(self.parts["train"]))
+            self.object_kinds = self._object_kinds(streams)
         datasets = []
         for part in parts:
             datasets.append(self._dataset(streams.take(part), cross_section_scale(meta, chosen[part])))
         self.train_set, self.val_set, self.test_set = datasets
+
+    def _object_kinds(self, streams: EventStreams) -> tuple[str, ...] | None:
+        """The kinds of objects in the events' object stream; None for sources of tokens rather than records."""
+        if streams.records is None:
+            return None
+        return object_kinds(streams.records.fields, getattr(self.source, "object_limits", {}))
+
+    def _check_object_kinds(self, streams: EventStreams) -> None:
+        """Refuse files to predict that lack a kind of object the network was trained with: the object stream
+        leaves a kind the records lack out, so the network would read other objects in its slots, silently."""
+        found = self._object_kinds(streams)
+        if self.object_kinds is None or found is None:
+            return
+        if missing := [kind for kind in self.object_kinds if kind not in found]:
+            files = ", ".join(str(path) for path in self.prediction_inputs or [])
+            raise ColliderDataError(
+                files, f"has no {', '.join(missing)} collection, which the network was trained with (its object "
+                f"stream: {', '.join(self.object_kinds)}); it cannot predict events without them"
+            )
 
     def _check_labels(self, streams: EventStreams) -> None:
         if np.any(streams.labels == UNKNOWN_LABEL):
@@ -312,7 +345,12 @@ class ColliderDataModule(ShowerDataModule):
         probabilities = torch.softmax(torch.as_tensor(outputs["label"], dtype=torch.float64), dim=-1).numpy()
         columns = self._score_columns()
         scores = {columns[0]: probabilities[:, 1]} if len(columns) == 1 else dict(zip(columns, probabilities.T, strict=True))
-        return {**scores, **{name: np.asarray(meta[name]) for name in _KEPT_UNITS}}
+        return {**scores, **{name: np.asarray(meta[name], dtype=_KEPT_TYPES[name]) for name in _KEPT_UNITS}}
+
+    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+        """:meth:`decode_predictions` of no event."""
+        outputs = {"label": np.zeros((0, len(self.class_names)), dtype=np.float32)}
+        return {"predictions": self.decode_predictions(outputs, {name: np.zeros(0) for name in _KEPT_UNITS})}
 
     def column_units(self) -> dict[str, dict[str, str]]:
         return {"predictions": {**dict.fromkeys(self._score_columns(), ""), **_KEPT_UNITS}}

@@ -142,7 +142,7 @@ class GeneratedFiles(_RecordSource):
         process each, ``simulate collider --process``, combine)."""
         parts, flags = [], {}  # flags: process name -> its signal flag, in the order first met
         for index, path in enumerate(paths):
-            file = read_events(path)
+            file = read_events(path, allow_empty=self._prediction)  # a file to predict may hold no event
             for process in file.processes:
                 if flags.setdefault(process.name, process.label) != process.label:
                     raise ColliderDataError(path, f"flags the process {process.name!r} as signal={process.label}, "

@@ -16,7 +16,7 @@ reconstructed objects, with the derived fields the networks read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import awkward as ak
 import numpy as np
@@ -30,6 +30,7 @@ __all__ = [
     "OBJECT_KINDS",
     "OBJECT_INDICATORS",
     "constituent_tokens",
+    "object_kinds",
     "object_tokens",
 ]
 
@@ -70,11 +71,7 @@ def object_tokens(events: ak.Array, limits: Mapping[str, int]) -> ak.Array:
     unknown = sorted(set(limits) - set(OBJECT_KINDS))
     if unknown:
         raise ValueError(f"unknown object kinds {unknown}; known: {', '.join(OBJECT_KINDS)}")
-    parts = [
-        _kind_tokens(events, kind, limits[kind])
-        for kind in OBJECT_KINDS
-        if limits.get(kind, 0) > 0 and kind in events.fields
-    ]
+    parts = [_kind_tokens(events, kind, limits[kind]) for kind in object_kinds(events.fields, limits)]
     if not parts:
         raise ValueError(f"no object kind left: limits {dict(limits)}, event fields {events.fields}")
     tokens = ak.concatenate(parts, axis=1)
@@ -86,13 +83,20 @@ def object_tokens(events: ak.Array, limits: Mapping[str, int]) -> ak.Array:
     return ak.zip(fields)
 
 
+def object_kinds(fields: Sequence[str], limits: Mapping[str, int]) -> tuple[str, ...]:
+    """The kinds of objects in the object stream of records with these ``fields``: those ``limits`` keeps
+    (above 0) that the records have, in the stream's order."""
+    return tuple(kind for kind in OBJECT_KINDS if limits.get(kind, 0) > 0 and kind in fields)
+
+
 def _kind_tokens(events: ak.Array, kind: str, limit: int) -> ak.Array:
     """The tokens of one kind, hardest first, with every field of the stream (0 where the kind has none)."""
     if kind == "met":
         met = ak.to_numpy(events.met).astype(np.float64)
         phi = ak.to_numpy(events.met_phi).astype(np.float64)
         zeros = np.zeros_like(met)
-        objects = ak.unflatten(ak.zip({"pt": met, "eta": zeros, "phi": phi, "mass": zeros}), 1)
+        # one token per event, counted per event: a count of 1 alone fails on a file of no event
+        objects = ak.unflatten(ak.zip({"pt": met, "eta": zeros, "phi": phi, "mass": zeros}), np.ones(len(met), np.int64))
     else:
         objects = events[kind]
         objects = objects[ak.argsort(objects.pt, axis=1, ascending=False, stable=True)][:, :limit]

@@ -84,8 +84,9 @@ def write_metadata(
     h5.attrs["versions"] = json.dumps(versions, sort_keys=True)
 
 
-def read_events(path: str | Path, collections: list[str] | None = None) -> EventFile:
-    """Read a generated file; ``collections`` limits the list fields read (default: all of them).
+def read_events(path: str | Path, collections: list[str] | None = None, *, allow_empty: bool = False) -> EventFile:
+    """Read a generated file; ``collections`` limits the list fields read (default: all of them); ``allow_empty``:
+    a file without events is read (a file to predict, whose output is then empty), not refused.
 
     The layout is checked before the events are used (:func:`_check_layout`, :func:`_check_processes`, and
     :func:`~showerlearn.collider.io.h5columns.read_columns`): every problem names the file, the dataset and,
@@ -111,7 +112,8 @@ def read_events(path: str | Path, collections: list[str] | None = None) -> Event
             name: fields for name, fields in REQUIRED_FIELDS.items() if name == EVENTS or name in collections
         })  # fmt: skip
     events = read_columns(path, collections)
-    _check_processes(path, events, processes)
+    if len(events) or not allow_empty:
+        _check_processes(path, events, processes)
     return EventFile(events, processes, config, seed)
 
 

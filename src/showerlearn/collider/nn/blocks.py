@@ -47,12 +47,12 @@ def last_self_attention(encoder: str, layers: Mapping[str, int]) -> dict[str, tu
 
 def fixed_length(x: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:
     """Tokens ``(B, L, C)`` and mask cut or zero-padded to ``length`` positions, padding zeroed: for networks
-    whose token positions must not depend on the batch (an MLP's input slots)."""
-    x, mask = x[:, :length], mask[:, :length]
-    missing = length - x.shape[1]
-    if missing > 0:
-        x = torch.cat([x, x.new_zeros(x.shape[0], missing, x.shape[2])], dim=1)
-        mask = torch.cat([mask, mask.new_zeros(mask.shape[0], missing)], dim=1)
+    whose token positions must not depend on the batch (an MLP's input slots).
+
+    Always ``length`` zero rows appended, then cut: no branch on ``L``, so that a traced export pads a batch of
+    fewer tokens than the traced one as well."""
+    x = torch.cat([x, x.new_zeros(x.shape[0], length, x.shape[2])], dim=1)[:, :length]
+    mask = torch.cat([mask, mask.new_zeros(mask.shape[0], length)], dim=1)[:, :length]
     return x * mask.unsqueeze(-1).to(x.dtype), mask
 
 

@@ -296,6 +296,7 @@ class IACTDataModule(ShowerDataModule):
         self._use_training_camera()
         files, columns = self._catalog(self.prediction_inputs, require_truth=False)
         n = len(columns["event_id"])
+        self._removed_meta = _event_meta(_take(columns, np.arange(0)))  # the file's types, should it have no event
         for start in range(0, n, max_events):
             self._predict_rows(files, columns, np.arange(start, min(start + max_events, n)))
             yield self.predict_set
@@ -317,6 +318,13 @@ class IACTDataModule(ShowerDataModule):
     def removed_rows(self) -> dict[str, np.ndarray]:
         """The removed events' ids, truth and pointing, as the predicted events have them, with NaN predictions."""
         return decode_outputs({}, self._removed_meta)
+
+    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+        """The decode of no event, its ids and truth typed as the file being predicted holds them (as in its
+        predicted rows); a predictor's own columns (``hillas_valid`` of Hillas + RF) are not among them."""
+        if not self._removed_meta:  # no file read yet: nothing says the types
+            return super().empty_predictions()
+        return {"predictions": decode_outputs({}, {name: values[:0] for name, values in self._removed_meta.items()})}
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
