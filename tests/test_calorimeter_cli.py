@@ -10,10 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 import showerlearn.calorimeter.simulation as simulation
-from showerlearn.calorimeter.cli import _MAX_SEED
 from showerlearn.calorimeter.io import n_events, read_gammas
-from showerlearn.calorimeter.simulation.run import SEED_RANGE
 from showerlearn.cli.main import app
+from showerlearn.parallel import SEED_RANGE
+
+_MAX_SEED = SEED_RANGE[1]
 
 
 def test_simulate_calorimeter_writes_the_file_and_a_summary(tmp_path: Path) -> None:
@@ -62,7 +63,9 @@ def test_the_seed_is_checked_before_simulating(tmp_path: Path) -> None:
     for seed in ("-1", str(2**64)):
         result = _simulate(output, "--seed", seed)
         assert result.exit_code == 2 and "--seed" in result.output and not output.exists()
-    assert (0, _MAX_SEED) == SEED_RANGE  # the command's range is the simulator's
+    for family in ("calorimeter", "collider", "iact"):  # every simulator's range, one (showerlearn.parallel)
+        result = CliRunner().invoke(app, ["simulate", family, "--output", str(output), "--seed", str(_MAX_SEED + 1)])
+        assert result.exit_code == 2 and "--seed" in result.output and not output.exists(), family
     result = _simulate(output, "--seed", str(_MAX_SEED))
     assert result.exit_code == 0, result.output
     with h5py.File(output) as file:

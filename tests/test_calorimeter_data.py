@@ -18,9 +18,9 @@ from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluste
 from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
-from showerlearn.config.components import ComponentProblem, build, own_problems
+from showerlearn.config.components import ComponentProblem, build, own_problems, validate_params
 from showerlearn.config.schema import Component
-from showerlearn.registry import ESTIMATORS
+from showerlearn.registry import DATAMODULES, ESTIMATORS
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +166,8 @@ def test_decoded_tables_hold_every_hit_and_gamma(hit_file: Path) -> None:
 
 
 def test_bad_settings_are_named(hit_file: Path) -> None:
-    with pytest.raises(ValueError, match="exactly one of 'files'"):
-        CalorimeterDataModule()
+    with pytest.raises(ValueError, match="calorimeter data: files, simulate: neither given; give exactly one: `files`"):
+        CalorimeterDataModule()  # the config check's rule (source_problems)
     with pytest.raises(ValueError, match="unknown features"):
         CalorimeterDataModule(files=[str(hit_file)], features=("energy", "colour"))
     with pytest.raises(FileNotFoundError, match="matches no file"):
@@ -178,10 +178,13 @@ def test_the_config_check_names_unknown_features() -> None:
     # what `config validate` asks every component (own_problems), with its resolved params
     params = {"files": ["hits.h5"], "features": ["energy", "foo"], "preclustering": {"features": ["spread", "bar"]}}
     problems = own_problems(CalorimeterDataModule, params, "data.params")
-    assert [problem.split(":")[0] for problem in problems] == ["data.params.features", "data.params.preclustering.features"]
-    assert "unknown features ['foo']" in problems[0] and "unknown features ['bar']" in problems[1]
-    assert own_problems(CalorimeterDataModule, {"files": ["hits.h5"], "features": "energy"}, "data")[0].startswith(
-        "data.features: expected a list of feature names")
+    assert [problem.split(":")[0] for problem in problems] == ["data.params.features"]
+    assert "unknown features ['foo']" in problems[0]
+    # checked before it, by the params' validation: the pre-cluster features (PreclusterSpec), and a name for a list
+    for given, problem in ((params, r"data\.params\.preclustering\.features: .*unknown features \['bar'\]"),
+                           ({"files": ["hits.h5"], "features": "energy"}, r"data\.params\.features: Input should be a valid tuple")):
+        with pytest.raises(ComponentProblem, match=problem):
+            validate_params(Component(name="calorimeter", params=given), DATAMODULES, {"seed"}, "data")
     assert own_problems(CalorimeterDataModule, {"files": ["hits.h5"], "features": ["energy", "x"]}, "data") == []
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+import showerlearn.collider.simulation as simulation
 from showerlearn.cli.main import app
 from showerlearn.collider.io import read_events
+from showerlearn.io import atomic_path
 
 
 def _run(*arguments: str) -> tuple[int, str]:
@@ -45,6 +48,22 @@ def test_a_mass_scan_writes_one_file_per_mass(tmp_path: Path) -> None:
     masses = {mass: read_events(tmp_path / f"scan_m{mass}.h5").config["signal_mass"] for mass in (900, 1100)}
     assert masses == {900: 900.0, 1100: 1100.0}
     assert read_events(tmp_path / "scan_m900.h5").events.mjj[0] < 900 * 1.2
+
+
+def test_an_output_created_while_generating_is_kept_without_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command publishes without replacing (the generation itself is the library's, not run here)."""
+    output = tmp_path / "events.h5"
+
+    def generate(config: Any, path: Path, seed: int, n_jobs: int, progress: bool, overwrite: bool) -> None:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            path.write_text("another process's file")  # created while this one is written
+            tmp.write_text("events")
+
+    monkeypatch.setattr(simulation, "simulate_collider", generate)
+    code, output_text = _run("--events", "3", "-o", str(output))
+    assert code == 1 and "created while this file was being written); not replaced; pass --overwrite" in " ".join(
+        output_text.split())
+    assert output.read_text() == "another process's file" and [path.name for path in tmp_path.iterdir()] == ["events.h5"]
 
 
 def test_bad_settings_exit_with_a_message_naming_them(tmp_path: Path) -> None:

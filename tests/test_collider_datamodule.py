@@ -4,6 +4,7 @@ as a source, estimators' arrays, decoding and the average of an ensemble."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -353,16 +354,28 @@ def test_repeated_feature_names_are_refused(tmp_path: Path) -> None:
     [
         ({"files": ["x.h5"], "object_limits": {"muons": -1}}, r"object_limits\.muons\n\s+Input should be greater than or equal to 0"),
         ({"kind": "delphes", "classes": {"a": ["x.root"]}, "eflow_branches": []}, r"eflow_branches\n\s+List should have at least 1 item"),
-        (
-            {"kind": "columnar", "files": ["x.root"], "constituents": {"tokens": ["a"], "labels": ["l"], "scalars": ["s"]},
-             "objects": {"tokens": ["b"], "labels": ["m"]}},
-            r"constituents\.scalars, objects\.labels: the collider DataModule reads token branches only",
-        ),
     ],
 )  # fmt: skip
 def test_settings_that_would_be_silently_wrong_are_refused(source: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ColliderDataModule(source=source)
+
+
+def test_columnar_branches_no_network_reads_are_left_unread_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Per-event scalars and object labels were always accepted (and left unread): configs and run folders naming
+    them still load, now with a warning. The files need not even hold them."""
+    columns = {"part_pt": ak.Array([[1.0], [2.0]]), "obj_pt": ak.Array([[5.0]] * 2), "label": np.array([0, 1])}
+    ak.to_parquet(ak.zip(columns, depth_limit=1), tmp_path / "two.parquet")
+    source = {"kind": "columnar", "files": [str(tmp_path / "two.parquet")],
+              "constituents": {"tokens": ["part_pt"], "labels": ["label"], "scalars": ["mjj"]},
+              "objects": {"tokens": ["obj_pt"], "labels": ["obj_label"], "scalars": ["met"]}}  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="showerlearn.collider.data.sources"):
+        data = ColliderDataModule(source=source)
+    assert "constituents.scalars, objects.scalars, objects.labels not read: no network reads" in caplog.text
+    streams = data.source.read()
+    assert streams.labels.tolist() == [0, 1] and streams.objects.fields == ["obj_pt"]
 
 
 @pytest.mark.usefixtures("fixed_size_branches")
@@ -387,8 +400,9 @@ def test_a_file_without_events_is_named(tmp_path: Path) -> None:
 
 def test_a_class_without_events_is_named(tmp_path: Path) -> None:
     no_ttbar = write_event_file(tmp_path / "no_ttbar.h5", 20, seed=6, shares=(0.5, 0.5, 0.0))
-    with pytest.raises(ColliderDataError, match=r"no_ttbar\.h5: no event of the classes \['ttbar'\]"):
-        GeneratedFiles(files=[str(no_ttbar)], classes=CLASSES).read()
+    data = ColliderDataModule(source={"files": [str(no_ttbar)], "classes": CLASSES})
+    with pytest.raises(ValueError, match=r"no event of \['ttbar'\] \(ttbar: \['ttbar'\]\): every class needs events"):
+        data.setup("fit")  # named with the processes the class holds
     columns = {"part_pt": ak.Array([[1.0], [2.0], [3.0], [4.0]]), "obj_pt": ak.Array([[5.0]] * 4),
                "label": np.array([0, 1, 0, 1])}  # fmt: skip
     ak.to_parquet(ak.zip(columns, depth_limit=1), tmp_path / "two.parquet")
@@ -398,6 +412,35 @@ def test_a_class_without_events_is_named(tmp_path: Path) -> None:
                               objects={"features": ["obj_pt"], "n_tokens": 1})  # fmt: skip
     with pytest.raises(ValueError, match=r"hold only the class \['a', 'b'\], no event of \['c'\]"):  # not "use more events"
         data.setup("fit")
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_empty_files_to_predict_give_no_event_and_empty_predictions(tmp_path: Path) -> None:
+    """As for generated files: an empty Delphes or columnar file to predict is read as no event (its output is
+    empty), while a training file without events is still refused (test_a_file_without_events_is_named)."""
+    classes = {name: [str(_write_delphes(tmp_path / f"{name}{i}.root", _delphes_tree())) for i in range(3)]
+               for name in ("background", "signal")}  # fmt: skip
+    empty_root = _write_delphes(tmp_path / "empty.root", {name: branch[:0] for name, branch in _delphes_tree().items()})
+    events = synthetic_events(60, seed=3)
+    full, empty_parquet = tmp_path / "events.parquet", tmp_path / "empty.parquet"
+    columns = {"part_pt": events.constituents.pt, "jet_mass": events.fatjets.mass, "label": ak.to_numpy(events.label)}
+    ak.to_parquet(ak.zip(columns, depth_limit=1), full)
+    ak.to_parquet(ak.zip(columns, depth_limit=1)[:0], empty_parquet)
+    columnar = {"kind": "columnar", "files": [str(full)], "constituents": {"tokens": ["part_pt"], "labels": ["label"]},
+                "objects": {"tokens": ["jet_mass"]}}  # fmt: skip
+    settings = {"constituents": {"features": ["part_pt"], "sort_by": "part_pt", "alignment": None},
+                "objects": {"features": ["jet_mass"], "n_tokens": 2}}  # fmt: skip
+    for source, params, empty in (({"kind": "delphes", "classes": classes}, {}, empty_root), (columnar, settings, empty_parquet)):
+        trained = ColliderDataModule(source=source, split={"fractions": [0.5, 0.25, 0.25]}, **params)
+        trained.setup("fit")
+        assert len(trained.source.for_prediction([empty]).read()) == 0
+        data = ColliderDataModule(source=source, **params)
+        data.restore_fitted_state(trained.fitted_state())
+        data.use_prediction_inputs([empty])
+        data.setup("predict")
+        assert len(data.predict_set) == 0
+        (table,) = data.empty_predictions().values()
+        assert set(data.column_units()["predictions"]) <= set(table) and all(len(column) == 0 for column in table.values())
 
 
 def test_a_file_to_predict_may_lack_some_of_the_classes_processes(events_file: Path, tmp_path: Path) -> None:

@@ -326,7 +326,7 @@ def test_prediction_inputs_without_truth(shared_data: Path, tmp_path: Path) -> N
 
 
 def test_params_are_validated() -> None:
-    with pytest.raises(ValueError, match="exactly one of 'files'"):
+    with pytest.raises(ValueError, match="iact data: files, simulate: neither given; give exactly one: `files`"):
         IACTDataModule()
     with pytest.raises(ValueError, match="sum to 1"):
         IACTDataModule(files=["x.h5"], split={"fractions": (0.5, 0.2, 0.2)})

@@ -215,9 +215,25 @@ def test_interrupted_simulation_leaves_no_file(tmp_path, monkeypatch) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_bad_n_jobs_is_rejected(tmp_path) -> None:
+def test_an_output_created_while_simulating_is_kept_without_overwrite(tmp_path, monkeypatch) -> None:
+    output = tmp_path / "sim.h5"
+    original = dl1_module.simulate_chunk
+
+    def someone_writes_the_output_meanwhile(*args, **kwargs):
+        output.write_text("another process's file")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dl1_module, "simulate_chunk", someone_writes_the_output_meanwhile)
+    with pytest.raises(FileExistsError, match=r"sim\.h5: exists \(created while this file was being written\)"):
+        simulate_iact(IACTSimulationConfig(n_events=5, **SMALL), output, seed=1, overwrite=False)
+    assert output.read_text() == "another process's file" and [path.name for path in tmp_path.iterdir()] == ["sim.h5"]
+
+
+def test_bad_n_jobs_and_seeds_are_rejected(tmp_path) -> None:
     with pytest.raises(ValueError, match="n_jobs"):
         simulate_iact(IACTSimulationConfig(n_events=5), tmp_path / "sim.h5", seed=1, n_jobs=0)
+    with pytest.raises(ValueError, match="seed must be in 0"):
+        simulate_iact(IACTSimulationConfig(n_events=5), tmp_path / "sim.h5", seed=-1)
 
 
 @pytest.mark.parametrize("particle", ["gamma", "proton"])

@@ -3,7 +3,8 @@
 The simulators of every family cut their events into chunks whose random streams depend only on the
 seed and the chunk's index, so a file is the same whatever the number of workers; this module runs
 those chunks on a process pool and hands them back in order, keeping at most ``2 x n_jobs`` in flight
-so memory does not grow with the number of events.
+so memory does not grow with the number of events. The seeds those simulators take are
+:data:`SEED_RANGE` (:func:`check_seed`).
 
 May import: the standard library only.
 """
@@ -17,6 +18,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
+
+#: the seeds every simulator takes: its file records the seed as a 64-bit integer, and numpy's SeedSequence
+#: (which seeds each chunk's random stream) takes no negative one
+SEED_RANGE = (0, 2**63 - 1)
+
+
+def check_seed(seed: int) -> None:
+    """A ValueError for a seed outside :data:`SEED_RANGE`."""
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ValueError(f"seed must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}, got {seed}")
 
 
 def ordered_map(

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
+from showerlearn.cli.common import (
+    OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+)
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -16,15 +18,11 @@ from showerlearn.config.loader import read_yaml
 if TYPE_CHECKING:
     from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, SimulationSummary
 
-#: the simulator's SEED_RANGE (a file records its seed as a 64-bit integer), here without importing the simulator
-_MAX_SEED = 2**63 - 1
-
-
 def simulate_calorimeter(
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 hit file to write.")],
     events: Annotated[int | None, typer.Option(help="Number of events (overrides n_events).")] = None,
     gammas: Annotated[int | None, typer.Option(help="Gammas per event (overrides n_gammas).")] = None,
-    seed: Annotated[int, typer.Option(min=0, max=_MAX_SEED, help="Seed; the file depends only on config and seed.")] = 0,
+    seed: Annotated[int, seed_option()] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
@@ -50,10 +48,8 @@ def simulate_calorimeter(
             simulation = CalorimeterSimulationConfig.model_validate(settings)
         except ValidationError as error:
             raise ConfigError(str(config or "--set"), format_validation_error(error, CalorimeterSimulationConfig)) from None
-        try:
+        with kept_if_created_meanwhile():
             summary = simulate(simulation, output, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
-        except FileExistsError as error:  # created by someone else while simulating: kept, not replaced
-            raise FileExistsError(f"--output {error}; pass --overwrite to replace it") from None
     _print_summary(summary, simulation)
 
 

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
+from showerlearn.parallel import SEED_RANGE
 
 console = Console(stderr=True)
 
@@ -26,6 +27,14 @@ OverrideOption = Annotated[
 ]
 ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).", show_default=False)]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
+
+
+def seed_option(depends_on: str = "config") -> Any:
+    """The ``--seed`` of a ``simulate`` command: checked before any work against the simulators' range
+    (:data:`showerlearn.parallel.SEED_RANGE`); ``depends_on`` names what else the file depends on."""
+    return typer.Option(
+        min=SEED_RANGE[0], max=SEED_RANGE[1], help=f"Seed; the file depends only on {depends_on} and seed."
+    )
 
 
 def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
@@ -38,6 +47,16 @@ def check_output_file(path: Path, overwrite: bool) -> None:
         raise IsADirectoryError(f"--output {path}: is a folder; give the name of the file to write")
     if path.exists() and not overwrite:
         raise FileExistsError(f"--output {path}: exists; pass --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def kept_if_created_meanwhile() -> Iterator[None]:
+    """Around a long write published without ``--overwrite`` (``atomic_path(..., overwrite=False)``): a file another
+    process created at the output meanwhile is kept, and the error says how to replace it."""
+    try:
+        yield
+    except FileExistsError as error:
+        raise FileExistsError(f"--output {error}; pass --overwrite to replace it") from None
 
 
 _VERBOSE = False

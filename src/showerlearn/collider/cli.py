@@ -9,7 +9,9 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
+from showerlearn.cli.common import (
+    OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+)
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -34,7 +36,7 @@ def simulate_collider(
     signal_mass: Annotated[
         list[float] | None, typer.Option(help="Heavy-scalar mass [GeV]; repeat for a scan of mass points.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed; the file depends only on settings and seed.")] = 0,
+    seed: Annotated[int, seed_option("settings")] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of generator settings (see docs/collider.md).")] = None,
     cache: Annotated[
@@ -73,7 +75,8 @@ def simulate_collider(
         for path in paths:
             check_output_file(path, overwrite)
         for mass, path in zip(masses, paths, strict=True):
-            summary = run(base.at_mass(mass), path, seed=seed, n_jobs=jobs, progress=True)
+            with kept_if_created_meanwhile():
+                summary = run(base.at_mass(mass), path, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
             _print_summary(summary, mass)
 
 

@@ -1,5 +1,6 @@
 """Jet quantities shared by the generator and the Delphes reader: per-constituent features relative to the
-jet, the b-tagged jets inside a large-R jet, N-subjettiness ratios.
+jet, the b-tagged jets inside a large-R jet, N-subjettiness ratios; and the fields of the event records'
+collections, which the generator writes and the event-file reader requires.
 
 For a constituent k of jet J (the paper's features, arXiv:2401.00452): log(pT_k / pT_J),
 log(E_k / E_J), delta eta = eta_k - eta_J, delta phi = phi_k - phi_J wrapped into [-pi, pi), and
@@ -14,7 +15,16 @@ import vector
 
 vector.register_awkward()
 
-__all__ = ["CONSTITUENT_FIELDS", "constituent_records", "ratio_or_zero", "tagged_jets_within"]
+__all__ = [
+    "CONSTITUENT_FIELDS", "FATJET_FIELDS", "JET_FIELDS", "LEPTON_FIELDS", "constituent_records", "ratio_or_zero",
+    "tagged_jets_within",
+]  # fmt: skip
+
+#: the fields of the event records' collections (the generated files' layout): large-R jets, small-R jets,
+#: electrons and muons
+FATJET_FIELDS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3", "tau21", "tau32", "n_constituents", "n_btag")
+JET_FIELDS = ("pt", "eta", "phi", "mass", "btag", "flavour")
+LEPTON_FIELDS = ("pt", "eta", "phi", "charge")
 
 #: per constituent: kinematics, particle-flow category and charge, its jet, and the derived features
 CONSTITUENT_FIELDS = (

@@ -128,6 +128,7 @@ def _type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if inspect.isclass(annotation) else None
     text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
     text = re.sub(r"Annotated\[(\w+), Tag\(tag='\w+'\)\]", r"\1", text)  # a tagged union's members by name
+    text = re.sub(r"Annotated\[(\w+), Ge\(ge=([^)]+)\)\]", r"\1 >= \2", text)  # a bound, as NonNegativeInt's
     return f"`{text.replace('|', '&#124;')}`"
 
 

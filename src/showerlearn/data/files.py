@@ -32,19 +32,28 @@ def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: typ
     return paths
 
 
-def source_problems(params: Mapping[str, Any], path: str) -> list[str]:
-    """The problem of a DataModule given its events by ``files`` or by ``simulate``, found by the config check
-    (its ``config_problems``) before any work: both given, or neither, which its constructor would refuse
-    after the config was accepted. ``params``: its resolved params; ``path``: where they are (``data.params``)."""
+def source_problems(params: Mapping[str, Any], path: str = "") -> list[str]:
+    """The problem of a DataModule given its events by ``files`` or by ``simulate``: both given, or neither. The
+    rule of both the config check (its ``config_problems``, before any work) and its constructor
+    (:func:`check_source`). ``params``: its resolved params; ``path``: where they are (``data.params``; empty:
+    the keys alone)."""
     given = [key for key in ("files", "simulate") if params.get(key) is not None]
     if len(given) == 1:
         return []
     # an example's `simulate` stays when `--set data.params.files=...` is added: say how to drop it
     found = "both given; give exactly one, the other null" if given else "neither given; give exactly one"
+    keys = ", ".join(f"{path}.{key}" if path else key for key in ("files", "simulate"))
     return [
-        f"{path}.files, {path}.simulate: {found}: `files` (paths or glob patterns of the files to read) or "
+        f"{keys}: {found}: `files` (paths or glob patterns of the files to read) or "
         "`simulate` (the settings of the events to simulate)"
     ]
+
+
+def check_source(files: Any, simulate: Any, what: str) -> None:
+    """A DataModule constructor's check of :func:`source_problems`: a ValueError beginning with ``what``
+    (``calorimeter data``)."""
+    if problems := source_problems({"files": files, "simulate": simulate}):
+        raise ValueError(f"{what}: {problems[0]}")
 
 
 def files_caption(patterns: Sequence[str | Path] | None, shown: int = 2) -> str:

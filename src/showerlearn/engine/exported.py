@@ -53,9 +53,9 @@ from torch import Tensor, nn
 import showerlearn
 from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.safe_load import CheckpointFile
 from showerlearn.engine.trained import load_network
 from showerlearn.io.atomic import atomic_path, write_json_atomic
-from showerlearn.io.digest import file_sha256
 
 __all__ = [
     "FORMATS",
@@ -156,22 +156,23 @@ def export_run(
             "to ONNX or TorchScript (`showerlearn predict` applies the run itself)"
         )
     data = ", ".join(str(path) for path in inputs) if inputs else "the run's test split"
-    config, network, batches = _network_and_batches(run, inputs, check_events)
+    checkpoint = CheckpointFile.read(run.best_checkpoint())  # read once: loaded, and hashed for the sidecar
+    config, network, batches = _network_and_batches(checkpoint, inputs, check_events)
     if not batches:
         raise ValueError(f"{run.path}: no events to check the export on in {data}")
     exported = export_network(network, batches, output, format, example_batch_size, tolerance, data)
-    write_json_atomic(metadata_path(output), _metadata(run, config, exported))
+    write_json_atomic(metadata_path(output), _metadata(run, checkpoint, config, exported))
     check = exported.check
     log.info("exported %s to %s (max |diff| %.3g on %d events)", run.path, output, check.max_abs_diff, check.events)
     return exported.path
 
 
 def _network_and_batches(
-    run: RunDir, inputs: Sequence[str | Path] | None, check_events: int
+    checkpoint: CheckpointFile, inputs: Sequence[str | Path] | None, check_events: int
 ) -> tuple[ExperimentConfig, nn.Module, list[NetworkInputs]]:
-    """The run's config and network with its best weights (read weights-only), in eval mode, and up to
-    ``check_events`` events of network inputs from its own DataModule (the test split, or ``inputs``)."""
-    config, datamodule, module = load_network(run.best_checkpoint(), inputs)
+    """The run's config and network with the weights of its best ``checkpoint`` (read weights-only), in eval mode,
+    and up to ``check_events`` events of network inputs from its own DataModule (the test split, or ``inputs``)."""
+    config, datamodule, module = load_network(checkpoint, inputs)
     loader = datamodule.predict_dataloader() if inputs else datamodule.test_dataloader()
     try:
         batches = list(_first_events((batch["inputs"] for batch in loader), check_events))
@@ -225,14 +226,15 @@ def export_network(
             # whose traced form gives NaN for an event without elements
             with torch.enable_grad():
                 outputs = _write(network, example, tmp, format)
+            _, runner, graph_inputs = _open(tmp)
             with torch.no_grad():
-                check = _check(network, _open(tmp)[1], checked, tolerance, data, sum(map(_batch_size, batches)))
+                check = _check(network, runner, checked, tolerance, data, sum(map(_batch_size, batches)))
             if not check.passed:
                 raise ExportError(
                     f"the {format} export differs from PyTorch by up to {check.max_rel_diff:.3g} "
                     f"(|diff| / max(1, |value|), tolerance {tolerance:g}) on {data}"
                 )
-            inputs = _describe_inputs(example, _graph_inputs(tmp) if format == "onnx" else None)
+            inputs = _describe_inputs(example, graph_inputs)
         except ExportError as error:
             hint = f" ({_TORCHSCRIPT_HINT})" if format == "onnx" else ""
             raise ExportError(f"{output}: {error}; nothing written{hint}") from None
@@ -413,14 +415,16 @@ def load_exported(path: Path) -> Callable[[dict[str, torch.Tensor]], dict[str, t
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such exported model file")
-    return ExportedNetwork(path, *_open(path))
+    format, run, _ = _open(path)
+    return ExportedNetwork(path, format, run)
 
 
-def _open(path: Path) -> tuple[Format, Runner]:
-    """The format of ``path`` and a function running it; its errors (ValueError) do not name the file."""
+def _open(path: Path) -> tuple[Format, Runner, list[str] | None]:
+    """The format of ``path``, a function running it and the names of the inputs it takes (an ONNX graph's; None
+    for TorchScript, which takes the network's inputs as they are); its errors (ValueError) do not name the file."""
     if zipfile.is_zipfile(path):  # TorchScript archives are zip files, ONNX models protobuf
-        return "torchscript", _load_torchscript(path)
-    return "onnx", _load_onnx(path)
+        return "torchscript", _load_torchscript(path), None
+    return "onnx", *_load_onnx(path)
 
 
 def _load_torchscript(path: Path) -> Runner:
@@ -439,7 +443,8 @@ def _load_torchscript(path: Path) -> Runner:
     return run
 
 
-def _load_onnx(path: Path) -> Runner:
+def _load_onnx(path: Path) -> tuple[Runner, list[str]]:
+    """A function running the ONNX model on onnxruntime's CPU provider, and the names of the graph's inputs."""
     onnxruntime = _require("onnxruntime")
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -462,7 +467,7 @@ def _load_onnx(path: Path) -> Runner:
             raise ValueError(f"onnxruntime failed on inputs of shapes {_shapes(inputs)}: {_first_line(error)}") from None
         return {name: torch.from_numpy(np.asarray(value)) for name, value in zip(outputs, values)}
 
-    return run
+    return run, wanted
 
 
 def _shapes(inputs: NetworkInputs) -> dict[str, tuple[int, ...]]:
@@ -530,15 +535,9 @@ def _difference(name: str, expected: Tensor, got: Tensor) -> tuple[float, float]
 
 
 # --- describing ----------------------------------------------------------------------------------
-def _graph_inputs(path: Path) -> list[str]:
-    """The names of an ONNX model's inputs, its weights (initializers) not among them."""
-    graph = _require("onnx").load(str(path)).graph
-    weights = {initializer.name for initializer in graph.initializer}
-    return [node.name for node in graph.input if node.name not in weights]
-
-
 def _describe_inputs(example: NetworkInputs, kept: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Name, dtype and shape (dynamic axes named) of each input; ``kept``: only these (an ONNX graph's)."""
+    """Name, dtype and shape (dynamic axes named) of each input; ``kept``: only these (an ONNX graph's, the
+    exporter dropping those the network never reads)."""
     described = []
     for name, key in _onnx_names(example).items():
         if kept is not None and name not in kept:
@@ -549,7 +548,7 @@ def _describe_inputs(example: NetworkInputs, kept: Sequence[str] | None = None) 
     return described
 
 
-def _metadata(run: RunDir, config: ExperimentConfig, exported: Exported) -> dict[str, Any]:
+def _metadata(run: RunDir, checkpoint: CheckpointFile, config: ExperimentConfig, exported: Exported) -> dict[str, Any]:
     return {
         "format": exported.format,
         "opset": OPSET if exported.format == "onnx" else None,
@@ -557,9 +556,9 @@ def _metadata(run: RunDir, config: ExperimentConfig, exported: Exported) -> dict
         "outputs": exported.outputs,
         "run": str(run.path.resolve()),
         "run_id": run.path.resolve().name,  # resolved: a run given as "." has no name of its own
-        "checkpoint": run.best_checkpoint().name,
+        "checkpoint": checkpoint.path.name,
         # the network's own weights: another run with the same settings has other ones (showerlearn predict --model)
-        "checkpoint_sha256": file_sha256(run.best_checkpoint()),
+        "checkpoint_sha256": checkpoint.sha256,
         "config": config.model_dump(mode="json"),
         "showerlearn_version": showerlearn.__version__,
         "torch_version": torch.__version__,

@@ -56,7 +56,9 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import (
     build_datamodule, build_module, load_trained_weights, predict_outputs,
 )
-from showerlearn.engine.safe_load import ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, load_checkpoint, load_estimator
+from showerlearn.engine.safe_load import (
+    ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, CheckpointFile, load_checkpoint, load_estimator,
+)
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.io.digest import file_sha256
@@ -336,17 +338,20 @@ def _open(
         raise ValueError(f"--chunk-events must be >= 1, got {chunk_events}")
     run = run_path if isinstance(run_path, RunDir) else RunDir.existing(run_path)
     config = load_config(run.config_file, list(overrides))
-    model_file = _model_file(run, config, model)
+    # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
+    best = _best_checkpoint(run) if config.model is not None else None
+    model_file = _model_file(run, config, model, best)
     seed_everything(config.seed, config.trainer.deterministic)
     apply_cpu_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config)
-    checkpoint = _best_checkpoint(run) if config.model is not None else None
+    checkpoint = best.load() if best is not None else None
     # what the data fitted on the training split: new files need no training file, and the settings it was
     # fitted for are the trained ones, whatever --set says of them
     if checkpoint is not None and datamodule.restore_from_checkpoint(checkpoint):
         _refuse_fitted_changes(run, config, datamodule, overrides)
-    return _Context(run, config, datamodule, model_file, model is not None, file_sha256(model_file), keep_invalid,
-                    chunk_events, checkpoint)
+    model_sha256 = best.sha256 if model is None and best is not None else file_sha256(model_file)
+    return _Context(run, config, datamodule, model_file, model is not None, model_sha256, keep_invalid, chunk_events,
+                    checkpoint)
 
 
 def _refuse_fitted_changes(
@@ -377,17 +382,18 @@ def _nested(key: str, path: str) -> bool:
     return key == path or path.startswith(f"{key}.") or key.startswith(f"{path}.")
 
 
-def _best_checkpoint(run: RunDir) -> dict[str, Any] | None:
-    """The contents of the network's best checkpoint, or None when the run has none (an exported model may
-    stand in for it)."""
+def _best_checkpoint(run: RunDir) -> CheckpointFile | None:
+    """The network's best checkpoint, read (not yet loaded), or None when the run has none (an exported model
+    may stand in for it)."""
     try:
-        return load_checkpoint(run.best_checkpoint())
+        return CheckpointFile.read(run.best_checkpoint())
     except FileNotFoundError:
         return None
 
 
-def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None) -> Path:
-    """The file that predicts: the exported model given, else the run's estimator or best checkpoint."""
+def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None, best: CheckpointFile | None) -> Path:
+    """The file that predicts: the exported model given (checked against the run's ``best`` checkpoint), else the
+    run's estimator or best checkpoint."""
     if model is None:
         found = run.checkpoints / ESTIMATOR_FILE if config.estimator is not None else run.best_checkpoint()
         if not found.is_file() and (run.checkpoints / LEGACY_ESTIMATOR_FILE).is_file():
@@ -399,11 +405,11 @@ def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None)
         raise ValueError(f"--model {model}: {run.path} trained an estimator ({config.estimator.name}), not a network to replace")
     if not Path(model).is_file():
         raise FileNotFoundError(f"--model {model}: no such file")
-    _check_made_from(Path(model), run, config)
+    _check_made_from(Path(model), run, config, best)
     return Path(model)
 
 
-def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None:
+def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: CheckpointFile | None) -> None:
     """An exported model must be this run's network (another run's export would be fed and decoded by a
     pipeline it was not trained with): its sidecar's config must hold the run's model and data kind (data
     settings such as cuts or decoding may change at prediction), and the checkpoint it was exported from must
@@ -425,23 +431,23 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig) -> None
             f"--model {model}: exported from the run {exported_from} whose {' and '.join(differing)} "
             f"settings differ from {run.path}'s: predict with the run it was exported from"
         )
-    _check_checkpoint_digest(model, run, described.get("checkpoint_sha256"), exported_from)
+    _check_checkpoint_digest(model, run, best, described.get("checkpoint_sha256"), exported_from)
 
 
-def _check_checkpoint_digest(model: Path, run: RunDir, digest: str | None, exported_from: str) -> None:
-    """The run's best checkpoint is the one ``model`` was exported from (its SHA-256 ``digest``, from the sidecar)."""
+def _check_checkpoint_digest(
+    model: Path, run: RunDir, best: CheckpointFile | None, digest: str | None, exported_from: str
+) -> None:
+    """The run's ``best`` checkpoint is the one ``model`` was exported from (its SHA-256 ``digest``, from the sidecar)."""
     # sidecars written before they kept the digest: accepted on the settings alone, as they were then
     if digest is None:
         return
-    try:
-        best = run.best_checkpoint()
-    except FileNotFoundError:  # a run folder shipped with its export only: nothing to compare with
+    if best is None:  # a run folder shipped with its export only: nothing to compare with
         log.warning("--model %s: %s has no checkpoint to check it against", model, run.path)
         return
-    if file_sha256(best) != digest:
+    if best.sha256 != digest:
         raise ValueError(
             f"--model {model}: exported from the checkpoint of the run {exported_from} (SHA-256 {digest[:12]}...), not "
-            f"from {best}: another network than the run's; predict with the run it was exported from, or export this one"
+            f"from {best.path}: another network than the run's; predict with the run it was exported from, or export this one"
         )
 
 

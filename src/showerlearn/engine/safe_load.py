@@ -16,12 +16,15 @@ A refused file raises :class:`UnsafeModelFile`, naming the file and what it hold
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import pickle
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from showerlearn.io.atomic import atomic_path
 
 __all__ = [
     "CONFIG_KEY",
+    "CheckpointFile",
     "ESTIMATOR_FILE",
     "LEGACY_ESTIMATOR_FILE",
     "UnsafeModelFile",
@@ -92,6 +96,29 @@ def load_checkpoint(
     # garbage, a cut zip archive (torch reads some cut archives as an invalid seek: OSError)
     except (RuntimeError, KeyError, EOFError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable checkpoint, truncated or corrupt ({type(error).__name__}: {error})") from None
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """A checkpoint file read once, for those who both hash and load it (prediction stamps, export sidecars):
+    the digest and the contents come from the same bytes, and the file is read a single time."""
+
+    path: Path
+    content: bytes
+
+    @classmethod
+    def read(cls, path: str | Path) -> CheckpointFile:
+        path = Path(path)
+        return cls(path, path.read_bytes())
+
+    @cached_property
+    def sha256(self) -> str:
+        """The SHA-256 of the file's bytes (hex), as :func:`showerlearn.io.digest.file_sha256` gives it."""
+        return hashlib.sha256(self.content).hexdigest()
+
+    def load(self, map_location: Any = "cpu") -> dict[str, Any]:
+        """The contents, read weights-only (:func:`load_checkpoint`)."""
+        return load_checkpoint(self.path, map_location=map_location, data=self.content)
 
 
 def save_estimator(estimator: Any, path: str | Path) -> None:

@@ -18,7 +18,7 @@ from showerlearn.config import ExperimentConfig, apply_overrides, load_config, r
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, load_trained_weights
-from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
+from showerlearn.engine.safe_load import CONFIG_KEY, CheckpointFile
 from showerlearn.tasks.module import MultiTaskModule
 
 __all__ = ["TrainedNetwork", "load_network", "stored_config"]
@@ -34,18 +34,18 @@ class TrainedNetwork(NamedTuple):
 
 
 def load_network(
-    checkpoint: str | Path, inputs: Sequence[str | Path] | None = None, overrides: Sequence[str] = ()
+    checkpoint: str | Path | CheckpointFile, inputs: Sequence[str | Path] | None = None, overrides: Sequence[str] = ()
 ) -> TrainedNetwork:
-    """The network of ``checkpoint`` (a ``.ckpt`` file) with its weights, and its DataModule set up for
-    prediction: on ``inputs`` (``use_prediction_inputs``, stage "predict") or on the run's test split
-    (stage "test"). ``overrides`` (``KEY=VALUE``) change the stored config, as ``--set`` does.
+    """The network of ``checkpoint`` (a ``.ckpt`` file, or one read already to hash it too) with its weights, and
+    its DataModule set up for prediction: on ``inputs`` (``use_prediction_inputs``, stage "predict") or on the
+    run's test split (stage "test"). ``overrides`` (``KEY=VALUE``) change the stored config, as ``--set`` does.
 
     Raises:
         UnsafeModelFile: the checkpoint holds anything but tensors and plain data.
         ValueError: it holds no config and lies in no run folder, or the config trains an estimator.
     """
-    checkpoint = Path(checkpoint)
-    state = load_checkpoint(checkpoint)
+    read = checkpoint if isinstance(checkpoint, CheckpointFile) else CheckpointFile.read(checkpoint)
+    checkpoint, state = read.path, read.load()
     config = stored_config(state, checkpoint, overrides)
     if config.model is None:
         raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")

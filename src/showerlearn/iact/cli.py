@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from showerlearn.cli.common import OverrideOption, OverwriteOption, check_output_file, console, user_errors
+from showerlearn.cli.common import (
+    OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+)
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -17,7 +19,7 @@ from showerlearn.config.loader import read_yaml
 def simulate_iact(
     output: Annotated[Path, typer.Option("--output", "-o", help="DL1 HDF5 file to write.")],
     events: Annotated[int | None, typer.Option(help="Number of triggered events (overrides n_events).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed; the file depends only on config and seed.")] = 0,
+    seed: Annotated[int, seed_option()] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
@@ -40,5 +42,6 @@ def simulate_iact(
             simulation = IACTSimulationConfig.model_validate(settings)
         except ValidationError as error:
             raise ConfigError(str(config or "--set"), format_validation_error(error, IACTSimulationConfig)) from None
-        written = simulate_iact(simulation, output, seed=seed, n_jobs=jobs, progress=True)
+        with kept_if_created_meanwhile():
+            written = simulate_iact(simulation, output, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
     console.print(f"[green]wrote[/] {written}")

@@ -23,12 +23,14 @@ from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS, GAMMA_UNITS, HIT_COLUMNS, HIT_UNITS, HitEvents, common_geometry, load_hit_files, load_hit_range,
 )
-from showerlearn.calorimeter.data.features import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec, check_features, hit_features
+from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
-from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption, source_problems
+from showerlearn.data.files import (
+    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
+)
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
@@ -71,14 +73,14 @@ class CalorimeterDataModule(ShowerDataModule):
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
         """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither, and
-        feature names the hits (or pre-clusters) do not have."""
-        preclustering = params.get("preclustering")
-        named = {"features": (params.get("features"), HIT_FEATURES)}
-        if isinstance(preclustering, Mapping):
-            named["preclustering.features"] = (preclustering.get("features"), CLUSTER_FEATURES)
-        return source_problems(params, path) + [
-            f"{path}.{key}: {problem}" for key, (names, known) in named.items() if (problem := _feature_problem(names, known))
-        ]
+        hit feature names the hits do not have. ``params`` are validated already: ``features`` is a list of names,
+        and the pre-cluster features are checked by :class:`PreclusterSpec` itself."""
+        problems = source_problems(params, path)
+        try:
+            check_features(params.get("features", HIT_FEATURES))
+        except ValueError as error:
+            problems.append(f"{path}.features: {error}")
+        return problems
 
     def __init__(
         self,
@@ -110,8 +112,7 @@ class CalorimeterDataModule(ShowerDataModule):
                 unless ``simulate.seed`` is set.
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        if (files is None) == (simulate is None):
-            raise ValueError("calorimeter data: give exactly one of 'files' (paths or globs) or 'simulate'")
+        check_source(files, simulate, "calorimeter data")
         check_features(features)  # unknown names fail now, not after reading the files
         self.file_patterns = files
         self.simulate = _coerce(SimulateSpec, simulate) if simulate is not None else None
@@ -304,19 +305,6 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.simulate is None:
             return f"hit {files_caption(self.file_patterns)}"
         return f"simulated calorimeter events ({self.simulate.config.n_events} events)"
-
-
-def _feature_problem(names: Any, known: Sequence[str]) -> str | None:
-    """What is wrong with a list of feature ``names`` (None: nothing; a missing key takes the default)."""
-    if names is None:
-        return None
-    if isinstance(names, str) or not isinstance(names, Sequence):
-        return f"expected a list of feature names, of {list(known)}; got {names!r}"
-    try:
-        check_features(names, known)
-    except ValueError as error:
-        return str(error)
-    return None
 
 
 def _numpy(value: Any) -> np.ndarray:

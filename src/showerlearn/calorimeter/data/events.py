@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from showerlearn.calorimeter.io import geometry_name, has_gammas, read_event_columns, read_events, read_gammas
+from showerlearn.calorimeter.io import geometry_name, has_gammas, read_event_chunk, read_gammas
 
 __all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvents", "load_hit_files", "load_hit_range"]
 
@@ -102,7 +102,7 @@ def load_hit_range(path: Path, start: int, stop: int, require_truth: bool = True
 def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: int | None = None) -> HitEvents:
     import awkward as ak
 
-    events, columns = read_events(path, start, stop), read_event_columns(path, start, stop)
+    events, columns = read_event_chunk(path, start, stop)
     truth = has_gammas(path)
     if ("true_gamma" not in events.fields or not truth) and require_truth:
         raise ValueError(f"{path}: the hits have no truth (/hits/true_gamma, /gammas): only simulated files can train "

@@ -6,7 +6,10 @@ functions that need them (the ``calorimeter`` extra).
 """
 
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
-from showerlearn.calorimeter.io.hdf5 import FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_columns, read_events, read_gammas
+from showerlearn.calorimeter.io.hdf5 import (
+    FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_chunk,
+    read_event_columns, read_events, read_gammas,
+)
 from showerlearn.calorimeter.io.root import read_root_hits
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "has_gammas",
     "iter_events",
     "n_events",
+    "read_event_chunk",
     "read_event_columns",
     "read_events",
     "read_gammas",

@@ -205,15 +205,18 @@ def read_event_columns(path: str | Path, start: int = 0, stop: int | None = None
 
     A file without truth (measured data) has no gammas: ``n_gammas`` is 0 and ``beta`` NaN."""
     with _open(path) as file:
-        events = _event_rows(file, path, start, stop, ("hit_start", "n_hits"))
-        stop = start + len(events["n_hits"])
-        columns = {"n_hits": events["n_hits"]}
-        for name, missing in (("n_gammas", 0), ("beta", np.nan)):
-            present = f"events/{name}" in file
-            columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
-        if "events/beta" in file:  # NaN only where the file has no beta at all: a NaN in it is a broken file
-            _refuse_outside(path, "/events/beta", columns["beta"], _BETA_RANGE, "event", start)
-        return columns
+        return _event_columns(file, path, start, stop)
+
+
+def read_event_chunk(
+    path: str | Path, start: int = 0, stop: int | None = None, truth: bool = True
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """:func:`read_events` and :func:`read_event_columns` of events ``start..stop`` at once: the file opened once,
+    and ``/events/n_gammas`` read once (the check of the hits' ``true_gamma`` uses the column read)."""
+    with _open(path) as file:
+        columns = _event_columns(file, path, start, stop)
+        counted = columns["n_gammas"] if "events/n_gammas" in file else None
+        return _events(file, path, start, stop, truth, counted), columns
 
 
 def geometry_name(path: str | Path) -> str | None:
@@ -280,7 +283,23 @@ def _text_attribute(file: h5py.File, name: str) -> str | None:
     return value.decode(errors="replace") if isinstance(value, bytes) else None if value is None else str(value)
 
 
-def _events(file: h5py.File, path: str | Path, start: int, stop: int | None, truth: bool) -> Any:
+def _event_columns(file: h5py.File, path: str | Path, start: int, stop: int | None) -> dict[str, np.ndarray]:
+    events = _event_rows(file, path, start, stop, ("hit_start", "n_hits"))
+    stop = start + len(events["n_hits"])
+    columns = {"n_hits": events["n_hits"]}
+    for name, missing in (("n_gammas", 0), ("beta", np.nan)):
+        present = f"events/{name}" in file
+        columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
+    if "events/beta" in file:  # NaN only where the file has no beta at all: a NaN in it is a broken file
+        _refuse_outside(path, "/events/beta", columns["beta"], _BETA_RANGE, "event", start)
+    return columns
+
+
+def _events(
+    file: h5py.File, path: str | Path, start: int, stop: int | None, truth: bool, n_gammas: np.ndarray | None = None
+) -> Any:
+    """The hits of events ``start..stop``; ``n_gammas``: the events' ``/events/n_gammas`` when read already (else
+    read here, if the hits' truth needs it and the file has it)."""
     import awkward as ak
 
     events = _event_rows(file, path, start, stop, ("hit_start", "n_hits"))
@@ -293,7 +312,9 @@ def _events(file: h5py.File, path: str | Path, start: int, stop: int | None, tru
         _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
     _check_crystals(file, path, columns["crystal_id"], first)
     if "true_gamma" in columns:
-        _check_true_gamma(file, path, columns["true_gamma"], events["n_hits"], start, first)
+        if n_gammas is None and "events/n_gammas" in file:
+            n_gammas = _column(file, path, "events", "n_gammas", start, start + len(events["n_hits"]))
+        _check_true_gamma(path, columns["true_gamma"], events["n_hits"], n_gammas, start, first)
     return ak.unflatten(ak.zip(columns), events["n_hits"])
 
 
@@ -338,11 +359,11 @@ def _known_crystals(file: h5py.File) -> tuple[np.ndarray | None, str]:
     return (None, "") if geometry is None else (geometry.table()["crystal_id"], f"the geometry {name!r} the file names")
 
 
-def _check_true_gamma(file: h5py.File, path: str | Path, true_gamma: np.ndarray, n_hits: np.ndarray, start: int,
-                      first: int) -> None:
-    """Each hit's gamma is -1 (background) or one of its event's gammas (when the file counts them)."""
-    counted = "events/n_gammas" in file
-    n_gammas = _column(file, path, "events", "n_gammas", start, start + len(n_hits)) if counted else None
+def _check_true_gamma(path: str | Path, true_gamma: np.ndarray, n_hits: np.ndarray, n_gammas: np.ndarray | None,
+                      start: int, first: int) -> None:
+    """Each hit's gamma is -1 (background) or one of its event's gammas (``n_gammas``: None when the file does not
+    count them)."""
+    counted = n_gammas is not None
     limit = np.repeat(n_gammas, n_hits) if counted else np.iinfo(np.int64).max
     bad = (true_gamma < -1) | (true_gamma >= limit)
     if bad.any():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from showerlearn.calorimeter.geometry import geometry_by_name
-from showerlearn.parallel import ordered_map
+from showerlearn.parallel import check_seed, ordered_map
 from showerlearn.calorimeter.io.hdf5 import HitFileWriter
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.calorimeter.simulation.events import chunk_sizes, simulate_chunk
@@ -50,10 +50,6 @@ class SimulationSummary:
         self.energy_deposited_mev += float(chunk["gamma_deposited"].sum())
 
 
-#: the seeds a file can record (its ``seed`` attribute is a 64-bit integer) and numpy's SeedSequence takes
-SEED_RANGE = (0, 2**63 - 1)
-
-
 def simulate_calorimeter(
     config: CalorimeterSimulationConfig, output: Path | str, seed: int, n_jobs: int = 1, progress: bool = False,
     overwrite: bool = True,
@@ -63,8 +59,7 @@ def simulate_calorimeter(
     ``n_jobs`` worker processes (``-1``: all cores); ``progress`` shows a progress bar (rich). ``overwrite=False``:
     a file at ``output`` is not replaced, even one created during the simulation (:class:`FileExistsError`).
     """
-    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        raise ValueError(f"seed must be in {SEED_RANGE[0]}..{SEED_RANGE[1]}, got {seed}")
+    check_seed(seed)
     if n_jobs == -1:
         n_jobs = os.cpu_count() or 1
     if n_jobs < 1:

@@ -267,10 +267,19 @@ class ColliderDataModule(ShowerDataModule):
         if len(names) < 2:
             raise ValueError(f"collider data: the events hold only the class {present}; a classifier needs two")
         if len(present) < len(names):  # named here: the split check below would advise more events, which cannot help
+            empty = [name for name in names if name not in present]
             raise ValueError(
-                f"collider data: the events hold only the class {present}, no event of "
-                f"{[name for name in names if name not in present]}: every class needs events (check its files or processes)"
+                f"collider data: the events hold only the class {present}, no event of {empty}{self._members(empty)}: "
+                "every class needs events (check its files or processes)"
             )
+
+    def _members(self, classes: Sequence[str]) -> str:
+        """What the source's ``classes`` put in each of ``classes`` (processes or files), for an error about them;
+        nothing for sources whose classes are labels in the files."""
+        members = getattr(self.source, "classes", None)
+        if not isinstance(members, Mapping):
+            return ""
+        return " (" + "; ".join(f"{name}: {members[name]}" for name in classes if name in members) + ")"
 
     def _check_split_classes(self, labels: np.ndarray) -> None:
         """Every split holds every class: a training split without signal trains nothing, a test split

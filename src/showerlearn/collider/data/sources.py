@@ -15,14 +15,15 @@ The ``kind`` key chooses the reader (``source: {kind: delphes, classes: {...}}``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import awkward as ak
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, model_validator
 
 from showerlearn.collider.data.streams import OBJECT_KINDS, constituent_tokens, object_tokens
 from showerlearn.collider.io import (
@@ -52,6 +53,7 @@ __all__ = [
 
 #: label of events whose class is not known (new files given for prediction)
 UNKNOWN_LABEL = -1
+log = logging.getLogger(__name__)
 _DEFAULT_LIMITS = {"met": 1, "fatjets": 2, "jets": 6, "electrons": 2, "muons": 2}
 
 
@@ -88,10 +90,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _RecordSource(_Strict):
+class _Source(_Strict):
+    """A reader of events; its ``for_prediction`` copy reads new files to predict."""
+
+    #: True for a copy reading new files to predict: a file may hold no event, and may lack the labels or some
+    #: of the classes' processes (the output of an empty file is empty, as for any input without events)
+    _prediction: bool = PrivateAttr(False)
+
+    def _as_prediction(self) -> Self:
+        """This source, marked as reading new files to predict; called on a fresh copy (``for_prediction``), so
+        that the training source itself stays unmarked."""
+        self._prediction = True
+        return self
+
+    def _not_empty(self, path: Path, n_events: int) -> None:
+        """An error naming a file that holds no events (a class without events, or a job that wrote nothing);
+        a file to predict may be empty."""
+        if n_events == 0 and not self._prediction:
+            raise ColliderDataError(path, "holds no events")
+
+
+class _RecordSource(_Source):
     """Sources of full event records: the object stream is built from them (:func:`object_tokens`)."""
 
-    object_limits: dict[str, Annotated[int, Field(ge=0)]] = Field(
+    object_limits: dict[str, NonNegativeInt] = Field(
         default_factory=lambda: dict(_DEFAULT_LIMITS),
         description=f"Most objects of each kind in the object stream ({', '.join(OBJECT_KINDS)}); 0 leaves a kind out.",
     )
@@ -126,16 +148,13 @@ class GeneratedFiles(_RecordSource):
         "signal: [signal]}); null: background (0) and signal (1) from each process's signal flag.",
     )
 
-    #: True for new files to predict: a process of ``classes`` that a file lacks is no error
-    _prediction: bool = PrivateAttr(False)
-
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError))
 
     def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
+        # built, not model_copy'd: a copy of SimulatedEvents would read its cache instead of ``files``
         copy = GeneratedFiles(files=[str(f) for f in files], classes=self.classes, object_limits=self.object_limits)
-        copy._prediction = True
-        return copy
+        return copy._as_prediction()
 
     def _read(self, paths: Sequence[Path]) -> EventStreams:
         """The files' events, their process codes renumbered into one list of process names (files of one
@@ -169,8 +188,8 @@ class GeneratedFiles(_RecordSource):
         self, paths: Sequence[Path], processes: tuple[str, ...], process: np.ndarray, signal: np.ndarray
     ) -> tuple[tuple[str, ...], np.ndarray]:
         """The class of each event: its process's signal flag, or the class of ``classes`` holding its process.
-        Training needs every process of ``classes`` in the files and events of every class; new files to
-        predict need only each of their processes in a class."""
+        Training needs every process of ``classes`` in the files (events of every class: the DataModule's
+        check); new files to predict need only each of their processes in a class."""
         if self.classes is None:
             return ("background", "signal"), signal
         files = _files(paths)
@@ -186,22 +205,12 @@ class GeneratedFiles(_RecordSource):
         left = sorted({processes[code] for code in np.unique(process[labels == UNKNOWN_LABEL])})
         if left:
             raise ColliderDataError(files, f"the processes {left} belong to no class of 'classes': add them or remove them")
-        empty = [name for label, name in enumerate(self.classes) if not np.any(labels == label)]
-        if empty and not self._prediction:
-            raise ColliderDataError(files, f"no event of the classes {empty} (processes "
-                                           f"{[self.classes[name] for name in empty]}): every class needs events")
         return tuple(self.classes), labels
 
 
 def _files(paths: Sequence[Path]) -> str:
     """The files read, for an error about all of them."""
     return str(paths[0]) if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} other files)"
-
-
-def _not_empty(path: Path, n_events: int) -> None:
-    """An error naming a file that holds no events (a class without events, or a job that wrote nothing)."""
-    if n_events == 0:
-        raise ColliderDataError(path, "holds no events")
 
 
 class SimulatedEvents(GeneratedFiles):
@@ -235,9 +244,6 @@ class SimulatedEvents(GeneratedFiles):
             lambda settings, path, seed: simulate_collider(settings, path, seed=seed, n_jobs=self.n_jobs),
         )  # fmt: skip
 
-    def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
-        return GeneratedFiles.for_prediction(self, files)
-
 
 class DelphesFiles(_RecordSource):
     """Delphes ROOT trees, one list of files per class (Delphes files carry no label)."""
@@ -262,14 +268,14 @@ class DelphesFiles(_RecordSource):
 
     def for_prediction(self, files: Sequence[str | Path]) -> DelphesFiles:
         # the files of a prediction have no class: one pseudo-class, labelled unknown below
-        return self.model_copy(update={"classes": {"unknown": [str(f) for f in files]}})
+        return self.model_copy(update={"classes": {"unknown": [str(f) for f in files]}})._as_prediction()
 
     def _read(self, classes: Mapping[str, list[Path]]) -> EventStreams:
         events, labels, files, rows = [], [], [], []
         for label, paths in enumerate(classes.values()):
             for path in paths:
                 records = read_delphes(path, self.tree, tuple(self.eflow_branches), self.radius)
-                _not_empty(path, len(records))
+                self._not_empty(path, len(records))
                 events.append(records)
                 labels.append(np.full(len(records), label))
                 files.append(np.full(len(records), len(files)))
@@ -277,7 +283,7 @@ class DelphesFiles(_RecordSource):
         records = ak.concatenate(events)
         label = np.concatenate(labels)
         names = tuple(classes)
-        if names == ("unknown",):
+        if self._prediction:
             label = np.full_like(label, UNKNOWN_LABEL)
         meta = {"process": label.copy(), "weight_pb": np.full(len(label), np.nan), "file_index": np.concatenate(files),
                 "event": np.concatenate(rows)}  # fmt: skip
@@ -292,7 +298,7 @@ class NpzStream(_Strict):
     key: str | None = Field(None, description="Array inside each file (default: its only array).")
 
 
-class NpzFiles(_Strict):
+class NpzFiles(_Source):
     """Zero-padded ``.npz`` arrays (events, tokens, features), one file per class for each stream."""
 
     kind: Literal["npz"] = "npz"
@@ -330,65 +336,62 @@ class NpzFiles(_Strict):
             "source's classes instead of giving new files"
         )
 
-    @staticmethod
-    def _stream(stream: NpzStream) -> PaddedTokens:
+    def _stream(self, stream: NpzStream) -> PaddedTokens:
         paths = [Path(f) for f in stream.files]
         tokens = read_npz_classes(paths, stream.features, stream.key)
         for path, n_events in zip(paths, np.bincount(tokens.labels, minlength=len(paths)), strict=True):
-            _not_empty(path, int(n_events))  # its class would have no events
+            self._not_empty(path, int(n_events))  # its class would have no events
         return tokens
 
 
-class ColumnarFiles(_Strict):
+#: the branches a columnar source may name that the DataModule does not read: (stream, key of ColumnarSource)
+_UNREAD = (("constituents", "scalars"), ("objects", "scalars"), ("objects", "labels"))
+
+
+class ColumnarFiles(_Source):
     """Weaver-style columnar files (ROOT, parquet, HDF5): jagged branches for each stream."""
 
     kind: Literal["columnar"] = "columnar"
     files: list[str] = Field(min_length=1, description="Files (paths or glob patterns), all with the same branches.")
     constituents: ColumnarSource = Field(
-        description="Constituent branches (tokens; no scalars); its labels give the classes."
+        description="Constituent branches (tokens; scalars are not read); its labels give the classes."
     )
-    objects: ColumnarSource = Field(description="Object branches (tokens only).")
+    objects: ColumnarSource = Field(description="Object branches (tokens only; labels and scalars are not read).")
     class_names: list[str] | None = Field(None, description="Name of each class (default: the label branches).")
 
     @model_validator(mode="after")
-    def _tokens_and_labels_only(self) -> ColumnarFiles:
+    def _warn_unread(self) -> ColumnarFiles:
         """The streams are token branches and the classes come from ``constituents.labels``: per-event scalars
-        feed no network and object labels would never be read, so a branch named there is refused, not
-        silently left unread (``read_columnar`` itself reads scalars, for other uses)."""
-        unread = [
-            f"{stream}.{key}"
-            for stream, key in (("constituents", "scalars"), ("objects", "scalars"), ("objects", "labels"))
-            if getattr(getattr(self, stream), key)
-        ]
-        if unread:
-            raise ValueError(
-                f"{', '.join(unread)}: the collider DataModule reads token branches only, and the classes from "
-                "constituents.labels; remove them"
+        and object labels feed no network. Configs (and run folders) that name them were always accepted, and
+        stay so: the branches are left unread (:meth:`_read`), with a warning rather than silently."""
+        if unread := [f"{stream}.{key}" for stream, key in _UNREAD if getattr(getattr(self, stream), key)]:
+            log.warning(
+                "collider data: %s not read: no network reads per-event scalars or object labels (the classes come "
+                "from constituents.labels); remove them from the source", ", ".join(unread)
             )
         return self
-
-    #: False for new data to predict: files without the label branches are read unlabelled
-    _labels_required: bool = PrivateAttr(True)
 
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
 
     def for_prediction(self, files: Sequence[str | Path]) -> ColumnarFiles:
-        copy = self.model_copy(update={"files": [str(f) for f in files]})
-        copy._labels_required = False
-        return copy
+        # a file to predict may lack the label branches: read unlabelled
+        return self.model_copy(update={"files": [str(f) for f in files]})._as_prediction()
 
     def _read(self, paths: Sequence[Path]) -> EventStreams:
         constituents, objects, labels, files = [], [], [], []
+        # without the branches of _UNREAD: neither read nor required in the files
+        read_constituents = self.constituents.model_copy(update={"scalars": []})
+        read_objects = self.objects.model_copy(update={"labels": [], "scalars": []})
         for index, path in enumerate(paths):
-            first = read_columnar(path, self.constituents, self._labels_required)
-            second = read_columnar(path, self.objects)
+            first = read_columnar(path, read_constituents, labels_required=not self._prediction)
+            second = read_columnar(path, read_objects)
             if len(first.tokens) != len(second.tokens):
                 raise ColliderDataError(
                     path, f"the constituents hold {len(first.tokens)} events and the objects {len(second.tokens)}: "
                     "their trees must hold the same events"
                 )
-            _not_empty(path, len(first.tokens))
+            self._not_empty(path, len(first.tokens))
             constituents.append(first.tokens)
             objects.append(second.tokens)
             labels.append(first.labels if first.labels is not None else np.full(len(first.tokens), UNKNOWN_LABEL))

@@ -9,7 +9,7 @@ which column) is done on the error path only, so valid files read at the speed t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -48,17 +48,21 @@ def entry_event(entry: int, counts: np.ndarray | None) -> int:
     return int(np.searchsorted(np.cumsum(counts), entry, side="right"))
 
 
-def check_finite(path: str | Path, what: str, values: np.ndarray, counts: np.ndarray | None = None) -> None:
+def check_finite(
+    path: str | Path, what: str, values: np.ndarray, counts: np.ndarray | Callable[[], np.ndarray] | None = None
+) -> None:
     """A :class:`ColliderDataError` if the flat ``values`` of ``what`` (``"branch 'PT'"``) hold NaN or infinity:
-    how many, and the event in the file of the first (``counts``: entries per event of a jagged column)."""
+    how many, and the event in the file of the first. ``counts``: entries per event of a jagged column, or what
+    computes them (``lambda: ak.to_numpy(ak.num(array))``), called only to locate a bad value."""
     if values.dtype.kind not in "fc":  # integers and booleans are always finite; no copy made for them
         return
     bad = ~np.isfinite(values)
     if bad.any():
         first = int(np.argmax(bad))
+        per_event = counts() if callable(counts) else counts
         raise ColliderDataError(
             path,
-            f"{what} has {int(bad.sum())} NaN or infinite values, the first in event {entry_event(first, counts)}",
+            f"{what} has {int(bad.sum())} NaN or infinite values, the first in event {entry_event(first, per_event)}",
         )
 
 

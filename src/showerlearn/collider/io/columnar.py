@@ -180,7 +180,7 @@ def _jagged(path: Path, name: str, column: ak.Array | np.ndarray) -> ak.Array:
         raise ColliderDataError(
             path, f"branch {name!r} is {array.type}; expected one list of numbers per event (tokens)"
         )
-    check_finite(path, f"branch {name!r}", ak.to_numpy(ak.flatten(array)), ak.to_numpy(ak.num(array)))
+    check_finite(path, f"branch {name!r}", ak.to_numpy(ak.flatten(array)), lambda: ak.to_numpy(ak.num(array)))
     return array
 
 

@@ -123,7 +123,9 @@ class _DelphesTree:
             shape = "a list of numbers" if per_object is None else f"a list of {per_object} numbers per object"
             raise ColliderDataError(self.path, f"branch {name!r} is {values.type}; expected {shape} per event")
         per_event = values if per_object is None else ak.flatten(values, axis=2)  # the numbers of each event
-        check_finite(self.path, f"branch {name!r}", ak.to_numpy(ak.flatten(per_event)), ak.to_numpy(ak.num(per_event)))
+        check_finite(
+            self.path, f"branch {name!r}", ak.to_numpy(ak.flatten(per_event)), lambda: ak.to_numpy(ak.num(per_event))
+        )
         return values
 
     def whole(self, collection: str, field: str) -> ak.Array:

@@ -23,22 +23,21 @@ import h5py
 import numpy as np
 
 from showerlearn.collider.io.errors import ColliderDataError
-from showerlearn.collider.io.h5columns import COUNTS, EVENTS, read_columns
-from showerlearn.collider.kinematics import CONSTITUENT_FIELDS
+from showerlearn.collider.io.h5columns import COUNTS, EVENTS, collections_of, read_open_columns
+from showerlearn.collider.kinematics import CONSTITUENT_FIELDS, FATJET_FIELDS, JET_FIELDS, LEPTON_FIELDS
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "REQUIRED_FIELDS", "EventFile", "ProcessSummary", "read_events", "write_metadata"]
 
 FORMAT = "showerlearn-collider-events"
 FORMAT_VERSION = 1
-_LEPTON_FIELDS = ("pt", "eta", "phi", "charge")
 #: the datasets every generated file holds (the writer's layout since format version 1), by group; each
 #: collection also has its ``counts``
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     EVENTS: ("process", "label", "weight_pb", "generator_weight", "mjj", "met", "met_phi"),
-    "fatjets": ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3", "tau21", "tau32", "n_constituents", "n_btag"),
-    "jets": ("pt", "eta", "phi", "mass", "btag", "flavour"),
-    "electrons": _LEPTON_FIELDS,
-    "muons": _LEPTON_FIELDS,
+    "fatjets": FATJET_FIELDS,
+    "jets": JET_FIELDS,
+    "electrons": LEPTON_FIELDS,
+    "muons": LEPTON_FIELDS,
     "constituents": CONSTITUENT_FIELDS,
 }
 
@@ -89,7 +88,7 @@ def read_events(path: str | Path, collections: list[str] | None = None, *, allow
     a file without events is read (a file to predict, whose output is then empty), not refused.
 
     The layout is checked before the events are used (:func:`_check_layout`, :func:`_check_processes`, and
-    :func:`~showerlearn.collider.io.h5columns.read_columns`): every problem names the file, the dataset and,
+    :func:`~showerlearn.collider.io.h5columns.read_open_columns`): every problem names the file, the dataset and,
     where one event is at fault, its number in the file."""
     path = Path(path)
     if not path.is_file():
@@ -108,10 +107,8 @@ def read_events(path: str | Path, collections: list[str] | None = None, *, allow
             raise ColliderDataError(
                 path, f"root attributes processes / config / seed missing or malformed ({error!r})"
             ) from None
-        _check_layout(path, h5, REQUIRED_FIELDS if collections is None else {
-            name: fields for name, fields in REQUIRED_FIELDS.items() if name == EVENTS or name in collections
-        })  # fmt: skip
-    events = read_columns(path, collections)
+        _check_layout(path, h5, _required(collections))  # the collections read among them: checked here only
+        events = read_open_columns(h5, path, collections_of(h5) if collections is None else collections)
     if len(events) or not allow_empty:
         _check_processes(path, events, processes)
     return EventFile(events, processes, config, seed)
@@ -133,6 +130,14 @@ def _check_format(path: Path, attributes: dict[str, Any]) -> None:
         raise ColliderDataError(path, f"root attribute format_version={value!r} is not a whole number") from None
     if version > FORMAT_VERSION:
         raise ColliderDataError(path, f"format version {version} is newer than this reader's ({FORMAT_VERSION})")
+
+
+def _required(collections: list[str] | None) -> dict[str, tuple[str, ...]]:
+    """The datasets a file must hold to read ``collections`` (None: all of the format's): the event fields, and each
+    collection's fields (its ``counts`` only, for a collection the format does not define)."""
+    if collections is None:
+        return REQUIRED_FIELDS
+    return {EVENTS: REQUIRED_FIELDS[EVENTS], **{name: REQUIRED_FIELDS.get(name, ()) for name in collections}}
 
 
 def _check_layout(path: Path, h5: h5py.File, required: dict[str, tuple[str, ...]]) -> None:

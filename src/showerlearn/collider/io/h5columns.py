@@ -24,7 +24,7 @@ import numpy as np
 from showerlearn.collider.io.checks import check_finite, reading
 from showerlearn.collider.io.errors import ColliderDataError
 
-__all__ = ["COUNTS", "EVENTS", "ColumnWriter", "read_columns", "read_h5_column"]
+__all__ = ["COUNTS", "EVENTS", "ColumnWriter", "collections_of", "read_columns", "read_h5_column", "read_open_columns"]
 
 #: group of the per-event scalar fields
 EVENTS = "events"
@@ -121,6 +121,11 @@ def _dataset_keys(h5: h5py.File) -> list[str]:
     return keys
 
 
+def collections_of(h5: h5py.File) -> list[str]:
+    """The collections of an open file: its groups besides ``/events``."""
+    return [name for name in h5 if isinstance(h5[name], h5py.Group) and name != EVENTS]
+
+
 def read_columns(path: str | Path, collections: Iterable[str] | None = None) -> ak.Array:
     """All event fields and the ``collections`` (default: every one) of a file as one record array.
 
@@ -128,22 +133,27 @@ def read_columns(path: str | Path, collections: Iterable[str] | None = None) -> 
     length of each of its fields), one number of events for every event field and every ``counts``, finite
     values; every problem names the file, the dataset and, for a NaN, the event."""
     with h5py.File(path, "r") as h5:
-        available = [name for name in h5 if isinstance(h5[name], h5py.Group) and name != EVENTS]
+        available = collections_of(h5)
         wanted = available if collections is None else list(collections)
         missing = sorted(set(wanted) - set(available))
         if missing:
             raise ColliderDataError(
                 path, f"no collection {', '.join(map(repr, missing))}; the file has {', '.join(available)}"
             )
-        fields: dict[str, ak.Array | np.ndarray] = {}
-        lengths: dict[str, int] = {}  # events counted by each per-event dataset
-        if EVENTS in h5:
-            for name in h5[EVENTS]:
-                key = f"{EVENTS}/{name}"
-                fields[name] = _checked(path, key, _values(h5, key, path))
-                lengths[key] = len(fields[name])
-        for collection in wanted:
-            fields[collection], lengths[f"{collection}/{COUNTS}"] = _collection(h5, collection, path)
+        return read_open_columns(h5, path, wanted)
+
+
+def read_open_columns(h5: h5py.File, path: str | Path, collections: Iterable[str]) -> ak.Array:
+    """:func:`read_columns` of a file open already, whose caller checked that it holds the ``collections``."""
+    fields: dict[str, ak.Array | np.ndarray] = {}
+    lengths: dict[str, int] = {}  # events counted by each per-event dataset
+    if EVENTS in h5:
+        for name in h5[EVENTS]:
+            key = f"{EVENTS}/{name}"
+            fields[name] = _checked(path, key, _values(h5, key, path))
+            lengths[key] = len(fields[name])
+    for collection in collections:
+        fields[collection], lengths[f"{collection}/{COUNTS}"] = _collection(h5, collection, path)
     if len(set(lengths.values())) > 1:
         raise ColliderDataError(path, f"the datasets hold different numbers of events: {lengths}")
     if not fields:

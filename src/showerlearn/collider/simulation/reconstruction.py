@@ -20,7 +20,14 @@ import awkward as ak
 import numpy as np
 import vector
 
-from showerlearn.collider.kinematics import constituent_records, ratio_or_zero, tagged_jets_within
+from showerlearn.collider.kinematics import (  # the fields: re-exported, the records' layout
+    FATJET_FIELDS,
+    JET_FIELDS,
+    LEPTON_FIELDS,
+    constituent_records,
+    ratio_or_zero,
+    tagged_jets_within,
+)
 from showerlearn.collider.particles import ELECTRON, MUON
 from showerlearn.collider.simulation.card import BTagCard, LeptonCard
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
@@ -30,10 +37,6 @@ from showerlearn.collider.simulation.jets import cluster, nsubjettiness
 vector.register_awkward()
 
 __all__ = ["FATJET_FIELDS", "JET_FIELDS", "LEPTON_FIELDS", "Partons", "reconstruct"]
-
-FATJET_FIELDS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3", "tau21", "tau32", "n_constituents", "n_btag")
-JET_FIELDS = ("pt", "eta", "phi", "mass", "btag", "flavour")
-LEPTON_FIELDS = ("pt", "eta", "phi", "charge")
 
 
 @dataclass(frozen=True)

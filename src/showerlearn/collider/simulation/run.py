@@ -34,6 +34,7 @@ from showerlearn.collider.io.h5columns import EVENTS, ColumnWriter, read_columns
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
 from showerlearn.collider.simulation.generator import Chunk, ChunkStats, generate_chunk
 from showerlearn.io import atomic_path
+from showerlearn.parallel import check_seed
 
 __all__ = ["RunSummary", "mass_point_path", "plan_chunks", "simulate_collider"]
 
@@ -91,15 +92,16 @@ def mass_point_path(output: Path, mass: float) -> Path:
 
 
 def simulate_collider(
-    config: ColliderSimulationConfig, output: Path | str, seed: int, n_jobs: int = 1, progress: bool = False
+    config: ColliderSimulationConfig, output: Path | str, seed: int, n_jobs: int = 1, progress: bool = False,
+    overwrite: bool = True,
 ) -> RunSummary:
     """Generate ``config.n_events`` selected events and write them to ``output`` (HDF5, atomically).
 
     ``n_jobs`` worker processes (-1: all cores) generate chunks in parallel; the file is the same for
-    every ``n_jobs``. ``progress`` shows a progress bar per process (rich).
+    every ``n_jobs``. ``progress`` shows a progress bar per process (rich). ``overwrite=False``: a file at
+    ``output`` is not replaced, even one created during the generation (:class:`FileExistsError`).
     """
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    check_seed(seed)
     n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {n_jobs}")
@@ -111,7 +113,8 @@ def simulate_collider(
     names = list(config.processes)
     cached_chunks = 0
     output = Path(output)
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+    # only the publish of the file depends on overwrite: not the chunks, nor their cache keys
+    with atomic_path(output, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
         writer = ColumnWriter(h5, _DOUBLE_FIELDS)
         chunks = _ordered_chunks(config, tasks, seed, n_jobs)
         for chunk, cached in _with_progress(chunks, tasks, config, progress):

@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.base import ShowerDataModule
-from showerlearn.data.files import cached_simulation, event_count_validator, expand_patterns, files_caption, source_problems
+from showerlearn.data.files import (
+    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
+)
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
@@ -164,8 +166,7 @@ class IACTDataModule(ShowerDataModule):
                 the simulation unless ``simulate.seed`` is set.
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        if (files is None) == (simulate is None):
-            raise ValueError("iact data: give exactly one of 'files' (paths or globs) or 'simulate'")
+        check_source(files, simulate, "iact data")
         self.file_patterns = files
         self.simulate = _coerce(SimulateSpec, simulate) if simulate is not None else None
         self.cache_dir = Path(cache_dir)
@@ -200,6 +201,8 @@ class IACTDataModule(ShowerDataModule):
         # what the quality cuts removed from the events to predict: counts per cut, and those events' meta
         self._selection: dict[str, int] = {}
         self._removed_meta: dict[str, np.ndarray] = {}
+        #: the meta of no event, typed as the file to predict holds its columns (empty: no file read yet)
+        self._empty_meta: dict[str, np.ndarray] = {}
 
     def _use_camera(self, camera: CameraGeometry) -> None:
         """Make ``camera`` the reference: images are read on it, cleaned on it, and turned by its symmetries."""
@@ -283,8 +286,7 @@ class IACTDataModule(ShowerDataModule):
         if self.train_set is None and not (stage == "predict" and self.prediction_inputs is not None):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
-            self._use_training_camera()
-            files, columns = self._catalog(self.prediction_inputs, require_truth=False)
+            files, columns = self._prediction_catalog()
             select(columns, self._prediction_cuts(), _describe(self.prediction_inputs))  # refuses inputs with no event left
             self._predict_rows(files, columns, np.arange(len(columns["event_id"])))
 
@@ -293,13 +295,19 @@ class IACTDataModule(ShowerDataModule):
         needs them) are read once, each part's images when they are predicted."""
         self.teardown("predict")
         self.use_prediction_inputs([file])
-        self._use_training_camera()
-        files, columns = self._catalog(self.prediction_inputs, require_truth=False)
+        files, columns = self._prediction_catalog()
         n = len(columns["event_id"])
-        self._removed_meta = _event_meta(_take(columns, np.arange(0)))  # the file's types, should it have no event
         for start in range(0, n, max_events):
             self._predict_rows(files, columns, np.arange(start, min(start + max_events, n)))
             yield self.predict_set
+
+    def _prediction_catalog(self) -> tuple[list[DL1File], dict[str, np.ndarray]]:
+        """The files to predict and their per-event columns, read on the training camera; their column types
+        are kept for the meta of no event (:meth:`empty_predictions`)."""
+        self._use_training_camera()
+        files, columns = self._catalog(self.prediction_inputs, require_truth=False)
+        self._empty_meta = _event_meta(_take(columns, np.arange(0)))
+        return files, columns
 
     def _prediction_cuts(self) -> Cuts:
         """The run's quality cuts: files to predict have no truth to select particles or energies by."""
@@ -322,9 +330,9 @@ class IACTDataModule(ShowerDataModule):
     def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
         """The decode of no event, its ids and truth typed as the file being predicted holds them (as in its
         predicted rows); a predictor's own columns (``hillas_valid`` of Hillas + RF) are not among them."""
-        if not self._removed_meta:  # no file read yet: nothing says the types
+        if not self._empty_meta:  # no file read yet: nothing says the types
             return super().empty_predictions()
-        return {"predictions": decode_outputs({}, {name: values[:0] for name, values in self._removed_meta.items()})}
+        return {"predictions": decode_outputs({}, self._empty_meta)}
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()

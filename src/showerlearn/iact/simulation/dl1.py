@@ -58,7 +58,7 @@ from ctapipe.io import DataLevel, HDF5TableWriter, metadata, write_table
 from ctapipe.io.datawriter import DATA_MODEL_VERSION
 
 from showerlearn.io import atomic_path
-from showerlearn.parallel import ordered_map
+from showerlearn.parallel import check_seed, ordered_map
 from showerlearn.iact.simulation.camera import lst_optics, simulated_camera
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 from showerlearn.iact.simulation.showers import chunk_sizes, simulate_chunk, telescope_to_altaz
@@ -116,14 +116,17 @@ def lst_subarray(observation_level_m: float = 2200.0) -> SubarrayDescription:
 
 
 def simulate_iact(
-    config: IACTSimulationConfig, output: Path | str, seed: int, n_jobs: int = 1, progress: bool = False
+    config: IACTSimulationConfig, output: Path | str, seed: int, n_jobs: int = 1, progress: bool = False,
+    overwrite: bool = True,
 ) -> Path:
     """Simulate ``config.n_events`` triggered events and write them as ctapipe DL1 HDF5 to ``output``.
 
     ``n_jobs`` worker processes (``-1``: all cores) simulate chunks in parallel while this process
     writes them in order; the file is identical for every ``n_jobs``. ``progress`` shows a progress
-    bar (rich). The file appears at ``output`` only once complete. Returns ``output``.
+    bar (rich). The file appears at ``output`` only once complete; ``overwrite=False``: a file at ``output``
+    is not replaced, even one created during the simulation (:class:`FileExistsError`). Returns ``output``.
     """
+    check_seed(seed)
     output = Path(output)
     if n_jobs == -1:
         n_jobs = os.cpu_count() or 1
@@ -132,7 +135,7 @@ def simulate_iact(
     sizes = chunk_sizes(config.n_events, config.chunk_size)
     filters = _filters(config)
     thrown = {"gamma": 0, "proton": 0}
-    with atomic_path(output) as tmp:
+    with atomic_path(output, overwrite=overwrite) as tmp:
         lst_subarray(config.observation_level_m).to_hdf(tmp, mode="w")
         _write_observation(tmp, config, filters)
         with tables.open_file(tmp, mode="a") as h5:
