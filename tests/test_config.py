@@ -191,3 +191,20 @@ def test_fixed_weights_of_an_unknown_head_are_refused(tmp_path: Path, valid: dic
     ]
     valid["task"]["balancing"]["params"]["weights"] = {"label": 2}
     assert load_config(write(tmp_path, valid)).task.balancing.params["weights"] == {"label": 2.0}
+
+
+def test_a_monitor_the_training_never_logs_is_refused_before_any_work(tmp_path: Path, valid: dict) -> None:
+    valid["task"]["heads"]["label"]["metrics"] = ["accuracy"]
+    valid["trainer"]["early_stopping"] = {"monitor": "val_loss"}  # Lightning's habit; ours is val/loss
+    valid["callbacks"] = [{"name": "early_stopping", "params": {"monitor": "val/label_accuracyy", "mode": "max"}}]
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, valid))
+    assert [p.split(";")[0] for p in error.value.problems] == [
+        "callbacks.0.params.monitor: 'val/label_accuracyy' is never logged (did you mean 'val/label_accuracy'?)",
+        "trainer.early_stopping.monitor: 'val_loss' is never logged (did you mean 'val/loss'?)",
+    ]
+    assert "the training logs train/loss, val/loss, train/label_loss, val/label_loss, weight/label, val/label_accuracy" in error.value.problems[0]
+    for monitor in ("val/label_accuracy", "val/label_loss", "train/loss", "weight/label", "lr-AdamW"):
+        valid["trainer"]["early_stopping"] = {"monitor": monitor}
+        valid["callbacks"][0]["params"]["monitor"] = monitor
+        assert load_config(write(tmp_path, valid)).trainer.early_stopping.monitor == monitor

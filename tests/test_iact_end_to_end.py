@@ -18,7 +18,8 @@ from showerlearn.cli.main import app
 from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
-from showerlearn.io.tables import read_columns
+from showerlearn.engine.predict import predict_files
+from showerlearn.io.tables import read_columns, read_tables
 from iact_runs import EXAMPLES, TINY, TINY_DATA, TINY_RUN
 
 pytestmark = pytest.mark.slow
@@ -86,6 +87,30 @@ def test_ensemble_of_runs_through_the_cli(network_and_baseline: tuple[RunDir, Ru
     assert single.exit_code == 1 and "at least 2 runs" in " ".join(single.output.split())
     assert not (tmp_path / "single").exists()
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_baseline_prediction_of_no_event_has_the_columns_of_any_other(
+    network_and_baseline: tuple[RunDir, RunDir], shared_data: Path, tmp_path: Path
+) -> None:
+    """Hillas + RF's own columns (``hillas_valid``, ``hillas_intensity``) also in an output whose events the cuts
+    all removed, kept as invalid rows or not."""
+    _, baseline = network_and_baseline
+    source = shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5"
+    (some,) = predict_files(baseline.path, [source], tmp_path / "some", progress=False)
+    expected = read_tables(some.output)["predictions"]
+    assert len(expected["hillas_valid"]) > 0
+    nothing_passes = ["data.params.cuts.min_intensity=1e12", "data.params.cuts.max_intensity=1e13"]
+    for keep_invalid in (False, True):
+        (none,) = predict_files(baseline.path, [source], tmp_path / f"none_{keep_invalid}", nothing_passes,
+                                keep_invalid=keep_invalid, progress=False)
+        assert none.events_predicted == 0
+        got = read_tables(none.output)["predictions"]
+        flag = got.pop("valid", np.zeros(0, bool))  # the invalid rows' flag
+        assert [(name, got[name].dtype) for name in got] == [(name, expected[name].dtype) for name in expected]
+        assert len(flag) == len(got["hillas_valid"]) if keep_invalid else not len(flag)
+        assert len(got["hillas_valid"]) == (none.events_read if keep_invalid else 0)
+        assert not got["hillas_valid"].any()
+        assert (got["hillas_intensity"] < 1e12).all()  # the file's intensity: why the cut removed the event
 
 
 def test_training_steps_reduce_loss_mask_protons_and_move_uncertainty_weights(iact_workspace: list[str]) -> None:

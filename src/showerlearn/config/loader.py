@@ -21,7 +21,7 @@ from showerlearn.config.components import (
     ComponentProblem, declared_heads, own_problems, params_model, resolved_params, validate_params
 )
 from showerlearn.config.errors import ConfigError, format_validation_error, suggestion
-from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig
+from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig, TaskConfig
 
 
 def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -175,6 +175,7 @@ def _component_problems(config: ExperimentConfig) -> list[str]:
             problems.extend(_head_problems(head, spec))
         if network is not None:
             problems.extend(_unproduced_heads(config.model, network, list(config.task.heads)))
+        problems.extend(_unlogged_monitors(config, config.task))
     check(config.evaluation, registry.EVALUATORS, EVALUATOR_INJECTED, "evaluation")
     return problems
 
@@ -203,6 +204,22 @@ def _unproduced_heads(model: Component, network: Callable[..., Any], heads: list
         f"task.heads.{head}: unknown head{suggestion(head, known)}; model {model.name} returns the heads {', '.join(known)}"
         for head in heads
         if head not in produced
+    ]
+
+
+def _unlogged_monitors(config: ExperimentConfig, task: TaskConfig) -> list[str]:
+    """Monitored quantities the training never logs (``val_loss`` for ``val/loss``): Lightning would stop
+    the run at the end of its first epoch, after the data is read and an epoch trained."""
+    monitors = {f"callbacks.{i}.params.monitor": c.params["monitor"] for i, c in enumerate(config.callbacks)
+                if isinstance(c.params.get("monitor"), str)}
+    if config.trainer.early_stopping is not None:
+        monitors["trainer.early_stopping.monitor"] = config.trainer.early_stopping.monitor
+    logged = task.logged_quantities()
+    return [
+        f"{path}: {name!r} is never logged{suggestion(name, logged)}; the training logs {', '.join(logged)} "
+        "(and lr-<optimizer>, the learning rate)"
+        for path, name in monitors.items()
+        if name not in logged and not name.startswith("lr-")
     ]
 
 

@@ -45,6 +45,12 @@ class HeadConfig(Strict):
     )
 
 
+def logged_name(stage: str, head: str | None = None, quantity: str = "loss") -> str:
+    """The name under which training logs a quantity: ``<stage>/loss`` (the sum over the heads) or
+    ``<stage>/<head>_<quantity>`` (a head's loss or validation metric)."""
+    return f"{stage}/loss" if head is None else f"{stage}/{head}_{quantity}"
+
+
 class TaskConfig(Strict):
     """Heads of the multi-task model and how their losses are combined."""
 
@@ -53,6 +59,14 @@ class TaskConfig(Strict):
         default_factory=lambda: Component(name="fixed"),
         description="Task balancing: 'fixed', 'uncertainty' (Kendall et al. 2018) or 'gradnorm'.",
     )
+
+    def logged_quantities(self) -> list[str]:
+        """Every name a training logs: what early stopping (or another callback) may monitor."""
+        names = [logged_name("train"), logged_name("val")]
+        for head, spec in self.heads.items():
+            names += [logged_name("train", head), logged_name("val", head), f"weight/{head}"]
+            names += [logged_name("val", head, metric) for metric in spec.metrics]
+        return names
 
 
 class EarlyStoppingConfig(Strict):

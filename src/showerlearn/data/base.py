@@ -92,14 +92,16 @@ class ShowerDataModule(L.LightningDataModule):
         The family defines them where it defines its columns."""
         return {}
 
-    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+    def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """The prediction tables of no event: every table :meth:`decode_predictions` writes, with its columns
         and their types, and no row. What an input without events, or whose events the selection all removed,
         is predicted as, so that its output reads as any other (the same tables, columns and types).
+        ``own_outputs``: the predictor's outputs beyond the heads (an estimator's diagnostics) of no event, kept
+        where :meth:`decode_predictions` keeps them.
 
         The default: the tables and columns :meth:`column_units` names, as floats (a per-element table's
-        ``event_index`` as integers). A DataModule whose columns are not all floats, or that names units of
-        columns it does not always write, overrides it, best with a decode of no event."""
+        ``event_index`` as integers), and no own outputs. A DataModule whose columns are not all floats, or that
+        names units of columns it does not always write, overrides it, best with a decode of no event."""
         tables = {}
         for name, columns in self.column_units().items():
             index = {} if name == PREDICTIONS_KEY else {EVENT_INDEX: np.zeros(0, np.int64)}

@@ -63,6 +63,7 @@ from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
+from showerlearn.registry import ESTIMATORS
 
 __all__ = [
     "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionSummary", "batch_predictor",
@@ -596,9 +597,9 @@ def _write(
             if context.keep_invalid and sum(report.values()):
                 held.append(context.datamodule.removed_rows())
                 counts.invalid_rows += _append_invalid(stream, held)
+        if not stream.rows():  # no event predicted: the tables of no event also fix the removed rows' columns
+            _append_no_event(stream, context.datamodule, context.keep_invalid, _own_outputs(context.config))
         counts.invalid_rows += _append_invalid(stream, held, final=True)
-        if not stream.rows():
-            _append_no_event(stream, context.datamodule, context.keep_invalid)
         stream.set_units(_units(context.datamodule))  # after the parts: a DataModule knows its columns once set up
         stream.set_attributes(counts.attributes())
     return PredictionSummary(
@@ -607,16 +608,27 @@ def _write(
     )
 
 
-def _append_no_event(stream: TableStream, datamodule: ShowerDataModule, flag: bool) -> None:
+def _append_no_event(
+    stream: TableStream, datamodule: ShowerDataModule, flag: bool, own_outputs: Mapping[str, np.ndarray]
+) -> None:
     """Every table of the DataModule without rows, for an input without events or whose events the cuts all
     removed: the output still reads as a predictions file with the tables, columns and types of any other (an
     evaluator finds what it reads, and a later run skips it as done)."""
-    tables = {name: dict(columns) for name, columns in datamodule.empty_predictions().items()}
+    tables = {name: dict(columns) for name, columns in datamodule.empty_predictions(own_outputs).items()}
     events = tables.setdefault(PREDICTIONS_KEY, {})
     if flag:
         events[VALID_COLUMN] = np.zeros(0, bool)
     if events:  # a DataModule that names no column writes no table
         stream.append(tables)
+
+
+def _own_outputs(config: ExperimentConfig) -> dict[str, np.ndarray]:
+    """An estimator's own per-event outputs beyond the heads (its ``OWN_OUTPUTS``: Hillas + RF's diagnostics),
+    of no event; a network has none."""
+    if config.estimator is None:
+        return {}
+    own = getattr(ESTIMATORS.get(config.estimator.name), "OWN_OUTPUTS", {})
+    return {name: np.zeros(0, dtype) for name, dtype in own.items()}
 
 
 def _units(datamodule: ShowerDataModule) -> dict[str, dict[str, str]]:

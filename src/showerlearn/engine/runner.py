@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
 from showerlearn.config.components import build
+from showerlearn.config.schema import logged_name
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport
@@ -278,7 +279,7 @@ def _take_trained_weights(
 def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool, datamodule: ShowerDataModule) -> L.Trainer:
     options = config.trainer
     best = ModelCheckpoint(
-        dirpath=run.checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1,
+        dirpath=run.checkpoints, filename="best", monitor=logged_name("val"), mode="min", save_top_k=1,
         save_last=True, enable_version_counter=False,
     )
     callbacks: list[Any] = [best, LearningRateMonitor(logging_interval="epoch"), EpochReport()]

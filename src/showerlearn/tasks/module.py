@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.config.components import build
-from showerlearn.config.schema import Component, HeadConfig
+from showerlearn.config.schema import Component, HeadConfig, logged_name
 from showerlearn.registry import BALANCERS, HEAD_METRICS, OPTIMIZERS, SCHEDULERS
 from showerlearn.tasks.losses import HeadLoss, masked_mean
 
@@ -75,9 +75,9 @@ class MultiTaskModule(L.LightningModule):
         losses = self.head_losses(self(batch["inputs"]), batch)
         total = self.balancer(losses, self._shared_parameters())
         batch_size = len(batch["targets"][next(iter(self.heads))])
-        self.log_dict({f"train/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size)
+        self.log_dict({logged_name("train", k): v for k, v in losses.items()}, batch_size=batch_size)
         self.log_dict({f"weight/{k}": v for k, v in self.balancer.current_weights().items()}, batch_size=batch_size)
-        self.log("train/loss", total, prog_bar=True, batch_size=batch_size)
+        self.log(logged_name("train"), total, prog_bar=True, batch_size=batch_size)
         return total
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -92,14 +92,14 @@ class MultiTaskModule(L.LightningModule):
         # the unweighted sum: comparable across epochs even when the balancer's weights move; averaged
         # over DDP processes, so that every process's checkpoint callback sees the same val/loss
         total = torch.stack(list(losses.values())).sum()
-        self.log("val/loss", total, prog_bar=True, batch_size=batch_size, sync_dist=True)
-        self.log_dict({f"val/{k}_loss": v for k, v in losses.items()}, batch_size=batch_size, sync_dist=True)
+        self.log(logged_name("val"), total, prog_bar=True, batch_size=batch_size, sync_dist=True)
+        self.log_dict({logged_name("val", k): v for k, v in losses.items()}, batch_size=batch_size, sync_dist=True)
         masks = batch.get("masks", {})
         for head, spec in self.heads.items():
             for metric in spec.metrics:
                 computed = self.val_metrics[_metric_key(head, metric)]
                 computed.update(outputs[head], batch["targets"][head], masks.get(head))
-                self.log(f"val/{head}_{metric}", computed, batch_size=batch_size)
+                self.log(logged_name("val", head, metric), computed, batch_size=batch_size)
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
         inputs = batch["inputs"] if self.prediction_view is None else batch["inputs"][..., self.prediction_view]
@@ -116,7 +116,7 @@ class MultiTaskModule(L.LightningModule):
             return optimizer
         scheduler = build(self.scheduler_config, SCHEDULERS, "scheduler", optimizer=optimizer)
         # what a scheduler that waits for a plateau (ReduceLROnPlateau) watches; the others ignore it
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": "val/loss"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": logged_name("val")}}
 
 
 def _metric_key(head: str, metric: str) -> str:

@@ -282,7 +282,7 @@ class CalorimeterDataModule(ShowerDataModule):
         }
         return {"predictions": predictions, "hits": hits, "gammas": gammas}
 
-    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+    def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """:meth:`decode_predictions` of no event (given as cluster labels, the output every decoding ends in):
         the tables, columns and types of any other prediction, ``precluster`` only with pre-clustering."""
         meta = {
@@ -290,7 +290,7 @@ class CalorimeterDataModule(ShowerDataModule):
             "gammas": np.zeros((0, 1, len(GAMMA_COLUMNS))), "gammas_mask": np.zeros((0, 1), dtype=bool),
             **{name: np.zeros(0) for name in ("event_id", "file", "beta")},
         }  # fmt: skip
-        return self.decode_predictions({"labels": np.zeros((0, 1), dtype=np.int64)}, meta)
+        return self.decode_predictions({**(own_outputs or {}), "labels": np.zeros((0, 1), dtype=np.int64)}, meta)
 
     def column_units(self) -> dict[str, dict[str, str]]:
         """The columns of :meth:`decode_predictions`: counts and indices are dimensionless, ``beta`` in units of c."""

@@ -356,9 +356,9 @@ class ColliderDataModule(ShowerDataModule):
         scores = {columns[0]: probabilities[:, 1]} if len(columns) == 1 else dict(zip(columns, probabilities.T, strict=True))
         return {**scores, **{name: np.asarray(meta[name], dtype=_KEPT_TYPES[name]) for name in _KEPT_UNITS}}
 
-    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+    def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """:meth:`decode_predictions` of no event."""
-        outputs = {"label": np.zeros((0, len(self.class_names)), dtype=np.float32)}
+        outputs = {**(own_outputs or {}), "label": np.zeros((0, len(self.class_names)), dtype=np.float32)}
         return {"predictions": self.decode_predictions(outputs, {name: np.zeros(0) for name in _KEPT_UNITS})}
 
     def column_units(self) -> dict[str, dict[str, str]]:

@@ -150,6 +150,8 @@ class HillasRandomForest(MultiHeadClassifier):
     wants_raw_inputs = True
     #: the head a plain ``y`` is the target of (scikit-learn use)
     label_head = "particle"
+    #: outputs beyond the heads, with their types: the columns of a prediction of no event have them too
+    OWN_OUTPUTS = {"hillas_valid": np.bool_, "hillas_intensity": np.float32}
 
     def __init__(
         self,
@@ -432,8 +434,8 @@ class HillasRandomForest(MultiHeadClassifier):
                 else:
                     value[valid] = self.forests_["impact"].predict(_matrix(good, self._head_features("impact", self.heads_)))
             outputs[head] = value.astype(np.float32)
-        outputs["hillas_valid"] = valid
-        outputs["hillas_intensity"] = columns["intensity"].astype(np.float32)
+        outputs["hillas_valid"] = valid.astype(self.OWN_OUTPUTS["hillas_valid"])
+        outputs["hillas_intensity"] = columns["intensity"].astype(self.OWN_OUTPUTS["hillas_intensity"])
         self.valid_ = valid
         return outputs
 

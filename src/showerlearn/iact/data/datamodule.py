@@ -327,12 +327,12 @@ class IACTDataModule(ShowerDataModule):
         """The removed events' ids, truth and pointing, as the predicted events have them, with NaN predictions."""
         return decode_outputs({}, self._removed_meta)
 
-    def empty_predictions(self) -> dict[str, dict[str, np.ndarray]]:
+    def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """The decode of no event, its ids and truth typed as the file being predicted holds them (as in its
-        predicted rows); a predictor's own columns (``hillas_valid`` of Hillas + RF) are not among them."""
+        predicted rows), with the predictor's own columns (``hillas_valid`` of Hillas + RF)."""
         if not self._empty_meta:  # no file read yet: nothing says the types
-            return super().empty_predictions()
-        return {"predictions": decode_outputs({}, self._empty_meta)}
+            return super().empty_predictions(own_outputs)
+        return {"predictions": decode_outputs(dict(own_outputs or {}), self._empty_meta)}
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
