@@ -22,6 +22,7 @@ from showerlearn.calorimeter.family import BOARD_STYLE as CALORIMETER_STYLE
 from showerlearn.calorimeter.family import FAMILY as CALORIMETER
 from showerlearn.cli.board import board, collect_board, collect_entries
 from showerlearn.config import flatten_config
+from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import SWEEP_FILE
 from showerlearn.evaluation.classification import evaluate_classification
 from showerlearn.evaluation.curves import curve_record
@@ -390,6 +391,16 @@ def test_cli_errors_name_the_problem(runs: dict[str, Path], tmp_path: Path) -> N
     (broken / "metrics.json").write_text('{"curves": ')
     code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
     assert code == 1 and _says(out, "metrics.json: not valid JSON")
+    (broken / "metrics.json").write_text("[]")
+    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and _says(out, "metrics.json: expected a JSON object, got list")
+    status = (broken / "run.json").read_text()
+    (broken / "run.json").write_text(status[: len(status) // 2])  # a copy cut short: board and evaluate name it
+    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and _says(out, "run.json: not valid JSON")
+    with pytest.raises(ValueError, match=r"run.json: not valid JSON .*the file is damaged"):
+        RunDir(broken).status()  # what evaluate, sweep and every other command read it with
+    (broken / "run.json").write_text(status)
     (broken / "metrics.json").write_text(json.dumps({"curves": {"energy_bias_vs_true_energy": {"value": [0.1]}}}))
     code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
     assert code == 1 and _says(out, "curve 'energy_bias_vs_true_energy' is not a curve record")

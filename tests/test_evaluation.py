@@ -195,6 +195,23 @@ def test_nan_gammaness_events_are_counted_as_unclassified() -> None:
     assert metrics["scalars"]["n_unclassified"] == 10 and metrics["scalars"]["auc"] is not None
 
 
+def test_unreconstructed_gammas_are_counted_and_impossible_values_refused() -> None:
+    p = predictions(400, seed=6)
+    gammas = np.flatnonzero(p["true_shower_primary_id"] == 0)
+    p["reco_energy"][gammas[:3]] = np.nan
+    p["reco_az"][gammas[3:8]] = np.nan
+    scalars = iact_metrics(p, energy_bins=BINS, n_bootstrap=0)["scalars"]
+    assert scalars["n_gamma_without_energy"] == 3 and scalars["n_gamma_without_direction"] == 5
+    for column, value, expected in (("gammaness", 7.0, r"gammaness must be in \[0, 1\]"),
+                                    ("reco_energy", -1.0, "reco_energy must be > 0 and finite"),
+                                    ("reco_energy", np.inf, "reco_energy must be > 0 and finite"),
+                                    ("true_energy", np.nan, "true_energy must be > 0 and finite")):
+        bad = {**p, column: p[column].copy()}
+        bad[column][[4, 9]] = value
+        with pytest.raises(ValueError, match=rf"baseline: {expected}.*; 2 values are not, the first \S+ in row 4"):
+            iact_metrics(bad, energy_bins=BINS, n_bootstrap=0, what="baseline")
+
+
 def test_quantity_columns_and_bins_are_converted() -> None:
     p = predictions(400, seed=6)
     in_tev = iact_metrics(p, energy_bins=BINS, n_bootstrap=0)

@@ -104,3 +104,13 @@ def test_evaluators_get_the_element_tables_when_they_ask(tabular_config: dict, t
         assert metrics["scalars"]["auc"] == 1.0 and metrics["scalars"]["n_events"] == 4
     else:
         assert metrics == {"scalars": {"n_events": 4}, "rows": {"hits": 2}}
+
+
+def test_an_evaluator_refusing_the_values_names_the_predictions_file(tabular_config: dict, tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    write_text_atomic(run.config_file, dump_config(resolve_config({**tabular_config, "evaluation": {"name": "classification"}})))
+    write_tables(run.predictions_file, {"predictions": {"label": np.array([0, 1, 1]), "score": np.array([0.2, np.nan, 0.7])}})
+    with pytest.raises(ValueError, match=rf"^{run.predictions_file}: scores contain 1 NaN values"):
+        evaluate(run)
+    assert not run.metrics_file.exists()

@@ -99,12 +99,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     run = RunDir.existing(path)
     status = run.status()
     unfinished = not run.metrics_file.is_file() and status.get("state") in UNFINISHED_STATES
-    try:
-        metrics = {} if unfinished else run.metrics()
-    except ValueError as error:
-        raise ValueError(f"{run.metrics_file}: not valid JSON ({error})") from None
-    if not isinstance(metrics, dict):
-        raise ValueError(f"{run.metrics_file}: expected a JSON object, got {type(metrics).__name__}")
+    metrics = {} if unfinished else run.metrics()
     config = read_yaml(run.config_file)
     family = _run_family(config, metrics)
     roc = metrics.get("roc")

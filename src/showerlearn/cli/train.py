@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +41,7 @@ def train(
             resume = run_dir
         run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough
-        scalars = json.loads(run.metrics_file.read_text()).get("scalars", {}) if run.metrics_file.is_file() else {}
+        scalars = run.metrics().get("scalars", {}) if run.metrics_file.is_file() else {}
         console.print(metrics_table(scalars, "test split", scalar_units(experiment)))
         console.print(f"[green]run complete:[/] {run.path}")
         console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")

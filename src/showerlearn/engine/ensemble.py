@@ -10,7 +10,6 @@ other, plus ``ensemble.json`` naming its members and the sha256 of the predictio
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -21,7 +20,7 @@ from showerlearn.config import load_config
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import is_sweep, sweep_runs
-from showerlearn.io.atomic import write_json_atomic
+from showerlearn.io.atomic import read_json_object, write_json_atomic
 from showerlearn.io.tables import read_columns, read_units, write_columns
 from showerlearn.registry import DATAMODULES
 
@@ -88,7 +87,7 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
 
 def ensemble_members(path: str | Path) -> list[RunDir]:
     """The member runs an ensemble folder lists in ``ensemble.json``."""
-    description = json.loads(RunDir(Path(path)).ensemble_file.read_text())
+    description = read_json_object(RunDir(Path(path)).ensemble_file)
     return [RunDir(Path(member["path"])) for member in description["members"]]
 
 

@@ -61,6 +61,7 @@ from showerlearn.engine.safe_load import (
 )
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
+from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
 from showerlearn.registry import ESTIMATORS
@@ -419,7 +420,7 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: C
     if not sidecar.is_file():
         log.warning("--model %s: no sidecar %s, so it cannot be checked to be %s's network", model, sidecar.name, run.path)
         return
-    described = json.loads(sidecar.read_text())
+    described = read_json_object(sidecar)
     theirs, ours = described.get("config", {}), config.model_dump(mode="json")
     differing = []
     if theirs.get("model") != ours["model"]:

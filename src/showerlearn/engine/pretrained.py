@@ -27,7 +27,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.engine.safe_load import CONFIG_KEY, load_checkpoint
 from showerlearn.engine.trained import stored_config
-from showerlearn.io.atomic import atomic_path, write_json_atomic
+from showerlearn.io.atomic import atomic_path, read_json_object, write_json_atomic
 
 __all__ = ["PretrainedNetwork", "pack"]
 
@@ -48,7 +48,7 @@ class PretrainedNetwork:
 
     @property
     def provenance(self) -> dict[str, Any]:
-        return json.loads(self.checkpoint.with_suffix(".json").read_text())
+        return read_json_object(self.checkpoint.with_suffix(".json"))
 
     def config(self, overrides: Sequence[str] = ()) -> ExperimentConfig:
         """The config it was trained with, changed by ``overrides`` (``KEY=VALUE``: typically the events), set to

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from showerlearn.io.atomic import write_json_atomic
+from showerlearn.io.atomic import read_json_object, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class RunDir:
         raise FileNotFoundError(f"{self.path}: no checkpoint in {self.checkpoints}")
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.status_file.read_text()) if self.status_file.is_file() else {}
+        return read_json_object(self.status_file) if self.status_file.is_file() else {}
 
     def update_status(self, **changes: Any) -> None:
         """Merge ``changes`` into run.json (a ``None`` value removes its key), stamping the time of the change."""
@@ -67,7 +66,7 @@ class RunDir:
     def metrics(self) -> dict[str, Any]:
         if not self.metrics_file.is_file():
             raise FileNotFoundError(f"{self.path}: no metrics.json (run `showerlearn evaluate {self.path}`)")
-        return json.loads(self.metrics_file.read_text())
+        return read_json_object(self.metrics_file)
 
 
 def unique_folder(base: Path) -> Path:

@@ -418,11 +418,14 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     if config.evaluation is None:
         metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     else:
-        metrics = build(
-            config.evaluation, EVALUATORS, "evaluation",
-            injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
-                      "test_share": test_share},
-            predictions=predictions, output_dir=run.plots,
-        )
+        try:
+            metrics = build(
+                config.evaluation, EVALUATORS, "evaluation",
+                injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
+                          "test_share": test_share},
+                predictions=predictions, output_dir=run.plots,
+            )
+        except ValueError as error:  # an evaluator's check of the values (NaN scores, labels): name their file
+            raise ValueError(f"{run.predictions_file}: {error}") from None
     write_json_atomic(run.metrics_file, metrics)
     return metrics

@@ -6,7 +6,6 @@ holds one run directory per seed plus ``sweep.json`` (what ran) and ``aggregate.
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.engine.run_dir import RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of
-from showerlearn.io.atomic import write_json_atomic
+from showerlearn.io.atomic import read_json_object, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ def _resumed_folder(folder: Path, seeds: list[int]) -> Path:
     """``folder`` if it is a sweep of exactly ``seeds``; a ConfigError saying what it holds otherwise."""
     if not is_sweep(folder):
         raise ConfigError(str(folder), [f"is not a sweep folder (no {SWEEP_FILE}): nothing to resume"])
-    stored = json.loads((folder / SWEEP_FILE).read_text()).get("seeds")
+    stored = read_json_object(folder / SWEEP_FILE).get("seeds")
     if stored != seeds:
         raise ConfigError(str(folder), [
             f"holds the seeds {stored}, but the config's seed and --seeds give {seeds}: resume with the same ones"
@@ -158,7 +157,7 @@ def sweep_runs(folder: str | Path, completed_only: bool = True) -> list[RunDir]:
     """The run directories of a sweep folder: the completed ones (what is aggregated and explained), or
     with ``completed_only=False`` every listed run that was started (the board shows failed ones too)."""
     folder = Path(folder)
-    description = json.loads((folder / SWEEP_FILE).read_text())
+    description = read_json_object(folder / SWEEP_FILE)
     runs = [RunDir(folder / name) for name in description["runs"] if (folder / name / "config.yaml").is_file()]
     if not completed_only:
         return runs

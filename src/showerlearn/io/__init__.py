@@ -3,7 +3,7 @@
 May import: the standard library, numpy, astropy, h5py. Nothing else from showerlearn.
 """
 
-from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from showerlearn.io.atomic import atomic_path, read_json_object, write_json_atomic, write_text_atomic
 from showerlearn.io.digest import file_sha256
 
-__all__ = ["atomic_path", "file_sha256", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_path", "file_sha256", "read_json_object", "write_json_atomic", "write_text_atomic"]

@@ -1,7 +1,9 @@
 """Atomic writes: write to a temporary file in the target's folder, then rename into place.
 
 A crash or kill mid-write leaves the previous file (or none), never a half-written one, because
-``os.replace`` is atomic on POSIX file systems when source and target share a folder.
+``os.replace`` is atomic on POSIX file systems when source and target share a folder. The JSON files
+written so are read back by :func:`read_json_object`, which names a file damaged since (an edit, a copy
+cut short) instead of failing with the parser's bare message.
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in ``path``; a ValueError naming the file when it is not valid JSON or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); the file is damaged") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def _json_default(value: Any) -> Any:

@@ -19,7 +19,6 @@ Two objects, applied in this order:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any, Literal
 import awkward as ak
 import numpy as np
 
-from showerlearn.io import write_json_atomic
+from showerlearn.io import read_json_object, write_json_atomic
 
 __all__ = ["CATEGORICAL_FEATURES", "JetAlignment", "Padded", "TokenPreprocessor", "is_categorical"]
 
@@ -240,7 +239,7 @@ class TokenPreprocessor:
 
     @classmethod
     def load(cls, path: str | Path) -> TokenPreprocessor:
-        return cls.from_state(json.loads(Path(path).read_text()), str(path))
+        return cls.from_state(read_json_object(path), str(path))
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str) -> TokenPreprocessor:

@@ -89,7 +89,26 @@ def _check_columns(predictions: Mapping[str, Any], what: str) -> int:
     lengths = {c: np.shape(predictions[c]) for c in REQUIRED_COLUMNS}
     if len(set(lengths.values())) != 1 or len(next(iter(lengths.values()))) != 1:
         raise ValueError(f"{what}: columns must be 1-d of equal length, got shapes {lengths}")
+    _check_values(predictions, what)
     return int(next(iter(lengths.values()))[0])
+
+
+def _check_values(predictions: Mapping[str, Any], what: str) -> None:
+    """Values no reconstruction gives (a gammaness of 7, a negative energy) refused, naming the column: they
+    would move every curve without a word. NaN stays allowed where it means "not reconstructed"."""
+    gammaness = np.asarray(predictions["gammaness"], dtype=float)
+    ranges = {
+        "gammaness": (gammaness, (gammaness < 0) | (gammaness > 1), "in [0, 1] (NaN: unclassified)"),
+        "reco_energy": (reco := quantity_values(predictions["reco_energy"], u.TeV, "reco_energy"),
+                        (reco <= 0) | np.isinf(reco), "> 0 and finite (NaN: not reconstructed)"),
+        "true_energy": (true := quantity_values(predictions["true_energy"], u.TeV, "true_energy"),
+                        ~(true > 0) | np.isinf(true), "> 0 and finite"),
+    }  # fmt: skip
+    for column, (values, bad, expected) in ranges.items():
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{what}: {column} must be {expected}; {int(bad.sum())} values are not, the first "
+                             f"{values[row]} in row {row}")
 
 
 def iact_metrics(
@@ -162,6 +181,10 @@ def iact_metrics(
         "n_gamma": int(gamma.sum()),
         "n_proton": int(np.count_nonzero(np.asarray(p["true_shower_primary_id"]) == PROTON_PRIMARY_ID)),
         "n_unclassified": int((~classified).sum()),
+        # the resolutions leave them out: how many says whether they describe the whole sample
+        "n_gamma_without_energy": int(np.isnan(np.asarray(g["reco_energy"], dtype=float)).sum()),
+        "n_gamma_without_direction": int((~np.isfinite(np.asarray(g["reco_alt"], dtype=float))
+                                          | ~np.isfinite(np.asarray(g["reco_az"], dtype=float))).sum()),
         "auc": cls.auc(y, score),
         "precision": at_cut.precision,
         "recall": at_cut.recall,
