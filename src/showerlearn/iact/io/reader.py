@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,9 @@ _LSTCHAIN_IMAGES = "/dl1/event/telescope/image/LST_LSTCam"
 _LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
 _LAYOUT = "/configuration/instrument/subarray/layout"
 _OPTICS = "/configuration/instrument/telescope/optics"
+_CAMERAS = "/configuration/instrument/telescope/camera"
+# the per-pixel columns, mapped onto the reference camera by a pixel permutation
+_PIXEL_COLUMNS = ("image", "peak_time", "image_mask", "true_image")
 
 # (output column, ctapipe column, lstchain column, unit); units are converted from the file's own
 # CTAFIELD_i_UNIT attributes, and assumed to be these when a writer left them out.
@@ -195,7 +199,8 @@ class DL1File:
 
         Raises:
             IACTDataError: no such file, not an HDF5 file (the message says what it is), not DL1, no or
-                an ambiguous telescope type, truncated or corrupt tables.
+                an ambiguous telescope type, truncated or corrupt tables, per-pixel columns not as wide as
+                the camera, true energies not finite and positive, layout indices out of range.
             UnknownCameraError: a telescope's camera does not match ``reference``.
         """
         self.path = Path(path)
@@ -251,7 +256,6 @@ class DL1File:
         self._table_index = np.concatenate([np.full(len(p["obs_id"]), t) for t, p in enumerate(parts)])
         self._row = np.concatenate([np.arange(len(p["obs_id"])) for p in parts])
         self.n_events = len(self._row)
-        self.has_truth = bool(np.all(np.isfinite(self.columns["true_energy"]))) and self.n_events > 0
         self.has_true_image = all(t.true_images is not None for t in self._tables) and self.n_events > 0
         first_tel = int(self.columns["tel_id"][0]) if self.n_events else next(iter(self.cameras), 1)
         self.camera = self.cameras[first_tel] if self.cameras else self.reference
@@ -281,6 +285,7 @@ class DL1File:
 
     def _load_ctapipe(self) -> list[dict[str, np.ndarray]]:
         shower = self._optional_table(_CTAPIPE_SHOWER)
+        self.has_truth = shower is not None
         parts = []
         nodes = sorted(self._open().get_node(_CTAPIPE_IMAGES)._f_list_nodes("Table"), key=lambda n: n._v_name)
         if not nodes:
@@ -299,15 +304,20 @@ class DL1File:
                 "tel_id": np.full(n, tel_id, dtype=np.int64),
             }
             part.update(self._truth_ctapipe(shower, keys))
+            if self.has_truth:
+                self._check_true_energy(part, f"{_CTAPIPE_SHOWER} column true_energy")
             part.update(self._pointing_ctapipe(tel_id, ids["obs_id"]))
             part.update(self._parameters(f"{_CTAPIPE_PARAMETERS}/{node._v_name}", keys, ctapipe=True))
             perm = self._add_camera(tel_id, part, n, geometry_tel_id=tel_id)
+            self._check_pixel_columns(node, tel_id)
             true_path = f"{_CTAPIPE_TRUE_IMAGES}/{node._v_name}"
             table = _TelescopeTable(node._v_pathname, None, perm)
             if true_path in self._open() and "true_image" in self._open().get_node(true_path).colnames:
-                true_keys = self._read_columns(self._open().get_node(true_path), ("obs_id", "event_id"))
+                true_node = self._open().get_node(true_path)
+                true_keys = self._read_columns(true_node, ("obs_id", "event_id"))
                 rows = _match_keys(keys, np.stack([true_keys["obs_id"], true_keys["event_id"]], axis=1))
                 if np.all(rows >= 0):
+                    self._check_pixel_columns(true_node, tel_id)
                     table.true_images, table.true_rows = true_path, rows
             self._tables.append(table)
             parts.append(part)
@@ -340,10 +350,12 @@ class DL1File:
         rows = _match_keys(keys, self._keys(params, ("obs_id", "event_id", "tel_id")))
         if np.any(rows < 0):
             raise IACTDataError(f"{self.path}: {np.sum(rows < 0)} images have no row in {_LSTCHAIN_PARAMETERS}")
-        if "mc_energy" in params.colnames:
+        self.has_truth = "mc_energy" in params.colnames
+        if self.has_truth:
             for out, _, column, unit in _TRUTH_FIELDS:
                 part[out] = self._quantity(params, column, unit)[rows]
             part["true_shower_primary_id"] = self._read_columns(params, ("mc_type",))["mc_type"][rows].astype(np.int64)
+            self._check_true_energy(part, f"{_LSTCHAIN_PARAMETERS} column mc_energy")
         else:
             part.update(_no_truth(n))
         part["pointing_alt"] = self._quantity(params, "alt_tel", "deg")[rows]
@@ -357,7 +369,9 @@ class DL1File:
         # lstchain writes LST images only (its table is named after the type)
         lst = group_telescopes({tel_id: ("LST_LST_LSTCam", "LSTCam")})
         self.telescope_type = choose_telescope_type(lst, self._wanted_type, str(self.path)).name
+        self._warn_missing_pointing(part, tel_id, f"{_LSTCHAIN_PARAMETERS} alt_tel, az_tel")
         perm = self._add_camera(tel_id, part, n, geometry_tel_id=None)
+        self._check_pixel_columns(node, tel_id)
         self._tables.append(_TelescopeTable(_LSTCHAIN_IMAGES, None, perm))
         return [part]
 
@@ -381,39 +395,62 @@ class DL1File:
         return perm
 
     def _camera_index(self, tel_id: int) -> tuple[str, int]:
-        """Which camera table a telescope uses (its layout ``camera_index``; the tel_id without one)."""
-        if _LAYOUT in self._open():
-            layout = self._open().get_node(_LAYOUT)
-            rows = np.nonzero(layout.col("tel_id") == tel_id)[0]
-            if len(rows) and "camera_index" in layout.colnames:
-                return ("camera_index", int(layout.col("camera_index")[rows[0]]))
-        return ("tel_id", tel_id)
+        """Which camera table a telescope uses (its layout ``camera_index``; the tel_id without one, or
+        when the file keeps its cameras elsewhere than in ``geometry_N`` tables)."""
+        cameras = self._optional_table(_CAMERAS)
+        names = [] if cameras is None else cameras._v_children
+        geometries = [int(match[1]) for name in names if (match := re.fullmatch(r"geometry_(\d+)", name))]
+        index = self._layout_index(tel_id, "camera_index", f"{_CAMERAS}/geometry_N", geometries) if geometries else None
+        return ("tel_id", tel_id) if index is None else ("camera_index", index)
 
     def _telescope_position(self, tel_id: int, n: int) -> dict[str, np.ndarray]:
         position = {f"tel_pos_{axis}": np.zeros(n) for axis in "xyz"}
-        if _LAYOUT in self._open():
+        row = self._layout_row(tel_id)
+        if row is not None:
             layout = self._open().get_node(_LAYOUT)
-            rows = np.nonzero(layout.col("tel_id") == tel_id)[0]
-            if len(rows):
-                for axis in "xyz":
-                    position[f"tel_pos_{axis}"][:] = self._quantity(layout, f"pos_{axis}", "m")[rows[0]]
+            for axis in "xyz":
+                position[f"tel_pos_{axis}"][:] = self._quantity(layout, f"pos_{axis}", "m")[row]
         return position
 
     def _focal_length(self, tel_id: int) -> u.Quantity:
-        if _OPTICS in self._open():
-            optics = self._open().get_node(_OPTICS)
-            index = 0
-            if _LAYOUT in self._open():
-                layout = self._open().get_node(_LAYOUT)
-                rows = np.nonzero(layout.col("tel_id") == tel_id)[0]
-                if len(rows) and "optics_index" in layout.colnames:
-                    index = int(layout.col("optics_index")[rows[0]])
-            for column in ("effective_focal_length", "equivalent_focal_length"):
-                if column in optics.colnames:
-                    value = self._quantity(optics, column, "m")[index]
-                    if np.isfinite(value) and value > 0:
-                        return value * u.m
+        optics = self._optional_table(_OPTICS)
+        if optics is None:
+            return LST_EFFECTIVE_FOCAL_LENGTH
+        index = self._layout_index(tel_id, "optics_index", _OPTICS, range(optics.nrows))
+        index = 0 if index is None else index  # without a layout entry: the file's first optics
+        for column in ("effective_focal_length", "equivalent_focal_length"):
+            if column in optics.colnames and index < optics.nrows:
+                value = self._quantity(optics, column, "m")[index]
+                if np.isfinite(value) and value > 0:
+                    return value * u.m
         return LST_EFFECTIVE_FOCAL_LENGTH
+
+    def _layout_row(self, tel_id: int) -> int | None:
+        """Telescope ``tel_id``'s row in the subarray layout; None without a layout or a row for it."""
+        layout = self._optional_table(_LAYOUT)
+        if layout is None:
+            return None
+        rows = np.nonzero(self._read_columns(layout, ("tel_id",))["tel_id"] == tel_id)[0]
+        return int(rows[0]) if len(rows) else None
+
+    def _layout_index(self, tel_id: int, column: str, target: str, valid: Sequence[int]) -> int | None:
+        """Telescope ``tel_id``'s ``column`` of the layout, an index into ``target`` whose ``valid`` indices
+        are given; None when the layout has no row for the telescope or no such column.
+
+        Raises:
+            IACTDataError: an index ``target`` does not have (a damaged or inconsistent instrument description).
+        """
+        row = self._layout_row(tel_id)
+        layout = self._optional_table(_LAYOUT)
+        if row is None or column not in layout.colnames:
+            return None
+        index = int(layout.col(column)[row])
+        if index not in valid:
+            raise IACTDataError(
+                f"{self.path}: {_LAYOUT} gives telescope {tel_id} {column}={index}, out of range for {target} "
+                f"(valid: {sorted(valid)})"
+            )
+        return index
 
     def _truth_ctapipe(self, shower: Any, keys: np.ndarray) -> dict[str, np.ndarray]:
         if shower is None:
@@ -438,12 +475,43 @@ class DL1File:
             found = rows >= 0
             pointing["pointing_alt"][found] = self._quantity(node, "telescope_pointing_altitude", "deg")[rows[found]]
             pointing["pointing_az"][found] = self._quantity(node, "telescope_pointing_azimuth", "deg")[rows[found]]
-        if np.isnan(pointing["pointing_alt"]).any():
-            # without it no direction is reconstructed nor trained: say so, energies and classes still work
-            log.warning("%s: no telescope pointing for %d of %d images of telescope %d (%s): their directions are "
-                        "neither trained nor reconstructed", self.path, int(np.isnan(pointing["pointing_alt"]).sum()),
-                        len(obs_id), tel_id, path)  # fmt: skip
+        self._warn_missing_pointing(pointing, tel_id, path)
         return pointing
+
+    def _warn_missing_pointing(self, part: dict[str, np.ndarray], tel_id: int, source: str) -> None:
+        """Warn of images without a finite pointing (``source``: where it was looked for): without it no direction
+        is reconstructed nor trained (targets.py masks them); energies and classes still work."""
+        missing = int((~(np.isfinite(part["pointing_alt"]) & np.isfinite(part["pointing_az"]))).sum())
+        if missing:
+            log.warning("%s: no telescope pointing for %d of %d images of telescope %d (%s): their directions are "
+                        "neither trained nor reconstructed", self.path, missing, len(part["pointing_alt"]), tel_id, source)
+
+    def _check_true_energy(self, part: dict[str, np.ndarray], source: str) -> None:
+        """Refuse true energies that are not finite and positive (``source``: the column they come from): the
+        energy target is their logarithm, and a silently masked event would change what is trained and
+        evaluated; the calorimeter and collider readers refuse bad truth alike."""
+        energy = part["true_energy"]
+        bad = ~(np.isfinite(energy) & (energy > 0))
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise IACTDataError(
+                f"{self.path}: {source} is {energy[first]} TeV for obs_id={part['obs_id'][first]} "
+                f"event_id={part['event_id'][first]} tel_id={part['tel_id'][first]} ({int(bad.sum())} of "
+                f"{len(energy)} images of this telescope); expected a finite, positive simulated energy"
+            )
+
+    def _check_pixel_columns(self, node: Any, tel_id: int) -> None:
+        """The per-pixel columns of ``node`` hold one value per pixel of telescope ``tel_id``'s camera: the pixel
+        permutation would fail on a narrower column and silently cut a wider one."""
+        camera = self.cameras[tel_id]
+        for name in (name for name in _PIXEL_COLUMNS if name in node.colnames):
+            shape = tuple(int(size) for size in node.coldescrs[name].shape)
+            if shape != (camera.n_pixels,):
+                raise IACTDataError(
+                    f"{self.path}: table {node._v_pathname} column {name!r} holds {shape[-1] if shape else 1} values "
+                    f"per image (shape {shape}); expected {camera.n_pixels}, one per pixel of the camera "
+                    f"{getattr(camera, 'name', '?')!r} of telescope {tel_id}"
+                )
 
     def _parameters(self, path: str, keys: np.ndarray, ctapipe: bool) -> dict[str, np.ndarray]:
         if path not in self._open():
@@ -595,10 +663,11 @@ def _no_truth(n: int) -> dict[str, np.ndarray]:
 
 def _match_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """For each row of ``left`` (n, k) the index of the equal row in ``right`` (m, k), or -1."""
+    # before reshaping: (0, -1) has no inferable width (a telescope or a table without rows)
+    if not len(left) or not len(right):
+        return np.full(len(left), -1, dtype=np.int64)
     left = np.asarray(left, dtype=np.int64).reshape(len(left), -1)
     right = np.asarray(right, dtype=np.int64).reshape(len(right), -1)
-    if not len(left):
-        return np.zeros(0, dtype=np.int64)
     _, inverse = np.unique(np.concatenate([left, right]), axis=0, return_inverse=True)
     inverse = inverse.ravel()
     lookup = np.full(inverse.max() + 1, -1, dtype=np.int64)

@@ -1,0 +1,170 @@
+"""DL1 readers on damaged copies of the shared files: each damage gives either a normal read (a telescope
+without images) or an IACTDataError naming the file, the table and what was expected."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tables
+
+from showerlearn.iact.data import EmptySelectionError, IACTDataError, IACTDataModule, MissingTruthError, open_dl1
+
+N_PIXELS = 1855
+GAMMA_TEST = "dl1_ctapipe/gamma_test.lst.dl1.h5"  # 4 telescopes, 9 images
+PHOTONS = "dl1_ctapipe/lst_with_photons.lst.dl1.h5"  # 1 image, with its true image
+MUONS = "dl1_ctapipe/lst_muons.lst.dl1.h5"  # 1 telescope
+LSTCHAIN = "dl1_lstchain/dl1_gamma_example.h5"  # 25 images
+CTAPIPE_IMAGES = "/dl1/event/telescope/images"
+LSTCHAIN_IMAGES = "/dl1/event/telescope/image/LST_LSTCam"
+LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
+SHOWER = "/simulation/event/subarray/shower"
+LAYOUT = "/configuration/instrument/subarray/layout"
+CTAPIPE_POINTING = "/configuration/telescope/pointing/tel_001"
+
+
+def damaged_copy(shared_data: Path, tmp_path: Path, name: str) -> Path:
+    """A writable copy of a shared file, to damage."""
+    target = tmp_path / Path(name).name
+    shutil.copy(shared_data / "iact" / name, target)
+    target.chmod(0o644)
+    return target
+
+
+def empty_table(h5: tables.File, path: str) -> None:
+    node = h5.get_node(path)
+    node.remove_rows(0, node.nrows)
+
+
+def set_column(h5: tables.File, path: str, column: str, row: slice | int, value: float) -> None:
+    node = h5.get_node(path)
+    values = node.col(column)
+    values[row] = value
+    node.modify_column(colname=column, column=values)
+
+
+def resize_column(h5: tables.File, path: str, column: str, width: int) -> None:
+    """Rewrite table ``path`` with ``column`` ``width`` values wide (zero-padded or cut), other columns kept."""
+    node = h5.get_node(path)
+    data, parent, name = node.read(), node._v_parent, node._v_name
+    dtype = np.dtype([(c, (data.dtype[c].base, (width,)) if c == column else data.dtype[c]) for c in data.dtype.names])
+    resized = np.zeros(len(data), dtype=dtype)
+    for c in data.dtype.names:
+        if c == column:
+            kept = min(width, data[c].shape[1])
+            resized[c][:, :kept] = data[c][:, :kept]
+        else:
+            resized[c] = data[c]
+    node.remove()
+    h5.create_table(parent, name, obj=resized)
+
+
+# ---------------------------------------------------------------------- images
+def test_a_telescope_without_images_contributes_none(shared_data: Path, tmp_path: Path) -> None:
+    path = damaged_copy(shared_data, tmp_path, GAMMA_TEST)
+    with tables.open_file(path, "a") as h5:
+        empty_table(h5, f"{CTAPIPE_IMAGES}/tel_002")
+    with open_dl1(shared_data / "iact" / GAMMA_TEST) as whole, open_dl1(path) as file:
+        kept = whole.columns["tel_id"] != 2
+        assert file.n_events == kept.sum() > 0 and 2 not in file.columns["tel_id"]
+        np.testing.assert_array_equal(file.read(slice(None))["image"], whole.read(np.nonzero(kept)[0])["image"])
+
+
+@pytest.mark.parametrize("name", [GAMMA_TEST, LSTCHAIN])
+def test_a_file_without_images_reads_as_empty_predicts_nothing_and_trains_to_a_clear_error(
+    shared_data: Path, tmp_path: Path, name: str
+) -> None:
+    path = damaged_copy(shared_data, tmp_path, name)
+    with tables.open_file(path, "a") as h5:
+        for node in h5.walk_nodes("/dl1/event/telescope", "Table"):
+            if node._v_pathname.startswith((CTAPIPE_IMAGES, LSTCHAIN_IMAGES)):
+                empty_table(h5, node._v_pathname)
+    with open_dl1(path) as file:
+        assert file.n_events == 0 and file.has_truth
+        assert file.read(slice(None))["image"].shape == (0, N_PIXELS)
+    with pytest.raises(EmptySelectionError, match=rf"{path.name}: no event passes the selection \(0 events"):
+        IACTDataModule(files=[str(path)]).setup("fit")
+    # what the engine writes for an input without events: no part to predict, typed columns of no row
+    datamodule = IACTDataModule(files=[str(shared_data / "iact" / LSTCHAIN)])
+    assert list(datamodule.prediction_parts(path, 10)) == []
+    columns = datamodule.empty_predictions()["predictions"]
+    assert columns["event_id"].dtype == np.int64 and all(len(values) == 0 for values in columns.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "column", "width"),
+    [
+        (LSTCHAIN, LSTCHAIN_IMAGES, "image", 2000),  # was cut silently to the 1855 pixels
+        (PHOTONS, f"{CTAPIPE_IMAGES}/tel_001", "image", 1000),  # was an IndexError at read
+        (PHOTONS, f"{CTAPIPE_IMAGES}/tel_001", "peak_time", 1000),
+        (PHOTONS, f"{CTAPIPE_IMAGES}/tel_001", "image_mask", 2000),
+        (PHOTONS, "/simulation/event/telescope/images/tel_001", "true_image", 1000),
+    ],
+)
+def test_a_pixel_column_of_another_width_than_the_camera_is_refused_at_open(
+    shared_data: Path, tmp_path: Path, name: str, table: str, column: str, width: int
+) -> None:
+    path = damaged_copy(shared_data, tmp_path, name)
+    with tables.open_file(path, "a") as h5:
+        resize_column(h5, table, column, width)
+    expected = rf"{path.name}: table {table} column '{column}' holds {width} values per image .*expected {N_PIXELS}, one per"
+    with pytest.raises(IACTDataError, match=expected):
+        open_dl1(path)
+
+
+# ---------------------------------------------------------------------- truth
+@pytest.mark.parametrize(
+    ("name", "table", "column", "value"),
+    [(GAMMA_TEST, SHOWER, "true_energy", np.nan), (GAMMA_TEST, SHOWER, "true_energy", -1.0),
+     (LSTCHAIN, LSTCHAIN_PARAMETERS, "mc_energy", np.nan)],
+)  # fmt: skip
+def test_a_bad_true_energy_is_refused_with_its_event_not_taken_for_missing_truth(
+    shared_data: Path, tmp_path: Path, name: str, table: str, column: str, value: float
+) -> None:
+    path = damaged_copy(shared_data, tmp_path, name)
+    with tables.open_file(path, "a") as h5:
+        set_column(h5, table, column, 0, value)
+        event_id = int(h5.get_node(table).col("event_id")[0])
+    expected = rf"{path.name}: {table} column {column} is {value} TeV for obs_id=\d+ event_id={event_id} tel_id=\d+ \(1 of"
+    with pytest.raises(IACTDataError, match=expected) as raised:
+        IACTDataModule(files=[str(path)]).setup("fit")
+    assert not isinstance(raised.value, MissingTruthError)
+
+
+# ---------------------------------------------------------------------- pointing
+@pytest.mark.parametrize(
+    ("name", "table", "column", "source"),
+    [(LSTCHAIN, LSTCHAIN_PARAMETERS, "alt_tel", f"{LSTCHAIN_PARAMETERS} alt_tel, az_tel"),
+     (MUONS, CTAPIPE_POINTING, "telescope_pointing_altitude", CTAPIPE_POINTING)],
+)  # fmt: skip
+def test_images_without_pointing_are_warned_of_in_both_formats(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, table: str, column: str, source: str
+) -> None:
+    path = damaged_copy(shared_data, tmp_path, name)
+    with tables.open_file(path, "a") as h5:
+        set_column(h5, table, column, slice(None), np.nan)
+    with caplog.at_level(logging.WARNING, logger="showerlearn.iact.io.reader"), open_dl1(path) as file:
+        n = file.n_events
+        assert np.isnan(file.columns["pointing_alt"]).all()
+    assert f"{path.name}: no telescope pointing for {n} of {n} images of telescope 1 ({source})" in caplog.text
+
+
+# ---------------------------------------------------------------------- instrument description
+@pytest.mark.parametrize(
+    ("column", "index", "target"),
+    [("optics_index", 5, "/configuration/instrument/telescope/optics"),
+     ("optics_index", -1, "/configuration/instrument/telescope/optics"),  # was silently the last row
+     ("camera_index", 3, "/configuration/instrument/telescope/camera/geometry_N")],
+)  # fmt: skip
+def test_a_layout_index_out_of_range_is_refused_naming_the_tables(
+    shared_data: Path, tmp_path: Path, column: str, index: int, target: str
+) -> None:
+    path = damaged_copy(shared_data, tmp_path, MUONS)
+    with tables.open_file(path, "a") as h5:
+        set_column(h5, LAYOUT, column, 0, index)
+    expected = rf"{path.name}: {LAYOUT} gives telescope 1 {column}={index}, out of range for {target} \(valid: \[0\]\)"
+    with pytest.raises(IACTDataError, match=expected):
+        open_dl1(path)
