@@ -8,7 +8,7 @@ the engine can run.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,36 +41,183 @@ class TableSource(BaseModel):
         return path
 
 
-def read_table(source: TableSource, wanted: list[str]) -> dict[str, np.ndarray]:
-    """Read the ``wanted`` columns; errors name the file and the missing column."""
-    if source.path.suffix in (".h5", ".hdf5", ".hdf"):
-        try:
-            with h5py.File(source.path, "r") as file:
-                group = file[source.group]
-                missing = [c for c in wanted if c not in group]
-                if missing:
-                    raise KeyError(f"{source.path}:{source.group} has no column(s) {missing}; it has {sorted(group)}")
-                return {c: group[c][()] for c in wanted}
-        except OSError as error:
-            raise OSError(f"{source.path}: not a readable HDF5 file ({error})") from None
-    with source.path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    header = source.columns or rows.pop(0)
-    missing = [c for c in wanted if c not in header]
-    if missing:
-        raise KeyError(f"{source.path} has no column(s) {missing}; it has {header}")
-    for number, row in enumerate(rows, start=1 if source.columns else 2):
-        if len(row) != len(header):
-            raise ValueError(f"{source.path}, line {number}: {len(row)} fields, expected {len(header)}")
-    columns = dict(zip(header, zip(*rows), strict=True)) if rows else {c: () for c in header}
-    return {c: _parse(np.asarray(columns[c])) for c in wanted}
+class TableError(ValueError):
+    """A feature table that cannot be read as asked: the message names the file (and the column, line or
+    row) and what was expected."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {problem}")
 
 
-def _parse(values: np.ndarray) -> np.ndarray:
+_FORMATS = "a CSV file (UTF-8 text, comma-separated) or an HDF5 file"
+_PARQUET_MAGIC = b"PAR1"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# Where row i of a table is, for messages: "line 7" of a CSV file, "row 5" of an HDF5 group.
+_Locate = Callable[[int], str]
+
+
+def read_table(source: TableSource, features: list[str], label: str) -> dict[str, np.ndarray]:
+    """The ``features`` as finite float64 columns and the ``label`` column (numbers when every value is
+    one, else text), each 1-D, all of one length, with at least one row. The format is told by the
+    file's content, not its name.
+
+    Raises:
+        TableError: the file is of another format, empty, corrupt, lacks a column or holds a bad value;
+            the message names the file, the column and the first bad line (CSV) or row (HDF5).
+    """
+    if label in features:  # the network would read the answer
+        raise ValueError(f"label column {label!r} is also among the features {features}")
+    wanted = [*features, label]
+    reader = _read_hdf5 if _is_hdf5(source.path) else _read_csv
+    columns, locate = reader(source, wanted)
+    _check_shapes(source.path, columns)
+    table = {name: _numbers(source.path, name, columns[name], locate) for name in features}
+    table[label] = _labels(source.path, label, columns[label], locate)
+    return table
+
+
+def _is_hdf5(path: Path) -> bool:
+    """Whether ``path`` holds HDF5, by its signature: a name can lie (``.csv``, ``.H5``). Parquet is
+    refused here, as pyarrow is not a dependency; anything else is left to the CSV reader."""
+    if h5py.is_hdf5(path):
+        return True
+    with path.open("rb") as handle:
+        if handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC:
+            raise TableError(path, f"a Parquet file, which the tabular reader does not read; expected {_FORMATS}")
+    return False
+
+
+def _read_hdf5(source: TableSource, wanted: list[str]) -> tuple[dict[str, np.ndarray], _Locate]:
+    path = source.path
     try:
-        return values.astype(np.float64)
-    except ValueError:
-        return values  # a text column (class labels)
+        with h5py.File(path, "r") as file:
+            group = file.get(source.group)
+            if not isinstance(group, h5py.Group):
+                what = "no group" if group is None else f"a {type(group).__name__}, not a group, at"
+                raise TableError(path, f"{what} {source.group!r}; its groups: {_groups(file)}")
+            missing = [c for c in wanted if c not in group]
+            if missing:
+                raise TableError(path, f"group {source.group!r} has no column(s) {missing}; it has {sorted(group)}")
+            return {c: _dataset_values(path, c, group[c]) for c in wanted}, "row {}".format
+    except OSError as error:  # a truncated or corrupt file: the signature is there, the rest is not
+        raise TableError(path, f"not a readable HDF5 file ({error})") from None
+
+
+def _groups(file: h5py.File) -> list[str]:
+    """Every group of ``file`` ("/" for the root), so that a misspelt group name can be corrected."""
+    names = ["/"]
+    file.visititems(lambda name, node: names.append(name) if isinstance(node, h5py.Group) else None)
+    return names
+
+
+def _dataset_values(path: Path, name: str, node: h5py.HLObject) -> np.ndarray:
+    """A column's values; HDF5 strings (fixed or variable length) as text, decoded as UTF-8 (a superset of
+    ASCII, which h5py declares for NumPy's bytes even when they hold UTF-8)."""
+    if not isinstance(node, h5py.Dataset):
+        raise TableError(path, f"column {name!r} is a {type(node).__name__}, expected a dataset (one value per row)")
+    if not h5py.check_string_dtype(node.dtype):
+        return np.asarray(node[()])
+    try:
+        return np.asarray(node.asstr("utf-8")[()], dtype=str)
+    except UnicodeDecodeError as error:
+        raise TableError(path, f"column {name!r} holds text that is not UTF-8 ({error})") from None
+
+
+def _read_csv(source: TableSource, wanted: list[str]) -> tuple[dict[str, np.ndarray], _Locate]:
+    path = source.path
+    rows, lines = _csv_rows(path)
+    if not rows:
+        raise TableError(path, "holds no rows (the file is empty)")
+    header = source.columns
+    if not header:
+        header, rows, lines = rows[0], rows[1:], lines[1:]
+        if not rows:
+            raise TableError(path, f"holds no rows, only the header row {header}")
+    _check_header(path, header, wanted)
+    for number, row in zip(lines, rows, strict=True):
+        if len(row) != len(header):
+            raise TableError(path, f"line {number}: {len(row)} fields, expected {len(header)} ({header})")
+    columns = {c: np.asarray([row[header.index(c)] for row in rows], dtype=str) for c in wanted}
+    return columns, lambda row: f"line {lines[row]}"
+
+
+def _csv_rows(path: Path) -> tuple[list[list[str]], list[int]]:
+    """The rows of a CSV file and the line each ends on (a quoted field can span lines)."""
+    rows, lines = [], []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
+            reader = csv.reader(handle)
+            for row in reader:
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise TableError(path, f"neither HDF5 (no HDF5 signature) nor UTF-8 text; expected {_FORMATS}") from None
+    except csv.Error as error:  # a NUL byte: binary content that happens to decode
+        raise TableError(path, f"line {len(lines) + 1}: not CSV text ({error}); expected {_FORMATS}") from None
+    return rows, lines
+
+
+def _check_header(path: Path, header: list[str], wanted: list[str]) -> None:
+    """Every wanted column named exactly once: of two columns of one name, neither is the right one."""
+    if repeated := [c for c in wanted if header.count(c) > 1]:
+        raise TableError(path, f"column(s) {repeated} named more than once in the header {header}")
+    if missing := [c for c in wanted if c not in header]:
+        raise TableError(path, f"no column(s) {missing}; it has {header}")
+
+
+def _check_shapes(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """One value per row in every column (1-D, one length): rows are never dropped or misaligned."""
+    for name, values in columns.items():
+        if values.ndim != 1:
+            raise TableError(path, f"column {name!r} has shape {values.shape}, expected one value per row (1-D)")
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise TableError(path, f"columns of different lengths {lengths}, expected one value per row in each")
+    if not any(lengths.values()):
+        raise TableError(path, "holds no rows")
+
+
+def _numbers(path: Path, name: str, values: np.ndarray, locate: _Locate) -> np.ndarray:
+    """A feature column as float64, every value a finite number."""
+    if values.dtype.kind == "U":
+        parsed = [_number(text) for text in values]
+        if None in parsed:
+            row = parsed.index(None)
+            cell = f"{str(values[row])!r} is not a number" if values[row].strip() else "empty cell"
+            raise TableError(path, f"column {name!r}, {locate(row)}: {cell}, expected a number in every row")
+        values = np.array(parsed)
+    elif values.dtype.kind not in "biuf":
+        raise TableError(path, f"column {name!r} holds {values.dtype} values, expected numbers")
+    values = values.astype(np.float64)
+    bad = ~(np.abs(values) <= _FLOAT32_MAX)  # NaN compares False
+    if bad.any():
+        row = int(np.argmax(bad))
+        problem = f"value {values[row]}, expected a finite number within float32's range (the networks' type)"
+        raise TableError(path, f"column {name!r}, {locate(row)}: {problem}")
+    return values
+
+
+def _labels(path: Path, name: str, values: np.ndarray, locate: _Locate) -> np.ndarray:
+    """The label column: numbers when every value is one (a CSV file holds text), else text. An empty or
+    NaN label is refused: it would become a class of its own (and turn the others into floats)."""
+    if values.dtype.kind == "U":
+        parsed = [_number(text) for text in values]
+        missing = [not t.strip() or (n is not None and not np.isfinite(n)) for t, n in zip(values, parsed, strict=True)]
+        _refuse_missing(path, name, values, np.array(missing), locate)
+        return values if None in parsed else np.array(parsed)
+    if values.dtype.kind not in "biuf":
+        raise TableError(path, f"column {name!r} holds {values.dtype} values, expected class names or numbers")
+    _refuse_missing(path, name, values, ~np.isfinite(values), locate)
+    return values
+
+
+def _refuse_missing(path: Path, name: str, values: np.ndarray, missing: np.ndarray, locate: _Locate) -> None:
+    if missing.any():
+        row = int(np.argmax(missing))
+        problem = f"label {str(values[row])!r} (empty or NaN), expected a class in every row"
+        raise TableError(path, f"column {name!r}, {locate(row)}: {problem}")
 
 
 def label_names(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -146,13 +293,9 @@ class TabularDataModule(ShowerDataModule):
         ``split``: train / val / test fractions of the rows and the seed that draws them (None: the
         experiment seed; fix it to share one test set across experiment seeds)."""
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        table = read_table(source, [*features, label])
+        table = read_table(source, features, label)
         self.source_name = Path(source.path).name
         self.features = np.stack([table[f] for f in features], axis=1).astype(np.float32)
-        bad = ~np.isfinite(self.features)
-        if bad.any():
-            row, column = np.argwhere(bad)[0]
-            raise ValueError(f"{source.path}: non-finite value in column {features[column]!r}, row {row}")
         raw_labels, present = label_names(table[label])
         # classes a config names as numbers are matched by value: "1.0" (as earlier versions named them) is "1"
         self.classes = [_same_value(c, present) for c in classes] if classes else present
