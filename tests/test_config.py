@@ -208,3 +208,7 @@ def test_a_monitor_the_training_never_logs_is_refused_before_any_work(tmp_path: 
         valid["trainer"]["early_stopping"] = {"monitor": monitor}
         valid["callbacks"][0]["params"]["monitor"] = monitor
         assert load_config(write(tmp_path, valid)).trainer.early_stopping.monitor == monitor
+    # what early stopping does not insist on, and other callbacks' own quantities, are theirs to watch
+    valid["callbacks"] = [{"name": "early_stopping", "params": {"monitor": "val/mine", "strict": False}},
+                          {"name": "lightning.pytorch.callbacks:ModelCheckpoint", "params": {"monitor": "epoch"}}]
+    assert [c.params["monitor"] for c in load_config(write(tmp_path, valid)).callbacks] == ["val/mine", "epoch"]

@@ -195,7 +195,7 @@ def test_nan_gammaness_events_are_counted_as_unclassified() -> None:
     assert metrics["scalars"]["n_unclassified"] == 10 and metrics["scalars"]["auc"] is not None
 
 
-def test_unreconstructed_gammas_are_counted_and_impossible_values_refused() -> None:
+def test_unreconstructed_gammas_are_counted_and_impossible_values_refused(tmp_path: Path) -> None:
     p = predictions(400, seed=6)
     gammas = np.flatnonzero(p["true_shower_primary_id"] == 0)
     p["reco_energy"][gammas[:3]] = np.nan
@@ -210,6 +210,9 @@ def test_unreconstructed_gammas_are_counted_and_impossible_values_refused() -> N
         bad[column][[4, 9]] = value
         with pytest.raises(ValueError, match=rf"baseline: {expected}.*; 2 values are not, the first \S+ in row 4"):
             iact_metrics(bad, energy_bins=BINS, n_bootstrap=0, what="baseline")
+    baseline = write_columns(tmp_path / "baseline.h5", bad)  # a baseline's file is named in its errors
+    with pytest.raises(ValueError, match=rf"baseline predictions {baseline}: true_energy must be"):
+        evaluate_iact(p, tmp_path, baseline=baseline, energy_bins=BINS, n_bootstrap=0, figure_formats=["png"])
 
 
 def test_quantity_columns_and_bins_are_converted() -> None:

@@ -3,6 +3,8 @@ without images) or an IACTDataError naming the file, the table and what was expe
 
 from __future__ import annotations
 
+import re
+
 import logging
 import shutil
 from pathlib import Path
@@ -122,8 +124,9 @@ def test_a_pixel_column_of_another_width_than_the_camera_is_refused_at_open(
      (LSTCHAIN, LSTCHAIN_PARAMETERS, "mc_energy", np.nan)],
 )  # fmt: skip
 def test_a_bad_true_energy_is_refused_with_its_event_not_taken_for_missing_truth(
-    shared_data: Path, tmp_path: Path, name: str, table: str, column: str, value: float
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, table: str, column: str, value: float
 ) -> None:
+    """Training refuses the file; prediction, which needs no truth, reads every image and warns."""
     path = damaged_copy(shared_data, tmp_path, name)
     with tables.open_file(path, "a") as h5:
         set_column(h5, table, column, 0, value)
@@ -132,6 +135,11 @@ def test_a_bad_true_energy_is_refused_with_its_event_not_taken_for_missing_truth
     with pytest.raises(IACTDataError, match=expected) as raised:
         IACTDataModule(files=[str(path)]).setup("fit")
     assert not isinstance(raised.value, MissingTruthError)
+    predicting = IACTDataModule(files=[str(shared_data / name)])
+    with caplog.at_level("WARNING"):
+        parts = list(predicting.prediction_parts(path, 10_000))
+    assert sum(len(part) for part in parts) == open_dl1(path).n_events
+    assert re.search(expected + r".*carried into the predictions as it is", caplog.text)
 
 
 # ---------------------------------------------------------------------- pointing

@@ -111,6 +111,6 @@ def test_an_evaluator_refusing_the_values_names_the_predictions_file(tabular_con
     run.path.mkdir()
     write_text_atomic(run.config_file, dump_config(resolve_config({**tabular_config, "evaluation": {"name": "classification"}})))
     write_tables(run.predictions_file, {"predictions": {"label": np.array([0, 1, 1]), "score": np.array([0.2, np.nan, 0.7])}})
-    with pytest.raises(ValueError, match=rf"^{run.predictions_file}: scores contain 1 NaN values"):
+    with pytest.raises(ValueError, match=rf"^evaluating {run.predictions_file}: scores contain 1 NaN values"):
         evaluate(run)
     assert not run.metrics_file.exists()

@@ -81,7 +81,7 @@ def test_an_empty_or_nan_label_is_refused_with_its_line(tmp_path: Path, labels: 
         path = _hdf5(tmp_path / "table.h5", cls=np.array(labels, dtype=float))
     else:
         path = _csv(tmp_path / "table.csv", _rows(labels))
-    problem = f"column 'cls', {where}: label {bad!r} (empty or NaN), expected a class in every row"
+    problem = f"column 'cls', {where}: label {bad!r} (empty or not finite), expected a class in every row"
     with _refused(path, re.escape(problem)):
         _load(path)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from showerlearn.cli.common import OverwriteOption, check_output_file, console, quiet_libraries, user_errors
+from showerlearn.io.atomic import read_json_object
 
 
 def export(
@@ -33,7 +33,7 @@ def export(
         for path in (output, metadata_path(output)):  # before tracing: the model file and its sidecar
             check_output_file(path, overwrite)
         written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events)
-    check = json.loads(metadata_path(written).read_text())["check"]
+    check = read_json_object(metadata_path(written))["check"]
     console.print(f"[green]exported:[/] {written} ({written.stat().st_size / 1e6:.2f} MB, {format})")
     console.print(
         f"  checked against PyTorch on {check['events']} events of {check['data']}: max |diff| {check['max_abs_diff']:.3g}, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from showerlearn.cli.common import (
     ConfigArgument, OverrideOption, console, load, metrics_table, quiet_libraries, scalar_units, user_errors,
 )
+from showerlearn.io.atomic import read_json_object
 
 
 def sweep(
@@ -35,7 +35,7 @@ def sweep(
         except SweepError as error:
             console.print(f"[bold red]sweep incomplete:[/] {error}")
             raise typer.Exit(1) from None
-    aggregate = json.loads((folder / AGGREGATE_FILE).read_text())
+    aggregate = read_json_object(folder / AGGREGATE_FILE)
     units = scalar_units(experiment)
     console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {seeds} seeds", units))
     console.print(f"[green]sweep complete:[/] {folder}\n  aggregate: {folder / AGGREGATE_FILE}")

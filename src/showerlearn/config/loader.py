@@ -208,18 +208,21 @@ def _unproduced_heads(model: Component, network: Callable[..., Any], heads: list
 
 
 def _unlogged_monitors(config: ExperimentConfig, task: TaskConfig) -> list[str]:
-    """Monitored quantities the training never logs (``val_loss`` for ``val/loss``): Lightning would stop
-    the run at the end of its first epoch, after the data is read and an epoch trained."""
-    monitors = {f"callbacks.{i}.params.monitor": c.params["monitor"] for i, c in enumerate(config.callbacks)
-                if isinstance(c.params.get("monitor"), str)}
+    """Early-stopping monitors the training never logs (``val_loss`` for ``val/loss``): Lightning would stop
+    the run at the end of its first epoch, after the data is read and an epoch trained. Only early stopping
+    is checked, and not with ``strict: false``: other callbacks may watch what they log themselves."""
+    monitors = {
+        f"callbacks.{i}.params.monitor": c.params.get("monitor") for i, c in enumerate(config.callbacks)
+        if c.name == "early_stopping" and c.params.get("strict", True)
+    }
     if config.trainer.early_stopping is not None:
         monitors["trainer.early_stopping.monitor"] = config.trainer.early_stopping.monitor
     logged = task.logged_quantities()
     return [
-        f"{path}: {name!r} is never logged{suggestion(name, logged)}; the training logs {', '.join(logged)} "
+        f"{path}: {name!r} is never logged{suggestion(str(name), logged)}; the training logs {', '.join(logged)} "
         "(and lr-<optimizer>, the learning rate)"
         for path, name in monitors.items()
-        if name not in logged and not name.startswith("lr-")
+        if isinstance(name, str) and name not in logged and not name.startswith("lr-")
     ]
 
 

@@ -100,12 +100,15 @@ class ShowerDataModule(L.LightningDataModule):
         where :meth:`decode_predictions` keeps them.
 
         The default: the tables and columns :meth:`column_units` names, as floats (a per-element table's
-        ``event_index`` as integers), and no own outputs. A DataModule whose columns are not all floats, or that
-        names units of columns it does not always write, overrides it, best with a decode of no event."""
+        ``event_index`` as integers), the own outputs in the per-event table. A DataModule whose columns are
+        not all floats, or that names units of columns it does not always write, overrides it, best with a
+        decode of no event."""
         tables = {}
         for name, columns in self.column_units().items():
             index = {} if name == PREDICTIONS_KEY else {EVENT_INDEX: np.zeros(0, np.int64)}
             tables[name] = {**index, **{column: np.zeros(0) for column in columns}}
+        if own_outputs:
+            tables[PREDICTIONS_KEY] = {**tables.get(PREDICTIONS_KEY, {}), **own_outputs}
         return tables
 
     def describe(self) -> str:

@@ -68,7 +68,7 @@ def read_table(source: TableSource, features: list[str], label: str) -> dict[str
             the message names the file, the column and the first bad line (CSV) or row (HDF5).
     """
     if label in features:  # the network would read the answer
-        raise ValueError(f"label column {label!r} is also among the features {features}")
+        raise TableError(source.path, f"label column {label!r} is also among the features {features}")
     wanted = [*features, label]
     reader = _read_hdf5 if _is_hdf5(source.path) else _read_csv
     columns, locate = reader(source, wanted)
@@ -139,7 +139,8 @@ def _read_csv(source: TableSource, wanted: list[str]) -> tuple[dict[str, np.ndar
     for number, row in zip(lines, rows, strict=True):
         if len(row) != len(header):
             raise TableError(path, f"line {number}: {len(row)} fields, expected {len(header)} ({header})")
-    columns = {c: np.asarray([row[header.index(c)] for row in rows], dtype=str) for c in wanted}
+    position = {c: header.index(c) for c in wanted}
+    columns = {c: np.asarray([row[position[c]] for row in rows], dtype=str) for c in wanted}
     return columns, lambda row: f"line {lines[row]}"
 
 
@@ -182,12 +183,12 @@ def _check_shapes(path: Path, columns: dict[str, np.ndarray]) -> None:
 def _numbers(path: Path, name: str, values: np.ndarray, locate: _Locate) -> np.ndarray:
     """A feature column as float64, every value a finite number."""
     if values.dtype.kind == "U":
-        parsed = [_number(text) for text in values]
-        if None in parsed:
-            row = parsed.index(None)
+        try:
+            values = values.astype(np.float64)  # one pass in numpy; cell by cell only to find a bad one
+        except ValueError:
+            row = [_number(text) for text in values].index(None)
             cell = f"{str(values[row])!r} is not a number" if values[row].strip() else "empty cell"
-            raise TableError(path, f"column {name!r}, {locate(row)}: {cell}, expected a number in every row")
-        values = np.array(parsed)
+            raise TableError(path, f"column {name!r}, {locate(row)}: {cell}, expected a number in every row") from None
     elif values.dtype.kind not in "biuf":
         raise TableError(path, f"column {name!r} holds {values.dtype} values, expected numbers")
     values = values.astype(np.float64)
@@ -216,7 +217,7 @@ def _labels(path: Path, name: str, values: np.ndarray, locate: _Locate) -> np.nd
 def _refuse_missing(path: Path, name: str, values: np.ndarray, missing: np.ndarray, locate: _Locate) -> None:
     if missing.any():
         row = int(np.argmax(missing))
-        problem = f"label {str(values[row])!r} (empty or NaN), expected a class in every row"
+        problem = f"label {str(values[row])!r} (empty or not finite), expected a class in every row"
         raise TableError(path, f"column {name!r}, {locate(row)}: {problem}")
 
 

@@ -624,11 +624,11 @@ def _append_no_event(
 
 
 def _own_outputs(config: ExperimentConfig) -> dict[str, np.ndarray]:
-    """An estimator's own per-event outputs beyond the heads (its ``OWN_OUTPUTS``: Hillas + RF's diagnostics),
+    """An estimator's own per-event outputs beyond the heads (its ``own_outputs``: Hillas + RF's diagnostics),
     of no event; a network has none."""
     if config.estimator is None:
         return {}
-    own = getattr(ESTIMATORS.get(config.estimator.name), "OWN_OUTPUTS", {})
+    own = getattr(ESTIMATORS.get(config.estimator.name), "own_outputs", {})
     return {name: np.zeros(0, dtype) for name, dtype in own.items()}
 
 

@@ -425,7 +425,7 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
                           "test_share": test_share},
                 predictions=predictions, output_dir=run.plots,
             )
-        except ValueError as error:  # an evaluator's check of the values (NaN scores, labels): name their file
-            raise ValueError(f"{run.predictions_file}: {error}") from None
+        except ValueError as error:  # an evaluator's check (NaN scores, labels, its settings): say what it read
+            raise ValueError(f"evaluating {run.predictions_file}: {error}") from None
     write_json_atomic(run.metrics_file, metrics)
     return metrics

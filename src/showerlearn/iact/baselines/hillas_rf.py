@@ -34,6 +34,7 @@ from sklearn.model_selection import train_test_split
 
 from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities, unknown_arguments
 from showerlearn.iact.baselines.features import hillas_features
+from showerlearn.iact.data.targets import PASSTHROUGH_OUTPUTS
 from showerlearn.iact.data.transforms import CleaningConfig
 from showerlearn.iact.geometry.frames import camera_to_fov, fov_to_camera
 from showerlearn.iact.particles import GAMMA_CLASS, PARTICLE_CLASSES, PROTON_CLASS
@@ -151,7 +152,7 @@ class HillasRandomForest(MultiHeadClassifier):
     #: the head a plain ``y`` is the target of (scikit-learn use)
     label_head = "particle"
     #: outputs beyond the heads, with their types: the columns of a prediction of no event have them too
-    OWN_OUTPUTS = {"hillas_valid": np.bool_, "hillas_intensity": np.float32}
+    own_outputs = PASSTHROUGH_OUTPUTS
 
     def __init__(
         self,
@@ -434,8 +435,8 @@ class HillasRandomForest(MultiHeadClassifier):
                 else:
                     value[valid] = self.forests_["impact"].predict(_matrix(good, self._head_features("impact", self.heads_)))
             outputs[head] = value.astype(np.float32)
-        outputs["hillas_valid"] = valid.astype(self.OWN_OUTPUTS["hillas_valid"])
-        outputs["hillas_intensity"] = columns["intensity"].astype(self.OWN_OUTPUTS["hillas_intensity"])
+        outputs["hillas_valid"] = valid.astype(self.own_outputs["hillas_valid"])
+        outputs["hillas_intensity"] = columns["intensity"].astype(self.own_outputs["hillas_intensity"])
         self.valid_ = valid
         return outputs
 

@@ -264,6 +264,11 @@ class IACTDataModule(ShowerDataModule):
                     f"{path}: no simulation truth (/simulation/event/subarray/shower, or lstchain mc_* "
                     "columns); only simulated files can be used for training and evaluation"
                 )
+            if file.truth_problems and require_truth:
+                file.close()
+                raise IACTDataError(file.truth_problems[0])
+            for problem in file.truth_problems:  # prediction needs no truth: the rows keep it as the file has it
+                log.warning("%s; carried into the predictions as it is", problem)
             if self.cuts.needs_image_parameters:
                 add_image_parameters(file, self.transform)
             file.close()  # workers reopen their own handles

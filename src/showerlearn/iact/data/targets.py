@@ -168,8 +168,8 @@ def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndar
     return targets, masks
 
 
-#: extra per-event outputs copied unchanged into the prediction columns (Hillas + RF diagnostics)
-PASSTHROUGH_OUTPUTS = ("hillas_valid", "hillas_intensity")
+#: extra per-event outputs copied unchanged into the prediction columns (Hillas + RF diagnostics), and their types
+PASSTHROUGH_OUTPUTS: dict[str, type] = {"hillas_valid": np.bool_, "hillas_intensity": np.float32}
 
 
 def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -266,7 +266,9 @@ def evaluate_iact(
     """
     output_dir = Path(output_dir)
     label = label or run_name
+    baseline_name = "baseline predictions"
     if isinstance(baseline, (str, Path)):
+        baseline_name = f"baseline predictions {baseline}"  # its errors name its file, not the run's
         baseline = _read_predictions(Path(baseline))
     if simulated is not None and not isinstance(simulated, SimulatedEvents):
         simulated = SimulatedEvents(**simulated)
@@ -295,7 +297,7 @@ def evaluate_iact(
     }
     base = None
     if baseline is not None:
-        base = {"label": baseline_label, **iact_metrics(baseline, what="baseline predictions", **common)}
+        base = {"label": baseline_label, **iact_metrics(baseline, what=baseline_name, **common)}
         base.pop("migration")
         metrics["baseline"] = base
     reference = load_requirements(requirements, requirement_set) if requirements is not None else None

@@ -182,6 +182,8 @@ class DL1File:
         reference: the camera the images are mapped onto (``read`` gives its pixel order).
         focal_length: effective focal length of the first telescope (equivalent when absent).
         has_truth: the file holds simulation truth for its events.
+        truth_problems: what is wrong with that truth (true energies not finite and positive), one line per
+            telescope at fault: training and evaluation refuse such a file, prediction warns.
         has_true_image: the file holds true photo-electron images.
         columns: per-event scalar columns (ids, truth, pointing, telescope position, camera
             orientation and, when the file has a parameters table, ``intensity``, ``leakage``,
@@ -200,7 +202,7 @@ class DL1File:
         Raises:
             IACTDataError: no such file, not an HDF5 file (the message says what it is), not DL1, no or
                 an ambiguous telescope type, truncated or corrupt tables, per-pixel columns not as wide as
-                the camera, true energies not finite and positive, layout indices out of range.
+                the camera, layout indices out of range.
             UnknownCameraError: a telescope's camera does not match ``reference``.
         """
         self.path = Path(path)
@@ -211,6 +213,7 @@ class DL1File:
             raise IACTDataError(f"{self.path}: {not_dl1_message(kind)}")
         self._wanted_type = telescope_type
         self.reference = reference
+        self.truth_problems: list[str] = []
         self._h5: tables.File | None = None
         self._pid = os.getpid()
         self._open()
@@ -487,14 +490,15 @@ class DL1File:
                         "neither trained nor reconstructed", self.path, missing, len(part["pointing_alt"]), tel_id, source)
 
     def _check_true_energy(self, part: dict[str, np.ndarray], source: str) -> None:
-        """Refuse true energies that are not finite and positive (``source``: the column they come from): the
-        energy target is their logarithm, and a silently masked event would change what is trained and
-        evaluated; the calorimeter and collider readers refuse bad truth alike."""
+        """Note true energies that are not finite and positive in :attr:`truth_problems` (``source``: the column
+        they come from): training and evaluation refuse the file (the energy target is their logarithm, and
+        a silently masked event would change what is trained and evaluated; the calorimeter and collider
+        readers refuse bad truth alike), prediction, which needs no truth, only warns."""
         energy = part["true_energy"]
         bad = ~(np.isfinite(energy) & (energy > 0))
         if bad.any():
             first = int(np.argmax(bad))
-            raise IACTDataError(
+            self.truth_problems.append(
                 f"{self.path}: {source} is {energy[first]} TeV for obs_id={part['obs_id'][first]} "
                 f"event_id={part['event_id'][first]} tel_id={part['tel_id'][first]} ({int(bad.sum())} of "
                 f"{len(energy)} images of this telescope); expected a finite, positive simulated energy"
