@@ -220,6 +220,9 @@ def test_terminal_metrics_table_shows_units() -> None:
     console = Console(width=100, record=True)
     console.print(metrics_table({"precision": {"mean": 0.58, "std": None, "n_runs": 1, "values": [0.58, None]}}, "sweep"))
     assert "0.58 (1 of 2 seeds)" in console.export_text() and "None" not in console.export_text()
+    console = Console(width=100, record=True)  # a run's null (no background left to reject): no value, not "None"
+    console.print(metrics_table({"background_rejection_at_30": None}, "test split"))
+    assert console.export_text().split()[-1] == "n/a"
 
 
 def test_a_count_axis_from_zero_is_linear_and_energies_are_logarithmic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,3 +243,11 @@ def test_a_count_axis_from_zero_is_linear_and_energies_are_logarithmic(tmp_path:
     curves.save_curve_figures({"run": {"clusters_vs_gammas_with_hits": counts, "efficiency_vs_energy": energies}},
                               tmp_path, formats=("png",))  # fmt: skip
     assert scales == {"clusters": False, "efficiency": True}
+
+
+def test_the_roc_names_the_positive_class_of_its_family() -> None:
+    from showerlearn.viz.classification import RocSeries, roc_figure
+
+    curve = [RocSeries("model", np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5)]
+    assert roc_figure(curve).axes[0].get_ylabel() == "signal efficiency (true positive rate)"  # the core's
+    assert roc_figure(curve, positive="gamma").axes[0].get_ylabel() == "gamma efficiency (true positive rate)"

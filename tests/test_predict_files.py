@@ -394,6 +394,9 @@ def test_the_command_expands_globs_and_reports_files_and_rates(calorimeter: tupl
     (tmp_path / "c.h5").mkdir()
     refused = CliRunner().invoke(app, ["predict", str(run.path), str(tmp_path / "c.h5"), "-o", str(tmp_path / "c"), "--no-progress"])
     assert refused.exit_code == 1 and "no such input file" in _text(refused)
+    # a pattern given as the run that matched two runs: the second is named as a run, not a missing file
+    second = CliRunner().invoke(app, ["predict", str(run.path), str(run.path), "-o", str(tmp_path / "c"), "--no-progress"])
+    assert second.exit_code == 1 and "is a run directory, not an input file" in _text(second)
     # the single merged file of earlier versions: refused, not made a folder of that name
     merged = CliRunner().invoke(app, ["predict", str(run.path), str(inputs / "a.h5"), "-o", str(tmp_path / "dl2.h5"), "--no-progress"])
     assert merged.exit_code == 1 and "the output is a folder" in _text(merged) and not (tmp_path / "dl2.h5").exists()

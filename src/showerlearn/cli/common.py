@@ -129,6 +129,8 @@ def scalar_units(config: ExperimentConfig) -> dict[str, str]:
 
 
 def _number(value: Any) -> str:
+    if value is None:  # metrics.json's null: no value (a rejection with no background left, an AUC of one class)
+        return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return escape(str(value))
     return str(value) if isinstance(value, int) else f"{value:.4g}"

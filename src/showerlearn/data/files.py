@@ -6,11 +6,15 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, model_validator
+
+log = logging.getLogger(__name__)
 
 
 def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError) -> list[Path]:
@@ -64,9 +68,11 @@ def files_caption(patterns: Sequence[str | Path] | None, shown: int = 2) -> str:
 
 
 def cached_simulation(
-    cache_dir: Path, prefix: str, suffix: str, config: BaseModel, seed: int, simulate: Callable[[Any, Path, int], Any]
+    cache_dir: Path, prefix: str, suffix: str, config: BaseModel, seed: int,
+    simulate: Callable[[Any, Path, int, bool], Any],
 ) -> Path:
-    """``cache_dir/{prefix}_{digest}_seed{seed}{suffix}``, written by ``simulate(config, path, seed)`` when absent.
+    """``cache_dir/{prefix}_{digest}_seed{seed}{suffix}``, written by ``simulate(config, path, seed, progress)``
+    when absent, with a progress bar on a terminal (a first run may simulate for minutes before training).
 
     The digest hashes the resolved settings; the simulators write atomically, so a cached file is complete.
     """
@@ -74,7 +80,8 @@ def cached_simulation(
     path = Path(cache_dir) / f"{prefix}_{digest}_seed{seed}{suffix}"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        simulate(config, path, seed)
+        log.info("simulating the events into %s (once: later runs with these settings reuse it)", path)
+        simulate(config, path, seed, sys.stderr.isatty())
     return path
 
 

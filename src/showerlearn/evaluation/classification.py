@@ -130,7 +130,8 @@ def _multiclass(
         RocSeries(f"{name} vs rest", roc.fpr, roc.tpr, auc) for name, roc, auc in zip(names, rocs, per_class) if roc.fpr.size
     ]
     written = save_figure(
-        roc_figure(curves, title=f"ROC, one vs rest ({figures.label})", caption=figures.caption), output_dir / "roc",
+        roc_figure(curves, title=f"ROC, one vs rest ({figures.label})", caption=figures.caption, positive="class"),
+        output_dir / "roc",
         formats=figures.formats,
     )
     written += save_figure(

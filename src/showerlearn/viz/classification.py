@@ -23,8 +23,9 @@ class RocSeries:
     baseline: bool = False
 
 
-def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "") -> Figure:
-    """ROC curves (false vs true positive rate) with the chance diagonal; ``caption``: the data set."""
+def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "", positive: str = "signal") -> Figure:
+    """ROC curves (false vs true positive rate) with the chance diagonal; ``caption``: the data set;
+    ``positive``: what the positive class is called (the IACT family's gammas)."""
     figure = new_figure(5.4, 5.0)
     add_caption(figure, caption)
     ax = figure.add_subplot()
@@ -39,7 +40,7 @@ def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("background efficiency (false positive rate)")
-    ax.set_ylabel("gamma efficiency (true positive rate)")
+    ax.set_ylabel(f"{positive} efficiency (true positive rate)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if curves:

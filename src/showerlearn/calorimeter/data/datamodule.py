@@ -142,7 +142,8 @@ class CalorimeterDataModule(ShowerDataModule):
         seed = self.seed if spec.seed is None else spec.seed
         return cached_simulation(
             self.cache_dir, "calorimeter", ".h5", config, seed,
-            lambda config, path, seed: simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs),
+            lambda config, path, seed, progress: simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs,
+                                                                      progress=progress),
         )
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:

@@ -241,7 +241,8 @@ class SimulatedEvents(GeneratedFiles):
         config = self.config
         return cached_simulation(
             Path(self.cache_dir), "collider", ".h5", config, self.seed,
-            lambda settings, path, seed: simulate_collider(settings, path, seed=seed, n_jobs=self.n_jobs),
+            lambda settings, path, seed, progress: simulate_collider(settings, path, seed=seed, n_jobs=self.n_jobs,
+                                                                    progress=progress),
         )  # fmt: skip
 
 

@@ -242,7 +242,7 @@ class IACTDataModule(ShowerDataModule):
         seed = self.seed if spec.seed is None else spec.seed
         return cached_simulation(
             self.cache_dir, "iact", ".dl1.h5", config, seed,
-            lambda config, path, seed: simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs),
+            lambda config, path, seed, progress: simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs, progress=progress),
         )
 
     def _open(self, path: Path) -> DL1File:
