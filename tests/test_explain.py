@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,6 +166,10 @@ def test_selector_errors(tiny: TinyLatticeNet, lattice: Lattice) -> None:
         grad_cam(tiny, x, "direction:5")
     with pytest.raises(ValueError, match="'head' or 'head:index'"):
         OutputSelector.parse("particle:gamma")
+    with pytest.raises(ValueError, match="index >= 0"):  # 'particle:-1' would be 'particle:1' under another name
+        OutputSelector.parse("particle:-1")
+    with pytest.raises(ValueError, match="no column -1"):
+        OutputSelector("particle", -1).score(tiny(x))
     with pytest.raises(KeyError, match="no layer 'stage9'"):
         grad_cam(tiny, x, "energy", layer="stage9")
     with pytest.raises(ValueError, match="no positions"):
@@ -421,6 +426,17 @@ def test_explanation_criteria_perfect_and_misplaced_maps(lattice: Lattice) -> No
     np.testing.assert_allclose(result["centroid_distance"][1], np.hypot(lattice.x, lattice.y)[border].mean())
 
 
+def test_the_chance_level_counts_the_events_of_the_signal_fraction(lattice: Lattice) -> None:
+    """An all-zero map has no signal fraction: its event must not count in the chance level's average."""
+    neighbours = lattice.neighbours(1)
+    truth = np.zeros((2, lattice.n_pixels))
+    truth[:, :5] = 10.0
+    maps = np.stack([truth[0], np.zeros(lattice.n_pixels)])
+    result = explanation_criteria(maps, truth, lattice.x, lattice.y, neighbours, dilation=0)
+    assert np.isfinite(result["signal_area"][0]) and np.isnan(result["signal_fraction"][1])
+    assert np.isnan(result["signal_area"][1])
+
+
 def test_summary_over_seeds_and_table() -> None:
     seeds = [
         {"signal_fraction": np.array([0.8, 0.6, np.nan])},
@@ -512,43 +528,117 @@ def test_the_default_layer_is_the_one_a_model_names_else_its_backbone() -> None:
 
 
 # ------------------------------------------------------------------------------------- the command
-def test_an_explanation_without_criteria_shows_and_leaves_none_of_an_earlier_inputs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Explained on a file with truth, then on one without: the second prints no criteria table, and the
-    first's criteria.md and figure do not stay to pass for the second's. (Explanations are stand-ins.)"""
+@pytest.fixture
+def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """``showerlearn explain`` with stand-in runs and explanations (each figure named after its input file):
+    what the command writes where, without training. ``invoke(input, *options)`` explains ``run``."""
     import typer
     from typer.testing import CliRunner
 
     import showerlearn.explain.report as report
     from showerlearn.cli.explain import explain
-    from showerlearn.engine.run_dir import RunDir
 
     criteria = {"truth.h5": {"gradcam:energy": {"signal_fraction": np.array([0.5, 0.7])}}, "no_truth.h5": None}
 
-    def explained(run: Path, input_file: Path, *args, **kwargs) -> SimpleNamespace:  # noqa: ANN002, ANN003
+    def runs(path: Path) -> list[SimpleNamespace]:
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"{path} is not a showerlearn run directory")
+        return [SimpleNamespace(path=Path(path), best_checkpoint=lambda: Path(path) / "best.ckpt")]
+
+    def explained(run: SimpleNamespace, input_file: Path, *args, **kwargs) -> SimpleNamespace:  # noqa: ANN002, ANN003
         definitions = {"signal_fraction": "share of the map on the true signal"}
-        return SimpleNamespace(run=RunDir(Path(run)), label="tiny", n_events=2, criteria=criteria[Path(input_file).name],
+        return SimpleNamespace(run=run, label="tiny", n_events=2, criteria=criteria[Path(input_file).name],
                                adapter=SimpleNamespace(criteria_definitions=definitions))
 
-    monkeypatch.setattr(report, "resolve_runs", lambda path: [Path(path)])
+    def figures(explanation: SimpleNamespace, folder: Path) -> list[Path]:
+        (folder / f"event_{explanation.criteria is not None}.png").write_bytes(b"png")
+        return []
+
+    monkeypatch.setattr(report, "resolve_runs", runs)
     monkeypatch.setattr(report, "explain_run", explained)
-    monkeypatch.setattr(report, "write_run_figures", lambda explanation: [])
+    monkeypatch.setattr(report, "write_run_figures", figures)
     monkeypatch.delenv("SHOWERLEARN_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for name in criteria:
+        Path(name).write_bytes(b"")
     app = typer.Typer()
     app.command()(explain)
     run = tmp_path / "run"
-    table, figure = run / "explain" / "criteria.md", run / "plots" / "explain" / "criteria.png"
+    run.mkdir()
 
-    with_truth = CliRunner().invoke(app, [str(run), "--input", "truth.h5"])
+    def invoke(input_file: str, *options: str) -> Any:
+        return CliRunner().invoke(app, [str(run), "--input", input_file, "--no-progress", *options])
+
+    return SimpleNamespace(run=run, invoke=invoke)
+
+
+def test_an_explanation_without_criteria_shows_and_leaves_none_of_an_earlier_inputs(stub_command: SimpleNamespace) -> None:
+    """Explained on a file with truth, then on one without: the second prints no criteria table, and the
+    first's criteria.md and figures do not stay to pass for the second's."""
+    run = stub_command.run
+    table, figure = run / "explain" / "criteria.md", run / "plots" / "explain" / "criteria.png"
+    with_truth = stub_command.invoke("truth.h5")
     assert with_truth.exit_code == 0, with_truth.output
     assert "| gradcam:energy | signal_fraction | 0.600 (1 seed) |" in with_truth.output
     assert table.is_file() and figure.is_file()
-    without = CliRunner().invoke(app, [str(run), "--input", "no_truth.h5"])
+    without = stub_command.invoke("no_truth.h5", "--overwrite")
     assert without.exit_code == 0, without.output
     assert "no criteria" in " ".join(without.output.split()) and "signal_fraction" not in without.output
     assert not table.exists() and not figure.exists()
     assert json.loads((run / "explain" / "criteria.json").read_text())["input"] == "no_truth.h5"
+    assert sorted(p.name for p in (run / "plots" / "explain").iterdir()) == ["event_False.png"]  # none of the first's
+    assert str(run.resolve() / "plots" / "explain") in "".join(without.output.split())  # where, from any folder
+
+
+def test_an_earlier_explanation_is_refused_and_kept_when_a_new_one_fails(stub_command: SimpleNamespace) -> None:
+    """Without --overwrite nothing is replaced; a bad --compare path fails before anything is written."""
+    run = stub_command.run
+    assert stub_command.invoke("truth.h5").exit_code == 0
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    refused = stub_command.invoke("no_truth.h5")
+    assert refused.exit_code == 1 and "pass --overwrite to replace it" in " ".join(refused.output.split())
+    failed = stub_command.invoke("no_truth.h5", "--overwrite", "--compare", "missing")
+    assert failed.exit_code == 1 and "missing is not a showerlearn run directory" in " ".join(failed.output.split())
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # no temporary folder left either
+
+
+def test_staged_folders_replace_whole_folders_or_leave_them(tmp_path: Path) -> None:
+    from showerlearn.explain.staging import StagedFolders
+
+    target = tmp_path / "plots" / "explain"
+    target.mkdir(parents=True)
+    (target / "old.png").write_text("old")
+    with pytest.raises(RuntimeError), StagedFolders([target], overwrite=True) as staged:
+        (staged.folder(target) / "new.png").write_text("new")
+        raise RuntimeError("a failure mid-way")
+    assert [p.name for p in tmp_path.rglob("*.png")] == ["old.png"]  # as it was, the staged files gone
+    with StagedFolders([target, tmp_path / "plots" / ".." / "plots" / "explain"], overwrite=True) as staged:
+        (staged.folder(target) / "new.png").write_text("new")
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["plots/explain/new.png"]
+    with pytest.raises(FileExistsError, match="pass --overwrite"):
+        StagedFolders([target], overwrite=False)
+
+
+def test_max_events_are_spread_over_the_file() -> None:
+    """A file ordered by class (generated collider files: signal first) must not give the first class only."""
+    from showerlearn.explain.driver import _positions
+
+    order, chosen, counted = _positions(list(range(10)), "f.h5", [9], max_events=4)
+    assert counted.tolist() == [0, 2, 5, 7] and chosen.tolist() == [9] and order.tolist() == [0, 2, 5, 7, 9]
+    assert _positions(list(range(3)), "f.h5", [], max_events=5)[2].tolist() == [0, 1, 2]
+
+
+def test_help_says_what_the_defaults_and_limits_are() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from showerlearn.cli.explain import explain
+
+    app = typer.Typer()
+    app.command()(explain)
+    text = " ".join(word for word in CliRunner().invoke(app, ["--help"]).output.split() if word != "│")  # rich's box
+    assert "spread evenly over the file, for every average" in text and "the last class for the collider" in text
+    assert "explain_layer" in text and "--overwrite" in text and "--no-progress" in text
 
 
 def test_a_network_with_nothing_to_explain_is_refused_by_name() -> None:
@@ -564,4 +654,4 @@ def test_a_network_with_nothing_to_explain_is_refused_by_name() -> None:
     trained = SimpleNamespace(model=PairScores(), head_kinds={"pairs": "pairwise"}, config=SimpleNamespace(seed=0))
     maker = _MapMaker(trained, adapter, None, None, "gradcam", "none", control=False)
     with pytest.raises(ValueError, match="PairScores gives nothing to explain.*--target"):
-        maker(torch.ones(2, 3, 4))
+        maker(torch.ones(2, 3, 4), {})

@@ -78,8 +78,14 @@ def test_signal_fraction_of_the_class_task(trained: tuple[Path, Path]) -> None:
 
 def test_explanation_of_one_run_matches_its_predictions(trained: tuple[Path, Path], tmp_path: Path) -> None:
     run, held_out = trained
-    explanation = explain_run(run, held_out, events=[1, 4], targets=["particle:0", "energy"], max_events=20)
+    calls: list[tuple[int, int]] = []
+    explanation = explain_run(run, held_out, events=[1, 4], targets=["particle:0", "energy"], max_events=20,
+                              progress=lambda done, total: calls.append((done, total)))  # fmt: skip
     assert explanation.selected.tolist() == [1, 4]
+    assert calls[-1][0] == calls[-1][1] == len(np.union1d(explanation.counted, [1, 4]))  # the progress bar's counts
+    # same events, transforms and weights as the engine's own prediction path
+    reference = read_columns(predict_files(run, [held_out], tmp_path, progress=False)[0].output)
+    assert len(explanation.counted) == 20 and explanation.counted[-1] >= 0.9 * len(reference["event_id"])  # spread
     assert explanation.inputs.shape == (2, 2, 1855) and explanation.true_image.shape == (2, 1855)
     assert set(explanation.maps) == {"gradcam:particle:0", "gradcam:energy", "attention:1", "attention:2", "attention:3", "attention:product"}
     product = explanation.maps["attention:product"]
@@ -89,10 +95,9 @@ def test_explanation_of_one_run_matches_its_predictions(trained: tuple[Path, Pat
     # the energy head is trained on gammas only: its criteria are NaN for protons
     protons = explanation.predictions["true_shower_primary_id"] != 0
     assert protons.any() and np.isnan(criteria["signal_fraction"][protons]).all()
-    # same events, transforms and weights as the engine's own prediction path
-    reference = read_columns(predict_files(run, [held_out], tmp_path, progress=False)[0].output)
-    np.testing.assert_array_equal(explanation.predictions["event_id"], reference["event_id"][:20])
-    np.testing.assert_allclose(explanation.predictions["gammaness"], reference["gammaness"][:20], rtol=1e-5, atol=1e-6)
+    counted = explanation.counted
+    np.testing.assert_array_equal(explanation.predictions["event_id"], reference["event_id"][counted])
+    np.testing.assert_allclose(explanation.predictions["gammaness"], reference["gammaness"][counted], rtol=1e-5, atol=1e-6)
 
 
 def test_explain_command_on_a_sweep_writes_figures_criteria_and_table(trained: tuple[Path, Path], tmp_path: Path) -> None:
@@ -122,12 +127,13 @@ def test_explain_command_on_a_sweep_writes_figures_criteria_and_table(trained: t
     figures = sorted(p.name for p in (sweep / "plots" / "explain").glob("event*.png"))  # mean/std over seeds
     assert len(figures) == 1 and figures[0].startswith("event00002_obs1_event")  # named by position and event
     assert sorted(p.name for p in (run / "plots" / "explain").glob("event*.png")) == figures  # each run's own
-    bad = CliRunner().invoke(app, [str(sweep), "--input", str(held_out), "--events", "0,9999"])
+    bad = CliRunner().invoke(app, [str(sweep), "--input", str(held_out), "--events", "0,9999", "--overwrite"])
     assert bad.exit_code == 1 and "event positions must be in 0.." in " ".join(bad.output.split())  # rich wraps lines
 
 
 def test_parse_events() -> None:
     assert parse_events("3,0,5-7") == [0, 3, 5, 6, 7]
     assert parse_events(None) == [0]
-    with pytest.raises(ValueError, match="positions or ranges"):
-        parse_events("a-b")
+    for text in ("a-b", "5-2", ",", " ", "1,,2"):  # none may pass for "no event"
+        with pytest.raises(ValueError, match="positions or increasing ranges"):
+            parse_events(text)

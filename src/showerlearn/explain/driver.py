@@ -23,7 +23,7 @@ signal for random weights too reflects the input (e.g. a cleaned image), not the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,7 @@ __all__ = [
     "CONTROL_PREFIX",
     "GRADCAM_PREFIX",
     "REFERENCES",
+    "ProgressHook",
     "CriteriaSettings",
     "ExplainAdapter",
     "FigureRow",
@@ -96,6 +97,9 @@ class ExplainAdapter(Protocol):
       all events (maps averaged per class) instead of the chosen events only;
     * ``summary_figures() -> dict[str, Figure]``: figures of those statistics, by file stem, drawn
       after the pass next to the event figures;
+    * ``real_elements(inputs) -> Tensor``: ``(B, n_elements)`` bool, False on the padding of a batch's
+      inputs (token or hit slots an event does not fill): Grad-CAM maps are zeroed there, since a
+      layer's activations on padding are not evidence of anything in the event;
     * ``default_targets(outputs, head_kinds) -> list[str]``: the outputs Grad-CAM explains when the user
       names none (default: :func:`default_targets`); an empty list explains with attention maps only, for
       networks with no one score per event (per-hit and per-pair outputs).
@@ -153,6 +157,8 @@ class RunExplanation:
         label: the model's name in the run's config.
         adapter: the family's adapter that read the events (and draws them).
         selected: positions (in the DataModule's selection of the file) of the events with maps.
+        counted: positions of the events the criteria, predictions and summaries are over (all events,
+            or ``max_events`` of them spread evenly over the file).
         ids: the adapter's identifying meta columns of the selected events.
         inputs: network inputs of the selected events (``(n_selected, C, n_elements)``, or a dict of them).
         true_image: their true signal ``(n_selected, n_elements)``, or None (file without truth).
@@ -167,6 +173,7 @@ class RunExplanation:
     label: str
     adapter: ExplainAdapter
     selected: np.ndarray
+    counted: np.ndarray
     ids: dict[str, np.ndarray]
     inputs: Any
     true_image: np.ndarray | None
@@ -185,6 +192,10 @@ class RunExplanation:
         if isinstance(self.inputs, np.ndarray):
             return self.inputs[event]
         return {name: values[event] for name, values in self.inputs.items()}
+
+
+#: ``progress(done, total)``: events of one run processed so far, out of all it processes
+ProgressHook = Callable[[int, int], None]
 
 
 def default_targets(outputs: Mapping[str, torch.Tensor], head_kinds: Mapping[str, str]) -> list[str]:
@@ -213,8 +224,9 @@ def explain_run(
     method: str = "gradcam",
     control: bool = False,
     reference: str = "none",
+    progress: ProgressHook | None = None,
 ) -> RunExplanation:
-    """Maps of ``events`` and criteria over the first ``max_events`` events (all by default) of ``input_file``.
+    """Maps of ``events`` and criteria over ``max_events`` events (all by default) of ``input_file``.
 
     Args:
         run_path: a trained run directory (of a family with an explanation adapter).
@@ -222,31 +234,38 @@ def explain_run(
         events: positions of the events to keep maps of.
         targets: output selectors (default: :func:`default_targets`).
         layer: layer name for Grad-CAM (default: the model's backbone output).
-        max_events: limit of events for the criteria (the chosen events are always processed).
+        max_events: limit of events for the criteria, predictions and per-class summaries, taken evenly
+            spread over the file (files may be ordered by class); the chosen events are always processed.
         method: ``"gradcam"`` or ``"hirescam"`` (:func:`showerlearn.explain.gradcam.grad_cam`).
         control: also compute the criteria of the Grad-CAM maps of the network with random weights.
         reference: ``"empty"``: measure activations against those of the all-zero input (IACT: with the
             charge transforms and times relative to the event mean, a camera without any light);
             ``"none"``: plain Grad-CAM (the gamma-PhysNet paper's maps).
+        progress: called after each batch with the events processed so far and the total.
     """
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
     trained = load_trained_module(run_path, [input_file])
     adapter = family_of(trained.config).explain_adapter(trained)
     dataset = trained.datamodule.predict_set
-    order, chosen, count = _positions(dataset, input_file, events, max_events)
+    order, chosen, counted = _positions(dataset, input_file, events, max_events)
     maker = _MapMaker(trained, adapter, targets, layer, method, reference, control)
-    collector = _Collector(adapter, settings, chosen, count, has_truth=adapter.has_truth(order))
+    collector = _Collector(adapter, settings, chosen, counted, has_truth=adapter.has_truth(order))
+    done = 0
     for positions, batch in _batches(trained.datamodule, order):
-        collector.add(positions, batch, maker(batch["inputs"]))
+        collector.add(positions, batch, maker(batch["inputs"], batch.get("masks", {})))
+        done += len(positions)
+        if progress is not None:
+            progress(done, len(order))
     return collector.explanation(trained)
 
 
 def _positions(
     dataset: Dataset | None, input_file: str | Path, events: Sequence[int], max_events: int | None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(order, chosen, count)``: every position to process, those to keep maps of, and how many of the
-    first ones the criteria count."""
+    """``(order, chosen, counted)``: every position to process, those to keep maps of, and those the
+    criteria count: all, or ``max_events`` spread evenly over the selection (deterministically), since the
+    first ones of a file ordered by process (generated collider files: signal first) may hold one class only."""
     n_total = len(dataset) if dataset is not None else 0
     if n_total == 0:
         raise ValueError(f"{input_file}: no event passes the run's selection")
@@ -256,7 +275,8 @@ def _positions(
             f"{input_file}: event positions must be in 0..{n_total - 1} (events passing the run's selection), got {chosen.tolist()}"
         )
     count = n_total if max_events is None else min(max_events, n_total)
-    return np.union1d(np.arange(count), chosen), chosen, count
+    counted = np.arange(count, dtype=np.int64) * n_total // count  # exact integers, strictly increasing
+    return np.union1d(counted, chosen), chosen, counted
 
 
 def _batches(datamodule: ShowerDataModule, order: np.ndarray) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
@@ -290,13 +310,15 @@ class _MapMaker:
         # each seed of a sweep gets its own random weights, so the control's spread over seeds is real
         self.randomized = randomized_copy(trained.model, seed=trained.config.seed) if control else None
 
-    def __call__(self, inputs: Tensor | Mapping[str, Tensor]) -> _BatchMaps:
+    def __call__(self, inputs: Tensor | Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> _BatchMaps:
+        """The maps of one batch (``masks``: the batch's loss masks, which tell per-element heads)."""
         if self.targets is None:
             with torch.no_grad():
                 outputs = self.model(inputs)
             # a family whose outputs have no one score per event to explain (per-hit pairs) chooses its own
             choose = getattr(self.adapter, "default_targets", default_targets)
             self.targets = list(choose(outputs, self.head_kinds))
+        _refuse_per_element_targets(self.targets, masks)
         maps, shapes, outputs = self._grad_cam(self.model, inputs, "") if self.targets else ({}, {}, {})
         with torch.no_grad(), capture_attention(self.model) as records:
             plain = self.model(inputs)
@@ -323,7 +345,9 @@ class _MapMaker:
             reference=reference, channels_last=getattr(self.adapter, "channels_last", False),
         )
         prefix += GRADCAM_PREFIX
-        maps = {prefix + name: values.double().numpy() for name, values in result.maps.items()}
+        real = getattr(self.adapter, "real_elements", None)
+        keep = real(inputs).double() if callable(real) else 1.0
+        maps = {prefix + name: (values.double() * keep).numpy() for name, values in result.maps.items()}
         shapes = {prefix + name: tuple(values.shape[1:]) for name, values in result.layer_maps.items()}
         return maps, shapes, {name: values.float().numpy() for name, values in result.outputs.items()}
 
@@ -333,9 +357,9 @@ class _Collector:
     of the events the criteria count."""
 
     def __init__(
-        self, adapter: ExplainAdapter, settings: CriteriaSettings, chosen: np.ndarray, count: int, has_truth: bool
+        self, adapter: ExplainAdapter, settings: CriteriaSettings, chosen: np.ndarray, counted: np.ndarray, has_truth: bool
     ) -> None:
-        self.adapter, self.settings, self.chosen, self.count, self.has_truth = adapter, settings, chosen, count, has_truth
+        self.adapter, self.settings, self.chosen, self.counted, self.has_truth = adapter, settings, chosen, counted, has_truth
         self.positions: list[np.ndarray] = []
         self.maps: dict[str, list[np.ndarray]] = {}
         self.criteria: dict[str, dict[str, list[np.ndarray]]] = {}
@@ -346,7 +370,7 @@ class _Collector:
         self.meta: list[dict[str, np.ndarray]] = []
 
     def add(self, positions: np.ndarray, batch: Mapping[str, Any], made: _BatchMaps) -> None:
-        keep, counted = np.isin(positions, self.chosen), positions < self.count
+        keep, counted = np.isin(positions, self.chosen), np.isin(positions, self.counted)
         self.positions.append(positions)
         for name, values in made.maps.items():
             if not name.startswith(CONTROL_PREFIX):  # the control is a criterion, not a figure
@@ -373,7 +397,7 @@ class _Collector:
 
     def explanation(self, trained: TrainedRun) -> RunExplanation:
         order = np.concatenate(self.positions)
-        kept, counted = np.isin(order, self.chosen), order < self.count
+        kept, counted = np.isin(order, self.chosen), np.isin(order, self.counted)
         outputs, meta = concatenate_batches(self.outputs), concatenate_batches(self.meta)
         criteria = {n: {c: np.concatenate(v) for c, v in per.items()} for n, per in self.criteria.items()}
         predictions = trained.datamodule.decode_predictions(
@@ -384,6 +408,7 @@ class _Collector:
             label=trained.config.model.name if trained.config.model else "",  # always a network here (loading checks)
             adapter=self.adapter,
             selected=order[kept],
+            counted=order[counted],
             ids={name: meta[name][kept] for name in self.adapter.id_columns if name in meta},
             inputs=_concatenate(self.inputs),
             true_image=np.concatenate(self.truth) if self.has_truth else None,
@@ -392,6 +417,19 @@ class _Collector:
             true_size=np.concatenate(self.sizes) if self.has_truth else None,
             predictions=predictions,
         )
+
+
+def _refuse_per_element_targets(targets: Sequence[str], masks: Mapping[str, Tensor]) -> None:
+    """Refuse Grad-CAM of a head with one value per detector element (per hit, per hit pair): its outputs are
+    padded to each batch's largest event, so one column is another element (often padding) in every batch."""
+    for target in targets:
+        head = OutputSelector.parse(target).head
+        if head in masks and masks[head].dim() > 1:
+            raise ValueError(
+                f"--target {target}: output {head!r} has one value per detector element (hit, hit pair), padded "
+                "differently in each batch, so no column of it is one element of every event. Grad-CAM explains "
+                "per-event outputs ('energy', 'particle:0'); this run's attention maps are explained without --target"
+            )
 
 
 def _trained_events(name: str, masks: Mapping[str, Tensor], n: int) -> np.ndarray:

@@ -67,8 +67,11 @@ class OutputSelector:
         if isinstance(text, OutputSelector):
             return text
         head, sep, index = text.partition(":")
-        if not head or (sep and not index.lstrip("-").isdigit()):
-            raise ValueError(f"output selector must be 'head' or 'head:index' (e.g. 'particle:0', 'energy'), got {text!r}")
+        # no negative columns: 'label:-1' would be 'label:1' of a two-class head under another name
+        if not head or (sep and not index.isdigit()):
+            raise ValueError(
+                f"output selector must be 'head' or 'head:index' with an index >= 0 (e.g. 'particle:0', 'energy'), got {text!r}"
+            )
         return cls(head, int(index) if sep else None)
 
     def score(self, outputs: Mapping[str, Tensor]) -> Tensor:
@@ -80,12 +83,18 @@ class OutputSelector:
             if self.index not in (None, 0):
                 raise ValueError(f"output {self.head!r} has one value per event: no column {self.index}")
             return values
+        if values.dim() > 2:
+            # (B, N, N) pair scores, (B, N, C) per-element classes: a flattened column is no one quantity per event
+            raise ValueError(
+                f"output {self.head!r} has shape (batch, {', '.join(map(str, values.shape[1:]))}): several values per "
+                "element, no one score per event; Grad-CAM explains outputs of shape (batch,) or (batch, columns)"
+            )
         columns = values.reshape(values.shape[0], -1)
         if self.index is None:
             if columns.shape[1] != 1:
                 raise ValueError(f"output {self.head!r} has {columns.shape[1]} columns: select one, e.g. '{self.head}:0'")
             return columns[:, 0]
-        if not -columns.shape[1] <= self.index < columns.shape[1]:
+        if not 0 <= self.index < columns.shape[1]:
             raise ValueError(f"output {self.head!r} has {columns.shape[1]} columns, no column {self.index}")
         return columns[:, self.index]
 

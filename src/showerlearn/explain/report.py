@@ -13,12 +13,14 @@ on the true pixel layout)::
 Where things go: each run's figures in ``RUN/plots/explain/`` (the board embeds every PNG there),
 a sweep's mean/std figures in ``SWEEP/plots/explain/``, and the criteria of every compared model in
 ``RUN_OR_SWEEP/explain/criteria.json`` and ``criteria.md`` (plus ``plots/explain/criteria.png``).
+Each of these folders is replaced as a whole at the end (:mod:`showerlearn.explain.staging`): nothing of
+an earlier explanation stays among the new files, and a failure leaves the earlier ones as they were.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,12 +34,16 @@ from showerlearn.explain.driver import (
     GRADCAM_PREFIX,
     CriteriaSettings,
     FigureRow,
+    ProgressHook,
     RunExplanation,
     explain_run,
     summarise_criteria,
 )
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.explain.gradcam import OutputSelector
 from showerlearn.explain.loading import resolve_runs
 from showerlearn.explain.seeds import criteria_table, stack_over_seeds
+from showerlearn.explain.staging import StagedFolders
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
 from showerlearn.viz.board import EXPLAIN_FOLDER
 from showerlearn.viz.figures import new_figure, save_figure
@@ -87,10 +93,9 @@ def _map_rows(names: Sequence[str], maps: Mapping[str, Any], std: Mapping[str, A
     return rows
 
 
-def write_run_figures(explanation: RunExplanation) -> list[Path]:
-    """One figure per chosen event in the run's ``plots/explain/``, and the adapter's summary figures over
-    all events (``summary_figures``, an optional member of the adapter) next to them."""
-    folder = explanation.run.path / EXPLAIN_FOLDER
+def write_run_figures(explanation: RunExplanation, folder: Path) -> list[Path]:
+    """One figure per chosen event in ``folder`` (the run's ``plots/explain/``), and the adapter's summary
+    figures over all events (``summary_figures``, an optional member of the adapter) next to them."""
     summaries = getattr(explanation.adapter, "summary_figures", None)
     written = []
     for stem, figure in (summaries() if callable(summaries) else {}).items():
@@ -105,7 +110,8 @@ def write_run_figures(explanation: RunExplanation) -> list[Path]:
 
 
 def write_sweep_figures(explanations: Sequence[RunExplanation], folder: Path) -> list[Path]:
-    """Per-pixel mean and std over seeds of every map, one figure per chosen event, in ``folder/plots/explain``."""
+    """Per-pixel mean and std over seeds of every map, one figure per chosen event, in ``folder`` (the
+    sweep's ``plots/explain/``)."""
     stats = stack_over_seeds([e.maps for e in explanations])
     first = explanations[0]
     written = []
@@ -116,7 +122,7 @@ def write_sweep_figures(explanations: Sequence[RunExplanation], folder: Path) ->
         stds = {n: s.std[event] for n, s in stats.items()}
         rows += _map_rows(list(stats), means, stds)
         figure = first.adapter.event_figure(title, rows)
-        written += save_figure(figure, folder / EXPLAIN_FOLDER / stem, formats=("png",), dpi=80)
+        written += save_figure(figure, folder / stem, formats=("png",), dpi=80)
     return written
 
 
@@ -162,33 +168,71 @@ def write_explanations(
     method: str = "gradcam",
     control: bool = True,
     reference: str = "none",
+    overwrite: bool = True,
+    progress: Callable[[RunDir], ProgressHook] | None = None,
 ) -> dict[str, Any]:
     """The whole ``showerlearn explain`` job; returns the criteria document written to criteria.json (its
-    models' ``criteria`` None where there are none: criteria.md and the criteria figure of an earlier
-    explanation are then removed).
+    models' ``criteria`` None where there are none), with the absolute paths of the figure folders written
+    under ``"figures"``.
 
     ``control``: criteria of the Grad-CAM maps of each network with random weights too
     (``randomized:`` rows, see :mod:`showerlearn.explain.driver`). ``reference``: what Grad-CAM
     activations are measured against (``"empty"`` detector or ``"none"``, see :func:`explain_run`).
+    ``overwrite``: replace earlier explanations (else they are refused before any work; the command's
+    default). ``progress``: gives the progress hook of each run's pass over the events.
 
     Every run of ``run_or_sweep`` and of each ``compare`` path is explained on ``input_file``; figures
-    go to each run (and each sweep), the criteria of all models to ``run_or_sweep/explain/``.
+    go to each run (and each sweep), the criteria of all models to ``run_or_sweep/explain/``. Every path,
+    option and checkpoint is checked before anything is written, and each output folder is replaced as a
+    whole once all is done.
     """
     main = Path(run_or_sweep)
-    groups = []
-    for path in [main, *map(Path, compare)]:
-        explanations = [
-            explain_run(
-                run, input_file, events, targets, layer, max_events=max_events, settings=settings, method=method,
-                control=control, reference=reference,
-            )
-            for run in resolve_runs(path)
-        ]
-        for explanation in explanations:
-            write_run_figures(explanation)
-        if len(explanations) > 1:
-            write_sweep_figures(explanations, path)
-        groups.append((path, explanations))
+    _check_inputs(input_file, targets)
+    groups = [(path, resolve_runs(path)) for path in [main, *map(Path, compare)]]
+    for _, runs in groups:
+        for run in runs:
+            run.best_checkpoint()  # an unfinished run fails here, not after the others' minutes of work
+    figures = _figure_folders(main, groups)
+    with StagedFolders([*figures, main / CRITERIA_FOLDER], overwrite) as staged:
+        explained = []
+        for path, runs in groups:
+            explanations = [
+                explain_run(
+                    run, input_file, events, targets, layer, max_events=max_events, settings=settings, method=method,
+                    control=control, reference=reference, progress=progress(run) if progress else None,
+                )
+                for run in runs
+            ]
+            for explanation in explanations:
+                write_run_figures(explanation, staged.folder(explanation.run.path / EXPLAIN_FOLDER))
+            if len(explanations) > 1:
+                write_sweep_figures(explanations, staged.folder(path / EXPLAIN_FOLDER))
+            explained.append((path, explanations))
+        document = _criteria_document(explained, input_file, layer, settings, method, reference, control)
+        _write_criteria(document, staged.folder(main / CRITERIA_FOLDER), staged.folder(main / EXPLAIN_FOLDER))
+    return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures))}
+
+
+def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> None:
+    """What the passes would find wrong only after loading a run and reading the file."""
+    if not Path(input_file).exists():
+        raise FileNotFoundError(f"--input {input_file}: no such file")
+    for target in targets or ():
+        OutputSelector.parse(target)
+
+
+def _figure_folders(main: Path, groups: Sequence[tuple[Path, Sequence[RunDir]]]) -> list[Path]:
+    """Every figure folder the job writes: each run's, each sweep's, the main path's (criteria figure)."""
+    folders = [run.path / EXPLAIN_FOLDER for _, runs in groups for run in runs]
+    folders += [path / EXPLAIN_FOLDER for path, runs in groups if len(runs) > 1]
+    return [*folders, main / EXPLAIN_FOLDER]
+
+
+def _criteria_document(
+    groups: Sequence[tuple[Path, Sequence[RunExplanation]]], input_file: str | Path, layer: str | None,
+    settings: CriteriaSettings, method: str, reference: str, control: bool,
+) -> dict[str, Any]:
+    """The content of criteria.json: the settings, the criteria's definitions, each model's summary."""
     models = {}
     for label, (path, explanations) in zip(_unique_labels(groups), groups):
         models[label] = {
@@ -198,24 +242,21 @@ def write_explanations(
             "n_events": explanations[0].n_events,
             "criteria": summarise_criteria(explanations),
         }
-    definitions = dict(groups[0][1][0].adapter.criteria_definitions)
-    document = {
+    return {
         "input": str(input_file),
         "settings": {
             "method": method, "reference": reference, "layer": layer or "the model's explain_layer, else its backbone", "randomized_control": control,
             **asdict(settings),
         },
-        "definitions": definitions,
+        "definitions": dict(groups[0][1][0].adapter.criteria_definitions),
         "models": models,
     }
-    folder = main / CRITERIA_FOLDER
+
+
+def _write_criteria(document: Mapping[str, Any], folder: Path, figures: Path) -> None:
+    """criteria.json in ``folder``; with criteria, the table next to it and their figure in ``figures``."""
     write_json_atomic(folder / "criteria.json", document)
-    summaries = {label: model["criteria"] for label, model in models.items() if model["criteria"] is not None}
-    figure = main / EXPLAIN_FOLDER / "criteria"
+    summaries = {label: model["criteria"] for label, model in document["models"].items() if model["criteria"] is not None}
     if summaries:
         write_text_atomic(folder / "criteria.md", criteria_table(summaries))
-        save_figure(criteria_figure(summaries, list(definitions)), figure, formats=("png",))
-    else:  # an earlier input's table and figure would pass for this one's (the board shows every PNG there)
-        (folder / "criteria.md").unlink(missing_ok=True)
-        figure.with_suffix(".png").unlink(missing_ok=True)
-    return document
+        save_figure(criteria_figure(summaries, list(document["definitions"])), figures / "criteria", formats=("png",))

@@ -2,10 +2,11 @@
 
 An event's "detector elements" are its hits, in the order of the file, padded to the largest number of hits of
 an event in the explained file (``n_slots``). The networks' outputs are per hit and per hit pair (same-gamma
-logits, condensation strengths): no one score per event, so Grad-CAM explains nothing unless a target is named
-(``--target``; its maps are per hit). What is explained is the attention of the transformers over the hits
-(``hit_transformer``, ``hit_condensation``, ``hit_slot_attention``'s encoder): each head of the last
-self-attention layer, one ``(hits x hits)`` map per event, flattened.
+logits, condensation strengths): no one score per event, so Grad-CAM explains nothing by default, and a
+``--target`` of a per-element head is refused (its columns are other hits in every batch). What is explained is
+the attention of the transformers over the hits (``hit_transformer``, ``hit_condensation``,
+``hit_slot_attention``'s encoder): each head of the last self-attention layer, one ``(hits x hits)`` map per
+event, flattened.
 
 The truth is each hit's gamma (-1: a background hit, or no gamma of its own; NaN: a padding slot). Criterion
 per event, over the hits of a gamma that has other hits, in events with hits of another origin too:

@@ -8,6 +8,10 @@ of the stream the layer's tokens belong to. The attention maps are those the net
 ``explain_attention`` (the last self-attention block of each stream, every cross-attention block), one
 map per head, flattened (query slots x key slots).
 
+Without ``--target``, Grad-CAM explains the classification head's last class logit (``label:1``, signal
+for the classes (background, signal)): what makes the network call an event signal. Maps on padded
+token slots are zeroed.
+
 Generated events carry no truth of which tokens matter, so there are no criteria. Instead the adapter
 accumulates, over every explained event and separately per class (signal, background):
 
@@ -20,25 +24,29 @@ accumulates, over every explained event and separately per class (signal, backgr
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from showerlearn.collider.data.datamodule import ColliderDataModule
 from showerlearn.collider.explain.figures import attention_figure, event_rows_figure, gradcam_figure
 from showerlearn.collider.explain.summary import JetImages, MeanMaps, event_shares
 from showerlearn.explain.attention import AttentionWeights
-from showerlearn.explain.driver import ATTENTION_PREFIX, GRADCAM_PREFIX, CriteriaSettings, FigureRow
-from showerlearn.explain.gradcam import Projection
+from showerlearn.explain.driver import ATTENTION_PREFIX, GRADCAM_PREFIX, CriteriaSettings, FigureRow, default_targets
+from showerlearn.explain.gradcam import OutputSelector, Projection
 from showerlearn.explain.loading import TrainedRun
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["ColliderExplainAdapter"]
+
+log = logging.getLogger(__name__)
 
 #: half-width of the jet images (the generated large-R jets' radius)
 JET_IMAGE_RADIUS = 1.0
@@ -68,6 +76,7 @@ class ColliderExplainAdapter:
         self.attention: dict[str, MeanMaps] = {}
         self.profiles: dict[str, MeanMaps] = {}
         self.images: dict[str, JetImages] = {}
+        self.class_events = np.zeros(len(self.class_names), dtype=np.int64)  # events summarised per class
         self.gradcam_stream = "constituents"  # set by projection(): the stream of the explained layer
 
     # --- the driver's questions ----------------------------------------------------------------------
@@ -77,20 +86,35 @@ class ColliderExplainAdapter:
     def truth(self, positions: np.ndarray) -> np.ndarray:
         raise ValueError("collider events carry no true map of the tokens that matter: no criteria")
 
+    def default_targets(self, outputs: Mapping[str, Tensor], head_kinds: Mapping[str, str]) -> list[str]:
+        """The driver's default with the last class of classification heads (signal) instead of class 0
+        (background): the evidence for signal is what a collider analysis asks about."""
+        last = len(self.class_names) - 1
+        targets = [OutputSelector.parse(t) for t in default_targets(outputs, head_kinds)]
+        return [f"{t.head}:{last}" if head_kinds.get(t.head) == "classification" else str(t) for t in targets]
+
     def projection(self, model: nn.Module) -> Projection:
         """Token maps ``(B, L)`` of the layer's stream -> ``(B, n_constituents + n_objects)`` slots."""
         stream = getattr(model, "explain_stream", "constituents")
         self.gradcam_stream = stream  # the slots that hold the maps, for the summaries
-        offset, total = self.offsets[stream], self.sizes["union"]
+        offset, size, total = self.offsets[stream], self.sizes[stream], self.sizes["union"]
 
         def to_slots(cam: Tensor) -> Tensor:
-            if cam.dim() != 2 or offset + cam.shape[1] > total:
-                raise ValueError(f"a Grad-CAM map of shape {tuple(cam.shape)} does not fit the {total} token slots")
+            # a layer of the other stream has other tokens: placed here, its values would pass for these slots'
+            if cam.dim() != 2 or cam.shape[1] != size:
+                raise ValueError(
+                    f"a Grad-CAM map of shape {tuple(cam.shape)} is not on the {size} {stream} tokens the network's "
+                    f"maps are placed on: --layer must be a layer over that stream (default: the network's explain_layer)"
+                )
             slots = cam.new_zeros(cam.shape[0], total)
             slots[:, offset : offset + cam.shape[1]] = cam
             return slots
 
         return to_slots
+
+    def real_elements(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """``(B, n_constituents + n_objects)``: True on the token slots an event fills."""
+        return torch.cat([inputs["constituents_mask"], inputs["objects_mask"]], dim=1).bool()
 
     def attention_maps(self, model: nn.Module, records: Sequence[AttentionWeights]) -> dict[str, Tensor]:
         """One flattened (query slots x key slots) map per head of each layer in the model's ``explain_attention``."""
@@ -117,6 +141,7 @@ class ColliderExplainAdapter:
         labels = batch["meta"]["label"].numpy()[counted]
         known = labels >= 0
         labels = labels[known]
+        self.class_events += np.bincount(labels, minlength=len(self.class_names))
         inputs = {name: values.numpy()[counted][known] for name, values in batch["inputs"].items()}
         masks = {stream: inputs[f"{stream}_mask"] for stream in ("constituents", "objects")}
         masks["union"] = np.concatenate([masks["constituents"], masks["objects"]], axis=1)
@@ -170,6 +195,7 @@ class ColliderExplainAdapter:
 
     def summary_figures(self) -> dict[str, Figure]:
         """Mean attention per layer (rows: classes, columns: heads) and Grad-CAM per target, by file stem."""
+        self._warn_of_empty_classes()
         figures: dict[str, Figure] = {}
         for label, query, key in self.layout.values():
             heads = sorted((n for n in self.attention if n.rsplit(" h", 1)[0] == label), key=_head)
@@ -184,6 +210,15 @@ class ColliderExplainAdapter:
                 self.class_names, images.extent if images is not None else None, f"Grad-CAM of {target}",
             )
         return figures
+
+    def _warn_of_empty_classes(self) -> None:
+        """Name the classes without any summarised event: their panels would be empty."""
+        empty = [name for name, count in zip(self.class_names, self.class_events) if count == 0]
+        if empty and (self.attention or self.profiles):
+            log.warning(
+                "no %s event among the %d summarised: their panels are empty (explain more events: --max-events)",
+                " or ".join(empty), int(self.class_events.sum()),
+            )
 
     # --- one event -----------------------------------------------------------------------------------
     def input_panels(self, inputs: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:

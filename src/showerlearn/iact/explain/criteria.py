@@ -158,10 +158,12 @@ def explanation_criteria(
     if values.shape != truth.shape:
         raise ValueError(f"maps and true images must have the same shape, got {values.shape} and {truth.shape}")
     region = signal_region(truth, neighbours, signal_threshold, dilation, cells)
+    fraction = mass_fraction(values, region)
     return {
         "signal_correlation": pearson_correlation(values, truth),
-        "signal_fraction": mass_fraction(values, region),
-        "signal_area": np.where(truth.any(axis=1), region.mean(axis=1), np.nan),
+        "signal_fraction": fraction,
+        # the chance level of the fraction: over the same events (not those of a zero map), so the two compare
+        "signal_area": np.where(truth.any(axis=1) & np.isfinite(fraction), region.mean(axis=1), np.nan),
         "border_fraction": mass_fraction(values, border_mask(neighbours)),
         "centroid_distance": centroid_distance(values, x, y, intensity_centroid(truth, x, y), level),
     }
