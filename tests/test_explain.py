@@ -615,6 +615,7 @@ def test_staged_folders_replace_whole_folders_or_leave_them(tmp_path: Path) -> N
     with StagedFolders([target, tmp_path / "plots" / ".." / "plots" / "explain"], overwrite=True) as staged:
         (staged.folder(target) / "new.png").write_text("new")
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["plots/explain/new.png"]
+    assert target.stat().st_mode & 0o777 == (tmp_path / "plots").stat().st_mode & 0o777  # not mkdtemp's private 0700
     with pytest.raises(FileExistsError, match="pass --overwrite"):
         StagedFolders([target], overwrite=False)
 

@@ -38,7 +38,10 @@ class StagedFolders:
     def __enter__(self) -> StagedFolders:
         for target in self.targets:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._staged[target] = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+            staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+            # mkdtemp makes it private (0700); once swapped in it is a run's folder, readable as any other
+            staged.chmod(0o777 & ~_umask())
+            self._staged[target] = staged
         return self
 
     def folder(self, target: Path) -> Path:
@@ -55,6 +58,13 @@ class StagedFolders:
         finally:
             for staged in self._staged.values():
                 shutil.rmtree(staged, ignore_errors=True)  # left only where the swap did not happen
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, then restoring it: there is no other way to read it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _swap(staged: Path, target: Path) -> None:
