@@ -251,3 +251,4 @@ def test_the_roc_names_the_positive_class_of_its_family() -> None:
     curve = [RocSeries("model", np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5)]
     assert roc_figure(curve).axes[0].get_ylabel() == "signal efficiency (true positive rate)"  # the core's
     assert roc_figure(curve, positive="gamma").axes[0].get_ylabel() == "gamma efficiency (true positive rate)"
+    assert BOARD_STYLE.positive_class == "gamma"  # what the IACT evaluator and an IACT sweep's aggregate pass

@@ -555,6 +555,7 @@ def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNames
         return []
 
     monkeypatch.setattr(report, "resolve_runs", runs)
+    monkeypatch.setattr(report, "network_checkpoint", lambda run: run.best_checkpoint())
     monkeypatch.setattr(report, "explain_run", explained)
     monkeypatch.setattr(report, "write_run_figures", figures)
     monkeypatch.delenv("SHOWERLEARN_DEBUG", raising=False)
@@ -620,6 +621,34 @@ def test_staged_folders_replace_whole_folders_or_leave_them(tmp_path: Path) -> N
         StagedFolders([target], overwrite=False)
 
 
+
+def test_a_failed_swap_leaves_every_earlier_folder_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second folder's rename fails: the first one, already swapped, is moved back too."""
+    import os
+
+    from showerlearn.explain.staging import StagedFolders
+
+    targets = [tmp_path / "run" / "plots" / "explain", tmp_path / "run" / "explain"]
+    for target in targets:
+        target.mkdir(parents=True)
+        (target / "old.png").write_text("old")
+    rename, calls = os.rename, []
+
+    def failing_rename(source: Path, destination: Path) -> None:
+        calls.append(destination)
+        if Path(destination) == targets[1].resolve() and str(source).endswith(".tmp"):  # the swap in, not the way back
+            raise OSError("no space left on device")
+        rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="no space"), StagedFolders(targets, overwrite=True) as staged:
+        for target in targets:
+            (staged.folder(target) / "new.png").write_text("new")
+    assert targets[0].resolve() in calls  # the first was swapped in before the failure
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() or p.name.startswith("."))
+    assert files == ["run/explain/old.png", "run/plots/explain/old.png"]  # nothing new, nothing aside or staged left
+
+
 def test_max_events_are_spread_over_the_file() -> None:
     """A file ordered by class (generated collider files: signal first) must not give the first class only."""
     from showerlearn.explain.driver import _positions
@@ -656,3 +685,16 @@ def test_a_network_with_nothing_to_explain_is_refused_by_name() -> None:
     maker = _MapMaker(trained, adapter, None, None, "gradcam", "none", control=False)
     with pytest.raises(ValueError, match="PairScores gives nothing to explain.*--target"):
         maker(torch.ones(2, 3, 4), {})
+
+
+def test_an_estimator_run_is_refused_as_such_before_any_work(tabular_config: dict, tmp_path: Path) -> None:
+    from showerlearn.config import dump_config, resolve_config
+    from showerlearn.engine.run_dir import RunDir
+    from showerlearn.explain.loading import network_checkpoint
+
+    run = RunDir(tmp_path / "forest")
+    run.path.mkdir()
+    config = {**tabular_config, "model": None, "task": None, "estimator": {"name": "random_forest", "params": {"n_estimators": 5}}}
+    run.config_file.write_text(dump_config(resolve_config(config)))
+    with pytest.raises(ValueError, match=r"forest: the run trained an estimator \(random_forest\), not a network"):
+        network_checkpoint(run)  # not "no checkpoint": an estimator run has none to find

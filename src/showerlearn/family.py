@@ -52,6 +52,7 @@ class BoardStyle:
         scalar_order: scalars shown first in the metrics table, in this order.
         scalar_units: scalar -> its unit (astropy string, e.g. ``"deg"``), shown next to its value in
             terminal tables; a scalar not named is a dimensionless number (a count, a fraction, an AUC).
+        positive_class: what the positive class of a ROC is called (its y axis: "<it> efficiency").
     """
 
     metric_style: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -59,6 +60,7 @@ class BoardStyle:
     scalar_direction: Mapping[str, str] = field(default_factory=dict)
     scalar_order: tuple[str, ...] = ()
     scalar_units: Mapping[str, str] = field(default_factory=dict)
+    positive_class: str = "signal"
 
 
 #: how an AUC-per-bin curve reads, the same in every family that draws one

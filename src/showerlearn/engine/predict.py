@@ -258,7 +258,7 @@ def predict_split(
 def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
     """The input files: glob patterns expanded (sorted), each file once (in the order first given)."""
     paths = expand_patterns(patterns, "predict: inputs", FileNotFoundError)  # each file once
-    if runs := [str(path) for path in paths if RunDir(path).status_file.is_file()]:
+    if runs := [str(path) for path in paths if RunDir(path).config_file.is_file()]:
         # `predict runs/x/*_seed1 FILE` where the pattern matched two runs: the second is taken for an input
         raise ValueError(f"predict: {', '.join(runs)} is a run directory, not an input file: predict takes one run "
                          "(the first argument); a pattern given as the run must match one")

@@ -178,7 +178,8 @@ def plot_aggregates(
     if baseline is not None and baseline.get("roc"):
         rocs.append(_roc(baseline_label, baseline, baseline=True))
     if rocs and names is None:
-        written += save_figure(roc_figure(rocs, caption=caption), Path(output_dir) / "roc", formats=figure_formats)
+        written += save_figure(roc_figure(rocs, caption=caption, positive=style.positive_class), Path(output_dir) / "roc",
+                               formats=figure_formats)
     return written
 
 

@@ -52,12 +52,22 @@ def load_trained_module(run_path: str | Path | RunDir, inputs: Sequence[str | Pa
         UnsafeModelFile: the checkpoint holds anything but tensors and plain data (refused unread).
     """
     run = run_path if isinstance(run_path, RunDir) else RunDir.existing(run_path)
+    config, datamodule, module = load_network(network_checkpoint(run), inputs)
+    return TrainedRun(run, config, datamodule, module.model.eval(), dict(module.head_kinds))
+
+
+def network_checkpoint(run: RunDir) -> Path:
+    """The best checkpoint of a run that trained a network (what can be explained).
+
+    Raises:
+        FileNotFoundError: no checkpoint.
+        ValueError: the run trained a scikit-learn estimator (nothing to explain with gradients).
+    """
     described = load_config(run.config_file)
     if described.model is None:
         estimator = described.estimator.name if described.estimator else "?"
         raise ValueError(f"{run.path}: the run trained an estimator ({estimator}), not a network")
-    config, datamodule, module = load_network(run.best_checkpoint(), inputs)
-    return TrainedRun(run, config, datamodule, module.model.eval(), dict(module.head_kinds))
+    return run.best_checkpoint()
 
 
 def resolve_runs(path: str | Path) -> list[RunDir]:

@@ -41,7 +41,7 @@ from showerlearn.explain.driver import (
 )
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.explain.gradcam import OutputSelector
-from showerlearn.explain.loading import resolve_runs
+from showerlearn.explain.loading import network_checkpoint, resolve_runs
 from showerlearn.explain.seeds import criteria_table, stack_over_seeds
 from showerlearn.explain.staging import StagedFolders
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
@@ -191,7 +191,7 @@ def write_explanations(
     groups = [(path, resolve_runs(path)) for path in [main, *map(Path, compare)]]
     for _, runs in groups:
         for run in runs:
-            run.best_checkpoint()  # an unfinished run fails here, not after the others' minutes of work
+            network_checkpoint(run)  # an estimator or unfinished run fails here, not after the others' minutes of work
     figures = _figure_folders(main, groups)
     with StagedFolders([*figures, main / CRITERIA_FOLDER], overwrite) as staged:
         explained = []

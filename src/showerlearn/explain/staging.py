@@ -9,9 +9,10 @@ mid-way would leave half of a result; so each folder is written anew in a tempor
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -38,10 +39,7 @@ class StagedFolders:
     def __enter__(self) -> StagedFolders:
         for target in self.targets:
             target.parent.mkdir(parents=True, exist_ok=True)
-            staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-            # mkdtemp makes it private (0700); once swapped in it is a run's folder, readable as any other
-            staged.chmod(0o777 & ~_umask())
-            self._staged[target] = staged
+            self._staged[target] = _new_sibling(target, ".tmp")
         return self
 
     def folder(self, target: Path) -> Path:
@@ -53,26 +51,46 @@ class StagedFolders:
     ) -> None:
         try:
             if kind is None:
-                for target, staged in self._staged.items():
-                    _swap(staged, target)
+                _swap_all(self._staged)
         finally:
             for staged in self._staged.values():
                 shutil.rmtree(staged, ignore_errors=True)  # left only where the swap did not happen
 
 
-def _umask() -> int:
-    """The process's umask (read by setting it, then restoring it: there is no other way to read it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_sibling(target: Path, suffix: str) -> Path:
+    """A new empty folder next to ``target`` with a random name (``mkdir``: the umask's permissions, which a
+    folder swapped in must have, unlike ``mkdtemp``'s private ones)."""
+    while True:
+        candidate = target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
 
 
-def _swap(staged: Path, target: Path) -> None:
-    """``staged`` renamed to ``target``; whatever was at ``target`` is moved aside first, then removed."""
-    if not target.exists():
-        os.rename(staged, target)
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.rename(target, aside / target.name)
-    os.rename(staged, target)
-    shutil.rmtree(aside, ignore_errors=True)
+def _swap_all(staged: dict[Path, Path]) -> None:
+    """Every staged folder renamed to its target, or none: the earlier targets are first all moved aside, then
+    the staged ones renamed in; a failure on the way moves everything back. The earlier folders are removed
+    only once every target holds its new one."""
+    asides: dict[Path, Path] = {}
+    swapped: list[Path] = []
+    try:
+        for target in staged:
+            if target.exists():
+                asides[target] = _new_sibling(target, ".old") / target.name
+                os.rename(target, asides[target])
+        for target, folder in staged.items():
+            os.rename(folder, target)
+            swapped.append(target)
+    except BaseException:
+        for target in swapped:
+            os.rename(target, staged[target])  # the staged folder again, removed by the caller
+        for target, aside in asides.items():
+            if aside.exists():
+                os.rename(aside, target)
+            with contextlib.suppress(OSError):  # only where empty: never an earlier folder not moved back
+                aside.parent.rmdir()
+        raise
+    for aside in asides.values():
+        shutil.rmtree(aside.parent, ignore_errors=True)

@@ -35,6 +35,7 @@ BOARD_STYLE = BoardStyle(
                   "proton_rejection", "precision", "recall"),
     # the energy resolution and bias are relative (ΔE/E), efficiencies and the AUC fractions: no unit
     scalar_units={"angular_resolution_deg": "deg"},
+    positive_class="gamma",
 )
 
 

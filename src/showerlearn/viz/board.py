@@ -213,6 +213,8 @@ def merged_style(families: Sequence[Family]) -> BoardStyle:
         scalar_direction=_first_wins(style.scalar_direction for style in styles),
         scalar_order=tuple(dict.fromkeys(name for style in styles for name in style.scalar_order)),
         scalar_units=_first_wins(style.scalar_units for style in styles),
+        # several families name their positive classes differently: a name for all of them
+        positive_class=styles[0].positive_class if len({s.positive_class for s in styles}) == 1 else "positive class",
     )
 
 
@@ -224,6 +226,7 @@ def _keyed_style(style: BoardStyle, family: Family | None) -> BoardStyle:
         scalar_direction={_scalar_key(family, name): value for name, value in style.scalar_direction.items()},
         scalar_order=tuple(_scalar_key(family, name) for name in style.scalar_order),
         scalar_units={_scalar_key(family, name): value for name, value in style.scalar_units.items()},
+        positive_class=style.positive_class,
     )
 
 

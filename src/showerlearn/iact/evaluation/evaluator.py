@@ -319,7 +319,7 @@ def evaluate_iact(
         caption=caption,
     )
     rocs = [_roc_series(metrics, label)] + ([_roc_series(base, baseline_label, baseline=True)] if base else [])
-    written += save(roc_figure(rocs, caption=caption, positive="gamma"), "roc")
+    written += save(roc_figure(rocs, caption=caption, positive=BOARD_STYLE.positive_class), "roc")
     gammaness = np.asarray(predictions["gammaness"], dtype=float)
     finite = np.isfinite(gammaness)
     labels = gamma_labels(predictions["true_shower_primary_id"])
