@@ -604,21 +604,21 @@ def test_an_earlier_explanation_is_refused_and_kept_when_a_new_one_fails(stub_co
 
 
 def test_staged_folders_replace_whole_folders_or_leave_them(tmp_path: Path) -> None:
-    from showerlearn.explain.staging import StagedFolders
+    from showerlearn.io.staging import StagedFolders, holds_anything
 
+    (tmp_path / "empty").mkdir()
     target = tmp_path / "plots" / "explain"
     target.mkdir(parents=True)
     (target / "old.png").write_text("old")
-    with pytest.raises(RuntimeError), StagedFolders([target], overwrite=True) as staged:
+    with pytest.raises(RuntimeError), StagedFolders([target]) as staged:
         (staged.folder(target) / "new.png").write_text("new")
         raise RuntimeError("a failure mid-way")
     assert [p.name for p in tmp_path.rglob("*.png")] == ["old.png"]  # as it was, the staged files gone
-    with StagedFolders([target, tmp_path / "plots" / ".." / "plots" / "explain"], overwrite=True) as staged:
+    with StagedFolders([target, tmp_path / "plots" / ".." / "plots" / "explain"]) as staged:
         (staged.folder(target) / "new.png").write_text("new")
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["plots/explain/new.png"]
     assert target.stat().st_mode & 0o777 == (tmp_path / "plots").stat().st_mode & 0o777  # not mkdtemp's private 0700
-    with pytest.raises(FileExistsError, match="pass --overwrite"):
-        StagedFolders([target], overwrite=False)
+    assert holds_anything(target) and not holds_anything(tmp_path / "empty") and not holds_anything(tmp_path / "none")
 
 
 
@@ -626,7 +626,7 @@ def test_a_failed_swap_leaves_every_earlier_folder_in_place(tmp_path: Path, monk
     """The second folder's rename fails: the first one, already swapped, is moved back too."""
     import os
 
-    from showerlearn.explain.staging import StagedFolders
+    from showerlearn.io.staging import StagedFolders
 
     targets = [tmp_path / "run" / "plots" / "explain", tmp_path / "run" / "explain"]
     for target in targets:
@@ -641,7 +641,7 @@ def test_a_failed_swap_leaves_every_earlier_folder_in_place(tmp_path: Path, monk
         rename(source, destination)
 
     monkeypatch.setattr(os, "rename", failing_rename)
-    with pytest.raises(OSError, match="no space"), StagedFolders(targets, overwrite=True) as staged:
+    with pytest.raises(OSError, match="no space"), StagedFolders(targets) as staged:
         for target in targets:
             (staged.folder(target) / "new.png").write_text("new")
     assert targets[0].resolve() in calls  # the first was swapped in before the failure

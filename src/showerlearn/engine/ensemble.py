@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
+from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.io.tables import read_columns, read_units, write_columns
 from showerlearn.registry import DATAMODULES
 
@@ -36,7 +36,7 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     """
     runs = _member_runs(members)
     output = Path(output).resolve()
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+    if holds_anything(output):
         raise FileExistsError(f"{output} exists and is not an empty folder: give a new one")
     configs = [load_config(run.config_file) for run in runs]
     families = {config.data.name for config in configs}
@@ -49,11 +49,8 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     # the family's rule, from its class: building the DataModule could open the training data
     averaged = DATAMODULES.get(configs[0].data.name).average_predictions(tables, [str(run.path) for run in runs])
 
-    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        run = RunDir(staging)
+    with StagedFolders([output]) as staged:
+        run = RunDir(staged.folder(output))
         shutil.copyfile(runs[0].config_file, run.config_file)
         write_json_atomic(run.environment_file, describe_environment(configs[0].seed))
         # the members' units: the family's, as the first member's predictions file holds them
@@ -75,12 +72,6 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
         from showerlearn.engine.runner import evaluate  # torch only when an ensemble is written
 
         evaluate(run)
-        if output.exists():
-            output.rmdir()  # the empty folder checked above
-        staging.rename(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("ensemble of %d runs written to %s", len(runs), output)
     return RunDir(output)
 

@@ -2,7 +2,7 @@
 transformer layers (``attention``), statistics over seeds (``seeds``), reloading a trained run
 (``loading``), the ``explain`` driver that runs them over events through the run family's
 :class:`~showerlearn.explain.driver.ExplainAdapter` (``driver``), and the figures and criteria tables
-of the ``showerlearn explain`` job (``report``), written whole or not at all (``staging``). The IACT adapter, camera projection and criteria live
+of the ``showerlearn explain`` job (``report``), written whole or not at all (:mod:`showerlearn.io.staging`). The IACT adapter, camera projection and criteria live
 in ``showerlearn.iact.explain``.
 
 May import: showerlearn.metrics, showerlearn.viz, showerlearn.io, showerlearn.family, and showerlearn.engine,

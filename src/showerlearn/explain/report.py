@@ -13,7 +13,7 @@ on the true pixel layout)::
 Where things go: each run's figures in ``RUN/plots/explain/`` (the board embeds every PNG there),
 a sweep's mean/std figures in ``SWEEP/plots/explain/``, and the criteria of every compared model in
 ``RUN_OR_SWEEP/explain/criteria.json`` and ``criteria.md`` (plus ``plots/explain/criteria.png``).
-Each of these folders is replaced as a whole at the end (:mod:`showerlearn.explain.staging`): nothing of
+Each of these folders is replaced as a whole at the end (:mod:`showerlearn.io.staging`): nothing of
 an earlier explanation stays among the new files, and a failure leaves the earlier ones as they were.
 """
 
@@ -43,8 +43,8 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.explain.gradcam import OutputSelector
 from showerlearn.explain.loading import network_checkpoint, resolve_runs
 from showerlearn.explain.seeds import criteria_table, stack_over_seeds
-from showerlearn.explain.staging import StagedFolders
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
+from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.viz.board import EXPLAIN_FOLDER
 from showerlearn.viz.figures import new_figure, save_figure
 
@@ -193,7 +193,10 @@ def write_explanations(
         for run in runs:
             network_checkpoint(run)  # an estimator or unfinished run fails here, not after the others' minutes of work
     figures = _figure_folders(main, groups)
-    with StagedFolders([*figures, main / CRITERIA_FOLDER], overwrite) as staged:
+    folders = [*figures, main / CRITERIA_FOLDER]
+    if not overwrite and (earlier := [folder for folder in folders if holds_anything(folder)]):
+        raise FileExistsError(f"{earlier[0]}: holds an earlier explanation; pass --overwrite to replace it")
+    with StagedFolders(folders) as staged:
         explained = []
         for path, runs in groups:
             explanations = [

@@ -1,4 +1,5 @@
-"""File input/output shared by every layer: atomic writes, table files and file digests.
+"""File input/output shared by every layer: atomic writes (of files, and of whole folders: ``staging``), table
+files and file digests.
 
 May import: the standard library, numpy, astropy, h5py. Nothing else from showerlearn.
 """

@@ -198,9 +198,12 @@ def _progress(chunks: Iterator, total: int, enabled: bool) -> Iterator:
     if not enabled:
         yield from chunks
         return
+    from rich.console import Console
     from rich.progress import track
 
-    yield from track(chunks, total=total, description="simulating")
+    # stderr, as the other simulators' bars: stdout stays for the command's output, and a bar is shown where
+    # stderr is a terminal (data.files.cached_simulation)
+    yield from track(chunks, total=total, description="simulating", console=Console(stderr=True))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 """Output folders replaced as a whole: written next to their targets, swapped in once everything is written.
 
-An explanation writes a variable set of files (one figure per chosen event, summaries per target) into
-folders that other commands read whole (the board embeds every PNG of a run's ``plots/explain/``). Writing
-into the folders in place would leave an earlier explanation's figures among the new ones, and a failure
-mid-way would leave half of a result; so each folder is written anew in a temporary sibling
-(``.explain.<random>.tmp``) and renamed into place at the end, the earlier folder removed only then.
+Commands that write a variable set of files into folders other commands read whole (an explanation's
+figures, which the board embeds; an ensemble's run folder) must neither leave an earlier result's files among
+the new ones nor half a result after a failure: each folder is written anew in a temporary sibling
+(``.<name>.<random>.tmp``) and renamed into place at the end, the earlier folder removed only then.
 """
 
 from __future__ import annotations
@@ -17,24 +16,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["StagedFolders"]
+__all__ = ["StagedFolders", "holds_anything"]
 
 
 class StagedFolders:
     """Folders written in temporary siblings and swapped in on a clean exit (removed on an error).
 
     Targets are named by their resolved paths, so that one folder reached through two paths (a sweep's
-    run linked to another's) is written once. Without ``overwrite``, a target that holds anything is
-    refused before anything is written.
+    run linked to another's) is written once. Whether an earlier target may be replaced is the caller's to
+    decide, before any work (:func:`holds_anything`).
     """
 
-    def __init__(self, targets: Iterable[Path], overwrite: bool) -> None:
+    def __init__(self, targets: Iterable[Path]) -> None:
         self.targets = list(dict.fromkeys(Path(target).resolve() for target in targets))
         self._staged: dict[Path, Path] = {}
-        if not overwrite:
-            for target in self.targets:
-                if target.exists() and (not target.is_dir() or any(target.iterdir())):
-                    raise FileExistsError(f"{target}: holds an earlier explanation; pass --overwrite to replace it")
 
     def __enter__(self) -> StagedFolders:
         for target in self.targets:
@@ -55,6 +50,11 @@ class StagedFolders:
         finally:
             for staged in self._staged.values():
                 shutil.rmtree(staged, ignore_errors=True)  # left only where the swap did not happen
+
+
+def holds_anything(path: Path) -> bool:
+    """Whether ``path`` is a file or a folder with something in it (an empty folder is as good as none)."""
+    return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
 
 def _new_sibling(target: Path, suffix: str) -> Path:
