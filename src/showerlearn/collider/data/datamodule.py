@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
@@ -40,7 +41,7 @@ from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFA
 from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.family import FAMILY
-from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.base import ShowerDataModule, Split
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
 from showerlearn.family import Family
@@ -316,12 +317,21 @@ class ColliderDataModule(ShowerDataModule):
         return fitted
 
     def _dataset(self, streams: EventStreams, weight_scale: np.ndarray) -> ColliderDataset:
-        padded: dict[str, Padded] = {
-            name: preprocessor.transform(getattr(streams, name.removesuffix("_p4")))
-            for name, preprocessor in self.preprocessors.items()
-        }
+        preprocessors = dict(self.preprocessors)
+
+        def pad() -> dict[str, Padded]:
+            return {
+                name: preprocessor.transform(getattr(streams, name.removesuffix("_p4")))
+                for name, preprocessor in preprocessors.items()
+            }
+
         meta = {**streams.meta, "weight_pb": streams.meta["weight_pb"] * weight_scale}
-        return ColliderDataset(padded, streams.labels, meta, streams.records)
+        return ColliderDataset(pad, streams.labels, meta, streams.records)
+
+    def _loader(self, dataset: Dataset | None, split: Split, shuffle: bool) -> DataLoader:
+        if isinstance(dataset, ColliderDataset):
+            dataset.padded  # padded here, once: the loader's worker processes would each pad their own copy
+        return super()._loader(dataset, split, shuffle)
 
     # ------------------------------------------------------------------ contract
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
