@@ -112,6 +112,9 @@ def _make_calorimeter_run(path: Path, resolution: float) -> Path:
         "scalars": {"energy_resolution": resolution, "photopeak_efficiency": 0.8}})
     (path / "config.yaml").write_text(yaml.safe_dump({"name": "califa", "seed": 0, "model": {"name": "hit_pair_mlp"}}))
     write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 3.0})
+    (path / "plots").mkdir()
+    for name in ("energy_spectra", "photopeak_efficiency_vs_gamma_energy"):  # the first, the family's board figure
+        (path / "plots" / f"{name}.png").write_bytes(PNG)
     return path
 
 
@@ -328,6 +331,9 @@ def test_a_board_of_two_families_keys_plots_and_scalars_by_family(runs: dict[str
     assert {"n_events", "train_seconds"} <= califa["scalars"].keys() & iact["scalars"].keys()
     assert iact["auc"] == iact["scalars"]["iact/auc"] and califa["auc"] is None
     assert payload["axis_labels"]["calorimeter/gamma_energy"] == CALORIMETER_STYLE.axis_labels["gamma_energy"]
+    # the figures each family shows with its runs (the calorimeter's spectra), then the explanations
+    assert [image["name"] for image in califa["images"]] == ["energy_spectra.png"]
+    assert [image["name"] for image in iact["images"]] == ["gradcam_gamma.png"]
     # a board of one family is what it was
     alone = board_payload([entries[1]], style=merged_style([CALORIMETER]))
     assert [plot["metric"] for plot in alone["plots"]] == ["energy_resolution"]

@@ -53,6 +53,8 @@ class BoardStyle:
         scalar_units: scalar -> its unit (astropy string, e.g. ``"deg"``), shown next to its value in
             terminal tables; a scalar not named is a dimensionless number (a count, a fraction, an AUC).
         positive_class: what the positive class of a ROC is called (its y axis: "<it> efficiency").
+        run_figures: figures of a run's ``plots/`` folder (PNG file stems) the board shows with the run, for what
+            no per-bin curve can show (the calorimeter's energy spectra with the truth).
     """
 
     metric_style: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -61,6 +63,7 @@ class BoardStyle:
     scalar_order: tuple[str, ...] = ()
     scalar_units: Mapping[str, str] = field(default_factory=dict)
     positive_class: str = "signal"
+    run_figures: tuple[str, ...] = ()
 
 
 #: how an AUC-per-bin curve reads, the same in every family that draws one

@@ -34,6 +34,7 @@ BOARD_STYLE = BoardStyle(
     scalar_order=("photopeak_efficiency", "fake_cluster_rate", "reconstruction_efficiency", "adjusted_rand_index",
                   "photopeak_efficiency_hard", "fake_cluster_rate_hard", "energy_resolution",
                   "cluster_multiplicity_difference"),
+    run_figures=("energy_spectra",),  # each method's spectra, lab and Doppler-corrected, with the truth
 )
 
 

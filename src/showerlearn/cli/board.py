@@ -94,7 +94,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     from showerlearn.config.loader import read_yaml
     from showerlearn.engine.run_dir import RunDir
     from showerlearn.evaluation.curves import as_array
-    from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
+    from showerlearn.viz.board import BoardEntry, BoardRoc, run_images
 
     run = RunDir.existing(path)
     status = run.status()
@@ -118,7 +118,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
         roc=BoardRoc(as_array(roc["fpr"]), as_array(roc["tpr"])) if roc and roc.get("fpr") else None,
         config=config,
         status=status.get("state", ""),
-        images=explain_images(run.path),
+        images=run_images(run.path, family),
         family=family,
         caption=_caption(metrics),
     )

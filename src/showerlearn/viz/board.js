@@ -356,7 +356,7 @@
     host.replaceChildren(el("table", {id: "config-table"}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
   }
 
-  // ---- images (explanations) ---------------------------------------------------------------
+  // ---- images (run figures, explanations) -------------------------------------------------
   function drawImages() {
     const host = document.getElementById("images");
     const blocks = [];

@@ -16,8 +16,9 @@ name of a family's curve, scalar, axis and reference curve is keyed by its famil
 ``iact/energy_resolution``): each family's metric has its plot, its label and its column, ranked only
 against the same family's runs. A board of one family, the usual case, keeps the plain names.
 
-Hook for explanations: every PNG file in a run's ``plots/explain/`` folder (``EXPLAIN_FOLDER``) is
-embedded (base64) in the "Explanations" section of that run, e.g. Grad-CAM figures.
+Figures: the figures a run's family names (``BoardStyle.run_figures``, e.g. the calorimeter's energy
+spectra) and every PNG file in its ``plots/explain/`` folder (``EXPLAIN_FOLDER``, e.g. Grad-CAM figures)
+are embedded (base64) in the "Figures" section of that run (:func:`run_images`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,14 @@ def explain_images(run_path: str | Path) -> list[Path]:
     """The PNG files of a run's explanation folder (``plots/explain/*.png``), sorted by name."""
     folder = Path(run_path) / EXPLAIN_FOLDER
     return sorted(folder.glob("*.png")) if folder.is_dir() else []
+
+
+def run_images(run_path: str | Path, family: Family) -> list[Path]:
+    """What the board shows of a run besides its numbers: the figures its family names
+    (``BoardStyle.run_figures``, those the run has) and then its explanations."""
+    plots = Path(run_path) / EXPLAIN_FOLDER.parent
+    figures = [plots / f"{name}.png" for name in family.board_style().run_figures]
+    return [figure for figure in figures if figure.is_file()] + explain_images(run_path)
 
 
 def merged_config(configs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
