@@ -4,6 +4,7 @@ formula and its small-signal limit, expected yields from the weights, and the me
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from showerlearn.collider.evaluation.evaluator import REJECTION_CURVE, evaluate_collider
 from showerlearn.collider.evaluation.metrics import asimov_significance, working_point
-from showerlearn.evaluation.aggregate import aggregate_runs
+from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 
 
 def _sample(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,6 +94,13 @@ def test_repeats_aggregate_into_a_rejection_band(tmp_path: Path) -> None:
     band = aggregate["curves"][REJECTION_CURVE]
     assert band["n_runs"][0] == 3 and all(std is not None and std > 0 for std in band["std"][:5])
     assert aggregate["scalars"]["auc"]["n_runs"] == 3
+    # the ROCs averaged vertically: at a false positive rate, the mean and std of the runs' true positive rates
+    roc = aggregate["roc"]
+    assert roc["n_runs"] == 3 and roc["fpr"][50] == 0.5
+    at_half = [np.interp(0.5, run["roc"]["fpr"], run["roc"]["tpr"]) for run in runs]
+    assert roc["tpr"][50] == pytest.approx(statistics.fmean(at_half)) and roc["std"][50] == pytest.approx(statistics.stdev(at_half))
+    written = plot_aggregates({"repeats": aggregate}, tmp_path / "sweep", figure_formats=("png",))
+    assert tmp_path / "sweep" / "roc.png" in written
 
 
 def test_a_working_point_reports_the_efficiency_ties_give() -> None:

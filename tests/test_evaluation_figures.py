@@ -1,8 +1,9 @@
 """Figures that read on their own (issue #20): captions, run labels, what the band is, events per bin,
-camera titles and units; units in prediction files and terminal tables."""
+camera titles and units; units in prediction files (and their conversion on evaluation) and terminal tables."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,17 @@ import h5py
 import numpy as np
 import pytest
 from ctapipe.instrument import CameraGeometry
+from iact_runs import EXAMPLES
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from rich.console import Console
+from typer.testing import CliRunner
 
 from showerlearn.cli.common import metrics_table
-from showerlearn.config import resolve_config
-from showerlearn.engine.runner import train
+from showerlearn.cli.main import app
+from showerlearn.config import dump_config, load_config, resolve_config
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import evaluate, train
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.evaluation.classification import evaluate_classification
 from showerlearn.evaluation.curves import series_from_record
@@ -25,7 +30,7 @@ from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_out
 from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
 from showerlearn.iact.family import BOARD_STYLE
 from showerlearn.iact.viz.camera import camera_images_figure, camera_rows_figure
-from showerlearn.io.tables import TableStream, read_units, write_columns, write_tables
+from showerlearn.io.tables import TableStream, convert_units, read_tables, read_units, write_columns, write_tables
 from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, curves_figure
 
 BINS = np.geomspace(0.02, 50.0, 9)
@@ -209,6 +214,62 @@ def test_a_run_writes_units_caption_and_label(tabular_config: dict) -> None:
     assert run.metrics()["caption"] == "feature table events.csv (400 rows, classes g, h); test split: 60 events"
 
 
+def _iact_run(folder: Path, predictions: dict[str, np.ndarray], units: dict[str, str]) -> Path:
+    """A run folder made by hand around a predictions file of another tool: the Hillas + RF example's config."""
+    config = load_config(EXAMPLES / "hillas_rf_small.yaml", ["evaluation.params.n_bootstrap=10",
+                                                                "evaluation.params.figure_formats=[]"])  # fmt: skip
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(dump_config(config))
+    write_columns(folder / "predictions.h5", predictions, units=units)
+    return folder
+
+
+def test_evaluate_converts_columns_stored_in_other_units(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Energies in GeV and altitudes in arcmin give the metrics of the same events in TeV and deg."""
+    in_tev = _predictions(600, seed=6)
+    units = {name: COLUMN_UNITS[name] for name in in_tev}
+    reference = _iact_run(tmp_path / "tev", in_tev, units)
+    other = {**in_tev, **{name: in_tev[name] * 1e3 for name in ("true_energy", "reco_energy")},
+             **{name: in_tev[name] * 60 for name in ("true_alt", "reco_alt")}}  # fmt: skip
+    converted = _iact_run(tmp_path / "gev", other, {**units, "true_energy": "GeV", "reco_energy": "GeV",
+                                                    "true_alt": "arcmin", "reco_alt": "arcmin"})  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="showerlearn.io.tables"):
+        result = CliRunner().invoke(app, ["evaluate", str(reference), str(converted)])
+    assert result.exit_code == 0, result.output
+    scalars = RunDir(converted).metrics()["scalars"]
+    assert scalars == pytest.approx(RunDir(reference).metrics()["scalars"], rel=1e-9)
+    assert scalars["n_gamma"] > 0 and scalars["energy_resolution"] is not None
+    logged = [record.getMessage() for record in caplog.records]
+    assert f"{converted / 'predictions.h5'}: column predictions.reco_energy converted from GeV to TeV (x 0.001)" in logged
+    assert len(logged) == 4, "one line per converted column, none for the file in the expected units"
+
+
+@pytest.mark.parametrize("stored", ["deg", "p.e."])
+def test_evaluate_refuses_a_unit_it_cannot_convert(tmp_path: Path, stored: str) -> None:
+    predictions = _predictions(50, seed=7)
+    run = _iact_run(tmp_path / "run", predictions, {name: COLUMN_UNITS[name] for name in predictions})
+    with h5py.File(run / "predictions.h5", "a") as file:  # as another tool writes it (write_columns refuses "p.e.")
+        file["predictions"].attrs["reco_energy.unit"] = stored
+    message = f"{run / 'predictions.h5'}: column predictions.reco_energy is stored in '{stored}', which is not convertible to the expected 'TeV'"
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        evaluate(run)
+    assert not (run / "metrics.json").exists()
+
+
+def test_columns_without_a_stored_or_expected_unit_are_taken_as_written(tmp_path: Path) -> None:
+    path = write_tables(
+        tmp_path / "p.h5",
+        {"predictions": {"n": np.arange(3.0), "w": np.ones(3), "x": np.ones(3)},
+         "hits": {"event_index": np.arange(3), "e": np.full(3, 2.0), "t": np.ones(3)}},
+        {"predictions": {"n": "", "x": "km"}, "hits": {"e": "GeV", "t": "ns"}},
+    )  # fmt: skip
+    expected = {"predictions": {"n": "", "w": "pbarn"}, "hits": {"e": "MeV", "t": "ns"}}
+    tables = convert_units(path, read_tables(path), expected)
+    np.testing.assert_array_equal(tables["hits"]["e"], np.full(3, 2000.0))  # a per-element table too
+    for name, column in (("predictions", "n"), ("predictions", "w"), ("predictions", "x"), ("hits", "t")):
+        np.testing.assert_array_equal(tables[name][column], read_tables(path)[name][column])
+
+
 def test_terminal_metrics_table_shows_units() -> None:
     console = Console(width=100, record=True)
     console.print(metrics_table({"auc": 0.9, "angular_resolution_deg": {"mean": 0.2, "std": 0.01}}, "test split",
@@ -252,3 +313,13 @@ def test_the_roc_names_the_positive_class_of_its_family() -> None:
     assert roc_figure(curve).axes[0].get_ylabel() == "signal efficiency (true positive rate)"  # the core's
     assert roc_figure(curve, positive="gamma").axes[0].get_ylabel() == "gamma efficiency (true positive rate)"
     assert BOARD_STYLE.positive_class == "gamma"  # what the IACT evaluator and an IACT sweep's aggregate pass
+
+
+def test_a_mean_roc_is_drawn_with_its_band_and_says_what_it_is() -> None:
+    from showerlearn.viz.classification import RocSeries, roc_figure
+
+    fpr = np.linspace(0.0, 1.0, 5)
+    mean = RocSeries("sweep", fpr, np.sqrt(fpr), 0.67, low=np.sqrt(fpr) * 0.9, high=np.sqrt(fpr), band="mean ± std over 3 seeds")
+    ax = roc_figure([mean, RocSeries("run", fpr, fpr, 0.5)]).axes[0]
+    assert len(ax.collections) == 1  # one band: the run has none
+    assert ax.get_legend().get_title().get_text() == "band: mean ± std over 3 seeds"

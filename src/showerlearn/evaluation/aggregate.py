@@ -5,7 +5,8 @@
     {"n_runs": N, "evaluator": NAME, "caption": "..." (when every run's is the same),
      "scalars": {"auc": {"mean", "std", "n_runs", "values": [...]}, ...},
      "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs",
-                                                      "n_events"}, ...}}
+                                                      "n_events"}, ...},
+     "roc": {"fpr", "tpr", "std", "n_runs"} (of classifiers: the runs' ROCs averaged vertically)}
 
 ``n_events`` is the mean number of events per bin over the runs (the same in each, for a fixed test set).
 
@@ -16,14 +17,15 @@ dispersion gamma-PhysNet uses to compare the robustness of models.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures
+from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures, seeds_band
 from showerlearn.family import BoardStyle
-from showerlearn.metrics.aggregate import compare_dispersions, mean_std_over_runs
+from showerlearn.metrics.aggregate import compare_dispersions, mean_roc, mean_std_over_runs
 from showerlearn.viz.classification import RocSeries, roc_figure
 from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
 from showerlearn.viz.resolution import ReferenceCurve
@@ -105,10 +107,23 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "n_events": _mean_events(_records(metrics_list, name)),
         }
     aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
+    if roc := _mean_roc(metrics_list):
+        aggregate["roc"] = roc
     captions = {m.get("caption") for m in metrics_list}
     if len(captions) == 1 and (caption := captions.pop()):
         aggregate["caption"] = caption
     return aggregate
+
+
+def _mean_roc(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The ROCs of the runs that have one, averaged vertically (:func:`~showerlearn.metrics.aggregate.mean_roc`)."""
+    rocs = [(as_array(m["roc"]["fpr"]), as_array(m["roc"]["tpr"])) for m in metrics_list if m.get("roc")]
+    averaged = mean_roc(rocs)
+    if averaged is None:
+        return None
+    grid, stats = averaged
+    return {"fpr": json_list(grid), "tpr": json_list(stats.mean), "std": json_list(stats.std),
+            "n_runs": int(stats.n_runs.max())}  # fmt: skip
 
 
 def compare_runs(metrics_a: Sequence[Mapping[str, Any]], metrics_b: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -153,7 +168,7 @@ def plot_aggregates(
 ) -> list[Path]:
     """One figure per curve (all, or ``names``): each model's mean with a +-std band (``aggregates``:
     label -> aggregate, or one run's metrics, drawn with its own band), and, without ``names``, the ROC
-    curves of those that have one (one run's metrics; an aggregate has none) as ``roc``.
+    curves of those that have one (an aggregate's: the mean with its +-std band) as ``roc``.
 
     ``baseline`` is one run's metrics or an aggregate, overlaid dashed; ``references`` the reference
     curve of each metric (e.g. one CTA requirement set, ``showerlearn.iact.evaluation.requirements``);
@@ -184,8 +199,15 @@ def plot_aggregates(
 
 
 def _roc(label: str, metrics: Mapping[str, Any], baseline: bool = False) -> RocSeries:
-    """The ROC of one run's metrics, labelled with its AUC (an aggregate's scalar: its mean)."""
+    """The ROC of one run's metrics or of an aggregate (with its +-std band), labelled with its AUC (an
+    aggregate's scalar: its mean)."""
     auc = metrics.get("scalars", {}).get("auc")
     auc = auc.get("mean") if isinstance(auc, Mapping) else auc
     roc = metrics["roc"]
-    return RocSeries(label, np.asarray(roc["fpr"]), np.asarray(roc["tpr"]), np.nan if auc is None else auc, baseline)
+    fpr, tpr = as_array(roc["fpr"]), as_array(roc["tpr"])
+    series = RocSeries(label, fpr, tpr, np.nan if auc is None else auc, baseline)
+    if roc.get("std") is None or roc.get("n_runs", 0) < 2:
+        return series
+    std = as_array(roc["std"])
+    low, high = np.clip(tpr - std, 0.0, 1.0), np.clip(tpr + std, 0.0, 1.0)
+    return replace(series, low=low, high=high, band=seeds_band(roc["n_runs"]))

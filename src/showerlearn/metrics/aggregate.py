@@ -8,6 +8,7 @@ mean means a more robust model. Standard deviations use ``ddof=1`` (sample estim
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,19 @@ def mean_std_over_runs(values: Any) -> SeedDispersion:
         mean = np.nanmean(matrix, axis=0)
         std = np.where(n >= 2, np.nanstd(matrix, axis=0, ddof=1), np.nan)
     return SeedDispersion(mean=mean, std=std, n_runs=n)
+
+
+def mean_roc(curves: Sequence[tuple[Any, Any]], n_points: int = 101) -> tuple[np.ndarray, SeedDispersion] | None:
+    """Vertical average of ROC curves ``(fpr, tpr)``: their true positive rates interpolated at ``n_points``
+    evenly spaced false positive rates from 0 to 1, and the mean and std (ddof=1) over the curves there.
+
+    ``None`` when no curve has two points (a run whose test set held one class).
+    """
+    kept = [(np.asarray(fpr, float), np.asarray(tpr, float)) for fpr, tpr in curves if len(fpr) > 1]
+    if not kept:
+        return None
+    grid = np.linspace(0.0, 1.0, n_points)
+    return grid, mean_std_over_runs([np.interp(grid, fpr, tpr) for fpr, tpr in kept])
 
 
 @dataclass(frozen=True)

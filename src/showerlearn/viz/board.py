@@ -38,6 +38,7 @@ import numpy as np
 
 from showerlearn.config import flatten_config
 from showerlearn.family import GENERIC, BoardStyle, Family
+from showerlearn.metrics.aggregate import mean_roc
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, CurveSeries, ReferenceCurve
 
@@ -72,17 +73,15 @@ class BoardRoc:
 
         ``None`` when no curve has points (every run had a single class).
         """
-        curves = [roc for roc in rocs if len(roc.fpr) > 1]
-        if not curves:
+        averaged = mean_roc([(roc.fpr, roc.tpr) for roc in rocs], n_points)
+        if averaged is None:
             return None
-        grid = np.linspace(0.0, 1.0, n_points)
-        tpr = np.array([np.interp(grid, np.asarray(r.fpr, float), np.asarray(r.tpr, float)) for r in curves])
-        mean = tpr.mean(axis=0)
-        if len(curves) < 2:
-            return cls(grid, mean)
-        std = tpr.std(axis=0, ddof=1)
-        band = band_label(len(curves)) if band_label is not None else ""
-        return cls(grid, mean, np.clip(mean - std, 0.0, 1.0), np.clip(mean + std, 0.0, 1.0), band)
+        grid, stats = averaged
+        n_curves = int(stats.n_runs.max())
+        if n_curves < 2:
+            return cls(grid, stats.mean)
+        low, high = np.clip(stats.mean - stats.std, 0.0, 1.0), np.clip(stats.mean + stats.std, 0.0, 1.0)
+        return cls(grid, stats.mean, low, high, band_label(n_curves) if band_label is not None else "")
 
 
 @dataclass(frozen=True)

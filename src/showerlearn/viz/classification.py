@@ -14,13 +14,17 @@ from showerlearn.viz.figures import add_caption, new_figure
 
 @dataclass(frozen=True)
 class RocSeries:
-    """One ROC curve to draw, labelled with its AUC."""
+    """One ROC curve to draw, labelled with its AUC; a mean over runs has a band of true positive rates
+    (``low``, ``high``) that ``band`` describes (``mean ± std over 5 seeds``)."""
 
     label: str
     fpr: np.ndarray
     tpr: np.ndarray
     auc: float
     baseline: bool = False
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    band: str = ""
 
 
 def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "", positive: str = "signal") -> Figure:
@@ -30,12 +34,14 @@ def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "
     add_caption(figure, caption)
     ax = figure.add_subplot()
     for curve in curves:
-        ax.plot(
+        line = ax.plot(
             curve.fpr,
             curve.tpr,
             linestyle="--" if curve.baseline else "-",
             label=f"{curve.label} (AUC {curve.auc:.3f})",
-        )
+        )[0]
+        if curve.low is not None and curve.high is not None:
+            ax.fill_between(curve.fpr, curve.low, curve.high, color=line.get_color(), alpha=0.25, linewidth=0)
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
@@ -44,7 +50,9 @@ def roc_figure(curves: Sequence[RocSeries], title: str = "ROC", caption: str = "
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     if curves:
-        ax.legend(loc="lower right", fontsize="small")
+        bands = list(dict.fromkeys(curve.band for curve in curves if curve.band))
+        ax.legend(loc="lower right", fontsize="small", title="band: " + "; ".join(bands) if bands else None,
+                  title_fontsize="small")
     return figure
 
 
