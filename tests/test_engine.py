@@ -450,7 +450,7 @@ def test_rank_above_zero_of_an_external_launch_needs_the_run_folder_and_writes_n
         train(resolve_config(tabular_config), progress=False)
     assert not Path(tabular_config["output_dir"]).exists()
 
-    def stop(config: object) -> None:
+    def stop(config: object, progress: bool) -> None:
         raise RuntimeError("stop before training")
 
     monkeypatch.setattr("showerlearn.engine.runner.build_datamodule", stop)

@@ -4,6 +4,7 @@ camera titles and units; units in prediction files (and their conversion on eval
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,14 @@ from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_out
 from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
 from showerlearn.iact.family import BOARD_STYLE
 from showerlearn.iact.viz.camera import camera_images_figure, camera_rows_figure
-from showerlearn.io.tables import TableStream, convert_units, read_tables, read_units, write_columns, write_tables
+from showerlearn.io.tables import (
+    TableStream,
+    convert_units,
+    read_tables,
+    read_units,
+    write_columns,
+    write_tables,
+)
 from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, curves_figure
 
 BINS = np.geomspace(0.02, 50.0, 9)
@@ -236,11 +244,16 @@ def test_evaluate_converts_columns_stored_in_other_units(tmp_path: Path, caplog:
     with caplog.at_level(logging.INFO, logger="showerlearn.io.tables"):
         result = CliRunner().invoke(app, ["evaluate", str(reference), str(converted)])
     assert result.exit_code == 0, result.output
-    scalars = RunDir(converted).metrics()["scalars"]
-    assert scalars == pytest.approx(RunDir(reference).metrics()["scalars"], rel=1e-9)
-    assert scalars["n_gamma"] > 0 and scalars["energy_resolution"] is not None
-    logged = [record.getMessage() for record in caplog.records]
-    assert f"{converted / 'predictions.h5'}: column predictions.reco_energy converted from GeV to TeV (x 0.001)" in logged
+    got, want = RunDir(converted).metrics(), RunDir(reference).metrics()
+    assert got["scalars"] == pytest.approx(want["scalars"], rel=1e-9)
+    for name, curve in want["curves"].items():  # the energy bins hold the same events
+        assert got["curves"][name]["n_events"] == curve["n_events"], name
+        values = [np.array(record["value"], dtype=float) for record in (got["curves"][name], curve)]  # None: nan
+        np.testing.assert_allclose(*values, rtol=1e-9, err_msg=name)
+    assert got["scalars"]["n_gamma"] > 0 and any(want["curves"]["energy_resolution_vs_true_energy"]["value"])
+    logged = [record.getMessage() for record in caplog.records if record.name == "showerlearn.io.tables"]
+    file = converted / "predictions.h5"
+    assert f"{file}: column predictions.reco_energy converted from GeV to TeV (x 0.001)" in logged
     assert len(logged) == 4, "one line per converted column, none for the file in the expected units"
 
 
@@ -250,8 +263,9 @@ def test_evaluate_refuses_a_unit_it_cannot_convert(tmp_path: Path, stored: str) 
     run = _iact_run(tmp_path / "run", predictions, {name: COLUMN_UNITS[name] for name in predictions})
     with h5py.File(run / "predictions.h5", "a") as file:  # as another tool writes it (write_columns refuses "p.e.")
         file["predictions"].attrs["reco_energy.unit"] = stored
-    message = f"{run / 'predictions.h5'}: column predictions.reco_energy is stored in '{stored}', which is not convertible to the expected 'TeV'"
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+    message = (f"{run / 'predictions.h5'}: column predictions.reco_energy is stored in '{stored}', which is not "
+               "convertible to the expected 'TeV'")  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape(message)):
         evaluate(run)
     assert not (run / "metrics.json").exists()
 

@@ -531,7 +531,8 @@ def test_the_default_layer_is_the_one_a_model_names_else_its_backbone() -> None:
 @pytest.fixture
 def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """``showerlearn explain`` with stand-in runs and explanations (each figure named after its input file):
-    what the command writes where, without training. ``invoke(input, *options)`` explains ``run``."""
+    what the command writes where, without training. ``invoke(input, *options)`` explains ``run``, or with
+    ``path=sweep`` a sweep of one run (``seed0``)."""
     import typer
     from typer.testing import CliRunner
 
@@ -543,7 +544,8 @@ def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNames
     def runs(path: Path) -> list[SimpleNamespace]:
         if not Path(path).is_dir():
             raise FileNotFoundError(f"{path} is not a showerlearn run directory")
-        return [SimpleNamespace(path=Path(path), best_checkpoint=lambda: Path(path) / "best.ckpt")]
+        folders = sorted(Path(path).glob("seed*")) or [Path(path)]  # a sweep's runs, or the run
+        return [SimpleNamespace(path=f, best_checkpoint=lambda f=f: f / "best.ckpt") for f in folders]
 
     def explained(run: SimpleNamespace, input_file: Path, *args, **kwargs) -> SimpleNamespace:  # noqa: ANN002, ANN003
         definitions = {"signal_fraction": "share of the map on the true signal"}
@@ -564,13 +566,14 @@ def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNames
         Path(name).write_bytes(b"")
     app = typer.Typer()
     app.command()(explain)
-    run = tmp_path / "run"
+    run, sweep = tmp_path / "run", tmp_path / "sweep"
     run.mkdir()
+    (sweep / "seed0").mkdir(parents=True)
 
-    def invoke(input_file: str, *options: str) -> Any:
-        return CliRunner().invoke(app, [str(run), "--input", input_file, "--no-progress", *options])
+    def invoke(input_file: str, *options: str, path: Path = run) -> Any:
+        return CliRunner().invoke(app, [str(path), "--input", input_file, "--no-progress", *options])
 
-    return SimpleNamespace(run=run, invoke=invoke)
+    return SimpleNamespace(run=run, sweep=sweep, invoke=invoke)
 
 
 def test_an_explanation_without_criteria_shows_and_leaves_none_of_an_earlier_inputs(stub_command: SimpleNamespace) -> None:
@@ -589,6 +592,20 @@ def test_an_explanation_without_criteria_shows_and_leaves_none_of_an_earlier_inp
     assert json.loads((run / "explain" / "criteria.json").read_text())["input"] == "no_truth.h5"
     assert sorted(p.name for p in (run / "plots" / "explain").iterdir()) == ["event_False.png"]  # none of the first's
     assert str(run.resolve() / "plots" / "explain") in "".join(without.output.split())  # where, from any folder
+
+
+def test_a_sweep_of_one_run_keeps_no_earlier_figure_and_no_empty_folder(stub_command: SimpleNamespace) -> None:
+    """A sweep with one run has no mean/std figures: its plots/explain/ holds the criteria figure or nothing, and
+    then neither the earlier explanation's figure nor an empty folder stays there, and none is named."""
+    sweep = stub_command.sweep
+    figures = sweep / "plots" / "explain"
+    assert stub_command.invoke("truth.h5", path=sweep).exit_code == 0
+    assert [p.name for p in figures.iterdir()] == ["criteria.png"]
+    without = stub_command.invoke("no_truth.h5", "--overwrite", path=sweep)
+    assert without.exit_code == 0, without.output
+    assert not figures.exists() and str(figures.resolve()) not in "".join(without.output.split())
+    assert [p.name for p in (sweep / "seed0" / "plots" / "explain").iterdir()] == ["event_False.png"]
+    assert not list(sweep.rglob(".*"))  # no staged or set-aside folder left
 
 
 def test_an_earlier_explanation_is_refused_and_kept_when_a_new_one_fails(stub_command: SimpleNamespace) -> None:
@@ -619,6 +636,9 @@ def test_staged_folders_replace_whole_folders_or_leave_them(tmp_path: Path) -> N
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["plots/explain/new.png"]
     assert target.stat().st_mode & 0o777 == (tmp_path / "plots").stat().st_mode & 0o777  # not mkdtemp's private 0700
     assert holds_anything(target) and not holds_anything(tmp_path / "empty") and not holds_anything(tmp_path / "none")
+    with StagedFolders([target]):
+        pass  # nothing written: the earlier folder goes, and no empty one takes its place
+    assert not target.exists() and sorted(p.name for p in tmp_path.rglob("*")) == ["empty", "plots"]
 
 
 

@@ -37,7 +37,9 @@ class ShowerDataModule(L.LightningDataModule):
     :meth:`decode_predictions` and :meth:`arrays`.
 
     ``seed`` is injected by the engine from the experiment seed; it fixes splits and data order
-    (:mod:`showerlearn.data.sampling`: the same order per epoch, also across a resume).
+    (:mod:`showerlearn.data.sampling`: the same order per epoch, also across a resume). ``progress`` is set by
+    the engine from the command's ``--progress/--no-progress``: whether the events simulated on first use
+    (:func:`showerlearn.data.files.cached_simulation`) may show a progress bar on a terminal.
     """
 
     #: names of the arguments :meth:`model_inputs` supplies; config validation excludes them from
@@ -58,6 +60,7 @@ class ShowerDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        self.progress = True
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None

@@ -69,10 +69,11 @@ def files_caption(patterns: Sequence[str | Path] | None, shown: int = 2) -> str:
 
 def cached_simulation(
     cache_dir: Path, prefix: str, suffix: str, config: BaseModel, seed: int,
-    simulate: Callable[[Any, Path, int, bool], Any],
+    simulate: Callable[[Any, Path, int, bool], Any], *, progress: bool = True,
 ) -> Path:
     """``cache_dir/{prefix}_{digest}_seed{seed}{suffix}``, written by ``simulate(config, path, seed, progress)``
-    when absent, with a progress bar on a terminal (a first run may simulate for minutes before training).
+    when absent, with a progress bar on a terminal (a first run may simulate for minutes before training) unless
+    ``progress`` is False (the command's ``--no-progress``, the DataModule's ``progress``).
 
     The digest hashes the resolved settings; the simulators write atomically, so a cached file is complete.
     """
@@ -81,7 +82,7 @@ def cached_simulation(
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         log.info("simulating the events into %s (once: later runs with these settings reuse it)", path)
-        simulate(config, path, seed, sys.stderr.isatty())
+        simulate(config, path, seed, progress and sys.stderr.isatty())
     return path
 
 

@@ -199,7 +199,7 @@ def predict_files(
                          f"(e.g. --output {folder.with_suffix('')})")
     sources = _without_outputs(sources, folder)
     outputs = output_paths(sources, folder)
-    context = _open(run, overrides, model, keep_invalid, chunk_events)
+    context = _open(run, overrides, model, keep_invalid, chunk_events, progress)
     _check_reads_new_files(context, sources)
     # an input is hashed before the first prediction only when its output exists: to compare the stamps
     stamps = {source: context.file_stamp(source) for source, output in zip(sources, outputs) if output.exists()}
@@ -242,7 +242,7 @@ def predict_split(
         raise FileExistsError(f"--output {output}: is a folder; the run's test split is predicted into one file")
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
-    context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events)
+    context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
     context.datamodule.setup("test")
     source = f"test split of {context.run.path}"
     stamp = context.stamp(source, source_path="", source_sha256="")
@@ -338,7 +338,8 @@ def _exported_model(path: Path) -> BatchPredictor:
 
 # ------------------------------------------------------------------------------------------- internals
 def _open(
-    run_path: str | Path | RunDir, overrides: Sequence[str], model: str | Path | None, keep_invalid: bool, chunk_events: int
+    run_path: str | Path | RunDir, overrides: Sequence[str], model: str | Path | None, keep_invalid: bool,
+    chunk_events: int, progress: bool,
 ) -> _Context:
     if chunk_events < 1:
         raise ValueError(f"--chunk-events must be >= 1, got {chunk_events}")
@@ -349,7 +350,7 @@ def _open(
     model_file = _model_file(run, config, model, best)
     seed_everything(config.seed, config.trainer.deterministic)
     apply_cpu_settings(config.trainer)  # as training does
-    datamodule = build_datamodule(config)
+    datamodule = build_datamodule(config, progress)  # the run's own data may be simulated again (a cleared cache)
     checkpoint = best.load() if best is not None else None
     # what the data fitted on the training split: new files need no training file, and the settings it was
     # fitted for are the trained ones, whatever --set says of them

@@ -37,7 +37,7 @@ from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, read_tables, write_tables
+from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
 
@@ -76,7 +76,7 @@ def train(
     try:
         seed_everything(config.seed, config.trainer.deterministic)
         apply_cpu_settings(config.trainer)
-        datamodule = build_datamodule(config)
+        datamodule = build_datamodule(config, progress)
         if config.estimator is not None:
             _fit_estimator(config, datamodule, run)
         elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
@@ -206,10 +206,12 @@ def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
         datamodule.teardown("predict")
 
 
-def build_datamodule(config: ExperimentConfig) -> ShowerDataModule:
+def build_datamodule(config: ExperimentConfig, progress: bool = True) -> ShowerDataModule:
+    """The config's DataModule; ``progress``: whether reading its data may show progress bars (a first simulation)."""
     datamodule = build(config.data, DATAMODULES, "data", injected={"seed": config.seed})
     if not isinstance(datamodule, ShowerDataModule):
         raise TypeError(f"data {config.data.name!r} is a {type(datamodule).__name__}, not a ShowerDataModule")
+    datamodule.progress = progress
     return datamodule
 
 
@@ -407,11 +409,13 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
     the run's curves unless the evaluator's ``label`` says otherwise), ``caption`` (the data and its
     cuts, :meth:`ShowerDataModule.describe`) and ``test_share`` (:meth:`ShowerDataModule.test_share`), both
-    kept in ``run.json`` when the run was trained, to those that take them.
+    kept in ``run.json`` when the run was trained, to those that take them. Columns the file stores in units
+    other than those the DataModule declares (a file written by another tool) are converted to them first.
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     config = load_config(run.config_file)
     tables = read_tables(run.predictions_file)
+    tables = convert_units(run.predictions_file, tables, _declared_units(config, run.predictions_file, tables))
     predictions = tables.pop(PREDICTIONS_KEY)
     status = run.status()
     caption, test_share = status.get("caption", ""), status.get("test_share", 1.0)
@@ -429,3 +433,18 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
             raise ValueError(f"evaluating {run.predictions_file}: {error}") from None
     write_json_atomic(run.metrics_file, metrics)
     return metrics
+
+
+def _declared_units(
+    config: ExperimentConfig, path: Path, tables: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, str]]:
+    """The units the run's DataModule declares for its prediction columns (``column_units``): those its evaluator
+    assumes, as the code is now, whatever units the file was written in.
+
+    Only a file that stores a dimensioned unit can need converting; for any other the DataModule is not built,
+    since a constructor may read its data (the tabular one's does), which evaluating does not otherwise need.
+    It is built, not set up: the families' constructors read no data.
+    """
+    if not any(unit for name in tables for unit in read_units(path, name).values()):
+        return {}
+    return build_datamodule(config).column_units()

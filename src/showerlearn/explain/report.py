@@ -14,7 +14,9 @@ Where things go: each run's figures in ``RUN/plots/explain/`` (the board embeds 
 a sweep's mean/std figures in ``SWEEP/plots/explain/``, and the criteria of every compared model in
 ``RUN_OR_SWEEP/explain/criteria.json`` and ``criteria.md`` (plus ``plots/explain/criteria.png``).
 Each of these folders is replaced as a whole at the end (:mod:`showerlearn.io.staging`): nothing of
-an earlier explanation stays among the new files, and a failure leaves the earlier ones as they were.
+an earlier explanation stays among the new files, and a failure leaves the earlier ones as they were. A
+folder this explanation writes nothing into (the sweep's ``plots/explain/`` when it has one run and no
+criteria) is removed, not left empty.
 """
 
 from __future__ import annotations
@@ -213,7 +215,8 @@ def write_explanations(
             explained.append((path, explanations))
         document = _criteria_document(explained, input_file, layer, settings, method, reference, control)
         _write_criteria(document, staged.folder(main / CRITERIA_FOLDER), staged.folder(main / EXPLAIN_FOLDER))
-    return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures))}
+    # a folder left with nothing is none (io.staging): not named
+    return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures if folder.is_dir()))}
 
 
 def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> None:

@@ -3,7 +3,10 @@
 Commands that write a variable set of files into folders other commands read whole (an explanation's
 figures, which the board embeds; an ensemble's run folder) must neither leave an earlier result's files among
 the new ones nor half a result after a failure: each folder is written anew in a temporary sibling
-(``.<name>.<random>.tmp``) and renamed into place at the end, the earlier folder removed only then.
+(``.<name>.<random>.tmp``) and renamed into place at the end, the earlier folder removed only then. A folder
+the new result leaves empty is not put in place, and its earlier one is removed all the same: it is not the new
+result's (a sweep explained with one run and without criteria has no figure of its own), and an empty folder
+is as good as none.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ __all__ = ["StagedFolders", "holds_anything"]
 
 
 class StagedFolders:
-    """Folders written in temporary siblings and swapped in on a clean exit (removed on an error).
+    """Folders written in temporary siblings and swapped in on a clean exit (removed on an error); one left
+    empty replaces its target by no folder.
 
     Targets are named by their resolved paths, so that one folder reached through two paths (a sweep's
     run linked to another's) is written once. Whether an earlier target may be replaced is the caller's to
@@ -70,9 +74,9 @@ def _new_sibling(target: Path, suffix: str) -> Path:
 
 
 def _swap_all(staged: dict[Path, Path]) -> None:
-    """Every staged folder renamed to its target, or none: the earlier targets are first all moved aside, then
-    the staged ones renamed in; a failure on the way moves everything back. The earlier folders are removed
-    only once every target holds its new one."""
+    """Every staged folder renamed to its target (an empty one left out: the target is then absent), or none: the
+    earlier targets are first all moved aside, then the staged ones renamed in; a failure on the way moves
+    everything back. The earlier folders are removed only once every target holds its new one."""
     asides: dict[Path, Path] = {}
     swapped: list[Path] = []
     try:
@@ -81,8 +85,9 @@ def _swap_all(staged: dict[Path, Path]) -> None:
                 asides[target] = _new_sibling(target, ".old") / target.name
                 os.rename(target, asides[target])
         for target, folder in staged.items():
-            os.rename(folder, target)
-            swapped.append(target)
+            if holds_anything(folder):  # an empty one stands for none: the earlier target goes all the same
+                os.rename(folder, target)
+                swapped.append(target)
     except BaseException:
         for target in swapped:
             os.rename(target, staged[target])  # the staged folder again, removed by the caller

@@ -10,12 +10,14 @@ saying where its rows come from.
 Units: every column whose unit the writer is told (``units``: table name -> column -> unit, each DataModule's
 :meth:`~showerlearn.data.base.ShowerDataModule.column_units`) carries it as an attribute of its table's
 dataset, ``<column>.unit``, an astropy unit string (``"TeV"``, ``"deg"``; ``""`` dimensionless), so that
-h5py, pandas users and :func:`read_units` find it without knowing showerlearn.
+h5py, pandas users and :func:`read_units` find it without knowing showerlearn. A reader that assumes units of
+its own (an evaluator) gets its columns in them with :func:`convert_units`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +29,8 @@ import numpy as np
 from astropy.table import Table
 
 from showerlearn.io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 PREDICTIONS_KEY = "predictions"
 #: the column of a per-element table that names its event: a row of the per-event table
@@ -122,6 +126,45 @@ def read_units(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, str]:
         for name, value in attributes.items()
         if name.startswith(prefix) and name.endswith(suffix)
     }
+
+
+def convert_units(
+    path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]], expected: Units
+) -> dict[str, dict[str, np.ndarray]]:
+    """The ``tables`` read from ``path`` with every column whose unit ``expected`` names (table -> column ->
+    astropy unit string) converted to it from the unit the file stores (:func:`read_units`): a file written by
+    another tool, or converted by hand, may hold energies in GeV where its reader assumes TeV.
+
+    A column without a stored unit, with a dimensionless one (``""``) or that ``expected`` does not name is
+    taken as it is (as it was before files carried units).
+
+    Raises:
+        ValueError: a stored unit that is not an astropy unit, or that is not convertible to the expected one.
+    """
+    converted = {}
+    for name, columns in tables.items():
+        stored, wanted = read_units(path, name), expected.get(name, {})
+        converted[name] = {
+            column: _in_unit(path, f"{name}.{column}", values, stored.get(column, ""), wanted.get(column))
+            for column, values in columns.items()
+        }
+    return converted
+
+
+def _in_unit(path: str | Path, column: str, values: np.ndarray, stored: str, expected: str | None) -> np.ndarray:
+    if not stored or expected is None:  # no unit said (or dimensionless), or none assumed: taken as written
+        return values
+    try:
+        factor = u.Unit(stored).to(expected)
+    except ValueError as error:  # a unit that does not parse, and UnitConversionError, are ValueErrors
+        raise ValueError(
+            f"{path}: column {column} is stored in {stored!r}, which is not convertible to the expected {expected!r} "
+            f"({error})"
+        ) from None
+    if factor == 1.0:
+        return values
+    log.info("%s: column %s converted from %s to %s (x %g)", path, column, stored, expected, factor)
+    return np.asarray(values) * factor
 
 
 def _table(path: str | Path, name: str, columns: Mapping[str, np.ndarray]) -> Table:

@@ -144,6 +144,7 @@ class CalorimeterDataModule(ShowerDataModule):
             self.cache_dir, "calorimeter", ".h5", config, seed,
             lambda config, path, seed, progress: simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs,
                                                                       progress=progress),
+            progress=self.progress,
         )
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:

@@ -212,6 +212,7 @@ class ColliderDataModule(ShowerDataModule):
             self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
 
     def _setup_splits(self) -> None:
+        self.source.prepare(self.progress)
         streams = self.source.read()
         self._check_labels(streams)
         meta = streams.meta  # the cross sections come from all events of the files, before any draw

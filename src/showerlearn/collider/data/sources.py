@@ -97,6 +97,10 @@ class _Source(_Strict):
     #: of the classes' processes (the output of an empty file is empty, as for any input without events)
     _prediction: bool = PrivateAttr(False)
 
+    def prepare(self, progress: bool = True) -> None:
+        """Make the events ready for :meth:`read`: a source that generates them does it here (``progress``: with a
+        progress bar on a terminal); a source of given files has nothing to do."""
+
     def _as_prediction(self) -> Self:
         """This source, marked as reading new files to predict; called on a fresh copy (``for_prediction``), so
         that the training source itself stays unmarked."""
@@ -231,11 +235,14 @@ class SimulatedEvents(GeneratedFiles):
     n_jobs: int = Field(2, ge=1, description="Worker processes of the generator (the file does not depend on it).")
     cache_dir: str = Field(".showerlearn_cache/collider", description="Where the generated file is kept.")
 
+    def prepare(self, progress: bool = True) -> None:
+        self.path(progress)
+
     def read(self) -> EventStreams:
         return self._read([self.path()])
 
-    def path(self) -> Path:
-        """The cached file, generated first if absent."""
+    def path(self, progress: bool = True) -> Path:
+        """The cached file, generated first if absent (``progress``: with a progress bar on a terminal)."""
         from showerlearn.collider.simulation import simulate_collider
 
         config = self.config
@@ -243,6 +250,7 @@ class SimulatedEvents(GeneratedFiles):
             Path(self.cache_dir), "collider", ".h5", config, self.seed,
             lambda settings, path, seed, progress: simulate_collider(settings, path, seed=seed, n_jobs=self.n_jobs,
                                                                     progress=progress),
+            progress=progress,
         )  # fmt: skip
 
 

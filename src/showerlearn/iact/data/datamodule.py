@@ -243,6 +243,7 @@ class IACTDataModule(ShowerDataModule):
         return cached_simulation(
             self.cache_dir, "iact", ".dl1.h5", config, seed,
             lambda config, path, seed, progress: simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs, progress=progress),
+            progress=self.progress,
         )
 
     def _open(self, path: Path) -> DL1File:
