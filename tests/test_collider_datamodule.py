@@ -5,6 +5,7 @@ as a source, estimators' arrays, decoding and the average of an ensemble."""
 from __future__ import annotations
 
 import logging
+import pickle
 from functools import partial
 from pathlib import Path
 
@@ -57,7 +58,10 @@ def _data(path: Path, **params: object) -> ColliderDataModule:
 def test_a_batch_holds_both_streams_padded_to_their_size_with_masks(events_file: Path) -> None:
     data = _data(events_file, pair_inputs=True)
     loader = data.train_dataloader()
-    assert "padded" in vars(data.train_set)  # by the loader, before any worker process could pad its own copy
+    assert data.train_set.is_padded  # by the loader, before any worker process could pad its own copy
+    # a worker started by spawn gets a pickled copy of the DataModule (collate is its method), every split padded
+    copy = pickle.loads(pickle.dumps(loader.collate_fn.__self__))
+    assert copy.test_set.is_padded and torch.equal(copy.test_set.features["objects"], data.test_set.features["objects"])
     batch = next(iter(loader))
     inputs = batch["inputs"]
     sizes = data.model_inputs()
@@ -184,7 +188,7 @@ def test_estimators_get_the_high_level_features(events_file: Path) -> None:
     data = _data(events_file)
     inputs, targets, masks, meta = data.arrays("train")
     # the token streams are never padded for them (their memory, on 400k events, doubled a BDT's peak)
-    assert all("padded" not in vars(split) for split in (data.train_set, data.val_set, data.test_set))
+    assert not any(split.is_padded for split in (data.train_set, data.val_set, data.test_set))
     assert inputs.shape[1] == len(HIGH_LEVEL_FEATURES) and len(targets["label"]) == len(inputs) == len(meta["event"])
     without_btags = tuple(name for name in HIGH_LEVEL_FEATURES if "btag" not in name)
     bdt = HighLevelBDT(features=without_btags, max_iter=5).fit(inputs, targets, masks)

@@ -117,7 +117,7 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _mean_roc(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The ROCs of the runs that have one, averaged vertically (:func:`~showerlearn.metrics.aggregate.mean_roc`)."""
-    rocs = [(as_array(m["roc"]["fpr"]), as_array(m["roc"]["tpr"])) for m in metrics_list if m.get("roc")]
+    rocs = [(as_array(m["roc"]["fpr"]), as_array(m["roc"]["tpr"])) for m in metrics_list if (m.get("roc") or {}).get("fpr")]
     averaged = mean_roc(rocs)
     if averaged is None:
         return None

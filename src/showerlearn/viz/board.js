@@ -361,7 +361,8 @@
     const host = document.getElementById("images");
     const blocks = [];
     selectedEntries().forEach((entry) => {
-      const owners = entry.members && entry.members.length ? entry.members : [entry];
+      // a sweep's own figures (the mean over its seeds) first, then each of its runs'
+      const owners = [entry].concat(entry.members || []);
       owners.forEach((owner) => {
         if (!owner.images || !owner.images.length) return;
         blocks.push(el("div", {class: "run-images", "data-entry": owner.id}, [el("h3", {text: owner.label})].concat(

@@ -38,8 +38,8 @@ import numpy as np
 
 from showerlearn.config import flatten_config
 from showerlearn.family import GENERIC, BoardStyle, Family
-from showerlearn.metrics.aggregate import mean_roc
 from showerlearn.io.atomic import write_text_atomic
+from showerlearn.metrics.aggregate import mean_roc
 from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, CurveSeries, ReferenceCurve
 
 #: Images found here inside a run directory are embedded in the board (Grad-CAM and other explanations).
@@ -212,7 +212,8 @@ def entry_families(entries: Sequence[BoardEntry]) -> list[Family]:
 def merged_style(families: Sequence[Family]) -> BoardStyle:
     """The board styles of ``families`` as one, in the families' order: one family's own style, or for
     several each family's with its names keyed by the family (:func:`family_key`), as the board keys their
-    entries' curves and scalars, so that no family labels, scales or ranks another's metric of the same name."""
+    entries' curves and scalars, so that no family labels, scales or ranks another's metric of the same name.
+    ``run_figures`` stay each family's own (:func:`run_images` reads them per run), not merged."""
     by_family = len(families) > 1
     styles = [_keyed_style(family.board_style(), family if by_family else None) for family in families]
     return BoardStyle(

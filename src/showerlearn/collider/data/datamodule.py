@@ -25,6 +25,7 @@ process add up to it), so reading k files does not count it k times (:func:`cros
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -105,6 +106,11 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 #: validates a source given as a mapping (a DataModule built in code rather than from a config)
 _SOURCE = TypeAdapter(Source)
 
+
+
+def _pad_streams(preprocessors: Mapping[str, TokenPreprocessor], streams: EventStreams) -> dict[str, Padded]:
+    """Each preprocessor's padded tokens of its stream (``*_p4``: the same stream's unscaled p4)."""
+    return {name: preprocessor.transform(getattr(streams, name.removesuffix("_p4"))) for name, preprocessor in preprocessors.items()}
 
 
 def cross_section_scale(meta: Mapping[str, np.ndarray], part: np.ndarray) -> np.ndarray:
@@ -318,20 +324,13 @@ class ColliderDataModule(ShowerDataModule):
         return fitted
 
     def _dataset(self, streams: EventStreams, weight_scale: np.ndarray) -> ColliderDataset:
-        preprocessors = dict(self.preprocessors)
-
-        def pad() -> dict[str, Padded]:
-            return {
-                name: preprocessor.transform(getattr(streams, name.removesuffix("_p4")))
-                for name, preprocessor in preprocessors.items()
-            }
-
         meta = {**streams.meta, "weight_pb": streams.meta["weight_pb"] * weight_scale}
-        return ColliderDataset(pad, streams.labels, meta, streams.records)
+        # padded on first use (a partial, not a closure: a dataset may be pickled for a loader's workers)
+        return ColliderDataset(partial(_pad_streams, dict(self.preprocessors), streams), streams.labels, meta, streams.records)
 
     def _loader(self, dataset: Dataset | None, split: Split, shuffle: bool) -> DataLoader:
         if isinstance(dataset, ColliderDataset):
-            dataset.padded  # padded here, once: the loader's worker processes would each pad their own copy
+            dataset.pad()  # here, once: the loader's worker processes would each pad their own copy
         return super()._loader(dataset, split, shuffle)
 
     # ------------------------------------------------------------------ contract

@@ -7,7 +7,6 @@ the padded tokens of 400k events (and the transient arrays padding them) would m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import cached_property
 from typing import Any
 
 import awkward as ak
@@ -24,7 +23,7 @@ class ColliderDataset(Dataset):
     """Events as ``{"inputs": {stream: (n_real, F)}, "targets": {"label"}, "meta": {...}}``.
 
     ``pad``: makes the padded streams by input name (``constituents``, ``objects``, and ``*_p4`` where the
-    models take pairwise features), called once, on first use (:attr:`padded`); ``meta``: per-event columns
+    models take pairwise features), called once, on first use (:meth:`pad`); ``meta``: per-event columns
     carried to the predictions (``label`` is added); ``records``: the events' full records, for high-level
     features (None for sources without them).
     """
@@ -34,26 +33,49 @@ class ColliderDataset(Dataset):
         records: ak.Array | None,
     ) -> None:  # fmt: skip
         self._pad: Callable[[], Mapping[str, Padded]] | None = pad
+        self._padded: dict[str, Padded] = {}
+        self._features: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, np.ndarray] = {}
         self.labels = np.asarray(labels, dtype=np.int64)
         self.meta = {**{name: np.asarray(values) for name, values in meta.items()}, "label": self.labels}
         self._meta = {name: torch.as_tensor(values) for name, values in self.meta.items()}
         self.records = records
 
-    @cached_property
+    def pad(self) -> None:
+        """Pad the streams, if not yet done: the loaders call it before their worker processes start, each of
+        which would otherwise pad its own copy."""
+        if self._pad is None:
+            return
+        self._padded = dict(self._pad())
+        self._features = {name: torch.from_numpy(padded.features) for name, padded in self._padded.items()}
+        self._counts = {name: padded.mask.sum(axis=1) for name, padded in self._padded.items()}
+        self._pad = None  # it holds the unpadded tokens, no longer needed
+
+    @property
+    def is_padded(self) -> bool:
+        return self._pad is None
+
+    @property
     def padded(self) -> dict[str, Padded]:
-        """The padded streams by input name, made on first access."""
-        assert self._pad is not None
-        padded, self._pad = dict(self._pad()), None  # drop the closure: it holds the unpadded token records
-        return padded
+        """The padded streams by input name."""
+        self.pad()
+        return self._padded
 
-    @cached_property
+    @property
     def features(self) -> dict[str, torch.Tensor]:
-        return {name: torch.from_numpy(padded.features) for name, padded in self.padded.items()}
+        self.pad()
+        return self._features
 
-    @cached_property
+    @property
     def counts(self) -> dict[str, np.ndarray]:
         """Real tokens per event of each stream."""
-        return {name: padded.mask.sum(axis=1) for name, padded in self.padded.items()}
+        self.pad()
+        return self._counts
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a loader worker started by spawn (macOS, forkserver) gets a pickled copy: padded here, once
+        self.pad()
+        return self.__dict__
 
     def __len__(self) -> int:
         return len(self.labels)
