@@ -27,6 +27,7 @@ from typer.testing import CliRunner, Result
 
 import showerlearn
 from collider_events import write_event_file
+from showerlearn.calorimeter.evaluation.evaluator import evaluate_calorimeter
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.cli.common import user_errors
 from showerlearn.cli.main import app
@@ -542,3 +543,49 @@ def test_overrides_prediction_honours_still_apply(
         for part in key.split("."):
             node = node[part]
         assert node == value, key
+
+
+def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predicted_with(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """``evaluate RUN --predictions FILE --output DIR``: the run's test split predicted again at another merge cut
+    is scored with that cut's config into DIR; the run is left as it is."""
+    run, _ = calorimeter
+    scored = ["evaluation={name: calorimeter, params: {figure_formats: [png]}}"]  # the fixture's run has no evaluator
+    plain = predict_split(run.path, tmp_path / "plain.h5", scored, progress=False).output
+    strict = predict_split(run.path, tmp_path / "strict.h5", [*scored, "data.params.decoding.pair_threshold=0.999"],
+                           progress=False).output  # fmt: skip
+    before = run.metrics_file.read_bytes()
+    for name, file in (("plain", plain), ("strict", strict)):
+        result = CliRunner().invoke(app, ["evaluate", str(run.path), "--predictions", str(file), "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert run.metrics_file.read_bytes() == before
+    # the reference: the evaluator itself on the predictions the run wrote when trained (the same test events)
+    tables = read_tables(run.predictions_file)
+    reference = evaluate_calorimeter(tables.pop("predictions"), tmp_path / "reference", tables, figure_formats=("png",))
+    plain_metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    assert plain_metrics["scalars"] == pytest.approx(reference["scalars"], nan_ok=True)
+    assert (tmp_path / "plain" / "plots" / "energy_spectra.png").is_file()
+    # pairs merged only above 0.999: more, smaller clusters than at the trained cut
+    strict_metrics = json.loads((tmp_path / "strict" / "metrics.json").read_text())
+    difference = "cluster_multiplicity_difference"  # clusters found minus gammas, per event
+    assert strict_metrics["scalars"][difference] > plain_metrics["scalars"][difference]
+
+    kept = (tmp_path / "plain" / "metrics.json").read_bytes()
+    refused = [
+        (["--predictions", str(strict), "-o", str(tmp_path / "plain")], "exists; pass --overwrite"),
+        (["--predictions", str(strict)], "--predictions and --output go together"),
+        (["--predictions", str(_stamped_by_another_run(strict, tmp_path / "other.h5")), "-o", str(tmp_path / "o")],
+         "predicted by the run /elsewhere/run, not by"),
+    ]  # fmt: skip
+    for arguments, message in refused:
+        result = CliRunner().invoke(app, ["evaluate", str(run.path), *arguments])
+        assert result.exit_code == 1 and message in _text(result), result.output
+    assert (tmp_path / "plain" / "metrics.json").read_bytes() == kept and not (tmp_path / "o").exists()
+
+
+def _stamped_by_another_run(file: Path, copy: Path) -> Path:
+    shutil.copyfile(file, copy)
+    with h5py.File(copy, "a") as opened:
+        opened.attrs["run_path"] = "/elsewhere/run"
+    return copy

@@ -1,4 +1,5 @@
-"""``showerlearn evaluate``: recompute metrics and figures of runs and sweeps."""
+"""``showerlearn evaluate``: recompute metrics and figures of runs and sweeps, or score another predictions
+file of a run."""
 
 from __future__ import annotations
 
@@ -12,10 +13,29 @@ from showerlearn.cli.common import console, quiet_libraries, user_errors
 
 def evaluate(
     runs: Annotated[list[Path], typer.Argument(help="Run directories and/or sweep folders.", show_default=False)],
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions", "-p",
+            help="Score this predictions file of the one RUN instead (showerlearn predict RUN -o FILE with other "
+            "--set settings, or new files with truth), with the config it was predicted with; needs --output.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="With --predictions: the folder of its metrics.json and plots/.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="With --predictions: replace what --output holds.")] = False,
 ) -> None:
-    """Write metrics.json and figures for each run; for a sweep also the aggregate over seeds."""
+    """Write metrics.json and figures for each run; for a sweep also the aggregate over seeds.
+
+    With --predictions FILE --output DIR: the metrics and figures of FILE, a prediction by the model of the one
+    RUN, into DIR; the run itself is left as it is.
+    """  # fmt: skip
     quiet_libraries()
     with user_errors():
+        if predictions is not None or output is not None:
+            _evaluate_file(runs, predictions, output, overwrite)
+            return
         from showerlearn.engine.runner import evaluate as evaluate_run
         from showerlearn.engine.sweep import AGGREGATE_FILE, aggregate_sweep, is_sweep, sweep_runs
 
@@ -27,3 +47,15 @@ def evaluate(
             if is_sweep(path):
                 aggregate_sweep(path)
                 console.print(f"[green]aggregate over seeds:[/] {Path(path) / AGGREGATE_FILE}")
+
+
+def _evaluate_file(runs: list[Path], predictions: Path | None, output: Path | None, overwrite: bool) -> None:
+    from showerlearn.engine.rescore import METRICS_FILE, evaluate_predictions
+    from showerlearn.engine.sweep import is_sweep
+
+    if predictions is None or output is None:
+        raise ValueError("--predictions and --output go together: the file to score and the folder of its metrics")
+    if len(runs) != 1 or is_sweep(runs[0]):
+        raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got {runs}")
+    evaluate_predictions(runs[0], predictions, output, overwrite=overwrite)
+    console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/] and {output / 'plots'}")

@@ -77,6 +77,8 @@ FORMAT = "showerlearn-predictions"
 OUTPUT_SUFFIX = ".predictions.h5"
 #: events decoded and written at a time (and read at a time, by DataModules that read files into memory)
 DEFAULT_CHUNK_EVENTS = 10_000
+#: how the stamp's ``source`` of a run's own test split begins (the run's path follows)
+TEST_SPLIT_SOURCE = "test split of"
 #: the stamp entries an existing output must share to count as done: same source, run, model, config, rows
 IDENTITY = ("format", "source_sha256", "run_id", "model_sha256", "config", "keep_invalid")
 #: the attribute an output gets last, once its rows are all written: without it, an output is incomplete
@@ -244,7 +246,7 @@ def predict_split(
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
     context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
     context.datamodule.setup("test")
-    source = f"test split of {context.run.path}"
+    source = f"{TEST_SPLIT_SOURCE} {context.run.path}"
     stamp = context.stamp(source, source_path="", source_sha256="")
     with _Progress(1, progress, console) as bar:
         try:

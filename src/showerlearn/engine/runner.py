@@ -403,36 +403,44 @@ def _network_outputs(
 
 
 def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
-    """(Re)compute ``metrics.json`` and the figures of one run from its predictions file.
+    """(Re)compute ``metrics.json`` and the figures of one run from its predictions file (:func:`evaluate_file`),
+    with the ``caption`` and ``test_share`` kept in ``run.json`` when the run was trained."""
+    run = run if isinstance(run, RunDir) else RunDir.existing(run)
+    status = run.status()
+    metrics = evaluate_file(
+        load_config(run.config_file), run, run.predictions_file, run.plots,
+        caption=status.get("caption", ""), test_share=status.get("test_share", 1.0),
+    )  # fmt: skip
+    write_json_atomic(run.metrics_file, metrics)
+    return metrics
+
+
+def evaluate_file(
+    config: ExperimentConfig, run: RunDir, predictions_file: Path, plots: Path, *, caption: str = "", test_share: float = 1.0
+) -> dict[str, Any]:
+    """The metrics of a predictions file by the evaluator of ``config``, its figures written into ``plots``.
 
     Evaluators get the per-event table as ``predictions``; those with a ``tables`` parameter also get the
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
-    the run's curves unless the evaluator's ``label`` says otherwise), ``caption`` (the data and its
-    cuts, :meth:`ShowerDataModule.describe`) and ``test_share`` (:meth:`ShowerDataModule.test_share`), both
-    kept in ``run.json`` when the run was trained, to those that take them. Columns the file stores in units
-    other than those the DataModule declares (a file written by another tool) are converted to them first.
+    the curves unless the evaluator's ``label`` says otherwise), ``log_dir`` (``run``'s logs: its training
+    curves), ``caption`` (the data and its cuts, :meth:`ShowerDataModule.describe`) and ``test_share``
+    (:meth:`ShowerDataModule.test_share`) to those that take them. Columns the file stores in units other than
+    those the DataModule declares (a file written by another tool) are converted to them first.
     """
-    run = run if isinstance(run, RunDir) else RunDir.existing(run)
-    config = load_config(run.config_file)
-    tables = read_tables(run.predictions_file)
-    tables = convert_units(run.predictions_file, tables, _declared_units(config, run.predictions_file, tables))
+    tables = read_tables(predictions_file)
+    tables = convert_units(predictions_file, tables, _declared_units(config, predictions_file, tables))
     predictions = tables.pop(PREDICTIONS_KEY)
-    status = run.status()
-    caption, test_share = status.get("caption", ""), status.get("test_share", 1.0)
     if config.evaluation is None:
-        metrics: dict[str, Any] = {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
-    else:
-        try:
-            metrics = build(
-                config.evaluation, EVALUATORS, "evaluation",
-                injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
-                          "test_share": test_share},
-                predictions=predictions, output_dir=run.plots,
-            )
-        except ValueError as error:  # an evaluator's check (NaN scores, labels, its settings): say what it read
-            raise ValueError(f"evaluating {run.predictions_file}: {error}") from None
-    write_json_atomic(run.metrics_file, metrics)
-    return metrics
+        return {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
+    try:
+        return build(
+            config.evaluation, EVALUATORS, "evaluation",
+            injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
+                      "test_share": test_share},
+            predictions=predictions, output_dir=plots,
+        )  # fmt: skip
+    except ValueError as error:  # an evaluator's check (NaN scores, labels, its settings): say what it read
+        raise ValueError(f"evaluating {predictions_file}: {error}") from None
 
 
 def _declared_units(
