@@ -33,7 +33,7 @@ def test_a_cached_simulation_is_written_once_with_a_progress_bar_only_on_a_termi
         assert path.read_text() == f"{2 + terminal} events, seed 5"
     assert cached_simulation(tmp_path, "toy", ".txt", Settings(n_events=2), 5, simulate).name.endswith("_seed5.txt")
     cached_simulation(tmp_path, "toy", ".txt", Settings(n_events=4), 5, simulate, progress=False)  # --no-progress
-    assert calls == [False, True, False]  # the third call found its file
+    assert calls == [False, True, False]  # the third call found its file; the fourth, on a terminal, shows no bar
 
 
 class _Simulated(Exception):

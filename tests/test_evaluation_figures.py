@@ -222,10 +222,11 @@ def test_a_run_writes_units_caption_and_label(tabular_config: dict) -> None:
     assert run.metrics()["caption"] == "feature table events.csv (400 rows, classes g, h); test split: 60 events"
 
 
-def _iact_run(folder: Path, predictions: dict[str, np.ndarray], units: dict[str, str]) -> Path:
-    """A run folder made by hand around a predictions file of another tool: the Hillas + RF example's config."""
-    config = load_config(EXAMPLES / "hillas_rf_small.yaml", ["evaluation.params.n_bootstrap=10",
-                                                                "evaluation.params.figure_formats=[]"])  # fmt: skip
+def _iact_run(folder: Path, predictions: dict[str, np.ndarray], units: dict[str, str], baseline: Path | None = None) -> Path:
+    """A run folder made by hand around a predictions file of another tool: the Hillas + RF example's config
+    (with ``baseline``: that predictions file as its evaluation's baseline)."""
+    overrides = ["evaluation.params.n_bootstrap=10", "evaluation.params.figure_formats=[]"]
+    config = load_config(EXAMPLES / "hillas_rf_small.yaml", [*overrides, *([f"evaluation.params.baseline={baseline}"] if baseline else [])])
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(dump_config(config))
     write_columns(folder / "predictions.h5", predictions, units=units)
@@ -233,14 +234,16 @@ def _iact_run(folder: Path, predictions: dict[str, np.ndarray], units: dict[str,
 
 
 def test_evaluate_converts_columns_stored_in_other_units(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Energies in GeV and altitudes in arcmin give the metrics of the same events in TeV and deg."""
+    """Energies in GeV and altitudes in arcmin give the metrics of the same events in TeV and deg, the baseline's
+    too."""
     in_tev = _predictions(600, seed=6)
     units = {name: COLUMN_UNITS[name] for name in in_tev}
-    reference = _iact_run(tmp_path / "tev", in_tev, units)
     other = {**in_tev, **{name: in_tev[name] * 1e3 for name in ("true_energy", "reco_energy")},
              **{name: in_tev[name] * 60 for name in ("true_alt", "reco_alt")}}  # fmt: skip
-    converted = _iact_run(tmp_path / "gev", other, {**units, "true_energy": "GeV", "reco_energy": "GeV",
-                                                    "true_alt": "arcmin", "reco_alt": "arcmin"})  # fmt: skip
+    other_units = {**units, "true_energy": "GeV", "reco_energy": "GeV", "true_alt": "arcmin", "reco_alt": "arcmin"}
+    baselines = write_columns(tmp_path / "tev.h5", in_tev, units=units), write_columns(tmp_path / "gev.h5", other, units=other_units)
+    reference = _iact_run(tmp_path / "tev", in_tev, units, baseline=baselines[0])
+    converted = _iact_run(tmp_path / "gev", other, other_units, baseline=baselines[1])
     with caplog.at_level(logging.INFO, logger="showerlearn.io.tables"):
         result = CliRunner().invoke(app, ["evaluate", str(reference), str(converted)])
     assert result.exit_code == 0, result.output
@@ -251,10 +254,12 @@ def test_evaluate_converts_columns_stored_in_other_units(tmp_path: Path, caplog:
         values = [np.array(record["value"], dtype=float) for record in (got["curves"][name], curve)]  # None: nan
         np.testing.assert_allclose(*values, rtol=1e-9, err_msg=name)
     assert got["scalars"]["n_gamma"] > 0 and any(want["curves"]["energy_resolution_vs_true_energy"]["value"])
+    for name, curve in want["baseline"]["curves"].items():  # the baseline file, in GeV too, as well
+        assert got["baseline"]["curves"][name]["n_events"] == curve["n_events"], name
     logged = [record.getMessage() for record in caplog.records if record.name == "showerlearn.io.tables"]
     file = converted / "predictions.h5"
-    assert f"{file}: column predictions.reco_energy converted from GeV to TeV (x 0.001)" in logged
-    assert len(logged) == 4, "one line per converted column, none for the file in the expected units"
+    assert f"{file}: column predictions.reco_energy converted from GeV to TeV" in logged
+    assert len(logged) == 8, "one line per converted column of each file, none for the files in the expected units"
 
 
 @pytest.mark.parametrize("stored", ["deg", "p.e."])
@@ -282,6 +287,17 @@ def test_columns_without_a_stored_or_expected_unit_are_taken_as_written(tmp_path
     np.testing.assert_array_equal(tables["hits"]["e"], np.full(3, 2000.0))  # a per-element table too
     for name, column in (("predictions", "n"), ("predictions", "w"), ("predictions", "x"), ("hits", "t")):
         np.testing.assert_array_equal(tables[name][column], read_tables(path)[name][column])
+
+
+def test_logarithmic_and_byte_string_units_are_read_as_meant(tmp_path: Path) -> None:
+    """A log10 energy (dex) is exponentiated, not scaled; a unit other tools (PyTables) store as bytes is read."""
+    path = write_columns(tmp_path / "p.h5", {"lg": np.array([0.0, 1.0, 2.0]), "e": np.ones(3)}, units={"lg": "dex(GeV)"})
+    with h5py.File(path, "a") as file:
+        file["predictions"].attrs["e.unit"] = np.bytes_(b"GeV")
+    assert read_units(path) == {"lg": "dex(GeV)", "e": "GeV"}
+    tables = convert_units(path, read_tables(path), {"predictions": {"lg": "TeV", "e": "TeV"}})
+    np.testing.assert_allclose(tables["predictions"]["lg"], [1e-3, 1e-2, 1e-1])
+    np.testing.assert_allclose(tables["predictions"]["e"], np.full(3, 1e-3))
 
 
 def test_terminal_metrics_table_shows_units() -> None:

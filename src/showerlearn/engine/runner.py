@@ -451,8 +451,15 @@ def _declared_units(
 
     Only a file that stores a dimensioned unit can need converting; for any other the DataModule is not built,
     since a constructor may read its data (the tabular one's does), which evaluating does not otherwise need.
-    It is built, not set up: the families' constructors read no data.
+    It is built, not set up: the families' constructors read no data, and their units are known before setup
+    (but for columns named after the classes, the collider's scores, which are probabilities). A DataModule that
+    cannot be built here (its data moved away) leaves the columns as written, with a warning.
     """
     if not any(unit for name in tables for unit in read_units(path, name).values()):
         return {}
-    return build_datamodule(config).column_units()
+    try:
+        return build_datamodule(config).column_units()
+    except Exception as error:  # noqa: BLE001 (whatever a user's DataModule raises: evaluating goes on as before)
+        log.warning("%s: the units of its columns are taken as written: the run's DataModule cannot say which it "
+                    "expects (%s: %s)", path, type(error).__name__, error)  # fmt: skip
+        return {}

@@ -76,7 +76,7 @@ def _new_sibling(target: Path, suffix: str) -> Path:
 def _swap_all(staged: dict[Path, Path]) -> None:
     """Every staged folder renamed to its target (an empty one left out: the target is then absent), or none: the
     earlier targets are first all moved aside, then the staged ones renamed in; a failure on the way moves
-    everything back. The earlier folders are removed only once every target holds its new one."""
+    everything back. The earlier folders are removed only once every target that gets one holds its new one."""
     asides: dict[Path, Path] = {}
     swapped: list[Path] = []
     try:

@@ -122,7 +122,8 @@ def read_units(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, str]:
     except OSError as error:
         raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
     return {
-        name[len(prefix) : len(name) - len(suffix)]: str(value)
+        # other writers (PyTables) store fixed-length byte strings
+        name[len(prefix) : len(name) - len(suffix)]: value.decode() if isinstance(value, bytes) else str(value)
         for name, value in attributes.items()
         if name.startswith(prefix) and name.endswith(suffix)
     }
@@ -152,19 +153,18 @@ def convert_units(
 
 
 def _in_unit(path: str | Path, column: str, values: np.ndarray, stored: str, expected: str | None) -> np.ndarray:
-    if not stored or expected is None:  # no unit said (or dimensionless), or none assumed: taken as written
+    if not stored or expected is None or stored == expected:  # no unit said, or none assumed, or the same one
         return values
     try:
-        factor = u.Unit(stored).to(expected)
-    except ValueError as error:  # a unit that does not parse, and UnitConversionError, are ValueErrors
+        # through a Quantity, not a scale factor: a logarithmic unit (dex(TeV), mag) converts by exponentiating
+        converted = (np.asarray(values, dtype=float) * u.Unit(stored)).to_value(expected)
+    except (ValueError, TypeError) as error:  # an unparsable unit and UnitConversionError are ValueErrors
         raise ValueError(
             f"{path}: column {column} is stored in {stored!r}, which is not convertible to the expected {expected!r} "
             f"({error})"
         ) from None
-    if factor == 1.0:
-        return values
-    log.info("%s: column %s converted from %s to %s (x %g)", path, column, stored, expected, factor)
-    return np.asarray(values) * factor
+    log.info("%s: column %s converted from %s to %s", path, column, stored, expected)
+    return converted
 
 
 def _table(path: str | Path, name: str, columns: Mapping[str, np.ndarray]) -> Table:

@@ -40,9 +40,10 @@ from showerlearn.evaluation.curves import (
     roc_record,
     save_curve_figures,
 )
+from showerlearn.iact.data.targets import COLUMN_UNITS
 from showerlearn.iact.evaluation.requirements import load_requirements
 from showerlearn.iact.family import BOARD_STYLE
-from showerlearn.io.tables import read_columns
+from showerlearn.io.tables import PREDICTIONS_KEY, convert_units, read_columns
 from showerlearn.metrics import classification as cls
 from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import as_edges, bin_counts, quantity_values
@@ -213,7 +214,8 @@ def _read_predictions(path: Path) -> dict[str, np.ndarray]:
     file = path / PREDICTIONS_FILE if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"baseline predictions {file} not found (give a predictions file or a run directory)")
-    return read_columns(file)
+    # a baseline written by another tool may hold its energies in GeV, say: in the units of the run's own
+    return convert_units(file, {PREDICTIONS_KEY: read_columns(file)}, {PREDICTIONS_KEY: COLUMN_UNITS})[PREDICTIONS_KEY]
 
 
 def _roc_series(result: Mapping[str, Any], label: str, baseline: bool = False) -> RocSeries:
