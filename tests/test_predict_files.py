@@ -550,7 +550,7 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
 ) -> None:
     """``evaluate RUN --predictions FILE --output DIR``: the run's test split predicted again at another merge cut
     is scored with that cut's config into DIR; the run is left as it is."""
-    run, _ = calorimeter
+    run, inputs = calorimeter
     scored = ["evaluation={name: calorimeter, params: {figure_formats: [png]}}"]  # the fixture's run has no evaluator
     plain = predict_split(run.path, tmp_path / "plain.h5", scored, progress=False).output
     strict = predict_split(run.path, tmp_path / "strict.h5", [*scored, "data.params.decoding.pair_threshold=0.999"],
@@ -572,20 +572,36 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     assert strict_metrics["scalars"][difference] > plain_metrics["scalars"][difference]
 
     kept = (tmp_path / "plain" / "metrics.json").read_bytes()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep me\n")
+    new_files = predict_files(run.path, [inputs / "a.h5"], tmp_path / "new", progress=False)[0].output
     refused = [
-        (["--predictions", str(strict), "-o", str(tmp_path / "plain")], "exists; pass --overwrite"),
-        (["--predictions", str(strict)], "--predictions and --output go together"),
-        (["--predictions", str(_stamped_by_another_run(strict, tmp_path / "other.h5")), "-o", str(tmp_path / "o")],
-         "predicted by the run /elsewhere/run, not by"),
+        (["-p", str(strict), "-o", str(tmp_path / "plain")], "exists; pass --overwrite"),
+        (["-p", str(strict), "-o", str(tmp_path / "notes"), "--overwrite"], "holds other things than an earlier score"),
+        (["-p", str(strict), "-o", str(run.path), "--overwrite"], "would replace the run"),
+        (["-p", str(strict), "-o", str(run.plots), "--overwrite"], "lies inside the run"),
+        (["-p", str(strict), "-o", str(tmp_path), "--overwrite"], "would replace the predictions"),
+        (["-p", str(strict)], "--predictions and --output go together"),
+        (["-p", str(_stamped(strict, tmp_path / "other.h5", run_id="20250101-000000_seed9")), "-o", str(tmp_path / "o")],
+         "not by"),
+        (["-p", str(_stamped(strict, tmp_path / "kept.h5", keep_invalid=True)), "-o", str(tmp_path / "o")], "--keep-invalid"),
+        (["-p", str(new_files), "-o", str(tmp_path / "o")], "not a test split written by"),
     ]  # fmt: skip
     for arguments, message in refused:
         result = CliRunner().invoke(app, ["evaluate", str(run.path), *arguments])
-        assert result.exit_code == 1 and message in _text(result), result.output
+        assert result.exit_code == 1 and message in _text(result), (arguments, result.output)
     assert (tmp_path / "plain" / "metrics.json").read_bytes() == kept and not (tmp_path / "o").exists()
+    assert (tmp_path / "notes" / "mine.txt").read_text() == "keep me\n" and run.config_file.is_file()
+    # a run moved elsewhere is the same run; another split would hold training events: refused when predicted
+    moved = Path(shutil.copytree(run.path, tmp_path / "elsewhere" / run.path.name))
+    assert CliRunner().invoke(app, ["evaluate", str(moved), "-p", str(strict), "-o", str(tmp_path / "m")]).exit_code == 0
+    with pytest.raises(ValueError, match=r"data.params.split change which events the test split .* holds"):
+        predict_split(run.path, tmp_path / "resplit.h5", ["data.params.split.seed=2"], progress=False)
 
 
-def _stamped_by_another_run(file: Path, copy: Path) -> Path:
+def _stamped(file: Path, copy: Path, **attributes: object) -> Path:
+    """A copy of a predictions file with some of its stamp changed."""
     shutil.copyfile(file, copy)
     with h5py.File(copy, "a") as opened:
-        opened.attrs["run_path"] = "/elsewhere/run"
+        opened.attrs.update(attributes)
     return copy

@@ -17,8 +17,8 @@ def evaluate(
         Path | None,
         typer.Option(
             "--predictions", "-p",
-            help="Score this predictions file of the one RUN instead (showerlearn predict RUN -o FILE with other "
-            "--set settings, or new files with truth), with the config it was predicted with; needs --output.",
+            help="Score this prediction of the one RUN's test split instead (showerlearn predict RUN -o FILE with "
+            "other --set settings), with the config it was predicted with; needs --output.",
         ),
     ] = None,
     output: Annotated[
@@ -28,8 +28,8 @@ def evaluate(
 ) -> None:
     """Write metrics.json and figures for each run; for a sweep also the aggregate over seeds.
 
-    With --predictions FILE --output DIR: the metrics and figures of FILE, a prediction by the model of the one
-    RUN, into DIR; the run itself is left as it is.
+    With --predictions FILE --output DIR: the metrics and figures of FILE, the test split of the one RUN predicted
+    again with other settings, into DIR; the run itself is left as it is.
     """  # fmt: skip
     quiet_libraries()
     with user_errors():
@@ -56,6 +56,7 @@ def _evaluate_file(runs: list[Path], predictions: Path | None, output: Path | No
     if predictions is None or output is None:
         raise ValueError("--predictions and --output go together: the file to score and the folder of its metrics")
     if len(runs) != 1 or is_sweep(runs[0]):
-        raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got {runs}")
+        raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got "
+                         f"{', '.join(map(str, runs))}")
     evaluate_predictions(runs[0], predictions, output, overwrite=overwrite)
-    console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/] and {output / 'plots'}")
+    console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/]")

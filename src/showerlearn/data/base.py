@@ -52,6 +52,10 @@ class ShowerDataModule(L.LightningDataModule):
     #: them, so a run predicts with them as it was trained, and prediction refuses to change them
     #: (:meth:`changed_fitted_settings`) rather than ignore the change
     fitted_settings: ClassVar[tuple[str, ...]] = ()
+    #: the settings (constructor parameters) that change how the events are predicted, not which events:
+    #: a run's test split predicted with any other setting changed (its split, cuts, files) holds other
+    #: events, so ``showerlearn predict`` refuses it (:meth:`changed_event_settings`)
+    prediction_settings: ClassVar[frozenset[str]] = frozenset({"batch_size", "num_workers"})
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
@@ -255,6 +259,13 @@ class ShowerDataModule(L.LightningDataModule):
         with, and ``params`` (both as plain data, a config's ``data.params``); a setting under a null or
         missing one counts as absent."""
         return [path for path in cls.fitted_settings if _setting(trained, path) != _setting(params, path)]
+
+    @classmethod
+    def changed_event_settings(cls, trained: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+        """The settings of ``params`` (a config's ``data.params``, as plain data) that differ from ``trained``'s
+        and are not :attr:`prediction_settings`: those that change which events a split holds."""
+        names = sorted((set(trained) | set(params)) - cls.prediction_settings)
+        return [name for name in names if trained.get(name) != params.get(name)]
 
     def needs_training_split(self) -> bool:
         """Whether :meth:`setup` must read the training split: not read yet, and needed (it gives what the data

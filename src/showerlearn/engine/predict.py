@@ -64,7 +64,7 @@ from showerlearn.engine.speed import apply_cpu_settings, compile_network
 from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
-from showerlearn.registry import ESTIMATORS
+from showerlearn.registry import DATAMODULES, ESTIMATORS
 
 __all__ = [
     "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionSummary", "batch_predictor",
@@ -245,6 +245,8 @@ def predict_split(
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
     context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
+    if overrides:
+        refuse_other_events(context.run, context.config, f"predict --set {' '.join(overrides)}")
     context.datamodule.setup("test")
     source = f"{TEST_SPLIT_SOURCE} {context.run.path}"
     stamp = context.stamp(source, source_path="", source_sha256="")
@@ -384,6 +386,23 @@ def _refuse_fitted_changes(
         f"training split{settings}, restored from its checkpoint, since its network needs its inputs as it was "
         "trained on them; train a new run to change it"
     )
+
+
+def refuse_other_events(run: RunDir, config: ExperimentConfig, what: str) -> None:
+    """Refuse a test split predicted with data settings (``config``) that change which events it holds (its
+    split, cuts, files: :meth:`~ShowerDataModule.changed_event_settings`): it would hold training events, and
+    its metrics would not be the test split's. ``what``: the ``--set`` or the file, for the message."""
+    trained = load_config(run.config_file)
+    if trained.data.name != config.data.name:
+        raise ValueError(f"{what}: the test split of {run.path} is read by its data {trained.data.name!r}, not {config.data.name!r}")
+    cls = DATAMODULES.get(config.data.name)
+    changed = cls.changed_event_settings(*(c.data.model_dump(mode="json")["params"] for c in (trained, config)))
+    if changed:
+        raise ValueError(
+            f"{what}: data.params.{', data.params.'.join(changed)} change which events the test split of {run.path} "
+            f"holds (it could hold training events); only {', '.join(sorted(cls.prediction_settings))} may change "
+            "for it: predict files, or train a run with these settings"
+        )
 
 
 def _nested(key: str, path: str) -> bool:

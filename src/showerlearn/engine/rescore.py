@@ -1,9 +1,10 @@
-"""Metrics of another predictions file of a run (``showerlearn evaluate RUN --predictions FILE --output DIR``).
+"""Metrics of a run's test split predicted again (``showerlearn evaluate RUN --predictions FILE --output DIR``).
 
-A run's test split predicted again with other settings (``showerlearn predict RUN -o FILE --set ...``: another
-merge cut, decoding threshold or test-time augmentation), or new files with truth, are scored by the run's
-evaluator as the file was predicted: with the config its stamp holds (:mod:`showerlearn.engine.predict`). The
-metrics and figures go to a folder of their own; the run is left as it is.
+A run's test split predicted with other prediction settings (``showerlearn predict RUN -o FILE --set ...``:
+another merge cut, decoding threshold, test-time augmentation) is scored by the run's evaluator with the config
+the file was predicted with (its stamp, :mod:`showerlearn.engine.predict`). The metrics and figures go to a
+folder of their own; the run is left as it is. Only such files are scored: predictions of new files would be
+described by the run's data set (an IACT effective area, a baseline on other events).
 """
 
 from __future__ import annotations
@@ -13,62 +14,83 @@ from typing import Any
 
 import yaml
 
-from showerlearn.config import ExperimentConfig, load_config, resolve_config
-from showerlearn.engine.predict import TEST_SPLIT_SOURCE
+from showerlearn.config import ExperimentConfig, resolve_config
+from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file
 from showerlearn.io.atomic import write_json_atomic
-from showerlearn.io.staging import StagedFolders, holds_anything
+from showerlearn.io.staging import StagedFolders
 from showerlearn.io.tables import read_attributes
 
-__all__ = ["evaluate_predictions"]
+__all__ = ["METRICS_FILE", "evaluate_predictions"]
 
 METRICS_FILE = "metrics.json"
+PLOTS_FOLDER = "plots"
 
 
 def evaluate_predictions(
     run: str | Path | RunDir, predictions: str | Path, output: str | Path, overwrite: bool = False
 ) -> dict[str, Any]:
-    """Score ``predictions`` (a file ``showerlearn predict`` wrote with the model of ``run``, or one without a
-    stamp, read with the run's config) into ``output``: ``metrics.json`` and ``plots/``, written in a temporary
-    sibling and renamed into place, so that an error leaves any earlier ``output`` as it was.
+    """Score ``predictions``, the test split of ``run`` as ``showerlearn predict RUN -o FILE`` wrote it, into
+    ``output``: ``metrics.json`` and ``plots/``, written in a temporary sibling and renamed into place, so that
+    an error leaves any earlier ``output`` as it was.
 
     Raises:
-        FileExistsError: ``output`` holds something (unless ``overwrite``).
-        ValueError: ``predictions`` is not an HDF5 file, or was predicted by another run.
+        FileExistsError: ``output`` exists (unless ``overwrite``, and then only an earlier score folder).
+        ValueError: ``predictions`` is not such a file of this run (another run's, of new files, with the
+            events the cuts removed, predicted with settings that change the split), or ``output`` is a folder
+            of the run or of the predictions.
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     predictions, output = Path(predictions), Path(output)
     if not predictions.is_file():
         raise FileNotFoundError(f"--predictions {predictions}: no such file")
-    if holds_anything(output) and not overwrite:
-        raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
-    stamp = read_attributes(predictions)
-    _check_same_run(stamp, run, predictions)
-    config = _config(stamp, run, predictions)
-    own_split = str(stamp.get("source", "")).startswith(TEST_SPLIT_SOURCE)
+    _check_output(output, run, predictions, overwrite)
+    config = _checked_config(read_attributes(predictions), run, predictions)
     status = run.status()
     with StagedFolders([output]) as staged:
         folder = staged.folder(output)
-        metrics = evaluate_file(
-            config, run, predictions, folder / "plots",
-            # new files: the whole of each was predicted, and the run's caption describes other events
-            caption=status.get("caption", "") if own_split else f"predictions of {stamp.get('source', predictions.name)}",
-            test_share=status.get("test_share", 1.0) if own_split else 1.0,
-        )  # fmt: skip
+        metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, caption=status.get("caption", ""),
+                                test_share=status.get("test_share", 1.0))  # fmt: skip
         write_json_atomic(folder / METRICS_FILE, metrics)
     return metrics
 
 
-def _check_same_run(stamp: dict[str, Any], run: RunDir, predictions: Path) -> None:
-    """A file predicted by another run would be scored by the wrong evaluator settings, or mislabelled."""
-    predicted_by = stamp.get("run_path")
-    if predicted_by is not None and Path(predicted_by) != run.path.resolve():
-        raise ValueError(f"{predictions}: predicted by the run {predicted_by}, not by {run.path}")
+def _check_output(output: Path, run: RunDir, predictions: Path, overwrite: bool) -> None:
+    """``output`` is replaced whole: never the run, the predictions or a folder holding either (nor the working
+    folder), and with ``overwrite`` only an earlier score folder (``metrics.json`` and ``plots/``)."""
+    target, run_path = output.resolve(), run.path.resolve()
+    for kept, what in ((run_path, "the run"), (predictions.resolve(), "the predictions"), (Path.cwd(), "the working folder")):
+        if _holds(target, kept):
+            raise ValueError(f"--output {output}: would replace {what} ({kept}): give a folder of its own")
+    if _holds(run_path, target):
+        raise ValueError(f"--output {output}: lies inside the run {run.path}: give a folder of its own")
+    if not output.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
+    if not output.is_dir() or not {entry.name for entry in output.iterdir()} <= {METRICS_FILE, PLOTS_FOLDER}:
+        raise FileExistsError(f"--output {output}: holds other things than an earlier score (metrics.json, plots/): "
+                              "not replaced, even with --overwrite")  # fmt: skip
 
 
-def _config(stamp: dict[str, Any], run: RunDir, predictions: Path) -> ExperimentConfig:
-    """The config the file was predicted with (its ``--set`` changes included); the run's for a file without one."""
-    if "config" not in stamp:
-        return load_config(run.config_file)
-    return resolve_config(yaml.safe_load(stamp["config"]), f"{predictions} (the config it was predicted with)")
+def _holds(folder: Path, path: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both resolved)."""
+    return folder == path or folder in path.parents
+
+
+def _checked_config(stamp: dict[str, Any], run: RunDir, predictions: Path) -> ExperimentConfig:
+    """The config the file was predicted with (its ``--set`` changes included), once the file is known to be the
+    test split of ``run``, all its events predicted."""
+    if "config" not in stamp or not str(stamp.get("source", "")).startswith(TEST_SPLIT_SOURCE):
+        raise ValueError(f"{predictions}: not a test split written by `showerlearn predict RUN --output FILE`; only "
+                         "those are scored apart (a run's own predictions: `showerlearn evaluate RUN`)")  # fmt: skip
+    # by its folder's name, not its path: a run moved or copied elsewhere is the same run
+    if stamp.get("run_id") != run.path.resolve().name:
+        raise ValueError(f"{predictions}: predicted by the run {stamp.get('run_path')}, not by {run.path}")
+    if stamp.get("keep_invalid"):
+        raise ValueError(f"{predictions}: holds the events the cuts removed, as rows without predictions "
+                         "(--keep-invalid): predict the test split without it to score it")  # fmt: skip
+    config = resolve_config(yaml.safe_load(stamp["config"]), f"{predictions} (the config it was predicted with)")
+    refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
+    return config

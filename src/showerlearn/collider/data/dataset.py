@@ -47,9 +47,13 @@ class ColliderDataset(Dataset):
         if self._pad is None:
             return
         self._padded = dict(self._pad())
+        self._pad = None  # it holds the unpadded tokens, no longer needed
+        self._views()
+
+    def _views(self) -> None:
+        """The tensors over the padded features (sharing their memory) and the real tokens per event."""
         self._features = {name: torch.from_numpy(padded.features) for name, padded in self._padded.items()}
         self._counts = {name: padded.mask.sum(axis=1) for name, padded in self._padded.items()}
-        self._pad = None  # it holds the unpadded tokens, no longer needed
 
     @property
     def is_padded(self) -> bool:
@@ -73,9 +77,14 @@ class ColliderDataset(Dataset):
         return self._counts
 
     def __getstate__(self) -> dict[str, Any]:
-        # a loader worker started by spawn (macOS, forkserver) gets a pickled copy: padded here, once
+        # a loader worker started by spawn (macOS, forkserver) gets a pickled copy: padded here, once, and without
+        # the tensors, which pickle would copy apart from the arrays they share memory with
         self.pad()
-        return self.__dict__
+        return {name: value for name, value in self.__dict__.items() if name not in ("_features", "_counts")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     def __len__(self) -> int:
         return len(self.labels)
