@@ -570,6 +570,12 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     strict_metrics = json.loads((tmp_path / "strict" / "metrics.json").read_text())
     difference = "cluster_multiplicity_difference"  # clusters found minus gammas, per event
     assert strict_metrics["scalars"][difference] > plain_metrics["scalars"][difference]
+    # the evaluation changed without predicting again: a narrower photopeak window
+    narrow = CliRunner().invoke(app, ["evaluate", str(run.path), "-p", str(plain), "-o", str(tmp_path / "narrow"),
+                                      "--set", "evaluation.params.n_sigma=0.5"])  # fmt: skip
+    assert narrow.exit_code == 0, narrow.output
+    narrow_metrics = json.loads((tmp_path / "narrow" / "metrics.json").read_text())
+    assert narrow_metrics["scalars"]["photopeak_efficiency"] < plain_metrics["scalars"]["photopeak_efficiency"]
 
     kept = (tmp_path / "plain" / "metrics.json").read_bytes()
     (tmp_path / "notes").mkdir()
@@ -582,6 +588,7 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
         (["-p", str(strict), "-o", str(run.plots), "--overwrite"], "lies inside the run"),
         (["-p", str(strict), "-o", str(tmp_path), "--overwrite"], "would replace the predictions"),
         (["-p", str(strict)], "--predictions and --output go together"),
+        (["-p", str(strict), "-o", str(tmp_path / "o"), "--set", "data.params.batch_size=3"], "only the evaluation"),
         (["-p", str(_stamped(strict, tmp_path / "other.h5", run_id="20250101-000000_seed9")), "-o", str(tmp_path / "o")],
          "not by"),
         (["-p", str(_stamped(strict, tmp_path / "kept.h5", keep_invalid=True)), "-o", str(tmp_path / "o")], "--keep-invalid"),

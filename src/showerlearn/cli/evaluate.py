@@ -25,16 +25,21 @@ def evaluate(
         Path | None, typer.Option("--output", "-o", help="With --predictions: the folder of its metrics.json and plots/.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="With --predictions: replace what --output holds.")] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="With --predictions: change the evaluation, evaluation.KEY=VALUE (repeatable).",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Write metrics.json and figures for each run; for a sweep also the aggregate over seeds.
 
     With --predictions FILE --output DIR: the metrics and figures of FILE, the test split of the one RUN predicted
-    again with other settings, into DIR; the run itself is left as it is.
+    again with other settings, into DIR, with the evaluation changed by --set; the run itself is left as it is.
     """  # fmt: skip
     quiet_libraries()
     with user_errors():
-        if predictions is not None or output is not None:
-            _evaluate_file(runs, predictions, output, overwrite)
+        if predictions is not None or output is not None or overrides:
+            _evaluate_file(runs, predictions, output, overwrite, overrides or [])
             return
         from showerlearn.engine.runner import evaluate as evaluate_run
         from showerlearn.engine.sweep import AGGREGATE_FILE, aggregate_sweep, is_sweep, sweep_runs
@@ -49,14 +54,17 @@ def evaluate(
                 console.print(f"[green]aggregate over seeds:[/] {Path(path) / AGGREGATE_FILE}")
 
 
-def _evaluate_file(runs: list[Path], predictions: Path | None, output: Path | None, overwrite: bool) -> None:
+def _evaluate_file(
+    runs: list[Path], predictions: Path | None, output: Path | None, overwrite: bool, overrides: list[str]
+) -> None:
     from showerlearn.engine.rescore import METRICS_FILE, evaluate_predictions
     from showerlearn.engine.sweep import is_sweep
 
     if predictions is None or output is None:
-        raise ValueError("--predictions and --output go together: the file to score and the folder of its metrics")
+        raise ValueError("--predictions and --output go together (and --set needs them): the file to score and the "
+                         "folder of its metrics")
     if len(runs) != 1 or is_sweep(runs[0]):
         raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got "
                          f"{', '.join(map(str, runs))}")
-    evaluate_predictions(runs[0], predictions, output, overwrite=overwrite)
+    evaluate_predictions(runs[0], predictions, output, overwrite=overwrite, overrides=overrides)
     console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/]")

@@ -9,12 +9,13 @@ described by the run's data set (an IACT effective area, a baseline on other eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from showerlearn.config import ExperimentConfig, resolve_config
+from showerlearn.config import ExperimentConfig, apply_overrides, resolve_config
 from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file
@@ -29,11 +30,13 @@ PLOTS_FOLDER = "plots"
 
 
 def evaluate_predictions(
-    run: str | Path | RunDir, predictions: str | Path, output: str | Path, overwrite: bool = False
+    run: str | Path | RunDir, predictions: str | Path, output: str | Path, overwrite: bool = False,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Score ``predictions``, the test split of ``run`` as ``showerlearn predict RUN -o FILE`` wrote it, into
     ``output``: ``metrics.json`` and ``plots/``, written in a temporary sibling and renamed into place, so that
-    an error leaves any earlier ``output`` as it was.
+    an error leaves any earlier ``output`` as it was. ``overrides`` (``evaluation.*`` only) change how it is
+    scored (a gammaness cut, the energy bins) without predicting again.
 
     Raises:
         FileExistsError: ``output`` exists (unless ``overwrite``, and then only an earlier score folder).
@@ -46,7 +49,7 @@ def evaluate_predictions(
     if not predictions.is_file():
         raise FileNotFoundError(f"--predictions {predictions}: no such file")
     _check_output(output, run, predictions, overwrite)
-    config = _checked_config(read_attributes(predictions), run, predictions)
+    config = _checked_config(read_attributes(predictions), run, predictions, overrides)
     status = run.status()
     with StagedFolders([output]) as staged:
         folder = staged.folder(output)
@@ -79,9 +82,11 @@ def _holds(folder: Path, path: Path) -> bool:
     return folder == path or folder in path.parents
 
 
-def _checked_config(stamp: dict[str, Any], run: RunDir, predictions: Path) -> ExperimentConfig:
-    """The config the file was predicted with (its ``--set`` changes included), once the file is known to be the
-    test split of ``run``, all its events predicted."""
+def _checked_config(
+    stamp: dict[str, Any], run: RunDir, predictions: Path, overrides: Sequence[str]
+) -> ExperimentConfig:
+    """The config the file was predicted with (its ``--set`` changes included) with ``overrides`` of its evaluation,
+    once the file is known to be the test split of ``run``, all its events predicted."""
     if "config" not in stamp or not str(stamp.get("source", "")).startswith(TEST_SPLIT_SOURCE):
         raise ValueError(f"{predictions}: not a test split written by `showerlearn predict RUN --output FILE`; only "
                          "those are scored apart (a run's own predictions: `showerlearn evaluate RUN`)")  # fmt: skip
@@ -91,6 +96,10 @@ def _checked_config(stamp: dict[str, Any], run: RunDir, predictions: Path) -> Ex
     if stamp.get("keep_invalid"):
         raise ValueError(f"{predictions}: holds the events the cuts removed, as rows without predictions "
                          "(--keep-invalid): predict the test split without it to score it")  # fmt: skip
-    config = resolve_config(yaml.safe_load(stamp["config"]), f"{predictions} (the config it was predicted with)")
+    if other := [override for override in overrides if not override.startswith("evaluation.")]:
+        raise ValueError(f"--set {' '.join(other)}: only the evaluation (evaluation.*) changes when scoring predictions; "
+                         "predict again for other settings")  # fmt: skip
+    data = apply_overrides(yaml.safe_load(stamp["config"]), overrides)
+    config = resolve_config(data, f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})")
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
     return config

@@ -439,7 +439,7 @@ def evaluate_file(
                       "test_share": test_share},
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
-    except ValueError as error:  # an evaluator's check (NaN scores, labels, its settings): say what it read
+    except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read
         raise ValueError(f"evaluating {predictions_file}: {error}") from None
 
 
