@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
+from showerlearn.cli.main import app
 from showerlearn.config import load_config
 from showerlearn.data.files import cached_simulation
 from showerlearn.engine.runner import train
@@ -64,4 +66,19 @@ def test_the_simulation_of_a_training_run_follows_its_progress_option(
     for progress in (False, True):
         with pytest.raises(_Simulated):
             train(config, progress=progress)
+    assert calls == [False, True]
+
+
+def test_a_sweep_passes_its_progress_option_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sweep --no-progress`` reaches the engine's sweep, which trains each seed (and simulates) with it."""
+    calls = []
+
+    def sweep(*args: object, progress: bool, **kwargs: object) -> Path:
+        calls.append(progress)
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr("showerlearn.engine.sweep.sweep", sweep)
+    for option in ("--no-progress", "--progress"):
+        result = CliRunner().invoke(app, ["sweep", str(EXAMPLES / "calorimeter_r3b_window.yaml"), option])
+        assert result.exit_code == 1 and "stopped here" in result.output, result.output
     assert calls == [False, True]

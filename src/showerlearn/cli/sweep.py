@@ -23,6 +23,7 @@ def sweep(
         typer.Option(help="Continue this sweep folder (stopped by a time limit or a crash, or with failed seeds): "
                      "completed seeds are kept, started ones continue from their last checkpoint."),
     ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars (one run at a time: with --jobs > 1 none).")] = True,
 ) -> None:
     """Train the same experiment with N seeds and aggregate every metric (mean, standard deviation)."""
     quiet_libraries()
@@ -31,7 +32,7 @@ def sweep(
 
         experiment = load(config, overrides)
         try:
-            folder = run_sweep(experiment, seeds, jobs=jobs, resume=resume)
+            folder = run_sweep(experiment, seeds, jobs=jobs, progress=progress, resume=resume)
         except SweepError as error:
             console.print(f"[bold red]sweep incomplete:[/] {error}")
             raise typer.Exit(1) from None
