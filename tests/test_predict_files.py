@@ -37,6 +37,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.io.tables import TableStream, read_attributes, read_tables, read_units
+from showerlearn.registry import DATAMODULES
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LSTCHAIN_FILE = "iact/dl1_lstchain/dl1_gamma_example.h5"  # 25 real LST MC images
@@ -602,8 +603,23 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     # a run moved elsewhere is the same run; another split would hold training events: refused when predicted
     moved = Path(shutil.copytree(run.path, tmp_path / "elsewhere" / run.path.name))
     assert CliRunner().invoke(app, ["evaluate", str(moved), "-p", str(strict), "-o", str(tmp_path / "m")]).exit_code == 0
-    with pytest.raises(ValueError, match=r"data.params.split change which events the test split .* holds"):
-        predict_split(run.path, tmp_path / "resplit.h5", ["data.params.split.seed=2"], progress=False)
+    for change in ("data.params.split.seed=2", "seed=7"):  # the experiment seed draws a split without its own
+        with pytest.raises(ValueError, match=rf"{change.partition('=')[0]} change which events the test split .* holds"):
+            predict_split(run.path, tmp_path / "resplit.h5", [change], progress=False)
+    # the settings alone do not fix the events (a glob matching a new file): the count must be the run's
+    other_events = _stamped(new_files, tmp_path / "other_events.h5", source=f"test split of {run.path}",
+                            config=read_attributes(plain)["config"])  # fmt: skip
+    result = CliRunner().invoke(app, ["evaluate", str(run.path), "-p", str(other_events), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "holds 30 events, the test split of" in _text(result), result.output
+
+
+def test_settings_that_change_how_not_which_events_are_read_may_change_for_the_test_split() -> None:
+    calorimeter = DATAMODULES.get("calorimeter")
+    trained = {"batch_size": 16, "cache_dir": "a", "simulate": {"n_jobs": 1, "seed": 4}, "split": {"seed": 1}}
+    reading = {**trained, "batch_size": 4, "cache_dir": "/b", "simulate": {"n_jobs": 2, "seed": 4}}
+    assert calorimeter.changed_event_settings(trained, reading) == []
+    assert calorimeter.changed_event_settings(trained, {**reading, "simulate": {"n_jobs": 2, "seed": 5}}) == ["simulate.seed"]
+    assert calorimeter.changed_event_settings(trained, {**trained, "files": ["x.h5"]}) == ["files"]
 
 
 def _stamped(file: Path, copy: Path, **attributes: object) -> Path:

@@ -38,7 +38,7 @@ def evaluate(
     """  # fmt: skip
     quiet_libraries()
     with user_errors():
-        if predictions is not None or output is not None or overrides:
+        if predictions is not None or output is not None or overrides or overwrite:
             _evaluate_file(runs, predictions, output, overwrite, overrides or [])
             return
         from showerlearn.engine.runner import evaluate as evaluate_run
@@ -61,8 +61,8 @@ def _evaluate_file(
     from showerlearn.engine.sweep import is_sweep
 
     if predictions is None or output is None:
-        raise ValueError("--predictions and --output go together (and --set needs them): the file to score and the "
-                         "folder of its metrics")
+        raise ValueError("--predictions and --output go together (and --set and --overwrite need them): the file to "
+                         "score and the folder of its metrics")
     if len(runs) != 1 or is_sweep(runs[0]):
         raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got "
                          f"{', '.join(map(str, runs))}")

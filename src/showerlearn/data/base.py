@@ -52,9 +52,9 @@ class ShowerDataModule(L.LightningDataModule):
     #: them, so a run predicts with them as it was trained, and prediction refuses to change them
     #: (:meth:`changed_fitted_settings`) rather than ignore the change
     fitted_settings: ClassVar[tuple[str, ...]] = ()
-    #: the settings (constructor parameters) that change how the events are predicted, not which events:
-    #: a run's test split predicted with any other setting changed (its split, cuts, files) holds other
-    #: events, so ``showerlearn predict`` refuses it (:meth:`changed_event_settings`)
+    #: the settings (constructor parameters; a dot reaches into a nested one) that change how the events are
+    #: read or predicted, not which events: a run's test split predicted with any other setting changed (its
+    #: split, cuts, files) holds other events, so ``showerlearn predict`` refuses it (:meth:`changed_event_settings`)
     prediction_settings: ClassVar[frozenset[str]] = frozenset({"batch_size", "num_workers"})
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
@@ -262,10 +262,12 @@ class ShowerDataModule(L.LightningDataModule):
 
     @classmethod
     def changed_event_settings(cls, trained: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
-        """The settings of ``params`` (a config's ``data.params``, as plain data) that differ from ``trained``'s
-        and are not :attr:`prediction_settings`: those that change which events a split holds."""
-        names = sorted((set(trained) | set(params)) - cls.prediction_settings)
-        return [name for name in names if trained.get(name) != params.get(name)]
+        """The settings of ``params`` (a config's ``data.params``, as plain data), as dotted paths, that differ
+        from ``trained``'s and lie under no :attr:`prediction_settings`: those that change which events a split
+        holds."""
+        before, after = _leaves(trained), _leaves(params)
+        changed = [path for path in sorted(set(before) | set(after)) if before.get(path, _ABSENT) != after.get(path, _ABSENT)]
+        return [path for path in changed if not any(path == s or path.startswith(f"{s}.") for s in cls.prediction_settings)]
 
     def needs_training_split(self) -> bool:
         """Whether :meth:`setup` must read the training split: not read yet, and needed (it gives what the data
@@ -314,6 +316,17 @@ class ShowerDataModule(L.LightningDataModule):
 
 #: what :func:`_setting` gives for a setting that is not there (``None`` could be its value)
 _ABSENT = object()
+
+
+def _leaves(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested ``params`` as dotted path -> value (a mapping's leaves; an empty mapping is a leaf)."""
+    leaves: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping) and value:
+            leaves.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
 
 
 def _setting(params: Mapping[str, Any], path: str) -> Any:

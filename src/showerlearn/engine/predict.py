@@ -396,12 +396,15 @@ def refuse_other_events(run: RunDir, config: ExperimentConfig, what: str) -> Non
     if trained.data.name != config.data.name:
         raise ValueError(f"{what}: the test split of {run.path} is read by its data {trained.data.name!r}, not {config.data.name!r}")
     cls = DATAMODULES.get(config.data.name)
-    changed = cls.changed_event_settings(*(c.data.model_dump(mode="json")["params"] for c in (trained, config)))
+    changed = [f"data.params.{path}" for path in cls.changed_event_settings(
+        *(c.data.model_dump(mode="json")["params"] for c in (trained, config)))]  # fmt: skip
+    if trained.seed != config.seed:  # it draws the split (and a simulation) unless their own seeds are set
+        changed.insert(0, "seed")
     if changed:
         raise ValueError(
-            f"{what}: data.params.{', data.params.'.join(changed)} change which events the test split of {run.path} "
-            f"holds (it could hold training events); only {', '.join(sorted(cls.prediction_settings))} may change "
-            "for it: predict files, or train a run with these settings"
+            f"{what}: {', '.join(changed)} change which events the test split of {run.path} holds (it could hold "
+            f"training events); only data.params {', '.join(sorted(cls.prediction_settings))} may change for it: "
+            "predict files, or train a run with these settings"
         )
 
 

@@ -20,8 +20,8 @@ from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file
 from showerlearn.io.atomic import write_json_atomic
-from showerlearn.io.staging import StagedFolders
-from showerlearn.io.tables import read_attributes
+from showerlearn.io.staging import StagedFolders, holds_anything
+from showerlearn.io.tables import read_attributes, read_columns
 
 __all__ = ["METRICS_FILE", "evaluate_predictions"]
 
@@ -68,7 +68,7 @@ def _check_output(output: Path, run: RunDir, predictions: Path, overwrite: bool)
             raise ValueError(f"--output {output}: would replace {what} ({kept}): give a folder of its own")
     if _holds(run_path, target):
         raise ValueError(f"--output {output}: lies inside the run {run.path}: give a folder of its own")
-    if not output.exists():
+    if not holds_anything(output):
         return
     if not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
@@ -96,10 +96,22 @@ def _checked_config(
     if stamp.get("keep_invalid"):
         raise ValueError(f"{predictions}: holds the events the cuts removed, as rows without predictions "
                          "(--keep-invalid): predict the test split without it to score it")  # fmt: skip
-    if other := [override for override in overrides if not override.startswith("evaluation.")]:
+    if other := [override for override in overrides if override.partition("=")[0].split(".")[0] != "evaluation"]:
         raise ValueError(f"--set {' '.join(other)}: only the evaluation (evaluation.*) changes when scoring predictions; "
                          "predict again for other settings")  # fmt: skip
     data = apply_overrides(yaml.safe_load(stamp["config"]), overrides)
     config = resolve_config(data, f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})")
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
+    _check_same_count(run, predictions)
     return config
+
+
+def _check_same_count(run: RunDir, predictions: Path) -> None:
+    """The settings alone do not fix the events (a glob that now matches another file draws another split):
+    the file must hold as many events as the run's own predictions of its test split."""
+    if not run.predictions_file.is_file():
+        return
+    expected, found = (len(next(iter(read_columns(path).values()), [])) for path in (run.predictions_file, predictions))
+    if found != expected:
+        raise ValueError(f"{predictions}: holds {found} events, the test split of {run.path} {expected}: its data "
+                         "no longer give the same split (files added or replaced?)")  # fmt: skip

@@ -440,7 +440,7 @@ def evaluate_file(
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
     except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read
-        raise ValueError(f"evaluating {predictions_file}: {error}") from None
+        raise ValueError(f"evaluating {predictions_file}: {error.args[0] if error.args else error!r}") from None
 
 
 def _declared_units(

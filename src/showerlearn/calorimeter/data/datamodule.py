@@ -69,8 +69,10 @@ class CalorimeterDataModule(ShowerDataModule):
     family = FAMILY
     #: the features the restored standardisations were fitted on (the pre-cluster ones: with pre-clusters or not)
     fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering.features")
-    #: the decoding cuts the network's outputs into clusters: the same events, clustered otherwise
-    prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {"decoding"}
+    #: the decoding cuts the network's outputs into clusters (the same events, clustered otherwise); where the
+    #: simulated file is kept and how many processes write it (the same file)
+    prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
+        "decoding", "cache_dir", "simulate.n_jobs"}
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:

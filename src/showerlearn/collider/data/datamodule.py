@@ -140,6 +140,9 @@ class ColliderDataModule(ShowerDataModule):
     )
     #: a restored preprocessor carries its stream's settings; the p4 streams are among them or not
     fitted_settings: ClassVar[tuple[str, ...]] = ("constituents", "objects", "pair_inputs")
+    #: where a generated file is kept and how many processes write it (the same file)
+    prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
+        "source.cache_dir", "source.n_jobs"}
 
     def __init__(
         self,

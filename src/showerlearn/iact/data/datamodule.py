@@ -102,9 +102,10 @@ class IACTDataModule(ShowerDataModule):
     model_input_names: ClassVar[frozenset[str]] = frozenset(
         {"lattice", "camera", "in_channels", "channel_names", "charge_transform", "n_classes", "focal_length"})
     family = FAMILY
-    #: the same events read otherwise: test-time augmentation, how many files stay open, in memory or not
+    #: the same events read otherwise: test-time augmentation, how many files stay open, in memory or not, where
+    #: the simulated file is kept and how many processes write it; and what only training reads
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
-        "augment", "max_open_files", "in_memory"}
+        "augment", "max_open_files", "in_memory", "cache_dir", "simulate.n_jobs", "class_balance", "energy_sampling"}
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
 
