@@ -114,3 +114,7 @@ def test_an_evaluator_refusing_the_values_names_the_predictions_file(tabular_con
     with pytest.raises(ValueError, match=rf"^evaluating {run.predictions_file}: scores contain 1 NaN values"):
         evaluate(run)
     assert not run.metrics_file.exists()
+    write_tables(run.predictions_file, {"predictions": {"label": np.array([0, 1, 1])}})  # no score column
+    # a KeyError's sentence, without the quotes of its repr
+    with pytest.raises(ValueError, match=rf"^evaluating {run.predictions_file}: predictions lack the columns \['score'\];"):
+        evaluate(run)

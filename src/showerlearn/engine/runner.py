@@ -440,7 +440,15 @@ def evaluate_file(
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
     except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read
-        raise ValueError(f"evaluating {predictions_file}: {error.args[0] if error.args else error!r}") from None
+        raise ValueError(f"evaluating {predictions_file}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    """What an error says: a KeyError's sentence without the quotes of its repr, or the key it lacked."""
+    if not isinstance(error, KeyError) or not error.args:
+        return str(error)
+    key = error.args[0]
+    return key if isinstance(key, str) and " " in key else f"no {key!r}"
 
 
 def _declared_units(
