@@ -590,8 +590,9 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
         (["-p", str(strict), "-o", str(tmp_path), "--overwrite"], "would replace the predictions"),
         (["-p", str(strict)], "--predictions and --output go together"),
         (["-p", str(strict), "-o", str(tmp_path / "o"), "--set", "data.params.batch_size=3"], "only the evaluation"),
-        (["-p", str(_stamped(strict, tmp_path / "other.h5", run_id="20250101-000000_seed9")), "-o", str(tmp_path / "o")],
-         "not by"),
+        # another sweep's run of the same name: another model file
+        (["-p", str(_stamped(strict, tmp_path / "other.h5", run_path=f"/elsewhere/{run.path.name}", model_sha256="0" * 64)),
+          "-o", str(tmp_path / "o")], f"predicted by the run /elsewhere/{run.path.name}, not by"),
         (["-p", str(_stamped(strict, tmp_path / "kept.h5", keep_invalid=True)), "-o", str(tmp_path / "o")], "--keep-invalid"),
         (["-p", str(new_files), "-o", str(tmp_path / "o")], "not a test split written by"),
     ]  # fmt: skip
@@ -604,7 +605,7 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     moved = Path(shutil.copytree(run.path, tmp_path / "elsewhere" / run.path.name))
     assert CliRunner().invoke(app, ["evaluate", str(moved), "-p", str(strict), "-o", str(tmp_path / "m")]).exit_code == 0
     for change in ("data.params.split.seed=2", "seed=7"):  # the experiment seed draws a split without its own
-        with pytest.raises(ValueError, match=rf"{change.partition('=')[0]} change which events the test split .* holds"):
+        with pytest.raises(ValueError, match=rf"{change.partition('=')[0]} changes which events the test split .* holds"):
             predict_split(run.path, tmp_path / "resplit.h5", [change], progress=False)
     # the settings alone do not fix the events (a glob matching a new file): the count must be the run's
     other_events = _stamped(new_files, tmp_path / "other_events.h5", source=f"test split of {run.path}",

@@ -17,14 +17,16 @@ def evaluate(
         Path | None,
         typer.Option(
             "--predictions", "-p",
-            help="Score this prediction of the one RUN's test split instead (showerlearn predict RUN -o FILE with "
-            "other --set settings), with the config it was predicted with; needs --output.",
+            help="A file of the one RUN's test split predicted again (showerlearn predict RUN -o FILE --set ...): "
+            "score it, with the config it was predicted with, into --output.",
         ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="With --predictions: the folder of its metrics.json and plots/.")
     ] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="With --predictions: replace what --output holds.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="With --predictions: replace an earlier score in --output (metrics.json, plots/).")
+    ] = False,
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", "-s", help="With --predictions: change the evaluation, evaluation.KEY=VALUE (repeatable).",
@@ -34,7 +36,8 @@ def evaluate(
     """Write metrics.json and figures for each run; for a sweep also the aggregate over seeds.
 
     With --predictions FILE --output DIR: the metrics and figures of FILE, the test split of the one RUN predicted
-    again with other settings, into DIR, with the evaluation changed by --set; the run itself is left as it is.
+    again with other settings, into DIR (--set evaluation.KEY=VALUE changes how it is scored); the run itself is
+    left as it is.
     """  # fmt: skip
     quiet_libraries()
     with user_errors():

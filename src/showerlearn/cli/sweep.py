@@ -23,7 +23,7 @@ def sweep(
         typer.Option(help="Continue this sweep folder (stopped by a time limit or a crash, or with failed seeds): "
                      "completed seeds are kept, started ones continue from their last checkpoint."),
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars (one run at a time: with --jobs > 1 none).")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress bars (only with --jobs 1: runs trained in parallel show none).")] = True,
 ) -> None:
     """Train the same experiment with N seeds and aggregate every metric (mean, standard deviation)."""
     quiet_libraries()

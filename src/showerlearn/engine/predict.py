@@ -402,7 +402,8 @@ def refuse_other_events(run: RunDir, config: ExperimentConfig, what: str) -> Non
         changed.insert(0, "seed")
     if changed:
         raise ValueError(
-            f"{what}: {', '.join(changed)} change which events the test split of {run.path} holds (it could hold "
+            f"{what}: {', '.join(changed)} {'changes' if len(changed) == 1 else 'change'} which events the test split "
+            f"of {run.path} holds (it could hold "
             f"training events); only data.params {', '.join(sorted(cls.prediction_settings))} may change for it: "
             "predict files, or train a run with these settings"
         )
@@ -411,6 +412,16 @@ def refuse_other_events(run: RunDir, config: ExperimentConfig, what: str) -> Non
 def _nested(key: str, path: str) -> bool:
     """Whether the dotted ``key`` and ``path`` are the same setting or one holds the other."""
     return key == path or path.startswith(f"{key}.") or key.startswith(f"{path}.")
+
+
+def run_model_sha256(run: RunDir) -> str | None:
+    """The digest an output of the run's own model is stamped with (its best checkpoint's or its estimator
+    file's); None when it has neither."""
+    if load_config(run.config_file).model is not None:
+        best = _best_checkpoint(run)
+        return None if best is None else best.sha256
+    path = run.checkpoints / ESTIMATOR_FILE
+    return file_sha256(path) if path.is_file() else None
 
 
 def _best_checkpoint(run: RunDir) -> CheckpointFile | None:

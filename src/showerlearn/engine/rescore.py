@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from showerlearn.config import ExperimentConfig, apply_overrides, resolve_config
-from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events
+from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file
 from showerlearn.io.atomic import write_json_atomic
@@ -90,9 +90,7 @@ def _checked_config(
     if "config" not in stamp or not str(stamp.get("source", "")).startswith(TEST_SPLIT_SOURCE):
         raise ValueError(f"{predictions}: not a test split written by `showerlearn predict RUN --output FILE`; only "
                          "those are scored apart (a run's own predictions: `showerlearn evaluate RUN`)")  # fmt: skip
-    # by its folder's name, not its path: a run moved or copied elsewhere is the same run
-    if stamp.get("run_id") != run.path.resolve().name:
-        raise ValueError(f"{predictions}: predicted by the run {stamp.get('run_path')}, not by {run.path}")
+    _check_same_run(stamp, run, predictions)
     if stamp.get("keep_invalid"):
         raise ValueError(f"{predictions}: holds the events the cuts removed, as rows without predictions "
                          "(--keep-invalid): predict the test split without it to score it")  # fmt: skip
@@ -104,6 +102,16 @@ def _checked_config(
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
     _check_same_count(run, predictions)
     return config
+
+
+def _check_same_run(stamp: dict[str, Any], run: RunDir, predictions: Path) -> None:
+    """The run that predicted the file: at the same place, or moved or copied elsewhere with its folder's name and
+    its model file (the ``seedK`` runs of two sweeps share their names)."""
+    if stamp.get("run_path") == str(run.path.resolve()):
+        return
+    if stamp.get("run_id") == run.path.resolve().name and stamp.get("model_sha256") == run_model_sha256(run):
+        return
+    raise ValueError(f"{predictions}: predicted by the run {stamp.get('run_path')}, not by {run.path}")
 
 
 def _check_same_count(run: RunDir, predictions: Path) -> None:
