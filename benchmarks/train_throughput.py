@@ -1,6 +1,6 @@
 """Training and inference throughput of gamma-PhysNet-DA (ResNet-56) on the LST camera.
 
-Four runs of the same network:
+Six runs of the same network:
 
 * showerlearn's network compiled with ``torch.compile`` (``trainer.compile: true``);
 * the same network run eagerly (the default);
@@ -8,9 +8,11 @@ Four runs of the same network:
   before issue 19, the reference of "speed-up vs before";
 * the same architecture built on ``indexedconv`` (GammaLearn's operator): everything (Dual Attention
   blocks, physics heads, parameter count) but the backbone, which is the ResNet-56 of
-  ``benchmarks/_indexedconv_resnet.py``.
+  ``benchmarks/_indexedconv_resnet.py``;
+* the eager and the compiled network with bfloat16 autocast (``trainer.precision: bf16-mixed``), native on
+  CPUs with AVX512-BF16 or AMX (``--no-bf16`` leaves them out).
 
-Each runs in a process of its own, as in a training run, in rounds over the four so that load from
+Each runs in a process of its own, as in a training run, in rounds over them so that load from
 other processes hits all alike; the table gives medians and their ratios. All but the third use
 ``--allocator`` (default ``tuned``: ``trainer.cpu_allocator: tuned``). Compilation time is the
 first step of the compiled network: in the first round with an empty kernel cache, in the later rounds
@@ -19,9 +21,10 @@ with the kernels the first one left there (what every later training run of the 
 The achieved rate counts *useful* floating-point operations only: 2 x multiply-adds of every lattice
 convolution over real pixels (7-pixel hexagonal kernels), of the 1x1 convolutions and of the fully
 connected layers; a training step counts 3x the forward pass (forward, input gradient, weight gradient).
-It is compared with the rate of a dense ``conv2d`` (64 -> 64 channels, 3x3, batch 64, 32x32) measured
-in the same run, twice in every worker: the best rate it reaches is the machine's practical
-dense-convolution peak.
+It is compared with the rate of a dense ``conv2d`` (64 -> 64 channels, 3x3, batch 64, 32x32, the faster of
+the contiguous and the channels-last layout) measured in the same run, twice in every worker, in float32
+and in bfloat16: the best rate it reaches is the machine's practical dense-convolution peak at that
+precision, and each network is compared with the peak at its own precision.
 
 Run ``python benchmarks/train_throughput.py --help``.
 """
@@ -37,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from pathlib import Path
 
@@ -80,6 +84,9 @@ class IndexedConvResNetDA(IndexedConvResNet):
 
 
 COMPILED, EAGER, INDEXEDCONV = "showerlearn, compiled", "showerlearn, eager", "indexedconv"
+#: the same two with ``trainer.precision: bf16-mixed`` (bfloat16 autocast): measured against the bfloat16 peak
+COMPILED_BF16, EAGER_BF16 = "showerlearn, compiled, bf16 autocast", "showerlearn, eager, bf16 autocast"
+BF16 = (COMPILED_BF16, EAGER_BF16)
 #: the eager network with glibc's default allocator: showerlearn before trainer.cpu_allocator and trainer.compile
 BEFORE = "showerlearn, eager, system allocator"
 
@@ -92,7 +99,7 @@ def build_network(lattice: Lattice, depth: int, local_head: str, seed: int) -> G
 def build_model(name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None) -> nn.Module:
     """One of the implementations, with the same initial weights where they share layers."""
     network = build_network(lattice, depth, local_head, seed)
-    if name == COMPILED:
+    if name in (COMPILED, COMPILED_BF16):
         assert compile_cache is not None
         compile_network(network, TrainerConfig(compile=True, compile_cache=compile_cache))
     elif name == INDEXEDCONV:
@@ -175,13 +182,19 @@ def timed(function: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def dense_conv_rate() -> float:
-    """GFLOP/s of one dense 3x3 conv2d (64 -> 64 channels, batch 64, 32x32); its best over a run is the peak."""
-    x, w = torch.randn(64, 64, 32, 32), torch.randn(64, 64, 3, 3)
+def dense_conv_rate(dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of one dense 3x3 conv2d (64 -> 64 channels, batch 64, 32x32) in ``dtype``, the faster of the
+    contiguous and the channels-last layout (which is faster depends on the CPU and the dtype); its best over
+    a run is the peak."""
+    w = torch.randn(64, 64, 3, 3, dtype=dtype)
     flops = 2 * 64 * 64 * 9 * 32 * 32 * 64
-    with torch.inference_mode():
-        F.conv2d(x, w, padding=1)
-        return flops / timed(lambda: F.conv2d(x, w, padding=1)) / 1e9
+    rates = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(64, 64, 32, 32, dtype=dtype).contiguous(memory_format=layout)
+        with torch.inference_mode():
+            F.conv2d(x, w, padding=1)
+            rates.append(flops / timed(partial(F.conv2d, x, w, padding=1)) / 1e9)
+    return max(rates)
 
 
 def worker(args: argparse.Namespace) -> dict[str, object]:
@@ -191,15 +204,28 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
     model = build_model(args.worker, lattice, args.depth, args.local_head, args.seed, args.compile_cache)
     images, targets = fake_batch(lattice, args.batch, args.seed)
     train, infer = make_train_step(model, images, targets), make_inference(model, images)
+    if args.worker in BF16:
+        train, infer = in_bf16(train), in_bf16(infer)
     first = {"train": timed(train), "infer": timed(infer)}
     for _ in range(args.warmup):
         train()
         infer()
     train_times = [timed(train) for _ in range(args.train_repeats)]
-    peaks = [dense_conv_rate()]
+    peaks = {"float32": [dense_conv_rate()], "bfloat16": [dense_conv_rate(torch.bfloat16)]}
     infer_times = [timed(infer) for _ in range(args.infer_repeats)]
-    peaks.append(dense_conv_rate())
+    peaks["float32"].append(dense_conv_rate())
+    peaks["bfloat16"].append(dense_conv_rate(torch.bfloat16))
     return {"first": first, "train": train_times, "infer": infer_times, "peak": peaks}
+
+
+def in_bf16(function: Callable[[], None]) -> Callable[[], None]:
+    """``function`` under bfloat16 CPU autocast, as Lightning runs a step with ``precision: bf16-mixed``."""
+
+    def autocast() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            function()
+
+    return autocast
 
 
 WORKER_TIMEOUT_S = 3600  # a cold compilation and indexedconv's steps take minutes, not an hour
@@ -235,12 +261,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--allocator", choices=("tuned", "system"), default="tuned",
         help="trainer.cpu_allocator of the processes but the 'before' one (default tuned)",
     )  # fmt: skip
-    parser.add_argument("--no-compile", action="store_true", help="leave out the compiled network")
+    parser.add_argument("--no-compile", action="store_true", help="leave out the compiled network(s)")
+    parser.add_argument(
+        "--no-bf16", action="store_true", help="leave out the network with bfloat16 autocast (trainer.precision: bf16-mixed)"
+    )
     parser.add_argument(
         "--compile-cache", type=Path,
         help="kernel cache of the compiled network (default: a new temporary folder, so that compilation starts cold)",
     )  # fmt: skip
-    parser.add_argument("--worker", choices=(COMPILED, EAGER, BEFORE, INDEXEDCONV), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(COMPILED, EAGER, BEFORE, INDEXEDCONV, *BF16), help=argparse.SUPPRESS)
     parser.add_argument(
         "--nominal-peak", type=float, default=200.0, help="nominal dense-convolution peak in GFLOP/s (default 200)"
     )
@@ -282,24 +311,28 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
     if forward_flops != reference_flops:
         raise RuntimeError(f"useful FLOPs differ: {forward_flops} vs {reference_flops}")
     del reference
-    names = [EAGER, BEFORE, INDEXEDCONV] if cache is None else [COMPILED, EAGER, BEFORE, INDEXEDCONV]
+    names = [EAGER, BEFORE, INDEXEDCONV] + ([] if args.no_bf16 else [EAGER_BF16])
+    if cache is not None:
+        names = [COMPILED, *names] + ([] if args.no_bf16 else [COMPILED_BF16])
     times: dict[tuple[str, str], list[float]] = {(name, mode): [] for name in names for mode in ("train", "infer")}
-    peak_rates: list[float] = []
+    peak_rates: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     compile_seconds: dict[str, list[dict[str, float]]] = {}
     for round_index in range(args.rounds):
         for name in names:
             result = run_worker(args, name, cache)
             for mode in ("train", "infer"):
                 times[name, mode].extend(result[mode])
-            peak_rates.extend(result["peak"])
-            if name == COMPILED:
+            for dtype, rates in result["peak"].items():
+                peak_rates[dtype].extend(rates)
+            if name in (COMPILED, COMPILED_BF16):
                 first = "first round, kernels from --compile-cache" if args.compile_cache else "first round, empty kernel cache"
                 when = first if round_index == 0 else "later runs, kernels from the cache"
-                compile_seconds.setdefault(when, []).append(result["first"])
+                compile_seconds.setdefault(f"{name}, {when}", []).append(result["first"])
             print(f"round {round_index + 1}/{args.rounds}: {name} done", file=sys.stderr)
     load_after = os.getloadavg()[0]
     table, figures = report(
-        args, lattice, eager, times, forward_flops, max(peak_rates), len(peak_rates), compile_seconds,
+        args, lattice, eager, times, forward_flops, {dtype: max(rates) for dtype, rates in peak_rates.items()},
+        len(peak_rates["float32"]), compile_seconds,
         (load_before, load_after),
     )  # fmt: skip
     print(table)
@@ -318,7 +351,7 @@ def report(
     eager: nn.Module,
     times: dict[tuple[str, str], list[float]],
     forward_flops: int,
-    peak: float,
+    peaks: dict[str, float],
     n_peaks: int,
     compile_seconds: dict[str, list[dict[str, float]]],
     load: tuple[float, float],
@@ -331,8 +364,8 @@ def report(
         median = {name: statistics.median(times[name, mode]) for name in names}
         for name in names:
             rate = flops[mode] / median[name] / 1e9
-            share = rate / peak
-            target = f" (target {TARGET_SHARE[mode]:.0%})" if name == COMPILED else ""
+            share = rate / peaks["bfloat16" if name in BF16 else "float32"]
+            target = f" (target {TARGET_SHARE[mode]:.0%})" if name in (COMPILED, COMPILED_BF16) else ""
             rows.append(
                 f"| {label} | {name} | {args.batch / median[name]:.1f} | {median[name] * 1e3:.0f} "
                 f"({min(times[name, mode]) * 1e3:.0f}-{max(times[name, mode]) * 1e3:.0f}) | {rate:.1f} | "
@@ -340,7 +373,7 @@ def report(
                 f"{_paired(times, mode, name, INDEXEDCONV)} | {_paired(times, mode, name, BEFORE)} |"
             )
         best = COMPILED if COMPILED in names else EAGER
-        rate = flops[mode] / median[best] / 1e9
+        rate, peak = flops[mode] / median[best] / 1e9, peaks["float32"]
         figures.append(Figure(
             "train_throughput", f"gamma-PhysNet-DA (ResNet-{args.depth}) {label}, batch {args.batch}, {best}",
             args.batch / median[best], "images/s", "same network on indexedconv",
@@ -360,13 +393,15 @@ def report(
         f"torch {torch.__version__}, {cpu_model()} ({os.cpu_count()} CPUs), allocator {args.allocator} (system in the row that says so), "
         f"load average {load[0]:.1f} -> {load[1]:.1f}; {_count(eager):,} parameters; useful forward work "
         f"{forward_flops / args.batch / 1e6:.0f} MFLOP/image; dense conv2d peak measured in this run (best of "
-        f"{n_peaks}, in every worker): **{peak:.0f} GFLOP/s**.\n"
+        f"{n_peaks}, in every worker, of the contiguous and the channels-last layout): **{peaks['float32']:.0f} GFLOP/s** "
+        f"in float32, **{peaks['bfloat16']:.0f} GFLOP/s** in bfloat16; the share of the peak is taken at the "
+        "network's precision (bf16 rows: of the bfloat16 peak).\n"
         f"Each implementation runs in a process of its own, {args.rounds} rounds over them; medians over "
         f"{args.rounds} x {args.train_repeats} training steps / {args.rounds} x {args.infer_repeats} inference passes "
         f"per implementation, after {args.warmup} warm-up step(s) in each process (min-max in brackets); speed-ups "
         "are medians of the ratios of the k-th steps of each round. Targets "
         f"(issue 19): training >= {TARGET_SHARE['train']:.0%} and inference >= {TARGET_SHARE['infer']:.0%} of the peak.\n\n"
-        "| mode | implementation | images/s | ms/batch | useful GFLOP/s | of measured conv2d peak "
+        "| mode | implementation | images/s | ms/batch | useful GFLOP/s | of measured conv2d peak (same precision) "
         f"| of {args.nominal_peak:.0f} GFLOP/s nominal | speed-up vs indexedconv | speed-up vs before (eager, system allocator) |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )

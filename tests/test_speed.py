@@ -4,6 +4,7 @@ reach the network."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from test_lattice_layers import LATTICES
@@ -12,6 +13,7 @@ from showerlearn.config import resolve_config
 from showerlearn.config.schema import TrainerConfig
 from showerlearn.engine import runner, speed
 from showerlearn.engine.speed import compile_network
+from showerlearn.io.tables import read_columns
 from showerlearn.iact.geometry import Lattice
 from showerlearn.iact.nn import DualAttention, LatticeResNet
 
@@ -78,17 +80,58 @@ def test_contiguous_layout_equals_channels_last(name: str) -> None:
 
 
 def test_bf16_autocast_runs_close_to_float32() -> None:
-    """The GPU path's 16-bit autocast (trainer.precision: bf16-mixed), checked with CPU autocast."""
+    """``trainer.precision: bf16-mixed``: 16-bit activations all the way through the dense path (a float32
+    mask would promote them back), gradients finite, the result close to float32."""
     lattice = LATTICES["hex"]()
     _, dense = _backbones(lattice)
     x = torch.randn(4, 2, lattice.n_pixels)
     expected = dense(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        layout = dense.layouts[0]
+        stem = dense.stem.forward_grid(layout.scatter(x))
+        block_out = dense.blocks()[0].forward_grid(stem * layout.mask_like(stem), layout)
         out = dense(x)
+    assert stem.dtype == block_out.dtype == torch.bfloat16
     out.float().square().mean().backward()
     assert torch.isfinite(out.float()).all()
     assert all(torch.isfinite(p.grad).all() for p in dense.parameters())
     assert (out.float() - expected).abs().max() < 0.1 * expected.abs().max()
+
+
+def test_bf16_batch_statistics_are_float32_and_exact_enough() -> None:
+    """Statistics of a 16-bit layout: summed in float32, equal to float64 statistics of its pixels (a mean
+    3 times the spread: statistics rounded to bf16 would be a few % off)."""
+    from showerlearn.iact.nn.lattice import GridLayout, LatticeBatchNorm
+
+    lattice = LATTICES["hex"]()
+    layout = GridLayout(lattice)
+    pixels = (3 + torch.randn(8, 3, lattice.n_pixels, dtype=torch.float64)).bfloat16()
+    grid = layout.scatter(pixels)
+    bn = LatticeBatchNorm(3, momentum=1.0)
+    bn.relu_grid(grid, layout)
+    reference = pixels.double().transpose(0, 1).reshape(3, -1)
+    assert bn.running_mean.dtype == torch.float32
+    torch.testing.assert_close(bn.running_mean.double(), reference.mean(1), rtol=1e-6, atol=0)
+    torch.testing.assert_close(bn.running_var.double(), reference.var(1), rtol=1e-4, atol=0)
+
+
+def test_prediction_runs_in_the_training_precision_on_cpus_when_it_is_bf16() -> None:
+    assert speed.prediction_precision(TrainerConfig(precision="bf16-mixed"), on_gpu=False) == "bf16-mixed"
+    assert speed.prediction_precision(TrainerConfig(precision="16-mixed"), on_gpu=False) == "32-true"
+    assert speed.prediction_precision(TrainerConfig(precision="16-mixed"), on_gpu=True) == "16-mixed"
+    assert speed.autocast_dtype("bf16-mixed") is torch.bfloat16 and speed.autocast_dtype("32-true") is None
+
+
+def test_bf16_training_and_prediction_on_a_cpu(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run trained with bf16 autocast on a CPU predicts its test split in bf16 too, into float32 columns."""
+    chosen: list[str] = []
+    choose = speed.prediction_precision
+    monkeypatch.setattr(runner, "prediction_precision", lambda *a, **k: chosen.append(choose(*a, **k)) or chosen[-1])
+    tabular_config["trainer"] = {**tabular_config["trainer"], "max_epochs": 1, "precision": "bf16-mixed"}
+    run = runner.train(resolve_config(tabular_config), progress=False)
+    assert chosen == ["bf16-mixed"]
+    scores = read_columns(run.predictions_file)["score"]
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()
 
 
 def test_compile_switch_off_leaves_the_network_eager(tmp_path) -> None:

@@ -60,7 +60,7 @@ from showerlearn.engine.safe_load import (
     ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, CheckpointFile, load_checkpoint, load_estimator,
 )
 from showerlearn.engine.seeding import seed_everything
-from showerlearn.engine.speed import apply_cpu_settings, compile_network
+from showerlearn.engine.speed import apply_cpu_settings, autocast_dtype, compile_network, prediction_precision
 from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
@@ -317,12 +317,11 @@ def batch_predictor(
     # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
     on_gpu = torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto")
     device = torch.device("cuda" if on_gpu else "cpu")
-    half = torch.bfloat16 if "bf16" in str(config.trainer.precision) else torch.float16
-    mixed = on_gpu and "16" in str(config.trainer.precision)
+    half = autocast_dtype(prediction_precision(config.trainer, on_gpu))
     network = module.eval().to(device)
 
     def predict(inputs: Any) -> Mapping[str, torch.Tensor]:
-        with torch.inference_mode(), torch.autocast(device.type, dtype=half, enabled=mixed):
+        with torch.inference_mode(), torch.autocast(device.type, dtype=half or torch.float32, enabled=half is not None):
             return network(move_data_to_device(inputs, device))
 
     return predict

@@ -34,7 +34,7 @@ from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_b
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
-from showerlearn.engine.speed import apply_cpu_settings, compile_network
+from showerlearn.engine.speed import apply_cpu_settings, compile_network, prediction_precision
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
@@ -387,7 +387,7 @@ def _network_outputs(
     accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"
     trainer = L.Trainer(
         accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        precision=config.trainer.precision if accelerator == "gpu" else "32-true",
+        precision=prediction_precision(config.trainer, on_gpu=accelerator == "gpu"),
     )
     views = datamodule.prediction_views()
     per_view = []

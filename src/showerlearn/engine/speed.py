@@ -1,8 +1,8 @@
-"""How fast the same network runs: CPU threads, the memory allocator and ``torch.compile``.
+"""How fast the same network runs: CPU threads, the memory allocator, ``torch.compile`` and 16-bit autocast.
 
-None of these settings changes what a network computes (a compiled network equals the eager one
-within float rounding); they are read from ``trainer`` in the config by training, by ``predict`` and
-by the benchmarks, so that all three run the network the same way.
+None of the first three changes what a network computes (a compiled network equals the eager one
+within float rounding); autocast rounds activations to 16 bits. They are read from ``trainer`` in the
+config by training, by ``predict`` and by the benchmarks, so that all three run the network the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 
 from showerlearn.config.schema import TrainerConfig
 
-__all__ = ["apply_cpu_settings", "compile_network", "keep_freed_memory"]
+__all__ = ["apply_cpu_settings", "autocast_dtype", "compile_network", "keep_freed_memory", "prediction_precision"]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +97,21 @@ def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
     log.info("compiling the network (torch.compile, mode %s; kernels cached in %s)", mode, cache)
     network.compile(mode=mode)
     return True
+
+
+def prediction_precision(trainer: TrainerConfig, on_gpu: bool) -> str:
+    """Lightning precision to predict with: the training's, so that a run's test metrics come from the
+    network it trained; on a CPU, ``bf16-mixed`` stays (native on CPUs with AVX512-BF16 or AMX) and
+    every other mode runs in 32-bit (float16 autocast has no fast CPU kernels)."""
+    if on_gpu or trainer.precision == "bf16-mixed":
+        return trainer.precision
+    return "32-true"
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The 16-bit type autocast runs in for a Lightning ``precision`` (None: no autocast)."""
+    if precision in ("bf16-mixed", "bf16"):
+        return torch.bfloat16
+    if precision in ("16-mixed", "16"):
+        return torch.float16
+    return None

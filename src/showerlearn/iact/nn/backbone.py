@@ -59,8 +59,9 @@ class PreActBlock(nn.Module):
         """Same block on the zero-filled 2-D layout; returns a zero-filled layout."""
         h = self.bn1.relu_grid(x, layout)
         skip = self.shortcut.forward_grid(h) if self.shortcut is not None else x  # a 1x1 conv keeps zeros
-        h = self.bn2.relu_grid(self.conv1.forward_grid(h) * layout.mask, layout)
-        return torch.addcmul(skip, self.conv2.forward_grid(h), layout.mask)
+        h = self.conv1.forward_grid(h)
+        h = self.bn2.relu_grid(h * layout.mask_like(h), layout)
+        return torch.addcmul(skip, self.conv2.forward_grid(h), layout.mask_like(h))
 
 
 class LatticeResNet(nn.Module):
@@ -173,7 +174,8 @@ class LatticeResNet(nn.Module):
                 outputs.append(h)
             return outputs
         layout = self.layouts[0]
-        h = self.stem.forward_grid(layout.scatter(x)) * layout.mask
+        h = self.stem.forward_grid(layout.scatter(x))
+        h = h * layout.mask_like(h)
         for index, (stage, hook) in enumerate(zip(self.stages, self.hooks, strict=True)):
             layout = self.layouts[index]
             if index > 0:

@@ -69,6 +69,11 @@ class GridLayout(nn.Module):
     def fill(self) -> float:
         return self.n_pixels / (self.shape[0] * self.shape[1])
 
+    def mask_like(self, x: Tensor) -> Tensor:
+        """The ``(1, 1, H, W)`` pixel mask in ``x``'s dtype: under 16-bit autocast a float32 mask would
+        promote every masked activation to float32 (twice the memory traffic, and a cast before each conv)."""
+        return self.mask if self.mask.dtype == x.dtype else self.mask.to(x.dtype)
+
     def scatter(self, x: Tensor) -> Tensor:
         """``(B, C, N)`` -> ``(B, C, H, W)``, zeros where there is no pixel."""
         batch, channels = x.shape[0], x.shape[1]
@@ -238,7 +243,7 @@ class _LatticePool(nn.Module):
         assert out is not None
         if self.reduce == "mean":
             out = out / len(self.window_offsets)
-        return out * self.out_layout.mask
+        return out * self.out_layout.mask_like(out)
 
     def extra_repr(self) -> str:
         return (
@@ -275,10 +280,7 @@ class LatticeBatchNorm(nn.BatchNorm1d):
         the shift, ``relu(x * scale + shift * mask)``, so empty cells stay zero in two passes.
         """
         if self.training:
-            var_grid, mean_grid = torch.var_mean(grid, dim=(0, 2, 3), correction=0)
-            fill = layout.fill
-            mean = mean_grid / fill
-            var = (var_grid + mean_grid * mean_grid) / fill - mean * mean
+            mean, var = _pixel_statistics(grid, layout)
             with torch.no_grad():
                 count = grid.shape[0] * layout.n_pixels
                 self.num_batches_tracked += 1
@@ -289,7 +291,27 @@ class LatticeBatchNorm(nn.BatchNorm1d):
             mean, var = self.running_mean, self.running_var
         scale = self.weight * torch.rsqrt(var + self.eps)
         shift = (self.bias - mean * scale)[:, None, None] * layout.mask
-        return torch.addcmul(shift, grid, scale[:, None, None]).relu_()
+        return torch.addcmul(shift.to(grid.dtype), grid, scale.to(grid.dtype)[:, None, None]).relu_()
+
+
+def _pixel_statistics(grid: Tensor, layout: GridLayout) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and (biased) variance over the real pixels of a zero-filled layout.
+
+    They follow from the whole grid's (its empty cells are zeros): mean_pixels = mean_grid / fill,
+    E[x^2]_pixels = E[x^2]_grid / fill. A 16-bit grid (autocast) is summed in float32, without a
+    float32 copy of it (which would cost a fifth of a bf16 training step), and the statistics come
+    back in float32 like batch norm's running statistics: rounded to 16 bits, E[x^2] - mean^2 would
+    lose a few % of the variance of a channel whose mean is a few times its spread.
+    """
+    count = grid.shape[0] * layout.n_pixels
+    if grid.dtype in (torch.float16, torch.bfloat16):
+        mean = grid.sum(dim=(0, 2, 3), dtype=torch.float32) / count
+        square = torch.linalg.vector_norm(grid, 2, dim=(0, 2, 3), dtype=torch.float32).square() / count
+        return mean, (square - mean * mean).clamp_min(0.0)
+    var_grid, mean_grid = torch.var_mean(grid, dim=(0, 2, 3), correction=0)
+    fill = layout.fill
+    mean = mean_grid / fill
+    return mean, (var_grid + mean_grid * mean_grid) / fill - mean * mean
 
 
 def _check_input(x: Tensor, channels: int | None, n_pixels: int, layer: str) -> None:
