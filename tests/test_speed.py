@@ -13,9 +13,9 @@ from showerlearn.config import resolve_config
 from showerlearn.config.schema import TrainerConfig
 from showerlearn.engine import runner, speed
 from showerlearn.engine.speed import compile_network
-from showerlearn.io.tables import read_columns
 from showerlearn.iact.geometry import Lattice
 from showerlearn.iact.nn import DualAttention, LatticeResNet
+from showerlearn.io.tables import read_columns
 
 
 def _backbones(

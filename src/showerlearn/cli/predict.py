@@ -51,7 +51,9 @@ def predict(
     --set changes how the run predicts, e.g. --set data.params.augment.test_time=true or a batch size;
     settings that change the network's inputs (cleaning, transforms) no longer match what it learned. The
     data preprocessing the run fitted on its training split (a standardisation) is its checkpoint's: --set
-    of its settings is refused (train a new run to change them).
+    of its settings is refused (train a new run to change them). For the test split, --set of what decides
+    which events it holds (the seed, the split, cuts, files) is refused too: it would no longer be the
+    run's test split.
     """
     quiet_libraries()
     patterns = [*(files or []), *(inputs or [])]
