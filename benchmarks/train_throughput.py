@@ -215,7 +215,29 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
     infer_times = [timed(infer) for _ in range(args.infer_repeats)]
     peaks["float32"].append(dense_conv_rate())
     peaks["bfloat16"].append(dense_conv_rate(torch.bfloat16))
-    return {"first": first, "train": train_times, "infer": infer_times, "peak": peaks}
+    result = {"first": first, "train": train_times, "infer": infer_times, "peak": peaks}
+    if args.worker in (COMPILED, COMPILED_BF16):
+        result["convolution_share"] = {"train": convolution_share(train), "infer": convolution_share(infer)}
+    return result
+
+
+#: the operators that run the dense convolutions, forward and backward (oneDNN on CPUs)
+CONVOLUTION_OPERATORS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::_convolution_pointwise")
+
+
+def convolution_share(function: Callable[[], None], calls: int = 3) -> float:
+    """Share of ``function``'s CPU time spent inside the convolution operators (torch.profiler, self time).
+
+    What remains is everything around them (batch-norm statistics, ReLU and masks, pooling, attention,
+    heads, optimiser), so ``share x time`` bounds how fast the network could run with free element-wise work.
+    """
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        for _ in range(calls):
+            function()
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    inside = sum(event.self_cpu_time_total for event in events if event.key in CONVOLUTION_OPERATORS)
+    return inside / total
 
 
 def in_bf16(function: Callable[[], None]) -> Callable[[], None]:
@@ -317,6 +339,7 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
     times: dict[tuple[str, str], list[float]] = {(name, mode): [] for name in names for mode in ("train", "infer")}
     peak_rates: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     compile_seconds: dict[str, list[dict[str, float]]] = {}
+    convolution_shares: dict[tuple[str, str], list[float]] = {}
     for round_index in range(args.rounds):
         for name in names:
             result = run_worker(args, name, cache)
@@ -328,11 +351,13 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
                 first = "first round, kernels from --compile-cache" if args.compile_cache else "first round, empty kernel cache"
                 when = first if round_index == 0 else "later runs, kernels from the cache"
                 compile_seconds.setdefault(f"{name}, {when}", []).append(result["first"])
+                for mode, share in result["convolution_share"].items():
+                    convolution_shares.setdefault((name, mode), []).append(share)
             print(f"round {round_index + 1}/{args.rounds}: {name} done", file=sys.stderr)
     load_after = os.getloadavg()[0]
     table, figures = report(
         args, lattice, eager, times, forward_flops, {dtype: max(rates) for dtype, rates in peak_rates.items()},
-        len(peak_rates["float32"]), compile_seconds,
+        len(peak_rates["float32"]), compile_seconds, convolution_shares,
         (load_before, load_after),
     )  # fmt: skip
     print(table)
@@ -354,6 +379,7 @@ def report(
     peaks: dict[str, float],
     n_peaks: int,
     compile_seconds: dict[str, list[dict[str, float]]],
+    convolution_shares: dict[tuple[str, str], list[float]],
     load: tuple[float, float],
 ) -> tuple[str, list[Figure]]:
     """The markdown table and the headline figures."""
@@ -405,7 +431,7 @@ def report(
         f"| of {args.nominal_peak:.0f} GFLOP/s nominal | speed-up vs indexedconv | speed-up vs before (eager, system allocator) |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
-    table = header + "\n".join(rows) + "\n"
+    table = header + "\n".join(rows) + "\n" + _convolution_bound(flops, times, peaks, convolution_shares)
     if compiled:
         table += f"\nCompilation (`trainer.compile: true`, kernels kept in `trainer.compile_cache`):\n\n{compiled}"
     if max(load) > (os.cpu_count() or 1):
@@ -415,6 +441,33 @@ def report(
             "operations more than few large ones; rerun on an idle machine for representative ratios.\n"
         )
     return table, figures
+
+
+def _convolution_bound(
+    flops: dict[str, int],
+    times: dict[tuple[str, str], list[float]],
+    peaks: dict[str, float],
+    convolution_shares: dict[tuple[str, str], list[float]],
+) -> str:
+    """How much of the compiled networks' time the dense convolutions take, and the share of the peak the
+    network would reach if everything around them took no time at all."""
+    if not convolution_shares:
+        return ""
+    rows = []
+    for (name, mode), shares in convolution_shares.items():
+        share = statistics.median(shares)
+        seconds = statistics.median(times[name, mode])
+        bound = flops[mode] / (share * seconds) / 1e9 / peaks["bfloat16" if name in BF16 else "float32"]
+        target = f" (target {TARGET_SHARE[mode]:.0%})"
+        rows.append(f"| {name} | {mode} | {share:.0%} | {seconds * 1e3:.0f} | {share * seconds * 1e3:.0f} | {bound:.1%}{target} |")
+    return (
+        "\nWhere the compiled networks' time goes (torch.profiler, self CPU time of the convolution operators "
+        f"{', '.join(CONVOLUTION_OPERATORS)}, median of the rounds): the convolutions compute the 3x3 kernel for 7 "
+        "pixels on every cell of the index matrix, pixel or not, so even with everything around them free the "
+        "network reaches only the share of the last column.\n\n"
+        "| implementation | mode | time in convolutions | ms/batch | of which convolutions [ms] | of the peak with the rest free |\n"
+        "|---|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def _paired(times: dict[tuple[str, str], list[float]], mode: str, name: str, reference: str) -> str:
