@@ -26,6 +26,7 @@ checkpoint, or an exported model file (``model``); estimator runs predict throug
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
@@ -60,7 +61,9 @@ from showerlearn.engine.safe_load import (
     ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, CheckpointFile, load_checkpoint, load_estimator,
 )
 from showerlearn.engine.seeding import seed_everything
-from showerlearn.engine.speed import apply_cpu_settings, autocast_dtype, compile_network, prediction_precision
+from showerlearn.engine.speed import (
+    apply_cpu_settings, autocast_dtype, compile_network, prediction_device, prediction_precision,
+)
 from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
@@ -314,14 +317,13 @@ def batch_predictor(
     best = run.best_checkpoint()
     load_trained_weights(module, checkpoint if checkpoint is not None else load_checkpoint(best), best)
     compile_network(module.model, config.trainer)
-    # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
-    on_gpu = torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto")
-    device = torch.device("cuda" if on_gpu else "cpu")
-    half = autocast_dtype(prediction_precision(config.trainer, on_gpu))
+    device = prediction_device(config.trainer)
+    half = autocast_dtype(prediction_precision(config.trainer, device))
     network = module.eval().to(device)
 
     def predict(inputs: Any) -> Mapping[str, torch.Tensor]:
-        with torch.inference_mode(), torch.autocast(device.type, dtype=half or torch.float32, enabled=half is not None):
+        autocast = torch.autocast(device.type, dtype=half) if half is not None else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
             return network(move_data_to_device(inputs, device))
 
     return predict

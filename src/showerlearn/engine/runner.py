@@ -34,7 +34,7 @@ from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_b
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
-from showerlearn.engine.speed import apply_cpu_settings, compile_network, prediction_precision
+from showerlearn.engine.speed import apply_cpu_settings, compile_network, prediction_device, prediction_precision
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
@@ -383,11 +383,10 @@ def _network_outputs(
     checkpoint = run.best_checkpoint()
     load_trained_weights(module, load_checkpoint(checkpoint), checkpoint)
     compile_network(module.model, config.trainer)
-    # one device, whatever the run trained on: a GPU-trained run also predicts on a laptop
-    accelerator = "gpu" if torch.cuda.is_available() and config.trainer.accelerator in ("gpu", "cuda", "auto") else "cpu"
+    device = prediction_device(config.trainer)
     trainer = L.Trainer(
-        accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        precision=prediction_precision(config.trainer, on_gpu=accelerator == "gpu"),
+        accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, precision=prediction_precision(config.trainer, device),
     )
     views = datamodule.prediction_views()
     per_view = []

@@ -19,7 +19,10 @@ from torch import nn
 
 from showerlearn.config.schema import TrainerConfig
 
-__all__ = ["apply_cpu_settings", "autocast_dtype", "compile_network", "keep_freed_memory", "prediction_precision"]
+__all__ = [
+    "apply_cpu_settings", "autocast_dtype", "compile_network", "keep_freed_memory", "native_bfloat16",
+    "prediction_device", "prediction_precision",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +102,30 @@ def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
     return True
 
 
-def prediction_precision(trainer: TrainerConfig, on_gpu: bool) -> str:
-    """Lightning precision to predict with: the training's, so that a run's test metrics come from the
-    network it trained; on a CPU, ``bf16-mixed`` stays (native on CPUs with AVX512-BF16 or AMX) and
-    every other mode runs in 32-bit (float16 autocast has no fast CPU kernels)."""
-    if on_gpu or trainer.precision == "bf16-mixed":
+def prediction_device(trainer: TrainerConfig) -> torch.device:
+    """Where a run predicts: its GPU if it asked for one (or ``auto``) and one is here, else the CPU, whatever
+    the run trained on: a GPU-trained run also predicts on a laptop."""
+    on_gpu = torch.cuda.is_available() and trainer.accelerator in ("gpu", "cuda", "auto")
+    return torch.device("cuda" if on_gpu else "cpu")
+
+
+def prediction_precision(trainer: TrainerConfig, device: torch.device) -> str:
+    """Lightning precision to predict with: on a GPU the training's; on a CPU, 16-bit runs predict in
+    ``bf16-mixed`` where the CPU computes bfloat16 natively (AVX512-BF16, AMX; as Lightning trains
+    ``16-mixed`` on a CPU) and in ``32-true`` where it would only emulate it, many times slower."""
+    if device.type != "cpu" or trainer.precision in ("32-true", "64-true"):
         return trainer.precision
+    if native_bfloat16():
+        return "bf16-mixed"
+    log.info("trainer.precision %s: this CPU has no native bfloat16, the run predicts in 32-true", trainer.precision)
     return "32-true"
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN's check: AVX512-BF16, AMX, or Arm's BF16)."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def autocast_dtype(precision: str) -> torch.dtype | None:
-    """The 16-bit type autocast runs in for a Lightning ``precision`` (None: no autocast)."""
-    if precision in ("bf16-mixed", "bf16"):
-        return torch.bfloat16
-    if precision in ("16-mixed", "16"):
-        return torch.float16
-    return None
+    """The 16-bit type of a Lightning ``precision``, what prediction autocasts to (None: 32 or 64 bits)."""
+    return {"bf16": torch.bfloat16, "16": torch.float16}.get(precision.split("-")[0])

@@ -243,6 +243,13 @@ class GammaPhysNet(nn.Module):
 
     def forward(self, inputs: Tensor) -> dict[str, Tensor]:
         features = self.backbone(inputs)  # (B, C, N_out)
+        # the heads in float32 under 16-bit autocast (trainer.precision): they regress physical quantities that
+        # bfloat16's 8-bit mantissa would round by ~1 % (log-energy) or ~0.01 deg (an axis distance), and next
+        # to the backbone they cost nothing
+        with torch.autocast(inputs.device.type, enabled=False):
+            return self._heads(inputs, features.to(torch.promote_types(features.dtype, torch.float32)))
+
+    def _heads(self, inputs: Tensor, features: Tensor) -> dict[str, Tensor]:
         pooled = features.mean(dim=2)
         local = self.local_dropout(torch.flatten(self.local_reduce(features), start_dim=1))
         fused = self.fusion(local)

@@ -275,9 +275,8 @@ class LatticeBatchNorm(nn.BatchNorm1d):
     def relu_grid(self, grid: Tensor, layout: GridLayout) -> Tensor:
         """``relu(batchnorm(x)) * mask`` on a zero-filled ``(B, C, H, W)`` layout, as :meth:`forward` + ReLU on the pixels.
 
-        The statistics of the pixels follow from those of the whole grid (its empty cells are
-        zeros): mean_pixels = mean_grid / fill, E[x^2]_pixels = E[x^2]_grid / fill. The mask folds into
-        the shift, ``relu(x * scale + shift * mask)``, so empty cells stay zero in two passes.
+        The statistics are those of the real pixels (:func:`_pixel_statistics`). The mask folds into the
+        shift, ``relu(x * scale + shift * mask)``, so empty cells stay zero in two passes.
         """
         if self.training:
             mean, var = _pixel_statistics(grid, layout)
@@ -285,33 +284,34 @@ class LatticeBatchNorm(nn.BatchNorm1d):
                 count = grid.shape[0] * layout.n_pixels
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.lerp_(mean.detach(), momentum)
-                self.running_var.lerp_(var.detach() * count / max(count - 1, 1), momentum)
+                # the buffers' dtype: float32 under autocast, 16-bit with Lightning's bf16-true / 16-true
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), momentum)
+                unbiased = var.detach() * count / max(count - 1, 1)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), momentum)
         else:
             mean, var = self.running_mean, self.running_var
         scale = self.weight * torch.rsqrt(var + self.eps)
         shift = (self.bias - mean * scale)[:, None, None] * layout.mask
-        return torch.addcmul(shift.to(grid.dtype), grid, scale.to(grid.dtype)[:, None, None]).relu_()
+        # normalised at the statistics' precision, rounded to the grid's dtype after the ReLU: a bf16 scale and
+        # shift would shift each value by ~|mean| / std x 2^-8, flipping the ReLU of values near zero
+        return torch.addcmul(shift, grid, scale[:, None, None]).relu_().to(grid.dtype)
 
 
 def _pixel_statistics(grid: Tensor, layout: GridLayout) -> tuple[Tensor, Tensor]:
     """Per-channel mean and (biased) variance over the real pixels of a zero-filled layout.
 
     They follow from the whole grid's (its empty cells are zeros): mean_pixels = mean_grid / fill,
-    E[x^2]_pixels = E[x^2]_grid / fill. A 16-bit grid (autocast) is summed in float32, without a
-    float32 copy of it (which would cost a fifth of a bf16 training step), and the statistics come
-    back in float32 like batch norm's running statistics: rounded to 16 bits, E[x^2] - mean^2 would
-    lose a few % of the variance of a channel whose mean is a few times its spread.
+    E[x^2]_pixels = E[x^2]_grid / fill. A 16-bit grid (autocast) is read in float32 (one float32 copy when
+    eager; a compiled network fuses it into the reduction) and the statistics come back in float32, like
+    batch norm's running statistics: rounded to 16 bits, E[x^2] - mean^2 would lose a few % of the
+    variance of a channel whose mean is a few times its spread.
     """
-    count = grid.shape[0] * layout.n_pixels
     if grid.dtype in (torch.float16, torch.bfloat16):
-        mean = grid.sum(dim=(0, 2, 3), dtype=torch.float32) / count
-        square = torch.linalg.vector_norm(grid, 2, dim=(0, 2, 3), dtype=torch.float32).square() / count
-        return mean, (square - mean * mean).clamp_min(0.0)
+        grid = grid.float()
     var_grid, mean_grid = torch.var_mean(grid, dim=(0, 2, 3), correction=0)
     fill = layout.fill
     mean = mean_grid / fill
-    return mean, (var_grid + mean_grid * mean_grid) / fill - mean * mean
+    return mean, ((var_grid + mean_grid * mean_grid) / fill - mean * mean).clamp_min(0.0)
 
 
 def _check_input(x: Tensor, channels: int | None, n_pixels: int, layer: str) -> None:
