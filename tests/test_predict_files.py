@@ -612,6 +612,14 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
                             config=read_attributes(plain)["config"])  # fmt: skip
     result = CliRunner().invoke(app, ["evaluate", str(run.path), "-p", str(other_events), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1 and "holds 30 events, the test split of" in _text(result), result.output
+    # as many events, but others (a file replaced by one of the same size): the ids must be the run's
+    renumbered = _stamped(plain, tmp_path / "renumbered.h5")
+    with h5py.File(renumbered, "a") as opened:  # the table is one compound dataset (astropy's HDF5 layout)
+        table = opened["predictions"][...]
+        table["event_id"] += 1
+        opened["predictions"][...] = table
+    result = CliRunner().invoke(app, ["evaluate", str(run.path), "-p", str(renumbered), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "column 'event_id' differs" in _text(result), result.output
 
 
 def test_settings_that_change_how_not_which_events_are_read_may_change_for_the_test_split() -> None:
@@ -629,3 +637,14 @@ def _stamped(file: Path, copy: Path, **attributes: object) -> Path:
     with h5py.File(copy, "a") as opened:
         opened.attrs.update(attributes)
     return copy
+
+
+def test_every_family_names_event_id_columns_its_predictions_carry() -> None:
+    """What ``evaluate --predictions`` compares row by row must be columns the family writes (the calorimeter's:
+    the rescoring test above renumbers them)."""
+    from showerlearn.collider.data import datamodule as collider
+    from showerlearn.iact.data.targets import META_COLUMNS
+
+    assert set(DATAMODULES.get("iact").event_id_columns) <= set(META_COLUMNS)
+    assert set(DATAMODULES.get("collider").event_id_columns) <= set(collider._KEPT_UNITS)
+    assert DATAMODULES.get("calorimeter").event_id_columns

@@ -56,6 +56,9 @@ class ShowerDataModule(L.LightningDataModule):
     #: read or predicted, not which events: a run's test split predicted with any other setting changed (its
     #: split, cuts, files) holds other events, so ``showerlearn predict`` refuses it (:meth:`changed_event_settings`)
     prediction_settings: ClassVar[frozenset[str]] = frozenset({"batch_size", "num_workers"})
+    #: the prediction columns that name an event (a file index and an event number): two predictions of a test
+    #: split hold the same events when these are equal row by row (``showerlearn evaluate --predictions``)
+    event_id_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()

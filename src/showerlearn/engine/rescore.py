@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from showerlearn.config import ExperimentConfig, apply_overrides, resolve_config
@@ -22,6 +23,7 @@ from showerlearn.engine.runner import evaluate_file
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.io.tables import read_attributes, read_columns
+from showerlearn.registry import DATAMODULES
 
 __all__ = ["METRICS_FILE", "evaluate_predictions"]
 
@@ -100,7 +102,7 @@ def _checked_config(
     data = apply_overrides(yaml.safe_load(stamp["config"]), overrides)
     config = resolve_config(data, f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})")
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
-    _check_same_count(run, predictions)
+    _check_same_events(run, config, predictions)
     return config
 
 
@@ -114,12 +116,18 @@ def _check_same_run(stamp: dict[str, Any], run: RunDir, predictions: Path) -> No
     raise ValueError(f"{predictions}: predicted by the run {stamp.get('run_path')}, not by {run.path}")
 
 
-def _check_same_count(run: RunDir, predictions: Path) -> None:
+def _check_same_events(run: RunDir, config: ExperimentConfig, predictions: Path) -> None:
     """The settings alone do not fix the events (a glob that now matches another file draws another split):
-    the file must hold as many events as the run's own predictions of its test split."""
+    the file must hold the events of the run's own predictions of its test split, in their order (the id
+    columns its DataModule names, ``event_id_columns``), or at least as many."""
     if not run.predictions_file.is_file():
         return
-    expected, found = (len(next(iter(read_columns(path).values()), [])) for path in (run.predictions_file, predictions))
-    if found != expected:
-        raise ValueError(f"{predictions}: holds {found} events, the test split of {run.path} {expected}: its data "
+    expected, found = (read_columns(path) for path in (run.predictions_file, predictions))
+    n_expected, n_found = (len(next(iter(columns.values()), [])) for columns in (expected, found))
+    if n_found != n_expected:
+        raise ValueError(f"{predictions}: holds {n_found} events, the test split of {run.path} {n_expected}: its data "
                          "no longer give the same split (files added or replaced?)")  # fmt: skip
+    for column in getattr(DATAMODULES.get(config.data.name), "event_id_columns", ()):
+        if column in expected and column in found and not np.array_equal(expected[column], found[column]):
+            raise ValueError(f"{predictions}: its events are not those of the test split of {run.path} (column "
+                             f"{column!r} differs): its data no longer give the same split (files replaced?)")  # fmt: skip

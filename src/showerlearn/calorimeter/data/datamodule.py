@@ -73,6 +73,7 @@ class CalorimeterDataModule(ShowerDataModule):
     #: simulated file is kept and how many processes write it (the same file)
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
         "decoding", "cache_dir", "simulate.n_jobs"}
+    event_id_columns: ClassVar[tuple[str, ...]] = ("file", "event_id")
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:

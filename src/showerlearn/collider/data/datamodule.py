@@ -143,6 +143,7 @@ class ColliderDataModule(ShowerDataModule):
     #: where a generated file is kept and how many processes write it (the same file)
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
         "source.cache_dir", "source.n_jobs"}
+    event_id_columns: ClassVar[tuple[str, ...]] = ("file_index", "event")
 
     def __init__(
         self,

@@ -106,6 +106,7 @@ class IACTDataModule(ShowerDataModule):
     #: the simulated file is kept and how many processes write it; and what only training reads
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
         "augment", "max_open_files", "in_memory", "cache_dir", "simulate.n_jobs", "class_balance", "energy_sampling"}
+    event_id_columns: ClassVar[tuple[str, ...]] = ("obs_id", "event_id", "tel_id")
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
 
