@@ -640,11 +640,12 @@ def _stamped(file: Path, copy: Path, **attributes: object) -> Path:
 
 
 def test_every_family_names_event_id_columns_its_predictions_carry() -> None:
-    """What ``evaluate --predictions`` compares row by row must be columns the family writes (the calorimeter's:
-    the rescoring test above renumbers them)."""
+    """What ``evaluate --predictions`` compares row by row must be columns the family writes (the collider
+    knows its score columns only after setup: the columns it keeps from the events)."""
     from showerlearn.collider.data import datamodule as collider
     from showerlearn.iact.data.targets import META_COLUMNS
 
     assert set(DATAMODULES.get("iact").event_id_columns) <= set(META_COLUMNS)
     assert set(DATAMODULES.get("collider").event_id_columns) <= set(collider._KEPT_UNITS)
-    assert DATAMODULES.get("calorimeter").event_id_columns
+    calorimeter = DATAMODULES.get("calorimeter")
+    assert set(calorimeter.event_id_columns) <= set(calorimeter(files=["unread.h5"]).column_units()["predictions"])

@@ -113,7 +113,7 @@ def test_bf16_autocast_runs_close_to_float32() -> None:
         flat, expected_flat = (torch.cat([g.flatten() for g in gs]) for gs in (grads, expected_grads))
         similarity[name] = torch.nn.functional.cosine_similarity(flat, expected_flat, dim=0)
     assert dtypes[-(len(dense.blocks()) + len(dense.pools)) :] == [torch.bfloat16] * (len(dense.blocks()) + len(dense.pools))
-    assert similarity["dense"] > min(similarity["reference"] - 0.005, 0.99), similarity
+    assert similarity["dense"] > similarity["reference"] - 0.005, similarity
 
 
 def test_bf16_batch_statistics_are_float32_and_exact_enough() -> None:
@@ -162,7 +162,7 @@ def test_bf16_batch_norm_gradients_follow_float64() -> None:
 
 
 def test_batch_norm_of_a_network_in_bf16_true() -> None:
-    """Lightning's bf16-true: buffers and weights in bfloat16 too, running statistics updated in their type."""
+    """A network converted to bfloat16 (``module.bfloat16()``): running statistics updated in their type."""
     from showerlearn.iact.nn.lattice import GridLayout, LatticeBatchNorm
 
     lattice = LATTICES["hex"]()
@@ -174,17 +174,44 @@ def test_batch_norm_of_a_network_in_bf16_true() -> None:
 
 
 def test_prediction_precision(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a GPU the training's; on a CPU bf16 autocast for 16-bit runs where bfloat16 is native, else 32-bit."""
+    """16-bit runs: on a GPU the training's; on a CPU bf16 autocast where bfloat16 is native, else 32-bit.
+    32- and 64-bit runs: 32-bit, as ``showerlearn predict`` builds the network."""
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     for native in (True, False):
         monkeypatch.setattr(speed, "native_bfloat16", lambda native=native: native)
-        for precision in ("bf16-mixed", "16-mixed", "bf16-true"):
+        for precision in ("bf16-mixed", "16-mixed"):
             expected = "bf16-mixed" if native else "32-true"
             assert speed.prediction_precision(TrainerConfig(precision=precision), cpu) == expected
             assert speed.prediction_precision(TrainerConfig(precision=precision), gpu) == precision
-        assert speed.prediction_precision(TrainerConfig(), cpu) == "32-true"
-    assert speed.autocast_dtype("bf16-true") is torch.bfloat16 and speed.autocast_dtype("16-mixed") is torch.float16
+        for precision in ("32-true", "64-true"):
+            assert {speed.prediction_precision(TrainerConfig(precision=precision), d) for d in (cpu, gpu)} == {"32-true"}
+    assert speed.autocast_dtype("bf16-mixed") is torch.bfloat16 and speed.autocast_dtype("16-mixed") is torch.float16
     assert speed.autocast_dtype("32-true") is None
+
+
+def test_precision_takes_lightnings_short_names_and_refuses_16_bit_true() -> None:
+    assert [TrainerConfig(precision=name).precision for name in ("bf16", 16, "32", 64)] == [
+        "bf16-mixed", "16-mixed", "32-true", "64-true"]  # fmt: skip
+    with pytest.raises(ValueError, match="bf16-mixed"):
+        TrainerConfig(precision="bf16-true")
+
+
+def test_gamma_physnet_in_bf16_keeps_its_heads_in_float32() -> None:
+    """Under bf16 autocast the backbone runs in 16 bits and the heads in float32: their outputs (log-energy,
+    degrees) are float32, and the whole network trains."""
+    from test_gamma_physnet import MOMENT_HEADS
+
+    from showerlearn.iact.geometry import lst_camera
+    from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
+
+    lattice = Lattice.from_camera(lst_camera())
+    model = GammaPhysNetDA(lattice, depth=8, widths=(4, 6, 8), **MOMENT_HEADS)
+    x = torch.randn(2, 2, lattice.n_pixels).relu()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        outputs = model(x)
+    assert {name: out.dtype for name, out in outputs.items()} == dict.fromkeys(outputs, torch.float32)
+    sum(out.float().square().mean() for out in outputs.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
 @pytest.mark.skipif(not speed.native_bfloat16(), reason="this CPU has no native bfloat16: its runs predict in 32-bit")

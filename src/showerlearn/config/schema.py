@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Lightning's short names of its precisions (its Trainer reads them so; a config keeps the long ones)
+_PRECISION_ALIASES = {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed", "64": "64-true"}
 
 
 class Strict(BaseModel):
@@ -96,14 +99,23 @@ class TrainerConfig(Strict):
     devices: int | str = Field("auto", description="Number of devices per node, or 'auto'.")
     num_nodes: int = Field(1, ge=1, description="Number of nodes for multi-node DDP.")
     strategy: str = Field("auto", description="Lightning strategy, e.g. 'ddp'.")
-    precision: Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"] = Field(
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = Field(
         "32-true",
         description="Lightning's precision: '32-true'; 'bf16-mixed' (bfloat16 autocast: on GPUs, and on CPUs with "
         "native bfloat16 (AVX512-BF16, AMX), where the compiled gamma-PhysNet-DA trains 1.7x and infers 1.8x faster, "
         "benchmarks/results/train_throughput.md); '16-mixed' (float16 autocast: GPUs; Lightning runs it as "
-        "bf16-mixed on a CPU); '-true': the whole network in that type. A run predicts its test split in its own "
-        "16-bit type on a GPU, in bfloat16 autocast on a CPU with native bfloat16, else in 32-bit.",
+        "bf16-mixed on a CPU); '64-true'. Lightning's short forms (32, 'bf16', 16, 64) are read as these. A 16-bit "
+        "run predicts its test split in its own type on a GPU, in bfloat16 autocast on a CPU with native bfloat16, "
+        "else in 32-bit; a 64-bit run in 32-bit. Not offered: Lightning's 16-bit '-true' modes, which would round "
+        "the events' truth and pointing columns too.",
     )
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _long_precision_name(cls, value: Any) -> Any:
+        """Lightning's short forms, as its Trainer reads them (``16`` is ``16-mixed``)."""
+        return _PRECISION_ALIASES.get(str(value), value) if isinstance(value, (int, str)) else value
+
     gradient_clip_val: float | None = Field(None, description="Clip gradient norm to this value.")
     limit_train_batches: float | int = Field(1.0, description="Fraction (float) or number (int) of batches per epoch.")
     limit_val_batches: float | int = Field(1.0, description="Fraction or number of validation batches.")

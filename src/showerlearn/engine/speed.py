@@ -110,10 +110,13 @@ def prediction_device(trainer: TrainerConfig) -> torch.device:
 
 
 def prediction_precision(trainer: TrainerConfig, device: torch.device) -> str:
-    """Lightning precision to predict with: on a GPU the training's; on a CPU, 16-bit runs predict in
-    ``bf16-mixed`` where the CPU computes bfloat16 natively (AVX512-BF16, AMX; as Lightning trains
-    ``16-mixed`` on a CPU) and in ``32-true`` where it would only emulate it, many times slower."""
-    if device.type != "cpu" or trainer.precision in ("32-true", "64-true"):
+    """Lightning precision to predict with. 16-bit runs: on a GPU the training's; on a CPU ``bf16-mixed`` where
+    the CPU computes bfloat16 natively (as Lightning trains ``16-mixed`` on a CPU) and ``32-true`` where it
+    would only emulate it, several times slower. 32- and 64-bit runs: ``32-true``, as ``showerlearn predict``
+    builds the network."""
+    if trainer.precision in ("32-true", "64-true"):
+        return "32-true"
+    if device.type != "cpu":
         return trainer.precision
     if native_bfloat16():
         return "bf16-mixed"
@@ -122,7 +125,10 @@ def prediction_precision(trainer: TrainerConfig, device: torch.device) -> str:
 
 
 def native_bfloat16() -> bool:
-    """Whether this CPU computes bfloat16 natively (oneDNN's check: AVX512-BF16, AMX, or Arm's BF16)."""
+    """Whether this CPU computes bfloat16 natively: x86 with AVX512-BF16 or AMX (oneDNN emulates it on other
+    AVX-512 CPUs, which its own check counts in), or an Arm CPU oneDNN has bfloat16 kernels for."""
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu.get_capabilities().get("amx_bf16", False))
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 

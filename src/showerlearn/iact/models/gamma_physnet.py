@@ -246,14 +246,15 @@ class GammaPhysNet(nn.Module):
         # the heads in float32 under 16-bit autocast (trainer.precision): they regress physical quantities that
         # bfloat16's 8-bit mantissa would round by ~1 % (log-energy) or ~0.01 deg (an axis distance), and next
         # to the backbone they cost nothing
+        head_dtype = next(self.energy_head.parameters()).dtype  # float32 under autocast, else the network's own
         with torch.autocast(inputs.device.type, enabled=False):
-            return self._heads(inputs, features.to(torch.promote_types(features.dtype, torch.float32)))
+            return self._heads(inputs, features.to(head_dtype))
 
     def _heads(self, inputs: Tensor, features: Tensor) -> dict[str, Tensor]:
         pooled = features.mean(dim=2)
         local = self.local_dropout(torch.flatten(self.local_reduce(features), start_dim=1))
         fused = self.fusion(local)
-        moments = self.moments(inputs) if self.moments is not None else None
+        moments = self.moments(inputs).to(features.dtype) if self.moments is not None else None
         moment_features = self.moment_norm(moments) if moments is not None else None
 
         def with_moments(head_input: Tensor) -> Tensor:
