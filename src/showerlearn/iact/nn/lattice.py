@@ -284,7 +284,7 @@ class LatticeBatchNorm(nn.BatchNorm1d):
                 count = grid.shape[0] * layout.n_pixels
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                # the buffers' dtype: float32 under autocast, 16-bit with Lightning's bf16-true / 16-true
+                # the buffers' dtype: float32 under autocast, 16-bit in a network converted whole (.bfloat16())
                 self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), momentum)
                 unbiased = var.detach() * count / max(count - 1, 1)
                 self.running_var.lerp_(unbiased.to(self.running_var.dtype), momentum)
