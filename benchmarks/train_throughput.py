@@ -87,6 +87,7 @@ COMPILED, EAGER, INDEXEDCONV = "showerlearn, compiled", "showerlearn, eager", "i
 #: the same two with ``trainer.precision: bf16-mixed`` (bfloat16 autocast): measured against the bfloat16 peak
 COMPILED_BF16, EAGER_BF16 = "showerlearn, compiled, bf16 autocast", "showerlearn, eager, bf16 autocast"
 BF16 = (COMPILED_BF16, EAGER_BF16)
+COMPILED_RUNS = (COMPILED, COMPILED_BF16)
 #: the eager network with glibc's default allocator: showerlearn before trainer.cpu_allocator and trainer.compile
 BEFORE = "showerlearn, eager, system allocator"
 
@@ -99,7 +100,7 @@ def build_network(lattice: Lattice, depth: int, local_head: str, seed: int) -> G
 def build_model(name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None) -> nn.Module:
     """One of the implementations, with the same initial weights where they share layers."""
     network = build_network(lattice, depth, local_head, seed)
-    if name in (COMPILED, COMPILED_BF16):
+    if name in COMPILED_RUNS:
         assert compile_cache is not None
         compile_network(network, TrainerConfig(compile=True, compile_cache=compile_cache))
     elif name == INDEXEDCONV:
@@ -211,12 +212,13 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
         train()
         infer()
     train_times = [timed(train) for _ in range(args.train_repeats)]
-    peaks = {"float32": [dense_conv_rate()], "bfloat16": [dense_conv_rate(torch.bfloat16)]}
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    peaks = {name: [dense_conv_rate(dtype)] for name, dtype in dtypes.items()}
     infer_times = [timed(infer) for _ in range(args.infer_repeats)]
-    peaks["float32"].append(dense_conv_rate())
-    peaks["bfloat16"].append(dense_conv_rate(torch.bfloat16))
+    for name, dtype in dtypes.items():
+        peaks[name].append(dense_conv_rate(dtype))
     result = {"first": first, "train": train_times, "infer": infer_times, "peak": peaks}
-    if args.worker in (COMPILED, COMPILED_BF16):
+    if args.worker in COMPILED_RUNS:
         result["convolution_share"] = {"train": convolution_share(train), "infer": convolution_share(infer)}
     return result
 
@@ -351,7 +353,7 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
                 times[name, mode].extend(result[mode])
             for dtype, rates in result["peak"].items():
                 peak_rates[dtype].extend(rates)
-            if name in (COMPILED, COMPILED_BF16):
+            if name in COMPILED_RUNS:
                 first = "first round, kernels from --compile-cache" if args.compile_cache else "first round, empty kernel cache"
                 when = first if round_index == 0 else "later runs, kernels from the cache"
                 compile_seconds.setdefault(f"{name}, {when}", []).append(result["first"])
@@ -394,8 +396,8 @@ def report(
         median = {name: statistics.median(times[name, mode]) for name in names}
         for name in names:
             rate = flops[mode] / median[name] / 1e9
-            share = rate / peaks["bfloat16" if name in BF16 else "float32"]
-            target = f" (target {TARGET_SHARE[mode]:.0%})" if name in (COMPILED, COMPILED_BF16) else ""
+            share = rate / _peak(name, peaks)
+            target = f" (target {TARGET_SHARE[mode]:.0%})" if name in COMPILED_RUNS else ""
             rows.append(
                 f"| {label} | {name} | {args.batch / median[name]:.1f} | {median[name] * 1e3:.0f} "
                 f"({min(times[name, mode]) * 1e3:.0f}-{max(times[name, mode]) * 1e3:.0f}) | {rate:.1f} | "
@@ -447,6 +449,11 @@ def report(
     return table, figures
 
 
+def _peak(name: str, peaks: dict[str, float]) -> float:
+    """The dense-convolution peak at the precision the implementation ``name`` runs in."""
+    return peaks["bfloat16" if name in BF16 else "float32"]
+
+
 def _convolution_bound(
     flops: dict[str, int],
     times: dict[tuple[str, str], list[float]],
@@ -461,7 +468,7 @@ def _convolution_bound(
     for (name, mode), shares in convolution_shares.items():
         share = statistics.median(shares)
         seconds = statistics.median(times[name, mode])
-        bound = flops[mode] / (share * seconds) / 1e9 / peaks["bfloat16" if name in BF16 else "float32"]
+        bound = flops[mode] / (share * seconds) / 1e9 / _peak(name, peaks)
         target = f" (target {TARGET_SHARE[mode]:.0%})"
         rows.append(f"| {name} | {mode} | {share:.0%} | {seconds * 1e3:.0f} | {share * seconds * 1e3:.0f} | {bound:.1%}{target} |")
     return (
