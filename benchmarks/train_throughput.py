@@ -92,9 +92,9 @@ COMPILED_RUNS = (COMPILED, COMPILED_BF16)
 BEFORE = "showerlearn, eager, system allocator"
 
 
-def build_network(lattice: Lattice, depth: int, local_head: str, seed: int) -> GammaPhysNetDA:
+def build_network(lattice: Lattice, depth: int, local_head: str, seed: int, **options: Any) -> GammaPhysNetDA:
     torch.manual_seed(seed)
-    return GammaPhysNetDA(lattice, depth=depth, local_head=local_head)
+    return GammaPhysNetDA(lattice, depth=depth, local_head=local_head, **options)
 
 
 def build_model(name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None) -> nn.Module:
@@ -150,9 +150,13 @@ def fake_batch(lattice: Lattice, batch: int, seed: int) -> tuple[Tensor, dict[st
     return images, targets
 
 
-def make_train_step(model: nn.Module, images: Tensor, targets: dict[str, Tensor]) -> Callable[[], None]:
-    """One optimisation step: forward, masked multi-task loss, backward, Adam update."""
+def make_train_step(
+    model: nn.Module, images: Tensor, targets: dict[str, Tensor], scaler: torch.amp.GradScaler | None = None
+) -> Callable[[], None]:
+    """One optimisation step: forward, masked multi-task loss, backward, Adam update (with ``scaler``: float16's
+    loss scaling, as Lightning's ``16-mixed``)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scaler = scaler or torch.amp.GradScaler(enabled=False)
     gammas = targets["particle"] == 0
 
     def step() -> None:
@@ -162,8 +166,9 @@ def make_train_step(model: nn.Module, images: Tensor, targets: dict[str, Tensor]
         for head in ("energy", "direction", "impact"):
             loss = loss + masked_mean(l1(outputs[head], targets[head]), gammas)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     return step
 
