@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 from pathlib import Path
@@ -151,20 +152,26 @@ def fake_batch(lattice: Lattice, batch: int, seed: int) -> tuple[Tensor, dict[st
 
 
 def make_train_step(
-    model: nn.Module, images: Tensor, targets: dict[str, Tensor], scaler: torch.amp.GradScaler | None = None
+    model: nn.Module,
+    images: Tensor,
+    targets: dict[str, Tensor],
+    scaler: torch.amp.GradScaler | None = None,
+    autocast: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Callable[[], None]:
-    """One optimisation step: forward, masked multi-task loss, backward, Adam update (with ``scaler``: float16's
-    loss scaling, as Lightning's ``16-mixed``)."""
+    """One optimisation step: forward, masked multi-task loss, backward, Adam update. The forward pass and the
+    loss run under ``autocast()`` and ``scaler`` scales the loss, as Lightning runs ``16-mixed`` on a GPU."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    scaler = scaler or torch.amp.GradScaler(enabled=False)
+    if scaler is None:
+        scaler = torch.amp.GradScaler(enabled=False)
     gammas = targets["particle"] == 0
 
     def step() -> None:
         model.train()
-        outputs = model(images)
-        loss = masked_mean(cross_entropy(outputs["particle"], targets["particle"]))
-        for head in ("energy", "direction", "impact"):
-            loss = loss + masked_mean(l1(outputs[head], targets[head]), gammas)
+        with autocast():
+            outputs = model(images)
+            loss = masked_mean(cross_entropy(outputs["particle"], targets["particle"]))
+            for head in ("energy", "direction", "impact"):
+                loss = loss + masked_mean(l1(outputs[head], targets[head]), gammas)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

@@ -73,8 +73,10 @@ def _append_padding(inputs: dict[str, Tensor], extra: int, seed: int) -> dict[st
 
 
 def _scores(model: torch.nn.Module, inputs: dict[str, Tensor]) -> np.ndarray:
+    """Class probabilities of the events, on the model's device (a GPU's in tests/test_gpu.py)."""
+    device = next(model.parameters()).device
     with torch.no_grad():
-        return torch.softmax(model(inputs)["label"], dim=-1).double().numpy()
+        return torch.softmax(model({k: v.to(device) for k, v in inputs.items()})["label"].float(), dim=-1).double().cpu().numpy()
 
 
 def _id(value: str | dict) -> str:
@@ -97,7 +99,12 @@ def test_appended_padding_never_changes_a_score(name: str, params: dict) -> None
 def test_an_empty_stream_reads_nothing_from_its_padding(name: str, params: dict, stream: str) -> None:
     """An event without constituents (or objects): what its padded slots hold never reaches its score, in
     cross-attention neither (whose softmax keeps one padded key visible to stay defined)."""
-    model = _model(name, params)
+    scores = _scores_of_an_empty_stream(_model(name, params), stream)
+    np.testing.assert_allclose(scores[1], scores[0], atol=1e-6, rtol=0)
+
+
+def _scores_of_an_empty_stream(model: torch.nn.Module, stream: str) -> list[np.ndarray]:
+    """The scores of a batch whose first event has no ``stream`` tokens, its padded slots filled with 0 and with 5."""
     inputs = _inputs(seed=5)
     inputs[f"{stream}_mask"][0] = False
     scores = []
@@ -107,7 +114,7 @@ def test_an_empty_stream_reads_nothing_from_its_padding(name: str, params: dict,
             changed[key] = inputs[key].clone()
             changed[key][0] = fill
         scores.append(_scores(model, changed))
-    np.testing.assert_allclose(scores[1], scores[0], atol=1e-6, rtol=0)
+    return scores
 
 
 @pytest.mark.parametrize(("name", "params"), [m for m in MODELS_UNDER_TEST if m[0] != "collider_mlp"], ids=_id)

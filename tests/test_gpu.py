@@ -1,30 +1,27 @@
 """What only a CUDA GPU can check: the config's GPU switches (``model.params.channels_last``,
 ``trainer.precision`` 16-bit autocast, ``trainer.compile``) give the CPU's results there, the attention
-networks' padding masks hold in its kernels, and a run trains and predicts on it through the CLI.
+networks' padding masks hold in its attention kernels, and a run trains and predicts on it through the CLI.
 
 Skipped where torch sees no GPU (CI has none): run ``pytest tests/test_gpu.py`` on a machine with one.
-Only the iact family's extras are needed: the collider and calorimeter networks are imported directly.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from iact_runs import EXAMPLES, TINY
-from test_calorimeter_models import SPEC
-from test_collider_models import SIZES, SMALL, _append_padding, _inputs
+from test_calorimeter_models import MODELS as HIT_MODELS
+from test_collider_models import SMALL, _append_padding, _inputs, _model, _scores, _scores_of_an_empty_stream
 from typer.testing import CliRunner
 
 from showerlearn.calorimeter.data import HIT_FEATURES
-from showerlearn.calorimeter.models import HitTransformer
 from showerlearn.cli.main import app
-from showerlearn.collider.models.multiscale import MultiScaleTransformer
-from showerlearn.engine.speed import autocast_dtype
+from showerlearn.engine.speed import autocast_dtype, tf32
+from showerlearn.family import installed_families
 from showerlearn.iact.geometry import Lattice, lst_camera
 from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
 from showerlearn.io.tables import read_columns
@@ -32,16 +29,16 @@ from showerlearn.io.tables import read_columns
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 GPU = torch.device("cuda")
-HEADS = ("particle", "energy", "direction", "impact")
+HEADS = GammaPhysNetDA.output_heads
+_COLLIDER = installed_families()["collider"]
+needs_collider = pytest.mark.skipif(bool(_COLLIDER.missing_modules()), reason=_COLLIDER.install_hint())
 
 
 @pytest.fixture(autouse=True)
 def exact_float32() -> Iterator[None]:
-    """TF32 off: float32 on the GPU then rounds like the CPU's (TF32 keeps 10 bits of the mantissa)."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    yield
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    """TF32 off (``trainer.tf32: false``): float32 on the GPU then rounds like the CPU's."""
+    with tf32(False):
+        yield
 
 
 def _physnet(channels_last: bool = True) -> GammaPhysNetDA:
@@ -50,12 +47,14 @@ def _physnet(channels_last: bool = True) -> GammaPhysNetDA:
 
 
 def _images(batch: int = 6) -> torch.Tensor:
+    """Non-negative and mostly zero, as the charges of a cleaned image."""
     generator = torch.Generator().manual_seed(1)
-    return torch.randn(batch, 2, lst_camera().n_pixels, generator=generator).relu()  # charge-like: sparse, >= 0
+    return torch.randn(batch, 2, lst_camera().n_pixels, generator=generator).relu()
 
 
 def _assert_heads_close(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], tolerance: float) -> None:
     for head in HEADS:
+        assert torch.isfinite(actual[head]).all(), head
         torch.testing.assert_close(actual[head].float().cpu(), expected[head].float().cpu(), atol=tolerance, rtol=tolerance)
 
 
@@ -68,6 +67,7 @@ def test_gamma_physnet_on_the_gpu_equals_the_cpu(channels_last: bool) -> None:
     _assert_heads_close(actual, expected, 1e-4)
 
 
+@pytest.mark.slow
 def test_compiled_gamma_physnet_on_the_gpu_equals_the_eager_one() -> None:
     """Forward in eval mode, and the gradients of one training step (batch statistics over the real pixels)."""
     eager, images = _physnet().to(GPU), _images().to(GPU)
@@ -104,7 +104,7 @@ def test_16_bit_autocast_on_the_gpu_keeps_the_heads_in_float32_and_trains(precis
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     before = [p.detach().clone() for p in network.parameters()]
     network.train()
-    for _ in range(20):  # float16: the scaler skips the first steps, whose gradients overflow, and lowers its scale
+    for _ in range(20):  # float16: the scaler skips any step whose gradients overflow, and lowers its scale
         with torch.autocast("cuda", dtype=dtype):
             loss = sum(network(images)[head].float().square().mean() for head in HEADS)
         optimizer.zero_grad()
@@ -117,48 +117,38 @@ def test_16_bit_autocast_on_the_gpu_keeps_the_heads_in_float32_and_trains(precis
     assert all(torch.isfinite(value).all() for name, value in buffers.items() if name.endswith(("running_mean", "running_var")))
 
 
-def _multiscale() -> MultiScaleTransformer:
-    accepted = inspect.signature(MultiScaleTransformer).parameters
-    torch.manual_seed(0)
-    return MultiScaleTransformer(**{k: v for k, v in SIZES.items() if k in accepted}, **SMALL, pair_features=True).eval()
+def _in(dtype: torch.dtype | None, scores: Callable[..., object], *args: object) -> object:
+    """``scores(*args)`` under CUDA autocast to ``dtype`` (None: float32); finite."""
+    with torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
+        result = scores(*args)
+    assert np.isfinite(np.asarray(result)).all()
+    return result
 
 
-def _on(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {key: value.to(device) for key, value in inputs.items()}
-
-
-def _collider_scores(network: torch.nn.Module, inputs: dict[str, torch.Tensor], dtype: torch.dtype | None = None) -> np.ndarray:
-    with torch.no_grad(), torch.autocast("cuda", dtype=dtype or torch.float16, enabled=dtype is not None):
-        return torch.softmax(network(_on(inputs, GPU))["label"].float(), dim=-1).double().cpu().numpy()
-
-
+@needs_collider
 @pytest.mark.parametrize("dtype", [None, torch.bfloat16, torch.float16], ids=["float32", "bf16", "fp16"])
-def test_the_multiscale_transformer_ignores_padding_in_the_gpus_attention_kernels(dtype: torch.dtype | None) -> None:
-    """The GPU's fused attention kernels keep the padding masks: appended padded tokens never change a score,
-    nor do the padded slots of an event without objects; in float32 the scores equal the CPU's."""
-    network, inputs = _multiscale(), _inputs()
-    with torch.no_grad():
-        on_the_cpu = torch.softmax(network(inputs)["label"], dim=-1).double().numpy()
+def test_the_multiscale_transformer_ignores_padding_on_the_gpu(dtype: torch.dtype | None) -> None:
+    """The GPU's attention kernels keep the padding masks: appended padded tokens move no score by more than
+    the 16-bit rounding of kernels of another length, ten times less than the same tokens unmasked (measured
+    on a CPU: 4e-4 in bf16 against 0.04); nor do the padded slots of an event without tokens of a stream.
+    In float32 the scores equal the CPU's, in 16 bits they stay near them."""
+    network, inputs = _model("collider_multiscale", {**SMALL, "pair_features": True}), _inputs()
+    on_the_cpu = _scores(network, inputs)
     network.to(GPU)
-    scores = _collider_scores(network, inputs, dtype)
-    # 16 bits: the kernels of other lengths round otherwise (a few units of the type's last bit); a token
-    # that leaked in would move a score by far more
-    tolerance = 1e-6 if dtype is None else 4 * torch.finfo(dtype).eps
-    if dtype is None:
-        np.testing.assert_allclose(scores, on_the_cpu, atol=1e-5, rtol=0)
-    for extra in (1, 9):
-        padded = _append_padding(inputs, extra, seed=extra)
-        np.testing.assert_allclose(_collider_scores(network, padded, dtype), scores, atol=tolerance, rtol=0)
-    empty = dict(inputs, objects_mask=inputs["objects_mask"].clone())
-    empty["objects_mask"][0] = False
-    filled = dict(empty, objects=empty["objects"].clone())
-    filled["objects"][0] = 5.0
-    np.testing.assert_allclose(_collider_scores(network, filled, dtype), _collider_scores(network, empty, dtype), atol=tolerance, rtol=0)
+    scores = _in(dtype, _scores, network, inputs)
+    tolerance = 1e-6 if dtype is None else torch.finfo(dtype).eps / 2
+    np.testing.assert_allclose(scores, on_the_cpu, atol=1e-5 if dtype is None else 8 * tolerance, rtol=0)
+    padded = _append_padding(inputs, 9, seed=9)
+    np.testing.assert_allclose(_in(dtype, _scores, network, padded), scores, atol=tolerance, rtol=0)
+    unmasked = {**padded, **{f"{s}_mask": torch.ones_like(padded[f"{s}_mask"]) for s in ("constituents", "objects")}}
+    assert np.abs(_in(dtype, _scores, network, unmasked) - scores).max() > 10 * tolerance  # the check can see a leak
+    for stream in ("constituents", "objects"):
+        empty = _in(dtype, _scores_of_an_empty_stream, network, stream)
+        np.testing.assert_allclose(empty[1], empty[0], atol=tolerance, rtol=0)
 
 
 def test_the_hit_transformer_on_the_gpu_equals_the_cpu_and_ignores_padding() -> None:
-    torch.manual_seed(0)
-    network = HitTransformer(SPEC, dim=16, layers=2, heads=2).eval()
+    network = HIT_MODELS["transformer"]().eval()
     hits = torch.randn(2, 7, len(HIT_FEATURES))
     mask = torch.tensor([[True] * 5 + [False] * 2, [False] * 7])  # the second event has no hit
     with torch.no_grad():
@@ -169,14 +159,16 @@ def test_the_hit_transformer_on_the_gpu_equals_the_cpu_and_ignores_padding() -> 
                           "hits_mask": torch.cat([mask, torch.zeros(2, 3, dtype=torch.bool)], dim=1).to(GPU)})
     real = (0, slice(0, 5), slice(0, 5))  # the pair scores of the first event's five hits
     assert torch.isfinite(actual["pairs"]).all()  # the event without hits too
-    torch.testing.assert_close(actual["pairs"][real].cpu(), expected["pairs"][real], atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(padded["pairs"][real], actual["pairs"][real], atol=1e-5, rtol=0)
+    torch.testing.assert_close(actual["pairs"][real].cpu(), expected["pairs"][real], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(padded["pairs"][real], actual["pairs"][real], atol=1e-4, rtol=0)
 
 
-def test_a_run_trains_and_predicts_on_the_gpu_in_16_bit_compiled(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_run_trains_and_predicts_on_the_gpu_in_16_bit_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``showerlearn train`` with every GPU switch on, then ``showerlearn predict`` on the GPU of the file it
-    simulated: the same events, with the run's precision."""
-    gpu_switches = ["trainer.accelerator=gpu", "trainer.precision=16-mixed", "trainer.compile=true",
+    simulated: every event of the file, with the run's precision."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "elsewhere"))  # compile_network repoints it
+    gpu_switches = ["trainer.accelerator=gpu", "trainer.precision=16-mixed", "trainer.compile=true", "trainer.tf32=true",
                     f"trainer.compile_cache={tmp_path / 'kernels'}", "model.params.channels_last=true"]  # fmt: skip
     workspace = [f"output_dir={tmp_path / 'runs'}", f"data.params.cache_dir={tmp_path / 'cache'}"]
     command = ["train", str(EXAMPLES / "gamma_physnet_small.yaml"), "--no-progress"]

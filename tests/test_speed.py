@@ -297,12 +297,26 @@ def test_keep_freed_memory_leaves_other_c_libraries_alone(fake_libc: _FakeLibc, 
 
 
 @pytest.mark.parametrize(("allocator", "tuned"), [("tuned", True), ("system", False)])
-def test_apply_cpu_settings(allocator: str, tuned: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_process_settings(allocator: str, tuned: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(speed, "keep_freed_memory", lambda: calls.append("allocator") or True)
     monkeypatch.setattr(speed.torch, "set_num_threads", lambda n: calls.append(f"threads {n}"))
-    speed.apply_cpu_settings(TrainerConfig(threads=3, cpu_allocator=allocator))
+    speed.apply_process_settings(TrainerConfig(threads=3, cpu_allocator=allocator))
     assert calls == (["threads 3", "allocator"] if tuned else ["threads 3"])
+
+
+@pytest.mark.parametrize("tf32", [True, False, None])
+def test_trainer_tf32_sets_both_flags_or_leaves_torchs_defaults(tf32: bool | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    monkeypatch.setattr(speed, "keep_freed_memory", lambda: True)
+    try:
+        speed.apply_process_settings(TrainerConfig(tf32=tf32))
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (flags if tf32 is None else (tf32, tf32))
+        with speed.tf32(not tf32):  # and back afterwards, as the GPU tests and benchmark use it
+            assert torch.backends.cudnn.allow_tf32 is torch.backends.cuda.matmul.allow_tf32 is (not tf32)
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (flags if tf32 is None else (tf32, tf32))
+    finally:
+        speed._set_tf32(*flags)
 
 
 def test_training_and_prediction_compile_the_network(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:

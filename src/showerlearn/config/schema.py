@@ -132,6 +132,12 @@ class TrainerConfig(Strict):
         "unmapping large buffers: 3-6 % faster CPU steps (benchmarks/results/train_throughput.md), at the cost of "
         "up to 1 GiB of freed memory kept per process, DataLoader workers included.",
     )
+    tf32: bool | None = Field(
+        None,
+        description="TensorFloat-32 on NVIDIA GPUs (Ampere and later) for float32 convolutions and matrix products: "
+        "true: both (several times faster float32, inputs rounded to a 10-bit mantissa); false: neither (exact "
+        "float32); None: torch's defaults (convolutions in TF32, matrix products in float32). No effect on CPUs.",
+    )
     compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         False,
         description="torch.compile the network for training and prediction (true: mode 'default'): fused kernels, "

@@ -62,7 +62,7 @@ from showerlearn.engine.safe_load import (
 )
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import (
-    apply_cpu_settings, autocast_dtype, compile_network, prediction_device, prediction_precision,
+    apply_process_settings, autocast_dtype, compile_network, prediction_device, prediction_precision,
 )
 from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
@@ -354,7 +354,7 @@ def _open(
     best = _best_checkpoint(run) if config.model is not None else None
     model_file = _model_file(run, config, model, best)
     seed_everything(config.seed, config.trainer.deterministic)
-    apply_cpu_settings(config.trainer)  # as training does
+    apply_process_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config, progress)  # the run's own data may be simulated again (a cleared cache)
     checkpoint = best.load() if best is not None else None
     # what the data fitted on the training split: new files need no training file, and the settings it was

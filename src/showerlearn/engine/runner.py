@@ -34,7 +34,7 @@ from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_b
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
-from showerlearn.engine.speed import apply_cpu_settings, compile_network, prediction_device, prediction_precision
+from showerlearn.engine.speed import apply_process_settings, compile_network, prediction_device, prediction_precision
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
@@ -75,7 +75,7 @@ def train(
 
     try:
         seed_everything(config.seed, config.trainer.deterministic)
-        apply_cpu_settings(config.trainer)
+        apply_process_settings(config.trainer)
         datamodule = build_datamodule(config, progress)
         if config.estimator is not None:
             _fit_estimator(config, datamodule, run)

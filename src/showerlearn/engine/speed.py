@@ -1,17 +1,21 @@
-"""How fast the same network runs: CPU threads, the memory allocator, ``torch.compile`` and 16-bit autocast.
+"""How fast the same network runs: CPU threads, the memory allocator, ``torch.compile``, TF32 and 16-bit autocast.
 
 None of the first three changes what a network computes (a compiled network equals the eager one
-within float rounding); autocast rounds activations to 16 bits. They are read from ``trainer`` in the
+within float rounding); TF32 rounds the inputs of float32 convolutions and matrix products on NVIDIA GPUs
+to a 10-bit mantissa, autocast rounds activations to 16 bits. They are read from ``trainer`` in the
 config by training, by ``predict`` and by the benchmarks, so that all three run the network the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import os
 import platform
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -20,8 +24,8 @@ from torch import nn
 from showerlearn.config.schema import TrainerConfig
 
 __all__ = [
-    "apply_cpu_settings", "autocast_dtype", "compile_network", "keep_freed_memory", "native_bfloat16",
-    "prediction_device", "prediction_precision",
+    "apply_process_settings", "autocast_dtype", "compile_network", "keep_freed_memory", "native_bfloat16",
+    "prediction_device", "prediction_precision", "tf32",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,12 +75,35 @@ def _tune_glibc() -> bool:
     return not refused
 
 
-def apply_cpu_settings(trainer: TrainerConfig) -> None:
-    """Threads and allocator of ``trainer`` for this process (training and prediction call it alike)."""
+def apply_process_settings(trainer: TrainerConfig) -> None:
+    """Threads, allocator and TF32 of ``trainer`` for this process (training and prediction call it alike)."""
     if trainer.threads:  # more threads than cores slow every batch down
         torch.set_num_threads(trainer.threads)
     if trainer.cpu_allocator == "tuned":
         keep_freed_memory()  # logs why where it cannot take effect
+    if trainer.tf32 is not None:
+        _set_tf32(trainer.tf32, trainer.tf32)
+
+
+@contextlib.contextmanager
+def tf32(enabled: bool) -> Iterator[None]:
+    """TF32 on (or off) for float32 convolutions and matrix products inside the block, as ``trainer.tf32``."""
+    previous = _set_tf32(enabled, enabled)
+    try:
+        yield
+    finally:
+        _set_tf32(*previous)
+
+
+def _set_tf32(convolutions: bool, matrix_products: bool) -> tuple[bool, bool]:
+    """Set the two TF32 flags; the previous ones. torch's older flags (``allow_tf32``), not its newer per-backend
+    ``fp32_precision``: once that is set for one backend, reading the older flags raises, and other libraries
+    (Lightning, inductor) still read them. torch >= 2.9 warns that they are the older API: not for the user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, matrix_products
+    return previous
 
 
 def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
