@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -294,7 +295,7 @@ def main() -> None:
             parser.error("--events: the generated event file is needed to train")
         sweeps = run_sweeps(models, args.events, args.workdir, args.repeats, args.jobs, args.split, args.overrides)
         sweeps = {m: sweeps[m] for m in MODELS if m in sweeps}
-    path = report(sweeps, args.output, args.events, " ".join(["python", *sys.argv]))
+    path = report(sweeps, args.output, args.events, shlex.join(["python", *sys.argv]))  # quoted: it can be pasted
     if args.explain is not None and REFERENCE in sweeps:
         for figure in explain_reference(sweeps, args.explain, args.output, args.explain_events):
             print(f"explanation: {figure}")
