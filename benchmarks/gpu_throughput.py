@@ -71,10 +71,10 @@ VARIANTS = (
     Variant("torch defaults", "trainer.tf32: null (TF32 convolutions, float32 matrix products)", tf32=None),
     Variant("TF32", "trainer.tf32: true", tf32=True),
     Variant("TF32 contiguous", "trainer.tf32: true, model.params.channels_last: false", tf32=True, channels_last=False),
-    Variant("bf16", "trainer.precision: bf16-mixed", dtype=torch.bfloat16),
-    Variant("bf16 contiguous", "bf16-mixed, model.params.channels_last: false", dtype=torch.bfloat16, channels_last=False),
-    Variant("fp16", "trainer.precision: 16-mixed (with a gradient scaler)", dtype=torch.float16),
-    Variant("bf16 compiled", "bf16-mixed, trainer.compile: true", dtype=torch.bfloat16, compiled=True),
+    Variant("bf16", "trainer.precision: bf16-mixed", dtype=torch.bfloat16, tf32=None),
+    Variant("bf16 contiguous", "bf16-mixed, model.params.channels_last: false", dtype=torch.bfloat16, tf32=None, channels_last=False),
+    Variant("fp16", "trainer.precision: 16-mixed (with a gradient scaler)", dtype=torch.float16, tf32=None),
+    Variant("bf16 compiled", "bf16-mixed, trainer.compile: true", dtype=torch.bfloat16, compiled=True, tf32=None),
 )
 
 

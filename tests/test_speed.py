@@ -316,7 +316,7 @@ def test_trainer_tf32_sets_both_flags_or_leaves_torchs_defaults(tf32: bool | Non
             assert torch.backends.cudnn.allow_tf32 is torch.backends.cuda.matmul.allow_tf32 is (not tf32)
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (flags if tf32 is None else (tf32, tf32))
     finally:
-        speed._set_tf32(*flags)
+        speed._write_tf32(*flags)
 
 
 def test_training_and_prediction_compile_the_network(tabular_config: dict, monkeypatch: pytest.MonkeyPatch) -> None:

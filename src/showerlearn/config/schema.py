@@ -135,8 +135,9 @@ class TrainerConfig(Strict):
     tf32: bool | None = Field(
         None,
         description="TensorFloat-32 on NVIDIA GPUs (Ampere and later) for float32 convolutions and matrix products: "
-        "true: both (several times faster float32, inputs rounded to a 10-bit mantissa); false: neither (exact "
-        "float32); None: torch's defaults (convolutions in TF32, matrix products in float32). No effect on CPUs.",
+        "true: both (inputs rounded to a 10-bit mantissa, faster on tensor cores); false: neither (exact float32); "
+        "None: the flags are left as they are (torch's defaults: convolutions in TF32, matrix products in float32). "
+        "No effect on CPUs.",
     )
     compile: bool | Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         False,

@@ -82,28 +82,29 @@ def apply_process_settings(trainer: TrainerConfig) -> None:
     if trainer.cpu_allocator == "tuned":
         keep_freed_memory()  # logs why where it cannot take effect
     if trainer.tf32 is not None:
-        _set_tf32(trainer.tf32, trainer.tf32)
+        _write_tf32(trainer.tf32, trainer.tf32)  # written only: reading the flags can raise (see _write_tf32)
 
 
 @contextlib.contextmanager
 def tf32(enabled: bool) -> Iterator[None]:
     """TF32 on (or off) for float32 convolutions and matrix products inside the block, as ``trainer.tf32``."""
-    previous = _set_tf32(enabled, enabled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch >= 2.9: "the older API", not for the user
+        previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    _write_tf32(enabled, enabled)
     try:
         yield
     finally:
-        _set_tf32(*previous)
+        _write_tf32(*previous)
 
 
-def _set_tf32(convolutions: bool, matrix_products: bool) -> tuple[bool, bool]:
-    """Set the two TF32 flags; the previous ones. torch's older flags (``allow_tf32``), not its newer per-backend
-    ``fp32_precision``: once that is set for one backend, reading the older flags raises, and other libraries
-    (Lightning, inductor) still read them. torch >= 2.9 warns that they are the older API: not for the user."""
+def _write_tf32(convolutions: bool, matrix_products: bool) -> None:
+    """Set torch's TF32 flags through its older ``allow_tf32`` API, not its newer per-backend ``fp32_precision``:
+    once that is set for one backend, *reading* the older flags raises, and other code (inductor) still reads
+    them; writing them always works. torch >= 2.9 warns that they are the older API: not for the user."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, matrix_products
-    return previous
 
 
 def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
