@@ -88,8 +88,7 @@ def apply_process_settings(trainer: TrainerConfig) -> None:
 @contextlib.contextmanager
 def tf32(enabled: bool) -> Iterator[None]:
     """TF32 on (or off) for float32 convolutions and matrix products inside the block, as ``trainer.tf32``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch >= 2.9: "the older API", not for the user
+    with _older_tf32_api():
         previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     _write_tf32(enabled, enabled)
     try:
@@ -101,10 +100,17 @@ def tf32(enabled: bool) -> Iterator[None]:
 def _write_tf32(convolutions: bool, matrix_products: bool) -> None:
     """Set torch's TF32 flags through its older ``allow_tf32`` API, not its newer per-backend ``fp32_precision``:
     once that is set for one backend, *reading* the older flags raises, and other code (inductor) still reads
-    them; writing them always works. torch >= 2.9 warns that they are the older API: not for the user."""
+    them; writing them always works."""
+    with _older_tf32_api():
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, matrix_products
+
+
+@contextlib.contextmanager
+def _older_tf32_api() -> Iterator[None]:
+    """Silence torch's (>= 2.9) warning that ``allow_tf32`` is its older API: chosen here, not the user's doing."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, matrix_products
+        yield
 
 
 def compile_network(network: nn.Module, trainer: TrainerConfig) -> bool:
