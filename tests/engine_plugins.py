@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ class RecordBatches(Callback):
         with self.path.open("a") as handle:
             total = float(batch["inputs"].double().sum())
             handle.write(f"{trainer.current_epoch} {trainer.global_step} {trainer.global_rank} {total:.9f}\n")
+
+
+class RecordProcessSettings(Callback):
+    """Writes ``threads cudnn-TF32 matmul-TF32`` of the process that trains, as it starts, to ``path`` + its rank."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        with warnings.catch_warnings():  # torch calls allow_tf32 its older API
+            warnings.simplefilter("ignore", UserWarning)
+            tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        Path(f"{self.path}{trainer.global_rank}").write_text(f"{torch.get_num_threads()} {tf32[0]} {tf32[1]}")
 
 
 class CrashAtStep(Callback):

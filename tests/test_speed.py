@@ -4,7 +4,9 @@ reach the network."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -327,6 +329,23 @@ def test_training_and_prediction_compile_the_network(tabular_config: dict, monke
     runner.train(resolve_config(tabular_config), progress=False)
     assert [mode for _, mode in compiled] == ["max-autotune", "max-autotune"]
     assert all(network.__name__ == "TinyClassifier" for network, _ in compiled)
+
+
+@pytest.mark.slow
+def test_spawned_training_processes_apply_the_process_settings(tabular_config: dict, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process started by ``ddp_spawn`` never runs ``train()``, and Lightning's launcher sets cores / processes
+    threads in it: the configured threads and TF32 flags still hold there (a thread count Lightning never picks)."""
+    threads = (os.cpu_count() or 1) + 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # as on a fresh shell: the launcher then sets its own
+    record = tmp_path / "settings"
+    tabular_config["callbacks"] = [{"name": "engine_plugins:RecordProcessSettings", "params": {"path": str(record)}}]
+    tabular_config["trainer"] = {
+        **tabular_config["trainer"], "max_epochs": 1, "accelerator": "cpu", "devices": 1, "strategy": "ddp_spawn",
+        "threads": threads, "tf32": False,
+    }
+    run = runner.train(resolve_config(tabular_config), progress=False)
+    assert run.status()["state"] == "completed"
+    assert Path(f"{record}0").read_text() == f"{threads} False False"
 
 
 def test_channels_last_switch_reaches_the_backbone() -> None:

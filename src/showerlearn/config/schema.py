@@ -125,7 +125,11 @@ class TrainerConfig(Strict):
     )
     early_stopping: EarlyStoppingConfig | None = Field(None, description="Stop when a monitored quantity stalls.")
     deterministic: bool = Field(True, description="Use deterministic algorithms (identical results per seed).")
-    threads: int | None = Field(None, ge=1, description="torch intra-op threads on CPU (None: torch's default).")
+    threads: int | None = Field(
+        None, ge=1,
+        description="torch intra-op threads on CPU, in every training process (None: torch's default, under DDP "
+        "Lightning's cores / processes).",
+    )
     cpu_allocator: Literal["system", "tuned"] = Field(
         "system",
         description="'system': glibc's defaults. 'tuned': glibc keeps freed memory for the next step instead of "

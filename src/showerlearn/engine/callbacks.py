@@ -1,5 +1,5 @@
-"""Lightning callbacks available by name in ``callbacks:`` (any other by import path), and the
-per-epoch report every network run writes to its log."""
+"""Lightning callbacks available by name in ``callbacks:`` (any other by import path), the per-epoch report
+every network run writes to its log, and the process settings every training process applies."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import lightning as L
 from lightning.pytorch import callbacks
 from lightning.pytorch.utilities.data import extract_batch_size
 
+from showerlearn.config.schema import TrainerConfig
+from showerlearn.engine.speed import apply_process_settings
 from showerlearn.registry import CALLBACKS
 
 CALLBACKS.add("early_stopping", callbacks.EarlyStopping)
@@ -101,6 +103,22 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class ProcessSettings(callbacks.Callback):
+    """Applies ``trainer.threads``, ``cpu_allocator`` and ``tf32`` in every process that trains.
+
+    ``train()`` applies them before Lightning starts, which is not enough under DDP: processes started with
+    ``ddp_spawn`` never run ``train()``, and Lightning's launchers then set their own thread count (cores /
+    processes, where ``OMP_NUM_THREADS`` is unset) over the configured one, in every DDP process. ``setup``
+    runs in each process after the launcher, so the config has the last word.
+    """
+
+    def __init__(self, trainer_config: TrainerConfig) -> None:
+        self.trainer_config = trainer_config
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        apply_process_settings(self.trainer_config)
 
 
 class EpochProgressBar(callbacks.RichProgressBar):

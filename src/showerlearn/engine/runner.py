@@ -27,7 +27,7 @@ from showerlearn.config.components import build
 from showerlearn.config.schema import logged_name
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
-from showerlearn.engine.callbacks import EpochProgressBar, EpochReport
+from showerlearn.engine.callbacks import EpochProgressBar, EpochReport, ProcessSettings
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
@@ -284,7 +284,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
         dirpath=run.checkpoints, filename="best", monitor=logged_name("val"), mode="min", save_top_k=1,
         save_last=True, enable_version_counter=False,
     )
-    callbacks: list[Any] = [best, LearningRateMonitor(logging_interval="epoch"), EpochReport()]
+    callbacks: list[Any] = [ProcessSettings(options), best, LearningRateMonitor(logging_interval="epoch"), EpochReport()]
     if options.checkpoint_every_n_steps:
         # a mid-epoch last.ckpt: a run killed during a long epoch loses at most N steps
         callbacks.append(
