@@ -16,6 +16,7 @@ from showerlearn.collider.data.datamodule import ColliderDataModule
 from showerlearn.collider.explain.adapter import ColliderExplainAdapter
 from showerlearn.collider.explain.summary import JetImages, MeanMaps
 from showerlearn.explain.driver import GRADCAM_PREFIX
+from showerlearn.explain.gradcam import grad_cam
 from showerlearn.registry import MODELS
 
 
@@ -87,3 +88,28 @@ def test_grad_cam_is_summarised_on_the_slots_of_the_explained_layer(stream: str,
         np.testing.assert_allclose(np.nan_to_num(got), expected, atol=1e-12)
     assert ("label:1" in adapter.images) == (stream == "constituents")
     assert "gradcam_label_1" in adapter.summary_figures()
+
+
+@pytest.mark.parametrize(("layer", "stream"), [
+    (None, "constituents"), ("streams.objects.encoder.blocks.0", "objects"), ("cross.objects.0", "objects"),
+    ("streams.constituents.encoder.blocks.1", "constituents"),
+])  # fmt: skip
+def test_grad_cam_of_a_named_layer_lands_on_the_slots_of_its_stream(layer: str | None, stream: str, tmp_path: Path) -> None:
+    """With as many object as constituent tokens, a layer of the wrong stream would fit the other stream's slots
+    as well: the network names the stream of each layer, and the map lands on that stream's slots only."""
+    datamodule = ColliderDataModule(source={"files": [str(write_event_file(tmp_path / "e.h5", 40, seed=0))]},
+                                    constituents={"n_tokens": 6}, objects={"n_tokens": 6}, seed=1)  # fmt: skip
+    datamodule.setup("fit")
+    sizes = datamodule.model_inputs()
+    torch.manual_seed(0)
+    factory = MODELS.get("collider_multiscale")
+    accepted = inspect.signature(factory).parameters
+    model = factory(**{k: v for k, v in sizes.items() if k in accepted}, dim=16, heads=2, constituent_layers=2, object_layers=1)
+    adapter = ColliderExplainAdapter(SimpleNamespace(datamodule=datamodule, model=model))
+    batch = next(iter(datamodule.test_dataloader()))
+    maps = grad_cam(model, batch["inputs"], "label:1", layer, projection=adapter.projection(model, layer), channels_last=True)
+    (cam,) = maps.maps.values()
+    slots = {"constituents": slice(0, 6), "objects": slice(6, 12)}
+    other = "objects" if stream == "constituents" else "constituents"
+    assert cam[:, slots[stream]].abs().sum() > 0 and cam[:, slots[other]].abs().sum() == 0
+    assert adapter.gradcam_stream == stream

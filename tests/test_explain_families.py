@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -51,10 +50,13 @@ def test_collider_grad_cam_is_zero_on_padded_slots_and_explains_signal_by_defaul
     assert (~real).any() and np.all(cam[~real] == 0) and cam[real].sum() > 0
 
 
-def test_a_collider_layer_of_the_other_stream_is_refused(collider: SimpleNamespace) -> None:
-    """Object tokens must not be drawn on the constituent slots the network's maps are placed on."""
-    with pytest.raises(ValueError, match="not on the 12 constituents tokens.*--layer"):
-        _maps(collider, layer="streams.objects.encoder.blocks.0", targets=["label:1"])
+def test_a_collider_layer_is_explained_on_the_slots_of_its_stream(collider: SimpleNamespace) -> None:
+    """A layer over the objects is drawn on the object slots (after the 12 constituent slots), a layer without
+    tokens is refused."""
+    cam = _maps(collider, layer="streams.objects.encoder.blocks.0", targets=["label:1"])[f"{GRADCAM_PREFIX}label:1"]
+    assert np.all(cam[:, :12] == 0) and cam[:, 12:].sum() > 0
+    with pytest.raises(ValueError, match="positions|tokens"):
+        _maps(collider, layer="head", targets=["label:1"])
 
 
 def test_a_class_without_summarised_events_is_named(collider: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
@@ -78,7 +80,7 @@ def test_grad_cam_of_a_per_element_head_is_refused() -> None:
             tokens = self.backbone(inputs)
             return {"pairs": tokens @ tokens.transpose(1, 2)}
 
-    adapter = SimpleNamespace(attention_maps=lambda model, records: {}, projection=lambda model: None)
+    adapter = SimpleNamespace(attention_maps=lambda model, records: {}, projection=lambda model, layer: None)
     trained = SimpleNamespace(model=PairScores(), head_kinds={"pairs": "pairwise"}, config=SimpleNamespace(seed=0))
     maker = _MapMaker(trained, adapter, ["pairs:5"], None, "gradcam", "none", control=False)
     with pytest.raises(ValueError, match="one value per detector element.*without --target"):

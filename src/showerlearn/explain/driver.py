@@ -120,9 +120,9 @@ class ExplainAdapter(Protocol):
         """The true signal of these events on the detector's elements ``(n, n_elements)``."""
         ...
 
-    def projection(self, model: nn.Module) -> Projection | None:
-        """How Grad-CAM layer maps of ``model`` (the trained network or its randomised copy) reach the
-        detector's elements; None leaves them on the layer."""
+    def projection(self, model: nn.Module, layer: str | None) -> Projection | None:
+        """How Grad-CAM maps of ``model``'s ``layer`` (None: the model's default) reach the detector's elements,
+        for the trained network or its randomised copy; None leaves them on the layer."""
         ...
 
     def attention_maps(self, model: nn.Module, records: Sequence[AttentionWeights]) -> dict[str, Tensor]:
@@ -341,7 +341,7 @@ class _MapMaker:
     ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
         reference = _zeros_like_one(inputs) if self.reference == "empty" else None
         result = grad_cam(
-            model, inputs, self.targets or [], self.layer, projection=self.adapter.projection(model), method=self.method,
+            model, inputs, self.targets or [], self.layer, projection=self.adapter.projection(model, self.layer), method=self.method,
             reference=reference, channels_last=getattr(self.adapter, "channels_last", False),
         )
         prefix += GRADCAM_PREFIX

@@ -86,7 +86,7 @@ class CalorimeterExplainAdapter:
             truth[row, : b - a] = self.events.hits["true_gamma"][a:b]
         return truth
 
-    def projection(self, model: nn.Module) -> Projection:
+    def projection(self, model: nn.Module, layer: str | None = None) -> Projection:
         """Per-hit layer maps ``(B, N)`` padded to the file's ``n_slots``."""
         return lambda cam: _pad(cam, (self.n_slots,))
 

@@ -3,8 +3,8 @@
 A collider event's "detector elements" are its token slots: the ``n_constituents`` constituent slots,
 then the ``n_objects`` object slots (the DataModule pads every batch to these sizes). Grad-CAM explains
 a network's ``explain_layer`` (its last self-attention block over the constituents, or over the union
-of both streams for the one-scale transformer) token by token, channels last, and is placed on the slots
-of the stream the layer's tokens belong to. The attention maps are those the network lists in
+of both streams for the one-scale transformer), or the ``--layer`` given, token by token, channels last, and is
+placed on the slots of the stream the layer's tokens belong to. The attention maps are those the network lists in
 ``explain_attention`` (the last self-attention block of each stream, every cross-attention block), one
 map per head, flattened (query slots x key slots).
 
@@ -93,9 +93,13 @@ class ColliderExplainAdapter:
         targets = [OutputSelector.parse(t) for t in default_targets(outputs, head_kinds)]
         return [f"{t.head}:{last}" if head_kinds.get(t.head) == "classification" else str(t) for t in targets]
 
-    def projection(self, model: nn.Module) -> Projection:
-        """Token maps ``(B, L)`` of the layer's stream -> ``(B, n_constituents + n_objects)`` slots."""
+    def projection(self, model: nn.Module, layer: str | None = None) -> Projection:
+        """Token maps ``(B, L)`` of the stream of ``layer`` (None: the network's ``explain_layer``) ->
+        ``(B, n_constituents + n_objects)`` slots. A two-stream network says which stream a layer's tokens belong
+        to (``explain_stream_of``); a one-stream network's layers are all over its ``explain_stream``."""
         stream = getattr(model, "explain_stream", "constituents")
+        if layer is not None and hasattr(model, "explain_stream_of"):
+            stream = model.explain_stream_of(layer)
         self.gradcam_stream = stream  # the slots that hold the maps, for the summaries
         offset, size, total = self.offsets[stream], self.sizes[stream], self.sizes["union"]
 

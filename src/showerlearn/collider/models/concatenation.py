@@ -15,6 +15,7 @@ from showerlearn.collider.nn.blocks import (
     make_pool,
     stream_encoders,
     stream_inputs,
+    token_stream,
 )
 from showerlearn.registry import MODELS
 
@@ -73,6 +74,10 @@ class ConcatenationNetwork(nn.Module):
         self.explain_layer = f"streams.constituents.encoder.blocks.{constituent_layers - 1}" if constituent_layers else None
         self.explain_stream = "constituents"
         self.explain_attention = last_self_attention("streams.{stream}.encoder", layers)
+
+    def explain_stream_of(self, layer: str) -> str:
+        """The stream whose tokens the output of module ``layer`` holds (Grad-CAM's ``--layer``)."""
+        return token_stream(layer, self.explain_stream)
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         pooled = []

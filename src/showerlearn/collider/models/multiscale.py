@@ -32,6 +32,7 @@ from showerlearn.collider.nn.blocks import (
     make_pool,
     stream_encoders,
     stream_inputs,
+    token_stream,
 )
 from showerlearn.registry import MODELS
 
@@ -122,6 +123,10 @@ class MultiScaleTransformer(nn.Module):
                 for i in range(cross_layers)
             },
         }
+
+    def explain_stream_of(self, layer: str) -> str:
+        """The stream whose tokens the output of module ``layer`` holds (Grad-CAM's ``--layer``)."""
+        return token_stream(layer, self.explain_stream)
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         tokens, masks = {}, {}

@@ -15,7 +15,7 @@ from showerlearn.collider.nn.pairwise import PairBias
 
 __all__ = [
     "ClassTokenPool", "ClassifierHead", "MeanPool", "Pooling", "StreamEncoder", "TokenEmbedding", "fixed_length",
-    "last_self_attention", "make_pool", "masked_mean", "stream_encoders", "stream_inputs",
+    "last_self_attention", "make_pool", "masked_mean", "stream_encoders", "stream_inputs", "token_stream",
 ]  # fmt: skip
 
 Pooling = Literal["class_token", "mean"]
@@ -43,6 +43,14 @@ def last_self_attention(encoder: str, layers: Mapping[str, int]) -> dict[str, tu
         for stream, n in layers.items()
         if n > 0
     }
+
+
+def token_stream(layer: str, default: str) -> str:
+    """The stream whose tokens the output of a two-stream network's module ``layer`` holds: the modules under
+    ``streams.<stream>`` (that stream's encoder) and ``cross.<stream>`` (cross-attention with that stream's tokens
+    as queries) hold that stream's; any other module ``default``."""
+    parts = layer.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] in ("streams", "cross") else default
 
 
 def fixed_length(x: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:

@@ -63,7 +63,7 @@ class IACTExplainAdapter:
             images[where] = self.dataset.files[index].read(rows[where])["true_image"]
         return images
 
-    def projection(self, model: nn.Module) -> Projection:
+    def projection(self, model: nn.Module, layer: str | None = None) -> Projection:
         return camera_projection(model, lattice=self.lattice)
 
     def attention_maps(self, model: nn.Module, records: Sequence[AttentionWeights]) -> dict[str, Tensor]:
