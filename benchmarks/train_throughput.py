@@ -1,11 +1,13 @@
 """Training and inference throughput of gamma-PhysNet-DA (ResNet-56) on the LST camera.
 
-Six runs of the same network:
+Seven runs of the same network:
 
-* showerlearn's network compiled with ``torch.compile`` (``trainer.compile: true``);
+* showerlearn's network compiled with ``torch.compile`` (``trainer.compile: true``), ``--images-per-grid``
+  images sharing each 2-D grid of the backbone (model parameter ``images_per_grid``, default 16 here);
+* the same network compiled with one image per grid (what the packing of images adds);
 * the same network run eagerly (the default);
-* the eager network with glibc's default memory allocator (``trainer.cpu_allocator: system``): showerlearn
-  before issue 19, the reference of "speed-up vs before";
+* the eager network with glibc's default memory allocator (``trainer.cpu_allocator: system``) and one image
+  per grid: showerlearn before issue 19, the reference of "speed-up vs before";
 * the same architecture built on ``indexedconv`` (GammaLearn's operator): everything (Dual Attention
   blocks, physics heads, parameter count) but the backbone, which is the ResNet-56 of
   ``benchmarks/_indexedconv_resnet.py``;
@@ -85,12 +87,16 @@ class IndexedConvResNetDA(IndexedConvResNet):
 
 
 COMPILED, EAGER, INDEXEDCONV = "showerlearn, compiled", "showerlearn, eager", "indexedconv"
+#: the compiled network with one image per grid: what sharing grids adds
+COMPILED_ONE_IMAGE = "showerlearn, compiled, one image per grid"
 #: the same two with ``trainer.precision: bf16-mixed`` (bfloat16 autocast): measured against the bfloat16 peak
 COMPILED_BF16, EAGER_BF16 = "showerlearn, compiled, bf16 autocast", "showerlearn, eager, bf16 autocast"
 BF16 = (COMPILED_BF16, EAGER_BF16)
-COMPILED_RUNS = (COMPILED, COMPILED_BF16)
-#: the eager network with glibc's default allocator: showerlearn before trainer.cpu_allocator and trainer.compile
+COMPILED_RUNS = (COMPILED, COMPILED_ONE_IMAGE, COMPILED_BF16)
+#: the eager network with glibc's default allocator and one image per grid: showerlearn before issue 19
 BEFORE = "showerlearn, eager, system allocator"
+#: the runs with one image per grid whatever --images-per-grid says
+ONE_IMAGE = (COMPILED_ONE_IMAGE, BEFORE, INDEXEDCONV)
 
 
 def build_network(lattice: Lattice, depth: int, local_head: str, seed: int, **options: Any) -> GammaPhysNetDA:
@@ -98,9 +104,11 @@ def build_network(lattice: Lattice, depth: int, local_head: str, seed: int, **op
     return GammaPhysNetDA(lattice, depth=depth, local_head=local_head, **options)
 
 
-def build_model(name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None) -> nn.Module:
+def build_model(
+    name: str, lattice: Lattice, depth: int, local_head: str, seed: int, compile_cache: Path | None, images_per_grid: int = 1
+) -> nn.Module:
     """One of the implementations, with the same initial weights where they share layers."""
-    network = build_network(lattice, depth, local_head, seed)
+    network = build_network(lattice, depth, local_head, seed, images_per_grid=1 if name in ONE_IMAGE else images_per_grid)
     if name in COMPILED_RUNS:
         assert compile_cache is not None
         compile_network(network, TrainerConfig(compile=True, compile_cache=compile_cache))
@@ -214,7 +222,7 @@ def worker(args: argparse.Namespace) -> dict[str, object]:
     """One implementation in this process: its first calls (with ``COMPILED``: compilation, or loading the
     kernels from the cache), warm-up, then the timed steps and passes, and the dense conv2d rate after each."""
     lattice = Lattice.from_camera(lst_camera())
-    model = build_model(args.worker, lattice, args.depth, args.local_head, args.seed, args.compile_cache)
+    model = build_model(args.worker, lattice, args.depth, args.local_head, args.seed, args.compile_cache, args.images_per_grid)
     images, targets = fake_batch(lattice, args.batch, args.seed)
     train, infer = make_train_step(model, images, targets), make_inference(model, images)
     if args.worker in BF16:
@@ -276,7 +284,7 @@ def run_worker(args: argparse.Namespace, name: str, cache: Path | None) -> dict[
         sys.executable, __file__, "--worker", name, "--depth", str(args.depth), "--batch", str(args.batch),
         "--threads", str(args.threads), "--local-head", args.local_head, "--seed", str(args.seed),
         "--allocator", allocator, "--warmup", str(args.warmup), "--train-repeats", str(args.train_repeats),
-        "--infer-repeats", str(args.infer_repeats),
+        "--infer-repeats", str(args.infer_repeats), "--images-per-grid", str(args.images_per_grid),
     ]  # fmt: skip
     if cache is not None:
         command += ["--compile-cache", str(cache)]
@@ -307,7 +315,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--compile-cache", type=Path,
         help="kernel cache of the compiled network (default: a new temporary folder, so that compilation starts cold)",
     )  # fmt: skip
-    parser.add_argument("--worker", choices=(COMPILED, EAGER, BEFORE, INDEXEDCONV, *BF16), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--images-per-grid", type=int, default=16,
+        help="images sharing one 2-D grid in showerlearn's backbone (model parameter images_per_grid; default 16)",
+    )  # fmt: skip
+    parser.add_argument("--worker", choices=(COMPILED, COMPILED_ONE_IMAGE, EAGER, BEFORE, INDEXEDCONV, *BF16), help=argparse.SUPPRESS)
     parser.add_argument(
         "--nominal-peak", type=float, default=200.0,
         help="nominal float32 dense-convolution peak in GFLOP/s (default 200; not shown for the bf16 rows)",
@@ -324,6 +336,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
+    if args.images_per_grid < 1 or args.batch % args.images_per_grid:
+        # otherwise the rows said to share grids would run one image per grid
+        raise SystemExit(f"--batch {args.batch} must be a multiple of --images-per-grid {args.images_per_grid}")
     torch.set_num_threads(args.threads)
     if args.allocator == "tuned":
         keep_freed_memory()
@@ -342,7 +357,7 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
     load_before = os.getloadavg()[0]
     lattice = Lattice.from_camera(lst_camera())
     images, _ = fake_batch(lattice, args.batch, args.seed)
-    eager = build_model(EAGER, lattice, args.depth, args.local_head, args.seed, None)
+    eager = build_model(EAGER, lattice, args.depth, args.local_head, args.seed, None, args.images_per_grid)
     reference = build_model(INDEXEDCONV, lattice, args.depth, args.local_head, args.seed, None)
     if _count(eager) != _count(reference):
         raise RuntimeError(f"the two networks differ: {_count(eager)} vs {_count(reference)} parameters")
@@ -352,7 +367,7 @@ def measure(args: argparse.Namespace, cache: Path | None) -> None:
     del reference
     names = [EAGER, BEFORE, INDEXEDCONV] + ([] if args.no_bf16 else [EAGER_BF16])
     if cache is not None:
-        names = [COMPILED, *names] + ([] if args.no_bf16 else [COMPILED_BF16])
+        names = [COMPILED, COMPILED_ONE_IMAGE, *names] + ([] if args.no_bf16 else [COMPILED_BF16])
     times: dict[tuple[str, str], list[float]] = {(name, mode): [] for name in names for mode in ("train", "infer")}
     peak_rates: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     compile_seconds: dict[str, list[dict[str, float]]] = {}
@@ -439,7 +454,8 @@ def report(
         f"{forward_flops / args.batch / 1e6:.0f} MFLOP/image; dense conv2d peak measured in this run (best of "
         f"{n_peaks}, in every worker, of the contiguous and the channels-last layout): **{peaks['float32']:.0f} GFLOP/s** "
         f"in float32, **{peaks['bfloat16']:.0f} GFLOP/s** in bfloat16; the share of the peak is taken at the "
-        "network's precision (bf16 rows: of the bfloat16 peak).\n"
+        "network's precision (bf16 rows: of the bfloat16 peak). "
+        f"{_grid_fill(eager, args.images_per_grid)}\n"
         f"Each implementation runs in a process of its own, {args.rounds} rounds over them; medians over "
         f"{args.rounds} x {args.train_repeats} training steps / {args.rounds} x {args.infer_repeats} inference passes "
         f"per implementation, after {args.warmup} warm-up step(s) in each process (min-max in brackets); speed-ups "
@@ -459,6 +475,17 @@ def report(
             "operations more than few large ones; rerun on an idle machine for representative ratios.\n"
         )
     return table, figures
+
+
+def _grid_fill(network: nn.Module, images_per_grid: int) -> str:
+    """How much of the backbone's 2-D grids the pixels fill, stage by stage, with one and with several images per grid."""
+    one = [layout.fill for layout in network.backbone.layouts]
+    shared = [layout.fill for layout in network.backbone.shared_layouts] or one
+    return (
+        f"showerlearn's rows but those that say otherwise: {images_per_grid} images per 2-D grid (`images_per_grid`), "
+        f"their pixels filling {' / '.join(f'{f:.0%}' for f in shared)} of the grids of the stages, against "
+        f"{' / '.join(f'{f:.0%}' for f in one)} with one image per grid."
+    )
 
 
 def _peak(name: str, peaks: dict[str, float]) -> float:
@@ -486,7 +513,7 @@ def _convolution_bound(
     return (
         "\nWhere the compiled networks' time goes (torch.profiler, self CPU time of the convolution operators "
         f"{', '.join(CONVOLUTION_OPERATORS)}, median of the rounds): the convolutions compute the 3x3 kernel for 7 "
-        "pixels on every cell of the index matrix, pixel or not, so even with everything around them free the "
+        "pixels on every cell of the grids, pixel or not, so even with everything around them free the "
         "network reaches only the share of the last column.\n\n"
         "| implementation | mode | time in convolutions | ms/batch | of which convolutions [ms] | of the peak with the rest free |\n"
         "|---|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"

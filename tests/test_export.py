@@ -186,8 +186,9 @@ def test_the_batch_axis_is_dynamic(format: str, tmp_path: Path) -> None:
     assert set(load_exported(exported.path)(torch.randn(9, 3))) == {"label", "energy"}
 
 
-@pytest.mark.parametrize("implementation", ["indexed", "dense"])
-def test_a_square_lattice_with_gaps_exports_with_either_implementation(implementation: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("implementation", "images_per_grid"), [("indexed", 1), ("dense", 1), ("dense", 2)])
+def test_a_square_lattice_with_gaps_exports_with_either_implementation(implementation: str, images_per_grid: int, tmp_path: Path) -> None:
+    """Traced on 2 events, checked on 3 and 5: two images per grid must not be traced into the graph."""
     from test_lattice_layers import square_camera
 
     from showerlearn.iact.geometry import Lattice
@@ -199,7 +200,7 @@ def test_a_square_lattice_with_gaps_exports_with_either_implementation(implement
         def __init__(self) -> None:
             super().__init__()
             self.backbone = LatticeResNet(
-                lattice, 2, depth=8, widths=(4, 8, 8), implementation=implementation,
+                lattice, 2, depth=8, widths=(4, 8, 8), implementation=implementation, images_per_grid=images_per_grid,
                 stage_hook=lambda stage, channels, stage_lattice: DualAttention(channels, stage_lattice, ratio=2),
             )
 

@@ -46,12 +46,14 @@ def _outputs_and_gradients(model: torch.nn.Module, x: torch.Tensor) -> tuple[tor
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["hex", "square_gaps"])
-def test_compiled_backbone_equals_reference(name: str, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize(("name", "images_per_grid"), [("hex", 1), ("square_gaps", 2)])
+def test_compiled_backbone_equals_reference(name: str, images_per_grid: int, tmp_path, monkeypatch) -> None:
+    """Compiled, with one image per grid and with two (the batch of 4 in two grids)."""
     # compile_network points the variable at trainer.compile_cache; monkeypatch restores it afterwards
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "elsewhere"))
     lattice = LATTICES[name]()
-    reference, dense = _backbones(lattice, widths=(4, 6))  # two stages, one pooling: compiles in less time
+    # two stages, one pooling: compiles in less time
+    reference, dense = _backbones(lattice, widths=(4, 6), images_per_grid=images_per_grid)
     assert compile_network(dense, TrainerConfig(compile=True, compile_cache=tmp_path / "kernels"))
     x = torch.randn(4, 2, lattice.n_pixels) * 3 + 1
     expected, expected_grads = _outputs_and_gradients(reference, x)
@@ -348,12 +350,13 @@ def test_spawned_training_processes_apply_the_process_settings(tabular_config: d
     assert Path(f"{record}0").read_text() == f"{threads} False False"
 
 
-def test_channels_last_switch_reaches_the_backbone() -> None:
+def test_layout_switches_reach_the_backbone() -> None:
     from showerlearn.iact.geometry import lst_camera
     from showerlearn.iact.models.gamma_physnet import GammaPhysNetDA
 
     lattice = Lattice.from_camera(lst_camera())
     for channels_last in (True, False):
-        model = GammaPhysNetDA(lattice, depth=8, widths=(4, 6, 8), channels_last=channels_last)
-        layouts = [*model.backbone.layouts, *(pool.layout for pool in model.backbone.pools)]
+        model = GammaPhysNetDA(lattice, depth=8, widths=(4, 6, 8), channels_last=channels_last, images_per_grid=4)
+        layouts = [*model.backbone.layouts, *model.backbone.shared_layouts, *(pool.layout for pool in model.backbone.pools)]
         assert {layout.channels_last for layout in layouts} == {channels_last}
+        assert [layout.images for layout in model.backbone.shared_layouts] == [4, 4, 4]

@@ -120,7 +120,7 @@ class ExplainAdapter(Protocol):
         """The true signal of these events on the detector's elements ``(n, n_elements)``."""
         ...
 
-    def projection(self, model: nn.Module, layer: str | None) -> Projection | None:
+    def projection(self, model: nn.Module, layer: str | None = None) -> Projection | None:
         """How Grad-CAM maps of ``model``'s ``layer`` (None: the model's default) reach the detector's elements,
         for the trained network or its randomised copy; None leaves them on the layer."""
         ...

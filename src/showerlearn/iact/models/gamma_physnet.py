@@ -102,6 +102,13 @@ class GammaPhysNet(nn.Module):
         Keep the backbone's 2-D activations channels-last in memory: fastest on CPUs (oneDNN) and on GPUs
         with 16-bit autocast (``trainer.precision``); ``false`` can be faster on GPUs in 32-bit. The
         results are the same.
+    images_per_grid
+        Images that share one 2-D grid in the backbone, their empty corners interleaved: 16 LST-camera
+        images fill 76 % of a grid against 61 % for one, and fewer, larger grids run faster on CPUs
+        (``benchmarks/results/train_throughput.md``: 16 is what takes the compiled network over issue 19's
+        shares of the CPU's convolution peak). A batch that is not a multiple of it runs one image per grid.
+        The results are the same within float rounding; a non-finite pixel reaches the other images of its
+        grid (``docs/lattice.md``).
     particle_head
         ``"flatten"``: particle logits from the flattened local path (the paper); ``"pool"``: from the
         global path's pooled features through their own hidden layer, the same at every position.
@@ -137,6 +144,7 @@ class GammaPhysNet(nn.Module):
         moments_mask_channel: int | Literal["auto"] | None = "auto",
         zero_init_last: bool = False,
         channels_last: bool = True,
+        images_per_grid: int = 1,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
         channel_names: Sequence[str] | None = None,
@@ -178,7 +186,7 @@ class GammaPhysNet(nn.Module):
 
         self.backbone = LatticeResNet(
             lattice, in_channels, depth=depth, widths=tuple(widths), stage_hook=add_attention,
-            zero_init_last=zero_init_last, channels_last=channels_last,
+            zero_init_last=zero_init_last, channels_last=channels_last, images_per_grid=images_per_grid,
         )
         channels, n_out = self.backbone.out_channels, self.backbone.out_lattice.n_pixels
 
@@ -350,6 +358,7 @@ class GammaPhysNetDA(GammaPhysNet):
         moments_mask_channel: int | Literal["auto"] | None = "auto",
         zero_init_last: bool = False,
         channels_last: bool = True,
+        images_per_grid: int = 1,
         camera: CameraGeometry | None = None,
         focal_length: FocalLength | None = None,
         channel_names: Sequence[str] | None = None,
@@ -373,6 +382,7 @@ class GammaPhysNetDA(GammaPhysNet):
             moments_mask_channel=moments_mask_channel,
             zero_init_last=zero_init_last,
             channels_last=channels_last,
+            images_per_grid=images_per_grid,
             camera=camera,
             focal_length=focal_length,
             channel_names=channel_names,

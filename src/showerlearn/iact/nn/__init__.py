@@ -1,8 +1,8 @@
 """Torch layers that work on pixel lattices: LatticeConv, LatticeMaxPool/AvgPool, Dual Attention,
-the lattice ResNet backbone, position voting, and image moments (Hillas parameters as a layer).
-Input layout is (batch, channels, n_pixels).
+the lattice ResNet backbone, position voting, and image moments (Hillas parameters as a layer); the
+placement of several images in one dense grid (``packing``). Input layout is (batch, channels, n_pixels).
 
-May import: showerlearn.iact.geometry, torch.
+May import: showerlearn.iact.geometry, numpy, scipy, torch.
 """
 
 from showerlearn.iact.nn.backbone import LatticeResNet

@@ -4,10 +4,12 @@ Three stages of ``(depth - 2) / 6`` basic blocks (two radius-1 lattice convoluti
 stride-2 lattice pooling between stages, as the indexed ResNets of GammaLearn / gamma-PhysNet.
 
 With the dense implementation the activations stay in the zero-filled 2-D index-matrix layout
-(channels-last) from the first convolution to the end of each stage: batch norm, ReLU and pooling run
-on that layout with the empty cells masked to zero, so there is no scatter/gather per layer. Stage
-outputs, the ``stage_hook`` modules and the result are always ``(B, C, N)``; the results equal those
-of the indexed implementation with the same parameters.
+(channels-last) from the first convolution to the end of each stage: batch norm and ReLU run on that
+layout with the empty cells masked to zero, so there is no scatter/gather per layer; with one image per
+grid the pooling does too. With ``images_per_grid`` > 1 several images share each grid and the pooling
+runs on the gathered pixels between stages. Stage outputs, the ``stage_hook`` modules and the result are
+always ``(B, C, N)``; the results equal those of the indexed implementation with the same parameters
+within float rounding.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class LatticeResNet(nn.Module):
             grown from a trained shallower one (``init_from``) then starts as that network's function.
         channels_last: keep the dense 2-D layout channels-last in memory (fastest with oneDNN on CPUs and
             with 16-bit autocast on GPUs); False: contiguous ``(B, C, H, W)``. The same results either way.
+        images_per_grid: with the dense implementation, this many images share one 2-D grid, their empty
+            corners interleaved (:mod:`showerlearn.iact.nn.packing`): fewer empty cells to convolve, and
+            fewer, larger grids. Between stages the pooling then runs on the pixels. A batch that is not a
+            multiple of it runs one image per grid. The same results either way.
 
     Attributes:
         out_channels, out_lattice: channels and lattice of the output.
@@ -98,8 +104,11 @@ class LatticeResNet(nn.Module):
         implementation: str = "auto",
         zero_init_last: bool = False,
         channels_last: bool = True,
+        images_per_grid: int = 1,
     ) -> None:
         super().__init__()
+        if images_per_grid < 1:
+            raise ValueError(f"images_per_grid must be >= 1, got {images_per_grid}")
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth must be 6 n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}")
         if pool not in ("max", "avg"):
@@ -138,6 +147,11 @@ class LatticeResNet(nn.Module):
             for block in self.blocks():
                 nn.init.zeros_(block.conv2.weight)
         self._has_hook = [hook is not None and not isinstance(hook, nn.Identity) for hook in self.hooks]
+        # the stages' grids with several images each (radius-1 kernels: the blocks' convolutions)
+        self.shared_layouts = nn.ModuleList(
+            GridLayout(stage_lattice, channels_last, images_per_grid)
+            for stage_lattice in (self.stage_lattices if images_per_grid > 1 and self.implementation == "dense" else [])
+        )
         self.final_bn = LatticeBatchNorm(widths[-1])
         self.in_channels = in_channels
         self.out_channels = widths[-1]
@@ -173,18 +187,23 @@ class LatticeResNet(nn.Module):
                 h = hook(stage(h))
                 outputs.append(h)
             return outputs
-        layout = self.layouts[0]
-        h = self.stem.forward_grid(layout.scatter(x))
-        h = h * layout.mask_like(h)
+        # several images per grid when the batch fills whole grids (a Python branch: torch.compile guards on it);
+        # never in a traced export, whose graph must take any batch size
+        shared = bool(self.shared_layouts) and not torch.jit.is_tracing() and self.shared_layouts[0].fits(x.shape[0])
+        layouts = self.shared_layouts if shared else self.layouts
+        h = self.stem.forward_grid(layouts[0].scatter(x))
+        h = h * layouts[0].mask_like(h)
+        out = x  # each stage's output pixels, which shared grids pool into the next stage
         for index, (stage, hook) in enumerate(zip(self.stages, self.hooks, strict=True)):
-            layout = self.layouts[index]
+            layout = layouts[index]
             if index > 0:
-                h = self.pools[index - 1].forward_grid(h)
+                # shared grids place each stage's images apart: the pooling runs on the pixels between them
+                h = layout.scatter(self.pools[index - 1].forward_pixels(out)) if shared else self.pools[index - 1].forward_grid(h)
             for block in stage:
                 h = block.forward_grid(h, layout)
-            if collect or self._has_hook[index] or index == last:
+            if collect or shared or self._has_hook[index] or index == last:
                 out = hook(layout.gather(h))
                 outputs.append(out)
-                if self._has_hook[index] and index < last:
+                if not shared and self._has_hook[index] and index < last:
                     h = layout.scatter(out)
         return outputs

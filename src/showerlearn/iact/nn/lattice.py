@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from showerlearn.iact.geometry import Lattice
+from showerlearn.iact.nn.packing import pack_images
 
 __all__ = [
     "DENSE_MIN_FILL",
@@ -52,22 +53,38 @@ class GridLayout(nn.Module):
     whole rows of channels, and pixel tensors come back as ``(B, C, N)`` views of ``(B, N, C)`` memory,
     which the next scatter reads without a copy. Without, the layout is contiguous ``(B, C, H, W)``.
     Later layers keep the memory format of their input, so the scatter decides it for a whole stage.
+
+    With ``images`` > 1, that many images share one grid (:func:`~showerlearn.iact.nn.packing.pack_images`:
+    no pixel of one is a neighbour of another's within a radius-1 kernel, the backbone's convolutions and
+    pooling windows): a batch of ``B`` images becomes ``B / images`` grids, image ``i`` in grid
+    ``i // images``. ``B`` must be a multiple of ``images``.
     """
 
-    def __init__(self, lattice: Lattice, channels_last: bool = True) -> None:
+    def __init__(self, lattice: Lattice, channels_last: bool = True, images: int = 1) -> None:
         super().__init__()
         self.channels_last = channels_last
-        self.shape = lattice.shape
-        rows, cols = lattice.matrix_coordinates.T
+        self.images = images
         self.n_pixels = lattice.n_pixels
-        self.register_buffer("flat_index", torch.as_tensor(rows * self.shape[1] + cols, dtype=torch.long), persistent=False)
+        pixels = lattice.matrix_coordinates
+        self.shape, offsets = pack_images(pixels, lattice.shape, lattice.kernel_offsets(1), images)
+        cells = (offsets[:, None, :] + pixels[None, :, :]).reshape(-1, 2)  # image-major
+        self.register_buffer("flat_index", torch.as_tensor(cells[:, 0] * self.shape[1] + cells[:, 1], dtype=torch.long), persistent=False)
         mask = torch.zeros(self.shape[0] * self.shape[1])
         mask[self.flat_index] = 1.0
         self.register_buffer("mask", mask.view(1, 1, *self.shape), persistent=False)
 
     @property
+    def grid_pixels(self) -> int:
+        """Pixels in one grid: those of its ``images`` images."""
+        return self.images * self.n_pixels
+
+    @property
     def fill(self) -> float:
-        return self.n_pixels / (self.shape[0] * self.shape[1])
+        return self.grid_pixels / (self.shape[0] * self.shape[1])
+
+    def fits(self, batch: int) -> bool:
+        """Whether a batch of ``batch`` images fills whole grids."""
+        return batch % self.images == 0
 
     def mask_like(self, x: Tensor) -> Tensor:
         """The ``(1, 1, H, W)`` pixel mask in ``x``'s dtype: under 16-bit autocast a float32 mask would
@@ -75,21 +92,27 @@ class GridLayout(nn.Module):
         return self.mask if self.mask.dtype == x.dtype else self.mask.to(x.dtype)
 
     def scatter(self, x: Tensor) -> Tensor:
-        """``(B, C, N)`` -> ``(B, C, H, W)``, zeros where there is no pixel."""
-        batch, channels = x.shape[0], x.shape[1]
+        """``(B, C, N)`` -> ``(B / images, C, H, W)``, zeros where there is no pixel."""
+        if not self.fits(x.shape[0]):
+            raise ValueError(f"a batch of {x.shape[0]} images does not fill grids of {self.images} images each")
+        channels, grids, cells = x.shape[1], x.shape[0] // self.images, self.shape[0] * self.shape[1]
         if not self.channels_last:
-            planes = x.new_zeros(batch, channels, self.shape[0] * self.shape[1])
-            return planes.index_copy(2, self.flat_index, x).view(batch, channels, *self.shape)
-        rows = x.new_zeros(batch, self.shape[0] * self.shape[1], channels)
-        rows = rows.index_copy(1, self.flat_index, x.transpose(1, 2))
-        return rows.view(batch, *self.shape, channels).permute(0, 3, 1, 2)
+            pixels = x.reshape(grids, self.images, channels, self.n_pixels).transpose(1, 2).reshape(grids, channels, -1)
+            return x.new_zeros(grids, channels, cells).index_copy(2, self.flat_index, pixels).view(grids, channels, *self.shape)
+        pixels = x.transpose(1, 2).reshape(grids, self.grid_pixels, channels)
+        rows = x.new_zeros(grids, cells, channels).index_copy(1, self.flat_index, pixels)
+        return rows.view(grids, *self.shape, channels).permute(0, 3, 1, 2)
 
     def gather(self, grid: Tensor) -> Tensor:
-        """``(B, C, H, W)`` -> ``(B, C, N)`` (with ``channels_last``, a view of ``(B, N, C)`` memory)."""
+        """``(B / images, C, H, W)`` -> ``(B, C, N)`` (with ``channels_last``, a view of ``(B, N, C)`` memory)."""
+        grids, channels = grid.shape[0], grid.shape[1]
         if not self.channels_last:
-            return grid.flatten(2).index_select(2, self.flat_index)
-        rows = grid.permute(0, 2, 3, 1).reshape(grid.shape[0], -1, grid.shape[1])
-        return rows.index_select(1, self.flat_index).transpose(1, 2)
+            pixels = grid.flatten(2).index_select(2, self.flat_index)
+            if self.images == 1:
+                return pixels
+            return pixels.view(grids, channels, self.images, self.n_pixels).transpose(1, 2).reshape(-1, channels, self.n_pixels)
+        rows = grid.permute(0, 2, 3, 1).reshape(grids, -1, channels)
+        return rows.index_select(1, self.flat_index).view(grids * self.images, self.n_pixels, channels).transpose(1, 2)
 
 
 def _resolve(implementation: str, lattice: Lattice) -> str:
@@ -220,6 +243,10 @@ class _LatticePool(nn.Module):
         _check_input(x, None, self.n_pixels, type(self).__name__)
         if self.implementation == "dense":
             return self.out_layout.gather(self.forward_grid(self.layout.scatter(x)))
+        return self.forward_pixels(x)
+
+    def forward_pixels(self, x: Tensor) -> Tensor:
+        """The general implementation on ``(B, C, N)`` pixels: gather each window, then reduce."""
         windows = _gather_windows(x, self.pool_index, len(self.window_offsets))  # (B, N_out, k, C)
         pooled = windows.amax(dim=2) if self.reduce == "max" else windows.mean(dim=2)
         return pooled.transpose(1, 2)
@@ -281,7 +308,7 @@ class LatticeBatchNorm(nn.BatchNorm1d):
         if self.training:
             mean, var = _pixel_statistics(grid, layout)
             with torch.no_grad():
-                count = grid.shape[0] * layout.n_pixels
+                count = grid.shape[0] * layout.grid_pixels
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 # the buffers' dtype: float32 under autocast, 16-bit in a network converted whole (.bfloat16())
