@@ -54,8 +54,10 @@ def test_compiled_backbone_equals_reference(name: str, images_per_grid: int, tmp
     lattice = LATTICES[name]()
     # two stages, one pooling: compiles in less time
     reference, dense = _backbones(lattice, widths=(4, 6), images_per_grid=images_per_grid)
-    assert compile_network(dense, TrainerConfig(compile=True, compile_cache=tmp_path / "kernels"))
     x = torch.randn(4, 2, lattice.n_pixels) * 3 + 1
+    # with 2 images per grid the batch fills two grids: the shared path is the one compiled
+    assert (len(dense.shared_layouts) == 2 and dense.shared_layouts[0].fits(len(x))) == (images_per_grid == 2)
+    assert compile_network(dense, TrainerConfig(compile=True, compile_cache=tmp_path / "kernels"))
     expected, expected_grads = _outputs_and_gradients(reference, x)
     for _ in range(2):  # the second call runs the cached compiled graph
         out, grads = _outputs_and_gradients(dense, x)

@@ -104,7 +104,7 @@ class GammaPhysNet(nn.Module):
         results are the same.
     images_per_grid
         Images that share one 2-D grid in the backbone, their empty corners interleaved: 16 LST-camera
-        images fill 76 % of a grid against 61 % for one, and fewer, larger grids run faster on CPUs
+        images fill 76 % of a grid against 61 % for one: fewer empty cells to convolve
         (``benchmarks/results/train_throughput.md``: 16 is what takes the compiled network over issue 19's
         shares of the CPU's convolution peak). A batch that is not a multiple of it runs one image per grid.
         The results are the same within float rounding; a non-finite pixel reaches the other images of its

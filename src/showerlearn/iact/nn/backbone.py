@@ -82,11 +82,12 @@ class LatticeResNet(nn.Module):
             starts as the identity (Goyal et al. 2017, "Accurate, large minibatch SGD"). A deeper network
             grown from a trained shallower one (``init_from``) then starts as that network's function.
         channels_last: keep the dense 2-D layout channels-last in memory (fastest with oneDNN on CPUs and
-            with 16-bit autocast on GPUs); False: contiguous ``(B, C, H, W)``. The same results either way.
+            with 16-bit autocast on GPUs); False: contiguous ``(B, C, H, W)``. The same results either way,
+            within float rounding.
         images_per_grid: with the dense implementation, this many images share one 2-D grid, their empty
             corners interleaved (:mod:`showerlearn.iact.nn.packing`): fewer empty cells to convolve, and
             fewer, larger grids. Between stages the pooling then runs on the pixels. A batch that is not a
-            multiple of it runs one image per grid. The same results either way.
+            multiple of it runs one image per grid. The same results within float rounding.
 
     Attributes:
         out_channels, out_lattice: channels and lattice of the output.

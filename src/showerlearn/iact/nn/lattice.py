@@ -55,8 +55,7 @@ class GridLayout(nn.Module):
     Later layers keep the memory format of their input, so the scatter decides it for a whole stage.
 
     With ``images`` > 1, that many images share one grid (:func:`~showerlearn.iact.nn.packing.pack_images`:
-    no pixel of one is a neighbour of another's within a radius-1 kernel, the backbone's convolutions and
-    pooling windows): a batch of ``B`` images becomes ``B / images`` grids, image ``i`` in grid
+    no pixel of one is a neighbour of another's within a radius-1 kernel, the backbone's convolutions): a batch of ``B`` images becomes ``B / images`` grids, image ``i`` in grid
     ``i // images``. ``B`` must be a multiple of ``images``.
     """
 

@@ -4,8 +4,8 @@ interleave: fewer empty cells for the dense lattice convolutions to compute.
 A camera's pixels fill only 55-65 % of its index matrix (LSTCam's hexagon lies across the axial lattice's
 axes, so all four corners of the matrix are empty). Images placed side by side with their matrices
 overlapping where one image's corner is empty fill more of a grid: 16 LSTCam images fill 76 % of one
-(74 % and 69 % of the coarser lattices after each pooling), and a conv2d over fewer, larger grids also runs
-faster per cell on CPUs (``benchmarks/results/train_throughput.md``).
+(74 % and 69 % of the coarser lattices after each pooling), so the convolutions compute fewer empty cells
+(``benchmarks/results/train_throughput.md``).
 
 The placement keeps every pixel of one image out of the radius-``r`` kernel neighbourhood of every pixel
 of another, so a lattice convolution never mixes two images; the cells between them are empty and masked
