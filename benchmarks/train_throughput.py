@@ -319,7 +319,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--images-per-grid", type=int, default=16,
         help="images sharing one 2-D grid in showerlearn's backbone (model parameter images_per_grid; default 16)",
     )  # fmt: skip
-    parser.add_argument("--worker", choices=(COMPILED, COMPILED_ONE_IMAGE, EAGER, BEFORE, INDEXEDCONV, *BF16), help=argparse.SUPPRESS)
+    workers = (COMPILED, COMPILED_ONE_IMAGE, EAGER, BEFORE, INDEXEDCONV, *BF16)
+    parser.add_argument("--worker", choices=workers, help=argparse.SUPPRESS)
     parser.add_argument(
         "--nominal-peak", type=float, default=200.0,
         help="nominal float32 dense-convolution peak in GFLOP/s (default 200; not shown for the bf16 rows)",

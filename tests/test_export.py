@@ -187,7 +187,9 @@ def test_the_batch_axis_is_dynamic(format: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("implementation", "images_per_grid"), [("indexed", 1), ("dense", 1), ("dense", 2)])
-def test_a_square_lattice_with_gaps_exports_with_either_implementation(implementation: str, images_per_grid: int, tmp_path: Path) -> None:
+def test_a_square_lattice_with_gaps_exports_with_either_implementation(
+    implementation: str, images_per_grid: int, tmp_path: Path
+) -> None:
     """Traced on 2 events, checked on 3 and 5: two images per grid must not be traced into the graph."""
     from test_lattice_layers import square_camera
 

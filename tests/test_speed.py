@@ -336,7 +336,9 @@ def test_training_and_prediction_compile_the_network(tabular_config: dict, monke
 
 
 @pytest.mark.slow
-def test_spawned_training_processes_apply_the_process_settings(tabular_config: dict, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spawned_training_processes_apply_the_process_settings(
+    tabular_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A process started by ``ddp_spawn`` never runs ``train()``, and Lightning's launcher sets cores / processes
     threads in it: the configured threads and TF32 flags still hold there (a thread count Lightning never picks)."""
     threads = (os.cpu_count() or 1) + 1

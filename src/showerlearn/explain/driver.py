@@ -341,8 +341,8 @@ class _MapMaker:
     ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
         reference = _zeros_like_one(inputs) if self.reference == "empty" else None
         result = grad_cam(
-            model, inputs, self.targets or [], self.layer, projection=self.adapter.projection(model, self.layer), method=self.method,
-            reference=reference, channels_last=getattr(self.adapter, "channels_last", False),
+            model, inputs, self.targets or [], self.layer, projection=self.adapter.projection(model, self.layer),
+            method=self.method, reference=reference, channels_last=getattr(self.adapter, "channels_last", False),
         )
         prefix += GRADCAM_PREFIX
         real = getattr(self.adapter, "real_elements", None)

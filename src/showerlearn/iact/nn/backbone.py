@@ -198,8 +198,9 @@ class LatticeResNet(nn.Module):
         for index, (stage, hook) in enumerate(zip(self.stages, self.hooks, strict=True)):
             layout = layouts[index]
             if index > 0:
+                pool = self.pools[index - 1]
                 # shared grids place each stage's images apart: the pooling runs on the pixels between them
-                h = layout.scatter(self.pools[index - 1].forward_pixels(out)) if shared else self.pools[index - 1].forward_grid(h)
+                h = layout.scatter(pool.forward_pixels(out)) if shared else pool.forward_grid(h)
             for block in stage:
                 h = block.forward_grid(h, layout)
             if collect or shared or self._has_hook[index] or index == last:

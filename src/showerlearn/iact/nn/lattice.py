@@ -55,8 +55,9 @@ class GridLayout(nn.Module):
     Later layers keep the memory format of their input, so the scatter decides it for a whole stage.
 
     With ``images`` > 1, that many images share one grid (:func:`~showerlearn.iact.nn.packing.pack_images`:
-    no pixel of one is a neighbour of another's within a radius-1 kernel, the backbone's convolutions): a batch of ``B`` images becomes ``B / images`` grids, image ``i`` in grid
-    ``i // images``. ``B`` must be a multiple of ``images``.
+    no pixel of one is a neighbour of another's within a radius-1 kernel, the backbone's convolutions): a
+    batch of ``B`` images becomes ``B / images`` grids, image ``i`` in grid ``i // images``. ``B`` must be a
+    multiple of ``images``.
     """
 
     def __init__(self, lattice: Lattice, channels_last: bool = True, images: int = 1) -> None:
@@ -67,7 +68,8 @@ class GridLayout(nn.Module):
         pixels = lattice.matrix_coordinates
         self.shape, offsets = pack_images(pixels, lattice.shape, lattice.kernel_offsets(1), images)
         cells = (offsets[:, None, :] + pixels[None, :, :]).reshape(-1, 2)  # image-major
-        self.register_buffer("flat_index", torch.as_tensor(cells[:, 0] * self.shape[1] + cells[:, 1], dtype=torch.long), persistent=False)
+        flat_index = torch.as_tensor(cells[:, 0] * self.shape[1] + cells[:, 1], dtype=torch.long)
+        self.register_buffer("flat_index", flat_index, persistent=False)
         mask = torch.zeros(self.shape[0] * self.shape[1])
         mask[self.flat_index] = 1.0
         self.register_buffer("mask", mask.view(1, 1, *self.shape), persistent=False)
