@@ -151,7 +151,8 @@ def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     equals the network's on that event alone; the criteria's chance level is counted from the file's truth."""
     explanation = explain_run(run.path, hit_file, events=[0, 3])
     assert explanation.maps and all(name.startswith(ATTENTION_PREFIX) for name in explanation.maps)  # no Grad-CAM
-    trained = load_trained_module(run.path, [hit_file])
+    trained = load_trained_module(run.path, [hit_file], progress=False)
+    assert trained.datamodule.progress is False  # `explain --no-progress`: no bars from reading its events either
     sample = trained.datamodule.collate([trained.datamodule.predict_set[3]])
     with torch.no_grad(), capture_attention(trained.model) as records:
         trained.model(sample["inputs"])

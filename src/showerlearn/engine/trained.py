@@ -34,11 +34,13 @@ class TrainedNetwork(NamedTuple):
 
 
 def load_network(
-    checkpoint: str | Path | CheckpointFile, inputs: Sequence[str | Path] | None = None, overrides: Sequence[str] = ()
+    checkpoint: str | Path | CheckpointFile, inputs: Sequence[str | Path] | None = None, overrides: Sequence[str] = (),
+    progress: bool = True,
 ) -> TrainedNetwork:
     """The network of ``checkpoint`` (a ``.ckpt`` file, or one read already to hash it too) with its weights, and
     its DataModule set up for prediction: on ``inputs`` (``use_prediction_inputs``, stage "predict") or on the
-    run's test split (stage "test"). ``overrides`` (``KEY=VALUE``) change the stored config, as ``--set`` does.
+    run's test split (stage "test"). ``overrides`` (``KEY=VALUE``) change the stored config, as ``--set`` does;
+    ``progress``: whether the DataModule may show progress bars (a first simulation of a cleared cache).
 
     Raises:
         UnsafeModelFile: the checkpoint holds anything but tensors and plain data.
@@ -49,7 +51,7 @@ def load_network(
     config = stored_config(state, checkpoint, overrides)
     if config.model is None:
         raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")
-    datamodule = build_datamodule(config)
+    datamodule = build_datamodule(config, progress)
     if inputs:
         datamodule.restore_from_checkpoint(state)  # new files need no training file
         datamodule.use_prediction_inputs(inputs)

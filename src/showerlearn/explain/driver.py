@@ -245,7 +245,7 @@ def explain_run(
     """
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
-    trained = load_trained_module(run_path, [input_file])
+    trained = load_trained_module(run_path, [input_file], progress=progress is not None)  # --no-progress: no bars at all
     adapter = family_of(trained.config).explain_adapter(trained)
     dataset = trained.datamodule.predict_set
     order, chosen, counted = _positions(dataset, input_file, events, max_events)

@@ -43,8 +43,9 @@ class TrainedRun:
     head_kinds: dict[str, str]
 
 
-def load_trained_module(run_path: str | Path | RunDir, inputs: Sequence[str | Path]) -> TrainedRun:
-    """The network of a trained run and its DataModule set up to predict on ``inputs``.
+def load_trained_module(run_path: str | Path | RunDir, inputs: Sequence[str | Path], progress: bool = True) -> TrainedRun:
+    """The network of a trained run and its DataModule set up to predict on ``inputs`` (``progress``: whether
+    reading them may show progress bars).
 
     Raises:
         FileNotFoundError: not a run directory, or no checkpoint.
@@ -52,7 +53,7 @@ def load_trained_module(run_path: str | Path | RunDir, inputs: Sequence[str | Pa
         UnsafeModelFile: the checkpoint holds anything but tensors and plain data (refused unread).
     """
     run = run_path if isinstance(run_path, RunDir) else RunDir.existing(run_path)
-    config, datamodule, module = load_network(network_checkpoint(run), inputs)
+    config, datamodule, module = load_network(network_checkpoint(run), inputs, progress=progress)
     return TrainedRun(run, config, datamodule, module.model.eval(), dict(module.head_kinds))
 
 
