@@ -7,12 +7,12 @@ across the sphere. This asks whether physics could attribute them, even knowing 
 (the true clusters, the best case for any method):
 
 * annihilation-like: within 3 sigma of 511 keV (no direction tells which pair production made them);
-* the others, by Compton kinematics: a photon scattered at the first interaction, in a crystal at direction
-  ``d_c`` from the target, towards the hit at ``d_h``, both on the sphere, turns by ``90 deg + alpha / 2``
-  (``alpha`` the opening angle between ``d_c`` and ``d_h``), so it carries
-  ``E' = E / (1 + E / m_e (1 + sin(alpha / 2)))`` of the gamma's ``E`` = cluster energy + ``E'``. Each hit goes
-  to the true cluster (its most energetic hit as ``d_c``) whose prediction is closest in units of the hit's
-  energy resolution; the table gives how often that is its own gamma, against picking a cluster at random.
+* the others, by Compton kinematics: the gamma arrives from the target along the direction of its cluster's
+  most energetic crystal and scatters there towards the far hit's crystal (each at its crystal's centre, the
+  front face plus half the length: CALIFA's crystals lie 30-47 cm from the target, not on one sphere), turning
+  by ``theta``, so the photon carries ``E' = E / (1 + E / m_e (1 - cos theta))`` of the gamma's ``E`` = cluster
+  energy + ``E'``. Each hit goes to the true cluster whose prediction is closest in units of the hit's energy
+  resolution; the table gives how often that is its own gamma, against picking a cluster at random.
 
     python benchmarks/calorimeter_far_hits.py                 # 20,000 events, a few seconds
 """
@@ -28,7 +28,7 @@ import awkward as ak
 import numpy as np
 import yaml
 
-from showerlearn.calorimeter.geometry import unit_vectors
+from showerlearn.calorimeter.geometry import CrystalGeometry, geometry_by_name, unit_vectors
 from showerlearn.calorimeter.io.hdf5 import read_events, read_gammas
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.calorimeter.simulation.response import energy_sigma
@@ -44,17 +44,29 @@ RESULTS = ROOT / "benchmarks" / "results" / "calorimeter_clustering" / "far_hits
 ELECTRON_MEV = 0.51099895
 
 
-def compton_energy(total: np.ndarray, opening: np.ndarray) -> np.ndarray:
-    """Energy of a photon back-scattered from one crystal of the sphere to another ``opening`` rad away."""
-    return total / (1.0 + total / ELECTRON_MEV * (1.0 + np.sin(opening / 2.0)))
+def scattered_energy(total: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Energy of a photon of ``total`` MeV from the target, scattered at the point ``first`` towards ``second``."""
+    incoming = first / np.linalg.norm(first, axis=-1, keepdims=True)
+    outgoing = (second - first) / np.linalg.norm(second - first, axis=-1, keepdims=True)
+    cos_angle = np.sum(incoming * outgoing, axis=-1)
+    return total / (1.0 + total / ELECTRON_MEV * (1.0 - cos_angle))
 
 
-def analyse(hits: ak.Array, gammas: ak.Array, resolution_fwhm_662: float) -> dict[str, float]:
-    counts = {"gammas": 0, "gammas_with_far": 0, "far": 0, "annihilation": 0, "compton": 0, "right": 0,
+def crystal_centres(geometry: CrystalGeometry) -> dict[int, np.ndarray]:
+    """Crystal id -> the centre of the crystal [mm], from the target."""
+    table = geometry.table()
+    radius = table["r_front"] + table["length"] / 2.0
+    centres = radius[:, None] * unit_vectors(table["theta"], table["phi"])
+    return dict(zip(table["crystal_id"].tolist(), centres, strict=True))
+
+
+def analyse(hits: ak.Array, gammas: ak.Array, centres: dict[int, np.ndarray], resolution_fwhm_662: float) -> dict[str, float]:
+    counts = {"gammas": 0, "gammas_with_far": 0, "far": 0, "annihilation": 0, "alone": 0, "compton": 0, "right": 0,
               "chance": 0.0, "own_within_2_sigma": 0}  # fmt: skip
     for event_hits, event_gammas in zip(hits, gammas, strict=True):
         energy, owner = np.asarray(event_hits.energy, float), np.asarray(event_hits.true_gamma, int)
         direction = unit_vectors(np.asarray(event_hits.theta, float), np.asarray(event_hits.phi, float))
+        position = np.array([centres[int(c)] for c in np.asarray(event_hits.crystal_id)]).reshape(-1, 3)
         gamma_direction = unit_vectors(np.asarray(event_gammas.theta, float), np.asarray(event_gammas.phi, float))
         counts["gammas"] += len(event_gammas)
         own = np.clip(owner, 0, None)
@@ -68,14 +80,14 @@ def analyse(hits: ak.Array, gammas: ak.Array, resolution_fwhm_662: float) -> dic
             if abs(energy[hit] - ELECTRON_MEV) < 3 * energy_sigma(np.array(ELECTRON_MEV), resolution_fwhm_662):
                 counts["annihilation"] += 1
                 continue
-            if owner[hit] not in clusters:
+            if owner[hit] not in clusters:  # its gamma left no other hit: no cluster to attribute it to
+                counts["alone"] += 1
                 continue
             residual = {}
             for g in clusters:
                 members = np.flatnonzero((owner == g) & ~far)
                 seed = members[np.argmax(energy[members])]
-                opening = np.arccos(np.clip(direction[seed] @ direction[hit], -1.0, 1.0))
-                predicted = compton_energy(energy[members].sum() + energy[hit], opening)
+                predicted = scattered_energy(energy[members].sum() + energy[hit], position[seed], position[hit])
                 residual[g] = abs(energy[hit] - predicted) / sigma[hit]
             counts["compton"] += 1
             counts["right"] += min(residual, key=residual.get) == owner[hit]
@@ -93,6 +105,7 @@ def report(counts: dict[str, float], events: int, command: str) -> str:
         (f"far soft hits (> {FAR_RAD} rad from their gamma, <= {SOFT_MEV} MeV)", f"{counts['far']:,}"),
         ("of which annihilation-like (511 keV within 3 sigma)",
          f"{counts['annihilation']:,} ({counts['annihilation'] / max(counts['far'], 1):.1%})"),
+        ("others whose gamma left no other hit (no cluster to attribute them to)", f"{counts['alone']:,}"),
         ("others, attributed by Compton kinematics to a true cluster", f"{counts['compton']:,}"),
         ("Compton attribution: its own gamma", f"**{counts['right'] / compton:.1%}**"),
         ("a cluster picked at random: its own gamma", f"{counts['chance'] / compton:.1%}"),
@@ -102,11 +115,8 @@ def report(counts: dict[str, float], events: int, command: str) -> str:
     right, chance = counts["right"] / compton, counts["chance"] / compton
     # the reading follows the numbers: "close to chance" only where the kinematics adds little over a random pick
     reading = (
-        "hardly more often than a random pick: crystal-sized positions, interactions away from the crystal's centre "
-        "and repeated scattering blur the relation, and annihilation photons carry no direction at all. These hits, "
-        "and the gammas that need them for their photopeak, are out of reach of a method that does not know the truth."
-        if right < 1.5 * chance else
-        "clearly more often than a random pick: a method with these kinematics could recover part of them."
+        "hardly more often than a random pick (the first interaction's place within a crystal, and repeated "
+        "scattering, blur the relation)" if right < 1.5 * chance else "clearly more often than a random pick"
     )
     return (
         "# Far soft hits: attributable to their gamma? (issue 22)\n\n"
@@ -114,7 +124,7 @@ def report(counts: dict[str, float], events: int, command: str) -> str:
         "see the module docstring of `benchmarks/calorimeter_far_hits.py` for the method.\n\n"
         "| | |\n|---|---:|\n" + table + "\n\n"
         f"Even with every gamma's other hits known, Compton kinematics picks the right gamma for {right:.0%} of the far "
-        f"soft hits that are not annihilation-like, against {chance:.0%} by chance: {reading}\n"
+        f"soft hits that are not annihilation-like, against {chance:.0%} by chance: {reading}.\n"
     )
 
 
@@ -129,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "hits.h5"
         simulate_calorimeter(config, path, seed=args.seed, n_jobs=2)
-        counts = analyse(read_events(path), read_gammas(path), config.resolution_fwhm_662)
+        centres = crystal_centres(geometry_by_name(config.geometry))
+        counts = analyse(read_events(path), read_gammas(path), centres, config.resolution_fwhm_662)
     command = "python benchmarks/calorimeter_far_hits.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     text = report(counts, args.events, command)
     print(text)

@@ -241,7 +241,8 @@ def explain_run(
         reference: ``"empty"``: measure activations against those of the all-zero input (IACT: with the
             charge transforms and times relative to the event mean, a camera without any light);
             ``"none"``: plain Grad-CAM (the gamma-PhysNet paper's maps).
-        progress: called after each batch with the events processed so far and the total.
+        progress: called after each batch with the events processed so far and the total; without it the run's
+            DataModule shows no progress bar either (``explain --no-progress``).
     """
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
