@@ -30,6 +30,7 @@ import yaml
 
 from showerlearn.calorimeter.geometry import CrystalGeometry, geometry_by_name, unit_vectors
 from showerlearn.calorimeter.io.hdf5 import read_events, read_gammas
+from showerlearn.calorimeter.kinematics import ELECTRON_MASS_MEV
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.calorimeter.simulation.response import energy_sigma
 from showerlearn.calorimeter.simulation.run import simulate_calorimeter
@@ -41,7 +42,6 @@ from calorimeter_clustering import FAR_RAD, SOFT_MEV  # noqa: E402  (benchmarks/
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "calorimeter_r3b_window.yaml"
 RESULTS = ROOT / "benchmarks" / "results" / "calorimeter_clustering" / "far_hits.md"
-ELECTRON_MEV = 0.51099895
 
 
 def scattered_energy(total: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -49,7 +49,7 @@ def scattered_energy(total: np.ndarray, first: np.ndarray, second: np.ndarray) -
     incoming = first / np.linalg.norm(first, axis=-1, keepdims=True)
     outgoing = (second - first) / np.linalg.norm(second - first, axis=-1, keepdims=True)
     cos_angle = np.sum(incoming * outgoing, axis=-1)
-    return total / (1.0 + total / ELECTRON_MEV * (1.0 - cos_angle))
+    return total / (1.0 + total / ELECTRON_MASS_MEV * (1.0 - cos_angle))
 
 
 def crystal_centres(geometry: CrystalGeometry) -> dict[int, np.ndarray]:
@@ -77,7 +77,7 @@ def analyse(hits: ak.Array, gammas: ak.Array, centres: dict[int, np.ndarray], re
         sigma = energy_sigma(energy, resolution_fwhm_662)
         for hit in np.flatnonzero(far):
             counts["far"] += 1
-            if abs(energy[hit] - ELECTRON_MEV) < 3 * energy_sigma(np.array(ELECTRON_MEV), resolution_fwhm_662):
+            if abs(energy[hit] - ELECTRON_MASS_MEV) < 3 * energy_sigma(np.array(ELECTRON_MASS_MEV), resolution_fwhm_662):
                 counts["annihilation"] += 1
                 continue
             if owner[hit] not in clusters:  # its gamma left no other hit: no cluster to attribute it to

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from calorimeter_far_hits import ELECTRON_MEV, analyse, scattered_energy  # noqa: E402  (benchmarks/ is not a package)
+from calorimeter_far_hits import analyse, scattered_energy  # noqa: E402  (benchmarks/ is not a package)
+
+from showerlearn.calorimeter.kinematics import ELECTRON_MASS_MEV
 
 
 def _compton(total: float, one_minus_cos: float) -> float:
-    return total / (1.0 + total / ELECTRON_MEV * one_minus_cos)
+    return total / (1.0 + total / ELECTRON_MASS_MEV * one_minus_cos)
 
 
 @pytest.mark.parametrize("opening", [0.6, 1.5, 2.4, np.pi])
@@ -52,7 +54,7 @@ def test_a_scattered_hit_goes_to_the_gamma_whose_kinematics_it_fits() -> None:
     soft = 0.3
     for _ in range(60):  # E' of a gamma of deposit + E': the fixed point
         soft = float(scattered_energy(np.array(deposit + soft), centres[0], centres[2]))
-    hits, gammas = _event([deposit, 3.0, soft, ELECTRON_MEV, 0.2], [0, 1, 2, 3, 4], [0, 1, 0, 1, 2], [0.5, 1.5, 1.0],
+    hits, gammas = _event([deposit, 3.0, soft, ELECTRON_MASS_MEV, 0.2], [0, 1, 2, 3, 4], [0, 1, 0, 1, 2], [0.5, 1.5, 1.0],
                           centres)  # fmt: skip
     counts = analyse(hits, gammas, centres, resolution_fwhm_662=0.077)
     assert counts["far"] == 3 and counts["annihilation"] == 1 and counts["alone"] == 1 and counts["compton"] == 1
