@@ -88,6 +88,24 @@ def test_images_sharing_a_grid_equal_the_indexed_path(lattice: Lattice, name: st
     assert grids == [6, 6]  # the batch of 6 (stage outputs, then the forward pass) in grids, the batch of 4 not
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_pixel_stays_in_its_event_when_images_share_grids(lattice: Lattice, bad: float) -> None:
+    """Predicting on 4 images, 2 per grid: the image with a non-finite pixel gets NaN outputs, the others what
+    they get with one image per grid (before, the mask's product carried the NaN into its grid's other image)."""
+    torch.manual_seed(0)
+    alone = LatticeResNet(lattice, 2, depth=8, widths=(4, 6, 8), implementation="dense").double().eval()
+    shared = LatticeResNet(lattice, 2, depth=8, widths=(4, 6, 8), implementation="dense", images_per_grid=2).double().eval()
+    shared.load_state_dict(alone.state_dict())
+    x = torch.randn(4, 2, lattice.n_pixels, dtype=torch.float64)
+    x[1, 0, 100] = bad
+    with torch.no_grad():
+        expected, stages = alone(x), shared.forward_stages(x)
+        got = shared(x)
+    assert torch.isnan(got[1]).all() and all(torch.isnan(stage[1]).all() for stage in stages)
+    others = [0, 2, 3]  # image 0 shares image 1's grid
+    assert torch.isfinite(got[others]).all() and (got[others] - expected[others]).abs().max() < 1e-10
+
+
 @pytest.mark.parametrize("images", [2, 3, 7, 16])
 @pytest.mark.parametrize("name", ["hex", "square_gaps", "lst"])
 def test_packed_images_are_out_of_each_others_kernels(lattice: Lattice, name: str, images: int) -> None:

@@ -107,8 +107,8 @@ class GammaPhysNet(nn.Module):
         images fill 76 % of a grid against 61 % for one: fewer empty cells to convolve
         (``benchmarks/results/train_throughput.md``: 16 is what takes the compiled network over issue 19's
         shares of the CPU's convolution peak). A batch that is not a multiple of it runs one image per grid.
-        The results are the same within float rounding; a non-finite pixel reaches the other images of its
-        grid (``docs/lattice.md``).
+        The results are the same within float rounding, an image with a non-finite pixel included: its outputs
+        are NaN and the other images of its grid are unaffected (``docs/lattice.md``).
     particle_head
         ``"flatten"``: particle logits from the flattened local path (the paper); ``"pool"``: from the
         global path's pooled features through their own hidden layer, the same at every position.

@@ -14,7 +14,7 @@ within float rounding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -178,9 +178,8 @@ class LatticeResNet(nn.Module):
 
     def _run(self, x: Tensor, collect: bool) -> list[Tensor]:
         _check_input(x, self.in_channels, self.layouts[0].n_pixels, type(self).__name__)
-        outputs: list[Tensor] = []
-        last = len(self.stages) - 1
         if self.implementation == "indexed":
+            outputs: list[Tensor] = []
             h = self.stem(x)
             for index, (stage, hook) in enumerate(zip(self.stages, self.hooks, strict=True)):
                 if index > 0:
@@ -192,6 +191,19 @@ class LatticeResNet(nn.Module):
         # never in a traced export, whose graph must take any batch size
         shared = bool(self.shared_layouts) and not torch.jit.is_tracing() and self.shared_layouts[0].fits(x.shape[0])
         layouts = self.shared_layouts if shared else self.layouts
+        if shared:
+            # the empty cells between images are zeroed by a product with the mask, which keeps a NaN: a
+            # non-finite pixel would reach the other images of its grid. Its image enters zeroed instead, and
+            # leaves with NaN outputs, as it would alone in its grid
+            finite = torch.isfinite(x).flatten(1).all(dim=1)[:, None, None]
+            outputs = self._run_grids(torch.where(finite, x, 0.0), layouts, shared, collect)
+            return [torch.where(finite, out, torch.nan) for out in outputs]
+        return self._run_grids(x, layouts, shared, collect)
+
+    def _run_grids(self, x: Tensor, layouts: Sequence[GridLayout], shared: bool, collect: bool) -> list[Tensor]:
+        """The dense path on grids of ``layouts`` (shared by several images if ``shared``)."""
+        outputs: list[Tensor] = []
+        last = len(self.stages) - 1
         h = self.stem.forward_grid(layouts[0].scatter(x))
         h = h * layouts[0].mask_like(h)
         out = x  # each stage's output pixels, which shared grids pool into the next stage
