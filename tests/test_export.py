@@ -105,6 +105,25 @@ def test_torchscript_export_of_the_test_split_loads_back(trained_run: RunDir, sh
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+def test_export_no_progress_reaches_the_datamodule(trained_run: RunDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--no-progress`` reaches the DataModule that reads the events to check on (no bar from a first simulation)."""
+    from showerlearn.engine import exported
+
+    seen = []
+
+    def load_network(*args, **kwargs):
+        trained = real(*args, **kwargs)
+        seen.append(trained.datamodule.progress)
+        return trained
+
+    real = exported.load_network
+    monkeypatch.setattr(exported, "load_network", load_network)
+    output = tmp_path / "model.pt"
+    result = CliRunner().invoke(app, ["export", str(trained_run.path), "-f", "torchscript", "-o", str(output), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert seen == [False] and output.is_file()
+
+
 def test_export_refuses_to_replace_files_unless_asked(trained_run: RunDir, tmp_path: Path) -> None:
     notes = tmp_path / "mine.pt"
     notes.write_text("my notes")

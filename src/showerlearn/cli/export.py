@@ -22,6 +22,7 @@ def export(
     batch: Annotated[int, typer.Option("--batch", "-b", help="Events in the batch the network is traced on.", min=1)] = 2,
     check_events: Annotated[int, typer.Option(help="Compare with PyTorch on at most this many events.", min=1)] = 512,
     overwrite: OverwriteOption = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars while reading events.")] = True,
 ) -> None:
     """Export the network of RUN (lattice layers and attention included) with a dynamic batch axis, after
     checking that it reproduces PyTorch within 1e-4 (relative above 1) on real events; a sidecar
@@ -32,7 +33,8 @@ def export(
 
         for path in (output, metadata_path(output)):  # before tracing: the model file and its sidecar
             check_output_file(path, overwrite)
-        written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events)
+        written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events,
+                             progress=progress)
     check = read_json_object(metadata_path(written))["check"]
     console.print(f"[green]exported:[/] {written} ({written.stat().st_size / 1e6:.2f} MB, {format})")
     console.print(

@@ -133,11 +133,13 @@ def export_run(
     inputs: Sequence[str | Path] | None = None,
     check_events: int = 512,
     tolerance: float = TOLERANCE,
+    progress: bool = True,
 ) -> Path:
     """Export the network of a trained run to ``output``, with its sidecar, and return the path.
 
     ``inputs``: files to check the export on (default: the run's test split); ``check_events`` caps how
-    many events are compared; ``example_batch_size`` events are traced.
+    many events are compared; ``example_batch_size`` events are traced; ``progress``: whether reading the
+    events may show progress bars (a first simulation of a cleared cache).
 
     Raises:
         FileNotFoundError: not a run directory, or no checkpoint.
@@ -157,7 +159,7 @@ def export_run(
         )
     data = ", ".join(str(path) for path in inputs) if inputs else "the run's test split"
     checkpoint = CheckpointFile.read(run.best_checkpoint())  # read once: loaded, and hashed for the sidecar
-    config, network, batches = _network_and_batches(checkpoint, inputs, check_events)
+    config, network, batches = _network_and_batches(checkpoint, inputs, check_events, progress)
     if not batches:
         raise ValueError(f"{run.path}: no events to check the export on in {data}")
     exported = export_network(network, batches, output, format, example_batch_size, tolerance, data)
@@ -168,11 +170,11 @@ def export_run(
 
 
 def _network_and_batches(
-    checkpoint: CheckpointFile, inputs: Sequence[str | Path] | None, check_events: int
+    checkpoint: CheckpointFile, inputs: Sequence[str | Path] | None, check_events: int, progress: bool
 ) -> tuple[ExperimentConfig, nn.Module, list[NetworkInputs]]:
     """The run's config and network with the weights of its best ``checkpoint`` (read weights-only), in eval mode,
     and up to ``check_events`` events of network inputs from its own DataModule (the test split, or ``inputs``)."""
-    config, datamodule, module = load_network(checkpoint, inputs)
+    config, datamodule, module = load_network(checkpoint, inputs, progress=progress)
     loader = datamodule.predict_dataloader() if inputs else datamodule.test_dataloader()
     try:
         batches = list(_first_events((batch["inputs"] for batch in loader), check_events))
