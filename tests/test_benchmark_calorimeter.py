@@ -12,7 +12,9 @@ from showerlearn.config import load_config
 from showerlearn.config.loader import dump_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from calorimeter_clustering import COLUMNS, EXAMPLES, MATCHED, _acceptance, _check_settings, summarise, window_at_fake_rate  # noqa: E402  (benchmarks/ is not a package)
+from calorimeter_clustering import (  # noqa: E402  (benchmarks/ is not a package)
+    COLUMNS, EXAMPLES, MATCHED, _acceptance, _check_settings, _settings, summarise, window_at_fake_rate,
+)
 
 
 def _window(peak: float, fake: float, hard: float) -> dict[str, float]:
@@ -65,10 +67,24 @@ def test_a_completed_run_is_reused_only_with_the_same_settings(tmp_path: Path) -
     for method in ("transformer", "oracle"):
         (tmp_path / method).mkdir()
         (tmp_path / method / "config.yaml").write_text(dump_config(config))
-    settings = argparse.Namespace(events=500, epochs=3)
+    settings = argparse.Namespace(events=500, epochs=3, settings={})
     _check_settings(tmp_path / "transformer", 1, settings)
-    _check_settings(tmp_path / "oracle", 1, argparse.Namespace(events=500, epochs=12))  # epochs do not matter: fitted
+    _check_settings(tmp_path / "oracle", 1, argparse.Namespace(events=500, epochs=12, settings={}))  # fitted: no epochs
     with pytest.raises(RuntimeError, match=r"holds a run with .*'events': 500.*not .*'events': 600"):
-        _check_settings(tmp_path / "transformer", 1, argparse.Namespace(events=600, epochs=3))
+        _check_settings(tmp_path / "transformer", 1, argparse.Namespace(events=600, epochs=3, settings={}))
+    # a --set value is part of the settings: the stored run has the example's pair bias
+    unchanged = {"transformer": ["model.params.dim=64"]}
+    _check_settings(tmp_path / "transformer", 1, argparse.Namespace(events=500, epochs=3, settings=unchanged))
+    with pytest.raises(RuntimeError, match=r"'model.params.pair_bias': True.*not .*'model.params.pair_bias': False"):
+        _check_settings(tmp_path / "transformer", 1,
+                        argparse.Namespace(events=500, epochs=3, settings={"transformer": ["model.params.pair_bias=false"]}))
     with pytest.raises(RuntimeError, match="remove it or choose another --output"):
         _check_settings(tmp_path / "transformer", 2, settings)
+
+
+def test_set_values_go_to_one_learned_method_and_a_wrong_one_is_refused() -> None:
+    assert _settings(["transformer:model.params.pair_bias=true", "transformer:model.params.dim=32", "two_stage:seed=4"]) == {
+        "transformer": ["model.params.pair_bias=true", "model.params.dim=32"], "two_stage": ["seed=4"]}
+    for wrong in ("oracle:seed=2", "transformers:seed=2", "transformer:seed"):
+        with pytest.raises(SystemExit, match="METHOD:KEY=VALUE"):
+            _settings([wrong])

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from showerlearn.calorimeter.data import HIT_FEATURES, CalorimeterDataModule, FeatureSpec
 from showerlearn.calorimeter.models import HitCondensation, HitPairMLP, HitSlotAttention, HitTransformer, PreclusterMerger
+from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.config.components import declared_heads
 from showerlearn.tasks.condensation import object_condensation
@@ -21,7 +22,9 @@ SPEC = FeatureSpec(HIT_FEATURES, (1.0, 0.0, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0), (1.0,
 MODELS = {
     "pair_mlp": lambda: HitPairMLP(SPEC, hidden=16, layers=2),
     "transformer": lambda: HitTransformer(SPEC, dim=16, layers=2, heads=2),
+    "transformer_pair_bias": lambda: HitTransformer(SPEC, dim=16, layers=2, heads=2, pair_bias=True, pair_hidden=8),
     "condensation": lambda: HitCondensation(SPEC, dim=16, layers=1, heads=2, space_dim=3),
+    "condensation_pair_bias": lambda: HitCondensation(SPEC, dim=16, layers=1, heads=2, space_dim=3, pair_bias=True),
     "slots": lambda: HitSlotAttention(SPEC, slots=4, dim=16, iterations=2, encoder_layers=1, heads=2),
 }
 
@@ -87,7 +90,7 @@ def test_a_batch_whose_events_all_lack_hits_keeps_a_slot_and_trains() -> None:
     assert grads and all(torch.isfinite(grad).all() for grad in grads)
 
 
-@pytest.mark.parametrize("name", ["transformer", "condensation", "slots"])
+@pytest.mark.parametrize("name", ["transformer", "transformer_pair_bias", "condensation", "condensation_pair_bias", "slots"])
 def test_a_traced_attention_model_handles_events_without_hits_in_any_batch(name: str) -> None:
     """Traced (as exported) on events with hits, the model still gives an event without hits what the
     network gives it: the fallback slot of such events is not a branch the trace fixes."""
@@ -100,6 +103,62 @@ def test_a_traced_attention_model_handles_events_without_hits_in_any_batch(name:
         expected, got = model(mixed), traced(mixed)
     for key, value in expected.items():
         assert torch.isfinite(got[key]).all() and torch.allclose(got[key], value, atol=1e-5), key
+
+
+def _naive_biased_encoder(encoder: SetEncoder, features: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The encoder written out per head and per query: pre-norm attention with ``bias[b, h, query, key]`` added to the
+    logits and padded keys left out, then the feed-forward block; one event at a time."""
+    (layer,) = encoder.encoder.layers
+    attention, heads = layer.self_attn, encoder.heads
+    dim = attention.embed_dim
+    width = dim // heads
+    w_q, w_k, w_v = attention.in_proj_weight.split(dim)
+    b_q, b_k, b_v = attention.in_proj_bias.split(dim)
+    outputs = []
+    for b in range(features.shape[0]):
+        x = encoder.embed(features[b])
+        h = layer.norm1(x)
+        q, k, v = h @ w_q.T + b_q, h @ w_k.T + b_k, h @ w_v.T + b_v
+        rows = []
+        for i in range(x.shape[0]):
+            per_head = []
+            for head in range(heads):
+                part = slice(head * width, (head + 1) * width)
+                logits = torch.stack([
+                    q[i, part] @ k[j, part] / width**0.5 + bias[b, head, i, j] if mask[b, j] else torch.tensor(float("-inf"))
+                    for j in range(x.shape[0])
+                ])  # fmt: skip
+                per_head.append(torch.softmax(logits, dim=0) @ v[:, part])
+            rows.append(torch.cat(per_head))
+        x = x + attention.out_proj(torch.stack(rows))
+        x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        outputs.append(encoder.norm(x) * mask[b, :, None])
+    return torch.stack(outputs)
+
+
+def test_the_attention_bias_enters_each_head_as_a_naive_implementation_does() -> None:
+    torch.manual_seed(3)
+    encoder = SetEncoder(len(HIT_FEATURES), dim=8, layers=1, heads=2).eval()
+    features = torch.randn(2, 5, len(HIT_FEATURES))
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    bias = 3 * torch.randn(2, 2, 5, 5)  # asymmetric: a transposed (key, query) bias would not match
+    with torch.no_grad():
+        got = encoder(features, mask, bias)
+        expected = _naive_biased_encoder(encoder, features, mask, bias)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_the_pair_bias_reads_the_opening_angle_of_the_hits() -> None:
+    """The angle the bias starts from equals the spherical law of cosines on the hits' (theta, phi)."""
+    rng = np.random.default_rng(4)
+    theta, phi = rng.uniform(0.3, 2.5, 6), rng.uniform(-np.pi, np.pi, 6)
+    physical = np.stack([np.full(6, 2.0), np.zeros(6), theta, phi, np.zeros(6), np.sin(theta) * np.cos(phi),
+                         np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)  # fmt: skip
+    features = torch.from_numpy(SPEC.standardise(physical))[None]
+    cosine = np.cos(theta[:, None]) * np.cos(theta[None]) + np.sin(theta[:, None]) * np.sin(theta[None]) * np.cos(phi[:, None] - phi[None])
+    expected = np.arccos(np.clip(cosine, -1, 1))
+    got = HitPairBias(SPEC, heads=2).angles(features)[0, :, :, 0].numpy()
+    assert np.allclose(got, expected, atol=2e-3)  # float32 arccos near 0 and pi
 
 
 def test_the_merger_reads_the_preclusters_and_names_what_it_needs() -> None:

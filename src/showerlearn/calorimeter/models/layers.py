@@ -1,5 +1,6 @@
-"""Building blocks of the calorimeter networks: MLPs, a masked transformer encoder over a set of hits, the
-physical directions of standardised hits and the features of element pairs."""
+"""Building blocks of the calorimeter networks: MLPs, a masked transformer encoder over a set of hits (with an
+optional attention bias from the hits' opening angles and energies), the physical directions of standardised
+hits and the features of element pairs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import DIRECTION, FeatureSpec
 
-__all__ = ["SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines", "symmetric", "usable_mask"]
+__all__ = [
+    "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines", "symmetric", "usable_mask",
+]
 
 
 def mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
@@ -36,6 +39,44 @@ def pair_cosines(direction: Tensor) -> Tensor:
     return (direction @ direction.transpose(1, 2)).clamp(-1.0, 1.0).unsqueeze(-1)
 
 
+class HitPairBias(nn.Module):
+    """Per pair of hits, one attention-logit bias per head, ``(B, heads, N, N)``, from the pair's opening angle
+    and both hits' log energies (standardised): the pairwise-interaction bias of Particle Transformer (Qu, Li,
+    Qian 2022) with a calorimeter's pair quantities. Without it, attention must learn which hits are
+    neighbours from the embedded directions; with it, every layer starts from the angle.
+
+    Parameters
+    ----------
+    spec
+        The hit features (they must hold ``x``, ``y``, ``z`` and ``log_energy``).
+    heads
+        Attention heads of the encoder the bias goes to.
+    hidden
+        Width of the per-pair MLP (it runs on B x N x N pairs: keep it small on a CPU).
+    """
+
+    def __init__(self, spec: FeatureSpec, heads: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.spec = spec
+        self.log_energy = spec.index(["log_energy"])[0]
+        self.mlp = mlp([4, hidden, heads])
+
+    def angles(self, features: Tensor) -> Tensor:
+        """Opening angle [rad] of every hit pair, ``(B, N, N, 1)``: the angle itself, not its cosine, which is
+        flat where neighbouring crystals lie (0.1 rad apart)."""
+        return torch.arccos(pair_cosines(directions(features, self.spec)).clamp(-1.0 + 1e-6, 1.0 - 1e-6))
+
+    def forward(self, features: Tensor) -> Tensor:
+        angle = self.angles(features)
+        n = features.shape[1]
+        log_energy = features[..., self.log_energy]
+        pairs = torch.cat([
+            angle, torch.log(angle + 1e-3), log_energy[:, :, None, None].expand(-1, -1, n, -1),
+            log_energy[:, None, :, None].expand(-1, n, -1, -1),
+        ], dim=-1)  # fmt: skip
+        return self.mlp(pairs).permute(0, 3, 1, 2)
+
+
 def ordered_pair_features(features: Tensor, cosines: Tensor) -> Tensor:
     """``(B, N, N, 3F + 1)``: the features of both elements, their difference and the cosine of their angle
     (the seed study's pair features, with the angle that needs no azimuthal wrap-around)."""
@@ -59,14 +100,25 @@ def usable_mask(mask: Tensor) -> Tensor:
     return mask | (~mask.any(dim=1, keepdim=True) & first)
 
 
+class _PreNormLayer(nn.TransformerEncoderLayer):
+    """torch's pre-norm encoder layer, always on its differentiable path: its inference fast path reads a float
+    attention mask as a boolean one (every non-zero logit bias masked), which would mask a whole biased row."""
+
+    def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool = False) -> Tensor:
+        x = src + self._sa_block(self.norm1(src), src_mask, src_key_padding_mask, is_causal=is_causal)
+        return x + self._ff_block(self.norm2(x))
+
+
 class SetEncoder(nn.Module):
     """Embedding MLP and a pre-norm transformer encoder over the real elements of each event (no positional
-    encoding: a set has no order)."""
+    encoding: a set has no order), with an optional per-head attention bias given to ``forward``."""
 
     def __init__(self, in_features: int, dim: int, layers: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
+        self.heads = heads
         self.embed = mlp([in_features, dim, dim])
-        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
+        layer = _PreNormLayer(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False) if layers else None
         self.norm = nn.LayerNorm(dim)
 
@@ -80,9 +132,20 @@ class SetEncoder(nn.Module):
         layer = f"{name}.encoder.layers.{last}"
         return layer, {f"{layer}.self_attn": f"self-attention, layer {last + 1}"}
 
-    def forward(self, features: Tensor, mask: Tensor) -> Tensor:
-        """``(B, N, dim)`` element embeddings; padding rows are zero."""
+    def forward(self, features: Tensor, mask: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``(B, N, dim)`` element embeddings; padding rows are zero. ``bias``: ``(B, heads, N, N)`` added to every
+        layer's attention logits (query, key)."""
         x = self.embed(features)
         if self.encoder is not None:
-            x = self.encoder(x, src_key_padding_mask=~usable_mask(mask))
+            x = self.encoder(x, **_attention_masks(mask, bias))
         return self.norm(x) * mask[..., None]
+
+
+def _attention_masks(mask: Tensor, bias: Tensor | None) -> dict[str, Tensor]:
+    """The keyword arguments of torch's encoder that keep padded keys out of attention and add ``bias``."""
+    blocked = ~usable_mask(mask)
+    if bias is None:
+        return {"src_key_padding_mask": blocked}
+    # padded keys folded into the bias: torch takes one float mask (B * heads, N, N), the same in every layer
+    logits = bias.masked_fill(blocked[:, None, None, :], float("-inf"))
+    return {"mask": logits.reshape(-1, *logits.shape[2:])}

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
-from showerlearn.calorimeter.models.layers import SetEncoder, directions, mlp, pair_cosines
+from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder, directions, mlp, pair_cosines
 from showerlearn.registry import MODELS
 
 __all__ = ["HitCondensation", "HitTransformer"]
@@ -38,21 +38,27 @@ class HitTransformer(nn.Module):
         Attention heads per layer.
     dropout
         Dropout in the encoder.
+    pair_bias
+        Add a per-head attention bias from each hit pair's opening angle and energies (:class:`HitPairBias`).
+    pair_hidden
+        Width of the pair-bias MLP.
     """
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("pairs",)
 
-    def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, dropout: float = 0.0) -> None:
+    def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, dropout: float = 0.0,
+                 pair_bias: bool = False, pair_hidden: int = 16) -> None:
         super().__init__()
         self.spec = hit_features
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
+        self.pair_bias = HitPairBias(hit_features, heads, pair_hidden) if pair_bias else None
         self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.similarity = mlp([2 * dim + 1, dim, dim, 1])
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features, mask = inputs["hits"], inputs["hits_mask"]
-        z = self.encoder(features, mask)
+        z = self.encoder(features, mask, _bias(self.pair_bias, features))
         n = z.shape[1]
         first, second = z[:, :, None, :].expand(-1, -1, n, -1), z[:, None, :, :].expand(-1, n, -1, -1)
         # product and absolute difference: symmetric in the two hits by construction
@@ -81,17 +87,27 @@ class HitCondensation(nn.Module):
         Dimensions of the cluster space.
     dropout
         Dropout in the encoder.
+    pair_bias
+        Add a per-head attention bias from each hit pair's opening angle and energies (:class:`HitPairBias`).
+    pair_hidden
+        Width of the pair-bias MLP.
     """
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("objects",)
 
     def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, space_dim: int = 4,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, pair_bias: bool = False, pair_hidden: int = 16) -> None:
         super().__init__()
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
+        self.pair_bias = HitPairBias(hit_features, heads, pair_hidden) if pair_bias else None
         self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.head = mlp([dim, dim, 1 + space_dim])
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {"objects": self.head(self.encoder(inputs["hits"], inputs["hits_mask"]))}
+        features = inputs["hits"]
+        return {"objects": self.head(self.encoder(features, inputs["hits_mask"], _bias(self.pair_bias, features)))}
+
+
+def _bias(pair_bias: HitPairBias | None, features: Tensor) -> Tensor | None:
+    return pair_bias(features) if pair_bias is not None else None
