@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,12 +41,12 @@ import yaml
 
 from showerlearn.calorimeter.baselines import R3BClustering
 from showerlearn.calorimeter.evaluation import clustering_report, split_tables
+from showerlearn.calorimeter.evaluation.figures import spectra_figure
 from showerlearn.calorimeter.evaluation.metrics import gamma_matches, in_photopeak
 from showerlearn.calorimeter.evaluation.tables import cluster_table
 from showerlearn.calorimeter.geometry import unit_vectors
-from showerlearn.calorimeter.evaluation.figures import spectra_figure
 from showerlearn.cli.common import quiet_libraries
-from showerlearn.config import load_config
+from showerlearn.config import ExperimentConfig, dump_config, load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
@@ -99,51 +100,62 @@ def _run(method: str, seed: int, args: argparse.Namespace) -> str:
     """Train (or fit) one method on one seed's events, unless a completed run with these settings is there."""
     folder = args.output / "runs" / f"seed{seed}" / method
     if (folder / "metrics.json").is_file() and RunDir.existing(folder).status().get("state") == "completed":
-        _check_settings(folder, seed, args)
+        _check_settings(folder, method, seed, args)
         return str(folder)
     quiet_libraries()  # a spawned worker starts afresh
-    _, config, extra = METHODS[method]
-    overrides = _overrides(seed, args) + extra + args.settings.get(method, []) + [f"name={method}"]
     started = time.monotonic()
-    train(load_config(EXAMPLES / config, overrides), run_dir=folder, progress=False)
+    train(_run_config(method, seed, args), run_dir=folder, progress=False)
     print(f"{method} seed {seed}: {time.monotonic() - started:.0f} s", flush=True)
     return str(folder)
 
 
-def _check_settings(folder: Path, seed: int, args: argparse.Namespace) -> None:
-    """A completed run is reused only if it has this command's events, epochs, seed and ``--set`` values (else its
-    numbers would be reported under settings they were not made with)."""
+def _run_config(method: str, seed: int, args: argparse.Namespace) -> ExperimentConfig:
+    """The config of one method's run on one seed: its example with the seed's, the method's and ``--set``'s overrides."""
+    _, config, extra = METHODS[method]
+    overrides = _overrides(seed, args) + extra + args.method_overrides.get(method, []) + [f"name={method}"]
+    return load_config(EXAMPLES / config, overrides)
+
+
+def _check_settings(folder: Path, method: str, seed: int, args: argparse.Namespace) -> None:
+    """A completed run is reused only if its stored config is the one this command would train (else its numbers
+    would be reported under settings they were not made with: other events, epochs, ``--set`` values, or an
+    example changed since). The cache folder is left out (it changes no result), and the epochs of fitted methods."""
     stored = yaml.safe_load((folder / "config.yaml").read_text())
-    found = {"seed": stored["seed"], "events": stored["data"]["params"]["simulate"]["config"]["n_events"],
-             "epochs": stored["trainer"]["max_epochs"]}
-    wanted = {"seed": seed, "events": args.events, "epochs": args.epochs}
-    for override in args.settings.get(folder.name, []):
-        key, value = override.split("=", 1)
-        found[key], wanted[key] = _lookup(stored, key), yaml.safe_load(value)
-    if folder.name in CLASSICAL:  # fitted, not trained: epochs change nothing
-        found.pop("epochs"), wanted.pop("epochs")
-    if found != wanted:
-        raise RuntimeError(f"{folder} holds a run with {found}, not {wanted}: remove it or choose another --output")
+    wanted = yaml.safe_load(dump_config(_run_config(method, seed, args)))
+    ignored = {"data.params.cache_dir", *(["trainer.max_epochs"] if method in CLASSICAL else [])}
+    differences = [f"{key}: {found!r} there, {value!r} here" for key, found, value in _differences(stored, wanted)
+                   if key not in ignored]
+    if differences:
+        raise RuntimeError(f"{folder} holds a run with other settings ({'; '.join(differences[:5])}): remove it or "
+                           "choose another --output")
 
 
-def _lookup(config: Mapping[str, Any], key: str) -> Any:
-    """The value at a dotted ``key`` of a nested config (None where it is missing)."""
-    value: Any = config
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
+def _differences(found: Any, wanted: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, found, wanted)`` of every leaf where two nested configs differ."""
+    if not (isinstance(found, Mapping) and isinstance(wanted, Mapping)):
+        return [] if found == wanted else [(prefix.rstrip("."), found, wanted)]
+    return [difference for key in sorted(set(found) | set(wanted))
+            for difference in _differences(found.get(key), wanted.get(key), f"{prefix}{key}.")]
 
 
-def _settings(values: Sequence[str]) -> dict[str, list[str]]:
+#: config keys the benchmark sets itself for every run (``--set`` may not change them: the tables would name
+#: seeds, events and epochs the runs do not have)
+_OWN_KEYS = ("seed", "name", "trainer.max_epochs", "data.params.simulate", "data.params.split", "data.params.cache_dir")
+
+
+def _method_overrides(values: Sequence[str]) -> dict[str, list[str]]:
     """``--set METHOD:KEY=VALUE`` arguments as overrides per learned method."""
-    settings: dict[str, list[str]] = {}
+    overrides: dict[str, list[str]] = {}
+    learned = ", ".join(m for m in METHODS if m not in CLASSICAL)
     for value in values:
         method, _, override = value.partition(":")
-        if method not in METHODS or method in CLASSICAL or "=" not in override:
-            learned = ", ".join(m for m in METHODS if m not in CLASSICAL)
+        key = override.partition("=")[0]
+        if method not in METHODS or method in CLASSICAL or "=" not in override or not key:
             raise SystemExit(f"--set {value!r}: expected METHOD:KEY=VALUE with METHOD one of {learned}")
-        settings.setdefault(method, []).append(override)
-    return settings
+        if any(key == own or key.startswith(own + ".") for own in _OWN_KEYS):
+            raise SystemExit(f"--set {value!r}: {key} is set by the benchmark itself (--seeds, --events, --epochs)")
+        overrides.setdefault(method, []).append(override)
+    return overrides
 
 
 def run_all(args: argparse.Namespace) -> None:
@@ -213,7 +225,7 @@ def analyse_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     runs = {m: RunDir.existing(args.output / "runs" / f"seed{seed}" / m) for m in METHODS
             if (args.output / "runs" / f"seed{seed}" / m / "metrics.json").is_file()}
     for method in runs:
-        _check_settings(args.output / "runs" / f"seed{seed}" / method, seed, args)
+        _check_settings(args.output / "runs" / f"seed{seed}" / method, method, seed, args)
     tables = {m: read_tables(run.predictions_file) for m, run in runs.items()}
     reference = tables["oracle"]["predictions"]["event_id"]
     for method, table in tables.items():  # the comparison is only fair on the same events
@@ -462,8 +474,8 @@ def _command(args: argparse.Namespace) -> str:
             words += [flag, *map(str, value if isinstance(value, list) else [value])]
     if list(args.methods) != DEFAULT_METHODS:
         words += ["--methods", *args.methods]
-    for method, overrides in args.settings.items():
-        words += [f"--set {method}:{override}" for override in overrides]
+    for method, overrides in args.method_overrides.items():
+        words += [f"--set {shlex.quote(f'{method}:{override}')}" for override in overrides]
     return " ".join(words)
 
 
@@ -547,7 +559,7 @@ def main() -> None:
                         help="the tables and figures again from --output's results.json, without the runs (the energy "
                              "spectra figure, which needs them, is left as it is)")
     args = parser.parse_args()
-    args.settings = _settings(args.set_values)
+    args.method_overrides = _method_overrides(args.set_values)
     quiet_libraries()
     if args.from_results:
         per_seed = stored_seeds(args)
@@ -559,7 +571,7 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.output / "results.json", {
         "summary": summary, "settings": {"seeds": args.seeds, "events": args.events, "epochs": args.epochs, "methods": args.methods,
-                     "set": args.settings},
+                     "method_overrides": args.method_overrides},
         "per_seed": {
             s: {"scalars": {m: r["scalars"] for m, r in per_seed[s]["reports"].items()}, "scan": per_seed[s]["scan"],
                 "logs": per_seed[s]["logs"], "seconds": per_seed[s]["seconds"], "gaps": per_seed[s]["gaps"]}

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from showerlearn.config import load_config
 from showerlearn.config.loader import dump_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from calorimeter_clustering import (  # noqa: E402  (benchmarks/ is not a package)
-    COLUMNS, EXAMPLES, MATCHED, _acceptance, _check_settings, _settings, summarise, window_at_fake_rate,
+    COLUMNS,
+    MATCHED,
+    _acceptance,
+    _check_settings,
+    _method_overrides,
+    _run_config,
+    summarise,
+    window_at_fake_rate,
 )
 
 
@@ -62,29 +68,34 @@ def test_gap_closures_per_seed_against_the_named_windows_and_the_verdicts() -> N
 
 
 def test_a_completed_run_is_reused_only_with_the_same_settings(tmp_path: Path) -> None:
-    # the config a run stores: the example's simulate.events becomes simulate.config.n_events
-    config = load_config(EXAMPLES / "calorimeter_transformer.yaml", ["seed=1", "data.params.simulate.events=500", "trainer.max_epochs=3"])
-    for method in ("transformer", "oracle"):
+    def args(events: int = 500, epochs: int = 3, **overrides: list[str]) -> argparse.Namespace:
+        return argparse.Namespace(events=events, epochs=epochs, output=tmp_path, method_overrides=overrides)
+
+    for method in ("transformer", "oracle"):  # the configs the benchmark stores for its runs
         (tmp_path / method).mkdir()
-        (tmp_path / method / "config.yaml").write_text(dump_config(config))
-    settings = argparse.Namespace(events=500, epochs=3, settings={})
-    _check_settings(tmp_path / "transformer", 1, settings)
-    _check_settings(tmp_path / "oracle", 1, argparse.Namespace(events=500, epochs=12, settings={}))  # fitted: no epochs
-    with pytest.raises(RuntimeError, match=r"holds a run with .*'events': 500.*not .*'events': 600"):
-        _check_settings(tmp_path / "transformer", 1, argparse.Namespace(events=600, epochs=3, settings={}))
-    # a --set value is part of the settings: the stored run has the example's pair bias
-    unchanged = {"transformer": ["model.params.dim=64"]}
-    _check_settings(tmp_path / "transformer", 1, argparse.Namespace(events=500, epochs=3, settings=unchanged))
-    with pytest.raises(RuntimeError, match=r"'model.params.pair_bias': True.*not .*'model.params.pair_bias': False"):
-        _check_settings(tmp_path / "transformer", 1,
-                        argparse.Namespace(events=500, epochs=3, settings={"transformer": ["model.params.pair_bias=false"]}))
-    with pytest.raises(RuntimeError, match="remove it or choose another --output"):
-        _check_settings(tmp_path / "transformer", 2, settings)
+        (tmp_path / method / "config.yaml").write_text(dump_config(_run_config(method, 1, args())))
+    _check_settings(tmp_path / "transformer", "transformer", 1, args())
+    _check_settings(tmp_path / "oracle", "oracle", 1, args(epochs=12))  # fitted: the epochs change nothing
+    with pytest.raises(RuntimeError, match=r"n_events: 500 there, 600 here.*remove it or choose another --output"):
+        _check_settings(tmp_path / "transformer", "transformer", 1, args(events=600))
+    with pytest.raises(RuntimeError, match=r"max_epochs: 3 there, 12 here"):
+        _check_settings(tmp_path / "transformer", "transformer", 1, args(epochs=12))
+    with pytest.raises(RuntimeError, match=r"simulate.seed: 1001 there, 1002 here; .*; seed: 1 there, 2 here"):
+        _check_settings(tmp_path / "transformer", "transformer", 2, args())
+    # a --set value, or an example changed since the run: the stored run has the example's pair bias
+    with pytest.raises(RuntimeError, match=r"model.params.pair_bias: True there, False here"):
+        _check_settings(tmp_path / "transformer", "transformer", 1, args(transformer=["model.params.pair_bias=false"]))
+    moved = argparse.Namespace(events=500, epochs=3, output=tmp_path / "moved", method_overrides={})
+    _check_settings(tmp_path / "transformer", "transformer", 1, moved)  # another cache folder changes no result
 
 
 def test_set_values_go_to_one_learned_method_and_a_wrong_one_is_refused() -> None:
-    assert _settings(["transformer:model.params.pair_bias=true", "transformer:model.params.dim=32", "two_stage:seed=4"]) == {
-        "transformer": ["model.params.pair_bias=true", "model.params.dim=32"], "two_stage": ["seed=4"]}
-    for wrong in ("oracle:seed=2", "transformers:seed=2", "transformer:seed"):
+    assert _method_overrides(["transformer:model.params.pair_bias=true", "transformer:model.params.dim=32",
+                              "two_stage:optimizer.params.lr=0.002"]) == {
+        "transformer": ["model.params.pair_bias=true", "model.params.dim=32"], "two_stage": ["optimizer.params.lr=0.002"]}
+    for wrong in ("oracle:model.params.dim=2", "transformers:model.params.dim=2", "transformer:seed", "transformer:=3"):
         with pytest.raises(SystemExit, match="METHOD:KEY=VALUE"):
-            _settings([wrong])
+            _method_overrides([wrong])
+    for own in ("transformer:seed=4", "transformer:trainer.max_epochs=2", "transformer:data.params.simulate.events=9"):
+        with pytest.raises(SystemExit, match="set by the benchmark itself"):
+            _method_overrides([own])

@@ -4,7 +4,6 @@ a pairwise-similarity head learning on simulated events (its loss falls, its pai
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
@@ -146,6 +145,18 @@ def test_the_attention_bias_enters_each_head_as_a_naive_implementation_does() ->
         got = encoder(features, mask, bias)
         expected = _naive_biased_encoder(encoder, features, mask, bias)
     assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_the_pair_bias_learns_and_refuses_what_it_cannot_bias() -> None:
+    model = MODELS["transformer_pair_bias"]().train()
+    out = model({"hits": _hits(5), "hits_mask": torch.ones(1, 5, dtype=torch.bool)})
+    out["pairs"].square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.pair_bias.parameters())
+    with pytest.raises(ValueError, match="pair_bias needs attention layers"):
+        HitTransformer(SPEC, layers=0, pair_bias=True)
+    encoder = SetEncoder(len(HIT_FEATURES), dim=8, layers=1, heads=2)
+    with pytest.raises(ValueError, match=r"bias has shape \(1, 4, 3, 3\), expected .* \(1, 2, 3, 3\)"):
+        encoder(_hits(3), torch.ones(1, 3, dtype=torch.bool), torch.zeros(1, 4, 3, 3))
 
 
 def test_the_pair_bias_reads_the_opening_angle_of_the_hits() -> None:

@@ -292,6 +292,9 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
     assert not (tmp_path / "transformer.onnx").exists()
     traced = export_network(transformer, batches, tmp_path / "transformer.pt", "torchscript")
     assert traced.check.passed and traced.check.batches == 4  # the data, and the traced batch one element longer and shorter
+    biased = HitTransformer(spec, dim=8, layers=1, heads=2, pair_bias=True).eval()  # the attention bias's shapes too
+    traced = export_network(biased, batches, tmp_path / "biased.pt", "torchscript")
+    assert traced.check.passed and traced.check.batches == 4
 
 
 def _streams(size: int, n_objects: int, seed: int) -> dict[str, Tensor]:

@@ -101,11 +101,14 @@ def usable_mask(mask: Tensor) -> Tensor:
 
 
 class _PreNormLayer(nn.TransformerEncoderLayer):
-    """torch's pre-norm encoder layer, always on its differentiable path: its inference fast path reads a float
-    attention mask as a boolean one (every non-zero logit bias masked), which would mask a whole biased row."""
+    """torch's pre-norm encoder layer, on its differentiable path whenever an attention bias is given: its inference
+    fast path reads a float attention mask as a boolean one (every non-zero logit bias masked), which would mask
+    whole biased rows. Without a bias (only the boolean padding mask) torch's own forward, fast path included."""
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
+        if src_mask is None:
+            return super().forward(src, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         x = src + self._sa_block(self.norm1(src), src_mask, src_key_padding_mask, is_causal=is_causal)
         return x + self._ff_block(self.norm2(x))
 
@@ -137,15 +140,18 @@ class SetEncoder(nn.Module):
         layer's attention logits (query, key)."""
         x = self.embed(features)
         if self.encoder is not None:
-            x = self.encoder(x, **_attention_masks(mask, bias))
+            x = self.encoder(x, **_attention_masks(mask, bias, self.heads), is_causal=False)
         return self.norm(x) * mask[..., None]
 
 
-def _attention_masks(mask: Tensor, bias: Tensor | None) -> dict[str, Tensor]:
+def _attention_masks(mask: Tensor, bias: Tensor | None, heads: int) -> dict[str, Tensor]:
     """The keyword arguments of torch's encoder that keep padded keys out of attention and add ``bias``."""
     blocked = ~usable_mask(mask)
     if bias is None:
         return {"src_key_padding_mask": blocked}
+    expected = (mask.shape[0], heads, mask.shape[1], mask.shape[1])
+    if tuple(bias.shape) != expected:
+        raise ValueError(f"the attention bias has shape {tuple(bias.shape)}, expected (batch, heads, N, N) = {expected}")
     # padded keys folded into the bias: torch takes one float mask (B * heads, N, N), the same in every layer
     logits = bias.masked_fill(blocked[:, None, None, :], float("-inf"))
     return {"mask": logits.reshape(-1, *logits.shape[2:])}

@@ -52,7 +52,7 @@ class HitTransformer(nn.Module):
         super().__init__()
         self.spec = hit_features
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
-        self.pair_bias = HitPairBias(hit_features, heads, pair_hidden) if pair_bias else None
+        self.pair_bias = _pair_bias(hit_features, heads, layers, pair_hidden) if pair_bias else None
         self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.similarity = mlp([2 * dim + 1, dim, dim, 1])
 
@@ -100,13 +100,19 @@ class HitCondensation(nn.Module):
                  dropout: float = 0.0, pair_bias: bool = False, pair_hidden: int = 16) -> None:
         super().__init__()
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
-        self.pair_bias = HitPairBias(hit_features, heads, pair_hidden) if pair_bias else None
+        self.pair_bias = _pair_bias(hit_features, heads, layers, pair_hidden) if pair_bias else None
         self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.head = mlp([dim, dim, 1 + space_dim])
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = inputs["hits"]
         return {"objects": self.head(self.encoder(features, inputs["hits_mask"], _bias(self.pair_bias, features)))}
+
+
+def _pair_bias(spec: FeatureSpec, heads: int, layers: int, hidden: int) -> HitPairBias:
+    if layers < 1:
+        raise ValueError("pair_bias needs attention layers to bias: layers must be >= 1")
+    return HitPairBias(spec, heads, hidden)
 
 
 def _bias(pair_bias: HitPairBias | None, features: Tensor) -> Tensor | None:
