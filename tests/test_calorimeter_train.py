@@ -117,6 +117,7 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     evaluated = runner.invoke(app, ["evaluate", str(run.path)])
     assert evaluated.exit_code == 0, evaluated.output
     assert run.metrics()["scalars"] == metrics["scalars"]
+    assert "photopeak_efficiency" in evaluated.output  # the numbers on the terminal, as train prints them
 
     board = tmp_path / "board.html"
     shown = runner.invoke(app, ["board", str(run.path), "--output", str(board)])

@@ -289,6 +289,7 @@ def test_cli_sweep_and_evaluate(tabular_config: dict, tmp_path: Path) -> None:
     assert aggregate["n_runs"] == 2 and len(aggregate["scalars"]["auc"]["values"]) == 2
     evaluated = runner.invoke(app, ["evaluate", str(sweep_folder)])
     assert evaluated.exit_code == 0, evaluated.output
+    assert "mean ± std over 2 seeds" in evaluated.output and "auc" in evaluated.output
     # a sweep folder stands for its seeds in an ensemble: the scores are their mean
     ensembled = runner.invoke(app, ["ensemble", str(sweep_folder), "--output", str(tmp_path / "ensemble")])
     assert ensembled.exit_code == 0, ensembled.output

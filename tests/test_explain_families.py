@@ -83,8 +83,11 @@ def test_grad_cam_of_a_per_element_head_is_refused() -> None:
     adapter = SimpleNamespace(attention_maps=lambda model, records: {}, projection=lambda model, layer: None)
     trained = SimpleNamespace(model=PairScores(), head_kinds={"pairs": "pairwise"}, config=SimpleNamespace(seed=0))
     maker = _MapMaker(trained, adapter, ["pairs:5"], None, "gradcam", "none", control=False)
-    with pytest.raises(ValueError, match="one value per detector element.*without --target"):
+    with pytest.raises(ValueError, match="one value per detector element.*this run has none.*without --target"):
         maker(torch.ones(2, 3, 4), {"pairs": torch.ones(2, 3, 3, dtype=torch.bool)})
+    # the hint names the run's own per-event outputs, not another family's
+    with pytest.raises(ValueError, match=r"this run's are \['energy'\]"):
+        maker(torch.ones(2, 3, 4), {"pairs": torch.ones(2, 3, 3, dtype=torch.bool), "energy": torch.ones(2, dtype=torch.bool)})
     with pytest.raises(ValueError, match="several values per element"):  # a batch without masks: by shape
         maker(torch.ones(2, 3, 4), {})
 

@@ -560,6 +560,7 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     for name, file in (("plain", plain), ("strict", strict)):
         result = CliRunner().invoke(app, ["evaluate", str(run.path), "--predictions", str(file), "-o", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
+        assert "photopeak_efficiency" in result.output
     assert run.metrics_file.read_bytes() == before
     # the reference: the evaluator itself on the predictions the run wrote when trained (the same test events)
     tables = read_tables(run.predictions_file)

@@ -64,6 +64,26 @@ _VERBOSE = False
 _HDF5_TRACE = re.compile(r":?\s*HDF5 error back trace.*?End of HDF5 error back trace\s*", re.DOTALL)
 
 
+def _written_by_other_code(source: str) -> str:
+    """For a run's own ``config.yaml`` that does not validate: the code that wrote the run and the code reading it,
+    when they may differ (a run made by another version, or by uncommitted changes, may hold keys this one lacks)."""
+    path = Path(source)
+    record = path.parent / "environment.json"
+    if path.name != "config.yaml" or not record.is_file():
+        return ""
+    from showerlearn.engine.environment import code_description, describe_environment
+    from showerlearn.io.atomic import read_json_object
+
+    try:
+        written = code_description(read_json_object(record))
+    except (OSError, ValueError):
+        return ""
+    reading = code_description(describe_environment(seed=0))
+    if written == reading and "uncommitted" not in written:
+        return ""
+    return f"\n  this run was written by {written}; this is {reading}: its config may use keys of that code"
+
+
 def set_verbose(verbose: bool) -> None:
     """``showerlearn --verbose``: errors keep the full messages of the libraries below."""
     global _VERBOSE
@@ -87,7 +107,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as error:
-        console.print(f"[bold red]error:[/] {escape(str(error))}")  # YAML's messages hold brackets: text, not markup
+        # YAML's messages hold brackets: text, not markup
+        console.print(f"[bold red]error:[/] {escape(str(error))}{escape(_written_by_other_code(error.source))}")
         raise typer.Exit(2) from None
     except (FileNotFoundError, KeyError, ValueError, OSError, TypeError, ImportError) as error:
         console.print(f"[bold red]error:[/] {type(error).__name__}: {escape(brief(str(error)))}")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from showerlearn.cli.common import console, quiet_libraries, user_errors
+from showerlearn.cli.common import console, metrics_table, quiet_libraries, scalar_units, user_errors
 
 
 def evaluate(
@@ -48,13 +48,19 @@ def evaluate(
         from showerlearn.engine.sweep import AGGREGATE_FILE, aggregate_sweep, is_sweep, sweep_runs
 
         for path in runs:
-            targets = sweep_runs(path) if is_sweep(path) else [path]
-            for run in targets:
+            if not is_sweep(path):
+                metrics = evaluate_run(path)
+                console.print(f"evaluated {path}")
+                console.print(metrics_table(metrics.get("scalars", {}), "test split", _units(path)))
+                continue
+            members = sweep_runs(path)
+            for run in members:
                 evaluate_run(run)
-                console.print(f"evaluated {getattr(run, 'path', run)}")
-            if is_sweep(path):
-                aggregate_sweep(path)
-                console.print(f"[green]aggregate over seeds:[/] {Path(path) / AGGREGATE_FILE}")
+                console.print(f"evaluated {run.path}")
+            aggregate = aggregate_sweep(path)
+            console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {len(members)} seeds",
+                                        _units(members[0].path)))
+            console.print(f"[green]aggregate over seeds:[/] {Path(path) / AGGREGATE_FILE}")
 
 
 def _evaluate_file(
@@ -69,5 +75,13 @@ def _evaluate_file(
     if len(runs) != 1 or is_sweep(runs[0]):
         raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got "
                          f"{', '.join(map(str, runs))}")
-    evaluate_predictions(runs[0], predictions, output, overwrite=overwrite, overrides=overrides)
+    metrics = evaluate_predictions(runs[0], predictions, output, overwrite=overwrite, overrides=overrides)
+    console.print(metrics_table(metrics.get("scalars", {}), "test split, predicted again", _units(runs[0])))
     console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/]")
+
+
+def _units(run: Path) -> dict[str, str]:
+    """The units of the scalars of ``run``'s family (its ``config.yaml``)."""
+    from showerlearn.config import load_config
+
+    return scalar_units(load_config(Path(run) / "config.yaml"))

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from showerlearn.cli.common import console, quiet_libraries, user_errors
+from showerlearn.progress import Progress
 
 if TYPE_CHECKING:
     from showerlearn.engine.run_dir import RunDir

@@ -7,7 +7,6 @@ import glob
 import hashlib
 import json
 import logging
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,8 +71,8 @@ def cached_simulation(
     simulate: Callable[[Any, Path, int, bool], Any], *, progress: bool = True,
 ) -> Path:
     """``cache_dir/{prefix}_{digest}_seed{seed}{suffix}``, written by ``simulate(config, path, seed, progress)``
-    when absent, with a progress bar on a terminal (a first run may simulate for minutes before training) unless
-    ``progress`` is False (the command's ``--no-progress``, the DataModule's ``progress``).
+    when absent, with a progress bar (a first run may simulate for minutes before training; in a batch log, a line
+    every half minute) unless ``progress`` is False (the command's ``--no-progress``, the DataModule's ``progress``).
 
     The digest hashes the resolved settings; the simulators write atomically, so a cached file is complete.
     """
@@ -82,7 +81,7 @@ def cached_simulation(
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         log.info("simulating the events into %s (once: later runs with these settings reuse it)", path)
-        simulate(config, path, seed, progress and sys.stderr.isatty())
+        simulate(config, path, seed, progress)
     return path
 
 

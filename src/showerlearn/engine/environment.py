@@ -7,6 +7,7 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +38,15 @@ def describe_environment(seed: int, command: list[str] | None = None) -> dict[st
         "packages": versions,
         "git": git_state(Path(__file__).resolve().parent),
     }
+
+
+def code_description(environment: Mapping[str, Any]) -> str:
+    """The code an environment record (:func:`describe_environment`) names: ``showerlearn 0.1.0 at commit 373b4eb
+    with uncommitted changes``."""
+    version = (environment.get("packages") or {}).get("showerlearn") or "(version unknown)"
+    git = environment.get("git") or {}
+    where = f" at commit {str(git['commit'])[:7]}" if git.get("commit") else ""
+    return f"showerlearn {version}{where}{' with uncommitted changes' if git.get('dirty') else ''}"
 
 
 def git_state(folder: Path) -> dict[str, Any] | None:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from torch.utils.data import Dataset
 
 import showerlearn
@@ -67,6 +67,7 @@ from showerlearn.engine.speed import (
 from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
+from showerlearn.progress import Progress
 from showerlearn.registry import DATAMODULES, ESTIMATORS
 
 __all__ = [

@@ -423,13 +423,15 @@ class _Collector:
 def _refuse_per_element_targets(targets: Sequence[str], masks: Mapping[str, Tensor]) -> None:
     """Refuse Grad-CAM of a head with one value per detector element (per hit, per hit pair): its outputs are
     padded to each batch's largest event, so one column is another element (often padding) in every batch."""
+    per_event = sorted(name for name, mask in masks.items() if mask.dim() <= 1)
     for target in targets:
         head = OutputSelector.parse(target).head
         if head in masks and masks[head].dim() > 1:
+            others = f"this run's are {per_event}" if per_event else "this run has none"
             raise ValueError(
                 f"--target {target}: output {head!r} has one value per detector element (hit, hit pair), padded "
                 "differently in each batch, so no column of it is one element of every event. Grad-CAM explains "
-                "per-event outputs ('energy', 'particle:0'); this run's attention maps are explained without --target"
+                f"per-event outputs ({others}); this run's attention maps are explained without --target"
             )
 
 

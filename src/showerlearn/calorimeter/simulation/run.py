@@ -89,9 +89,10 @@ def _with_progress(chunks: Iterator[dict[str, np.ndarray]], total: int, enabled:
     if not enabled:
         yield from chunks
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from showerlearn.cli.common import console
+    from showerlearn.progress import Progress
 
     columns = (TextColumn("[bold]simulating[/]"), BarColumn(bar_width=20), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:>7.0f} ev/s"), TextColumn("{task.fields[hits]:,} hits"),

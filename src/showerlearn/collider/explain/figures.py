@@ -68,14 +68,16 @@ def gradcam_figure(
                 ax = figure.add_subplot(n_classes, columns, row * columns + 2 * jet + offset + 1)
                 # imshow's rows are the first axis: delta eta along x needs the transpose
                 image = ax.imshow(maps[row, jet].T, origin="lower", extent=extent, cmap="magma", aspect="equal")
-                figure.colorbar(image, ax=ax, shrink=0.7, label=f"mean {name} per cell")
+                scale = figure.colorbar(image, ax=ax, shrink=0.7)
+                scale.set_label(f"mean {name} per cell", fontsize=7)
+                scale.ax.tick_params(labelsize=6)
                 ax.set_title(f"{class_names[row]}: jet {jet + 1}, {name}", fontsize=8)
                 ax.set_xlabel("Δη (aligned)", fontsize=7)
                 ax.set_ylabel("Δφ (aligned)", fontsize=7)
                 ax.tick_params(labelsize=6)
         ax = figure.add_subplot(n_classes, columns, (row + 1) * columns)
         ax.plot(np.arange(profile.shape[1]), profile[row], drawstyle="steps-mid")
-        ax.set_title(f"{class_names[row]}: mean Grad-CAM per position", fontsize=8)
+        ax.set_title(f"{class_names[row]}:\nmean Grad-CAM per position", fontsize=8)  # one line: wider than the panel
         ax.set_xlabel(stream_axis_label(stream), fontsize=7)
         ax.set_ylabel("share of the event's Grad-CAM", fontsize=7)
         ax.tick_params(labelsize=6)

@@ -246,14 +246,9 @@ def _with_progress(
         yield from chunks
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from showerlearn.progress import Progress
 
     columns = (
         TextColumn("{task.description:>10}"),

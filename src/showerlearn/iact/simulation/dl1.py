@@ -199,11 +199,17 @@ def _progress(chunks: Iterator, total: int, enabled: bool) -> Iterator:
         yield from chunks
         return
     from rich.console import Console
-    from rich.progress import track
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    # stderr, as the other simulators' bars: stdout stays for the command's output, and a bar is shown where
-    # stderr is a terminal (data.files.cached_simulation)
-    yield from track(chunks, total=total, description="simulating", console=Console(stderr=True))
+    from showerlearn.progress import Progress
+
+    # stderr, as the other simulators' bars: stdout stays for the command's output
+    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("simulating", total=total)
+        for chunk in chunks:
+            yield chunk
+            bar.advance(task)
 
 
 # ---------------------------------------------------------------------------------------------------
