@@ -247,3 +247,14 @@ def test_a_run_whose_config_this_code_cannot_read_names_the_code_that_wrote_it(t
     (run / "environment.json").unlink()
     result = CliRunner().invoke(app, ["evaluate", str(run)])
     assert result.exit_code == 2 and "written by" not in result.output
+
+
+def test_a_photopeak_window_of_another_resolution_than_the_simulated_one_is_refused() -> None:
+    example = REPOSITORY / "examples" / "calorimeter_transformer.yaml"
+    simulated = "data.params.simulate.config.resolution_fwhm_662=0.05"
+    result = CliRunner().invoke(app, ["config", "validate", str(example), "--set", simulated])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and "evaluation.params.resolution_fwhm_662: 0.077 differs from" in message
+    assert load_config(example, [simulated]).new_run_problems() != []
+    assert load_config(example, [simulated, "evaluation.params.resolution_fwhm_662=0.05"]).new_run_problems() == []
+    assert load_config(example).new_run_problems() == []

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import typer
 
+    from showerlearn.config import ExperimentConfig
     from showerlearn.explain.driver import ExplainAdapter
     from showerlearn.explain.loading import TrainedRun
 
@@ -96,6 +97,11 @@ class Family:
 
     def add_commands(self, simulate: typer.Typer) -> None:
         """Add the family's ``showerlearn simulate NAME`` sub-commands (none by default)."""
+
+    def experiment_problems(self, config: ExperimentConfig) -> list[str]:
+        """Problems between sections of a new experiment of this family, which no single component sees (one
+        line each, named by their keys); checked with :meth:`ExperimentConfig.ignored_sections`. None by default."""
+        return []
 
     def board_style(self) -> BoardStyle:
         """Labels, units and best directions of the family's metrics (generic classification by default)."""

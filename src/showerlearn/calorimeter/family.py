@@ -10,6 +10,7 @@ from showerlearn.family import BoardStyle, Family
 if TYPE_CHECKING:
     import typer
 
+    from showerlearn.config import ExperimentConfig
     from showerlearn.explain.driver import ExplainAdapter
     from showerlearn.explain.loading import TrainedRun
 
@@ -54,6 +55,19 @@ class CalorimeterFamily(Family):
 
     def board_style(self) -> BoardStyle:
         return BOARD_STYLE
+
+    def experiment_problems(self, config: ExperimentConfig) -> list[str]:
+        """The evaluator's photopeak window is ``n_sigma`` crystal resolutions wide: on simulated events it must
+        use the resolution they were simulated with, or every method's photopeak efficiency is off."""
+        simulated = ((config.data.params or {}).get("simulate") or {}).get("config") or {}
+        if config.evaluation is None or config.evaluation.name != "calorimeter" or "resolution_fwhm_662" not in simulated:
+            return []
+        window, crystals = (config.evaluation.params or {}).get("resolution_fwhm_662"), simulated["resolution_fwhm_662"]
+        if window is None or window == crystals:
+            return []
+        return [f"evaluation.params.resolution_fwhm_662: {window} differs from the simulated crystals' "
+                f"data.params.simulate.config.resolution_fwhm_662 ({crystals}); the photopeak window is n_sigma of the "
+                "crystals' resolution: set both to the same value"]
 
     def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
         from showerlearn.calorimeter.explain.adapter import CalorimeterExplainAdapter

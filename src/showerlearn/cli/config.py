@@ -14,9 +14,9 @@ app = typer.Typer(help="Check experiment configs.", no_args_is_help=True)
 def validate(config: ConfigArgument, overrides: OverrideOption = None) -> None:
     """Exit 0 if CONFIG is valid; otherwise list every bad key with a suggestion and exit 2."""
     with user_errors():
-        ignored = load(config, overrides).ignored_sections()
-        if ignored:
-            raise ConfigError(str(config), ignored)
+        problems = load(config, overrides).new_run_problems()
+        if problems:
+            raise ConfigError(str(config), problems)
     console.print(f"[green]{config}: valid[/]")
 
 

@@ -59,8 +59,8 @@ def train(
     forces the folder (sweeps; every process of a job launched from outside, by ``torchrun`` or
     ``srun``, must be given the same one).
     """
-    if resume is None and (ignored := config.ignored_sections()):
-        raise ConfigError(config.name, ignored)
+    if resume is None and (problems := config.new_run_problems()):
+        raise ConfigError(config.name, problems)
     run, attempt, rank_zero = _open_run(config, resume, run_dir)
     earlier_seconds = run.status().get("train_seconds", 0.0) if resume is not None else 0.0
     if rank_zero:
