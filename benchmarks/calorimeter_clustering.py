@@ -104,7 +104,11 @@ def _run(method: str, seed: int, args: argparse.Namespace) -> str:
         return str(folder)
     quiet_libraries()  # a spawned worker starts afresh
     started = time.monotonic()
-    train(_run_config(method, seed, args), run_dir=folder, progress=False)
+    if (folder / "config.yaml").is_file():  # an interrupted run of these settings: continue it
+        _check_settings(folder, method, seed, args)
+        train(_run_config(method, seed, args), resume=folder, progress=False)
+    else:
+        train(_run_config(method, seed, args), run_dir=folder, progress=False)
     print(f"{method} seed {seed}: {time.monotonic() - started:.0f} s", flush=True)
     return str(folder)
 

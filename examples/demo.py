@@ -89,7 +89,8 @@ def main() -> None:
         *_overlay(shipped, fresh_baseline, "gamma-PhysNet-DA (CPU benchmark, shipped)", results / "benchmark_network"),
     ]
     board = results / "board.html"
-    write_board([run.path for run in runs], board)  # each pair on its own events: no one baseline for all
+    # each pair on its own events: no one baseline for all; the demo's own results folder, written again each time
+    write_board([run.path for run in runs], board, overwrite=True)
 
     console.print(f"\n[bold green]done.[/] metrics table: {results / 'comparison.md'}")
     console.print(f"figures (each network with its Hillas + RF overlaid): {results} ({len(figures)} files)")

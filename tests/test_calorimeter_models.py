@@ -4,6 +4,8 @@ a pairwise-similarity head learning on simulated events (its loss falls, its pai
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from showerlearn.calorimeter.data import HIT_FEATURES, CalorimeterDataModule, Fe
 from showerlearn.calorimeter.models import HitCondensation, HitPairMLP, HitSlotAttention, HitTransformer, PreclusterMerger
 from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.config import ConfigError, load_config
 from showerlearn.config.components import declared_heads
 from showerlearn.tasks.condensation import object_condensation
 from showerlearn.tasks.losses import masked_mean, pairwise_bce
@@ -247,3 +250,15 @@ def test_object_condensation_trains_on_the_hits(training_batch: tuple[dict, Feat
     torch.manual_seed(0)
     before, after = _train(HitCondensation(spec, dim=16, layers=1, heads=2, space_dim=3), batch, _condensation_loss)
     assert np.isfinite(after) and after < 0.7 * before, (before, after)
+
+
+@pytest.mark.parametrize("example", ["calorimeter_transformer.yaml", "calorimeter_condensation.yaml", "calorimeter_slot_attention.yaml"])
+def test_a_width_or_head_count_the_encoder_cannot_take_is_a_config_error(example: str) -> None:
+    """Found by the config check (config validate, before any work), not as torch's error at construction."""
+    path = Path(__file__).resolve().parents[1] / "examples" / example
+    with pytest.raises(ConfigError, match=r"model\.params\.dim: must be an integer >= 1, got -4"):
+        load_config(path, ["model.params.dim=-4"])
+    with pytest.raises(ConfigError, match=r"model\.params\.heads: 3 does not divide dim 16"):
+        load_config(path, ["model.params.dim=16", "model.params.heads=3"])
+    with pytest.raises(ValueError, match="heads: 3 does not divide dim 16"):  # the Python API says it too
+        SetEncoder(4, 16, 1, 3)

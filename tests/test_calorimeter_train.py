@@ -126,6 +126,9 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     assert "gamma energy, rest frame [MeV]" in page and "photopeak efficiency" in page
     payload = json.loads(page.split('<script type="application/json" id="board-data">')[1].split("</script>")[0])
     assert any("photopeak_efficiency_vs_gamma_energy" in json.dumps(entry) for entry in payload["entries"])
+    again = runner.invoke(app, ["board", str(run.path), "--output", str(board)])  # an existing page is kept
+    assert again.exit_code == 1 and "pass --overwrite" in again.output and board.read_text() == page
+    assert runner.invoke(app, ["board", str(run.path), "--output", str(board), "--overwrite"]).exit_code == 0
 
     _explains_attention_over_the_hits(run, new_file)
 

@@ -3,6 +3,7 @@ HDF5 with jagged branches, Delphes trees, the generated event files; and their e
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 import zipfile
@@ -335,8 +336,14 @@ def test_npz_reader_refuses_what_is_not_an_npz_of_numbers(tmp_path: Path) -> Non
     (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:200])
     with zipfile.ZipFile(tmp_path / "bytes.npz", "w") as archive:  # numpy hands back such a member's raw bytes
         archive.writestr("arr_0.npy", b"not an array")
+    # a damaged .npy header (its checksum right), which numpy parses as a Python literal: a tokenizer error
+    npy = io.BytesIO()
+    np.save(npy, _padded(2, 3, 2, 1))
+    with zipfile.ZipFile(tmp_path / "header.npz", "w") as archive:
+        archive.writestr("arr_0.npy", npy.getvalue().replace(b"{'descr'", b"({descr'", 1))
     for name, message in (("single", "single .npy array"), ("empty", "not a NumPy .npz file"),
                           ("cut", "not a NumPy .npz file|cannot be read as numbers"),
+                          ("header", "array 'arr_0' cannot be read as numbers \\(damaged file\\?"),
                           ("bytes", r"member 'arr_0' is not a NumPy array \(\.npy\) but bytes")):
         with pytest.raises(ColliderDataError, match=message) as error:
             read_npz_classes([tmp_path / f"{name}.npz"], FEATURES)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
-from showerlearn.cli.common import console, quiet_libraries, user_errors
+from showerlearn.cli.common import OverwriteOption, check_output_file, console, quiet_libraries, user_errors
 
 if TYPE_CHECKING:  # the command imports its layers lazily: `showerlearn --help` stays fast
     from showerlearn.family import Family
@@ -203,11 +203,14 @@ def board(
         typer.Option("--requirements", help="Folder of reference curves to overlay, read by the runs' families "
                      "(IACT: cta_requirements_*.dat files)."),
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Write one self-contained HTML page comparing runs and sweeps: curves, ROC, metrics, config differences."""
     quiet_libraries()
     with user_errors():
         from showerlearn.viz.board import entry_families, merged_style, reference_curves, write_board
+
+        check_output_file(output, overwrite)
 
         # each folder once; a baseline also given among the runs is shown as the baseline only
         skip = baseline.resolve() if baseline is not None else None

@@ -37,6 +37,7 @@ from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_process_settings, compile_network, prediction_device, prediction_precision
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from showerlearn.io.staging import holds_anything
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
@@ -105,6 +106,17 @@ def train(
     return run
 
 
+def _check_new_run_dir(folder: Path) -> None:
+    """A new run goes into a new or empty folder: one holding a run is continued (``resume``), and one holding
+    anything else is the user's, whose files the run's would replace."""
+    if (folder / "config.yaml").is_file():
+        raise ConfigError(f"--run-dir {folder}", ["holds a run already: continue it (resume, or showerlearn train CONFIG "
+                                                 "--run-dir with it), or give a new folder"])
+    if holds_anything(folder):
+        raise ConfigError(f"--run-dir {folder}", ["holds files but no run (no config.yaml): a run would write over them "
+                                                 "(predictions.h5, metrics.json, plots/...); give a new or empty folder"])
+
+
 def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str | Path | None) -> tuple[RunDir, int, bool]:
     """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it."""
     if resume is not None:
@@ -139,6 +151,8 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
                 "give every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
             ])
         return RunDir(Path(run_dir)), 0, False
+    if run_dir is not None:
+        _check_new_run_dir(Path(run_dir))
     run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
     run.path.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run.config_file, dump_config(config))

@@ -4,7 +4,8 @@ hits and the features of element pairs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -12,7 +13,8 @@ from torch import Tensor, nn
 from showerlearn.calorimeter.data.features import DIRECTION, FeatureSpec
 
 __all__ = [
-    "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines", "symmetric", "usable_mask",
+    "EncoderSettingsCheck", "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines",
+    "symmetric", "usable_mask",
 ]
 
 
@@ -113,12 +115,34 @@ class _PreNormLayer(nn.TransformerEncoderLayer):
         return x + self._ff_block(self.norm2(x))
 
 
+def encoder_problems(dim: Any, heads: Any) -> dict[str, str]:
+    """What a :class:`SetEncoder` of width ``dim`` and ``heads`` attention heads cannot be, by parameter name."""
+    problems = {name: f"must be an integer >= 1, got {value!r}" for name, value in (("dim", dim), ("heads", heads))
+                if not isinstance(value, int) or value < 1}
+    if not problems and dim % heads:
+        problems["heads"] = f"{heads} does not divide dim {dim}: each attention head reads dim / heads of the width"
+    return problems
+
+
+class EncoderSettingsCheck:
+    """For networks built on a :class:`SetEncoder` from their ``dim`` and ``heads``: the config check reports a
+    width or head count the encoder cannot take before any work (``config validate``), not as torch's error
+    at construction."""
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        return [f"{path}.{name}: {problem}" for name, problem in
+                encoder_problems(params.get("dim"), params.get("heads")).items()]
+
+
 class SetEncoder(nn.Module):
     """Embedding MLP and a pre-norm transformer encoder over the real elements of each event (no positional
     encoding: a set has no order), with an optional per-head attention bias given to ``forward``."""
 
     def __init__(self, in_features: int, dim: int, layers: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
+        if problems := encoder_problems(dim, heads):
+            raise ValueError("; ".join(f"{name}: {problem}" for name, problem in problems.items()))
         self.heads = heads
         self.embed = mlp([in_features, dim, dim])
         layer = _PreNormLayer(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)

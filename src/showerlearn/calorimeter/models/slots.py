@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
-from showerlearn.calorimeter.models.layers import SetEncoder, directions, mlp
+from showerlearn.calorimeter.models.layers import EncoderSettingsCheck, SetEncoder, directions, mlp
 from showerlearn.registry import MODELS
 
 __all__ = ["HitSlotAttention"]
@@ -35,7 +35,7 @@ _ENERGY_FEATURES = ("log_energy", "energy")
 
 
 @MODELS.register("hit_slot_attention")
-class HitSlotAttention(nn.Module):
+class HitSlotAttention(EncoderSettingsCheck, nn.Module):
     """Invariant slot attention: ``slots`` compete for the hits over ``iterations`` rounds (outputs ``slots`` and
     ``pairs``).
 

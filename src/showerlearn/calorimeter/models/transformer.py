@@ -15,14 +15,14 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
-from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder, directions, mlp, pair_cosines
+from showerlearn.calorimeter.models.layers import EncoderSettingsCheck, HitPairBias, SetEncoder, directions, mlp, pair_cosines
 from showerlearn.registry import MODELS
 
 __all__ = ["HitCondensation", "HitTransformer"]
 
 
 @MODELS.register("hit_transformer")
-class HitTransformer(nn.Module):
+class HitTransformer(EncoderSettingsCheck, nn.Module):
     """Transformer encoder over the hits with a pairwise-similarity head: one same-gamma logit per hit pair
     (output ``pairs``), cut at the decoding's merge threshold.
 
@@ -67,7 +67,7 @@ class HitTransformer(nn.Module):
 
 
 @MODELS.register("hit_condensation")
-class HitCondensation(nn.Module):
+class HitCondensation(EncoderSettingsCheck, nn.Module):
     """Object condensation (Kieseler, EPJC 80, 886 (2020)) on a transformer backbone: per hit a condensation
     strength logit and coordinates in a learnt cluster space (output ``objects``, ``(B, N, 1 + space_dim)``,
     trained with the ``object_condensation`` loss). Clusters form around the condensation points; a cluster's

@@ -9,6 +9,7 @@ particle has pT > 0).
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,8 +79,9 @@ def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.n
             raise ColliderDataError(path, f"no array {key!r}; the file has {', '.join(names)}")
         try:
             array = archive[key]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # truncated, or an object array
-            raise ColliderDataError(path, f"array {key!r} cannot be read as numbers ({error})") from None
+        # truncated, an object array, or a damaged .npy header (numpy parses it as Python: SyntaxError, TokenError)
+        except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile) as error:
+            raise ColliderDataError(path, f"array {key!r} cannot be read as numbers (damaged file? {error})") from None
     if not isinstance(array, np.ndarray):  # a member that is not an .npy: numpy hands back its raw bytes
         raise ColliderDataError(path, f"member {key!r} is not a NumPy array (.npy) but {type(array).__name__}")
     _check(path, key, array, feature_names)
