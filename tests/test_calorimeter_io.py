@@ -369,6 +369,14 @@ def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
     truncated.write_bytes(path.read_bytes()[:400])
     with pytest.raises(CalorimeterFileError, match="truncated"):
         read_root_hits(truncated)
+    # an RNTuple (what uproot writes from a plain dict) cut in its footer: found when its fields are listed
+    ntuple = tmp_path / "ntuple.root"
+    with uproot.recreate(ntuple) as file:
+        file["califa"] = {name: values for name, values in good.items()}
+    cut = tmp_path / "ntuple_cut.root"
+    cut.write_bytes(ntuple.read_bytes()[:-300])
+    with pytest.raises(CalorimeterFileError, match=r"ntuple_cut\.root.*cannot read tree 'califa' \(truncated or corrupt\?\)"):
+        read_root_hits(cut)
     with pytest.raises(ValueError, match="energy_unit"):
         read_root_hits(path, energy_unit="eV")
 

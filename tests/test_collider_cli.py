@@ -27,11 +27,13 @@ def test_simulate_a_file_with_config_overrides_and_a_summary(tmp_path: Path) -> 
     code, output = _run(
         "--events", "3", "--process", "signal", "--seed", "4", "--jobs", "1", "--config", str(config),
         "--set", "selection.mass_window=[0.7, 1.3]", "--cache", str(tmp_path / "cache"), "-o", str(tmp_path / "signal.h5"),
+        "--set", "processes.signal.cross_section_pb=0.01",  # one value of the default signal, its settings kept
     )  # fmt: skip
     assert code == 0, output
     assert "wrote 3 events (3 generated)" in output and "heavy scalar 1000 GeV" in output
     file = read_events(tmp_path / "signal.h5")
     assert len(file.events) == 3 and [p.name for p in file.processes] == ["signal"]
+    assert file.processes[0].sigma_generated_pb == 0.01 and "HiggsBSM:gg2H2 = on" in file.processes[0].settings
     assert file.config["selection"]["mass_window"] == [0.7, 1.3] and set(
         file.events.constituents.jet_index.tolist()[0]
     ) == {0}
@@ -72,3 +74,9 @@ def test_bad_settings_exit_with_a_message_naming_them(tmp_path: Path) -> None:
     code, output = _run("--process", "higgs", "-o", str(tmp_path / "x.h5"))
     assert code == 1 and "unknown process 'higgs'; known: signal, qcd, ttbar" in output
     assert not (tmp_path / "x.h5").exists()
+    # every mass point is checked before the first is generated: one out of range, or given twice
+    code, output = _run("--signal-mass", "600", "--signal-mass", "-100", "-o", str(tmp_path / "x.h5"))
+    assert code == 2 and "--signal-mass" in output and "signal_mass: Input should be greater than 250 (got -100.0)" in output
+    code, output = _run("--signal-mass", "600", "--signal-mass", "600", "-o", str(tmp_path / "x.h5"))
+    assert code == 1 and "--signal-mass 600 given twice" in output
+    assert not list(tmp_path.iterdir())

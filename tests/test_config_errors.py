@@ -258,3 +258,10 @@ def test_a_photopeak_window_of_another_resolution_than_the_simulated_one_is_refu
     assert load_config(example, [simulated]).new_run_problems() != []
     assert load_config(example, [simulated, "evaluation.params.resolution_fwhm_662=0.05"]).new_run_problems() == []
     assert load_config(example).new_run_problems() == []
+
+
+def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
+    image = tmp_path / "figure.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    result = CliRunner().invoke(app, ["config", "validate", str(image)])
+    assert result.exit_code == 2 and "figure.png" in result.output and "not a YAML text file" in result.output

@@ -17,6 +17,7 @@ from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
 
 if TYPE_CHECKING:
+    from showerlearn.collider.simulation import ColliderSimulationConfig
     from showerlearn.collider.simulation.run import RunSummary
 
 
@@ -56,28 +57,41 @@ def simulate_collider(
         from showerlearn.collider.simulation import ColliderSimulationConfig, mass_point_path
         from showerlearn.collider.simulation import simulate_collider as run
 
-        settings = read_yaml(config) if config else {}
+        # --set changes the resolved settings, defaults included: processes.signal.cross_section_pb=0.01 changes
+        # one value of the default signal (in a config file, `processes:` replaces the default processes)
+        settings = _validated(read_yaml(config) if config else {}, str(config or "defaults")).model_dump()
         apply_overrides(settings, overrides or [])
         if events is not None:
             settings["n_events"] = events
         if cache is not None:
             settings["cache_dir"] = str(cache)
-        try:
-            base = ColliderSimulationConfig.model_validate(settings)
-        except ValidationError as error:
-            raise ConfigError(
-                str(config or "--set"), format_validation_error(error, ColliderSimulationConfig)
-            ) from None
+        base = _validated(settings, "--set" if overrides else str(config or "defaults"))
         if process:
             base = base.only(process)
         masses = signal_mass or [base.signal_mass]
+        if repeated := sorted({mass for mass in masses if masses.count(mass) > 1}):
+            raise ValueError(f"--signal-mass {', '.join(f'{mass:g}' for mass in repeated)} given twice: one file per mass point")
+        try:  # every mass point checked before the first is generated
+            points = [base.at_mass(mass) for mass in masses]
+        except ValidationError as error:
+            raise ConfigError("--signal-mass", format_validation_error(error, ColliderSimulationConfig)) from None
         paths = [output if len(masses) == 1 else mass_point_path(output, mass) for mass in masses]
         for path in paths:
             check_output_file(path, overwrite)
-        for mass, path in zip(masses, paths, strict=True):
+        for point, path in zip(points, paths, strict=True):
             with kept_if_created_meanwhile():
-                summary = run(base.at_mass(mass), path, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
-            _print_summary(summary, mass)
+                summary = run(point, path, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
+            _print_summary(summary, point.signal_mass)
+
+
+def _validated(settings: dict, source: str) -> ColliderSimulationConfig:
+    """The generator settings, or a ConfigError naming every bad key of ``source``."""
+    from showerlearn.collider.simulation import ColliderSimulationConfig
+
+    try:
+        return ColliderSimulationConfig.model_validate(settings)
+    except ValidationError as error:
+        raise ConfigError(source, format_validation_error(error, ColliderSimulationConfig)) from None
 
 
 def _require_extra() -> None:

@@ -34,6 +34,8 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
+    except UnicodeDecodeError:  # an image, an HDF5 file... given where a config goes
+        raise ConfigError(str(path), ["not a YAML text file (it holds bytes that are not UTF-8 text)"]) from None
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"expected a mapping of keys at the top level, got {type(data).__name__}"])
     if "extends" not in data:

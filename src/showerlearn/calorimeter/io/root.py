@@ -99,15 +99,20 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
             tree = trees[0]
         if tree not in trees:
             raise CalorimeterFileError(path, f"no tree {tree!r}; trees: {', '.join(trees) or 'none'}")
-        found = file[tree]
-        missing = [name for name in branches if name not in found.keys()]
+        unreadable = f"cannot read tree {tree!r} (truncated or corrupt?)"
+        try:  # an RNTuple reads its footer here: a cut-off file fails now
+            found = file[tree]
+            names = list(found.keys())
+        except Exception as error:
+            raise CalorimeterFileError(path, f"{unreadable}: {error}") from None
+        missing = [name for name in branches if name not in names]
         if missing:
             raise CalorimeterFileError(path, f"tree {tree!r} has no branch {', '.join(map(repr, missing))}; "
-                                             f"branches: {', '.join(found.keys())}")
+                                             f"branches: {', '.join(names)}")
         try:
             return found.arrays(branches, library="ak")
         except Exception as error:
-            raise CalorimeterFileError(path, f"cannot read tree {tree!r} (truncated or corrupt?): {error}") from None
+            raise CalorimeterFileError(path, f"{unreadable}: {error}") from None
 
 
 def _per_event(
