@@ -100,7 +100,7 @@ class Family:
 
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
         """Problems between sections of a new experiment of this family, which no single component sees (one
-        line each, named by their keys); checked with :meth:`ExperimentConfig.ignored_sections`. None by default."""
+        line each, named by their keys); checked by :func:`new_run_problems`. None by default."""
         return []
 
     def board_style(self) -> BoardStyle:
@@ -171,6 +171,13 @@ def family_of_component(component: Any) -> Family:
         if any(module == package or module.startswith(package + ".") for package in family.packages):
             return family
     return GENERIC
+
+
+def new_run_problems(config: ExperimentConfig) -> list[str]:
+    """What a new run refuses and ``config validate`` reports beyond the schema: the sections the experiment would
+    ignore (``ExperimentConfig.ignored_sections``) and the problems between sections its family checks
+    (:meth:`Family.experiment_problems`)."""
+    return config.ignored_sections() + family_of(config).experiment_problems(config)
 
 
 def family_of(config: Any) -> Family:

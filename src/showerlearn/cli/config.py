@@ -6,6 +6,7 @@ import typer
 
 from showerlearn.cli.common import ConfigArgument, OverrideOption, console, load, user_errors
 from showerlearn.config import ConfigError, dump_config
+from showerlearn.family import new_run_problems
 
 app = typer.Typer(help="Check experiment configs.", no_args_is_help=True)
 
@@ -14,7 +15,7 @@ app = typer.Typer(help="Check experiment configs.", no_args_is_help=True)
 def validate(config: ConfigArgument, overrides: OverrideOption = None) -> None:
     """Exit 0 if CONFIG is valid; otherwise list every bad key with a suggestion and exit 2."""
     with user_errors():
-        problems = load(config, overrides).new_run_problems()
+        problems = new_run_problems(load(config, overrides))
         if problems:
             raise ConfigError(str(config), problems)
     console.print(f"[green]{config}: valid[/]")

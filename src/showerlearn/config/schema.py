@@ -193,13 +193,6 @@ class ExperimentConfig(Strict):
             raise ValueError("trainer.max_epochs: 0 evaluates a trained network without training: give it in `init_from`")
         return self
 
-    def new_run_problems(self) -> list[str]:
-        """What a new run refuses (and ``config validate`` reports): :meth:`ignored_sections`, and the problems
-        between sections that this experiment's family checks (``Family.experiment_problems``)."""
-        from showerlearn.family import family_of  # the registries, only when a run starts
-
-        return self.ignored_sections() + family_of(self).experiment_problems(self)
-
     def ignored_sections(self) -> list[str]:
         """Problems of sections this experiment would silently ignore: those only a network uses, given with an
         estimator. Checked when a new run starts and by ``config validate``, not when an existing run's

@@ -36,6 +36,7 @@ from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_e
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_process_settings, compile_network, prediction_device, prediction_precision
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
+from showerlearn.family import new_run_problems
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.staging import holds_anything
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
@@ -60,7 +61,7 @@ def train(
     forces the folder (sweeps; every process of a job launched from outside, by ``torchrun`` or
     ``srun``, must be given the same one).
     """
-    if resume is None and (problems := config.new_run_problems()):
+    if resume is None and (problems := new_run_problems(config)):
         raise ConfigError(config.name, problems)
     run, attempt, rank_zero = _open_run(config, resume, run_dir)
     earlier_seconds = run.status().get("train_seconds", 0.0) if resume is not None else 0.0
