@@ -115,10 +115,18 @@ def test_misuse_is_explained() -> None:
         TokenPreprocessor(FEATURES, n_tokens=2, standardize=["mass"])
     # the fields the alignment reads are named too; a non-finite feature names itself and the first event
     without_jets = ak.Array([[{k: v for k, v in token.items() if k != "jet_index"} for token in _jet(0.3)]])
-    with pytest.raises(KeyError, match=r"no field 'jet_index' \(the jet alignment reads deta, dphi, pt, jet_index\)"):
+    with pytest.raises(KeyError, match=r"no field 'jet_index' \(alignment\)"):
         TokenPreprocessor(["pt"], n_tokens=2).fit(without_jets)
     logarithm = ak.Array([[{"log_pt": 0.0}], [{"log_pt": -np.inf}]])  # the log of a zero pT
     with pytest.raises(ValueError, match=r"'log_pt' is NaN or infinite in 1 event\(s\) \(the first: event 1\)"):
         TokenPreprocessor(["log_pt"], n_tokens=1, sort_by=None, standardize=[], alignment=None).fit_transform(logarithm)
     with pytest.raises(ValueError, match=r"'log_pt' is NaN or infinite in 1 event\(s\) \(the first: event 1\)"):
         TokenPreprocessor(["log_pt"], n_tokens=1, sort_by=None, alignment=None).fit(logarithm)  # before the mean
+
+
+def test_a_missing_token_field_names_the_setting_that_reads_it() -> None:
+    tokens = ak.Array([[{"deta": 0.1, "dphi": 0.0, "energy": 3.0}]])
+    with pytest.raises(KeyError, match=r"no field 'bogus' \(features\), 'pt' \(sort_by\); they have deta, dphi, energy"):
+        TokenPreprocessor(["energy", "bogus"], 4, "pt", [], None).fit(tokens)
+    with pytest.raises(KeyError, match=r"no field 'pt' \(features\), 'jet_index' \(alignment\);"):  # the first to ask names it
+        TokenPreprocessor(["pt"], 4, "pt", [], JetAlignment()).fit(tokens)

@@ -650,3 +650,18 @@ def test_every_family_names_event_id_columns_its_predictions_carry() -> None:
     assert set(DATAMODULES.get("collider").event_id_columns) <= set(collider._KEPT_UNITS)
     calorimeter = DATAMODULES.get("calorimeter")
     assert set(calorimeter.event_id_columns) <= set(calorimeter(files=["unread.h5"]).column_units()["predictions"])
+
+
+def test_a_data_error_of_one_input_names_that_file() -> None:
+    from showerlearn.engine.predict import _naming
+
+    source = Path("/data/run_0042.h5")
+    with pytest.raises(ValueError, match=r"^/data/run_0042\.h5: token feature 'log_energy' is NaN"):
+        with _naming(source):
+            raise ValueError("token feature 'log_energy' is NaN or infinite in 1 event(s)")
+    with pytest.raises(KeyError, match=r"/data/run_0042\.h5: the tokens have no field 'pt'"):
+        with _naming(source):
+            raise KeyError("the tokens have no field 'pt'")
+    with pytest.raises(ValueError, match=r"^run_0042\.h5: truncated$"):  # named already: as it was
+        with _naming(source):
+            raise ValueError("run_0042.h5: truncated")

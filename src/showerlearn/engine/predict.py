@@ -55,7 +55,7 @@ from showerlearn.data.files import expand_patterns
 from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import (
-    build_datamodule, build_module, load_trained_weights, predict_outputs,
+    build_datamodule, build_module, error_reason, load_trained_weights, predict_outputs,
 )
 from showerlearn.engine.safe_load import (
     ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, CheckpointFile, load_checkpoint, load_estimator,
@@ -219,7 +219,8 @@ def predict_files(
                 else:
                     stamp = stamps.get(source) or context.file_stamp(source)
                     parts = context.datamodule.prediction_parts(source, chunk_events)
-                    summaries.append(_write(context, parts, "predict", output, stamp, bar, str(source)))
+                    with _naming(source):
+                        summaries.append(_write(context, parts, "predict", output, stamp, bar, str(source)))
                 bar.file_done()
         finally:
             context.datamodule.teardown("predict")
@@ -261,6 +262,18 @@ def predict_split(
             context.datamodule.teardown("predict")
         bar.file_done()
     return summary
+
+
+@contextlib.contextmanager
+def _naming(source: Path) -> Iterator[None]:
+    """A data error of one of several inputs (a NaN feature, a missing field) names the file, when it does not."""
+    try:
+        yield
+    except (KeyError, ValueError) as error:
+        reason = error_reason(error)
+        if source.name in reason:
+            raise
+        raise (KeyError if isinstance(error, KeyError) else ValueError)(f"{source}: {reason}") from error
 
 
 def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:

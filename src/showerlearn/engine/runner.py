@@ -454,10 +454,10 @@ def evaluate_file(
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
     except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read
-        raise ValueError(f"evaluating {predictions_file}: {_reason(error)}") from None
+        raise ValueError(f"evaluating {predictions_file}: {error_reason(error)}") from None
 
 
-def _reason(error: Exception) -> str:
+def error_reason(error: Exception) -> str:
     """What an error says: a KeyError's sentence without the quotes of its repr, or the key it lacked."""
     if not isinstance(error, KeyError) or not error.args:
         return str(error)

@@ -211,14 +211,15 @@ class TokenPreprocessor:
         return self.fit(tokens).transform(tokens)
 
     def _ordered(self, tokens: ak.Array) -> ak.Array:
-        needed = (*self.features, *([self.sort_by] if self.sort_by else []), *(self.alignment.fields if self.alignment else ()))
-        missing = list(dict.fromkeys(name for name in needed if name not in tokens.fields))
+        # each needed field with the setting that first asks for it: the message names the key to change
+        needed: dict[str, str] = {}
+        for names, setting in ((self.features, "features"), ([self.sort_by] if self.sort_by else [], "sort_by"),
+                               (self.alignment.fields if self.alignment else (), "alignment")):
+            for name in names:
+                needed.setdefault(name, setting)
+        missing = [f"{name!r} ({setting})" for name, setting in needed.items() if name not in tokens.fields]
         if missing:
-            raise KeyError(
-                f"the tokens have no field {', '.join(map(repr, missing))}"
-                f"{' (the jet alignment reads ' + ', '.join(self.alignment.fields) + ')' if self.alignment else ''}; "
-                f"they have {', '.join(tokens.fields)}"
-            )
+            raise KeyError(f"the tokens have no field {', '.join(missing)}; they have {', '.join(tokens.fields)}")
         if self.alignment is not None:
             tokens = self.alignment(tokens)
         if self.sort_by is not None:
