@@ -90,3 +90,22 @@ def test_an_output_created_while_simulating_is_kept_without_overwrite(tmp_path: 
     result = _simulate(output, "--overwrite")
     assert result.exit_code == 0, result.output
     assert n_events(output) == 2
+
+
+def test_a_simulation_stopped_by_sigterm_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """A batch system's time limit sends SIGTERM: the half-written file goes, as on any other error."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "showerlearn.cli.main", "simulate", "calorimeter", "-o", str(tmp_path / "big.h5"),
+               "--events", "1000000", "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.h5.*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    assert list(tmp_path.glob(".big.h5.*")), "the simulation never started writing"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import typer
 
 from showerlearn.cli import board, config, ensemble, evaluate, explain, export, predict, simulate, sweep, train
@@ -26,6 +29,19 @@ def main(
 ) -> None:
     """Deep-learning event reconstruction for particle and astroparticle physics."""
     set_verbose(verbose)
+    _exit_cleanly_on_sigterm()
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (a batch system's time limit, ``kill``) ends the command as an exception would: the half-written
+    temporary files of the outputs are removed on the way out, where the default action leaves them behind.
+    A handler someone else installed (Lightning's on SLURM) is kept."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 app.command()(train.train)
