@@ -463,6 +463,17 @@ def _delete(key: str) -> Change:
     return lambda h5: h5.__delitem__(key)
 
 
+def _replaced(key: str, make: Callable[[np.ndarray], np.ndarray]) -> Change:
+    """The dataset ``key`` replaced by ``make`` of its values (another shape, another type)."""
+
+    def change(h5: h5py.File) -> None:
+        values = h5[key][()]
+        del h5[key]
+        h5[key] = make(values)
+
+    return change
+
+
 def _emptied(h5: h5py.File) -> None:
     h5.visititems(lambda _, item: item.resize((0,)) if isinstance(item, h5py.Dataset) else None)
 
@@ -475,6 +486,10 @@ def _emptied(h5: h5py.File) -> None:
         pytest.param(_delete("events/process"), r"lacks the datasets events/process ", id="process"),
         pytest.param(_shorten("constituents/pt"), r"'constituents/pt' has \d+ entries but 'constituents/counts' adds up to", id="values"),
         pytest.param(_shorten("events/mjj"), r"the datasets hold different numbers of events: .*'events/mjj': 7", id="events"),
+        pytest.param(_replaced("constituents/pt", lambda v: np.stack([v, v], axis=1)),
+                     r"dataset 'constituents/pt' holds float\d+ of shape \(\d+, 2\); expected one number", id="2-d"),
+        pytest.param(_replaced("constituents/pt", lambda v: np.array([b"a"] * len(v))),
+                     r"dataset 'constituents/pt' holds \|S1 of shape \(\d+,\); expected one number", id="text"),
         pytest.param(_set("fatjets/counts", 1, -2), r"'fatjets/counts' is negative \(-2\) in event 1", id="negative-count"),
         pytest.param(_set("events/process", 0, -1), r"'events/process' holds -1 in event 0; the file's processes are "
                      r"\['signal', 'qcd', 'ttbar'\]", id="code"),

@@ -174,5 +174,10 @@ def _collection(h5: h5py.File, collection: str, path: str | Path) -> tuple[ak.Ar
 
 
 def _checked(path: str | Path, key: str, values: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """``values`` of a generated file's field: one finite number per event or per entry (a 2-D block or text
+    would fail later, in a message naming neither the file nor the dataset)."""
+    if values.ndim != 1 or values.dtype.kind not in "biuf":
+        raise ColliderDataError(path, f"dataset {key!r} holds {values.dtype} of shape {values.shape}; expected one "
+                                      "number per event or per entry")
     check_finite(path, f"dataset {key!r}", values, counts)
     return values
