@@ -94,3 +94,14 @@ def test_estimator_api_clone_and_awkward_input() -> None:
     assert [labels.tolist() for labels in finder.predict(as_records)] == expected
     with pytest.raises(ValueError, match="unknown window"):
         R3BClustering(window="hexagon").cluster(events[0])
+
+
+def test_a_window_of_no_size_or_a_negative_threshold_is_refused_before_clustering() -> None:
+    problems = R3BClustering.config_problems({"half_angle": -1.0, "radius": float("nan"), "dphi": 0.2,
+                                              "cluster_threshold_mev": -0.5}, "estimator.params")
+    assert problems == ["estimator.params.half_angle: a window size is > 0, got -1.0",
+                        "estimator.params.radius: a window size is > 0, got nan",
+                        "estimator.params.cluster_threshold_mev: a threshold is >= 0 [MeV], got -0.5"]
+    with pytest.raises(ValueError, match="R3BClustering.dtheta: a window size is > 0, got 0"):
+        R3BClustering(dtheta=0).fit()
+    assert clone(R3BClustering(half_angle=0.4)).fit().half_angle == 0.4

@@ -17,7 +17,8 @@ option ``phi_wrap`` takes the shorter way round instead); ``cone`` angle to the 
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -69,6 +70,26 @@ class R3BClustering(HitClusterer):
         self.cluster_threshold_mev = cluster_threshold_mev
         self.phi_wrap = phi_wrap
         self.geometry = geometry
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """Window sizes that are not positive and thresholds below 0 (checked by the config check, before any work,
+        and by :meth:`fit`): a window of size 0 or less holds no hit but its seed."""
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+        sizes = [f"{path}.{name}: a window size is > 0, got {params[name]!r}" for name in ("dtheta", "dphi", "half_angle", "radius")
+                 if name in params and not (number(params[name]) and params[name] > 0)]
+        thresholds = [f"{path}.{name}: a threshold is >= 0 [MeV], got {params[name]!r}"
+                      for name in ("crystal_threshold_mev", "cluster_threshold_mev")
+                      if name in params and not (number(params[name]) and params[name] >= 0)]
+        return sizes + thresholds
+
+    def fit(self, events: Any = None, y: Any = None) -> R3BClustering:
+        """Check the settings (there is nothing to learn); returns self."""
+        if problems := self.config_problems(self.get_params(), type(self).__name__):
+            raise ValueError("; ".join(problems))
+        return self
 
     def cluster(self, hits: Hits) -> np.ndarray:
         require(hits, ("energy", "theta", "phi"), "R3BClustering")
