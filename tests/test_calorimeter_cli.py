@@ -109,3 +109,11 @@ def test_a_simulation_stopped_by_sigterm_leaves_no_temporary_file(tmp_path: Path
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_inside_a_file_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(tmp_path / "notes.txt" / "hits.h5"),
+                                      "--events", "10", "--overwrite"])
+    assert result.exit_code == 1 and "notes.txt is a file, not a folder" in " ".join(result.output.split())
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -45,6 +45,8 @@ def check_output_file(path: Path, overwrite: bool) -> None:
     """Before any work: an output that is a folder, or that exists (unless ``overwrite``), is refused."""
     if path.is_dir():
         raise IsADirectoryError(f"--output {path}: is a folder; give the name of the file to write")
+    if blocking := next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None):
+        raise NotADirectoryError(f"--output {path}: {blocking} is a file, not a folder to write into")
     if path.exists() and not overwrite:
         raise FileExistsError(f"--output {path}: exists; pass --overwrite to replace it")
 
@@ -56,6 +58,8 @@ def kept_if_created_meanwhile() -> Iterator[None]:
     try:
         yield
     except FileExistsError as error:
+        if error.errno is not None:  # the system's (a folder to make is a file): not the output appearing meanwhile
+            raise
         raise FileExistsError(f"--output {error}; pass --overwrite to replace it") from None
 
 
