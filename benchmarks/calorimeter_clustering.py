@@ -48,7 +48,7 @@ from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, dump_config, load_config
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.runner import train
+from showerlearn.engine.runner import train_into
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
 from showerlearn.io.tables import read_tables
 from showerlearn.viz.figures import new_figure, save_figure
@@ -104,11 +104,9 @@ def _run(method: str, seed: int, args: argparse.Namespace) -> str:
         return str(folder)
     quiet_libraries()  # a spawned worker starts afresh
     started = time.monotonic()
-    if (folder / "config.yaml").is_file():  # an interrupted run of these settings: continue it
+    if (folder / "config.yaml").is_file():  # an interrupted run: continued only with these settings
         _check_settings(folder, method, seed, args)
-        train(_run_config(method, seed, args), resume=folder, progress=False)
-    else:
-        train(_run_config(method, seed, args), run_dir=folder, progress=False)
+    train_into(_run_config(method, seed, args), folder, progress=False)
     print(f"{method} seed {seed}: {time.monotonic() - started:.0f} s", flush=True)
     return str(folder)
 

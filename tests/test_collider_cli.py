@@ -78,5 +78,23 @@ def test_bad_settings_exit_with_a_message_naming_them(tmp_path: Path) -> None:
     code, output = _run("--signal-mass", "600", "--signal-mass", "-100", "-o", str(tmp_path / "x.h5"))
     assert code == 2 and "--signal-mass" in output and "signal_mass: Input should be greater than 250 (got -100.0)" in output
     code, output = _run("--signal-mass", "600", "--signal-mass", "600", "-o", str(tmp_path / "x.h5"))
-    assert code == 1 and "--signal-mass 600 given twice" in output
+    assert code == 2 and "mass points given twice" in output
     assert not list(tmp_path.iterdir())
+
+
+def test_a_config_file_valid_only_with_its_set_values_is_taken(tmp_path: Path) -> None:
+    """The file and --set make the settings together: a file whose fractions --set completes is not refused alone."""
+    defaults = simulation.ColliderSimulationConfig().processes
+    config = tmp_path / "two.yaml"
+    config.write_text(yaml.safe_dump({"processes": {
+        "signal": {"settings": list(defaults["signal"].settings), "signal": True, "fraction": 0.5},
+        "qcd": {"settings": list(defaults["qcd"].settings), "fraction": 0.7},
+    }}))  # fmt: skip
+    code, output = _run("--config", str(config), "-o", str(tmp_path / "x.h5"))
+    assert code == 2 and "add up to 1" in output
+    # with the --set the settings are valid: what stops this run is the next check, the mass point
+    code, output = _run("--config", str(config), "--set", "processes.qcd.fraction=0.5", "--signal-mass", "100",
+                        "-o", str(tmp_path / "x.h5"))
+    assert code == 2 and "invalid config --signal-mass" in output and "add up to 1" not in output
+    code, output = _run("--signal-mass", "600", "--signal-mass", "600.0001", "-o", str(tmp_path / "x.h5"))
+    assert code == 2 and "mass points given twice (one file per mass point): x_m600.h5" in " ".join(output.split())

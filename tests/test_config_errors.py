@@ -244,6 +244,10 @@ def test_a_run_whose_config_this_code_cannot_read_names_the_code_that_wrote_it(t
     message = " ".join(result.output.split())
     assert result.exit_code == 2 and "from_other_code: unknown key" in message
     assert "this run was written by showerlearn 0.0.9 at commit 0123456 with uncommitted changes; this is showerlearn" in message
+    # a damaged record only loses the line
+    (run / "environment.json").write_text(json.dumps({"packages": ["showerlearn"], "git": "abc"}))
+    result = CliRunner().invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 2 and "from_other_code: unknown key" in result.output and "written by" not in result.output
     # a config file outside a run: no such line
     (run / "environment.json").unlink()
     result = CliRunner().invoke(app, ["evaluate", str(run)])

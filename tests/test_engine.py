@@ -462,17 +462,22 @@ def test_rank_above_zero_of_an_external_launch_needs_the_run_folder_and_writes_n
     assert not list(shared.iterdir())  # rank 0 owns the folder: config, environment and status are its
 
 
-def test_a_new_run_refuses_a_folder_of_other_files_or_of_a_run(tabular_config: dict, tmp_path: Path) -> None:
-    """--run-dir of a folder holding the user's files: the run's predictions.h5 and metrics.json would replace them."""
+def test_a_new_run_refuses_a_folder_of_files_it_would_replace_or_of_a_run(tabular_config: dict, tmp_path: Path) -> None:
+    """--run-dir of a folder holding the user's metrics.json: the run's would replace it; a batch log stays beside."""
     users = tmp_path / "notes"
     users.mkdir()
     (users / "metrics.json").write_text("my notes")
-    with pytest.raises(ConfigError, match="holds files but no run"):
+    with pytest.raises(ConfigError, match="holds metrics.json but no run"):
         train(resolve_config(tabular_config), run_dir=users, progress=False)
     assert [path.name for path in users.iterdir()] == ["metrics.json"] and (users / "metrics.json").read_text() == "my notes"
     (users / "config.yaml").write_text("name: x\n")
     with pytest.raises(ConfigError, match="holds a run already"):
         train(resolve_config(tabular_config), run_dir=users, progress=False)
+    batch = tmp_path / "job"  # #SBATCH --output=job/slurm-%j.out writes there before the job starts
+    batch.mkdir()
+    (batch / "slurm-1.out").write_text("log")
+    run = train(resolve_config(tabular_config), run_dir=batch, progress=False)
+    assert run.metrics_file.is_file() and (batch / "slurm-1.out").read_text() == "log"
 
 
 @pytest.mark.slow

@@ -653,6 +653,7 @@ def test_every_family_names_event_id_columns_its_predictions_carry() -> None:
 
 
 def test_a_data_error_of_one_input_names_that_file() -> None:
+    from showerlearn.config import ConfigError
     from showerlearn.engine.predict import _naming
 
     source = Path("/data/run_0042.h5")
@@ -665,3 +666,6 @@ def test_a_data_error_of_one_input_names_that_file() -> None:
     with pytest.raises(ValueError, match=r"^run_0042\.h5: truncated$"):  # named already: as it was
         with _naming(source):
             raise ValueError("run_0042.h5: truncated")
+    with pytest.raises(ConfigError):  # a setting's error keeps its kind (exit code 2)
+        with _naming(source):
+            raise ConfigError("--set", ["data.params.x: unknown key"])

@@ -36,6 +36,13 @@ def test_a_terminal_or_a_disabled_bar_gets_no_plain_line() -> None:
         assert "of 3 (" not in console.file.getvalue()
 
 
+def test_a_terminal_that_draws_nothing_live_gets_the_lines() -> None:
+    """A dumb terminal (TERM=dumb: an editor's shell, some CI systems): rich shows the bar only at the end."""
+    log = io.StringIO()
+    _advance_three_times(Console(file=log, force_terminal=True, force_interactive=False, width=200))
+    assert "simulating: 2 of 3 (67 %)" in log.getvalue()
+
+
 def test_lines_wait_for_the_interval() -> None:
     log = io.StringIO()
     with Progress(console=Console(file=log, force_terminal=False, width=200), log_interval=3600.0) as bar:
@@ -48,6 +55,9 @@ def test_the_line_says_what_is_known() -> None:
     assert progress_line("simulating", 4000, 20000, 31.2, 124.9) == \
         "simulating: 4,000 of 20,000 (20 %), 0:00:31 elapsed, about 0:02:04 left"
     assert progress_line("explaining run", 7, None, 3725.0, None) == "explaining run: 7, 1:02:05 elapsed"
+    # a bar over files says the events it holds as fields: the line says them too
+    assert progress_line("run.h5", 0, 1, 300.0, None, {"events": 125000, "rate": 416.7, "unit": "ev"}) == \
+        "run.h5: 0 of 1 (0 %), events 125,000, rate 417, 0:05:00 elapsed"
 
 
 def test_simulate_in_a_batch_log_reports_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,4 +66,4 @@ def test_simulate_in_a_batch_log_reports_while_it_runs(tmp_path: Path, monkeypat
     result = CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(tmp_path / "hits.h5"), "--events", "60",
                                       "--gammas", "1", "--jobs", "1", "--set", "chunk_size=20"])
     assert result.exit_code == 0, result.output
-    assert "20 of 60 (33 %)" in result.output and "40 of 60 (67 %)" in result.output
+    assert "20 of 60 (33 %)" in result.output and "40 of 60 (67 %)" in result.output and ", hits " in result.output

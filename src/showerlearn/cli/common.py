@@ -80,7 +80,7 @@ def _written_by_other_code(source: str) -> str:
 
     try:
         written = code_description(read_json_object(record))
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a damaged record only loses this hint, never the config error itself
         return ""
     reading = code_description(describe_environment(seed=0))
     if written == reading and "uncommitted" not in written:

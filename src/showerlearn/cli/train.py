@@ -32,14 +32,16 @@ def train(
     quiet_libraries()
     with user_errors():
         from showerlearn.engine.runner import train as run_training
+        from showerlearn.engine.runner import train_into
 
         experiment = load(config, overrides)
         owner = not started_by_lightning() and launched_rank() == 0  # before train() marks its DDP workers
-        if run_dir is not None and resume is None and (run_dir / "config.yaml").is_file():
-            # the same command again (a requeued or restarted job): continue that run; Lightning's DDP
+        if run_dir is not None and resume is None:
+            # the same command again (a requeued or restarted job) continues the run there; Lightning's DDP
             # workers, re-running this command line, continue it from the same checkpoint
-            resume = run_dir
-        run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
+            run = train_into(experiment, run_dir, progress)
+        else:
+            run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough
         scalars = run.metrics().get("scalars", {}) if run.metrics_file.is_file() else {}
         console.print(metrics_table(scalars, "test split", scalar_units(experiment)))

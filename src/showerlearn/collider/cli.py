@@ -57,25 +57,26 @@ def simulate_collider(
         from showerlearn.collider.simulation import ColliderSimulationConfig, mass_point_path
         from showerlearn.collider.simulation import simulate_collider as run
 
-        # --set changes the resolved settings, defaults included: processes.signal.cross_section_pb=0.01 changes
-        # one value of the default signal (in a config file, `processes:` replaces the default processes)
-        settings = _validated(read_yaml(config) if config else {}, str(config or "defaults")).model_dump()
+        # --set changes the settings with their defaults filled in: processes.signal.cross_section_pb=0.01 changes one
+        # value of the default signal; a key of the config file replaces the default's whole (`processes:` its set)
+        settings = {**ColliderSimulationConfig().model_dump(), **(read_yaml(config) if config else {})}
         apply_overrides(settings, overrides or [])
         if events is not None:
             settings["n_events"] = events
         if cache is not None:
             settings["cache_dir"] = str(cache)
-        base = _validated(settings, "--set" if overrides else str(config or "defaults"))
+        source = " with ".join(part for part in (str(config) if config else "", "--set" if overrides else "") if part)
+        base = _validated(settings, source or "defaults")
         if process:
             base = base.only(process)
         masses = signal_mass or [base.signal_mass]
-        if repeated := sorted({mass for mass in masses if masses.count(mass) > 1}):
-            raise ValueError(f"--signal-mass {', '.join(f'{mass:g}' for mass in repeated)} given twice: one file per mass point")
         try:  # every mass point checked before the first is generated
             points = [base.at_mass(mass) for mass in masses]
         except ValidationError as error:
             raise ConfigError("--signal-mass", format_validation_error(error, ColliderSimulationConfig)) from None
         paths = [output if len(masses) == 1 else mass_point_path(output, mass) for mass in masses]
+        if repeated := sorted({path.name for path in paths if paths.count(path) > 1}):  # 600 and 600.0001: one name
+            raise ConfigError("--signal-mass", [f"mass points given twice (one file per mass point): {', '.join(repeated)}"])
         for path in paths:
             check_output_file(path, overwrite)
         for point, path in zip(points, paths, strict=True):

@@ -72,7 +72,7 @@ def cached_simulation(
 ) -> Path:
     """``cache_dir/{prefix}_{digest}_seed{seed}{suffix}``, written by ``simulate(config, path, seed, progress)``
     when absent, with a progress bar (a first run may simulate for minutes before training; in a batch log, a line
-    every half minute) unless ``progress`` is False (the command's ``--no-progress``, the DataModule's ``progress``).
+    at most every half minute) unless ``progress`` is False (the command's ``--no-progress``, the DataModule's ``progress``).
 
     The digest hashes the resolved settings; the simulators write atomically, so a cached file is complete.
     """

@@ -48,7 +48,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from torch.utils.data import Dataset
 
 import showerlearn
-from showerlearn.config import ExperimentConfig, dump_config, load_config
+from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches, to_numpy
 from showerlearn.data.files import expand_patterns
@@ -271,7 +271,7 @@ def _naming(source: Path) -> Iterator[None]:
         yield
     except (KeyError, ValueError) as error:
         reason = error_reason(error)
-        if source.name in reason:
+        if source.name in reason or isinstance(error, ConfigError):  # named already, or a setting's: as it is
             raise
         raise (KeyError if isinstance(error, KeyError) else ValueError)(f"{source}: {reason}") from error
 

@@ -41,6 +41,12 @@ class RunDir:
     #: only in an ensemble folder (``showerlearn ensemble``): its member runs
     ensemble_file = property(lambda self: self.path / "ensemble.json")
 
+    def own_entries(self) -> list[Path]:
+        """The files and folders of a run (or an ensemble) that exist in its folder: what a new run would write over."""
+        entries = (self.config_file, self.environment_file, self.status_file, self.checkpoints, self.logs,
+                   self.predictions_file, self.metrics_file, self.plots, self.ensemble_file)
+        return [entry for entry in entries if entry.exists()]
+
     def is_ensemble(self) -> bool:
         return self.ensemble_file.is_file()
 

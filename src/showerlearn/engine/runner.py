@@ -38,7 +38,6 @@ from showerlearn.engine.speed import apply_process_settings, compile_network, pr
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
 from showerlearn.family import new_run_problems
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from showerlearn.io.staging import holds_anything
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
@@ -107,15 +106,24 @@ def train(
     return run
 
 
+def train_into(config: ExperimentConfig, folder: str | Path, progress: bool = True) -> RunDir:
+    """Train ``config`` into ``folder``: a new run there, or the continuation of the one started there (a requeued
+    job, a resumed sweep, an interrupted benchmark)."""
+    if (Path(folder) / "config.yaml").is_file():
+        return train(config, resume=folder, progress=progress)
+    return train(config, run_dir=folder, progress=progress)
+
+
 def _check_new_run_dir(folder: Path) -> None:
-    """A new run goes into a new or empty folder: one holding a run is continued (``resume``), and one holding
-    anything else is the user's, whose files the run's would replace."""
+    """A new run goes into a folder without a run's files: one holding a run is continued (``resume``); one holding
+    files of a run's names without one (a user's metrics.json) would have them replaced. Other files (the batch
+    system's log, written there before the job starts) stay beside the run."""
     if (folder / "config.yaml").is_file():
         raise ConfigError(f"--run-dir {folder}", ["holds a run already: continue it (resume, or showerlearn train CONFIG "
                                                  "--run-dir with it), or give a new folder"])
-    if holds_anything(folder):
-        raise ConfigError(f"--run-dir {folder}", ["holds files but no run (no config.yaml): a run would write over them "
-                                                 "(predictions.h5, metrics.json, plots/...); give a new or empty folder"])
+    if taken := RunDir(folder).own_entries():
+        raise ConfigError(f"--run-dir {folder}", [f"holds {', '.join(entry.name for entry in taken)} but no run (no "
+                                                 "config.yaml): the run would write over them; give another folder"])
 
 
 def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str | Path | None) -> tuple[RunDir, int, bool]:

@@ -145,12 +145,9 @@ def _check_same_budget(folder: Path, changes: dict[int, dict[str, list[Any]]]) -
 
 def _train_seed(config: ExperimentConfig, path: Path, progress: bool) -> None:
     """Train one seed into ``path``, continuing the run already started there (a resumed sweep)."""
-    from showerlearn.engine.runner import train  # here, not at import: `board` reads sweeps without torch
+    from showerlearn.engine.runner import train_into  # here, not at import: `board` reads sweeps without torch
 
-    if (path / "config.yaml").is_file():
-        train(config, resume=path, progress=progress)
-    else:
-        train(config, run_dir=path, progress=progress)
+    train_into(config, path, progress)
 
 
 def sweep_runs(folder: str | Path, completed_only: bool = True) -> list[RunDir]:
