@@ -115,5 +115,5 @@ def test_an_output_inside_a_file_is_named_as_such(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     result = CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(tmp_path / "notes.txt" / "hits.h5"),
                                       "--events", "10", "--overwrite"])
-    assert result.exit_code == 1 and "notes.txt is a file, not a folder" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "notes.txtisafile,notafolder" in "".join(result.output.split())  # wrapped anywhere
     assert (tmp_path / "notes.txt").read_text() == "mine"
