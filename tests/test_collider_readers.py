@@ -491,6 +491,10 @@ def _emptied(h5: h5py.File) -> None:
         pytest.param(_replaced("constituents/pt", lambda v: np.array([b"a"] * len(v))),
                      r"dataset 'constituents/pt' holds \|S1 of shape \(\d+,\); expected one number", id="text"),
         pytest.param(_set("fatjets/counts", 1, -2), r"'fatjets/counts' is negative \(-2\) in event 1", id="negative-count"),
+        pytest.param(_set("constituents/category", 2, 9), r"'constituents/category' holds 9 in event 2; expected a particle "
+                     r"category code, 0 to 4", id="category"),
+        pytest.param(_set("constituents/jet_index", 1, 7), r"'constituents/jet_index' holds 7 in event 1; expected the index "
+                     r"of one of the event's large-R jets", id="jet-index"),
         pytest.param(_set("events/process", 0, -1), r"'events/process' holds -1 in event 0; the file's processes are "
                      r"\['signal', 'qcd', 'ttbar'\]", id="code"),
         pytest.param(_set("events/process", 1, 3), r"'events/process' holds 3 in event 1", id="code-beyond"),

@@ -25,6 +25,7 @@ import numpy as np
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import COUNTS, EVENTS, collections_of, read_open_columns
 from showerlearn.collider.kinematics import CONSTITUENT_FIELDS, FATJET_FIELDS, JET_FIELDS, LEPTON_FIELDS
+from showerlearn.collider.particles import CATEGORY_NAMES
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "REQUIRED_FIELDS", "EventFile", "ProcessSummary", "read_events", "write_metadata"]
 
@@ -111,6 +112,7 @@ def read_events(path: str | Path, collections: list[str] | None = None, *, allow
         events = read_open_columns(h5, path, collections_of(h5) if collections is None else collections)
     if len(events) or not allow_empty:
         _check_processes(path, events, processes)
+        _check_constituent_codes(path, events)
     return EventFile(events, processes, config, seed)
 
 
@@ -157,6 +159,28 @@ def _check_layout(path: Path, h5: h5py.File, required: dict[str, tuple[str, ...]
             path, f"lacks the datasets {shown} of a generated event file: cut short, or not written by "
             "showerlearn simulate collider"
         )
+
+
+def _check_constituent_codes(path: Path, events: ak.Array) -> None:
+    """Each constituent's ``category`` is a particle category and its ``jet_index`` one of its event's large-R jets
+    (another would pass as a number: a token of no known kind, or aligned on the axis of a jet that is not there)."""
+    fields = events.fields
+    tokens = events.constituents if "constituents" in fields else None
+    if tokens is None:
+        return
+    checks = []
+    if "category" in tokens.fields:
+        checks.append(("category", (tokens.category < 0) | (tokens.category >= len(CATEGORY_NAMES)),
+                       f"a particle category code, 0 to {len(CATEGORY_NAMES) - 1} ({', '.join(CATEGORY_NAMES)})"))
+    if "jet_index" in tokens.fields and "fatjets" in fields:
+        checks.append(("jet_index", (tokens.jet_index < 0) | (tokens.jet_index >= ak.num(events.fatjets)),
+                       "the index of one of the event's large-R jets"))
+    for name, bad, expected in checks:
+        per_event = ak.to_numpy(ak.any(bad, axis=1))
+        if per_event.any():
+            event = int(np.argmax(per_event))
+            value = ak.to_list(tokens[name][event][bad[event]])[0]
+            raise ColliderDataError(path, f"dataset 'constituents/{name}' holds {value} in event {event}; expected {expected}")
 
 
 def _check_processes(path: Path, events: ak.Array, processes: list[ProcessSummary]) -> None:
