@@ -24,6 +24,7 @@ MODELS_UNDER_TEST = [
     ("collider_multiscale", {**SMALL, "pair_features": True}),
     ("collider_multiscale", {**SMALL, "query": "both", "pooling": "mean", "cross_layers": 2}),
     ("collider_multiscale", {**SMALL, "query": "constituents"}),
+    ("collider_multiscale", {**SMALL, "query": "both", "cross_pair_features": True}),
     ("collider_transformer", {**SMALL, "pair_features": True}),
     ("collider_transformer", {**SMALL, "stream": "objects"}),
     ("collider_one_scale", {**SMALL, "pair_features": True}),
@@ -159,23 +160,35 @@ def _naive_block(block: AttentionBlock, x: Tensor, mask: Tensor, context: Tensor
     return x + block.mlp(block.norm_mlp(x)), weights
 
 
-@pytest.mark.parametrize("kind", ["self", "cross", "self with bias"])
+@pytest.mark.parametrize("kind", ["self", "cross", "self with bias", "cross with bias"])
 def test_attention_blocks_equal_a_naive_implementation(kind: str) -> None:
     torch.manual_seed(1)
     block = AttentionBlock(dim=8, heads=2).eval().double()
     x = torch.randn(3, 6, 8, dtype=torch.float64)
     mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3, [True] + [False] * 5])
-    context = torch.randn(3, 4, 8, dtype=torch.float64) if kind == "cross" else None
+    context = torch.randn(3, 4, 8, dtype=torch.float64) if kind.startswith("cross") else None
     context_mask = torch.tensor([[True] * 4, [True, True, False, False], [False, True, False, True]]) if context is not None else None
-    bias = torch.randn(3, 2, 6, 6, dtype=torch.float64) if "bias" in kind else None
+    bias = torch.randn(3, 2, 6, 6 if context is None else 4, dtype=torch.float64) if "bias" in kind else None
     with torch.no_grad(), capture_attention(block) as records:
         output = block(x, mask, context=context, context_mask=context_mask, bias=bias)
     expected, weights = _naive_block(block, x, mask, context, context_mask, bias)
     real = mask[:, :, None].expand_as(output)
     torch.testing.assert_close(output[real], expected[real], atol=1e-10, rtol=0)
     (record,) = records
-    assert record.kind == ("cross" if kind == "cross" else "self")
+    assert record.kind == ("cross" if context is not None else "self")
     torch.testing.assert_close(record.weights, weights, atol=1e-10, rtol=0)
+
+
+def _direct_pair_features(a: np.ndarray, b: np.ndarray) -> list[float]:
+    """ln delta, ln kT, ln z, ln m^2 of two (pT, eta, phi, E) tokens, written out."""
+    pt_a, eta_a, phi_a, e_a = a
+    pt_b, eta_b, phi_b, e_b = b
+    dphi = (phi_a - phi_b + math.pi) % (2 * math.pi) - math.pi
+    delta = math.hypot(eta_a - eta_b, dphi)
+    momentum = [pt_a * f(phi_a) + pt_b * f(phi_b) for f in (math.cos, math.sin)]
+    momentum.append(pt_a * math.sinh(eta_a) + pt_b * math.sinh(eta_b))
+    mass2 = (e_a + e_b) ** 2 - sum(c * c for c in momentum)
+    return [math.log(max(v, EPSILON)) for v in (delta, min(pt_a, pt_b) * delta, min(pt_a, pt_b) / (pt_a + pt_b), mass2)]
 
 
 def test_pairwise_features_equal_a_direct_computation_per_pair() -> None:
@@ -184,21 +197,29 @@ def test_pairwise_features_equal_a_direct_computation_per_pair() -> None:
     features = pairwise_features(torch.tensor(p4[None])).numpy()[0]
     for a in range(4):
         for b in range(4):
-            pt_a, eta_a, phi_a, e_a = p4[a]
-            pt_b, eta_b, phi_b, e_b = p4[b]
-            dphi = (phi_a - phi_b + math.pi) % (2 * math.pi) - math.pi
-            delta = math.hypot(eta_a - eta_b, dphi)
-            momentum = [pt_a * f(phi_a) + pt_b * f(phi_b) for f in (math.cos, math.sin)]
-            momentum.append(pt_a * math.sinh(eta_a) + pt_b * math.sinh(eta_b))
-            mass2 = (e_a + e_b) ** 2 - sum(c * c for c in momentum)
-            expected = [math.log(max(v, EPSILON)) for v in (delta, min(pt_a, pt_b) * delta, min(pt_a, pt_b) / (pt_a + pt_b), mass2)]
-            np.testing.assert_allclose(features[a, b], [0.0] * 4 if a == b else expected, rtol=1e-9, atol=1e-9)
+            expected = [0.0] * 4 if a == b else _direct_pair_features(p4[a], p4[b])
+            np.testing.assert_allclose(features[a, b], expected, rtol=1e-9, atol=1e-9)
 
 
-def test_a_network_with_pairwise_features_asks_for_the_inputs() -> None:
+def test_pairwise_features_across_two_token_sets_equal_a_direct_computation() -> None:
+    """A cross-attention's (query, key) pairs: every pair computed, none taken for a token with itself (the
+    first query and key are the same particle here: its delta is clamped, not zeroed)."""
+    rng = np.random.default_rng(3)
+    queries, keys = _p4(rng, 1, 3)[0], _p4(rng, 1, 5)[0]
+    keys[0] = queries[0]
+    features = pairwise_features(torch.tensor(queries[None]), torch.tensor(keys[None])).numpy()[0]
+    assert features.shape == (3, 5, 4)
+    for a in range(3):
+        for b in range(5):
+            np.testing.assert_allclose(features[a, b], _direct_pair_features(queries[a], keys[b]), rtol=1e-9, atol=1e-9)
+    assert features[0, 0, 0] == pytest.approx(math.log(EPSILON))
+
+
+@pytest.mark.parametrize("setting", ["pair_features", "cross_pair_features"])
+def test_a_network_with_pairwise_features_asks_for_the_inputs(setting: str) -> None:
     inputs = {k: v for k, v in _inputs().items() if not k.endswith("_p4")}
     with pytest.raises(ValueError, match="pair_inputs: true"):
-        _model("collider_multiscale", {**SMALL, "pair_features": True})(inputs)
+        _model("collider_multiscale", {**SMALL, setting: True})(inputs)
 
 
 def test_explained_layers_and_attention_exist_in_the_networks() -> None:

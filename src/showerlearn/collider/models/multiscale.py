@@ -34,6 +34,7 @@ from showerlearn.collider.nn.blocks import (
     stream_inputs,
     token_stream,
 )
+from showerlearn.collider.nn.pairwise import PairBias, required_momenta
 from showerlearn.registry import MODELS
 
 __all__ = ["MultiScaleTransformer"]
@@ -70,8 +71,12 @@ class MultiScaleTransformer(nn.Module):
     pair_features
         Add Particle-Transformer pairwise features of each stream's tokens as a per-head bias in its
         self-attention (needs ``data.params.pair_inputs: true``).
+    cross_pair_features
+        Add the same features of each (query token, key token) pair across the two streams as a per-head
+        bias in the cross-attention (needs ``data.params.pair_inputs: true``): where a constituent lies
+        relative to each object, which only a network relating the streams token by token can read.
     pair_hidden
-        Width of the pairwise-feature MLP.
+        Width of the pairwise-feature MLPs.
     """
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
@@ -94,6 +99,7 @@ class MultiScaleTransformer(nn.Module):
         head_hidden: int = 64,
         dropout: float = 0.0,
         pair_features: bool = False,
+        cross_pair_features: bool = False,
         pair_hidden: int = 16,
     ) -> None:
         super().__init__()
@@ -107,6 +113,9 @@ class MultiScaleTransformer(nn.Module):
             stream: nn.ModuleList(AttentionBlock(dim, heads, mlp_ratio, dropout) for _ in range(cross_layers))
             for stream in self.queries
         })  # fmt: skip
+        self.cross_pair_bias = (
+            nn.ModuleDict({stream: PairBias(heads, pair_hidden) for stream in self.queries}) if cross_pair_features else None
+        )
         self.pools = nn.ModuleDict(
             {stream: make_pool(pooling, dim, heads, class_layers, mlp_ratio, dropout) for stream in self.queries}
         )
@@ -129,14 +138,21 @@ class MultiScaleTransformer(nn.Module):
         return token_stream(layer, self.explain_stream)
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        tokens, masks = {}, {}
+        tokens, masks, momenta = {}, {}, {}
         for stream, encoder in self.streams.items():
-            x, masks[stream], p4 = stream_inputs(inputs, stream)
-            tokens[stream] = encoder(x, masks[stream], p4)
+            x, masks[stream], momenta[stream] = stream_inputs(inputs, stream)
+            tokens[stream] = encoder(x, masks[stream], momenta[stream])
         pooled = []
         for stream in self.queries:
             x, other = tokens[stream], _OTHER[stream]
+            bias = self._cross_bias(stream, momenta)
             for block in self.cross[stream]:
-                x = block(x, masks[stream], context=tokens[other], context_mask=masks[other])
+                x = block(x, masks[stream], context=tokens[other], context_mask=masks[other], bias=bias)
             pooled.append(self.pools[stream](x, masks[stream]))
         return {"label": self.head(torch.cat(pooled, dim=-1))}
+
+    def _cross_bias(self, stream: str, momenta: dict[str, Tensor | None]) -> Tensor | None:
+        """The cross-attention bias of query ``stream``'s tokens against the other stream's, if the network has one."""
+        if self.cross_pair_bias is None:
+            return None
+        return self.cross_pair_bias[stream](*required_momenta(momenta[stream], momenta[_OTHER[stream]]))

@@ -17,7 +17,7 @@ from showerlearn.collider.nn.blocks import (
     make_pool,
     stream_inputs,
 )
-from showerlearn.collider.nn.pairwise import PairBias
+from showerlearn.collider.nn.pairwise import PairBias, required_momenta
 from showerlearn.registry import MODELS
 
 __all__ = ["OneScaleTransformer"]
@@ -90,7 +90,5 @@ class OneScaleTransformer(nn.Module):
         mask = torch.cat(masks, dim=1)
         bias = None
         if self.pair_bias is not None:
-            if any(p4 is None for p4 in momenta):
-                raise ValueError("this network uses pairwise features: set data.params.pair_inputs: true")
-            bias = self.pair_bias(torch.cat(momenta, dim=1))
+            bias = self.pair_bias(torch.cat(required_momenta(*momenta), dim=1))
         return {"label": self.head(self.pool(self.encoder(torch.cat(tokens, dim=1), mask, bias), mask))}

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.collider.nn.attention import AttentionBlock, Encoder
-from showerlearn.collider.nn.pairwise import PairBias
+from showerlearn.collider.nn.pairwise import PairBias, required_momenta
 
 __all__ = [
     "ClassTokenPool", "ClassifierHead", "MeanPool", "Pooling", "StreamEncoder", "TokenEmbedding", "fixed_length",
@@ -101,9 +101,7 @@ class StreamEncoder(nn.Module):
         """``x`` (B, L, features), ``mask`` (B, L), ``p4`` (B, L, 4) with a pairwise bias -> (B, L, dim)."""
         bias = None
         if self.pair_bias is not None:
-            if p4 is None:
-                raise ValueError("this network uses pairwise features: set data.params.pair_inputs: true")
-            bias = self.pair_bias(p4)
+            bias = self.pair_bias(*required_momenta(p4))
         return self.encoder(self.embedding(x), mask, bias)
 
 

@@ -11,7 +11,9 @@ For tokens a, b with (pT, eta, phi, E)::
 and the network reads (ln delta, ln kT, ln z, ln m^2), each logarithm of the value clamped from below
 at ``EPSILON`` (as ParT does), so that collinear or massless pairs and padding give finite features.
 A token with itself carries no pairwise information and gets zeros (instead of ln EPSILON = -18). :class:`PairBias` embeds them per pair with a small MLP into one logit bias per
-attention head, ``(B, heads, L, L)``, which the attention blocks add before the softmax. ParT uses
+attention head, ``(B, heads, L, L)``, which the attention blocks add before the softmax. Between two token
+sets (a cross-attention's queries and keys: a constituent and a reconstructed object, say) the same features
+of every query-key pair give ``(B, heads, L, S)``; no pair there is a token with itself. ParT uses
 rapidity; here pseudorapidity, which the token streams carry (the two agree for the light particles of
 a jet).
 """
@@ -23,31 +25,46 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["EPSILON", "PairBias", "pairwise_features"]
+__all__ = ["EPSILON", "PairBias", "pairwise_features", "required_momenta"]
 
 #: lower clamp of the logarithms' arguments
 EPSILON = 1e-8
 
 
-def pairwise_features(p4: Tensor) -> Tensor:
-    """``(B, L, 4)`` tokens as (pT, eta, phi, E) -> ``(B, L, L, 4)``: ln delta, ln kT, ln z, ln m^2."""
-    pt, eta, phi, energy = p4.unbind(dim=-1)
-    deta = eta[:, :, None] - eta[:, None, :]
-    dphi = torch.remainder(phi[:, :, None] - phi[:, None, :] + math.pi, 2 * math.pi) - math.pi
+def pairwise_features(p4: Tensor, other: Tensor | None = None) -> Tensor:
+    """``(B, L, 4)`` tokens as (pT, eta, phi, E) -> ``(B, L, L, 4)``: ln delta, ln kT, ln z, ln m^2 of each
+    pair; with ``other`` ``(B, S, 4)``, of each pair of a token of ``p4`` and one of ``other``: ``(B, L, S, 4)``."""
+    a, b = p4.unbind(dim=-1), (p4 if other is None else other).unbind(dim=-1)
+    (pt_a, eta_a, phi_a, energy_a), (pt_b, eta_b, phi_b, energy_b) = a, b
+    deta = eta_a[:, :, None] - eta_b[:, None, :]
+    dphi = torch.remainder(phi_a[:, :, None] - phi_b[:, None, :] + math.pi, 2 * math.pi) - math.pi
     delta = torch.sqrt(deta**2 + dphi**2)
-    pt_min = torch.minimum(pt[:, :, None], pt[:, None, :])
-    pt_sum = pt[:, :, None] + pt[:, None, :]
-    px, py, pz = pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)
-    pair_momentum = sum((c[:, :, None] + c[:, None, :]) ** 2 for c in (px, py, pz))
-    mass2 = (energy[:, :, None] + energy[:, None, :]) ** 2 - pair_momentum
+    pt_min = torch.minimum(pt_a[:, :, None], pt_b[:, None, :])
+    pt_sum = pt_a[:, :, None] + pt_b[:, None, :]
+    momenta_a, momenta_b = _cartesian(pt_a, eta_a, phi_a), _cartesian(pt_b, eta_b, phi_b)
+    pair_momentum = sum((ca[:, :, None] + cb[:, None, :]) ** 2 for ca, cb in zip(momenta_a, momenta_b, strict=True))
+    mass2 = (energy_a[:, :, None] + energy_b[:, None, :]) ** 2 - pair_momentum
     values = (delta, pt_min * delta, pt_min / pt_sum.clamp_min(EPSILON), mass2)
     features = torch.stack([torch.log(value.clamp_min(EPSILON)) for value in values], dim=-1)
+    if other is not None:
+        return features
     itself = torch.eye(p4.shape[1], dtype=torch.bool, device=p4.device)[None, :, :, None]
     return features.masked_fill(itself, 0.0)
 
 
+def required_momenta(*momenta: Tensor | None) -> tuple[Tensor, ...]:
+    """The streams' ``*_p4`` inputs a pairwise bias reads; an error naming the setting if one is missing."""
+    if any(p4 is None for p4 in momenta):
+        raise ValueError("this network uses pairwise features: set data.params.pair_inputs: true")
+    return momenta
+
+
+def _cartesian(pt: Tensor, eta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    return pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)
+
+
 class PairBias(nn.Module):
-    """Pairwise features -> one attention-logit bias per head, ``(B, heads, L, L)``.
+    """Pairwise features -> one attention-logit bias per head, ``(B, heads, L, L)`` (or ``(B, heads, L, S)``).
 
     Parameters
     ----------
@@ -61,6 +78,7 @@ class PairBias(nn.Module):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(4, hidden), nn.GELU(), nn.Linear(hidden, heads))
 
-    def forward(self, p4: Tensor) -> Tensor:
-        bias = self.mlp(pairwise_features(p4))
+    def forward(self, p4: Tensor, other: Tensor | None = None) -> Tensor:
+        """``(B, L, 4)`` -> ``(B, heads, L, L)``; with the keys' ``other`` ``(B, S, 4)``, ``(B, heads, L, S)``."""
+        bias = self.mlp(pairwise_features(p4, other))
         return bias.permute(0, 3, 1, 2)
