@@ -20,7 +20,9 @@ Every model runs with :data:`COMMON` and its :data:`OWN` settings: the object to
 (with it the objects alone saturate), 6 epochs, and the ``--split`` fractions (default 50 / 10 / 40 %). A
 model whose sweep finished is not trained again (``--workdir`` keeps them), and a sweep stopped mid-way (a
 session's end, a crash) continues where it stopped: its completed repeats are kept, a started one resumes
-from its last checkpoint. ``--report-only`` redraws the table and figure from the finished sweeps. Settings given with ``--set`` apply to every model, after those.
+from its last checkpoint. ``--report-only`` redraws the table and figure from the finished sweeps. ``--pairwise``
+gives every transformer Particle-Transformer pair features (:data:`PAIRWISE`). Settings given with ``--set`` apply
+to every model, after those.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ OWN = {
     "bdt": ["estimator.params.features=[" + ", ".join(n for n in HIGH_LEVEL_FEATURES if "btag" not in n) + "]"],
     **{model: ["scheduler.params.T_max=6"] for model in ("multiscale", "concat", "one_scale", "constituents", "objects", "mlp")},
 }
+#: ``--pairwise``: Particle-Transformer pair features in the self-attention of every transformer (of the union for
+#: the one-scale one, so between the streams too), and in the multi-scale one's cross-attention as well
+_PAIR_INPUTS = ["data.params.pair_inputs=true", "model.params.pair_features=true"]
+PAIRWISE = {
+    **{model: _PAIR_INPUTS for model in ("concat", "one_scale", "constituents", "objects")},
+    "multiscale": [*_PAIR_INPUTS, "model.params.cross_pair_features=true"],
+}
 #: the comparisons the acceptance asks for
 ACCEPTANCE = ("concat", "one_scale", "constituents", "objects")
 SCALARS = (
@@ -75,7 +84,7 @@ SCALARS = (
 STATE_FILE = "benchmark_sweeps.json"
 
 
-def _config(model: str, events: Path, workdir: Path, split: str, overrides: list[str]) -> Any:
+def _config(model: str, events: Path, workdir: Path, split: str, overrides: list[str], pairwise: bool) -> Any:
     example, _ = MODELS[model]
     return load_config(
         EXAMPLES / example,
@@ -86,25 +95,28 @@ def _config(model: str, events: Path, workdir: Path, split: str, overrides: list
             *COMMON,
             f"data.params.split.fractions=[{split}]",
             *OWN.get(model, []),
+            *(PAIRWISE.get(model, []) if pairwise else []),
             *overrides,
         ],
     )
 
 
 def run_sweeps(
-    models: list[str], events: Path, workdir: Path, repeats: int, jobs: int, split: str, overrides: list[str]
+    models: list[str], events: Path, workdir: Path, repeats: int, jobs: int, split: str, overrides: list[str],
+    pairwise: bool = False,
 ) -> dict[str, str]:
     """Train the sweep of each model not yet finished, continuing one stopped mid-way; returns model -> sweep
     folder (also kept in the state file)."""
     state_path = workdir / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     for model in models:
+        config = _config(model, events, workdir, split, overrides, pairwise)
         if model in state and (Path(state[model]["folder"]) / AGGREGATE_FILE).is_file():
+            _check_pair_settings(model, state[model]["folder"], config)
             print(f"{model}: finished earlier ({state[model]['folder']})", flush=True)
             continue
         started = time.time()
         print(f"{model}: {repeats} repeats, {jobs} in parallel", flush=True)
-        config = _config(model, events, workdir, split, overrides)
         stopped = _stopped_sweep(config)
         if stopped is not None:
             print(f"{model}: continuing {stopped}", flush=True)
@@ -113,6 +125,33 @@ def run_sweeps(
         state_path.write_text(json.dumps(state, indent=2))
         print(f"{model}: done in {state[model]['seconds']:.0f} s: {folder}", flush=True)
     return {model: entry["folder"] for model, entry in state.items()}
+
+
+def _pair_settings(config: Any) -> list[str]:
+    """What a model's network reads of Particle-Transformer pair features (none for an estimator)."""
+    params = config.model.params if config.model is not None else {}
+    return [text for key, text in (("pair_features", "pair features"), ("cross_pair_features", "cross-stream pairs"))
+            if params.get(key)]  # fmt: skip
+
+
+def _sweep_config(folder: str) -> Any:
+    return load_config(sweep_runs(folder)[0].config_file)
+
+
+def _check_pair_settings(model: str, folder: str, config: Any) -> None:
+    """A finished sweep is reused only if its networks read the pair features this run asks for (``--pairwise``)."""
+    done, asked = _pair_settings(_sweep_config(folder)), _pair_settings(config)
+    if done != asked:
+        raise SystemExit(
+            f"{model}: the finished sweep {folder} was trained with pair settings {done or 'none'}, this run asks for "
+            f"{asked or 'none'} (--pairwise): give this run another --workdir"
+        )
+
+
+def label(model: str, folder: str) -> str:
+    """The model's name in the tables and figure, with the pair features its sweep's networks read."""
+    extra = _pair_settings(_sweep_config(folder))
+    return MODELS[model][1] + (f" + {' and '.join(extra)}" if extra else "")
 
 
 def _stopped_sweep(config: Any) -> Path | None:
@@ -142,7 +181,7 @@ def table(sweeps: dict[str, str]) -> tuple[list[str], dict[str, dict[str, tuple[
         numbers[model] = {name: _mean_std(aggregate["scalars"][name]["values"]) for name, _, _ in SCALARS}
         cells = [f"{fmt.format(m)} ± {fmt.format(s)}" if np.isfinite(m) else "—" for (name, _, fmt), (m, s) in
                  ((spec, numbers[model][spec[0]]) for spec in SCALARS)]  # fmt: skip
-        rows.append(f"| {MODELS[model][1]} | {aggregate['n_runs']} | " + " | ".join(cells) + " |")
+        rows.append(f"| {label(model, folder)} | {aggregate['n_runs']} | " + " | ".join(cells) + " |")
     return rows, numbers
 
 
@@ -165,7 +204,7 @@ def paired_differences(sweeps: dict[str, str]) -> list[str]:
                      np.std([other[s]["scalars"]["auc"] for s in common], ddof=1))  # fmt: skip
         verdict = "yes" if deltas.mean() > spread else "no"
         rows.append(
-            f"| {MODELS[model][1]} | {deltas.mean():+.4f} ± {deltas.std(ddof=1):.4f} | "
+            f"| {label(model, folder)} | {deltas.mean():+.4f} ± {deltas.std(ddof=1):.4f} | "
             + ", ".join(f"{d:+.4f}" for d in deltas) + f" | {spread:.4f} | {verdict} |"
         )
     return rows
@@ -190,7 +229,7 @@ def roc_band_figure(sweeps: dict[str, str], output: Path) -> list[Path]:
             # a signal efficiency where at most one repeat keeps any background has no mean or no spread: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             mean, std = np.nanmean(finite, axis=0), np.nanstd(finite, axis=0, ddof=1)
-        line = ax.plot(grid, mean, label=f"{MODELS[model][1]} ({len(curves)} repeats)", linewidth=1.3)[0]
+        line = ax.plot(grid, mean, label=f"{label(model, folder)} ({len(curves)} repeats)", linewidth=1.3)[0]
         ax.fill_between(grid, np.clip(mean - std, 1.0, None), mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency ε_S")
@@ -217,6 +256,7 @@ def report(sweeps: dict[str, str], output: Path, events: Path | None, command: s
     output.mkdir(parents=True, exist_ok=True)
     rows, numbers = table(sweeps)
     figures = roc_band_figure(sweeps, output)
+    reference = label(REFERENCE, sweeps[REFERENCE]) if REFERENCE in sweeps else MODELS[REFERENCE][1]
     lines = [
         "# Collider benchmark: multi-scale cross-attention transformer and its comparisons (issue 23)",
         "",
@@ -234,12 +274,12 @@ def report(sweeps: dict[str, str], output: Path, events: Path | None, command: s
         "",
         *rows,
         "",
-        f"## Paired AUC differences: {MODELS[REFERENCE][1]} minus each model",
+        f"## Paired AUC differences: {reference} minus each model",
         "",
         *paired_differences(sweeps),
         "",
         "Training time per model (all repeats, summed over the runs, each run on one core): "
-        + ", ".join(f"{MODELS[m][1]} {_training_seconds(sweeps[m]) / 60:.0f} min" for m in sweeps),
+        + ", ".join(f"{label(m, sweeps[m])} {_training_seconds(sweeps[m]) / 60:.0f} min" for m in sweeps),
         "",
         f"ROC bands: `{figures[0].name}`.",
         "",
@@ -278,6 +318,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/collider"))
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every model")
+    parser.add_argument("--pairwise", action="store_true", help="pair features in every transformer's attention "
+                        "(the multi-scale one's cross-attention too): see PAIRWISE")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--explain", type=Path, help="events of another seed: explain the reference model's first repeat")
     parser.add_argument("--explain-events", type=int, default=2000)
@@ -293,7 +335,9 @@ def main() -> None:
     else:
         if args.events is None or not args.events.is_file():
             parser.error("--events: the generated event file is needed to train")
-        sweeps = run_sweeps(models, args.events, args.workdir, args.repeats, args.jobs, args.split, args.overrides)
+        sweeps = run_sweeps(
+            models, args.events, args.workdir, args.repeats, args.jobs, args.split, args.overrides, args.pairwise
+        )
         sweeps = {m: sweeps[m] for m in MODELS if m in sweeps}
     path = report(sweeps, args.output, args.events, shlex.join(["python", *sys.argv]))  # quoted: it can be pasted
     if args.explain is not None and REFERENCE in sweeps:

@@ -55,6 +55,11 @@ def _data(path: Path, **params: object) -> ColliderDataModule:
     return data
 
 
+def test_pair_inputs_refuse_an_alignment_that_rewrites_the_absolute_eta_or_phi(events_file: Path) -> None:
+    with pytest.raises(ValueError, match=r"pair_inputs.*rewrites eta"):
+        ColliderDataModule(source={"files": [str(events_file)]}, constituents={"alignment": {"deta": "eta"}}, pair_inputs=True)
+
+
 def test_a_batch_holds_both_streams_padded_to_their_size_with_masks(events_file: Path) -> None:
     data = _data(events_file, pair_inputs=True)
     loader = data.train_dataloader()

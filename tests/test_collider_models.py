@@ -215,6 +215,37 @@ def test_pairwise_features_across_two_token_sets_equal_a_direct_computation() ->
     assert features[0, 0, 0] == pytest.approx(math.log(EPSILON))
 
 
+@pytest.mark.parametrize("query", ["objects", "constituents", "both"])
+def test_the_cross_attention_reads_where_the_other_streams_tokens_lie_only_with_cross_pairs(query: str) -> None:
+    """Moving one real token of each stream (its p4 only: its features stay) changes the score through the
+    cross-attention's pair bias, and nothing at all without one (no other part of these networks reads p4)."""
+    inputs = _inputs(seed=8)
+    moved = dict(inputs)
+    for stream in ("constituents", "objects"):
+        moved[f"{stream}_p4"] = inputs[f"{stream}_p4"].clone()
+        moved[f"{stream}_p4"][:, 0, 1:3] += torch.tensor([0.7, 1.1])  # eta and phi of the first (real) token
+    for cross_pairs in (False, True):
+        model = _model("collider_multiscale", {**SMALL, "query": query, "cross_pair_features": cross_pairs})
+        change = np.abs(_scores(model, moved) - _scores(model, inputs)).max()
+        assert change > 1e-6 if cross_pairs else change == 0.0  # untrained: small, but far above rounding
+
+
+@pytest.mark.parametrize(("name", "params"), [m for m in MODELS_UNDER_TEST if "pair_features" in "".join(m[1])], ids=_id)
+def test_padding_holding_nan_or_overflow_never_reaches_a_pair_bias(name: str, params: dict) -> None:
+    model = _model(name, params)
+    inputs = _inputs(seed=9)
+    before = _scores(model, inputs)
+    spoiled = dict(inputs)
+    for stream, value in (("constituents", float("nan")), ("objects", 1e30)):
+        spoiled[f"{stream}_p4"] = inputs[f"{stream}_p4"].masked_fill(~inputs[f"{stream}_mask"][..., None], value)
+    np.testing.assert_allclose(_scores(model, spoiled), before, atol=1e-6, rtol=0)
+
+
+def test_cross_pairs_without_a_cross_attention_are_refused() -> None:
+    with pytest.raises(ValueError, match="cross_layers >= 1"):
+        _model("collider_multiscale", {**SMALL, "cross_layers": 0, "cross_pair_features": True})
+
+
 @pytest.mark.parametrize("setting", ["pair_features", "cross_pair_features"])
 def test_a_network_with_pairwise_features_asks_for_the_inputs(setting: str) -> None:
     inputs = {k: v for k, v in _inputs().items() if not k.endswith("_p4")}

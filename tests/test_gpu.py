@@ -132,7 +132,7 @@ def test_the_multiscale_transformer_ignores_padding_on_the_gpu(dtype: torch.dtyp
     the 16-bit rounding of kernels of another length, several times less than the same tokens unmasked (measured
     on a CPU: 4e-4 in bf16 against 0.04); nor do the padded slots of an event without tokens of a stream.
     In float32 the scores equal the CPU's, in 16 bits they stay near them."""
-    network, inputs = _model("collider_multiscale", {**SMALL, "pair_features": True}), _inputs()
+    network, inputs = _model("collider_multiscale", {**SMALL, "pair_features": True, "cross_pair_features": True}), _inputs()
     on_the_cpu = _scores(network, inputs)
     network.to(GPU)
     scores = _in(dtype, _scores, network, inputs)

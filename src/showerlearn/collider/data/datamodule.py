@@ -113,6 +113,17 @@ def _pad_streams(preprocessors: Mapping[str, TokenPreprocessor], streams: EventS
     return {name: preprocessor.transform(getattr(streams, name.removesuffix("_p4"))) for name, preprocessor in preprocessors.items()}
 
 
+def _check_absolute_p4(alignment: JetAlignment | None) -> None:
+    """Pairwise features read each token's absolute (pT, eta, phi, E): refuse an alignment that rewrites them."""
+    rewritten = sorted({alignment.deta, alignment.dphi} & set(P4_FIELDS)) if alignment is not None else []
+    if rewritten:
+        raise ValueError(
+            f"data.params.pair_inputs: the pairwise features read the constituents' absolute {', '.join(P4_FIELDS)}, but "
+            f"constituents.alignment rewrites {', '.join(rewritten)} relative to the jet axis: give the alignment "
+            "other fields (deta, dphi), or set pair_inputs: false"
+        )
+
+
 def cross_section_scale(meta: Mapping[str, np.ndarray], part: np.ndarray) -> np.ndarray:
     """Per event of ``part`` (indices into ``meta``'s columns, every event read): the factor that makes the
     ``weight_pb`` of each process in ``part`` add up to the process's cross section, the mean over the files
@@ -179,6 +190,8 @@ class ColliderDataModule(ShowerDataModule):
         if max_events is not None and max_events < 3:
             raise ValueError(f"max_events must be >= 3 (one event per split at least), got {max_events}")
         self.pair_inputs = pair_inputs
+        if pair_inputs:
+            _check_absolute_p4(self.constituent_settings.alignment)
         self.max_events = max_events
         self.class_names: tuple[str, ...] = ()
         self.preprocessors: dict[str, TokenPreprocessor] = {}

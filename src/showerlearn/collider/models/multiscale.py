@@ -105,6 +105,8 @@ class MultiScaleTransformer(nn.Module):
         super().__init__()
         if query not in ("objects", "constituents", "both"):
             raise ValueError(f"query must be 'objects', 'constituents' or 'both', got {query!r}")
+        if cross_pair_features and cross_layers < 1:
+            raise ValueError("cross_pair_features biases the cross-attention: it needs cross_layers >= 1")
         layers = {"constituents": constituent_layers, "objects": object_layers}
         features = {"constituents": constituent_features, "objects": object_features}
         self.streams = stream_encoders(features, layers, dim, heads, mlp_ratio, dropout, pair_hidden if pair_features else None)
@@ -145,14 +147,15 @@ class MultiScaleTransformer(nn.Module):
         pooled = []
         for stream in self.queries:
             x, other = tokens[stream], _OTHER[stream]
-            bias = self._cross_bias(stream, momenta)
+            bias = self._cross_bias(stream, momenta, masks)
             for block in self.cross[stream]:
                 x = block(x, masks[stream], context=tokens[other], context_mask=masks[other], bias=bias)
             pooled.append(self.pools[stream](x, masks[stream]))
         return {"label": self.head(torch.cat(pooled, dim=-1))}
 
-    def _cross_bias(self, stream: str, momenta: dict[str, Tensor | None]) -> Tensor | None:
+    def _cross_bias(self, stream: str, momenta: dict[str, Tensor | None], masks: dict[str, Tensor]) -> Tensor | None:
         """The cross-attention bias of query ``stream``'s tokens against the other stream's, if the network has one."""
         if self.cross_pair_bias is None:
             return None
-        return self.cross_pair_bias[stream](*required_momenta(momenta[stream], momenta[_OTHER[stream]]))
+        query, key = required_momenta(momenta[stream], momenta[_OTHER[stream]])
+        return self.cross_pair_bias[stream](query, masks[stream], key, masks[_OTHER[stream]])

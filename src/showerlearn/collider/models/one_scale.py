@@ -90,5 +90,5 @@ class OneScaleTransformer(nn.Module):
         mask = torch.cat(masks, dim=1)
         bias = None
         if self.pair_bias is not None:
-            bias = self.pair_bias(torch.cat(required_momenta(*momenta), dim=1))
+            bias = self.pair_bias(torch.cat(required_momenta(*momenta), dim=1), mask)
         return {"label": self.head(self.pool(self.encoder(torch.cat(tokens, dim=1), mask, bias), mask))}

@@ -101,7 +101,7 @@ class StreamEncoder(nn.Module):
         """``x`` (B, L, features), ``mask`` (B, L), ``p4`` (B, L, 4) with a pairwise bias -> (B, L, dim)."""
         bias = None
         if self.pair_bias is not None:
-            bias = self.pair_bias(*required_momenta(p4))
+            bias = self.pair_bias(*required_momenta(p4), mask)
         return self.encoder(self.embedding(x), mask, bias)
 
 

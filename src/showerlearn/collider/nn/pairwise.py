@@ -13,7 +13,12 @@ at ``EPSILON`` (as ParT does), so that collinear or massless pairs and padding g
 A token with itself carries no pairwise information and gets zeros (instead of ln EPSILON = -18). :class:`PairBias` embeds them per pair with a small MLP into one logit bias per
 attention head, ``(B, heads, L, L)``, which the attention blocks add before the softmax. Between two token
 sets (a cross-attention's queries and keys: a constituent and a reconstructed object, say) the same features
-of every query-key pair give ``(B, heads, L, S)``; no pair there is a token with itself. ParT uses
+of every query-key pair give ``(B, heads, L, S)``; nothing is zeroed there (a lepton among the objects may be
+a constituent too: its pair with itself then has the clamped values, as in ParT). Both token sets must carry
+absolute eta and phi (the collider DataModule's ``*_p4`` inputs do). The missing transverse momentum is an
+object with eta 0 and E = pT by convention: its pairs read the partner's eta as if it were the difference.
+Padded tokens are zeroed before the features are computed (whatever they held, they give finite values,
+which the attention masks anyway). ParT uses
 rapidity; here pseudorapidity, which the token streams carry (the two agree for the light particles of
 a jet).
 """
@@ -78,7 +83,17 @@ class PairBias(nn.Module):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(4, hidden), nn.GELU(), nn.Linear(hidden, heads))
 
-    def forward(self, p4: Tensor, other: Tensor | None = None) -> Tensor:
-        """``(B, L, 4)`` -> ``(B, heads, L, L)``; with the keys' ``other`` ``(B, S, 4)``, ``(B, heads, L, S)``."""
-        bias = self.mlp(pairwise_features(p4, other))
+    def forward(self, p4: Tensor, mask: Tensor, other: Tensor | None = None, other_mask: Tensor | None = None) -> Tensor:
+        """``(B, L, 4)`` tokens and their real-token mask ``(B, L)`` -> ``(B, heads, L, L)``; with the keys'
+        ``other`` ``(B, S, 4)`` and ``other_mask``, ``(B, heads, L, S)``."""
+        keys = None if other is None else _real(other, other_mask)
+        bias = self.mlp(pairwise_features(_real(p4, mask), keys))
         return bias.permute(0, 3, 1, 2)
+
+
+def _real(p4: Tensor, mask: Tensor | None) -> Tensor:
+    """The tokens with padding zeroed: NaN or overflowing values there would reach the real tokens' scores
+    through the bias MLP's NaN (a NaN logit stays NaN under the padding's -inf)."""
+    if mask is None:
+        raise ValueError("the pairwise features need the tokens' mask")
+    return torch.where(mask[..., None], p4, torch.zeros((), dtype=p4.dtype, device=p4.device))
