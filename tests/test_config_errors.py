@@ -265,6 +265,17 @@ def test_a_photopeak_window_of_another_resolution_than_the_simulated_one_is_refu
     assert new_run_problems(load_config(example)) == []
 
 
+def test_a_collider_network_reading_pairwise_features_needs_the_pair_inputs() -> None:
+    example = REPOSITORY / "examples" / "collider_multiscale_pairwise.yaml"
+    assert new_run_problems(load_config(example)) == []
+    result = CliRunner().invoke(app, ["config", "validate", str(example), "--set", "data.params.pair_inputs=false"])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "model.params.pair_features and model.params.cross_pair_features: the network computes pairwise" in message
+    assert new_run_problems(load_config(example, ["model.params.pair_features=false", "model.params.cross_pair_features=false",
+                                                  "data.params.pair_inputs=false"])) == []
+
+
 def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     image = tmp_path / "figure.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")

@@ -14,6 +14,7 @@ from showerlearn.family import BoardStyle, Family
 if TYPE_CHECKING:
     import typer
 
+    from showerlearn.config import ExperimentConfig
     from showerlearn.explain.driver import ExplainAdapter
     from showerlearn.explain.loading import TrainedRun
 
@@ -50,6 +51,16 @@ class ColliderFamily(Family):
 
     def board_style(self) -> BoardStyle:
         return BOARD_STYLE
+
+    def experiment_problems(self, config: ExperimentConfig) -> list[str]:
+        """A network reading pairwise features needs the data to give the tokens' p4 (``pair_inputs``): found
+        here before any data is read, not at the first batch."""
+        params = config.model.params if config.model is not None else {}
+        wanted = [f"model.params.{key}" for key in ("pair_features", "cross_pair_features") if params.get(key)]
+        if not wanted or (config.data.params or {}).get("pair_inputs"):
+            return []
+        return [f"{' and '.join(wanted)}: the network computes pairwise features from each token's p4, which the data "
+                "gives only with data.params.pair_inputs: true"]
 
     def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
         from showerlearn.collider.explain.adapter import ColliderExplainAdapter
