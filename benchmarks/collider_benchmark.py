@@ -20,8 +20,9 @@ Every model runs with :data:`COMMON` and its :data:`OWN` settings: the object to
 (with it the objects alone saturate), 6 epochs, and the ``--split`` fractions (default 50 / 10 / 40 %). A
 model whose sweep finished is not trained again (``--workdir`` keeps them), and a sweep stopped mid-way (a
 session's end, a crash) continues where it stopped: its completed repeats are kept, a started one resumes
-from its last checkpoint. ``--report-only`` redraws the table and figure from the finished sweeps. ``--pairwise``
-gives every transformer Particle-Transformer pair features (:data:`PAIRWISE`). Settings given with ``--set`` apply
+from its last checkpoint. ``--report-only`` redraws the table and figure from the finished sweeps. ``--pairwise
+cross`` gives the multi-scale transformer's cross-attention Particle-Transformer pair features, ``--pairwise all``
+every transformer's attention too (:data:`PAIRWISE`). Settings given with ``--set`` apply
 to every model, after those.
 """
 
@@ -65,12 +66,17 @@ OWN = {
     "bdt": ["estimator.params.features=[" + ", ".join(n for n in HIGH_LEVEL_FEATURES if "btag" not in n) + "]"],
     **{model: ["scheduler.params.T_max=6"] for model in ("multiscale", "concat", "one_scale", "constituents", "objects", "mlp")},
 }
-#: ``--pairwise``: Particle-Transformer pair features in the self-attention of every transformer (of the union for
-#: the one-scale one, so between the streams too), and in the multi-scale one's cross-attention as well
+#: ``--pairwise``: Particle-Transformer pair features; ``cross``: in the multi-scale transformer's cross-attention
+#: only (the other models as in the examples); ``all``: also in the self-attention of every transformer (of the
+#: union for the one-scale one, so between the streams too)
 _PAIR_INPUTS = ["data.params.pair_inputs=true", "model.params.pair_features=true"]
-PAIRWISE = {
-    **{model: _PAIR_INPUTS for model in ("concat", "one_scale", "constituents", "objects")},
-    "multiscale": [*_PAIR_INPUTS, "model.params.cross_pair_features=true"],
+PAIRWISE: dict[str, dict[str, list[str]]] = {
+    "none": {},
+    "cross": {"multiscale": ["data.params.pair_inputs=true", "model.params.cross_pair_features=true"]},
+    "all": {
+        **{model: _PAIR_INPUTS for model in ("concat", "one_scale", "constituents", "objects")},
+        "multiscale": [*_PAIR_INPUTS, "model.params.cross_pair_features=true"],
+    },
 }
 #: the comparisons the acceptance asks for
 ACCEPTANCE = ("concat", "one_scale", "constituents", "objects")
@@ -78,13 +84,13 @@ SCALARS = (
     ("auc", "AUC", "{:.4f}"),
     ("background_rejection_at_30", "1/ε_B at ε_S = 30 %", "{:.0f}"),
     ("background_rejection_at_50", "1/ε_B at ε_S = 50 %", "{:.0f}"),
-    ("significance_at_30", "Z at ε_S = 30 % (3 ab⁻¹)", "{:.2f}"),
-    ("significance_at_50", "Z at ε_S = 50 % (3 ab⁻¹)", "{:.2f}"),
+    ("significance_at_30", "Z at ε_S = 30 % (3 ab⁻¹)", "{:.3f}"),
+    ("significance_at_50", "Z at ε_S = 50 % (3 ab⁻¹)", "{:.3f}"),
 )
 STATE_FILE = "benchmark_sweeps.json"
 
 
-def _config(model: str, events: Path, workdir: Path, split: str, overrides: list[str], pairwise: bool) -> Any:
+def _config(model: str, events: Path, workdir: Path, split: str, overrides: list[str], pairwise: str) -> Any:
     example, _ = MODELS[model]
     return load_config(
         EXAMPLES / example,
@@ -95,7 +101,7 @@ def _config(model: str, events: Path, workdir: Path, split: str, overrides: list
             *COMMON,
             f"data.params.split.fractions=[{split}]",
             *OWN.get(model, []),
-            *(PAIRWISE.get(model, []) if pairwise else []),
+            *PAIRWISE[pairwise].get(model, []),
             *overrides,
         ],
     )
@@ -103,7 +109,7 @@ def _config(model: str, events: Path, workdir: Path, split: str, overrides: list
 
 def run_sweeps(
     models: list[str], events: Path, workdir: Path, repeats: int, jobs: int, split: str, overrides: list[str],
-    pairwise: bool = False,
+    pairwise: str = "none",
 ) -> dict[str, str]:
     """Train the sweep of each model not yet finished, continuing one stopped mid-way; returns model -> sweep
     folder (also kept in the state file)."""
@@ -211,33 +217,45 @@ def paired_differences(sweeps: dict[str, str]) -> list[str]:
 
 
 def roc_band_figure(sweeps: dict[str, str], output: Path) -> list[Path]:
-    """Background rejection against signal efficiency: mean over the repeats with a +-std band."""
+    """Background rejection against signal efficiency: mean over the repeats with a +-std band; below, each
+    model's mean rejection over the reference model's (where differences of a few 0.001 in AUC show)."""
     from showerlearn.viz.figures import new_figure, save_figure
 
     grid = np.linspace(0.05, 1.0, 96)
-    figure = new_figure(7.0, 5.2)
-    ax = figure.add_subplot()
-    for model, folder in sweeps.items():
-        curves = []
-        for metrics in _seeded_metrics(folder).values():
-            fpr, tpr = np.asarray(metrics["roc"]["fpr"], float), np.asarray(metrics["roc"]["tpr"], float)
-            with np.errstate(divide="ignore"):
-                curves.append(1.0 / np.interp(grid, tpr, fpr))
-        rejection = np.array(curves)
-        finite = np.where(np.isfinite(rejection), rejection, np.nan)
-        with warnings.catch_warnings():
-            # a signal efficiency where at most one repeat keeps any background has no mean or no spread: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, std = np.nanmean(finite, axis=0), np.nanstd(finite, axis=0, ddof=1)
-        line = ax.plot(grid, mean, label=f"{label(model, folder)} ({len(curves)} repeats)", linewidth=1.3)[0]
+    figure = new_figure(7.0, 7.0)
+    ax, ratio = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
+    bands = {model: _rejection_band(folder, grid) for model, folder in sweeps.items()}
+    reference = bands.get(REFERENCE, next(iter(bands.values())))[0]
+    for model, (mean, std, repeats) in bands.items():
+        line = ax.plot(grid, mean, label=f"{label(model, sweeps[model])} ({repeats} repeats)", linewidth=1.3)[0]
         ax.fill_between(grid, np.clip(mean - std, 1.0, None), mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
+        ratio.plot(grid, mean / reference, color=line.get_color(), linewidth=1.3)
+        ratio.fill_between(grid, (mean - std) / reference, (mean + std) / reference, color=line.get_color(), alpha=0.25,
+                           linewidth=0)  # fmt: skip
     ax.set_yscale("log")
-    ax.set_xlabel("signal efficiency ε_S")
     ax.set_ylabel("background rejection 1/ε_B")
     ax.set_title("ROC: mean ± std over repeats (seeds and splits)")
-    ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
+    ratio.set_ylim(0.5, 1.2)
+    ratio.set_xlabel("signal efficiency ε_S")
+    ratio.set_ylabel("1/ε_B over the\nmulti-scale model's" if REFERENCE in bands else "1/ε_B over the first")
+    for axis in (ax, ratio):
+        axis.grid(True, which="both", alpha=0.3)
     return save_figure(figure, output / "roc_bands")
+
+
+def _rejection_band(folder: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean and std over a sweep's repeats of the background rejection at the signal efficiencies ``grid``."""
+    curves = []
+    for metrics in _seeded_metrics(folder).values():
+        fpr, tpr = np.asarray(metrics["roc"]["fpr"], float), np.asarray(metrics["roc"]["tpr"], float)
+        with np.errstate(divide="ignore"):
+            curves.append(1.0 / np.interp(grid, tpr, fpr))
+    finite = np.where(np.isfinite(curves), curves, np.nan)
+    with warnings.catch_warnings():
+        # a signal efficiency where at most one repeat keeps any background has no mean or no spread: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(finite, axis=0), np.nanstd(finite, axis=0, ddof=1), len(curves)
 
 
 def _split_text(sweeps: dict[str, str]) -> str:
@@ -318,8 +336,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/collider"))
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every model")
-    parser.add_argument("--pairwise", action="store_true", help="pair features in every transformer's attention "
-                        "(the multi-scale one's cross-attention too): see PAIRWISE")
+    parser.add_argument("--pairwise", choices=list(PAIRWISE), default="none", help="pair features in the multi-scale "
+                        "transformer's cross-attention (cross), and in every transformer's self-attention too (all)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--explain", type=Path, help="events of another seed: explain the reference model's first repeat")
     parser.add_argument("--explain-events", type=int, default=2000)
