@@ -205,7 +205,7 @@ def paired_differences(sweeps: dict[str, str]) -> list[str]:
         if model == REFERENCE:
             continue
         other = _seeded_metrics(folder)
-        common = sorted(set(reference) & set(other))
+        common = [repeat for repeat in reference if repeat in other]  # in the sweep's order of seeds
         deltas = np.array([reference[s]["scalars"]["auc"] - other[s]["scalars"]["auc"] for s in common])
         spread = max(np.std([reference[s]["scalars"]["auc"] for s in common], ddof=1),
                      np.std([other[s]["scalars"]["auc"] for s in common], ddof=1))  # fmt: skip
@@ -233,7 +233,7 @@ def roc_band_figure(sweeps: dict[str, str], output: Path) -> list[Path]:
         line = ax.plot(grid, mean, label=f"{label(model, sweeps[model])} ({len(per_repeat)} repeats)", linewidth=1.3)[0]
         ax.fill_between(grid, np.clip(mean - std, 1.0, None), mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
         if reference is not None:
-            common = sorted(set(per_repeat) & set(reference))
+            common = [repeat for repeat in per_repeat if repeat in reference]
             mean, std = _mean_std_curve([per_repeat[k] / reference[k] for k in common])
             ratio.plot(grid, mean, color=line.get_color(), linewidth=1.3)
             ratio.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
