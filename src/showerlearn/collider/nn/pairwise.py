@@ -10,17 +10,20 @@ For tokens a, b with (pT, eta, phi, E)::
 
 and the network reads (ln delta, ln kT, ln z, ln m^2), each logarithm of the value clamped from below
 at ``EPSILON`` (as ParT does), so that collinear or massless pairs and padding give finite features.
-A token with itself carries no pairwise information and gets zeros (instead of ln EPSILON = -18). :class:`PairBias` embeds them per pair with a small MLP into one logit bias per
-attention head, ``(B, heads, L, L)``, which the attention blocks add before the softmax. Between two token
-sets (a cross-attention's queries and keys: a constituent and a reconstructed object, say) the same features
-of every query-key pair give ``(B, heads, L, S)``; nothing is zeroed there (a lepton among the objects may be
-a constituent too: its pair with itself then has the clamped values, as in ParT). Both token sets must carry
-absolute eta and phi (the collider DataModule's ``*_p4`` inputs do). The missing transverse momentum is an
-object with eta 0 and E = pT by convention: its pairs read the partner's eta as if it were the difference.
-Padded tokens are zeroed before the features are computed (whatever they held, they give finite values,
-which the attention masks anyway). ParT uses
-rapidity; here pseudorapidity, which the token streams carry (the two agree for the light particles of
-a jet).
+ParT uses rapidity; here pseudorapidity, which the token streams carry (the two agree for the light
+particles of a jet).
+
+Within one token set, a token with itself carries no pairwise information and gets zeros (instead of
+ln EPSILON = -18). Between two token sets (a cross-attention's queries and keys: a constituent and a
+reconstructed object, say) nothing is zeroed: a lepton among the objects may be a constituent too, and its
+pair with itself then has the clamped values, as in ParT. Both sets must carry absolute eta and phi (the
+collider DataModule's ``*_p4`` inputs do). The missing transverse momentum is an object with eta 0 and
+E = pT by convention: its pairs read the partner's eta as if it were the difference.
+
+:class:`PairBias` embeds the features per pair with a small MLP into one logit bias per attention head,
+``(B, heads, L, L)`` within a set and ``(B, heads, L, S)`` between two, which the attention blocks add
+before the softmax. Padded tokens are zeroed first: whatever they held, they give finite values, which the
+attention masks anyway.
 """
 
 from __future__ import annotations
