@@ -70,13 +70,14 @@ OWN = {
 #: ``--pairwise``: Particle-Transformer pair features; ``cross``: in the multi-scale transformer's cross-attention
 #: only (the other models as in the examples); ``all``: also in the self-attention of every transformer (of the
 #: union for the one-scale one, so between the streams too)
-_PAIR_INPUTS = ["data.params.pair_inputs=true", "model.params.pair_features=true"]
+_PAIR_INPUTS, _SELF_PAIRS, _CROSS_PAIRS = (
+    "data.params.pair_inputs=true", "model.params.pair_features=true", "model.params.cross_pair_features=true")
 PAIRWISE: dict[str, dict[str, list[str]]] = {
     "none": {},
-    "cross": {"multiscale": ["data.params.pair_inputs=true", "model.params.cross_pair_features=true"]},
+    "cross": {"multiscale": [_PAIR_INPUTS, _CROSS_PAIRS]},
     "all": {
-        **{model: _PAIR_INPUTS for model in ("concat", "one_scale", "constituents", "objects")},
-        "multiscale": [*_PAIR_INPUTS, "model.params.cross_pair_features=true"],
+        **{model: [_PAIR_INPUTS, _SELF_PAIRS] for model in ("concat", "one_scale", "constituents", "objects")},
+        "multiscale": [_PAIR_INPUTS, _SELF_PAIRS, _CROSS_PAIRS],
     },
 }
 #: the comparisons the acceptance asks for
@@ -179,7 +180,7 @@ def _seeded_metrics(folder: str) -> dict[str, dict[str, Any]]:
     return {run.path.name: run.metrics() for run in sweep_runs(folder)}
 
 
-def table(sweeps: dict[str, str]) -> tuple[list[str], dict[str, dict[str, tuple[float, float]]]]:
+def table(sweeps: dict[str, str], labels: dict[str, str]) -> tuple[list[str], dict[str, dict[str, tuple[float, float]]]]:
     """Markdown rows of mean +- std per model, and the numbers behind them."""
     numbers: dict[str, dict[str, tuple[float, float]]] = {}
     rows = ["| model | repeats | " + " | ".join(label for _, label, _ in SCALARS) + " |", "|---|---:|" + "---:|" * len(SCALARS)]
@@ -188,11 +189,11 @@ def table(sweeps: dict[str, str]) -> tuple[list[str], dict[str, dict[str, tuple[
         numbers[model] = {name: _mean_std(aggregate["scalars"][name]["values"]) for name, _, _ in SCALARS}
         cells = [f"{fmt.format(m)} ± {fmt.format(s)}" if np.isfinite(m) else "—" for (name, _, fmt), (m, s) in
                  ((spec, numbers[model][spec[0]]) for spec in SCALARS)]  # fmt: skip
-        rows.append(f"| {label(model, folder)} | {aggregate['n_runs']} | " + " | ".join(cells) + " |")
+        rows.append(f"| {labels[model]} | {aggregate['n_runs']} | " + " | ".join(cells) + " |")
     return rows, numbers
 
 
-def paired_differences(sweeps: dict[str, str]) -> list[str]:
+def paired_differences(sweeps: dict[str, str], labels: dict[str, str]) -> list[str]:
     """AUC of the reference minus each model's, seed by seed (the repeats share their splits across models)."""
     if REFERENCE not in sweeps:
         return []
@@ -211,13 +212,13 @@ def paired_differences(sweeps: dict[str, str]) -> list[str]:
                      np.std([other[s]["scalars"]["auc"] for s in common], ddof=1))  # fmt: skip
         verdict = "yes" if deltas.mean() > spread else "no"
         rows.append(
-            f"| {label(model, folder)} | {deltas.mean():+.4f} ± {deltas.std(ddof=1):.4f} | "
+            f"| {labels[model]} | {deltas.mean():+.4f} ± {deltas.std(ddof=1):.4f} | "
             + ", ".join(f"{d:+.4f}" for d in deltas) + f" | {spread:.4f} | {verdict} |"
         )
     return rows
 
 
-def roc_band_figure(sweeps: dict[str, str], output: Path) -> list[Path]:
+def roc_band_figure(sweeps: dict[str, str], labels: dict[str, str], output: Path) -> list[Path]:
     """Background rejection against signal efficiency: mean over the repeats with a +-std band; below, each
     model's rejection over the reference model's, repeat by repeat (they share their splits), mean +- std: where
     differences of a few 0.001 in AUC show."""
@@ -230,7 +231,7 @@ def roc_band_figure(sweeps: dict[str, str], output: Path) -> list[Path]:
     reference = curves[REFERENCE] if REFERENCE in curves else None
     for model, per_repeat in curves.items():
         mean, std = _mean_std_curve(list(per_repeat.values()))
-        line = ax.plot(grid, mean, label=f"{label(model, sweeps[model])} ({len(per_repeat)} repeats)", linewidth=1.3)[0]
+        line = ax.plot(grid, mean, label=f"{labels[model]} ({len(per_repeat)} repeats)", linewidth=1.3)[0]
         ax.fill_between(grid, np.clip(mean - std, 1.0, None), mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
         if reference is not None:
             common = [repeat for repeat in per_repeat if repeat in reference]
@@ -281,9 +282,10 @@ def _training_seconds(folder: str) -> float:
 
 def report(sweeps: dict[str, str], output: Path, events: Path | None, command: str) -> Path:
     output.mkdir(parents=True, exist_ok=True)
-    rows, numbers = table(sweeps)
-    figures = roc_band_figure(sweeps, output)
-    reference = label(REFERENCE, sweeps[REFERENCE]) if REFERENCE in sweeps else MODELS[REFERENCE][1]
+    labels = {model: label(model, folder) for model, folder in sweeps.items()}  # each reads its sweep's config once
+    rows, numbers = table(sweeps, labels)
+    figures = roc_band_figure(sweeps, labels, output)
+    reference = labels.get(REFERENCE, MODELS[REFERENCE][1])
     lines = [
         "# Collider benchmark: multi-scale cross-attention transformer and its comparisons (issue 23)",
         "",
@@ -303,10 +305,10 @@ def report(sweeps: dict[str, str], output: Path, events: Path | None, command: s
         "",
         f"## Paired AUC differences: {reference} minus each model",
         "",
-        *paired_differences(sweeps),
+        *paired_differences(sweeps, labels),
         "",
         "Training time per model (all repeats, summed over the runs, each run on one core): "
-        + ", ".join(f"{label(m, sweeps[m])} {_training_seconds(sweeps[m]) / 60:.0f} min" for m in sweeps),
+        + ", ".join(f"{labels[m]} {_training_seconds(sweeps[m]) / 60:.0f} min" for m in sweeps),
         "",
         f"ROC bands: `{figures[0].name}`.",
         "",
