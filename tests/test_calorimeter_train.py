@@ -113,6 +113,16 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     new = read_tables(on_file / "new_hits.predictions.h5")
     assert len(new["hits"]["label"]) == n_hits(new_file) and new["predictions"]["event_id"].tolist() == list(range(30))
 
+    # the network as ONNX (checked on the test split), predicting the new file as the checkpoint does
+    model_file = tmp_path / "transformer.onnx"
+    exported = runner.invoke(app, ["export", str(run.path), "--format", "onnx", "--output", str(model_file), "--no-progress"])
+    assert exported.exit_code == 0, exported.output
+    with_onnx = tmp_path / "with_onnx"
+    predicted = runner.invoke(app, ["predict", str(run.path), "--input", str(new_file), "--model", str(model_file),
+                                    "--output", str(with_onnx)])
+    assert predicted.exit_code == 0, predicted.output
+    np.testing.assert_array_equal(read_tables(with_onnx / "new_hits.predictions.h5")["hits"]["label"], new["hits"]["label"])
+
     run.metrics_file.unlink()
     evaluated = runner.invoke(app, ["evaluate", str(run.path)])
     assert evaluated.exit_code == 0, evaluated.output

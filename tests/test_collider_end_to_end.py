@@ -84,6 +84,13 @@ def test_train_predict_evaluate_and_explain(files: tuple[Path, Path], tmp_path: 
     with_file, without_file = (read_tables(tmp_path / f / "explain.predictions.h5")["predictions"] for f in ("with", "without"))
     np.testing.assert_array_equal(with_file["score"], without_file["score"])
 
+    # the network as ONNX, checked on the new file, predicting it as the checkpoint does
+    model_file = tmp_path / "multiscale.onnx"
+    _invoke("export", str(run.path), "--format", "onnx", "--output", str(model_file), "--input", str(explain_file), "--no-progress")
+    _invoke("predict", str(run.path), "--input", str(explain_file), "--model", str(model_file), "--output", str(tmp_path / "onnx"))
+    with_onnx = read_tables(tmp_path / "onnx" / "explain.predictions.h5")["predictions"]
+    np.testing.assert_allclose(with_onnx["score"], with_file["score"], rtol=1e-4, atol=1e-6)
+
 
 def test_a_sweep_over_seeds_and_splits_gives_roc_bands(files: tuple[Path, Path], tmp_path: Path) -> None:
     config = _config(tmp_path, files[0], trainer={"max_epochs": 2, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None})

@@ -20,6 +20,9 @@ from showerlearn.engine.exported import ExportError, export_network, export_run,
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.explain.loading import load_trained_module
+from test_collider_models import MODELS_UNDER_TEST as COLLIDER_MODELS
+from test_collider_models import _inputs as collider_inputs
+from test_collider_models import _model as collider_model
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'showerlearn[export]')")
@@ -266,7 +269,7 @@ def _hits(batch: int, n: int, seed: int, stream: str = "hits", features: int = 8
 
 def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
     from showerlearn.calorimeter.data import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec
-    from showerlearn.calorimeter.models import HitPairMLP, HitTransformer, PreclusterMerger
+    from showerlearn.calorimeter.models import HitPairMLP, PreclusterMerger
 
     spec = FeatureSpec(HIT_FEATURES, (0.0,) * len(HIT_FEATURES), (1.0,) * len(HIT_FEATURES))
     torch.manual_seed(0)
@@ -284,17 +287,48 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
     assert merged.check.passed
     assert load_exported(merged.path)(_hits(2, 9, 5, "clusters", len(CLUSTER_FEATURES)))["cluster_pairs"].shape == (2, 9, 9)
 
-    transformer = HitTransformer(spec, dim=8, layers=1, heads=2).eval()
-    # the ONNX exporter fixes the attention layers' shapes to the traced batch: refused, with the way out
-    fixed = r"transformer\.onnx: .* one more padded element: the export fixed the number of elements.*--format torchscript"
-    with pytest.raises(ExportError, match=fixed):
-        export_network(transformer, batches, tmp_path / "transformer.onnx", "onnx")
-    assert not (tmp_path / "transformer.onnx").exists()
-    traced = export_network(transformer, batches, tmp_path / "transformer.pt", "torchscript")
-    assert traced.check.passed and traced.check.batches == 4  # the data, and the traced batch one element longer and shorter
-    biased = HitTransformer(spec, dim=8, layers=1, heads=2, pair_bias=True).eval()  # the attention bias's shapes too
-    traced = export_network(biased, batches, tmp_path / "biased.pt", "torchscript")
-    assert traced.check.passed and traced.check.batches == 4
+
+
+@pytest.mark.parametrize("name", ["transformer", "transformer_with_pair_bias", "condensation", "slot_attention"])
+def test_the_calorimeter_attention_networks_export_to_onnx_with_any_batch(name: str, tmp_path: Path) -> None:
+    """Traced, torch's attention would fix the example's batch and element count: the exported graph equals
+    PyTorch on batches of other sizes, with one element more and fewer than the traced one, and with empty events."""
+    from showerlearn.calorimeter.data import HIT_FEATURES, FeatureSpec
+    from showerlearn.calorimeter.models import HitCondensation, HitSlotAttention, HitTransformer
+
+    spec = FeatureSpec(HIT_FEATURES, (0.0,) * len(HIT_FEATURES), (1.0,) * len(HIT_FEATURES))
+    torch.manual_seed(0)
+    network = {
+        "transformer": lambda: HitTransformer(spec, dim=8, layers=2, heads=2),
+        "transformer_with_pair_bias": lambda: HitTransformer(spec, dim=8, layers=2, heads=2, pair_bias=True),
+        "condensation": lambda: HitCondensation(spec, dim=8, layers=1, heads=2),
+        "slot_attention": lambda: HitSlotAttention(spec, slots=3, dim=8, heads=2),
+    }[name]().eval()
+    exported = export_network(network, [_hits(4, 5, 0), _hits(3, 9, 1)], tmp_path / f"{name}.onnx", "onnx")
+    assert exported.check.passed and exported.check.batches == 4  # the data, and the traced batch one element longer and shorter
+    other = _hits(6, 13, 2)
+    other["hits_mask"][1] = False  # an event without hits
+    with torch.no_grad():
+        expected = network(other)
+    for head, value in load_exported(exported.path)(other).items():
+        torch.testing.assert_close(value, expected[head], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", range(len(COLLIDER_MODELS)), ids=[f"{n}-{i}" for i, (n, _) in enumerate(COLLIDER_MODELS)])
+def test_the_collider_networks_export_to_onnx_with_any_batch(case: int, tmp_path: Path) -> None:
+    """Every collider network of the model tests (pairwise features within and between the streams included)
+    equals PyTorch as ONNX on batches of other sizes and token counts, with an event without constituents."""
+    name, params = COLLIDER_MODELS[case]
+    network = collider_model(name, params)
+    batches = [collider_inputs(1, 4), collider_inputs(2, 3, {"constituents": 9, "objects": 4})]
+    exported = export_network(network, batches, tmp_path / "collider.onnx", "onnx")
+    assert exported.check.passed
+    other = collider_inputs(3, 6, {"constituents": 15, "objects": 7})
+    other["constituents_mask"][0] = False
+    with torch.no_grad():
+        expected = network(other)
+    for head, value in load_exported(exported.path)(other).items():
+        torch.testing.assert_close(value, expected[head], rtol=1e-4, atol=1e-5)
 
 
 def _streams(size: int, n_objects: int, seed: int) -> dict[str, Tensor]:

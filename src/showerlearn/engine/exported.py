@@ -26,13 +26,12 @@ no code of the file's author runs. A TorchScript archive holds a program for the
 interpreter (no Python pickle of arbitrary classes is unpickled), which runs whichever torch operators
 it names when called: load TorchScript files from sources you trust.
 
-ONNX uses torch's TorchScript-based exporter (``dynamo=False``, opset :data:`OPSET`); the networks of
-the IACT family (lattice convolutions and pooling, Dual Attention, vote and moment heads) export with
-it. It cannot translate some operators of the attention networks on padded sets, or fixes their
-shapes to the traced batch; the export then stops with a message saying so, and TorchScript, which
-exports every showerlearn network, is the way out. Both exports trace the network: a Python branch
-that depends on the data is recorded as taken for the traced batch, which the check on many
-batches guards against.
+ONNX uses torch's TorchScript-based exporter (``dynamo=False``, opset :data:`OPSET`); every showerlearn
+network exports with it, the attention networks on padded sets through an attention whose traced form
+keeps the batch and element axes dynamic (:mod:`showerlearn.models.attention`). A network it cannot
+translate, or whose shapes it fixes to the traced batch, stops the export with a message saying so;
+TorchScript may then export it. Both exports trace the network: a Python branch that depends on the data
+is recorded as taken for the traced batch, which the check on many batches guards against.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ OPSET = 17
 #: the largest allowed difference to PyTorch, absolute below 1 and relative above
 TOLERANCE = 1e-4
 NetworkInputs = Tensor | Mapping[str, Tensor]
-_TORCHSCRIPT_HINT = "--format torchscript exports every showerlearn network"
+_TORCHSCRIPT_HINT = "--format torchscript may export it"
 
 
 class ExportError(ValueError):
@@ -354,6 +353,7 @@ def _dynamic_axes(inputs: NetworkInputs) -> dict[str, dict[int, str]]:
 
 def _write_onnx(network: nn.Module, example: NetworkInputs, output_names: list[str], path: Path) -> None:
     _require("onnx")  # the exporter serialises through it
+    _register_missing_symbolics()
     names = _onnx_names(example)
     keys = list(names.values()) if isinstance(example, Mapping) else None
     # the TorchScript-based exporter: the torch.export one needs onnxscript and fails on the attention networks too.
@@ -368,6 +368,12 @@ def _write_onnx(network: nn.Module, example: NetworkInputs, output_names: list[s
         dynamo=False,
         dynamic_axes={**_dynamic_axes(example), **{name: {0: "batch"} for name in output_names}},
     )
+
+
+def _register_missing_symbolics() -> None:
+    """ONNX operators the TorchScript-based exporter has no translation for, though ONNX has them: ``Sinh``
+    (opset 9), of the collider's pairwise features (pz = pT sinh(eta))."""
+    torch.onnx.register_custom_op_symbolic("aten::sinh", lambda graph, x: graph.op("Sinh", x), 9)
 
 
 def _require(package: str) -> Any:

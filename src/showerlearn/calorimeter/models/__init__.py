@@ -4,7 +4,7 @@ pairwise-similarity head (``hit_transformer``), object condensation on a transfo
 and invariant slot attention (``hit_slot_attention``). Their outputs become cluster labels in
 ``showerlearn.calorimeter.data.decoding``.
 
-May import: showerlearn.calorimeter.data, showerlearn.registry, torch.
+May import: showerlearn.calorimeter.data, showerlearn.models.attention, showerlearn.registry, torch.
 """
 
 from showerlearn.calorimeter.models.pairwise import HitPairMLP, PreclusterMerger

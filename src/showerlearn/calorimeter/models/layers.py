@@ -11,10 +11,11 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import DIRECTION, FeatureSpec
+from showerlearn.models.attention import MultiheadAttention, usable_mask
 
 __all__ = [
     "EncoderSettingsCheck", "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines",
-    "symmetric", "usable_mask",
+    "symmetric",
 ]
 
 
@@ -93,23 +94,20 @@ def symmetric(logits: Tensor) -> Tensor:
     return 0.5 * (logits + logits.transpose(1, 2))
 
 
-def usable_mask(mask: Tensor) -> Tensor:
-    """The element mask with the first slot of empty events opened: attention over no key at all gives NaN,
-    which would reach the loss through the padding of an event without hits. Without a branch on the data,
-    so that a traced export opens it in every batch, not only in batches like the traced one. The mask needs
-    one slot at least (the calorimeter DataModule's batches have it, even when no event has a hit)."""
-    first = torch.arange(mask.shape[1], device=mask.device) == 0
-    return mask | (~mask.any(dim=1, keepdim=True) & first)
-
-
 class _PreNormLayer(nn.TransformerEncoderLayer):
-    """torch's pre-norm encoder layer, on its differentiable path whenever an attention bias is given: its inference
-    fast path reads a float attention mask as a boolean one (every non-zero logit bias masked), which would mask
-    whole biased rows. Without a bias (only the boolean padding mask) torch's own forward, fast path included."""
+    """torch's pre-norm encoder layer with an attention that exports (:class:`MultiheadAttention`), on its
+    differentiable path whenever an attention bias is given: its inference fast path reads a float attention
+    mask as a boolean one (every non-zero logit bias masked), which would mask whole biased rows. Traced (an
+    export), on that path too: the fast path is one fused kernel that never calls the attention module. Else
+    (only the boolean padding mask) torch's own forward, fast path included."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
+        self.self_attn = MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
-        if src_mask is None:
+        if src_mask is None and not torch.jit.is_tracing():
             return super().forward(src, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         x = src + self._sa_block(self.norm1(src), src_mask, src_key_padding_mask, is_causal=is_causal)
         return x + self._ff_block(self.norm2(x))
@@ -145,7 +143,7 @@ class SetEncoder(nn.Module):
             raise ValueError("; ".join(f"{name}: {problem}" for name, problem in problems.items()))
         self.heads = heads
         self.embed = mlp([in_features, dim, dim])
-        layer = _PreNormLayer(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
+        layer = _PreNormLayer(dim, heads, dropout)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False) if layers else None
         self.norm = nn.LayerNorm(dim)
 

@@ -2,5 +2,5 @@
 (``attention``), Particle-Transformer pairwise features as an attention bias (``pairwise``), and token
 embedding, stream encoders, pooling and the classifier head (``blocks``).
 
-May import: torch (and each other).
+May import: showerlearn.models.attention, torch (and each other).
 """

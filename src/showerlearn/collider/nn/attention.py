@@ -2,7 +2,8 @@
 masked in every attention (keys) and an optional additive bias per head (pairwise features).
 
 Each block is ``x + Attention(LN(x), LN(context)) -> x + MLP(LN(x))`` (pre-norm, Xiong et al. 2020),
-the attention being :class:`torch.nn.MultiheadAttention` so that
+the attention being :class:`torch.nn.MultiheadAttention` (its subclass that exports with any batch,
+:class:`showerlearn.models.attention.MultiheadAttention`) so that
 :func:`showerlearn.explain.attention.capture_attention` records its per-head weights. Padded keys get
 -inf before the softmax: a real token's output never depends on padding, so appending padded tokens
 leaves every real token, and the event's score, unchanged. A padded query gets an output too, which
@@ -14,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from showerlearn.models.attention import MultiheadAttention, usable_mask
+
 __all__ = ["AttentionBlock", "Encoder", "additive_mask"]
 
 
@@ -21,9 +24,7 @@ def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
     """``(B, S)`` real-token mask -> ``(B, S)`` float mask added to attention logits: 0 for a real key,
     -inf for a padded one. An event without any real key keeps its first key visible, so its softmax is
     defined; :class:`AttentionBlock` then discards what was read from it."""
-    visible = mask.clone()
-    visible[:, 0] |= ~mask.any(dim=1)
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~visible, float("-inf"))
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~usable_mask(mask), float("-inf"))
 
 
 class AttentionBlock(nn.Module):
@@ -48,7 +49,7 @@ class AttentionBlock(nn.Module):
         self.heads = heads
         self.norm_query = nn.LayerNorm(dim)
         self.norm_context = nn.LayerNorm(dim)
-        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attention = MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         hidden = int(round(dim * mlp_ratio))
         self.norm_mlp = nn.LayerNorm(dim)

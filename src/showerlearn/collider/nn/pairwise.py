@@ -56,7 +56,8 @@ def pairwise_features(p4: Tensor, other: Tensor | None = None) -> Tensor:
     features = torch.stack([torch.log(value.clamp_min(EPSILON)) for value in values], dim=-1)
     if other is not None:
         return features
-    itself = torch.eye(p4.shape[1], dtype=torch.bool, device=p4.device)[None, :, :, None]
+    index = torch.arange(p4.shape[1], device=p4.device)  # not torch.eye: onnxruntime has no boolean EyeLike
+    itself = (index[:, None] == index[None, :])[None, :, :, None]
     return features.masked_fill(itself, 0.0)
 
 
