@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import awkward as ak
@@ -42,6 +44,20 @@ from calorimeter_clustering import FAR_RAD, SOFT_MEV  # noqa: E402  (benchmarks/
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "calorimeter_r3b_window.yaml"
 RESULTS = ROOT / "benchmarks" / "results" / "calorimeter_clustering" / "far_hits.md"
+
+
+@contextmanager
+def simulated_example(events: int, seed: int) -> Iterator[Path]:
+    """A temporary hit file of ``events`` events of the example's simulation settings, simulated with ``seed``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "hits.h5"
+        simulate_calorimeter(example_simulation(events), path, seed=seed, n_jobs=2)
+        yield path
+
+
+def example_simulation(events: int) -> CalorimeterSimulationConfig:
+    settings = yaml.safe_load(EXAMPLE.read_text())["data"]["params"]["simulate"]["config"]
+    return CalorimeterSimulationConfig(**settings, n_events=events)
 
 
 def scattered_energy(total: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -134,11 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1001, help="simulation seed (default 1001, the benchmark's seed 1)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
     args = parser.parse_args(argv)
-    settings = yaml.safe_load(EXAMPLE.read_text())["data"]["params"]["simulate"]["config"]
-    config = CalorimeterSimulationConfig(**settings, n_events=args.events)
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "hits.h5"
-        simulate_calorimeter(config, path, seed=args.seed, n_jobs=2)
+    config = example_simulation(args.events)
+    with simulated_example(args.events, args.seed) as path:
         centres = crystal_centres(geometry_by_name(config.geometry))
         counts = analyse(read_events(path), read_gammas(path), centres, config.resolution_fwhm_662)
     command = "python benchmarks/calorimeter_far_hits.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
