@@ -262,3 +262,16 @@ def test_a_width_or_head_count_the_encoder_cannot_take_is_a_config_error(example
         load_config(path, ["model.params.dim=16", "model.params.heads=3"])
     with pytest.raises(ValueError, match="heads: 3 does not divide dim 16"):  # the Python API says it too
         SetEncoder(4, 16, 1, 3)
+
+
+def test_the_encoder_draws_the_weights_of_torchs_encoder_layers_for_a_seed() -> None:
+    """The attention that exports is torch's module recast, not a second one drawn: a seed gives the network
+    it gave with torch's own layers (runs trained before keep reproducing)."""
+    torch.manual_seed(0)
+    encoder = SetEncoder(8, dim=16, layers=2, heads=2)
+    torch.manual_seed(0)
+    embed = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16))
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 32, 0.0, batch_first=True, norm_first=True)
+    reference = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    assert all(torch.equal(a, b) for a, b in zip(encoder.embed.state_dict().values(), embed.state_dict().values(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(encoder.encoder.state_dict().values(), reference.state_dict().values(), strict=True))

@@ -30,7 +30,8 @@ def _masks(batch: int, queries: int, keys: int, kind: str, heads: int = 2) -> di
     return {
         "bool padding": {"key_padding_mask": ~real},
         "float padding": {"key_padding_mask": torch.zeros(batch, keys).masked_fill(~real, float("-inf"))},
-        "bias per head": {"key_padding_mask": ~real, "attn_mask": torch.randn(batch * heads, queries, keys, generator=generator)},
+        "bias per head": {"key_padding_mask": torch.zeros(batch, keys).masked_fill(~real, float("-inf")),
+                          "attn_mask": torch.randn(batch * heads, queries, keys, generator=generator)},
         "one bias": {"attn_mask": torch.randn(queries, keys, generator=generator)},
         "boolean attention mask": {"attn_mask": torch.rand(queries, keys, generator=generator) > 0.7},
     }[kind]

@@ -1,10 +1,11 @@
 """Multi-head attention that exports with a dynamic batch and element count.
 
 :class:`MultiheadAttention` is torch's ``nn.MultiheadAttention`` (the same parameters, checkpoints and fused
-kernels, and the per-head weights ``showerlearn explain`` records) except while the network is traced, as
-ONNX and TorchScript export do: torch's own forward, traced, writes the example batch's size and element
-count into its reshapes as constants, so the exported graph fails on any other batch. Traced, the same
-attention is written out in tensor operations whose shapes follow the inputs.
+kernels, and the per-head weights ``showerlearn explain`` records) except during an ONNX export: torch's own
+forward, traced by the TorchScript-based ONNX exporter, writes the example batch's size and element count into
+its reshapes as constants, so the exported graph fails on any other batch. There, the same attention is written
+out in tensor operations whose shapes follow the inputs. (A TorchScript trace of torch's forward keeps them
+dynamic: it runs torch's.)
 
 :func:`usable_mask` opens one key of an event without any, without a branch on the data (a trace keeps it).
 """
@@ -30,14 +31,15 @@ def usable_mask(mask: Tensor) -> Tensor:
 
 
 class MultiheadAttention(nn.MultiheadAttention):
-    """``nn.MultiheadAttention`` whose traced form keeps the batch and element axes dynamic (module docstring).
-    The traced form covers what showerlearn's networks build (``batch_first``, one width for query, key and
-    value, no extra key/value bias); anything else runs torch's forward, traced or not."""
+    """``nn.MultiheadAttention`` whose ONNX export keeps the batch and element axes dynamic (module docstring).
+    The written-out form covers what showerlearn's networks build (``batch_first``, one width for query, key and
+    value, no extra key/value bias); anything else runs torch's forward, exported or not. A query whose keys are
+    all masked gets NaN there (torch's fused path gives 0): keep one key open (:func:`usable_mask`)."""
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
-        if not (torch.jit.is_tracing() and self._written_out_form_applies(query, is_causal)):
+        if not (torch.onnx.is_in_onnx_export() and self._written_out_form_applies(query, is_causal)):
             return super().forward(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
                                    attn_mask=attn_mask, average_attn_weights=average_attn_weights, is_causal=is_causal)
         heads, width = self.num_heads, self.head_dim

@@ -95,19 +95,21 @@ def symmetric(logits: Tensor) -> Tensor:
 
 
 class _PreNormLayer(nn.TransformerEncoderLayer):
-    """torch's pre-norm encoder layer with an attention that exports (:class:`MultiheadAttention`), on its
+    """torch's pre-norm encoder layer with an attention that exports to ONNX (:class:`MultiheadAttention`), on its
     differentiable path whenever an attention bias is given: its inference fast path reads a float attention
-    mask as a boolean one (every non-zero logit bias masked), which would mask whole biased rows. Traced (an
-    export), on that path too: the fast path is one fused kernel that never calls the attention module. Else
+    mask as a boolean one (every non-zero logit bias masked), which would mask whole biased rows. In an ONNX
+    export, on that path too: the fast path is one fused kernel that never calls the attention module. Else
     (only the boolean padding mask) torch's own forward, fast path included."""
 
     def __init__(self, dim: int, heads: int, dropout: float) -> None:
         super().__init__(dim, heads, 2 * dim, dropout, batch_first=True, norm_first=True)
-        self.self_attn = MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        # the attention torch built, recast (the subclass adds no state): a second one would draw other random
+        # weights, and a seed would no longer give the networks it gave before
+        self.self_attn.__class__ = MultiheadAttention
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
-        if src_mask is None and not torch.jit.is_tracing():
+        if src_mask is None and not torch.onnx.is_in_onnx_export():
             return super().forward(src, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         x = src + self._sa_block(self.norm1(src), src_mask, src_key_padding_mask, is_causal=is_causal)
         return x + self._ff_block(self.norm2(x))
