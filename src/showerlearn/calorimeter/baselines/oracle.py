@@ -1,6 +1,7 @@
 """The truth-label clustering ("oracle"): every hit goes to the gamma that left most of its energy.
 
-No method that assigns whole hits can do better, which makes it the ceiling in every comparison. Background
+The ceiling in every comparison: a method that assigns whole hits does better on a gamma only through errors
+that compensate (a cluster missing one hit and holding another gamma's of about the same energy). Background
 hits (true gamma -1) and hits at or below the crystal threshold stay in no cluster.
 """
 
