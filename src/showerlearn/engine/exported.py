@@ -27,8 +27,8 @@ interpreter (no Python pickle of arbitrary classes is unpickled), which runs whi
 it names when called: load TorchScript files from sources you trust.
 
 ONNX uses torch's TorchScript-based exporter (``dynamo=False``, opset :data:`OPSET`); every showerlearn
-network exports with it, the attention networks on padded sets through an attention whose traced form
-keeps the batch and element axes dynamic (:mod:`showerlearn.models.attention`). A network it cannot
+network exports with it, the attention networks on padded sets through an attention written out for the
+export so that the batch and element axes stay dynamic (:mod:`showerlearn.models.attention`). A network it cannot
 translate, or whose shapes it fixes to the traced batch, stops the export with a message saying so;
 TorchScript may then export it. Both exports trace the network: a Python branch that depends on the data
 is recorded as taken for the traced batch, which the check on many batches guards against.
