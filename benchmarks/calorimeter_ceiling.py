@@ -104,6 +104,7 @@ class Events:
         last = order[np.r_[self.gammas["event"][order][1:] != self.gammas["event"][order][:-1], True]]
         best[self.gammas["event"][last]] = np.where(energy[last] > 0, self.gammas["index"][last], -1)
         return best[self.hits["event"]]
+
     def alone(self, hits: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``labels`` with ``hits`` (a mask) and the hits of no gamma each a cluster of its own."""
         fresh = int(max(labels.max(initial=0), 0)) + 1 + np.arange(len(labels))
