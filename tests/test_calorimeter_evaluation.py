@@ -147,3 +147,17 @@ def test_binned_efficiency_of_all_or_none_passed_has_a_one_sided_interval() -> N
     np.testing.assert_allclose(binned["ci_low"][:2], [0.75, 0.0])
     np.testing.assert_allclose(binned["ci_high"][:2], [1.0, 0.25])
     assert np.isnan(binned["efficiency"][2]) and np.isnan(binned["ci_low"][2]) and np.isnan(binned["ci_high"][2])
+
+
+def test_adjusted_rand_index_equals_scikit_learn_event_by_event_on_random_clusterings() -> None:
+    """The pair-count form against scikit-learn's score per event: events of 1-12 hits, background hits,
+    unclustered hits, labels of any size, event numbers with gaps (a regime's subset)."""
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 13, 300)
+    event = np.repeat(np.arange(0, 600, 2), sizes)
+    truth = rng.integers(-1, 4, len(event))
+    labels = rng.choice([-1, 0, 1, 2, 7, 40], len(event))
+    singleton = 1_000_000 + np.arange(len(event))
+    scores = [adjusted_rand_score(np.where(truth < 0, singleton, truth)[event == e], np.where(labels < 0, singleton, labels)[event == e])
+              for e in np.unique(event)]
+    assert adjusted_rand_index({"true_gamma": truth, "event": event}, labels) == pytest.approx(np.mean(scores), rel=1e-12)

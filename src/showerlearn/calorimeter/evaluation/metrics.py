@@ -17,7 +17,6 @@ Definitions (docs/calorimeter.md):
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
 
 from showerlearn.calorimeter.kinematics import doppler_correct
 from showerlearn.calorimeter.simulation.response import energy_sigma
@@ -168,12 +167,32 @@ def cluster_multiplicity(clusters: dict[str, np.ndarray], matches: dict[str, np.
 
 
 def adjusted_rand_index(hits: dict[str, np.ndarray], labels: np.ndarray) -> float:
-    """Mean over events of scikit-learn's adjusted Rand index between the true gammas of the hits and the
-    labels; hits in no cluster (label -1) and background hits (true gamma -1) count as singletons."""
+    """Mean over events of the adjusted Rand index (scikit-learn's ``adjusted_rand_score``) between the true
+    gammas of the hits and the labels; hits in no cluster (label -1) and background hits (true gamma -1) count
+    as singletons. All events at once from the pair counts (Hubert and Arabie 1985, in scikit-learn's form): one
+    scikit-learn call per event took minutes on tens of thousands of events."""
     labels = np.asarray(labels, dtype=np.int64)
+    if not len(labels):
+        return float("nan")
     singleton = np.arange(len(labels)) + 1_000_000  # distinct from every real label
     truth = np.where(hits["true_gamma"] < 0, singleton, hits["true_gamma"])
     predicted = np.where(labels < 0, singleton, labels)
-    bounds = np.r_[0, np.flatnonzero(np.diff(hits["event"])) + 1, len(labels)]
-    scores = [adjusted_rand_score(truth[a:b], predicted[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    return float(np.mean(scores)) if scores else float("nan")
+    _, event = np.unique(hits["event"], return_inverse=True)
+    n = np.bincount(event).astype(float)
+    same_both = _squared_counts(event, truth, predicted)  # sum over (gamma, cluster) cells of count^2
+    pairs_true = _squared_counts(event, truth) - same_both  # pairs of one gamma split between clusters
+    pairs_predicted = _squared_counts(event, predicted) - same_both  # pairs of one cluster from two gammas
+    together = same_both - n
+    apart = n**2 - pairs_true - pairs_predicted - same_both
+    denominator = (together + pairs_true) * (pairs_true + apart) + (together + pairs_predicted) * (pairs_predicted + apart)
+    perfect = (pairs_true == 0) & (pairs_predicted == 0)
+    score = np.where(perfect, 1.0, 2.0 * (together * apart - pairs_true * pairs_predicted) / np.where(perfect, 1.0, denominator))
+    return float(score.mean())
+
+
+def _squared_counts(event: np.ndarray, *columns: np.ndarray) -> np.ndarray:
+    """Per event, the sum of the squared hit counts of each distinct value (tuple) of ``columns``."""
+    _, cell, counts = np.unique(np.stack([event, *columns], axis=1), axis=0, return_inverse=True, return_counts=True)
+    first = np.zeros(len(counts), np.int64)
+    first[cell.ravel()] = event
+    return np.bincount(first, weights=counts.astype(float) ** 2, minlength=int(event.max()) + 1)
