@@ -193,6 +193,6 @@ def adjusted_rand_index(hits: dict[str, np.ndarray], labels: np.ndarray) -> floa
 def _squared_counts(event: np.ndarray, *columns: np.ndarray) -> np.ndarray:
     """Per event, the sum of the squared hit counts of each distinct value (tuple) of ``columns``."""
     _, cell, counts = np.unique(np.stack([event, *columns], axis=1), axis=0, return_inverse=True, return_counts=True)
-    first = np.zeros(len(counts), np.int64)
-    first[cell.ravel()] = event
-    return np.bincount(first, weights=counts.astype(float) ** 2, minlength=int(event.max()) + 1)
+    cell_event = np.zeros(len(counts), np.int64)
+    cell_event[cell.ravel()] = event
+    return np.bincount(cell_event, weights=counts.astype(float) ** 2, minlength=int(event.max()) + 1)
