@@ -258,6 +258,8 @@ BROKEN = {
     "true gamma below -1": (_set("hits/true_gamma", 0, -2), "/hits/true_gamma is -2 at hit row 0; expected -1"),
     "fractional true gamma": (_replace("hits/true_gamma", lambda gamma: gamma + 0.5),
                               r"/hits/true_gamma holds float64 values, expected integers \(gamma indices"),
+    "saturated flag of 2": (_replace("hits/saturated", lambda flags: np.where(np.arange(len(flags)) == 2, 2, 0)),
+                            "/hits/saturated is 2 at hit row 2; expected a flag, 0 or 1"),
     "NaN beta": (_set("events/beta", 1, np.nan), r"/events/beta is nan at event 1; expected a velocity v/c in \[0, 1\)"),
     "NaN gamma energy": (_set("gammas/energy_rest", 3, np.nan), "/gammas/energy_rest is nan at gamma row 3; expected a finite"),
     "text energies": (_replace("hits/energy", lambda energy: np.full(len(energy), b"x")),
@@ -290,9 +292,14 @@ def test_valid_variants_read_as_before(tiny_file: Path, tmp_path: Path) -> None:
         file["hits/phi"][0] = np.float32(2 * np.pi - 0.1)  # an azimuth in [0, 2 pi)
         file["hits/theta"][1] = np.float32(np.pi)  # above numpy's pi in float32
         file["hits/energy"][2] = 0.0  # a crystal threshold of 0
+        flags = file["hits/saturated"][:].astype(np.int8)
+        del file["hits/saturated"]
+        file["hits/saturated"] = flags  # 0/1 integers, as a C++ writer may store a flag
     events = read_events(_edited(tiny_file, tmp_path, variant))
     assert len(events) == len(expected) and ak.to_list(events.crystal_id) == ak.to_list(read_events(tiny_file).crystal_id)
     assert float(events.phi[0][0]) == pytest.approx(2 * np.pi - 0.1)
+    assert ak.to_list(events.saturated) == ak.to_list(read_events(tiny_file).saturated)
+    assert ak.flatten(events.saturated).type.content == ak.types.NumpyType("bool")  # read back as booleans
     with h5py.File(tiny_file) as file:
         assert (file["hits/energy"][:] >= CalorimeterSimulationConfig().crystal_threshold_mev).all()  # never negative
 

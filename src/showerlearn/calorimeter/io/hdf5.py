@@ -311,6 +311,10 @@ def _events(
     for name, bounds in _HIT_RANGES.items():
         _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
     _check_crystals(file, path, columns["crystal_id"], first)
+    if "saturated" in columns:  # a flag: C++ writers may store it as 0/1 integers, which read as booleans
+        flags = columns["saturated"]
+        _refuse(path, "/hits/saturated", flags, (flags != 0) & (flags != 1), "hit row", first, "a flag, 0 or 1")
+        columns["saturated"] = flags.astype(bool)
     if "true_gamma" in columns:
         if n_gammas is None and "events/n_gammas" in file:
             n_gammas = _column(file, path, "events", "n_gammas", start, start + len(events["n_hits"]))

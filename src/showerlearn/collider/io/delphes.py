@@ -185,7 +185,7 @@ class _DelphesTree:
             charge, category = ak.zeros_like(pt, dtype=np.int8), ak.full_like(pt, _TOWER_CATEGORY[name], dtype=np.int8)
         else:
             pt, charge = self.field(name, "PT"), ak.values_astype(self.whole(name, "Charge"), np.int8)
-            pid = abs(self.field(name, "PID")) if self.has(name, "PID") else ak.zeros_like(pt, dtype=np.int64)
+            pid = abs(self.whole(name, "PID")) if self.has(name, "PID") else ak.zeros_like(pt, dtype=np.int64)
             category = _track_category(pid, charge)
             energy = self.field(name, "E") if self.has(name, "E") else _track_energy(pt, eta, pid)
         objects = ak.zip(
@@ -211,7 +211,7 @@ class _DelphesTree:
 
     def jets(self) -> ak.Array:
         pt = self.field("Jet", "PT")
-        flavour = self.field("Jet", "Flavor") if self.has("Jet", "Flavor") else ak.ones_like(pt, dtype=np.int64) * -1
+        flavour = self.whole("Jet", "Flavor") if self.has("Jet", "Flavor") else ak.ones_like(pt, dtype=np.int64) * -1
         return ak.zip({
             "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.field("Jet", "Phi"), "mass": self.field("Jet", "Mass"),
             "btag": (self.whole("Jet", "BTag") & 1) == 1, "flavour": flavour,
