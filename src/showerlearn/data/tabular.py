@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.split import SplitSpec
+from showerlearn.io.errors import FileProblemError
 from showerlearn.io.tables import CLASS_SCORE_PREFIX, score_columns
 from showerlearn.registry import DATAMODULES
 
@@ -41,13 +42,9 @@ class TableSource(BaseModel):
         return path
 
 
-class TableError(ValueError):
+class TableError(FileProblemError):
     """A feature table that cannot be read as asked: the message names the file (and the column, line or
     row) and what was expected."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
-        super().__init__(f"{path}: {problem}")
 
 
 _FORMATS = "a CSV file (UTF-8 text, comma-separated) or an HDF5 file"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+from showerlearn.io.errors import FileProblemError
+
 __all__ = ["CalorimeterFileError"]
 
 
-class CalorimeterFileError(ValueError):
+class CalorimeterFileError(FileProblemError):
     """A hit file (HDF5 or ROOT) that cannot be read: missing key, wrong shape, NaN, truncated..."""
-
-    def __init__(self, path: object, problem: str) -> None:
-        self.path = str(path)
-        super().__init__(f"{path}: {problem}")

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from showerlearn.io.errors import FileProblemError
 
 __all__ = ["ColliderDataError"]
 
 
-class ColliderDataError(ValueError):
+class ColliderDataError(FileProblemError):
     """A collider data file that cannot be read as asked: missing key or branch, wrong shape, NaN..."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
