@@ -287,6 +287,11 @@ def test_delphes_fat_jet_b_tags_count_the_tagged_jets_inside_as_the_generator_do
                                        PID=[[211.0], [211.5]])},
             r"branch 'EFlowTrack.PID' holds 211.5 in event 1; expected whole numbers",
         ),
+        (
+            {"Jet": _collection(PT=[[50.0], []], Eta=[[0.0], []], Phi=[[0.0], []], Mass=[[5.0], []], BTag=[[0], []],
+                                Flavor=[[5.5], []])},
+            r"branch 'Jet.Flavor' holds 5.5 in event 0; expected whole numbers",
+        ),
     ],
 )
 def test_delphes_errors_name_the_branch(tmp_path: Path, change: dict, message: str) -> None:

@@ -122,3 +122,6 @@ class ComponentProblem(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+    def __reduce__(self) -> tuple[type, tuple[list[str]], dict]:
+        return type(self), (self.problems,), self.__dict__

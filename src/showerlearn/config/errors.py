@@ -19,9 +19,9 @@ class ConfigError(ValueError):
         self.problems = list(problems)
         super().__init__(f"invalid config {source}:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
-    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
-        # rebuilt from both arguments: a worker process (a benchmark's runs) sends its errors pickled
-        return type(self), (self.source, self.problems)
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]], dict]:
+        # rebuilt from both arguments (and any notes): a worker process (a benchmark's runs) sends its errors pickled
+        return type(self), (self.source, self.problems), self.__dict__
 
 
 def suggestion(key: str, candidates: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ class FileProblemError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        # rebuilt from both arguments: a worker process (simulation, benchmark runs) sends its errors pickled
-        return type(self), (self.path, self.problem)
+    def __reduce__(self) -> tuple[type, tuple[str, str], dict]:
+        # rebuilt from both arguments (and any notes): a worker process (simulation, benchmark runs) sends its
+        # errors pickled
+        return type(self), (self.path, self.problem), self.__dict__
