@@ -21,9 +21,10 @@ from typer.testing import CliRunner
 from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, resolve_config
 from showerlearn.data.sampling import EpochShuffleSampler
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.run_lock import run_lock
 from showerlearn.engine.runner import build_datamodule, train
 from showerlearn.engine.sweep import sweep
-from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.tables import read_columns
 
 TESTS = Path(__file__).parent
@@ -180,6 +181,39 @@ def test_killed_run_resumes_to_a_complete_run_directory(tabular_config: dict, tm
     assert run.status()["state"] == "completed" and run.status()["attempts"] == 2
     assert run.metrics_file.is_file() and run.predictions_file.is_file()
     assert (run.logs / "csv" / "attempt_1" / "metrics.csv").is_file()
+
+
+@pytest.mark.slow
+def test_a_run_being_trained_is_refused_to_a_second_process_until_the_first_ends(
+    tabular_config: dict, tmp_path: Path
+) -> None:
+    """Two processes training into one folder would interleave its checkpoints and logs (a benchmark relaunched
+    while a killed one's workers still train): the second is refused, naming the first; a killed first one
+    leaves no lock behind."""
+    tabular_config["model"]["params"]["delay"] = 0.05
+    tabular_config["trainer"].update(max_epochs=12, checkpoint_every_n_steps=2)  # ~4 s
+    config_file = tmp_path / "slow.yaml"
+    config_file.write_text(yaml.safe_dump(tabular_config))
+    config = resolve_config(tabular_config)
+    folder = tmp_path / "shared_run"
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-m", "showerlearn.cli.main", "train", str(config_file), "--no-progress", "--run-dir", str(folder)]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (folder / "checkpoints" / "last.ckpt").is_file():
+            time.sleep(0.1)
+        holder = rf"another process is training this run \(process {first.pid} on "
+        with pytest.raises(ConfigError, match=holder):
+            train(config, resume=folder, progress=False)
+        with pytest.raises(ConfigError, match=holder):  # not told to write over its run either
+            train(config, run_dir=folder, progress=False)
+        assert RunDir(folder).status()["state"] == "running" and first.poll() is None
+    finally:
+        first.kill()
+        first.wait()
+    resumed = train(config, resume=folder, progress=False)
+    assert resumed.status()["state"] == "completed" and resumed.status()["pid"] == os.getpid()
 
 
 def _with_recorder(config: dict, record: Path, *callbacks: dict) -> dict:
@@ -539,3 +573,15 @@ def test_a_resumed_sweep_refuses_a_budget_other_than_that_of_its_completed_seeds
         sweep(resolve_config(tabular_config), 2, progress=False, resume=folder)
     assert (folder / "aggregate.json").read_bytes() == aggregated
     assert sweep(config, 2, progress=False, resume=folder) == folder  # with their budget: resumed as before
+
+
+def test_a_refused_second_process_is_told_so_even_when_run_json_is_damaged(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.status_file.write_text("{not json")
+    with run_lock(run):
+        # a second open file description conflicts even in this process: flock locks belong to them
+        with pytest.raises(ConfigError, match=r"another process is training this run: wait"):
+            with run_lock(run):
+                pass
+    with run_lock(run):  # released at the end of the block
+        pass

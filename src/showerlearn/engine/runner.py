@@ -7,6 +7,7 @@ configured evaluator -> ``metrics.json``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
@@ -32,6 +33,7 @@ from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.run_lock import lock_holder, run_lock
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_process_settings, compile_network, prediction_device, prediction_precision
@@ -62,10 +64,16 @@ def train(
     """
     if resume is None and (problems := new_run_problems(config)):
         raise ConfigError(config.name, problems)
-    run, attempt, rank_zero = _open_run(config, resume, run_dir)
-    earlier_seconds = run.status().get("train_seconds", 0.0) if resume is not None else 0.0
+    with contextlib.ExitStack() as held:  # the run's lock, from its opening to its end
+        run, attempt, rank_zero = _open_run(config, resume, run_dir, held)
+        return _train_opened(config, run, attempt, rank_zero, resume is not None, progress)
+
+
+def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero: bool, resume: bool, progress: bool) -> RunDir:
+    """Train, predict and evaluate into the run :func:`_open_run` opened (``resume``: one started before)."""
+    earlier_seconds = run.status().get("train_seconds", 0.0) if resume else 0.0
     if rank_zero:
-        run.update_status(state="running", attempts=attempt + 1)
+        run.update_status(state="running", attempts=attempt + 1, **lock_holder())
         # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
         os.environ[RUN_DIR_VARIABLE] = str(run.path)
     started = time.monotonic()
@@ -80,7 +88,7 @@ def train(
         datamodule = build_datamodule(config, progress)
         if config.estimator is not None:
             _fit_estimator(config, datamodule, run)
-        elif not _fit_network(config, datamodule, run, attempt, progress, resume is not None):
+        elif not _fit_network(config, datamodule, run, attempt, progress, resume):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
         write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units())
@@ -126,13 +134,18 @@ def _check_new_run_dir(folder: Path) -> None:
                                                  "config.yaml): the run would write over them; give another folder"])
 
 
-def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str | Path | None) -> tuple[RunDir, int, bool]:
-    """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it."""
+def _open_run(
+    config: ExperimentConfig, resume: str | Path | None, run_dir: str | Path | None, held: contextlib.ExitStack
+) -> tuple[RunDir, int, bool]:
+    """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it, and
+    holds its lock (:mod:`~showerlearn.engine.run_lock`) in ``held`` before reading the run's state."""
     if resume is not None:
         run = RunDir.existing(resume)
         if run.is_ensemble():
             raise ConfigError(str(resume), ["is an ensemble of runs (ensemble.json), not a training run: nothing to resume"])
         owner = not started_by_lightning() and launched_rank() == 0
+        if owner:
+            held.enter_context(run_lock(run))
         # config before status: the owner writes them in the other order, so no process sees a new
         # budget's config.yaml with the run still "completed"
         budget = budget_changes(load_config(run.config_file), config, str(resume))
@@ -160,10 +173,11 @@ def _open_run(config: ExperimentConfig, resume: str | Path | None, run_dir: str 
                 "give every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
             ])
         return RunDir(Path(run_dir)), 0, False
-    if run_dir is not None:
-        _check_new_run_dir(Path(run_dir))
     run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
     run.path.mkdir(parents=True, exist_ok=True)
+    held.enter_context(run_lock(run))
+    if run_dir is not None:  # checked under the lock: of two processes given one new folder, one trains there
+        _check_new_run_dir(run.path)
     write_text_atomic(run.config_file, dump_config(config))
     write_json_atomic(run.environment_file, describe_environment(config.seed))
     return run, 0, True
