@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, resolve_config
 from showerlearn.data.sampling import EpochShuffleSampler
+from showerlearn.engine.launch import RUN_DIR_VARIABLE
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.run_lock import run_lock
 from showerlearn.engine.runner import build_datamodule, train
@@ -203,6 +205,7 @@ def test_a_run_being_trained_is_refused_to_a_second_process_until_the_first_ends
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (folder / "checkpoints" / "last.ckpt").is_file():
             time.sleep(0.1)
+        assert first.poll() is None, "the first process ended before it could be raced"
         holder = rf"another process is training this run \(process {first.pid} on "
         with pytest.raises(ConfigError, match=holder):
             train(config, resume=folder, progress=False)
@@ -491,9 +494,23 @@ def test_rank_above_zero_of_an_external_launch_needs_the_run_folder_and_writes_n
     monkeypatch.setattr("showerlearn.engine.runner.build_datamodule", stop)
     shared = tmp_path / "shared_run"
     shared.mkdir()
-    with pytest.raises(RuntimeError, match="stop before training"):
+    with run_lock(RunDir(shared)), pytest.raises(RuntimeError, match="stop before training"):  # rank 0 holds it
         train(resolve_config(tabular_config), run_dir=shared, progress=False)
     assert not list(shared.iterdir())  # rank 0 owns the folder: config, environment and status are its
+
+
+def test_a_ddp_process_started_by_lightning_trains_in_the_folder_its_rank_0_holds(
+    tabular_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop(config: object, progress: bool) -> None:
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr("showerlearn.engine.runner.build_datamodule", stop)
+    shared = tmp_path / "shared_run"
+    shared.mkdir()
+    monkeypatch.setenv(RUN_DIR_VARIABLE, str(shared))
+    with run_lock(RunDir(shared)), pytest.raises(RuntimeError, match="stop before training"):
+        train(resolve_config(tabular_config), progress=False)
 
 
 def test_a_new_run_refuses_a_folder_of_files_it_would_replace_or_of_a_run(tabular_config: dict, tmp_path: Path) -> None:
@@ -585,3 +602,18 @@ def test_a_refused_second_process_is_told_so_even_when_run_json_is_damaged(tmp_p
                 pass
     with run_lock(run):  # released at the end of the block
         pass
+
+
+def test_a_file_system_that_cannot_lock_trains_unlocked_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NFS refuses flock on a folder (ENOLCK, EBADF); a run there must still train."""
+    import showerlearn.engine.run_lock as run_lock_module
+
+    def no_locking(descriptor: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(run_lock_module.fcntl, "flock", no_locking)
+    with caplog.at_level(logging.WARNING), run_lock(RunDir(tmp_path)):
+        pass
+    assert "not locked against a second process" in caplog.text

@@ -4,13 +4,17 @@ Two processes training into one folder (a benchmark relaunched while the workers
 job requeued while its first copy is alive, a user's second ``--resume``) would interleave checkpoints, logs
 and run.json into a run that matches neither. The process that owns a run therefore holds an advisory lock on
 its folder while it trains. The lock is the kernel's (``flock`` on the folder itself, so no lock file is left
-behind): it ends with the process however that ends, a crash or ``kill -9`` included, so there is never a
-stale lock to clear by hand. Where ``fcntl`` does not exist (Windows) runs are not locked.
+behind): it ends with the process however that ends, a crash or ``kill -9`` included (and with any child it
+forked, a DataLoader worker, which exits with it), so there is never a stale lock to clear by hand. Runs are not
+locked where ``fcntl`` does not exist (Windows), nor on file systems without ``flock`` (NFS, where it needs a
+file open for writing, which a folder cannot be; Lustre mounted without ``-o flock``): there a warning says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -22,6 +26,11 @@ try:
     import fcntl
 except ImportError:  # Windows: no flock
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+#: what flock fails with where the file system cannot lock (rather than because another process holds the lock)
+_NO_LOCKING = {errno.EBADF, errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 
 
 @contextlib.contextmanager
@@ -40,9 +49,18 @@ def run_lock(run: RunDir) -> Iterator[None]:
                 f"another process is training this run{_recorded_holder(run)}: wait for it to end, or stop it, "
                 "then run this again"
             ]) from None
+        except OSError as error:
+            if error.errno not in _NO_LOCKING:
+                raise
+            log.warning("%s: not locked against a second process training it (%s: the file system cannot lock)",
+                        run.path, os.strerror(error.errno))
+            yield
+            return
         yield
+        # before closing: a forked child still alive (a DataLoader worker) shares the descriptor and the lock
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
-        os.close(descriptor)  # closing releases the lock
+        os.close(descriptor)
 
 
 def lock_holder() -> dict[str, object]:

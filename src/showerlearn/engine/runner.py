@@ -73,7 +73,7 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
     """Train, predict and evaluate into the run :func:`_open_run` opened (``resume``: one started before)."""
     earlier_seconds = run.status().get("train_seconds", 0.0) if resume else 0.0
     if rank_zero:
-        run.update_status(state="running", attempts=attempt + 1, **lock_holder())
+        run.update_status(state="running", attempts=attempt + 1)
         # Lightning's DDP launcher re-runs this command per device: point the workers at this folder
         os.environ[RUN_DIR_VARIABLE] = str(run.path)
     started = time.monotonic()
@@ -162,6 +162,8 @@ def _open_run(
             log.info("continuing %s with a new training budget: %s", run.path, budget)
             run.update_status(state="running", budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
             write_text_atomic(run.config_file, dump_config(config))  # describes the run as it will end
+        if owner:  # after the refusals above, which leave the run they refuse as it was
+            run.update_status(**lock_holder())
         return run, attempt, owner
     if started_by_lightning():
         run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
@@ -180,6 +182,7 @@ def _open_run(
         _check_new_run_dir(run.path)
     write_text_atomic(run.config_file, dump_config(config))
     write_json_atomic(run.environment_file, describe_environment(config.seed))
+    run.update_status(**lock_holder())
     return run, 0, True
 
 
