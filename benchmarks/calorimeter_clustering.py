@@ -478,7 +478,15 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--methods", *args.methods]
     for method, overrides in args.method_overrides.items():
         words += [f"--set {shlex.quote(f'{method}:{override}')}" for override in overrides]
+    if args.output.resolve() != RESULTS.resolve():  # pasted without it, the command would write over the default's
+        words += ["--output", shlex.quote(_relative(args.output))]
     return " ".join(words)
+
+
+def _relative(path: Path) -> str:
+    """``path`` as the command is typed from the repository's root."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _ends(values: Sequence[float]) -> str:
