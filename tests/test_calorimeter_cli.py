@@ -51,6 +51,11 @@ def test_bad_settings_name_the_key(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "bta" in result.output
     result = CliRunner().invoke(app, ["simulate", "calorimeter", "--output", str(tmp_path / "x.h5"), "--set", "beta=0.99"])
     assert result.exit_code == 2 and "beta" in result.output
+    # NaN and infinity pass every range check: refused by name, not crashing (or written) later
+    for setting in ("energy_lines_mev=[nan]", "readout_window_ns=[nan,nan]", "time_resolution_ns=inf",
+                    "background_energy_mev=inf", "background_hits_mean=1e12"):
+        result = _simulate(tmp_path / "x.h5", "--set", setting)
+        assert result.exit_code == 2 and setting.split("=")[0] in result.output, setting
     assert not (tmp_path / "x.h5").exists()
 
 

@@ -256,12 +256,14 @@ def test_object_condensation_trains_on_the_hits(training_batch: tuple[dict, Feat
 def test_a_width_or_head_count_the_encoder_cannot_take_is_a_config_error(example: str) -> None:
     """Found by the config check (config validate, before any work), not as torch's error at construction."""
     path = Path(__file__).resolve().parents[1] / "examples" / example
-    with pytest.raises(ConfigError, match=r"model\.params\.dim: must be an integer >= 1, got -4"):
+    with pytest.raises(ConfigError, match=r"model\.params\.dim: Input should be greater than or equal to 1 \(got -4\)"):
         load_config(path, ["model.params.dim=-4"])
     with pytest.raises(ConfigError, match=r"model\.params\.heads: 3 does not divide dim 16"):
         load_config(path, ["model.params.dim=16", "model.params.heads=3"])
     with pytest.raises(ValueError, match="heads: 3 does not divide dim 16"):  # the Python API says it too
         SetEncoder(4, 16, 1, 3)
+    with pytest.raises(ValueError, match="dim: must be an integer >= 1, got -4"):
+        SetEncoder(4, -4, 1, 1)
 
 
 def test_the_encoder_draws_the_weights_of_torchs_encoder_layers_for_a_seed() -> None:

@@ -96,5 +96,8 @@ def test_a_config_file_valid_only_with_its_set_values_is_taken(tmp_path: Path) -
     code, output = _run("--config", str(config), "--set", "processes.qcd.fraction=0.5", "--signal-mass", "100",
                         "-o", str(tmp_path / "x.h5"))
     assert code == 2 and "invalid config --signal-mass" in output and "add up to 1" not in output
+    for setting in ("jets.fatjet_pt_min=inf", "signal_mass=inf"):  # refused by name, not by a later check
+        code, output = _run("--set", setting, "-o", str(tmp_path / "x.h5"))
+        assert code == 2 and setting.split("=")[0].split(".")[-1] in output and "finite number" in output, output
     code, output = _run("--signal-mass", "600", "--signal-mass", "600.0001", "-o", str(tmp_path / "x.h5"))
     assert code == 2 and "mass points given twice (one file per mass point): x_m600.h5" in " ".join(output.split())

@@ -185,7 +185,7 @@ def test_files_and_simulate_together_or_neither_are_one_line_naming_both_keys(ex
             f"data.params.files, data.params.simulate: {found}: `files` (paths or glob patterns of the files to "
             "read) or `simulate` (the settings of the events to simulate)"
         ]
-    assert f"invalid config {path}: - data.params.files, data.params.simulate: both given" in _validate(
+    assert f"invalid config {path} with --set data.params.files=[events.h5]: - data.params.files, data.params.simulate: both given" in _validate(
         path, "data.params.files=[events.h5]"
     )
 
@@ -282,3 +282,30 @@ def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["config", "validate", str(image)])
     message = "".join(result.output.split())  # the terminal wraps the long path anywhere
     assert result.exit_code == 2 and "figure.png:" in message and "notaYAMLtextfile" in message
+
+
+@pytest.mark.parametrize(("setting", "problem"), [
+    ("model.params.hidden=-4", "model.params.hidden: Input should be greater than or equal to 1"),
+    ("model.params.layers=0", "model.params.layers: Input should be greater than or equal to 1"),
+    ("model.params.dropout=1.0", "model.params.dropout: Input should be less than 1"),
+    ("data.params.batch_size=-1", "data.params.batch_size: Input should be greater than or equal to 1"),
+    ("data.params.num_workers=-2", "data.params.num_workers: Input should be greater than or equal to 0"),
+    ("optimizer.params.lr=nan", "optimizer.params.lr: expected a finite number"),
+    ("seed=-1", "seed: Input should be greater than or equal to 0"),
+])
+def test_a_bad_value_is_refused_by_its_key_before_a_run_starts(setting: str, problem: str, tmp_path: Path) -> None:
+    """Not by the constructor (or numpy) once the run folder exists; and the message names the --set it came from."""
+    example = REPOSITORY / "examples" / "calorimeter_pair_mlp.yaml"
+    result = CliRunner().invoke(app, ["train", str(example), "--set", setting, "--set", f"output_dir={tmp_path}"])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and problem in message, message
+    assert f"invalid config {example} with --set {setting}" in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_run_without_test_events_is_refused_before_it_trains() -> None:
+    example = REPOSITORY / "examples" / "calorimeter_pair_mlp.yaml"
+    assert new_run_problems(load_config(example, ["data.params.split.fractions=[1,0,0]"])) == [
+        "data.params.split.fractions: [1.0, 0.0, 0.0] leaves no test events; a run predicts and evaluates its test "
+        "split: give it a share (0.15, say)"]
+    assert new_run_problems(load_config(example, ["data.params.split.fractions=[0.9,0,0.1]"])) == []  # no validation: fine

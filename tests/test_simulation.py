@@ -37,6 +37,11 @@ def test_config_rejects_unknown_fields_and_bad_ranges() -> None:
         IACTSimulationConfig(gamma_energy_min_tev=5.0, gamma_energy_max_tev=1.0)
     with pytest.raises(pydantic.ValidationError):
         IACTSimulationConfig(proton_fraction=1.5)
+    for field in ("proton_xmax_shift_gcm2", "electronic_noise_pe"):  # NaN passes every range check
+        with pytest.raises(pydantic.ValidationError, match=f"(?s){field}.*finite number"):
+            IACTSimulationConfig(**{field: float("nan")})
+        with pytest.raises(pydantic.ValidationError, match=f"(?s){field}.*finite number"):
+            IACTSimulationConfig(**{field: float("inf")})
     # every field documented
     assert all(field.description for field in IACTSimulationConfig.model_fields.values())
 
@@ -115,6 +120,13 @@ def test_power_law_index_is_recovered() -> None:
     # maximum-likelihood index of a power law truncated far above the bulk
     index = -1 - 1 / np.mean(np.log(energy / 0.05))
     assert index == pytest.approx(-2.7, abs=0.03)
+
+
+def test_showers_the_camera_cannot_trigger_on_end_in_an_error_not_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iact, "MAX_THROWN_PER_EVENT", 50)
+    config = IACTSimulationConfig(**{**SMALL, "trigger_threshold_pe": 1e9, "proton_fraction": 0.0})
+    with pytest.raises(ValueError, match=r"gamma: 0 of 2 showers triggered in [\d,]+ thrown, fewer than 1 in 50"):
+        simulate_iact_arrays(config, seed=3, n_events=2)
 
 
 def test_arrays_are_deterministic_and_complete() -> None:

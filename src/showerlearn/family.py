@@ -177,7 +177,18 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     """What a new run refuses and ``config validate`` reports beyond the schema: the sections the experiment would
     ignore (``ExperimentConfig.ignored_sections``) and the problems between sections its family checks
     (:meth:`Family.experiment_problems`)."""
-    return config.ignored_sections() + family_of(config).experiment_problems(config)
+    return config.ignored_sections() + _empty_test_split(config) + family_of(config).experiment_problems(config)
+
+
+def _empty_test_split(config: ExperimentConfig) -> list[str]:
+    """A run ends by predicting and evaluating its test split (``split``, the one convention of every DataModule,
+    :mod:`showerlearn.data.split`): without one it would fail only after training."""
+    split = config.data.params.get("split")
+    fractions = split.get("fractions") if isinstance(split, dict) else None
+    if fractions is not None and len(fractions) == 3 and fractions[2] <= 0:
+        return [f"data.params.split.fractions: {list(fractions)} leaves no test events; a run predicts and evaluates "
+                "its test split: give it a share (0.15, say)"]
+    return []
 
 
 def family_of(config: Any) -> Family:

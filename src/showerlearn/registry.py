@@ -16,7 +16,18 @@ import inspect
 import pkgutil
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Ge, Interval
+
+#: Parameter types of a component's constructor that the config check enforces (it validates ``params`` against
+#: the signature, :mod:`showerlearn.config.components`): a bad value is refused by its key before a run starts,
+#: not by the constructor once the run folder exists. A size (units, heads, batch size): at least 1.
+Count = Annotated[int, Ge(1)]
+#: a number of layers (0 leaves a stage out), of worker processes
+NonNegative = Annotated[int, Ge(0)]
+#: a dropout probability, in [0, 1)
+DropRate = Annotated[float, Interval(ge=0.0, lt=1.0)]
 
 
 class UnknownComponentError(LookupError):

@@ -53,7 +53,8 @@ def _params_model(factory: Callable[..., Any], injected: frozenset[str]) -> type
         elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name not in injected:
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             fields[parameter.name] = (hints.get(parameter.name, Any), Field(default, description=docs.get(parameter.name)))
-    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    # allow_inf_nan: a NaN passes every range check (a learning rate of nan trains nothing, silently)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=(), allow_inf_nan=False)
     return create_model(f"{getattr(factory, '__name__', 'Component')}Params", __config__=config, **fields)
 
 

@@ -160,7 +160,7 @@ class ExperimentConfig(Strict):
     """One experiment: data, a model (network) or an estimator (classical baseline), training, evaluation."""
 
     name: str = Field(description="Experiment name; runs go to OUTPUT_DIR/NAME/.")
-    seed: int = Field(0, description="The one seed behind python, numpy, torch, data order and simulation.")
+    seed: int = Field(0, ge=0, lt=2**32, description="The one seed behind python, numpy, torch, data order and simulation.")
     output_dir: Path = Field(Path("runs"), description="Folder that receives the run directories.")
     data: Component = Field(description="DataModule ('iact', 'tabular', ...) and its parameters.")
     model: Component | None = Field(None, description="Network from the model registry (trained with Lightning).")

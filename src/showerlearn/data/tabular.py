@@ -22,7 +22,7 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.split import SplitSpec
 from showerlearn.io.errors import FileProblemError
 from showerlearn.io.tables import CLASS_SCORE_PREFIX, score_columns
-from showerlearn.registry import DATAMODULES
+from showerlearn.registry import DATAMODULES, Count, NonNegative
 
 
 class TableSource(BaseModel):
@@ -283,8 +283,8 @@ class TabularDataModule(ShowerDataModule):
         classes: list[str] | None = None,
         split: SplitSpec = SplitSpec(),
         standardize: bool = True,
-        batch_size: int = 256,
-        num_workers: int = 0,
+        batch_size: Count = 256,
+        num_workers: NonNegative = 0,
         seed: int = 0,
     ) -> None:
         """``classes`` lists label values in class-index order (default: sorted unique values).

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, DropRate
 
 
 @MODELS.register("mlp")
@@ -38,7 +38,7 @@ class MLP(nn.Module):
         self,
         heads: Mapping[str, int],
         hidden: Sequence[int] = (64, 64),
-        dropout: float = 0.0,
+        dropout: DropRate = 0.0,
         in_features: int | None = None,
         in_channels: int | None = None,
         lattice: Any = None,  # any pixel layout with ``n_pixels`` (the mlp knows no detector)

@@ -21,20 +21,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from showerlearn.calorimeter.data.dataset import HIT_META, HitEventDataset
 from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
 from showerlearn.calorimeter.data.events import (
-    GAMMA_COLUMNS, GAMMA_UNITS, HIT_COLUMNS, HIT_UNITS, HitEvents, common_geometry, load_hit_files, load_hit_range,
+    GAMMA_COLUMNS,
+    GAMMA_UNITS,
+    HIT_COLUMNS,
+    HIT_UNITS,
+    HitEvents,
+    common_geometry,
+    load_hit_files,
+    load_hit_range,
 )
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
-from showerlearn.data.files import (
-    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
-)
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
+from showerlearn.data.files import (
+    cached_simulation,
+    check_source,
+    event_count_validator,
+    expand_patterns,
+    files_caption,
+    source_problems,
+)
 from showerlearn.data.split import SplitSpec
-from showerlearn.registry import DATAMODULES
+from showerlearn.registry import DATAMODULES, Count, NonNegative
 
 __all__ = ["CalorimeterDataModule", "SimulateSpec"]
 
@@ -96,8 +108,8 @@ class CalorimeterDataModule(ShowerDataModule):
         features: tuple[str, ...] = HIT_FEATURES,
         preclustering: PreclusterSpec | None = None,
         decoding: DecodingSpec = DecodingSpec(),
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: Count = 64,
+        num_workers: NonNegative = 0,
         seed: int = 0,
     ) -> None:
         """

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
 from showerlearn.calorimeter.models.layers import directions, mlp, ordered_pair_features, pair_cosines, symmetric
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, Count, DropRate
 
 __all__ = ["HitPairMLP", "PreclusterMerger"]
 
@@ -28,7 +28,7 @@ class _PairMLP(nn.Module):
     stream: str
     output: str
 
-    def __init__(self, spec: FeatureSpec, hidden: int, layers: int, dropout: float) -> None:
+    def __init__(self, spec: FeatureSpec, hidden: Count, layers: Count, dropout: DropRate) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
@@ -66,7 +66,7 @@ class HitPairMLP(_PairMLP):
     stream = "hits"
     output = "pairs"
 
-    def __init__(self, hit_features: FeatureSpec, hidden: int = 64, layers: int = 3, dropout: float = 0.0) -> None:
+    def __init__(self, hit_features: FeatureSpec, hidden: Count = 64, layers: Count = 3, dropout: DropRate = 0.0) -> None:
         super().__init__(hit_features, hidden, layers, dropout)
 
 
@@ -91,7 +91,7 @@ class PreclusterMerger(_PairMLP):
     stream = "clusters"
     output = "cluster_pairs"
 
-    def __init__(self, cluster_features: FeatureSpec | None, hidden: int = 64, layers: int = 3, dropout: float = 0.0) -> None:
+    def __init__(self, cluster_features: FeatureSpec | None, hidden: Count = 64, layers: Count = 3, dropout: DropRate = 0.0) -> None:
         if cluster_features is None:
             raise ValueError("precluster_merger needs pre-clusters: set data.params.preclustering (e.g. {distance_threshold: 0.15})")
         super().__init__(cluster_features, hidden, layers, dropout)

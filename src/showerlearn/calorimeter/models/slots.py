@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
 from showerlearn.calorimeter.models.layers import EncoderSettingsCheck, SetEncoder, directions, mlp
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, Count, NonNegative
 
 __all__ = ["HitSlotAttention"]
 
@@ -60,8 +60,8 @@ class HitSlotAttention(EncoderSettingsCheck, nn.Module):
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("slots", "pairs")
 
-    def __init__(self, hit_features: FeatureSpec, slots: int = 8, dim: int = 64, iterations: int = 3,
-                 encoder_layers: int = 1, heads: int = 4, initial_scale: float = 0.2) -> None:
+    def __init__(self, hit_features: FeatureSpec, slots: Count = 8, dim: Count = 64, iterations: Count = 3,
+                 encoder_layers: NonNegative = 1, heads: Count = 4, initial_scale: float = 0.2) -> None:
         super().__init__()
         if slots < 1 or iterations < 1:
             raise ValueError(f"slots and iterations must be >= 1, got {slots} and {iterations}")

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
 from showerlearn.calorimeter.models.layers import EncoderSettingsCheck, HitPairBias, SetEncoder, directions, mlp, pair_cosines
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["HitCondensation", "HitTransformer"]
 
@@ -47,8 +47,8 @@ class HitTransformer(EncoderSettingsCheck, nn.Module):
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("pairs",)
 
-    def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, dropout: float = 0.0,
-                 pair_bias: bool = False, pair_hidden: int = 16) -> None:
+    def __init__(self, hit_features: FeatureSpec, dim: Count = 64, layers: NonNegative = 3, heads: Count = 4, dropout: DropRate = 0.0,
+                 pair_bias: bool = False, pair_hidden: Count = 16) -> None:
         super().__init__()
         self.spec = hit_features
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
@@ -96,8 +96,8 @@ class HitCondensation(EncoderSettingsCheck, nn.Module):
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("objects",)
 
-    def __init__(self, hit_features: FeatureSpec, dim: int = 64, layers: int = 3, heads: int = 4, space_dim: int = 4,
-                 dropout: float = 0.0, pair_bias: bool = False, pair_hidden: int = 16) -> None:
+    def __init__(self, hit_features: FeatureSpec, dim: Count = 64, layers: NonNegative = 3, heads: Count = 4, space_dim: int = 4,
+                 dropout: DropRate = 0.0, pair_bias: bool = False, pair_hidden: Count = 16) -> None:
         super().__init__()
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
         self.pair_bias = _pair_bias(hit_features, heads, layers, pair_hidden) if pair_bias else None

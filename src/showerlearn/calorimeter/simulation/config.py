@@ -20,7 +20,7 @@ class CalorimeterSimulationConfig(BaseModel):
     chunks of ``chunk_size``, chunk ``i`` with its own random stream seeded from ``(seed, i)``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN passes every range check
 
     # --- production ------------------------------------------------------------------------------------
     n_events: int = Field(10_000, ge=1, description="Number of events written.")
@@ -54,7 +54,9 @@ class CalorimeterSimulationConfig(BaseModel):
     time_resolution_ns: float = Field(1.0, ge=0.0, description="Gaussian sigma of the crystal time [ns].")
 
     # --- background ------------------------------------------------------------------------------------------
-    background_hits_mean: float = Field(0.0, ge=0.0, description="Mean number (Poisson) of uncorrelated background hits per event.")
+    background_hits_mean: float = Field(
+        0.0, ge=0.0, le=1000.0,
+        description="Mean number (Poisson) of uncorrelated background hits per event (at most 1000, 40 % of CALIFA's crystals).")
     background_energy_mev: float = Field(
         0.3, gt=0.0, description="Background energies: crystal threshold + exponential of this mean [MeV].")
     readout_window_ns: tuple[float, float] = Field(

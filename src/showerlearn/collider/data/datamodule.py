@@ -39,15 +39,15 @@ from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
 from showerlearn.collider.data.sources import UNKNOWN_LABEL, EventStreams, Source
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
+from showerlearn.collider.family import FAMILY
 from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
-from showerlearn.collider.family import FAMILY
 from showerlearn.data.base import ShowerDataModule, Split
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
 from showerlearn.family import Family
 from showerlearn.io.tables import CLASS_SCORE_PREFIX
-from showerlearn.registry import DATAMODULES
+from showerlearn.registry import DATAMODULES, Count, NonNegative
 
 __all__ = ["ColliderDataModule", "ConstituentSettings", "ObjectSettings", "P4_FIELDS", "STREAMS", "cross_section_scale"]
 
@@ -164,8 +164,8 @@ class ColliderDataModule(ShowerDataModule):
         pair_inputs: bool = False,
         split: SplitSpec = SplitSpec(),
         max_events: int | None = None,
-        batch_size: int = 128,
-        num_workers: int = 0,
+        batch_size: Count = 128,
+        num_workers: NonNegative = 0,
         seed: int = 0,
     ) -> None:
         """

@@ -10,7 +10,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from showerlearn.collider.nn.blocks import fixed_length, stream_inputs
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, DropRate
 
 __all__ = ["KinematicsMLP"]
 
@@ -43,7 +43,7 @@ class KinematicsMLP(nn.Module):
         n_objects: int,
         stream: Literal["objects", "constituents"] = "objects",
         hidden: tuple[int, ...] = (128, 128),
-        dropout: float = 0.0,
+        dropout: DropRate = 0.0,
     ) -> None:
         super().__init__()
         shapes = {"constituents": (n_constituents, constituent_features), "objects": (n_objects, object_features)}

@@ -35,7 +35,7 @@ from showerlearn.collider.nn.blocks import (
     token_stream,
 )
 from showerlearn.collider.nn.pairwise import PairBias, required_momenta
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["MultiScaleTransformer"]
 
@@ -87,20 +87,20 @@ class MultiScaleTransformer(nn.Module):
         constituent_features: int,
         object_features: int,
         n_classes: int,
-        dim: int = 64,
-        heads: int = 4,
-        constituent_layers: int = 2,
-        object_layers: int = 2,
-        cross_layers: int = 1,
+        dim: Count = 64,
+        heads: Count = 4,
+        constituent_layers: NonNegative = 2,
+        object_layers: NonNegative = 2,
+        cross_layers: NonNegative = 1,
         query: Literal["objects", "constituents", "both"] = "objects",
         pooling: Pooling = "class_token",
-        class_layers: int = 1,
+        class_layers: NonNegative = 1,
         mlp_ratio: float = 2.0,
-        head_hidden: int = 64,
-        dropout: float = 0.0,
+        head_hidden: Count = 64,
+        dropout: DropRate = 0.0,
         pair_features: bool = False,
         cross_pair_features: bool = False,
-        pair_hidden: int = 16,
+        pair_hidden: Count = 16,
     ) -> None:
         super().__init__()
         if query not in ("objects", "constituents", "both"):

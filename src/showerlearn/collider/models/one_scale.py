@@ -18,7 +18,7 @@ from showerlearn.collider.nn.blocks import (
     stream_inputs,
 )
 from showerlearn.collider.nn.pairwise import PairBias, required_momenta
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["OneScaleTransformer"]
 
@@ -55,16 +55,16 @@ class OneScaleTransformer(nn.Module):
         n_classes: int,
         n_constituents: int,
         n_objects: int,
-        dim: int = 64,
-        heads: int = 4,
-        layers: int = 2,
+        dim: Count = 64,
+        heads: Count = 4,
+        layers: NonNegative = 2,
         pooling: Pooling = "class_token",
-        class_layers: int = 1,
+        class_layers: NonNegative = 1,
         mlp_ratio: float = 2.0,
-        head_hidden: int = 64,
-        dropout: float = 0.0,
+        head_hidden: Count = 64,
+        dropout: DropRate = 0.0,
         pair_features: bool = False,
-        pair_hidden: int = 16,
+        pair_hidden: Count = 16,
     ) -> None:
         super().__init__()
         self.lengths = {"constituents": n_constituents, "objects": n_objects}

@@ -38,7 +38,7 @@ PLACEHOLDERS: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN passes every range check
 
 
 class ProcessConfig(_Strict):

@@ -24,25 +24,30 @@ from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.files import (
-    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
+    cached_simulation,
+    check_source,
+    event_count_validator,
+    expand_patterns,
+    files_caption,
+    source_problems,
 )
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
-from showerlearn.iact.data.ensemble import average_prediction_tables
 from showerlearn.iact.data.dataset import IACTDataset, collate_batch
+from showerlearn.iact.data.ensemble import average_prediction_tables
 from showerlearn.iact.data.sampling import EnergySampling, energy_sampling_weights
+from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs, encode_targets
+from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
+from showerlearn.iact.family import FAMILY
+from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
 from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.io.simtel import SimtelOptions, cached_dl1
 from showerlearn.iact.particles import PARTICLE_CLASSES, particle_class
-from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs, encode_targets
-from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
-from showerlearn.iact.family import FAMILY
-from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
-from showerlearn.registry import DATAMODULES
 from showerlearn.iact.simulation.config import IACTSimulationConfig
+from showerlearn.registry import DATAMODULES, Count, NonNegative
 
 __all__ = ["IACTDataModule", "IACTSplitSpec", "SimulateSpec"]
 
@@ -131,8 +136,8 @@ class IACTDataModule(ShowerDataModule):
         energy_sampling: EnergySampling = EnergySampling(),
         max_open_files: int = 8,
         in_memory: bool | Literal["memmap"] = False,
-        batch_size: int = 64,
-        num_workers: int = 0,
+        batch_size: Count = 64,
+        num_workers: NonNegative = 0,
         seed: int = 0,
     ) -> None:
         """

@@ -48,7 +48,7 @@ from torch import Tensor, nn
 from showerlearn.iact.geometry import CameraGeometry, FocalLength, Lattice, lattice_to_fov
 from showerlearn.iact.nn import CLEANING_MASK, MOMENT_FEATURES, DualAttention, ImageMoments, LatticeResNet, LatticeVote
 from showerlearn.iact.nn.moments import AXIS, CENTROID, SKEWNESS, TIME_SLOPE
-from showerlearn.registry import MODELS
+from showerlearn.registry import MODELS, Count, DropRate
 
 __all__ = ["GammaPhysNet", "GammaPhysNetDA"]
 
@@ -130,14 +130,14 @@ class GammaPhysNet(nn.Module):
         lattice: Lattice,
         in_channels: int = 2,
         n_classes: int = 2,
-        depth: int = 56,
+        depth: Count = 56,
         widths: Sequence[int] = (16, 32, 64),
         attention: bool = False,
         attention_ratio: int = 16,
         local_head: Literal["full", "light"] = "full",
         local_channels: int = 4,
         fc_width: int = 256,
-        dropout: float = 0.0,
+        dropout: DropRate = 0.0,
         direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         image_moments: bool = False,
@@ -344,14 +344,14 @@ class GammaPhysNetDA(GammaPhysNet):
         lattice: Lattice,
         in_channels: int = 2,
         n_classes: int = 2,
-        depth: int = 56,
+        depth: Count = 56,
         widths: Sequence[int] = (16, 32, 64),
         attention: bool = True,
         attention_ratio: int = 16,
         local_head: Literal["full", "light"] = "full",
         local_channels: int = 4,
         fc_width: int = 256,
-        dropout: float = 0.0,
+        dropout: DropRate = 0.0,
         direction_head: Literal["flatten", "vote", "axis"] = "flatten",
         particle_head: Literal["flatten", "pool"] = "flatten",
         image_moments: bool = False,

@@ -21,7 +21,7 @@ class IACTSimulationConfig(BaseModel):
     chunks of ``chunk_size`` triggered events, chunk ``i`` seeded from ``(seed, i)``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN passes every range check
 
     # --- production ---------------------------------------------------------------------------------
     n_events: int = Field(10_000, ge=1, description="Number of triggered events written (gammas + protons).")

@@ -513,6 +513,10 @@ def _camera_response(
     }
 
 
+#: a trigger efficiency below 1 in this many showers ends the simulation with an error instead of running for ever
+MAX_THROWN_PER_EVENT = 100_000
+
+
 def _simulate_triggered(
     rng: np.random.Generator, config: IACTSimulationConfig, camera: SimulatedCamera, particle: Particle,
     n_events: int,
@@ -544,6 +548,12 @@ def _simulate_triggered(
                 break
         n_thrown += used
         efficiency = max(n_triggered, 1) / n_thrown
+        if n_triggered < n_events and n_thrown >= MAX_THROWN_PER_EVENT * n_events:
+            raise ValueError(
+                f"{particle}: {n_triggered} of {n_events} showers triggered in {n_thrown:,} thrown, fewer than 1 in "
+                f"{MAX_THROWN_PER_EVENT:,}: the camera hardly sees these showers (lower trigger_threshold_pe, or raise "
+                "the energy range)"
+            )
     merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     merged["true_shower_primary_id"] = np.full(n_events, PRIMARY_IDS[particle], dtype=np.int64)
     return merged, n_thrown
