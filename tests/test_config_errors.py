@@ -10,7 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
-from showerlearn.config import ConfigError, dump_config, load_config
+from showerlearn.config import ConfigError, dump_config, load_config, resolve_config
+from showerlearn.engine.sweep import sweep
 from showerlearn.family import new_run_problems
 
 
@@ -244,6 +245,10 @@ def test_a_run_whose_config_this_code_cannot_read_names_the_code_that_wrote_it(t
     message = " ".join(result.output.split())
     assert result.exit_code == 2 and "from_other_code: unknown key" in message
     assert "this run was written by showerlearn 0.0.9 at commit 0123456 with uncommitted changes; this is showerlearn" in message
+    # read with --set (as predict does): the line stays, and the message names the overrides
+    result = CliRunner().invoke(app, ["config", "validate", str(run / "config.yaml"), "--set", "seed=4", "--set", "trainer.max_epochs=2"])
+    message = " ".join(result.output.split())
+    assert f"{run / 'config.yaml'} with --set seed=4 --set trainer.max_epochs=2" in message and "this run was written by" in message
     # a damaged record only loses the line
     (run / "environment.json").write_text(json.dumps({"packages": ["showerlearn"], "git": "abc"}))
     result = CliRunner().invoke(app, ["evaluate", str(run)])
@@ -309,3 +314,20 @@ def test_a_run_without_test_events_is_refused_before_it_trains() -> None:
         "data.params.split.fractions: [1.0, 0.0, 0.0] leaves no test events; a run predicts and evaluates its test "
         "split: give it a share (0.15, say)"]
     assert new_run_problems(load_config(example, ["data.params.split.fractions=[0.9,0,0.1]"])) == []  # no validation: fine
+
+
+@pytest.mark.parametrize(("setting", "problem"), [
+    ("model.params.hidden=[16,0]", "model.params.hidden.1: Input should be greater than or equal to 1"),
+    ("data.params.split.seed=-1", "data.params.split.seed: Input should be greater than or equal to 0"),
+])
+def test_sizes_inside_lists_and_the_split_seed_are_checked_too(setting: str, problem: str, tabular_config: dict,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, {**tabular_config, "model": {"name": "mlp", "params": {"hidden": [16, 16]}}}), [setting])
+    assert problem in "\n".join(caught.value.problems)
+
+
+def test_a_sweep_past_the_last_seed_is_refused_before_it_starts(tabular_config: dict) -> None:
+    config = resolve_config({**tabular_config, "seed": 2**32 - 2})
+    with pytest.raises(ConfigError, match=r"a sweep of 3 seeds from 4294967294 ends at 4294967296, past 2\*\*32 - 1"):
+        sweep(config, 3, progress=False)

@@ -115,7 +115,7 @@ def _drop_params_of_renamed(data: dict[str, Any], parts: list[str], name: Any) -
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read, override, validate and fully resolve (defaults filled in) an experiment config."""
     # a problem may be in the file or in a --set: the message names both
-    source = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)
+    source = " ".join([str(path), "with", *(f"--set {override}" for override in overrides)]) if overrides else str(path)
     return resolve_config(apply_overrides(read_yaml(path), overrides), source=source)
 
 

@@ -31,7 +31,7 @@ class SplitSpec(BaseModel):
 
     fractions: tuple[float, float, float] = Field((0.7, 0.15, 0.15), description="train, val, test fractions.")
     seed: int | None = Field(
-        None,
+        None, ge=0, lt=2**32,
         description="Seed of the split; null: the experiment seed, so a seed sweep also redraws the split. Fix it "
         "to vary only initialisation and batch order across seeds (with simulated data fix the simulation seed "
         "too). All seeds then share one test set, which an ensemble of the sweep needs.",

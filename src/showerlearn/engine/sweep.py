@@ -53,6 +53,8 @@ def sweep(
             "train DDP seeds one by one (showerlearn train CONFIG --set seed=K)"
         )
     seeds = [config.seed + k for k in range(n_seeds)]
+    if seeds[-1] >= 2**32:  # numpy's range, which the config checks only for the first
+        raise ConfigError("seed", [f"a sweep of {n_seeds} seeds from {config.seed} ends at {seeds[-1]}, past 2**32 - 1"])
     folder = _resumed_folder(Path(resume), seeds) if resume is not None else _new_folder(config)
     runs = {seed: folder / f"seed{seed}" for seed in seeds}
     description: dict[str, Any] = {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]}

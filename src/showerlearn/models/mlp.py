@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from showerlearn.registry import MODELS, DropRate
+from showerlearn.registry import MODELS, Count, DropRate
 
 
 @MODELS.register("mlp")
@@ -37,7 +37,7 @@ class MLP(nn.Module):
     def __init__(
         self,
         heads: Mapping[str, int],
-        hidden: Sequence[int] = (64, 64),
+        hidden: Sequence[Count] = (64, 64),
         dropout: DropRate = 0.0,
         in_features: int | None = None,
         in_channels: int | None = None,

@@ -65,7 +65,7 @@ class SimulateSpec(BaseModel):
     )
 
     one_event_count = event_count_validator()
-    seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
+    seed: int | None = Field(None, ge=0, lt=2**32, description="Simulation seed; default: the experiment seed.")
     n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
 
 

@@ -96,7 +96,7 @@ class HitCondensation(EncoderSettingsCheck, nn.Module):
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("objects",)
 
-    def __init__(self, hit_features: FeatureSpec, dim: Count = 64, layers: NonNegative = 3, heads: Count = 4, space_dim: int = 4,
+    def __init__(self, hit_features: FeatureSpec, dim: Count = 64, layers: NonNegative = 3, heads: Count = 4, space_dim: Count = 4,
                  dropout: DropRate = 0.0, pair_bias: bool = False, pair_hidden: Count = 16) -> None:
         super().__init__()
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)

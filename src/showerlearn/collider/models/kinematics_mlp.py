@@ -10,7 +10,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from showerlearn.collider.nn.blocks import fixed_length, stream_inputs
-from showerlearn.registry import MODELS, DropRate
+from showerlearn.registry import MODELS, Count, DropRate
 
 __all__ = ["KinematicsMLP"]
 
@@ -42,7 +42,7 @@ class KinematicsMLP(nn.Module):
         n_constituents: int,
         n_objects: int,
         stream: Literal["objects", "constituents"] = "objects",
-        hidden: tuple[int, ...] = (128, 128),
+        hidden: tuple[Count, ...] = (128, 128),
         dropout: DropRate = 0.0,
     ) -> None:
         super().__init__()

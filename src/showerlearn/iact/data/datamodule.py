@@ -86,7 +86,7 @@ class SimulateSpec(BaseModel):
     )
 
     one_event_count = event_count_validator()
-    seed: int | None = Field(None, description="Simulation seed; default: the experiment seed.")
+    seed: int | None = Field(None, ge=0, lt=2**32, description="Simulation seed; default: the experiment seed.")
     n_jobs: int = Field(1, ge=1, description="Worker processes of the simulator (the output does not depend on it).")
 
 
@@ -134,7 +134,7 @@ class IACTDataModule(ShowerDataModule):
         augment: AugmentConfig = AugmentConfig(),
         class_balance: Literal["none", "balanced"] | dict[str, float] = "none",
         energy_sampling: EnergySampling = EnergySampling(),
-        max_open_files: int = 8,
+        max_open_files: Count = 8,
         in_memory: bool | Literal["memmap"] = False,
         batch_size: Count = 64,
         num_workers: NonNegative = 0,
