@@ -115,6 +115,11 @@ def test_committed_config_reference_is_current() -> None:
 
     committed = Path(__file__).resolve().parents[1] / "docs" / "config_reference.md"
     assert committed.read_text() == render() + "\n", "regenerate: showerlearn config reference > docs/config_reference.md"
+    # the ranges the config check enforces are written beside the types: of a field, of a signature's Annotated type
+    lines = render().splitlines()
+    assert "| `seed` | `int (>= 0, < 4294967296)` | `0` | The one seed behind python, numpy, torch, data order and simulation. |" in lines
+    assert any(line.startswith("| `dropout` | `float (>= 0.0, < 1.0)` |") for line in lines)
+    assert any(line.startswith("| `batch_size` | `int (>= 1)` |") for line in lines)
 
 
 def test_callbacks_by_name_and_a_replaced_component_drops_old_params(tmp_path: Path, valid: dict) -> None:

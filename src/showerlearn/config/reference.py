@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import PurePath
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -108,7 +109,8 @@ def _field_table(model: type[BaseModel]) -> list[str]:
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         rows.append(
-            f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {(field.description or '').replace('|', '&#124;')} |"
+            f"| `{name}` | {_type_name(field.annotation, field.metadata)} | {_default(field)} | "
+            f"{(field.description or '').replace('|', '&#124;')} |"
         )
     return rows
 
@@ -124,12 +126,22 @@ def _default(field: Any) -> str:
     return f"`{default!r}`"
 
 
-def _type_name(annotation: Any) -> str:
+def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
+    """The type as a user reads it; ``metadata``: the field's constraints (pydantic keeps a field's own bounds,
+    and those of its ``Annotated`` type, there rather than in ``annotation``)."""
     text = getattr(annotation, "__name__", None) if inspect.isclass(annotation) else None
     text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
     text = re.sub(r"Annotated\[(\w+), Tag\(tag='\w+'\)\]", r"\1", text)  # a tagged union's members by name
     text = re.sub(r"Annotated\[(\w+), Ge\(ge=([^)]+)\)\]", r"\1 >= \2", text)  # a bound, as NonNegativeInt's
+    text = re.sub(r"Annotated\[(\w+), Interval\(gt=None, ge=([^,]+), lt=([^,]+), le=None\)\]", r"\1 in [\2, \3)", text)
+    bounds = [f"{symbol} {getattr(constraint, name)}" for constraint in metadata
+              for name, symbol in _BOUNDS if getattr(constraint, name, None) is not None]
+    text = f"{text} ({', '.join(bounds)})" if bounds else text
     return f"`{text.replace('|', '&#124;')}`"
+
+
+#: pydantic's bound attributes (``annotated_types``) and how the reference writes them
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 
 
 def _first_line(doc: str | None) -> str:
