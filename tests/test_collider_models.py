@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import torch
 from torch import Tensor
 
 from showerlearn.collider.nn.attention import AttentionBlock
+from showerlearn.config import ConfigError, load_config
 from showerlearn.config.components import declared_heads
 from showerlearn.collider.nn.pairwise import EPSILON, pairwise_features
 from showerlearn.explain.attention import capture_attention
@@ -264,3 +266,12 @@ def test_explained_layers_and_attention_exist_in_the_networks() -> None:
         with torch.no_grad(), capture_attention(model) as records:
             model(_inputs())
         assert set(model.explain_attention) <= {record.name for record in records}
+
+
+@pytest.mark.parametrize("example", ["collider_multiscale.yaml", "collider_concat.yaml", "collider_one_scale.yaml",
+                                     "collider_constituents.yaml"])
+def test_a_width_the_heads_do_not_divide_is_a_config_error(example: str) -> None:
+    """Found by the config check, not as torch's assertion once the run folder exists."""
+    path = Path(__file__).resolve().parents[1] / "examples" / example
+    with pytest.raises(ConfigError, match=r"model\.params\.heads: 4 does not divide dim 30"):
+        load_config(path, ["model.params.dim=30"])

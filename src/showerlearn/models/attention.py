@@ -8,17 +8,40 @@ out in tensor operations whose shapes follow the inputs. (A TorchScript trace of
 dynamic: it runs torch's.)
 
 :func:`usable_mask` opens one key of an event without any, without a branch on the data (a trace keeps it).
+:func:`encoder_problems` and :class:`EncoderSettingsCheck`: the width and head counts attention cannot take,
+for the config check of the networks built on it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MultiheadAttention", "usable_mask"]
+__all__ = ["EncoderSettingsCheck", "MultiheadAttention", "encoder_problems", "usable_mask"]
+
+
+def encoder_problems(dim: Any, heads: Any) -> dict[str, str]:
+    """What attention of width ``dim`` with ``heads`` heads cannot be, by parameter name."""
+    problems = {name: f"must be an integer >= 1, got {value!r}" for name, value in (("dim", dim), ("heads", heads))
+                if not isinstance(value, int) or value < 1}
+    if not problems and dim % heads:
+        problems["heads"] = f"{heads} does not divide dim {dim}: each attention head reads dim / heads of the width"
+    return problems
+
+
+class EncoderSettingsCheck:
+    """For networks built on attention from their ``dim`` and ``heads``: the config check reports a width or head
+    count the attention cannot take before any work (``config validate``), not as torch's error at construction."""
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        return [f"{path}.{name}: {problem}" for name, problem in
+                encoder_problems(params.get("dim"), params.get("heads")).items()]
 
 
 def usable_mask(mask: Tensor) -> Tensor:

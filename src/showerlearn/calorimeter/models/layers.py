@@ -4,17 +4,16 @@ hits and the features of element pairs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import DIRECTION, FeatureSpec
-from showerlearn.models.attention import MultiheadAttention, usable_mask
+from showerlearn.models.attention import MultiheadAttention, encoder_problems, usable_mask
 
 __all__ = [
-    "EncoderSettingsCheck", "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines",
+    "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines",
     "symmetric",
 ]
 
@@ -113,26 +112,6 @@ class _PreNormLayer(nn.TransformerEncoderLayer):
             return super().forward(src, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         x = src + self._sa_block(self.norm1(src), src_mask, src_key_padding_mask, is_causal=is_causal)
         return x + self._ff_block(self.norm2(x))
-
-
-def encoder_problems(dim: Any, heads: Any) -> dict[str, str]:
-    """What a :class:`SetEncoder` of width ``dim`` and ``heads`` attention heads cannot be, by parameter name."""
-    problems = {name: f"must be an integer >= 1, got {value!r}" for name, value in (("dim", dim), ("heads", heads))
-                if not isinstance(value, int) or value < 1}
-    if not problems and dim % heads:
-        problems["heads"] = f"{heads} does not divide dim {dim}: each attention head reads dim / heads of the width"
-    return problems
-
-
-class EncoderSettingsCheck:
-    """For networks built on a :class:`SetEncoder` from their ``dim`` and ``heads``: the config check reports a
-    width or head count the encoder cannot take before any work (``config validate``), not as torch's error
-    at construction."""
-
-    @classmethod
-    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
-        return [f"{path}.{name}: {problem}" for name, problem in
-                encoder_problems(params.get("dim"), params.get("heads")).items()]
 
 
 class SetEncoder(nn.Module):

@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
-from showerlearn.calorimeter.models.layers import EncoderSettingsCheck, SetEncoder, directions, mlp
+from showerlearn.calorimeter.models.layers import SetEncoder, directions, mlp
+from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, NonNegative
 
 __all__ = ["HitSlotAttention"]

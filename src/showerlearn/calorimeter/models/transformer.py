@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
-from showerlearn.calorimeter.models.layers import EncoderSettingsCheck, HitPairBias, SetEncoder, directions, mlp, pair_cosines
+from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder, directions, mlp, pair_cosines
+from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["HitCondensation", "HitTransformer"]

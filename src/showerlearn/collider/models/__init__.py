@@ -6,5 +6,5 @@ of the ``collider`` DataModule and returns ``{"label": logits}``; the transforme
 Grad-CAM explains by default (``explain_layer``) and the stream its tokens belong to (``explain_stream``;
 the two-stream networks name the stream of any layer, ``explain_stream_of``).
 
-May import: showerlearn.collider.nn, showerlearn.registry, torch.
+May import: showerlearn.collider.nn, showerlearn.models.attention, showerlearn.registry, torch.
 """

@@ -17,13 +17,14 @@ from showerlearn.collider.nn.blocks import (
     stream_inputs,
     token_stream,
 )
+from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["ConcatenationNetwork"]
 
 
 @MODELS.register("collider_concat")
-class ConcatenationNetwork(nn.Module):
+class ConcatenationNetwork(EncoderSettingsCheck, nn.Module):
     """Per stream: embedding -> self-attention blocks -> pooling; then both vectors -> MLP head.
 
     Parameters

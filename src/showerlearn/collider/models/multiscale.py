@@ -35,6 +35,7 @@ from showerlearn.collider.nn.blocks import (
     token_stream,
 )
 from showerlearn.collider.nn.pairwise import PairBias, required_momenta
+from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["MultiScaleTransformer"]
@@ -43,7 +44,7 @@ _OTHER = {"constituents": "objects", "objects": "constituents"}
 
 
 @MODELS.register("collider_multiscale")
-class MultiScaleTransformer(nn.Module):
+class MultiScaleTransformer(EncoderSettingsCheck, nn.Module):
     """Two self-attention encoders joined by cross-attention (see the module docstring).
 
     Parameters

@@ -18,13 +18,14 @@ from showerlearn.collider.nn.blocks import (
     stream_inputs,
 )
 from showerlearn.collider.nn.pairwise import PairBias, required_momenta
+from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["OneScaleTransformer"]
 
 
 @MODELS.register("collider_one_scale")
-class OneScaleTransformer(nn.Module):
+class OneScaleTransformer(EncoderSettingsCheck, nn.Module):
     """Embeddings per stream -> one self-attention encoder over all tokens -> pooling -> MLP head.
 
     The streams are cut or padded to ``n_constituents`` and ``n_objects`` positions (the DataModule's

@@ -15,13 +15,14 @@ from showerlearn.collider.nn.blocks import (
     make_pool,
     stream_inputs,
 )
+from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
 __all__ = ["StreamTransformer"]
 
 
 @MODELS.register("collider_transformer")
-class StreamTransformer(nn.Module):
+class StreamTransformer(EncoderSettingsCheck, nn.Module):
     """Embedding -> self-attention blocks -> pooling -> MLP head, on the tokens of ``stream`` only.
 
     Parameters
