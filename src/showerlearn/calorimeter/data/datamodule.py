@@ -38,12 +38,7 @@ from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfi
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.files import (
-    cached_simulation,
-    check_source,
-    event_count_validator,
-    expand_patterns,
-    files_caption,
-    source_problems,
+    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
 )
 from showerlearn.data.split import SplitSpec
 from showerlearn.registry import DATAMODULES, Count, NonNegative

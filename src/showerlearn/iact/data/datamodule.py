@@ -24,12 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.files import (
-    cached_simulation,
-    check_source,
-    event_count_validator,
-    expand_patterns,
-    files_caption,
-    source_problems,
+    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
 )
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
