@@ -247,8 +247,8 @@ def test_a_run_whose_config_this_code_cannot_read_names_the_code_that_wrote_it(t
     assert "this run was written by showerlearn 0.0.9 at commit 0123456 with uncommitted changes; this is showerlearn" in message
     # read with --set (as predict does): the line stays, and the message names the overrides
     result = CliRunner().invoke(app, ["config", "validate", str(run / "config.yaml"), "--set", "seed=4", "--set", "trainer.max_epochs=2"])
-    message = " ".join(result.output.split())
-    assert f"{run / 'config.yaml'} with --set seed=4 --set trainer.max_epochs=2" in message and "this run was written by" in message
+    unwrapped = "".join(result.output.split())  # the terminal may break the long path anywhere
+    assert f"{run / 'config.yaml'}with--setseed=4--settrainer.max_epochs=2" in unwrapped and "thisrunwaswrittenby" in unwrapped
     # a damaged record only loses the line
     (run / "environment.json").write_text(json.dumps({"packages": ["showerlearn"], "git": "abc"}))
     result = CliRunner().invoke(app, ["evaluate", str(run)])
@@ -304,7 +304,7 @@ def test_a_bad_value_is_refused_by_its_key_before_a_run_starts(setting: str, pro
     result = CliRunner().invoke(app, ["train", str(example), "--set", setting, "--set", f"output_dir={tmp_path}"])
     message = " ".join(result.output.split())
     assert result.exit_code == 2 and problem in message, message
-    assert f"invalid config {example} with --set {setting}" in message
+    assert f"invalidconfig{example}with--set{setting}" in "".join(result.output.split())  # a long path may wrap anywhere
     assert not list(tmp_path.iterdir())
 
 
