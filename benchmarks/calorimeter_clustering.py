@@ -104,9 +104,13 @@ def _run(method: str, seed: int, args: argparse.Namespace) -> str:
         return str(folder)
     quiet_libraries()  # a spawned worker starts afresh
     started = time.monotonic()
+    config = _run_config(method, seed, args)
     if (folder / "config.yaml").is_file():  # an interrupted run: continued only with these settings
         _check_settings(folder, method, seed, args)
-    train_into(_run_config(method, seed, args), folder, progress=False)
+        if method in CLASSICAL:  # fitted, not trained: its epochs are the stored ones (a new budget is refused)
+            stored = load_config(folder / "config.yaml").trainer.max_epochs
+            config = config.model_copy(update={"trainer": config.trainer.model_copy(update={"max_epochs": stored})})
+    train_into(config, folder, progress=False)
     print(f"{method} seed {seed}: {time.monotonic() - started:.0f} s", flush=True)
     return str(folder)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from showerlearn.config.loader import dump_config
+from showerlearn.engine.run_dir import RunDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from calorimeter_clustering import (  # noqa: E402  (benchmarks/ is not a package)
@@ -17,6 +18,7 @@ from calorimeter_clustering import (  # noqa: E402  (benchmarks/ is not a packag
     _acceptance,
     _check_settings,
     _method_overrides,
+    _run,
     _run_config,
     summarise,
     window_at_fake_rate,
@@ -99,3 +101,18 @@ def test_set_values_go_to_one_learned_method_and_a_wrong_one_is_refused() -> Non
     for own in ("transformer:seed=4", "transformer:trainer.max_epochs=2", "transformer:data.params.simulate.events=9"):
         with pytest.raises(SystemExit, match="set by the benchmark itself"):
             _method_overrides([own])
+
+
+@pytest.mark.slow
+def test_an_interrupted_fitted_run_is_finished_under_another_number_of_epochs(tmp_path: Path) -> None:
+    """The epochs change nothing for a fitted method, so a relaunch with another --epochs finishes its interrupted
+    run (the engine refuses a new budget for an estimator run: the benchmark keeps the stored one)."""
+    def args(epochs: int) -> argparse.Namespace:
+        return argparse.Namespace(events=200, epochs=epochs, output=tmp_path, method_overrides={})
+
+    folder = tmp_path / "runs" / "seed1" / "oracle"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(dump_config(_run_config("oracle", 1, args(3))))
+    RunDir(folder).update_status(state="interrupted", attempts=1)  # killed before it wrote its predictions
+    _run("oracle", 1, args(12))
+    assert RunDir(folder).status()["state"] == "completed" and (folder / "metrics.json").is_file()
