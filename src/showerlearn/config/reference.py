@@ -133,7 +133,6 @@ def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
     text = re.sub(r"Annotated\[(\w+), Tag\(tag='\w+'\)\]", r"\1", text)  # a tagged union's members by name
     text = re.sub(r"Annotated\[(\w+), Ge\(ge=([^)]+)\)\]", r"\1 >= \2", text)  # a bound, as NonNegativeInt's
-    text = re.sub(r"Annotated\[(\w+), Interval\(gt=None, ge=([^,]+), lt=([^,]+), le=None\)\]", r"\1 in [\2, \3)", text)
     bounds = [f"{symbol} {getattr(constraint, name)}" for constraint in metadata
               for name, symbol in _BOUNDS if getattr(constraint, name, None) is not None]
     text = f"{text} ({', '.join(bounds)})" if bounds else text
