@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from showerlearn.config import ConfigError, load_config
 from showerlearn.config.components import declared_heads
 from showerlearn.iact.geometry import LST_EQUIVALENT_FOCAL_LENGTH, Lattice, lst_camera
 from showerlearn.iact.models.gamma_physnet import GammaPhysNet, GammaPhysNetDA
@@ -209,3 +212,14 @@ def test_example_pairs_differ_only_by_attention(size: str) -> None:
     same = {key: value for key, value in plain.model.params.items() if key != "attention"}
     assert same == {key: value for key, value in attention.model.params.items() if key != "attention"}
     assert plain.data == attention.data and plain.trainer == attention.trainer and plain.task == attention.task
+
+
+@pytest.mark.parametrize("depth", [57, 2])
+def test_a_depth_the_backbone_cannot_have_is_a_config_error(depth: int) -> None:
+    """Found by the config check (exit 2, before any work), not when the network is built in the run."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "gamma_physnet_da_small.yaml"
+    with pytest.raises(ConfigError, match=rf"model\.params\.depth: must be 6 n \+ 2 with n >= 1 .*got {depth}"):
+        load_config(example, [f"model.params.depth={depth}"])
+    assert load_config(example, ["model.params.depth=20"]).model.params["depth"] == 20
+    with pytest.raises(ValueError, match=rf"depth must be 6 n \+ 2 .*got {depth}"):  # the Python API says it too
+        GammaPhysNet(Lattice.from_camera(lst_camera()), depth=depth)

@@ -38,8 +38,8 @@ centroid and main axis, with the distance along the axis, its side and the offse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -47,6 +47,7 @@ from torch import Tensor, nn
 
 from showerlearn.iact.geometry import CameraGeometry, FocalLength, Lattice, lattice_to_fov
 from showerlearn.iact.nn import CLEANING_MASK, MOMENT_FEATURES, DualAttention, ImageMoments, LatticeResNet, LatticeVote
+from showerlearn.iact.nn.backbone import depth_problem
 from showerlearn.iact.nn.moments import AXIS, CENTROID, SKEWNESS, TIME_SLOPE
 from showerlearn.registry import MODELS, Count, DropRate
 
@@ -124,6 +125,12 @@ class GammaPhysNet(nn.Module):
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("particle", "energy", "direction", "impact")
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """A depth the backbone cannot have, found by the config check rather than when the network is built."""
+        problem = depth_problem(params["depth"]) if isinstance(params.get("depth"), int) else None
+        return [] if problem is None else [f"{path}.depth: {problem}"]
 
     def __init__(
         self,

@@ -66,6 +66,11 @@ class PreActBlock(nn.Module):
         return torch.addcmul(skip, self.conv2.forward_grid(h), layout.mask_like(h))
 
 
+def depth_problem(depth: int) -> str | None:
+    """Why a :class:`LatticeResNet` cannot have ``depth`` layers (three stages of equal basic blocks), or None."""
+    return None if depth >= 8 and (depth - 2) % 6 == 0 else f"must be 6 n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}"
+
+
 class LatticeResNet(nn.Module):
     """Pre-activation ResNet on a pixel lattice (ResNet-56 by default).
 
@@ -110,8 +115,8 @@ class LatticeResNet(nn.Module):
         super().__init__()
         if images_per_grid < 1:
             raise ValueError(f"images_per_grid must be >= 1, got {images_per_grid}")
-        if depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"depth must be 6 n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}")
+        if problem := depth_problem(depth):
+            raise ValueError(f"depth {problem}")
         if pool not in ("max", "avg"):
             raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
         if not widths:
