@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
+from showerlearn.config.loader import config_file_of
 from showerlearn.parallel import SEED_RANGE
 
 console = Console(stderr=True)
@@ -71,7 +72,7 @@ _HDF5_TRACE = re.compile(r":?\s*HDF5 error back trace.*?End of HDF5 error back t
 def _written_by_other_code(source: str) -> str:
     """For a run's own ``config.yaml`` that does not validate: the code that wrote the run and the code reading it,
     when they may differ (a run made by another version, or by uncommitted changes, may hold keys this one lacks)."""
-    path = Path(source.split(" with --set ")[0])  # the run's file, whatever --set came with it
+    path = Path(config_file_of(source))  # the run's file, whatever --set came with it
     record = path.parent / "environment.json"
     if path.name != "config.yaml" or not record.is_file():
         return ""

@@ -115,8 +115,17 @@ def _drop_params_of_renamed(data: dict[str, Any], parts: list[str], name: Any) -
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read, override, validate and fully resolve (defaults filled in) an experiment config."""
     # a problem may be in the file or in a --set: the message names both
-    source = " ".join([str(path), "with", *(f"--set {override}" for override in overrides)]) if overrides else str(path)
+    source = _WITH_OVERRIDES.join([str(path), " --set ".join(overrides)]) if overrides else str(path)
     return resolve_config(apply_overrides(read_yaml(path), overrides), source=source)
+
+
+#: between a config file's path and its overrides in the source of a ConfigError
+_WITH_OVERRIDES = " with --set "
+
+
+def config_file_of(source: str) -> str:
+    """The config file a ConfigError's ``source`` names, without the overrides :func:`load_config` added to it."""
+    return source.split(_WITH_OVERRIDES)[0]
 
 
 def resolve_config(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
