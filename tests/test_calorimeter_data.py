@@ -10,12 +10,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, R3BClustering, R3BWindow
 from showerlearn.calorimeter.data import CalorimeterDataModule, cluster_features, hit_features
 from showerlearn.calorimeter.data.events import HitEvents
-from showerlearn.calorimeter.data.features import CLUSTER_FEATURES
+from showerlearn.calorimeter.data.features import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec, turn_azimuth
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
-from showerlearn.calorimeter.geometry import unit_vectors
+from showerlearn.calorimeter.geometry import unit_vectors, wrap_phi
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.config.components import ComponentProblem, build, own_problems, validate_params
@@ -126,6 +127,56 @@ def test_preclusters_are_the_agglomerative_clusters_with_their_centroids(hit_fil
         for k in range(m):
             for j in range(m):
                 assert sample["targets"]["cluster_pairs"][k, j] == float(owners[k] == owners[j] and owners[k] >= 0)
+
+
+@pytest.mark.parametrize(("angle", "mirror"), [(0.7, False), (4.0, True), (0.0, True)])
+def test_turning_features_about_the_beam_is_turning_the_hits(hit_file: Path, angle: float, mirror: bool) -> None:
+    """Reference: the features computed again from the hits with their azimuths turned."""
+    events = read_events(hit_file)
+    hits = {key: np.concatenate([np.asarray(events[i][key], float) for i in range(20)]) for key in ("energy", "theta", "phi", "time")}
+    turned = {**hits, "phi": wrap_phi((-1.0 if mirror else 1.0) * hits["phi"] + angle)}
+    spec = FeatureSpec.fit(HIT_FEATURES, hit_features(hits))
+    got = turn_azimuth(spec.standardise(hit_features(hits)), spec, angle, mirror)
+    assert np.allclose(got, spec.standardise(hit_features(turned)), atol=1e-5)
+    cluster = np.arange(len(hits["energy"])) % 7  # pre-clusters: their centroids turn with their hits
+    cluster_spec = FeatureSpec.fit(CLUSTER_FEATURES, cluster_features(hits, cluster, 7))
+    got = turn_azimuth(cluster_spec.standardise(cluster_features(hits, cluster, 7)), cluster_spec, angle, mirror)
+    assert np.allclose(got, cluster_spec.standardise(cluster_features(turned, cluster, 7)), atol=1e-4)
+    # features without x and y: phi alone turns; x alone cannot
+    phi_only = FeatureSpec.fit(("energy", "phi"), hit_features(hits, ("energy", "phi")))
+    got = turn_azimuth(phi_only.standardise(hit_features(hits, ("energy", "phi"))), phi_only, angle, mirror)
+    assert np.allclose(got, phi_only.standardise(hit_features(turned, ("energy", "phi"))), atol=1e-5)
+    with pytest.raises(ValueError, match="both features x and y or neither"):
+        turn_azimuth(np.zeros((1, 1)), FeatureSpec(("x",), (0.0,), (1.0,)), angle)
+
+
+def test_azimuth_augmentation_turns_the_training_inputs_only(hit_file: Path) -> None:
+    plain, turned = _datamodule(hit_file), _datamodule(hit_file, augment_azimuth=True)
+    assert turned.val_set.turns is None and turned.test_set.turns is None and turned.train_set.turns is not None
+    spec = plain.hit_spec
+    for i in range(5):
+        torch.manual_seed(i)
+        sample, reference = turned.train_set[i], plain.train_set[i]
+        torch.manual_seed(i)
+        again = turned.train_set[i]
+        assert torch.equal(sample["inputs"]["hits"], again["inputs"]["hits"])  # a seed gives the same turns
+        assert torch.equal(sample["targets"]["pairs"], reference["targets"]["pairs"])
+        assert torch.equal(sample["meta"]["hits"], reference["meta"]["hits"])
+        moved, kept = sample["inputs"]["hits"].numpy(), reference["inputs"]["hits"].numpy()
+        unchanged = [spec.names.index(name) for name in ("energy", "log_energy", "theta", "time", "z")]
+        assert np.allclose(moved[:, unchanged], kept[:, unchanged]) and not np.allclose(moved, kept)
+        moved_directions, kept_directions = (np.stack([spec.physical(values, k) for k in "xyz"], axis=1) for values in (moved, kept))
+        # opening angles kept
+        assert np.allclose(moved_directions @ moved_directions.T, kept_directions @ kept_directions.T, atol=1e-5)
+
+
+def test_azimuth_augmentation_needs_a_full_circle(tmp_path: Path) -> None:
+    toy = simulate_calorimeter(CalorimeterSimulationConfig(geometry="toy_grid", n_events=30, n_gammas=2, chunk_size=30),
+                               tmp_path / "toy.h5", seed=1).path  # fmt: skip
+    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth needs a calorimeter symmetric about the beam axis"):
+        _datamodule(toy, augment_azimuth=True)
+    with pytest.raises(ValueError, match="augment_azimuth needs the features x and y both or neither"):
+        CalorimeterDataModule(files=[str(toy)], features=("energy", "x"), augment_azimuth=True)
 
 
 def test_cluster_features_of_one_hit_are_the_hit() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from showerlearn.calorimeter.data.dataset import HIT_META, HitEventDataset
+from showerlearn.calorimeter.data.dataset import HIT_META, AzimuthalTurns, HitEventDataset
 from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS,
@@ -33,6 +33,7 @@ from showerlearn.calorimeter.data.events import (
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.family import FAMILY
+from showerlearn.calorimeter.geometry import geometry_by_name
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.data.base import ShowerDataModule
@@ -103,6 +104,7 @@ class CalorimeterDataModule(ShowerDataModule):
         features: tuple[str, ...] = HIT_FEATURES,
         preclustering: PreclusterSpec | None = None,
         decoding: DecodingSpec = DecodingSpec(),
+        augment_azimuth: bool = False,
         batch_size: Count = 64,
         num_workers: NonNegative = 0,
         seed: int = 0,
@@ -118,6 +120,10 @@ class CalorimeterDataModule(ShowerDataModule):
             preclustering: agglomerative pre-clusters of every event as a second input stream ``clusters`` with the
                 target ``cluster_pairs`` (the two-stage method); null: none.
             decoding: how outputs become cluster labels (pair threshold, condensation thresholds).
+            augment_azimuth: turn every training event about the beam axis by a random angle, mirrored in azimuth
+                half of the time (inputs only): the calorimeter and the physics are symmetric about the beam, so
+                the network learns that instead of absolute azimuths. Needs a calorimeter whose rows close the
+                circle (CALIFA; not the toy grid) and the features x and y both or neither.
             batch_size: events per batch.
             num_workers: DataLoader worker processes.
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and the simulation
@@ -133,6 +139,9 @@ class CalorimeterDataModule(ShowerDataModule):
         self.features = tuple(features)
         self.preclustering = _coerce(PreclusterSpec, preclustering) if preclustering is not None else None
         self.decoding = _coerce(DecodingSpec, decoding)
+        if augment_azimuth and ("x" in self.features) != ("y" in self.features):
+            raise ValueError(f"augment_azimuth needs the features x and y both or neither; got {list(self.features)}")
+        self.augment_azimuth = augment_azimuth
         self.hit_spec: FeatureSpec | None = None
         self.cluster_spec: FeatureSpec | None = None
         self.parts: dict[str, np.ndarray] = {}
@@ -209,7 +218,9 @@ class CalorimeterDataModule(ShowerDataModule):
         self.parts = dict(zip(_SPLITS, parts, strict=True))
         if self.hit_spec is None:  # else restored from a trained network's checkpoint: evaluated as it was trained
             self._fit_standardisation(events.take(self.parts["train"]), paths)
-        self.train_set, self.val_set, self.test_set = (self._dataset(events.take(self.parts[name])) for name in _SPLITS)
+        turns = self._azimuthal_turns(paths) if self.augment_azimuth else None
+        self.train_set = self._dataset(events.take(self.parts["train"]), turns)
+        self.val_set, self.test_set = (self._dataset(events.take(self.parts[name])) for name in _SPLITS[1:])
 
     def _fit_standardisation(self, train: HitEvents, paths: Sequence[Path]) -> None:
         if not len(train.hits["energy"]):
@@ -218,13 +229,19 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.preclustering is not None:
             self.cluster_spec = FeatureSpec.fit(self.preclustering.features, precluster_events(train, self.preclustering).features)
 
-    def _dataset(self, events: HitEvents) -> HitEventDataset:
+    def _azimuthal_turns(self, paths: Sequence[Path]) -> AzimuthalTurns:
+        if not geometry_by_name(self.geometry).full_circle:
+            raise ValueError(f"{', '.join(map(str, paths))}: augment_azimuth needs a calorimeter symmetric about the beam "
+                             f"axis; the rows of {self.geometry!r} do not close the circle")
+        return AzimuthalTurns(self.hit_spec, self.cluster_spec)
+
+    def _dataset(self, events: HitEvents, turns: AzimuthalTurns | None = None) -> HitEventDataset:
         features = self.hit_spec.standardise(hit_features(events.hits, self.features))
         preclusters = None
         if self.preclustering is not None:
             raw = precluster_events(events, self.preclustering)
             preclusters = dataclasses.replace(raw, features=self.cluster_spec.standardise(raw.features))
-        return HitEventDataset(events, features, preclusters)
+        return HitEventDataset(events, features, preclusters, turns)
 
     # ------------------------------------------------------------------ contract
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ One sample::
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,9 +22,10 @@ import torch
 from torch.utils.data import Dataset
 
 from showerlearn.calorimeter.data.events import GAMMA_COLUMNS, HitEvents
+from showerlearn.calorimeter.data.features import FeatureSpec, turn_azimuth
 from showerlearn.calorimeter.data.preclustering import Preclusters
 
-__all__ = ["HIT_META", "HitEventDataset", "same_object"]
+__all__ = ["HIT_META", "AzimuthalTurns", "HitEventDataset", "same_object"]
 
 #: columns of ``meta["hits"]``: the physical hit, its truth and its pre-cluster (-1 without pre-clustering)
 HIT_META = ("energy", "theta", "phi", "time", "crystal_id", "true_gamma", "precluster")
@@ -33,16 +36,38 @@ def same_object(objects: torch.Tensor) -> torch.Tensor:
     return ((objects[:, None] == objects[None, :]) & (objects[:, None] >= 0)).float()
 
 
+@dataclass(frozen=True)
+class AzimuthalTurns:
+    """A training augmentation from the symmetry of a full-circle calorimeter and of the physics (the beam is the
+    z axis) about the beam: every sample's hits (and pre-clusters) mirrored in azimuth with probability 1/2 and
+    turned by a uniform random angle. Only the network's inputs change: targets, truth and physical hit columns
+    stay. The draws come from torch's generator, which the engine seeds (a DataLoader worker gets a seed of its
+    own), so a run repeats."""
+
+    hit_spec: FeatureSpec
+    cluster_spec: FeatureSpec | None = None
+
+    def draw(self) -> tuple[float, bool]:
+        """A random angle in [0, 2 pi) and whether to mirror first."""
+        angle, mirror = torch.rand(2, dtype=torch.float64).tolist()
+        return 2 * math.pi * angle, mirror < 0.5
+
+
 class HitEventDataset(Dataset):
     """Events of :class:`~showerlearn.calorimeter.data.events.HitEvents` with their standardised hit ``features``
-    (flat, one row per hit) and optional pre-clusters (their features standardised)."""
+    (flat, one row per hit), optional pre-clusters (their features standardised) and an optional augmentation
+    of the inputs (:class:`AzimuthalTurns`, for the training split)."""
 
-    def __init__(self, events: HitEvents, features: np.ndarray, preclusters: Preclusters | None = None) -> None:
+    def __init__(self, events: HitEvents, features: np.ndarray, preclusters: Preclusters | None = None,
+                 turns: AzimuthalTurns | None = None) -> None:
         if len(features) != len(events.hits["energy"]):
             raise ValueError(f"{len(features)} feature rows for {len(events.hits['energy'])} hits")
         self.events = events
         self.features = features
         self.preclusters = preclusters
+        if turns is not None and preclusters is not None and turns.cluster_spec is None:
+            raise ValueError("turning pre-clusters about the beam axis needs their feature standardisation")
+        self.turns = turns
         hit_cluster = preclusters.hit_cluster if preclusters is not None else np.full(len(features), -1)
         self.hit_meta = np.column_stack([*(events.hits[key] for key in HIT_META[:-1]), hit_cluster]).astype(np.float64)
         self.gamma_meta = np.column_stack([events.gammas[key] for key in GAMMA_COLUMNS]).astype(np.float64)
@@ -54,8 +79,10 @@ class HitEventDataset(Dataset):
         events = self.events
         a, b = events.hit_offsets[i], events.hit_offsets[i + 1]
         objects = torch.as_tensor(events.hits["true_gamma"][a:b], dtype=torch.long)
+        turn = self.turns.draw() if self.turns is not None else None
+        hits = self.features[a:b] if turn is None else turn_azimuth(self.features[a:b], self.turns.hit_spec, *turn)
         sample: dict[str, Any] = {
-            "inputs": {"hits": torch.from_numpy(self.features[a:b])},
+            "inputs": {"hits": torch.from_numpy(hits)},
             "targets": {"objects": objects, "pairs": same_object(objects)},
             "meta": {
                 "event_id": torch.tensor(events.event_id[i]), "file": torch.tensor(events.file[i]),
@@ -65,6 +92,9 @@ class HitEventDataset(Dataset):
         }
         if self.preclusters is not None:
             c, d = self.preclusters.offsets[i], self.preclusters.offsets[i + 1]
-            sample["inputs"]["clusters"] = torch.from_numpy(self.preclusters.features[c:d])
+            clusters = self.preclusters.features[c:d]
+            if turn is not None:
+                clusters = turn_azimuth(clusters, self.turns.cluster_spec, *turn)
+            sample["inputs"]["clusters"] = torch.from_numpy(clusters)
             sample["targets"]["cluster_pairs"] = same_object(torch.as_tensor(self.preclusters.owner[c:d], dtype=torch.long))
         return sample

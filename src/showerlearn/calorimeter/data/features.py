@@ -8,7 +8,8 @@ energy-weighted centroid of their hits' directions, their time the energy-weight
 
 A :class:`FeatureSpec` holds the names with the means and standard deviations of the training split: the
 DataModule standardises with it and a model reads it (a model input) to recover physical quantities, such as
-the opening angle between two hits, from the standardised values.
+the opening angle between two hits, from the standardised values. :func:`turn_azimuth` turns standardised
+features about the beam axis (an augmentation: the calorimeter and the physics are symmetric about it).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from showerlearn.calorimeter.geometry import unit_vectors
+from showerlearn.calorimeter.geometry import unit_vectors, wrap_phi
 
 __all__ = [
     "CLUSTER_FEATURES", "DIRECTION", "HIT_FEATURES", "FeatureSpec", "check_features", "cluster_features", "hit_features",
+    "turn_azimuth",
 ]
 
 HIT_FEATURES = ("energy", "log_energy", "theta", "phi", "time", "x", "y", "z")
@@ -55,6 +57,14 @@ class FeatureSpec:
         """Feature ``name`` of standardised ``values`` (``(..., len(names))``) back in its units."""
         (k,) = self.index([name])
         return values[..., k] * self.std[k] + self.mean[k]
+
+    def with_physical(self, values: np.ndarray, updates: Mapping[str, np.ndarray]) -> np.ndarray:
+        """A copy of standardised ``values`` with the features of ``updates`` set to these physical values."""
+        result = np.array(values, dtype=np.float32)
+        for name, physical in updates.items():
+            (k,) = self.index([name])
+            result[..., k] = (physical - self.mean[k]) / self.std[k]
+        return result
 
     def index(self, names: Sequence[str]) -> list[int]:
         """Positions of ``names`` among the features; a ValueError naming what is missing."""
@@ -102,6 +112,23 @@ def cluster_features(hits: Mapping[str, np.ndarray], cluster: np.ndarray, n_clus
         "spread": np.sqrt(np.bincount(cluster, weight * np.arccos(cos) ** 2, minlength=n_clusters)),
     }
     return _stack(columns, names, CLUSTER_FEATURES)
+
+
+def turn_azimuth(values: np.ndarray, spec: FeatureSpec, angle: float, mirror: bool = False) -> np.ndarray:
+    """Standardised features ``values`` ``(n, len(spec.names))`` of hits or pre-clusters mirrored in azimuth
+    (phi -> -phi) if ``mirror``, then turned by ``angle`` [rad] about the beam (z) axis: ``phi``, ``x`` and ``y``
+    change where present, nothing else, and the opening angle of every pair stays what it was."""
+    if ("x" in spec.names) != ("y" in spec.names):
+        raise ValueError(f"turning about the beam axis needs both features x and y or neither; the features are {list(spec.names)}")
+    sign = -1.0 if mirror else 1.0
+    updates: dict[str, np.ndarray] = {}
+    if "phi" in spec.names:
+        updates["phi"] = wrap_phi(sign * spec.physical(values, "phi") + angle)
+    if "x" in spec.names:
+        x, y = spec.physical(values, "x"), sign * spec.physical(values, "y")
+        cos, sin = np.cos(angle), np.sin(angle)
+        updates["x"], updates["y"] = cos * x - sin * y, sin * x + cos * y
+    return spec.with_physical(values, updates)
 
 
 def check_features(names: Sequence[str], known: Sequence[str] = HIT_FEATURES) -> None:

@@ -69,6 +69,12 @@ class CrystalGeometry:
         object.__setattr__(self, "rows", tuple(rows))
         object.__setattr__(self, "_table", _crystal_table(self.rows))
 
+    @property
+    def full_circle(self) -> bool:
+        """Whether every row tiles the full azimuthal circle: then a rotation about the beam axis maps the
+        calorimeter onto itself (CALIFA), else not (the toy grid, a patch)."""
+        return all(np.isclose(row.width * len(row.crystal_ids), 2 * np.pi) for row in self.rows)
+
     # ---- the crystal table -------------------------------------------------------------------------
     @property
     def n_crystals(self) -> int:
