@@ -331,3 +331,18 @@ def test_a_sweep_past_the_last_seed_is_refused_before_it_starts(tabular_config: 
     config = resolve_config({**tabular_config, "seed": 2**32 - 2})
     with pytest.raises(ConfigError, match=r"a sweep of 3 seeds from 4294967294 ends at 4294967296, past 2\*\*32 - 1"):
         sweep(config, 3, progress=False)
+
+
+@pytest.mark.parametrize("example", ["collider_multiscale.yaml", "collider_concat.yaml", "collider_one_scale.yaml",
+                                     "collider_constituents.yaml"])
+def test_a_feed_forward_ratio_must_be_above_zero(example: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPOSITORY / "examples" / example, ["model.params.mlp_ratio=0"])
+    assert "model.params.mlp_ratio: Input should be greater than 0" in "\n".join(caught.value.problems)
+
+
+def test_a_tiny_feed_forward_ratio_still_leaves_a_hidden_unit() -> None:
+    from showerlearn.collider.nn.attention import AttentionBlock
+
+    block = AttentionBlock(dim=8, heads=2, mlp_ratio=0.01)
+    assert block.mlp[0].out_features == 1

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from annotated_types import Ge, Interval
+from annotated_types import Ge, Gt, Interval
 
 #: Parameter types of a component's constructor that the config check enforces (it validates ``params`` against
 #: the signature, :mod:`showerlearn.config.components`): a bad value is refused by its key before a run starts,
@@ -28,6 +28,8 @@ Count = Annotated[int, Ge(1)]
 NonNegative = Annotated[int, Ge(0)]
 #: a dropout probability, in [0, 1)
 DropRate = Annotated[float, Interval(ge=0.0, lt=1.0)]
+#: a width relative to another (hidden units of an MLP per embedding unit), above 0
+Ratio = Annotated[float, Gt(0.0)]
 
 
 class UnknownComponentError(LookupError):

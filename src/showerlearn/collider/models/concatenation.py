@@ -18,7 +18,7 @@ from showerlearn.collider.nn.blocks import (
     token_stream,
 )
 from showerlearn.models.attention import EncoderSettingsCheck
-from showerlearn.registry import MODELS, Count, DropRate, NonNegative
+from showerlearn.registry import MODELS, Count, DropRate, NonNegative, Ratio
 
 __all__ = ["ConcatenationNetwork"]
 
@@ -58,7 +58,7 @@ class ConcatenationNetwork(EncoderSettingsCheck, nn.Module):
         object_layers: NonNegative = 2,
         pooling: Pooling = "class_token",
         class_layers: NonNegative = 1,
-        mlp_ratio: float = 2.0,
+        mlp_ratio: Ratio = 2.0,
         head_hidden: Count = 64,
         dropout: DropRate = 0.0,
         pair_features: bool = False,

@@ -19,7 +19,7 @@ from showerlearn.collider.nn.blocks import (
 )
 from showerlearn.collider.nn.pairwise import PairBias, required_momenta
 from showerlearn.models.attention import EncoderSettingsCheck
-from showerlearn.registry import MODELS, Count, DropRate, NonNegative
+from showerlearn.registry import MODELS, Count, DropRate, NonNegative, Ratio
 
 __all__ = ["OneScaleTransformer"]
 
@@ -61,7 +61,7 @@ class OneScaleTransformer(EncoderSettingsCheck, nn.Module):
         layers: NonNegative = 2,
         pooling: Pooling = "class_token",
         class_layers: NonNegative = 1,
-        mlp_ratio: float = 2.0,
+        mlp_ratio: Ratio = 2.0,
         head_hidden: Count = 64,
         dropout: DropRate = 0.0,
         pair_features: bool = False,

@@ -16,7 +16,7 @@ from showerlearn.collider.nn.blocks import (
     stream_inputs,
 )
 from showerlearn.models.attention import EncoderSettingsCheck
-from showerlearn.registry import MODELS, Count, DropRate, NonNegative
+from showerlearn.registry import MODELS, Count, DropRate, NonNegative, Ratio
 
 __all__ = ["StreamTransformer"]
 
@@ -56,7 +56,7 @@ class StreamTransformer(EncoderSettingsCheck, nn.Module):
         layers: NonNegative = 2,
         pooling: Pooling = "class_token",
         class_layers: NonNegative = 1,
-        mlp_ratio: float = 2.0,
+        mlp_ratio: Ratio = 2.0,
         head_hidden: Count = 64,
         dropout: DropRate = 0.0,
         pair_features: bool = False,

@@ -51,7 +51,7 @@ class AttentionBlock(nn.Module):
         self.norm_context = nn.LayerNorm(dim)
         self.attention = MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.dropout = nn.Dropout(dropout)
-        hidden = int(round(dim * mlp_ratio))
+        hidden = max(1, round(dim * mlp_ratio))  # any ratio above 0 leaves a unit
         self.norm_mlp = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
 
