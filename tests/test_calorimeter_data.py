@@ -16,7 +16,7 @@ from showerlearn.calorimeter.data import CalorimeterDataModule, cluster_features
 from showerlearn.calorimeter.data.events import HitEvents
 from showerlearn.calorimeter.data.features import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec, turn_azimuth
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
-from showerlearn.calorimeter.geometry import unit_vectors, wrap_phi
+from showerlearn.calorimeter.geometry import califa, unit_vectors, wrap_phi
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.config.components import ComponentProblem, build, own_problems, validate_params
@@ -150,33 +150,61 @@ def test_turning_features_about_the_beam_is_turning_the_hits(hit_file: Path, ang
         turn_azimuth(np.zeros((1, 1)), FeatureSpec(("x",), (0.0,), (1.0,)), angle)
 
 
-def test_azimuth_augmentation_turns_the_training_inputs_only(hit_file: Path) -> None:
-    plain, turned = _datamodule(hit_file), _datamodule(hit_file, augment_azimuth=True)
-    assert turned.val_set.turns is None and turned.test_set.turns is None and turned.train_set.turns is not None
-    spec = plain.hit_spec
-    for i in range(5):
+def _turn_of(before: np.ndarray, after: np.ndarray, turns: int) -> tuple[int, bool]:
+    """The turn k 2 pi / turns (after a mirror or not) that takes the azimuths ``before`` to ``after``; fails if none."""
+    found = [(k, mirror) for k in range(turns) for mirror in (False, True)
+             if np.allclose(np.cos(after - ((-1) ** mirror * before + 2 * np.pi * k / turns)), 1.0, atol=1e-8)]
+    assert len(found) >= 1, (before, after)
+    return found[0]
+
+
+def test_azimuth_augmentation_turns_the_training_inputs_by_the_calorimeter_s_own_turns(hit_file: Path) -> None:
+    settings = {"preclustering": {"distance_threshold": 0.15}}
+    plain, turned = _datamodule(hit_file, **settings), _datamodule(hit_file, augment_azimuth=True, **settings)
+    spec, cluster_spec = plain.hit_spec, plain.cluster_spec
+    table = califa().table()
+    centres = unit_vectors(table["theta"], table["phi"])
+    drawn = set()
+    for i in range(12):
         torch.manual_seed(i)
         sample, reference = turned.train_set[i], plain.train_set[i]
         torch.manual_seed(i)
-        again = turned.train_set[i]
-        assert torch.equal(sample["inputs"]["hits"], again["inputs"]["hits"])  # a seed gives the same turns
-        assert torch.equal(sample["targets"]["pairs"], reference["targets"]["pairs"])
-        assert torch.equal(sample["meta"]["hits"], reference["meta"]["hits"])
+        assert torch.equal(sample["inputs"]["hits"], turned.train_set[i]["inputs"]["hits"])  # a seed gives the same turns
+        for key in ("targets", "meta"):
+            for name, value in reference[key].items():
+                assert torch.equal(sample[key][name], value)
         moved, kept = sample["inputs"]["hits"].numpy(), reference["inputs"]["hits"].numpy()
         unchanged = [spec.names.index(name) for name in ("energy", "log_energy", "theta", "time", "z")]
-        assert np.allclose(moved[:, unchanged], kept[:, unchanged]) and not np.allclose(moved, kept)
-        moved_directions, kept_directions = (np.stack([spec.physical(values, k) for k in "xyz"], axis=1) for values in (moved, kept))
-        # opening angles kept
-        assert np.allclose(moved_directions @ moved_directions.T, kept_directions @ kept_directions.T, atol=1e-5)
+        assert np.allclose(moved[:, unchanged], kept[:, unchanged])
+        phi = spec.physical(moved, "phi")
+        direction = np.stack([spec.physical(moved, k) for k in "xyz"], axis=1)
+        assert np.allclose(np.arctan2(direction[:, 1], direction[:, 0]), phi, atol=1e-5)
+        assert np.allclose((direction @ centres.T).max(axis=1), 1.0, atol=1e-6)  # every turned hit is on a crystal
+        turn = _turn_of(spec.physical(kept, "phi"), phi, 32)
+        drawn.add(turn)
+        # the pre-clusters turn with their hits
+        assert _turn_of(cluster_spec.physical(reference["inputs"]["clusters"].numpy(), "phi"),
+                        cluster_spec.physical(sample["inputs"]["clusters"].numpy(), "phi"), 32) == turn
+    assert len(drawn) > 6 and {mirror for _, mirror in drawn} == {False, True}
+    for split in ("val_set", "test_set"):  # never augmented
+        for i in range(5):
+            assert torch.equal(getattr(turned, split)[i]["inputs"]["hits"], getattr(plain, split)[i]["inputs"]["hits"])
 
 
-def test_azimuth_augmentation_needs_a_full_circle(tmp_path: Path) -> None:
+def test_azimuth_augmentation_needs_a_calorimeter_that_turns_and_x_with_y(tmp_path: Path, hit_file: Path) -> None:
     toy = simulate_calorimeter(CalorimeterSimulationConfig(geometry="toy_grid", n_events=30, n_gammas=2, chunk_size=30),
                                tmp_path / "toy.h5", seed=1).path  # fmt: skip
-    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth needs a calorimeter symmetric about the beam axis"):
+    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth needs a calorimeter that turns or mirrors onto itself"):
         _datamodule(toy, augment_azimuth=True)
-    with pytest.raises(ValueError, match="augment_azimuth needs the features x and y both or neither"):
-        CalorimeterDataModule(files=[str(toy)], features=("energy", "x"), augment_azimuth=True)
+    with pytest.raises(ValueError, match=r"data\.params\.preclustering\.features: augment_azimuth turns x and y together"):
+        CalorimeterDataModule(files=[str(hit_file)], preclustering={"features": ["energy", "x"]}, augment_azimuth=True)
+    # the config check names them before any work
+    params = {"simulate": {"config": {"geometry": "toy_grid"}}, "features": ["energy", "y"], "augment_azimuth": True}
+    assert own_problems(CalorimeterDataModule, params, "data.params") == [
+        "data.params.features: augment_azimuth turns x and y together: give both or neither, got ['energy', 'y']",
+        "data.params.augment_azimuth: the 'toy_grid' calorimeter neither turns nor mirrors onto itself about the beam axis"]
+    assert own_problems(CalorimeterDataModule, {**params, "augment_azimuth": False}, "data.params") == []
+    assert "augment_azimuth" in CalorimeterDataModule.prediction_settings  # a run predicts whatever it was trained with
 
 
 def test_cluster_features_of_one_hit_are_the_hit() -> None:

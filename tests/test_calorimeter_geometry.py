@@ -9,6 +9,8 @@ import pytest
 from showerlearn.calorimeter.geometry import (
     BARREL_IDS,
     IPHOS_IDS,
+    CrystalGeometry,
+    CrystalRow,
     UnknownCrystalError,
     alveolus_of,
     califa,
@@ -89,3 +91,20 @@ def test_toy_grid_is_ten_by_ten_around_ninety_degrees() -> None:
     assert np.array_equal(grid.locate(grid.centres([1, 55, 100])), [0, 54, 99])
     with pytest.raises(ValueError, match="unknown calorimeter geometry"):
         geometry_by_name("crystal_ball")
+
+
+def test_the_turns_and_mirror_that_map_a_calorimeter_onto_itself() -> None:
+    assert (califa().azimuthal_turns, califa().azimuthal_mirror) == (32, True)  # rows of 32 and 64 from phi = 0
+    assert (toy_grid().azimuthal_turns, toy_grid().azimuthal_mirror) == (1, False)  # a patch
+
+    def rings(counts: tuple[int, ...], phi_start: float = 0.0) -> CrystalGeometry:
+        rows, first = [], 1
+        for i, n in enumerate(counts):
+            rows.append(CrystalRow(theta_min=0.5 + 0.1 * i, theta_max=0.6 + 0.1 * i, r_front=300.0, length=200.0,
+                                   crystal_ids=tuple(range(first, first + n)), phi_start=phi_start))
+            first += n
+        return CrystalGeometry(name="rings", rows=tuple(rows))
+
+    assert rings((30, 32)).azimuthal_turns == 2 and rings((30, 45)).azimuthal_turns == 15
+    assert rings((16,), phi_start=2 * np.pi / 32).azimuthal_mirror  # a crystal centre at phi = 0
+    assert not rings((16,), phi_start=2 * np.pi / 64).azimuthal_mirror  # neither an edge nor a centre there

@@ -69,6 +69,28 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
     return value if isinstance(value, model) else model.model_validate(value or {})
 
 
+def _azimuth_problems(params: Mapping[str, Any], path: str) -> list[str]:
+    """What ``augment_azimuth`` needs that the settings show: the features x and y both or neither (hits and
+    pre-clusters: they turn together), and a simulated calorimeter that turns or mirrors onto itself."""
+    if not params.get("augment_azimuth"):
+        return []
+    problems = []
+    preclustering = params.get("preclustering")
+    named = {"features": params.get("features", HIT_FEATURES)}
+    if preclustering is not None:
+        named["preclustering.features"] = _coerce(PreclusterSpec, preclustering).features
+    for key, names in named.items():
+        if ("x" in names) != ("y" in names):
+            problems.append(f"{path}.{key}: augment_azimuth turns x and y together: give both or neither, got {list(names)}")
+    if params.get("simulate") is not None:
+        name = _coerce(SimulateSpec, params["simulate"]).config.geometry
+        geometry = geometry_by_name(name)
+        if geometry.azimuthal_turns == 1 and not geometry.azimuthal_mirror:
+            problems.append(f"{path}.augment_azimuth: the {name!r} calorimeter neither turns nor mirrors onto itself "
+                            "about the beam axis")
+    return problems
+
+
 @DATAMODULES.register("calorimeter")
 class CalorimeterDataModule(ShowerDataModule):
     """Calorimeter crystal hits as padded sets, with per-hit gamma and per-pair same-gamma targets (docs/calorimeter.md)."""
@@ -78,22 +100,22 @@ class CalorimeterDataModule(ShowerDataModule):
     #: the features the restored standardisations were fitted on (the pre-cluster ones: with pre-clusters or not)
     fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering.features")
     #: the decoding cuts the network's outputs into clusters (the same events, clustered otherwise); where the
-    #: simulated file is kept and how many processes write it (the same file)
+    #: simulated file is kept and how many processes write it (the same file); the augmentation (training only)
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
-        "decoding", "cache_dir", "simulate.n_jobs"}
+        "decoding", "cache_dir", "simulate.n_jobs", "augment_azimuth"}
     event_id_columns: ClassVar[tuple[str, ...]] = ("file", "event_id")
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
         """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither, and
-        hit feature names the hits do not have. ``params`` are validated already: ``features`` is a list of names,
+        hit feature names the hits do not have, what ``augment_azimuth`` needs. ``params`` are validated already: ``features`` is a list of names,
         and the pre-cluster features are checked by :class:`PreclusterSpec` itself."""
         problems = source_problems(params, path)
         try:
             check_features(params.get("features", HIT_FEATURES))
         except ValueError as error:
             problems.append(f"{path}.features: {error}")
-        return problems
+        return problems + _azimuth_problems(params, path)
 
     def __init__(
         self,
@@ -120,10 +142,11 @@ class CalorimeterDataModule(ShowerDataModule):
             preclustering: agglomerative pre-clusters of every event as a second input stream ``clusters`` with the
                 target ``cluster_pairs`` (the two-stage method); null: none.
             decoding: how outputs become cluster labels (pair threshold, condensation thresholds).
-            augment_azimuth: turn every training event about the beam axis by a random angle, mirrored in azimuth
-                half of the time (inputs only): the calorimeter and the physics are symmetric about the beam, so
-                the network learns that instead of absolute azimuths. Needs a calorimeter whose rows close the
-                circle (CALIFA; not the toy grid) and the features x and y both or neither.
+            augment_azimuth: turn every training event about the beam axis by a random one of the turns that map
+                the calorimeter onto itself (multiples of 2 pi / 32 for CALIFA), mirrored in azimuth half of the time
+                (inputs only): the calorimeter and the physics share these symmetries, so the network learns them
+                instead of absolute azimuths. Not for the toy grid (a patch); the features (and the pre-cluster
+                features) must hold x and y both or neither.
             batch_size: events per batch.
             num_workers: DataLoader worker processes.
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and the simulation
@@ -139,8 +162,9 @@ class CalorimeterDataModule(ShowerDataModule):
         self.features = tuple(features)
         self.preclustering = _coerce(PreclusterSpec, preclustering) if preclustering is not None else None
         self.decoding = _coerce(DecodingSpec, decoding)
-        if augment_azimuth and ("x" in self.features) != ("y" in self.features):
-            raise ValueError(f"augment_azimuth needs the features x and y both or neither; got {list(self.features)}")
+        if problems := _azimuth_problems({"augment_azimuth": augment_azimuth, "features": self.features,
+                                          "preclustering": self.preclustering, "simulate": self.simulate}, "data.params"):
+            raise ValueError("; ".join(problems))
         self.augment_azimuth = augment_azimuth
         self.hit_spec: FeatureSpec | None = None
         self.cluster_spec: FeatureSpec | None = None
@@ -230,10 +254,11 @@ class CalorimeterDataModule(ShowerDataModule):
             self.cluster_spec = FeatureSpec.fit(self.preclustering.features, precluster_events(train, self.preclustering).features)
 
     def _azimuthal_turns(self, paths: Sequence[Path]) -> AzimuthalTurns:
-        if not geometry_by_name(self.geometry).full_circle:
-            raise ValueError(f"{', '.join(map(str, paths))}: augment_azimuth needs a calorimeter symmetric about the beam "
-                             f"axis; the rows of {self.geometry!r} do not close the circle")
-        return AzimuthalTurns(self.hit_spec, self.cluster_spec)
+        geometry = geometry_by_name(self.geometry)
+        if geometry.azimuthal_turns == 1 and not geometry.azimuthal_mirror:
+            raise ValueError(f"{', '.join(map(str, paths))}: augment_azimuth needs a calorimeter that turns or mirrors onto "
+                             f"itself about the beam axis; {self.geometry!r} does neither")
+        return AzimuthalTurns(self.hit_spec, self.cluster_spec, geometry.azimuthal_turns, geometry.azimuthal_mirror)
 
     def _dataset(self, events: HitEvents, turns: AzimuthalTurns | None = None) -> HitEventDataset:
         features = self.hit_spec.standardise(hit_features(events.hits, self.features))

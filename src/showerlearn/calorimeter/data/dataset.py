@@ -38,19 +38,23 @@ def same_object(objects: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class AzimuthalTurns:
-    """A training augmentation from the symmetry of a full-circle calorimeter and of the physics (the beam is the
-    z axis) about the beam: every sample's hits (and pre-clusters) mirrored in azimuth with probability 1/2 and
-    turned by a uniform random angle. Only the network's inputs change: targets, truth and physical hit columns
-    stay. The draws come from torch's generator, which the engine seeds (a DataLoader worker gets a seed of its
-    own), so a run repeats."""
+    """A training augmentation from the symmetries the calorimeter and the physics share about the beam (the
+    z axis): every sample's hits (and pre-clusters) turned by a random multiple of 2 pi / ``turns`` and, if
+    ``mirror``, mirrored in azimuth first with probability 1/2; each such turn maps every crystal onto a crystal,
+    so a turned event is one the calorimeter could have recorded. Only the network's inputs change: targets,
+    truth and physical hit columns stay. The draws come from torch's generator, which the engine seeds (a
+    DataLoader worker gets a seed of its own)."""
 
     hit_spec: FeatureSpec
     cluster_spec: FeatureSpec | None = None
+    turns: int = 1
+    mirror: bool = False
 
     def draw(self) -> tuple[float, bool]:
-        """A random angle in [0, 2 pi) and whether to mirror first."""
-        angle, mirror = torch.rand(2, dtype=torch.float64).tolist()
-        return 2 * math.pi * angle, mirror < 0.5
+        """A turn angle [rad] and whether to mirror first."""
+        step = int(torch.randint(self.turns, ()))
+        mirror = self.mirror and bool(torch.rand(()) < 0.5)
+        return 2 * math.pi * step / self.turns, mirror
 
 
 class HitEventDataset(Dataset):

@@ -9,6 +9,7 @@ Angles are in radians, lengths in millimetres, ``phi`` in ``(-pi, pi]`` as ROOT'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -70,10 +71,20 @@ class CrystalGeometry:
         object.__setattr__(self, "_table", _crystal_table(self.rows))
 
     @property
-    def full_circle(self) -> bool:
-        """Whether every row tiles the full azimuthal circle: then a rotation about the beam axis maps the
-        calorimeter onto itself (CALIFA), else not (the toy grid, a patch)."""
-        return all(np.isclose(row.width * len(row.crystal_ids), 2 * np.pi) for row in self.rows)
+    def azimuthal_turns(self) -> int:
+        """``n``: turning by a multiple of 2 pi / n about the beam axis maps every crystal onto a crystal (the
+        greatest common divisor of the rows' crystal counts when every row closes the circle: 32 for CALIFA); 1
+        when some row does not close it (the toy grid, a patch)."""
+        if not all(_closes_circle(row) for row in self.rows):
+            return 1
+        return math.gcd(*(len(row.crystal_ids) for row in self.rows))
+
+    @property
+    def azimuthal_mirror(self) -> bool:
+        """Whether mirroring in azimuth (phi -> -phi) maps every crystal onto a crystal: every row closes the
+        circle with a crystal edge or centre at phi = 0 (CALIFA's rows start at 0)."""
+        return all(_closes_circle(row) and np.isclose(2 * row.phi_start / row.width, round(2 * row.phi_start / row.width))
+                   for row in self.rows)
 
     # ---- the crystal table -------------------------------------------------------------------------
     @property
@@ -145,6 +156,10 @@ class CrystalGeometry:
             cached = _row_lookup(self.rows, self._table["crystal_id"])
             object.__setattr__(self, "_lookup_cache", cached)
         return cached
+
+
+def _closes_circle(row: CrystalRow) -> bool:
+    return bool(np.isclose(row.width * len(row.crystal_ids), 2 * np.pi))
 
 
 def unit_vectors(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
