@@ -13,14 +13,18 @@ import pytest
 import torch
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering, R3BClustering, R3BWindow
 from showerlearn.calorimeter.data import CalorimeterDataModule, cluster_features, hit_features
+from showerlearn.calorimeter.data.dataset import HIT_META
+from showerlearn.calorimeter.data.decoding import average_pair_views
 from showerlearn.calorimeter.data.events import HitEvents
 from showerlearn.calorimeter.data.features import CLUSTER_FEATURES, HIT_FEATURES, FeatureSpec, turn_azimuth
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.geometry import califa, unit_vectors, wrap_phi
 from showerlearn.calorimeter.io import read_events, read_gammas
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+from showerlearn.config import load_config
 from showerlearn.config.components import ComponentProblem, build, own_problems, validate_params
 from showerlearn.config.schema import Component
+from showerlearn.family import new_run_problems
 from showerlearn.registry import DATAMODULES, ESTIMATORS
 
 
@@ -194,14 +198,15 @@ def test_azimuth_augmentation_turns_the_training_inputs_by_the_calorimeter_s_own
 def test_azimuth_augmentation_needs_a_calorimeter_that_turns_and_x_with_y(tmp_path: Path, hit_file: Path) -> None:
     toy = simulate_calorimeter(CalorimeterSimulationConfig(geometry="toy_grid", n_events=30, n_gammas=2, chunk_size=30),
                                tmp_path / "toy.h5", seed=1).path  # fmt: skip
-    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth needs a calorimeter that turns or mirrors onto itself"):
+    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth: the 'toy_grid' calorimeter neither turns nor mirrors onto itself"):
         _datamodule(toy, augment_azimuth=True)
-    with pytest.raises(ValueError, match=r"data\.params\.preclustering\.features: augment_azimuth turns x and y together"):
+    with pytest.raises(ValueError, match=r"data\.params\.preclustering\.features: turning about the beam axis \(augment_azimuth, test_time_views\) turns x and y"):
         CalorimeterDataModule(files=[str(hit_file)], preclustering={"features": ["energy", "x"]}, augment_azimuth=True)
     # the config check names them before any work
     params = {"simulate": {"config": {"geometry": "toy_grid"}}, "features": ["energy", "y"], "augment_azimuth": True}
     assert own_problems(CalorimeterDataModule, params, "data.params") == [
-        "data.params.features: augment_azimuth turns x and y together: give both or neither, got ['energy', 'y']",
+        "data.params.features: turning about the beam axis (augment_azimuth, test_time_views) turns x and y together: "
+        "give both or neither, got ['energy', 'y']",
         "data.params.augment_azimuth: the 'toy_grid' calorimeter neither turns nor mirrors onto itself about the beam axis"]
     assert own_problems(CalorimeterDataModule, {**params, "augment_azimuth": False}, "data.params") == []
     assert "augment_azimuth" in CalorimeterDataModule.prediction_settings  # a run predicts whatever it was trained with
@@ -292,3 +297,50 @@ def test_no_prediction_on_files_of_another_calorimeter(hit_file: Path, tmp_path:
         datamodule.setup("predict")
     with pytest.raises(ValueError, match="the training files are califa"):
         next(datamodule.prediction_parts(other, 10))
+
+
+def test_test_time_views_are_the_calorimeter_s_turns_spread_over_them(hit_file: Path) -> None:
+    datamodule = _datamodule(hit_file, test_time_views=3, preclustering={"distance_threshold": 0.15})
+    batch = next(iter(datamodule.test_dataloader()))
+    inputs, meta = batch["inputs"], batch["meta"]["hits"]
+    views = datamodule.prediction_views()
+    assert views[0] is None and len(views) == 4
+    # 64 symmetries (32 turns, with and without the mirror) spread: a half turn, the mirror, both
+    for view, (step, mirror) in zip(views[1:], [(16, False), (0, True), (16, True)], strict=True):
+        seen = view(inputs)
+        for row in range(len(meta)):
+            n = int(inputs["hits_mask"][row].sum())
+            hits = {key: meta[row, :n, HIT_META.index(key)].numpy() for key in ("energy", "theta", "phi", "time")}
+            turned = {**hits, "phi": wrap_phi((-1.0 if mirror else 1.0) * hits["phi"] + 2 * np.pi * step / 32)}
+            expected = datamodule.hit_spec.standardise(hit_features(turned))
+            assert np.allclose(seen["hits"][row, :n].numpy(), expected, atol=1e-5)
+            assert torch.equal(seen["hits"][row, n:], inputs["hits"][row, n:])  # padding as it was
+        moved = seen["clusters"][inputs["clusters_mask"]].numpy()
+        kept = inputs["clusters"][inputs["clusters_mask"]].numpy()
+        assert _turn_of(datamodule.cluster_spec.physical(kept, "phi"), datamodule.cluster_spec.physical(moved, "phi"), 32) == (step, mirror)
+    assert len(_datamodule(hit_file, test_time_views=63).prediction_views()) == 64
+    with pytest.raises(ValueError, match="test_time_views: 64 views asked, but the 'califa' calorimeter has 63 turns"):
+        _datamodule(hit_file, test_time_views=64)
+
+
+def test_views_average_the_pair_probabilities() -> None:
+    logits = [np.array([[[0.0, 2.0], [-1.0, 30.0]]]), np.array([[[1.0, -2.0], [-1.0, 60.0]]])]
+    merged = average_pair_views([{"pairs": value} for value in logits])["pairs"]
+    expected = np.mean([1 / (1 + np.exp(-value)) for value in logits], axis=0)
+    assert np.allclose(1 / (1 + np.exp(-merged.astype(np.float64))), expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"the outputs \['objects'\] have no such average"):
+        average_pair_views([{"objects": logits[0]}, {"objects": logits[1]}])
+
+
+def test_test_time_views_are_refused_before_training_where_they_cannot_work() -> None:
+    toy = {"simulate": {"config": {"geometry": "toy_grid"}}, "test_time_views": 2}
+    assert own_problems(CalorimeterDataModule, toy, "data.params") == [
+        "data.params.test_time_views: 2 views asked, but the 'toy_grid' calorimeter has 0 turns and mirrors onto itself "
+        "besides the identity"]
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    assert new_run_problems(load_config(examples / "calorimeter_transformer.yaml", ["data.params.test_time_views=3"])) == []
+    assert new_run_problems(load_config(examples / "calorimeter_condensation.yaml", ["data.params.test_time_views=3"])) == [
+        "data.params.test_time_views: the views average the same-cluster probabilities of pairs; the network "
+        "hit_condensation returns ['objects']: set it to 0"]
+    assert "an estimator does not give" in new_run_problems(
+        load_config(examples / "calorimeter_r3b_window.yaml", ["data.params.test_time_views=3"]))[0]

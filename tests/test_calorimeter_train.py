@@ -15,6 +15,8 @@ import yaml
 from typer.testing import CliRunner
 
 from showerlearn.calorimeter.baselines import R3BClustering
+from showerlearn.calorimeter.data import decode_labels
+from showerlearn.calorimeter.data.dataset import turned_inputs
 from showerlearn.calorimeter.evaluation import cluster_table, gamma_matches, in_photopeak
 from showerlearn.calorimeter.io import read_events
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
@@ -113,6 +115,8 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     new = read_tables(on_file / "new_hits.predictions.h5")
     assert len(new["hits"]["label"]) == n_hits(new_file) and new["predictions"]["event_id"].tolist() == list(range(30))
 
+    _test_time_views_average_the_pair_probabilities(run, new_file, tmp_path)
+
     # the network as ONNX (checked on the test split), predicting the new file as the checkpoint does
     model_file = tmp_path / "transformer.onnx"
     exported = runner.invoke(app, ["export", str(run.path), "--format", "onnx", "--output", str(model_file), "--no-progress"])
@@ -158,6 +162,26 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
                   trainer={"max_epochs": 0, "accelerator": "cpu", "threads": 1})
     saved = load_checkpoint(copy.best_checkpoint())[FITTED_STATE_KEY]
     assert saved == load_checkpoint(run.best_checkpoint())[FITTED_STATE_KEY] and saved["geometry"] == "califa"
+
+
+def _test_time_views_average_the_pair_probabilities(run: RunDir, hit_file: Path, tmp_path: Path) -> None:
+    """Reference: the network run on the inputs turned by hand (a half turn, the mirror, both), the mean
+    same-gamma probabilities decoded with the run's cut."""
+    output = tmp_path / "views"
+    predicted = CliRunner().invoke(app, ["predict", str(run.path), "--input", str(hit_file), "--output", str(output),
+                                         "--set", "data.params.test_time_views=3"])
+    assert predicted.exit_code == 0, predicted.output
+    labels = read_tables(output / f"{hit_file.stem}.predictions.h5")["hits"]["label"]
+    trained = load_trained_module(run, [hit_file], progress=False)
+    datamodule = trained.datamodule
+    batch = datamodule.collate([datamodule.predict_set[i] for i in range(len(datamodule.predict_set))])
+    inputs = batch["inputs"]
+    with torch.no_grad():
+        probabilities = [torch.sigmoid(trained.model(view)["pairs"]).numpy() for view in (
+            inputs, *(turned_inputs(inputs, np.pi * half, mirror, datamodule.hit_spec) for half, mirror in ((1, False), (0, True), (1, True))))]
+    mean = np.mean(probabilities, axis=0)
+    expected = decode_labels({"pairs": np.log(mean) - np.log1p(-mean)}, inputs["hits_mask"].numpy(), datamodule.decoding)
+    np.testing.assert_array_equal(labels, expected[inputs["hits_mask"].numpy()])
 
 
 def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:

@@ -57,22 +57,45 @@ class CalorimeterFamily(Family):
         return BOARD_STYLE
 
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
-        """The evaluator's photopeak window is ``n_sigma`` crystal resolutions wide: on simulated events it must
-        use the resolution they were simulated with, or every method's photopeak efficiency is off."""
-        simulated = ((config.data.params or {}).get("simulate") or {}).get("config") or {}
-        if config.evaluation is None or config.evaluation.name != "calorimeter" or "resolution_fwhm_662" not in simulated:
-            return []
-        window, crystals = (config.evaluation.params or {}).get("resolution_fwhm_662"), simulated["resolution_fwhm_662"]
-        if window is None or window == crystals:
-            return []
-        return [f"evaluation.params.resolution_fwhm_662: {window} differs from the simulated crystals' "
-                f"data.params.simulate.config.resolution_fwhm_662 ({crystals}); the photopeak window is n_sigma of the "
-                "crystals' resolution: set both to the same value"]
+        return _photopeak_window_problems(config) + _test_time_view_problems(config)
 
     def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
         from showerlearn.calorimeter.explain.adapter import CalorimeterExplainAdapter
 
         return CalorimeterExplainAdapter(trained)
+
+
+def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
+    """The evaluator's photopeak window is ``n_sigma`` crystal resolutions wide: on simulated events it must
+    use the resolution they were simulated with, or every method's photopeak efficiency is off."""
+    simulated = ((config.data.params or {}).get("simulate") or {}).get("config") or {}
+    if config.evaluation is None or config.evaluation.name != "calorimeter" or "resolution_fwhm_662" not in simulated:
+        return []
+    window, crystals = (config.evaluation.params or {}).get("resolution_fwhm_662"), simulated["resolution_fwhm_662"]
+    if window is None or window == crystals:
+        return []
+    return [f"evaluation.params.resolution_fwhm_662: {window} differs from the simulated crystals' "
+            f"data.params.simulate.config.resolution_fwhm_662 ({crystals}); the photopeak window is n_sigma of the "
+            "crystals' resolution: set both to the same value"]
+
+
+def _test_time_view_problems(config: ExperimentConfig) -> list[str]:
+    """Test-time views average the same-cluster probabilities of pairs: a network without pair outputs (or an
+    estimator) has none, found here before training rather than when the run predicts."""
+    if not (config.data.params or {}).get("test_time_views"):
+        return []
+    from showerlearn.calorimeter.data.decoding import PAIR_OUTPUTS
+    from showerlearn.config.components import declared_heads
+    from showerlearn.registry import MODELS
+
+    if config.model is None:
+        return ["data.params.test_time_views: the views average the same-cluster probabilities of pairs, which an "
+                "estimator does not give: set it to 0"]
+    heads = declared_heads(MODELS.get(config.model.name), config.model.params or {})
+    if heads is None or heads <= PAIR_OUTPUTS:  # a network that declares no heads: its predictions tell
+        return []
+    return [f"data.params.test_time_views: the views average the same-cluster probabilities of pairs; the network "
+            f"{config.model.name} returns {sorted(heads)}: set it to 0"]
 
 
 #: the object the ``showerlearn.families`` entry point names

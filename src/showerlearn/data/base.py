@@ -9,7 +9,7 @@ model must know about its inputs. The engine never looks inside a batch beyond t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +21,9 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
 from showerlearn.family import GENERIC, Family
 from showerlearn.io.tables import EVENT_INDEX, PREDICTIONS_KEY
+
+#: a test-time view: a batch's inputs -> the same events seen otherwise (:meth:`ShowerDataModule.prediction_views`)
+InputView = Callable[[Any], Any]
 
 #: where every checkpoint keeps :meth:`ShowerDataModule.fitted_state` (next to the config)
 FITTED_STATE_KEY = "showerlearn_data_state"
@@ -136,9 +139,10 @@ class ShowerDataModule(L.LightningDataModule):
         """
         raise NotImplementedError
 
-    def prediction_views(self) -> list[np.ndarray | None]:
-        """Pixel permutations of the inputs' last axis under which every event is predicted again
-        (test-time augmentation); ``None`` is the event as it is. The default: only that."""
+    def prediction_views(self) -> list[InputView | None]:
+        """The views under which every event is predicted again (test-time augmentation): each a function of a
+        batch's inputs (on the network's device) giving the same events seen otherwise, such as the image turned
+        by a symmetry of the camera; ``None`` is the event as it is. The default: only that."""
         return [None]
 
     def merge_prediction_views(

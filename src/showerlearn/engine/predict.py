@@ -702,14 +702,14 @@ def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: Batch
         yield as_tables(predict_outputs(context.config, context.datamodule, context.run, split))
         return
     datamodule = context.datamodule
-    views = [None if view is None else torch.as_tensor(view) for view in datamodule.prediction_views()]
+    views = datamodule.prediction_views()
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
     outputs: list[list[dict[str, np.ndarray]]] = [[] for _ in views]
     metas: list[Any] = []
     pending = 0
     for batch in loader:
         for view, kept in zip(views, outputs, strict=True):
-            inputs = batch["inputs"] if view is None else batch["inputs"][..., view]
+            inputs = batch["inputs"] if view is None else view(batch["inputs"])
             kept.append({name: to_numpy(value) for name, value in predict(inputs).items()})
         metas.append(batch.get("meta", {}))
         pending += len(next(iter(outputs[0][-1].values())))

@@ -433,7 +433,7 @@ def _network_outputs(
     for number, view in enumerate(views, start=1):
         if len(views) > 1:
             log.info("predicting view %d of %d (test-time augmentation)", number, len(views))
-        module.prediction_view = None if view is None else torch.as_tensor(view)
+        module.prediction_view = view
         loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
         batches = trainer.predict(module, dataloaders=loader)
         per_view.append(concatenate_batches([b["outputs"] for b in batches]))

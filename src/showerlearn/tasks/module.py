@@ -7,7 +7,7 @@ from Lightning's Trainer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
@@ -40,8 +40,8 @@ class MultiTaskModule(L.LightningModule):
         self.balancer = build(balancing, BALANCERS, "task.balancing", heads=self.head_kinds)
         self.optimizer_config = optimizer
         self.scheduler_config = scheduler
-        #: pixel permutation applied to the inputs before prediction (a test-time augmentation view)
-        self.prediction_view: Tensor | None = None
+        #: a function of the inputs applied before prediction (a test-time augmentation view)
+        self.prediction_view: Callable[[Any], Any] | None = None
         self.val_metrics = nn.ModuleDict(
             {_metric_key(head, metric): HEAD_METRICS.get(metric)() for head, spec in self.heads.items() for metric in spec.metrics}
         )
@@ -102,7 +102,7 @@ class MultiTaskModule(L.LightningModule):
                 self.log(logged_name("val", head, metric), computed, batch_size=batch_size)
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
-        inputs = batch["inputs"] if self.prediction_view is None else batch["inputs"][..., self.prediction_view]
+        inputs = batch["inputs"] if self.prediction_view is None else self.prediction_view(batch["inputs"])
         return {"outputs": self(inputs), "meta": batch.get("meta", {})}
 
     def configure_optimizers(self) -> Any:

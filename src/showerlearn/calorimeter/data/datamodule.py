@@ -10,6 +10,8 @@ table with each hit's cluster label (:mod:`.decoding`) and a ``gammas`` table wi
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,8 +20,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from showerlearn.calorimeter.data.dataset import HIT_META, AzimuthalTurns, HitEventDataset
-from showerlearn.calorimeter.data.decoding import DecodingSpec, decode_labels
+from showerlearn.calorimeter.data.dataset import HIT_META, AzimuthalTurns, HitEventDataset, turned_inputs
+from showerlearn.calorimeter.data.decoding import DecodingSpec, average_pair_views, decode_labels
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS,
     GAMMA_UNITS,
@@ -36,7 +38,7 @@ from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.geometry import geometry_by_name
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
-from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.base import InputView, ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.files import (
     cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
@@ -70,9 +72,11 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 
 
 def _azimuth_problems(params: Mapping[str, Any], path: str) -> list[str]:
-    """What ``augment_azimuth`` needs that the settings show: the features x and y both or neither (hits and
-    pre-clusters: they turn together), and a simulated calorimeter that turns or mirrors onto itself."""
-    if not params.get("augment_azimuth"):
+    """What turning about the beam axis (``augment_azimuth``, ``test_time_views``) needs that the settings show:
+    the features x and y both or neither (hits and pre-clusters: they turn together), and a simulated
+    calorimeter with the turns asked for."""
+    augment, views = bool(params.get("augment_azimuth")), int(params.get("test_time_views") or 0)
+    if not (augment or views):
         return []
     problems = []
     preclustering = params.get("preclustering")
@@ -81,13 +85,24 @@ def _azimuth_problems(params: Mapping[str, Any], path: str) -> list[str]:
         named["preclustering.features"] = _coerce(PreclusterSpec, preclustering).features
     for key, names in named.items():
         if ("x" in names) != ("y" in names):
-            problems.append(f"{path}.{key}: augment_azimuth turns x and y together: give both or neither, got {list(names)}")
+            problems.append(f"{path}.{key}: turning about the beam axis (augment_azimuth, test_time_views) turns x and y "
+                            f"together: give both or neither, got {list(names)}")
     if params.get("simulate") is not None:
         name = _coerce(SimulateSpec, params["simulate"]).config.geometry
-        geometry = geometry_by_name(name)
-        if geometry.azimuthal_turns == 1 and not geometry.azimuthal_mirror:
-            problems.append(f"{path}.augment_azimuth: the {name!r} calorimeter neither turns nor mirrors onto itself "
-                            "about the beam axis")
+        problems += [f"{path}.{key}: {problem}" for key, problem in _symmetry_problems(name, augment, views).items()]
+    return problems
+
+
+def _symmetry_problems(name: str, augment: bool, views: int) -> dict[str, str]:
+    """Setting -> problem of ``augment_azimuth`` and ``test_time_views`` on the calorimeter ``name``."""
+    geometry = geometry_by_name(name)
+    symmetries = geometry.azimuthal_turns * (2 if geometry.azimuthal_mirror else 1)
+    problems = {}
+    if augment and symmetries == 1:
+        problems["augment_azimuth"] = f"the {name!r} calorimeter neither turns nor mirrors onto itself about the beam axis"
+    if views >= symmetries:
+        problems["test_time_views"] = (f"{views} views asked, but the {name!r} calorimeter has {symmetries - 1} turns and "
+                                       "mirrors onto itself besides the identity")
     return problems
 
 
@@ -100,9 +115,10 @@ class CalorimeterDataModule(ShowerDataModule):
     #: the features the restored standardisations were fitted on (the pre-cluster ones: with pre-clusters or not)
     fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering.features")
     #: the decoding cuts the network's outputs into clusters (the same events, clustered otherwise); where the
-    #: simulated file is kept and how many processes write it (the same file); the augmentation (training only)
+    #: simulated file is kept and how many processes write it (the same file); the augmentation (training only);
+    #: the test-time views (the same events seen otherwise)
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
-        "decoding", "cache_dir", "simulate.n_jobs", "augment_azimuth"}
+        "decoding", "cache_dir", "simulate.n_jobs", "augment_azimuth", "test_time_views"}
     event_id_columns: ClassVar[tuple[str, ...]] = ("file", "event_id")
 
     @classmethod
@@ -127,6 +143,7 @@ class CalorimeterDataModule(ShowerDataModule):
         preclustering: PreclusterSpec | None = None,
         decoding: DecodingSpec = DecodingSpec(),
         augment_azimuth: bool = False,
+        test_time_views: NonNegative = 0,
         batch_size: Count = 64,
         num_workers: NonNegative = 0,
         seed: int = 0,
@@ -147,6 +164,10 @@ class CalorimeterDataModule(ShowerDataModule):
                 (inputs only): the calorimeter and the physics share these symmetries, so the network learns them
                 instead of absolute azimuths. Not for the toy grid (a patch); the features (and the pre-cluster
                 features) must hold x and y both or neither.
+            test_time_views: test-time augmentation: predict every test (and ``showerlearn predict``) event also
+                under this many of the calorimeter's turns and mirrors (spread over them; at most 63 for CALIFA) and
+                average the same-cluster probability of every pair over the views, one forward pass each (networks
+                with pair outputs). Independent of ``augment_azimuth``.
             batch_size: events per batch.
             num_workers: DataLoader worker processes.
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and the simulation
@@ -162,10 +183,12 @@ class CalorimeterDataModule(ShowerDataModule):
         self.features = tuple(features)
         self.preclustering = _coerce(PreclusterSpec, preclustering) if preclustering is not None else None
         self.decoding = _coerce(DecodingSpec, decoding)
-        if problems := _azimuth_problems({"augment_azimuth": augment_azimuth, "features": self.features,
-                                          "preclustering": self.preclustering, "simulate": self.simulate}, "data.params"):
+        if problems := _azimuth_problems({"augment_azimuth": augment_azimuth, "test_time_views": test_time_views,
+                                          "features": self.features, "preclustering": self.preclustering,
+                                          "simulate": self.simulate}, "data.params"):
             raise ValueError("; ".join(problems))
         self.augment_azimuth = augment_azimuth
+        self.test_time_views = test_time_views
         self.hit_spec: FeatureSpec | None = None
         self.cluster_spec: FeatureSpec | None = None
         self.parts: dict[str, np.ndarray] = {}
@@ -242,7 +265,8 @@ class CalorimeterDataModule(ShowerDataModule):
         self.parts = dict(zip(_SPLITS, parts, strict=True))
         if self.hit_spec is None:  # else restored from a trained network's checkpoint: evaluated as it was trained
             self._fit_standardisation(events.take(self.parts["train"]), paths)
-        turns = self._azimuthal_turns(paths) if self.augment_azimuth else None
+        self._check_symmetries(paths)
+        turns = self._azimuthal_turns() if self.augment_azimuth else None
         self.train_set = self._dataset(events.take(self.parts["train"]), turns)
         self.val_set, self.test_set = (self._dataset(events.take(self.parts[name])) for name in _SPLITS[1:])
 
@@ -253,12 +277,36 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.preclustering is not None:
             self.cluster_spec = FeatureSpec.fit(self.preclustering.features, precluster_events(train, self.preclustering).features)
 
-    def _azimuthal_turns(self, paths: Sequence[Path]) -> AzimuthalTurns:
+    def _check_symmetries(self, paths: Sequence[Path]) -> None:
+        """Before any training: the files' calorimeter has the turns ``augment_azimuth`` and ``test_time_views`` need."""
+        if problems := _symmetry_problems(self.geometry, self.augment_azimuth, self.test_time_views):
+            raise ValueError("; ".join(f"{', '.join(map(str, paths))}: {key}: {problem}" for key, problem in problems.items()))
+
+    def _azimuthal_turns(self) -> AzimuthalTurns:
         geometry = geometry_by_name(self.geometry)
-        if geometry.azimuthal_turns == 1 and not geometry.azimuthal_mirror:
-            raise ValueError(f"{', '.join(map(str, paths))}: augment_azimuth needs a calorimeter that turns or mirrors onto "
-                             f"itself about the beam axis; {self.geometry!r} does neither")
         return AzimuthalTurns(self.hit_spec, self.cluster_spec, geometry.azimuthal_turns, geometry.azimuthal_mirror)
+
+    def prediction_views(self) -> list[InputView | None]:
+        """The events as they are, and with ``test_time_views`` turned and mirrored by the calorimeter's own
+        symmetries, spread evenly over them (ordered mirror-major: one view is the mirror; three are a half turn,
+        the mirror and the mirror turned by half; seven add the quarter turns; ...)."""
+        if not self.test_time_views:
+            return [None]
+        if problems := _symmetry_problems(self.geometry, False, self.test_time_views):
+            raise ValueError(f"data.params.test_time_views: {problems['test_time_views']}")
+        geometry = geometry_by_name(self.geometry)
+        turns = geometry.azimuthal_turns
+        symmetries = turns * (2 if geometry.azimuthal_mirror else 1)
+        views: list[InputView | None] = [None]
+        for number in range(1, self.test_time_views + 1):
+            mirror, step = divmod(math.floor(number * symmetries / (self.test_time_views + 1) + 0.5), turns)
+            views.append(functools.partial(turned_inputs, angle=2 * math.pi * step / turns, mirror=bool(mirror),
+                                           hit_spec=self.hit_spec, cluster_spec=self.cluster_spec))
+        return views
+
+    def merge_prediction_views(self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The views' same-cluster probabilities of every pair averaged (:func:`average_pair_views`)."""
+        return outputs[0] if len(outputs) == 1 else average_pair_views(outputs)
 
     def _dataset(self, events: HitEvents, turns: AzimuthalTurns | None = None) -> HitEventDataset:
         features = self.hit_spec.standardise(hit_features(events.hits, self.features))

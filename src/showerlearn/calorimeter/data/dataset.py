@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from showerlearn.calorimeter.data.events import GAMMA_COLUMNS, HitEvents
 from showerlearn.calorimeter.data.features import FeatureSpec, turn_azimuth
 from showerlearn.calorimeter.data.preclustering import Preclusters
 
-__all__ = ["HIT_META", "AzimuthalTurns", "HitEventDataset", "same_object"]
+__all__ = ["HIT_META", "AzimuthalTurns", "HitEventDataset", "same_object", "turned_inputs"]
 
 #: columns of ``meta["hits"]``: the physical hit, its truth and its pre-cluster (-1 without pre-clustering)
 HIT_META = ("energy", "theta", "phi", "time", "crystal_id", "true_gamma", "precluster")
@@ -55,6 +56,22 @@ class AzimuthalTurns:
         step = int(torch.randint(self.turns, ()))
         mirror = self.mirror and bool(torch.rand(()) < 0.5)
         return 2 * math.pi * step / self.turns, mirror
+
+
+def turned_inputs(inputs: Mapping[str, torch.Tensor], angle: float, mirror: bool, hit_spec: FeatureSpec,
+                  cluster_spec: FeatureSpec | None = None) -> dict[str, torch.Tensor]:
+    """A batch's padded inputs (``hits``, optional ``clusters``, with their ``*_mask``) mirrored in azimuth if
+    ``mirror``, then turned by ``angle`` about the beam axis (:func:`turn_azimuth`; a test-time view); padding
+    stays as it was."""
+    turned = dict(inputs)
+    for name, spec in (("hits", hit_spec), ("clusters", cluster_spec)):
+        if name not in inputs:
+            continue
+        values = inputs[name]
+        moved = turn_azimuth(values.detach().cpu().numpy().reshape(-1, values.shape[-1]), spec, angle, mirror)
+        moved = torch.from_numpy(moved.reshape(values.shape)).to(device=values.device, dtype=values.dtype)
+        turned[name] = torch.where(inputs[f"{name}_mask"][..., None], moved, values)
+    return turned
 
 
 class HitEventDataset(Dataset):

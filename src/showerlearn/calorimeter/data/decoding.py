@@ -11,13 +11,16 @@
 * slot attention: each hit goes to the slot that holds most of it;
 * pre-cluster pairs (two-stage): connected components of the pre-clusters, each hit following its pre-cluster.
 
+:func:`average_pair_views` merges the pair outputs of several test-time views of the same events (the mean
+same-cluster probability of every pair) before decoding.
+
 :func:`decode_labels` picks the rule from the names of the outputs (:data:`DECODED_OUTPUTS`, first found wins),
 event by event over the padded outputs of a split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -28,7 +31,9 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "DECODED_OUTPUTS",
+    "PAIR_OUTPUTS",
     "DecodingSpec",
+    "average_pair_views",
     "decode_labels",
     "labels_from_condensation",
     "labels_from_pairs",
@@ -39,6 +44,8 @@ __all__ = [
 #: outputs a cluster labelling can be decoded from, in order of precedence: ``labels`` (an estimator's),
 #: ``objects`` (object condensation), ``slots`` (slot attention), ``cluster_pairs`` (pre-cluster merging), ``pairs``
 DECODED_OUTPUTS = ("labels", "objects", "slots", "cluster_pairs", "pairs")
+#: the outputs of same-cluster logits of element pairs: the ones test-time views average
+PAIR_OUTPUTS = frozenset({"pairs", "cluster_pairs"})
 
 
 class DecodingSpec(BaseModel):
@@ -138,6 +145,21 @@ def _decode_event(name: str, values: np.ndarray, n: int, spec: DecodingSpec, pre
         return labels_from_pairs(_sigmoid(values[:n, :n]), spec.pair_threshold, spec.pair_linkage)
     m = int(precluster.max()) + 1 if n else 0
     return merge_preclusters(precluster, _sigmoid(values[:m, :m]), spec.pair_threshold, spec.pair_linkage)
+
+
+def average_pair_views(outputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One set of pair outputs from those of several views of the same events (in the same batches): every
+    pair's same-cluster probability averaged over the views, as its logit (which decoding turns back into the
+    mean). Other outputs (condensation coordinates, slots) are not alike across views: a ValueError."""
+    others = sorted(set(outputs[0]) - PAIR_OUTPUTS)
+    if others:
+        raise ValueError(f"test-time views average the same-cluster probabilities of pairs; the outputs {others} have "
+                         "no such average: set data.params.test_time_views to 0")
+    merged = {}
+    for name in outputs[0]:
+        probability = np.clip(np.mean([_sigmoid(np.asarray(view[name], np.float64)) for view in outputs], axis=0), 1e-12, 1 - 1e-12)
+        merged[name] = (np.log(probability) - np.log1p(-probability)).astype(np.float32)
+    return merged
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.spatial import cKDTree
 
 from showerlearn.iact.data.targets import IMPACT_SCALE_M, transform_direction, transform_impact
 from showerlearn.iact.geometry import Lattice
 
-__all__ = ["AugmentConfig", "SymmetryOp", "average_views", "camera_symmetries"]
+__all__ = ["AugmentConfig", "SymmetryOp", "average_views", "camera_symmetries", "permuted_pixels"]
 
 
 class AugmentConfig(BaseModel):
@@ -107,6 +108,11 @@ class Augmenter:
         """The op for a uniform random number ``u01`` in [0, 1): None (identity) or one of ``ops``."""
         choice = int(u01 * (len(self.ops) + 1))
         return None if choice == 0 else self.ops[choice - 1]
+
+
+def permuted_pixels(images: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    """A batch of images ``(..., n_pixels)`` moved by a symmetry: ``images[..., perm]`` (a test-time view)."""
+    return images[..., perm]
 
 
 def average_views(

@@ -10,6 +10,7 @@ file describes it, is the *reference camera* every image is mapped onto and the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -22,12 +23,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset
 
-from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.base import InputView, ShowerDataModule
 from showerlearn.data.files import (
     cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
 )
 from showerlearn.data.split import SplitSpec
-from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views
+from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views, permuted_pixels
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
 from showerlearn.iact.data.dataset import IACTDataset, collate_batch
 from showerlearn.iact.data.ensemble import average_prediction_tables
@@ -507,9 +508,9 @@ class IACTDataModule(ShowerDataModule):
             source = files_caption(self.file_patterns)
         return f"{source}; {self.cuts.describe()}"
 
-    def prediction_views(self) -> list[np.ndarray | None]:
+    def prediction_views(self) -> list[InputView | None]:
         """The event as it is, and with ``augment.test_time`` moved by each symmetry of ``augment.ops``."""
-        return [None if view is None else view.perm for view in self._views]
+        return [None if view is None else functools.partial(permuted_pixels, perm=torch.as_tensor(view.perm)) for view in self._views]
 
     def merge_prediction_views(
         self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]
