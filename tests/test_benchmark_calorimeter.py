@@ -120,21 +120,23 @@ def test_an_interrupted_fitted_run_is_finished_under_another_number_of_epochs(tm
 
 
 @pytest.mark.slow
-def test_test_time_views_of_a_benchmark_run_compare_paired_seeds(tmp_path: Path) -> None:
+def test_test_time_views_of_a_benchmark_run_compare_paired_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With 0 views the method's numbers come back as the benchmark had them; with views, a table of both."""
     import calorimeter_clustering
     import calorimeter_test_time_views
 
-    sys.argv = ["calorimeter_clustering.py", "--seeds", "1", "--events", "300", "--epochs", "1", "--jobs", "1",
-                "--methods", "transformer", "--set", "transformer:model.params.dim=16",
-                "--set", "transformer:model.params.layers=1", "--output", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", [
+        "calorimeter_clustering.py", "--seeds", "1", "--events", "300", "--epochs", "1", "--jobs", "1", "--methods", "transformer",
+        "--set", "transformer:model.params.dim=16", "--set", "transformer:model.params.layers=1", "--output", str(tmp_path)])
     calorimeter_clustering.main()
+    with pytest.raises(SystemExit, match="expected a learned method"):
+        calorimeter_test_time_views.main(["--output", str(tmp_path), "--method", "oracle"])
     for views in (0, 1):
         calorimeter_test_time_views.main(["--output", str(tmp_path), "--views", str(views), "--jobs", "1"])
         summary = json.loads((tmp_path / f"test_time_views_{views}.json").read_text())
         (seed,) = summary["per_seed"]
         assert (tmp_path / "runs" / "seed1" / "transformer" / f"test_time_views_{views}.h5").is_file()
-        assert f"{views + 1} views averaged" in (tmp_path / f"test_time_views_{views}.md").read_text()
+        assert f"| {views + 1} view{'s' if views else ''} averaged |" in (tmp_path / f"test_time_views_{views}.md").read_text()
         if views == 0:  # the run's own predictions again
             assert seed["scalars"]["with"] == pytest.approx(seed["scalars"]["without"])
             for window, gains in seed["gains"]["without"].items():

@@ -76,6 +76,13 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path) -> None:
     assert metrics["scalars"]["photopeak_efficiency"] == pytest.approx(peak.mean())
     assert "energy_spectra.png" in metrics["figures"]
 
+    # test-time views average pair probabilities, which an estimator has not: refused before predicting
+    refused = CliRunner().invoke(app, ["predict", str(window.path), "--output", str(tmp_path / "views.h5"),
+                                       "--set", "data.params.test_time_views=3"])
+    message = " ".join(refused.output.split())
+    assert refused.exit_code != 0 and "data.params.test_time_views: the views average" in message, message
+    assert not (tmp_path / "views.h5").exists()
+
     oracle = _train(tmp_path, "oracle", estimator={"name": "hit_oracle"}).metrics()["scalars"]
     assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0
     assert oracle["adjusted_rand_index"] == pytest.approx(1.0)

@@ -114,9 +114,13 @@ def _drop_params_of_renamed(data: dict[str, Any], parts: list[str], name: Any) -
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read, override, validate and fully resolve (defaults filled in) an experiment config."""
-    # a problem may be in the file or in a --set: the message names both
-    source = _WITH_OVERRIDES.join([str(path), " --set ".join(overrides)]) if overrides else str(path)
-    return resolve_config(apply_overrides(read_yaml(path), overrides), source=source)
+    return resolve_config(apply_overrides(read_yaml(path), overrides), source=config_source(path, overrides))
+
+
+def config_source(path: str | Path, overrides: Sequence[str] = ()) -> str:
+    """What a ConfigError names as the source of a config: the file, and its overrides (a problem may be in
+    either), e.g. ``run/config.yaml with --set a=1 --set b=2``."""
+    return _WITH_OVERRIDES.join([str(path), " --set ".join(overrides)]) if overrides else str(path)
 
 
 #: between a config file's path and its overrides in the source of a ConfigError

@@ -141,8 +141,9 @@ class ShowerDataModule(L.LightningDataModule):
 
     def prediction_views(self) -> list[InputView | None]:
         """The views under which every event is predicted again (test-time augmentation): each a function of a
-        batch's inputs (on the network's device) giving the same events seen otherwise, such as the image turned
-        by a symmetry of the camera; ``None`` is the event as it is. The default: only that."""
+        batch's inputs (on whatever device they are, and returned there) giving the same events seen otherwise,
+        such as the image turned by a symmetry of the camera; ``None`` is the event as it is. The default: only
+        that."""
         return [None]
 
     def merge_prediction_views(

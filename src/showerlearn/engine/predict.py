@@ -49,6 +49,7 @@ from torch.utils.data import Dataset
 
 import showerlearn
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
+from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches, to_numpy
 from showerlearn.data.files import expand_patterns
@@ -64,6 +65,7 @@ from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import (
     apply_process_settings, autocast_dtype, compile_network, prediction_device, prediction_precision,
 )
+from showerlearn.family import family_of
 from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
@@ -364,6 +366,8 @@ def _open(
         raise ValueError(f"--chunk-events must be >= 1, got {chunk_events}")
     run = run_path if isinstance(run_path, RunDir) else RunDir.existing(run_path)
     config = load_config(run.config_file, list(overrides))
+    if overrides and (problems := family_of(config).experiment_problems(config)):  # as a new run would refuse them
+        raise ConfigError(config_source(run.config_file, overrides), problems)
     # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
     best = _best_checkpoint(run) if config.model is not None else None
     model_file = _model_file(run, config, model, best)

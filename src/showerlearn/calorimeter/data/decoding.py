@@ -157,7 +157,10 @@ def average_pair_views(outputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str,
                          "no such average: set data.params.test_time_views to 0")
     merged = {}
     for name in outputs[0]:
-        probability = np.clip(np.mean([_sigmoid(np.asarray(view[name], np.float64)) for view in outputs], axis=0), 1e-12, 1 - 1e-12)
+        total = np.zeros(np.shape(outputs[0][name]))  # a running sum: one view's copy in memory, not all of them
+        for view in outputs:
+            total += _sigmoid(np.asarray(view[name], np.float64))
+        probability = np.clip(total / len(outputs), 1e-12, 1 - 1e-12)
         merged[name] = (np.log(probability) - np.log1p(-probability)).astype(np.float32)
     return merged
 
