@@ -118,7 +118,7 @@ def test_committed_config_reference_is_current() -> None:
     # the ranges the config check enforces are written beside the types: of a field, of a signature's Annotated type
     lines = render().splitlines()
     assert "| `seed` | `int (>= 0, < 4294967296)` | `0` | The one seed behind python, numpy, torch, data order and simulation. |" in lines
-    assert any(line.startswith("| `dropout` | `float (>= 0.0, < 1.0)` |") for line in lines)
+    assert any(line.startswith("| `dropout` | `float (>= 0, < 1)` |") for line in lines)
     assert any(line.startswith("| `batch_size` | `int (>= 1)` |") for line in lines)
 
 

@@ -133,7 +133,7 @@ def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
     text = re.sub(r"Annotated\[(\w+), Tag\(tag='\w+'\)\]", r"\1", text)  # a tagged union's members by name
     text = re.sub(r"Annotated\[(\w+), Ge\(ge=([^)]+)\)\]", r"\1 >= \2", text)  # a bound, as NonNegativeInt's
-    bounds = [f"{symbol} {getattr(constraint, name)}" for constraint in metadata
+    bounds = [f"{symbol} {_bound(getattr(constraint, name))}" for constraint in metadata
               for name, symbol in _BOUNDS if getattr(constraint, name, None) is not None]
     text = f"{text} ({', '.join(bounds)})" if bounds else text
     return f"`{text.replace('|', '&#124;')}`"
@@ -141,6 +141,13 @@ def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
 
 #: pydantic's bound attributes (``annotated_types``) and how the reference writes them
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _bound(value: Any) -> str:
+    """A bound as the reference writes it, whole numbers without a decimal point: pydantic may hand an equal
+    constraint of another field (``Gt(0)`` for ``Gt(0.0)``, they compare equal), so the written form must not
+    depend on which one it kept."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _first_line(doc: str | None) -> str:
