@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from showerlearn.config.loader import dump_config
 from showerlearn.engine.run_dir import RunDir
@@ -90,6 +91,11 @@ def test_a_completed_run_is_reused_only_with_the_same_settings(tmp_path: Path) -
         _check_settings(tmp_path / "transformer", "transformer", 1, args(transformer=["model.params.pair_bias=false"]))
     moved = argparse.Namespace(events=500, epochs=3, output=tmp_path / "moved", method_overrides={})
     _check_settings(tmp_path / "transformer", "transformer", 1, moved)  # another cache folder changes no result
+    # a run made before a setting existed holds no value for it: at its default, no difference
+    stored = yaml.safe_load((tmp_path / "oracle" / "config.yaml").read_text())
+    del stored["data"]["params"]["test_time_views"]
+    (tmp_path / "oracle" / "config.yaml").write_text(yaml.safe_dump(stored))
+    _check_settings(tmp_path / "oracle", "oracle", 1, args())
 
 
 def test_set_values_go_to_one_learned_method_and_a_wrong_one_is_refused() -> None:
