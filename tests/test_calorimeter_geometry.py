@@ -95,6 +95,7 @@ def test_toy_grid_is_ten_by_ten_around_ninety_degrees() -> None:
 
 def test_the_turns_and_mirror_that_map_a_calorimeter_onto_itself() -> None:
     assert (califa().azimuthal_turns, califa().azimuthal_mirror) == (32, True)  # rows of 32 and 64 from phi = 0
+    assert califa().azimuthal_symmetries == 64 and toy_grid().azimuthal_symmetries == 1
     assert (toy_grid().azimuthal_turns, toy_grid().azimuthal_mirror) == (1, False)  # a patch
 
     def rings(counts: tuple[int, ...], phi_start: float = 0.0) -> CrystalGeometry:

@@ -95,8 +95,7 @@ def _azimuth_problems(params: Mapping[str, Any], path: str) -> list[str]:
 
 def _symmetry_problems(name: str, augment: bool, views: int) -> dict[str, str]:
     """Setting -> problem of ``augment_azimuth`` and ``test_time_views`` on the calorimeter ``name``."""
-    geometry = geometry_by_name(name)
-    symmetries = geometry.azimuthal_turns * (2 if geometry.azimuthal_mirror else 1)
+    symmetries = geometry_by_name(name).azimuthal_symmetries
     problems = {}
     if augment and symmetries == 1:
         problems["augment_azimuth"] = f"the {name!r} calorimeter neither turns nor mirrors onto itself about the beam axis"
@@ -123,9 +122,10 @@ class CalorimeterDataModule(ShowerDataModule):
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
-        """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither, and
-        hit feature names the hits do not have, what ``augment_azimuth`` needs. ``params`` are validated already: ``features`` is a list of names,
-        and the pre-cluster features are checked by :class:`PreclusterSpec` itself."""
+        """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither, hit
+        feature names the hits do not have, and what ``augment_azimuth`` and ``test_time_views`` need. ``params`` are
+        validated already: ``features`` is a list of names, and the pre-cluster features are checked by
+        :class:`PreclusterSpec` itself."""
         problems = source_problems(params, path)
         try:
             check_features(params.get("features", HIT_FEATURES))
@@ -295,8 +295,7 @@ class CalorimeterDataModule(ShowerDataModule):
         if problems := _symmetry_problems(self.geometry, False, self.test_time_views):
             raise ValueError(f"data.params.test_time_views: {problems['test_time_views']}")
         geometry = geometry_by_name(self.geometry)
-        turns = geometry.azimuthal_turns
-        symmetries = turns * (2 if geometry.azimuthal_mirror else 1)
+        turns, symmetries = geometry.azimuthal_turns, geometry.azimuthal_symmetries
         views: list[InputView | None] = [None]
         for number in range(1, self.test_time_views + 1):
             mirror, step = divmod(math.floor(number * symmetries / (self.test_time_views + 1) + 0.5), turns)

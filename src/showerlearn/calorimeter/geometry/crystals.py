@@ -86,6 +86,12 @@ class CrystalGeometry:
         return all(_closes_circle(row) and np.isclose(2 * row.phi_start / row.width, round(2 * row.phi_start / row.width))
                    for row in self.rows)
 
+    @property
+    def azimuthal_symmetries(self) -> int:
+        """How many turns and mirrors about the beam axis map every crystal onto a crystal, the identity included
+        (64 for CALIFA: 32 turns, with and without the mirror)."""
+        return self.azimuthal_turns * (2 if self.azimuthal_mirror else 1)
+
     # ---- the crystal table -------------------------------------------------------------------------
     @property
     def n_crystals(self) -> int:
