@@ -2,7 +2,7 @@
 
 1. simulate a small LST data set and train a small gamma-PhysNet-DA on it (a few minutes of CPU);
 2. fit the Hillas + random-forest baseline on the same events;
-3. evaluate the network the project's own CPU benchmark trained (an hour on 2 cores, shipped with the
+3. evaluate the network the project's own CPU benchmark trained (an hour and a half on 2 cores, shipped with the
    package with its provenance: ``showerlearn.iact.pretrained``) on freshly simulated events, never seen
    in its training, and fit Hillas + RF on the same fresh events;
 4. compare: one table of the four runs, overlay figures of each pair, and the HTML board of all of them.

@@ -102,7 +102,7 @@ class TrainerConfig(Strict):
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = Field(
         "32-true",
         description="Lightning's precision: '32-true'; 'bf16-mixed' (bfloat16 autocast: on GPUs, and on CPUs with "
-        "native bfloat16 (AVX512-BF16, AMX), where the compiled gamma-PhysNet-DA trains 1.7x and infers 1.8x faster, "
+        "native bfloat16 (AVX512-BF16, AMX), where the compiled gamma-PhysNet-DA trains 1.6x and infers 1.7x faster, "
         "benchmarks/results/train_throughput.md); '16-mixed' (float16 autocast: GPUs; Lightning runs it as "
         "bf16-mixed on a CPU); '64-true'. Lightning's short forms (32, 'bf16', 16, 64) are read as these. A 16-bit "
         "run predicts its test split in its own type on a GPU, in bfloat16 autocast on a CPU with native bfloat16, "
