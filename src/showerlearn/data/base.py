@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from showerlearn.data.collate import to_numpy
 from showerlearn.data.sampling import EpochShuffleSampler, resume_position
 from showerlearn.family import GENERIC, Family
 from showerlearn.io.tables import EVENT_INDEX, PREDICTIONS_KEY
@@ -153,6 +154,16 @@ class ShowerDataModule(L.LightningDataModule):
         if len(outputs) != 1:
             raise NotImplementedError(f"{type(self).__name__} has no rule to merge {len(outputs)} prediction views")
         return outputs[0]
+
+    def predict_views(self, predict: Callable[[Any], Mapping[str, Any]], batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """One batch's encoded outputs: ``predict`` of its inputs under every view of :meth:`prediction_views`,
+        merged by :meth:`merge_prediction_views`. Merging batch by batch keeps one batch of each view in memory,
+        not every view of a whole split."""
+        inputs = batch["inputs"]
+        outputs = [{name: to_numpy(values) for name, values in predict(inputs if view is None else view(inputs)).items()}
+                   for view in self.prediction_views()]
+        meta = {name: to_numpy(values) for name, values in batch.get("meta", {}).items()}
+        return self.merge_prediction_views(outputs, meta)
 
     @classmethod
     def average_predictions(

@@ -51,7 +51,7 @@ import showerlearn
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
 from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
-from showerlearn.data.collate import concatenate_batches, to_numpy
+from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import RunDir
@@ -706,28 +706,23 @@ def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: Batch
         yield as_tables(predict_outputs(context.config, context.datamodule, context.run, split))
         return
     datamodule = context.datamodule
-    views = datamodule.prediction_views()
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
-    outputs: list[list[dict[str, np.ndarray]]] = [[] for _ in views]
+    outputs: list[dict[str, np.ndarray]] = []
     metas: list[Any] = []
     pending = 0
     for batch in loader:
-        for view, kept in zip(views, outputs, strict=True):
-            inputs = batch["inputs"] if view is None else view(batch["inputs"])
-            kept.append({name: to_numpy(value) for name, value in predict(inputs).items()})
+        outputs.append(datamodule.predict_views(predict, batch))
         metas.append(batch.get("meta", {}))
-        pending += len(next(iter(outputs[0][-1].values())))
+        pending += len(next(iter(outputs[-1].values())))
         if pending >= context.chunk_events:
             yield _decode(datamodule, outputs, metas)
-            outputs, metas, pending = [[] for _ in views], [], 0
+            outputs, metas, pending = [], [], 0
     if metas:
         yield _decode(datamodule, outputs, metas)
 
 
-def _decode(datamodule: ShowerDataModule, outputs: list[list[dict[str, np.ndarray]]], metas: list[Any]) -> Tables:
-    meta = concatenate_batches(metas)
-    merged = datamodule.merge_prediction_views([concatenate_batches(view) for view in outputs], meta)
-    return as_tables(datamodule.decode_predictions(merged, meta))
+def _decode(datamodule: ShowerDataModule, outputs: list[dict[str, np.ndarray]], metas: list[Any]) -> Tables:
+    return as_tables(datamodule.decode_predictions(concatenate_batches(outputs), concatenate_batches(metas)))
 
 
 def _append_predicted(stream: TableStream, tables: Tables, flag: bool) -> int:

@@ -428,17 +428,12 @@ def _network_outputs(
         accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, logger=False, enable_progress_bar=False,
         enable_model_summary=False, precision=prediction_precision(config.trainer, device),
     )
-    views = datamodule.prediction_views()
-    per_view = []
-    for number, view in enumerate(views, start=1):
-        if len(views) > 1:
-            log.info("predicting view %d of %d (test-time augmentation)", number, len(views))
-        module.prediction_view = view
-        loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
-        batches = trainer.predict(module, dataloaders=loader)
-        per_view.append(concatenate_batches([b["outputs"] for b in batches]))
-    meta = concatenate_batches([b["meta"] for b in batches])  # the same for every view
-    return datamodule.merge_prediction_views(per_view, meta), meta
+    if (views := len(datamodule.prediction_views())) > 1:
+        log.info("predicting every event in %d views (test-time augmentation)", views)
+    module.predict_views = datamodule.predict_views
+    loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
+    batches = trainer.predict(module, dataloaders=loader)
+    return concatenate_batches([b["outputs"] for b in batches]), concatenate_batches([b["meta"] for b in batches])
 
 
 def evaluate(run: RunDir | str | Path) -> dict[str, Any]:

@@ -40,8 +40,9 @@ class MultiTaskModule(L.LightningModule):
         self.balancer = build(balancing, BALANCERS, "task.balancing", heads=self.head_kinds)
         self.optimizer_config = optimizer
         self.scheduler_config = scheduler
-        #: a function of the inputs applied before prediction (a test-time augmentation view)
-        self.prediction_view: Callable[[Any], Any] | None = None
+        #: how a batch is predicted, given the network and the batch (the DataModule's ``predict_views``: every
+        #: test-time view, merged); None: the network's outputs on the inputs as they are
+        self.predict_views: Callable[[Callable[[Any], Any], Mapping[str, Any]], Any] | None = None
         self.val_metrics = nn.ModuleDict(
             {_metric_key(head, metric): HEAD_METRICS.get(metric)() for head, spec in self.heads.items() for metric in spec.metrics}
         )
@@ -102,8 +103,8 @@ class MultiTaskModule(L.LightningModule):
                 self.log(logged_name("val", head, metric), computed, batch_size=batch_size)
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
-        inputs = batch["inputs"] if self.prediction_view is None else self.prediction_view(batch["inputs"])
-        return {"outputs": self(inputs), "meta": batch.get("meta", {})}
+        outputs = self(batch["inputs"]) if self.predict_views is None else self.predict_views(self, batch)
+        return {"outputs": outputs, "meta": batch.get("meta", {})}
 
     def configure_optimizers(self) -> Any:
         # the balancer's learnable weights (e.g. log-variances) are optimised too, without weight decay
