@@ -6,6 +6,7 @@ by a failed export."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.config import dump_config, load_config
-from showerlearn.engine.exported import ExportError, export_network, export_run, load_exported, metadata_path
+from showerlearn.engine.exported import ExportError, export_format, export_network, export_run, load_exported, metadata_path
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.explain.loading import load_trained_module
@@ -121,10 +122,21 @@ def test_export_no_progress_reaches_the_datamodule(trained_run: RunDir, tmp_path
 
     real = exported.load_network
     monkeypatch.setattr(exported, "load_network", load_network)
-    output = tmp_path / "model.pt"
-    result = CliRunner().invoke(app, ["export", str(trained_run.path), "-f", "torchscript", "-o", str(output), "--no-progress"])
+    output = tmp_path / "model.pt"  # no --format: the suffix names TorchScript
+    result = CliRunner().invoke(app, ["export", str(trained_run.path), "-o", str(output), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert seen == [False] and output.is_file()
+    assert seen == [False] and zipfile.is_zipfile(output) and "torchscript" in result.output
+
+
+def test_the_format_is_the_one_given_or_the_one_the_suffix_names() -> None:
+    assert [export_format(name) for name in ("m.onnx", "m.pt", "m.PTH", "m", "m.bin")] == [
+        "onnx", "torchscript", "torchscript", "onnx", "onnx"]
+    assert export_format("m.bin", "torchscript") == "torchscript" and export_format("m.pt", "torchscript") == "torchscript"
+    with pytest.raises(ValueError, match=r"m\.pt: the suffix \.pt names a torchscript file, but the format asked is onnx: "
+                                         r"name the file m\.onnx"):
+        export_format("m.pt", "onnx")
+    with pytest.raises(ValueError, match="format must be one of onnx, torchscript, got 'tflite'"):
+        export_format("m.onnx", "tflite")
 
 
 def test_export_refuses_to_replace_files_unless_asked(trained_run: RunDir, tmp_path: Path) -> None:
@@ -137,6 +149,9 @@ def test_export_refuses_to_replace_files_unless_asked(trained_run: RunDir, tmp_p
     metadata_path(notes).write_text("{}")  # an earlier export's sidecar alone is kept too
     result = CliRunner().invoke(app, ["export", str(trained_run.path), "--format", "torchscript", "--output", str(notes)])
     assert result.exit_code == 1 and not notes.exists() and metadata_path(notes).read_text() == "{}"
+    result = CliRunner().invoke(app, ["export", str(trained_run.path), "--format", "onnx", "--output", str(notes)])
+    assert result.exit_code == 1 and "names a torchscript file" in " ".join(result.output.split())
+    assert not notes.exists() and metadata_path(notes).read_text() == "{}"
     result = CliRunner().invoke(app, ["export", str(trained_run.path), "--output", str(tmp_path)])
     assert result.exit_code == 1 and "is a folder" in " ".join(result.output.split())
 

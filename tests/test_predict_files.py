@@ -494,6 +494,12 @@ def test_an_exported_model_predicts_as_the_checkpoint(
     sidecar.write_text(json.dumps(made_from))
     with pytest.raises(ValueError, match=r"model.pt: exported from the run .* whose model settings differ"):
         predict_files(iact_run, [source], tmp_path / "other", model=exported, progress=False)
+    # a model file that is no model: refused with its own name, before any input is read or output written
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"^[^:]*broken.onnx: ") as refused:
+        predict_files(iact_run, [source], tmp_path / "broken_out", model=broken, progress=False)
+    assert source.name not in str(refused.value) and not (tmp_path / "broken_out").exists()
 
 
 @pytest.mark.parametrize(("family", "override", "settings"), [

@@ -14,7 +14,11 @@ from showerlearn.io.atomic import read_json_object
 def export(
     run: Annotated[Path, typer.Argument(help="A trained run directory (a network, not an estimator).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.onnx, .pt).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="'onnx' (onnxruntime, any language) or 'torchscript'.")] = "onnx",
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="'onnx' (onnxruntime, any language) or 'torchscript'; default: what the "
+                     "suffix of --output names (.onnx; .pt, .pth: TorchScript), else onnx.", show_default=False),
+    ] = None,
     inputs: Annotated[
         list[Path] | None,
         typer.Option("--input", "-i", help="File(s) to check the export on (repeatable); none: the run's test split."),
@@ -29,8 +33,9 @@ def export(
     OUTPUT.json describes its inputs, outputs, run and check. `showerlearn predict --model` applies it."""
     quiet_libraries()
     with user_errors():
-        from showerlearn.engine.exported import export_run, metadata_path
+        from showerlearn.engine.exported import export_format, export_run, metadata_path
 
+        format = export_format(output, format)  # before tracing: a suffix that names another format
         for path in (output, metadata_path(output)):  # before tracing: the model file and its sidecar
             check_output_file(path, overwrite)
         written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events,

@@ -63,6 +63,7 @@ __all__ = [
     "ExportError",
     "Exported",
     "ExportedNetwork",
+    "export_format",
     "export_network",
     "export_run",
     "load_exported",
@@ -73,6 +74,8 @@ log = logging.getLogger(__name__)
 
 Format = Literal["onnx", "torchscript"]
 FORMATS: tuple[Format, ...] = ("onnx", "torchscript")
+#: the file suffixes that name a format (any other suffix, or none, names none)
+FORMAT_SUFFIXES: dict[str, Format] = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript"}
 #: the ONNX operator set written (17: LayerNormalization; onnxruntime >= 1.14 runs it)
 OPSET = 17
 #: the largest allowed difference to PyTorch, absolute below 1 and relative above
@@ -127,7 +130,7 @@ def metadata_path(model_file: str | Path) -> Path:
 def export_run(
     run: str | Path | RunDir,
     output: str | Path,
-    format: Format = "onnx",
+    format: Format | None = None,
     example_batch_size: int = 2,
     inputs: Sequence[str | Path] | None = None,
     check_events: int = 512,
@@ -136,7 +139,7 @@ def export_run(
 ) -> Path:
     """Export the network of a trained run to ``output``, with its sidecar, and return the path.
 
-    ``inputs``: files to check the export on (default: the run's test split); ``check_events`` caps how
+    ``format``: as :func:`export_format` says (None: the one the suffix of ``output`` names, else ONNX); ``inputs``: files to check the export on (default: the run's test split); ``check_events`` caps how
     many events are compared; ``example_batch_size`` events are traced; ``progress``: whether reading the
     events may show progress bars (a first simulation of a cleared cache).
 
@@ -145,6 +148,7 @@ def export_run(
         ValueError: the run trained a scikit-learn estimator, or an argument is out of range.
         ExportError: the network cannot be exported to ``format``, or the export differs from PyTorch.
     """
+    format = export_format(output, format)
     _check_arguments(format, example_batch_size)
     if check_events < 1:
         raise ValueError(f"check_events must be >= 1, got {check_events}")
@@ -240,6 +244,23 @@ def export_network(
             hint = f" ({_TORCHSCRIPT_HINT})" if format == "onnx" else ""
             raise ExportError(f"{output}: {error}; nothing written{hint}") from None
     return Exported(Path(output), format, inputs, outputs, check)
+
+
+def export_format(output: str | Path, format: str | None = None) -> Format:
+    """The format ``output`` is written in: ``format`` when given, else the one its suffix names (``.onnx``; ``.pt``,
+    ``.pth``: TorchScript), else ONNX. A ValueError when ``format`` and the suffix disagree: an ONNX file named
+    ``.pt`` would be taken for what it is not by whoever reads the name."""
+    suffix = Path(output).suffix.lower()
+    named = FORMAT_SUFFIXES.get(suffix)
+    if format is None:
+        return named or "onnx"
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if named is not None and named != format:
+        right = next(name for name, kind in FORMAT_SUFFIXES.items() if kind == format)
+        raise ValueError(f"{output}: the suffix {suffix} names a {named} file, but the format asked is {format}: name the "
+                         f"file {Path(output).with_suffix(right).name}, or leave the format out")
+    return format  # one of FORMATS, checked above
 
 
 def _check_arguments(format: str, example_batch_size: int) -> None:
@@ -412,7 +433,7 @@ class ExportedNetwork:
         return f"ExportedNetwork({str(self.path)!r}, format={self.format!r})"
 
 
-def load_exported(path: Path) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+def load_exported(path: str | Path) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
     """An exported network (ONNX or TorchScript, told apart by content) as a callable: inputs in, head
     name -> tensor out (:class:`ExportedNetwork`). ONNX runs on onnxruntime's CPU provider.
 

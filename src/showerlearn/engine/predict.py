@@ -132,7 +132,8 @@ class _Context:
     config: ExperimentConfig
     datamodule: ShowerDataModule
     model_file: Path
-    exported: bool
+    #: the exported model given with ``--model``, loaded (so checked) before any input is read; None: the run's own
+    exported: BatchPredictor | None
     model_sha256: str
     keep_invalid: bool
     chunk_events: int
@@ -371,6 +372,7 @@ def _open(
     # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
     best = _best_checkpoint(run) if config.model is not None else None
     model_file = _model_file(run, config, model, best)
+    exported = _exported_model(model_file) if model is not None else None
     seed_everything(config.seed, config.trainer.deterministic)
     apply_process_settings(config.trainer)  # as training does
     datamodule = build_datamodule(config, progress)  # the run's own data may be simulated again (a cleared cache)
@@ -380,8 +382,7 @@ def _open(
     if checkpoint is not None and datamodule.restore_from_checkpoint(checkpoint):
         _refuse_fitted_changes(run, config, datamodule, overrides)
     model_sha256 = best.sha256 if model is None and best is not None else file_sha256(model_file)
-    return _Context(run, config, datamodule, model_file, model is not None, model_sha256, keep_invalid, chunk_events,
-                    checkpoint)
+    return _Context(run, config, datamodule, model_file, exported, model_sha256, keep_invalid, chunk_events, checkpoint)
 
 
 def _refuse_fitted_changes(
@@ -644,8 +645,8 @@ def _write(
         held: list[dict[str, np.ndarray]] = []  # removed rows waiting for the columns of the predicted ones
         for part in parts:
             if context.config.estimator is None and predict is None and len(part):
-                predict = batch_predictor(context.config, context.datamodule, context.run,
-                                          context.model_file if context.exported else None, context.checkpoint)
+                predict = context.exported or batch_predictor(context.config, context.datamodule, context.run,
+                                                              checkpoint=context.checkpoint)
             for tables in _decoded_chunks(context, part, split, predict):
                 n = _append_predicted(stream, tables, context.keep_invalid)
                 counts.predicted += n
