@@ -32,7 +32,7 @@ from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simu
 from showerlearn.cli.common import user_errors
 from showerlearn.cli.main import app
 from showerlearn.config import dump_config, load_config, resolve_config
-from showerlearn.engine.predict import _host, predict_files, predict_split
+from showerlearn.engine.predict import PredictionStopped, _host, predict_files, predict_split
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.atomic import write_text_atomic
@@ -287,9 +287,16 @@ def test_an_input_refused_while_predicting_leaves_no_output_folder(calorimeter: 
     with pytest.raises(ValueError, match=r"hit files of different calorimeters"):
         predict_files(run.path, [other], tmp_path / "made" / "out", progress=False)
     assert not (tmp_path / "made").exists()
-    with pytest.raises(ValueError, match=r"hit files of different calorimeters"):
+    # refused after an earlier input was done: the error says that input's output is kept, the command shows it
+    with pytest.raises(PredictionStopped, match=r"hit files of different calorimeters \(.*grid.h5: toy_grid.*\. Kept: the outputs of "
+                                                r"the 1 earlier input \(1 written, 0 skipped as done\); not predicted: "
+                                                r"this input and the 0 after it\. Run again to go on") as stopped:
         predict_files(run.path, [inputs / "a.h5", other], tmp_path / "out", progress=False)
+    assert [(summary.source, summary.status) for summary in stopped.value.summaries] == [(str(inputs / "a.h5"), "written")]
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["a.predictions.h5"]
+    result = CliRunner().invoke(app, ["predict", str(run.path), str(inputs / "a.h5"), str(other), "-o", str(tmp_path / "out"),
+                                      "--no-progress"])
+    assert result.exit_code == 1 and "0 written, 1 skipped" in _text(result) and "Kept: the outputs of" in _text(result)
 
 
 def test_a_run_given_as_dot_is_the_same_run_as_its_full_path(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,13 +58,17 @@ def predict(
     quiet_libraries()
     patterns = [*(files or []), *(inputs or [])]
     with user_errors():
-        from showerlearn.engine.predict import predict_files, predict_split
+        from showerlearn.engine.predict import PredictionStopped, predict_files, predict_split
 
         options = {"model": model, "overwrite": overwrite, "progress": progress, "console": console}
         if chunk_events is not None:
             options["chunk_events"] = chunk_events
         if patterns:
-            summaries = predict_files(run, patterns, output, overrides or [], keep_invalid=keep_invalid, **options)
+            try:
+                summaries = predict_files(run, patterns, output, overrides or [], keep_invalid=keep_invalid, **options)
+            except PredictionStopped as stopped:
+                _report(stopped.summaries)  # what is done, then the error
+                raise
         elif keep_invalid:
             raise ValueError("--keep-invalid applies to input files: the run's test split holds selected events only")
         else:
@@ -81,7 +85,7 @@ def _report(summaries: Sequence[PredictionSummary]) -> None:
     for summary in summaries:
         for cut, count in summary.removed.items():
             removed[cut] = removed.get(cut, 0) + count
-        cuts = ", ".join(f"{cut}: {count:,}" for cut, count in summary.removed.items()) or "-"
+        cuts = _failing(summary.removed) or "-"
         rate = "-" if summary.status == "skipped" else f"{summary.events_per_second:,.0f}"
         status = f"{summary.status} (partial one redone)" if summary.redone else summary.status
         table.add_row(summary.source, str(summary.output), status, f"{summary.events_read:,}",
@@ -90,9 +94,15 @@ def _report(summaries: Sequence[PredictionSummary]) -> None:
     written = [s for s in summaries if s.status == "written"]
     seconds = sum(s.seconds for s in written)
     rate = f", {sum(s.events_read for s in written) / seconds:,.0f} events/s" if seconds > 0 else ""
-    cuts = "; removed " + ", ".join(f"{cut}: {count:,}" for cut, count in removed.items()) if removed else ""
+    cuts = f"; removed {_failing(removed)}" if removed else ""
     console.print(
         f"[green]{len(written)} written[/], {len(summaries) - len(written)} skipped (done already): "
         f"{sum(s.events_read for s in summaries):,} events read, {sum(s.events_predicted for s in summaries):,} predicted"
         f"{cuts}{rate}"
     )
+
+
+def _failing(removed: Mapping[str, int]) -> str:
+    """The events each cut removed, said as those failing it: a cut is named by what the kept events pass
+    ("intensity >= 50 p.e."), so "8,996 failing intensity >= 50 p.e." rather than a count beside the condition."""
+    return ", ".join(f"{count:,} failing {cut}" for cut, count in removed.items())

@@ -73,7 +73,7 @@ from showerlearn.progress import Progress
 from showerlearn.registry import DATAMODULES, ESTIMATORS
 
 __all__ = [
-    "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionSummary", "batch_predictor",
+    "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionStopped", "PredictionSummary", "batch_predictor",
     "output_paths", "predict_files", "predict_split", "resolve_inputs",
 ]
 
@@ -122,6 +122,20 @@ class PredictionSummary:
     @property
     def events_per_second(self) -> float:
         return self.events_read / self.seconds if self.seconds > 0 else float("nan")
+
+
+class PredictionStopped(ValueError):
+    """An input refused after earlier inputs were predicted (or skipped as done): the error names the input and
+    says the earlier outputs are kept; ``summaries`` are theirs."""
+
+    def __init__(self, error: Exception, summaries: Sequence[PredictionSummary], remaining: int) -> None:
+        written = sum(summary.status == "written" for summary in summaries)
+        super().__init__(
+            f"{error_reason(error)}. Kept: the outputs of the {len(summaries)} earlier input{'s' if len(summaries) != 1 else ''} "
+            f"({written} written, {len(summaries) - written} skipped as done); not predicted: this input and the {remaining} "
+            "after it. Run again to go on: done inputs are skipped"
+        )
+        self.summaries = list(summaries)
 
 
 @dataclass
@@ -199,6 +213,7 @@ def predict_files(
         ValueError: two inputs would write the same output, ``output_dir`` is (or is named as) a file, or the
             run's DataModule cannot read new files.
         FileExistsError: outputs exist that are not this prediction's (unless ``overwrite``).
+        PredictionStopped: an input was refused (unreadable, another kind of file...) after earlier ones were done.
     """
     sources = resolve_inputs(inputs)
     folder = Path(output_dir)
@@ -222,7 +237,7 @@ def predict_files(
                 else:
                     stamp = stamps.get(source) or context.file_stamp(source)
                     parts = context.datamodule.prediction_parts(source, chunk_events)
-                    with _naming(source):
+                    with _stopping(summaries, len(sources)), _naming(source):
                         summaries.append(_write(context, parts, "predict", output, stamp, bar, str(source)))
                 bar.file_done()
         finally:
@@ -277,6 +292,18 @@ def _naming(source: Path) -> Iterator[None]:
         if source.name in reason or isinstance(error, ConfigError):  # named already, or a setting's: as it is
             raise
         raise (KeyError if isinstance(error, KeyError) else ValueError)(f"{source}: {reason}") from error
+
+
+@contextlib.contextmanager
+def _stopping(done: Sequence[PredictionSummary], inputs: int) -> Iterator[None]:
+    """An input's data error (not a setting's) after earlier inputs were done: a :class:`PredictionStopped`,
+    which tells that they are kept; the first input's errors as they are."""
+    try:
+        yield
+    except (KeyError, ValueError, OSError) as error:
+        if not done or isinstance(error, ConfigError):
+            raise
+        raise PredictionStopped(error, done, inputs - len(done) - 1) from error
 
 
 def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
