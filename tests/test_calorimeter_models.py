@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from showerlearn.calorimeter.data import HIT_FEATURES, CalorimeterDataModule, FeatureSpec
 from showerlearn.calorimeter.models import HitCondensation, HitPairMLP, HitSlotAttention, HitTransformer, PreclusterMerger
 from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder
+from showerlearn.calorimeter.models.slots import pair_logits
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.config import ConfigError, load_config
 from showerlearn.config.components import declared_heads
@@ -173,6 +174,21 @@ def test_the_pair_bias_reads_the_opening_angle_of_the_hits() -> None:
     expected = np.arccos(np.clip(cosine, -1, 1))
     got = HitPairBias(SPEC, heads=2).angles(features)[0, :, :, 0].numpy()
     assert np.allclose(got, expected, atol=2e-3)  # float32 arccos near 0 and pi
+
+
+def test_slot_pair_logits_keep_their_digits_where_hits_surely_share_a_slot() -> None:
+    """Reference: ``log p - log(1 - p)`` of ``p = sum_k a_ik a_jk``, all in float64 from the slot logits; near
+    p = 1 a float32 ``1 - p`` would leave the logit about 1 % off."""
+    logits = torch.tensor([[[12.0, 0.0, -1.0], [11.0, 1.0, 0.5], [0.0, 9.0, 0.0], [0.3, 0.2, 0.1]]])
+    share = logits.softmax(dim=-1)
+    got = pair_logits(share).double()
+    share64 = logits.double().softmax(dim=-1)
+    same = (share64 @ share64.transpose(1, 2)).clamp(1e-6, 1 - 1e-6)
+    expected = torch.log(same) - torch.log1p(-same)
+    assert expected.max() > 9  # the probabilities reach 1 - 1e-4 and beyond
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    lone = pair_logits(torch.ones(1, 2, 1))  # one slot: every pair shares it, at the bound
+    torch.testing.assert_close(lone, torch.full((1, 2, 2), float(np.log(1e6))), rtol=1e-6, atol=1e-5)
 
 
 def test_the_merger_reads_the_preclusters_and_names_what_it_needs() -> None:

@@ -27,7 +27,7 @@ from showerlearn.calorimeter.models.layers import SetEncoder, directions, mlp
 from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, NonNegative
 
-__all__ = ["HitSlotAttention"]
+__all__ = ["HitSlotAttention", "pair_logits"]
 
 #: smallest frame scale [rad]: a slot on a single hit would otherwise divide by zero
 MIN_SCALE = 0.02
@@ -91,8 +91,7 @@ class HitSlotAttention(EncoderSettingsCheck, nn.Module):
         scale = self.log_scale.exp().expand(centre.shape[:2])
         for _ in range(self.iterations):
             share, slots, centre, scale = self._step(x, position, mask, slots, centre, scale)
-        same = torch.einsum("bnk,bmk->bnm", share, share).clamp(1e-6, 1 - 1e-6)
-        return {"slots": share, "pairs": torch.log(same) - torch.log1p(-same)}
+        return {"slots": share, "pairs": pair_logits(share)}
 
     def _seeds(self, features: Tensor, mask: Tensor, x: Tensor, position: Tensor) -> tuple[Tensor, Tensor]:
         """Initial contents ``(B, K, dim)`` and positions ``(B, K, 3)``: at the most energetic hits, in order."""
@@ -120,6 +119,19 @@ class HitSlotAttention(EncoderSettingsCheck, nn.Module):
         centre = torch.einsum("bkn,bnc->bkc", weight, position)
         spread = torch.einsum("bkn,bkn->bk", weight, (position[:, None] - centre[:, :, None]).pow(2).sum(-1))
         return share.transpose(1, 2), slots, centre, spread.clamp_min(MIN_SCALE**2).sqrt()
+
+
+def pair_logits(share: Tensor) -> Tensor:
+    """Logit ``(B, N, N)`` of the probability ``p_ij = sum_k a_ik a_jk`` that two hits share a slot, from the shares
+    ``a`` ``(B, N, K)`` (a real hit's sum to 1), bounded to +-13.8 (p in [1e-6, 1 - 1e-6]). Its complement is
+    summed from the other slots' shares, ``sum_k a_ik sum_(l != k) a_jl``, rather than taken as ``1 - p``: near
+    p = 1, a trained network's usual answer, that difference would keep few of float32's digits, and two exact
+    computations of the network (PyTorch and its ONNX export) would give logits 1 % apart."""
+    same = torch.einsum("bnk,bmk->bnm", share, share)
+    k = share.shape[-1]
+    others = share @ (torch.ones(k, k, dtype=share.dtype, device=share.device) - torch.eye(k, dtype=share.dtype, device=share.device))
+    other = torch.einsum("bnk,bmk->bnm", share, others)
+    return torch.log(same.clamp_min(1e-6)) - torch.log(other.clamp_min(1e-6))
 
 
 def _gather(values: Tensor, index: Tensor) -> Tensor:
