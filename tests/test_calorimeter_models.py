@@ -164,16 +164,22 @@ def test_the_pair_bias_learns_and_refuses_what_it_cannot_bias() -> None:
 
 
 def test_the_pair_bias_reads_the_opening_angle_of_the_hits() -> None:
-    """The angle the bias starts from equals the spherical law of cosines on the hits' (theta, phi)."""
+    """The angle the bias starts from equals the spherical law of cosines on the hits' (theta, phi), in float64, to
+    float32's digits: for neighbours 0.003-0.1 rad apart too (an arccos of the float32 cosine is 1e-4 off there),
+    and a hit with itself at the smallest angle, as trained networks saw it."""
     rng = np.random.default_rng(4)
     theta, phi = rng.uniform(0.3, 2.5, 6), rng.uniform(-np.pi, np.pi, 6)
-    physical = np.stack([np.full(6, 2.0), np.zeros(6), theta, phi, np.zeros(6), np.sin(theta) * np.cos(phi),
+    theta, phi = np.append(theta, theta[0] + np.array([0.003, 0.02, 0.1])), np.append(phi, np.full(3, phi[0]))
+    n = len(theta)
+    physical = np.stack([np.full(n, 2.0), np.zeros(n), theta, phi, np.zeros(n), np.sin(theta) * np.cos(phi),
                          np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)  # fmt: skip
     features = torch.from_numpy(SPEC.standardise(physical))[None]
     cosine = np.cos(theta[:, None]) * np.cos(theta[None]) + np.sin(theta[:, None]) * np.sin(theta[None]) * np.cos(phi[:, None] - phi[None])
     expected = np.arccos(np.clip(cosine, -1, 1))
+    np.fill_diagonal(expected, float(torch.arccos(torch.tensor(1.0 - 1e-6))))
     got = HitPairBias(SPEC, heads=2).angles(features)[0, :, :, 0].numpy()
-    assert np.allclose(got, expected, atol=2e-3)  # float32 arccos near 0 and pi
+    np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6)
+    assert abs(got[0, 6] - 0.003) < 1e-6 and abs(got[0, 8] - 0.1) < 2e-6
 
 
 def test_slot_pair_logits_keep_their_digits_where_hits_surely_share_a_slot() -> None:

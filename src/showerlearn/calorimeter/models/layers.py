@@ -4,6 +4,7 @@ hits and the features of element pairs."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -41,6 +42,11 @@ def pair_cosines(direction: Tensor) -> Tensor:
     return (direction @ direction.transpose(1, 2)).clamp(-1.0, 1.0).unsqueeze(-1)
 
 
+#: smallest pair angle [rad], that of a hit with itself: what the arccos of a cosine clamped at 1 - 1e-6 gave in
+#: float32, which earlier versions computed and trained networks saw
+_MIN_ANGLE = float(torch.arccos(torch.tensor(1.0 - 1e-6)))
+
+
 class HitPairBias(nn.Module):
     """Per pair of hits, one attention-logit bias per head, ``(B, heads, N, N)``, from the pair's opening angle
     and both hits' log energies (standardised): the pairwise-interaction bias of Particle Transformer (Qu, Li,
@@ -65,8 +71,14 @@ class HitPairBias(nn.Module):
 
     def angles(self, features: Tensor) -> Tensor:
         """Opening angle [rad] of every hit pair, ``(B, N, N, 1)``: the angle itself, not its cosine, which is
-        flat where neighbouring crystals lie (0.1 rad apart)."""
-        return torch.arccos(pair_cosines(directions(features, self.spec)).clamp(-1.0 + 1e-6, 1.0 - 1e-6))
+        flat where neighbouring crystals lie (0.1 rad apart). As ``atan2(|u x v|, u . v)``, exact to float32's
+        digits at every angle: the arccos of the cosine loses them at small angles, where a rounding of the
+        cosine moves the angle 20 times more, enough for PyTorch and an ONNX export to disagree by 1e-4."""
+        direction = directions(features, self.spec)
+        n = direction.shape[1]
+        first, second = direction[:, :, None, :].expand(-1, -1, n, -1), direction[:, None, :, :].expand(-1, n, -1, -1)
+        sine = torch.linalg.cross(first, second).norm(dim=-1, keepdim=True)
+        return torch.atan2(sine, pair_cosines(direction)).clamp(_MIN_ANGLE, math.pi - _MIN_ANGLE)
 
     def forward(self, features: Tensor) -> Tensor:
         angle = self.angles(features)
