@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Interval
+from pydantic import AfterValidator
 
 #: Parameter types of a component's constructor that the config check enforces (it validates ``params`` against
 #: the signature, :mod:`showerlearn.config.components`): a bad value is refused by its key before a run starts,
@@ -30,6 +31,20 @@ NonNegative = Annotated[int, Ge(0)]
 DropRate = Annotated[float, Interval(ge=0.0, lt=1.0)]
 #: a width relative to another (hidden units of an MLP per embedding unit), above 0
 Ratio = Annotated[float, Gt(0.0)]
+#: a physical quantity above 0: a width, a tolerance, an energy, a luminosity
+Positive = Annotated[float, Gt(0.0)]
+#: a probability strictly between 0 and 1 (a confidence level, a signal efficiency)
+Probability = Annotated[float, Interval(gt=0.0, lt=1.0)]
+
+
+def _increasing(edges: tuple[float, ...]) -> tuple[float, ...]:
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError("bin edges must be at least two increasing numbers")
+    return edges
+
+
+#: the edges of histogram bins: at least two, increasing
+BinEdges = Annotated[tuple[float, ...], AfterValidator(_increasing)]
 
 
 class UnknownComponentError(LookupError):

@@ -17,7 +17,7 @@ from showerlearn.io.tables import CLASS_SCORE_PREFIX
 from showerlearn.metrics import classification as cls
 from showerlearn.registry import EVALUATORS
 from showerlearn.viz.classification import RocSeries, confusion_matrix_figure, roc_figure, score_distributions_figure
-from showerlearn.viz.figures import FIGURE_FORMATS, caption_line, save_figure
+from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
 
 #: prefix of the per-class score columns of a multi-class classifier, ``score_<class name>``
@@ -32,7 +32,7 @@ def evaluate_classification(
     class_names: tuple[str, str] = ("negative", "positive"),
     label: str | None = None,
     log_dir: str | Path | None = None,
-    figure_formats: Sequence[str] = FIGURE_FORMATS,
+    figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "model",
     caption: str = "",
 ) -> dict[str, Any]:

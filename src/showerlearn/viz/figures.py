@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from matplotlib.figure import Figure
 
 from showerlearn.io.atomic import atomic_path
 
+#: A file format matplotlib writes without extra packages (an evaluator's ``figure_formats``: the config check
+#: refuses another by its key, before a run trains rather than when its figures are saved).
+FigureFormat = Literal["png", "pdf", "svg", "svgz", "eps", "ps", "pgf", "jpg", "jpeg", "tif", "tiff", "webp", "raw", "rgba"]
 #: Formats every evaluation figure is written in: PNG to look at, PDF for papers.
-FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
+FIGURE_FORMATS: tuple[FigureFormat, ...] = ("png", "pdf")
 
 
 def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:

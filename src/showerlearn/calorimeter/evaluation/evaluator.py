@@ -25,8 +25,8 @@ from showerlearn.calorimeter.evaluation.figures import spectra_figure
 from showerlearn.calorimeter.evaluation.report import DEFAULT_ENERGY_BINS, ReportSettings, clustering_report, split_tables
 from showerlearn.calorimeter.family import BOARD_STYLE
 from showerlearn.evaluation.curves import save_curve_figures
-from showerlearn.registry import EVALUATORS
-from showerlearn.viz.figures import FIGURE_FORMATS, add_caption, caption_line, save_figure
+from showerlearn.registry import EVALUATORS, BinEdges, Count, Positive
+from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat, add_caption, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
 
 __all__ = ["evaluate_calorimeter"]
@@ -38,18 +38,18 @@ def evaluate_calorimeter(
     output_dir: str | Path,
     tables: Mapping[str, Mapping[str, np.ndarray]],
     *,
-    energy_bins: Sequence[float] = DEFAULT_ENERGY_BINS,
-    tolerance: float = 0.05,
-    resolution_fwhm_662: float = 0.077,
-    n_sigma: float = 3.0,
-    hard_separation_rad: float = 0.25,
-    hard_energy_mev: float = 5.0,
-    hard_multiplicity: int = 5,
-    spectrum_max_mev: float = 25.0,
-    spectrum_bin_mev: float = 0.1,
+    energy_bins: BinEdges = DEFAULT_ENERGY_BINS,
+    tolerance: Positive = 0.05,
+    resolution_fwhm_662: Positive = 0.077,
+    n_sigma: Positive = 3.0,
+    hard_separation_rad: Positive = 0.25,
+    hard_energy_mev: Positive = 5.0,
+    hard_multiplicity: Count = 5,
+    spectrum_max_mev: Positive = 25.0,
+    spectrum_bin_mev: Positive = 0.1,
     label: str | None = None,
     log_dir: str | Path | None = None,
-    figure_formats: Sequence[str] = FIGURE_FORMATS,
+    figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "method",
     caption: str = "",
 ) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def evaluate_calorimeter(
     Parameters
     ----------
     energy_bins
-        Edges of the gammas' rest-frame energy [MeV] for the per-energy curves.
+        Edges of the gammas' rest-frame energy [MeV] for the per-energy curves (at least two, increasing).
     tolerance
         A gamma is reconstructed when its primary cluster holds its hits' energy within this fraction.
     resolution_fwhm_662

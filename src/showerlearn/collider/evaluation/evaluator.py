@@ -28,8 +28,8 @@ import numpy as np
 from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
 from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
 from showerlearn.evaluation.curves import curve_record, json_float
-from showerlearn.registry import EVALUATORS
-from showerlearn.viz.figures import FIGURE_FORMATS
+from showerlearn.registry import EVALUATORS, Positive, Probability
+from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
 
 __all__ = ["REJECTION_CURVE", "evaluate_collider"]
 
@@ -44,12 +44,12 @@ def evaluate_collider(
     predictions: Mapping[str, Any],
     output_dir: str | Path,
     *,
-    efficiencies: Sequence[float] = (0.3, 0.5),
-    luminosity_fb: float = 3000.0,
+    efficiencies: Sequence[Probability] = (0.3, 0.5),
+    luminosity_fb: Positive = 3000.0,
     signal_class: str = "signal",
     label: str | None = None,
     log_dir: str | Path | None = None,
-    figure_formats: Sequence[str] = FIGURE_FORMATS,
+    figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "model",
     caption: str = "",
 ) -> dict[str, Any]:

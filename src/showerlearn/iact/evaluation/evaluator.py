@@ -49,10 +49,10 @@ from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import as_edges, bin_counts, quantity_values
 from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
 from showerlearn.iact.particles import GAMMA_LABEL, PROTON_PRIMARY_ID, gamma_labels
-from showerlearn.registry import EVALUATORS
+from showerlearn.registry import EVALUATORS, NonNegative, Probability
 from showerlearn.iact.viz.camera import camera_images_figure
 from showerlearn.viz.classification import RocSeries, roc_figure, score_distributions_figure
-from showerlearn.viz.figures import FIGURE_FORMATS, caption_line, save_figure
+from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat, caption_line, save_figure
 from showerlearn.viz.resolution import migration_figure
 from showerlearn.viz.training import training_curves_figure
 
@@ -118,8 +118,8 @@ def iact_metrics(
     energy_bins: Any = DEFAULT_ENERGY_BINS,
     gammaness_cut: float = 0.5,
     simulated: SimulatedEvents | None = None,
-    n_bootstrap: int = 200,
-    confidence_level: float = 0.95,
+    n_bootstrap: NonNegative = 200,
+    confidence_level: Probability = 0.95,
     seed: int = 0,
     what: str = "predictions",
 ) -> dict[str, Any]:
@@ -247,10 +247,10 @@ def evaluate_iact(
     run_name: str = "model",
     caption: str = "",
     test_share: float = 1.0,
-    n_bootstrap: int = 200,
-    confidence_level: float = 0.95,
+    n_bootstrap: NonNegative = 200,
+    confidence_level: Probability = 0.95,
     seed: int = 0,
-    figure_formats: Sequence[str] = FIGURE_FORMATS,
+    figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
 ) -> dict[str, Any]:
     """Compute the IACT metrics of ``predictions`` and write their figures (PNG + PDF) to ``output_dir``.
 
