@@ -218,3 +218,7 @@ def test_settings_are_validated_with_clear_messages() -> None:
         CalorimeterSimulationConfig(n_gammas=2, n_gammas_min=3)
     with pytest.raises(ValueError, match=r"brems_photon_cut_mev \(0.05\) must not exceed brems_threshold_mev \(0.0\)"):
         CalorimeterSimulationConfig(brems_threshold_mev=0.0, brems_photon_cut_mev=0.05)
+    with pytest.raises(ValueError, match=r"crystal_threshold_mev \(50.0\) must be below saturation_mev \(30.0\)"):
+        CalorimeterSimulationConfig(crystal_threshold_mev=50.0)  # an empty file, else
+    with pytest.raises(ValueError, match=r"background_energy_mev \(1e\+308\) exceeds saturation_mev"):
+        CalorimeterSimulationConfig(background_energy_mev=1e308)  # infinite energies, else

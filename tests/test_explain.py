@@ -25,6 +25,7 @@ from showerlearn.iact.explain.criteria import (
     pearson_correlation,
     signal_region,
 )
+from showerlearn.explain.driver import CriteriaSettings
 from showerlearn.explain.gradcam import OutputSelector, resolve_layer
 from showerlearn.iact.explain.gradcam import grad_cam
 from showerlearn.iact.explain.projection import PixelProjector
@@ -718,3 +719,11 @@ def test_an_estimator_run_is_refused_as_such_before_any_work(tabular_config: dic
     run.config_file.write_text(dump_config(resolve_config(config)))
     with pytest.raises(ValueError, match=r"forest: the run trained an estimator \(random_forest\), not a network"):
         network_checkpoint(run)  # not "no checkpoint": an estimator run has none to find
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), -1.0])
+def test_a_signal_threshold_that_counts_no_or_every_element_is_refused(threshold: float) -> None:
+    """NaN passes every comparison (no element would be signal), a negative threshold makes every element signal."""
+    with pytest.raises(ValueError, match="--signal-threshold must be a number >= 0"):
+        CriteriaSettings(signal_threshold=threshold)
+    assert CriteriaSettings(signal_threshold=0.0).signal_threshold == 0.0

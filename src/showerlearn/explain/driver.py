@@ -23,6 +23,7 @@ signal for random weights too reflects the input (e.g. a cleaned image), not the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
@@ -80,6 +81,13 @@ class CriteriaSettings:
     dilation: int = 1  # rings of neighbours added around the signal
     level: float = 0.5  # relevant elements: map >= level x max
     whole_cells: bool = True  # grow the signal region to whole cells of the map's own layer
+
+    def __post_init__(self) -> None:
+        # NaN passes every comparison: it would count no element as signal, and a negative threshold every one
+        if not math.isfinite(self.signal_threshold) or self.signal_threshold < 0:
+            raise ValueError(f"--signal-threshold must be a number >= 0, got {self.signal_threshold}")
+        if not 0 < self.level <= 1:
+            raise ValueError(f"the relevance level must be in (0, 1], got {self.level}")
 
 
 class ExplainAdapter(Protocol):

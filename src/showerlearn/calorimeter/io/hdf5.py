@@ -157,6 +157,11 @@ _HIT_RANGES = {
     "theta": (-_ANGLE_SLACK, np.pi + _ANGLE_SLACK, "a polar angle in [0, pi] rad"),
     "phi": (-np.pi - _ANGLE_SLACK, 2 * np.pi + _ANGLE_SLACK, "an azimuth in [-pi, pi] or [0, 2 pi] rad"),
 }
+#: the hits' truth, where a file has it (a rounding's worth above 1 for a share summed in float32)
+_TRUTH_RANGES = {
+    "true_energy": (0.0, np.inf, "a true deposited energy >= 0 MeV"),
+    "true_fraction": (0.0, 1.0 + 1e-6, "the share of the hit's energy from its gamma, in [0, 1]"),
+}
 #: the fragment's velocity v/c: at 1 its Doppler shift is infinite
 _BETA_RANGE = (0.0, np.nextafter(1.0, 0.0), "a velocity v/c in [0, 1)")
 
@@ -308,7 +313,7 @@ def _events(
     if truth:
         names += [name for name in ("true_energy", "true_gamma", "true_fraction", "saturated") if f"hits/{name}" in file]
     columns = {name: _column(file, path, "hits", name, first, last) for name in names}
-    for name, bounds in _HIT_RANGES.items():
+    for name, bounds in (*_HIT_RANGES.items(), *((key, _TRUTH_RANGES[key]) for key in _TRUTH_RANGES if key in columns)):
         _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
     _check_crystals(file, path, columns["crystal_id"], first)
     if "saturated" in columns:  # a flag: C++ writers may store it as 0/1 integers, which read as booleans

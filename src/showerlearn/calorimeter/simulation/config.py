@@ -85,6 +85,12 @@ class CalorimeterSimulationConfig(BaseModel):
         if self.brems_photon_cut_mev > self.brems_threshold_mev:
             problems.append(f"brems_photon_cut_mev ({self.brems_photon_cut_mev}) must not exceed brems_threshold_mev "
                             f"({self.brems_threshold_mev}): an electron radiates no photon above its own energy")
+        if self.crystal_threshold_mev >= self.saturation_mev:
+            problems.append(f"crystal_threshold_mev ({self.crystal_threshold_mev}) must be below saturation_mev "
+                            f"({self.saturation_mev}): no crystal would be read out")
+        if self.background_energy_mev > self.saturation_mev:
+            problems.append(f"background_energy_mev ({self.background_energy_mev}) exceeds saturation_mev "
+                            f"({self.saturation_mev}): background hits would be saturated, most of them")
         if self.readout_window_ns[1] <= self.readout_window_ns[0]:
             problems.append(f"readout_window_ns {self.readout_window_ns} is empty")
         if problems:
