@@ -402,7 +402,11 @@ def test_the_command_expands_globs_and_reports_files_and_rates(calorimeter: tupl
     assert again.exit_code == 0 and "0 written, 1 skipped" in _text(again)
     (tmp_path / "c.h5").mkdir()
     refused = CliRunner().invoke(app, ["predict", str(run.path), str(tmp_path / "c.h5"), "-o", str(tmp_path / "c"), "--no-progress"])
-    assert refused.exit_code == 1 and "no such input file" in _text(refused)
+    assert refused.exit_code == 1 and "c.h5: a folder, not an input file" in _text(refused)
+    shutil.copy(inputs / "a.h5", tmp_path / "d.h5")  # a glob matching the folder and a file takes the file
+    globbed = CliRunner().invoke(app, ["predict", str(run.path), str(tmp_path / "[cd].h5"), "-o", str(tmp_path / "d"),
+                                       "--no-progress"])
+    assert globbed.exit_code == 0 and [p.name for p in (tmp_path / "d").iterdir()] == ["d.predictions.h5"], globbed.output
     # a pattern given as the run that matched two runs: the second is named as a run, not a missing file
     second = CliRunner().invoke(app, ["predict", str(run.path), str(run.path), "-o", str(tmp_path / "c"), "--no-progress"])
     assert second.exit_code == 1 and "is a run directory, not an input file" in _text(second)

@@ -29,7 +29,7 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     merged key by key, so a variant states only what it changes."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(str(path), [f"no such config file: {path}"])
+        raise ConfigError(str(path), [f"a folder, not a config file: {path}" if path.is_dir() else f"no such config file: {path}"])
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -45,7 +45,8 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     if base_path.resolve() in _chain:
         raise ConfigError(str(path), [f"extends: {base_path} extends itself (cycle)"])
     if not base_path.is_file():  # named from the file that refers to it, relative to which it is looked for
-        raise ConfigError(str(path), [f"extends: {extends}: no such config file ({base_path.resolve()})"])
+        found = "a folder, not a config file" if base_path.is_dir() else "no such config file"
+        raise ConfigError(str(path), [f"extends: {extends}: {found} ({base_path.resolve()})"])
     return _merge(read_yaml(base_path, (*_chain, path.resolve())), data)
 
 

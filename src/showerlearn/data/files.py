@@ -23,7 +23,9 @@ def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: typ
     paths: list[Path] = []
     seen: set[Path] = set()
     for pattern in patterns or []:
-        matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
+        # a glob matches files: a folder among its matches (data/* beside data/sub/) is no input
+        matches = sorted(m for m in glob.glob(str(pattern)) if not Path(m).is_dir()) if glob.has_magic(str(pattern)) \
+            else [str(pattern)]
         if not matches:
             raise error(f"{what}: pattern {pattern!r} matches no file")
         for match in map(Path, matches):

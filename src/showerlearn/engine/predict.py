@@ -313,6 +313,8 @@ def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
         # `predict runs/x/*_seed1 FILE` where the pattern matched two runs: the second is taken for an input
         raise ValueError(f"predict: {', '.join(runs)} is a run directory, not an input file: predict takes one run "
                          "(the first argument); a pattern given as the run must match one")
+    if folders := [str(path) for path in paths if path.is_dir()]:
+        raise ValueError(f"predict: {', '.join(folders)}: a folder, not an input file (give its files, e.g. FOLDER/*.h5)")
     if missing := [str(path) for path in paths if not path.is_file()]:
         raise FileNotFoundError(f"predict: no such input file: {', '.join(missing)}")
     return paths

@@ -221,6 +221,8 @@ def write_explanations(
 
 def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> None:
     """What the passes would find wrong only after loading a run and reading the file."""
+    if Path(input_file).is_dir():
+        raise ValueError(f"--input {input_file}: a folder, not a file of events")
     if not Path(input_file).exists():
         raise FileNotFoundError(f"--input {input_file}: no such file")
     for target in targets or ():
