@@ -297,6 +297,8 @@ def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     ("data.params.num_workers=-2", "data.params.num_workers: Input should be greater than or equal to 0"),
     ("optimizer.params.lr=nan", "optimizer.params.lr: expected a finite number"),
     ("seed=-1", "seed: Input should be greater than or equal to 0"),
+    ("optimizer.params.lr=-1", "optimizer.params: Invalid learning rate: -1.0"),
+    ("optimizer.params.betas=[2,3]", "optimizer.params: Invalid beta parameter at index 0: 2.0"),
     ("name=../../escape", "name: Value error, the name of one folder in output_dir: without / or \\, and not . or .."),
     ("evaluation.params.spectrum_bin_mev=0", "evaluation.params.spectrum_bin_mev: Input should be greater than 0"),
     ("evaluation.params.n_sigma=-2", "evaluation.params.n_sigma: Input should be greater than 0"),

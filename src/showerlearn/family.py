@@ -177,7 +177,27 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     """What a new run refuses and ``config validate`` reports beyond the schema: the sections the experiment would
     ignore (``ExperimentConfig.ignored_sections``) and the problems between sections its family checks
     (:meth:`Family.experiment_problems`)."""
-    return config.ignored_sections() + _empty_test_split(config) + family_of(config).experiment_problems(config)
+    return (config.ignored_sections() + _empty_test_split(config) + _optimizer_problems(config)
+            + family_of(config).experiment_problems(config))
+
+
+def _optimizer_problems(config: ExperimentConfig) -> list[str]:
+    """What the optimizer's own constructor refuses (a negative learning rate, betas outside [0, 1)): torch checks
+    its values only when it is built, after the run's folder exists, so it is built here on one stand-in tensor."""
+    if config.model is None:
+        return []
+    import torch
+
+    from showerlearn.config.components import ComponentProblem, build
+    from showerlearn.registry import OPTIMIZERS
+
+    try:
+        build(config.optimizer, OPTIMIZERS, "optimizer", params=[torch.zeros(1, requires_grad=True)])
+    except ComponentProblem:  # its keys and types: reported by the schema check already
+        return []
+    except (ValueError, TypeError) as error:
+        return [f"optimizer.params: {error}"]
+    return []
 
 
 def _empty_test_split(config: ExperimentConfig) -> list[str]:
