@@ -159,7 +159,7 @@ class TrainerConfig(Strict):
 class ExperimentConfig(Strict):
     """One experiment: data, a model (network) or an estimator (classical baseline), training, evaluation."""
 
-    name: str = Field(description="Experiment name; runs go to OUTPUT_DIR/NAME/.")
+    name: str = Field(description="Experiment name, one folder name (no / or \\); runs go to OUTPUT_DIR/NAME/.")
     seed: int = Field(0, ge=0, lt=2**32, description="The one seed behind python, numpy, torch, data order and simulation.")
     output_dir: Path = Field(Path("runs"), description="Folder that receives the run directories.")
     data: Component = Field(description="DataModule ('iact', 'tabular', ...) and its parameters.")
