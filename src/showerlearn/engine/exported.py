@@ -139,7 +139,8 @@ def export_run(
 ) -> Path:
     """Export the network of a trained run to ``output``, with its sidecar, and return the path.
 
-    ``format``: as :func:`export_format` says (None: the one the suffix of ``output`` names, else ONNX); ``inputs``: files to check the export on (default: the run's test split); ``check_events`` caps how
+    ``format``: as :func:`export_format` says (None: the one the suffix of ``output`` names, else ONNX);
+    ``inputs``: files to check the export on (default: the run's test split); ``check_events`` caps how
     many events are compared; ``example_batch_size`` events are traced; ``progress``: whether reading the
     events may show progress bars (a first simulation of a cleared cache).
 
