@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def simulate_calorimeter(
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 hit file to write.")],
-    events: Annotated[int | None, typer.Option(help="Number of events (overrides n_events).")] = None,
+    events: Annotated[int | None, typer.Option(help="Number of events (overrides n_events).", min=1)] = None,
     gammas: Annotated[int | None, typer.Option(help="Gammas per event (overrides n_gammas).")] = None,
     seed: Annotated[int, seed_option()] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,

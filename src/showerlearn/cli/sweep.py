@@ -16,7 +16,7 @@ from showerlearn.io.atomic import read_json_object
 def sweep(
     config: ConfigArgument,
     seeds: Annotated[int, typer.Option(help="Number of seeds (config seed, seed+1, ...).")] = 3,
-    jobs: Annotated[int, typer.Option(help="Runs trained in parallel processes.")] = 1,
+    jobs: Annotated[int, typer.Option(help="Runs trained in parallel processes.", min=1)] = 1,
     overrides: OverrideOption = None,
     resume: Annotated[
         Path | None,

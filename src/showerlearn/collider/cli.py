@@ -29,7 +29,7 @@ def simulate_collider(
         ),
     ],
     events: Annotated[
-        int | None, typer.Option(help="Selected events per file, all processes together (overrides n_events).")
+        int | None, typer.Option(help="Selected events per file, all processes together (overrides n_events).", min=1)
     ] = None,
     process: Annotated[
         list[str] | None, typer.Option(help="Generate only this process (repeatable); fractions are rescaled.")

@@ -175,8 +175,12 @@ def _open_run(
                 "give every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
             ])
         return RunDir(Path(run_dir)), 0, False
-    run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
-    run.path.mkdir(parents=True, exist_ok=True)
+    try:
+        run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
+        run.path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:  # a file where a folder of the path must go
+        raise ConfigError("--run-dir" if run_dir else "output_dir", [
+            f"{error.filename}: a file where the run's folder, or a folder above it, must go"]) from None
     held.enter_context(run_lock(run))
     if run_dir is not None:  # checked under the lock: of two processes given one new folder, one trains there
         _check_new_run_dir(run.path)

@@ -18,7 +18,7 @@ from showerlearn.config.loader import read_yaml
 
 def simulate_iact(
     output: Annotated[Path, typer.Option("--output", "-o", help="DL1 HDF5 file to write.")],
-    events: Annotated[int | None, typer.Option(help="Number of triggered events (overrides n_events).")] = None,
+    events: Annotated[int | None, typer.Option(help="Number of triggered events (overrides n_events).", min=1)] = None,
     seed: Annotated[int, seed_option()] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
