@@ -466,3 +466,30 @@ def test_a_file_to_predict_may_lack_some_of_the_classes_processes(events_file: P
         source.model_copy(update={"files": [str(qcd)]}).read()  # training still needs every process of the classes
     with pytest.raises(ColliderDataError, match=r"the processes \['ttbar'\] belong to no class"):
         GeneratedFiles(files=[str(qcd)], classes={"qcd": ["qcd"], "hh": ["signal"]}).for_prediction([events_file]).read()
+
+
+@pytest.mark.parametrize(("source", "signal", "problem"), [
+    # one label branch of class indices: its classes are class0, class1...
+    ({"kind": "columnar", "files": ["x.root"], "constituents": {"tokens": ["part_pt"], "labels": ["label"]},
+      "objects": {"tokens": ["jet_pt"]}}, "signal", "class0, class1...: name them with class_names"),
+    ({"kind": "columnar", "files": ["x.root"], "constituents": {"tokens": ["part_pt"], "labels": ["label"]},
+      "objects": {"tokens": ["jet_pt"]}}, "class1", None),
+    ({"kind": "columnar", "files": ["x.root"], "constituents": {"tokens": ["part_pt"], "labels": ["label_qcd", "label_hh"]},
+      "objects": {"tokens": ["jet_pt"]}}, "signal", "its classes are qcd, hh"),
+    ({"kind": "delphes", "classes": {"qcd": ["q.root"], "hh": ["h.root"]}}, "hh", None),
+    ({"kind": "generated", "files": ["e.h5"], "classes": {"qcd": ["qcd"], "tt": ["ttbar"]}}, "signal", "its classes are qcd, tt"),
+    ({"kind": "generated", "files": ["e.h5"]}, "signal", None),
+])  # fmt: skip
+def test_a_signal_class_the_source_cannot_have_is_refused_before_training(source: dict, signal: str, problem: str | None) -> None:
+    """Not when the trained run is scored: the classes come from the config (or how the files name them)."""
+    from showerlearn.config import load_config
+    from showerlearn.family import new_run_problems
+
+    config = load_config(Path(__file__).parents[1] / "examples" / "collider_multiscale.yaml",
+                         [f"data.params.source={source}".replace("'", '"'), f"evaluation.params.signal_class={signal}"])
+    problems = new_run_problems(config)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(f"evaluation.params.signal_class: {signal!r} is no class of "
+                                                             "data.params.source") and problem in problems[0], problems

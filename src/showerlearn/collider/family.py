@@ -53,19 +53,35 @@ class ColliderFamily(Family):
         return BOARD_STYLE
 
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
-        """A network reading pairwise features needs the data to give the tokens' p4 (``pair_inputs``): found
-        here before any data is read, not at the first batch."""
-        params = config.model.params if config.model is not None else {}
-        wanted = [f"model.params.{key}" for key in ("pair_features", "cross_pair_features") if params.get(key)]
-        if not wanted or (config.data.params or {}).get("pair_inputs"):
-            return []
-        return [f"{' and '.join(wanted)}: the network computes pairwise features from each token's p4, which the data "
-                "gives only with data.params.pair_inputs: true"]
+        """Found here before any data is read, not at the first batch or after training: a network reading
+        pairwise features without the tokens' p4 (``pair_inputs``), and a ``signal_class`` the data has not."""
+        return _pair_input_problems(config) + _signal_class_problems(config)
 
     def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
         from showerlearn.collider.explain.adapter import ColliderExplainAdapter
 
         return ColliderExplainAdapter(trained)
+
+
+def _pair_input_problems(config: ExperimentConfig) -> list[str]:
+    params = config.model.params if config.model is not None else {}
+    wanted = [f"model.params.{key}" for key in ("pair_features", "cross_pair_features") if params.get(key)]
+    if not wanted or (config.data.params or {}).get("pair_inputs"):
+        return []
+    return [f"{' and '.join(wanted)}: the network computes pairwise features from each token's p4, which the data "
+            "gives only with data.params.pair_inputs: true"]
+
+
+def _signal_class_problems(config: ExperimentConfig) -> list[str]:
+    """The evaluator's signal class must be one the source's classes can be called: else the run would fail
+    when it is scored, after training."""
+    if config.evaluation is None or config.evaluation.name != "collider" or "source" not in (config.data.params or {}):
+        return []
+    from showerlearn.collider.data.datamodule import SOURCE
+
+    signal = (config.evaluation.params or {}).get("signal_class", "signal")
+    problem = SOURCE.validate_python(config.data.params["source"]).class_name_problem(signal)
+    return [] if problem is None else [f"evaluation.params.signal_class: {signal!r} is no class of data.params.source: {problem}"]
 
 
 #: the object the ``showerlearn.families`` entry point names

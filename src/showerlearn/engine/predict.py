@@ -219,8 +219,10 @@ def predict_files(
     folder = Path(output_dir)
     # a file name there is a command written for the single merged file of earlier versions
     if not folder.is_dir() and (folder.exists() or folder.suffix in (".h5", ".hdf5")):
-        raise ValueError(f"--output {folder}: with input files the output is a folder, one predictions file per input "
-                         f"(e.g. --output {folder.with_suffix('')})")
+        instead = folder.with_suffix("") if folder.suffix else folder.with_name(f"{folder.name}_predictions")
+        exists = " (a file exists there)" if folder.exists() else ""
+        raise ValueError(f"--output {folder}: with input files the output is a folder, one predictions file per input"
+                         f"{exists} (e.g. --output {instead})")
     sources = _without_outputs(sources, folder)
     outputs = output_paths(sources, folder)
     context = _open(run, overrides, model, keep_invalid, chunk_events, progress)

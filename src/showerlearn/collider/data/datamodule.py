@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
-from showerlearn.collider.data.sources import UNKNOWN_LABEL, EventStreams, Source
+from showerlearn.collider.data.sources import BINARY_CLASSES, UNKNOWN_LABEL, EventStreams, Source
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
 from showerlearn.collider.family import FAMILY
 from showerlearn.collider.io.checks import UniqueNames
@@ -56,8 +56,6 @@ STREAMS = ("constituents", "objects")
 #: fields of the ``*_p4`` inputs (pairwise features), in order
 P4_FIELDS = ("pt", "eta", "phi", "energy")
 _SPLITS = ("train", "val", "test")
-#: the classes whose predictions are one ``score``, the probability of the second (the generated files' default)
-BINARY_CLASSES = ("background", "signal")
 #: the meta columns decoded predictions carry, with their units (astropy strings; picobarn, not "pb": petabit)
 _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
 #: and their types, the same whichever reader gave them (and in the predictions of no event)
@@ -103,8 +101,8 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
     return value if isinstance(value, model) else model.model_validate(value or {})
 
 
-#: validates a source given as a mapping (a DataModule built in code rather than from a config)
-_SOURCE = TypeAdapter(Source)
+#: validates a source given as a mapping (a DataModule built in code rather than from a config; the config check)
+SOURCE = TypeAdapter(Source)
 
 
 
@@ -183,7 +181,7 @@ class ColliderDataModule(ShowerDataModule):
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set.
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.source = source if isinstance(source, BaseModel) else _SOURCE.validate_python(source)
+        self.source = source if isinstance(source, BaseModel) else SOURCE.validate_python(source)
         self.constituent_settings = _coerce(ConstituentSettings, constituents)
         self.object_settings = _coerce(ObjectSettings, objects)
         self.split = _coerce(SplitSpec, split)

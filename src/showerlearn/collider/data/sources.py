@@ -16,6 +16,7 @@ The ``kind`` key chooses the reader (``source: {kind: delphes, classes: {...}}``
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,10 @@ class EventStreams:
         )  # fmt: skip
 
 
+#: the classes whose predictions are one ``score``, the probability of the second (the generated files' default)
+BINARY_CLASSES = ("background", "signal")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -100,6 +105,11 @@ class _Source(_Strict):
     def prepare(self, progress: bool = True) -> None:
         """Make the events ready for :meth:`read`: a source that generates them does it here (``progress``: with a
         progress bar on a terminal); a source of given files has nothing to do."""
+
+    def class_name_problem(self, name: str) -> str | None:
+        """Why no class of these events can be called ``name``, from the config alone (the classes it names, or
+        how the files name them); None when it can be, or when only the files tell."""
+        return None
 
     def _as_prediction(self) -> Self:
         """This source, marked as reading new files to predict; called on a fresh copy (``for_prediction``), so
@@ -155,6 +165,9 @@ class GeneratedFiles(_RecordSource):
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError))
 
+    def class_name_problem(self, name: str) -> str | None:
+        return _not_among(name, tuple(self.classes) if self.classes is not None else BINARY_CLASSES)
+
     def for_prediction(self, files: Sequence[str | Path]) -> GeneratedFiles:
         # built, not model_copy'd: a copy of SimulatedEvents would read its cache instead of ``files``
         copy = GeneratedFiles(files=[str(f) for f in files], classes=self.classes, object_limits=self.object_limits)
@@ -195,7 +208,7 @@ class GeneratedFiles(_RecordSource):
         Training needs every process of ``classes`` in the files (events of every class: the DataModule's
         check); new files to predict need only each of their processes in a class."""
         if self.classes is None:
-            return ("background", "signal"), signal
+            return BINARY_CLASSES, signal
         files = _files(paths)
         lookup = {name: code for code, name in enumerate(processes)}
         labels = np.full(len(process), UNKNOWN_LABEL)
@@ -275,6 +288,9 @@ class DelphesFiles(_RecordSource):
             for name, files in self.classes.items()
         })  # fmt: skip
 
+    def class_name_problem(self, name: str) -> str | None:
+        return _not_among(name, tuple(self.classes))
+
     def for_prediction(self, files: Sequence[str | Path]) -> DelphesFiles:
         # the files of a prediction have no class: one pseudo-class, labelled unknown below
         return self.model_copy(update={"classes": {"unknown": [str(f) for f in files]}})._as_prediction()
@@ -323,6 +339,9 @@ class NpzFiles(_Source):
         if self.class_names is not None and len(self.class_names) != n_constituents:
             raise ValueError(f"class_names names {len(self.class_names)} classes for {n_constituents} class files")
         return self
+
+    def class_name_problem(self, name: str) -> str | None:
+        return _not_among(name, self.class_names or [f"class{i}" for i in range(len(self.constituents.files))])
 
     def read(self) -> EventStreams:
         streams = {name: self._stream(getattr(self, name)) for name in ("constituents", "objects")}
@@ -383,6 +402,14 @@ class ColumnarFiles(_Source):
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
 
+    def class_name_problem(self, name: str) -> str | None:
+        if self.class_names is not None or len(self.constituents.labels) > 1:
+            return _not_among(name, self.class_names or _label_names(self.constituents.labels, np.zeros(0, np.int64)))
+        if re.fullmatch(r"class\d+", name):
+            return None
+        return (f"one label branch of class indices names its classes class0, class1...: name them with class_names "
+                f"(e.g. class_names: [background, {name}])")
+
     def for_prediction(self, files: Sequence[str | Path]) -> ColumnarFiles:
         # a file to predict may lack the label branches: read unlabelled
         return self.model_copy(update={"files": [str(f) for f in files]})._as_prediction()
@@ -422,6 +449,11 @@ class ColumnarFiles(_Source):
             first = int(np.argmax(unnamed))
             raise ColliderDataError(paths[file[first]], f"label {int(label[first])} in branch {self.constituents.labels[0]!r} "
                                                         f"has no class name: class_names names {len(names)} classes {list(names)}")
+
+
+def _not_among(name: str, names: Sequence[str]) -> str | None:
+    """:meth:`_Source.class_name_problem` of a source whose config names its classes."""
+    return None if name in names else f"its classes are {', '.join(names)}"
 
 
 def _label_names(branches: Sequence[str], labels: np.ndarray) -> list[str]:
