@@ -33,8 +33,10 @@ DropRate = Annotated[float, Interval(ge=0.0, lt=1.0)]
 Ratio = Annotated[float, Gt(0.0)]
 #: a physical quantity above 0: a width, a tolerance, an energy, a luminosity
 Positive = Annotated[float, Gt(0.0)]
-#: a probability strictly between 0 and 1 (a confidence level, a signal efficiency)
+#: a probability strictly between 0 and 1 (a confidence level)
 Probability = Annotated[float, Interval(gt=0.0, lt=1.0)]
+#: a share of a whole above 0, at most all of it (a signal efficiency)
+Share = Annotated[float, Interval(gt=0.0, le=1.0)]
 
 
 def _increasing(edges: tuple[float, ...]) -> tuple[float, ...]:

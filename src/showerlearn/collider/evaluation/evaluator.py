@@ -28,7 +28,7 @@ import numpy as np
 from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
 from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
 from showerlearn.evaluation.curves import curve_record, json_float
-from showerlearn.registry import EVALUATORS, Positive, Probability
+from showerlearn.registry import EVALUATORS, Positive, Share
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
 
 __all__ = ["REJECTION_CURVE", "evaluate_collider"]
@@ -44,7 +44,7 @@ def evaluate_collider(
     predictions: Mapping[str, Any],
     output_dir: str | Path,
     *,
-    efficiencies: Sequence[Probability] = (0.3, 0.5),
+    efficiencies: Sequence[Share] = (0.3, 0.5),
     luminosity_fb: Positive = 3000.0,
     signal_class: str = "signal",
     label: str | None = None,
