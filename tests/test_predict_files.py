@@ -505,6 +505,9 @@ def test_an_exported_model_predicts_as_the_checkpoint(
     sidecar.write_text(json.dumps(made_from))
     with pytest.raises(ValueError, match=r"model.pt: exported from the run .* whose model settings differ"):
         predict_files(iact_run, [source], tmp_path / "other", model=exported, progress=False)
+    sidecar.write_text("{}")  # damaged, or not export's
+    with pytest.raises(ValueError, match=r"model.pt: its sidecar .*model.pt.json lacks config and run_id: not one"):
+        predict_files(iact_run, [source], tmp_path / "other", model=exported, progress=False)
     # a model file that is no model: refused with its own name, before any input is read or output written
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
@@ -579,6 +582,10 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
         assert result.exit_code == 0, result.output
         assert "photopeak_efficiency" in result.output
     assert run.metrics_file.read_bytes() == before
+    own = run.predictions_file.read_bytes()
+    with pytest.raises(ValueError, match="is the run's own predictions file"):  # not even with --overwrite
+        predict_split(run.path, run.predictions_file, scored, overwrite=True, progress=False)
+    assert run.predictions_file.read_bytes() == own
     # the reference: the evaluator itself on the predictions the run wrote when trained (the same test events)
     tables = read_tables(run.predictions_file)
     reference = evaluate_calorimeter(tables.pop("predictions"), tmp_path / "reference", tables, figure_formats=("png",))

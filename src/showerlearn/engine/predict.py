@@ -267,6 +267,10 @@ def predict_split(
     output = Path(output)
     if output.is_dir():
         raise FileExistsError(f"--output {output}: is a folder; the run's test split is predicted into one file")
+    own = (run if isinstance(run, RunDir) else RunDir(Path(run))).predictions_file
+    if output.resolve() == own.resolve():  # `evaluate RUN` would score the replacement as the run's own
+        raise ValueError(f"--output {output}: is the run's own predictions file, which `showerlearn evaluate RUN` "
+                         "scores; predict into another file (and score it with evaluate RUN --predictions FILE)")
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
     context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
@@ -512,13 +516,16 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: C
         log.warning("--model %s: no sidecar %s, so it cannot be checked to be %s's network", model, sidecar.name, run.path)
         return
     described = read_json_object(sidecar)
-    theirs, ours = described.get("config", {}), config.model_dump(mode="json")
+    if missing := [key for key in ("config", "run_id") if key not in described]:
+        raise ValueError(f"--model {model}: its sidecar {sidecar} lacks {' and '.join(missing)}: not one `showerlearn "
+                         "export` wrote, or damaged; export the run again")
+    theirs, ours = described["config"], config.model_dump(mode="json")
     differing = []
     if theirs.get("model") != ours["model"]:
         differing.append("model")
     if theirs.get("data", {}).get("name") != ours["data"]["name"]:
         differing.append("data")
-    exported_from = described.get("run_id", "?")
+    exported_from = described["run_id"]
     if differing:
         raise ValueError(
             f"--model {model}: exported from the run {exported_from} whose {' and '.join(differing)} "
