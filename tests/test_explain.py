@@ -727,3 +727,22 @@ def test_a_signal_threshold_that_counts_no_or_every_element_is_refused(threshold
     with pytest.raises(ValueError, match="--signal-threshold must be a number >= 0"):
         CriteriaSettings(signal_threshold=threshold)
     assert CriteriaSettings(signal_threshold=0.0).signal_threshold == 0.0
+
+
+def test_models_of_different_data_are_not_compared(tmp_path: Path) -> None:
+    """A calorimeter run compared with an IACT one: refused naming both kinds of data, before any work (the input
+    file would otherwise be blamed for not being a hit file)."""
+    from showerlearn.config import dump_config, load_config
+    from showerlearn.engine.run_dir import RunDir
+    from showerlearn.explain.report import _check_one_kind_of_data
+
+    examples = Path(__file__).parents[1] / "examples"
+    runs = {}
+    for name in ("gamma_physnet_da_small", "calorimeter_transformer"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(dump_config(load_config(examples / f"{name}.yaml")))
+        runs[name] = RunDir(tmp_path / name)
+    same = [(tmp_path / "a", [runs["gamma_physnet_da_small"]]), (tmp_path / "b", [runs["gamma_physnet_da_small"]])]
+    _check_one_kind_of_data(same)
+    with pytest.raises(ValueError, match=r"the compared models read different data \(calorimeter, iact: .*a: iact; .*b: calorimeter\)"):
+        _check_one_kind_of_data([(tmp_path / "a", [runs["gamma_physnet_da_small"]]), (tmp_path / "b", [runs["calorimeter_transformer"]])])

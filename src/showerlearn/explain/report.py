@@ -41,6 +41,7 @@ from showerlearn.explain.driver import (
     explain_run,
     summarise_criteria,
 )
+from showerlearn.config import load_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.explain.gradcam import OutputSelector
 from showerlearn.explain.loading import network_checkpoint, resolve_runs
@@ -194,6 +195,7 @@ def write_explanations(
     for _, runs in groups:
         for run in runs:
             network_checkpoint(run)  # an estimator or unfinished run fails here, not after the others' minutes of work
+    _check_one_kind_of_data(groups)
     figures = _figure_folders(main, groups)
     folders = [*figures, main / CRITERIA_FOLDER]
     if not overwrite and (earlier := [folder for folder in folders if holds_anything(folder)]):
@@ -217,6 +219,16 @@ def write_explanations(
         _write_criteria(document, staged.folder(main / CRITERIA_FOLDER), staged.folder(main / EXPLAIN_FOLDER))
     # a folder left with nothing is none (io.staging): not named
     return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures if folder.is_dir()))}
+
+
+def _check_one_kind_of_data(groups: Sequence[tuple[Path, Sequence[RunDir]]]) -> None:
+    """The compared models read the same data (DataModule): their maps are on one detector's elements, of one
+    input file; else the file would be blamed for not being what the other model reads."""
+    read = {path: {load_config(run.config_file).data.name for run in runs} for path, runs in groups}
+    if len(kinds := set().union(*read.values())) > 1:
+        listing = "; ".join(f"{path}: {', '.join(sorted(names))}" for path, names in read.items())
+        raise ValueError(f"explain: the compared models read different data ({', '.join(sorted(kinds))}: {listing}); "
+                         "compare models of one detector, explained on one file")
 
 
 def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> None:
