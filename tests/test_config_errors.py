@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, dump_config, load_config, resolve_config
+from showerlearn.config.loader import read_yaml
 from showerlearn.engine.sweep import sweep
 from showerlearn.family import new_run_problems
 
@@ -61,6 +62,17 @@ def test_yaml_errors_keep_their_brackets_and_a_missing_base_is_named_from_its_ex
     variant.write_text("extends: does_not_exist.yaml\nseed: 2\n")
     with pytest.raises(ConfigError, match=r"variant.yaml:\s+- extends: does_not_exist.yaml: no such config file \(/"):
         load_config(variant)
+
+
+def test_a_key_given_twice_is_refused_and_merged_keys_may_be_overridden(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys silently: a second ``seed:`` further down would win unseen."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("name: x\nseed: 1\ndata: {name: tabular, params: {}}\nseed: 2\n")
+    with pytest.raises(ConfigError, match=r"(?s)twice.yaml:\s+- not valid YAML: .*found the key 'seed' twice.*line 4"):
+        load_config(twice)
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("base: &base {a: 1, b: 2}\nother:\n  <<: *base\n  a: 3\n")
+    assert read_yaml(merged)["other"] == {"a": 3, "b": 2}
 
 
 def test_a_typo_in_a_tagged_source_is_one_line_with_its_fix() -> None:
