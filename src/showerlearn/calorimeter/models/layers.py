@@ -71,14 +71,15 @@ class HitPairBias(nn.Module):
 
     def angles(self, features: Tensor) -> Tensor:
         """Opening angle [rad] of every hit pair, ``(B, N, N, 1)``: the angle itself, not its cosine, which is
-        flat where neighbouring crystals lie (0.1 rad apart). As ``atan2(|u x v|, u . v)``, exact to float32's
-        digits at every angle: the arccos of the cosine loses them at small angles, where a rounding of the
-        cosine moves the angle 20 times more, enough for PyTorch and an ONNX export to disagree by 1e-4."""
+        flat where neighbouring crystals lie (0.1 rad apart). From the chord, ``2 asin(|u - v| / 2)``, exact to
+        float32's digits at small angles: the arccos of the cosine loses them there, where a rounding of the cosine
+        moves the angle 20 times more, enough for PyTorch and an ONNX export to disagree by 1e-4. (Not atan2 of
+        sine and cosine: ONNX has no such operator, and its replacement divides 0 by 0 for a padded hit.)"""
         direction = directions(features, self.spec)
-        n = direction.shape[1]
-        first, second = direction[:, :, None, :].expand(-1, -1, n, -1), direction[:, None, :, :].expand(-1, n, -1, -1)
-        sine = torch.linalg.cross(first, second).norm(dim=-1, keepdim=True)
-        return torch.atan2(sine, pair_cosines(direction)).clamp(_MIN_ANGLE, math.pi - _MIN_ANGLE)
+        chord = (direction[:, :, None, :] - direction[:, None, :, :]).norm(dim=-1, keepdim=True)
+        # below 1 by what the smallest angle leaves: asin's slope is infinite at 1 (opposite hits), its gradient NaN
+        half = (chord / 2).clamp(max=math.cos(_MIN_ANGLE / 2))
+        return (2 * torch.asin(half)).clamp(min=_MIN_ANGLE)
 
     def forward(self, features: Tensor) -> Tensor:
         angle = self.angles(features)
