@@ -221,4 +221,5 @@ def test_settings_are_validated_with_clear_messages() -> None:
     with pytest.raises(ValueError, match=r"crystal_threshold_mev \(50.0\) must be below saturation_mev \(30.0\)"):
         CalorimeterSimulationConfig(crystal_threshold_mev=50.0)  # an empty file, else
     with pytest.raises(ValueError, match=r"background_energy_mev \(1e\+308\) exceeds saturation_mev"):
-        CalorimeterSimulationConfig(background_energy_mev=1e308)  # infinite energies, else
+        CalorimeterSimulationConfig(background_hits_mean=2.0, background_energy_mev=1e308)  # infinite energies, else
+    assert CalorimeterSimulationConfig(background_energy_mev=40.0).background_hits_mean == 0  # no background: unused

@@ -479,6 +479,7 @@ def test_a_file_to_predict_may_lack_some_of_the_classes_processes(events_file: P
     ({"kind": "delphes", "classes": {"qcd": ["q.root"], "hh": ["h.root"]}}, "hh", None),
     ({"kind": "generated", "files": ["e.h5"], "classes": {"qcd": ["qcd"], "tt": ["ttbar"]}}, "signal", "its classes are qcd, tt"),
     ({"kind": "generated", "files": ["e.h5"]}, "signal", None),
+    ({"kind": "generated", "files": ["e.h5"]}, "top", None),  # background and signal: one score, no signal class read
 ])  # fmt: skip
 def test_a_signal_class_the_source_cannot_have_is_refused_before_training(source: dict, signal: str, problem: str | None) -> None:
     """Not when the trained run is scored: the classes come from the config (or how the files name them)."""

@@ -309,7 +309,6 @@ def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     ("data.params.num_workers=-2", "data.params.num_workers: Input should be greater than or equal to 0"),
     ("optimizer.params.lr=nan", "optimizer.params.lr: expected a finite number"),
     ("seed=-1", "seed: Input should be greater than or equal to 0"),
-    ("name=../../escape", "name: Value error, the name of one folder in output_dir: without / or \\, and not . or .."),
     ("evaluation.params.spectrum_bin_mev=0", "evaluation.params.spectrum_bin_mev: Input should be greater than 0"),
     ("evaluation.params.n_sigma=-2", "evaluation.params.n_sigma: Input should be greater than 0"),
     ("evaluation.params.energy_bins=[5,1]", "evaluation.params.energy_bins: Value error, bin edges must be at least two increasing"),
@@ -329,9 +328,11 @@ def test_a_bad_value_is_refused_by_its_key_before_a_run_starts(setting: str, pro
 @pytest.mark.parametrize(("setting", "problem"), [
     ("optimizer.params.lr=-1", "optimizer.params: Invalid learning rate: -1.0"),
     ("optimizer.params.betas=[2,3]", "optimizer.params: Invalid beta parameter at index 0: 2.0"),
+    ("name=../../escape", "name: '../../escape' is not the name of one folder in output_dir: without / or \\, and not . or .."),
 ])
-def test_what_the_optimizer_refuses_is_found_before_a_run_folder_exists(setting: str, problem: str, tmp_path: Path) -> None:
-    """torch checks an optimizer's values only when it is built: the config check builds it on a stand-in."""
+def test_a_new_runs_rules_are_checked_before_its_folder_exists(setting: str, problem: str, tmp_path: Path) -> None:
+    """Rules of a new run beyond the schema (a stored run's config still loads): torch checks an optimizer's values
+    only when it is built, so the check builds it on a stand-in; a run name is one folder of output_dir."""
     example = REPOSITORY / "examples" / "calorimeter_pair_mlp.yaml"
     validated = CliRunner().invoke(app, ["config", "validate", str(example), "--set", setting])
     assert validated.exit_code != 0 and problem in " ".join(validated.output.split()), validated.output

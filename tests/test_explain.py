@@ -559,6 +559,7 @@ def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNames
 
     monkeypatch.setattr(report, "resolve_runs", runs)
     monkeypatch.setattr(report, "network_checkpoint", lambda run: run.best_checkpoint())
+    monkeypatch.setattr(report, "_check_one_kind_of_data", lambda groups: None)  # stand-in runs have no config
     monkeypatch.setattr(report, "explain_run", explained)
     monkeypatch.setattr(report, "write_run_figures", figures)
     monkeypatch.delenv("SHOWERLEARN_DEBUG", raising=False)

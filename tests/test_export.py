@@ -132,7 +132,7 @@ def test_the_format_is_the_one_given_or_the_one_the_suffix_names() -> None:
     assert [export_format(name) for name in ("m.onnx", "m.pt", "m.PTH", "m", "m.bin")] == [
         "onnx", "torchscript", "torchscript", "onnx", "onnx"]
     assert export_format("m.bin", "torchscript") == "torchscript" and export_format("m.pt", "torchscript") == "torchscript"
-    with pytest.raises(ValueError, match=r"m\.pt: the suffix \.pt names a torchscript file, but the format asked is onnx: "
+    with pytest.raises(ValueError, match=r"m\.pt: the suffix \.pt is that of torchscript files, but the format asked is onnx: "
                                          r"name the file m\.onnx"):
         export_format("m.pt", "onnx")
     with pytest.raises(ValueError, match="format must be one of onnx, torchscript, got 'tflite'"):
@@ -150,7 +150,7 @@ def test_export_refuses_to_replace_files_unless_asked(trained_run: RunDir, tmp_p
     result = CliRunner().invoke(app, ["export", str(trained_run.path), "--format", "torchscript", "--output", str(notes)])
     assert result.exit_code == 1 and not notes.exists() and metadata_path(notes).read_text() == "{}"
     result = CliRunner().invoke(app, ["export", str(trained_run.path), "--format", "onnx", "--output", str(notes)])
-    assert result.exit_code == 1 and "names a torchscript file" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "is that of torchscript files" in " ".join(result.output.split())
     assert not notes.exists() and metadata_path(notes).read_text() == "{}"
     result = CliRunner().invoke(app, ["export", str(trained_run.path), "--output", str(tmp_path)])
     assert result.exit_code == 1 and "is a folder" in " ".join(result.output.split())

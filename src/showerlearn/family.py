@@ -177,8 +177,16 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     """What a new run refuses and ``config validate`` reports beyond the schema: the sections the experiment would
     ignore (``ExperimentConfig.ignored_sections``) and the problems between sections its family checks
     (:meth:`Family.experiment_problems`)."""
-    return (config.ignored_sections() + _empty_test_split(config) + _optimizer_problems(config)
-            + family_of(config).experiment_problems(config))
+    return (_run_name_problems(config.name) + config.ignored_sections() + _empty_test_split(config)
+            + _optimizer_problems(config) + family_of(config).experiment_problems(config))
+
+
+def _run_name_problems(name: str) -> list[str]:
+    """The name is one folder of ``output_dir``: a path in it would put runs anywhere (``../../x``) or nest them.
+    A new run's rule, not the schema's: runs named otherwise by earlier versions still load."""
+    if name and name not in (".", "..") and not any(separator in name for separator in ("/", "\\")):
+        return []
+    return [f"name: {name!r} is not the name of one folder in output_dir: without / or \\, and not . or .."]
 
 
 def _optimizer_problems(config: ExperimentConfig) -> list[str]:
@@ -195,7 +203,7 @@ def _optimizer_problems(config: ExperimentConfig) -> list[str]:
         build(config.optimizer, OPTIMIZERS, "optimizer", params=[torch.zeros(1, requires_grad=True)])
     except ComponentProblem:  # its keys and types: reported by the schema check already
         return []
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RuntimeError) as error:  # RuntimeError: options torch cannot combine (fused, foreach)
         return [f"optimizer.params: {error}"]
     return []
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +24,28 @@ from showerlearn.config.errors import ConfigError, format_validation_error, sugg
 from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig, TaskConfig
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps the last silently, so a second
-    ``seed:`` further down would win unseen. Keys merged in by ``<<`` may be overridden, as YAML intends."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, Hashable):  # refused by the safe loader itself, with its own message
-                continue
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+def _load_yaml(text: str) -> Any:
+    """YAML's safe load, refusing a key given twice in one mapping: PyYAML keeps the last silently, so a second
+    ``seed:`` further down would win unseen. Checked on the document as written (composed, before ``<<`` merges
+    copy keys into mappings, which may then override them, as YAML intends)."""
+    stack, visited = [yaml.compose(text, Loader=yaml.SafeLoader)], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in visited:  # an alias: the node it names, checked once
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if (key.tag, key.value) in keys:
+                        raise yaml.constructor.ConstructorError(
+                            "while reading a mapping", node.start_mark, f"found the key {key.value!r} twice", key.start_mark)
+                    keys.add((key.tag, key.value))
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return yaml.safe_load(text)
 
 
 def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -50,7 +55,7 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     if not path.is_file():
         raise ConfigError(str(path), [f"a folder, not a config file: {path}" if path.is_dir() else f"no such config file: {path}"])
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+        data = _load_yaml(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
     except UnicodeDecodeError:  # an image, an HDF5 file... given where a config goes

@@ -130,8 +130,10 @@ def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     """The type as a user reads it; ``metadata``: the field's constraints (pydantic keeps a field's own bounds,
     and those of its ``Annotated`` type, there rather than in ``annotation``)."""
     text = getattr(annotation, "__name__", None) if inspect.isclass(annotation) else None
-    text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text or repr(annotation))  # drop module paths
+    text = re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", text or repr(annotation))  # drop module paths, not 1.0
     text = re.sub(r"Annotated\[(\w+), Tag\(tag='\w+'\)\]", r"\1", text)  # a tagged union's members by name
+    # a validator that normalises values (a case): the type it leaves, not the function's repr (an address)
+    text = re.sub(r"Annotated\[(.*?), BeforeValidator\(func=<function [^>]*>[^)]*\)\]", r"\1", text)
     text = re.sub(r"Annotated\[(\w+), Ge\(ge=([^)]+)\)\]", r"\1 >= \2", text)  # a bound, as NonNegativeInt's
     bounds = [f"{symbol} {_bound(getattr(constraint, name))}" for constraint in metadata
               for name, symbol in _BOUNDS if getattr(constraint, name, None) is not None]

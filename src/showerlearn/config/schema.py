@@ -181,14 +181,6 @@ class ExperimentConfig(Strict):
     callbacks: list[Component] = Field(default_factory=list, description="Extra Lightning callbacks.")
     evaluation: Component | None = Field(None, description="Evaluator turning predictions into metrics and plots.")
 
-    @field_validator("name")
-    @classmethod
-    def _one_folder_name(cls, name: str) -> str:
-        # the name is a folder of output_dir: a path in it would put runs anywhere ("../../x") or nest them
-        if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\")):
-            raise ValueError("the name of one folder in output_dir: without / or \\, and not . or ..")
-        return name
-
     @model_validator(mode="after")
     def _model_xor_estimator(self) -> ExperimentConfig:
         if (self.model is None) == (self.estimator is None):

@@ -16,16 +16,19 @@ from pydantic import BaseModel, model_validator
 log = logging.getLogger(__name__)
 
 
-def expand_patterns(patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError) -> list[Path]:
+def expand_patterns(
+    patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError, folders: bool = True
+) -> list[Path]:
     """The files of ``patterns`` in order, each glob expanded and sorted, each file once (overlapping patterns
     would read its events twice, into more than one split); ``error`` names ``what`` when a pattern matches
-    nothing or there is no file at all."""
+    nothing or there is no file at all. ``folders``: whether a glob's matching folders count (a parquet data set
+    is one), or are passed over (``data/*`` beside ``data/sub/``, for a reader of files only)."""
     paths: list[Path] = []
     seen: set[Path] = set()
     for pattern in patterns or []:
-        # a glob matches files: a folder among its matches (data/* beside data/sub/) is no input
-        matches = sorted(m for m in glob.glob(str(pattern)) if not Path(m).is_dir()) if glob.has_magic(str(pattern)) \
-            else [str(pattern)]
+        matches = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [str(pattern)]
+        if glob.has_magic(str(pattern)) and not folders:
+            matches = [match for match in matches if not Path(match).is_dir()]
         if not matches:
             raise error(f"{what}: pattern {pattern!r} matches no file")
         for match in map(Path, matches):

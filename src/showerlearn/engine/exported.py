@@ -81,7 +81,7 @@ OPSET = 17
 #: the largest allowed difference to PyTorch, absolute below 1 and relative above
 TOLERANCE = 1e-4
 NetworkInputs = Tensor | Mapping[str, Tensor]
-_TORCHSCRIPT_HINT = "--format torchscript may export it"
+_TORCHSCRIPT_HINT = "a TorchScript file may export it: --format torchscript, or an output named .pt"
 
 
 class ExportError(ValueError):
@@ -259,8 +259,8 @@ def export_format(output: str | Path, format: str | None = None) -> Format:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     if named is not None and named != format:
         right = next(name for name, kind in FORMAT_SUFFIXES.items() if kind == format)
-        raise ValueError(f"{output}: the suffix {suffix} names a {named} file, but the format asked is {format}: name the "
-                         f"file {Path(output).with_suffix(right).name}, or leave the format out")
+        raise ValueError(f"{output}: the suffix {suffix} is that of {named} files, but the format asked is {format}: name "
+                         f"the file {Path(output).with_suffix(right).name}, or leave the format out")
     return format  # one of FORMATS, checked above
 
 

@@ -237,9 +237,9 @@ def predict_files(
                 if skip:
                     summaries.append(_skipped(source, output))
                 else:
-                    stamp = stamps.get(source) or context.file_stamp(source)
-                    parts = context.datamodule.prediction_parts(source, chunk_events)
-                    with _stopping(summaries, len(sources)), _naming(source):
+                    with _stopping(summaries, len(sources)), _naming(source):  # hashing it too: it may be unreadable
+                        stamp = stamps.get(source) or context.file_stamp(source)
+                        parts = context.datamodule.prediction_parts(source, chunk_events)
                         summaries.append(_write(context, parts, "predict", output, stamp, bar, str(source)))
                 bar.file_done()
         finally:
@@ -314,7 +314,7 @@ def _stopping(done: Sequence[PredictionSummary], inputs: int) -> Iterator[None]:
 
 def resolve_inputs(patterns: Sequence[str | Path]) -> list[Path]:
     """The input files: glob patterns expanded (sorted), each file once (in the order first given)."""
-    paths = expand_patterns(patterns, "predict: inputs", FileNotFoundError)  # each file once
+    paths = expand_patterns(patterns, "predict: inputs", FileNotFoundError, folders=False)  # each file once
     if runs := [str(path) for path in paths if RunDir(path).config_file.is_file()]:
         # `predict runs/x/*_seed1 FILE` where the pattern matched two runs: the second is taken for an input
         raise ValueError(f"predict: {', '.join(runs)} is a run directory, not an input file: predict takes one run "

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from matplotlib.figure import Figure
+from pydantic import BeforeValidator
 
 from showerlearn.io.atomic import atomic_path
 
-#: A file format matplotlib writes without extra packages (an evaluator's ``figure_formats``: the config check
-#: refuses another by its key, before a run trains rather than when its figures are saved).
-FigureFormat = Literal["png", "pdf", "svg", "svgz", "eps", "ps", "pgf", "jpg", "jpeg", "tif", "tiff", "webp", "raw", "rgba"]
+#: A file format matplotlib writes, in any case as matplotlib takes it (an evaluator's ``figure_formats``: the
+#: config check refuses another by its key, before a run trains rather than when its figures are saved).
+FigureFormat = Annotated[
+    Literal["png", "pdf", "svg", "svgz", "eps", "ps", "pgf", "jpg", "jpeg", "tif", "tiff", "webp", "avif", "gif", "raw", "rgba"],
+    BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
+]
 #: Formats every evaluation figure is written in: PNG to look at, PDF for papers.
 FIGURE_FORMATS: tuple[FigureFormat, ...] = ("png", "pdf")
 

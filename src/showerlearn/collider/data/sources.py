@@ -452,8 +452,9 @@ class ColumnarFiles(_Source):
 
 
 def _not_among(name: str, names: Sequence[str]) -> str | None:
-    """:meth:`_Source.class_name_problem` of a source whose config names its classes."""
-    return None if name in names else f"its classes are {', '.join(names)}"
+    """:meth:`_Source.class_name_problem` of a source whose config names its classes; background and signal give
+    one score, which needs no signal class."""
+    return None if name in names or tuple(names) == BINARY_CLASSES else f"its classes are {', '.join(names)}"
 
 
 def _label_names(branches: Sequence[str], labels: np.ndarray) -> list[str]:
