@@ -155,13 +155,16 @@ class ShowerDataModule(L.LightningDataModule):
             raise NotImplementedError(f"{type(self).__name__} has no rule to merge {len(outputs)} prediction views")
         return outputs[0]
 
-    def predict_views(self, predict: Callable[[Any], Mapping[str, Any]], batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """One batch's encoded outputs: ``predict`` of its inputs under every view of :meth:`prediction_views`,
-        merged by :meth:`merge_prediction_views`. Merging batch by batch keeps one batch of each view in memory,
-        not every view of a whole split."""
+    def predict_views(
+        self, predict: Callable[[Any], Mapping[str, Any]], batch: Mapping[str, Any],
+        views: Sequence[InputView | None] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """One batch's encoded outputs: ``predict`` of its inputs under every view of :meth:`prediction_views`
+        (``views``: those, made once by a caller predicting many batches), merged by :meth:`merge_prediction_views`.
+        Merging batch by batch keeps one batch of each view in memory, not every view of a whole split."""
         inputs = batch["inputs"]
         outputs = [{name: to_numpy(values) for name, values in predict(inputs if view is None else view(inputs)).items()}
-                   for view in self.prediction_views()]
+                   for view in (self.prediction_views() if views is None else views)]
         meta = {name: to_numpy(values) for name, values in batch.get("meta", {}).items()}
         return self.merge_prediction_views(outputs, meta)
 

@@ -746,11 +746,12 @@ def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: Batch
         return
     datamodule = context.datamodule
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
+    views = datamodule.prediction_views()  # once, not per batch
     outputs: list[dict[str, np.ndarray]] = []
     metas: list[Any] = []
     pending = 0
     for batch in loader:
-        outputs.append(datamodule.predict_views(predict, batch))
+        outputs.append(datamodule.predict_views(predict, batch, views))
         metas.append(batch.get("meta", {}))
         pending += len(next(iter(outputs[-1].values())))
         if pending >= context.chunk_events:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import logging
 import os
 import signal
@@ -432,9 +433,9 @@ def _network_outputs(
         accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, logger=False, enable_progress_bar=False,
         enable_model_summary=False, precision=prediction_precision(config.trainer, device),
     )
-    if (views := len(datamodule.prediction_views())) > 1:
-        log.info("predicting every event in %d views (test-time augmentation)", views)
-    module.predict_views = datamodule.predict_views
+    if len(views := datamodule.prediction_views()) > 1:
+        log.info("predicting every event in %d views (test-time augmentation)", len(views))
+    module.predict_views = functools.partial(datamodule.predict_views, views=views)
     loader = datamodule.predict_dataloader() if split == "predict" else datamodule.test_dataloader()
     batches = trainer.predict(module, dataloaders=loader)
     return concatenate_batches([b["outputs"] for b in batches]), concatenate_batches([b["meta"] for b in batches])
