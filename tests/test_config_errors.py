@@ -311,9 +311,15 @@ def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     ("seed=-1", "seed: Input should be greater than or equal to 0"),
     ("evaluation.params.spectrum_bin_mev=0", "evaluation.params.spectrum_bin_mev: Input should be greater than 0"),
     ("evaluation.params.n_sigma=-2", "evaluation.params.n_sigma: Input should be greater than 0"),
-    ("evaluation.params.energy_bins=[5,1]", "evaluation.params.energy_bins: Value error, bin edges must be at least two increasing"),
-    ("evaluation.params.energy_bins=[]", "evaluation.params.energy_bins: Value error, bin edges must be at least two increasing"),
+    ("evaluation.params.energy_bins=[5,1]", "evaluation.params.energy_bins: bin edges must be at least two increasing"),
+    ("evaluation.params.energy_bins=[]", "evaluation.params.energy_bins: bin edges must be at least two increasing"),
     ("evaluation.params.figure_formats=[foo]", "evaluation.params.figure_formats.0: Input should be 'png', 'pdf'"),
+    # pydantic reads true as 1: a boolean for a number is a mistake, at every level of the config
+    ("seed=true", "seed: expected a number, not a boolean"),
+    ("trainer.max_epochs=yes", "trainer.max_epochs: expected a number, not a boolean"),
+    ("model.params.dropout=false", "model.params.dropout: expected a number, not a boolean"),
+    ("data.params.split.seed=true", "data.params.split.seed: expected a number, not a boolean"),
+    ("data.params.simulate.config.beta=true", "data.params.simulate.config.beta: expected a number, not a boolean"),
 ])
 def test_a_bad_value_is_refused_by_its_key_before_a_run_starts(setting: str, problem: str, tmp_path: Path) -> None:
     """Not by the constructor (or numpy) once the run folder exists; and the message names the --set it came from."""

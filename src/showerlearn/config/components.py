@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.config.docstrings import parameter_docs
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.schema import Component
@@ -53,9 +54,19 @@ def _params_model(factory: Callable[..., Any], injected: frozenset[str]) -> type
         elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name not in injected:
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             fields[parameter.name] = (hints.get(parameter.name, Any), Field(default, description=docs.get(parameter.name)))
+    base = _OpenParams if extra == "allow" else _ClosedParams
+    return create_model(f"{getattr(factory, '__name__', 'Component')}Params", __base__=base, **fields)
+
+
+class _ClosedParams(SettingsModel):
     # allow_inf_nan: a NaN passes every range check (a learning rate of nan trains nothing, silently)
-    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=(), allow_inf_nan=False)
-    return create_model(f"{getattr(factory, '__name__', 'Component')}Params", __config__=config, **fields)
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=(), allow_inf_nan=False)
+
+
+class _OpenParams(_ClosedParams):
+    """The params of a component taking ``**kwargs``: keys its signature does not name go through."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 def validate_params(

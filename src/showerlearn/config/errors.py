@@ -60,13 +60,22 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
 def _mismatch_line(path: str, items: list[dict[str, Any]]) -> str:
     """``path: message (got input)``; several messages (one per union member) joined as what was expected."""
     got = f"(got {_short(items[0].get('input'))})"
+    messages = [_message(item) for item in items]
     if len(items) == 1:
-        return f"{path}: {items[0]['msg']} {got}"
-    messages = [item["msg"] for item in items]
+        return f"{path}: {messages[0]} {got}"
     if not all(message.startswith(_SHOULD_BE) for message in messages):  # not only type mismatches: say each
         return f"{path}: {'; '.join(dict.fromkeys(messages))} {got}"
     expected = dict.fromkeys(_expectation(message) for message in messages)
     return f"{path}: expected {' or '.join(expected)} {got}"
+
+
+def _message(item: dict[str, Any]) -> str:
+    """pydantic's message without the "Value error, " it puts before what a validator says."""
+    message = item["msg"]
+    return message.removeprefix(_VALUE_ERROR) if item["type"] == "value_error" else message
+
+
+_VALUE_ERROR = "Value error, "
 
 
 def _expectation(message: str) -> str:

@@ -10,18 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from showerlearn.config.base import SettingsModel
 
 #: Lightning's short names of its precisions (its Trainer reads them so; a config keeps the long ones)
 _PRECISION_ALIASES = {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed", "64": "64-true"}
 
 
-class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, not silently ignored. An infinite value (a
+class Strict(SettingsModel):
+    """Base of every config section (unknown keys and booleans for numbers are errors). An infinite value (a
     detector card's last bin edge) stays infinite when the config is written (``.inf`` in YAML): pydantic's
     default writes null, which the config then refuses when a run reads its own config.yaml back."""
 
-    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
 
 class Component(Strict):

@@ -4,6 +4,7 @@ seeded resumable sampler, and the detector-agnostic
 feature-table DataModule (``tabular``). Each family's readers, datasets and
 DataModules live in the family (``showerlearn.iact.data``).
 
-May import: showerlearn.registry, showerlearn.io, showerlearn.family, torch, lightning.
+May import: showerlearn.registry, showerlearn.io, showerlearn.family, showerlearn.config.base (typed settings), torch,
+lightning.
 """
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from showerlearn.config.base import SettingsModel
 
 __all__ = ["SplitSpec", "split_indices"]
 
@@ -24,10 +26,10 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndar
     return [np.sort(part) for part in np.split(order, bounds)]
 
 
-class SplitSpec(BaseModel):
+class SplitSpec(SettingsModel):
     """How events are divided into train / val / test."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     fractions: tuple[float, float, float] = Field((0.7, 0.15, 0.15), description="train, val, test fractions.")
     seed: int | None = Field(

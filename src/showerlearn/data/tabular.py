@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from torch.utils.data import Dataset
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.split import SplitSpec
 from showerlearn.io.errors import FileProblemError
@@ -25,10 +26,9 @@ from showerlearn.io.tables import CLASS_SCORE_PREFIX, score_columns
 from showerlearn.registry import DATAMODULES, Count, NonNegative
 
 
-class TableSource(BaseModel):
+class TableSource(SettingsModel):
     """Where the table is and how to read it."""
 
-    model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="CSV file, or HDF5 file whose group `group` holds one dataset per column.")
     group: str = Field("events", description="HDF5 group holding the columns (ignored for CSV).")

@@ -4,7 +4,7 @@ decoding of network outputs into a cluster label per hit.
 
 May import: showerlearn.calorimeter.baselines, showerlearn.calorimeter.evaluation, showerlearn.calorimeter.family,
 showerlearn.calorimeter.geometry, showerlearn.calorimeter.io, showerlearn.calorimeter.simulation, showerlearn.data,
-showerlearn.registry, numpy, pydantic, scipy, torch; awkward inside the functions that read hit files.
+showerlearn.registry, showerlearn.config.base (typed settings), numpy, pydantic, scipy, torch; awkward inside the functions that read hit files.
 """
 
 from showerlearn.calorimeter.data.datamodule import CalorimeterDataModule, SimulateSpec

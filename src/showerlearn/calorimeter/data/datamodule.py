@@ -38,6 +38,7 @@ from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.geometry import geometry_by_name
 from showerlearn.calorimeter.io import n_events
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
+from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import InputView, ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.files import (
@@ -51,10 +52,10 @@ __all__ = ["CalorimeterDataModule", "SimulateSpec"]
 _SPLITS = ("train", "val", "test")
 
 
-class SimulateSpec(BaseModel):
+class SimulateSpec(SettingsModel):
     """Simulate the hit file with ``showerlearn.calorimeter.simulation.simulate_calorimeter`` (cached by settings + seed)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     config: CalorimeterSimulationConfig = Field(
         default_factory=CalorimeterSimulationConfig, description="Simulation settings (docs/calorimeter.md); checked like any key.")

@@ -24,10 +24,12 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+
+from showerlearn.config.base import SettingsModel
 
 __all__ = [
     "DECODED_OUTPUTS",
@@ -48,10 +50,10 @@ DECODED_OUTPUTS = ("labels", "objects", "slots", "cluster_pairs", "pairs")
 PAIR_OUTPUTS = frozenset({"pairs", "cluster_pairs"})
 
 
-class DecodingSpec(BaseModel):
+class DecodingSpec(SettingsModel):
     """How network outputs become cluster labels (docs/calorimeter.md, "Decoding")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     pair_threshold: float = Field(
         0.5, gt=0.0, lt=1.0, description="Two hits (pre-clusters) whose same-cluster probability is above this are joined.")

@@ -7,20 +7,21 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from showerlearn.calorimeter.baselines import AgglomerativeHitClustering
 from showerlearn.calorimeter.data.events import HitEvents
 from showerlearn.calorimeter.data.features import CLUSTER_FEATURES, check_features, cluster_features
 from showerlearn.calorimeter.evaluation import cluster_table
+from showerlearn.config.base import SettingsModel
 
 __all__ = ["PreclusterSpec", "Preclusters", "precluster_events"]
 
 
-class PreclusterSpec(BaseModel):
+class PreclusterSpec(SettingsModel):
     """Agglomerative pre-clustering of the hits (:class:`~showerlearn.calorimeter.baselines.AgglomerativeHitClustering`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     distance_threshold: float = Field(0.15, gt=0.0, description="Pre-clusters closer than this are merged (radians for directions).")
     linkage: Literal["single", "average", "complete", "ward"] = Field("single", description="scikit-learn's linkage.")

@@ -6,21 +6,22 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from showerlearn.calorimeter.simulation.materials import TABLE_MAX_MEV
+from showerlearn.config.base import SettingsModel
 
 __all__ = ["CalorimeterSimulationConfig"]
 
 
-class CalorimeterSimulationConfig(BaseModel):
+class CalorimeterSimulationConfig(SettingsModel):
     """Everything ``simulate_calorimeter`` needs besides the seed, the output path and the number of workers.
 
     The output depends on the config and the seed only (never on the number of workers): events are made in
     chunks of ``chunk_size``, chunk ``i`` with its own random stream seeded from ``(seed, i)``.
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN passes every range check
+    model_config = ConfigDict(allow_inf_nan=False)  # a NaN passes every range check
 
     # --- production ------------------------------------------------------------------------------------
     n_events: int = Field(10_000, ge=1, description="Number of events written.")

@@ -42,6 +42,7 @@ from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFA
 from showerlearn.collider.family import FAMILY
 from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
+from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import ShowerDataModule, Split
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.split import SplitSpec
@@ -62,8 +63,8 @@ _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "
 _KEPT_TYPES = {"label": np.int64, "process": np.int64, "weight_pb": np.float64, "file_index": np.int64, "event": np.int64}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(SettingsModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class ConstituentSettings(_Strict):
@@ -103,7 +104,6 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 
 #: validates a source given as a mapping (a DataModule built in code rather than from a config; the config check)
 SOURCE = TypeAdapter(Source)
-
 
 
 def _pad_streams(preprocessors: Mapping[str, TokenPreprocessor], streams: EventStreams) -> dict[str, Padded]:

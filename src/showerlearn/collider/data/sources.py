@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, Self
 
 import awkward as ak
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, model_validator
 
 from showerlearn.collider.data.streams import OBJECT_KINDS, constituent_tokens, object_tokens
 from showerlearn.collider.io import (
@@ -38,6 +38,7 @@ from showerlearn.collider.io import (
 from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
+from showerlearn.config.base import SettingsModel
 from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
 
 __all__ = [
@@ -91,8 +92,8 @@ class EventStreams:
 BINARY_CLASSES = ("background", "signal")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(SettingsModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class _Source(_Strict):

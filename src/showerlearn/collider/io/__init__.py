@@ -2,7 +2,7 @@
 layout), weaver-style columnar ROOT / parquet / HDF5 with jagged branches, and Delphes ROOT trees; each
 names the file and the key or branch in its errors.
 
-May import: showerlearn.io, showerlearn.collider.particles, showerlearn.collider.kinematics, h5py, awkward, uproot,
+May import: showerlearn.io, showerlearn.config.base (typed settings), showerlearn.collider.particles, showerlearn.collider.kinematics, h5py, awkward, uproot,
 vector, pydantic.
 """
 

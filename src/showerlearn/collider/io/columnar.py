@@ -25,19 +25,19 @@ from typing import Any
 import awkward as ak
 import h5py
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from showerlearn.collider.io.checks import check_finite, reading
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import read_h5_column
+from showerlearn.config.base import SettingsModel
 
 __all__ = ["ColumnarEvents", "ColumnarSource", "read_columnar"]
 
 
-class ColumnarSource(BaseModel):
+class ColumnarSource(SettingsModel):
     """Which branches of a columnar file to read, and what each holds."""
 
-    model_config = ConfigDict(extra="forbid")
 
     tokens: list[str] = Field(
         min_length=1, description="Branches with one list per event, one entry per token (the token features)."

@@ -20,7 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from showerlearn.config.base import SettingsModel
 
 __all__ = [
     "BTagCard",
@@ -36,10 +38,6 @@ __all__ = [
 _INF = math.inf
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _upper_inclusive_bin(edges: list[float], value: np.ndarray) -> np.ndarray:
     """Bin index for bins (lower, upper] as the card's ``abs(eta) <= 1.5`` reads; the first bin also
     holds its lower edge; -1 below, len(edges) - 1 above."""
@@ -47,7 +45,7 @@ def _upper_inclusive_bin(edges: list[float], value: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(value) == edges[0], 0, index)
 
 
-class EtaPtTable(_Strict):
+class EtaPtTable(SettingsModel):
     """A value per (|eta|, pT) bin and zero outside the bins: the card's ``EfficiencyFormula`` tables.
 
     ``values[i][j]`` holds for ``eta_edges[i] <= |eta| < eta_edges[i+1]`` and
@@ -77,7 +75,7 @@ class EtaPtTable(_Strict):
         )
 
 
-class TrackResolution(_Strict):
+class TrackResolution(SettingsModel):
     """Relative transverse-momentum resolution sigma(pT)/pT = sqrt(a^2 + (b pT)^2) per |eta| bin (the
     card's ``MomentumSmearing``); tracks outside the last bin are not smeared (they are not tracked)."""
 
@@ -96,7 +94,7 @@ class TrackResolution(_Strict):
         return np.hypot(np.asarray(self.constant)[index], np.asarray(self.slope)[index] * pt)
 
 
-class CaloSegment(_Strict):
+class CaloSegment(SettingsModel):
     """One eta segment of a calorimeter: cells of equal width in |eta| up to ``eta_max``, ``n_phi`` in phi."""
 
     eta_max: float = Field(gt=0.0, description="Upper |eta| of the segment (the lower is the previous segment's).")
@@ -104,7 +102,7 @@ class CaloSegment(_Strict):
     n_phi: int = Field(ge=1, description="Cells in phi (2 pi / n_phi wide).")
 
 
-class CaloResolution(_Strict):
+class CaloResolution(SettingsModel):
     """sigma(E) = k(eta) sqrt((c E)^2 + s^2 E + n^2) for |eta| up to ``eta_max``, with the card's eta shape
     k(eta) = k0 + k2 (|eta| - eta0)^2 (1 where the card has none)."""
 
@@ -117,7 +115,7 @@ class CaloResolution(_Strict):
     eta0: float = Field(0.0, ge=0.0, description="Eta shape: |eta| of its minimum.")
 
 
-class CalorimeterCard(_Strict):
+class CalorimeterCard(SettingsModel):
     """Granularity, resolution and thresholds of one calorimeter (the card's ``SimpleCalorimeter``)."""
 
     segments: list[CaloSegment] = Field(description="Eta segments from |eta| = 0 outwards.")
@@ -154,7 +152,7 @@ class CalorimeterCard(_Strict):
         return np.where(inside, shape * core, 0.0)
 
 
-class LeptonCard(_Strict):
+class LeptonCard(SettingsModel):
     """Identification efficiency and isolation of electrons or muons (``Efficiency`` + ``Isolation``)."""
 
     efficiency: EtaPtTable = Field(description="Identification efficiency of a tracked lepton.")
@@ -177,7 +175,7 @@ class LeptonCard(_Strict):
         return value
 
 
-class BTagCard(_Strict):
+class BTagCard(SettingsModel):
     """b-tagging by the flavour of the partons near a jet (``JetFlavorAssociation`` + ``BTagging``).
 
     A jet's flavour is 5 if a b quark lies within ``association_dr`` of its axis, else 4 for a c quark,
@@ -262,7 +260,7 @@ def _hcal() -> CalorimeterCard:
     )
 
 
-class DetectorCard(_Strict):
+class DetectorCard(SettingsModel):
     """A CMS-like detector after Delphes' CMS card (source and differences: the module docstring)."""
 
     magnetic_field_t: float = Field(3.8, ge=0.0, description="Solenoid field [T] (Bz).")

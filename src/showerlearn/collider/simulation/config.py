@@ -14,9 +14,10 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from showerlearn.collider.simulation.card import DetectorCard
+from showerlearn.config.base import SettingsModel
 
 __all__ = [
     "PLACEHOLDERS",
@@ -37,8 +38,8 @@ PLACEHOLDERS: dict[str, str] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN passes every range check
+class _Strict(SettingsModel):
+    model_config = ConfigDict(allow_inf_nan=False)  # a NaN passes every range check
 
 
 class ProcessConfig(_Strict):

@@ -16,19 +16,20 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from scipy.spatial import cKDTree
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.iact.data.targets import IMPACT_SCALE_M, transform_direction, transform_impact
 from showerlearn.iact.geometry import Lattice
 
 __all__ = ["AugmentConfig", "SymmetryOp", "average_views", "camera_symmetries", "permuted_pixels"]
 
 
-class AugmentConfig(BaseModel):
+class AugmentConfig(SettingsModel):
     """Random lattice symmetries applied to training events (never to validation/test)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     enabled: bool = Field(False, description="Apply augmentations to the training set.")
     ops: list[str] | None = Field(

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 from ctapipe.image import leakage_parameters, number_of_islands
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.particles import PRIMARY_IDS
@@ -21,10 +22,10 @@ from showerlearn.iact.data.transforms import ImageTransform, clean_images
 __all__ = ["Cuts", "add_image_parameters", "cut_masks", "removed_per_cut", "select"]
 
 
-class Cuts(BaseModel):
+class Cuts(SettingsModel):
     """Selection cuts; ``None`` disables a cut."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     min_intensity: float | None = Field(None, description="Lowest image intensity (cleaned charge sum) [p.e.].")
     max_intensity: float | None = Field(None, description="Highest image intensity [p.e.].")

@@ -23,6 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import InputView, ShowerDataModule
 from showerlearn.data.files import (
     cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
@@ -69,10 +70,10 @@ class IACTSplitSpec(SplitSpec):
     )
 
 
-class SimulateSpec(BaseModel):
+class SimulateSpec(SettingsModel):
     """Simulate the DL1 file with ``showerlearn.iact.simulation.simulate_iact`` (cached by config + seed)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     config: IACTSimulationConfig = Field(
         default_factory=IACTSimulationConfig, description="Simulation settings (docs/simulation.md); checked like any key."

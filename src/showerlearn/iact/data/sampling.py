@@ -11,17 +11,18 @@ from __future__ import annotations
 
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.data.sampling import flattening_weights
 
 __all__ = ["EnergySampling", "energy_sampling_weights"]
 
 
-class EnergySampling(BaseModel):
+class EnergySampling(SettingsModel):
     """How training events are drawn by their true energy (docs/data_iact.md, "Energy-weighted sampling")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     flatten: float = Field(
         0.0, ge=0.0, le=1.0,

@@ -13,18 +13,19 @@ from typing import Literal
 
 import numpy as np
 from ctapipe.instrument import CameraGeometry
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from scipy import sparse
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.iact.nn.moments import CLEANING_MASK
 
 __all__ = ["CleaningConfig", "ImageTransform", "TransformConfig", "clean_image", "clean_images"]
 
 
-class CleaningConfig(BaseModel):
+class CleaningConfig(SettingsModel):
     """Tailcuts cleaning (LST standard analysis defaults) and how its result reaches the network."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
 
     picture_thresh: float = Field(8.0, description="Core pixel threshold [p.e.].")
     boundary_thresh: float = Field(4.0, description="Boundary pixel threshold [p.e.].")
@@ -124,10 +125,10 @@ def _adjacency(camera: CameraGeometry) -> _Adjacency:
     return _Adjacency(camera)
 
 
-class TransformConfig(BaseModel):
+class TransformConfig(SettingsModel):
     """Charge and time normalisation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     charge: Literal["log1p", "scale", "none"] = Field(
         "log1p", description="'log1p': sign(q) log(1 + |q|) (charges may be negative); 'scale': q / charge_scale."

@@ -2,5 +2,5 @@
 telescope type at a time; sim_telarray files calibrated through ctapipe's event source into DL1; what
 kind of file a path holds; and their clear errors.
 
-May import: showerlearn.iact.geometry, showerlearn.io, h5py, tables, pydantic, ctapipe, eventio.
+May import: showerlearn.iact.geometry, showerlearn.io, showerlearn.config.base (typed settings), h5py, tables, pydantic, ctapipe, eventio.
 """

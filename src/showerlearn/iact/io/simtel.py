@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from showerlearn.config.base import SettingsModel
 from showerlearn.io import atomic_path
 from showerlearn.iact.io.errors import IACTDataError
 from showerlearn.iact.io.kinds import SIMTEL, decompressed_size, file_kind
@@ -62,10 +63,10 @@ _ALLOW_HINT = "; allow_truncated (data.params.simtel.allow_truncated in a run co
 log = logging.getLogger(__name__)
 
 
-class SimtelOptions(BaseModel):
+class SimtelOptions(SettingsModel):
     """How sim_telarray files are read: ctapipe's image extraction, how many events, truncated files."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     image_extractor: str = Field(
         DEFAULT_EXTRACTOR,

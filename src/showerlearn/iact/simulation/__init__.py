@@ -1,6 +1,6 @@
 """Event simulators that write the field's own file formats (IACT: ctapipe DL1 HDF5).
 
-May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, showerlearn.parallel, showerlearn.progress, ctapipe,
+May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, showerlearn.config.base (typed settings), showerlearn.parallel, showerlearn.progress, ctapipe,
 astropy.
 
 ``simulate_iact(config, output, seed, n_jobs)`` writes ctapipe DL1 HDF5; ``simulate_iact_arrays`` gives the

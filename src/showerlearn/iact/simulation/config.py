@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from showerlearn.config.base import SettingsModel
 
 __all__ = ["IACTSimulationConfig"]
 
 
-class IACTSimulationConfig(BaseModel):
+class IACTSimulationConfig(SettingsModel):
     """Everything ``simulate_iact`` needs besides the seed, the output path and the number of workers.
 
     The output depends on the config and the seed only (never on ``n_jobs``): events are simulated in
     chunks of ``chunk_size`` triggered events, chunk ``i`` seeded from ``(seed, i)``.
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN passes every range check
+    model_config = ConfigDict(allow_inf_nan=False)  # a NaN passes every range check
 
     # --- production ---------------------------------------------------------------------------------
     n_events: int = Field(10_000, ge=1, description="Number of triggered events written (gammas + protons).")
