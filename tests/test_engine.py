@@ -428,13 +428,17 @@ def test_a_resumed_sweep_keeps_completed_seeds_and_continues_the_others(tabular_
     with pytest.raises(SweepError, match="every seed failed"):
         sweep(config, 2, progress=False)
     (folder,) = (Path(tabular_config["output_dir"]) / "tabular").glob("sweep-*")
+    other = resolve_config({**tabular_config, "model": {**tabular_config["model"], "params": {"hidden": 16}}})
+    described = (folder / "sweep.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"seed3:\s+- the config differs from the one this run was started with in model\.params\.hidden"):
+        sweep(other, 2, progress=False, resume=folder)  # seeds started, none completed: refused before any trains
+    assert (folder / "sweep.json").read_bytes() == described
     train(config, resume=folder / "seed3", progress=False)  # one seed finished by hand
     finished = (folder / "seed3" / "metrics.json").read_bytes()
     with pytest.raises(ConfigError, match=r"holds the seeds \[3, 4\], but .* give \[3, 4, 5\]"):
         sweep(config, 3, progress=False, resume=folder)
     with pytest.raises(ConfigError, match="not a sweep folder"):
         sweep(config, 2, progress=False, resume=folder / "seed3")
-    other = resolve_config({**tabular_config, "model": {**tabular_config["model"], "params": {"hidden": 16}}})
     with pytest.raises(ConfigError, match=r"seed3:\s+- the config differs from the one this run was started with in model\.params\.hidden"):
         sweep(other, 2, progress=False, resume=folder)  # the completed seed is another experiment's
     assert sweep(config, 2, progress=False, resume=folder) == folder

@@ -39,7 +39,8 @@ def sweep(
 
     ``resume`` continues the sweep in that folder (one stopped by a job's time limit, a crash, or seeds that
     failed): its completed seeds are kept, a started one continues from its last checkpoint (its config must
-    be the one it was started with, as for ``train --resume``) and one never started begins. A training budget
+    be the one it was started with, as for ``train --resume``; every started seed is checked before any seed trains
+    or ``sweep.json`` is written) and one never started begins. A training budget
     (``trainer.max_epochs``, ``max_steps``, ``max_time``) other than the completed seeds' is refused: the
     aggregate would average seeds trained to different budgets.
     """
@@ -57,13 +58,15 @@ def sweep(
         raise ConfigError("seed", [f"a sweep of {n_seeds} seeds from {config.seed} ends at {seeds[-1]}, past 2**32 - 1"])
     folder = _resumed_folder(Path(resume), seeds) if resume is not None else _new_folder(config)
     runs = {seed: folder / f"seed{seed}" for seed in seeds}
-    description: dict[str, Any] = {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]}
-    write_json_atomic(folder / SWEEP_FILE, description)
     configs = {seed: config.model_copy(update={"seed": seed}, deep=True) for seed in seeds}
     to_train = [seed for seed in seeds if RunDir(runs[seed]).status().get("state") != "completed"]
-    # kept as they are: they must be runs of this config, budget included
-    completed = [seed for seed in seeds if seed not in to_train]
-    _check_same_budget(folder, {seed: _check_same_experiment(runs[seed], configs[seed]) for seed in completed})
+    # before anything is written or trained: a seed started with another experiment would be refused only when its
+    # turn came, after the seeds never started had trained with the new config into the old sweep
+    changes = {seed: _check_same_experiment(runs[seed], configs[seed]) for seed in seeds if _started(runs[seed])}
+    # the completed seeds are kept as they are: their budget must be the config's too
+    _check_same_budget(folder, {seed: keys for seed, keys in changes.items() if seed not in to_train})
+    description: dict[str, Any] = {"name": config.name, "seeds": seeds, "runs": [p.name for p in runs.values()]}
+    write_json_atomic(folder / SWEEP_FILE, description)
     if len(to_train) < n_seeds:
         log.info("%s: %d of %d seeds completed earlier are kept", folder, n_seeds - len(to_train), n_seeds)
     failures: dict[int, str] = {}
@@ -121,8 +124,13 @@ def _failed(seed: int, error: Exception) -> str:
     return message
 
 
+def _started(run: Path) -> bool:
+    """Whether a seed's run was started (its config written), completed or not."""
+    return (run / "config.yaml").is_file()
+
+
 def _check_same_experiment(run: Path, config: ExperimentConfig) -> dict[str, list[Any]]:
-    """A ConfigError when the completed run in ``run`` was trained with another config than ``config`` (its
+    """A ConfigError when the run started in ``run`` was trained with another config than ``config`` (its
     training budget aside): a resumed sweep must not average runs of different experiments. Returns the
     budget keys that differ, ``{key: [the run's value, config's value]}``."""
     from showerlearn.engine.runner import budget_changes
