@@ -69,8 +69,16 @@ _LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
 _LAYOUT = "/configuration/instrument/subarray/layout"
 _OPTICS = "/configuration/instrument/telescope/optics"
 _CAMERAS = "/configuration/instrument/telescope/camera"
-# the per-pixel columns, mapped onto the reference camera by a pixel permutation
-_PIXEL_COLUMNS = ("image", "peak_time", "image_mask", "true_image")
+# dtype kinds of the columns read as numbers: integers and floats. Text would be parsed by astype(float)
+# when it spells a number ('1.23') and fail deep inside with no column named when not ('n/a'); booleans
+# would pass as 0/1 (a bool image becomes 0/1 p.e. and fails the intensity cut); objects are anything.
+_NUMBERS = "iuf"
+_FLAGS = "biuf"  # image_mask: booleans as ctapipe writes it, or 0/1 numbers
+_EXPECTED = {_NUMBERS: "numbers", _FLAGS: "booleans or numbers"}
+_KIND_NAMES = {"b": "booleans", "S": "text", "U": "text", "O": "objects", "V": "raw or compound records",
+               "c": "complex numbers", "M": "dates", "m": "time spans"}
+# the per-pixel columns, mapped onto the reference camera by a pixel permutation, and what they must hold
+_PIXEL_COLUMNS = {"image": _NUMBERS, "peak_time": _NUMBERS, "image_mask": _FLAGS, "true_image": _NUMBERS}
 
 # (output column, ctapipe column, lstchain column, unit); units are converted from the file's own
 # CTAFIELD_i_UNIT attributes, and assumed to be these when a writer left them out.
@@ -202,7 +210,8 @@ class DL1File:
         Raises:
             IACTDataError: no such file, not an HDF5 file (the message says what it is), not DL1, no or
                 an ambiguous telescope type, truncated or corrupt tables, per-pixel columns not as wide as
-                the camera, layout indices out of range.
+                the camera, layout indices out of range, a column read as numbers that holds text, booleans
+                or objects.
             UnknownCameraError: a telescope's camera does not match ``reference``.
         """
         self.path = Path(path)
@@ -330,10 +339,11 @@ class DL1File:
         """The telescope type to read among those of ``tel_ids`` (types from the subarray layout)."""
         described = {tel_id: ("unknown", "unknown") for tel_id in tel_ids}
         if _LAYOUT in self._open():
-            layout = self._open().get_node(_LAYOUT).read()
+            node = self._open().get_node(_LAYOUT)
+            tel_column = self._read_columns(node, ("tel_id",))["tel_id"]  # checked to hold numbers
+            layout = node.read()
             names = layout.dtype.names
-            for row in layout:
-                tel_id = int(row["tel_id"])
+            for tel_id, row in zip(tel_column.astype(np.int64).tolist(), layout, strict=True):
                 if tel_id in described:
                     camera = _text(row["camera_name"]) if "camera_name" in names else "unknown"
                     described[tel_id] = (_text(row["tel_description"]) if "tel_description" in names else camera, camera)
@@ -447,7 +457,7 @@ class DL1File:
         layout = self._optional_table(_LAYOUT)
         if row is None or column not in layout.colnames:
             return None
-        index = int(layout.col(column)[row])
+        index = int(self._read_columns(layout, (column,))[column][row])
         if index not in valid:
             raise IACTDataError(
                 f"{self.path}: {_LAYOUT} gives telescope {tel_id} {column}={index}, out of range for {target} "
@@ -474,7 +484,8 @@ class DL1File:
         pointing = {"pointing_alt": np.full(len(obs_id), np.nan), "pointing_az": np.full(len(obs_id), np.nan)}
         if path in self._open():
             node = self._open().get_node(path)
-            rows = _match_keys(obs_id[:, None].astype(np.int64), node.col("obs_id")[:, None].astype(np.int64))
+            table_obs_id = self._read_columns(node, ("obs_id",))["obs_id"]
+            rows = _match_keys(obs_id[:, None].astype(np.int64), table_obs_id[:, None].astype(np.int64))
             found = rows >= 0
             pointing["pointing_alt"][found] = self._quantity(node, "telescope_pointing_altitude", "deg")[rows[found]]
             pointing["pointing_az"][found] = self._quantity(node, "telescope_pointing_azimuth", "deg")[rows[found]]
@@ -505,10 +516,12 @@ class DL1File:
             )
 
     def _check_pixel_columns(self, node: Any, tel_id: int) -> None:
-        """The per-pixel columns of ``node`` hold one value per pixel of telescope ``tel_id``'s camera: the pixel
-        permutation would fail on a narrower column and silently cut a wider one."""
+        """The per-pixel columns of ``node`` hold numbers (``image_mask``: flags), one value per pixel of telescope
+        ``tel_id``'s camera: the pixel permutation would fail on a narrower column and silently cut a wider one.
+        Checked here, at open, rather than in :meth:`read`: once per table instead of once per batch."""
         camera = self.cameras[tel_id]
         for name in (name for name in _PIXEL_COLUMNS if name in node.colnames):
+            self._check_numeric(node, name, _PIXEL_COLUMNS[name])
             shape = tuple(int(size) for size in node.coldescrs[name].shape)
             if shape != (camera.n_pixels,):
                 raise IACTDataError(
@@ -528,7 +541,7 @@ class DL1File:
         for name, ctapipe_column, lstchain_column in _PARAMETER_FIELDS:
             column = ctapipe_column if ctapipe else lstchain_column
             if column in node.colnames:
-                out[name] = node.col(column)[rows].astype(np.float64)
+                out[name] = self._read_columns(node, (column,))[column][rows].astype(np.float64)
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -536,13 +549,30 @@ class DL1File:
         return self._open().get_node(path) if path in self._open() else None
 
     def _read_columns(self, node: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Columns ``names`` of table ``node``, each of which the reader uses as numbers (ids, truth, pointing,
+        parameters, layout indices and positions): every column read by number goes through here."""
         missing = [name for name in names if name not in node.colnames]
         if missing:
             raise IACTDataError(f"{self.path}: table {node._v_pathname} lacks column(s) {missing}")
+        for name in names:
+            self._check_numeric(node, name)
         try:
             return {name: node.col(name) for name in names}
         except Exception as error:
             raise IACTDataError(f"{self.path}: cannot read {node._v_pathname} (truncated or corrupt?): {error}") from error
+
+    def _check_numeric(self, node: Any, name: str, kinds: str = _NUMBERS) -> None:
+        """Refuse column ``name`` of table ``node`` unless its dtype is of ``kinds`` (see :data:`_NUMBERS`).
+
+        From the stored dtype alone, before reading: no per-value loop, and a column of text is refused even
+        when every value happens to spell a number.
+        """
+        dtype = node.coldtypes[name].base  # base: a per-pixel column's dtype is (scalar dtype, (n_pixels,))
+        if dtype.kind not in kinds:
+            raise IACTDataError(
+                f"{self.path}: table {node._v_pathname} column {name!r} holds {dtype} values "
+                f"({_KIND_NAMES.get(dtype.kind, dtype.kind)}), expected {_EXPECTED[kinds]}"
+            )
 
     def _keys(self, node: Any, names: Sequence[str]) -> np.ndarray:
         columns = self._read_columns(node, names)
