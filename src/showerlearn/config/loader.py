@@ -50,7 +50,8 @@ def _load_yaml(text: str) -> Any:
 
 def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a config file; ``extends: OTHER.yaml`` (relative to this file) starts from OTHER's keys,
-    merged key by key, so a variant states only what it changes."""
+    merged key by key (see :func:`_merge`: another component ``name`` or ``kind`` replaces the old one
+    whole), so a variant states only what it changes."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), [f"a folder, not a config file: {path}" if path.is_dir() else f"no such config file: {path}"])
@@ -74,27 +75,55 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     return _merge(read_yaml(base_path, (*_chain, path.resolve())), data)
 
 
+#: the key naming the member of a tagged union (the collider ``source``'s reader); another one starts afresh
+DISCRIMINATOR = "kind"
+
+
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` over ``base``, key by key: a mapping over a mapping is merged the same way, anything else
+    replaces the base's value. A mapping that names another component (another ``name``: a component keeps
+    nothing of the old one's params) or another member of a tagged union (another ``kind`` than the base
+    states: a collider ``source: {kind: columnar, ...}`` over ``{kind: simulate, events: ...}`` keeps none of
+    the simulation's keys) replaces the base's mapping whole. Of the same kind, or giving none, its keys are
+    merged into the base's."""
     merged = dict(base)
     for key, value in changes.items():
         base_value = merged.get(key)
-        # a component replaced by another keeps nothing of the old one's params
-        renamed = isinstance(value, dict) and isinstance(base_value, dict) and value.get("name", base_value.get("name")) != base_value.get("name")
-        merged[key] = _merge(base_value, value) if isinstance(value, dict) and isinstance(base_value, dict) and not renamed else value
+        if isinstance(value, dict) and isinstance(base_value, dict) and not (
+            _renamed(base_value, value) or _kind_changed(base_value, value.get(DISCRIMINATOR, base_value.get(DISCRIMINATOR)))
+        ):
+            value = _merge(base_value, value)
+        merged[key] = value
     return merged
+
+
+def _renamed(base: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Whether ``changes`` names another component than ``base`` (a component replaced by another keeps
+    nothing of the old one's params)."""
+    return changes.get("name", base.get("name")) != base.get("name")
+
+
+def _kind_changed(base: dict[str, Any], kind: Any) -> bool:
+    """Whether ``kind`` is another member of a tagged union than the one ``base`` states. A base that states
+    no kind (the union's default, which only its schema knows) is merged into: its keys that the new kind
+    lacks are then reported as unknown keys, rather than silently dropped."""
+    return DISCRIMINATOR in base and base[DISCRIMINATOR] != kind
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a nested dict, in place.
 
     A section that is null (``early_stopping: null`` in a dumped config) is set as an empty one. A
-    component given another ``name`` keeps nothing of the old one's ``params``, as with ``extends``;
-    params set by these same overrides are kept, whatever their order."""
+    component given another ``name`` keeps nothing of the old one's ``params``, and a tagged-union member
+    given another ``kind`` (``data.params.source.kind=generated`` over a simulated source) keeps none of the
+    old member's keys, as with ``extends``; params and keys set by these same overrides are kept, whatever
+    their order."""
     parsed = [(key.split("."), key, _override_value(key, text, source))
               for key, text in (_split_override(override, source) for override in overrides)]  # fmt: skip
     for parts, key, value in parsed:
-        if parts[-1] == "name" and len(parts) > 1:
-            _drop_params_of_renamed(data, parts[:-1], [v for p, _, v in parsed if p == parts][-1])
+        if parts[-1] in ("name", DISCRIMINATOR) and len(parts) > 1:
+            last = [v for p, _, v in parsed if p == parts][-1]
+            _drop_keys_of_replaced(data, parts[:-1], parts[-1], last)
     for parts, key, value in parsed:
         _node(data, parts[:-1], key, source)[parts[-1]] = value
     return data
@@ -127,14 +156,19 @@ def _node(data: dict[str, Any], parts: list[str], key: str, source: str) -> dict
     return node
 
 
-def _drop_params_of_renamed(data: dict[str, Any], parts: list[str], name: Any) -> None:
-    """Drop the params of the component at ``parts`` if ``name`` replaces its name (before any override
-    sets new params: a new component's params are not the old one's)."""
+def _drop_keys_of_replaced(data: dict[str, Any], parts: list[str], key: str, value: Any) -> None:
+    """Before any override sets new keys: drop the params of the component at ``parts`` if ``value`` is
+    another ``name`` (``key``), or all the keys of the tagged-union member at ``parts`` if it is another
+    ``kind`` (a new component's params, a new member's keys, are not the old one's)."""
     node: Any = data
     for part in parts:
         node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict) and "name" in node and node["name"] != name:
+    if not isinstance(node, dict):
+        return
+    if key == "name" and "name" in node and node["name"] != value:
         node.pop("params", None)
+    elif key == DISCRIMINATOR and _kind_changed(node, value):
+        node.clear()
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:

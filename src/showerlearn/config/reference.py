@@ -47,6 +47,12 @@ def render() -> str:
         "Components are chosen by `name` (below) or by an import path `package.module:Name`;",
         "their `params` are the constructor arguments listed here.",
         "",
+        "A config may start from another with `extends: OTHER.yaml` (relative to it) and state only what it",
+        "changes; `--set a.b.c=VALUE` (VALUE read as YAML) changes one key on the command line. Both merge",
+        "key by key, except that a component given another `name` keeps none of the old one's `params`, and a",
+        "section given another `kind` (a collider `source`) keeps none of the old kind's keys. A key given",
+        "twice in one file, an unknown key and a boolean where a number is expected are errors.",
+        "",
     ]
     for title, model in SECTIONS:
         lines += [f"## `{title}`", "", _first_line(model.__doc__), "", *_field_table(model), ""]

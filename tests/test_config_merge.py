@@ -1,0 +1,86 @@
+"""Merging configs (``extends``, ``--set``): a tagged-union member of another ``kind`` replaces the old one whole,
+as a component of another ``name`` replaces the old one's params; of the same kind, keys are merged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from showerlearn.config import ConfigError, load_config
+from showerlearn.config.loader import _merge, apply_overrides
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+#: the simulated source every collider example shares (collider_multiscale.yaml, which collider_bdt.yaml extends)
+BASE = EXAMPLES / "collider_bdt.yaml"
+COLUMNAR = {
+    "kind": "columnar",
+    "files": ["events_that_need_not_exist.h5"],  # only read when the data is prepared, not when the config is checked
+    "constituents": {"tokens": ["part_px", "part_py"], "labels": ["label"]},
+    "objects": {"tokens": ["jet_px", "jet_py"]},
+}
+
+
+def variant(tmp_path: Path, source: dict) -> Path:
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump({"extends": str(BASE), "data": {"params": {"source": source}}}))
+    return path
+
+
+def test_extends_with_another_kind_of_source_replaces_the_base_source(tmp_path: Path) -> None:
+    config = load_config(variant(tmp_path, COLUMNAR))
+    source = config.data.params["source"]
+    assert source["kind"] == "columnar" and source["files"] == COLUMNAR["files"]
+    assert source["constituents"]["tokens"] == ["part_px", "part_py"]
+    assert not {"events", "seed", "config"} & set(source)  # nothing of the base's simulated source
+    assert config.data.params["constituents"]["n_tokens"] == 32 and config.data.params["batch_size"] == 128
+    assert config.estimator.name == "collider_bdt"  # the rest of the base is still merged in
+
+
+def test_extends_with_the_same_kind_merges_into_the_base_source(tmp_path: Path) -> None:
+    config = load_config(variant(tmp_path, {"kind": "simulate", "events": 100}))
+    source = config.data.params["source"]
+    assert source["kind"] == "simulate" and source["config"]["n_events"] == 100
+    assert source["seed"] == 11 and source["config"]["signal_mass"] == 600  # the base's other keys kept
+    without_kind = load_config(variant(tmp_path, {"events": 100})).data.params["source"]  # kind not given: the same
+    assert without_kind == source
+
+
+def test_a_key_of_the_old_kind_given_with_the_new_one_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data\.params\.source\.events: unknown key"):
+        load_config(variant(tmp_path, {**COLUMNAR, "events": 100}))  # said in the variant itself: its own mistake
+
+
+@pytest.mark.parametrize("order", ["kind first", "kind last"])
+def test_set_of_another_kind_drops_the_old_keys_but_keeps_those_set(order: str) -> None:
+    overrides = ["data.params.source.kind=generated", "data.params.source.files=[x.h5]"]
+    config = load_config(BASE, overrides if order == "kind first" else overrides[::-1])
+    source = config.data.params["source"]
+    assert source["kind"] == "generated" and source["files"] == ["x.h5"]
+    assert not {"events", "seed", "config", "n_jobs", "cache_dir"} & set(source)
+    assert config.data.params["batch_size"] == 128  # the data module's other params are not the source's
+
+
+def test_set_of_the_same_kind_or_of_another_key_keeps_the_source() -> None:
+    for overrides in (["data.params.source.events=100"], ["data.params.source.kind=simulate", "data.params.source.events=100"]):
+        source = load_config(BASE, overrides).data.params["source"]
+        assert source["kind"] == "simulate" and source["config"]["n_events"] == 100
+        assert source["seed"] == 11 and source["config"]["signal_mass"] == 600
+
+
+def test_merge_rules_on_plain_mappings() -> None:
+    base = {"source": {"kind": "simulate", "events": 5, "seed": 11}, "model": {"name": "a", "params": {"x": 1}}}
+    assert _merge(base, {"source": {"kind": "npz", "class_names": ["b"]}})["source"] == {"kind": "npz", "class_names": ["b"]}
+    assert _merge(base, {"source": {"kind": "simulate", "events": 6}})["source"] == {"kind": "simulate", "events": 6, "seed": 11}
+    assert _merge(base, {"source": {"events": 6}})["source"] == {"kind": "simulate", "events": 6, "seed": 11}
+    assert _merge(base, {"model": {"name": "b"}})["model"] == {"name": "b"}
+    # a base that states no kind (the union's default, unknown here) is merged into: what does not fit is reported
+    assert _merge({"s": {"files": ["a"]}}, {"s": {"kind": "npz"}})["s"] == {"files": ["a"], "kind": "npz"}
+    assert base["source"] == {"kind": "simulate", "events": 5, "seed": 11}  # the base itself untouched
+
+
+def test_set_rules_on_plain_mappings() -> None:
+    data = {"s": {"kind": "simulate", "events": 5}, "t": {"files": ["a"]}}
+    apply_overrides(data, ["s.kind=npz", "t.kind=npz"])
+    assert data == {"s": {"kind": "npz"}, "t": {"files": ["a"], "kind": "npz"}}
