@@ -58,6 +58,46 @@ def test_ctrl_c_marks_the_run_interrupted_and_leaves_ctrl_c_working(tabular_conf
     assert signal.getsignal(signal.SIGINT) is before
     (run_path,) = (Path(tabular_config["output_dir"]) / "tabular").iterdir()
     assert RunDir(run_path).status()["state"] == "interrupted"
+    assert RunDir(run_path).status()["error"] == "interrupted (Ctrl+C)"  # not Lightning's "SystemExit: 1"
+
+
+def test_ctrl_c_on_the_command_line_says_how_to_go_on(tabular_config: dict, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """One line naming the interruption and the shell's status of SIGINT, after the run's own line: where it is
+    kept and the command that continues it."""
+    tabular_config["callbacks"] = [{"name": "engine_plugins:CrashAtStep", "params": {"step": 3, "interrupt": True}}]
+    config = tmp_path / "interrupted.yaml"
+    config.write_text(yaml.safe_dump(tabular_config))
+    with caplog.at_level(logging.WARNING, logger="showerlearn"):
+        result = CliRunner().invoke(app, ["train", str(config), "--no-progress"])
+    assert result.exit_code == 130 and "interrupted (Ctrl+C)" in result.output, result.output
+    (run_path,) = (Path(tabular_config["output_dir"]) / "tabular").iterdir()
+    assert f"continue it with: showerlearn train {run_path / 'config.yaml'} --resume {run_path}" in caplog.text
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (KeyboardInterrupt(), "interrupted (Ctrl+C)"),
+    (SystemExit(128 + signal.SIGTERM), "stopped by SIGTERM"),
+    (SystemExit(3), "stopped (exit status 3)"),
+    (SystemExit(0), None),
+    (RuntimeError("out of memory"), None),
+])
+def test_what_stopped_a_command_from_outside(error: BaseException, expected: str | None) -> None:
+    from showerlearn.engine.launch import interruption
+
+    assert interruption(error) == expected
+
+
+def test_lightnings_exit_after_ctrl_c_is_an_interruption() -> None:
+    from showerlearn.engine.launch import interruption
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            sys.exit(1)  # as Lightning's trainer does
+    except SystemExit as error:
+        assert interruption(error) == "interrupted (Ctrl+C)"
 
 
 def test_a_run_that_trained_nothing_is_not_continued(tabular_config: dict) -> None:

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.loader import config_file_of
+from showerlearn.engine.launch import interruption
 from showerlearn.parallel import SEED_RANGE
 
 console = Console(stderr=True)
@@ -101,8 +102,10 @@ def brief(message: str) -> str:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix (bad config, missing or corrupt file) into a message and exit code.
+def user_errors(kept: str = "") -> Iterator[None]:
+    """Turn the errors a user can fix (bad config, missing or corrupt file) into a message and exit code; and an
+    interruption (Ctrl+C, a batch system's SIGTERM) into one line, followed by ``kept``: what the command keeps of
+    its work and how to go on.
 
     Set SHOWERLEARN_DEBUG=1 to get the full traceback instead.
     """
@@ -123,6 +126,12 @@ def user_errors() -> Iterator[None]:
         what = str(error) or "an operation this run's components do not implement"
         console.print(f"[bold red]error:[/] not supported: {escape(brief(what))}")
         raise typer.Exit(1) from None
+    except (KeyboardInterrupt, SystemExit) as error:
+        if (stop := interruption(error)) is None:
+            raise
+        console.print(f"[bold yellow]{stop}[/]" + (f": {escape(kept)}" if kept else ""))
+        # the shell's status of a command ended by SIGINT (Lightning's sys.exit(1) hides it); a signal's own status
+        raise typer.Exit(error.code if isinstance(error, SystemExit) and error.code != 1 else 130) from None
 
 
 def metrics_table(scalars: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:

@@ -57,7 +57,9 @@ def predict(
     """
     quiet_libraries()
     patterns = [*(files or []), *(inputs or [])]
-    with user_errors():
+    kept = (f"the outputs of the files finished are kept in {output}; the same command goes on from the first file not "
+            "finished") if patterns else "nothing written"
+    with user_errors(kept=kept):
         from showerlearn.engine.predict import PredictionStopped, predict_files, predict_split
 
         options = {"model": model, "overwrite": overwrite, "progress": progress, "console": console}

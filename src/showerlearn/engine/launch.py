@@ -1,4 +1,4 @@
-"""Which process of a multi-process job this is, read from what its launcher set.
+"""Which process of a multi-process job this is, read from what its launcher set; what stopped a process from outside.
 
 Lightning's own DDP launcher re-runs the command line once per extra device; those processes find
 rank 0's run folder in :data:`RUN_DIR_VARIABLE`. Cluster launchers (``torchrun``, ``srun``,
@@ -10,8 +10,9 @@ folder, and all of them must be pointed at the same one (``showerlearn train --r
 from __future__ import annotations
 
 import os
+import signal
 
-__all__ = ["RUN_DIR_VARIABLE", "launched_rank", "started_by_lightning"]
+__all__ = ["RUN_DIR_VARIABLE", "interruption", "launched_rank", "started_by_lightning"]
 
 #: set by the launching process so that the DDP processes Lightning starts share its run directory
 RUN_DIR_VARIABLE = "SHOWERLEARN_RUN_DIR"
@@ -32,3 +33,18 @@ def launched_rank() -> int:
     """The largest rank any launcher gives this process: 0 only for the process that owns the run folder."""
     ranks = [os.environ.get(name, "").strip() for name in _RANK_VARIABLES]
     return max((int(rank) for rank in ranks if rank.isdigit()), default=0)
+
+
+def interruption(error: BaseException) -> str | None:
+    """What stopped a command from outside, in words (Ctrl+C, a signal such as a batch system's time limit); None for
+    an error of its own. Lightning turns Ctrl+C into ``sys.exit(1)``: its KeyboardInterrupt is the exit's context."""
+    if isinstance(error, KeyboardInterrupt) or isinstance(error.__context__, KeyboardInterrupt):
+        return "interrupted (Ctrl+C)"
+    if not isinstance(error, SystemExit) or error.code in (0, None):
+        return None
+    if isinstance(error.code, int) and error.code > 128:  # 128 + the signal's number, as our SIGTERM handler exits
+        try:
+            return f"stopped by {signal.Signals(error.code - 128).name}"
+        except ValueError:
+            pass
+    return f"stopped (exit status {error.code})"

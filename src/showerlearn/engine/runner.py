@@ -32,7 +32,7 @@ from showerlearn.data.collate import concatenate_batches
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport, ProcessSettings
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.environment import describe_environment
-from showerlearn.engine.launch import RUN_DIR_VARIABLE, launched_rank, started_by_lightning
+from showerlearn.engine.launch import RUN_DIR_VARIABLE, interruption, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.run_lock import lock_holder, run_lock
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
@@ -100,12 +100,14 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         evaluate(run)
     except BaseException as error:
         if rank_zero:
-            # Lightning turns Ctrl+C into sys.exit(1) and SIGTERM (a batch system's preemption) into a SystemExit
-            state = "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "failed"
+            stop = interruption(error)
             run.update_status(
-                state=state, error=f"{type(error).__name__}: {error}",
+                state="failed" if stop is None else "interrupted", error=stop or f"{type(error).__name__}: {error}",
                 train_seconds=wall_seconds(),
             )
+            if stop is not None:
+                log.warning("%s: run %s kept as it was; continue it with: showerlearn train %s --resume %s",
+                            stop, run.path, run.config_file, run.path)  # fmt: skip
         raise
     finally:
         if rank_zero:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
+from showerlearn.engine.launch import interruption
 from showerlearn.engine.run_dir import RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of
@@ -69,21 +70,13 @@ def sweep(
     write_json_atomic(folder / SWEEP_FILE, description)
     if len(to_train) < n_seeds:
         log.info("%s: %d of %d seeds completed earlier are kept", folder, n_seeds - len(to_train), n_seeds)
-    failures: dict[int, str] = {}
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {seed: pool.submit(_train_seed, configs[seed], runs[seed], False) for seed in to_train}
-            for seed, future in futures.items():
-                try:
-                    future.result()
-                except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
-                    failures[seed] = _failed(seed, error)
-    else:
-        for seed in to_train:
-            try:
-                _train_seed(configs[seed], runs[seed], progress)
-            except Exception as error:  # noqa: BLE001 - as above
-                failures[seed] = _failed(seed, error)
+    try:
+        failures = _train_seeds({seed: configs[seed] for seed in to_train}, runs, jobs, progress)
+    except BaseException as error:
+        if interruption(error) is not None:
+            log.warning("sweep %s: its completed seeds are kept; continue it with: showerlearn sweep CONFIG --seeds %d "
+                        "--resume %s", folder, n_seeds, folder)  # fmt: skip
+        raise
     if failures:
         description["failed"] = {str(seed): message for seed, message in failures.items()}
         write_json_atomic(folder / SWEEP_FILE, description)
@@ -97,6 +90,26 @@ def sweep(
             + f"); {folder / AGGREGATE_FILE} aggregates the {n_seeds - len(failures)} others"
         )
     return folder
+
+
+def _train_seeds(configs: dict[int, ExperimentConfig], runs: dict[int, Path], jobs: int, progress: bool) -> dict[int, str]:
+    """Train every seed of ``configs`` into its run folder, ``jobs`` at a time; the failures, seed -> what failed."""
+    failures: dict[int, str] = {}
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {seed: pool.submit(_train_seed, config, runs[seed], False) for seed, config in configs.items()}
+            for seed, future in futures.items():
+                try:
+                    future.result()
+                except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
+                    failures[seed] = _failed(seed, error)
+    else:
+        for seed, config in configs.items():
+            try:
+                _train_seed(config, runs[seed], progress)
+            except Exception as error:  # noqa: BLE001 - as above
+                failures[seed] = _failed(seed, error)
+    return failures
 
 
 def _new_folder(config: ExperimentConfig) -> Path:
