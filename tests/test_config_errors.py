@@ -320,6 +320,10 @@ def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     ("model.params.dropout=false", "model.params.dropout: expected a number, not a boolean"),
     ("data.params.split.seed=true", "data.params.split.seed: expected a number, not a boolean"),
     ("data.params.simulate.config.beta=true", "data.params.simulate.config.beta: expected a number, not a boolean"),
+    # Lightning's Trainer would refuse these only once the data is loaded
+    ("trainer.devices=abc", "trainer.devices: expected a number of devices (>= 1, or -1 for all), 'auto'"),
+    ("trainer.devices=-3", "trainer.devices: expected a number of devices"),
+    ("trainer.devices=[1,1]", "trainer.devices: expected a number of devices"),
 ])
 def test_a_bad_value_is_refused_by_its_key_before_a_run_starts(setting: str, problem: str, tmp_path: Path) -> None:
     """Not by the constructor (or numpy) once the run folder exists; and the message names the --set it came from."""
@@ -335,6 +339,8 @@ def test_a_bad_value_is_refused_by_its_key_before_a_run_starts(setting: str, pro
     ("optimizer.params.lr=-1", "optimizer.params: Invalid learning rate: -1.0"),
     ("optimizer.params.betas=[2,3]", "optimizer.params: Invalid beta parameter at index 0: 2.0"),
     ("name=../../escape", "name: '../../escape' is not the name of one folder in output_dir: without / or \\, and not . or .."),
+    ("trainer.accelerator=abc", "trainer.accelerator: 'abc' is not a name Lightning knows; it knows auto, cpu, cuda, gpu"),
+    ("trainer.strategy=dpp", "trainer.strategy: 'dpp' is not a name Lightning knows (did you mean 'ddp'?)"),
 ])
 def test_a_new_runs_rules_are_checked_before_its_folder_exists(setting: str, problem: str, tmp_path: Path) -> None:
     """Rules of a new run beyond the schema (a stored run's config still loads): torch checks an optimizer's values
@@ -385,3 +391,10 @@ def test_a_tiny_feed_forward_ratio_still_leaves_a_hidden_unit() -> None:
 
     block = AttentionBlock(dim=8, heads=2, mlp_ratio=0.01)
     assert block.mlp[0].out_features == 1
+
+
+@pytest.mark.parametrize("devices", [1, 2, -1, [0, 2], "auto", "2", "0,2", "0,", "-1"])
+def test_every_form_of_devices_lightning_reads_is_kept(devices: object) -> None:
+    example = REPOSITORY / "examples" / "calorimeter_pair_mlp.yaml"
+    assert load_config(example, [f"trainer.devices={devices!r}" if isinstance(devices, str) else f"trainer.devices={devices}"]
+                       ).trainer.devices == devices

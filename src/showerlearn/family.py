@@ -178,7 +178,7 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     ignore (``ExperimentConfig.ignored_sections``) and the problems between sections its family checks
     (:meth:`Family.experiment_problems`)."""
     return (_run_name_problems(config.name) + config.ignored_sections() + _empty_test_split(config)
-            + _optimizer_problems(config) + family_of(config).experiment_problems(config))
+            + _optimizer_problems(config) + _trainer_name_problems(config) + family_of(config).experiment_problems(config))
 
 
 def _run_name_problems(name: str) -> list[str]:
@@ -206,6 +206,25 @@ def _optimizer_problems(config: ExperimentConfig) -> list[str]:
     except (ValueError, TypeError, RuntimeError) as error:  # RuntimeError: options torch cannot combine (fused, foreach)
         return [f"optimizer.params: {error}"]
     return []
+
+
+def _trainer_name_problems(config: ExperimentConfig) -> list[str]:
+    """An accelerator or strategy name Lightning does not know, which its Trainer would refuse only once the data is
+    loaded. Names only, not this machine's devices: a config meant for a GPU cluster still validates on a laptop."""
+    if config.model is None:
+        return []
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    from showerlearn.config.errors import suggestion
+
+    known = {
+        "accelerator": {"auto", "gpu", *AcceleratorRegistry.available_accelerators()},
+        "strategy": {"auto", *StrategyRegistry.available_strategies()},
+    }
+    settings = {"accelerator": config.trainer.accelerator, "strategy": config.trainer.strategy}
+    return [f"trainer.{key}: {value!r} is not a name Lightning knows{suggestion(value, known[key])}; it knows "
+            f"{', '.join(sorted(known[key]))}" for key, value in settings.items() if value not in known[key]]
 
 
 def _empty_test_split(config: ExperimentConfig) -> list[str]:

@@ -7,6 +7,7 @@ and each head's ``loss_params`` against the signature of its loss.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,7 +99,9 @@ class TrainerConfig(Strict):
         "trains it further.",
     )
     accelerator: str = Field("auto", description="'cpu', 'gpu', 'auto', ... (Lightning accelerator).")
-    devices: int | str = Field("auto", description="Number of devices per node, or 'auto'.")
+    devices: int | list[int] | str = Field(
+        "auto", description="Number of devices per node (-1: all of them), 'auto', or device ids ([0, 2] or '0,2')."
+    )
     num_nodes: int = Field(1, ge=1, description="Number of nodes for multi-node DDP.")
     strategy: str = Field("auto", description="Lightning strategy, e.g. 'ddp'.")
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = Field(
@@ -111,6 +114,21 @@ class TrainerConfig(Strict):
         "else in 32-bit; a 64-bit run in 32-bit. Not offered: Lightning's 16-bit '-true' modes, which would round "
         "the events' truth and pointing columns too.",
     )
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices_as_lightning_reads_them(cls, value: Any) -> Any:
+        """Lightning's forms, checked here: its Trainer refuses the others only once the run's data is loaded."""
+        if isinstance(value, bool):
+            raise ValueError("expected a number of devices, not a boolean")
+        count = isinstance(value, int) and (value >= 1 or value == -1)
+        ids = isinstance(value, list) and bool(value) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                              for i in value) and len(set(value)) == len(value)
+        text = isinstance(value, str) and (value == "auto" or re.fullmatch(r"\s*(-1|\d+|\d+(\s*,\s*\d+)*\s*,?)\s*", value))
+        if not (count or ids or text):
+            raise ValueError("expected a number of devices (>= 1, or -1 for all), 'auto', or distinct device ids "
+                             "([0, 2] or '0,2')")
+        return value
 
     @field_validator("precision", mode="before")
     @classmethod
