@@ -148,7 +148,8 @@ def test_a_value_fitting_no_member_of_a_plain_union_is_one_line_at_the_key_writt
     with pytest.raises(ConfigError) as error:
         resolve_config(data)
     assert error.value.problems == [
-        "trainer.devices: expected an integer or a string (got [1.5])",
+        "trainer.devices: expected a number of devices (>= 1, or -1 for all), 'auto', or distinct device ids ([0, 2] or "
+        "'0,2') (got [1.5])",
         # a member that is a list of choices keeps every choice
         "trainer.compile: expected a boolean or 'default', 'reduce-overhead', 'max-autotune' or "
         "'max-autotune-no-cudagraphs' (got 'fast')",
