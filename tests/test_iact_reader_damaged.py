@@ -145,7 +145,7 @@ def test_a_bad_true_energy_is_refused_with_its_event_not_taken_for_missing_truth
 # ---------------------------------------------------------------------- pointing
 @pytest.mark.parametrize(
     ("name", "table", "column", "source"),
-    [(LSTCHAIN, LSTCHAIN_PARAMETERS, "alt_tel", f"{LSTCHAIN_PARAMETERS} alt_tel, az_tel"),
+    [(LSTCHAIN, LSTCHAIN_PARAMETERS, "alt_tel", f"{LSTCHAIN_PARAMETERS} columns alt_tel, az_tel"),
      (MUONS, CTAPIPE_POINTING, "telescope_pointing_altitude", CTAPIPE_POINTING)],
 )  # fmt: skip
 def test_images_without_pointing_are_warned_of_in_both_formats(

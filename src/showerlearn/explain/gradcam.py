@@ -241,7 +241,11 @@ def _activation(
         raise ValueError(f"layer {type(module).__name__} ran {len(captured)} times in one forward pass; Grad-CAM needs exactly one{hint}")
     activation = captured[0]
     if activation.dim() < 3:
-        raise ValueError(f"layer {type(module).__name__} outputs shape {tuple(activation.shape)}: no positions to explain")
+        raise ValueError(
+            f"layer {type(module).__name__} outputs shape {tuple(activation.shape)}: no positions to explain; Grad-CAM "
+            "needs a layer with one activation per position, (batch, channels, positions...) or tokens (batch, tokens, "
+            "channels), before any pooling or flattening"
+        )
     return activation, outputs
 
 

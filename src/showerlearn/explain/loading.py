@@ -9,9 +9,10 @@ cleaning, normalisation and camera mapping as in training), fed with the user's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -20,8 +21,9 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.trained import load_network
 from showerlearn.engine.sweep import is_sweep, sweep_runs
+from showerlearn.registry import MODELS
 
-__all__ = ["TrainedRun", "load_trained_module", "resolve_runs"]
+__all__ = ["TrainedRun", "check_explainable", "load_trained_module", "network_checkpoint", "resolve_runs"]
 
 
 @dataclass
@@ -62,13 +64,34 @@ def network_checkpoint(run: RunDir) -> Path:
 
     Raises:
         FileNotFoundError: no checkpoint.
-        ValueError: the run trained a scikit-learn estimator (nothing to explain with gradients).
+        ValueError: the run trained a scikit-learn estimator (nothing to explain with gradients), or a network
+            whose class declares it has nothing to map (:func:`check_explainable`).
     """
     described = load_config(run.config_file)
     if described.model is None:
         estimator = described.estimator.name if described.estimator else "?"
         raise ValueError(f"{run.path}: the run trained an estimator ({estimator}), not a network")
+    # by its class, before the run is loaded or any file read (a declaration __init__ makes: once it is built)
+    check_explainable(MODELS.get(described.model.name), str(run.path))
     return run.best_checkpoint()
+
+
+def check_explainable(network: nn.Module | Callable[..., Any], source: str) -> None:
+    """Refuse a network (built, or its class as registered) that declares it has nothing to map (``source``: the
+    run, for the message).
+
+    A network whose layers keep no activation per detector element (an MLP on flattened high-level features)
+    says why, and what to explain instead, in its ``explain_unavailable`` attribute (a class attribute, or one
+    set in ``__init__`` when it depends on the parameters). Without that declaration the driver would fail
+    later on a symptom: no default layer, then for any ``--layer`` a layer "without positions".
+    """
+    reason = getattr(network, "explain_unavailable", None)
+    if reason:
+        name = getattr(network, "__name__", type(network).__name__)  # a class's own name, else a built network's
+        raise ValueError(
+            f"{source}: {name} has no per-position activations to explain, so Grad-CAM and attention maps do not "
+            f"apply (nor does any --layer): {reason}"
+        )
 
 
 def resolve_runs(path: str | Path) -> list[RunDir]:

@@ -194,7 +194,7 @@ def write_explanations(
     groups = [(path, resolve_runs(path)) for path in [main, *map(Path, compare)]]
     for _, runs in groups:
         for run in runs:
-            network_checkpoint(run)  # an estimator or unfinished run fails here, not after the others' minutes of work
+            network_checkpoint(run)  # an estimator, unfinished or unexplainable run fails here, not after the others' work
     _check_one_kind_of_data(groups)
     figures = _figure_folders(main, groups)
     folders = [*figures, main / CRITERIA_FOLDER]

@@ -209,6 +209,28 @@ def entry_families(entries: Sequence[BoardEntry]) -> list[Family]:
     return list(dict.fromkeys(e.family for entry in entries for e in (entry, *entry.members)))
 
 
+def check_baseline_family(entries: Sequence[BoardEntry], baseline: BoardEntry) -> None:
+    """Refuse a baseline of a detector family none of ``entries`` (members included) is of: it is drawn in every
+    plot as what the runs are compared with, and another detector's metrics are no comparison (on a board of
+    several families its curves would even sit in plots of their own, next to none of the runs)."""
+    shown = entry_families(entries)
+    if baseline.family in shown:
+        return
+    names = " and ".join(_named(family) for family in shown)
+    kind = "family" if len(shown) == 1 else "families"
+    raise ValueError(
+        f"the baseline {baseline.label} is a run of the {_named(baseline.family)} family, the runs shown are of the "
+        f"{names} {kind}: a baseline is compared with runs of its own detector family. Give a baseline of the "
+        f"{' or '.join(family.name for family in shown)} family, or show {baseline.label} as one of the runs, not "
+        "as the baseline"
+    )
+
+
+def _named(family: Family) -> str:
+    """``iact (Cherenkov telescope images)``: a family's name and what it is, for messages."""
+    return f"{family.name} ({family.title})"
+
+
 def merged_style(families: Sequence[Family]) -> BoardStyle:
     """The board styles of ``families`` as one, in the families' order: one family's own style, or for
     several each family's with its names keyed by the family (:func:`family_key`), as the board keys their
@@ -301,6 +323,8 @@ def board_payload(
     """
     if not entries:
         raise ValueError("the board needs at least one run or sweep")
+    if baseline is not None:
+        check_baseline_family(entries, baseline)
     everything = [e for entry in [*entries, *([baseline] if baseline else [])] for e in (entry, *entry.members)]
     ids = [e.id for e in everything]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

@@ -33,6 +33,13 @@ class KinematicsMLP(nn.Module):
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("label",)
+    #: why ``showerlearn explain`` has nothing to map here, and what to explain instead (the explain command reads it)
+    explain_unavailable: str = (
+        "it reads the tokens of its stream (by default the objects' high-level kinematics) flattened into one vector, "
+        "so no activation belongs to one constituent or object, and it has no attention. Explain a token-based "
+        "collider network trained on the same data instead: collider_transformer, collider_multiscale, "
+        "collider_one_scale or collider_concat (examples/collider_*.yaml)"
+    )
 
     def __init__(
         self,

@@ -128,6 +128,9 @@ class HillasRandomForest(MultiHeadClassifier):
         ``direction`` targets were made with (injected). Default: the camera frame's.
     in_channels, n_classes
         Injected by the DataModule; checked (charge + peak time, gamma/proton).
+    missing_targets
+        Injected by the DataModule: head -> why training events lack its target (images without telescope
+        pointing have no direction nor impact), the cause ``fit`` names when a head is left with no event.
     picture_thresh, boundary_thresh, min_number_picture_neighbors, delta_time, dynamic_threshold, dynamic_fraction
         Image cleaning (:class:`~showerlearn.iact.data.transforms.CleaningConfig`; defaults lstchain standard).
     energy_regressor_args, disp_regressor_args, disp_classifier_args, particle_classifier_args, impact_regressor_args
@@ -160,6 +163,7 @@ class HillasRandomForest(MultiHeadClassifier):
         focal_length: u.Quantity | None = None,
         in_channels: int | None = None,
         n_classes: int | None = None,
+        missing_targets: Mapping[str, str] | None = None,
         *,
         picture_thresh: float = 6.0,
         boundary_thresh: float = 3.0,
@@ -185,6 +189,7 @@ class HillasRandomForest(MultiHeadClassifier):
         self.focal_length = focal_length
         self.in_channels = in_channels
         self.n_classes = n_classes
+        self.missing_targets = missing_targets
         self.picture_thresh = picture_thresh
         self.boundary_thresh = boundary_thresh
         self.min_number_picture_neighbors = min_number_picture_neighbors
@@ -287,7 +292,7 @@ class HillasRandomForest(MultiHeadClassifier):
         rows = {head: usable & masks[head] for head in heads}
         for head in heads:
             if head != "particle" and not rows[head].any():
-                raise ValueError(f"hillas_rf.fit: no event with a valid image is selected for head {head!r}")
+                raise ValueError(self._no_event_message(head))
             if not np.isfinite(targets[head][rows[head]]).all():
                 raise ValueError(f"hillas_rf.fit: targets[{head!r}] has NaN or inf in selected (masked-in) events")
             if head != "particle":
@@ -307,6 +312,12 @@ class HillasRandomForest(MultiHeadClassifier):
             self.classes_ = np.arange(len(PARTICLE_CLASSES))
         self.heads_ = heads  # set last: it marks the estimator fitted
         return self
+
+    def _no_event_message(self, head: str) -> str:
+        """Why ``fit`` has no event for ``head``: with the cause the data gave (a file without pointing), if any."""
+        message = f"hillas_rf.fit: no event with a valid image is selected for head {head!r}"
+        cause = (self.missing_targets or {}).get(head)
+        return f"{message}: {cause}" if cause else message
 
     def _forest(self, name: str, oob: bool = False) -> RandomForestRegressor | RandomForestClassifier:
         args = {**self.forest_args[name], "n_jobs": self.n_jobs, "random_state": self.seed}

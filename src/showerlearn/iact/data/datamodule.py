@@ -33,6 +33,7 @@ from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, 
 from showerlearn.iact.data.cuts import Cuts, add_image_parameters, cut_masks, removed_per_cut, select
 from showerlearn.iact.data.dataset import IACTDataset, collate_batch
 from showerlearn.iact.data.ensemble import average_prediction_tables
+from showerlearn.iact.data.pointing import pointing_gaps
 from showerlearn.iact.data.sampling import EnergySampling, energy_sampling_weights
 from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs, encode_targets
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
@@ -102,7 +103,8 @@ class IACTDataModule(ShowerDataModule):
     impact targets (docs/data_iact.md)."""
 
     model_input_names: ClassVar[frozenset[str]] = frozenset(
-        {"lattice", "camera", "in_channels", "channel_names", "charge_transform", "n_classes", "focal_length"})
+        {"lattice", "camera", "in_channels", "channel_names", "charge_transform", "n_classes", "focal_length",
+         "missing_targets"})
     family = FAMILY
     #: the same events read otherwise: test-time augmentation, how many files stay open, in memory or not, where
     #: the simulated file is kept and how many processes write it; and what only training reads
@@ -469,6 +471,8 @@ class IACTDataModule(ShowerDataModule):
             "charge_transform": self.transforms.charge,  # what a layer weighing pixels by charge must undo
             "n_classes": len(PARTICLE_CLASSES),
             "focal_length": files[0].focal_length,
+            # why training events lack a target (no pointing): for the error of a head left with none to train
+            "missing_targets": pointing_gaps(self.files, self._columns, self.parts["train"]) if self.parts else {},
         }
 
     def camera_examples(self, n: int = 6) -> tuple[Any, np.ndarray, list[str]]:

@@ -382,7 +382,7 @@ class DL1File:
         # lstchain writes LST images only (its table is named after the type)
         lst = group_telescopes({tel_id: ("LST_LST_LSTCam", "LSTCam")})
         self.telescope_type = choose_telescope_type(lst, self._wanted_type, str(self.path)).name
-        self._warn_missing_pointing(part, tel_id, f"{_LSTCHAIN_PARAMETERS} alt_tel, az_tel")
+        self._warn_missing_pointing(part, tel_id, self.pointing_source(tel_id))
         perm = self._add_camera(tel_id, part, n, geometry_tel_id=None)
         self._check_pixel_columns(node, tel_id)
         self._tables.append(_TelescopeTable(_LSTCHAIN_IMAGES, None, perm))
@@ -479,8 +479,14 @@ class DL1File:
         truth["true_shower_primary_id"] = self._read_columns(shower, ("true_shower_primary_id",))["true_shower_primary_id"][rows].astype(np.int64)
         return truth
 
+    def pointing_source(self, tel_id: int) -> str:
+        """Where this file holds the pointing of telescope ``tel_id``: a table (ctapipe) or columns (lstchain)."""
+        if self.format == "lstchain":
+            return f"{_LSTCHAIN_PARAMETERS} columns alt_tel, az_tel"
+        return f"{_CTAPIPE_POINTING}/tel_{tel_id:03d}"
+
     def _pointing_ctapipe(self, tel_id: int, obs_id: np.ndarray) -> dict[str, np.ndarray]:
-        path = f"{_CTAPIPE_POINTING}/tel_{tel_id:03d}"
+        path = self.pointing_source(tel_id)
         pointing = {"pointing_alt": np.full(len(obs_id), np.nan), "pointing_az": np.full(len(obs_id), np.nan)}
         if path in self._open():
             node = self._open().get_node(path)
