@@ -4,11 +4,14 @@ file of a run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from showerlearn.cli.common import console, metrics_table, quiet_libraries, scalar_units, user_errors
+
+if TYPE_CHECKING:
+    from showerlearn.engine.run_dir import RunDir
 
 
 def evaluate(
@@ -44,23 +47,33 @@ def evaluate(
         if predictions is not None or output is not None or overrides or overwrite:
             _evaluate_file(runs, predictions, output, overwrite, overrides or [])
             return
-        from showerlearn.engine.runner import evaluate as evaluate_run
+        from showerlearn.engine.run_dir import RunDir
         from showerlearn.engine.sweep import AGGREGATE_FILE, aggregate_sweep, is_sweep, sweep_runs
 
         for path in runs:
             if not is_sweep(path):
-                metrics = evaluate_run(path)
-                console.print(f"evaluated {path}")
+                metrics = _evaluate_run(RunDir.existing(path))
                 console.print(metrics_table(metrics.get("scalars", {}), "test split", _units(path)))
                 continue
-            members = sweep_runs(path)
+            members = sweep_runs(path)  # warns of the listed runs that are missing
+            for run in members:  # every seed's file checked before any is scored: none is left half done
+                run.checked_predictions()
             for run in members:
-                evaluate_run(run)
-                console.print(f"evaluated {run.path}")
-            aggregate = aggregate_sweep(path)
+                _evaluate_run(run)
+            aggregate = aggregate_sweep(path, members)
             console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {len(members)} seeds",
                                         _units(members[0].path)))
             console.print(f"[green]aggregate over seeds:[/] {Path(path) / AGGREGATE_FILE}")
+
+
+def _evaluate_run(run: RunDir) -> dict[str, Any]:
+    """Score ``run``'s predictions file into its metrics.json and plots (a missing file is named with why it is
+    missing and how to get it back: :meth:`RunDir.checked_predictions`)."""
+    from showerlearn.engine.runner import evaluate as evaluate_run
+
+    metrics = evaluate_run(run)
+    console.print(f"evaluated {run.path}")
+    return metrics
 
 
 def _evaluate_file(

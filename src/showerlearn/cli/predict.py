@@ -46,7 +46,8 @@ def predict(
     Run again, it skips the files already done (same source, run, model and config) and redoes one that
     was interrupted; any other existing output is refused unless --overwrite. Events removed by the run's
     selection cuts are counted per cut (here and in each file's attributes); --keep-invalid keeps them as
-    rows. Without input files, the run's test split is predicted into the file --output.
+    rows. Without input files, the run's test split is predicted into the file --output; --output
+    RUN/predictions.h5 restores a completed run's own predictions file, moved or deleted (never replaces it).
 
     --set changes how the run predicts, e.g. --set data.params.augment.test_time=true or a batch size;
     settings that change the network's inputs (cleaning, transforms) no longer match what it learned. The

@@ -18,7 +18,7 @@ from pathlib import Path
 from showerlearn.config import load_config
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.engine.sweep import is_sweep, sweep_runs
+from showerlearn.engine.sweep import completed_runs, is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
 from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.io.tables import read_columns, read_units, write_columns
@@ -85,25 +85,32 @@ def ensemble_members(path: str | Path) -> list[RunDir]:
 def _member_runs(members: Sequence[str | Path]) -> list[RunDir]:
     runs: list[RunDir] = []
     for member in members:
-        if is_sweep(member):
-            completed = sweep_runs(member)
-            started = sweep_runs(member, completed_only=False)
-            if len(completed) < len(started):
-                log.warning("%s: %d of its %d runs are not completed and stay out", member, len(started) - len(completed), len(started))
-            runs += completed
-            continue
-        run = RunDir.existing(member)
-        if run.is_ensemble():
-            raise ValueError(f"{member} is itself an ensemble: give its members instead (nested averages weigh them unequally)")
-        state = run.status().get("state")
-        if state != "completed" or not run.predictions_file.is_file():
-            raise ValueError(
-                f"{member}: not a completed run (state {state!r}): finish it first (showerlearn train CONFIG --resume RUN)"
-            )
-        runs.append(run)
+        runs += _sweep_members(member) if is_sweep(member) else [_single_member(member)]
+    for run in runs:  # before any is read: a completed run's file moved or deleted is named, with how to restore it
+        run.checked_predictions()
     paths = [run.path.resolve() for run in runs]
     if len(set(paths)) != len(paths):
         raise ValueError(f"a run is listed twice among the members: {[str(p) for p in paths]}")
     if len(runs) < 2:
         raise ValueError(f"an ensemble needs at least 2 runs, got {len(runs)} from {[str(m) for m in members]}")
     return runs
+
+
+def _sweep_members(folder: str | Path) -> list[RunDir]:
+    """The completed runs of a sweep; its other started runs stay out, with a warning."""
+    started = sweep_runs(folder, completed_only=False)  # read once: it warns of listed runs that are missing
+    completed = completed_runs(folder, started)
+    if len(completed) < len(started):
+        log.warning("%s: %d of its %d runs are not completed and stay out", folder, len(started) - len(completed), len(started))
+    return completed
+
+
+def _single_member(member: str | Path) -> RunDir:
+    """A run given by its folder: it must be a completed training run."""
+    run = RunDir.existing(member)
+    if run.is_ensemble():
+        raise ValueError(f"{member} is itself an ensemble: give its members instead (nested averages weigh them unequally)")
+    state = run.status().get("state")
+    if (unfinished := run.not_completed("it has no predictions to average")) is not None:
+        raise ValueError(f"{member}: not a completed run (state {state!r}): {unfinished}")
+    return run

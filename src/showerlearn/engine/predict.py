@@ -259,18 +259,20 @@ def predict_split(
     console: Console | None = None,
 ) -> PredictionSummary:
     """Predict the run's own test split into the file ``output`` (stamped like :func:`predict_files`' outputs):
-    the run's predictions again, with other settings (``overrides``) or another model file (``model``).
+    the run's predictions again, with other settings (``overrides``) or another model file (``model``). The run's
+    own ``predictions.h5`` is written only to restore it (missing, of a completed run, neither ``overrides`` nor
+    ``model``).
 
     Raises:
         FileExistsError: ``output`` exists (unless ``overwrite``).
+        ValueError: ``output`` is the run's own predictions file, and not one to restore.
     """
     output = Path(output)
     if output.is_dir():
         raise FileExistsError(f"--output {output}: is a folder; the run's test split is predicted into one file")
-    own = (run if isinstance(run, RunDir) else RunDir(Path(run))).predictions_file
-    if output.resolve() == own.resolve():  # `evaluate RUN` would score the replacement as the run's own
-        raise ValueError(f"--output {output}: is the run's own predictions file, which `showerlearn evaluate RUN` "
-                         "scores; predict into another file (and score it with evaluate RUN --predictions FILE)")
+    run = run if isinstance(run, RunDir) else RunDir.existing(run)
+    if output.resolve() == run.predictions_file.resolve():
+        _check_restores(run, output, overrides, model)
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
     context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
@@ -286,6 +288,22 @@ def predict_split(
             context.datamodule.teardown("predict")
         bar.file_done()
     return summary
+
+
+def _check_restores(run: RunDir, output: Path, overrides: Sequence[str], model: str | Path | None) -> None:
+    """The run's own predictions file, which ``evaluate RUN`` scores as the run's, is written only to restore it:
+    missing (moved or deleted), of a completed run, predicted by the run's own model with its own settings. Any
+    other file there would be scored as what the run predicted."""
+    instead = "predict into another file (and score it with evaluate RUN --predictions FILE)"
+    if output.exists():
+        raise ValueError(f"--output {output}: is the run's own predictions file, which `showerlearn evaluate RUN` "
+                         f"scores; {instead}")
+    if overrides or model is not None:
+        given = " and ".join(name for name, used in (("--set", overrides), ("--model", model is not None)) if used)
+        raise ValueError(f"--output {output}: the run's own predictions file is restored with the run's own model and "
+                         f"settings only, not with {given}; {instead}")
+    if (unfinished := run.not_completed("it has no predictions of its own to restore")) is not None:
+        raise ValueError(unfinished)
 
 
 @contextlib.contextmanager
@@ -492,18 +510,44 @@ def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None,
     """The file that predicts: the exported model given (checked against the run's ``best`` checkpoint), else the
     run's estimator or best checkpoint."""
     if model is None:
-        found = run.checkpoints / ESTIMATOR_FILE if config.estimator is not None else run.best_checkpoint()
-        if not found.is_file() and (run.checkpoints / LEGACY_ESTIMATOR_FILE).is_file():
-            load_estimator(found)  # an older run's estimator pickle: refused with how to get a safe file
-        if not found.is_file():
-            raise FileNotFoundError(f"{run.path}: no {found.name} in {run.checkpoints} (did the run finish?)")
-        return found
+        return _run_model_file(run, config)
     if config.estimator is not None:
         raise ValueError(f"--model {model}: {run.path} trained an estimator ({config.estimator.name}), not a network to replace")
     if not Path(model).is_file():
         raise FileNotFoundError(f"--model {model}: no such file")
     _check_made_from(Path(model), run, config, best)
     return Path(model)
+
+
+def _run_model_file(run: RunDir, config: ExperimentConfig) -> Path:
+    """The run's own estimator file or best checkpoint; a FileNotFoundError saying why there is none (the run's
+    recorded state and error) and how to go on."""
+    if config.estimator is not None:
+        found: Path | None = run.checkpoints / ESTIMATOR_FILE
+        if not found.is_file() and (run.checkpoints / LEGACY_ESTIMATOR_FILE).is_file():
+            load_estimator(found)  # an older run's estimator pickle: refused with how to get a safe file
+        found, missing = (found if found.is_file() else None), f"no {ESTIMATOR_FILE} in {run.checkpoints}"
+    else:
+        found, missing = _checkpoint_path(run), f"no checkpoint in {run.checkpoints}"
+    if found is None:
+        raise FileNotFoundError(run.not_completed(f"nothing to predict with ({missing})") or (
+            f"{run.path}: {missing}, though its run.json says completed (moved or deleted?): put it back, or train "
+            f"the run again into a new folder (showerlearn train {run.config_file})"))
+    if run.status().get("state") not in (None, "completed"):
+        # a stopped network's last checkpoint predicts, but as it was when it stopped, not as the run would end
+        log.warning("predict: %s did not complete (%s): predicting with %s, as it was when the run stopped",
+                    run.path, run.state_summary(), found.name)
+    return found
+
+
+def _checkpoint_path(run: RunDir) -> Path | None:
+    """The run's best (or last) checkpoint; None when it has none (an ensemble's refusal says to use its members)."""
+    try:
+        return run.best_checkpoint()
+    except FileNotFoundError:
+        if run.is_ensemble():
+            raise
+        return None
 
 
 def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: CheckpointFile | None) -> None:

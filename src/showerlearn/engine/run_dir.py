@@ -62,6 +62,43 @@ class RunDir:
     def status(self) -> dict[str, Any]:
         return read_json_object(self.status_file) if self.status_file.is_file() else {}
 
+    def state_summary(self) -> str:
+        """The state run.json records, with the error it recorded: ``failed (RuntimeError: out of memory)``."""
+        status = self.status()
+        state, error = str(status.get("state", "no state recorded (no run.json)")), status.get("error")
+        if not error:
+            return state
+        # an interruption's error says the state itself: "interrupted (Ctrl+C)"
+        return str(error) if str(error).startswith(state) else f"{state} ({error})"
+
+    def not_completed(self, consequence: str) -> str | None:
+        """None for a completed run; else a sentence saying that it did not complete (its recorded state and
+        error), then ``consequence`` (what is missing for that reason), then how to go on."""
+        state = self.status().get("state")
+        if state == "completed":
+            return None
+        # "running" is also what a killed process leaves: resuming it is refused while one still trains it
+        still = " (once no process trains it any more)" if state == "running" else ""
+        return (f"{self.path} did not complete: {self.state_summary()}; {consequence}: train it again or resume "
+                f"it{still} (showerlearn train {self.config_file} --resume {self.path})")
+
+    def checked_predictions(self) -> Path:
+        """The run's predictions file; when it is not there, a FileNotFoundError saying why and how to go on."""
+        if self.predictions_file.is_file():
+            return self.predictions_file
+        if (unfinished := self.not_completed(f"it has no predictions file {self.predictions_file.name}")) is not None:
+            raise FileNotFoundError(unfinished)
+        raise FileNotFoundError(f"{self.path}: its run.json says completed, but its predictions file "
+                                f"{self.predictions_file} is missing (moved or deleted): put it back, or "
+                                f"{self._predict_again()}")
+
+    def _predict_again(self) -> str:
+        """How a completed run's predictions file is written again."""
+        if self.is_ensemble():  # no network of its own to predict with: only its members can average theirs again
+            return (f"build the ensemble again into a new folder from the members its {self.ensemble_file.name} lists "
+                    "(showerlearn ensemble RUN RUN... --output NEW)")
+        return f"predict its test split into it again: showerlearn predict {self.path} --output {self.predictions_file}"
+
     def update_status(self, **changes: Any) -> None:
         """Merge ``changes`` into run.json (a ``None`` value removes its key), stamping the time of the change."""
         status = {**self.status(), **changes}

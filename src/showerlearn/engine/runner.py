@@ -448,8 +448,9 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     with the ``caption`` and ``test_share`` kept in ``run.json`` when the run was trained."""
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     status = run.status()
+    config = load_config(run.config_file)  # first: a config this code cannot read is the first thing to say
     metrics = evaluate_file(
-        load_config(run.config_file), run, run.predictions_file, run.plots,
+        config, run, run.checked_predictions(), run.plots,
         caption=status.get("caption", ""), test_share=status.get("test_share", 1.0),
     )  # fmt: skip
     write_json_atomic(run.metrics_file, metrics)

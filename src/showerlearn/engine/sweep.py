@@ -7,6 +7,7 @@ holds one run directory per seed plus ``sweep.json`` (what ran) and ``aggregate.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -175,30 +176,72 @@ def _train_seed(config: ExperimentConfig, path: Path, progress: bool) -> None:
 
 def sweep_runs(folder: str | Path, completed_only: bool = True) -> list[RunDir]:
     """The run directories of a sweep folder: the completed ones (what is aggregated and explained), or
-    with ``completed_only=False`` every listed run that was started (the board shows failed ones too)."""
+    with ``completed_only=False`` every listed run that was started (the board shows failed ones too).
+
+    A listed run that is not there (deleted, moved, or not started yet) is left out with a warning naming it:
+    what is read of the sweep then covers fewer seeds than it lists."""
     folder = Path(folder)
     description = read_json_object(folder / SWEEP_FILE)
-    runs = [RunDir(folder / name) for name in description["runs"] if (folder / name / "config.yaml").is_file()]
-    if not completed_only:
-        return runs
+    runs = [RunDir(folder / name) for name in description["runs"] if _started(folder / name)]
+    if missing := [name for name in description["runs"] if not _started(folder / name)]:
+        _warn_missing(folder, description, missing, runs)
+    return completed_runs(folder, runs) if completed_only else runs
+
+
+def completed_runs(folder: str | Path, runs: Sequence[RunDir]) -> list[RunDir]:
+    """The completed ones of ``runs``, runs of the sweep ``folder``; a ValueError when none is."""
     completed = [run for run in runs if run.status().get("state") == "completed"]
     if not completed:
-        raise ValueError(f"{folder}: no completed run among {description['runs']} (see 'failed' in {SWEEP_FILE})")
+        listed = read_json_object(Path(folder) / SWEEP_FILE)["runs"]
+        raise ValueError(f"{folder}: no completed run among {listed} (see 'failed' in {SWEEP_FILE})")
     return completed
+
+
+def _warn_missing(folder: Path, description: dict[str, Any], missing: list[str], present: list[RunDir]) -> None:
+    """Warn that the listed runs ``missing`` are not in ``folder``, with the command that trains them again: a
+    resumed sweep trains a seed whose folder is gone as one never started."""
+    seeds = description["seeds"]
+    # the seeds are those of the config's seed on: a present seed's config, given the sweep's first seed
+    config = f"{present[0].config_file} --set seed={seeds[0]}" if present else "CONFIG"
+    one = len(missing) == 1
+    log.warning(
+        "%s: %s, listed in %s, %s not there (deleted or moved, or not started yet) and %s left out: the sweep is read "
+        "from %s alone; to train %s again: showerlearn sweep %s --seeds %d --resume %s",
+        folder, ", ".join(missing), SWEEP_FILE, "is" if one else "are", "is" if one else "are",
+        ", ".join(run.path.name for run in present) or "no run", "it" if one else "them", config, len(seeds), folder,
+    )
 
 
 def is_sweep(folder: str | Path) -> bool:
     return (Path(folder) / SWEEP_FILE).is_file()
 
 
-def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
+def aggregate_sweep(folder: str | Path, runs: Sequence[RunDir] | None = None) -> dict[str, Any]:
     """Mean and standard deviation over seeds of every metric (``aggregate.json``) and the curves
-    with dispersion bands (``plots/``)."""
+    with dispersion bands (``plots/``), over ``runs`` (default: the sweep's completed runs, :func:`sweep_runs`).
+
+    ``aggregate.json`` also says which seeds it covers (``runs`` and ``seeds``: the run folders and their seeds)
+    and which listed ones it does not (``left_out``: run folder -> why, "missing" or the run's state), since
+    its mean may be over fewer seeds than the sweep lists."""
     folder = Path(folder)
-    runs = sweep_runs(folder)
+    runs = list(runs) if runs is not None else sweep_runs(folder)
     aggregate = aggregate_runs([run.metrics() for run in runs])
+    aggregate.update(_coverage(folder, runs))
     write_json_atomic(folder / AGGREGATE_FILE, aggregate)
     if aggregate["curves"]:
         style = family_of(load_config(runs[0].config_file)).board_style()  # the seeds share their data family
         plot_aggregates({folder.parent.name: aggregate}, folder / "plots", style=style)
     return aggregate
+
+
+def _coverage(folder: Path, runs: Sequence[RunDir]) -> dict[str, Any]:
+    """Which of the runs ``folder``'s sweep.json lists ``runs`` are (their names and seeds), and why the others
+    are left out."""
+    description = read_json_object(folder / SWEEP_FILE)
+    seed_of = dict(zip(description["runs"], description["seeds"], strict=True))
+    names = [run.path.name for run in runs]
+    left_out = {
+        name: RunDir(folder / name).state_summary() if _started(folder / name) else "missing (no run there)"
+        for name in description["runs"] if name not in names
+    }
+    return {"runs": names, "seeds": [seed_of.get(name) for name in names], "left_out": left_out}
