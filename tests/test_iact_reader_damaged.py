@@ -6,36 +6,20 @@ from __future__ import annotations
 import re
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tables
 
+from iact_files import (
+    CTAPIPE_IMAGES, CTAPIPE_POINTING, GAMMA_TEST, LAYOUT, LSTCHAIN, LSTCHAIN_IMAGES, LSTCHAIN_PARAMETERS, MUONS, PHOTONS, SHOWER,
+    damaged_copy,
+)
+
 from showerlearn.iact.data import EmptySelectionError, IACTDataError, IACTDataModule, MissingTruthError, open_dl1
 
 N_PIXELS = 1855
-GAMMA_TEST = "dl1_ctapipe/gamma_test.lst.dl1.h5"  # 4 telescopes, 9 images
-PHOTONS = "dl1_ctapipe/lst_with_photons.lst.dl1.h5"  # 1 image, with its true image
-MUONS = "dl1_ctapipe/lst_muons.lst.dl1.h5"  # 1 telescope
-LSTCHAIN = "dl1_lstchain/dl1_gamma_example.h5"  # 25 images
-CTAPIPE_IMAGES = "/dl1/event/telescope/images"
-LSTCHAIN_IMAGES = "/dl1/event/telescope/image/LST_LSTCam"
-LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
-SHOWER = "/simulation/event/subarray/shower"
-LAYOUT = "/configuration/instrument/subarray/layout"
-CTAPIPE_POINTING = "/configuration/telescope/pointing/tel_001"
-
-
-def damaged_copy(shared_data: Path, tmp_path: Path, name: str) -> Path:
-    """A writable copy of a shared file, to damage."""
-    target = tmp_path / Path(name).name
-    shutil.copy(shared_data / "iact" / name, target)
-    target.chmod(0o644)
-    return target
-
-
 def empty_table(h5: tables.File, path: str) -> None:
     node = h5.get_node(path)
     node.remove_rows(0, node.nrows)

@@ -6,7 +6,6 @@ read as 0/1 (a bool image, which surfaced as an empty intensity cut)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,28 +13,15 @@ import numpy as np
 import pytest
 import tables
 
+from iact_files import (
+    CTAPIPE_IMAGES, CTAPIPE_POINTING, GAMMA_TEST, LAYOUT, LSTCHAIN, LSTCHAIN_IMAGES, LSTCHAIN_PARAMETERS, MUONS, PHOTONS, SHOWER, damaged_copy,
+)
+
 from showerlearn.iact.data import IACTDataError, IACTDataModule, open_dl1
 
-GAMMA_TEST = "dl1_ctapipe/gamma_test.lst.dl1.h5"  # 4 telescopes, 9 images
-PHOTONS = "dl1_ctapipe/lst_with_photons.lst.dl1.h5"  # 1 image, with its true image
-MUONS = "dl1_ctapipe/lst_muons.lst.dl1.h5"  # 1 telescope
-LSTCHAIN = "dl1_lstchain/dl1_gamma_example.h5"  # 25 images
-SHOWER = "/simulation/event/subarray/shower"
-CTAPIPE_IMAGES = "/dl1/event/telescope/images/tel_001"
+CTAPIPE_IMAGES_1 = f"{CTAPIPE_IMAGES}/tel_001"
 CTAPIPE_TRUE_IMAGES = "/simulation/event/telescope/images/tel_001"
 CTAPIPE_PARAMETERS = "/dl1/event/telescope/parameters/tel_001"
-CTAPIPE_POINTING = "/configuration/telescope/pointing/tel_001"
-LSTCHAIN_IMAGES = "/dl1/event/telescope/image/LST_LSTCam"
-LSTCHAIN_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
-LAYOUT = "/configuration/instrument/subarray/layout"
-
-
-def damaged_copy(shared_data: Path, tmp_path: Path, name: str) -> Path:
-    """A writable copy of a shared file, to damage."""
-    target = tmp_path / Path(name).name
-    shutil.copy(shared_data / "iact" / name, target)
-    target.chmod(0o644)
-    return target
 
 
 def as_text(values: np.ndarray) -> np.ndarray:
@@ -95,7 +81,7 @@ def test_a_true_energy_with_a_non_number_names_the_column_not_only_the_value(sha
         open_dl1(path)
 
 
-@pytest.mark.parametrize(("name", "table"), [(PHOTONS, CTAPIPE_IMAGES), (LSTCHAIN, LSTCHAIN_IMAGES)])
+@pytest.mark.parametrize(("name", "table"), [(PHOTONS, CTAPIPE_IMAGES_1), (LSTCHAIN, LSTCHAIN_IMAGES)])
 def test_a_boolean_image_is_refused_at_open_not_read_as_0_or_1_pe(shared_data: Path, tmp_path: Path, name: str, table: str) -> None:
     """Was read as 0/1 p.e. and ended in an EmptySelectionError about the intensity cut."""
     path = damaged_copy(shared_data, tmp_path, name)
@@ -116,10 +102,10 @@ def test_a_boolean_image_is_refused_at_open_not_read_as_0_or_1_pe(shared_data: P
      (GAMMA_TEST, SHOWER, "true_shower_primary_id", as_text, "|S8", "text"),
      (GAMMA_TEST, CTAPIPE_PARAMETERS, "hillas_intensity", as_bool, "bool", "booleans"),
      (MUONS, CTAPIPE_POINTING, "telescope_pointing_altitude", as_text, "|S8", "text"),
-     (MUONS, CTAPIPE_IMAGES, "obs_id", as_text, "|S8", "text"),
+     (MUONS, CTAPIPE_IMAGES_1, "obs_id", as_text, "|S8", "text"),
      (MUONS, LAYOUT, "optics_index", as_text, "|S8", "text"),
      (MUONS, LAYOUT, "pos_x", as_bool, "bool", "booleans"),
-     (PHOTONS, CTAPIPE_IMAGES, "peak_time", as_bool, "bool", "booleans"),
+     (PHOTONS, CTAPIPE_IMAGES_1, "peak_time", as_bool, "bool", "booleans"),
      (PHOTONS, CTAPIPE_TRUE_IMAGES, "true_image", as_bool, "bool", "booleans"),
      (LSTCHAIN, LSTCHAIN_PARAMETERS, "mc_energy", as_text, "|S8", "text"),
      (LSTCHAIN, LSTCHAIN_PARAMETERS, "mc_type", as_text, "|S8", "text"),
@@ -140,8 +126,8 @@ def test_a_column_read_as_numbers_that_holds_text_or_booleans_is_refused_naming_
 def test_an_image_mask_of_text_is_refused_as_not_flags(shared_data: Path, tmp_path: Path) -> None:
     path = damaged_copy(shared_data, tmp_path, PHOTONS)
     with tables.open_file(path, "a") as h5:
-        retype_column(h5, CTAPIPE_IMAGES, "image_mask", lambda mask: np.where(mask, b"yes", b"no").astype("S3"))
-    with pytest.raises(IACTDataError, match=refusal(path, CTAPIPE_IMAGES, "image_mask", "|S3", "text", "booleans or numbers")):
+        retype_column(h5, CTAPIPE_IMAGES_1, "image_mask", lambda mask: np.where(mask, b"yes", b"no").astype("S3"))
+    with pytest.raises(IACTDataError, match=refusal(path, CTAPIPE_IMAGES_1, "image_mask", "|S3", "text", "booleans or numbers")):
         open_dl1(path)
 
 
@@ -150,7 +136,7 @@ def test_integer_images_and_truth_read_as_their_values(shared_data: Path, tmp_pa
     """Integers are numbers: an image of whole p.e. (int32) and an integer true energy read unchanged."""
     path = damaged_copy(shared_data, tmp_path, GAMMA_TEST)
     with tables.open_file(path, "a") as h5:
-        retype_column(h5, CTAPIPE_IMAGES, "image", lambda image: np.round(image).astype(np.int32))
+        retype_column(h5, CTAPIPE_IMAGES_1, "image", lambda image: np.round(image).astype(np.int32))
         retype_column(h5, SHOWER, "true_energy", lambda energy: np.maximum(np.round(energy), 1).astype(np.int64))
     with open_dl1(shared_data / "iact" / GAMMA_TEST) as whole, open_dl1(path) as file:
         assert file.n_events == whole.n_events
