@@ -321,6 +321,8 @@ def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     ("model.params.dropout=false", "model.params.dropout: expected a number, not a boolean"),
     ("data.params.split.seed=true", "data.params.split.seed: expected a number, not a boolean"),
     ("data.params.simulate.config.beta=true", "data.params.simulate.config.beta: expected a number, not a boolean"),
+    ("optimizer.params.lr=true", "optimizer.params.lr: expected a number, not a boolean"),  # float | Tensor
+    ("data.params.split.fractions=[true,0.2,0.1]", "data.params.split.fractions: item 0: expected a number, not a boolean"),
     # Lightning's Trainer would refuse these only once the data is loaded
     ("trainer.devices=abc", "trainer.devices: expected a number of devices (>= 1, or -1 for all), 'auto'"),
     ("trainer.devices=-3", "trainer.devices: expected a number of devices"),

@@ -84,3 +84,12 @@ def test_set_rules_on_plain_mappings() -> None:
     data = {"s": {"kind": "simulate", "events": 5}, "t": {"files": ["a"]}}
     apply_overrides(data, ["s.kind=npz", "t.kind=npz"])
     assert data == {"s": {"kind": "npz"}, "t": {"files": ["a"], "kind": "npz"}}
+
+
+def test_a_kind_among_a_components_params_is_an_argument_not_a_tag() -> None:
+    """A user's network taking ``kind`` keeps its other params when only the kind changes, in extends and --set."""
+    from showerlearn.config.loader import _merge, apply_overrides
+
+    base = {"model": {"name": "pkg.mod:Net", "params": {"kind": "hex", "hidden": 64}}}
+    assert _merge(base, {"model": {"params": {"kind": "square"}}})["model"]["params"] == {"kind": "square", "hidden": 64}
+    assert apply_overrides(base, ["model.params.kind=square"])["model"]["params"] == {"kind": "square", "hidden": 64}

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
@@ -75,17 +76,21 @@ def test_ctrl_c_on_the_command_line_says_how_to_go_on(tabular_config: dict, tmp_
     assert f"continue it with: showerlearn train {run_path / 'config.yaml'} --resume {run_path}" in caplog.text
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (KeyboardInterrupt(), "interrupted (Ctrl+C)"),
-    (SystemExit(128 + signal.SIGTERM), "stopped by SIGTERM"),
-    (SystemExit(3), "stopped (exit status 3)"),
-    (SystemExit(0), None),
-    (RuntimeError("out of memory"), None),
+@pytest.mark.parametrize(("error", "expected", "status"), [
+    (KeyboardInterrupt(), "interrupted (Ctrl+C)", 130),
+    (SystemExit(128 + signal.SIGTERM), "stopped by SIGTERM", 143),
+    (SIGTERMException(), "stopped by SIGTERM", 143),  # Lightning's, where our handler is not installed
+    (SystemExit(3), "stopped (exit status 3)", 3),
+    (SystemExit("text"), "stopped (exit status text)", 1),
+    (SystemExit(0), None, None),
+    (RuntimeError("out of memory"), None, None),
 ])
-def test_what_stopped_a_command_from_outside(error: BaseException, expected: str | None) -> None:
-    from showerlearn.engine.launch import interruption
+def test_what_stopped_a_command_from_outside(error: BaseException, expected: str | None, status: int | None) -> None:
+    from showerlearn.engine.launch import interruption, interruption_status
 
     assert interruption(error) == expected
+    if status is not None:
+        assert interruption_status(error) == status
 
 
 def test_lightnings_exit_after_ctrl_c_is_an_interruption() -> None:
@@ -661,3 +666,16 @@ def test_a_file_system_that_cannot_lock_trains_unlocked_and_says_so(
     with caplog.at_level(logging.WARNING), run_lock(RunDir(tmp_path)):
         pass
     assert "not locked against a second process" in caplog.text
+
+
+@pytest.mark.parametrize(("setting", "refusal"), [
+    ({"devices": "0,2"}, "a sweep trains each seed in one process"),
+    ({"devices": -1}, "a sweep trains each seed in one process"),
+    ({"strategy": "dpp"}, "trainer.strategy: 'dpp' is not a name Lightning knows"),
+])
+def test_a_sweep_refuses_what_a_run_refuses_before_its_folder_exists(tabular_config: dict, setting: dict,
+                                                                    refusal: str) -> None:
+    tabular_config["trainer"] = {**tabular_config.get("trainer", {}), **setting}
+    with pytest.raises((ValueError, ConfigError), match=refusal):
+        sweep(resolve_config(tabular_config), 2, progress=False)
+    assert not (Path(tabular_config["output_dir"]) / "tabular").exists()

@@ -222,9 +222,11 @@ def _trainer_name_problems(config: ExperimentConfig) -> list[str]:
         "accelerator": {"auto", "gpu", *AcceleratorRegistry.available_accelerators()},
         "strategy": {"auto", *StrategyRegistry.available_strategies()},
     }
+    # Lightning reads a strategy's name in any case, an accelerator's as written
     settings = {"accelerator": config.trainer.accelerator, "strategy": config.trainer.strategy}
+    as_read = {"accelerator": config.trainer.accelerator, "strategy": config.trainer.strategy.lower()}
     return [f"trainer.{key}: {value!r} is not a name Lightning knows{suggestion(value, known[key])}; it knows "
-            f"{', '.join(sorted(known[key]))}" for key, value in settings.items() if value not in known[key]]
+            f"{', '.join(sorted(known[key]))}" for key, value in settings.items() if as_read[key] not in known[key]]
 
 
 def _empty_test_split(config: ExperimentConfig) -> list[str]:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.loader import config_file_of
-from showerlearn.engine.launch import interruption
+from showerlearn.engine.launch import interruption, interruption_status
 from showerlearn.parallel import SEED_RANGE
 
 console = Console(stderr=True)
@@ -130,8 +130,7 @@ def user_errors(kept: str = "") -> Iterator[None]:
         if (stop := interruption(error)) is None:
             raise
         console.print(f"[bold yellow]{stop}[/]" + (f": {escape(kept)}" if kept else ""))
-        # the shell's status of a command ended by SIGINT (Lightning's sys.exit(1) hides it); a signal's own status
-        raise typer.Exit(error.code if isinstance(error, SystemExit) and error.code != 1 else 130) from None
+        raise typer.Exit(interruption_status(error)) from None
 
 
 def metrics_table(scalars: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:

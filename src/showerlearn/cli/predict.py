@@ -58,7 +58,8 @@ def predict(
     """
     quiet_libraries()
     patterns = [*(files or []), *(inputs or [])]
-    kept = (f"the outputs of the files finished are kept in {output}; the same command goes on from the first file not "
+    again = "the same command, without --overwrite," if overwrite else "the same command"
+    kept = (f"the outputs of the files finished are kept in {output}; {again} goes on from the first file not "
             "finished") if patterns else "nothing written"
     with user_errors(kept=kept):
         from showerlearn.engine.predict import PredictionStopped, predict_files, predict_split

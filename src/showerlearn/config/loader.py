@@ -89,12 +89,17 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in changes.items():
         base_value = merged.get(key)
-        if isinstance(value, dict) and isinstance(base_value, dict) and not (
-            _renamed(base_value, value) or _kind_changed(base_value, value.get(DISCRIMINATOR, base_value.get(DISCRIMINATOR)))
-        ):
+        if isinstance(value, dict) and isinstance(base_value, dict) and not _replaces(key, base_value, value):
             value = _merge(base_value, value)
         merged[key] = value
     return merged
+
+
+def _replaces(key: str, base: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Whether the mapping ``changes`` at ``key`` replaces ``base`` whole: another component, or another member of a
+    tagged union (not in a component's ``params`` themselves, where a ``kind`` is a constructor argument)."""
+    kind = changes.get(DISCRIMINATOR, base.get(DISCRIMINATOR))
+    return _renamed(base, changes) or (key != "params" and _kind_changed(base, kind))
 
 
 def _renamed(base: dict[str, Any], changes: dict[str, Any]) -> bool:
@@ -121,7 +126,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
     parsed = [(key.split("."), key, _override_value(key, text, source))
               for key, text in (_split_override(override, source) for override in overrides)]  # fmt: skip
     for parts, key, value in parsed:
-        if parts[-1] in ("name", DISCRIMINATOR) and len(parts) > 1:
+        if (parts[-1] == "name" or (parts[-1] == DISCRIMINATOR and parts[-2:-1] != ["params"])) and len(parts) > 1:
             last = [v for p, _, v in parsed if p == parts][-1]
             _drop_keys_of_replaced(data, parts[:-1], parts[-1], last)
     for parts, key, value in parsed:

@@ -7,7 +7,6 @@ and each head's ``loss_params`` against the signature of its loss.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,6 +80,18 @@ class EarlyStoppingConfig(Strict):
     mode: Literal["min", "max"] = "min"
 
 
+def lightning_devices(value: Any) -> Any:
+    """``trainer.devices`` as Lightning reads its text forms: ``'3'`` three devices, ``'0,2'`` (or ``'0,'``) the
+    device ids 0 and 2, ``'-1'`` all of them; any other value as it is."""
+    if not isinstance(value, str) or value == "auto":
+        return value
+    text = value.strip()
+    try:
+        return [int(part) for part in text.split(",") if part.strip()] if "," in text else int(text)
+    except ValueError:
+        return value
+
+
 class TrainerConfig(Strict):
     """Options passed to the Lightning ``Trainer`` (the training engine)."""
 
@@ -121,11 +132,11 @@ class TrainerConfig(Strict):
         """Lightning's forms, checked here: its Trainer refuses the others only once the run's data is loaded."""
         if isinstance(value, bool):
             raise ValueError("expected a number of devices, not a boolean")
-        count = isinstance(value, int) and (value >= 1 or value == -1)
-        ids = isinstance(value, list) and bool(value) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
-                                                              for i in value) and len(set(value)) == len(value)
-        text = isinstance(value, str) and (value == "auto" or re.fullmatch(r"\s*(-1|\d+|\d+(\s*,\s*\d+)*\s*,?)\s*", value))
-        if not (count or ids or text):
+        devices = lightning_devices(value)
+        count = isinstance(devices, int) and (devices >= 1 or devices == -1)
+        ids = isinstance(devices, list) and bool(devices) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                                  for i in devices) and len(set(devices)) == len(devices)
+        if not (count or ids or devices == "auto"):
             raise ValueError("expected a number of devices (>= 1, or -1 for all), 'auto', or distinct device ids "
                              "([0, 2] or '0,2')")
         return value

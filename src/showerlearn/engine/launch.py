@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["RUN_DIR_VARIABLE", "interruption", "launched_rank", "started_by_lightning"]
+__all__ = ["RUN_DIR_VARIABLE", "interruption", "interruption_status", "launched_rank", "started_by_lightning"]
 
 #: set by the launching process so that the DDP processes Lightning starts share its run directory
 RUN_DIR_VARIABLE = "SHOWERLEARN_RUN_DIR"
@@ -40,6 +40,10 @@ def interruption(error: BaseException) -> str | None:
     an error of its own. Lightning turns Ctrl+C into ``sys.exit(1)``: its KeyboardInterrupt is the exit's context."""
     if isinstance(error, KeyboardInterrupt) or isinstance(error.__context__, KeyboardInterrupt):
         return "interrupted (Ctrl+C)"
+    # Lightning's, where our handler is not installed (the API); by name: the command line imports this module
+    # before it may import lightning
+    if type(error).__name__ == "SIGTERMException":
+        return "stopped by SIGTERM"
     if not isinstance(error, SystemExit) or error.code in (0, None):
         return None
     if isinstance(error.code, int) and error.code > 128:  # 128 + the signal's number, as our SIGTERM handler exits
@@ -48,3 +52,14 @@ def interruption(error: BaseException) -> str | None:
         except ValueError:
             pass
     return f"stopped (exit status {error.code})"
+
+
+def interruption_status(error: BaseException) -> int:
+    """The exit status a command stopped from outside ends with: 130 for Ctrl+C (the shell's for SIGINT, which
+    Lightning's ``sys.exit(1)`` hides), 128 + the signal's number for a signal, else the exit's own status."""
+    if isinstance(error, KeyboardInterrupt) or isinstance(error.__context__, KeyboardInterrupt):
+        return 128 + signal.SIGINT
+    if type(error).__name__ == "SIGTERMException":
+        return 128 + signal.SIGTERM
+    code = error.code if isinstance(error, SystemExit) else None
+    return code if isinstance(code, int) else 1

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
+from showerlearn.config.schema import lightning_devices
 from showerlearn.engine.launch import interruption
 from showerlearn.engine.run_dir import RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
-from showerlearn.family import family_of
+from showerlearn.family import family_of, new_run_problems
 from showerlearn.io.atomic import read_json_object, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def sweep(
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
     devices, nodes = config.trainer.devices, config.trainer.num_nodes
-    if (isinstance(devices, int) and devices > 1) or (isinstance(devices, list) and len(devices) > 1) or nodes > 1:
+    asked = lightning_devices(devices)
+    if asked == -1 or (isinstance(asked, int) and asked > 1) or (isinstance(asked, list) and len(asked) > 1) or nodes > 1:
         # Lightning's DDP launcher re-runs the command line per device, which for a sweep is the whole sweep
         raise ValueError(
             f"a sweep trains each seed in one process, but trainer.devices={devices!r}, trainer.num_nodes={nodes}: "
@@ -58,6 +60,8 @@ def sweep(
     seeds = [config.seed + k for k in range(n_seeds)]
     if seeds[-1] >= 2**32:  # numpy's range, which the config checks only for the first
         raise ConfigError("seed", [f"a sweep of {n_seeds} seeds from {config.seed} ends at {seeds[-1]}, past 2**32 - 1"])
+    if resume is None and (problems := new_run_problems(config)):  # as train: before the sweep's folder exists
+        raise ConfigError(config.name, problems)
     folder = _resumed_folder(Path(resume), seeds) if resume is not None else _new_folder(config)
     runs = {seed: folder / f"seed{seed}" for seed in seeds}
     configs = {seed: config.model_copy(update={"seed": seed}, deep=True) for seed in seeds}

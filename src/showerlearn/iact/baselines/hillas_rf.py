@@ -157,6 +157,9 @@ class HillasRandomForest(MultiHeadClassifier):
     #: outputs beyond the heads, with their types: the columns of a prediction of no event have them too
     own_outputs = PASSTHROUGH_OUTPUTS
 
+    #: for estimator files saved before the parameter existed: scikit-learn's get_params reads every parameter
+    missing_targets: Mapping[str, str] | None = None
+
     def __init__(
         self,
         camera: CameraGeometry,
