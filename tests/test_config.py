@@ -122,6 +122,13 @@ def test_committed_config_reference_is_current() -> None:
     assert any(line.startswith("| `batch_size` | `int (>= 1)` |") for line in lines)
 
 
+def test_committed_cli_reference_is_current() -> None:
+    from showerlearn.cli.reference import render
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "cli_reference.md"
+    assert committed.read_text() == render() + "\n", "regenerate: python -m showerlearn.cli.reference > docs/cli_reference.md"
+
+
 def test_callbacks_by_name_and_a_replaced_component_drops_old_params(tmp_path: Path, valid: dict) -> None:
     valid["callbacks"] = [{"name": "early_stopping", "params": {"monitor": "val/loss", "patience": 2}}]
     base = write(tmp_path, valid)

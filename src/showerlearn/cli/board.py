@@ -193,7 +193,7 @@ def _baseline_entry(path: Path, label: str) -> BoardEntry:
 
 
 def board(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories and/or sweep folders.", show_default=False)],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN_OR_SWEEP", help="Run directories and/or sweep folders.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("board.html"),
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="Run (e.g. Hillas + RF) drawn dashed in every plot.")

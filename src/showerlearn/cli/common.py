@@ -25,9 +25,9 @@ console = Console(stderr=True)
 
 OverrideOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override a config value, KEY=VALUE with a dotted KEY (repeatable)."),
+    typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a config value, KEY=VALUE with a dotted KEY (repeatable)."),
 ]
-ConfigArgument = Annotated[Path, typer.Argument(help="Experiment config (YAML).", show_default=False)]
+ConfigArgument = Annotated[Path, typer.Argument(metavar="CONFIG", help="Experiment config (YAML).", show_default=False)]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
 
 

@@ -12,7 +12,7 @@ from showerlearn.cli.common import console, quiet_libraries, user_errors
 
 def ensemble(
     members: Annotated[
-        list[Path], typer.Argument(help="Finished run directories and/or sweep folders (>= 2 runs).", show_default=False)
+        list[Path], typer.Argument(metavar="RUN_OR_SWEEP", help="Finished run directories and/or sweep folders (>= 2 runs).", show_default=False)
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="New folder for the ensemble run.")],
 ) -> None:

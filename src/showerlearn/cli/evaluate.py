@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def evaluate(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories and/or sweep folders.", show_default=False)],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN_OR_SWEEP", help="Run directories and/or sweep folders.", show_default=False)],
     predictions: Annotated[
         Path | None,
         typer.Option(
@@ -32,7 +32,7 @@ def evaluate(
     ] = False,
     overrides: Annotated[
         list[str] | None,
-        typer.Option("--set", "-s", help="With --predictions: change the evaluation, evaluation.KEY=VALUE (repeatable).",
+        typer.Option("--set", "-s", metavar="KEY=VALUE", help="With --predictions: change the evaluation, evaluation.KEY=VALUE (repeatable).",
                      show_default=False),
     ] = None,
 ) -> None:

@@ -53,7 +53,7 @@ def _progress_bars(enabled: bool) -> Iterator[Callable[[RunDir], ProgressHook]]:
 
 
 def explain(
-    run_or_sweep: Annotated[Path, typer.Argument(help="A trained run directory or sweep folder.", show_default=False)],
+    run_or_sweep: Annotated[Path, typer.Argument(metavar="RUN_OR_SWEEP", help="A trained run directory or sweep folder.", show_default=False)],
     input: Annotated[
         Path, typer.Option("--input", "-i", help="File to explain, as the run's DataModule reads it (IACT: a DL1 file; "
                            "simulated truth, such as true p.e. images, enables the criteria).")
@@ -64,7 +64,7 @@ def explain(
     ] = None,
     target: Annotated[
         list[str] | None,
-        typer.Option("--target", "-t", help="Output to explain with Grad-CAM: 'particle:0', 'energy', 'direction:1'... "
+        typer.Option("--target", "-t", metavar="OUTPUT", help="Output to explain with Grad-CAM: 'particle:0', 'energy', 'direction:1'... "
                      "(repeatable; a per-event output, column >= 0). Default: every regression column and one class of "
                      "each classification head: class 0 (IACT: gamma), the last class for the collider (signal); "
                      "none for per-hit outputs (calorimeter: attention maps only)."),
@@ -81,7 +81,7 @@ def explain(
     ] = "none",
     compare: Annotated[
         list[Path] | None,
-        typer.Option("--compare", "-c", help="Other runs/sweeps whose criteria go in the same table (repeatable; their "
+        typer.Option("--compare", "-c", metavar="RUN_OR_SWEEP", help="Other runs/sweeps whose criteria go in the same table (repeatable; their "
                      "figures are written to their own plots/explain/)."),
     ] = None,
     max_events: Annotated[

@@ -12,7 +12,7 @@ from showerlearn.io.atomic import read_json_object
 
 
 def export(
-    run: Annotated[Path, typer.Argument(help="A trained run directory (a network, not an estimator).", show_default=False)],
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A trained run directory (a network, not an estimator).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.onnx, .pt).")],
     format: Annotated[
         str | None,
@@ -21,7 +21,7 @@ def export(
     ] = None,
     inputs: Annotated[
         list[Path] | None,
-        typer.Option("--input", "-i", help="File(s) to check the export on (repeatable); none: the run's test split."),
+        typer.Option("--input", "-i", metavar="FILE", help="File(s) to check the export on (repeatable); none: the run's test split."),
     ] = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="Events in the batch the network is traced on.", min=1)] = 2,
     check_events: Annotated[int, typer.Option(help="Compare with PyTorch on at most this many events.", min=1)] = 512,

@@ -16,16 +16,16 @@ if TYPE_CHECKING:
 
 
 def predict(
-    run: Annotated[Path, typer.Argument(help="A completed run directory.", show_default=False)],
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A completed run directory.", show_default=False)],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="With inputs: the folder of the outputs; else the file of the test split's.")
     ],
     files: Annotated[
         list[str] | None,
-        typer.Argument(help="Input files or glob patterns; none (and no --input): the run's test split.", show_default=False),
+        typer.Argument(metavar="FILES", help="Input files or glob patterns; none (and no --input): the run's test split.", show_default=False),
     ] = None,
     inputs: Annotated[
-        list[str] | None, typer.Option("--input", "-i", help="An input file or glob pattern (repeatable), as FILES.")
+        list[str] | None, typer.Option("--input", "-i", metavar="FILE", help="An input file or glob pattern (repeatable), as FILES.")
     ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="An exported model file (showerlearn export) to predict with instead of the run's checkpoint.")

@@ -32,10 +32,10 @@ def simulate_collider(
         int | None, typer.Option(help="Selected events per file, all processes together (overrides n_events).", min=1)
     ] = None,
     process: Annotated[
-        list[str] | None, typer.Option(help="Generate only this process (repeatable); fractions are rescaled.")
+        list[str] | None, typer.Option(metavar="NAME", help="Generate only this process (repeatable); fractions are rescaled.")
     ] = None,
     signal_mass: Annotated[
-        list[float] | None, typer.Option(help="Heavy-scalar mass [GeV]; repeat for a scan of mass points.")
+        list[float] | None, typer.Option(metavar="GEV", help="Heavy-scalar mass [GeV]; repeat for a scan of mass points.")
     ] = None,
     seed: Annotated[int, seed_option("settings")] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
