@@ -56,6 +56,8 @@ def test_bad_settings_name_the_key(tmp_path: Path) -> None:
                     "background_energy_mev=inf", "background_hits_mean=1e12"):
         result = _simulate(tmp_path / "x.h5", "--set", setting)
         assert result.exit_code == 2 and setting.split("=")[0] in result.output, setting
+    result = _simulate(tmp_path / "x.h5", "--gammas", "0")  # named by the option given, not by the key it sets
+    assert result.exit_code == 2 and "--gammas (n_gammas: Input should be greater than or equal to 1" in result.output
     assert not (tmp_path / "x.h5").exists()
 
 

@@ -64,6 +64,27 @@ def test_yaml_errors_keep_their_brackets_and_a_missing_base_is_named_from_its_ex
         load_config(variant)
 
 
+@pytest.mark.parametrize(("files", "problem"), [
+    ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: c.yaml\n", "c.yaml": "extends: a.yaml\n"},
+     "extends: a.yaml: the configs extend each other in a cycle: {a} -> {b} -> {c} -> {a}"),
+    ({"a.yaml": "extends: a.yaml\n"}, "extends: a.yaml: the configs extend each other in a cycle: {a} -> {a}"),
+    ({"a.yaml": "extends: null\n"}, "extends: expected the name of one config file, got None"),
+    ({"a.yaml": "extends: [b.yaml]\n"}, "extends: expected the name of one config file, got ['b.yaml']"),
+    ({"a.yaml": "extends: ''\n"}, "extends: expected the name of one config file, got ''"),
+    ({"a.yaml": "# nothing yet\n"}, "the file is empty (or only comments): a config is a mapping of keys"),
+    ({"a.yaml": "- name: x\n"}, "expected a mapping of keys at the top level, got a list"),
+])
+def test_a_config_file_that_is_no_mapping_or_extends_wrongly_is_named(tmp_path: Path, files: dict[str, str],
+                                                                      problem: str) -> None:
+    """A cycle is named as the whole chain; extends takes one file name, not a list or null."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    paths = {name[0]: tmp_path / f"{name[0]}.yaml" for name in "abc"}
+    with pytest.raises(ConfigError) as error:
+        load_config(paths["a"])
+    assert problem.format(**{key: path.resolve() for key, path in paths.items()}) in "\n".join(error.value.problems)
+
+
 def test_a_key_given_twice_is_refused_and_merged_keys_may_be_overridden(tmp_path: Path) -> None:
     """PyYAML keeps the last of two equal keys silently: a second ``seed:`` further down would win unseen."""
     twice = tmp_path / "twice.yaml"

@@ -385,3 +385,12 @@ def test_an_export_that_fixed_the_number_of_elements_is_refused_on_fewer(tmp_pat
     with pytest.raises(ExportError, match=r"one element fewer: the export fixed the number of elements"):
         export_network(_PaddedSlots(), [_hits(4, 5, 0, features=3)], tmp_path / "slots.onnx", "onnx")
     assert not (tmp_path / "slots.onnx").exists()
+
+
+@pytest.mark.parametrize("output", [".", ""])
+def test_an_output_that_is_the_working_folder_is_named_as_a_folder(output: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was ``ValueError: PosixPath('.') has an empty name``, from naming the sidecar of a folder."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "-o", output])
+    assert result.exit_code == 1 and "--output .: is a folder; give the name of the file to write" in " ".join(result.output.split())

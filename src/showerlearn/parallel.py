@@ -12,12 +12,16 @@ May import: the standard library only.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
+
+log = logging.getLogger(__name__)
 
 #: the seeds every simulator takes: its file records the seed as a 64-bit integer, and numpy's SeedSequence
 #: (which seeds each chunk's random stream) takes no negative one
@@ -39,8 +43,14 @@ def ordered_map(
     """``function(*args)`` for each tuple of ``arguments``, in order; in this process when ``n_jobs`` is 1.
 
     Workers are forked where the platform allows it, so what the parent built before (a camera, a cross
-    section table) is inherited instead of pickled; ``initializer`` runs once in each worker.
+    section table) is inherited instead of pickled; ``initializer`` runs once in each worker. There are no more
+    workers than tasks (a forking pool starts every one at once), and more than the machine's cores are
+    warned of: they share the cores, and each holds its own copy of what it builds.
     """
+    arguments = list(arguments)  # small tuples (a chunk's index and size): counted, to size the pool
+    n_jobs = min(n_jobs, len(arguments))
+    if n_jobs > (cores := os.cpu_count() or 1):
+        log.warning("%d worker processes on %d cores: they share the cores, and each holds its own memory", n_jobs, cores)
     if n_jobs <= 1:
         for args in arguments:
             yield function(*args)

@@ -47,10 +47,19 @@ def simulate_calorimeter(
         try:
             simulation = CalorimeterSimulationConfig.model_validate(settings)
         except ValidationError as error:
-            raise ConfigError(str(config or "--set"), format_validation_error(error, CalorimeterSimulationConfig)) from None
+            options = {key: option for key, option, value in (("n_events", "--events", events), ("n_gammas", "--gammas", gammas))
+                       if value is not None}  # fmt: skip
+            problems = [_named_by_option(line, options) for line in format_validation_error(error, CalorimeterSimulationConfig)]
+            raise ConfigError(str(config or "the command line"), problems) from None
         with kept_if_created_meanwhile():
             summary = simulate(simulation, output, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
     _print_summary(summary, simulation)
+
+
+def _named_by_option(problem: str, options: dict[str, str]) -> str:
+    """A problem of a setting given by a command-line option (``n_gammas`` by ``--gammas``) named by the option."""
+    key = problem.partition(":")[0]
+    return f"{options[key]} ({problem})" if key in options else problem
 
 
 def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulationConfig) -> None:

@@ -36,8 +36,8 @@ def export(
         from showerlearn.engine.exported import export_format, export_run, metadata_path
 
         format = export_format(output, format)  # before tracing: a suffix that names another format
-        for path in (output, metadata_path(output)):  # before tracing: the model file and its sidecar
-            check_output_file(path, overwrite)
+        check_output_file(output, overwrite)  # before tracing; first: a folder (``-o .``) has no sidecar's name
+        check_output_file(metadata_path(output), overwrite)
         written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events,
                              progress=progress)
     check = read_json_object(metadata_path(written))["check"]

@@ -61,18 +61,29 @@ def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
         raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
     except UnicodeDecodeError:  # an image, an HDF5 file... given where a config goes
         raise ConfigError(str(path), ["not a YAML text file (it holds bytes that are not UTF-8 text)"]) from None
+    if data is None:
+        raise ConfigError(str(path), ["the file is empty (or only comments): a config is a mapping of keys"])
     if not isinstance(data, dict):
-        raise ConfigError(str(path), [f"expected a mapping of keys at the top level, got {type(data).__name__}"])
+        raise ConfigError(str(path), [f"expected a mapping of keys at the top level, got {_yaml_kind(data)}"])
     if "extends" not in data:
         return data
-    extends = str(data.pop("extends"))
-    base_path = path.parent / extends
-    if base_path.resolve() in _chain:
-        raise ConfigError(str(path), [f"extends: {base_path} extends itself (cycle)"])
+    extends = data.pop("extends")
+    if not isinstance(extends, str) or not extends.strip():
+        raise ConfigError(str(path), [f"extends: expected the name of one config file, got {extends!r}"])
+    base_path = path.parent / Path(extends).expanduser()
+    if (base := base_path.resolve()) in (chain := (*_chain, path.resolve())):
+        names = " -> ".join(str(step) for step in (*chain[chain.index(base):], base))
+        raise ConfigError(str(path), [f"extends: {extends}: the configs extend each other in a cycle: {names}"])
     if not base_path.is_file():  # named from the file that refers to it, relative to which it is looked for
         found = "a folder, not a config file" if base_path.is_dir() else "no such config file"
         raise ConfigError(str(path), [f"extends: {extends}: {found} ({base_path.resolve()})"])
     return _merge(read_yaml(base_path, (*_chain, path.resolve())), data)
+
+
+def _yaml_kind(data: Any) -> str:
+    """What a YAML document holds, in YAML's words: a list, a string, a number..."""
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return next((name for kind, name in kinds.items() if isinstance(data, kind)), type(data).__name__)
 
 
 #: the key naming the member of a tagged union (the collider ``source``'s reader); another one starts afresh

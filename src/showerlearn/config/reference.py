@@ -51,7 +51,9 @@ def render() -> str:
         "changes; `--set a.b.c=VALUE` (VALUE read as YAML) changes one key on the command line. Both merge",
         "key by key, except that a component given another `name` keeps none of the old one's `params`, and a",
         "section given another `kind` (a collider `source`) keeps none of the old kind's keys. A key given",
-        "twice in one file, an unknown key and a boolean where a number is expected are errors.",
+        "twice in one file, an unknown key and a boolean where a number is expected are errors. `extends` is",
+        "read from the config's own folder; every other relative path (data files, `output_dir`, `init_from`)",
+        "from the folder the command runs in.",
         "",
     ]
     for title, model in SECTIONS:

@@ -72,11 +72,14 @@ def _check_output(output: Path, run: RunDir, predictions: Path, overwrite: bool)
         raise ValueError(f"--output {output}: lies inside the run {run.path}: give a folder of its own")
     if not holds_anything(output):
         return
-    if not overwrite:
-        raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
-    if not output.is_dir() or not {entry.name for entry in output.iterdir()} <= {METRICS_FILE, PLOTS_FOLDER}:
+    if not output.is_dir():
+        raise FileExistsError(f"--output {output}: is a file; --output names the folder of a score (its metrics.json "
+                              "and plots/)")  # fmt: skip
+    if not {entry.name for entry in output.iterdir()} <= {METRICS_FILE, PLOTS_FOLDER}:
         raise FileExistsError(f"--output {output}: holds other things than an earlier score (metrics.json, plots/): "
-                              "not replaced, even with --overwrite")  # fmt: skip
+                              "not replaced, even with --overwrite; give a folder of its own")  # fmt: skip
+    if not overwrite:
+        raise FileExistsError(f"--output {output}: holds an earlier score; pass --overwrite to replace it")
 
 
 def _holds(folder: Path, path: Path) -> bool:
@@ -120,14 +123,18 @@ def _check_same_events(run: RunDir, config: ExperimentConfig, predictions: Path)
     """The settings alone do not fix the events (a glob that now matches another file draws another split):
     the file must hold the events of the run's own predictions of its test split, in their order (the id
     columns its DataModule names, ``event_id_columns``), or at least as many."""
-    if not run.predictions_file.is_file():
-        return
-    expected, found = (read_columns(path) for path in (run.predictions_file, predictions))
+    # without the run's own file there is nothing to check against: named with how to write it again
+    expected, found = (read_columns(path) for path in (run.checked_predictions(), predictions))
     n_expected, n_found = (len(next(iter(columns.values()), [])) for columns in (expected, found))
     if n_found != n_expected:
         raise ValueError(f"{predictions}: holds {n_found} events, the test split of {run.path} {n_expected}: its data "
                          "no longer give the same split (files added or replaced?)")  # fmt: skip
-    for column in getattr(DATAMODULES.get(config.data.name), "event_id_columns", ()):
-        if column in expected and column in found and not np.array_equal(expected[column], found[column]):
+    id_columns = [column for column in getattr(DATAMODULES.get(config.data.name), "event_id_columns", ()) if column in expected]
+    if lacking := [column for column in id_columns if column not in found]:  # without them, any events would pass
+        raise ValueError(f"{predictions}: lacks the event id column(s) {lacking} of the test split of {run.path}, "
+                         "so its events cannot be checked to be the test split's: predict the split again into a "
+                         f"file (showerlearn predict {run.path} -o FILE) and score that")  # fmt: skip
+    for column in id_columns:
+        if not np.array_equal(expected[column], found[column]):
             raise ValueError(f"{predictions}: its events are not those of the test split of {run.path} (column "
                              f"{column!r} differs): its data no longer give the same split (files replaced?)")  # fmt: skip

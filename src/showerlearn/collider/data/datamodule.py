@@ -147,8 +147,9 @@ class ColliderDataModule(ShowerDataModule):
     model_input_names: ClassVar[frozenset[str]] = frozenset(
         {"constituent_features", "object_features", "n_classes", "n_constituents", "n_objects"}
     )
-    #: a restored preprocessor carries its stream's settings; the p4 streams are among them or not
-    fitted_settings: ClassVar[tuple[str, ...]] = ("constituents", "objects", "pair_inputs")
+    #: a restored preprocessor carries its stream's settings; the p4 streams are among them or not; the objects
+    #: kept of each kind decide which object fills which input slot the network learnt
+    fitted_settings: ClassVar[tuple[str, ...]] = ("constituents", "objects", "pair_inputs", "source.object_limits")
     #: where a generated file is kept and how many processes write it (the same file)
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
         "source.cache_dir", "source.n_jobs"}
