@@ -54,11 +54,18 @@ def refusal(path: Path, table: str, column: str, dtype: str, kind: str, expected
     return re.escape(f"{path}: table {table} column '{column}' holds {dtype} values ({kind}), expected {expected}")
 
 
+def retyped_copy(shared_data: Path, tmp_path: Path, name: str, table: str, column: str,
+                 convert: Callable[[np.ndarray], np.ndarray]) -> Path:
+    """A copy of the shared file ``name`` whose ``column`` of ``table`` holds ``convert`` of its values."""
+    path = damaged_copy(shared_data, tmp_path, name)
+    with tables.open_file(path, "a") as h5:
+        retype_column(h5, table, column, convert)
+    return path
+
+
 # ---------------------------------------------------------------------- what the tester found
 def test_a_true_energy_of_byte_strings_that_spell_numbers_is_refused_not_trained(shared_data: Path, tmp_path: Path) -> None:
-    path = damaged_copy(shared_data, tmp_path, GAMMA_TEST)
-    with tables.open_file(path, "a") as h5:
-        retype_column(h5, SHOWER, "true_energy", as_text)
+    path = retyped_copy(shared_data, tmp_path, GAMMA_TEST, SHOWER, "true_energy", as_text)
     expected = refusal(path, SHOWER, "true_energy", "|S8", "text")
     with pytest.raises(IACTDataError, match=expected):
         open_dl1(path)
@@ -68,15 +75,13 @@ def test_a_true_energy_of_byte_strings_that_spell_numbers_is_refused_not_trained
 
 def test_a_true_energy_with_a_non_number_names_the_column_not_only_the_value(shared_data: Path, tmp_path: Path) -> None:
     """Was ``ValueError: could not convert string to float: np.bytes_(b'n/a')``, without file, table or column."""
-    path = damaged_copy(shared_data, tmp_path, GAMMA_TEST)
 
     def one_missing(values: np.ndarray) -> np.ndarray:
         text = as_text(values)
         text[0] = b"n/a"
         return text
 
-    with tables.open_file(path, "a") as h5:
-        retype_column(h5, SHOWER, "true_energy", one_missing)
+    path = retyped_copy(shared_data, tmp_path, GAMMA_TEST, SHOWER, "true_energy", one_missing)
     with pytest.raises(IACTDataError, match=refusal(path, SHOWER, "true_energy", "|S8", "text")):
         open_dl1(path)
 
@@ -84,9 +89,7 @@ def test_a_true_energy_with_a_non_number_names_the_column_not_only_the_value(sha
 @pytest.mark.parametrize(("name", "table"), [(PHOTONS, CTAPIPE_IMAGES_1), (LSTCHAIN, LSTCHAIN_IMAGES)])
 def test_a_boolean_image_is_refused_at_open_not_read_as_0_or_1_pe(shared_data: Path, tmp_path: Path, name: str, table: str) -> None:
     """Was read as 0/1 p.e. and ended in an EmptySelectionError about the intensity cut."""
-    path = damaged_copy(shared_data, tmp_path, name)
-    with tables.open_file(path, "a") as h5:
-        retype_column(h5, table, "image", as_bool)
+    path = retyped_copy(shared_data, tmp_path, name, table, "image", as_bool)
     expected = refusal(path, table, "image", "bool", "booleans")
     with pytest.raises(IACTDataError, match=expected):
         open_dl1(path)
@@ -116,17 +119,14 @@ def test_a_column_read_as_numbers_that_holds_text_or_booleans_is_refused_naming_
     shared_data: Path, tmp_path: Path, name: str, table: str, column: str,
     convert: Callable[[np.ndarray], np.ndarray], dtype: str, kind: str,
 ) -> None:  # fmt: skip
-    path = damaged_copy(shared_data, tmp_path, name)
-    with tables.open_file(path, "a") as h5:
-        retype_column(h5, table, column, convert)
+    path = retyped_copy(shared_data, tmp_path, name, table, column, convert)
     with pytest.raises(IACTDataError, match=refusal(path, table, column, dtype, kind)):
         open_dl1(path)
 
 
 def test_an_image_mask_of_text_is_refused_as_not_flags(shared_data: Path, tmp_path: Path) -> None:
-    path = damaged_copy(shared_data, tmp_path, PHOTONS)
-    with tables.open_file(path, "a") as h5:
-        retype_column(h5, CTAPIPE_IMAGES_1, "image_mask", lambda mask: np.where(mask, b"yes", b"no").astype("S3"))
+    as_words = lambda mask: np.where(mask, b"yes", b"no").astype("S3")  # noqa: E731
+    path = retyped_copy(shared_data, tmp_path, PHOTONS, CTAPIPE_IMAGES_1, "image_mask", as_words)
     with pytest.raises(IACTDataError, match=refusal(path, CTAPIPE_IMAGES_1, "image_mask", "|S3", "text", "booleans or numbers")):
         open_dl1(path)
 
