@@ -151,3 +151,11 @@ def test_test_time_views_of_a_benchmark_run_compare_paired_seeds(tmp_path: Path,
     window, oracle = results["r3b_rectangle"]["photopeak_efficiency"], results["oracle"]["photopeak_efficiency"]
     peak = seed["scalars"]["with"]["photopeak_efficiency"]
     assert seed["gains"]["with"]["r3b_rectangle"]["gap_closed"] == pytest.approx((peak - window) / (oracle - window))
+
+    import calorimeter_attribution  # the same folder, the views' predictions: the method's row is theirs
+
+    calorimeter_attribution.main(["--output", str(tmp_path), "--predictions", "test_time_views_1.h5"])
+    rows = json.loads((tmp_path / "attribution.json").read_text())["per_seed"]["1"]["rows"]
+    assert rows["method"]["photopeak_efficiency"] == pytest.approx(peak)
+    assert rows["oracle"]["photopeak_efficiency"] == pytest.approx(oracle) and rows["oracle"]["gap_r3b_rectangle"] == 1.0
+    assert "oracle, far soft hits where transformer puts them" in (tmp_path / "attribution.md").read_text()
