@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from calorimeter_attribution import destinations, far_soft_from_method, losses, method_owner  # noqa: E402
+from calorimeter_attribution import destinations, far_soft_from_method, losses, method_owner, soft_from_truth  # noqa: E402
+from calorimeter_clustering import SOFT_MEV  # noqa: E402
 from calorimeter_ceiling import Events  # noqa: E402  (benchmarks/ is not a package)
 
 
@@ -94,3 +95,28 @@ def test_a_method_equal_to_the_reference_loses_nothing() -> None:
     labels = _labels(events)
     assert all(sum(shares) == 0.0 for shares in losses(events, labels, labels).values())
     assert sum(sum(shares) for shares in losses(events, labels, events.truth).values()) > 0.0
+
+
+def _naive_soft_from_truth(events: Events, labels: np.ndarray) -> set[frozenset[int]]:
+    """The partition of the hits: hits above SOFT_MEV as the method has them, each soft hit of a gamma with the
+    method's cluster holding most of that gamma's energy above SOFT_MEV, or with its gamma's other soft hits."""
+    hits, groups = events.hits, {}
+    soft = hits["energy"] <= SOFT_MEV
+    for i in range(len(labels)):
+        event, gamma = int(hits["event"][i]), int(events.truth[i])
+        if soft[i] and gamma >= 0:
+            energy: dict[int, float] = {}
+            for j in range(len(labels)):
+                if hits["event"][j] == event and events.truth[j] == gamma and not soft[j] and labels[j] >= 0:
+                    energy[int(labels[j])] = energy.get(int(labels[j]), 0.0) + hits["energy"][j]
+            key = ("cluster", event, max(energy, key=energy.get)) if energy else ("soft of", event, gamma)
+        else:
+            key = ("cluster", event, int(labels[i])) if labels[i] >= 0 else ("alone", i)
+        groups.setdefault(key, set()).add(i)
+    return {frozenset(group) for group in groups.values()}
+
+
+def test_the_methods_hard_clusters_with_every_soft_hit_given_to_its_gammas_cluster() -> None:
+    events = _events()
+    labels = _labels(events, seed=2)
+    assert _partition(events, soft_from_truth(events, labels)) == _naive_soft_from_truth(events, labels)
