@@ -81,6 +81,16 @@ def test_the_seed_is_checked_before_simulating(tmp_path: Path) -> None:
         simulation.simulate_calorimeter(simulation.CalorimeterSimulationConfig(n_events=1), tmp_path / "x.h5", seed=-1)
 
 
+def test_the_number_of_processes_is_checked_by_its_option(tmp_path: Path) -> None:
+    output = tmp_path / "hits.h5"
+    for family in ("calorimeter", "collider", "iact"):
+        for jobs in ("0", "-3"):
+            result = CliRunner().invoke(app, ["simulate", family, "--output", str(output), "--jobs", jobs])
+            message = " ".join(result.output.split())
+            assert result.exit_code == 2 and f"'--jobs': {jobs}: expected a number of processes >= 1, or -1" in message, message
+            assert not output.exists()
+
+
 def test_an_output_created_while_simulating_is_kept_without_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "hits.h5"
     original = simulation.simulate_calorimeter

@@ -16,7 +16,7 @@ import uproot
 from showerlearn.calorimeter.geometry import califa
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
-    CalorimeterFileError, HitFileWriter, iter_events, n_events, read_events, read_gammas, read_root_hits,
+    CalorimeterFileError, HitFileWriter, has_gammas, iter_events, n_events, read_events, read_gammas, read_root_hits,
 )
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
@@ -233,6 +233,23 @@ def _unknown_crystal_without_geometry_table(file: h5py.File) -> None:
     del file["geometry"]  # the ids are then checked against the geometry the file names
 
 
+def _attribute(name: str, value: object) -> Callable[[h5py.File], None]:
+    def edit(file: h5py.File) -> None:
+        file.attrs[name] = value
+    return edit
+
+
+def _index_cut_to_two_events(file: h5py.File) -> None:
+    for name in list(file["events"]):
+        _replace(f"events/{name}", lambda values: values[:2])(file)
+    del file.attrs["n_events"]
+
+
+def _crystal_twice_in_event_0(file: h5py.File) -> None:
+    assert file["events/n_hits"][0] >= 2
+    file["hits/crystal_id"][1] = file["hits/crystal_id"][0]
+
+
 def test_rows_shared_by_two_events_are_refused_in_any_chunking(tiny_file: Path, tmp_path: Path) -> None:
     # event 2 starts one row early, on event 1's last hit (the later events stay consecutive): each chunk on its own
     # is consistent when the chunks split the file between events 1 and 2
@@ -274,6 +291,20 @@ BROKEN = {
     "polar angle of 10 rad": (_set("hits/theta", 0, 10.0),
                               r"/hits/theta is 10.0 at hit row 0; expected a polar angle in \[0, pi\]"),
     "azimuth of -4 rad": (_set("hits/phi", 1, -4.0), r"/hits/phi is -4.0 at hit row 1; expected an azimuth in \[-pi, pi\]"),
+    "fractional crystal id": (_replace("hits/crystal_id", lambda ids: ids + 0.5),
+                              r"/hits/crystal_id holds float64 values, expected integers \(crystal ids\)"),
+    "crystal twice in an event": (_crystal_twice_in_event_0, r"/hits/crystal_id is \d+ at hit row 1; expected each crystal "
+                                  "at most once per event"),
+    "first event after row 0": (_replace("events/hit_start", lambda starts: starts + 1),
+                                "/events/hit_start is 1 at event 0; expected 0: the first event starts at the first row of /hits"),
+    "index cut short": (_index_cut_to_two_events, r"the event index ends at row \d+ of /hits, which has \d+ rows; expected every "
+                        "row in an event"),
+    "column shorter than its table": (_replace("hits/theta", lambda theta: theta[:-1]),
+                                      r"the columns of /hits differ in length \(.*theta \d+"),
+    "event count of the writer": (_attribute("n_events", 7), r"attribute 'n_events' is 7 but /events/n_hits has 4 rows"),
+    "version 0": (_attribute("version", 0), "format version 0 does not exist: versions start at 1"),
+    "energies in keV": (_attribute("units", '{"energy": "keV", "time": "ns", "angle": "rad"}'),
+                        "attribute 'units' is .*keV.*; expected .*MeV.*: convert the columns"),
 }
 
 
@@ -302,7 +333,7 @@ def test_valid_variants_read_as_before(tiny_file: Path, tmp_path: Path) -> None:
         file["hits/saturated"] = flags  # 0/1 integers, as a C++ writer may store a flag
     events = read_events(_edited(tiny_file, tmp_path, variant))
     assert len(events) == len(expected) and ak.to_list(events.crystal_id) == ak.to_list(read_events(tiny_file).crystal_id)
-    assert float(events.phi[0][0]) == pytest.approx(2 * np.pi - 0.1)
+    assert float(events.phi[0][0]) == pytest.approx(-0.1, abs=1e-6)  # read in (-pi, pi], as every other azimuth
     assert ak.flatten(events.saturated).tolist() == [index == 3 for index in range(int(ak.sum(ak.num(events))))]
     assert ak.flatten(events.saturated).type.content == ak.types.NumpyType("bool")  # read back as booleans
     with h5py.File(tiny_file) as file:
@@ -336,6 +367,34 @@ def test_root_tree_with_one_entry_per_event(tmp_path: Path) -> None:
     theta, phi = califa().angles(np.concatenate([np.asarray(e, dtype=np.int64) for e in IDS]))
     assert ak.to_numpy(ak.flatten(events.theta)) == pytest.approx(theta)
     assert ak.to_numpy(ak.flatten(events.phi)) == pytest.approx(phi)
+
+
+def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from showerlearn.cli.main import app
+
+    path = _write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME))
+    with pytest.raises(CalorimeterFileError, match="a ROOT file, not a hit file: convert .*showerlearn convert calorimeter"):
+        read_events(path)
+    output = tmp_path / "hits.h5"
+    result = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "3 events, 4 hits" in result.output
+    converted, expected = read_events(output), read_root_hits(path)
+    assert not has_gammas(output) and len(converted) == 3
+    for field in ("crystal_id", "energy", "time", "theta", "phi"):  # float32 columns, as simulated files
+        assert ak.to_numpy(ak.flatten(converted[field])) == pytest.approx(ak.to_numpy(ak.flatten(expected[field])), rel=1e-6)
+    # an existing output is kept unless --overwrite; a bad tree leaves nothing behind
+    again = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(output)])
+    assert again.exit_code != 0 and "exists; pass --overwrite" in " ".join(again.output.split())
+    broken = _write_root(tmp_path / "broken.root", crystal_id=ak.Array([[1, 9999]]), energy=ak.Array([[1.0, 2.0]]),
+                         time=ak.Array([[0.0, 0.0]]))
+    refused = CliRunner().invoke(app, ["convert", "calorimeter", str(broken), "-o", str(tmp_path / "broken.h5")])
+    assert refused.exit_code != 0 and "branch 'crystal_id'" in " ".join(refused.output.split())
+    assert not (tmp_path / "broken.h5").exists()
+    wrong = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "x.h5"), "--geometry", "agata"])
+    assert wrong.exit_code != 0 and "--geometry: unknown calorimeter geometry 'agata'" in " ".join(wrong.output.split())
 
 
 def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> None:

@@ -82,6 +82,28 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path) -> None:
     message = " ".join(refused.output.split())
     assert refused.exit_code != 0 and "data.params.test_time_views: the views average" in message, message
     assert not (tmp_path / "views.h5").exists()
+    # the fitted estimator is saved with its parameters: another window is a new run, not an ignored --set
+    for key in ("estimator.params.half_angle=0.01", "estimator.name=hit_oracle"):
+        refused = CliRunner().invoke(app, ["predict", str(window.path), "--output", str(tmp_path / "other.h5"), "--set", key])
+        message = " ".join(refused.output.split())
+        assert refused.exit_code != 0 and f"cannot --set {key.partition('=')[0]}" in message, message
+        assert "train a new run" in message and not (tmp_path / "other.h5").exists()
+
+    # measured data: a ROOT tree of crystal hits, converted, then predicted as any hit file
+    import awkward as ak
+    import uproot
+
+    measured = ak.Array({"crystal_id": [[5, 6, 900], [1200]], "energy": [[1500.0, 300.0, 2000.0], [700.0]],
+                         "time": [[1.0, 2.0, 3.0], [0.5]]})
+    with uproot.recreate(tmp_path / "measured.root") as file:
+        file["califa"] = {name: measured[name] for name in measured.fields}
+    converted = CliRunner().invoke(app, ["convert", "calorimeter", str(tmp_path / "measured.root"), "-o", str(tmp_path / "measured.h5")])
+    assert converted.exit_code == 0, converted.output
+    predicted = CliRunner().invoke(app, ["predict", str(window.path), str(tmp_path / "measured.h5"), "-o", str(tmp_path / "measured")])
+    assert predicted.exit_code == 0, predicted.output
+    labels = read_tables(tmp_path / "measured" / "measured.predictions.h5")["hits"]["label"]
+    expected = np.concatenate(method.predict(read_events(tmp_path / "measured.h5")))
+    assert labels.tolist() == expected.tolist() and len(labels) == 4
 
     oracle = _train(tmp_path, "oracle", estimator={"name": "hit_oracle"}).metrics()["scalars"]
     assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0

@@ -98,6 +98,10 @@ class Family:
     def add_commands(self, simulate: typer.Typer) -> None:
         """Add the family's ``showerlearn simulate NAME`` sub-commands (none by default)."""
 
+    def add_convert_commands(self, convert: typer.Typer) -> None:
+        """Add the family's ``showerlearn convert NAME`` sub-commands, from the field's files to those its data
+        read (none by default)."""
+
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
         """Problems between sections of a new experiment of this family, which no single component sees (one
         line each, named by their keys); checked by :func:`new_run_problems`. None by default."""

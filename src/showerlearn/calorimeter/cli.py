@@ -1,4 +1,5 @@
-"""``showerlearn simulate calorimeter``: CALIFA-like events with truth, written as the family's HDF5 hit file."""
+"""``showerlearn simulate calorimeter`` (CALIFA-like events with truth) and ``showerlearn convert calorimeter``
+(a ROOT tree of measured crystal hits), both written as the family's HDF5 hit file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from showerlearn.cli.common import (
-    OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
@@ -23,7 +24,7 @@ def simulate_calorimeter(
     events: Annotated[int | None, typer.Option(help="Number of events (overrides n_events).", min=1)] = None,
     gammas: Annotated[int | None, typer.Option(help="Gammas per event (overrides n_gammas).")] = None,
     seed: Annotated[int, seed_option()] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
+    jobs: JobsOption = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
     overwrite: OverwriteOption = False,
@@ -84,3 +85,42 @@ def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulation
     # the path on a line of its own: a table title is cut to the table's width
     console.print(f"wrote {summary.path}", soft_wrap=True)
     console.print(table)
+
+
+def convert_calorimeter(
+    source: Annotated[Path, typer.Argument(help="ROOT file of crystal hits: a flat TTree or RNTuple.", metavar="FILE")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 hit file to write.")],
+    tree: Annotated[str | None, typer.Option(help="The tree's name (default: the file's only tree).")] = None,
+    crystal_id: Annotated[str, typer.Option("--crystal-id", help="Branch of the crystal ids.")] = "crystal_id",
+    energy: Annotated[str, typer.Option(help="Branch of the crystal energies.")] = "energy",
+    time: Annotated[str, typer.Option(help="Branch of the crystal times [ns].")] = "time",
+    event: Annotated[str | None, typer.Option(
+        help="Branch of the event numbers, for trees of one entry per hit (consecutive entries of one number are "
+             "an event).")] = None,
+    energy_unit: Annotated[str, typer.Option("--energy-unit", help="Unit of the energy branch: keV (R3BRoot's calibrated "
+                                                                   "data), MeV or GeV.")] = "keV",
+    geometry: Annotated[str, typer.Option(help="The calorimeter the crystal ids number: califa or toy_grid.")] = "califa",
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Convert a flat ROOT tree of measured crystal hits (R3BRoot's R3BCalifaCrystalCalData exported: crystal id,
+    energy, time) into a hit file without truth, for showerlearn predict.
+
+    Crystal ids are mapped to angles with --geometry; see docs/calorimeter.md, "ROOT trees".
+    """
+    with user_errors():
+        check_output_file(output, overwrite)
+        import awkward as ak
+
+        from showerlearn.calorimeter.geometry import geometry_by_name
+        from showerlearn.calorimeter.io import read_root_hits, write_measured_hits
+
+        try:
+            crystals = geometry_by_name(geometry)
+        except ValueError as error:
+            raise ValueError(f"--geometry: {error}") from None
+        hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals)
+        origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit}
+        with kept_if_created_meanwhile():
+            written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite)
+    console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "
+                  "energies in MeV)", soft_wrap=True)

@@ -53,6 +53,11 @@ class CalorimeterFamily(Family):
 
         simulate.command("calorimeter")(simulate_calorimeter)
 
+    def add_convert_commands(self, convert: typer.Typer) -> None:
+        from showerlearn.calorimeter.cli import convert_calorimeter
+
+        convert.command("calorimeter")(convert_calorimeter)
+
     def board_style(self) -> BoardStyle:
         return BOARD_STYLE
 

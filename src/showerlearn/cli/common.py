@@ -31,6 +31,16 @@ ConfigArgument = Annotated[Path, typer.Argument(metavar="CONFIG", help="Experime
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
 
 
+def _checked_jobs(value: int) -> int:
+    if value == 0 or value < -1:
+        raise typer.BadParameter(f"{value}: expected a number of processes >= 1, or -1 for all cores")
+    return value
+
+
+#: the ``--jobs`` of a ``simulate`` command: checked before any work
+JobsOption = Annotated[int, typer.Option(help="Worker processes (-1: all cores).", callback=_checked_jobs)]
+
+
 def seed_option(depends_on: str = "config") -> Any:
     """The ``--seed`` of a ``simulate`` command: checked before any work against the simulators' range
     (:data:`showerlearn.parallel.SEED_RANGE`); ``depends_on`` names what else the file depends on."""

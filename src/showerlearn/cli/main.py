@@ -7,7 +7,7 @@ import threading
 
 import typer
 
-from showerlearn.cli import board, config, ensemble, evaluate, explain, export, predict, simulate, sweep, train
+from showerlearn.cli import board, config, convert, ensemble, evaluate, explain, export, predict, simulate, sweep, train
 from showerlearn.cli.common import set_verbose
 from showerlearn.family import installed_families
 
@@ -52,9 +52,11 @@ app.command()(export.export)
 app.command()(ensemble.ensemble)
 app.command()(board.board)
 app.command()(explain.explain)
-for family in installed_families().values():  # each family adds its own `simulate NAME`
+for family in installed_families().values():  # each family adds its own `simulate NAME` and `convert NAME`
     family.add_commands(simulate.app)
+    family.add_convert_commands(convert.app)
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(convert.app, name="convert")
 app.add_typer(config.app, name="config")
 
 if __name__ == "__main__":

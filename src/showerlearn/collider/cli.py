@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from showerlearn.cli.common import (
-    OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
@@ -38,7 +38,7 @@ def simulate_collider(
         list[float] | None, typer.Option(metavar="GEV", help="Heavy-scalar mass [GeV]; repeat for a scan of mass points.")
     ] = None,
     seed: Annotated[int, seed_option("settings")] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = 2,
+    jobs: JobsOption = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of generator settings (see docs/collider.md).")] = None,
     cache: Annotated[
         Path | None, typer.Option(help="Keep generated chunks here and reuse them when the settings repeat.")

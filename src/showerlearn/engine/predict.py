@@ -422,6 +422,7 @@ def _open(
     config = load_config(run.config_file, list(overrides))
     if overrides and (problems := family_of(config).experiment_problems(config)):  # as a new run would refuse them
         raise ConfigError(config_source(run.config_file, overrides), problems)
+    _refuse_estimator_changes(run, config, overrides)
     # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
     best = _best_checkpoint(run) if config.model is not None else None
     model_file = _model_file(run, config, model, best)
@@ -436,6 +437,22 @@ def _open(
         _refuse_fitted_changes(run, config, datamodule, overrides)
     model_sha256 = best.sha256 if model is None and best is not None else file_sha256(model_file)
     return _Context(run, config, datamodule, model_file, exported, model_sha256, keep_invalid, chunk_events, checkpoint)
+
+
+def _refuse_estimator_changes(run: RunDir, config: ExperimentConfig, overrides: Sequence[str]) -> None:
+    """Refuse overrides of an estimator run's ``estimator``: the run predicts with the estimator it fitted, saved
+    whole with its parameters, which the config's would not change (silently, with the output stamped with them)."""
+    if not overrides or config.estimator is None:
+        return
+    trained = load_config(run.config_file).estimator
+    if trained is not None and trained.model_dump(mode="json") == config.estimator.model_dump(mode="json"):
+        return
+    keys = [key for key in (override.partition("=")[0] for override in overrides) if _nested(key, "estimator")]
+    raise ValueError(
+        f"predict: cannot --set {', '.join(keys) or 'estimator'}: {run.path} predicts with the estimator it fitted "
+        f"({ESTIMATOR_FILE}, saved with its parameters); train a new run with these settings (an estimator that "
+        "fits nothing, such as a clustering window, takes seconds)"
+    )
 
 
 def _refuse_fitted_changes(

@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from showerlearn.cli.common import (
-    OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
@@ -20,7 +20,7 @@ def simulate_iact(
     output: Annotated[Path, typer.Option("--output", "-o", help="DL1 HDF5 file to write.")],
     events: Annotated[int | None, typer.Option(help="Number of triggered events (overrides n_events).", min=1)] = None,
     seed: Annotated[int, seed_option()] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    jobs: JobsOption = 2,
     config: Annotated[Path | None, typer.Option(help="YAML file of simulation settings.")] = None,
     overrides: OverrideOption = None,
     overwrite: OverwriteOption = False,

@@ -29,12 +29,13 @@ import h5py
 import numpy as np
 
 from showerlearn.calorimeter.geometry import CrystalGeometry, geometry_by_name
+from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
 
 __all__ = [
-    "FORMAT", "HIT_FIELDS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
-    "read_event_columns", "read_events", "read_gammas",
+    "FORMAT", "HIT_FIELDS", "UNITS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
+    "read_event_columns", "read_events", "read_gammas", "write_measured_hits",
 ]
 
 FORMAT = "showerlearn-calorimeter-hits"
@@ -54,6 +55,8 @@ _COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "events": {"hit_start": ("", "i8"), "n_hits": ("n_hits", "i4"), "gamma_start": ("", "i8"),
                "n_gammas": ("n_gammas", "i4"), "beta": ("beta", "f4")},
 }
+#: the units of the columns, stored as the ``units`` attribute: a file declaring others is refused, not read as these
+UNITS = {"energy": "MeV", "time": "ns", "angle": "rad", "length": "mm"}
 #: the per-hit fields a reader returns (with the truth when present)
 HIT_FIELDS = ("crystal_id", "energy", "time", "theta", "phi")
 _REQUIRED = {"events": ("hit_start", "n_hits"), "hits": HIT_FIELDS}
@@ -86,7 +89,7 @@ class HitFileWriter:
         tmp = self._stack.enter_context(atomic_path(self.path, overwrite=self._overwrite))
         self._file = self._stack.enter_context(h5py.File(tmp, "w"))
         self._file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": self._geometry.name,
-                                 "units": json.dumps({"energy": "MeV", "time": "ns", "angle": "rad", "length": "mm"})})
+                                 "units": json.dumps(UNITS)})
         for key, value in self._attributes.items():
             self._file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
         geometry = self._file.create_group("geometry")
@@ -139,6 +142,31 @@ class HitFileWriter:
         self._stack.__exit__(None, None, None)
 
 
+def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,
+                        overwrite: bool = False) -> int:
+    """Write measured hits (an awkward array of hit lists with the fields :data:`HIT_FIELDS`, as
+    :func:`~showerlearn.calorimeter.io.root.read_root_hits` returns them) as a hit file without truth, which
+    ``showerlearn predict`` reads; the file appears at ``path`` only once complete. Returns the events written.
+
+    ``overwrite=False``: an existing file is never replaced (:class:`FileExistsError`)."""
+    import awkward as ak
+
+    n_hits = ak.to_numpy(ak.num(events, axis=1)).astype(np.int64)
+    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as file:
+        file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": geometry.name, "units": json.dumps(UNITS),
+                           "n_events": len(n_hits)})
+        for key, value in (attributes or {}).items():
+            file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+        for key, value in geometry.table().items():
+            file.create_dataset(f"geometry/{key}", data=value)
+        file.create_dataset("events/hit_start", data=np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)])
+        file.create_dataset("events/n_hits", data=n_hits.astype(_COLUMNS["events"]["n_hits"][1]))
+        for name in HIT_FIELDS:
+            values = ak.to_numpy(ak.flatten(events[name], axis=1))
+            file.create_dataset(f"hits/{name}", data=values.astype(_COLUMNS["hits"][name][1]), compression="gzip")
+    return len(n_hits)
+
+
 # ---------------------------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------------------------
@@ -146,6 +174,7 @@ class HitFileWriter:
 _INTEGERS = {
     "events/hit_start": "row numbers", "events/n_hits": "row counts", "events/gamma_start": "row numbers",
     "events/n_gammas": "row counts", "hits/true_gamma": "gamma indices, -1 for background",
+    "hits/crystal_id": "crystal ids",
 }
 #: float32 rounding: pi stored as float32 is above numpy's pi, and a crystal at the pole or the seam must load
 _ANGLE_SLACK = 1e-6
@@ -236,13 +265,21 @@ def has_gammas(path: str | Path) -> bool:
         return all(key in file for key in ("events/gamma_start", "events/n_gammas", "gammas"))
 
 
+#: the first bytes of a ROOT file
+_ROOT_MAGIC = b"root"
+
+
 def _open(path: str | Path) -> h5py.File:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no such hit file: {path}")
+        raise FileNotFoundError(f"no such hit file: {path}" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         file = h5py.File(path, "r")
     except OSError as error:
+        with path.open("rb") as raw:
+            if raw.read(len(_ROOT_MAGIC)) == _ROOT_MAGIC:
+                raise CalorimeterFileError(path, "a ROOT file, not a hit file: convert its tree of crystal hits with "
+                                                 "`showerlearn convert calorimeter FILE -o HITS.h5`") from None
         raise CalorimeterFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {error}") from None
     try:
         _check_header(file, path)
@@ -260,10 +297,48 @@ def _check_header(file: h5py.File, path: Path) -> None:
     version = _version(file, path)
     if version > VERSION:
         raise CalorimeterFileError(path, f"format version {version} is newer than this reader's ({VERSION}): update showerlearn")
+    if version < 1:
+        raise CalorimeterFileError(path, f"format version {version} does not exist: versions start at 1 (this reader's "
+                                         f"is {VERSION})")
     for group, names in _REQUIRED.items():
         for name in names:
             if f"{group}/{name}" not in file:
                 raise CalorimeterFileError(path, f"missing dataset /{group}/{name}")
+    _check_units(file, path)
+    _check_lengths(file, path)
+
+
+def _check_units(file: h5py.File, path: Path) -> None:
+    """The ``units`` attribute, where a file has one, declares the format's units (a file in keV or degrees would
+    otherwise be read as MeV and radians)."""
+    text = _text_attribute(file, "units")
+    if text is None:
+        return
+    try:
+        declared = json.loads(text)
+    except json.JSONDecodeError:
+        declared = None
+    if not isinstance(declared, dict) or any(declared.get(key, unit) != unit for key, unit in UNITS.items()):
+        raise CalorimeterFileError(path, f"attribute 'units' is {text!r}; expected {json.dumps(UNITS)}: convert the "
+                                         "columns to these units (and the attribute with them)")
+
+
+def _check_lengths(file: h5py.File, path: Path) -> None:
+    """The columns of each table one value per row of it, and the event count the writer stores (``n_events``),
+    where a file has it, that of the event index: rows beyond a shorter column would belong to no event."""
+    for group in ("events", "hits", "gammas", "contributions"):
+        if not isinstance(file.get(group), h5py.Group):
+            continue
+        lengths = {name: len(dataset) for name, dataset in file[group].items() if isinstance(dataset, h5py.Dataset)}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{name} {length}" for name, length in lengths.items())
+            raise CalorimeterFileError(path, f"the columns of /{group} differ in length ({shown}); expected one value "
+                                             "per row in each")
+    stored = file.attrs.get("n_events")
+    counted = len(file["events"]["n_hits"])
+    if stored is not None and np.ndim(stored) == 0 and np.issubdtype(np.asarray(stored).dtype, np.number) and stored != counted:
+        raise CalorimeterFileError(path, f"attribute 'n_events' is {stored} but /events/n_hits has {counted} rows "
+                                         "(truncated?); expected one row per event")
 
 
 def _version(file: h5py.File, path: Path) -> int:
@@ -316,6 +391,12 @@ def _events(
     for name, bounds in (*_HIT_RANGES.items(), *((key, _TRUTH_RANGES[key]) for key in _TRUTH_RANGES if key in columns)):
         _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
     _check_crystals(file, path, columns["crystal_id"], first)
+    _refuse(path, "/hits/crystal_id", columns["crystal_id"], repeated_crystals(columns["crystal_id"], events["n_hits"]),
+            "hit row", first, "each crystal at most once per event, as a crystal is read out (merged or concatenated data?)")
+    # one convention for every method, the networks' inputs included: azimuths of [0, 2 pi) files into (-pi, pi]
+    # (within float32's rounding of pi, where both conventions meet, a value is kept as written)
+    phi = columns["phi"]
+    columns["phi"] = np.where(phi > np.pi + _ANGLE_SLACK, phi - 2 * np.pi, phi).astype(phi.dtype)
     if "saturated" in columns:  # a flag: C++ writers may store it as 0/1 integers, which read as booleans
         flags = columns["saturated"]
         _refuse(path, "/hits/saturated", flags, (flags != 0) & (flags != 1), "hit row", first, "a flag, 0 or 1")
@@ -393,7 +474,27 @@ def _event_rows(file: h5py.File, path: str | Path, start: int, stop: int | None,
     before = min(start, 1)
     rows = {name: _column(file, path, "events", name, start - before, stop) for name in names}
     _check_index(path, rows[names[0]], rows[names[1]], names, start - before)
+    _check_covered(file, path, rows[names[0]], rows[names[1]], names, start == 0, stop == total)
     return {name: values[before:] for name, values in rows.items()}
+
+
+#: the table an event index points into, by its first-row column
+_INDEXED = {"hit_start": "hits", "gamma_start": "gammas"}
+
+
+def _check_covered(file: h5py.File, path: str | Path, starts: np.ndarray, counts: np.ndarray, names: tuple[str, str],
+                   first: bool, last: bool) -> None:
+    """The first event starts at row 0 and the last ends at the table's end: rows before or after would belong
+    to no event (a shifted or cut index). ``first``/``last``: whether ``starts`` holds the first/last event."""
+    start_key, table = f"/events/{names[0]}", _INDEXED[names[0]]
+    if first and len(starts) and starts[0] != 0:
+        raise CalorimeterFileError(path, f"{start_key} is {starts[0]} at event 0; expected 0: the first event starts at "
+                                         f"the first row of /{table}")
+    rows = len(next(iter(file[table].values()))) if isinstance(file.get(table), h5py.Group) and len(file[table]) else 0
+    end = int(starts[-1] + counts[-1]) if len(starts) else 0
+    if last and end < rows:
+        raise CalorimeterFileError(path, f"the event index ends at row {end} of /{table}, which has {rows} rows; "
+                                         "expected every row in an event (is the index cut short?)")
 
 
 def _check_index(path: str | Path, starts: np.ndarray, counts: np.ndarray, names: tuple[str, str], first: int) -> None:

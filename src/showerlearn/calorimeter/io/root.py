@@ -5,9 +5,13 @@ to flat trees for analysis outside R3BRoot, in one of two shapes, both read here
 
 * one entry per event, with variable-length branches of equal length per entry (``crystal_id[n]``,
   ``energy[n]``, ``time[n]``);
-* one entry per hit, with an event-number branch (``event``) grouping the entries.
+* one entry per hit, with an event-number branch (``event``) grouping the entries: an event is a run of
+  consecutive entries of one number, events are kept in tree order, and a number that comes back after other
+  events is refused (trees of chained runs whose numbering restarts must be renumbered or read one by one).
 
-TTrees and RNTuples are read alike.
+TTrees and RNTuples are read alike. Branches hold numbers (not booleans or strings); a crystal is read out once
+per event, so an id twice in one event is refused. Integer time stamps (R3BRoot's 64-bit white-rabbit stamps, ~1.7e18
+ns, which a float64 keeps only to ~256 ns) are read relative to the event's earliest hit, subtracted as integers.
 
 Crystal ids are mapped to angles with a geometry (the CALIFA-like one by default). Energies are converted to
 MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV; its simulation writes GeV). R3BRoot numbers the
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from showerlearn.calorimeter.geometry import CrystalGeometry, UnknownCrystalError, califa
+from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 
 __all__ = ["ENERGY_UNITS", "read_root_hits"]
@@ -72,11 +77,13 @@ def read_root_hits(
            "(of magnitude below 2^31)")
     geometry = geometry or califa()
     ids = hits[crystal_id].astype(np.int64)
+    refuse(crystal_id, repeated_crystals(ids, counts), ": that crystal is hit earlier in the same event; a crystal is read out "
+           "once per event (a merged export, or both readout ranges mapped to one id?)")
     try:
         theta, phi = geometry.angles(ids)
     except UnknownCrystalError as error:
         raise CalorimeterFileError(path, f"branch {crystal_id!r}: {error}") from None
-    record = {"crystal_id": ids, "energy": hits[energy] * ENERGY_UNITS[energy_unit], "time": hits[time].astype(float),
+    record = {"crystal_id": ids, "energy": hits[energy] * ENERGY_UNITS[energy_unit], "time": _times(hits[time], counts),
               "theta": theta, "phi": phi}
     return ak.unflatten(ak.zip(record), counts)
 
@@ -85,7 +92,7 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
     import uproot
 
     if not path.is_file():
-        raise FileNotFoundError(f"no such ROOT file: {path}")
+        raise FileNotFoundError(f"no such ROOT file: {path}" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         file = uproot.open(path)
     except Exception as error:  # uproot raises many kinds for a cut-off or foreign file
@@ -93,6 +100,12 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
     with file:
         # a tree saved several times (ROOT's AutoSave) has one key per cycle: name;1, name;2
         trees = list(dict.fromkeys(key.split(";")[0] for key, cls in file.classnames().items() if cls in _TREE_CLASSES))
+        if not trees:
+            held = ", ".join(dict.fromkeys(f"{key.split(';')[0]} ({cls})" for key, cls in file.classnames().items()))
+            raise CalorimeterFileError(path, "holds no TTree or RNTuple " + (f"(it holds {held})" if held else "(it is empty)"))
+        if tree is not None:  # the cycles of a tree are one tree: a name with one reads it as the name without
+            name, semicolon, cycle = tree.rpartition(";")
+            tree = name if semicolon and cycle.isdigit() else tree
         if tree is None:
             if len(trees) != 1:
                 raise CalorimeterFileError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one with tree=")
@@ -122,6 +135,8 @@ def _per_event(
     import awkward as ak
 
     names = [crystal_id, energy, time]
+    for name in names:
+        _check_numbers(path, columns[name], name)
     depth = {name: columns[name].ndim for name in names}
     if len(set(depth.values())) != 1 or max(depth.values()) > 2:
         shapes = ", ".join(f"{name!r}: {str(ak.type(columns[name]))}" for name in names)
@@ -143,13 +158,59 @@ def _per_event(
     if event is None:
         raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch with event=")
     numbers = _event_numbers(path, columns[event], event)
-    order = np.argsort(numbers, kind="stable")
-    _, counts = np.unique(numbers[order], return_counts=True)
+    starts = _event_starts(path, numbers, event)
+    counts = np.diff(np.append(starts, len(numbers)))
 
     def entry_of(row: int) -> str:
-        return f"entry {int(order[row])} ({event} {numbers[order[row]]})"
+        return f"entry {row} ({event} {numbers[row]})"
 
-    return {name: ak.to_numpy(columns[name])[order] for name in names}, counts, entry_of
+    return {name: ak.to_numpy(columns[name]) for name in names}, counts, entry_of
+
+
+def _check_numbers(path: str | Path, column: Any, name: str) -> None:
+    """Refuse a crystal-id, energy or time branch that does not hold numbers: a string would fail in numpy's checks
+    without naming the branch, and a boolean would pass as crystal 1 or 1 keV."""
+    import awkward as ak
+
+    content = ak.type(column).content
+    while isinstance(content, (ak.types.ListType, ak.types.RegularType)) and content.parameter("__array__") is None:
+        content = content.content
+    if not (isinstance(content, ak.types.NumpyType) and content.parameter("__array__") is None
+            and np.dtype(content.primitive).kind in "iuf"):
+        raise CalorimeterFileError(path, f"branch {name!r} holds {ak.type(column)}: expected numbers (not booleans or "
+                                         "strings)")
+
+
+def _event_starts(path: str | Path, numbers: np.ndarray, name: str) -> np.ndarray:
+    """The first entry of each event of a per-hit tree: each run of consecutive entries of one number (grouping
+    equal numbers across the tree would merge chained runs whose numbering restarts, so a number that comes back
+    after other events is refused)."""
+    new = np.ones(len(numbers), dtype=bool)
+    new[1:] = numbers[1:] != numbers[:-1]
+    starts = np.flatnonzero(new)
+    _, first = np.unique(numbers[starts], return_index=True)
+    again = np.ones(len(starts), dtype=bool)
+    again[first] = False
+    if again.any():
+        run = int(np.flatnonzero(again)[0])
+        number = numbers[starts[run]]
+        earlier = int(np.flatnonzero(numbers[starts[:run]] == number)[-1])
+        raise CalorimeterFileError(path, f"branch {name!r} is {number} at entry {starts[run]} and at entry "
+                                         f"{starts[earlier + 1] - 1}, with other events between: events are read as runs "
+                                         "of consecutive entries of one number (chained runs whose numbering restarts "
+                                         "must be renumbered or read one by one)")
+    return starts
+
+
+def _times(times: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Hit times as float64; integer stamps relative to their event's earliest hit, subtracted before the conversion:
+    R3BRoot's 64-bit white-rabbit stamps (~1.7e18 ns) keep only multiples of 256 ns in a float64."""
+    if times.dtype.kind == "f":
+        return times.astype(np.float64)
+    filled = counts > 0
+    earliest = np.minimum.reduceat(times, (np.cumsum(counts) - counts)[filled])
+    # modulo 2^64, the difference is exact for any integer type (it lies in [0, 2^64)), with no overflow
+    return (times.astype(np.uint64) - np.repeat(earliest, counts[filled]).astype(np.uint64)).astype(np.float64)
 
 
 def _event_numbers(path: str | Path, column: Any, name: str) -> np.ndarray:
