@@ -231,6 +231,8 @@ def _emptied_copy(source: Path, path: Path, groups: tuple[str, ...]) -> Path:
                 rows = file[group][name][:0]
                 del file[group][name]
                 file[group][name] = rows
+        if "events" in groups:
+            file.attrs["n_events"] = 0  # as the writer counts them
     return path
 
 

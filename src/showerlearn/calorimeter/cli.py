@@ -98,7 +98,7 @@ def convert_calorimeter(
         help="Branch of the event numbers, for trees of one entry per hit (consecutive entries of one number are "
              "an event).")] = None,
     energy_unit: Annotated[str, typer.Option("--energy-unit", help="Unit of the energy branch: keV (R3BRoot's calibrated "
-                                                                   "data), MeV or GeV.")] = "keV",
+                                                                   "data), MeV (its simulated data) or GeV.")] = "keV",
     geometry: Annotated[str, typer.Option(help="The calorimeter the crystal ids number: califa or toy_grid.")] = "califa",
     overwrite: OverwriteOption = False,
 ) -> None:

@@ -14,7 +14,8 @@ per event, so an id twice in one event is refused. Integer time stamps (R3BRoot'
 ns, which a float64 keeps only to ~256 ns) are read relative to the event's earliest hit, subtracted as integers.
 
 Crystal ids are mapped to angles with a geometry (the CALIFA-like one by default). Energies are converted to
-MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV; its simulation writes GeV). R3BRoot numbers the
+MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV, its simulated ones in MeV; headers of older
+R3BRoot versions said GeV for simulation). R3BRoot numbers the
 second (low-gain, "proton") readout range of crystal ``i`` as ``i + 2432``: choose one range before export,
 those ids are refused.
 """
