@@ -56,7 +56,7 @@ from showerlearn.data.files import expand_patterns
 from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import (
-    build_datamodule, build_module, error_reason, load_trained_weights, predict_outputs,
+    build_datamodule, build_module, error_reason, load_trained_weights, predict_outputs, trained_outputs,
 )
 from showerlearn.engine.safe_load import (
     ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, CheckpointFile, load_checkpoint, load_estimator,
@@ -816,14 +816,16 @@ def _decoded_chunks(context: _Context, part: Dataset, split: str, predict: Batch
         metas.append(batch.get("meta", {}))
         pending += len(next(iter(outputs[-1].values())))
         if pending >= context.chunk_events:
-            yield _decode(datamodule, outputs, metas)
+            yield _decode(context, outputs, metas)
             outputs, metas, pending = [], [], 0
     if metas:
-        yield _decode(datamodule, outputs, metas)
+        yield _decode(context, outputs, metas)
 
 
-def _decode(datamodule: ShowerDataModule, outputs: list[dict[str, np.ndarray]], metas: list[Any]) -> Tables:
-    return as_tables(datamodule.decode_predictions(concatenate_batches(outputs), concatenate_batches(metas)))
+def _decode(context: _Context, outputs: list[dict[str, np.ndarray]], metas: list[Any]) -> Tables:
+    decoded = context.datamodule.decode_predictions(trained_outputs(concatenate_batches(outputs), context.config),
+                                                    concatenate_batches(metas))
+    return as_tables(decoded)
 
 
 def _append_predicted(stream: TableStream, tables: Tables, flag: bool) -> int:

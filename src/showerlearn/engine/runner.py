@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, Mode
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
-from showerlearn.config.components import build
+from showerlearn.config.components import build, declared_heads
 from showerlearn.config.schema import logged_name
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
@@ -392,6 +392,16 @@ def _wants_raw(estimator: Any) -> bool:
     return bool(getattr(estimator, "wants_raw_inputs", False))
 
 
+def trained_outputs(outputs: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
+    """The network ``outputs`` without those of heads it declares and the task does not train (a gamma-PhysNet
+    trained on ``particle`` alone still computes energy and direction, from weights no loss ever moved):
+    decoded, they would be predictions, scored and averaged in ensembles; left out, their columns are NaN."""
+    if config.model is None:
+        return outputs
+    untrained = (declared_heads(MODELS.get(config.model.name), config.model.params or {}) or frozenset()) - set(config.task.heads)
+    return {name: value for name, value in outputs.items() if name not in untrained}
+
+
 def predict_outputs(
     config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test"
 ) -> dict[str, np.ndarray] | dict[str, dict[str, np.ndarray]]:
@@ -405,6 +415,7 @@ def predict_outputs(
             outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
         else:
             outputs, meta = _network_outputs(config, datamodule, run, split)
+            outputs = trained_outputs(outputs, config)
     finally:
         datamodule.teardown("predict")  # close the data files
     return datamodule.decode_predictions(outputs, meta)

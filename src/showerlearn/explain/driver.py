@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches, join_padded
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import trained_outputs
 from showerlearn.explain.attention import AttentionWeights, capture_attention
 from showerlearn.explain.gradcam import OutputSelector, Projection, grad_cam
 from showerlearn.explain.loading import TrainedRun, check_explainable, load_trained_module
@@ -411,7 +412,7 @@ class _Collector:
         outputs, meta = concatenate_batches(self.outputs), concatenate_batches(self.meta)
         criteria = {n: {c: np.concatenate(v) for c, v in per.items()} for n, per in self.criteria.items()}
         predictions = trained.datamodule.decode_predictions(
-            {k: v[counted] for k, v in outputs.items()}, {k: v[counted] for k, v in meta.items()}
+            trained_outputs({k: v[counted] for k, v in outputs.items()}, trained.config), {k: v[counted] for k, v in meta.items()}
         )
         return RunExplanation(
             run=trained.run,
