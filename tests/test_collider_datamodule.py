@@ -160,6 +160,11 @@ def test_decoded_predictions_are_what_the_classification_evaluator_reads(events_
     np.testing.assert_allclose(averaged["score"], 0.5)
     with pytest.raises(ValueError, match="did not predict the same events"):
         data.average_predictions([table, {**table, "event": table["event"] + 1}], ["a", "b"])
+    fewer = {column: values[:-1] for column, values in table.items()}  # another split's test set
+    with pytest.raises(ValueError, match=rf"b: {len(table['score']) - 1} events, a {len(table['score'])}: the members did not"):
+        data.average_predictions([table, fewer], ["a", "b"])
+    with pytest.raises(ValueError, match="b: no column 'process', which a has"):
+        data.average_predictions([table, {k: v for k, v in table.items() if k != "process"}], ["a", "b"])
 
 
 def test_classes_made_of_processes_give_a_multi_class_head(events_file: Path) -> None:

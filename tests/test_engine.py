@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -412,6 +413,13 @@ def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothin
     assert (run.path / "environment.json").is_file()
     with pytest.raises(ValueError, match="is itself an ensemble"):
         ensemble([run.path, first.path], tmp_path / "nested")
+    copy = shutil.copytree(first.path, tmp_path / "copy_of_first")  # another path, the same predictions
+    with pytest.raises(ValueError, match=r"copy_of_first hold the same predictions, byte for byte"):
+        ensemble([first.path, copy, same_split.path], tmp_path / "copied")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(NotADirectoryError, match=r"a_file is a file, not a folder to write into"):
+        ensemble([first.path, same_split.path], tmp_path / "a_file" / "ensemble")
+    assert not (tmp_path / "copied").exists()
     with pytest.raises(ConfigError, match="is an ensemble of runs"):
         train(resolve_config(tabular_config), resume=run.path, progress=False)
     first.update_status(state="failed")

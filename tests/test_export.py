@@ -301,6 +301,11 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
     merged = export_network(merger, stream, tmp_path / "merger.onnx", "onnx")
     assert merged.check.passed
     assert load_exported(merged.path)(_hits(2, 9, 5, "clusters", len(CLUSTER_FEATURES)))["cluster_pairs"].shape == (2, 9, 9)
+    # inputs of another stream, or of other sizes: what the model takes against what it got, whole
+    with pytest.raises(ValueError, match=r"takes the inputs \['inputs.clusters'\], the run's data give \['inputs.hits'"):
+        load_exported(merged.path)(_hits(2, 9, 5))
+    with pytest.raises(ValueError, match=r"onnxruntime failed on inputs of shapes .*(?s:.*)index: 2 Got: 3 Expected: \d+"):
+        load_exported(merged.path)(_hits(2, 9, 5, "clusters", 3))
 
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -475,7 +476,7 @@ def test_a_file_whose_events_the_cuts_all_remove_gives_an_empty_table(
 
 
 def test_an_exported_model_predicts_as_the_checkpoint(
-    iact_run: RunDir, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    iact_run: RunDir, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from showerlearn.engine.exported import export_run, metadata_path
 
@@ -490,6 +491,12 @@ def test_an_exported_model_predicts_as_the_checkpoint(
     assert list(got) == list(expected)
     for column, values in expected.items():
         np.testing.assert_allclose(got[column], values, rtol=1e-4, atol=1e-6, err_msg=column)
+    # a file copied over the export, or changed since, is not the one its sidecar describes
+    original = exported.read_bytes()
+    exported.write_bytes(original + b"\0")
+    with pytest.raises(ValueError, match=r"model.pt: not the file its sidecar model.pt.json describes \(SHA-256"):
+        predict_files(iact_run, [source], tmp_path / "changed", model=exported, progress=False)
+    exported.write_bytes(original)
     # another run's export is refused: its network is not the one this run's pipeline feeds and decodes,
     # even when the two runs share every setting (a twin: the same config, other weights)
     twin = RunDir(Path(shutil.copytree(iact_run.path, tmp_path / "twin")))
@@ -511,6 +518,15 @@ def test_an_exported_model_predicts_as_the_checkpoint(
     sidecar.write_text("{}")  # damaged, or not export's
     with pytest.raises(ValueError, match=r"model.pt: its sidecar .*model.pt.json lacks config and run_id: not one"):
         predict_files(iact_run, [source], tmp_path / "other", model=exported, progress=False)
+    # a stopped run exports and predicts as it was when it stopped: said at both steps, and kept in the sidecar
+    twin.update_status(state="interrupted", error="interrupted (Ctrl+C)")
+    with caplog.at_level(logging.WARNING):
+        stopped = export_run(twin.path, tmp_path / "stopped.pt", format="torchscript", inputs=[source], check_events=8)
+        assert "did not complete: interrupted (Ctrl+C); its network is exported as it was" in caplog.text
+        assert json.loads(metadata_path(stopped).read_text())["run_state"] == "interrupted"
+        caplog.clear()
+        predict_files(twin, [source], tmp_path / "stopped_out", model=stopped, progress=False)
+        assert "did not complete (interrupted (Ctrl+C)): predicting with stopped.pt" in caplog.text
     # a model file that is no model: refused with its own name, before any input is read or output written
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")

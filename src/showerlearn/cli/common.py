@@ -19,6 +19,7 @@ from rich.table import Table
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.loader import config_file_of
 from showerlearn.engine.launch import interruption, interruption_status
+from showerlearn.io.staging import file_in_the_way
 from showerlearn.parallel import SEED_RANGE
 
 console = Console(stderr=True)
@@ -57,7 +58,7 @@ def check_output_file(path: Path, overwrite: bool) -> None:
     """Before any work: an output that is a folder, or that exists (unless ``overwrite``), is refused."""
     if path.is_dir():
         raise IsADirectoryError(f"--output {path}: is a folder; give the name of the file to write")
-    if blocking := next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None):
+    if blocking := file_in_the_way(path):
         raise NotADirectoryError(f"--output {path}: {blocking} is a file, not a folder to write into")
     if path.exists() and not overwrite:
         raise FileExistsError(f"--output {path}: exists; pass --overwrite to replace it")

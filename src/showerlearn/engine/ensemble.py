@@ -20,7 +20,7 @@ from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import completed_runs, is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
-from showerlearn.io.staging import StagedFolders, holds_anything
+from showerlearn.io.staging import StagedFolders, file_in_the_way, holds_anything
 from showerlearn.io.tables import read_columns, read_units, write_columns
 from showerlearn.registry import DATAMODULES
 
@@ -34,8 +34,10 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     The folder is assembled next to ``output`` and renamed into place at the end: an interrupted
     ensemble leaves nothing at ``output``.
     """
-    runs = _member_runs(members)
     output = Path(output).resolve()
+    if blocking := file_in_the_way(output):  # before the members are read
+        raise NotADirectoryError(f"{output}: {blocking} is a file, not a folder to write into")
+    runs = _member_runs(members)
     if holds_anything(output):
         raise FileExistsError(f"{output} exists and is not an empty folder: give a new one")
     configs = [load_config(run.config_file) for run in runs]
@@ -46,6 +48,9 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     for run in runs:
         digests.append(hashlib.sha256(run.predictions_file.read_bytes()).hexdigest())
         tables.append(read_columns(run.predictions_file))
+        if (twin := digests.index(digests[-1])) < len(digests) - 1:  # a copied run: it would count twice
+            raise ValueError(f"{runs[twin].path} and {run.path} hold the same predictions, byte for byte (a copy of "
+                             "one run?): each member must be a run of its own")
     # the family's rule, from its class: building the DataModule could open the training data
     averaged = DATAMODULES.get(configs[0].data.name).average_predictions(tables, [str(run.path) for run in runs])
 

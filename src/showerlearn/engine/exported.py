@@ -55,6 +55,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import CheckpointFile
 from showerlearn.engine.trained import load_network
 from showerlearn.io.atomic import atomic_path, write_json_atomic
+from showerlearn.io.digest import file_sha256
 
 __all__ = [
     "FORMATS",
@@ -162,6 +163,8 @@ def export_run(
             "to ONNX or TorchScript (`showerlearn predict` applies the run itself)"
         )
     data = ", ".join(str(path) for path in inputs) if inputs else "the run's test split"
+    if run.status().get("state") not in (None, "completed"):  # exported all the same, as predict applies it
+        log.warning("export: %s", run.not_completed("its network is exported as it was when the run stopped"))
     checkpoint = CheckpointFile.read(run.best_checkpoint())  # read once: loaded, and hashed for the sidecar
     config, network, batches = _network_and_batches(checkpoint, inputs, check_events, progress)
     if not batches:
@@ -489,12 +492,13 @@ def _load_onnx(path: Path) -> tuple[Runner, list[str]]:
     def run(inputs: NetworkInputs) -> dict[str, Tensor]:
         names = _onnx_names(inputs)
         if missing := [name for name in wanted if name not in names]:
-            raise ValueError(f"the model takes inputs {wanted}; missing {missing}")
+            raise ValueError(f"the model takes the inputs {wanted}, the run's data give {sorted(names)}: a model of "
+                             "another network (or family)?")
         feeds = {name: _pick(inputs, names[name]).detach().cpu().numpy() for name in wanted}
         try:
             values = session.run(outputs, feeds)
         except Exception as error:  # as above: onnxruntime's errors are plain Exceptions
-            raise ValueError(f"onnxruntime failed on inputs of shapes {_shapes(inputs)}: {_first_line(error)}") from None
+            raise ValueError(f"onnxruntime failed on inputs of shapes {_shapes(inputs)}: {_joined_lines(error)}") from None
         return {name: torch.from_numpy(np.asarray(value)) for name, value in zip(outputs, values)}
 
     return run, wanted
@@ -506,6 +510,11 @@ def _shapes(inputs: NetworkInputs) -> dict[str, tuple[int, ...]]:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _joined_lines(error: BaseException) -> str:
+    """The whole message on one line: onnxruntime's shape errors give the axis and the sizes on the next ones."""
+    return " ".join(line.strip() for line in str(error).strip().splitlines()) or type(error).__name__
 
 
 # --- checking ------------------------------------------------------------------------------------
@@ -589,6 +598,9 @@ def _metadata(run: RunDir, checkpoint: CheckpointFile, config: ExperimentConfig,
         "checkpoint": checkpoint.path.name,
         # the network's own weights: another run with the same settings has other ones (showerlearn predict --model)
         "checkpoint_sha256": checkpoint.sha256,
+        # the exported file's own: a file copied over it, or changed, is refused by showerlearn predict --model
+        "model_sha256": file_sha256(exported.path),
+        "run_state": run.status().get("state"),
         "config": config.model_dump(mode="json"),
         "showerlearn_version": showerlearn.__version__,
         "torch_version": torch.__version__,

@@ -533,6 +533,7 @@ def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None,
     if not Path(model).is_file():
         raise FileNotFoundError(f"--model {model}: no such file")
     _check_made_from(Path(model), run, config, best)
+    _warn_if_stopped(run, Path(model))
     return Path(model)
 
 
@@ -550,11 +551,16 @@ def _run_model_file(run: RunDir, config: ExperimentConfig) -> Path:
         raise FileNotFoundError(run.not_completed(f"nothing to predict with ({missing})") or (
             f"{run.path}: {missing}, though its run.json says completed (moved or deleted?): put it back, or train "
             f"the run again into a new folder (showerlearn train {run.config_file})"))
-    if run.status().get("state") not in (None, "completed"):
-        # a stopped network's last checkpoint predicts, but as it was when it stopped, not as the run would end
-        log.warning("predict: %s did not complete (%s): predicting with %s, as it was when the run stopped",
-                    run.path, run.state_summary(), found.name)
+    _warn_if_stopped(run, found)
     return found
+
+
+def _warn_if_stopped(run: RunDir, model: Path) -> None:
+    """A stopped network's checkpoint (or its export) predicts, but as it was when it stopped, not as the run would
+    end: said, not refused."""
+    if run.status().get("state") not in (None, "completed"):
+        log.warning("predict: %s did not complete (%s): predicting with %s, as it was when the run stopped",
+                    run.path, run.state_summary(), model.name)
 
 
 def _checkpoint_path(run: RunDir) -> Path | None:
@@ -580,6 +586,10 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: C
     if missing := [key for key in ("config", "run_id") if key not in described]:
         raise ValueError(f"--model {model}: its sidecar {sidecar} lacks {' and '.join(missing)}: not one `showerlearn "
                          "export` wrote, or damaged; export the run again")
+    # sidecars written before they kept the model file's digest are checked on the rest alone
+    if (digest := described.get("model_sha256")) is not None and file_sha256(model) != digest:
+        raise ValueError(f"--model {model}: not the file its sidecar {sidecar.name} describes (SHA-256 {digest[:12]}...): "
+                         "replaced or changed since `showerlearn export` wrote them; export the run again")
     theirs, ours = described["config"], config.model_dump(mode="json")
     differing = []
     if theirs.get("model") != ours["model"]:

@@ -56,6 +56,11 @@ class StagedFolders:
                 shutil.rmtree(staged, ignore_errors=True)  # left only where the swap did not happen
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """The first existing parent of ``path`` that is a file, not a folder to write into (None if none is)."""
+    return next((parent for parent in Path(path).parents if parent.exists() and not parent.is_dir()), None)
+
+
 def holds_anything(path: Path) -> bool:
     """Whether ``path`` is a file or a folder with something in it (an empty folder is as good as none)."""
     return path.exists() and (not path.is_dir() or any(path.iterdir()))

@@ -412,8 +412,13 @@ class ColliderDataModule(ShowerDataModule):
         averaged = {}
         for column in reference:
             for table, name in zip(tables, names, strict=True):
-                if column not in table or len(table[column]) != len(reference[column]):
-                    raise ValueError(f"{name}: no column {column!r} of {len(reference[column])} events, as {names[0]} has")
+                if column not in table:
+                    raise ValueError(f"{name}: no column {column!r}, which {names[0]} has: members must be runs of one task")
+                if len(table[column]) != len(reference[column]):
+                    raise ValueError(
+                        f"{name}: {len(table[column])} events, {names[0]} {len(reference[column])}: the members did not "
+                        "predict the same events (the same split: data.params.split, with a fixed split.seed)"
+                    )
                 if column not in scores and not np.array_equal(table[column], reference[column], equal_nan=True):
                     raise ValueError(
                         f"{name}: column {column!r} differs from {names[0]}'s: the members did not predict the same events "
