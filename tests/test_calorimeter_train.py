@@ -109,6 +109,12 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path) -> None:
     assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0
     assert oracle["adjusted_rand_index"] == pytest.approx(1.0)
     assert oracle["photopeak_efficiency"] >= metrics["scalars"]["photopeak_efficiency"]
+    # cluster labels do not average: refused, naming the family
+    (oracle_run,) = (tmp_path / "runs" / "oracle").iterdir()
+    refused = CliRunner().invoke(app, ["ensemble", str(window.path), str(oracle_run), "-o", str(tmp_path / "ensemble")])
+    message = " ".join(refused.output.split())
+    assert refused.exit_code != 0 and "the calorimeter family's data (CalorimeterDataModule) have no rule to average" in message
+    assert not (tmp_path / "ensemble").exists()
 
 
 def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_path: Path) -> None:

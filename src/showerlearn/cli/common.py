@@ -54,14 +54,15 @@ def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     return load_config(config, overrides or [])
 
 
-def check_output_file(path: Path, overwrite: bool) -> None:
-    """Before any work: an output that is a folder, or that exists (unless ``overwrite``), is refused."""
+def check_output_file(path: Path, overwrite: bool, name: str = "--output") -> None:
+    """Before any work: an output that is a folder, or that exists (unless ``overwrite``), is refused; ``name``: what
+    the message calls it (the option, or the file written beside the one it gives)."""
     if path.is_dir():
-        raise IsADirectoryError(f"--output {path}: is a folder; give the name of the file to write")
+        raise IsADirectoryError(f"{name} {path}: is a folder; give the name of the file to write")
     if blocking := file_in_the_way(path):
-        raise NotADirectoryError(f"--output {path}: {blocking} is a file, not a folder to write into")
+        raise NotADirectoryError(f"{name} {path}: {blocking} is a file, not a folder to write into")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"--output {path}: exists; pass --overwrite to replace it")
+        raise FileExistsError(f"{name} {path}: exists; pass --overwrite to replace it")
 
 
 @contextlib.contextmanager

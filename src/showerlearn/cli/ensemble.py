@@ -17,7 +17,10 @@ def ensemble(
     output: Annotated[Path, typer.Option("--output", "-o", help="New folder for the ensemble run.")],
 ) -> None:
     """Average the test-set predictions of runs of the same events (other seeds, other models) into a new
-    run folder with its own metrics and figures; a sweep folder stands for all its completed seeds."""
+    run folder with its own metrics and figures; a sweep folder stands for all its completed seeds.
+
+    For the families whose predictions average (IACT, collider, tabular); calorimeter cluster labels do not.
+    """
     quiet_libraries()
     with user_errors():
         from showerlearn.engine.ensemble import ensemble as build_ensemble

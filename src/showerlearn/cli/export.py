@@ -37,7 +37,7 @@ def export(
 
         format = export_format(output, format)  # before tracing: a suffix that names another format
         check_output_file(output, overwrite)  # before tracing; first: a folder (``-o .``) has no sidecar's name
-        check_output_file(metadata_path(output), overwrite)
+        check_output_file(metadata_path(output), overwrite, name=f"the sidecar of --output {output},")
         written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events,
                              progress=progress)
     check = read_json_object(metadata_path(written))["check"]

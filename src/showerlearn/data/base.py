@@ -174,7 +174,13 @@ class ShowerDataModule(L.LightningDataModule):
     ) -> dict[str, np.ndarray]:
         """One prediction table from those of several runs for the same events (``showerlearn ensemble``);
         ``names`` label the tables in errors. Each family says how its columns average."""
-        raise ValueError(f"{cls.__name__} data has no rule to average the predictions of several runs")
+        raise ValueError(f"the {cls.family.name} family's data ({cls.__name__}) have no rule to average the predictions "
+                         "of several runs: its runs cannot be ensembled")
+
+    @classmethod
+    def averages_predictions(cls) -> bool:
+        """Whether the data have a rule to average the predictions of several runs (:meth:`average_predictions`)."""
+        return cls.average_predictions.__func__ is not ShowerDataModule.average_predictions.__func__
 
     def draw_examples(self, folder: Path) -> bool:
         """Draw a few test inputs on the detector's own layout into ``folder``; False when there is nothing

@@ -44,6 +44,9 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     families = {config.data.name for config in configs}
     if len(families) > 1:
         raise ValueError(f"members come from different data families {sorted(families)}: nothing to average")
+    data = DATAMODULES.get(configs[0].data.name)
+    if not data.averages_predictions():  # said before every member's predictions are read
+        data.average_predictions([], [])
     digests, tables = [], []
     for run in runs:
         digests.append(hashlib.sha256(run.predictions_file.read_bytes()).hexdigest())
@@ -52,7 +55,7 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
             raise ValueError(f"{runs[twin].path} and {run.path} hold the same predictions, byte for byte (a copy of "
                              "one run?): each member must be a run of its own")
     # the family's rule, from its class: building the DataModule could open the training data
-    averaged = DATAMODULES.get(configs[0].data.name).average_predictions(tables, [str(run.path) for run in runs])
+    averaged = data.average_predictions(tables, [str(run.path) for run in runs])
 
     with StagedFolders([output]) as staged:
         run = RunDir(staged.folder(output))

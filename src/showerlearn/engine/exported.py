@@ -491,7 +491,7 @@ def _load_onnx(path: Path) -> tuple[Runner, list[str]]:
 
     def run(inputs: NetworkInputs) -> dict[str, Tensor]:
         names = _onnx_names(inputs)
-        if missing := [name for name in wanted if name not in names]:
+        if any(name not in names for name in wanted):
             raise ValueError(f"the model takes the inputs {wanted}, the run's data give {sorted(names)}: a model of "
                              "another network (or family)?")
         feeds = {name: _pick(inputs, names[name]).detach().cpu().numpy() for name in wanted}
