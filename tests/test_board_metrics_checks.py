@@ -84,12 +84,13 @@ ROC = "'roc' must be an object with lists 'fpr' and 'tpr' of numbers (null: miss
     pytest.param(_edited(roc="x"), f"{ROC} (TypeError: got str)", id="roc-string"),
     pytest.param({**VALID, "roc": None}, f"{ROC} (TypeError: got NoneType)", id="roc-null"),
     pytest.param(_edited(roc=[[0, 1], [0, 1]]), f"{ROC} (TypeError: got list)", id="roc-list"),
-    pytest.param(_edited(roc={"fpr": [0.0, 1.0], "tpr": None}), f"{ROC} (TypeError: 'tpr' is NoneType", id="roc-tpr-null"),
-    pytest.param({**VALID, "roc": {"fpr": [0.0, 1.0]}}, f"{ROC} (KeyError: 'tpr')",
-                 id="roc-no-tpr"),
+    pytest.param(_edited(roc={"tpr": None}), f"{ROC} (TypeError: 'tpr' is NoneType", id="roc-tpr-null"),
+    pytest.param({**VALID, "roc": {"fpr": [0.0, 1.0]}}, f"{ROC} (KeyError: 'tpr')", id="roc-no-tpr"),
     pytest.param(_edited(roc={"fpr": "abc", "tpr": "def"}), f"{ROC} (TypeError: 'fpr' is str", id="roc-strings"),
-    pytest.param(_edited(roc={"tpr": [0.0, "0.9", 1.0]}), f"{ROC} (TypeError: 'tpr' holds str", id="roc-string-value"),
-    pytest.param(_edited(roc={"tpr": [0.0, 1.0]}), f"{ROC} (ValueError: 'fpr' has 3 points, 'tpr' 2)", id="roc-lengths"),
+    pytest.param(_edited(roc={"tpr": [0.0, "0.9", 1.0]}), f"{ROC} (TypeError: 'tpr' holds str '0.9')",
+                 id="roc-string-value"),
+    pytest.param(_edited(roc={"tpr": [0.0, 1.0]}), f"{ROC} (ValueError: 'fpr' has 3 points, 'tpr' 2)",
+                 id="roc-lengths"),
 ])
 def test_a_malformed_metrics_file_stops_the_board_naming_file_key_and_what_belongs_there(
     tmp_path: Path, metrics: dict[str, Any], expected: str

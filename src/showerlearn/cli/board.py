@@ -7,7 +7,9 @@ columns of its predictions and reads the reference curves of ``--requirements``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import reprlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,11 +20,14 @@ from showerlearn.cli.common import OverwriteOption, check_output_file, console, 
 
 if TYPE_CHECKING:  # the command imports its layers lazily: `showerlearn --help` stays fast
     from showerlearn.family import Family
-    from showerlearn.viz.board import BoardEntry
+    from showerlearn.viz.board import BoardEntry, BoardRoc
     from showerlearn.viz.resolution import CurveSeries
 
 #: Runs in these states (run.json) may lack metrics.json: the board lists them with their state, no numbers.
 UNFINISHED_STATES = ("running", "failed", "interrupted")
+
+#: What a ROC record of metrics.json holds (``evaluation.curves.roc_record``), said when one does not.
+ROC_RECORD = "'roc' must be an object with lists 'fpr' and 'tpr' of numbers (null: missing) of one length"
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
@@ -50,8 +55,8 @@ def _run_family(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> Family
     return GENERIC
 
 
-def _roc_from_predictions(path: Path, family: Family) -> dict[str, list[float]] | None:
-    """ROC points from a predictions table (the family's classification columns), thinned for the page."""
+def _roc_from_predictions(path: Path, family: Family) -> BoardRoc | None:
+    """The ROC of a predictions table (the family's classification columns), thinned for the page."""
     from showerlearn.evaluation.curves import roc_record
     from showerlearn.io.tables import read_columns
     from showerlearn.metrics import classification as cls
@@ -61,7 +66,69 @@ def _roc_from_predictions(path: Path, family: Family) -> dict[str, list[float]] 
         return None
     labels, scores = np.asarray(found[0]), np.asarray(found[1], dtype=float)
     finite = np.isfinite(scores)  # events a baseline left unclassified (NaN) have no place on the ROC
-    return roc_record(cls.roc_curve(labels[finite], scores[finite]))
+    return _roc(roc_record(cls.roc_curve(labels[finite], scores[finite])), path)
+
+
+@contextmanager
+def _malformed(source: Path, expected: str) -> Iterator[None]:
+    """Around reading a record of ``source``: its KeyError, TypeError or ValueError as one ValueError naming the
+    file and what is ``expected`` there (numpy's or a dict's message alone names neither)."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{source}: {expected} ({type(error).__name__}: {error})") from None
+
+
+def _shown(value: Any) -> str:
+    """A JSON value in a message: its type and a repr cut short (``str 'high'``, ``list [0.8]``)."""
+    return f"{type(value).__name__} {reprlib.repr(value)}"
+
+
+def _roc(record: Any, source: Path) -> BoardRoc | None:
+    """A ROC record (metrics.json's, or one computed from predictions) as the board draws it; ``None`` when it
+    has no points (a test set of one class). Checked, naming ``source``: coordinates that are not numbers, or
+    unequal in number, would be drawn as a wrong curve, not stop anything."""
+    from showerlearn.viz.board import BoardRoc
+
+    with _malformed(source, ROC_RECORD):
+        if not isinstance(record, dict):
+            raise TypeError(f"got {type(record).__name__}")
+        fpr, tpr = _numbers(record, "fpr"), _numbers(record, "tpr")
+        if fpr.size != tpr.size:
+            raise ValueError(f"'fpr' has {fpr.size} points, 'tpr' {tpr.size}")
+    return BoardRoc(fpr, tpr) if fpr.size else None
+
+
+def _numbers(record: Mapping[str, Any], key: str) -> np.ndarray:
+    """``record[key]``, a JSON list of numbers (null: missing), as a float array with NaN; a TypeError saying
+    what it holds instead (numpy would read ``"0.9"`` or ``true`` as numbers)."""
+    from showerlearn.evaluation.curves import as_array
+    from showerlearn.viz.board import is_number
+
+    values = record[key]
+    if not isinstance(values, list):
+        raise TypeError(f"{key!r} is {_shown(values)}")
+    wrong = [value for value in values if value is not None and not is_number(value)]
+    if wrong:
+        raise TypeError(f"{key!r} holds {_shown(wrong[0])}")
+    return as_array(values)
+
+
+def _scalars(metrics: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    """metrics.json's ``scalars`` (checked with its top-level ``n_events``): each a number, or null (or NaN) for a
+    metric undefined on the events (one class, no gamma). Anything else stops the board naming ``source`` and
+    the key: the table would show it blank, as if the metric were undefined."""
+    from showerlearn.viz.board import is_number
+
+    scalars = metrics.get("scalars")
+    if not isinstance(scalars, dict):
+        found = type(scalars).__name__ if "scalars" in metrics else "nothing"
+        raise ValueError(f"{source}: 'scalars' must map metric names to numbers (null: undefined), got {found}")
+    named = {f"scalar {name!r}": value for name, value in scalars.items()}
+    for key, value in {**named, "'n_events'": metrics.get("n_events")}.items():
+        if value is not None and not is_number(value):
+            raise ValueError(f"{source}: {key} must be a number or null, got {_shown(value)}")
+    return dict(scalars)
 
 
 def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
@@ -72,11 +139,8 @@ def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
         raise ValueError(f"{source}: 'curves' must map curve names to records, got {type(curves).__name__}")
     series = {}
     for name, record in curves.items():
-        try:
+        with _malformed(source, f"curve {name!r} is not a curve record with 'edges' and 'value' or 'mean'/'std'"):
             series[name] = series_from_record(record, label)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{source}: curve {name!r} is not a curve record with 'edges' and 'value' or "
-                             f"'mean'/'std' ({type(error).__name__}: {error})") from None
     return series
 
 
@@ -90,11 +154,11 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     """A run directory as a board entry (id = label), with its raw metrics (for the aggregate of a sweep).
 
     A completed run needs its metrics.json; an unfinished one (running, failed) is listed without numbers.
+    A malformed metrics.json stops the board, before anything is written, naming the file and the key.
     """
     from showerlearn.config.loader import read_yaml
     from showerlearn.engine.run_dir import RunDir
-    from showerlearn.evaluation.curves import as_array
-    from showerlearn.viz.board import BoardEntry, BoardRoc, run_images
+    from showerlearn.viz.board import BoardEntry, run_images
 
     run = RunDir.existing(path)
     status = run.status()
@@ -102,20 +166,21 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     metrics = {} if unfinished else run.metrics()
     config = read_yaml(run.config_file)
     family = _run_family(config, metrics)
-    roc = metrics.get("roc")
-    if not (roc and roc.get("fpr")) and not unfinished and run.predictions_file.is_file():
-        roc = _roc_from_predictions(run.predictions_file, family)
-    scalars = dict(metrics.get("scalars", {}))
+    curves = _series(metrics.get("curves", {}), label, run.metrics_file)
+    scalars = {} if unfinished else _scalars(metrics, run.metrics_file)
     scalars.setdefault("n_events", metrics.get("n_events"))
+    roc = _roc(metrics["roc"], run.metrics_file) if "roc" in metrics else None
+    if roc is None and not unfinished and run.predictions_file.is_file():
+        roc = _roc_from_predictions(run.predictions_file, family)
     if "train_seconds" in status:
         scalars["train_seconds"] = status["train_seconds"]
     entry = BoardEntry(
         id=label,
         label=label,
         path=str(run.path.resolve()),
-        curves=_series(metrics.get("curves", {}), label, run.metrics_file),
+        curves=curves,
         scalars=scalars,
-        roc=BoardRoc(as_array(roc["fpr"]), as_array(roc["tpr"])) if roc and roc.get("fpr") else None,
+        roc=roc,
         config=config,
         status=status.get("state", ""),
         images=run_images(run.path, family),
@@ -192,6 +257,16 @@ def _baseline_entry(path: Path, label: str) -> BoardEntry:
     return replace(entry, id=f"baseline: {label}", members=members)
 
 
+def _check_requirements(folder: Path | None) -> None:
+    """Before any work: ``--requirements`` is a folder (the families read their files in it, and would say of a
+    file that the folder does not exist)."""
+    if folder is None or folder.is_dir():
+        return
+    if folder.exists():
+        raise NotADirectoryError(f"--requirements {folder}: is a file, not a folder of reference curves")
+    raise FileNotFoundError(f"--requirements {folder}: does not exist")
+
+
 def board(
     runs: Annotated[list[Path], typer.Argument(metavar="RUN_OR_SWEEP", help="Run directories and/or sweep folders.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("board.html"),
@@ -211,6 +286,7 @@ def board(
         from showerlearn.viz.board import entry_families, merged_style, reference_curves, write_board
 
         check_output_file(output, overwrite)
+        _check_requirements(requirements)
 
         # each folder once; a baseline also given among the runs is shown as the baseline only
         skip = baseline.resolve() if baseline is not None else None

@@ -142,9 +142,16 @@ def _floats(values: Any) -> list[float | None] | None:
     return [float(v) if np.isfinite(v) else None for v in array]
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a number a metric may be: Python's or numpy's int or float, NaN included; not a bool
+    (JSON's true and false are no metric, though Python counts them as ints)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
 def _scalar(value: Any) -> float | int | None:
-    """A number for JSON (numpy scalars unwrapped); anything else, NaN and infinities become ``None``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    """A number for JSON (numpy scalars unwrapped); anything else, NaN and infinities become ``None``
+    (``showerlearn board`` refuses anything but numbers and null in a run's metrics.json before it gets here)."""
+    if not is_number(value):
         return None
     value = value.item() if isinstance(value, np.generic) else value
     return value if np.isfinite(value) else None
