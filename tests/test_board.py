@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from typer import Typer
-from typer.testing import CliRunner
 
+from board_cli import run_board, says
 from showerlearn.calorimeter.family import BOARD_STYLE as CALORIMETER_STYLE
 from showerlearn.calorimeter.family import FAMILY as CALORIMETER
-from showerlearn.cli.board import board, collect_board, collect_entries
+from showerlearn.cli.board import collect_board, collect_entries
 from showerlearn.config import flatten_config
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import SWEEP_FILE
@@ -343,18 +342,6 @@ def test_a_board_of_two_families_keys_plots_and_scalars_by_family(runs: dict[str
         reference_curves([GENERIC], tmp_path)
 
 
-def _cli(*args: str) -> tuple[int, str]:
-    app = Typer()
-    app.command()(board)
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def _says(output: str, message: str) -> bool:
-    """``message`` is in ``output``, ignoring whitespace (rich wraps long lines anywhere)."""
-    return "".join(message.split()) in "".join(output.split())
-
-
 def test_a_baseline_with_the_path_tail_of_an_entry_gets_a_label_and_ids_of_its_own(
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -369,7 +356,7 @@ def test_cli_writes_board_with_baseline_and_requirements(
     runs: dict[str, Path], shared_data: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "out" / "board.html"
-    code, out = _cli(str(runs["sweep"]), str(runs["single"]), str(runs["baseline"]), str(runs["single"] / "."),
+    code, out = run_board(str(runs["sweep"]), str(runs["single"]), str(runs["baseline"]), str(runs["single"] / "."),
                      "--output", str(output), "--baseline", str(runs["baseline"]),
                      "--requirements", str(shared_data / "iact/irf/cta_requirements"))
     assert code == 0, out
@@ -392,28 +379,28 @@ def test_cli_errors_name_the_problem(runs: dict[str, Path], tmp_path: Path) -> N
     broken = tmp_path / "broken"
     shutil.copytree(runs["single"], broken)
     (broken / "metrics.json").unlink()
-    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and _says(out, "no metrics.json")
+    code, out = run_board(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and says(out, "no metrics.json")
     (broken / "metrics.json").write_text('{"curves": ')
-    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and _says(out, "metrics.json: not valid JSON")
+    code, out = run_board(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and says(out, "metrics.json: not valid JSON")
     (broken / "metrics.json").write_text("[]")
-    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and _says(out, "metrics.json: expected a JSON object, got list")
+    code, out = run_board(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and says(out, "metrics.json: expected a JSON object, got list")
     status = (broken / "run.json").read_text()
     (broken / "run.json").write_text(status[: len(status) // 2])  # a copy cut short: board and evaluate name it
-    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and _says(out, "run.json: not valid JSON")
+    code, out = run_board(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and says(out, "run.json: not valid JSON")
     with pytest.raises(ValueError, match=r"run.json: not valid JSON .*the file is damaged"):
         RunDir(broken).status()  # what evaluate, sweep and every other command read it with
     (broken / "run.json").write_text(status)
     (broken / "metrics.json").write_text(json.dumps({"curves": {"energy_bias_vs_true_energy": {"value": [0.1]}}}))
-    code, out = _cli(str(broken), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and _says(out, "curve 'energy_bias_vs_true_energy' is not a curve record")
-    code, out = _cli(str(tmp_path / "nowhere"), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and _says(out, "neither a run directory nor a sweep folder")
-    code, out = _cli(str(runs["single"]), "--output", str(tmp_path / "b.html"), "--requirements", str(tmp_path))
-    assert code == 1 and _says(out, "no cta_requirements")
+    code, out = run_board(str(broken), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and says(out, "curve 'energy_bias_vs_true_energy' is not a curve record")
+    code, out = run_board(str(tmp_path / "nowhere"), "--output", str(tmp_path / "b.html"))
+    assert code == 1 and says(out, "neither a run directory nor a sweep folder")
+    code, out = run_board(str(runs["single"]), "--output", str(tmp_path / "b.html"), "--requirements", str(tmp_path))
+    assert code == 1 and says(out, "no cta_requirements")
     assert not (tmp_path / "b.html").exists()
 
 
@@ -462,7 +449,7 @@ def _render_in_browser(browser: str, page: Path, fragment: str, profile: Path) -
 @pytest.mark.slow
 def test_page_in_headless_browser(chromium: str, runs: dict[str, Path], shared_data: Path, tmp_path: Path) -> None:
     page = tmp_path / "board.html"
-    code, out = _cli(str(runs["sweep"]), str(runs["single"]), "--output", str(page),
+    code, out = run_board(str(runs["sweep"]), str(runs["single"]), "--output", str(page),
                      "--baseline", str(runs["baseline"]),
                      "--requirements", str(shared_data / "iact/irf/cta_requirements"))
     assert code == 0, out
@@ -546,7 +533,7 @@ def test_page_of_two_families_in_headless_browser(
     the other in the metrics table."""
     calorimeter = _make_calorimeter_run(tmp_path / "califa" / "run", resolution=0.04)
     page = tmp_path / "board.html"
-    code, out = _cli(str(runs["single"]), str(calorimeter), "--output", str(page),
+    code, out = run_board(str(runs["single"]), str(calorimeter), "--output", str(page),
                      "--requirements", str(shared_data / "iact/irf/cta_requirements"))
     assert code == 0, out
     dom = _render_in_browser(chromium, page, "", tmp_path / "profile")

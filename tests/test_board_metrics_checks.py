@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from typer import Typer
-from typer.testing import CliRunner
 
-from showerlearn.cli.board import board
+from board_cli import run_board, says
 from showerlearn.evaluation.curves import curve_record
 from showerlearn.io.atomic import write_json_atomic
 
@@ -35,18 +33,6 @@ def _run(path: Path, metrics: dict[str, Any]) -> Path:
     (path / "config.yaml").write_text(yaml.safe_dump({"name": path.name, "seed": 0, "model": {"name": "m"}}))
     write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 1.0})
     return path.resolve()
-
-
-def _cli(*args: str) -> tuple[int, str]:
-    app = Typer()
-    app.command()(board)
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def _says(output: str, message: str) -> bool:
-    """``message`` is in ``output``, ignoring whitespace (rich wraps long lines anywhere)."""
-    return "".join(message.split()) in "".join(output.split())
 
 
 def _edited(**changes: Any) -> dict[str, Any]:
@@ -97,10 +83,10 @@ def test_a_malformed_metrics_file_stops_the_board_naming_file_key_and_what_belon
 ) -> None:
     good, bad = _run(tmp_path / "exp" / "good", VALID), _run(tmp_path / "exp" / "bad", metrics)
     output = tmp_path / "board.html"
-    code, said = _cli(str(good), str(bad), "--output", str(output))
+    code, said = run_board(str(good), str(bad), "--output", str(output))
     assert code == 1, said
     assert said.count("error:") == 1 and "Traceback" not in said, said
-    assert _says(said, f"{bad / 'metrics.json'}: {expected}"), said
+    assert says(said, f"{bad / 'metrics.json'}: {expected}"), said
     assert not output.exists(), "nothing is written"
 
 
@@ -109,8 +95,8 @@ def test_a_malformed_seed_of_a_sweep_is_named(tmp_path: Path) -> None:
     _run(sweep / "seed0", VALID)
     bad = _run(sweep / "seed1", _edited(scalars={"auc": "high"}))
     write_json_atomic(sweep / "sweep.json", {"name": "small", "seeds": [0, 1], "runs": ["seed0", "seed1"]})
-    code, said = _cli(str(sweep), "--output", str(tmp_path / "board.html"))
-    assert code == 1 and _says(said, f"{bad / 'metrics.json'}: scalar 'auc' must be a number or null"), said
+    code, said = run_board(str(sweep), "--output", str(tmp_path / "board.html"))
+    assert code == 1 and says(said, f"{bad / 'metrics.json'}: scalar 'auc' must be a number or null"), said
 
 
 def test_undefined_metrics_and_a_roc_without_points_are_drawn(tmp_path: Path) -> None:
@@ -118,7 +104,7 @@ def test_undefined_metrics_and_a_roc_without_points_are_drawn(tmp_path: Path) ->
     empty ROC (a single class), which the board takes from the predictions when it can (here it cannot)."""
     run = _run(tmp_path / "exp" / "run", _edited(roc={"fpr": [], "tpr": []}))
     output = tmp_path / "board.html"
-    code, said = _cli(str(run), "--output", str(output))
+    code, said = run_board(str(run), "--output", str(output))
     assert code == 0, said
     page = output.read_text()
     (data,) = re.findall(r'<script type="application/json" id="board-data">(.*?)</script>', page, re.S)
@@ -131,7 +117,7 @@ def test_undefined_metrics_and_a_roc_without_points_are_drawn(tmp_path: Path) ->
 def test_a_roc_from_metrics_is_drawn_as_written(tmp_path: Path) -> None:
     run = _run(tmp_path / "exp" / "run", _edited(roc={"fpr": [0.0, None, 1.0]}))
     output = tmp_path / "board.html"
-    code, said = _cli(str(run), "--output", str(output))
+    code, said = run_board(str(run), "--output", str(output))
     assert code == 0, said
     data = re.findall(r'<script type="application/json" id="board-data">(.*?)</script>', output.read_text(), re.S)[0]
     assert json.loads(data)["entries"][0]["roc"]["fpr"] == [0.0, None, 1.0]
@@ -141,9 +127,9 @@ def test_requirements_that_are_no_folder_are_refused_saying_what_they_are(tmp_pa
     run = _run(tmp_path / "exp" / "run", VALID)
     output = tmp_path / "board.html"
     (tmp_path / "t.txt").write_text("hi")
-    code, said = _cli(str(run), "--requirements", str(tmp_path / "t.txt"), "--output", str(output))
-    assert code == 1 and _says(said, f"--requirements {tmp_path / 't.txt'}: is a file, not a folder of reference "
+    code, said = run_board(str(run), "--requirements", str(tmp_path / "t.txt"), "--output", str(output))
+    assert code == 1 and says(said, f"--requirements {tmp_path / 't.txt'}: is a file, not a folder of reference "
                                      "curves"), said
-    code, said = _cli(str(run), "--requirements", str(tmp_path / "nowhere"), "--output", str(output))
-    assert code == 1 and _says(said, f"--requirements {tmp_path / 'nowhere'}: does not exist"), said
+    code, said = run_board(str(run), "--requirements", str(tmp_path / "nowhere"), "--output", str(output))
+    assert code == 1 and says(said, f"--requirements {tmp_path / 'nowhere'}: does not exist"), said
     assert not output.exists()

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import uproot
 
+from root_trees import write_root
+
 from showerlearn.calorimeter.geometry import califa
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
@@ -348,18 +350,8 @@ ENERGY_KEV = [[150.0, 2300.0, 820.5], [], [5000.0]]
 TIME = [[1.0, 2.5, -3.0], [], [0.0]]
 
 
-def _write_root(path: Path, **branches: object) -> Path:
-    """A TTree named califa, as R3B analyses write them."""
-    branches = {name: ak.Array(values) if isinstance(values, list) else values for name, values in branches.items()}
-    with uproot.recreate(path) as file:
-        tree = file.mktree("califa", {name: ak.type(values).content if isinstance(values, ak.Array) else values.dtype
-                                      for name, values in branches.items()})
-        tree.extend(branches)
-    return path
-
-
 def test_root_tree_with_one_entry_per_event(tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME))
+    path = write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME))
     events = read_root_hits(path)
     assert ak.to_list(events.crystal_id) == IDS
     assert ak.to_list(ak.num(events)) == [3, 0, 1]
@@ -374,7 +366,7 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
 
     from showerlearn.cli.main import app
 
-    path = _write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME))
+    path = write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME))
     with pytest.raises(CalorimeterFileError, match="a ROOT file, not a hit file: convert .*showerlearn convert calorimeter"):
         read_events(path)
     output = tmp_path / "hits.h5"
@@ -388,7 +380,7 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
     # an existing output is kept unless --overwrite; a bad tree leaves nothing behind
     again = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(output)])
     assert again.exit_code != 0 and "exists; pass --overwrite" in " ".join(again.output.split())
-    broken = _write_root(tmp_path / "broken.root", crystal_id=ak.Array([[1, 9999]]), energy=ak.Array([[1.0, 2.0]]),
+    broken = write_root(tmp_path / "broken.root", crystal_id=ak.Array([[1, 9999]]), energy=ak.Array([[1.0, 2.0]]),
                          time=ak.Array([[0.0, 0.0]]))
     refused = CliRunner().invoke(app, ["convert", "calorimeter", str(broken), "-o", str(tmp_path / "broken.h5")])
     assert refused.exit_code != 0 and "branch 'crystal_id'" in " ".join(refused.output.split())
@@ -398,7 +390,7 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
 
 
 def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "flat.root", evt=np.array([4, 4, 7]), cid=np.array([10, 11, 12]),
+    path = write_root(tmp_path / "flat.root", evt=np.array([4, 4, 7]), cid=np.array([10, 11, 12]),
                        e=np.array([1.5, 0.3, 2.0]), t=np.array([0.0, 1.0, 2.0]))
     events = read_root_hits(path, crystal_id="cid", energy="e", time="t", event="evt", energy_unit="MeV")
     assert ak.to_list(events.crystal_id) == [[10, 11], [12]] and ak.to_list(events.energy) == [[1.5, 0.3], [2.0]]
@@ -408,31 +400,31 @@ def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> No
 
 def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
     good = {"crystal_id": ak.Array(IDS), "energy": ak.Array(ENERGY_KEV), "time": ak.Array(TIME)}
-    path = _write_root(tmp_path / "good.root", **good)
+    path = write_root(tmp_path / "good.root", **good)
     with pytest.raises(CalorimeterFileError, match="no branch 'energy_kev'"):
         read_root_hits(path, energy="energy_kev")
     with pytest.raises(CalorimeterFileError, match="no tree 'hits'; trees: califa"):
         read_root_hits(path, tree="hits")
-    shorter = _write_root(tmp_path / "shape.root", **{**good, "time": ak.Array([[1.0, 2.5], [], [0.0]])})
+    shorter = write_root(tmp_path / "shape.root", **{**good, "time": ak.Array([[1.0, 2.5], [], [0.0]])})
     with pytest.raises(CalorimeterFileError, match="'crystal_id' and 'time' differ in length at entry 0"):
         read_root_hits(shorter)
-    nan = _write_root(tmp_path / "nan.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [np.nan]])})
+    nan = write_root(tmp_path / "nan.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [np.nan]])})
     with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 2, hit 0 of that entry; R3BRoot marks"):
         read_root_hits(nan)
-    nan = _write_root(tmp_path / "nan_time.root", **{**good, "time": ak.Array([[1.0, np.nan, 1.0], [], [0.0]])})
+    nan = write_root(tmp_path / "nan_time.root", **{**good, "time": ak.Array([[1.0, np.nan, 1.0], [], [0.0]])})
     with pytest.raises(CalorimeterFileError, match=r"'time' is nan at entry 0, hit 1 of that entry$"):
         read_root_hits(nan)
-    fractional = _write_root(tmp_path / "fractional.root", **{**good, "crystal_id": ak.Array([[1.0, 33.0, 2.5], [], [1000.0]])})
+    fractional = write_root(tmp_path / "fractional.root", **{**good, "crystal_id": ak.Array([[1.0, 33.0, 2.5], [], [1000.0]])})
     with pytest.raises(CalorimeterFileError, match="'crystal_id' is 2.5 at entry 0, hit 2 of that entry: crystal ids are whole"):
         read_root_hits(fractional)
-    per_hit = _write_root(tmp_path / "per_hit.root", event=np.array([7, 7, 3, 9]), crystal_id=np.array([1, 2, 3, 4]),
+    per_hit = write_root(tmp_path / "per_hit.root", event=np.array([7, 7, 3, 9]), crystal_id=np.array([1, 2, 3, 4]),
                           energy=np.array([1.0, 2.0, np.nan, 3.0]), time=np.zeros(4))
     with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 2 \(event 3\)"):
         read_root_hits(per_hit, event="event")
-    dual_range = _write_root(tmp_path / "ids.root", **{**good, "crystal_id": ak.Array([[1, 33, 4000], [], [1000]])})
+    dual_range = write_root(tmp_path / "ids.root", **{**good, "crystal_id": ak.Array([[1, 33, 4000], [], [1000]])})
     with pytest.raises(CalorimeterFileError, match="unknown ids: \\[4000\\]"):
         read_root_hits(dual_range)
-    negative = _write_root(tmp_path / "negative.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [-5.0]])})
+    negative = write_root(tmp_path / "negative.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [-5.0]])})
     with pytest.raises(CalorimeterFileError, match="'energy' is -5.0 at entry 2, hit 0 of that entry: a crystal's deposited "
                                                    "energy is >= 0"):
         read_root_hits(negative)
@@ -471,4 +463,4 @@ def test_per_hit_trees_with_bad_event_numbers_or_ids_are_refused(case: str, tmp_
     changed, match = BROKEN_TREES[case]
     branches = {"event": np.array([1, 1, 2]), **PER_HIT, **changed}
     with pytest.raises(CalorimeterFileError, match=f"tree.root: {match}"):
-        read_root_hits(_write_root(tmp_path / "tree.root", **branches), event="event")
+        read_root_hits(write_root(tmp_path / "tree.root", **branches), event="event")

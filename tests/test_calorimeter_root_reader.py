@@ -11,20 +11,12 @@ import numpy as np
 import pytest
 import uproot
 
+from root_trees import write_root
+
 from showerlearn.calorimeter.io import CalorimeterFileError, read_root_hits
 
 #: a white-rabbit stamp as R3BRoot stores a crystal's time: uint64 ns since 1970 (a float64 keeps multiples of 256)
 STAMP = 1_700_000_000_000_000_123
-
-
-def _write_root(path: Path, **branches: object) -> Path:
-    """A TTree named califa, as R3B analyses write them."""
-    branches = {name: ak.Array(values) if isinstance(values, list) else values for name, values in branches.items()}
-    with uproot.recreate(path) as file:
-        tree = file.mktree("califa", {name: ak.type(values).content if isinstance(values, ak.Array) else values.dtype
-                                      for name, values in branches.items()})
-        tree.extend(branches)
-    return path
 
 
 def _stamps(*offsets: int, dtype: type = np.uint64) -> np.ndarray:
@@ -33,33 +25,33 @@ def _stamps(*offsets: int, dtype: type = np.uint64) -> np.ndarray:
 
 def test_integer_time_stamps_keep_their_nanoseconds_relative_to_the_event_s_earliest_hit(tmp_path: Path) -> None:
     times = ak.Array([_stamps(3, 0, 150), np.zeros(0, dtype=np.uint64), _stamps(10**12 + 7)])
-    path = _write_root(tmp_path / "stamps.root", crystal_id=ak.Array([[1, 2, 3], [], [4]]),
+    path = write_root(tmp_path / "stamps.root", crystal_id=ak.Array([[1, 2, 3], [], [4]]),
                        energy=ak.Array([[1000.0, 500.0, 300.0], [], [200.0]]), time=times)
     events = read_root_hits(path)
     assert ak.to_list(events.time) == [[3.0, 0.0, 150.0], [], [0.0]]
     assert ak.type(events.time).content.content == ak.types.NumpyType("float64")
     # per-hit tree, signed stamps reaching both ends of int64 (their difference exceeds int64's range)
     low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    path = _write_root(tmp_path / "signed.root", event=np.array([1, 1, 2, 2]), crystal_id=np.array([1, 2, 1, 2]),
+    path = write_root(tmp_path / "signed.root", event=np.array([1, 1, 2, 2]), crystal_id=np.array([1, 2, 1, 2]),
                        energy=np.ones(4), time=np.array([high, low, STAMP + 2, STAMP], dtype=np.int64))
     assert ak.to_list(read_root_hits(path, event="event").time) == [[float(2**64 - 1), 0.0], [2.0, 0.0]]
 
 
 def test_float_times_are_read_as_the_file_holds_them(tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
+    path = write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
                        time=ak.Array([np.array([12.5, -3.0], dtype=np.float32)]))
     assert ak.to_list(read_root_hits(path).time) == [[12.5, -3.0]]
 
 
 def test_per_hit_events_are_runs_of_consecutive_entries_in_tree_order(tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "order.root", event=np.array([5, 5, 3, 7]), crystal_id=np.array([10, 11, 20, 30]),
+    path = write_root(tmp_path / "order.root", event=np.array([5, 5, 3, 7]), crystal_id=np.array([10, 11, 20, 30]),
                        energy=np.array([1.0, 2.0, 3.0, 4.0]), time=np.zeros(4))
     assert ak.to_list(read_root_hits(path, event="event").crystal_id) == [[10, 11], [20], [30]]
 
 
 def test_an_event_number_that_comes_back_after_other_events_is_refused(tmp_path: Path) -> None:
     # two runs chained, their numbering restarting at 0: read as 2 events of both runs' hits before
-    path = _write_root(tmp_path / "chained.root", event=np.array([0, 0, 1, 0, 0, 1]),
+    path = write_root(tmp_path / "chained.root", event=np.array([0, 0, 1, 0, 0, 1]),
                        crystal_id=np.array([10, 11, 20, 10, 12, 21]), energy=np.arange(1.0, 7.0), time=np.zeros(6))
     with pytest.raises(CalorimeterFileError, match=r"chained\.root: branch 'event' is 0 at entry 3 and at entry 1, with "
                                                    r"other events between: events are read as runs of consecutive "
@@ -68,12 +60,12 @@ def test_an_event_number_that_comes_back_after_other_events_is_refused(tmp_path:
 
 
 def test_a_crystal_twice_in_one_event_is_refused(tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "twice.root", crystal_id=ak.Array([[7, 8], [3, 5, 7, 5]]),
+    path = write_root(tmp_path / "twice.root", crystal_id=ak.Array([[7, 8], [3, 5, 7, 5]]),
                        energy=ak.Array([[1.0, 2.0], [1.0, 2.0, 3.0, 4.0]]), time=ak.Array([[0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))
     with pytest.raises(CalorimeterFileError, match=r"twice\.root: branch 'crystal_id' is 5 at entry 1, hit 3 of that "
                                                    "entry: that crystal is hit earlier in the same event"):
         read_root_hits(path)
-    per_hit = _write_root(tmp_path / "twice_per_hit.root", event=np.array([1, 1, 2, 2, 2]),
+    per_hit = write_root(tmp_path / "twice_per_hit.root", event=np.array([1, 1, 2, 2, 2]),
                           crystal_id=np.array([4, 5, 4, 6, 4]), energy=np.ones(5), time=np.zeros(5))
     with pytest.raises(CalorimeterFileError, match=r"'crystal_id' is 4 at entry 4 \(event 2\): that crystal is hit"):
         read_root_hits(per_hit, event="event")
@@ -84,7 +76,7 @@ GOOD = {"crystal_id": ak.Array([[1, 2]]), "energy": ak.Array([[1.0, 2.0]]), "tim
 
 @pytest.mark.parametrize("name", GOOD)
 def test_boolean_branches_are_refused(name: str, tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "bool.root", **{**GOOD, name: ak.Array([[True, True]])})
+    path = write_root(tmp_path / "bool.root", **{**GOOD, name: ak.Array([[True, True]])})
     with pytest.raises(CalorimeterFileError, match=rf"bool\.root: branch '{name}' holds 1 \* var \* bool: expected numbers"):
         read_root_hits(path)
 
@@ -119,7 +111,7 @@ def test_a_folder_is_named_as_one(tmp_path: Path) -> None:
 
 
 def test_a_tree_named_with_its_cycle_is_read(tmp_path: Path) -> None:
-    path = _write_root(tmp_path / "hits.root", **GOOD)
+    path = write_root(tmp_path / "hits.root", **GOOD)
     assert ak.to_list(read_root_hits(path, tree="califa;1").crystal_id) == [[1, 2]]
     with pytest.raises(CalorimeterFileError, match="no tree 'hits'; trees: califa"):
         read_root_hits(path, tree="hits;1")
