@@ -37,10 +37,11 @@ def test_integer_time_stamps_keep_their_nanoseconds_relative_to_the_event_s_earl
     assert ak.to_list(read_root_hits(path, event="event").time) == [[float(2**64 - 1), 0.0], [2.0, 0.0]]
 
 
-def test_float_times_are_read_as_the_file_holds_them(tmp_path: Path) -> None:
-    path = write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
-                       time=ak.Array([np.array([12.5, -3.0], dtype=np.float32)]))
-    assert ak.to_list(read_root_hits(path).time) == [[12.5, -3.0]]
+def test_float_times_are_read_relative_to_the_events_earliest_hit(tmp_path: Path) -> None:
+    """As integer stamps: the difference of two double white-rabbit stamps survives, which float32 would lose."""
+    path = write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2], [3, 4]]), energy=ak.Array([[1.0, 2.0], [1.0, 1.0]]),
+                      time=ak.Array([np.array([12.5, -3.0]), np.array([1.7e18 + 256.0, 1.7e18])]))
+    assert ak.to_list(read_root_hits(path).time) == [[15.5, 0.0], [256.0, 0.0]]  # a double there holds multiples of 256 ns
 
 
 def test_per_hit_events_are_runs_of_consecutive_entries_in_tree_order(tmp_path: Path) -> None:

@@ -25,6 +25,14 @@ def test_outputs_of_heads_the_task_does_not_train_are_left_out() -> None:
     assert trained_outputs(outputs, estimator) == outputs
 
 
+
+def test_an_output_that_is_a_function_of_a_trained_head_is_kept() -> None:
+    """Slot attention's slots and pairs are the same shares: trained through ``pairs``, its slots still cluster."""
+    outputs = {"slots": np.zeros((1, 2, 3)), "pairs": np.zeros((1, 2, 2))}
+    config = load_config(EXAMPLES / "calorimeter_slot_attention.yaml")
+    assert set(config.task.heads) == {"pairs"} and set(trained_outputs(outputs, config)) == {"slots", "pairs"}
+
+
 @pytest.mark.slow
 def test_a_run_trained_on_one_head_predicts_nothing_for_the_others(iact_workspace: list[str]) -> None:
     run = train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*iact_workspace, *TINY, PARTICLE_ONLY,

@@ -13,7 +13,9 @@ component's parameters):
   dict of scikit-learn arguments), one line each, named from ``path`` (``data.params``);
 * ``output_heads``, on a network: the names of the outputs its ``forward`` returns, or a classmethod of its
   resolved ``params`` giving them, so that a task head it does not return is a config error, not a
-  failure at the first training step.
+  failure at the first training step; and ``trained_with``, a mapping of the outputs that are functions of
+  another (``slots`` of ``pairs``: the same shares), trained whenever that one is, which the task need not
+  name to have them predicted.
 """
 
 from __future__ import annotations

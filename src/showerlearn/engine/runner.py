@@ -398,7 +398,10 @@ def trained_outputs(outputs: dict[str, Any], config: ExperimentConfig) -> dict[s
     decoded, they would be predictions, scored and averaged in ensembles; left out, their columns are NaN."""
     if config.model is None:
         return outputs
-    untrained = (declared_heads(MODELS.get(config.model.name), config.model.params or {}) or frozenset()) - set(config.task.heads)
+    network = MODELS.get(config.model.name)
+    trained = set(config.task.heads)
+    trained |= {output for output, source in getattr(network, "trained_with", {}).items() if source in trained}
+    untrained = (declared_heads(network, config.model.params or {}) or frozenset()) - trained
     return {name: value for name, value in outputs.items() if name not in untrained}
 
 

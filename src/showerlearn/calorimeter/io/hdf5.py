@@ -174,7 +174,6 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
 _INTEGERS = {
     "events/hit_start": "row numbers", "events/n_hits": "row counts", "events/gamma_start": "row numbers",
     "events/n_gammas": "row counts", "hits/true_gamma": "gamma indices, -1 for background",
-    "hits/crystal_id": "crystal ids",
 }
 #: float32 rounding: pi stored as float32 is above numpy's pi, and a crystal at the pole or the seam must load
 _ANGLE_SLACK = 1e-6
@@ -324,21 +323,15 @@ def _check_units(file: h5py.File, path: Path) -> None:
 
 
 def _check_lengths(file: h5py.File, path: Path) -> None:
-    """The columns of each table one value per row of it, and the event count the writer stores (``n_events``),
-    where a file has it, that of the event index: rows beyond a shorter column would belong to no event."""
-    for group in ("events", "hits", "gammas", "contributions"):
-        if not isinstance(file.get(group), h5py.Group):
-            continue
-        lengths = {name: len(dataset) for name, dataset in file[group].items() if isinstance(dataset, h5py.Dataset)}
-        if len(set(lengths.values())) > 1:
-            shown = ", ".join(f"{name} {length}" for name, length in lengths.items())
+    """The format's columns of each table, where a file has them, one value per row of it: rows beyond a shorter
+    column would belong to no event. Other datasets a file may add are not the format's, and not checked."""
+    for group, columns in _COLUMNS.items():
+        lengths = {name: file[f"{group}/{name}"].shape for name in columns
+                   if isinstance(file.get(f"{group}/{name}"), h5py.Dataset)}
+        if len({shape[:1] for shape in lengths.values()}) > 1:
+            shown = ", ".join(f"{name} {shape[0] if shape else 'scalar'}" for name, shape in lengths.items())
             raise CalorimeterFileError(path, f"the columns of /{group} differ in length ({shown}); expected one value "
                                              "per row in each")
-    stored = file.attrs.get("n_events")
-    counted = len(file["events"]["n_hits"])
-    if stored is not None and np.ndim(stored) == 0 and np.issubdtype(np.asarray(stored).dtype, np.number) and stored != counted:
-        raise CalorimeterFileError(path, f"attribute 'n_events' is {stored} but /events/n_hits has {counted} rows "
-                                         "(truncated?); expected one row per event")
 
 
 def _version(file: h5py.File, path: Path) -> int:
@@ -390,6 +383,7 @@ def _events(
     columns = {name: _column(file, path, "hits", name, first, last) for name in names}
     for name, bounds in (*_HIT_RANGES.items(), *((key, _TRUTH_RANGES[key]) for key in _TRUTH_RANGES if key in columns)):
         _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
+    columns["crystal_id"] = _whole_ids(path, columns["crystal_id"], first)
     _check_crystals(file, path, columns["crystal_id"], first)
     _refuse(path, "/hits/crystal_id", columns["crystal_id"], repeated_crystals(columns["crystal_id"], events["n_hits"]),
             "hit row", first, "each crystal at most once per event, as a crystal is read out (merged or concatenated data?)")
@@ -422,6 +416,15 @@ def _refuse_outside(path: str | Path, key: str, values: np.ndarray, bounds: tupl
     low, high, expected = bounds
     inside = np.isfinite(values) & (values >= low) & (values <= high)
     _refuse(path, key, values, ~inside, row_name, first, expected)
+
+
+def _whole_ids(path: str | Path, ids: np.ndarray, first: int) -> np.ndarray:
+    """Crystal ids as integers: a float column (as some writers store them) must hold whole numbers."""
+    if ids.dtype.kind in "iu":
+        return ids
+    whole = np.zeros(len(ids), bool) if ids.dtype.kind == "b" else np.isfinite(ids) & (np.round(ids) == ids)
+    _refuse(path, "/hits/crystal_id", ids, ~whole, "hit row", first, "a crystal id, a whole number")
+    return ids.astype(np.int64)
 
 
 def _check_crystals(file: h5py.File, path: str | Path, ids: np.ndarray, first: int) -> None:
@@ -478,19 +481,20 @@ def _event_rows(file: h5py.File, path: str | Path, start: int, stop: int | None,
     return {name: values[before:] for name, values in rows.items()}
 
 
-#: the table an event index points into, by its first-row column
-_INDEXED = {"hit_start": "hits", "gamma_start": "gammas"}
+#: the table an event index points into, by its first-row column, and a column of it every file has
+_INDEXED = {"hit_start": ("hits", "crystal_id"), "gamma_start": ("gammas", "energy_rest")}
 
 
 def _check_covered(file: h5py.File, path: str | Path, starts: np.ndarray, counts: np.ndarray, names: tuple[str, str],
                    first: bool, last: bool) -> None:
     """The first event starts at row 0 and the last ends at the table's end: rows before or after would belong
     to no event (a shifted or cut index). ``first``/``last``: whether ``starts`` holds the first/last event."""
-    start_key, table = f"/events/{names[0]}", _INDEXED[names[0]]
+    start_key, (table, column) = f"/events/{names[0]}", _INDEXED[names[0]]
     if first and len(starts) and starts[0] != 0:
         raise CalorimeterFileError(path, f"{start_key} is {starts[0]} at event 0; expected 0: the first event starts at "
                                          f"the first row of /{table}")
-    rows = len(next(iter(file[table].values()))) if isinstance(file.get(table), h5py.Group) and len(file[table]) else 0
+    dataset = file.get(f"{table}/{column}")
+    rows = len(dataset) if isinstance(dataset, h5py.Dataset) and dataset.ndim == 1 else 0
     end = int(starts[-1] + counts[-1]) if len(starts) else 0
     if last and end < rows:
         raise CalorimeterFileError(path, f"the event index ends at row {end} of /{table}, which has {rows} rows; "

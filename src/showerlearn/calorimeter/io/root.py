@@ -10,8 +10,9 @@ to flat trees for analysis outside R3BRoot, in one of two shapes, both read here
   events is refused (trees of chained runs whose numbering restarts must be renumbered or read one by one).
 
 TTrees and RNTuples are read alike. Branches hold numbers (not booleans or strings); a crystal is read out once
-per event, so an id twice in one event is refused. Integer time stamps (R3BRoot's 64-bit white-rabbit stamps, ~1.7e18
-ns, which a float64 keeps only to ~256 ns) are read relative to the event's earliest hit, subtracted as integers.
+per event, so an id twice in one event is refused. Times are read relative to the event's earliest hit; integer
+stamps (R3BRoot's 64-bit white-rabbit stamps, ~1.7e18 ns, which a float64 keeps only to ~256 ns) are subtracted as
+integers.
 
 Crystal ids are mapped to angles with a geometry (the CALIFA-like one by default). Energies are converted to
 MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV, its simulated ones in MeV; headers of older
@@ -204,14 +205,15 @@ def _event_starts(path: str | Path, numbers: np.ndarray, name: str) -> np.ndarra
 
 
 def _times(times: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Hit times as float64; integer stamps relative to their event's earliest hit, subtracted before the conversion:
-    R3BRoot's 64-bit white-rabbit stamps (~1.7e18 ns) keep only multiples of 256 ns in a float64."""
-    if times.dtype.kind == "f":
-        return times.astype(np.float64)
+    """Hit times as float64, relative to their event's earliest hit: only differences within an event mean
+    anything, and absolute stamps (R3BRoot's 64-bit white-rabbit ones, ~1.7e18 ns) keep no nanoseconds in a
+    float64, nor in the float32 of a hit file. Integer stamps are subtracted before the conversion."""
     filled = counts > 0
-    earliest = np.minimum.reduceat(times, (np.cumsum(counts) - counts)[filled])
+    earliest = np.repeat(np.minimum.reduceat(times, (np.cumsum(counts) - counts)[filled]), counts[filled])
+    if times.dtype.kind == "f":
+        return times.astype(np.float64) - earliest
     # modulo 2^64, the difference is exact for any integer type (it lies in [0, 2^64)), with no overflow
-    return (times.astype(np.uint64) - np.repeat(earliest, counts[filled]).astype(np.uint64)).astype(np.float64)
+    return (times.astype(np.uint64) - earliest.astype(np.uint64)).astype(np.float64)
 
 
 def _event_numbers(path: str | Path, column: Any, name: str) -> np.ndarray:

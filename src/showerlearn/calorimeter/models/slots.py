@@ -18,6 +18,7 @@ and ``pairs``, the logit of the probability ``sum_k a_ik a_jk`` that two hits sh
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -60,6 +61,8 @@ class HitSlotAttention(EncoderSettingsCheck, nn.Module):
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("slots", "pairs")
+    #: both outputs are the same shares (``pairs`` their products): training one trains the other
+    trained_with: ClassVar[dict[str, str]] = {"slots": "pairs", "pairs": "slots"}
 
     def __init__(self, hit_features: FeatureSpec, slots: Count = 8, dim: Count = 64, iterations: Count = 3,
                  encoder_layers: NonNegative = 1, heads: Count = 4, initial_scale: float = 0.2) -> None:
