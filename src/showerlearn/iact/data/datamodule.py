@@ -39,7 +39,7 @@ from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_out
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.iact.family import FAMILY
 from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
-from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError
+from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError, UnknownCameraError
 from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.io.simtel import SimtelOptions, cached_dl1
@@ -111,6 +111,8 @@ class IACTDataModule(ShowerDataModule):
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
         "augment", "max_open_files", "in_memory", "cache_dir", "simulate.n_jobs", "class_balance", "energy_sampling"}
     event_id_columns: ClassVar[tuple[str, ...]] = ("obs_id", "event_id", "tel_id")
+    #: which telescopes' images are read: the camera the network was built on, kept in its checkpoint
+    fitted_settings: ClassVar[tuple[str, ...]] = ("telescope_type",)
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
 
@@ -198,6 +200,8 @@ class IACTDataModule(ShowerDataModule):
         self.in_memory = in_memory
         # the reference camera and what depends on it: the simulator's LSTCam, or set by the first file opened
         self.camera: CameraGeometry | None = None
+        #: the camera the network was built on (name, pixels), restored from its checkpoint; None before
+        self._trained_camera: dict[str, Any] | None = None
         self.transform: ImageTransform | None = None
         self.augmenter: Augmenter | None = None
         self._views: list[SymmetryOp | None] = [None]
@@ -213,8 +217,17 @@ class IACTDataModule(ShowerDataModule):
         #: the meta of no event, typed as the file to predict holds its columns (empty: no file read yet)
         self._empty_meta: dict[str, np.ndarray] = {}
 
-    def _use_camera(self, camera: CameraGeometry) -> None:
-        """Make ``camera`` the reference: images are read on it, cleaned on it, and turned by its symmetries."""
+    def _use_camera(self, camera: CameraGeometry, source: str = "the data") -> None:
+        """Make ``camera`` the reference: images are read on it, cleaned on it, and turned by its symmetries;
+        refused when it is not the camera the network was built on (``source``: where it comes from, for the
+        message)."""
+        trained = self._trained_camera
+        if trained is not None and (trained["name"], trained["n_pixels"]) != (camera.name, camera.n_pixels):
+            raise UnknownCameraError(
+                f"{source} gives the camera {camera.name} ({camera.n_pixels} pixels), but the network was trained on "
+                f"{trained['name']} ({trained['n_pixels']} pixels): predict files of that camera (a file of several "
+                f"telescope types: the run's data.params.telescope_type picks the images)"
+            )
         self.camera = camera
         self.transform = ImageTransform(camera, self.cleaning, self.transforms)
         # unknown augmentation names fail here, in the main process, not in a worker
@@ -224,8 +237,8 @@ class IACTDataModule(ShowerDataModule):
     def _use_training_camera(self) -> None:
         """Before predicting without the training splits: the reference camera of the first training file
         (the model was built on it), or, when those files are gone, that of the first file to predict."""
-        if self.camera is not None:
-            return
+        if self.camera is not None or self._trained_camera is not None:
+            return  # a checkpoint that knows its camera: each file to predict is checked against it instead
         try:
             first = expand_patterns(self.file_patterns, "iact data", IACTDataError)[0]
             file = self._open(first)
@@ -267,7 +280,7 @@ class IACTDataModule(ShowerDataModule):
         for index, path in enumerate(paths):
             file = self._open(path)
             if self.camera is None:  # the first file's camera of the chosen type is the reference
-                self._use_camera(file.reference)
+                self._use_camera(file.reference, str(path))
             if require_truth and not file.has_truth:
                 file.close()
                 raise MissingTruthError(
@@ -287,6 +300,21 @@ class IACTDataModule(ShowerDataModule):
             parts.append(columns)
         common = set.intersection(*(set(p) for p in parts))
         return files, {key: np.concatenate([p[key] for p in parts]) for key in sorted(common)}
+
+    def fitted_state(self) -> dict[str, Any]:
+        """The camera the network was built on (name and number of pixels): a file of another camera with a
+        lattice of the same shape (NectarCam's and LSTCam's 1855 pixels) would load its weights without a word."""
+        if self.camera is not None:
+            return {"camera": {"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)}}
+        return {"camera": dict(self._trained_camera)} if self._trained_camera is not None else {}
+
+    def restore_fitted_state(self, state: dict[str, Any]) -> None:
+        camera = state.get("camera")
+        if camera is None:
+            return
+        self._trained_camera = {"name": str(camera["name"]), "n_pixels": int(camera["n_pixels"])}
+        if self.camera is not None:  # simulated data: its camera was set already
+            self._use_camera(self.camera, "the run's simulated data")
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these DL1 or sim_telarray files (no truth needed); the run's quality cuts still apply,

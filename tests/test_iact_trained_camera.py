@@ -1,0 +1,49 @@
+"""The camera an IACT network was built on travels in its checkpoint: files of another camera are refused when
+predicting, even where the training files are gone or others, and a --set of the telescope type is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from iact_runs import EXAMPLES
+
+from showerlearn.config import load_config
+from showerlearn.data.base import FITTED_STATE_KEY
+from showerlearn.engine.runner import build_datamodule
+from showerlearn.engine.safe_load import load_checkpoint
+from showerlearn.iact.io.errors import UnknownCameraError
+
+LST_FILE = "iact/dl1_ctapipe/gamma_test.lst.dl1.h5"
+
+
+def _datamodule(tmp_path: Path, trained_camera: dict) -> object:
+    # training files that no longer exist: the checkpoint's camera is what the files to predict are checked against
+    config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [
+        "data.params.simulate=null", f"data.params.files=[{tmp_path / 'gone' / '*.h5'}]", f"data.params.cache_dir={tmp_path}"])
+    datamodule = build_datamodule(config, progress=False)
+    datamodule.restore_fitted_state({"camera": trained_camera})
+    return datamodule
+
+
+def test_files_of_another_camera_than_the_trained_one_are_refused(shared_data: Path, tmp_path: Path) -> None:
+    datamodule = _datamodule(tmp_path, {"name": "NectarCam", "n_pixels": 1855})  # the lattice LSTCam has too
+    datamodule.use_prediction_inputs([shared_data / LST_FILE])
+    with pytest.raises(UnknownCameraError, match=r"gamma_test.lst.dl1.h5 gives the camera LSTCam \(1855 pixels\), but the "
+                                                  r"network was trained on NectarCam \(1855 pixels\)"):
+        datamodule.setup("predict")
+    same = _datamodule(tmp_path, {"name": "LSTCam", "n_pixels": 1855})
+    same.use_prediction_inputs([shared_data / LST_FILE])
+    same.setup("predict")  # read without the training files, which are gone
+    assert same.camera.name == "LSTCam" and len(same.predict_set) > 0
+
+
+@pytest.mark.slow
+def test_a_trained_run_keeps_its_camera_and_refuses_another_telescope_type(tiny_small_example, tmp_path: Path) -> None:
+    from showerlearn.engine.predict import predict_split
+
+    checkpoint = load_checkpoint(tiny_small_example.best_checkpoint())
+    assert checkpoint[FITTED_STATE_KEY]["camera"] == {"name": "LSTCam", "n_pixels": 1855}
+    with pytest.raises(ValueError, match=r"cannot --set data.params.telescope_type: .* predicts with the data preprocessing"):
+        predict_split(tiny_small_example, tmp_path / "other.h5", ["data.params.telescope_type=NectarCam"], progress=False)
+    assert not (tmp_path / "other.h5").exists()
