@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, Self
 
 import awkward as ak
 import numpy as np
-from pydantic import ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, field_validator, model_validator
 
 from showerlearn.collider.data.streams import OBJECT_KINDS, constituent_tokens, object_tokens
 from showerlearn.collider.io import (
@@ -130,15 +130,21 @@ class _RecordSource(_Source):
 
     object_limits: dict[str, NonNegativeInt] = Field(
         default_factory=lambda: dict(_DEFAULT_LIMITS),
-        description=f"Most objects of each kind in the object stream ({', '.join(OBJECT_KINDS)}); 0 leaves a kind out.",
+        description=f"Most objects of each kind in the object stream ({', '.join(OBJECT_KINDS)}); 0 leaves a kind out, "
+                    f"a kind not named keeps its default ({', '.join(f'{k} {v}' for k, v in _DEFAULT_LIMITS.items())}).",
     )
 
-    @model_validator(mode="after")
-    def _kinds(self) -> _RecordSource:
-        unknown = sorted(set(self.object_limits) - set(OBJECT_KINDS))
+    @field_validator("object_limits")
+    @classmethod
+    def _kinds(cls, limits: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(limits) - set(OBJECT_KINDS))
         if unknown:
-            raise ValueError(f"object_limits: unknown kinds {unknown}; known: {', '.join(OBJECT_KINDS)}")
-        return self
+            raise ValueError(f"unknown kinds {unknown}; known: {', '.join(OBJECT_KINDS)}")
+        # raising one limit keeps the other kinds (replacing the dict would drop MET, fat jets and leptons unsaid)
+        merged = {**_DEFAULT_LIMITS, **limits}
+        if not any(merged.values()):
+            raise ValueError("every kind is 0, which leaves the object stream empty; keep at least one")
+        return merged
 
     @property
     def n_objects(self) -> int:
@@ -162,6 +168,12 @@ class GeneratedFiles(_RecordSource):
         description="Class name -> the processes it holds, in class-index order (e.g. {qcd: [qcd], ttbar: [ttbar], "
         "signal: [signal]}); null: background (0) and signal (1) from each process's signal flag.",
     )
+
+    @model_validator(mode="after")
+    def _one_class_each(self) -> GeneratedFiles:
+        if self.classes is not None and (twice := _in_two_classes(self.classes)):
+            raise ValueError(f"classes: the process {twice}")
+        return self
 
     def read(self) -> EventStreams:
         return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError))
@@ -226,6 +238,18 @@ class GeneratedFiles(_RecordSource):
         return tuple(self.classes), labels
 
 
+def _in_two_classes(classes: Mapping[str, Sequence[Any]]) -> str | None:
+    """What is listed under two classes, said; None when nothing is (its events would take both labels, or the
+    last one)."""
+    seen: dict[Any, str] = {}
+    for name, members in classes.items():
+        for member in members:
+            if member in seen and seen[member] != name:
+                return f"{member} is in the classes {seen[member]!r} and {name!r}: each belongs to one class"
+            seen[member] = name
+    return None
+
+
 def _files(paths: Sequence[Path]) -> str:
     """The files read, for an error about all of them."""
     return str(paths[0]) if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} other files)"
@@ -245,6 +269,15 @@ class SimulatedEvents(GeneratedFiles):
     )
 
     one_event_count = event_count_validator()
+
+    @model_validator(mode="after")
+    def _no_files(self) -> SimulatedEvents:
+        # a simulate source reads its cached file only: files given here would be left unread without a word
+        if self.files:
+            raise ValueError(f"files: a simulate source generates its events (files {self.files} would be ignored): "
+                             "read them with kind: generated")
+        return self
+
     seed: int = Field(0, ge=0, description="Generator seed (fixed: the repeats of a sweep share the events).")
     n_jobs: int = Field(2, ge=1, description="Worker processes of the generator (the file does not depend on it).")
     cache_dir: str = Field(".showerlearn_cache/collider", description="Where the generated file is kept.")
@@ -284,10 +317,13 @@ class DelphesFiles(_RecordSource):
     radius: float = Field(0.8, gt=0.0, description="The card's large-R jet radius (CMS card's FatJet: 0.8).")
 
     def read(self) -> EventStreams:
-        return self._read({
+        classes = {
             name: expand_patterns(files, f"collider data: Delphes files of class {name!r}", FileNotFoundError)
             for name, files in self.classes.items()
-        })  # fmt: skip
+        }
+        if twice := _in_two_classes({name: [path.resolve() for path in paths] for name, paths in classes.items()}):
+            raise ValueError(f"collider data: classes: the file {twice}")
+        return self._read(classes)
 
     def class_name_problem(self, name: str) -> str | None:
         return _not_among(name, tuple(self.classes))
