@@ -36,3 +36,16 @@ def test_a_delphes_file_under_two_classes_is_refused_before_it_is_read(tmp_path:
                                    "signal": [str(tmp_path / "s*.root")]})
     with pytest.raises(ValueError, match=r"the file .*sig.root is in the classes 'background' and 'signal'"):
         source.read()
+
+
+def test_files_to_predict_give_the_object_stream_of_the_kinds_the_network_was_trained_with() -> None:
+    """A collection the training files lacked (Delphes small-R jets) stays out of the files to predict: its objects
+    would fill slots the network learned for others."""
+    from showerlearn.collider.data.datamodule import ColliderDataModule
+
+    data = ColliderDataModule(source={"files": ["train.h5"]})
+    data.object_kinds = ("met", "fatjets", "electrons")  # as a checkpoint of a network trained without jets restores
+    data.use_prediction_inputs(["new.h5"])
+    assert data._prediction_source().object_limits == {"met": 1, "fatjets": 2, "jets": 0, "electrons": 2, "muons": 0}
+    data.object_kinds = None  # a checkpoint of an earlier version: the run's limits as they are
+    assert data._prediction_source().object_limits == {"met": 1, "fatjets": 2, "jets": 6, "electrons": 2, "muons": 2}

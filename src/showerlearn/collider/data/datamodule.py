@@ -229,7 +229,7 @@ class ColliderDataModule(ShowerDataModule):
         if self.needs_training_split():
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
-            streams = self.source.for_prediction(self.prediction_inputs).read()
+            streams = self._prediction_source().read()
             self._check_object_kinds(streams)
             self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
 
@@ -259,6 +259,17 @@ class ColliderDataModule(ShowerDataModule):
         for part in parts:
             datasets.append(self._dataset(streams.take(part), cross_section_scale(meta, chosen[part])))
         self.train_set, self.val_set, self.test_set = datasets
+
+    def _prediction_source(self) -> Any:
+        """The source of the files to predict, its object stream made of the kinds the network was trained with
+        only: a collection its training files lacked (Delphes' small-R jets) would fill slots it learned for
+        other objects, and change its scores without a word."""
+        source = self.source.for_prediction(self.prediction_inputs)
+        limits = getattr(source, "object_limits", None)
+        if self.object_kinds is None or limits is None:
+            return source
+        return source.model_copy(update={"object_limits": {
+            kind: limit if kind in self.object_kinds else 0 for kind, limit in limits.items()}})
 
     def _object_kinds(self, streams: EventStreams) -> tuple[str, ...] | None:
         """The kinds of objects in the events' object stream; None for sources of tokens rather than records."""
