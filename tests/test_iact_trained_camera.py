@@ -3,6 +3,7 @@ predicting, even where the training files are gone or others, and a --set of the
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,22 @@ def _datamodule(tmp_path: Path, trained_camera: dict) -> object:
     return datamodule
 
 
-def test_files_of_another_camera_than_the_trained_one_are_refused(shared_data: Path, tmp_path: Path) -> None:
+def test_files_of_another_camera_than_the_trained_one_are_refused(shared_data: Path, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
     datamodule = _datamodule(tmp_path, {"name": "NectarCam", "n_pixels": 1855})  # the lattice LSTCam has too
     datamodule.use_prediction_inputs([shared_data / LST_FILE])
     with pytest.raises(UnknownCameraError, match=r"gamma_test.lst.dl1.h5 gives the camera LSTCam \(1855 pixels\), but the "
                                                   r"network was trained on NectarCam \(1855 pixels\)"):
         datamodule.setup("predict")
+    unnamed = _datamodule(tmp_path, {"name": "unknown", "n_pixels": 1855})  # trained on a file naming no camera
+    unnamed.use_prediction_inputs([shared_data / LST_FILE])
+    with caplog.at_level(logging.WARNING):
+        unnamed.setup("predict")  # the pixels are all there is to compare: said, not refused
+    assert "gives the camera LSTCam, the network's is unknown: taken as the same by their 1855 pixels" in caplog.text
+    fewer = _datamodule(tmp_path, {"name": "unknown", "n_pixels": 1039})
+    fewer.use_prediction_inputs([shared_data / LST_FILE])
+    with pytest.raises(UnknownCameraError, match=r"LSTCam \(1855 pixels\), but the network was trained on unknown \(1039"):
+        fewer.setup("predict")
     same = _datamodule(tmp_path, {"name": "LSTCam", "n_pixels": 1855})
     same.use_prediction_inputs([shared_data / LST_FILE])
     same.setup("predict")  # read without the training files, which are gone

@@ -222,7 +222,12 @@ class IACTDataModule(ShowerDataModule):
         refused when it is not the camera the network was built on (``source``: where it comes from, for the
         message)."""
         trained = self._trained_camera
-        if trained is not None and (trained["name"], trained["n_pixels"]) != (camera.name, camera.n_pixels):
+        # a file that names no camera (the training's or this one): its pixels are all there is to compare
+        unnamed = trained is not None and {"", "unknown"} & {camera.name, trained["name"]}
+        if unnamed and trained["n_pixels"] == camera.n_pixels:
+            log.warning("%s gives the camera %s, the network's is %s: taken as the same by their %d pixels", source,
+                        camera.name, trained["name"], camera.n_pixels)
+        elif trained is not None and (trained["name"], trained["n_pixels"]) != (camera.name, camera.n_pixels):
             raise UnknownCameraError(
                 f"{source} gives the camera {camera.name} ({camera.n_pixels} pixels), but the network was trained on "
                 f"{trained['name']} ({trained['n_pixels']} pixels): predict files of that camera (a file of several "
