@@ -270,6 +270,10 @@ class SimulatedEvents(GeneratedFiles):
 
     one_event_count = event_count_validator()
 
+    seed: int = Field(0, ge=0, description="Generator seed (fixed: the repeats of a sweep share the events).")
+    n_jobs: int = Field(2, ge=1, description="Worker processes of the generator (the file does not depend on it).")
+    cache_dir: str = Field(".showerlearn_cache/collider", description="Where the generated file is kept.")
+
     @model_validator(mode="after")
     def _no_files(self) -> SimulatedEvents:
         # a simulate source reads its cached file only: files given here would be left unread without a word
@@ -277,10 +281,6 @@ class SimulatedEvents(GeneratedFiles):
             raise ValueError(f"files: a simulate source generates its events (files {self.files} would be ignored): "
                              "read them with kind: generated")
         return self
-
-    seed: int = Field(0, ge=0, description="Generator seed (fixed: the repeats of a sweep share the events).")
-    n_jobs: int = Field(2, ge=1, description="Worker processes of the generator (the file does not depend on it).")
-    cache_dir: str = Field(".showerlearn_cache/collider", description="Where the generated file is kept.")
 
     def prepare(self, progress: bool = True) -> None:
         self.path(progress)

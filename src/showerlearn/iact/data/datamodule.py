@@ -221,29 +221,34 @@ class IACTDataModule(ShowerDataModule):
         """Make ``camera`` the reference: images are read on it, cleaned on it, and turned by its symmetries;
         refused when it is not the camera the network was built on (``source``: where it comes from, for the
         message)."""
-        trained = self._trained_camera
-        # a file that names no camera (the training's or this one): its pixels are all there is to compare
-        unnamed = trained is not None and {"", "unknown"} & {camera.name, trained["name"]}
-        if unnamed and trained["n_pixels"] == camera.n_pixels:
-            log.warning("%s gives the camera %s, the network's is %s: taken as the same by their %d pixels", source,
-                        camera.name, trained["name"], camera.n_pixels)
-        elif trained is not None and (trained["name"], trained["n_pixels"]) != (camera.name, camera.n_pixels):
-            raise UnknownCameraError(
-                f"{source} gives the camera {camera.name} ({camera.n_pixels} pixels), but the network was trained on "
-                f"{trained['name']} ({trained['n_pixels']} pixels): predict files of that camera (a file of several "
-                f"telescope types: the run's data.params.telescope_type picks the images)"
-            )
+        if self._trained_camera is not None:
+            self._check_trained_camera(camera, source)
         self.camera = camera
         self.transform = ImageTransform(camera, self.cleaning, self.transforms)
         # unknown augmentation names fail here, in the main process, not in a worker
         self.augmenter = Augmenter(camera, self.augment.ops) if self.augment.enabled else None
         self._views = [None, *(Augmenter(camera, self.augment.ops).ops if self.augment.test_time else [])]
 
+    def _check_trained_camera(self, camera: CameraGeometry, source: str) -> None:
+        """``camera`` must be the one the network was built on (its checkpoint's): by name and pixels, or by the
+        pixels alone, with a warning, where either names none."""
+        trained = self._trained_camera
+        if {"", "unknown"} & {camera.name, trained["name"]} and trained["n_pixels"] == camera.n_pixels:
+            log.warning("%s gives the camera %s, the network's is %s: taken as the same by their %d pixels", source,
+                        camera.name, trained["name"], camera.n_pixels)
+        elif (trained["name"], trained["n_pixels"]) != (camera.name, camera.n_pixels):
+            raise UnknownCameraError(
+                f"{source} gives the camera {camera.name} ({camera.n_pixels} pixels), but the network was trained on "
+                f"{trained['name']} ({trained['n_pixels']} pixels): predict files of that camera (a file of several "
+                f"telescope types: the run's data.params.telescope_type picks the images)"
+            )
+
     def _use_training_camera(self) -> None:
-        """Before predicting without the training splits: the reference camera of the first training file
-        (the model was built on it), or, when those files are gone, that of the first file to predict."""
+        """Before predicting without the training splits: nothing where the checkpoint knows the network's camera
+        (each file to predict is checked against it); else the reference camera of the first training file (the
+        model was built on it), or, when those files are gone, that of the first file to predict."""
         if self.camera is not None or self._trained_camera is not None:
-            return  # a checkpoint that knows its camera: each file to predict is checked against it instead
+            return
         try:
             first = expand_patterns(self.file_patterns, "iact data", IACTDataError)[0]
             file = self._open(first)
