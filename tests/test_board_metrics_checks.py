@@ -49,6 +49,7 @@ def _edited(**changes: Any) -> dict[str, Any]:
 
 
 SCALARS = "'scalars' must map metric names to numbers (null: undefined), got"
+CURVE = "curve 'energy_bias_vs_true_energy' is not a curve record with 'edges' and 'value' or 'mean'/'std'"
 ROC = "'roc' must be an object with lists 'fpr' and 'tpr' of numbers (null: missing) of one length"
 
 
@@ -77,6 +78,12 @@ ROC = "'roc' must be an object with lists 'fpr' and 'tpr' of numbers (null: miss
                  id="roc-string-value"),
     pytest.param(_edited(roc={"tpr": [0.0, 1.0]}), f"{ROC} (ValueError: 'fpr' has 3 points, 'tpr' 2)",
                  id="roc-lengths"),
+    pytest.param(_edited(curves={"energy_bias_vs_true_energy": {**VALID["curves"]["energy_bias_vs_true_energy"],
+                                                                "value": [0.1, 0.05, 0.02]}}),
+                 f"{CURVE} (ValueError: 'value' has 3 entries for 3 edges (one per bin: 2))", id="curve-values"),
+    pytest.param(_edited(curves={"energy_bias_vs_true_energy": {**VALID["curves"]["energy_bias_vs_true_energy"],
+                                                                "n_events": [20]}}),
+                 f"{CURVE} (ValueError: 'n_events' has 1 entries for 3 edges (one per bin: 2))", id="curve-counts"),
 ])
 def test_a_malformed_metrics_file_stops_the_board_naming_file_key_and_what_belongs_there(
     tmp_path: Path, metrics: dict[str, Any], expected: str

@@ -420,6 +420,9 @@ def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothin
     with pytest.raises(NotADirectoryError, match=r"a_file is a file, not a folder to write into"):
         ensemble([first.path, same_split.path], tmp_path / "a_file" / "ensemble")
     assert not (tmp_path / "copied").exists()
+    with pytest.raises(ValueError, match=r"inside the member run .*: give a folder outside every member"):
+        ensemble([first.path, same_split.path], same_split.path / "ensemble")
+    assert not (same_split.path / "ensemble").exists()
     with pytest.raises(ConfigError, match="is an ensemble of runs"):
         train(resolve_config(tabular_config), resume=run.path, progress=False)
     first.update_status(state="failed")

@@ -220,9 +220,25 @@ def test_a_failed_check_writes_nothing_and_keeps_the_previous_file(format: str, 
 def test_the_batch_axis_is_dynamic(format: str, tmp_path: Path) -> None:
     batches = [torch.randn(5, 3), torch.randn(1, 3), torch.randn(64, 3)]
     exported = export_network(_Heads(), batches, tmp_path / "model", format, example_batch_size=2)
-    assert exported.check.events == 70 and exported.check.batches == 3
+    assert exported.check.events == 70 and exported.check.batches == 4  # the three and the traced one twice over
     assert exported.inputs == [{"name": "inputs", "dtype": "float32", "shape": ["batch", 3]}]
     assert set(load_exported(exported.path)(torch.randn(9, 3))) == {"label", "energy"}
+
+
+class _FixedBatch(_Heads):
+    """A batch size read as a Python number: tracing records it as a constant."""
+
+    def forward(self, inputs: Tensor) -> dict[str, Tensor]:
+        outputs = super().forward(inputs)
+        return {**outputs, "label": outputs["label"].reshape(int(inputs.shape[0]), 2)}
+
+
+@pytest.mark.parametrize("format", ["onnx", "torchscript"])
+def test_a_fixed_batch_size_is_refused_even_when_every_checked_batch_has_the_traced_size(format: str, tmp_path: Path) -> None:
+    """``--check-events 1`` gave batches of the traced size only, which never showed the batch axis fixed."""
+    with pytest.raises(ExportError, match="the traced batch twice over: the export fixed the batch size"):
+        export_network(_FixedBatch(), [torch.randn(1, 3)], tmp_path / "model", format, example_batch_size=2)
+    assert not (tmp_path / "model").exists()
 
 
 @pytest.mark.parametrize(("implementation", "images_per_grid"), [("indexed", 1), ("dense", 1), ("dense", 2)])
@@ -327,7 +343,8 @@ def test_the_calorimeter_attention_networks_export_to_onnx_with_any_batch(name: 
         "slot_attention": lambda: HitSlotAttention(spec, slots=3, dim=8, heads=2),
     }[name]().eval()
     exported = export_network(network, [_hits(4, 5, 0), _hits(3, 9, 1)], tmp_path / f"{name}.onnx", "onnx")
-    assert exported.check.passed and exported.check.batches == 4  # the data, and the traced batch one element longer and shorter
+    # the data, the traced batch twice over, and one element longer and shorter
+    assert exported.check.passed and exported.check.batches == 5
     other = _hits(6, 13, 2)
     other["hits_mask"][1] = False  # an event without hits
     with torch.no_grad():

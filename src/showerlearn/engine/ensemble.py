@@ -38,6 +38,9 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     if blocking := file_in_the_way(output):  # before the members are read
         raise NotADirectoryError(f"{output}: {blocking} is a file, not a folder to write into")
     runs = _member_runs(members)
+    if inside := next((run for run in runs if output.is_relative_to(run.path.resolve())), None):
+        # a run folder inside another: sweeps, boards and globs over runs/ would take it for the member's own part
+        raise ValueError(f"{output} is inside the member run {inside.path}: give a folder outside every member")
     if holds_anything(output):
         raise FileExistsError(f"{output} exists and is not an empty folder: give a new one")
     configs = [load_config(run.config_file) for run in runs]

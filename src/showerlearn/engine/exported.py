@@ -287,6 +287,13 @@ def _batch_size(inputs: NetworkInputs) -> int:
     return len(next(iter(inputs.values())) if isinstance(inputs, Mapping) else inputs)
 
 
+def _doubled(inputs: NetworkInputs) -> NetworkInputs:
+    """The events of ``inputs`` followed by themselves again."""
+    if isinstance(inputs, Mapping):
+        return {key: torch.cat([value, value]) for key, value in inputs.items()}
+    return torch.cat([inputs, inputs])
+
+
 def _take_events(inputs: NetworkInputs, n: int) -> NetworkInputs:
     if isinstance(inputs, Mapping):
         return {key: value[:n] for key, value in inputs.items()}
@@ -521,9 +528,11 @@ def _joined_lines(error: BaseException) -> str:
 def _labelled_batches(
     batches: Sequence[NetworkInputs], example: NetworkInputs, data: str
 ) -> list[tuple[str, NetworkInputs]]:
-    """What the check runs, each with the words an error gives it: the traced batch with one padded element
-    more and with one element fewer first (set data: a dynamic element axis takes both), then the data."""
-    labelled = []
+    """What the check runs, each with the words an error gives it: the traced batch twice over (a dynamic batch
+    axis takes it, whatever sizes the data's batches have: one event to check would never show it), the traced
+    batch with one padded element more and with one element fewer (set data: a dynamic element axis takes
+    both), then the data."""
+    labelled = [("the traced batch twice over: the export fixed the batch size", _doubled(example))]
     for change, words in ((1, "one more padded element"), (-1, "one element fewer")):
         if (resized := _resize_sets(example, change)) is not None:
             labelled.append((f"the traced batch with {words}: the export fixed the number of elements", resized))

@@ -117,8 +117,13 @@ def metric_of(curve_name: str) -> str:
 
 
 def series_from_record(record: Mapping[str, Any], label: str, *, baseline: bool = False) -> CurveSeries:
-    """A record of one run (value with CI band) or of a sweep (mean with +-std band) as a series."""
+    """A record of one run (value with CI band) or of a sweep (mean with +-std band) as a series. A ValueError
+    naming the entry whose length is not one per bin (``len(edges) - 1``): it would be drawn against other bins."""
     edges = np.asarray(record["edges"], dtype=float)
+    per_bin = ("mean", "std", "n_events") if "mean" in record else ("value", "ci_low", "ci_high", "n_events")
+    for key in per_bin:
+        if (values := record.get(key)) is not None and len(values) != max(len(edges) - 1, 0):
+            raise ValueError(f"{key!r} has {len(values)} entries for {len(edges)} edges (one per bin: {max(len(edges) - 1, 0)})")
     n_events = as_array(record.get("n_events"))
     if "mean" in record:
         mean, std = as_array(record["mean"]), as_array(record["std"])
