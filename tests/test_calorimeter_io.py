@@ -15,10 +15,10 @@ import uproot
 
 from root_trees import write_root
 
-from showerlearn.calorimeter.geometry import califa
+from showerlearn.calorimeter.geometry import califa, toy_grid
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
-    CalorimeterFileError, HitFileWriter, has_gammas, iter_events, n_events, read_events, read_gammas, read_root_hits,
+    CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_events, read_gammas, read_root_hits,
 )
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
@@ -108,6 +108,24 @@ def test_files_of_different_calorimeters_are_not_mixed(hit_file: Path, tmp_path:
         common_geometry([hit_file, toy])
     with pytest.raises(ValueError, match="the training files are califa"):
         common_geometry([toy], expected="califa")
+
+
+def test_a_file_naming_no_geometry_is_known_by_its_crystal_table(hit_file: Path, tmp_path: Path) -> None:
+    """A toy-grid file without its ``geometry`` attribute was predicted by a CALIFA network: its table says what it is."""
+    unnamed = _copy(hit_file, tmp_path)
+    with h5py.File(unnamed, "a") as file:
+        del file.attrs["geometry"]
+    assert geometry_name(unnamed) == "califa"
+    with h5py.File(unnamed, "a") as file:  # the toy grid's crystals in the table
+        del file["geometry"]
+        for key, value in toy_grid().table().items():
+            file.create_dataset(f"geometry/{key}", data=value)
+    assert geometry_name(unnamed) == "toy_grid"
+    with pytest.raises(ValueError, match="the training files are califa"):
+        common_geometry([unnamed], expected="califa")
+    with h5py.File(unnamed, "a") as file:  # a calorimeter of its own: nothing to compare with
+        file["geometry/theta"][0] += 0.1
+    assert geometry_name(unnamed) is None
 
 
 def test_a_failed_last_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,7 +267,8 @@ def _index_cut_to_two_events(file: h5py.File) -> None:
 
 def _crystal_twice_in_event_0(file: h5py.File) -> None:
     assert file["events/n_hits"][0] >= 2
-    file["hits/crystal_id"][1] = file["hits/crystal_id"][0]
+    for key in ("crystal_id", "theta", "phi"):  # the same crystal, where it is
+        file[f"hits/{key}"][1] = file[f"hits/{key}"][0]
 
 
 def test_rows_shared_by_two_events_are_refused_in_any_chunking(tiny_file: Path, tmp_path: Path) -> None:
@@ -296,6 +315,8 @@ BROKEN = {
     "fractional crystal id": (_replace("hits/crystal_id", lambda ids: ids + 0.5),
                               r"/hits/crystal_id is \d+.5 at hit row 0; expected a crystal id, a whole number"),
     "boolean crystal ids": (_replace("hits/crystal_id", lambda ids: ids > 0), "/hits/crystal_id is True at hit row 0"),
+    "angles outside the crystal": (_replace("hits/theta", lambda theta: np.pi - theta),
+                                   r"the hit at row 0 has theta .* outside its crystal \d+ in the file's /geometry"),
     "crystal twice in an event": (_crystal_twice_in_event_0, r"/hits/crystal_id is \d+ at hit row 1; expected each crystal "
                                   "at most once per event"),
     "first event after row 0": (_replace("events/hit_start", lambda starts: starts + 1),

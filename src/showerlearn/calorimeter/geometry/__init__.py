@@ -16,6 +16,7 @@ from showerlearn.calorimeter.geometry.toy import toy_grid
 
 __all__ = [
     "BARREL_IDS",
+    "GEOMETRIES",
     "IPHOS_IDS",
     "N_CRYSTALS",
     "CrystalGeometry",
@@ -30,9 +31,12 @@ __all__ = [
 ]
 
 
+#: the geometries a file or config may name, by name
+GEOMETRIES = {"califa": califa, "toy_grid": toy_grid}
+
+
 def geometry_by_name(name: str) -> CrystalGeometry:
     """The geometry a file or config names: ``califa`` or ``toy_grid``."""
-    known = {"califa": califa, "toy_grid": toy_grid}
-    if name not in known:
-        raise ValueError(f"unknown calorimeter geometry {name!r}; known: {', '.join(sorted(known))}")
-    return known[name]()
+    if name not in GEOMETRIES:
+        raise ValueError(f"unknown calorimeter geometry {name!r}; known: {', '.join(sorted(GEOMETRIES))}")
+    return GEOMETRIES[name]()

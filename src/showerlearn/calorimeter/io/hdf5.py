@@ -28,7 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from showerlearn.calorimeter.geometry import CrystalGeometry, geometry_by_name
+from showerlearn.calorimeter.geometry import GEOMETRIES, CrystalGeometry, geometry_by_name, wrap_phi
 from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path
@@ -253,9 +253,26 @@ def read_event_chunk(
 
 
 def geometry_name(path: str | Path) -> str | None:
-    """The geometry a hit file's crystal ids refer to (its ``geometry`` attribute); None if it names none."""
+    """The geometry a hit file's crystal ids refer to: its ``geometry`` attribute, or else the known geometry whose
+    crystals (ids and centres) its ``/geometry`` table holds; None if neither says."""
     with _open(path) as file:
-        return _text_attribute(file, "geometry")
+        if (name := _text_attribute(file, "geometry")) is not None or "geometry/crystal_id" not in file:
+            return name
+        table = {key: file["geometry"][key][:] for key in _CENTRE if f"geometry/{key}" in file}
+    return next((name for name, geometry in GEOMETRIES.items() if _same_crystals(table, geometry().table())), None)
+
+
+#: what places a crystal: its id and the angles of its centre
+_CENTRE = ("crystal_id", "theta", "phi")
+
+
+def _same_crystals(table: Mapping[str, np.ndarray], known: Mapping[str, np.ndarray]) -> bool:
+    """Whether a crystal table holds the crystals of ``known``: the same ids with the same centres."""
+    if any(key not in table or np.shape(table[key]) != known[key].shape for key in _CENTRE):
+        return False
+    order, known_order = np.argsort(table["crystal_id"]), np.argsort(known["crystal_id"])
+    return bool(np.array_equal(table["crystal_id"][order], known["crystal_id"][known_order]) and all(
+        np.allclose(table[key][order], known[key][known_order], rtol=0, atol=_ANGLE_SLACK) for key in ("theta", "phi")))
 
 
 def has_gammas(path: str | Path) -> bool:
@@ -384,7 +401,7 @@ def _events(
     for name, bounds in (*_HIT_RANGES.items(), *((key, _TRUTH_RANGES[key]) for key in _TRUTH_RANGES if key in columns)):
         _refuse_outside(path, f"/hits/{name}", columns[name], bounds, "hit row", first)
     columns["crystal_id"] = _whole_ids(path, columns["crystal_id"], first)
-    _check_crystals(file, path, columns["crystal_id"], first)
+    _check_crystals(file, path, columns, first)
     _refuse(path, "/hits/crystal_id", columns["crystal_id"], repeated_crystals(columns["crystal_id"], events["n_hits"]),
             "hit row", first, "each crystal at most once per event, as a crystal is read out (merged or concatenated data?)")
     # one convention for every method, the networks' inputs included: azimuths of [0, 2 pi) files into (-pi, pi]
@@ -427,29 +444,62 @@ def _whole_ids(path: str | Path, ids: np.ndarray, first: int) -> np.ndarray:
     return ids.astype(np.int64)
 
 
-def _check_crystals(file: h5py.File, path: str | Path, ids: np.ndarray, first: int) -> None:
+def _check_crystals(file: h5py.File, path: str | Path, columns: Mapping[str, np.ndarray], first: int) -> None:
     """Every hit's crystal in the file's own geometry table, or else in the geometry its ``geometry`` attribute
-    names (when this version knows it): a crystal that does not exist has no position."""
-    known, where = _known_crystals(file)
-    if known is None:
+    names (when this version knows it): a crystal that does not exist has no position. Where that table gives the
+    crystals' extents, every hit's angles within its crystal's: the sphere window places a hit by its crystal, the
+    other methods by its angles, so angles of another numbering would give each method other positions."""
+    table, where = _crystal_table(file)
+    if table is None:
         return
+    ids, known = columns["crystal_id"], table["crystal_id"]
     unknown = ~np.isin(ids, known)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
         raise CalorimeterFileError(path, f"/hits/crystal_id {ids[row]} at hit row {first + row} is not in {where} "
                                          f"({len(known)} crystals, ids {known.min()}..{known.max()})")
+    if all(key in table for key in _EXTENTS):
+        _check_angles(path, columns, table, where, first)
 
 
-def _known_crystals(file: h5py.File) -> tuple[np.ndarray | None, str]:
-    """The crystal ids a file's hits may name and where they come from; None when nothing says."""
+#: a crystal table's angular extents [rad]
+_EXTENTS = ("theta_min", "theta_max", "phi_min", "phi_max")
+
+
+def _check_angles(path: str | Path, columns: Mapping[str, np.ndarray], table: Mapping[str, np.ndarray], where: str,
+                  first: int) -> None:
+    """Each hit's theta and phi within its crystal's extent in ``table`` (azimuths compared across the +-pi edge)."""
+    order = np.argsort(table["crystal_id"])
+    crystal = order[np.searchsorted(table["crystal_id"], columns["crystal_id"], sorter=order)]
+    theta_min, theta_max = table["theta_min"][crystal], table["theta_max"][crystal]
+    theta = columns["theta"]
+    outside = (theta < theta_min - _ANGLE_SLACK) | (theta > theta_max + _ANGLE_SLACK)
+    width = np.mod(table["phi_max"] - table["phi_min"], 2 * np.pi)[crystal]
+    width = np.where(width > 0, width, 2 * np.pi)  # a crystal all around the beam
+    off_centre = wrap_phi(columns["phi"] - (table["phi_min"][crystal] + width / 2))
+    outside |= np.abs(off_centre) > width / 2 + _ANGLE_SLACK
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        k = crystal[row]
+        raise CalorimeterFileError(
+            path, f"the hit at row {first + row} has theta {theta[row]:.4f}, phi {columns['phi'][row]:.4f} rad, outside "
+                  f"its crystal {columns['crystal_id'][row]} in {where} (theta {table['theta_min'][k]:.4f}.."
+                  f"{table['theta_max'][k]:.4f}, phi {table['phi_min'][k]:.4f}..{table['phi_max'][k]:.4f}): angles and "
+                  "crystal ids of different calorimeters or numberings?")
+
+
+def _crystal_table(file: h5py.File) -> tuple[dict[str, np.ndarray] | None, str]:
+    """The crystals a file's hits may name (their ids, and their extents where known) and where they come from;
+    None when nothing says."""
     if "geometry/crystal_id" in file:
-        return file["geometry"]["crystal_id"][:], "the file's /geometry"
+        group = file["geometry"]
+        return {key: group[key][:] for key in ("crystal_id", *_EXTENTS) if key in group}, "the file's /geometry"
     name = _text_attribute(file, "geometry")
     try:
         geometry = geometry_by_name(name) if name is not None else None
     except ValueError:  # a calorimeter this version does not know: nothing to check the ids against
         return None, ""
-    return (None, "") if geometry is None else (geometry.table()["crystal_id"], f"the geometry {name!r} the file names")
+    return (None, "") if geometry is None else (geometry.table(), f"the geometry {name!r} the file names")
 
 
 def _check_true_gamma(path: str | Path, true_gamma: np.ndarray, n_hits: np.ndarray, n_gammas: np.ndarray | None,
