@@ -46,3 +46,24 @@ def test_simtel_errors(shared_data: Path, tmp_path: Path) -> None:
         read_simtel(tmp_path / "missing.simtel.zst")
     limited = read_simtel(shared_data / "iact/simtel/gamma_prod6_tel_event_header_v4.simtel.zst", "LSTCam", SimtelOptions(max_events=1))
     assert len(np.unique(limited["event_id"])) == 1
+
+
+def test_a_file_cut_between_two_objects_is_read_with_a_warning(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every object whole, but not the histograms sim_telarray ends a run with: a killed sim_telarray whose compressor
+    closed its stream cleanly, or histograms written to a file of their own (``-h``), which cannot be told apart."""
+    from eventio import EventIOFile
+
+    zstandard = pytest.importorskip("zstandard")
+    complete = tmp_path / "complete.simtel"
+    with (shared_data / "iact/simtel/lst_with_photons.simtel.zst").open("rb") as source:
+        complete.write_bytes(zstandard.ZstdDecompressor().stream_reader(source).read())
+    with EventIOFile(str(complete)) as objects:
+        last = [(o.header.type, o.header.total_size) for o in objects][-1]
+    assert last[0] == 100  # what a complete sim_telarray file ends with
+    cut = tmp_path / "cut.simtel"
+    cut.write_bytes(complete.read_bytes()[: -last[1]])
+    np.testing.assert_array_equal(read_simtel(cut)["image"], read_simtel(complete)["image"])
+    assert f"{cut}: its last object is of type 2010, not the histograms (type 100)" in caplog.text
+    assert "complete.simtel" not in caplog.text

@@ -17,12 +17,17 @@ log = logging.getLogger(__name__)
 
 
 def expand_patterns(
-    patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError, folders: bool = True
+    patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError, folders: bool = True,
+    refuse_copies: bool = False,
 ) -> list[Path]:
     """The files of ``patterns`` in order, each glob expanded and sorted, each file once (overlapping patterns
     would read its events twice, into more than one split); ``error`` names ``what`` when a pattern matches
     nothing or there is no file at all. ``folders``: whether a glob's matching folders count (a parquet data set
-    is one), or are passed over (``data/*`` beside ``data/sub/``, for a reader of files only)."""
+    is one), or are passed over (``data/*`` beside ``data/sub/``, for a reader of files only).
+
+    A file with the same bytes as an earlier one (a copy under another name, which its path cannot tell) is
+    named with that one in a warning, or, with ``refuse_copies`` (training: a copy's events would land in more
+    than one split), in an ``error``."""
     paths: list[Path] = []
     seen: set[Path] = set()
     for pattern in patterns or []:
@@ -37,7 +42,53 @@ def expand_patterns(
                 paths.append(match)
     if not paths:
         raise error(f"{what}: 'files' is empty")
+    for original, *copies in _copies(paths):
+        for copy in copies:
+            message = (f"{what}: {copy} holds the same bytes as {original} (a copy): its events are read twice, "
+                       "and in training can land in more than one split; give one of them")
+            if refuse_copies:
+                raise error(message)
+            log.warning(message)
     return paths
+
+
+def _copies(paths: list[Path]) -> list[list[Path]]:
+    """The groups of two or more of ``paths`` with the same bytes, each in ``paths``' order.
+
+    Cheap where files differ: only files of equal size are read, first a sample of each, and whole only where
+    the samples agree too (what an equal copy needs anyway)."""
+    # not compared: a folder (a parquet data set), a missing file, an empty one (no events to read twice; its
+    # reader says what is wrong with it)
+    groups = [[path for path in paths if path.is_file() and path.stat().st_size]]
+    for key in (lambda path: path.stat().st_size, _sample_digest, _digest):
+        groups = [same for group in groups for same in _equal_keys(group, key)]
+    return groups
+
+
+def _equal_keys(paths: list[Path], key: Callable[[Path], Any]) -> list[list[Path]]:
+    """The groups of two or more of ``paths`` with equal ``key`` (in ``paths``' order)."""
+    groups: dict[Any, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(key(path), []).append(path)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _sample_digest(path: Path, blocks: int = 16, block_size: int = 65536) -> str:
+    """A digest of ``blocks`` blocks spread evenly over the file, its first and last included: 1 MiB read,
+    enough to tell apart files of equal size whose headers agree."""
+    size = path.stat().st_size
+    digest = hashlib.blake2b()
+    with path.open("rb") as file:
+        for offset in sorted({max(0, (size - block_size) * i // (blocks - 1)) for i in range(blocks)}):
+            file.seek(offset)
+            digest.update(file.read(block_size))
+    return digest.hexdigest()
+
+
+def _digest(path: Path) -> str:
+    """A digest of the whole file."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "blake2b").hexdigest()
 
 
 def source_problems(params: Mapping[str, Any], path: str = "") -> list[str]:

@@ -201,7 +201,7 @@ class CalorimeterDataModule(ShowerDataModule):
         """The hit files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
         if self.simulate is not None:
             return [self._simulated_file()]
-        return expand_patterns(self.file_patterns, "calorimeter data", FileNotFoundError)
+        return expand_patterns(self.file_patterns, "calorimeter data", FileNotFoundError, refuse_copies=True)
 
     def _simulated_file(self) -> Path:
         from showerlearn.calorimeter.simulation import simulate_calorimeter

@@ -250,7 +250,7 @@ class IACTDataModule(ShowerDataModule):
         if self.camera is not None or self._trained_camera is not None:
             return
         try:
-            first = expand_patterns(self.file_patterns, "iact data", IACTDataError)[0]
+            first = expand_patterns(self.file_patterns, "iact data", IACTDataError, refuse_copies=True)[0]
             file = self._open(first)
         except (IACTDataError, OSError) as error:
             log.warning("iact data: the training files cannot give the camera the model was built on (%s); "
@@ -264,7 +264,7 @@ class IACTDataModule(ShowerDataModule):
         """The files: globs expanded (sorted), or the cached simulated file (simulated if absent)."""
         if self.simulate is not None:
             return [self._simulated_file()]
-        return expand_patterns(self.file_patterns, "iact data", IACTDataError)
+        return expand_patterns(self.file_patterns, "iact data", IACTDataError, refuse_copies=True)
 
     def _simulated_file(self) -> Path:
         from showerlearn.iact.simulation import simulate_iact
@@ -302,6 +302,9 @@ class IACTDataModule(ShowerDataModule):
                 raise IACTDataError(file.truth_problems[0])
             for problem in file.truth_problems:  # prediction needs no truth: the rows keep it as the file has it
                 log.warning("%s; carried into the predictions as it is", problem)
+            if file.other_images:  # not an error (one network reads one camera), but not to be passed over unseen
+                log.info("%s: %d image(s) of other telescope types not read (%s), only the %d of %s", path,
+                         sum(file.other_images.values()), _counts(file.other_images), file.n_events, file.telescope_type)
             if self.cuts.needs_image_parameters:
                 add_image_parameters(file, self.transform)
             file.close()  # workers reopen their own handles
@@ -606,6 +609,11 @@ def _event_meta(events: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     if "intensity" in events:
         meta["hillas_intensity"] = events["intensity"]
     return meta
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    """``NectarCam: 4, CHEC: 2``."""
+    return ", ".join(f"{name}: {count}" for name, count in counts.items())
 
 
 def _describe(paths: Sequence[Path]) -> str:

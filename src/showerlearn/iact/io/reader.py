@@ -193,6 +193,7 @@ class DL1File:
         truth_problems: what is wrong with that truth (true energies not finite and positive), one line per
             telescope at fault: training and evaluation refuse such a file, prediction warns.
         has_true_image: the file holds true photo-electron images.
+        other_images: images of the file's other telescope types, not read, per type name (those with any).
         columns: per-event scalar columns (ids, truth, pointing, telescope position, camera
             orientation and, when the file has a parameters table, ``intensity``, ``leakage``,
             ``n_islands``), all loaded at open time because they are small.
@@ -210,8 +211,9 @@ class DL1File:
         Raises:
             IACTDataError: no such file, not an HDF5 file (the message says what it is), not DL1, no or
                 an ambiguous telescope type, truncated or corrupt tables, per-pixel columns not as wide as
-                the camera, layout indices out of range, a column read as numbers that holds text, booleans
-                or objects.
+                the camera, no (or an empty) subarray layout, a telescope without a layout row, layout indices
+                out of range, no focal length for a camera other than LST's, pointing rows of one observation
+                that disagree, a column read as numbers that holds text, booleans or objects.
             UnknownCameraError: a telescope's camera does not match ``reference``.
         """
         self.path = Path(path)
@@ -258,6 +260,7 @@ class DL1File:
                 f"{self.path}: not a DL1 file with images: expected {_CTAPIPE_IMAGES}/tel_NNN "
                 f"(ctapipe, written with --write-images) or {_LSTCHAIN_IMAGES} (lstchain); {self._holds()}"
             )
+        self._require_layout()
         self.cameras: dict[int, Any] = {}
         self._mapped: dict[tuple[str, int], tuple[Any, np.ndarray, float, bool]] = {}
         self._tables: list[_TelescopeTable] = []
@@ -272,6 +275,18 @@ class DL1File:
         first_tel = int(self.columns["tel_id"][0]) if self.n_events else next(iter(self.cameras), 1)
         self.camera = self.cameras[first_tel] if self.cameras else self.reference
         self.focal_length = self._focal_length(first_tel)
+
+    def _require_layout(self) -> None:
+        """Refuse a file without its subarray layout: ctapipe and lstchain always write one, and without it the
+        telescopes' types, cameras and ground positions are unknown (impact targets and reconstructed impacts
+        are relative to the telescope position; (0, 0) instead would put them off by the telescope's distance)."""
+        layout = self._optional_table(_LAYOUT)
+        if layout is None or not layout.nrows:
+            raise IACTDataError(
+                f"{self.path}: {'no' if layout is None else 'an empty'} subarray layout {_LAYOUT}: the telescopes' "
+                "types, cameras and positions are unknown (impacts are reconstructed relative to the telescope "
+                "position); expected the layout every ctapipe and lstchain DL1 file holds"
+            )
 
     def _holds(self) -> str:
         """What an HDF5 file without DL1 images holds, for the error message."""
@@ -302,7 +317,10 @@ class DL1File:
         nodes = sorted(self._open().get_node(_CTAPIPE_IMAGES)._f_list_nodes("Table"), key=lambda n: n._v_name)
         if not nodes:
             raise IACTDataError(f"{self.path}: {_CTAPIPE_IMAGES} holds no telescope table")
-        chosen = self._choose_type([_tel_id_from_name(node._v_name, self.path) for node in nodes])
+        types = self._telescope_types([_tel_id_from_name(node._v_name, self.path) for node in nodes])
+        chosen = choose_telescope_type(types, self._wanted_type, str(self.path))
+        self.telescope_type = chosen.name
+        self.other_images = _other_images(nodes, types, chosen, self.path)
         for node in nodes:
             tel_id = _tel_id_from_name(node._v_name, self.path)
             if tel_id not in chosen.tel_ids:
@@ -335,21 +353,18 @@ class DL1File:
             parts.append(part)
         return parts
 
-    def _choose_type(self, tel_ids: Sequence[int]) -> TelescopeType:
-        """The telescope type to read among those of ``tel_ids`` (types from the subarray layout)."""
+    def _telescope_types(self, tel_ids: Sequence[int]) -> dict[str, TelescopeType]:
+        """The telescope types of ``tel_ids``, from the subarray layout (``unknown`` for a telescope it has no row for)."""
         described = {tel_id: ("unknown", "unknown") for tel_id in tel_ids}
-        if _LAYOUT in self._open():
-            node = self._open().get_node(_LAYOUT)
-            tel_column = self._read_columns(node, ("tel_id",))["tel_id"]  # checked to hold numbers
-            layout = node.read()
-            names = layout.dtype.names
-            for tel_id, row in zip(tel_column.astype(np.int64).tolist(), layout, strict=True):
-                if tel_id in described:
-                    camera = _text(row["camera_name"]) if "camera_name" in names else "unknown"
-                    described[tel_id] = (_text(row["tel_description"]) if "tel_description" in names else camera, camera)
-        chosen = choose_telescope_type(group_telescopes(described), self._wanted_type, str(self.path))
-        self.telescope_type = chosen.name
-        return chosen
+        node = self._open().get_node(_LAYOUT)
+        tel_column = self._read_columns(node, ("tel_id",))["tel_id"]  # checked to hold numbers
+        layout = node.read()
+        names = layout.dtype.names
+        for tel_id, row in zip(tel_column.astype(np.int64).tolist(), layout, strict=True):
+            if tel_id in described:
+                camera = _text(row["camera_name"]) if "camera_name" in names else "unknown"
+                described[tel_id] = (_text(row["tel_description"]) if "tel_description" in names else camera, camera)
+        return group_telescopes(described)
 
     def _load_lstchain(self) -> list[dict[str, np.ndarray]]:
         node = self._open().get_node(_LSTCHAIN_IMAGES)
@@ -382,6 +397,7 @@ class DL1File:
         # lstchain writes LST images only (its table is named after the type)
         lst = group_telescopes({tel_id: ("LST_LST_LSTCam", "LSTCam")})
         self.telescope_type = choose_telescope_type(lst, self._wanted_type, str(self.path)).name
+        self.other_images = {}
         self._warn_missing_pointing(part, tel_id, self.pointing_source(tel_id))
         perm = self._add_camera(tel_id, part, n, geometry_tel_id=None)
         self._check_pixel_columns(node, tel_id)
@@ -417,32 +433,48 @@ class DL1File:
         return ("tel_id", tel_id) if index is None else ("camera_index", index)
 
     def _telescope_position(self, tel_id: int, n: int) -> dict[str, np.ndarray]:
-        position = {f"tel_pos_{axis}": np.zeros(n) for axis in "xyz"}
+        """Telescope ``tel_id``'s ground position [m] for its ``n`` images, from its layout row.
+
+        Raises:
+            IACTDataError: no layout row for it (a default would silently shift its impacts).
+        """
         row = self._layout_row(tel_id)
-        if row is not None:
-            layout = self._open().get_node(_LAYOUT)
-            for axis in "xyz":
-                position[f"tel_pos_{axis}"][:] = self._quantity(layout, f"pos_{axis}", "m")[row]
-        return position
+        if row is None:
+            raise IACTDataError(
+                f"{self.path}: {_LAYOUT} has no row for telescope {tel_id}: its position, and so the impacts of its "
+                "images, are unknown; expected a row per telescope with images"
+            )
+        layout = self._open().get_node(_LAYOUT)
+        return {f"tel_pos_{axis}": np.full(n, self._quantity(layout, f"pos_{axis}", "m")[row]) for axis in "xyz"}
 
     def _focal_length(self, tel_id: int) -> u.Quantity:
+        """Telescope ``tel_id``'s effective focal length (else its equivalent one) from the optics table.
+
+        Raises:
+            IACTDataError: none there for a camera other than LST's: only LST's is known (the focal lengths of
+                other cameras are far from it, and the focal length turns pixel positions into angles).
+        """
         optics = self._optional_table(_OPTICS)
-        if optics is None:
+        if optics is not None:
+            index = self._layout_index(tel_id, "optics_index", _OPTICS, range(optics.nrows))
+            index = 0 if index is None else index  # without a layout entry: the file's first optics
+            for column in ("effective_focal_length", "equivalent_focal_length"):
+                if column in optics.colnames and index < optics.nrows:
+                    value = self._quantity(optics, column, "m")[index]
+                    if np.isfinite(value) and value > 0:
+                        return value * u.m
+        if is_lst_camera(self.camera):
             return LST_EFFECTIVE_FOCAL_LENGTH
-        index = self._layout_index(tel_id, "optics_index", _OPTICS, range(optics.nrows))
-        index = 0 if index is None else index  # without a layout entry: the file's first optics
-        for column in ("effective_focal_length", "equivalent_focal_length"):
-            if column in optics.colnames and index < optics.nrows:
-                value = self._quantity(optics, column, "m")[index]
-                if np.isfinite(value) and value > 0:
-                    return value * u.m
-        return LST_EFFECTIVE_FOCAL_LENGTH
+        found = "no such table" if optics is None else "no finite, positive effective_focal_length nor equivalent_focal_length"
+        raise IACTDataError(
+            f"{self.path}: the focal length of telescope {tel_id} (camera {getattr(self.camera, 'name', '?')!r}) is "
+            f"unknown: {_OPTICS}: {found}; expected the optics table ctapipe writes (only LST cameras fall back to "
+            f"LST's {LST_EFFECTIVE_FOCAL_LENGTH:.2f})"
+        )
 
     def _layout_row(self, tel_id: int) -> int | None:
-        """Telescope ``tel_id``'s row in the subarray layout; None without a layout or a row for it."""
-        layout = self._optional_table(_LAYOUT)
-        if layout is None:
-            return None
+        """Telescope ``tel_id``'s row in the subarray layout (:meth:`_require_layout`); None without a row for it."""
+        layout = self._open().get_node(_LAYOUT)
         rows = np.nonzero(self._read_columns(layout, ("tel_id",))["tel_id"] == tel_id)[0]
         return int(rows[0]) if len(rows) else None
 
@@ -454,7 +486,7 @@ class DL1File:
             IACTDataError: an index ``target`` does not have (a damaged or inconsistent instrument description).
         """
         row = self._layout_row(tel_id)
-        layout = self._optional_table(_LAYOUT)
+        layout = self._open().get_node(_LAYOUT)
         if row is None or column not in layout.colnames:
             return None
         index = int(self._read_columns(layout, (column,))[column][row])
@@ -490,13 +522,30 @@ class DL1File:
         pointing = {"pointing_alt": np.full(len(obs_id), np.nan), "pointing_az": np.full(len(obs_id), np.nan)}
         if path in self._open():
             node = self._open().get_node(path)
-            table_obs_id = self._read_columns(node, ("obs_id",))["obs_id"]
-            rows = _match_keys(obs_id[:, None].astype(np.int64), table_obs_id[:, None].astype(np.int64))
+            table_obs_id = self._read_columns(node, ("obs_id",))["obs_id"].astype(np.int64)
+            alt_az = np.stack([self._quantity(node, f"telescope_pointing_{name}", "deg") for name in ("altitude", "azimuth")], 1)
+            self._check_one_pointing(path, table_obs_id, alt_az)
+            rows = _match_keys(obs_id[:, None].astype(np.int64), table_obs_id[:, None])
             found = rows >= 0
-            pointing["pointing_alt"][found] = self._quantity(node, "telescope_pointing_altitude", "deg")[rows[found]]
-            pointing["pointing_az"][found] = self._quantity(node, "telescope_pointing_azimuth", "deg")[rows[found]]
+            pointing["pointing_alt"][found] = alt_az[rows[found], 0]
+            pointing["pointing_az"][found] = alt_az[rows[found], 1]
         self._warn_missing_pointing(pointing, tel_id, path)
         return pointing
+
+    def _check_one_pointing(self, path: str, obs_id: np.ndarray, alt_az: np.ndarray) -> None:
+        """Refuse rows of pointing table ``path`` for one obs_id that disagree (``alt_az``: (n, 2) [deg]): the
+        match by obs_id would silently take the last. Identical repeats (a file merged twice) are harmless."""
+        order = np.argsort(obs_id, kind="stable")
+        ids, values = obs_id[order], alt_az[order]
+        same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
+        # equality is transitive: a group of one obs_id disagrees only if two neighbours in it do
+        differ = (ids[1:] == ids[:-1]) & ~same.all(axis=1)
+        if differ.any():
+            i = int(np.argmax(differ))
+            raise IACTDataError(
+                f"{self.path}: {path} has rows for obs_id={ids[i]} that disagree: (alt, az) = {values[i].tolist()} "
+                f"and {values[i + 1].tolist()} deg; expected one pointing per observation"
+            )
 
     def _warn_missing_pointing(self, part: dict[str, np.ndarray], tel_id: int, source: str) -> None:
         """Warn of images without a finite pointing (``source``: where it was looked for): without it no direction
@@ -689,6 +738,14 @@ def _tel_id_from_name(name: str, path: Path) -> int:
     if not (name.startswith("tel_") and name[4:].isdigit()):
         raise IACTDataError(f"{path}: unexpected table {_CTAPIPE_IMAGES}/{name}; expected tel_NNN")
     return int(name[4:])
+
+
+def _other_images(nodes: Sequence[Any], types: dict[str, TelescopeType], chosen: TelescopeType, path: Path) -> dict[str, int]:
+    """Images per telescope type other than ``chosen`` in the image tables ``nodes`` (from their row counts: no
+    data read), those with any: what is not read, to be reported rather than passed over without a word."""
+    rows = {_tel_id_from_name(node._v_name, path): node.nrows for node in nodes}
+    counts = {name: sum(rows[tel_id] for tel_id in group.tel_ids) for name, group in types.items() if name != chosen.name}
+    return {name: count for name, count in counts.items() if count}
 
 
 def _text(value: Any) -> str:

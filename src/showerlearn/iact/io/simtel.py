@@ -10,8 +10,10 @@ settings, so that training and prediction convert a file once.
 
 eventio reads a truncated file up to the cut with only a warning; here a truncated or corrupt file is an
 error naming it (:class:`~showerlearn.iact.io.errors.IACTDataError`): before anything is read, gzip and
-zstd streams are decompressed to their end and the sizes of eventio's top-level objects are checked
-against the content's length (a file cut at a gzip member boundary or uncompressed is caught too);
+zstd streams are decompressed to their end, the sizes of eventio's top-level objects are checked
+against the content's length (a file cut at a gzip member boundary or uncompressed is caught too), and a
+last object other than the histograms sim_telarray ends a run with gives a warning (a file cut between two
+objects, or histograms written to a file of their own with sim_telarray's ``-h``);
 while reading, eventio's and ctapipe's truncation warnings and eventio's parsing errors raise.
 ``allow_truncated`` reads the complete events before the cut instead, with a logged warning (ctapipe's
 own prod2 test file ``gamma_test.simtel.gz`` is such a file: its content stops at 50 MiB, inside an
@@ -56,6 +58,9 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
 # eventio: "File seems to be truncated", "Error in _read_next_object during peek: ..."; ctapipe:
 # 'EOFError reading from "...". Might be truncated'
 _TRUNCATION_WARNINGS = ("truncated", "_read_next_object", "EOFError")
+# sim_telarray writes its histograms last, at the end of a run: a file cut between two objects (a killed
+# sim_telarray whose compressor closed its stream cleanly) has every object whole but lacks them
+_RUN_END_TYPE = 100
 # bump when the conversion changes, so that cached files of an older one are not reused
 _CONVERSION_VERSION = 1
 _ALLOW_HINT = "; allow_truncated (data.params.simtel.allow_truncated in a run config) reads the events before the cut"
@@ -118,8 +123,10 @@ def _check_simtel(path: Path, allow_truncated: bool) -> None:
 
     try:
         size = decompressed_size(path)
+        expected, last = 0, None
         with EventIOFile(str(path)) as objects:  # headers only: the objects' contents are skipped
-            expected = sum(int(o.header.total_size) for o in objects)
+            for item in objects:
+                expected, last = expected + int(item.header.total_size), item.header.type
     except EOFError as error:
         _truncated(path, str(error), allow_truncated)
         return
@@ -127,6 +134,11 @@ def _check_simtel(path: Path, allow_truncated: bool) -> None:
         raise IACTDataError(f"{path}: sim_telarray file is corrupt ({type(error).__name__}: {error})") from error
     if expected > size:
         _truncated(path, f"its last object ends at byte {expected}, the content stops at byte {size}", allow_truncated)
+    elif last != _RUN_END_TYPE:  # a warning, not an error: sim_telarray -h writes the histograms to a file of their own
+        found = "it holds no object" if last is None else f"its last object is of type {last}"
+        log.warning("%s: %s, not the histograms (type %d) sim_telarray ends a run with: cut between two objects (its "
+                    "later events missing), unless its histograms went to a file of their own (sim_telarray -h)",
+                    path, found, _RUN_END_TYPE)
 
 
 def _truncated(path: Path, why: str, allow_truncated: bool) -> None:
