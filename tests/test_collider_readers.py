@@ -513,6 +513,14 @@ def _emptied(h5: h5py.File) -> None:
         pytest.param(_set("constituents/pt", 5, np.inf), r"'constituents/pt' has 1 NaN or infinite values, the first in event 5", id="inf"),
         pytest.param(lambda h5: h5.attrs.__setitem__("format_version", "one"), r"format_version='one' is not a whole number", id="version"),
         pytest.param(_emptied, r"holds no events$", id="empty"),
+        pytest.param(_set("constituents/pt", 5, 0.0), r"'constituents/pt' holds 0.0 in event 5; expected a value > 0", id="pt-0"),
+        pytest.param(_set("constituents/energy", 2, -1.0), r"'constituents/energy' holds -1.0 in event 2; expected a value > 0",
+                     id="energy"),
+        pytest.param(_set("fatjets/pt", 3, -300.0), r"'fatjets/pt' holds -300.0 in event 3", id="fatjet-pt"),
+        pytest.param(_set("events/met", 4, -50.0), r"'events/met' holds -50.0 in event 4; expected a value >= 0", id="met"),
+        pytest.param(_replaced("events/weight_pb", lambda v: -v), r"'events/weight_pb': the weights of process '\w+' add up "
+                     r"to -[\d.e+-]+ pb over its \d+ events; expected its selected cross section, above 0", id="weights-negative"),
+        pytest.param(_replaced("events/weight_pb", np.zeros_like), r"the weights of process '\w+' add up to 0 pb", id="weights-0"),
     ],
 )  # fmt: skip
 def test_broken_event_files_say_what_is_wrong_where(tmp_path: Path, event_file: Path, change: Change, message: str) -> None:

@@ -335,9 +335,11 @@ class ColliderDataModule(ShowerDataModule):
         if n_objects is None:
             raise ValueError("collider data: objects.n_tokens is needed for an npz or columnar source")
         fitted = {
-            "constituents": TokenPreprocessor(c.features, c.n_tokens, c.sort_by, c.standardize, c.alignment),
-            "objects": TokenPreprocessor(o.features, n_objects, o.sort_by, o.standardize, alignment=None),
-        }
+            "constituents": TokenPreprocessor(c.features, c.n_tokens, c.sort_by, c.standardize, c.alignment,
+                                              settings="data.params.constituents"),
+            "objects": TokenPreprocessor(o.features, n_objects, o.sort_by, o.standardize, alignment=None,
+                                         settings="data.params.objects"),
+        }  # fmt: skip
         if self.pair_inputs:
             for stream, settings in (("constituents", c), ("objects", o)):
                 # the same alignment, order and truncation as the stream's features (the alignment changes no p4

@@ -145,6 +145,9 @@ class TokenPreprocessor:
         Features to standardise; None: every feature but the categorical ones (:func:`is_categorical`).
     alignment
         Jet alignment applied first (None: none).
+    settings
+        Where these settings are given (``data.params.constituents``): a token field missing is then said as the
+        setting to change (``data.params.constituents.features``); empty: as the parameter (``features``).
     """
 
     features: Sequence[str]
@@ -152,6 +155,7 @@ class TokenPreprocessor:
     sort_by: str | None = "pt"
     standardize: Sequence[str] | None = None
     alignment: JetAlignment | None = field(default_factory=JetAlignment)
+    settings: str = ""
     mean_: dict[str, float] | None = field(default=None, init=False)
     std_: dict[str, float] | None = field(default=None, init=False)
 
@@ -217,9 +221,11 @@ class TokenPreprocessor:
                                (self.alignment.fields if self.alignment else (), "alignment")):
             for name in names:
                 needed.setdefault(name, setting)
-        missing = [f"{name!r} ({setting})" for name, setting in needed.items() if name not in tokens.fields]
+        prefix = f"{self.settings}." if self.settings else ""
+        missing = [f"{name!r} ({prefix}{setting})" for name, setting in needed.items() if name not in tokens.fields]
         if missing:
-            raise KeyError(f"the tokens have no field {', '.join(missing)}; they have {', '.join(tokens.fields)}")
+            advice = "; set those settings to fields of these tokens" if self.settings else ""
+            raise KeyError(f"the tokens have no field {', '.join(missing)}; they have {', '.join(tokens.fields)}{advice}")
         if self.alignment is not None:
             tokens = self.alignment(tokens)
         if self.sort_by is not None:

@@ -24,12 +24,17 @@ from typing import Annotated, Any, Literal, Self
 
 import awkward as ak
 import numpy as np
-from pydantic import ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import (
+    AfterValidator, ConfigDict, Discriminator, Field, NonNegativeInt, PrivateAttr, Tag, field_validator,
+    model_validator,
+)  # fmt: skip
 
 from showerlearn.collider.data.streams import OBJECT_KINDS, constituent_tokens, object_tokens
 from showerlearn.collider.io import (
     ColumnarSource,
     PaddedTokens,
+    ProcessSummary,
+    check_eflow_branches,
     read_columnar,
     read_delphes,
     read_events,
@@ -176,7 +181,7 @@ class GeneratedFiles(_RecordSource):
         return self
 
     def read(self) -> EventStreams:
-        return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError))
+        return self._read(expand_patterns(self.files, "collider data: event files", FileNotFoundError, refuse_copies=True))
 
     def class_name_problem(self, name: str) -> str | None:
         return _not_among(name, tuple(self.classes) if self.classes is not None else BINARY_CLASSES)
@@ -189,20 +194,19 @@ class GeneratedFiles(_RecordSource):
     def _read(self, paths: Sequence[Path]) -> EventStreams:
         """The files' events, their process codes renumbered into one list of process names (files of one
         process each, ``simulate collider --process``, combine)."""
-        parts, flags = [], {}  # flags: process name -> its signal flag, in the order first met
+        parts = []
+        first: dict[str, tuple[Path, ProcessSummary]] = {}  # process name -> the file first giving it, in that order
         for index, path in enumerate(paths):
             file = read_events(path, allow_empty=self._prediction)  # a file to predict may hold no event
             for process in file.processes:
-                if flags.setdefault(process.name, process.label) != process.label:
-                    raise ColliderDataError(path, f"flags the process {process.name!r} as signal={process.label}, "
-                                                  f"an earlier file as signal={flags[process.name]}")
-            names = list(flags)
+                _check_same_process(path, process, *first.setdefault(process.name, (path, process)))
+            names = list(first)
             codes = np.array([names.index(process.name) for process in file.processes], dtype=np.int64)
             events = file.events
             if len(events):
                 events = ak.with_field(events, codes[ak.to_numpy(events.process).astype(np.int64)], "process")
             parts.append((events, index))
-        names = tuple(flags)
+        names = tuple(first)
         records = ak.concatenate([events for events, _ in parts])
         process = ak.to_numpy(records.process).astype(np.int64)
         class_names, labels = self._labels(paths, names, process, ak.to_numpy(records.label).astype(np.int64))
@@ -236,6 +240,23 @@ class GeneratedFiles(_RecordSource):
         if left:
             raise ColliderDataError(files, f"the processes {left} belong to no class of 'classes': add them or remove them")
         return tuple(self.classes), labels
+
+
+def _check_same_process(path: Path, process: ProcessSummary, earlier_path: Path, earlier: ProcessSummary) -> None:
+    """The files giving one process name describe one process: the events of a name are one process, whose cross
+    section is the mean over its files (chunks of it), so two mass points of one name would be averaged."""
+    if process.label != earlier.label:
+        raise ColliderDataError(path, f"flags the process {process.name!r} as signal={process.label}, an earlier file "
+                                      f"as signal={earlier.label} ({earlier_path})")
+    if process.settings != earlier.settings:
+        here = [setting for setting in process.settings if setting not in earlier.settings]
+        there = [setting for setting in earlier.settings if setting not in process.settings]
+        raise ColliderDataError(
+            path, f"generated the process {process.name!r} with the settings {here or process.settings}, "
+            f"{earlier_path} with {there or earlier.settings}: files of one process name are read as parts of one "
+            "process (its cross section the mean of theirs); give each setting (a mass point) its own process name, or "
+            "read them apart"
+        )
 
 
 def _in_two_classes(classes: Mapping[str, Sequence[Any]]) -> str | None:
@@ -309,16 +330,16 @@ class DelphesFiles(_RecordSource):
         min_length=1, description="Class name -> its files (paths or glob patterns), in class-index order."
     )
     tree: str = Field("Delphes", description="The TTree.")
-    eflow_branches: list[str] = Field(
+    eflow_branches: Annotated[list[str], AfterValidator(check_eflow_branches)] = Field(
         default_factory=lambda: ["EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron"],
         min_length=1,
-        description="Particle-flow branches (or one merged 'EFlow' branch).",
+        description="Particle-flow branches, each once (or one merged 'EFlow' branch alone).",
     )
     radius: float = Field(0.8, gt=0.0, description="The card's large-R jet radius (CMS card's FatJet: 0.8).")
 
     def read(self) -> EventStreams:
         classes = {
-            name: expand_patterns(files, f"collider data: Delphes files of class {name!r}", FileNotFoundError)
+            name: expand_patterns(files, f"collider data: Delphes files of class {name!r}", FileNotFoundError, refuse_copies=True)
             for name, files in self.classes.items()
         }
         if twice := _in_two_classes({name: [path.resolve() for path in paths] for name, paths in classes.items()}):
@@ -338,6 +359,7 @@ class DelphesFiles(_RecordSource):
             for path in paths:
                 records = read_delphes(path, self.tree, tuple(self.eflow_branches), self.radius)
                 self._not_empty(path, len(records))
+                self._has_constituents(path, records)
                 events.append(records)
                 labels.append(np.full(len(records), label))
                 files.append(np.full(len(records), len(files)))
@@ -350,6 +372,20 @@ class DelphesFiles(_RecordSource):
         meta = {"process": label.copy(), "weight_pb": np.full(len(label), np.nan), "file_index": np.concatenate(files),
                 "event": np.concatenate(rows)}  # fmt: skip
         return self._streams(records, label, names, meta)
+
+    def _has_constituents(self, path: Path, records: ak.Array) -> None:
+        """An error naming a training file of which no event has a constituent: its class's constituent stream would
+        be empty, which tells that class apart trivially (or leaves nothing to fit, if every file is so)."""
+        if self._prediction or ak.any(ak.num(records.constituents) > 0):
+            return
+        if not ak.any(ak.num(records.fatjets) > 0):
+            why = "no event has a fat jet (branch FatJet.PT, fat jets of pT <= 0 dropped)"
+        else:
+            why = (f"no particle-flow object ({', '.join(self.eflow_branches)}) lies within radius {self.radius} of a "
+                   "leading fat jet")  # fmt: skip
+        raise ColliderDataError(path, f"{why}, so none of its {len(records)} events has jet constituents and the "
+                                      "constituent stream of its class would be empty (check the card's collections, "
+                                      "eflow_branches and radius)")
 
 
 class NpzStream(_Strict):
@@ -437,7 +473,7 @@ class ColumnarFiles(_Source):
         return self
 
     def read(self) -> EventStreams:
-        return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError))
+        return self._read(expand_patterns(self.files, "collider data: columnar files", FileNotFoundError, refuse_copies=True))
 
     def class_name_problem(self, name: str) -> str | None:
         if self.class_names is not None or len(self.constituents.labels) > 1:

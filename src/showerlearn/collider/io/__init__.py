@@ -7,7 +7,7 @@ vector, pydantic.
 """
 
 from showerlearn.collider.io.columnar import ColumnarEvents, ColumnarSource, read_columnar
-from showerlearn.collider.io.delphes import DEFAULT_EFLOW_BRANCHES, read_delphes
+from showerlearn.collider.io.delphes import DEFAULT_EFLOW_BRANCHES, check_eflow_branches, read_delphes
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.events import EventFile, ProcessSummary, read_events
 from showerlearn.collider.io.npz import PaddedTokens, read_npz_classes
@@ -20,6 +20,7 @@ __all__ = [
     "EventFile",
     "PaddedTokens",
     "ProcessSummary",
+    "check_eflow_branches",
     "read_columnar",
     "read_delphes",
     "read_events",

@@ -19,11 +19,16 @@ from pydantic import AfterValidator
 
 from showerlearn.collider.io.errors import ColliderDataError
 
-__all__ = ["UniqueNames", "check_finite", "entry_event", "reading", "unique_names"]
+__all__ = [
+    "UniqueNames", "check_finite", "check_same_counts", "check_values", "entry_event", "reading", "unique_names",
+]  # fmt: skip
+
+_TOKEN_FIELDS = "tokens are records keyed by name, so a repeated name would silently drop a column"
 
 
-def unique_names(names: Sequence[str], what: str = "") -> list[str]:
-    """``names`` as a list; a ``ValueError`` naming those given more than once (``what`` begins its message).
+def unique_names(names: Sequence[str], what: str = "", why: str = _TOKEN_FIELDS) -> list[str]:
+    """``names`` as a list; a ``ValueError`` naming those given more than once (``what`` begins its message,
+    ``why`` ends it).
 
     Tokens become records keyed by name, so a repeated feature name would silently keep one of its columns
     (and standardise it under the other's statistics)."""
@@ -31,7 +36,7 @@ def unique_names(names: Sequence[str], what: str = "") -> list[str]:
     if repeated:
         raise ValueError(
             f"{what}{': ' if what else ''}{', '.join(map(repr, repeated))} given more than once: each name must be "
-            "given once (tokens are records keyed by name, so a repeated name would silently drop a column)"
+            f"given once ({why})"
         )
     return list(names)
 
@@ -63,6 +68,41 @@ def check_finite(
         raise ColliderDataError(
             path,
             f"{what} has {int(bad.sum())} NaN or infinite values, the first in event {entry_event(first, per_event)}",
+        )
+
+
+def check_values(
+    path: str | Path,
+    what: str,
+    values: np.ndarray,
+    bad: np.ndarray,
+    expected: str,
+    counts: np.ndarray | Callable[[], np.ndarray] | None = None,
+) -> None:
+    """A :class:`ColliderDataError` if any of ``bad`` (a mask over the flat ``values`` of ``what``) is set: the first
+    such value, its event in the file, how many there are, and what was ``expected``. ``counts`` as for
+    :func:`check_finite`."""
+    if not bad.any():
+        return
+    first, n_bad = int(np.argmax(bad)), int(bad.sum())
+    per_event = counts() if callable(counts) else counts
+    more = f" (the first of {n_bad} such values)" if n_bad > 1 else ""
+    raise ColliderDataError(
+        path, f"{what} holds {values[first]} in event {entry_event(first, per_event)}{more}; expected {expected}"
+    )
+
+
+def check_same_counts(path: str | Path, first: tuple[str, np.ndarray], other: tuple[str, np.ndarray]) -> None:
+    """A :class:`ColliderDataError` if two branches of one collection (or token stream), each given as
+    ``(name, entries per event)`` of the same events, differ in length in an event: zipped into records, they would
+    pair the values of different objects, or fail with a library error naming neither."""
+    (name, counts), (other_name, other_counts) = first, other
+    differ = counts != other_counts
+    if differ.any():
+        event = int(np.argmax(differ))
+        raise ColliderDataError(
+            path, f"branches {name!r} and {other_name!r} differ in length in event {event} ({counts[event]} vs "
+            f"{other_counts[event]}); expected one entry per object in each"
         )
 
 

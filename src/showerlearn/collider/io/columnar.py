@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 from pydantic import Field
 
-from showerlearn.collider.io.checks import check_finite, reading
+from showerlearn.collider.io.checks import check_finite, check_same_counts, reading
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import read_h5_column
 from showerlearn.config.base import SettingsModel
@@ -227,15 +227,9 @@ def _numeric(array: ak.Array) -> bool:
 
 def _same_counts(path: Path, tokens: dict[str, ak.Array]) -> None:
     names = list(tokens)
-    reference = ak.to_numpy(ak.num(tokens[names[0]]))
+    reference = (names[0], ak.to_numpy(ak.num(tokens[names[0]])))
     for name in names[1:]:
-        counts = ak.to_numpy(ak.num(tokens[name]))
-        if not np.array_equal(counts, reference):
-            event = int(np.argmax(counts != reference))
-            raise ColliderDataError(
-                path,
-                f"token branches {names[0]!r} and {name!r} differ in length in event {event} ({reference[event]} vs {counts[event]})",
-            )
+        check_same_counts(path, reference, (name, ak.to_numpy(ak.num(tokens[name]))))
 
 
 def _labels(path: Path, names: list[str], columns: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -3,8 +3,8 @@
 Delphes (arXiv:1307.6346) writes one TTree (``Delphes``) with one branch per object collection and one
 sub-branch per field (``FatJet.PT``, ``FatJet.Tau``...). This reader takes
 
-* ``FatJet``: PT, Eta, Phi, Mass, Tau (tau_1 ... tau_5), BTag, and NCharged + NNeutrals if present
-  -> ``fatjets`` (``n_constituents`` is -1 without them);
+* ``FatJet``: PT, Eta, Phi, Mass, Tau (tau_1 ... tau_5; older Delphes versions: Tau1 ... Tau5), BTag, and
+  NCharged + NNeutrals if present -> ``fatjets``, by decreasing pT (``n_constituents`` is -1 without them);
 * the particle-flow branches, by default the CMS card's ``EFlowTrack`` (PT, Eta, Phi, Charge, PID),
   ``EFlowPhoton`` and ``EFlowNeutralHadron`` (ET, Eta, Phi, E); a merged branch of
   ``ParticleFlowCandidate`` objects (PT, Eta, Phi, E, Charge, PID), as some cards write under the name
@@ -17,18 +17,22 @@ sub-branch per field (``FatJet.PT``, ``FatJet.Tau``...). This reader takes
   the fat jet's own BTag flag, 0 or 1).
 
 A fat jet's constituents are the particle-flow objects within ``radius`` of its axis, each given to the
-nearest such jet: Delphes stores the constituent links as ROOT references, which uproot does not
-resolve, and for anti-kT jets the cone around the axis is the jet except where two jets overlap.
+nearest of the ``constituent_jets`` leading (hardest) fat jets: Delphes stores the constituent links as ROOT
+references, which uproot does not resolve, and for anti-kT jets the cone around the axis is the jet except where
+two jets overlap.
 
-Every field is checked as it is read: present, of the expected shape, finite (an error names the file, the
-branch and the event), flags and charges whole (Delphes writes integers; floats are taken when whole). Fat
-jets and particle-flow objects with pT <= 0 (and objects with E <= 0) are dropped, with a logged count: their
-logarithmic features would be infinite, and no detector records them.
+Every field is checked as it is read: present, of the expected shape, as long as the other fields of its
+collection in every event, finite (an error names the file, the branch and the event), flags and charges whole
+(Delphes writes integers; floats are taken when whole), lepton and jet pT, MET and masses not negative, phi an
+angle in radians. Fat jets and particle-flow objects with pT <= 0 (and objects with E <= 0) are dropped, with a
+logged count: their logarithmic features would be infinite, and no detector records them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from showerlearn.collider.io.checks import check_finite, entry_event
+from showerlearn.collider.io.checks import check_finite, check_same_counts, check_values, unique_names
 from showerlearn.collider.io.columnar import root_array
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.kinematics import constituent_records, ratio_or_zero, tagged_jets_within
@@ -45,13 +49,47 @@ from showerlearn.collider.particles import CHARGED_HADRON, ELECTRON, MUON, NEUTR
 vector.register_awkward()
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_EFLOW_BRANCHES", "read_delphes"]
+__all__ = ["DEFAULT_EFLOW_BRANCHES", "MERGED_EFLOW_BRANCHES", "check_eflow_branches", "read_delphes"]
 
 DEFAULT_EFLOW_BRANCHES = ("EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron")
+#: branches of every particle-flow object, tracks and towers merged (as some cards write them)
+MERGED_EFLOW_BRANCHES = ("EFlow", "ParticleFlowCandidate")
 _TOWER_CATEGORY = {"EFlowPhoton": PHOTON, "EFlowNeutralHadron": NEUTRAL_HADRON}
 _TRACK_MASS = {11: 0.000511, 13: 0.10566}  # GeV (PDG); every other track: a charged pion
 _PION_MASS = 0.13957
 _N_TAU = 5
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The values a branch may hold: ``low`` to ``high``, said as ``expected`` in an error."""
+
+    low: float
+    high: float
+    expected: str
+
+
+_NON_NEGATIVE = _Range(0.0, np.inf, "a value >= 0")
+# TLorentzVector::M() gives -sqrt(-m^2) where rounding makes a massless jet's m^2 negative: tiny, not a sign error
+_MASS = _Range(-0.01, np.inf, "a mass >= 0 GeV (below 0 by rounding only, 0.01 GeV at most)")
+# Delphes writes -pi to pi; any angle of one turn either way is the same to every feature (differences are wrapped),
+# while degrees, read as radians, would be wrong angles (and nearly all of them beyond 2 pi)
+_ANGLE = _Range(-2 * np.pi, 2 * np.pi, "an angle in radians (Delphes: -pi to pi), within -2 pi to 2 pi")
+
+
+def check_eflow_branches(names: Sequence[str]) -> list[str]:
+    """``names`` as a list of particle-flow branches that hold no object twice: a ``ValueError`` for none, a name
+    given twice, or a merged branch (:data:`MERGED_EFLOW_BRANCHES`) given with others."""
+    if not names:
+        raise ValueError("eflow_branches names no particle-flow branch (the constituents come from them)")
+    names = unique_names(names, "eflow_branches", "a branch read twice counts its objects twice as constituents")
+    if (merged := [name for name in names if name in MERGED_EFLOW_BRANCHES]) and len(names) > 1:
+        others = ", ".join(repr(name) for name in names if name != merged[0])
+        raise ValueError(
+            f"eflow_branches: {merged[0]!r} holds every particle-flow object (tracks and towers), which {others} "
+            "hold too: each would count twice as a constituent; give the merged branch alone, or the split ones"
+        )
+    return names
 
 
 def read_delphes(
@@ -67,8 +105,7 @@ def read_delphes(
     import uproot
 
     path = Path(path)
-    if not eflow_branches:
-        raise ValueError("read_delphes: eflow_branches names no particle-flow branch (the constituents come from them)")
+    eflow_branches = tuple(check_eflow_branches(eflow_branches))
     if not path.is_file():
         raise FileNotFoundError(f"no such Delphes file: {path}")
     try:
@@ -105,28 +142,46 @@ class _DelphesTree:
             raise ColliderDataError(path, f"no tree {tree!r}; the file has {', '.join(trees) or 'none'}")
         self.path, self.tree = path, file[tree]
         self.branches = {key.rsplit("/", 1)[-1]: key for key in self.tree.keys(recursive=True)}
+        #: per collection, the first branch read and its entries per event, which every other branch must match
+        self._counts: dict[str, tuple[str, np.ndarray]] = {}
 
     def has(self, collection: str, field: str = "PT") -> bool:
         return f"{collection}.{field}" in self.branches
 
-    def field(self, collection: str, field: str, per_object: int | None = None) -> ak.Array:
-        """``collection.field`` as ``[event][object]`` numbers (``[event][object][per_object]`` if given)."""
+    def field(
+        self, collection: str, field: str, per_object: int | None = None, values_in: _Range | None = None
+    ) -> ak.Array:
+        """``collection.field`` as ``[event][object]`` numbers (``[event][object][per_object]`` if given), each
+        within ``values_in`` if given."""
         name = f"{collection}.{field}"
         if name not in self.branches:
-            known = sorted({key.split(".")[0] for key in self.branches if "." in key})  # not the _size counters
-            raise ColliderDataError(
-                self.path, f"no branch {name!r} in the Delphes tree (collections: {', '.join(known)})"
-            )
+            raise ColliderDataError(self.path, f"no branch {name!r} in the Delphes tree ({self._known(collection)})")
         values = root_array(self.path, self.tree[self.branches[name]], name)
         expected = 2 if per_object is None else 3
         if values.ndim != expected or (per_object is not None and ak.any(ak.num(values, axis=2) != per_object)):
             shape = "a list of numbers" if per_object is None else f"a list of {per_object} numbers per object"
             raise ColliderDataError(self.path, f"branch {name!r} is {values.type}; expected {shape} per event")
+        counts = ak.to_numpy(ak.num(values, axis=1))
+        check_same_counts(self.path, self._counts.setdefault(collection, (name, counts)), (name, counts))
         per_event = values if per_object is None else ak.flatten(values, axis=2)  # the numbers of each event
-        check_finite(
-            self.path, f"branch {name!r}", ak.to_numpy(ak.flatten(per_event)), lambda: ak.to_numpy(ak.num(per_event))
-        )
+        flat = ak.to_numpy(ak.flatten(per_event))
+
+        def entries() -> np.ndarray:  # of each event, computed to locate a bad value only
+            return ak.to_numpy(ak.num(per_event))
+
+        check_finite(self.path, f"branch {name!r}", flat, entries)
+        if values_in is not None:
+            bad = (flat < values_in.low) | (flat > values_in.high)
+            check_values(self.path, f"branch {name!r}", flat, bad, values_in.expected, entries)
         return values
+
+    def _known(self, collection: str) -> str:
+        """The branches of ``collection`` where the file has it, else the file's collections, for an error."""
+        fields = sorted(key for key in self.branches if key.startswith(f"{collection}."))
+        if fields:
+            return f"its {collection} branches: {', '.join(fields)}"
+        known = sorted({key.split(".")[0] for key in self.branches if "." in key})  # not the _size counters
+        return f"collections: {', '.join(known)}"
 
     def whole(self, collection: str, field: str) -> ak.Array:
         """``collection.field`` of whole numbers (flags, charges) as integers: Delphes writes them as integers, some
@@ -135,13 +190,8 @@ class _DelphesTree:
         flat = ak.to_numpy(ak.flatten(values))
         if flat.dtype.kind in "iub":
             return values
-        fraction = flat != np.round(flat)
-        if fraction.any():
-            first = int(np.argmax(fraction))
-            raise ColliderDataError(
-                self.path, f"branch '{collection}.{field}' holds {flat[first]} in event "
-                f"{entry_event(first, ak.to_numpy(ak.num(values)))}; expected whole numbers"
-            )
+        check_values(self.path, f"branch '{collection}.{field}'", flat, flat != np.round(flat), "whole numbers",
+                     lambda: ak.to_numpy(ak.num(values)))  # fmt: skip
         return ak.values_astype(values, np.int64)
 
     def physical(self, objects: ak.Array, what: str, energy: bool = False) -> ak.Array:
@@ -161,25 +211,38 @@ class _DelphesTree:
         return objects
 
     def fatjets(self) -> ak.Array:
-        return self.physical(self._fatjets(), "FatJet objects")
+        """The fat jets by decreasing pT: Delphes writes them so, but a skimmed or converted tree may not, and the
+        leading jets that give constituents must be those the object stream puts first."""
+        jets = self.physical(self._fatjets(), "FatJet objects")
+        return jets[ak.argsort(jets.pt, axis=1, ascending=False, stable=True)]
 
     def _fatjets(self) -> ak.Array:
-        tau = self.field("FatJet", "Tau", per_object=_N_TAU)
-        tau1, tau2, tau3 = tau[:, :, 0], tau[:, :, 1], tau[:, :, 2]
+        tau1, tau2, tau3 = self._taus()
         if self.has("FatJet", "NCharged") and self.has("FatJet", "NNeutrals"):
             n_constituents = self.field("FatJet", "NCharged") + self.field("FatJet", "NNeutrals")
         else:
             n_constituents = ak.ones_like(tau1, dtype=np.int64) * -1
         return ak.zip({
-            "pt": self.field("FatJet", "PT"), "eta": self.field("FatJet", "Eta"), "phi": self.field("FatJet", "Phi"),
-            "mass": self.field("FatJet", "Mass"), "tau1": tau1, "tau2": tau2, "tau3": tau3,
+            "pt": self.field("FatJet", "PT"), "eta": self.field("FatJet", "Eta"), "phi": self.angle("FatJet"),
+            "mass": self.field("FatJet", "Mass", values_in=_MASS), "tau1": tau1, "tau2": tau2, "tau3": tau3,
             "tau21": ratio_or_zero(tau2, tau1), "tau32": ratio_or_zero(tau3, tau2), "n_constituents": n_constituents,
             "n_btag": self.whole("FatJet", "BTag") & 1,  # a flag; replaced by the count of tagged jets where there are jets
         }, with_name="Momentum4D")  # fmt: skip
 
+    def _taus(self) -> tuple[ak.Array, ak.Array, ak.Array]:
+        """tau_1, tau_2, tau_3 of each fat jet: the branch FatJet.Tau[5], or older Delphes versions' Tau1, Tau2..."""
+        if not self.has("FatJet", "Tau") and self.has("FatJet", "Tau1"):
+            return self.field("FatJet", "Tau1"), self.field("FatJet", "Tau2"), self.field("FatJet", "Tau3")
+        tau = self.field("FatJet", "Tau", per_object=_N_TAU)
+        return tau[:, :, 0], tau[:, :, 1], tau[:, :, 2]
+
+    def angle(self, collection: str) -> ak.Array:
+        """``collection.Phi``, refused if not in radians (degrees would pass as numbers, and be read as radians)."""
+        return self.field(collection, "Phi", values_in=_ANGLE)
+
     def eflow(self, name: str) -> ak.Array:
         """Particle-flow objects of one branch: tracks (PT) or towers (ET), with charge and category."""
-        eta, phi = self.field(name, "Eta"), self.field(name, "Phi")
+        eta, phi = self.field(name, "Eta"), self.angle(name)
         if name in _TOWER_CATEGORY:
             pt, energy = self.field(name, "ET"), self.field(name, "E")
             charge, category = ak.zeros_like(pt, dtype=np.int8), ak.full_like(pt, _TOWER_CATEGORY[name], dtype=np.int8)
@@ -196,12 +259,12 @@ class _DelphesTree:
 
     def leptons(self, name: str) -> ak.Array:
         return ak.zip({
-            "pt": self.field(name, "PT"), "eta": self.field(name, "Eta"), "phi": self.field(name, "Phi"),
-            "charge": ak.values_astype(self.whole(name, "Charge"), np.int8),
+            "pt": self.field(name, "PT", values_in=_NON_NEGATIVE), "eta": self.field(name, "Eta"),
+            "phi": self.angle(name), "charge": ak.values_astype(self.whole(name, "Charge"), np.int8),
         })  # fmt: skip
 
     def missing_et(self) -> dict[str, np.ndarray]:
-        met, phi = self.field("MissingET", "MET"), self.field("MissingET", "Phi")
+        met, phi = self.field("MissingET", "MET", values_in=_NON_NEGATIVE), self.angle("MissingET")
         if ak.any(ak.num(met) != 1):
             raise ColliderDataError(self.path, "branch 'MissingET.MET' must hold one value per event")
         return {
@@ -210,10 +273,11 @@ class _DelphesTree:
         }
 
     def jets(self) -> ak.Array:
-        pt = self.field("Jet", "PT")
+        pt = self.field("Jet", "PT", values_in=_NON_NEGATIVE)
         flavour = self.whole("Jet", "Flavor") if self.has("Jet", "Flavor") else ak.ones_like(pt, dtype=np.int64) * -1
         return ak.zip({
-            "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.field("Jet", "Phi"), "mass": self.field("Jet", "Mass"),
+            "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.angle("Jet"),
+            "mass": self.field("Jet", "Mass", values_in=_MASS),
             "btag": (self.whole("Jet", "BTag") & 1) == 1, "flavour": flavour,
         })  # fmt: skip
 

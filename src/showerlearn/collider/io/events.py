@@ -22,6 +22,7 @@ import awkward as ak
 import h5py
 import numpy as np
 
+from showerlearn.collider.io.checks import check_values
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import COUNTS, EVENTS, collections_of, read_open_columns
 from showerlearn.collider.kinematics import CONSTITUENT_FIELDS, FATJET_FIELDS, JET_FIELDS, LEPTON_FIELDS
@@ -41,6 +42,11 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "muons": LEPTON_FIELDS,
     "constituents": CONSTITUENT_FIELDS,
 }
+#: (group, field, whether 0 is allowed) of the values that cannot be negative: the logarithms of a constituent's pT
+#: and energy are token features, its pT and energy are taken relative to its fat jet's, a missing pT is a magnitude
+_SIGNLESS = (
+    ("constituents", "pt", False), ("constituents", "energy", False), ("fatjets", "pt", False), (EVENTS, "met", True),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ def read_events(path: str | Path, collections: list[str] | None = None, *, allow
         events = read_open_columns(h5, path, collections_of(h5) if collections is None else collections)
     if len(events) or not allow_empty:
         _check_processes(path, events, processes)
+        _check_weights(path, events, processes)
+        _check_signless(path, events)
         _check_constituent_codes(path, events)
     return EventFile(events, processes, config, seed)
 
@@ -207,3 +215,35 @@ def _check_processes(path: Path, events: ak.Array, processes: list[ProcessSummar
             path, f"dataset 'events/label' holds {labels[event]} in event {event}, but its process "
             f"{processes[codes[event]].name!r} has signal={flags[event]} (root attribute processes)"
         )
+
+
+def _check_weights(path: Path, events: ak.Array, processes: list[ProcessSummary]) -> None:
+    """The weights of each process add up to its selected cross section, above 0: single weights may be negative
+    (NLO generators), but a sum of 0 or below would make every expected event count of the metrics 0 or negative."""
+    codes = ak.to_numpy(events.process).astype(np.int64)
+    n_events = np.bincount(codes, minlength=len(processes))
+    totals = np.bincount(codes, ak.to_numpy(events.weight_pb).astype(np.float64), minlength=len(processes))
+    bad = (n_events > 0) & ~(totals > 0)
+    if bad.any():
+        code = int(np.argmax(bad))
+        process = processes[code]
+        raise ColliderDataError(
+            path, f"dataset 'events/weight_pb': the weights of process {process.name!r} add up to {totals[code]:g} pb "
+            f"over its {n_events[code]} events; expected its selected cross section, above 0 (root attribute "
+            f"processes: sigma_selected_pb={process.sigma_selected_pb:g}); single weights may be negative, not their "
+            "sum"
+        )
+
+
+def _check_signless(path: Path, events: ak.Array) -> None:
+    """The values of :data:`_SIGNLESS` are above 0 (or 0 where allowed): the error names the dataset and the event."""
+    for group, name, zero_allowed in _SIGNLESS:
+        if group != EVENTS and group not in events.fields:
+            continue  # a collection not read
+        parent = events if group == EVENTS else events[group]
+        column = parent[name]
+        values = ak.to_numpy(column if group == EVENTS else ak.flatten(column))
+        counts = None if group == EVENTS else ak.to_numpy(ak.num(column))
+        bad = values < 0 if zero_allowed else values <= 0
+        expected = f"a value {'>=' if zero_allowed else '>'} 0"
+        check_values(path, f"dataset '{group}/{name}'", values, bad, expected, counts)

@@ -23,6 +23,10 @@ from showerlearn.collider.io.errors import ColliderDataError
 
 __all__ = ["PaddedTokens", "read_npz_classes"]
 
+#: how an .npz (a zip archive) and an .npy begin, and the other formats a class file may be by mistake
+_NUMPY_STARTS = (b"PK", b"\x93NUMPY")
+_OTHER_STARTS = {b"root": "a ROOT file", b"\x89HDF": "an HDF5 file", b"PAR1": "a parquet file"}
+
 
 @dataclass(frozen=True)
 class PaddedTokens:
@@ -64,6 +68,7 @@ def read_npz_classes(files: Sequence[str | Path], feature_names: Sequence[str], 
 def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"no such .npz file: {path}")
+    _check_start(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -86,6 +91,19 @@ def _read_one(path: Path, feature_names: Sequence[str], key: str | None) -> np.n
         raise ColliderDataError(path, f"member {key!r} is not a NumPy array (.npy) but {type(array).__name__}")
     _check(path, key, array, feature_names)
     return array
+
+
+def _check_start(path: Path) -> None:
+    """Refuse a file that is no NumPy file by its first bytes, saying what it is: numpy takes anything else for a
+    pickle, and its advice (load it unsafely) is what must not be done with a file of unknown origin."""
+    with path.open("rb") as file:
+        start = file.read(8)
+    if start.startswith(_NUMPY_STARTS):
+        return
+    kind = next((name for magic, name in _OTHER_STARTS.items() if start.startswith(magic)), None)
+    found = kind or ("an empty file" if not start else f"a file beginning with {start!r}")
+    raise ColliderDataError(path, f"not a NumPy .npz file but {found}; expected a zip archive of .npy arrays "
+                                  "(numpy.savez, numpy.savez_compressed)")
 
 
 def _check(path: Path, key: str, array: np.ndarray, feature_names: Sequence[str]) -> None:
