@@ -46,6 +46,7 @@ def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple
         assert 0.0 <= scalars["auc"] <= 1.0
         assert (run.plots / "angular_resolution_vs_true_energy.png").is_file()
         assert (run.plots / "camera_examples.png").is_file()  # inputs drawn on the hexagonal camera
+        assert not (run.plots / "camera_examples.pdf").exists(), "in the run's figure formats only (TINY_RUN: png)"
     # the baseline on this toy set is already decent: the chain carries real information
     assert theirs["gammaness"][theirs["true_shower_primary_id"] == 0].mean() > theirs["gammaness"][
         theirs["true_shower_primary_id"] == 101

@@ -182,9 +182,9 @@ class ShowerDataModule(L.LightningDataModule):
         """Whether the data have a rule to average the predictions of several runs (:meth:`average_predictions`)."""
         return cls.average_predictions.__func__ is not ShowerDataModule.average_predictions.__func__
 
-    def draw_examples(self, folder: Path) -> bool:
-        """Draw a few test inputs on the detector's own layout into ``folder``; False when there is nothing
-        to draw (the default)."""
+    def draw_examples(self, folder: Path, formats: Sequence[str] | None = None) -> bool:
+        """Draw a few test inputs on the detector's own layout into ``folder``, in the figure ``formats`` (None: the
+        evaluation figures' default); False when there is nothing to draw (the default)."""
         return False
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:

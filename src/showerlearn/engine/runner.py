@@ -93,7 +93,7 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
         write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units())
-        _draw_examples(datamodule, run)
+        _draw_examples(datamodule, run, config)
         log.info("evaluating")
         # the data as trained, for every later evaluation: what it is, and the share of it the test split holds
         run.update_status(caption=datamodule.describe(), test_share=datamodule.test_share())
@@ -247,9 +247,11 @@ def _seconds(duration: str) -> float:
     return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
 
-def _draw_examples(datamodule: ShowerDataModule, run: RunDir) -> None:
-    """Example inputs drawn on the detector's own layout, by DataModules that can (``draw_examples``)."""
-    if datamodule.draw_examples(run.plots):
+def _draw_examples(datamodule: ShowerDataModule, run: RunDir, config: ExperimentConfig) -> None:
+    """Example inputs drawn on the detector's own layout, by DataModules that can (``draw_examples``), in the
+    formats of the run's evaluation figures (where its evaluator names them)."""
+    formats = config.evaluation.params.get("figure_formats") if config.evaluation is not None else None
+    if datamodule.draw_examples(run.plots, formats):
         datamodule.teardown("predict")
 
 

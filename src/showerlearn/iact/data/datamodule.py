@@ -527,14 +527,15 @@ class IACTDataModule(ShowerDataModule):
         ]
         return self.camera, inputs[picked, 0], titles
 
-    def draw_examples(self, folder: Path) -> bool:
-        """The first test images (raw charge) on the camera, as ``camera_examples.png``."""
+    def draw_examples(self, folder: Path, formats: Sequence[str] | None = None) -> bool:
+        """The first test images (raw charge) on the camera, as ``camera_examples.png`` (and the other ``formats``)."""
         from showerlearn.iact.viz.camera import camera_images_figure  # matplotlib only when drawing
-        from showerlearn.viz.figures import save_figure
+        from showerlearn.viz.figures import FIGURE_FORMATS, save_figure
 
         camera, images, titles = self.camera_examples()
         what = f"charge of the first {len(images)} test events, as read (no cleaning)"
-        save_figure(camera_images_figure(camera, images, titles, title=what), Path(folder) / "camera_examples")
+        save_figure(camera_images_figure(camera, images, titles, title=what), Path(folder) / "camera_examples",
+                    FIGURE_FORMATS if formats is None else formats)
         return True
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
