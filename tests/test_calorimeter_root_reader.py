@@ -23,25 +23,47 @@ def _stamps(*offsets: int, dtype: type = np.uint64) -> np.ndarray:
     return np.array([STAMP + offset for offset in offsets], dtype=dtype)
 
 
-def test_integer_time_stamps_keep_their_nanoseconds_relative_to_the_event_s_earliest_hit(tmp_path: Path) -> None:
+def test_integer_time_stamps_keep_their_nanoseconds_relative_to_the_event_s_most_energetic_hit(tmp_path: Path) -> None:
+    """The simulation's clock: the reaction (a prompt gamma's hit, the most energetic) at 0, not the earliest hit."""
     times = ak.Array([_stamps(3, 0, 150), np.zeros(0, dtype=np.uint64), _stamps(10**12 + 7)])
     path = write_root(tmp_path / "stamps.root", crystal_id=ak.Array([[1, 2, 3], [], [4]]),
-                       energy=ak.Array([[1000.0, 500.0, 300.0], [], [200.0]]), time=times)
+                       energy=ak.Array([[500.0, 1000.0, 300.0], [], [200.0]]), time=times)
     events = read_root_hits(path)
     assert ak.to_list(events.time) == [[3.0, 0.0, 150.0], [], [0.0]]
     assert ak.type(events.time).content.content == ak.types.NumpyType("float64")
-    # per-hit tree, signed stamps reaching both ends of int64 (their difference exceeds int64's range)
-    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    path = write_root(tmp_path / "early.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[100.0, 2000.0]]),
+                      time=ak.Array([_stamps(0, 900)]))  # a background hit 900 ns before the reaction
+    assert ak.to_list(read_root_hits(path).time) == [[-900.0, 0.0]]
+    # per-hit tree, signed stamps
     path = write_root(tmp_path / "signed.root", event=np.array([1, 1, 2, 2]), crystal_id=np.array([1, 2, 1, 2]),
-                       energy=np.ones(4), time=np.array([high, low, STAMP + 2, STAMP], dtype=np.int64))
-    assert ak.to_list(read_root_hits(path, event="event").time) == [[float(2**64 - 1), 0.0], [2.0, 0.0]]
+                       energy=np.array([1.0, 2.0, 2.0, 1.0]), time=np.array([STAMP - 5, STAMP, STAMP + 2, STAMP], dtype=np.int64))
+    assert ak.to_list(read_root_hits(path, event="event").time) == [[-5.0, 0.0], [0.0, -2.0]]
 
 
-def test_float_times_are_read_relative_to_the_events_earliest_hit(tmp_path: Path) -> None:
-    """As integer stamps: the difference of two double white-rabbit stamps survives, which float32 would lose."""
-    path = write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2], [3, 4]]), energy=ak.Array([[1.0, 2.0], [1.0, 1.0]]),
-                      time=ak.Array([np.array([12.5, -3.0]), np.array([1.7e18 + 256.0, 1.7e18])]))
-    assert ak.to_list(read_root_hits(path).time) == [[15.5, 0.0], [256.0, 0.0]]  # a double there holds multiples of 256 ns
+def test_times_relative_to_a_reference_branch(tmp_path: Path) -> None:
+    """The trigger's stamp, one per entry, in a tree of one entry per event and in one of one entry per hit."""
+    path = write_root(tmp_path / "trigger.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[1.0, 2.0], [1.0]]),
+                      time=ak.Array([_stamps(7, 9), _stamps(10**9)]), trigger=_stamps(10, 10**9 - 4))
+    assert ak.to_list(read_root_hits(path, time_reference="trigger").time) == [[-3.0, -1.0], [4.0]]
+    path = write_root(tmp_path / "per_hit.root", event=np.array([1, 1, 2]), crystal_id=np.array([1, 2, 1]),
+                      energy=np.ones(3), time=np.array([5.0, 6.0, 7.0]), trigger=np.array([1.0, 1.0, 10.0]))
+    assert ak.to_list(read_root_hits(path, event="event", time_reference="trigger").time) == [[4.0, 5.0], [-3.0]]
+    with pytest.raises(CalorimeterFileError, match="branch 'time' holds .*: expected one reference time per entry"):
+        read_root_hits(tmp_path / "trigger.root", time_reference="time")  # a list per entry
+    with pytest.raises(CalorimeterFileError, match="no branch 'start'"):
+        read_root_hits(path, event="event", time_reference="start")
+
+
+def test_float_times_are_read_as_written(tmp_path: Path) -> None:
+    """Trigger-relative times, as simulation and most exports write them: a network reads them as simulated; an
+    absolute stamp written as a double has lost its nanoseconds, and is refused."""
+    path = write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[1.0, 2.0], [1.0]]),
+                      time=ak.Array([np.array([12.5, -3.0]), np.array([-800.0])]))
+    assert ak.to_list(read_root_hits(path).time) == [[12.5, -3.0], [-800.0]]
+    path = write_root(tmp_path / "absolute.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
+                      time=ak.Array([np.array([1.7e18 + 256.0, 1.7e18])]))
+    with pytest.raises(CalorimeterFileError, match="an absolute time stamp, whose nanoseconds a float has lost"):
+        read_root_hits(path)
 
 
 def test_per_hit_events_are_runs_of_consecutive_entries_in_tree_order(tmp_path: Path) -> None:

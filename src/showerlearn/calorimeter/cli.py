@@ -97,6 +97,10 @@ def convert_calorimeter(
     event: Annotated[str | None, typer.Option(
         help="Branch of the event numbers, for trees of one entry per hit (consecutive entries of one number are "
              "an event).")] = None,
+    time_reference: Annotated[str | None, typer.Option(
+        "--time-reference", help="Branch of one reference time per entry [ns] (the trigger's), which the hit times are "
+                                 "read relative to (default: float times as written, integer stamps relative to the "
+                                 "event's most energetic hit).")] = None,
     energy_unit: Annotated[str, typer.Option("--energy-unit", help="Unit of the energy branch: keV (R3BRoot's calibrated "
                                                                    "data), MeV (its simulated data) or GeV.")] = "keV",
     geometry: Annotated[str, typer.Option(help="The calorimeter the crystal ids number: califa or toy_grid.")] = "califa",
@@ -118,8 +122,9 @@ def convert_calorimeter(
             crystals = geometry_by_name(geometry)
         except ValueError as error:
             raise ValueError(f"--geometry: {error}") from None
-        hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals)
-        origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit}
+        hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
+        origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
+                  "source_time_reference": time_reference or ""}
         with kept_if_created_meanwhile():
             written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite)
     console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "

@@ -10,9 +10,16 @@ to flat trees for analysis outside R3BRoot, in one of two shapes, both read here
   events is refused (trees of chained runs whose numbering restarts must be renumbered or read one by one).
 
 TTrees and RNTuples are read alike. Branches hold numbers (not booleans or strings); a crystal is read out once
-per event, so an id twice in one event is refused. Times are read relative to the event's earliest hit; integer
-stamps (R3BRoot's 64-bit white-rabbit stamps, ~1.7e18 ns, which a float64 keeps only to ~256 ns) are subtracted as
-integers.
+per event, so an id twice in one event is refused.
+
+Times: networks read a hit's time as simulated, relative to the reaction (prompt gammas near 0 ns, background
+spread over the readout window), so times are read on that clock. With ``time_reference``, a branch of one
+reference time per entry (the trigger's or the event header's time stamp), relative to it. Without it, float
+times as written (relative to the trigger, as R3BRoot's simulation and most exports write them); integer stamps
+(R3BRoot's 64-bit white-rabbit stamps, ~1.7e18 ns) relative to their event's most energetic hit, which a prompt
+gamma deposits (not the earliest hit: a background hit may come up to a microsecond before). Integers are
+subtracted as integers: a float64 keeps such stamps only to ~256 ns. Float times beyond a second are refused as
+absolute stamps, whose nanoseconds a float has lost.
 
 Crystal ids are mapped to angles with a geometry (the CALIFA-like one by default). Energies are converted to
 MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV, its simulated ones in MeV; headers of older
@@ -38,6 +45,8 @@ __all__ = ["ENERGY_UNITS", "read_root_hits"]
 ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
+#: float times beyond a second [ns] are no trigger-relative times but absolute stamps
+_MAX_FLOAT_TIME_NS = 1e9
 #: crystal ids are int32 in R3BRoot (both readout ranges stay far below)
 _MAX_CRYSTAL_ID = 2**31
 
@@ -45,6 +54,7 @@ _MAX_CRYSTAL_ID = 2**31
 def read_root_hits(
     path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
     time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
+    time_reference: str | None = None,
 ) -> Any:
     """Read a flat tree of crystal hits as an awkward array of hit lists (fields ``crystal_id``, ``energy``
     [MeV], ``time`` [ns], ``theta``, ``phi`` [rad]), one list per event.
@@ -56,14 +66,18 @@ def read_root_hits(
         event: branch numbering the event of each entry, for trees with one entry per hit.
         energy_unit: unit of the energy branch: keV, MeV or GeV.
         geometry: maps crystal ids to angles (default: the CALIFA-like geometry).
+        time_reference: branch of one reference time per entry [ns] (the trigger's), which the times are read
+            relative to; None: see the module docstring.
     """
     if energy_unit not in ENERGY_UNITS:
         raise ValueError(f"energy_unit must be one of {', '.join(ENERGY_UNITS)}, got {energy_unit!r}")
     import awkward as ak
 
-    branches = [crystal_id, energy, time] + ([event] if event else [])
+    branches = [crystal_id, energy, time] + [name for name in (event, time_reference) if name]
     columns = _read_branches(Path(path), tree, branches)
     hits, counts, where = _per_event(path, columns, crystal_id, energy, time, event)
+    reference = None if time_reference is None else _per_hit_reference(
+        path, columns[time_reference], time_reference, None if event else counts)
 
     def refuse(name: str, bad: np.ndarray, why: str) -> None:
         """An error at the first ``bad`` hit: the branch, the value the file holds there and its entry."""
@@ -74,6 +88,9 @@ def read_root_hits(
     refuse(energy, ~np.isfinite(hits[energy]), "; R3BRoot marks saturated crystals so: drop them before export")
     refuse(energy, hits[energy] < 0, ": a crystal's deposited energy is >= 0")
     refuse(time, ~np.isfinite(hits[time]), "")
+    if reference is None and hits[time].dtype.kind == "f":
+        refuse(time, np.abs(hits[time]) > _MAX_FLOAT_TIME_NS, " ns: an absolute time stamp, whose nanoseconds a float has lost; "
+               "export the stamps as integers, or give the trigger's time as the time reference")
     # checked before the conversion to int64, which would wrap an infinity or a huge id into another number
     refuse(crystal_id, ~_whole(hits[crystal_id], _MAX_CRYSTAL_ID), ": crystal ids are whole numbers "
            "(of magnitude below 2^31)")
@@ -85,8 +102,8 @@ def read_root_hits(
         theta, phi = geometry.angles(ids)
     except UnknownCrystalError as error:
         raise CalorimeterFileError(path, f"branch {crystal_id!r}: {error}") from None
-    record = {"crystal_id": ids, "energy": hits[energy] * ENERGY_UNITS[energy_unit], "time": _times(hits[time], counts),
-              "theta": theta, "phi": phi}
+    times = _times(hits[time], counts, hits[energy], reference)
+    record = {"crystal_id": ids, "energy": hits[energy] * ENERGY_UNITS[energy_unit], "time": times, "theta": theta, "phi": phi}
     return ak.unflatten(ak.zip(record), counts)
 
 
@@ -204,16 +221,34 @@ def _event_starts(path: str | Path, numbers: np.ndarray, name: str) -> np.ndarra
     return starts
 
 
-def _times(times: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Hit times as float64, relative to their event's earliest hit: only differences within an event mean
-    anything, and absolute stamps (R3BRoot's 64-bit white-rabbit ones, ~1.7e18 ns) keep no nanoseconds in a
-    float64, nor in the float32 of a hit file. Integer stamps are subtracted before the conversion."""
-    filled = counts > 0
-    earliest = np.repeat(np.minimum.reduceat(times, (np.cumsum(counts) - counts)[filled]), counts[filled])
-    if times.dtype.kind == "f":
-        return times.astype(np.float64) - earliest
-    # modulo 2^64, the difference is exact for any integer type (it lies in [0, 2^64)), with no overflow
-    return (times.astype(np.uint64) - earliest.astype(np.uint64)).astype(np.float64)
+def _times(times: np.ndarray, counts: np.ndarray, energies: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+    """Hit times [ns] as float64 on the simulation's clock (see the module docstring): relative to ``reference`` (one
+    per hit) if given, else integer stamps relative to their event's most energetic hit, else as written."""
+    if reference is None and times.dtype.kind == "f":
+        return times.astype(np.float64)
+    if reference is None:
+        order = np.lexsort((energies, np.repeat(np.arange(len(counts)), counts)))  # per event, its most energetic last
+        last = np.cumsum(counts)[counts > 0] - 1
+        reference = np.repeat(times[order[last]], counts[counts > 0])
+    if times.dtype.kind == "f" or reference.dtype.kind == "f":
+        return times.astype(np.float64) - reference.astype(np.float64)
+    # modulo 2^64 the difference is exact for any integer types, read back as signed (a hit may precede the reference)
+    return (times.astype(np.uint64) - reference.astype(np.uint64)).view(np.int64).astype(np.float64)
+
+
+def _per_hit_reference(path: str | Path, column: Any, name: str, counts: np.ndarray | None) -> np.ndarray:
+    """The time-reference branch ``name``: one finite number per entry, as one value per hit (``counts``: the hits of
+    each entry of a tree of one entry per event; None for a tree of one entry per hit)."""
+    import awkward as ak
+
+    _check_numbers(path, column, name)
+    if column.ndim != 1:
+        raise CalorimeterFileError(path, f"branch {name!r} holds {ak.type(column)}: expected one reference time per entry")
+    values = ak.to_numpy(column)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        entry = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {entry}: expected a reference time")
+    return values if counts is None else np.repeat(values, counts)
 
 
 def _event_numbers(path: str | Path, column: Any, name: str) -> np.ndarray:
