@@ -304,6 +304,27 @@ def test_a_photopeak_window_of_another_resolution_than_the_simulated_one_is_refu
     assert new_run_problems(load_config(example)) == []
 
 
+def test_hit_files_of_another_resolution_than_the_photopeak_window_are_refused(tmp_path: Path) -> None:
+    """Training on simulated hit files (not the config's simulation): the resolution they record counts."""
+    from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
+
+    for name, resolution in (("a", 0.03), ("b", 0.03), ("c", 0.05)):
+        simulate_calorimeter(CalorimeterSimulationConfig(n_events=3, resolution_fwhm_662=resolution), tmp_path / f"{name}.h5",
+                             seed=1, n_jobs=1, progress=False)
+    example = REPOSITORY / "examples" / "calorimeter_r3b_window.yaml"
+
+    def problems(files: str, *more: str) -> str:
+        config = load_config(example, ["data.params.simulate=null", f"data.params.files=[{files}]", *more])
+        return " ".join(new_run_problems(config))
+
+    window = "evaluation.params.resolution_fwhm_662"
+    assert f"{window}: 0.077 differs from the simulated crystals' {tmp_path / 'a.h5'}'s simulation (0.03)" in problems(
+        str(tmp_path / "a.h5"))
+    assert problems(f"{tmp_path / 'a.h5'}, {tmp_path / 'b.h5'}", f"{window}=0.03") == ""
+    assert "hit files simulated with different crystal resolutions" in problems(str(tmp_path / "*.h5"), f"{window}=0.03")
+    assert problems(str(tmp_path / "missing.h5")) == ""  # the DataModule names a missing file when it reads
+
+
 def test_a_collider_network_reading_pairwise_features_needs_the_pair_inputs() -> None:
     example = REPOSITORY / "examples" / "collider_multiscale_pairwise.yaml"
     assert new_run_problems(load_config(example)) == []

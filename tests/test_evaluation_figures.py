@@ -336,6 +336,26 @@ def test_a_count_axis_from_zero_is_linear_and_energies_are_logarithmic(tmp_path:
     assert scales == {"clusters": False, "efficiency": True}
 
 
+def test_curves_against_gamma_energy_count_gammas_per_bin(tmp_path: Path) -> None:
+    """The calorimeter's per-energy curves count gammas (three to five per event), not events."""
+    from showerlearn.calorimeter.family import BOARD_STYLE as CALORIMETER_STYLE
+    from showerlearn.evaluation.curves import curve_record, save_curve_figures
+    from showerlearn.family import installed_families
+    from showerlearn.viz.board import merged_style
+
+    record = curve_record(np.array([0.3, 1.0, 10.0]), np.array([0.5, 0.6]), np.array([5, 900]), x="gamma_energy",
+                          x_unit="MeV", unit="")  # fmt: skip
+    figure = curves_figure([series_from_record(record, "window")], xlabel="E", ylabel="eff", counted="gammas")
+    assert figure.axes[1].get_ylabel() == "gammas / bin"
+    assert f"grey points: bins with < {MIN_EVENTS_PER_BIN} gammas" in _texts(figure)
+    assert CALORIMETER_STYLE.axis_counts == {"gamma_energy": "gammas"}
+    families = installed_families()
+    assert merged_style([families["calorimeter"], families["iact"]]).axis_counts == {
+        "calorimeter/gamma_energy": "gammas"}  # the board's, keyed by the family as its curves are
+    assert save_curve_figures({"run": {"photopeak_efficiency_vs_gamma_energy": record}}, tmp_path, style=CALORIMETER_STYLE,
+                              formats=("png",))  # fmt: skip
+
+
 def test_the_roc_names_the_positive_class_of_its_family() -> None:
     from showerlearn.viz.classification import RocSeries, roc_figure
 

@@ -623,6 +623,10 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     assert narrow.exit_code == 0, narrow.output
     narrow_metrics = json.loads((tmp_path / "narrow" / "metrics.json").read_text())
     assert narrow_metrics["scalars"]["photopeak_efficiency"] < plain_metrics["scalars"]["photopeak_efficiency"]
+    # a photopeak window of other crystals than the simulated ones: refused, as training refuses it
+    other = CliRunner().invoke(app, ["evaluate", str(run.path), "-p", str(plain), "-o", str(tmp_path / "other"),
+                                     "--set", "evaluation.params.resolution_fwhm_662=0.03"])  # fmt: skip
+    assert other.exit_code != 0 and "differs from the simulated crystals'" in _text(other), other.output
 
     kept = (tmp_path / "plain" / "metrics.json").read_bytes()
     (tmp_path / "notes").mkdir()

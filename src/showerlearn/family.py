@@ -49,6 +49,8 @@ class BoardStyle:
         metric_style: metric (the part of a curve name before ``_vs_``) -> ``{"ylabel", "logy", "hline",
             "missing"}`` (``missing``: why a bin with events may have no value, e.g. an AUC of one class).
         axis_labels: curve x quantity (after ``_vs_``) -> axis label with its unit.
+        axis_counts: curve x quantity -> what the per-bin counts (``n_events``) of curves against it count, plural
+            (``gammas``: one per gamma, not per event); one not named counts ``events``.
         scalar_direction: scalar -> ``"higher"``, ``"lower"`` or ``"zero"``: which value is best.
         scalar_order: scalars shown first in the metrics table, in this order.
         scalar_units: scalar -> its unit (astropy string, e.g. ``"deg"``), shown next to its value in
@@ -60,6 +62,7 @@ class BoardStyle:
 
     metric_style: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     axis_labels: Mapping[str, str] = field(default_factory=dict)
+    axis_counts: Mapping[str, str] = field(default_factory=dict)
     scalar_direction: Mapping[str, str] = field(default_factory=dict)
     scalar_order: tuple[str, ...] = ()
     scalar_units: Mapping[str, str] = field(default_factory=dict)

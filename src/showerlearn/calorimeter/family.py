@@ -24,6 +24,7 @@ BOARD_STYLE = BoardStyle(
         "clusters_per_event": {"ylabel": "clusters per event"},
     },
     axis_labels={"gamma_energy": "gamma energy, rest frame [MeV]", "gammas_with_hits": "gammas with hits per event"},
+    axis_counts={"gamma_energy": "gammas"},  # the per-energy curves count gammas, three to five per event
     scalar_direction={
         "photopeak_efficiency": "higher", "photopeak_efficiency_hard": "higher",
         "reconstruction_efficiency": "higher", "reconstruction_efficiency_hard": "higher",
@@ -72,16 +73,41 @@ class CalorimeterFamily(Family):
 
 def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
     """The evaluator's photopeak window is ``n_sigma`` crystal resolutions wide: on simulated events it must
-    use the resolution they were simulated with, or every method's photopeak efficiency is off."""
-    simulated = ((config.data.params or {}).get("simulate") or {}).get("config") or {}
-    if config.evaluation is None or config.evaluation.name != "calorimeter" or "resolution_fwhm_662" not in simulated:
+    use the resolution they were simulated with (the config's simulation, or the one its hit files record), or
+    every method's photopeak efficiency is off."""
+    if config.evaluation is None or config.evaluation.name != "calorimeter":
         return []
-    window, crystals = (config.evaluation.params or {}).get("resolution_fwhm_662"), simulated["resolution_fwhm_662"]
-    if window is None or window == crystals:
+    window = (config.evaluation.params or {}).get("resolution_fwhm_662")
+    params = config.data.params or {}
+    simulated = (params.get("simulate") or {}).get("config") or {}
+    if "resolution_fwhm_662" in simulated:
+        crystals = {"data.params.simulate.config.resolution_fwhm_662": simulated["resolution_fwhm_662"]}
+    else:
+        crystals = _recorded_resolutions(params.get("files"))
+    if len(set(crystals.values())) > 1:
+        found = ", ".join(f"{where}: {value}" for where, value in crystals.items())
+        return [f"data.params.files: hit files simulated with different crystal resolutions ({found}); the photopeak "
+                "window has one width: train on files of one resolution"]
+    if window is None or not crystals or window in crystals.values():
         return []
-    return [f"evaluation.params.resolution_fwhm_662: {window} differs from the simulated crystals' "
-            f"data.params.simulate.config.resolution_fwhm_662 ({crystals}); the photopeak window is n_sigma of the "
-            "crystals' resolution: set both to the same value"]
+    where, value = next(iter(crystals.items()))
+    return [f"evaluation.params.resolution_fwhm_662: {window} differs from the simulated crystals' {where} ({value}); "
+            "the photopeak window is n_sigma of the crystals' resolution: set both to the same value"]
+
+
+def _recorded_resolutions(patterns: list[str] | None) -> dict[str, float]:
+    """The crystal resolution each simulated hit file of ``patterns`` records, by ``<file>'s simulation``: none for
+    measured files, nor where the files cannot be read yet (the DataModule says why when it reads them)."""
+    from showerlearn.calorimeter.io import CalorimeterFileError, simulation_settings
+    from showerlearn.data.files import expand_patterns
+
+    try:
+        paths = expand_patterns(patterns, "calorimeter data", FileNotFoundError) if patterns else []
+        settings = {path: simulation_settings(path) for path in paths}
+    except (OSError, ValueError, CalorimeterFileError):
+        return {}
+    return {f"{path}'s simulation": found["resolution_fwhm_662"] for path, found in settings.items()
+            if isinstance(found.get("resolution_fwhm_662"), int | float)}
 
 
 def _test_time_view_problems(config: ExperimentConfig) -> list[str]:

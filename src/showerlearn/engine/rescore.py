@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from showerlearn.config import ExperimentConfig, apply_overrides, resolve_config
+from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
 from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
 from showerlearn.engine.run_dir import RunDir
+from showerlearn.family import family_of
 from showerlearn.engine.runner import evaluate_file
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.staging import StagedFolders, holds_anything
@@ -103,7 +104,10 @@ def _checked_config(
         raise ValueError(f"--set {' '.join(other)}: only the evaluation (evaluation.*) changes when scoring predictions; "
                          "predict again for other settings")  # fmt: skip
     data = apply_overrides(yaml.safe_load(stamp["config"]), overrides)
-    config = resolve_config(data, f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})")
+    source = f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})"
+    config = resolve_config(data, source)
+    if overrides and (problems := family_of(config).experiment_problems(config)):  # as a new run would refuse them
+        raise ConfigError(source, problems)
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
     _check_same_events(run, config, predictions)
     return config

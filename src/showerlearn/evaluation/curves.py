@@ -178,6 +178,7 @@ def save_curve_figures(
             hline=metric_style.get("hline"),
             caption=caption,
             missing=metric_style.get("missing", "no value"),
+            counted=style.axis_counts.get(first["x"], "events"),
         )
         written += save_figure(figure, output_dir / name, formats=formats)
     return written

@@ -92,9 +92,9 @@
   }
 
   // ---- one plot ----------------------------------------------------------------------------
-  // spec: {title, xlabel, ylabel, logx, logy, hline, diagonal, xrange, yrange, series: [...], refs: [...]}
+  // spec: {title, xlabel, counted, ylabel, logx, logy, hline, diagonal, xrange, yrange, series: [...], refs: [...]}
   // series: {id, label, color, dashed, x, y, low, high, band, n}; refs: {label, x, y}
-  // band: what [low, high] is ("95 % bootstrap interval"); n: events per bin (bins below MIN_EVENTS apart)
+  // band: what [low, high] is ("95 % bootstrap interval"); n: events (spec.counted) per bin (bins below MIN_EVENTS apart)
   function drawPlot(spec) {
     const root = svg("svg", {width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "plot", "data-plot": spec.key,
                             "data-curve": spec.curve || spec.key});
@@ -166,7 +166,7 @@
             ? {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3, fill: "white", stroke: FEW_EVENTS_COLOR, class: "few-events"}
             : {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3, fill: s.dashed ? "white" : s.color, stroke: s.color}, g);
           const band = s.low && finite(s.low[k]) ? ` [${fmt(s.low[k])}, ${fmt(s.high[k])}]` : "";
-          const events = s.n && finite(s.n[k]) ? `\nevents: ${fmt(s.n[k])}${few ? ` (< ${MIN_EVENTS}: drawn apart)` : ""}` : "";
+          const events = s.n && finite(s.n[k]) ? `\n${spec.counted || "events"}: ${fmt(s.n[k])}${few ? ` (< ${MIN_EVENTS}: drawn apart)` : ""}` : "";
           svg("title", {}, dot).textContent = `${s.label}\n${spec.xlabel}: ${fmt(x)}\n${spec.ylabel}: ${fmt(s.y[k])}${band}${events}`;
         });
       }
@@ -183,7 +183,7 @@
     if (fewDrawn) {
       figure.appendChild(el("p", {class: "plot-note few-note"}, [
         el("span", {class: "hollow", style: `border-color:${FEW_EVENTS_COLOR}`}),
-        el("span", {text: ` bins with < ${MIN_EVENTS} events (outside line and band)`})]));
+        el("span", {text: ` bins with < ${MIN_EVENTS} ${spec.counted || "events"} (outside line and band)`})]));
     }
     if (!spec.series.length) figure.appendChild(el("p", {class: "empty", text: "no selected run has this curve"}));
     return figure;
@@ -216,6 +216,13 @@
     const family = metric.slice(0, metric.indexOf("/") + 1);
     return DATA.axis_labels[family + axis] || DATA.axis_labels[axis] || axis.replace(/_/g, " ");
   }
+  // what the per-bin counts of curve ``name`` count ("gammas"), looked up as axisLabel does; "events" if unnamed
+  function countedOf(name) {
+    const [metric, axis] = name.split("_vs_");
+    const family = metric.slice(0, metric.indexOf("/") + 1);
+    const counts = DATA.axis_counts || {};
+    return counts[family + axis] || counts[axis] || "events";
+  }
   function seriesOf(entry, curve) {
     const x = curve.edges.slice(1).map((hi, k) => {
       const lo = curve.edges[k];
@@ -240,7 +247,7 @@
       host.appendChild(drawPlot({
         key: plot.metric, curve: name, title: plot.title, ylabel: plot.ylabel, logy: Boolean(plot.logy), hline: plot.hline,
         logx: series.every((s) => s.x.every((x) => !finite(x) || x > 0)),  // energies: log axis
-        xlabel: axisLabel(name),
+        xlabel: axisLabel(name), counted: countedOf(name),
         series,
         refs: req ? [{label: req.label, x: req.energy, y: req.value}] : [],
       }));

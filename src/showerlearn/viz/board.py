@@ -248,6 +248,7 @@ def merged_style(families: Sequence[Family]) -> BoardStyle:
     return BoardStyle(
         metric_style=_first_wins(style.metric_style for style in styles),
         axis_labels=_first_wins(style.axis_labels for style in styles),
+        axis_counts=_first_wins(style.axis_counts for style in styles),
         scalar_direction=_first_wins(style.scalar_direction for style in styles),
         scalar_order=tuple(dict.fromkeys(name for style in styles for name in style.scalar_order)),
         scalar_units=_first_wins(style.scalar_units for style in styles),
@@ -261,6 +262,7 @@ def _keyed_style(style: BoardStyle, family: Family | None) -> BoardStyle:
     return BoardStyle(
         metric_style={_metric_key(family, name): value for name, value in style.metric_style.items()},
         axis_labels={_metric_key(family, name): value for name, value in style.axis_labels.items()},
+        axis_counts={_metric_key(family, name): value for name, value in style.axis_counts.items()},
         scalar_direction={_scalar_key(family, name): value for name, value in style.scalar_direction.items()},
         scalar_order=tuple(_scalar_key(family, name) for name in style.scalar_order),
         scalar_units={_scalar_key(family, name): value for name, value in style.scalar_units.items()},
@@ -354,6 +356,7 @@ def board_payload(
         },
         "default_requirement": next(iter(references), "none"),
         "axis_labels": dict(style.axis_labels),
+        "axis_counts": dict(style.axis_counts),
         "plots": _plots(flat, style.metric_style),
         "scalar_order": [n for n in style.scalar_order if n in scalar_names] + sorted(scalar_names - set(style.scalar_order)),
         "better": {name: direction for name, direction in style.scalar_direction.items() if name in scalar_names},

@@ -116,9 +116,9 @@ def band_title(curves: Sequence[CurveSeries]) -> str:
     return "bands: " + "; ".join(f"{label}: {band}" for label, band in bands.items())
 
 
-def _events_panel(ax: Axes, curves: Sequence[CurveSeries], colors: Sequence[str], min_events: int) -> None:
-    """Events per bin of each curve (steps over the bins from its first to its last with events), with the
-    low-statistics threshold."""
+def _events_panel(ax: Axes, curves: Sequence[CurveSeries], colors: Sequence[str], min_events: int, counted: str) -> None:
+    """Events (or the ``counted`` objects) per bin of each curve (steps over the bins from its first to its last
+    with any), with the low-statistics threshold."""
     for curve, color in zip(curves, colors, strict=True):
         counts = np.asarray(curve.n_events if curve.n_events is not None else [], dtype=float)
         filled = np.flatnonzero(counts > 0)
@@ -127,12 +127,12 @@ def _events_panel(ax: Axes, curves: Sequence[CurveSeries], colors: Sequence[str]
             ax.stairs(counts[first:last], np.asarray(curve.edges, dtype=float)[first : last + 1], color=color,
                       linestyle="--" if curve.baseline else "-", baseline=None)
     ax.axhline(min_events, color=LOW_STATISTICS_COLOR, linestyle=":", linewidth=1)
-    ax.text(0.99, 0.95, f"grey points: bins with < {min_events} events", transform=ax.transAxes, ha="right", va="top",
+    ax.text(0.99, 0.95, f"grey points: bins with < {min_events} {counted}", transform=ax.transAxes, ha="right", va="top",
             fontsize="x-small", color="0.4")
     if ax.patches:
         ax.set_yscale("log")
         _plain_log_labels(ax.yaxis)
-    ax.set_ylabel("events / bin")
+    ax.set_ylabel(f"{counted} / bin")
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -162,17 +162,18 @@ def curves_figure(
     hline: float | None = None,
     missing: str = "no value",
     min_events: int = MIN_EVENTS_PER_BIN,
+    counted: str = "events",
 ) -> Figure:
     """A figure of binned curves with optional reference (requirement) curves and a horizontal line.
 
     ``caption``: the data set and cuts, the figure's first line; ``missing``: why a bin with events has
     no value (the legend's word for the crosses). With event counts (``CurveSeries.n_events``), a lower
-    panel shows them per bin and bins below ``min_events`` are grey.
+    panel shows them per bin and bins below ``min_events`` are grey; ``counted``: what they count (``gammas``).
     """
-    counted = any(c.n_events is not None for c in curves)
-    figure = new_figure(6.4, 6.0 if counted else 4.8)
+    has_counts = any(c.n_events is not None for c in curves)
+    figure = new_figure(6.4, 6.0 if has_counts else 4.8)
     add_caption(figure, caption)
-    if counted:
+    if has_counts:
         ax, events_ax = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     else:
         ax, events_ax = figure.add_subplot(), None
@@ -195,7 +196,7 @@ def curves_figure(
     if not has_data:
         ax.text(0.5, 0.5, "no events", transform=ax.transAxes, ha="center", va="center", color="grey")
     if events_ax is not None:
-        _events_panel(events_ax, curves, colors, min_events)
+        _events_panel(events_ax, curves, colors, min_events, counted)
     if logx and has_data:
         ax.set_xscale("log")
     if logy:

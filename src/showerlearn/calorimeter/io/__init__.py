@@ -8,7 +8,7 @@ functions that need them (the ``calorimeter`` extra).
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.calorimeter.io.hdf5 import (
     FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_chunk,
-    read_event_columns, read_events, read_gammas, write_measured_hits,
+    read_event_columns, read_events, read_gammas, simulation_settings, write_measured_hits,
 )
 from showerlearn.calorimeter.io.root import read_root_hits
 
@@ -26,5 +26,6 @@ __all__ = [
     "read_events",
     "read_gammas",
     "read_root_hits",
+    "simulation_settings",
     "write_measured_hits",
 ]

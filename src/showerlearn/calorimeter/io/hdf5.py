@@ -35,6 +35,7 @@ from showerlearn.io import atomic_path
 
 __all__ = [
     "FORMAT", "HIT_FIELDS", "UNITS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
+    "simulation_settings",
     "read_event_columns", "read_events", "read_gammas", "write_measured_hits",
 ]
 
@@ -273,6 +274,18 @@ def _same_crystals(table: Mapping[str, np.ndarray], known: Mapping[str, np.ndarr
     order, known_order = np.argsort(table["crystal_id"]), np.argsort(known["crystal_id"])
     return bool(np.array_equal(table["crystal_id"][order], known["crystal_id"][known_order]) and all(
         np.allclose(table[key][order], known[key][known_order], rtol=0, atol=_ANGLE_SLACK) for key in ("theta", "phi")))
+
+
+def simulation_settings(path: str | Path) -> dict[str, Any]:
+    """The simulation settings a simulated hit file records (its ``config`` attribute, JSON); empty for a file
+    without them (measured data, another writer) or with settings that do not read as an object."""
+    with _open(path) as file:
+        text = _text_attribute(file, "config")
+    try:
+        settings = json.loads(text) if text is not None else {}
+    except json.JSONDecodeError:
+        return {}
+    return settings if isinstance(settings, dict) else {}
 
 
 def has_gammas(path: str | Path) -> bool:
