@@ -251,5 +251,8 @@ def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     assert result.exit_code == 0, result.output
     criteria = json.loads((run.path / "explain" / "criteria.json").read_text())
     assert "same_gamma" in json.dumps(criteria) and "same_gamma_uniform" in json.dumps(criteria)
+    (model,) = criteria["models"].values()
+    assert model["n_events"] == 2  # the events counted (--max-events), not the columns of a prediction table
+    assert criteria["settings"]["randomized_control"] is False  # attention maps: no Grad-CAM control computed
     figures = {path.name for path in (run.path / "plots" / "explain").iterdir()}
     assert "attention_vs_angle.png" in figures and any(name.startswith("event00000") for name in figures)

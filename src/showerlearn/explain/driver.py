@@ -193,8 +193,9 @@ class RunExplanation:
 
     @property
     def n_events(self) -> int:
-        """Events the criteria and predictions are over."""
-        return len(next(iter(self.predictions.values())))
+        """Events the criteria and predictions are over (``counted``: the predictions of a family may be several
+        tables, whose first's length is no event count)."""
+        return len(self.counted)
 
     def event_inputs(self, event: int) -> Any:
         """The network inputs of the ``event``-th selected event (an array, or a dict of arrays)."""

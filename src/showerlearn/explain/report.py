@@ -215,7 +215,7 @@ def write_explanations(
             if len(explanations) > 1:
                 write_sweep_figures(explanations, staged.folder(path / EXPLAIN_FOLDER))
             explained.append((path, explanations))
-        document = _criteria_document(explained, input_file, layer, settings, method, reference, control)
+        document = _criteria_document(explained, input_file, layer, settings, method, reference)
         _write_criteria(document, staged.folder(main / CRITERIA_FOLDER), staged.folder(main / EXPLAIN_FOLDER))
     # a folder left with nothing is none (io.staging): not named
     return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures if folder.is_dir()))}
@@ -250,7 +250,7 @@ def _figure_folders(main: Path, groups: Sequence[tuple[Path, Sequence[RunDir]]])
 
 def _criteria_document(
     groups: Sequence[tuple[Path, Sequence[RunExplanation]]], input_file: str | Path, layer: str | None,
-    settings: CriteriaSettings, method: str, reference: str, control: bool,
+    settings: CriteriaSettings, method: str, reference: str,
 ) -> dict[str, Any]:
     """The content of criteria.json: the settings, the criteria's definitions, each model's summary."""
     models = {}
@@ -262,10 +262,15 @@ def _criteria_document(
             "n_events": explanations[0].n_events,
             "criteria": summarise_criteria(explanations),
         }
+    # the control is of Grad-CAM maps, with criteria: a run explained by attention maps alone, or without a true
+    # signal to compare maps with, has none
+    controlled = any(name.startswith(CONTROL_PREFIX) for _, explanations in groups for e in explanations
+                     for name in (e.criteria or {}))
     return {
         "input": str(input_file),
         "settings": {
-            "method": method, "reference": reference, "layer": layer or "the model's explain_layer, else its backbone", "randomized_control": control,
+            "method": method, "reference": reference, "layer": layer or "the model's explain_layer, else its backbone",
+            "randomized_control": controlled,
             **asdict(settings),
         },
         "definitions": dict(groups[0][1][0].adapter.criteria_definitions),
