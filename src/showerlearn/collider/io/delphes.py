@@ -23,7 +23,7 @@ two jets overlap.
 
 Every field is checked as it is read: present, of the expected shape, as long as the other fields of its
 collection in every event, finite (an error names the file, the branch and the event), flags and charges whole
-(Delphes writes integers; floats are taken when whole), lepton and jet pT, MET and masses not negative, phi an
+(Delphes writes integers; floats are taken when whole), lepton and jet pT and MET not negative, phi an
 angle in radians. Fat jets and particle-flow objects with pT <= 0 (and objects with E <= 0) are dropped, with a
 logged count: their logarithmic features would be infinite, and no detector records them.
 """
@@ -31,6 +31,7 @@ logged count: their logarithmic features would be infinite, and no detector reco
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,6 @@ class _Range:
 
 
 _NON_NEGATIVE = _Range(0.0, np.inf, "a value >= 0")
-# TLorentzVector::M() gives -sqrt(-m^2) where rounding makes a massless jet's m^2 negative: tiny, not a sign error
-_MASS = _Range(-0.01, np.inf, "a mass >= 0 GeV (below 0 by rounding only, 0.01 GeV at most)")
 # Delphes writes -pi to pi; any angle of one turn either way is the same to every feature (differences are wrapped),
 # while degrees, read as radians, would be wrong angles (and nearly all of them beyond 2 pi)
 _ANGLE = _Range(-2 * np.pi, 2 * np.pi, "an angle in radians (Delphes: -pi to pi), within -2 pi to 2 pi")
@@ -141,7 +140,8 @@ class _DelphesTree:
         if tree not in trees:
             raise ColliderDataError(path, f"no tree {tree!r}; the file has {', '.join(trees) or 'none'}")
         self.path, self.tree = path, file[tree]
-        self.branches = {key.rsplit("/", 1)[-1]: key for key in self.tree.keys(recursive=True)}
+        # Delphes names the branches of fixed-size members with their size, FatJet.Tau[5]: known by the member's name
+        self.branches = {re.sub(r"\[\d+\]$", "", key.rsplit("/", 1)[-1]): key for key in self.tree.keys(recursive=True)}
         #: per collection, the first branch read and its entries per event, which every other branch must match
         self._counts: dict[str, tuple[str, np.ndarray]] = {}
 
@@ -224,7 +224,9 @@ class _DelphesTree:
             n_constituents = ak.ones_like(tau1, dtype=np.int64) * -1
         return ak.zip({
             "pt": self.field("FatJet", "PT"), "eta": self.field("FatJet", "Eta"), "phi": self.angle("FatJet"),
-            "mass": self.field("FatJet", "Mass", values_in=_MASS), "tau1": tau1, "tau2": tau2, "tau3": tau3,
+            # masses as written: TLorentzVector::M() gives -sqrt(-m^2) where pile-up subtraction (Delphes'
+            # JetPileUpSubtractor) or rounding leaves m^2 < 0, so a negative mass is no sign of a damaged file
+            "mass": self.field("FatJet", "Mass"), "tau1": tau1, "tau2": tau2, "tau3": tau3,
             "tau21": ratio_or_zero(tau2, tau1), "tau32": ratio_or_zero(tau3, tau2), "n_constituents": n_constituents,
             "n_btag": self.whole("FatJet", "BTag") & 1,  # a flag; replaced by the count of tagged jets where there are jets
         }, with_name="Momentum4D")  # fmt: skip
@@ -277,7 +279,7 @@ class _DelphesTree:
         flavour = self.whole("Jet", "Flavor") if self.has("Jet", "Flavor") else ak.ones_like(pt, dtype=np.int64) * -1
         return ak.zip({
             "pt": pt, "eta": self.field("Jet", "Eta"), "phi": self.angle("Jet"),
-            "mass": self.field("Jet", "Mass", values_in=_MASS),
+            "mass": self.field("Jet", "Mass"),  # as written (see the fat jets')
             "btag": (self.whole("Jet", "BTag") & 1) == 1, "flavour": flavour,
         })  # fmt: skip
 
