@@ -48,10 +48,21 @@ def test_times_relative_to_a_reference_branch(tmp_path: Path) -> None:
     path = write_root(tmp_path / "per_hit.root", event=np.array([1, 1, 2]), crystal_id=np.array([1, 2, 1]),
                       energy=np.ones(3), time=np.array([5.0, 6.0, 7.0]), trigger=np.array([1.0, 1.0, 10.0]))
     assert ak.to_list(read_root_hits(path, event="event", time_reference="trigger").time) == [[4.0, 5.0], [-3.0]]
+    # a float reference (a Double_t trigger time) to integer stamps keeps their nanoseconds, and its own fraction
+    path = write_root(tmp_path / "double.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
+                      time=ak.Array([np.array([1000, 1100], dtype=np.uint64)]), trigger=np.array([999.5]))
+    assert ak.to_list(read_root_hits(path, time_reference="trigger").time) == [[0.5, 100.5]]
+    path = write_root(tmp_path / "double_stamp.root", crystal_id=ak.Array([[1]]), energy=ak.Array([[1.0]]),
+                      time=ak.Array([_stamps(100)]), trigger=np.array([float(STAMP)]))
+    with pytest.raises(CalorimeterFileError, match="branch 'trigger' is .* within 2\\^53 ns"):
+        read_root_hits(path, time_reference="trigger")
+    # --event given for a tree of one entry per event: the reference is still one per entry (event)
+    assert ak.to_list(read_root_hits(tmp_path / "trigger.root", event="crystal_id", time_reference="trigger").time) == [
+        [-3.0, -1.0], [4.0]]
     with pytest.raises(CalorimeterFileError, match="branch 'time' holds .*: expected one reference time per entry"):
         read_root_hits(tmp_path / "trigger.root", time_reference="time")  # a list per entry
     with pytest.raises(CalorimeterFileError, match="no branch 'start'"):
-        read_root_hits(path, event="event", time_reference="start")
+        read_root_hits(tmp_path / "per_hit.root", event="event", time_reference="start")
 
 
 def test_float_times_are_read_as_written(tmp_path: Path) -> None:

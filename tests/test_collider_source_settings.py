@@ -49,3 +49,21 @@ def test_files_to_predict_give_the_object_stream_of_the_kinds_the_network_was_tr
     assert data._prediction_source().object_limits == {"met": 1, "fatjets": 2, "jets": 0, "electrons": 2, "muons": 0}
     data.object_kinds = None  # a checkpoint of an earlier version: the run's limits as they are
     assert data._prediction_source().object_limits == {"met": 1, "fatjets": 2, "jets": 6, "electrons": 2, "muons": 2}
+
+
+def test_a_copy_of_a_class_file_under_another_class_is_refused(tmp_path: Path) -> None:
+    """Each class's files were searched for copies apart: a copy under another class gave its events both labels."""
+    import numpy as np
+
+    from showerlearn.collider.data.sources import NpzFiles
+
+    (tmp_path / "sig.root").write_bytes(b"a Delphes file")  # never opened: the copies are found first
+    (tmp_path / "copy_of_sig.root").write_bytes(b"a Delphes file")
+    source = DelphesFiles(classes={"background": [str(tmp_path / "copy_of_sig.root")], "signal": [str(tmp_path / "sig.root")]})
+    with pytest.raises(ValueError, match=r"sig\.root holds the same bytes as .*copy_of_sig\.root"):
+        source.read()
+    np.savez(tmp_path / "a.npz", np.ones((3, 2, 1)))
+    (tmp_path / "b.npz").write_bytes((tmp_path / "a.npz").read_bytes())
+    stream = {"files": [str(tmp_path / "a.npz"), str(tmp_path / "b.npz")], "features": ["pt"]}
+    with pytest.raises(ValueError, match=r"constituents\.files: .*b\.npz holds the same bytes as .*a\.npz"):
+        NpzFiles(constituents=stream, objects=stream).read()

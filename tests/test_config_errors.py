@@ -323,6 +323,10 @@ def test_hit_files_of_another_resolution_than_the_photopeak_window_are_refused(t
     assert problems(f"{tmp_path / 'a.h5'}, {tmp_path / 'b.h5'}", f"{window}=0.03") == ""
     assert "hit files simulated with different crystal resolutions" in problems(str(tmp_path / "*.h5"), f"{window}=0.03")
     assert problems(str(tmp_path / "missing.h5")) == ""  # the DataModule names a missing file when it reads
+    # a config naming no resolution: the evaluator's default window, 0.077, is the one compared
+    config = load_config(example, ["data.params.simulate=null", f"data.params.files=[{tmp_path / 'a.h5'}]"])
+    config.evaluation.params.pop("resolution_fwhm_662", None)
+    assert "0.077 differs from the simulated crystals'" in " ".join(new_run_problems(config))
 
 
 def test_a_collider_network_reading_pairwise_features_needs_the_pair_inputs() -> None:

@@ -77,7 +77,7 @@ def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
     every method's photopeak efficiency is off."""
     if config.evaluation is None or config.evaluation.name != "calorimeter":
         return []
-    window = (config.evaluation.params or {}).get("resolution_fwhm_662")
+    window = (config.evaluation.params or {}).get("resolution_fwhm_662", _evaluated_resolution())
     params = config.data.params or {}
     simulated = (params.get("simulate") or {}).get("config") or {}
     if "resolution_fwhm_662" in simulated:
@@ -88,11 +88,20 @@ def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
         found = ", ".join(f"{where}: {value}" for where, value in crystals.items())
         return [f"data.params.files: hit files simulated with different crystal resolutions ({found}); the photopeak "
                 "window has one width: train on files of one resolution"]
-    if window is None or not crystals or window in crystals.values():
+    if not crystals or window in crystals.values():
         return []
     where, value = next(iter(crystals.items()))
     return [f"evaluation.params.resolution_fwhm_662: {window} differs from the simulated crystals' {where} ({value}); "
             "the photopeak window is n_sigma of the crystals' resolution: set both to the same value"]
+
+
+def _evaluated_resolution() -> float:
+    """The resolution the calorimeter evaluator's photopeak window takes when the config names none."""
+    import inspect
+
+    from showerlearn.calorimeter.evaluation.evaluator import evaluate_calorimeter
+
+    return inspect.signature(evaluate_calorimeter).parameters["resolution_fwhm_662"].default
 
 
 def _recorded_resolutions(patterns: list[str] | None) -> dict[str, float]:
@@ -102,7 +111,7 @@ def _recorded_resolutions(patterns: list[str] | None) -> dict[str, float]:
     from showerlearn.data.files import expand_patterns
 
     try:
-        paths = expand_patterns(patterns, "calorimeter data", FileNotFoundError) if patterns else []
+        paths = expand_patterns(patterns, "calorimeter data", FileNotFoundError, find_copies=False) if patterns else []
         settings = {path: simulation_settings(path) for path in paths}
     except (OSError, ValueError, CalorimeterFileError):
         return {}

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def expand_patterns(
     patterns: Sequence[str | Path] | None, what: str, error: type[Exception] = ValueError, folders: bool = True,
-    refuse_copies: bool = False,
+    refuse_copies: bool = False, find_copies: bool = True,
 ) -> list[Path]:
     """The files of ``patterns`` in order, each glob expanded and sorted, each file once (overlapping patterns
     would read its events twice, into more than one split); ``error`` names ``what`` when a pattern matches
@@ -27,7 +27,8 @@ def expand_patterns(
 
     A file with the same bytes as an earlier one (a copy under another name, which its path cannot tell) is
     named with that one in a warning, or, with ``refuse_copies`` (training: a copy's events would land in more
-    than one split), in an ``error``."""
+    than one split), in an ``error`` (:func:`check_copies`); ``find_copies=False`` skips that search, for a caller
+    that only looks at the files (or searches the copies of several lists together)."""
     paths: list[Path] = []
     seen: set[Path] = set()
     for pattern in patterns or []:
@@ -42,14 +43,21 @@ def expand_patterns(
                 paths.append(match)
     if not paths:
         raise error(f"{what}: 'files' is empty")
-    for original, *copies in _copies(paths):
+    if find_copies:
+        check_copies(paths, what, error, refuse_copies)
+    return paths
+
+
+def check_copies(paths: Sequence[Path], what: str, error: type[Exception] = ValueError, refuse: bool = False) -> None:
+    """Name each of ``paths`` with the same bytes as an earlier one (a copy under another name) in a warning, or with
+    ``refuse`` in an ``error``: its events would be read twice, and in training land in more than one split."""
+    for original, *copies in _copies(list(paths)):
         for copy in copies:
             message = (f"{what}: {copy} holds the same bytes as {original} (a copy): its events are read twice, "
                        "and in training can land in more than one split; give one of them")
-            if refuse_copies:
+            if refuse:
                 raise error(message)
             log.warning(message)
-    return paths
 
 
 def _copies(paths: list[Path]) -> list[list[Path]]:

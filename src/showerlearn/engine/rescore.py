@@ -19,8 +19,8 @@ import yaml
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
 from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.family import family_of
 from showerlearn.engine.runner import evaluate_file
+from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.io.tables import read_attributes, read_columns

@@ -272,8 +272,11 @@ def _same_crystals(table: Mapping[str, np.ndarray], known: Mapping[str, np.ndarr
     if any(key not in table or np.shape(table[key]) != known[key].shape for key in _CENTRE):
         return False
     order, known_order = np.argsort(table["crystal_id"]), np.argsort(known["crystal_id"])
-    return bool(np.array_equal(table["crystal_id"][order], known["crystal_id"][known_order]) and all(
-        np.allclose(table[key][order], known[key][known_order], rtol=0, atol=_ANGLE_SLACK) for key in ("theta", "phi")))
+    if not np.array_equal(table["crystal_id"][order], known["crystal_id"][known_order]):
+        return False
+    theta = table["theta"][order] - known["theta"][known_order]
+    phi = wrap_phi(table["phi"][order] - known["phi"][known_order])  # a table in [0, 2 pi) holds the same crystals
+    return bool(np.all(np.abs(theta) <= _ANGLE_SLACK) and np.all(np.abs(phi) <= _ANGLE_SLACK))
 
 
 def simulation_settings(path: str | Path) -> dict[str, Any]:
@@ -488,7 +491,8 @@ def _check_angles(path: str | Path, columns: Mapping[str, np.ndarray], table: Ma
     theta = columns["theta"]
     outside = (theta < theta_min - _ANGLE_SLACK) | (theta > theta_max + _ANGLE_SLACK)
     width = np.mod(table["phi_max"] - table["phi_min"], 2 * np.pi)[crystal]
-    width = np.where(width > 0, width, 2 * np.pi)  # a crystal all around the beam
+    # a crystal all around the beam: its extent spans 2 pi, which the modulo (and float32 rounding) puts near 0
+    width = np.where((width > _ANGLE_SLACK) & (width < 2 * np.pi - _ANGLE_SLACK), width, 2 * np.pi)
     off_centre = wrap_phi(columns["phi"] - (table["phi_min"][crystal] + width / 2))
     outside |= np.abs(off_centre) > width / 2 + _ANGLE_SLACK
     if outside.any():

@@ -15,11 +15,12 @@ per event, so an id twice in one event is refused.
 Times: networks read a hit's time as simulated, relative to the reaction (prompt gammas near 0 ns, background
 spread over the readout window), so times are read on that clock. With ``time_reference``, a branch of one
 reference time per entry (the trigger's or the event header's time stamp), relative to it. Without it, float
-times as written (relative to the trigger, as R3BRoot's simulation and most exports write them); integer stamps
-(R3BRoot's 64-bit white-rabbit stamps, ~1.7e18 ns) relative to their event's most energetic hit, which a prompt
-gamma deposits (not the earliest hit: a background hit may come up to a microsecond before). Integers are
-subtracted as integers: a float64 keeps such stamps only to ~256 ns. Float times beyond a second are refused as
-absolute stamps, whose nanoseconds a float has lost.
+times as written (trigger-relative, as analysis exports write them); integer times (R3BRoot's ``fTime``, a
+``ULong64_t``: 64-bit white-rabbit stamps, ~1.7e18 ns, in measured data, nanoseconds since the event's start in
+simulation) relative to their event's most energetic hit, which a prompt gamma deposits (not the earliest hit: a
+background hit may come up to a microsecond before). Integers are subtracted as integers: a float64 keeps such
+stamps only to ~256 ns. Float times beyond a second are refused as absolute stamps, whose nanoseconds a float has
+lost (with a reference, floats beyond 2^53 ns).
 
 Crystal ids are mapped to angles with a geometry (the CALIFA-like one by default). Energies are converted to
 MeV from ``energy_unit`` (R3BRoot's calibrated data are in keV, its simulated ones in MeV; headers of older
@@ -47,6 +48,8 @@ ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
 #: float times beyond a second [ns] are no trigger-relative times but absolute stamps
 _MAX_FLOAT_TIME_NS = 1e9
+#: beyond 2^53 ns a float64 no longer holds every nanosecond
+_MAX_FLOAT_NS = 2.0**53
 #: crystal ids are int32 in R3BRoot (both readout ranges stay far below)
 _MAX_CRYSTAL_ID = 2**31
 
@@ -76,8 +79,9 @@ def read_root_hits(
     branches = [crystal_id, energy, time] + [name for name in (event, time_reference) if name]
     columns = _read_branches(Path(path), tree, branches)
     hits, counts, where = _per_event(path, columns, crystal_id, energy, time, event)
+    per_event_tree = columns[time].ndim == 2  # a list per entry, whatever ``event`` says
     reference = None if time_reference is None else _per_hit_reference(
-        path, columns[time_reference], time_reference, None if event else counts)
+        path, columns[time_reference], time_reference, counts if per_event_tree else None)
 
     def refuse(name: str, bad: np.ndarray, why: str) -> None:
         """An error at the first ``bad`` hit: the branch, the value the file holds there and its entry."""
@@ -88,9 +92,11 @@ def read_root_hits(
     refuse(energy, ~np.isfinite(hits[energy]), "; R3BRoot marks saturated crystals so: drop them before export")
     refuse(energy, hits[energy] < 0, ": a crystal's deposited energy is >= 0")
     refuse(time, ~np.isfinite(hits[time]), "")
-    if reference is None and hits[time].dtype.kind == "f":
-        refuse(time, np.abs(hits[time]) > _MAX_FLOAT_TIME_NS, " ns: an absolute time stamp, whose nanoseconds a float has lost; "
-               "export the stamps as integers, or give the trigger's time as the time reference")
+    if hits[time].dtype.kind == "f":  # beyond a second no trigger-relative time; beyond 2^53 ns no float holds the ns
+        limit = _MAX_FLOAT_TIME_NS if reference is None else _MAX_FLOAT_NS
+        refuse(time, np.abs(hits[time]) > limit, " ns: an absolute time stamp, whose nanoseconds a float has lost; "
+               "export the stamps as integers" + ("" if reference is not None else ", or give the trigger's time as the "
+                                                  "time reference"))
     # checked before the conversion to int64, which would wrap an infinity or a huge id into another number
     refuse(crystal_id, ~_whole(hits[crystal_id], _MAX_CRYSTAL_ID), ": crystal ids are whole numbers "
            "(of magnitude below 2^31)")
@@ -230,10 +236,15 @@ def _times(times: np.ndarray, counts: np.ndarray, energies: np.ndarray, referenc
         order = np.lexsort((energies, np.repeat(np.arange(len(counts)), counts)))  # per event, its most energetic last
         last = np.cumsum(counts)[counts > 0] - 1
         reference = np.repeat(times[order[last]], counts[counts > 0])
-    if times.dtype.kind == "f" or reference.dtype.kind == "f":
+    if times.dtype.kind == "f":
         return times.astype(np.float64) - reference.astype(np.float64)
-    # modulo 2^64 the difference is exact for any integer types, read back as signed (a hit may precede the reference)
-    return (times.astype(np.uint64) - reference.astype(np.uint64)).view(np.int64).astype(np.float64)
+    fraction = np.zeros(len(times))
+    if reference.dtype.kind == "f":  # to integer stamps: t - r = (t - round(r)) + (round(r) - r), each part exact
+        whole = np.round(reference)
+        reference, fraction = whole.astype(np.int64), whole - reference
+    # modulo 2^64 the difference is exact for any integer types, read back as signed (a hit may precede the reference;
+    # differences beyond 2^63 ns, 292 years, do not occur within an event)
+    return (times.astype(np.uint64) - reference.astype(np.uint64)).view(np.int64).astype(np.float64) + fraction
 
 
 def _per_hit_reference(path: str | Path, column: Any, name: str, counts: np.ndarray | None) -> np.ndarray:
@@ -245,9 +256,11 @@ def _per_hit_reference(path: str | Path, column: Any, name: str, counts: np.ndar
     if column.ndim != 1:
         raise CalorimeterFileError(path, f"branch {name!r} holds {ak.type(column)}: expected one reference time per entry")
     values = ak.to_numpy(column)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        entry = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {entry}: expected a reference time")
+    if values.dtype.kind == "f" and not (np.isfinite(values) & (np.abs(values) <= _MAX_FLOAT_NS)).all():
+        entry = int(np.flatnonzero(~(np.isfinite(values) & (np.abs(values) <= _MAX_FLOAT_NS)))[0])
+        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {entry}: expected a reference time "
+                                         f"[ns], finite and, as a float, within 2^53 ns (beyond, a float has lost the "
+                                         f"nanoseconds: export the stamps as integers)")
     return values if counts is None else np.repeat(values, counts)
 
 

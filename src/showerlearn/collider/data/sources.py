@@ -44,7 +44,7 @@ from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
 from showerlearn.config.base import SettingsModel
-from showerlearn.data.files import cached_simulation, expand_patterns, event_count_validator
+from showerlearn.data.files import cached_simulation, check_copies, event_count_validator, expand_patterns
 
 __all__ = [
     "ColumnarFiles",
@@ -339,11 +339,13 @@ class DelphesFiles(_RecordSource):
 
     def read(self) -> EventStreams:
         classes = {
-            name: expand_patterns(files, f"collider data: Delphes files of class {name!r}", FileNotFoundError, refuse_copies=True)
+            name: expand_patterns(files, f"collider data: Delphes files of class {name!r}", FileNotFoundError, find_copies=False)
             for name, files in self.classes.items()
         }
         if twice := _in_two_classes({name: [path.resolve() for path in paths] for name, paths in classes.items()}):
             raise ValueError(f"collider data: classes: the file {twice}")
+        # over every class at once: a copy under another class would give its events both labels
+        check_copies([path for paths in classes.values() for path in paths], "collider data: classes", ValueError, refuse=True)
         return self._read(classes)
 
     def class_name_problem(self, name: str) -> str | None:
@@ -417,6 +419,9 @@ class NpzFiles(_Source):
         return _not_among(name, self.class_names or [f"class{i}" for i in range(len(self.constituents.files))])
 
     def read(self) -> EventStreams:
+        for name in ("constituents", "objects"):  # a class file copied under another class: its events twice labelled
+            check_copies([Path(file) for file in getattr(self, name).files], f"collider data: {name}.files", ValueError,
+                         refuse=True)
         streams = {name: self._stream(getattr(self, name)) for name in ("constituents", "objects")}
         constituents, objects = streams["constituents"], streams["objects"]
         if len(constituents.labels) != len(objects.labels) or np.any(constituents.labels != objects.labels):

@@ -250,7 +250,7 @@ class IACTDataModule(ShowerDataModule):
         if self.camera is not None or self._trained_camera is not None:
             return
         try:
-            first = expand_patterns(self.file_patterns, "iact data", IACTDataError, refuse_copies=True)[0]
+            first = expand_patterns(self.file_patterns, "iact data", IACTDataError, find_copies=False)[0]
             file = self._open(first)
         except (IACTDataError, OSError) as error:
             log.warning("iact data: the training files cannot give the camera the model was built on (%s); "
