@@ -58,6 +58,9 @@ def test_bad_settings_name_the_key(tmp_path: Path) -> None:
         assert result.exit_code == 2 and setting.split("=")[0] in result.output, setting
     result = _simulate(tmp_path / "x.h5", "--gammas", "0")  # named by the option given, not by the key it sets
     assert result.exit_code == 2 and "--gammas (n_gammas: Input should be greater than or equal to 1" in result.output
+    result = _simulate(tmp_path / "x.h5", "--gammas", "2", "--set", "n_gammas_min=3")  # a check across settings
+    assert result.exit_code == 2 and "n_gammas_min (3) exceeds n_gammas (2)" in result.output
+    assert "(n_gammas given by --gammas)" in " ".join(result.output.split())
     assert not (tmp_path / "x.h5").exists()
 
 

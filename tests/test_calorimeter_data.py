@@ -198,7 +198,7 @@ def test_azimuth_augmentation_turns_the_training_inputs_by_the_calorimeter_s_own
 def test_azimuth_augmentation_needs_a_calorimeter_that_turns_and_x_with_y(tmp_path: Path, hit_file: Path) -> None:
     toy = simulate_calorimeter(CalorimeterSimulationConfig(geometry="toy_grid", n_events=30, n_gammas=2, chunk_size=30),
                                tmp_path / "toy.h5", seed=1).path  # fmt: skip
-    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth: the 'toy_grid' calorimeter neither turns nor mirrors onto itself"):
+    with pytest.raises(ValueError, match=r"toy\.h5: augment_azimuth: the 'toy_grid' calorimeter offers no turn or mirror about the beam axis"):
         _datamodule(toy, augment_azimuth=True)
     with pytest.raises(ValueError, match=r"data\.params\.preclustering\.features: turning about the beam axis \(augment_azimuth, test_time_views\) turns x and y"):
         CalorimeterDataModule(files=[str(hit_file)], preclustering={"features": ["energy", "x"]}, augment_azimuth=True)
@@ -207,7 +207,8 @@ def test_azimuth_augmentation_needs_a_calorimeter_that_turns_and_x_with_y(tmp_pa
     assert own_problems(CalorimeterDataModule, params, "data.params") == [
         "data.params.features: turning about the beam axis (augment_azimuth, test_time_views) turns x and y together: "
         "give both or neither, got ['energy', 'y']",
-        "data.params.augment_azimuth: the 'toy_grid' calorimeter neither turns nor mirrors onto itself about the beam axis"]
+        "data.params.augment_azimuth: the 'toy_grid' calorimeter offers no turn or mirror about the beam axis to augment "
+        "with (they are implemented for rings of crystals closing the circle only)"]
     assert own_problems(CalorimeterDataModule, {**params, "augment_azimuth": False}, "data.params") == []
     assert "augment_azimuth" in CalorimeterDataModule.prediction_settings  # a run predicts whatever it was trained with
 
@@ -319,7 +320,7 @@ def test_test_time_views_are_the_calorimeter_s_turns_spread_over_them(hit_file: 
         kept = inputs["clusters"][inputs["clusters_mask"]].numpy()
         assert _turn_of(datamodule.cluster_spec.physical(kept, "phi"), datamodule.cluster_spec.physical(moved, "phi"), 32) == (step, mirror)
     assert len(_datamodule(hit_file, test_time_views=63).prediction_views()) == 64
-    with pytest.raises(ValueError, match="test_time_views: 64 views asked, but the 'califa' calorimeter has 63 turns"):
+    with pytest.raises(ValueError, match="test_time_views: 64 views asked, but the 'califa' calorimeter offers 63 turns"):
         _datamodule(hit_file, test_time_views=64)
 
 
@@ -335,8 +336,8 @@ def test_views_average_the_pair_probabilities() -> None:
 def test_test_time_views_are_refused_before_training_where_they_cannot_work() -> None:
     toy = {"simulate": {"config": {"geometry": "toy_grid"}}, "test_time_views": 2}
     assert own_problems(CalorimeterDataModule, toy, "data.params") == [
-        "data.params.test_time_views: 2 views asked, but the 'toy_grid' calorimeter has 0 turns and mirrors onto itself "
-        "besides the identity"]
+        "data.params.test_time_views: 2 views asked, but the 'toy_grid' calorimeter offers 0 turns and mirrors about the "
+        "beam axis besides the identity"]
     examples = Path(__file__).resolve().parents[1] / "examples"
     assert new_run_problems(load_config(examples / "calorimeter_transformer.yaml", ["data.params.test_time_views=3"])) == []
     assert new_run_problems(load_config(examples / "calorimeter_condensation.yaml", ["data.params.test_time_views=3"])) == [

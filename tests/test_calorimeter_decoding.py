@@ -3,6 +3,8 @@ components by a union-find loop, average linkage by scikit-learn, condensation p
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.cluster import AgglomerativeClustering
@@ -15,6 +17,9 @@ from showerlearn.calorimeter.data import (
     labels_from_slots,
     merge_preclusters,
 )
+from showerlearn.calorimeter.data.datamodule import CalorimeterDataModule
+from showerlearn.config import load_config
+from showerlearn.engine.predict import _run_outputs
 
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -112,3 +117,35 @@ def test_decode_labels_picks_the_output_and_leaves_padding_out() -> None:
         decode_labels({"energy": logits}, mask, DecodingSpec())
     with pytest.raises(ValueError, match="preclustering"):
         decode_labels({"cluster_pairs": logits}, mask, DecodingSpec())
+
+
+def test_decoding_settings_the_decoded_output_does_not_read_are_named_when_changed() -> None:
+    """Slot attention is decoded from its slots (not its pairs), condensation from its objects, an estimator gives
+    labels: a threshold of another rule, changed at prediction, changed no label. Values carried unchanged from
+    the trained config (the slot attention example inherits the transformer's pair cut) are not named."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    outputs = {name: _run_outputs(load_config(examples / f"calorimeter_{name}.yaml"))
+               for name in ("slot_attention", "condensation", "transformer", "two_stage", "oracle")}
+    assert outputs == {"slot_attention": {"slots", "pairs"}, "condensation": {"objects"}, "transformer": {"pairs"},
+                       "two_stage": {"cluster_pairs"}, "oracle": {"labels"}}
+    trained = {"decoding": {"pair_threshold": 0.7, "pair_linkage": "average"}}
+    changed = {"decoding": {"pair_threshold": 0.99, "pair_linkage": "average", "beta_threshold": 0.9}}
+    ignored = CalorimeterDataModule.ignored_prediction_settings
+    assert ignored(outputs["slot_attention"], trained, trained) == {}
+    assert ignored(outputs["slot_attention"], trained, changed) == dict.fromkeys(
+        ["decoding.pair_threshold", "decoding.beta_threshold"], "decoded from its 'slots' output, which reads no decoding setting")
+    assert list(ignored(outputs["condensation"], trained, changed)) == ["decoding.pair_threshold"]
+    assert list(ignored(outputs["transformer"], trained, changed)) == ["decoding.beta_threshold"]
+    assert list(ignored(outputs["two_stage"], trained, changed)) == ["decoding.beta_threshold"]
+    assert list(ignored(outputs["oracle"], {}, {"decoding": {"distance_threshold": 0.2}})) == ["decoding.distance_threshold"]
+    assert ignored(frozenset({"energy"}), trained, changed) == {}  # nothing decoded into clusters: nothing to say
+
+
+def test_the_pre_clustering_is_a_fitted_setting_whole() -> None:
+    """Its threshold makes the pre-clusters the two-stage network reads, standardised as it was trained on them:
+    changed at prediction it is refused like the features (on files it was accepted, on the test split refused
+    for a wrong reason)."""
+    trained = {"features": ["energy"], "preclustering": {"distance_threshold": 0.15, "linkage": "single"}}
+    changed = {**trained, "preclustering": {"distance_threshold": 0.5, "linkage": "single"}}
+    assert CalorimeterDataModule.changed_fitted_settings(trained, changed) == ["preclustering"]
+    assert CalorimeterDataModule.changed_fitted_settings(trained, trained) == []

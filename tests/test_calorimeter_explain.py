@@ -1,11 +1,19 @@
-"""The calorimeter explanation's criterion and attention profile against naive loops over hits and pairs."""
+"""The calorimeter explanation's criterion and attention profile against naive loops over hits and pairs; what
+explain says of a calorimeter network it can show nothing of."""
 
 from __future__ import annotations
 
-import numpy as np
+from types import SimpleNamespace
 
+import numpy as np
+import pytest
+import torch
+
+from showerlearn.calorimeter.data.features import FeatureSpec
 from showerlearn.calorimeter.explain.adapter import same_gamma_shares
 from showerlearn.calorimeter.explain.figures import ANGLE_EDGES, AngleProfile
+from showerlearn.calorimeter.models.pairwise import HitPairMLP
+from showerlearn.explain.driver import _MapMaker
 
 
 def _naive_shares(attention: np.ndarray, gammas: list[list[int]]) -> tuple[list[float], list[float]]:
@@ -51,3 +59,19 @@ def test_attention_profile_is_the_mean_per_angle_bin_of_same_and_other_pairs() -
             inside = chosen & (angle >= ANGLE_EDGES[k]) & (angle < ANGLE_EDGES[k + 1])
             expected = values[inside].mean() if inside.any() else np.nan
             np.testing.assert_allclose(profile.mean()[row, k], expected, atol=1e-12)
+
+
+def test_a_network_without_attention_or_per_event_output_has_nothing_explain_can_show() -> None:
+    """The pair MLP: without --target it was told to name one, with --target pairs to go without: a circle.
+    Both ways now say that there is nothing to show, and send the user nowhere."""
+    model = HitPairMLP(FeatureSpec(("energy", "x", "y", "z"), (0.0,) * 4, (1.0,) * 4), hidden=4, layers=1)
+    adapter = SimpleNamespace(default_targets=lambda outputs, kinds: [], attention_maps=lambda model, records: {},
+                              projection=lambda model, layer: None)  # the calorimeter's: no per-event target
+    trained = SimpleNamespace(model=model, head_kinds={"pairs": "pairwise"}, config=SimpleNamespace(seed=0))
+    inputs = {"hits": torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0))}
+    masks = {"objects": torch.ones(2, 3, dtype=torch.bool), "pairs": torch.ones(2, 3, 3, dtype=torch.bool)}
+    for targets in (None, ["pairs"]):
+        maker = _MapMaker(trained, adapter, targets, None, "gradcam", "none", control=False)
+        with pytest.raises(ValueError, match="there is nothing explain can show for it") as refused:
+            maker(inputs, masks)
+        assert "name one with --target" not in str(refused.value) and "are explained without" not in str(refused.value)

@@ -99,6 +99,23 @@ def test_measured_data_without_truth_load_for_prediction(hit_file: Path, tmp_pat
     assert len(events.take(np.arange(3))) == 3 and (np.diff(events.gamma_offsets) == 0).all()
 
 
+def test_the_oracle_refuses_hits_without_truth_rather_than_leave_them_unclustered(hit_file: Path, tmp_path: Path) -> None:
+    """A measured file's true_gamma is -1 throughout: the oracle read it as all background (every hit in no
+    cluster, the output reported as written). Its events carry no true_gamma, and the oracle says why it stops."""
+    from showerlearn.calorimeter.baselines.engine import HitOracle
+
+    measured = _copy(hit_file, tmp_path)
+    with h5py.File(measured, "a") as file:
+        del file["gammas"], file["hits/true_gamma"]
+    events = load_hit_range(measured, 0, 3, require_truth=False)
+    assert not events.truth and not events.take(np.arange(2)).truth and "true_gamma" not in events.event(0)
+    with pytest.raises(ValueError, match=r"clusters the hits by their simulation truth \(true_gamma\), which these hits lack"):
+        HitOracle().predict([events.event(i) for i in range(len(events))])
+    mixed = load_hit_files([hit_file, measured], require_truth=False)  # one file without truth: none claimed
+    assert not mixed.truth and load_hit_range(hit_file, 0, 3).truth
+    assert (HitOracle().predict([load_hit_range(hit_file, 0, 3).event(0)])["labels"] >= 0).any()
+
+
 def test_files_of_different_calorimeters_are_not_mixed(hit_file: Path, tmp_path: Path) -> None:
     toy = _copy(hit_file, tmp_path)
     with h5py.File(toy, "a") as file:
@@ -120,6 +137,9 @@ def test_a_file_naming_no_geometry_is_known_by_its_crystal_table(hit_file: Path,
         del file["geometry"]
         for key, value in toy_grid().table().items():
             file.create_dataset(f"geometry/{key}", data=value)
+    assert geometry_name(unnamed) == "toy_grid"
+    with h5py.File(unnamed, "a") as file:  # azimuths in [0, 2 pi): the same crystals
+        file["geometry/phi"][...] = np.mod(file["geometry/phi"][...], 2 * np.pi)
     assert geometry_name(unnamed) == "toy_grid"
     with pytest.raises(ValueError, match="the training files are califa"):
         common_geometry([unnamed], expected="califa")

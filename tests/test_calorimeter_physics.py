@@ -223,3 +223,22 @@ def test_settings_are_validated_with_clear_messages() -> None:
     with pytest.raises(ValueError, match=r"background_energy_mev \(1e\+308\) exceeds saturation_mev"):
         CalorimeterSimulationConfig(background_hits_mean=2.0, background_energy_mev=1e308)  # infinite energies, else
     assert CalorimeterSimulationConfig(background_energy_mev=40.0).background_hits_mean == 0  # no background: unused
+
+
+def test_settings_the_chosen_geometry_or_energies_never_read_are_refused_when_changed() -> None:
+    """Accepted, they were recorded in the file's config (beta 0.6 for a toy whose events say 0) and changed
+    nothing; their defaults pass, and the toy is not held to a boost it never makes."""
+    with pytest.raises(ValueError, match=r"beta has no effect: the toy_grid geometry neither boosts \(its events' beta "
+                                         r"is 0\) nor transports its gammas; leave it at the default"):
+        CalorimeterSimulationConfig(geometry="toy_grid", beta=0.6)
+    with pytest.raises(ValueError, match="photon_cut_mev, brems_threshold_mev have no effect: the toy_grid geometry"):
+        CalorimeterSimulationConfig(geometry="toy_grid", photon_cut_mev=0.2, brems_threshold_mev=3.0)
+    with pytest.raises(ValueError, match="toy_spread_cells has no effect: it shapes the toy_grid geometry's clusters, not califa's"):
+        CalorimeterSimulationConfig(toy_spread_cells=2.0)
+    with pytest.raises(ValueError, match="energy_max_mev, energy_spectrum have no effect: with energy_lines_mev set"):
+        CalorimeterSimulationConfig(energy_lines_mev=[1.0], energy_spectrum="log_uniform", energy_max_mev=0.5)
+    # defaults (and the toy's own beta of 0) pass; 90 MeV at the default beta 0.7 is no 214 MeV lab gamma for the toy
+    assert CalorimeterSimulationConfig(geometry="toy_grid", beta=0.0, energy_max_mev=90.0, toy_spread_cells=2.0).beta == 0
+    assert CalorimeterSimulationConfig(energy_lines_mev=[1.0], beta=0.5).energy_spectrum == "uniform"
+    with pytest.raises(ValueError, match="reach 214 MeV in the lab"):
+        CalorimeterSimulationConfig(energy_max_mev=90.0)

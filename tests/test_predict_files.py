@@ -538,7 +538,8 @@ def test_an_exported_model_predicts_as_the_checkpoint(
 @pytest.mark.parametrize(("family", "override", "settings"), [
     # reordered: the restored standardisation would scale each feature with another's mean and width
     ("calorimeter", "data.params.features=[energy,theta,phi,time,log_energy,x,y,z]", ""),
-    ("calorimeter", "data.params.preclustering={}", "data.params.preclustering.features"),
+    # the pre-clustering makes the pre-clusters the network reads (the two-stage method), as standardised
+    ("calorimeter", "data.params.preclustering.distance_threshold=0.5", "data.params.preclustering"),
     ("collider", "data.params.constituents.n_tokens=4", "data.params.constituents"),
     ("collider", "data.params.pair_inputs=true", ""),
     # which object fills which input slot: the scores moved by up to 0.07 with 3 jets, silently
@@ -552,10 +553,52 @@ def test_overrides_of_the_fitted_preprocessing_are_refused_not_ignored(
     run = _trained_run(request, family)
     key = re.escape(override.partition("=")[0])
     changes = rf" \({re.escape(settings)}\)" if settings else ""
-    why = rf"predicts with the data preprocessing it fitted on its training split{changes}, .*train a new run to change it"
+    why = (rf"predicts with the data preprocessing it fitted on its training split and the settings it was fitted for"
+           rf"{changes}, .*train a new run to change it")
     with pytest.raises(ValueError, match=rf"cannot --set {key}: .*{why}"):
         predict_split(run.path, tmp_path / "split.h5", ["data.params.batch_size=4", override], progress=False)
     assert not (tmp_path / "split.h5").exists()
+
+
+def test_decoding_settings_the_outputs_are_not_decoded_with_are_refused_not_recorded(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """The transformer's labels come from its pair probabilities: a condensation threshold changed nothing while
+    the output's config claimed it. Refused on the test split and on files, before any output."""
+    run, inputs = calorimeter
+    why = (r"cannot --set data\.params\.decoding\.beta_threshold: the predictions of .* \(hit_transformer\) are decoded "
+           r"from its 'pairs' output, which reads only pair_linkage, pair_threshold: it has no effect")
+    with pytest.raises(ValueError, match=why):
+        predict_split(run.path, tmp_path / "split.h5", ["data.params.decoding.beta_threshold=0.9"], progress=False)
+    with pytest.raises(ValueError, match=why):
+        predict_files(run.path, [inputs / "a.h5"], tmp_path / "out", ["data.params.decoding.beta_threshold=0.9"], progress=False)
+    assert not (tmp_path / "split.h5").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def oracle(calorimeter: tuple[RunDir, Path], tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """An oracle run (the truth-label clustering: nothing to fit) on the calorimeter fixture's ``a.h5``."""
+    root = tmp_path_factory.mktemp("predict_oracle")
+    return train(resolve_config({
+        "name": "oracle", "seed": 1, "output_dir": str(root / "runs"),
+        "data": {"name": "calorimeter", "params": {"files": [str(calorimeter[1] / "a.h5")], "split": {"seed": 1}}},
+        "estimator": {"name": "hit_oracle"}, "evaluation": None,
+    }), progress=False)  # fmt: skip
+
+
+def test_the_oracle_refuses_a_file_without_truth_and_any_decoding_setting(
+    oracle: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """It clusters by the truth: a measured file's hits all went to no cluster, reported as written."""
+    measured = Path(shutil.copy(calorimeter[1] / "b.h5", tmp_path / "measured.h5"))
+    with h5py.File(measured, "a") as file:
+        del file["gammas"], file["hits/true_gamma"]
+    result = CliRunner().invoke(app, ["predict", str(oracle.path), str(measured), "-o", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "measured.h5: OracleClustering (hit_oracle) clusters the hits by their simulation truth" in _text(result)
+    assert not list((tmp_path / "out").glob("*.h5"))
+    with pytest.raises(ValueError, match=r"\(hit_oracle\) are decoded from its 'labels' output, which reads no decoding setting"):
+        predict_split(oracle.path, tmp_path / "split.h5", ["data.params.decoding.pair_threshold=0.9"], progress=False)
 
 
 def test_the_command_refuses_them_on_files_too_before_any_output(calorimeter: tuple[RunDir, Path], tmp_path: Path) -> None:

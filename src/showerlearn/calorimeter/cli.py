@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,9 +59,15 @@ def simulate_calorimeter(
 
 
 def _named_by_option(problem: str, options: dict[str, str]) -> str:
-    """A problem of a setting given by a command-line option (``n_gammas`` by ``--gammas``) named by the option."""
+    """A problem of a setting given by a command-line option (``n_gammas`` by ``--gammas``) named by the option:
+    before it when it is the problem's own setting, after it when a check across settings names it (the
+    message, not the input echoed after it: that holds every setting given)."""
     key = problem.partition(":")[0]
-    return f"{options[key]} ({problem})" if key in options else problem
+    if key in options:
+        return f"{options[key]} ({problem})"
+    message = problem.partition(" (got ")[0]
+    named = [f"{setting} given by {option}" for setting, option in options.items() if re.search(rf"\b{setting}\b", message)]
+    return f"{problem} ({', '.join(named)})" if named else problem
 
 
 def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulationConfig) -> None:

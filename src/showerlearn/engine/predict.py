@@ -49,6 +49,7 @@ from torch.utils.data import Dataset
 
 import showerlearn
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
+from showerlearn.config.components import declared_heads
 from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
@@ -70,7 +71,7 @@ from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
 from showerlearn.progress import Progress
-from showerlearn.registry import DATAMODULES, ESTIMATORS
+from showerlearn.registry import DATAMODULES, ESTIMATORS, MODELS
 
 __all__ = [
     "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionStopped", "PredictionSummary", "batch_predictor",
@@ -423,6 +424,7 @@ def _open(
     if overrides and (problems := family_of(config).experiment_problems(config)):  # as a new run would refuse them
         raise ConfigError(config_source(run.config_file, overrides), problems)
     _refuse_estimator_changes(run, config, overrides)
+    _refuse_ignored_changes(run, config, overrides)
     # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
     best = _best_checkpoint(run) if config.model is not None else None
     model_file = _model_file(run, config, model, best)
@@ -467,15 +469,50 @@ def _refuse_fitted_changes(
     changed = [f"data.params.{path}" for path in datamodule.changed_fitted_settings(trained, used)]
     if not changed:
         return
-    given = (override.partition("=")[0] for override in overrides)
-    keys = [key for key in given if any(_nested(key, setting) for setting in changed)]
-    keys = keys or changed  # a change no key names (a data.name override dropping the params)
+    keys = _given_keys(overrides, changed)
     settings = "" if keys == changed else f" ({', '.join(changed)})"
     raise ValueError(
         f"predict: cannot --set {', '.join(keys)}: {run.path} predicts with the data preprocessing it fitted on its "
-        f"training split{settings}, restored from its checkpoint, since its network needs its inputs as it was "
-        "trained on them; train a new run to change it"
+        f"training split and the settings it was fitted for{settings}, restored from its checkpoint, since its network "
+        "needs its inputs as it was trained on them; train a new run to change it"
     )
+
+
+def _refuse_ignored_changes(run: RunDir, config: ExperimentConfig, overrides: Sequence[str]) -> None:
+    """Refuse overrides of prediction settings that the run's outputs are not read with, which its DataModule
+    names by its ``ignored_prediction_settings`` hook, where it has one (the calorimeter's pair threshold for a
+    network decoded from its slots): they would change no prediction, while the output's config claims them."""
+    ignored = getattr(DATAMODULES.get(config.data.name), "ignored_prediction_settings", None)
+    outputs = _run_outputs(config) if overrides and ignored is not None else None
+    if outputs is None:  # no --set, no such hook, or a network that declares no outputs
+        return
+    trained, used = (c.data.model_dump(mode="json")["params"] for c in (load_config(run.config_file), config))
+    reasons = {f"data.params.{path}": why for path, why in ignored(outputs, trained, used).items()}
+    if not reasons:
+        return
+    keys = _given_keys(overrides, list(reasons))
+    component = config.estimator or config.model
+    raise ValueError(
+        f"predict: cannot --set {', '.join(keys)}: the predictions of {run.path} ({component.name}) are "
+        f"{'; '.join(dict.fromkeys(reasons.values()))}: {'it has' if len(keys) == 1 else 'they have'} no effect "
+        "on them (set only those its output reads)"
+    )
+
+
+def _run_outputs(config: ExperimentConfig) -> frozenset[str] | None:
+    """The outputs the run's model predicts and its predictions are decoded from, as the network (the trained
+    ones of its heads) or the estimator declares them (``output_heads``); None when it declares none."""
+    if config.estimator is not None:
+        return declared_heads(ESTIMATORS.get(config.estimator.name), config.estimator.params or {})
+    declared = declared_heads(MODELS.get(config.model.name), config.model.params or {})
+    return None if declared is None else frozenset(trained_outputs(dict.fromkeys(declared), config))
+
+
+def _given_keys(overrides: Sequence[str], changed: Sequence[str]) -> list[str]:
+    """The ``--set`` keys of ``overrides`` that set (or hold) the ``changed`` settings; ``changed`` itself when
+    none does (a change no key names: a data.name override dropping the params)."""
+    given = (override.partition("=")[0] for override in overrides)
+    return [key for key in given if any(_nested(key, setting) for setting in changed)] or list(changed)
 
 
 def refuse_other_events(run: RunDir, config: ExperimentConfig, what: str) -> None:

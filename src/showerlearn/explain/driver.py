@@ -324,24 +324,19 @@ class _MapMaker:
 
     def __call__(self, inputs: Tensor | Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> _BatchMaps:
         """The maps of one batch (``masks``: the batch's loss masks, which tell per-element heads)."""
-        if self.targets is None:
-            with torch.no_grad():
-                outputs = self.model(inputs)
-            # a family whose outputs have no one score per event to explain (per-hit pairs) chooses its own
-            choose = getattr(self.adapter, "default_targets", default_targets)
-            self.targets = list(choose(outputs, self.head_kinds))
-        _refuse_per_element_targets(self.targets, masks)
-        maps, shapes, outputs = self._grad_cam(self.model, inputs, "") if self.targets else ({}, {}, {})
         with torch.no_grad(), capture_attention(self.model) as records:
             plain = self.model(inputs)
-        outputs = outputs or {name: values.float().numpy() for name, values in plain.items()}
         attention = self.adapter.attention_maps(self.model, records)
+        if self.targets is None:
+            # a family whose outputs have no one score per event to explain (per-hit pairs) chooses its own
+            choose = getattr(self.adapter, "default_targets", default_targets)
+            self.targets = list(choose(plain, self.head_kinds))
+        _refuse_per_element_targets(self.targets, masks, bool(attention))
+        maps, shapes, outputs = self._grad_cam(self.model, inputs, "") if self.targets else ({}, {}, {})
+        outputs = outputs or {name: values.float().numpy() for name, values in plain.items()}
         maps.update({ATTENTION_PREFIX + name: values.double().numpy() for name, values in attention.items()})
         if not maps:
-            raise ValueError(
-                f"{type(self.model).__name__} gives nothing to explain: no attention maps its family reads, and no "
-                "Grad-CAM target (name one with --target, and its layer with --layer)"
-            )
+            raise ValueError(_nothing_to_explain(type(self.model).__name__, masks))
         if self.randomized is not None and self.targets:
             control, control_shapes, _ = self._grad_cam(self.randomized, inputs, CONTROL_PREFIX)
             maps.update(control)
@@ -431,19 +426,42 @@ class _Collector:
         )
 
 
-def _refuse_per_element_targets(targets: Sequence[str], masks: Mapping[str, Tensor]) -> None:
+def _refuse_per_element_targets(targets: Sequence[str], masks: Mapping[str, Tensor], attention: bool) -> None:
     """Refuse Grad-CAM of a head with one value per detector element (per hit, per hit pair): its outputs are
-    padded to each batch's largest event, so one column is another element (often padding) in every batch."""
-    per_event = sorted(name for name, mask in masks.items() if mask.dim() <= 1)
+    padded to each batch's largest event, so one column is another element (often padding) in every batch.
+    ``attention``: whether the network has attention maps to explain instead (without --target)."""
+    per_event = _per_event_heads(masks)
     for target in targets:
         head = OutputSelector.parse(target).head
         if head in masks and masks[head].dim() > 1:
             others = f"this run's are {per_event}" if per_event else "this run has none"
+            if attention:
+                instead = "this run's attention maps are explained without --target"
+            elif per_event:
+                instead = "name one of them with --target"
+            else:  # no way round: say so, rather than send the user back to where they came from
+                instead = ("nor has this network attention maps to explain without --target: there is nothing explain "
+                           "can show for it")
             raise ValueError(
                 f"--target {target}: output {head!r} has one value per detector element (hit, hit pair), padded "
                 "differently in each batch, so no column of it is one element of every event. Grad-CAM explains "
-                f"per-event outputs ({others}); this run's attention maps are explained without --target"
+                f"per-event outputs ({others}); {instead}"
             )
+
+
+def _nothing_to_explain(model: str, masks: Mapping[str, Tensor]) -> str:
+    """Why a network whose family reads no attention map of it, and with no Grad-CAM target, is refused."""
+    if _per_event_heads(masks):
+        return (f"{model} gives nothing to explain: no attention maps its family reads, and no Grad-CAM target (name "
+                "one with --target, and its layer with --layer)")
+    return (f"{model} gives nothing to explain: no attention maps its family reads, and no per-event output for "
+            "Grad-CAM (--target) either, its outputs having one value per detector element: there is nothing explain "
+            "can show for it")
+
+
+def _per_event_heads(masks: Mapping[str, Tensor]) -> list[str]:
+    """The heads of one value per event, by their loss masks (those of per-element heads have more dimensions)."""
+    return sorted(name for name, mask in masks.items() if mask.dim() <= 1)
 
 
 def _trained_events(name: str, masks: Mapping[str, Tensor], n: int) -> np.ndarray:

@@ -35,6 +35,9 @@ class EngineClustering:
 
     #: the DataModule hands physical hit columns, not the networks' standardised features
     wants_raw_inputs: ClassVar[bool] = True
+    #: what :meth:`predict` returns, declared as a network's heads are: prediction tells by it which decoding
+    #: settings have an effect (none: the labels are final)
+    output_heads: ClassVar[tuple[str, ...]] = ("labels",)
 
     def fit(self, inputs: Any = None, targets: Any = None, masks: Any = None) -> EngineClustering:
         """Nothing to learn; returns self."""

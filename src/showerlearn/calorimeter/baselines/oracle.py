@@ -27,7 +27,10 @@ class OracleClustering(HitClusterer):
         self.crystal_threshold_mev = crystal_threshold_mev
 
     def cluster(self, hits: Hits) -> np.ndarray:
-        require(hits, ("energy", "true_gamma"), "OracleClustering")
+        if "true_gamma" not in hits:  # a measured (converted) file: labels of -1 would pass for all background
+            raise ValueError("OracleClustering (hit_oracle) clusters the hits by their simulation truth (true_gamma), "
+                             "which these hits lack (a measured or converted file): it predicts simulated files only")
+        require(hits, ("energy",), "OracleClustering")
         truth = np.asarray(hits["true_gamma"], dtype=np.int64)
         clustered = (truth >= 0) & (np.asarray(hits["energy"], float) > self.crystal_threshold_mev)
         labels = np.full(len(truth), -1, dtype=np.int64)

@@ -21,7 +21,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from showerlearn.calorimeter.data.dataset import HIT_META, AzimuthalTurns, HitEventDataset, turned_inputs
-from showerlearn.calorimeter.data.decoding import DecodingSpec, average_pair_views, decode_labels
+from showerlearn.calorimeter.data.decoding import DECODING_READS, DecodingSpec, average_pair_views, decode_labels, decoded_output
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS,
     GAMMA_UNITS,
@@ -98,11 +98,13 @@ def _symmetry_problems(name: str, augment: bool, views: int) -> dict[str, str]:
     """Setting -> problem of ``augment_azimuth`` and ``test_time_views`` on the calorimeter ``name``."""
     symmetries = geometry_by_name(name).azimuthal_symmetries
     problems = {}
+    # the symmetries the geometry offers, not all it has: the toy grid, a patch, mirrors in phi but offers none
     if augment and symmetries == 1:
-        problems["augment_azimuth"] = f"the {name!r} calorimeter neither turns nor mirrors onto itself about the beam axis"
+        problems["augment_azimuth"] = (f"the {name!r} calorimeter offers no turn or mirror about the beam axis to "
+                                       "augment with (they are implemented for rings of crystals closing the circle only)")
     if views >= symmetries:
-        problems["test_time_views"] = (f"{views} views asked, but the {name!r} calorimeter has {symmetries - 1} turns and "
-                                       "mirrors onto itself besides the identity")
+        problems["test_time_views"] = (f"{views} views asked, but the {name!r} calorimeter offers {symmetries - 1} turns "
+                                       "and mirrors about the beam axis besides the identity")
     return problems
 
 
@@ -112,8 +114,10 @@ class CalorimeterDataModule(ShowerDataModule):
 
     model_input_names: ClassVar[frozenset[str]] = frozenset({"hit_features", "cluster_features", "geometry"})
     family = FAMILY
-    #: the features the restored standardisations were fitted on (the pre-cluster ones: with pre-clusters or not)
-    fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering.features")
+    #: the features the restored standardisations were fitted on, and the whole pre-clustering (with it or
+    #: not, its threshold, linkage...): it makes the pre-clusters the network reads, whose features were
+    #: standardised as they were trained on
+    fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering")
     #: the decoding cuts the network's outputs into clusters (the same events, clustered otherwise); where the
     #: simulated file is kept and how many processes write it (the same file); the augmentation (training only);
     #: the test-time views (the same events seen otherwise)
@@ -133,6 +137,22 @@ class CalorimeterDataModule(ShowerDataModule):
         except ValueError as error:
             problems.append(f"{path}.features: {error}")
         return problems + _azimuth_problems(params, path)
+
+    @classmethod
+    def ignored_prediction_settings(
+        cls, outputs: frozenset[str], trained: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The decoding settings of ``params`` changed from ``trained``'s (a config's ``data.params``, as plain
+        data) that the rule of the decoded one of ``outputs`` (the run's model's) does not read, each with why:
+        changed at prediction, they would change no label and still be recorded in the output's config."""
+        output = decoded_output(outputs)
+        if output is None:
+            return {}
+        before, after = (_coerce(DecodingSpec, settings.get("decoding")) for settings in (trained, params))
+        read = DECODING_READS[output]
+        reads = f"which reads only {', '.join(sorted(read))}" if read else "which reads no decoding setting"
+        return {f"decoding.{key}": f"decoded from its {output!r} output, {reads}"
+                for key in DecodingSpec.model_fields if key not in read and getattr(before, key) != getattr(after, key)}
 
     def __init__(
         self,

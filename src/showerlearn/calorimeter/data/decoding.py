@@ -20,7 +20,7 @@ event by event over the padded outputs of a split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -33,10 +33,12 @@ from showerlearn.config.base import SettingsModel
 
 __all__ = [
     "DECODED_OUTPUTS",
+    "DECODING_READS",
     "PAIR_OUTPUTS",
     "DecodingSpec",
     "average_pair_views",
     "decode_labels",
+    "decoded_output",
     "labels_from_condensation",
     "labels_from_pairs",
     "labels_from_slots",
@@ -48,6 +50,14 @@ __all__ = [
 DECODED_OUTPUTS = ("labels", "objects", "slots", "cluster_pairs", "pairs")
 #: the outputs of same-cluster logits of element pairs: the ones test-time views average
 PAIR_OUTPUTS = frozenset({"pairs", "cluster_pairs"})
+#: the :class:`DecodingSpec` settings the rule of each output reads: the others leave its labels as they are
+DECODING_READS: dict[str, frozenset[str]] = {
+    "labels": frozenset(),
+    "objects": frozenset({"beta_threshold", "distance_threshold"}),
+    "slots": frozenset(),
+    "cluster_pairs": frozenset({"pair_threshold", "pair_linkage"}),
+    "pairs": frozenset({"pair_threshold", "pair_linkage"}),
+}
 
 
 class DecodingSpec(SettingsModel):
@@ -122,7 +132,7 @@ def decode_labels(outputs: Mapping[str, np.ndarray], hits_mask: np.ndarray, spec
     """Labels ``(E, N)`` (-1 on padding) of the padded outputs of ``E`` events with ``N`` hit slots.
 
     ``precluster`` ``(E, N)``: each hit's pre-cluster, for ``cluster_pairs`` outputs."""
-    name = next((key for key in DECODED_OUTPUTS if key in outputs), None)
+    name = decoded_output(outputs)
     if name is None:
         raise KeyError(f"no output to decode cluster labels from: got {sorted(outputs)}, expected one of {list(DECODED_OUTPUTS)}")
     if name == "cluster_pairs" and precluster is None:
@@ -133,6 +143,13 @@ def decode_labels(outputs: Mapping[str, np.ndarray], hits_mask: np.ndarray, spec
         n = int(mask.sum())
         labels[event, :n] = _decode_event(name, values[event], n, spec, None if precluster is None else precluster[event, :n])
     return labels
+
+
+def decoded_output(names: Iterable[str]) -> str | None:
+    """The output of ``names`` that cluster labels are decoded from (the first in :data:`DECODED_OUTPUTS`);
+    None when there is none."""
+    present = set(names)
+    return next((name for name in DECODED_OUTPUTS if name in present), None)
 
 
 def _decode_event(name: str, values: np.ndarray, n: int, spec: DecodingSpec, precluster: np.ndarray | None) -> np.ndarray:

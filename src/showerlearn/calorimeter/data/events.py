@@ -29,7 +29,8 @@ GAMMA_UNITS = {"energy_rest": "MeV", "energy_lab": "MeV", "theta": "rad", "phi":
 class HitEvents:
     """Events as flat columns: ``hits`` (:data:`HIT_COLUMNS`) and ``gammas`` (:data:`GAMMA_COLUMNS`) with the
     offsets of each event's rows, and per event its ``beta``, ``file`` (index into the list of files) and
-    ``event_id`` (its row in that file)."""
+    ``event_id`` (its row in that file). ``truth``: whether the hits carry their true gammas (False: of a file
+    without truth, or of several files one of which has none, whose ``true_gamma`` is -1 throughout)."""
 
     hits: dict[str, np.ndarray]
     hit_offsets: np.ndarray
@@ -38,6 +39,7 @@ class HitEvents:
     beta: np.ndarray
     file: np.ndarray
     event_id: np.ndarray
+    truth: bool = True
 
     def __len__(self) -> int:
         return len(self.beta)
@@ -57,13 +59,14 @@ class HitEvents:
         return HitEvents(
             {key: values[hit_rows] for key, values in self.hits.items()}, _offsets(np.diff(self.hit_offsets)[index]),
             {key: values[gamma_rows] for key, values in self.gammas.items()}, _offsets(np.diff(self.gamma_offsets)[index]),
-            self.beta[index], self.file[index], self.event_id[index],
+            self.beta[index], self.file[index], self.event_id[index], self.truth,
         )
 
     def event(self, i: int) -> dict[str, np.ndarray]:
-        """The hit columns of event ``i``."""
+        """The hit columns of event ``i``; ``true_gamma`` only with ``truth``: the -1 of hits without truth
+        would read as background to a method that clusters by the truth (the oracle), which must refuse them."""
         a, b = self.hit_offsets[i], self.hit_offsets[i + 1]
-        return {key: values[a:b] for key, values in self.hits.items()}
+        return {key: values[a:b] for key, values in self.hits.items() if self.truth or key != "true_gamma"}
 
 
 def load_hit_files(paths: Sequence[Path], require_truth: bool = True) -> HitEvents:
@@ -76,6 +79,7 @@ def load_hit_files(paths: Sequence[Path], require_truth: bool = True) -> HitEven
         {key: np.concatenate([p.gammas[key] for p in parts]) for key in GAMMA_COLUMNS},
         _offsets(np.concatenate([np.diff(p.gamma_offsets) for p in parts])),
         *(np.concatenate([getattr(p, key) for p in parts]) for key in ("beta", "file", "event_id")),
+        all(p.truth for p in parts),
     )
 
 
@@ -103,11 +107,12 @@ def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: in
     import awkward as ak
 
     events, columns = read_event_chunk(path, start, stop)
-    truth = has_gammas(path)
-    if ("true_gamma" not in events.fields or not truth) and require_truth:
+    with_gammas = has_gammas(path)
+    truth = with_gammas and "true_gamma" in events.fields
+    if not truth and require_truth:
         raise ValueError(f"{path}: the hits have no truth (/hits/true_gamma, /gammas): only simulated files can train "
                          "and be evaluated")
-    gammas = read_gammas(path, start, stop) if truth else None
+    gammas = read_gammas(path, start, stop) if with_gammas else None
     hits = {key: ak.to_numpy(ak.flatten(events[key], axis=1)) for key in HIT_COLUMNS if key in events.fields}
     hits.setdefault("true_gamma", np.full(len(hits["energy"]), -1))
     n_events = len(columns["beta"])
@@ -117,7 +122,7 @@ def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: in
         {key: (np.zeros(0) if gammas is None else ak.to_numpy(ak.flatten(gammas[key], axis=1))).astype(np.float64)
          for key in GAMMA_COLUMNS},
         _offsets(columns["n_gammas"] if gammas is not None else np.zeros(n_events, np.int64)),
-        columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(start, start + n_events),
+        columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(start, start + n_events), truth,
     )
 
 

@@ -69,23 +69,11 @@ class CalorimeterSimulationConfig(SettingsModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> CalorimeterSimulationConfig:
-        problems = []
-        if self.energy_max_mev < self.energy_min_mev:
-            problems.append(f"energy_max_mev ({self.energy_max_mev}) is below energy_min_mev ({self.energy_min_mev})")
-        energies = self.energy_lines_mev if self.energy_lines_mev else [self.energy_min_mev, self.energy_max_mev]
-        if self.energy_lines_mev is not None and not self.energy_lines_mev:
-            problems.append("energy_lines_mev is empty: give at least one energy or leave it unset")
-        highest_lab = max(energies) * np.sqrt((1 + self.beta) / (1 - self.beta))
-        if highest_lab > TABLE_MAX_MEV:
-            problems.append(f"gammas of {max(energies)} MeV at beta {self.beta} reach {highest_lab:.0f} MeV in the lab; "
-                            f"the cross sections end at {TABLE_MAX_MEV:g} MeV")
-        if min(energies) < self.photon_cut_mev:
-            problems.append(f"gamma energies below photon_cut_mev ({self.photon_cut_mev}) would never be transported")
+        problems = self._unread_problems() + self._energy_problems()
+        if self.geometry == "califa":  # the toy transports nothing: its cuts are unread (refused above if changed)
+            problems += self._transport_problems()
         if self.n_gammas_min is not None and self.n_gammas_min > self.n_gammas:
             problems.append(f"n_gammas_min ({self.n_gammas_min}) exceeds n_gammas ({self.n_gammas})")
-        if self.brems_photon_cut_mev > self.brems_threshold_mev:
-            problems.append(f"brems_photon_cut_mev ({self.brems_photon_cut_mev}) must not exceed brems_threshold_mev "
-                            f"({self.brems_threshold_mev}): an electron radiates no photon above its own energy")
         if self.crystal_threshold_mev >= self.saturation_mev:
             problems.append(f"crystal_threshold_mev ({self.crystal_threshold_mev}) must be below saturation_mev "
                             f"({self.saturation_mev}): no crystal would be read out")
@@ -97,3 +85,64 @@ class CalorimeterSimulationConfig(SettingsModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _unread_problems(self) -> list[str]:
+        """Settings changed from their defaults that the geometry or the energies chosen never read: accepted,
+        they would be recorded in the file's config as if they had shaped its events. Defaults pass."""
+        problems = []
+        for names, why in _unread_settings(self):
+            if changed := [name for name in names if self._changed(name)]:
+                problems.append(f"{', '.join(changed)} {'has' if len(changed) == 1 else 'have'} no effect: {why}; "
+                                f"leave {'it' if len(changed) == 1 else 'them'} at the default")
+        return problems
+
+    def _changed(self, name: str) -> bool:
+        value = getattr(self, name)
+        if name == "beta" and self.geometry == "toy_grid" and value == 0:  # what the toy's events record: no boost
+            return False
+        return value != type(self).model_fields[name].default
+
+    def _energy_problems(self) -> list[str]:
+        """The gamma energies: a range in order, lines given if set, lab energies within the cross sections."""
+        problems = []
+        if self.energy_lines_mev is not None and not self.energy_lines_mev:
+            problems.append("energy_lines_mev is empty: give at least one energy or leave it unset")
+        if not self.energy_lines_mev and self.energy_max_mev < self.energy_min_mev:
+            problems.append(f"energy_max_mev ({self.energy_max_mev}) is below energy_min_mev ({self.energy_min_mev})")
+        if self.geometry != "califa":  # the toy neither boosts nor transports: no cross section is looked up
+            return problems
+        highest = max(self._rest_energy_bounds())
+        highest_lab = highest * np.sqrt((1 + self.beta) / (1 - self.beta))
+        if highest_lab > TABLE_MAX_MEV:
+            problems.append(f"gammas of {highest} MeV at beta {self.beta} reach {highest_lab:.0f} MeV in the lab; "
+                            f"the cross sections end at {TABLE_MAX_MEV:g} MeV")
+        return problems
+
+    def _transport_problems(self) -> list[str]:
+        problems = []
+        if min(self._rest_energy_bounds()) < self.photon_cut_mev:
+            problems.append(f"gamma energies below photon_cut_mev ({self.photon_cut_mev}) would never be transported")
+        if self.brems_photon_cut_mev > self.brems_threshold_mev:
+            problems.append(f"brems_photon_cut_mev ({self.brems_photon_cut_mev}) must not exceed brems_threshold_mev "
+                            f"({self.brems_threshold_mev}): an electron radiates no photon above its own energy")
+        return problems
+
+    def _rest_energy_bounds(self) -> list[float]:
+        return self.energy_lines_mev if self.energy_lines_mev else [self.energy_min_mev, self.energy_max_mev]
+
+
+#: the settings of the transport and the boost, read for CALIFA only
+_TRANSPORT = ("beta", "photon_cut_mev", "brems_threshold_mev", "brems_photon_cut_mev")
+
+
+def _unread_settings(config: CalorimeterSimulationConfig) -> list[tuple[tuple[str, ...], str]]:
+    """(settings, why none of them is read) for the geometry and the energies of ``config``."""
+    unread = []
+    if config.geometry == "toy_grid":
+        unread.append((_TRANSPORT, "the toy_grid geometry neither boosts (its events' beta is 0) nor transports its gammas"))
+    else:
+        unread.append((("toy_spread_cells",), f"it shapes the toy_grid geometry's clusters, not {config.geometry}'s"))
+    if config.energy_lines_mev:
+        unread.append((("energy_min_mev", "energy_max_mev", "energy_spectrum"),
+                       "with energy_lines_mev set, every gamma has one of the lines"))
+    return unread
