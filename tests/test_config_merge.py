@@ -93,3 +93,15 @@ def test_a_kind_among_a_components_params_is_an_argument_not_a_tag() -> None:
     base = {"model": {"name": "pkg.mod:Net", "params": {"kind": "hex", "hidden": 64}}}
     assert _merge(base, {"model": {"params": {"kind": "square"}}})["model"]["params"] == {"kind": "square", "hidden": 64}
     assert apply_overrides(base, ["model.params.kind=square"])["model"]["params"] == {"kind": "square", "hidden": 64}
+
+
+def test_set_under_a_defaulted_component_merges_into_the_default() -> None:
+    """``optimizer.params.lr`` on a config that leaves the optimizer out sets the default adam's learning rate (not
+    an optimizer without a name); another ``name`` still keeps none of the default's params."""
+    assert apply_overrides({}, ["optimizer.params.lr=0.1"])["optimizer"] == {"name": "adam", "params": {"lr": 0.1}}
+    assert apply_overrides({}, ["optimizer.name=sgd"])["optimizer"] == {"name": "sgd"}
+    assert apply_overrides({}, ["optimizer.params.momentum=0.9", "optimizer.name=sgd"])["optimizer"] == {
+        "name": "sgd", "params": {"momentum": 0.9}}
+    weights = apply_overrides({"task": {"heads": {}}}, ["task.balancing.params.weights={label: 2}"])["task"]["balancing"]
+    assert weights == {"name": "fixed", "params": {"weights": {"label": 2}}}
+    assert apply_overrides({}, ["trainer.early_stopping.patience=2"])["trainer"]["early_stopping"] == {"patience": 2}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from showerlearn.data.files import _sample_digest, expand_patterns
+from showerlearn.data.files import sample_digest, expand_patterns
 from showerlearn.iact.data import IACTDataError, IACTDataModule
 
 
@@ -43,7 +43,7 @@ def test_files_of_one_size_that_differ_between_the_sampled_blocks_are_not_copies
     changed = bytearray(data)
     changed[(1 << 20) + 12345] ^= 0xFF  # 1 MiB in: between the 16 blocks of 64 kiB spread over 4 MiB
     paths = _files(tmp_path, {"a.bin": bytes(data), "b.bin": bytes(changed)})
-    assert _sample_digest(paths[0]) == _sample_digest(paths[1])  # so the whole files are compared
+    assert sample_digest(paths[0]) == sample_digest(paths[1])  # so the whole files are compared
     assert expand_patterns(paths, "test data", refuse_copies=True) == paths
 
 

@@ -185,7 +185,9 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     ignore (``ExperimentConfig.ignored_sections``) and the problems between sections its family checks
     (:meth:`Family.experiment_problems`)."""
     return (_run_name_problems(config.name) + config.ignored_sections() + _empty_test_split(config)
-            + _optimizer_problems(config) + _trainer_name_problems(config) + family_of(config).experiment_problems(config))
+            + _optimizer_problems(config) + _trainer_name_problems(config) + _init_from_problems(config)
+            + _averaging_problems(config)
+            + family_of(config).experiment_problems(config))
 
 
 def _run_name_problems(name: str) -> list[str]:
@@ -198,7 +200,8 @@ def _run_name_problems(name: str) -> list[str]:
 
 def _optimizer_problems(config: ExperimentConfig) -> list[str]:
     """What the optimizer's own constructor refuses (a negative learning rate, betas outside [0, 1)): torch checks
-    its values only when it is built, after the run's folder exists, so it is built here on one stand-in tensor."""
+    its values only when it is built, after the run's folder exists, so it is built here on one stand-in tensor;
+    then the scheduler on it (:func:`_scheduler_problems`)."""
     if config.model is None:
         return []
     import torch
@@ -207,12 +210,68 @@ def _optimizer_problems(config: ExperimentConfig) -> list[str]:
     from showerlearn.registry import OPTIMIZERS
 
     try:
-        build(config.optimizer, OPTIMIZERS, "optimizer", params=[torch.zeros(1, requires_grad=True)])
+        optimizer = build(config.optimizer, OPTIMIZERS, "optimizer", params=[torch.zeros(1, requires_grad=True)])
     except ComponentProblem:  # its keys and types: reported by the schema check already
         return []
     except (ValueError, TypeError, RuntimeError) as error:  # RuntimeError: options torch cannot combine (fused, foreach)
         return [f"optimizer.params: {error}"]
+    return _scheduler_problems(config, optimizer)
+
+
+def _scheduler_problems(config: ExperimentConfig, optimizer: Any) -> list[str]:
+    """What the scheduler refuses when built on ``optimizer`` (``milestones: 5``, not a list) or fails on in its
+    first epochs (cosine's ``T_max: 0`` divides by zero): torch finds these only in training, with a traceback."""
+    if config.scheduler is None:
+        return []
+    import inspect
+    import warnings
+
+    from showerlearn.config.components import ComponentProblem, build
+    from showerlearn.registry import SCHEDULERS
+
+    try:
+        scheduler = build(config.scheduler, SCHEDULERS, "scheduler", optimizer=optimizer)
+        # a scheduler stepped on a metric (ReduceLROnPlateau) gets a stand-in value
+        needed = [p for p in inspect.signature(scheduler.step).parameters.values() if p.default is inspect.Parameter.empty
+                  and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(2):  # the epochs Lightning steps it after
+                optimizer.step()
+                scheduler.step(*[0.0] * len(needed))
+    except ComponentProblem:  # its keys and types: reported by the schema check already
+        return []
+    except (ValueError, TypeError, RuntimeError, ArithmeticError, IndexError) as error:
+        return [f"scheduler.params: scheduler {config.scheduler.name!r} fails with these params when it is built and "
+                f"stepped: {type(error).__name__}: {error}"]
     return []
+
+
+def _averaging_problems(config: ExperimentConfig) -> list[str]:
+    """Lightning's stochastic weight averaging swaps the averaged weights into the network only when training ends,
+    after the run saved best.ckpt, which it predicts and evaluates with: the average would be thrown away unseen
+    (only SWA's learning-rate schedule would act), so the callback is refused rather than ignored."""
+    from lightning.pytorch.callbacks import StochasticWeightAveraging
+
+    from showerlearn.registry import CALLBACKS, UnknownComponentError
+
+    def averages(name: str) -> bool:
+        try:
+            factory = CALLBACKS.get(name)
+        except UnknownComponentError:  # reported by the schema check already
+            return False
+        return isinstance(factory, type) and issubclass(factory, StochasticWeightAveraging)
+
+    return [f"callbacks.{index}: {callback.name}: a run predicts with its best checkpoint, saved before stochastic weight "
+            "averaging swaps the averaged weights in, so they would never be used; not supported (remove it)"
+            for index, callback in enumerate(config.callbacks) if averages(callback.name)]
+
+
+def _init_from_problems(config: ExperimentConfig) -> list[str]:
+    """An ``init_from`` that is not there, found otherwise only after the run's folder is made."""
+    if config.init_from is None or config.init_from.exists():
+        return []
+    return [f"init_from: {config.init_from}: no such file or folder; expected a checkpoint (.ckpt) or a run folder"]
 
 
 def _trainer_name_problems(config: ExperimentConfig) -> list[str]:

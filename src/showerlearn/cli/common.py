@@ -97,7 +97,7 @@ def _written_by_other_code(source: str) -> str:
     except Exception:  # noqa: BLE001 - a damaged record only loses this hint, never the config error itself
         return ""
     reading = code_description(describe_environment(seed=0))
-    if written == reading and "uncommitted" not in written:
+    if written == reading:  # the same version and commit (uncommitted changes may differ, but that is no lead)
         return ""
     return f"\n  this run was written by {written}; this is {reading}: its config may use keys of that code"
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 
 from showerlearn import registry
 from showerlearn.registry import UnknownComponentError
@@ -133,9 +135,12 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
     component given another ``name`` keeps nothing of the old one's ``params``, and a tagged-union member
     given another ``kind`` (``data.params.source.kind=generated`` over a simulated source) keeps none of the
     old member's keys, as with ``extends``; params and keys set by these same overrides are kept, whatever
-    their order."""
+    their order. A section the config leaves out starts as the schema's default (``optimizer.params.lr`` sets
+    the learning rate of the default optimizer, adam), before a ``name`` override may replace it."""
     parsed = [(key.split("."), key, _override_value(key, text, source))
               for key, text in (_split_override(override, source) for override in overrides)]  # fmt: skip
+    for parts, _, _ in parsed:
+        _fill_defaults(data, parts[:-1])
     for parts, key, value in parsed:
         if (parts[-1] == "name" or (parts[-1] == DISCRIMINATOR and parts[-2:-1] != ["params"])) and len(parts) > 1:
             last = [v for p, _, v in parsed if p == parts][-1]
@@ -170,6 +175,41 @@ def _node(data: dict[str, Any], parts: list[str], key: str, source: str) -> dict
             raise ConfigError(source, [f"{'.'.join(parts[: depth + 1])} is a value, cannot set {key}"])
         node = node[part]
     return node
+
+
+def _fill_defaults(data: dict[str, Any], parts: list[str]) -> None:
+    """Put the schema's default at each key along ``parts`` that ``data`` leaves out (or null) and that has a
+    mapping as its default, so that an override below it changes the default rather than replacing it."""
+    node: Any = data
+    for depth, part in enumerate(parts):
+        if node.get(part) is None:
+            if not isinstance(default := schema_default(parts[: depth + 1]), dict):
+                return
+            node[part] = default
+        if not isinstance(node := node[part], dict):
+            return
+
+
+def schema_default(parts: Sequence[str]) -> Any:
+    """The default the schema gives the key at ``parts`` (``["optimizer"]``: adam and its learning rate) as plain
+    data, or None where it has none (a required key, one of a component's params, an unknown key)."""
+    model: Any = ExperimentConfig
+    default: Any = None
+    for part in parts:
+        if isinstance(default, dict):  # within a default: its own keys
+            default = default.get(part)
+            continue
+        field = model.model_fields.get(part) if _is_model(model) else None
+        if field is None:
+            return None
+        default = field.get_default(call_default_factory=True)
+        default = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
+        model = next((kind for kind in (field.annotation, *typing.get_args(field.annotation)) if _is_model(kind)), None)
+    return default if default is not PydanticUndefined else None
+
+
+def _is_model(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
 def _drop_keys_of_replaced(data: dict[str, Any], parts: list[str], key: str, value: Any) -> None:

@@ -59,11 +59,20 @@ def logged_name(stage: str, head: str | None = None, quantity: str = "loss") -> 
 class TaskConfig(Strict):
     """Heads of the multi-task model and how their losses are combined."""
 
-    heads: dict[str, HeadConfig] = Field(description="Head name -> loss and metrics. Names match the model's outputs.")
+    heads: dict[str, HeadConfig] = Field(
+        description="Head name -> loss and metrics, at least one. Names match the model's outputs."
+    )
     balancing: Component = Field(
         default_factory=lambda: Component(name="fixed"),
         description="Task balancing: 'fixed', 'uncertainty' (Kendall et al. 2018) or 'gradnorm'.",
     )
+
+    @field_validator("heads")
+    @classmethod
+    def _some_head(cls, heads: dict[str, HeadConfig]) -> dict[str, HeadConfig]:
+        if not heads:
+            raise ValueError("no head: a task trains at least one (head name -> its loss and metrics)")
+        return heads
 
     def logged_quantities(self) -> list[str]:
         """Every name a training logs: what early stopping (or another callback) may monitor."""
@@ -100,7 +109,8 @@ class TrainerConfig(Strict):
         description="Number of epochs. 0 with `init_from`: no training, the init_from network is predicted and "
         "evaluated on this config's data as it is (a network trained elsewhere, on new events).",
     )
-    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: no limit).")
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: no limit; 0 is refused: it "
+                           "trains nothing, which `max_epochs: 0` with `init_from` says).")
     max_time: str | None = Field(
         None,
         pattern=r"^\d{2}:\d{2}:\d{2}:\d{2}$",
@@ -147,9 +157,35 @@ class TrainerConfig(Strict):
         """Lightning's short forms, as its Trainer reads them (``16`` is ``16-mixed``)."""
         return _PRECISION_ALIASES.get(str(value), value) if isinstance(value, (int, str)) else value
 
-    gradient_clip_val: float | None = Field(None, description="Clip gradient norm to this value.")
-    limit_train_batches: float | int = Field(1.0, description="Fraction (float) or number (int) of batches per epoch.")
-    limit_val_batches: float | int = Field(1.0, description="Fraction or number of validation batches.")
+    gradient_clip_val: float | None = Field(
+        None, gt=0, description="Clip the gradient norm to this value (> 0; None: no clipping)."
+    )
+    limit_train_batches: float | int = Field(
+        1.0, description="Fraction (a float in [0, 1]) or number (an int >= 0) of training batches per epoch."
+    )
+    limit_val_batches: float | int = Field(
+        1.0, description="Fraction (a float in [0, 1]) or number (an int >= 0) of validation batches."
+    )
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_to_train(cls, value: int) -> int:
+        """0 steps would train nothing and leave no checkpoint to predict with, found only after the data is read."""
+        if value == 0:
+            raise ValueError("0 trains nothing: give a positive number of steps, or -1 for no limit (to evaluate a "
+                             "trained network without training: trainer.max_epochs: 0 with init_from)")
+        return value
+
+    @field_validator("limit_train_batches", "limit_val_batches")
+    @classmethod
+    def _batch_limit(cls, value: float | int) -> float | int:
+        """Lightning's rule, which its Trainer applies only once the run's data is loaded."""
+        if isinstance(value, float) and not 0.0 <= value <= 1.0:
+            raise ValueError("a float outside [0, 1]: give a fraction of the batches, or a whole number of batches as "
+                             "an int")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("expected a number of batches >= 0 (or a fraction in [0, 1])")
+        return value
     log_every_n_steps: int = Field(10, ge=1, description="Logging interval in steps.")
     checkpoint_every_n_steps: int | None = Field(
         50, ge=1, description="Also save a resumable last.ckpt every N training steps (mid-epoch)."
@@ -205,7 +241,8 @@ class ExperimentConfig(Strict):
         "shallower one). Optimizer and schedule start afresh.",
     )
     optimizer: Component = Field(
-        default_factory=lambda: Component(name="adam", params={"lr": 1e-3}), description="torch optimizer."
+        default_factory=lambda: Component(name="adam", params={"lr": 1e-3}),
+        description="torch optimizer; default adam with lr 1e-3 (`--set optimizer.params.lr=...` changes its rate).",
     )
     scheduler: Component | None = Field(None, description="Learning-rate scheduler, stepped once per epoch.")
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)

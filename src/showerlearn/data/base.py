@@ -9,6 +9,7 @@ model must know about its inputs. The engine never looks inside a batch beyond t
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -297,6 +298,30 @@ class ShowerDataModule(L.LightningDataModule):
         changed = [path for path in sorted(set(before) | set(after)) if before.get(path, _ABSENT) != after.get(path, _ABSENT)]
         return [path for path in changed if not any(path == s or path.startswith(f"{s}.") for s in cls.prediction_settings)]
 
+    @classmethod
+    def ignored_prediction_settings(
+        cls, outputs: frozenset[str], trained: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The prediction settings of ``params`` changed from ``trained``'s (``data.params`` as plain data, paths
+        relative to it) that a model predicting ``outputs`` is not read with, each with why: ``showerlearn
+        predict`` refuses them, as they would change nothing while the output's config claims them. None by
+        default."""
+        return {}
+
+    @classmethod
+    def input_files(cls, params: Mapping[str, Any]) -> list[Path]:
+        """The files a DataModule with these ``params`` (a config's resolved ``data.params``, as plain data) reads
+        its events from: a run records their fingerprints when it starts, and resuming it on changed files is
+        refused (:mod:`showerlearn.engine.data_fingerprint`). The default: every existing file that a text
+        setting names, or a glob pattern among them matches, as written; folders (a cache, a parquet data set)
+        are not looked into, and simulated events are fixed by their settings. A DataModule that reads files
+        its settings do not name overrides it."""
+        files: dict[str, Path] = {}
+        for value in _texts(params):
+            names = sorted(glob.glob(value)) if glob.has_magic(value) else [value]
+            files.update((name, Path(name)) for name in names if _is_file(name))
+        return list(files.values())
+
     def needs_training_split(self) -> bool:
         """Whether :meth:`setup` must read the training split: not read yet, and needed (it gives what the data
         fits, unless a checkpoint brought that and only new files are predicted)."""
@@ -365,3 +390,23 @@ def _setting(params: Mapping[str, Any], path: str) -> Any:
             return _ABSENT
         value = value[key]
     return value
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in nested mappings and lists ``value``."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
+def _is_file(name: str) -> bool:
+    """Whether ``name`` is an existing file; False for any text that cannot be a path (too long, a NUL)."""
+    try:
+        return Path(name).is_file()
+    except (OSError, ValueError):
+        return False

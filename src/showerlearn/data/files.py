@@ -68,7 +68,7 @@ def _copies(paths: list[Path]) -> list[list[Path]]:
     # not compared: a folder (a parquet data set), a missing file, an empty one (no events to read twice; its
     # reader says what is wrong with it)
     groups = [[path for path in paths if path.is_file() and path.stat().st_size]]
-    for key in (lambda path: path.stat().st_size, _sample_digest, _digest):
+    for key in (lambda path: path.stat().st_size, sample_digest, _digest):
         groups = [same for group in groups for same in _equal_keys(group, key)]
     return groups
 
@@ -81,7 +81,7 @@ def _equal_keys(paths: list[Path], key: Callable[[Path], Any]) -> list[list[Path
     return [group for group in groups.values() if len(group) > 1]
 
 
-def _sample_digest(path: Path, blocks: int = 16, block_size: int = 65536) -> str:
+def sample_digest(path: Path, blocks: int = 16, block_size: int = 65536) -> str:
     """A digest of ``blocks`` blocks spread evenly over the file, its first and last included: 1 MiB read,
     enough to tell apart files of equal size whose headers agree."""
     size = path.stat().st_size

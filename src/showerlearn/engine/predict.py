@@ -480,12 +480,13 @@ def _refuse_fitted_changes(
 
 def _refuse_ignored_changes(run: RunDir, config: ExperimentConfig, overrides: Sequence[str]) -> None:
     """Refuse overrides of prediction settings that the run's outputs are not read with, which its DataModule
-    names by its ``ignored_prediction_settings`` hook, where it has one (the calorimeter's pair threshold for a
-    network decoded from its slots): they would change no prediction, while the output's config claims them."""
-    ignored = getattr(DATAMODULES.get(config.data.name), "ignored_prediction_settings", None)
-    outputs = _run_outputs(config) if overrides and ignored is not None else None
-    if outputs is None:  # no --set, no such hook, or a network that declares no outputs
+    names (``ignored_prediction_settings``: the calorimeter's pair threshold for a network decoded from its
+    slots): they would change no prediction, while the output's config claims them."""
+    datamodule = DATAMODULES.get(config.data.name)
+    outputs = _run_outputs(config) if overrides and isinstance(datamodule, type) and issubclass(datamodule, ShowerDataModule) else None
+    if outputs is None:  # no --set, or a network that declares no outputs
         return
+    ignored = datamodule.ignored_prediction_settings
     trained, used = (c.data.model_dump(mode="json")["params"] for c in (load_config(run.config_file), config))
     reasons = {f"data.params.{path}": why for path, why in ignored(outputs, trained, used).items()}
     if not reasons:

@@ -31,6 +31,7 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport, ProcessSettings
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
+from showerlearn.engine.data_fingerprint import FINGERPRINT_KEY, check_same_data, data_fingerprint
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, interruption, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import RunDir
@@ -157,6 +158,8 @@ def _open_run(
             raise ConfigError(str(resume), [
                 f"already holds a completed run: choose a new folder, or raise {', '.join(BUDGET_KEYS)} to train it further"
             ])
+        if owner and FINGERPRINT_KEY in status:
+            check_same_data(status[FINGERPRINT_KEY], config, str(resume))
         # Lightning's DDP workers start after the owner counted this attempt
         counted = int(started_by_lightning())
         attempt = status.get("attempts", counted) - counted
@@ -166,7 +169,8 @@ def _open_run(
             run.update_status(state="running", budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
             write_text_atomic(run.config_file, dump_config(config))  # describes the run as it will end
         if owner:  # after the refusals above, which leave the run they refuse as it was
-            run.update_status(**lock_holder())
+            # a run started by an earlier version recorded no fingerprint: it is checked from now on
+            run.update_status(**lock_holder(), **{FINGERPRINT_KEY: status.get(FINGERPRINT_KEY) or data_fingerprint(config)})
         return run, attempt, owner
     if started_by_lightning():
         run = RunDir(Path(os.environ[RUN_DIR_VARIABLE]))
@@ -189,7 +193,7 @@ def _open_run(
         _check_new_run_dir(run.path)
     write_text_atomic(run.config_file, dump_config(config))
     write_json_atomic(run.environment_file, describe_environment(config.seed))
-    run.update_status(**lock_holder())
+    run.update_status(**lock_holder(), **{FINGERPRINT_KEY: data_fingerprint(config)})
     return run, 0, True
 
 

@@ -6,16 +6,21 @@ holds one run directory per seed plus ``sweep.json`` (what ran) and ``aggregate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import os
+import signal
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.schema import lightning_devices
-from showerlearn.engine.launch import interruption
+from showerlearn.engine.launch import interruption, interruption_status
 from showerlearn.engine.run_dir import RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of, new_run_problems
@@ -101,13 +106,21 @@ def _train_seeds(configs: dict[int, ExperimentConfig], runs: dict[int, Path], jo
     """Train every seed of ``configs`` into its run folder, ``jobs`` at a time; the failures, seed -> what failed."""
     failures: dict[int, str] = {}
     if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        stop = multiprocessing.get_context().Event()
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_share_stop, initargs=(stop,)) as pool:
             futures = {seed: pool.submit(_train_seed, config, runs[seed], False) for seed, config in configs.items()}
-            for seed, future in futures.items():
-                try:
-                    future.result()
-                except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
-                    failures[seed] = _failed(seed, error)
+            try:
+                pending = set(futures.values())
+                while pending:  # with a timeout: see _wait_for
+                    pending = _wait_for(pending)
+                for seed, future in futures.items():
+                    try:
+                        future.result()
+                    except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
+                        failures[seed] = _failed(seed, error)
+            except BaseException as error:  # a signal to this process (Ctrl+C, SIGTERM): the workers stop too
+                _stop_workers(pool, stop, error)
+                raise
     else:
         for seed, config in configs.items():
             try:
@@ -115,6 +128,39 @@ def _train_seeds(configs: dict[int, ExperimentConfig], runs: dict[int, Path], jo
             except Exception as error:  # noqa: BLE001 - as above
                 failures[seed] = _failed(seed, error)
     return failures
+
+
+def _wait_for(futures: set[Future]) -> set[Future]:
+    """Those of ``futures`` still running after at most a second. The kernel may hand a signal to any of the process's
+    threads (the pool's own), and Python runs its handler in the main thread only when that thread wakes: a wait
+    without a timeout would hold a SIGTERM until every seed has trained."""
+    return wait(futures, timeout=1.0).not_done
+
+
+#: set in a sweep's worker processes: once set, they start no further seed (those the pool had queued already)
+_STOP: EventType | None = None
+
+
+def _share_stop(stop: EventType) -> None:
+    """The initializer of a sweep's worker processes."""
+    global _STOP
+    _STOP = stop
+
+
+def _stop_workers(pool: ProcessPoolExecutor, stop: EventType, error: BaseException) -> None:
+    """Stop a parallel sweep whose main process was stopped by ``error``: cancel the seeds not started and pass the
+    signal on to the workers, whose runs then end as a run stopped by it does (interrupted, resumable). Without this
+    the pool's shutdown would wait for every seed, the queued ones included, to train to its end."""
+    stop.set()
+    # the pool names its worker processes only in this private mapping, which its shutdown empties
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    status = interruption_status(error) if interruption(error) is not None else 0
+    number = status - 128 if 128 < status < 128 + signal.NSIG else signal.SIGTERM  # the signal that stopped it
+    for process in workers:
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, number)
 
 
 def _new_folder(config: ExperimentConfig) -> Path:
@@ -174,6 +220,9 @@ def _check_same_budget(folder: Path, changes: dict[int, dict[str, list[Any]]]) -
 def _train_seed(config: ExperimentConfig, path: Path, progress: bool) -> None:
     """Train one seed into ``path``, continuing the run already started there (a resumed sweep)."""
     from showerlearn.engine.runner import train_into  # here, not at import: `board` reads sweeps without torch
+
+    if _STOP is not None and _STOP.is_set():  # a seed the pool had queued before the sweep was stopped
+        raise RuntimeError(f"{path}: not started: the sweep was stopped")
 
     train_into(config, path, progress)
 

@@ -7,7 +7,8 @@ from Lightning's Trainer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import lightning as L
@@ -59,14 +60,31 @@ class MultiTaskModule(L.LightningModule):
         # a model may add terms to a head's loss values (e.g. the axis head's per-event |disp| and side
         # terms): they are masked and weighted with it, and balanced as part of it
         extra = self.model.head_loss_terms(batch["targets"]) if hasattr(self.model, "head_loss_terms") else {}
-        return {
-            name: masked_mean(
-                loss.values(outputs[name], batch["targets"][name], masks.get(name)) + extra.get(name, 0.0),
-                masks.get(name),
-                weights,
-            )
-            for name, loss in self.losses.items()
-        }
+        losses = {}
+        for name, loss in self.losses.items():
+            with self._head_fits(name, "loss", outputs[name], batch["targets"][name]):
+                values = loss.values(outputs[name], batch["targets"][name], masks.get(name))
+            losses[name] = masked_mean(values + extra.get(name, 0.0), masks.get(name), weights)
+        return losses
+
+    @contextlib.contextmanager
+    def _head_fits(self, head: str, what: str, output: Tensor, target: Tensor) -> Iterator[None]:
+        """A head's loss or metric that cannot take the network's output and the data's target (a regression loss
+        on class labels, a cross-entropy over one logit): a ValueError naming the head and both shapes, instead of
+        torch's error from deep inside it."""
+        try:
+            yield
+        except torch.OutOfMemoryError:
+            raise
+        except (RuntimeError, IndexError, ValueError) as error:
+            spec = self.heads[head]
+            setting = f"loss {spec.loss!r}" if what == "loss" else f"metrics {spec.metrics}"
+            raise ValueError(
+                f"task.heads.{head}: its {setting} cannot take the network's output, shaped {tuple(output.shape)}, "
+                f"and the data's target, shaped {tuple(target.shape)} ({target.dtype}): check that the head's loss "
+                f"and metrics are of the kind of its target (class labels or values) and that the network's "
+                f"output for it has the size the data needs ({type(error).__name__}: {error})"
+            ) from error
 
     def _shared_parameters(self) -> list[nn.Parameter] | None:
         shared = getattr(self.model, "shared_parameters", None)
@@ -99,7 +117,8 @@ class MultiTaskModule(L.LightningModule):
         for head, spec in self.heads.items():
             for metric in spec.metrics:
                 computed = self.val_metrics[_metric_key(head, metric)]
-                computed.update(outputs[head], batch["targets"][head], masks.get(head))
+                with self._head_fits(head, "metrics", outputs[head], batch["targets"][head]):
+                    computed.update(outputs[head], batch["targets"][head], masks.get(head))
                 self.log(logged_name("val", head, metric), computed, batch_size=batch_size)
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:

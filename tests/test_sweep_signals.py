@@ -1,0 +1,42 @@
+"""A parallel sweep stopped by a signal to its main process stops its workers too, leaving their runs resumable."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from showerlearn.engine.run_dir import RunDir
+
+TESTS = Path(__file__).parent
+
+
+def test_sigterm_to_a_parallel_sweep_stops_its_workers_and_cancels_queued_seeds(tabular_config: dict, tmp_path: Path) -> None:
+    tabular_config["model"]["params"]["delay"] = 0.05  # 200 epochs would take minutes
+    tabular_config["trainer"].update(max_epochs=200, threads=1)
+    config_file = tmp_path / "slow.yaml"
+    config_file.write_text(yaml.safe_dump(tabular_config))
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-m", "showerlearn.cli.main", "sweep", str(config_file), "--seeds", "3", "--jobs", "2",
+               "--no-progress"]
+    with (tmp_path / "log.txt").open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    runs = Path(tabular_config["output_dir"]) / "tabular"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(runs.glob("sweep-*/seed*/checkpoints/last.ckpt"))) < 2:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    try:
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, (tmp_path / "log.txt").read_text()[-3000:]
+    finally:
+        process.kill()
+    assert time.monotonic() - stopped < 30  # not the minutes the seeds would take to train to their end
+    (folder,) = runs.glob("sweep-*")
+    states = {path.name: RunDir(path).status().get("state") for path in sorted(folder.glob("seed*"))}
+    assert states == {"seed3": "interrupted", "seed4": "interrupted"}  # seed 5, queued, never started
