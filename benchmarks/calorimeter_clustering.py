@@ -90,11 +90,17 @@ COLUMNS = ("photopeak_efficiency", "fake_cluster_rate", "reconstruction_efficien
            "photopeak_efficiency_hard", "fake_cluster_rate_hard")
 
 
+#: the format of each run's own figures
+_RUN_FIGURES = "png"
+
+
 def _overrides(seed: int, args: argparse.Namespace) -> list[str]:
     return [
         f"seed={seed}", f"data.params.simulate.seed={1000 + seed}", f"data.params.simulate.events={args.events}",
         f"data.params.split.seed={seed}", f"data.params.cache_dir={args.output / 'runs' / 'cache'}",
         f"trainer.max_epochs={args.epochs}",
+        # the runs' own figures in PNG only: the benchmark draws the comparison's, the runs' are looked at, if at all
+        f"evaluation.params.figure_formats=[{_RUN_FIGURES}]",
     ]
 
 
@@ -132,7 +138,8 @@ def _check_settings(folder: Path, method: str, seed: int, args: argparse.Namespa
     difference."""
     stored = yaml.safe_load(dump_config(load_config(folder / "config.yaml")))
     wanted = yaml.safe_load(dump_config(_run_config(method, seed, args)))
-    ignored = {"data.params.cache_dir", *(["trainer.max_epochs"] if method in CLASSICAL else [])}
+    # what changes no result: where the events are cached, the runs' figure formats, a fitted method's epochs
+    ignored = {"data.params.cache_dir", "evaluation.params.figure_formats", *(["trainer.max_epochs"] if method in CLASSICAL else [])}
     differences = [f"{key}: {found!r} there, {value!r} here" for key, found, value in _differences(stored, wanted)
                    if key not in ignored]
     if differences:

@@ -111,6 +111,11 @@ def test_the_oracle_refuses_hits_without_truth_rather_than_leave_them_unclustere
     assert not events.truth and not events.take(np.arange(2)).truth and "true_gamma" not in events.event(0)
     with pytest.raises(ValueError, match=r"clusters the hits by their simulation truth \(true_gamma\), which these hits lack"):
         HitOracle().predict([events.event(i) for i in range(len(events))])
+    (tmp_path / "per_hit").mkdir()
+    per_hit_only = _copy(hit_file, tmp_path / "per_hit")  # the hits' truth without the gammas': the oracle's enough
+    with h5py.File(per_hit_only, "a") as file:
+        del file["gammas"]
+    assert load_hit_range(per_hit_only, 0, 3, require_truth=False).truth
     mixed = load_hit_files([hit_file, measured], require_truth=False)  # one file without truth: none claimed
     assert not mixed.truth and load_hit_range(hit_file, 0, 3).truth
     assert (HitOracle().predict([load_hit_range(hit_file, 0, 3).event(0)])["labels"] >= 0).any()

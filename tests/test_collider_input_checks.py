@@ -76,6 +76,13 @@ def test_delphes_negative_masses_and_unwrapped_phi_are_read(tmp_path: Path) -> N
     tree["FatJet"] = ak.with_field(tree["FatJet"], ak.Array([[-3.2, 2.0 * np.pi - 0.1], []]), "Phi")  # unwrapped: same angle
     events = read_delphes(_write_delphes(tmp_path / "ok.root", tree))
     assert events.fatjets.mass.tolist()[0] == pytest.approx([125.0, -4.0])
+    from showerlearn.collider.data.streams import object_tokens
+
+    # the energy of a jet of m^2 = -16 GeV^2 (ROOT's mass -4): p^2 - 16, not p^2 + 16; p = pT cosh(eta)
+    tokens = object_tokens(events, {"fatjets": 2})
+    energy = sorted(tokens[0].energy.tolist())  # the object stream orders by pT
+    expected = sorted([np.sqrt((400.0 * np.cosh(0.0)) ** 2 + 125.0**2), np.sqrt((300.0 * np.cosh(1.0)) ** 2 - 16.0)])
+    assert energy == pytest.approx(expected, rel=1e-9)
 
 
 def test_delphes_fat_jets_out_of_pt_order_are_ordered_before_their_constituents_are_taken(tmp_path: Path) -> None:

@@ -19,15 +19,22 @@ def _with(config: dict, **sections: dict) -> dict:
 
 
 @pytest.mark.parametrize(("trainer", "expected"), [
-    ({"limit_train_batches": 2.5}, r"trainer\.limit_train_batches: a float outside \[0, 1\]"),
+    ({"limit_train_batches": 2.5}, r"trainer\.limit_train_batches: a float outside \[0, 1\] and not whole"),
     ({"limit_val_batches": -3}, r"trainer\.limit_val_batches: expected a number of batches >= 0"),
     ({"max_steps": -5}, r"trainer\.max_steps: Input should be greater than or equal to -1"),
     ({"max_steps": 0}, r"trainer\.max_steps: 0 trains nothing"),
-    ({"gradient_clip_val": -1}, r"trainer\.gradient_clip_val: Input should be greater than 0"),
+    ({"gradient_clip_val": -1}, r"trainer\.gradient_clip_val: Input should be greater than or equal to 0"),
 ])
 def test_trainer_limits_lightning_would_refuse_in_training(tabular_config: dict, trainer: dict, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         resolve_config(_with(tabular_config, trainer=trainer))
+
+
+def test_values_lightning_takes_are_accepted(tabular_config: dict) -> None:
+    """No clipping written as Lightning 1.x's default 0, and a whole number of batches written as a float."""
+    config = resolve_config(_with(tabular_config, trainer={"gradient_clip_val": 0.0, "limit_train_batches": 10.0}))
+    assert config.trainer.gradient_clip_val == 0.0 and config.trainer.limit_train_batches == 10
+    assert isinstance(config.trainer.limit_train_batches, int)
 
 
 def test_a_task_without_heads_is_refused(tabular_config: dict) -> None:

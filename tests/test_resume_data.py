@@ -39,6 +39,9 @@ def test_resume_refuses_a_changed_data_file_and_names_it(tabular_config: dict, t
 def test_default_input_files_are_the_existing_files_the_settings_name(tmp_path: Path) -> None:
     for name in ("a.h5", "b.h5", "c.csv"):
         (tmp_path / name).write_text(name)
+    (tmp_path / "time").write_text("a scratch file named as a feature")
     params = {"files": [str(tmp_path / "*.h5")], "source": {"path": str(tmp_path / "c.csv")}, "cache_dir": str(tmp_path),
-              "label": "cls", "cuts": ["x[0] > 1"]}
+              "label": "cls", "cuts": ["x[0] > 1"], "features": [str(tmp_path / "time")]}
     assert ShowerDataModule.input_files(params) == [tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.csv"]
+    delphes = {"source": {"kind": "delphes", "classes": {"signal": [str(tmp_path / "a.h5")]}}}
+    assert ShowerDataModule.input_files(delphes) == [tmp_path / "a.h5"]

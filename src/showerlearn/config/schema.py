@@ -158,7 +158,7 @@ class TrainerConfig(Strict):
         return _PRECISION_ALIASES.get(str(value), value) if isinstance(value, (int, str)) else value
 
     gradient_clip_val: float | None = Field(
-        None, gt=0, description="Clip the gradient norm to this value (> 0; None: no clipping)."
+        None, ge=0, description="Clip the gradient norm to this value (None, or 0 as Lightning reads it: no clipping)."
     )
     limit_train_batches: float | int = Field(
         1.0, description="Fraction (a float in [0, 1]) or number (an int >= 0) of training batches per epoch."
@@ -180,9 +180,11 @@ class TrainerConfig(Strict):
     @classmethod
     def _batch_limit(cls, value: float | int) -> float | int:
         """Lightning's rule, which its Trainer applies only once the run's data is loaded."""
+        if isinstance(value, float) and value > 1.0 and value.is_integer():
+            return int(value)  # a whole number of batches, as Lightning reads 10.0
         if isinstance(value, float) and not 0.0 <= value <= 1.0:
-            raise ValueError("a float outside [0, 1]: give a fraction of the batches, or a whole number of batches as "
-                             "an int")
+            raise ValueError("a float outside [0, 1] and not whole: give a fraction of the batches, or a number of "
+                             "batches")
         if isinstance(value, int) and value < 0:
             raise ValueError("expected a number of batches >= 0 (or a fraction in [0, 1])")
         return value

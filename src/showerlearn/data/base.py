@@ -312,12 +312,13 @@ class ShowerDataModule(L.LightningDataModule):
     def input_files(cls, params: Mapping[str, Any]) -> list[Path]:
         """The files a DataModule with these ``params`` (a config's resolved ``data.params``, as plain data) reads
         its events from: a run records their fingerprints when it starts, and resuming it on changed files is
-        refused (:mod:`showerlearn.engine.data_fingerprint`). The default: every existing file that a text
-        setting names, or a glob pattern among them matches, as written; folders (a cache, a parquet data set)
-        are not looked into, and simulated events are fixed by their settings. A DataModule that reads files
-        its settings do not name overrides it."""
+        refused (:mod:`showerlearn.engine.data_fingerprint`). The default: every existing file that a setting
+        named as files are (:data:`FILE_SETTINGS`, at any depth: ``files``, ``source.files``, a Delphes source's
+        ``classes``) names, or a glob pattern among them matches, as written; not other texts (a feature named
+        ``time`` beside a file of that name), nor folders (a cache, a parquet data set); simulated events are
+        fixed by their settings. A DataModule that reads files under other settings overrides it."""
         files: dict[str, Path] = {}
-        for value in _texts(params):
+        for value in _file_texts(params):
             names = sorted(glob.glob(value)) if glob.has_magic(value) else [value]
             files.update((name, Path(name)) for name in names if _is_file(name))
         return list(files.values())
@@ -392,16 +393,21 @@ def _setting(params: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def _texts(value: Any) -> Iterator[str]:
-    """Every string in nested mappings and lists ``value``."""
-    if isinstance(value, str):
+#: the settings (at any depth of ``data.params``) whose texts name data files
+FILE_SETTINGS = frozenset({"files", "file", "path", "paths", "classes"})
+
+
+def _file_texts(value: Any, named: bool = False) -> Iterator[str]:
+    """Every string in nested mappings and lists ``value`` under a key of :data:`FILE_SETTINGS` (``named``: inside
+    one already)."""
+    if isinstance(value, str) and named:
         yield value
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _texts(item)
+        for key, item in value.items():
+            yield from _file_texts(item, named or key in FILE_SETTINGS)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _texts(item)
+            yield from _file_texts(item, named)
 
 
 def _is_file(name: str) -> bool:

@@ -2,8 +2,8 @@
 
 A resumed run draws its splits again from the files its config names: had they changed in between (rows added or
 removed, a file replaced), the attempts would train on different splits and the test split could hold events an
-earlier attempt trained on. The fingerprint is each file's size and a digest of a sample of its bytes (about 1 MiB
-a file, as :func:`showerlearn.data.files.expand_patterns` compares copies), not its modification time: a job that stages the same files
+earlier attempt trained on. The fingerprint is each file's size and a digest of a sample of its bytes (256 KiB a
+file, as :func:`showerlearn.data.files.expand_patterns` samples copies), not its modification time: a job that stages the same files
 afresh onto a node's disk before every attempt resumes.
 """
 
@@ -31,7 +31,12 @@ def data_fingerprint(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
 
 
 def _file_print(path: Path) -> dict[str, Any]:
-    return {"size": path.stat().st_size, "sample": sample_digest(path)}
+    """Size and a digest of 4 blocks (256 KiB): cheap on thousands of files, and a change of rows moves bytes
+    all through a file. An unreadable file is named as such."""
+    try:
+        return {"size": path.stat().st_size, "sample": sample_digest(path, blocks=4)}
+    except OSError as error:
+        raise ConfigError(str(path), [f"cannot read this data file to record what the run reads ({error})"]) from None
 
 
 def check_same_data(recorded: dict[str, dict[str, Any]], config: ExperimentConfig, source: str) -> None:

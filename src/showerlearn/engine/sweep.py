@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
@@ -137,6 +138,8 @@ def _wait_for(futures: set[Future]) -> set[Future]:
     return wait(futures, timeout=1.0).not_done
 
 
+#: seconds a stopped sweep's workers get to stop on a signal of their own before it is passed on to them
+_WORKER_GRACE_S = 3.0
 #: set in a sweep's worker processes: once set, they start no further seed (those the pool had queued already)
 _STOP: EventType | None = None
 
@@ -157,6 +160,12 @@ def _stop_workers(pool: ProcessPoolExecutor, stop: EventType, error: BaseExcepti
     pool.shutdown(wait=False, cancel_futures=True)
     status = interruption_status(error) if interruption(error) is not None else 0
     number = status - 128 if 128 < status < 128 + signal.NSIG else signal.SIGTERM  # the signal that stopped it
+    # Ctrl+C (the terminal's process group) and a batch system's SIGTERM (the job's processes) reach the workers
+    # themselves: a second signal would land in their clean-up (their run left "running"). Only those still
+    # running after a grace period, which did not get it, are sent it.
+    deadline = time.monotonic() + _WORKER_GRACE_S
+    for process in workers:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
     for process in workers:
         if process.is_alive():
             with contextlib.suppress(ProcessLookupError):

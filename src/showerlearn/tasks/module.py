@@ -80,10 +80,10 @@ class MultiTaskModule(L.LightningModule):
             spec = self.heads[head]
             setting = f"loss {spec.loss!r}" if what == "loss" else f"metrics {spec.metrics}"
             raise ValueError(
-                f"task.heads.{head}: its {setting} cannot take the network's output, shaped {tuple(output.shape)}, "
-                f"and the data's target, shaped {tuple(target.shape)} ({target.dtype}): check that the head's loss "
-                f"and metrics are of the kind of its target (class labels or values) and that the network's "
-                f"output for it has the size the data needs ({type(error).__name__}: {error})"
+                f"task.heads.{head}: its {setting} failed on the network's output, shaped {tuple(output.shape)}, "
+                f"and the data's target, shaped {tuple(target.shape)} ({target.dtype}): {type(error).__name__}: "
+                f"{error} (most often a loss or metric of another kind than the target, class labels or values, or "
+                "an output of another size than the data needs)"
             ) from error
 
     def _shared_parameters(self) -> list[nn.Parameter] | None:

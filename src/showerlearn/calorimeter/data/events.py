@@ -108,8 +108,8 @@ def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: in
 
     events, columns = read_event_chunk(path, start, stop)
     with_gammas = has_gammas(path)
-    truth = with_gammas and "true_gamma" in events.fields
-    if not truth and require_truth:
+    truth = "true_gamma" in events.fields  # the hits' own truth (the oracle's); training needs the gammas too
+    if not (truth and with_gammas) and require_truth:
         raise ValueError(f"{path}: the hits have no truth (/hits/true_gamma, /gammas): only simulated files can train "
                          "and be evaluated")
     gammas = read_gammas(path, start, stop) if with_gammas else None

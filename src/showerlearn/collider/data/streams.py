@@ -104,7 +104,8 @@ def _kind_tokens(events: ak.Array, kind: str, limit: int) -> ak.Array:
     mass = objects.mass if "mass" in objects.fields else zero  # leptons: massless
     fields = {
         "pt": objects.pt, "eta": objects.eta, "phi": objects.phi, "mass": mass,
-        "energy": np.sqrt((objects.pt * np.cosh(objects.eta)) ** 2 + mass**2),
+        # a negative mass is ROOT's -sqrt(-m^2) (pile-up subtraction): m^2 < 0 is subtracted, as vector reads it
+        "energy": np.sqrt(np.maximum((objects.pt * np.cosh(objects.eta)) ** 2 + np.sign(mass) * mass**2, 0.0)),
         "tau21": objects.tau21 if kind == "fatjets" else zero, "tau32": objects.tau32 if kind == "fatjets" else zero,
         "btag": _btag(objects, kind, zero), "charge": objects.charge if "charge" in objects.fields else zero,
     }  # fmt: skip
