@@ -45,3 +45,9 @@ def test_default_input_files_are_the_existing_files_the_settings_name(tmp_path: 
     assert ShowerDataModule.input_files(params) == [tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.csv"]
     delphes = {"source": {"kind": "delphes", "classes": {"signal": [str(tmp_path / "a.h5")]}}}
     assert ShowerDataModule.input_files(delphes) == [tmp_path / "a.h5"]
+
+
+def test_resume_and_run_dir_naming_different_folders_are_refused(tabular_config: dict, tmp_path: Path) -> None:
+    """--run-dir was ignored beside --resume: the run went on in the resumed folder."""
+    with pytest.raises(ConfigError, match=r"--run-dir and --resume name different folders"):
+        train(resolve_config(tabular_config), resume=tmp_path / "a", run_dir=tmp_path / "b", progress=False)

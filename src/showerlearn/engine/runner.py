@@ -143,6 +143,10 @@ def _open_run(
 ) -> tuple[RunDir, int, bool]:
     """``(run folder, attempt number, whether this process owns the folder)``; only the owner writes to it, and
     holds its lock (:mod:`~showerlearn.engine.run_lock`) in ``held`` before reading the run's state."""
+    if resume is not None and run_dir is not None and Path(resume).resolve() != Path(run_dir).resolve():
+        # one would be ignored: the run continues where it is
+        raise ConfigError(str(run_dir), [f"--run-dir and --resume name different folders ({run_dir}, {resume}): a "
+                                         "resumed run continues in its own folder; give one of them"])
     if resume is not None:
         run = RunDir.existing(resume)
         if run.is_ensemble():
