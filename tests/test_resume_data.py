@@ -51,3 +51,14 @@ def test_resume_and_run_dir_naming_different_folders_are_refused(tabular_config:
     """--run-dir was ignored beside --resume: the run went on in the resumed folder."""
     with pytest.raises(ConfigError, match=r"--run-dir and --resume name different folders"):
         train(resolve_config(tabular_config), resume=tmp_path / "a", run_dir=tmp_path / "b", progress=False)
+
+
+def test_where_new_runs_go_may_differ_when_a_run_is_resumed(tabular_config: dict) -> None:
+    """output_dir places new runs only: a resumed run goes on in its own folder (it was refused as a config change)."""
+    from showerlearn.engine.runner import budget_changes
+
+    stored = resolve_config(tabular_config)
+    moved = resolve_config({**tabular_config, "output_dir": "elsewhere"})
+    assert budget_changes(stored, moved, "run") == {}
+    with pytest.raises(ConfigError, match="differs from the one this run was started with in seed"):
+        budget_changes(stored, resolve_config({**tabular_config, "seed": 99}), "run")

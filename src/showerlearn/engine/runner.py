@@ -205,11 +205,17 @@ def _open_run(
 BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 
 
+#: settings a resumed run may be given otherwise, as they change nothing of it: where new runs go (it goes on in its
+#: own folder)
+_RESUME_FREE_KEYS = frozenset({"output_dir"})
+
+
 def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
     """``{key: [stored value, given value]}`` for changed budget keys; a ConfigError for any other difference."""
     before, after = stored.model_dump(mode="json"), given.model_dump(mode="json")
     flat_before, flat_after = flatten_config(before), flatten_config(after)
-    changed = sorted(k for k in flat_before.keys() | flat_after.keys() if flat_before.get(k) != flat_after.get(k))
+    changed = sorted(k for k in flat_before.keys() | flat_after.keys()
+                     if flat_before.get(k) != flat_after.get(k) and k not in _RESUME_FREE_KEYS)
     if other := [k for k in changed if k not in BUDGET_KEYS]:
         difference = difflib.unified_diff(
             dump_config(stored).splitlines(), dump_config(given).splitlines(), "run's config.yaml", "given config", lineterm=""
