@@ -31,6 +31,9 @@ def simulate_iact(
     `showerlearn config reference` and docs/simulation.md.
     """
     with user_errors():
+        if any(part in (".simtel", ".fits", ".root") for part in output.suffixes):  # read back as what it is not
+            raise ValueError(f"--output {output}: the simulation writes a ctapipe DL1 HDF5 file, not a sim_telarray, "
+                             "FITS or ROOT one: name it .dl1.h5 or .h5")
         check_output_file(output, overwrite)
         from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
