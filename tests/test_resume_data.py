@@ -60,5 +60,6 @@ def test_where_new_runs_go_may_differ_when_a_run_is_resumed(tabular_config: dict
     stored = resolve_config(tabular_config)
     moved = resolve_config({**tabular_config, "output_dir": "elsewhere"})
     assert budget_changes(stored, moved, "run") == {}
-    with pytest.raises(ConfigError, match="differs from the one this run was started with in seed"):
+    with pytest.raises(ConfigError, match="differs from the one this run was started with in seed .*to start anew with "
+                       "this config, give a new folder, or remove this one"):
         budget_changes(stored, resolve_config({**tabular_config, "seed": 99}), "run")

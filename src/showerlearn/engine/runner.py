@@ -222,7 +222,8 @@ def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: st
         )
         raise ConfigError(source, [
             f"the config differs from the one this run was started with in {', '.join(other)} (pass "
-            f"RUN_DIR/config.yaml to resume as is; only {', '.join(BUDGET_KEYS)} may change):",
+            f"RUN_DIR/config.yaml to resume as is; only {', '.join(BUDGET_KEYS)} may change; to start anew with "
+            "this config, give a new folder, or remove this one):",
             *list(difference)[2:32],
         ])
     return {key: [before["trainer"][key.split(".")[1]], after["trainer"][key.split(".")[1]]] for key in changed}
