@@ -86,7 +86,7 @@ def sweep(
     except BaseException as error:
         if interruption(error) is not None:
             log.warning("sweep %s: its completed seeds are kept; continue it with: showerlearn sweep CONFIG --seeds %d "
-                        "--resume %s", folder, n_seeds, folder)  # fmt: skip
+                        "--resume %s (with the same --set options as this command)", folder, n_seeds, folder)  # fmt: skip
         raise
     if failures:
         description["failed"] = {str(seed): message for seed, message in failures.items()}
