@@ -105,3 +105,11 @@ def test_set_under_a_defaulted_component_merges_into_the_default() -> None:
     weights = apply_overrides({"task": {"heads": {}}}, ["task.balancing.params.weights={label: 2}"])["task"]["balancing"]
     assert weights == {"name": "fixed", "params": {"weights": {"label": 2}}}
     assert apply_overrides({}, ["trainer.early_stopping.patience=2"])["trainer"]["early_stopping"] == {"patience": 2}
+
+
+def test_a_number_with_a_leading_zero_given_by_set_is_decimal() -> None:
+    """YAML 1.1 reads 010 as octal 8: --set seed=010 trained seed 8."""
+    from showerlearn.config.loader import apply_overrides
+
+    data = apply_overrides({}, ["seed=010", "trainer.max_epochs=007", "name=run_010"])
+    assert (data["seed"], data["trainer"]["max_epochs"], data["name"]) == (10, 7, "run_010")

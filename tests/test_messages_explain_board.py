@@ -207,3 +207,14 @@ def test_a_baseline_of_the_family_of_the_runs_or_of_one_of_them_is_drawn(tmp_pat
         page = output.read_text()
         data = json.loads(page.split('<script type="application/json" id="board-data">')[1].split("</script>")[0])
         assert data["baseline"]["family"] == "calorimeter"
+
+
+def test_explain_given_several_runs_says_it_explains_one(tmp_path: Path) -> None:
+    """A README glob matching two runs (after training twice) gave click's "unexpected extra argument"."""
+    from typer.testing import CliRunner
+
+    from showerlearn.cli.main import app
+
+    result = CliRunner().invoke(app, ["explain", str(tmp_path / "a"), str(tmp_path / "b"), "--input", "x.h5"])
+    assert result.exit_code == 2
+    assert "one run or sweep is explained at a time, got 2" in " ".join(result.output.split())

@@ -50,6 +50,9 @@ def evaluate(
         from showerlearn.engine.run_dir import RunDir
         from showerlearn.engine.sweep import AGGREGATE_FILE, aggregate_sweep, is_sweep, sweep_runs
 
+        for path in runs:  # every argument a run or sweep before any is scored: a typo stops nothing half done
+            if not is_sweep(path):
+                RunDir.existing(path)
         for path in runs:
             if not is_sweep(path):
                 metrics = _evaluate_run(RunDir.existing(path))

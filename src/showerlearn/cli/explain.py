@@ -53,7 +53,7 @@ def _progress_bars(enabled: bool) -> Iterator[Callable[[RunDir], ProgressHook]]:
 
 
 def explain(
-    run_or_sweep: Annotated[Path, typer.Argument(metavar="RUN_OR_SWEEP", help="A trained run directory or sweep folder.", show_default=False)],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN_OR_SWEEP", help="A trained run directory or sweep folder.", show_default=False)],
     input: Annotated[
         Path, typer.Option("--input", "-i", help="File to explain, as the run's DataModule reads it (IACT: a DL1 file; "
                            "simulated truth, such as true p.e. images, enables the criteria).")
@@ -109,6 +109,11 @@ def explain(
     explanations there are refused unless --overwrite, which replaces those folders as a whole at the end
     (nothing of the earlier explanation stays; a failure leaves them as they were)."""
     quiet_libraries()
+    if len(runs) > 1:  # a list, so that a glob matching several runs is named, not taken for an unexpected argument
+        raise typer.BadParameter(f"one run or sweep is explained at a time, got {len(runs)}: {', '.join(map(str, runs))} (a "
+                                 "glob matching several runs? name one, or their sweep folder; --compare adds other "
+                                 "models)", param_hint="RUN_OR_SWEEP")
+    (run_or_sweep,) = runs
     with user_errors():
         from showerlearn.explain.driver import CriteriaSettings
         from showerlearn.explain.report import CRITERIA_FOLDER, write_explanations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -158,6 +159,8 @@ def _split_override(override: str, source: str) -> tuple[str, str]:
 
 
 def _override_value(key: str, text: str, source: str) -> Any:
+    if re.fullmatch(r"[-+]?0[0-9]+", text.strip()):  # YAML 1.1 reads 010 as octal 8: on a command line it is ten
+        return int(text.strip(), 10)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:  # e.g. a !!python tag: safe_load refuses it, say so without a traceback
