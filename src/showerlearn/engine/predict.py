@@ -423,8 +423,10 @@ def _open(
     config = load_config(run.config_file, list(overrides))
     if overrides and (problems := family_of(config).experiment_problems(config)):  # as a new run would refuse them
         raise ConfigError(config_source(run.config_file, overrides), problems)
-    _refuse_estimator_changes(run, config, overrides)
-    _refuse_ignored_changes(run, config, overrides)
+    # the run's own config, as trained: what each --set is compared with (read once; none without --set)
+    trained = load_config(run.config_file) if overrides else None
+    _refuse_estimator_changes(run, trained, config, overrides)
+    _refuse_ignored_changes(run, trained, config, overrides)
     # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
     best = _best_checkpoint(run) if config.model is not None else None
     model_file = _model_file(run, config, model, best)
@@ -436,18 +438,19 @@ def _open(
     # what the data fitted on the training split: new files need no training file, and the settings it was
     # fitted for are the trained ones, whatever --set says of them
     if checkpoint is not None and datamodule.restore_from_checkpoint(checkpoint):
-        _refuse_fitted_changes(run, config, datamodule, overrides)
+        _refuse_fitted_changes(run, trained, config, datamodule, overrides)
     model_sha256 = best.sha256 if model is None and best is not None else file_sha256(model_file)
     return _Context(run, config, datamodule, model_file, exported, model_sha256, keep_invalid, chunk_events, checkpoint)
 
 
-def _refuse_estimator_changes(run: RunDir, config: ExperimentConfig, overrides: Sequence[str]) -> None:
+def _refuse_estimator_changes(
+    run: RunDir, trained: ExperimentConfig | None, config: ExperimentConfig, overrides: Sequence[str]
+) -> None:
     """Refuse overrides of an estimator run's ``estimator``: the run predicts with the estimator it fitted, saved
     whole with its parameters, which the config's would not change (silently, with the output stamped with them)."""
-    if not overrides or config.estimator is None:
+    if trained is None or config.estimator is None:
         return
-    trained = load_config(run.config_file).estimator
-    if trained is not None and trained.model_dump(mode="json") == config.estimator.model_dump(mode="json"):
+    if trained.estimator is not None and trained.estimator.model_dump(mode="json") == config.estimator.model_dump(mode="json"):
         return
     keys = [key for key in (override.partition("=")[0] for override in overrides) if _nested(key, "estimator")]
     raise ValueError(
@@ -458,15 +461,16 @@ def _refuse_estimator_changes(run: RunDir, config: ExperimentConfig, overrides: 
 
 
 def _refuse_fitted_changes(
-    run: RunDir, config: ExperimentConfig, datamodule: ShowerDataModule, overrides: Sequence[str]
+    run: RunDir, trained: ExperimentConfig | None, config: ExperimentConfig, datamodule: ShowerDataModule,
+    overrides: Sequence[str],
 ) -> None:
     """Refuse overrides of the data settings a restored fitted state stands in for
     (:attr:`~ShowerDataModule.fitted_settings`): they would be ignored, silently, or feed the network inputs
     other than those it was trained on. Named as given (``--set``), with the settings they change."""
-    if not overrides:  # the run's own config: its fitted state was fitted with it
+    if trained is None:  # no --set: the run's own config, which its fitted state was fitted with
         return
-    trained, used = (c.data.model_dump(mode="json")["params"] for c in (load_config(run.config_file), config))
-    changed = [f"data.params.{path}" for path in datamodule.changed_fitted_settings(trained, used)]
+    before, used = (c.data.model_dump(mode="json")["params"] for c in (trained, config))
+    changed = [f"data.params.{path}" for path in datamodule.changed_fitted_settings(before, used)]
     if not changed:
         return
     keys = _given_keys(overrides, changed)
@@ -478,17 +482,20 @@ def _refuse_fitted_changes(
     )
 
 
-def _refuse_ignored_changes(run: RunDir, config: ExperimentConfig, overrides: Sequence[str]) -> None:
+def _refuse_ignored_changes(
+    run: RunDir, trained: ExperimentConfig | None, config: ExperimentConfig, overrides: Sequence[str]
+) -> None:
     """Refuse overrides of prediction settings that the run's outputs are not read with, which its DataModule
     names (``ignored_prediction_settings``: the calorimeter's pair threshold for a network decoded from its
     slots): they would change no prediction, while the output's config claims them."""
     datamodule = DATAMODULES.get(config.data.name)
-    outputs = _run_outputs(config) if overrides and isinstance(datamodule, type) and issubclass(datamodule, ShowerDataModule) else None
+    known = isinstance(datamodule, type) and issubclass(datamodule, ShowerDataModule)
+    outputs = _run_outputs(config) if trained is not None and known else None
     if outputs is None:  # no --set, or a network that declares no outputs
         return
-    ignored = datamodule.ignored_prediction_settings
-    trained, used = (c.data.model_dump(mode="json")["params"] for c in (load_config(run.config_file), config))
-    reasons = {f"data.params.{path}": why for path, why in ignored(outputs, trained, used).items()}
+    before, used = (c.data.model_dump(mode="json")["params"] for c in (trained, config))
+    reasons = {f"data.params.{path}": why
+               for path, why in datamodule.ignored_prediction_settings(outputs, before, used).items()}
     if not reasons:
         return
     keys = _given_keys(overrides, list(reasons))
