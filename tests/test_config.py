@@ -139,6 +139,16 @@ def test_callbacks_by_name_and_a_replaced_component_drops_old_params(tmp_path: P
     assert "hidden" in config.model.params and "delay" not in config.model.params  # TinyClassifier's params gone
 
 
+def test_set_reaches_into_a_list_by_index(tmp_path: Path, valid: dict) -> None:
+    """``callbacks.0.params.patience=4`` sets the first callback's; an index outside the list is named."""
+    valid["callbacks"] = [{"name": "early_stopping", "params": {"monitor": "val/loss", "patience": 2}}]
+    path = write(tmp_path, valid)
+    assert load_config(path, ["callbacks.0.params.patience=4"]).callbacks[0].params["patience"] == 4
+    with pytest.raises(ConfigError, match=r"callbacks is a list of 1 entry: callbacks\.1\.params\.patience needs an "
+                                          r"index 0 to 0 after callbacks, got '1'"):
+        load_config(path, ["callbacks.1.params.patience=4"])
+
+
 def test_unknown_data_module_gives_one_clear_error(tmp_path: Path, valid: dict) -> None:
     valid["data"]["name"] = "tabularr"
     with pytest.raises(ConfigError) as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from showerlearn.config import ConfigError, resolve_config
 from showerlearn.family import new_run_problems
@@ -28,6 +29,16 @@ def _with(config: dict, **sections: dict) -> dict:
 def test_trainer_limits_lightning_would_refuse_in_training(tabular_config: dict, trainer: dict, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         resolve_config(_with(tabular_config, trainer=trainer))
+
+
+def test_a_max_time_yaml_reads_as_a_number_is_refused_with_the_form_that_stays_text(tabular_config: dict) -> None:
+    """Unquoted, ``1:00:00:00`` is YAML 1.1's base-60 number 216000 (which duration was meant is lost)."""
+    written = yaml.safe_load("max_time: 1:00:00:00")
+    assert written == {"max_time": 216000}
+    with pytest.raises(ConfigError, match=r"trainer\.max_time: expected 'DD:HH:MM:SS' as text, quoted \('1:00:00:00'\) or with two-digit"):
+        resolve_config(_with(tabular_config, trainer=written))
+    kept = yaml.safe_load("max_time: 01:00:00:00")
+    assert resolve_config(_with(tabular_config, trainer=kept)).trainer.max_time == "01:00:00:00"
 
 
 def test_values_lightning_takes_are_accepted(tabular_config: dict) -> None:

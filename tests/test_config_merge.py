@@ -113,3 +113,13 @@ def test_a_number_with_a_leading_zero_given_by_set_is_decimal() -> None:
 
     data = apply_overrides({}, ["seed=010", "trainer.max_epochs=007", "name=run_010"])
     assert (data["seed"], data["trainer"]["max_epochs"], data["name"]) == (10, 7, "run_010")
+
+
+def test_colon_separated_digits_given_by_set_are_text(tabular_config: dict) -> None:
+    """YAML 1.1 reads 1:00:00:00 as the base-60 number 216000: --set trainer.max_time=1:00:00:00 means a day."""
+    from showerlearn.config import resolve_config
+    from showerlearn.config.loader import apply_overrides
+
+    data = apply_overrides(tabular_config, ["trainer.max_time=1:00:00:00"])
+    assert data["trainer"]["max_time"] == "1:00:00:00"
+    assert resolve_config(data).trainer.max_time == "1:00:00:00"

@@ -147,7 +147,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
             last = [v for p, _, v in parsed if p == parts][-1]
             _drop_keys_of_replaced(data, parts[:-1], parts[-1], last)
     for parts, key, value in parsed:
-        _node(data, parts[:-1], key, source)[parts[-1]] = value
+        _set(_node(data, parts[:-1], key, source), parts[-1], key, value, source)
     return data
 
 
@@ -161,6 +161,8 @@ def _split_override(override: str, source: str) -> tuple[str, str]:
 def _override_value(key: str, text: str, source: str) -> Any:
     if re.fullmatch(r"[-+]?0[0-9]+", text.strip()):  # YAML 1.1 reads 010 as octal 8: on a command line it is ten
         return int(text.strip(), 10)
+    if re.fullmatch(r"[0-9]+(:[0-9]+)+", text.strip()):  # and 1:00:00:00 as base-60 216000: here it is a time
+        return text.strip()
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:  # e.g. a !!python tag: safe_load refuses it, say so without a traceback
@@ -168,16 +170,38 @@ def _override_value(key: str, text: str, source: str) -> Any:
         raise ConfigError(source, [f"{key}: the value {text!r} is not plain YAML ({problem})"]) from None
 
 
-def _node(data: dict[str, Any], parts: list[str], key: str, source: str) -> dict[str, Any]:
-    """The mapping at ``parts``, made where missing or null."""
-    node = data
+def _node(data: dict[str, Any], parts: list[str], key: str, source: str) -> dict[str, Any] | list[Any]:
+    """The mapping (or list: ``callbacks.0.params.x`` indexes one) at ``parts``, a mapping made where missing or
+    null."""
+    node: dict[str, Any] | list[Any] = data
     for depth, part in enumerate(parts):
-        if node.get(part) is None:
-            node[part] = {}
-        if not isinstance(node[part], dict):
-            raise ConfigError(source, [f"{'.'.join(parts[: depth + 1])} is a value, cannot set {key}"])
-        node = node[part]
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            node = node[_index(node, part, where, key, source)]
+        else:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(source, [f"{where} is a value, cannot set {key}"])
     return node
+
+
+def _index(items: list[Any], part: str, where: str, key: str, source: str) -> int:
+    """``part`` as the index of an entry of the list ``items`` (at ``where``, without its last part)."""
+    if not part.isdigit() or int(part) >= len(items):
+        listed = where.rpartition(".")[0]
+        raise ConfigError(source, [f"{listed} is a list of {len(items)} entr{'y' if len(items) == 1 else 'ies'}: {key} needs an index 0 to "
+                                   f"{len(items) - 1} after {listed}, got {part!r}" if items else
+                                   f"{listed} is an empty list: {key} has no entry to set"])
+    return int(part)
+
+
+def _set(node: dict[str, Any] | list[Any], last: str, key: str, value: Any, source: str) -> None:
+    if isinstance(node, list):
+        node[_index(node, last, key, key, source)] = value
+    else:
+        node[last] = value
 
 
 def _fill_defaults(data: dict[str, Any], parts: list[str]) -> None:
@@ -221,7 +245,10 @@ def _drop_keys_of_replaced(data: dict[str, Any], parts: list[str], key: str, val
     ``kind`` (a new component's params, a new member's keys, are not the old one's)."""
     node: Any = data
     for part in parts:
-        node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, list):
+            node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
     if not isinstance(node, dict):
         return
     if key == "name" and "name" in node and node["name"] != value:

@@ -113,7 +113,7 @@ class TrainerConfig(Strict):
                            "trains nothing, which `max_epochs: 0` with `init_from` says).")
     max_time: str | None = Field(
         None,
-        pattern=r"^\d{2}:\d{2}:\d{2}:\d{2}$",
+        pattern=r"^\d+:\d{2}:\d{2}:\d{2}$",
         description="Stop training after this wall time, 'DD:HH:MM:SS', counted over all attempts of the run "
         "(a resumed run continues the clock); the run then predicts and evaluates with the best checkpoint "
         "so far and run.json records stopped_by: max_time. `train --resume RUN` with a larger value "
@@ -166,6 +166,17 @@ class TrainerConfig(Strict):
     limit_val_batches: float | int = Field(
         1.0, description="Fraction (a float in [0, 1]) or number (an int >= 0) of validation batches."
     )
+
+    @field_validator("max_time", mode="before")
+    @classmethod
+    def _time_as_text(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``1:00:00:00`` as the base-60 number 216000: which duration was meant cannot
+        be told from the number, so it is refused with the form that stays text."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError("expected 'DD:HH:MM:SS' as text, quoted ('1:00:00:00') or with two-digit days "
+                             "(01:00:00:00), not a number: YAML reads colon-separated digits that start with 1-9 "
+                             "as one base-60 number")
+        return value
 
     @field_validator("max_steps")
     @classmethod
