@@ -57,8 +57,15 @@ def _train(tmp_path: Path, name: str, **sections) -> RunDir:
     return RunDir.existing(run_path)
 
 
-def test_window_and_oracle_run_as_estimators(tmp_path: Path) -> None:
+def test_window_and_oracle_run_as_estimators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from showerlearn.calorimeter.data.datamodule import CalorimeterDataModule
+
+    read = []  # the splits read into memory: a method that learns nothing never reads the training split
+    arrays = CalorimeterDataModule.arrays
+    monkeypatch.setattr(CalorimeterDataModule, "arrays",
+                        lambda self, split, **options: read.append(split) or arrays(self, split, **options))
     window = _train(tmp_path, "window", estimator={"name": "r3b_window", "params": {"window": "cone", "half_angle": 0.3}})
+    assert read == ["test"]
     tables = read_tables(window.predictions_file)
     hits, events = tables["hits"], tables["predictions"]
     # the labels are R3BClustering's, event by event (the engine only carried them)

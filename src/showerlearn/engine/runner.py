@@ -397,10 +397,13 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
     datamodule.setup("fit")
     injected = {**datamodule.model_inputs(), "seed": config.seed}  # the experiment seed drives the forests too
     estimator = build(config.estimator, ESTIMATORS, "estimator", injected=injected)
-    log.info("reading the training split into memory")
-    inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
-    log.info("fitting %s on %d events", config.estimator.name, len(inputs))
-    estimator.fit(inputs, targets, masks)
+    if getattr(estimator, "learns_from_data", True):
+        log.info("reading the training split into memory")
+        inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
+        log.info("fitting %s on %d events", config.estimator.name, len(inputs))
+        estimator.fit(inputs, targets, masks)
+    else:  # a classical method (the R3B window): fitted on nothing, its settings checked
+        estimator.fit(None, None, None)
     save_estimator(estimator, run.checkpoints / ESTIMATOR_FILE)
 
 

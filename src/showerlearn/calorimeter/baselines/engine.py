@@ -35,6 +35,8 @@ class EngineClustering:
 
     #: the DataModule hands physical hit columns, not the networks' standardised features
     wants_raw_inputs: ClassVar[bool] = True
+    #: nothing is learnt: the engine does not read the training split to fit it (minutes on large simulations)
+    learns_from_data: ClassVar[bool] = False
     #: what :meth:`predict` returns, declared as a network's heads are: prediction tells by it which decoding
     #: settings have an effect (none: the labels are final)
     output_heads: ClassVar[tuple[str, ...]] = ("labels",)
