@@ -215,6 +215,19 @@ def test_fixed_weights_of_an_unknown_head_are_refused(tmp_path: Path, valid: dic
     assert load_config(write(tmp_path, valid)).task.balancing.params["weights"] == {"label": 2.0}
 
 
+@pytest.mark.parametrize(("weights", "expected"), [
+    ({"label": 0}, "task.balancing.params.weights: every head weighs 0, so the loss is 0 and nothing trains: give "
+                   "one a weight > 0"),
+    ({"label": -1}, "task.balancing.params.weights.label: expected a weight >= 0, got -1.0"),
+    ({"label": float("nan")}, "task.balancing.params.weights.label: Input should be a finite number (got nan)"),
+])
+def test_fixed_weights_that_cannot_train_are_refused(tmp_path: Path, valid: dict, weights: dict, expected: str) -> None:
+    valid["task"]["balancing"] = {"name": "fixed", "params": {"weights": weights}}
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, valid))
+    assert error.value.problems == [expected]
+
+
 def test_a_monitor_the_training_never_logs_is_refused_before_any_work(tmp_path: Path, valid: dict) -> None:
     valid["task"]["heads"]["label"]["metrics"] = ["accuracy"]
     valid["trainer"]["early_stopping"] = {"monitor": "val_loss"}  # Lightning's habit; ours is val/loss

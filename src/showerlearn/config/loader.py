@@ -343,16 +343,23 @@ def _component_problems(config: ExperimentConfig) -> list[str]:
 
 
 def _balancing_problems(balancing: Component, heads: list[str]) -> list[str]:
-    """Fixed weights of heads the task does not have: a misspelt head would silently keep weight 1."""
+    """Fixed weights of heads the task does not have (a misspelt head would silently keep weight 1), negative
+    weights, and weights that are all 0 (the loss would be 0: nothing trains)."""
     weights = balancing.params.get("weights") if balancing.name == "fixed" else None
     if not isinstance(weights, Mapping):
         return []
-    return [
-        f"task.balancing.params.weights.{name}: unknown head{suggestion(str(name), heads)}; the heads of "
-        f"task.heads are {', '.join(heads)}"
+    key = "task.balancing.params.weights"
+    problems = [
+        f"{key}.{name}: unknown head{suggestion(str(name), heads)}; the heads of task.heads are {', '.join(heads)}"
         for name in weights
         if name not in heads
     ]
+    # (the params' own types refuse what is not a finite number)
+    problems += [f"{key}.{name}: expected a weight >= 0, got {value!r}" for name, value in weights.items()
+                 if isinstance(value, (int, float)) and value < 0]
+    if not problems and all(weights.get(head, 1) == 0 for head in heads):
+        problems.append(f"{key}: every head weighs 0, so the loss is 0 and nothing trains: give one a weight > 0")
+    return problems
 
 
 def _unproduced_heads(model: Component, network: Callable[..., Any], heads: list[str]) -> list[str]:
