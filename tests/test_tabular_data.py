@@ -158,3 +158,21 @@ def test_a_file_of_another_format_is_refused_naming_the_formats(tmp_path: Path, 
     path.write_bytes(content)
     with _refused(path, problem + "; expected a CSV file .* or an HDF5 file"):
         _load(path)
+
+
+def test_a_training_split_of_one_class_is_refused_when_training_starts(tmp_path: Path) -> None:
+    """A file of one class given alone would train a network answering that class whatever its inputs; predicting
+    such a file with a trained run (setup for the test split) is fine."""
+    data = _load(_csv(tmp_path / "one.csv", _rows(["g"] * ROWS)))
+    with pytest.raises(ValueError, match=r"^one\.csv: the training split holds one class of the label \('g'\)"):
+        data.setup("fit")
+    data.setup("test")
+    _load(_csv(tmp_path / "two.csv", _rows())).setup("fit")
+
+
+def test_a_table_needs_a_feature(tmp_path: Path, tabular_config: dict) -> None:
+    from showerlearn.config import ConfigError, resolve_config
+
+    tabular_config["data"]["params"]["features"] = []
+    with pytest.raises(ConfigError, match=r"data\.params\.features: List should have at least 1 item"):
+        resolve_config(tabular_config)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import h5py
 import numpy as np
 import torch
+from annotated_types import MinLen
 from pydantic import Field, field_validator
 from torch.utils.data import Dataset
 
@@ -278,7 +279,7 @@ class TabularDataModule(ShowerDataModule):
     def __init__(
         self,
         source: TableSource,
-        features: list[str],
+        features: Annotated[list[str], MinLen(1)],
         label: str,
         classes: list[str] | None = None,
         split: SplitSpec = SplitSpec(),
@@ -309,6 +310,11 @@ class TabularDataModule(ShowerDataModule):
             self.features = (self.features - train.mean(0)) / np.where(train.std(0) > 0, train.std(0), 1.0)
 
     def setup(self, stage: str | None = None) -> None:
+        if stage == "fit" and len(present := np.unique(self.labels[self.parts["train"]])) < 2:
+            # it would train to answer that class whatever the inputs, and be scored as if it had learnt
+            named = ", ".join(repr(self.classes[i]) for i in present) or "none"
+            raise ValueError(f"{self.source_name}: the training split holds one class of the label ({named}): a "
+                             "classifier needs events of two classes at least (a file of one class given alone?)")
         self.train_set, self.val_set, self.test_set = (
             _ArrayDataset(self.features, self.labels, self.parts[p]) for p in ("train", "val", "test")
         )
