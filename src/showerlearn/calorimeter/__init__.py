@@ -15,7 +15,7 @@ Same inside as every family, where it applies:
 ``evaluation``     efficiency, fake clusters, photopeak efficiency, resolution, ARI, spectra; the evaluator
 ``explain``        ``showerlearn explain``: the transformers' attention over the hits, against the true gammas
 ``family``         the :class:`~showerlearn.family.Family` object the core asks about calorimeter runs
-``cli``            ``showerlearn simulate calorimeter``
+``cli``            ``showerlearn simulate calorimeter`` and ``showerlearn convert calorimeter`` (ROOT trees to hit files)
 =================  ============================================================================
 
 May import: the core (showerlearn.*), never another family.

@@ -213,7 +213,7 @@ class TrainerConfig(Strict):
     cpu_allocator: Literal["system", "tuned"] = Field(
         "system",
         description="'system': glibc's defaults. 'tuned': glibc keeps freed memory for the next step instead of "
-        "unmapping large buffers: 3-6 % faster CPU steps (benchmarks/results/train_throughput.md), at the cost of "
+        "unmapping large buffers: 3-6 % faster CPU steps (benchmarks/results/train_throughput.md as of commit fd14df1, where only the allocator differed), at the cost of "
         "up to 1 GiB of freed memory kept per process, DataLoader workers included.",
     )
     tf32: bool | None = Field(

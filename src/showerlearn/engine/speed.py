@@ -51,8 +51,9 @@ def keep_freed_memory() -> bool:
     By default glibc serves allocations above its mmap threshold (128 KiB, raised on its own up to
     32 MiB) with a fresh ``mmap`` and unmaps them when freed, so a training step that allocates and
     frees the same activation buffers (about 12 MiB per LST-camera layer at batch 64) pays for zeroed
-    pages again and again: measured in ``benchmarks/train_throughput.py`` (the row with the system
-    allocator), 3-6 % of an eager CPU training step and inference pass (glibc's own threshold already
+    pages again and again: measured in ``benchmarks/train_throughput.py`` when this was added
+    (commit fd14df1: its row with the system allocator, which now also packs one image per grid), 3-6 % of an
+    eager CPU training step and inference pass (glibc's own threshold already
     rises towards 32 MiB as buffers are freed). Buffers up to 32 MiB now come from the heap, and up to
     1 GiB of freed heap is kept per process (DataLoader workers forked later inherit the setting),
     which is why it is not the default. Tried once per process; returns whether every setting took effect
