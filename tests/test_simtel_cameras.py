@@ -190,7 +190,10 @@ def test_image_extractor_is_configurable(shared_data: Path) -> None:
     assert default["image"].shape == narrow["image"].shape == (1, 1855)
     assert not np.allclose(narrow["image"], default["image"])  # another extraction, same pixels
     np.testing.assert_array_equal(narrow["true_image"], default["true_image"])
-    with pytest.raises(ValueError, match="'Foo' is not a ctapipe ImageExtractor"):
+    with pytest.raises(ValueError, match="'Foo' is not a ctapipe ImageExtractor") as refused:
         SimtelOptions(image_extractor="Foo")
+    assert "'LocalPeakWindowSum'" in str(refused.value) and "VarianceExtractor" not in str(refused.value)
+    with pytest.raises(ValueError, match="'VarianceExtractor' gives each pixel's waveform variance"):
+        SimtelOptions(image_extractor="VarianceExtractor")
     with pytest.raises(ValueError, match=r"\['width'\] are not settings of NeighborPeakWindowSum"):
         SimtelOptions(extractor_params={"width": 3})

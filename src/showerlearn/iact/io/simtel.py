@@ -67,6 +67,9 @@ _ALLOW_HINT = "; allow_truncated (data.params.simtel.allow_truncated in a run co
 
 log = logging.getLogger(__name__)
 
+#: ctapipe ImageExtractors that give something else than images, and what they give
+NOT_IMAGE_EXTRACTORS = {"VarianceExtractor": "gives each pixel's waveform variance (for the camera's calibration)"}
+
 
 class SimtelOptions(SettingsModel):
     """How sim_telarray files are read: ctapipe's image extraction, how many events, truncated files."""
@@ -95,10 +98,12 @@ class SimtelOptions(SettingsModel):
         from ctapipe.image.extractor import ImageExtractor
 
         extractors = ImageExtractor.non_abstract_subclasses()
+        if self.image_extractor in NOT_IMAGE_EXTRACTORS:
+            raise ValueError(f"image_extractor {self.image_extractor!r} {NOT_IMAGE_EXTRACTORS[self.image_extractor]}, "
+                             "not a shower's charge and peak time per pixel: give another extractor")
         if self.image_extractor not in extractors:
-            raise ValueError(
-                f"image_extractor {self.image_extractor!r} is not a ctapipe ImageExtractor; known: {sorted(extractors)}"
-            )
+            known = sorted(set(extractors) - set(NOT_IMAGE_EXTRACTORS))
+            raise ValueError(f"image_extractor {self.image_extractor!r} is not a ctapipe ImageExtractor; known: {known}")
         known = extractors[self.image_extractor].class_trait_names(config=True)
         unknown = sorted(set(self.extractor_params) - set(known))
         if unknown:
