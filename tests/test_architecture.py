@@ -1,11 +1,13 @@
 """The layout rules of docs/architecture.md: the core never imports a detector family, a family never
-imports another one, and every module imports only what its package's docstring says it may. Imports are read from the source (module level and inside functions alike),
+imports another one, and every module imports only what its package's docstring says it may (showerlearn packages and
+third-party libraries alike). Imports are read from the source (module level and inside functions alike),
 so a lazy import cannot hide a dependency."""
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,10 @@ import showerlearn
 from showerlearn.family import installed_families
 
 PACKAGE_ROOT = Path(showerlearn.__file__).parent
+
+# The distribution names the ``May import:`` rules use -> the name the library is imported by (a rule may also name a
+# library by its import name, which needs no entry here). Names compare case-insensitively, ``-`` and ``_`` alike.
+DISTRIBUTION_IMPORT_NAMES = {"scikit-learn": "sklearn", "pytables": "tables", "pyyaml": "yaml"}
 
 
 def _family_packages() -> dict[str, str]:
@@ -88,11 +94,46 @@ def test_every_package_says_what_lives_there_and_what_it_may_import(package: Pat
         assert "May import:" in docstring, f"{package / '__init__.py'}: the docstring names no 'May import:' rule"
 
 
+def _rule(package: Path) -> str:
+    """The paragraph of a package's docstring that starts with ``May import:``."""
+    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    return docstring[docstring.index("May import:") :].split("\n\n")[0]
+
+
 def _may_import(package: Path) -> tuple[str, ...] | None:
     """The showerlearn packages a package's ``May import:`` rule names (None: ``showerlearn.*``, the whole core)."""
-    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
-    rule = docstring[docstring.index("May import:") :]
+    rule = _rule(package)
     return None if "showerlearn.*" in rule else tuple(re.findall(r"showerlearn(?:\.\w+)+", rule))
+
+
+def _library_key(name: str) -> str:
+    """A library's import name in lower case, from its import name or a distribution name the rules use."""
+    name = name.lower()
+    return DISTRIBUTION_IMPORT_NAMES.get(name, name).replace("-", "_")
+
+
+def _may_import_libraries(package: Path) -> set[str]:
+    """The third-party libraries a package's ``May import:`` rule names (as ``_library_key``s): the first word of each
+    item of the rule's list, items being separated by commas, semicolons, "and" or a sentence's end (text in
+    parentheses is prose: ``numpy; awkward inside the functions that read hit files (the extra)`` names numpy and
+    awkward)."""
+    rule = _rule(package).removeprefix("May import:")
+    while (prose_removed := re.sub(r"\([^()]*\)", " ", rule)) != rule:
+        rule = prose_removed
+    words = (re.match(r"\s*([\w-]+)", item) for item in re.split(r"[,;]|\band\b|\.\s", rule))
+    return {_library_key(word.group(1)) for word in words if word}
+
+
+def _third_party_libraries(path: Path) -> set[str]:
+    """The top-level names of the libraries a file imports, other than the standard library and showerlearn itself."""
+    tops = {name.split(".")[0] for name in _imported_modules(path)}
+    return {top for top in tops if top not in sys.stdlib_module_names and top not in {"showerlearn", "__future__"}}
+
+
+def _unlisted_libraries(path: Path) -> list[str]:
+    """The third-party libraries a module imports that its package's ``May import:`` rule does not name."""
+    allowed = _may_import_libraries(path.parent)
+    return sorted(library for library in _third_party_libraries(path) if _library_key(library) not in allowed)
 
 
 def test_every_module_imports_only_what_its_package_may_import() -> None:
@@ -112,6 +153,36 @@ def test_every_module_imports_only_what_its_package_may_import() -> None:
             and not _inside(name, own) and not any(_inside(name, a) for a in allowed)
         ]  # fmt: skip
     assert not offences, "imports that the package's 'May import:' does not name:\n" + "\n".join(sorted(offences))
+
+
+def test_every_module_imports_only_the_libraries_its_package_may_import() -> None:
+    """Each module's third-party imports are named by its package's ``May import:`` (by import or distribution name).
+    A ``showerlearn.*`` rule waives only the showerlearn part; the top-level modules have no rule."""
+    offences = []
+    for path in _sources():
+        if path.parent == PACKAGE_ROOT:
+            continue  # the top-level modules (registry, family, parallel): the layer everything builds on
+        package = _module_name(path.parent / "__init__.py")
+        offences += [
+            f"{_module_name(path)} imports {library}, which the rule of {package} does not name: add {library} to the"
+            f" 'May import:' line of {package} ({path.parent.relative_to(PACKAGE_ROOT.parent)}/__init__.py)"
+            for library in _unlisted_libraries(path)
+        ]
+    message = "third-party imports that the package's 'May import:' does not name:\n"
+    assert not offences, message + "\n".join(sorted(offences))
+
+
+def test_the_library_rule_reads_distribution_names_and_reports_an_unlisted_import(tmp_path: Path) -> None:
+    (tmp_path / "__init__.py").write_text(
+        '"""Things.\n\nMay import: showerlearn.io, numpy, scikit-learn (estimators); PyYAML inside the function that\n'
+        'reads configs (not scipy).\n\nLater prose: h5py.\n"""\n'
+    )
+    (tmp_path / "module.py").write_text(
+        "import os\nimport numpy.linalg\nfrom sklearn.base import BaseEstimator\nimport showerlearn.io\n"
+        "def f():\n    import yaml\n    import scipy\n    from h5py import File\n"
+    )
+    assert _may_import_libraries(tmp_path) >= {"numpy", "sklearn", "yaml"}
+    assert _unlisted_libraries(tmp_path / "module.py") == ["h5py", "scipy"]
 
 
 def test_the_rule_sees_a_lazy_import_inside_a_function(tmp_path: Path) -> None:

@@ -18,5 +18,6 @@ Same inside as every family, where it applies:
 ``cli``            ``showerlearn simulate calorimeter`` and ``showerlearn convert calorimeter`` (ROOT trees to hit files)
 =================  ============================================================================
 
-May import: the core (showerlearn.*), never another family.
+May import: the core (showerlearn.*), numpy, pydantic, rich, typer; awkward inside the function that needs it (the
+``calorimeter`` extra); never another family.
 """

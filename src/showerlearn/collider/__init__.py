@@ -20,5 +20,5 @@ Same inside as every family:
 ``cli``            ``showerlearn simulate collider``
 =================  ============================================================================
 
-May import: the core (showerlearn.*), never another family.
+May import: the core (showerlearn.*), awkward, numpy, pydantic, rich, typer, vector; never another family.
 """

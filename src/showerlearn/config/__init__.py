@@ -1,7 +1,7 @@
 """Experiment configuration: pydantic schemas, YAML loading, command-line overrides and the
 error messages that name the offending key and suggest the right one.
 
-May import: showerlearn.registry, showerlearn.io.
+May import: showerlearn.registry, showerlearn.io, pydantic, pydantic_core, PyYAML.
 """
 
 from showerlearn.config.errors import ConfigError

@@ -5,6 +5,6 @@ feature-table DataModule (``tabular``). Each family's readers, datasets and
 DataModules live in the family (``showerlearn.iact.data``).
 
 May import: showerlearn.registry, showerlearn.io, showerlearn.family, showerlearn.config.base (typed settings), torch,
-lightning.
+lightning, numpy, pydantic, annotated_types, h5py.
 """
 

@@ -3,6 +3,6 @@ classification), the curve record of metrics.json, aggregation over seeds. Famil
 the family (``showerlearn.iact.evaluation``).
 
 May import: showerlearn.metrics, showerlearn.viz, showerlearn.io, showerlearn.registry, showerlearn.family
-(the styles of a family's curves).
+(the styles of a family's curves), numpy.
 """
 

@@ -6,6 +6,7 @@ of the ``showerlearn explain`` job (``report``), written whole or not at all (:m
 in ``showerlearn.iact.explain``.
 
 May import: showerlearn.metrics, showerlearn.viz, showerlearn.io, showerlearn.family, and showerlearn.engine,
-showerlearn.config, showerlearn.data to reload a trained run, showerlearn.registry to find its network's class.
+showerlearn.config, showerlearn.data to reload a trained run, showerlearn.registry to find its network's class;
+matplotlib, numpy, torch.
 """
 

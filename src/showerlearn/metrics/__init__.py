@@ -2,6 +2,6 @@
 ROC / AUC (binary and one-vs-rest), confusion matrices, binomial intervals of efficiencies, aggregation over
 seeds.
 
-May import: numpy, scipy, astropy.
+May import: numpy, scipy, astropy, scikit-learn.
 """
 

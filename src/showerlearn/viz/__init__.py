@@ -2,6 +2,6 @@
 self-contained HTML board comparing runs; family figures (camera displays) live in the family.
 
 May import: showerlearn.metrics, showerlearn.io, showerlearn.config (to show configs), showerlearn.family
-(the board asks each run's family how its metrics read), matplotlib.
+(the board asks each run's family how its metrics read), matplotlib, numpy, pydantic.
 """
 

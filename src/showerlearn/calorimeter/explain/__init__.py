@@ -4,5 +4,5 @@ hits of the same gamma; ``adapter``) and its figures (``figures``).
 
 May import: showerlearn.explain, showerlearn.viz, showerlearn.calorimeter.data, showerlearn.calorimeter.geometry,
 showerlearn.calorimeter.models (the hits' directions),
-torch, matplotlib.
+torch, matplotlib, numpy.
 """

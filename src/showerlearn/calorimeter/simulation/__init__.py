@@ -3,7 +3,8 @@
 electrons), crystal response and background, written as the family's HDF5 hit files.
 
 May import: showerlearn.calorimeter.geometry, showerlearn.calorimeter.io, showerlearn.calorimeter.kinematics,
-showerlearn.io, showerlearn.config.base (typed settings), showerlearn.parallel, showerlearn.progress, showerlearn.cli.common (the progress bar's console), numpy, pydantic, rich; xraylib inside the
+showerlearn.io, showerlearn.config.base (typed settings), showerlearn.parallel, showerlearn.progress,
+showerlearn.cli.common (the progress bar's console), numpy, pydantic, rich, scipy; xraylib inside the
 function that needs it (the ``calorimeter`` extra).
 
 ``simulate_calorimeter(config, output, seed, n_jobs)`` writes a hit file; ``simulate_chunk`` gives one chunk in

@@ -2,7 +2,7 @@
 features (large-R jet masses, N-subjettiness, b-tags, di-jet kinematics, event activity).
 
 May import: showerlearn.baselines, showerlearn.collider.io, showerlearn.registry, awkward, vector,
-scikit-learn.
+numpy, scikit-learn.
 """
 
 from showerlearn.collider.baselines.bdt import HighLevelBDT

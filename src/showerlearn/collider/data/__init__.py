@@ -6,7 +6,8 @@ padding with a key padding mask, standardisation with saved parameters; ``prepro
 May import: showerlearn.collider.io, showerlearn.collider.simulation (the ``simulate`` source),
 showerlearn.collider.particles, showerlearn.collider.kinematics, showerlearn.collider.baselines
 (high-level features for estimators), showerlearn.collider.family, showerlearn.data, showerlearn.io,
-showerlearn.registry, showerlearn.family, showerlearn.config.base (typed settings), awkward, torch, pydantic.
+showerlearn.registry, showerlearn.family, showerlearn.config.base (typed settings), awkward, torch, pydantic,
+numpy.
 """
 
 from showerlearn.collider.data.preprocessing import CATEGORICAL_FEATURES, JetAlignment, Padded, TokenPreprocessor, is_categorical

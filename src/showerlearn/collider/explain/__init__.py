@@ -3,5 +3,5 @@ the detector's elements, per-head attention maps, Grad-CAM over tokens; ``adapte
 over all explained events per class (mean attention maps, Grad-CAM jet images; ``summary``) and their
 figures (``figures``).
 
-May import: showerlearn.explain, showerlearn.viz, showerlearn.collider.data, torch, matplotlib.
+May import: showerlearn.explain, showerlearn.viz, showerlearn.collider.data, torch, matplotlib, numpy.
 """

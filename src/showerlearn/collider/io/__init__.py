@@ -2,8 +2,8 @@
 layout), weaver-style columnar ROOT / parquet / HDF5 with jagged branches, and Delphes ROOT trees; each
 names the file and the key or branch in its errors.
 
-May import: showerlearn.io, showerlearn.config.base (typed settings), showerlearn.collider.particles, showerlearn.collider.kinematics, h5py, awkward, uproot,
-vector, pydantic.
+May import: showerlearn.io, showerlearn.config.base (typed settings), showerlearn.collider.particles,
+showerlearn.collider.kinematics, h5py, awkward, uproot, vector, pydantic, numpy.
 """
 
 from showerlearn.collider.io.columnar import ColumnarEvents, ColumnarSource, read_columnar

@@ -3,7 +3,8 @@ parametrised detector, FastJet jets and N-subjettiness, the selection into the s
 region, and the columnar HDF5 file with cross sections and event weights.
 
 May import: showerlearn.collider.particles, showerlearn.collider.kinematics, showerlearn.collider.io,
-showerlearn.io, showerlearn.config.base (typed settings), showerlearn.parallel, showerlearn.progress, pythia8mc, fastjet, awkward, vector, h5py.
+showerlearn.io, showerlearn.config.base (typed settings), showerlearn.parallel, showerlearn.progress, pythia8mc,
+fastjet, awkward, vector, h5py, numpy, pydantic, rich.
 
 ``simulate_collider(config, output, seed, n_jobs)`` writes a file; ``generate_chunk`` gives one chunk of
 one process in memory. Processes, detector card and sources: ``docs/collider.md``.

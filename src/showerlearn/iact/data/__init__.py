@@ -4,7 +4,8 @@ augmentations over the camera's symmetries, target encoding and the ``iact`` Dat
 May import: showerlearn.iact.particles, showerlearn.iact.geometry, showerlearn.iact.io,
 showerlearn.iact.simulation, showerlearn.iact.nn (the input channel names its layers read), showerlearn.data,
 showerlearn.io, showerlearn.registry, showerlearn.config.base (typed settings), showerlearn.iact.family (the DataModule's family),
-showerlearn.iact.viz and showerlearn.viz (the example figures).
+showerlearn.iact.viz and showerlearn.viz (the example figures), astropy, ctapipe, lightning, numpy, pydantic, scipy,
+torch.
 """
 
 

@@ -4,5 +4,5 @@ evaluator (predictions -> resolutions per energy bin, ROC, figures).
 May import: showerlearn.iact.particles, showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.io,
 showerlearn.iact.viz, showerlearn.iact.family (its board style: metric labels), showerlearn.iact.data.targets
 (the units of the prediction columns, into which a baseline file is converted), showerlearn.registry, astropy,
-ctapipe.
+ctapipe, matplotlib, numpy.
 """

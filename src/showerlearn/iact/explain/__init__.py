@@ -6,5 +6,5 @@ events and draws camera figures (``adapter``), and the acceptance measure on wel
 
 May import: showerlearn.explain, showerlearn.engine (run directories), showerlearn.metrics,
 showerlearn.viz, showerlearn.iact.geometry, showerlearn.iact.nn, showerlearn.iact.data,
-showerlearn.iact.particles, showerlearn.iact.viz.
+showerlearn.iact.particles, showerlearn.iact.viz, matplotlib, numpy, torch.
 """

@@ -1,7 +1,7 @@
 """Pixel lattices of Cherenkov cameras (hexagonal, square-with-gaps, any rotation): camera loading
 from ctapipe/lstchain files and FITS, neighbour tables, the pooling hierarchy and image mappers.
 
-May import: showerlearn.io, numpy, scipy, astropy, ctapipe.
+May import: showerlearn.io, numpy, scipy, astropy, ctapipe, tables.
 """
 
 from showerlearn.iact.geometry import mappers

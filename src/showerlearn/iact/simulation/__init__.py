@@ -1,7 +1,8 @@
 """Event simulators that write the field's own file formats (IACT: ctapipe DL1 HDF5).
 
-May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, showerlearn.config.base (typed settings), showerlearn.parallel, showerlearn.progress, ctapipe,
-astropy.
+May import: showerlearn.iact.geometry, showerlearn.iact.particles, showerlearn.io, showerlearn.config.base
+(typed settings), showerlearn.parallel, showerlearn.progress, ctapipe, astropy, numexpr, numpy, pydantic, rich,
+scipy, tables.
 
 ``simulate_iact(config, output, seed, n_jobs)`` writes ctapipe DL1 HDF5; ``simulate_iact_arrays`` gives the
 same events in memory. Physics, sources and knobs: ``docs/simulation.md``.
