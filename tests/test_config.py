@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from showerlearn.cli.main import app
 from showerlearn.config import ConfigError, apply_overrides, dump_config, load_config, resolve_config
 from showerlearn.engine.runner import train
+from showerlearn.family import new_run_problems
 from showerlearn.registry import MODELS, Registry, UnknownComponentError
 
 
@@ -57,9 +58,33 @@ def test_component_params_checked_against_constructor(tmp_path: Path, valid: dic
 
 
 def test_missing_data_file_rejected_before_work(tmp_path: Path, valid: dict) -> None:
+    """Refused for a new run, before its folder exists; a finished run's config still loads without its table."""
     valid["data"]["params"]["source"]["path"] = str(tmp_path / "nowhere.csv")
-    with pytest.raises(ConfigError, match=r"data.params.source.path: no such file"):
-        load_config(write(tmp_path, valid))
+    path = write(tmp_path, valid)
+    assert new_run_problems(load_config(path)) == [
+        f"data.params.source.path: no such file: {tmp_path / 'nowhere.csv'} (a relative path is read from the working "
+        f"folder, {Path.cwd()})"
+    ]
+    result = CliRunner().invoke(app, ["train", str(path), "--no-progress"])
+    assert result.exit_code != 0 and "data.params.source.path:nosuchfile" in "".join(result.output.split())
+    assert not Path(valid["output_dir"]).exists()
+
+
+def test_a_finished_run_with_a_relative_table_is_evaluated_from_another_folder(
+    tmp_path: Path, valid: dict, tabular_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table's relative path is the working folder's of the training: evaluate (which reads no table) and
+    ensemble work from anywhere."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir(), elsewhere.mkdir()
+    (work / "table.csv").write_bytes(tabular_csv.read_bytes())
+    valid["data"]["params"]["source"]["path"] = "table.csv"
+    valid["trainer"]["max_epochs"] = 1
+    monkeypatch.chdir(work)
+    run = train(load_config(write(tmp_path, valid)), progress=False)
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(app, ["evaluate", str(run.path)])
+    assert result.exit_code == 0, result.output
 
 
 def test_missing_config_file() -> None:

@@ -186,8 +186,15 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     (:meth:`Family.experiment_problems`)."""
     return (_run_name_problems(config.name) + config.ignored_sections() + _empty_test_split(config)
             + _optimizer_problems(config) + _trainer_name_problems(config) + _init_from_problems(config)
-            + _averaging_problems(config)
+            + _averaging_problems(config) + _data_problems(config)
             + family_of(config).experiment_problems(config))
+
+
+def _data_problems(config: ExperimentConfig) -> list[str]:
+    """What the DataModule cannot start a new run with (:meth:`ShowerDataModule.new_run_problems`)."""
+    from showerlearn.registry import DATAMODULES
+
+    return DATAMODULES.get(config.data.name).new_run_problems(config.data.params)
 
 
 def _run_name_problems(name: str) -> list[str]:

@@ -309,6 +309,14 @@ class ShowerDataModule(L.LightningDataModule):
         return {}
 
     @classmethod
+    def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """What a new run with these ``params`` (a config's resolved ``data.params``, as plain data) cannot start
+        with, one line each named by its key (``data.params.source.path: no such file``), checked before the
+        run's folder exists; not when a finished run's config is read, which ``evaluate`` does from any working
+        folder. None by default."""
+        return []
+
+    @classmethod
     def input_files(cls, params: Mapping[str, Any]) -> list[Path]:
         """The files a DataModule with these ``params`` (a config's resolved ``data.params``, as plain data) reads
         its events from: a run records their fingerprints when it starts, and resuming it on changed files is

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import torch
 from annotated_types import MinLen
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch.utils.data import Dataset
 
 from showerlearn.config.base import SettingsModel
@@ -30,17 +30,9 @@ from showerlearn.registry import DATAMODULES, Count, NonNegative
 class TableSource(SettingsModel):
     """Where the table is and how to read it."""
 
-
     path: Path = Field(description="CSV file, or HDF5 file whose group `group` holds one dataset per column.")
     group: str = Field("events", description="HDF5 group holding the columns (ignored for CSV).")
     columns: list[str] | None = Field(None, description="Column names of a CSV file without a header row.")
-
-    @field_validator("path")
-    @classmethod
-    def _exists(cls, path: Path) -> Path:
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return path
 
 
 class TableError(FileProblemError):
@@ -308,6 +300,15 @@ class TabularDataModule(ShowerDataModule):
         if standardize:  # statistics of the training part only, so the test set stays unseen
             train = self.features[self.parts["train"]]
             self.features = (self.features - train.mean(0)) / np.where(train.std(0) > 0, train.std(0), 1.0)
+
+    @classmethod
+    def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """The table must be there (not checked by the schema: a finished run's config is read from any folder)."""
+        path = Path((params.get("source") or {}).get("path", ""))
+        if path.is_file():
+            return []
+        found = "a folder, not a table file" if path.is_dir() else "no such file"
+        return [f"data.params.source.path: {found}: {path} (a relative path is read from the working folder, {Path.cwd()})"]
 
     def setup(self, stage: str | None = None) -> None:
         if stage == "fit" and len(present := np.unique(self.labels[self.parts["train"]])) < 2:
