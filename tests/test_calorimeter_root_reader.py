@@ -19,6 +19,11 @@ from showerlearn.calorimeter.io import CalorimeterFileError, read_root_hits
 STAMP = 1_700_000_000_000_000_123
 
 
+def _read_mev(*args: object, **options: object) -> ak.Array:
+    """The trees below hold energies of a few MeV (the reader refuses a unit that puts them below any threshold)."""
+    return read_root_hits(*args, energy_unit="MeV", **options)
+
+
 def _stamps(*offsets: int, dtype: type = np.uint64) -> np.ndarray:
     return np.array([STAMP + offset for offset in offsets], dtype=dtype)
 
@@ -37,32 +42,32 @@ def test_integer_time_stamps_keep_their_nanoseconds_relative_to_the_event_s_most
     # per-hit tree, signed stamps
     path = write_root(tmp_path / "signed.root", event=np.array([1, 1, 2, 2]), crystal_id=np.array([1, 2, 1, 2]),
                        energy=np.array([1.0, 2.0, 2.0, 1.0]), time=np.array([STAMP - 5, STAMP, STAMP + 2, STAMP], dtype=np.int64))
-    assert ak.to_list(read_root_hits(path, event="event").time) == [[-5.0, 0.0], [0.0, -2.0]]
+    assert ak.to_list(_read_mev(path, event="event").time) == [[-5.0, 0.0], [0.0, -2.0]]
 
 
 def test_times_relative_to_a_reference_branch(tmp_path: Path) -> None:
     """The trigger's stamp, one per entry, in a tree of one entry per event and in one of one entry per hit."""
     path = write_root(tmp_path / "trigger.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[1.0, 2.0], [1.0]]),
                       time=ak.Array([_stamps(7, 9), _stamps(10**9)]), trigger=_stamps(10, 10**9 - 4))
-    assert ak.to_list(read_root_hits(path, time_reference="trigger").time) == [[-3.0, -1.0], [4.0]]
+    assert ak.to_list(_read_mev(path, time_reference="trigger").time) == [[-3.0, -1.0], [4.0]]
     path = write_root(tmp_path / "per_hit.root", event=np.array([1, 1, 2]), crystal_id=np.array([1, 2, 1]),
                       energy=np.ones(3), time=np.array([5.0, 6.0, 7.0]), trigger=np.array([1.0, 1.0, 10.0]))
-    assert ak.to_list(read_root_hits(path, event="event", time_reference="trigger").time) == [[4.0, 5.0], [-3.0]]
+    assert ak.to_list(_read_mev(path, event="event", time_reference="trigger").time) == [[4.0, 5.0], [-3.0]]
     # a float reference (a Double_t trigger time) to integer stamps keeps their nanoseconds, and its own fraction
     path = write_root(tmp_path / "double.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
                       time=ak.Array([np.array([1000, 1100], dtype=np.uint64)]), trigger=np.array([999.5]))
-    assert ak.to_list(read_root_hits(path, time_reference="trigger").time) == [[0.5, 100.5]]
+    assert ak.to_list(_read_mev(path, time_reference="trigger").time) == [[0.5, 100.5]]
     path = write_root(tmp_path / "double_stamp.root", crystal_id=ak.Array([[1]]), energy=ak.Array([[1.0]]),
                       time=ak.Array([_stamps(100)]), trigger=np.array([float(STAMP)]))
     with pytest.raises(CalorimeterFileError, match="branch 'trigger' is .* within 2\\^53 ns"):
-        read_root_hits(path, time_reference="trigger")
+        _read_mev(path, time_reference="trigger")
     # --event given for a tree of one entry per event: the reference is still one per entry (event)
-    assert ak.to_list(read_root_hits(tmp_path / "trigger.root", event="crystal_id", time_reference="trigger").time) == [
+    assert ak.to_list(_read_mev(tmp_path / "trigger.root", event="crystal_id", time_reference="trigger").time) == [
         [-3.0, -1.0], [4.0]]
     with pytest.raises(CalorimeterFileError, match="branch 'time' holds .*: expected one reference time per entry"):
-        read_root_hits(tmp_path / "trigger.root", time_reference="time")  # a list per entry
+        _read_mev(tmp_path / "trigger.root", time_reference="time")  # a list per entry
     with pytest.raises(CalorimeterFileError, match="no branch 'start'"):
-        read_root_hits(tmp_path / "per_hit.root", event="event", time_reference="start")
+        _read_mev(tmp_path / "per_hit.root", event="event", time_reference="start")
 
 
 def test_float_times_are_read_as_written(tmp_path: Path) -> None:
@@ -70,17 +75,17 @@ def test_float_times_are_read_as_written(tmp_path: Path) -> None:
     absolute stamp written as a double has lost its nanoseconds, and is refused."""
     path = write_root(tmp_path / "float.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[1.0, 2.0], [1.0]]),
                       time=ak.Array([np.array([12.5, -3.0]), np.array([-800.0])]))
-    assert ak.to_list(read_root_hits(path).time) == [[12.5, -3.0], [-800.0]]
+    assert ak.to_list(_read_mev(path).time) == [[12.5, -3.0], [-800.0]]
     path = write_root(tmp_path / "absolute.root", crystal_id=ak.Array([[1, 2]]), energy=ak.Array([[1.0, 2.0]]),
                       time=ak.Array([np.array([1.7e18 + 256.0, 1.7e18])]))
     with pytest.raises(CalorimeterFileError, match="an absolute time stamp, whose nanoseconds a float has lost"):
-        read_root_hits(path)
+        _read_mev(path)
 
 
 def test_per_hit_events_are_runs_of_consecutive_entries_in_tree_order(tmp_path: Path) -> None:
     path = write_root(tmp_path / "order.root", event=np.array([5, 5, 3, 7]), crystal_id=np.array([10, 11, 20, 30]),
                        energy=np.array([1.0, 2.0, 3.0, 4.0]), time=np.zeros(4))
-    assert ak.to_list(read_root_hits(path, event="event").crystal_id) == [[10, 11], [20], [30]]
+    assert ak.to_list(_read_mev(path, event="event").crystal_id) == [[10, 11], [20], [30]]
 
 
 def test_an_event_number_that_comes_back_after_other_events_is_refused(tmp_path: Path) -> None:
@@ -90,7 +95,7 @@ def test_an_event_number_that_comes_back_after_other_events_is_refused(tmp_path:
     with pytest.raises(CalorimeterFileError, match=r"chained\.root: branch 'event' is 0 at entry 3 and at entry 1, with "
                                                    r"other events between: events are read as runs of consecutive "
                                                    r"entries .*renumbered or read one by one"):
-        read_root_hits(path, event="event")
+        _read_mev(path, event="event")
 
 
 def test_a_crystal_twice_in_one_event_is_refused(tmp_path: Path) -> None:
@@ -98,11 +103,11 @@ def test_a_crystal_twice_in_one_event_is_refused(tmp_path: Path) -> None:
                        energy=ak.Array([[1.0, 2.0], [1.0, 2.0, 3.0, 4.0]]), time=ak.Array([[0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))
     with pytest.raises(CalorimeterFileError, match=r"twice\.root: branch 'crystal_id' is 5 at entry 1, hit 3 of that "
                                                    "entry: that crystal is hit earlier in the same event"):
-        read_root_hits(path)
+        _read_mev(path)
     per_hit = write_root(tmp_path / "twice_per_hit.root", event=np.array([1, 1, 2, 2, 2]),
                           crystal_id=np.array([4, 5, 4, 6, 4]), energy=np.ones(5), time=np.zeros(5))
     with pytest.raises(CalorimeterFileError, match=r"'crystal_id' is 4 at entry 4 \(event 2\): that crystal is hit"):
-        read_root_hits(per_hit, event="event")
+        _read_mev(per_hit, event="event")
 
 
 GOOD = {"crystal_id": ak.Array([[1, 2]]), "energy": ak.Array([[1.0, 2.0]]), "time": ak.Array([[0.0, 1.0]])}
@@ -112,7 +117,7 @@ GOOD = {"crystal_id": ak.Array([[1, 2]]), "energy": ak.Array([[1.0, 2.0]]), "tim
 def test_boolean_branches_are_refused(name: str, tmp_path: Path) -> None:
     path = write_root(tmp_path / "bool.root", **{**GOOD, name: ak.Array([[True, True]])})
     with pytest.raises(CalorimeterFileError, match=rf"bool\.root: branch '{name}' holds 1 \* var \* bool: expected numbers"):
-        read_root_hits(path)
+        _read_mev(path)
 
 
 @pytest.mark.parametrize("name", GOOD)
@@ -122,7 +127,7 @@ def test_string_branches_are_refused(name: str, tmp_path: Path) -> None:
         file["califa"] = {"event": np.array([0, 0]), "crystal_id": np.array([1, 2]), "energy": np.array([1.0, 2.0]),
                           "time": np.array([1.0, 2.0]), name: np.array(["1", "2"])}
     with pytest.raises(CalorimeterFileError, match=rf"strings\.root: branch '{name}' holds 2 \* string: expected numbers"):
-        read_root_hits(path, event="event")
+        _read_mev(path, event="event")
 
 
 def test_a_file_without_trees_says_what_it_holds(tmp_path: Path) -> None:
@@ -130,22 +135,36 @@ def test_a_file_without_trees_says_what_it_holds(tmp_path: Path) -> None:
     with uproot.recreate(path) as file:
         file["energy"] = np.histogram([1.0, 2.0])
     with pytest.raises(CalorimeterFileError, match=r"histograms\.root: holds no TTree or RNTuple \(it holds energy \(TH1D\)\)"):
-        read_root_hits(path)
+        _read_mev(path)
     with pytest.raises(CalorimeterFileError, match=r"histograms\.root: holds no TTree or RNTuple"):
-        read_root_hits(path, tree="califa")
+        _read_mev(path, tree="califa")
     with uproot.recreate(tmp_path / "empty.root"):
         pass
     with pytest.raises(CalorimeterFileError, match=r"empty\.root: holds no TTree or RNTuple \(it is empty\)"):
-        read_root_hits(tmp_path / "empty.root")
+        _read_mev(tmp_path / "empty.root")
 
 
 def test_a_folder_is_named_as_one(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"no such ROOT file: .* \(it is a folder\)"):
-        read_root_hits(tmp_path)
+        _read_mev(tmp_path)
 
 
 def test_a_tree_named_with_its_cycle_is_read(tmp_path: Path) -> None:
     path = write_root(tmp_path / "hits.root", **GOOD)
-    assert ak.to_list(read_root_hits(path, tree="califa;1").crystal_id) == [[1, 2]]
+    assert ak.to_list(_read_mev(path, tree="califa;1").crystal_id) == [[1, 2]]
     with pytest.raises(CalorimeterFileError, match="no tree 'hits'; trees: califa"):
-        read_root_hits(path, tree="hits;1")
+        _read_mev(path, tree="hits;1")
+
+
+def test_energies_in_another_unit_than_the_one_given_are_refused_naming_the_right_one(tmp_path: Path) -> None:
+    """R3BRoot's simulated crystal energies are in MeV, its calibrated data in keV: read with the wrong unit, every hit
+    would be 1000 times too soft (below any threshold) or too hard, silently."""
+    path = write_root(tmp_path / "mev.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[0.4, 2.5], [1.2]]),
+                      time=ak.Array([[0.0, 0.0], [0.0]]))
+    with pytest.raises(CalorimeterFileError, match=r"branch 'energy' read as keV gives a median hit energy of 0\.0012 MeV, "
+                                                   r"outside the 0\.01-100 MeV of crystal hits: are they in MeV\? give "
+                                                   r"--energy-unit MeV"):
+        read_root_hits(path)
+    assert ak.to_list(read_root_hits(path, energy_unit="MeV").energy) == [[0.4, 2.5], [1.2]]
+    with pytest.raises(CalorimeterFileError, match=r"read as GeV gives a median hit energy of 1\.2e\+03 MeV.*give --energy-unit MeV"):
+        read_root_hits(path, energy_unit="GeV")

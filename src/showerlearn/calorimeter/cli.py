@@ -135,4 +135,4 @@ def convert_calorimeter(
         with kept_if_created_meanwhile():
             written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite)
     console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "
-                  "energies in MeV)", soft_wrap=True)
+                  f"energies read as {energy_unit}, written in MeV)", soft_wrap=True)

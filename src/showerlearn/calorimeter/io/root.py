@@ -44,6 +44,8 @@ from showerlearn.calorimeter.io.errors import CalorimeterFileError
 __all__ = ["ENERGY_UNITS", "read_root_hits"]
 
 ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
+#: the range [MeV] the median deposit of a file's crystal hits lies in, whatever the detector's thresholds
+PLAUSIBLE_MEDIAN_MEV = (0.01, 100.0)
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
 #: float times beyond a second [ns] are no trigger-relative times but absolute stamps
@@ -109,8 +111,29 @@ def read_root_hits(
     except UnknownCrystalError as error:
         raise CalorimeterFileError(path, f"branch {crystal_id!r}: {error}") from None
     times = _times(hits[time], counts, hits[energy], reference)
-    record = {"crystal_id": ids, "energy": hits[energy] * ENERGY_UNITS[energy_unit], "time": times, "theta": theta, "phi": phi}
+    energies = hits[energy] * ENERGY_UNITS[energy_unit]
+    _check_energy_unit(path, energy, energies, energy_unit)
+    record = {"crystal_id": ids, "energy": energies, "time": times, "theta": theta, "phi": phi}
     return ak.unflatten(ak.zip(record), counts)
+
+
+def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
+    """A typical crystal energy far outside what a crystal reads out (a CALIFA threshold is tens of keV, its gamma
+    range ends at 30 MeV) is a wrong ``energy_unit``: MeV read as keV would put every hit below any threshold,
+    silently. Refused, naming the unit that puts the median hit at a plausible energy."""
+    deposits = energies[energies > 0]
+    if not len(deposits):
+        return
+    median = float(np.median(deposits))
+    if PLAUSIBLE_MEDIAN_MEV[0] <= median <= PLAUSIBLE_MEDIAN_MEV[1]:
+        return
+    raw = median / ENERGY_UNITS[unit]
+    fits = [other for other, scale in ENERGY_UNITS.items()
+            if PLAUSIBLE_MEDIAN_MEV[0] <= raw * scale <= PLAUSIBLE_MEDIAN_MEV[1]]
+    hint = f": are they in {' or '.join(fits)}? give --energy-unit {fits[0]}" if fits else ""
+    raise CalorimeterFileError(path, f"branch {branch!r} read as {unit} gives a median hit energy of {median:.3g} MeV, "
+                               f"outside the {PLAUSIBLE_MEDIAN_MEV[0]:g}-{PLAUSIBLE_MEDIAN_MEV[1]:g} MeV of crystal hits"
+                               f"{hint}")
 
 
 def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[str, Any]:
