@@ -159,9 +159,10 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
 
     _test_time_views_average_the_pair_probabilities(run, new_file, tmp_path)
 
-    # the network as ONNX (checked on the test split), predicting the new file as the checkpoint does
+    # the network as ONNX (checked on the new file, named by a pattern), predicting it as the checkpoint does
     model_file = tmp_path / "transformer.onnx"
-    exported = runner.invoke(app, ["export", str(run.path), "--format", "onnx", "--output", str(model_file), "--no-progress"])
+    exported = runner.invoke(app, ["export", str(run.path), "--format", "onnx", "--output", str(model_file), "--no-progress",
+                                   "--input", str(tmp_path / "new_*.h5")])
     assert exported.exit_code == 0, exported.output
     with_onnx = tmp_path / "with_onnx"
     predicted = runner.invoke(app, ["predict", str(run.path), "--input", str(new_file), "--model", str(model_file),

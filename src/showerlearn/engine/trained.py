@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from showerlearn.config import ExperimentConfig, apply_overrides, load_config, resolve_config
 from showerlearn.data.base import ShowerDataModule
+from showerlearn.data.files import expand_patterns
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, load_trained_weights
 from showerlearn.engine.safe_load import CONFIG_KEY, CheckpointFile
@@ -53,6 +54,8 @@ def load_network(
         raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")
     datamodule = build_datamodule(config, progress)
     if inputs:
+        # patterns expanded here, as predict does, for every family's reader (not each of them does)
+        inputs = expand_patterns(inputs, "--input", FileNotFoundError, folders=False, find_copies=False)
         datamodule.restore_from_checkpoint(state)  # new files need no training file
         datamodule.use_prediction_inputs(inputs)
     datamodule.setup("predict" if inputs else "test")
