@@ -47,6 +47,7 @@ from showerlearn.calorimeter.evaluation.tables import cluster_table
 from showerlearn.calorimeter.geometry import unit_vectors
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import ExperimentConfig, dump_config, load_config
+from showerlearn.data.base import setting_differences
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train_into
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
@@ -140,19 +141,11 @@ def _check_settings(folder: Path, method: str, seed: int, args: argparse.Namespa
     wanted = yaml.safe_load(dump_config(_run_config(method, seed, args)))
     # what changes no result: where the events are cached, the runs' figure formats, a fitted method's epochs
     ignored = {"data.params.cache_dir", "evaluation.params.figure_formats", *(["trainer.max_epochs"] if method in CLASSICAL else [])}
-    differences = [f"{key}: {found!r} there, {value!r} here" for key, found, value in _differences(stored, wanted)
+    differences = [f"{key}: {found!r} there, {value!r} here" for key, found, value in setting_differences(stored, wanted)
                    if key not in ignored]
     if differences:
         raise RuntimeError(f"{folder} holds a run with other settings ({'; '.join(differences[:5])}): remove it or "
                            "choose another --output")
-
-
-def _differences(found: Any, wanted: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """``(dotted key, found, wanted)`` of every leaf where two nested configs differ."""
-    if not (isinstance(found, Mapping) and isinstance(wanted, Mapping)):
-        return [] if found == wanted else [(prefix.rstrip("."), found, wanted)]
-    return [difference for key in sorted(set(found) | set(wanted))
-            for difference in _differences(found.get(key), wanted.get(key), f"{prefix}{key}.")]
 
 
 #: config keys the benchmark sets itself for every run (``--set`` may not change them: the tables would name

@@ -81,11 +81,12 @@ def synthetic_events(n_events: int, seed: int, shares: tuple[float, ...] = (0.5,
 
 
 def write_event_file(
-    path: Path, n_events: int, seed: int, shares: tuple[float, ...] = (0.5, 0.4, 0.1), only: str | None = None
+    path: Path, n_events: int, seed: int, shares: tuple[float, ...] = (0.5, 0.4, 0.1), only: str | None = None,
+    config: dict | None = None,
 ) -> Path:
     """A generated-format event file of ``n_events`` synthetic events (weights add up to each process's
     cross section of :data:`PROCESSES`); ``only``: the events of that process, the only one the file lists
-    (as ``simulate collider --process`` writes)."""
+    (as ``simulate collider --process`` writes); ``config``: the generator settings the file states."""
     records = synthetic_events(n_events, seed, shares)
     processes = PROCESSES
     if only is not None:
@@ -101,6 +102,6 @@ def write_event_file(
     ]  # fmt: skip
     with h5py.File(path, "w") as h5:
         ColumnWriter(h5, ("weight_pb", "generator_weight")).append(records)
-        write_metadata(h5, summaries, {"synthetic": True}, seed, {"pythia": "none", "fastjet": "none"})
+        write_metadata(h5, summaries, config or {"synthetic": True}, seed, {"pythia": "none", "fastjet": "none"})
     return path
 

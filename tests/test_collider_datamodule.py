@@ -219,6 +219,46 @@ def test_prediction_on_another_file_uses_the_training_preprocessing(events_file:
     assert data.preprocessors["constituents"].mean_ == _data(events_file, split={"seed": 2}).preprocessors["constituents"].mean_
 
 
+def test_files_to_predict_made_with_other_jets_are_refused_another_detector_is_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A generated file states its jets and detector settings: files reconstructed otherwise than the training
+    files (another large-R radius, the constituents of one jet) would be read as the objects the network learnt."""
+    from showerlearn.collider.simulation.config import ColliderSimulationConfig
+
+    settings = ColliderSimulationConfig().model_dump(mode="json")
+
+    def written(name: str, seed: int, **changes: dict) -> Path:
+        config = {**settings, **{key: {**settings[key], **value} for key, value in changes.items()}}
+        return write_event_file(tmp_path / name, 60, seed=seed, config=config)
+
+    trained = ColliderDataModule(source={"files": [str(written("train.h5", 0))]}, constituents={"n_tokens": 20}, seed=2)
+    trained.setup("fit")
+    assert trained.fitted_state()["reconstruction"] == {"jets": settings["jets"], "detector": settings["detector"]}
+
+    def predicted(path: Path, state: dict | None = None) -> ColliderDataModule:
+        data = ColliderDataModule(source={"files": [str(path)]}, constituents={"n_tokens": 20})
+        data.restore_fitted_state(state or trained.fitted_state())
+        data.use_prediction_inputs([path])
+        data.setup("predict")
+        return data
+
+    wider = written("wider.h5", 1, jets={"fatjet_radius": 1.5})
+    with pytest.raises(ColliderDataError, match=r"wider\.h5: made with other jets than the network's training files: "
+                                               r"jets\.fatjet_radius = 1\.5 \(training: 1\.0\)"):
+        predicted(wider)
+    # a checkpoint written before the settings were kept, and a file that states none: predicted as before
+    assert len(predicted(wider, {**trained.fitted_state(), "reconstruction": None}).predict_set) == 60
+    assert len(predicted(write_event_file(tmp_path / "silent.h5", 60, seed=3)).predict_set) == 60
+    with caplog.at_level(logging.WARNING):  # a systematic variation: predicted, and said
+        assert len(predicted(written("field.h5", 4, detector={"magnetic_field_t": 2.0})).predict_set) == 60
+    assert "another detector response than the network's training files: detector.magnetic_field_t = 2.0 (training: " \
+           "3.8)" in caplog.text
+    # training files reconstructed two ways are not one data set
+    with pytest.raises(ColliderDataError, match=r"wider\.h5: reconstructed with jets\.fatjet_radius = 1\.5, .*train\.h5 with 1\.0"):
+        ColliderDataModule(source={"files": [str(tmp_path / "train.h5"), str(wider)]}, seed=2).setup("fit")
+
+
 def test_npz_and_columnar_sources(tmp_path: Path) -> None:
     events = synthetic_events(60, seed=3)
     labels = ak.to_numpy(events.label)

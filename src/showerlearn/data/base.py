@@ -380,6 +380,14 @@ class ShowerDataModule(L.LightningDataModule):
 _ABSENT = object()
 
 
+def setting_differences(before: Any, after: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, before, after)`` of every leaf where two nested settings differ (a key one lacks: None)."""
+    if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
+        return [] if before == after else [(prefix.rstrip("."), before, after)]
+    return [difference for key in sorted(set(before) | set(after))
+            for difference in setting_differences(before.get(key), after.get(key), f"{prefix}{key}.")]
+
+
 def _leaves(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested ``params`` as dotted path -> value (a mapping's leaves; an empty mapping is a leaf)."""
     leaves: dict[str, Any] = {}

@@ -24,6 +24,7 @@ process add up to it), so reading k files does not count it k times (:func:`cros
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -37,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
-from showerlearn.collider.data.sources import BINARY_CLASSES, UNKNOWN_LABEL, EventStreams, Source
+from showerlearn.collider.data.sources import BINARY_CLASSES, UNKNOWN_LABEL, EventStreams, Source, reconstruction_differences
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
 from showerlearn.collider.family import FAMILY
 from showerlearn.collider.io.checks import UniqueNames
@@ -61,6 +62,8 @@ _SPLITS = ("train", "val", "test")
 _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
 #: and their types, the same whichever reader gave them (and in the predictions of no event)
 _KEPT_TYPES = {"label": np.int64, "process": np.int64, "weight_pb": np.float64, "file_index": np.int64, "event": np.int64}
+
+log = logging.getLogger(__name__)
 
 
 class _Strict(SettingsModel):
@@ -139,6 +142,11 @@ def cross_section_scale(meta: Mapping[str, np.ndarray], part: np.ndarray) -> np.
     return np.divide(sigma[process[part]], in_part, out=np.full(len(part), np.nan), where=in_part != 0)
 
 
+def _listed(changes: list[tuple[str, Any, Any]]) -> str:
+    """``key here (training: value)`` for each changed setting."""
+    return "; ".join(f"{key} = {now!r} (training: {then!r})" for key, then, now in changes)
+
+
 @DATAMODULES.register("collider")
 class ColliderDataModule(ShowerDataModule):
     """Collider events as two token streams with a class label (docs/collider.md)."""
@@ -196,6 +204,8 @@ class ColliderDataModule(ShowerDataModule):
         self.preprocessors: dict[str, TokenPreprocessor] = {}
         #: the kinds of objects the object stream was fitted with (None: a source of tokens, not of event records)
         self.object_kinds: tuple[str, ...] | None = None
+        #: the jets and detector settings of the training files (generated files say them; None otherwise)
+        self.reconstruction: dict[str, Any] | None = None
         self.parts: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ setup
@@ -212,6 +222,7 @@ class ColliderDataModule(ShowerDataModule):
         return {
             "class_names": list(self.class_names), "preprocessors": {n: p.state() for n, p in self.preprocessors.items()},
             "object_kinds": None if self.object_kinds is None else list(self.object_kinds),
+            "reconstruction": self.reconstruction,
         }  # fmt: skip
 
     def restore_fitted_state(self, state: dict[str, Any]) -> None:
@@ -219,6 +230,7 @@ class ColliderDataModule(ShowerDataModule):
         # a checkpoint written before the kinds were kept has none: its files to predict are not checked for them
         kinds = state.get("object_kinds")
         self.object_kinds = None if kinds is None else tuple(kinds)
+        self.reconstruction = state.get("reconstruction")  # None in checkpoints written before it was kept
         self.preprocessors = {
             name: TokenPreprocessor.from_state(saved, f"the checkpoint's {name} preprocessing")
             for name, saved in state["preprocessors"].items()
@@ -231,6 +243,7 @@ class ColliderDataModule(ShowerDataModule):
         if self.prediction_inputs is not None and self.predict_set is None:
             streams = self._prediction_source().read()
             self._check_object_kinds(streams)
+            self._check_reconstruction(streams)
             self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
 
     def _setup_splits(self) -> None:
@@ -255,6 +268,7 @@ class ColliderDataModule(ShowerDataModule):
         if not self.preprocessors:  # else restored from a trained network's checkpoint: evaluated as it was trained
             self.preprocessors = self._fit(streams.take(self.parts["train"]))
             self.object_kinds = self._object_kinds(streams)
+            self.reconstruction = streams.reconstruction
         datasets = []
         for part in parts:
             datasets.append(self._dataset(streams.take(part), cross_section_scale(meta, chosen[part])))
@@ -289,6 +303,21 @@ class ColliderDataModule(ShowerDataModule):
                 files, f"has no {', '.join(missing)} collection, which the network was trained with (its object "
                 f"stream: {', '.join(self.object_kinds)}); it cannot predict events without them"
             )
+
+    def _check_reconstruction(self, streams: EventStreams) -> None:
+        """Refuse files to predict whose jets were made otherwise than the training files' (another radius, the
+        constituents of fewer jets): the network would read other objects as the ones it learnt, silently. Another
+        detector response is a systematic variation a physicist may well study: warned of, not refused."""
+        if self.reconstruction is None or streams.reconstruction is None:
+            return
+        changed = reconstruction_differences(self.reconstruction, streams.reconstruction)
+        files = ", ".join(str(path) for path in self.prediction_inputs or [])
+        if jets := [change for change in changed if change[0].startswith("jets.")]:
+            raise ColliderDataError(files, "made with other jets than the network's training files: " + _listed(jets)
+                                    + " (regenerate it with the training's jets settings)")
+        if changed:
+            log.warning("%s: simulated with another detector response than the network's training files: %s (its "
+                        "predictions show the network under that change)", files, _listed(changed))
 
     def _check_labels(self, streams: EventStreams) -> None:
         if np.any(streams.labels == UNKNOWN_LABEL):

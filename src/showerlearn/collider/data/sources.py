@@ -44,6 +44,7 @@ from showerlearn.collider.io.checks import UniqueNames
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.simulation.config import ColliderSimulationConfig
 from showerlearn.config.base import SettingsModel
+from showerlearn.data.base import setting_differences
 from showerlearn.data.files import cached_simulation, check_copies, event_count_validator, expand_patterns
 
 __all__ = [
@@ -71,7 +72,8 @@ class EventStreams:
     ``meta`` holds one value per event: ``process`` (the file's process code, else the class),
     ``weight_pb`` (cross-section weight; NaN where the source has none), ``file_index`` and ``event``
     (position in its file). ``records``: the full event records where the source has them (generated,
-    Delphes), from which estimators compute high-level features.
+    Delphes), from which estimators compute high-level features. ``reconstruction``: the settings that made the
+    events' objects (:data:`RECONSTRUCTION_SETTINGS` of generated files); None where the files do not say.
     """
 
     constituents: ak.Array
@@ -80,6 +82,7 @@ class EventStreams:
     class_names: tuple[str, ...]
     meta: dict[str, np.ndarray]
     records: ak.Array | None = None
+    reconstruction: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -89,8 +92,24 @@ class EventStreams:
         return EventStreams(
             self.constituents[index], self.objects[index], self.labels[index], self.class_names,
             {name: values[index] for name, values in self.meta.items()},
-            None if self.records is None else self.records[index],
+            None if self.records is None else self.records[index], self.reconstruction,
         )  # fmt: skip
+
+
+#: the sections of a generated file's settings that define its objects and constituents (jet clustering, detector
+#: response), as opposed to which events were generated
+RECONSTRUCTION_SETTINGS = ("jets", "detector")
+
+def reconstruction_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`RECONSTRUCTION_SETTINGS` a generated file's settings hold (an earlier or a hand-made file may
+    hold none)."""
+    return {key: config[key] for key in RECONSTRUCTION_SETTINGS if key in config}
+
+
+def reconstruction_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, before, after)`` of the reconstruction settings that both state and that differ."""
+    shared = [key for key in RECONSTRUCTION_SETTINGS if key in before and key in after]
+    return setting_differences({key: before[key] for key in shared}, {key: after[key] for key in shared})
 
 
 #: the classes whose predictions are one ``score``, the probability of the second (the generated files' default)
@@ -196,8 +215,15 @@ class GeneratedFiles(_RecordSource):
         process each, ``simulate collider --process``, combine)."""
         parts = []
         first: dict[str, tuple[Path, ProcessSummary]] = {}  # process name -> the file first giving it, in that order
+        reconstruction: tuple[Path, dict[str, Any]] | None = None  # the first file's, which the others must share
         for index, path in enumerate(paths):
             file = read_events(path, allow_empty=self._prediction)  # a file to predict may hold no event
+            settings = reconstruction_settings(file.config)
+            reconstruction = reconstruction or (path, settings)
+            if changed := reconstruction_differences(reconstruction[1], settings):
+                raise ColliderDataError(path, f"reconstructed with {changed[0][0]} = {changed[0][2]!r}, "
+                                        f"{reconstruction[0]} with {changed[0][1]!r}: objects made otherwise cannot be "
+                                        "read as one data set (regenerate them with the same jets and detector settings)")
             for process in file.processes:
                 _check_same_process(path, process, *first.setdefault(process.name, (path, process)))
             names = list(first)
@@ -216,7 +242,9 @@ class GeneratedFiles(_RecordSource):
             "file_index": np.concatenate([np.full(len(events), index) for events, index in parts]),
             "event": np.concatenate([np.arange(len(events)) for events, _ in parts]),
         }
-        return self._streams(records, labels, class_names, meta)
+        streams = self._streams(records, labels, class_names, meta)
+        streams.reconstruction = reconstruction[1] if reconstruction and reconstruction[1] else None
+        return streams
 
     def _labels(
         self, paths: Sequence[Path], processes: tuple[str, ...], process: np.ndarray, signal: np.ndarray
