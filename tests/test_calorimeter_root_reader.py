@@ -156,15 +156,19 @@ def test_a_tree_named_with_its_cycle_is_read(tmp_path: Path) -> None:
         _read_mev(path, tree="hits;1")
 
 
-def test_energies_in_another_unit_than_the_one_given_are_refused_naming_the_right_one(tmp_path: Path) -> None:
-    """R3BRoot's simulated crystal energies are in MeV, its calibrated data in keV: read with the wrong unit, every hit
-    would be 1000 times too soft (below any threshold) or too hard, silently."""
+def test_energies_in_another_unit_than_the_one_given_are_refused_naming_the_right_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R3BRoot's simulated crystal energies are in MeV, its calibrated data in keV: MeV read as keV would put every
+    hit 1000 times below any threshold, silently. A median above 100 MeV (the proton range, or keV read as MeV) is
+    converted with a warning."""
     path = write_root(tmp_path / "mev.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[0.4, 2.5], [1.2]]),
                       time=ak.Array([[0.0, 0.0], [0.0]]))
     with pytest.raises(CalorimeterFileError, match=r"branch 'energy' read as keV gives a median hit energy of 0\.0012 MeV, "
-                                                   r"outside the 0\.01-100 MeV of crystal hits: are they in MeV\? give "
-                                                   r"--energy-unit MeV"):
+                                                   r"below the 10 keV any crystal reads out: are they in MeV\? give that "
+                                                   r"unit \(--energy-unit MeV\)"):
         read_root_hits(path)
     assert ak.to_list(read_root_hits(path, energy_unit="MeV").energy) == [[0.4, 2.5], [1.2]]
-    with pytest.raises(CalorimeterFileError, match=r"read as GeV gives a median hit energy of 1\.2e\+03 MeV.*give --energy-unit MeV"):
-        read_root_hits(path, energy_unit="GeV")
+    with caplog.at_level("WARNING"):
+        assert ak.to_list(read_root_hits(path, energy_unit="GeV").energy) == [[400.0, 2500.0], [1200.0]]
+    assert "median hit energy of 1.2e+03 MeV: the proton range's, or energies in keV read as GeV?" in caplog.text

@@ -254,8 +254,15 @@ def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     uniform = explanation.criteria[f"{ATTENTION_PREFIX}self-attention, layer 1, head 0"]["same_gamma_uniform"]
     np.testing.assert_allclose(uniform, chance, atol=1e-12)
 
+    # a pattern matching two files is refused (events are positions in one file); one matching one is read
+    twin = hit_file.with_name(f"twin_{hit_file.name}")
+    twin.write_bytes(b"")
+    refused = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file.parent / f"*{hit_file.name}")])
+    assert refused.exit_code != 0 and "matches2files" in "".join(refused.output.split()), refused.output
+    twin.unlink()
     # a few events: their inputs are padded to their own largest, the maps to the file's
-    result = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file), "--events", "0", "--max-events", "2"])
+    result = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file.parent / f"*{hit_file.name}"),
+                                      "--events", "0", "--max-events", "2"])
     assert result.exit_code == 0, result.output
     criteria = json.loads((run.path / "explain" / "criteria.json").read_text())
     assert "same_gamma" in json.dumps(criteria) and "same_gamma_uniform" in json.dumps(criteria)

@@ -254,9 +254,20 @@ def test_files_to_predict_made_with_other_jets_are_refused_another_detector_is_w
         assert len(predicted(written("field.h5", 4, detector={"magnetic_field_t": 2.0})).predict_set) == 60
     assert "another detector response than the network's training files: detector.magnetic_field_t = 2.0 (training: " \
            "3.8)" in caplog.text
-    # training files reconstructed two ways are not one data set
-    with pytest.raises(ColliderDataError, match=r"wider\.h5: reconstructed with jets\.fatjet_radius = 1\.5, .*train\.h5 with 1\.0"):
-        ColliderDataModule(source={"files": [str(tmp_path / "train.h5"), str(wider)]}, seed=2).setup("fit")
+    # training files made with other jets are not one data set, whichever file comes first (one stating no
+    # settings is no reference); other detector responses may be mixed on purpose: warned of
+    for files in (["train.h5", "wider.h5"], ["silent.h5", "train.h5", "wider.h5"]):
+        with pytest.raises(ColliderDataError, match=r"wider\.h5: made with other jets than .*train\.h5: "
+                                                   r"jets\.fatjet_radius = 1\.5 \(train\.h5: 1\.0\)"):
+            ColliderDataModule(source={"files": [str(tmp_path / name) for name in files]}, seed=2).setup("fit")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        mixed = ColliderDataModule(source={"files": [str(tmp_path / name) for name in ("train.h5", "field.h5")]}, seed=2)
+        mixed.setup("fit")
+    assert "field.h5: simulated with another detector response than" in caplog.text
+    # a setting one file lacks (written by a version with fewer settings) is no difference
+    fewer = {**settings, "jets": {k: v for k, v in settings["jets"].items() if k != "constituent_jets"}}
+    assert len(predicted(write_event_file(tmp_path / "older.h5", 60, seed=6, config=fewer)).predict_set) == 60
 
 
 def test_npz_and_columnar_sources(tmp_path: Path) -> None:

@@ -272,3 +272,14 @@ def test_a_monitor_the_training_never_logs_is_refused_before_any_work(tmp_path: 
     valid["callbacks"] = [{"name": "early_stopping", "params": {"monitor": "val/mine", "strict": False}},
                           {"name": "lightning.pytorch.callbacks:ModelCheckpoint", "params": {"monitor": "epoch"}}]
     assert [c.params["monitor"] for c in load_config(write(tmp_path, valid)).callbacks] == ["val/mine", "epoch"]
+
+
+def test_a_plain_lightning_datamodule_by_import_path_is_checked_without_a_crash(
+    tmp_path: Path, valid: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry takes any LightningDataModule; only a ShowerDataModule has new-run checks of its own."""
+    (tmp_path / "plainmodule.py").write_text("import lightning\n\nclass Plain(lightning.LightningDataModule):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    valid["data"] = {"name": "plainmodule:Plain", "params": {}}
+    valid["model"]["params"].update(in_features=3, n_classes=2)  # what a ShowerDataModule would inject
+    assert new_run_problems(load_config(write(tmp_path, valid))) == []

@@ -35,7 +35,7 @@ def test_a_max_time_yaml_reads_as_a_number_is_refused_with_the_form_that_stays_t
     """Unquoted, ``1:00:00:00`` is YAML 1.1's base-60 number 216000 (which duration was meant is lost)."""
     written = yaml.safe_load("max_time: 1:00:00:00")
     assert written == {"max_time": 216000}
-    with pytest.raises(ConfigError, match=r"trainer\.max_time: expected 'DD:HH:MM:SS' as text, quoted \('1:00:00:00'\) or with two-digit"):
+    with pytest.raises(ConfigError, match=r"trainer\.max_time: expected 'DD:HH:MM:SS' as text, in quotes \('1:00:00:00'\), not a number"):
         resolve_config(_with(tabular_config, trainer=written))
     kept = yaml.safe_load("max_time: 01:00:00:00")
     assert resolve_config(_with(tabular_config, trainer=kept)).trainer.max_time == "01:00:00:00"

@@ -176,3 +176,9 @@ def test_a_table_needs_a_feature(tmp_path: Path, tabular_config: dict) -> None:
     tabular_config["data"]["params"]["features"] = []
     with pytest.raises(ConfigError, match=r"data\.params\.features: List should have at least 1 item"):
         resolve_config(tabular_config)
+
+
+def test_a_missing_table_is_named_by_its_key_when_a_finished_run_reads_it_again(tmp_path: Path) -> None:
+    """predict, export and resume read a finished run's table without new-run checks: the reader names it."""
+    with _refused(tmp_path / "gone.csv", r"no such file \(data\.params\.source\.path; a relative path is read from the working"):
+        _load(tmp_path / "gone.csv")

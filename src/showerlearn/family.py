@@ -194,7 +194,8 @@ def _data_problems(config: ExperimentConfig) -> list[str]:
     """What the DataModule cannot start a new run with (:meth:`ShowerDataModule.new_run_problems`)."""
     from showerlearn.registry import DATAMODULES
 
-    return DATAMODULES.get(config.data.name).new_run_problems(config.data.params)
+    check = getattr(DATAMODULES.get(config.data.name), "new_run_problems", None)  # not on a plain LightningDataModule
+    return check(config.data.params) if check is not None else []
 
 
 def _run_name_problems(name: str) -> list[str]:

@@ -26,7 +26,7 @@ console = Console(stderr=True)
 
 OverrideOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a config value, KEY=VALUE with a dotted KEY (a number indexes a list: callbacks.0.params.patience=3) (repeatable)."),
+    typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a config value, KEY=VALUE with a dotted KEY (a number indexes a list) (repeatable)."),
 ]
 ConfigArgument = Annotated[Path, typer.Argument(metavar="CONFIG", help="Experiment config (YAML).", show_default=False)]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]

@@ -179,8 +179,8 @@ def _node(data: dict[str, Any], parts: list[str], key: str, source: str) -> dict
         if isinstance(node, list):
             node = node[_index(node, part, where, key, source)]
         else:
-            if node.get(part) is None:
-                node[part] = {}
+            if node.get(part) is None:  # made: a list where the next part indexes one (there is no entry yet)
+                node[part] = [] if key.split(".")[depth + 1].isdigit() else {}
             node = node[part]
         if not isinstance(node, (dict, list)):
             raise ConfigError(source, [f"{where} is a value, cannot set {key}"])

@@ -173,9 +173,8 @@ class TrainerConfig(Strict):
         """YAML 1.1 reads an unquoted ``1:00:00:00`` as the base-60 number 216000: which duration was meant cannot
         be told from the number, so it is refused with the form that stays text."""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            raise ValueError("expected 'DD:HH:MM:SS' as text, quoted ('1:00:00:00') or with two-digit days "
-                             "(01:00:00:00), not a number: YAML reads colon-separated digits that start with 1-9 "
-                             "as one base-60 number")
+            raise ValueError("expected 'DD:HH:MM:SS' as text, in quotes ('1:00:00:00'), not a number: YAML reads "
+                             "unquoted colon-separated digits that start with 1-9 as one base-60 number")
         return value
 
     @field_validator("max_steps")

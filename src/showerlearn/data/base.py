@@ -380,12 +380,16 @@ class ShowerDataModule(L.LightningDataModule):
 _ABSENT = object()
 
 
-def setting_differences(before: Any, after: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """``(dotted key, before, after)`` of every leaf where two nested settings differ (a key one lacks: None)."""
+def setting_differences(
+    before: Any, after: Any, prefix: str = "", shared_only: bool = False
+) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, before, after)`` of every leaf where two nested settings differ: a key one of them lacks reads
+    as None there, or, with ``shared_only``, is passed over."""
     if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
         return [] if before == after else [(prefix.rstrip("."), before, after)]
-    return [difference for key in sorted(set(before) | set(after))
-            for difference in setting_differences(before.get(key), after.get(key), f"{prefix}{key}.")]
+    keys = set(before) & set(after) if shared_only else set(before) | set(after)
+    return [difference for key in sorted(keys)
+            for difference in setting_differences(before.get(key), after.get(key), f"{prefix}{key}.", shared_only)]
 
 
 def _leaves(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

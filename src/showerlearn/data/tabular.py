@@ -59,6 +59,9 @@ def read_table(source: TableSource, features: list[str], label: str) -> dict[str
     """
     if label in features:  # the network would read the answer
         raise TableError(source.path, f"label column {label!r} is also among the features {features}")
+    if not source.path.is_file():  # a finished run's data read again (predict, export, resume) from elsewhere
+        raise TableError(source.path, f"{'a folder, not a table file' if source.path.is_dir() else 'no such file'} "
+                         f"(data.params.source.path; a relative path is read from the working folder, {Path.cwd()})")
     wanted = [*features, label]
     reader = _read_hdf5 if _is_hdf5(source.path) else _read_csv
     columns, locate = reader(source, wanted)

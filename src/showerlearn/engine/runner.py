@@ -402,7 +402,7 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
         inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
         log.info("fitting %s on %d events", config.estimator.name, len(inputs))
         estimator.fit(inputs, targets, masks)
-    else:  # a classical method (the R3B window): fitted on nothing, its settings checked
+    else:  # a classical method (the R3B window): nothing to fit it on
         estimator.fit(None, None, None)
     save_estimator(estimator, run.checkpoints / ESTIMATOR_FILE)
 

@@ -21,6 +21,7 @@ criteria) is removed, not left empty.
 
 from __future__ import annotations
 
+import glob
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -190,7 +191,7 @@ def write_explanations(
     whole once all is done.
     """
     main = Path(run_or_sweep)
-    _check_inputs(input_file, targets)
+    input_file = _check_inputs(input_file, targets)
     groups = [(path, resolve_runs(path)) for path in [main, *map(Path, compare)]]
     for _, runs in groups:
         for run in runs:
@@ -231,14 +232,21 @@ def _check_one_kind_of_data(groups: Sequence[tuple[Path, Sequence[RunDir]]]) -> 
                          "compare models of one detector, explained on one file")
 
 
-def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> None:
-    """What the passes would find wrong only after loading a run and reading the file."""
-    if Path(input_file).is_dir():
-        raise ValueError(f"--input {input_file}: a folder, not a file of events")
-    if not Path(input_file).exists():
-        raise FileNotFoundError(f"--input {input_file}: no such file")
+def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> Path:
+    """The file to explain (a pattern must match one: event positions and the criteria's spread are of one file),
+    and what the passes would find wrong only after loading a run and reading the file."""
+    matches = sorted(glob.glob(str(input_file))) if glob.has_magic(str(input_file)) else [str(input_file)]
+    if len(matches) != 1:
+        raise FileNotFoundError(f"--input {input_file}: " + ("matches no file" if not matches else
+                                f"matches {len(matches)} files ({', '.join(matches[:3])}...): explain reads one"))
+    path = Path(matches[0])
+    if path.is_dir():
+        raise ValueError(f"--input {path}: a folder, not a file of events")
+    if not path.exists():
+        raise FileNotFoundError(f"--input {path}: no such file")
     for target in targets or ():
         OutputSelector.parse(target)
+    return path
 
 
 def _figure_folders(main: Path, groups: Sequence[tuple[Path, Sequence[RunDir]]]) -> list[Path]:

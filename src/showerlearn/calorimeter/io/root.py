@@ -31,6 +31,7 @@ those ids are refused.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,11 @@ from showerlearn.calorimeter.io.errors import CalorimeterFileError
 
 __all__ = ["ENERGY_UNITS", "read_root_hits"]
 
+log = logging.getLogger(__name__)
+
 ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
-#: the range [MeV] the median deposit of a file's crystal hits lies in, whatever the detector's thresholds
+#: the range [MeV] the median deposit of a file's gamma hits lies in, whatever the detector's thresholds (above
+#: it: the proton range, or a wrong unit)
 PLAUSIBLE_MEDIAN_MEV = (0.01, 100.0)
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
@@ -118,22 +122,21 @@ def read_root_hits(
 
 
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
-    """A typical crystal energy far outside what a crystal reads out (a CALIFA threshold is tens of keV, its gamma
-    range ends at 30 MeV) is a wrong ``energy_unit``: MeV read as keV would put every hit below any threshold,
-    silently. Refused, naming the unit that puts the median hit at a plausible energy."""
+    """A median deposit below 10 keV, which no CALIFA crystal reads out (thresholds are tens of keV), is a wrong
+    ``energy_unit`` (MeV read as keV would put every hit 1000 times below any threshold, silently): refused, naming
+    the unit that fits. One above 100 MeV may be the proton range, or keV read as MeV: warned of."""
     deposits = energies[energies > 0]
     if not len(deposits):
         return
     median = float(np.median(deposits))
-    if PLAUSIBLE_MEDIAN_MEV[0] <= median <= PLAUSIBLE_MEDIAN_MEV[1]:
-        return
-    raw = median / ENERGY_UNITS[unit]
-    fits = [other for other, scale in ENERGY_UNITS.items()
-            if PLAUSIBLE_MEDIAN_MEV[0] <= raw * scale <= PLAUSIBLE_MEDIAN_MEV[1]]
-    hint = f": are they in {' or '.join(fits)}? give --energy-unit {fits[0]}" if fits else ""
-    raise CalorimeterFileError(path, f"branch {branch!r} read as {unit} gives a median hit energy of {median:.3g} MeV, "
-                               f"outside the {PLAUSIBLE_MEDIAN_MEV[0]:g}-{PLAUSIBLE_MEDIAN_MEV[1]:g} MeV of crystal hits"
-                               f"{hint}")
+    low, high = PLAUSIBLE_MEDIAN_MEV
+    said = f"branch {branch!r} read as {unit} gives a median hit energy of {median:.3g} MeV"
+    if median < low:
+        fits = [other for other, scale in ENERGY_UNITS.items() if low <= median / ENERGY_UNITS[unit] * scale <= high]
+        hint = f": are they in {fits[0]}? give that unit (--energy-unit {fits[0]})" if fits else ""
+        raise CalorimeterFileError(path, f"{said}, below the {low * 1e3:g} keV any crystal reads out{hint}")
+    if median > high:
+        log.warning("%s: %s: the proton range's, or energies in keV read as %s?", path, said, unit)
 
 
 def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[str, Any]:

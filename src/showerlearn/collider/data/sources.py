@@ -107,9 +107,21 @@ def reconstruction_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def reconstruction_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """``(dotted key, before, after)`` of the reconstruction settings that both state and that differ."""
-    shared = [key for key in RECONSTRUCTION_SETTINGS if key in before and key in after]
-    return setting_differences({key: before[key] for key in shared}, {key: after[key] for key in shared})
+    """``(dotted key, before, after)`` of the reconstruction settings that both state and that differ (a setting
+    one of them lacks, from a version with fewer settings, is no difference)."""
+    return setting_differences(before, after, shared_only=True)
+
+
+def _check_same_reconstruction(path: Path, settings: Mapping[str, Any], first: Path, reference: Mapping[str, Any]) -> None:
+    """Files of one data set made with other jets are refused (their objects are not the same objects); another
+    detector response, a systematic variation a study may mix on purpose, is warned of."""
+    changed = reconstruction_differences(reference, settings)
+    listed = "; ".join(f"{key} = {now!r} ({first.name}: {then!r})" for key, then, now in changed)
+    if any(key.startswith("jets.") for key, _, _ in changed):
+        raise ColliderDataError(path, f"made with other jets than {first}: {listed}; objects made otherwise cannot be "
+                                "read as one data set (regenerate them with the same jets settings)")
+    if changed:
+        log.warning("%s: simulated with another detector response than %s: %s", path, first, listed)
 
 
 #: the classes whose predictions are one ``score``, the probability of the second (the generated files' default)
@@ -215,15 +227,14 @@ class GeneratedFiles(_RecordSource):
         process each, ``simulate collider --process``, combine)."""
         parts = []
         first: dict[str, tuple[Path, ProcessSummary]] = {}  # process name -> the file first giving it, in that order
-        reconstruction: tuple[Path, dict[str, Any]] | None = None  # the first file's, which the others must share
+        reconstruction: tuple[Path, dict[str, Any]] | None = None  # the first file stating it: the others' reference
         for index, path in enumerate(paths):
             file = read_events(path, allow_empty=self._prediction)  # a file to predict may hold no event
             settings = reconstruction_settings(file.config)
-            reconstruction = reconstruction or (path, settings)
-            if changed := reconstruction_differences(reconstruction[1], settings):
-                raise ColliderDataError(path, f"reconstructed with {changed[0][0]} = {changed[0][2]!r}, "
-                                        f"{reconstruction[0]} with {changed[0][1]!r}: objects made otherwise cannot be "
-                                        "read as one data set (regenerate them with the same jets and detector settings)")
+            if reconstruction is None and settings:
+                reconstruction = (path, settings)
+            elif reconstruction is not None:
+                _check_same_reconstruction(path, settings, *reconstruction)
             for process in file.processes:
                 _check_same_process(path, process, *first.setdefault(process.name, (path, process)))
             names = list(first)
@@ -243,7 +254,7 @@ class GeneratedFiles(_RecordSource):
             "event": np.concatenate([np.arange(len(events)) for events, _ in parts]),
         }
         streams = self._streams(records, labels, class_names, meta)
-        streams.reconstruction = reconstruction[1] if reconstruction and reconstruction[1] else None
+        streams.reconstruction = reconstruction[1] if reconstruction is not None else None
         return streams
 
     def _labels(
