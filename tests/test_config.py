@@ -71,10 +71,11 @@ def test_missing_data_file_rejected_before_work(tmp_path: Path, valid: dict) -> 
 
 
 def test_a_finished_run_with_a_relative_table_is_evaluated_from_another_folder(
-    tmp_path: Path, valid: dict, tabular_csv: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, valid: dict, tabular_csv: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The table's relative path is the working folder's of the training: evaluate (which reads no table) and
-    ensemble work from anywhere."""
+    """The table's relative path is the working folder's of the training: evaluate (which reads no table) works
+    from anywhere; predicting the test split again from elsewhere says where the run was trained from, and names the
+    missing table by its key."""
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     work.mkdir(), elsewhere.mkdir()
     (work / "table.csv").write_bytes(tabular_csv.read_bytes())
@@ -85,6 +86,13 @@ def test_a_finished_run_with_a_relative_table_is_evaluated_from_another_folder(
     monkeypatch.chdir(elsewhere)
     result = CliRunner().invoke(app, ["evaluate", str(run.path)])
     assert result.exit_code == 0, result.output
+    from showerlearn.data.tabular import TableError
+    from showerlearn.engine.predict import predict_split
+
+    with caplog.at_level("INFO"), pytest.raises(TableError, match=r"table\.csv: no such file \(data\.params\.source\.path"):
+        predict_split(run, elsewhere / "again.h5", progress=False)
+    assert f"was trained from {work}: its config's relative paths (data files, caches) are read from here, {elsewhere}" \
+        in caplog.text
 
 
 def test_missing_config_file() -> None:

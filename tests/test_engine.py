@@ -44,6 +44,7 @@ def test_run_directory_is_complete(tabular_config: dict) -> None:
     assert run.status()["state"] == "completed"
     environment = json.loads(run.environment_file.read_text())
     assert environment["seed"] == 3 and environment["packages"]["torch"]
+    assert environment["working_folder"] == str(Path.cwd())  # what the command's relative paths were read from
     predictions = read_columns(run.predictions_file)
     assert set(predictions) >= {"label", "score"} and len(predictions["label"]) == 60
     # a learnable problem: the tiny network must beat chance clearly

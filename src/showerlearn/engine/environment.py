@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import json
+import logging
 import platform
 import socket
 import subprocess
@@ -18,6 +20,8 @@ TRACKED_PACKAGES = (
     "scikit-learn", "pydantic", "matplotlib",
 )
 
+log = logging.getLogger(__name__)
+
 
 def describe_environment(seed: int, command: list[str] | None = None) -> dict[str, Any]:
     """Package versions, git commit of the source tree, host, python, seed and command line."""
@@ -30,6 +34,8 @@ def describe_environment(seed: int, command: list[str] | None = None) -> dict[st
     return {
         "seed": seed,
         "command": command if command is not None else sys.argv,
+        # what the command's relative paths (and the config's: data files, caches) were read from
+        "working_folder": str(Path.cwd()),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "user": _safe(getpass.getuser),
@@ -38,6 +44,19 @@ def describe_environment(seed: int, command: list[str] | None = None) -> dict[st
         "packages": versions,
         "git": git_state(Path(__file__).resolve().parent),
     }
+
+
+def note_working_folder(environment_file: Path) -> None:
+    """Say where a run's events are read from again, when the run was started from another working folder than
+    this process's (its ``environment_file`` records it): a relative data path or cache of its config resolves
+    elsewhere now (a cache missing here is simulated again)."""
+    try:
+        folder = json.loads(environment_file.read_text()).get("working_folder")
+    except (OSError, ValueError, AttributeError):  # no record (a run of an earlier version), or not one of ours
+        return
+    if folder and Path(folder) != Path.cwd():
+        log.info("%s was trained from %s: its config's relative paths (data files, caches) are read from here, %s",
+                 environment_file.parent, folder, Path.cwd())
 
 
 def code_description(environment: Mapping[str, Any]) -> str:

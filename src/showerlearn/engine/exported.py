@@ -51,6 +51,7 @@ from torch import Tensor, nn
 
 import showerlearn
 from showerlearn.config import ExperimentConfig, load_config
+from showerlearn.engine.environment import note_working_folder
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.safe_load import CheckpointFile
 from showerlearn.engine.trained import load_network
@@ -166,6 +167,8 @@ def export_run(
     if run.status().get("state") not in (None, "completed"):  # exported all the same, as predict applies it
         log.warning("export: %s", run.not_completed("its network is exported as it was when the run stopped"))
     checkpoint = CheckpointFile.read(run.best_checkpoint())  # read once: loaded, and hashed for the sidecar
+    if not inputs:  # checked on the run's test split, read again
+        note_working_folder(run.environment_file)
     config, network, batches = _network_and_batches(checkpoint, inputs, check_events, progress)
     if not batches:
         raise ValueError(f"{run.path}: no events to check the export on in {data}")

@@ -54,6 +54,7 @@ from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
+from showerlearn.engine.environment import note_working_folder
 from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import (
@@ -276,6 +277,7 @@ def predict_split(
         _check_restores(run, output, overrides, model)
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
+    note_working_folder(run.environment_file)  # before its data is opened, which may fail on a relative path
     context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
     if overrides:
         refuse_other_events(context.run, context.config, f"predict --set {' '.join(overrides)}")
