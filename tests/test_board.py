@@ -246,6 +246,14 @@ def test_unfinished_runs_are_listed_without_numbers(runs: dict[str, Path], tmp_p
     write_json_atomic(sweep / "seed2" / "run.json", {"state": "interrupted", "error": "KeyboardInterrupt: "})
     (entry,) = collect_entries([sweep])
     assert entry.members[2].status == "interrupted"
+    # a seed that failed (or runs) again after an earlier completion keeps its old metrics.json: left out of the
+    # sweep's numbers, as `evaluate` leaves it out of aggregate.json
+    shutil.copyfile(sweep / "seed1" / "metrics.json", sweep / "seed2" / "metrics.json")
+    for state in ("failed", "running"):
+        write_json_atomic(sweep / "seed2" / "run.json", {"state": state})
+        (entry,) = collect_entries([sweep])
+        assert entry.scalars["auc"] == pytest.approx(statistics.fmean(aucs))
+        assert entry.scalar_std["auc"] == pytest.approx(statistics.stdev(aucs))
 
 
 def test_page_is_self_contained(runs: dict[str, Path]) -> None:
@@ -548,3 +556,21 @@ def test_page_of_two_families_in_headless_browser(
     headers = {a["data-key"] for a in dom.find("th") if "data-key" in a}
     assert {"iact/energy_resolution", "calorimeter/energy_resolution", "n_events"} <= headers
     assert not dom.find("td", **{"class": "best num"}), "no column holds two runs of one family to rank"
+
+
+def test_points_of_an_axis_with_edges_at_or_below_zero_sit_at_the_bins_middles(chromium: str, tmp_path: Path) -> None:
+    """Counts (gammas per event, bins -0.5..0.5, 0.5..1.5...) are drawn at 0, 1, 2, as the figures draw them
+    (``bin_centers``): a geometric centre of the positive bins put them at 0.87, 1.94."""
+    (tmp_path / "califa" / "counts").mkdir(parents=True)
+    run = _make_calorimeter_run(tmp_path / "califa" / "counts", 0.05)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["curves"]["clusters_per_event_vs_gammas_per_event"] = curve_record(
+        np.array([-0.5, 0.5, 1.5, 2.5]), np.array([0.0, 1.1, 2.2]), np.full(3, 50), x="gammas_per_event", x_unit="",
+        unit="")
+    write_json_atomic(run / "metrics.json", metrics)
+    page = tmp_path / "board.html"
+    code, out = run_board(str(run), "--output", str(page))
+    assert code == 0, out
+    html = _render_in_browser(chromium, page, "", tmp_path / "profile").html
+    positions = re.findall(r"<title>[^<]*\ngammas per event: ([^\n<]+)\n", html)
+    assert positions == ["0", "1", "2"], positions

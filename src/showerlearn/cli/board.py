@@ -202,13 +202,15 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         raise ValueError(f"{path}: the sweep lists no runs in sweep.json")
     loaded = [_run_entry(run.path, f"{label}/{run.path.name}") for run in runs]
     members = [entry for entry, _ in loaded]
-    # over the runs with metrics, with their table scalars (metrics.json's plus n_events and train time)
-    evaluated = [{**metrics, "scalars": dict(entry.scalars)} for entry, metrics in loaded if metrics]
+    # over the completed runs (as `evaluate` aggregates them: a failed or running seed may keep an earlier
+    # metrics.json), with their table scalars (metrics.json's plus n_events and train time)
+    completed = [(entry, metrics) for entry, metrics in loaded if metrics and entry.status == "completed"]
+    evaluated = [{**metrics, "scalars": dict(entry.scalars)} for entry, metrics in completed]
     try:
         aggregate = aggregate_runs(evaluated) if evaluated else {"curves": {}, "scalars": {}}
     except ValueError as error:
         raise ValueError(f"sweep {path}: {error}") from None
-    rocs = [m.roc for m in members if m.roc is not None]
+    rocs = [entry.roc for entry, _ in completed if entry.roc is not None]
     roc = BoardRoc.mean_of(rocs, band_label=seeds_band)
     return BoardEntry(
         id=label,

@@ -224,9 +224,11 @@
     return counts[family + axis] || counts[axis] || "events";
   }
   function seriesOf(entry, curve) {
+    // the centres the figures use (metrics.binning.bin_centers): geometric, arithmetic if any edge is <= 0
+    const geometric = curve.edges.every((edge) => edge > 0);
     const x = curve.edges.slice(1).map((hi, k) => {
       const lo = curve.edges[k];
-      return lo > 0 && hi > 0 ? Math.sqrt(lo * hi) : (lo + hi) / 2;
+      return geometric ? Math.sqrt(lo * hi) : (lo + hi) / 2;
     });
     return {id: entry.id, label: entry.label + (entry.isBaseline ? " (baseline)" : ""), color: entry.color,
             dashed: Boolean(entry.isBaseline), markers: true, x, y: curve.value, low: curve.low, high: curve.high,
