@@ -69,7 +69,7 @@ def test_impact_turns_like_the_image(alt: float, az: float, angle: float) -> Non
     """A far point of the shower axis through the (turned) core is seen at the (turned) offset."""
     telescope = np.array([[40.0, -25.0]])
     core = np.array([[180.0, 90.0]])  # ground frame: x north, y west
-    turned = transform_impact(rotation(angle), core, telescope, np.array([alt]), np.array([az]))
+    turned = transform_impact(rotation(angle), core - telescope, np.array([alt]), np.array([az])) + telescope
     direction = np.array([np.cos(np.radians(alt)) * np.cos(np.radians(az)),
                           np.cos(np.radians(alt)) * np.sin(np.radians(az)), np.sin(np.radians(alt))])
 
@@ -176,6 +176,26 @@ def test_a_hexagonal_camera_has_rotations_and_reflections() -> None:
             np.testing.assert_array_equal(op.perm[op.perm], np.arange(len(x)))  # a reflection undoes itself
 
 
+def test_the_impact_is_learnt_relative_to_the_telescope() -> None:
+    """An image shows where the core is from its telescope, not where the telescope stands in the array: the same
+    shower seen by telescopes 125 m apart has one target each, equal when the core is where it is from each; the
+    decoded core is in array coordinates (ctapipe's GroundFrame)."""
+    n = 2
+    columns = {
+        "true_shower_primary_id": np.zeros(n, int), "true_energy": np.ones(n), "true_alt": np.full(n, 70.0),
+        "true_az": np.full(n, 180.0), "pointing_alt": np.full(n, 70.0), "pointing_az": np.full(n, 180.0),
+        "camera_rotation": np.zeros(n), "camera_reflected": np.zeros(n, bool),
+        "tel_pos_x": np.array([0.0, 125.0]), "tel_pos_y": np.array([0.0, -40.0]),
+        "true_core_x": np.array([60.0, 185.0]), "true_core_y": np.array([30.0, -10.0]),  # 60 m north, 30 m west of each
+    }
+    targets, _ = encode_targets(columns)
+    np.testing.assert_allclose(targets["impact"][0], targets["impact"][1], atol=1e-6)
+    np.testing.assert_allclose(targets["impact"][0], [0.6, 0.3], atol=1e-6)
+    decoded = decode_outputs({"impact": targets["impact"]}, {**columns, "event_id": np.arange(n)})
+    np.testing.assert_allclose(decoded["reco_core_x"], columns["true_core_x"], atol=1e-4)
+    np.testing.assert_allclose(decoded["reco_core_y"], columns["true_core_y"], atol=1e-4)
+
+
 def test_averaged_views_of_an_equivariant_prediction_give_it_back() -> None:
     rng = np.random.default_rng(3)
     n = 50
@@ -192,13 +212,13 @@ def test_averaged_views_of_an_equivariant_prediction_give_it_back() -> None:
         matrix = np.eye(2) if view is None else view.matrix
         outputs.append({
             "direction": transform_direction(matrix, direction),
-            "impact": transform_impact(matrix, core, telescope, meta["pointing_alt"], meta["pointing_az"]) / IMPACT_SCALE_M,
+            "impact": transform_impact(matrix, core - telescope, meta["pointing_alt"], meta["pointing_az"]) / IMPACT_SCALE_M,
             "energy": rng.normal(0, 1, n),
             "particle": rng.normal(0, 2, (n, 2)),
         })
     merged = average_views(views, outputs, meta)
     np.testing.assert_allclose(merged["direction"], direction, atol=1e-9)
-    np.testing.assert_allclose(merged["impact"] * IMPACT_SCALE_M, core, atol=1e-6)
+    np.testing.assert_allclose(merged["impact"] * IMPACT_SCALE_M, core - telescope, atol=1e-6)
     np.testing.assert_allclose(merged["energy"], np.mean([o["energy"] for o in outputs], axis=0))
     probabilities = [np.exp(o["particle"]) / np.exp(o["particle"]).sum(axis=1, keepdims=True) for o in outputs]
     np.testing.assert_allclose(np.exp(merged["particle"]), np.mean(probabilities, axis=0))

@@ -12,7 +12,8 @@ Training follows lstchain's ``build_models`` with ``disp_method = "disp_norm_sig
 4. impact (not part of lstchain's mono analysis, which has no core estimate): a regressor of the
    core position from image features plus the reconstructed disp vector. Its training rows use the
    out-of-bag disp predictions of the disp forests, so it too sees realistic reconstruction errors.
-   It only transfers to data with the training set's pointing and telescope position.
+   The core is learnt relative to the telescope (the targets' convention), so it transfers to telescopes at
+   other positions of the array; it only transfers to data with the training set's pointing.
 
 Events whose cleaned image cannot be parameterised get a defined fallback (gammaness 0, the training
 mean for the regressions) and ``hillas_valid = False``.

@@ -136,10 +136,9 @@ def average_views(
             if "direction" in view_outputs:
                 view_outputs["direction"] = transform_direction(inverse, view_outputs["direction"])
             if "impact" in view_outputs:
-                telescope = np.stack([np.asarray(meta["tel_pos_x"]), np.asarray(meta["tel_pos_y"])], axis=1)
-                core = view_outputs["impact"] * IMPACT_SCALE_M
+                offset = view_outputs["impact"] * IMPACT_SCALE_M
                 view_outputs["impact"] = transform_impact(
-                    inverse, core, telescope, np.asarray(meta["pointing_alt"]), np.asarray(meta["pointing_az"])
+                    inverse, offset, np.asarray(meta["pointing_alt"]), np.asarray(meta["pointing_az"])
                 ) / IMPACT_SCALE_M
         if "particle" in view_outputs:
             logits = view_outputs["particle"]

@@ -201,11 +201,8 @@ class IACTDataset(Dataset):
             )
         if "impact" in targets and self.masks["impact"][i]:
             m = self.meta
-            core = targets["impact"][None].astype(np.float64) * IMPACT_SCALE_M
-            telescope = np.array([[m["tel_pos_x"][i], m["tel_pos_y"][i]]])
-            turned = transform_impact(
-                matrix, core, telescope, np.array([m["pointing_alt"][i]]), np.array([m["pointing_az"][i]])
-            )
+            offset = targets["impact"][None].astype(np.float64) * IMPACT_SCALE_M
+            turned = transform_impact(matrix, offset, np.array([m["pointing_alt"][i]]), np.array([m["pointing_az"][i]]))
             targets["impact"] = (turned[0] / IMPACT_SCALE_M).astype(np.float32)
         return targets
 

@@ -113,27 +113,22 @@ def transform_direction(matrices: np.ndarray, fov: np.ndarray) -> np.ndarray:
 
 
 def transform_impact(
-    matrices: np.ndarray,
-    core: np.ndarray,
-    telescope: np.ndarray,
-    pointing_alt: np.ndarray,
-    pointing_az: np.ndarray,
+    matrices: np.ndarray, offset: np.ndarray, pointing_alt: np.ndarray, pointing_az: np.ndarray
 ) -> np.ndarray:
-    """Turn (n, 2) ground impact points ``(core_x, core_y)`` [m] (ctapipe GroundFrame: x north, y west)
-    about the telescope at ``telescope`` (n, 2) consistently with the camera maps ``matrices``."""
+    """Turn (n, 2) impact points relative to their telescope, ``core - telescope`` [m] on the ground (ctapipe
+    GroundFrame: x north, y west), about the telescope consistently with the camera maps ``matrices``."""
     alt, az = np.deg2rad(pointing_alt), np.deg2rad(pointing_az)
     # sky basis at the pointing in (north, east, up) coordinates
     e_lon = np.stack([-np.sin(az), np.cos(az), np.zeros_like(az)], axis=-1)
     e_lat = np.stack([-np.sin(alt) * np.cos(az), -np.sin(alt) * np.sin(az), np.cos(alt)], axis=-1)
     direction = np.stack([np.cos(alt) * np.cos(az), np.cos(alt) * np.sin(az), np.sin(alt)], axis=-1)
-    relative = core - telescope
-    r = np.stack([relative[:, 0], -relative[:, 1], np.zeros(len(relative))], axis=-1)
+    r = np.stack([offset[:, 0], -offset[:, 1], np.zeros(len(offset))], axis=-1)
     camera = np.stack([np.sum(r * e_lat, -1), np.sum(r * e_lon, -1)], axis=-1)
     turned = np.einsum("...ij,...j->...i", matrices, camera)
     tilted = turned[:, 1:2] * e_lon + turned[:, 0:1] * e_lat
     # slide along the pointing direction back to the ground plane (z = 0)
     ground = tilted - (tilted[:, 2] / direction[:, 2])[:, None] * direction
-    return np.stack([ground[:, 0], -ground[:, 1]], axis=1) + telescope
+    return np.stack([ground[:, 0], -ground[:, 1]], axis=1)
 
 
 def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -150,9 +145,9 @@ def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndar
     direction = transform_direction(
         matrices, encode_direction(columns["true_alt"], columns["true_az"], columns["pointing_alt"], columns["pointing_az"])
     )
-    core = np.stack([columns["true_core_x"], columns["true_core_y"]], axis=1)
-    telescope = np.stack([columns["tel_pos_x"], columns["tel_pos_y"]], axis=1)
-    impact = transform_impact(matrices, core, telescope, columns["pointing_alt"], columns["pointing_az"]) / IMPACT_SCALE_M
+    # relative to the telescope: an image shows where the core is from its telescope, not where the telescope is
+    offset = np.stack([columns["true_core_x"] - columns["tel_pos_x"], columns["true_core_y"] - columns["tel_pos_y"]], axis=1)
+    impact = transform_impact(matrices, offset, columns["pointing_alt"], columns["pointing_az"]) / IMPACT_SCALE_M
     masks = {
         "particle": has_truth,
         "energy": gamma & np.isfinite(energy),
@@ -199,8 +194,8 @@ def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndar
         columns["reco_alt"], columns["reco_az"] = nan.copy(), nan.copy()
     if "impact" in outputs:
         telescope = np.stack([np.asarray(meta["tel_pos_x"]), np.asarray(meta["tel_pos_y"])], axis=1)
-        core = np.asarray(outputs["impact"], dtype=np.float64).reshape(n, 2) * IMPACT_SCALE_M
-        core = transform_impact(inverse, core, telescope, pointing_alt, pointing_az)
+        offset = np.asarray(outputs["impact"], dtype=np.float64).reshape(n, 2) * IMPACT_SCALE_M
+        core = transform_impact(inverse, offset, pointing_alt, pointing_az) + telescope
         columns["reco_core_x"], columns["reco_core_y"] = core[:, 0], core[:, 1]
     else:
         columns["reco_core_x"], columns["reco_core_y"] = nan.copy(), nan.copy()
