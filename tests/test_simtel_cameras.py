@@ -132,6 +132,12 @@ def test_several_telescope_types_need_a_choice(shared_data: Path, tmp_path: Path
         module.setup("fit")
     with pytest.raises(IACTDataError, match="no telescope of type 'FlashCam'; the file holds LST_LST_LSTcam"):
         IACTDataModule(files=[str(shared_data / PROD6)], cache_dir=tmp_path, telescope_type="FlashCam").setup("fit")
+    # a network trained on files of one type (its config names none) predicts the type of its own camera
+    trained = IACTDataModule(files=[str(shared_data / PROD6)], cache_dir=tmp_path)
+    trained.restore_fitted_state({"camera": {"name": "LSTCam", "n_pixels": 1855}})
+    trained.use_prediction_inputs([shared_data / PROD6])
+    trained.setup("predict")
+    assert [file.telescope_type for file in trained.predict_set.files] == ["LST_LST_LSTcam"]
 
 
 def test_choice_by_type_or_camera_name_in_any_case() -> None:

@@ -39,7 +39,9 @@ from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_out
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.iact.family import FAMILY
 from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
-from showerlearn.iact.io.errors import EmptySelectionError, IACTDataError, MissingTruthError, UnknownCameraError
+from showerlearn.iact.io.errors import (
+    EmptySelectionError, IACTDataError, MissingTruthError, SeveralTelescopeTypesError, UnknownCameraError,
+)
 from showerlearn.iact.io.kinds import SIMTEL, file_kind
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.io.simtel import SimtelOptions, cached_dl1
@@ -280,9 +282,19 @@ class IACTDataModule(ShowerDataModule):
 
     def _open(self, path: Path) -> DL1File:
         """A DL1 file, or the DL1 file calibrated from a sim_telarray file, read on the reference camera."""
+        try:
+            return self._open_type(path, self.telescope_type)
+        except SeveralTelescopeTypesError:
+            # a run trained on files of one type names none, and cannot be given one at predict (a fitted setting):
+            # of a file holding several, a trained network reads its own camera's
+            if self.telescope_type is not None or self._trained_camera is None:
+                raise
+            return self._open_type(path, self._trained_camera["name"])
+
+    def _open_type(self, path: Path, telescope_type: str | None) -> DL1File:
         if path.is_file() and file_kind(path) == SIMTEL:
-            path = cached_dl1(path, self.cache_dir, self.telescope_type, self.simtel)
-        return DL1File(path, telescope_type=self.telescope_type, reference=self.camera)
+            path = cached_dl1(path, self.cache_dir, telescope_type, self.simtel)
+        return DL1File(path, telescope_type=telescope_type, reference=self.camera)
 
     def _catalog(self, paths: Sequence[Path], require_truth: bool) -> tuple[list[DL1File], dict[str, np.ndarray]]:
         """Open ``paths`` (metadata only) and concatenate their per-event columns."""

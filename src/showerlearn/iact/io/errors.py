@@ -7,6 +7,10 @@ class IACTDataError(ValueError):
     """A DL1/simtel file cannot be used as asked (corrupt, wrong layout, missing columns, bad values)."""
 
 
+class SeveralTelescopeTypesError(IACTDataError):
+    """A file holds images of several telescope types and none was chosen (one network reads one camera)."""
+
+
 class UnknownCameraError(IACTDataError):
     """A telescope's camera is not the reference camera (another name, pixel count or pixel positions)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from showerlearn.iact.io.errors import IACTDataError
+from showerlearn.iact.io.errors import IACTDataError, SeveralTelescopeTypesError
 
 __all__ = ["TelescopeType", "choose_telescope_type", "group_telescopes"]
 
@@ -50,7 +50,7 @@ def choose_telescope_type(types: Mapping[str, TelescopeType], wanted: str | None
     if wanted is None:
         if len(types) == 1:
             return next(iter(types.values()))
-        raise IACTDataError(
+        raise SeveralTelescopeTypesError(
             f"{source}: holds {len(types)} telescope types: {_listing(types)}; one network reads one camera, "
             "so choose the type with telescope_type (data.params.telescope_type in a run config), by type "
             f"or camera name, e.g. {next(iter(types.values())).camera!r}"
