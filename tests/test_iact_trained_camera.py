@@ -58,3 +58,21 @@ def test_a_trained_run_keeps_its_camera_and_refuses_another_telescope_type(tiny_
     with pytest.raises(ValueError, match=r"cannot --set data.params.telescope_type: .* predicts with the data preprocessing"):
         predict_split(tiny_small_example, tmp_path / "other.h5", ["data.params.telescope_type=NectarCam"], progress=False)
     assert not (tmp_path / "other.h5").exists()
+
+
+@pytest.mark.slow
+def test_predicting_with_other_transforms_or_cleaning_says_the_inputs_changed(
+    tiny_small_example, shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another charge transform turned a 7 TeV shower into 72 TeV without a word: allowed (a study of the network
+    under another cleaning), and said."""
+    from showerlearn.engine.predict import predict_files
+
+    with caplog.at_level(logging.WARNING):
+        predict_files(tiny_small_example, [shared_data / LST_FILE], tmp_path / "same", progress=False)
+    assert "reads its inputs otherwise" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        predict_files(tiny_small_example, [shared_data / LST_FILE], tmp_path / "other",
+                      ["data.params.transforms.charge=log1p", "data.params.batch_size=8"], progress=False)
+    assert ("predict --set data.params.transforms.charge: the network reads its inputs otherwise than it was trained to "
+            "(data.params.transforms.charge)") in caplog.text

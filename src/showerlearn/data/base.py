@@ -57,6 +57,10 @@ class ShowerDataModule(L.LightningDataModule):
     #: them, so a run predicts with them as it was trained, and prediction refuses to change them
     #: (:meth:`changed_fitted_settings`) rather than ignore the change
     fitted_settings: ClassVar[tuple[str, ...]] = ()
+    #: the settings (as above) that change what the network reads of each event, not fitted: ``showerlearn predict``
+    #: takes them (a study of the network under another cleaning), and says that the inputs are no longer those
+    #: the network was trained on (:meth:`changed_input_settings`)
+    input_settings: ClassVar[tuple[str, ...]] = ()
     #: the settings (constructor parameters; a dot reaches into a nested one) that change how the events are
     #: read or predicted, not which events: a run's test split predicted with any other setting changed (its
     #: split, cuts, files) holds other events, so ``showerlearn predict`` refuses it (:meth:`changed_event_settings`)
@@ -288,6 +292,13 @@ class ShowerDataModule(L.LightningDataModule):
         with, and ``params`` (both as plain data, a config's ``data.params``); a setting under a null or
         missing one counts as absent."""
         return [path for path in cls.fitted_settings if _setting(trained, path) != _setting(params, path)]
+
+    @classmethod
+    def changed_input_settings(cls, trained: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+        """The settings of ``params`` under an :attr:`input_settings` whose values differ from ``trained``'s, as
+        dotted paths (both a config's ``data.params``, as plain data)."""
+        return [path for path, _, _ in setting_differences(trained, params)
+                if any(path == s or path.startswith(f"{s}.") for s in cls.input_settings)]
 
     @classmethod
     def changed_event_settings(cls, trained: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:

@@ -441,6 +441,7 @@ def _open(
     # fitted for are the trained ones, whatever --set says of them
     if checkpoint is not None and datamodule.restore_from_checkpoint(checkpoint):
         _refuse_fitted_changes(run, trained, config, datamodule, overrides)
+    _warn_of_input_changes(trained, config, datamodule, overrides)
     model_sha256 = best.sha256 if model is None and best is not None else file_sha256(model_file)
     return _Context(run, config, datamodule, model_file, exported, model_sha256, keep_invalid, chunk_events, checkpoint)
 
@@ -482,6 +483,20 @@ def _refuse_fitted_changes(
         f"training split and the settings it was fitted for{settings}, restored from its checkpoint, since its network "
         "needs its inputs as it was trained on them; train a new run to change it"
     )
+
+
+def _warn_of_input_changes(
+    trained: ExperimentConfig | None, config: ExperimentConfig, datamodule: ShowerDataModule, overrides: Sequence[str]
+) -> None:
+    """Say when ``--set`` changes what the network reads of each event (:attr:`~ShowerDataModule.input_settings`:
+    the IACT cleaning or transforms): allowed, to study the network under the change, but its predictions are then
+    no longer those of the inputs it was trained on."""
+    if trained is None or not isinstance(datamodule, ShowerDataModule):
+        return
+    before, used = (c.data.model_dump(mode="json")["params"] for c in (trained, config))
+    if changed := [f"data.params.{path}" for path in datamodule.changed_input_settings(before, used)]:
+        log.warning("predict --set %s: the network reads its inputs otherwise than it was trained to (%s); its "
+                    "predictions show it under that change", " ".join(_given_keys(overrides, changed)), ", ".join(changed))
 
 
 def _refuse_ignored_changes(

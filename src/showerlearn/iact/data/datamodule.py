@@ -115,6 +115,8 @@ class IACTDataModule(ShowerDataModule):
     event_id_columns: ClassVar[tuple[str, ...]] = ("obs_id", "event_id", "tel_id")
     #: which telescopes' images are read: the camera the network was built on, kept in its checkpoint
     fitted_settings: ClassVar[tuple[str, ...]] = ("telescope_type",)
+    #: how the images become the network's inputs: their cleaning (an input channel, or zeroed pixels) and transforms
+    input_settings: ClassVar[tuple[str, ...]] = ("cleaning", "transforms")
     #: the loaders' batches come stacked from IACTDataset.__getitems__; a list of events (explain) is stacked here
     collate = staticmethod(collate_batch)
 
