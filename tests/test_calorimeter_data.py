@@ -345,3 +345,11 @@ def test_test_time_views_are_refused_before_training_where_they_cannot_work() ->
         "hit_condensation returns ['objects']: set it to 0"]
     assert "an estimator does not give" in new_run_problems(
         load_config(examples / "calorimeter_r3b_window.yaml", ["data.params.test_time_views=3"]))[0]
+
+
+def test_the_caption_names_the_simulation_seed_or_the_files(hit_file: Path) -> None:
+    """Runs on other events (another simulation seed) must not share one caption on the board."""
+    simulated = {"events": 100, "config": {"n_gammas": 3}}
+    assert CalorimeterDataModule(simulate=simulated, seed=3).describe() == "simulated calorimeter events (100 events, seed 3)"
+    assert CalorimeterDataModule(simulate={**simulated, "seed": 7}, seed=3).describe().endswith("(100 events, seed 7)")
+    assert CalorimeterDataModule(files=[str(hit_file)]).describe() == f"hit files {hit_file.name}"

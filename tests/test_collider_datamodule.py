@@ -270,6 +270,13 @@ def test_files_to_predict_made_with_other_jets_are_refused_another_detector_is_w
     assert len(predicted(write_event_file(tmp_path / "older.h5", 60, seed=6, config=fewer)).predict_set) == 60
 
 
+def test_the_caption_names_the_files_or_the_simulation_seed(events_file: Path) -> None:
+    """Runs on other files must not share one caption on the board."""
+    assert _data(events_file).describe() == "collider events from generated files events.h5"
+    simulated = ColliderDataModule(source={"kind": "simulate", "events": 100, "seed": 4})
+    assert simulated.describe() == "simulated collider events (100 selected, seed 4)"
+
+
 def test_npz_and_columnar_sources(tmp_path: Path) -> None:
     events = synthetic_events(60, seed=3)
     labels = ak.to_numpy(events.label)

@@ -228,9 +228,8 @@ class CalorimeterDataModule(ShowerDataModule):
 
         spec = self.simulate
         config = spec.config
-        seed = self.seed if spec.seed is None else spec.seed
         return cached_simulation(
-            self.cache_dir, "calorimeter", ".h5", config, seed,
+            self.cache_dir, "calorimeter", ".h5", config, self._simulation_seed(),
             lambda config, path, seed, progress: simulate_calorimeter(config, path, seed=seed, n_jobs=spec.n_jobs,
                                                                       progress=progress),
             progress=self.progress,
@@ -424,11 +423,15 @@ class CalorimeterDataModule(ShowerDataModule):
             "gammas": {"index": "", **GAMMA_UNITS},
         }
 
+    def _simulation_seed(self) -> int:
+        assert self.simulate is not None
+        return self.seed if self.simulate.seed is None else self.simulate.seed
+
     def describe(self) -> str:
-        """``simulated CALIFA events (2000 events)`` or the hit files."""
+        """``simulated calorimeter events (2000 events, seed 1)`` or the hit files: runs on other events say so."""
         if self.simulate is None:
             return f"hit {files_caption(self.file_patterns)}"
-        return f"simulated calorimeter events ({self.simulate.config.n_events} events)"
+        return f"simulated calorimeter events ({self.simulate.config.n_events} events, seed {self._simulation_seed()})"
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -46,6 +46,7 @@ from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import ShowerDataModule, Split
 from showerlearn.data.collate import collate_padded
+from showerlearn.data.files import files_caption
 from showerlearn.data.split import SplitSpec
 from showerlearn.family import Family
 from showerlearn.io.tables import CLASS_SCORE_PREFIX
@@ -438,10 +439,12 @@ class ColliderDataModule(ShowerDataModule):
         return [f"{CLASS_SCORE_PREFIX}{name}" for name in self.class_names]
 
     def describe(self) -> str:
-        """``simulated collider events (20000 selected)``, or the kind of files read."""
+        """``simulated collider events (20000 selected, seed 0)``, or the kind of files read and their names: runs on
+        other events say so."""
         if self.source.kind == "simulate":
-            return f"simulated collider events ({self.source.config.n_events} selected)"
-        return f"collider events from {self.source.kind} files"
+            return f"simulated collider events ({self.source.config.n_events} selected, seed {self.source.seed})"
+        named = self.input_files(self.source.model_dump(mode="json"))
+        return f"collider events from {self.source.kind} {files_caption(named) if named else 'files'}"
 
     @classmethod
     def average_predictions(cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> dict[str, np.ndarray]:

@@ -270,14 +270,17 @@ class IACTDataModule(ShowerDataModule):
             return [self._simulated_file()]
         return expand_patterns(self.file_patterns, "iact data", IACTDataError, refuse_copies=True)
 
+    def _simulation_seed(self) -> int:
+        assert self.simulate is not None
+        return self.seed if self.simulate.seed is None else self.simulate.seed
+
     def _simulated_file(self) -> Path:
         from showerlearn.iact.simulation import simulate_iact
 
         spec = self.simulate
         config = spec.config
-        seed = self.seed if spec.seed is None else spec.seed
         return cached_simulation(
-            self.cache_dir, "iact", ".dl1.h5", config, seed,
+            self.cache_dir, "iact", ".dl1.h5", config, self._simulation_seed(),
             lambda config, path, seed, progress: simulate_iact(config, path, seed=seed, n_jobs=spec.n_jobs, progress=progress),
             progress=self.progress,
         )
@@ -564,7 +567,8 @@ class IACTDataModule(ShowerDataModule):
         if self.simulate is not None:
             config = self.simulate.config
             camera = self.camera.name if self.camera is not None else "camera"
-            source = f"simulated {camera} events ({config.n_events} showers, {config.gamma_source} gammas)"
+            source = (f"simulated {camera} events ({config.n_events} showers, {config.gamma_source} gammas, seed "
+                      f"{self._simulation_seed()})")
         else:
             source = files_caption(self.file_patterns)
         return f"{source}; {self.cuts.describe()}"
