@@ -133,6 +133,12 @@ def test_iact_evaluator_labels_its_run_and_captions_its_figures(tmp_path: Path) 
     metrics = evaluate_iact(_predictions(600, seed=5), tmp_path, energy_bins=BINS, n_bootstrap=5, run_name="hillas_rf_small",
                             caption="simulated LSTCam events; " + Cuts(min_intensity=50).describe(), figure_formats=("png",))
     assert metrics["caption"].startswith("simulated LSTCam events; cuts: intensity >= 50.0 p.e.; test split: 600 events (")
+    assert "other)" not in metrics["caption"]
+    # primaries that are neither gammas nor protons (muons) are background the AUC counts: the caption says so
+    predictions = _predictions(600, seed=5)
+    predictions["true_shower_primary_id"] = np.where(np.arange(600) < 10, 13, predictions["true_shower_primary_id"])
+    others = evaluate_iact(predictions, tmp_path / "muons", energy_bins=BINS, n_bootstrap=0, figure_formats=("png",))
+    assert "protons, 10 other)" in others["caption"]
     assert "roc.png" in metrics["figures"]
 
 

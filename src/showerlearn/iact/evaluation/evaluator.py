@@ -304,9 +304,10 @@ def evaluate_iact(
         metrics["baseline"] = base
     reference = load_requirements(requirements, requirement_set) if requirements is not None else None
     scalars = metrics["scalars"]
-    caption = caption_line(
-        caption, f"test split: {scalars['n_events']} events ({scalars['n_gamma']} gammas, {scalars['n_proton']} protons)"
-    )
+    # every other primary (a muon, a nucleus) is background too: the caption counts what the AUC was computed on
+    others = scalars["n_events"] - scalars["n_gamma"] - scalars["n_proton"]
+    particles = f"{scalars['n_gamma']} gammas, {scalars['n_proton']} protons" + (f", {others} other" if others else "")
+    caption = caption_line(caption, f"test split: {scalars['n_events']} events ({particles})")
 
     def save(figure: Figure, name: str) -> list[Path]:
         return save_figure(figure, output_dir / name, formats=figure_formats)
