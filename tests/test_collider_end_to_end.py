@@ -99,6 +99,8 @@ def test_a_sweep_over_seeds_and_splits_gives_roc_bands(files: tuple[Path, Path],
     aggregate = json.loads((sweep / "aggregate.json").read_text())
     assert aggregate["scalars"]["auc"]["n_runs"] == 2 and aggregate["scalars"]["auc"]["std"] is not None
     assert aggregate["curves"][REJECTION_CURVE]["n_runs"][-1] == 2  # at the loosest working point
+    # the sweep's band figures in the runs' figure formats
+    assert {path.suffix for path in (sweep / "plots").iterdir()} == {".png"}
     # each seed drew its own split: the test events differ
     events = [read_tables(sweep / f"seed{seed}" / "predictions.h5")["predictions"]["event"] for seed in (3, 4)]
     assert not np.array_equal(np.sort(events[0]), np.sort(events[1]))

@@ -273,6 +273,11 @@ class ExperimentConfig(Strict):
             raise ValueError("trainer.max_epochs: 0 evaluates a trained network without training: give it in `init_from`")
         return self
 
+    def figure_formats(self) -> list[str] | None:
+        """The formats the run's evaluator writes its figures in, where it names them (``figure_formats``); None:
+        its default. The run's other figures (example inputs, a sweep's bands) follow them."""
+        return self.evaluation.params.get("figure_formats") if self.evaluation is not None else None
+
     def ignored_sections(self) -> list[str]:
         """Problems of sections this experiment would silently ignore: those only a network uses, given with an
         estimator. Checked when a new run starts and by ``config validate``, not when an existing run's

@@ -265,8 +265,7 @@ def _seconds(duration: str) -> float:
 def _draw_examples(datamodule: ShowerDataModule, run: RunDir, config: ExperimentConfig) -> None:
     """Example inputs drawn on the detector's own layout, by DataModules that can (``draw_examples``), in the
     formats of the run's evaluation figures (where its evaluator names them)."""
-    formats = config.evaluation.params.get("figure_formats") if config.evaluation is not None else None
-    if datamodule.draw_examples(run.plots, formats):
+    if datamodule.draw_examples(run.plots, config.figure_formats()):
         datamodule.teardown("predict")
 
 

@@ -291,8 +291,10 @@ def aggregate_sweep(folder: str | Path, runs: Sequence[RunDir] | None = None) ->
     aggregate.update(_coverage(folder, runs))
     write_json_atomic(folder / AGGREGATE_FILE, aggregate)
     if aggregate["curves"]:
-        style = family_of(load_config(runs[0].config_file)).board_style()  # the seeds share their data family
-        plot_aggregates({folder.parent.name: aggregate}, folder / "plots", style=style)
+        config = load_config(runs[0].config_file)  # the seeds share their data family and evaluation settings
+        formats = config.figure_formats()
+        plot_aggregates({folder.parent.name: aggregate}, folder / "plots", style=family_of(config).board_style(),
+                        **({"figure_formats": formats} if formats is not None else {}))
     return aggregate
 
 
