@@ -18,12 +18,12 @@ from showerlearn.iact.io.errors import UnknownCameraError
 LST_FILE = "iact/dl1_ctapipe/gamma_test.lst.dl1.h5"
 
 
-def _datamodule(tmp_path: Path, trained_camera: dict, **state: object) -> object:
+def _datamodule(tmp_path: Path, trained_camera: dict) -> object:
     # training files that no longer exist: the checkpoint's camera is what the files to predict are checked against
     config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [
         "data.params.simulate=null", f"data.params.files=[{tmp_path / 'gone' / '*.h5'}]", f"data.params.cache_dir={tmp_path}"])
     datamodule = build_datamodule(config, progress=False)
-    datamodule.restore_fitted_state({"camera": trained_camera, **state})
+    datamodule.restore_fitted_state({"camera": trained_camera})
     return datamodule
 
 
@@ -47,21 +47,6 @@ def test_files_of_another_camera_than_the_trained_one_are_refused(shared_data: P
     same.use_prediction_inputs([shared_data / LST_FILE])
     same.setup("predict")  # read without the training files, which are gone
     assert same.camera.name == "LSTCam" and len(same.predict_set) > 0
-
-
-def test_files_of_other_optics_than_the_network_s_are_warned_of(shared_data: Path, tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
-    """Images are read in metres on the camera: at another focal length (prod2 28 m, prod6 29.24 m) a shower at the
-    same angle looks larger, and the network's directions scale by the ratio."""
-    lst = {"name": "LSTCam", "n_pixels": 1855}
-    for focal_length, warned in ((28.0, False), (29.24, True)):
-        caplog.clear()
-        datamodule = _datamodule(tmp_path, lst, focal_length=focal_length)
-        datamodule.use_prediction_inputs([shared_data / LST_FILE])  # prod2: 28 m
-        with caplog.at_level(logging.WARNING):
-            datamodule.setup("predict")
-        assert ("focal length 28.00 m, the network's training files 29.24 m" in caplog.text) is warned, caplog.text
-    assert datamodule.fitted_state()["focal_length"] == 29.24  # kept for the next prediction
 
 
 @pytest.mark.slow

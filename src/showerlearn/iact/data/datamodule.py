@@ -18,7 +18,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import astropy.units as u
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,13 +97,6 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 #: version of the code that turns images into inputs (cleaning, transforms): part of the name of every
 #: ``in_memory: memmap`` file, so files written by older code are not mapped; raise it when the inputs change
 INPUTS_FORMAT = 2
-#: relative difference of focal lengths taken as other optics (files of one telescope agree to the millimetre)
-FOCAL_LENGTH_TOLERANCE = 0.005
-
-
-def _metres(length: Any) -> float:
-    """A focal length (an astropy length, or a number of metres) in metres."""
-    return float(u.Quantity(length, u.m).to_value(u.m))
 
 
 @DATAMODULES.register("iact")
@@ -214,8 +206,6 @@ class IACTDataModule(ShowerDataModule):
         self.camera: CameraGeometry | None = None
         #: the camera the network was built on (name, pixels), restored from its checkpoint; None before
         self._trained_camera: dict[str, Any] | None = None
-        #: the focal length [m] of the files the network was trained on (its checkpoint's); None before
-        self._trained_focal_length: float | None = None
         self.transform: ImageTransform | None = None
         self.augmenter: Augmenter | None = None
         self._views: list[SymmetryOp | None] = [None]
@@ -332,7 +322,6 @@ class IACTDataModule(ShowerDataModule):
             if file.other_images:  # not an error (one network reads one camera), but not to be passed over unseen
                 log.info("%s: %d image(s) of other telescope types not read (%s), only the %d of %s", path,
                          sum(file.other_images.values()), _counts(file.other_images), file.n_events, file.telescope_type)
-            self._check_focal_length(file, files[0] if files else None)
             if self.cuts.needs_image_parameters:
                 add_image_parameters(file, self.transform)
             file.close()  # workers reopen their own handles
@@ -342,35 +331,18 @@ class IACTDataModule(ShowerDataModule):
         common = set.intersection(*(set(p) for p in parts))
         return files, {key: np.concatenate([p[key] for p in parts]) for key in sorted(common)}
 
-    def _check_focal_length(self, file: DL1File, first: DL1File | None) -> None:
-        """Warn of a file whose optics differ from the network's (or, in training, from the first file's): images
-        are read in metres on the camera, so a shower at the same angle looks larger or smaller, and the
-        network's angles scale by the ratio (prod2 28 m, prod6 29.24 m, lstchain 29.31 m: up to 5 %)."""
-        reference = self._trained_focal_length if self._trained_focal_length is not None else (
-            _metres(first.focal_length) if first is not None else None)
-        focal_length = _metres(file.focal_length)
-        if reference is not None and abs(focal_length / reference - 1) > FOCAL_LENGTH_TOLERANCE:
-            whose = "the network's training files" if self._trained_focal_length is not None else str(first.path)
-            log.warning("%s: focal length %.2f m, %s %.2f m: the network reads its images at another scale, and its "
-                        "directions scale by %.3f", file.path, focal_length, whose, reference, focal_length / reference)
-
     def fitted_state(self) -> dict[str, Any]:
         """The camera the network was built on (name and number of pixels): a file of another camera with a
         lattice of the same shape (NectarCam's and LSTCam's 1855 pixels) would load its weights without a word."""
-        focal = self._trained_focal_length if self._trained_focal_length is not None else (
-            _metres(self.files[0].focal_length) if self.files else None)
-        optics = {} if focal is None else {"focal_length": focal}
         if self.camera is not None:
-            return {"camera": {"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)}, **optics}
-        return {"camera": dict(self._trained_camera), **optics} if self._trained_camera is not None else {}
+            return {"camera": {"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)}}
+        return {"camera": dict(self._trained_camera)} if self._trained_camera is not None else {}
 
     def restore_fitted_state(self, state: dict[str, Any]) -> None:
         camera = state.get("camera")
         if camera is None:
             return
         self._trained_camera = {"name": str(camera["name"]), "n_pixels": int(camera["n_pixels"])}
-        # None in checkpoints written before it was kept: files to predict are not compared
-        self._trained_focal_length = state.get("focal_length")
         if self.camera is not None:  # simulated data: its camera was set already
             self._use_camera(self.camera, "the run's simulated data")
 
