@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ctapipe.instrument import CameraGeometry
 
-from showerlearn.evaluation.aggregate import aggregate_runs, compare_runs, plot_aggregates
+from showerlearn.evaluation.aggregate import aggregate_runs, common_caption, compare_runs, plot_aggregates
 from showerlearn.evaluation.classification import evaluate_classification
 from showerlearn.evaluation.curves import json_list
 from showerlearn.iact.evaluation.evaluator import REQUIRED_COLUMNS, CameraExamples, evaluate_iact, iact_metrics
@@ -397,3 +397,14 @@ def test_classification_evaluator(tmp_path: Path) -> None:
     assert one_class["scalars"]["auc"] is None
     with pytest.raises(KeyError, match="score"):
         evaluate_classification({"label": label}, tmp_path)
+
+
+def test_the_seeds_of_a_sweep_share_a_caption_that_lists_their_simulation_seeds() -> None:
+    """A sweep whose seeds each simulate their own events differs only there: one caption naming the seeds; data
+    that differ otherwise have none."""
+    line = "simulated calorimeter events (2000 events, seed {}); test split: 300 events"
+    assert common_caption([line.format(1), line.format(2), line.format(3)]) == \
+        "simulated calorimeter events (2000 events, seeds 1, 2, 3); test split: 300 events"
+    assert common_caption([line.format(4), line.format(4)]) == line.format(4)
+    assert common_caption([line.format(1), line.format(2).replace("300", "301")]) is None
+    assert common_caption([line.format(1), None]) is None and common_caption([]) is None

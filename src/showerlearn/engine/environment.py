@@ -54,7 +54,7 @@ def note_working_folder(environment_file: Path) -> None:
         folder = json.loads(environment_file.read_text()).get("working_folder")
     except (OSError, ValueError, AttributeError):  # no record (a run of an earlier version), or not one of ours
         return
-    if folder and Path(folder) != Path.cwd():
+    if isinstance(folder, str) and folder and Path(folder) != Path.cwd():
         log.info("%s was trained from %s: its config's relative paths (data files, caches) are read from here, %s",
                  environment_file.parent, folder, Path.cwd())
 

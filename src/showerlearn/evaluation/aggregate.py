@@ -16,6 +16,7 @@ dispersion gamma-PhysNet uses to compare the robustness of models.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -109,10 +110,24 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
     if roc := _mean_roc(metrics_list):
         aggregate["roc"] = roc
-    captions = {m.get("caption") for m in metrics_list}
-    if len(captions) == 1 and (caption := captions.pop()):
+    if caption := common_caption([m.get("caption") for m in metrics_list]):
         aggregate["caption"] = caption
     return aggregate
+
+
+def common_caption(captions: Sequence[str | None]) -> str | None:
+    """The caption runs share: the same text, or the same but for the seed of their simulated events (the seeds of a
+    sweep each simulating their own: ``... (2000 events, seeds 1, 2, 3)``); None where their data differ otherwise."""
+    if not captions or not all(captions):
+        return None
+    if len(set(captions)) == 1:
+        return captions[0]
+    shapes = {re.sub(r"\bseed \d+", "seed #", caption) for caption in captions}
+    if len(shapes) != 1:
+        return None
+    seeds = list(dict.fromkeys(re.findall(r"\bseed (\d+)", caption)[0] for caption in captions if "seed " in caption))
+    shape = shapes.pop()
+    return shape.replace("seed #", f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}", 1) if seeds else shape
 
 
 def _mean_roc(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:

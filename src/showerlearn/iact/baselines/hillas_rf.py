@@ -415,7 +415,7 @@ class HillasRandomForest(MultiHeadClassifier):
         """Encoded predictions per trained head plus ``hillas_valid`` (bool) and ``hillas_intensity`` (p.e.).
 
         ``particle`` is ``(n, 2)`` log-probabilities of :data:`~showerlearn.iact.particles.PARTICLE_CLASSES`;
-        ``energy`` log10(E/TeV); ``direction`` (fov_lon, fov_lat) deg; ``impact`` (core_x, core_y) / 100 m.
+        ``energy`` log10(E/TeV); ``direction`` (fov_lon, fov_lat) deg; ``impact`` (core - telescope position) / 100 m.
         Events without a valid image get gammaness 0 and the training mean of each regression target.
         ``valid_`` keeps the ``hillas_valid`` of the last call.
         """
