@@ -139,6 +139,7 @@ def test_a_deleted_seed_is_warned_of_and_the_aggregate_says_which_seeds_it_cover
     aggregate = json.loads((folder / "aggregate.json").read_text())
     assert aggregate["n_runs"] == 1 and aggregate["runs"] == ["seed4"] and aggregate["seeds"] == [4]
     assert aggregate["left_out"] == {"seed3": "missing (no run there)"}
+    assert "left out: seed3 (missing (no run there))" in " ".join(evaluated.output.split())
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="showerlearn"):

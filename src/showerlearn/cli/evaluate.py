@@ -66,6 +66,8 @@ def evaluate(
             aggregate = aggregate_sweep(path, members)
             console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {len(members)} seeds",
                                         _units(members[0].path)))
+            if left_out := aggregate.get("left_out"):  # the mean is over fewer seeds than the sweep lists: say which
+                console.print("left out: " + ", ".join(f"{name} ({why})" for name, why in left_out.items()), soft_wrap=True)
             console.print(f"[green]aggregate over seeds:[/] {Path(path) / AGGREGATE_FILE}")
 
 
