@@ -467,7 +467,8 @@ class ColliderDataModule(ShowerDataModule):
                 if column not in scores and not np.array_equal(table[column], reference[column], equal_nan=True):
                     raise ValueError(
                         f"{name}: column {column!r} differs from {names[0]}'s: the members did not predict the same events "
-                        "(fix data.params.split.seed so that the runs of a sweep share one test set)"
+                        "(runs on other files, or of a sweep without a fixed data.params.split.seed, which would give "
+                        "them one test set)"
                     )
             stacked = np.stack([np.asarray(table[column], dtype=np.float64) for table in tables])
             averaged[column] = stacked.mean(axis=0) if column in scores else np.asarray(reference[column])
