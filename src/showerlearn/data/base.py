@@ -10,7 +10,7 @@ model must know about its inputs. The engine never looks inside a batch beyond t
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -298,7 +298,7 @@ class ShowerDataModule(L.LightningDataModule):
         """The settings of ``params`` under an :attr:`input_settings` whose values differ from ``trained``'s, as
         dotted paths (both a config's ``data.params``, as plain data)."""
         return [path for path, _, _ in setting_differences(trained, params)
-                if any(path == s or path.startswith(f"{s}.") for s in cls.input_settings)]
+                if _under(path, cls.input_settings)]
 
     @classmethod
     def changed_event_settings(cls, trained: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
@@ -307,7 +307,7 @@ class ShowerDataModule(L.LightningDataModule):
         holds."""
         before, after = _leaves(trained), _leaves(params)
         changed = [path for path in sorted(set(before) | set(after)) if before.get(path, _ABSENT) != after.get(path, _ABSENT)]
-        return [path for path in changed if not any(path == s or path.startswith(f"{s}.") for s in cls.prediction_settings)]
+        return [path for path in changed if not _under(path, cls.prediction_settings)]
 
     @classmethod
     def ignored_prediction_settings(
@@ -389,6 +389,11 @@ class ShowerDataModule(L.LightningDataModule):
 
 #: what :func:`_setting` gives for a setting that is not there (``None`` could be its value)
 _ABSENT = object()
+
+
+def _under(path: str, settings: Iterable[str]) -> bool:
+    """Whether the dotted ``path`` is one of ``settings`` or lies under one."""
+    return any(path == setting or path.startswith(f"{setting}.") for setting in settings)
 
 
 def setting_differences(
