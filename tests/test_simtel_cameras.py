@@ -203,3 +203,25 @@ def test_image_extractor_is_configurable(shared_data: Path) -> None:
         SimtelOptions(image_extractor="VarianceExtractor")
     with pytest.raises(ValueError, match=r"\['width'\] are not settings of NeighborPeakWindowSum"):
         SimtelOptions(extractor_params={"width": 3})
+
+
+def test_a_dl1_file_and_the_simtel_file_it_was_made_from_are_not_one_training_set(shared_data: Path, tmp_path: Path) -> None:
+    """Their bytes differ (the copy check passes them) but they hold the same events, which would count twice and
+    could land in both the training and the test split. Files that only share ids (two simulations numbering their
+    runs alike) are not refused: their images differ."""
+    dl1, simtel = shared_data / "iact/dl1_ctapipe/lst_with_photons.lst.dl1.h5", shared_data / "iact/simtel/lst_with_photons.simtel.zst"
+    twins = IACTDataModule(files=[str(dl1), str(simtel)], cache_dir=tmp_path, telescope_type="LSTCam",
+                           split={"fractions": [0.5, 0.25, 0.25]})
+    with pytest.raises(IACTDataError, match=r"lst_with_photons\.simtel\.zst holds the events of .*lst_with_photons\.lst"
+                                            r"\.dl1\.h5, with the same images \(obs_id=5 event_id=100 tel_id=1\): a DL1 file "
+                                            r"and the sim_telarray file it was made from\?"):
+        twins.setup("fit")
+    from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
+
+    simulated = [simulate_iact(IACTSimulationConfig(n_events=60, chunk_size=60), tmp_path / f"sim{seed}.dl1.h5", seed=seed)
+                 for seed in (1, 2)]  # both number their run 1 and their events from 0
+    others = IACTDataModule(files=[str(path) for path in simulated], cache_dir=tmp_path, split={"fractions": [0.5, 0.25, 0.25]})
+    others.setup("fit")
+    columns = [file.columns for file in others.files]
+    assert {(int(c["obs_id"][0]), int(c["event_id"][0])) for c in columns} == {(int(columns[0]["obs_id"][0]),
+                                                                                int(columns[0]["event_id"][0]))}

@@ -99,6 +99,37 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 INPUTS_FORMAT = 2
 
 
+#: how many images of events two training files share by their ids are compared before calling them the same events
+_REPEATS_COMPARED = 5
+
+
+def _refuse_repeated_events(paths: Sequence[Path], files: Sequence[DL1File], columns: Mapping[str, np.ndarray]) -> None:
+    """Refuse training files that hold the same images under the same (obs_id, event_id, tel_id): a DL1 file and
+    the sim_telarray file it was made from (their bytes differ, so the copy check passes them), whose events would
+    count twice and could land in the training and the test split. Ids alone are no proof (two simulations may both
+    number their runs from 1): up to :data:`_REPEATS_COMPARED` shared ids must show equal, non-empty images."""
+    keys = np.stack([columns[name] for name in ("obs_id", "event_id", "tel_id")], axis=1)
+    order = np.lexsort(keys.T[::-1])
+    same = np.all(keys[order][1:] == keys[order][:-1], axis=1)
+    pairs = [(order[k], order[k + 1]) for k in np.nonzero(same)[0]
+             if columns["file_index"][order[k]] != columns["file_index"][order[k + 1]]][:_REPEATS_COMPARED]
+    if not pairs:
+        return
+
+    def image(row: int) -> np.ndarray:
+        return files[int(columns["file_index"][row])].read([int(columns["row"][row])])["image"][0]
+
+    if all(np.array_equal(image(a), image(b)) and np.any(image(a)) for a, b in pairs):
+        a, b = pairs[0]
+        first, second = (paths[int(columns["file_index"][row])] for row in (a, b))  # as given, not a converted cache
+        raise IACTDataError(
+            f"{second} holds the events of {first}, with the same images (obs_id={keys[a][0]} event_id={keys[a][1]} "
+            f"tel_id={keys[a][2]}{f' and {len(pairs) - 1} more compared' if len(pairs) > 1 else ''}): a DL1 file and "
+            "the sim_telarray file it was made from? Their events would count twice, in the training and the test "
+            "split: give one of them"
+        )
+
+
 @DATAMODULES.register("iact")
 class IACTDataModule(ShowerDataModule):
     """Cherenkov camera images (one telescope type, any camera) with particle / energy / direction /
@@ -410,6 +441,7 @@ class IACTDataModule(ShowerDataModule):
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
         self.files, columns = self._catalog(paths, require_truth=True)
+        _refuse_repeated_events(paths, self.files, columns)
         selected = select(columns, self.cuts, _describe(paths))
         if self.split.by == "event":
             candidates = np.nonzero(selected)[0]
