@@ -24,7 +24,6 @@ process add up to it), so reading k files does not count it k times (:func:`cros
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -38,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
-from showerlearn.collider.data.sources import BINARY_CLASSES, UNKNOWN_LABEL, EventStreams, Source, reconstruction_differences
+from showerlearn.collider.data.sources import BINARY_CLASSES, UNKNOWN_LABEL, EventStreams, Source, check_same_reconstruction
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
 from showerlearn.collider.family import FAMILY
 from showerlearn.collider.io.checks import UniqueNames
@@ -63,8 +62,6 @@ _SPLITS = ("train", "val", "test")
 _KEPT_UNITS = {"label": "", "process": "", "weight_pb": "pbarn", "file_index": "", "event": ""}
 #: and their types, the same whichever reader gave them (and in the predictions of no event)
 _KEPT_TYPES = {"label": np.int64, "process": np.int64, "weight_pb": np.float64, "file_index": np.int64, "event": np.int64}
-
-log = logging.getLogger(__name__)
 
 
 class _Strict(SettingsModel):
@@ -141,11 +138,6 @@ def cross_section_scale(meta: Mapping[str, np.ndarray], part: np.ndarray) -> np.
     sigma = totals / np.maximum(np.bincount(pairs[0], minlength=n), 1)
     in_part = np.bincount(process[part], weight[part], minlength=n)[process[part]]
     return np.divide(sigma[process[part]], in_part, out=np.full(len(part), np.nan), where=in_part != 0)
-
-
-def _listed(changes: list[tuple[str, Any, Any]]) -> str:
-    """``key here (training: value)`` for each changed setting."""
-    return "; ".join(f"{key} = {now!r} (training: {then!r})" for key, then, now in changes)
 
 
 @DATAMODULES.register("collider")
@@ -311,14 +303,9 @@ class ColliderDataModule(ShowerDataModule):
         detector response is a systematic variation a physicist may well study: warned of, not refused."""
         if self.reconstruction is None or streams.reconstruction is None:
             return
-        changed = reconstruction_differences(self.reconstruction, streams.reconstruction)
         files = ", ".join(str(path) for path in self.prediction_inputs or [])
-        if jets := [change for change in changed if change[0].startswith("jets.")]:
-            raise ColliderDataError(files, "made with other jets than the network's training files: " + _listed(jets)
-                                    + " (regenerate it with the training's jets settings)")
-        if changed:
-            log.warning("%s: simulated with another detector response than the network's training files: %s (its "
-                        "predictions show the network under that change)", files, _listed(changed))
+        check_same_reconstruction(files, streams.reconstruction, self.reconstruction, "the network's training files",
+                                  "training")
 
     def _check_labels(self, streams: EventStreams) -> None:
         if np.any(streams.labels == UNKNOWN_LABEL):

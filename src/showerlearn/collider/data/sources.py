@@ -112,16 +112,19 @@ def reconstruction_differences(before: Mapping[str, Any], after: Mapping[str, An
     return setting_differences(before, after, shared_only=True)
 
 
-def _check_same_reconstruction(path: Path, settings: Mapping[str, Any], first: Path, reference: Mapping[str, Any]) -> None:
-    """Files of one data set made with other jets are refused (their objects are not the same objects); another
-    detector response, a systematic variation a study may mix on purpose, is warned of."""
+def check_same_reconstruction(
+    where: str | Path, settings: Mapping[str, Any], reference: Mapping[str, Any], against: str, short: str
+) -> None:
+    """Events made with other jets than ``reference``'s (``against``, ``short`` in the list of values) are refused:
+    their objects are not the same objects, to train on together or to predict with a network trained on the
+    others. Another detector response, a systematic variation a study may mix or predict on purpose, is warned of."""
     changed = reconstruction_differences(reference, settings)
-    listed = "; ".join(f"{key} = {now!r} ({first.name}: {then!r})" for key, then, now in changed)
+    listed = "; ".join(f"{key} = {now!r} ({short}: {then!r})" for key, then, now in changed)
     if any(key.startswith("jets.") for key, _, _ in changed):
-        raise ColliderDataError(path, f"made with other jets than {first}: {listed}; objects made otherwise cannot be "
-                                "read as one data set (regenerate them with the same jets settings)")
+        raise ColliderDataError(where, f"made with other jets than {against}: {listed}; objects made otherwise are "
+                                "other objects (regenerate with the same jets settings)")
     if changed:
-        log.warning("%s: simulated with another detector response than %s: %s", path, first, listed)
+        log.warning("%s: simulated with another detector response than %s: %s", where, against, listed)
 
 
 #: the classes whose predictions are one ``score``, the probability of the second (the generated files' default)
@@ -234,7 +237,7 @@ class GeneratedFiles(_RecordSource):
             if reconstruction is None and settings:
                 reconstruction = (path, settings)
             elif reconstruction is not None:
-                _check_same_reconstruction(path, settings, *reconstruction)
+                check_same_reconstruction(path, settings, reconstruction[1], str(reconstruction[0]), reconstruction[0].name)
             for process in file.processes:
                 _check_same_process(path, process, *first.setdefault(process.name, (path, process)))
             names = list(first)

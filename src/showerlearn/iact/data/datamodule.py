@@ -103,6 +103,10 @@ INPUTS_FORMAT = 2
 _REPEATS_COMPARED = 5
 
 
+def _same_non_empty(first: np.ndarray, second: np.ndarray) -> bool:
+    return bool(np.any(first)) and np.array_equal(first, second)
+
+
 def _refuse_repeated_events(paths: Sequence[Path], files: Sequence[DL1File], columns: Mapping[str, np.ndarray]) -> None:
     """Refuse training files that hold the same images under the same (obs_id, event_id, tel_id): a DL1 file and
     the sim_telarray file it was made from (their bytes differ, so the copy check passes them), whose events would
@@ -119,7 +123,7 @@ def _refuse_repeated_events(paths: Sequence[Path], files: Sequence[DL1File], col
     def image(row: int) -> np.ndarray:
         return files[int(columns["file_index"][row])].read([int(columns["row"][row])])["image"][0]
 
-    if all(np.array_equal(image(a), image(b)) and np.any(image(a)) for a, b in pairs):
+    if all(_same_non_empty(image(a), image(b)) for a, b in pairs):
         a, b = pairs[0]
         first, second = (paths[int(columns["file_index"][row])] for row in (a, b))  # as given, not a converted cache
         raise IACTDataError(
