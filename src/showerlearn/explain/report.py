@@ -21,7 +21,6 @@ criteria) is removed, not left empty.
 
 from __future__ import annotations
 
-import glob
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -43,6 +42,7 @@ from showerlearn.explain.driver import (
     summarise_criteria,
 )
 from showerlearn.config import load_config
+from showerlearn.data.files import expand_patterns
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.explain.gradcam import OutputSelector
 from showerlearn.explain.loading import network_checkpoint, resolve_runs
@@ -235,11 +235,11 @@ def _check_one_kind_of_data(groups: Sequence[tuple[Path, Sequence[RunDir]]]) -> 
 def _check_inputs(input_file: str | Path, targets: Sequence[str] | None) -> Path:
     """The file to explain (a pattern must match one: event positions and the criteria's spread are of one file),
     and what the passes would find wrong only after loading a run and reading the file."""
-    matches = sorted(glob.glob(str(input_file))) if glob.has_magic(str(input_file)) else [str(input_file)]
-    if len(matches) != 1:
-        raise FileNotFoundError(f"--input {input_file}: " + ("matches no file" if not matches else
-                                f"matches {len(matches)} files ({', '.join(matches[:3])}...): explain reads one"))
-    path = Path(matches[0])
+    matches = expand_patterns([input_file], "--input", FileNotFoundError, folders=False, find_copies=False)
+    if len(matches) > 1:
+        raise FileNotFoundError(f"--input {input_file}: matches {len(matches)} files "
+                                f"({', '.join(map(str, matches[:3]))}...): explain reads one")
+    path = matches[0]
     if path.is_dir():
         raise ValueError(f"--input {path}: a folder, not a file of events")
     if not path.exists():
