@@ -439,6 +439,9 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
     assert not (tmp_path / "broken.h5").exists()
     wrong = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "x.h5"), "--geometry", "agata"])
     assert wrong.exit_code != 0 and "--geometry: unknown calorimeter geometry 'agata'" in " ".join(wrong.output.split())
+    light = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "x.h5"), "--beta", "1.2"])
+    assert light.exit_code != 0 and "--beta is 1.2: expected the fragments' velocity v/c, in [0, 1)" in " ".join(light.output.split())
+    assert not (tmp_path / "x.h5").exists()
 
 
 def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> None:

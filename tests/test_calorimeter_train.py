@@ -104,13 +104,30 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path, monkeypatch: pytest
                          "time": [[1.0, 2.0, 3.0], [0.5]]})
     with uproot.recreate(tmp_path / "measured.root") as file:
         file["califa"] = {name: measured[name] for name in measured.fields}
-    converted = CliRunner().invoke(app, ["convert", "calorimeter", str(tmp_path / "measured.root"), "-o", str(tmp_path / "measured.h5")])
+    converted = CliRunner().invoke(app, ["convert", "calorimeter", str(tmp_path / "measured.root"), "-o", str(tmp_path / "measured.h5"),
+                                         "--beta", "0.6"])
     assert converted.exit_code == 0, converted.output
     predicted = CliRunner().invoke(app, ["predict", str(window.path), str(tmp_path / "measured.h5"), "-o", str(tmp_path / "measured")])
     assert predicted.exit_code == 0, predicted.output
-    labels = read_tables(tmp_path / "measured" / "measured.predictions.h5")["hits"]["label"]
-    expected = np.concatenate(method.predict(read_events(tmp_path / "measured.h5")))
+    tables = read_tables(tmp_path / "measured" / "measured.predictions.h5")
+    labels = tables["hits"]["label"]
+    events = read_events(tmp_path / "measured.h5")
+    expected = np.concatenate(method.predict(events))
     assert labels.tolist() == expected.tolist() and len(labels) == 4
+    # the clusters, what a measured-data analysis reads: summed the slow way, one event and label at a time
+    flat = {name: ak.to_numpy(ak.flatten(events[name])) for name in ("energy", "theta")}
+    event_of = np.repeat(np.arange(len(events)), ak.to_numpy(ak.num(events)))
+    clusters = tables["clusters"]
+    assert len(clusters["energy"]) == tables["predictions"]["n_clusters"].sum()
+    for row in range(len(clusters["energy"])):
+        members = np.flatnonzero((event_of == clusters["event_index"][row]) & (labels == clusters["label"][row]))
+        seed = members[np.argmax(flat["energy"][members])]
+        assert clusters["energy"][row] == pytest.approx(flat["energy"][members].sum(), rel=1e-6)
+        assert clusters["n_hits"][row] == len(members) and clusters["theta"][row] == pytest.approx(flat["theta"][seed])
+        beta = float(np.float32(0.6))  # as the file stores it; E0 = E gamma (1 - beta cos theta), written out
+        rest = clusters["energy"][row] / np.sqrt(1 - beta**2) * (1 - beta * np.cos(flat["theta"][seed]))
+        assert clusters["energy_rest"][row] == pytest.approx(rest, rel=1e-6)
+    assert tables["predictions"]["beta"] == pytest.approx([0.6, 0.6])
 
     oracle = _train(tmp_path, "oracle", estimator={"name": "hit_oracle"}).metrics()["scalars"]
     assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0
@@ -133,7 +150,7 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
         trainer={"max_epochs": 2, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None},
     )
     tables = read_tables(run.predictions_file)
-    assert set(tables) == {"predictions", "hits", "gammas"}
+    assert set(tables) == {"predictions", "hits", "gammas", "clusters"}
     metrics = run.metrics()
     assert 0.0 <= metrics["scalars"]["photopeak_efficiency"] <= 1.0
     assert "photopeak_efficiency_vs_gamma_energy" in metrics["curves"] and "training_curves.png" in metrics["figures"]

@@ -111,6 +111,9 @@ def convert_calorimeter(
     energy_unit: Annotated[str, typer.Option("--energy-unit", help="Unit of the energy branch: keV (R3BRoot's calibrated "
                                                                    "data), MeV (its simulated data) or GeV.")] = "keV",
     geometry: Annotated[str, typer.Option(help="The calorimeter the crystal ids number: califa or toy_grid.")] = "califa",
+    beta: Annotated[float | None, typer.Option(
+        help="The fragments' velocity v/c at the target (from the beam energy), stored for every event: predictions then "
+             "give each cluster's Doppler-corrected energy (default: none, that energy is NaN).")] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Convert a flat ROOT tree of measured crystal hits (R3BRoot's R3BCalifaCrystalCalData exported: crystal id,
@@ -129,10 +132,13 @@ def convert_calorimeter(
             crystals = geometry_by_name(geometry)
         except ValueError as error:
             raise ValueError(f"--geometry: {error}") from None
+        if beta is not None and not 0.0 <= beta < 1.0:  # before the tree is read, which may take a while
+            raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1)")
         hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
                   "source_time_reference": time_reference or ""}
         with kept_if_created_meanwhile():
-            written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite)
+            written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=beta)
     console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "
-                  f"energies read as {energy_unit}, written in MeV)", soft_wrap=True)
+                  f"energies read as {energy_unit}, written in MeV; " + ("no beta" if beta is None else f"beta {beta:g}")
+                  + ")", soft_wrap=True)

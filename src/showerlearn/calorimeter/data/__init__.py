@@ -3,7 +3,8 @@ standardised with the training split, per-event samples of padded hit sets with 
 decoding of network outputs into a cluster label per hit.
 
 May import: showerlearn.calorimeter.baselines, showerlearn.calorimeter.evaluation, showerlearn.calorimeter.family,
-showerlearn.calorimeter.geometry, showerlearn.calorimeter.io, showerlearn.calorimeter.simulation, showerlearn.data,
+showerlearn.calorimeter.geometry, showerlearn.calorimeter.io, showerlearn.calorimeter.kinematics,
+showerlearn.calorimeter.simulation, showerlearn.data,
 showerlearn.registry, showerlearn.config.base (typed settings), numpy, pydantic, scipy, torch; awkward inside the functions that read hit files.
 """
 

@@ -34,9 +34,11 @@ from showerlearn.calorimeter.data.events import (
 )
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
+from showerlearn.calorimeter.evaluation.tables import cluster_table
 from showerlearn.calorimeter.family import FAMILY
 from showerlearn.calorimeter.geometry import geometry_by_name
 from showerlearn.calorimeter.io import n_events
+from showerlearn.calorimeter.kinematics import doppler_correct
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import InputView, ShowerDataModule
@@ -398,12 +400,12 @@ class CalorimeterDataModule(ShowerDataModule):
         gammas = {"event_index": gamma_event, "index": gamma_index,
                   **{name: np.asarray(meta["gammas"])[..., k][gamma_real] for k, name in enumerate(GAMMA_COLUMNS)}}
         n_clusters = np.array([len(np.unique(row[row >= 0])) for row in np.where(real, labels, -1)], dtype=np.int64)
+        beta = np.asarray(meta["beta"], dtype=np.float64)
         predictions = {
             "event_id": np.asarray(meta["event_id"]).astype(np.int64), "file": np.asarray(meta["file"]).astype(np.int64),
-            "beta": np.asarray(meta["beta"], dtype=np.float64), "n_hits": real.sum(axis=1), "n_gammas": gamma_real.sum(axis=1),
-            "n_clusters": n_clusters,
+            "beta": beta, "n_hits": real.sum(axis=1), "n_gammas": gamma_real.sum(axis=1), "n_clusters": n_clusters,
         }
-        return {"predictions": predictions, "hits": hits, "gammas": gammas}
+        return {"predictions": predictions, "hits": hits, "gammas": gammas, "clusters": _clusters(hits, beta)}
 
     def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """:meth:`decode_predictions` of no event (given as cluster labels, the output every decoding ends in):
@@ -421,6 +423,7 @@ class CalorimeterDataModule(ShowerDataModule):
             "predictions": dict.fromkeys(("event_id", "file", "beta", "n_hits", "n_gammas", "n_clusters"), ""),
             "hits": {**HIT_UNITS, "label": "", "precluster": ""},
             "gammas": {"index": "", **GAMMA_UNITS},
+            "clusters": CLUSTER_UNITS,
         }
 
     def _simulation_seed(self) -> int:
@@ -432,6 +435,20 @@ class CalorimeterDataModule(ShowerDataModule):
         if self.simulate is None:
             return f"hit {files_caption(self.file_patterns)}"
         return f"simulated calorimeter events ({self.simulate.config.n_events} events, seed {self._simulation_seed()})"
+
+
+#: the ``clusters`` table of the predictions: what a measured-data analysis reads (docs/calorimeter.md, "Predictions")
+CLUSTER_UNITS = {"label": "", "energy": "MeV", "energy_rest": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "n_hits": ""}
+
+
+def _clusters(hits: Mapping[str, np.ndarray], beta: np.ndarray) -> dict[str, np.ndarray]:
+    """One row per cluster of the decoded ``hits`` (``event_index`` and :data:`CLUSTER_UNITS`): summed energy, the
+    angles and time of its most energetic hit (R3BRoot's cluster direction and time), and its energy Doppler-corrected
+    with that angle and its event's ``beta`` (NaN for files that give no beta)."""
+    table = cluster_table({**hits, "event": hits["event_index"]}, hits["label"])
+    rest = doppler_correct(table["energy"], table["theta"], beta[table["event"]]) if len(table["event"]) else np.zeros(0)
+    return {"event_index": table["event"].astype(np.int64), **{name: table[name] for name in CLUSTER_UNITS if name != "energy_rest"},
+            "energy_rest": rest}
 
 
 def _numpy(value: Any) -> np.ndarray:
