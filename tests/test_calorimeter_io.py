@@ -18,7 +18,8 @@ from root_trees import write_root
 from showerlearn.calorimeter.geometry import califa, toy_grid
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
-    CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_events, read_gammas, read_root_hits,
+    CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_columns, read_events, read_gammas,
+    read_root_event_values, read_root_hits,
 )
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
@@ -519,3 +520,35 @@ def test_per_hit_trees_with_bad_event_numbers_or_ids_are_refused(case: str, tmp_
     branches = {"event": np.array([1, 1, 2]), **PER_HIT, **changed}
     with pytest.raises(CalorimeterFileError, match=f"tree.root: {match}"):
         read_root_hits(write_root(tmp_path / "tree.root", **branches), event="event")
+
+
+def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from showerlearn.cli.main import app
+
+    # one entry per hit: every hit repeats its event's velocity
+    path = write_root(tmp_path / "flat.root", evt=np.array([4, 4, 7]), crystal_id=np.array([10, 11, 12]),
+                      energy=np.array([1500.0, 300.0, 2000.0]), time=np.array([0.0, 1.0, 2.0]),
+                      tof_beta=np.array([0.61, 0.61, 0.58]))
+    assert read_root_event_values(path, "tof_beta", event="evt").tolist() == [0.61, 0.58]
+    output = tmp_path / "measured.h5"
+    result = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(output), "--event", "evt",
+                                      "--beta-branch", "tof_beta"])
+    assert result.exit_code == 0, result.output
+    assert "beta from branch 'tof_beta'" in " ".join(result.output.split())
+    assert read_event_columns(output)["beta"] == pytest.approx([0.61, 0.58])
+    # a velocity that changes within an event, beyond light, or both options: refused, nothing written
+    changing = write_root(tmp_path / "changing.root", evt=np.array([4, 4]), crystal_id=np.array([10, 11]),
+                          energy=np.array([1500.0, 300.0]), time=np.array([0.0, 1.0]), tof_beta=np.array([0.61, 0.6]))
+    with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.6 at entry 1 \\(evt 4\\), another value"):
+        read_root_event_values(changing, "tof_beta", event="evt")
+    fast = write_root(tmp_path / "fast.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME),
+                      tof_beta=np.array([0.5, 1.5, 0.5]))
+    for source, options, message in (
+        (fast, ["--beta-branch", "tof_beta"], "fast.root: branch 'tof_beta': beta is 1.5 at event 1; expected a velocity"),
+        (path, ["--beta", "0.5", "--beta-branch", "tof_beta", "--event", "evt"], "--beta and --beta-branch: give one"),
+    ):
+        refused = CliRunner().invoke(app, ["convert", "calorimeter", str(source), "-o", str(tmp_path / "x.h5"), *options])
+        assert refused.exit_code != 0 and message in " ".join(refused.output.split()), refused.output
+        assert not (tmp_path / "x.h5").exists()

@@ -114,6 +114,9 @@ def convert_calorimeter(
     beta: Annotated[float | None, typer.Option(
         help="The fragments' velocity v/c at the target (from the beam energy), stored for every event: predictions then "
              "give each cluster's Doppler-corrected energy (default: none, that energy is NaN).")] = None,
+    beta_branch: Annotated[str | None, typer.Option(
+        "--beta-branch", help="Branch of the fragment's velocity v/c per event (from its time of flight), instead of "
+                              "--beta; in a tree of one entry per hit, every hit repeats its event's value.")] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Convert a flat ROOT tree of measured crystal hits (R3BRoot's R3BCalifaCrystalCalData exported: crystal id,
@@ -126,19 +129,25 @@ def convert_calorimeter(
         import awkward as ak
 
         from showerlearn.calorimeter.geometry import geometry_by_name
-        from showerlearn.calorimeter.io import read_root_hits, write_measured_hits
+        from showerlearn.calorimeter.io import read_root_event_values, read_root_hits, write_measured_hits
 
         try:
             crystals = geometry_by_name(geometry)
         except ValueError as error:
             raise ValueError(f"--geometry: {error}") from None
+        if beta is not None and beta_branch is not None:
+            raise ValueError("--beta and --beta-branch: give one velocity, for all events or per event")
         if beta is not None and not 0.0 <= beta < 1.0:  # before the tree is read, which may take a while
             raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1)")
         hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
+        velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event)
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
-                  "source_time_reference": time_reference or ""}
+                  "source_time_reference": time_reference or "", "source_beta": beta_branch or ("" if beta is None else beta)}
         with kept_if_created_meanwhile():
-            written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=beta)
+            try:
+                written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=velocities)
+            except ValueError as error:  # only the velocities are checked there: name where they came from
+                raise ValueError(f"{source}: branch {beta_branch!r}: {error}" if beta_branch else str(error)) from None
+    said_beta = f"beta from branch {beta_branch!r}" if beta_branch else "no beta" if beta is None else f"beta {beta:g}"
     console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "
-                  f"energies read as {energy_unit}, written in MeV; " + ("no beta" if beta is None else f"beta {beta:g}")
-                  + ")", soft_wrap=True)
+                  f"energies read as {energy_unit}, written in MeV; {said_beta})", soft_wrap=True)

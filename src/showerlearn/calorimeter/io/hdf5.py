@@ -144,20 +144,26 @@ class HitFileWriter:
 
 
 def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,
-                        overwrite: bool = False, beta: float | None = None) -> int:
+                        overwrite: bool = False, beta: float | np.ndarray | None = None) -> int:
     """Write measured hits (an awkward array of hit lists with the fields :data:`HIT_FIELDS`, as
     :func:`~showerlearn.calorimeter.io.root.read_root_hits` returns them) as a hit file without truth, which
     ``showerlearn predict`` reads; the file appears at ``path`` only once complete. Returns the events written.
 
-    ``beta``: the fragments' velocity v/c (the beam's at the target), written for every event so that predictions
-    correct the cluster energies for the Doppler shift; None: the file has no beta.
+    ``beta``: the fragments' velocity v/c, one for all events (the beam's at the target) or one per event, written
+    so that predictions correct the cluster energies for the Doppler shift; None: the file has no beta.
     ``overwrite=False``: an existing file is never replaced (:class:`FileExistsError`)."""
     import awkward as ak
 
-    low, high, expected = _BETA_RANGE
-    if beta is not None and not low <= beta <= high:
-        raise ValueError(f"beta is {beta}: expected {expected}")
     n_hits = ak.to_numpy(ak.num(events, axis=1)).astype(np.int64)
+    if beta is not None:
+        beta = np.asarray(beta, dtype=np.float64)
+        if beta.ndim and beta.shape != n_hits.shape:
+            raise ValueError(f"{len(beta)} velocities (beta) for {len(n_hits)} events")
+        beta = np.broadcast_to(beta, n_hits.shape)
+        low, high, expected = _BETA_RANGE
+        outside = np.flatnonzero(~(np.isfinite(beta) & (beta >= low) & (beta <= high)))
+        if len(outside):
+            raise ValueError(f"beta is {beta[outside[0]]} at event {outside[0]}; expected {expected}")
     with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as file:
         file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": geometry.name, "units": json.dumps(UNITS),
                            "n_events": len(n_hits)})
@@ -168,7 +174,7 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
         file.create_dataset("events/hit_start", data=np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)])
         file.create_dataset("events/n_hits", data=n_hits.astype(_COLUMNS["events"]["n_hits"][1]))
         if beta is not None:
-            file.create_dataset("events/beta", data=np.full(len(n_hits), beta, dtype=_COLUMNS["events"]["beta"][1]))
+            file.create_dataset("events/beta", data=beta.astype(_COLUMNS["events"]["beta"][1]))
         for name in HIT_FIELDS:
             values = ak.to_numpy(ak.flatten(events[name], axis=1))
             file.create_dataset(f"hits/{name}", data=values.astype(_COLUMNS["hits"][name][1]), compression="gzip")

@@ -42,7 +42,7 @@ from showerlearn.calorimeter.geometry import CrystalGeometry, UnknownCrystalErro
 from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 
-__all__ = ["ENERGY_UNITS", "read_root_hits"]
+__all__ = ["ENERGY_UNITS", "read_root_event_values", "read_root_hits"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,30 @@ def read_root_hits(
     _check_energy_unit(path, energy, energies, energy_unit)
     record = {"crystal_id": ids, "energy": energies, "time": times, "theta": theta, "phi": phi}
     return ak.unflatten(ak.zip(record), counts)
+
+
+def read_root_event_values(path: str | Path, branch: str, tree: str | None = None, event: str | None = None) -> np.ndarray:
+    """One number per event from ``branch`` (the fragment's velocity from its time of flight, say), in the events'
+    order of :func:`read_root_hits` with the same ``tree`` and ``event``. A tree of one entry per event holds one value
+    per entry; in a tree of one entry per hit (``event`` given) every hit of an event must repeat its event's value."""
+    import awkward as ak
+
+    columns = _read_branches(Path(path), tree, [branch] + ([event] if event else []))
+    column = columns[branch]
+    _check_numbers(path, column, branch)
+    if column.ndim != 1:
+        raise CalorimeterFileError(path, f"branch {branch!r} holds {ak.type(column)}: expected one value per entry")
+    values = ak.to_numpy(column).astype(np.float64)
+    if event is None:
+        return values
+    numbers = _event_numbers(path, columns[event], event)
+    starts = _event_starts(path, numbers, event)
+    differs = values != np.repeat(values[starts], np.diff(np.append(starts, len(values))))
+    if differs.any():
+        entry = int(np.flatnonzero(differs)[0])
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {entry} ({event} {numbers[entry]}), "
+                                         f"another value than at that event's first entry: expected one value per event")
+    return values[starts]
 
 
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
