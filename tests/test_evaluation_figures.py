@@ -25,7 +25,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate, train
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.evaluation.classification import evaluate_classification
-from showerlearn.evaluation.curves import series_from_record
+from showerlearn.evaluation.curves import NON_NEGATIVE, SHARE, curve_record, series_from_record
 from showerlearn.iact.data.cuts import Cuts
 from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs
 from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
@@ -117,6 +117,22 @@ def test_aggregate_band_is_the_seed_dispersion_with_mean_event_counts() -> None:
     assert series.band == "mean ± std over 3 seeds"
     one = aggregate_runs(runs[:1])["curves"]["energy_bias_vs_true_energy"]
     assert series_from_record(one, "one seed").band == ""  # no std, no band to name
+
+
+def test_a_sweeps_band_stays_inside_the_bounds_of_its_quantity() -> None:
+    # three seeds' efficiencies of 1, 1 and 0.4 in the first bin: mean 0.8 +- 0.35 would reach 1.15
+    runs = [{"evaluator": "calorimeter", "scalars": {}, "curves": {"efficiency_vs_e": curve_record(
+        np.array([1.0, 2.0, 3.0]), np.array([value, 0.5]), np.array([10, 10]), x="e", x_unit="MeV", unit="", bounds=SHARE)}}
+        for value in (1.0, 1.0, 0.4)]
+    record = aggregate_runs(runs)["curves"]["efficiency_vs_e"]
+    assert record["bounds"] == [0.0, 1.0] and record["mean"][0] == pytest.approx(0.8)
+    series = series_from_record(record, "sweep")
+    assert series.high[0] == 1.0 and series.low[0] == pytest.approx(0.8 - np.std([1, 1, 0.4], ddof=1))
+    # an open bound is written null (JSON has no infinity) and cuts nothing on that side
+    resolution = curve_record(np.array([1.0, 2.0]), np.array([0.1]), np.array([5]), x="e", x_unit="", unit="", bounds=NON_NEGATIVE)
+    assert resolution["bounds"] == [0.0, None]
+    spread = series_from_record({**resolution, "mean": [0.1], "std": [0.3], "n_runs": [3]}, "sweep")
+    assert spread.low[0] == 0.0 and spread.high[0] == pytest.approx(0.4)
 
 
 def test_plot_aggregates_draws_the_roc_of_network_and_baseline(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for name in _names(metrics_list, "curves"):
         first, matrix = _curve_matrix(metrics_list, name)
         stats = mean_std_over_runs(matrix)
-        curves[name] = {
+        curves[name] = ({"bounds": first["bounds"]} if "bounds" in first else {}) | {
             "x": first["x"],
             "x_unit": first["x_unit"],
             "unit": first["unit"],

@@ -1,7 +1,8 @@
 """The per-bin curve record of metrics.json, and drawing such records (one run, a baseline, a sweep).
 
 A curve record is ``{"x": "true_energy", "x_unit": "TeV", "unit": "deg", "edges": [...], "value": [...],
-"ci_low": [...], "ci_high": [...], "band": "95 % bootstrap interval", "n_events": [...]}``; missing values
+"ci_low": [...], "ci_high": [...], "band": "95 % bootstrap interval", "n_events": [...]}``, optionally
+``"bounds": [0.0, 1.0]`` (the range the quantity cannot leave, ``null`` for no bound); missing values
 are ``null``, ``band`` says what ``ci_*`` are (``""``: no interval). Aggregated records
 (``evaluation.aggregate``) carry ``mean``/``std`` instead of ``value``/``ci_*`` (the band: mean ± std
 over the seeds) and the mean ``n_events``. How a metric reads (axis labels, log scale, why a bin may
@@ -25,6 +26,9 @@ from showerlearn.viz.resolution import CurveSeries, ReferenceCurve, curves_figur
 
 #: A metrics.json ROC is thinned to about this many points: enough to draw, small enough for a board.
 ROC_POINTS = 200
+#: ``bounds`` of a curve record: a share (an efficiency, an AUC), and a quantity >= 0 (a resolution, an area)
+SHARE = (0.0, 1.0)
+NON_NEGATIVE = (0.0, float("inf"))
 
 
 def json_float(value: Any) -> float | None:
@@ -65,11 +69,14 @@ def curve_record(
     ci_low: np.ndarray | None = None,
     ci_high: np.ndarray | None = None,
     band: str = "",
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """A per-bin curve as a metrics.json record (no interval: ``ci_*`` lists of ``null``); ``band`` says
-    what the interval is (:func:`bootstrap_band`)."""
+    what the interval is (:func:`bootstrap_band`); ``bounds``: the range the quantity cannot leave ((0, 1) for an
+    efficiency, (0, inf) for a resolution; an infinite bound is written ``null``), which a sweep's mean +- std band
+    is cut to."""
     missing = np.full(len(value), np.nan)
-    return {
+    return ({"bounds": [json_float(bound) for bound in bounds]} if bounds is not None else {}) | {
         "x": x,
         "x_unit": x_unit,
         "unit": unit,
@@ -83,9 +90,11 @@ def curve_record(
 
 
 def binned_curve_record(
-    curve: BinnedCurve, *, x: str, x_unit: str, unit: str, confidence_level: float = 0.95
+    curve: BinnedCurve, *, x: str, x_unit: str, unit: str, confidence_level: float = 0.95,
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """A ``BinnedCurve`` (value with its bootstrap interval at ``confidence_level``) as a metrics.json record."""
+    """A ``BinnedCurve`` (value with its bootstrap interval at ``confidence_level``) as a metrics.json record
+    (``bounds``: :func:`curve_record`'s)."""
     interval = bool(np.isfinite(curve.ci_low).any())  # n_bootstrap = 0 draws none
     return curve_record(
         curve.edges,
@@ -97,6 +106,7 @@ def binned_curve_record(
         ci_low=curve.ci_low,
         ci_high=curve.ci_high,
         band=bootstrap_band(confidence_level) if interval else "",
+        bounds=bounds,
     )
 
 
@@ -128,7 +138,10 @@ def series_from_record(record: Mapping[str, Any], label: str, *, baseline: bool 
     if "mean" in record:
         mean, std = as_array(record["mean"]), as_array(record["std"])
         band = seeds_band(max(record.get("n_runs") or [0]))
-        return CurveSeries(label, edges, mean, mean - std, mean + std, baseline, n_events, band)
+        low, high = as_array(record.get("bounds") or [None, None])
+        low, high = np.nan_to_num(low, nan=-np.inf), np.nan_to_num(high, nan=np.inf)
+        return CurveSeries(label, edges, mean, np.clip(mean - std, low, high), np.clip(mean + std, low, high), baseline,
+                           n_events, band)
     low, high = as_array(record.get("ci_low")), as_array(record.get("ci_high"))
     # records written before they said what their band is: a confidence interval of some level
     band = record.get("band", "confidence interval" if low is not None and np.isfinite(low).any() else "")

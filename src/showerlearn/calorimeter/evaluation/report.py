@@ -25,7 +25,7 @@ from showerlearn.calorimeter.evaluation.regimes import hard_events, hard_gammas
 from showerlearn.calorimeter.evaluation.spectra import energy_spectra
 from showerlearn.calorimeter.evaluation.tables import cluster_table
 from showerlearn.calorimeter.kinematics import doppler_correct
-from showerlearn.evaluation.curves import binomial_band, curve_record, json_float, json_list
+from showerlearn.evaluation.curves import NON_NEGATIVE, SHARE, binomial_band, curve_record, json_float, json_list
 from showerlearn.metrics.resolution import ONE_SIGMA_CONTAINMENT
 
 __all__ = ["DEFAULT_ENERGY_BINS", "ReportSettings", "clustering_report", "split_tables"]
@@ -127,7 +127,8 @@ def _efficiency_record(passed: np.ndarray, energy: np.ndarray, edges: np.ndarray
     """Per-bin efficiency with its one-sigma binomial (Wilson) interval as the band."""
     binned = binned_efficiency(passed, energy, edges, ONE_SIGMA_CONTAINMENT)
     return curve_record(edges, binned["efficiency"], binned["n"], x="gamma_energy", x_unit="MeV", unit="",
-                        ci_low=binned["ci_low"], ci_high=binned["ci_high"], band=binomial_band(ONE_SIGMA_CONTAINMENT))
+                        ci_low=binned["ci_low"], ci_high=binned["ci_high"], band=binomial_band(ONE_SIGMA_CONTAINMENT),
+                        bounds=SHARE)
 
 
 def _curves(gammas: dict, matches: dict, clusters: dict, beta: np.ndarray, peak: np.ndarray, good: np.ndarray,
@@ -144,9 +145,9 @@ def _curves(gammas: dict, matches: dict, clusters: dict, beta: np.ndarray, peak:
         "photopeak_efficiency_hard_vs_gamma_energy": _efficiency_record(peak[hard], energy[hard], edges),
         "reconstruction_efficiency_vs_gamma_energy": _efficiency_record(good[detected], energy[detected], edges),
         "energy_resolution_vs_gamma_energy": curve_record(edges, resolution["resolution"], resolution["n"], x="gamma_energy",
-                                                          x_unit="MeV", unit=""),
+                                                          x_unit="MeV", unit="", bounds=NON_NEGATIVE),
         "clusters_per_event_vs_gammas_with_hits": curve_record(count_edges, mean_reco, n_count, x="gammas_with_hits",
-                                                               x_unit="", unit=""),
+                                                               x_unit="", unit="", bounds=NON_NEGATIVE),
     }
 
 

@@ -123,4 +123,5 @@ def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
         x="signal_efficiency",
         x_unit="",
         unit="",
+        bounds=(1.0, float("inf")),  # 1 / eps_B: keeping every background event is a rejection of 1
     )

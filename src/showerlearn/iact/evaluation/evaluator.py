@@ -32,6 +32,8 @@ from ctapipe.instrument import CameraGeometry
 from matplotlib.figure import Figure
 
 from showerlearn.evaluation.curves import (
+    NON_NEGATIVE,
+    SHARE,
     as_array,
     binned_curve_record,
     curve_record,
@@ -143,6 +145,7 @@ def iact_metrics(
             x_unit="TeV",
             unit="deg",
             confidence_level=confidence_level,
+            bounds=NON_NEGATIVE,
         )
         curves[f"energy_resolution_vs_{axis}"] = binned_curve_record(
             res.energy_resolution_per_bin(g["true_energy"], g["reco_energy"], g[axis], edges, **boot),
@@ -150,6 +153,7 @@ def iact_metrics(
             x_unit="TeV",
             unit="",
             confidence_level=confidence_level,
+            bounds=NON_NEGATIVE,
         )
         curves[f"energy_bias_vs_{axis}"] = binned_curve_record(
             res.energy_bias_per_bin(g["true_energy"], g["reco_energy"], g[axis], edges, **boot),
@@ -166,14 +170,14 @@ def iact_metrics(
     auc_values, _ = cls.auc_per_energy_bin(y, score, reco_energy, edges)
     # the events of both classes in each bin: a bin of one class has events but no AUC
     curves["auc_vs_reco_energy"] = curve_record(
-        edges, auc_values, bin_counts(reco_energy, edges), x="reco_energy", x_unit="TeV", unit=""
+        edges, auc_values, bin_counts(reco_energy, edges), x="reco_energy", x_unit="TeV", unit="", bounds=SHARE
     )
     if simulated is not None:
         kept = gamma & (gammaness >= gammaness_cut)
         area = effective_area_per_energy(p["true_energy"][kept], edges, simulated)
         counts = bin_counts(quantity_values(p["true_energy"][kept], u.TeV, "true_energy"), edges)
         curves["effective_area_vs_true_energy"] = curve_record(
-            edges, area, counts, x="true_energy", x_unit="TeV", unit="m2"
+            edges, area, counts, x="true_energy", x_unit="TeV", unit="m2", bounds=NON_NEGATIVE
         )
 
     at_cut = cls.performance_at_cut(y, score, gammaness_cut)
