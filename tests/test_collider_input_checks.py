@@ -155,6 +155,13 @@ def test_files_of_one_process_name_generated_with_other_settings_are_refused(tmp
         GeneratedFiles(files=[str(light), str(qcd), str(heavy)]).read()
     _set_process(heavy, settings=["Beams:eCM = 13000", "35:m0 = 800"])  # two parts of one process: combined
     assert set(GeneratedFiles(files=[str(light), str(qcd), str(heavy)]).read().meta["process"]) == {0, 1}
+    # one part normalised by hand (cross_section_pb), the other by Pythia: their mean would be neither
+    by_hand = write_event_file(tmp_path / "by_hand.h5", 20, seed=4, only="signal",
+                               config={"processes": {"signal": {"cross_section_pb": 0.01}}})
+    _set_process(by_hand, settings=["Beams:eCM = 13000", "35:m0 = 800"])
+    with pytest.raises(ColliderDataError, match=r"by_hand.h5: normalises the process 'signal' with 0.01 pb cross section "
+                                                r"\(cross_section_pb\), .*m800.h5 with Pythia's: .*one cross_section_pb"):
+        GeneratedFiles(files=[str(light), str(by_hand)]).read()
 
 
 def test_a_missing_token_field_names_the_setting_to_change(tmp_path: Path) -> None:

@@ -229,7 +229,8 @@ class GeneratedFiles(_RecordSource):
         """The files' events, their process codes renumbered into one list of process names (files of one
         process each, ``simulate collider --process``, combine)."""
         parts = []
-        first: dict[str, tuple[Path, ProcessSummary]] = {}  # process name -> the file first giving it, in that order
+        # process name -> the file first giving it, the process there and its cross section given by hand, in that order
+        first: dict[str, tuple[Path, ProcessSummary, float | None]] = {}
         reconstruction: tuple[Path, dict[str, Any]] | None = None  # the first file stating it: the others' reference
         for index, path in enumerate(paths):
             file = read_events(path, allow_empty=self._prediction)  # a file to predict may hold no event
@@ -239,7 +240,8 @@ class GeneratedFiles(_RecordSource):
             elif reconstruction is not None:
                 check_same_reconstruction(path, settings, reconstruction[1], str(reconstruction[0]), reconstruction[0].name)
             for process in file.processes:
-                _check_same_process(path, process, *first.setdefault(process.name, (path, process)))
+                given = _given_cross_section(file.config, process.name)
+                _check_same_process(path, process, given, *first.setdefault(process.name, (path, process, given)))
             names = list(first)
             codes = np.array([names.index(process.name) for process in file.processes], dtype=np.int64)
             events = file.events
@@ -284,9 +286,24 @@ class GeneratedFiles(_RecordSource):
         return tuple(self.classes), labels
 
 
-def _check_same_process(path: Path, process: ProcessSummary, earlier_path: Path, earlier: ProcessSummary) -> None:
+def _given_cross_section(config: Mapping[str, Any], name: str) -> float | None:
+    """The cross section [pb] a generated file's settings gave the process ``name`` instead of Pythia's (None)."""
+    process = (config.get("processes") or {}).get(name)
+    return process.get("cross_section_pb") if isinstance(process, Mapping) else None
+
+
+def _check_same_process(path: Path, process: ProcessSummary, given: float | None, earlier_path: Path,
+                        earlier: ProcessSummary, earlier_given: float | None) -> None:
     """The files giving one process name describe one process: the events of a name are one process, whose cross
-    section is the mean over its files (chunks of it), so two mass points of one name would be averaged."""
+    section is the mean over its files (chunks of it), so two mass points of one name, or one normalised by hand and
+    one by Pythia, would be averaged. ``given``: the cross section the file's settings set (None: Pythia's)."""
+    if given != earlier_given:
+        said = {key: "Pythia's" if value is None else f"{value:g} pb" for key, value in (("here", given), ("there", earlier_given))}
+        raise ColliderDataError(
+            path, f"normalises the process {process.name!r} with {said['here']} cross section (cross_section_pb), "
+            f"{earlier_path} with {said['there']}: files of one process name are read as parts of one process (its "
+            "cross section the mean of theirs); generate them with one cross_section_pb, or give each its own process name"
+        )
     if process.label != earlier.label:
         raise ColliderDataError(path, f"flags the process {process.name!r} as signal={process.label}, an earlier file "
                                       f"as signal={earlier.label} ({earlier_path})")
