@@ -219,6 +219,26 @@ def test_prediction_on_another_file_uses_the_training_preprocessing(events_file:
     assert data.preprocessors["constituents"].mean_ == _data(events_file, split={"seed": 2}).preprocessors["constituents"].mean_
 
 
+def test_labelled_files_to_predict_keep_the_trained_classes_in_their_order(tmp_path: Path) -> None:
+    """A label is the number of a score column: classes reordered by --set would name other columns."""
+    path = write_event_file(tmp_path / "three.h5", 90, seed=1)
+    classes = {"qcd": ["qcd"], "ttbar": ["ttbar"], "hh": ["signal"]}
+    trained = ColliderDataModule(source={"files": [str(path)], "classes": classes}, constituents={"n_tokens": 20}, seed=2)
+    trained.setup("fit")
+
+    def predicted(order: dict) -> ColliderDataModule:
+        data = ColliderDataModule(source={"files": [str(path)], "classes": order}, constituents={"n_tokens": 20})
+        data.restore_fitted_state(trained.fitted_state())
+        data.use_prediction_inputs([path])
+        data.setup("predict")
+        return data
+
+    assert predicted(classes).predict_set.labels.tolist() == trained.source.read().labels.tolist()
+    with pytest.raises(ValueError, match=r"the events' classes \['hh', 'qcd', 'ttbar'\] are not those of the trained "
+                                         r"network \['qcd', 'ttbar', 'hh'\] \(in this order\)"):
+        predicted({"hh": ["signal"], "qcd": ["qcd"], "ttbar": ["ttbar"]})
+
+
 def test_files_to_predict_made_with_other_jets_are_refused_another_detector_is_warned_of(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

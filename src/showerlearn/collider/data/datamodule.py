@@ -235,6 +235,8 @@ class ColliderDataModule(ShowerDataModule):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             streams = self._prediction_source().read()
+            if np.any(streams.labels != UNKNOWN_LABEL):  # labelled files: their labels must mean the network's classes
+                self._check_trained_classes(streams)
             self._check_object_kinds(streams)
             self._check_reconstruction(streams)
             self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
@@ -253,9 +255,7 @@ class ColliderDataModule(ShowerDataModule):
             if fraction > 0 and len(part) == 0:
                 raise ValueError(f"collider data: the {name} split is empty ({len(streams)} events, fractions {list(self.split.fractions)})")
         self.parts = dict(zip(_SPLITS, parts, strict=True))
-        if self.preprocessors and tuple(self.class_names) != tuple(streams.class_names):
-            raise ValueError(f"collider data: the events' classes {list(streams.class_names)} are not those of the trained "
-                             f"network {list(self.class_names)} (in this order)")  # fmt: skip
+        self._check_trained_classes(streams)
         self.class_names = streams.class_names
         self._check_split_classes(streams.labels)
         if not self.preprocessors:  # else restored from a trained network's checkpoint: evaluated as it was trained
@@ -266,6 +266,13 @@ class ColliderDataModule(ShowerDataModule):
         for part in parts:
             datasets.append(self._dataset(streams.take(part), cross_section_scale(meta, chosen[part])))
         self.train_set, self.val_set, self.test_set = datasets
+
+    def _check_trained_classes(self, streams: EventStreams) -> None:
+        """Refuse events whose classes, or their order, are not the trained network's (restored from a checkpoint):
+        a label would name another class than the score column of its number (``--set ...classes`` reordered)."""
+        if self.preprocessors and tuple(self.class_names) != tuple(streams.class_names):
+            raise ValueError(f"collider data: the events' classes {list(streams.class_names)} are not those of the trained "
+                             f"network {list(self.class_names)} (in this order)")  # fmt: skip
 
     def _prediction_source(self) -> Any:
         """The source of the files to predict, its object stream made of the kinds the network was trained with
