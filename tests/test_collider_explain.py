@@ -113,3 +113,36 @@ def test_grad_cam_of_a_named_layer_lands_on_the_slots_of_its_stream(layer: str |
     other = "objects" if stream == "constituents" else "constituents"
     assert cam[:, slots[stream]].abs().sum() > 0 and cam[:, slots[other]].abs().sum() == 0
     assert adapter.gradcam_stream == stream
+
+
+def test_unlabelled_events_are_summarised_as_a_group_of_their_own(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Files to predict carry no class (every Delphes file): their events form an "unlabelled" row instead of
+    being left out (which left every panel empty); a class without events gets no row and is named."""
+    datamodule = ColliderDataModule(source={"files": [str(write_event_file(tmp_path / "e.h5", 60, seed=0))]},
+                                    constituents={"n_tokens": 12}, seed=1)  # fmt: skip
+    datamodule.setup("fit")
+    sizes = datamodule.model_inputs()
+    factory = MODELS.get("collider_transformer")
+    accepted = inspect.signature(factory).parameters
+    model = factory(**{k: v for k, v in sizes.items() if k in accepted}, dim=16, heads=2)
+    adapter = ColliderExplainAdapter(SimpleNamespace(datamodule=datamodule, model=model))
+    to_slots = adapter.projection(model)
+    batch = next(iter(datamodule.test_dataloader()))
+    real = batch["inputs"]["constituents_mask"].numpy()
+    unlabelled = {**batch, "meta": {**batch["meta"], "label": torch.full_like(batch["meta"]["label"], -1)}}
+    cam = np.random.default_rng(2).random(real.shape)
+    adapter.accumulate({f"{GRADCAM_PREFIX}label:1": to_slots(torch.as_tensor(cam)).numpy()}, unlabelled, np.ones(len(real), bool))
+    assert adapter.group_events.tolist() == [0, 0, len(real)]
+    shares = cam * real / (cam * real).sum(axis=1, keepdims=True)
+    expected = np.nansum(np.where(real, shares, np.nan), axis=0) / real.sum(axis=0).clip(1)
+    np.testing.assert_allclose(np.nan_to_num(adapter.profiles["label:1"].mean()[2, 0]), expected, atol=1e-12)
+    figure = adapter.summary_figures()["gradcam_label_1"]
+    titles = " ".join(ax.get_title() + " " + ax.get_ylabel() for ax in figure.axes)
+    assert "unlabelled" in titles and "signal" not in titles and "background" not in titles
+    assert "no background" not in caplog.text  # no class is missing among labelled events: there are none
+    # labelled events of one class only: the other class is named, and gets no row
+    adapter.accumulate({f"{GRADCAM_PREFIX}label:1": to_slots(torch.as_tensor(cam)).numpy()},
+                       {**batch, "meta": {**batch["meta"], "label": torch.ones_like(batch["meta"]["label"])}},
+                       np.ones(len(real), bool))
+    adapter.summary_figures()
+    assert "no background event among the" in caplog.text and "the input holds none" in caplog.text

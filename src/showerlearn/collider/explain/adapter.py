@@ -13,7 +13,8 @@ for the classes (background, signal)): what makes the network call an event sign
 token slots are zeroed.
 
 Generated events carry no truth of which tokens matter, so there are no criteria. Instead the adapter
-accumulates, over every explained event and separately per class (signal, background):
+accumulates, over every explained event and separately per class (signal, background; events without a class,
+as in every Delphes file to predict, in a group of their own, ``unlabelled``), drawing a row per group with events:
 
 * the mean of each attention head's map, cell by cell over the events where both tokens are real
   (figures ``attention_<layer>.png``: constituents sorted by pT on one axis, objects on the other for
@@ -48,6 +49,8 @@ __all__ = ["ColliderExplainAdapter"]
 
 log = logging.getLogger(__name__)
 
+#: the group of the events without a class (files to predict carry no label)
+UNLABELLED = "unlabelled"
 #: half-width of the jet images (the generated large-R jets' radius)
 JET_IMAGE_RADIUS = 1.0
 _POSITION_FEATURES = ("deta", "dphi", "jet_index", "log_pt_rel")
@@ -70,13 +73,15 @@ class ColliderExplainAdapter:
         self.sizes = {"constituents": n_constituents, "objects": n_objects, "union": n_constituents + n_objects}
         self.offsets = {"constituents": 0, "objects": n_constituents, "union": 0}
         self.class_names = datamodule.class_names
+        #: the groups summarised: the classes, then the events without one (label -1)
+        self.group_names = (*self.class_names, UNLABELLED)
         self.constituents = datamodule.preprocessors["constituents"]
         self.layout: dict[str, tuple[str, str, str]] = getattr(trained.model, "explain_attention", {})
         self.streams: dict[str, tuple[str, str]] = {}  # attention map name -> (query stream, key stream)
         self.attention: dict[str, MeanMaps] = {}
         self.profiles: dict[str, MeanMaps] = {}
         self.images: dict[str, JetImages] = {}
-        self.class_events = np.zeros(len(self.class_names), dtype=np.int64)  # events summarised per class
+        self.group_events = np.zeros(len(self.group_names), dtype=np.int64)  # events summarised per group
         self.gradcam_stream = "constituents"  # set by projection(): the stream of the explained layer
 
     # --- the driver's questions ----------------------------------------------------------------------
@@ -141,16 +146,15 @@ class ColliderExplainAdapter:
 
     # --- statistics over all events ------------------------------------------------------------------
     def accumulate(self, maps: Mapping[str, np.ndarray], batch: Mapping[str, Any], counted: np.ndarray) -> None:
-        """Add the counted events of a batch to the per-class means (events of unknown class are left out)."""
+        """Add the counted events of a batch to the per-group means (events of unknown class: the last group)."""
         labels = batch["meta"]["label"].numpy()[counted]
-        known = labels >= 0
-        labels = labels[known]
-        self.class_events += np.bincount(labels, minlength=len(self.class_names))
-        inputs = {name: values.numpy()[counted][known] for name, values in batch["inputs"].items()}
+        labels = np.where(labels >= 0, labels, len(self.class_names))
+        self.group_events += np.bincount(labels, minlength=len(self.group_names))
+        inputs = {name: values.numpy()[counted] for name, values in batch["inputs"].items()}
         masks = {stream: inputs[f"{stream}_mask"] for stream in ("constituents", "objects")}
         masks["union"] = np.concatenate([masks["constituents"], masks["objects"]], axis=1)
         for name, values in maps.items():
-            values = values[counted][known]
+            values = values[counted]
             if name.startswith(ATTENTION_PREFIX):
                 self._add_attention(name[len(ATTENTION_PREFIX) :], values, masks, labels)
             elif name.startswith(GRADCAM_PREFIX):
@@ -159,7 +163,7 @@ class ColliderExplainAdapter:
     def _add_attention(self, name: str, values: np.ndarray, masks: Mapping[str, np.ndarray], labels: np.ndarray) -> None:
         query, key = self.streams[name]
         shape = (self.sizes[query], self.sizes[key])
-        means = self.attention.setdefault(name, MeanMaps(len(self.class_names), shape))
+        means = self.attention.setdefault(name, MeanMaps(len(self.group_names), shape))
         real = masks[query][:, :, None] & masks[key][:, None, :]
         means.add(values.reshape(-1, *shape), real, labels)
 
@@ -171,7 +175,7 @@ class ColliderExplainAdapter:
         stream = self.gradcam_stream
         offset, size = self.offsets[stream], self.sizes[stream]
         cam, real = values[:, offset : offset + size], masks[stream]
-        profile = self.profiles.setdefault(target, MeanMaps(len(self.class_names), (1, size)))
+        profile = self.profiles.setdefault(target, MeanMaps(len(self.group_names), (1, size)))
         profile.add(event_shares(cam, real)[:, None, :], real[:, None, :], labels)
         if stream == "objects":
             return  # objects have no place in a jet image
@@ -181,7 +185,7 @@ class ColliderExplainAdapter:
             return  # a stream without jet coordinates has no jet image
         deta, dphi, jet, log_pt_share = coordinates
         n_jets = int(jet[real].max(initial=0)) + 1
-        images = self.images.setdefault(target, JetImages(len(self.class_names), max(n_jets, 2), JET_IMAGE_RADIUS))
+        images = self.images.setdefault(target, JetImages(len(self.group_names), max(n_jets, 2), JET_IMAGE_RADIUS))
         images.add(deta, dphi, jet, np.exp(log_pt_share), cam, real, labels)
 
     def _physical(self, tokens: np.ndarray) -> tuple[np.ndarray, ...] | None:
@@ -198,30 +202,35 @@ class ColliderExplainAdapter:
         return tuple(columns)
 
     def summary_figures(self) -> dict[str, Figure]:
-        """Mean attention per layer (rows: classes, columns: heads) and Grad-CAM per target, by file stem."""
-        self._warn_of_empty_classes()
+        """Mean attention per layer (rows: the groups with events, columns: heads) and Grad-CAM per target, by file
+        stem."""
+        self._say_missing_classes()
+        shown = np.flatnonzero(self.group_events > 0)
+        names = [self.group_names[row] for row in shown]
         figures: dict[str, Figure] = {}
         for label, query, key in self.layout.values():
             heads = sorted((n for n in self.attention if n.rsplit(" h", 1)[0] == label), key=_head)
             if heads:
-                means = np.stack([self.attention[n].mean() for n in heads], axis=1)
-                counts = self.attention[heads[0]].count.max(axis=(1, 2)).astype(int)
-                figures[f"attention_{_stem(label)}"] = attention_figure(means, self.class_names, label, query, key, counts)
+                means = np.stack([self.attention[n].mean()[shown] for n in heads], axis=1)
+                counts = self.attention[heads[0]].count.max(axis=(1, 2)).astype(int)[shown]
+                figures[f"attention_{_stem(label)}"] = attention_figure(means, names, label, query, key, counts)
         for target, profile in self.profiles.items():
             images = self.images.get(target)
             figures[f"gradcam_{_stem(target)}"] = gradcam_figure(
-                images.means() if images is not None else None, profile.mean()[:, 0], self.gradcam_stream,
-                self.class_names, images.extent if images is not None else None, f"Grad-CAM of {target}",
+                tuple(means[shown] for means in images.means()) if images is not None else None,
+                profile.mean()[shown, 0], self.gradcam_stream, names,
+                images.extent if images is not None else None, f"Grad-CAM of {target}",
             )
         return figures
 
-    def _warn_of_empty_classes(self) -> None:
-        """Name the classes without any summarised event: their panels would be empty."""
-        empty = [name for name, count in zip(self.class_names, self.class_events) if count == 0]
-        if empty and (self.attention or self.profiles):
+    def _say_missing_classes(self) -> None:
+        """Name the classes without any summarised event among labelled ones: they get no row."""
+        labelled = self.group_events[: len(self.class_names)]
+        empty = [name for name, count in zip(self.class_names, labelled) if count == 0]
+        if empty and labelled.any() and (self.attention or self.profiles):
             log.warning(
-                "no %s event among the %d summarised: their panels are empty (explain more events: --max-events)",
-                " or ".join(empty), int(self.class_events.sum()),
+                "no %s event among the %d summarised: no row of theirs (the input holds none, or none among the events "
+                "explained: --max-events)", " or ".join(empty), int(self.group_events.sum()),
             )
 
     # --- one event -----------------------------------------------------------------------------------
