@@ -330,6 +330,11 @@ def test_read_events_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "text.h5").write_text("no")
     with pytest.raises(ColliderDataError, match="not an HDF5 file"):
         read_events(tmp_path / "text.h5")
+    # an HDF5 file cut short (a copy that stopped) is said to be one
+    whole = write_event_file(tmp_path / "whole.h5", 30, seed=1).read_bytes()
+    (tmp_path / "cut.h5").write_bytes(whole[: int(0.9 * len(whole))])
+    with pytest.raises(ColliderDataError, match=r"cut\.h5: an HDF5 file that cannot be opened: cut short or damaged\?"):
+        read_events(tmp_path / "cut.h5")
     from showerlearn.collider.io.events import FORMAT
 
     with h5py.File(tmp_path / "bare.h5", "w") as h5:  # the format attribute, nothing else

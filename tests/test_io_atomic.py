@@ -1,11 +1,13 @@
 """Atomic writes (``showerlearn.io.atomic_path``): the file appears whole or not at all, and with
-``overwrite=False`` a file created at the target while it was written is kept, hard links or not."""
+``overwrite=False`` a file created at the target while it was written is kept, hard links or not; and what a
+file cut short (what an interrupted write or copy leaves) is said to be."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from showerlearn.io import atomic_path
@@ -49,3 +51,20 @@ def test_without_hard_links_the_name_is_reserved_then_replaced(tmp_path: Path, m
     with pytest.raises(FileExistsError, match="not replaced"):
         _write(target, "mine", overwrite=False, meanwhile="someone else's")
     assert target.read_text() == "someone else's" and os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_an_hdf5_file_cut_short_is_told_from_a_file_of_another_kind(tmp_path: Path) -> None:
+    import h5py
+
+    from showerlearn.io.errors import hdf5_open_problem
+
+    for name, block in (("plain.h5", 0), ("user_block.h5", 1024)):  # the signature after a user block, too
+        with h5py.File(tmp_path / name, "w", userblock_size=block) as file:
+            file["x"] = np.arange(10_000)
+        whole = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut_{name}").write_bytes(whole[: len(whole) // 2])
+        with pytest.raises(OSError) as error:
+            h5py.File(tmp_path / f"cut_{name}", "r")
+        assert hdf5_open_problem(tmp_path / f"cut_{name}", error.value).startswith("an HDF5 file that cannot be opened")
+    (tmp_path / "notes.h5").write_text("not hdf5 at all")
+    assert hdf5_open_problem(tmp_path / "notes.h5", OSError("x")) == "not an HDF5 file (x)"

@@ -31,6 +31,7 @@ from showerlearn.collider.io.checks import check_finite, check_same_counts, read
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import read_h5_column
 from showerlearn.config.base import SettingsModel
+from showerlearn.io.errors import hdf5_open_problem
 
 __all__ = ["ColumnarEvents", "ColumnarSource", "read_columnar"]
 
@@ -163,7 +164,7 @@ def _read_h5(path: Path, names: list[str], _tree: str | None, optional: set[str]
     try:
         file = h5py.File(path, "r")
     except OSError as error:
-        raise ColliderDataError(path, f"not an HDF5 file ({error})") from None
+        raise ColliderDataError(path, hdf5_open_problem(path, error)) from None
     with file:
         return {name: read_h5_column(file, name, path) for name in names if name not in optional or name in file}
 

@@ -27,6 +27,7 @@ from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.io.h5columns import COUNTS, EVENTS, collections_of, read_open_columns
 from showerlearn.collider.kinematics import CONSTITUENT_FIELDS, FATJET_FIELDS, JET_FIELDS, LEPTON_FIELDS
 from showerlearn.collider.particles import CATEGORY_NAMES
+from showerlearn.io.errors import hdf5_open_problem
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "REQUIRED_FIELDS", "EventFile", "ProcessSummary", "read_events", "write_metadata"]
 
@@ -103,7 +104,7 @@ def read_events(path: str | Path, collections: list[str] | None = None, *, allow
     try:
         h5 = h5py.File(path, "r")
     except OSError as error:
-        raise ColliderDataError(path, f"not an HDF5 file ({error})") from None
+        raise ColliderDataError(path, hdf5_open_problem(path, error)) from None
     with h5:
         attributes = dict(h5.attrs)
         _check_format(path, attributes)
