@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -83,6 +84,13 @@ def test_train_predict_evaluate_and_explain(files: tuple[Path, Path], tmp_path: 
     _invoke("predict", str(run.path), "--input", str(explain_file), "--output", str(tmp_path / "without"))
     with_file, without_file = (read_tables(tmp_path / f / "explain.predictions.h5")["predictions"] for f in ("with", "without"))
     np.testing.assert_array_equal(with_file["score"], without_file["score"])
+    # the process codes of each output are named in it: a file numbers its processes its own way
+    only_ttbar = write_event_file(tmp_path / "ttbar.h5", 20, seed=2, only="ttbar")
+    _invoke("predict", str(run.path), "--input", str(only_ttbar), "--output", str(tmp_path / "with"))
+    for output, names in ((run.predictions_file, ["signal", "qcd", "ttbar"]), (tmp_path / "with" / "ttbar.predictions.h5", ["ttbar"])):
+        with h5py.File(output, "r") as h5:
+            assert json.loads(h5.attrs["process_names"]) == names
+        assert set(read_tables(output)["predictions"]["process"]) <= set(range(len(names)))
 
     # the network as ONNX, checked on the new file, predicting it as the checkpoint does
     model_file = tmp_path / "multiscale.onnx"

@@ -263,7 +263,7 @@ def test_a_hit_file_without_events_gives_an_output_with_every_table_empty(
     (done,) = predict_files(run.path, [empty], tmp_path / "out", progress=False)
     tables = read_tables(done.output)
     assert done.status == "written" and read_attributes(done.output)["events_read"] == 0
-    assert set(tables) == {"predictions", "hits", "gammas"}
+    assert set(tables) == {"predictions", "hits", "gammas", "clusters"}
     assert all(len(column) == 0 for table in tables.values() for column in table.values())
     assert {"event_index", "label"} <= set(tables["hits"])
     (full,) = predict_files(run.path, [inputs / "a.h5"], tmp_path / "full", progress=False)

@@ -111,6 +111,11 @@ class ShowerDataModule(L.LightningDataModule):
         The family defines them where it defines its columns."""
         return {}
 
+    def prediction_attributes(self) -> dict[str, Any]:
+        """File attributes written with the predictions of the events set up last (the test split, or the file
+        predicted): what their integer codes mean, say (the collider's ``process_names``). The default: none."""
+        return {}
+
     def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """The prediction tables of no event: every table :meth:`decode_predictions` writes, with its columns
         and their types, and no row. What an input without events, or whose events the selection all removed,

@@ -833,7 +833,7 @@ def _write(
             _append_no_event(stream, context.datamodule, context.keep_invalid, _own_outputs(context.config))
         counts.invalid_rows += _append_invalid(stream, held, final=True)
         stream.set_units(_units(context.datamodule))  # after the parts: a DataModule knows its columns once set up
-        stream.set_attributes(counts.attributes())
+        stream.set_attributes({**context.datamodule.prediction_attributes(), **counts.attributes()})
     return PredictionSummary(
         source, output, "written", counts.read, counts.predicted, counts.removed, counts.invalid_rows,
         time.monotonic() - started, redone,

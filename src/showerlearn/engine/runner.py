@@ -93,7 +93,8 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         elif not _fit_network(config, datamodule, run, attempt, progress, resume):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
-        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units())
+        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units(),
+                     datamodule.prediction_attributes())
         _draw_examples(datamodule, run, config)
         log.info("evaluating")
         # the data as trained, for every later evaluation: what it is, and the share of it the test split holds

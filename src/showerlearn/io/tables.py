@@ -59,9 +59,11 @@ def write_columns(
     return _write(path, {key: _table(path, key, columns)}, {key: units or {}})
 
 
-def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]], units: Units | None = None) -> Path:
+def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]], units: Units | None = None,
+                 attributes: Mapping[str, Any] | None = None) -> Path:
     """Write named tables of equal-length 1-D columns into one HDF5 file, all or none (atomically), with
-    the ``units`` of their columns (table -> column -> astropy unit string; columns not named have none).
+    the ``units`` of their columns (table -> column -> astropy unit string; columns not named have none) and the
+    file ``attributes`` (numbers and text as they are, anything else as JSON text).
 
     The per-event table ``"predictions"`` is required; every other table is per element and needs an
     integer ``event_index`` column whose values are rows of the per-event table.
@@ -72,10 +74,10 @@ def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]
     for name, table in checked.items():
         if name != PREDICTIONS_KEY:
             _check_event_index(path, name, table, len(checked[PREDICTIONS_KEY]))
-    return _write(path, checked, units or {})
+    return _write(path, checked, units or {}, attributes or {})
 
 
-def _write(path: str | Path, tables: Mapping[str, Table], units: Units) -> Path:
+def _write(path: str | Path, tables: Mapping[str, Table], units: Units, attributes: Mapping[str, Any]) -> Path:
     with atomic_path(path) as tmp:
         written = {}
         for number, (name, table) in enumerate(tables.items()):
@@ -86,7 +88,14 @@ def _write(path: str | Path, tables: Mapping[str, Table], units: Units) -> Path:
         with h5py.File(tmp, "a") as file:
             for name, table_units in written.items():
                 _set_units(file[name], table_units)
+            _set_attributes(file, attributes)
     return Path(path)
+
+
+def _set_attributes(file: h5py.File, attributes: Mapping[str, Any]) -> None:
+    """File attributes: numbers and text as they are, anything else as JSON text."""
+    for key, value in attributes.items():
+        file.attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
 
 
 def _table_units(path: str | Path, table: str, columns: Sequence[str], units: Units) -> dict[str, str]:
@@ -266,8 +275,7 @@ class TableStream:
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """File attributes: numbers and text as they are, anything else as JSON text."""
-        for key, value in attributes.items():
-            self._open().attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
+        _set_attributes(self._open(), attributes)
 
     def _add_rows(self, name: str, rows: np.ndarray) -> None:
         file = self._open()

@@ -200,6 +200,8 @@ class ColliderDataModule(ShowerDataModule):
         #: the jets and detector settings of the training files (generated files say them; None otherwise)
         self.reconstruction: dict[str, Any] | None = None
         self.parts: dict[str, np.ndarray] = {}
+        #: the name of each ``process`` code of the events set up last (the training files', or a file's to predict)
+        self.process_names: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ setup
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
@@ -237,6 +239,7 @@ class ColliderDataModule(ShowerDataModule):
             streams = self._prediction_source().read()
             if np.any(streams.labels != UNKNOWN_LABEL):  # labelled files: their labels must mean the network's classes
                 self._check_trained_classes(streams)
+            self.process_names = streams.process_names or streams.class_names
             self._check_object_kinds(streams)
             self._check_reconstruction(streams)
             self.predict_set = self._dataset(streams, cross_section_scale(streams.meta, np.arange(len(streams))))
@@ -257,6 +260,7 @@ class ColliderDataModule(ShowerDataModule):
         self.parts = dict(zip(_SPLITS, parts, strict=True))
         self._check_trained_classes(streams)
         self.class_names = streams.class_names
+        self.process_names = streams.process_names or streams.class_names
         self._check_split_classes(streams.labels)
         if not self.preprocessors:  # else restored from a trained network's checkpoint: evaluated as it was trained
             self.preprocessors = self._fit(streams.take(self.parts["train"]))
@@ -426,6 +430,10 @@ class ColliderDataModule(ShowerDataModule):
 
     def column_units(self) -> dict[str, dict[str, str]]:
         return {"predictions": {**dict.fromkeys(self._score_columns(), ""), **_KEPT_UNITS}}
+
+    def prediction_attributes(self) -> dict[str, Any]:
+        """``process_names``: the process of each ``process`` code, which a file to predict numbers its own way."""
+        return {"process_names": list(self.process_names)} if self.process_names else {}
 
     def _score_columns(self) -> list[str]:
         if tuple(self.class_names) == BINARY_CLASSES:

@@ -74,6 +74,7 @@ class EventStreams:
     (position in its file). ``records``: the full event records where the source has them (generated,
     Delphes), from which estimators compute high-level features. ``reconstruction``: the settings that made the
     events' objects (:data:`RECONSTRUCTION_SETTINGS` of generated files); None where the files do not say.
+    ``process_names``: the name of each ``process`` code (generated files'); None where the codes are the classes.
     """
 
     constituents: ak.Array
@@ -83,6 +84,7 @@ class EventStreams:
     meta: dict[str, np.ndarray]
     records: ak.Array | None = None
     reconstruction: dict[str, Any] | None = None
+    process_names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -92,7 +94,7 @@ class EventStreams:
         return EventStreams(
             self.constituents[index], self.objects[index], self.labels[index], self.class_names,
             {name: values[index] for name, values in self.meta.items()},
-            None if self.records is None else self.records[index], self.reconstruction,
+            None if self.records is None else self.records[index], self.reconstruction, self.process_names,
         )  # fmt: skip
 
 
@@ -260,6 +262,7 @@ class GeneratedFiles(_RecordSource):
         }
         streams = self._streams(records, labels, class_names, meta)
         streams.reconstruction = reconstruction[1] if reconstruction is not None else None
+        streams.process_names = names
         return streams
 
     def _labels(
