@@ -340,6 +340,26 @@ def test_a_collider_network_reading_pairwise_features_needs_the_pair_inputs() ->
                                                   "data.params.pair_inputs=false"])) == []
 
 
+@pytest.mark.parametrize(("setting", "problem"), [
+    ("evaluation.params.baseline=runs/nothere", "evaluation.params.baseline: runs/nothere not found (give a predictions file"),
+    ("evaluation.params.requirements=/nope", "evaluation.params.requirements: CTA requirements folder /nope does not exist"),
+    ("evaluation.params.requirement_set=Nrth", "evaluation.params.requirement_set: Input should be 'North-LST', 'North-MST'"),
+    ("evaluation.params.energy_bins=[1,0.1]", "evaluation.params.energy_bins: bin edges must be at least two increasing"),
+    ("evaluation.params.gammaness_cut=1.5", "evaluation.params.gammaness_cut: Input should be less than or equal to 1"),
+])
+def test_the_iact_evaluations_settings_are_checked_before_training(setting: str, problem: str, tmp_path: Path) -> None:
+    """The evaluator reads them after the training: a wrong one failed the run after all its compute, and a finished
+    run's settings cannot be changed."""
+    example = REPOSITORY / "examples" / "gamma_physnet_da_small.yaml"
+    result = CliRunner().invoke(app, ["config", "validate", str(example), "--set", setting])
+    assert result.exit_code == 2 and problem in " ".join(result.output.split()), result.output
+    requirements = tmp_path / "requirements"
+    requirements.mkdir()
+    (requirements / "cta_requirements_South-50h-SST-AngRes.dat").write_text("0.1 0.2\n1.0 0.1\n")
+    result = CliRunner().invoke(app, ["config", "validate", str(example), "--set", f"evaluation.params.requirements={requirements}"])
+    assert result.exit_code == 2 and "no cta_requirements_North-*-LST*.dat files in" in " ".join(result.output.split())
+
+
 def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     image = tmp_path / "figure.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")

@@ -37,6 +37,8 @@ Positive = Annotated[float, Gt(0.0)]
 Probability = Annotated[float, Interval(gt=0.0, lt=1.0)]
 #: a share of a whole above 0, at most all of it (a signal efficiency)
 Share = Annotated[float, Interval(gt=0.0, le=1.0)]
+#: a value on a score's scale, from 0 to 1 inclusive (a cut on a probability)
+ScoreCut = Annotated[float, Interval(ge=0.0, le=1.0)]
 
 
 def _increasing(edges: tuple[float, ...]) -> tuple[float, ...]:

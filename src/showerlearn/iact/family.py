@@ -12,6 +12,7 @@ from showerlearn.family import AUC_STYLE, BoardStyle, Family
 if TYPE_CHECKING:
     import typer
 
+    from showerlearn.config import ExperimentConfig
     from showerlearn.explain.driver import ExplainAdapter
     from showerlearn.explain.loading import TrainedRun
     from showerlearn.viz.resolution import ReferenceCurve
@@ -71,6 +72,33 @@ class IACTFamily(Family):
         from showerlearn.iact.explain.adapter import IACTExplainAdapter
 
         return IACTExplainAdapter(trained)
+
+    def experiment_problems(self, config: ExperimentConfig) -> list[str]:
+        return _evaluation_input_problems(config)
+
+
+def _evaluation_input_problems(config: ExperimentConfig) -> list[str]:
+    """The files the evaluator reads once the network is trained (the baseline's predictions, the CTA requirement
+    curves), looked for before training: a wrong path would fail the run after all its compute, and a finished
+    run's settings cannot be changed."""
+    if config.evaluation is None or config.evaluation.name != "iact":
+        return []
+    from showerlearn.iact.evaluation.evaluator import PREDICTIONS_FILE
+    from showerlearn.iact.evaluation.requirements import load_requirements
+
+    params, problems = config.evaluation.params or {}, []
+    if isinstance(baseline := params.get("baseline"), str):
+        path = Path(baseline)
+        found = path / PREDICTIONS_FILE if path.is_dir() else path
+        if not found.is_file():
+            problems.append(f"evaluation.params.baseline: {found} not found (give a predictions file, or a run folder "
+                            f"holding {PREDICTIONS_FILE})")
+    if (requirements := params.get("requirements")) is not None:
+        try:
+            load_requirements(requirements, params.get("requirement_set", "North-LST"))
+        except (OSError, ValueError) as error:
+            problems.append(f"evaluation.params.requirements: {error}")
+    return problems
 
 
 #: the object the ``showerlearn.families`` entry point names

@@ -56,7 +56,7 @@ def write_columns(
 ) -> Path:
     """Write equal-length 1-D columns as an HDF5 table (astropy format, readable by pandas/h5py), with the
     ``units`` of its columns (column -> astropy unit string)."""
-    return _write(path, {key: _table(path, key, columns)}, {key: units or {}})
+    return _write(path, {key: _table(path, key, columns)}, {key: units or {}}, {})
 
 
 def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]], units: Units | None = None,

@@ -43,7 +43,7 @@ from showerlearn.evaluation.curves import (
     save_curve_figures,
 )
 from showerlearn.iact.data.targets import COLUMN_UNITS
-from showerlearn.iact.evaluation.requirements import load_requirements
+from showerlearn.iact.evaluation.requirements import RequirementSet, load_requirements
 from showerlearn.iact.family import BOARD_STYLE
 from showerlearn.io.tables import PREDICTIONS_KEY, convert_units, read_columns
 from showerlearn.metrics import classification as cls
@@ -51,7 +51,7 @@ from showerlearn.metrics import resolution as res
 from showerlearn.metrics.binning import as_edges, bin_counts, quantity_values
 from showerlearn.iact.evaluation.irf import SimulatedEvents, effective_area_per_energy, migration_matrix
 from showerlearn.iact.particles import GAMMA_LABEL, PROTON_PRIMARY_ID, gamma_labels
-from showerlearn.registry import EVALUATORS, NonNegative, Probability
+from showerlearn.registry import EVALUATORS, BinEdges, NonNegative, Probability, ScoreCut
 from showerlearn.iact.viz.camera import camera_images_figure
 from showerlearn.viz.classification import RocSeries, roc_figure, score_distributions_figure
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat, caption_line, save_figure
@@ -59,7 +59,7 @@ from showerlearn.viz.resolution import migration_figure
 from showerlearn.viz.training import training_curves_figure
 
 #: Default energy binning: 0.01-100 TeV, 5 bins per decade (TeV).
-DEFAULT_ENERGY_BINS = np.geomspace(0.01, 100.0, 21)
+DEFAULT_ENERGY_BINS = tuple(np.geomspace(0.01, 100.0, 21).tolist())
 
 #: Name of the predictions file in a run directory (docs/architecture.md).
 PREDICTIONS_FILE = "predictions.h5"
@@ -238,12 +238,12 @@ def evaluate_iact(
     predictions: Mapping[str, Any],
     output_dir: str | Path,
     *,
-    energy_bins: Any = DEFAULT_ENERGY_BINS,
-    gammaness_cut: float = 0.5,
+    energy_bins: BinEdges = DEFAULT_ENERGY_BINS,
+    gammaness_cut: ScoreCut = 0.5,
     baseline: Mapping[str, Any] | str | Path | None = None,
     baseline_label: str = "Hillas + RF",
     requirements: str | Path | None = None,
-    requirement_set: str = "North-LST",
+    requirement_set: RequirementSet = "North-LST",
     simulated: SimulatedEvents | Mapping[str, float] | None = None,
     log_dir: str | Path | None = None,
     camera_examples: CameraExamples | None = None,

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
 from showerlearn.viz.resolution import ReferenceCurve
 
+#: A requirement set: a site, with a telescope type or not (the whole array).
+RequirementSet = Literal["North-LST", "North-MST", "North", "South-LST", "South-MST", "South-SST", "South"]
 #: Requirement sets the board offers when their files are in the folder, in the board's order (the
 #: first one found is shown first).
-REQUIREMENT_SETS = ("North-LST", "North-MST", "North", "South-LST", "South-MST", "South-SST", "South")
+REQUIREMENT_SETS: tuple[str, ...] = get_args(RequirementSet)
 
 #: File suffix -> metric name used in metrics.json curves.
 _KINDS = {
