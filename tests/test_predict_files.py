@@ -505,6 +505,11 @@ def test_an_exported_model_predicts_as_the_checkpoint(
                twin.best_checkpoint())  # fmt: skip
     with pytest.raises(ValueError, match=rf"model.pt: exported from the checkpoint of the run {iact_run.path.name} "):
         predict_files(twin, [source], tmp_path / "twin_out", model=exported, progress=False)
+    # the run it was exported from, trained further since (--resume): its best checkpoint is another
+    later = RunDir(Path(shutil.copytree(twin.path, tmp_path / "later" / iact_run.path.name)))
+    with pytest.raises(ValueError, match=r"model.pt: exported from .* when its best checkpoint was another \(SHA-256 "
+                                         r".*the run has been trained further since: export it again"):
+        predict_files(later, [source], tmp_path / "later_out", model=exported, progress=False)
     sidecar = metadata_path(exported)
     made_from = json.loads(sidecar.read_text())
     # the sidecar of an earlier version, without the digest: checked on the settings alone, as then

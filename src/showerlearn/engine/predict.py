@@ -677,11 +677,15 @@ def _check_checkpoint_digest(
     if best is None:  # a run folder shipped with its export only: nothing to compare with
         log.warning("--model %s: %s has no checkpoint to check it against", model, run.path)
         return
-    if best.sha256 != digest:
-        raise ValueError(
-            f"--model {model}: exported from the checkpoint of the run {exported_from} (SHA-256 {digest[:12]}...), not "
-            f"from {best.path}: another network than the run's; predict with the run it was exported from, or export this one"
-        )
+    if best.sha256 == digest:
+        return
+    if exported_from == run.path.name:  # this run's, before it was trained further (--resume) or its best replaced
+        raise ValueError(f"--model {model}: exported from {run.path} when its best checkpoint was another (SHA-256 "
+                         f"{digest[:12]}...); the run has been trained further since: export it again")
+    raise ValueError(
+        f"--model {model}: exported from the checkpoint of the run {exported_from} (SHA-256 {digest[:12]}...), not "
+        f"from {best.path}: another network than the run's; predict with the run it was exported from, or export this one"
+    )
 
 
 def _check_reads_new_files(context: _Context, sources: Sequence[Path]) -> None:
