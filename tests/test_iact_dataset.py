@@ -364,3 +364,12 @@ def test_an_image_without_islands_fails_the_islands_cut() -> None:
     """ctapipe writes n_islands = -1 for an image no pixel survived cleaning: nothing there to keep."""
     (passes,) = cut_masks({"n_islands": np.array([-1, 0, 1, 2, 3])}, Cuts(max_n_islands=2)).values()
     assert passes.tolist() == [False, False, True, True, False]
+
+
+def test_the_cleaning_setting_as_is_one_setting_by_either_name() -> None:
+    """``as_`` (its Python name) in a config extending one that sets ``as`` (every IACT example) was refused as an
+    unknown key "did you mean 'as_'"."""
+    assert CleaningConfig.model_validate({"as": "mask", "as_": "mask"}).as_ == "mask"
+    assert CleaningConfig.model_validate({"as_": "channel"}).as_ == "channel"
+    with pytest.raises(ValueError, match=r"`as` \('mask'\) and `as_` \('channel'\) name one setting and both are given"):
+        CleaningConfig.model_validate({"as": "mask", "as_": "channel"})

@@ -9,7 +9,8 @@ what they mean in ctapipe/lstchain configs. The Hillas + RF baseline cleans with
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from ctapipe.instrument import CameraGeometry
@@ -46,6 +47,19 @@ class CleaningConfig(SettingsModel):
         description="'mask': zero pixels outside the cleaning mask; 'channel': add the mask as an input "
         "channel; 'none': no cleaning of the input (cuts that need it still use it).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name_for_as(cls, data: Any) -> Any:
+        """``as`` and its Python name ``as_`` are one setting: both given (a config extending an example that sets
+        ``as``, say) would otherwise read ``as_`` as an unknown key."""
+        if isinstance(data, Mapping) and "as" in data and "as_" in data:
+            if data["as"] != data["as_"]:
+                raise ValueError(f"`as` ({data['as']!r}) and `as_` ({data['as_']!r}) name one setting and both are given "
+                                 "(a config extending another may set the other name): give it once, by the name the "
+                                 "config it extends uses")
+            data = {key: value for key, value in data.items() if key != "as_"}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> CleaningConfig:
