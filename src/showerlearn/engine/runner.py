@@ -21,7 +21,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
@@ -93,7 +93,8 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         elif not _fit_network(config, datamodule, run, attempt, progress, resume):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
-        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run)), datamodule.column_units(),
+        write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run, progress=progress)),
+                     datamodule.column_units(),
                      datamodule.prediction_attributes())
         _draw_examples(datamodule, run, config)
         log.info("evaluating")
@@ -426,10 +427,11 @@ def trained_outputs(outputs: dict[str, Any], config: ExperimentConfig) -> dict[s
 
 
 def predict_outputs(
-    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test"
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test", progress: bool = False
 ) -> dict[str, np.ndarray] | dict[str, dict[str, np.ndarray]]:
     """Decoded predictions of ``split`` ("test", or "predict" after use_prediction_inputs): per-event
-    columns, or tables (``ShowerDataModule.decode_predictions``)."""
+    columns, or tables (``ShowerDataModule.decode_predictions``); ``progress``: a bar over a network's batches (the
+    test split of a large run, in several test-time views, takes minutes)."""
     datamodule.setup("predict" if split == "predict" else "test")
     try:
         if config.estimator is not None:
@@ -437,7 +439,7 @@ def predict_outputs(
             inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
             outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
         else:
-            outputs, meta = _network_outputs(config, datamodule, run, split)
+            outputs, meta = _network_outputs(config, datamodule, run, split, progress)
             outputs = trained_outputs(outputs, config)
     finally:
         datamodule.teardown("predict")  # close the data files
@@ -458,7 +460,7 @@ def load_trained_weights(module: MultiTaskModule, state: dict[str, Any], checkpo
 
 
 def _network_outputs(
-    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str, progress: bool = False
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
     checkpoint = run.best_checkpoint()
@@ -466,8 +468,9 @@ def _network_outputs(
     compile_network(module.model, config.trainer)
     device = prediction_device(config.trainer)
     trainer = L.Trainer(
-        accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, precision=prediction_precision(config.trainer, device),
+        accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, logger=False, enable_progress_bar=progress,
+        callbacks=[RichProgressBar()] if progress else None, enable_model_summary=False,
+        precision=prediction_precision(config.trainer, device),
     )
     if len(views := datamodule.prediction_views()) > 1:
         log.info("predicting every event in %d views (test-time augmentation)", len(views))
