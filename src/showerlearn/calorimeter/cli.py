@@ -129,7 +129,7 @@ def convert_calorimeter(
         import awkward as ak
 
         from showerlearn.calorimeter.geometry import geometry_by_name
-        from showerlearn.calorimeter.io import read_root_event_values, read_root_hits, write_measured_hits
+        from showerlearn.calorimeter.io import CalorimeterFileError, read_root_event_values, read_root_hits, write_measured_hits
 
         try:
             crystals = geometry_by_name(geometry)
@@ -147,7 +147,9 @@ def convert_calorimeter(
             try:
                 written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=velocities)
             except ValueError as error:  # only the velocities are checked there: name where they came from
-                raise ValueError(f"{source}: branch {beta_branch!r}: {error}" if beta_branch else str(error)) from None
+                if beta_branch is None:
+                    raise
+                raise CalorimeterFileError(source, f"branch {beta_branch!r}: {error}") from None
     said_beta = f"beta from branch {beta_branch!r}" if beta_branch else "no beta" if beta is None else f"beta {beta:g}"
     console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "
                   f"energies read as {energy_unit}, written in MeV; {said_beta})", soft_wrap=True)
