@@ -776,3 +776,20 @@ def test_a_data_error_of_one_input_names_that_file() -> None:
     with pytest.raises(ConfigError):  # a setting's error keeps its kind (exit code 2)
         with _naming(source):
             raise ConfigError("--set", ["data.params.x: unknown key"])
+
+
+def test_no_output_replaces_a_runs_own_files_even_with_overwrite(collider: RunDir, tmp_path: Path) -> None:
+    """``--overwrite`` of an output named RUN/config.yaml or RUN/checkpoints/best.ckpt broke the run (its config an
+    HDF5 file, its weights an ONNX graph)."""
+    run = RunDir(Path(shutil.copytree(collider.path, tmp_path / "run")))
+    kept = {path: path.read_bytes() for path in (run.config_file, run.best_checkpoint(), run.metrics_file)}
+    for command, output in ((["predict", str(run.path)], run.config_file),
+                            (["export", str(run.path), "--format", "onnx", "--no-progress"], run.best_checkpoint()),
+                            (["board", str(run.path)], run.metrics_file)):
+        result = CliRunner().invoke(app, [*command, "--output", str(output), "--overwrite"])
+        message = "".join(result.output.split())
+        assert result.exit_code != 0 and f"ispartoftherun{run.path}".replace(" ", "") in message, result.output
+    assert all(path.read_bytes() == content for path, content in kept.items())
+    # an output of its own, and a file beside the run that only shares a name with its entries, are written
+    assert RunDir.owning(tmp_path / "config.yaml") is None and RunDir.owning(run.path / "notes" / "x.h5") is None
+    assert RunDir.owning(run.checkpoints / "other.ckpt") == (run, run.checkpoints)

@@ -19,6 +19,7 @@ from rich.table import Table
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.loader import config_file_of
 from showerlearn.engine.launch import interruption, interruption_status
+from showerlearn.engine.run_dir import refuse_replacing_a_run
 from showerlearn.io.staging import file_in_the_way
 from showerlearn.parallel import SEED_RANGE
 
@@ -63,6 +64,8 @@ def check_output_file(path: Path, overwrite: bool, name: str = "--output") -> No
         raise NotADirectoryError(f"{name} {path}: {blocking} is a file, not a folder to write into")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{name} {path}: exists; pass --overwrite to replace it")
+    if path.exists():
+        refuse_replacing_a_run(path, name)
 
 
 @contextlib.contextmanager

@@ -50,6 +50,20 @@ class RunDir:
     def is_ensemble(self) -> bool:
         return self.ensemble_file.is_file()
 
+    @classmethod
+    def owning(cls, path: str | Path) -> tuple[RunDir, Path] | None:
+        """The run (or ensemble) one of whose own entries (:meth:`own_entries`) ``path`` is or lies in, with that
+        entry; None for any other path. What an output must never replace: ``--overwrite`` of a command's output
+        named ``RUN/config.yaml`` or ``RUN/checkpoints/best.ckpt`` would break the run."""
+        target = Path(path).resolve()
+        for folder in target.parents:
+            run = cls(folder)
+            if run.config_file.is_file() and (run.status_file.is_file() or run.is_ensemble()):
+                for entry in run.own_entries():
+                    if target == entry.resolve() or entry.resolve() in target.parents:
+                        return run, entry
+        return None
+
     def best_checkpoint(self) -> Path:
         """``checkpoints/best.ckpt`` (lowest validation loss), or ``last.ckpt`` if there is no best yet."""
         for name in ("best.ckpt", "last.ckpt"):
@@ -124,3 +138,12 @@ def unique_folder(base: Path) -> Path:
             continue
         return candidate
     raise AssertionError("unreachable: itertools.count() never ends")
+
+
+def refuse_replacing_a_run(path: str | Path, name: str = "--output") -> None:
+    """An existing output that is a run's own file (its config, checkpoint, predictions, metrics) or lies in one of
+    its folders is never replaced, even with ``--overwrite``: the run would no longer be what it says."""
+    if Path(path).exists() and (owner := RunDir.owning(path)) is not None:
+        run, entry = owner
+        raise FileExistsError(f"{name} {path}: is part of the run {run.path} ({entry.name}), which it would break; "
+                              "write it elsewhere")
