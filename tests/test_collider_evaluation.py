@@ -69,6 +69,13 @@ def test_without_weights_there_are_rejections_but_no_yields(tmp_path: Path) -> N
     labels, scores, _ = _sample(2)
     scalars = evaluate_collider({"label": labels, "score": scores}, tmp_path, figure_formats=("png",))["scalars"]
     assert scalars["background_rejection_at_50"] > 1 and scalars["significance_at_50"] is None
+    # a source without weights (all NaN) likewise; a NaN among weights would drop every yield silently: refused
+    nan = np.full(len(labels), np.nan)
+    assert evaluate_collider({"label": labels, "score": scores, "weight_pb": nan}, tmp_path,
+                             figure_formats=("png",))["scalars"]["significance_at_50"] is None
+    some = np.where(np.arange(len(labels)) % 7 == 3, np.nan, 1.0)
+    with pytest.raises(ValueError, match=r"weight_pb: \d+ of \d+ values are not finite \(rows \[3, 10, 17, 24, 31\]\.\.\.\)"):
+        evaluate_collider({"label": labels, "score": scores, "weight_pb": some}, tmp_path, figure_formats=("png",))
 
 
 def test_a_multi_class_table_is_evaluated_as_signal_against_the_rest(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def evaluate_collider(
         figure_formats=figure_formats, run_name=run_name, caption=caption,
     )  # fmt: skip
     labels, scores = _signal_scores(predictions, signal_class)
-    weights = np.asarray(predictions["weight_pb"], dtype=float) if "weight_pb" in predictions else None
+    weights = _weights(predictions)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
     for point in points:
         metrics["scalars"].update(_scalars(point))
@@ -99,6 +99,20 @@ def _signal_scores(predictions: Mapping[str, Any], signal_class: str) -> tuple[n
     return (labels == classes.index(signal_class)).astype(np.int64), np.asarray(
         predictions[CLASS_SCORE_PREFIX + signal_class], dtype=float
     )
+
+
+def _weights(predictions: Mapping[str, Any]) -> np.ndarray | None:
+    """The events' ``weight_pb``: all NaN for a source without weights (no yields then), else all finite (a NaN among
+    them would drop every yield without a word)."""
+    if "weight_pb" not in predictions:
+        return None
+    weights = np.asarray(predictions["weight_pb"], dtype=float)
+    bad = ~np.isfinite(weights)
+    if bad.any() and not bad.all():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"weight_pb: {len(rows)} of {len(weights)} values are not finite (rows {rows[:5].tolist()}"
+                         f"{'...' if len(rows) > 5 else ''}): cross-section weights are given for every event or none")
+    return weights
 
 
 def _scalars(point: WorkingPoint) -> dict[str, float | int | None]:
