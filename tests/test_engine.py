@@ -29,7 +29,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.run_lock import run_lock
 from showerlearn.engine.runner import build_datamodule, train
 from showerlearn.engine.sweep import sweep
-from showerlearn.io.tables import read_columns
+from showerlearn.io.tables import read_columns, write_columns
 
 TESTS = Path(__file__).parent
 
@@ -431,6 +431,15 @@ def test_ensemble_averages_only_runs_of_the_same_events_and_writes_all_or_nothin
     assert not (same_split.path / "ensemble").exists()
     with pytest.raises(ConfigError, match="is an ensemble of runs"):
         train(resolve_config(tabular_config), resume=run.path, progress=False)
+    # a member's predictions the evaluator refuses (a NaN score): named as the average's, not the staged folder's
+    damaged = RunDir(Path(shutil.copytree(same_split.path, tmp_path / "damaged")))
+    columns = read_columns(damaged.predictions_file)
+    columns["score"][0] = np.nan
+    write_columns(damaged.predictions_file, columns)
+    with pytest.raises(ValueError, match=r"the average of the members .*damaged cannot be evaluated \(.*NaN.*\); "
+                                         r"`showerlearn evaluate MEMBER` names the member at fault"):
+        ensemble([first.path, damaged.path], tmp_path / "with_nan")
+    assert not (tmp_path / "with_nan").exists()
     first.update_status(state="failed")
     with pytest.raises(ValueError, match=r"not a completed run \(state 'failed'\)"):
         ensemble([first.path, same_split.path], tmp_path / "unfinished")

@@ -80,9 +80,14 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
         first = runs[0].status()
         run.update_status(state="completed", ensemble_of=len(runs), caption=first.get("caption", ""),
                           test_share=first.get("test_share", 1.0))
-        from showerlearn.engine.runner import evaluate  # torch only when an ensemble is written
+        from showerlearn.engine.runner import error_reason, evaluate  # torch only when an ensemble is written
 
-        evaluate(run)
+        try:
+            evaluate(run)
+        except ValueError as error:  # it names the folder being assembled, which is gone: name the members instead
+            reason = error_reason(error).replace(str(run.path), str(output))
+            raise ValueError(f"the average of the members {', '.join(str(member.path) for member in runs)} cannot be "
+                             f"evaluated ({reason}); `showerlearn evaluate MEMBER` names the member at fault") from None
     log.info("ensemble of %d runs written to %s", len(runs), output)
     return RunDir(output)
 
