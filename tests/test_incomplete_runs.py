@@ -106,6 +106,11 @@ def test_a_completed_seed_without_its_predictions_is_named_and_predicted_again_b
     _refused(_invoke("predict", run.path, "--output", run.predictions_file, "--set", "data.params.batch_size=7"),
              "restored with the run's own model and settings only, not with --set")
     assert not run.predictions_file.exists()
+    # nor from another network than the run's best (its best.ckpt gone, last.ckpt left)
+    best = run.checkpoints / "best.ckpt"
+    best.rename(best.with_name("kept.bak"))
+    _refused(_invoke(*_suggested(text, "showerlearn predict"), "--no-progress"), "the run's best checkpoint")
+    best.with_name("kept.bak").rename(best)
 
     restored = _invoke(*_suggested(text, "showerlearn predict"), "--no-progress")
     assert restored.exit_code == 0, restored.output

@@ -308,6 +308,9 @@ def _check_restores(run: RunDir, output: Path, overrides: Sequence[str], model: 
                          f"settings only, not with {given}; {instead}")
     if (unfinished := run.not_completed("it has no predictions of its own to restore")) is not None:
         raise ValueError(unfinished)
+    if run.checkpoints.is_dir() and not (run.checkpoints / "best.ckpt").is_file() and any(run.checkpoints.glob("*.ckpt")):
+        raise ValueError(f"--output {output}: the run's best checkpoint ({run.checkpoints / 'best.ckpt'}) is missing, "
+                         f"and another network would not restore its predictions; {instead}")
 
 
 @contextlib.contextmanager

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from showerlearn.io.atomic import read_json_object, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,15 @@ class RunDir:
         return None
 
     def best_checkpoint(self) -> Path:
-        """``checkpoints/best.ckpt`` (lowest validation loss), or ``last.ckpt`` if there is no best yet."""
-        for name in ("best.ckpt", "last.ckpt"):
-            if (self.checkpoints / name).is_file():
-                return self.checkpoints / name
+        """``checkpoints/best.ckpt`` (lowest validation loss), or ``last.ckpt`` if there is no best yet (a warning
+        for a completed run, which had one: the last epoch's network is not the one its predictions came from)."""
+        if (self.checkpoints / "best.ckpt").is_file():
+            return self.checkpoints / "best.ckpt"
+        if (self.checkpoints / "last.ckpt").is_file():
+            if self.status().get("state") == "completed":
+                log.warning("%s: no best.ckpt though the run completed (deleted or moved?): using last.ckpt, the last "
+                            "epoch's network, which is not the one its predictions.h5 and metrics.json came from", self.path)
+            return self.checkpoints / "last.ckpt"
         if self.is_ensemble():
             raise FileNotFoundError(f"{self.path} is an ensemble of runs (ensemble.json) without a network of its own: use its members")
         raise FileNotFoundError(f"{self.path}: no checkpoint in {self.checkpoints}")
