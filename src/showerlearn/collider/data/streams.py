@@ -7,8 +7,8 @@ reconstructed objects, with the derived fields the networks read.
 * :func:`object_tokens`: one token per reconstructed object, in a fixed order of kinds (missing pT,
   large-R jets, small-R jets, electrons, muons; by decreasing pT inside a kind, at most ``limits[kind]``
   of each), with the union of their fields: ``pt``, ``eta``, ``phi``, ``mass``, ``energy``, ``tau21``,
-  ``tau32`` (large-R jets; 0 otherwise), ``btag`` (the b-tagged small-R jets inside a large-R jet for
-  generated events, the large-R jet's own tag bit for Delphes; a small-R jet's tag), ``charge`` (leptons),
+  ``tau32`` (large-R jets; 0 otherwise), ``btag`` (the b-tagged small-R jets inside a large-R jet, also for
+  Delphes files with a ``Jet`` branch, else the large-R jet's own tag bit; a small-R jet's tag), ``charge`` (leptons),
   ``log_pt``, ``log_mass`` = log(1 + m / GeV), ``dphi_lead`` (phi relative to the leading large-R jet, which
   removes the event's irrelevant azimuth) and one indicator per kind (``is_met``, ``is_fatjet``...). The fixed
   order puts missing pT and the two selected large-R jets in the first slots of every generated event.
