@@ -467,3 +467,21 @@ def test_every_form_of_devices_lightning_reads_is_kept(devices: object) -> None:
     example = REPOSITORY / "examples" / "calorimeter_pair_mlp.yaml"
     assert load_config(example, [f"trainer.devices={devices!r}" if isinstance(devices, str) else f"trainer.devices={devices}"]
                        ).trainer.devices == devices
+
+
+@pytest.mark.parametrize(("example", "settings", "problem"), [
+    ("gamma_physnet_da_small.yaml", ["data.params.files=[nothere.h5]", "data.params.simulate=null"],
+     "data.params.files: no such file: nothere.h5"),
+    ("calorimeter_r3b_window.yaml", ["data.params.files=[hits*.h5]", "data.params.simulate=null"],
+     "data.params.files: pattern 'hits*.h5' matches no file"),
+    ("collider_mlp.yaml", ["data.params.source={kind: generated, files: [nothere.h5]}"],
+     "data.params.source.files: no such file: nothere.h5"),
+])
+def test_a_missing_input_file_leaves_no_failed_run_behind(example: str, settings: list[str], problem: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused before the run's folder exists: a failed run left by a typo made the README's one-run globs match two."""
+    monkeypatch.chdir(tmp_path)
+    overrides = [item for setting in [*settings, f"output_dir={tmp_path / 'runs'}"] for item in ("--set", setting)]
+    result = CliRunner().invoke(app, ["train", str(REPOSITORY / "examples" / example), *overrides])
+    assert result.exit_code == 2 and problem in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "runs").exists()

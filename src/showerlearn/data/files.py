@@ -116,6 +116,23 @@ def source_problems(params: Mapping[str, Any], path: str = "") -> list[str]:
     ]
 
 
+def missing_file_problems(patterns: Any, key: str) -> list[str]:
+    """The files a new run's ``patterns`` (the setting ``key``) name and that are not there: a path with no file, a
+    glob matching nothing; one line each. Checked before the run's folder exists (``new_run_problems``), so that a
+    typo leaves no failed run behind; not part of the config's schema, since a finished run's config is read from any
+    working folder."""
+    if not isinstance(patterns, (list, tuple)):
+        return []
+    problems = []
+    for pattern in map(str, patterns):
+        if glob.has_magic(pattern):
+            if not glob.glob(pattern):
+                problems.append(f"{key}: pattern {pattern!r} matches no file")
+        elif not Path(pattern).exists():
+            problems.append(f"{key}: no such file: {pattern} (a relative path is read from the working folder, {Path.cwd()})")
+    return problems
+
+
 def check_source(files: Any, simulate: Any, what: str) -> None:
     """A DataModule constructor's check of :func:`source_problems`: a ValueError beginning with ``what``
     (``calorimeter data``)."""

@@ -44,7 +44,8 @@ from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import InputView, ShowerDataModule
 from showerlearn.data.collate import collate_padded
 from showerlearn.data.files import (
-    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
+    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, missing_file_problems,
+    source_problems,
 )
 from showerlearn.data.split import SplitSpec
 from showerlearn.registry import DATAMODULES, Count, NonNegative
@@ -139,6 +140,11 @@ class CalorimeterDataModule(ShowerDataModule):
         except ValueError as error:
             problems.append(f"{path}.features: {error}")
         return problems + _azimuth_problems(params, path)
+
+    @classmethod
+    def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """The hit files named are there (:func:`~showerlearn.data.files.missing_file_problems`)."""
+        return missing_file_problems(params.get("files"), "data.params.files")
 
     @classmethod
     def ignored_prediction_settings(

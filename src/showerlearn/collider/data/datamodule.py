@@ -45,7 +45,7 @@ from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import ShowerDataModule, Split
 from showerlearn.data.collate import collate_padded
-from showerlearn.data.files import files_caption
+from showerlearn.data.files import files_caption, missing_file_problems
 from showerlearn.data.split import SplitSpec
 from showerlearn.family import Family
 from showerlearn.io.tables import CLASS_SCORE_PREFIX
@@ -447,6 +447,19 @@ class ColliderDataModule(ShowerDataModule):
             return f"simulated collider events ({self.source.config.n_events} selected, seed {self.source.seed})"
         named = self.input_files(self.source.model_dump(mode="json"))
         return f"collider events from {self.source.kind} {files_caption(named) if named else 'files'}"
+
+    @classmethod
+    def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """The files the source names are there (:func:`~showerlearn.data.files.missing_file_problems`): generated
+        files, each Delphes class's files, the columnar and npz streams' files."""
+        source, key = params.get("source") or {}, "data.params.source"
+        lists = {f"{key}.files": source.get("files")} if source.get("kind") == "generated" else {}
+        if source.get("kind") == "delphes":
+            lists = {f"{key}.classes.{name}": files for name, files in (source.get("classes") or {}).items()}
+        for stream in ("constituents", "objects"):
+            if source.get("kind") in ("npz", "columnar") and isinstance(source.get(stream), Mapping):
+                lists[f"{key}.{stream}.files"] = source[stream].get("files")
+        return [problem for name, files in lists.items() for problem in missing_file_problems(files, name)]
 
     @classmethod
     def average_predictions(cls, tables: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> dict[str, np.ndarray]:

@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 from showerlearn.config.base import SettingsModel
 from showerlearn.data.base import InputView, ShowerDataModule
 from showerlearn.data.files import (
-    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, source_problems,
+    cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, missing_file_problems,
+    source_problems,
 )
 from showerlearn.data.split import SplitSpec
 from showerlearn.iact.data.augment import AugmentConfig, Augmenter, SymmetryOp, average_views, permuted_pixels
@@ -159,6 +160,11 @@ class IACTDataModule(ShowerDataModule):
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
         """What ``config validate`` reports before any work: ``files`` and ``simulate`` both given, or neither."""
         return source_problems(params, path)
+
+    @classmethod
+    def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """The files named are there (:func:`~showerlearn.data.files.missing_file_problems`)."""
+        return missing_file_problems(params.get("files"), "data.params.files")
 
     def __init__(
         self,
