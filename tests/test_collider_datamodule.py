@@ -571,7 +571,8 @@ def test_a_signal_class_the_source_cannot_have_is_refused_before_training(source
 
     config = load_config(Path(__file__).parents[1] / "examples" / "collider_multiscale.yaml",
                          [f"data.params.source={source}".replace("'", '"'), f"evaluation.params.signal_class={signal}"])
-    problems = new_run_problems(config)
+    # the files are made up: only the class rule is read here
+    problems = [line for line in new_run_problems(config) if not line.startswith("data.params.source")]
     if problem is None:
         assert problems == []
     else:

@@ -322,7 +322,9 @@ def test_hit_files_of_another_resolution_than_the_photopeak_window_are_refused(t
         str(tmp_path / "a.h5"))
     assert problems(f"{tmp_path / 'a.h5'}, {tmp_path / 'b.h5'}", f"{window}=0.03") == ""
     assert "hit files simulated with different crystal resolutions" in problems(str(tmp_path / "*.h5"), f"{window}=0.03")
-    assert problems(str(tmp_path / "missing.h5")) == ""  # the DataModule names a missing file when it reads
+    # a missing file: named once, as missing (no resolution to compare)
+    assert problems(str(tmp_path / "missing.h5")) == f"data.params.files: no such file: {tmp_path / 'missing.h5'} (a " \
+                                                     f"relative path is read from the working folder, {Path.cwd()})"
     # a config naming no resolution: the evaluator's default window, 0.077, is the one compared
     config = load_config(example, ["data.params.simulate=null", f"data.params.files=[{tmp_path / 'a.h5'}]"])
     config.evaluation.params.pop("resolution_fwhm_662", None)

@@ -451,13 +451,13 @@ class ColliderDataModule(ShowerDataModule):
     @classmethod
     def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
         """The files the source names are there (:func:`~showerlearn.data.files.missing_file_problems`): generated
-        files, each Delphes class's files, the columnar and npz streams' files."""
+        and columnar files, each Delphes class's files, the npz streams' files."""
         source, key = params.get("source") or {}, "data.params.source"
-        lists = {f"{key}.files": source.get("files")} if source.get("kind") == "generated" else {}
+        lists = {f"{key}.files": source.get("files")} if source.get("kind") in ("generated", "columnar") else {}
         if source.get("kind") == "delphes":
             lists = {f"{key}.classes.{name}": files for name, files in (source.get("classes") or {}).items()}
         for stream in ("constituents", "objects"):
-            if source.get("kind") in ("npz", "columnar") and isinstance(source.get(stream), Mapping):
+            if source.get("kind") == "npz" and isinstance(source.get(stream), Mapping):
                 lists[f"{key}.{stream}.files"] = source[stream].get("files")
         return [problem for name, files in lists.items() for problem in missing_file_problems(files, name)]
 
