@@ -171,9 +171,16 @@ def test_same_config_and_seed_give_identical_metrics(tabular_config: dict) -> No
 
 def test_resume_refuses_a_different_config(tabular_config: dict) -> None:
     run = train(resolve_config(tabular_config), progress=False)
+    hidden = tabular_config["model"]["params"].get("hidden")
     tabular_config["model"]["params"]["hidden"] = 16
     with pytest.raises(ConfigError, match=r"differs from the one this run was started with in model\.params\.hidden"):
         train(resolve_config(tabular_config), resume=run.path, progress=False)
+    # a whole section set in one config and not the other is named once, by the section
+    tabular_config["model"]["params"]["hidden"] = hidden
+    tabular_config["scheduler"] = {"name": "cosine", "params": {"T_max": 3}}
+    with pytest.raises(ConfigError, match=r"started with in scheduler \(pass") as refused:
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+    assert "scheduler.params" not in str(refused.value).partition("(pass")[0]
 
 
 @pytest.mark.slow

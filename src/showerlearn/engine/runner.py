@@ -218,17 +218,28 @@ def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: st
     flat_before, flat_after = flatten_config(before), flatten_config(after)
     changed = sorted(k for k in flat_before.keys() | flat_after.keys()
                      if flat_before.get(k) != flat_after.get(k) and k not in _RESUME_FREE_KEYS)
-    if other := [k for k in changed if k not in BUDGET_KEYS]:
+    if other := _outermost([k for k in changed if k not in BUDGET_KEYS]):
         difference = difflib.unified_diff(
             dump_config(stored).splitlines(), dump_config(given).splitlines(), "run's config.yaml", "given config", lineterm=""
         )
+        named = ", ".join(other[:_NAMED_KEYS]) + (f" and {len(other) - _NAMED_KEYS} more" if len(other) > _NAMED_KEYS else "")
         raise ConfigError(source, [
-            f"the config differs from the one this run was started with in {', '.join(other)} (pass "
+            f"the config differs from the one this run was started with in {named} (pass "
             f"RUN_DIR/config.yaml to resume as is; only {', '.join(BUDGET_KEYS)} may change; to start anew with "
             "this config, give a new folder, or remove this one):",
             *list(difference)[2:32],
         ])
     return {key: [before["trainer"][key.split(".")[1]], after["trainer"][key.split(".")[1]]] for key in changed}
+
+
+#: differing settings a resume refusal names (the diff after it shows them all)
+_NAMED_KEYS = 8
+
+
+def _outermost(keys: list[str]) -> list[str]:
+    """The keys that lie in no other of ``keys``: a section set in one config and null in the other
+    (``data.params.simulate``) differs in each of its ~70 settings, named once by the section."""
+    return [key for key in keys if not any(key.startswith(other + ".") for other in keys)]
 
 
 def _check_budget_trains(config: ExperimentConfig, run: RunDir, source: str) -> None:
