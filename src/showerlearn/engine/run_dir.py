@@ -29,6 +29,8 @@ class RunDir:
     @classmethod
     def existing(cls, path: str | Path) -> RunDir:
         run = cls(Path(path))
+        if not run.path.exists():
+            raise FileNotFoundError(f"{path}: no such run folder")
         if not run.config_file.is_file():
             raise FileNotFoundError(f"{path} is not a showerlearn run directory (no config.yaml)")
         return run
