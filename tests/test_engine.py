@@ -712,3 +712,11 @@ def test_a_sweep_refuses_what_a_run_refuses_before_its_folder_exists(tabular_con
     with pytest.raises((ValueError, ConfigError), match=refusal):
         sweep(resolve_config(tabular_config), 2, progress=False)
     assert not (Path(tabular_config["output_dir"]) / "tabular").exists()
+
+
+def test_a_run_folder_that_is_not_there_is_named_missing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nothere: no such run folder"):
+        RunDir.existing(tmp_path / "nothere")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"folder is not a showerlearn run directory \(no config.yaml\)"):
+        RunDir.existing(tmp_path / "folder")
