@@ -95,9 +95,13 @@ def test_a_finished_run_with_a_relative_table_is_evaluated_from_another_folder(
         in caplog.text
 
 
-def test_missing_config_file() -> None:
+def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_config("does/not/exist.yaml")
+    # a run's folder given where its config belongs (config show RUN): the config inside is named
+    (tmp_path / "config.yaml").write_text("name: x\n")
+    with pytest.raises(ConfigError, match=r"a folder, not a config file: .* \(the config of the run there: .*config.yaml\)"):
+        load_config(tmp_path)
 
 
 def test_overrides_parse_yaml_values(tmp_path: Path, valid: dict) -> None:

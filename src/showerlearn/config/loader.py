@@ -51,13 +51,21 @@ def _load_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _not_a_config_file(path: Path) -> str:
+    """Why ``path``, which is no file, cannot be read as a config; a run's folder points to the config it holds."""
+    if not path.is_dir():
+        return f"no such config file: {path}"
+    inside = path / "config.yaml"
+    return f"a folder, not a config file: {path}" + (f" (the config of the run there: {inside})" if inside.is_file() else "")
+
+
 def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a config file; ``extends: OTHER.yaml`` (relative to this file) starts from OTHER's keys,
     merged key by key (see :func:`_merge`: another component ``name`` or ``kind`` replaces the old one
     whole), so a variant states only what it changes."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(str(path), [f"a folder, not a config file: {path}" if path.is_dir() else f"no such config file: {path}"])
+        raise ConfigError(str(path), [_not_a_config_file(path)])
     try:
         data = _load_yaml(path.read_text())
     except yaml.YAMLError as error:
