@@ -16,7 +16,7 @@ from showerlearn.collider.data.datamodule import ColliderDataModule
 from showerlearn.collider.explain.adapter import ColliderExplainAdapter
 from showerlearn.collider.explain.summary import JetImages, MeanMaps
 from showerlearn.explain.driver import GRADCAM_PREFIX
-from showerlearn.explain.gradcam import grad_cam
+from showerlearn.explain.gradcam import Projection, grad_cam
 from showerlearn.registry import MODELS
 
 
@@ -61,11 +61,9 @@ def test_jet_images_are_per_event_normalised_maps_histogrammed_per_jet() -> None
     np.testing.assert_allclose(gradcam.sum(axis=(1, 2, 3)), 1.0)
 
 
-@pytest.mark.parametrize("stream", ["objects", "constituents"])
-def test_grad_cam_is_summarised_on_the_slots_of_the_explained_layer(stream: str, tmp_path: Path) -> None:
-    """Each event's map counts as shares of 1 over its real tokens (however long the padding and whatever the
-    gradients' scale), on the stream the explained layer attends over: a layer over the objects is summarised
-    on the object slots (it has no jet image), not on the empty constituent slots."""
+def _transformer_adapter(tmp_path: Path, stream: str) -> tuple[ColliderExplainAdapter, Projection, dict]:
+    """The adapter of an untrained one-stream transformer over ``stream``, its projection onto the token slots, and
+    a test batch of 60 generated events."""
     datamodule = ColliderDataModule(source={"files": [str(write_event_file(tmp_path / "e.h5", 60, seed=0))]},
                                     constituents={"n_tokens": 12}, seed=1)  # fmt: skip
     datamodule.setup("fit")
@@ -74,8 +72,15 @@ def test_grad_cam_is_summarised_on_the_slots_of_the_explained_layer(stream: str,
     accepted = inspect.signature(factory).parameters
     model = factory(**{k: v for k, v in sizes.items() if k in accepted}, dim=16, heads=2, stream=stream)
     adapter = ColliderExplainAdapter(SimpleNamespace(datamodule=datamodule, model=model))
-    to_slots = adapter.projection(model)
-    batch = next(iter(datamodule.test_dataloader()))
+    return adapter, adapter.projection(model), next(iter(datamodule.test_dataloader()))
+
+
+@pytest.mark.parametrize("stream", ["objects", "constituents"])
+def test_grad_cam_is_summarised_on_the_slots_of_the_explained_layer(stream: str, tmp_path: Path) -> None:
+    """Each event's map counts as shares of 1 over its real tokens (however long the padding and whatever the
+    gradients' scale), on the stream the explained layer attends over: a layer over the objects is summarised
+    on the object slots (it has no jet image), not on the empty constituent slots."""
+    adapter, to_slots, batch = _transformer_adapter(tmp_path, stream)
     real = batch["inputs"][f"{stream}_mask"].numpy()
     cam = np.random.default_rng(2).random(real.shape) * 1000.0  # any scale
     adapter.accumulate({f"{GRADCAM_PREFIX}label:1": to_slots(torch.as_tensor(cam)).numpy()}, batch, np.ones(len(real), bool))
@@ -118,16 +123,7 @@ def test_grad_cam_of_a_named_layer_lands_on_the_slots_of_its_stream(layer: str |
 def test_unlabelled_events_are_summarised_as_a_group_of_their_own(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Files to predict carry no class (every Delphes file): their events form an "unlabelled" row instead of
     being left out (which left every panel empty); a class without events gets no row and is named."""
-    datamodule = ColliderDataModule(source={"files": [str(write_event_file(tmp_path / "e.h5", 60, seed=0))]},
-                                    constituents={"n_tokens": 12}, seed=1)  # fmt: skip
-    datamodule.setup("fit")
-    sizes = datamodule.model_inputs()
-    factory = MODELS.get("collider_transformer")
-    accepted = inspect.signature(factory).parameters
-    model = factory(**{k: v for k, v in sizes.items() if k in accepted}, dim=16, heads=2)
-    adapter = ColliderExplainAdapter(SimpleNamespace(datamodule=datamodule, model=model))
-    to_slots = adapter.projection(model)
-    batch = next(iter(datamodule.test_dataloader()))
+    adapter, to_slots, batch = _transformer_adapter(tmp_path, "constituents")
     real = batch["inputs"]["constituents_mask"].numpy()
     unlabelled = {**batch, "meta": {**batch["meta"], "label": torch.full_like(batch["meta"]["label"], -1)}}
     cam = np.random.default_rng(2).random(real.shape)
