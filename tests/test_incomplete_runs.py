@@ -109,7 +109,7 @@ def test_a_completed_seed_without_its_predictions_is_named_and_predicted_again_b
     # nor from another network than the run's best (its best.ckpt gone, last.ckpt left)
     best = run.checkpoints / "best.ckpt"
     best.rename(best.with_name("kept.bak"))
-    _refused(_invoke(*_suggested(text, "showerlearn predict"), "--no-progress"), "the run's best checkpoint")
+    _refused(_invoke(*_suggested(text, "showerlearn predict"), "--no-progress"), "the checkpoint that predicted the run's test split")
     best.with_name("kept.bak").rename(best)
 
     restored = _invoke(*_suggested(text, "showerlearn predict"), "--no-progress")

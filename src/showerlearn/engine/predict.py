@@ -56,7 +56,7 @@ from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.environment import note_working_folder
 from showerlearn.engine.exported import metadata_path
-from showerlearn.engine.run_dir import RunDir, refuse_replacing_a_run
+from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir, refuse_replacing_a_run
 from showerlearn.engine.runner import (
     build_datamodule, build_module, error_reason, load_trained_weights, predict_outputs, trained_outputs,
 )
@@ -308,9 +308,9 @@ def _check_restores(run: RunDir, output: Path, overrides: Sequence[str], model: 
                          f"settings only, not with {given}; {instead}")
     if (unfinished := run.not_completed("it has no predictions of its own to restore")) is not None:
         raise ValueError(unfinished)
-    if run.checkpoints.is_dir() and not (run.checkpoints / "best.ckpt").is_file() and any(run.checkpoints.glob("*.ckpt")):
-        raise ValueError(f"--output {output}: the run's best checkpoint ({run.checkpoints / 'best.ckpt'}) is missing, "
-                         f"and another network would not restore its predictions; {instead}")
+    if (used := run.status().get(PREDICTED_WITH)) and not (run.checkpoints / used).is_file():
+        raise ValueError(f"--output {output}: the checkpoint that predicted the run's test split ({run.checkpoints / used}) "
+                         f"is missing, and another network would not restore its predictions; {instead}")
 
 
 @contextlib.contextmanager

@@ -13,6 +13,9 @@ from showerlearn.io.atomic import read_json_object, write_json_atomic
 
 log = logging.getLogger(__name__)
 
+#: the run.json key naming the checkpoint file (in ``checkpoints/``) whose network predicted the run's test split
+PREDICTED_WITH = "predicted_with"
+
 
 @dataclass(frozen=True)
 class RunDir:
@@ -71,13 +74,13 @@ class RunDir:
 
     def best_checkpoint(self) -> Path:
         """``checkpoints/best.ckpt`` (lowest validation loss), or ``last.ckpt`` if there is no best yet (a warning
-        for a completed run, which had one: the last epoch's network is not the one its predictions came from)."""
+        when the run's predictions came from a best.ckpt that is gone: ``predicted_with`` in run.json)."""
         if (self.checkpoints / "best.ckpt").is_file():
             return self.checkpoints / "best.ckpt"
         if (self.checkpoints / "last.ckpt").is_file():
-            if self.status().get("state") == "completed":
-                log.warning("%s: no best.ckpt though the run completed (deleted or moved?): using last.ckpt, the last "
-                            "epoch's network, which is not the one its predictions.h5 and metrics.json came from", self.path)
+            if self.status().get(PREDICTED_WITH) == "best.ckpt":
+                log.warning("%s: its best.ckpt, which predicted its test split, is gone (deleted or moved?): using "
+                            "last.ckpt, another network than the one its predictions.h5 and metrics.json came from", self.path)
             return self.checkpoints / "last.ckpt"
         if self.is_ensemble():
             raise FileNotFoundError(f"{self.path} is an ensemble of runs (ensemble.json) without a network of its own: use its members")

@@ -34,7 +34,7 @@ from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.data_fingerprint import FINGERPRINT_KEY, check_same_data, data_fingerprint
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, interruption, launched_rank, started_by_lightning
-from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir
 from showerlearn.engine.run_lock import lock_holder, run_lock
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
@@ -93,6 +93,8 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         elif not _fit_network(config, datamodule, run, attempt, progress, resume):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
+        if config.estimator is None:  # the network that predicts it, which a later restore must use again
+            run.update_status(**{PREDICTED_WITH: run.best_checkpoint().name})
         write_tables(run.predictions_file, as_tables(predict_outputs(config, datamodule, run, progress=progress)),
                      datamodule.column_units(),
                      datamodule.prediction_attributes())
