@@ -360,6 +360,11 @@ def test_the_iact_evaluations_settings_are_checked_before_training(setting: str,
     (requirements / "cta_requirements_South-50h-SST-AngRes.dat").write_text("0.1 0.2\n1.0 0.1\n")
     result = CliRunner().invoke(app, ["config", "validate", str(example), "--set", f"evaluation.params.requirements={requirements}"])
     assert result.exit_code == 2 and "no cta_requirements_North-*-LST*.dat files in" in " ".join(result.output.split())
+    # a new run's check only: a finished run's config read again (predict --set, from any folder) is not refused
+    from showerlearn.family import family_of
+
+    config = load_config(example, ["evaluation.params.baseline=runs/nothere"])
+    assert family_of(config).experiment_problems(config) == [] and len(new_run_problems(config)) == 1
 
 
 def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:

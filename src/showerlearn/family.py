@@ -110,6 +110,12 @@ class Family:
         line each, named by their keys); checked by :func:`new_run_problems`. None by default."""
         return []
 
+    def input_file_problems(self, config: ExperimentConfig) -> list[str]:
+        """Files a new experiment reads besides its data that are not there (an evaluator's reference files), one
+        line each named by its key: checked by :func:`new_run_problems` before the run's folder exists, never when a
+        finished run's config is read again (``predict --set``, from any working folder). None by default."""
+        return []
+
     def board_style(self) -> BoardStyle:
         """Labels, units and best directions of the family's metrics (generic classification by default)."""
         return BoardStyle(
@@ -187,7 +193,7 @@ def new_run_problems(config: ExperimentConfig) -> list[str]:
     return (_run_name_problems(config.name) + config.ignored_sections() + _empty_test_split(config)
             + _optimizer_problems(config) + _trainer_name_problems(config) + _init_from_problems(config)
             + _averaging_problems(config) + _data_problems(config)
-            + family_of(config).experiment_problems(config))
+            + family_of(config).experiment_problems(config) + family_of(config).input_file_problems(config))
 
 
 def _data_problems(config: ExperimentConfig) -> list[str]:

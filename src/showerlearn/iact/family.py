@@ -73,7 +73,7 @@ class IACTFamily(Family):
 
         return IACTExplainAdapter(trained)
 
-    def experiment_problems(self, config: ExperimentConfig) -> list[str]:
+    def input_file_problems(self, config: ExperimentConfig) -> list[str]:
         return _evaluation_input_problems(config)
 
 
@@ -83,19 +83,18 @@ def _evaluation_input_problems(config: ExperimentConfig) -> list[str]:
     run's settings cannot be changed."""
     if config.evaluation is None or config.evaluation.name != "iact":
         return []
-    from showerlearn.iact.evaluation.evaluator import PREDICTIONS_FILE
-    from showerlearn.iact.evaluation.requirements import load_requirements
+    from showerlearn.iact.evaluation.evaluator import PREDICTIONS_FILE, baseline_file
+    from showerlearn.iact.evaluation.requirements import DEFAULT_REQUIREMENT_SET, REQUIREMENT_SETS, load_requirements
 
     params, problems = config.evaluation.params or {}, []
-    if isinstance(baseline := params.get("baseline"), str):
-        path = Path(baseline)
-        found = path / PREDICTIONS_FILE if path.is_dir() else path
-        if not found.is_file():
-            problems.append(f"evaluation.params.baseline: {found} not found (give a predictions file, or a run folder "
-                            f"holding {PREDICTIONS_FILE})")
-    if (requirements := params.get("requirements")) is not None:
+    if isinstance(baseline := params.get("baseline"), str) and not (found := baseline_file(baseline)).is_file():
+        problems.append(f"evaluation.params.baseline: {found} not found (give a predictions file, or a run folder "
+                        f"holding {PREDICTIONS_FILE})")
+    # a set that is none is the schema's to name (requirement_set), not the folder's
+    requirement_set = params.get("requirement_set", DEFAULT_REQUIREMENT_SET)
+    if (requirements := params.get("requirements")) is not None and requirement_set in REQUIREMENT_SETS:
         try:
-            load_requirements(requirements, params.get("requirement_set", "North-LST"))
+            load_requirements(requirements, requirement_set)
         except (OSError, ValueError) as error:
             problems.append(f"evaluation.params.requirements: {error}")
     return problems

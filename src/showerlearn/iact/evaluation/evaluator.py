@@ -43,7 +43,7 @@ from showerlearn.evaluation.curves import (
     save_curve_figures,
 )
 from showerlearn.iact.data.targets import COLUMN_UNITS
-from showerlearn.iact.evaluation.requirements import RequirementSet, load_requirements
+from showerlearn.iact.evaluation.requirements import DEFAULT_REQUIREMENT_SET, RequirementSet, load_requirements
 from showerlearn.iact.family import BOARD_STYLE
 from showerlearn.io.tables import PREDICTIONS_KEY, convert_units, read_columns
 from showerlearn.metrics import classification as cls
@@ -213,9 +213,15 @@ def iact_metrics(
     }
 
 
+def baseline_file(path: str | Path) -> Path:
+    """The predictions file a ``baseline`` names: the file itself, or a run folder's ``predictions.h5``."""
+    path = Path(path)
+    return path / PREDICTIONS_FILE if path.is_dir() else path
+
+
 def _read_predictions(path: Path) -> dict[str, np.ndarray]:
     """Prediction columns from a predictions file or a run directory's ``predictions.h5``."""
-    file = path / PREDICTIONS_FILE if path.is_dir() else path
+    file = baseline_file(path)
     if not file.is_file():
         raise FileNotFoundError(f"baseline predictions {file} not found (give a predictions file or a run directory)")
     # a baseline written by another tool may hold its energies in GeV, say: in the units of the run's own
@@ -243,7 +249,7 @@ def evaluate_iact(
     baseline: Mapping[str, Any] | str | Path | None = None,
     baseline_label: str = "Hillas + RF",
     requirements: str | Path | None = None,
-    requirement_set: RequirementSet = "North-LST",
+    requirement_set: RequirementSet = DEFAULT_REQUIREMENT_SET,
     simulated: SimulatedEvents | Mapping[str, float] | None = None,
     log_dir: str | Path | None = None,
     camera_examples: CameraExamples | None = None,

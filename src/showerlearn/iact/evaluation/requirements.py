@@ -22,6 +22,8 @@ RequirementSet = Literal["North-LST", "North-MST", "North", "South-LST", "South-
 #: Requirement sets the board offers when their files are in the folder, in the board's order (the
 #: first one found is shown first).
 REQUIREMENT_SETS: tuple[str, ...] = get_args(RequirementSet)
+#: the set an IACT run is compared with unless its config names another (the LST's site and telescope)
+DEFAULT_REQUIREMENT_SET: RequirementSet = "North-LST"
 
 #: File suffix -> metric name used in metrics.json curves.
 _KINDS = {
@@ -55,7 +57,7 @@ def read_requirement_file(path: str | Path) -> ReferenceCurve:
     return ReferenceCurve(label=label, energy=data[:, 0], value=data[:, 1])
 
 
-def load_requirements(directory: str | Path, requirement_set: str = "North-LST") -> dict[str, ReferenceCurve]:
+def load_requirements(directory: str | Path, requirement_set: str = DEFAULT_REQUIREMENT_SET) -> dict[str, ReferenceCurve]:
     """The requirement curves of one set (``"North"``, ``"North-LST"``, ``"South-SST"``...) in ``directory``.
 
     Returns ``{"angular_resolution": ..., "energy_resolution": ..., "effective_area": ...,
