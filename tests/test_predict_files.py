@@ -505,11 +505,18 @@ def test_an_exported_model_predicts_as_the_checkpoint(
                twin.best_checkpoint())  # fmt: skip
     with pytest.raises(ValueError, match=rf"model.pt: exported from the checkpoint of the run {iact_run.path.name} "):
         predict_files(twin, [source], tmp_path / "twin_out", model=exported, progress=False)
-    # the run it was exported from, trained further since (--resume): its best checkpoint is another
-    later = RunDir(Path(shutil.copytree(twin.path, tmp_path / "later" / iact_run.path.name)))
+    # another run of the same folder name is another run; the run it was exported from, trained further since
+    # (--resume, here its sidecar pointing to the twin): its best checkpoint is another
+    namesake = RunDir(Path(shutil.copytree(twin.path, tmp_path / "elsewhere" / iact_run.path.name)))
+    with pytest.raises(ValueError, match=rf"model.pt: exported from the checkpoint of the run {iact_run.path.name} "):
+        predict_files(namesake, [source], tmp_path / "namesake_out", model=exported, progress=False)
+    sidecar = metadata_path(exported)
+    made_from = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**made_from, "run": str(twin.path.resolve())}))
     with pytest.raises(ValueError, match=r"model.pt: exported from .* when its best checkpoint was another \(SHA-256 "
                                          r".*the run has been trained further since: export it again"):
-        predict_files(later, [source], tmp_path / "later_out", model=exported, progress=False)
+        predict_files(twin, [source], tmp_path / "later_out", model=exported, progress=False)
+    sidecar.write_text(json.dumps(made_from))
     sidecar = metadata_path(exported)
     made_from = json.loads(sidecar.read_text())
     # the sidecar of an earlier version, without the digest: checked on the settings alone, as then

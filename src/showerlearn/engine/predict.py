@@ -668,13 +668,15 @@ def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: C
             f"--model {model}: exported from the run {exported_from} whose {' and '.join(differing)} "
             f"settings differ from {run.path}'s: predict with the run it was exported from"
         )
-    _check_checkpoint_digest(model, run, best, described.get("checkpoint_sha256"), exported_from)
+    same_run = described.get("run", "") == str(run.path.resolve())
+    _check_checkpoint_digest(model, run, best, described.get("checkpoint_sha256"), exported_from, same_run)
 
 
 def _check_checkpoint_digest(
-    model: Path, run: RunDir, best: CheckpointFile | None, digest: str | None, exported_from: str
+    model: Path, run: RunDir, best: CheckpointFile | None, digest: str | None, exported_from: str, same_run: bool
 ) -> None:
-    """The run's ``best`` checkpoint is the one ``model`` was exported from (its SHA-256 ``digest``, from the sidecar)."""
+    """The run's ``best`` checkpoint is the one ``model`` was exported from (its SHA-256 ``digest``, from the sidecar);
+    ``same_run``: the sidecar names this very run folder (by its resolved path, not its name, which runs share)."""
     # sidecars written before they kept the digest: accepted on the settings alone, as they were then
     if digest is None:
         return
@@ -683,7 +685,7 @@ def _check_checkpoint_digest(
         return
     if best.sha256 == digest:
         return
-    if exported_from == run.path.name:  # this run's, before it was trained further (--resume) or its best replaced
+    if same_run:  # this run's, before it was trained further (--resume) or its best replaced
         raise ValueError(f"--model {model}: exported from {run.path} when its best checkpoint was another (SHA-256 "
                          f"{digest[:12]}...); the run has been trained further since: export it again")
     raise ValueError(
