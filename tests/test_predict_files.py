@@ -787,12 +787,14 @@ def test_a_data_error_of_one_input_names_that_file() -> None:
 
 def test_no_output_replaces_a_runs_own_files_even_with_overwrite(collider: RunDir, tmp_path: Path) -> None:
     """``--overwrite`` of an output named RUN/config.yaml or RUN/checkpoints/best.ckpt broke the run (its config an
-    HDF5 file, its weights an ONNX graph)."""
+    HDF5 file, its weights an ONNX graph); a new file in one of its folders is refused too (it would be taken for
+    the run's own, and could not be replaced later)."""
     run = RunDir(Path(shutil.copytree(collider.path, tmp_path / "run")))
     kept = {path: path.read_bytes() for path in (run.config_file, run.best_checkpoint(), run.metrics_file)}
     for command, output in ((["predict", str(run.path)], run.config_file),
                             (["export", str(run.path), "--format", "onnx", "--no-progress"], run.best_checkpoint()),
-                            (["board", str(run.path)], run.metrics_file)):
+                            (["board", str(run.path)], run.metrics_file),
+                            (["board", str(run.path)], run.checkpoints / "board.html")):
         result = CliRunner().invoke(app, [*command, "--output", str(output), "--overwrite"])
         message = "".join(result.output.split())
         assert result.exit_code != 0 and f"ispartoftherun{run.path}".replace(" ", "") in message, result.output

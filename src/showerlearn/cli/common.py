@@ -19,7 +19,7 @@ from rich.table import Table
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.loader import config_file_of
 from showerlearn.engine.launch import interruption, interruption_status
-from showerlearn.engine.run_dir import refuse_replacing_a_run
+from showerlearn.engine.run_dir import refuse_writing_into_a_run
 from showerlearn.io.staging import file_in_the_way
 from showerlearn.parallel import SEED_RANGE
 
@@ -62,10 +62,9 @@ def check_output_file(path: Path, overwrite: bool, name: str = "--output") -> No
         raise IsADirectoryError(f"{name} {path}: is a folder; give the name of the file to write")
     if blocking := file_in_the_way(path):
         raise NotADirectoryError(f"{name} {path}: {blocking} is a file, not a folder to write into")
+    refuse_writing_into_a_run(path, name)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{name} {path}: exists; pass --overwrite to replace it")
-    if path.exists():
-        refuse_replacing_a_run(path, name)
 
 
 @contextlib.contextmanager

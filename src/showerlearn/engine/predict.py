@@ -56,7 +56,7 @@ from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.environment import note_working_folder
 from showerlearn.engine.exported import metadata_path
-from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir, refuse_replacing_a_run
+from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir, refuse_writing_into_a_run
 from showerlearn.engine.runner import (
     build_datamodule, build_module, error_reason, load_trained_weights, predict_outputs, trained_outputs,
 )
@@ -275,9 +275,9 @@ def predict_split(
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     if output.resolve() == run.predictions_file.resolve():
         _check_restores(run, output, overrides, model)
+    refuse_writing_into_a_run(output)
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
-    refuse_replacing_a_run(output)
     note_working_folder(run.environment_file)  # before its data is opened, which may fail on a relative path
     context = _open(run, overrides, model, keep_invalid=False, chunk_events=chunk_events, progress=progress)
     if overrides:
@@ -713,7 +713,7 @@ def _check_outputs(outputs: Sequence[Path], stamps: Sequence[Mapping[str, Any] |
     FileExistsError for every existing file that is not (unless ``overwrite``) and for folders in the way."""
     done, refused = [], []
     for output, stamp in zip(outputs, stamps, strict=True):
-        refuse_replacing_a_run(output, "predict: output")
+        refuse_writing_into_a_run(output, "predict: output")
         problem = _existing_output(output, stamp)
         done.append(problem == "" and not overwrite)
         if problem and (not overwrite or output.is_dir()):

@@ -153,10 +153,10 @@ def unique_folder(base: Path) -> Path:
     raise AssertionError("unreachable: itertools.count() never ends")
 
 
-def refuse_replacing_a_run(path: str | Path, name: str = "--output") -> None:
-    """An existing output that is a run's own file (its config, checkpoint, predictions, metrics) or lies in one of
-    its folders is never replaced, even with ``--overwrite``: the run would no longer be what it says."""
-    if Path(path).exists() and (owner := RunDir.owning(path)) is not None:
+def refuse_writing_into_a_run(path: str | Path, name: str = "--output") -> None:
+    """An output that is a run's own file (its config, checkpoint, predictions, metrics) or lies in one of its folders
+    is refused, even with ``--overwrite``: replacing one would break the run, and a file added to its folders would be
+    taken for the run's own (and could not be replaced later)."""
+    if (owner := RunDir.owning(path)) is not None:
         run, entry = owner
-        raise FileExistsError(f"{name} {path}: is part of the run {run.path} ({entry.name}), which it would break; "
-                              "write it elsewhere")
+        raise FileExistsError(f"{name} {path}: is part of the run {run.path} ({entry.name}); write it elsewhere")
