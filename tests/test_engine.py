@@ -720,3 +720,17 @@ def test_a_run_folder_that_is_not_there_is_named_missing(tmp_path: Path) -> None
     (tmp_path / "folder").mkdir()
     with pytest.raises(FileNotFoundError, match=r"folder is not a showerlearn run directory \(no config.yaml\)"):
         RunDir.existing(tmp_path / "folder")
+
+
+def test_an_ensemble_keeps_what_its_members_codes_mean(tmp_path: Path) -> None:
+    """The collider's process_names name the process codes of the averaged predictions: kept, and the same in all."""
+    from showerlearn.engine.ensemble import _shared_attributes
+
+    runs = [RunDir(tmp_path / name) for name in ("a", "b")]
+    for run, names in zip(runs, (["signal", "qcd"], ["signal", "qcd"]), strict=True):
+        run.path.mkdir()
+        write_columns(run.predictions_file, {"score": np.zeros(2)}, attributes={"process_names": names, "run_id": run.path.name})
+    assert _shared_attributes(runs, ("process_names",)) == {"process_names": '["signal", "qcd"]'}
+    write_columns(runs[1].predictions_file, {"score": np.zeros(2)}, attributes={"process_names": ["qcd", "signal"]})
+    with pytest.raises(ValueError, match=r"b: its predictions' process_names differ from .*a's"):
+        _shared_attributes(runs, ("process_names",))

@@ -111,6 +111,9 @@ class ShowerDataModule(L.LightningDataModule):
         The family defines them where it defines its columns."""
         return {}
 
+    #: the names of :meth:`prediction_attributes`, which an ensemble keeps from its members' files
+    prediction_attribute_names: ClassVar[tuple[str, ...]] = ()
+
     def prediction_attributes(self) -> dict[str, Any]:
         """File attributes written with the predictions of the events set up last (the test split, or the file
         predicted): what their integer codes mean, say (the collider's ``process_names``). The default: none."""

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import shutil
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 from showerlearn.config import load_config
@@ -21,7 +22,7 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.sweep import completed_runs, is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
 from showerlearn.io.staging import StagedFolders, file_in_the_way, holds_anything
-from showerlearn.io.tables import read_columns, read_units, write_columns
+from showerlearn.io.tables import read_attributes, read_columns, read_units, write_columns
 from showerlearn.registry import DATAMODULES
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,9 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
         run = RunDir(staged.folder(output))
         shutil.copyfile(runs[0].config_file, run.config_file)
         write_json_atomic(run.environment_file, describe_environment(configs[0].seed))
-        # the members' units: the family's, as the first member's predictions file holds them
-        write_columns(run.predictions_file, averaged, units=read_units(runs[0].predictions_file))
+        # the members' units: the family's, as the first member's predictions file holds them; and what its codes mean
+        write_columns(run.predictions_file, averaged, units=read_units(runs[0].predictions_file),
+                      attributes=_shared_attributes(runs, data.prediction_attribute_names))
         members_description = [
             {
                 "path": str(member.path.resolve()), "name": config.name, "seed": config.seed,
@@ -90,6 +92,17 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
                              f"evaluated ({reason}); `showerlearn evaluate MEMBER` names the member at fault") from None
     log.info("ensemble of %d runs written to %s", len(runs), output)
     return RunDir(output)
+
+
+def _shared_attributes(runs: Sequence[RunDir], names: Sequence[str]) -> dict[str, Any]:
+    """The file attributes ``names`` (a family's ``prediction_attribute_names``: what the codes of the averaged
+    columns mean) of the members' predictions, which must agree, since their columns do."""
+    found = [{k: v for k, v in read_attributes(run.predictions_file).items() if k in names} for run in runs]
+    for run, attributes in zip(runs[1:], found[1:]):
+        if attributes != found[0]:
+            raise ValueError(f"{run.path}: its predictions' {', '.join(sorted(attributes.keys() | found[0].keys()))} "
+                             f"differ from {runs[0].path}'s: the members did not predict the same events")
+    return found[0]
 
 
 def ensemble_members(path: str | Path) -> list[RunDir]:

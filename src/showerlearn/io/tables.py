@@ -52,11 +52,12 @@ Units = Mapping[str, Mapping[str, str]]
 
 
 def write_columns(
-    path: str | Path, columns: Mapping[str, np.ndarray], key: str = PREDICTIONS_KEY, units: Mapping[str, str] | None = None
+    path: str | Path, columns: Mapping[str, np.ndarray], key: str = PREDICTIONS_KEY, units: Mapping[str, str] | None = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write equal-length 1-D columns as an HDF5 table (astropy format, readable by pandas/h5py), with the
-    ``units`` of its columns (column -> astropy unit string)."""
-    return _write(path, {key: _table(path, key, columns)}, {key: units or {}}, {})
+    ``units`` of its columns (column -> astropy unit string) and file ``attributes`` (as :func:`write_tables`)."""
+    return _write(path, {key: _table(path, key, columns)}, {key: units or {}}, attributes or {})
 
 
 def write_tables(path: str | Path, tables: Mapping[str, Mapping[str, np.ndarray]], units: Units | None = None,

@@ -431,6 +431,8 @@ class ColliderDataModule(ShowerDataModule):
     def column_units(self) -> dict[str, dict[str, str]]:
         return {"predictions": {**dict.fromkeys(self._score_columns(), ""), **_KEPT_UNITS}}
 
+    prediction_attribute_names: ClassVar[tuple[str, ...]] = ("process_names",)
+
     def prediction_attributes(self) -> dict[str, Any]:
         """``process_names``: the process of each ``process`` code, which a file to predict numbers its own way."""
         return {"process_names": list(self.process_names)} if self.process_names else {}
