@@ -368,6 +368,11 @@ def test_existing_outputs_are_refused_unless_overwrite(calorimeter: tuple[RunDir
     with pytest.raises(FileExistsError, match="a.predictions.h5 holds predictions with another config"):
         predict_files(run.path, [inputs / "a.h5"], tmp_path, other, progress=False)
     assert text.read_text() == "my notes\n" and done.output.stat().st_mtime_ns == stamp_before
+    # an output of an earlier version, whose tables differ, is not skipped as done
+    with h5py.File(done.output, "a") as file:
+        del file.attrs["layout"]
+    with pytest.raises(FileExistsError, match="a.predictions.h5 was written by an earlier showerlearn, whose tables differ"):
+        predict_files(run.path, [inputs / "a.h5"], tmp_path, progress=False)
 
     replaced = predict_files(run.path, [inputs / "a.h5", inputs / "b.h5"], tmp_path, other, overwrite=True, progress=False)
     assert [s.status for s in replaced] == ["written", "written"]

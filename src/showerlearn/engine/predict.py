@@ -81,6 +81,9 @@ __all__ = [
 
 #: the ``format`` attribute of every predictions file written here
 FORMAT = "showerlearn-predictions"
+#: the version of what such a file holds, raised when a family's tables or attributes change (2: the calorimeter's
+#: ``clusters`` table, the collider's ``process_names``): an output of an earlier one is not skipped as done
+LAYOUT = 2
 #: an input ``x.h5`` is predicted into ``DIR/x`` + this
 OUTPUT_SUFFIX = ".predictions.h5"
 #: events decoded and written at a time (and read at a time, by DataModules that read files into memory)
@@ -88,7 +91,7 @@ DEFAULT_CHUNK_EVENTS = 10_000
 #: how the stamp's ``source`` of a run's own test split begins (the run's path follows)
 TEST_SPLIT_SOURCE = "test split of"
 #: the stamp entries an existing output must share to count as done: same source, run, model, config, rows
-IDENTITY = ("format", "source_sha256", "run_id", "model_sha256", "config", "keep_invalid")
+IDENTITY = ("format", "layout", "source_sha256", "run_id", "model_sha256", "config", "keep_invalid")
 #: the attribute an output gets last, once its rows are all written: without it, an output is incomplete
 COMPLETE_ATTRIBUTE = "events_read"
 #: the end of the name of the file an output is written to until it is complete
@@ -163,7 +166,7 @@ class _Context:
     def stamp(self, source: str, source_path: str, source_sha256: str) -> dict[str, Any]:
         """The attributes an output starts with: where its rows come from and what predicted them."""
         return {
-            "format": FORMAT, "source": source, "source_path": source_path, "source_sha256": source_sha256,
+            "format": FORMAT, "layout": LAYOUT, "source": source, "source_path": source_path, "source_sha256": source_sha256,
             # resolved: a run given as "." has no name of its own, and must be the same run as its full path
             "run_id": self.run.path.resolve().name, "run_path": str(self.run.path.resolve()),
             "model": str(self.model_file.resolve()), "model_sha256": self.model_sha256,
@@ -738,6 +741,8 @@ def _existing_output(output: Path, stamp: Mapping[str, Any] | None) -> str | Non
         return "is not an HDF5 file"
     if found.get("format") != FORMAT:
         return "is not a showerlearn predictions file"
+    if found.get("layout") != LAYOUT:
+        return "was written by an earlier showerlearn, whose tables differ"
     differing = [key for key in IDENTITY if found.get(key) != stamp[key]]
     if differing:
         return f"holds predictions with another {', '.join(differing)}"
