@@ -19,7 +19,7 @@ from showerlearn.calorimeter.geometry import califa, toy_grid
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
     CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_columns, read_events, read_gammas,
-    read_root_event_values, read_root_hits,
+    read_root_event_values, read_root_hits, write_measured_hits,
 )
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
@@ -223,7 +223,7 @@ def test_hdf5_errors_name_the_file_and_the_key(hit_file: Path, tmp_path: Path) -
         read_events(broken)
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(hit_file.read_bytes()[: hit_file.stat().st_size // 2])
-    with pytest.raises(CalorimeterFileError, match="truncated"):
+    with pytest.raises(CalorimeterFileError, match=r"truncated.h5: an HDF5 file that cannot be opened: cut short or damaged\?"):
         read_events(truncated)
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as file:
@@ -543,6 +543,17 @@ def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path
                           energy=np.array([1500.0, 300.0]), time=np.array([0.0, 1.0]), tof_beta=np.array([0.61, 0.6]))
     with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.6 at entry 1 \\(evt 4\\), another value"):
         read_root_event_values(changing, "tof_beta", event="evt")
+    unmeasured = write_root(tmp_path / "unmeasured.root", evt=np.array([4, 4]), crystal_id=np.array([10, 11]),
+                            energy=np.array([1500.0, 300.0]), time=np.array([0.0, 1.0]), tof_beta=np.array([np.nan, np.nan]))
+    with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is nan at entry 0: expected a value for every event"):
+        read_root_event_values(unmeasured, "tof_beta", event="evt")
+    # one list of hits per entry: one event per entry, whatever the event branch repeats (as read_root_hits reads it)
+    jagged = write_root(tmp_path / "jagged.root", evt=np.array([4, 4]), crystal_id=ak.Array([[10], [11]]),
+                        energy=ak.Array([[1500.0], [300.0]]), time=ak.Array([[0.0], [1.0]]), tof_beta=np.array([0.5, 0.6]))
+    assert read_root_event_values(jagged, "tof_beta", event="evt").tolist() == [0.5, 0.6]
+    # a velocity stored as a 32-bit float: 0.99999999 would be 1
+    with pytest.raises(ValueError, match="beta is 1.0 at event 0; expected a velocity"):
+        write_measured_hits(read_root_hits(path, crystal_id="crystal_id", event="evt"), tmp_path / "light.h5", califa(), beta=0.99999999)
     fast = write_root(tmp_path / "fast.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV), time=ak.Array(TIME),
                       tof_beta=np.array([0.5, 1.5, 0.5]))
     for source, options, message in (

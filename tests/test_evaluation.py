@@ -252,8 +252,8 @@ def test_requirement_file_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("0.1 0.2 0.3\n")
     with pytest.raises(ValueError, match="two columns"):
         read_requirement_file(bad)
-    bad.write_text("0.05 0.3\n0.1 nan\n")
-    with pytest.raises(ValueError, match=r"AngRes.dat: line 2 holds \[0.1, nan\]: expected finite numbers"):
+    bad.write_text("# E [TeV], angular resolution [deg]\n\n0.05 0.3\n0.1 nan\n")
+    with pytest.raises(ValueError, match=r"AngRes.dat: data row 2 \(comment and blank lines not counted\) holds \[0.1, nan\]"):
         read_requirement_file(bad)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_requirements(tmp_path / "missing")

@@ -127,6 +127,7 @@ def convert_calorimeter(
     with user_errors():
         check_output_file(output, overwrite)
         import awkward as ak
+        import numpy as np
 
         from showerlearn.calorimeter.geometry import geometry_by_name
         from showerlearn.calorimeter.io import CalorimeterFileError, read_root_event_values, read_root_hits, write_measured_hits
@@ -137,10 +138,10 @@ def convert_calorimeter(
             raise ValueError(f"--geometry: {error}") from None
         if beta is not None and beta_branch is not None:
             raise ValueError("--beta and --beta-branch: give one velocity, for all events or per event")
-        if beta is not None and not 0.0 <= beta < 1.0:  # before the tree is read, which may take a while
-            raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1)")
+        if beta is not None and not 0.0 <= np.float32(beta) < 1.0:  # as stored; before the tree is read, which may take a while
+            raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1) (as a 32-bit float)")
         hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
-        velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event)
+        velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event, crystal_id)
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
                   "source_time_reference": time_reference or "", "source_beta": beta_branch or ("" if beta is None else beta)}
         with kept_if_created_meanwhile():

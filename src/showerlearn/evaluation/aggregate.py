@@ -97,7 +97,9 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for name in _names(metrics_list, "curves"):
         first, matrix = _curve_matrix(metrics_list, name)
         stats = mean_std_over_runs(matrix)
-        curves[name] = ({"bounds": first["bounds"]} if "bounds" in first else {}) | {
+        # from any run: metrics.json files written before records had bounds have none
+        bounds = next((record["bounds"] for record in _records(metrics_list, name) if "bounds" in record), None)
+        curves[name] = ({"bounds": bounds} if bounds is not None else {}) | {
             "x": first["x"],
             "x_unit": first["x_unit"],
             "unit": first["unit"],

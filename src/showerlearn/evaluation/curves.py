@@ -26,9 +26,11 @@ from showerlearn.viz.resolution import CurveSeries, ReferenceCurve, curves_figur
 
 #: A metrics.json ROC is thinned to about this many points: enough to draw, small enough for a board.
 ROC_POINTS = 200
-#: ``bounds`` of a curve record: a share (an efficiency, an AUC), and a quantity >= 0 (a resolution, an area)
+#: ``bounds`` of a curve record: a share (an efficiency, an AUC), a quantity >= 0 (a resolution, an area), and one
+#: >= 1 (a rejection 1 / eps)
 SHARE = (0.0, 1.0)
 NON_NEGATIVE = (0.0, float("inf"))
+AT_LEAST_ONE = (1.0, float("inf"))
 
 
 def json_float(value: Any) -> float | None:

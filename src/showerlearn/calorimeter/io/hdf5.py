@@ -31,7 +31,7 @@ import numpy as np
 from showerlearn.calorimeter.geometry import GEOMETRIES, CrystalGeometry, geometry_by_name, wrap_phi
 from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
-from showerlearn.io import atomic_path
+from showerlearn.io import atomic_path, hdf5_open_problem
 
 __all__ = [
     "FORMAT", "HIT_FIELDS", "UNITS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
@@ -159,7 +159,8 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
         beta = np.asarray(beta, dtype=np.float64)
         if beta.ndim and beta.shape != n_hits.shape:
             raise ValueError(f"{len(beta)} velocities (beta) for {len(n_hits)} events")
-        beta = np.broadcast_to(beta, n_hits.shape)
+        # checked as stored (float32): 0.99999999 would be written as 1, which the reader refuses
+        beta = np.broadcast_to(beta, n_hits.shape).astype(_COLUMNS["events"]["beta"][1]).astype(np.float64)
         low, high, expected = _BETA_RANGE
         outside = np.flatnonzero(~(np.isfinite(beta) & (beta >= low) & (beta <= high)))
         if len(outside):
@@ -174,7 +175,7 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
         file.create_dataset("events/hit_start", data=np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)])
         file.create_dataset("events/n_hits", data=n_hits.astype(_COLUMNS["events"]["n_hits"][1]))
         if beta is not None:
-            file.create_dataset("events/beta", data=beta.astype(_COLUMNS["events"]["beta"][1]))
+            file.create_dataset("events/beta", data=beta.astype(_COLUMNS["events"]["beta"][1]))  # exact: float32 values
         for name in HIT_FIELDS:
             values = ak.to_numpy(ak.flatten(events[name], axis=1))
             file.create_dataset(f"hits/{name}", data=values.astype(_COLUMNS["hits"][name][1]), compression="gzip")
@@ -325,7 +326,7 @@ def _open(path: str | Path) -> h5py.File:
             if raw.read(len(_ROOT_MAGIC)) == _ROOT_MAGIC:
                 raise CalorimeterFileError(path, "a ROOT file, not a hit file: convert its tree of crystal hits with "
                                                  "`showerlearn convert calorimeter FILE -o HITS.h5`") from None
-        raise CalorimeterFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {error}") from None
+        raise CalorimeterFileError(path, hdf5_open_problem(path, error)) from None
     try:
         _check_header(file, path)
     except BaseException:

@@ -121,19 +121,27 @@ def read_root_hits(
     return ak.unflatten(ak.zip(record), counts)
 
 
-def read_root_event_values(path: str | Path, branch: str, tree: str | None = None, event: str | None = None) -> np.ndarray:
+def read_root_event_values(
+    path: str | Path, branch: str, tree: str | None = None, event: str | None = None, crystal_id: str = "crystal_id",
+) -> np.ndarray:
     """One number per event from ``branch`` (the fragment's velocity from its time of flight, say), in the events'
-    order of :func:`read_root_hits` with the same ``tree`` and ``event``. A tree of one entry per event holds one value
-    per entry; in a tree of one entry per hit (``event`` given) every hit of an event must repeat its event's value."""
+    order of :func:`read_root_hits` with the same ``tree``, ``event`` and ``crystal_id``. A tree of one entry per event
+    (``crystal_id`` a list per entry) holds one value per entry; in a tree of one entry per hit every hit of an event
+    (``event``) must repeat its event's value."""
     import awkward as ak
 
-    columns = _read_branches(Path(path), tree, [branch] + ([event] if event else []))
+    columns = _read_branches(Path(path), tree, [branch, crystal_id] + ([event] if event else []))
     column = columns[branch]
     _check_numbers(path, column, branch)
     if column.ndim != 1:
         raise CalorimeterFileError(path, f"branch {branch!r} holds {ak.type(column)}: expected one value per entry")
     values = ak.to_numpy(column).astype(np.float64)
-    if event is None:
+    if not np.isfinite(values).all():  # before the comparison within events, where NaN != NaN
+        entry = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {entry}: expected a value for "
+                                         "every event (leave out the events without one)")
+    # a tree of one list of hits per entry has one event per entry, whatever ``event`` says (as read_root_hits reads it)
+    if event is None or columns[crystal_id].ndim == 2:
         return values
     numbers = _event_numbers(path, columns[event], event)
     starts = _event_starts(path, numbers, event)

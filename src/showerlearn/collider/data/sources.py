@@ -262,7 +262,7 @@ class GeneratedFiles(_RecordSource):
         }
         streams = self._streams(records, labels, class_names, meta)
         streams.reconstruction = reconstruction[1] if reconstruction is not None else None
-        streams.process_names = names
+        streams.process_names = tuple(names)
         return streams
 
     def _labels(

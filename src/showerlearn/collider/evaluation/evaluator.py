@@ -27,7 +27,7 @@ import numpy as np
 
 from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
 from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
-from showerlearn.evaluation.curves import curve_record, json_float
+from showerlearn.evaluation.curves import AT_LEAST_ONE, curve_record, json_float
 from showerlearn.registry import EVALUATORS, Positive, Share
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
 
@@ -137,5 +137,5 @@ def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
         x="signal_efficiency",
         x_unit="",
         unit="",
-        bounds=(1.0, float("inf")),  # 1 / eps_B: keeping every background event is a rejection of 1
+        bounds=AT_LEAST_ONE,  # 1 / eps_B: keeping every background event is a rejection of 1
     )

@@ -51,7 +51,8 @@ def read_requirement_file(path: str | Path) -> ReferenceCurve:
         raise ValueError(f"{path}: expected two columns (energy [TeV], value), got shape {data.shape}")
     if not np.isfinite(data).all():
         row = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
-        raise ValueError(f"{path}: line {row + 1} holds {data[row].tolist()}: expected finite numbers (energy [TeV], value)")
+        raise ValueError(f"{path}: data row {row + 1} (comment and blank lines not counted) holds {data[row].tolist()}: "
+                         "expected finite numbers (energy [TeV], value)")
     match = _PATTERN.fullmatch(path.name)
     label = "CTA requirement" + (f" {match['site']}" + (f" {match['tel']}" if match["tel"] else "") if match else "")
     return ReferenceCurve(label=label, energy=data[:, 0], value=data[:, 1])

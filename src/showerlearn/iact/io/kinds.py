@@ -16,13 +16,14 @@ from pathlib import Path
 
 import tables
 
+from showerlearn.io.errors import HDF5_SIGNATURE
+
 __all__ = ["HDF5", "SIMTEL", "decompressed_size", "file_kind"]
 
 HDF5 = "HDF5"
 SIMTEL = "sim_telarray"
 
 _GZIP = b"\x1f\x8b"
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 # eventio's sync marker, little- and big-endian (eventio.constants)
 _EVENTIO = (b"\x37\x8a\x1f\xd4", b"\xd4\x1f\x8a\x37")
@@ -88,7 +89,7 @@ def _compressed_kind(compression: str, head: bytes) -> str:
         return SIMTEL
     if not head:
         return f"{compression}-compressed file that cannot be decompressed (truncated or corrupt?)"
-    if head.startswith(_HDF5_SIGNATURE):  # HDF5 compresses inside the file: a compressed copy is not read
+    if head.startswith(HDF5_SIGNATURE):  # HDF5 compresses inside the file: a compressed copy is not read
         return f"{compression}-compressed HDF5 file (decompress it first)"
     return f"{compression}-compressed {_other_kind(head)}"
 
