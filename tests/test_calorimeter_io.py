@@ -19,7 +19,7 @@ from showerlearn.calorimeter.geometry import califa, toy_grid
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
     CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_columns, read_events, read_gammas,
-    read_root_event_values, read_root_hits, write_measured_hits,
+    read_root_event_numbers, read_root_event_values, read_root_hits, write_measured_hits,
 )
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
@@ -538,6 +538,12 @@ def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert "beta from branch 'tof_beta'" in " ".join(result.output.split())
     assert read_event_columns(output)["beta"] == pytest.approx([0.61, 0.58])
+    # the tree's event numbers are kept: an event without hits has no entry, so a row is no event number
+    assert read_event_columns(output)["event_id"].tolist() == [4, 7]
+    assert load_hit_files([output], require_truth=False).event_id.tolist() == [4, 7]
+    assert read_event_columns(output, 1)["event_id"].tolist() == [7]  # a part of the file, as predict streams it
+    with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.61 at entry 0: event numbers are finite whole"):
+        read_root_event_numbers(path, "tof_beta")
     # a velocity that changes within an event, beyond light, or both options: refused, nothing written
     changing = write_root(tmp_path / "changing.root", evt=np.array([4, 4]), crystal_id=np.array([10, 11]),
                           energy=np.array([1500.0, 300.0]), time=np.array([0.0, 1.0]), tof_beta=np.array([0.61, 0.6]))
@@ -551,6 +557,9 @@ def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path
     jagged = write_root(tmp_path / "jagged.root", evt=np.array([4, 4]), crystal_id=ak.Array([[10], [11]]),
                         energy=ak.Array([[1500.0], [300.0]]), time=ak.Array([[0.0], [1.0]]), tof_beta=np.array([0.5, 0.6]))
     assert read_root_event_values(jagged, "tof_beta", event="evt").tolist() == [0.5, 0.6]
+    assert read_root_event_numbers(jagged, "evt").tolist() == [4, 4]  # kept as the tree numbers its entries
+    with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.5 at event 0: event numbers are whole numbers"):
+        read_root_event_numbers(jagged, "tof_beta")
     # a velocity stored as a 32-bit float: 0.99999999 would be 1
     with pytest.raises(ValueError, match="beta is 1.0 at event 0; expected a velocity"):
         write_measured_hits(read_root_hits(path, crystal_id="crystal_id", event="evt"), tmp_path / "light.h5", califa(), beta=0.99999999)

@@ -101,11 +101,11 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path, monkeypatch: pytest
     import uproot
 
     measured = ak.Array({"crystal_id": [[5, 6, 900], [1200]], "energy": [[1500.0, 300.0, 2000.0], [700.0]],
-                         "time": [[1.0, 2.0, 3.0], [0.5]]})
+                         "time": [[1.0, 2.0, 3.0], [0.5]], "evt": [1000, 1003]})
     with uproot.recreate(tmp_path / "measured.root") as file:
         file["califa"] = {name: measured[name] for name in measured.fields}
     converted = CliRunner().invoke(app, ["convert", "calorimeter", str(tmp_path / "measured.root"), "-o", str(tmp_path / "measured.h5"),
-                                         "--beta", "0.6"])
+                                         "--beta", "0.6", "--event", "evt"])
     assert converted.exit_code == 0, converted.output
     predicted = CliRunner().invoke(app, ["predict", str(window.path), str(tmp_path / "measured.h5"), "-o", str(tmp_path / "measured")])
     assert predicted.exit_code == 0, predicted.output
@@ -128,6 +128,7 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path, monkeypatch: pytest
         rest = clusters["energy"][row] / np.sqrt(1 - beta**2) * (1 - beta * np.cos(flat["theta"][seed]))
         assert clusters["energy_rest"][row] == pytest.approx(rest, rel=1e-6)
     assert tables["predictions"]["beta"] == pytest.approx([0.6, 0.6])
+    assert tables["predictions"]["event_id"].tolist() == [1000, 1003]  # the tree's numbers, to join other detectors
 
     oracle = _train(tmp_path, "oracle", estimator={"name": "hit_oracle"}).metrics()["scalars"]
     assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0

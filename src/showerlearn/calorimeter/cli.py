@@ -102,8 +102,8 @@ def convert_calorimeter(
     energy: Annotated[str, typer.Option(help="Branch of the crystal energies.")] = "energy",
     time: Annotated[str, typer.Option(help="Branch of the crystal times [ns].")] = "time",
     event: Annotated[str | None, typer.Option(
-        help="Branch of the event numbers, for trees of one entry per hit (consecutive entries of one number are "
-             "an event).")] = None,
+        help="Branch of the event numbers: for trees of one entry per hit, consecutive entries of one number are an "
+             "event; in any tree, the numbers are kept (the predictions' event_id), to join other detectors' data.")] = None,
     time_reference: Annotated[str | None, typer.Option(
         "--time-reference", help="Branch of one reference time per entry [ns] (the trigger's), which the hit times are "
                                  "read relative to (default: float times as written, integer stamps relative to the "
@@ -130,7 +130,9 @@ def convert_calorimeter(
         import numpy as np
 
         from showerlearn.calorimeter.geometry import geometry_by_name
-        from showerlearn.calorimeter.io import CalorimeterFileError, read_root_event_values, read_root_hits, write_measured_hits
+        from showerlearn.calorimeter.io import (
+            CalorimeterFileError, read_root_event_numbers, read_root_event_values, read_root_hits, write_measured_hits,
+        )
 
         try:
             crystals = geometry_by_name(geometry)
@@ -142,11 +144,13 @@ def convert_calorimeter(
             raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1) (as a 32-bit float)")
         hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
         velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event, crystal_id)
+        numbers = None if event is None else read_root_event_numbers(source, event, tree, crystal_id)
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
                   "source_time_reference": time_reference or "", "source_beta": beta_branch or ("" if beta is None else beta)}
         with kept_if_created_meanwhile():
             try:
-                written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=velocities)
+                written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=velocities,
+                                              event_ids=numbers)
             except ValueError as error:  # only the velocities are checked there: name where they came from
                 if beta_branch is None:
                     raise

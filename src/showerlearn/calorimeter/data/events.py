@@ -29,7 +29,7 @@ GAMMA_UNITS = {"energy_rest": "MeV", "energy_lab": "MeV", "theta": "rad", "phi":
 class HitEvents:
     """Events as flat columns: ``hits`` (:data:`HIT_COLUMNS`) and ``gammas`` (:data:`GAMMA_COLUMNS`) with the
     offsets of each event's rows, and per event its ``beta``, ``file`` (index into the list of files) and
-    ``event_id`` (its row in that file). ``truth``: whether the hits carry their true gammas (False: of a file
+    ``event_id`` (its number in that file: the one a converted ROOT tree gave it, else its row). ``truth``: whether the hits carry their true gammas (False: of a file
     without truth, or of several files one of which has none, whose ``true_gamma`` is -1 throughout)."""
 
     hits: dict[str, np.ndarray]
@@ -99,7 +99,7 @@ def common_geometry(paths: Sequence[Path], expected: str | None = None) -> str |
 
 
 def load_hit_range(path: Path, start: int, stop: int, require_truth: bool = True) -> HitEvents:
-    """Events ``start..stop`` of one hit file (``event_id``: their rows in the file), to stream a large file."""
+    """Events ``start..stop`` of one hit file (``event_id``: their numbers in the file), to stream a large file."""
     return _load(path, 0, require_truth, start, stop)
 
 
@@ -122,7 +122,7 @@ def _load(path: Path, number: int, require_truth: bool, start: int = 0, stop: in
         {key: (np.zeros(0) if gammas is None else ak.to_numpy(ak.flatten(gammas[key], axis=1))).astype(np.float64)
          for key in GAMMA_COLUMNS},
         _offsets(columns["n_gammas"] if gammas is not None else np.zeros(n_events, np.int64)),
-        columns["beta"].astype(np.float64), np.full(n_events, number), np.arange(start, start + n_events), truth,
+        columns["beta"].astype(np.float64), np.full(n_events, number), columns["event_id"], truth,
     )
 
 

@@ -10,7 +10,7 @@ from showerlearn.calorimeter.io.hdf5 import (
     FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_chunk,
     read_event_columns, read_events, read_gammas, simulation_settings, write_measured_hits,
 )
-from showerlearn.calorimeter.io.root import read_root_event_values, read_root_hits
+from showerlearn.calorimeter.io.root import read_root_event_numbers, read_root_event_values, read_root_hits
 
 __all__ = [
     "FORMAT",
@@ -25,6 +25,7 @@ __all__ = [
     "read_event_columns",
     "read_events",
     "read_gammas",
+    "read_root_event_numbers",
     "read_root_event_values",
     "read_root_hits",
     "simulation_settings",

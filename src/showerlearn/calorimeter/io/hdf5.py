@@ -3,7 +3,8 @@
 Layout (format ``showerlearn-calorimeter-hits``, version 1; energies in MeV, times in ns, angles in rad):
 
 =================  =============================================================================
-``/events``        ``hit_start``, ``n_hits``, ``gamma_start``, ``n_gammas``, ``beta`` per event
+``/events``        ``hit_start``, ``n_hits``, ``gamma_start``, ``n_gammas``, ``beta`` per event; optional
+                   ``event_id``, the event's own number (measured data: the ROOT tree's; else its row)
 ``/hits``          ``crystal_id``, ``energy``, ``time``, ``theta``, ``phi``, ``saturated`` and the truth
                    ``true_energy`` (before smearing), ``true_gamma`` (gamma index within the event that
                    left most of the hit's energy, -1 background), ``true_fraction`` (its share)
@@ -144,17 +145,21 @@ class HitFileWriter:
 
 
 def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,
-                        overwrite: bool = False, beta: float | np.ndarray | None = None) -> int:
+                        overwrite: bool = False, beta: float | np.ndarray | None = None,
+                        event_ids: np.ndarray | None = None) -> int:
     """Write measured hits (an awkward array of hit lists with the fields :data:`HIT_FIELDS`, as
     :func:`~showerlearn.calorimeter.io.root.read_root_hits` returns them) as a hit file without truth, which
     ``showerlearn predict`` reads; the file appears at ``path`` only once complete. Returns the events written.
 
     ``beta``: the fragments' velocity v/c, one for all events (the beam's at the target) or one per event, written
     so that predictions correct the cluster energies for the Doppler shift; None: the file has no beta.
-    ``overwrite=False``: an existing file is never replaced (:class:`FileExistsError`)."""
+    ``event_ids``: each event's own number (the tree's event branch), which predictions keep to join other
+    detectors' data; None: the rows. ``overwrite=False``: an existing file is never replaced (:class:`FileExistsError`)."""
     import awkward as ak
 
     n_hits = ak.to_numpy(ak.num(events, axis=1)).astype(np.int64)
+    if event_ids is not None and len(event_ids) != len(n_hits):
+        raise ValueError(f"{len(event_ids)} event numbers for {len(n_hits)} events")
     if beta is not None:
         beta = np.asarray(beta, dtype=np.float64)
         if beta.ndim and beta.shape != n_hits.shape:
@@ -174,6 +179,8 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
             file.create_dataset(f"geometry/{key}", data=value)
         file.create_dataset("events/hit_start", data=np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)])
         file.create_dataset("events/n_hits", data=n_hits.astype(_COLUMNS["events"]["n_hits"][1]))
+        if event_ids is not None:
+            file.create_dataset("events/event_id", data=np.asarray(event_ids, dtype=np.int64))
         if beta is not None:
             file.create_dataset("events/beta", data=beta.astype(_COLUMNS["events"]["beta"][1]))  # exact: float32 values
         for name in HIT_FIELDS:
@@ -187,6 +194,7 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
 # ---------------------------------------------------------------------------------------------------
 #: integer datasets (a count, a row or an index is no fraction) -> what they hold, for the error
 _INTEGERS = {
+    "events/event_id": "event numbers",
     "events/hit_start": "row numbers", "events/n_hits": "row counts", "events/gamma_start": "row numbers",
     "events/n_gammas": "row counts", "hits/true_gamma": "gamma indices, -1 for background",
 }
@@ -412,6 +420,13 @@ def _event_columns(file: h5py.File, path: str | Path, start: int, stop: int | No
         columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
     if "events/beta" in file:  # NaN only where the file has no beta at all: a NaN in it is a broken file
         _refuse_outside(path, "/events/beta", columns["beta"], _BETA_RANGE, "event", start)
+    columns["event_id"] = np.arange(start, stop)
+    if "events/event_id" in file:  # the events' own numbers (measured data), else their rows
+        numbers = _column(file, path, "events", "event_id", start, stop)
+        if len(numbers) != stop - start:
+            raise CalorimeterFileError(path, f"/events/event_id has {len(file['events/event_id'])} values for "
+                                             f"{len(file['events/n_hits'])} events; expected one per event")
+        columns["event_id"] = numbers.astype(np.int64)
     return columns
 
 

@@ -42,7 +42,7 @@ from showerlearn.calorimeter.geometry import CrystalGeometry, UnknownCrystalErro
 from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 
-__all__ = ["ENERGY_UNITS", "read_root_event_values", "read_root_hits"]
+__all__ = ["ENERGY_UNITS", "read_root_event_numbers", "read_root_event_values", "read_root_hits"]
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def read_root_event_values(
     (``event``) must repeat its event's value."""
     import awkward as ak
 
-    columns = _read_branches(Path(path), tree, [branch, crystal_id] + ([event] if event else []))
+    columns = _read_branches(Path(path), tree, list(dict.fromkeys([branch, crystal_id] + ([event] if event else []))))
     column = columns[branch]
     _check_numbers(path, column, branch)
     if column.ndim != 1:
@@ -151,6 +151,18 @@ def read_root_event_values(
         raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {entry} ({event} {numbers[entry]}), "
                                          f"another value than at that event's first entry: expected one value per event")
     return values[starts]
+
+
+def read_root_event_numbers(path: str | Path, event: str, tree: str | None = None, crystal_id: str = "crystal_id") -> np.ndarray:
+    """Each event's own number from the branch ``event``, in the events' order of :func:`read_root_hits`: what
+    predictions keep, so that clusters can be joined with other detectors' data of the same event (in a tree of one
+    entry per hit, an event without hits has no entry, so its place in the tree is not its number)."""
+    numbers = read_root_event_values(path, event, tree, event, crystal_id)
+    if not (whole := _whole(numbers, 2.0**63)).all():
+        entry = int(np.flatnonzero(~whole)[0])
+        raise CalorimeterFileError(path, f"branch {event!r} is {numbers[entry]} at event {entry}: event numbers are "
+                                         "whole numbers")
+    return numbers.astype(np.int64)
 
 
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
