@@ -56,6 +56,10 @@ def test_bad_settings_name_the_key(tmp_path: Path) -> None:
                     "background_energy_mev=inf", "background_hits_mean=1e12"):
         result = _simulate(tmp_path / "x.h5", "--set", setting)
         assert result.exit_code == 2 and setting.split("=")[0] in result.output, setting
+    # the toy transports nothing, so no cross-section check sees its lines: a line of 0 MeV crashed its response
+    for line in ("0", "-1"):
+        result = _simulate(tmp_path / "x.h5", "--set", "geometry=toy_grid", "--set", f"energy_lines_mev=[{line}]")
+        assert result.exit_code == 2 and "energy_lines_mev.0: Input should be greater than 0" in result.output, line
     result = _simulate(tmp_path / "x.h5", "--gammas", "0")  # named by the option given, not by the key it sets
     assert result.exit_code == 2 and "--gammas (n_gammas: Input should be greater than or equal to 1" in result.output
     result = _simulate(tmp_path / "x.h5", "--gammas", "2", "--set", "n_gammas_min=3")  # a check across settings

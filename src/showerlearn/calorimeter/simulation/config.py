@@ -3,7 +3,7 @@ the background, all in one validated model. ``docs/calorimeter.md`` explains eac
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
@@ -37,7 +37,7 @@ class CalorimeterSimulationConfig(SettingsModel):
     energy_max_mev: float = Field(10.0, le=TABLE_MAX_MEV, description="Highest gamma energy in the fragment's frame [MeV].")
     energy_spectrum: Literal["uniform", "log_uniform"] = Field(
         "uniform", description="Distribution of the energies between energy_min_mev and energy_max_mev.")
-    energy_lines_mev: list[float] | None = Field(
+    energy_lines_mev: list[Annotated[float, Field(gt=0.0)]] | None = Field(
         None, description="If set, every gamma has one of these energies (chosen uniformly) instead [MeV].")
     beta: float = Field(0.7, ge=0.0, le=0.95, description="Velocity of the emitting fragment along the beam (+z), v/c.")
 
