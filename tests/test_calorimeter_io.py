@@ -450,7 +450,7 @@ def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> No
                        e=np.array([1.5, 0.3, 2.0]), t=np.array([0.0, 1.0, 2.0]))
     events = read_root_hits(path, crystal_id="cid", energy="e", time="t", event="evt", energy_unit="MeV")
     assert ak.to_list(events.crystal_id) == [[10, 11], [12]] and ak.to_list(events.energy) == [[1.5, 0.3], [2.0]]
-    with pytest.raises(CalorimeterFileError, match="name the event-number branch"):
+    with pytest.raises(CalorimeterFileError, match=r"name the event-number branch \(--event; event= in Python\)"):
         read_root_hits(path, crystal_id="cid", energy="e", time="t")
 
 

@@ -203,7 +203,7 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
             tree = name if semicolon and cycle.isdigit() else tree
         if tree is None:
             if len(trees) != 1:
-                raise CalorimeterFileError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one with tree=")
+                raise CalorimeterFileError(path, f"holds {len(trees)} trees ({', '.join(trees) or 'none'}): name one (--tree; tree= in Python)")
             tree = trees[0]
         if tree not in trees:
             raise CalorimeterFileError(path, f"no tree {tree!r}; trees: {', '.join(trees) or 'none'}")
@@ -251,7 +251,7 @@ def _per_event(
 
         return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0], entry_of
     if event is None:
-        raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch with event=")
+        raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch (--event; event= in Python)")
     numbers = _event_numbers(path, columns[event], event)
     starts = _event_starts(path, numbers, event)
     counts = np.diff(np.append(starts, len(numbers)))
