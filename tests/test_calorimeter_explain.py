@@ -11,7 +11,7 @@ import torch
 
 from showerlearn.calorimeter.data.features import FeatureSpec
 from showerlearn.calorimeter.explain.adapter import same_gamma_shares
-from showerlearn.calorimeter.explain.figures import ANGLE_EDGES, AngleProfile
+from showerlearn.calorimeter.explain.figures import ANGLE_EDGES, AngleProfile, attention_vs_angle_figure
 from showerlearn.calorimeter.models.pairwise import HitPairMLP
 from showerlearn.explain.driver import _MapMaker
 
@@ -75,3 +75,14 @@ def test_a_network_without_attention_or_per_event_output_has_nothing_explain_can
         with pytest.raises(ValueError, match="there is nothing explain can show for it") as refused:
             maker(inputs, masks)
         assert "name one with --target" not in str(refused.value) and "are explained without" not in str(refused.value)
+
+
+def test_without_truth_the_angle_figure_shows_all_pairs_as_one_curve() -> None:
+    """Measured hits carry true_gamma -1, the background's code: every pair counted as 'other gamma or background'
+    beside a 'same gamma (0 pairs)' curve read as a finding."""
+    profile = AngleProfile()
+    profile.add(np.array([0.1, 0.3, 1.2]), np.array([2.0, 1.0, 0.5]), np.zeros(3, dtype=bool))
+    labels = [text.get_text() for text in attention_vs_angle_figure({"h0": profile}, truth=False).axes[0].get_legend().get_texts()]
+    assert labels == ["all pairs (no truth) (3 pairs)"]
+    labels = [text.get_text() for text in attention_vs_angle_figure({"h0": profile}).axes[0].get_legend().get_texts()]
+    assert labels == ["same gamma (0 pairs)", "other gamma or background (3 pairs)"]

@@ -131,7 +131,7 @@ class CalorimeterExplainAdapter:
     def summary_figures(self) -> dict[str, Figure]:
         if not self.profiles:
             return {}
-        return {"attention_vs_angle": attention_vs_angle_figure(self.profiles)}
+        return {"attention_vs_angle": attention_vs_angle_figure(self.profiles, truth=self.events.truth)}
 
     # --- one event -----------------------------------------------------------------------------------
     def input_panels(self, inputs: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:

@@ -37,13 +37,16 @@ class AngleProfile:
             return np.where(self.count > 0, self.total / self.count, np.nan)
 
 
-def attention_vs_angle_figure(profiles: Mapping[str, AngleProfile]) -> Figure:
-    """One panel per attention head: attention relative to even attention against the opening angle."""
+def attention_vs_angle_figure(profiles: Mapping[str, AngleProfile], truth: bool = True) -> Figure:
+    """One panel per attention head: attention relative to even attention against the opening angle, for pairs of
+    the same gamma and others; ``truth=False`` (measured data, every hit's gamma unknown): one curve of all pairs."""
     figure = new_figure(3.6 * len(profiles), 3.2)
     centres = np.degrees(0.5 * (ANGLE_EDGES[:-1] + np.minimum(ANGLE_EDGES[1:], np.pi)))
+    # without truth every pair counts as "other": the same-gamma row is empty, not a finding
+    curves = ((0, "same gamma"), (1, "other gamma or background")) if truth else ((1, "all pairs (no truth)"),)
     for k, (name, profile) in enumerate(profiles.items()):
         ax = figure.add_subplot(1, len(profiles), k + 1)
-        for row, label in enumerate(("same gamma", "other gamma or background")):
+        for row, label in curves:
             ax.plot(centres, profile.mean()[row], marker="o", markersize=3, label=f"{label} ({int(profile.count[row].sum())} pairs)")
         ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xscale("log")
