@@ -551,7 +551,7 @@ def stub_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNames
     def explained(run: SimpleNamespace, input_file: Path, *args, **kwargs) -> SimpleNamespace:  # noqa: ANN002, ANN003
         definitions = {"signal_fraction": "share of the map on the true signal"}
         return SimpleNamespace(run=run, label="tiny", n_events=2, criteria=criteria[Path(input_file).name],
-                               adapter=SimpleNamespace(criteria_definitions=definitions))
+                               adapter=SimpleNamespace(criteria_definitions=definitions), maps={"gradcam:particle:0": None})
 
     def figures(explanation: SimpleNamespace, folder: Path) -> list[Path]:
         (folder / f"event_{explanation.criteria is not None}.png").write_bytes(b"png")

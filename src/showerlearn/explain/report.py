@@ -21,6 +21,7 @@ criteria) is removed, not left empty.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -58,6 +59,8 @@ __all__ = ["CRITERIA_FOLDER", "criteria_figure", "write_explanations"]
 CRITERIA_FOLDER = "explain"
 
 Panel = tuple[str, np.ndarray]
+
+log = logging.getLogger(__name__)
 
 
 def _map_title(name: str) -> str:
@@ -217,6 +220,9 @@ def write_explanations(
                 write_sweep_figures(explanations, staged.folder(path / EXPLAIN_FOLDER))
             explained.append((path, explanations))
         document = _criteria_document(explained, input_file, layer, settings, method, reference)
+        if not _made_gradcam(explained) and (method, reference, layer) != ("gradcam", "none", None):
+            log.warning("no Grad-CAM map was made (the networks are explained by their attention maps): --method, "
+                        "--reference and --layer shape Grad-CAM only, and were not used")
         _write_criteria(document, staged.folder(main / CRITERIA_FOLDER), staged.folder(main / EXPLAIN_FOLDER))
     # a folder left with nothing is none (io.staging): not named
     return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures if folder.is_dir()))}
@@ -274,16 +280,24 @@ def _criteria_document(
     # signal to compare maps with, has none
     controlled = any(name.startswith(CONTROL_PREFIX) for _, explanations in groups for e in explanations
                      for name in (e.criteria or {}))
+    # networks whose heads get no Grad-CAM (attention maps alone): its settings shaped nothing, so none is recorded
+    gradcam = _made_gradcam(groups)
     return {
         "input": str(input_file),
         "settings": {
-            "method": method, "reference": reference, "layer": layer or "the model's explain_layer, else its backbone",
+            "method": method if gradcam else None, "reference": reference if gradcam else None,
+            "layer": (layer or "the model's explain_layer, else its backbone") if gradcam else None,
             "randomized_control": controlled,
             **asdict(settings),
         },
         "definitions": dict(groups[0][1][0].adapter.criteria_definitions),
         "models": models,
     }
+
+
+def _made_gradcam(groups: Sequence[tuple[Path, Sequence[RunExplanation]]]) -> bool:
+    """Whether any explained network got Grad-CAM maps (a calorimeter attention network gets attention maps only)."""
+    return any(name.startswith(GRADCAM_PREFIX) for _, explanations in groups for e in explanations for name in e.maps)
 
 
 def _write_criteria(document: Mapping[str, Any], folder: Path, figures: Path) -> None:
