@@ -131,7 +131,8 @@ def convert_calorimeter(
 
         from showerlearn.calorimeter.geometry import geometry_by_name
         from showerlearn.calorimeter.io import (
-            CalorimeterFileError, read_root_event_numbers, read_root_event_values, read_root_hits, write_measured_hits,
+            BETA_RANGE, CalorimeterFileError, read_root_event_numbers, read_root_event_values, read_root_hits,
+            write_measured_hits,
         )
 
         try:
@@ -140,7 +141,8 @@ def convert_calorimeter(
             raise ValueError(f"--geometry: {error}") from None
         if beta is not None and beta_branch is not None:
             raise ValueError("--beta and --beta-branch: give one velocity, for all events or per event")
-        if beta is not None and not 0.0 <= np.float32(beta) < 1.0:  # as stored; before the tree is read, which may take a while
+        low, high, _ = BETA_RANGE
+        if beta is not None and not low <= np.float32(beta) <= high:  # as stored; before the tree is read, which takes a while
             raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1) (as a 32-bit float)")
         hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
         velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event, crystal_id)

@@ -61,8 +61,8 @@ class RunDir:
     @classmethod
     def owning(cls, path: str | Path) -> tuple[RunDir, Path] | None:
         """The run (or ensemble) one of whose own entries (:meth:`own_entries`) ``path`` is or lies in, with that
-        entry; None for any other path. What an output must never replace: ``--overwrite`` of a command's output
-        named ``RUN/config.yaml`` or ``RUN/checkpoints/best.ckpt`` would break the run."""
+        entry; None for any other path. Where no command's output may go: ``--overwrite`` of an output named
+        ``RUN/config.yaml`` or ``RUN/checkpoints/best.ckpt`` would break the run."""
         target = Path(path).resolve()
         for folder in target.parents:
             run = cls(folder)

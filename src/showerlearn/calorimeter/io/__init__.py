@@ -7,12 +7,13 @@ functions that need them (the ``calorimeter`` extra).
 
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.calorimeter.io.hdf5 import (
-    FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_chunk,
+    BETA_RANGE, FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_chunk,
     read_event_columns, read_events, read_gammas, simulation_settings, write_measured_hits,
 )
 from showerlearn.calorimeter.io.root import read_root_event_numbers, read_root_event_values, read_root_hits
 
 __all__ = [
+    "BETA_RANGE",
     "FORMAT",
     "HIT_FIELDS",
     "CalorimeterFileError",

@@ -166,7 +166,7 @@ def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry
             raise ValueError(f"{len(beta)} velocities (beta) for {len(n_hits)} events")
         # checked as stored (float32): 0.99999999 would be written as 1, which the reader refuses
         beta = np.broadcast_to(beta, n_hits.shape).astype(_COLUMNS["events"]["beta"][1]).astype(np.float64)
-        low, high, expected = _BETA_RANGE
+        low, high, expected = BETA_RANGE
         outside = np.flatnonzero(~(np.isfinite(beta) & (beta >= low) & (beta <= high)))
         if len(outside):
             raise ValueError(f"beta is {beta[outside[0]]} at event {outside[0]}; expected {expected}")
@@ -213,8 +213,8 @@ _TRUTH_RANGES = {
     "true_energy": (0.0, np.inf, "a true deposited energy >= 0 MeV"),
     "true_fraction": (0.0, 1.0 + 1e-6, "the share of the hit's energy from its gamma, in [0, 1]"),
 }
-#: the fragment's velocity v/c: at 1 its Doppler shift is infinite
-_BETA_RANGE = (0.0, np.nextafter(1.0, 0.0), "a velocity v/c in [0, 1)")
+#: the fragment's velocity v/c: at 1 its Doppler shift is infinite (the range a file's ``/events/beta`` holds)
+BETA_RANGE = (0.0, np.nextafter(1.0, 0.0), "a velocity v/c in [0, 1)")
 
 
 def n_events(path: str | Path) -> int:
@@ -419,7 +419,7 @@ def _event_columns(file: h5py.File, path: str | Path, start: int, stop: int | No
         present = f"events/{name}" in file
         columns[name] = _column(file, path, "events", name, start, stop) if present else np.full(stop - start, missing)
     if "events/beta" in file:  # NaN only where the file has no beta at all: a NaN in it is a broken file
-        _refuse_outside(path, "/events/beta", columns["beta"], _BETA_RANGE, "event", start)
+        _refuse_outside(path, "/events/beta", columns["beta"], BETA_RANGE, "event", start)
     columns["event_id"] = np.arange(start, stop)
     if "events/event_id" in file:  # the events' own numbers (measured data), else their rows
         numbers = _column(file, path, "events", "event_id", start, stop)
