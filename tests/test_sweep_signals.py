@@ -40,3 +40,26 @@ def test_sigterm_to_a_parallel_sweep_stops_its_workers_and_cancels_queued_seeds(
     (folder,) = runs.glob("sweep-*")
     states = {path.name: RunDir(path).status().get("state") for path in sorted(folder.glob("seed*"))}
     assert states == {"seed3": "interrupted", "seed4": "interrupted"}  # seed 5, queued, never started
+
+
+def test_a_sigterm_whose_handler_runs_inside_a_destructor_still_ends_the_command() -> None:
+    """A signal's handler runs at whatever line the main thread is at; inside a ``__del__`` or a weak-reference
+    callback (h5py has them) Python drops the exit it raises, and the command went on (1 SIGTERM in 5 during a
+    simulation). The exit must come all the same, without the "Exception ignored" trace."""
+    script = """
+import os, signal, time
+from showerlearn.cli.main import _exit_cleanly_on_sigterm
+_exit_cleanly_on_sigterm()
+class Finalised:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(1000))  # the handler runs here, inside the destructor
+Finalised()
+time.sleep(30)
+print("went on")
+"""
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr
+    assert "went on" not in result.stdout and "Exception ignored" not in result.stderr
+    assert time.monotonic() - start < 25  # not the 30 s sleep: the exit came during it

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -38,10 +41,40 @@ def _exit_cleanly_on_sigterm() -> None:
     A handler someone else installed (Lightning's on SLURM) is kept."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)
+        sys.unraisablehook = _redeliver_swallowed_termination(sys.unraisablehook)
+
+
+#: seconds before a swallowed SIGTERM is delivered again
+_REDELIVERY_DELAY_S = 0.05
+
+
+class _Terminated(SystemExit):
+    """The exit :func:`_terminated` raises, told apart from others where Python swallows it."""
 
 
 def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+    raise _Terminated(128 + signum)
+
+
+def _redeliver_swallowed_termination(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """A ``sys.unraisablehook`` that delivers SIGTERM again when its exit was raised where Python ignores
+    exceptions. A signal's handler runs at whatever line the main thread is at, and that may be a weak-reference
+    callback or a ``__del__`` (h5py's object registry has them): there the exit is printed and dropped, and the
+    command went on to the end (1 SIGTERM in 5 during ``simulate``). The signal comes again from another thread a
+    moment later, when the main thread is out of that callback (within it, it would be dropped again). Other
+    unraisable exceptions go to ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, _Terminated):
+            # a signal sent to the main thread, not a flag (``_thread.interrupt_main``): it wakes a waiting main thread
+            again = threading.Timer(_REDELIVERY_DELAY_S, signal.pthread_kill,
+                                    args=(threading.main_thread().ident, unraisable.exc_value.code - 128))
+            again.daemon = True
+            again.start()
+        else:
+            previous(unraisable)
+
+    return hook
 
 
 app.command()(train.train)
