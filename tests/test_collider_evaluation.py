@@ -115,3 +115,20 @@ def test_a_working_point_reports_the_efficiency_ties_give() -> None:
     saturated = working_point(labels, np.array([1.0, 1.0, 1.0, 0.2, 1.0, 0.1]), 0.3)
     assert saturated.signal_efficiency == 0.3 and saturated.achieved_efficiency == 0.75  # three signal events tie at 1
     assert working_point(labels, np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.0]), 0.5).achieved_efficiency == 0.5
+
+
+def test_a_working_point_without_background_is_unbounded_in_runs_and_in_their_mean(tmp_path: Path) -> None:
+    """Scores that keep no background event at 30 % signal efficiency: the rejection is infinite. metrics.json holds
+    null (JSON has no infinity) and names it unbounded; a sweep's mean with one such run is unbounded too."""
+    labels, scores, weights = _sample(4)
+    separated = np.where(labels == 1, scores + 2.0, scores)  # every signal event above every background one
+    metrics = [evaluate_collider({"label": labels, "score": s, "weight_pb": weights}, tmp_path / name, figure_formats=("png",))
+               for name, s in (("separated", separated), ("overlapping", scores))]
+    assert metrics[0]["scalars"]["background_rejection_at_30"] is None and metrics[0]["scalars"]["n_background_at_30"] == 0
+    assert metrics[0]["unbounded"] == ["background_rejection_at_30", "background_rejection_at_50"]
+    assert "unbounded" not in metrics[1] and metrics[1]["scalars"]["background_rejection_at_30"] > 1
+    aggregate = aggregate_runs(metrics)
+    assert aggregate["unbounded"] == ["background_rejection_at_30", "background_rejection_at_50"]
+    assert aggregate["scalars"]["background_rejection_at_30"] | {"values": None} == {
+        "mean": None, "std": None, "n_runs": 2, "values": None}
+    assert "unbounded" not in aggregate_runs(metrics[1:])

@@ -324,18 +324,23 @@ def test_logarithmic_and_byte_string_units_are_read_as_meant(tmp_path: Path) -> 
 
 def test_terminal_metrics_table_shows_units() -> None:
     console = Console(width=100, record=True)
-    console.print(metrics_table({"auc": 0.9, "angular_resolution_deg": {"mean": 0.2, "std": 0.01}}, "test split",
+    console.print(metrics_table({"scalars": {"auc": 0.9, "angular_resolution_deg": {"mean": 0.2, "std": 0.01}}}, "test split",
                                 dict(BOARD_STYLE.scalar_units)))
     lines = {line.split()[0]: line.split() for line in console.export_text().splitlines() if line.strip()}
     assert lines["angular_resolution_deg"][-1] == "deg"
     assert lines["auc"] == ["auc", "0.9"]
     # a sweep's scalar that one seed lacks (no positive prediction, say): no std, and over how many seeds
     console = Console(width=100, record=True)
-    console.print(metrics_table({"precision": {"mean": 0.58, "std": None, "n_runs": 1, "values": [0.58, None]}}, "sweep"))
+    console.print(metrics_table({"scalars": {"precision": {"mean": 0.58, "std": None, "n_runs": 1, "values": [0.58, None]}}},
+                                "sweep"))
     assert "0.58 (1 of 2 seeds)" in console.export_text() and "None" not in console.export_text()
-    console = Console(width=100, record=True)  # a run's null (no background left to reject): no value, not "None"
-    console.print(metrics_table({"background_rejection_at_30": None}, "test split"))
+    console = Console(width=100, record=True)  # a run's null (undefined): no value, not "None"
+    console.print(metrics_table({"scalars": {"precision": None}}, "test split"))
     assert console.export_text().split()[-1] == "n/a"
+    console = Console(width=100, record=True)  # a null named unbounded (no background left to reject): infinite
+    console.print(metrics_table({"scalars": {"background_rejection_at_30": None, "n_background_at_30": 0},
+                                 "unbounded": ["background_rejection_at_30"]}, "test split"))
+    assert "background_rejection_at_30 inf" in " ".join(console.export_text().split())
 
 
 def test_a_count_axis_from_zero_is_linear_and_energies_are_logarithmic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

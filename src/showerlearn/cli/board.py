@@ -131,6 +131,19 @@ def _scalars(metrics: Mapping[str, Any], source: Path) -> dict[str, Any]:
     return dict(scalars)
 
 
+def _unbounded(metrics: Mapping[str, Any], source: Path) -> frozenset[str]:
+    """metrics.json's ``unbounded``: names of its null scalars that are +infinity. Anything else stops the board
+    naming ``source``: a number called infinite would be ranked above every other."""
+    from showerlearn.evaluation.curves import UNBOUNDED
+
+    names = metrics.get(UNBOUNDED, [])
+    scalars = metrics.get("scalars", {})
+    if not isinstance(names, list) or any(not isinstance(name, str) or name not in scalars or scalars[name] is not None
+                                          for name in names):
+        raise ValueError(f"{source}: {UNBOUNDED!r} must list scalars whose null means infinite, got {_shown(names)}")
+    return frozenset(names)
+
+
 def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
     """metrics.json curve records -> drawable series, naming the file when a record is malformed."""
     from showerlearn.evaluation.curves import series_from_record
@@ -168,6 +181,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     family = _run_family(config, metrics)
     curves = _series(metrics.get("curves", {}), label, run.metrics_file)
     scalars = {} if unfinished else _scalars(metrics, run.metrics_file)
+    unbounded = frozenset() if unfinished else _unbounded(metrics, run.metrics_file)
     scalars.setdefault("n_events", metrics.get("n_events"))
     roc = _roc(metrics["roc"], run.metrics_file) if "roc" in metrics else None
     if roc is None and not unfinished and run.predictions_file.is_file():
@@ -180,6 +194,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
         path=str(run.path.resolve()),
         curves=curves,
         scalars=scalars,
+        unbounded=unbounded,
         roc=roc,
         config=config,
         status=status.get("state", ""),
@@ -194,7 +209,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
     """A sweep folder as one entry (mean +- std over its runs) whose members are the runs."""
     from showerlearn.engine.sweep import sweep_runs
     from showerlearn.evaluation.aggregate import aggregate_runs
-    from showerlearn.evaluation.curves import seeds_band
+    from showerlearn.evaluation.curves import UNBOUNDED, seeds_band
     from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
 
     runs = sweep_runs(path, completed_only=False)  # failed seeds are shown as such
@@ -219,6 +234,8 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         curves=_series(aggregate["curves"], label, Path(path)),
         scalars={name: stats["mean"] for name, stats in aggregate["scalars"].items()},
         scalar_std={name: stats["std"] for name, stats in aggregate["scalars"].items()},
+        scalar_runs={name: (stats["n_runs"], len(evaluated)) for name, stats in aggregate["scalars"].items()},
+        unbounded=frozenset(aggregate.get(UNBOUNDED, ())),
         roc=roc,
         status=", ".join(sorted({member.status for member in members if member.status})),
         members=members,

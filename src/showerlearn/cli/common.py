@@ -147,24 +147,29 @@ def user_errors(kept: str = "") -> Iterator[None]:
         raise typer.Exit(interruption_status(error)) from None
 
 
-def metrics_table(scalars: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:
-    """The headline numbers of a run (``metrics.json`` scalars: name -> value) or of a sweep (name ->
-    ``{"mean", "std"}``) as a terminal table, each value with its unit (``units``: the family's
-    ``BoardStyle.scalar_units``; a scalar without one is a dimensionless number)."""
+def metrics_table(metrics: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:
+    """The headline numbers of a run (``metrics.json``: its ``scalars``, name -> value) or of a sweep (its aggregate:
+    name -> ``{"mean", "std"}``) as a terminal table, each value with its unit (``units``: the family's
+    ``BoardStyle.scalar_units``; a scalar without one is a dimensionless number). The scalars ``unbounded`` names
+    read "inf" (their null is +infinity, not undefined)."""
+    from showerlearn.evaluation.curves import UNBOUNDED
+
     units = units or {}
+    unbounded = set(metrics.get(UNBOUNDED, ()))
     table = Table(title=escape(title), box=None, title_justify="left")
     table.add_column("metric", style="cyan")
     table.add_column("value", justify="right")
     table.add_column("unit")
-    for name, value in scalars.items():
+    for name, value in metrics.get("scalars", {}).items():
         if isinstance(value, Mapping):  # a sweep's aggregate: say over how many seeds, when not all have a value
-            text = f"{_number(value.get('mean'))} ± {_number(value.get('std'))}" if value.get("std") is not None \
-                else _number(value.get("mean"))
+            text = "inf" if name in unbounded else (
+                f"{_number(value.get('mean'))} ± {_number(value.get('std'))}" if value.get("std") is not None
+                else _number(value.get("mean")))
             counted, values = value.get("n_runs"), value.get("values") or []
             if isinstance(counted, int) and counted < len(values):
                 text += f" ({counted} of {len(values)} seeds)"
         else:
-            text = _number(value)
+            text = "inf" if name in unbounded else _number(value)
         table.add_row(escape(name), text, escape(units.get(name, "")))
     return table
 

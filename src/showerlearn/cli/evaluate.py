@@ -56,7 +56,7 @@ def evaluate(
         for path in runs:
             if not is_sweep(path):
                 metrics = _evaluate_run(RunDir.existing(path))
-                console.print(metrics_table(metrics.get("scalars", {}), "test split", _units(path)))
+                console.print(metrics_table(metrics, "test split", _units(path)))
                 continue
             members = sweep_runs(path)  # warns of the listed runs that are missing
             for run in members:  # every seed's file checked before any is scored: none is left half done
@@ -64,7 +64,7 @@ def evaluate(
             for run in members:
                 _evaluate_run(run)
             aggregate = aggregate_sweep(path, members)
-            console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {len(members)} seeds",
+            console.print(metrics_table(aggregate, f"test split, mean ± std over {len(members)} seeds",
                                         _units(members[0].path)))
             if left_out := aggregate.get("left_out"):  # the mean is over fewer seeds than the sweep lists: say which
                 console.print("left out: " + ", ".join(f"{name} ({why})" for name, why in left_out.items()), soft_wrap=True)
@@ -94,7 +94,7 @@ def _evaluate_file(
         raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got "
                          f"{', '.join(map(str, runs))}")
     metrics = evaluate_predictions(runs[0], predictions, output, overwrite=overwrite, overrides=overrides)
-    console.print(metrics_table(metrics.get("scalars", {}), "test split, predicted again", _units(runs[0])))
+    console.print(metrics_table(metrics, "test split, predicted again", _units(runs[0])))
     console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/]")
 
 

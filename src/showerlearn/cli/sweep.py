@@ -38,5 +38,5 @@ def sweep(
             raise typer.Exit(1) from None
     aggregate = read_json_object(folder / AGGREGATE_FILE)
     units = scalar_units(experiment)
-    console.print(metrics_table(aggregate.get("scalars", {}), f"test split, mean ± std over {seeds} seeds", units))
+    console.print(metrics_table(aggregate, f"test split, mean ± std over {seeds} seeds", units))
     console.print(f"[green]sweep complete:[/] {folder}\n  aggregate: {folder / AGGREGATE_FILE}")

@@ -43,7 +43,7 @@ def train(
         else:
             run = run_training(experiment, resume=resume, run_dir=run_dir, progress=progress)
     if owner:  # under DDP every process ends here: one report is enough
-        scalars = run.metrics().get("scalars", {}) if run.metrics_file.is_file() else {}
-        console.print(metrics_table(scalars, "test split", scalar_units(experiment)))
+        metrics = run.metrics() if run.metrics_file.is_file() else {}
+        console.print(metrics_table(metrics, "test split", scalar_units(experiment)))
         console.print(f"[green]run complete:[/] {run.path}")
         console.print(f"  metrics: {run.metrics_file}\n  predictions: {run.predictions_file}\n  plots: {run.plots}")

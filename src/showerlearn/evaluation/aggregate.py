@@ -6,7 +6,8 @@
      "scalars": {"auc": {"mean", "std", "n_runs", "values": [...]}, ...},
      "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs",
                                                       "n_events"}, ...},
-     "roc": {"fpr", "tpr", "std", "n_runs"} (of classifiers: the runs' ROCs averaged vertically)}
+     "roc": {"fpr", "tpr", "std", "n_runs"} (of classifiers: the runs' ROCs averaged vertically),
+     "unbounded": [...] (the scalars whose mean is infinite: one run or more has them unbounded)}
 
 ``n_events`` is the mean number of events per bin over the runs (the same in each, for a fixed test set).
 
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures, seeds_band
+from showerlearn.evaluation.curves import UNBOUNDED, as_array, json_float, json_list, save_curve_figures, seeds_band
 from showerlearn.family import BoardStyle
 from showerlearn.metrics.aggregate import compare_dispersions, mean_roc, mean_std_over_runs
 from showerlearn.viz.classification import RocSeries, roc_figure
@@ -84,15 +85,20 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if len(evaluators) > 1:
         raise ValueError(f"cannot aggregate runs of different evaluators: {sorted(map(str, evaluators))}")
     scalars = {}
+    unbounded = []
     for name in _names(metrics_list, "scalars"):
         matrix = _scalar_matrix(metrics_list, name)
         stats = mean_std_over_runs(matrix)
+        infinite = [name in m.get(UNBOUNDED, ()) for m in metrics_list]
         scalars[name] = {
             "mean": json_float(stats.mean[0]),
             "std": json_float(stats.std[0]),
             "n_runs": int(stats.n_runs[0]),
             "values": json_list(matrix[:, 0]),
         }
+        if any(infinite):  # one infinite run makes the mean infinite, not the mean of the others
+            scalars[name] |= {"mean": None, "std": None, "n_runs": int(stats.n_runs[0]) + sum(infinite)}
+            unbounded.append(name)
     curves = {}
     for name in _names(metrics_list, "curves"):
         first, matrix = _curve_matrix(metrics_list, name)
@@ -110,6 +116,8 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "n_events": _mean_events(_records(metrics_list, name)),
         }
     aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
+    if unbounded:
+        aggregate[UNBOUNDED] = unbounded
     if roc := _mean_roc(metrics_list):
         aggregate["roc"] = roc
     if caption := common_caption([m.get("caption") for m in metrics_list]):

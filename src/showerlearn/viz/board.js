@@ -267,9 +267,16 @@
   }
 
   // ---- metrics table -----------------------------------------------------------------------
+  // a null the evaluator calls unbounded (a rejection with no background kept) is +infinity: ranked first
   function scalarValue(entry, key) {
+    if ((entry.unbounded || []).includes(key)) return Infinity;
     const v = (entry.scalars || {})[key];
     return finite(v) ? v : null;
+  }
+  // a sweep's mean over fewer runs than it aggregated (a seed without a value) says so
+  function runsNote(entry, key) {
+    const [n, of] = (entry.scalar_runs || {})[key] || [0, 0];
+    return n < of ? ` (${n} of ${of} runs)` : "";
   }
   function drawMetrics() {
     const entries = selectedEntries();
@@ -308,9 +315,11 @@
                     el("span", {text: e.label + (e.isBaseline ? " (baseline)" : "")})]),
     ].concat(keys.map((k) => {
       const v = scalarValue(e, k), std = (e.scalar_std || {})[k];
-      const text = v === null ? "\u2014" : fmt(v) + (finite(std) ? ` \u00b1 ${fmt(std)}` : "");
+      const text = (v === null ? "\u2014" : v === Infinity ? "\u221e" : fmt(v) + (finite(std) ? ` \u00b1 ${fmt(std)}` : ""))
+        + runsNote(e, k);
       // ties up to rounding noise (a sweep of identical runs) are all best
-      const isBest = v !== null && k in best && Math.abs(v - best[k]) <= 1e-9 * Math.max(Math.abs(best[k]), 1e-300);
+      const isBest = v !== null && k in best
+        && (v === best[k] || (finite(best[k]) && Math.abs(v - best[k]) <= 1e-9 * Math.max(Math.abs(best[k]), 1e-300)));
       return el("td", {class: isBest ? "best num" : "num", text});
     }))));
     const table = el("table", {id: "metrics-table"}, [el("thead", {}, [head]), el("tbody", {}, rows)]);

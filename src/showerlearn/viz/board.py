@@ -89,8 +89,9 @@ class BoardEntry:
     """One selectable line of the board: a run, or a sweep whose ``members`` are its runs.
 
     ``id`` must be unique in the board (it is what ``board.html#select=ID,...`` names). A sweep carries
-    mean curves with +-std bands in ``curves`` and the std of each scalar in ``scalar_std``; its
-    config is shown as the members' configs merged (values that differ between seeds are listed).
+    mean curves with +-std bands in ``curves``, the std of each scalar in ``scalar_std`` and in ``scalar_runs``
+    how many runs its mean is over, of how many; its config is shown as the members' configs merged (values that differ
+    between seeds are listed). ``unbounded``: the null scalars that are +infinity (metrics.json's ``unbounded``).
     ``family``: the family of the entry's run(s), whose board section reads its metrics; ``caption``: what
     its data is (data set, cuts, test events: ``metrics.json``'s ``caption``, a sweep's when its runs agree).
     """
@@ -101,6 +102,8 @@ class BoardEntry:
     curves: Mapping[str, CurveSeries] = field(default_factory=dict)
     scalars: Mapping[str, float | int | None] = field(default_factory=dict)
     scalar_std: Mapping[str, float | None] = field(default_factory=dict)
+    scalar_runs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    unbounded: frozenset[str] = frozenset()
     roc: BoardRoc | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     status: str = ""
@@ -194,6 +197,8 @@ def _entry_payload(entry: BoardEntry, by_family: bool) -> dict[str, Any]:
         "caption": entry.caption,
         "scalars": {_scalar_key(family, name): value for name, value in scalars.items()},
         "scalar_std": {_scalar_key(family, name): _scalar(value) for name, value in entry.scalar_std.items()},
+        "scalar_runs": {_scalar_key(family, name): list(value) for name, value in entry.scalar_runs.items()},
+        "unbounded": sorted(_scalar_key(family, name) for name in entry.unbounded),
         "auc": scalars.get("auc"),  # the ROC's legend: the entry's own AUC, whatever its column
         "curves": {
             _metric_key(family, name): {

@@ -27,7 +27,7 @@ import numpy as np
 
 from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
 from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
-from showerlearn.evaluation.curves import AT_LEAST_ONE, curve_record, json_float
+from showerlearn.evaluation.curves import AT_LEAST_ONE, UNBOUNDED, curve_record, json_scalars
 from showerlearn.registry import EVALUATORS, Positive, Share
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
 
@@ -78,8 +78,13 @@ def evaluate_collider(
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
+    unbounded = []
     for point in points:
-        metrics["scalars"].update(_scalars(point))
+        scalars, infinite = json_scalars(_scalars(point))
+        metrics["scalars"].update(scalars)
+        unbounded += infinite
+    if unbounded:  # no background event kept: the rejection (and significance) is only bounded from below
+        metrics[UNBOUNDED] = unbounded
     metrics["settings"].update(
         {"efficiencies": list(efficiencies), "luminosity_fb": luminosity_fb, "signal_class": signal_class}
     )
@@ -115,15 +120,15 @@ def _weights(predictions: Mapping[str, Any]) -> np.ndarray | None:
     return weights
 
 
-def _scalars(point: WorkingPoint) -> dict[str, float | int | None]:
+def _scalars(point: WorkingPoint) -> dict[str, float | int]:
     percent = f"{100 * point.signal_efficiency:g}"
     return {
-        f"background_rejection_at_{percent}": json_float(point.rejection),
-        f"signal_efficiency_achieved_at_{percent}": json_float(point.achieved_efficiency),
+        f"background_rejection_at_{percent}": float(point.rejection),
+        f"signal_efficiency_achieved_at_{percent}": float(point.achieved_efficiency),
         f"n_background_at_{percent}": point.n_background,
-        f"signal_at_{percent}": json_float(point.signal),
-        f"background_at_{percent}": json_float(point.background),
-        f"significance_at_{percent}": json_float(point.significance),
+        f"signal_at_{percent}": float(point.signal),
+        f"background_at_{percent}": float(point.background),
+        f"significance_at_{percent}": float(point.significance),
     }
 
 

@@ -4,7 +4,8 @@ signal and background at a luminosity with the discovery significance they give.
 A working point at signal efficiency eps_S keeps events with ``score >= cut``, the cut keeping the
 fraction eps_S of the signal events (:func:`showerlearn.metrics.classification.cut_for_efficiency`).
 The background efficiency eps_B is the fraction of background events kept, and the rejection 1/eps_B
-(infinite when no background event is kept: only a bound, reported as missing). Efficiencies count
+(infinite when no background event is kept: metrics.json holds null for it and names it ``unbounded``, so that
+tables show it as infinite and rank it first; the rejection curve leaves such a bin empty). Efficiencies count
 events, as in the paper's ROC curves; yields weigh them by their cross sections.
 
 Significance: the Asimov discovery significance of Cowan, Cranmer, Gross, Vitells (Eur. Phys. J. C 71
