@@ -280,12 +280,15 @@ def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     twin.unlink()
     # a few events: their inputs are padded to their own largest, the maps to the file's
     result = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file.parent / f"*{hit_file.name}"),
-                                      "--events", "0", "--max-events", "2", "--method", "hirescam"])
+                                      "--events", "0", "--max-events", "2", "--method", "hirescam", "--dilation", "2"])
     assert result.exit_code == 0, result.output
-    # Grad-CAM's settings shape nothing of attention maps: said, and not recorded as if they had
+    # Grad-CAM's settings shape nothing of attention maps, nor the signal's definition the same-gamma share:
+    # said, and not recorded as if they had
     assert "--method, --reference and --layer shape Grad-CAM only" in " ".join(result.output.split())
+    assert "do not read --dilation: not used" in " ".join(result.output.split())
     criteria = json.loads((run.path / "explain" / "criteria.json").read_text())
     assert criteria["settings"]["method"] is None and criteria["settings"]["reference"] is None
+    assert {criteria["settings"][name] for name in ("signal_threshold", "dilation", "level", "whole_cells")} == {None}
     assert "same_gamma" in json.dumps(criteria) and "same_gamma_uniform" in json.dumps(criteria)
     (model,) = criteria["models"].values()
     assert model["n_events"] == 2  # the events counted (--max-events), not the columns of a prediction table

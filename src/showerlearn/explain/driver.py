@@ -111,7 +111,10 @@ class ExplainAdapter(Protocol):
       layer's activations on padding are not evidence of anything in the event;
     * ``default_targets(outputs, head_kinds) -> list[str]``: the outputs Grad-CAM explains when the user
       names none (default: :func:`default_targets`); an empty list explains with attention maps only, for
-      networks with no one score per event (per-hit and per-pair outputs).
+      networks with no one score per event (per-hit and per-pair outputs);
+    * ``criteria_settings`` (frozenset of :class:`CriteriaSettings` field names): the settings its
+      ``criteria`` read (default: all of them); criteria.json records the others as null, since they shaped
+      nothing.
     """
 
     #: title of the true signal's panel in event figures (IACT: ``"true p.e."``)

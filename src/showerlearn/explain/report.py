@@ -223,6 +223,9 @@ def write_explanations(
         if not _made_gradcam(explained) and (method, reference, layer) != ("gradcam", "none", None):
             log.warning("no Grad-CAM map was made (the networks are explained by their attention maps): --method, "
                         "--reference and --layer shape Grad-CAM only, and were not used")
+        if unread := _unread_settings(explained, settings):
+            log.warning("the criteria of these runs' family do not read %s: not used",
+                        ", ".join("--" + name.replace("_", "-") for name in unread))
         _write_criteria(document, staged.folder(main / CRITERIA_FOLDER), staged.folder(main / EXPLAIN_FOLDER))
     # a folder left with nothing is none (io.staging): not named
     return {**document, "figures": list(dict.fromkeys(str(folder.resolve()) for folder in figures if folder.is_dir()))}
@@ -288,11 +291,26 @@ def _criteria_document(
             "method": method if gradcam else None, "reference": reference if gradcam else None,
             "layer": (layer or "the model's explain_layer, else its backbone") if gradcam else None,
             "randomized_control": controlled,
-            **asdict(settings),
+            **_criteria_settings(groups, settings),
         },
         "definitions": dict(groups[0][1][0].adapter.criteria_definitions),
         "models": models,
     }
+
+
+def _criteria_settings(groups: Sequence[tuple[Path, Sequence[RunExplanation]]], settings: CriteriaSettings
+                       ) -> dict[str, Any]:
+    """``settings`` for criteria.json: those the family's criteria do not read (its adapter's
+    ``criteria_settings``) are null (the compared models read one kind of data, so have one adapter)."""
+    recorded = asdict(settings)
+    read = getattr(groups[0][1][0].adapter, "criteria_settings", frozenset(recorded))
+    return {name: value if name in read else None for name, value in recorded.items()}
+
+
+def _unread_settings(groups: Sequence[tuple[Path, Sequence[RunExplanation]]], settings: CriteriaSettings) -> list[str]:
+    """The criteria settings given other values than their defaults that the family's criteria do not read."""
+    recorded = _criteria_settings(groups, settings)
+    return [name for name, value in asdict(settings).items() if recorded[name] is None and value != getattr(CriteriaSettings(), name)]
 
 
 def _made_gradcam(groups: Sequence[tuple[Path, Sequence[RunExplanation]]]) -> bool:

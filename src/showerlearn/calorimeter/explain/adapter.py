@@ -52,6 +52,8 @@ class CalorimeterExplainAdapter:
     """Explains a run of the calorimeter DataModule on the hits of each event."""
 
     truth_label = "true gamma"
+    #: the same-gamma share needs no signal threshold, dilation or relevance level: none is read
+    criteria_settings: frozenset[str] = frozenset()
     criteria_definitions: Mapping[str, str] = {
         "same_gamma": "share of a hit's attention on the other hits that goes to hits of its own gamma "
                       "(hits of gammas with other hits, in events with hits of another origin)",

@@ -85,6 +85,9 @@ class ColliderExplainAdapter:
         self.gradcam_stream = "constituents"  # set by projection(): the stream of the explained layer
 
     # --- the driver's questions ----------------------------------------------------------------------
+    #: no criteria (no true map of what matters), so no setting of theirs is read
+    criteria_settings: frozenset[str] = frozenset()
+
     def has_truth(self, positions: np.ndarray) -> bool:
         return False
 
