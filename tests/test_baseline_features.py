@@ -240,3 +240,21 @@ def test_bad_inputs_raise(camera):
         CleaningConfig(picture_thresh=3, boundary_thresh=6)
     with pytest.raises(ValueError, match="delta_time"):
         lstchain(delta_time=0)
+
+
+def test_features_do_not_depend_on_how_the_images_are_chunked(camera, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The images go in chunks (a bar advances per chunk): chunks of 3 give what one chunk gives, and the bar is
+    drawn only where the engine asks for bars (``work_bars``)."""
+    from showerlearn.iact.baselines import features
+    from showerlearn.progress import work_bars
+
+    images, times = toy_images(camera, 8, seed=5)
+    whole = hillas_features(images, times, camera)
+    monkeypatch.setattr(features, "CHUNK_IMAGES", 3)
+    assert "Hillas parameters" not in capsys.readouterr().err
+    with work_bars():
+        chunked = hillas_features(images, times, camera)
+    err = capsys.readouterr().err
+    assert "Hillas parameters" in err and "8/8" in err
+    for name in (*FEATURE_NAMES, "is_valid"):
+        np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)

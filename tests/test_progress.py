@@ -67,3 +67,17 @@ def test_simulate_in_a_batch_log_reports_while_it_runs(tmp_path: Path, monkeypat
                                       "--gammas", "1", "--jobs", "1", "--set", "chunk_size=20"])
     assert result.exit_code == 0, result.output
     assert "20 of 60 (33 %)" in result.output and "40 of 60 (67 %)" in result.output and ", hits " in result.output
+
+
+def test_a_work_bar_draws_only_inside_work_bars(capsys: pytest.CaptureFixture[str]) -> None:
+    """Deep work (an estimator's fit) draws a bar where the engine opened ``work_bars`` (a command with progress),
+    nothing elsewhere (``--no-progress``, a parallel sweep's workers, inside another live bar)."""
+    with progress.work_bar("outside", 2) as advance:
+        advance(2)
+    with progress.work_bars(False), progress.work_bar("disabled", 2) as advance:
+        advance(2)
+    assert not capsys.readouterr().err
+    with progress.work_bars(), progress.work_bar("fitting forests", 4) as advance:
+        for _ in range(4):
+            advance(1)
+    assert "fitting forests" in (err := capsys.readouterr().err) and "4/4" in err

@@ -6,19 +6,29 @@ sign of life until its end. :class:`Progress` is rich's, plus a plain line per t
 and at most every ``log_interval`` seconds: where the work stands (with the task's own fields, such as the
 events done), how long it has run and how long is left.
 
+:func:`work_bar` is a bar for long work deep in a component that is given no progress setting (an estimator's
+``fit``, scikit-learn style): it is drawn only inside :func:`work_bars`, which the engine opens where the
+command shows progress and no other bar is live.
+
 May import: the standard library and rich.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from rich import progress as rich_progress
+from rich.console import Console
 from rich.progress import TaskID
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "work_bar", "work_bars"]
+
+#: whether :func:`work_bar` draws (set by :func:`work_bars`)
+_WORK_BARS: ContextVar[bool] = ContextVar("showerlearn_work_bars", default=False)
 
 #: seconds between two plain lines of a task where no bar can be drawn
 DEFAULT_LOG_INTERVAL = 30.0
@@ -82,3 +92,28 @@ def progress_line(description: str, completed: float, total: float | None, elaps
 def _clock(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+@contextmanager
+def work_bars(enabled: bool = True) -> Iterator[None]:
+    """Within it, :func:`work_bar` draws its bars (``enabled``), or none (a command run with ``--no-progress``,
+    a worker of a parallel sweep)."""
+    token = _WORK_BARS.set(enabled)
+    try:
+        yield
+    finally:
+        _WORK_BARS.reset(token)
+
+
+@contextmanager
+def work_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A bar of ``total`` steps and the function that advances it by its argument; inside :func:`work_bars` only
+    (elsewhere the function does nothing)."""
+    if not _WORK_BARS.get():
+        yield lambda steps: None
+        return
+    columns = (rich_progress.TextColumn("[bold]{task.description}[/]"), rich_progress.BarColumn(bar_width=20),
+               rich_progress.MofNCompleteColumn(), rich_progress.TimeElapsedColumn(), rich_progress.TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:  # stdout stays for a command's output
+        task = bar.add_task(description, total=total)
+        yield lambda steps: bar.advance(task, steps)

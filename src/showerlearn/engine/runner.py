@@ -43,6 +43,7 @@ from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights,
 from showerlearn.family import new_run_problems
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
+from showerlearn.progress import work_bars
 from showerlearn.registry import CALLBACKS, DATAMODULES, ESTIMATORS, EVALUATORS, MODELS
 from showerlearn.tasks.module import MultiTaskModule
 
@@ -89,7 +90,7 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         apply_process_settings(config.trainer)
         datamodule = build_datamodule(config, progress)
         if config.estimator is not None:
-            _fit_estimator(config, datamodule, run)
+            _fit_estimator(config, datamodule, run, progress)
         elif not _fit_network(config, datamodule, run, attempt, progress, resume):
             return run  # not global rank 0: prediction and evaluation happen once, on rank 0
         log.info("predicting the test split")
@@ -405,7 +406,7 @@ def _trainer(config: ExperimentConfig, run: RunDir, attempt: int, progress: bool
     )
 
 
-def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir) -> None:
+def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, progress: bool) -> None:
     assert config.estimator is not None
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -415,7 +416,8 @@ def _fit_estimator(config: ExperimentConfig, datamodule: ShowerDataModule, run: 
         log.info("reading the training split into memory")
         inputs, targets, masks, _ = datamodule.arrays("train", raw=_wants_raw(estimator))
         log.info("fitting %s on %d events", config.estimator.name, len(inputs))
-        estimator.fit(inputs, targets, masks)
+        with work_bars(progress):  # an estimator's fit is given no progress setting: its long steps draw bars here
+            estimator.fit(inputs, targets, masks)
     else:  # a classical method (the R3B window): nothing to fit it on
         estimator.fit(None, None, None)
     save_estimator(estimator, run.checkpoints / ESTIMATOR_FILE)

@@ -3,7 +3,7 @@ random forests for gammaness, energy and direction (disp), run through the same 
 evaluate path as the networks.
 
 May import: showerlearn.baselines, showerlearn.iact.particles, showerlearn.iact.geometry, showerlearn.iact.data,
-showerlearn.registry, ctapipe, scikit-learn, scipy, astropy, joblib, numpy.
+showerlearn.registry, showerlearn.progress, ctapipe, scikit-learn, scipy, astropy, joblib, numpy.
 """
 
 

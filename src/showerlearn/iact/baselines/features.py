@@ -27,8 +27,12 @@ from ctapipe.instrument import CameraGeometry
 from joblib import Parallel, delayed
 
 from showerlearn.iact.data.transforms import CleaningConfig, clean_images
+from showerlearn.progress import work_bar
 
 __all__ = ["FEATURE_NAMES", "LSTCHAIN_CLEANING", "hillas_features", "image_parameters", "reset_fit_rng"]
+
+#: images per task of :func:`hillas_features` (at most): about a second of work each
+CHUNK_IMAGES = 1000
 
 #: Columns returned by :func:`hillas_features`. Lengths in metres on the camera, angles in radians,
 #: ``time_gradient`` in ns/m, ``intercept`` in ns (peak time at the centroid).
@@ -187,16 +191,18 @@ def hillas_features(
             raise ValueError(f"masks has shape {masks.shape}, images {images.shape}: they must match")
     config = cleaning or LSTCHAIN_CLEANING
     n_events = len(images)
-    n_chunks = 1 if n_jobs == 1 else min(n_events, 8 * max(abs(n_jobs), 1))
+    # chunks of at most CHUNK_IMAGES images, and several per worker, for a bar that moves and busy workers
+    n_chunks = max(-(-n_events // CHUNK_IMAGES), 1 if n_jobs == 1 else min(n_events, 8 * max(abs(n_jobs), 1)))
     bounds = np.linspace(0, n_events, n_chunks + 1).astype(int)
     chunks = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
-    if n_jobs == 1 or n_events == 0:
-        parts = [_features_chunk(camera, images, peak_times, masks, config)]
-    else:
-        parts = Parallel(n_jobs=n_jobs)(
-            delayed(_features_chunk)(camera, images[s], peak_times[s], None if masks is None else masks[s], config)
-            for s in chunks
-        )
+    tasks = (delayed(_features_chunk)(camera, images[s], peak_times[s], None if masks is None else masks[s], config)
+             for s in chunks)
+    parts = []
+    with work_bar("Hillas parameters", n_events) as advance:
+        # joblib runs a single worker in this process, in order
+        for part in Parallel(n_jobs=n_jobs, return_as="generator")(tasks) if n_events else ():
+            parts.append(part)
+            advance(len(part))
     table = np.concatenate(parts) if parts else np.empty((0, len(FEATURE_NAMES)))
     columns = {name: table[:, j] for j, name in enumerate(FEATURE_NAMES)}
     columns["is_valid"] = np.isfinite(table).all(axis=1) & (columns["length"] > 0)

@@ -39,6 +39,7 @@ from showerlearn.iact.data.targets import PASSTHROUGH_OUTPUTS
 from showerlearn.iact.data.transforms import CleaningConfig
 from showerlearn.iact.geometry.frames import camera_to_fov, fov_to_camera
 from showerlearn.iact.particles import GAMMA_CLASS, PARTICLE_CLASSES, PROTON_CLASS
+from showerlearn.progress import work_bar
 from showerlearn.registry import ESTIMATORS
 
 log = logging.getLogger(__name__)
@@ -303,17 +304,22 @@ class HillasRandomForest(MultiHeadClassifier):
                 self.fallback_[head] = np.average(targets[head][rows[head]], axis=0, weights=weight[rows[head]])
 
         log.info("hillas_rf: training forests for %s on %d usable images", ", ".join(heads), int(usable.sum()))
-        if "energy" in heads:
-            self.forests_["energy"] = self._fit_energy(columns, targets, rows["energy"], weight)
-        if "direction" in heads:
-            # out-of-bag predictions give the impact forest disp estimates with realistic errors
-            oob = "impact" in heads
-            self.forests_["disp_norm"], self.forests_["disp_sign"] = self._fit_disp(columns, rows["direction"], weight, oob)
-        if "impact" in heads:
-            self.forests_["impact"] = self._fit_impact(columns, targets, rows, weight, heads)
-        if "particle" in heads:
-            self.forests_["particle"] = self._fit_particle(columns, targets, rows, weight, heads)
-            self.classes_ = np.arange(len(PARTICLE_CLASSES))
+        with work_bar("forests (heads)", len(heads)) as advance:
+            if "energy" in heads:
+                self.forests_["energy"] = self._fit_energy(columns, targets, rows["energy"], weight)
+                advance(1)
+            if "direction" in heads:
+                # out-of-bag predictions give the impact forest disp estimates with realistic errors
+                oob = "impact" in heads
+                self.forests_["disp_norm"], self.forests_["disp_sign"] = self._fit_disp(columns, rows["direction"], weight, oob)
+                advance(1)
+            if "impact" in heads:
+                self.forests_["impact"] = self._fit_impact(columns, targets, rows, weight, heads)
+                advance(1)
+            if "particle" in heads:
+                self.forests_["particle"] = self._fit_particle(columns, targets, rows, weight, heads)
+                self.classes_ = np.arange(len(PARTICLE_CLASSES))
+                advance(1)
         self.heads_ = heads  # set last: it marks the estimator fitted
         return self
 
