@@ -250,3 +250,19 @@ def test_a_scikit_learn_classifier_of_particle_classes(camera):
     unfitted = pickle.loads(pickle.dumps(HillasRandomForest(camera=framed)))
     assert unfitted.camera.frame is not None
     assert u.isclose(unfitted.camera.frame.focal_length, framed.frame.focal_length)
+
+
+def test_a_forest_fitted_before_the_camera_axes_impact_leaves_the_core_out(trained, caplog):
+    """An estimator file of an earlier version learnt the impact as ground offsets, which this version would decode
+    as camera axes: its impact head is dropped (NaN cores) with a warning; the other heads predict as before."""
+    model, (X, _, _), out = trained
+    state = model.__getstate__()
+    assert state["impact_axes_"] == "camera"
+    del state["impact_axes_"]
+    earlier = HillasRandomForest.__new__(HillasRandomForest)
+    with caplog.at_level("WARNING"):
+        earlier.__setstate__(state)
+    assert "cores are left out" in caplog.text and "impact" not in earlier.heads_
+    again = earlier.predict(X)
+    assert "impact" not in again
+    np.testing.assert_array_equal(again["energy"], out["energy"])

@@ -15,12 +15,15 @@ from showerlearn.iact.data import IACTDataModule, open_dl1
 from showerlearn.iact.data.augment import Augmenter, SymmetryOp, _reflection, _rotation, average_views, camera_symmetries
 from showerlearn.iact.data.targets import (
     IMPACT_SCALE_M,
+    LEGACY_IMPACT_AXES,
     camera_matrices,
     decode_outputs,
     encode_direction,
     encode_targets,
+    impact_on_camera_axes,
+    impact_on_ground,
     transform_direction,
-    transform_impact,
+    turn_impact,
 )
 from showerlearn.iact.geometry import lst_camera
 
@@ -69,7 +72,8 @@ def test_impact_turns_like_the_image(alt: float, az: float, angle: float) -> Non
     """A far point of the shower axis through the (turned) core is seen at the (turned) offset."""
     telescope = np.array([[40.0, -25.0]])
     core = np.array([[180.0, 90.0]])  # ground frame: x north, y west
-    turned = transform_impact(rotation(angle), core - telescope, np.array([alt]), np.array([az])) + telescope
+    pointing = np.array([alt]), np.array([az])
+    turned = impact_on_ground(turn_impact(rotation(angle), impact_on_camera_axes(core - telescope, *pointing)), *pointing) + telescope
     direction = np.array([np.cos(np.radians(alt)) * np.cos(np.radians(az)),
                           np.cos(np.radians(alt)) * np.sin(np.radians(az)), np.sin(np.radians(alt))])
 
@@ -190,7 +194,8 @@ def test_the_impact_is_learnt_relative_to_the_telescope() -> None:
     }
     targets, _ = encode_targets(columns)
     np.testing.assert_allclose(targets["impact"][0], targets["impact"][1], atol=1e-6)
-    np.testing.assert_allclose(targets["impact"][0], [0.6, 0.3], atol=1e-6)
+    # on camera axes: x (up the sky, north seen from a telescope facing south) foreshortened by sin(alt), y west
+    np.testing.assert_allclose(targets["impact"][0], [0.6 * np.sin(np.radians(70.0)), 0.3], atol=1e-6)
     decoded = decode_outputs({"impact": targets["impact"]}, {**columns, "event_id": np.arange(n)})
     np.testing.assert_allclose(decoded["reco_core_x"], columns["true_core_x"], atol=1e-4)
     np.testing.assert_allclose(decoded["reco_core_y"], columns["true_core_y"], atol=1e-4)
@@ -212,13 +217,58 @@ def test_averaged_views_of_an_equivariant_prediction_give_it_back() -> None:
         matrix = np.eye(2) if view is None else view.matrix
         outputs.append({
             "direction": transform_direction(matrix, direction),
-            "impact": transform_impact(matrix, core - telescope, meta["pointing_alt"], meta["pointing_az"]) / IMPACT_SCALE_M,
+            "impact": turn_impact(matrix, impact_on_camera_axes(core - telescope, meta["pointing_alt"], meta["pointing_az"]))
+                      / IMPACT_SCALE_M,
             "energy": rng.normal(0, 1, n),
             "particle": rng.normal(0, 2, (n, 2)),
         })
-    merged = average_views(views, outputs, meta)
+    merged = average_views(views, outputs)
     np.testing.assert_allclose(merged["direction"], direction, atol=1e-9)
-    np.testing.assert_allclose(merged["impact"] * IMPACT_SCALE_M, core - telescope, atol=1e-6)
+    np.testing.assert_allclose(impact_on_ground(merged["impact"] * IMPACT_SCALE_M, meta["pointing_alt"], meta["pointing_az"]),
+                               core - telescope, atol=1e-6)
     np.testing.assert_allclose(merged["energy"], np.mean([o["energy"] for o in outputs], axis=0))
     probabilities = [np.exp(o["particle"]) / np.exp(o["particle"]).sum(axis=1, keepdims=True) for o in outputs]
     np.testing.assert_allclose(np.exp(merged["particle"]), np.mean(probabilities, axis=0))
+
+
+def _shower(pointing_az: float, core_offset: np.ndarray, camera_rotation: float = 0.0) -> dict[str, np.ndarray]:
+    """One gamma seen by a telescope at (30, -20) m pointing at (70 deg, ``pointing_az``), from a source 0.4 deg
+    above the pointing, landing at ``core_offset`` (north, west) [m] from the telescope."""
+    one = np.ones(1)
+    return {
+        "true_shower_primary_id": np.zeros(1, int), "true_energy": one, "true_alt": 70.4 * one,
+        "true_az": pointing_az * one, "pointing_alt": 70.0 * one, "pointing_az": pointing_az * one,
+        "camera_rotation": camera_rotation * one, "camera_reflected": np.zeros(1, bool),
+        "tel_pos_x": 30.0 * one, "tel_pos_y": -20.0 * one,
+        "true_core_x": 30.0 + core_offset[:1], "true_core_y": -20.0 + core_offset[1:], "event_id": np.arange(1),
+    }
+
+
+@pytest.mark.parametrize("turn", [150.0, -90.0, 33.0])
+def test_the_impact_target_is_what_the_image_shows_at_any_azimuth(turn: float) -> None:
+    """The whole scene turned about the vertical (pointing, source and core): the image is the same, so must the
+    target be (ground axes turned with the azimuth, which no image shows: cores 150 deg off at another azimuth);
+    the decoded core turns with the scene."""
+    core = np.array([120.0, -45.0])
+    c, s_ = np.cos(np.radians(turn)), np.sin(np.radians(turn))
+    # azimuth grows from north to east, ground y points west: turning the azimuth by `turn` turns (x, y) by -turn
+    turned_core = np.array([c * core[0] + s_ * core[1], -s_ * core[0] + c * core[1]])
+    here, there = _shower(180.0, core), _shower(180.0 + turn, turned_core)
+    targets_here, targets_there = encode_targets(here)[0], encode_targets(there)[0]
+    np.testing.assert_allclose(targets_there["impact"], targets_here["impact"], atol=1e-9)
+    np.testing.assert_allclose(targets_there["direction"], targets_here["direction"], atol=1e-9)
+    decoded = decode_outputs({"impact": targets_here["impact"]}, there)  # the prediction a network makes there
+    np.testing.assert_allclose([decoded["reco_core_x"][0], decoded["reco_core_y"][0]], [30.0, -20.0] + turned_core, atol=1e-6)
+
+
+def test_a_network_of_the_ground_encoding_is_decoded_as_it_was_trained() -> None:
+    """Checkpoints before the camera-axes encoding predicted ground offsets turned by the camera map: decoded as
+    such (:data:`LEGACY_IMPACT_AXES`), their own truth gives the true core back, in a rotated camera too."""
+    shower = _shower(180.0, np.array([120.0, -45.0]), camera_rotation=40.0)
+    matrices = camera_matrices(shower["camera_rotation"], shower["camera_reflected"])
+    offset = np.array([[120.0, -45.0]])
+    alt, az = shower["pointing_alt"], shower["pointing_az"]
+    legacy = impact_on_ground(turn_impact(matrices, impact_on_camera_axes(offset, alt, az)), alt, az) / IMPACT_SCALE_M
+    decoded = decode_outputs({"impact": legacy}, shower, LEGACY_IMPACT_AXES)
+    np.testing.assert_allclose([decoded["reco_core_x"][0], decoded["reco_core_y"][0]], [150.0, -65.0], atol=1e-6)
+    assert decode_outputs({"impact": legacy}, shower)["reco_core_x"][0] != pytest.approx(150.0, abs=1.0)

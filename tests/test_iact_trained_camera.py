@@ -13,17 +13,19 @@ from showerlearn.config import load_config
 from showerlearn.data.base import FITTED_STATE_KEY
 from showerlearn.engine.runner import build_datamodule
 from showerlearn.engine.safe_load import load_checkpoint
+from showerlearn.iact.data.targets import IMPACT_AXES, LEGACY_IMPACT_AXES
 from showerlearn.iact.io.errors import UnknownCameraError
 
 LST_FILE = "iact/dl1_ctapipe/gamma_test.lst.dl1.h5"
 
 
-def _datamodule(tmp_path: Path, trained_camera: dict) -> object:
+def _datamodule(tmp_path: Path, trained_camera: dict, impact_axes: str | None = IMPACT_AXES) -> object:
+    """``impact_axes`` None: a checkpoint of before the impact's encoding was recorded."""
     # training files that no longer exist: the checkpoint's camera is what the files to predict are checked against
     config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [
         "data.params.simulate=null", f"data.params.files=[{tmp_path / 'gone' / '*.h5'}]", f"data.params.cache_dir={tmp_path}"])
     datamodule = build_datamodule(config, progress=False)
-    datamodule.restore_fitted_state({"camera": trained_camera})
+    datamodule.restore_fitted_state({"camera": trained_camera} | ({"impact_axes": impact_axes} if impact_axes else {}))
     return datamodule
 
 
@@ -76,3 +78,16 @@ def test_predicting_with_other_transforms_or_cleaning_says_the_inputs_changed(
                       ["data.params.transforms.charge=log1p", "data.params.batch_size=8"], progress=False)
     assert ("predict --set data.params.transforms.charge: the network reads its inputs otherwise than it was trained to "
             "(data.params.transforms.charge)") in caplog.text
+
+
+def test_the_impact_encoding_travels_in_the_checkpoint(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A checkpoint records how its impact output is encoded; one of an earlier version (which says nothing) is
+    decoded as it was trained, with a warning that its cores hold at its training's azimuth only."""
+    lst = {"name": "LSTCam", "n_pixels": 1855}
+    with caplog.at_level(logging.WARNING):
+        current = _datamodule(tmp_path, lst)
+    assert not caplog.text and current.fitted_state()["impact_axes"] == IMPACT_AXES
+    with caplog.at_level(logging.WARNING):
+        earlier = _datamodule(tmp_path, lst, impact_axes=None)
+    assert "its reco_core_x/y hold only at the pointing azimuth of its training events" in caplog.text
+    assert earlier.fitted_state()["impact_axes"] == LEGACY_IMPACT_AXES  # and a resumed run keeps it so

@@ -35,7 +35,7 @@ from sklearn.model_selection import train_test_split
 
 from showerlearn.baselines.base import MultiHeadClassifier, log_probabilities, unknown_arguments
 from showerlearn.iact.baselines.features import hillas_features
-from showerlearn.iact.data.targets import PASSTHROUGH_OUTPUTS
+from showerlearn.iact.data.targets import IMPACT_AXES, PASSTHROUGH_OUTPUTS
 from showerlearn.iact.data.transforms import CleaningConfig
 from showerlearn.iact.geometry.frames import camera_to_fov, fov_to_camera
 from showerlearn.iact.particles import GAMMA_CLASS, PARTICLE_CLASSES, PROTON_CLASS
@@ -320,6 +320,7 @@ class HillasRandomForest(MultiHeadClassifier):
                 self.forests_["particle"] = self._fit_particle(columns, targets, rows, weight, heads)
                 self.classes_ = np.arange(len(PARTICLE_CLASSES))
                 advance(1)
+        self.impact_axes_ = IMPACT_AXES  # what the impact forest learnt (estimator files before it learnt ground offsets)
         self.heads_ = heads  # set last: it marks the estimator fitted
         return self
 
@@ -499,6 +500,12 @@ class HillasRandomForest(MultiHeadClassifier):
                 state[name] = state[name] * u.m
         if "cleaning_" in state:
             state["cleaning_"] = CleaningConfig.model_validate(state["cleaning_"])
+        if "impact" in state.get("heads_", ()) and "impact_axes_" not in state:
+            # fitted before the impact was encoded as an image shows it (2026-12-06): its forest learnt ground
+            # offsets, which this version would decode as camera axes
+            log.warning("hillas_rf: fitted before 2026-12-06, when the impact forest learnt ground offsets that hold "
+                        "only at the training's azimuth: its cores are left out (NaN); fit it again for them")
+            state["heads_"] = tuple(head for head in state["heads_"] if head != "impact")
         super().__setstate__(state)
 
 

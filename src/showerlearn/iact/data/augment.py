@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field
 from scipy.spatial import cKDTree
 
 from showerlearn.config.base import SettingsModel
-from showerlearn.iact.data.targets import IMPACT_SCALE_M, transform_direction, transform_impact
+from showerlearn.iact.data.targets import transform_direction, turn_impact
 from showerlearn.iact.geometry import Lattice
 
 __all__ = ["AugmentConfig", "SymmetryOp", "average_views", "camera_symmetries", "permuted_pixels"]
@@ -117,7 +117,7 @@ def permuted_pixels(images: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
 
 
 def average_views(
-    views: Sequence[SymmetryOp | None], outputs: Sequence[Mapping[str, np.ndarray]], meta: Mapping[str, np.ndarray]
+    views: Sequence[SymmetryOp | None], outputs: Sequence[Mapping[str, np.ndarray]]
 ) -> dict[str, np.ndarray]:
     """Encoded IACT outputs (``particle`` logits, ``energy``, ``direction``, ``impact``) averaged over
     predictions of the same events moved by ``views`` (None: as they are).
@@ -136,10 +136,7 @@ def average_views(
             if "direction" in view_outputs:
                 view_outputs["direction"] = transform_direction(inverse, view_outputs["direction"])
             if "impact" in view_outputs:
-                offset = view_outputs["impact"] * IMPACT_SCALE_M
-                view_outputs["impact"] = transform_impact(
-                    inverse, offset, np.asarray(meta["pointing_alt"]), np.asarray(meta["pointing_az"])
-                ) / IMPACT_SCALE_M
+                view_outputs["impact"] = turn_impact(inverse, view_outputs["impact"])
         if "particle" in view_outputs:
             logits = view_outputs["particle"]
             probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -36,7 +36,9 @@ from showerlearn.iact.data.dataset import IACTDataset, collate_batch
 from showerlearn.iact.data.ensemble import average_prediction_tables
 from showerlearn.iact.data.pointing import pointing_gaps
 from showerlearn.iact.data.sampling import EnergySampling, energy_sampling_weights
-from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs, encode_targets
+from showerlearn.iact.data.targets import (
+    COLUMN_UNITS, IMPACT_AXES, LEGACY_IMPACT_AXES, META_COLUMNS, decode_outputs, encode_targets,
+)
 from showerlearn.iact.data.transforms import CleaningConfig, ImageTransform, TransformConfig
 from showerlearn.iact.family import FAMILY
 from showerlearn.iact.geometry import CameraGeometry, Lattice, lst_camera
@@ -261,6 +263,8 @@ class IACTDataModule(ShowerDataModule):
         self._removed_meta: dict[str, np.ndarray] = {}
         #: the meta of no event, typed as the file to predict holds its columns (empty: no file read yet)
         self._empty_meta: dict[str, np.ndarray] = {}
+        #: how the network's impact output is encoded: this version's, or a restored checkpoint's
+        self._impact_axes = IMPACT_AXES
 
     def _use_camera(self, camera: CameraGeometry, source: str = "the data") -> None:
         """Make ``camera`` the reference: images are read on it, cleaned on it, and turned by its symmetries;
@@ -376,13 +380,20 @@ class IACTDataModule(ShowerDataModule):
         """The camera the network was built on (name and number of pixels): a file of another camera with a
         lattice of the same shape (NectarCam's and LSTCam's 1855 pixels) would load its weights without a word."""
         if self.camera is not None:
-            return {"camera": {"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)}}
-        return {"camera": dict(self._trained_camera)} if self._trained_camera is not None else {}
+            return {"camera": {"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)}, "impact_axes": self._impact_axes}
+        if self._trained_camera is None:
+            return {}
+        return {"camera": dict(self._trained_camera), "impact_axes": self._impact_axes}
 
     def restore_fitted_state(self, state: dict[str, Any]) -> None:
         camera = state.get("camera")
         if camera is None:
             return
+        # checkpoints before the impact was encoded on camera axes (2026-12-06) say nothing of it
+        self._impact_axes = str(state.get("impact_axes", LEGACY_IMPACT_AXES))
+        if self._impact_axes == LEGACY_IMPACT_AXES:
+            log.warning("this network was trained before the impact point was encoded as an image shows it "
+                        "(2026-12-06): its reco_core_x/y hold only at the pointing azimuth of its training events")
         self._trained_camera = {"name": str(camera["name"]), "n_pixels": int(camera["n_pixels"])}
         if self.camera is not None:  # simulated data: its camera was set already
             self._use_camera(self.camera, "the run's simulated data")
@@ -439,14 +450,14 @@ class IACTDataModule(ShowerDataModule):
 
     def removed_rows(self) -> dict[str, np.ndarray]:
         """The removed events' ids, truth and pointing, as the predicted events have them, with NaN predictions."""
-        return decode_outputs({}, self._removed_meta)
+        return decode_outputs({}, self._removed_meta, self._impact_axes)
 
     def empty_predictions(self, own_outputs: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
         """The decode of no event, its ids and truth typed as the file being predicted holds them (as in its
         predicted rows), with the predictor's own columns (``hillas_valid`` of Hillas + RF)."""
         if not self._empty_meta:  # no file read yet: nothing says the types
             return super().empty_predictions(own_outputs)
-        return {"predictions": decode_outputs(dict(own_outputs or {}), self._empty_meta)}
+        return {"predictions": decode_outputs(dict(own_outputs or {}), self._empty_meta, self._impact_axes)}
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
@@ -598,7 +609,7 @@ class IACTDataModule(ShowerDataModule):
         return True
 
     def decode_predictions(self, outputs: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return decode_outputs(outputs, meta)
+        return decode_outputs(outputs, meta, self._impact_axes)
 
     def column_units(self) -> dict[str, dict[str, str]]:
         return {"predictions": dict(COLUMN_UNITS)}
@@ -622,7 +633,7 @@ class IACTDataModule(ShowerDataModule):
     def merge_prediction_views(
         self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
-        return outputs[0] if len(self._views) == 1 else average_views(self._views, outputs, meta)
+        return outputs[0] if len(self._views) == 1 else average_views(self._views, outputs)
 
     @classmethod
     def average_predictions(

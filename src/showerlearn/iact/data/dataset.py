@@ -28,7 +28,7 @@ from torch.utils.data import Dataset, default_collate
 
 from showerlearn.iact.data.augment import Augmenter
 from showerlearn.iact.io.reader import DL1File
-from showerlearn.iact.data.targets import IMPACT_SCALE_M, transform_direction, transform_impact
+from showerlearn.iact.data.targets import transform_direction, turn_impact
 from showerlearn.iact.data.transforms import ImageTransform
 from showerlearn.io.atomic import atomic_path
 
@@ -200,10 +200,7 @@ class IACTDataset(Dataset):
                 np.float32
             )
         if "impact" in targets and self.masks["impact"][i]:
-            m = self.meta
-            offset = targets["impact"][None].astype(np.float64) * IMPACT_SCALE_M
-            turned = transform_impact(matrix, offset, np.array([m["pointing_alt"][i]]), np.array([m["pointing_az"][i]]))
-            targets["impact"] = (turned[0] / IMPACT_SCALE_M).astype(np.float32)
+            targets["impact"] = turn_impact(matrix, targets["impact"].astype(np.float64)).astype(np.float32)
         return targets
 
 

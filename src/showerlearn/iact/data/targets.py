@@ -6,11 +6,15 @@ Directions are offsets of the true source from the pointing in ctapipe's ``Teles
 2x2 map ``A`` acting on camera ``(x, y)`` acts on ``(fov_lat, fov_lon)`` the same way. Every function
 here that takes ``A`` uses that camera order.
 
-The impact point turns with the image too: a shower landing at ``r`` (relative to the telescope)
-appears displaced from the source by ``(r . e_lon, r . e_lat) / h`` (``e_lon``, ``e_lat`` the sky
-basis at the pointing, ``h`` the emission height), so ``A`` is applied to those two components in
-the plane perpendicular to the pointing, and the result is projected back to the ground along the
-pointing direction (as ctapipe's ``project_to_ground`` does).
+The impact point is what an image shows of it: a shower landing at ``r`` (relative to the telescope)
+appears displaced from the source by ``(r . e_lat, r . e_lon) / h`` (``e_lon``, ``e_lat`` the sky basis
+at the pointing, ``h`` the emission height). Its target is those two components, in metres, along camera
+``x`` and ``y`` in the plane perpendicular to the pointing (:func:`impact_on_camera_axes`): the same for a
+telescope at any azimuth, where ground axes (north, west) would turn with the azimuth, which no image
+shows. ``A`` turns it as it turns the camera (:func:`turn_impact`); a prediction goes back to the ground
+along the pointing direction, as ctapipe's ``project_to_ground`` does (:func:`impact_on_ground`). Networks
+trained before this encoding (2026-12-06) predicted ground offsets turned by ``A``
+(:data:`LEGACY_IMPACT_AXES`): :func:`decode_outputs` reads them so, and they hold at the azimuth trained at.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from ctapipe.coordinates import TelescopeFrame
 from showerlearn.iact.particles import GAMMA_CLASS, gammaness, particle_class
 
 __all__ = [
+    "IMPACT_AXES",
     "IMPACT_SCALE_M",
+    "LEGACY_IMPACT_AXES",
     "camera_matrices",
     "COLUMN_UNITS",
     "META_COLUMNS",
@@ -34,10 +40,16 @@ __all__ = [
     "encode_direction",
     "encode_targets",
     "transform_direction",
-    "transform_impact",
+    "impact_on_camera_axes",
+    "impact_on_ground",
+    "turn_impact",
 ]
 
 IMPACT_SCALE_M = 100.0
+#: the impact head's encoding (a run's fitted state ``impact_axes``, a Hillas + RF's ``impact_axes_``): on camera
+#: axes in the plane perpendicular to the pointing; :data:`LEGACY_IMPACT_AXES`: ground offsets (runs before 2026-12-06)
+IMPACT_AXES = "camera"
+LEGACY_IMPACT_AXES = "ground"
 # id, truth and pointing columns copied into the predictions (docs/architecture.md)
 META_COLUMNS = (
     "obs_id",
@@ -112,23 +124,37 @@ def transform_direction(matrices: np.ndarray, fov: np.ndarray) -> np.ndarray:
     return np.rad2deg(np.stack([new_lon, new_lat], axis=1))
 
 
-def transform_impact(
-    matrices: np.ndarray, offset: np.ndarray, pointing_alt: np.ndarray, pointing_az: np.ndarray
-) -> np.ndarray:
-    """Turn (n, 2) impact points relative to their telescope, ``core - telescope`` [m] on the ground (ctapipe
-    GroundFrame: x north, y west), about the telescope consistently with the camera maps ``matrices``."""
+def _pointing_basis(pointing_alt: np.ndarray, pointing_az: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(e_lat, e_lon, direction)`` at the pointings [deg], each (n, 3) in (north, east, up) coordinates: the sky
+    basis along camera x and y, and the pointing direction."""
     alt, az = np.deg2rad(pointing_alt), np.deg2rad(pointing_az)
-    # sky basis at the pointing in (north, east, up) coordinates
     e_lon = np.stack([-np.sin(az), np.cos(az), np.zeros_like(az)], axis=-1)
     e_lat = np.stack([-np.sin(alt) * np.cos(az), -np.sin(alt) * np.sin(az), np.cos(alt)], axis=-1)
     direction = np.stack([np.cos(alt) * np.cos(az), np.cos(alt) * np.sin(az), np.sin(alt)], axis=-1)
+    return e_lat, e_lon, direction
+
+
+def impact_on_camera_axes(offset: np.ndarray, pointing_alt: np.ndarray, pointing_az: np.ndarray) -> np.ndarray:
+    """(n, 2) impact points relative to their telescope, ``core - telescope`` [m] on the ground (ctapipe
+    GroundFrame: x north, y west), as their components [m] along camera x and y (``fov_lat``, ``fov_lon``) in
+    the plane perpendicular to the pointing: what the image shows of them, at any azimuth."""
+    e_lat, e_lon, _ = _pointing_basis(pointing_alt, pointing_az)
     r = np.stack([offset[:, 0], -offset[:, 1], np.zeros(len(offset))], axis=-1)
-    camera = np.stack([np.sum(r * e_lat, -1), np.sum(r * e_lon, -1)], axis=-1)
-    turned = np.einsum("...ij,...j->...i", matrices, camera)
-    tilted = turned[:, 1:2] * e_lon + turned[:, 0:1] * e_lat
-    # slide along the pointing direction back to the ground plane (z = 0)
+    return np.stack([np.sum(r * e_lat, -1), np.sum(r * e_lon, -1)], axis=-1)
+
+
+def impact_on_ground(components: np.ndarray, pointing_alt: np.ndarray, pointing_az: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`impact_on_camera_axes`: the point of the plane perpendicular to the pointing slid
+    along the pointing direction to the ground, as ``core - telescope`` [m] in GroundFrame axes."""
+    e_lat, e_lon, direction = _pointing_basis(pointing_alt, pointing_az)
+    tilted = components[:, 0:1] * e_lat + components[:, 1:2] * e_lon
     ground = tilted - (tilted[:, 2] / direction[:, 2])[:, None] * direction
     return np.stack([ground[:, 0], -ground[:, 1]], axis=1)
+
+
+def turn_impact(matrices: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """(n, 2) impacts on camera axes turned by camera maps (n, 2, 2) or (2, 2), as the image turns."""
+    return np.einsum("...ij,...j->...i", matrices, components)
 
 
 def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -147,7 +173,7 @@ def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndar
     )
     # relative to the telescope: an image shows where the core is from its telescope, not where the telescope is
     offset = np.stack([columns["true_core_x"] - columns["tel_pos_x"], columns["true_core_y"] - columns["tel_pos_y"]], axis=1)
-    impact = transform_impact(matrices, offset, columns["pointing_alt"], columns["pointing_az"]) / IMPACT_SCALE_M
+    impact = turn_impact(matrices, impact_on_camera_axes(offset, columns["pointing_alt"], columns["pointing_az"])) / IMPACT_SCALE_M
     masks = {
         "particle": has_truth,
         "energy": gamma & np.isfinite(energy),
@@ -167,11 +193,13 @@ def encode_targets(columns: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndar
 PASSTHROUGH_OUTPUTS: dict[str, type] = {"hillas_valid": np.bool_, "hillas_intensity": np.float32}
 
 
-def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndarray],
+                   impact_axes: str = IMPACT_AXES) -> dict[str, np.ndarray]:
     """IACT prediction columns (docs/architecture.md) from encoded outputs and the carried ``meta``.
 
     Heads a model lacks give NaN columns. Directions and impacts are turned back from the reference
     camera's orientation to the file's (``camera_rotation``, ``camera_reflected`` in ``meta``).
+    ``impact_axes``: the encoding of the impact output, :data:`IMPACT_AXES` or :data:`LEGACY_IMPACT_AXES`.
     """
     n = len(meta["event_id"])
     columns: dict[str, np.ndarray] = {name: np.asarray(meta[name]) for name in META_COLUMNS if name in meta}
@@ -194,8 +222,10 @@ def decode_outputs(outputs: Mapping[str, np.ndarray], meta: Mapping[str, np.ndar
         columns["reco_alt"], columns["reco_az"] = nan.copy(), nan.copy()
     if "impact" in outputs:
         telescope = np.stack([np.asarray(meta["tel_pos_x"]), np.asarray(meta["tel_pos_y"])], axis=1)
-        offset = np.asarray(outputs["impact"], dtype=np.float64).reshape(n, 2) * IMPACT_SCALE_M
-        core = transform_impact(inverse, offset, pointing_alt, pointing_az) + telescope
+        components = np.asarray(outputs["impact"], dtype=np.float64).reshape(n, 2) * IMPACT_SCALE_M
+        if impact_axes == LEGACY_IMPACT_AXES:  # a ground offset of the turned components: back to the components
+            components = impact_on_camera_axes(components, pointing_alt, pointing_az)
+        core = impact_on_ground(turn_impact(inverse, components), pointing_alt, pointing_az) + telescope
         columns["reco_core_x"], columns["reco_core_y"] = core[:, 0], core[:, 1]
     else:
         columns["reco_core_x"], columns["reco_core_y"] = nan.copy(), nan.copy()
