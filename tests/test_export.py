@@ -17,7 +17,10 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.config import dump_config, load_config
-from showerlearn.engine.exported import ExportError, export_format, export_network, export_run, load_exported, metadata_path
+from showerlearn.engine.exported import (
+    ExportError, Exported, export_format, export_network, export_run, load_exported, metadata_path,
+)
+from showerlearn.engine.predict import file_sha256
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import train
 from showerlearn.explain.loading import load_trained_module
@@ -418,3 +421,30 @@ def test_an_output_that_is_the_working_folder_is_named_as_a_folder(output: str, 
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "-o", output])
     assert result.exit_code == 1 and "--output .: is a folder; give the name of the file to write" in " ".join(result.output.split())
+
+
+def test_a_runtime_missing_or_broken_is_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that is not installed gets the install command; one installed that fails to import (a library
+    it needs is missing) gets its own error, which no install of showerlearn[export] mends."""
+    from showerlearn.engine.exported import _require
+
+    with pytest.raises(ImportError, match=r"need showerlearn_no_such_runtime: pip install 'showerlearn\[export\]'"):
+        _require("showerlearn_no_such_runtime")
+    (tmp_path / "showerlearn_broken_runtime").mkdir()
+    (tmp_path / "showerlearn_broken_runtime" / "__init__.py").write_text("raise ImportError('libcublas.so.12: cannot open')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match="showerlearn_broken_runtime is installed but cannot be imported: libcublas"):
+        _require("showerlearn_broken_runtime")
+
+
+def test_the_model_is_moved_into_place_after_its_sidecar_is_written(tmp_path: Path) -> None:
+    """A stop between the two left a model without its sidecar (which predict --model then takes unchecked): the
+    sidecar is written from the staged file, and the model appears only after it."""
+    output = tmp_path / "model.onnx"
+    seen = []
+
+    def sidecar(staged: Exported) -> None:
+        seen.append((staged.path.is_file(), output.exists(), file_sha256(staged.path)))
+
+    exported = export_network(_Heads(), [torch.randn(4, 3)], output, before_commit=sidecar)
+    assert seen == [(True, False, file_sha256(output))] and exported.path == output

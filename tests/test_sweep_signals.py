@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from showerlearn.engine.run_dir import RunDir
@@ -63,3 +64,22 @@ print("went on")
     assert result.returncode == 128 + signal.SIGTERM, result.stderr
     assert "went on" not in result.stdout and "Exception ignored" not in result.stderr
     assert time.monotonic() - start < 25  # not the 30 s sleep: the exit came during it
+
+
+def test_an_error_after_a_stop_signal_is_that_stop(monkeypatch, capsys) -> None:
+    """A SIGTERM landing in an extension module's import comes out as ``ImportError: initialization failed``
+    (onnxruntime's, during ``export``): reported as "need onnxruntime", status 1, a batch script would install
+    it rather than resubmit. After a stop signal every error is that stop: status 143."""
+    import typer
+
+    from showerlearn.cli.common import user_errors
+    from showerlearn.engine import launch
+
+    with pytest.raises(typer.Exit) as failed, user_errors():
+        raise ImportError("initialization failed")
+    assert failed.value.exit_code == 1  # no signal: an error of the command's own
+    monkeypatch.setattr(launch, "_stopped_by", signal.SIGTERM)
+    with pytest.raises(typer.Exit) as stopped, user_errors(kept="nothing written"):
+        raise ImportError("initialization failed")
+    assert stopped.value.exit_code == 143
+    assert "stopped by SIGTERM: nothing written" in " ".join(capsys.readouterr().err.split())

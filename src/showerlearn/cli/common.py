@@ -18,7 +18,7 @@ from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.loader import config_file_of
-from showerlearn.engine.launch import interruption, interruption_status
+from showerlearn.engine.launch import interruption, interruption_status, stop_signal
 from showerlearn.engine.run_dir import refuse_writing_into_a_run
 from showerlearn.io.staging import file_in_the_way
 from showerlearn.parallel import SEED_RANGE
@@ -127,7 +127,12 @@ def user_errors(kept: str = "") -> Iterator[None]:
         yield
         return
     try:
-        yield
+        try:
+            yield
+        except Exception as error:
+            if (signum := stop_signal()) is not None:  # an error the stop caused (an import cut short by it): the stop
+                raise SystemExit(128 + signum) from error
+            raise
     except ConfigError as error:
         # YAML's messages hold brackets: text, not markup
         console.print(f"[bold red]error:[/] {escape(str(error))}{escape(_written_by_other_code(error.source))}")

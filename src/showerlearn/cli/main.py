@@ -12,6 +12,7 @@ import typer
 
 from showerlearn.cli import board, config, convert, ensemble, evaluate, explain, export, predict, simulate, sweep, train
 from showerlearn.cli.common import set_verbose
+from showerlearn.engine.launch import note_stop_signal
 from showerlearn.family import installed_families
 
 app = typer.Typer(
@@ -53,6 +54,7 @@ class _Terminated(SystemExit):
 
 
 def _terminated(signum: int, frame: object) -> None:
+    note_stop_signal(signum)
     raise _Terminated(128 + signum)
 
 

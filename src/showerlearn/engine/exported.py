@@ -36,6 +36,7 @@ is recorded as taken for the traced batch, which the check on many batches guard
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
 import zipfile
@@ -172,8 +173,10 @@ def export_run(
     config, network, batches = _network_and_batches(checkpoint, inputs, check_events, progress)
     if not batches:
         raise ValueError(f"{run.path}: no events to check the export on in {data}")
-    exported = export_network(network, batches, output, format, example_batch_size, tolerance, data)
-    write_json_atomic(metadata_path(output), _metadata(run, checkpoint, config, exported))
+    exported = export_network(
+        network, batches, output, format, example_batch_size, tolerance, data,
+        before_commit=lambda staged: write_json_atomic(metadata_path(output), _metadata(run, checkpoint, config, staged)),
+    )  # fmt: skip
     check = exported.check
     log.info("exported %s to %s (max |diff| %.3g on %d events)", run.path, output, check.max_abs_diff, check.events)
     return exported.path
@@ -211,10 +214,13 @@ def export_network(
     example_batch_size: int = 2,
     tolerance: float = TOLERANCE,
     data: str = "the given batches",
+    before_commit: Callable[[Exported], None] | None = None,
 ) -> Exported:
     """Trace ``network`` on the first ``example_batch_size`` events of ``batches`` and write it to ``output``
     atomically once it reproduces the network on every batch within ``tolerance``. The network is put in
     eval mode: what predicts is exported (dropout off, batch norm with its running statistics).
+    ``before_commit`` is called with the export at its temporary path before it is moved into place (its sidecar
+    is written there: a stop between the two leaves no model without its sidecar).
 
     Raises:
         ValueError: an unknown format, or inputs that are neither a tensor nor a dict of tensors.
@@ -250,6 +256,8 @@ def export_network(
         except ExportError as error:
             hint = f" ({_TORCHSCRIPT_HINT})" if format == "onnx" else ""
             raise ExportError(f"{output}: {error}; nothing written{hint}") from None
+        if before_commit is not None:
+            before_commit(Exported(Path(tmp), format, inputs, outputs, check))
     return Exported(Path(output), format, inputs, outputs, check)
 
 
@@ -412,9 +420,13 @@ def _register_missing_symbolics() -> None:
 
 
 def _require(package: str) -> Any:
+    """``package`` imported; an ImportError saying how to install it where it is missing, and its own where it is
+    installed but fails to import (a broken install, a library it needs), which no install command mends."""
     try:
         return __import__(package)
     except ImportError as error:
+        if importlib.util.find_spec(package) is not None:
+            raise ImportError(f"{package} is installed but cannot be imported: {error}") from error
         raise ImportError(f"ONNX export and loading need {package}: pip install 'showerlearn[export]'") from error
 
 

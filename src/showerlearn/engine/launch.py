@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["RUN_DIR_VARIABLE", "interruption", "interruption_status", "launched_rank", "started_by_lightning"]
+__all__ = [
+    "RUN_DIR_VARIABLE", "interruption", "interruption_status", "launched_rank", "note_stop_signal", "started_by_lightning",
+    "stop_signal",
+]
 
 #: set by the launching process so that the DDP processes Lightning starts share its run directory
 RUN_DIR_VARIABLE = "SHOWERLEARN_RUN_DIR"
@@ -35,11 +38,31 @@ def launched_rank() -> int:
     return max((int(rank) for rank in ranks if rank.isdigit()), default=0)
 
 
+#: the signal that asked this process to stop, once one has (:func:`note_stop_signal`)
+_stopped_by: int | None = None
+
+
+def note_stop_signal(signum: int) -> None:
+    """Record that ``signum`` asked this process to stop (the command line's SIGTERM handler does): whatever error
+    follows is that stop, not a fault of the command (the exit raised inside an extension module's import comes
+    out as an ImportError)."""
+    global _stopped_by
+    _stopped_by = signum
+
+
+def stop_signal() -> int | None:
+    """The signal that asked this process to stop; None while none has."""
+    return _stopped_by
+
+
 def interruption(error: BaseException) -> str | None:
     """What stopped a command from outside, in words (Ctrl+C, a signal such as a batch system's time limit); None for
-    an error of its own. Lightning turns Ctrl+C into ``sys.exit(1)``: its KeyboardInterrupt is the exit's context."""
+    an error of its own. Lightning turns Ctrl+C into ``sys.exit(1)``: its KeyboardInterrupt is the exit's context.
+    After a stop signal (:func:`note_stop_signal`) every error is that stop."""
     if isinstance(error, KeyboardInterrupt) or isinstance(error.__context__, KeyboardInterrupt):
         return "interrupted (Ctrl+C)"
+    if _stopped_by is not None:
+        return f"stopped by {signal.Signals(_stopped_by).name}"
     # Lightning's, where our handler is not installed (the API); by name: the command line imports this module
     # before it may import lightning
     if type(error).__name__ == "SIGTERMException":
@@ -59,6 +82,8 @@ def interruption_status(error: BaseException) -> int:
     Lightning's ``sys.exit(1)`` hides), 128 + the signal's number for a signal, else the exit's own status."""
     if isinstance(error, KeyboardInterrupt) or isinstance(error.__context__, KeyboardInterrupt):
         return 128 + signal.SIGINT
+    if _stopped_by is not None:
+        return 128 + _stopped_by
     if type(error).__name__ == "SIGTERMException":
         return 128 + signal.SIGTERM
     code = error.code if isinstance(error, SystemExit) else None
