@@ -411,3 +411,18 @@ def test_the_seeds_of_a_sweep_share_a_caption_that_lists_their_simulation_seeds(
     assert common_caption([line.format(4), line.format(4)]) == line.format(4)
     assert common_caption([line.format(1), line.format(2).replace("300", "301")]) is None
     assert common_caption([line.format(1), None]) is None and common_caption([]) is None
+
+
+def test_a_sweeps_events_per_bin_are_those_behind_its_value() -> None:
+    """A bin one seed fills (125 events, a value) and the other leaves empty (0 events, no value) holds the first
+    seed's value: its count is 125, not the mean 62 that reads as neither seed's (the probe's)."""
+    from showerlearn.evaluation.aggregate import aggregate_runs
+    from showerlearn.evaluation.curves import curve_record
+
+    edges = np.array([0.1, 1.0, 10.0])
+    runs = [{"scalars": {}, "curves": {"r": curve_record(edges, np.array(value), np.array(counts), x="e", x_unit="TeV", unit="deg")}}
+            for value, counts in (([0.2, 0.1], [400, 125]), ([0.3, np.nan], [380, 0]))]
+    curve = aggregate_runs(runs)["curves"]["r"]
+    assert curve["n_events"] == [390, 125] and curve["n_runs"] == [2, 1] and curve["mean"][1] == pytest.approx(0.1)
+    runs[0]["curves"]["r"]["value"][1] = None  # no run has a value there: the mean count
+    assert aggregate_runs(runs)["curves"]["r"]["n_events"] == [390, 62]

@@ -118,3 +118,20 @@ def test_an_evaluator_refusing_the_values_names_the_predictions_file(tabular_con
     # a KeyError's sentence, without the quotes of its repr
     with pytest.raises(ValueError, match=rf"^evaluating {run.predictions_file}: predictions lack the columns \['score'\];"):
         evaluate(run)
+
+
+def test_attributes_read_in_pytables_without_a_warning(tmp_path: Path) -> None:
+    """h5py writes a bool attribute as an HDF5 enum, which PyTables (pandas.read_hdf, ctapipe's readers) warns of
+    on every read of a predictions file: booleans are written as 0 or 1."""
+    import warnings
+
+    import tables
+
+    from showerlearn.io.tables import read_attributes
+
+    path = write_tables(tmp_path / "predictions.h5", _tables(), attributes={"keep_invalid": True, "note": "x", "n": 3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with tables.open_file(path) as file:
+            assert file.root._v_attrs["keep_invalid"] == 1
+    assert read_attributes(path) == {"keep_invalid": 1, "note": "x", "n": 3}

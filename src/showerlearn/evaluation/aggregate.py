@@ -9,7 +9,8 @@
      "roc": {"fpr", "tpr", "std", "n_runs"} (of classifiers: the runs' ROCs averaged vertically),
      "unbounded": [...] (the scalars whose mean is infinite: one run or more has them unbounded)}
 
-``n_events`` is the mean number of events per bin over the runs (the same in each, for a fixed test set).
+``n_events`` is the mean number of events per bin over the runs with a value there (the same in each, for a
+fixed test set).
 
 ``std`` is the sample standard deviation (ddof=1) over the runs with a finite value: the seed
 dispersion gamma-PhysNet uses to compare the robustness of models.
@@ -67,10 +68,18 @@ def _curve_matrix(metrics_list: Sequence[Mapping[str, Any]], name: str) -> tuple
     return records[0], np.array([as_array(record["value"]) for record in records])
 
 
-def _mean_events(records: Sequence[Mapping[str, Any]]) -> list[int] | None:
-    """Mean events per bin over the records that count them (None when none does)."""
-    counts = [record["n_events"] for record in records if record.get("n_events") is not None]
-    return np.rint(np.mean(counts, axis=0)).astype(int).tolist() if counts else None
+def _mean_events(records: Sequence[Mapping[str, Any]], values: np.ndarray) -> list[int] | None:
+    """Mean events per bin over the records that count them (None when none does), in each bin over the runs with a
+    value there (``values``, one row per record), as the mean value is: a bin one seed of two fills with 125 events
+    is a value of 125 events, not of 62. A bin no run has a value in: the mean over all of them."""
+    counted = [k for k, record in enumerate(records) if record.get("n_events") is not None]
+    if not counted:
+        return None
+    counts = np.array([records[k]["n_events"] for k in counted], dtype=float)
+    valued = np.isfinite(values[counted])
+    behind = np.where(valued.any(axis=0), np.sum(counts * valued, axis=0) / np.maximum(valued.sum(axis=0), 1),
+                      counts.mean(axis=0))
+    return np.rint(behind).astype(int).tolist()
 
 
 def _names(metrics_list: Sequence[Mapping[str, Any]], key: str) -> list[str]:
@@ -113,7 +122,7 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "mean": json_list(stats.mean),
             "std": json_list(stats.std),
             "n_runs": stats.n_runs.tolist(),
-            "n_events": _mean_events(_records(metrics_list, name)),
+            "n_events": _mean_events(_records(metrics_list, name), matrix),
         }
     aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
     if unbounded:

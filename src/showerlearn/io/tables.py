@@ -94,9 +94,13 @@ def _write(path: str | Path, tables: Mapping[str, Table], units: Units, attribut
 
 
 def _set_attributes(file: h5py.File, attributes: Mapping[str, Any]) -> None:
-    """File attributes: numbers and text as they are, anything else as JSON text."""
+    """File attributes: numbers and text as they are, booleans as 0 or 1 (h5py writes them as an enum type that
+    PyTables, which pandas and ctapipe users read with, warns of on every read), anything else as JSON text."""
     for key, value in attributes.items():
-        file.attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
+        if isinstance(value, (bool, np.bool_)):
+            file.attrs[key] = np.uint8(value)
+        else:
+            file.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
 
 
 def _table_units(path: str | Path, table: str, columns: Sequence[str], units: Units) -> dict[str, str]:
@@ -275,7 +279,7 @@ class TableStream:
             _set_units(file[name], _table_units(self.path, name, file[name].dtype.names, units))
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        """File attributes: numbers and text as they are, anything else as JSON text."""
+        """File attributes, as :func:`write_tables` writes them."""
         _set_attributes(self._open(), attributes)
 
     def _add_rows(self, name: str, rows: np.ndarray) -> None:
