@@ -478,7 +478,8 @@ def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
     with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 2 \(event 3\)"):
         read_root_hits(per_hit, event="event")
     dual_range = write_root(tmp_path / "ids.root", **{**good, "crystal_id": ak.Array([[1, 33, 4000], [], [1000]])})
-    with pytest.raises(CalorimeterFileError, match="unknown ids: \\[4000\\]"):
+    with pytest.raises(CalorimeterFileError, match="'crystal_id' is 4000 at entry 0, hit 2 of that entry: geometry .*unknown "
+                                                   "ids: \\[4000\\]"):
         read_root_hits(dual_range)
     negative = write_root(tmp_path / "negative.root", **{**good, "energy": ak.Array([[150.0, 1.0, 1.0], [], [-5.0]])})
     with pytest.raises(CalorimeterFileError, match="'energy' is -5.0 at entry 2, hit 0 of that entry: a crystal's deposited "
@@ -522,7 +523,7 @@ def test_per_hit_trees_with_bad_event_numbers_or_ids_are_refused(case: str, tmp_
         read_root_hits(write_root(tmp_path / "tree.root", **branches), event="event")
 
 
-def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path) -> None:
+def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from typer.testing import CliRunner
 
     from showerlearn.cli.main import app
@@ -557,7 +558,9 @@ def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path
     jagged = write_root(tmp_path / "jagged.root", evt=np.array([4, 4]), crystal_id=ak.Array([[10], [11]]),
                         energy=ak.Array([[1500.0], [300.0]]), time=ak.Array([[0.0], [1.0]]), tof_beta=np.array([0.5, 0.6]))
     assert read_root_event_values(jagged, "tof_beta", event="evt").tolist() == [0.5, 0.6]
-    assert read_root_event_numbers(jagged, "evt").tolist() == [4, 4]  # kept as the tree numbers its entries
+    with caplog.at_level("WARNING"):  # kept as the tree numbers its entries, but a join by them is said to be ambiguous
+        assert read_root_event_numbers(jagged, "evt").tolist() == [4, 4]
+    assert "branch 'evt' is 4 at events 0 and 1 (1 repeats in all): a join by event_id would pair" in caplog.text
     with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.5 at event 0: event numbers are whole numbers"):
         read_root_event_numbers(jagged, "tof_beta")
     # a velocity stored as a 32-bit float: 0.99999999 would be 1

@@ -172,3 +172,14 @@ def test_energies_in_another_unit_than_the_one_given_are_refused_naming_the_righ
     with caplog.at_level("WARNING"):
         assert ak.to_list(read_root_hits(path, energy_unit="GeV").energy) == [[400.0, 2500.0], [1200.0]]
     assert "median hit energy of 1.2e+03 MeV: the proton range's, or energies in keV read as GeV?" in caplog.text
+
+
+def test_an_hdf5_file_given_to_convert_is_named_as_one(tmp_path: Path) -> None:
+    """A hit file (HDF5) given where a ROOT tree is read: said, not 'truncated or corrupt'."""
+    import h5py
+
+    hit_file = tmp_path / "hits.h5"
+    with h5py.File(hit_file, "w") as file:
+        file["energy"] = np.ones(3)
+    with pytest.raises(CalorimeterFileError, match=r"hits\.h5: an HDF5 file, not a ROOT file: convert reads ROOT trees"):
+        _read_mev(hit_file)

@@ -41,6 +41,7 @@ import numpy as np
 from showerlearn.calorimeter.geometry import CrystalGeometry, UnknownCrystalError, califa
 from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
+from showerlearn.io.errors import HDF5_SIGNATURE
 
 __all__ = ["ENERGY_UNITS", "read_root_event_numbers", "read_root_event_values", "read_root_hits"]
 
@@ -112,8 +113,9 @@ def read_root_hits(
            "once per event (a merged export, or both readout ranges mapped to one id?)")
     try:
         theta, phi = geometry.angles(ids)
-    except UnknownCrystalError as error:
-        raise CalorimeterFileError(path, f"branch {crystal_id!r}: {error}") from None
+    except UnknownCrystalError as error:  # named at its first hit, as every other refusal
+        refuse(crystal_id, ~np.isin(ids, geometry.table()["crystal_id"]), f": {error}")
+        raise
     times = _times(hits[time], counts, hits[energy], reference)
     energies = hits[energy] * ENERGY_UNITS[energy_unit]
     _check_energy_unit(path, energy, energies, energy_unit)
@@ -162,6 +164,15 @@ def read_root_event_numbers(path: str | Path, event: str, tree: str | None = Non
         entry = int(np.flatnonzero(~whole)[0])
         raise CalorimeterFileError(path, f"branch {event!r} is {numbers[entry]} at event {entry}: event numbers are "
                                          "whole numbers")
+    # a tree of one entry per event may repeat a number (a per-hit tree cannot: its events are told by them): kept,
+    # since each entry is an event all the same, but a join with other detectors' data would pair one with several
+    order = np.argsort(numbers, kind="stable")
+    repeated = np.flatnonzero(numbers[order][1:] == numbers[order][:-1])
+    if len(repeated):
+        first, second = sorted(order[repeated[0]:repeated[0] + 2])
+        log.warning("%s: branch %r is %d at events %d and %d (%d repeats in all): a join by event_id would pair each "
+                    "with several events of other data (chained runs whose numbering restarts? convert them one by one)",
+                    path, event, int(numbers[first]), first, second, len(repeated))
     return numbers.astype(np.int64)
 
 
@@ -191,6 +202,11 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
     try:
         file = uproot.open(path)
     except Exception as error:  # uproot raises many kinds for a cut-off or foreign file
+        with open(path, "rb") as head:
+            if head.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                raise CalorimeterFileError(path, "an HDF5 file, not a ROOT file: convert reads ROOT trees of crystal hits; "
+                                                 "a hit file (HDF5, as simulate and convert write) is read by train and "
+                                                 "predict as it is") from None
         raise CalorimeterFileError(path, f"not a readable ROOT file (truncated or corrupt?): {error}") from None
     with file:
         # a tree saved several times (ROOT's AutoSave) has one key per cycle: name;1, name;2
