@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tables
 import torch
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
@@ -32,7 +33,8 @@ def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) 
     return tiny_small_example, baseline
 
 
-def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple[RunDir, RunDir]) -> None:
+def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple[RunDir, RunDir],
+                                                    iact_workspace: list[str]) -> None:
     network, baseline = network_and_baseline
     ours, theirs = read_columns(network.predictions_file), read_columns(baseline.predictions_file)
     # same test events, same truth, same prediction columns
@@ -47,6 +49,13 @@ def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple
         assert (run.plots / "angular_resolution_vs_true_energy.png").is_file()
         assert (run.plots / "camera_examples.png").is_file()  # inputs drawn on the hexagonal camera
         assert not (run.plots / "camera_examples.pdf").exists(), "in the run's figure formats only (TINY_RUN: png)"
+    # the simulated production comes from the file itself (its run rows): the effective area needs no setting
+    simulated = network.status()["evaluation_defaults"]["simulated"]
+    cache = Path(next(item for item in iact_workspace if item.startswith("data.params.cache_dir=")).split("=", 1)[1])
+    with tables.open_file(next(cache.rglob("*.dl1.h5"))) as file:
+        thrown = file.get_node("/configuration/simulation/run").attrs["showerlearn_n_thrown_gamma"]
+    assert simulated["n_showers"] == thrown and simulated["max_impact"] > 0
+    assert "effective_area_vs_true_energy" in network.metrics()["curves"]
     # the baseline on this toy set is already decent: the chain carries real information
     assert theirs["gammaness"][theirs["true_shower_primary_id"] == 0].mean() > theirs["gammaness"][
         theirs["true_shower_primary_id"] == 101

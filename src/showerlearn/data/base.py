@@ -283,6 +283,12 @@ class ShowerDataModule(L.LightningDataModule):
         sizes = [len(split) if split is not None else 0 for split in (self.train_set, self.val_set, self.test_set)]
         return sizes[2] / sum(sizes) if sum(sizes) else 1.0
 
+    def evaluation_defaults(self) -> dict[str, Any]:
+        """Settings of the family's evaluator that the data itself gives (the simulated production of IACT files,
+        for the effective area), JSON-ready, after :meth:`setup`: kept in run.json, and given to the evaluator for
+        those it takes and the config does not set. None by default."""
+        return {}
+
     def fitted_state(self) -> dict[str, Any]:
         """What :meth:`setup` learned from the training split that predicting new files needs (a feature
         standardisation, the class names), as plain data; empty when there is nothing (the default). Every

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from showerlearn.config import load_config
 from showerlearn.engine.environment import describe_environment
-from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, RunDir
 from showerlearn.engine.sweep import completed_runs, is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
 from showerlearn.io.staging import StagedFolders, file_in_the_way, holds_anything
@@ -81,7 +81,7 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
         # the members' data (the same test set): their caption and test share
         first = runs[0].status()
         run.update_status(state="completed", ensemble_of=len(runs), caption=first.get("caption", ""),
-                          test_share=first.get("test_share", 1.0))
+                          test_share=first.get("test_share", 1.0), **{EVALUATION_DEFAULTS: first.get(EVALUATION_DEFAULTS)})
         from showerlearn.engine.runner import error_reason, evaluate  # torch only when an ensemble is written
 
         try:

@@ -18,7 +18,7 @@ import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
 from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
-from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, RunDir
 from showerlearn.engine.runner import evaluate_file
 from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
@@ -57,7 +57,7 @@ def evaluate_predictions(
     with StagedFolders([output]) as staged:
         folder = staged.folder(output)
         metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, caption=status.get("caption", ""),
-                                test_share=status.get("test_share", 1.0))  # fmt: skip
+                                test_share=status.get("test_share", 1.0), defaults=status.get(EVALUATION_DEFAULTS))  # fmt: skip
         write_json_atomic(folder / METRICS_FILE, metrics)
     return metrics
 

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 #: the run.json key naming the checkpoint file (in ``checkpoints/``) whose network predicted the run's test split
 PREDICTED_WITH = "predicted_with"
+#: the run.json key of the evaluator settings the run's data gave (``ShowerDataModule.evaluation_defaults``)
+EVALUATION_DEFAULTS = "evaluation_defaults"
 
 
 @dataclass(frozen=True)

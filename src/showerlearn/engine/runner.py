@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import inspect
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, flatten_config, load_config
 from showerlearn.config.components import build, declared_heads
-from showerlearn.config.schema import logged_name
+from showerlearn.config.schema import Component, logged_name
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport, ProcessSettings
@@ -34,7 +36,7 @@ from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
 from showerlearn.engine.data_fingerprint import FINGERPRINT_KEY, check_same_data, data_fingerprint
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, interruption, launched_rank, started_by_lightning
-from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir
+from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, PREDICTED_WITH, RunDir
 from showerlearn.engine.run_lock import lock_holder, run_lock
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
@@ -102,7 +104,8 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         _draw_examples(datamodule, run, config)
         log.info("evaluating")
         # the data as trained, for every later evaluation: what it is, and the share of it the test split holds
-        run.update_status(caption=datamodule.describe(), test_share=datamodule.test_share())
+        run.update_status(caption=datamodule.describe(), test_share=datamodule.test_share(),
+                          **{EVALUATION_DEFAULTS: datamodule.evaluation_defaults()})
         evaluate(run)
     except BaseException as error:
         if rank_zero:
@@ -503,14 +506,15 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     config = load_config(run.config_file)  # first: a config this code cannot read is the first thing to say
     metrics = evaluate_file(
         config, run, run.checked_predictions(), run.plots,
-        caption=status.get("caption", ""), test_share=status.get("test_share", 1.0),
+        caption=status.get("caption", ""), test_share=status.get("test_share", 1.0), defaults=status.get(EVALUATION_DEFAULTS),
     )  # fmt: skip
     write_json_atomic(run.metrics_file, metrics)
     return metrics
 
 
 def evaluate_file(
-    config: ExperimentConfig, run: RunDir, predictions_file: Path, plots: Path, *, caption: str = "", test_share: float = 1.0
+    config: ExperimentConfig, run: RunDir, predictions_file: Path, plots: Path, *, caption: str = "", test_share: float = 1.0,
+    defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The metrics of a predictions file by the evaluator of ``config``, its figures written into ``plots``.
 
@@ -518,8 +522,10 @@ def evaluate_file(
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
     the curves unless the evaluator's ``label`` says otherwise), ``log_dir`` (``run``'s logs: its training
     curves), ``caption`` (the data and its cuts, :meth:`ShowerDataModule.describe`) and ``test_share``
-    (:meth:`ShowerDataModule.test_share`) to those that take them. Columns the file stores in units other than
-    those the DataModule declares (a file written by another tool) are converted to them first.
+    (:meth:`ShowerDataModule.test_share`) to those that take them; ``defaults`` (the data's
+    :meth:`ShowerDataModule.evaluation_defaults`) for the settings the evaluator takes and the config leaves unset.
+    Columns the file stores in units other than those the DataModule declares (a file written by another tool) are
+    converted to them first.
     """
     tables = read_tables(predictions_file)
     tables = convert_units(predictions_file, tables, _declared_units(config, predictions_file, tables))
@@ -528,13 +534,21 @@ def evaluate_file(
         return {"scalars": {"n_events": len(next(iter(predictions.values()), []))}, "curves": {}}
     try:
         return build(
-            config.evaluation, EVALUATORS, "evaluation",
+            _with_defaults(config.evaluation, defaults or {}), EVALUATORS, "evaluation",
             injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
                       "test_share": test_share},
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
     except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read
         raise ValueError(f"evaluating {predictions_file}: {error_reason(error)}") from None
+
+
+def _with_defaults(evaluation: Component, defaults: Mapping[str, Any]) -> Component:
+    """``evaluation`` with the ``defaults`` its evaluator takes as parameters and its params do not set."""
+    params = dict(evaluation.params or {})
+    taken = inspect.signature(EVALUATORS.get(evaluation.name)).parameters
+    filled = {name: value for name, value in defaults.items() if name in taken and params.get(name) is None}
+    return evaluation.model_copy(update={"params": {**params, **filled}}) if filled else evaluation
 
 
 def error_reason(error: Exception) -> str:

@@ -46,9 +46,10 @@ from showerlearn.iact.io.errors import (
     EmptySelectionError, IACTDataError, MissingTruthError, SeveralTelescopeTypesError, UnknownCameraError,
 )
 from showerlearn.iact.io.kinds import SIMTEL, file_kind
+from showerlearn.iact.io.production import combined_production, production_particle, simulation_runs
 from showerlearn.iact.io.reader import DL1File
 from showerlearn.iact.io.simtel import SimtelOptions, cached_dl1
-from showerlearn.iact.particles import PARTICLE_CLASSES, particle_class
+from showerlearn.iact.particles import GAMMA_PRIMARY_ID, PARTICLE_CLASSES, particle_class
 from showerlearn.iact.simulation.config import IACTSimulationConfig
 from showerlearn.registry import DATAMODULES, Count, NonNegative
 
@@ -613,6 +614,28 @@ class IACTDataModule(ShowerDataModule):
 
     def column_units(self) -> dict[str, dict[str, str]]:
         return {"predictions": dict(COLUMN_UNITS)}
+
+    def evaluation_defaults(self) -> dict[str, Any]:
+        """The gamma production the data was simulated from (``simulated``, for the effective area): the run rows of
+        every file holding gammas, summed; none where a file lacks them, mixes particles without saying which the
+        rows describe, or only part of the files' events is read (``simtel.max_events``)."""
+        if self.simtel.max_events is not None or not self.files:
+            return {}
+        runs = []
+        for file in self.files:
+            gamma = np.asarray(file.columns["true_shower_primary_id"]) == GAMMA_PRIMARY_ID
+            if not gamma.any():
+                continue  # a proton production: not the gammas' effective area
+            rows = simulation_runs(file.path)
+            if rows is None or not (gamma.all() or production_particle(file.path) == "gamma"):
+                log.info("no effective area: %s gives no gamma production (its /configuration/simulation/run)", file.path)
+                return {}
+            runs.append(rows)
+        try:
+            return {"simulated": combined_production(runs)} if runs else {}
+        except ValueError as error:
+            log.warning("no effective area: the files' productions cannot be combined: %s", error)
+            return {}
 
     def describe(self) -> str:
         """The events (simulated, or the files) and the selection cuts, e.g. ``simulated LSTCam events

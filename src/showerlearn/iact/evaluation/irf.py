@@ -17,6 +17,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from showerlearn.iact.io.production import combined_production
 from showerlearn.metrics.binning import as_edges, bin_counts, bin_indices, quantity_values
 
 
@@ -63,29 +64,9 @@ class SimulatedEvents:
         missing = [key for key in required if key not in runs]
         if missing:
             raise KeyError(f"simulation configuration lacks columns {missing}; expected ctapipe's {list(required)}")
-        shared = {}
-        for key, unit in (
-            ("energy_range_min", u.TeV),
-            ("energy_range_max", u.TeV),
-            ("spectral_index", u.one),
-            ("max_scatter_range", u.m),
-            ("min_viewcone_radius", u.deg),
-            ("max_viewcone_radius", u.deg),
-        ):
-            values = quantity_values(runs[key], unit, key)
-            if not np.allclose(values, values[0]):
-                raise ValueError(f"simulation runs differ in {key} ({np.unique(values).tolist()}): cannot combine them")
-            shared[key] = float(values[0])
-        n_showers = np.sum(np.asarray(runs["n_showers"], dtype=float) * np.asarray(runs["shower_reuse"], dtype=float))
-        return cls(
-            n_showers=float(n_showers),
-            energy_min=shared["energy_range_min"],
-            energy_max=shared["energy_range_max"],
-            spectral_index=shared["spectral_index"],
-            max_impact=shared["max_scatter_range"],
-            viewcone_min=shared["min_viewcone_radius"],
-            viewcone_max=shared["max_viewcone_radius"],
-        )
+        units = {"energy_range_min": u.TeV, "energy_range_max": u.TeV, "spectral_index": u.one, "max_scatter_range": u.m,
+                 "min_viewcone_radius": u.deg, "max_viewcone_radius": u.deg, "n_showers": u.one, "shower_reuse": u.one}
+        return cls(**combined_production([{key: quantity_values(runs[key], unit, key) for key, unit in units.items()}]))
 
     @property
     def area(self) -> float:
