@@ -39,7 +39,10 @@ def test_a_working_point_is_a_point_of_scikit_learns_roc(efficiency: float) -> N
 def test_asimov_significance_formula_and_small_signal_limit() -> None:
     assert asimov_significance(10.0, 100.0) == pytest.approx(math.sqrt(2 * (110 * math.log(1.1) - 10)), rel=1e-12)
     assert asimov_significance(1.0, 1e6) == pytest.approx(1.0 / math.sqrt(1e6), rel=1e-5)
-    assert math.isnan(asimov_significance(5.0, 0.0))
+    # a signal over no background: the formula's limit as b -> 0 is infinite (a bound: metrics.json's unbounded)
+    assert asimov_significance(5.0, 0.0) == math.inf and asimov_significance(5.0, 1e-300) > 50
+    assert math.isnan(asimov_significance(0.0, 0.0)) and math.isnan(asimov_significance(5.0, -1.0))
+    assert math.isnan(asimov_significance(math.nan, 10.0))  # no weights: no yields
     assert asimov_significance(0.0, 10.0) == 0.0
 
 
@@ -125,10 +128,19 @@ def test_a_working_point_without_background_is_unbounded_in_runs_and_in_their_me
     metrics = [evaluate_collider({"label": labels, "score": s, "weight_pb": weights}, tmp_path / name, figure_formats=("png",))
                for name, s in (("separated", separated), ("overlapping", scores))]
     assert metrics[0]["scalars"]["background_rejection_at_30"] is None and metrics[0]["scalars"]["n_background_at_30"] == 0
-    assert metrics[0]["unbounded"] == ["background_rejection_at_30", "background_rejection_at_50"]
+    assert metrics[0]["unbounded"] == ["background_rejection_at_30", "significance_at_30", "background_rejection_at_50",
+                                       "significance_at_50"]
     assert "unbounded" not in metrics[1] and metrics[1]["scalars"]["background_rejection_at_30"] > 1
     aggregate = aggregate_runs(metrics)
-    assert aggregate["unbounded"] == ["background_rejection_at_30", "background_rejection_at_50"]
+    assert aggregate["unbounded"] == ["background_rejection_at_30", "background_rejection_at_50", "significance_at_30",
+                                      "significance_at_50"]
     assert aggregate["scalars"]["background_rejection_at_30"] | {"values": None} == {
         "mean": None, "std": None, "n_runs": 2, "values": None}
     assert "unbounded" not in aggregate_runs(metrics[1:])
+
+
+def test_a_test_set_without_background_has_no_rejection_not_an_infinite_one(tmp_path: Path) -> None:
+    """No background event at all: the rejection is undefined (null), not unbounded (which would rank it first)."""
+    rng = np.random.default_rng(5)
+    metrics = evaluate_collider({"label": np.ones(200, int), "score": rng.random(200)}, tmp_path, figure_formats=("png",))
+    assert metrics["scalars"]["background_rejection_at_30"] is None and "unbounded" not in metrics

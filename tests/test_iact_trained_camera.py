@@ -91,3 +91,21 @@ def test_the_impact_encoding_travels_in_the_checkpoint(tmp_path: Path, caplog: p
         earlier = _datamodule(tmp_path, lst, impact_axes=None)
     assert "its reco_core_x/y hold only at the pointing azimuth of its training events" in caplog.text
     assert earlier.fitted_state()["impact_axes"] == LEGACY_IMPACT_AXES  # and a resumed run keeps it so
+
+
+def test_a_checkpoint_without_any_fitted_state_is_decoded_as_trained(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Checkpoints from before fitted states were kept are older than the camera-axes impact too: ground axes."""
+    config = load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [
+        "data.params.simulate=null", f"data.params.files=[{tmp_path / 'gone' / '*.h5'}]", f"data.params.cache_dir={tmp_path}"])
+    datamodule = build_datamodule(config, progress=False)
+    with caplog.at_level(logging.WARNING):
+        assert datamodule.restore_from_checkpoint({"state_dict": {}}) is False
+    assert datamodule._impact_axes == LEGACY_IMPACT_AXES and "hold only at the pointing azimuth" in caplog.text
+
+
+def test_the_shipped_network_encodes_the_impact_on_camera_axes() -> None:
+    """Its impact head was converted exactly (trained at one pointing): its checkpoint says so."""
+    from showerlearn.iact.pretrained import CPU_BENCHMARK
+
+    state = load_checkpoint(CPU_BENCHMARK.checkpoint)
+    assert state[FITTED_STATE_KEY] == {"camera": {"name": "LSTCam", "n_pixels": 1855}, "impact_axes": IMPACT_AXES}

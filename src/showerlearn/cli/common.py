@@ -187,7 +187,7 @@ def scalar_units(config: ExperimentConfig) -> dict[str, str]:
 
 
 def _number(value: Any) -> str:
-    if value is None:  # metrics.json's null: no value (a rejection with no background left, an AUC of one class)
+    if value is None:  # metrics.json's null: no value (an AUC of one class; an unbounded one is shown before)
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return escape(str(value))

@@ -24,8 +24,11 @@ def ensemble(
     quiet_libraries()
     with user_errors():
         from showerlearn.engine.ensemble import ensemble as build_ensemble
+        from showerlearn.evaluation.curves import UNBOUNDED
 
         run = build_ensemble(members, output)
-    scalars = run.metrics().get("scalars", {})
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in scalars.items() if isinstance(v, float))
+    metrics = run.metrics()
+    unbounded = set(metrics.get(UNBOUNDED, ()))
+    summary = ", ".join(f"{k} {'inf' if k in unbounded else f'{v:.4g}'}" for k, v in metrics.get("scalars", {}).items()
+                        if isinstance(v, float) or k in unbounded)
     console.print(f"[green]ensemble written:[/] {run.path}" + (f"\n  {summary}" if summary else ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -67,16 +68,21 @@ def _redeliver_swallowed_termination(previous: Callable[[Any], object]) -> Calla
     unraisable exceptions go to ``previous``."""
 
     def hook(unraisable: Any) -> None:
-        if isinstance(unraisable.exc_value, _Terminated):
-            # a signal sent to the main thread, not a flag (``_thread.interrupt_main``): it wakes a waiting main thread
-            again = threading.Timer(_REDELIVERY_DELAY_S, signal.pthread_kill,
-                                    args=(threading.main_thread().ident, unraisable.exc_value.code - 128))
+        if not isinstance(unraisable.exc_value, _Terminated):
+            previous(unraisable)
+        elif not sys.is_finalizing():  # at the interpreter's end, the command has ended: nothing left to stop
+            again = threading.Timer(_REDELIVERY_DELAY_S, _signal_main_thread, args=(unraisable.exc_value.code - 128,))
             again.daemon = True
             again.start()
-        else:
-            previous(unraisable)
 
     return hook
+
+
+def _signal_main_thread(signum: int) -> None:
+    """``signum`` to the main thread: a signal, not a flag (``_thread.interrupt_main``), so that it wakes a main
+    thread waiting on a lock or a sleep; nothing once the main thread has ended."""
+    with contextlib.suppress(ProcessLookupError):
+        signal.pthread_kill(threading.main_thread().ident, signum)
 
 
 app.command()(train.train)

@@ -60,9 +60,9 @@ def predict(
     patterns = [*(files or []), *(inputs or [])]
     # with --overwrite the same command would predict every file again; without it, a file not reached yet whose
     # output is an earlier prediction (another config) is refused
-    again = ("the same command without --overwrite goes on from the first file not finished (where files not reached "
-             "yet hold earlier predictions, it refuses them: delete those, or keep --overwrite to predict every file "
-             "again)") if overwrite else "the same command goes on from the first file not finished"
+    again = ("the same command without --overwrite goes on from the first file not finished (where that file or those "
+             "not reached yet hold earlier predictions, it refuses them: delete those, or keep --overwrite to predict "
+             "every file again)") if overwrite else "the same command goes on from the first file not finished"
     kept = f"the outputs of the files finished are kept in {output}; {again}" if patterns else "nothing written"
     with user_errors(kept=kept):
         from showerlearn.engine.predict import PredictionStopped, predict_files, predict_split

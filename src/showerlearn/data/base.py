@@ -286,7 +286,7 @@ class ShowerDataModule(L.LightningDataModule):
     def evaluation_defaults(self) -> dict[str, Any]:
         """Settings of the family's evaluator that the data itself gives (the simulated production of IACT files,
         for the effective area), JSON-ready, after :meth:`setup`: kept in run.json, and given to the evaluator for
-        those it takes and the config does not set. None by default."""
+        those it takes and the config leaves unset (null). Empty by default."""
         return {}
 
     def fitted_state(self) -> dict[str, Any]:

@@ -547,6 +547,7 @@ def _with_defaults(evaluation: Component, defaults: Mapping[str, Any]) -> Compon
     """``evaluation`` with the ``defaults`` its evaluator takes as parameters and its params do not set."""
     params = dict(evaluation.params or {})
     taken = inspect.signature(EVALUATORS.get(evaluation.name)).parameters
+    # resolved configs hold every parameter, unset ones as null: null is "not set"
     filled = {name: value for name, value in defaults.items() if name in taken and params.get(name) is None}
     return evaluation.model_copy(update={"params": {**params, **filled}}) if filled else evaluation
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.schema import lightning_devices
-from showerlearn.engine.launch import interruption, interruption_status
+from showerlearn.engine.launch import interruption, interruption_status, stop_signal
 from showerlearn.engine.run_dir import RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of, new_run_problems
@@ -118,6 +118,7 @@ def _train_seeds(configs: dict[int, ExperimentConfig], runs: dict[int, Path], jo
                     try:
                         future.result()
                     except Exception as error:  # noqa: BLE001 - any failure of one seed is reported, not fatal
+                        _stop_if_signalled(error)
                         failures[seed] = _failed(seed, error)
             except BaseException as error:  # a signal to this process (Ctrl+C, SIGTERM): the workers stop too
                 _stop_workers(pool, stop, error)
@@ -127,8 +128,16 @@ def _train_seeds(configs: dict[int, ExperimentConfig], runs: dict[int, Path], jo
             try:
                 _train_seed(config, runs[seed], progress)
             except Exception as error:  # noqa: BLE001 - as above
+                _stop_if_signalled(error)
                 failures[seed] = _failed(seed, error)
     return failures
+
+
+def _stop_if_signalled(error: Exception) -> None:
+    """After a stop signal a seed's error is that stop (an import it cut short): the sweep stops, the seeds after it
+    are not trained."""
+    if (signum := stop_signal()) is not None:
+        raise SystemExit(128 + signum) from error
 
 
 def _wait_for(futures: set[Future]) -> set[Future]:

@@ -83,7 +83,7 @@ def evaluate_collider(
         scalars, infinite = json_scalars(_scalars(point))
         metrics["scalars"].update(scalars)
         unbounded += infinite
-    if unbounded:  # no background event kept: the rejection (and significance) is only bounded from below
+    if unbounded:  # no background event kept: the rejection and the significance are only bounded from below
         metrics[UNBOUNDED] = unbounded
     metrics["settings"].update(
         {"efficiencies": list(efficiencies), "luminosity_fb": luminosity_fb, "signal_class": signal_class}

@@ -46,8 +46,10 @@ class WorkingPoint:
 
     @property
     def rejection(self) -> float:
-        """1 / eps_B; infinite when no background event passes."""
-        return 1.0 / self.background_efficiency if self.background_efficiency > 0 else np.inf
+        """1 / eps_B; infinite when no background event passes, NaN when there is no background event at all."""
+        if self.background_efficiency == 0:
+            return np.inf
+        return 1.0 / self.background_efficiency if self.background_efficiency > 0 else np.nan
 
     @property
     def significance(self) -> float:
@@ -55,9 +57,12 @@ class WorkingPoint:
 
 
 def asimov_significance(signal: float, background: float) -> float:
-    """Asimov discovery significance of ``signal`` over ``background`` expected events (NaN for b <= 0)."""
-    if not background > 0 or not np.isfinite(signal):
+    """Asimov discovery significance of ``signal`` over ``background`` expected events: infinite for a signal over
+    no background (the formula's limit as b -> 0), NaN where either is unknown or b < 0."""
+    if not np.isfinite(signal) or not background >= 0:
         return np.nan
+    if background == 0:
+        return np.inf if signal > 0 else np.nan
     if signal <= 0:
         return 0.0
     return float(np.sqrt(2.0 * ((signal + background) * np.log1p(signal / background) - signal)))

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.config.base import SettingsModel
-from showerlearn.data.base import InputView, ShowerDataModule
+from showerlearn.data.base import FITTED_STATE_KEY, InputView, ShowerDataModule
 from showerlearn.data.files import (
     cached_simulation, check_source, event_count_validator, expand_patterns, files_caption, missing_file_problems,
     source_problems,
@@ -386,18 +386,27 @@ class IACTDataModule(ShowerDataModule):
             return {}
         return {"camera": dict(self._trained_camera), "impact_axes": self._impact_axes}
 
+    def restore_from_checkpoint(self, checkpoint: Mapping[str, Any]) -> bool:
+        if not checkpoint.get(FITTED_STATE_KEY):  # older than fitted states, so than the camera-axes impact too
+            self._use_impact_axes(LEGACY_IMPACT_AXES)
+        return super().restore_from_checkpoint(checkpoint)
+
     def restore_fitted_state(self, state: dict[str, Any]) -> None:
         camera = state.get("camera")
         if camera is None:
             return
         # checkpoints before the impact was encoded on camera axes (2026-12-06) say nothing of it
-        self._impact_axes = str(state.get("impact_axes", LEGACY_IMPACT_AXES))
-        if self._impact_axes == LEGACY_IMPACT_AXES:
-            log.warning("this network was trained before the impact point was encoded as an image shows it "
-                        "(2026-12-06): its reco_core_x/y hold only at the pointing azimuth of its training events")
+        self._use_impact_axes(str(state.get("impact_axes", LEGACY_IMPACT_AXES)))
         self._trained_camera = {"name": str(camera["name"]), "n_pixels": int(camera["n_pixels"])}
         if self.camera is not None:  # simulated data: its camera was set already
             self._use_camera(self.camera, "the run's simulated data")
+
+    def _use_impact_axes(self, axes: str) -> None:
+        """Decode the impact output as a restored network was trained to give it."""
+        self._impact_axes = axes
+        if axes == LEGACY_IMPACT_AXES:
+            log.warning("this network was trained before the impact point was encoded as an image shows it "
+                        "(2026-12-06): its reco_core_x/y hold only at the pointing azimuth of its training events")
 
     def use_prediction_inputs(self, files: Sequence[str | Path]) -> None:
         """Predict on these DL1 or sim_telarray files (no truth needed); the run's quality cuts still apply,
@@ -618,14 +627,20 @@ class IACTDataModule(ShowerDataModule):
     def evaluation_defaults(self) -> dict[str, Any]:
         """The gamma production the data was simulated from (``simulated``, for the effective area): the run rows of
         every file holding gammas, summed; none where a file lacks them, mixes particles without saying which the
-        rows describe, or only part of the files' events is read (``simtel.max_events``)."""
-        if self.simtel.max_events is not None or not self.files:
+        rows describe, or only part of the files' events is read (``simtel.max_events``, a sim_telarray file cut
+        short read with ``simtel.allow_truncated``); and none for files with several telescopes of the type read, whose
+        images of one shower the effective area would count as several events."""
+        if self.simtel.max_events is not None or self.simtel.allow_truncated or not self.files:
             return {}
         runs = []
         for file in self.files:
             gamma = np.asarray(file.columns["true_shower_primary_id"]) == GAMMA_PRIMARY_ID
             if not gamma.any():
                 continue  # a proton production: not the gammas' effective area
+            showers = np.stack([file.columns["obs_id"], file.columns["event_id"]], axis=1)
+            if len(np.unique(showers, axis=0)) < len(showers):
+                log.info("no effective area: %s holds several images of a shower (one per telescope)", file.path)
+                return {}
             rows = simulation_runs(file.path)
             if rows is None or not (gamma.all() or production_particle(file.path) == "gamma"):
                 log.info("no effective area: %s gives no gamma production (its /configuration/simulation/run)", file.path)
