@@ -18,8 +18,8 @@ import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
 from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
-from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, RunDir
-from showerlearn.engine.runner import evaluate_file
+from showerlearn.engine.run_dir import RunDir
+from showerlearn.engine.runner import evaluate_file, recorded_data
 from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
 from showerlearn.io.staging import StagedFolders, holds_anything
@@ -56,8 +56,7 @@ def evaluate_predictions(
     status = run.status()
     with StagedFolders([output]) as staged:
         folder = staged.folder(output)
-        metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, caption=status.get("caption", ""),
-                                test_share=status.get("test_share", 1.0), defaults=status.get(EVALUATION_DEFAULTS))  # fmt: skip
+        metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, **recorded_data(status))
         write_json_atomic(folder / METRICS_FILE, metrics)
     return metrics
 

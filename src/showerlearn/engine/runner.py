@@ -504,12 +504,16 @@ def evaluate(run: RunDir | str | Path) -> dict[str, Any]:
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     status = run.status()
     config = load_config(run.config_file)  # first: a config this code cannot read is the first thing to say
-    metrics = evaluate_file(
-        config, run, run.checked_predictions(), run.plots,
-        caption=status.get("caption", ""), test_share=status.get("test_share", 1.0), defaults=status.get(EVALUATION_DEFAULTS),
-    )  # fmt: skip
+    metrics = evaluate_file(config, run, run.checked_predictions(), run.plots, **recorded_data(status))
     write_json_atomic(run.metrics_file, metrics)
     return metrics
+
+
+def recorded_data(status: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's ``run.json`` keeps of its data for every later evaluation (:func:`evaluate_file`'s keywords):
+    its caption, the share of it the test split holds, and the evaluator settings it gave."""
+    return {"caption": status.get("caption", ""), "test_share": status.get("test_share", 1.0),
+            "defaults": status.get(EVALUATION_DEFAULTS)}
 
 
 def evaluate_file(
