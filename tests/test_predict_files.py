@@ -409,6 +409,7 @@ def test_the_command_expands_globs_and_reports_files_and_rates(calorimeter: tupl
     assert "2 written, 0 skipped" in _text(result) and "60 events read" in _text(result) and "events/s" in _text(result)
     again = CliRunner().invoke(app, ["predict", str(run.path), "--input", str(inputs / "a.h5"), "-o", str(tmp_path), "--no-progress"])
     assert again.exit_code == 0 and "0 written, 1 skipped" in _text(again)
+    assert "predicted (the skipped files by their earlier run)" in " ".join(again.output.split())  # nothing read now
     (tmp_path / "c.h5").mkdir()
     refused = CliRunner().invoke(app, ["predict", str(run.path), str(tmp_path / "c.h5"), "-o", str(tmp_path / "c"), "--no-progress"])
     assert refused.exit_code == 1 and "c.h5: a folder, not an input file" in _text(refused)

@@ -105,6 +105,7 @@ def _report(summaries: Sequence[PredictionSummary]) -> None:
     console.print(
         f"[green]{len(written)} written[/], {len(summaries) - len(written)} skipped (done already): "
         f"{sum(s.events_read for s in summaries):,} events read, {sum(s.events_predicted for s in summaries):,} predicted"
+        f"{' (the skipped files by their earlier run)' if len(written) < len(summaries) else ''}"
         f"{cuts}{rate}"
     )
 
