@@ -4,12 +4,14 @@ working points of a signal search.
 Scalars added (``P`` a signal efficiency in percent, 30 and 50 by default):
 
 ==============================  ======================================================================
-``background_rejection_at_P``   1 / eps_B at eps_S = P % (missing when no background event passes)
+``background_rejection_at_P``   1 / eps_B at eps_S = P % (unbounded when no background event passes)
 ``n_background_at_P``           background events of the test split kept there
 ``signal_at_P``                 expected signal events at ``luminosity_fb`` (needs ``weight_pb``)
 ``background_at_P``             expected background events
-``significance_at_P``           Asimov discovery significance of those yields
+``significance_at_P``           Asimov discovery significance of those yields (unbounded over no background)
 ==============================  ======================================================================
+
+An unbounded scalar is null in metrics.json and named in its ``unbounded`` list (``showerlearn.evaluation.curves``).
 
 and the curve ``background_rejection_vs_signal_efficiency`` (1 / eps_B at the centres of signal-efficiency
 bins), which a sweep's aggregate shows as a band over its repeats; the board draws each run's ROC and a
