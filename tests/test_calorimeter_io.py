@@ -445,6 +445,29 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
     assert not (tmp_path / "x.h5").exists()
 
 
+def test_hits_below_the_simulated_crystal_threshold_are_warned_of_or_left_out(tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """Measured hits softer than any simulated one (0 keV, 50 keV) would become clusters of learned methods, which
+    never saw them: warned of, and left out with --crystal-threshold (hits at the threshold too, as R3BRoot)."""
+    from typer.testing import CliRunner
+
+    from showerlearn.cli.main import app
+
+    soft = [[0.0, 2300.0, 50.0], [], [100.0, 5000.0]]
+    path = write_root(tmp_path / "soft.root", crystal_id=ak.Array([[1, 33, 2432], [], [1000, 5]]),
+                      energy=ak.Array(soft), time=ak.Array([[0.0, 1.0, 2.0], [], [0.0, 1.0]]))
+    with caplog.at_level("WARNING"):
+        kept = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "all.h5")])
+    assert kept.exit_code == 0 and "3 events, 5 hits" in kept.output
+    assert "2 of 5 hits are below 0.1 MeV, the crystal threshold of the simulations" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        cut = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "cut.h5"),
+                                       "--crystal-threshold", "0.1"])
+    assert cut.exit_code == 0 and "3 events, 2 hits" in cut.output and "below 0.1 MeV" not in caplog.text
+    assert ak.to_list(read_events(tmp_path / "cut.h5").crystal_id) == [[33], [], [5]]
+
+
 def test_root_tree_with_one_entry_per_hit_and_custom_names(tmp_path: Path) -> None:
     path = write_root(tmp_path / "flat.root", evt=np.array([4, 4, 7]), cid=np.array([10, 11, 12]),
                        e=np.array([1.5, 0.3, 2.0]), t=np.array([0.0, 1.0, 2.0]))

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -19,6 +20,8 @@ from showerlearn.config.loader import read_yaml
 
 if TYPE_CHECKING:
     from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, SimulationSummary
+
+log = logging.getLogger(__name__)
 
 def simulate_calorimeter(
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 hit file to write.")],
@@ -94,6 +97,23 @@ def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulation
     console.print(table)
 
 
+def _above_threshold(hits: Any, threshold_mev: float | None) -> Any:
+    """``hits`` without those of at most ``threshold_mev`` (None: all of them, warning of those below the simulations'
+    crystal threshold, which learned methods trained on simulations never saw)."""
+    import awkward as ak
+
+    from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig
+
+    simulated = CalorimeterSimulationConfig.model_fields["crystal_threshold_mev"].default
+    if threshold_mev is None:
+        if (below := int(ak.sum(hits.energy < simulated))) > 0:
+            log.warning("%d of %d hits are below %g MeV, the crystal threshold of the simulations learned methods train on: "
+                        "they never saw such hits (--crystal-threshold %g leaves them out, as R3BRoot's cluster finder "
+                        "does)", below, int(ak.count(hits.energy)), simulated, simulated)
+        return hits
+    return hits[hits.energy > threshold_mev]
+
+
 def convert_calorimeter(
     source: Annotated[Path, typer.Argument(help="ROOT file of crystal hits: a flat TTree or RNTuple.", metavar="FILE")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 hit file to write.")],
@@ -117,6 +137,10 @@ def convert_calorimeter(
     beta_branch: Annotated[str | None, typer.Option(
         "--beta-branch", help="Branch of the fragment's velocity v/c per event (from its time of flight), instead of "
                               "--beta; in a tree of one entry per hit, every hit repeats its event's value.")] = None,
+    crystal_threshold: Annotated[float | None, typer.Option(
+        "--crystal-threshold", help="Leave out hits of at most this energy [MeV], as R3BRoot's cluster finder does with "
+                                    "its crystal threshold (the simulations' is 0.1 MeV: learned methods never saw "
+                                    "softer hits); default: keep every hit, warning of those below 0.1 MeV.", min=0.0)] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Convert a flat ROOT tree of measured crystal hits (R3BRoot's R3BCalifaCrystalCalData exported: crystal id,
@@ -145,6 +169,7 @@ def convert_calorimeter(
         if beta is not None and not low <= np.float32(beta) <= high:  # as stored; before the tree is read, which takes a while
             raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1) (as a 32-bit float)")
         hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
+        hits = _above_threshold(hits, crystal_threshold)
         velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event, crystal_id)
         numbers = None if event is None else read_root_event_numbers(source, event, tree, crystal_id)
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
