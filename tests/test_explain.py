@@ -451,6 +451,8 @@ def test_summary_over_seeds_and_table() -> None:
     assert summary["n_seeds"] == 3
     table = criteria_table({"with DA": {"particle:0": {"signal_fraction": summary}}, "without": {}})
     assert "| particle:0 | signal_fraction | 0.700 ± 0.200 (3 seeds) | n/a |" in table
+    assert "n/a: the model has no such map, or none of the events counted" in table  # why, said once under the table
+    assert "n/a:" not in criteria_table({"with DA": {"particle:0": {"signal_fraction": summary}}})
 
 
 # ------------------------------------------------------------------------------------- gamma-PhysNet

@@ -86,6 +86,9 @@ def criteria_table(models: Mapping[str, Mapping[str, Mapping[str, Mapping[str, A
         for criterion in criteria:
             cells = [_cell(models[name].get(target, {}).get(criterion)) for name in names]
             lines.append(f"| {target} | {criterion} | " + " | ".join(cells) + " |")
+    if any("| n/a" in line for line in lines[2:]):  # say why, where a reader would otherwise guess
+        lines += ["", "n/a: the model has no such map, or none of the events counted is one the criterion is defined "
+                      "on (a regression head's maps count gammas only; a map zero everywhere has no relevant element)."]
     return "\n".join(lines) + "\n"
 
 
