@@ -109,3 +109,30 @@ def test_the_shipped_network_encodes_the_impact_on_camera_axes() -> None:
 
     state = load_checkpoint(CPU_BENCHMARK.checkpoint)
     assert state[FITTED_STATE_KEY] == {"camera": {"name": "LSTCam", "n_pixels": 1855}, "impact_axes": IMPACT_AXES}
+
+
+def test_a_run_of_the_ground_encoded_impact_is_not_continued(tiny_small_example, tmp_path: Path) -> None:
+    """Continuing a run whose checkpoint learnt the impact on ground axes (before 2026-12-06) would train its impact
+    head on camera-axis targets under the old label: refused before the run is touched, with the way on."""
+    import json
+    import shutil
+
+    import torch
+
+    from showerlearn.config import ConfigError
+    from showerlearn.engine.runner import train
+    from showerlearn.iact.data import IACTDataModule
+
+    assert IACTDataModule.resume_problems({FITTED_STATE_KEY: {"impact_axes": IMPACT_AXES}}, {"impact", "energy"}) == []
+    assert IACTDataModule.resume_problems({}, {"energy", "particle"}) == []  # no impact head: nothing to mislabel
+    copy = tmp_path / "earlier"
+    shutil.copytree(tiny_small_example.path, copy)
+    last = copy / "checkpoints" / "last.ckpt"
+    state = torch.load(last, weights_only=False)
+    del state[FITTED_STATE_KEY]["impact_axes"]
+    torch.save(state, last)
+    before = json.loads((copy / "run.json").read_text())
+    config = load_config(copy / "config.yaml", ["trainer.max_epochs=2"])
+    with pytest.raises(ConfigError, match="learnt the impact point on ground axes .*start a new run"):
+        train(config, resume=copy, progress=False)
+    assert json.loads((copy / "run.json").read_text()) == before

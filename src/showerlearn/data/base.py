@@ -10,7 +10,7 @@ model must know about its inputs. The engine never looks inside a batch beyond t
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -339,6 +339,13 @@ class ShowerDataModule(L.LightningDataModule):
         with, one line each named by its key (``data.params.source.path: no such file``), checked before the
         run's folder exists; not when a finished run's config is read, which ``evaluate`` does from any working
         folder. None by default."""
+        return []
+
+    @classmethod
+    def resume_problems(cls, checkpoint: Mapping[str, Any], heads: Collection[str]) -> list[str]:
+        """Why a run whose last ``checkpoint`` (as loaded) trains ``heads`` cannot be continued by this version: its
+        targets were encoded otherwise by an earlier one, say, which the network would go on learning from the new
+        encoding while its checkpoint says the old. Checked before the run is touched. None by default."""
         return []
 
     @classmethod

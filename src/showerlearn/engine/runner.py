@@ -74,6 +74,15 @@ def train(
         return _train_opened(config, run, attempt, rank_zero, resume is not None, progress)
 
 
+def _resume_problems(config: ExperimentConfig, run: RunDir) -> list[str]:
+    """What the run's DataModule finds in its last checkpoint that this version cannot continue
+    (``ShowerDataModule.resume_problems``); none for an estimator or a run without a checkpoint yet."""
+    last = run.checkpoints / "last.ckpt"
+    if config.model is None or not last.is_file():
+        return []
+    return DATAMODULES.get(config.data.name).resume_problems(load_checkpoint(last), set(config.task.heads))
+
+
 def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero: bool, resume: bool, progress: bool) -> RunDir:
     """Train, predict and evaluate into the run :func:`_open_run` opened (``resume``: one started before)."""
     earlier_seconds = run.status().get("train_seconds", 0.0) if resume else 0.0
@@ -172,6 +181,8 @@ def _open_run(
             ])
         if owner and FINGERPRINT_KEY in status:
             check_same_data(status[FINGERPRINT_KEY], config, str(resume))
+        if owner and (problems := _resume_problems(config, run)):
+            raise ConfigError(str(resume), problems)
         # Lightning's DDP workers start after the owner counted this attempt
         counted = int(started_by_lightning())
         attempt = status.get("attempts", counted) - counted

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -385,6 +385,16 @@ class IACTDataModule(ShowerDataModule):
         if self._trained_camera is None:
             return {}
         return {"camera": dict(self._trained_camera), "impact_axes": self._impact_axes}
+
+    @classmethod
+    def resume_problems(cls, checkpoint: Mapping[str, Any], heads: Collection[str]) -> list[str]:
+        """A run whose checkpoint learnt the impact on ground axes (before 2026-12-06) would go on training its impact
+        head on camera-axis targets, and be decoded as ground offsets."""
+        if "impact" not in heads or (checkpoint.get(FITTED_STATE_KEY) or {}).get("impact_axes") == IMPACT_AXES:
+            return []
+        return ["its network learnt the impact point on ground axes (before 2026-12-06), which this version no longer "
+                "trains: start a new run (init_from: its checkpoints/last.ckpt keeps its weights; the impact head "
+                "retrains)"]
 
     def restore_from_checkpoint(self, checkpoint: Mapping[str, Any]) -> bool:
         if not checkpoint.get(FITTED_STATE_KEY):  # older than fitted states, so than the camera-axes impact too
