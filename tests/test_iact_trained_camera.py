@@ -136,3 +136,19 @@ def test_a_run_of_the_ground_encoded_impact_is_not_continued(tiny_small_example,
     with pytest.raises(ConfigError, match="learnt the impact point on ground axes .*start a new run"):
         train(config, resume=copy, progress=False)
     assert json.loads((copy / "run.json").read_text()) == before
+
+
+def test_a_network_loaded_for_its_test_split_decodes_as_it_was_trained(tiny_small_example, tmp_path: Path) -> None:
+    """explain and export read a run's test split through load_network: the checkpoint's impact encoding holds
+    there too, not only for new files (review)."""
+    import torch
+
+    from showerlearn.engine.trained import load_network
+
+    state = torch.load(tiny_small_example.best_checkpoint(), weights_only=False)
+    assert load_network(tiny_small_example.best_checkpoint(), progress=False).datamodule._impact_axes == IMPACT_AXES
+    del state[FITTED_STATE_KEY]["impact_axes"]
+    earlier = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    earlier.parent.mkdir(parents=True)
+    torch.save(state, earlier)
+    assert load_network(earlier, progress=False).datamodule._impact_axes == LEGACY_IMPACT_AXES

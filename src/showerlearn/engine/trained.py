@@ -53,10 +53,12 @@ def load_network(
     if config.model is None:
         raise ValueError(f"{checkpoint}: its config trains an estimator, not a network")
     datamodule = build_datamodule(config, progress)
+    # what the network was trained with, as predict restores it: new files need no training file, and outputs are
+    # decoded as the network learnt them (an IACT impact of an earlier encoding) on the test split too
+    datamodule.restore_from_checkpoint(state)
     if inputs:
         # patterns expanded here, as predict does, for every family's reader (not each of them does)
         inputs = expand_patterns(inputs, "--input", FileNotFoundError, folders=False, find_copies=False)
-        datamodule.restore_from_checkpoint(state)  # new files need no training file
         datamodule.use_prediction_inputs(inputs)
     datamodule.setup("predict" if inputs else "test")
     module = build_module(config, datamodule)
