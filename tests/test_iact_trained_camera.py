@@ -123,8 +123,8 @@ def test_a_run_of_the_ground_encoded_impact_is_not_continued(tiny_small_example,
     from showerlearn.engine.runner import train
     from showerlearn.iact.data import IACTDataModule
 
-    assert IACTDataModule.resume_problems({FITTED_STATE_KEY: {"impact_axes": IMPACT_AXES}}, {"impact", "energy"}) == []
-    assert IACTDataModule.resume_problems({}, {"energy", "particle"}) == []  # no impact head: nothing to mislabel
+    assert IACTDataModule.resume_problems(lambda: {FITTED_STATE_KEY: {"impact_axes": IMPACT_AXES}}, {"impact", "energy"}) == []
+    assert IACTDataModule.resume_problems(lambda: {}, {"energy", "particle"}) == []  # no impact head: nothing to mislabel
     copy = tmp_path / "earlier"
     shutil.copytree(tiny_small_example.path, copy)
     last = copy / "checkpoints" / "last.ckpt"

@@ -342,10 +342,11 @@ class ShowerDataModule(L.LightningDataModule):
         return []
 
     @classmethod
-    def resume_problems(cls, checkpoint: Mapping[str, Any], heads: Collection[str]) -> list[str]:
-        """Why a run whose last ``checkpoint`` (as loaded) trains ``heads`` cannot be continued by this version: its
-        targets were encoded otherwise by an earlier one, say, which the network would go on learning from the new
-        encoding while its checkpoint says the old. Checked before the run is touched. None by default."""
+    def resume_problems(cls, checkpoint: Callable[[], Mapping[str, Any]], heads: Collection[str]) -> list[str]:
+        """Why a run whose last checkpoint (``checkpoint()`` loads it: only a DataModule that needs it reads it) trains
+        ``heads`` cannot be continued by this version: its targets were encoded otherwise by an earlier one, say,
+        which the network would go on learning from the new encoding while its checkpoint says the old. Checked
+        before the run is touched. None by default."""
         return []
 
     @classmethod

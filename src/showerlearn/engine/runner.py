@@ -80,7 +80,7 @@ def _resume_problems(config: ExperimentConfig, run: RunDir) -> list[str]:
     last = run.checkpoints / "last.ckpt"
     if config.model is None or not last.is_file():
         return []
-    return DATAMODULES.get(config.data.name).resume_problems(load_checkpoint(last), set(config.task.heads))
+    return DATAMODULES.get(config.data.name).resume_problems(lambda: load_checkpoint(last), set(config.task.heads))
 
 
 def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero: bool, resume: bool, progress: bool) -> RunDir:

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -380,17 +380,15 @@ class IACTDataModule(ShowerDataModule):
     def fitted_state(self) -> dict[str, Any]:
         """The camera the network was built on (name and number of pixels): a file of another camera with a
         lattice of the same shape (NectarCam's and LSTCam's 1855 pixels) would load its weights without a word."""
-        if self.camera is not None:
-            return {"camera": {"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)}, "impact_axes": self._impact_axes}
-        if self._trained_camera is None:
-            return {}
-        return {"camera": dict(self._trained_camera), "impact_axes": self._impact_axes}
+        camera = ({"name": self.camera.name, "n_pixels": int(self.camera.n_pixels)} if self.camera is not None
+                  else self._trained_camera)
+        return {} if camera is None else {"camera": dict(camera), "impact_axes": self._impact_axes}
 
     @classmethod
-    def resume_problems(cls, checkpoint: Mapping[str, Any], heads: Collection[str]) -> list[str]:
+    def resume_problems(cls, checkpoint: Callable[[], Mapping[str, Any]], heads: Collection[str]) -> list[str]:
         """A run whose checkpoint learnt the impact on ground axes (before 2026-12-06) would go on training its impact
         head on camera-axis targets, and be decoded as ground offsets."""
-        if "impact" not in heads or (checkpoint.get(FITTED_STATE_KEY) or {}).get("impact_axes") == IMPACT_AXES:
+        if "impact" not in heads or (checkpoint().get(FITTED_STATE_KEY) or {}).get("impact_axes") == IMPACT_AXES:
             return []
         return ["its network learnt the impact point on ground axes (before 2026-12-06), which this version no longer "
                 "trains: start a new run (init_from: its checkpoints/last.ckpt keeps its weights; the impact head "
