@@ -34,7 +34,8 @@ class RecordBatches(Callback):
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
         with self.path.open("a") as handle:
-            total = float(batch["inputs"].double().sum())
+            inputs = batch["inputs"]  # a tensor, or named streams of sets with their masks
+            total = sum(float(v.double().sum()) for v in (inputs.values() if isinstance(inputs, dict) else [inputs]))
             handle.write(f"{trainer.current_epoch} {trainer.global_step} {trainer.global_rank} {total:.9f}\n")
 
 

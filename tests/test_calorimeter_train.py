@@ -295,3 +295,37 @@ def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     assert criteria["settings"]["randomized_control"] is False  # attention maps: no Grad-CAM control computed
     figures = {path.name for path in (run.path / "plots" / "explain").iterdir()}
     assert "attention_vs_angle.png" in figures and any(name.startswith("event00000") for name in figures)
+
+
+def test_a_run_of_size_grouped_batches_resumes_as_if_never_interrupted(tmp_path: Path) -> None:
+    """Batches grouped by hits (pools of 2 batches of 16 events: 6 batches an epoch), killed mid-epoch after a
+    checkpoint and resumed: the same batches in the same order, the same running loss denominator, the same
+    network as a run never interrupted."""
+    from showerlearn.config import resolve_config
+    from showerlearn.engine.runner import train
+
+    def config(record: str, *callbacks: dict) -> dict:
+        return resolve_config({
+            "name": "grouped", "seed": 1, "output_dir": str(tmp_path / "runs"),
+            "data": {**DATA, "params": {**DATA["params"], "cache_dir": str(tmp_path / "cache"), "batch_size": 16,
+                                        "group_by_size": 2}},
+            "model": {"name": "hit_transformer", "params": {"dim": 16, "layers": 1, "heads": 2}},
+            "task": {"heads": {"pairs": {"loss": "pairwise_bce"}}},
+            "trainer": {"max_epochs": 2, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": 2},
+            "callbacks": [{"name": "engine_plugins:RecordBatches", "params": {"path": str(tmp_path / record)}}, *callbacks],
+            "evaluation": {"name": "calorimeter", "params": {"figure_formats": ["png"]}},
+        })  # fmt: skip
+
+    uninterrupted = train(config("a.txt"), progress=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config("b.txt", {"name": "engine_plugins:CrashAtStep", "params": {"step": 9}}), progress=False)
+    (interrupted,) = [p for p in uninterrupted.path.parent.iterdir() if p != uninterrupted.path]
+    resumed = train(config("b.txt", {"name": "engine_plugins:CrashAtStep", "params": {"step": 9}}), resume=interrupted,
+                    progress=False)
+    records = [{(step, total) for _, step, _, total in (line.split() for line in (tmp_path / name).read_text().splitlines())}
+               for name in ("a.txt", "b.txt")]
+    assert records[0] == records[1] and len(records[0]) == 12
+    checkpoints = [load_checkpoint(run.checkpoints / "last.ckpt") for run in (uninterrupted, resumed)]
+    assert checkpoints[0]["showerlearn_running_selection"] == checkpoints[1]["showerlearn_running_selection"]
+    for name, weights in checkpoints[0]["state_dict"].items():
+        torch.testing.assert_close(checkpoints[1]["state_dict"][name], weights, msg=name)

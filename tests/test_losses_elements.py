@@ -187,3 +187,48 @@ def test_a_family_declares_a_kind_next_to_its_loss_and_balancers_accept_it() -> 
         loss_kind("no_such_kind")
     with pytest.raises(ValueError, match="head 'x': kind must be one of the declared"):
         FixedWeights({"x": "no_such_kind"})
+
+
+# --- grouped batches ------------------------------------------------------------------------------------
+def _pair_batch(sizes: list[int], seed: int) -> dict:
+    """Events of ``sizes`` hits as a padded batch: pair outputs, 0/1 targets and the pair mask."""
+    generator = torch.Generator().manual_seed(seed)
+    n = max(sizes)
+    mask = torch.zeros(len(sizes), n, dtype=torch.bool)
+    for row, size in enumerate(sizes):
+        mask[row, :size] = True
+    pairs = mask[:, :, None] & mask[:, None, :] & ~torch.eye(n, dtype=torch.bool)
+    return {"outputs": {"pairs": torch.randn(len(sizes), n, n, generator=generator)},
+            "targets": {"pairs": torch.randint(0, 2, (len(sizes), n, n), generator=generator).float()},
+            "masks": {"pairs": pairs}}
+
+
+def test_a_running_selection_weighs_every_pair_alike_over_batches_of_other_sizes() -> None:
+    """Batches of 2-hit events and of 9-hit events: divided by their own pairs, a pair of a small event would weigh
+    36 times one of a large event. The first batch divides by its own count, every later one by its events times
+    the mean pairs per event so far: once that mean has settled, a pair weighs the same in every batch."""
+    module = _module(pairs=HeadConfig(loss="pairwise_bce"))
+    module.divide_by_running_selection()
+    batches = [_pair_batch([2, 2, 2], seed=1), _pair_batch([9, 9, 9], seed=2)]
+    losses = [module.head_losses(b["outputs"], b, training=True)["pairs"] for b in batches]
+    values = [module.losses["pairs"].values(b["outputs"]["pairs"], b["targets"]["pairs"], b["masks"]["pairs"])[b["masks"]["pairs"]]
+              for b in batches]
+    torch.testing.assert_close(losses[0], values[0].mean())
+    torch.testing.assert_close(losses[1], values[1].sum() / (3 * (6 + 216) / 6))
+    assert module.running_selection.state_dict() == {"selected": {"pairs": 222.0}, "events": {"pairs": 6}}
+    # validation batches keep their own mean and leave the running mean alone
+    torch.testing.assert_close(module.head_losses(batches[1]["outputs"], batches[1])["pairs"], values[1].mean())
+    assert module.running_selection.events == {"pairs": 6}
+    # a resumed run divides as the uninterrupted one: the running mean travels in the checkpoint
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    resumed = _module(pairs=HeadConfig(loss="pairwise_bce"))
+    resumed.divide_by_running_selection()
+    resumed.on_load_checkpoint(checkpoint)
+    torch.testing.assert_close(resumed.head_losses(batches[0]["outputs"], batches[0], training=True)["pairs"],
+                               module.head_losses(batches[0]["outputs"], batches[0], training=True)["pairs"])
+    for _ in range(200):  # settled: a batch of small events and one of large events divide alike
+        for batch in batches:
+            module.head_losses(batch["outputs"], batch, training=True)
+    small, large = (float(v.sum() / module.head_losses(b["outputs"], b, training=True)["pairs"]) for v, b in zip(values, batches))
+    assert small == pytest.approx(large, rel=0.01) and small == pytest.approx(3 * 222 / 6, rel=0.01)

@@ -1,11 +1,12 @@
-"""The training order: per-epoch permutations, DDP shards with padding, resuming part way; weighted draws."""
+"""The training order: per-epoch permutations, DDP shards with padding, resuming part way; weighted draws;
+batches of events of similar size."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from showerlearn.data.sampling import EpochShuffleSampler, flattening_weights
+from showerlearn.data.sampling import EpochShuffleSampler, SizeGrouping, flattening_weights
 
 
 def _epochs(n: int, seed: int, replicas: int, rank: int, epochs: int) -> list[list[int]]:
@@ -110,3 +111,50 @@ def test_weighted_epochs_draw_with_replacement_by_weight_and_resume_alike() -> N
 def test_bad_sampling_weights_are_refused(weights: np.ndarray) -> None:
     with pytest.raises(ValueError, match="sampling weights: expected 4 finite, non-negative weights"):
         EpochShuffleSampler(range(4), seed=0, weights=weights)  # type: ignore[arg-type]
+
+
+def _grouped_epochs(sizes: np.ndarray, batch_size: int, pool: int, replicas: int = 1, rank: int = 0,
+                    epochs: int = 2, resume: tuple[int, int] | None = None) -> list[list[int]]:
+    sampler = EpochShuffleSampler(range(len(sizes)), seed=3, num_replicas=replicas, rank=rank,  # type: ignore[arg-type]
+                                  grouping=SizeGrouping(sizes, batch_size, pool))
+    if resume is not None:
+        sampler.resume_at(*resume)
+    return [list(sampler) for _ in range(epochs)]
+
+
+def _batches(order: list[int], batch_size: int) -> list[list[int]]:
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def test_grouped_batches_hold_events_of_similar_size_and_the_same_events_as_without() -> None:
+    sizes = np.random.default_rng(0).integers(1, 40, size=1003)
+    plain, grouped = _epochs(1003, seed=3, replicas=1, rank=0, epochs=2), _grouped_epochs(sizes, 10, pool=25)
+    for before, after in zip(plain, grouped, strict=True):
+        assert sorted(after) == list(range(1003))
+        # the pools are the plain order's runs of 250 events, each cut into batches of ten
+        pools = [set(before[i : i + 250]) for i in range(0, 1000, 250)]
+        for batch in _batches(after[:1000], 10):
+            assert sum(set(batch) <= pool for pool in pools) == 1
+        assert after[1000:] == before[1000:]  # the partial batch stays last: a resume skips whole batches
+        padded = {name: sum(len(b) * sizes[b].max() for b in _batches(order, 10)) for name, order in
+                  (("plain", before), ("grouped", after))}
+        assert padded["grouped"] < 0.7 * padded["plain"]
+        spreads = [np.ptp(sizes[b]) for b in _batches(after[:1000], 10)]
+        assert np.mean(spreads) < 3  # 25 batches share a pool of 39 sizes: neighbours in size
+    assert grouped[0] != grouped[1]
+    assert grouped == _grouped_epochs(sizes, 10, pool=25)  # the seed fixes the order
+
+
+def test_grouped_batches_resume_part_way_and_shard() -> None:
+    sizes = np.random.default_rng(1).integers(1, 30, size=130)
+    full = _grouped_epochs(sizes, 8, pool=4, replicas=2, rank=1, epochs=3)
+    assert _grouped_epochs(sizes, 8, pool=4, replicas=2, rank=1, epochs=2, resume=(1, 16)) == [full[1][16:], full[2]]
+    other = _grouped_epochs(sizes, 8, pool=4, replicas=2, rank=0, epochs=1)[0]
+    assert set(other) | set(full[0]) == set(range(130)) and len(other) == len(full[0]) == 65
+
+
+def test_a_grouping_of_another_dataset_is_refused() -> None:
+    with pytest.raises(ValueError, match="10 sizes for a dataset of 12 events"):
+        EpochShuffleSampler(range(12), seed=0, grouping=SizeGrouping(np.ones(10), 4, 2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pool >= 1"):
+        SizeGrouping(np.ones(10), 4, 0)

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from showerlearn.data.collate import to_numpy
-from showerlearn.data.sampling import EpochShuffleSampler, resume_position
+from showerlearn.data.sampling import EpochShuffleSampler, SizeGrouping, resume_position
 from showerlearn.family import GENERIC, Family
 from showerlearn.io.tables import EVENT_INDEX, PREDICTIONS_KEY
 
@@ -76,6 +76,9 @@ class ShowerDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        #: training batches of events of similar size, sorted in pools of this many batches (DataModules of sets
+        #: set it from their ``group_by_size``; :meth:`training_sizes` gives the sizes); 0: plain shuffled batches
+        self.group_by_size = 0
         self.progress = True
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
@@ -242,6 +245,11 @@ class ShowerDataModule(L.LightningDataModule):
         makes weights that flatten a spectrum."""
         return None
 
+    def training_sizes(self) -> np.ndarray | None:
+        """Per event of the training split, the size its batch is padded to (its hits), after :meth:`setup`: what
+        ``group_by_size`` groups batches by. None (the default): the batches are not padded to their events."""
+        return None
+
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """One batch from per-event samples (the loaders' ``collate_fn``): torch's ``default_collate``.
 
@@ -270,8 +278,10 @@ class ShowerDataModule(L.LightningDataModule):
     def _training_sampler(self, dataset: Dataset) -> EpochShuffleSampler:
         """Seeded per-epoch order, this process's DDP shard, positioned where a resumed fit left off."""
         rank = self.trainer.global_rank if self.trainer is not None else 0
+        sizes = self.training_sizes() if self.group_by_size else None
+        grouping = SizeGrouping(sizes, self.batch_size, self.group_by_size) if sizes is not None else None
         sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=self._world_size(), rank=rank,  # type: ignore[arg-type]
-                                      weights=self.sampling_weights())
+                                      weights=self.sampling_weights(), grouping=grouping)
         if (position := resume_position(self.trainer, self.batch_size, sampler.num_samples)) is not None:
             epoch, batches = position
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))

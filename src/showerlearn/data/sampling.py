@@ -22,19 +22,60 @@ probability proportional to its weight (from the same ``(seed, epoch)`` generato
 sharding work alike): how a rare part of a spectrum is shown more often without changing the loss.
 :func:`flattening_weights` gives such weights for a steeply falling distribution (a simulated energy
 spectrum), per group (a particle class) so that the groups keep their shares of the epoch.
+
+With a :class:`SizeGrouping` (sets of elements: the hits of a calorimeter event), each batch holds events of
+similar size, so that padding them to the batch's largest costs little (:func:`grouped_by_size`). The epoch's
+events and the batches' order stay random, both drawn from ``(seed, epoch)``, and the batches are cut at the
+same multiples of the batch size as before: resuming and sharding are unchanged. Every event still weighs the
+same in the epoch's loss when the task module divides by a running mean of the selected elements
+(:class:`~showerlearn.tasks.module.MultiTaskModule`), not by each batch's own count.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sized
+from dataclasses import dataclass
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data.distributed import DistributedSampler
 
-__all__ = ["EpochShuffleSampler", "flattening_weights", "resume_position"]
+__all__ = ["EpochShuffleSampler", "SizeGrouping", "flattening_weights", "grouped_by_size", "resume_position"]
+
+
+@dataclass(frozen=True)
+class SizeGrouping:
+    """Batches of events of similar size: ``sizes`` per event of the dataset (what its batch is padded to),
+    ``batch_size`` events per batch, sorted by size in pools of ``pool`` batches (:func:`grouped_by_size`)."""
+
+    sizes: np.ndarray
+    batch_size: int
+    pool: int
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.pool < 1 or np.ndim(self.sizes) != 1:
+            raise ValueError(f"size grouping: need one size per event, batch_size >= 1 and pool >= 1 (got sizes shaped "
+                             f"{np.shape(self.sizes)}, {self.batch_size}, {self.pool})")
+
+
+def grouped_by_size(order: list[int], grouping: SizeGrouping, generator: torch.Generator) -> list[int]:
+    """``order`` rearranged so that every run of ``batch_size`` events holds events of similar size: the full
+    batches' events are sorted by size within pools of ``pool`` consecutive batches, cut into batches, and the
+    batches shuffled with ``generator``. A last, partial batch keeps its events and stays last (a resumed epoch
+    skips whole batches). A pool of random events spans the whole size distribution, so each batch's events
+    are a near-random draw of their size; larger pools pad less."""
+    events = np.asarray(order, dtype=np.int64)
+    full = len(events) // grouping.batch_size * grouping.batch_size
+    step = grouping.batch_size * grouping.pool
+    batches: list[np.ndarray] = []
+    for start in range(0, full, step):
+        pool = events[start : min(start + step, full)]
+        pool = pool[np.argsort(grouping.sizes[pool], kind="stable")]
+        batches += np.split(pool, len(pool) // grouping.batch_size)
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [int(event) for b in shuffled for event in batches[b]] + events[full:].tolist()
 
 
 class EpochShuffleSampler(DistributedSampler):
@@ -45,9 +86,13 @@ class EpochShuffleSampler(DistributedSampler):
     from its restored progress, which is exactly what the skipped start leaves.
     """
 
-    def __init__(self, dataset: Sized, seed: int, num_replicas: int = 1, rank: int = 0, weights: np.ndarray | None = None) -> None:
+    def __init__(self, dataset: Sized, seed: int, num_replicas: int = 1, rank: int = 0, weights: np.ndarray | None = None,
+                 grouping: SizeGrouping | None = None) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)  # type: ignore[arg-type]
         self.start = 0
+        if grouping is not None and len(grouping.sizes) != len(dataset):
+            raise ValueError(f"size grouping: {len(grouping.sizes)} sizes for a dataset of {len(dataset)} events")
+        self.grouping = grouping
         if weights is not None:
             weights = np.asarray(weights, dtype=np.float64)
             if weights.shape != (len(dataset),) or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0:
@@ -68,8 +113,7 @@ class EpochShuffleSampler(DistributedSampler):
     def epoch_order(self) -> list[int]:
         """This epoch's events of the whole dataset, padded to a multiple of the number of processes: a permutation,
         or with ``weights`` as many draws with replacement."""
-        seed = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
-        generator = torch.Generator().manual_seed(int(seed >> np.uint64(1)))  # manual_seed wants < 2**63
+        generator = self._generator()
         if self.weights is None:
             order = torch.randperm(len(self.dataset), generator=generator).tolist()  # type: ignore[arg-type]
         else:
@@ -80,8 +124,16 @@ class EpochShuffleSampler(DistributedSampler):
         padding = self.total_size - len(order)
         return order + (order * math.ceil(padding / len(order)))[:padding] if padding else order
 
+    def _generator(self, *stream: int) -> torch.Generator:
+        """A generator seeded by ``(seed, epoch, *stream)``: one per use, so that each draws the same numbers
+        whatever the others drew."""
+        seed = np.random.SeedSequence([self.seed, self.epoch, *stream]).generate_state(1, np.uint64)[0]
+        return torch.Generator().manual_seed(int(seed >> np.uint64(1)))  # manual_seed wants < 2**63
+
     def __iter__(self) -> Iterator[int]:
         shard = self.epoch_order()[self.rank : self.total_size : self.num_replicas]
+        if self.grouping is not None:
+            shard = grouped_by_size(shard, self.grouping, self._generator(self.rank, 1))
         start, self.start = self.start, 0  # only the epoch a run resumes in starts part way
         self.epoch += 1
         return iter(shard[start:])

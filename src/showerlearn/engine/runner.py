@@ -311,7 +311,10 @@ def build_datamodule(config: ExperimentConfig, progress: bool = True) -> ShowerD
 def build_module(config: ExperimentConfig, datamodule: ShowerDataModule) -> MultiTaskModule:
     assert config.model is not None and config.task is not None
     model = build(config.model, MODELS, "model", injected=datamodule.model_inputs())
-    return MultiTaskModule(model, config.task.heads, config.task.balancing, config.optimizer, config.scheduler)
+    module = MultiTaskModule(model, config.task.heads, config.task.balancing, config.optimizer, config.scheduler)
+    if datamodule.group_by_size:  # batches of similar sizes: every element weighs the same over an epoch
+        module.divide_by_running_selection()
+    return module
 
 
 def _fit_network(

@@ -188,6 +188,12 @@ def masked_mean(values: Tensor, mask: Tensor | None = None, weights: Tensor | No
     without selected elements). A batch with nothing selected gives exactly zero (with a gradient path),
     never NaN: e.g. the energy loss of a batch holding only protons.
     """
+    total, selected = masked_sum(values, mask, weights)
+    return divided(total, selected)
+
+
+def masked_sum(values: Tensor, mask: Tensor | None = None, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The weighted sum of the selected loss values and the sum of their weights (as :func:`masked_mean`)."""
     w = torch.ones_like(values) if weights is None else _per_value(weights.to(values.dtype), values)
     if mask is not None:
         if mask.dim() > values.dim():
@@ -196,8 +202,12 @@ def masked_mean(values: Tensor, mask: Tensor | None = None, weights: Tensor | No
     # masked-out events may hold NaN/inf (targets of protons, padding, fp16 overflow): never let 0 * NaN in;
     # negative weights (NLO generators) count, with their sign
     safe = torch.where(w != 0, values, torch.zeros_like(values))
-    total = w.sum()
-    return (safe * w).sum() / total if total > 0 else safe.sum() * 0.0
+    return (safe * w).sum(), w.sum()
+
+
+def divided(total: Tensor, denominator: Tensor) -> Tensor:
+    """``total / denominator``, or exactly zero (with a gradient path) where nothing was selected."""
+    return total / denominator if denominator > 0 else total * 0.0
 
 
 def _per_value(given: Tensor, values: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from showerlearn.config.components import build
 from showerlearn.config.schema import Component, HeadConfig, logged_name
 from showerlearn.registry import BALANCERS, HEAD_METRICS, OPTIMIZERS, SCHEDULERS
-from showerlearn.tasks.losses import HeadLoss, masked_mean
+from showerlearn.tasks.losses import HeadLoss, divided, masked_sum
 
 
 class MultiTaskModule(L.LightningModule):
@@ -44,6 +44,9 @@ class MultiTaskModule(L.LightningModule):
         #: how a batch is predicted, given the network and the batch (the DataModule's ``predict_views``: every
         #: test-time view, merged); None: the network's outputs on the inputs as they are
         self.predict_views: Callable[[Callable[[Any], Any], Mapping[str, Any]], Any] | None = None
+        #: per head, the mean selection per event of the training batches so far, the denominator of the training
+        #: losses where batches are grouped by size (:meth:`divide_by_running_selection`); None: each batch's own
+        self.running_selection: RunningSelection | None = None
         self.val_metrics = nn.ModuleDict(
             {_metric_key(head, metric): HEAD_METRICS.get(metric)() for head, spec in self.heads.items() for metric in spec.metrics}
         )
@@ -51,7 +54,25 @@ class MultiTaskModule(L.LightningModule):
     def forward(self, inputs: Any) -> dict[str, Tensor]:
         return self.model(inputs)
 
-    def head_losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any]) -> dict[str, Tensor]:
+    def divide_by_running_selection(self) -> None:
+        """Divide each training batch's loss sums by the batch's events times the mean selection (elements, or
+        their weights) per event of all training batches so far, not by the batch's own selection: in batches of
+        events of similar size (:class:`~showerlearn.data.sampling.SizeGrouping`), a batch of small events would
+        otherwise give each of its elements several times the weight an element of a large event gets. With it,
+        every element weighs the same over the epoch, as in random batches."""
+        self.running_selection = RunningSelection()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.running_selection is not None:  # a resumed run divides as the uninterrupted one would
+            checkpoint[RunningSelection.CHECKPOINT_KEY] = self.running_selection.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.running_selection is not None and RunningSelection.CHECKPOINT_KEY in checkpoint:
+            self.running_selection.load_state_dict(checkpoint[RunningSelection.CHECKPOINT_KEY])
+
+    def head_losses(self, outputs: Mapping[str, Tensor], batch: Mapping[str, Any], training: bool = False) -> dict[str, Tensor]:
+        """Each head's loss on ``batch``: the masked, weighted mean of its values (``training`` with a
+        :attr:`running_selection`: divided by the running denominator instead)."""
         masks = batch.get("masks", {})
         weights = batch.get("weights")
         missing = set(self.heads) - set(outputs)
@@ -64,7 +85,10 @@ class MultiTaskModule(L.LightningModule):
         for name, loss in self.losses.items():
             with self._head_fits(name, "loss", outputs[name], batch["targets"][name]):
                 values = loss.values(outputs[name], batch["targets"][name], masks.get(name))
-            losses[name] = masked_mean(values + extra.get(name, 0.0), masks.get(name), weights)
+            total, selected = masked_sum(values + extra.get(name, 0.0), masks.get(name), weights)
+            if training and self.running_selection is not None:
+                selected = self.running_selection.denominator(name, selected, events=values.shape[0])
+            losses[name] = divided(total, selected)
         return losses
 
     @contextlib.contextmanager
@@ -91,7 +115,7 @@ class MultiTaskModule(L.LightningModule):
         return list(shared()) if callable(shared) else None
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
-        losses = self.head_losses(self(batch["inputs"]), batch)
+        losses = self.head_losses(self(batch["inputs"]), batch, training=True)
         total = self.balancer(losses, self._shared_parameters())
         batch_size = len(batch["targets"][next(iter(self.heads))])
         self.log_dict({logged_name("train", k): v for k, v in losses.items()}, batch_size=batch_size)
@@ -137,6 +161,31 @@ class MultiTaskModule(L.LightningModule):
         scheduler = build(self.scheduler_config, SCHEDULERS, "scheduler", optimizer=optimizer)
         # what a scheduler that waits for a plateau (ReduceLROnPlateau) watches; the others ignore it
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": logged_name("val")}}
+
+
+class RunningSelection:
+    """Per head, the selection (elements or events, by their weights) per event over all training batches so far,
+    and from it a batch's loss denominator: its events times that mean."""
+
+    #: where a checkpoint keeps it
+    CHECKPOINT_KEY = "showerlearn_running_selection"
+
+    def __init__(self) -> None:
+        self.selected: dict[str, float] = {}
+        self.events: dict[str, int] = {}
+
+    def denominator(self, head: str, selected: Tensor, events: int) -> Tensor:
+        """Count this batch's ``selected`` over its ``events`` in, and return ``events`` times the mean so far (the
+        first batch's own ``selected``)."""
+        self.selected[head] = self.selected.get(head, 0.0) + float(selected)
+        self.events[head] = self.events.get(head, 0) + events
+        return selected.new_tensor(events * self.selected[head] / self.events[head])
+
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        return {"selected": dict(self.selected), "events": dict(self.events)}
+
+    def load_state_dict(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        self.selected, self.events = dict(state["selected"]), dict(state["events"])
 
 
 def _metric_key(head: str, metric: str) -> str:

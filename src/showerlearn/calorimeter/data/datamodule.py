@@ -122,10 +122,10 @@ class CalorimeterDataModule(ShowerDataModule):
     #: standardised as they were trained on
     fitted_settings: ClassVar[tuple[str, ...]] = ("features", "preclustering")
     #: the decoding cuts the network's outputs into clusters (the same events, clustered otherwise); where the
-    #: simulated file is kept and how many processes write it (the same file); the augmentation (training only);
-    #: the test-time views (the same events seen otherwise)
+    #: simulated file is kept and how many processes write it (the same file); the augmentation and the batches'
+    #: grouping (training only); the test-time views (the same events seen otherwise)
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
-        "decoding", "cache_dir", "simulate.n_jobs", "augment_azimuth", "test_time_views"}
+        "decoding", "cache_dir", "simulate.n_jobs", "augment_azimuth", "test_time_views", "group_by_size"}
     event_id_columns: ClassVar[tuple[str, ...]] = ("file", "event_id")
 
     @classmethod
@@ -174,6 +174,7 @@ class CalorimeterDataModule(ShowerDataModule):
         augment_azimuth: bool = False,
         test_time_views: NonNegative = 0,
         batch_size: Count = 64,
+        group_by_size: NonNegative = 32,
         num_workers: NonNegative = 0,
         seed: int = 0,
     ) -> None:
@@ -198,11 +199,16 @@ class CalorimeterDataModule(ShowerDataModule):
                 average the same-cluster probability of every pair over the views, one forward pass each (networks
                 with pair outputs). Independent of ``augment_azimuth``.
             batch_size: events per batch.
+            group_by_size: training batches of events with similar numbers of hits: each epoch's shuffled events
+                are sorted by their hits in pools of this many batches, cut into batches, and the batches shuffled.
+                Padded to fewer hits, a batch trains about twice as fast (benchmarks/train_throughput.md); every hit
+                pair still weighs the same in the epoch's loss. 0: plain shuffled batches.
             num_workers: DataLoader worker processes.
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and the simulation
                 unless ``simulate.seed`` is set.
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.group_by_size = group_by_size
         check_source(files, simulate, "calorimeter data")
         check_features(features)  # unknown names fail now, not after reading the files
         self.file_patterns = files
@@ -344,6 +350,11 @@ class CalorimeterDataModule(ShowerDataModule):
         return HitEventDataset(events, features, preclusters, turns)
 
     # ------------------------------------------------------------------ contract
+    def training_sizes(self) -> np.ndarray | None:
+        """The hits of every training event: what its batch is padded to (the pre-clusters of the two-stage method
+        are fewer)."""
+        return None if self.train_set is None else self.train_set.events.n_hits
+
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """Hit sets padded to the batch's largest, with at least one slot: a batch whose events all lack hits
         (a chunk of one such event) still has a slot for the networks' attention to fall back on, so that an
