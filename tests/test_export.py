@@ -356,6 +356,24 @@ def test_the_calorimeter_attention_networks_export_to_onnx_with_any_batch(name: 
         torch.testing.assert_close(value, expected[head], rtol=1e-4, atol=1e-5)
 
 
+def test_an_export_checked_on_events_without_elements_only_is_refused(tmp_path: Path) -> None:
+    """Events without hits give the network padding only: an export that matched PyTorch there would say nothing of
+    events with hits. It is refused, and nothing is written."""
+    from showerlearn.calorimeter.data import HIT_FEATURES, FeatureSpec
+    from showerlearn.calorimeter.models import HitTransformer
+
+    spec = FeatureSpec(HIT_FEATURES, (0.0,) * len(HIT_FEATURES), (1.0,) * len(HIT_FEATURES))
+    empty = [_hits(3, 4, seed) for seed in (0, 1)]
+    for batch in empty:
+        batch["hits_mask"][:] = False
+    network = HitTransformer(spec, dim=8, layers=1, heads=2).eval()
+    with pytest.raises(ExportError, match=r"events of the given batches hold no elements \(every hits_mask is false\)"):
+        export_network(network, empty, tmp_path / "empty.onnx", "onnx")
+    assert list(tmp_path.iterdir()) == []
+    empty[1]["hits_mask"][2, :2] = True  # one event with two hits is enough
+    assert export_network(network, empty, tmp_path / "some.onnx", "onnx").check.passed
+
+
 @pytest.mark.parametrize("case", range(len(COLLIDER_MODELS)), ids=[f"{n}-{i}" for i, (n, _) in enumerate(COLLIDER_MODELS)])
 def test_the_collider_networks_export_to_onnx_with_any_batch(case: int, tmp_path: Path) -> None:
     """Every collider network of the model tests (pairwise features within and between the streams included)

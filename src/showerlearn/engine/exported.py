@@ -231,6 +231,12 @@ def export_network(
         raise ValueError(f"{output}: no batch to trace the network on and check the export with")
     for inputs in batches:
         _check_structure(inputs)
+    if (masks := _set_masks(batches[0])) and not any(bool(_pick(inputs, key).any()) for inputs in batches for key in masks):
+        raise ExportError(
+            f"{output}: the events of {data} hold no elements (every {', '.join(masks)} is false): the check would "
+            "compare the network on padding only; give events that hold some (--input files, or a run whose test "
+            "split has them); nothing written"
+        )
     network.eval()
     example = _take_events(batches[0], example_batch_size)
     checked = _labelled_batches(batches, example, data)
@@ -311,12 +317,17 @@ def _take_events(inputs: NetworkInputs, n: int) -> NetworkInputs:
     return inputs[:n]
 
 
+def _set_masks(inputs: NetworkInputs) -> list[str]:
+    """The element masks (``K_mask``) of the streams of padded sets in ``inputs``."""
+    return [key for key in inputs if key.endswith("_mask")] if isinstance(inputs, Mapping) else []
+
+
 def _set_axes(inputs: NetworkInputs) -> dict[str, str]:
     """Input key -> name of its element axis (axis 1), for the streams of padded sets: ``K`` with a
     ``K_mask``, and the entries ``K_*`` (``K_p4``) that come with it."""
     if not isinstance(inputs, Mapping):
         return {}
-    sets = [key.removesuffix("_mask") for key in inputs if key.endswith("_mask")]
+    sets = [key.removesuffix("_mask") for key in _set_masks(inputs)]
     found = {}
     for key in inputs:
         stream = next((s for s in sets if key == s or key.startswith(f"{s}_")), None)
