@@ -13,7 +13,7 @@ from showerlearn.config.schema import Component, HeadConfig
 from showerlearn.tasks.balancing import FixedWeights, UncertaintyWeighting
 from showerlearn.tasks.condensation import object_condensation
 from showerlearn.tasks.losses import HeadLoss, declare_kind, kind_of, loss_kind, masked_mean, pairwise_bce
-from showerlearn.tasks.module import MultiTaskModule
+from showerlearn.tasks.module import MultiTaskModule, RunningSelection
 
 
 def undeclared_loss(prediction: torch.Tensor, truth: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
@@ -232,3 +232,14 @@ def test_a_running_selection_weighs_every_pair_alike_over_batches_of_other_sizes
             module.head_losses(batch["outputs"], batch, training=True)
     small, large = (float(v.sum() / module.head_losses(b["outputs"], b, training=True)["pairs"]) for v, b in zip(values, batches))
     assert small == pytest.approx(large, rel=0.01) and small == pytest.approx(3 * 222 / 6, rel=0.01)
+    # under DDP the counts are summed over the processes: two processes with these batches keep the same mean
+    both = RunningSelection()
+    torch.testing.assert_close(both.denominator("pairs", torch.tensor(6.0), 3, lambda x: 2 * x), torch.tensor(6.0))
+    assert both.state_dict() == {"selected": {"pairs": 12.0}, "events": {"pairs": 6}}
+    # with a warm-up, the batches divide by their own pairs until its events are counted
+    warming = _module(pairs=HeadConfig(loss="pairwise_bce"))
+    warming.divide_by_running_selection(warmup_events=7)
+    own = [warming.head_losses(b["outputs"], b, training=True)["pairs"] for b in batches]
+    torch.testing.assert_close(own, [v.mean() for v in values])
+    torch.testing.assert_close(warming.head_losses(batches[0]["outputs"], batches[0], training=True)["pairs"],
+                               values[0].sum() / (3 * (6 + 216 + 6) / 9))

@@ -250,6 +250,13 @@ class ShowerDataModule(L.LightningDataModule):
         ``group_by_size`` groups batches by. None (the default): the batches are not padded to their events."""
         return None
 
+    def size_grouping(self) -> SizeGrouping | None:
+        """How the training batches are grouped by size, after :meth:`setup` (None: plain shuffled batches): what
+        the training sampler draws with, and what tells the task module to divide its losses by a running mean."""
+        if not self.group_by_size or (sizes := self.training_sizes()) is None:
+            return None
+        return SizeGrouping(sizes, self.batch_size, self.group_by_size)
+
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """One batch from per-event samples (the loaders' ``collate_fn``): torch's ``default_collate``.
 
@@ -278,10 +285,8 @@ class ShowerDataModule(L.LightningDataModule):
     def _training_sampler(self, dataset: Dataset) -> EpochShuffleSampler:
         """Seeded per-epoch order, this process's DDP shard, positioned where a resumed fit left off."""
         rank = self.trainer.global_rank if self.trainer is not None else 0
-        sizes = self.training_sizes() if self.group_by_size else None
-        grouping = SizeGrouping(sizes, self.batch_size, self.group_by_size) if sizes is not None else None
         sampler = EpochShuffleSampler(dataset, seed=self.seed, num_replicas=self._world_size(), rank=rank,  # type: ignore[arg-type]
-                                      weights=self.sampling_weights(), grouping=grouping)
+                                      weights=self.sampling_weights(), grouping=self.size_grouping())
         if (position := resume_position(self.trainer, self.batch_size, sampler.num_samples)) is not None:
             epoch, batches = position
             sampler.resume_at(epoch, min(batches * self.batch_size, sampler.num_samples))

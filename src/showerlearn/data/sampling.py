@@ -28,7 +28,8 @@ similar size, so that padding them to the batch's largest costs little (:func:`g
 events and the batches' order stay random, both drawn from ``(seed, epoch)``, and the batches are cut at the
 same multiples of the batch size as before: resuming and sharding are unchanged. Every event still weighs the
 same in the epoch's loss when the task module divides by a running mean of the selected elements
-(:class:`~showerlearn.tasks.module.MultiTaskModule`), not by each batch's own count.
+(:class:`~showerlearn.tasks.module.MultiTaskModule`), not by each batch's own count. Under DDP the batches of
+every process come in the same order of pools, so that the processes' batches of one step have similar sizes.
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ class EpochShuffleSampler(DistributedSampler):
     def __iter__(self) -> Iterator[int]:
         shard = self.epoch_order()[self.rank : self.total_size : self.num_replicas]
         if self.grouping is not None:
-            shard = grouped_by_size(shard, self.grouping, self._generator(self.rank, 1))
+            # the batches in the same order on every process (not a generator per rank): every shard has as many
+            # pools and batches, so the processes' t-th batches hold events of similar sizes and none waits long for
+            # another's batch of large events at the step's gradient exchange
+            shard = grouped_by_size(shard, self.grouping, self._generator(1))
         start, self.start = self.start, 0  # only the epoch a run resumes in starts part way
         self.epoch += 1
         return iter(shard[start:])

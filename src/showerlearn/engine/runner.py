@@ -312,8 +312,8 @@ def build_module(config: ExperimentConfig, datamodule: ShowerDataModule) -> Mult
     assert config.model is not None and config.task is not None
     model = build(config.model, MODELS, "model", injected=datamodule.model_inputs())
     module = MultiTaskModule(model, config.task.heads, config.task.balancing, config.optimizer, config.scheduler)
-    if datamodule.group_by_size:  # batches of similar sizes: every element weighs the same over an epoch
-        module.divide_by_running_selection()
+    if (grouping := datamodule.size_grouping()) is not None:  # batches of similar sizes: every element weighs alike
+        module.divide_by_running_selection(warmup_events=grouping.batch_size * grouping.pool)
     return module
 
 

@@ -54,13 +54,16 @@ class MultiTaskModule(L.LightningModule):
     def forward(self, inputs: Any) -> dict[str, Tensor]:
         return self.model(inputs)
 
-    def divide_by_running_selection(self) -> None:
+    def divide_by_running_selection(self, warmup_events: int = 0) -> None:
         """Divide each training batch's loss sums by the batch's events times the mean selection (elements, or
         their weights) per event of all training batches so far, not by the batch's own selection: in batches of
         events of similar size (:class:`~showerlearn.data.sampling.SizeGrouping`), a batch of small events would
         otherwise give each of its elements several times the weight an element of a large event gets. With it,
-        every element weighs the same over the epoch, as in random batches."""
-        self.running_selection = RunningSelection()
+        every element weighs the same over the epoch, as in random batches. Until ``warmup_events`` events are
+        counted (a pool of batches), a batch divides by its own selection: a mean of a few batches of one size
+        would weigh the first steps' gradients up or down many times. Under DDP the mean is over all processes.
+        """
+        self.running_selection = RunningSelection(warmup_events)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.running_selection is not None:  # a resumed run divides as the uninterrupted one would
@@ -87,7 +90,7 @@ class MultiTaskModule(L.LightningModule):
                 values = loss.values(outputs[name], batch["targets"][name], masks.get(name))
             total, selected = masked_sum(values + extra.get(name, 0.0), masks.get(name), weights)
             if training and self.running_selection is not None:
-                selected = self.running_selection.denominator(name, selected, events=values.shape[0])
+                selected = self.running_selection.denominator(name, selected, values.shape[0], self._summed_over_processes)
             losses[name] = divided(total, selected)
         return losses
 
@@ -109,6 +112,13 @@ class MultiTaskModule(L.LightningModule):
                 f"{error} (most often a loss or metric of another kind than the target, class labels or values, or "
                 "an output of another size than the data needs)"
             ) from error
+
+    def _summed_over_processes(self, values: Tensor) -> Tensor:
+        """``values`` summed over the DDP processes (as they are in one process, or outside a trainer)."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size == 1:
+            return values
+        return trainer.strategy.reduce(values, reduce_op="sum")
 
     def _shared_parameters(self) -> list[nn.Parameter] | None:
         shared = getattr(self.model, "shared_parameters", None)
@@ -165,20 +175,25 @@ class MultiTaskModule(L.LightningModule):
 
 class RunningSelection:
     """Per head, the selection (elements or events, by their weights) per event over all training batches so far,
-    and from it a batch's loss denominator: its events times that mean."""
+    and from it a batch's loss denominator: its events times that mean (its own selection during a warm-up)."""
 
     #: where a checkpoint keeps it
     CHECKPOINT_KEY = "showerlearn_running_selection"
 
-    def __init__(self) -> None:
+    def __init__(self, warmup_events: int = 0) -> None:
+        self.warmup_events = warmup_events
         self.selected: dict[str, float] = {}
         self.events: dict[str, int] = {}
 
-    def denominator(self, head: str, selected: Tensor, events: int) -> Tensor:
-        """Count this batch's ``selected`` over its ``events`` in, and return ``events`` times the mean so far (the
-        first batch's own ``selected``)."""
-        self.selected[head] = self.selected.get(head, 0.0) + float(selected)
-        self.events[head] = self.events.get(head, 0) + events
+    def denominator(self, head: str, selected: Tensor, events: int, summed: Callable[[Tensor], Tensor] = lambda x: x) -> Tensor:
+        """Count this batch's ``selected`` over its ``events`` in (``summed`` over the DDP processes: every process
+        keeps the same mean, and a checkpoint holds it whole), and return ``events`` times the mean so far, or the
+        batch's own ``selected`` until the warm-up's events are counted."""
+        batch = summed(torch.stack([selected.detach().double(), selected.new_tensor(events, dtype=torch.float64)]))
+        self.selected[head] = self.selected.get(head, 0.0) + float(batch[0])
+        self.events[head] = self.events.get(head, 0) + round(float(batch[1]))
+        if self.events[head] < self.warmup_events:
+            return selected
         return selected.new_tensor(events * self.selected[head] / self.events[head])
 
     def state_dict(self) -> dict[str, dict[str, Any]]:

@@ -174,7 +174,7 @@ class CalorimeterDataModule(ShowerDataModule):
         augment_azimuth: bool = False,
         test_time_views: NonNegative = 0,
         batch_size: Count = 64,
-        group_by_size: NonNegative = 32,
+        group_by_size: NonNegative = 0,
         num_workers: NonNegative = 0,
         seed: int = 0,
     ) -> None:
@@ -199,10 +199,12 @@ class CalorimeterDataModule(ShowerDataModule):
                 average the same-cluster probability of every pair over the views, one forward pass each (networks
                 with pair outputs). Independent of ``augment_azimuth``.
             batch_size: events per batch.
-            group_by_size: training batches of events with similar numbers of hits: each epoch's shuffled events
-                are sorted by their hits in pools of this many batches, cut into batches, and the batches shuffled.
-                Padded to fewer hits, a batch trains about twice as fast (benchmarks/train_throughput.md); every hit
-                pair still weighs the same in the epoch's loss. 0: plain shuffled batches.
+            group_by_size: training batches of events with similar numbers of hits (of pre-clusters, with
+                ``preclustering``): each epoch's shuffled events are sorted by them in pools of this many batches, cut
+                into batches, and the batches shuffled. Padded to fewer hits, a batch trains about twice as fast
+                (benchmarks/results/calorimeter_batching.md; the examples use 32); the losses are divided by a running
+                mean of the pairs per event, so that every pair weighs alike. 0: plain shuffled batches (the default,
+                as every run before this setting trained).
             num_workers: DataLoader worker processes.
             seed: the experiment seed (injected): draws the split unless ``split.seed`` is set, and the simulation
                 unless ``simulate.seed`` is set.
@@ -351,9 +353,12 @@ class CalorimeterDataModule(ShowerDataModule):
 
     # ------------------------------------------------------------------ contract
     def training_sizes(self) -> np.ndarray | None:
-        """The hits of every training event: what its batch is padded to (the pre-clusters of the two-stage method
-        are fewer)."""
-        return None if self.train_set is None else self.train_set.events.n_hits
+        """The hits of every training event, or its pre-clusters with ``preclustering`` (what the two-stage method's
+        network attends over): what its batch is padded to."""
+        if self.train_set is None:
+            return None
+        preclusters = self.train_set.preclusters
+        return np.diff(preclusters.offsets) if preclusters is not None else self.train_set.events.n_hits
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """Hit sets padded to the batch's largest, with at least one slot: a batch whose events all lack hits
