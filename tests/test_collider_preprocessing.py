@@ -130,3 +130,13 @@ def test_a_missing_token_field_names_the_setting_that_reads_it() -> None:
         TokenPreprocessor(["energy", "bogus"], 4, "pt", [], None).fit(tokens)
     with pytest.raises(KeyError, match=r"no field 'pt' \(features\), 'jet_index' \(alignment\);"):  # the first to ask names it
         TokenPreprocessor(["pt"], 4, "pt", [], JetAlignment()).fit(tokens)
+
+
+def test_weaver_style_categorical_names_are_not_standardised() -> None:
+    """weaver-core names its particle features with a stream prefix (part_charge, part_isElectron): labels still."""
+    from showerlearn.collider.data import is_categorical
+
+    for name in ("charge", "jet_index", "is_muon", "part_charge", "part_jet_index", "part_isElectron", "obj_btag"):
+        assert is_categorical(name), name
+    for name in ("pt", "part_pt", "part_deta", "part_isolation", "log_pt_rel", "index", "isolation"):
+        assert not is_categorical(name), name

@@ -383,6 +383,20 @@ def test_curves_against_gamma_energy_count_gammas_per_bin(tmp_path: Path) -> Non
                               formats=("png",))  # fmt: skip
 
 
+def test_the_rejection_curve_counts_the_background_its_cuts_keep_not_events_per_bin() -> None:
+    """At a signal-efficiency bin's centre the collider's curve keeps some background events: a count that grows
+    with the efficiency, not the events in the bin. The panel says so."""
+    from showerlearn.collider.family import BOARD_STYLE as COLLIDER_STYLE
+    from showerlearn.evaluation.curves import curve_record
+
+    counted = COLLIDER_STYLE.axis_counts["signal_efficiency"]
+    record = curve_record(np.array([0.1, 0.5, 0.9]), np.array([80.0, 12.0]), np.array([4, 35]), x="signal_efficiency",
+                          x_unit="", unit="")  # fmt: skip
+    figure = curves_figure([series_from_record(record, "model")], xlabel="eff", ylabel="rejection", counted=counted)
+    assert figure.axes[1].get_ylabel() == "background events kept"
+    assert f"grey points: bins with < {MIN_EVENTS_PER_BIN} background events kept" in _texts(figure)
+
+
 def test_the_roc_names_the_positive_class_of_its_family() -> None:
     from showerlearn.viz.classification import RocSeries, roc_figure
 

@@ -50,7 +50,9 @@ class BoardStyle:
             "missing"}`` (``missing``: why a bin with events may have no value, e.g. an AUC of one class).
         axis_labels: curve x quantity (after ``_vs_``) -> axis label with its unit.
         axis_counts: curve x quantity -> what the per-bin counts (``n_events``) of curves against it count, plural
-            (``gammas``: one per gamma, not per event); one not named counts ``events``.
+            (``gammas``: one per gamma, not per event); one not named counts ``events``. One word reads per bin
+            (``gammas / bin``); a phrase is its own axis label (``background events kept``: those a cut at the
+            bin's centre keeps, not a count in the bin).
         scalar_direction: scalar -> ``"higher"``, ``"lower"`` or ``"zero"``: which value is best.
         scalar_order: scalars shown first in the metrics table, in this order.
         scalar_units: scalar -> its unit (astropy string, e.g. ``"deg"``), shown next to its value in

@@ -25,6 +25,8 @@ BOARD_STYLE = BoardStyle(
         "auc": {"ylabel": "AUC", "logy": False},
     },
     axis_labels={"signal_efficiency": "signal efficiency ε_S"},
+    # the rejection curve's counts are the background events its cut at a bin's centre keeps, not the bin's events
+    axis_counts={"signal_efficiency": "background events kept"},
     scalar_direction={
         "auc": "higher", "accuracy": "higher", "auc_macro": "higher",
         **{f"{name}_at_{p}": "higher" for name in ("background_rejection", "significance", "signal") for p in (30, 50)},

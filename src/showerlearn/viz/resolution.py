@@ -132,7 +132,7 @@ def _events_panel(ax: Axes, curves: Sequence[CurveSeries], colors: Sequence[str]
     if ax.patches:
         ax.set_yscale("log")
         _plain_log_labels(ax.yaxis)
-    ax.set_ylabel(f"{counted} / bin")
+    ax.set_ylabel(counted if " " in counted else f"{counted} / bin")  # a phrase says what it counts itself
     ax.grid(True, which="major", alpha=0.3)
 
 

@@ -13,12 +13,14 @@ Two objects, applied in this order:
   ``n_tokens`` with a key padding mask, and standardises each continuous feature with the mean and
   standard deviation it learned in :meth:`~TokenPreprocessor.fit`, over the real tokens of the
   training split and nothing else. Padding stays exactly zero; categorical features (charge,
-  category, jet index, b-tag, and the indicators ``is_*``) are left as they are. Its parameters are
+  category, jet index, b-tag, and the indicators ``is_*``, also after a stream prefix such as weaver-core's
+  ``part_``) are left as they are. Its parameters are
   saved to and loaded from JSON.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,8 +38,12 @@ CATEGORICAL_FEATURES = frozenset({"charge", "category", "jet_index", "btag"})
 
 
 def is_categorical(name: str) -> bool:
-    """Whether feature ``name`` labels a token (:data:`CATEGORICAL_FEATURES`, or an indicator ``is_*``)."""
-    return name in CATEGORICAL_FEATURES or name.startswith("is_")
+    """Whether feature ``name`` labels a token: one of :data:`CATEGORICAL_FEATURES` or an indicator (``is_*``,
+    ``isX...``), as it is or after a stream prefix (weaver-core's ``part_charge``, ``part_isElectron``,
+    ``part_jet_index``)."""
+    names = (name, name.partition("_")[2]) if "_" in name else (name,)
+    return any(n in CATEGORICAL_FEATURES or n.startswith("is_") or re.match(r"is[A-Z]", n) is not None for n in names)
+
 _FORMAT = "showerlearn-collider-token-preprocessor"
 
 
