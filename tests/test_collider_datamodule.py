@@ -315,6 +315,19 @@ def test_npz_and_columnar_sources(tmp_path: Path) -> None:
     assert data.model_inputs() == {"constituent_features": 1, "object_features": 1, "n_classes": 2, "n_constituents": 64, "n_objects": 2}
     assert np.bincount(np.concatenate([d.labels for d in (data.train_set, data.val_set, data.test_set)])).tolist() == np.bincount(labels).tolist()
     assert data.arrays("test")[0].shape[1] == 64 + 2  # no event records: the flattened tokens
+    # new events to predict: one .npz per file with both streams, unlabelled, standardised as the training split
+    np.savez(tmp_path / "new.npz", constituents=constituents[:5, :, None], objects=objects[:5, :, None])
+    data.use_prediction_inputs([tmp_path / "new.npz"])
+    data.setup("predict")
+    assert len(data.predict_set) == 5 and data.predict_set.labels.tolist() == [-1] * 5
+    expected = data.preprocessors["constituents"].transform(ak.Array({"pt": [constituents[3][constituents[3] != 0]]}))
+    torch.testing.assert_close(data.predict_set[3]["inputs"]["constituents"],
+                               torch.as_tensor(expected.features[0][expected.mask[0]]))
+    np.savez(tmp_path / "one_stream.npz", constituents[:5, :, None])
+    with pytest.raises(ColliderDataError, match=r"one_stream\.npz: no array 'constituents'; the file has arr_0"):
+        data.use_prediction_inputs([tmp_path / "one_stream.npz"])
+        data.predict_set = None
+        data.setup("predict")
 
     path = tmp_path / "events.parquet"
     ak.to_parquet(ak.zip({"part_pt": events.constituents.pt, "jet_mass": events.fatjets.mass, "label": labels}, depth_limit=1), path)
@@ -340,11 +353,6 @@ def test_clear_errors(events_file: Path, tmp_path: Path) -> None:
         _data(one_signal)
     with pytest.raises(KeyError, match="no field 'momentum'"):
         _data(events_file, constituents={"n_tokens": 20, "features": ["momentum"]})
-    with pytest.raises(ValueError, match="npz sources hold one file per class and per stream"):
-        ColliderDataModule(
-            source={"kind": "npz", "constituents": {"files": ["a.npz"], "features": ["pt"]},
-                    "objects": {"files": ["b.npz"], "features": ["m"]}},  # fmt: skip
-        ).use_prediction_inputs(["new.npz"])
 
 
 @pytest.mark.slow

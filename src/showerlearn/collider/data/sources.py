@@ -492,17 +492,24 @@ class NpzFiles(_Source):
                 f"the constituent files hold {np.bincount(constituents.labels).tolist()} events per class, the object "
                 f"files {np.bincount(objects.labels).tolist()}: the streams must describe the same events",
             )
-        labels = constituents.labels
-        names = tuple(self.class_names or (f"class{i}" for i in range(len(self.constituents.files))))
-        meta = {"process": labels.copy(), "weight_pb": np.full(len(labels), np.nan), "file_index": labels.copy(),
-                "event": _rank_within(labels)}  # fmt: skip
+        files = constituents.labels  # a file per class: its index; of the files to predict, one per file
+        labels = np.full(len(files), UNKNOWN_LABEL) if self._prediction else files
+        # the events of files to predict have no class: one pseudo-process, as the other sources' unlabelled files
+        names = ("unknown",) if self._prediction else tuple(
+            self.class_names or (f"class{i}" for i in range(len(self.constituents.files))))
+        meta = {"process": np.zeros_like(files) if self._prediction else files.copy(),
+                "weight_pb": np.full(len(files), np.nan), "file_index": files.copy(), "event": _rank_within(files)}
         return EventStreams(constituents.to_awkward(), objects.to_awkward(), labels, names, meta)
 
     def for_prediction(self, files: Sequence[str | Path]) -> NpzFiles:
-        raise ValueError(
-            "collider data: .npz sources hold one file per class and per stream; predict by listing the files as the "
-            "source's classes instead of giving new files"
-        )
+        """New events to predict: each file one ``.npz`` holding both streams, the arrays ``constituents`` and
+        ``objects`` (the tokens of the same events, with the training files' features and padding), unlabelled."""
+        paths = [str(f) for f in files]
+        return self.model_copy(update={
+            "constituents": self.constituents.model_copy(update={"files": paths, "key": "constituents"}),
+            "objects": self.objects.model_copy(update={"files": paths, "key": "objects"}),
+            "class_names": None,
+        })._as_prediction()  # fmt: skip
 
     def _stream(self, stream: NpzStream) -> PaddedTokens:
         paths = [Path(f) for f in stream.files]
