@@ -34,6 +34,20 @@ def test_misspelt_keys_at_every_level_are_reported_together(tmp_path: Path, tabu
     assert "model.params.hiden: unknown key (did you mean 'hidden'?)" in problems
 
 
+def test_a_key_written_above_where_it_belongs_is_pointed_to_its_place() -> None:
+    """``--set generator_margin=0.5`` to ``simulate collider``: the key is ``selection.generator_margin``."""
+    from pydantic import ValidationError
+
+    from showerlearn.collider.simulation.config import ColliderSimulationConfig
+    from showerlearn.config.errors import format_validation_error
+
+    with pytest.raises(ValidationError) as error:
+        ColliderSimulationConfig.model_validate({"generator_margin": 0.5, "fatjet_eta_max": 2.0})
+    problems = format_validation_error(error.value, ColliderSimulationConfig)
+    assert problems[0].startswith("generator_margin: unknown key (did you mean 'selection.generator_margin'?)")
+    assert problems[1].startswith("fatjet_eta_max: unknown key (did you mean 'selection.fatjet_eta_max'?)")
+
+
 def test_a_required_key_at_fault_still_gives_one_clear_error(tmp_path: Path, tabular_config: dict) -> None:
     tabular_config["data"] = "not a component"
     with pytest.raises(ConfigError) as error:

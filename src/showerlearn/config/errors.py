@@ -43,7 +43,7 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
         path = ".".join(str(part) for part in loc) or "<top level>"
         if item["type"] == "extra_forbidden":
             known = _field_names_at(schema, tuple(item["loc"])[:-1])
-            hint = suggestion(str(item["loc"][-1]), known)
+            hint = suggestion(str(item["loc"][-1]), known) or _nested_hint(schema, tuple(item["loc"]))
             allowed = f"; allowed keys here: {', '.join(sorted(known))}" if known else ""
             lines.append(f"{path}: unknown key{hint}{allowed}")
         elif item["type"] == "missing":
@@ -156,6 +156,27 @@ def _field_names_at(schema: Any, loc: tuple[str | int, ...]) -> list[str]:
         return []
     model = as_model(current)
     return list(model.model_fields) if model else []
+
+
+def _nested_hint(schema: Any, loc: tuple[str | int, ...]) -> str:
+    """`` (did you mean 'selection.generator_margin'?)`` for a key written a level or two above where it belongs,
+    the path from the key's level to the nearest such field; else an empty string."""
+    key, below = str(loc[-1]), _walk(schema, loc[:-1])[1]
+    found = [path for path in _field_paths(as_model(below) if below is not None else None, depth=2)
+             if path.rpartition(".")[2] == key]
+    return f" (did you mean {min(found, key=len)!r}?)" if found else ""
+
+
+def _field_paths(model: type[BaseModel] | None, depth: int) -> list[str]:
+    """The dotted paths of the fields nested in ``model``'s model-typed fields, ``depth`` levels down."""
+    if model is None or depth == 0:
+        return []
+    paths = []
+    for name, field in model.model_fields.items():
+        inner = as_model(field.annotation)
+        if inner is not None:
+            paths += [f"{name}.{path}" for path in (*inner.model_fields, *_field_paths(inner, depth - 1))]
+    return list(dict.fromkeys(paths))
 
 
 def as_model(annotation: Any) -> type[BaseModel] | None:
