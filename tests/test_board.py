@@ -576,14 +576,13 @@ def test_points_of_an_axis_with_edges_at_or_below_zero_sit_at_the_bins_middles(c
     assert positions == ["0", "1", "2"], positions
 
 
-def _make_collider_run(path: Path, rejection: float | None, seed: int = 0) -> Path:
-    """A collider run whose background rejection at 30 % signal efficiency is ``rejection``; None: no background
-    event was kept, which the evaluator writes as null named ``unbounded`` (infinite)."""
-    scalars = {"auc": 0.9 + 0.01 * seed, "background_rejection_at_30": rejection,
-               "n_background_at_30": 0 if rejection is None else 40}
+def _make_collider_run(path: Path, rejection: float, seed: int = 0, limit: bool = False) -> Path:
+    """A collider run whose background rejection at 30 % signal efficiency is ``rejection``; ``limit``: no background
+    event was kept, so that it is a lower limit, named in metrics.json's ``limits``."""
+    scalars = {"auc": 0.9 + 0.01 * seed, "background_rejection_at_30": rejection, "n_background_at_30": 0 if limit else 40}
     metrics = {"evaluator": "collider", "n_events": 800, "curves": {}, "scalars": scalars}
-    if rejection is None:
-        metrics["unbounded"] = ["background_rejection_at_30"]
+    if limit:
+        metrics["limits"] = {"background_rejection_at_30": "lower"}
     write_json_atomic(path / "metrics.json", metrics)
     (path / "config.yaml").write_text(yaml.safe_dump({"name": "hh", "seed": seed, "model": {"name": "multiscale_transformer"}}))
     write_json_atomic(path / "run.json", {"state": "completed", "train_seconds": 3.0})
@@ -592,54 +591,55 @@ def _make_collider_run(path: Path, rejection: float | None, seed: int = 0) -> Pa
 
 @pytest.fixture
 def collider_runs(tmp_path: Path) -> dict[str, Path]:
-    """A run that kept no background at 30 % (infinite rejection), one that kept some (rejection 80), and a sweep
-    of two seeds, one of them infinite."""
+    """A run that kept no background at 30 % (rejection at least 1200), one that kept some (rejection 80), and a
+    sweep of two seeds, one of them a limit."""
     root = tmp_path / "hh"
     sweep = root / "sweep"
-    for seed, rejection in ((1, None), (2, 90.0)):
+    for seed, rejection, limit in ((1, 1200.0, True), (2, 90.0, False)):
         (sweep / f"seed{seed}").mkdir(parents=True)
-        _make_collider_run(sweep / f"seed{seed}", rejection, seed)
+        _make_collider_run(sweep / f"seed{seed}", rejection, seed, limit)
     write_json_atomic(sweep / SWEEP_FILE, {"name": "hh", "seeds": [1, 2], "runs": ["seed1", "seed2"]})
-    runs = {"infinite": root / "none_kept", "finite": root / "some_kept", "sweep": sweep}
-    for name, rejection in (("infinite", None), ("finite", 80.0)):
+    runs = {"limit": root / "none_kept", "estimate": root / "some_kept", "sweep": sweep}
+    for name, rejection in (("limit", 1200.0), ("estimate", 80.0)):
         runs[name].mkdir(parents=True)
-        _make_collider_run(runs[name], rejection)
+        _make_collider_run(runs[name], rejection, limit=name == "limit")
     return runs
 
 
-def test_an_unbounded_rejection_is_infinite_on_the_board_and_in_a_sweeps_mean(collider_runs: dict[str, Path]) -> None:
-    """No background event kept is a rejection above any other, not a missing one that leaves the best mark to a
-    run with a finite rejection; a sweep with one such seed has an infinite mean, not the other seeds' mean."""
-    payload = board_payload(collect_entries([collider_runs["infinite"], collider_runs["finite"], collider_runs["sweep"]]))
-    infinite, finite, sweep = payload["entries"]
-    assert infinite["unbounded"] == ["background_rejection_at_30"] and infinite["scalars"]["background_rejection_at_30"] is None
-    assert finite["unbounded"] == [] and finite["scalars"]["background_rejection_at_30"] == 80.0
-    assert sweep["unbounded"] == ["background_rejection_at_30"]
-    assert sweep["scalar_runs"]["background_rejection_at_30"] == [2, 2] and sweep["scalar_runs"]["auc"] == [2, 2]
+def test_a_rejection_limit_reads_as_one_on_the_board_and_in_a_sweeps_mean(collider_runs: dict[str, Path]) -> None:
+    """No background event kept is a rejection of at least the limit the sample gives: shown as such, and a sweep's
+    mean with one such seed is a limit too, over both seeds."""
+    payload = board_payload(collect_entries([collider_runs["limit"], collider_runs["estimate"], collider_runs["sweep"]]))
+    limit, estimate, sweep = payload["entries"]
+    assert limit["limits"] == {"background_rejection_at_30": "\u2265"} and limit["scalars"]["background_rejection_at_30"] == 1200.0
+    assert estimate["limits"] == {} and estimate["scalars"]["background_rejection_at_30"] == 80.0
+    assert sweep["limits"] == {"background_rejection_at_30": "\u2265"}
+    assert sweep["scalars"]["background_rejection_at_30"] == 645.0 and sweep["scalar_runs"]["background_rejection_at_30"] == [2, 2]
 
 
-def test_an_unbounded_list_naming_a_number_is_refused(collider_runs: dict[str, Path], tmp_path: Path) -> None:
-    metrics_file = collider_runs["finite"] / "metrics.json"
+def test_limits_naming_no_scalar_or_no_side_are_refused(collider_runs: dict[str, Path], tmp_path: Path) -> None:
+    metrics_file = collider_runs["estimate"] / "metrics.json"
     metrics = json.loads(metrics_file.read_text())
-    write_json_atomic(metrics_file, {**metrics, "unbounded": ["background_rejection_at_30"]})  # it is 80.0
-    code, out = run_board(str(collider_runs["finite"]), "--output", str(tmp_path / "b.html"))
-    assert code == 1 and says(out, "'unbounded' must list scalars whose null means infinite")
-    assert not (tmp_path / "b.html").exists()
+    for limits in ({"background_rejection_at_50": "lower"}, {"background_rejection_at_30": "at least"}, ["auc"]):
+        write_json_atomic(metrics_file, {**metrics, "limits": limits})
+        code, out = run_board(str(collider_runs["estimate"]), "--output", str(tmp_path / "b.html"))
+        assert code == 1 and says(out, "'limits' must map scalars to 'lower' or 'upper'")
+        assert not (tmp_path / "b.html").exists()
 
 
-def test_an_unbounded_rejection_ranks_first_in_the_browser(chromium: str, collider_runs: dict[str, Path], tmp_path: Path) -> None:
+def test_a_rejection_limit_ranks_by_its_value_in_the_browser(chromium: str, collider_runs: dict[str, Path], tmp_path: Path) -> None:
     seed2 = collider_runs["sweep"] / "seed2"
     metrics = json.loads((seed2 / "metrics.json").read_text())
     write_json_atomic(seed2 / "metrics.json", {**metrics, "scalars": {**metrics["scalars"], "auc": None}})  # undefined
     page = tmp_path / "board.html"
-    code, out = run_board(str(collider_runs["finite"]), str(collider_runs["infinite"]), str(collider_runs["sweep"]),
+    code, out = run_board(str(collider_runs["estimate"]), str(collider_runs["limit"]), str(collider_runs["sweep"]),
                           "--output", str(page))
     assert code == 0, out
     dom = _render_in_browser(chromium, page, "#sort=-background_rejection_at_30", tmp_path / "profile")
     rows = [a["data-entry"] for a in dom.find("tr") if "data-entry" in a]
-    assert rows[-1] == "hh/some_kept", "infinite rejections sort above 80"
+    assert rows == ["hh/none_kept", "hh/sweep", "hh/some_kept"], rows
     row = re.search(r'<tr data-entry="hh/none_kept">(.*?)</tr>', dom.html, re.S).group(1)
-    assert '<td class="best num">\u221e</td>' in row
+    assert '<td class="best num">\u2265 1200</td>' in row
     finite_row = re.search(r'<tr data-entry="hh/some_kept">(.*?)</tr>', dom.html, re.S).group(1)
     assert '<td class="num">80</td>' in finite_row, "not marked best"
     sweep_row = re.search(r'<tr data-entry="hh/sweep">(.*?)</tr>', dom.html, re.S).group(1)

@@ -120,27 +120,43 @@ def test_a_working_point_reports_the_efficiency_ties_give() -> None:
     assert working_point(labels, np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.0]), 0.5).achieved_efficiency == 0.5
 
 
-def test_a_working_point_without_background_is_unbounded_in_runs_and_in_their_mean(tmp_path: Path) -> None:
-    """Scores that keep no background event at 30 % signal efficiency: the rejection is infinite. metrics.json holds
-    null (JSON has no infinity) and names it unbounded; a sweep's mean with one such run is unbounded too."""
+def test_a_working_point_without_background_gives_limits_in_runs_and_in_their_mean(tmp_path: Path) -> None:
+    """Scores that keep no background event at 30 % signal efficiency: the sample only bounds eps_B, by the 95 % CL
+    limit for none seen among N events, 1 - 0.05^(1/N) (about 3/N: N = 2400 equal weights here). The rejection is
+    a lower limit 1 / that, the background an upper one (that share of the background before the cut), the
+    significance a lower one; metrics.json names them in ``limits``, and a sweep's mean with one such run is one."""
     labels, scores, weights = _sample(4)
     separated = np.where(labels == 1, scores + 2.0, scores)  # every signal event above every background one
     metrics = [evaluate_collider({"label": labels, "score": s, "weight_pb": weights}, tmp_path / name, figure_formats=("png",))
                for name, s in (("separated", separated), ("overlapping", scores))]
-    assert metrics[0]["scalars"]["background_rejection_at_30"] is None and metrics[0]["scalars"]["n_background_at_30"] == 0
-    assert metrics[0]["unbounded"] == ["background_rejection_at_30", "significance_at_30", "background_rejection_at_50",
-                                       "significance_at_50"]
-    assert "unbounded" not in metrics[1] and metrics[1]["scalars"]["background_rejection_at_30"] > 1
+    n_background = int((labels == 0).sum())
+    eps_limit = 1.0 - 0.05 ** (1.0 / n_background)
+    assert eps_limit == pytest.approx(3.0 / n_background, rel=0.01)  # the rule of three
+    scalars = metrics[0]["scalars"]
+    assert scalars["n_background_at_30"] == 0
+    assert scalars["background_rejection_at_30"] == pytest.approx(1.0 / eps_limit, rel=1e-9)
+    background_limit = eps_limit * 100.0 * 3000.0 * 1000.0  # 100 pb of background at 3000 fb^-1
+    assert scalars["background_at_30"] == pytest.approx(background_limit, rel=1e-9)
+    signal = scalars["signal_at_30"]
+    assert signal == pytest.approx(0.3 * 0.01 * 3e6, rel=0.01)  # 30 % of 0.01 pb at 3000 fb^-1
+    assert scalars["significance_at_30"] == pytest.approx(asimov_significance(signal, background_limit), rel=1e-9)
+    sides = {"background_rejection": "lower", "background": "upper", "significance": "lower"}
+    assert metrics[0]["limits"] == {f"{name}_at_{p}": side for p in (30, 50) for name, side in sides.items()}
+    assert "limits" not in metrics[1] and metrics[1]["scalars"]["background_rejection_at_30"] > 1
     aggregate = aggregate_runs(metrics)
-    assert aggregate["unbounded"] == ["background_rejection_at_30", "background_rejection_at_50", "significance_at_30",
-                                      "significance_at_50"]
-    assert aggregate["scalars"]["background_rejection_at_30"] | {"values": None} == {
-        "mean": None, "std": None, "n_runs": 2, "values": None}
-    assert "unbounded" not in aggregate_runs(metrics[1:])
+    assert aggregate["limits"] == metrics[0]["limits"]
+    mean = aggregate["scalars"]["background_rejection_at_30"]
+    assert mean["n_runs"] == 2 and mean["mean"] == pytest.approx(
+        (scalars["background_rejection_at_30"] + metrics[1]["scalars"]["background_rejection_at_30"]) / 2)
+    assert "limits" not in aggregate_runs(metrics[1:])
+    # the rejection curve shows the limit where no background event is kept, so a sweep's curve averages every run
+    curve = metrics[0]["curves"]["background_rejection_vs_signal_efficiency"]
+    assert curve["value"][0] == pytest.approx(1.0 / eps_limit) and curve["n_events"][0] == 0
 
 
 def test_a_test_set_without_background_has_no_rejection_not_an_infinite_one(tmp_path: Path) -> None:
-    """No background event at all: the rejection is undefined (null), not unbounded (which would rank it first)."""
+    """No background event at all: the rejection and the significance are undefined (null), not limits."""
     rng = np.random.default_rng(5)
     metrics = evaluate_collider({"label": np.ones(200, int), "score": rng.random(200)}, tmp_path, figure_formats=("png",))
-    assert metrics["scalars"]["background_rejection_at_30"] is None and "unbounded" not in metrics
+    assert metrics["scalars"]["background_rejection_at_30"] is None and "limits" not in metrics
+    assert metrics["scalars"]["significance_at_30"] is None

@@ -337,10 +337,14 @@ def test_terminal_metrics_table_shows_units() -> None:
     console = Console(width=100, record=True)  # a run's null (undefined): no value, not "None"
     console.print(metrics_table({"scalars": {"precision": None}}, "test split"))
     assert console.export_text().split()[-1] == "n/a"
-    console = Console(width=100, record=True)  # a null named unbounded (no background left to reject): infinite
-    console.print(metrics_table({"scalars": {"background_rejection_at_30": None, "n_background_at_30": 0},
-                                 "unbounded": ["background_rejection_at_30"]}, "test split"))
-    assert "background_rejection_at_30 inf" in " ".join(console.export_text().split())
+    console = Console(width=100, record=True)  # limits (no background left to reject) read as such, run and sweep
+    console.print(metrics_table({"scalars": {"background_rejection_at_30": 1248.2, "background_at_30": 240.0},
+                                 "limits": {"background_rejection_at_30": "lower", "background_at_30": "upper"}}, "run"))
+    console.print(metrics_table({"scalars": {"background_rejection_at_30": {"mean": 700.0, "std": 20.0}},
+                                 "limits": {"background_rejection_at_30": "lower"}}, "sweep"))
+    shown = " ".join(console.export_text().split())
+    assert "background_rejection_at_30 \u2265 1248 background_at_30 \u2264 240" in shown
+    assert "background_rejection_at_30 \u2265 700 \u00b1 20" in shown
 
 
 def test_a_count_axis_from_zero_is_linear_and_energies_are_logarithmic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -131,17 +131,16 @@ def _scalars(metrics: Mapping[str, Any], source: Path) -> dict[str, Any]:
     return dict(scalars)
 
 
-def _unbounded(metrics: Mapping[str, Any], source: Path) -> frozenset[str]:
-    """metrics.json's ``unbounded``: names of its null scalars that are +infinity. Anything else stops the board
-    naming ``source``: a number called infinite would be ranked above every other."""
-    from showerlearn.evaluation.curves import UNBOUNDED
+def _limits(metrics: Mapping[str, Any], source: Path) -> dict[str, str]:
+    """metrics.json's ``limits``: its scalars that are one-sided limits, name -> ``"lower"`` or ``"upper"``. Anything
+    else stops the board naming ``source``: a limit shown as an estimate would claim what the sample cannot tell."""
+    from showerlearn.metrics.limits import LIMIT_SIGNS, SCALAR_LIMITS
 
-    names = metrics.get(UNBOUNDED, [])
+    limits = metrics.get(SCALAR_LIMITS, {})
     scalars = metrics.get("scalars", {})
-    if not isinstance(names, list) or any(not isinstance(name, str) or name not in scalars or scalars[name] is not None
-                                          for name in names):
-        raise ValueError(f"{source}: {UNBOUNDED!r} must list scalars whose null means infinite, got {_shown(names)}")
-    return frozenset(names)
+    if not isinstance(limits, Mapping) or any(name not in scalars or side not in LIMIT_SIGNS for name, side in limits.items()):
+        raise ValueError(f"{source}: {SCALAR_LIMITS!r} must map scalars to 'lower' or 'upper', got {_shown(limits)}")
+    return dict(limits)
 
 
 def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
@@ -181,7 +180,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
     family = _run_family(config, metrics)
     curves = _series(metrics.get("curves", {}), label, run.metrics_file)
     scalars = {} if unfinished else _scalars(metrics, run.metrics_file)
-    unbounded = frozenset() if unfinished else _unbounded(metrics, run.metrics_file)
+    limits = {} if unfinished else _limits(metrics, run.metrics_file)
     scalars.setdefault("n_events", metrics.get("n_events"))
     roc = _roc(metrics["roc"], run.metrics_file) if "roc" in metrics else None
     if roc is None and not unfinished and run.predictions_file.is_file():
@@ -194,7 +193,7 @@ def _run_entry(path: Path, label: str) -> tuple[BoardEntry, dict[str, Any]]:
         path=str(run.path.resolve()),
         curves=curves,
         scalars=scalars,
-        unbounded=unbounded,
+        limits=limits,
         roc=roc,
         config=config,
         status=status.get("state", ""),
@@ -209,7 +208,8 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
     """A sweep folder as one entry (mean +- std over its runs) whose members are the runs."""
     from showerlearn.engine.sweep import sweep_runs
     from showerlearn.evaluation.aggregate import aggregate_runs
-    from showerlearn.evaluation.curves import UNBOUNDED, seeds_band
+    from showerlearn.evaluation.curves import seeds_band
+    from showerlearn.metrics.limits import SCALAR_LIMITS
     from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
 
     runs = sweep_runs(path, completed_only=False)  # failed seeds are shown as such
@@ -235,7 +235,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         scalars={name: stats["mean"] for name, stats in aggregate["scalars"].items()},
         scalar_std={name: stats["std"] for name, stats in aggregate["scalars"].items()},
         scalar_runs={name: (stats["n_runs"], len(evaluated)) for name, stats in aggregate["scalars"].items()},
-        unbounded=frozenset(aggregate.get(UNBOUNDED, ())),
+        limits=dict(aggregate.get(SCALAR_LIMITS, {})),
         roc=roc,
         status=", ".join(sorted({member.status for member in members if member.status})),
         members=members,

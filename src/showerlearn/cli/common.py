@@ -155,27 +155,26 @@ def user_errors(kept: str = "") -> Iterator[None]:
 def metrics_table(metrics: Mapping[str, Any], title: str, units: Mapping[str, str] | None = None) -> Table:
     """The headline numbers of a run (``metrics.json``: its ``scalars``, name -> value) or of a sweep (its aggregate:
     name -> ``{"mean", "std"}``) as a terminal table, each value with its unit (``units``: the family's
-    ``BoardStyle.scalar_units``; a scalar without one is a dimensionless number). The scalars ``unbounded`` names
-    read "inf" (their null is +infinity, not undefined)."""
-    from showerlearn.evaluation.curves import UNBOUNDED
+    ``BoardStyle.scalar_units``; a scalar without one is a dimensionless number). The scalars its ``limits`` names
+    read as limits ("≥ 120": a rejection where no test background event was kept)."""
+    from showerlearn.metrics.limits import SCALAR_LIMITS, limit_prefix
 
     units = units or {}
-    unbounded = set(metrics.get(UNBOUNDED, ()))
+    limits = metrics.get(SCALAR_LIMITS, {})
     table = Table(title=escape(title), box=None, title_justify="left")
     table.add_column("metric", style="cyan")
     table.add_column("value", justify="right")
     table.add_column("unit")
     for name, value in metrics.get("scalars", {}).items():
         if isinstance(value, Mapping):  # a sweep's aggregate: say over how many seeds, when not all have a value
-            text = "inf" if name in unbounded else (
-                f"{_number(value.get('mean'))} ± {_number(value.get('std'))}" if value.get("std") is not None
-                else _number(value.get("mean")))
+            text = (f"{_number(value.get('mean'))} ± {_number(value.get('std'))}" if value.get("std") is not None
+                    else _number(value.get("mean")))
             counted, values = value.get("n_runs"), value.get("values") or []
             if isinstance(counted, int) and counted < len(values):
                 text += f" ({counted} of {len(values)} seeds)"
         else:
-            text = "inf" if name in unbounded else _number(value)
-        table.add_row(escape(name), text, escape(units.get(name, "")))
+            text = _number(value)
+        table.add_row(escape(name), limit_prefix(limits.get(name)) + text, escape(units.get(name, "")))
     return table
 
 
@@ -187,7 +186,7 @@ def scalar_units(config: ExperimentConfig) -> dict[str, str]:
 
 
 def _number(value: Any) -> str:
-    if value is None:  # metrics.json's null: no value (an AUC of one class; an unbounded one is shown before)
+    if value is None:  # metrics.json's null: no value (an AUC of one class)
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return escape(str(value))

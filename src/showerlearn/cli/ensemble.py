@@ -24,11 +24,11 @@ def ensemble(
     quiet_libraries()
     with user_errors():
         from showerlearn.engine.ensemble import ensemble as build_ensemble
-        from showerlearn.evaluation.curves import UNBOUNDED
+        from showerlearn.metrics.limits import SCALAR_LIMITS, limit_prefix
 
         run = build_ensemble(members, output)
     metrics = run.metrics()
-    unbounded = set(metrics.get(UNBOUNDED, ()))
-    summary = ", ".join(f"{k} {'inf' if k in unbounded else f'{v:.4g}'}" for k, v in metrics.get("scalars", {}).items()
-                        if isinstance(v, float) or k in unbounded)
+    limits = metrics.get(SCALAR_LIMITS, {})
+    summary = ", ".join(f"{k} {limit_prefix(limits.get(k))}{v:.4g}" for k, v in metrics.get("scalars", {}).items()
+                        if isinstance(v, float))
     console.print(f"[green]ensemble written:[/] {run.path}" + (f"\n  {summary}" if summary else ""))

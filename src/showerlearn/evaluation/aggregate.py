@@ -7,7 +7,7 @@
      "curves": {"angular_resolution_vs_true_energy": {"x", "x_unit", "unit", "edges", "mean", "std", "n_runs",
                                                       "n_events"}, ...},
      "roc": {"fpr", "tpr", "std", "n_runs"} (of classifiers: the runs' ROCs averaged vertically),
-     "unbounded": [...] (the scalars whose mean is infinite: one run or more has them unbounded)}
+     "limits": {name: "lower" | "upper"} (the scalars whose mean is a limit: one run or more has them as one)}
 
 ``n_events`` is the mean number of events per bin over the runs with a value there (the same in each, for a
 fixed test set).
@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from showerlearn.evaluation.curves import UNBOUNDED, as_array, json_float, json_list, save_curve_figures, seeds_band
+from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures, seeds_band
+from showerlearn.metrics.limits import SCALAR_LIMITS
 from showerlearn.family import BoardStyle
 from showerlearn.metrics.aggregate import compare_dispersions, mean_roc, mean_std_over_runs
 from showerlearn.viz.classification import RocSeries, roc_figure
@@ -94,20 +95,19 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if len(evaluators) > 1:
         raise ValueError(f"cannot aggregate runs of different evaluators: {sorted(map(str, evaluators))}")
     scalars = {}
-    unbounded = []
+    limits: dict[str, str] = {}
     for name in _names(metrics_list, "scalars"):
         matrix = _scalar_matrix(metrics_list, name)
         stats = mean_std_over_runs(matrix)
-        infinite = [name in m.get(UNBOUNDED, ()) for m in metrics_list]
+        # a mean with one limit among its values is a limit of the same side
+        if sides := [m[SCALAR_LIMITS][name] for m in metrics_list if name in m.get(SCALAR_LIMITS, {})]:
+            limits[name] = sides[0]
         scalars[name] = {
             "mean": json_float(stats.mean[0]),
             "std": json_float(stats.std[0]),
             "n_runs": int(stats.n_runs[0]),
             "values": json_list(matrix[:, 0]),
         }
-        if any(infinite):  # one infinite run makes the mean infinite, not the mean of the others
-            scalars[name] |= {"mean": None, "std": None, "n_runs": int(stats.n_runs[0]) + sum(infinite)}
-            unbounded.append(name)
     curves = {}
     for name in _names(metrics_list, "curves"):
         first, matrix = _curve_matrix(metrics_list, name)
@@ -125,8 +125,8 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "n_events": _mean_events(_records(metrics_list, name), matrix),
         }
     aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
-    if unbounded:
-        aggregate[UNBOUNDED] = unbounded
+    if limits:
+        aggregate[SCALAR_LIMITS] = limits
     if roc := _mean_roc(metrics_list):
         aggregate["roc"] = roc
     if caption := common_caption([m.get("caption") for m in metrics_list]):

@@ -38,18 +38,6 @@ def json_float(value: Any) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-#: metrics.json's list of the scalars whose ``null`` means +infinity, not undefined: a bound, like a background
-#: rejection where no background event was kept. Tables show them as such and rank them above every number.
-UNBOUNDED = "unbounded"
-
-
-def json_scalars(scalars: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """``scalars`` for metrics.json (:func:`json_float` of every float) and the names of those that were
-    +infinity, for :data:`UNBOUNDED`."""
-    unbounded = [name for name, value in scalars.items() if isinstance(value, float) and value == np.inf]
-    return {name: json_float(value) if isinstance(value, float) else value for name, value in scalars.items()}, unbounded
-
-
 def json_list(values: Any) -> list[float | None]:
     """A float array as a JSON list, NaN as ``None``."""
     return [json_float(v) for v in np.asarray(values, dtype=float).ravel()]

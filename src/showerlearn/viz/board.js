@@ -267,9 +267,8 @@
   }
 
   // ---- metrics table -----------------------------------------------------------------------
-  // a null the evaluator calls unbounded (a rejection with no background kept) is +infinity: ranked first
+  // a limit (a rejection where no test background was kept: at least its 95 % CL limit) ranks as its value
   function scalarValue(entry, key) {
-    if ((entry.unbounded || []).includes(key)) return Infinity;
     const v = (entry.scalars || {})[key];
     return finite(v) ? v : null;
   }
@@ -315,7 +314,8 @@
                     el("span", {text: e.label + (e.isBaseline ? " (baseline)" : "")})]),
     ].concat(keys.map((k) => {
       const v = scalarValue(e, k), std = (e.scalar_std || {})[k];
-      const text = (v === null ? "\u2014" : v === Infinity ? "\u221e" : fmt(v) + (finite(std) ? ` \u00b1 ${fmt(std)}` : ""))
+      const sign = (e.limits || {})[k];  // "\u2265" or "\u2264" before a limit
+      const text = (v === null ? "\u2014" : (sign ? `${sign} ` : "") + fmt(v) + (finite(std) ? ` \u00b1 ${fmt(std)}` : ""))
         + runsNote(e, k);
       // ties up to rounding noise (a sweep of identical runs) are all best
       const isBest = v !== null && k in best

@@ -40,6 +40,7 @@ from showerlearn.config import flatten_config
 from showerlearn.family import GENERIC, BoardStyle, Family
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.metrics.aggregate import mean_roc
+from showerlearn.metrics.limits import LIMIT_SIGNS
 from showerlearn.viz.resolution import MIN_EVENTS_PER_BIN, CurveSeries, ReferenceCurve
 
 #: Images found here inside a run directory are embedded in the board (Grad-CAM and other explanations).
@@ -91,7 +92,8 @@ class BoardEntry:
     ``id`` must be unique in the board (it is what ``board.html#select=ID,...`` names). A sweep carries
     mean curves with +-std bands in ``curves``, the std of each scalar in ``scalar_std`` and in ``scalar_runs``
     how many runs its mean is over, of how many; its config is shown as the members' configs merged (values that differ
-    between seeds are listed). ``unbounded``: the null scalars that are +infinity (metrics.json's ``unbounded``).
+    between seeds are listed). ``limits``: the scalars that are one-sided limits, name -> ``"lower"`` or ``"upper"``
+    (metrics.json's ``limits``: a rejection where no test background event was kept).
     ``family``: the family of the entry's run(s), whose board section reads its metrics; ``caption``: what
     its data is (data set, cuts, test events: ``metrics.json``'s ``caption``, a sweep's when its runs agree).
     """
@@ -103,7 +105,7 @@ class BoardEntry:
     scalars: Mapping[str, float | int | None] = field(default_factory=dict)
     scalar_std: Mapping[str, float | None] = field(default_factory=dict)
     scalar_runs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    unbounded: frozenset[str] = frozenset()
+    limits: Mapping[str, str] = field(default_factory=dict)
     roc: BoardRoc | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     status: str = ""
@@ -198,7 +200,7 @@ def _entry_payload(entry: BoardEntry, by_family: bool) -> dict[str, Any]:
         "scalars": {_scalar_key(family, name): value for name, value in scalars.items()},
         "scalar_std": {_scalar_key(family, name): _scalar(value) for name, value in entry.scalar_std.items()},
         "scalar_runs": {_scalar_key(family, name): list(value) for name, value in entry.scalar_runs.items()},
-        "unbounded": sorted(_scalar_key(family, name) for name in entry.unbounded),
+        "limits": {_scalar_key(family, name): LIMIT_SIGNS[side] for name, side in entry.limits.items()},
         "auc": scalars.get("auc"),  # the ROC's legend: the entry's own AUC, whatever its column
         "curves": {
             _metric_key(family, name): {

@@ -4,14 +4,16 @@ working points of a signal search.
 Scalars added (``P`` a signal efficiency in percent, 30 and 50 by default):
 
 ==============================  ======================================================================
-``background_rejection_at_P``   1 / eps_B at eps_S = P % (unbounded when no background event passes)
+``background_rejection_at_P``   1 / eps_B at eps_S = P % (a lower limit when no background event passes)
 ``n_background_at_P``           background events of the test split kept there
 ``signal_at_P``                 expected signal events at ``luminosity_fb`` (needs ``weight_pb``)
 ``background_at_P``             expected background events
-``significance_at_P``           Asimov discovery significance of those yields (unbounded over no background)
+``significance_at_P``           Asimov discovery significance of those yields
 ==============================  ======================================================================
 
-An unbounded scalar is null in metrics.json and named in its ``unbounded`` list (``showerlearn.evaluation.curves``).
+Where the cut keeps no background event of the test split, the rejection and significance are 95 % CL lower
+limits and the background an upper one (:mod:`showerlearn.collider.evaluation.metrics`), named in metrics.json's
+``limits`` (:mod:`showerlearn.metrics.limits`); the rejection curve shows the lower limit there too.
 
 and the curve ``background_rejection_vs_signal_efficiency`` (1 / eps_B at the centres of signal-efficiency
 bins), which a sweep's aggregate shows as a band over its repeats; the board draws each run's ROC and a
@@ -29,7 +31,8 @@ import numpy as np
 
 from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
 from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
-from showerlearn.evaluation.curves import AT_LEAST_ONE, UNBOUNDED, curve_record, json_scalars
+from showerlearn.evaluation.curves import AT_LEAST_ONE, curve_record, json_float
+from showerlearn.metrics.limits import SCALAR_LIMITS
 from showerlearn.registry import EVALUATORS, Positive, Share
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
 
@@ -80,13 +83,14 @@ def evaluate_collider(
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
-    unbounded = []
+    limits: dict[str, str] = {}
     for point in points:
-        scalars, infinite = json_scalars(_scalars(point))
-        metrics["scalars"].update(scalars)
-        unbounded += infinite
-    if unbounded:  # no background event kept: the rejection and the significance are only bounded from below
-        metrics[UNBOUNDED] = unbounded
+        metrics["scalars"].update({name: json_float(value) if isinstance(value, float) else value
+                                   for name, value in _scalars(point).items()})
+        if point.limited:  # no background event kept: what the sample tells is a limit
+            limits |= _limits(point)
+    if limits:
+        metrics[SCALAR_LIMITS] = limits
     metrics["settings"].update(
         {"efficiencies": list(efficiencies), "luminosity_fb": luminosity_fb, "signal_class": signal_class}
     )
@@ -129,9 +133,16 @@ def _scalars(point: WorkingPoint) -> dict[str, float | int]:
         f"signal_efficiency_achieved_at_{percent}": float(point.achieved_efficiency),
         f"n_background_at_{percent}": point.n_background,
         f"signal_at_{percent}": float(point.signal),
-        f"background_at_{percent}": float(point.background),
+        f"background_at_{percent}": float(point.background_yield),
         f"significance_at_{percent}": float(point.significance),
     }
+
+
+def _limits(point: WorkingPoint) -> dict[str, str]:
+    """The scalars of a working point that keeps no background event, with the side of their limits."""
+    percent = f"{100 * point.signal_efficiency:g}"
+    return {f"background_rejection_at_{percent}": "lower", f"background_at_{percent}": "upper",
+            f"significance_at_{percent}": "lower"}
 
 
 def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
@@ -139,7 +150,7 @@ def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     points = [working_point(labels, scores, efficiency) for efficiency in centres]
     return curve_record(
         _EFFICIENCY_EDGES,
-        np.array([point.rejection if np.isfinite(point.rejection) else np.nan for point in points]),
+        np.array([point.rejection for point in points]),  # a lower limit where no background event is kept
         np.array([point.n_background for point in points]),
         x="signal_efficiency",
         x_unit="",
