@@ -39,7 +39,7 @@ def test_a_working_point_is_a_point_of_scikit_learns_roc(efficiency: float) -> N
 def test_asimov_significance_formula_and_small_signal_limit() -> None:
     assert asimov_significance(10.0, 100.0) == pytest.approx(math.sqrt(2 * (110 * math.log(1.1) - 10)), rel=1e-12)
     assert asimov_significance(1.0, 1e6) == pytest.approx(1.0 / math.sqrt(1e6), rel=1e-5)
-    # a signal over no background: the formula's limit as b -> 0 is infinite (a bound: metrics.json's unbounded)
+    # a signal over no background: the formula's limit as b -> 0 is infinite (working points use a limit on b instead)
     assert asimov_significance(5.0, 0.0) == math.inf and asimov_significance(5.0, 1e-300) > 50
     assert math.isnan(asimov_significance(0.0, 0.0)) and math.isnan(asimov_significance(5.0, -1.0))
     assert math.isnan(asimov_significance(math.nan, 10.0))  # no weights: no yields
