@@ -620,11 +620,27 @@ def test_a_rejection_limit_reads_as_one_on_the_board_and_in_a_sweeps_mean(collid
 def test_limits_naming_no_scalar_or_no_side_are_refused(collider_runs: dict[str, Path], tmp_path: Path) -> None:
     metrics_file = collider_runs["estimate"] / "metrics.json"
     metrics = json.loads(metrics_file.read_text())
-    for limits in ({"background_rejection_at_50": "lower"}, {"background_rejection_at_30": "at least"}, ["auc"]):
+    for limits in ({"background_rejection_at_50": "lower"}, {"background_rejection_at_30": "at least"}, ["auc"],
+                   {"background_rejection_at_30": ["lower"]}):
         write_json_atomic(metrics_file, {**metrics, "limits": limits})
         code, out = run_board(str(collider_runs["estimate"]), "--output", str(tmp_path / "b.html"))
         assert code == 1 and says(out, "'limits' must map scalars to 'lower' or 'upper'")
         assert not (tmp_path / "b.html").exists()
+
+
+def test_an_earlier_versions_unbounded_rejection_reads_as_a_lower_limit(collider_runs: dict[str, Path]) -> None:
+    """metrics.json files of earlier versions wrote null for a rejection where no background was kept, named in
+    ``unbounded`` (+infinity): a lower limit of unknown value, and a sweep's mean over the other seeds one too."""
+    for run in (collider_runs["limit"], collider_runs["sweep"] / "seed1"):
+        metrics = json.loads((run / "metrics.json").read_text())
+        del metrics["limits"]
+        metrics["scalars"]["background_rejection_at_30"] = None
+        write_json_atomic(run / "metrics.json", {**metrics, "unbounded": ["background_rejection_at_30"]})
+    payload = board_payload(collect_entries([collider_runs["limit"], collider_runs["sweep"]]))
+    old, sweep = payload["entries"]
+    assert old["limits"] == {"background_rejection_at_30": "\u2265"} and old["scalars"]["background_rejection_at_30"] is None
+    assert sweep["limits"] == {"background_rejection_at_30": "\u2265"}
+    assert sweep["scalars"]["background_rejection_at_30"] == 90.0 and sweep["scalar_runs"]["background_rejection_at_30"] == [1, 2]
 
 
 def test_a_rejection_limit_ranks_by_its_value_in_the_browser(chromium: str, collider_runs: dict[str, Path], tmp_path: Path) -> None:

@@ -149,9 +149,29 @@ def test_a_working_point_without_background_gives_limits_in_runs_and_in_their_me
     assert mean["n_runs"] == 2 and mean["mean"] == pytest.approx(
         (scalars["background_rejection_at_30"] + metrics[1]["scalars"]["background_rejection_at_30"]) / 2)
     assert "limits" not in aggregate_runs(metrics[1:])
+    mixed = [{**metrics[0], "limits": {"background_at_30": "lower"}}, metrics[0]]  # a mean of limits of both sides
+    assert "background_at_30" not in aggregate_runs(mixed)["limits"]
     # the rejection curve shows the limit where no background event is kept, so a sweep's curve averages every run
     curve = metrics[0]["curves"]["background_rejection_vs_signal_efficiency"]
     assert curve["value"][0] == pytest.approx(1.0 / eps_limit) and curve["n_events"][0] == 0
+
+
+def test_the_rejection_limit_counts_events_and_the_yield_limit_weighs_them(tmp_path: Path) -> None:
+    """eps_B counts events, so its limit takes the background events (N); the background yield weighs them, so its
+    limit takes their effective number (sum w)^2 / sum w^2. Without weights only the rejection is a limit."""
+    labels, scores, _ = _sample(6)
+    separated = np.where(labels == 1, scores + 2.0, scores)
+    rng = np.random.default_rng(1)
+    weights = np.where(labels == 1, 1e-5, rng.lognormal(0.0, 2.0, len(labels)))  # uneven background weights
+    point = working_point(labels, separated, 0.3, weights, luminosity_fb=1.0)
+    background = weights[labels == 0]
+    n, effective = int((labels == 0).sum()), background.sum() ** 2 / (background**2).sum()
+    assert point.limited and effective < n / 5
+    assert point.rejection == pytest.approx(1.0 / (1.0 - 0.05 ** (1.0 / n)), rel=1e-12)
+    assert point.background_yield == pytest.approx((1.0 - 0.05 ** (1.0 / effective)) * 1000.0 * background.sum(), rel=1e-12)
+    unweighted = evaluate_collider({"label": labels, "score": separated}, tmp_path, figure_formats=("png",))
+    assert unweighted["limits"] == {"background_rejection_at_30": "lower", "background_rejection_at_50": "lower"}
+    assert unweighted["scalars"]["background_at_30"] is None and unweighted["scalars"]["significance_at_30"] is None
 
 
 def test_a_test_set_without_background_has_no_rejection_not_an_infinite_one(tmp_path: Path) -> None:

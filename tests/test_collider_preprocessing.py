@@ -136,7 +136,8 @@ def test_weaver_style_categorical_names_are_not_standardised() -> None:
     """weaver-core names its particle features with a stream prefix (part_charge, part_isElectron): labels still."""
     from showerlearn.collider.data import is_categorical
 
-    for name in ("charge", "jet_index", "is_muon", "part_charge", "part_jet_index", "part_isElectron", "obj_btag"):
+    for name in ("charge", "jet_index", "is_muon", "part_charge", "part_jet_index", "part_isElectron", "pfcand_charge"):
         assert is_categorical(name), name
-    for name in ("pt", "part_pt", "part_deta", "part_isolation", "log_pt_rel", "index", "isolation"):
+    for name in ("pt", "part_pt", "part_deta", "part_isolation", "log_pt_rel", "index", "isolation", "jet_charge",
+                 "sf_btag", "n_charge"):  # a jet's pT-weighted charge is measured
         assert not is_categorical(name), name

@@ -46,6 +46,10 @@ def test_a_key_written_above_where_it_belongs_is_pointed_to_its_place() -> None:
     problems = format_validation_error(error.value, ColliderSimulationConfig)
     assert problems[0].startswith("generator_margin: unknown key (did you mean 'selection.generator_margin'?)")
     assert problems[1].startswith("fatjet_eta_max: unknown key (did you mean 'selection.fatjet_eta_max'?)")
+    with pytest.raises(ValidationError) as error:  # a key of several nested models: each place, before a close match
+        ColliderSimulationConfig.model_validate({"resolution": 0.1})
+    assert format_validation_error(error.value, ColliderSimulationConfig)[0].startswith(
+        "resolution: unknown key (did you mean 'detector.ecal.resolution' or 'detector.hcal.resolution'")
 
 
 def test_a_required_key_at_fault_still_gives_one_clear_error(tmp_path: Path, tabular_config: dict) -> None:

@@ -132,15 +132,19 @@ def _scalars(metrics: Mapping[str, Any], source: Path) -> dict[str, Any]:
 
 
 def _limits(metrics: Mapping[str, Any], source: Path) -> dict[str, str]:
-    """metrics.json's ``limits``: its scalars that are one-sided limits, name -> ``"lower"`` or ``"upper"``. Anything
-    else stops the board naming ``source``: a limit shown as an estimate would claim what the sample cannot tell."""
-    from showerlearn.metrics.limits import LIMIT_SIGNS, SCALAR_LIMITS
+    """metrics.json's one-sided limits, name -> ``"lower"`` or ``"upper"`` (with an earlier version's ``unbounded``:
+    :func:`~showerlearn.metrics.limits.scalar_limits`). Anything else stops the board naming ``source``: a limit
+    shown as an estimate would claim what the sample cannot tell."""
+    from showerlearn.metrics.limits import LEGACY_UNBOUNDED, LIMIT_SIGNS, SCALAR_LIMITS, scalar_limits
 
-    limits = metrics.get(SCALAR_LIMITS, {})
+    limits, legacy = metrics.get(SCALAR_LIMITS, {}), metrics.get(LEGACY_UNBOUNDED, [])
     scalars = metrics.get("scalars", {})
-    if not isinstance(limits, Mapping) or any(name not in scalars or side not in LIMIT_SIGNS for name, side in limits.items()):
+    if not isinstance(limits, Mapping) or any(name not in scalars or not isinstance(side, str) or side not in LIMIT_SIGNS
+                                              for name, side in limits.items()):
         raise ValueError(f"{source}: {SCALAR_LIMITS!r} must map scalars to 'lower' or 'upper', got {_shown(limits)}")
-    return dict(limits)
+    if not isinstance(legacy, list) or any(not isinstance(name, str) or scalars.get(name, 0) is not None for name in legacy):
+        raise ValueError(f"{source}: {LEGACY_UNBOUNDED!r} must list scalars whose null means infinite, got {_shown(legacy)}")
+    return scalar_limits(metrics)
 
 
 def _series(curves: Any, label: str, source: Path) -> dict[str, CurveSeries]:
@@ -209,7 +213,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
     from showerlearn.engine.sweep import sweep_runs
     from showerlearn.evaluation.aggregate import aggregate_runs
     from showerlearn.evaluation.curves import seeds_band
-    from showerlearn.metrics.limits import SCALAR_LIMITS
+    from showerlearn.metrics.limits import scalar_limits
     from showerlearn.viz.board import BoardEntry, BoardRoc, explain_images
 
     runs = sweep_runs(path, completed_only=False)  # failed seeds are shown as such
@@ -235,7 +239,7 @@ def _sweep_entry(path: Path, label: str) -> BoardEntry:
         scalars={name: stats["mean"] for name, stats in aggregate["scalars"].items()},
         scalar_std={name: stats["std"] for name, stats in aggregate["scalars"].items()},
         scalar_runs={name: (stats["n_runs"], len(evaluated)) for name, stats in aggregate["scalars"].items()},
-        limits=dict(aggregate.get(SCALAR_LIMITS, {})),
+        limits=scalar_limits(aggregate),
         roc=roc,
         status=", ".join(sorted({member.status for member in members if member.status})),
         members=members,

@@ -157,10 +157,10 @@ def metrics_table(metrics: Mapping[str, Any], title: str, units: Mapping[str, st
     name -> ``{"mean", "std"}``) as a terminal table, each value with its unit (``units``: the family's
     ``BoardStyle.scalar_units``; a scalar without one is a dimensionless number). The scalars its ``limits`` names
     read as limits ("≥ 120": a rejection where no test background event was kept)."""
-    from showerlearn.metrics.limits import SCALAR_LIMITS, limit_prefix
+    from showerlearn.metrics.limits import limit_prefix, scalar_limits
 
     units = units or {}
-    limits = metrics.get(SCALAR_LIMITS, {})
+    limits = scalar_limits(metrics)
     table = Table(title=escape(title), box=None, title_justify="left")
     table.add_column("metric", style="cyan")
     table.add_column("value", justify="right")

@@ -24,11 +24,11 @@ def ensemble(
     quiet_libraries()
     with user_errors():
         from showerlearn.engine.ensemble import ensemble as build_ensemble
-        from showerlearn.metrics.limits import SCALAR_LIMITS, limit_prefix
+        from showerlearn.metrics.limits import limit_prefix, scalar_limits
 
         run = build_ensemble(members, output)
     metrics = run.metrics()
-    limits = metrics.get(SCALAR_LIMITS, {})
+    limits = scalar_limits(metrics)
     summary = ", ".join(f"{k} {limit_prefix(limits.get(k))}{v:.4g}" for k, v in metrics.get("scalars", {}).items()
                         if isinstance(v, float))
     console.print(f"[green]ensemble written:[/] {run.path}" + (f"\n  {summary}" if summary else ""))

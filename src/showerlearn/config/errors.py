@@ -43,7 +43,8 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
         path = ".".join(str(part) for part in loc) or "<top level>"
         if item["type"] == "extra_forbidden":
             known = _field_names_at(schema, tuple(item["loc"])[:-1])
-            hint = suggestion(str(item["loc"][-1]), known) or _nested_hint(schema, tuple(item["loc"]))
+            # the key as a field further down (exact) before a misspelling of one here (close)
+            hint = _nested_hint(schema, tuple(item["loc"])) or suggestion(str(item["loc"][-1]), known)
             allowed = f"; allowed keys here: {', '.join(sorted(known))}" if known else ""
             lines.append(f"{path}: unknown key{hint}{allowed}")
         elif item["type"] == "missing":
@@ -159,24 +160,29 @@ def _field_names_at(schema: Any, loc: tuple[str | int, ...]) -> list[str]:
 
 
 def _nested_hint(schema: Any, loc: tuple[str | int, ...]) -> str:
-    """`` (did you mean 'selection.generator_margin'?)`` for a key written a level or two above where it belongs,
-    the path from the key's level to the nearest such field; else an empty string."""
+    """`` (did you mean 'selection.generator_margin'?)`` for a key written a level or two above where it belongs:
+    every path from the key's level to such a field (the nearest first); else an empty string."""
     key, below = str(loc[-1]), _walk(schema, loc[:-1])[1]
-    found = [path for path in _field_paths(as_model(below) if below is not None else None, depth=2)
-             if path.rpartition(".")[2] == key]
-    return f" (did you mean {min(found, key=len)!r}?)" if found else ""
+    found = sorted((path for path in _field_paths(below, depth=2) if path.rpartition(".")[2] == key), key=len)
+    return f" (did you mean {' or '.join(map(repr, found))}?)" if found else ""
 
 
-def _field_paths(model: type[BaseModel] | None, depth: int) -> list[str]:
-    """The dotted paths of the fields nested in ``model``'s model-typed fields, ``depth`` levels down."""
-    if model is None or depth == 0:
+def _field_paths(annotation: Any, depth: int) -> list[str]:
+    """The dotted paths of the fields nested ``depth`` levels down in the fields of the model(s) ``annotation``
+    holds (every member of a union: each source kind of the collider's ``source``)."""
+    if annotation is None or depth == 0:
         return []
-    paths = []
-    for name, field in model.model_fields.items():
-        inner = as_model(field.annotation)
-        if inner is not None:
-            paths += [f"{name}.{path}" for path in (*inner.model_fields, *_field_paths(inner, depth - 1))]
+    paths: list[str] = []
+    for model in _models(annotation):
+        for name, field in model.model_fields.items():
+            for inner in _models(field.annotation):
+                paths += [f"{name}.{path}" for path in (*inner.model_fields, *_field_paths(inner, depth - 1))]
     return list(dict.fromkeys(paths))
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models among an annotation's union members (itself, if it is one)."""
+    return [member for _, member in tagged_members(annotation) if isinstance(member, type) and issubclass(member, BaseModel)]
 
 
 def as_model(annotation: Any) -> type[BaseModel] | None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from showerlearn.evaluation.curves import as_array, json_float, json_list, save_curve_figures, seeds_band
-from showerlearn.metrics.limits import SCALAR_LIMITS
+from showerlearn.metrics.limits import SCALAR_LIMITS, scalar_limits
 from showerlearn.family import BoardStyle
 from showerlearn.metrics.aggregate import compare_dispersions, mean_roc, mean_std_over_runs
 from showerlearn.viz.classification import RocSeries, roc_figure
@@ -99,9 +99,9 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for name in _names(metrics_list, "scalars"):
         matrix = _scalar_matrix(metrics_list, name)
         stats = mean_std_over_runs(matrix)
-        # a mean with one limit among its values is a limit of the same side
-        if sides := [m[SCALAR_LIMITS][name] for m in metrics_list if name in m.get(SCALAR_LIMITS, {})]:
-            limits[name] = sides[0]
+        # a mean with limits of one side among its values is a limit of that side (of both sides: no bound at all)
+        if len(sides := {side for m in metrics_list if (side := scalar_limits(m).get(name)) is not None}) == 1:
+            limits[name] = sides.pop()
         scalars[name] = {
             "mean": json_float(stats.mean[0]),
             "std": json_float(stats.std[0]),

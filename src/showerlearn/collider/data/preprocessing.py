@@ -35,13 +35,15 @@ __all__ = ["CATEGORICAL_FEATURES", "JetAlignment", "Padded", "TokenPreprocessor"
 
 #: features that label a token rather than measure it: never standardised (nor are indicators, ``is_*``)
 CATEGORICAL_FEATURES = frozenset({"charge", "category", "jet_index", "btag"})
+#: the prefixes of particle features in weaver-core's and CMS's columnar files (``part_charge``, ``pfcand_charge``)
+STREAM_PREFIXES = ("part_", "pfcand_", "pf_", "cand_")
 
 
 def is_categorical(name: str) -> bool:
     """Whether feature ``name`` labels a token: one of :data:`CATEGORICAL_FEATURES` or an indicator (``is_*``,
-    ``isX...``), as it is or after a stream prefix (weaver-core's ``part_charge``, ``part_isElectron``,
-    ``part_jet_index``)."""
-    names = (name, name.partition("_")[2]) if "_" in name else (name,)
+    ``isX...``), as it is or after a particle-stream prefix of :data:`STREAM_PREFIXES` (weaver-core's
+    ``part_charge``, ``part_isElectron``, ``part_jet_index``; not any first word: a ``jet_charge`` is measured)."""
+    names = [name] + [name.removeprefix(prefix) for prefix in STREAM_PREFIXES if name.startswith(prefix)]
     return any(n in CATEGORICAL_FEATURES or n.startswith("is_") or re.match(r"is[A-Z]", n) is not None for n in names)
 
 _FORMAT = "showerlearn-collider-token-preprocessor"

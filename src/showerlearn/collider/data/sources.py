@@ -487,11 +487,11 @@ class NpzFiles(_Source):
         streams = {name: self._stream(getattr(self, name)) for name in ("constituents", "objects")}
         constituents, objects = streams["constituents"], streams["objects"]
         if len(constituents.labels) != len(objects.labels) or np.any(constituents.labels != objects.labels):
-            raise ColliderDataError(
-                self.constituents.files[0],
-                f"the constituent files hold {np.bincount(constituents.labels).tolist()} events per class, the object "
-                f"files {np.bincount(objects.labels).tolist()}: the streams must describe the same events",
-            )
+            counts = [np.bincount(stream.labels).tolist() for stream in (constituents, objects)]
+            held = (f"the arrays constituents and objects hold {counts[0]} and {counts[1]} events (per file)"
+                    if self._prediction else
+                    f"the constituent files hold {counts[0]} events per class, the object files {counts[1]}")
+            raise ColliderDataError(self.constituents.files[0], f"{held}: the streams must describe the same events")
         files = constituents.labels  # a file per class: its index; of the files to predict, one per file
         labels = np.full(len(files), UNKNOWN_LABEL) if self._prediction else files
         # the events of files to predict have no class: one pseudo-process, as the other sources' unlabelled files

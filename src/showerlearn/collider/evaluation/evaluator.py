@@ -88,7 +88,7 @@ def evaluate_collider(
         metrics["scalars"].update({name: json_float(value) if isinstance(value, float) else value
                                    for name, value in _scalars(point).items()})
         if point.limited:  # no background event kept: what the sample tells is a limit
-            limits |= _limits(point)
+            limits |= {name: side for name, side in _limits(point).items() if metrics["scalars"][name] is not None}
     if limits:
         metrics[SCALAR_LIMITS] = limits
     metrics["settings"].update(

@@ -7,13 +7,11 @@ The background efficiency eps_B is the fraction of background events kept, and t
 Efficiencies count events, as in the paper's ROC curves; yields weigh them by their cross sections.
 
 Where the cut keeps no background event of the sample, eps_B is not 0 but below what the sample can tell: its
-95 % CL upper limit for none seen among N events, ``1 - 0.05^(1/N)`` (about 3/N; N the effective number of the
-weighted events, ``(sum w)^2 / sum w^2``). The rejection is then a lower limit, 1 over that, the background yield
-an upper limit (that share of the background before the cut) and the significance a lower limit
-(:attr:`WorkingPoint.limited`); metrics.json names them in its ``limits`` (:mod:`showerlearn.metrics.limits`).
-
-Significance: the Asimov discovery significance of Cowan, Cranmer, Gross, Vitells (Eur. Phys. J. C 71
-(2011) 1554, eq. 97), ``Z = sqrt(2 ((s + b) ln(1 + s/b) - s))``, which is ``s / sqrt(b)`` for s << b.
+95 % CL upper limit for none seen among N events, ``1 - 0.05^(1/N)`` (about 3/N). The rejection (of events, as
+eps_B) is then a lower limit, 1 over that with N the background events; the background yield an upper limit, the
+same limit with N the effective number of the weighted events, ``(sum w)^2 / sum w^2``, times the background
+before the cut; and the significance a lower limit (:attr:`WorkingPoint.limited`). metrics.json names them in its
+``limits`` (:mod:`showerlearn.metrics.limits`).
 """
 
 from __future__ import annotations
@@ -39,10 +37,10 @@ class WorkingPoint:
     ``signal`` and ``background``: expected events at the luminosity (NaN without weights);
     ``n_background``: background events of the sample kept (the statistics behind the rejection);
     ``achieved_efficiency``: the share of the signal events the cut keeps, above ``signal_efficiency`` when
-    scores tie at the cut (a saturated classifier's scores of exactly 1, say); ``background_before``: the
-    expected background before the cut, and ``effective_background``: the effective number of background events
-    of the sample, ``(sum w)^2 / sum w^2`` (their count without weights): what the limits come from where the
-    cut keeps none (:attr:`limited`).
+    scores tie at the cut (a saturated classifier's scores of exactly 1, say); ``background_events``: the
+    sample's background events, ``background_before``: their expected number before the cut (NaN without
+    weights), ``effective_background``: their effective number ``(sum w)^2 / sum w^2`` (0 without weights): what
+    the limits come from where the cut keeps none (:attr:`limited`).
     """
 
     signal_efficiency: float
@@ -54,38 +52,40 @@ class WorkingPoint:
     achieved_efficiency: float
     background_before: float = np.nan
     effective_background: float = 0.0
+    background_events: int = 0
 
     @property
     def limited(self) -> bool:
         """Whether the cut keeps none of the sample's background events: the rejection and significance are then
         lower limits, the background yield an upper one."""
-        return self.n_background == 0 and self.effective_background > 0
-
-    @property
-    def background_efficiency_limit(self) -> float:
-        """eps_B, or its upper limit where the cut keeps no background event (:data:`LIMIT_CONFIDENCE`)."""
-        if not self.limited:
-            return self.background_efficiency
-        return float(-np.expm1(np.log(1.0 - LIMIT_CONFIDENCE) / self.effective_background))
+        return self.n_background == 0 and self.background_events > 0
 
     @property
     def rejection(self) -> float:
         """1 / eps_B (its lower limit where no background event passes); NaN without background events."""
-        eps = self.background_efficiency_limit
-        return 1.0 / eps if eps > 0 else np.nan
+        if self.limited:
+            return 1.0 / _efficiency_limit(self.background_events)
+        return 1.0 / self.background_efficiency if self.background_efficiency > 0 else np.nan
 
     @property
     def background_yield(self) -> float:
-        """The expected background, or its upper limit where no background event passes."""
-        return self.background_efficiency_limit * self.background_before if self.limited else self.background
+        """The expected background, or its upper limit where no background event passes (NaN where the weights
+        give no positive background before the cut)."""
+        if not self.limited:
+            return self.background
+        if not (self.background_before > 0 and self.effective_background > 0):
+            return np.nan
+        return _efficiency_limit(self.effective_background) * self.background_before
 
     @property
     def significance(self) -> float:
-        """The Asimov significance of the yields (a lower limit where no background event passes); NaN without
-        background events."""
-        if self.effective_background == 0:
-            return np.nan
-        return asimov_significance(self.signal, self.background_yield)
+        """The Asimov significance of the yields (a lower limit where no background event passes)."""
+        return asimov_significance(self.signal, self.background_yield) if self.background_events else np.nan
+
+
+def _efficiency_limit(events: float) -> float:
+    """The upper limit (:data:`LIMIT_CONFIDENCE`) on an efficiency of which none of ``events`` passed."""
+    return float(-np.expm1(np.log(1.0 - LIMIT_CONFIDENCE) / events))
 
 
 def asimov_significance(signal: float, background: float) -> float:
@@ -118,7 +118,7 @@ def working_point(
     kept = scores >= cut
     n_background = int(np.count_nonzero(kept & background))
     eps_b = n_background / np.count_nonzero(background) if background.any() else np.nan
-    yields, before, effective = (np.nan, np.nan), np.nan, float(np.count_nonzero(background))
+    yields, before, effective = (np.nan, np.nan), np.nan, 0.0
     if weights_pb is not None and np.isfinite(weights_pb).all():
         scale = luminosity_fb * PB_PER_FB
         yields = (scale * float(weights_pb[kept & signal].sum()), scale * float(weights_pb[kept & background].sum()))
@@ -126,4 +126,5 @@ def working_point(
         before = scale * float(w.sum())
         effective = float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
     achieved = float(np.count_nonzero(kept & signal) / np.count_nonzero(signal)) if signal.any() else np.nan
-    return WorkingPoint(efficiency, cut, eps_b, n_background, *yields, achieved, before, effective)
+    return WorkingPoint(efficiency, cut, eps_b, n_background, *yields, achieved, before, effective,
+                        int(np.count_nonzero(background)))
