@@ -577,8 +577,12 @@ def test_a_signal_class_the_source_cannot_have_is_refused_before_training(source
     from showerlearn.config import load_config
     from showerlearn.family import new_run_problems
 
+    # a columnar source's features are its branches: streams that read those
+    streams = [] if source["kind"] != "columnar" else [
+        *(f"data.params.{name}.features={source[name]['tokens']}".replace("'", '"') for name in ("constituents", "objects")),
+        "data.params.constituents.sort_by=null", "data.params.constituents.alignment=null"]
     config = load_config(Path(__file__).parents[1] / "examples" / "collider_multiscale.yaml",
-                         [f"data.params.source={source}".replace("'", '"'), f"evaluation.params.signal_class={signal}"])
+                         [f"data.params.source={source}".replace("'", '"'), f"evaluation.params.signal_class={signal}", *streams])
     # the files are made up: only the class rule is read here
     problems = [line for line in new_run_problems(config) if not line.startswith("data.params.source")]
     if problem is None:
@@ -586,3 +590,26 @@ def test_a_signal_class_the_source_cannot_have_is_refused_before_training(source
     else:
         assert len(problems) == 1 and problems[0].startswith(f"evaluation.params.signal_class: {signal!r} is no class of "
                                                              "data.params.source") and problem in problems[0], problems
+
+
+def test_config_validate_names_stream_settings_an_npz_or_columnar_source_cannot_read() -> None:
+    """Their features are the files' names: the generated files' default features, ordering and alignment fail at
+    read time, after any work; the config check names each before."""
+    npz = {"kind": "npz", "constituents": {"files": ["c0.npz", "c1.npz"], "features": ["pt", "deta", "dphi"]},
+           "objects": {"files": ["o0.npz", "o1.npz"], "features": ["mass"]}}
+    problems = ColliderDataModule.config_problems({"source": npz}, "data.params")
+    assert any(p.startswith("data.params.constituents.features: reads ['log_pt'") and "its fields: pt, deta, dphi" in p
+               for p in problems), problems
+    assert any(p.startswith("data.params.constituents.alignment: reads ['jet_index']") and p.endswith("or set it null")
+               for p in problems), problems
+    assert any(p.startswith("data.params.objects.features: reads ['log_pt'") for p in problems), problems
+    fitting = {"source": npz, "constituents": {"features": ["pt", "deta"], "alignment": None},
+               "objects": {"features": ["mass"], "n_tokens": 2}}
+    assert ColliderDataModule.config_problems(fitting, "data.params") == []
+    columnar = {"kind": "columnar", "files": ["a.parquet"], "constituents": {"tokens": ["part_pt"], "labels": ["label"]},
+                "objects": {"tokens": ["jet_mass"]}}
+    problems = ColliderDataModule.config_problems({"source": columnar, "constituents": {"features": ["part_pt"],
+                                                   "alignment": None}, "objects": {"features": ["jet_mass"]}}, "p")
+    assert problems == ["p.constituents.sort_by: reads ['pt'], which the columnar source's constituents do not have "
+                        "(its fields: part_pt); name them"]
+    assert ColliderDataModule.config_problems({"source": {"kind": "generated", "files": ["x.h5"]}}, "p") == []

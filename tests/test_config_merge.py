@@ -22,9 +22,15 @@ COLUMNAR = {
 }
 
 
+#: the streams a columnar source of those branches can give (its features are the files' names)
+COLUMNAR_STREAMS = {"constituents": {"features": ["part_px", "part_py"], "sort_by": None, "alignment": None},
+                    "objects": {"features": ["jet_px", "jet_py"]}}
+
+
 def variant(tmp_path: Path, source: dict) -> Path:
     path = tmp_path / "variant.yaml"
-    path.write_text(yaml.safe_dump({"extends": str(BASE), "data": {"params": {"source": source}}}))
+    streams = COLUMNAR_STREAMS if source.get("kind") == "columnar" else {}
+    path.write_text(yaml.safe_dump({"extends": str(BASE), "data": {"params": {"source": source, **streams}}}))
     return path
 
 

@@ -31,13 +31,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from torch.utils.data import DataLoader, Dataset
 
 from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
-from showerlearn.collider.data.sources import BINARY_CLASSES, UNKNOWN_LABEL, EventStreams, Source, check_same_reconstruction
+from showerlearn.collider.data.sources import (
+    BINARY_CLASSES, UNKNOWN_LABEL, ColumnarFiles, EventStreams, NpzFiles, Source, check_same_reconstruction,
+)
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
 from showerlearn.collider.family import FAMILY
 from showerlearn.collider.io.checks import UniqueNames
@@ -105,6 +107,16 @@ def _coerce(model: type[BaseModel], value: Any) -> Any:
 
 #: validates a source given as a mapping (a DataModule built in code rather than from a config; the config check)
 SOURCE = TypeAdapter(Source)
+
+
+def _declared_fields(source: Any, stream: str) -> list[str] | None:
+    """The token fields an ``npz`` or ``columnar`` source's ``stream`` holds, as its config names them; None for
+    the sources of event records."""
+    if isinstance(source, NpzFiles):
+        return list(getattr(source, stream).features)
+    if isinstance(source, ColumnarFiles):
+        return list(getattr(source, stream).tokens)
+    return None
 
 
 def _pad_streams(preprocessors: Mapping[str, TokenPreprocessor], streams: EventStreams) -> dict[str, Padded]:
@@ -449,6 +461,32 @@ class ColliderDataModule(ShowerDataModule):
             return f"simulated collider events ({self.source.config.n_events} selected, seed {self.source.seed})"
         named = self.input_files(self.source.model_dump(mode="json"))
         return f"collider events from {self.source.kind} {files_caption(named) if named else 'files'}"
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """What ``config validate`` reports before any work: stream settings that read fields an ``npz`` or
+        ``columnar`` source does not have (their features are the files' names: the default features, ordering and
+        jet alignment are the generated files'), which would fail only once the files are read."""
+        try:
+            source = SOURCE.validate_python(params.get("source"))
+            streams = {"constituents": _coerce(ConstituentSettings, params.get("constituents")),
+                       "objects": _coerce(ObjectSettings, params.get("objects"))}
+        except (ValidationError, ValueError):  # reported by the schema's own check
+            return []
+        problems = []
+        for name, settings in streams.items():
+            held = _declared_fields(source, name)
+            if held is None:  # a source of event records: the fields are derived from them
+                continue
+            alignment = getattr(settings, "alignment", None)
+            reads = {"features": list(settings.features), "sort_by": [settings.sort_by] if settings.sort_by else [],
+                     "alignment": list(alignment.fields) if alignment is not None else []}
+            for key, fields in reads.items():
+                if missing := [field for field in fields if field not in held]:
+                    problems.append(f"{path}.{name}.{key}: reads {missing}, which the {source.kind} source's {name} do "
+                                    f"not have (its fields: {', '.join(held)}); name them"
+                                    + ("" if key != "alignment" else ", or set it null"))
+        return problems
 
     @classmethod
     def new_run_problems(cls, params: Mapping[str, Any]) -> list[str]:
