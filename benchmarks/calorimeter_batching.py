@@ -50,6 +50,10 @@ def _padding(datamodule) -> tuple[float, float]:
     return slots / hits, pair_slots / pairs
 
 
+def _rounded(load: float | None) -> str:
+    return "n/a" if load is None else f"{load:.2f}"
+
+
 def _epoch_seconds(config) -> float:
     """Wall time of one training epoch (no validation, checkpoints or logs) through Lightning."""
     torch.manual_seed(config.seed)
@@ -95,7 +99,7 @@ def main() -> None:
         "",
         f"`{command_line()}` — {train_events:,} training events of `examples/calorimeter_transformer.yaml`'s simulation "
         f"(3-5 gammas of 0.3-10 MeV, beta 0.7), {args.layers} layers, batch 64, one thread, torch {torch.__version__}, "
-        f"{cpu_model()}, load average {load_before} -> {load_average()}. One training epoch per setting and round, "
+        f"{cpu_model()}, load average {_rounded(load_before)} -> {_rounded(load_average())}. One training epoch per setting and round, "
         f"{args.rounds} rounds in turn (every other one in the reverse order); times are medians (min-max), the speed-up the median of the per-round ratios to "
         "plain batches.",
         "",
