@@ -189,7 +189,8 @@ class RunningSelection:
         """Count this batch's ``selected`` over its ``events`` in (``summed`` over the DDP processes: every process
         keeps the same mean, and a checkpoint holds it whole), and return ``events`` times the mean so far, or the
         batch's own ``selected`` until the warm-up's events are counted."""
-        batch = summed(torch.stack([selected.detach().double(), selected.new_tensor(events, dtype=torch.float64)]))
+        # a batch's counts in its own dtype (Apple's MPS has no float64); summed in Python's floats
+        batch = summed(torch.stack([selected.detach(), selected.new_tensor(float(events))]))
         self.selected[head] = self.selected.get(head, 0.0) + float(batch[0])
         self.events[head] = self.events.get(head, 0) + round(float(batch[1]))
         if self.events[head] < self.warmup_events:
