@@ -127,22 +127,25 @@ def _weights(predictions: Mapping[str, Any]) -> np.ndarray | None:
 
 
 def _scalars(point: WorkingPoint) -> dict[str, float | int]:
-    percent = f"{100 * point.signal_efficiency:g}"
     return {
-        f"background_rejection_at_{percent}": float(point.rejection),
-        f"signal_efficiency_achieved_at_{percent}": float(point.achieved_efficiency),
-        f"n_background_at_{percent}": point.n_background,
-        f"signal_at_{percent}": float(point.signal),
-        f"background_at_{percent}": float(point.background_yield),
-        f"significance_at_{percent}": float(point.significance),
+        _name("background_rejection", point): float(point.rejection),
+        _name("signal_efficiency_achieved", point): float(point.achieved_efficiency),
+        _name("n_background", point): point.n_background,
+        _name("signal", point): float(point.signal),
+        _name("background", point): float(point.background_yield),
+        _name("significance", point): float(point.significance),
     }
 
 
 def _limits(point: WorkingPoint) -> dict[str, str]:
     """The scalars of a working point that keeps no background event, with the side of their limits."""
-    percent = f"{100 * point.signal_efficiency:g}"
-    return {f"background_rejection_at_{percent}": "lower", f"background_at_{percent}": "upper",
-            f"significance_at_{percent}": "lower"}
+    return {_name("background_rejection", point): "lower", _name("background", point): "upper",
+            _name("significance", point): "lower"}
+
+
+def _name(quantity: str, point: WorkingPoint) -> str:
+    """A working point's scalar: ``background_rejection_at_30``."""
+    return f"{quantity}_at_{100 * point.signal_efficiency:g}"
 
 
 def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
