@@ -4,6 +4,7 @@ a pairwise-similarity head learning on simulated events (its loss falls, its pai
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ MODELS = {
     "pair_mlp": lambda: HitPairMLP(SPEC, hidden=16, layers=2),
     "transformer": lambda: HitTransformer(SPEC, dim=16, layers=2, heads=2),
     "transformer_pair_bias": lambda: HitTransformer(SPEC, dim=16, layers=2, heads=2, pair_bias=True, pair_hidden=8),
+    "transformer_stages": lambda: HitTransformer(SPEC, dim=16, layers=3, heads=2, pair_bias=True, pair_hidden=8, stages=3),
     "condensation": lambda: HitCondensation(SPEC, dim=16, layers=1, heads=2, space_dim=3),
     "condensation_pair_bias": lambda: HitCondensation(SPEC, dim=16, layers=1, heads=2, space_dim=3, pair_bias=True),
     "slots": lambda: HitSlotAttention(SPEC, slots=4, dim=16, iterations=2, encoder_layers=1, heads=2),
@@ -93,7 +95,7 @@ def test_a_batch_whose_events_all_lack_hits_keeps_a_slot_and_trains() -> None:
     assert grads and all(torch.isfinite(grad).all() for grad in grads)
 
 
-@pytest.mark.parametrize("name", ["transformer", "transformer_pair_bias", "condensation", "condensation_pair_bias", "slots"])
+@pytest.mark.parametrize("name", ["transformer", "transformer_pair_bias", "transformer_stages", "condensation", "condensation_pair_bias", "slots"])
 def test_a_traced_attention_model_handles_events_without_hits_in_any_batch(name: str) -> None:
     """Traced (as exported) on events with hits, the model still gives an event without hits what the
     network gives it: the fallback slot of such events is not a branch the trace fixes."""
@@ -108,33 +110,35 @@ def test_a_traced_attention_model_handles_events_without_hits_in_any_batch(name:
         assert torch.isfinite(got[key]).all() and torch.allclose(got[key], value, atol=1e-5), key
 
 
-def _naive_biased_encoder(encoder: SetEncoder, features: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """The encoder written out per head and per query: pre-norm attention with ``bias[b, h, query, key]`` added to the
-    logits and padded keys left out, then the feed-forward block; one event at a time."""
-    (layer,) = encoder.encoder.layers
-    attention, heads = layer.self_attn, encoder.heads
-    dim = attention.embed_dim
-    width = dim // heads
-    w_q, w_k, w_v = attention.in_proj_weight.split(dim)
-    b_q, b_k, b_v = attention.in_proj_bias.split(dim)
+def _naive_biased_encoder(encoder: SetEncoder, features: torch.Tensor, mask: torch.Tensor, *biases: torch.Tensor) -> torch.Tensor:
+    """The encoder written out per head and per query: in each layer pre-norm attention with the layer's
+    ``bias[b, h, query, key]`` added to the logits and padded keys left out, then the feed-forward block; one
+    event at a time."""
+    heads = encoder.heads
     outputs = []
     for b in range(features.shape[0]):
         x = encoder.embed(features[b])
-        h = layer.norm1(x)
-        q, k, v = h @ w_q.T + b_q, h @ w_k.T + b_k, h @ w_v.T + b_v
-        rows = []
-        for i in range(x.shape[0]):
-            per_head = []
-            for head in range(heads):
-                part = slice(head * width, (head + 1) * width)
-                logits = torch.stack([
-                    q[i, part] @ k[j, part] / width**0.5 + bias[b, head, i, j] if mask[b, j] else torch.tensor(float("-inf"))
-                    for j in range(x.shape[0])
-                ])  # fmt: skip
-                per_head.append(torch.softmax(logits, dim=0) @ v[:, part])
-            rows.append(torch.cat(per_head))
-        x = x + attention.out_proj(torch.stack(rows))
-        x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        for layer, bias in zip(encoder.encoder.layers, biases, strict=True):
+            attention = layer.self_attn
+            dim = attention.embed_dim
+            width = dim // heads
+            w_q, w_k, w_v = attention.in_proj_weight.split(dim)
+            b_q, b_k, b_v = attention.in_proj_bias.split(dim)
+            h = layer.norm1(x)
+            q, k, v = h @ w_q.T + b_q, h @ w_k.T + b_k, h @ w_v.T + b_v
+            rows = []
+            for i in range(x.shape[0]):
+                per_head = []
+                for head in range(heads):
+                    part = slice(head * width, (head + 1) * width)
+                    logits = torch.stack([
+                        q[i, part] @ k[j, part] / width**0.5 + bias[b, head, i, j] if mask[b, j] else torch.tensor(float("-inf"))
+                        for j in range(x.shape[0])
+                    ])  # fmt: skip
+                    per_head.append(torch.softmax(logits, dim=0) @ v[:, part])
+                rows.append(torch.cat(per_head))
+            x = x + attention.out_proj(torch.stack(rows))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
         outputs.append(encoder.norm(x) * mask[b, :, None])
     return torch.stack(outputs)
 
@@ -151,6 +155,32 @@ def test_the_attention_bias_enters_each_head_as_a_naive_implementation_does() ->
     assert torch.allclose(got, expected, atol=1e-5)
 
 
+def test_stages_add_what_the_embeddings_between_them_give_to_the_later_layers_bias() -> None:
+    """Three layers in two stages (one layer, then two): the later layers' bias is the given one plus what
+    ``between`` makes of the first layer's normed embeddings; with nothing added it is the plain encoder."""
+    torch.manual_seed(5)
+    encoder = SetEncoder(len(HIT_FEATURES), dim=8, layers=3, heads=2).eval()
+    features = torch.randn(2, 5, len(HIT_FEATURES))
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    bias, extra = 2 * torch.randn(2, 2, 5, 5), 2 * torch.randn(2, 2, 5, 5)
+    seen: list[torch.Tensor] = []
+
+    def between(embeddings: torch.Tensor) -> torch.Tensor:
+        seen.append(embeddings)
+        return extra
+
+    with torch.no_grad():
+        got = encoder.staged(features, mask, bias, 2, between)
+        expected = _naive_biased_encoder(encoder, features, mask, bias, bias + extra, bias + extra)
+        one_layer = copy.deepcopy(encoder)
+        one_layer.encoder.layers = one_layer.encoder.layers[:1]
+        after_one = _naive_biased_encoder(one_layer, features, mask, bias)
+        plain = encoder.staged(features, mask, None, 3, lambda embeddings: torch.zeros_like(extra))
+    assert len(seen) == 1 and torch.allclose(seen[0], after_one, atol=1e-5)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(plain, encoder(features, mask), atol=1e-5)
+
+
 def test_the_pair_bias_learns_and_refuses_what_it_cannot_bias() -> None:
     model = MODELS["transformer_pair_bias"]().train()
     out = model({"hits": _hits(5), "hits_mask": torch.ones(1, 5, dtype=torch.bool)})
@@ -158,6 +188,11 @@ def test_the_pair_bias_learns_and_refuses_what_it_cannot_bias() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.pair_bias.parameters())
     with pytest.raises(ValueError, match="pair_bias needs attention layers"):
         HitTransformer(SPEC, layers=0, pair_bias=True)
+    with pytest.raises(ValueError, match=r"stages must be at most layers \(2\): each stage runs one layer at least, got 3"):
+        HitTransformer(SPEC, layers=2, stages=3)
+    staged = MODELS["transformer_stages"]().train()
+    staged({"hits": _hits(5), "hits_mask": torch.ones(1, 5, dtype=torch.bool)})["pairs"].square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in staged.recycled.parameters())
     encoder = SetEncoder(len(HIT_FEATURES), dim=8, layers=1, heads=2)
     with pytest.raises(ValueError, match=r"bias has shape \(1, 4, 3, 3\), expected .* \(1, 2, 3, 3\)"):
         encoder(_hits(3), torch.ones(1, 3, dtype=torch.bool), torch.zeros(1, 4, 3, 3))

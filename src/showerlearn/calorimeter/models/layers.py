@@ -5,7 +5,7 @@ hits and the features of element pairs."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -157,6 +157,24 @@ class SetEncoder(nn.Module):
         x = self.embed(features)
         if self.encoder is not None:
             x = self.encoder(x, **_attention_masks(mask, bias, self.heads), is_causal=False)
+        return self.norm(x) * mask[..., None]
+
+    def staged(self, features: Tensor, mask: Tensor, bias: Tensor | None, stages: int,
+               between: Callable[[Tensor], Tensor]) -> Tensor:
+        """:meth:`forward` with the layers in ``stages`` consecutive groups: after each group but the last,
+        ``between`` reads the embeddings so far (normed, padding zero) and returns ``(B, heads, N, N)``, added to
+        ``bias`` for the layers of the next group."""
+        x = self.embed(features)
+        layers = list(self.encoder.layers) if self.encoder is not None else []
+        bounds = [k * len(layers) // stages for k in range(stages + 1)]  # a later stage takes the extra layer
+        extra = None
+        for stage, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if stage:
+                extra = between(self.norm(x) * mask[..., None])
+            stage_bias = extra if bias is None else bias if extra is None else bias + extra
+            masks = _attention_masks(mask, stage_bias, self.heads)
+            for layer in layers[start:stop]:
+                x = layer(x, src_mask=masks.get("mask"), src_key_padding_mask=masks.get("src_key_padding_mask"))
         return self.norm(x) * mask[..., None]
 
 

@@ -43,28 +43,49 @@ class HitTransformer(EncoderSettingsCheck, nn.Module):
         Add a per-head attention bias from each hit pair's opening angle and energies (:class:`HitPairBias`).
     pair_hidden
         Width of the pair-bias MLP.
+    stages
+        Groups the encoder layers run in. After each group but the last, the similarity head reads the
+        embeddings so far, and its same-gamma logits bias the attention of the next group (a learnt map per
+        head): later layers can attend to the hits the network already takes for the same gamma.
     """
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("pairs",)
 
     def __init__(self, hit_features: FeatureSpec, dim: Count = 64, layers: NonNegative = 3, heads: Count = 4, dropout: DropRate = 0.0,
-                 pair_bias: bool = False, pair_hidden: Count = 16) -> None:
+                 pair_bias: bool = False, pair_hidden: Count = 16, stages: Count = 1) -> None:
         super().__init__()
+        if stages > max(layers, 1):
+            raise ValueError(f"stages must be at most layers ({layers}): each stage runs one layer at least, got {stages}")
         self.spec = hit_features
+        self.stages = stages
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
         self.pair_bias = _pair_bias(hit_features, heads, layers, pair_hidden) if pair_bias else None
         self.explain_layer, self.explain_attention = self.encoder.explained("encoder")
         self.similarity = mlp([2 * dim + 1, dim, dim, 1])
+        self.recycled = mlp([2, pair_hidden, heads]) if stages > 1 else None
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features, mask = inputs["hits"], inputs["hits_mask"]
-        z = self.encoder(features, mask, _bias(self.pair_bias, features))
+        cosines = pair_cosines(directions(features, self.spec))
+        bias = _bias(self.pair_bias, features)
+        if self.recycled is None:
+            z = self.encoder(features, mask, bias)
+        else:
+            recycled = self.recycled
+
+            def between(embeddings: Tensor) -> Tensor:
+                logits = self._logits(embeddings, cosines)
+                return recycled(torch.cat([logits[..., None], cosines], dim=-1)).permute(0, 3, 1, 2)
+
+            z = self.encoder.staged(features, mask, bias, self.stages, between)
+        return {"pairs": self._logits(z, cosines)}
+
+    def _logits(self, z: Tensor, cosines: Tensor) -> Tensor:
         n = z.shape[1]
         first, second = z[:, :, None, :].expand(-1, -1, n, -1), z[:, None, :, :].expand(-1, n, -1, -1)
         # product and absolute difference: symmetric in the two hits by construction
-        pairs = torch.cat([first * second, (first - second).abs(), pair_cosines(directions(features, self.spec))], dim=-1)
-        return {"pairs": self.similarity(pairs).squeeze(-1)}
+        return self.similarity(torch.cat([first * second, (first - second).abs(), cosines], dim=-1)).squeeze(-1)
 
 
 @MODELS.register("hit_condensation")
