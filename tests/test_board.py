@@ -580,7 +580,11 @@ def _make_collider_run(path: Path, rejection: float, seed: int = 0, limit: bool 
     """A collider run whose background rejection at 30 % signal efficiency is ``rejection``; ``limit``: no background
     event was kept, so that it is a lower limit, named in metrics.json's ``limits``."""
     scalars = {"auc": 0.9 + 0.01 * seed, "background_rejection_at_30": rejection, "n_background_at_30": 0 if limit else 40}
-    metrics = {"evaluator": "collider", "n_events": 800, "curves": {}, "scalars": scalars}
+    # its rejection curve: the background events each cut keeps, none at the lowest signal efficiency if ``limit``
+    curve = curve_record(np.linspace(0.0, 1.0, 6), np.array([rejection, 60.0, 20.0, 6.0, 2.0]),
+                         np.array([0 if limit else 3, 40, 120, 400, 1200]), x="signal_efficiency", x_unit="", unit="")
+    metrics = {"evaluator": "collider", "n_events": 800, "curves": {"background_rejection_vs_signal_efficiency": curve},
+               "scalars": scalars}
     if limit:
         metrics["limits"] = {"background_rejection_at_30": "lower"}
     write_json_atomic(path / "metrics.json", metrics)
@@ -660,3 +664,7 @@ def test_a_rejection_limit_ranks_by_its_value_in_the_browser(chromium: str, coll
     assert '<td class="num">80</td>' in finite_row, "not marked best"
     sweep_row = re.search(r'<tr data-entry="hh/sweep">(.*?)</tr>', dom.html, re.S).group(1)
     assert ">0.9100 (1 of 2 runs)<" in sweep_row  # the AUC of seed 1 alone
+    # the rejection curve marks the one bin whose cut keeps no background event (of the run that kept none) as a limit
+    limits = dom.find("path", **{"class": "limit"})
+    assert len(limits) == 1 and "lower limit: no background events kept" in dom.html
+    assert len(dom.find("p", **{"class": "plot-note limit-note"})) == 1

@@ -106,6 +106,27 @@ def test_bins_with_few_events_are_grey_and_bins_without_value_are_marked() -> No
     assert "no AUC: one class only" in _texts(figure)  # the cross under the bin of 7 events without AUC
 
 
+def test_a_value_of_a_bin_whose_count_is_0_is_marked_as_the_limit_it_is() -> None:
+    """A rejection curve: where the cut keeps no background event, the rejection is a lower limit (a triangle up,
+    named in the legend); a family that says nothing of limits marks none."""
+    record = {"x": "signal_efficiency", "x_unit": "", "unit": "", "edges": [0.0, 0.2, 0.4, 0.6],
+              "value": [1200.0, 80.0, 9.0], "ci_low": [None] * 3, "ci_high": [None] * 3, "band": "", "n_events": [0, 15, 400]}
+
+    def triangles(empty_limit: str | None) -> tuple[list[Any], list[str]]:
+        figure = curves_figure([series_from_record(record, "net")], xlabel="signal efficiency", ylabel="rejection",
+                               logx=False, logy=True, counted="background events kept", empty_limit=empty_limit)
+        marked = [line for line in figure.axes[0].get_lines() if line.get_marker() in ("^", "v")]
+        return marked, _texts(figure)
+
+    (lower,), texts = triangles("lower")
+    assert lower.get_marker() == "^" and list(lower.get_xdata()) == [0.1] and list(lower.get_ydata()) == [1200.0]
+    assert "lower limit: no background events kept" in texts
+    (upper,), texts = triangles("upper")
+    assert upper.get_marker() == "v" and "upper limit: no background events kept" in texts
+    marked, texts = triangles(None)
+    assert not marked and not any("limit" in text for text in texts)
+
+
 def test_aggregate_band_is_the_seed_dispersion_with_mean_event_counts() -> None:
     runs = [iact_metrics(_predictions(800, seed=s), energy_bins=BINS, n_bootstrap=0) for s in range(3)]
     aggregate = aggregate_runs([{**run, "caption": "same data"} for run in runs])

@@ -47,7 +47,9 @@ class BoardStyle:
 
     Attributes:
         metric_style: metric (the part of a curve name before ``_vs_``) -> ``{"ylabel", "logy", "hline",
-            "missing"}`` (``missing``: why a bin with events may have no value, e.g. an AUC of one class).
+            "missing", "empty_limit"}`` (``missing``: why a bin with events may have no value, e.g. an AUC of one
+            class; ``empty_limit``: ``"lower"`` or ``"upper"`` where a bin's value is such a limit when its count
+            is 0, e.g. a rejection where the cut keeps no background event).
         axis_labels: curve x quantity (after ``_vs_``) -> axis label with its unit.
         axis_counts: curve x quantity -> what the per-bin counts (``n_events``) of curves against it count, plural
             (``gammas``: one per gamma, not per event); one not named counts ``events``. One word reads per bin

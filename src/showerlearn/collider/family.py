@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 #: the ``collider`` evaluator's scalars and rejection curve: labels, scales, best directions
 BOARD_STYLE = BoardStyle(
     metric_style={
-        "background_rejection": {"ylabel": "background rejection 1/ε_B", "logy": True},
+        # where the cut keeps no background event, the rejection is the 95 % CL lower limit the sample gives
+        "background_rejection": {"ylabel": "background rejection 1/ε_B", "logy": True, "empty_limit": "lower"},
         "auc": {"ylabel": "AUC", "logy": False},
     },
     axis_labels={"signal_efficiency": "signal efficiency ε_S"},

@@ -194,6 +194,7 @@ def save_curve_figures(
             caption=caption,
             missing=metric_style.get("missing", "no value"),
             counted=style.axis_counts.get(first["x"], "events"),
+            empty_limit=metric_style.get("empty_limit"),
         )
         written += save_figure(figure, output_dir / name, formats=formats)
     return written

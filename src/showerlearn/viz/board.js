@@ -92,7 +92,7 @@
   }
 
   // ---- one plot ----------------------------------------------------------------------------
-  // spec: {title, xlabel, counted, ylabel, logx, logy, hline, diagonal, xrange, yrange, series: [...], refs: [...]}
+  // spec: {title, xlabel, counted, ylabel, logx, logy, hline, emptyLimit, diagonal, xrange, yrange, series: [...], refs: [...]}
   // series: {id, label, color, dashed, x, y, low, high, band, n}; refs: {label, x, y}
   // band: what [low, high] is ("95 % bootstrap interval"); n: events (spec.counted) per bin (bins below MIN_EVENTS apart)
   function drawPlot(spec) {
@@ -126,6 +126,7 @@
 
     const area = svg("g", {"clip-path": `url(#${clipId})`}, root);
     let fewDrawn = false;
+    let limitDrawn = false;
     if (finite(spec.hline)) svg("line", {x1: M.left, x2: M.left + pw, y1: Y(spec.hline), y2: Y(spec.hline), class: "hline"}, area);
     if (spec.diagonal) svg("line", {x1: X(sx.lo), y1: Y(sx.lo), x2: X(sx.hi), y2: Y(sx.hi), class: "hline"}, area);
     spec.refs.forEach((r) => {
@@ -162,12 +163,19 @@
           if (!inside(x, s.y[k])) return;
           const few = fewEvents(s, k);
           if (few) fewDrawn = true;
-          const dot = svg("circle", few
-            ? {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3, fill: "white", stroke: FEW_EVENTS_COLOR, class: "few-events"}
-            : {cx: X(x).toFixed(1), cy: Y(s.y[k]).toFixed(1), r: 3, fill: s.dashed ? "white" : s.color, stroke: s.color}, g);
+          // a bin whose count is 0 holds a one-sided limit (spec.emptyLimit): a triangle pointing where the value may lie
+          const limit = spec.emptyLimit && s.n && s.n[k] === 0;
+          if (limit) limitDrawn = true;
+          const [cx, cy] = [X(x), Y(s.y[k])];
+          const dot = limit
+            ? svg("path", {d: triangle(cx, cy, spec.emptyLimit), fill: "white", stroke: s.color, class: "limit"}, g)
+            : svg("circle", few
+              ? {cx: cx.toFixed(1), cy: cy.toFixed(1), r: 3, fill: "white", stroke: FEW_EVENTS_COLOR, class: "few-events"}
+              : {cx: cx.toFixed(1), cy: cy.toFixed(1), r: 3, fill: s.dashed ? "white" : s.color, stroke: s.color}, g);
           const band = s.low && finite(s.low[k]) ? ` [${fmt(s.low[k])}, ${fmt(s.high[k])}]` : "";
           const events = s.n && finite(s.n[k]) ? `\n${spec.counted || "events"}: ${fmt(s.n[k])}${few ? ` (< ${MIN_EVENTS}: drawn apart)` : ""}` : "";
-          svg("title", {}, dot).textContent = `${s.label}\n${spec.xlabel}: ${fmt(x)}\n${spec.ylabel}: ${fmt(s.y[k])}${band}${events}`;
+          const side = limit ? `\n${limitNote(spec)}` : "";
+          svg("title", {}, dot).textContent = `${s.label}\n${spec.xlabel}: ${fmt(x)}\n${spec.ylabel}: ${fmt(s.y[k])}${band}${events}${side}`;
         });
       }
     });
@@ -185,8 +193,20 @@
         el("span", {class: "hollow", style: `border-color:${FEW_EVENTS_COLOR}`}),
         el("span", {text: ` bins with < ${MIN_EVENTS} ${spec.counted || "events"} (outside line and band)`})]));
     }
+    if (limitDrawn) {
+      figure.appendChild(el("p", {class: "plot-note limit-note", text: `${spec.emptyLimit === "upper" ? "\u25bd" : "\u25b3"} ${limitNote(spec)}`}));
+    }
     if (!spec.series.length) figure.appendChild(el("p", {class: "empty", text: "no selected run has this curve"}));
     return figure;
+  }
+  // a triangle of side 8 px centred on (cx, cy), pointing up for a lower limit, down for an upper one
+  function triangle(cx, cy, side) {
+    const d = side === "upper" ? -1 : 1;
+    return `M${cx.toFixed(1)},${(cy - 5 * d).toFixed(1)}L${(cx + 4.5).toFixed(1)},${(cy + 3 * d).toFixed(1)}` +
+      `L${(cx - 4.5).toFixed(1)},${(cy + 3 * d).toFixed(1)}Z`;
+  }
+  function limitNote(spec) {
+    return `${spec.emptyLimit} limit: no ${spec.counted || "events"}`;
   }
   function fewEvents(s, k) {
     return Boolean(s.n) && finite(s.n[k]) && s.n[k] < MIN_EVENTS;
@@ -248,6 +268,7 @@
       const series = entries.filter((e) => e.curves && e.curves[name]).map((e) => seriesOf(e, e.curves[name]));
       host.appendChild(drawPlot({
         key: plot.metric, curve: name, title: plot.title, ylabel: plot.ylabel, logy: Boolean(plot.logy), hline: plot.hline,
+        emptyLimit: plot.empty_limit || null,
         logx: series.every((s) => s.x.every((x) => !finite(x) || x > 0)),  // energies: log axis
         xlabel: axisLabel(name), counted: countedOf(name),
         series,

@@ -314,7 +314,8 @@ def _plots(shown: Sequence[Mapping[str, Any]], styles: Mapping[str, Mapping[str,
     return [
         {"metric": metric, "title": metric.replace(FAMILY_SEPARATOR, ": ", 1).replace("_", " "),
          "ylabel": styles.get(metric, {}).get("ylabel", metric),
-         "logy": bool(styles.get(metric, {}).get("logy", False)), "hline": styles.get(metric, {}).get("hline")}
+         "logy": bool(styles.get(metric, {}).get("logy", False)), "hline": styles.get(metric, {}).get("hline"),
+         "empty_limit": styles.get(metric, {}).get("empty_limit")}
         for metric in metrics
     ]
 

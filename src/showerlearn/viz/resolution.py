@@ -108,6 +108,22 @@ def _mark_missing(ax: Axes, curve: CurveSeries, color: str) -> bool:
     return bool(missing.any())
 
 
+#: the marker of a one-sided limit, by side: a triangle pointing where the true value may lie
+LIMIT_MARKERS = {"lower": "^", "upper": "v"}
+
+
+def _mark_limits(ax: Axes, curve: CurveSeries, color: str, side: str, positive_only: bool) -> bool:
+    """A triangle on each value of a bin whose count is 0, a one-sided limit (``side``); True if there is one."""
+    if curve.n_events is None:
+        return False
+    value = np.asarray(curve.value, dtype=float)
+    limit = (np.asarray(curve.n_events, dtype=float) == 0) & np.isfinite(value) & ((value > 0) | (not positive_only))
+    if limit.any():
+        ax.plot(bin_centers(np.asarray(curve.edges, dtype=float))[limit], value[limit], LIMIT_MARKERS[side], color=color,
+                markersize=7, linestyle="none")
+    return bool(limit.any())
+
+
 def band_title(curves: Sequence[CurveSeries]) -> str:
     """What the bands of ``curves`` are, for the legend's title: one line when they agree."""
     bands = {c.label: c.band for c in curves if c.band and c.low is not None}
@@ -163,12 +179,15 @@ def curves_figure(
     missing: str = "no value",
     min_events: int = MIN_EVENTS_PER_BIN,
     counted: str = "events",
+    empty_limit: str | None = None,
 ) -> Figure:
     """A figure of binned curves with optional reference (requirement) curves and a horizontal line.
 
     ``caption``: the data set and cuts, the figure's first line; ``missing``: why a bin with events has
     no value (the legend's word for the crosses). With event counts (``CurveSeries.n_events``), a lower
     panel shows them per bin and bins below ``min_events`` are grey; ``counted``: what they count (``gammas``).
+    ``empty_limit``: ``"lower"`` or ``"upper"`` where the value of a bin whose count is 0 is such a limit (a
+    rejection where the cut keeps no background event), marked with a triangle.
     """
     has_counts = any(c.n_events is not None for c in curves)
     figure = new_figure(6.4, 6.0 if has_counts else 4.8)
@@ -187,6 +206,10 @@ def curves_figure(
     if any(marked):
         handles.append(Line2D([], [], marker="x", linestyle="none", color="0.3"))
         labels.append(missing)
+    if empty_limit is not None and any([_mark_limits(ax, curve, color, empty_limit, logy)
+                                        for curve, color in zip(curves, colors, strict=True)]):
+        handles.append(Line2D([], [], marker=LIMIT_MARKERS[empty_limit], linestyle="none", color="0.3"))
+        labels.append(f"{empty_limit} limit: no {counted}")
     for reference in references:
         (line,) = ax.plot(reference.energy, reference.value, color="black", linewidth=1.5)
         handles.append(line)
