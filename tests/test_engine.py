@@ -318,6 +318,29 @@ def test_resumed_run_trains_as_if_never_interrupted(
     np.testing.assert_array_equal(a["score"], b["score"])
 
 
+def test_a_run_resumes_elsewhere_with_other_threads_and_accelerator_but_not_another_precision(tabular_config: dict) -> None:
+    """Where and how fast a run trains may change on resuming (a CPU run moved to a GPU node, or given more
+    threads): recorded in run.json and config.yaml. What changes its numbers' types (precision) may not."""
+    tabular_config["trainer"].update(max_epochs=1, accelerator="auto", threads=None)
+    run = train(resolve_config(tabular_config), progress=False)
+    tabular_config["trainer"].update(max_epochs=2, accelerator="cpu", threads=1)
+    continued = train(resolve_config(tabular_config), resume=run.path, progress=False)
+    status = continued.status()
+    assert status["state"] == "completed" and status["attempts"] == 2
+    assert status["machine_changes"] == [{"attempt": 1, "trainer.accelerator": ["auto", "cpu"], "trainer.threads": [None, 1]}]
+    assert status["budget_changes"] == [{"attempt": 1, "trainer.max_epochs": [1, 2]}]
+    stored = resolve_config(yaml.safe_load(continued.config_file.read_text())).trainer
+    assert (stored.accelerator, stored.threads, stored.max_epochs) == ("cpu", 1, 2)
+    tabular_config["trainer"]["threads"] = 2  # elsewhere alone: a completed run has nothing left to train
+    with pytest.raises(ConfigError, match="already holds a completed run"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+    tabular_config["trainer"].update(max_epochs=3, precision="64-true")
+    with pytest.raises(ConfigError, match=r"differs from the one this run was started with in trainer\.precision"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
+    # the refusals leave the run as it was
+    assert run.status()["attempts"] == 2 and resolve_config(yaml.safe_load(run.config_file.read_text())).trainer.threads == 1
+
+
 def test_resuming_with_another_number_of_processes_is_refused(tabular_config: dict) -> None:
     run = train(resolve_config(tabular_config), progress=False)
     checkpoint = torch.load(run.checkpoints / "last.ckpt", weights_only=False)

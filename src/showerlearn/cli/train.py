@@ -18,7 +18,8 @@ def train(
     overrides: OverrideOption = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue this interrupted run directory from its last checkpoint; with a larger "
-                     "trainer.max_epochs, max_steps or max_time, also a completed one.")
+                     "trainer.max_epochs, max_steps or max_time, also a completed one. Where it trains may change too "
+                     "(trainer.accelerator, devices, num_nodes, strategy, threads...), with as many processes as before.")
     ] = None,
     run_dir: Annotated[
         Path | None,

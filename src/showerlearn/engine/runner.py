@@ -63,7 +63,8 @@ def train(
 
     ``resume`` continues an interrupted run from its last checkpoint; the config must be the one the
     run was started with, except for the training budget (:data:`BUDGET_KEYS`): raising it trains a
-    completed run further (one stopped by ``max_time``, or one that needs more epochs). ``run_dir``
+    completed run further (one stopped by ``max_time``, or one that needs more epochs); and where it trains
+    (:data:`MACHINE_KEYS`: another accelerator, more threads), with as many processes as before. ``run_dir``
     forces the folder (sweeps; every process of a job launched from outside, by ``torchrun`` or
     ``srun``, must be given the same one).
     """
@@ -173,7 +174,9 @@ def _open_run(
             held.enter_context(run_lock(run))
         # config before status: the owner writes them in the other order, so no process sees a new
         # budget's config.yaml with the run still "completed"
-        budget = budget_changes(load_config(run.config_file), config, str(resume))
+        stored = load_config(run.config_file)
+        budget = budget_changes(stored, config, str(resume))
+        machine = machine_changes(stored, config)
         status = run.status()
         if status.get("state") == "completed" and not budget:
             raise ConfigError(str(resume), [
@@ -190,6 +193,10 @@ def _open_run(
             _check_budget_trains(config, run, str(resume))
             log.info("continuing %s with a new training budget: %s", run.path, budget)
             run.update_status(state="running", budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
+        if owner and machine:
+            log.info("continuing %s elsewhere: %s", run.path, machine)
+            run.update_status(machine_changes=[*status.get("machine_changes", []), {"attempt": attempt, **machine}])
+        if owner and (budget or machine):
             write_text_atomic(run.config_file, dump_config(config))  # describes the run as it will end
         if owner:  # after the refusals above, which leave the run they refuse as it was
             # a run started by an earlier version recorded no fingerprint: it is checked from now on
@@ -224,29 +231,53 @@ def _open_run(
 BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 
 
+#: settings of where and how fast a run trains, which a resumed run may be given otherwise (moved to a GPU node, or to
+#: one with more cores): they change no batch, step or schedule, the numbers only by float rounding. The number of
+#: processes must stay what it was: the DataModule's checkpoint state refuses another (naming devices x num_nodes).
+#: Not precision, tf32 or compile: they change the numbers' types, or the names of the weights in the checkpoint.
+MACHINE_KEYS = ("trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.strategy", "trainer.threads",
+                "trainer.cpu_allocator", "trainer.compile_cache")
+
 #: settings a resumed run may be given otherwise, as they change nothing of it: where new runs go (it goes on in its
 #: own folder)
 _RESUME_FREE_KEYS = frozenset({"output_dir"})
 
 
 def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
-    """``{key: [stored value, given value]}`` for changed budget keys; a ConfigError for any other difference."""
-    before, after = stored.model_dump(mode="json"), given.model_dump(mode="json")
-    flat_before, flat_after = flatten_config(before), flatten_config(after)
-    changed = sorted(k for k in flat_before.keys() | flat_after.keys()
-                     if flat_before.get(k) != flat_after.get(k) and k not in _RESUME_FREE_KEYS)
-    if other := _outermost([k for k in changed if k not in BUDGET_KEYS]):
+    """``{key: [stored value, given value]}`` for changed budget keys; a ConfigError for any other difference than
+    of the budget and of where the run trains (:data:`MACHINE_KEYS`, :func:`machine_changes`)."""
+    changed = _changed_keys(stored, given)
+    if other := _outermost([k for k in changed if k not in BUDGET_KEYS and k not in MACHINE_KEYS]):
         difference = difflib.unified_diff(
             dump_config(stored).splitlines(), dump_config(given).splitlines(), "run's config.yaml", "given config", lineterm=""
         )
         named = ", ".join(other[:_NAMED_KEYS]) + (f" and {len(other) - _NAMED_KEYS} more" if len(other) > _NAMED_KEYS else "")
         raise ConfigError(source, [
             f"the config differs from the one this run was started with in {named} (pass "
-            f"RUN_DIR/config.yaml to resume as is; only {', '.join(BUDGET_KEYS)} may change; to start anew with "
+            f"RUN_DIR/config.yaml to resume as is; only the training budget ({', '.join(BUDGET_KEYS)}) and where it "
+            f"trains ({', '.join(MACHINE_KEYS)}) may change; to start anew with "
             "this config, give a new folder, or remove this one):",
             *list(difference)[2:32],
         ])
-    return {key: [before["trainer"][key.split(".")[1]], after["trainer"][key.split(".")[1]]] for key in changed}
+    return _trainer_values(stored, given, [key for key in changed if key in BUDGET_KEYS])
+
+
+def machine_changes(stored: ExperimentConfig, given: ExperimentConfig) -> dict[str, list[Any]]:
+    """``{key: [stored value, given value]}`` for the changed settings of where the run trains (:data:`MACHINE_KEYS`)."""
+    return _trainer_values(stored, given, [key for key in _changed_keys(stored, given) if key in MACHINE_KEYS])
+
+
+def _changed_keys(stored: ExperimentConfig, given: ExperimentConfig) -> list[str]:
+    """The flattened keys whose values differ (but :data:`_RESUME_FREE_KEYS`), sorted."""
+    flat_before, flat_after = (flatten_config(config.model_dump(mode="json")) for config in (stored, given))
+    return sorted(k for k in flat_before.keys() | flat_after.keys()
+                  if flat_before.get(k) != flat_after.get(k) and k not in _RESUME_FREE_KEYS)
+
+
+def _trainer_values(stored: ExperimentConfig, given: ExperimentConfig, keys: list[str]) -> dict[str, list[Any]]:
+    """``{key: [stored value, given value]}`` of trainer settings ``trainer.NAME``."""
+    before, after = stored.trainer.model_dump(mode="json"), given.trainer.model_dump(mode="json")
+    return {key: [before[key.split(".")[1]], after[key.split(".")[1]]] for key in keys}
 
 
 #: differing settings a resume refusal names (the diff after it shows them all)
