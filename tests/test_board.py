@@ -664,7 +664,8 @@ def test_a_rejection_limit_ranks_by_its_value_in_the_browser(chromium: str, coll
     assert '<td class="num">80</td>' in finite_row, "not marked best"
     sweep_row = re.search(r'<tr data-entry="hh/sweep">(.*?)</tr>', dom.html, re.S).group(1)
     assert ">0.9100 (1 of 2 runs)<" in sweep_row  # the AUC of seed 1 alone
-    # the rejection curve marks the one bin whose cut keeps no background event (of the run that kept none) as a limit
+    # the rejection curve marks the bin whose cut keeps no background event as a limit: of the run that kept none, and
+    # of the sweep's mean, as one of its seeds kept none
     limits = dom.find("path", **{"class": "limit"})
-    assert len(limits) == 1 and "lower limit: no background events kept" in dom.html
+    assert len(limits) == 2 and "lower limit: no background events kept" in dom.html
     assert len(dom.find("p", **{"class": "plot-note limit-note"})) == 1

@@ -157,7 +157,8 @@ def test_the_attention_bias_enters_each_head_as_a_naive_implementation_does() ->
 
 def test_stages_add_what_the_embeddings_between_them_give_to_the_later_layers_bias() -> None:
     """Three layers in two stages (one layer, then two): the later layers' bias is the given one plus what
-    ``between`` makes of the first layer's normed embeddings; with nothing added it is the plain encoder."""
+    ``between`` makes of the first layer's normed embeddings; in three stages each stage's own addition, not a
+    sum of them; with nothing added it is the plain encoder."""
     torch.manual_seed(5)
     encoder = SetEncoder(len(HIT_FEATURES), dim=8, layers=3, heads=2).eval()
     features = torch.randn(2, 5, len(HIT_FEATURES))
@@ -179,6 +180,11 @@ def test_stages_add_what_the_embeddings_between_them_give_to_the_later_layers_bi
     assert len(seen) == 1 and torch.allclose(seen[0], after_one, atol=1e-5)
     assert torch.allclose(got, expected, atol=1e-5)
     assert torch.allclose(plain, encoder(features, mask), atol=1e-5)
+    extras = iter([extra, -extra])
+    with torch.no_grad():
+        three = encoder.staged(features, mask, bias, 3, lambda embeddings: next(extras))
+        expected = _naive_biased_encoder(encoder, features, mask, bias, bias + extra, bias - extra)
+    assert torch.allclose(three, expected, atol=1e-5)
 
 
 def test_the_pair_bias_learns_and_refuses_what_it_cannot_bias() -> None:
@@ -188,8 +194,11 @@ def test_the_pair_bias_learns_and_refuses_what_it_cannot_bias() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.pair_bias.parameters())
     with pytest.raises(ValueError, match="pair_bias needs attention layers"):
         HitTransformer(SPEC, layers=0, pair_bias=True)
-    with pytest.raises(ValueError, match=r"stages must be at most layers \(2\): each stage runs one layer at least, got 3"):
+    with pytest.raises(ValueError, match=r"stages: must be at most layers \(2\): each stage runs one layer at least, got 3"):
         HitTransformer(SPEC, layers=2, stages=3)
+    example = Path(__file__).resolve().parents[1] / "examples" / "calorimeter_transformer.yaml"
+    with pytest.raises(ConfigError, match=r"model\.params\.stages: must be at most layers \(3\)"):  # before any work
+        load_config(example, ["model.params.stages=4"])
     staged = MODELS["transformer_stages"]().train()
     staged({"hits": _hits(5), "hits_mask": torch.ones(1, 5, dtype=torch.bool)})["pairs"].square().sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in staged.recycled.parameters())

@@ -337,6 +337,9 @@ def test_a_run_resumes_elsewhere_with_other_threads_and_accelerator_but_not_anot
     tabular_config["trainer"].update(max_epochs=3, precision="64-true")
     with pytest.raises(ConfigError, match=r"differs from the one this run was started with in trainer\.precision"):
         train(resolve_config(tabular_config), resume=run.path, progress=False)
+    tabular_config["trainer"].update(precision="32-true", strategy="ddp")
+    with pytest.raises(ConfigError, match=r"differs from the one this run was started with in trainer\.strategy"):
+        train(resolve_config(tabular_config), resume=run.path, progress=False)
     # the refusals leave the run as it was
     assert run.status()["attempts"] == 2 and resolve_config(yaml.safe_load(run.config_file.read_text())).trainer.threads == 1
 
@@ -348,8 +351,20 @@ def test_resuming_with_another_number_of_processes_is_refused(tabular_config: di
     state["world_size"] = 4  # as if trained on 4 GPUs
     torch.save(checkpoint, run.checkpoints / "last.ckpt")
     tabular_config["trainer"]["max_epochs"] += 1  # something left to train
+    config_text, status = run.config_file.read_text(), run.status()
+    for devices in ("auto", 2):  # as before (one process on this CPU), or given otherwise: refused before any change
+        tabular_config["trainer"].update(accelerator="cpu", devices=devices)
+        with pytest.raises(ConfigError, match=rf"trained by 4 process\(es\); .* give {1 if devices == 'auto' else 2} on "
+                           r"this machine: set devices and num_nodes so that devices x nodes = 4"):
+            train(resolve_config(tabular_config), resume=run.path, progress=False)
+        assert run.config_file.read_text() == config_text and run.status() == status
+    # an older checkpoint, read past that check, is still refused when it is loaded
+    from showerlearn.data.base import ShowerDataModule
+
+    datamodule = ShowerDataModule.__new__(ShowerDataModule)
+    datamodule.trainer = None
     with pytest.raises(RuntimeError, match="trained by 4 process"):
-        train(resolve_config(tabular_config), resume=run.path, progress=False)
+        datamodule.load_state_dict({"world_size": 4})
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from showerlearn.engine.runner import evaluate, train
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.evaluation.classification import evaluate_classification
 from showerlearn.evaluation.curves import NON_NEGATIVE, SHARE, curve_record, series_from_record
+from showerlearn.family import BoardStyle
 from showerlearn.iact.data.cuts import Cuts
 from showerlearn.iact.data.targets import COLUMN_UNITS, META_COLUMNS, decode_outputs
 from showerlearn.iact.evaluation.evaluator import evaluate_iact, iact_metrics
@@ -121,10 +122,31 @@ def test_a_value_of_a_bin_whose_count_is_0_is_marked_as_the_limit_it_is() -> Non
     (lower,), texts = triangles("lower")
     assert lower.get_marker() == "^" and list(lower.get_xdata()) == [0.1] and list(lower.get_ydata()) == [1200.0]
     assert "lower limit: no background events kept" in texts
+    figure = curves_figure([series_from_record(record, "net")], xlabel="signal efficiency", ylabel="rejection",
+                           logx=False, logy=True, counted="background events kept", empty_limit="lower")
+    dots = [line for line in figure.axes[0].get_lines() if line.get_marker() == "o"]
+    assert all(not np.isfinite(line.get_ydata()[0]) for line in dots)  # the limit is a triangle, not also a grey point
     (upper,), texts = triangles("upper")
     assert upper.get_marker() == "v" and "upper limit: no background events kept" in texts
     marked, texts = triangles(None)
     assert not marked and not any("limit" in text for text in texts)
+
+
+def test_a_sweeps_value_is_a_limit_where_any_seed_counted_nothing_however_its_mean_count_rounds() -> None:
+    """Seeds that kept [0, 1, 0, 400] and [1, 0, 3, 400] background events: the first three bins' means include
+    a limit (their mean counts round to 0, 0 and 2), the last does not."""
+    def run(counts: list[int]) -> dict[str, Any]:
+        curve = curve_record(np.linspace(0.0, 0.8, 5), np.array([900.0, 600.0, 300.0, 4.0]), np.array(counts),
+                             x="signal_efficiency", x_unit="", unit="")
+        return {"evaluator": "collider", "scalars": {}, "curves": {"rejection_vs_signal_efficiency": curve}}
+
+    record = aggregate_runs([run([0, 1, 0, 400]), run([1, 0, 3, 400])])["curves"]["rejection_vs_signal_efficiency"]
+    assert record["n_runs_counting_none"] == [1, 1, 1, 0]
+    assert series_from_record(record, "sweep").counted_none.tolist() == [True, True, True, False]
+    assert series_from_record(run([0, 1, 0, 400])["curves"]["rejection_vs_signal_efficiency"], "run").counted_none.tolist() == [
+        True, False, True, False]
+    with pytest.raises(ValueError, match=r"metric_style\['rejection'\]\['empty_limit'\] must be 'lower', 'upper' or None"):
+        BoardStyle(metric_style={"rejection": {"empty_limit": "at least"}})
 
 
 def test_aggregate_band_is_the_seed_dispersion_with_mean_event_counts() -> None:

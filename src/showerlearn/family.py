@@ -73,6 +73,12 @@ class BoardStyle:
     positive_class: str = "signal"
     run_figures: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        for metric, style in self.metric_style.items():
+            if style.get("empty_limit") not in (None, "lower", "upper"):
+                raise ValueError(f"metric_style[{metric!r}]['empty_limit'] must be 'lower', 'upper' or None, got "
+                                 f"{style['empty_limit']!r}")
+
 
 #: how an AUC-per-bin curve reads, the same in every family that draws one
 AUC_STYLE: Mapping[str, Any] = {"ylabel": "AUC", "logy": False, "missing": "no AUC: one class only in the bin"}

@@ -19,7 +19,7 @@ def train(
     resume: Annotated[
         Path | None, typer.Option(help="Continue this interrupted run directory from its last checkpoint; with a larger "
                      "trainer.max_epochs, max_steps or max_time, also a completed one. Where it trains may change too "
-                     "(trainer.accelerator, devices, num_nodes, strategy, threads...), with as many processes as before.")
+                     "(trainer.accelerator, devices, num_nodes, threads...), with as many processes as before.")
     ] = None,
     run_dir: Annotated[
         Path | None,

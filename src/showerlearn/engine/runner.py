@@ -176,7 +176,7 @@ def _open_run(
         # budget's config.yaml with the run still "completed"
         stored = load_config(run.config_file)
         budget = budget_changes(stored, config, str(resume))
-        machine = machine_changes(stored, config)
+        machine = machine_changes(stored, config, str(resume))
         status = run.status()
         if status.get("state") == "completed" and not budget:
             raise ConfigError(str(resume), [
@@ -184,7 +184,7 @@ def _open_run(
             ])
         if owner and FINGERPRINT_KEY in status:
             check_same_data(status[FINGERPRINT_KEY], config, str(resume))
-        if owner and (problems := _resume_problems(config, run)):
+        if owner and (problems := _resume_problems(config, run) + _process_count_problems(config, run)):
             raise ConfigError(str(resume), problems)
         # Lightning's DDP workers start after the owner counted this attempt
         counted = int(started_by_lightning())
@@ -233,10 +233,14 @@ BUDGET_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.max_time")
 
 #: settings of where and how fast a run trains, which a resumed run may be given otherwise (moved to a GPU node, or to
 #: one with more cores): they change no batch, step or schedule, the numbers only by float rounding. The number of
-#: processes must stay what it was: the DataModule's checkpoint state refuses another (naming devices x num_nodes).
-#: Not precision, tf32 or compile: they change the numbers' types, or the names of the weights in the checkpoint.
-MACHINE_KEYS = ("trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.strategy", "trainer.threads",
-                "trainer.cpu_allocator", "trainer.compile_cache")
+#: processes must stay what it was (:func:`_process_count_problems`). Not precision, tf32 or compile: they change the
+#: numbers' types, or the names of the weights in the checkpoint; nor the strategy, which may change the checkpoint's
+#: form (FSDP, DeepSpeed).
+MACHINE_KEYS = ("trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.threads", "trainer.cpu_allocator",
+                "trainer.compile_cache")
+#: the precision whose numbers' type depends on the accelerator: float16 with a gradient scaler on a GPU, bfloat16
+#: without one on a CPU (Lightning's choice)
+_ACCELERATOR_BOUND_PRECISION = "16-mixed"
 
 #: settings a resumed run may be given otherwise, as they change nothing of it: where new runs go (it goes on in its
 #: own folder)
@@ -262,9 +266,39 @@ def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: st
     return _trainer_values(stored, given, [key for key in changed if key in BUDGET_KEYS])
 
 
-def machine_changes(stored: ExperimentConfig, given: ExperimentConfig) -> dict[str, list[Any]]:
-    """``{key: [stored value, given value]}`` for the changed settings of where the run trains (:data:`MACHINE_KEYS`)."""
-    return _trainer_values(stored, given, [key for key in _changed_keys(stored, given) if key in MACHINE_KEYS])
+def machine_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
+    """``{key: [stored value, given value]}`` for the changed settings of where the run trains (:data:`MACHINE_KEYS`);
+    a ConfigError for another accelerator under a precision whose type depends on it."""
+    changes = _trainer_values(stored, given, [key for key in _changed_keys(stored, given) if key in MACHINE_KEYS])
+    if "trainer.accelerator" in changes and given.trainer.precision == _ACCELERATOR_BOUND_PRECISION:
+        raise ConfigError(source, [
+            f"trainer.accelerator: {changes['trainer.accelerator'][0]!r} -> {changes['trainer.accelerator'][1]!r} under "
+            f"precision {_ACCELERATOR_BOUND_PRECISION!r}, which trains in float16 on a GPU and bfloat16 on a CPU: the run "
+            "would go on in another number type; resume it on the accelerator it started on"])
+    return changes
+
+
+def _process_count_problems(config: ExperimentConfig, run: RunDir) -> list[str]:
+    """Whether the trainer settings give, on this machine, the number of processes the run's last checkpoint was
+    trained by ('auto' devices count this machine's GPUs): checked before the run is touched (the DataModule checks
+    it again when the checkpoint is loaded, but by then the run's files say it goes on)."""
+    last = run.checkpoints / "last.ckpt"
+    if config.model is None or not last.is_file():
+        return []
+    saved = next((state.get("world_size") for name, state in load_checkpoint(last).items()
+                  if name.endswith("DataModule") and isinstance(state, Mapping)), None)
+    options = config.trainer
+    try:
+        now = L.Trainer(accelerator=options.accelerator, devices=options.devices, num_nodes=options.num_nodes,
+                        strategy=options.strategy, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False).world_size
+    except Exception as error:  # Lightning's own word on settings this machine cannot run (no GPU, too few devices)
+        return [f"trainer.accelerator / devices / num_nodes: {error}"]
+    if saved is None or saved == now:
+        return []
+    return [f"this run was trained by {saved} process(es); trainer.accelerator {options.accelerator!r}, devices "
+            f"{options.devices!r} and num_nodes {options.num_nodes} give {now} on this machine: set devices and num_nodes "
+            f"so that devices x nodes = {saved} ('auto' counts this machine's GPUs)"]
 
 
 def _changed_keys(stored: ExperimentConfig, given: ExperimentConfig) -> list[str]:

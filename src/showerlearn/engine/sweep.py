@@ -213,7 +213,7 @@ def _started(run: Path) -> bool:
 
 def _check_same_experiment(run: Path, config: ExperimentConfig) -> dict[str, list[Any]]:
     """A ConfigError when the run started in ``run`` was trained with another config than ``config`` (its
-    training budget aside): a resumed sweep must not average runs of different experiments. Returns the
+    training budget and where it trains aside): a resumed sweep must not average runs of different experiments. Returns the
     budget keys that differ, ``{key: [the run's value, config's value]}``."""
     from showerlearn.engine.runner import budget_changes
 

@@ -83,6 +83,17 @@ def _mean_events(records: Sequence[Mapping[str, Any]], values: np.ndarray) -> li
     return np.rint(behind).astype(int).tolist()
 
 
+def _runs_counting_none(records: Sequence[Mapping[str, Any]], values: np.ndarray) -> list[int] | None:
+    """Per bin, the runs with a value there whose count is 0 (None when no record counts): a value behind which
+    a run counted nothing may be a one-sided limit (a rejection where the cut keeps no background event), and so
+    is a mean over it, however the mean count rounds."""
+    counted = [k for k, record in enumerate(records) if record.get("n_events") is not None]
+    if not counted:
+        return None
+    counts = np.array([records[k]["n_events"] for k in counted], dtype=float)
+    return np.sum((counts == 0) & np.isfinite(values[counted]), axis=0).astype(int).tolist()
+
+
 def _names(metrics_list: Sequence[Mapping[str, Any]], key: str) -> list[str]:
     return sorted({name for m in metrics_list for name in m.get(key, {})})
 
@@ -123,6 +134,7 @@ def aggregate_runs(metrics_list: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "std": json_list(stats.std),
             "n_runs": stats.n_runs.tolist(),
             "n_events": _mean_events(_records(metrics_list, name), matrix),
+            "n_runs_counting_none": _runs_counting_none(_records(metrics_list, name), matrix),
         }
     aggregate = {"evaluator": evaluators.pop(), "n_runs": len(metrics_list), "scalars": scalars, "curves": curves}
     if limits:

@@ -137,17 +137,21 @@ def series_from_record(record: Mapping[str, Any], label: str, *, baseline: bool 
         if (values := record.get(key)) is not None and len(values) != max(len(edges) - 1, 0):
             raise ValueError(f"{key!r} has {len(values)} entries for {len(edges)} edges (one per bin: {max(len(edges) - 1, 0)})")
     n_events = as_array(record.get("n_events"))
+    # a bin behind whose value some run counted nothing; an aggregate says so per bin (its mean count is rounded), a
+    # run's and an older aggregate's count says it itself
+    none_counted = as_array(record.get("n_runs_counting_none"))
+    counted_none = none_counted > 0 if none_counted is not None else None if n_events is None else n_events == 0
     if "mean" in record:
         mean, std = as_array(record["mean"]), as_array(record["std"])
         band = seeds_band(max(record.get("n_runs") or [0]))
         low, high = as_array(record.get("bounds") or [None, None])
         low, high = np.nan_to_num(low, nan=-np.inf), np.nan_to_num(high, nan=np.inf)
         return CurveSeries(label, edges, mean, np.clip(mean - std, low, high), np.clip(mean + std, low, high), baseline,
-                           n_events, band)
+                           n_events, band, counted_none)
     low, high = as_array(record.get("ci_low")), as_array(record.get("ci_high"))
     # records written before they said what their band is: a confidence interval of some level
     band = record.get("band", "confidence interval" if low is not None and np.isfinite(low).any() else "")
-    return CurveSeries(label, edges, as_array(record["value"]), low, high, baseline, n_events, band)
+    return CurveSeries(label, edges, as_array(record["value"]), low, high, baseline, n_events, band, counted_none)
 
 
 def save_curve_figures(

@@ -142,7 +142,7 @@
       const segments = [];
       let current = [];
       s.x.forEach((x, k) => {
-        if (inside(x, s.y[k]) && !fewEvents(s, k)) current.push(k);
+        if (inside(x, s.y[k]) && !fewEvents(s, k) && !isLimit(spec, s, k)) current.push(k);
         else if (current.length) { segments.push(current); current = []; }
       });
       if (current.length) segments.push(current);
@@ -161,10 +161,11 @@
       if (s.markers) {
         s.x.forEach((x, k) => {
           if (!inside(x, s.y[k])) return;
-          const few = fewEvents(s, k);
+          // a value behind which a run counted nothing is a one-sided limit (spec.emptyLimit): a triangle pointing
+          // where the value may lie, instead of the point
+          const limit = isLimit(spec, s, k);
+          const few = fewEvents(s, k) && !limit;
           if (few) fewDrawn = true;
-          // a bin whose count is 0 holds a one-sided limit (spec.emptyLimit): a triangle pointing where the value may lie
-          const limit = spec.emptyLimit && s.n && s.n[k] === 0;
           if (limit) limitDrawn = true;
           const [cx, cy] = [X(x), Y(s.y[k])];
           const dot = limit
@@ -207,6 +208,9 @@
   }
   function limitNote(spec) {
     return `${spec.emptyLimit} limit: no ${spec.counted || "events"}`;
+  }
+  function isLimit(spec, s, k) {
+    return Boolean(spec.emptyLimit && s.countedNone && s.countedNone[k]);
   }
   function fewEvents(s, k) {
     return Boolean(s.n) && finite(s.n[k]) && s.n[k] < MIN_EVENTS;
@@ -252,7 +256,7 @@
     });
     return {id: entry.id, label: entry.label + (entry.isBaseline ? " (baseline)" : ""), color: entry.color,
             dashed: Boolean(entry.isBaseline), markers: true, x, y: curve.value, low: curve.low, high: curve.high,
-            band: curve.band || "", n: curve.n_events || null};
+            band: curve.band || "", n: curve.n_events || null, countedNone: curve.counted_none || null};
   }
   function drawPlots() {
     const host = document.getElementById("plots");

@@ -206,7 +206,8 @@ def _entry_payload(entry: BoardEntry, by_family: bool) -> dict[str, Any]:
             _metric_key(family, name): {
                 "edges": _floats(series.edges), "value": _floats(series.value), "low": _floats(series.low),
                 "high": _floats(series.high), "band": series.band if series.low is not None else "",
-                "n_events": _floats(series.n_events)}
+                "n_events": _floats(series.n_events),
+                "counted_none": None if series.counted_none is None else [bool(v) for v in series.counted_none]}
             for name, series in entry.curves.items()
         },
         "roc": None if entry.roc is None else {"fpr": _floats(entry.roc.fpr), "tpr": _floats(entry.roc.tpr),

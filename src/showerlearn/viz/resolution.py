@@ -35,7 +35,9 @@ LOW_STATISTICS_COLOR = "0.65"
 @dataclass(frozen=True)
 class CurveSeries:
     """One curve to draw: values per bin of ``edges`` with an optional band ``[low, high]``, described by
-    ``band`` (``"95 % bootstrap interval"``, ``"mean ± std over 3 seeds"``), and the events in each bin."""
+    ``band`` (``"95 % bootstrap interval"``, ``"mean ± std over 3 seeds"``), and the events in each bin;
+    ``counted_none``: per bin, whether a run behind the value counted nothing there (for a mean over runs, any
+    of them), where a family's value is a one-sided limit (``curves_figure``'s ``empty_limit``)."""
 
     label: str
     edges: np.ndarray
@@ -45,6 +47,7 @@ class CurveSeries:
     baseline: bool = False
     n_events: np.ndarray | None = None
     band: str = ""
+    counted_none: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,13 @@ def _few_events(curve: CurveSeries, min_events: int) -> np.ndarray:
 
 def draw_curve(
     ax: Axes, curve: CurveSeries, color: str | None = None, positive_only: bool = False,
-    min_events: int = MIN_EVENTS_PER_BIN,
+    min_events: int = MIN_EVENTS_PER_BIN, limits: np.ndarray | None = None,
 ) -> str:
     """Draw one binned curve (points, bin-width bars, band) on ``ax``; returns its colour.
 
     ``positive_only`` (log y axis) leaves a gap at values <= 0, e.g. a zero effective area below
     threshold, instead of a line plunging to minus infinity. Bins with fewer than ``min_events`` events
-    are drawn grey, without line or band.
+    are drawn grey, without line or band; bins of ``limits`` (a mask) not at all: :func:`_mark_limits` draws them.
     """
 
     def values(v: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -83,17 +86,18 @@ def draw_curve(
         return np.where(v > 0, v, np.nan) if positive_only else v
 
     edges = np.asarray(curve.edges, dtype=float)
-    few = _few_events(curve, min_events)
+    few = _few_events(curve, min_events) & (True if limits is None else ~limits)
     x = bin_centers(edges)
     xerr = [x - edges[:-1], edges[1:] - x]
     style = {"linestyle": "--", "marker": "s", "mfc": "none"} if curve.baseline else {"linestyle": "-", "marker": "o"}
-    line = ax.errorbar(x, values(curve.value, ~few), xerr=xerr, label=curve.label, color=color, markersize=4, capsize=0, **style)
+    drawn = ~few & (True if limits is None else ~limits)
+    line = ax.errorbar(x, values(curve.value, drawn), xerr=xerr, label=curve.label, color=color, markersize=4, capsize=0, **style)
     color = line.lines[0].get_color()
     if few.any():
         ax.errorbar(x, values(curve.value, few), xerr=xerr, color=LOW_STATISTICS_COLOR, markersize=4, capsize=0,
                     **{**style, "linestyle": "none", "mfc": "none"})
     if curve.low is not None and curve.high is not None:
-        ax.fill_between(x, values(curve.low, ~few), values(curve.high, ~few), color=color, alpha=0.25, linewidth=0)
+        ax.fill_between(x, values(curve.low, drawn), values(curve.high, drawn), color=color, alpha=0.25, linewidth=0)
     return color
 
 
@@ -112,12 +116,16 @@ def _mark_missing(ax: Axes, curve: CurveSeries, color: str) -> bool:
 LIMIT_MARKERS = {"lower": "^", "upper": "v"}
 
 
-def _mark_limits(ax: Axes, curve: CurveSeries, color: str, side: str, positive_only: bool) -> bool:
-    """A triangle on each value of a bin whose count is 0, a one-sided limit (``side``); True if there is one."""
-    if curve.n_events is None:
-        return False
+def _limits(curve: CurveSeries) -> np.ndarray:
+    """Per bin: a value behind which a run counted nothing (:attr:`CurveSeries.counted_none`)."""
     value = np.asarray(curve.value, dtype=float)
-    limit = (np.asarray(curve.n_events, dtype=float) == 0) & np.isfinite(value) & ((value > 0) | (not positive_only))
+    return np.zeros(len(value), bool) if curve.counted_none is None else np.asarray(curve.counted_none, bool) & np.isfinite(value)
+
+
+def _mark_limits(ax: Axes, curve: CurveSeries, color: str, side: str, positive_only: bool) -> bool:
+    """A triangle on each value that is a one-sided limit (``side``, :func:`_limits`); True if there is one."""
+    value = np.asarray(curve.value, dtype=float)
+    limit = _limits(curve) & ((value > 0) | (not positive_only))
     if limit.any():
         ax.plot(bin_centers(np.asarray(curve.edges, dtype=float))[limit], value[limit], LIMIT_MARKERS[side], color=color,
                 markersize=7, linestyle="none")
@@ -200,7 +208,8 @@ def curves_figure(
     # log axes need data (positive for y), or matplotlib fails at draw time (e.g. no events at all)
     has_data = any(np.isfinite(np.asarray(v, dtype=float)).any() for v in values)
     logy = logy and _any_positive(values)
-    colors = [draw_curve(ax, curve, positive_only=logy, min_events=min_events) for curve in curves]
+    colors = [draw_curve(ax, curve, positive_only=logy, min_events=min_events,
+                         limits=_limits(curve) if empty_limit is not None else None) for curve in curves]
     handles, labels = ax.get_legend_handles_labels()
     marked = [_mark_missing(ax, curve, color) for curve, color in zip(curves, colors, strict=True)]
     if any(marked):

@@ -11,6 +11,9 @@ besides the product and difference of the two hits' embeddings, the cosine of th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -42,21 +45,30 @@ class HitTransformer(EncoderSettingsCheck, nn.Module):
     pair_bias
         Add a per-head attention bias from each hit pair's opening angle and energies (:class:`HitPairBias`).
     pair_hidden
-        Width of the pair-bias MLP.
+        Width of the pair-bias MLP, and of the MLP that maps recycled pair logits to a bias (``stages``).
     stages
         Groups the encoder layers run in. After each group but the last, the similarity head reads the
         embeddings so far, and its same-gamma logits bias the attention of the next group (a learnt map per
-        head): later layers can attend to the hits the network already takes for the same gamma.
+        head): later layers can attend to the hits the head, as far as the network has got, puts with theirs.
     """
 
     #: the outputs ``forward`` returns: the heads a task may train (the config check reads them)
     output_heads: tuple[str, ...] = ("pairs",)
 
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """The encoder's problems, and more stages than layers (found by ``config validate``, before any work)."""
+        problems = super().config_problems(params, path)
+        layers, stages = params.get("layers"), params.get("stages")
+        if isinstance(layers, int) and isinstance(stages, int) and (problem := _stages_problem(layers, stages)):
+            problems.append(f"{path}.stages: {problem}")
+        return problems
+
     def __init__(self, hit_features: FeatureSpec, dim: Count = 64, layers: NonNegative = 3, heads: Count = 4, dropout: DropRate = 0.0,
                  pair_bias: bool = False, pair_hidden: Count = 16, stages: Count = 1) -> None:
         super().__init__()
-        if stages > max(layers, 1):
-            raise ValueError(f"stages must be at most layers ({layers}): each stage runs one layer at least, got {stages}")
+        if problem := _stages_problem(layers, stages):
+            raise ValueError(f"stages: {problem}")
         self.spec = hit_features
         self.stages = stages
         self.encoder = SetEncoder(len(hit_features.names), dim, layers, heads, dropout)
@@ -129,6 +141,12 @@ class HitCondensation(EncoderSettingsCheck, nn.Module):
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         features = inputs["hits"]
         return {"objects": self.head(self.encoder(features, inputs["hits_mask"], _bias(self.pair_bias, features)))}
+
+
+def _stages_problem(layers: int, stages: int) -> str | None:
+    if stages > max(layers, 1):
+        return f"must be at most layers ({layers}): each stage runs one layer at least, got {stages}"
+    return None
 
 
 def _pair_bias(spec: FeatureSpec, heads: int, layers: int, hidden: int) -> HitPairBias:
