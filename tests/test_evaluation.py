@@ -131,6 +131,20 @@ def test_the_effective_area_counts_the_showers_behind_the_test_split(
                                4 * whole)  # fmt: skip
 
 
+def test_simulated_false_leaves_the_effective_area_out_where_the_files_would_give_one(
+    evaluated: tuple[dict[str, Any], Path, dict[str, np.ndarray]], tmp_path: Path
+) -> None:
+    from showerlearn.config.schema import Component
+    from showerlearn.engine.runner import _with_defaults
+
+    _, _, p = evaluated
+    defaults = {"simulated": SIM}  # what the data's files would give
+    unset, off = (_with_defaults(Component(name="iact", params={"simulated": value}), defaults) for value in (None, False))
+    assert unset.params["simulated"] == defaults["simulated"] and off.params["simulated"] is False
+    metrics = evaluate_iact(p, tmp_path, energy_bins=BINS, simulated=False, n_bootstrap=0, figure_formats=("png",))
+    assert "effective_area_vs_true_energy" not in metrics["curves"]
+
+
 def test_iact_figures_are_written_as_png_and_pdf(evaluated: tuple[dict[str, Any], Path, dict[str, np.ndarray]]) -> None:
     metrics, plots, _ = evaluated
     expected = {

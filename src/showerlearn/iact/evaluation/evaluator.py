@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import astropy.units as u
 import numpy as np
@@ -250,7 +250,7 @@ def evaluate_iact(
     baseline_label: str = "Hillas + RF",
     requirements: str | Path | None = None,
     requirement_set: RequirementSet = DEFAULT_REQUIREMENT_SET,
-    simulated: SimulatedEvents | Mapping[str, float] | None = None,
+    simulated: SimulatedEvents | Mapping[str, float] | Literal[False] | None = None,
     log_dir: str | Path | None = None,
     camera_examples: CameraExamples | None = None,
     label: str | None = None,
@@ -270,7 +270,8 @@ def evaluate_iact(
     ``requirement_set`` curves are overlaid. ``simulated``: the simulated spectrum (or the keyword
     arguments of ``SimulatedEvents``, as a config gives them) of the whole data set, for the effective area:
     its showers are scaled by ``test_share``, the share of the events in the test split (given by the
-    engine; 1 for a file of predictions of whole simulated files). ``log_dir``:
+    engine; 1 for a file of predictions of whole simulated files); ``False``: no effective area, not even the
+    one the engine would read from the files (a config's null leaves it to them). ``log_dir``:
     Lightning logs, for the loss / learning-rate figure. ``label``: the run's name in the figures'
     legends (default: ``run_name``, the experiment's name, given by the engine); ``caption``: the data set
     and cuts (given by the engine), the first line of every figure, followed by the test events. Returns
@@ -282,6 +283,8 @@ def evaluate_iact(
     if isinstance(baseline, (str, Path)):
         baseline_name = f"baseline predictions {baseline}"  # its errors name its file, not the run's
         baseline = _read_predictions(Path(baseline))
+    if simulated is False:
+        simulated = None
     if simulated is not None and not isinstance(simulated, SimulatedEvents):
         simulated = SimulatedEvents(**simulated)
     if simulated is not None:  # the predictions are the test split's: so are the showers behind them
