@@ -134,13 +134,16 @@ def _run_config(method: str, seed: int, args: argparse.Namespace) -> ExperimentC
 def _check_settings(folder: Path, method: str, seed: int, args: argparse.Namespace) -> None:
     """A completed run is reused only if its stored config is the one this command would train (else its numbers
     would be reported under settings they were not made with: other events, epochs, ``--set`` values, or an
-    example changed since). The cache folder is left out (it changes no result), and the epochs of fitted methods.
+    example changed since). The cache folder is left out (it changes no result), and the epochs and training batches
+    of fitted methods.
     The stored config is resolved again, so that a setting added to the code since, at its default, is no
     difference."""
     stored = yaml.safe_load(dump_config(load_config(folder / "config.yaml")))
     wanted = yaml.safe_load(dump_config(_run_config(method, seed, args)))
-    # what changes no result: where the events are cached, the runs' figure formats, a fitted method's epochs
-    ignored = {"data.params.cache_dir", "evaluation.params.figure_formats", *(["trainer.max_epochs"] if method in CLASSICAL else [])}
+    # what changes no result: where the events are cached, the runs' figure formats, a fitted method's epochs and
+    # training batches (it has none)
+    fitted = ["trainer.max_epochs", "data.params.group_by_size"] if method in CLASSICAL else []
+    ignored = {"data.params.cache_dir", "evaluation.params.figure_formats", *fitted}
     differences = [f"{key}: {found!r} there, {value!r} here" for key, found, value in setting_differences(stored, wanted)
                    if key not in ignored]
     if differences:
