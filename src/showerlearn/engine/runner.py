@@ -77,11 +77,14 @@ def train(
 
 def _resume_problems(config: ExperimentConfig, run: RunDir) -> list[str]:
     """What the run's DataModule finds in its last checkpoint that this version cannot continue
-    (``ShowerDataModule.resume_problems``); none for an estimator or a run without a checkpoint yet."""
+    (``ShowerDataModule.resume_problems``), and another number of processes (:func:`_process_count_problems`);
+    none for an estimator or a run without a checkpoint yet."""
     last = run.checkpoints / "last.ckpt"
     if config.model is None or not last.is_file():
         return []
-    return DATAMODULES.get(config.data.name).resume_problems(lambda: load_checkpoint(last), set(config.task.heads))
+    checkpoint = functools.cache(lambda: load_checkpoint(last))  # read once, and only if a check needs it
+    return (DATAMODULES.get(config.data.name).resume_problems(checkpoint, set(config.task.heads))
+            + _process_count_problems(config, checkpoint()))
 
 
 def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero: bool, resume: bool, progress: bool) -> RunDir:
@@ -184,7 +187,7 @@ def _open_run(
             ])
         if owner and FINGERPRINT_KEY in status:
             check_same_data(status[FINGERPRINT_KEY], config, str(resume))
-        if owner and (problems := _resume_problems(config, run) + _process_count_problems(config, run)):
+        if owner and (problems := _resume_problems(config, run)):
             raise ConfigError(str(resume), problems)
         # Lightning's DDP workers start after the owner counted this attempt
         counted = int(started_by_lightning())
@@ -278,14 +281,11 @@ def machine_changes(stored: ExperimentConfig, given: ExperimentConfig, source: s
     return changes
 
 
-def _process_count_problems(config: ExperimentConfig, run: RunDir) -> list[str]:
-    """Whether the trainer settings give, on this machine, the number of processes the run's last checkpoint was
+def _process_count_problems(config: ExperimentConfig, checkpoint: Mapping[str, Any]) -> list[str]:
+    """Whether the trainer settings give, on this machine, the number of processes the run's last ``checkpoint`` was
     trained by ('auto' devices count this machine's GPUs): checked before the run is touched (the DataModule checks
     it again when the checkpoint is loaded, but by then the run's files say it goes on)."""
-    last = run.checkpoints / "last.ckpt"
-    if config.model is None or not last.is_file():
-        return []
-    saved = next((state.get("world_size") for name, state in load_checkpoint(last).items()
+    saved = next((state.get("world_size") for name, state in checkpoint.items()
                   if name.endswith("DataModule") and isinstance(state, Mapping)), None)
     options = config.trainer
     try:

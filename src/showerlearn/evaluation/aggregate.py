@@ -73,11 +73,9 @@ def _mean_events(records: Sequence[Mapping[str, Any]], values: np.ndarray) -> li
     """Mean events per bin over the records that count them (None when none does), in each bin over the runs with a
     value there (``values``, one row per record), as the mean value is: a bin one seed of two fills with 125 events
     is a value of 125 events, not of 62. A bin no run has a value in: the mean over all of them."""
-    counted = [k for k, record in enumerate(records) if record.get("n_events") is not None]
-    if not counted:
+    if (counted := _counts(records, values)) is None:
         return None
-    counts = np.array([records[k]["n_events"] for k in counted], dtype=float)
-    valued = np.isfinite(values[counted])
+    counts, valued = counted
     behind = np.where(valued.any(axis=0), np.sum(counts * valued, axis=0) / np.maximum(valued.sum(axis=0), 1),
                       counts.mean(axis=0))
     return np.rint(behind).astype(int).tolist()
@@ -87,11 +85,19 @@ def _runs_counting_none(records: Sequence[Mapping[str, Any]], values: np.ndarray
     """Per bin, the runs with a value there whose count is 0 (None when no record counts): a value behind which
     a run counted nothing may be a one-sided limit (a rejection where the cut keeps no background event), and so
     is a mean over it, however the mean count rounds."""
+    if (counted := _counts(records, values)) is None:
+        return None
+    counts, valued = counted
+    return np.sum((counts == 0) & valued, axis=0).astype(int).tolist()
+
+
+def _counts(records: Sequence[Mapping[str, Any]], values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The per-bin counts of the records that count (one row each) and where those records have a value
+    (``values``: one row per record); None when no record counts."""
     counted = [k for k, record in enumerate(records) if record.get("n_events") is not None]
     if not counted:
         return None
-    counts = np.array([records[k]["n_events"] for k in counted], dtype=float)
-    return np.sum((counts == 0) & np.isfinite(values[counted]), axis=0).astype(int).tolist()
+    return np.array([records[k]["n_events"] for k in counted], dtype=float), np.isfinite(values[counted])
 
 
 def _names(metrics_list: Sequence[Mapping[str, Any]], key: str) -> list[str]:
