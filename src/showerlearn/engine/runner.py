@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +75,20 @@ def train(
         return _train_opened(config, run, attempt, rank_zero, resume is not None, progress)
 
 
-def _resume_problems(config: ExperimentConfig, run: RunDir) -> list[str]:
-    """What the run's DataModule finds in its last checkpoint that this version cannot continue
-    (``ShowerDataModule.resume_problems``), and another number of processes (:func:`_process_count_problems`);
-    none for an estimator or a run without a checkpoint yet."""
+def _last_checkpoint(run: RunDir) -> Callable[[], Mapping[str, Any]] | None:
+    """A reader of the run's last checkpoint that reads it once, when first called; None without one."""
     last = run.checkpoints / "last.ckpt"
-    if config.model is None or not last.is_file():
+    return functools.cache(lambda: load_checkpoint(last)) if last.is_file() else None
+
+
+def _resume_problems(config: ExperimentConfig, checkpoint: Callable[[], Mapping[str, Any]] | None) -> list[str]:
+    """What the run's DataModule finds in its last checkpoint that this version cannot continue
+    (``ShowerDataModule.resume_problems``), and where this machine would train it otherwise
+    (:func:`_machine_problems`); none for an estimator or a run without a checkpoint yet."""
+    if config.model is None or checkpoint is None:
         return []
-    checkpoint = functools.cache(lambda: load_checkpoint(last))  # read once, and only if a check needs it
     return (DATAMODULES.get(config.data.name).resume_problems(checkpoint, set(config.task.heads))
-            + _process_count_problems(config, checkpoint()))
+            + _machine_problems(config, checkpoint()))
 
 
 def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero: bool, resume: bool, progress: bool) -> RunDir:
@@ -179,7 +183,7 @@ def _open_run(
         # budget's config.yaml with the run still "completed"
         stored = load_config(run.config_file)
         budget = budget_changes(stored, config, str(resume))
-        machine = machine_changes(stored, config, str(resume))
+        machine = machine_changes(stored, config)
         status = run.status()
         if status.get("state") == "completed" and not budget:
             raise ConfigError(str(resume), [
@@ -187,13 +191,14 @@ def _open_run(
             ])
         if owner and FINGERPRINT_KEY in status:
             check_same_data(status[FINGERPRINT_KEY], config, str(resume))
-        if owner and (problems := _resume_problems(config, run)):
+        checkpoint = _last_checkpoint(run)
+        if owner and (problems := _resume_problems(config, checkpoint)):
             raise ConfigError(str(resume), problems)
         # Lightning's DDP workers start after the owner counted this attempt
         counted = int(started_by_lightning())
         attempt = status.get("attempts", counted) - counted
         if owner and budget:
-            _check_budget_trains(config, run, str(resume))
+            _check_budget_trains(config, checkpoint, str(resume))
             log.info("continuing %s with a new training budget: %s", run.path, budget)
             run.update_status(state="running", budget_changes=[*status.get("budget_changes", []), {"attempt": attempt, **budget}])
         if owner and machine:
@@ -269,36 +274,42 @@ def budget_changes(stored: ExperimentConfig, given: ExperimentConfig, source: st
     return _trainer_values(stored, given, [key for key in changed if key in BUDGET_KEYS])
 
 
-def machine_changes(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> dict[str, list[Any]]:
-    """``{key: [stored value, given value]}`` for the changed settings of where the run trains (:data:`MACHINE_KEYS`);
-    a ConfigError for another accelerator under a precision whose type depends on it."""
-    changes = _trainer_values(stored, given, [key for key in _changed_keys(stored, given) if key in MACHINE_KEYS])
-    if "trainer.accelerator" in changes and given.trainer.precision == _ACCELERATOR_BOUND_PRECISION:
-        raise ConfigError(source, [
-            f"trainer.accelerator: {changes['trainer.accelerator'][0]!r} -> {changes['trainer.accelerator'][1]!r} under "
-            f"precision {_ACCELERATOR_BOUND_PRECISION!r}, which trains in float16 on a GPU and bfloat16 on a CPU: the run "
-            "would go on in another number type; resume it on the accelerator it started on"])
-    return changes
+def machine_changes(stored: ExperimentConfig, given: ExperimentConfig) -> dict[str, list[Any]]:
+    """``{key: [stored value, given value]}`` for the changed settings of where the run trains (:data:`MACHINE_KEYS`)."""
+    return _trainer_values(stored, given, [key for key in _changed_keys(stored, given) if key in MACHINE_KEYS])
 
 
-def _process_count_problems(config: ExperimentConfig, checkpoint: Mapping[str, Any]) -> list[str]:
-    """Whether the trainer settings give, on this machine, the number of processes the run's last ``checkpoint`` was
-    trained by ('auto' devices count this machine's GPUs): checked before the run is touched (the DataModule checks
-    it again when the checkpoint is loaded, but by then the run's files say it goes on)."""
-    saved = next((state.get("world_size") for name, state in checkpoint.items()
-                  if name.endswith("DataModule") and isinstance(state, Mapping)), None)
+def _machine_problems(config: ExperimentConfig, checkpoint: Mapping[str, Any]) -> list[str]:
+    """Where the trainer settings would go on otherwise on this machine than the run's last ``checkpoint`` was
+    trained ('auto' resolved as Lightning resolves it here): another number of processes, or, under
+    ``16-mixed``, another number type (a gradient scaler in float16 on a GPU, none in bfloat16 on a CPU). Checked
+    before the run is touched (the DataModule checks the processes again when the checkpoint is loaded, but by then
+    the run's files say it goes on)."""
+    state = checkpoint.get(DATAMODULES.get(config.data.name).__qualname__)  # Lightning's key of the DataModule's state
+    saved = state.get("world_size") if isinstance(state, Mapping) else None
     options = config.trainer
+    if saved is None and options.precision != _ACCELERATOR_BOUND_PRECISION:  # nothing to compare (an older checkpoint)
+        return []
     try:
-        now = L.Trainer(accelerator=options.accelerator, devices=options.devices, num_nodes=options.num_nodes,
-                        strategy=options.strategy, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False).world_size
+        trainer = L.Trainer(accelerator=options.accelerator, devices=options.devices, num_nodes=options.num_nodes,
+                            strategy=options.strategy, precision=options.precision, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     except Exception as error:  # Lightning's own word on settings this machine cannot run (no GPU, too few devices)
         return [f"trainer.accelerator / devices / num_nodes: {error}"]
-    if saved is None or saved == now:
-        return []
-    return [f"this run was trained by {saved} process(es); trainer.accelerator {options.accelerator!r}, devices "
-            f"{options.devices!r} and num_nodes {options.num_nodes} give {now} on this machine: set devices and num_nodes "
-            f"so that devices x nodes = {saved} ('auto' counts this machine's GPUs)"]
+    problems = []
+    if saved is not None and saved != trainer.world_size:
+        problems.append(
+            f"this run was trained by {saved} process(es); trainer.accelerator {options.accelerator!r}, devices "
+            f"{options.devices!r} and num_nodes {options.num_nodes} give {trainer.world_size} on this machine: set devices "
+            f"and num_nodes so that devices x nodes = {saved} ('auto' counts this machine's GPUs)")
+    # Lightning keeps the scaler's state in the checkpoint only where it trained with one
+    scaled_before, scaled_now = bool(checkpoint.get("MixedPrecision")), getattr(trainer.precision_plugin, "scaler", None) is not None
+    if options.precision == _ACCELERATOR_BOUND_PRECISION and scaled_before != scaled_now:
+        kind = {True: "float16 (with a gradient scaler, on a GPU)", False: "bfloat16 (no GPU)"}
+        problems.append(
+            f"precision {_ACCELERATOR_BOUND_PRECISION!r}: this run trained in {kind[scaled_before]} and would go on in "
+            f"{kind[scaled_now]} here; resume it on the kind of device it started on")
+    return problems
 
 
 def _changed_keys(stored: ExperimentConfig, given: ExperimentConfig) -> list[str]:
@@ -324,14 +335,13 @@ def _outermost(keys: list[str]) -> list[str]:
     return [key for key in keys if not any(key.startswith(other + ".") for other in keys)]
 
 
-def _check_budget_trains(config: ExperimentConfig, run: RunDir, source: str) -> None:
-    """Refuse a new budget that the run has already used up: it would only predict again."""
+def _check_budget_trains(config: ExperimentConfig, checkpoint: Callable[[], Mapping[str, Any]] | None, source: str) -> None:
+    """Refuse a new budget that the run (its last ``checkpoint``) has already used up: it would only predict again."""
     if config.estimator is not None:
         raise ConfigError(source, ["an estimator run has no training budget: trainer.max_* cannot change"])
-    last = run.checkpoints / "last.ckpt"
-    if not last.is_file():
+    if checkpoint is None:
         return
-    state = load_checkpoint(last)
+    state = checkpoint()
     if "loops" not in state:
         raise ConfigError(source, [
             "the run trained nothing (trainer.max_epochs: 0: its checkpoint holds the init_from weights only), so it has "

@@ -132,7 +132,7 @@ def series_from_record(record: Mapping[str, Any], label: str, *, baseline: bool 
     """A record of one run (value with CI band) or of a sweep (mean with +-std band) as a series. A ValueError
     naming the entry whose length is not one per bin (``len(edges) - 1``): it would be drawn against other bins."""
     edges = np.asarray(record["edges"], dtype=float)
-    per_bin = ("mean", "std", "n_events") if "mean" in record else ("value", "ci_low", "ci_high", "n_events")
+    per_bin = ("mean", "std", "n_events", "n_runs_counting_none") if "mean" in record else ("value", "ci_low", "ci_high", "n_events")
     for key in per_bin:
         if (values := record.get(key)) is not None and len(values) != max(len(edges) - 1, 0):
             raise ValueError(f"{key!r} has {len(values)} entries for {len(edges)} edges (one per bin: {max(len(edges) - 1, 0)})")
