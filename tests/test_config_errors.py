@@ -194,6 +194,13 @@ def test_a_value_fitting_no_member_of_a_plain_union_is_one_line_at_the_key_writt
         "'max-autotune-no-cudagraphs' (got 'fast')",
         "optimizer.params.lr: expected a number or an instance of Tensor (got 'fast')",
     ]
+    # members that name the same alternative (a dataclass's "a dictionary or an instance of X", a mapping's "a
+    # dictionary") name it once
+    iact = Path(__file__).resolve().parents[1] / "examples" / "hillas_rf_small.yaml"
+    with pytest.raises(ConfigError) as error:
+        load_config(iact, ["evaluation.params.simulated=true"])
+    assert error.value.problems == [
+        "evaluation.params.simulated: expected a dictionary or an instance of SimulatedEvents or False (got True)"]
 
 
 def test_a_union_member_that_is_a_model_leaves_only_the_keys_written() -> None:

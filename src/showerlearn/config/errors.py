@@ -66,7 +66,8 @@ def _mismatch_line(path: str, items: list[dict[str, Any]]) -> str:
         return f"{path}: {messages[0]} {got}"
     if not all(message.startswith(_SHOULD_BE) for message in messages):  # not only type mismatches: say each
         return f"{path}: {'; '.join(dict.fromkeys(messages))} {got}"
-    expected = dict.fromkeys(_expectation(message) for message in messages)
+    # members may name the same thing ("a dictionary or an instance of X", "a dictionary"): each alternative once
+    expected = dict.fromkeys(part for message in messages for part in _expectation(message).split(" or "))
     return f"{path}: expected {' or '.join(expected)} {got}"
 
 
