@@ -19,8 +19,9 @@ from showerlearn.calorimeter.geometry import califa, toy_grid
 from showerlearn.calorimeter.data.events import common_geometry, load_hit_files, load_hit_range
 from showerlearn.calorimeter.io import (
     CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_columns, read_events, read_gammas,
-    read_root_event_numbers, read_root_event_values, read_root_hits, write_measured_hits,
+    MeasuredHitWriter, read_root_events, read_root_hits, write_measured_hits,
 )
+from showerlearn.calorimeter.io.root import CHUNK_ENTRIES
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
 CONFIG = CalorimeterSimulationConfig(n_events=120, chunk_size=50, n_gammas=2, background_hits_mean=0.5)
@@ -438,6 +439,8 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
     refused = CliRunner().invoke(app, ["convert", "calorimeter", str(broken), "-o", str(tmp_path / "broken.h5")])
     assert refused.exit_code != 0 and "branch 'crystal_id'" in " ".join(refused.output.split())
     assert not (tmp_path / "broken.h5").exists()
+    helped = CliRunner().invoke(app, ["convert", "calorimeter", "--help"], terminal_width=200)
+    assert f"(default {CHUNK_ENTRIES:,})" in " ".join(helped.output.replace("│", " ").split())
     wrong = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "x.h5"), "--geometry", "agata"])
     assert wrong.exit_code != 0 and "--geometry: unknown calorimeter geometry 'agata'" in " ".join(wrong.output.split())
     light = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(tmp_path / "x.h5"), "--beta", "1.2"])
@@ -524,6 +527,31 @@ def test_root_errors_name_file_tree_branch_and_entry(tmp_path: Path) -> None:
         read_root_hits(path, energy_unit="eV")
 
 
+def test_measured_hits_appended_chunk_by_chunk_make_the_file_one_write_makes(tmp_path: Path) -> None:
+    """What convert streams: the event index runs on over the chunks, a velocity out of range is named at its event
+    of the whole file, and a failed chunk leaves no file."""
+    events = read_root_hits(write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV),
+                                       time=ak.Array(TIME)))
+    beta, numbers = np.array([0.5, 0.6, 0.7]), np.array([7, 9, 12])
+    write_measured_hits(events, tmp_path / "once.h5", califa(), beta=beta, event_ids=numbers)
+    with MeasuredHitWriter(tmp_path / "chunks.h5", califa(), beta=True, event_ids=True) as writer:
+        for start, stop in ((0, 2), (2, 2), (2, 3)):
+            writer.append(events[start:stop], beta[start:stop], numbers[start:stop])
+    assert (writer.n_events, writer.n_hits) == (3, 4)
+    for name in ("crystal_id", "energy", "time", "theta", "phi"):
+        assert ak.to_list(read_events(tmp_path / "chunks.h5")[name]) == ak.to_list(read_events(tmp_path / "once.h5")[name])
+    for name, values in read_event_columns(tmp_path / "once.h5").items():
+        assert read_event_columns(tmp_path / "chunks.h5")[name].tolist() == values.tolist(), name
+    with pytest.raises(ValueError, match="beta is 1.5 at event 2; expected a velocity"):
+        with MeasuredHitWriter(tmp_path / "failed.h5", califa(), beta=True) as writer:
+            writer.append(events[:2], 0.5)
+            writer.append(events[2:], 1.5)
+    assert not (tmp_path / "failed.h5").exists()
+    with pytest.raises(ValueError, match="event_id: the writer was opened without it"):
+        with MeasuredHitWriter(tmp_path / "failed.h5", califa()) as writer:
+            writer.append(events, event_ids=numbers)
+
+
 PER_HIT = {"crystal_id": np.array([1, 2, 3]), "energy": np.array([1.0, 2.0, 3.0]), "time": np.zeros(3)}
 BROKEN_TREES = {
     "event numbers as lists": ({"event": ak.Array([[1], [1, 2], [2]])},
@@ -555,10 +583,10 @@ def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path
     path = write_root(tmp_path / "flat.root", evt=np.array([4, 4, 7]), crystal_id=np.array([10, 11, 12]),
                       energy=np.array([1500.0, 300.0, 2000.0]), time=np.array([0.0, 1.0, 2.0]),
                       tof_beta=np.array([0.61, 0.61, 0.58]))
-    assert read_root_event_values(path, "tof_beta", event="evt").tolist() == [0.61, 0.58]
+    assert read_root_events(path, event="evt", values=["tof_beta"]).values["tof_beta"].tolist() == [0.61, 0.58]
     output = tmp_path / "measured.h5"
     result = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(output), "--event", "evt",
-                                      "--beta-branch", "tof_beta"])
+                                      "--beta-branch", "tof_beta", "--chunk-entries", "1", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "beta from branch 'tof_beta'" in " ".join(result.output.split())
     assert read_event_columns(output)["beta"] == pytest.approx([0.61, 0.58])
@@ -567,25 +595,25 @@ def test_a_velocity_per_event_is_read_from_a_branch_and_converted(tmp_path: Path
     assert load_hit_files([output], require_truth=False).event_id.tolist() == [4, 7]
     assert read_event_columns(output, 1)["event_id"].tolist() == [7]  # a part of the file, as predict streams it
     with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.61 at entry 0: event numbers are finite whole"):
-        read_root_event_numbers(path, "tof_beta")
+        read_root_events(path, event="tof_beta")
     # a velocity that changes within an event, beyond light, or both options: refused, nothing written
     changing = write_root(tmp_path / "changing.root", evt=np.array([4, 4]), crystal_id=np.array([10, 11]),
                           energy=np.array([1500.0, 300.0]), time=np.array([0.0, 1.0]), tof_beta=np.array([0.61, 0.6]))
     with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.6 at entry 1 \\(evt 4\\), another value"):
-        read_root_event_values(changing, "tof_beta", event="evt")
+        read_root_events(changing, event="evt", values=["tof_beta"])
     unmeasured = write_root(tmp_path / "unmeasured.root", evt=np.array([4, 4]), crystal_id=np.array([10, 11]),
                             energy=np.array([1500.0, 300.0]), time=np.array([0.0, 1.0]), tof_beta=np.array([np.nan, np.nan]))
     with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is nan at entry 0: expected a value for every event"):
-        read_root_event_values(unmeasured, "tof_beta", event="evt")
+        read_root_events(unmeasured, event="evt", values=["tof_beta"])
     # one list of hits per entry: one event per entry, whatever the event branch repeats (as read_root_hits reads it)
     jagged = write_root(tmp_path / "jagged.root", evt=np.array([4, 4]), crystal_id=ak.Array([[10], [11]]),
                         energy=ak.Array([[1500.0], [300.0]]), time=ak.Array([[0.0], [1.0]]), tof_beta=np.array([0.5, 0.6]))
-    assert read_root_event_values(jagged, "tof_beta", event="evt").tolist() == [0.5, 0.6]
+    assert read_root_events(jagged, event="evt", values=["tof_beta"]).values["tof_beta"].tolist() == [0.5, 0.6]
     with caplog.at_level("WARNING"):  # kept as the tree numbers its entries, but a join by them is said to be ambiguous
-        assert read_root_event_numbers(jagged, "evt").tolist() == [4, 4]
+        assert read_root_events(jagged, event="evt").event_ids.tolist() == [4, 4]
     assert "branch 'evt' is 4 at events 0 and 1 (1 repeats in all): a join by event_id would pair" in caplog.text
     with pytest.raises(CalorimeterFileError, match="branch 'tof_beta' is 0.5 at event 0: event numbers are whole numbers"):
-        read_root_event_numbers(jagged, "tof_beta")
+        read_root_events(jagged, event="tof_beta")
     # a velocity stored as a 32-bit float: 0.99999999 would be 1
     with pytest.raises(ValueError, match="beta is 1.0 at event 0; expected a velocity"):
         write_measured_hits(read_root_hits(path, crystal_id="crystal_id", event="evt"), tmp_path / "light.h5", califa(), beta=0.99999999)

@@ -13,7 +13,7 @@ import uproot
 
 from root_trees import write_root
 
-from showerlearn.calorimeter.io import CalorimeterFileError, read_root_hits
+from showerlearn.calorimeter.io import CalorimeterFileError, RootHitChunk, RootHitReader, read_root_hits
 
 #: a white-rabbit stamp as R3BRoot stores a crystal's time: uint64 ns since 1970 (a float64 keeps multiples of 256)
 STAMP = 1_700_000_000_000_000_123
@@ -48,7 +48,7 @@ def test_integer_time_stamps_keep_their_nanoseconds_relative_to_the_event_s_most
 def test_times_relative_to_a_reference_branch(tmp_path: Path) -> None:
     """The trigger's stamp, one per entry, in a tree of one entry per event and in one of one entry per hit."""
     path = write_root(tmp_path / "trigger.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[1.0, 2.0], [1.0]]),
-                      time=ak.Array([_stamps(7, 9), _stamps(10**9)]), trigger=_stamps(10, 10**9 - 4))
+                      time=ak.Array([_stamps(7, 9), _stamps(10**9)]), trigger=_stamps(10, 10**9 - 4), evt=np.array([5, 6]))
     assert ak.to_list(_read_mev(path, time_reference="trigger").time) == [[-3.0, -1.0], [4.0]]
     path = write_root(tmp_path / "per_hit.root", event=np.array([1, 1, 2]), crystal_id=np.array([1, 2, 1]),
                       energy=np.ones(3), time=np.array([5.0, 6.0, 7.0]), trigger=np.array([1.0, 1.0, 10.0]))
@@ -62,8 +62,10 @@ def test_times_relative_to_a_reference_branch(tmp_path: Path) -> None:
     with pytest.raises(CalorimeterFileError, match="branch 'trigger' is .* within 2\\^53 ns"):
         _read_mev(path, time_reference="trigger")
     # --event given for a tree of one entry per event: the reference is still one per entry (event)
-    assert ak.to_list(_read_mev(tmp_path / "trigger.root", event="crystal_id", time_reference="trigger").time) == [
+    assert ak.to_list(_read_mev(tmp_path / "trigger.root", event="evt", time_reference="trigger").time) == [
         [-3.0, -1.0], [4.0]]
+    with pytest.raises(CalorimeterFileError, match="branch 'crystal_id' holds .*: expected one value per entry"):
+        _read_mev(tmp_path / "trigger.root", event="crystal_id")  # event numbers are kept: one per entry
     with pytest.raises(CalorimeterFileError, match="branch 'time' holds .*: expected one reference time per entry"):
         _read_mev(tmp_path / "trigger.root", time_reference="time")  # a list per entry
     with pytest.raises(CalorimeterFileError, match="no branch 'start'"):
@@ -183,3 +185,77 @@ def test_an_hdf5_file_given_to_convert_is_named_as_one(tmp_path: Path) -> None:
         file["energy"] = np.ones(3)
     with pytest.raises(CalorimeterFileError, match=r"hits\.h5: an HDF5 file, not a ROOT file: convert reads ROOT trees"):
         _read_mev(hit_file)
+
+
+def _chunked(path: Path, chunk_entries: int, **options: object) -> RootHitChunk:
+    with RootHitReader(path, energy_unit="MeV", chunk_entries=chunk_entries, **options) as reader:
+        chunks = list(reader)
+        assert sum(chunk.entries for chunk in chunks) == reader.n_entries
+    return RootHitChunk.joined(chunks)
+
+
+def _same(read: RootHitChunk, whole: RootHitChunk) -> None:
+    assert ak.to_list(read.hits) == ak.to_list(whole.hits)
+    assert (read.event_ids is None) == (whole.event_ids is None)
+    if whole.event_ids is not None:
+        assert read.event_ids.tolist() == whole.event_ids.tolist()
+    assert {k: v.tolist() for k, v in read.values.items()} == {k: v.tolist() for k, v in whole.values.items()}
+
+
+def test_a_tree_read_in_chunks_gives_the_events_of_the_whole_tree(tmp_path: Path) -> None:
+    """Events of a per-hit tree run over chunk ends (one longer than a chunk); integer times are relative to the
+    event's most energetic hit wherever its hits fall; per-event values and numbers come along."""
+    rng = np.random.default_rng(3)
+    sizes = [3, 1, 7, 2, 2, 1, 4]
+    event = np.repeat(np.array([10, 11, 15, 16, 20, 21, 30]), sizes)
+    n = len(event)
+    ids = np.concatenate([rng.choice(1900, size, replace=False) for size in sizes])
+    per_hit = write_root(tmp_path / "per_hit.root", event=event, crystal_id=ids, energy=rng.uniform(0.2, 5.0, n),
+                         time=_stamps(*rng.integers(0, 1000, n)), beta=np.repeat(rng.uniform(0.5, 0.7, len(sizes)), sizes))
+    lists = ak.unflatten(ids, sizes)
+    per_event = write_root(tmp_path / "per_event.root", evt=np.array([4, 4, 5, 6, 7, 4, 8]), crystal_id=lists,
+                           energy=ak.unflatten(rng.uniform(0.2, 5.0, n), sizes), time=ak.unflatten(rng.normal(0, 5, n), sizes),
+                           beta=rng.uniform(0.5, 0.7, len(sizes)))
+    for path, event_branch in ((per_hit, "event"), (per_event, "evt")):
+        options = {"event": event_branch, "values": ["beta"]}
+        with RootHitReader(path, energy_unit="MeV", **options) as reader:  # the default chunk holds the whole tree
+            whole = RootHitChunk.joined(list(reader))
+        assert len(whole.hits) == len(sizes) and ak.num(whole.hits).tolist() == sizes
+        for chunk_entries in (1, 2, 3, 5, 8):
+            _same(_chunked(path, chunk_entries, **options), whole)
+
+
+def test_chunks_name_the_tree_s_own_entries_and_see_numbers_of_earlier_chunks(tmp_path: Path,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    path = write_root(tmp_path / "chained.root", event=np.array([0, 0, 1, 1, 2, 0]),
+                       crystal_id=np.array([10, 11, 20, 21, 30, 10]), energy=np.arange(1.0, 7.0), time=np.zeros(6))
+    for chunk_entries in (1, 2, 4, 6):
+        with pytest.raises(CalorimeterFileError, match=r"branch 'event' is 0 at entry 5 and at entry 1, with other events"):
+            _chunked(path, chunk_entries, event="event")
+    nan = write_root(tmp_path / "nan.root", event=np.array([1, 1, 2, 3, 3]), crystal_id=np.array([1, 2, 3, 4, 5]),
+                     energy=np.array([1.0, 1.0, 1.0, 1.0, np.nan]), time=np.zeros(5))
+    for chunk_entries in (1, 2, 3):
+        with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 4 \(event 3\)"):
+            _chunked(nan, chunk_entries, event="event")
+    jagged = write_root(tmp_path / "jagged.root", evt=np.array([4, 5, 4, 4]), crystal_id=ak.Array([[1], [2], [3], [4]]),
+                        energy=ak.Array([[1.0], [1.0], [1.0], [np.nan]]), time=ak.Array([[0.0], [0.0], [0.0], [0.0]]))
+    with pytest.raises(CalorimeterFileError, match=r"'energy' is nan at entry 3, hit 0 of that entry"):
+        _chunked(jagged, 1, event="evt")
+    # numbers repeated in a tree of one entry per event: read, and warned of once, counted over every chunk
+    repeated = write_root(tmp_path / "repeated.root", evt=np.array([4, 5, 4, 4, 5]), crystal_id=ak.Array([[1]] * 5),
+                          energy=ak.Array([[1.0]] * 5), time=ak.Array([[0.0]] * 5))
+    for chunk_entries in (1, 2, 5):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert _chunked(repeated, chunk_entries, event="evt").event_ids.tolist() == [4, 5, 4, 4, 5]
+        assert caplog.text.count("a join by event_id") == 1
+        assert "branch 'evt' is 4 at events 0 and 2 (3 repeats in all)" in caplog.text, (chunk_entries, caplog.text)
+
+
+def test_an_rntuple_is_read_in_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "ntuple.root"
+    with uproot.recreate(path) as file:  # uproot writes a dict of arrays as an RNTuple
+        file["califa"] = {"crystal_id": ak.Array([[1, 2], [], [3]]), "energy": ak.Array([[1.0, 2.0], [], [3.0]]),
+                          "time": ak.Array([[0.0, 1.0], [], [2.0]])}
+    read = _chunked(path, 1)
+    assert ak.to_list(read.hits.crystal_id) == [[1, 2], [], [3]] and read.event_ids is None

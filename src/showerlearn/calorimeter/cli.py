@@ -97,21 +97,20 @@ def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulation
     console.print(table)
 
 
-def _above_threshold(hits: Any, threshold_mev: float | None) -> Any:
-    """``hits`` without those of at most ``threshold_mev`` (None: all of them, warning of those below the simulations'
-    crystal threshold, which learned methods trained on simulations never saw)."""
+def _above_threshold(hits: Any, threshold_mev: float | None) -> tuple[Any, int]:
+    """``hits`` without those of at most ``threshold_mev``, and 0; None: all of them, and how many are below the
+    simulations' crystal threshold, which learned methods trained on simulations never saw (to warn of)."""
     import awkward as ak
 
+    if threshold_mev is None:
+        return hits, int(ak.sum(hits.energy < _simulated_threshold()))
+    return hits[hits.energy > threshold_mev], 0
+
+
+def _simulated_threshold() -> float:
     from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig
 
-    simulated = CalorimeterSimulationConfig.model_fields["crystal_threshold_mev"].default
-    if threshold_mev is None:
-        if (below := int(ak.sum(hits.energy < simulated))) > 0:
-            log.warning("%d of %d hits are below %g MeV, the crystal threshold of the simulations learned methods train on: "
-                        "they never saw such hits (--crystal-threshold %g leaves them out, as R3BRoot's cluster finder "
-                        "does)", below, int(ak.count(hits.energy)), simulated, simulated)
-        return hits
-    return hits[hits.energy > threshold_mev]
+    return CalorimeterSimulationConfig.model_fields["crystal_threshold_mev"].default
 
 
 def convert_calorimeter(
@@ -142,6 +141,11 @@ def convert_calorimeter(
                                     "its crystal threshold (the simulations' is 0.1 MeV: learned methods never saw "
                                     "softer hits); default: keep every hit, warning of those below 0.1 MeV.", min=0.0)] = None,
     overwrite: OverwriteOption = False,
+    chunk_entries: Annotated[int | None, typer.Option(
+        "--chunk-entries", help="Tree entries read and written at once (hits of a tree of one entry per hit, events of "
+                                "one of one entry per event), which bound the memory taken whatever the tree's size "
+                                "(default 200,000).", min=1)] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar over the tree's entries.")] = True,
 ) -> None:
     """Convert a flat ROOT tree of measured crystal hits (R3BRoot's R3BCalifaCrystalCalData exported: crystal id,
     energy, time) into a hit file without truth, for showerlearn predict.
@@ -150,14 +154,11 @@ def convert_calorimeter(
     """
     with user_errors():
         check_output_file(output, overwrite)
-        import awkward as ak
         import numpy as np
 
         from showerlearn.calorimeter.geometry import geometry_by_name
-        from showerlearn.calorimeter.io import (
-            BETA_RANGE, CalorimeterFileError, read_root_event_numbers, read_root_event_values, read_root_hits,
-            write_measured_hits,
-        )
+        from showerlearn.calorimeter.io import BETA_RANGE, CalorimeterFileError, MeasuredHitWriter, RootHitReader
+        from showerlearn.progress import work_bar, work_bars
 
         try:
             crystals = geometry_by_name(geometry)
@@ -168,20 +169,31 @@ def convert_calorimeter(
         low, high, _ = BETA_RANGE
         if beta is not None and not low <= np.float32(beta) <= high:  # as stored; before the tree is read, which takes a while
             raise ValueError(f"--beta is {beta}: expected the fragments' velocity v/c, in [0, 1) (as a 32-bit float)")
-        hits = read_root_hits(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference)
-        hits = _above_threshold(hits, crystal_threshold)
-        velocities = beta if beta_branch is None else read_root_event_values(source, beta_branch, tree, event, crystal_id)
-        numbers = None if event is None else read_root_event_numbers(source, event, tree, crystal_id)
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
                   "source_time_reference": time_reference or "", "source_beta": beta_branch or ("" if beta is None else beta)}
-        with kept_if_created_meanwhile():
-            try:
-                written = write_measured_hits(hits, output, crystals, origin, overwrite=overwrite, beta=velocities,
-                                              event_ids=numbers)
-            except ValueError as error:  # only the velocities are checked there: name where they came from
-                if beta_branch is None:
-                    raise
-                raise CalorimeterFileError(source, f"branch {beta_branch!r}: {error}") from None
+        reader = RootHitReader(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference,
+                               values=[beta_branch] if beta_branch else [],
+                               **({} if chunk_entries is None else {"chunk_entries": chunk_entries}))
+        writer = MeasuredHitWriter(output, crystals, origin, overwrite=overwrite,
+                                   beta=beta is not None or beta_branch is not None, event_ids=event is not None)
+        soft = 0
+        with reader, kept_if_created_meanwhile(), writer, work_bars(progress), work_bar("converting", reader.n_entries) as advance:
+            for chunk in reader:
+                hits, below = _above_threshold(chunk.hits, crystal_threshold)
+                soft += below
+                velocities = beta if beta_branch is None else chunk.values[beta_branch]
+                try:
+                    writer.append(hits, velocities, chunk.event_ids)
+                except ValueError as error:  # only the velocities are checked there: name where they came from
+                    if beta_branch is None:
+                        raise
+                    raise CalorimeterFileError(source, f"branch {beta_branch!r}: {error}") from None
+                advance(chunk.entries)
+    if soft:
+        simulated = _simulated_threshold()
+        log.warning("%d of %d hits are below %g MeV, the crystal threshold of the simulations learned methods train on: "
+                    "they never saw such hits (--crystal-threshold %g leaves them out, as R3BRoot's cluster finder does)",
+                    soft, writer.n_hits, simulated, simulated)
     said_beta = f"beta from branch {beta_branch!r}" if beta_branch else "no beta" if beta is None else f"beta {beta:g}"
-    console.print(f"wrote {output}: {written:,} events, {int(ak.count(hits.energy)):,} hits ({geometry} crystals, "
+    console.print(f"wrote {output}: {writer.n_events:,} events, {writer.n_hits:,} hits ({geometry} crystals, "
                   f"energies read as {energy_unit}, written in MeV; {said_beta})", soft_wrap=True)

@@ -7,10 +7,10 @@ functions that need them (the ``calorimeter`` extra).
 
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.calorimeter.io.hdf5 import (
-    BETA_RANGE, FORMAT, HIT_FIELDS, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_chunk,
-    read_event_columns, read_events, read_gammas, simulation_settings, write_measured_hits,
+    BETA_RANGE, FORMAT, HIT_FIELDS, HitFileWriter, MeasuredHitWriter, geometry_name, has_gammas, iter_events, n_events,
+    read_event_chunk, read_event_columns, read_events, read_gammas, simulation_settings, write_measured_hits,
 )
-from showerlearn.calorimeter.io.root import read_root_event_numbers, read_root_event_values, read_root_hits
+from showerlearn.calorimeter.io.root import RootHitChunk, RootHitReader, read_root_events, read_root_hits
 
 __all__ = [
     "BETA_RANGE",
@@ -18,6 +18,9 @@ __all__ = [
     "HIT_FIELDS",
     "CalorimeterFileError",
     "HitFileWriter",
+    "MeasuredHitWriter",
+    "RootHitChunk",
+    "RootHitReader",
     "geometry_name",
     "has_gammas",
     "iter_events",
@@ -26,8 +29,7 @@ __all__ = [
     "read_event_columns",
     "read_events",
     "read_gammas",
-    "read_root_event_numbers",
-    "read_root_event_values",
+    "read_root_events",
     "read_root_hits",
     "simulation_settings",
     "write_measured_hits",

@@ -35,7 +35,7 @@ from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io import atomic_path, hdf5_open_problem
 
 __all__ = [
-    "FORMAT", "HIT_FIELDS", "UNITS", "HitFileWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
+    "FORMAT", "HIT_FIELDS", "UNITS", "HitFileWriter", "MeasuredHitWriter", "geometry_name", "has_gammas", "iter_events", "n_events",
     "simulation_settings",
     "read_event_columns", "read_events", "read_gammas", "write_measured_hits",
 ]
@@ -62,6 +62,9 @@ UNITS = {"energy": "MeV", "time": "ns", "angle": "rad", "length": "mm"}
 #: the per-hit fields a reader returns (with the truth when present)
 HIT_FIELDS = ("crystal_id", "energy", "time", "theta", "phi")
 _REQUIRED = {"events": ("hit_start", "n_hits"), "hits": HIT_FIELDS}
+#: the event columns of a measured file (no gammas) -> dtype
+_MEASURED_EVENTS = {"hit_start": "i8", "n_hits": _COLUMNS["events"]["n_hits"][1], "event_id": "i8",
+                    "beta": _COLUMNS["events"]["beta"][1]}
 
 
 #: rows per HDF5 chunk; the writer gathers appended chunks until it can write at least this many hits at once,
@@ -90,18 +93,10 @@ class HitFileWriter:
     def __enter__(self) -> HitFileWriter:
         tmp = self._stack.enter_context(atomic_path(self.path, overwrite=self._overwrite))
         self._file = self._stack.enter_context(h5py.File(tmp, "w"))
-        self._file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": self._geometry.name,
-                                 "units": json.dumps(UNITS)})
-        for key, value in self._attributes.items():
-            self._file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
-        geometry = self._file.create_group("geometry")
-        for key, value in self._geometry.table().items():
-            geometry.create_dataset(key, data=value)
+        _write_header(self._file, self._geometry, self._attributes)
         for group, columns in _COLUMNS.items():
-            created = self._file.create_group(group)
             for name, (_, dtype) in columns.items():
-                created.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_ROWS_PER_CHUNK,),
-                                       compression=self._compression)
+                _growing(self._file, f"{group}/{name}", dtype, self._compression)
         return self
 
     def append(self, chunk: Mapping[str, np.ndarray]) -> None:
@@ -125,9 +120,7 @@ class HitFileWriter:
         for group, columns in _COLUMNS.items():
             for name, (key, _) in columns.items():
                 data = events[name] if not key else values[key]
-                dataset = self._file[group][name]
-                dataset.resize((self._counts[group] + len(data),))
-                dataset[self._counts[group]:] = data
+                _append_rows(self._file[f"{group}/{name}"], data)
             self._counts[group] += len(data)
         self._file.attrs["n_events"] = self._counts["events"]
         self._pending, self._pending_hits = {}, 0
@@ -144,49 +137,104 @@ class HitFileWriter:
         self._stack.__exit__(None, None, None)
 
 
+class MeasuredHitWriter:
+    """Append measured hits (awkward arrays of hit lists with the fields :data:`HIT_FIELDS`, as
+    :class:`~showerlearn.calorimeter.io.root.RootHitReader` gives them chunk by chunk) to a hit file without truth,
+    which ``showerlearn predict`` reads. Use as a context manager; the file appears at ``path`` only when the block
+    ends without an error. ``overwrite=False``: an existing file is never replaced (:class:`FileExistsError`).
+
+    ``beta``: whether the events carry the fragments' velocity v/c (then every :meth:`append` gives it), written so
+    that predictions correct the cluster energies for the Doppler shift. ``event_ids``: whether they carry their own
+    numbers (the tree's event branch), which predictions keep to join other detectors' data; else the rows are."""
+
+    def __init__(self, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,
+                 overwrite: bool = False, beta: bool = False, event_ids: bool = False) -> None:
+        self.path, self._overwrite, self._geometry, self._attributes = Path(path), overwrite, geometry, dict(attributes or {})
+        self._events = ["hit_start", "n_hits"] + ["event_id"] * event_ids + ["beta"] * beta
+        self._stack = ExitStack()
+        self.n_events = self.n_hits = 0
+
+    def __enter__(self) -> MeasuredHitWriter:
+        tmp = self._stack.enter_context(atomic_path(self.path, overwrite=self._overwrite))
+        self._file = self._stack.enter_context(h5py.File(tmp, "w"))
+        _write_header(self._file, self._geometry, self._attributes)
+        self._file.attrs["n_events"] = 0
+        for name in self._events:
+            _growing(self._file, f"events/{name}", _MEASURED_EVENTS[name], None)
+        for name in HIT_FIELDS:
+            _growing(self._file, f"hits/{name}", _COLUMNS["hits"][name][1], "gzip")
+        return self
+
+    def append(self, events: Any, beta: float | np.ndarray | None = None, event_ids: np.ndarray | None = None) -> None:
+        """Append the hit lists ``events``, with their velocity (one for all, or one per event) and their numbers
+        where the writer was opened with them."""
+        import awkward as ak
+
+        n_hits = ak.to_numpy(ak.num(events, axis=1)).astype(np.int64)
+        columns = {"hit_start": self.n_hits + np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)], "n_hits": n_hits}
+        for name, given in (("event_id", event_ids), ("beta", beta)):
+            if (given is None) == (name in self._events):
+                raise ValueError(f"{name}: " + ("the writer was opened with it, give it for every chunk" if given is None
+                                                else "the writer was opened without it"))
+        if event_ids is not None:
+            if len(event_ids) != len(n_hits):
+                raise ValueError(f"{len(event_ids)} event numbers for {len(n_hits)} events")
+            columns["event_id"] = np.asarray(event_ids, dtype=np.int64)
+        if beta is not None:
+            columns["beta"] = self._velocities(beta, len(n_hits))
+        for name, values in columns.items():
+            _append_rows(self._file[f"events/{name}"], values)
+        for name in HIT_FIELDS:
+            _append_rows(self._file[f"hits/{name}"], ak.to_numpy(ak.flatten(events[name], axis=1)))
+        self.n_events += len(n_hits)
+        self.n_hits += int(n_hits.sum())
+        self._file.attrs["n_events"] = self.n_events
+
+    def _velocities(self, beta: float | np.ndarray, n_events: int) -> np.ndarray:
+        beta = np.asarray(beta, dtype=np.float64)
+        if beta.ndim and beta.shape != (n_events,):
+            raise ValueError(f"{len(beta)} velocities (beta) for {n_events} events")
+        # checked as stored (float32): 0.99999999 would be written as 1, which the reader refuses
+        stored = np.broadcast_to(beta, (n_events,)).astype(_MEASURED_EVENTS["beta"])
+        low, high, expected = BETA_RANGE
+        outside = np.flatnonzero(~(np.isfinite(stored) & (stored >= low) & (stored <= high)))
+        if len(outside):
+            raise ValueError(f"beta is {float(stored[outside[0]])} at event {self.n_events + outside[0]}; expected {expected}")
+        return stored
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.__exit__(*exc_info)
+
+
 def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,
                         overwrite: bool = False, beta: float | np.ndarray | None = None,
                         event_ids: np.ndarray | None = None) -> int:
-    """Write measured hits (an awkward array of hit lists with the fields :data:`HIT_FIELDS`, as
-    :func:`~showerlearn.calorimeter.io.root.read_root_hits` returns them) as a hit file without truth, which
-    ``showerlearn predict`` reads; the file appears at ``path`` only once complete. Returns the events written.
+    """Write measured hits, all at once, as :class:`MeasuredHitWriter` does chunk by chunk. Returns the events
+    written."""
+    with MeasuredHitWriter(path, geometry, attributes, overwrite, beta is not None, event_ids is not None) as writer:
+        writer.append(events, beta, event_ids)
+    return writer.n_events
 
-    ``beta``: the fragments' velocity v/c, one for all events (the beam's at the target) or one per event, written
-    so that predictions correct the cluster energies for the Doppler shift; None: the file has no beta.
-    ``event_ids``: each event's own number (the tree's event branch), which predictions keep to join other
-    detectors' data; None: the rows. ``overwrite=False``: an existing file is never replaced (:class:`FileExistsError`)."""
-    import awkward as ak
 
-    n_hits = ak.to_numpy(ak.num(events, axis=1)).astype(np.int64)
-    if event_ids is not None and len(event_ids) != len(n_hits):
-        raise ValueError(f"{len(event_ids)} event numbers for {len(n_hits)} events")
-    if beta is not None:
-        beta = np.asarray(beta, dtype=np.float64)
-        if beta.ndim and beta.shape != n_hits.shape:
-            raise ValueError(f"{len(beta)} velocities (beta) for {len(n_hits)} events")
-        # checked as stored (float32): 0.99999999 would be written as 1, which the reader refuses
-        beta = np.broadcast_to(beta, n_hits.shape).astype(_COLUMNS["events"]["beta"][1]).astype(np.float64)
-        low, high, expected = BETA_RANGE
-        outside = np.flatnonzero(~(np.isfinite(beta) & (beta >= low) & (beta <= high)))
-        if len(outside):
-            raise ValueError(f"beta is {beta[outside[0]]} at event {outside[0]}; expected {expected}")
-    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as file:
-        file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": geometry.name, "units": json.dumps(UNITS),
-                           "n_events": len(n_hits)})
-        for key, value in (attributes or {}).items():
-            file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
-        for key, value in geometry.table().items():
-            file.create_dataset(f"geometry/{key}", data=value)
-        file.create_dataset("events/hit_start", data=np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)])
-        file.create_dataset("events/n_hits", data=n_hits.astype(_COLUMNS["events"]["n_hits"][1]))
-        if event_ids is not None:
-            file.create_dataset("events/event_id", data=np.asarray(event_ids, dtype=np.int64))
-        if beta is not None:
-            file.create_dataset("events/beta", data=beta.astype(_COLUMNS["events"]["beta"][1]))  # exact: float32 values
-        for name in HIT_FIELDS:
-            values = ak.to_numpy(ak.flatten(events[name], axis=1))
-            file.create_dataset(f"hits/{name}", data=values.astype(_COLUMNS["hits"][name][1]), compression="gzip")
-    return len(n_hits)
+def _write_header(file: h5py.File, geometry: CrystalGeometry, attributes: Mapping[str, Any]) -> None:
+    """The format, its version, the units, the geometry's name and table, and ``attributes`` (JSON unless a number
+    or a text)."""
+    file.attrs.update({"format": FORMAT, "version": VERSION, "geometry": geometry.name, "units": json.dumps(UNITS)})
+    for key, value in attributes.items():
+        file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+    for key, value in geometry.table().items():
+        file.create_dataset(f"geometry/{key}", data=value)
+
+
+def _growing(file: h5py.File, name: str, dtype: str, compression: str | None) -> None:
+    """An empty dataset that :func:`_append_rows` extends."""
+    file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_ROWS_PER_CHUNK,), compression=compression)
+
+
+def _append_rows(dataset: h5py.Dataset, values: np.ndarray) -> None:
+    start = len(dataset)
+    dataset.resize((start + len(values),))
+    dataset[start:] = values
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -32,7 +32,9 @@ those ids are refused.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ from showerlearn.calorimeter.io.checks import repeated_crystals
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.io.errors import HDF5_SIGNATURE
 
-__all__ = ["ENERGY_UNITS", "read_root_event_numbers", "read_root_event_values", "read_root_hits"]
+__all__ = ["CHUNK_ENTRIES", "ENERGY_UNITS", "RootHitChunk", "RootHitReader", "read_root_events", "read_root_hits"]
 
 log = logging.getLogger(__name__)
 
@@ -61,119 +63,242 @@ _MAX_FLOAT_NS = 2.0**53
 _MAX_CRYSTAL_ID = 2**31
 
 
-def read_root_hits(
-    path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
-    time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
-    time_reference: str | None = None,
-) -> Any:
-    """Read a flat tree of crystal hits as an awkward array of hit lists (fields ``crystal_id``, ``energy``
-    [MeV], ``time`` [ns], ``theta``, ``phi`` [rad]), one list per event.
+#: tree entries read at once by default: the hits of a tree of one entry per hit, the events of one of one entry per
+#: event (a file of any size is converted in bounded memory)
+CHUNK_ENTRIES = 200_000
+
+
+@dataclass(frozen=True)
+class RootHitChunk:
+    """Consecutive events of a tree: their hit lists (fields ``crystal_id``, ``energy`` [MeV], ``time`` [ns],
+    ``theta``, ``phi`` [rad]), their numbers (the event branch; None without one), one value per event of each
+    branch asked for, and the tree entries they take."""
+
+    hits: Any
+    event_ids: np.ndarray | None
+    values: dict[str, np.ndarray]
+    entries: int
+
+    @classmethod
+    def joined(cls, chunks: Sequence[RootHitChunk]) -> RootHitChunk:
+        import awkward as ak
+
+        first = chunks[0]
+        return cls(ak.concatenate([c.hits for c in chunks]),
+                   None if first.event_ids is None else np.concatenate([c.event_ids for c in chunks]),
+                   {name: np.concatenate([c.values[name] for c in chunks]) for name in first.values},
+                   sum(c.entries for c in chunks))
+
+
+class RootHitReader:
+    """The events of a flat tree of crystal hits, chunk by chunk (:class:`RootHitChunk`), in tree order; every
+    refusal names the file, the branch and the entry (counted over the whole tree).
+
+    Use as a context manager (the file stays open inside); ``n_entries`` is the tree's. Checks over the whole
+    tree run as the chunks come: an event number of a per-hit tree that comes back after other events is refused
+    at its chunk, and the energy unit is checked on the first chunk with deposits.
 
     Args:
         path: the ROOT file.
         tree: the tree's name; None: the file's only tree.
         crystal_id, energy, time: branch names.
-        event: branch numbering the event of each entry, for trees with one entry per hit.
+        event: branch numbering the events: it groups the entries of a tree of one entry per hit into events, and in
+            any tree its numbers are kept (``event_ids``).
         energy_unit: unit of the energy branch: keV, MeV or GeV.
         geometry: maps crystal ids to angles (default: the CALIFA-like geometry).
         time_reference: branch of one reference time per entry [ns] (the trigger's), which the times are read
             relative to; None: see the module docstring.
+        values: branches of one number per event (the fragment's velocity from its time of flight, say), one value per
+            entry; in a tree of one entry per hit every hit of an event repeats its event's value.
+        chunk_entries: tree entries read at once.
     """
-    if energy_unit not in ENERGY_UNITS:
-        raise ValueError(f"energy_unit must be one of {', '.join(ENERGY_UNITS)}, got {energy_unit!r}")
-    import awkward as ak
 
-    branches = [crystal_id, energy, time] + [name for name in (event, time_reference) if name]
-    columns = _read_branches(Path(path), tree, branches)
-    hits, counts, where = _per_event(path, columns, crystal_id, energy, time, event)
-    per_event_tree = columns[time].ndim == 2  # a list per entry, whatever ``event`` says
-    reference = None if time_reference is None else _per_hit_reference(
-        path, columns[time_reference], time_reference, counts if per_event_tree else None)
+    def __init__(
+        self, path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
+        time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
+        time_reference: str | None = None, values: Sequence[str] = (), chunk_entries: int = CHUNK_ENTRIES,
+    ) -> None:
+        if energy_unit not in ENERGY_UNITS:
+            raise ValueError(f"energy_unit must be one of {', '.join(ENERGY_UNITS)}, got {energy_unit!r}")
+        if chunk_entries < 1:
+            raise ValueError(f"chunk_entries must be >= 1, got {chunk_entries}")
+        self.path, self.tree, self.event, self.energy_unit = Path(path), tree, event, energy_unit
+        self.names = (crystal_id, energy, time)
+        self.time_reference, self.values = time_reference, tuple(dict.fromkeys(values))
+        self.geometry = geometry or califa()
+        self.chunk_entries = chunk_entries
+        self._branches = list(dict.fromkeys([*self.names, *(name for name in (event, time_reference) if name), *self.values]))
+        self._stack = ExitStack()
+        self.n_entries = 0
 
-    def refuse(name: str, bad: np.ndarray, why: str) -> None:
-        """An error at the first ``bad`` hit: the branch, the value the file holds there and its entry."""
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise CalorimeterFileError(path, f"branch {name!r} is {hits[name][row]} at {where(row)}{why}")
+    def __enter__(self) -> RootHitReader:
+        self._tree = self._stack.enter_context(_open_tree(self.path, self.tree, self._branches))
+        self.n_entries = int(self._tree.num_entries)
+        return self
 
-    refuse(energy, ~np.isfinite(hits[energy]), "; R3BRoot marks saturated crystals so: drop them before export")
-    refuse(energy, hits[energy] < 0, ": a crystal's deposited energy is >= 0")
-    refuse(time, ~np.isfinite(hits[time]), "")
-    if hits[time].dtype.kind == "f":  # beyond a second no trigger-relative time; beyond 2^53 ns no float holds the ns
-        limit = _MAX_FLOAT_TIME_NS if reference is None else _MAX_FLOAT_NS
-        refuse(time, np.abs(hits[time]) > limit, " ns: an absolute time stamp, whose nanoseconds a float has lost; "
-               "export the stamps as integers" + ("" if reference is not None else ", or give the trigger's time as the "
-                                                  "time reference"))
-    # checked before the conversion to int64, which would wrap an infinity or a huge id into another number
-    refuse(crystal_id, ~_whole(hits[crystal_id], _MAX_CRYSTAL_ID), ": crystal ids are whole numbers "
-           "(of magnitude below 2^31)")
-    geometry = geometry or califa()
-    ids = hits[crystal_id].astype(np.int64)
-    refuse(crystal_id, repeated_crystals(ids, counts), ": that crystal is hit earlier in the same event; a crystal is read out "
-           "once per event (a merged export, or both readout ranges mapped to one id?)")
-    try:
-        theta, phi = geometry.angles(ids)
-    except UnknownCrystalError as error:  # named at its first hit, as every other refusal
-        refuse(crystal_id, ~np.isin(ids, geometry.table()["crystal_id"]), f": {error}")
-        raise
-    times = _times(hits[time], counts, hits[energy], reference)
-    energies = hits[energy] * ENERGY_UNITS[energy_unit]
-    _check_energy_unit(path, energy, energies, energy_unit)
-    record = {"crystal_id": ids, "energy": energies, "time": times, "theta": theta, "phi": phi}
-    return ak.unflatten(ak.zip(record), counts)
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.__exit__(*exc_info)
+
+    def __iter__(self) -> Iterator[RootHitChunk]:
+        import awkward as ak
+
+        seen, unit_checked = _SeenNumbers(self.path, self.event or ""), False
+        start = events_before = 0
+        carried: Any = None  # the last event of a per-hit chunk, which may go on in the next entries
+        while True:
+            stop = min(start + self.chunk_entries, self.n_entries)
+            columns = self._read(start, stop)
+            first = start
+            if carried is not None:
+                first -= len(carried)
+                columns = ak.concatenate([carried, columns])
+            carried = None
+            per_hit = columns[self.names[0]].ndim == 1
+            if per_hit and self.event is not None and stop < self.n_entries:
+                columns, carried = _last_event_apart(self.path, columns, self.event, first)
+            if len(columns) or stop >= self.n_entries:
+                chunk = self._chunk(columns, first, events_before, seen, check_unit=not unit_checked)
+                unit_checked = unit_checked or bool(ak.any(chunk.hits.energy > 0))
+                events_before += len(chunk.hits)
+                yield chunk
+            if stop >= self.n_entries:
+                break
+            start = stop
+        seen.warn_of_repeats()
+
+    def _read(self, start: int, stop: int) -> Any:
+        try:
+            return self._tree.arrays(self._branches, entry_start=start, entry_stop=stop, library="ak")
+        except Exception as error:  # uproot raises many kinds for a cut-off basket
+            raise CalorimeterFileError(self.path, f"cannot read tree {self._tree.name!r} (truncated or corrupt?): {error}") from None
+
+    def _chunk(self, columns: Any, first: int, events_before: int, seen: _SeenNumbers, check_unit: bool) -> RootHitChunk:
+        """The events of the entries ``columns`` (the first is the tree's entry ``first``)."""
+        import awkward as ak
+
+        path, (crystal_id, energy, time), event = self.path, self.names, self.event
+        hits, counts, where, starts = _per_event(path, columns, crystal_id, energy, time, event, first)
+        per_event_tree = starts is None
+        reference = None if self.time_reference is None else _per_hit_reference(
+            path, columns[self.time_reference], self.time_reference, counts if per_event_tree else None, first)
+
+        def refuse(name: str, bad: np.ndarray, why: str) -> None:
+            """An error at the first ``bad`` hit: the branch, the value the file holds there and its entry."""
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise CalorimeterFileError(path, f"branch {name!r} is {hits[name][row]} at {where(row)}{why}")
+
+        refuse(energy, ~np.isfinite(hits[energy]), "; R3BRoot marks saturated crystals so: drop them before export")
+        refuse(energy, hits[energy] < 0, ": a crystal's deposited energy is >= 0")
+        refuse(time, ~np.isfinite(hits[time]), "")
+        if hits[time].dtype.kind == "f":  # beyond a second no trigger-relative time; beyond 2^53 ns no float holds the ns
+            limit = _MAX_FLOAT_TIME_NS if reference is None else _MAX_FLOAT_NS
+            refuse(time, np.abs(hits[time]) > limit, " ns: an absolute time stamp, whose nanoseconds a float has lost; "
+                   "export the stamps as integers" + ("" if reference is not None else ", or give the trigger's time as the "
+                                                      "time reference"))
+        # checked before the conversion to int64, which would wrap an infinity or a huge id into another number
+        refuse(crystal_id, ~_whole(hits[crystal_id], _MAX_CRYSTAL_ID), ": crystal ids are whole numbers "
+               "(of magnitude below 2^31)")
+        ids = hits[crystal_id].astype(np.int64)
+        refuse(crystal_id, repeated_crystals(ids, counts), ": that crystal is hit earlier in the same event; a crystal is "
+               "read out once per event (a merged export, or both readout ranges mapped to one id?)")
+        try:
+            theta, phi = self.geometry.angles(ids)
+        except UnknownCrystalError as error:  # named at its first hit, as every other refusal
+            refuse(crystal_id, ~np.isin(ids, self.geometry.table()["crystal_id"]), f": {error}")
+            raise
+        times = _times(hits[time], counts, hits[energy], reference)
+        energies = hits[energy] * ENERGY_UNITS[self.energy_unit]
+        if check_unit:
+            _check_energy_unit(path, energy, energies, self.energy_unit)
+        record = {"crystal_id": ids, "energy": energies, "time": times, "theta": theta, "phi": phi}
+        values = {name: _values_per_event(path, columns, name, event, starts, first) for name in self.values}
+        event_ids = None
+        if event is not None:
+            event_ids = _values_per_event(path, columns, event, event, starts, first)
+            event_ids = _whole_event_numbers(path, event, event_ids, events_before)
+            seen.add(event_ids, None if per_event_tree else first + starts, first + len(columns) - 1, events_before)
+        return RootHitChunk(ak.unflatten(ak.zip(record), counts), event_ids, values, len(columns))
 
 
-def read_root_event_values(
-    path: str | Path, branch: str, tree: str | None = None, event: str | None = None, crystal_id: str = "crystal_id",
-) -> np.ndarray:
-    """One number per event from ``branch`` (the fragment's velocity from its time of flight, say), in the events'
-    order of :func:`read_root_hits` with the same ``tree``, ``event`` and ``crystal_id``. A tree of one entry per event
-    (``crystal_id`` a list per entry) holds one value per entry; in a tree of one entry per hit every hit of an event
-    (``event``) must repeat its event's value."""
-    import awkward as ak
-
-    columns = _read_branches(Path(path), tree, list(dict.fromkeys([branch, crystal_id] + ([event] if event else []))))
-    column = columns[branch]
-    _check_numbers(path, column, branch)
-    if column.ndim != 1:
-        raise CalorimeterFileError(path, f"branch {branch!r} holds {ak.type(column)}: expected one value per entry")
-    values = ak.to_numpy(column).astype(np.float64)
-    if not np.isfinite(values).all():  # before the comparison within events, where NaN != NaN
-        entry = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {entry}: expected a value for "
-                                         "every event (leave out the events without one)")
-    # a tree of one list of hits per entry has one event per entry, whatever ``event`` says (as read_root_hits reads it)
-    if event is None or columns[crystal_id].ndim == 2:
-        return values
-    numbers = _event_numbers(path, columns[event], event)
-    starts = _event_starts(path, numbers, event)
-    differs = values != np.repeat(values[starts], np.diff(np.append(starts, len(values))))
-    if differs.any():
-        entry = int(np.flatnonzero(differs)[0])
-        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {entry} ({event} {numbers[entry]}), "
-                                         f"another value than at that event's first entry: expected one value per event")
-    return values[starts]
+def read_root_events(
+    path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
+    time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
+    time_reference: str | None = None, values: Sequence[str] = (),
+) -> RootHitChunk:
+    """The whole tree in memory, as one :class:`RootHitChunk` (arguments as :class:`RootHitReader`'s)."""
+    with RootHitReader(path, tree, crystal_id, energy, time, event, energy_unit, geometry, time_reference, values) as reader:
+        return RootHitChunk.joined(list(reader))
 
 
-def read_root_event_numbers(path: str | Path, event: str, tree: str | None = None, crystal_id: str = "crystal_id") -> np.ndarray:
-    """Each event's own number from the branch ``event``, in the events' order of :func:`read_root_hits`: what
-    predictions keep, so that clusters can be joined with other detectors' data of the same event (in a tree of one
-    entry per hit, an event without hits has no entry, so its place in the tree is not its number)."""
-    numbers = read_root_event_values(path, event, tree, event, crystal_id)
-    if not (whole := _whole(numbers, 2.0**63)).all():
-        entry = int(np.flatnonzero(~whole)[0])
-        raise CalorimeterFileError(path, f"branch {event!r} is {numbers[entry]} at event {entry}: event numbers are "
-                                         "whole numbers")
-    # a tree of one entry per event may repeat a number (a per-hit tree cannot: its events are told by them): kept,
-    # since each entry is an event all the same, but a join with other detectors' data would pair one with several
-    order = np.argsort(numbers, kind="stable")
-    repeated = np.flatnonzero(numbers[order][1:] == numbers[order][:-1])
-    if len(repeated):
-        first, second = sorted(order[repeated[0]:repeated[0] + 2])
-        log.warning("%s: branch %r is %d at events %d and %d (%d repeats in all): a join by event_id would pair each "
-                    "with several events of other data (chained runs whose numbering restarts? convert them one by one)",
-                    path, event, int(numbers[first]), first, second, len(repeated))
-    return numbers.astype(np.int64)
+def read_root_hits(
+    path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
+    time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
+    time_reference: str | None = None,
+) -> Any:
+    """The whole tree's hit lists, one per event, as an awkward array (fields ``crystal_id``, ``energy`` [MeV],
+    ``time`` [ns], ``theta``, ``phi`` [rad]); arguments as :class:`RootHitReader`'s."""
+    return read_root_events(path, tree, crystal_id, energy, time, event, energy_unit, geometry, time_reference).hits
+
+
+class _SeenNumbers:
+    """The event numbers of the chunks so far, to refuse in a tree of one entry per hit a number that comes back
+    after other events (its events are told by them), and to warn of repeats in a tree of one entry per event
+    (each entry is an event all the same, but a join with other detectors' data would pair one with several)."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name = path, name
+        self._numbers: list[np.ndarray] = []  # per chunk, its distinct numbers sorted
+        self._places: list[np.ndarray] = []  # of each: its last entry (per-hit tree) or its first event (per-event tree)
+        self._high = -np.inf
+        self.repeats = 0  # events whose number an earlier event has
+        self._first_repeat: tuple[int, int, int] | None = None  # number, its first event, the first event repeating it
+
+    def add(self, numbers: np.ndarray, starts: np.ndarray | None, last_entry: int, events_before: int) -> None:
+        """``numbers`` of one chunk's events: per-hit-tree events starting at the entries ``starts`` (the chunk's last
+        entry ``last_entry``), or per-event-tree events numbered from ``events_before``."""
+        if not len(numbers):
+            return
+        unique, first, inverse = np.unique(numbers, return_index=True, return_inverse=True)
+        if starts is not None:  # within the chunk, _event_starts has refused a number that comes back
+            places = np.append(starts[1:] - 1, last_entry)
+        else:
+            places = events_before + np.arange(len(numbers))
+            repeated = np.flatnonzero(first[inverse] != np.arange(len(numbers)))
+            self.repeats += len(repeated)
+            if len(repeated):
+                self._note(unique[inverse[repeated[0]]], places[first[inverse[repeated[0]]]], places[repeated[0]])
+        if unique[0] <= self._high:  # numbers in increasing order (the common case) need no search
+            self._search_earlier(unique, first, starts, places)
+        self._numbers.append(unique)
+        self._places.append(places[first])
+        self._high = max(self._high, float(unique[-1]))
+
+    def _search_earlier(self, unique: np.ndarray, first: np.ndarray, starts: np.ndarray | None, places: np.ndarray) -> None:
+        before, earlier_place = np.zeros(len(unique), dtype=bool), np.zeros(len(unique), dtype=np.int64)
+        for earlier, earlier_places in zip(self._numbers, self._places):
+            found = np.searchsorted(earlier, unique).clip(max=len(earlier) - 1)
+            new = (earlier[found] == unique) & ~before
+            earlier_place[new] = earlier_places[found[new]]
+            before |= new
+        if not before.any():
+            return
+        k = int(np.flatnonzero(before)[np.argmin(first[before])])  # the first event in tree order with an earlier number
+        if starts is not None:
+            _refuse_coming_back(self.path, self.name, unique[k], int(starts[first[k]]), int(earlier_place[k]))
+        self.repeats += int(before.sum())
+        self._note(unique[k], earlier_place[k], places[first[k]])
+
+    def _note(self, number: Any, earlier: Any, event: Any) -> None:
+        if self._first_repeat is None or event < self._first_repeat[2]:
+            self._first_repeat = (int(number), int(earlier), int(event))
+
+    def warn_of_repeats(self) -> None:
+        if self._first_repeat is not None:
+            number, first, second = self._first_repeat
+            log.warning("%s: branch %r is %d at events %d and %d (%d repeats in all): a join by event_id would pair each "
+                        "with several events of other data (chained runs whose numbering restarts? convert them one by "
+                        "one)", self.path, self.name, number, first, second, self.repeats)
 
 
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
@@ -194,7 +319,10 @@ def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit
         log.warning("%s: %s: the proton range's, or energies in keV read as %s?", path, said, unit)
 
 
-def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[str, Any]:
+@contextmanager
+def _open_tree(path: Path, tree: str | None, branches: list[str]) -> Iterator[Any]:
+    """The tree ``tree`` of the ROOT file ``path`` (None: its only tree), open inside the block, once it is known to
+    hold ``branches``."""
     import uproot
 
     if not path.is_file():
@@ -223,26 +351,24 @@ def _read_branches(path: Path, tree: str | None, branches: list[str]) -> dict[st
             tree = trees[0]
         if tree not in trees:
             raise CalorimeterFileError(path, f"no tree {tree!r}; trees: {', '.join(trees) or 'none'}")
-        unreadable = f"cannot read tree {tree!r} (truncated or corrupt?)"
         try:  # an RNTuple reads its footer here: a cut-off file fails now
             found = file[tree]
             names = list(found.keys())
         except Exception as error:
-            raise CalorimeterFileError(path, f"{unreadable}: {error}") from None
+            raise CalorimeterFileError(path, f"cannot read tree {tree!r} (truncated or corrupt?): {error}") from None
         missing = [name for name in branches if name not in names]
         if missing:
             raise CalorimeterFileError(path, f"tree {tree!r} has no branch {', '.join(map(repr, missing))}; "
                                              f"branches: {', '.join(names)}")
-        try:
-            return found.arrays(branches, library="ak")
-        except Exception as error:
-            raise CalorimeterFileError(path, f"{unreadable}: {error}") from None
+        yield found
 
 
 def _per_event(
-    path: str | Path, columns: Any, crystal_id: str, energy: str, time: str, event: str | None,
-) -> tuple[dict[str, np.ndarray], np.ndarray, Callable[[int], str]]:
-    """Flat hit arrays, hits per event, and where a flat hit row is in the tree (for errors), from either tree shape."""
+    path: Path, columns: Any, crystal_id: str, energy: str, time: str, event: str | None, first: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray, Callable[[int], str], np.ndarray | None]:
+    """Flat hit arrays, hits per event, where a flat hit row is in the tree (for errors), and, in a tree of one entry
+    per hit, the entry of each event's first hit within ``columns`` (None in a tree of one entry per event), from
+    entries of either tree shape, the first of them the tree's entry ``first``."""
     import awkward as ak
 
     names = [crystal_id, energy, time]
@@ -257,25 +383,70 @@ def _per_event(
         for name, count in zip(names[1:], counts[1:]):
             if not np.array_equal(count, counts[0]):
                 entry = int(np.flatnonzero(count != counts[0])[0])
-                raise CalorimeterFileError(path, f"branches {crystal_id!r} and {name!r} differ in length at entry {entry} "
-                                                 f"({counts[0][entry]} vs {count[entry]})")
+                raise CalorimeterFileError(path, f"branches {crystal_id!r} and {name!r} differ in length at entry "
+                                                 f"{first + entry} ({counts[0][entry]} vs {count[entry]})")
         ends = np.cumsum(counts[0])
 
         def entry_of(row: int) -> str:
             entry = int(np.searchsorted(ends, row, side="right"))
-            return f"entry {entry}, hit {row - (ends[entry - 1] if entry else 0)} of that entry"
+            return f"entry {first + entry}, hit {row - (ends[entry - 1] if entry else 0)} of that entry"
 
-        return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0], entry_of
+        return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0], entry_of, None
     if event is None:
         raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch (--event; event= in Python)")
-    numbers = _event_numbers(path, columns[event], event)
-    starts = _event_starts(path, numbers, event)
+    numbers = _event_numbers(path, columns[event], event, first)
+    starts = _event_starts(path, numbers, event, first)
     counts = np.diff(np.append(starts, len(numbers)))
 
     def entry_of(row: int) -> str:
-        return f"entry {row} ({event} {numbers[row]})"
+        return f"entry {first + row} ({event} {numbers[row]})"
 
-    return {name: ak.to_numpy(columns[name]) for name in names}, counts, entry_of
+    return {name: ak.to_numpy(columns[name]) for name in names}, counts, entry_of, starts
+
+
+def _last_event_apart(path: Path, columns: Any, event: str, first: int) -> tuple[Any, Any]:
+    """The entries of a per-hit tree's chunk before its last event, and those of that event, which may go on in the
+    next entries (all of them, when the chunk is one event)."""
+    numbers = _event_numbers(path, columns[event], event, first)
+    changes = np.flatnonzero(numbers[1:] != numbers[:-1])
+    last = int(changes[-1]) + 1 if len(changes) else 0
+    return columns[:last], columns[last:]
+
+
+def _values_per_event(path: Path, columns: Any, branch: str, event: str | None, starts: np.ndarray | None,
+                      first: int) -> np.ndarray:
+    """One number per event from ``branch``: one per entry; in a tree of one entry per hit (events starting at the
+    entries ``starts``) every hit of an event repeats its event's value."""
+    import awkward as ak
+
+    column = columns[branch]
+    _check_numbers(path, column, branch)
+    if column.ndim != 1:
+        raise CalorimeterFileError(path, f"branch {branch!r} holds {ak.type(column)}: expected one value per entry")
+    values = ak.to_numpy(column).astype(np.float64)
+    if not np.isfinite(values).all():  # before the comparison within events, where NaN != NaN
+        entry = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first + entry}: expected a value "
+                                         "for every event (leave out the events without one)")
+    if starts is None:
+        return values
+    differs = values != np.repeat(values[starts], np.diff(np.append(starts, len(values))))
+    if differs.any():
+        entry = int(np.flatnonzero(differs)[0])
+        number = ak.to_numpy(columns[event])[entry]
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first + entry} ({event} {number}), "
+                                         f"another value than at that event's first entry: expected one value per event")
+    return values[starts]
+
+
+def _whole_event_numbers(path: Path, event: str, numbers: np.ndarray, events_before: int) -> np.ndarray:
+    """Each event's own number, what predictions keep so that clusters can be joined with other detectors' data of
+    the same event (in a tree of one entry per hit, an event without hits has no entry: its place is no number)."""
+    if not (whole := _whole(numbers, 2.0**63)).all():
+        row = int(np.flatnonzero(~whole)[0])
+        raise CalorimeterFileError(path, f"branch {event!r} is {numbers[row]} at event {events_before + row}: event numbers "
+                                         "are whole numbers")
+    return numbers.astype(np.int64)
 
 
 def _check_numbers(path: str | Path, column: Any, name: str) -> None:
@@ -292,25 +463,27 @@ def _check_numbers(path: str | Path, column: Any, name: str) -> None:
                                          "strings)")
 
 
-def _event_starts(path: str | Path, numbers: np.ndarray, name: str) -> np.ndarray:
-    """The first entry of each event of a per-hit tree: each run of consecutive entries of one number (grouping
-    equal numbers across the tree would merge chained runs whose numbering restarts, so a number that comes back
-    after other events is refused)."""
+def _event_starts(path: Path, numbers: np.ndarray, name: str, first: int) -> np.ndarray:
+    """The first entry of each event of a per-hit tree's entries: each run of consecutive entries of one number
+    (grouping equal numbers across the tree would merge chained runs whose numbering restarts, so a number that
+    comes back after other events is refused; here within these entries, by :class:`_SeenNumbers` across chunks)."""
     new = np.ones(len(numbers), dtype=bool)
     new[1:] = numbers[1:] != numbers[:-1]
     starts = np.flatnonzero(new)
-    _, first = np.unique(numbers[starts], return_index=True)
+    _, once = np.unique(numbers[starts], return_index=True)
     again = np.ones(len(starts), dtype=bool)
-    again[first] = False
+    again[once] = False
     if again.any():
         run = int(np.flatnonzero(again)[0])
-        number = numbers[starts[run]]
-        earlier = int(np.flatnonzero(numbers[starts[:run]] == number)[-1])
-        raise CalorimeterFileError(path, f"branch {name!r} is {number} at entry {starts[run]} and at entry "
-                                         f"{starts[earlier + 1] - 1}, with other events between: events are read as runs "
-                                         "of consecutive entries of one number (chained runs whose numbering restarts "
-                                         "must be renumbered or read one by one)")
+        earlier = int(np.flatnonzero(numbers[starts[:run]] == numbers[starts[run]])[-1])
+        _refuse_coming_back(path, name, numbers[starts[run]], first + int(starts[run]), first + int(starts[earlier + 1]) - 1)
     return starts
+
+
+def _refuse_coming_back(path: Path, name: str, number: Any, entry: int, earlier_entry: int) -> None:
+    raise CalorimeterFileError(path, f"branch {name!r} is {number} at entry {entry} and at entry {earlier_entry}, with "
+                                     "other events between: events are read as runs of consecutive entries of one "
+                                     "number (chained runs whose numbering restarts must be renumbered or read one by one)")
 
 
 def _times(times: np.ndarray, counts: np.ndarray, energies: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -333,7 +506,7 @@ def _times(times: np.ndarray, counts: np.ndarray, energies: np.ndarray, referenc
     return (times.astype(np.uint64) - reference.astype(np.uint64)).view(np.int64).astype(np.float64) + fraction
 
 
-def _per_hit_reference(path: str | Path, column: Any, name: str, counts: np.ndarray | None) -> np.ndarray:
+def _per_hit_reference(path: Path, column: Any, name: str, counts: np.ndarray | None, first: int) -> np.ndarray:
     """The time-reference branch ``name``: one finite number per entry, as one value per hit (``counts``: the hits of
     each entry of a tree of one entry per event; None for a tree of one entry per hit)."""
     import awkward as ak
@@ -344,13 +517,13 @@ def _per_hit_reference(path: str | Path, column: Any, name: str, counts: np.ndar
     values = ak.to_numpy(column)
     if values.dtype.kind == "f" and not (np.isfinite(values) & (np.abs(values) <= _MAX_FLOAT_NS)).all():
         entry = int(np.flatnonzero(~(np.isfinite(values) & (np.abs(values) <= _MAX_FLOAT_NS)))[0])
-        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {entry}: expected a reference time "
-                                         f"[ns], finite and, as a float, within 2^53 ns (beyond, a float has lost the "
-                                         f"nanoseconds: export the stamps as integers)")
+        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {first + entry}: expected a "
+                                         "reference time [ns], finite and, as a float, within 2^53 ns (beyond, a float "
+                                         "has lost the nanoseconds: export the stamps as integers)")
     return values if counts is None else np.repeat(values, counts)
 
 
-def _event_numbers(path: str | Path, column: Any, name: str) -> np.ndarray:
+def _event_numbers(path: Path, column: Any, name: str, first: int) -> np.ndarray:
     """The event-number branch ``name``: one finite whole number per entry (a list per entry, or a NaN, would
     group the hits into other events than the tree's)."""
     import awkward as ak
@@ -361,8 +534,8 @@ def _event_numbers(path: str | Path, column: Any, name: str) -> np.ndarray:
     bad = ~_whole(numbers, np.inf)
     if bad.any():
         entry = int(np.flatnonzero(bad)[0])
-        raise CalorimeterFileError(path, f"branch {name!r} is {numbers[entry]} at entry {entry}: event numbers are finite "
-                                         "whole numbers")
+        raise CalorimeterFileError(path, f"branch {name!r} is {numbers[entry]} at entry {first + entry}: event numbers are "
+                                         "finite whole numbers")
     return numbers
 
 
