@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from _machine import cpu_model  # benchmarks/, first on the path of a script run from it (standard library only)
+from _summary import Figure, write_summary
+
+from showerlearn.io.atomic import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "convert_memory.md"
 IMPORTS = "import awkward, uproot, h5py; import showerlearn.calorimeter.io, showerlearn.cli.main"
@@ -83,10 +86,23 @@ def _rows(events: int, workdir: Path) -> tuple[dict[str, Any], dict[str, dict[st
     return {"events": events, "hits": entries, "mib": tree.stat().st_size / 2**20}, rows
 
 
+def _figures(tree: dict[str, Any], rows: dict[str, dict[str, float]]) -> list[Figure]:
+    chunks, whole = rows["in chunks (default)"], rows["whole tree"]
+    size = f"{tree['hits']:,} hits"
+    return [
+        Figure("convert_memory", f"convert calorimeter peak memory, {size}", chunks["peak_mib"], "MiB",
+               "the whole tree at once", whole["peak_mib"]),
+        Figure("convert_memory", f"convert calorimeter, {size}", tree["hits"] / chunks["seconds"], "hits/s",
+               "the whole tree at once", tree["hits"] / whole["seconds"]),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 4_000_000], help="Simulated events per tree.")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/showerlearn_convert_memory"))
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--summary", type=Path, help="also write the headline figures as JSON (for run_all.py)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     floor = _measure([sys.executable, "-c", IMPORTS])
@@ -103,8 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         "| tree | run | seconds | hits/s | peak memory [MiB] | memory / whole tree | time / whole tree |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+    figures = []
     for events in args.events:
         tree, rows = _rows(events, args.workdir)
+        figures = _figures(tree, rows)  # of the largest tree, the last
         whole = rows["whole tree"]
         label = f"{tree['events']:,} events, {tree['hits']:,} hits, {tree['mib']:,.0f} MiB"
         for name, row in rows.items():
@@ -112,8 +130,10 @@ def main(argv: list[str] | None = None) -> None:
                          f"{row['peak_mib']:,.0f} | {row['peak_mib'] / whole['peak_mib']:.2f} | "
                          f"{row['seconds'] / whole['seconds']:.2f} |")
     table = "\n".join(lines) + "\n"
-    RESULTS.write_text(table)
+    write_text_atomic(args.output, table)
     print(table)
+    if args.summary:
+        write_summary(args.summary, figures)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ BENCHMARKS = (
     Benchmark("calorimeter_simulation", quick=("--events", "5000")),
     Benchmark("collider_generation", quick=("--events", "40", "--file-events", "50")),
     Benchmark("predict_memory", quick=("--events", "20000", "--chunk-events", "5000", "--workdir", "{tmp}/predict_memory")),
+    Benchmark("convert_memory", quick=("--events", "20000", "--workdir", "{tmp}/convert_memory")),
 )
 
 
