@@ -115,6 +115,10 @@ class Family:
         """Add the family's ``showerlearn convert NAME`` sub-commands, from the field's files to those its data
         read (none by default)."""
 
+    def add_plot_commands(self, plot: typer.Typer) -> None:
+        """Add the family's ``showerlearn plot NAME`` sub-commands, quick-look figures of its prediction files
+        (none by default)."""
+
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
         """Problems between sections of a new experiment of this family, which no single component sees (one
         line each, named by their keys); checked by :func:`new_run_problems`. None by default."""

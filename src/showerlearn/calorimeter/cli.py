@@ -197,3 +197,89 @@ def convert_calorimeter(
     said_beta = f"beta from branch {beta_branch!r}" if beta_branch else "no beta" if beta is None else f"beta {beta:g}"
     console.print(f"wrote {output}: {writer.n_events:,} events, {writer.n_hits:,} hits ({geometry} crystals, "
                   f"energies read as {energy_unit}, written in MeV; {said_beta})", soft_wrap=True)
+
+
+def plot_calorimeter(
+    files: Annotated[list[Path], typer.Argument(help="Prediction files of calorimeter runs (showerlearn predict RUN HITS.h5 "
+                                                     "-o DIR writes DIR/HITS.predictions.h5).", metavar="FILES")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write; its format from the suffix (.png, .pdf, "
+                                                                ".svg).")],
+    label: Annotated[list[str] | None, typer.Option(
+        help="Legend label of each file, in order (repeatable; default: the name of the run that predicted it).")] = None,
+    max_mev: Annotated[float, typer.Option("--max-mev", help="Upper end of the spectra [MeV].", min=0.0)] = 12.0,
+    bin_mev: Annotated[float, typer.Option("--bin-mev", help="Bin width of the spectra [MeV].", min=0.0)] = 0.05,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Plot the cluster energy spectra of calorimeter prediction files, lab and Doppler-corrected, overlaid: several
+    methods on the same hit file (measured data's too: they need no truth), with the true energies where the file
+    has them (a simulated input).
+
+    The Doppler-corrected spectrum counts the clusters of events with a velocity (the hit file's beta: convert
+    --beta or --beta-branch); see docs/calorimeter.md.
+    """
+    with user_errors():
+        import numpy as np
+
+        from showerlearn.viz.figures import figure_format
+
+        try:
+            figure_format(output)
+        except ValueError as error:
+            raise ValueError(f"--output {error}") from None
+        check_output_file(output, overwrite)
+        if label is not None and len(label) != len(files):
+            raise ValueError(f"--label given {len(label)} times for {len(files)} files: one label per file, in order")
+        if not 0 < bin_mev < max_mev:
+            raise ValueError(f"--bin-mev {bin_mev:g} and --max-mev {max_mev:g}: expected 0 < bin width < upper end")
+        edges = np.arange(0.0, max_mev + bin_mev / 2, bin_mev)
+        spectra = _prediction_spectra(files, label, edges)
+        _write_spectra_figure(spectra, output, max_mev, overwrite)
+    console.print(f"wrote {output}")
+    _print_spectra_counts(spectra)
+
+
+def _prediction_spectra(files: list[Path], labels: list[str] | None, edges: Any) -> dict[str, dict[str, Any]]:
+    """``label -> spectra record`` of each file, refusing one that is no calorimeter prediction file."""
+    from showerlearn.calorimeter.evaluation import PREDICTION_TABLES, prediction_spectra
+    from showerlearn.io.tables import read_attributes, read_columns
+
+    spectra: dict[str, dict[str, Any]] = {}
+    for number, path in enumerate(files):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        tables = {}
+        for table, columns in PREDICTION_TABLES.items():
+            try:  # only the tables the spectra read: the hits table of a large file is most of it
+                tables[table] = read_columns(path, table)
+            except ValueError:
+                tables[table] = {}
+            if lacking := [column for column in columns if column not in tables[table]]:
+                raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
+                                 f"writes them): it has no {table} table with {', '.join(lacking)}")
+        run = str(read_attributes(path).get("run_path", ""))
+        name = labels[number] if labels is not None else Path(run).parent.name or path.stem
+        if name in spectra:  # two runs of one experiment (seeds): told apart by their folders
+            name = f"{name} ({Path(run).name or path.stem}, file {number + 1})"
+        spectra[name] = prediction_spectra(tables, edges)
+    return spectra
+
+
+def _write_spectra_figure(spectra: dict[str, dict[str, Any]], output: Path, max_mev: float, overwrite: bool) -> None:
+    from showerlearn.calorimeter.evaluation.figures import spectra_figure
+    from showerlearn.io.atomic import atomic_path
+    from showerlearn.viz.figures import figure_format
+
+    figure = spectra_figure(spectra, max_mev)
+    with atomic_path(output, overwrite=overwrite) as tmp:
+        figure.savefig(tmp, format=figure_format(output), dpi=150)
+
+
+def _print_spectra_counts(spectra: dict[str, dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table("file", "events", "clusters", "per event", "without beta")
+    for name, record in spectra.items():
+        per_event = record["clusters"] / record["events"] if record["events"] else float("nan")
+        table.add_row(name, f"{record['events']:,}", f"{record['clusters']:,}", f"{per_event:.2f}",
+                      f"{record['clusters_without_beta']:,}")
+    console.print(table)

@@ -59,6 +59,11 @@ class CalorimeterFamily(Family):
 
         convert.command("calorimeter")(convert_calorimeter)
 
+    def add_plot_commands(self, plot: typer.Typer) -> None:
+        from showerlearn.calorimeter.cli import plot_calorimeter
+
+        plot.command("calorimeter")(plot_calorimeter)
+
     def board_style(self) -> BoardStyle:
         return BOARD_STYLE
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from showerlearn.cli import board, config, convert, ensemble, evaluate, explain, export, predict, simulate, sweep, train
+from showerlearn.cli import board, config, convert, ensemble, evaluate, explain, export, plot, predict, simulate, sweep, train
 from showerlearn.cli.common import set_verbose
 from showerlearn.engine.launch import note_stop_signal
 from showerlearn.family import installed_families
@@ -93,11 +93,13 @@ app.command()(export.export)
 app.command()(ensemble.ensemble)
 app.command()(board.board)
 app.command()(explain.explain)
-for family in installed_families().values():  # each family adds its own `simulate NAME` and `convert NAME`
+for family in installed_families().values():  # each family adds its own `simulate NAME`, `convert NAME`, `plot NAME`
     family.add_commands(simulate.app)
     family.add_convert_commands(convert.app)
+    family.add_plot_commands(plot.app)
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(convert.app, name="convert")
+app.add_typer(plot.app, name="plot")
 app.add_typer(config.app, name="config")
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from matplotlib.figure import Figure
 from pydantic import BeforeValidator
@@ -23,6 +23,16 @@ FigureFormat = Annotated[
 ]
 #: Formats every evaluation figure is written in: PNG to look at, PDF for papers.
 FIGURE_FORMATS: tuple[FigureFormat, ...] = ("png", "pdf")
+
+
+def figure_format(path: Path) -> str:
+    """The :data:`FigureFormat` of a figure file, from its suffix (``ValueError`` naming the file if it has none)."""
+    suffix = path.suffix.lstrip(".").lower()
+    known = get_args(get_args(FigureFormat)[0])
+    if suffix not in known:
+        raise ValueError(f"{path}: a figure file's suffix names its format, one of {', '.join(known)}; got "
+                         f"{path.suffix or 'none'!r}")
+    return suffix
 
 
 def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:

@@ -24,10 +24,11 @@ from showerlearn.calorimeter.evaluation.metrics import (
 )
 from showerlearn.calorimeter.evaluation.regimes import hard_events, hard_gammas, nearest_gamma_angle
 from showerlearn.calorimeter.evaluation.report import DEFAULT_ENERGY_BINS, ReportSettings, clustering_report, split_tables
-from showerlearn.calorimeter.evaluation.spectra import energy_spectra
+from showerlearn.calorimeter.evaluation.spectra import PREDICTION_TABLES, energy_spectra, prediction_spectra
 from showerlearn.calorimeter.evaluation.tables import cluster_table, flat_labels, gamma_table, hit_table
 
 __all__ = [
+    "PREDICTION_TABLES",
     "DEFAULT_ENERGY_BINS",
     "ReportSettings",
     "adjusted_rand_index",
@@ -37,6 +38,7 @@ __all__ = [
     "cluster_table",
     "energy_resolution_by_energy",
     "energy_spectra",
+    "prediction_spectra",
     "fake_clusters",
     "flat_labels",
     "gamma_matches",

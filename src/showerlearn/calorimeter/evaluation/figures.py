@@ -1,5 +1,6 @@
 """Figures of calorimeter clustering: the reconstructed energy spectra of one or several methods on the same
-events, in the lab and Doppler-corrected, with the truth (the gammas' lab and rest-frame energies) overlaid."""
+events, in the lab and Doppler-corrected, with the truth (the gammas' lab and rest-frame energies) overlaid
+where there is one."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from showerlearn.viz.figures import new_figure
 
 __all__ = ["spectra_figure"]
 
+#: what a panel without any cluster says
+_EMPTY = {"lab": "no cluster in the range",
+          "doppler_corrected": "no cluster in the range: events without a velocity\n(showerlearn convert calorimeter --beta)"}
+
 
 def spectra_figure(spectra: Mapping[str, Mapping[str, Any]], max_mev: float | None = None) -> Figure:
     """Two panels, lab and Doppler-corrected cluster energies: a step histogram per method (``label -> the
-    "spectra" record of a clustering report``, all on the same events and bins) and the truth in black."""
+    "spectra" record of a clustering report``, or of :func:`~showerlearn.calorimeter.evaluation.spectra.prediction_spectra`,
+    all on the same bins) and the truth in black (the first record's, if it has one). A panel without any count
+    says why (Doppler-corrected: events without a velocity)."""
     if not spectra:
         raise ValueError("spectra_figure needs at least one method's spectra")
     figure = new_figure(11.0, 4.2)
@@ -26,9 +33,12 @@ def spectra_figure(spectra: Mapping[str, Mapping[str, Any]], max_mev: float | No
     panels = (("lab", "truth_lab", "cluster energy, lab [MeV]", "true lab energy"),
               ("doppler_corrected", "truth_rest", "cluster energy, Doppler-corrected [MeV]", "true rest-frame energy"))
     for ax, (key, truth, xlabel, truth_label) in zip(axes, panels):
-        ax.stairs(np.asarray(first[truth]), edges, color="black", linewidth=1.6, label=truth_label)
+        if truth in first:
+            ax.stairs(np.asarray(first[truth]), edges, color="black", linewidth=1.6, label=truth_label)
         for label, record in spectra.items():
             ax.stairs(np.asarray(record[key]), edges, linewidth=1.0, label=label)
+        if not any(np.asarray(record[key]).any() for record in spectra.values()):
+            ax.text(0.5, 0.5, _EMPTY[key], transform=ax.transAxes, ha="center", va="center", fontsize="small", wrap=True)
         ax.set_xlabel(xlabel)
         ax.set_yscale("log")
         ax.set_xlim(0.0, max_mev if max_mev is not None else edges[-1])
