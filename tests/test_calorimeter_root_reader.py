@@ -259,3 +259,57 @@ def test_an_rntuple_is_read_in_chunks(tmp_path: Path) -> None:
                           "time": ak.Array([[0.0, 1.0], [], [2.0]])}
     read = _chunked(path, 1)
     assert ak.to_list(read.hits.crystal_id) == [[1, 2], [], [3]] and read.event_ids is None
+
+
+def test_what_a_whole_read_refuses_first_every_chunk_size_refuses_first(tmp_path: Path) -> None:
+    """The first event whose number came earlier, in tree order, and before any other fault of its chunk."""
+    back = write_root(tmp_path / "back.root", event=np.array([7, 8, 7, 9, 7]), crystal_id=np.array([1, 2, 3, 4, 5]),
+                      energy=np.ones(5), time=np.zeros(5))
+    runs = write_root(tmp_path / "runs.root", event=np.repeat([7, 19, 7, 10, 7], [3, 1, 4, 3, 3]),
+                      crystal_id=np.arange(1, 15), energy=np.ones(14), time=np.zeros(14))
+    nan = write_root(tmp_path / "nan.root", event=np.array([1.0, 2.0, 1.0]), crystal_id=np.array([1, 2, 3]),
+                     energy=np.array([1.0, 1.0, np.nan]), time=np.zeros(3))
+    for path, message in ((back, "is 7 at entry 2 and at entry 0,"), (runs, "is 7 at entry 4 and at entry 2,"),
+                          (nan, "is 1.0 at entry 2 and at entry 0,")):
+        for chunk_entries in range(1, 8):
+            with pytest.raises(CalorimeterFileError, match=f"branch 'event' {message}"):
+                _chunked(path, chunk_entries, event="event")
+
+
+def test_event_numbers_are_kept_exactly_and_the_unit_judged_alike_whatever_the_chunks(tmp_path: Path) -> None:
+    # white-rabbit stamps as event numbers: beyond 2^53, where a float would merge neighbours
+    path = write_root(tmp_path / "stamps.root", event=_stamps(0, 0, 1, 300), crystal_id=np.array([1, 2, 1, 2]),
+                      energy=np.ones(4), time=np.zeros(4))
+    for chunk_entries in (1, 2, 3, 4):
+        assert _chunked(path, chunk_entries, event="event").event_ids.tolist() == [STAMP, STAMP + 1, STAMP + 300]
+    # the unit is judged on the tree's deposits, not on its first chunk's: a soft first hit does not refuse a keV
+    # tree, a plausible first hit does not let a wrong unit pass
+    kev = write_root(tmp_path / "kev.root", crystal_id=ak.Array([[1], [2, 3], [4], [5, 6]]),
+                     energy=ak.Array([[8.0], [1500.0, 300.0], [2000.0], [700.0, 1200.0]]),
+                     time=ak.Array([[0.0], [0.0, 0.0], [0.0], [0.0, 0.0]]))
+    wrong = write_root(tmp_path / "wrong.root", crystal_id=ak.Array([[1], [2, 3], [4]]),
+                       energy=ak.Array([[1500.0], [0.003, 0.002], [0.004]]), time=ak.Array([[0.0], [0.0, 0.0], [0.0]]))
+    for chunk_entries in (1, 2, 3, 4):
+        with RootHitReader(kev, chunk_entries=chunk_entries) as reader:
+            assert ak.num(RootHitChunk.joined(list(reader)).hits).tolist() == [1, 2, 1, 2]
+        with pytest.raises(CalorimeterFileError, match="median hit energy of 3.5e-06 MeV"):
+            with RootHitReader(wrong, chunk_entries=chunk_entries) as reader:
+                list(reader)
+
+
+def test_the_numbers_seen_across_chunks_match_a_naive_search() -> None:
+    """The sorted runs, merged as the chunks come, find what a search of every earlier number finds."""
+    from showerlearn.calorimeter.io.root import _SeenNumbers
+
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        numbers = rng.integers(0, 60, rng.integers(1, 300))
+        bounds = np.unique(np.r_[0, rng.integers(0, len(numbers), rng.integers(0, 12)), len(numbers)])
+        seen = _SeenNumbers()
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            places = np.arange(start, stop) * 10  # what each number is known by
+            repeated, earlier = seen.earlier(numbers[start:stop], places)
+            for row, number in enumerate(numbers[start:stop]):
+                before = np.flatnonzero(numbers[: start + row] == number)
+                assert repeated[row] == bool(len(before)), (trial, start + row)
+                assert earlier[row] == (before[0] * 10 if len(before) else places[row]), (trial, start + row)

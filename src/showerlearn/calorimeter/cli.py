@@ -98,8 +98,9 @@ def _print_summary(summary: SimulationSummary, simulation: CalorimeterSimulation
 
 
 def _above_threshold(hits: Any, threshold_mev: float | None) -> tuple[Any, int]:
-    """``hits`` without those of at most ``threshold_mev``, and 0; None: all of them, and how many are below the
-    simulations' crystal threshold, which learned methods trained on simulations never saw (to warn of)."""
+    """``hits`` without those of at most ``threshold_mev``, and the number of kept hits to warn of: with no threshold
+    (None) every hit is kept, and those below the simulations' crystal threshold, which learned methods trained on
+    simulations never saw, are counted; with one, none is counted (the user chose it)."""
     import awkward as ak
 
     if threshold_mev is None:
@@ -172,8 +173,7 @@ def convert_calorimeter(
         origin = {"source_file": source.name, "source_tree": tree or "", "source_energy_unit": energy_unit,
                   "source_time_reference": time_reference or "", "source_beta": beta_branch or ("" if beta is None else beta)}
         reader = RootHitReader(source, tree, crystal_id, energy, time, event, energy_unit, crystals, time_reference,
-                               values=[beta_branch] if beta_branch else [],
-                               **({} if chunk_entries is None else {"chunk_entries": chunk_entries}))
+                               values=[beta_branch] if beta_branch else [], chunk_entries=chunk_entries)
         writer = MeasuredHitWriter(output, crystals, origin, overwrite=overwrite,
                                    beta=beta is not None or beta_branch is not None, event_ids=event is not None)
         soft = 0

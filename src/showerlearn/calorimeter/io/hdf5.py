@@ -72,7 +72,28 @@ _MEASURED_EVENTS = {"hit_start": "i8", "n_hits": _COLUMNS["events"]["n_hits"][1]
 _ROWS_PER_CHUNK = 1 << 16
 
 
-class HitFileWriter:
+class _BufferedWriter:
+    """A writer whose rows wait in memory until a compressed HDF5 chunk fills (``_flush``), and whose file appears
+    only when its block ends without an error: then the last rows are written, else the temporary file goes."""
+
+    _stack: ExitStack
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is not None:
+            self._stack.__exit__(*exc_info)
+            return
+        try:
+            self._flush()
+        except BaseException as error:  # a full disk or Ctrl-C while writing the last rows: remove the temporary file
+            self._stack.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._stack.__exit__(None, None, None)
+
+
+class HitFileWriter(_BufferedWriter):
     """Append simulated chunks (:func:`showerlearn.calorimeter.simulation.events.simulate_chunk`) to a hit file.
 
     Use as a context manager; the file appears at ``path`` only when the block ends without an error.
@@ -125,19 +146,9 @@ class HitFileWriter:
         self._file.attrs["n_events"] = self._counts["events"]
         self._pending, self._pending_hits = {}, 0
 
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is not None:
-            self._stack.__exit__(*exc_info)
-            return
-        try:
-            self._flush()
-        except BaseException as error:  # a full disk or Ctrl-C while writing the last rows: remove the temporary file
-            self._stack.__exit__(type(error), error, error.__traceback__)
-            raise
-        self._stack.__exit__(None, None, None)
 
 
-class MeasuredHitWriter:
+class MeasuredHitWriter(_BufferedWriter):
     """Append measured hits (awkward arrays of hit lists with the fields :data:`HIT_FIELDS`, as
     :class:`~showerlearn.calorimeter.io.root.RootHitReader` gives them chunk by chunk) to a hit file without truth,
     which ``showerlearn predict`` reads. Use as a context manager; the file appears at ``path`` only when the block
@@ -153,6 +164,9 @@ class MeasuredHitWriter:
         self._events = ["hit_start", "n_hits"] + ["event_id"] * event_ids + ["beta"] * beta
         self._stack = ExitStack()
         self.n_events = self.n_hits = 0
+        # appended columns gathered until a compressed HDF5 chunk fills (as HitFileWriter's), not rewritten per append
+        self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending_hits = 0
 
     def __enter__(self) -> MeasuredHitWriter:
         tmp = self._stack.enter_context(atomic_path(self.path, overwrite=self._overwrite))
@@ -160,7 +174,7 @@ class MeasuredHitWriter:
         _write_header(self._file, self._geometry, self._attributes)
         self._file.attrs["n_events"] = 0
         for name in self._events:
-            _growing(self._file, f"events/{name}", _MEASURED_EVENTS[name], None)
+            _growing(self._file, f"events/{name}", _MEASURED_EVENTS[name], "gzip")
         for name in HIT_FIELDS:
             _growing(self._file, f"hits/{name}", _COLUMNS["hits"][name][1], "gzip")
         return self
@@ -171,7 +185,7 @@ class MeasuredHitWriter:
         import awkward as ak
 
         n_hits = ak.to_numpy(ak.num(events, axis=1)).astype(np.int64)
-        columns = {"hit_start": self.n_hits + np.r_[0, np.cumsum(n_hits)[:-1]].astype(np.int64)[: len(n_hits)], "n_hits": n_hits}
+        columns = {"events/hit_start": self.n_hits + np.cumsum(n_hits) - n_hits, "events/n_hits": n_hits}
         for name, given in (("event_id", event_ids), ("beta", beta)):
             if (given is None) == (name in self._events):
                 raise ValueError(f"{name}: " + ("the writer was opened with it, give it for every chunk" if given is None
@@ -179,16 +193,24 @@ class MeasuredHitWriter:
         if event_ids is not None:
             if len(event_ids) != len(n_hits):
                 raise ValueError(f"{len(event_ids)} event numbers for {len(n_hits)} events")
-            columns["event_id"] = np.asarray(event_ids, dtype=np.int64)
+            columns["events/event_id"] = np.asarray(event_ids, dtype=np.int64)
         if beta is not None:
-            columns["beta"] = self._velocities(beta, len(n_hits))
-        for name, values in columns.items():
-            _append_rows(self._file[f"events/{name}"], values)
+            columns["events/beta"] = self._velocities(beta, len(n_hits))
         for name in HIT_FIELDS:
-            _append_rows(self._file[f"hits/{name}"], ak.to_numpy(ak.flatten(events[name], axis=1)))
+            columns[f"hits/{name}"] = ak.to_numpy(ak.flatten(events[name], axis=1))
+        for name, values in columns.items():
+            self._pending.setdefault(name, []).append(values)
         self.n_events += len(n_hits)
         self.n_hits += int(n_hits.sum())
+        self._pending_hits += int(n_hits.sum())
+        if self._pending_hits >= _ROWS_PER_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        for name, parts in self._pending.items():
+            _append_rows(self._file[name], np.concatenate(parts))
         self._file.attrs["n_events"] = self.n_events
+        self._pending, self._pending_hits = {}, 0
 
     def _velocities(self, beta: float | np.ndarray, n_events: int) -> np.ndarray:
         beta = np.asarray(beta, dtype=np.float64)
@@ -202,8 +224,6 @@ class MeasuredHitWriter:
             raise ValueError(f"beta is {float(stored[outside[0]])} at event {self.n_events + outside[0]}; expected {expected}")
         return stored
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stack.__exit__(*exc_info)
 
 
 def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,

@@ -50,8 +50,8 @@ __all__ = ["CHUNK_ENTRIES", "ENERGY_UNITS", "RootHitChunk", "RootHitReader", "re
 log = logging.getLogger(__name__)
 
 ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
-#: the range [MeV] the median deposit of a file's gamma hits lies in, whatever the detector's thresholds (above
-#: it: the proton range, or a wrong unit)
+#: the range [MeV] the median deposit of a tree's gamma hits lies in (of its first :data:`UNIT_SAMPLE_HITS`),
+#: whatever the detector's thresholds (above it: the proton range, or a wrong unit)
 PLAUSIBLE_MEDIAN_MEV = (0.01, 100.0)
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
@@ -66,6 +66,8 @@ _MAX_CRYSTAL_ID = 2**31
 #: tree entries read at once by default: the hits of a tree of one entry per hit, the events of one of one entry per
 #: event (a file of any size is converted in bounded memory)
 CHUNK_ENTRIES = 200_000
+#: deposits the energy unit is judged on: the tree's first so many (all of a smaller tree), whatever the chunks
+UNIT_SAMPLE_HITS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -81,22 +83,28 @@ class RootHitChunk:
 
     @classmethod
     def joined(cls, chunks: Sequence[RootHitChunk]) -> RootHitChunk:
+        """The consecutive ``chunks`` (at least one: a reader gives one even for an empty tree) as one."""
         import awkward as ak
 
-        first = chunks[0]
+        if not chunks:
+            raise ValueError("no chunks to join: a reader gives one at least, even for an empty tree")
+        head = chunks[0]
         return cls(ak.concatenate([c.hits for c in chunks]),
-                   None if first.event_ids is None else np.concatenate([c.event_ids for c in chunks]),
-                   {name: np.concatenate([c.values[name] for c in chunks]) for name in first.values},
+                   None if head.event_ids is None else np.concatenate([c.event_ids for c in chunks]),
+                   {name: np.concatenate([c.values[name] for c in chunks]) for name in head.values},
                    sum(c.entries for c in chunks))
 
 
 class RootHitReader:
-    """The events of a flat tree of crystal hits, chunk by chunk (:class:`RootHitChunk`), in tree order; every
-    refusal names the file, the branch and the entry (counted over the whole tree).
+    """The events of a flat tree of crystal hits, chunk by chunk (:class:`RootHitChunk`), in tree order, as a read
+    of the whole tree gives them whatever the chunk size; every refusal names the file, the branch and the entry
+    (counted over the whole tree; an event's number: its event). A faulty tree is refused whatever the chunks, at
+    the first fault of the first chunk that has one (a whole read may name a fault of a later entry first).
 
     Use as a context manager (the file stays open inside); ``n_entries`` is the tree's. Checks over the whole
     tree run as the chunks come: an event number of a per-hit tree that comes back after other events is refused
-    at its chunk, and the energy unit is checked on the first chunk with deposits.
+    at its chunk, before anything else of it; the energy unit is judged on the tree's first
+    :data:`UNIT_SAMPLE_HITS` deposits, once they are read (a refusal may come after chunks were given).
 
     Args:
         path: the ROOT file.
@@ -110,24 +118,26 @@ class RootHitReader:
             relative to; None: see the module docstring.
         values: branches of one number per event (the fragment's velocity from its time of flight, say), one value per
             entry; in a tree of one entry per hit every hit of an event repeats its event's value.
-        chunk_entries: tree entries read at once.
+        chunk_entries: tree entries read at once (None: :data:`CHUNK_ENTRIES`).
     """
 
     def __init__(
         self, path: str | Path, tree: str | None = None, crystal_id: str = "crystal_id", energy: str = "energy",
         time: str = "time", event: str | None = None, energy_unit: str = "keV", geometry: CrystalGeometry | None = None,
-        time_reference: str | None = None, values: Sequence[str] = (), chunk_entries: int = CHUNK_ENTRIES,
+        time_reference: str | None = None, values: Sequence[str] = (), chunk_entries: int | None = None,
     ) -> None:
         if energy_unit not in ENERGY_UNITS:
             raise ValueError(f"energy_unit must be one of {', '.join(ENERGY_UNITS)}, got {energy_unit!r}")
+        chunk_entries = CHUNK_ENTRIES if chunk_entries is None else chunk_entries
         if chunk_entries < 1:
             raise ValueError(f"chunk_entries must be >= 1, got {chunk_entries}")
         self.path, self.tree, self.event, self.energy_unit = Path(path), tree, event, energy_unit
         self.names = (crystal_id, energy, time)
-        self.time_reference, self.values = time_reference, tuple(dict.fromkeys(values))
+        self.time_reference, self.value_branches = time_reference, tuple(dict.fromkeys(values))
         self.geometry = geometry or califa()
         self.chunk_entries = chunk_entries
-        self._branches = list(dict.fromkeys([*self.names, *(name for name in (event, time_reference) if name), *self.values]))
+        self._branches = list(dict.fromkeys([*self.names, *(name for name in (event, time_reference) if name),
+                                             *self.value_branches]))
         self._stack = ExitStack()
         self.n_entries = 0
 
@@ -142,29 +152,33 @@ class RootHitReader:
     def __iter__(self) -> Iterator[RootHitChunk]:
         import awkward as ak
 
-        seen, unit_checked = _SeenNumbers(self.path, self.event or ""), False
+        seen, unit = _SeenNumbers(), _UnitSample(self.path, self.names[1], self.energy_unit)
+        repeats = _Repeats(self.path, self.event or "")
         start = events_before = 0
         carried: Any = None  # the last event of a per-hit chunk, which may go on in the next entries
         while True:
             stop = min(start + self.chunk_entries, self.n_entries)
             columns = self._read(start, stop)
-            first = start
+            first_entry = start
             if carried is not None:
-                first -= len(carried)
+                first_entry -= len(carried)
                 columns = ak.concatenate([carried, columns])
             carried = None
             per_hit = columns[self.names[0]].ndim == 1
             if per_hit and self.event is not None and stop < self.n_entries:
-                columns, carried = _last_event_apart(self.path, columns, self.event, first)
+                columns, carried = _last_event_apart(self.path, columns, self.event, first_entry)
             if len(columns) or stop >= self.n_entries:
-                chunk = self._chunk(columns, first, events_before, seen, check_unit=not unit_checked)
-                unit_checked = unit_checked or bool(ak.any(chunk.hits.energy > 0))
+                chunk = self._chunk(columns, first_entry, events_before, seen)
+                unit.add(chunk.hits.energy)
+                if chunk.event_ids is not None and not per_hit:
+                    repeats.add(seen, chunk.event_ids, events_before)
                 events_before += len(chunk.hits)
                 yield chunk
             if stop >= self.n_entries:
                 break
             start = stop
-        seen.warn_of_repeats()
+        unit.check()
+        repeats.warn()
 
     def _read(self, start: int, stop: int) -> Any:
         try:
@@ -172,15 +186,16 @@ class RootHitReader:
         except Exception as error:  # uproot raises many kinds for a cut-off basket
             raise CalorimeterFileError(self.path, f"cannot read tree {self._tree.name!r} (truncated or corrupt?): {error}") from None
 
-    def _chunk(self, columns: Any, first: int, events_before: int, seen: _SeenNumbers, check_unit: bool) -> RootHitChunk:
-        """The events of the entries ``columns`` (the first is the tree's entry ``first``)."""
+    def _chunk(self, columns: Any, first_entry: int, events_before: int, seen: _SeenNumbers) -> RootHitChunk:
+        """The events of the entries ``columns``, the first of them the tree's entry ``first_entry``, after
+        ``events_before`` events (``seen``: the event numbers of a per-hit tree so far)."""
         import awkward as ak
 
         path, (crystal_id, energy, time), event = self.path, self.names, self.event
-        hits, counts, where, starts = _per_event(path, columns, crystal_id, energy, time, event, first)
+        hits, counts, where, starts = _per_event(path, columns, crystal_id, energy, time, event, first_entry, seen)
         per_event_tree = starts is None
         reference = None if self.time_reference is None else _per_hit_reference(
-            path, columns[self.time_reference], self.time_reference, counts if per_event_tree else None, first)
+            path, columns[self.time_reference], self.time_reference, counts if per_event_tree else None, first_entry)
 
         def refuse(name: str, bad: np.ndarray, why: str) -> None:
             """An error at the first ``bad`` hit: the branch, the value the file holds there and its entry."""
@@ -209,15 +224,9 @@ class RootHitReader:
             raise
         times = _times(hits[time], counts, hits[energy], reference)
         energies = hits[energy] * ENERGY_UNITS[self.energy_unit]
-        if check_unit:
-            _check_energy_unit(path, energy, energies, self.energy_unit)
         record = {"crystal_id": ids, "energy": energies, "time": times, "theta": theta, "phi": phi}
-        values = {name: _values_per_event(path, columns, name, event, starts, first) for name in self.values}
-        event_ids = None
-        if event is not None:
-            event_ids = _values_per_event(path, columns, event, event, starts, first)
-            event_ids = _whole_event_numbers(path, event, event_ids, events_before)
-            seen.add(event_ids, None if per_event_tree else first + starts, first + len(columns) - 1, events_before)
+        values = {name: _values_per_event(path, columns, name, event, starts, first_entry) for name in self.value_branches}
+        event_ids = None if event is None else _event_ids(path, columns, event, starts, first_entry, events_before)
         return RootHitChunk(ak.unflatten(ak.zip(record), counts), event_ids, values, len(columns))
 
 
@@ -242,68 +251,102 @@ def read_root_hits(
 
 
 class _SeenNumbers:
-    """The event numbers of the chunks so far, to refuse in a tree of one entry per hit a number that comes back
-    after other events (its events are told by them), and to warn of repeats in a tree of one entry per event
-    (each entry is an event all the same, but a join with other detectors' data would pair one with several)."""
+    """Event numbers of the chunks so far, each once, with where its first event is (a per-hit tree: the last entry
+    of its run; a per-event tree: its event), in sorted runs of merged chunks, merged as a binary counter merges (a
+    run joins the one before it once that one is no longer): a tree of n chunks keeps at most log2(n) + 1 runs to
+    search, and each number is merged log2(n) times at most, whatever order the numbers come in."""
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted numbers, their places), oldest first
+        self._high: Any = None
+
+    def earlier(self, numbers: np.ndarray, places: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of one chunk's ``numbers`` (in tree order, ``places`` theirs) an earlier event has, in an earlier
+        chunk or earlier in this one, and where the first such event is; the chunk's numbers are kept."""
+        unique, first_row, inverse = np.unique(numbers, return_index=True, return_inverse=True)
+        found, found_places = np.zeros(len(unique), dtype=bool), np.zeros(len(unique), dtype=np.int64)
+        if len(unique) and self._high is not None and unique[0] <= self._high:  # increasing numbers need no search
+            for run_numbers, run_places in self._runs:
+                index = np.searchsorted(run_numbers, unique).clip(max=len(run_numbers) - 1)
+                new = (run_numbers[index] == unique) & ~found
+                found_places[new] = run_places[index[new]]
+                found |= new
+        first_places = np.where(found, found_places, places[first_row])
+        self._keep(unique[~found], first_places[~found])
+        repeated = found[inverse] | (first_row[inverse] != np.arange(len(numbers)))
+        return repeated, first_places[inverse]
+
+    def _keep(self, numbers: np.ndarray, places: np.ndarray) -> None:
+        if not len(numbers):
+            return
+        self._high = numbers[-1] if self._high is None else max(self._high, numbers[-1])
+        run = (numbers, places)
+        while self._runs and len(self._runs[-1][0]) <= len(run[0]):
+            older = self._runs.pop()
+            merged, places = np.concatenate([older[0], run[0]]), np.concatenate([older[1], run[1]])
+            if older[0][-1] > run[0][0]:  # increasing numbers (most trees) stay sorted as they are joined
+                order = np.argsort(merged)
+                merged, places = merged[order], places[order]
+            run = (merged, places)
+        self._runs.append(run)
+
+
+class _Repeats:
+    """Numbers repeated in a tree of one entry per event: each entry is an event all the same, but a join with other
+    detectors' data would pair one with several; warned of once, at the first repeat in tree order."""
 
     def __init__(self, path: Path, name: str) -> None:
         self.path, self.name = path, name
-        self._numbers: list[np.ndarray] = []  # per chunk, its distinct numbers sorted
-        self._places: list[np.ndarray] = []  # of each: its last entry (per-hit tree) or its first event (per-event tree)
-        self._high = -np.inf
-        self.repeats = 0  # events whose number an earlier event has
-        self._first_repeat: tuple[int, int, int] | None = None  # number, its first event, the first event repeating it
+        self.count = 0
+        self._first: tuple[int, int, int] | None = None  # the number, its first event, the first event repeating it
 
-    def add(self, numbers: np.ndarray, starts: np.ndarray | None, last_entry: int, events_before: int) -> None:
-        """``numbers`` of one chunk's events: per-hit-tree events starting at the entries ``starts`` (the chunk's last
-        entry ``last_entry``), or per-event-tree events numbered from ``events_before``."""
-        if not len(numbers):
-            return
-        unique, first, inverse = np.unique(numbers, return_index=True, return_inverse=True)
-        if starts is not None:  # within the chunk, _event_starts has refused a number that comes back
-            places = np.append(starts[1:] - 1, last_entry)
-        else:
-            places = events_before + np.arange(len(numbers))
-            repeated = np.flatnonzero(first[inverse] != np.arange(len(numbers)))
-            self.repeats += len(repeated)
-            if len(repeated):
-                self._note(unique[inverse[repeated[0]]], places[first[inverse[repeated[0]]]], places[repeated[0]])
-        if unique[0] <= self._high:  # numbers in increasing order (the common case) need no search
-            self._search_earlier(unique, first, starts, places)
-        self._numbers.append(unique)
-        self._places.append(places[first])
-        self._high = max(self._high, float(unique[-1]))
+    def add(self, seen: _SeenNumbers, numbers: np.ndarray, events_before: int) -> None:
+        repeated, earlier = seen.earlier(numbers, events_before + np.arange(len(numbers)))
+        self.count += int(repeated.sum())
+        if self._first is None and repeated.any():
+            row = int(np.flatnonzero(repeated)[0])
+            self._first = (int(numbers[row]), int(earlier[row]), events_before + row)
 
-    def _search_earlier(self, unique: np.ndarray, first: np.ndarray, starts: np.ndarray | None, places: np.ndarray) -> None:
-        before, earlier_place = np.zeros(len(unique), dtype=bool), np.zeros(len(unique), dtype=np.int64)
-        for earlier, earlier_places in zip(self._numbers, self._places):
-            found = np.searchsorted(earlier, unique).clip(max=len(earlier) - 1)
-            new = (earlier[found] == unique) & ~before
-            earlier_place[new] = earlier_places[found[new]]
-            before |= new
-        if not before.any():
-            return
-        k = int(np.flatnonzero(before)[np.argmin(first[before])])  # the first event in tree order with an earlier number
-        if starts is not None:
-            _refuse_coming_back(self.path, self.name, unique[k], int(starts[first[k]]), int(earlier_place[k]))
-        self.repeats += int(before.sum())
-        self._note(unique[k], earlier_place[k], places[first[k]])
-
-    def _note(self, number: Any, earlier: Any, event: Any) -> None:
-        if self._first_repeat is None or event < self._first_repeat[2]:
-            self._first_repeat = (int(number), int(earlier), int(event))
-
-    def warn_of_repeats(self) -> None:
-        if self._first_repeat is not None:
-            number, first, second = self._first_repeat
+    def warn(self) -> None:
+        if self._first is not None:
+            number, earlier, event = self._first
             log.warning("%s: branch %r is %d at events %d and %d (%d repeats in all): a join by event_id would pair each "
                         "with several events of other data (chained runs whose numbering restarts? convert them one by "
-                        "one)", self.path, self.name, number, first, second, self.repeats)
+                        "one)", self.path, self.name, number, earlier, event, self.count)
+
+
+class _UnitSample:
+    """The first :data:`UNIT_SAMPLE_HITS` deposits of the tree (all of a smaller one), whatever the chunks: what
+    :func:`_check_energy_unit` judges the energy unit on."""
+
+    def __init__(self, path: Path, branch: str, unit: str) -> None:
+        self.path, self.branch, self.unit = path, branch, unit
+        self._parts: list[np.ndarray] = []
+        self._size = 0
+        self._checked = False
+
+    def add(self, energies: Any) -> None:
+        import awkward as ak
+
+        if self._checked:
+            return
+        flat = ak.to_numpy(ak.flatten(energies))
+        deposits = flat[flat > 0]
+        self._parts.append(deposits[: UNIT_SAMPLE_HITS - self._size])
+        self._size += len(self._parts[-1])
+        if self._size >= UNIT_SAMPLE_HITS:
+            self.check()
+
+    def check(self) -> None:
+        if not self._checked:
+            self._checked = True
+            _check_energy_unit(self.path, self.branch, np.concatenate(self._parts) if self._parts else np.zeros(0), self.unit)
+            self._parts = []
 
 
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
-    """A median deposit below 10 keV, which no CALIFA crystal reads out (thresholds are tens of keV), is a wrong
-    ``energy_unit`` (MeV read as keV would put every hit 1000 times below any threshold, silently): refused, naming
+    """A median deposit (of ``energies``, a tree's first :data:`UNIT_SAMPLE_HITS`) below 10 keV, which no CALIFA
+    crystal reads out (thresholds are tens of keV), is a wrong ``energy_unit`` (MeV read as keV would put every hit 1000 times below any threshold, silently): refused, naming
     the unit that fits. One above 100 MeV may be the proton range, or keV read as MeV: warned of."""
     deposits = energies[energies > 0]
     if not len(deposits):
@@ -364,11 +407,14 @@ def _open_tree(path: Path, tree: str | None, branches: list[str]) -> Iterator[An
 
 
 def _per_event(
-    path: Path, columns: Any, crystal_id: str, energy: str, time: str, event: str | None, first: int,
+    path: Path, columns: Any, crystal_id: str, energy: str, time: str, event: str | None, first_entry: int,
+    seen: _SeenNumbers,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, Callable[[int], str], np.ndarray | None]:
     """Flat hit arrays, hits per event, where a flat hit row is in the tree (for errors), and, in a tree of one entry
     per hit, the entry of each event's first hit within ``columns`` (None in a tree of one entry per event), from
-    entries of either tree shape, the first of them the tree's entry ``first``."""
+    entries of either tree shape, the first of them the tree's entry ``first_entry``. A per-hit tree's event number
+    that an earlier event has (``seen``: those of earlier chunks) is refused first, as a read of the whole tree
+    refuses it before any other fault of its entries."""
     import awkward as ak
 
     names = [crystal_id, energy, time]
@@ -384,37 +430,38 @@ def _per_event(
             if not np.array_equal(count, counts[0]):
                 entry = int(np.flatnonzero(count != counts[0])[0])
                 raise CalorimeterFileError(path, f"branches {crystal_id!r} and {name!r} differ in length at entry "
-                                                 f"{first + entry} ({counts[0][entry]} vs {count[entry]})")
+                                                 f"{first_entry + entry} ({counts[0][entry]} vs {count[entry]})")
         ends = np.cumsum(counts[0])
 
         def entry_of(row: int) -> str:
             entry = int(np.searchsorted(ends, row, side="right"))
-            return f"entry {first + entry}, hit {row - (ends[entry - 1] if entry else 0)} of that entry"
+            return f"entry {first_entry + entry}, hit {row - (ends[entry - 1] if entry else 0)} of that entry"
 
         return {name: ak.to_numpy(ak.flatten(columns[name])) for name in names}, counts[0], entry_of, None
     if event is None:
         raise CalorimeterFileError(path, f"branch {crystal_id!r} holds one hit per entry: name the event-number branch (--event; event= in Python)")
-    numbers = _event_numbers(path, columns[event], event, first)
-    starts = _event_starts(path, numbers, event, first)
+    numbers = _event_numbers(path, columns[event], event, first_entry)
+    starts = _event_starts(numbers)
     counts = np.diff(np.append(starts, len(numbers)))
+    _refuse_coming_back(path, event, numbers[starts], first_entry + starts, first_entry + starts + counts - 1, seen)
 
     def entry_of(row: int) -> str:
-        return f"entry {first + row} ({event} {numbers[row]})"
+        return f"entry {first_entry + row} ({event} {numbers[row]})"
 
     return {name: ak.to_numpy(columns[name]) for name in names}, counts, entry_of, starts
 
 
-def _last_event_apart(path: Path, columns: Any, event: str, first: int) -> tuple[Any, Any]:
+def _last_event_apart(path: Path, columns: Any, event: str, first_entry: int) -> tuple[Any, Any]:
     """The entries of a per-hit tree's chunk before its last event, and those of that event, which may go on in the
     next entries (all of them, when the chunk is one event)."""
-    numbers = _event_numbers(path, columns[event], event, first)
+    numbers = _event_numbers(path, columns[event], event, first_entry)
     changes = np.flatnonzero(numbers[1:] != numbers[:-1])
     last = int(changes[-1]) + 1 if len(changes) else 0
     return columns[:last], columns[last:]
 
 
 def _values_per_event(path: Path, columns: Any, branch: str, event: str | None, starts: np.ndarray | None,
-                      first: int) -> np.ndarray:
+                      first_entry: int) -> np.ndarray:
     """One number per event from ``branch``: one per entry; in a tree of one entry per hit (events starting at the
     entries ``starts``) every hit of an event repeats its event's value."""
     import awkward as ak
@@ -426,7 +473,7 @@ def _values_per_event(path: Path, columns: Any, branch: str, event: str | None, 
     values = ak.to_numpy(column).astype(np.float64)
     if not np.isfinite(values).all():  # before the comparison within events, where NaN != NaN
         entry = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first + entry}: expected a value "
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first_entry + entry}: expected a value "
                                          "for every event (leave out the events without one)")
     if starts is None:
         return values
@@ -434,18 +481,32 @@ def _values_per_event(path: Path, columns: Any, branch: str, event: str | None, 
     if differs.any():
         entry = int(np.flatnonzero(differs)[0])
         number = ak.to_numpy(columns[event])[entry]
-        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first + entry} ({event} {number}), "
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first_entry + entry} ({event} {number}), "
                                          f"another value than at that event's first entry: expected one value per event")
     return values[starts]
 
 
-def _whole_event_numbers(path: Path, event: str, numbers: np.ndarray, events_before: int) -> np.ndarray:
-    """Each event's own number, what predictions keep so that clusters can be joined with other detectors' data of
-    the same event (in a tree of one entry per hit, an event without hits has no entry: its place is no number)."""
+def _event_ids(path: Path, columns: Any, event: str, starts: np.ndarray | None, first_entry: int,
+               events_before: int) -> np.ndarray:
+    """Each event's own number from the branch ``event`` (one per entry; a per-hit tree's events start at the entries
+    ``starts``), exactly as written (not through a float, which keeps 64-bit stamps only to 256): what predictions
+    keep so that clusters can be joined with other detectors' data of the same event."""
+    import awkward as ak
+
+    column = columns[event]
+    _check_numbers(path, column, event)
+    if column.ndim != 1:
+        raise CalorimeterFileError(path, f"branch {event!r} holds {ak.type(column)}: expected one value per entry")
+    values = ak.to_numpy(column)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        entry = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise CalorimeterFileError(path, f"branch {event!r} is {values[entry]} at entry {first_entry + entry}: expected a "
+                                         "value for every event (leave out the events without one)")
+    numbers = values if starts is None else values[starts]
     if not (whole := _whole(numbers, 2.0**63)).all():
         row = int(np.flatnonzero(~whole)[0])
-        raise CalorimeterFileError(path, f"branch {event!r} is {numbers[row]} at event {events_before + row}: event numbers "
-                                         "are whole numbers")
+        raise CalorimeterFileError(path, f"branch {event!r} is {numbers[row]} at event {events_before + row}: event "
+                                         "numbers are whole numbers of magnitude below 2^63")
     return numbers.astype(np.int64)
 
 
@@ -463,27 +524,26 @@ def _check_numbers(path: str | Path, column: Any, name: str) -> None:
                                          "strings)")
 
 
-def _event_starts(path: Path, numbers: np.ndarray, name: str, first: int) -> np.ndarray:
+def _event_starts(numbers: np.ndarray) -> np.ndarray:
     """The first entry of each event of a per-hit tree's entries: each run of consecutive entries of one number
-    (grouping equal numbers across the tree would merge chained runs whose numbering restarts, so a number that
-    comes back after other events is refused; here within these entries, by :class:`_SeenNumbers` across chunks)."""
+    (grouping equal numbers across the tree would merge chained runs whose numbering restarts: a number that comes
+    back after other events is refused, :func:`_refuse_coming_back`)."""
     new = np.ones(len(numbers), dtype=bool)
     new[1:] = numbers[1:] != numbers[:-1]
-    starts = np.flatnonzero(new)
-    _, once = np.unique(numbers[starts], return_index=True)
-    again = np.ones(len(starts), dtype=bool)
-    again[once] = False
-    if again.any():
-        run = int(np.flatnonzero(again)[0])
-        earlier = int(np.flatnonzero(numbers[starts[:run]] == numbers[starts[run]])[-1])
-        _refuse_coming_back(path, name, numbers[starts[run]], first + int(starts[run]), first + int(starts[earlier + 1]) - 1)
-    return starts
+    return np.flatnonzero(new)
 
 
-def _refuse_coming_back(path: Path, name: str, number: Any, entry: int, earlier_entry: int) -> None:
-    raise CalorimeterFileError(path, f"branch {name!r} is {number} at entry {entry} and at entry {earlier_entry}, with "
-                                     "other events between: events are read as runs of consecutive entries of one "
-                                     "number (chained runs whose numbering restarts must be renumbered or read one by one)")
+def _refuse_coming_back(path: Path, name: str, numbers: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                        seen: _SeenNumbers) -> None:
+    """Refuse the first event (numbered ``numbers``, from the tree's entry ``starts`` to ``ends``) whose number an
+    earlier event has, in this chunk or an earlier one (``seen``, which keeps these)."""
+    repeated, earlier_end = seen.earlier(numbers, ends)
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        raise CalorimeterFileError(path, f"branch {name!r} is {numbers[row]} at entry {starts[row]} and at entry "
+                                         f"{earlier_end[row]}, with other events between: events are read as runs of "
+                                         "consecutive entries of one number (chained runs whose numbering restarts "
+                                         "must be renumbered or read one by one)")
 
 
 def _times(times: np.ndarray, counts: np.ndarray, energies: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -506,7 +566,7 @@ def _times(times: np.ndarray, counts: np.ndarray, energies: np.ndarray, referenc
     return (times.astype(np.uint64) - reference.astype(np.uint64)).view(np.int64).astype(np.float64) + fraction
 
 
-def _per_hit_reference(path: Path, column: Any, name: str, counts: np.ndarray | None, first: int) -> np.ndarray:
+def _per_hit_reference(path: Path, column: Any, name: str, counts: np.ndarray | None, first_entry: int) -> np.ndarray:
     """The time-reference branch ``name``: one finite number per entry, as one value per hit (``counts``: the hits of
     each entry of a tree of one entry per event; None for a tree of one entry per hit)."""
     import awkward as ak
@@ -517,13 +577,13 @@ def _per_hit_reference(path: Path, column: Any, name: str, counts: np.ndarray | 
     values = ak.to_numpy(column)
     if values.dtype.kind == "f" and not (np.isfinite(values) & (np.abs(values) <= _MAX_FLOAT_NS)).all():
         entry = int(np.flatnonzero(~(np.isfinite(values) & (np.abs(values) <= _MAX_FLOAT_NS)))[0])
-        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {first + entry}: expected a "
+        raise CalorimeterFileError(path, f"branch {name!r} is {values[entry]} at entry {first_entry + entry}: expected a "
                                          "reference time [ns], finite and, as a float, within 2^53 ns (beyond, a float "
                                          "has lost the nanoseconds: export the stamps as integers)")
     return values if counts is None else np.repeat(values, counts)
 
 
-def _event_numbers(path: Path, column: Any, name: str, first: int) -> np.ndarray:
+def _event_numbers(path: Path, column: Any, name: str, first_entry: int) -> np.ndarray:
     """The event-number branch ``name``: one finite whole number per entry (a list per entry, or a NaN, would
     group the hits into other events than the tree's)."""
     import awkward as ak
@@ -534,7 +594,7 @@ def _event_numbers(path: Path, column: Any, name: str, first: int) -> np.ndarray
     bad = ~_whole(numbers, np.inf)
     if bad.any():
         entry = int(np.flatnonzero(bad)[0])
-        raise CalorimeterFileError(path, f"branch {name!r} is {numbers[entry]} at entry {first + entry}: event numbers are "
+        raise CalorimeterFileError(path, f"branch {name!r} is {numbers[entry]} at entry {first_entry + entry}: event numbers are "
                                          "finite whole numbers")
     return numbers
 
