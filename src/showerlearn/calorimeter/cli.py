@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from showerlearn.cli.common import (
     JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
+from showerlearn.cli.plot import FigureOption, LabelOption, check_figure_output, prediction_labels, write_figure
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -202,10 +203,8 @@ def convert_calorimeter(
 def plot_calorimeter(
     files: Annotated[list[Path], typer.Argument(help="Prediction files of calorimeter runs (showerlearn predict RUN HITS.h5 "
                                                      "-o DIR writes DIR/HITS.predictions.h5).", metavar="FILES")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Figure to write; its format from the suffix (.png, .pdf, "
-                                                                ".svg).")],
-    label: Annotated[list[str] | None, typer.Option(
-        help="Legend label of each file, in order (repeatable; default: the name of the run that predicted it).")] = None,
+    output: FigureOption,
+    label: LabelOption = None,
     max_mev: Annotated[float, typer.Option("--max-mev", help="Upper end of the spectra [MeV].", min=0.0)] = 12.0,
     bin_mev: Annotated[float, typer.Option("--bin-mev", help="Bin width of the spectra [MeV].", min=0.0)] = 0.05,
     overwrite: OverwriteOption = False,
@@ -220,58 +219,33 @@ def plot_calorimeter(
     with user_errors():
         import numpy as np
 
-        from showerlearn.viz.figures import figure_format
+        from showerlearn.calorimeter.evaluation.figures import spectra_figure
 
-        try:
-            figure_format(output)
-        except ValueError as error:
-            raise ValueError(f"--output {error}") from None
-        check_output_file(output, overwrite)
-        if label is not None and len(label) != len(files):
-            raise ValueError(f"--label given {len(label)} times for {len(files)} files: one label per file, in order")
+        check_figure_output(output, overwrite)
         if not 0 < bin_mev < max_mev:
             raise ValueError(f"--bin-mev {bin_mev:g} and --max-mev {max_mev:g}: expected 0 < bin width < upper end")
         edges = np.arange(0.0, max_mev + bin_mev / 2, bin_mev)
-        spectra = _prediction_spectra(files, label, edges)
-        _write_spectra_figure(spectra, output, max_mev, overwrite)
+        spectra = dict(zip(prediction_labels(files, label), (_prediction_spectra(path, edges) for path in files)))
+        write_figure(spectra_figure(spectra, max_mev), output, overwrite)
     console.print(f"wrote {output}")
     _print_spectra_counts(spectra)
 
 
-def _prediction_spectra(files: list[Path], labels: list[str] | None, edges: Any) -> dict[str, dict[str, Any]]:
-    """``label -> spectra record`` of each file, refusing one that is no calorimeter prediction file."""
+def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
+    """The spectra record of one prediction file, refused if it is no calorimeter prediction file."""
     from showerlearn.calorimeter.evaluation import PREDICTION_TABLES, prediction_spectra
-    from showerlearn.io.tables import read_attributes, read_columns
+    from showerlearn.io.tables import read_columns
 
-    spectra: dict[str, dict[str, Any]] = {}
-    for number, path in enumerate(files):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        tables = {}
-        for table, columns in PREDICTION_TABLES.items():
-            try:  # only the tables the spectra read: the hits table of a large file is most of it
-                tables[table] = read_columns(path, table)
-            except ValueError:
-                tables[table] = {}
-            if lacking := [column for column in columns if column not in tables[table]]:
-                raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
-                                 f"writes them): it has no {table} table with {', '.join(lacking)}")
-        run = str(read_attributes(path).get("run_path", ""))
-        name = labels[number] if labels is not None else Path(run).parent.name or path.stem
-        if name in spectra:  # two runs of one experiment (seeds): told apart by their folders
-            name = f"{name} ({Path(run).name or path.stem}, file {number + 1})"
-        spectra[name] = prediction_spectra(tables, edges)
-    return spectra
-
-
-def _write_spectra_figure(spectra: dict[str, dict[str, Any]], output: Path, max_mev: float, overwrite: bool) -> None:
-    from showerlearn.calorimeter.evaluation.figures import spectra_figure
-    from showerlearn.io.atomic import atomic_path
-    from showerlearn.viz.figures import figure_format
-
-    figure = spectra_figure(spectra, max_mev)
-    with atomic_path(output, overwrite=overwrite) as tmp:
-        figure.savefig(tmp, format=figure_format(output), dpi=150)
+    tables = {}
+    for table, columns in PREDICTION_TABLES.items():
+        try:  # only the tables the spectra read: the hits table of a large file is most of it
+            tables[table] = read_columns(path, table)
+        except ValueError:
+            tables[table] = {}
+        if lacking := [column for column in columns if column not in tables[table]]:
+            raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
+                             f"writes them): it has no {table} table with {', '.join(lacking)}")
+    return prediction_spectra(tables, edges)
 
 
 def _print_spectra_counts(spectra: dict[str, dict[str, Any]]) -> None:

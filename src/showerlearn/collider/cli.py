@@ -1,4 +1,5 @@
-"""``showerlearn simulate collider``: Pythia 8 events through a CMS-like detector into columnar HDF5."""
+"""``showerlearn simulate collider`` (Pythia 8 events through a CMS-like detector into columnar HDF5) and
+``showerlearn plot collider`` (score distributions of prediction files)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.markup import escape
 from showerlearn.cli.common import (
     JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
+from showerlearn.cli.plot import FigureOption, LabelOption, check_figure_output, prediction_labels, write_figure
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -122,3 +124,43 @@ def _print_summary(summary: RunSummary, mass: float) -> None:
         f"[green]wrote[/] {summary.n_events} events ({summary.n_generated} generated) in {summary.seconds:.1f} s, "
         f"{rate:.0f} generated events/s{cached}: {summary.output}"
     )
+
+
+def plot_collider(
+    files: Annotated[list[Path], typer.Argument(help="Prediction files of collider runs (showerlearn predict RUN EVENTS.h5 "
+                                                     "-o DIR writes DIR/EVENTS.predictions.h5).", metavar="FILES")],
+    output: FigureOption,
+    label: LabelOption = None,
+    score: Annotated[str, typer.Option(help="The score column: 'score' (the signal probability), or one class's "
+                                            "'score_<class>' of a multi-class network.")] = "score",
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Plot the score distribution of collider prediction files per process, one panel per file, each event weighted
+    by its cross section where the file has it (weight_pb).
+    """
+    with user_errors():
+        from showerlearn.collider.evaluation.predictions import score_figure
+
+        check_figure_output(output, overwrite)
+        records = dict(zip(prediction_labels(files, label), (_score_histograms(path, score) for path in files)))
+        write_figure(score_figure(records, score), output, overwrite)
+    console.print(f"wrote {output}")
+
+
+def _score_histograms(path: Path, score: str) -> dict:
+    """The histograms of one prediction file, refused without the score column (naming the scores it has)."""
+    import json
+
+    from showerlearn.collider.evaluation.predictions import score_histograms
+    from showerlearn.io.tables import read_attributes, read_columns
+
+    try:
+        columns = read_columns(path)
+    except ValueError:
+        columns = {}
+    if score not in columns:
+        scores = [name for name in columns if name == "score" or name.startswith("score_")]
+        raise ValueError(f"{path}: no column {score!r} " + (f"(--score: its scores are {', '.join(scores)})" if scores else
+                         "to plot: not a collider prediction file (showerlearn predict RUN EVENTS.h5 -o DIR writes them)"))
+    names = read_attributes(path).get("process_names")
+    return score_histograms(columns, score, json.loads(names) if isinstance(names, str) else None)

@@ -52,6 +52,11 @@ class ColliderFamily(Family):
 
         simulate.command("collider")(simulate_collider)
 
+    def add_plot_commands(self, plot: typer.Typer) -> None:
+        from showerlearn.collider.cli import plot_collider
+
+        plot.command("collider")(plot_collider)
+
     def board_style(self) -> BoardStyle:
         return BOARD_STYLE
 

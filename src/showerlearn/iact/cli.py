@@ -1,4 +1,5 @@
-"""``showerlearn simulate iact``: LST events with truth, written as ctapipe DL1 HDF5."""
+"""``showerlearn simulate iact`` (LST events with truth, written as ctapipe DL1 HDF5) and ``showerlearn plot iact``
+(quick looks at prediction files)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from showerlearn.cli.common import (
     JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
+from showerlearn.cli.plot import FigureOption, LabelOption, check_figure_output, prediction_labels, write_figure
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -48,3 +50,50 @@ def simulate_iact(
         with kept_if_created_meanwhile():
             written = simulate_iact(simulation, output, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)
     console.print(f"[green]wrote[/] {written}")
+
+
+def plot_iact(
+    files: Annotated[list[Path], typer.Argument(help="Prediction files of IACT runs (showerlearn predict RUN FILE.dl1.h5 -o "
+                                                     "DIR writes DIR/FILE.predictions.h5).", metavar="FILES")],
+    output: FigureOption,
+    label: LabelOption = None,
+    gammaness_cut: Annotated[float, typer.Option("--gammaness-cut", help="Events above it are gamma-like: those the "
+                                                                        "energy and offset panels count.", min=0.0, max=1.0)] = 0.5,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Plot what the networks of IACT prediction files saw, real data's too (no truth needed), one line per file:
+    the gammaness of every event, and the reconstructed energy and the angular distance to the pointing of the
+    gamma-like ones. A file fills the panels of its network's heads.
+    """
+    with user_errors():
+        from showerlearn.iact.viz.predictions import predictions_figure
+
+        check_figure_output(output, overwrite)
+        records = dict(zip(prediction_labels(files, label), (_prediction_histograms(path, gammaness_cut) for path in files)))
+        write_figure(predictions_figure(records, gammaness_cut), output, overwrite)
+    console.print(f"wrote {output}")
+    from rich.table import Table
+
+    table = Table("file", "events", f"gammaness > {gammaness_cut:g}", "share")
+    for name, record in records.items():
+        share = record["gamma_like"] / record["events"] if record["events"] else float("nan")
+        table.add_row(name, f"{record['events']:,}", f"{record['gamma_like']:,}", f"{share:.1%}")
+    console.print(table)
+
+
+def _prediction_histograms(path: Path, gammaness_cut: float) -> dict:
+    """The histograms of one prediction file, refused if it holds none of the columns the panels read."""
+    from showerlearn.iact.viz.predictions import PANEL_COLUMNS, prediction_histograms
+    from showerlearn.io.tables import read_columns
+
+    try:
+        columns = read_columns(path)
+    except ValueError:
+        columns = {}
+    wanted = {name for names in PANEL_COLUMNS.values() for name in names}
+    found = {name: values for name, values in columns.items() if name in wanted}
+    if not any(all(name in found for name in names) for names in PANEL_COLUMNS.values()):
+        raise ValueError(f"{path}: not an IACT prediction file (showerlearn predict RUN FILE.dl1.h5 -o DIR writes them): "
+                         "its predictions table has no gammaness, no reco_energy, no reco_alt/reco_az with "
+                         "pointing_alt/pointing_az")
+    return prediction_histograms(found, gammaness_cut)

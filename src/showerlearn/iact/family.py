@@ -52,6 +52,11 @@ class IACTFamily(Family):
 
         simulate.command("iact")(simulate_iact)
 
+    def add_plot_commands(self, plot: typer.Typer) -> None:
+        from showerlearn.iact.cli import plot_iact
+
+        plot.command("iact")(plot_iact)
+
     def classification_columns(self, columns: Mapping[str, Any]) -> tuple[Any, Any] | None:
         from showerlearn.iact.particles import gamma_labels
 

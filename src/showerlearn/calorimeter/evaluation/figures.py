@@ -37,10 +37,11 @@ def spectra_figure(spectra: Mapping[str, Mapping[str, Any]], max_mev: float | No
             ax.stairs(np.asarray(first[truth]), edges, color="black", linewidth=1.6, label=truth_label)
         for label, record in spectra.items():
             ax.stairs(np.asarray(record[key]), edges, linewidth=1.0, label=label)
-        if not any(np.asarray(record[key]).any() for record in spectra.values()):
+        if any(np.asarray(record[key]).any() for record in spectra.values()):
+            ax.set_yscale("log")  # (shared by both panels) a log axis without any count fails when drawn
+        else:
             ax.text(0.5, 0.5, _EMPTY[key], transform=ax.transAxes, ha="center", va="center", fontsize="small", wrap=True)
         ax.set_xlabel(xlabel)
-        ax.set_yscale("log")
         ax.set_xlim(0.0, max_mev if max_mev is not None else edges[-1])
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="x-small")

@@ -1,4 +1,5 @@
-"""Camera displays on the true pixel layout (ctapipe's CameraDisplay).
+"""Figures of the IACT family: camera displays on the true pixel layout (ctapipe's CameraDisplay), and quick looks
+at prediction files (``showerlearn plot iact``).
 
-May import: showerlearn.viz, showerlearn.iact.geometry, matplotlib, ctapipe, numpy.
+May import: showerlearn.viz, showerlearn.metrics, showerlearn.iact.geometry, matplotlib, ctapipe, numpy.
 """
