@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from showerlearn.calorimeter.evaluation import prediction_spectra
+from showerlearn.calorimeter.evaluation.figures import spectra_figure
 from showerlearn.calorimeter.kinematics import doppler_correct
 from showerlearn.cli.main import app
 from showerlearn.io.tables import read_tables
@@ -82,11 +83,29 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
     assert record["clusters_without_beta"] == record["clusters"] > 0
     code, output = _invoke("plot", "calorimeter", predicted, files[0], "-o", tmp_path / "measured.pdf")
     assert code == 0 and (tmp_path / "measured.pdf").is_file(), output
+    # the truth of whichever file has it; an empty panel says why it is empty
+    simulated = prediction_spectra(read_tables(files[0]), EDGES)
+    figure = spectra_figure({"measured": record, "window": simulated})
+    assert "gammas, true lab energy" in figure.axes[0].get_legend_handles_labels()[1]
+    alone = spectra_figure({"measured": record})
+    assert [text.get_text().split(":")[0] for text in alone.axes[1].texts] == ["no cluster in the range"]
+    assert "events without a velocity" in alone.axes[1].texts[0].get_text() and not alone.axes[0].texts
+    below = prediction_spectra(read_tables(files[0]), np.array([0.0, 0.01]))  # nothing in range, every event with beta
+    assert [text.get_text() for text in spectra_figure({"window": below}).axes[1].texts] == ["no cluster in the range"]
+
+    # two inputs predicted by one run: told apart by their files; a damaged file is named as such
+    code, output = _invoke("plot", "calorimeter", files[0], predicted, "-o", tmp_path / "both.png")
+    assert code == 0 and "window (hits.predictions.h5)" in output and "(measured.predictions.h5)" in output, output
+    damaged = tmp_path / "damaged.predictions.h5"
+    damaged.write_bytes(files[0].read_bytes()[: files[0].stat().st_size * 6 // 10])
+    code, output = _invoke("plot", "calorimeter", damaged, "-o", tmp_path / "refused.png")
+    assert code != 0 and "truncated file" in output and "not a calorimeter prediction file" not in output, output
 
     # refused, nothing written: a hit file instead of predictions, labels not one per file, no figure suffix
     for arguments, message in (
         ([tmp_path / "hits.h5"], "hits.h5: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR"),
         ([*files, "--label", "one"], "--label given 1 times for 2 files"),
+        ([*files, "--label", "same", "--label", "same"], "--label: same given for two files"),
         ([files[0], "--max-mev", "1", "--bin-mev", "2"], "expected 0 < bin width < upper end"),
     ):
         code, output = _invoke("plot", "calorimeter", *arguments, "-o", tmp_path / "refused.png")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -205,7 +206,7 @@ def plot_calorimeter(
                                                      "-o DIR writes DIR/HITS.predictions.h5).", metavar="FILES")],
     output: FigureOption,
     label: LabelOption = None,
-    max_mev: Annotated[float, typer.Option("--max-mev", help="Upper end of the spectra [MeV].", min=0.0)] = 12.0,
+    max_mev: Annotated[float, typer.Option("--max-mev", help="Upper end of the spectra [MeV] (up to a whole bin).", min=0.0)] = 12.0,
     bin_mev: Annotated[float, typer.Option("--bin-mev", help="Bin width of the spectra [MeV].", min=0.0)] = 0.05,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -224,9 +225,9 @@ def plot_calorimeter(
         check_figure_output(output, overwrite)
         if not 0 < bin_mev < max_mev:
             raise ValueError(f"--bin-mev {bin_mev:g} and --max-mev {max_mev:g}: expected 0 < bin width < upper end")
-        edges = np.arange(0.0, max_mev + bin_mev / 2, bin_mev)
+        edges = bin_mev * np.arange(math.ceil(max_mev / bin_mev - 1e-9) + 1)  # whole bins, up to max_mev at least
         spectra = dict(zip(prediction_labels(files, label), (_prediction_spectra(path, edges) for path in files)))
-        write_figure(spectra_figure(spectra, max_mev), output, overwrite)
+        write_figure(spectra_figure(spectra), output, overwrite)
     console.print(f"wrote {output}")
     _print_spectra_counts(spectra)
 
@@ -234,14 +235,12 @@ def plot_calorimeter(
 def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
     """The spectra record of one prediction file, refused if it is no calorimeter prediction file."""
     from showerlearn.calorimeter.evaluation import PREDICTION_TABLES, prediction_spectra
-    from showerlearn.io.tables import read_columns
+    from showerlearn.io.tables import read_columns, table_names
 
-    tables = {}
+    names, tables = table_names(path), {}
     for table, columns in PREDICTION_TABLES.items():
-        try:  # only the tables the spectra read: the hits table of a large file is most of it
-            tables[table] = read_columns(path, table)
-        except ValueError:
-            tables[table] = {}
+        # only the tables the spectra read: the hits table of a large file is most of it
+        tables[table] = read_columns(path, table) if table in names else {}
         if lacking := [column for column in columns if column not in tables[table]]:
             raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
                              f"writes them): it has no {table} table with {', '.join(lacking)}")
@@ -251,7 +250,7 @@ def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
 def _print_spectra_counts(spectra: dict[str, dict[str, Any]]) -> None:
     from rich.table import Table
 
-    table = Table("file", "events", "clusters", "per event", "without beta")
+    table = Table("label", "events", "clusters", "per event", "without beta")
     for name, record in spectra.items():
         per_event = record["clusters"] / record["events"] if record["events"] else float("nan")
         table.add_row(name, f"{record['events']:,}", f"{record['clusters']:,}", f"{per_event:.2f}",

@@ -45,9 +45,9 @@ def check_figure_output(output: Path, overwrite: bool) -> None:
 
 
 def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> list[str]:
-    """The legend label of each prediction file (a missing one refused): ``labels`` (one per file), or the name of
-    the run that predicted it (its stamp's ``run_path``, or the run folder it lies in: a run's own
-    ``predictions.h5``; else the file's name), with its folder and place where two share a name."""
+    """The legend label of each prediction file (a missing one refused): ``labels`` (one per file, each its own), or
+    the name of the run that predicted it (its stamp's ``run_path``, or the run folder it lies in: a run's own
+    ``predictions.h5``; else the file's name), with the file's name, then its place, where two share one."""
     from showerlearn.engine.run_dir import RunDir
     from showerlearn.io.tables import read_attributes
 
@@ -56,14 +56,18 @@ def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> li
     if labels is not None:
         if len(labels) != len(files):
             raise ValueError(f"--label given {len(labels)} times for {len(files)} files: one label per file, in order")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"--label: {', '.join(sorted({x for x in labels if labels.count(x) > 1}))} given for two "
+                             "files; each file needs its own")
         return list(labels)
-    found: list[str] = []
-    for number, path in enumerate(files):
+    names = []
+    for path in files:
         stamped = str(read_attributes(path).get("run_path", ""))
         run = Path(stamped) if stamped else path.parent if RunDir(path.parent).status_file.is_file() else Path()
-        name = run.parent.name or path.stem
-        found.append(f"{name} ({run.name or path.stem}, file {number + 1})" if name in found else name)
-    return found
+        names.append(run.parent.name or path.stem)
+    # a run named twice (two seeds, or two inputs it predicted): each with its file, then with its place
+    found = [f"{name} ({path.name})" if names.count(name) > 1 else name for name, path in zip(names, files)]
+    return [f"{name} (file {number + 1})" if found.count(name) > 1 else name for number, name in enumerate(found)]
 
 
 def write_figure(figure: Figure, output: Path, overwrite: bool) -> None:
@@ -71,5 +75,10 @@ def write_figure(figure: Figure, output: Path, overwrite: bool) -> None:
     from showerlearn.io.atomic import atomic_path
     from showerlearn.viz.figures import figure_format
 
+    fmt = figure_format(output)
     with atomic_path(output, overwrite=overwrite) as tmp:
-        figure.savefig(tmp, format=figure_format(output), dpi=150)
+        try:
+            figure.savefig(tmp, format=fmt, dpi=150)
+        except (RuntimeError, OSError) as error:  # pgf needs a LaTeX installation, say
+            raise ValueError(f"--output {output}: matplotlib cannot write {fmt} here ({error}); png, pdf and svg need "
+                             "nothing else") from None

@@ -152,12 +152,9 @@ def _score_histograms(path: Path, score: str) -> dict:
     import json
 
     from showerlearn.collider.evaluation.predictions import score_histograms
-    from showerlearn.io.tables import read_attributes, read_columns
+    from showerlearn.io.tables import PREDICTIONS_KEY, read_attributes, read_columns, table_names
 
-    try:
-        columns = read_columns(path)
-    except ValueError:
-        columns = {}
+    columns = read_columns(path) if PREDICTIONS_KEY in table_names(path) else {}
     if score not in columns:
         scores = [name for name in columns if name == "score" or name.startswith("score_")]
         raise ValueError(f"{path}: no column {score!r} " + (f"(--score: its scores are {', '.join(scores)})" if scores else

@@ -74,7 +74,7 @@ def plot_iact(
     console.print(f"wrote {output}")
     from rich.table import Table
 
-    table = Table("file", "events", f"gammaness > {gammaness_cut:g}", "share")
+    table = Table("label", "events", f"gammaness > {gammaness_cut:g}", "share")
     for name, record in records.items():
         share = record["gamma_like"] / record["events"] if record["events"] else float("nan")
         table.add_row(name, f"{record['events']:,}", f"{record['gamma_like']:,}", f"{share:.1%}")
@@ -84,12 +84,9 @@ def plot_iact(
 def _prediction_histograms(path: Path, gammaness_cut: float) -> dict:
     """The histograms of one prediction file, refused if it holds none of the columns the panels read."""
     from showerlearn.iact.viz.predictions import PANEL_COLUMNS, prediction_histograms
-    from showerlearn.io.tables import read_columns
+    from showerlearn.io.tables import PREDICTIONS_KEY, read_columns, table_names
 
-    try:
-        columns = read_columns(path)
-    except ValueError:
-        columns = {}
+    columns = read_columns(path) if PREDICTIONS_KEY in table_names(path) else {}
     wanted = {name for names in PANEL_COLUMNS.values() for name in names}
     found = {name: values for name, values in columns.items() if name in wanted}
     if not any(all(name in found for name in names) for names in PANEL_COLUMNS.values()):

@@ -336,16 +336,26 @@ def read_columns(path: str | Path, key: str = PREDICTIONS_KEY) -> dict[str, np.n
     return {name: np.asarray(table[name]) for name in table.colnames}
 
 
-def read_tables(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """Every table of a file written by :func:`write_tables`: table name -> columns, ``"predictions"`` first."""
+def table_names(path: str | Path) -> list[str]:
+    """The tables of a file written by :func:`write_tables` (or :func:`write_columns`).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: ``path`` is not a readable HDF5 file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no predictions file {path}")
     try:
         with h5py.File(path, "r") as file:
-            names = [name for name in file if not name.endswith(_META_SUFFIX)]
+            return [name for name in file if not name.endswith(_META_SUFFIX)]
     except OSError as error:
         raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+
+
+def read_tables(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Every table of a file written by :func:`write_tables`: table name -> columns, ``"predictions"`` first."""
+    names = table_names(path)
     if PREDICTIONS_KEY not in names:
         raise ValueError(f"{path}: no per-event table {PREDICTIONS_KEY!r}, only {names}")
     names.sort(key=lambda name: name != PREDICTIONS_KEY)

@@ -28,8 +28,8 @@ from showerlearn.calorimeter.evaluation.spectra import PREDICTION_TABLES, energy
 from showerlearn.calorimeter.evaluation.tables import cluster_table, flat_labels, gamma_table, hit_table
 
 __all__ = [
-    "PREDICTION_TABLES",
     "DEFAULT_ENERGY_BINS",
+    "PREDICTION_TABLES",
     "ReportSettings",
     "adjusted_rand_index",
     "binned_efficiency",
@@ -38,7 +38,6 @@ __all__ = [
     "cluster_table",
     "energy_resolution_by_energy",
     "energy_spectra",
-    "prediction_spectra",
     "fake_clusters",
     "flat_labels",
     "gamma_matches",
@@ -50,6 +49,7 @@ __all__ = [
     "is_fake",
     "nearest_gamma_angle",
     "photopeak_efficiency_by_energy",
+    "prediction_spectra",
     "reconstructed",
     "reconstruction_efficiency",
     "split_tables",

@@ -147,7 +147,6 @@ class HitFileWriter(_BufferedWriter):
         self._pending, self._pending_hits = {}, 0
 
 
-
 class MeasuredHitWriter(_BufferedWriter):
     """Append measured hits (awkward arrays of hit lists with the fields :data:`HIT_FIELDS`, as
     :class:`~showerlearn.calorimeter.io.root.RootHitReader` gives them chunk by chunk) to a hit file without truth,
@@ -166,7 +165,7 @@ class MeasuredHitWriter(_BufferedWriter):
         self.n_events = self.n_hits = 0
         # appended columns gathered until a compressed HDF5 chunk fills (as HitFileWriter's), not rewritten per append
         self._pending: dict[str, list[np.ndarray]] = {}
-        self._pending_hits = 0
+        self._pending_hits = self._pending_events = 0
 
     def __enter__(self) -> MeasuredHitWriter:
         tmp = self._stack.enter_context(atomic_path(self.path, overwrite=self._overwrite))
@@ -203,14 +202,15 @@ class MeasuredHitWriter(_BufferedWriter):
         self.n_events += len(n_hits)
         self.n_hits += int(n_hits.sum())
         self._pending_hits += int(n_hits.sum())
-        if self._pending_hits >= _ROWS_PER_CHUNK:
+        self._pending_events += len(n_hits)
+        if max(self._pending_hits, self._pending_events) >= _ROWS_PER_CHUNK:  # (events without hits pile up too)
             self._flush()
 
     def _flush(self) -> None:
         for name, parts in self._pending.items():
             _append_rows(self._file[name], np.concatenate(parts))
         self._file.attrs["n_events"] = self.n_events
-        self._pending, self._pending_hits = {}, 0
+        self._pending, self._pending_hits, self._pending_events = {}, 0, 0
 
     def _velocities(self, beta: float | np.ndarray, n_events: int) -> np.ndarray:
         beta = np.asarray(beta, dtype=np.float64)
@@ -223,7 +223,6 @@ class MeasuredHitWriter(_BufferedWriter):
         if len(outside):
             raise ValueError(f"beta is {float(stored[outside[0]])} at event {self.n_events + outside[0]}; expected {expected}")
         return stored
-
 
 
 def write_measured_hits(events: Any, path: str | Path, geometry: CrystalGeometry, attributes: Mapping[str, Any] | None = None,
