@@ -99,7 +99,7 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
     damaged = tmp_path / "damaged.predictions.h5"
     damaged.write_bytes(files[0].read_bytes()[: files[0].stat().st_size * 6 // 10])
     code, output = _invoke("plot", "calorimeter", damaged, "-o", tmp_path / "refused.png")
-    assert code != 0 and "truncated file" in output and "not a calorimeter prediction file" not in output, output
+    assert code != 0 and "truncatedfile" in output.replace(" ", "") and "notacalorimeter" not in output.replace(" ", ""), output
 
     # refused, nothing written: a hit file instead of predictions, labels not one per file, no figure suffix
     for arguments, message in (
@@ -109,7 +109,7 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
         ([files[0], "--max-mev", "1", "--bin-mev", "2"], "expected 0 < bin width < upper end"),
     ):
         code, output = _invoke("plot", "calorimeter", *arguments, "-o", tmp_path / "refused.png")
-        assert code != 0 and message in output, output
+        assert code != 0 and message.replace(" ", "") in output.replace(" ", ""), output  # paths wrap in the message
     code, output = _invoke("plot", "calorimeter", files[0], "-o", tmp_path / "refused.txt")
-    assert code != 0 and "a figure file's suffix names its format" in output, output
+    assert code != 0 and "afigurefile'ssuffixnamesitsformat" in output.replace(" ", ""), output
     assert not (tmp_path / "refused.png").exists() and not (tmp_path / "refused.txt").exists()

@@ -19,5 +19,5 @@ Same inside as every family:
 ``cli``            ``showerlearn simulate iact``
 =================  ============================================================================
 
-May import: the core (showerlearn.*), numpy, pydantic, typer; never another family.
+May import: the core (showerlearn.*), numpy, pydantic, rich, typer; never another family.
 """

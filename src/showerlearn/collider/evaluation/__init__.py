@@ -3,5 +3,5 @@ yields and the discovery significance at a luminosity (``metrics``), and the ``c
 that adds them to the core's classification metrics (``evaluator``); score distributions of prediction files per
 process (``predictions``, ``showerlearn plot collider``).
 
-May import: showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.registry, numpy.
+May import: showerlearn.evaluation, showerlearn.metrics, showerlearn.viz, showerlearn.registry, matplotlib, numpy.
 """
