@@ -79,6 +79,6 @@ def write_figure(figure: Figure, output: Path, overwrite: bool) -> None:
     with atomic_path(output, overwrite=overwrite) as tmp:
         try:
             figure.savefig(tmp, format=fmt, dpi=150)
-        except (RuntimeError, OSError) as error:  # pgf needs a LaTeX installation, say
+        except RuntimeError as error:  # pgf needs a LaTeX installation, say (a full disk stays what it is)
             raise ValueError(f"--output {output}: matplotlib cannot write {fmt} here ({error}); png, pdf and svg need "
                              "nothing else") from None

@@ -65,6 +65,8 @@ def plot_iact(
     the gammaness of every event, and the reconstructed energy and the angular distance to the pointing of the
     gamma-like ones. A file fills the panels of its network's heads.
     """
+    from rich.table import Table
+
     with user_errors():
         from showerlearn.iact.viz.predictions import predictions_figure
 
@@ -72,8 +74,6 @@ def plot_iact(
         records = dict(zip(prediction_labels(files, label), (_prediction_histograms(path, gammaness_cut) for path in files)))
         write_figure(predictions_figure(records, gammaness_cut), output, overwrite)
     console.print(f"wrote {output}")
-    from rich.table import Table
-
     table = Table("label", "events", f"gammaness > {gammaness_cut:g}", "share")
     for name, record in records.items():
         share = record["gamma_like"] / record["events"] if record["events"] else float("nan")
