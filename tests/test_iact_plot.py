@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from showerlearn.cli.main import app
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.iact.viz.predictions import EDGES, prediction_histograms
-from showerlearn.io.tables import write_columns
+from showerlearn.iact.viz.predictions import EDGES, prediction_histograms, predictions_figure
+from showerlearn.io.tables import read_columns, write_columns
 
 
 def _bin(value: float, edges: np.ndarray) -> int | None:
@@ -36,13 +36,18 @@ def test_histograms_count_what_a_loop_over_the_events_counts() -> None:
                "reco_alt": 70 + rng.normal(0, 1.5, n), "reco_az": 180 + rng.normal(0, 4, n)}
     for name in ("gammaness", "reco_energy", "reco_alt"):
         columns[name][rng.integers(0, n, 20)] = np.nan  # events a network could not reconstruct
+    columns["true_shower_primary_id"] = rng.choice([0, 101, 402, -1], n)  # -1: an event without truth
     record = prediction_histograms(columns, gammaness_cut=0.6)
     expected = {panel: np.zeros(len(edges) - 1, dtype=int) for panel, edges in EDGES.items()}
+    by_truth = {name: np.zeros(len(EDGES["gammaness"]) - 1, dtype=int) for name in ("true gammas", "true background")}
     gamma_like = 0
     for row in range(n):
         g = columns["gammaness"][row]
         if np.isfinite(g) and (b := _bin(g, EDGES["gammaness"])) is not None:
             expected["gammaness"][b] += 1
+            primary = columns["true_shower_primary_id"][row]
+            if primary >= 0:
+                by_truth["true gammas" if primary == 0 else "true background"][b] += 1
         if not (np.isfinite(g) and g > 0.6):
             continue
         gamma_like += 1
@@ -55,6 +60,10 @@ def test_histograms_count_what_a_loop_over_the_events_counts() -> None:
     assert record["events"] == n and record["gamma_like"] == gamma_like
     for panel in EDGES:
         assert record[panel].tolist() == expected[panel].tolist(), panel
+    assert {name: counts.tolist() for name, counts in record["gammaness_true"].items()} == {
+        name: counts.tolist() for name, counts in by_truth.items()}
+    # real data: no primary known, no split
+    assert "gammaness_true" not in prediction_histograms({**columns, "true_shower_primary_id": np.full(n, -1)}, 0.6)
     # a network without a particle head: every event is gamma-like, and only its panels are filled
     energy_only = prediction_histograms({"reco_energy": columns["reco_energy"]}, 0.6)
     assert energy_only["gamma_like"] == n and set(energy_only) == {"events", "gamma_like", "energy"}
@@ -66,6 +75,9 @@ def test_the_command_draws_prediction_files_and_refuses_others(tiny_small_exampl
         return result.exit_code, " ".join(result.output.replace("│", " ").split())
 
     own = tiny_small_example.predictions_file
+    # a simulated test split: the gammaness of its true gammas and background drawn beside the whole
+    figure = predictions_figure({"run": prediction_histograms(read_columns(own), 0.5)}, 0.5)
+    assert {"run", "run: true gammas", "run: true background"} <= set(figure.axes[0].get_legend_handles_labels()[1])
     energy_only = write_columns(tmp_path / "energy.predictions.h5", {"reco_energy": np.array([0.1, 1.0, 10.0])})
     code, output = invoke(own, energy_only, "-o", tmp_path / "quick.png", "--gammaness-cut", "0.7")
     assert code == 0, output

@@ -83,13 +83,13 @@ def plot_iact(
 
 def _prediction_histograms(path: Path, gammaness_cut: float) -> dict:
     """The histograms of one prediction file, refused if it holds none of the columns the panels read."""
-    from showerlearn.iact.viz.predictions import PANEL_COLUMNS, prediction_histograms
+    from showerlearn.iact.viz.predictions import PANEL_COLUMNS, TRUTH_COLUMN, prediction_histograms
     from showerlearn.io.tables import PREDICTIONS_KEY, read_columns, table_names
 
     columns = read_columns(path) if PREDICTIONS_KEY in table_names(path) else {}
-    wanted = {name for names in PANEL_COLUMNS.values() for name in names}
+    wanted = {TRUTH_COLUMN, *(name for names in PANEL_COLUMNS.values() for name in names)}
     found = {name: values for name, values in columns.items() if name in wanted}
-    if not any(all(name in found for name in names) for names in PANEL_COLUMNS.values()):
+    if not any(all(name in found for name in names) for names in PANEL_COLUMNS.values()):  # the truth alone draws nothing
         raise ValueError(f"{path}: not an IACT prediction file (showerlearn predict RUN FILE.dl1.h5 -o DIR writes them): "
                          "its predictions table has no gammaness, no reco_energy, no reco_alt/reco_az with "
                          "pointing_alt/pointing_az")

@@ -1,7 +1,9 @@
 """Quick-look figures of IACT prediction files (``showerlearn plot iact``), real data's included, which have no
 truth: the gammaness of every event and, for the gamma-like ones (above a gammaness cut), their reconstructed
 energy and their angular distance to the telescope's pointing, one line per file. A file fills the panels its
-network's heads give (a model without a particle head: every event counts as gamma-like)."""
+network's heads give (a model without a particle head: every event counts as gamma-like). A simulated file (with
+``true_shower_primary_id``) also shows the gammaness of its true gammas and of the rest (protons and every other
+primary), as the evaluation splits them."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from showerlearn.iact.particles import GAMMA_PRIMARY_ID
 from showerlearn.metrics.resolution import angular_separation
 from showerlearn.viz.figures import new_figure
 
-__all__ = ["PANEL_COLUMNS", "prediction_histograms", "predictions_figure"]
+__all__ = ["PANEL_COLUMNS", "TRUTH_COLUMN", "prediction_histograms", "predictions_figure"]
 
 #: the prediction columns each panel reads
 PANEL_COLUMNS = {
@@ -22,6 +25,10 @@ PANEL_COLUMNS = {
     "energy": ("reco_energy",),
     "offset": ("reco_alt", "reco_az", "pointing_alt", "pointing_az"),
 }
+#: the simulated primary of each event (negative: none, as in real data)
+TRUTH_COLUMN = "true_shower_primary_id"
+#: the gammaness of a simulated file's events by their true primary: gammas, and the rest as the background
+TRUE_CLASSES = ("true gammas", "true background")
 #: each panel's bins: gammaness; reconstructed energy [TeV], 10 GeV to 1 PeV, 10 per decade; offset [deg]
 EDGES = {"gammaness": np.linspace(0.0, 1.0, 41), "energy": np.logspace(-2.0, 3.0, 51), "offset": np.linspace(0.0, 5.0, 51)}
 _AXES = {
@@ -34,7 +41,8 @@ _AXES = {
 def prediction_histograms(columns: Mapping[str, np.ndarray], gammaness_cut: float) -> dict[str, Any]:
     """Counts over :data:`EDGES` of each panel ``columns`` can fill (rows with a non-finite value are left out of
     that panel); ``events``, and ``gamma_like``, the events above ``gammaness_cut`` (all of them without a
-    gammaness), which the energy and offset panels count."""
+    gammaness), which the energy and offset panels count; ``gammaness_true``, the gammaness counts of each of
+    :data:`TRUE_CLASSES`, where :data:`TRUTH_COLUMN` knows some event's primary."""
     n = len(next(iter(columns.values()))) if columns else 0
     record: dict[str, Any] = {"events": n}
     gamma_like = np.ones(n, dtype=bool)
@@ -43,6 +51,12 @@ def prediction_histograms(columns: Mapping[str, np.ndarray], gammaness_cut: floa
         finite = np.isfinite(gammaness)
         record["gammaness"] = np.histogram(gammaness[finite], EDGES["gammaness"])[0]
         gamma_like = finite & (np.where(finite, gammaness, -np.inf) > gammaness_cut)
+        if TRUTH_COLUMN in columns and (primary := np.asarray(columns[TRUTH_COLUMN])).max(initial=-1) >= 0:
+            is_gamma = primary == GAMMA_PRIMARY_ID
+            record["gammaness_true"] = {
+                name: np.histogram(gammaness[finite & chosen], EDGES["gammaness"])[0]
+                for name, chosen in zip(TRUE_CLASSES, (is_gamma, (primary >= 0) & ~is_gamma), strict=True)
+            }
     record["gamma_like"] = int(gamma_like.sum())
     if "reco_energy" in columns:
         energy = np.asarray(columns["reco_energy"], dtype=float)
@@ -66,7 +80,11 @@ def predictions_figure(records: Mapping[str, Mapping[str, Any]], gammaness_cut: 
         edges = EDGES[panel]
         for label, record in records.items():
             if panel in record:
-                ax.stairs(record[panel], edges, linewidth=1.2, label=label)
+                line = ax.stairs(record[panel], edges, linewidth=1.2, label=label)
+                for name, style in zip(TRUE_CLASSES, ("--", ":")):
+                    if panel == "gammaness" and "gammaness_true" in record:
+                        ax.stairs(record["gammaness_true"][name], edges, linewidth=1.0, linestyle=style,
+                                  color=line.get_edgecolor(), label=f"{label}: {name}")
         if panel == "gammaness":
             ax.axvline(gammaness_cut, color="black", linestyle="--", linewidth=1, label=f"cut {gammaness_cut:g}")
         if panel == "energy":
