@@ -460,25 +460,33 @@ def _last_event_apart(path: Path, columns: Any, event: str, first_entry: int) ->
     return columns[:last], columns[last:]
 
 
-def _values_per_event(path: Path, columns: Any, branch: str, event: str | None, starts: np.ndarray | None,
-                      first_entry: int) -> np.ndarray:
-    """One number per event from ``branch``: one per entry; in a tree of one entry per hit (events starting at the
-    entries ``starts``) every hit of an event repeats its event's value."""
+def _entry_values(path: Path, columns: Any, branch: str, first_entry: int) -> np.ndarray:
+    """The branch ``branch`` as written: numbers, one per entry, each finite (an event without one is refused)."""
     import awkward as ak
 
     column = columns[branch]
     _check_numbers(path, column, branch)
     if column.ndim != 1:
         raise CalorimeterFileError(path, f"branch {branch!r} holds {ak.type(column)}: expected one value per entry")
-    values = ak.to_numpy(column).astype(np.float64)
-    if not np.isfinite(values).all():  # before the comparison within events, where NaN != NaN
+    values = ak.to_numpy(column)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():  # before any comparison, where NaN != NaN
         entry = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first_entry + entry}: expected a value "
-                                         "for every event (leave out the events without one)")
+        raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first_entry + entry}: expected a "
+                                         "value for every event (leave out the events without one)")
+    return values
+
+
+def _values_per_event(path: Path, columns: Any, branch: str, event: str | None, starts: np.ndarray | None,
+                      first_entry: int) -> np.ndarray:
+    """One number per event from ``branch``: one per entry; in a tree of one entry per hit (events starting at the
+    entries ``starts``) every hit of an event repeats its event's value."""
+    values = _entry_values(path, columns, branch, first_entry).astype(np.float64)
     if starts is None:
         return values
     differs = values != np.repeat(values[starts], np.diff(np.append(starts, len(values))))
     if differs.any():
+        import awkward as ak
+
         entry = int(np.flatnonzero(differs)[0])
         number = ak.to_numpy(columns[event])[entry]
         raise CalorimeterFileError(path, f"branch {branch!r} is {values[entry]} at entry {first_entry + entry} ({event} {number}), "
@@ -491,17 +499,7 @@ def _event_ids(path: Path, columns: Any, event: str, starts: np.ndarray | None, 
     """Each event's own number from the branch ``event`` (one per entry; a per-hit tree's events start at the entries
     ``starts``), exactly as written (not through a float, which keeps 64-bit stamps only to 256): what predictions
     keep so that clusters can be joined with other detectors' data of the same event."""
-    import awkward as ak
-
-    column = columns[event]
-    _check_numbers(path, column, event)
-    if column.ndim != 1:
-        raise CalorimeterFileError(path, f"branch {event!r} holds {ak.type(column)}: expected one value per entry")
-    values = ak.to_numpy(column)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        entry = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CalorimeterFileError(path, f"branch {event!r} is {values[entry]} at entry {first_entry + entry}: expected a "
-                                         "value for every event (leave out the events without one)")
+    values = _entry_values(path, columns, event, first_entry)
     numbers = values if starts is None else values[starts]
     if not (whole := _whole(numbers, 2.0**63)).all():
         row = int(np.flatnonzero(~whole)[0])
