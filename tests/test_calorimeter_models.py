@@ -28,6 +28,7 @@ MODELS = {
     "transformer": lambda: HitTransformer(SPEC, dim=16, layers=2, heads=2),
     "transformer_pair_bias": lambda: HitTransformer(SPEC, dim=16, layers=2, heads=2, pair_bias=True, pair_hidden=8),
     "transformer_stages": lambda: HitTransformer(SPEC, dim=16, layers=3, heads=2, pair_bias=True, pair_hidden=8, stages=3),
+    "transformer_head_angles": lambda: HitTransformer(SPEC, dim=16, layers=3, heads=2, stages=3, head_angles=True),
     "condensation": lambda: HitCondensation(SPEC, dim=16, layers=1, heads=2, space_dim=3),
     "condensation_pair_bias": lambda: HitCondensation(SPEC, dim=16, layers=1, heads=2, space_dim=3, pair_bias=True),
     "slots": lambda: HitSlotAttention(SPEC, slots=4, dim=16, iterations=2, encoder_layers=1, heads=2),
@@ -224,6 +225,30 @@ def test_the_pair_bias_reads_the_opening_angle_of_the_hits() -> None:
     got = HitPairBias(SPEC, heads=2).angles(features)[0, :, :, 0].numpy()
     np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6)
     assert abs(got[0, 6] - 0.003) < 1e-6 and abs(got[0, 8] - 0.1) < 2e-6
+
+
+def test_the_similarity_head_reads_each_pairs_opening_angle_with_head_angles() -> None:
+    """Reference: the angle by the spherical law of cosines in float64; without ``head_angles`` the head reads the
+    cosine alone (the input of trained networks)."""
+    rng = np.random.default_rng(7)
+    theta, phi = rng.uniform(0.3, 2.5, 5), rng.uniform(-np.pi, np.pi, 5)
+    physical = np.stack([np.full(5, 2.0), np.zeros(5), theta, phi, np.zeros(5), np.sin(theta) * np.cos(phi),
+                         np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)  # fmt: skip
+    features = torch.from_numpy(SPEC.standardise(physical))[None]
+    cosine = np.cos(theta[:, None]) * np.cos(theta[None]) + np.sin(theta[:, None]) * np.sin(theta[None]) * np.cos(phi[:, None] - phi[None])
+    seen = []
+    for head_angles in (False, True):
+        model = HitTransformer(SPEC, dim=8, layers=2, heads=2, stages=2, head_angles=head_angles)
+        model.similarity.register_forward_hook(lambda module, args, output: seen.append(args[0][0, ..., 16:].detach()))
+        with torch.no_grad():
+            model({"hits": features, "hits_mask": torch.ones(1, 5, dtype=torch.bool)})
+    without, with_angles = seen[1], seen[3]  # the last stage's head of each model
+    assert without.shape[-1] == 1 and with_angles.shape[-1] == 3
+    off_diagonal = ~np.eye(5, dtype=bool)
+    np.testing.assert_allclose(without[..., 0].numpy(), cosine, atol=1e-6)
+    angle = np.arccos(np.clip(cosine, -1, 1))[off_diagonal]
+    np.testing.assert_allclose(with_angles[..., 1].numpy()[off_diagonal], angle, rtol=2e-5)
+    np.testing.assert_allclose(with_angles[..., 2].numpy()[off_diagonal], np.log(angle + 1e-3), rtol=2e-5, atol=1e-6)
 
 
 def test_slot_pair_logits_keep_their_digits_where_hits_surely_share_a_slot() -> None:

@@ -14,7 +14,7 @@ from showerlearn.calorimeter.data.features import DIRECTION, FeatureSpec
 from showerlearn.models.attention import MultiheadAttention, encoder_problems, usable_mask
 
 __all__ = [
-    "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_cosines",
+    "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_angles", "pair_cosines",
     "symmetric",
 ]
 
@@ -47,6 +47,19 @@ def pair_cosines(direction: Tensor) -> Tensor:
 _MIN_ANGLE = float(torch.arccos(torch.tensor(1.0 - 1e-6)))
 
 
+def pair_angles(direction: Tensor) -> Tensor:
+    """Opening angle [rad] of every element pair ``(B, N, N, 1)`` of unit directions ``(B, N, 3)``: the angle itself,
+    not its cosine, which is flat where neighbouring crystals lie (0.1 rad apart). From the chord,
+    ``2 asin(|u - v| / 2)``, exact to float32's digits at small angles: the arccos of the cosine loses them there,
+    where a rounding of the cosine moves the angle 20 times more, enough for PyTorch and an ONNX export to disagree
+    by 1e-4. (Not atan2 of sine and cosine: ONNX has no such operator, and its replacement divides 0 by 0 for a
+    padded hit.)"""
+    chord = (direction[:, :, None, :] - direction[:, None, :, :]).norm(dim=-1, keepdim=True)
+    # below 1 by what the smallest angle leaves: asin's slope is infinite at 1 (opposite hits), its gradient NaN
+    half = (chord / 2).clamp(max=math.cos(_MIN_ANGLE / 2))
+    return (2 * torch.asin(half)).clamp(min=_MIN_ANGLE)
+
+
 class HitPairBias(nn.Module):
     """Per pair of hits, one attention-logit bias per head, ``(B, heads, N, N)``, from the pair's opening angle
     and both hits' log energies (standardised): the pairwise-interaction bias of Particle Transformer (Qu, Li,
@@ -70,16 +83,8 @@ class HitPairBias(nn.Module):
         self.mlp = mlp([4, hidden, heads])
 
     def angles(self, features: Tensor) -> Tensor:
-        """Opening angle [rad] of every hit pair, ``(B, N, N, 1)``: the angle itself, not its cosine, which is
-        flat where neighbouring crystals lie (0.1 rad apart). From the chord, ``2 asin(|u - v| / 2)``, exact to
-        float32's digits at small angles: the arccos of the cosine loses them there, where a rounding of the cosine
-        moves the angle 20 times more, enough for PyTorch and an ONNX export to disagree by 1e-4. (Not atan2 of
-        sine and cosine: ONNX has no such operator, and its replacement divides 0 by 0 for a padded hit.)"""
-        direction = directions(features, self.spec)
-        chord = (direction[:, :, None, :] - direction[:, None, :, :]).norm(dim=-1, keepdim=True)
-        # below 1 by what the smallest angle leaves: asin's slope is infinite at 1 (opposite hits), its gradient NaN
-        half = (chord / 2).clamp(max=math.cos(_MIN_ANGLE / 2))
-        return (2 * torch.asin(half)).clamp(min=_MIN_ANGLE)
+        """Opening angle [rad] of every hit pair, ``(B, N, N, 1)`` (:func:`pair_angles`)."""
+        return pair_angles(directions(features, self.spec))
 
     def forward(self, features: Tensor) -> Tensor:
         angle = self.angles(features)
