@@ -21,6 +21,7 @@ from showerlearn.calorimeter.io import (
     CalorimeterFileError, HitFileWriter, geometry_name, has_gammas, iter_events, n_events, read_event_columns, read_events, read_gammas,
     MeasuredHitWriter, read_root_events, read_root_hits, write_measured_hits,
 )
+from showerlearn.calorimeter.io import hdf5 as hit_files
 from showerlearn.calorimeter.io.root import CHUNK_ENTRIES
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter, simulate_chunk
 
@@ -552,6 +553,30 @@ def test_measured_hits_appended_chunk_by_chunk_make_the_file_one_write_makes(tmp
     with pytest.raises(ValueError, match="event_id: the writer was opened without it"):
         with MeasuredHitWriter(tmp_path / "failed.h5", califa()) as writer:
             writer.append(events, event_ids=numbers)
+
+
+def test_measured_hits_are_written_whenever_a_chunk_fills_events_without_hits_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows wait until an HDF5 chunk's worth of hits or events is pending (4 here): events without hits alone
+    fill one, as a stretch of empty readouts does; what is written equals one write of all the events."""
+    monkeypatch.setattr(hit_files, "_ROWS_PER_CHUNK", 4)
+    events = read_root_hits(write_root(tmp_path / "hits.root", crystal_id=ak.Array(IDS), energy=ak.Array(ENERGY_KEV),
+                                       time=ak.Array(TIME)))
+    empty = events[:, :0]  # the same events without their hits
+    written = []
+    with MeasuredHitWriter(tmp_path / "chunks.h5", califa(), event_ids=True) as writer:
+        for number, part in enumerate((empty, empty[:1], events[:1], events[1:])):
+            writer.append(part, event_ids=np.arange(len(part)) + 10 * number)
+            written.append((len(writer._file["events/n_hits"]), len(writer._file["hits/energy"])))
+    # 3 empty events wait; the 4th event fills a chunk; 1 hit waits; 3 more hits fill the next
+    assert written == [(0, 0), (4, 0), (4, 0), (7, 4)]
+    whole = ak.concatenate([empty, empty[:1], events])
+    numbers = np.concatenate([np.arange(3), [10], [20], [30, 31]])
+    write_measured_hits(whole, tmp_path / "once.h5", califa(), event_ids=numbers)
+    for name, values in read_event_columns(tmp_path / "once.h5").items():  # (beta: NaN in both, none given)
+        np.testing.assert_array_equal(read_event_columns(tmp_path / "chunks.h5")[name], values, err_msg=name)
+    assert ak.to_list(read_events(tmp_path / "chunks.h5")["energy"]) == ak.to_list(read_events(tmp_path / "once.h5")["energy"])
 
 
 PER_HIT = {"crystal_id": np.array([1, 2, 3]), "energy": np.array([1.0, 2.0, 3.0]), "time": np.zeros(3)}
