@@ -96,7 +96,8 @@ def test_a_batch_whose_events_all_lack_hits_keeps_a_slot_and_trains() -> None:
     assert grads and all(torch.isfinite(grad).all() for grad in grads)
 
 
-@pytest.mark.parametrize("name", ["transformer", "transformer_pair_bias", "transformer_stages", "condensation", "condensation_pair_bias", "slots"])
+@pytest.mark.parametrize("name", ["transformer", "transformer_pair_bias", "transformer_stages", "transformer_head_angles", "condensation",
+                                  "condensation_pair_bias", "slots"])
 def test_a_traced_attention_model_handles_events_without_hits_in_any_batch(name: str) -> None:
     """Traced (as exported) on events with hits, the model still gives an event without hits what the
     network gives it: the fallback slot of such events is not a branch the trace fixes."""

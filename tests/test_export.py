@@ -330,7 +330,8 @@ def test_padded_sets_export_with_a_dynamic_element_axis(tmp_path: Path) -> None:
 
 
 
-@pytest.mark.parametrize("name", ["transformer", "transformer_with_pair_bias", "condensation", "slot_attention"])
+@pytest.mark.parametrize("name", ["transformer", "transformer_with_pair_bias", "transformer_with_head_angles", "condensation",
+                                  "slot_attention"])
 def test_the_calorimeter_attention_networks_export_to_onnx_with_any_batch(name: str, tmp_path: Path) -> None:
     """Traced, torch's attention would fix the example's batch and element count: the exported graph equals
     PyTorch on batches of other sizes, with one element more and fewer than the traced one, and with empty events."""
@@ -342,6 +343,7 @@ def test_the_calorimeter_attention_networks_export_to_onnx_with_any_batch(name: 
     network = {
         "transformer": lambda: HitTransformer(spec, dim=8, layers=2, heads=2),
         "transformer_with_pair_bias": lambda: HitTransformer(spec, dim=8, layers=2, heads=2, pair_bias=True),
+        "transformer_with_head_angles": lambda: HitTransformer(spec, dim=8, layers=2, heads=2, stages=2, head_angles=True),
         "condensation": lambda: HitCondensation(spec, dim=8, layers=1, heads=2),
         "slot_attention": lambda: HitSlotAttention(spec, slots=3, dim=8, heads=2),
     }[name]().eval()
