@@ -569,7 +569,7 @@ def test_measured_hits_are_written_whenever_a_chunk_fills_events_without_hits_to
         for number, part in enumerate((empty, empty[:1], events[:1], events[1:])):
             writer.append(part, event_ids=np.arange(len(part)) + 10 * number)
             written.append((len(writer._file["events/n_hits"]), len(writer._file["hits/energy"])))
-    # 3 empty events wait; the 4th event fills a chunk; 1 hit waits; 3 more hits fill the next
+    # 3 empty events wait; the 4th fills a chunk; an event of 3 hits waits; 1 more hit fills the next
     assert written == [(0, 0), (4, 0), (4, 0), (7, 4)]
     whole = ak.concatenate([empty, empty[:1], events])
     numbers = np.concatenate([np.arange(3), [10], [20], [30, 31]])

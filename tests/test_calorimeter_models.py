@@ -237,10 +237,11 @@ def test_the_similarity_head_reads_each_pairs_opening_angle_with_head_angles() -
                          np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1)  # fmt: skip
     features = torch.from_numpy(SPEC.standardise(physical))[None]
     cosine = np.cos(theta[:, None]) * np.cos(theta[None]) + np.sin(theta[:, None]) * np.sin(theta[None]) * np.cos(phi[:, None] - phi[None])
-    seen = []
+    seen, dim = [], 8
     for head_angles in (False, True):
-        model = HitTransformer(SPEC, dim=8, layers=2, heads=2, stages=2, head_angles=head_angles)
-        model.similarity.register_forward_hook(lambda module, args, output: seen.append(args[0][0, ..., 16:].detach()))
+        model = HitTransformer(SPEC, dim=dim, layers=2, heads=2, stages=2, head_angles=head_angles)
+        # the head's input: product and difference of the embeddings (2 dim), then the pair's geometry
+        model.similarity.register_forward_hook(lambda module, args, output: seen.append(args[0][0, ..., 2 * dim:].detach()))
         with torch.no_grad():
             model({"hits": features, "hits_mask": torch.ones(1, 5, dtype=torch.bool)})
     without, with_angles = seen[1], seen[3]  # the last stage's head of each model

@@ -14,7 +14,8 @@ from showerlearn.calorimeter.data.features import DIRECTION, FeatureSpec
 from showerlearn.models.attention import MultiheadAttention, encoder_problems, usable_mask
 
 __all__ = [
-    "HitPairBias", "SetEncoder", "directions", "mlp", "ordered_pair_features", "pair_angles", "pair_cosines",
+    "HitPairBias", "SetEncoder", "angle_features", "directions", "mlp", "ordered_pair_features", "pair_angles",
+    "pair_cosines",
     "symmetric",
 ]
 
@@ -60,6 +61,12 @@ def pair_angles(direction: Tensor) -> Tensor:
     return (2 * torch.asin(half)).clamp(min=_MIN_ANGLE)
 
 
+def angle_features(angles: Tensor) -> Tensor:
+    """``(B, N, N, 2)``: the pair angles ``(B, N, N, 1)`` [rad] and their logarithm, which spreads the neighbouring
+    crystals' angles (offset by 1 mrad, below the smallest angle, to stay finite)."""
+    return torch.cat([angles, torch.log(angles + 1e-3)], dim=-1)
+
+
 class HitPairBias(nn.Module):
     """Per pair of hits, one attention-logit bias per head, ``(B, heads, N, N)``, from the pair's opening angle
     and both hits' log energies (standardised): the pairwise-interaction bias of Particle Transformer (Qu, Li,
@@ -91,7 +98,7 @@ class HitPairBias(nn.Module):
         n = features.shape[1]
         log_energy = features[..., self.log_energy]
         pairs = torch.cat([
-            angle, torch.log(angle + 1e-3), log_energy[:, :, None, None].expand(-1, -1, n, -1),
+            angle_features(angle), log_energy[:, :, None, None].expand(-1, -1, n, -1),
             log_energy[:, None, :, None].expand(-1, n, -1, -1),
         ], dim=-1)  # fmt: skip
         return self.mlp(pairs).permute(0, 3, 1, 2)

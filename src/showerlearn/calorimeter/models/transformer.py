@@ -18,7 +18,15 @@ import torch
 from torch import Tensor, nn
 
 from showerlearn.calorimeter.data.features import FeatureSpec
-from showerlearn.calorimeter.models.layers import HitPairBias, SetEncoder, directions, mlp, pair_angles, pair_cosines
+from showerlearn.calorimeter.models.layers import (
+    HitPairBias,
+    SetEncoder,
+    angle_features,
+    directions,
+    mlp,
+    pair_angles,
+    pair_cosines,
+)
 from showerlearn.models.attention import EncoderSettingsCheck
 from showerlearn.registry import MODELS, Count, DropRate, NonNegative
 
@@ -85,10 +93,7 @@ class HitTransformer(EncoderSettingsCheck, nn.Module):
         features, mask = inputs["hits"], inputs["hits_mask"]
         direction = directions(features, self.spec)
         cosines = pair_cosines(direction)
-        geometry = cosines
-        if self.head_angles:
-            angles = pair_angles(direction)
-            geometry = torch.cat([cosines, angles, torch.log(angles + 1e-3)], dim=-1)
+        geometry = torch.cat([cosines, angle_features(pair_angles(direction))], dim=-1) if self.head_angles else cosines
         bias = _bias(self.pair_bias, features)
         if self.recycled is None:
             z = self.encoder(features, mask, bias)
