@@ -346,8 +346,9 @@ class _UnitSample:
 
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
     """A median deposit (of ``energies``, a tree's first :data:`UNIT_SAMPLE_HITS`) below 10 keV, which no
-    CALIFA crystal reads out (thresholds are tens of keV), is a wrong ``energy_unit`` (MeV read as keV would put every hit 1000 times below any threshold, silently): refused, naming
-    the unit that fits. One above 100 MeV may be the proton range, or keV read as MeV: warned of."""
+    CALIFA crystal reads out (thresholds are tens of keV), is a wrong ``energy_unit`` (MeV read as keV would put
+    every hit 1000 times below any threshold, silently): refused, naming the unit that fits. One above 100 MeV may
+    be the proton range, or keV read as MeV: warned of."""
     deposits = energies[energies > 0]
     if not len(deposits):
         return
