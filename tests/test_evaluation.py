@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -395,7 +396,7 @@ def test_compare_and_plot_two_models(
 # --- generic classifier --------------------------------------------------------------------------
 
 
-def test_classification_evaluator(tmp_path: Path) -> None:
+def test_classification_evaluator(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rng = np.random.default_rng(9)
     label = rng.integers(0, 2, 500)
     score = rng.normal(label, 1.0)
@@ -408,10 +409,12 @@ def test_classification_evaluator(tmp_path: Path) -> None:
     assert metrics["scalars"]["auc"] == pytest.approx(np.mean(pos[:, None] > neg[None, :]))
     assert metrics["scalars"]["recall"] == pytest.approx(np.mean(pos >= 0.5))
     assert set(metrics["figures"]) == {"roc.png", "scores.png", "training_curves.png"}
-    one_class = evaluate_classification(
-        {"label": np.ones(3, int), "score": np.ones(3)}, tmp_path, figure_formats=("png",)
-    )
+    with caplog.at_level(logging.WARNING, logger="showerlearn.evaluation.classification"):
+        one_class = evaluate_classification(
+            {"label": np.ones(3, int), "score": np.ones(3)}, tmp_path, figure_formats=("png",)
+        )
     assert one_class["scalars"]["auc"] is None
+    assert "all 3 events are positive: the ROC, the AUC" in caplog.text  # said, not only null
     with pytest.raises(KeyError, match="score"):
         evaluate_classification({"label": label}, tmp_path)
 

@@ -1,6 +1,7 @@
 """``showerlearn predict RUN FILES... --output DIR`` (:mod:`showerlearn.engine.predict`): one stamped output per
 input, the same rows as predicting each file alone whatever the chunk size, resumable, refusing to overwrite,
-and the events removed by the run's cuts counted (and kept as invalid rows on demand).
+and the events removed by the run's cuts counted (and kept as invalid rows on demand); such files, and the test split
+predicted again, scored apart (``showerlearn evaluate RUN --predictions FILE``).
 
 A tiny calorimeter network (trained for one epoch on 120 simulated events), a tiny collider one (one epoch on
 120 synthetic events) and an untrained tiny IACT network (on real LST DL1 files, with intensity cuts) are
@@ -33,8 +34,10 @@ from showerlearn.calorimeter.evaluation.evaluator import evaluate_calorimeter
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.cli.common import user_errors
 from showerlearn.cli.main import app
+from showerlearn.collider.evaluation.evaluator import evaluate_collider
 from showerlearn.config import dump_config, load_config, resolve_config
 from showerlearn.engine.predict import PredictionStopped, _host, predict_files, predict_split
+from showerlearn.engine.rescore import evaluate_predictions
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.atomic import write_text_atomic
@@ -708,7 +711,9 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
         (["-p", str(_stamped(strict, tmp_path / "other.h5", run_path=f"/elsewhere/{run.path.name}", model_sha256="0" * 64)),
           "-o", str(tmp_path / "o")], f"predicted by the run /elsewhere/{run.path.name}, not by"),
         (["-p", str(_stamped(strict, tmp_path / "kept.h5", keep_invalid=True)), "-o", str(tmp_path / "o")], "--keep-invalid"),
-        (["-p", str(new_files), "-o", str(tmp_path / "o")], "not a test split written by"),
+        # predictions without the config they were predicted with
+        (["-p", str(_stamped(strict, tmp_path / "unstamped.h5", config="")), "-o", str(tmp_path / "o")],
+         "not a predictions file written by `showerlearn predict`"),
     ]  # fmt: skip
     for arguments, message in refused:
         result = CliRunner().invoke(app, ["evaluate", str(run.path), *arguments])
@@ -741,6 +746,168 @@ def test_a_re_predicted_test_split_is_scored_apart_with_the_config_it_was_predic
     kept_columns.write(lacking, path="predictions", append=True, overwrite=True, serialize_meta=True)  # the stamp kept
     result = CliRunner().invoke(app, ["evaluate", str(run.path), "-p", str(lacking), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1 and "lacks the event id column(s) ['event_id']" in _text(result), result.output
+
+
+@pytest.fixture(scope="module")
+def window(calorimeter: tuple[RunDir, Path], tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """An R3B window run (nothing to fit: seconds) on the calorimeter fixture's ``a.h5`` (beta 0.7, the simulator's
+    crystals), scored by the calorimeter evaluator."""
+    root = tmp_path_factory.mktemp("predict_window")
+    return train(resolve_config({
+        "name": "window", "seed": 1, "output_dir": str(root / "runs"),
+        "data": {"name": "calorimeter", "params": {"files": [str(calorimeter[1] / "a.h5")], "split": {"seed": 1}}},
+        "estimator": {"name": "r3b_window", "params": {"window": "cone", "half_angle": 0.3}},
+        "evaluation": {"name": "calorimeter", "params": {"figure_formats": ["png"]}},
+    }), progress=False)  # fmt: skip
+
+
+def _predicted(run: RunDir, source: Path, folder: Path) -> Path:
+    """``source`` predicted by ``run`` through the command line into ``folder``: its predictions file."""
+    result = CliRunner().invoke(app, ["predict", str(run.path), str(source), "-o", str(folder), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return folder / f"{source.stem}.predictions.h5"
+
+
+def _scored(run: RunDir, predictions: Path, output: Path, *options: str) -> Result:
+    return CliRunner().invoke(app, ["evaluate", str(run.path), "--predictions", str(predictions), "--output", str(output),
+                                    *options])  # fmt: skip
+
+
+def test_predictions_of_a_new_labelled_hit_file_are_scored_as_the_evaluator_scores_their_tables(
+    window: RunDir, tmp_path: Path
+) -> None:
+    """A clustering of beta-0.7 events tried on a new file at beta 0.5 with up to five gammas: ``evaluate RUN
+    --predictions DIR/new.predictions.h5`` gives the metrics the evaluator gives the file's tables, with captions
+    that name the file; the run is left as it is."""
+    config = CalorimeterSimulationConfig(n_events=24, n_gammas=5, n_gammas_min=2, beta=0.5, chunk_size=24)
+    new = simulate_calorimeter(config, tmp_path / "new.h5", seed=21).path
+    predictions = _predicted(window, new, tmp_path / "out")
+    before = window.metrics_file.read_bytes()
+    result = _scored(window, predictions, tmp_path / "scores")
+    assert result.exit_code == 0, result.output
+    assert "new.h5" in result.output and "photopeak_efficiency" in result.output and "test split" not in result.output
+    metrics = json.loads((tmp_path / "scores" / "metrics.json").read_text())
+    # the reference: the evaluator itself on the file's tables (the engine only read them and named the events)
+    tables = read_tables(predictions)
+    events = tables.pop("predictions")
+    assert np.all(events["beta"] == 0.5) and len(events["beta"]) == 24
+    reference = evaluate_calorimeter(events, tmp_path / "reference", tables, figure_formats=("png",))
+    assert metrics["scalars"] == pytest.approx(reference["scalars"], nan_ok=True)
+    assert metrics["scalars"]["n_events"] == 24 and metrics["scalars"]["n_gammas"] == len(tables["gammas"]["index"])
+    assert metrics["curves"] == json.loads(json.dumps(reference["curves"]))
+    assert metrics["caption"] == "new.h5: 24 events"  # not the run's data set, nor its test split
+    assert sorted(metrics["figures"]) == sorted(reference["figures"])
+    assert all((tmp_path / "scores" / "plots" / name).is_file() for name in metrics["figures"])
+    assert window.metrics_file.read_bytes() == before
+    # scored again with another window: only with --overwrite, and without predicting again
+    narrow = ["--set", "evaluation.params.n_sigma=0.5"]
+    refused = _scored(window, predictions, tmp_path / "scores", *narrow)
+    assert refused.exit_code == 1 and "pass --overwrite" in _text(refused)
+    assert json.loads((tmp_path / "scores" / "metrics.json").read_text()) == metrics
+    assert _scored(window, predictions, tmp_path / "scores", *narrow, "--overwrite").exit_code == 0
+    narrowed = json.loads((tmp_path / "scores" / "metrics.json").read_text())
+    assert narrowed["settings"]["n_sigma"] == 0.5
+    assert narrowed["scalars"]["photopeak_efficiency"] < metrics["scalars"]["photopeak_efficiency"]
+
+
+def test_a_new_hit_file_is_refused_without_truth_or_with_other_crystals_than_the_photopeak_window(
+    window: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Measured data (no /gammas) have nothing to be scored against; a file simulated with sharper crystals needs the
+    photopeak window of its resolution, which the command names; neither leaves a score folder."""
+    measured = Path(shutil.copy(calorimeter[1] / "b.h5", tmp_path / "measured.h5"))
+    with h5py.File(measured, "a") as file:
+        del file["gammas"], file["hits/true_gamma"]
+    result = _scored(window, _predicted(window, measured, tmp_path / "out"), tmp_path / "measured")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "hold no true gammas" in _text(result) and "there is no truth to score their clusters against" in _text(result)
+    assert not (tmp_path / "measured").exists()
+
+    sharp = simulate_calorimeter(CalorimeterSimulationConfig(n_events=20, n_gammas=3, chunk_size=20, resolution_fwhm_662=0.05),
+                                 tmp_path / "sharp.h5", seed=22).path  # fmt: skip
+    predictions = _predicted(window, sharp, tmp_path / "out")
+    result = _scored(window, predictions, tmp_path / "sharp")
+    assert result.exit_code == 2 and not (tmp_path / "sharp").exists(), result.output
+    assert ("evaluation.params.resolution_fwhm_662: 0.077 differs from the crystal resolution sharp.h5 was simulated with "
+            "(0.05, recorded in the file)") in _text(result)
+    assert "score it with --set evaluation.params.resolution_fwhm_662=0.05" in _text(result)
+    # as the command says: scored with the file's crystals (the run's own were simulated at 0.077: not compared)
+    accepted = _scored(window, predictions, tmp_path / "sharp", "--set", "evaluation.params.resolution_fwhm_662=0.05")
+    assert accepted.exit_code == 0, accepted.output
+    assert json.loads((tmp_path / "sharp" / "metrics.json").read_text())["settings"]["resolution_fwhm_662"] == 0.05
+    # a source changed since it was predicted records nothing of the predicted file: not compared, and said so
+    changed = _stamped(predictions, tmp_path / "changed.h5", source_sha256="0" * 64)
+    with caplog.at_level(logging.WARNING):
+        evaluate_predictions(window.path, changed, tmp_path / "changed")
+    assert "is not checked against the crystal resolution it was simulated with" in caplog.text
+
+
+def test_a_new_file_is_scored_only_named_whole_and_by_the_run_that_predicted_it(
+    window: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """The checks of a test split predicted again, less the events': its stamp names the file and says it complete."""
+    predictions = _predicted(window, calorimeter[1] / "b.h5", tmp_path / "out")
+    incomplete = _stamped(predictions, tmp_path / "incomplete.h5")
+    with h5py.File(incomplete, "a") as opened:
+        del opened.attrs["events_read"]
+    refused = [
+        (_stamped(predictions, tmp_path / "unnamed.h5", source_path=""), "its stamp names no file it was predicted from"),
+        (incomplete, "incomplete (no events_read in its stamp"),
+        (_stamped(predictions, tmp_path / "kept.h5", keep_invalid=True), "--keep-invalid"),
+        (_stamped(predictions, tmp_path / "other.h5", run_path="/elsewhere/run", model_sha256="0" * 64),
+         "predicted by the run /elsewhere/run, not by"),
+    ]  # fmt: skip
+    for file, message in refused:
+        result = _scored(window, file, tmp_path / "o")
+        assert result.exit_code == 1 and message in _text(result), (file.name, result.output)
+    assert not (tmp_path / "o").exists()
+    result = _scored(calorimeter[0], predictions, tmp_path / "o")  # another run's model predicted it
+    assert result.exit_code == 1 and "predicted by the run" in _text(result) and not (tmp_path / "o").exists()
+
+
+def test_predictions_of_a_new_file_are_refused_by_an_evaluator_that_reads_the_runs_data_set(
+    iact_run: RunDir, shared_data: Path, tmp_path: Path
+) -> None:
+    """The IACT evaluator's effective area counts the showers of the run's simulated production (scaled to its test
+    split): of a new file it would describe other events. The refusal says so before any folder is made."""
+    (summary,) = predict_files(iact_run.path, [shared_data / LSTCHAIN_FILE], tmp_path / "out", progress=False)
+    result = _scored(iact_run, summary.output, tmp_path / "scores")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    text = "".join(result.output.split())  # rich may wrap the temporary path inside a word
+    assert "predictionsofthenewfiledl1_gamma_example.h5,whichtherun'sevaluator'iact'cannotscore:itseffectivearea" in text
+    assert "Itscorestherun'stestsplitonly" in text and not (tmp_path / "scores").exists()
+
+
+def test_predictions_of_a_new_labelled_collider_file_are_scored_as_the_evaluator_scores_them(
+    collider: RunDir, tmp_path: Path
+) -> None:
+    """A classifier tried on another labelled sample: its ROC, working points and yields (the file's weights add up
+    to its processes' cross sections, as a test split's do) are the evaluator's on the file's table; a file read
+    without its labels has no truth to score against."""
+    new = write_event_file(tmp_path / "sample.h5", 80, seed=7)
+    predictions = _predicted(collider, new, tmp_path / "out")
+    scored = ["--set", "evaluation={name: collider, params: {figure_formats: [png]}}"]  # the fixture's run has none
+    result = _scored(collider, predictions, tmp_path / "scores", *scored)
+    assert result.exit_code == 0, result.output
+    assert "sample.h5" in result.output and "background_rejection_at_30" in result.output
+    metrics = json.loads((tmp_path / "scores" / "metrics.json").read_text())
+    events = read_tables(predictions)["predictions"]
+    reference = evaluate_collider(events, tmp_path / "reference", figure_formats=("png",))
+    assert metrics["scalars"] == pytest.approx(reference["scalars"], nan_ok=True)
+    assert metrics["scalars"]["n_events"] == 80 and metrics["caption"] == "sample.h5: 80 events"
+    assert metrics["scalars"]["signal_at_50"] > 0  # yields from the file's own weights
+    assert metrics["roc"] == json.loads(json.dumps(reference["roc"]))
+    assert (tmp_path / "scores" / "plots" / "roc.png").is_file()
+    # the same events read without their labels
+    unlabelled = _stamped(predictions, tmp_path / "unlabelled.h5")
+    with h5py.File(unlabelled, "a") as opened:
+        table = opened["predictions"][...]
+        table["label"] = -1
+        opened["predictions"][...] = table
+    result = _scored(collider, unlabelled, tmp_path / "unlabelled", *scored)
+    assert result.exit_code == 1 and "80 of 80 events have no class label" in _text(result), result.output
+    assert "there is no truth to score their predictions against" in _text(result)
+    assert not (tmp_path / "unlabelled").exists()
 
 
 def test_settings_that_change_how_not_which_events_are_read_may_change_for_the_test_split() -> None:

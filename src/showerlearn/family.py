@@ -124,6 +124,15 @@ class Family:
         line each, named by their keys); checked by :func:`new_run_problems`. None by default."""
         return []
 
+    def scored_file_problems(self, config: ExperimentConfig, source: Path | None) -> list[str]:
+        """Problems between the evaluation of ``config`` and the new file whose predictions it scores (``showerlearn
+        evaluate RUN --predictions FILE``), one line each named by its key. ``source``: the file predicted, None when
+        it is no longer where it was predicted from or has changed since (what it records cannot be read then).
+        By default those of a new experiment (:meth:`experiment_problems`); a family whose checks compare the
+        evaluation with the run's data set compares it with the file instead (the calorimeter's photopeak window
+        with the crystal resolution the file was simulated with)."""
+        return self.experiment_problems(config)
+
     def input_file_problems(self, config: ExperimentConfig) -> list[str]:
         """Files a new experiment reads besides its data that are not there (an evaluator's reference files), one
         line each named by its key: checked by :func:`new_run_problems` before the run's folder exists, never when a

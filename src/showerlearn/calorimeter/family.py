@@ -3,6 +3,8 @@ the board and how its networks are explained (its DataModule, models and evaluat
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from showerlearn.family import BoardStyle, Family
@@ -39,6 +41,8 @@ BOARD_STYLE = BoardStyle(
     run_figures=("energy_spectra",),  # each method's spectra, lab and Doppler-corrected, with the truth
 )
 
+log = logging.getLogger(__name__)
+
 
 class CalorimeterFamily(Family):
     """Crystal calorimeters: hits (E, theta, phi, t) of CsI crystals clustered into gammas (CALIFA at R3B)."""
@@ -70,6 +74,9 @@ class CalorimeterFamily(Family):
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
         return _photopeak_window_problems(config) + _test_time_view_problems(config)
 
+    def scored_file_problems(self, config: ExperimentConfig, source: Path | None) -> list[str]:
+        return _file_window_problems(config, source) + _test_time_view_problems(config)
+
     def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
         from showerlearn.calorimeter.explain.adapter import CalorimeterExplainAdapter
 
@@ -80,9 +87,8 @@ def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
     """The evaluator's photopeak window is ``n_sigma`` crystal resolutions wide: on simulated events it must
     use the resolution they were simulated with (the config's simulation, or the one its hit files record), or
     every method's photopeak efficiency is off."""
-    if config.evaluation is None or config.evaluation.name != "calorimeter":
+    if (window := _window_resolution(config)) is None:
         return []
-    window = (config.evaluation.params or {}).get("resolution_fwhm_662", _evaluated_resolution())
     params = config.data.params or {}
     simulated = (params.get("simulate") or {}).get("config") or {}
     if "resolution_fwhm_662" in simulated:
@@ -100,6 +106,32 @@ def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
             "the photopeak window is n_sigma of the crystals' resolution: set both to the same value"]
 
 
+def _file_window_problems(config: ExperimentConfig, source: Path | None) -> list[str]:
+    """The photopeak window against the crystal resolution the new hit file ``source``, whose predictions are scored,
+    was simulated with (as a new run's against its training files'); nothing for a file that records none
+    (measured data). Refused rather than taken from the file: the window is the config's, as metrics.json records it."""
+    if (window := _window_resolution(config)) is None:
+        return []
+    if source is None:
+        log.warning("the hit file these predictions were made from is no longer where it was, or has changed since: "
+                    "the photopeak window (evaluation.params.resolution_fwhm_662 = %s) is not checked against the "
+                    "crystal resolution it was simulated with", window)
+        return []
+    crystals = _recorded_resolution(source)
+    if crystals is None or crystals == window:
+        return []
+    return [f"evaluation.params.resolution_fwhm_662: {window} differs from the crystal resolution {source.name} was "
+            f"simulated with ({crystals}, recorded in the file); the photopeak window is n_sigma of the crystals' "
+            f"resolution: score it with --set evaluation.params.resolution_fwhm_662={crystals}"]
+
+
+def _window_resolution(config: ExperimentConfig) -> float | None:
+    """The crystal resolution of the calorimeter evaluator's photopeak window; None for another evaluator or none."""
+    if config.evaluation is None or config.evaluation.name != "calorimeter":
+        return None
+    return (config.evaluation.params or {}).get("resolution_fwhm_662", _evaluated_resolution())
+
+
 def _evaluated_resolution() -> float:
     """The resolution the calorimeter evaluator's photopeak window takes when the config names none."""
     import inspect
@@ -112,16 +144,26 @@ def _evaluated_resolution() -> float:
 def _recorded_resolutions(patterns: list[str] | None) -> dict[str, float]:
     """The crystal resolution each simulated hit file of ``patterns`` records, by ``<file>'s simulation``: none for
     measured files, nor where the files cannot be read yet (the DataModule says why when it reads them)."""
-    from showerlearn.calorimeter.io import CalorimeterFileError, simulation_settings
     from showerlearn.data.files import expand_patterns
 
     try:
         paths = expand_patterns(patterns, "calorimeter data", FileNotFoundError, find_copies=False) if patterns else []
-        settings = {path: simulation_settings(path) for path in paths}
-    except (OSError, ValueError, CalorimeterFileError):
+    except (OSError, ValueError):
         return {}
-    return {f"{path}'s simulation": found["resolution_fwhm_662"] for path, found in settings.items()
-            if isinstance(found.get("resolution_fwhm_662"), int | float)}
+    found = {f"{path}'s simulation": _recorded_resolution(path) for path in paths}
+    return {where: value for where, value in found.items() if value is not None}
+
+
+def _recorded_resolution(path: Path) -> float | None:
+    """The crystal resolution the hit file ``path`` records in its simulation settings; None for a file that records
+    none (measured data, another writer) or cannot be read."""
+    from showerlearn.calorimeter.io import CalorimeterFileError, simulation_settings
+
+    try:
+        found = simulation_settings(path).get("resolution_fwhm_662")
+    except (OSError, ValueError, CalorimeterFileError):
+        return None
+    return found if isinstance(found, int | float) else None
 
 
 def _test_time_view_problems(config: ExperimentConfig) -> list[str]:

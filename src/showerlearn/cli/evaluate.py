@@ -1,5 +1,5 @@
 """``showerlearn evaluate``: recompute metrics and figures of runs and sweeps, or score another predictions
-file of a run."""
+file of a run (its test split predicted again, or a new labelled file it predicted)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def evaluate(
         Path | None,
         typer.Option(
             "--predictions", "-p",
-            help="A file of the one RUN's test split predicted again (showerlearn predict RUN -o FILE --set ...): "
-            "score it, with the config it was predicted with, into --output.",
+            help="A predictions file of the one RUN: its test split predicted again (showerlearn predict RUN -o FILE "
+            "--set ...) or a new labelled file it predicted (showerlearn predict RUN new.h5 -o DIR; calorimeter and "
+            "collider runs): score it, with the config it was predicted with, into --output.",
         ),
     ] = None,
     output: Annotated[
@@ -38,9 +39,12 @@ def evaluate(
 ) -> None:
     """Write metrics.json and figures for each run; for a sweep also the aggregate over seeds.
 
-    With --predictions FILE --output DIR: the metrics and figures of FILE, the test split of the one RUN predicted
-    again with other settings, into DIR (--set evaluation.KEY=VALUE changes how it is scored); the run itself is
-    left as it is.
+    With --predictions FILE --output DIR: the metrics and figures of FILE into DIR, FILE being the test split of the
+    one RUN predicted again with other settings, or the predictions of a new labelled file by RUN
+    (DIR/new.predictions.h5 of showerlearn predict RUN new.h5 -o DIR: its own events, a new beta or multiplicity,
+    another sample). New files are scored by evaluators that read the predictions alone (calorimeter, collider),
+    not by one that reads the run's data set (IACT: the effective area of its simulated production). --set
+    evaluation.KEY=VALUE changes how it is scored; the run itself is left as it is.
     """  # fmt: skip
     quiet_libraries()
     with user_errors():
@@ -84,7 +88,7 @@ def _evaluate_run(run: RunDir) -> dict[str, Any]:
 def _evaluate_file(
     runs: list[Path], predictions: Path | None, output: Path | None, overwrite: bool, overrides: list[str]
 ) -> None:
-    from showerlearn.engine.rescore import METRICS_FILE, evaluate_predictions
+    from showerlearn.engine.rescore import METRICS_FILE, evaluate_predictions, scored_events
     from showerlearn.engine.sweep import is_sweep
 
     if predictions is None or output is None:
@@ -94,7 +98,7 @@ def _evaluate_file(
         raise ValueError(f"--predictions: give the one run directory whose model predicted {predictions}, got "
                          f"{', '.join(map(str, runs))}")
     metrics = evaluate_predictions(runs[0], predictions, output, overwrite=overwrite, overrides=overrides)
-    console.print(metrics_table(metrics, "test split, predicted again", _units(runs[0])))
+    console.print(metrics_table(metrics, scored_events(predictions), _units(runs[0])))
     console.print(f"evaluated {predictions}: [green]{output / METRICS_FILE}[/]")
 
 

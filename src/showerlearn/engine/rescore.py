@@ -1,10 +1,17 @@
-"""Metrics of a run's test split predicted again (``showerlearn evaluate RUN --predictions FILE --output DIR``).
+"""Metrics of a predictions file a run wrote apart (``showerlearn evaluate RUN --predictions FILE --output DIR``).
 
-A run's test split predicted with other prediction settings (``showerlearn predict RUN -o FILE --set ...``:
-another merge cut, decoding threshold, test-time augmentation) is scored by the run's evaluator with the config
-the file was predicted with (its stamp, :mod:`showerlearn.engine.predict`). The metrics and figures go to a
-folder of their own; the run is left as it is. Only such files are scored: predictions of new files would be
-described by the run's data set (an IACT effective area, a baseline on other events).
+The run's evaluator scores, with the config the file was predicted with (its stamp, :mod:`showerlearn.engine.predict`),
+into a folder of its own (the run is left as it is):
+
+* the run's test split predicted again with other prediction settings (``showerlearn predict RUN -o FILE --set ...``:
+  another merge cut, decoding threshold, test-time augmentation), described by the run's data set as the run's own
+  metrics are (its caption, test share and the evaluator settings its data gave);
+* a new labelled file the run predicted (``showerlearn predict RUN new.h5 -o DIR``), if the evaluator reads its
+  predictions only (:func:`showerlearn.evaluation.scope.reads_predictions_only`: the calorimeter's, the collider's).
+  One that reads the run's data set (an IACT effective area, a baseline on the test split) would describe other
+  events than the file's: refused, saying what it reads. The file's family checks it against the evaluation
+  (:meth:`~showerlearn.family.Family.scored_file_problems`: the calorimeter's photopeak window against the crystal
+  resolution the file was simulated with), and the captions name the file where they name the test split.
 """
 
 from __future__ import annotations
@@ -17,48 +24,69 @@ import numpy as np
 import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
-from showerlearn.engine.predict import TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
+from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file, recorded_data
+from showerlearn.evaluation.scope import TEST_SPLIT, data_set_reads
 from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
+from showerlearn.io.digest import file_sha256
 from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.io.tables import read_attributes, read_columns
-from showerlearn.registry import DATAMODULES
+from showerlearn.registry import DATAMODULES, EVALUATORS
 
-__all__ = ["METRICS_FILE", "evaluate_predictions"]
+__all__ = ["METRICS_FILE", "evaluate_predictions", "scored_events"]
 
 METRICS_FILE = "metrics.json"
 PLOTS_FOLDER = "plots"
+#: the stamp entries that name the file a new file's predictions were made from
+SOURCE_ENTRIES = ("source", "source_path", "source_sha256")
 
 
 def evaluate_predictions(
     run: str | Path | RunDir, predictions: str | Path, output: str | Path, overwrite: bool = False,
     overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Score ``predictions``, the test split of ``run`` as ``showerlearn predict RUN -o FILE`` wrote it, into
-    ``output``: ``metrics.json`` and ``plots/``, written in a temporary sibling and renamed into place, so that
-    an error leaves any earlier ``output`` as it was. ``overrides`` (``evaluation.*`` only) change how it is
-    scored (a gammaness cut, the energy bins) without predicting again.
+    """Score ``predictions``, the test split of ``run`` as ``showerlearn predict RUN -o FILE`` wrote it or a new file
+    as ``showerlearn predict RUN FILE -o DIR`` did, into ``output``: ``metrics.json`` and ``plots/``, written in a
+    temporary sibling and renamed into place, so that an error leaves any earlier ``output`` as it was.
+    ``overrides`` (``evaluation.*`` only) change how it is scored (a gammaness cut, the energy bins) without
+    predicting again.
 
     Raises:
         FileExistsError: ``output`` exists (unless ``overwrite``, and then only an earlier score folder).
-        ValueError: ``predictions`` is not such a file of this run (another run's, of new files, with the
-            events the cuts removed, predicted with settings that change the split), or ``output`` is a folder
-            of the run or of the predictions.
+        ValueError: ``predictions`` is not such a file of this run (another run's, with the events the cuts removed,
+            predicted with settings that change the split, of a new file the run's evaluator cannot score alone, or
+            without the truth it scores against), or ``output`` is a folder of the run or of the predictions.
+        ConfigError: the evaluation cannot score the file as set (a calorimeter photopeak window of other crystals).
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
     predictions, output = Path(predictions), Path(output)
     if not predictions.is_file():
         raise FileNotFoundError(f"--predictions {predictions}: no such file")
     _check_output(output, run, predictions, overwrite)
-    config = _checked_config(read_attributes(predictions), run, predictions, overrides)
-    status = run.status()
+    stamp = read_attributes(predictions)
+    config = _checked_config(stamp, run, predictions, overrides)
+    if _is_test_split(stamp):
+        scored = _test_split(run, config, predictions, overrides)
+    else:
+        scored = _new_file(stamp, config, predictions, overrides)
     with StagedFolders([output]) as staged:
         folder = staged.folder(output)
-        metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, **recorded_data(status))
+        metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, **scored)
         write_json_atomic(folder / METRICS_FILE, metrics)
     return metrics
+
+
+def scored_events(predictions: str | Path) -> str:
+    """What the events of a predictions file are, as a title: the run's test split predicted again, or the new file
+    they were predicted from (its name)."""
+    stamp = read_attributes(Path(predictions))
+    return f"{TEST_SPLIT}, predicted again" if _is_test_split(stamp) else str(stamp.get("source", predictions))
+
+
+def _is_test_split(stamp: dict[str, Any]) -> bool:
+    return str(stamp.get("source", "")).startswith(TEST_SPLIT_SOURCE)
 
 
 def _check_output(output: Path, run: RunDir, predictions: Path, overwrite: bool) -> None:
@@ -91,25 +119,79 @@ def _checked_config(
     stamp: dict[str, Any], run: RunDir, predictions: Path, overrides: Sequence[str]
 ) -> ExperimentConfig:
     """The config the file was predicted with (its ``--set`` changes included) with ``overrides`` of its evaluation,
-    once the file is known to be the test split of ``run``, all its events predicted."""
-    if "config" not in stamp or not str(stamp.get("source", "")).startswith(TEST_SPLIT_SOURCE):
-        raise ValueError(f"{predictions}: not a test split written by `showerlearn predict RUN --output FILE`; only "
-                         "those are scored apart (a run's own predictions: `showerlearn evaluate RUN`)")  # fmt: skip
+    once the file is known to be a prediction of ``run``, all its events predicted."""
+    if not stamp.get("config"):
+        raise ValueError(f"{predictions}: not a predictions file written by `showerlearn predict` (its stamp has no "
+                         "config); a run's own predictions: `showerlearn evaluate RUN`")  # fmt: skip
     _check_same_run(stamp, run, predictions)
     if stamp.get("keep_invalid"):
         raise ValueError(f"{predictions}: holds the events the cuts removed, as rows without predictions "
-                         "(--keep-invalid): predict the test split without it to score it")  # fmt: skip
+                         "(--keep-invalid): predict it again without it to score it")  # fmt: skip
     if other := [override for override in overrides if override.partition("=")[0].split(".")[0] != "evaluation"]:
         raise ValueError(f"--set {' '.join(other)}: only the evaluation (evaluation.*) changes when scoring predictions; "
                          "predict again for other settings")  # fmt: skip
     data = apply_overrides(yaml.safe_load(stamp["config"]), overrides)
-    source = f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})"
-    config = resolve_config(data, source)
+    return resolve_config(data, _config_source(predictions, overrides))
+
+
+def _config_source(predictions: Path, overrides: Sequence[str]) -> str:
+    """Where the config scored with comes from, for its errors."""
+    return f"{predictions} (the config it was predicted with{', with --set' if overrides else ''})"
+
+
+def _test_split(run: RunDir, config: ExperimentConfig, predictions: Path, overrides: Sequence[str]) -> dict[str, Any]:
+    """:func:`evaluate_file`'s keywords for the run's test split predicted again, once it is known to hold the split's
+    events: the run's data set as its own metrics have it (caption, test share, the settings its data gave)."""
     if overrides and (problems := family_of(config).experiment_problems(config)):  # as a new run would refuse them
-        raise ConfigError(source, problems)
+        raise ConfigError(_config_source(predictions, overrides), problems)
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
     _check_same_events(run, config, predictions)
-    return config
+    return {**recorded_data(run.status()), "sample": TEST_SPLIT}
+
+
+def _new_file(stamp: dict[str, Any], config: ExperimentConfig, predictions: Path, overrides: Sequence[str]) -> dict[str, Any]:
+    """:func:`evaluate_file`'s keywords for a new file the run predicted, once it is known to be named and whole, and
+    its evaluator to read its predictions only: nothing of the run's data set (its caption, test share and settings
+    describe other events), and the file's name where the captions name the test split."""
+    name = _source_name(stamp, predictions)
+    if COMPLETE_ATTRIBUTE not in stamp:
+        raise ValueError(f"{predictions}: incomplete (no {COMPLETE_ATTRIBUTE} in its stamp: its prediction stopped before "
+                         f"the end): predict {name} again")  # fmt: skip
+    _check_scores_new_files(config, predictions, name)
+    if problems := family_of(config).scored_file_problems(config, _predicted_source(stamp)):
+        raise ConfigError(_config_source(predictions, overrides), problems)
+    return {"caption": "", "test_share": 1.0, "defaults": None, "sample": name}
+
+
+def _source_name(stamp: dict[str, Any], predictions: Path) -> str:
+    """The name of the file the predictions were made from, which the stamp must name with its path and digest."""
+    if lacking := [entry for entry in SOURCE_ENTRIES if not stamp.get(entry)]:
+        raise ValueError(f"{predictions}: its stamp names no file it was predicted from ({', '.join(lacking)} missing or "
+                         "empty): only predictions of a file (showerlearn predict RUN FILES --output DIR) or of the "
+                         "run's test split (showerlearn predict RUN --output FILE) are scored")  # fmt: skip
+    return str(stamp["source"])
+
+
+def _check_scores_new_files(config: ExperimentConfig, predictions: Path, name: str) -> None:
+    """The run's evaluator reads nothing but the predictions (:func:`~showerlearn.evaluation.scope.data_set_reads`):
+    what it read of the run's data set would describe other events than the file's."""
+    if config.evaluation is None:  # no evaluator: the events are counted, nothing else read
+        return
+    if (reads := data_set_reads(EVALUATORS.get(config.evaluation.name))) is None:
+        return
+    raise ValueError(f"{predictions}: predictions of the new file {name}, which the run's evaluator "
+                     f"{config.evaluation.name!r} cannot score: {reads}. It scores the run's test split only "
+                     "(predicted again: showerlearn predict RUN --output FILE)")  # fmt: skip
+
+
+def _predicted_source(stamp: dict[str, Any]) -> Path | None:
+    """The file the predictions were made from, where the stamp says, if it still holds the bytes predicted (its
+    SHA-256); None otherwise (moved, deleted or changed: what it records would not be the predicted file's)."""
+    path = Path(stamp["source_path"])
+    try:
+        return path if path.is_file() and file_sha256(path) == stamp["source_sha256"] else None
+    except OSError:
+        return None
 
 
 def _check_same_run(stamp: dict[str, Any], run: RunDir, predictions: Path) -> None:

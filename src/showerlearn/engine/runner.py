@@ -42,6 +42,7 @@ from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_e
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import apply_process_settings, compile_network, prediction_device, prediction_precision
 from showerlearn.engine.warm_start import InitCheckpoint, load_matching_weights, read_init_checkpoint
+from showerlearn.evaluation.scope import TEST_SPLIT
 from showerlearn.family import new_run_problems
 from showerlearn.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from showerlearn.io.tables import PREDICTIONS_KEY, as_tables, convert_units, read_tables, read_units, write_tables
@@ -607,15 +608,16 @@ def recorded_data(status: Mapping[str, Any]) -> dict[str, Any]:
 
 def evaluate_file(
     config: ExperimentConfig, run: RunDir, predictions_file: Path, plots: Path, *, caption: str = "", test_share: float = 1.0,
-    defaults: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None, sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """The metrics of a predictions file by the evaluator of ``config``, its figures written into ``plots``.
 
     Evaluators get the per-event table as ``predictions``; those with a ``tables`` parameter also get the
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
     the curves unless the evaluator's ``label`` says otherwise), ``log_dir`` (``run``'s logs: its training
-    curves), ``caption`` (the data and its cuts, :meth:`ShowerDataModule.describe`) and ``test_share``
-    (:meth:`ShowerDataModule.test_share`) to those that take them; ``defaults`` (the data's
+    curves), ``caption`` (the data and its cuts, :meth:`ShowerDataModule.describe`), ``test_share``
+    (:meth:`ShowerDataModule.test_share`) and ``sample`` (what the events are, named before their count in the
+    caption: the test split, or the new file predicted) to those that take them; ``defaults`` (the data's
     :meth:`ShowerDataModule.evaluation_defaults`) for the settings the evaluator takes and the config leaves unset.
     Columns the file stores in units other than those the DataModule declares (a file written by another tool) are
     converted to them first.
@@ -629,7 +631,7 @@ def evaluate_file(
         return build(
             _with_defaults(config.evaluation, defaults or {}), EVALUATORS, "evaluation",
             injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
-                      "test_share": test_share},
+                      "test_share": test_share, "sample": sample},
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
     except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read

@@ -5,6 +5,7 @@ and their macro mean, accuracy, the confusion matrix and its figure."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from showerlearn.evaluation.curves import json_float, roc_record
+from showerlearn.evaluation.scope import TEST_SPLIT, reads_predictions_only
 from showerlearn.io.tables import CLASS_SCORE_PREFIX
 from showerlearn.metrics import classification as cls
 from showerlearn.registry import EVALUATORS
@@ -20,10 +22,11 @@ from showerlearn.viz.classification import RocSeries, confusion_matrix_figure, r
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
 
-#: prefix of the per-class score columns of a multi-class classifier, ``score_<class name>``
+log = logging.getLogger(__name__)
 
 
 @EVALUATORS.register("classification")
+@reads_predictions_only
 def evaluate_classification(
     predictions: Mapping[str, Any],
     output_dir: str | Path,
@@ -35,6 +38,7 @@ def evaluate_classification(
     figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "model",
     caption: str = "",
+    sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Metrics of a binary or multi-class classifier (JSON-ready; the caller writes metrics.json) and its figures.
 
@@ -43,10 +47,13 @@ def evaluate_classification(
     ``class_names`` (of label 0 and 1) are a binary classifier's; a multi-class one predicts its most
     probable class. ``log_dir``: Lightning logs, for the loss / learning-rate figure. ``label``: the run's
     name in the figures (default: ``run_name``, the experiment's, given by the engine); ``caption``: the data
-    set (given by the engine), every figure's first line with the test events.
+    set (given by the engine), every figure's first line with the events scored, ``sample`` (given by the engine:
+    the test split, or the new file predicted). Events without a class label (a file read without its labels) are
+    refused: there is no truth to score them against.
     """
     output_dir = Path(output_dir)
-    figures = _Figures(label or run_name, caption_line(caption, f"test split: {_length(predictions)} events"), figure_formats)
+    _check_labelled(predictions)
+    figures = _Figures(label or run_name, caption_line(caption, f"{sample}: {_length(predictions)} events"), figure_formats)
     class_columns = [c for c in predictions if c.startswith(CLASS_SCORE_PREFIX)]
     if "score" not in predictions and class_columns and "label" in predictions:
         metrics, written = _multiclass(predictions, class_columns, output_dir, figures)
@@ -73,6 +80,17 @@ class _Figures:
     formats: Sequence[str]
 
 
+def _check_labelled(predictions: Mapping[str, Any]) -> None:
+    """Every event has a class label: a negative one is no class (a collider file read for prediction without its
+    labels), and an ROC of such events would score the classifier against nothing."""
+    if "label" not in predictions:  # named with the columns needed where they are read
+        return
+    labels = np.asarray(predictions["label"])
+    if unlabelled := int(np.count_nonzero(labels < 0)):
+        raise ValueError(f"{unlabelled} of {labels.size} events have no class label (label < 0: events read without "
+                         "their labels): there is no truth to score their predictions against")
+
+
 def _length(predictions: Mapping[str, Any]) -> int:
     return len(next(iter(predictions.values()), []))
 
@@ -87,6 +105,7 @@ def _binary(
             f"(binary) or 'label' and '{CLASS_SCORE_PREFIX}<class>' columns (multi-class)"
         )
     labels, scores = np.asarray(predictions["label"]), np.asarray(predictions["score"], dtype=float)
+    _warn_one_class(labels, class_names)
     at_cut = cls.performance_at_cut(labels, scores, cut)
     roc = cls.roc_curve(labels, scores)
     auc = cls.auc(labels, scores)
@@ -114,6 +133,15 @@ def _binary(
         "roc": roc_record(roc),
     }
     return metrics, written
+
+
+def _warn_one_class(labels: np.ndarray, class_names: tuple[str, str]) -> None:
+    """Events of one class only (a signal-only sample, say) have no ROC: said once here, where the nulls of the
+    AUC and the rates that need the other class would otherwise pass unexplained."""
+    present = [name for value, name in enumerate(class_names) if np.any(labels == value)]
+    if labels.size and len(present) == 1:
+        log.warning("all %d events are %s: the ROC, the AUC and the rates of the other class are undefined (null)",
+                    labels.size, present[0])
 
 
 def _multiclass(

@@ -25,6 +25,7 @@ from showerlearn.calorimeter.evaluation.figures import spectra_figure
 from showerlearn.calorimeter.evaluation.report import DEFAULT_ENERGY_BINS, ReportSettings, clustering_report, split_tables
 from showerlearn.calorimeter.family import BOARD_STYLE
 from showerlearn.evaluation.curves import save_curve_figures
+from showerlearn.evaluation.scope import TEST_SPLIT, reads_predictions_only
 from showerlearn.registry import EVALUATORS, BinEdges, Count, Positive
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat, add_caption, caption_line, save_figure
 from showerlearn.viz.training import training_curves_figure
@@ -33,6 +34,7 @@ __all__ = ["evaluate_calorimeter"]
 
 
 @EVALUATORS.register("calorimeter")
+@reads_predictions_only  # per event its beta; the hits, their clusters and the gammas' truth: all in the tables
 def evaluate_calorimeter(
     predictions: Mapping[str, np.ndarray],
     output_dir: str | Path,
@@ -52,6 +54,7 @@ def evaluate_calorimeter(
     figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "method",
     caption: str = "",
+    sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Clustering metrics of a calorimeter run (docs/calorimeter.md, "Metrics") and their figures.
 
@@ -76,15 +79,24 @@ def evaluate_calorimeter(
     figure_formats
         File formats of every figure (``png``, ``pdf``).
     caption
-        The data set (given by the engine), the first line of every figure with the test events.
+        The data set (given by the engine), the first line of every figure with the events scored.
+    sample
+        What the events are (given by the engine): the test split, or the new hit file predicted.
+
+    Raises
+    ------
+    ValueError
+        Predictions without truth (of a hit file without ``/gammas``: measured data): every metric compares the
+        clusters with the true gammas.
     """
     settings = ReportSettings(tuple(energy_bins), tolerance, resolution_fwhm_662, n_sigma, hard_separation_rad,
                               hard_energy_mev, hard_multiplicity, spectrum_max_mev, spectrum_bin_mev)
     hits, gammas, beta = split_tables(predictions, tables)
+    _check_truth(gammas, beta)
     metrics: dict[str, Any] = {"evaluator": "calorimeter", **clustering_report(hits, gammas, beta, settings)}
     output_dir = Path(output_dir)
     label = label or run_name
-    caption = caption_line(caption, f"test split: {len(beta)} events")
+    caption = caption_line(caption, f"{sample}: {len(beta)} events")
     written = save_curve_figures(
         {label: metrics["curves"]}, output_dir, style=BOARD_STYLE, formats=figure_formats, caption=caption
     )
@@ -96,3 +108,12 @@ def evaluate_calorimeter(
     metrics["caption"] = caption
     metrics["figures"] = sorted(str(path.relative_to(output_dir)) for path in written)
     return metrics
+
+
+def _check_truth(gammas: Mapping[str, np.ndarray], beta: np.ndarray) -> None:
+    """Events without a single true gamma are predictions of a hit file without truth (every simulated event has
+    gammas): scored, every cluster would count as fake and no efficiency would be defined."""
+    if len(beta) and not len(gammas["index"]):
+        raise ValueError(f"the {len(beta)} events hold no true gammas (their hit file has no truth, /gammas: measured "
+                         "data, or converted without it): there is no truth to score their clusters against "
+                         "(`showerlearn plot calorimeter` draws their energy spectra)")

@@ -32,6 +32,7 @@ import numpy as np
 from showerlearn.collider.evaluation.metrics import WorkingPoint, working_point
 from showerlearn.evaluation.classification import CLASS_SCORE_PREFIX, evaluate_classification
 from showerlearn.evaluation.curves import AT_LEAST_ONE, curve_record, json_float
+from showerlearn.evaluation.scope import TEST_SPLIT, reads_predictions_only
 from showerlearn.metrics.limits import SCALAR_LIMITS
 from showerlearn.registry import EVALUATORS, Positive, Share
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
@@ -45,6 +46,7 @@ _EFFICIENCY_EDGES = np.linspace(0.1, 1.0, 19)
 
 
 @EVALUATORS.register("collider")
+@reads_predictions_only  # the weights of a file's events add up to the cross sections as a test split's do
 def evaluate_collider(
     predictions: Mapping[str, Any],
     output_dir: str | Path,
@@ -57,6 +59,7 @@ def evaluate_collider(
     figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "model",
     caption: str = "",
+    sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Classification metrics and working points of a collider classifier (JSON-ready) and its figures.
 
@@ -73,12 +76,13 @@ def evaluate_collider(
         figure_formats: file formats of the figures.
         run_name: the experiment's name (given by the engine).
         caption: the data set (given by the engine), the first line of every figure.
+        sample: what the events are (given by the engine): the test split, or the new file predicted.
     """
     if any(not 0.0 < efficiency <= 1.0 for efficiency in efficiencies):
         raise ValueError(f"efficiencies must be fractions in (0, 1], got {list(efficiencies)}")
     metrics = evaluate_classification(
         predictions, output_dir, class_names=("background", "signal"), label=label, log_dir=log_dir,
-        figure_formats=figure_formats, run_name=run_name, caption=caption,
+        figure_formats=figure_formats, run_name=run_name, caption=caption, sample=sample,
     )  # fmt: skip
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)

@@ -42,6 +42,7 @@ from showerlearn.evaluation.curves import (
     roc_record,
     save_curve_figures,
 )
+from showerlearn.evaluation.scope import reads_data_set
 from showerlearn.iact.data.targets import COLUMN_UNITS
 from showerlearn.iact.evaluation.requirements import DEFAULT_REQUIREMENT_SET, RequirementSet, load_requirements
 from showerlearn.iact.family import BOARD_STYLE
@@ -240,6 +241,8 @@ def _roc_series(result: Mapping[str, Any], label: str, baseline: bool = False) -
 
 
 @EVALUATORS.register("iact")
+@reads_data_set("its effective area counts the showers the run's data set simulated, scaled to the share of its "
+                "events in the test split, and a baseline's predictions are of that test split")
 def evaluate_iact(
     predictions: Mapping[str, Any],
     output_dir: str | Path,
