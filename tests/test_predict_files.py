@@ -29,7 +29,7 @@ from astropy.table import Table
 from typer.testing import CliRunner, Result
 
 import showerlearn
-from collider_events import write_event_file
+from collider_events import PROCESSES, write_event_file
 from showerlearn.calorimeter.evaluation.evaluator import evaluate_calorimeter
 from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, simulate_calorimeter
 from showerlearn.cli.common import user_errors
@@ -37,7 +37,7 @@ from showerlearn.cli.main import app
 from showerlearn.collider.evaluation.evaluator import evaluate_collider
 from showerlearn.config import dump_config, load_config, resolve_config
 from showerlearn.engine.predict import PredictionStopped, _host, predict_files, predict_split
-from showerlearn.engine.rescore import evaluate_predictions
+from showerlearn.evaluation.scope import reads_predictions_only
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.io.atomic import write_text_atomic
@@ -811,7 +811,7 @@ def test_predictions_of_a_new_labelled_hit_file_are_scored_as_the_evaluator_scor
 
 
 def test_a_new_hit_file_is_refused_without_truth_or_with_other_crystals_than_the_photopeak_window(
-    window: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    window: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path
 ) -> None:
     """Measured data (no /gammas) have nothing to be scored against; a file simulated with sharper crystals needs the
     photopeak window of its resolution, which the command names; neither leaves a score folder."""
@@ -829,23 +829,23 @@ def test_a_new_hit_file_is_refused_without_truth_or_with_other_crystals_than_the
     result = _scored(window, predictions, tmp_path / "sharp")
     assert result.exit_code == 2 and not (tmp_path / "sharp").exists(), result.output
     assert ("evaluation.params.resolution_fwhm_662: 0.077 differs from the crystal resolution sharp.h5 was simulated with "
-            "(0.05, recorded in the file)") in _text(result)
+            "(0.05, recorded with its predictions)") in _text(result)
     assert "score it with --set evaluation.params.resolution_fwhm_662=0.05" in _text(result)
+    # recorded when the file was predicted: still known once the hit file is gone
+    sharp.unlink()
+    result = _scored(window, predictions, tmp_path / "sharp")
+    assert result.exit_code == 2 and "(0.05, recorded with its predictions)" in _text(result), result.output
     # as the command says: scored with the file's crystals (the run's own were simulated at 0.077: not compared)
     accepted = _scored(window, predictions, tmp_path / "sharp", "--set", "evaluation.params.resolution_fwhm_662=0.05")
     assert accepted.exit_code == 0, accepted.output
     assert json.loads((tmp_path / "sharp" / "metrics.json").read_text())["settings"]["resolution_fwhm_662"] == 0.05
-    # a source changed since it was predicted records nothing of the predicted file: not compared, and said so
-    changed = _stamped(predictions, tmp_path / "changed.h5", source_sha256="0" * 64)
-    with caplog.at_level(logging.WARNING):
-        evaluate_predictions(window.path, changed, tmp_path / "changed")
-    assert "is not checked against the crystal resolution it was simulated with" in caplog.text
 
 
 def test_a_new_file_is_scored_only_named_whole_and_by_the_run_that_predicted_it(
     window: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path
 ) -> None:
-    """The checks of a test split predicted again, less the events': its stamp names the file and says it complete."""
+    """The checks of a test split predicted again, less the events': its stamp names the file and says it complete,
+    it holds events, and it is none of the files the run read."""
     predictions = _predicted(window, calorimeter[1] / "b.h5", tmp_path / "out")
     incomplete = _stamped(predictions, tmp_path / "incomplete.h5")
     with h5py.File(incomplete, "a") as opened:
@@ -856,6 +856,9 @@ def test_a_new_file_is_scored_only_named_whole_and_by_the_run_that_predicted_it(
         (_stamped(predictions, tmp_path / "kept.h5", keep_invalid=True), "--keep-invalid"),
         (_stamped(predictions, tmp_path / "other.h5", run_path="/elsewhere/run", model_sha256="0" * 64),
          "predicted by the run /elsewhere/run, not by"),
+        (_stamped(predictions, tmp_path / "empty.h5", events_predicted=0), "holds no predicted event"),
+        # the run's own data file: the events it trained on would pass for held-out ones
+        (_predicted(window, calorimeter[1] / "a.h5", tmp_path / "own"), "one of the files the run"),
     ]  # fmt: skip
     for file, message in refused:
         result = _scored(window, file, tmp_path / "o")
@@ -896,6 +899,9 @@ def test_predictions_of_a_new_labelled_collider_file_are_scored_as_the_evaluator
     assert metrics["scalars"] == pytest.approx(reference["scalars"], nan_ok=True)
     assert metrics["scalars"]["n_events"] == 80 and metrics["caption"] == "sample.h5: 80 events"
     assert metrics["scalars"]["signal_at_50"] > 0  # yields from the file's own weights
+    # ... which add up to the cross section of each process, as the test split's do
+    sums = np.bincount(events["process"].astype(int), weights=events["weight_pb"], minlength=len(PROCESSES))
+    assert sums == pytest.approx([cross_section for _, _, cross_section in PROCESSES])
     assert metrics["roc"] == json.loads(json.dumps(reference["roc"]))
     assert (tmp_path / "scores" / "plots" / "roc.png").is_file()
     # the same events read without their labels
@@ -908,6 +914,43 @@ def test_predictions_of_a_new_labelled_collider_file_are_scored_as_the_evaluator
     assert result.exit_code == 1 and "80 of 80 events have no class label" in _text(result), result.output
     assert "there is no truth to score their predictions against" in _text(result)
     assert not (tmp_path / "unlabelled").exists()
+
+
+def test_a_collider_file_of_one_process_has_no_working_points(
+    collider: RunDir, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file of background only (one process, as ``simulate collider --process`` writes) has no signal to set a
+    cut's efficiency on, and one of signal only nothing to reject: no rejection, yields or limits, and a warning,
+    rather than numbers of a cut that does not exist."""
+    scored = ["--set", "evaluation={name: collider, params: {figure_formats: [png]}}"]
+    for only, held in (("ttbar", "background"), ("signal", "signal (signal)")):
+        predictions = _predicted(collider, write_event_file(tmp_path / f"{only}.h5", 60, seed=8, only=only), tmp_path / "out")
+        with caplog.at_level(logging.WARNING, logger="showerlearn.collider.evaluation.evaluator"):
+            result = _scored(collider, predictions, tmp_path / only, *scored)
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((tmp_path / only / "metrics.json").read_text())
+        points = {name: value for name, value in metrics["scalars"].items() if name.endswith(("_at_30", "_at_50"))}
+        assert len(points) == 12 and all(value is None for value in points.values()), points
+        assert "limits" not in metrics
+        assert all(value is None for value in metrics["curves"]["background_rejection_vs_signal_efficiency"]["value"])
+        assert f"all {metrics['scalars']['n_events']} events are {held}: the working points" in caplog.text
+
+
+def test_an_evaluator_that_declares_nothing_scores_no_new_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The engine cannot tell what a user's evaluator reads: without ``@reads_predictions_only`` it is taken to read
+    the run's data set, and refused new files with the reason."""
+    from types import SimpleNamespace
+
+    from showerlearn.engine import rescore
+
+    def undeclared(predictions: object, output_dir: object) -> dict:
+        return {}
+
+    monkeypatch.setattr(rescore, "EVALUATORS", SimpleNamespace(get=lambda name: undeclared))
+    config = SimpleNamespace(evaluation=SimpleNamespace(name="mine"))
+    with pytest.raises(ValueError, match="evaluator 'mine' cannot score: it does not declare that it reads its predictions alone"):
+        rescore._check_scores_new_files(config, tmp_path / "new.predictions.h5", "new.h5")
+    assert rescore.data_set_reads(reads_predictions_only(undeclared)) is None
 
 
 def test_settings_that_change_how_not_which_events_are_read_may_change_for_the_test_split() -> None:

@@ -124,10 +124,10 @@ class Family:
         line each, named by their keys); checked by :func:`new_run_problems`. None by default."""
         return []
 
-    def scored_file_problems(self, config: ExperimentConfig, source: Path | None) -> list[str]:
+    def scored_file_problems(self, config: ExperimentConfig, attributes: Mapping[str, Any]) -> list[str]:
         """Problems between the evaluation of ``config`` and the new file whose predictions it scores (``showerlearn
-        evaluate RUN --predictions FILE``), one line each named by its key. ``source``: the file predicted, None when
-        it is no longer where it was predicted from or has changed since (what it records cannot be read then).
+        evaluate RUN --predictions FILE``), one line each named by its key. ``attributes``: the predictions file's
+        (its stamp, and what the DataModule's ``prediction_attributes`` recorded of the file predicted).
         By default those of a new experiment (:meth:`experiment_problems`); a family whose checks compare the
         evaluation with the run's data set compares it with the file instead (the calorimeter's photopeak window
         with the crystal resolution the file was simulated with)."""

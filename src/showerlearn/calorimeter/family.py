@@ -3,9 +3,8 @@ the board and how its networks are explained (its DataModule, models and evaluat
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from showerlearn.family import BoardStyle, Family
 
@@ -41,7 +40,9 @@ BOARD_STYLE = BoardStyle(
     run_figures=("energy_spectra",),  # each method's spectra, lab and Doppler-corrected, with the truth
 )
 
-log = logging.getLogger(__name__)
+#: the attribute of a predictions file that records the crystal resolution of the hit file predicted (FWHM at
+#: 662 keV, where the file records it): what scoring the predictions checks the photopeak window against
+RESOLUTION_ATTRIBUTE = "crystal_resolution_fwhm_662"
 
 
 class CalorimeterFamily(Family):
@@ -74,8 +75,8 @@ class CalorimeterFamily(Family):
     def experiment_problems(self, config: ExperimentConfig) -> list[str]:
         return _photopeak_window_problems(config) + _test_time_view_problems(config)
 
-    def scored_file_problems(self, config: ExperimentConfig, source: Path | None) -> list[str]:
-        return _file_window_problems(config, source) + _test_time_view_problems(config)
+    def scored_file_problems(self, config: ExperimentConfig, attributes: Mapping[str, Any]) -> list[str]:
+        return _file_window_problems(config, attributes) + _test_time_view_problems(config)
 
     def explain_adapter(self, trained: TrainedRun) -> ExplainAdapter:
         from showerlearn.calorimeter.explain.adapter import CalorimeterExplainAdapter
@@ -106,23 +107,20 @@ def _photopeak_window_problems(config: ExperimentConfig) -> list[str]:
             "the photopeak window is n_sigma of the crystals' resolution: set both to the same value"]
 
 
-def _file_window_problems(config: ExperimentConfig, source: Path | None) -> list[str]:
-    """The photopeak window against the crystal resolution the new hit file ``source``, whose predictions are scored,
-    was simulated with (as a new run's against its training files'); nothing for a file that records none
-    (measured data). Refused rather than taken from the file: the window is the config's, as metrics.json records it."""
+def _file_window_problems(config: ExperimentConfig, attributes: Mapping[str, Any]) -> list[str]:
+    """The photopeak window against the crystal resolution the new hit file was simulated with, which its predictions
+    file records (:data:`RESOLUTION_ATTRIBUTE`, written by the DataModule when it predicted the file), as a new run's
+    against its training files'; nothing for a file that records none (measured data, another writer). Refused
+    rather than taken from the file: the window is the config's, as metrics.json records it."""
     if (window := _window_resolution(config)) is None:
         return []
-    if source is None:
-        log.warning("the hit file these predictions were made from is no longer where it was, or has changed since: "
-                    "the photopeak window (evaluation.params.resolution_fwhm_662 = %s) is not checked against the "
-                    "crystal resolution it was simulated with", window)
-        return []
-    crystals = _recorded_resolution(source)
+    crystals = attributes.get(RESOLUTION_ATTRIBUTE)
     if crystals is None or crystals == window:
         return []
-    return [f"evaluation.params.resolution_fwhm_662: {window} differs from the crystal resolution {source.name} was "
-            f"simulated with ({crystals}, recorded in the file); the photopeak window is n_sigma of the crystals' "
-            f"resolution: score it with --set evaluation.params.resolution_fwhm_662={crystals}"]
+    name = attributes.get("source", "the file")
+    return [f"evaluation.params.resolution_fwhm_662: {window} differs from the crystal resolution {name} was "
+            f"simulated with ({crystals}, recorded with its predictions); the photopeak window is n_sigma of the "
+            f"crystals' resolution: score it with --set evaluation.params.resolution_fwhm_662={crystals}"]
 
 
 def _window_resolution(config: ExperimentConfig) -> float | None:
@@ -144,26 +142,15 @@ def _evaluated_resolution() -> float:
 def _recorded_resolutions(patterns: list[str] | None) -> dict[str, float]:
     """The crystal resolution each simulated hit file of ``patterns`` records, by ``<file>'s simulation``: none for
     measured files, nor where the files cannot be read yet (the DataModule says why when it reads them)."""
+    from showerlearn.calorimeter.io import recorded_resolution
     from showerlearn.data.files import expand_patterns
 
     try:
         paths = expand_patterns(patterns, "calorimeter data", FileNotFoundError, find_copies=False) if patterns else []
     except (OSError, ValueError):
         return {}
-    found = {f"{path}'s simulation": _recorded_resolution(path) for path in paths}
+    found = {f"{path}'s simulation": recorded_resolution(path) for path in paths}
     return {where: value for where, value in found.items() if value is not None}
-
-
-def _recorded_resolution(path: Path) -> float | None:
-    """The crystal resolution the hit file ``path`` records in its simulation settings; None for a file that records
-    none (measured data, another writer) or cannot be read."""
-    from showerlearn.calorimeter.io import CalorimeterFileError, simulation_settings
-
-    try:
-        found = simulation_settings(path).get("resolution_fwhm_662")
-    except (OSError, ValueError, CalorimeterFileError):
-        return None
-    return found if isinstance(found, int | float) else None
 
 
 def _test_time_view_problems(config: ExperimentConfig) -> list[str]:

@@ -443,10 +443,10 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
             flat[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return flat
 
-#: arguments the engine gives evaluators itself (``tables``: the per-element prediction tables; ``sample``: what the
-#: events are, the test split or a new file predicted)
+#: arguments the engine gives evaluators itself (``tables``: the per-element prediction tables; ``scored_sample``:
+#: what the events are, the test split or a new file predicted)
 EVALUATOR_INJECTED = frozenset({"predictions", "tables", "output_dir", "log_dir", "run_name", "caption", "test_share",
-                                "sample"})
+                                "scored_sample"})
 
 
 def loss_injected(loss: Callable[..., Any]) -> frozenset[str]:

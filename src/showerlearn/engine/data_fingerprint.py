@@ -39,6 +39,18 @@ def _file_print(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), [f"cannot read this data file to record what the run reads ({error})"]) from None
 
 
+def file_read_by(status: dict[str, Any], path: Path) -> str | None:
+    """The name under which a run's ``status`` (run.json) records ``path`` among the files it read, compared by
+    fingerprint (a copy elsewhere counts: the same events); None if it read no such file. The sizes are compared
+    first, so that most files are never opened."""
+    recorded = status.get(FINGERPRINT_KEY) or {}
+    size = path.stat().st_size
+    if not any(entry.get("size") == size for entry in recorded.values()):
+        return None
+    found = _file_print(path)
+    return next((name for name, entry in recorded.items() if entry == found), None)
+
+
 def check_same_data(recorded: dict[str, dict[str, Any]], config: ExperimentConfig, source: str) -> None:
     """A ConfigError naming every file that differs from the ``recorded`` fingerprint, and how."""
     now = data_fingerprint(config)

@@ -24,13 +24,13 @@ import numpy as np
 import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
+from showerlearn.engine.data_fingerprint import file_read_by
 from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file, recorded_data
 from showerlearn.evaluation.scope import TEST_SPLIT, data_set_reads
 from showerlearn.family import family_of
 from showerlearn.io.atomic import write_json_atomic
-from showerlearn.io.digest import file_sha256
 from showerlearn.io.staging import StagedFolders, holds_anything
 from showerlearn.io.tables import read_attributes, read_columns
 from showerlearn.registry import DATAMODULES, EVALUATORS
@@ -70,7 +70,7 @@ def evaluate_predictions(
     if _is_test_split(stamp):
         scored = _test_split(run, config, predictions, overrides)
     else:
-        scored = _new_file(stamp, config, predictions, overrides)
+        scored = _new_file(run, stamp, config, predictions, overrides)
     with StagedFolders([output]) as staged:
         folder = staged.folder(output)
         metrics = evaluate_file(config, run, predictions, folder / PLOTS_FOLDER, **scored)
@@ -146,10 +146,12 @@ def _test_split(run: RunDir, config: ExperimentConfig, predictions: Path, overri
         raise ConfigError(_config_source(predictions, overrides), problems)
     refuse_other_events(run, config, str(predictions))  # a file predicted before predict refused such changes
     _check_same_events(run, config, predictions)
-    return {**recorded_data(run.status()), "sample": TEST_SPLIT}
+    return {**recorded_data(run.status()), "scored_sample": TEST_SPLIT}
 
 
-def _new_file(stamp: dict[str, Any], config: ExperimentConfig, predictions: Path, overrides: Sequence[str]) -> dict[str, Any]:
+def _new_file(
+    run: RunDir, stamp: dict[str, Any], config: ExperimentConfig, predictions: Path, overrides: Sequence[str]
+) -> dict[str, Any]:
     """:func:`evaluate_file`'s keywords for a new file the run predicted, once it is known to be named and whole, and
     its evaluator to read its predictions only: nothing of the run's data set (its caption, test share and settings
     describe other events), and the file's name where the captions name the test split."""
@@ -157,10 +159,14 @@ def _new_file(stamp: dict[str, Any], config: ExperimentConfig, predictions: Path
     if COMPLETE_ATTRIBUTE not in stamp:
         raise ValueError(f"{predictions}: incomplete (no {COMPLETE_ATTRIBUTE} in its stamp: its prediction stopped before "
                          f"the end): predict {name} again")  # fmt: skip
+    if not stamp.get("events_predicted"):
+        raise ValueError(f"{predictions}: holds no predicted event ({name} has none, or the run's cuts removed them "
+                         "all): there is nothing to score")  # fmt: skip
     _check_scores_new_files(config, predictions, name)
-    if problems := family_of(config).scored_file_problems(config, _predicted_source(stamp)):
+    _refuse_run_data(run, stamp, predictions)
+    if problems := family_of(config).scored_file_problems(config, stamp):
         raise ConfigError(_config_source(predictions, overrides), problems)
-    return {"caption": "", "test_share": 1.0, "defaults": None, "sample": name}
+    return {"caption": "", "test_share": 1.0, "defaults": None, "scored_sample": name}
 
 
 def _source_name(stamp: dict[str, Any], predictions: Path) -> str:
@@ -184,14 +190,16 @@ def _check_scores_new_files(config: ExperimentConfig, predictions: Path, name: s
                      "(predicted again: showerlearn predict RUN --output FILE)")  # fmt: skip
 
 
-def _predicted_source(stamp: dict[str, Any]) -> Path | None:
-    """The file the predictions were made from, where the stamp says, if it still holds the bytes predicted (its
-    SHA-256); None otherwise (moved, deleted or changed: what it records would not be the predicted file's)."""
-    path = Path(stamp["source_path"])
-    try:
-        return path if path.is_file() and file_sha256(path) == stamp["source_sha256"] else None
-    except OSError:
-        return None
+def _refuse_run_data(run: RunDir, stamp: dict[str, Any], predictions: Path) -> None:
+    """A file the run read itself (one of its data files, by their fingerprint in run.json) holds the events it
+    trained and validated on: its metrics would pass for held-out ones. Files the run simulated itself are not
+    recorded, nor can a file no longer where it was predicted from be compared."""
+    source = Path(stamp["source_path"])
+    if not source.is_file() or (read := file_read_by(run.status(), source)) is None:
+        return
+    raise ValueError(f"{predictions}: predictions of {read}, one of the files the run {run.path} read (its training, "
+                     "validation and test events): their metrics would not be of held-out events. Its test split is "
+                     f"scored by `showerlearn evaluate {run.path}`")  # fmt: skip
 
 
 def _check_same_run(stamp: dict[str, Any], run: RunDir, predictions: Path) -> None:

@@ -608,7 +608,7 @@ def recorded_data(status: Mapping[str, Any]) -> dict[str, Any]:
 
 def evaluate_file(
     config: ExperimentConfig, run: RunDir, predictions_file: Path, plots: Path, *, caption: str = "", test_share: float = 1.0,
-    defaults: Mapping[str, Any] | None = None, sample: str = TEST_SPLIT,
+    defaults: Mapping[str, Any] | None = None, scored_sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """The metrics of a predictions file by the evaluator of ``config``, its figures written into ``plots``.
 
@@ -616,7 +616,7 @@ def evaluate_file(
     per-element tables (name -> columns, empty without any); ``run_name`` (the config's name, the label of
     the curves unless the evaluator's ``label`` says otherwise), ``log_dir`` (``run``'s logs: its training
     curves), ``caption`` (the data and its cuts, :meth:`ShowerDataModule.describe`), ``test_share``
-    (:meth:`ShowerDataModule.test_share`) and ``sample`` (what the events are, named before their count in the
+    (:meth:`ShowerDataModule.test_share`) and ``scored_sample`` (what the events are, named before their count in the
     caption: the test split, or the new file predicted) to those that take them; ``defaults`` (the data's
     :meth:`ShowerDataModule.evaluation_defaults`) for the settings the evaluator takes and the config leaves unset.
     Columns the file stores in units other than those the DataModule declares (a file written by another tool) are
@@ -631,7 +631,7 @@ def evaluate_file(
         return build(
             _with_defaults(config.evaluation, defaults or {}), EVALUATORS, "evaluation",
             injected={"log_dir": run.logs, "tables": tables, "run_name": config.name, "caption": caption,
-                      "test_share": test_share, "sample": sample},
+                      "test_share": test_share, "scored_sample": scored_sample},
             predictions=predictions, output_dir=plots,
         )  # fmt: skip
     except (ValueError, KeyError) as error:  # an evaluator's check (NaN scores, labels, a column): say what it read

@@ -38,7 +38,7 @@ def evaluate_classification(
     figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "model",
     caption: str = "",
-    sample: str = TEST_SPLIT,
+    scored_sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Metrics of a binary or multi-class classifier (JSON-ready; the caller writes metrics.json) and its figures.
 
@@ -47,13 +47,13 @@ def evaluate_classification(
     ``class_names`` (of label 0 and 1) are a binary classifier's; a multi-class one predicts its most
     probable class. ``log_dir``: Lightning logs, for the loss / learning-rate figure. ``label``: the run's
     name in the figures (default: ``run_name``, the experiment's, given by the engine); ``caption``: the data
-    set (given by the engine), every figure's first line with the events scored, ``sample`` (given by the engine:
+    set (given by the engine), every figure's first line with the events scored, ``scored_sample`` (given by the engine:
     the test split, or the new file predicted). Events without a class label (a file read without its labels) are
     refused: there is no truth to score them against.
     """
     output_dir = Path(output_dir)
     _check_labelled(predictions)
-    figures = _Figures(label or run_name, caption_line(caption, f"{sample}: {_length(predictions)} events"), figure_formats)
+    figures = _Figures(label or run_name, caption_line(caption, f"{scored_sample}: {_length(predictions)} events"), figure_formats)
     class_columns = [c for c in predictions if c.startswith(CLASS_SCORE_PREFIX)]
     if "score" not in predictions and class_columns and "label" in predictions:
         metrics, written = _multiclass(predictions, class_columns, output_dir, figures)
@@ -135,12 +135,12 @@ def _binary(
     return metrics, written
 
 
-def _warn_one_class(labels: np.ndarray, class_names: tuple[str, str]) -> None:
+def _warn_one_class(labels: np.ndarray, class_names: Sequence[str]) -> None:
     """Events of one class only (a signal-only sample, say) have no ROC: said once here, where the nulls of the
     AUC and the rates that need the other class would otherwise pass unexplained."""
     present = [name for value, name in enumerate(class_names) if np.any(labels == value)]
     if labels.size and len(present) == 1:
-        log.warning("all %d events are %s: the ROC, the AUC and the rates of the other class are undefined (null)",
+        log.warning("all %d events are %s: the ROC, the AUC and the rates of the other classes are undefined (null)",
                     labels.size, present[0])
 
 
@@ -149,6 +149,7 @@ def _multiclass(
 ) -> tuple[dict[str, Any], list[Path]]:
     names = [column[len(CLASS_SCORE_PREFIX):] for column in class_columns]
     labels = np.asarray(predictions["label"])
+    _warn_one_class(labels, names)
     scores = np.stack([np.asarray(predictions[column], dtype=float) for column in class_columns], axis=1)
     per_class, macro = cls.one_vs_rest_auc(labels, scores)
     rocs = cls.one_vs_rest_roc(labels, scores)

@@ -7,7 +7,8 @@ split, settings the data gave, a baseline predicted on the same split) describes
 of a new file would mix the file's events with the data set's. Evaluators declare the first with
 :func:`reads_predictions_only`. One that declares nothing is taken to read the data set, since the engine cannot
 tell (a user's evaluator may read anything); :func:`reads_data_set` says what, for the message that refuses it a
-new file.
+new file. The declaration is an attribute of the function: a wrapper made with ``functools.wraps`` copies it, so
+a wrapper that reads more than the function it wraps declares itself again.
 """
 
 from __future__ import annotations

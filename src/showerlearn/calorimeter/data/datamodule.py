@@ -35,9 +35,9 @@ from showerlearn.calorimeter.data.events import (
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
 from showerlearn.calorimeter.evaluation.tables import cluster_table
-from showerlearn.calorimeter.family import FAMILY
+from showerlearn.calorimeter.family import FAMILY, RESOLUTION_ATTRIBUTE
 from showerlearn.calorimeter.geometry import geometry_by_name
-from showerlearn.calorimeter.io import n_events
+from showerlearn.calorimeter.io import n_events, recorded_resolution
 from showerlearn.calorimeter.kinematics import doppler_correct
 from showerlearn.calorimeter.simulation.config import CalorimeterSimulationConfig
 from showerlearn.config.base import SettingsModel
@@ -448,6 +448,16 @@ class CalorimeterDataModule(ShowerDataModule):
             "gammas": {"index": "", **GAMMA_UNITS},
             "clusters": CLUSTER_UNITS,
         }
+
+    def prediction_attributes(self) -> dict[str, Any]:
+        """Of a new hit file predicted, the crystal resolution it records (:data:`RESOLUTION_ATTRIBUTE`, for a
+        simulated file), which scoring its predictions checks the photopeak window against
+        (``CalorimeterFamily.scored_file_problems``); nothing for the test split (the run's own files are checked
+        when it starts) or a file that records none."""
+        if self.prediction_inputs is None or len(self.prediction_inputs) != 1:
+            return {}
+        resolution = recorded_resolution(self.prediction_inputs[0])
+        return {} if resolution is None else {RESOLUTION_ATTRIBUTE: resolution}
 
     def _simulation_seed(self) -> int:
         assert self.simulate is not None

@@ -54,7 +54,7 @@ def evaluate_calorimeter(
     figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "method",
     caption: str = "",
-    sample: str = TEST_SPLIT,
+    scored_sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Clustering metrics of a calorimeter run (docs/calorimeter.md, "Metrics") and their figures.
 
@@ -80,7 +80,7 @@ def evaluate_calorimeter(
         File formats of every figure (``png``, ``pdf``).
     caption
         The data set (given by the engine), the first line of every figure with the events scored.
-    sample
+    scored_sample
         What the events are (given by the engine): the test split, or the new hit file predicted.
 
     Raises
@@ -96,7 +96,7 @@ def evaluate_calorimeter(
     metrics: dict[str, Any] = {"evaluator": "calorimeter", **clustering_report(hits, gammas, beta, settings)}
     output_dir = Path(output_dir)
     label = label or run_name
-    caption = caption_line(caption, f"{sample}: {len(beta)} events")
+    caption = caption_line(caption, f"{scored_sample}: {len(beta)} events")
     written = save_curve_figures(
         {label: metrics["curves"]}, output_dir, style=BOARD_STYLE, formats=figure_formats, caption=caption
     )

@@ -8,7 +8,8 @@ functions that need them (the ``calorimeter`` extra).
 from showerlearn.calorimeter.io.errors import CalorimeterFileError
 from showerlearn.calorimeter.io.hdf5 import (
     BETA_RANGE, FORMAT, HIT_FIELDS, HitFileWriter, MeasuredHitWriter, geometry_name, has_gammas, iter_events, n_events,
-    read_event_chunk, read_event_columns, read_events, read_gammas, simulation_settings, write_measured_hits,
+    read_event_chunk, read_event_columns, read_events, read_gammas, recorded_resolution, simulation_settings,
+    write_measured_hits,
 )
 from showerlearn.calorimeter.io.root import RootHitChunk, RootHitReader, read_root_events, read_root_hits
 
@@ -31,6 +32,7 @@ __all__ = [
     "read_gammas",
     "read_root_events",
     "read_root_hits",
+    "recorded_resolution",
     "simulation_settings",
     "write_measured_hits",
 ]

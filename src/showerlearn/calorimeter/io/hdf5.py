@@ -380,6 +380,16 @@ def simulation_settings(path: str | Path) -> dict[str, Any]:
     return settings if isinstance(settings, dict) else {}
 
 
+def recorded_resolution(path: str | Path) -> float | None:
+    """The crystal resolution (FWHM at 662 keV) a simulated hit file records in its settings; None for a file
+    that records none (measured data, another writer) or cannot be read as a hit file."""
+    try:
+        found = simulation_settings(path).get("resolution_fwhm_662")
+    except (OSError, ValueError, CalorimeterFileError):
+        return None
+    return float(found) if isinstance(found, int | float) and not isinstance(found, bool) else None
+
+
 def has_gammas(path: str | Path) -> bool:
     """Whether a hit file holds the true gammas (simulated files do, measured data do not)."""
     with _open(path) as file:

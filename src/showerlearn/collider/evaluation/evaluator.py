@@ -5,15 +5,17 @@ Scalars added (``P`` a signal efficiency in percent, 30 and 50 by default):
 
 ==============================  ======================================================================
 ``background_rejection_at_P``   1 / eps_B at eps_S = P % (a lower limit when no background event passes)
-``n_background_at_P``           background events of the test split kept there
+``n_background_at_P``           background events of the sample scored kept there
 ``signal_at_P``                 expected signal events at ``luminosity_fb`` (needs ``weight_pb``)
 ``background_at_P``             expected background events
 ``significance_at_P``           Asimov discovery significance of those yields
 ==============================  ======================================================================
 
-Where the cut keeps no background event of the test split, the rejection and significance are 95 % CL lower
-limits and the background an upper one (:mod:`showerlearn.collider.evaluation.metrics`), named in metrics.json's
-``limits`` (:mod:`showerlearn.metrics.limits`); the rejection curve shows the lower limit there too.
+The sample scored is the run's test split, or a new labelled file the run predicted. Where the cut keeps none
+of its background events, the rejection and significance are 95 % CL lower limits and the background an upper
+one (:mod:`showerlearn.collider.evaluation.metrics`), named in metrics.json's ``limits``
+(:mod:`showerlearn.metrics.limits`); the rejection curve shows the lower limit there too. A sample of one class
+(a file of one process) has no working point: those scalars and the curve are null, with a warning.
 
 and the curve ``background_rejection_vs_signal_efficiency`` (1 / eps_B at the centres of signal-efficiency
 bins), which a sweep's aggregate shows as a band over its repeats; the board draws each run's ROC and a
@@ -23,6 +25,7 @@ sweep's mean ROC with its +-std band. A multi-class table (``score_<class>`` col
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,8 @@ from showerlearn.registry import EVALUATORS, Positive, Share
 from showerlearn.viz.figures import FIGURE_FORMATS, FigureFormat
 
 __all__ = ["REJECTION_CURVE", "evaluate_collider"]
+
+log = logging.getLogger(__name__)
 
 #: name of the rejection curve in metrics.json
 REJECTION_CURVE = "background_rejection_vs_signal_efficiency"
@@ -59,7 +64,7 @@ def evaluate_collider(
     figure_formats: Sequence[FigureFormat] = FIGURE_FORMATS,
     run_name: str = "model",
     caption: str = "",
-    sample: str = TEST_SPLIT,
+    scored_sample: str = TEST_SPLIT,
 ) -> dict[str, Any]:
     """Classification metrics and working points of a collider classifier (JSON-ready) and its figures.
 
@@ -76,29 +81,31 @@ def evaluate_collider(
         figure_formats: file formats of the figures.
         run_name: the experiment's name (given by the engine).
         caption: the data set (given by the engine), the first line of every figure.
-        sample: what the events are (given by the engine): the test split, or the new file predicted.
+        scored_sample: what the events are (given by the engine): the test split, or the new file predicted.
     """
     if any(not 0.0 < efficiency <= 1.0 for efficiency in efficiencies):
         raise ValueError(f"efficiencies must be fractions in (0, 1], got {list(efficiencies)}")
     metrics = evaluate_classification(
         predictions, output_dir, class_names=("background", "signal"), label=label, log_dir=log_dir,
-        figure_formats=figure_formats, run_name=run_name, caption=caption, sample=sample,
+        figure_formats=figure_formats, run_name=run_name, caption=caption, scored_sample=scored_sample,
     )  # fmt: skip
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
+    both = _both_classes(labels, signal_class)
     limits: dict[str, str] = {}
     for point in points:
+        values = _scalars(point) if both else dict.fromkeys(_scalars(point))  # None: undefined
         metrics["scalars"].update({name: json_float(value) if isinstance(value, float) else value
-                                   for name, value in _scalars(point).items()})
-        if point.limited:  # no background event kept: what the sample tells is a limit
+                                   for name, value in values.items()})
+        if both and point.limited:  # no background event kept: what the sample tells is a limit
             limits |= {name: side for name, side in _limits(point).items() if metrics["scalars"][name] is not None}
     if limits:
         metrics[SCALAR_LIMITS] = limits
     metrics["settings"].update(
         {"efficiencies": list(efficiencies), "luminosity_fb": luminosity_fb, "signal_class": signal_class}
     )
-    metrics["curves"][REJECTION_CURVE] = _rejection_curve(labels, scores)
+    metrics["curves"][REJECTION_CURVE] = _rejection_curve(labels, scores, both)
     metrics["evaluator"] = "collider"
     return metrics
 
@@ -152,12 +159,25 @@ def _name(quantity: str, point: WorkingPoint) -> str:
     return f"{quantity}_at_{100 * point.signal_efficiency:g}"
 
 
-def _rejection_curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+def _both_classes(labels: np.ndarray, signal_class: str) -> bool:
+    """Whether the events hold signal and background: without signal no cut has a signal efficiency, without
+    background nothing is rejected (a sample of one process, say), and the working points mean nothing."""
+    if labels.size and np.any(labels == 1) and np.any(labels == 0):
+        return True
+    if labels.size:
+        held = "background" if np.any(labels == 0) else f"signal ({signal_class})"
+        log.warning("all %d events are %s: the working points (rejection, yields, significance) are undefined (null)",
+                    labels.size, held)
+    return False
+
+
+def _rejection_curve(labels: np.ndarray, scores: np.ndarray, both: bool) -> dict[str, Any]:
     centres = 0.5 * (_EFFICIENCY_EDGES[1:] + _EFFICIENCY_EDGES[:-1])
     points = [working_point(labels, scores, efficiency) for efficiency in centres]
     return curve_record(
         _EFFICIENCY_EDGES,
-        np.array([point.rejection for point in points]),  # a lower limit where no background event is kept
+        # a lower limit where no background event is kept; nothing where one class is missing
+        np.array([point.rejection if both else np.nan for point in points]),
         np.array([point.n_background for point in points]),
         x="signal_efficiency",
         x_unit="",
