@@ -125,9 +125,11 @@ def _run(method: str, seed: int, args: argparse.Namespace) -> str:
 
 
 def _run_config(method: str, seed: int, args: argparse.Namespace) -> ExperimentConfig:
-    """The config of one method's run on one seed: its example with the seed's, the method's and ``--set``'s overrides."""
+    """The config of one method's run on one seed: its example with the seed's, the method's and ``--set``'s overrides
+    (``{seed}`` in a ``--set`` value is the seed: a per-seed ``init_from``, say)."""
     _, config, extra = METHODS[method]
-    overrides = _overrides(seed, args) + extra + args.method_overrides.get(method, []) + [f"name={method}"]
+    own = [override.replace(SEED_FIELD, str(seed)) for override in args.method_overrides.get(method, [])]
+    overrides = _overrides(seed, args) + extra + own + [f"name={method}"]
     return load_config(EXAMPLES / config, overrides)
 
 
@@ -150,6 +152,9 @@ def _check_settings(folder: Path, method: str, seed: int, args: argparse.Namespa
         raise RuntimeError(f"{folder} holds a run with other settings ({'; '.join(differences[:5])}): remove it or "
                            "choose another --output")
 
+
+#: what a ``--set`` value names the run's seed by
+SEED_FIELD = "{seed}"
 
 #: config keys the benchmark sets itself for every run (``--set`` may not change them: the tables would name
 #: seeds, events and epochs the runs do not have)
@@ -573,7 +578,8 @@ def main() -> None:
                         help="learned methods to train (default: all)")
     parser.add_argument("--set", dest="set_values", action="append", default=[], metavar="METHOD:KEY=VALUE",
                         help="a config override for one learned method's runs, e.g. transformer:model.params.pair_bias=true "
-                             "(repeatable; use another --output than the defaults' runs)")
+                             "(repeatable; use another --output than the defaults' runs); {seed} in the value is the run's "
+                             "seed, e.g. transformer:init_from=earlier/runs/seed{seed}/transformer")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--analyse-only", action="store_true", help="only read the existing runs")
     parser.add_argument("--from-results", action="store_true",

@@ -110,6 +110,14 @@ def test_set_values_go_to_one_learned_method_and_a_wrong_one_is_refused() -> Non
             _method_overrides([own])
 
 
+def test_seed_in_a_set_value_is_each_runs_own(tmp_path: Path) -> None:
+    """A per-seed value (the seed's own earlier network to start from): ``{seed}`` becomes each run's seed."""
+    args = argparse.Namespace(events=500, epochs=3, output=tmp_path,
+                              method_overrides={"transformer": ["init_from=earlier/runs/seed{seed}/transformer"]})
+    assert [str(_run_config("transformer", seed, args).init_from) for seed in (1, 2)] == [
+        "earlier/runs/seed1/transformer", "earlier/runs/seed2/transformer"]
+
+
 @pytest.mark.slow
 def test_an_interrupted_fitted_run_is_finished_under_another_number_of_epochs(tmp_path: Path) -> None:
     """The epochs change nothing for a fitted method, so a relaunch with another --epochs finishes its interrupted
