@@ -36,10 +36,11 @@ from showerlearn.cli.common import user_errors
 from showerlearn.cli.main import app
 from showerlearn.collider.evaluation.evaluator import evaluate_collider
 from showerlearn.config import dump_config, load_config, resolve_config
+from showerlearn.data.files import sample_digest
 from showerlearn.engine.predict import PredictionStopped, _host, predict_files, predict_split
-from showerlearn.evaluation.scope import reads_predictions_only
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
+from showerlearn.evaluation.scope import reads_predictions_only
 from showerlearn.io.atomic import write_text_atomic
 from showerlearn.io.tables import TableStream, read_attributes, read_tables, read_units
 from showerlearn.registry import DATAMODULES
@@ -859,11 +860,21 @@ def test_a_new_file_is_scored_only_named_whole_and_by_the_run_that_predicted_it(
         (_stamped(predictions, tmp_path / "empty.h5", events_predicted=0), "holds no predicted event"),
         # the run's own data file: the events it trained on would pass for held-out ones
         (_predicted(window, calorimeter[1] / "a.h5", tmp_path / "own"), "one of the files the run"),
+        (_stamped(predictions, tmp_path / "older.h5"), "predicted by an earlier showerlearn"),
     ]  # fmt: skip
+    with h5py.File(tmp_path / "older.h5", "a") as opened:  # as predict wrote it before it stamped read_by_run
+        del opened.attrs["read_by_run"]
     for file, message in refused:
         result = _scored(window, file, tmp_path / "o")
         assert result.exit_code == 1 and message in _text(result), (file.name, result.output)
     assert not (tmp_path / "o").exists()
+    # a copy of the run's data file is the same events, and predict knows it when it reads them: gone since, it
+    # is still refused
+    copy = Path(shutil.copy(calorimeter[1] / "a.h5", tmp_path / "renamed.h5"))
+    copied = _predicted(window, copy, tmp_path / "copied")
+    copy.unlink()
+    result = _scored(window, copied, tmp_path / "o")
+    assert result.exit_code == 1 and "predictions of renamed.h5, the same events as" in _text(result), result.output
     result = _scored(calorimeter[0], predictions, tmp_path / "o")  # another run's model predicted it
     assert result.exit_code == 1 and "predicted by the run" in _text(result) and not (tmp_path / "o").exists()
 
@@ -923,7 +934,7 @@ def test_a_collider_file_of_one_process_has_no_working_points(
     cut's efficiency on, and one of signal only nothing to reject: no rejection, yields or limits, and a warning,
     rather than numbers of a cut that does not exist."""
     scored = ["--set", "evaluation={name: collider, params: {figure_formats: [png]}}"]
-    for only, held in (("ttbar", "background"), ("signal", "signal (signal)")):
+    for only, held in (("ttbar", "background"), ("signal", "signal")):
         predictions = _predicted(collider, write_event_file(tmp_path / f"{only}.h5", 60, seed=8, only=only), tmp_path / "out")
         with caplog.at_level(logging.WARNING, logger="showerlearn.collider.evaluation.evaluator"):
             result = _scored(collider, predictions, tmp_path / only, *scored)
@@ -1018,3 +1029,23 @@ def test_no_output_replaces_a_runs_own_files_even_with_overwrite(collider: RunDi
     # an output of its own, and a file beside the run that only shares a name with its entries, are written
     assert RunDir.owning(tmp_path / "config.yaml") is None and RunDir.owning(run.path / "notes" / "x.h5") is None
     assert RunDir.owning(run.checkpoints / "other.ckpt") == (run, run.checkpoints)
+
+
+def test_a_file_is_matched_to_the_runs_data_files_by_size_then_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``file_read_by``: the name run.json records a file under, for a copy too; nothing for another file, and
+    nothing (rather than an error) for one it cannot read."""
+    from showerlearn.engine import data_fingerprint
+    from showerlearn.engine.data_fingerprint import file_read_by
+
+    data, other = tmp_path / "data.h5", tmp_path / "other.h5"
+    data.write_bytes(b"events" * 1000)
+    other.write_bytes(b"EVENTS" * 1000)  # the same size, other bytes
+    status = {"data_files": {"runs/data.h5": {"size": data.stat().st_size, "sample": sample_digest(data, blocks=4)}}}
+    assert file_read_by(status, Path(shutil.copy(data, tmp_path / "copy.h5"))) == "runs/data.h5"
+    assert file_read_by(status, other) is None and file_read_by({}, data) is None
+
+    def unreadable(path: Path, blocks: int) -> str:
+        raise PermissionError(path)
+
+    monkeypatch.setattr(data_fingerprint, "sample_digest", unreadable)
+    assert file_read_by(status, data) is None

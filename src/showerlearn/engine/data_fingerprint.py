@@ -44,10 +44,13 @@ def file_read_by(status: dict[str, Any], path: Path) -> str | None:
     fingerprint (a copy elsewhere counts: the same events); None if it read no such file. The sizes are compared
     first, so that most files are never opened."""
     recorded = status.get(FINGERPRINT_KEY) or {}
-    size = path.stat().st_size
-    if not any(entry.get("size") == size for entry in recorded.values()):
+    try:
+        size = path.stat().st_size
+        if not any(entry.get("size") == size for entry in recorded.values()):
+            return None
+        found = {"size": size, "sample": sample_digest(path, blocks=4)}
+    except OSError:  # whoever reads the file next says why it cannot be read
         return None
-    found = _file_print(path)
     return next((name for name, entry in recorded.items() if entry == found), None)
 
 

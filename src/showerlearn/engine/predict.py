@@ -54,6 +54,7 @@ from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
+from showerlearn.engine.data_fingerprint import file_read_by
 from showerlearn.engine.environment import note_working_folder
 from showerlearn.engine.exported import metadata_path
 from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir, refuse_writing_into_a_run
@@ -92,6 +93,8 @@ DEFAULT_CHUNK_EVENTS = 10_000
 TEST_SPLIT_SOURCE = "test split of"
 #: the stamp entries an existing output must share to count as done: same source, run, model, config, rows
 IDENTITY = ("format", "layout", "source_sha256", "run_id", "model_sha256", "config", "keep_invalid")
+#: the attribute of a file's output naming the run's data file it is (as run.json records it), empty for another
+READ_BY_RUN = "read_by_run"
 #: the attribute an output gets last, once its rows are all written: without it, an output is incomplete
 COMPLETE_ATTRIBUTE = "events_read"
 #: the end of the name of the file an output is written to until it is complete
@@ -160,8 +163,11 @@ class _Context:
     checkpoint: Mapping[str, Any] | None
 
     def file_stamp(self, source: Path) -> dict[str, Any]:
-        """The stamp of the output of the input file ``source`` (hashing it)."""
-        return self.stamp(source.name, str(source.resolve()), file_sha256(source))
+        """The stamp of the output of the input file ``source`` (hashing it), with the name of the run's data file it
+        is (:data:`READ_BY_RUN`, empty for a file the run did not read), known here while ``source`` holds the
+        bytes predicted: scoring the predictions refuses the events the run trained on."""
+        read = file_read_by(self.run.status(), source) or ""
+        return {**self.stamp(source.name, str(source.resolve()), file_sha256(source)), READ_BY_RUN: read}
 
     def stamp(self, source: str, source_path: str, source_sha256: str) -> dict[str, Any]:
         """The attributes an output starts with: where its rows come from and what predicted them."""

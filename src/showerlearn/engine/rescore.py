@@ -9,7 +9,8 @@ into a folder of its own (the run is left as it is):
 * a new labelled file the run predicted (``showerlearn predict RUN new.h5 -o DIR``), if the evaluator reads its
   predictions only (:func:`showerlearn.evaluation.scope.reads_predictions_only`: the calorimeter's, the collider's).
   One that reads the run's data set (an IACT effective area, a baseline on the test split) would describe other
-  events than the file's: refused, saying what it reads. The file's family checks it against the evaluation
+  events than the file's: refused, saying what it reads. So is a file without predicted events, or one of the
+  files the run read (its training events: ``predict`` records it). The file's family checks it against the evaluation
   (:meth:`~showerlearn.family.Family.scored_file_problems`: the calorimeter's photopeak window against the crystal
   resolution the file was simulated with), and the captions name the file where they name the test split.
 """
@@ -24,8 +25,9 @@ import numpy as np
 import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
-from showerlearn.engine.data_fingerprint import file_read_by
-from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256
+from showerlearn.engine.predict import (
+    COMPLETE_ATTRIBUTE, READ_BY_RUN, TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256,
+)
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file, recorded_data
 from showerlearn.evaluation.scope import TEST_SPLIT, data_set_reads
@@ -56,8 +58,9 @@ def evaluate_predictions(
     Raises:
         FileExistsError: ``output`` exists (unless ``overwrite``, and then only an earlier score folder).
         ValueError: ``predictions`` is not such a file of this run (another run's, with the events the cuts removed,
-            predicted with settings that change the split, of a new file the run's evaluator cannot score alone, or
-            without the truth it scores against), or ``output`` is a folder of the run or of the predictions.
+            predicted with settings that change the split, of a new file the run's evaluator cannot score alone, of
+            no event, of a file the run read, or without the truth it scores against), or ``output`` is a folder of
+            the run or of the predictions.
         ConfigError: the evaluation cannot score the file as set (a calorimeter photopeak window of other crystals).
     """
     run = run if isinstance(run, RunDir) else RunDir.existing(run)
@@ -163,7 +166,7 @@ def _new_file(
         raise ValueError(f"{predictions}: holds no predicted event ({name} has none, or the run's cuts removed them "
                          "all): there is nothing to score")  # fmt: skip
     _check_scores_new_files(config, predictions, name)
-    _refuse_run_data(run, stamp, predictions)
+    _refuse_run_data(run, stamp, predictions, name)
     if problems := family_of(config).scored_file_problems(config, stamp):
         raise ConfigError(_config_source(predictions, overrides), problems)
     return {"caption": "", "test_share": 1.0, "defaults": None, "scored_sample": name}
@@ -190,16 +193,20 @@ def _check_scores_new_files(config: ExperimentConfig, predictions: Path, name: s
                      "(predicted again: showerlearn predict RUN --output FILE)")  # fmt: skip
 
 
-def _refuse_run_data(run: RunDir, stamp: dict[str, Any], predictions: Path) -> None:
-    """A file the run read itself (one of its data files, by their fingerprint in run.json) holds the events it
-    trained and validated on: its metrics would pass for held-out ones. Files the run simulated itself are not
-    recorded, nor can a file no longer where it was predicted from be compared."""
-    source = Path(stamp["source_path"])
-    if not source.is_file() or (read := file_read_by(run.status(), source)) is None:
-        return
-    raise ValueError(f"{predictions}: predictions of {read}, one of the files the run {run.path} read (its training, "
-                     "validation and test events): their metrics would not be of held-out events. Its test split is "
-                     f"scored by `showerlearn evaluate {run.path}`")  # fmt: skip
+def _refuse_run_data(run: RunDir, stamp: dict[str, Any], predictions: Path, name: str) -> None:
+    """A file the run read itself holds the events it trained and validated on: its metrics would pass for held-out
+    ones. ``predict`` records it (:data:`READ_BY_RUN`, by run.json's fingerprint of the run's data files, while the
+    source held the bytes predicted); a file predicted before it did records neither that nor what the family keeps
+    of the file (a calorimeter's crystal resolution), and is predicted again rather than scored unchecked. Data the
+    run simulated itself have no fingerprint, so its own simulation is not recognised."""
+    if READ_BY_RUN not in stamp:
+        raise ValueError(f"{predictions}: predicted by an earlier showerlearn, which did not record whether {name} is one "
+                         f"of the files the run read: predict it again (showerlearn predict {run.path} FILE --output DIR "
+                         "--overwrite) to score it")  # fmt: skip
+    if read := stamp[READ_BY_RUN]:
+        raise ValueError(f"{predictions}: predictions of {name}, the same events as {read}, one of the files the run "
+                         f"{run.path} read (its training, validation and test events): their metrics would not be of "
+                         f"held-out events. Its test split is scored by `showerlearn evaluate {run.path}`")  # fmt: skip
 
 
 def _check_same_run(stamp: dict[str, Any], run: RunDir, predictions: Path) -> None:

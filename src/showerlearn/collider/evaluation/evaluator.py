@@ -92,7 +92,7 @@ def evaluate_collider(
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
-    both = _both_classes(labels, signal_class)
+    both = _both_classes(labels)
     limits: dict[str, str] = {}
     for point in points:
         values = _scalars(point) if both else dict.fromkeys(_scalars(point))  # None: undefined
@@ -159,13 +159,13 @@ def _name(quantity: str, point: WorkingPoint) -> str:
     return f"{quantity}_at_{100 * point.signal_efficiency:g}"
 
 
-def _both_classes(labels: np.ndarray, signal_class: str) -> bool:
+def _both_classes(labels: np.ndarray) -> bool:
     """Whether the events hold signal and background: without signal no cut has a signal efficiency, without
     background nothing is rejected (a sample of one process, say), and the working points mean nothing."""
     if labels.size and np.any(labels == 1) and np.any(labels == 0):
         return True
     if labels.size:
-        held = "background" if np.any(labels == 0) else f"signal ({signal_class})"
+        held = "background" if np.any(labels == 0) else "signal"
         log.warning("all %d events are %s: the working points (rejection, yields, significance) are undefined (null)",
                     labels.size, held)
     return False
