@@ -34,7 +34,7 @@ def _file_print(path: Path) -> dict[str, Any]:
     """Size and a digest of 4 blocks (256 KiB): cheap on thousands of files, and a change of rows moves bytes
     all through a file. An unreadable file is named as such."""
     try:
-        return {"size": path.stat().st_size, "sample": sample_digest(path, blocks=4)}
+        return _print(path)
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read this data file to record what the run reads ({error})"]) from None
 
@@ -48,10 +48,15 @@ def file_read_by(status: dict[str, Any], path: Path) -> str | None:
         size = path.stat().st_size
         if not any(entry.get("size") == size for entry in recorded.values()):
             return None
-        found = {"size": size, "sample": sample_digest(path, blocks=4)}
+        found = _print(path)
     except OSError:  # whoever reads the file next says why it cannot be read
         return None
     return next((name for name, entry in recorded.items() if entry == found), None)
+
+
+def _print(path: Path) -> dict[str, Any]:
+    """Size and a digest of 4 blocks (256 KiB) of ``path``; OSError if it cannot be read."""
+    return {"size": path.stat().st_size, "sample": sample_digest(path, blocks=4)}
 
 
 def check_same_data(recorded: dict[str, dict[str, Any]], config: ExperimentConfig, source: str) -> None:
