@@ -368,6 +368,7 @@ def test_the_simulate_source_generates_once_and_reads_the_cached_file(tmp_path: 
     data.setup("fit")
     (path,) = tmp_path.glob("collider_*_seed3.h5")
     assert data.class_names == ("background", "signal") and sum(map(len, (data.train_set, data.val_set, data.test_set))) == 12
+    assert data.simulated_files() == [path]  # a run records its fingerprint: predictions of it are its own events
     written = path.stat().st_mtime_ns
     again = ColliderDataModule(source=source, constituents={"n_tokens": 8}, split={"fractions": [0.5, 0.25, 0.25]})
     again.setup("fit")
@@ -383,6 +384,7 @@ def test_delphes_files_per_class_and_events_without_constituents(tmp_path: Path)
     }
     data = ColliderDataModule(source={"kind": "delphes", "classes": classes}, split={"fractions": [0.5, 0.25, 0.25]}, seed=0)
     data.setup("fit")
+    assert data.simulated_files() == []  # read from the files the config names, which a run records at its start
     assert data.class_names == ("background", "signal") and data.model_inputs()["n_objects"] == 13
     batch = data.collate([data.train_set[i] for i in range(len(data.train_set))])
     empty = ~batch["inputs"]["constituents_mask"].any(dim=1)

@@ -37,7 +37,8 @@ from showerlearn.cli.main import app
 from showerlearn.collider.evaluation.evaluator import evaluate_collider
 from showerlearn.config import dump_config, load_config, resolve_config
 from showerlearn.data.files import sample_digest
-from showerlearn.engine.predict import PredictionStopped, _host, predict_files, predict_split
+from showerlearn.engine.data_fingerprint import SIMULATED_KEY
+from showerlearn.engine.predict import READ_BY_RUN, PredictionStopped, _host, predict_files, predict_split
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.evaluation.scope import reads_predictions_only
@@ -1049,3 +1050,17 @@ def test_a_file_is_matched_to_the_runs_data_files_by_size_then_content(tmp_path:
 
     monkeypatch.setattr(data_fingerprint, "sample_digest", unreadable)
     assert file_read_by(status, data) is None
+
+
+def test_a_file_of_the_runs_own_simulated_events_is_known_as_such_wherever_it_is_predicted(
+    calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """A run on simulated events records its cached file once it read it; predicting that file, or a copy of it
+    elsewhere, stamps it as the run's own events (their metrics would not be of held-out ones), and a file of other
+    events is not."""
+    run = calorimeter[0]
+    (cached,) = [Path(name) for name in run.status()[SIMULATED_KEY]]
+    assert cached.parent.name == "cache" and cached.is_file()
+    copy = Path(shutil.copy(cached, tmp_path / "moved.h5"))
+    assert read_attributes(_predicted(run, copy, tmp_path / "copy"))[READ_BY_RUN] == str(cached)
+    assert read_attributes(_predicted(run, calorimeter[1] / "a.h5", tmp_path / "new"))[READ_BY_RUN] == ""

@@ -85,6 +85,8 @@ class ShowerDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None
         self.predict_set: Dataset | None = None
         self.prediction_inputs: list[Path] | None = None
+        #: the files the splits were read from that this DataModule simulated into a cache (:meth:`simulated_files`)
+        self.simulated_into: list[Path] = []
 
     # --- what subclasses provide -------------------------------------------------------------
     def model_inputs(self) -> dict[str, Any]:
@@ -378,6 +380,14 @@ class ShowerDataModule(L.LightningDataModule):
             names = sorted(glob.glob(value)) if glob.has_magic(value) else [value]
             files.update((name, Path(name)) for name in names if _is_file(name))
         return list(files.values())
+
+    def simulated_files(self) -> list[Path]:
+        """The files this DataModule simulated its events into and read its splits from (a cache of
+        :func:`showerlearn.data.files.cached_simulation`), once set up; none for events read from the files the
+        config names. A run records their fingerprints, as :meth:`input_files`' are at its start, so that a file
+        of its own simulated events is known as such wherever it is predicted (:mod:`showerlearn.engine.data_fingerprint`).
+        A DataModule that simulates sets :attr:`simulated_into` when it reads the cached file."""
+        return list(self.simulated_into)
 
     def needs_training_split(self) -> bool:
         """Whether :meth:`setup` must read the training split: not read yet, and needed (it gives what the data

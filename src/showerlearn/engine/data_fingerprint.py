@@ -19,6 +19,10 @@ from showerlearn.registry import DATAMODULES
 
 #: the key of ``run.json`` that holds the fingerprint
 FINGERPRINT_KEY = "data_files"
+#: the key of ``run.json`` that holds the fingerprint of the files the run simulated its events into, recorded once
+#: it read them (:meth:`ShowerDataModule.simulated_files`): for :func:`file_read_by` only, since the settings fix
+#: simulated events and a resumed run is not compared with it
+SIMULATED_KEY = "simulated_files"
 
 
 def data_fingerprint(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
@@ -39,11 +43,16 @@ def _file_print(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), [f"cannot read this data file to record what the run reads ({error})"]) from None
 
 
+def simulated_fingerprint(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """``{file: {"size", "sample"}}`` of the files a run simulated its events into (:data:`SIMULATED_KEY`)."""
+    return {str(path): _file_print(path) for path in paths}
+
+
 def file_read_by(status: dict[str, Any], path: Path) -> str | None:
-    """The name under which a run's ``status`` (run.json) records ``path`` among the files it read, compared by
+    """The name under which a run's ``status`` (run.json) records ``path`` among the files it read or simulated, compared by
     fingerprint (a copy elsewhere counts: the same events); None if it read no such file. The sizes are compared
     first, so that most files are never opened."""
-    recorded = status.get(FINGERPRINT_KEY) or {}
+    recorded = {**(status.get(SIMULATED_KEY) or {}), **(status.get(FINGERPRINT_KEY) or {})}
     try:
         size = path.stat().st_size
         if not any(entry.get("size") == size for entry in recorded.values()):

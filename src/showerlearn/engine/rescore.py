@@ -196,16 +196,17 @@ def _check_scores_new_files(config: ExperimentConfig, predictions: Path, name: s
 def _refuse_run_data(run: RunDir, stamp: dict[str, Any], predictions: Path, name: str) -> None:
     """A file the run read itself holds the events it trained and validated on: its metrics would pass for held-out
     ones. ``predict`` records it (:data:`READ_BY_RUN`, by run.json's fingerprint of the run's data files, while the
-    source held the bytes predicted); a file predicted before it did records neither that nor what the family keeps
-    of the file (a calorimeter's crystal resolution), and is predicted again rather than scored unchecked. Data the
-    run simulated itself have no fingerprint, so its own simulation is not recognised."""
+    source held the bytes predicted), and of the files it simulated its events into; a file predicted before it did
+    records neither that nor what the family keeps of the file (a calorimeter's crystal resolution), and is predicted
+    again rather than scored unchecked. A run trained before its simulated files were recorded does not know its own
+    simulation."""
     if READ_BY_RUN not in stamp:
         raise ValueError(f"{predictions}: predicted by an earlier showerlearn, which did not record whether {name} is one "
                          f"of the files the run read: predict it again (showerlearn predict {run.path} FILE --output DIR "
                          "--overwrite) to score it")  # fmt: skip
     if read := stamp[READ_BY_RUN]:
         raise ValueError(f"{predictions}: predictions of {name}, the same events as {read}, one of the files the run "
-                         f"{run.path} read (its training, validation and test events): their metrics would not be of "
+                         f"{run.path} read or simulated (its training, validation and test events): their metrics would not be of "
                          f"held-out events. Its test split is scored by `showerlearn evaluate {run.path}`")  # fmt: skip
 
 

@@ -33,7 +33,13 @@ from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.engine.callbacks import EpochProgressBar, EpochReport, ProcessSettings
 from showerlearn.engine.checkpoint_io import AtomicCheckpointIO, self_contained
-from showerlearn.engine.data_fingerprint import FINGERPRINT_KEY, check_same_data, data_fingerprint
+from showerlearn.engine.data_fingerprint import (
+    FINGERPRINT_KEY,
+    SIMULATED_KEY,
+    check_same_data,
+    data_fingerprint,
+    simulated_fingerprint,
+)
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.launch import RUN_DIR_VARIABLE, interruption, launched_rank, started_by_lightning
 from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, PREDICTED_WITH, RunDir
@@ -122,8 +128,10 @@ def _train_opened(config: ExperimentConfig, run: RunDir, attempt: int, rank_zero
         _draw_examples(datamodule, run, config)
         log.info("evaluating")
         # the data as trained, for every later evaluation: what it is, and the share of it the test split holds
+        # the simulated files too: a file of the run's own events, predicted later, is then known as such
         run.update_status(caption=datamodule.describe(), test_share=datamodule.test_share(),
-                          **{EVALUATION_DEFAULTS: datamodule.evaluation_defaults()})
+                          **{EVALUATION_DEFAULTS: datamodule.evaluation_defaults(),
+                             SIMULATED_KEY: simulated_fingerprint(datamodule.simulated_files())})
         evaluate(run)
     except BaseException as error:
         if rank_zero:

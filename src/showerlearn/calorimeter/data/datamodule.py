@@ -291,6 +291,7 @@ class CalorimeterDataModule(ShowerDataModule):
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
+        self.simulated_into = paths if self.simulate is not None else []
         # a state restored from a trained network (max_epochs: 0) names the calorimeter the files must share
         self.geometry = common_geometry(paths, self.geometry)
         events = load_hit_files(paths)

@@ -38,7 +38,8 @@ from showerlearn.collider.baselines.features import high_level_features
 from showerlearn.collider.data.dataset import ColliderDataset
 from showerlearn.collider.data.preprocessing import JetAlignment, Padded, TokenPreprocessor
 from showerlearn.collider.data.sources import (
-    BINARY_CLASSES, UNKNOWN_LABEL, ColumnarFiles, EventStreams, NpzFiles, Source, check_same_reconstruction,
+    BINARY_CLASSES, UNKNOWN_LABEL, ColumnarFiles, EventStreams, NpzFiles, SimulatedEvents, Source,
+    check_same_reconstruction,
 )
 from showerlearn.collider.data.streams import DEFAULT_CONSTITUENT_FEATURES, DEFAULT_OBJECT_FEATURES, object_kinds
 from showerlearn.collider.family import FAMILY
@@ -259,6 +260,7 @@ class ColliderDataModule(ShowerDataModule):
     def _setup_splits(self) -> None:
         self.source.prepare(self.progress)
         streams = self.source.read()
+        self.simulated_into = [self.source.path()] if isinstance(self.source, SimulatedEvents) else []
         self._check_labels(streams)
         meta = streams.meta  # the cross sections come from all events of the files, before any draw
         chosen = np.arange(len(streams))

@@ -479,6 +479,7 @@ class IACTDataModule(ShowerDataModule):
 
     def _setup_splits(self) -> None:
         paths = self.resolve_files()
+        self.simulated_into = paths if self.simulate is not None else []
         self.files, columns = self._catalog(paths, require_truth=True)
         _refuse_repeated_events(paths, self.files, columns)
         selected = select(columns, self.cuts, _describe(paths))
