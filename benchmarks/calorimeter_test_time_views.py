@@ -33,7 +33,8 @@ from showerlearn.calorimeter.data.decoding import PAIR_OUTPUTS
 from showerlearn.cli.common import quiet_libraries
 from showerlearn.config import load_config
 from showerlearn.config.components import declared_heads
-from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, predict_split, run_model_sha256
+from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, predict_split
+from showerlearn.engine.prediction_model import run_model_sha256
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.io.atomic import write_json_atomic, write_text_atomic
 from showerlearn.io.tables import read_attributes, read_tables

@@ -19,7 +19,7 @@ from showerlearn.calorimeter.data import (
 )
 from showerlearn.calorimeter.data.datamodule import CalorimeterDataModule
 from showerlearn.config import load_config
-from showerlearn.engine.predict import _run_outputs
+from showerlearn.engine.prediction_overrides import run_outputs
 
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -124,7 +124,7 @@ def test_decoding_settings_the_decoded_output_does_not_read_are_named_when_chang
     labels: a threshold of another rule, changed at prediction, changed no label. Values carried unchanged from
     the trained config (the slot attention example inherits the transformer's pair cut) are not named."""
     examples = Path(__file__).resolve().parents[1] / "examples"
-    outputs = {name: _run_outputs(load_config(examples / f"calorimeter_{name}.yaml"))
+    outputs = {name: run_outputs(load_config(examples / f"calorimeter_{name}.yaml"))
                for name in ("slot_attention", "condensation", "transformer", "two_stage", "oracle")}
     assert outputs == {"slot_attention": {"slots", "pairs"}, "condensation": {"objects"}, "transformer": {"pairs"},
                        "two_stage": {"cluster_pairs"}, "oracle": {"labels"}}

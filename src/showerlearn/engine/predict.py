@@ -49,31 +49,30 @@ from torch.utils.data import Dataset
 
 import showerlearn
 from showerlearn.config import ConfigError, ExperimentConfig, dump_config, load_config
-from showerlearn.config.components import declared_heads
 from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
 from showerlearn.engine.data_fingerprint import file_read_by
 from showerlearn.engine.environment import note_working_folder
-from showerlearn.engine.exported import metadata_path
+from showerlearn.engine.prediction_model import predicting_model_file, read_best_checkpoint
+from showerlearn.engine.prediction_overrides import (
+    refuse_estimator_changes, refuse_fitted_changes, refuse_ignored_changes, refuse_other_events, warn_of_input_changes,
+)
 from showerlearn.engine.run_dir import PREDICTED_WITH, RunDir, refuse_writing_into_a_run
 from showerlearn.engine.runner import (
     build_datamodule, build_module, error_reason, load_trained_weights, predict_outputs, trained_outputs,
 )
-from showerlearn.engine.safe_load import (
-    ESTIMATOR_FILE, LEGACY_ESTIMATOR_FILE, CheckpointFile, load_checkpoint, load_estimator,
-)
+from showerlearn.engine.safe_load import load_checkpoint
 from showerlearn.engine.seeding import seed_everything
 from showerlearn.engine.speed import (
     apply_process_settings, autocast_dtype, compile_network, prediction_device, prediction_precision,
 )
 from showerlearn.family import family_of
-from showerlearn.io.atomic import read_json_object
 from showerlearn.io.digest import file_sha256
 from showerlearn.io.tables import PREDICTIONS_KEY, TableStream, as_tables, read_attributes
 from showerlearn.progress import Progress
-from showerlearn.registry import DATAMODULES, ESTIMATORS, MODELS
+from showerlearn.registry import ESTIMATORS
 
 __all__ = [
     "DEFAULT_CHUNK_EVENTS", "FORMAT", "IDENTITY", "OUTPUT_SUFFIX", "PredictionStopped", "PredictionSummary", "batch_predictor",
@@ -440,11 +439,11 @@ def _open(
         raise ConfigError(config_source(run.config_file, overrides), problems)
     # the run's own config, as trained: what each --set is compared with (read once; none without --set)
     trained = load_config(run.config_file) if overrides else None
-    _refuse_estimator_changes(run, trained, config, overrides)
-    _refuse_ignored_changes(run, trained, config, overrides)
+    refuse_estimator_changes(run, trained, config, overrides)
+    refuse_ignored_changes(run, trained, config, overrides)
     # read once: hashed (the outputs' stamp, the check of an exported model) and loaded from the same bytes
-    best = _best_checkpoint(run) if config.model is not None else None
-    model_file = _model_file(run, config, model, best)
+    best = read_best_checkpoint(run) if config.model is not None else None
+    model_file = predicting_model_file(run, config, model, best)
     exported = _exported_model(model_file) if model is not None else None
     seed_everything(config.seed, config.trainer.deterministic)
     apply_process_settings(config.trainer)  # as training does
@@ -453,254 +452,10 @@ def _open(
     # what the data fitted on the training split: new files need no training file, and the settings it was
     # fitted for are the trained ones, whatever --set says of them
     if checkpoint is not None and datamodule.restore_from_checkpoint(checkpoint):
-        _refuse_fitted_changes(run, trained, config, datamodule, overrides)
-    _warn_of_input_changes(trained, config, datamodule, overrides)
+        refuse_fitted_changes(run, trained, config, datamodule, overrides)
+    warn_of_input_changes(trained, config, datamodule, overrides)
     model_sha256 = best.sha256 if model is None and best is not None else file_sha256(model_file)
     return _Context(run, config, datamodule, model_file, exported, model_sha256, keep_invalid, chunk_events, checkpoint)
-
-
-def _refuse_estimator_changes(
-    run: RunDir, trained: ExperimentConfig | None, config: ExperimentConfig, overrides: Sequence[str]
-) -> None:
-    """Refuse overrides of an estimator run's ``estimator``: the run predicts with the estimator it fitted, saved
-    whole with its parameters, which the config's would not change (silently, with the output stamped with them)."""
-    if trained is None or config.estimator is None:
-        return
-    if trained.estimator is not None and trained.estimator.model_dump(mode="json") == config.estimator.model_dump(mode="json"):
-        return
-    keys = [key for key in (override.partition("=")[0] for override in overrides) if _nested(key, "estimator")]
-    raise ValueError(
-        f"predict: cannot --set {', '.join(keys) or 'estimator'}: {run.path} predicts with the estimator it fitted "
-        f"({ESTIMATOR_FILE}, saved with its parameters); train a new run with these settings (an estimator that "
-        "fits nothing, such as a clustering window, takes seconds)"
-    )
-
-
-def _refuse_fitted_changes(
-    run: RunDir, trained: ExperimentConfig | None, config: ExperimentConfig, datamodule: ShowerDataModule,
-    overrides: Sequence[str],
-) -> None:
-    """Refuse overrides of the data settings a restored fitted state stands in for
-    (:attr:`~ShowerDataModule.fitted_settings`): they would be ignored, silently, or feed the network inputs
-    other than those it was trained on. Named as given (``--set``), with the settings they change."""
-    if trained is None:  # no --set: the run's own config, which its fitted state was fitted with
-        return
-    before, used = (c.data.model_dump(mode="json")["params"] for c in (trained, config))
-    changed = [f"data.params.{path}" for path in datamodule.changed_fitted_settings(before, used)]
-    if not changed:
-        return
-    keys = _given_keys(overrides, changed)
-    settings = "" if keys == changed else f" ({', '.join(changed)})"
-    raise ValueError(
-        f"predict: cannot --set {', '.join(keys)}: {run.path} predicts with the data preprocessing it fitted on its "
-        f"training split and the settings it was fitted for{settings}, restored from its checkpoint, since its network "
-        "needs its inputs as it was trained on them; train a new run to change it"
-    )
-
-
-def _warn_of_input_changes(
-    trained: ExperimentConfig | None, config: ExperimentConfig, datamodule: ShowerDataModule, overrides: Sequence[str]
-) -> None:
-    """Say when ``--set`` changes what the network reads of each event (:attr:`~ShowerDataModule.input_settings`:
-    the IACT cleaning or transforms): allowed, to study the network under the change, but its predictions are then
-    no longer those of the inputs it was trained on."""
-    if trained is None or not isinstance(datamodule, ShowerDataModule):
-        return
-    before, used = (c.data.model_dump(mode="json")["params"] for c in (trained, config))
-    if changed := [f"data.params.{path}" for path in datamodule.changed_input_settings(before, used)]:
-        log.warning("predict --set %s: the network reads its inputs otherwise than it was trained to (%s); its "
-                    "predictions show it under that change", " ".join(_given_keys(overrides, changed)), ", ".join(changed))
-
-
-def _refuse_ignored_changes(
-    run: RunDir, trained: ExperimentConfig | None, config: ExperimentConfig, overrides: Sequence[str]
-) -> None:
-    """Refuse overrides of prediction settings that the run's outputs are not read with, which its DataModule
-    names (``ignored_prediction_settings``: the calorimeter's pair threshold for a network decoded from its
-    slots): they would change no prediction, while the output's config claims them."""
-    datamodule = DATAMODULES.get(config.data.name)
-    known = isinstance(datamodule, type) and issubclass(datamodule, ShowerDataModule)
-    outputs = _run_outputs(config) if trained is not None and known else None
-    if outputs is None:  # no --set, or a network that declares no outputs
-        return
-    before, used = (c.data.model_dump(mode="json")["params"] for c in (trained, config))
-    reasons = {f"data.params.{path}": why
-               for path, why in datamodule.ignored_prediction_settings(outputs, before, used).items()}
-    if not reasons:
-        return
-    keys = _given_keys(overrides, list(reasons))
-    component = config.estimator or config.model
-    raise ValueError(
-        f"predict: cannot --set {', '.join(keys)}: the predictions of {run.path} ({component.name}) are "
-        f"{'; '.join(dict.fromkeys(reasons.values()))}: {'it has' if len(keys) == 1 else 'they have'} no effect "
-        "on them (set only those its output reads)"
-    )
-
-
-def _run_outputs(config: ExperimentConfig) -> frozenset[str] | None:
-    """The outputs the run's model predicts and its predictions are decoded from, as the network (the trained
-    ones of its heads) or the estimator declares them (``output_heads``); None when it declares none."""
-    if config.estimator is not None:
-        return declared_heads(ESTIMATORS.get(config.estimator.name), config.estimator.params or {})
-    declared = declared_heads(MODELS.get(config.model.name), config.model.params or {})
-    return None if declared is None else frozenset(trained_outputs(dict.fromkeys(declared), config))
-
-
-def _given_keys(overrides: Sequence[str], changed: Sequence[str]) -> list[str]:
-    """The ``--set`` keys of ``overrides`` that set (or hold) the ``changed`` settings; ``changed`` itself when
-    none does (a change no key names: a data.name override dropping the params)."""
-    given = (override.partition("=")[0] for override in overrides)
-    return [key for key in given if any(_nested(key, setting) for setting in changed)] or list(changed)
-
-
-def refuse_other_events(run: RunDir, config: ExperimentConfig, what: str) -> None:
-    """Refuse a test split predicted with data settings (``config``) that change which events it holds (its
-    split, cuts, files: :meth:`~ShowerDataModule.changed_event_settings`): it would hold training events, and
-    its metrics would not be the test split's. ``what``: the ``--set`` or the file, for the message."""
-    trained = load_config(run.config_file)
-    if trained.data.name != config.data.name:
-        raise ValueError(f"{what}: the test split of {run.path} is read by its data {trained.data.name!r}, not {config.data.name!r}")
-    cls = DATAMODULES.get(config.data.name)
-    changed = [f"data.params.{path}" for path in cls.changed_event_settings(
-        *(c.data.model_dump(mode="json")["params"] for c in (trained, config)))]  # fmt: skip
-    if trained.seed != config.seed:  # it draws the split (and a simulation) unless their own seeds are set
-        changed.insert(0, "seed")
-    if changed:
-        raise ValueError(
-            f"{what}: {', '.join(changed)} {'changes' if len(changed) == 1 else 'change'} which events the test split "
-            f"of {run.path} holds (it could hold "
-            f"training events); only data.params {', '.join(sorted(cls.prediction_settings))} may change for it: "
-            "predict files, or train a run with these settings"
-        )
-
-
-def _nested(key: str, path: str) -> bool:
-    """Whether the dotted ``key`` and ``path`` are the same setting or one holds the other."""
-    return key == path or path.startswith(f"{key}.") or key.startswith(f"{path}.")
-
-
-def run_model_sha256(run: RunDir) -> str | None:
-    """The digest an output of the run's own model is stamped with (its best checkpoint's or its estimator
-    file's); None when it has neither."""
-    if load_config(run.config_file).model is not None:
-        best = _best_checkpoint(run)
-        return None if best is None else best.sha256
-    path = run.checkpoints / ESTIMATOR_FILE
-    return file_sha256(path) if path.is_file() else None
-
-
-def _best_checkpoint(run: RunDir) -> CheckpointFile | None:
-    """The network's best checkpoint, read (not yet loaded), or None when the run has none (an exported model
-    may stand in for it)."""
-    try:
-        return CheckpointFile.read(run.best_checkpoint())
-    except FileNotFoundError:
-        return None
-
-
-def _model_file(run: RunDir, config: ExperimentConfig, model: str | Path | None, best: CheckpointFile | None) -> Path:
-    """The file that predicts: the exported model given (checked against the run's ``best`` checkpoint), else the
-    run's estimator or best checkpoint."""
-    if model is None:
-        return _run_model_file(run, config)
-    if config.estimator is not None:
-        raise ValueError(f"--model {model}: {run.path} trained an estimator ({config.estimator.name}), not a network to replace")
-    if not Path(model).is_file():
-        raise FileNotFoundError(f"--model {model}: no such file")
-    _check_made_from(Path(model), run, config, best)
-    _warn_if_stopped(run, Path(model))
-    return Path(model)
-
-
-def _run_model_file(run: RunDir, config: ExperimentConfig) -> Path:
-    """The run's own estimator file or best checkpoint; a FileNotFoundError saying why there is none (the run's
-    recorded state and error) and how to go on."""
-    if config.estimator is not None:
-        found: Path | None = run.checkpoints / ESTIMATOR_FILE
-        if not found.is_file() and (run.checkpoints / LEGACY_ESTIMATOR_FILE).is_file():
-            load_estimator(found)  # an older run's estimator pickle: refused with how to get a safe file
-        found, missing = (found if found.is_file() else None), f"no {ESTIMATOR_FILE} in {run.checkpoints}"
-    else:
-        found, missing = _checkpoint_path(run), f"no checkpoint in {run.checkpoints}"
-    if found is None:
-        raise FileNotFoundError(run.not_completed(f"nothing to predict with ({missing})") or (
-            f"{run.path}: {missing}, though its run.json says completed (moved or deleted?): put it back, or train "
-            f"the run again into a new folder (showerlearn train {run.config_file})"))
-    _warn_if_stopped(run, found)
-    return found
-
-
-def _warn_if_stopped(run: RunDir, model: Path) -> None:
-    """A stopped network's checkpoint (or its export) predicts, but as it was when it stopped, not as the run would
-    end: said, not refused."""
-    if run.status().get("state") not in (None, "completed"):
-        log.warning("predict: %s did not complete (%s): predicting with %s, as it was when the run stopped",
-                    run.path, run.state_summary(), model.name)
-
-
-def _checkpoint_path(run: RunDir) -> Path | None:
-    """The run's best (or last) checkpoint; None when it has none (an ensemble's refusal says to use its members)."""
-    try:
-        return run.best_checkpoint()
-    except FileNotFoundError:
-        if run.is_ensemble():
-            raise
-        return None
-
-
-def _check_made_from(model: Path, run: RunDir, config: ExperimentConfig, best: CheckpointFile | None) -> None:
-    """An exported model must be this run's network (another run's export would be fed and decoded by a
-    pipeline it was not trained with): its sidecar's config must hold the run's model and data kind (data
-    settings such as cuts or decoding may change at prediction), and the checkpoint it was exported from must
-    be the run's best one, byte for byte (another run of the same settings has other weights)."""
-    sidecar = metadata_path(model)
-    if not sidecar.is_file():
-        log.warning("--model %s: no sidecar %s, so it cannot be checked to be %s's network", model, sidecar.name, run.path)
-        return
-    described = read_json_object(sidecar)
-    if missing := [key for key in ("config", "run_id") if key not in described]:
-        raise ValueError(f"--model {model}: its sidecar {sidecar} lacks {' and '.join(missing)}: not one `showerlearn "
-                         "export` wrote, or damaged; export the run again")
-    # sidecars written before they kept the model file's digest are checked on the rest alone
-    if (digest := described.get("model_sha256")) is not None and file_sha256(model) != digest:
-        raise ValueError(f"--model {model}: not the file its sidecar {sidecar.name} describes (SHA-256 {digest[:12]}...): "
-                         "replaced or changed since `showerlearn export` wrote them; export the run again")
-    theirs, ours = described["config"], config.model_dump(mode="json")
-    differing = []
-    if theirs.get("model") != ours["model"]:
-        differing.append("model")
-    if theirs.get("data", {}).get("name") != ours["data"]["name"]:
-        differing.append("data")
-    exported_from = described["run_id"]
-    if differing:
-        raise ValueError(
-            f"--model {model}: exported from the run {exported_from} whose {' and '.join(differing)} "
-            f"settings differ from {run.path}'s: predict with the run it was exported from"
-        )
-    same_run = described.get("run", "") == str(run.path.resolve())
-    _check_checkpoint_digest(model, run, best, described.get("checkpoint_sha256"), exported_from, same_run)
-
-
-def _check_checkpoint_digest(
-    model: Path, run: RunDir, best: CheckpointFile | None, digest: str | None, exported_from: str, same_run: bool
-) -> None:
-    """The run's ``best`` checkpoint is the one ``model`` was exported from (its SHA-256 ``digest``, from the sidecar);
-    ``same_run``: the sidecar names this very run folder (by its resolved path, not its name, which runs share)."""
-    # sidecars written before they kept the digest: accepted on the settings alone, as they were then
-    if digest is None:
-        return
-    if best is None:  # a run folder shipped with its export only: nothing to compare with
-        log.warning("--model %s: %s has no checkpoint to check it against", model, run.path)
-        return
-    if best.sha256 == digest:
-        return
-    if same_run:  # this run's, before it was trained further (--resume) or its best replaced
-        raise ValueError(f"--model {model}: exported from {run.path} when its best checkpoint was another (SHA-256 "
-                         f"{digest[:12]}...); the run has been trained further since: export it again")
-    raise ValueError(
-        f"--model {model}: exported from the checkpoint of the run {exported_from} (SHA-256 {digest[:12]}...), not "
-        f"from {best.path}: another network than the run's; predict with the run it was exported from, or export this one"
-    )
 
 
 def _check_reads_new_files(context: _Context, sources: Sequence[Path]) -> None:

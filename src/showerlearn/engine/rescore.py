@@ -25,9 +25,9 @@ import numpy as np
 import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
-from showerlearn.engine.predict import (
-    COMPLETE_ATTRIBUTE, READ_BY_RUN, TEST_SPLIT_SOURCE, refuse_other_events, run_model_sha256,
-)
+from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, READ_BY_RUN, TEST_SPLIT_SOURCE
+from showerlearn.engine.prediction_model import run_model_sha256
+from showerlearn.engine.prediction_overrides import refuse_other_events
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import evaluate_file, recorded_data
 from showerlearn.evaluation.scope import TEST_SPLIT, data_set_reads
