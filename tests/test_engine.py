@@ -348,17 +348,17 @@ def test_a_run_resumes_elsewhere_with_other_threads_and_accelerator_but_not_anot
 def test_under_16_mixed_a_run_goes_on_only_in_the_number_type_it_trained_in(tabular_config: dict) -> None:
     """float16 with a gradient scaler (a GPU; Lightning's checkpoint holds the scaler) against bfloat16 (this CPU),
     whatever the accelerator setting says ('auto' on another machine): refused either way round, before any change."""
-    from showerlearn.engine.runner import _machine_problems
+    from showerlearn.engine.resume_settings import machine_problems
 
     tabular_config["trainer"].update(accelerator="auto", precision="16-mixed")
     config = resolve_config(tabular_config)
     datamodule = DATAMODULES.get(config.data.name).__qualname__
     on_gpu = {datamodule: {"world_size": 1}, "MixedPrecision": {"scale": 65536.0, "_growth_tracker": 3}}
-    (problem,) = _machine_problems(config, on_gpu)
+    (problem,) = machine_problems(config, on_gpu)
     assert "trained in float16 (with a gradient scaler, on a GPU) and would go on in bfloat16 (no GPU) here" in problem
-    assert _machine_problems(config, {datamodule: {"world_size": 1}}) == []  # trained here, in bfloat16
+    assert machine_problems(config, {datamodule: {"world_size": 1}}) == []  # trained here, in bfloat16
     tabular_config["trainer"]["precision"] = "32-true"
-    assert _machine_problems(resolve_config(tabular_config), on_gpu) == []  # the scaler state is of no 16-mixed run
+    assert machine_problems(resolve_config(tabular_config), on_gpu) == []  # the scaler state is of no 16-mixed run
 
 
 def test_resuming_with_another_number_of_processes_is_refused(tabular_config: dict) -> None:

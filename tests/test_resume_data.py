@@ -55,7 +55,7 @@ def test_resume_and_run_dir_naming_different_folders_are_refused(tabular_config:
 
 def test_where_new_runs_go_may_differ_when_a_run_is_resumed(tabular_config: dict) -> None:
     """output_dir places new runs only: a resumed run goes on in its own folder (it was refused as a config change)."""
-    from showerlearn.engine.runner import budget_changes
+    from showerlearn.engine.resume_settings import budget_changes
 
     stored = resolve_config(tabular_config)
     moved = resolve_config({**tabular_config, "output_dir": "elsewhere"})

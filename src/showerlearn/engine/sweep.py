@@ -215,7 +215,7 @@ def _check_same_experiment(run: Path, config: ExperimentConfig) -> dict[str, lis
     """A ConfigError when the run started in ``run`` was trained with another config than ``config`` (its
     training budget and where it trains aside): a resumed sweep must not average runs of different experiments. Returns the
     budget keys that differ, ``{key: [the run's value, config's value]}``."""
-    from showerlearn.engine.runner import budget_changes
+    from showerlearn.engine.resume_settings import budget_changes
 
     return budget_changes(load_config(run / "config.yaml"), config, str(run))
 
