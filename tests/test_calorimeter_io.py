@@ -287,6 +287,14 @@ def _attribute(name: str, value: object) -> Callable[[h5py.File], None]:
     return edit
 
 
+def _group_in_place_of(key: str) -> Callable[[h5py.File], None]:
+    """An edit putting an (empty) group where dataset ``key`` was."""
+    def edit(file: h5py.File) -> None:
+        del file[key]
+        file.create_group(key)
+    return edit
+
+
 def _index_cut_to_two_events(file: h5py.File) -> None:
     for name in list(file["events"]):
         _replace(f"events/{name}", lambda values: values[:2])(file)
@@ -331,7 +339,23 @@ BROKEN = {
                              r"/hits/true_energy is inf at hit row 1; expected a true deposited energy >= 0 MeV"),
     "NaN true fraction": (_set("hits/true_fraction", 2, np.nan),
                           r"/hits/true_fraction is nan at hit row 2; expected the share of the hit's energy from its gamma"),
-    "NaN gamma energy": (_set("gammas/energy_rest", 3, np.nan), "/gammas/energy_rest is nan at gamma row 3; expected a finite"),
+    "NaN gamma energy": (_set("gammas/energy_rest", 3, np.nan),
+                         "/gammas/energy_rest is nan at gamma row 3; expected an emitted energy >= 0 MeV"),
+    "negative gamma energy": (_set("gammas/energy_lab", 1, -5.0),
+                              "/gammas/energy_lab is -5.0 at gamma row 1; expected an emitted energy >= 0 MeV"),
+    "gamma polar angle of 4 rad": (_set("gammas/theta", 0, 4.0), r"/gammas/theta is 4.0 at gamma row 0; expected a polar angle"),
+    "a group for the hit counts": (_group_in_place_of("events/n_hits"), "/events/n_hits is a Group, expected a dataset"),
+    "a crystal table column too short": (_replace("geometry/theta_min", lambda values: values[:10]),
+                                         "/geometry/theta_min has 10 values for the 2432 crystals of /geometry/crystal_id; "
+                                         "expected one per crystal"),
+    "a 2-D crystal table": (_replace("geometry/crystal_id", lambda ids: ids.reshape(-1, 2)),
+                            r"/geometry/crystal_id has shape \(1216, 2\), expected one value per row"),
+    "a group for the crystal ids": (_group_in_place_of("geometry/crystal_id"),
+                                    "/geometry/crystal_id is a Group, expected a dataset"),
+    "NaN crystal extents": (_replace("geometry/theta_min", lambda values: np.full(len(values), np.nan)),
+                            "/geometry/theta_min is nan at crystal row 0; expected a finite angle"),
+    "repeated event numbers": (lambda file: file.create_dataset("events/event_id", data=np.zeros(4, "i8")),
+                               "/events/event_id is 0 at event 1; expected each event's own number, once"),
     "text energies": (_replace("hits/energy", lambda energy: np.full(len(energy), b"x")),
                       r"/hits/energy holds \|S1 values, expected numbers"),
     "text version": (_text_version, "attribute 'version' is 'abc', expected the format version, a whole number"),
@@ -435,6 +459,11 @@ def test_a_root_tree_converts_into_a_hit_file_for_prediction(tmp_path: Path) -> 
     # an existing output is kept unless --overwrite; a bad tree leaves nothing behind
     again = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(output)])
     assert again.exit_code != 0 and "exists; pass --overwrite" in " ".join(again.output.split())
+    # nor is the tree replaced by its own conversion, --overwrite or not
+    before = path.read_bytes()
+    itself = CliRunner().invoke(app, ["convert", "calorimeter", str(path), "-o", str(path), "--overwrite"])
+    assert itself.exit_code != 0 and "is the file this command reads" in " ".join(itself.output.split())
+    assert path.read_bytes() == before
     broken = write_root(tmp_path / "broken.root", crystal_id=ak.Array([[1, 9999]]), energy=ak.Array([[1.0, 2.0]]),
                          time=ak.Array([[0.0, 0.0]]))
     refused = CliRunner().invoke(app, ["convert", "calorimeter", str(broken), "-o", str(tmp_path / "broken.h5")])

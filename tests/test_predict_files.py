@@ -862,6 +862,9 @@ def test_a_new_file_is_scored_only_named_whole_and_by_the_run_that_predicted_it(
         # the run's own data file: the events it trained on would pass for held-out ones
         (_predicted(window, calorimeter[1] / "a.h5", tmp_path / "own"), "one of the files the run"),
         (_stamped(predictions, tmp_path / "older.h5"), "predicted by an earlier showerlearn"),
+        # a hit file given for its predictions
+        (calorimeter[1] / "b.h5", "not a file `showerlearn predict` wrote (its format attribute is "
+                                  "'showerlearn-calorimeter-hits', expected 'showerlearn-predictions')"),
     ]  # fmt: skip
     with h5py.File(tmp_path / "older.h5", "a") as opened:  # as predict wrote it before it stamped read_by_run
         del opened.attrs["read_by_run"]
@@ -1062,5 +1065,8 @@ def test_a_file_of_the_runs_own_simulated_events_is_known_as_such_wherever_it_is
     (cached,) = [Path(name) for name in run.status()[SIMULATED_KEY]]
     assert cached.parent.name == "cache" and cached.is_file()
     copy = Path(shutil.copy(cached, tmp_path / "moved.h5"))
-    assert read_attributes(_predicted(run, copy, tmp_path / "copy"))[READ_BY_RUN] == str(cached)
+    predictions = _predicted(run, copy, tmp_path / "copy")
+    assert read_attributes(predictions)[READ_BY_RUN] == str(cached)
+    scored = _scored(run, predictions, tmp_path / "o", "--set", "evaluation={name: calorimeter}")  # the run has none
+    assert scored.exit_code == 1 and "predictions of moved.h5, the same events as" in _text(scored), scored.output
     assert read_attributes(_predicted(run, calorimeter[1] / "a.h5", tmp_path / "new"))[READ_BY_RUN] == ""

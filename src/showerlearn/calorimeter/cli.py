@@ -41,7 +41,7 @@ def simulate_calorimeter(
     --set beta=0.7 --set energy_max_mev=5; see docs/calorimeter.md.
     """
     with user_errors():
-        check_output_file(output, overwrite)
+        check_output_file(output, overwrite, inputs=[config])
         from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig
         from showerlearn.calorimeter.simulation import simulate_calorimeter as simulate
 
@@ -156,7 +156,7 @@ def convert_calorimeter(
     Crystal ids are mapped to angles with --geometry; see docs/calorimeter.md, "ROOT trees".
     """
     with user_errors():
-        check_output_file(output, overwrite)
+        check_output_file(output, overwrite, inputs=[source])
         import numpy as np
 
         from showerlearn.calorimeter.geometry import geometry_by_name

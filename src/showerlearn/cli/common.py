@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,9 +55,12 @@ def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     return load_config(config, overrides or [])
 
 
-def check_output_file(path: Path, overwrite: bool, name: str = "--output") -> None:
-    """Before any work: an output that is a folder, or that exists (unless ``overwrite``), is refused; ``name``: what
+def check_output_file(path: Path, overwrite: bool, name: str = "--output", inputs: Sequence[Path | None] = ()) -> None:
+    """Before any work: an output that is a folder, that exists (unless ``overwrite``), or that is one of the
+    command's ``inputs`` (``overwrite`` would replace the file being read: its data lost) is refused; ``name``: what
     the message calls it (the option, or the file written beside the one it gives)."""
+    if any(source is not None and source.exists() and source.resolve() == path.resolve() for source in inputs):
+        raise ValueError(f"{name} {path}: is the file this command reads; write to another file")
     if path.is_dir():
         raise IsADirectoryError(f"{name} {path}: is a folder; give the name of the file to write")
     if blocking := file_in_the_way(path):

@@ -80,7 +80,7 @@ def simulate_collider(
         if repeated := sorted({path.name for path in paths if paths.count(path) > 1}):  # 600 and 600.0001: one name
             raise ConfigError("--signal-mass", [f"mass points given twice (one file per mass point): {', '.join(repeated)}"])
         for path in paths:
-            check_output_file(path, overwrite)
+            check_output_file(path, overwrite, inputs=[config])
         for point, path in zip(points, paths, strict=True):
             with kept_if_created_meanwhile():
                 summary = run(point, path, seed=seed, n_jobs=jobs, progress=True, overwrite=overwrite)

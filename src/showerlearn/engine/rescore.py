@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from showerlearn.config import ConfigError, ExperimentConfig, apply_overrides, resolve_config
-from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, READ_BY_RUN, TEST_SPLIT_SOURCE
+from showerlearn.engine.predict import COMPLETE_ATTRIBUTE, FORMAT, READ_BY_RUN, TEST_SPLIT_SOURCE
 from showerlearn.engine.prediction_model import run_model_sha256
 from showerlearn.engine.prediction_overrides import refuse_other_events
 from showerlearn.engine.run_dir import RunDir
@@ -69,6 +69,10 @@ def evaluate_predictions(
         raise FileNotFoundError(f"--predictions {predictions}: no such file")
     _check_output(output, run, predictions, overwrite)
     stamp = read_attributes(predictions)
+    if stamp.get("format") != FORMAT:  # a hit or event file, a run's own predictions.h5: nothing says what predicted it
+        raise ValueError(f"--predictions {predictions}: not a file `showerlearn predict` wrote (its format attribute is "
+                         f"{stamp.get('format')!r}, expected {FORMAT!r}): predict the file first, showerlearn predict "
+                         f"{run.path} FILE --output DIR")
     config = _checked_config(stamp, run, predictions, overrides)
     if _is_test_split(stamp):
         scored = _test_split(run, config, predictions, overrides)

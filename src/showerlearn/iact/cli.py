@@ -36,7 +36,7 @@ def simulate_iact(
         if any(part in (".simtel", ".fits", ".root") for part in output.suffixes):  # read back as what it is not
             raise ValueError(f"--output {output}: the simulation writes a ctapipe DL1 HDF5 file, not a sim_telarray, "
                              "FITS or ROOT one: name it .dl1.h5 or .h5")
-        check_output_file(output, overwrite)
+        check_output_file(output, overwrite, inputs=[config])
         from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
         settings = read_yaml(config) if config else {}

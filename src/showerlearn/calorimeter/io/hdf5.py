@@ -280,6 +280,15 @@ _TRUTH_RANGES = {
     "true_energy": (0.0, np.inf, "a true deposited energy >= 0 MeV"),
     "true_fraction": (0.0, 1.0 + 1e-6, "the share of the hit's energy from its gamma, in [0, 1]"),
 }
+#: the true gammas' columns -> (lowest, highest, what a valid file holds there); NaN and infinities are refused in each
+_GAMMA_RANGES = {
+    "energy_rest": (0.0, np.inf, "an emitted energy >= 0 MeV"),
+    "energy_lab": (0.0, np.inf, "an emitted energy >= 0 MeV"),
+    "theta": _HIT_RANGES["theta"],
+    "phi": _HIT_RANGES["phi"],
+    "deposited": (0.0, np.inf, "a deposited energy >= 0 MeV"),
+    "escaped": (0.0, np.inf, "an escaped energy >= 0 MeV"),
+}
 #: the fragment's velocity v/c: at 1 its Doppler shift is infinite (the range a file's ``/events/beta`` holds)
 BETA_RANGE = (0.0, np.nextafter(1.0, 0.0), "a velocity v/c in [0, 1)")
 
@@ -319,7 +328,7 @@ def read_gammas(path: str | Path, start: int = 0, stop: int | None = None) -> An
         first, last = _row_range(events["gamma_start"], events["n_gammas"])
         columns = {name: _column(file, path, "gammas", name, first, last) for name in _COLUMNS["gammas"]}
         for name, values in columns.items():
-            _refuse(path, f"/gammas/{name}", values, ~np.isfinite(values), "gamma row", first, "a finite number")
+            _refuse_outside(path, f"/gammas/{name}", values, _GAMMA_RANGES[name], "gamma row", first)
         return ak.unflatten(ak.zip(columns), events["n_gammas"])
 
 
@@ -348,7 +357,7 @@ def geometry_name(path: str | Path) -> str | None:
     with _open(path) as file:
         if (name := _text_attribute(file, "geometry")) is not None or "geometry/crystal_id" not in file:
             return name
-        table = {key: file["geometry"][key][:] for key in _CENTRE if f"geometry/{key}" in file}
+        table = _geometry_table(file, path, _CENTRE)
     return next((name for name, geometry in GEOMETRIES.items() if _same_crystals(table, geometry().table())), None)
 
 
@@ -433,8 +442,11 @@ def _check_header(file: h5py.File, path: Path) -> None:
                                          f"is {VERSION})")
     for group, names in _REQUIRED.items():
         for name in names:
-            if f"{group}/{name}" not in file:
+            # a group in a dataset's place would pass for one of no rows (len of a group counts its members)
+            if (found := file.get(f"{group}/{name}")) is None:
                 raise CalorimeterFileError(path, f"missing dataset /{group}/{name}")
+            if not isinstance(found, h5py.Dataset):
+                raise CalorimeterFileError(path, f"/{group}/{name} is a {type(found).__name__}, expected a dataset")
     _check_units(file, path)
     _check_lengths(file, path)
 
@@ -504,6 +516,10 @@ def _event_columns(file: h5py.File, path: str | Path, start: int, stop: int | No
             raise CalorimeterFileError(path, f"/events/event_id has {len(file['events/event_id'])} values for "
                                              f"{len(file['events/n_hits'])} events; expected one per event")
         columns["event_id"] = numbers.astype(np.int64)
+        # within the events read (a file read in parts is checked part by part): predictions name events by them
+        repeated = np.zeros(len(numbers), bool)
+        repeated[np.unique(numbers, return_index=True)[1]] = True
+        _refuse(path, "/events/event_id", numbers, ~repeated, "event", start, "each event's own number, once")
     return columns
 
 
@@ -557,12 +573,12 @@ def _refuse_outside(path: str | Path, key: str, values: np.ndarray, bounds: tupl
     _refuse(path, key, values, ~inside, row_name, first, expected)
 
 
-def _whole_ids(path: str | Path, ids: np.ndarray, first: int) -> np.ndarray:
+def _whole_ids(path: str | Path, ids: np.ndarray, first: int, key: str = "/hits/crystal_id", row_name: str = "hit row") -> np.ndarray:
     """Crystal ids as integers: a float column (as some writers store them) must hold whole numbers."""
     if ids.dtype.kind in "iu":
         return ids
     whole = np.zeros(len(ids), bool) if ids.dtype.kind == "b" else np.isfinite(ids) & (np.round(ids) == ids)
-    _refuse(path, "/hits/crystal_id", ids, ~whole, "hit row", first, "a crystal id, a whole number")
+    _refuse(path, key, ids, ~whole, row_name, first, "a crystal id, a whole number")
     return ids.astype(np.int64)
 
 
@@ -571,7 +587,7 @@ def _check_crystals(file: h5py.File, path: str | Path, columns: Mapping[str, np.
     names (when this version knows it): a crystal that does not exist has no position. Where that table gives the
     crystals' extents, every hit's angles within its crystal's: the sphere window places a hit by its crystal, the
     other methods by its angles, so angles of another numbering would give each method other positions."""
-    table, where = _crystal_table(file)
+    table, where = _crystal_table(file, path)
     if table is None:
         return
     ids, known = columns["crystal_id"], table["crystal_id"]
@@ -611,18 +627,36 @@ def _check_angles(path: str | Path, columns: Mapping[str, np.ndarray], table: Ma
                   "crystal ids of different calorimeters or numberings?")
 
 
-def _crystal_table(file: h5py.File) -> tuple[dict[str, np.ndarray] | None, str]:
+def _crystal_table(file: h5py.File, path: str | Path) -> tuple[dict[str, np.ndarray] | None, str]:
     """The crystals a file's hits may name (their ids, and their extents where known) and where they come from;
     None when nothing says."""
     if "geometry/crystal_id" in file:
-        group = file["geometry"]
-        return {key: group[key][:] for key in ("crystal_id", *_EXTENTS) if key in group}, "the file's /geometry"
+        return _geometry_table(file, path, ("crystal_id", *_EXTENTS)), "the file's /geometry"
     name = _text_attribute(file, "geometry")
     try:
         geometry = geometry_by_name(name) if name is not None else None
     except ValueError:  # a calorimeter this version does not know: nothing to check the ids against
         return None, ""
     return (None, "") if geometry is None else (geometry.table(), f"the geometry {name!r} the file names")
+
+
+def _geometry_table(file: h5py.File, path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The columns ``keys`` (``crystal_id`` first) of a file's ``/geometry`` crystal table that it has: one value per
+    crystal in each, whole crystal ids and finite angles (a NaN extent would let every hit pass as inside)."""
+    n = len(file["geometry/crystal_id"])  # of a group, its members: _column refuses it
+    ids = _column(file, path, "geometry", "crystal_id", 0, n)
+    table = {"crystal_id": _whole_ids(path, ids, 0, "/geometry/crystal_id", "crystal row")}
+    for key in keys[1:]:
+        if f"geometry/{key}" not in file:
+            continue
+        dataset = file[f"geometry/{key}"]
+        if isinstance(dataset, h5py.Dataset) and dataset.ndim == 1 and len(dataset) != n:
+            raise CalorimeterFileError(path, f"/geometry/{key} has {len(dataset)} values for the {n} crystals of "
+                                             "/geometry/crystal_id; expected one per crystal")
+        values = _column(file, path, "geometry", key, 0, n)
+        _refuse(path, f"/geometry/{key}", values, ~np.isfinite(values), "crystal row", 0, "a finite angle [rad]")
+        table[key] = values
+    return table
 
 
 def _check_true_gamma(path: str | Path, true_gamma: np.ndarray, n_hits: np.ndarray, n_gammas: np.ndarray | None,
