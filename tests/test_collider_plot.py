@@ -57,4 +57,9 @@ def test_the_command_draws_files_and_names_the_scores_a_file_has(tmp_path: Path)
     iact_like = write_columns(tmp_path / "iact.predictions.h5", {"gammaness": np.array([0.1, 0.9])})
     code, output = invoke(iact_like, "-o", tmp_path / "refused.png")
     assert code != 0 and "nocolumn'score'toplot:notacolliderpredictionfile" in output, output
+    for damaged, said in (("[oops", "isnottheJSONlistofprocessnamespredictwrites(Expectingvalue"),
+                          ('{"a": 1}', """is{"a":1};expectedtheJSONlistofprocessnames""")):
+        broken = write_columns(tmp_path / "broken.predictions.h5", _predictions(50, 2), attributes={"process_names": damaged})
+        code, output = invoke(broken, "-o", tmp_path / "refused.png")
+        assert code != 0 and f"broken.predictions.h5:attributeprocess_names{said}" in output, output
     assert not (tmp_path / "refused.png").exists()

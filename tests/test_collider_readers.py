@@ -526,6 +526,18 @@ def _emptied(h5: h5py.File) -> None:
         pytest.param(_replaced("events/weight_pb", lambda v: -v), r"'events/weight_pb': the weights of process '\w+' add up "
                      r"to -[\d.e+-]+ pb over its \d+ events; expected its selected cross section, above 0", id="weights-negative"),
         pytest.param(_replaced("events/weight_pb", np.zeros_like), r"the weights of process '\w+' add up to 0 pb", id="weights-0"),
+        pytest.param(_set("muons/pt", 0, -5.0), r"'muons/pt' holds -5.0 in event \d+; expected a value >= 0", id="muon-pt"),
+        pytest.param(_set("jets/pt", 2, -5.0), r"'jets/pt' holds -5.0 in event 2; expected a value >= 0", id="jet-pt"),
+        pytest.param(_replaced("constituents/category", lambda v: np.where(np.arange(len(v)) == 0, 2.5, v)),
+                     r"'constituents/category' holds 2.5 in event 0; expected a whole number >= 0", id="category-fraction"),
+        pytest.param(_replaced("constituents/jet_index", lambda v: v + 0.5),
+                     r"'constituents/jet_index' holds 0.5 in event 0 \(the first of \d+ such values\); expected a whole number >= 0", id="jet-index-fraction"),
+        pytest.param(_replaced("fatjets/n_btag", lambda v: v - 3), r"'fatjets/n_btag' holds -3 in event 0 \(the first of \d+ such "
+                     r"values\); expected a whole number >= 0", id="n-btag"),
+        pytest.param(lambda h5: h5.attrs.__setitem__("config", "[1, 2]"), r"root attribute config is not the generator "
+                     r"settings \(a JSON mapping", id="config-list"),
+        pytest.param(lambda h5: h5.attrs.__setitem__("config", '{"processes": ["signal", "qcd"]}'),
+                     r"root attribute config is not the generator settings", id="config-processes-list"),
     ],
 )  # fmt: skip
 def test_broken_event_files_say_what_is_wrong_where(tmp_path: Path, event_file: Path, change: Change, message: str) -> None:
@@ -597,3 +609,20 @@ def test_columnar_hdf5_counts_are_whole_non_negative_numbers_per_event(
     with pytest.raises(ColliderDataError, match=message) as error:
         read_columnar(tmp_path / "counts.h5", ColumnarSource(tokens=["constituents/pt"]))
     assert "counts.h5" in str(error.value)
+
+
+@pytest.mark.usefixtures("fixed_size_branches")
+def test_delphes_and_columnar_root_files_cut_short_name_the_file(tmp_path: Path) -> None:
+    """A ROOT file cut short fails, in uproot, where its directory or tree header is read as much as where a basket
+    is: each such failure is an error naming the file, not a library's (a cut that leaves all a reader needs reads)."""
+    whole = _write_delphes(tmp_path / "whole.root", _delphes_tree()).read_bytes()
+    cut, refused = tmp_path / "cut.root", 0
+    for size in range(len(whole) // 20, len(whole), len(whole) // 20):
+        cut.write_bytes(whole[:size])
+        for read in (lambda: read_delphes(cut), lambda: read_columnar(cut, ColumnarSource(tokens=["FatJet.PT"], tree="Delphes"))):
+            try:
+                read()
+            except ColliderDataError as error:
+                assert str(error).startswith(str(cut)), error
+                refused += 1
+    assert refused >= 20

@@ -862,6 +862,8 @@ def test_a_new_file_is_scored_only_named_whole_and_by_the_run_that_predicted_it(
         # the run's own data file: the events it trained on would pass for held-out ones
         (_predicted(window, calorimeter[1] / "a.h5", tmp_path / "own"), "one of the files the run"),
         (_stamped(predictions, tmp_path / "older.h5"), "predicted by an earlier showerlearn"),
+        (_stamped(predictions, tmp_path / "unreadable.h5", config="data: [unclosed"),
+         "the config in its stamp is not readable YAML"),
         # a hit file given for its predictions
         (calorimeter[1] / "b.h5", "not a file `showerlearn predict` wrote (its format attribute is "
                                   "'showerlearn-calorimeter-hits', expected 'showerlearn-predictions')"),

@@ -160,4 +160,12 @@ def _score_histograms(path: Path, score: str) -> dict:
         raise ValueError(f"{path}: no column {score!r} " + (f"(--score: its scores are {', '.join(scores)})" if scores else
                          "to plot: not a collider prediction file (showerlearn predict RUN EVENTS.h5 -o DIR writes them)"))
     names = read_attributes(path).get("process_names")
-    return score_histograms(columns, score, json.loads(names) if isinstance(names, str) else None)
+    try:
+        processes = json.loads(names) if isinstance(names, str) else None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: attribute process_names is not the JSON list of process names predict writes "
+                         f"({error}): damaged?") from None
+    if processes is not None and not (isinstance(processes, list) and all(isinstance(name, str) for name in processes)):
+        raise ValueError(f"{path}: attribute process_names is {names[:80]}; expected the JSON list of process names "
+                         "predict writes")
+    return score_histograms(columns, score, processes)

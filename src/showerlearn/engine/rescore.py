@@ -137,7 +137,15 @@ def _checked_config(
     if other := [override for override in overrides if override.partition("=")[0].split(".")[0] != "evaluation"]:
         raise ValueError(f"--set {' '.join(other)}: only the evaluation (evaluation.*) changes when scoring predictions; "
                          "predict again for other settings")  # fmt: skip
-    data = apply_overrides(yaml.safe_load(stamp["config"]), overrides)
+    try:
+        predicted_with = yaml.safe_load(stamp["config"])
+    except yaml.YAMLError as error:
+        raise ValueError(f"{predictions}: the config in its stamp is not readable YAML ({str(error).splitlines()[0]}): "
+                         "damaged, or not written by `showerlearn predict`") from None
+    if not isinstance(predicted_with, dict):
+        raise ValueError(f"{predictions}: the config in its stamp is not a mapping of settings: damaged, or not written "
+                         "by `showerlearn predict`")
+    data = apply_overrides(predicted_with, overrides)
     return resolve_config(data, _config_source(predictions, overrides))
 
 

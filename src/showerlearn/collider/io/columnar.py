@@ -118,7 +118,8 @@ def _read_root(path: Path, names: list[str], tree_name: str | None, optional: se
     except Exception as error:  # uproot raises several kinds for a file that is not ROOT
         raise ColliderDataError(path, f"not a ROOT file ({error})") from None
     with file:
-        kinds = {key.split(";")[0]: kind for key, kind in file.classnames().items()}
+        with reading(path, "the file's directory of objects"):  # a cut or damaged file fails here, in uproot
+            kinds = {key.split(";")[0]: kind for key, kind in file.classnames().items()}
         trees = sorted(name for name, kind in kinds.items() if kind == "TTree")
         rntuples = sorted(name for name, kind in kinds.items() if kind == "ROOT::RNTuple")
         if not trees and rntuples:
@@ -129,8 +130,9 @@ def _read_root(path: Path, names: list[str], tree_name: str | None, optional: se
         tree_name = tree_name or trees[0]
         if tree_name not in trees:
             raise ColliderDataError(path, f"no tree {tree_name!r}; the file has {', '.join(trees) or 'none'}")
-        tree = file[tree_name]
-        full = {key.rsplit("/", 1)[-1]: key for key in tree.keys(recursive=True)}
+        with reading(path, f"tree {tree_name!r}"):
+            tree = file[tree_name]
+            full = {key.rsplit("/", 1)[-1]: key for key in tree.keys(recursive=True)}
         names = _present(path, names, list(full), optional, f"branch in tree {tree_name!r}:")
         return {name: root_array(path, tree[full[name]], name) for name in names}
 

@@ -41,7 +41,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from showerlearn.collider.io.checks import check_finite, check_same_counts, check_values, unique_names
+from showerlearn.collider.io.checks import check_finite, check_same_counts, check_values, reading, unique_names
 from showerlearn.collider.io.columnar import root_array
 from showerlearn.collider.io.errors import ColliderDataError
 from showerlearn.collider.kinematics import constituent_records, ratio_or_zero, tagged_jets_within
@@ -136,12 +136,15 @@ class _DelphesTree:
     """Field reads from one Delphes tree, each checked for presence, shape and finite values."""
 
     def __init__(self, path: Path, file: Any, tree: str) -> None:
-        trees = sorted({key.split(";")[0] for key, kind in file.classnames().items() if kind == "TTree"})
+        with reading(path, "the file's directory of objects"):  # a cut or damaged file fails here, in uproot
+            trees = sorted({key.split(";")[0] for key, kind in file.classnames().items() if kind == "TTree"})
         if tree not in trees:
             raise ColliderDataError(path, f"no tree {tree!r}; the file has {', '.join(trees) or 'none'}")
-        self.path, self.tree = path, file[tree]
+        with reading(path, f"tree {tree!r}"):
+            self.path, self.tree = path, file[tree]
+            keys = self.tree.keys(recursive=True)
         # Delphes names the branches of fixed-size members with their size, FatJet.Tau[5]: known by the member's name
-        self.branches = {re.sub(r"\[\d+\]$", "", key.rsplit("/", 1)[-1]): key for key in self.tree.keys(recursive=True)}
+        self.branches = {re.sub(r"\[\d+\]$", "", key.rsplit("/", 1)[-1]): key for key in keys}
         #: per collection, the first branch read and its entries per event, which every other branch must match
         self._counts: dict[str, tuple[str, np.ndarray]] = {}
 

@@ -47,6 +47,14 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 #: and energy are token features, its pT and energy are taken relative to its fat jet's, a missing pT is a magnitude
 _SIGNLESS = (
     ("constituents", "pt", False), ("constituents", "energy", False), ("fatjets", "pt", False), (EVENTS, "met", True),
+    ("jets", "pt", True), ("electrons", "pt", True), ("muons", "pt", True),
+)  # fmt: skip
+#: (group, field, lowest value or None) of the codes, indices and counts, which are whole numbers: a fraction would
+#: be read as no code at all (a token of no particle kind) or as an index between two jets
+_WHOLE = (
+    ("constituents", "category", 0), ("constituents", "jet_index", 0), ("constituents", "charge", None),
+    ("jets", "btag", 0), ("jets", "flavour", None), ("fatjets", "n_btag", 0), ("fatjets", "n_constituents", 0),
+    ("electrons", "charge", None), ("muons", "charge", None),
 )  # fmt: skip
 
 
@@ -115,12 +123,17 @@ def read_events(path: str | Path, collections: list[str] | None = None, *, allow
             raise ColliderDataError(
                 path, f"root attributes processes / config / seed missing or malformed ({error!r})"
             ) from None
+        # the generator settings: a mapping, whose processes are one (the cross sections they set are read there)
+        if not isinstance(config, dict) or not isinstance(config.get("processes", {}), dict):
+            raise ColliderDataError(path, "root attribute config is not the generator settings (a JSON mapping, its "
+                                          f"processes a mapping of process names): {str(attributes['config'])[:80]}")
         _check_layout(path, h5, _required(collections))  # the collections read among them: checked here only
         events = read_open_columns(h5, path, collections_of(h5) if collections is None else collections)
     if len(events) or not allow_empty:
         _check_processes(path, events, processes)
         _check_weights(path, events, processes)
         _check_signless(path, events)
+        _check_whole(path, events)
         _check_constituent_codes(path, events)
     return EventFile(events, processes, config, seed)
 
@@ -168,6 +181,20 @@ def _check_layout(path: Path, h5: h5py.File, required: dict[str, tuple[str, ...]
             path, f"lacks the datasets {shown} of a generated event file: cut short, or not written by "
             "showerlearn simulate collider"
         )
+
+
+def _check_whole(path: Path, events: ak.Array) -> None:
+    """The values of :data:`_WHOLE` are whole numbers, at least their lowest: the error names the dataset and the event."""
+    for group, name, lowest in _WHOLE:
+        if group not in events.fields or name not in events[group].fields:
+            continue  # a collection not read
+        column = events[group][name]
+        values = ak.to_numpy(ak.flatten(column))
+        bad = values != np.round(values)  # NaN too
+        if lowest is not None:
+            bad |= values < lowest
+        expected = "a whole number" + (f" >= {lowest}" if lowest is not None else "")
+        check_values(path, f"dataset '{group}/{name}'", values, bad, expected, ak.to_numpy(ak.num(column)))
 
 
 def _check_constituent_codes(path: Path, events: ak.Array) -> None:
