@@ -454,6 +454,18 @@ def test_a_new_runs_rules_are_checked_before_its_folder_exists(setting: str, pro
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("example", "setting"), [
+    ("gamma_physnet_small.yaml", "data.params.cuts.min_intensity=nan"),  # a cut at nan removed every event
+    ("gamma_physnet_small.yaml", "data.params.cleaning.picture_thresh=nan"),
+    ("calorimeter_pair_mlp.yaml", "data.params.decoding.pair_threshold=inf"),
+])
+def test_nan_and_infinity_are_refused_in_every_settings_section(example: str, setting: str) -> None:
+    """A NaN passes every range check: refused in each section of settings alike, not only in some."""
+    result = CliRunner().invoke(app, ["config", "validate", str(REPOSITORY / "examples" / example), "--set", setting])
+    key = setting.partition("=")[0]
+    assert result.exit_code == 2 and f"{key}: Input should be a finite number" in " ".join(result.output.split()), result.output
+
+
 def test_a_run_without_test_events_is_refused_before_it_trains() -> None:
     example = REPOSITORY / "examples" / "calorimeter_pair_mlp.yaml"
     assert new_run_problems(load_config(example, ["data.params.split.fractions=[1,0,0]"])) == [

@@ -1072,3 +1072,14 @@ def test_a_file_of_the_runs_own_simulated_events_is_known_as_such_wherever_it_is
     scored = _scored(run, predictions, tmp_path / "o", "--set", "evaluation={name: calorimeter}")  # the run has none
     assert scored.exit_code == 1 and "predictions of moved.h5, the same events as" in _text(scored), scored.output
     assert read_attributes(_predicted(run, calorimeter[1] / "a.h5", tmp_path / "new"))[READ_BY_RUN] == ""
+
+
+def test_the_test_split_is_not_predicted_over_a_data_file_of_the_run(
+    window: RunDir, calorimeter: tuple[RunDir, Path], tmp_path: Path
+) -> None:
+    """--overwrite replaces an earlier output, not the events the run reads (known by content: a copy counts)."""
+    data = Path(shutil.copy(calorimeter[1] / "a.h5", tmp_path / "a_copy.h5"))
+    before = data.read_bytes()
+    result = CliRunner().invoke(app, ["predict", str(window.path), "-o", str(data), "--overwrite", "--no-progress"])
+    assert result.exit_code != 0 and "a data file of the run" in _text(result), result.output
+    assert data.read_bytes() == before

@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from showerlearn.engine.run_dir import RunDir
-from showerlearn.iact.data import IACTDataError, IACTDataModule
+from showerlearn.iact.data import IACTDataError, IACTDataModule, open_dl1
 from showerlearn.iact.geometry import Lattice
 from showerlearn.iact.io.kinds import HDF5, SIMTEL, file_kind
 from showerlearn.iact.io.telescopes import choose_telescope_type, group_telescopes
@@ -225,3 +225,20 @@ def test_a_dl1_file_and_the_simtel_file_it_was_made_from_are_not_one_training_se
     columns = [file.columns for file in others.files]
     assert {(int(c["obs_id"][0]), int(c["event_id"][0])) for c in columns} == {(int(columns[0]["obs_id"][0]),
                                                                                 int(columns[0]["event_id"][0]))}
+
+
+def test_a_damaged_cached_conversion_is_converted_again(shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The cache is written atomically, so a file there that does not open was damaged since (a disk, a user): it is
+    converted again, with a warning, rather than refused on every later run."""
+    from showerlearn.iact.io.simtel import cached_dl1
+
+    source = shared_data / "iact/simtel/lst_with_photons.simtel.zst"
+    cached = cached_dl1(source, tmp_path)
+    with open_dl1(cached) as file:
+        images = file.read(slice(None))["image"]
+    cached.write_bytes(cached.read_bytes()[:20_000])
+    with caplog.at_level("WARNING"):
+        assert cached_dl1(source, tmp_path) == cached
+    assert "cannot be read (damaged?): converting it again" in caplog.text
+    with open_dl1(cached) as file:
+        np.testing.assert_array_equal(file.read(slice(None))["image"], images)

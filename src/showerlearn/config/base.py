@@ -16,12 +16,14 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 
 class SettingsModel(BaseModel):
-    """Settings read from a config file or the command line: no unknown keys, no boolean for a number.
+    """Settings read from a config file or the command line: no unknown keys, no boolean for a number, no NaN or
+    infinity for a number (a NaN passes every range check: a cut at nan removes every event, a learning rate of nan
+    trains nothing, silently; a bound left open is ``None``).
 
-    Subclasses add their own options (``frozen``, ``allow_inf_nan``...) to ``model_config``; pydantic merges them.
+    Subclasses add their own options (``frozen``...) to ``model_config``; pydantic merges them.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -61,8 +61,7 @@ def _params_model(factory: Callable[..., Any], injected: frozenset[str]) -> type
 
 
 class _ClosedParams(SettingsModel):
-    # allow_inf_nan: a NaN passes every range check (a learning rate of nan trains nothing, silently)
-    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=(), allow_inf_nan=False)
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
 
 
 class _OpenParams(_ClosedParams):

@@ -284,6 +284,8 @@ def predict_split(
     if output.resolve() == run.predictions_file.resolve():
         _check_restores(run, output, overrides, model)
     refuse_writing_into_a_run(output)
+    if output.is_file() and (read := file_read_by(run.status(), output)):  # --overwrite would lose the run's data
+        raise ValueError(f"--output {output}: is {read}, a data file of the run {run.path}; write to another file")
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
     note_working_folder(run.environment_file)  # before its data is opened, which may fail on a relative path

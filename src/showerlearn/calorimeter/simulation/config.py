@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from showerlearn.calorimeter.simulation.materials import TABLE_MAX_MEV
 from showerlearn.config.base import SettingsModel
@@ -20,8 +20,6 @@ class CalorimeterSimulationConfig(SettingsModel):
     The output depends on the config and the seed only (never on the number of workers): events are made in
     chunks of ``chunk_size``, chunk ``i`` with its own random stream seeded from ``(seed, i)``.
     """
-
-    model_config = ConfigDict(allow_inf_nan=False)  # a NaN passes every range check
 
     # --- production ------------------------------------------------------------------------------------
     n_events: int = Field(10_000, ge=1, description="Number of events written.")

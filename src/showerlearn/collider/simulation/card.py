@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from showerlearn.config.base import SettingsModel
 
@@ -52,12 +52,18 @@ class EtaPtTable(SettingsModel):
     ``pt_edges[j] < pT <= pt_edges[j+1]`` (GeV); the last pT edge may be ``inf``.
     """
 
+    # the last pT edge may be inf (an open last bin), which settings refuse elsewhere; NaN is refused below
+    model_config = ConfigDict(allow_inf_nan=True)
+
     eta_edges: list[float] = Field(description="|eta| bin edges, increasing.")
     pt_edges: list[float] = Field(description="pT bin edges [GeV], increasing; the last may be inf.")
     values: list[list[float]] = Field(description="values[eta bin][pT bin].")
 
     @model_validator(mode="after")
     def _shape(self) -> EtaPtTable:
+        finite = [*self.eta_edges, *self.pt_edges[:-1], *(value for row in self.values for value in row)]
+        if not np.all(np.isfinite(finite)) or np.isnan(self.pt_edges[-1:]).any():
+            raise ValueError("edges and values must be finite numbers (the last pT edge may be inf)")
         n_eta, n_pt = len(self.eta_edges) - 1, len(self.pt_edges) - 1
         if n_eta < 1 or n_pt < 1 or len(self.values) != n_eta or any(len(row) != n_pt for row in self.values):
             raise ValueError(f"values must be {n_eta} rows of {n_pt} (eta bins x pT bins), got {self.values}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from showerlearn.collider.simulation.card import DetectorCard
 from showerlearn.config.base import SettingsModel
@@ -38,11 +38,7 @@ PLACEHOLDERS: dict[str, str] = {
 }
 
 
-class _Strict(SettingsModel):
-    model_config = ConfigDict(allow_inf_nan=False)  # a NaN passes every range check
-
-
-class ProcessConfig(_Strict):
+class ProcessConfig(SettingsModel):
     """One physics process: its Pythia settings and its share of the written events."""
 
     settings: list[str] = Field(description="Pythia settings strings ('Key = value'), with optional {placeholders}.")
@@ -88,7 +84,7 @@ def default_processes() -> dict[str, ProcessConfig]:
     }
 
 
-class JetConfig(_Strict):
+class JetConfig(SettingsModel):
     """Jet definitions (FastJet anti-kT on the particle-flow objects)."""
 
     fatjet_radius: float = Field(
@@ -106,7 +102,7 @@ class JetConfig(_Strict):
     constituent_jets: int = Field(2, ge=1, description="Constituents are stored for this many leading large-R jets.")
 
 
-class SelectionConfig(_Strict):
+class SelectionConfig(SettingsModel):
     """The signal's kinematic region, applied to every process after reconstruction.
 
     An event is kept when its two leading large-R jets have pT > ``fatjet_pt_min_fraction`` x mass and
@@ -133,7 +129,7 @@ class SelectionConfig(_Strict):
         return self
 
 
-class ColliderSimulationConfig(_Strict):
+class ColliderSimulationConfig(SettingsModel):
     """Everything ``simulate_collider`` needs besides the seed, the output path and the worker count.
 
     The output depends only on the config and the seed, never on the number of workers: each process

@@ -89,6 +89,10 @@ _TRUTH_FIELDS = (
     ("true_core_x", "true_core_x", "mc_core_x", "m"),
     ("true_core_y", "true_core_y", "mc_core_y", "m"),
 )
+#: the lstchain columns of the truth, in the order of :data:`_TRUTH_FIELDS`
+_LSTCHAIN_TRUTH = tuple(column for _, _, column, _ in _TRUTH_FIELDS)
+#: their units, as an error names them
+_TRUTH_UNITS = f"({', '.join(unit for *_, unit in _TRUTH_FIELDS)})"
 _PARAMETER_FIELDS = (
     ("intensity", "hillas_intensity", "intensity"),
     ("leakage", "leakage_intensity_width_2", "leakage_intensity_width_2"),
@@ -335,7 +339,7 @@ class DL1File:
             }
             part.update(self._truth_ctapipe(shower, keys))
             if self.has_truth:
-                self._check_true_energy(part, f"{_CTAPIPE_SHOWER} column true_energy")
+                self._check_truth(part, _CTAPIPE_SHOWER, lstchain=False)
             part.update(self._pointing_ctapipe(tel_id, ids["obs_id"]))
             part.update(self._parameters(f"{_CTAPIPE_PARAMETERS}/{node._v_name}", keys, ctapipe=True))
             perm = self._add_camera(tel_id, part, n, geometry_tel_id=tel_id)
@@ -380,10 +384,15 @@ class DL1File:
             raise IACTDataError(f"{self.path}: {np.sum(rows < 0)} images have no row in {_LSTCHAIN_PARAMETERS}")
         self.has_truth = "mc_energy" in params.colnames
         if self.has_truth:
-            for out, _, column, unit in _TRUTH_FIELDS:
-                part[out] = self._quantity(params, column, unit)[rows]
+            table = {out: self._quantity(params, column, unit) for out, _, column, unit in _TRUTH_FIELDS}
+            self._refuse_disagreeing_rows(
+                _LSTCHAIN_PARAMETERS, self._read_columns(params, ("obs_id", "event_id", "tel_id")),
+                np.stack(list(table.values()), axis=1), f"({', '.join(_LSTCHAIN_TRUTH)})", _TRUTH_UNITS,
+                "one row per image")
+            for out, values in table.items():
+                part[out] = values[rows]
             part["true_shower_primary_id"] = self._read_columns(params, ("mc_type",))["mc_type"][rows].astype(np.int64)
-            self._check_true_energy(part, f"{_LSTCHAIN_PARAMETERS} column mc_energy")
+            self._check_truth(part, _LSTCHAIN_PARAMETERS, lstchain=True)
         else:
             part.update(_no_truth(n))
         part["pointing_alt"] = self._quantity(params, "alt_tel", "deg")[rows]
@@ -445,7 +454,11 @@ class DL1File:
                 "images, are unknown; expected a row per telescope with images"
             )
         layout = self._open().get_node(_LAYOUT)
-        return {f"tel_pos_{axis}": np.full(n, self._quantity(layout, f"pos_{axis}", "m")[row]) for axis in "xyz"}
+        position = {axis: float(self._quantity(layout, f"pos_{axis}", "m")[row]) for axis in "xyz"}
+        if not all(np.isfinite(value) for value in position.values()):
+            raise IACTDataError(f"{self.path}: {_LAYOUT} gives telescope {tel_id} the position {list(position.values())} m; "
+                                "expected finite pos_x, pos_y, pos_z (its images' impacts are measured from it)")
+        return {f"tel_pos_{axis}": np.full(n, value) for axis, value in position.items()}
 
     def _focal_length(self, tel_id: int) -> u.Quantity:
         """Telescope ``tel_id``'s effective focal length (else its equivalent one) from the optics table.
@@ -507,7 +520,11 @@ class DL1File:
                 f"{self.path}: {np.sum(rows < 0)} images have no row in {_CTAPIPE_SHOWER} "
                 f"(first: obs_id={missing[0]}, event_id={missing[1]})"
             )
-        truth = {out: self._quantity(shower, column, unit)[rows] for out, column, _, unit in _TRUTH_FIELDS}
+        table = {out: self._quantity(shower, column, unit) for out, column, _, unit in _TRUTH_FIELDS}
+        ids = self._read_columns(shower, ("obs_id", "event_id"))
+        self._refuse_disagreeing_rows(shower._v_pathname, ids, np.stack(list(table.values()), axis=1),
+                                      f"({', '.join(table)})", _TRUTH_UNITS, "one simulated shower per event")
+        truth = {out: values[rows] for out, values in table.items()}
         truth["true_shower_primary_id"] = self._read_columns(shower, ("true_shower_primary_id",))["true_shower_primary_id"][rows].astype(np.int64)
         return truth
 
@@ -535,16 +552,25 @@ class DL1File:
     def _check_one_pointing(self, path: str, obs_id: np.ndarray, alt_az: np.ndarray) -> None:
         """Refuse rows of pointing table ``path`` for one obs_id that disagree (``alt_az``: (n, 2) [deg]): the
         match by obs_id would silently take the last. Identical repeats (a file merged twice) are harmless."""
-        order = np.argsort(obs_id, kind="stable")
-        ids, values = obs_id[order], alt_az[order]
-        same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
-        # equality is transitive: a group of one obs_id disagrees only if two neighbours in it do
-        differ = (ids[1:] == ids[:-1]) & ~same.all(axis=1)
+        self._refuse_disagreeing_rows(path, {"obs_id": obs_id}, alt_az, "(alt, az)", "deg", "one pointing per observation")
+
+    def _refuse_disagreeing_rows(self, path: str, keys: dict[str, np.ndarray], values: np.ndarray, what: str, unit: str,
+                                 expected: str) -> None:
+        """Refuse rows of table ``path`` with the same ``keys`` (name -> column) whose ``values`` ((n, k) numbers)
+        differ: matching by key silently takes the last of them. Identical repeats (a file merged twice) are
+        harmless."""
+        key_columns = np.stack([np.asarray(column, np.int64) for column in keys.values()], axis=1)
+        order = np.lexsort(key_columns.T[::-1])
+        ids, sorted_values = key_columns[order], values[order]
+        same = (sorted_values[1:] == sorted_values[:-1]) | (np.isnan(sorted_values[1:]) & np.isnan(sorted_values[:-1]))
+        # equality is transitive: a group of one key disagrees only if two neighbours in it do
+        differ = (ids[1:] == ids[:-1]).all(axis=1) & ~same.all(axis=1)
         if differ.any():
             i = int(np.argmax(differ))
+            named = " ".join(f"{name}={value}" for name, value in zip(keys, ids[i].tolist(), strict=True))
             raise IACTDataError(
-                f"{self.path}: {path} has rows for obs_id={ids[i]} that disagree: (alt, az) = {values[i].tolist()} "
-                f"and {values[i + 1].tolist()} deg; expected one pointing per observation"
+                f"{self.path}: {path} has rows for {named} that disagree: {what} = {sorted_values[i].tolist()} "
+                f"and {sorted_values[i + 1].tolist()} {unit}; expected {expected}"
             )
 
     def _warn_missing_pointing(self, part: dict[str, np.ndarray], tel_id: int, source: str) -> None:
@@ -555,20 +581,24 @@ class DL1File:
             log.warning("%s: no telescope pointing for %d of %d images of telescope %d (%s): their directions are "
                         "neither trained nor reconstructed", self.path, missing, len(part["pointing_alt"]), tel_id, source)
 
-    def _check_true_energy(self, part: dict[str, np.ndarray], source: str) -> None:
-        """Note true energies that are not finite and positive in :attr:`truth_problems` (``source``: the column
-        they come from): training and evaluation refuse the file (the energy target is their logarithm, and
-        a silently masked event would change what is trained and evaluated; the calorimeter and collider
-        readers refuse bad truth alike), prediction, which needs no truth, only warns."""
-        energy = part["true_energy"]
-        bad = ~(np.isfinite(energy) & (energy > 0))
-        if bad.any():
-            first = int(np.argmax(bad))
-            self.truth_problems.append(
-                f"{self.path}: {source} is {energy[first]} TeV for obs_id={part['obs_id'][first]} "
-                f"event_id={part['event_id'][first]} tel_id={part['tel_id'][first]} ({int(bad.sum())} of "
-                f"{len(energy)} images of this telescope); expected a finite, positive simulated energy"
-            )
+    def _check_truth(self, part: dict[str, np.ndarray], table: str, lstchain: bool) -> None:
+        """Note true values that are not finite (energies: not positive) in :attr:`truth_problems` (``table``: where
+        they come from): training and evaluation refuse the file (the energy target is their logarithm, and a
+        silently masked event would change what is trained and evaluated, a direction or impact left out of its
+        loss and resolution; the calorimeter and collider readers refuse bad truth alike), prediction, which needs
+        no truth, only warns."""
+        for out, ctapipe_column, lstchain_column, unit in _TRUTH_FIELDS:
+            values = part[out]
+            energy = out == "true_energy"
+            bad = ~(np.isfinite(values) & (values > 0)) if energy else ~np.isfinite(values)
+            if bad.any():
+                first = int(np.argmax(bad))
+                self.truth_problems.append(
+                    f"{self.path}: {table} column {lstchain_column if lstchain else ctapipe_column} is {values[first]} "
+                    f"{unit} for obs_id={part['obs_id'][first]} event_id={part['event_id'][first]} "
+                    f"tel_id={part['tel_id'][first]} ({int(bad.sum())} of {len(values)} images of this telescope); "
+                    f"expected a finite{', positive simulated energy' if energy else ' simulated value'}"
+                )
 
     def _check_pixel_columns(self, node: Any, tel_id: int) -> None:
         """The per-pixel columns of ``node`` hold numbers (``image_mask``: flags), one value per pixel of telescope
@@ -641,8 +671,9 @@ class DL1File:
         if stated and stated != unit:
             try:
                 values = (values * u.Unit(stated)).to_value(unit)
-            except u.UnitsError as error:
-                raise IACTDataError(f"{self.path}: column {node._v_pathname}/{name} is in {stated}, expected {unit}") from error
+            except (u.UnitsError, ValueError) as error:  # ValueError: a unit astropy cannot parse
+                raise IACTDataError(f"{self.path}: column {node._v_pathname}/{name} is in {stated!r}, expected {unit} (or a "
+                                    "unit that converts to it)") from error
         return values
 
     # ------------------------------------------------------------------ reading

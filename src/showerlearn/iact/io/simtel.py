@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tables
 from pydantic import ConfigDict, Field, model_validator
 
 from showerlearn.config.base import SettingsModel
@@ -295,9 +296,21 @@ def cached_dl1(
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     output = Path(cache_dir) / "simtel" / f"{path.name.split('.')[0]}_{digest}.dl1.h5"
+    if output.is_file() and not _opens(output):  # written atomically, so damaged since: converted again
+        log.warning("%s: the cached conversion of %s cannot be read (damaged?): converting it again", output, path)
+        output.unlink()
     if not output.is_file():
         simtel_to_dl1(path, output, telescope_type, options)
     return output
+
+
+def _opens(path: Path) -> bool:
+    """Whether PyTables opens ``path`` (a cut or damaged file fails there)."""
+    try:
+        tables.open_file(path, "r").close()
+    except Exception:  # PyTables and HDF5 raise many kinds for a damaged file
+        return False
+    return True
 
 
 def read_simtel(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from showerlearn.config.base import SettingsModel
 
@@ -22,8 +22,6 @@ class IACTSimulationConfig(SettingsModel):
     The output depends on the config and the seed only (never on ``n_jobs``): events are simulated in
     chunks of ``chunk_size`` triggered events, chunk ``i`` seeded from ``(seed, i)``.
     """
-
-    model_config = ConfigDict(allow_inf_nan=False)  # a NaN passes every range check
 
     # --- production ---------------------------------------------------------------------------------
     n_events: int = Field(10_000, ge=1, description="Number of triggered events written (gammas + protons).")
