@@ -37,7 +37,7 @@ def toy_deposits(
         "energy_rest": energy, "energy_lab": energy,
         "theta": table["theta_min"].min() + centre[:, 0] * cell_size,
         "phi": table["phi_min"].min() + centre[:, 1] * cell_size,
-        "escaped": energy - cell_energy.sum(axis=1),
+        "escaped": np.maximum(energy - cell_energy.sum(axis=1), 0.0),  # the cells' shares sum to 1 up to rounding
     }
     return gammas, deposits
 

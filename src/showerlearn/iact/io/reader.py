@@ -317,6 +317,7 @@ class DL1File:
     def _load_ctapipe(self) -> list[dict[str, np.ndarray]]:
         shower = self._optional_table(_CTAPIPE_SHOWER)
         self.has_truth = shower is not None
+        showers = self._showers(shower) if shower is not None else None  # read (and checked) once for every telescope
         parts = []
         nodes = sorted(self._open().get_node(_CTAPIPE_IMAGES)._f_list_nodes("Table"), key=lambda n: n._v_name)
         if not nodes:
@@ -337,7 +338,7 @@ class DL1File:
                 "event_id": ids["event_id"].astype(np.int64),
                 "tel_id": np.full(n, tel_id, dtype=np.int64),
             }
-            part.update(self._truth_ctapipe(shower, keys))
+            part.update(self._truth_ctapipe(showers, keys))
             if self.has_truth:
                 self._check_truth(part, _CTAPIPE_SHOWER, lstchain=False)
             part.update(self._pointing_ctapipe(tel_id, ids["obs_id"]))
@@ -510,22 +511,30 @@ class DL1File:
             )
         return index
 
-    def _truth_ctapipe(self, shower: Any, keys: np.ndarray) -> dict[str, np.ndarray]:
-        if shower is None:
+    def _showers(self, shower: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The simulated showers' keys ``(n, 2)`` (obs_id, event_id) and truth columns, refused when two rows of
+        one event disagree (matching by key would take the last)."""
+        table = {out: self._quantity(shower, column, unit) for out, column, _, unit in _TRUTH_FIELDS}
+        ids = self._read_columns(shower, ("obs_id", "event_id"))
+        self._refuse_disagreeing_rows(shower._v_pathname, ids, np.stack(list(table.values()), axis=1),
+                                      f"({', '.join(table)})", _TRUTH_UNITS, "one simulated shower per event")
+        table["true_shower_primary_id"] = self._read_columns(shower, ("true_shower_primary_id",))["true_shower_primary_id"]
+        return np.stack([ids["obs_id"], ids["event_id"]], axis=1).astype(np.int64), table
+
+    def _truth_ctapipe(self, showers: tuple[np.ndarray, dict[str, np.ndarray]] | None, keys: np.ndarray) -> dict[str, np.ndarray]:
+        """The truth of the images of ``keys`` (obs_id, event_id) from the file's ``showers`` (:meth:`_showers`)."""
+        if showers is None:
             return _no_truth(len(keys))
-        rows = _match_keys(keys, self._keys(shower, ("obs_id", "event_id")))
+        shower_keys, table = showers
+        rows = _match_keys(keys, shower_keys)
         if np.any(rows < 0):
             missing = keys[rows < 0][0]
             raise IACTDataError(
                 f"{self.path}: {np.sum(rows < 0)} images have no row in {_CTAPIPE_SHOWER} "
                 f"(first: obs_id={missing[0]}, event_id={missing[1]})"
             )
-        table = {out: self._quantity(shower, column, unit) for out, column, _, unit in _TRUTH_FIELDS}
-        ids = self._read_columns(shower, ("obs_id", "event_id"))
-        self._refuse_disagreeing_rows(shower._v_pathname, ids, np.stack(list(table.values()), axis=1),
-                                      f"({', '.join(table)})", _TRUTH_UNITS, "one simulated shower per event")
         truth = {out: values[rows] for out, values in table.items()}
-        truth["true_shower_primary_id"] = self._read_columns(shower, ("true_shower_primary_id",))["true_shower_primary_id"][rows].astype(np.int64)
+        truth["true_shower_primary_id"] = truth["true_shower_primary_id"].astype(np.int64)
         return truth
 
     def pointing_source(self, tel_id: int) -> str:
