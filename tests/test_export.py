@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +160,17 @@ def test_export_refuses_to_replace_files_unless_asked(trained_run: RunDir, tmp_p
     assert not notes.exists() and metadata_path(notes).read_text() == "{}"
     result = CliRunner().invoke(app, ["export", str(trained_run.path), "--output", str(tmp_path)])
     assert result.exit_code == 1 and "is a folder" in " ".join(result.output.split())
+
+
+def test_export_never_writes_over_a_file_it_reads(trained_run: RunDir, shared_data: Path, tmp_path: Path) -> None:
+    """--overwrite replaces an earlier export, not a file the check reads: one given with --input, or the run's data
+    (known by content: a copy counts)."""
+    data = Path(shutil.copy(shared_data / "iact/dl1_lstchain/dl1_gamma_example.h5", tmp_path / "data.h5"))
+    before = data.read_bytes()
+    for extra, said in (([], "a data file of the run"), (["--input", str(data)], "is the file this command reads")):
+        result = CliRunner().invoke(app, ["export", str(trained_run.path), "--output", str(data), "--overwrite", *extra])
+        assert result.exit_code == 1 and said in " ".join(result.output.split()), result.output
+        assert data.read_bytes() == before
 
 
 def test_an_estimator_run_is_refused(tmp_path: Path) -> None:

@@ -33,11 +33,18 @@ def export(
     OUTPUT.json describes its inputs, outputs, run and check. `showerlearn predict --model` applies it."""
     quiet_libraries()
     with user_errors():
+        from showerlearn.engine.data_fingerprint import refuse_replacing_run_data
         from showerlearn.engine.exported import export_format, export_run, metadata_path
+        from showerlearn.engine.run_dir import RunDir
 
         format = export_format(output, format)  # before tracing: a suffix that names another format
-        check_output_file(output, overwrite)  # before tracing; first: a folder (``-o .``) has no sidecar's name
-        check_output_file(metadata_path(output), overwrite, name=f"the sidecar of --output {output},")
+        # the files it reads (the check's inputs, the run's data): --overwrite replaces an earlier export, not them
+        read = list(inputs or [])
+        check_output_file(output, overwrite, inputs=read)  # before tracing; first: a folder (``-o .``) has no sidecar's name
+        check_output_file(metadata_path(output), overwrite, name=f"the sidecar of --output {output},", inputs=read)
+        status = RunDir.existing(run).status()
+        for path, name in ((output, "--output"), (metadata_path(output), f"the sidecar of --output {output},")):
+            refuse_replacing_run_data(status, path, run, name)
         written = export_run(run, output, format, example_batch_size=batch, inputs=inputs, check_events=check_events,
                              progress=progress)
     check = read_json_object(metadata_path(written))["check"]

@@ -63,6 +63,13 @@ def file_read_by(status: dict[str, Any], path: Path) -> str | None:
     return next((name for name, entry in recorded.items() if entry == found), None)
 
 
+def refuse_replacing_run_data(status: dict[str, Any], path: Path, run: Path, name: str = "--output") -> None:
+    """A ValueError if ``path`` holds one of the files a run (its ``status``, run.json) read or simulated, by content:
+    an output written there, ``--overwrite`` or not, would lose the run's data."""
+    if path.is_file() and (read := file_read_by(status, path)):
+        raise ValueError(f"{name} {path}: is {read}, a data file of the run {run}; write to another file")
+
+
 def _print(path: Path) -> dict[str, Any]:
     """Size and a digest of 4 blocks (256 KiB) of ``path``; OSError if it cannot be read."""
     return {"size": path.stat().st_size, "sample": sample_digest(path, blocks=4)}

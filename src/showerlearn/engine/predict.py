@@ -53,7 +53,7 @@ from showerlearn.config.loader import config_source
 from showerlearn.data.base import ShowerDataModule
 from showerlearn.data.collate import concatenate_batches
 from showerlearn.data.files import expand_patterns
-from showerlearn.engine.data_fingerprint import file_read_by
+from showerlearn.engine.data_fingerprint import file_read_by, refuse_replacing_run_data
 from showerlearn.engine.environment import note_working_folder
 from showerlearn.engine.prediction_model import predicting_model_file, read_best_checkpoint
 from showerlearn.engine.prediction_overrides import (
@@ -284,8 +284,7 @@ def predict_split(
     if output.resolve() == run.predictions_file.resolve():
         _check_restores(run, output, overrides, model)
     refuse_writing_into_a_run(output)
-    if output.is_file() and (read := file_read_by(run.status(), output)):  # --overwrite would lose the run's data
-        raise ValueError(f"--output {output}: is {read}, a data file of the run {run.path}; write to another file")
+    refuse_replacing_run_data(run.status(), output, run.path)
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output {output}: exists; pass --overwrite to replace it")
     note_working_folder(run.environment_file)  # before its data is opened, which may fail on a relative path

@@ -93,8 +93,9 @@ def load_checkpoint(
         ) from None
     except FileNotFoundError:
         raise
-    # garbage, a cut zip archive (torch reads some cut archives as an invalid seek: OSError)
-    except (RuntimeError, KeyError, EOFError, OSError, zipfile.BadZipFile) as error:
+    # garbage, a cut zip archive (torch reads some cut archives as an invalid seek: OSError from a file, ValueError
+    # "negative seek value" from the bytes in memory)
+    except (RuntimeError, KeyError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable checkpoint, truncated or corrupt ({type(error).__name__}: {error})") from None
 
 
