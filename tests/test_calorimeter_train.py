@@ -134,11 +134,12 @@ def test_window_and_oracle_run_as_estimators(tmp_path: Path, monkeypatch: pytest
     assert oracle["reconstruction_efficiency"] == 1.0 and oracle["fake_cluster_rate"] == 0.0
     assert oracle["adjusted_rand_index"] == pytest.approx(1.0)
     assert oracle["photopeak_efficiency"] >= metrics["scalars"]["photopeak_efficiency"]
-    # cluster labels do not average: refused, naming the family
+    # cluster labels do not average, and estimators have no network outputs that do: refused, naming each
     (oracle_run,) = (tmp_path / "runs" / "oracle").iterdir()
     refused = CliRunner().invoke(app, ["ensemble", str(window.path), str(oracle_run), "-o", str(tmp_path / "ensemble")])
-    message = " ".join(refused.output.split())
-    assert refused.exit_code != 0 and "the calorimeter family's data (CalorimeterDataModule) have no rule to average" in message
+    message = "".join(refused.output.split())
+    assert refused.exit_code != 0 and "thecalorimeterfamily'spredictionsdonotaverage" in message
+    assert "".join(f"{oracle_run}: an estimator (hit_oracle) has no network outputs".split()) in message
     assert not (tmp_path / "ensemble").exists()
 
 
@@ -176,6 +177,7 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
     assert len(new["hits"]["label"]) == n_hits(new_file) and new["predictions"]["event_id"].tolist() == list(range(30))
 
     _test_time_views_average_the_pair_probabilities(run, new_file, tmp_path)
+    _an_ensemble_averages_the_pair_probabilities(run, tmp_path, model, task)
 
     # the network as ONNX (checked on the new file, named by a pattern), predicting it as the checkpoint does
     model_file = tmp_path / "transformer.onnx"
@@ -223,6 +225,10 @@ def test_a_learned_method_trains_predicts_evaluates_and_shows_on_the_board(tmp_p
                   trainer={"max_epochs": 0, "accelerator": "cpu", "threads": 1})
     saved = load_checkpoint(copy.best_checkpoint())[FITTED_STATE_KEY]
     assert saved == load_checkpoint(run.best_checkpoint())[FITTED_STATE_KEY] and saved["geometry"] == "califa"
+    # its networks predict other test events than the first run's: no ensemble of the two
+    refused = runner.invoke(app, ["ensemble", str(run.path), str(copy.path), "-o", str(tmp_path / "mixed"), "--no-progress"])
+    assert refused.exit_code != 0 and "holds other events than" in " ".join(refused.output.split()), refused.output
+    assert not (tmp_path / "mixed").exists()
 
 
 def _test_time_views_average_the_pair_probabilities(run: RunDir, hit_file: Path, tmp_path: Path) -> None:
@@ -243,6 +249,35 @@ def _test_time_views_average_the_pair_probabilities(run: RunDir, hit_file: Path,
     mean = np.mean(probabilities, axis=0)
     expected = decode_labels({"pairs": np.log(mean) - np.log1p(-mean)}, inputs["hits_mask"].numpy(), datamodule.decoding)
     np.testing.assert_array_equal(labels, expected[inputs["hits_mask"].numpy()])
+
+
+def _an_ensemble_averages_the_pair_probabilities(run: RunDir, tmp_path: Path, model: dict, task: dict) -> None:
+    """``showerlearn ensemble`` of two networks trained on the same events: reference, each network run on the test
+    events of the simulated file, the mean same-gamma probabilities decoded with the first run's cut."""
+    other = _train(tmp_path, "transformer_seed2", seed=2, model=model, task=task,
+                   optimizer={"name": "adam", "params": {"lr": 0.003}},
+                   trainer={"max_epochs": 1, "accelerator": "cpu", "threads": 1, "checkpoint_every_n_steps": None})
+    output = tmp_path / "ensemble"
+    result = CliRunner().invoke(app, ["ensemble", str(run.path), str(other.path), "-o", str(output), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    tables = read_tables(RunDir.existing(output).predictions_file)
+    assert json.loads((output / "ensemble.json").read_text())["averaged"] == "network outputs"
+
+    (simulated,) = (tmp_path / "cache").glob("*.h5")
+    probabilities = []
+    for member in (run, other):
+        trained = load_trained_module(member.path, [simulated], progress=False)
+        datamodule = trained.datamodule
+        ids = np.asarray(datamodule.predict_set.events.event_id)
+        test = [int(np.flatnonzero(ids == event)[0]) for event in tables["predictions"]["event_id"]]
+        batch = datamodule.collate([datamodule.predict_set[i] for i in test])
+        with torch.no_grad():
+            probabilities.append(torch.sigmoid(trained.model(batch["inputs"])["pairs"]).numpy().astype(np.float64))
+    mean = np.mean(probabilities, axis=0)
+    mask = batch["inputs"]["hits_mask"].numpy()
+    expected = decode_labels({"pairs": np.log(mean) - np.log1p(-mean)}, mask, datamodule.decoding)
+    np.testing.assert_array_equal(tables["hits"]["label"], expected[mask])
+    assert 0.0 <= RunDir.existing(output).metrics()["scalars"]["photopeak_efficiency"] <= 1.0
 
 
 def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:

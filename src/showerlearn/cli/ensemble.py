@@ -15,18 +15,21 @@ def ensemble(
         list[Path], typer.Argument(metavar="RUN_OR_SWEEP", help="Finished run directories and/or sweep folders (>= 2 runs).", show_default=False)
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="New folder for the ensemble run.")],
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar while the members' networks predict again (calorimeter).")] = True,
 ) -> None:
     """Average the test-set predictions of runs of the same events (other seeds, other models) into a new
     run folder with its own metrics and figures; a sweep folder stands for all its completed seeds.
 
-    For the families whose predictions average (IACT, collider, tabular); calorimeter cluster labels do not.
+    IACT, collider and tabular predictions average as they are. Calorimeter cluster labels do not: each
+    member's network (one with pair outputs) predicts the test split again, and the mean same-cluster
+    probability of every hit pair is clustered as one network's.
     """
     quiet_libraries()
     with user_errors():
         from showerlearn.engine.ensemble import ensemble as build_ensemble
         from showerlearn.metrics.limits import limit_prefix, scalar_limits
 
-        run = build_ensemble(members, output)
+        run = build_ensemble(members, output, progress=progress)
     metrics = run.metrics()
     limits = scalar_limits(metrics)
     summary = ", ".join(f"{k} {limit_prefix(limits.get(k))}{v:.4g}" for k, v in metrics.get("scalars", {}).items()

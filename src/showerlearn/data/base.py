@@ -118,6 +118,9 @@ class ShowerDataModule(L.LightningDataModule):
 
     #: the names of :meth:`prediction_attributes`, which an ensemble keeps from its members' files
     prediction_attribute_names: ClassVar[tuple[str, ...]] = ()
+    #: the network outputs several runs' networks average into one when the decoded predictions do not
+    #: (:meth:`average_network_outputs`): none by default
+    averaged_outputs: ClassVar[frozenset[str]] = frozenset()
 
     def prediction_attributes(self) -> dict[str, Any]:
         """File attributes written with the predictions of the events set up last (the test split, or the file
@@ -199,6 +202,14 @@ class ShowerDataModule(L.LightningDataModule):
     def averages_predictions(cls) -> bool:
         """Whether the data have a rule to average the predictions of several runs (:meth:`average_predictions`)."""
         return cls.average_predictions.__func__ is not ShowerDataModule.average_predictions.__func__
+
+    @classmethod
+    def average_network_outputs(cls, outputs: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """One set of encoded outputs from those of several networks on the same events in the same order, network
+        after network (``showerlearn ensemble`` of a family whose decoded predictions do not average, such as
+        cluster labels, but whose :attr:`averaged_outputs` do); each holds only those outputs."""
+        raise ValueError(f"the {cls.family.name} family's data ({cls.__name__}) have no rule to average the outputs "
+                         "of several networks")
 
     def draw_examples(self, folder: Path, formats: Sequence[str] | None = None) -> bool:
         """Draw a few test inputs on the detector's own layout into ``folder``, in the figure ``formats`` (None: the

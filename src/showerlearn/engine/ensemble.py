@@ -5,6 +5,10 @@ error at no training cost (Lakshminarayanan et al. 2017). The ensemble folder ha
 (``config.yaml`` of the first member, ``environment.json``, ``run.json``, ``predictions.h5``,
 ``metrics.json``, ``plots/``) so that ``evaluate``, ``board`` and the benchmarks read it like any
 other, plus ``ensemble.json`` naming its members and the sha256 of the predictions it averaged.
+
+Where the family's decoded predictions do not average (calorimeter cluster labels), the networks' outputs may
+(``ShowerDataModule.averaged_outputs``: same-cluster probabilities of hit pairs): each member's network then
+predicts the test split again and the mean of their outputs is decoded as one network's.
 """
 
 from __future__ import annotations
@@ -12,25 +16,35 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from showerlearn.config import load_config
+import numpy as np
+
+from showerlearn.config import ExperimentConfig, load_config
+from showerlearn.config.components import declared_heads
 from showerlearn.engine.environment import describe_environment
 from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, RunDir
 from showerlearn.engine.sweep import completed_runs, is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
 from showerlearn.io.staging import StagedFolders, file_in_the_way, holds_anything
-from showerlearn.io.tables import read_attributes, read_columns, read_units, write_columns
-from showerlearn.registry import DATAMODULES
+from showerlearn.io.tables import as_tables, read_attributes, read_columns, read_units, write_columns, write_tables
+from showerlearn.registry import DATAMODULES, MODELS
+
+if TYPE_CHECKING:
+    from showerlearn.data.base import ShowerDataModule  # torch: only where an ensemble predicts again
 
 log = logging.getLogger(__name__)
 
 
-def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
+def ensemble(members: Sequence[str | Path], output: str | Path, progress: bool = False) -> RunDir:
     """Average the predictions of ``members`` (completed run directories; a sweep folder stands for its
     completed runs) into the new run folder ``output``, evaluate it and return it.
+
+    A family whose decoded predictions do not average (cluster labels) but whose networks' outputs do
+    (``ShowerDataModule.averaged_outputs``) has every member's network predict the test split again, and
+    decodes the mean of their outputs as one network's (``progress``: a bar over each one's batches).
 
     The folder is assembled next to ``output`` and renamed into place at the end: an interrupted
     ensemble leaves nothing at ``output``.
@@ -49,25 +63,29 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
     if len(families) > 1:
         raise ValueError(f"members come from different data families {sorted(families)}: nothing to average")
     data = DATAMODULES.get(configs[0].data.name)
-    if not data.averages_predictions():  # said before every member's predictions are read
-        data.average_predictions([], [])
-    digests, tables = [], []
+    by_outputs = not data.averages_predictions()
+    if by_outputs:  # said before every member's predictions are read, and before any network predicts again
+        _check_outputs_average(data, runs, configs)
+    digests = []
     for run in runs:
         digests.append(hashlib.sha256(run.predictions_file.read_bytes()).hexdigest())
-        tables.append(read_columns(run.predictions_file))
         if (twin := digests.index(digests[-1])) < len(digests) - 1:  # a copied run: it would count twice
             raise ValueError(f"{runs[twin].path} and {run.path} hold the same predictions, byte for byte (a copy of "
                              "one run?): each member must be a run of its own")
-    # the family's rule, from its class: building the DataModule could open the training data
-    averaged = data.average_predictions(tables, [str(run.path) for run in runs])
+    if by_outputs:
+        predicted = _predicted_again(data, runs, configs, progress)
+    else:  # the family's rule, from its class: building the DataModule could open the training data
+        averaged = data.average_predictions([read_columns(run.predictions_file) for run in runs], [str(run.path) for run in runs])
 
     with StagedFolders([output]) as staged:
         run = RunDir(staged.folder(output))
         shutil.copyfile(runs[0].config_file, run.config_file)
         write_json_atomic(run.environment_file, describe_environment(configs[0].seed))
-        # the members' units: the family's, as the first member's predictions file holds them; and what its codes mean
-        write_columns(run.predictions_file, averaged, units=read_units(runs[0].predictions_file),
-                      attributes=_shared_attributes(runs, data.prediction_attribute_names))
+        if by_outputs:
+            write_tables(run.predictions_file, *predicted)
+        else:  # the members' units: the family's, as the first member's predictions file holds them; what its codes mean
+            write_columns(run.predictions_file, averaged, units=read_units(runs[0].predictions_file),
+                          attributes=_shared_attributes(runs, data.prediction_attribute_names))
         members_description = [
             {
                 "path": str(member.path.resolve()), "name": config.name, "seed": config.seed,
@@ -77,7 +95,8 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
             }
             for member, config, digest in zip(runs, configs, digests, strict=True)
         ]
-        write_json_atomic(run.ensemble_file, {"members": members_description, "config_from": str(runs[0].path.resolve())})
+        write_json_atomic(run.ensemble_file, {"members": members_description, "config_from": str(runs[0].path.resolve()),
+                                              "averaged": "network outputs" if by_outputs else "predictions"})
         # the members' data (the same test set): their caption and test share
         first = runs[0].status()
         run.update_status(state="completed", ensemble_of=len(runs), caption=first.get("caption", ""),
@@ -92,6 +111,69 @@ def ensemble(members: Sequence[str | Path], output: str | Path) -> RunDir:
                              f"evaluated ({reason}); `showerlearn evaluate MEMBER` names the member at fault") from None
     log.info("ensemble of %d runs written to %s", len(runs), output)
     return RunDir(output)
+
+
+def _check_outputs_average(data: type[ShowerDataModule], runs: Sequence[RunDir], configs: Sequence[ExperimentConfig]) -> None:
+    """A family without a rule for its predictions: each member must be a network whose outputs it averages."""
+    if not data.averaged_outputs:
+        data.average_predictions([], [])  # the family's own words: it has no rule at all
+    problems = []
+    for run, config in zip(runs, configs, strict=True):
+        if config.model is None:
+            problems.append(f"{run.path}: an estimator ({config.estimator.name if config.estimator else 'none'}) "
+                            "has no network outputs to average")
+            continue
+        heads = declared_heads(MODELS.get(config.model.name), config.model.params or {})
+        if heads is None or not heads <= data.averaged_outputs:
+            problems.append(f"{run.path}: its network {config.model.name!r} gives the outputs {sorted(heads or [])}")
+    if problems:
+        raise ValueError(f"the {data.family.name} family's predictions do not average; an ensemble averages the "
+                         f"outputs {sorted(data.averaged_outputs)} of its members' networks instead, and "
+                         + "; ".join(problems))
+
+
+def _predicted_again(
+    data: type[ShowerDataModule], runs: Sequence[RunDir], configs: Sequence[ExperimentConfig], progress: bool
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]], dict[str, Any]]:
+    """The test split decoded from the mean of the members' network outputs, each member's network predicting it
+    again with its own DataModule (its features, the standardisation its checkpoint carries), one member in
+    memory at a time; with the tables' units and file attributes."""
+    from showerlearn.engine.runner import build_datamodule, network_split_outputs  # torch only when predicting
+    from showerlearn.engine.safe_load import load_checkpoint
+
+    datamodules = (build_datamodule(config, progress=False) for config in configs)
+    first = next(datamodules)
+    first_meta: dict[str, Any] = {}
+
+    def outputs() -> Iterator[dict[str, Any]]:
+        for k, (run, config) in enumerate(zip(runs, configs, strict=True)):
+            log.info("member %d of %d predicts the test split again: %s", k + 1, len(runs), run.path)
+            datamodule = first if k == 0 else next(datamodules)
+            # what the data fitted on the training split, as the network was trained with it (a run that trained
+            # nothing from init_from kept its initial network's)
+            datamodule.restore_from_checkpoint(load_checkpoint(run.best_checkpoint()))
+            values, meta = network_split_outputs(config, datamodule, run, "test", progress)
+            if k == 0:
+                first_meta.update(meta)
+            elif not _same_arrays(meta, first_meta):
+                raise ValueError(f"{run.path}: its test split holds other events than {runs[0].path}'s: the members must "
+                                 "be runs of the same data and split")
+            yield values
+
+    averaged = data.average_network_outputs(outputs())
+    return as_tables(first.decode_predictions(averaged, first_meta)), first.column_units(), first.prediction_attributes()
+
+
+def _same_arrays(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether two mappings of arrays hold the same names, shapes and values (NaN equal to NaN)."""
+    if one.keys() != other.keys():
+        return False
+    for name, values in one.items():
+        a, b = np.asarray(values), np.asarray(other[name])
+        numeric = a.dtype.kind in "fc" and b.dtype.kind in "fc"
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=numeric):
+            return False
+    return True
 
 
 def _shared_attributes(runs: Sequence[RunDir], names: Sequence[str]) -> dict[str, Any]:

@@ -418,18 +418,30 @@ def predict_outputs(
     """Decoded predictions of ``split`` ("test", or "predict" after use_prediction_inputs): per-event
     columns, or tables (``ShowerDataModule.decode_predictions``); ``progress``: a bar over a network's batches (the
     test split of a large run, in several test-time views, takes minutes)."""
+    if config.estimator is None:
+        return datamodule.decode_predictions(*network_split_outputs(config, datamodule, run, split, progress))
     datamodule.setup("predict" if split == "predict" else "test")
     try:
-        if config.estimator is not None:
-            estimator = load_estimator(run.checkpoints / ESTIMATOR_FILE, ESTIMATORS.get(config.estimator.name))
-            inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
-            outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
-        else:
-            outputs, meta = _network_outputs(config, datamodule, run, split, progress)
-            outputs = trained_outputs(outputs, config)
+        estimator = load_estimator(run.checkpoints / ESTIMATOR_FILE, ESTIMATORS.get(config.estimator.name))
+        inputs, _, _, meta = datamodule.arrays(split, raw=_wants_raw(estimator))
+        outputs = {k: np.asarray(v) for k, v in estimator.predict(inputs).items()}
     finally:
         datamodule.teardown("predict")  # close the data files
     return datamodule.decode_predictions(outputs, meta)
+
+
+def network_split_outputs(
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test", progress: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The encoded outputs of the heads ``run``'s network trained, on ``split``, and the split's meta: what
+    :func:`predict_outputs` decodes, and what an ensemble of a family whose decoded predictions do not average
+    averages before decoding (``ShowerDataModule.average_network_outputs``)."""
+    datamodule.setup("predict" if split == "predict" else "test")
+    try:
+        outputs, meta = _network_outputs(config, datamodule, run, split, progress)
+    finally:
+        datamodule.teardown("predict")  # close the data files
+    return trained_outputs(outputs, config), meta
 
 
 def load_trained_weights(module: MultiTaskModule, state: dict[str, Any], checkpoint: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +21,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from showerlearn.calorimeter.data.dataset import HIT_META, AzimuthalTurns, HitEventDataset, turned_inputs
-from showerlearn.calorimeter.data.decoding import DECODING_READS, DecodingSpec, average_pair_views, decode_labels, decoded_output
+from showerlearn.calorimeter.data.decoding import (
+    DECODING_READS, PAIR_OUTPUTS, DecodingSpec, average_pair_views, decode_labels, decoded_output,
+)
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS,
     GAMMA_UNITS,
@@ -127,6 +129,9 @@ class CalorimeterDataModule(ShowerDataModule):
     prediction_settings: ClassVar[frozenset[str]] = ShowerDataModule.prediction_settings | {
         "decoding", "cache_dir", "simulate.n_jobs", "augment_azimuth", "test_time_views", "group_by_size"}
     event_id_columns: ClassVar[tuple[str, ...]] = ("file", "event_id")
+    #: cluster labels do not average, the same-cluster probabilities of hit (or pre-cluster) pairs do: an ensemble
+    #: of networks with pair outputs averages them, then decodes the mean as one network's
+    averaged_outputs: ClassVar[frozenset[str]] = PAIR_OUTPUTS
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
@@ -344,6 +349,11 @@ class CalorimeterDataModule(ShowerDataModule):
     def merge_prediction_views(self, outputs: Sequence[dict[str, np.ndarray]], meta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The views' same-cluster probabilities of every pair averaged (:func:`average_pair_views`)."""
         return outputs[0] if len(outputs) == 1 else average_pair_views(outputs)
+
+    @classmethod
+    def average_network_outputs(cls, outputs: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The networks' same-cluster probabilities of every pair averaged (:func:`average_pair_views`)."""
+        return average_pair_views(outputs)
 
     def _dataset(self, events: HitEvents, turns: AzimuthalTurns | None = None) -> HitEventDataset:
         features = self.hit_spec.standardise(hit_features(events.hits, self.features))

@@ -11,8 +11,8 @@
 * slot attention: each hit goes to the slot that holds most of it;
 * pre-cluster pairs (two-stage): connected components of the pre-clusters, each hit following its pre-cluster.
 
-:func:`average_pair_views` merges the pair outputs of several test-time views of the same events (the mean
-same-cluster probability of every pair) before decoding.
+:func:`average_pair_views` merges the pair outputs of several test-time views of the same events, or of several
+networks (an ensemble), into the mean same-cluster probability of every pair before decoding.
 
 :func:`decode_labels` picks the rule from the names of the outputs (:data:`DECODED_OUTPUTS`, first found wins),
 event by event over the padded outputs of a split.
@@ -20,7 +20,7 @@ event by event over the padded outputs of a split.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -166,20 +166,29 @@ def _decode_event(name: str, values: np.ndarray, n: int, spec: DecodingSpec, pre
     return merge_preclusters(precluster, _sigmoid(values[:m, :m]), spec.pair_threshold, spec.pair_linkage)
 
 
-def average_pair_views(outputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """One set of pair outputs from those of several views of the same events (in the same batches): every
-    pair's same-cluster probability averaged over the views, as its logit (which decoding turns back into the
-    mean). Other outputs (condensation coordinates, slots) are not alike across views: a ValueError."""
-    others = sorted(set(outputs[0]) - PAIR_OUTPUTS)
-    if others:
-        raise ValueError(f"test-time views average the same-cluster probabilities of pairs; the outputs {others} have "
-                         "no such average: set data.params.test_time_views to 0")
+def average_pair_views(outputs: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One set of pair outputs from those of several views of the same events (in the same batches), or of several
+    networks: every pair's same-cluster probability averaged over them, as its logit (which decoding turns back
+    into the mean). They are read one after the other, so that a caller can make each when it is needed. Other
+    outputs (condensation coordinates, slots) are not alike across views: a ValueError."""
+    totals: dict[str, np.ndarray] = {}  # running sums: one view's outputs in memory at a time, not all of them
+    count = 0
+    for view in outputs:
+        if others := sorted(set(view) - PAIR_OUTPUTS):
+            raise ValueError(f"test-time views and ensembles average the same-cluster probabilities of pairs; the outputs "
+                             f"{others} have no such average: set data.params.test_time_views to 0")
+        if count and set(view) != set(totals):
+            raise ValueError(f"the outputs to average differ: {sorted(view)} against {sorted(totals)}")
+        for name, values in view.items():
+            probability = _sigmoid(np.asarray(values, np.float64))
+            if count and probability.shape != totals[name].shape:
+                raise ValueError(f"the {name!r} outputs to average differ in shape: {probability.shape} against "
+                                 f"{totals[name].shape}")
+            totals[name] = probability if not count else totals[name] + probability
+        count += 1
     merged = {}
-    for name in outputs[0]:
-        total = np.zeros(np.shape(outputs[0][name]))  # a running sum: one view's copy in memory, not all of them
-        for view in outputs:
-            total += _sigmoid(np.asarray(view[name], np.float64))
-        probability = np.clip(total / len(outputs), 1e-12, 1 - 1e-12)
+    for name, total in totals.items():
+        probability = np.clip(total / count, 1e-12, 1 - 1e-12)
         merged[name] = (np.log(probability) - np.log1p(-probability)).astype(np.float32)
     return merged
 
