@@ -120,8 +120,15 @@ def _percent(values: Sequence[float], sign: str = "") -> str:
     return f"{100 * mean:{sign}.1f} ± {100 * std:.1f} %"
 
 
-def markdown(summary: Mapping[str, Any], command: str) -> str:
+def markdown(summary: Mapping[str, Any], command: str, wording: Mapping[str, str] | None = None) -> str:
+    """The tables of :func:`analyse`'s summary; ``wording``: what the method was predicted with, for another study
+    of the same shape (``calorimeter_ensemble.py``): ``title``, ``row`` (its table row), ``with``, ``without`` and
+    ``footnote``."""
     views, per_seed = summary["views"], summary["per_seed"]
+    words = wording or {"title": f"{summary['method']} with {views} test-time view{'s' if views != 1 else ''}",
+                        "row": f"{views + 1} view{'s' if views else ''} averaged", "with": "with the views",
+                        "without": "without views",
+                        "footnote": "The prediction time is that of the views' run, 0 where the file was there already."}
 
     def column(label: str, key: str) -> list[float]:
         return [seed["scalars"][label][key] for seed in per_seed]
@@ -133,19 +140,19 @@ def markdown(summary: Mapping[str, Any], command: str) -> str:
               + " | hard gain vs " + " / ".join(REFERENCES.values()) + " |")
     note = ("A window of a seed without a value (the cone at the method's fake-cluster rate where no scanned cone has "
             "so few fake clusters) leaves that seed out of its mean.")
-    lines = [f"# {summary['method']} with {views} test-time view{'s' if views != 1 else ''} (mean ± sd of seeds {', '.join(map(str, summary['seeds']))})",
+    lines = [f"# {words['title']} (mean ± sd of seeds {', '.join(map(str, summary['seeds']))})",
              "", "Command:", "", f"    {command}", "", header, "|---|---:|---:|---:|---|---|"]
-    for label, name in (("without", "as it is (1 view)"), ("with", f"{views + 1} view{'s' if views else ''} averaged")):
+    for label, name in (("without", "as it is (1 view)" if wording is None else "as it is"), ("with", words["row"])):
         closed = " / ".join(_percent(gain(label, w, "gap_closed")) for w in REFERENCES)
         hard = " / ".join(_percent(gain(label, w, "hard_gain"), sign="+") for w in REFERENCES)
         lines.append(f"| {name} | {_fmt(column(label, 'photopeak_efficiency'))} | {_fmt(column(label, 'fake_cluster_rate'))} | "
                      f"{_fmt(column(label, 'photopeak_efficiency_hard'))} | {closed} | {hard} |")
     lines.append("")
-    for label, name in (("without", "without views"), ("with", "with the views")):
+    for label, name in (("without", words["without"]), ("with", words["with"])):
         fewer = [all(seed["gains"][label][w]["fake_rate_not_higher"] for seed in per_seed) for w in ("r3b_rectangle", "r3b_cone_040")]
         lines.append(f"- Fake-cluster rate {name} not above R3B 0.25's / cone 0.4's in every seed: "
                      f"{' / '.join('yes' if f else 'no' for f in fewer)}.")
-    lines += ["", note, "", "Paired by seed (the same test events), with views minus without:", "",
+    lines += ["", note, "", f"Paired by seed (the same test events), {words['with']} minus {words['without']}:", "",
               "| seed | photopeak eff. | fake rate | gap closed vs R3B 0.25 | hard gain vs R3B 0.25 | prediction [s] |",
               "|---:|---:|---:|---:|---:|---:|"]
     differences = {key: [] for key in ("peak", "fake", "gap", "hard")}
@@ -162,9 +169,9 @@ def markdown(summary: Mapping[str, Any], command: str) -> str:
     lines.append(f"| mean ± sd | {mean['peak'][0]:+.4f} ± {mean['peak'][1]:.4f} | {mean['fake'][0]:+.4f} ± {mean['fake'][1]:.4f} | "
                  f"{mean['gap'][0]:+.1f} ± {mean['gap'][1]:.1f} points | {mean['hard'][0]:+.1f} ± {mean['hard'][1]:.1f} points | |")
     losses = {key: _stat([seed["gaps_with"][key] for seed in per_seed])[0] for key in ("merged", "far_soft_only", "other_missing")}
-    lines += ["", f"Losses against the oracle with the views, as shares of all gammas: merged {100 * losses['merged']:.1f} %, "
+    lines += ["", f"Losses against the oracle {words['with']}, as shares of all gammas: merged {100 * losses['merged']:.1f} %, "
               f"missing only far soft hits {100 * losses['far_soft_only']:.1f} %, missing other hits {100 * losses['other_missing']:.1f} %.",
-              "(The prediction time is that of the views' run, 0 where the file was there already.)", ""]
+              f"({words['footnote']})", ""]
     return "\n".join(lines)
 
 

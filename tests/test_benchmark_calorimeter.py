@@ -160,6 +160,13 @@ def test_test_time_views_of_a_benchmark_run_compare_paired_seeds(tmp_path: Path,
     peak = seed["scalars"]["with"]["photopeak_efficiency"]
     assert seed["gains"]["with"]["r3b_rectangle"]["gap_closed"] == pytest.approx((peak - window) / (oracle - window))
 
+    import calorimeter_ensemble  # of one seed, its network alone: the run's own predictions again
+
+    calorimeter_ensemble.main(["--output", str(tmp_path), "--threads", "1"])
+    (alone,) = json.loads((tmp_path / "ensemble_of_seeds.json").read_text())["per_seed"]
+    assert alone["scalars"]["with"] == pytest.approx(alone["scalars"]["without"])
+    assert "| 1 network averaged |" in (tmp_path / "ensemble_of_seeds.md").read_text()
+
     import calorimeter_attribution  # the same folder, the views' predictions: the method's row is theirs
 
     calorimeter_attribution.main(["--output", str(tmp_path), "--predictions", "test_time_views_1.h5"])
