@@ -568,9 +568,11 @@ def test_a_resumed_sweep_keeps_completed_seeds_and_continues_the_others(tabular_
     assert (folder / "sweep.json").read_bytes() == described
     train(config, resume=folder / "seed3", progress=False)  # one seed finished by hand
     finished = (folder / "seed3" / "metrics.json").read_bytes()
-    with pytest.raises(ConfigError, match=r"holds the seeds \[3, 4\], but .* give \[3, 4, 5\]"):
+    # the folder given, not the config, is named as the wrong one
+    with pytest.raises(ValueError, match=r"^--resume .*: holds the seeds \[3, 4\], but .* give \[3, 4, 5\]") as wrong:
         sweep(config, 3, progress=False, resume=folder)
-    with pytest.raises(ConfigError, match="not a sweep folder"):
+    assert not isinstance(wrong.value, ConfigError)
+    with pytest.raises(ValueError, match=r"^--resume .*seed3: is not a sweep folder"):
         sweep(config, 2, progress=False, resume=folder / "seed3")
     with pytest.raises(ConfigError, match=r"seed3:\s+- the config differs from the one this run was started with in model\.params\.hidden"):
         sweep(other, 2, progress=False, resume=folder)  # the completed seed is another experiment's

@@ -189,14 +189,14 @@ def _new_folder(config: ExperimentConfig) -> Path:
 
 
 def _resumed_folder(folder: Path, seeds: list[int]) -> Path:
-    """``folder`` if it is a sweep of exactly ``seeds``; a ConfigError saying what it holds otherwise."""
+    """``folder`` if it is a sweep of exactly ``seeds``; a ValueError naming ``--resume`` and what it holds otherwise
+    (not a config error: the config may be right and the folder the wrong one)."""
     if not is_sweep(folder):
-        raise ConfigError(str(folder), [f"is not a sweep folder (no {SWEEP_FILE}): nothing to resume"])
+        raise ValueError(f"--resume {folder}: is not a sweep folder (no {SWEEP_FILE}): nothing to resume")
     stored = read_json_object(folder / SWEEP_FILE).get("seeds")
     if stored != seeds:
-        raise ConfigError(str(folder), [
-            f"holds the seeds {stored}, but the config's seed and --seeds give {seeds}: resume with the same ones"
-        ])
+        raise ValueError(f"--resume {folder}: holds the seeds {stored}, but the config's seed and --seeds give {seeds}: "
+                         "resume with the same ones")
     return folder
 
 
