@@ -35,6 +35,11 @@ from showerlearn.io.atomic import write_json_atomic, write_text_atomic
 from showerlearn.io.tables import as_tables, read_tables
 
 
+#: the data settings a member must share with the test run: the test events are read with the test run's data
+#: settings, standardised as the member's checkpoint says
+SHARED_SETTINGS = ("features", "preclustering")
+
+
 def averaged_on(test_run: Path, members: Sequence[Path]) -> dict[str, Any]:
     """The test split of ``test_run`` decoded from the mean outputs of the ``members``' networks (each built from
     its own config, reading the events with its own standardisation), as tables."""
@@ -45,9 +50,13 @@ def averaged_on(test_run: Path, members: Sequence[Path]) -> dict[str, Any]:
     def outputs() -> Iterator[dict[str, Any]]:
         for member in members:
             run = RunDir.existing(member)
+            member_config = load_config(run.config_file)
+            for key in SHARED_SETTINGS:
+                if (mine := member_config.data.params.get(key)) != (theirs := config.data.params.get(key)):
+                    raise SystemExit(f"{member}: data.params.{key} is {mine!r}, {test_run}'s {theirs!r}: not a member")
             datamodule = build_datamodule(config, progress=False)
             datamodule.restore_from_checkpoint(load_checkpoint(run.best_checkpoint()))
-            values, split_meta = network_split_outputs(load_config(run.config_file), datamodule, run, "test")
+            values, split_meta = network_split_outputs(member_config, datamodule, run, "test")
             meta.update(split_meta)  # the same events, whichever member read them
             yield values
 

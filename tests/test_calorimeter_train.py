@@ -279,6 +279,22 @@ def _an_ensemble_averages_the_pair_probabilities(run: RunDir, tmp_path: Path, mo
     np.testing.assert_array_equal(tables["hits"]["label"], expected[mask])
     assert 0.0 <= RunDir.existing(output).metrics()["scalars"]["photopeak_efficiency"] <= 1.0
 
+    # a copy of a run whose predictions were made again (other bytes) is the same network: it would count twice
+    copy = tmp_path / "copied_run"
+    shutil.copytree(other.path, copy)
+    (copy / "predictions.h5").unlink()
+    restored = CliRunner().invoke(app, ["predict", str(copy), "--output", str(copy / "predictions.h5"), "--no-progress"])
+    assert restored.exit_code == 0, restored.output
+    refused = CliRunner().invoke(app, ["ensemble", str(other.path), str(copy), "-o", str(tmp_path / "twice"), "--no-progress"])
+    assert refused.exit_code != 0 and "hold the same network, byte for byte" in " ".join(refused.output.split())
+    # networks whose pair outputs index other elements (hits, pre-clusters): refused before any predicts
+    described = yaml.safe_load((copy / "config.yaml").read_text())
+    described["data"]["params"]["preclustering"] = {"distance_threshold": 0.15}
+    (copy / "config.yaml").write_text(yaml.safe_dump(described))
+    refused = CliRunner().invoke(app, ["ensemble", str(run.path), str(copy), "-o", str(tmp_path / "mixed"), "--no-progress"])
+    message = " ".join(refused.output.split())
+    assert refused.exit_code != 0 and "data.params.preclustering is {" in message and "the first member's None" in message
+
 
 def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     """``showerlearn explain``: each head's attention over an event's hits, padded to the file's largest event,

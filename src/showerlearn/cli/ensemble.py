@@ -22,7 +22,7 @@ def ensemble(
 
     IACT, collider and tabular predictions average as they are. Calorimeter cluster labels do not: each
     member's network (one with pair outputs) predicts the test split again, and the mean same-cluster
-    probability of every hit pair is clustered as one network's.
+    probability of every pair of hits (or pre-clusters) is clustered as one network's.
     """
     quiet_libraries()
     with user_errors():

@@ -121,6 +121,9 @@ class ShowerDataModule(L.LightningDataModule):
     #: the network outputs several runs' networks average into one when the decoded predictions do not
     #: (:meth:`average_network_outputs`): none by default
     averaged_outputs: ClassVar[frozenset[str]] = frozenset()
+    #: data settings that decide which elements those outputs index (the calorimeter's pre-clusters): networks
+    #: whose outputs are averaged must agree on them
+    output_settings: ClassVar[tuple[str, ...]] = ()
 
     def prediction_attributes(self) -> dict[str, Any]:
         """File attributes written with the predictions of the events set up last (the test split, or the file

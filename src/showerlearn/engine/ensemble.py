@@ -24,7 +24,7 @@ import numpy as np
 
 from showerlearn.config import ExperimentConfig, load_config
 from showerlearn.config.components import declared_heads
-from showerlearn.engine.environment import describe_environment
+from showerlearn.engine.environment import describe_environment, note_working_folder
 from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, RunDir
 from showerlearn.engine.sweep import completed_runs, is_sweep, sweep_runs
 from showerlearn.io.atomic import read_json_object, write_json_atomic
@@ -32,8 +32,9 @@ from showerlearn.io.staging import StagedFolders, file_in_the_way, holds_anythin
 from showerlearn.io.tables import as_tables, read_attributes, read_columns, read_units, write_columns, write_tables
 from showerlearn.registry import DATAMODULES, MODELS
 
-if TYPE_CHECKING:
-    from showerlearn.data.base import ShowerDataModule  # torch: only where an ensemble predicts again
+if TYPE_CHECKING:  # torch: imported only where an ensemble predicts again
+    from showerlearn.data.base import ShowerDataModule
+    from showerlearn.engine.safe_load import CheckpointFile
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ def ensemble(members: Sequence[str | Path], output: str | Path, progress: bool =
             raise ValueError(f"{runs[twin].path} and {run.path} hold the same predictions, byte for byte (a copy of "
                              "one run?): each member must be a run of its own")
     if by_outputs:
-        predicted = _predicted_again(data, runs, configs, progress)
+        networks = _distinct_networks(runs)
+        predicted = _predicted_again(data, runs, configs, networks, progress)
     else:  # the family's rule, from its class: building the DataModule could open the training data
         averaged = data.average_predictions([read_columns(run.predictions_file) for run in runs], [str(run.path) for run in runs])
 
@@ -95,6 +97,9 @@ def ensemble(members: Sequence[str | Path], output: str | Path, progress: bool =
             }
             for member, config, digest in zip(runs, configs, digests, strict=True)
         ]
+        if by_outputs:  # what was averaged: the networks
+            for description, network in zip(members_description, networks, strict=True):
+                description["model_sha256"] = network.sha256
         write_json_atomic(run.ensemble_file, {"members": members_description, "config_from": str(runs[0].path.resolve()),
                                               "averaged": "network outputs" if by_outputs else "predictions"})
         # the members' data (the same test set): their caption and test share
@@ -114,54 +119,81 @@ def ensemble(members: Sequence[str | Path], output: str | Path, progress: bool =
 
 
 def _check_outputs_average(data: type[ShowerDataModule], runs: Sequence[RunDir], configs: Sequence[ExperimentConfig]) -> None:
-    """A family without a rule for its predictions: each member must be a network whose outputs it averages."""
+    """A family without a rule for its predictions: each member must be a network whose outputs it averages, the
+    same outputs as the first member's, indexing the same elements (``ShowerDataModule.output_settings``)."""
     if not data.averaged_outputs:
         data.average_predictions([], [])  # the family's own words: it has no rule at all
-    problems = []
+    problems, first_heads = [], None
     for run, config in zip(runs, configs, strict=True):
         if config.model is None:
             problems.append(f"{run.path}: an estimator ({config.estimator.name if config.estimator else 'none'}) "
                             "has no network outputs to average")
             continue
         heads = declared_heads(MODELS.get(config.model.name), config.model.params or {})
-        if heads is None or not heads <= data.averaged_outputs:
-            problems.append(f"{run.path}: its network {config.model.name!r} gives the outputs {sorted(heads or [])}")
+        if heads is None:
+            problems.append(f"{run.path}: its network {config.model.name!r} declares no outputs (output_heads)")
+        elif not heads <= data.averaged_outputs:
+            problems.append(f"{run.path}: its network {config.model.name!r} gives the outputs {sorted(heads)}")
+        elif heads != (first_heads := first_heads or heads):
+            problems.append(f"{run.path}: its network gives the outputs {sorted(heads)}, the first member's {sorted(first_heads)}")
+    for key in data.output_settings:
+        first, *_ = values = [(config.data.params or {}).get(key) for config in configs]
+        problems += [f"{run.path}: data.params.{key} is {value!r}, the first member's {first!r} (its outputs index other "
+                     "elements)" for run, value in zip(runs, values, strict=True) if value != first]
     if problems:
         raise ValueError(f"the {data.family.name} family's predictions do not average; an ensemble averages the "
                          f"outputs {sorted(data.averaged_outputs)} of its members' networks instead, and "
                          + "; ".join(problems))
 
 
+def _distinct_networks(runs: Sequence[RunDir]) -> list[CheckpointFile]:
+    """The members' networks, read: a network that is twice among them (a copied run whose predictions were made
+    again) would count twice."""
+    from showerlearn.engine.safe_load import CheckpointFile
+
+    networks = [CheckpointFile.read(run.best_checkpoint()) for run in runs]
+    digests = [network.sha256 for network in networks]
+    for k, digest in enumerate(digests):
+        if (twin := digests.index(digest)) < k:
+            raise ValueError(f"{runs[twin].path} and {runs[k].path} hold the same network, byte for byte (a copy of one "
+                             "run?): each member must be a run of its own")
+    return networks
+
+
 def _predicted_again(
-    data: type[ShowerDataModule], runs: Sequence[RunDir], configs: Sequence[ExperimentConfig], progress: bool
+    data: type[ShowerDataModule], runs: Sequence[RunDir], configs: Sequence[ExperimentConfig],
+    networks: Sequence[CheckpointFile], progress: bool,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]], dict[str, Any]]:
     """The test split decoded from the mean of the members' network outputs, each member's network predicting it
-    again with its own DataModule (its features, the standardisation its checkpoint carries), one member in
-    memory at a time; with the tables' units and file attributes."""
+    again as ``predict`` would (its process settings, its features, the standardisation its checkpoint carries),
+    one member's data and outputs in memory at a time; with the tables' units and file attributes."""
     from showerlearn.engine.runner import build_datamodule, network_split_outputs  # torch only when predicting
-    from showerlearn.engine.safe_load import load_checkpoint
+    from showerlearn.engine.speed import apply_process_settings
 
-    datamodules = (build_datamodule(config, progress=False) for config in configs)
-    first = next(datamodules)
     first_meta: dict[str, Any] = {}
 
     def outputs() -> Iterator[dict[str, Any]]:
-        for k, (run, config) in enumerate(zip(runs, configs, strict=True)):
+        for k, (run, config, network) in enumerate(zip(runs, configs, networks, strict=True)):
             log.info("member %d of %d predicts the test split again: %s", k + 1, len(runs), run.path)
-            datamodule = first if k == 0 else next(datamodules)
+            note_working_folder(run.environment_file)  # a relative data path resolves here, maybe elsewhere
+            apply_process_settings(config.trainer)
+            datamodule = build_datamodule(config, progress)
             # what the data fitted on the training split, as the network was trained with it (a run that trained
             # nothing from init_from kept its initial network's)
-            datamodule.restore_from_checkpoint(load_checkpoint(run.best_checkpoint()))
+            datamodule.restore_from_checkpoint(network.load())
             values, meta = network_split_outputs(config, datamodule, run, "test", progress)
+            del datamodule  # its events: the next member reads its own
             if k == 0:
                 first_meta.update(meta)
             elif not _same_arrays(meta, first_meta):
                 raise ValueError(f"{run.path}: its test split holds other events than {runs[0].path}'s: the members must "
                                  "be runs of the same data and split")
             yield values
+            del values, meta  # not alive while the next member predicts
 
     averaged = data.average_network_outputs(outputs())
-    return as_tables(first.decode_predictions(averaged, first_meta)), first.column_units(), first.prediction_attributes()
+    decoder = build_datamodule(configs[0], progress=False)  # its settings decode; no data is read
+    return as_tables(decoder.decode_predictions(averaged, first_meta)), decoder.column_units(), decoder.prediction_attributes()
 
 
 def _same_arrays(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:

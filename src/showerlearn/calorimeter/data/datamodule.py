@@ -132,6 +132,8 @@ class CalorimeterDataModule(ShowerDataModule):
     #: cluster labels do not average, the same-cluster probabilities of hit (or pre-cluster) pairs do: an ensemble
     #: of networks with pair outputs averages them, then decodes the mean as one network's
     averaged_outputs: ClassVar[frozenset[str]] = PAIR_OUTPUTS
+    #: with pre-clustering, the pair outputs are of pre-clusters, which its settings make
+    output_settings: ClassVar[tuple[str, ...]] = ("preclustering",)
 
     @classmethod
     def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:

@@ -176,7 +176,7 @@ def average_pair_views(outputs: Iterable[Mapping[str, np.ndarray]]) -> dict[str,
     for view in outputs:
         if others := sorted(set(view) - PAIR_OUTPUTS):
             raise ValueError(f"test-time views and ensembles average the same-cluster probabilities of pairs; the outputs "
-                             f"{others} have no such average: set data.params.test_time_views to 0")
+                             f"{others} have no such average")
         if count and set(view) != set(totals):
             raise ValueError(f"the outputs to average differ: {sorted(view)} against {sorted(totals)}")
         for name, values in view.items():
@@ -184,7 +184,12 @@ def average_pair_views(outputs: Iterable[Mapping[str, np.ndarray]]) -> dict[str,
             if count and probability.shape != totals[name].shape:
                 raise ValueError(f"the {name!r} outputs to average differ in shape: {probability.shape} against "
                                  f"{totals[name].shape}")
-            totals[name] = probability if not count else totals[name] + probability
+            if count:
+                totals[name] += probability
+            else:
+                totals[name] = probability
+            del probability
+        del view  # not alive while the next one is made
         count += 1
     merged = {}
     for name, total in totals.items():
