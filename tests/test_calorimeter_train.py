@@ -329,6 +329,9 @@ def _explains_attention_over_the_hits(run: RunDir, hit_file: Path) -> None:
     refused = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file.parent / f"*{hit_file.name}")])
     assert refused.exit_code != 0 and "matches2files" in "".join(refused.output.split()), refused.output
     twin.unlink()
+    # a Grad-CAM method that does not exist is refused, though this network is explained by attention alone
+    refused = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file), "--method", "gradcma"])
+    assert refused.exit_code != 0 and "method must be one of ('gradcam', 'hirescam'), got 'gradcma'" in " ".join(refused.output.split())
     # a few events: their inputs are padded to their own largest, the maps to the file's
     result = CliRunner().invoke(app, ["explain", str(run.path), "--input", str(hit_file.parent / f"*{hit_file.name}"),
                                       "--events", "0", "--max-events", "2", "--method", "hirescam", "--dilation", "2"])

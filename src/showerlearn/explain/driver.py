@@ -40,7 +40,7 @@ from showerlearn.data.collate import concatenate_batches, join_padded
 from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import trained_outputs
 from showerlearn.explain.attention import AttentionWeights, capture_attention
-from showerlearn.explain.gradcam import OutputSelector, Projection, grad_cam
+from showerlearn.explain.gradcam import CAM_METHODS, OutputSelector, Projection, grad_cam
 from showerlearn.explain.loading import TrainedRun, check_explainable, load_trained_module
 from showerlearn.explain.seeds import summarise_over_seeds
 from showerlearn.family import family_of
@@ -259,6 +259,8 @@ def explain_run(
     """
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
+    if method not in CAM_METHODS:  # before any work, and for networks explained by attention alone as well
+        raise ValueError(f"method must be one of {CAM_METHODS}, got {method!r}")
     trained = load_trained_module(run_path, [input_file], progress=progress is not None)  # --no-progress: no bars at all
     check_explainable(trained.model, str(trained.run.path))
     adapter = family_of(trained.config).explain_adapter(trained)
