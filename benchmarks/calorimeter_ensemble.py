@@ -86,6 +86,15 @@ def analyse(folder: Path, method: str, members: Sequence[Path] = ()) -> dict[str
             "seconds": seconds}
 
 
+def wording(summary: dict[str, Any], given: bool) -> dict[str, str]:
+    """The words of the tables (:func:`calorimeter_test_time_views.markdown`); ``given``: members named by ``--members``."""
+    n = len(summary["members"])
+    return {"title": f"{summary['method']}: {'the given' if given else 'the'} {n} networks averaged on each seed's test events",
+            "row": f"{n} network{'s' if n != 1 else ''} averaged", "with": "for the average",
+            "without": "for the seed's network alone",
+            "footnote": "The prediction time is that of the ensemble: every member predicting the seed's test split."}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, required=True, help="a calorimeter_clustering.py output folder")
@@ -100,13 +109,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = (f"python benchmarks/calorimeter_ensemble.py --output {args.output}"
                + (f" --method {args.method}" if args.method != "transformer" else "")
                + (f" --members {' '.join(map(str, args.members))}" if args.members else ""))
-    n = len(summary["members"])
-    wording = {"title": f"{args.method}: {'the' if not args.members else 'the given'} {n} networks averaged on each seed's test events",
-               "row": f"{n} network{'s' if n != 1 else ''} averaged", "with": "averaged", "without": "alone",
-               "footnote": "The prediction time is that of the ensemble: every member predicting the seed's test split."}
     stem = args.output / ("ensemble_of_seeds" if not args.members else "ensemble_of_members")
     write_json_atomic(stem.with_suffix(".json"), summary)
-    write_text_atomic(stem.with_suffix(".md"), markdown(summary, command, wording))
+    write_text_atomic(stem.with_suffix(".md"), markdown(summary, command, wording(summary, given=bool(args.members))))
     print(stem.with_suffix(".md").read_text())
 
 
