@@ -134,8 +134,10 @@ def _check_outputs_average(data: type[ShowerDataModule], runs: Sequence[RunDir],
             problems.append(f"{run.path}: its network {config.model.name!r} declares no outputs (output_heads)")
         elif not heads <= data.averaged_outputs:
             problems.append(f"{run.path}: its network {config.model.name!r} gives the outputs {sorted(heads)}")
-        elif heads != (first_heads := first_heads or heads):
-            problems.append(f"{run.path}: its network gives the outputs {sorted(heads)}, the first member's {sorted(first_heads)}")
+        elif first_heads is None:
+            first_heads = heads
+        elif heads != first_heads:
+            problems.append(f"{run.path}: its network gives the outputs {sorted(heads)}, the first network's {sorted(first_heads)}")
     for key in data.output_settings:
         first, *_ = values = [(config.data.params or {}).get(key) for config in configs]
         problems += [f"{run.path}: data.params.{key} is {value!r}, the first member's {first!r} (its outputs index other "
