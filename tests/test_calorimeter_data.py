@@ -331,6 +331,14 @@ def test_views_average_the_pair_probabilities() -> None:
     assert np.allclose(1 / (1 + np.exp(-merged.astype(np.float64))), expected, atol=1e-6)
     with pytest.raises(ValueError, match=r"the outputs \['objects'\] have no such average"):
         average_pair_views([{"objects": logits[0]}, {"objects": logits[1]}])
+    # read one after the other (an ensemble's networks predict when asked): the same mean from a generator
+    made = []
+    streamed = average_pair_views(made.append(k) or {"pairs": value} for k, value in enumerate(logits))["pairs"]
+    assert made == [0, 1] and np.array_equal(streamed, merged)
+    with pytest.raises(ValueError, match=r"the outputs to average differ: \['cluster_pairs'\] against \['pairs'\]"):
+        average_pair_views([{"pairs": logits[0]}, {"cluster_pairs": logits[1]}])
+    with pytest.raises(ValueError, match=r"'pairs' outputs to average differ in shape: \(1, 3, 3\) against \(1, 2, 2\)"):
+        average_pair_views([{"pairs": logits[0]}, {"pairs": np.zeros((1, 3, 3))}])
 
 
 def test_test_time_views_are_refused_before_training_where_they_cannot_work() -> None:
