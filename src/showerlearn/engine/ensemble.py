@@ -182,8 +182,10 @@ def _predicted_again(
             datamodule = build_datamodule(config, progress)
             # what the data fitted on the training split, as the network was trained with it (a run that trained
             # nothing from init_from kept its initial network's)
-            datamodule.restore_from_checkpoint(network.load())
-            values, meta = network_split_outputs(config, datamodule, run, "test", progress)
+            state = network.load()  # once: the data's fitted state and the weights
+            datamodule.restore_from_checkpoint(state)
+            values, meta = network_split_outputs(config, datamodule, run, "test", progress, state)
+            del state
             del datamodule  # its events: the next member reads its own
             if k == 0:
                 first_meta.update(meta)

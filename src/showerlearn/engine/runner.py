@@ -431,14 +431,16 @@ def predict_outputs(
 
 
 def network_split_outputs(
-    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test", progress: bool = False
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str = "test", progress: bool = False,
+    state: dict[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The encoded outputs of the heads ``run``'s network trained, on ``split``, and the split's meta: what
     :func:`predict_outputs` decodes, and what an ensemble of a family whose decoded predictions do not average
-    averages before decoding (``ShowerDataModule.average_network_outputs``)."""
+    averages before decoding (``ShowerDataModule.average_network_outputs``). ``state``: the run's best checkpoint
+    loaded already (else it is loaded here)."""
     datamodule.setup("predict" if split == "predict" else "test")
     try:
-        outputs, meta = _network_outputs(config, datamodule, run, split, progress)
+        outputs, meta = _network_outputs(config, datamodule, run, split, progress, state)
     finally:
         datamodule.teardown("predict")  # close the data files
     return trained_outputs(outputs, config), meta
@@ -458,11 +460,12 @@ def load_trained_weights(module: MultiTaskModule, state: dict[str, Any], checkpo
 
 
 def _network_outputs(
-    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str, progress: bool = False
+    config: ExperimentConfig, datamodule: ShowerDataModule, run: RunDir, split: str, progress: bool = False,
+    state: dict[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     module = build_module(config, datamodule)
     checkpoint = run.best_checkpoint()
-    load_trained_weights(module, load_checkpoint(checkpoint), checkpoint)
+    load_trained_weights(module, load_checkpoint(checkpoint) if state is None else state, checkpoint)
     compile_network(module.model, config.trainer)
     device = prediction_device(config.trainer)
     trainer = L.Trainer(
