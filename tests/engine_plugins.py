@@ -39,6 +39,18 @@ class RecordBatches(Callback):
             handle.write(f"{trainer.current_epoch} {trainer.global_step} {trainer.global_rank} {total:.9f}\n")
 
 
+class RecordWeights(Callback):
+    """Saves the network's state (weights and buffers) after every optimizer step to ``folder/STEP.pt``."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        state = {name: value.detach().clone() for name, value in pl_module.state_dict().items()}
+        torch.save(state, self.folder / f"{trainer.global_step}.pt")
+
+
 class RecordProcessSettings(Callback):
     """Writes ``threads cudnn-TF32 matmul-TF32`` of the process that trains, as it starts, to ``path`` + its rank."""
 

@@ -287,25 +287,27 @@ def _recorded(record: Path) -> dict[tuple[str, str], str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("crash_step", "trainer", "workers"),
+    ("crash_step", "trainer", "workers", "averaging"),
     [
-        (4, {}, 0),  # mid-epoch (9 batches an epoch, a checkpoint every 2 steps)
-        (9, {}, 0),  # on an epoch boundary
-        (12, {}, 2),  # mid-epoch, loader worker processes reading ahead
-        (9, {"max_steps": 24, "max_epochs": 100}, 0),  # step-based training, where Lightning's epoch count slips
-        (6, {"limit_train_batches": 5}, 0),  # epochs cut short
+        (4, {}, 0, []),  # mid-epoch (9 batches an epoch, a checkpoint every 2 steps)
+        (9, {}, 0, []),  # on an epoch boundary
+        (12, {}, 2, []),  # mid-epoch, loader worker processes reading ahead
+        (9, {"max_steps": 24, "max_epochs": 100}, 0, []),  # step-based training, where Lightning's epoch count slips
+        (6, {"limit_train_batches": 5}, 0, []),  # epochs cut short
+        # the moving average of the weights goes on from the checkpoint, beside the weights being trained
+        (13, {}, 0, [{"name": "ema_weight_averaging", "params": {"decay": 0.8, "update_starting_at_step": 3}}]),
     ],
 )
 def test_resumed_run_trains_as_if_never_interrupted(
-    tabular_config: dict, tmp_path: Path, crash_step: int, trainer: dict, workers: int
+    tabular_config: dict, tmp_path: Path, crash_step: int, trainer: dict, workers: int, averaging: list[dict]
 ) -> None:
     """Killed after its last checkpoint and resumed, a run trains on the same batches in the same order
     and ends with the same predictions as a run that was never interrupted."""
     tabular_config["trainer"].update(trainer)
     tabular_config["data"]["params"]["num_workers"] = workers
-    uninterrupted = train(resolve_config(_with_recorder(tabular_config, tmp_path / "a.txt")), progress=False)
+    uninterrupted = train(resolve_config(_with_recorder(tabular_config, tmp_path / "a.txt", *averaging)), progress=False)
     crash = {"name": "engine_plugins:CrashAtStep", "params": {"step": crash_step}}
-    config = resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt", crash))
+    config = resolve_config(_with_recorder(tabular_config, tmp_path / "b.txt", *averaging, crash))
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, progress=False)
     (interrupted,) = [p for p in uninterrupted.path.parent.iterdir() if p != uninterrupted.path]

@@ -305,7 +305,8 @@ def _averaging_problems(config: ExperimentConfig) -> list[str]:
         return isinstance(factory, type) and issubclass(factory, StochasticWeightAveraging)
 
     return [f"callbacks.{index}: {callback.name}: a run predicts with its best checkpoint, saved before stochastic weight "
-            "averaging swaps the averaged weights in, so they would never be used; not supported (remove it)"
+            "averaging swaps the averaged weights in, so they would never be used; not supported (remove it, or average "
+            "with ema_weight_averaging, whose average is what the run checkpoints)"
             for index, callback in enumerate(config.callbacks) if averages(callback.name)]
 
 

@@ -82,8 +82,26 @@ def render() -> str:
         + ". Schedulers: " + ", ".join(f"`{n}`" for n in registry.SCHEDULERS.names())
         + ". `params` are those of the torch class of the same name.",
         "",
+        *_callback_lines(),
     ]
     return "\n".join(lines)
+
+
+def _callback_lines() -> list[str]:
+    """``callbacks``: Lightning's by the names given to them (their params are the Lightning class's), then the
+    framework's own with their parameters."""
+    lightning, own = [], []
+    for name in registry.CALLBACKS.names():
+        factory = registry.CALLBACKS.get(name)
+        (own if factory.__module__.startswith("showerlearn") else lightning).append((name, factory))
+    lines = ["## `callbacks`", "",
+             "Lightning's: " + ", ".join(f"`{name}` ({factory.__name__})" for name, factory in lightning)
+             + ", with the `params` of that Lightning class; any other callback by import path. "
+             "`stochastic_weight_averaging` is refused for new runs: Lightning swaps its average in only after the "
+             "checkpoints are written, so no prediction would use it. The framework's own:", ""]
+    for name, factory in own:
+        lines += [f"### `{name}`", "", _first_line(factory.__doc__), "", *_field_table(params_model(factory, set())), ""]
+    return lines
 
 
 def _nested_tables(model: type[BaseModel], prefix: str) -> list[str]:

@@ -1,10 +1,12 @@
 """Lightning callbacks available by name in ``callbacks:`` (any other by import path), the per-epoch report
-every network run writes to its log, and the process settings every training process applies."""
+every network run writes to its log, the process settings every training process applies, and the moving
+average of the weights."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
@@ -128,3 +130,33 @@ class EpochProgressBar(callbacks.RichProgressBar):
     def _get_train_description(self, current_epoch: int) -> str:
         total = f"/{self.trainer.max_epochs}" if self.trainer.max_epochs not in (None, -1) else ""
         return f"epoch {current_epoch + 1}{total}".ljust(len(self.validation_description))
+
+
+@CALLBACKS.register("ema_weight_averaging")
+class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
+    """An exponential moving average of the network's weights, updated after every optimizer step; the average
+    is what the run validates, checkpoints (``state_dict``, the weights being trained kept beside it for a
+    resumed run), predicts, exports and warm-starts from, so best.ckpt is the best average.
+
+    Parameters
+    ----------
+    decay
+        The average's weight per step: it spans about ``1 / (1 - decay)`` optimizer steps (0.999: the last
+        thousand or so), which should be a small part of the run.
+    update_starting_at_step
+        The first optimizer step the average takes in (none: from the first): the early weights, far from
+        the later ones, are left out.
+    """
+
+    @classmethod
+    def config_problems(cls, params: Mapping[str, Any], path: str) -> list[str]:
+        """A decay that is no average's (the config check reports it before any work)."""
+        decay = params.get("decay", 0.999)
+        return [] if 0.0 <= decay < 1.0 else [f"{path}.decay: must be at least 0 and below 1, got {decay}"]
+
+    def __init__(self, decay: float = 0.999, update_starting_at_step: int | None = None) -> None:
+        if problems := self.config_problems({"decay": decay}, "ema_weight_averaging"):
+            raise ValueError(problems[0])
+        # the averaged buffers too (use_buffers): a network's running statistics belong to its weights
+        super().__init__(decay=decay, update_starting_at_step=update_starting_at_step)
+
