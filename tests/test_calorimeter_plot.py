@@ -3,9 +3,11 @@ measured (no truth, no velocity), several runs overlaid; and what it refuses."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import awkward as ak
+import h5py
 import numpy as np
 import pytest
 import uproot
@@ -93,6 +95,10 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
     below = prediction_spectra(read_tables(files[0]), np.array([0.0, 0.01]))  # nothing in range, every event with beta
     assert [text.get_text() for text in spectra_figure({"window": below}).axes[1].texts] == ["no cluster in the range"]
 
+    # a run's own predictions in a folder of any name (train --run-dir) are labelled with its experiment's name
+    moved = shutil.copytree(window, tmp_path / "elsewhere" / "my-run")
+    code, output = _invoke("plot", "calorimeter", moved / "predictions.h5", "-o", tmp_path / "own.png")
+    assert code == 0 and "┩ window " in output and "elsewhere" not in output and "my-run" not in output, output
     # two inputs predicted by one run: told apart by their files; a damaged file is named as such
     code, output = _invoke("plot", "calorimeter", files[0], predicted, "-o", tmp_path / "both.png")
     assert code == 0 and "window (hits.predictions.h5)" in output and "(measured.predictions.h5)" in output, output
@@ -100,10 +106,32 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
     damaged.write_bytes(files[0].read_bytes()[: files[0].stat().st_size * 6 // 10])
     code, output = _invoke("plot", "calorimeter", damaged, "-o", tmp_path / "refused.png")
     assert code != 0 and "truncatedfile" in output.replace(" ", "") and "notacalorimeter" not in output.replace(" ", ""), output
+    # values no prediction holds, and stamps of other files, each named (the figure would silently leave them out)
+    for table, column, row, value, message in (
+        ("clusters", "energy", 2, np.nan, "clusters.energy is nan at row 2; expected a cluster energy [MeV], at least 0"),
+        ("clusters", "event_index", 0, 99_999, "clusters.event_index is 99999 at row 0; expected an event row in [0, 80)"),
+        ("predictions", "beta", 1, 1.5, "predictions.beta is 1.5 at row 1; expected a velocity in [0, 1), or NaN"),
+    ):
+        edited = tmp_path / f"{column}.predictions.h5"
+        edited.write_bytes(files[0].read_bytes())
+        with h5py.File(edited, "r+") as file:
+            rows = file[table][()]
+            rows[column][row] = value
+            file[table][...] = rows
+        code, output = _invoke("plot", "calorimeter", edited, "-o", tmp_path / "refused.png")
+        assert code != 0 and message.replace(" ", "") in output.replace(" ", ""), output
+    for attribute, value, message in (("format", "something-else", "not a prediction file but a 'something-else' file"),
+                                      ("layout", 99, "its tables are of layout 99, this showerlearn reads layout")):
+        edited.write_bytes(files[0].read_bytes())
+        with h5py.File(edited, "r+") as file:
+            file.attrs[attribute] = value
+        code, output = _invoke("plot", "calorimeter", edited, "-o", tmp_path / "refused.png")
+        assert code != 0 and message.replace(" ", "") in output.replace(" ", ""), output
 
     # refused, nothing written: a hit file instead of predictions, labels not one per file, no figure suffix
     for arguments, message in (
-        ([tmp_path / "hits.h5"], "hits.h5: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR"),
+        ([tmp_path / "hits.h5"], "hits.h5: not a prediction file but a 'showerlearn-calorimeter-hits' file "
+                                 "(showerlearn predict RUN hits.h5 -o DIR writes its predictions)"),
         ([*files, "--label", "one"], "--label given 1 times for 2 files"),
         ([*files, "--label", "same", "--label", "same"], "--label: same given for two files"),
         ([files[0], "--max-mev", "1", "--bin-mev", "2"], "expected 0 < bin width < upper end"),

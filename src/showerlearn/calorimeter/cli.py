@@ -235,6 +235,7 @@ def plot_calorimeter(
 def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
     """The spectra record of one prediction file, refused if it is no calorimeter prediction file."""
     from showerlearn.calorimeter.evaluation import PREDICTION_TABLES, prediction_spectra
+    from showerlearn.calorimeter.evaluation.checks import prediction_table_problem
     from showerlearn.io.tables import read_columns, table_names
 
     names, tables = table_names(path), {}
@@ -244,7 +245,10 @@ def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
         if lacking := [column for column in columns if column not in tables[table]]:
             raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
                              f"writes them): it has no {table} table with {', '.join(lacking)}")
-    return prediction_spectra(tables, edges)
+    predictions = tables.pop("predictions")
+    if problem := prediction_table_problem(predictions, tables):
+        raise ValueError(f"{path}: {problem} (a damaged prediction file? predict it again)")
+    return prediction_spectra({"predictions": predictions, **tables}, edges)
 
 
 def _print_spectra_counts(spectra: dict[str, dict[str, Any]]) -> None:

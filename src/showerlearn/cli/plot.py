@@ -8,9 +8,9 @@ work, each file's legend label, and the figure written atomically.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,7 +29,8 @@ FigureOption = Annotated[Path, typer.Option("--output", "-o", help="Figure to wr
                                                                    ".pdf, .svg).")]
 #: the ``--label`` option of every family's plot command
 LabelOption = Annotated[list[str] | None, typer.Option(
-    help="Legend label of each file, in order (repeatable; default: the name of the run that predicted it).")]
+    help="Legend label of each file, in order (repeatable; default: the experiment name of the run that predicted "
+         "it).")]
 
 
 def check_figure_output(output: Path, overwrite: bool) -> None:
@@ -45,14 +46,17 @@ def check_figure_output(output: Path, overwrite: bool) -> None:
 
 
 def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> list[str]:
-    """The legend label of each prediction file (a missing one refused): ``labels`` (one per file, each its own), or
-    the name of the run that predicted it (its stamp's ``run_path``, or the run folder it lies in: a run's own
-    ``predictions.h5``; else the file's name), with the file's name, then its place, where two share one."""
-    from showerlearn.engine.run_dir import RunDir
+    """The legend label of each prediction file (a missing one refused, and one stamped as another kind of file or
+    as another showerlearn's tables): ``labels`` (one per file, each its own), or the experiment name of the run
+    that predicted it (its stamp's config, or that of the run folder it lies in: a run's own ``predictions.h5``;
+    else the file's name), with the file's name, then its place, where two share one."""
     from showerlearn.io.tables import read_attributes
 
     if missing := [str(path) for path in files if not path.is_file()]:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file")
+    stamps = [read_attributes(path) for path in files]
+    for path, stamp in zip(files, stamps, strict=True):
+        _check_stamp(path, stamp)
     if labels is not None:
         if len(labels) != len(files):
             raise ValueError(f"--label given {len(labels)} times for {len(files)} files: one label per file, in order")
@@ -60,14 +64,42 @@ def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> li
             raise ValueError(f"--label: {', '.join(sorted({x for x in labels if labels.count(x) > 1}))} given for two "
                              "files; each file needs its own")
         return list(labels)
-    names = []
-    for path in files:
-        stamped = str(read_attributes(path).get("run_path", ""))
-        run = Path(stamped) if stamped else path.parent if RunDir(path.parent).status_file.is_file() else Path()
-        names.append(run.parent.name or path.stem)
+    names = [_experiment_name(path, stamp) or path.stem for path, stamp in zip(files, stamps, strict=True)]
     # a run named twice (two seeds, or two inputs it predicted): each with its file, then with its place
     found = [f"{name} ({path.name})" if names.count(name) > 1 else name for name, path in zip(names, files)]
     return [f"{name} (file {number + 1})" if found.count(name) > 1 else name for number, name in enumerate(found)]
+
+
+def _check_stamp(path: Path, stamp: Mapping[str, Any]) -> None:
+    """A file stamped by ``showerlearn predict`` must be of this version's layout; one stamped as another kind of
+    file is none (a run's own ``predictions.h5`` carries no stamp)."""
+    from showerlearn.engine.predict import FORMAT, LAYOUT
+
+    if "format" in stamp and stamp["format"] != FORMAT:
+        raise ValueError(f"{path}: not a prediction file but a {stamp['format']!r} file (showerlearn predict RUN "
+                         f"{path.name} -o DIR writes its predictions)")
+    if stamp.get("format") == FORMAT and stamp.get("layout") != LAYOUT:
+        raise ValueError(f"{path}: its tables are of layout {stamp.get('layout')!r}, this showerlearn reads layout "
+                         f"{LAYOUT}: predict it again with this version")
+
+
+def _experiment_name(path: Path, stamp: Mapping[str, Any]) -> str | None:
+    """The name of the experiment whose run predicted ``path``: from the config its stamp carries, else from the
+    run folder the file lies in; None when neither says."""
+    import yaml
+
+    from showerlearn.engine.run_dir import RunDir
+
+    text = stamp.get("config")
+    run = RunDir(path.parent)
+    if not text and run.config_file.is_file():
+        text = run.config_file.read_text()
+    try:
+        config = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:  # a damaged config names nothing; the file's name stands in
+        return None
+    name = config.get("name") if isinstance(config, dict) else None
+    return str(name) if name else None
 
 
 def write_figure(figure: Figure, output: Path, overwrite: bool) -> None:

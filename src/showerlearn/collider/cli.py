@@ -151,7 +151,7 @@ def _score_histograms(path: Path, score: str) -> dict:
     """The histograms of one prediction file, refused without the score column (naming the scores it has)."""
     import json
 
-    from showerlearn.collider.evaluation.predictions import score_histograms
+    from showerlearn.collider.evaluation.predictions import score_histograms, score_problem
     from showerlearn.io.tables import PREDICTIONS_KEY, read_attributes, read_columns, table_names
 
     columns = read_columns(path) if PREDICTIONS_KEY in table_names(path) else {}
@@ -159,6 +159,8 @@ def _score_histograms(path: Path, score: str) -> dict:
         scores = [name for name in columns if name == "score" or name.startswith("score_")]
         raise ValueError(f"{path}: no column {score!r} " + (f"(--score: its scores are {', '.join(scores)})" if scores else
                          "to plot: not a collider prediction file (showerlearn predict RUN EVENTS.h5 -o DIR writes them)"))
+    if problem := score_problem(columns[score], score):  # the histogram's bins span [0, 1]: none left out silently
+        raise ValueError(f"{path}: {problem}")
     names = read_attributes(path).get("process_names")
     try:
         processes = json.loads(names) if isinstance(names, str) else None

@@ -2,7 +2,8 @@
 fake clusters, photopeak efficiency and energy resolution per gamma energy, clusters per event against the
 truth, the adjusted Rand index, and lab and Doppler-corrected energy spectra; ``report`` gathers them for one
 method (overall and in the hard regime, ``regimes``), ``evaluator`` is the ``calorimeter`` evaluator of
-``showerlearn evaluate`` and ``figures`` draws the spectra.
+``showerlearn evaluate`` and ``figures`` draws the spectra; ``checks`` refuses a damaged prediction file's tables
+before they are scored or drawn.
 
 May import: showerlearn.calorimeter.family, showerlearn.calorimeter.geometry, showerlearn.calorimeter.kinematics,
 showerlearn.calorimeter.simulation.response, showerlearn.evaluation, showerlearn.metrics, showerlearn.registry,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from showerlearn.calorimeter.evaluation.checks import prediction_table_problem
 from showerlearn.calorimeter.evaluation.metrics import (
     adjusted_rand_index,
     binned_efficiency,
@@ -56,6 +57,9 @@ def split_tables(predictions: Mapping[str, np.ndarray], tables: Mapping[str, Map
     if missing:
         raise KeyError(f"the calorimeter evaluator needs the per-element tables hits and gammas; missing {missing} "
                        f"(predictions written by the calorimeter DataModule have them)")
+    # every event's beta: the clusters' Doppler correction against the gammas' rest-frame energies needs it
+    if problem := prediction_table_problem(predictions, tables, unknown_beta=False):
+        raise ValueError(f"{problem} (a damaged prediction file? predict it again)")
     hits = {key: np.asarray(value) for key, value in tables["hits"].items()}
     gammas = {key: np.asarray(value) for key, value in tables["gammas"].items()}
     for name, table, needed in (("hits", hits, ("energy", "theta", "phi", "true_gamma", "label")),

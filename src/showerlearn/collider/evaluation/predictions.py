@@ -14,7 +14,7 @@ from showerlearn.viz.figures import new_figure
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["SCORE_EDGES", "score_figure", "score_histograms"]
+__all__ = ["SCORE_EDGES", "score_figure", "score_histograms", "score_problem"]
 
 #: the bins of a score (a probability)
 SCORE_EDGES = np.linspace(0.0, 1.0, 41)
@@ -22,9 +22,24 @@ SCORE_EDGES = np.linspace(0.0, 1.0, 41)
 ALL_EVENTS = "all events"
 
 
+def score_problem(values: np.ndarray, column: str) -> str | None:
+    """The first value of a score ``column`` that is no probability (the networks' and estimators' scores are
+    softmax or sigmoid outputs): infinite or outside [0, 1]; None when there is none. NaN is no value (the rows of
+    events a run's cuts removed, kept by ``predict --keep-invalid``)."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(values) & ~((values >= 0.0) & (values <= 1.0))
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad)[0])
+    return (f"{column} is {values[row]} at row {row} ({int(bad.sum())} such rows); expected a probability in [0, 1] "
+            "(a damaged prediction file? predict it again)")
+
+
 def score_histograms(columns: Mapping[str, np.ndarray], score: str, process_names: Sequence[str] | None) -> dict[str, Any]:
     """``processes``: process name -> the sum of weights (``weight_pb``; else 1 per event) of its events per bin of
-    :data:`SCORE_EDGES` (events with a non-finite score are left out); ``events``; ``weighted``."""
+    :data:`SCORE_EDGES` (events without a score, or with a non-finite weight, are left out); ``events``;
+    ``weighted``. The scores are probabilities (checked by the caller, :func:`score_problem`)."""
     values = np.asarray(columns[score], dtype=float)
     weighted = "weight_pb" in columns
     weights = np.asarray(columns["weight_pb"], dtype=float) if weighted else np.ones(len(values))
