@@ -187,6 +187,17 @@ def test_an_hdf5_file_given_to_convert_is_named_as_one(tmp_path: Path) -> None:
         _read_mev(hit_file)
 
 
+def test_an_empty_or_text_file_given_to_convert_is_named_as_such(tmp_path: Path) -> None:
+    """Not uproot's words about chunks of bytes: what the file is."""
+    empty, text = tmp_path / "empty.root", tmp_path / "hits.csv"
+    empty.touch()
+    text.write_text("crystal_id,energy\n5,1.2\n")
+    with pytest.raises(CalorimeterFileError, match=r"empty\.root: an empty file \(0 bytes\), not a ROOT file"):
+        _read_mev(empty)
+    with pytest.raises(CalorimeterFileError, match=r"hits\.csv: not a ROOT file: it starts with b'crystal_id,energ', a ROOT file with b'root'"):
+        _read_mev(text)
+
+
 def _chunked(path: Path, chunk_entries: int, **options: object) -> RootHitChunk:
     with RootHitReader(path, energy_unit="MeV", chunk_entries=chunk_entries, **options) as reader:
         chunks = list(reader)

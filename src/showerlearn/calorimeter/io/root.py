@@ -53,6 +53,8 @@ ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
 #: the range [MeV] the median deposit of a tree's gamma hits lies in (of its first :data:`UNIT_SAMPLE_HITS`),
 #: whatever the detector's thresholds (above it: the proton range, or a wrong unit)
 PLAUSIBLE_MEDIAN_MEV = (0.01, 100.0)
+#: the four bytes every ROOT file begins with
+ROOT_SIGNATURE = b"root"
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple")
 #: float times beyond a second [ns] are no trigger-relative times but absolute stamps
@@ -375,10 +377,16 @@ def _open_tree(path: Path, tree: str | None, branches: list[str]) -> Iterator[An
         file = uproot.open(path)
     except Exception as error:  # uproot raises many kinds for a cut-off or foreign file
         with open(path, "rb") as head:
-            if head.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
-                raise CalorimeterFileError(path, "an HDF5 file, not a ROOT file: convert reads ROOT trees of crystal hits; "
-                                                 "a hit file (HDF5, as simulate and convert write) is read by train and "
-                                                 "predict as it is") from None
+            start = head.read(max(len(HDF5_SIGNATURE), 16))
+        if start.startswith(HDF5_SIGNATURE):
+            raise CalorimeterFileError(path, "an HDF5 file, not a ROOT file: convert reads ROOT trees of crystal hits; "
+                                             "a hit file (HDF5, as simulate and convert write) is read by train and "
+                                             "predict as it is") from None
+        if not start:
+            raise CalorimeterFileError(path, "an empty file (0 bytes), not a ROOT file") from None
+        if not start.startswith(ROOT_SIGNATURE):  # uproot's own words would be about chunks of bytes
+            raise CalorimeterFileError(path, f"not a ROOT file: it starts with {start!r}, a ROOT file with "
+                                             f"{ROOT_SIGNATURE!r}") from None
         raise CalorimeterFileError(path, f"not a readable ROOT file (truncated or corrupt?): {error}") from None
     with file:
         # a tree saved several times (ROOT's AutoSave) has one key per cycle: name;1, name;2
