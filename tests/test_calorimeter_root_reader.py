@@ -162,8 +162,8 @@ def test_energies_in_another_unit_than_the_one_given_are_refused_naming_the_righ
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """R3BRoot's simulated crystal energies are in MeV, its calibrated data in keV: MeV read as keV would put every
-    hit 1000 times below any threshold, silently. A median above 100 MeV (the proton range, or keV read as MeV) is
-    converted with a warning."""
+    hit 1000 times below any threshold, silently; so would MeV read as GeV put them above what a crystal takes. A
+    median above 100 MeV (the proton range, or keV read as MeV) is converted with a warning."""
     path = write_root(tmp_path / "mev.root", crystal_id=ak.Array([[1, 2], [3]]), energy=ak.Array([[0.4, 2.5], [1.2]]),
                       time=ak.Array([[0.0, 0.0], [0.0]]))
     with pytest.raises(CalorimeterFileError, match=r"branch 'energy' read as keV gives a median hit energy of 0\.0012 MeV, "
@@ -171,9 +171,14 @@ def test_energies_in_another_unit_than_the_one_given_are_refused_naming_the_righ
                                                    r"unit \(--energy-unit MeV\)"):
         read_root_hits(path)
     assert ak.to_list(read_root_hits(path, energy_unit="MeV").energy) == [[0.4, 2.5], [1.2]]
+    with pytest.raises(CalorimeterFileError, match=r"read as GeV gives a median hit energy of 1\.2e\+03 MeV, above the "
+                                                   r"1000 MeV any crystal can take: are they in MeV\? give that unit"):
+        read_root_hits(path, energy_unit="GeV")
+    protons = write_root(tmp_path / "protons.root", crystal_id=ak.Array([[1, 2], [3]]),
+                         energy=ak.Array([[150.0, 250.0], [200.0]]), time=ak.Array([[0.0, 0.0], [0.0]]))
     with caplog.at_level("WARNING"):
-        assert ak.to_list(read_root_hits(path, energy_unit="GeV").energy) == [[400.0, 2500.0], [1200.0]]
-    assert "median hit energy of 1.2e+03 MeV: the proton range's, or energies in keV read as GeV?" in caplog.text
+        assert ak.to_list(read_root_hits(protons, energy_unit="MeV").energy) == [[150.0, 250.0], [200.0]]
+    assert "median hit energy of 200 MeV: the proton range's, or energies in keV read as MeV?" in caplog.text
 
 
 def test_an_hdf5_file_given_to_convert_is_named_as_one(tmp_path: Path) -> None:

@@ -53,6 +53,9 @@ ENERGY_UNITS = {"keV": 1e-3, "MeV": 1.0, "GeV": 1e3}
 #: the range [MeV] the median deposit of a tree's gamma hits lies in (of its first :data:`UNIT_SAMPLE_HITS`),
 #: whatever the detector's thresholds (above it: the proton range, or a wrong unit)
 PLAUSIBLE_MEDIAN_MEV = (0.01, 100.0)
+#: the most [MeV] a median deposit can be: a proton stopping in CALIFA's longest (22 cm) CsI crystal leaves about
+#: 700 MeV; a median beyond is a wrong unit, not a detector's
+MAX_MEDIAN_MEV = 1000.0
 #: the four bytes every ROOT file begins with
 ROOT_SIGNATURE = b"root"
 #: ROOT's columnar containers uproot reads alike: TTree, and RNTuple (what uproot 5.7 writes by default)
@@ -349,18 +352,21 @@ class _UnitSample:
 def _check_energy_unit(path: str | Path, branch: str, energies: np.ndarray, unit: str) -> None:
     """A median deposit (of ``energies``, a tree's first :data:`UNIT_SAMPLE_HITS`) below 10 keV, which no
     CALIFA crystal reads out (thresholds are tens of keV), is a wrong ``energy_unit`` (MeV read as keV would put
-    every hit 1000 times below any threshold, silently): refused, naming the unit that fits. One above 100 MeV may
-    be the proton range, or keV read as MeV: warned of."""
+    every hit 1000 times below any threshold, silently): refused, naming the unit that fits; so is one above
+    :data:`MAX_MEDIAN_MEV`, more than a crystal can take. One above 100 MeV may be the proton range, or keV read as
+    MeV: warned of."""
     deposits = energies[energies > 0]
     if not len(deposits):
         return
     median = float(np.median(deposits))
     low, high = PLAUSIBLE_MEDIAN_MEV
     said = f"branch {branch!r} read as {unit} gives a median hit energy of {median:.3g} MeV"
+    fits = [other for other, scale in ENERGY_UNITS.items() if low <= median / ENERGY_UNITS[unit] * scale <= high]
+    hint = f": are they in {fits[0]}? give that unit (--energy-unit {fits[0]})" if fits else ""
     if median < low:
-        fits = [other for other, scale in ENERGY_UNITS.items() if low <= median / ENERGY_UNITS[unit] * scale <= high]
-        hint = f": are they in {fits[0]}? give that unit (--energy-unit {fits[0]})" if fits else ""
         raise CalorimeterFileError(path, f"{said}, below the {low * 1e3:g} keV any crystal reads out{hint}")
+    if median > MAX_MEDIAN_MEV:
+        raise CalorimeterFileError(path, f"{said}, above the {MAX_MEDIAN_MEV:g} MeV any crystal can take{hint}")
     if median > high:
         log.warning("%s: %s: the proton range's, or energies in keV read as %s?", path, said, unit)
 
