@@ -91,6 +91,7 @@ def evaluate_collider(
     )  # fmt: skip
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)
+    _check_cross_sections(labels, weights)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
     both = _both_classes(labels)
     limits: dict[str, str] = {}
@@ -135,6 +136,19 @@ def _weights(predictions: Mapping[str, Any]) -> np.ndarray | None:
         raise ValueError(f"weight_pb: {len(rows)} of {len(weights)} values are not finite (rows {rows[:5].tolist()}"
                          f"{'...' if len(rows) > 5 else ''}): cross-section weights are given for every event or none")
     return weights
+
+
+def _check_cross_sections(labels: np.ndarray, weights: np.ndarray | None) -> None:
+    """Signal and background weights each add up to a cross section, which is not negative: single events of NLO
+    generators weigh less than zero, a whole sample does not (its yields and significances would be meaningless)."""
+    if weights is None or not np.isfinite(weights).all():
+        return
+    for name, chosen in (("signal", labels == 1), ("background", labels == 0)):
+        if (total := float(weights[chosen].sum())) < 0:
+            rows = np.flatnonzero(chosen & (weights < 0))
+            raise ValueError(f"weight_pb: the {name} events' weights add up to {total:.4g} pb, a negative cross section "
+                             f"({len(rows)} negative weights, the most negative {weights[rows].min():.4g} pb at row "
+                             f"{rows[np.argmin(weights[rows])]}): damaged?")
 
 
 def _scalars(point: WorkingPoint) -> dict[str, float | int]:
