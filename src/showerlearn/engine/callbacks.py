@@ -136,7 +136,9 @@ class EpochProgressBar(callbacks.RichProgressBar):
 class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
     """An exponential moving average of the network's weights, updated after every optimizer step; the average
     is what the run validates, checkpoints (``state_dict``, the weights being trained kept beside it for a
-    resumed run), predicts, exports and warm-starts from, so best.ckpt is the best average.
+    resumed run), predicts, exports and warm-starts from, so best.ckpt is the best average. It helps where the
+    learning rate stays high to the end; after a decay to zero the last weights already are such an average (the
+    calorimeter transformer's cosine recipe gains nothing: benchmarks/results/calorimeter_clustering_60k_loss_weights_ema).
 
     Parameters
     ----------
