@@ -4,6 +4,7 @@ average of the weights."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping
@@ -134,11 +135,15 @@ class EpochProgressBar(callbacks.RichProgressBar):
 
 @CALLBACKS.register("ema_weight_averaging")
 class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
-    """An exponential moving average of the network's weights, updated after every optimizer step; the average
-    is what the run validates, checkpoints (``state_dict``, the weights being trained kept beside it for a
-    resumed run), predicts, exports and warm-starts from, so best.ckpt is the best average. It helps where the
-    learning rate stays high to the end; after a decay to zero the last weights already are such an average (the
-    calorimeter transformer's cosine recipe gains nothing: benchmarks/results/calorimeter_clustering_60k_loss_weights_ema).
+    """An exponential moving average of the network's weights, updated after every optimizer step; once it has
+    begun, the average is what the run validates, checkpoints (``state_dict``, the weights being trained kept
+    beside it for a resumed run), predicts, exports and warm-starts from, so best.ckpt is the best average. It
+    helps where the learning rate stays high to the end; after a decay to zero the last weights already are such
+    an average (the calorimeter transformer's cosine recipe gains nothing:
+    benchmarks/results/calorimeter_clustering_60k_loss_weights_ema).
+
+    Only the weights are averaged: the buffers (running statistics, a lattice's neighbour indices) are the
+    network's own at each update, since integers averaged as floats would be rounded into other indices.
 
     Parameters
     ----------
@@ -146,8 +151,9 @@ class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
         The average's weight per step: it spans about ``1 / (1 - decay)`` optimizer steps (0.999: the last
         thousand or so), which should be a small part of the run.
     update_starting_at_step
-        The first optimizer step the average takes in (none: from the first): the early weights, far from
-        the later ones, are left out.
+        The optimizer steps before this one (counted from 0) are left out of the average (none: none is): the early
+        weights are far from the later ones. Until it begins, the run validates and saves the weights it trains,
+        as without the callback.
     """
 
     @classmethod
@@ -159,6 +165,42 @@ class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
     def __init__(self, decay: float = 0.999, update_starting_at_step: int | None = None) -> None:
         if problems := self.config_problems({"decay": decay}, "ema_weight_averaging"):
             raise ValueError(problems[0])
-        # the averaged buffers too (use_buffers): a network's running statistics belong to its weights
-        super().__init__(decay=decay, update_starting_at_step=update_starting_at_step)
+        self.start = update_starting_at_step
+        super().__init__(decay=decay, update_starting_at_step=update_starting_at_step, use_buffers=False)
 
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning builds the average in `setup`, before the strategy casts the network to its precision
+        # (64-true) and moves it to its device: the average follows, tensor by tensor
+        average = self._average_model
+        assert average is not None
+        average.to(device=pl_module.device)
+        kept = itertools.chain(average.module.parameters(), average.module.buffers())
+        for averaged, trained in zip(kept, itertools.chain(pl_module.parameters(), pl_module.buffers()), strict=True):
+            averaged.data = averaged.data.to(dtype=trained.dtype)
+
+    def _begun(self) -> bool:
+        """Whether the average holds any trained weights (before its first update it holds the initial ones)."""
+        return self._average_model is not None and int(self._average_model.n_averaged) > 0
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._begun():
+            super().on_validation_epoch_start(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._begun():  # no update happens during validation: swapped back exactly when swapped in
+            super().on_validation_epoch_end(trainer, pl_module)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if self._begun():  # else the checkpoint holds the trained weights, as a run without the callback's
+            super().on_save_checkpoint(trainer, pl_module, checkpoint)
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if "current_model_state" in checkpoint:  # else saved before the average began: it begins at its step again
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._begun():
+            super().on_train_end(trainer, pl_module)
+        else:
+            log.warning("ema_weight_averaging: training ended after %d optimizer steps, before step %s (counted from "
+                        "0), where the average begins: the run's weights are not averaged", trainer.global_step, self.start)
