@@ -3,10 +3,13 @@ rows lost or out of place, values no prediction holds, truth that names no gamma
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from showerlearn.calorimeter.evaluation.checks import prediction_table_problem
+from showerlearn.calorimeter.evaluation.evaluator import evaluate_calorimeter
 from showerlearn.calorimeter.evaluation.report import split_tables
 
 
@@ -32,8 +35,14 @@ def test_a_prediction_files_tables_pass() -> None:
     predictions, tables = _tables()
     predictions["beta"][1] = np.nan  # measured data: no velocity known
     assert prediction_table_problem(predictions, tables) is None
-    assert prediction_table_problem(predictions, tables, unknown_beta=False) == (
-        "predictions.beta is nan at row 1; expected a velocity in [0, 1)")
+
+
+def test_events_without_a_velocity_are_not_scored_against_the_truth(tmp_path: Path) -> None:
+    predictions, tables = _tables()
+    predictions["beta"][1] = np.nan
+    with pytest.raises(ValueError, match=r"1 events have no velocity \(predictions\.beta is NaN from row 1; a hit file "
+                                         r"converted without --beta or --beta-branch\)"):
+        evaluate_calorimeter(predictions, tmp_path, tables, figure_formats=("png",))
 
 
 @pytest.mark.parametrize(("table", "column", "row", "value", "expected"), [

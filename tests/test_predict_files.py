@@ -820,6 +820,7 @@ def test_a_new_hit_file_is_refused_without_truth_or_with_other_crystals_than_the
     measured = Path(shutil.copy(calorimeter[1] / "b.h5", tmp_path / "measured.h5"))
     with h5py.File(measured, "a") as file:
         del file["gammas"], file["hits/true_gamma"]
+        del file["events/beta"]  # converted without a velocity, too
     result = _scored(window, _predicted(window, measured, tmp_path / "out"), tmp_path / "measured")
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "hold no true gammas" in _text(result) and "there is no truth to score their clusters against" in _text(result)

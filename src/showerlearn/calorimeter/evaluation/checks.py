@@ -29,15 +29,15 @@ _BOUNDS = {
 }
 
 
-def prediction_table_problem(predictions: Mapping[str, np.ndarray], tables: Mapping[str, Mapping[str, np.ndarray]],
-                             unknown_beta: bool = True) -> str | None:
+def prediction_table_problem(predictions: Mapping[str, np.ndarray], tables: Mapping[str, Mapping[str, np.ndarray]]
+                             ) -> str | None:
     """The first thing wrong with a calorimeter prediction file's tables (``predictions``: its per-event table;
     ``tables``: the per-element tables read, each with its ``event_index``), or None.
 
     Checked: each table's rows lie in event order, as many per event as the per-event count says (``n_hits``...,
     where the file has it); the bounded columns (:data:`_BOUNDS`) hold finite values in their range; ``beta`` is
-    in [0, 1), or NaN where ``unknown_beta`` allows it (measured data without it: scoring against the truth needs
-    it); a hit's ``true_gamma`` and a gamma's ``index`` name a gamma of the event (-1: a hit of no gamma).
+    in [0, 1), or NaN (unknown: measured data converted without it); a hit's ``true_gamma`` and a gamma's ``index``
+    name a gamma of the event (-1: a hit of no gamma).
     """
     n_events = len(next(iter(predictions.values()), ()))
     for name, columns in tables.items():
@@ -49,9 +49,8 @@ def prediction_table_problem(predictions: Mapping[str, np.ndarray], tables: Mapp
                 return problem
     if "beta" in predictions:
         beta = np.asarray(predictions["beta"], float)
-        expected = "a velocity in [0, 1), or NaN (unknown)" if unknown_beta else "a velocity in [0, 1)"
-        if problem := _outside("predictions.beta", beta, (0.0, np.nextafter(1.0, 0.0), expected),
-                               allowed=np.isnan(beta) if unknown_beta else None):
+        if problem := _outside("predictions.beta", beta, (0.0, np.nextafter(1.0, 0.0), "a velocity in [0, 1), or NaN "
+                                                          "(unknown)"), allowed=np.isnan(beta)):
             return problem
     return _gamma_reference_problem(predictions, tables)
 

@@ -117,3 +117,7 @@ def _check_truth(gammas: Mapping[str, np.ndarray], beta: np.ndarray) -> None:
         raise ValueError(f"the {len(beta)} events hold no true gammas (their hit file has no truth, /gammas: measured "
                          "data, or converted without it): there is no truth to score their clusters against "
                          "(`showerlearn plot calorimeter` draws their energy spectra)")
+    if (unknown := np.flatnonzero(np.isnan(beta))).size:
+        raise ValueError(f"{unknown.size} events have no velocity (predictions.beta is NaN from row {unknown[0]}; a "
+                         "hit file converted without --beta or --beta-branch): their clusters' Doppler-corrected "
+                         "energies, which the scores compare with the gammas' rest-frame energies, are unknown")

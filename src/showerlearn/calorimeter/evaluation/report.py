@@ -57,8 +57,7 @@ def split_tables(predictions: Mapping[str, np.ndarray], tables: Mapping[str, Map
     if missing:
         raise KeyError(f"the calorimeter evaluator needs the per-element tables hits and gammas; missing {missing} "
                        f"(predictions written by the calorimeter DataModule have them)")
-    # every event's beta: the clusters' Doppler correction against the gammas' rest-frame energies needs it
-    if problem := prediction_table_problem(predictions, tables, unknown_beta=False):
+    if problem := prediction_table_problem(predictions, tables):
         raise ValueError(f"{problem} (a damaged prediction file? predict it again)")
     hits = {key: np.asarray(value) for key, value in tables["hits"].items()}
     gammas = {key: np.asarray(value) for key, value in tables["gammas"].items()}
