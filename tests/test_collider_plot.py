@@ -62,6 +62,11 @@ def test_the_command_draws_files_and_names_the_scores_a_file_has(tmp_path: Path)
         broken = write_columns(tmp_path / "broken.predictions.h5", _predictions(50, 2), attributes={"process_names": damaged})
         code, output = invoke(broken, "-o", tmp_path / "refused.png")
         assert code != 0 and f"broken.predictions.h5:attributeprocess_names{said}" in output, output
+    # a file of an earlier layout is drawn where it holds what the figure needs
+    earlier = write_columns(tmp_path / "earlier.predictions.h5", _predictions(50, 5),
+                            attributes={"format": "showerlearn-predictions", "layout": 1})
+    code, output = invoke(earlier, "-o", tmp_path / "earlier.png")
+    assert code == 0 and (tmp_path / "earlier.png").is_file(), output
     # a score that is no probability would fall outside the bins unseen (NaN: no score, left out as documented)
     beyond = write_columns(tmp_path / "beyond.predictions.h5", {**_predictions(50, 4), "score": np.r_[0.5, 7.0, np.full(48, 0.5)]})
     code, output = invoke(beyond, "-o", tmp_path / "refused.png")

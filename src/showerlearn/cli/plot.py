@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 import typer
 
 from showerlearn.cli.common import check_output_file
@@ -71,16 +72,18 @@ def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> li
 
 
 def _check_stamp(path: Path, stamp: Mapping[str, Any]) -> None:
-    """A file stamped by ``showerlearn predict`` must be of this version's layout; one stamped as another kind of
-    file is none (a run's own ``predictions.h5`` carries no stamp)."""
+    """A file stamped by ``showerlearn predict`` must be of a layout this version knows (an earlier one's tables are
+    read where they hold what the figure needs); one stamped as another kind of file is none (a run's own
+    ``predictions.h5`` carries no stamp)."""
     from showerlearn.engine.predict import FORMAT, LAYOUT
 
     if "format" in stamp and stamp["format"] != FORMAT:
         raise ValueError(f"{path}: not a prediction file but a {stamp['format']!r} file (showerlearn predict RUN "
                          f"{path.name} -o DIR writes its predictions)")
-    if stamp.get("format") == FORMAT and stamp.get("layout") != LAYOUT:
-        raise ValueError(f"{path}: its tables are of layout {stamp.get('layout')!r}, this showerlearn reads layout "
-                         f"{LAYOUT}: predict it again with this version")
+    layout = stamp.get("layout") if stamp.get("format") == FORMAT else None
+    if layout is not None and not (isinstance(layout, (int, np.integer)) and layout <= LAYOUT):
+        raise ValueError(f"{path}: its tables are of layout {layout!r}, which this showerlearn (layouts up to {LAYOUT}) "
+                         "does not know: written by a newer version?")
 
 
 def _experiment_name(path: Path, stamp: Mapping[str, Any]) -> str | None:
