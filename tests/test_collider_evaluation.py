@@ -3,6 +3,7 @@ formula and its small-signal limit, expected yields from the weights, and the me
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from pathlib import Path
@@ -81,24 +82,28 @@ def test_without_weights_there_are_rejections_but_no_yields(tmp_path: Path) -> N
         evaluate_collider({"label": labels, "score": scores, "weight_pb": some}, tmp_path, figure_formats=("png",))
 
 
-def test_negative_weights_count_but_a_negative_cross_section_is_refused(tmp_path: Path) -> None:
+def test_negative_weights_count_and_a_negative_cross_section_is_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """NLO generators give some events weights below zero, which count with their sign; a class whose weights add up
-    to less than zero is no sample of a process (its yields and significances would be meaningless)."""
+    to less than zero leaves its yields without meaning, which is said, naming the most negative weight's row."""
     labels, scores, weights = _sample(5)
     background = np.flatnonzero(labels == 0)
     nlo = weights.copy()
     nlo[background[::10]] *= -0.5  # a tenth of the background events weigh below zero
-    scalars = evaluate_collider({"label": labels, "score": scores, "weight_pb": nlo}, tmp_path / "nlo",
-                                figure_formats=("png",))["scalars"]
+    with caplog.at_level(logging.WARNING, logger="showerlearn"):
+        scalars = evaluate_collider({"label": labels, "score": scores, "weight_pb": nlo}, tmp_path / "nlo",
+                                    figure_formats=("png",))["scalars"]
+    assert "negative cross section" not in caplog.text
     kept = (labels == 0) & (scores >= working_point(labels, scores, 0.5).cut)
     assert scalars["background_at_50"] == pytest.approx(3000.0 * 1000.0 * nlo[kept].sum(), rel=1e-9)
     damaged = weights.copy()
     damaged[background[7]] = -1e6
-    with pytest.raises(ValueError, match=rf"weight_pb: the background events' weights add up to -9\.999e\+05 pb, a "
-                                         rf"negative cross section \(1 negative weights, the most negative -1e\+06 pb at "
-                                         rf"row {background[7]}\)"):
+    with caplog.at_level(logging.WARNING, logger="showerlearn"):
         evaluate_collider({"label": labels, "score": scores, "weight_pb": damaged}, tmp_path / "damaged",
                           figure_formats=("png",))
+    assert (f"the background events' weights add up to -9.999e+05 pb, a negative cross section (1 negative weights, "
+            f"the most negative -1e+06 pb at row {background[7]})") in caplog.text
 
 
 def test_a_multi_class_table_is_evaluated_as_signal_against_the_rest(tmp_path: Path) -> None:

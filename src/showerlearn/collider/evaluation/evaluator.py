@@ -91,7 +91,7 @@ def evaluate_collider(
     )  # fmt: skip
     labels, scores = _signal_scores(predictions, signal_class)
     weights = _weights(predictions)
-    _check_cross_sections(labels, weights)
+    _warn_of_negative_cross_sections(labels, weights)
     points = [working_point(labels, scores, efficiency, weights, luminosity_fb) for efficiency in efficiencies]
     both = _both_classes(labels)
     limits: dict[str, str] = {}
@@ -138,17 +138,19 @@ def _weights(predictions: Mapping[str, Any]) -> np.ndarray | None:
     return weights
 
 
-def _check_cross_sections(labels: np.ndarray, weights: np.ndarray | None) -> None:
-    """Signal and background weights each add up to a cross section, which is not negative: single events of NLO
-    generators weigh less than zero, a whole sample does not (its yields and significances would be meaningless)."""
+def _warn_of_negative_cross_sections(labels: np.ndarray, weights: np.ndarray | None) -> None:
+    """Signal and background weights each add up to a cross section: single events of NLO generators weigh less than
+    zero, a whole sample does not. A negative sum (a few events of a sample rich in negative weights, or a damaged
+    file) leaves yields and significances without meaning: warned of, naming the most negative weight's row, since
+    they come out empty (n/a) or negative."""
     if weights is None or not np.isfinite(weights).all():
         return
     for name, chosen in (("signal", labels == 1), ("background", labels == 0)):
         if (total := float(weights[chosen].sum())) < 0:
             rows = np.flatnonzero(chosen & (weights < 0))
-            raise ValueError(f"weight_pb: the {name} events' weights add up to {total:.4g} pb, a negative cross section "
-                             f"({len(rows)} negative weights, the most negative {weights[rows].min():.4g} pb at row "
-                             f"{rows[np.argmin(weights[rows])]}): damaged?")
+            log.warning("weight_pb: the %s events' weights add up to %.4g pb, a negative cross section (%d negative "
+                        "weights, the most negative %.4g pb at row %d): their yields and significances have no "
+                        "meaning", name, total, len(rows), weights[rows].min(), rows[np.argmin(weights[rows])])
 
 
 def _scalars(point: WorkingPoint) -> dict[str, float | int]:
