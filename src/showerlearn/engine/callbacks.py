@@ -165,7 +165,6 @@ class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
     def __init__(self, decay: float = 0.999, update_starting_at_step: int | None = None) -> None:
         if problems := self.config_problems({"decay": decay}, "ema_weight_averaging"):
             raise ValueError(problems[0])
-        self.start = update_starting_at_step
         super().__init__(decay=decay, update_starting_at_step=update_starting_at_step, use_buffers=False)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -203,4 +202,5 @@ class ExponentialWeightAveraging(callbacks.EMAWeightAveraging):
             super().on_train_end(trainer, pl_module)
         else:
             log.warning("ema_weight_averaging: training ended after %d optimizer steps, before step %s (counted from "
-                        "0), where the average begins: the run's weights are not averaged", trainer.global_step, self.start)
+                        "0), where the average begins: the run's weights are not averaged", trainer.global_step,
+                        self.update_starting_at_step)

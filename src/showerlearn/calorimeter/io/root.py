@@ -383,7 +383,7 @@ def _open_tree(path: Path, tree: str | None, branches: list[str]) -> Iterator[An
         file = uproot.open(path)
     except Exception as error:  # uproot raises many kinds for a cut-off or foreign file
         with open(path, "rb") as head:
-            start = head.read(max(len(HDF5_SIGNATURE), 16))
+            start = head.read(16)  # both signatures, and enough of a foreign file to show what it is
         if start.startswith(HDF5_SIGNATURE):
             raise CalorimeterFileError(path, "an HDF5 file, not a ROOT file: convert reads ROOT trees of crystal hits; "
                                              "a hit file (HDF5, as simulate and convert write) is read by train and "
