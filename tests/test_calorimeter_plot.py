@@ -99,6 +99,10 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
     moved = shutil.copytree(window, tmp_path / "elsewhere" / "my-run")
     code, output = _invoke("plot", "calorimeter", moved / "predictions.h5", "-o", tmp_path / "own.png")
     assert code == 0 and "┩ window " in output and "elsewhere" not in output and "my-run" not in output, output
+    # an ensemble's folder holds its first member's config: said to be an ensemble, not that member
+    (moved / "ensemble.json").write_text('{"members": []}')
+    code, output = _invoke("plot", "calorimeter", moved / "predictions.h5", files[0], "-o", tmp_path / "ensemble.png")
+    assert code == 0 and "┩ window (ensemble) " in output and "window (hits.predictions.h5)" not in output, output
     # two inputs predicted by one run: told apart by their files; a damaged file is named as such
     code, output = _invoke("plot", "calorimeter", files[0], predicted, "-o", tmp_path / "both.png")
     assert code == 0 and "window (hits.predictions.h5)" in output and "(measured.predictions.h5)" in output, output

@@ -88,7 +88,8 @@ def _check_stamp(path: Path, stamp: Mapping[str, Any]) -> None:
 
 def _experiment_name(path: Path, stamp: Mapping[str, Any]) -> str | None:
     """The name of the experiment whose run predicted ``path``: from the config its stamp carries, else from the
-    run folder the file lies in; None when neither says."""
+    run folder the file lies in (an ensemble's: its members' experiment, said to be their ensemble); None when
+    neither says."""
     import yaml
 
     from showerlearn.engine.run_dir import RunDir
@@ -102,6 +103,8 @@ def _experiment_name(path: Path, stamp: Mapping[str, Any]) -> str | None:
     except yaml.YAMLError:  # a damaged config names nothing; the file's name stands in
         return None
     name = config.get("name") if isinstance(config, dict) else None
+    if name and not stamp.get("config") and run.is_ensemble():  # its config is its first member's
+        return f"{name} (ensemble)"
     return str(name) if name else None
 
 
