@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from iact_runs import EXAMPLES, TINY
+from iact_runs import EXAMPLES, PNG_FIGURES, TINY
 
 from showerlearn.engine.run_dir import RunDir
 
@@ -66,8 +66,9 @@ def tabular_config(tabular_csv: Path, tmp_path: Path) -> dict:
         "model": {"name": "engine_plugins:TinyClassifier", "params": {"hidden": 8}},
         "task": {"heads": {"label": {"loss": "cross_entropy", "metrics": ["accuracy", "auroc"]}}},
         "trainer": {"max_epochs": 3, "checkpoint_every_n_steps": 2},
-        # PNG only: every engine test trains, and the PDF copies are test_evaluation's to check
-        "evaluation": {"name": "classification", "params": {"figure_formats": ["png"]}},
+        # no figures: every engine test trains, and drawing them is most of a run's time; the tests that
+        # look at a run's figures set PNG (the PDF copies are test_evaluation's to check)
+        "evaluation": {"name": "classification", "params": {"figure_formats": []}},
     }
 
 
@@ -81,9 +82,11 @@ def iact_workspace(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_small_example(iact_workspace: list[str]) -> RunDir:
-    """``examples/gamma_physnet_da_small.yaml`` (what `make demo` trains) trained for seconds, once a session."""
+    """``examples/gamma_physnet_da_small.yaml`` (what `make demo` trains) trained for seconds, once a session,
+    with its figures (PNG), which the end-to-end tests look at."""
     # imported here, not above: every pytest run loads this file, few need the training stack
     from showerlearn.config import load_config
     from showerlearn.engine.runner import train
 
-    return train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*iact_workspace, *TINY]), progress=False)
+    overrides = [*iact_workspace, *TINY, *PNG_FIGURES]
+    return train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", overrides), progress=False)

@@ -603,6 +603,7 @@ def test_estimator_runs_through_the_same_path(tabular_config: dict) -> None:
 def test_externally_launched_ddp_job_shares_one_run_folder(tabular_config: dict, tmp_path: Path) -> None:
     """torchrun starts both processes itself, as srun does on a cluster: one --run-dir, one run, one report."""
     tabular_config["trainer"].update(accelerator="cpu", devices=2, strategy="ddp", threads=1)
+    tabular_config["evaluation"]["params"]["figure_formats"] = ["png"]  # one process draws them
     config_file = tmp_path / "ddp.yaml"
     config_file.write_text(yaml.safe_dump(tabular_config))
     run_path = tmp_path / "shared_run"

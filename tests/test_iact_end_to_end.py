@@ -21,14 +21,14 @@ from showerlearn.engine.run_dir import RunDir
 from showerlearn.engine.runner import build_datamodule, build_module, train
 from showerlearn.engine.predict import predict_files
 from showerlearn.io.tables import read_columns, read_tables
-from iact_runs import EXAMPLES, TINY, TINY_DATA, TINY_RUN
+from iact_runs import EXAMPLES, PNG_FIGURES, TINY, TINY_DATA, TINY_RUN
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def network_and_baseline(tiny_small_example: RunDir, iact_workspace: list[str]) -> tuple[RunDir, RunDir]:
-    overrides = [*iact_workspace, *TINY_DATA, *TINY_RUN]
+    overrides = [*iact_workspace, *TINY_DATA, *TINY_RUN, *PNG_FIGURES]
     baseline = train(load_config(EXAMPLES / "hillas_rf_small.yaml", overrides), progress=False)
     return tiny_small_example, baseline
 
@@ -48,7 +48,7 @@ def test_network_and_baseline_share_data_and_columns(network_and_baseline: tuple
         assert 0.0 <= scalars["auc"] <= 1.0
         assert (run.plots / "angular_resolution_vs_true_energy.png").is_file()
         assert (run.plots / "camera_examples.png").is_file()  # inputs drawn on the hexagonal camera
-        assert not (run.plots / "camera_examples.pdf").exists(), "in the run's figure formats only (TINY_RUN: png)"
+        assert not (run.plots / "camera_examples.pdf").exists(), "in the run's figure formats only (PNG_FIGURES)"
     # the simulated production comes from the file itself (its run rows): the effective area needs no setting
     simulated = network.status()["evaluation_defaults"]["simulated"]
     cache = Path(next(item for item in iact_workspace if item.startswith("data.params.cache_dir=")).split("=", 1)[1])

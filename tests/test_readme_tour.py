@@ -28,7 +28,7 @@ from contextlib import chdir
 from pathlib import Path
 
 import pytest
-from iact_runs import TINY, TINY_DATA, TINY_RUN
+from iact_runs import NO_FIGURES, TINY, TINY_DATA, TINY_RUN
 
 pytestmark = pytest.mark.slow
 
@@ -60,16 +60,16 @@ TINY_ARGUMENTS: dict[str, list[str]] = {
     "hillas_rf_small.yaml": _sets([*TINY_DATA, *TINY_RUN]),
     # calorimeter: a few hundred events, one epoch of a narrow transformer
     "simulate calorimeter": ["--events", "200", "--jobs", "1"],
-    "calorimeter_r3b_window.yaml": _sets(["data.params.simulate.events=300", "evaluation.params.figure_formats=[png]"]),
-    "calorimeter_oracle.yaml": _sets(["data.params.simulate.events=300", "evaluation.params.figure_formats=[png]"]),
+    "calorimeter_r3b_window.yaml": _sets(["data.params.simulate.events=300", NO_FIGURES]),
+    "calorimeter_oracle.yaml": _sets(["data.params.simulate.events=300", NO_FIGURES]),
     "calorimeter_transformer.yaml": _sets([
-        "data.params.simulate.events=300", "evaluation.params.figure_formats=[png]", "trainer.max_epochs=1",
+        "data.params.simulate.events=300", NO_FIGURES, "trainer.max_epochs=1",
         "model.params.dim=16", "model.params.layers=1", "model.params.heads=2",
     ]),  # fmt: skip
     # collider: Pythia, so a hundred events; one epoch of narrow networks
     "simulate collider": ["--events", "120", "--jobs", "1"],
     **dict.fromkeys(("collider_multiscale.yaml", "collider_concat.yaml"), _sets([
-        "evaluation.params.figure_formats=[png]", "trainer.max_epochs=1", "model.params.dim=16",
+        NO_FIGURES, "trainer.max_epochs=1", "model.params.dim=16",
         "data.params.constituents.n_tokens=16", "data.params.batch_size=32",
     ])),  # fmt: skip
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from iact_runs import EXAMPLES, TINY
+from iact_runs import EXAMPLES, PNG_FIGURES, TINY
 
 from showerlearn.config import load_config
 from showerlearn.engine.runner import train, trained_outputs
@@ -35,8 +35,9 @@ def test_an_output_that_is_a_function_of_a_trained_head_is_kept() -> None:
 
 @pytest.mark.slow
 def test_a_run_trained_on_one_head_predicts_nothing_for_the_others(iact_workspace: list[str]) -> None:
-    run = train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", [*iact_workspace, *TINY, PARTICLE_ONLY,
-                                                                        "name=particle_only"]), progress=False)
+    # with figures: NaN energies and directions must not break them
+    overrides = [*iact_workspace, *TINY, *PNG_FIGURES, PARTICLE_ONLY, "name=particle_only"]
+    run = train(load_config(EXAMPLES / "gamma_physnet_da_small.yaml", overrides), progress=False)
     columns = read_columns(run.predictions_file)
     assert np.isfinite(columns["gammaness"]).all()
     for name in ("reco_energy", "reco_alt", "reco_az", "reco_core_x", "reco_core_y"):
