@@ -1,11 +1,13 @@
 """``showerlearn simulate calorimeter`` (CALIFA-like events with truth) and ``showerlearn convert calorimeter``
-(a ROOT tree of measured crystal hits), both written as the family's HDF5 hit file."""
+(a ROOT tree of measured crystal hits), both written as the family's HDF5 hit file; ``showerlearn convert
+calorimeter-clusters`` (a prediction file's clusters as a ROOT tree); ``showerlearn plot calorimeter``."""
 
 from __future__ import annotations
 
 import logging
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +17,9 @@ from pydantic import ValidationError
 from showerlearn.cli.common import (
     JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
 )
-from showerlearn.cli.plot import FigureOption, LabelOption, check_figure_output, prediction_labels, write_figure
+from showerlearn.cli.plot import (
+    FigureOption, LabelOption, check_figure_output, check_prediction_file, prediction_labels, write_figure,
+)
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
 from showerlearn.config.loader import read_yaml
@@ -235,12 +239,18 @@ def plot_calorimeter(
 def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
     """The spectra record of one prediction file, refused if it is no calorimeter prediction file."""
     from showerlearn.calorimeter.evaluation import PREDICTION_TABLES, prediction_spectra
+
+    return prediction_spectra(_prediction_tables(path, PREDICTION_TABLES), edges)
+
+
+def _prediction_tables(path: Path, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """The tables ``wanted`` of a calorimeter prediction file (name -> the columns needed), refused if it is none or
+    is damaged. Only those tables are read: the hits table of a large file is most of it."""
     from showerlearn.calorimeter.evaluation.checks import prediction_table_problem
     from showerlearn.io.tables import read_columns, table_names
 
     names, tables = table_names(path), {}
-    for table, columns in PREDICTION_TABLES.items():
-        # only the tables the spectra read: the hits table of a large file is most of it
+    for table, columns in wanted.items():
         tables[table] = read_columns(path, table) if table in names else {}
         if lacking := [column for column in columns if column not in tables[table]]:
             raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
@@ -248,7 +258,48 @@ def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
     predictions = tables.pop("predictions")
     if problem := prediction_table_problem(predictions, tables):
         raise ValueError(f"{path}: {problem} (a damaged prediction file? predict it again)")
-    return prediction_spectra({"predictions": predictions, **tables}, edges)
+    return {"predictions": predictions, **tables}
+
+
+def convert_calorimeter_clusters(
+    source: Annotated[Path, typer.Argument(help="A calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
+                                                "writes DIR/HITS.predictions.h5).", metavar="FILE")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="ROOT file to write.")],
+    tree: Annotated[str, typer.Option(help="The name of the tree written.")] = "clusters",
+    energy_unit: Annotated[str, typer.Option("--energy-unit", help="Unit of the energies written: keV (R3BRoot's "
+                                                                   "calibrated data), MeV or GeV.")] = "MeV",
+    overwrite: OverwriteOption = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar over the events.")] = True,
+) -> None:
+    """Write the clusters of a calorimeter prediction file as a flat ROOT tree, one entry per event, to go on with
+    the analysis in ROOT: per cluster its energy (also Doppler-corrected), angles, time, mother crystal and crystal
+    count, as R3BRoot's R3BCalifaClusterData; per hit its crystal, energy, time and cluster.
+
+    The branches are listed in docs/calorimeter.md, "Clusters as a ROOT tree".
+    """
+    with user_errors():
+        from showerlearn.calorimeter.io.root import ENERGY_UNITS
+        from showerlearn.calorimeter.io.root_clusters import write_cluster_tree
+        from showerlearn.progress import work_bar, work_bars
+
+        check_output_file(output, overwrite, inputs=[source])
+        if energy_unit not in ENERGY_UNITS:
+            raise ValueError(f"--energy-unit {energy_unit!r}: expected one of {', '.join(ENERGY_UNITS)}")
+        check_prediction_file(source)
+        tables = _prediction_tables(source, CLUSTER_TREE_COLUMNS)
+        n_events = len(tables["predictions"]["event_id"])
+        with kept_if_created_meanwhile(), work_bars(progress), work_bar("writing", n_events) as advance:
+            write_cluster_tree(tables, output, energy_unit, tree, overwrite, advance)
+    console.print(f"wrote {output}: tree {tree!r}, {n_events:,} events, {len(tables['clusters']['label']):,} clusters "
+                  f"of {len(tables['hits']['label']):,} hits (energies in {energy_unit})", soft_wrap=True)
+
+
+#: the columns of a prediction file's tables the ROOT tree of clusters is written from
+CLUSTER_TREE_COLUMNS = {
+    "predictions": ("event_id", "beta"),
+    "hits": ("event_index", "crystal_id", "energy", "time", "theta", "phi", "label"),
+    "clusters": ("event_index", "label", "energy", "energy_rest", "theta", "phi", "time", "n_hits"),
+}
 
 
 def _print_spectra_counts(spectra: dict[str, dict[str, Any]]) -> None:

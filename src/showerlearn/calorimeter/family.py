@@ -60,9 +60,10 @@ class CalorimeterFamily(Family):
         simulate.command("calorimeter")(simulate_calorimeter)
 
     def add_convert_commands(self, convert: typer.Typer) -> None:
-        from showerlearn.calorimeter.cli import convert_calorimeter
+        from showerlearn.calorimeter.cli import convert_calorimeter, convert_calorimeter_clusters
 
         convert.command("calorimeter")(convert_calorimeter)
+        convert.command("calorimeter-clusters")(convert_calorimeter_clusters)
 
     def add_plot_commands(self, plot: typer.Typer) -> None:
         from showerlearn.calorimeter.cli import plot_calorimeter

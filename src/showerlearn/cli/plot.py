@@ -51,13 +51,9 @@ def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> li
     as another showerlearn's tables): ``labels`` (one per file, each its own), or the experiment name of the run
     that predicted it (its stamp's config, or that of the run folder it lies in: a run's own ``predictions.h5``;
     else the file's name), with the file's name, then its place, where two share one."""
-    from showerlearn.io.tables import read_attributes
-
     if missing := [str(path) for path in files if not path.is_file()]:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file")
-    stamps = [read_attributes(path) for path in files]
-    for path, stamp in zip(files, stamps, strict=True):
-        _check_stamp(path, stamp)
+    stamps = [check_prediction_file(path) for path in files]
     if labels is not None:
         if len(labels) != len(files):
             raise ValueError(f"--label given {len(labels)} times for {len(files)} files: one label per file, in order")
@@ -71,12 +67,16 @@ def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> li
     return [f"{name} (file {number + 1})" if found.count(name) > 1 else name for number, name in enumerate(found)]
 
 
-def _check_stamp(path: Path, stamp: Mapping[str, Any]) -> None:
-    """A file stamped by ``showerlearn predict`` must be of a layout this version knows (an earlier one's tables are
-    read where they hold what the figure needs); one stamped as another kind of file is none (a run's own
-    ``predictions.h5`` carries no stamp)."""
+def check_prediction_file(path: Path) -> dict[str, Any]:
+    """The stamp of the prediction file ``path`` (its attributes), refused if the file is missing, stamped as another
+    kind of file, or of a layout newer than this version's (an earlier one's tables are read where they hold what
+    the command needs); a run's own ``predictions.h5`` carries no stamp."""
     from showerlearn.engine.predict import FORMAT, LAYOUT
+    from showerlearn.io.tables import read_attributes
 
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    stamp = read_attributes(path)
     if "format" in stamp and stamp["format"] != FORMAT:
         raise ValueError(f"{path}: not a prediction file but a {stamp['format']!r} file (showerlearn predict RUN "
                          f"{path.name} -o DIR writes its predictions)")
@@ -84,6 +84,7 @@ def _check_stamp(path: Path, stamp: Mapping[str, Any]) -> None:
     if layout is not None and not (isinstance(layout, (int, np.integer)) and layout <= LAYOUT):
         raise ValueError(f"{path}: its tables are of layout {layout!r}, which this showerlearn (layouts up to {LAYOUT}) "
                          "does not know: written by a newer version?")
+    return stamp
 
 
 def _experiment_name(path: Path, stamp: Mapping[str, Any]) -> str | None:
