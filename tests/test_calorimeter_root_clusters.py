@@ -16,7 +16,7 @@ from showerlearn.calorimeter.geometry import califa
 from showerlearn.calorimeter.io import read_events
 from showerlearn.calorimeter.io.root_clusters import write_cluster_tree
 from showerlearn.cli.main import app
-from showerlearn.io.tables import read_tables
+from showerlearn.io.tables import read_attributes, read_tables, read_units, write_tables
 
 
 def _tables() -> dict[str, dict[str, np.ndarray]]:
@@ -71,10 +71,26 @@ def test_the_tree_holds_each_events_clusters_and_hits_as_a_loop_over_them_finds(
             np.testing.assert_allclose(got, np.asarray(values, float) * scale, err_msg=f"event {event}, {name}")
 
 
-def test_a_label_naming_no_cluster_of_its_event_is_refused(tmp_path: Path) -> None:
+def test_clusters_in_another_order_index_the_same_clusters(tmp_path: Path) -> None:
+    tables = _tables()
+    write_cluster_tree(tables, tmp_path / "sorted.root")
+    shuffled = {**tables, "clusters": {name: values[[1, 0, 2]] for name, values in tables["clusters"].items()}}
+    write_cluster_tree(shuffled, tmp_path / "shuffled.root")
+    with uproot.open(tmp_path / "sorted.root") as a, uproot.open(tmp_path / "shuffled.root") as b:
+        first, second = a["clusters"].arrays(library="np"), b["clusters"].arrays(library="np")
+    for name in first:
+        for event in range(3):
+            np.testing.assert_array_equal(first[name][event], second[name][event], err_msg=name)
+
+
+def test_tables_that_disagree_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
     tables = _tables()
     tables["hits"]["label"][4:] = 5  # event 2's clusters table says label 0
     with pytest.raises(ValueError, match="hits row 4: its label 5 names no cluster of its event"):
+        write_cluster_tree(tables, tmp_path / "c.root")
+    tables = _tables()
+    tables["clusters"]["n_hits"][1] = 6
+    with pytest.raises(ValueError, match="event index 0 labelled 7 has n_hits 6, but 2 hits carry its label"):
         write_cluster_tree(tables, tmp_path / "c.root")
     assert not list(tmp_path.iterdir())  # nothing half-written
 
@@ -123,6 +139,26 @@ def test_clusters_of_a_predicted_hit_file_as_a_root_tree_that_the_hit_reader_rea
     back, simulated = read_events(tmp_path / "back.h5"), read_events(hits_file)
     for name in ("crystal_id", "energy"):
         np.testing.assert_allclose(ak.flatten(back[name]), ak.flatten(simulated[name]), rtol=1e-6)
+
+    # a file converted by hand with its hit energies in keV (stored with the unit) is read in MeV
+    stored = read_tables(predictions)
+    units = {name: read_units(predictions, name) for name in stored}
+    in_kev = {**stored, "hits": {**stored["hits"], "energy": stored["hits"]["energy"] * 1e3}}
+    write_tables(tmp_path / "kev.h5", in_kev, {**units, "hits": {**units["hits"], "energy": "keV"}},
+                 read_attributes(predictions))
+    assert _invoke("convert", "calorimeter-clusters", tmp_path / "kev.h5", "-o", tmp_path / "kev.root")[0] == 0
+    with uproot.open(tmp_path / "kev.root") as file:
+        np.testing.assert_allclose(np.concatenate(file["clusters"]["hit_energy"].array(library="np")),
+                                   np.concatenate(branches["hit_energy"]), rtol=1e-12)
+    # a file of before the clusters table was written, and a damaged one, are named as such
+    write_tables(tmp_path / "old.h5", {k: v for k, v in stored.items() if k != "clusters"},
+                 {k: v for k, v in units.items() if k != "clusters"}, read_attributes(predictions))
+    status, output = _invoke("convert", "calorimeter-clusters", tmp_path / "old.h5", "-o", tmp_path / "old.root")
+    assert status != 0 and "written by an earlier showerlearn, without the clusters table" in output
+    damaged = {**stored, "hits": {**stored["hits"], "label": np.where(stored["hits"]["label"] >= 0, 99, -1)}}
+    write_tables(tmp_path / "damaged.h5", damaged, units, read_attributes(predictions))
+    status, output = _invoke("convert", "calorimeter-clusters", tmp_path / "damaged.h5", "-o", tmp_path / "d.root")
+    assert status != 0 and "names no cluster of its event" in output and "a damaged prediction file?" in output
 
     # what is refused: an output there already, a hit file (no predictions), an unknown unit
     status, output = _invoke("convert", "calorimeter-clusters", predictions, "-o", tmp_path / "clusters.root")

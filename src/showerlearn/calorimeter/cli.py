@@ -244,17 +244,23 @@ def _prediction_spectra(path: Path, edges: Any) -> dict[str, Any]:
 
 
 def _prediction_tables(path: Path, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
-    """The tables ``wanted`` of a calorimeter prediction file (name -> the columns needed), refused if it is none or
-    is damaged. Only those tables are read: the hits table of a large file is most of it."""
+    """The tables ``wanted`` of a calorimeter prediction file (name -> the columns needed), in the family's units
+    (:data:`PREDICTION_UNITS`: a file converted by hand may hold keV), refused if it is none or is damaged. Only
+    those tables are read: the hits table of a large file is most of it."""
     from showerlearn.calorimeter.evaluation.checks import prediction_table_problem
-    from showerlearn.io.tables import read_columns, table_names
+    from showerlearn.calorimeter.evaluation.tables import PREDICTION_UNITS
+    from showerlearn.io.tables import convert_units, read_columns, table_names
 
     names, tables = table_names(path), {}
     for table, columns in wanted.items():
         tables[table] = read_columns(path, table) if table in names else {}
         if lacking := [column for column in columns if column not in tables[table]]:
+            if table not in names and "n_clusters" in tables.get("predictions", {}):  # a calorimeter file, of old
+                raise ValueError(f"{path}: written by an earlier showerlearn, without the {table} table this command "
+                                 "reads: predict its hit file again")
             raise ValueError(f"{path}: not a calorimeter prediction file (showerlearn predict RUN HITS.h5 -o DIR "
                              f"writes them): it has no {table} table with {', '.join(lacking)}")
+    tables = convert_units(path, tables, PREDICTION_UNITS)
     predictions = tables.pop("predictions")
     if problem := prediction_table_problem(predictions, tables):
         raise ValueError(f"{path}: {problem} (a damaged prediction file? predict it again)")
@@ -285,11 +291,16 @@ def convert_calorimeter_clusters(
         check_output_file(output, overwrite, inputs=[source])
         if energy_unit not in ENERGY_UNITS:
             raise ValueError(f"--energy-unit {energy_unit!r}: expected one of {', '.join(ENERGY_UNITS)}")
+        if not tree or "/" in tree:
+            raise ValueError(f"--tree {tree!r}: expected the name of a tree, without '/'")
         check_prediction_file(source)
         tables = _prediction_tables(source, CLUSTER_TREE_COLUMNS)
         n_events = len(tables["predictions"]["event_id"])
         with kept_if_created_meanwhile(), work_bars(progress), work_bar("writing", n_events) as advance:
-            write_cluster_tree(tables, output, energy_unit, tree, overwrite, advance)
+            try:
+                write_cluster_tree(tables, output, energy_unit, tree, overwrite, advance)
+            except ValueError as error:  # tables that disagree: name the file
+                raise ValueError(f"{source}: {error} (a damaged prediction file? predict it again)") from None
     console.print(f"wrote {output}: tree {tree!r}, {n_events:,} events, {len(tables['clusters']['label']):,} clusters "
                   f"of {len(tables['hits']['label']):,} hits (energies in {energy_unit})", soft_wrap=True)
 

@@ -51,7 +51,7 @@ def prediction_labels(files: Sequence[Path], labels: Sequence[str] | None) -> li
     as another showerlearn's tables): ``labels`` (one per file, each its own), or the experiment name of the run
     that predicted it (its stamp's config, or that of the run folder it lies in: a run's own ``predictions.h5``;
     else the file's name), with the file's name, then its place, where two share one."""
-    if missing := [str(path) for path in files if not path.is_file()]:
+    if missing := [str(path) for path in files if not path.exists()]:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file")
     stamps = [check_prediction_file(path) for path in files]
     if labels is not None:
@@ -74,6 +74,9 @@ def check_prediction_file(path: Path) -> dict[str, Any]:
     from showerlearn.engine.predict import FORMAT, LAYOUT
     from showerlearn.io.tables import read_attributes
 
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; give a prediction file (a run's predictions.h5, or one that "
+                                "showerlearn predict wrote)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     stamp = read_attributes(path)

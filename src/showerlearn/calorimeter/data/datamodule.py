@@ -26,9 +26,7 @@ from showerlearn.calorimeter.data.decoding import (
 )
 from showerlearn.calorimeter.data.events import (
     GAMMA_COLUMNS,
-    GAMMA_UNITS,
     HIT_COLUMNS,
-    HIT_UNITS,
     HitEvents,
     common_geometry,
     load_hit_files,
@@ -36,7 +34,7 @@ from showerlearn.calorimeter.data.events import (
 )
 from showerlearn.calorimeter.data.features import HIT_FEATURES, FeatureSpec, check_features, hit_features
 from showerlearn.calorimeter.data.preclustering import PreclusterSpec, precluster_events
-from showerlearn.calorimeter.evaluation.tables import cluster_table
+from showerlearn.calorimeter.evaluation.tables import CLUSTER_UNITS, PREDICTION_UNITS, cluster_table
 from showerlearn.calorimeter.family import FAMILY, RESOLUTION_ATTRIBUTE
 from showerlearn.calorimeter.geometry import geometry_by_name
 from showerlearn.calorimeter.io import n_events, recorded_resolution
@@ -455,12 +453,7 @@ class CalorimeterDataModule(ShowerDataModule):
 
     def column_units(self) -> dict[str, dict[str, str]]:
         """The columns of :meth:`decode_predictions`: counts and indices are dimensionless, ``beta`` in units of c."""
-        return {
-            "predictions": dict.fromkeys(("event_id", "file", "beta", "n_hits", "n_gammas", "n_clusters"), ""),
-            "hits": {**HIT_UNITS, "label": "", "precluster": ""},
-            "gammas": {"index": "", **GAMMA_UNITS},
-            "clusters": CLUSTER_UNITS,
-        }
+        return {table: dict(units) for table, units in PREDICTION_UNITS.items()}
 
     def prediction_attributes(self) -> dict[str, Any]:
         """Of a new hit file predicted, the crystal resolution it records (:data:`RESOLUTION_ATTRIBUTE`, for a
@@ -484,9 +477,6 @@ class CalorimeterDataModule(ShowerDataModule):
 
 
 #: the ``clusters`` table of the predictions: what a measured-data analysis reads (docs/calorimeter.md, "Predictions")
-CLUSTER_UNITS = {"label": "", "energy": "MeV", "energy_rest": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "n_hits": ""}
-
-
 def _clusters(hits: Mapping[str, np.ndarray], beta: np.ndarray) -> dict[str, np.ndarray]:
     """One row per cluster of the decoded ``hits`` (``event_index`` and :data:`CLUSTER_UNITS`): summed energy, the
     angles and time of its most energetic hit (R3BRoot's cluster direction and time), and its energy Doppler-corrected

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from showerlearn.calorimeter.evaluation.tables import GAMMA_UNITS, HIT_UNITS
 from showerlearn.calorimeter.io import geometry_name, has_gammas, read_event_chunk, read_gammas
 
 __all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvents", "load_hit_files", "load_hit_range"]
@@ -20,9 +21,6 @@ __all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvent
 HIT_COLUMNS = ("energy", "theta", "phi", "time", "crystal_id", "true_gamma")
 #: per-gamma columns kept
 GAMMA_COLUMNS = ("energy_rest", "energy_lab", "theta", "phi")
-#: units of those columns as the hit files hold them (astropy strings, "" dimensionless)
-HIT_UNITS = {"energy": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "crystal_id": "", "true_gamma": ""}
-GAMMA_UNITS = {"energy_rest": "MeV", "energy_lab": "MeV", "theta": "rad", "phi": "rad"}
 
 
 @dataclass(frozen=True)

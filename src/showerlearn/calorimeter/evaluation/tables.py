@@ -15,7 +15,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["cluster_table", "flat_labels", "gamma_table", "hit_table"]
+__all__ = ["CLUSTER_UNITS", "GAMMA_UNITS", "HIT_UNITS", "PREDICTION_UNITS", "cluster_table", "flat_labels", "gamma_table",
+           "hit_table"]
+
+#: units of the hit files' and prediction files' columns (astropy strings, "" dimensionless)
+HIT_UNITS = {"energy": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "crystal_id": "", "true_gamma": ""}
+GAMMA_UNITS = {"energy_rest": "MeV", "energy_lab": "MeV", "theta": "rad", "phi": "rad"}
+CLUSTER_UNITS = {"label": "", "energy": "MeV", "energy_rest": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "n_hits": ""}
+#: the units of a prediction file's tables, which its columns are converted to when read
+PREDICTION_UNITS = {
+    "predictions": dict.fromkeys(("event_id", "file", "beta", "n_hits", "n_gammas", "n_clusters"), ""),
+    "hits": {**HIT_UNITS, "label": "", "precluster": ""},
+    "gammas": {"index": "", **GAMMA_UNITS},
+    "clusters": CLUSTER_UNITS,
+}
 
 
 def hit_table(events: Any) -> dict[str, np.ndarray]:

@@ -3,7 +3,9 @@
 One entry per event, as R3B users' flat trees have it, with the clusters and the hits as variable-length
 branches, each with its counter (uproot's naming: ``ncluster``, ``cluster_energy[ncluster]``...):
 
-* ``event_id`` (the hit file's event number) and ``beta`` (the fragment's v/c; NaN where unknown);
+* ``event_id`` (the hit file's event number), ``file`` (the index of the hit file among a run's files: a run's own
+  predictions span its files, whose event numbers may repeat; 0 for a predicted file) and ``beta`` (the fragment's
+  v/c; NaN where unknown);
 * per cluster, as R3BRoot's ``R3BCalifaClusterData`` holds it: ``cluster_energy`` (summed), ``cluster_energy_rest``
   (Doppler-corrected with the cluster's angle and the event's beta), ``cluster_theta`` and ``cluster_phi`` [rad]
   and ``cluster_time`` [ns] of its most energetic crystal, ``cluster_mother_crystal`` (that crystal's id) and
@@ -41,16 +43,24 @@ def write_cluster_tree(tables: Mapping[str, Mapping[str, np.ndarray]], path: Pat
                        tree: str = "clusters", overwrite: bool = False,
                        advance: Callable[[int], None] | None = None) -> int:
     """Write the ``predictions``, ``hits`` and ``clusters`` tables of a calorimeter prediction file (checked
-    already: rows in event order, as many as the counts say) to ``path`` as the tree ``tree``, atomically
+    already: rows in event order, as many as the counts say; in MeV) to ``path`` as the tree ``tree``, atomically
     (``overwrite=False``: a file that appears there meanwhile is kept). ``advance(n)`` is told of each ``n``
-    events written. Returns the events written."""
+    events written. Returns the events written.
+
+    Raises:
+        ValueError: a hit's label names no cluster of its event, or a cluster's ``n_hits`` is not the number of
+            hits its label is on.
+    """
     import awkward as ak
     import uproot
 
     from showerlearn.calorimeter.io.root import ENERGY_UNITS
 
     scale = 1.0 / ENERGY_UNITS[energy_unit]  # MeV -> energy_unit
-    predictions, hits, clusters = tables["predictions"], tables["hits"], tables["clusters"]
+    predictions, hits = tables["predictions"], tables["hits"]
+    # by event, then label (predict writes them so; another tool may not): the order hit_cluster indexes
+    order = np.lexsort((tables["clusters"]["label"], tables["clusters"]["event_index"]))
+    clusters = {name: np.asarray(values)[order] for name, values in tables["clusters"].items()}
     n_events = len(predictions["event_id"])
     hit_columns = _hit_columns(hits, clusters)
     cluster_columns = _cluster_columns(hits, clusters, hit_columns["cluster_row"])
@@ -69,6 +79,7 @@ def write_cluster_tree(tables: Mapping[str, Mapping[str, np.ndarray]], path: Pat
         for a in range(0, max(n_events, 1), CHUNK_EVENTS):
             b = min(a + CHUNK_EVENTS, n_events)
             chunk = {"event_id": np.asarray(predictions["event_id"][a:b], np.int64),
+                     **({"file": np.asarray(predictions["file"][a:b], np.int64)} if "file" in predictions else {}),
                      "beta": np.asarray(predictions["beta"][a:b], np.float64),
                      "cluster": jagged(cluster_columns, CLUSTER_BRANCHES, cluster_offsets, a, b),
                      "hit": jagged(hit_columns, HIT_BRANCHES, hit_offsets, a, b)}
@@ -114,6 +125,11 @@ def _cluster_columns(hits: Mapping[str, np.ndarray], clusters: Mapping[str, np.n
     """The clusters' columns, with each one's mother crystal: the id of its most energetic hit (the hit whose
     angles and time the cluster has)."""
     clustered = np.flatnonzero(cluster_row >= 0)
+    counted = np.bincount(cluster_row[clustered], minlength=len(clusters["label"]))
+    if (wrong := np.flatnonzero(counted != clusters["n_hits"])).size:
+        j = wrong[0]
+        raise ValueError(f"the cluster of event index {clusters['event_index'][j]} labelled {clusters['label'][j]} has "
+                         f"n_hits {clusters['n_hits'][j]}, but {counted[j]} hits carry its label")
     # per cluster row, its hits the most energetic first; a stable sort keeps the first of equal energies, as the
     # clusters table's seed
     order = clustered[np.lexsort((-np.asarray(hits["energy"])[clustered], cluster_row[clustered]))]
