@@ -476,7 +476,6 @@ class CalorimeterDataModule(ShowerDataModule):
         return f"simulated calorimeter events ({self.simulate.config.n_events} events, seed {self._simulation_seed()})"
 
 
-#: the ``clusters`` table of the predictions: what a measured-data analysis reads (docs/calorimeter.md, "Predictions")
 def _clusters(hits: Mapping[str, np.ndarray], beta: np.ndarray) -> dict[str, np.ndarray]:
     """One row per cluster of the decoded ``hits`` (``event_index`` and :data:`CLUSTER_UNITS`): summed energy, the
     angles and time of its most energetic hit (R3BRoot's cluster direction and time), and its energy Doppler-corrected

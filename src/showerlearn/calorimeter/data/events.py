@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from showerlearn.calorimeter.evaluation.tables import GAMMA_UNITS, HIT_UNITS
 from showerlearn.calorimeter.io import geometry_name, has_gammas, read_event_chunk, read_gammas
 
-__all__ = ["GAMMA_COLUMNS", "GAMMA_UNITS", "HIT_COLUMNS", "HIT_UNITS", "HitEvents", "load_hit_files", "load_hit_range"]
+__all__ = ["GAMMA_COLUMNS", "HIT_COLUMNS", "HitEvents", "load_hit_files", "load_hit_range"]
 
 #: per-hit columns kept (``true_gamma`` -1 for background hits, and for every hit of a file without truth)
 HIT_COLUMNS = ("energy", "theta", "phi", "time", "crystal_id", "true_gamma")

@@ -21,6 +21,7 @@ __all__ = ["CLUSTER_UNITS", "GAMMA_UNITS", "HIT_UNITS", "PREDICTION_UNITS", "clu
 #: units of the hit files' and prediction files' columns (astropy strings, "" dimensionless)
 HIT_UNITS = {"energy": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "crystal_id": "", "true_gamma": ""}
 GAMMA_UNITS = {"energy_rest": "MeV", "energy_lab": "MeV", "theta": "rad", "phi": "rad"}
+#: the ``clusters`` table of the predictions: what a measured-data analysis reads (docs/calorimeter.md, "Predictions")
 CLUSTER_UNITS = {"label": "", "energy": "MeV", "energy_rest": "MeV", "theta": "rad", "phi": "rad", "time": "ns", "n_hits": ""}
 #: the units of a prediction file's tables, which its columns are converted to when read
 PREDICTION_UNITS = {
