@@ -141,9 +141,8 @@ def test_clusters_of_a_predicted_hit_file_as_a_root_tree_that_the_hit_reader_rea
         np.testing.assert_allclose(ak.flatten(back[name]), ak.flatten(simulated[name]), rtol=1e-6)
 
     # a file converted by hand with its hit energies in keV (stored with the unit) is read in MeV
-    stored = read_tables(predictions)
-    units = {name: read_units(predictions, name) for name in stored}
-    in_kev = {**stored, "hits": {**stored["hits"], "energy": stored["hits"]["energy"] * 1e3}}
+    units = {name: read_units(predictions, name) for name in tables}
+    in_kev = {**tables, "hits": {**tables["hits"], "energy": tables["hits"]["energy"] * 1e3}}
     write_tables(tmp_path / "kev.h5", in_kev, {**units, "hits": {**units["hits"], "energy": "keV"}},
                  read_attributes(predictions))
     assert _invoke("convert", "calorimeter-clusters", tmp_path / "kev.h5", "-o", tmp_path / "kev.root")[0] == 0
@@ -151,11 +150,11 @@ def test_clusters_of_a_predicted_hit_file_as_a_root_tree_that_the_hit_reader_rea
         np.testing.assert_allclose(np.concatenate(file["clusters"]["hit_energy"].array(library="np")),
                                    np.concatenate(branches["hit_energy"]), rtol=1e-12)
     # a file of before the clusters table was written, and a damaged one, are named as such
-    write_tables(tmp_path / "old.h5", {k: v for k, v in stored.items() if k != "clusters"},
+    write_tables(tmp_path / "old.h5", {k: v for k, v in tables.items() if k != "clusters"},
                  {k: v for k, v in units.items() if k != "clusters"}, read_attributes(predictions))
     status, output = _invoke("convert", "calorimeter-clusters", tmp_path / "old.h5", "-o", tmp_path / "old.root")
     assert status != 0 and "written by an earlier showerlearn, without the clusters table" in output
-    damaged = {**stored, "hits": {**stored["hits"], "label": np.where(stored["hits"]["label"] >= 0, 99, -1)}}
+    damaged = {**tables, "hits": {**tables["hits"], "label": np.where(tables["hits"]["label"] >= 0, 99, -1)}}
     write_tables(tmp_path / "damaged.h5", damaged, units, read_attributes(predictions))
     status, output = _invoke("convert", "calorimeter-clusters", tmp_path / "damaged.h5", "-o", tmp_path / "d.root")
     assert status != 0 and "names no cluster of its event" in output and "a damaged prediction file?" in output
