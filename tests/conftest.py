@@ -22,6 +22,17 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that hold ``slow`` tests first, each module's tests kept together and in order.
+
+    ``pytest -n 2`` hands out the tests in this order; the last ones handed out decide how long one worker waits for
+    the other at the end. A minute-long test there (the compile check, a README tour) kept one core idle for most of
+    that minute; short tests there keep both busy to the end.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the order within each group is kept
+
+
 @pytest.fixture(autouse=True)
 def _session_thread_count() -> Iterator[None]:
     """Back to the session's thread count after each test: a training whose config asks for more

@@ -366,6 +366,13 @@ def test_an_image_without_islands_fails_the_islands_cut() -> None:
     assert passes.tolist() == [False, False, True, True, False]
 
 
+def test_files_to_predict_keep_the_quality_cuts_and_drop_the_truth_cuts() -> None:
+    """A file to predict has no truth: its events are selected by the image cuts alone."""
+    cuts = Cuts(min_intensity=50.0, max_leakage=0.2, particle_types=["gamma"], min_energy=0.1, max_energy=10.0)
+    assert cuts.without_truth() == Cuts(min_intensity=50.0, max_leakage=0.2)
+    assert cuts.without_truth().describe() == "cuts: intensity >= 50.0 p.e., leakage <= 0.2"
+
+
 def test_the_cleaning_setting_as_is_one_setting_by_either_name() -> None:
     """``as_`` (its Python name) in a config extending one that sets ``as`` (every IACT example) was refused as an
     unknown key "did you mean 'as_'"."""

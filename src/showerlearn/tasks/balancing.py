@@ -210,7 +210,6 @@ class GradNorm(TaskBalancer):
         self.weights = nn.Parameter(torch.ones(len(self.heads)))
         # NaN = not recorded yet; a buffer so checkpoints resume with the same reference losses
         self.register_buffer("initial_losses", torch.full((len(self.heads),), float("nan")))
-        self.last_gradnorm_loss: float = 0.0
         self.last_gradient_norms: dict[str, float] = {}
 
     def forward(self, losses: Mapping[str, Tensor], shared_parameters: Sequence[nn.Parameter] | None = None) -> Tensor:
@@ -237,7 +236,6 @@ class GradNorm(TaskBalancer):
         g = self.weights.to(stacked) * norms
         target = (g[active].mean() * relative_rate.pow(self.alpha)).detach()
         gradnorm_loss = (g - target).abs()[active].sum()
-        self.last_gradnorm_loss = float(gradnorm_loss.detach())
         self.last_gradient_norms = dict(zip(self.heads, g.detach().tolist()))
         return weighted + gradnorm_loss
 

@@ -58,9 +58,9 @@ class Cuts(SettingsModel):
         names = list(_cut_tests(self))
         return "cuts: " + ", ".join(names) if names else "no cuts"
 
-    @property
-    def needs_truth(self) -> bool:
-        return any(v is not None for v in (self.particle_types, self.min_energy, self.max_energy))
+    def without_truth(self) -> Cuts:
+        """The quality cuts alone: files to predict have no truth to select particles or energies by."""
+        return self.model_copy(update={"particle_types": None, "min_energy": None, "max_energy": None})
 
 
 def cut_masks(columns: Mapping[str, np.ndarray], cuts: Cuts) -> dict[str, np.ndarray]:

@@ -430,7 +430,7 @@ class IACTDataModule(ShowerDataModule):
             self._setup_splits()
         if self.prediction_inputs is not None and self.predict_set is None:
             files, columns = self._prediction_catalog()
-            select(columns, self._prediction_cuts(), _describe(self.prediction_inputs))  # refuses inputs with no event left
+            select(columns, self.cuts.without_truth(), _describe(self.prediction_inputs))  # refuses inputs with no event left
             self._predict_rows(files, columns, np.arange(len(columns["event_id"])))
 
     def prediction_parts(self, file: Path, max_events: int) -> Iterator[Dataset]:
@@ -452,13 +452,9 @@ class IACTDataModule(ShowerDataModule):
         self._empty_meta = _event_meta(_take(columns, np.arange(0)))
         return files, columns
 
-    def _prediction_cuts(self) -> Cuts:
-        """The run's quality cuts: files to predict have no truth to select particles or energies by."""
-        return self.cuts.model_copy(update={"particle_types": None, "min_energy": None, "max_energy": None})
-
     def _predict_rows(self, files: list[DL1File], columns: dict[str, np.ndarray], rows: np.ndarray) -> None:
         """``predict_set``: the events ``rows`` that pass the quality cuts; what the cuts removed is kept aside."""
-        masks = cut_masks(_take(columns, rows), self._prediction_cuts())
+        masks = cut_masks(_take(columns, rows), self.cuts.without_truth())
         keep, self._selection = removed_per_cut(masks, len(rows))
         self._removed_meta = _event_meta(_take(columns, rows[~keep]))
         self.predict_set = self._dataset(files, columns, rows[keep], augment=False)

@@ -62,11 +62,6 @@ class PixelProjector:
             current = level.lattice
             self.chains[current.n_pixels] = chain
 
-    @property
-    def lattices(self) -> list[Lattice]:
-        """The camera lattice followed by each coarser lattice of the hierarchy."""
-        return [self.lattice, *(chain[-1].lattice for chain in self.chains.values() if chain)]
-
     def __call__(self, values: Any) -> Any:
         """``(..., n_stage)`` numpy array or tensor on one lattice of the hierarchy -> ``(..., n_pixels)``."""
         n = values.shape[-1]
