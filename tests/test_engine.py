@@ -666,6 +666,18 @@ def test_a_new_run_refuses_a_folder_of_files_it_would_replace_or_of_a_run(tabula
     (users / "config.yaml").write_text("name: x\n")
     with pytest.raises(ConfigError, match="holds a run already"):
         train(resolve_config(tabular_config), run_dir=users, progress=False)
+    sweep = tmp_path / "sweep"  # a sweep's folder holds its seeds' runs, not a run
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text("{}")
+    with pytest.raises(ConfigError, match="is a sweep's folder"):
+        train(resolve_config(tabular_config), run_dir=sweep, progress=False)
+    assert [path.name for path in sweep.iterdir()] == ["sweep.json"]
+    inside = users / "plots" / "new"  # in a run's own folder: refused before anything is made there
+    (users / "run.json").write_text("{}")
+    (users / "plots").mkdir()
+    with pytest.raises(ConfigError, match="is part of the run"):
+        train(resolve_config(tabular_config), run_dir=inside, progress=False)
+    assert not inside.exists()
     batch = tmp_path / "job"  # #SBATCH --output=job/slurm-%j.out writes there before the job starts
     batch.mkdir()
     (batch / "slurm-1.out").write_text("log")

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 PREDICTED_WITH = "predicted_with"
 #: the run.json key of the evaluator settings the run's data gave (``ShowerDataModule.evaluation_defaults``)
 EVALUATION_DEFAULTS = "evaluation_defaults"
+#: in a sweep folder (``showerlearn sweep``): what ran; each seed's run is a folder of its own beside it
+SWEEP_FILE = "sweep.json"
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,13 @@ def refuse_writing_into_a_run(path: str | Path, name: str = "--output") -> None:
     """An output that is a run's own file (its config, checkpoint, predictions, metrics) or lies in one of its folders
     is refused, even with ``--overwrite``: replacing one would break the run, and a file added to its folders would be
     taken for the run's own (and could not be replaced later)."""
-    if (owner := RunDir.owning(path)) is not None:
-        run, entry = owner
-        raise FileExistsError(f"{name} {path}: is part of the run {run.path} ({entry.name}); write it elsewhere")
+    if problem := part_of_a_run(path):
+        raise FileExistsError(f"{name} {path}: {problem}")
+
+
+def part_of_a_run(path: str | Path) -> str | None:
+    """Why nothing may be written at ``path`` (it is a run's own entry or lies in one, :meth:`RunDir.owning`), or None."""
+    if (owner := RunDir.owning(path)) is None:
+        return None
+    run, entry = owner
+    return f"is part of the run {run.path} ({entry.name}); write it elsewhere"

@@ -44,7 +44,7 @@ from showerlearn.engine.launch import RUN_DIR_VARIABLE, interruption, launched_r
 from showerlearn.engine.resume_settings import (
     BUDGET_KEYS, budget_changes, check_budget_trains, machine_changes, machine_problems,
 )
-from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, PREDICTED_WITH, RunDir
+from showerlearn.engine.run_dir import EVALUATION_DEFAULTS, PREDICTED_WITH, SWEEP_FILE, RunDir, part_of_a_run
 from showerlearn.engine.run_lock import lock_holder, run_lock
 from showerlearn.engine.safe_load import ESTIMATOR_FILE, load_checkpoint, load_estimator, save_estimator
 from showerlearn.engine.seeding import seed_everything
@@ -165,7 +165,11 @@ def train_into(config: ExperimentConfig, folder: str | Path, progress: bool = Tr
 def _check_new_run_dir(folder: Path) -> None:
     """A new run goes into a folder without a run's files: one holding a run is continued (``resume``); one holding
     files of a run's names without one (a user's metrics.json) would have them replaced. Other files (the batch
-    system's log, written there before the job starts) stay beside the run."""
+    system's log, written there before the job starts) stay beside the run. A sweep's folder would mix a run into
+    its seeds' runs: refused too."""
+    if (folder / SWEEP_FILE).is_file():
+        raise ConfigError(f"--run-dir {folder}", [f"is a sweep's folder ({SWEEP_FILE}): each of its seeds is a run of its "
+                                                 "own there; give a new folder"])
     if (folder / "config.yaml").is_file():
         raise ConfigError(f"--run-dir {folder}", ["holds a run already: continue it (resume, or showerlearn train CONFIG "
                                                  "--run-dir with it), or give a new folder"])
@@ -231,6 +235,8 @@ def _open_run(
                 "give every process the same run folder (showerlearn train CONFIG --run-dir PATH)"
             ])
         return RunDir(Path(run_dir)), 0, False
+    if run_dir is not None and (problem := part_of_a_run(run_dir)):  # before its folder is made there
+        raise ConfigError(f"--run-dir {run_dir}", [problem])
     try:
         run = RunDir(Path(run_dir)) if run_dir else RunDir.create(config.output_dir / config.name, config.seed)
         run.path.mkdir(parents=True, exist_ok=True)

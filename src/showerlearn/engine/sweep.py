@@ -22,14 +22,13 @@ from typing import Any
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
 from showerlearn.config.schema import lightning_devices
 from showerlearn.engine.launch import interruption, interruption_status, stop_signal
-from showerlearn.engine.run_dir import RunDir, unique_folder
+from showerlearn.engine.run_dir import SWEEP_FILE, RunDir, unique_folder
 from showerlearn.evaluation.aggregate import aggregate_runs, plot_aggregates
 from showerlearn.family import family_of, new_run_problems
 from showerlearn.io.atomic import read_json_object, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-SWEEP_FILE = "sweep.json"
 AGGREGATE_FILE = "aggregate.json"
 
 
