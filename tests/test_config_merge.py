@@ -113,6 +113,22 @@ def test_set_under_a_defaulted_component_merges_into_the_default() -> None:
     assert apply_overrides({}, ["trainer.early_stopping.patience=2"])["trainer"]["early_stopping"] == {"patience": 2}
 
 
+def test_set_under_a_components_params_merges_into_the_default_of_that_parameter() -> None:
+    """``--set data.params.source.config.processes.signal.cross_section_pb=0.01`` (docs/collider.md) changes that one
+    value of the default signal and keeps the other default processes, as ``simulate collider --set`` does; a section
+    of settings that all have defaults is not filled (its event count would contradict the source's ``events``)."""
+    from showerlearn.collider.simulation import default_processes
+
+    key = "data.params.source.config.processes.signal.cross_section_pb"
+    config = load_config(EXAMPLES / "collider_multiscale.yaml", [f"{key}=0.01"]).data.params["source"]["config"]
+    expected = {name: process.model_dump(mode="json") for name, process in default_processes().items()}
+    expected["signal"]["cross_section_pb"] = 0.01
+    assert config["processes"] == expected and config["signal_mass"] == 600
+    data = apply_overrides({"data": {"name": "collider", "params": {"source": {"kind": "simulate", "events": 500}}}},
+                           ["data.params.source.config.signal_mass=450"])
+    assert data["data"]["params"]["source"] == {"kind": "simulate", "events": 500, "config": {"signal_mass": 450}}
+
+
 def test_a_number_with_a_leading_zero_given_by_set_is_decimal() -> None:
     """YAML 1.1 reads 010 as octal 8: --set seed=010 trained seed 8."""
     from showerlearn.config.loader import apply_overrides

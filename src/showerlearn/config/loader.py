@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -145,7 +146,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
     given another ``kind`` (``data.params.source.kind=generated`` over a simulated source) keeps none of the
     old member's keys, as with ``extends``; params and keys set by these same overrides are kept, whatever
     their order. A section the config leaves out starts as the schema's default (``optimizer.params.lr`` sets
-    the learning rate of the default optimizer, adam), before a ``name`` override may replace it."""
+    the learning rate of the default optimizer, adam), before a ``name`` override may replace it; below a component's
+    ``params``, as that component's parameter's default (the collider source's default processes)."""
     parsed = [(key.split("."), key, _override_value(key, text, source))
               for key, text in (_split_override(override, source) for override in overrides)]  # fmt: skip
     for parts, _, _ in parsed:
@@ -213,34 +215,118 @@ def _set(node: dict[str, Any] | list[Any], last: str, key: str, value: Any, sour
 
 
 def _fill_defaults(data: dict[str, Any], parts: list[str]) -> None:
-    """Put the schema's default at each key along ``parts`` that ``data`` leaves out (or null) and that has a
-    mapping as its default, so that an override below it changes the default rather than replacing it."""
+    """Put the schema's default at each key along ``parts`` that ``data`` leaves out (or null) where the override
+    below it would otherwise lose what that default holds: a mapping's entries (the collider's default processes)
+    or a component's name (the default optimizer). A section of settings that all have defaults starts empty (the
+    schema fills in the rest, as for a section the config leaves out), so that the walk goes on into it."""
     node: Any = data
     for depth, part in enumerate(parts):
+        if not isinstance(node, dict):
+            return
         if node.get(part) is None:
-            if not isinstance(default := schema_default(parts[: depth + 1]), dict):
+            default, model = _schema_default_and_model(parts[: depth + 1], data)
+            if model is not None and not _has_required_fields(model):
+                default = {}
+            if not isinstance(default, dict):
                 return
             node[part] = default
-        if not isinstance(node := node[part], dict):
-            return
+        node = node[part]
 
 
-def schema_default(parts: Sequence[str]) -> Any:
+def schema_default(parts: Sequence[str], data: Mapping[str, Any] | None = None) -> Any:
     """The default the schema gives the key at ``parts`` (``["optimizer"]``: adam and its learning rate) as plain
-    data, or None where it has none (a required key, one of a component's params, an unknown key)."""
-    model: Any = ExperimentConfig
+    data, or None where it has none (a required key, an unknown key). Below a component's ``params``, that of the
+    component's own parameter: of the component the config ``data`` names there (else the schema's default one),
+    and in a tagged union, of the member of the ``kind`` that ``data`` (else the default) gives."""
+    return _schema_default_and_model(parts, data)[0]
+
+
+def _schema_default_and_model(parts: Sequence[str], data: Mapping[str, Any] | None) -> tuple[Any, type[BaseModel] | None]:
+    """:func:`schema_default` at ``parts``, and the settings model of the value there (None: not a model)."""
+    model: type[BaseModel] | None = ExperimentConfig
     default: Any = None
+    for depth, part in enumerate(parts):
+        field = model.model_fields.get(part) if model is not None else None
+        if isinstance(default, dict) and part in default:  # within a default: its own keys
+            value = default[part]
+        elif field is not None:
+            value = _plain(field.get_default(call_default_factory=True))
+        else:
+            value = None
+        if part == "params" and (factory := _component_at(parts[:depth], data, default)) is not None:
+            model = params_model(factory)
+        else:
+            model = _model_of(field.annotation, _config_value(data, parts[: depth + 1]), value) if field else None
+        default = value
+    return (None if default is PydanticUndefined else default), model
+
+
+#: the registry of the components at each section of an experiment
+_COMPONENT_SECTIONS = {
+    ("data",): registry.DATAMODULES, ("model",): registry.MODELS, ("estimator",): registry.ESTIMATORS,
+    ("optimizer",): registry.OPTIMIZERS, ("scheduler",): registry.SCHEDULERS, ("evaluation",): registry.EVALUATORS,
+    ("task", "balancing"): registry.BALANCERS,
+}
+
+
+def _component_at(prefix: Sequence[str], data: Mapping[str, Any] | None, default: Any) -> Callable[..., Any] | None:
+    """The factory of the component at ``prefix`` (a section of :data:`_COMPONENT_SECTIONS`): the one ``data`` names
+    there, else the schema's ``default`` one; None for another section or a name unknown (the check names it)."""
+    section = _COMPONENT_SECTIONS.get(tuple(prefix))
+    given = _config_value(data, prefix)
+    name = (given if isinstance(given, dict) else {}).get("name") or (default if isinstance(default, dict) else {}).get("name")
+    if section is None or not isinstance(name, str):
+        return None
+    try:
+        return section.get(name)
+    except Exception:  # an unknown name or import path: the config check reports it with its suggestion
+        return None
+
+
+def _model_of(annotation: Any, given: Any, default: Any) -> type[BaseModel] | None:
+    """The settings model a value of type ``annotation`` is (None: not one); of a tagged union, the member of the
+    ``kind`` the config's value ``given`` has, else the ``default``'s, else the first."""
+    members = _union_members(annotation)
+    if len(members) <= 1:
+        return members[0] if members else None
+    kind = next((value[DISCRIMINATOR] for value in (given, default) if isinstance(value, dict) and DISCRIMINATOR in value), None)
+    tagged = [member for member in members if getattr(member.model_fields.get(DISCRIMINATOR), "default", None) == kind]
+    return (tagged or members)[0]
+
+
+def _union_members(annotation: Any) -> list[type[BaseModel]]:
+    """The settings models ``annotation`` is one of (``A | B | None``, ``Annotated[A | B, tag]``), not those it holds
+    (``dict[str, A]`` is a mapping)."""
+    if _is_model(annotation):
+        return [annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated):
+        return [member for argument in typing.get_args(annotation) for member in _union_members(argument)]
+    return []
+
+
+def _has_required_fields(model: type[BaseModel]) -> bool:
+    return any(field.is_required() for field in model.model_fields.values())
+
+
+def _config_value(data: Any, parts: Sequence[str]) -> Any:
+    """What the config ``data`` holds at ``parts`` (None where it holds nothing)."""
     for part in parts:
-        if isinstance(default, dict):  # within a default: its own keys
-            default = default.get(part)
-            continue
-        field = model.model_fields.get(part) if _is_model(model) else None
-        if field is None:
-            return None
-        default = field.get_default(call_default_factory=True)
-        default = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
-        model = next((kind for kind in (field.annotation, *typing.get_args(field.annotation)) if _is_model(kind)), None)
-    return default if default is not PydanticUndefined else None
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _plain(value: Any) -> Any:
+    """A default as plain data: settings models (also in a mapping or a list) as their dumps."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _is_model(kind: Any) -> bool:

@@ -50,10 +50,12 @@ def render() -> str:
         "A config may start from another with `extends: OTHER.yaml` (relative to it) and state only what it",
         "changes; `--set a.b.c=VALUE` (VALUE read as YAML) changes one key on the command line. Both merge",
         "key by key, except that a component given another `name` keeps none of the old one's `params`, and a",
-        "section given another `kind` (a collider `source`) keeps none of the old kind's keys. A key given",
-        "twice in one file, an unknown key and a boolean where a number is expected are errors. `extends` is",
-        "read from the config's own folder; every other relative path (data files, `output_dir`, `init_from`)",
-        "from the folder the command runs in.",
+        "section given another `kind` (a collider `source`) keeps none of the old kind's keys. A `--set` below",
+        "a section the config leaves out changes that section's default: `optimizer.params.lr` the default",
+        "adam's rate, `data.params.source.config.processes.signal.cross_section_pb` the collider's default",
+        "signal, the other default processes kept. A key given twice in one file, an unknown key and a boolean",
+        "where a number is expected are errors. `extends` is read from the config's own folder; every other",
+        "relative path (data files, `output_dir`, `init_from`) from the folder the command runs in.",
         "",
     ]
     for title, model in SECTIONS:
