@@ -123,6 +123,17 @@ def test_a_typo_in_a_tagged_source_is_one_line_with_its_fix() -> None:
     assert caught.value.problems[0].startswith("data.params.source.evnts: unknown key (did you mean 'events'?)")
 
 
+def test_a_misspelt_kind_or_a_short_list_of_fractions_says_what_is_expected() -> None:
+    """Not pydantic's words (its discriminator function, the first missing position of a tuple)."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPOSITORY / "examples/collider_multiscale.yaml", ["data.params.source.kind=generatd"])
+    assert caught.value.problems == ["data.params.source.kind: unknown kind 'generatd' (did you mean 'generated'?); "
+                                     "expected one of generated, simulate, delphes, npz, columnar"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPOSITORY / "examples/calorimeter_transformer.yaml", ["data.params.split.fractions=[0.5, 0.5]"])
+    assert caught.value.problems == ["data.params.split.fractions: expected 3 values, got 2 ([0.5, 0.5])"]
+
+
 def test_hdf5_back_traces_only_with_verbose(tmp_path: Path) -> None:
     import tables
 

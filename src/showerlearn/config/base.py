@@ -14,6 +14,10 @@ from typing import Annotated, Any, ForwardRef, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+#: the key naming the member of a tagged union (the collider ``source``'s reader): another one starts afresh when
+#: configs merge, and an unknown one is named as such
+DISCRIMINATOR = "kind"
+
 
 class SettingsModel(BaseModel):
     """Settings read from a config file or the command line: no unknown keys, no boolean for a number, no NaN or

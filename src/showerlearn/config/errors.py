@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Tag, ValidationError
+
+from showerlearn.config.base import DISCRIMINATOR
 
 
 class ConfigError(ValueError):
@@ -48,7 +51,12 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
             allowed = f"; allowed keys here: {', '.join(sorted(known))}" if known else ""
             lines.append(f"{path}: unknown key{hint}{allowed}")
         elif item["type"] == "missing":
-            lines.append(f"{path}: required key is missing")
+            lines.append(_missing_line(loc, item.get("input"), _walk(schema, tuple(item["loc"])[:-1])[1]))
+        elif item["type"] == "union_tag_invalid":  # pydantic's words name its discriminator function
+            tags = re.findall(r"'([^']*)'", item["ctx"]["expected_tags"])
+            tag = str(item["ctx"]["tag"])
+            lines.append(f"{path}.{DISCRIMINATOR}: unknown {DISCRIMINATOR} {tag!r}{suggestion(tag, tags)}; expected one of "
+                         f"{', '.join(tags)}")
         else:
             if path not in mismatches:
                 lines.append(None)
@@ -56,6 +64,16 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
             mismatches.setdefault(path, []).append(item)
     pending = iter(order)
     return [line if line is not None else _mismatch_line(path := next(pending), mismatches[path]) for line in lines]
+
+
+def _missing_line(loc: tuple[str | int, ...], given: Any, parent: Any) -> str:
+    """``key: required key is missing``; a list too short for a tuple of fixed length (``split.fractions: [0.5,
+    0.5]``: train, val and test) is named as such, not by its first missing position. ``parent``: the annotation of
+    what holds the key."""
+    if loc and isinstance(loc[-1], int) and isinstance(given, (list, tuple)) and typing.get_origin(parent) is tuple:
+        path = ".".join(str(part) for part in loc[:-1])
+        return f"{path}: expected {len(typing.get_args(parent))} values, got {len(given)} ({_short(given)})"
+    return f"{'.'.join(str(part) for part in loc) or '<top level>'}: required key is missing"
 
 
 def _mismatch_line(path: str, items: list[dict[str, Any]]) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,8 @@ from showerlearn.registry import UnknownComponentError
 from showerlearn.config.components import (
     ComponentProblem, declared_heads, own_problems, params_model, resolved_params, validate_params
 )
-from showerlearn.config.errors import ConfigError, format_validation_error, suggestion
+from showerlearn.config.base import DISCRIMINATOR
+from showerlearn.config.errors import ConfigError, format_validation_error, suggestion, tagged_members
 from showerlearn.config.schema import Component, ExperimentConfig, HeadConfig, TaskConfig
 
 
@@ -97,9 +96,6 @@ def _yaml_kind(data: Any) -> str:
     kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return next((name for kind, name in kinds.items() if isinstance(data, kind)), type(data).__name__)
 
-
-#: the key naming the member of a tagged union (the collider ``source``'s reader); another one starts afresh
-DISCRIMINATOR = "kind"
 
 
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -284,24 +280,11 @@ def _component_at(prefix: Sequence[str], data: Mapping[str, Any] | None, default
 
 
 def _model_of(annotation: Any, given: Any, default: Any) -> type[BaseModel] | None:
-    """The settings model a value of type ``annotation`` is (None: not one); of a tagged union, the member of the
-    ``kind`` the config's value ``given`` has, else the ``default``'s, else the first."""
-    members = _union_members(annotation)
-    if len(members) <= 1:
-        return members[0] if members else None
+    """The settings model a value of type ``annotation`` is (None: not one, a mapping of them is not); of a tagged
+    union, the member of the ``kind`` the config's value ``given`` has, else the ``default``'s, else the first."""
+    members = [(tag, member) for tag, member in tagged_members(annotation) if _is_model(member)]
     kind = next((value[DISCRIMINATOR] for value in (given, default) if isinstance(value, dict) and DISCRIMINATOR in value), None)
-    tagged = [member for member in members if getattr(member.model_fields.get(DISCRIMINATOR), "default", None) == kind]
-    return (tagged or members)[0]
-
-
-def _union_members(annotation: Any) -> list[type[BaseModel]]:
-    """The settings models ``annotation`` is one of (``A | B | None``, ``Annotated[A | B, tag]``), not those it holds
-    (``dict[str, A]`` is a mapping)."""
-    if _is_model(annotation):
-        return [annotation]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated):
-        return [member for argument in typing.get_args(annotation) for member in _union_members(argument)]
-    return []
+    return next((member for tag, member in members if tag is not None and tag == kind), members[0][1] if members else None)
 
 
 def _has_required_fields(model: type[BaseModel]) -> bool:
