@@ -295,3 +295,19 @@ def test_a_plain_lightning_datamodule_by_import_path_is_checked_without_a_crash(
     valid["data"] = {"name": "plainmodule:Plain", "params": {}}
     valid["model"]["params"].update(in_features=3, n_classes=2)  # what a ShowerDataModule would inject
     assert new_run_problems(load_config(write(tmp_path, valid))) == []
+
+
+
+def test_a_long_path_written_to_a_log_stays_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output to a pipe or a batch job's log (no terminal, as under pytest) is not wrapped at rich's 80 columns: the
+    paths stay copyable. ``COLUMNS`` still sets the width."""
+    from showerlearn.cli.common import command_console
+
+    path = "/scratch/user/" + "a_folder_with_a_long_name/" * 6 + "hits.predictions.h5"
+    monkeypatch.delenv("COLUMNS", raising=False)
+    console = command_console()
+    with console.capture() as captured:
+        console.print(f"written: {path}")
+    assert captured.get().splitlines() == [f"written: {path}"]
+    monkeypatch.setenv("COLUMNS", "60")
+    assert command_console().width == 60

@@ -23,7 +23,22 @@ from showerlearn.engine.run_dir import refuse_writing_into_a_run
 from showerlearn.io.staging import file_in_the_way
 from showerlearn.parallel import SEED_RANGE
 
-console = Console(stderr=True)
+#: the width of messages and tables written to a batch job's log or a pipe, which have no width to fit: rich's
+#: default there, 80 columns, broke the paths they print over lines, where they can no longer be copied or searched
+LOG_WIDTH = 1000
+
+
+
+def command_console() -> Console:
+    """The console of the commands' messages and tables: stderr (stdout stays for what a command writes there), as
+    wide as the terminal, or :data:`LOG_WIDTH` in a log or a pipe unless ``COLUMNS`` says otherwise."""
+    made = Console(stderr=True)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.width = LOG_WIDTH
+    return made
+
+
+console = command_console()
 
 OverrideOption = Annotated[
     list[str] | None,
