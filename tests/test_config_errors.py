@@ -540,3 +540,15 @@ def test_a_missing_input_file_leaves_no_failed_run_behind(example: str, settings
     result = CliRunner().invoke(app, ["train", str(REPOSITORY / "examples" / example), *overrides])
     assert result.exit_code == 2 and problem in " ".join(result.output.split()), result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("family", "place"), [("calorimeter", "data.params.simulate.config"), ("iact", "data.params.simulate.config"),
+                                               ("collider", "data.params.source.config")])
+def test_a_training_config_given_to_simulate_is_named_as_such(family: str, place: str, tmp_path: Path) -> None:
+    """Not a list of its keys as unknown settings: where an experiment holds its simulation settings."""
+    output = tmp_path / "events.h5"
+    result = CliRunner().invoke(app, ["simulate", family, "--events", "10", "--output", str(output), "--config",
+                                      str(REPOSITORY / "examples/calorimeter_transformer.yaml")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "a training config (it has data," in text and place in text, result.output
+    assert "unknown key" not in text and not output.exists()

@@ -15,14 +15,14 @@ import typer
 from pydantic import ValidationError
 
 from showerlearn.cli.common import (
-    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, read_simulation_settings,
+    seed_option, user_errors,
 )
 from showerlearn.cli.plot import (
     FigureOption, LabelOption, check_figure_output, check_prediction_file, prediction_labels, write_figure,
 )
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
-from showerlearn.config.loader import read_yaml
 
 if TYPE_CHECKING:
     from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig, SimulationSummary
@@ -49,7 +49,7 @@ def simulate_calorimeter(
         from showerlearn.calorimeter.simulation import CalorimeterSimulationConfig
         from showerlearn.calorimeter.simulation import simulate_calorimeter as simulate
 
-        settings = read_yaml(config) if config else {}
+        settings = read_simulation_settings(config, "data.params.simulate.config")
         apply_overrides(settings, overrides or [])
         if events is not None:
             settings["n_events"] = events

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from showerlearn.config import ConfigError, ExperimentConfig, load_config
-from showerlearn.config.loader import config_file_of
+from showerlearn.config.loader import config_file_of, read_yaml
 from showerlearn.engine.launch import interruption, interruption_status, stop_signal
 from showerlearn.engine.run_dir import refuse_writing_into_a_run
 from showerlearn.io.staging import file_in_the_way
@@ -68,6 +68,24 @@ def seed_option(depends_on: str = "config") -> Any:
 
 def load(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     return load_config(config, overrides or [])
+
+
+#: keys of an experiment (a training config) that no simulation settings have
+_EXPERIMENT_ONLY_KEYS = frozenset({"data", "model", "estimator", "task", "trainer"})
+
+
+def read_simulation_settings(config: Path | None, place_in_an_experiment: str) -> dict[str, Any]:
+    """The simulation settings in ``--config`` ({} without one). A training config given there is named as such,
+    with where an experiment holds its simulation settings (``place_in_an_experiment``), not as a list of keys the
+    simulation does not know."""
+    if config is None:
+        return {}
+    settings = read_yaml(config)
+    if found := sorted(_EXPERIMENT_ONLY_KEYS & settings.keys()):
+        raise ConfigError(str(config), [
+            f"a training config (it has {', '.join(found)}), not simulation settings: give a file of the settings "
+            f"alone (this one holds them under {place_in_an_experiment}, if anywhere), or train with this one"])
+    return settings
 
 
 def check_output_file(path: Path, overwrite: bool, name: str = "--output", inputs: Sequence[Path | None] = ()) -> None:

@@ -11,12 +11,12 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from showerlearn.cli.common import (
-    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, read_simulation_settings,
+    seed_option, user_errors,
 )
 from showerlearn.cli.plot import FigureOption, LabelOption, check_figure_output, prediction_labels, write_figure
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
-from showerlearn.config.loader import read_yaml
 
 if TYPE_CHECKING:
     from showerlearn.collider.simulation import ColliderSimulationConfig
@@ -61,7 +61,7 @@ def simulate_collider(
 
         # --set changes the settings with their defaults filled in: processes.signal.cross_section_pb=0.01 changes one
         # value of the default signal; a key of the config file replaces the default's whole (`processes:` its set)
-        settings = {**ColliderSimulationConfig().model_dump(), **(read_yaml(config) if config else {})}
+        settings = {**ColliderSimulationConfig().model_dump(), **read_simulation_settings(config, "data.params.source.config")}
         apply_overrides(settings, overrides or [])
         if events is not None:
             settings["n_events"] = events

@@ -10,12 +10,12 @@ import typer
 from pydantic import ValidationError
 
 from showerlearn.cli.common import (
-    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, seed_option, user_errors,
+    JobsOption, OverrideOption, OverwriteOption, check_output_file, console, kept_if_created_meanwhile, read_simulation_settings,
+    seed_option, user_errors,
 )
 from showerlearn.cli.plot import FigureOption, LabelOption, check_figure_output, prediction_labels, write_figure
 from showerlearn.config import ConfigError, apply_overrides
 from showerlearn.config.errors import format_validation_error
-from showerlearn.config.loader import read_yaml
 
 
 def simulate_iact(
@@ -39,7 +39,7 @@ def simulate_iact(
         check_output_file(output, overwrite, inputs=[config])
         from showerlearn.iact.simulation import IACTSimulationConfig, simulate_iact
 
-        settings = read_yaml(config) if config else {}
+        settings = read_simulation_settings(config, "data.params.simulate.config")
         apply_overrides(settings, overrides or [])
         if events is not None:
             settings["n_events"] = events
