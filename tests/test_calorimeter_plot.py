@@ -140,6 +140,7 @@ def test_spectra_of_simulated_and_measured_predictions(tmp_path: Path) -> None:
         ([*files, "--label", "one"], "--label given 1 times for 2 files"),
         ([*files, "--label", "same", "--label", "same"], "--label: same given for two files"),
         ([files[0], "--max-mev", "1", "--bin-mev", "2"], "expected 0 < bin width < upper end"),
+        ([files[0], "--bin-mev", "0"], "--bin-mev 0 and --max-mev 12: expected 0 < bin width < upper end"),
     ):
         code, output = _invoke("plot", "calorimeter", *arguments, "-o", tmp_path / "refused.png")
         assert code != 0 and message.replace(" ", "") in output.replace(" ", ""), output  # paths wrap in the message

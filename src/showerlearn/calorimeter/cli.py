@@ -210,8 +210,8 @@ def plot_calorimeter(
                                                      "-o DIR writes DIR/HITS.predictions.h5).", metavar="FILES")],
     output: FigureOption,
     label: LabelOption = None,
-    max_mev: Annotated[float, typer.Option("--max-mev", help="Upper end of the spectra [MeV] (up to a whole bin).", min=0.0)] = 12.0,
-    bin_mev: Annotated[float, typer.Option("--bin-mev", help="Bin width of the spectra [MeV].", min=0.0)] = 0.05,
+    max_mev: Annotated[float, typer.Option("--max-mev", help="Upper end of the spectra [MeV] (up to a whole bin), above the bin width.")] = 12.0,
+    bin_mev: Annotated[float, typer.Option("--bin-mev", help="Bin width of the spectra [MeV], above 0.")] = 0.05,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Plot the cluster energy spectra of calorimeter prediction files, lab and Doppler-corrected, overlaid: several
