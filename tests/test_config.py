@@ -298,16 +298,31 @@ def test_a_plain_lightning_datamodule_by_import_path_is_checked_without_a_crash(
 
 
 
-def test_a_long_path_written_to_a_log_stays_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Output to a pipe or a batch job's log (no terminal, as under pytest) is not wrapped at rich's 80 columns: the
-    paths stay copyable. ``COLUMNS`` still sets the width."""
-    from showerlearn.cli.common import command_console
+
+def test_a_long_path_written_to_a_log_stays_on_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Output to a pipe or a batch job's log (no terminal, as under pytest) is not wrapped at rich's 80 columns, even
+    where FORCE_COLOR makes rich take it for a terminal: the paths stay copyable. Log messages are plain lines, not
+    padded to that width. ``COLUMNS`` still sets the width."""
+    import logging
+
+    from rich.text import Text
+
+    from showerlearn.cli.common import _log_handler, command_console
 
     path = "/scratch/user/" + "a_folder_with_a_long_name/" * 6 + "hits.predictions.h5"
     monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
     console = command_console()
     with console.capture() as captured:
         console.print(f"written: {path}")
-    assert captured.get().splitlines() == [f"written: {path}"]
+    assert Text.from_ansi(captured.get()).plain.splitlines() == [f"written: {path}"]  # in colour, on one line
+    logger = logging.getLogger("test_log_lines")  # not under "showerlearn", whose handler an earlier test may have set
+    logger.addHandler(handler := _log_handler())
+    try:
+        logger.warning("reading %s", path)
+    finally:
+        logger.removeHandler(handler)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(f"] reading {path}")
     monkeypatch.setenv("COLUMNS", "60")
     assert command_console().width == 60

@@ -130,8 +130,13 @@ def test_a_misspelt_kind_or_a_short_list_of_fractions_says_what_is_expected() ->
     assert caught.value.problems == ["data.params.source.kind: unknown kind 'generatd' (did you mean 'generated'?); "
                                      "expected one of generated, simulate, delphes, npz, columnar"]
     with pytest.raises(ConfigError) as caught:
-        load_config(REPOSITORY / "examples/calorimeter_transformer.yaml", ["data.params.split.fractions=[0.5, 0.5]"])
-    assert caught.value.problems == ["data.params.split.fractions: expected 3 values, got 2 ([0.5, 0.5])"]
+        load_config(REPOSITORY / "examples/collider_multiscale.yaml", ["data.params.source.kind=null"])
+    assert caught.value.problems == ["data.params.source.kind: none given; expected one of generated, simulate, delphes, "
+                                     "npz, columnar"]
+    for fractions, given in (("[0.5, 0.5]", 2), ("[]", 0)):  # once, not once per missing value
+        with pytest.raises(ConfigError) as caught:
+            load_config(REPOSITORY / "examples/calorimeter_transformer.yaml", [f"data.params.split.fractions={fractions}"])
+        assert caught.value.problems == [f"data.params.split.fractions: expected 3 values, got {given} ({fractions})"]
 
 
 def test_hdf5_back_traces_only_with_verbose(tmp_path: Path) -> None:

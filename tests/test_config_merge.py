@@ -127,6 +127,12 @@ def test_set_under_a_components_params_merges_into_the_default_of_that_parameter
     data = apply_overrides({"data": {"name": "collider", "params": {"source": {"kind": "simulate", "events": 500}}}},
                            ["data.params.source.config.signal_mass=450"])
     assert data["data"]["params"]["source"] == {"kind": "simulate", "events": 500, "config": {"signal_mass": 450}}
+    # processes the config gives replace the default ones whole: none of those is added by a --set naming it
+    given = {"sig": {"settings": ["HardQCD:all = on"], "signal": True, "fraction": 1.0}}
+    source = {"kind": "simulate", "config": {"processes": given}}
+    data = apply_overrides({"data": {"name": "collider", "params": {"source": source}}},
+                           ["data.params.source.config.processes.ttbar.fraction=0"])
+    assert data["data"]["params"]["source"]["config"]["processes"] == {**given, "ttbar": {"fraction": 0}}
 
 
 def test_a_number_with_a_leading_zero_given_by_set_is_decimal() -> None:

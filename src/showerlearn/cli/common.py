@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -28,12 +29,17 @@ from showerlearn.parallel import SEED_RANGE
 LOG_WIDTH = 1000
 
 
+def stderr_is_a_terminal() -> bool:
+    """Whether stderr is a terminal now (not a log file or a pipe, whatever ``FORCE_COLOR`` makes rich believe)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
 
 def command_console() -> Console:
     """The console of the commands' messages and tables: stderr (stdout stays for what a command writes there), as
     wide as the terminal, or :data:`LOG_WIDTH` in a log or a pipe unless ``COLUMNS`` says otherwise."""
     made = Console(stderr=True)
-    if not made.is_terminal and "COLUMNS" not in os.environ:
+    if not stderr_is_a_terminal() and "COLUMNS" not in os.environ:
         made.width = LOG_WIDTH
     return made
 
@@ -235,9 +241,7 @@ def quiet_libraries() -> None:
     showerlearn's own stage messages (INFO and above: reading data, fitting forests...) go to the console."""
     ours = logging.getLogger("showerlearn")
     if not ours.handlers:
-        from rich.logging import RichHandler
-
-        ours.addHandler(RichHandler(console=console, show_path=False, show_level=False, markup=False))
+        ours.addHandler(_log_handler())
         ours.setLevel(logging.INFO)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -247,3 +251,31 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     # the training order resumes through showerlearn.data.sampling, not the loader state Lightning looks for
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+
+
+def _log_handler() -> logging.Handler:
+    """Rich's on a terminal; elsewhere (a batch job's log, a pipe) one plain line per message, neither wrapped nor
+    padded to the console's width as rich's lines are."""
+    if stderr_is_a_terminal():
+        from rich.logging import RichHandler
+
+        return RichHandler(console=console, show_path=False, show_level=False, markup=False)
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%X"))
+    return handler
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A handler writing to ``sys.stderr`` as it is when a message comes (redirected since, or a test's captured
+    stream), not as it was when the handler was made."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass  # always the current one

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,18 +51,20 @@ def format_validation_error(error: ValidationError, schema: type[BaseModel], pre
             lines.append(f"{path}: unknown key{hint}{allowed}")
         elif item["type"] == "missing":
             lines.append(_missing_line(loc, item.get("input"), _walk(schema, tuple(item["loc"])[:-1])[1]))
-        elif item["type"] == "union_tag_invalid":  # pydantic's words name its discriminator function
-            tags = re.findall(r"'([^']*)'", item["ctx"]["expected_tags"])
-            tag = str(item["ctx"]["tag"])
-            lines.append(f"{path}.{DISCRIMINATOR}: unknown {DISCRIMINATOR} {tag!r}{suggestion(tag, tags)}; expected one of "
-                         f"{', '.join(tags)}")
+        elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):  # pydantic's words name its function
+            tags = [tag for tag, _ in tagged_members(_walk(schema, tuple(item["loc"]))[1]) if tag is not None]
+            tag = item.get("ctx", {}).get("tag")
+            problem = f"unknown {DISCRIMINATOR} {tag!r}{suggestion(tag, tags)}" if tag is not None else "none given"
+            lines.append(f"{path}.{DISCRIMINATOR}: {problem}; expected one of {', '.join(tags)}")
         else:
             if path not in mismatches:
                 lines.append(None)
                 order.append(path)
             mismatches.setdefault(path, []).append(item)
     pending = iter(order)
-    return [line if line is not None else _mismatch_line(path := next(pending), mismatches[path]) for line in lines]
+    # each line once: a list two values short is two missing positions, one problem
+    return list(dict.fromkeys(line if line is not None else _mismatch_line(path := next(pending), mismatches[path])
+                              for line in lines))
 
 
 def _missing_line(loc: tuple[str | int, ...], given: Any, parent: Any) -> str:

@@ -214,12 +214,15 @@ def _fill_defaults(data: dict[str, Any], parts: list[str]) -> None:
     """Put the schema's default at each key along ``parts`` that ``data`` leaves out (or null) where the override
     below it would otherwise lose what that default holds: a mapping's entries (the collider's default processes)
     or a component's name (the default optimizer). A section of settings that all have defaults starts empty (the
-    schema fills in the rest, as for a section the config leaves out), so that the walk goes on into it."""
+    schema fills in the rest, as for a section the config leaves out), so that the walk goes on into it. Nothing is
+    added to a mapping the config gives (its own processes replace the default ones whole)."""
     node: Any = data
     for depth, part in enumerate(parts):
         if not isinstance(node, dict):
             return
         if node.get(part) is None:
+            if depth and _schema_default_and_model(parts[:depth], data)[1] is None:
+                return  # an entry of a mapping (the processes): the config's, or the default's, replaced whole
             default, model = _schema_default_and_model(parts[: depth + 1], data)
             if model is not None and not _has_required_fields(model):
                 default = {}
