@@ -221,9 +221,9 @@ def _fill_defaults(data: dict[str, Any], parts: list[str]) -> None:
         if not isinstance(node, dict):
             return
         if node.get(part) is None:
-            if depth and _schema_default_and_model(parts[:depth], data)[1] is None:
+            if depth and _schema_default(parts[:depth], data)[1] is None:
                 return  # an entry of a mapping (the processes): the config's, or the default's, replaced whole
-            default, model = _schema_default_and_model(parts[: depth + 1], data)
+            default, model = _schema_default(parts[: depth + 1], data)
             if model is not None and not _has_required_fields(model):
                 default = {}
             if not isinstance(default, dict):
@@ -232,16 +232,12 @@ def _fill_defaults(data: dict[str, Any], parts: list[str]) -> None:
         node = node[part]
 
 
-def schema_default(parts: Sequence[str], data: Mapping[str, Any] | None = None) -> Any:
+def _schema_default(parts: Sequence[str], data: Mapping[str, Any] | None) -> tuple[Any, type[BaseModel] | None]:
     """The default the schema gives the key at ``parts`` (``["optimizer"]``: adam and its learning rate) as plain
-    data, or None where it has none (a required key, an unknown key). Below a component's ``params``, that of the
-    component's own parameter: of the component the config ``data`` names there (else the schema's default one),
-    and in a tagged union, of the member of the ``kind`` that ``data`` (else the default) gives."""
-    return _schema_default_and_model(parts, data)[0]
-
-
-def _schema_default_and_model(parts: Sequence[str], data: Mapping[str, Any] | None) -> tuple[Any, type[BaseModel] | None]:
-    """:func:`schema_default` at ``parts``, and the settings model of the value there (None: not a model)."""
+    data, or None where it has none (a required key, an unknown key); with the settings model of the value there
+    (None: not a model). Below a component's ``params``, that of the component's own parameter: of the component the
+    config ``data`` names there (else the schema's default one), and in a tagged union, of the member of the ``kind``
+    that ``data`` (else the default) gives."""
     model: type[BaseModel] | None = ExperimentConfig
     default: Any = None
     for depth, part in enumerate(parts):
@@ -323,12 +319,7 @@ def _drop_keys_of_replaced(data: dict[str, Any], parts: list[str], key: str, val
     """Before any override sets new keys: drop the params of the component at ``parts`` if ``value`` is
     another ``name`` (``key``), or all the keys of the tagged-union member at ``parts`` if it is another
     ``kind`` (a new component's params, a new member's keys, are not the old one's)."""
-    node: Any = data
-    for part in parts:
-        if isinstance(node, list):
-            node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
-        else:
-            node = node.get(part) if isinstance(node, dict) else None
+    node = _config_value(data, parts)
     if not isinstance(node, dict):
         return
     if key == "name" and "name" in node and node["name"] != value:
